@@ -1,0 +1,56 @@
+/**
+ * Benchmark figures: every bench prints a readable table and, as its very last line, one JSON
+ * object `{"figures":[...]}` so figures can be compared over time. Targets live here, in the
+ * benchmarks, never in timed tests.
+ */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** Human-readable target, e.g. ">= 6000" or "<= 10". */
+  target: string;
+  met: boolean;
+}
+
+export type Comparison = ">=" | "<=";
+
+export function figure(name: string, value: number, unit: string, cmp: Comparison, target: number): Figure {
+  return { name, value, unit, target: `${cmp} ${target}`, met: cmp === ">=" ? value >= target : value <= target };
+}
+
+/** A figure with no target (reported for information, e.g. peak memory of a run with none set). */
+export function info(name: string, value: number, unit: string): Figure {
+  return { name, value, unit, target: "-", met: true };
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) throw new Error("percentile of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i]!;
+}
+
+function fmt(v: number): string {
+  return Number.isInteger(v) ? v.toLocaleString("en-US") : v.toLocaleString("en-US", { maximumFractionDigits: 2 });
+}
+
+/** Print the table, then the JSON line (which must stay the last line of the bench's output). */
+export function report(title: string, figures: Figure[]): void {
+  const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.target, f.met ? "yes" : "NO"]);
+  const head = ["figure", "value", "unit", "target", "met"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
+  console.log(`\n${title}\n`);
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) console.log(line(r));
+  console.log("");
+  console.log(JSON.stringify({ figures }));
+}
