@@ -1,0 +1,156 @@
+/**
+ * Amounts are bigint minor units in code and decimal strings in JSON. These helpers sit at the
+ * edges: parsing what HTTP clients and CSV files send, formatting for display and reports. Nothing
+ * here goes through floating point; a major-unit string is converted by moving the decimal point,
+ * and refused when that would drop a non-zero digit.
+ */
+import { currency } from "./currencies.js";
+import { MoneyErrors } from "./errors.js";
+
+/**
+ * Amounts are stored as NUMERIC(38,0): 38 digits is the cap at every edge so a value accepted
+ * here can always be stored, and the product with an 18-decimal rate stays far below the
+ * precision of the private Decimal used for conversions (see rounding.ts).
+ */
+export const MAX_AMOUNT_DIGITS = 38;
+const MAX_ABS = 10n ** BigInt(MAX_AMOUNT_DIGITS) - 1n;
+
+export interface ParseMinorOptions {
+  /** Name of the field in errors (JSON pointer or dotted path), e.g. `amount` or `/postings/1/amount`. */
+  field?: string;
+  /** Accept a leading "-" (refunds/adjustments expressed as signed amounts). Default false. */
+  allowNegative?: boolean;
+  /** Accept "0". Default true. */
+  allowZero?: boolean;
+}
+
+function invalid(field: string, value: unknown, message: string) {
+  return MoneyErrors.invalidAmount(`${field}: ${message}`, {
+    fields: [{ field, message }],
+    details: { value: typeof value === "string" ? value.slice(0, 64) : typeof value },
+  });
+}
+
+/**
+ * Parse an amount in minor units sent as a string ("12345", "-500"). No decimals, no exponent,
+ * no leading "+", no leading zeros, no whitespace: one canonical spelling per value, so that
+ * idempotency-key body comparison and signatures see the same bytes for the same amount.
+ */
+export function parseMinor(value: unknown, options: ParseMinorOptions = {}): bigint {
+  const field = options.field ?? "amount";
+  if (typeof value !== "string") throw invalid(field, value, "must be a string of digits in minor units");
+  if (!/^-?(0|[1-9]\d*)$/.test(value)) {
+    throw invalid(field, value, "must be an integer in minor units without decimals, e.g. \"12345\"");
+  }
+  if (value === "-0") throw invalid(field, value, "must not be negative zero");
+  const amount = BigInt(value);
+  if (amount < 0n && options.allowNegative !== true) throw invalid(field, value, "must not be negative");
+  if (amount === 0n && options.allowZero === false) throw invalid(field, value, "must not be zero");
+  if (amount > MAX_ABS || amount < -MAX_ABS) throw invalid(field, value, `must have at most ${MAX_AMOUNT_DIGITS} digits`);
+  return amount;
+}
+
+/** A positive amount in minor units (> 0), the shape of ledger postings. */
+export function parsePositiveMinor(value: unknown, field = "amount"): bigint {
+  return parseMinor(value, { field, allowNegative: false, allowZero: false });
+}
+
+/** The JSON spelling of an amount: a decimal string of minor units. */
+export function minorToString(amount: bigint): string {
+  return amount.toString();
+}
+
+/** Minor units -> major-unit decimal string: (12345n, "USD") -> "123.45"; (-5n, "USD") -> "-0.05"; (500n, "JPY") -> "500". */
+export function formatMinor(amount: bigint, code: string): string {
+  const { exponent } = currency(code);
+  const negative = amount < 0n;
+  const digits = (negative ? -amount : amount).toString();
+  if (exponent === 0) return (negative ? "-" : "") + digits;
+  const padded = digits.padStart(exponent + 1, "0");
+  const whole = padded.slice(0, padded.length - exponent);
+  const fraction = padded.slice(padded.length - exponent);
+  return `${negative ? "-" : ""}${whole}.${fraction}`;
+}
+
+export interface ParseMajorOptions {
+  field?: string;
+  allowNegative?: boolean;
+}
+
+/**
+ * Major-unit decimal string -> minor units, exactly: ("123.45", "USD") -> 12345n,
+ * ("12.3", "USD") -> 1230n, ("1.5", "JPY") -> ENT_MONEY_INEXACT_AMOUNT, ("2.500", "USD") -> 250n
+ * (trailing zeros beyond the exponent carry no value, so they are not an inexactness).
+ * For sources that report major units (e.g. Stripe's CSV exports); never rounds.
+ */
+export function parseMajor(value: unknown, code: string, options: ParseMajorOptions = {}): bigint {
+  const field = options.field ?? "amount";
+  const { exponent } = currency(code);
+  if (typeof value !== "string") throw invalid(field, value, "must be a decimal string in major units");
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value);
+  if (match === null) throw invalid(field, value, "must be a decimal number in major units, e.g. \"123.45\"");
+  const [, sign = "", whole = "", fraction = ""] = match;
+  const significant = fraction.replace(/0+$/, "");
+  if (significant.length > exponent) {
+    throw MoneyErrors.inexactAmount(`${field}: ${value} has more than ${exponent} decimal(s), the minor unit of ${code}`, {
+      fields: [{ field, message: `must have at most ${exponent} decimal(s) for ${code}` }],
+      details: { value: value.slice(0, 64), currency: code, exponent },
+    });
+  }
+  const minor = BigInt(whole + significant.padEnd(exponent, "0"));
+  const amount = sign === "-" ? -minor : minor;
+  if (amount < 0n && options.allowNegative !== true) throw invalid(field, value, "must not be negative");
+  if (amount > MAX_ABS || amount < -MAX_ABS) throw invalid(field, value, `must have at most ${MAX_AMOUNT_DIGITS} digits in minor units`);
+  return amount;
+}
+
+/** An amount with its currency; the JSON form carries the amount as a string. */
+export interface Money {
+  readonly amount: bigint;
+  readonly currency: string;
+}
+
+export interface MoneyJson {
+  amount: string;
+  currency: string;
+}
+
+export function money(amount: bigint, code: string): Money {
+  currency(code);
+  return { amount, currency: code };
+}
+
+export function toJson(m: Money): MoneyJson {
+  return { amount: m.amount.toString(), currency: m.currency };
+}
+
+export function fromJson(json: { amount: unknown; currency: unknown }, field = "amount", options: ParseMinorOptions = {}): Money {
+  const code = currency(typeof json.currency === "string" ? json.currency : String(json.currency), `${field}.currency`).code;
+  return { amount: parseMinor(json.amount, { ...options, field: `${field}.amount` }), currency: code };
+}
+
+function sameCurrency(a: Money, b: Money): void {
+  if (a.currency !== b.currency) {
+    throw MoneyErrors.currencyMismatch(`cannot combine ${a.currency} with ${b.currency}`, { details: { left: a.currency, right: b.currency } });
+  }
+}
+
+export function add(a: Money, b: Money): Money {
+  sameCurrency(a, b);
+  return { amount: a.amount + b.amount, currency: a.currency };
+}
+
+export function subtract(a: Money, b: Money): Money {
+  sameCurrency(a, b);
+  return { amount: a.amount - b.amount, currency: a.currency };
+}
+
+/** Sum of amounts in one currency; an empty list sums to zero of `code`. */
+export function sum(items: readonly Money[], code: string): Money {
+  let total = 0n;
+  for (const m of items) {
+    sameCurrency(m, { amount: 0n, currency: code });
+    total += m.amount;
+  }
+  return { amount: total, currency: code };
+}
