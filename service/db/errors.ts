@@ -1,0 +1,7 @@
+import { defineError } from "../errors.js";
+
+export const DbErrors = {
+  migrationChecksum: defineError("ENT_DB_MIGRATION_CHECKSUM", 500, "An applied migration was changed after it was applied"),
+  migrationMissing: defineError("ENT_DB_MIGRATION_MISSING", 500, "An applied migration is missing from the migrations folder"),
+  migrationFailed: defineError("ENT_DB_MIGRATION_FAILED", 500, "A database migration failed"),
+} as const;

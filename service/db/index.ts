@@ -1,0 +1,123 @@
+/**
+ * Database access for every module: `openDatabase()` gives a Prisma client over embedded PGlite
+ * (default: a data folder; in memory for tests) or PostgreSQL (when a URL is given), with all
+ * migrations applied. Same schema, same SQL migrations, for both.
+ */
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "./generated/client.js";
+import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
+import { pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
+
+export { PrismaClient } from "./generated/client.js";
+export { Prisma } from "./generated/client.js";
+export { migrate, loadMigrations, type SqlConnection, type MigrateResult } from "./migrator.js";
+export { DbErrors } from "./errors.js";
+export type { SqlRunner } from "./sql.js";
+
+export const DEFAULT_PGLITE_DIR = ".data/pglite";
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection string; when absent, embedded PGlite is used. */
+  url?: string;
+  /** PGlite data folder (default `.data/pglite`); `":memory:"` for a throw-away in-memory database. */
+  dataDir?: string;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: "pglite" | "postgres";
+  /** Raw SQL over the same driver, for measured hot paths only (see sql.ts). */
+  sql: SqlRunner;
+  /** Migrations applied by this open (empty when the database was up to date). */
+  migrations: MigrateResult | null;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Database> {
+  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts.dataDir ?? DEFAULT_PGLITE_DIR, opts);
+}
+
+export function pgliteConnection(db: PGlite): SqlConnection {
+  return {
+    query: async <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => (await db.query<T>(sql, params)).rows,
+    exec: async (script: string) => {
+      await db.exec(script);
+    },
+  };
+}
+
+export function pgConnection(client: pg.ClientBase): SqlConnection {
+  return {
+    query: async <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => (await client.query<T>(sql, params)).rows,
+    exec: async (script: string) => {
+      await client.query(script);
+    },
+  };
+}
+
+async function openPglite(dataDir: string, opts: OpenDatabaseOptions): Promise<Database> {
+  const memory = dataDir === ":memory:";
+  if (!memory) await mkdir(dataDir, { recursive: true });
+  const lite = memory ? new PGlite() : new PGlite(dataDir);
+  await lite.waitReady;
+  let migrations: MigrateResult | null = null;
+  try {
+    if (opts.migrate !== false) migrations = await migrate(pgliteConnection(lite));
+  } catch (e) {
+    await lite.close();
+    throw e;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  return {
+    prisma,
+    kind: "pglite",
+    sql: pgliteSqlRunner(lite),
+    migrations,
+    close: async () => {
+      await prisma.$disconnect();
+      await lite.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Database> {
+  // Hot-path statements are prepared (named) per connection to skip re-parsing; force_custom_plan
+  // keeps PostgreSQL from caching a generic plan chosen while the tables were still small (a
+  // sequential scan that would then stay forever as the journal grows).
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, options: "-c plan_cache_mode=force_custom_plan" });
+  // An idle client's network error must not crash the process; the pool replaces the client.
+  pool.on("error", () => undefined);
+  let migrations: MigrateResult | null = null;
+  try {
+    if (opts.migrate !== false) {
+      const client = await pool.connect();
+      try {
+        migrations = await migrate(pgConnection(client));
+      } finally {
+        client.release();
+      }
+    }
+  } catch (e) {
+    await pool.end();
+    throw e;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    prisma,
+    kind: "postgres",
+    sql: pgSqlRunner(pool),
+    migrations,
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

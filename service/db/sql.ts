@@ -1,0 +1,104 @@
+/**
+ * A minimal SQL runner over the same driver Prisma uses (the pg Pool or the PGlite instance), for
+ * hot paths. Measured here: a raw statement inside a Prisma interactive transaction costs ~2 ms of
+ * client overhead, the driver ~0.2 ms; the ledger's group-commit flush issues ~8 statements, so the
+ * driver path is what makes thousands of transfers per second possible.
+ *
+ * Normalised results on both drivers: int8 -> bigint, numeric -> string (never a lossy JS number),
+ * timestamptz -> Date, jsonb -> parsed value. bigint parameters (also inside arrays) are sent as text.
+ */
+import { createHash } from "node:crypto";
+import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
+import pg from "pg";
+
+export interface SqlRunner {
+  /** `T` is the whole result: an array of row objects. */
+  q<T extends unknown[] = Array<Record<string, unknown>>>(sql: string, ...params: unknown[]): Promise<T>;
+  /**
+   * Runs `fn` in one database transaction (READ COMMITTED); rolls back if it throws. `first`, a
+   * parameterless statement, is sent together with BEGIN (one round trip) and its rows passed on.
+   */
+  transaction<R>(fn: (tx: SqlRunner, firstRows: Array<Record<string, unknown>>) => Promise<R>, first?: string): Promise<R>;
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+function param(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(param);
+  return v;
+}
+
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8) return (s: string) => BigInt(s);
+    if (oid === NUMERIC) return (s: string) => s;
+    return pg.types.getTypeParser(oid, format as "text");
+  }) as typeof pg.types.getTypeParser,
+};
+
+// Named statements are parsed and planned once per connection; the ledger's write statement is
+// large (one CTE, 35 array parameters) and re-planning it on every flush was measurable.
+const names = new Map<string, string>();
+function statementName(sql: string): string {
+  let n = names.get(sql);
+  if (!n) {
+    n = `ent_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+    if (names.size < 1000) names.set(sql, n);
+  }
+  return n;
+}
+
+function pgRunner(client: pg.Pool | pg.PoolClient, pool: pg.Pool | null): SqlRunner {
+  return {
+    q: async <T extends unknown[]>(sql: string, ...params: unknown[]) =>
+      (await client.query({ name: statementName(sql), text: sql, values: params.map(param), types: pgTypes })).rows as T,
+    transaction: async <R>(fn: (tx: SqlRunner, firstRows: Array<Record<string, unknown>>) => Promise<R>, first?: string): Promise<R> => {
+      if (!pool) throw new Error("nested transactions are not supported");
+      const c = await pool.connect();
+      try {
+        let rows: Array<Record<string, unknown>> = [];
+        if (first) {
+          // Simple query protocol: both statements in one message, one result per statement.
+          const res = (await c.query({ text: `BEGIN; ${first}`, types: pgTypes })) as unknown as pg.QueryResult[];
+          rows = res[1]!.rows as Array<Record<string, unknown>>;
+        } else {
+          await c.query("BEGIN");
+        }
+        const r = await fn(pgRunner(c, null), rows);
+        await c.query("COMMIT");
+        return r;
+      } catch (e) {
+        await c.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      } finally {
+        c.release();
+      }
+    },
+  };
+}
+
+export function pgSqlRunner(pool: pg.Pool): SqlRunner {
+  return pgRunner(pool, pool);
+}
+
+const pgliteParsers = { [INT8]: (s: string) => BigInt(s), [NUMERIC]: (s: string) => s };
+
+function pgliteRunner(db: PGlite | PGliteTransaction, root: PGlite | null): SqlRunner {
+  return {
+    q: async <T extends unknown[]>(sql: string, ...params: unknown[]) =>
+      (await db.query(sql, params.map(param), { parsers: pgliteParsers })).rows as T,
+    transaction: async <R>(fn: (tx: SqlRunner, firstRows: Array<Record<string, unknown>>) => Promise<R>, first?: string): Promise<R> => {
+      if (!root) throw new Error("nested transactions are not supported");
+      return root.transaction(async (tx) => {
+        const rows = first ? (await tx.query<Record<string, unknown>>(first, [], { parsers: pgliteParsers })).rows : [];
+        return fn(pgliteRunner(tx, null), rows);
+      });
+    },
+  };
+}
+
+export function pgliteSqlRunner(db: PGlite): SqlRunner {
+  return pgliteRunner(db, db);
+}

@@ -1,0 +1,14 @@
+import { defineError } from "../errors.js";
+
+export const LedgerErrors = {
+  invalid: defineError("ENT_LEDGER_INVALID_TRANSACTION", 400, "Invalid ledger transaction"),
+  unbalanced: defineError("ENT_LEDGER_UNBALANCED", 422, "Transaction does not balance in every currency"),
+  idempotencyConflict: defineError("ENT_LEDGER_IDEMPOTENCY_CONFLICT", 409, "Idempotency key reused with a different request"),
+  insufficientFunds: defineError("ENT_LEDGER_INSUFFICIENT_FUNDS", 422, "Posting would take a balance below zero"),
+  accountNotFound: defineError("ENT_LEDGER_ACCOUNT_NOT_FOUND", 404, "Ledger account not found"),
+  transactionNotFound: defineError("ENT_LEDGER_TRANSACTION_NOT_FOUND", 404, "Ledger transaction not found"),
+  notPending: defineError("ENT_LEDGER_NOT_PENDING", 409, "Transaction is not pending"),
+  pendingExpired: defineError("ENT_LEDGER_PENDING_EXPIRED", 409, "Pending transaction has expired"),
+  notReversible: defineError("ENT_LEDGER_NOT_REVERSIBLE", 409, "Transaction cannot be reversed"),
+  invalidCursor: defineError("ENT_LEDGER_INVALID_CURSOR", 400, "Invalid pagination cursor"),
+} as const;

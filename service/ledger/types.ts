@@ -1,0 +1,158 @@
+/**
+ * Public contract of the ledger: the one write path for money. Other modules (settlement, chain,
+ * reconciliation, http) program against these types and the `Ledger` interface only, never against
+ * the ledger's tables.
+ *
+ * Amounts are bigint minor units of the posting's currency, always > 0; the side is explicit.
+ */
+
+export type Direction = "debit" | "credit";
+export type NormalBalance = "debit" | "credit";
+
+/** Who an account belongs to. */
+export type OwnerType = "seller" | "platform" | "gateway" | "tax_authority" | "fx_clearing" | "treasury" | "buyer";
+
+export interface AccountSpec {
+  /** Stable, human-readable address, unique with the currency, e.g. `seller:S-1001:available`. */
+  code: string;
+  currency: string;
+  ownerType: OwnerType;
+  ownerId: string;
+  normalBalance: NormalBalance;
+  /**
+   * When false (the default for seller and treasury accounts) a posting that would take the
+   * account's balance (in its normal direction, pending debits included) below zero is rejected.
+   */
+  allowNegative: boolean;
+  metadata?: Record<string, string>;
+}
+
+export interface Account extends AccountSpec {
+  id: string;
+  createdAt: Date;
+}
+
+export interface Balance {
+  account: string;
+  currency: string;
+  /** Signed, in the account's normal direction: credits - debits for credit-normal accounts. */
+  posted: bigint;
+  /** Posted minus pending outflows plus nothing of pending inflows: what can be spent now. */
+  available: bigint;
+  pendingDebits: bigint;
+  pendingCredits: bigint;
+  postedDebits: bigint;
+  postedCredits: bigint;
+  /** The instant the figure is valid for (now, or the `at` asked for). */
+  asOf: Date;
+  /** Id of the last transaction that changed this balance at or before `asOf`, if any. */
+  lastTransactionId: string | null;
+}
+
+export interface PostingInput {
+  account: string;
+  currency: string;
+  direction: Direction;
+  amount: bigint;
+}
+
+export interface TransactionInput {
+  /** Required. Same key + same body = the original result; same key + other body = conflict. */
+  idempotencyKey: string;
+  postings: PostingInput[];
+  /** Pending transactions reserve amounts until committed or voided (two-phase). */
+  pending?: boolean;
+  /** A pending transaction auto-voids after this many seconds, if given. */
+  pendingTimeoutSeconds?: number;
+  /** Free-form string metadata, filterable (e.g. settlementId, sellerId, gateway, fxQuoteId). */
+  metadata?: Record<string, string>;
+  description?: string;
+  /** Business time of the event; defaults to now. Balances `?at=` use the booking time. */
+  effectiveAt?: Date;
+  /** Accounts not yet present are created from these specs inside the same transaction. */
+  accounts?: AccountSpec[];
+}
+
+export type TransactionStatus = "pending" | "posted" | "voided";
+export type TransactionKind = "standard" | "pending" | "commit" | "void" | "reversal";
+
+export interface Posting extends PostingInput {
+  id: string;
+  /**
+   * What the posting did (additive refinement): "posted" moves the posted balance, "pending"
+   * reserves, "commit" turns a reserve into posted, "void" releases a reserve.
+   */
+  phase?: "posted" | "pending" | "commit" | "void";
+  /** The account's balance (normal direction, posted) right after this posting. */
+  balanceAfter: bigint;
+}
+
+export interface JournalTransaction {
+  id: string;
+  /** Position in the journal's hash chain (1, 2, 3 ...). */
+  sequence: bigint;
+  kind: TransactionKind;
+  status: TransactionStatus;
+  idempotencyKey: string;
+  postings: Posting[];
+  metadata: Record<string, string>;
+  description: string | null;
+  effectiveAt: Date;
+  bookedAt: Date;
+  /** For commit/void/reversal: the transaction acted upon. */
+  referencesId: string | null;
+  /** sha256 hex over the canonical transaction content and `previousHash`. */
+  hash: string;
+  previousHash: string;
+}
+
+export type PostResult =
+  | { status: "created"; transaction: JournalTransaction }
+  | { status: "exists"; transaction: JournalTransaction };
+
+export interface TransactionFilter {
+  account?: string;
+  sellerId?: string;
+  from?: Date;
+  to?: Date;
+  /** Exact-match on metadata keys. */
+  metadata?: Record<string, string>;
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  checked: bigint;
+  headSequence: bigint;
+  headHash: string;
+  /** First broken link, when not ok. */
+  firstBreak?: { sequence: bigint; transactionId: string; expectedHash: string; storedHash: string };
+}
+
+export interface Ledger {
+  post(tx: TransactionInput): Promise<PostResult>;
+  /** Per-item answers keyed by index; one bad item never fails the others. */
+  postBatch(txs: TransactionInput[]): Promise<Array<PostResult | { status: "error"; error: { code: string; message: string } }>>;
+  commitPending(pendingId: string, idempotencyKey: string): Promise<PostResult>;
+  voidPending(pendingId: string, idempotencyKey: string): Promise<PostResult>;
+  /** A new transaction with every posting's side flipped; the original stays as it was. */
+  reverse(transactionId: string, idempotencyKey: string, metadata?: Record<string, string>): Promise<PostResult>;
+  getTransaction(id: string): Promise<JournalTransaction | null>;
+  listTransactions(filter: TransactionFilter): Promise<Page<JournalTransaction>>;
+  ensureAccounts(specs: AccountSpec[]): Promise<Account[]>;
+  getAccount(code: string, currency: string): Promise<Account | null>;
+  /** Balance now, or as it was at `at` (booking time). */
+  balance(account: string, currency: string, at?: Date): Promise<Balance>;
+  /** The postings that make up an account's balance, newest first. */
+  history(account: string, currency: string, page: { limit?: number; cursor?: string }): Promise<Page<Posting & { transactionId: string; bookedAt: Date }>>;
+  verifyChain(): Promise<ChainVerification>;
+  /** Voids every pending transaction past its timeout; returns how many were voided. */
+  expirePending(): Promise<number>;
+}

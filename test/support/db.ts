@@ -1,0 +1,99 @@
+/**
+ * Fresh databases for tests: one per test file (or per describe block), never shared.
+ * - "pglite": an in-memory PGlite, migrated.
+ * - "postgres": a new database created on the server at TEST_DATABASE_URL (default
+ *   postgresql://postgres@127.0.0.1:5432/test), migrated, and dropped (WITH FORCE) on close.
+ * `testDatabaseKinds()` says which kinds this run can use and prints a line when PostgreSQL is
+ * unreachable, so a PGlite-only run is visible in the output (CI has PostgreSQL).
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { openDatabase, type Database } from "../../service/db/index.js";
+
+export type DatabaseKind = "pglite" | "postgres";
+
+export const TEST_DATABASE_URL = process.env["TEST_DATABASE_URL"] ?? "postgresql://postgres@127.0.0.1:5432/test";
+
+export interface TestDatabase extends Database {
+  /** Connection string of the fresh PostgreSQL database (so a test can open a second, independent pool). */
+  url: string | null;
+}
+
+let reachable: Promise<boolean> | null = null;
+
+export function postgresReachable(): Promise<boolean> {
+  reachable ??= (async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return reachable;
+}
+
+/** The database kinds to parametrise suites over: always PGlite, plus PostgreSQL when reachable. */
+export async function testDatabaseKinds(): Promise<DatabaseKind[]> {
+  if (await postgresReachable()) return ["pglite", "postgres"];
+  console.warn(`[test/support/db] PostgreSQL unreachable at ${redact(TEST_DATABASE_URL)}: running on PGlite ONLY`);
+  return ["pglite"];
+}
+
+export async function freshDatabase(kind: DatabaseKind, opts: { poolSize?: number } = {}): Promise<TestDatabase> {
+  if (kind === "pglite") {
+    const db = await openDatabase({ dataDir: ":memory:" });
+    return { ...db, url: null };
+  }
+  const name = `entrepot_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = databaseUrl(name);
+  let db: Database;
+  try {
+    db = await openDatabase({ url, ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }) });
+  } catch (e) {
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    throw e;
+  }
+  return {
+    ...db,
+    url,
+    close: async () => {
+      await db.close();
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}
+
+/** An empty (unmigrated) fresh database; returns its URL and a drop function. */
+export async function emptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `entrepot_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  return { url: databaseUrl(name), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+function databaseUrl(name: string): string {
+  const u = new URL(TEST_DATABASE_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
