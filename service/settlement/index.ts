@@ -1,0 +1,13 @@
+/**
+ * Public API of the settlement module: gateway events -> ledger transactions, seller programs,
+ * fee schedules and tax tables. Other modules use only what is exported here.
+ */
+export { SettlementErrors } from "./errors.js";
+export { Accounts, SETTLEMENT_CURRENCY, accountSpec } from "./accounts.js";
+export { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
+export { cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
+export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
+export { parseEvent, validateEvent } from "./validate.js";
+export { PrismaSettlementRepository, breakdownFromJson, breakdownToJson, settlementToJson, type SettlementRepository } from "./repository.js";
+export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
+export * from "./types.js";

@@ -1,0 +1,497 @@
+/**
+ * The pure settlement engine: one validated event + its context (seller, schedule, tax rule,
+ * rates, and for follow-ups the capture's state) -> one balanced posting plan.
+ *
+ * Shape of every transaction (B = buyer currency, USD = settlement currency, P = payout currency):
+ *   B:   gateway receivable / payment-fee expense / tax payable / fx:B-USD
+ *   USD: fx:B-USD / commission, fee recovery, logistics, warehousing, fulfilment, margin,
+ *        fx gain-loss / fx:P-USD (or the seller's accounts when P = USD)
+ *   P:   fx:P-USD / seller held|available|reserve
+ * Each conversion puts the "from" amount on fx:X-USD in X and the "to" amount on the same code in
+ * the other currency, so every currency nets to zero inside the transaction (asserted below).
+ *
+ * Refunds, chargebacks and their reversals move the capture's "taken back" total R. Every line L
+ * of the capture is then taken back CUMULATIVELY: after the event the total taken back of L is
+ * allocate(L, [R, G - R])[0] (largest remainder), and the event moves the difference to what was
+ * taken back before. Hence the sum over any sequence of partial refunds of a line never exceeds
+ * the line (the share of L is at most L, R <= G is enforced) and a full refund takes back each
+ * line exactly. The buyer-currency amount is converted at the follow-up's own rate; what that
+ * costs more or less than the USD lines taken back is an explicit FX gain/loss.
+ */
+import { allocate, applyBps, convertMinor, currency as isoCurrency, MoneyDecimal, roundToInteger } from "../money/index.js";
+import type { PostingInput } from "../ledger/types.js";
+import { Accounts, SETTLEMENT_CURRENCY } from "./accounts.js";
+import { SettlementErrors } from "./errors.js";
+import {
+  LINE_KEYS,
+  type Breakdown,
+  type CaptureState,
+  type FeeBearer,
+  type FeeSchedule,
+  type FxLeg,
+  type Lines,
+  type PostingPlan,
+  type RateEvidence,
+  type Seller,
+  type SettlementEvent,
+  type TaxRule,
+} from "./types.js";
+
+const USD = SETTLEMENT_CURRENCY;
+const DAY_MS = 86_400_000;
+
+export interface CapturePlanInput {
+  event: SettlementEvent;
+  seller: Seller;
+  schedule: FeeSchedule;
+  taxRule: TaxRule;
+  rates: PlanRates;
+}
+
+export interface FollowUpPlanInput {
+  event: SettlementEvent;
+  capture: CaptureState;
+  rates: PlanRates;
+  /** For a chargeback reversal: the gateway event id of the chargeback it reverses. */
+  chargebackId?: string;
+}
+
+export interface PlanRates {
+  /** Needed when the buyer currency is not USD. */
+  buyerToUsd: RateEvidence | null;
+  /** Needed when the payout currency is not USD. */
+  usdToPayout: RateEvidence | null;
+}
+
+export function eventKey(gateway: string, gatewayEventId: string): string {
+  return `settlement:${gateway}:${gatewayEventId}`;
+}
+
+export function zeroLines(): Lines {
+  return {
+    gross: 0n,
+    tax: 0n,
+    netUsd: 0n,
+    commission: 0n,
+    paymentFeeRecovery: 0n,
+    logistics: 0n,
+    warehousing: 0n,
+    fulfilment: 0n,
+    margin: 0n,
+    fxGainLoss: 0n,
+    sellerUsd: 0n,
+    sellerMain: 0n,
+    sellerReserve: 0n,
+  };
+}
+
+export function addLines(a: Lines, b: Lines): Lines {
+  const out = zeroLines();
+  for (const k of LINE_KEYS) out[k] = a[k] + b[k];
+  return out;
+}
+
+/** Tax contained in a tax-inclusive gross: gross x rate / (1 + rate), half-even, exact in bigint. */
+export function inclusiveTax(gross: bigint, rateBps: number): bigint {
+  if (rateBps === 0 || gross === 0n) return 0n;
+  const num = gross * BigInt(rateBps);
+  const den = 10_000n + BigInt(rateBps);
+  return roundToInteger(new MoneyDecimal(num.toString()).div(den.toString()), "half-even");
+}
+
+/** Cumulative share of line `line` once `taken` of `total` is taken back (largest remainder). */
+export function cumulativeShare(line: bigint, taken: bigint, total: bigint): bigint {
+  if (taken === 0n || line === 0n) return 0n;
+  if (taken === total) return line;
+  // allocate handles the sign of `line` (allocate(-a) = -allocate(a)).
+  return allocate(line, [taken, total - taken])[0] as bigint;
+}
+
+/** Convert a signed amount: the magnitude is rounded half-even, the sign kept (a reversal mirrors its original). */
+function convertSigned(amount: bigint, rate: RateEvidence): bigint {
+  if (amount === 0n) return 0n;
+  const mag = convertMinor(amount < 0n ? -amount : amount, rate.from, rate.to, rate.rate, "half-even");
+  return amount < 0n ? -mag : mag;
+}
+
+/** `amount` of `to` bought with USD at `rate` (USD -> to), i.e. the inverse conversion, half-even. */
+function usdCostOf(amount: bigint, to: string, rate: string): bigint {
+  const shift = isoCurrency(USD).exponent - isoCurrency(to).exponent;
+  const exact = new MoneyDecimal(amount.toString()).times(new MoneyDecimal(10).pow(shift)).div(new MoneyDecimal(rate));
+  return roundToInteger(exact, "half-even");
+}
+
+function needRate(rate: RateEvidence | null, from: string, to: string, event: SettlementEvent): RateEvidence {
+  if (rate === null || rate.from !== from || rate.to !== to) {
+    throw SettlementErrors.fxUnavailable(`no ${from}->${to} rate for event ${event.gatewayEventId}`, {
+      fields: [{ field: "fxQuoteId", message: `a ${from}->${to} rate or quote is required` }],
+      details: { from, to, at: event.occurredAt.toISOString() },
+    });
+  }
+  return rate;
+}
+
+/** Accumulates signed legs (+ debit, - credit) per (account, currency). */
+class Legs {
+  private readonly map = new Map<string, { account: string; currency: string; amount: bigint }>();
+  add(account: string, currency: string, signed: bigint): void {
+    if (signed === 0n) return;
+    const key = `${account}\u0000${currency}`;
+    const cur = this.map.get(key);
+    if (cur) cur.amount += signed;
+    else this.map.set(key, { account, currency, amount: signed });
+  }
+  debit(account: string, currency: string, amount: bigint): void {
+    this.add(account, currency, amount);
+  }
+  credit(account: string, currency: string, amount: bigint): void {
+    this.add(account, currency, -amount);
+  }
+  /** Postings, after checking that each currency nets to zero (a bug here must never reach the ledger). */
+  postings(): PostingInput[] {
+    const net = new Map<string, bigint>();
+    const out: PostingInput[] = [];
+    for (const l of this.map.values()) {
+      net.set(l.currency, (net.get(l.currency) ?? 0n) + l.amount);
+      if (l.amount === 0n) continue;
+      out.push({ account: l.account, currency: l.currency, direction: l.amount > 0n ? "debit" : "credit", amount: l.amount > 0n ? l.amount : -l.amount });
+    }
+    for (const [cur, n] of net) if (n !== 0n) throw new Error(`settlement plan does not balance in ${cur}: ${n}`);
+    return out;
+  }
+}
+
+/** Move `usd` into the payout currency through fx:P-USD (or directly when P is USD). */
+function toPayout(legs: Legs, payout: string, usd: bigint, payoutAmount: bigint): void {
+  if (payout === USD) return;
+  legs.credit(Accounts.fxClearing(payout), USD, usd);
+  legs.debit(Accounts.fxClearing(payout), payout, payoutAmount);
+}
+
+function baseMetadata(event: SettlementEvent, program: string, captureKey: string, fx: FxLeg[]): Record<string, string> {
+  const m: Record<string, string> = {
+    settlementId: event.settlementId,
+    sellerId: event.sellerId,
+    gateway: event.gateway,
+    gatewayEventId: event.gatewayEventId,
+    eventType: event.type,
+    market: event.market,
+    category: event.category,
+    program,
+    captureKey,
+  };
+  if (event.fxQuoteId !== undefined) m.fxQuoteId = event.fxQuoteId;
+  for (const leg of fx) {
+    m[`fx.${leg.from}-${leg.to}.rate`] = leg.rate;
+    if (leg.quoteId !== null) m[`fx.${leg.from}-${leg.to}.quoteId`] = leg.quoteId;
+  }
+  return m;
+}
+
+export function planCapture(input: CapturePlanInput): PostingPlan {
+  const { event, seller, schedule, taxRule, rates } = input;
+  const B = event.currency;
+  const P = seller.payoutCurrency;
+  const G = event.amount;
+  const F = event.gatewayFee;
+  const fx: FxLeg[] = [];
+  const lines = zeroLines();
+  const borneBy: FeeBearer = schedule.paymentFeeBorneBy;
+
+  lines.gross = G;
+  lines.tax = taxRule.collectedBy === "marketplace" ? inclusiveTax(G, taxRule.rateBps) : 0n;
+  const netBuyer = G - lines.tax;
+  let feeUsd: bigint;
+  if (B === USD) {
+    lines.netUsd = netBuyer;
+    feeUsd = F;
+  } else {
+    const r = needRate(rates.buyerToUsd, B, USD, event);
+    lines.netUsd = convertSigned(netBuyer, r);
+    feeUsd = convertSigned(F, r);
+    fx.push({ ...r, fromAmount: netBuyer, toAmount: lines.netUsd });
+  }
+  lines.commission = applyBps(lines.netUsd, schedule.commissionBps, "half-even");
+  lines.paymentFeeRecovery = borneBy === "seller" ? feeUsd : 0n;
+  lines.logistics = schedule.fixedFees.logistics;
+  lines.warehousing = schedule.fixedFees.warehousing;
+  lines.fulfilment = schedule.fixedFees.fulfilment;
+  const platformUsd = lines.commission + lines.paymentFeeRecovery + lines.logistics + lines.warehousing + lines.fulfilment;
+
+  let sellerTotal: bigint;
+  let usdToPayout: RateEvidence | null = null;
+  if (P !== USD) usdToPayout = needRate(rates.usdToPayout, USD, P, event);
+  if (seller.program === "full_hosting") {
+    if (event.supplyPrice === undefined) {
+      throw SettlementErrors.missingSupplyPrice(`full hosting seller ${seller.id} needs the agreed supply price`, {
+        fields: [{ field: "supplyPrice", message: `required for full hosting, in ${P} minor units` }],
+      });
+    }
+    sellerTotal = event.supplyPrice;
+    const actualUsd = usdToPayout === null ? sellerTotal : usdCostOf(sellerTotal, P, usdToPayout.rate);
+    const reference = P === USD ? "1" : schedule.referenceRates[P];
+    if (reference === undefined) {
+      throw SettlementErrors.invalidSchedule(`schedule ${schedule.id} has no reference rate for ${P}`, { fields: [{ field: "referenceRates", message: `needs USD->${P}` }] });
+    }
+    const referenceUsd = P === USD ? sellerTotal : usdCostOf(sellerTotal, P, reference);
+    lines.sellerUsd = actualUsd;
+    // The platform's margin is priced at its planning rate; the rest is the FX result it bears.
+    lines.margin = lines.netUsd - platformUsd - referenceUsd;
+    lines.fxGainLoss = referenceUsd - actualUsd;
+  } else {
+    lines.sellerUsd = lines.netUsd - platformUsd;
+    sellerTotal = usdToPayout === null ? lines.sellerUsd : convertSigned(lines.sellerUsd, usdToPayout);
+  }
+  if (usdToPayout !== null) fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
+  lines.sellerReserve = schedule.reserve !== null && sellerTotal > 0n ? applyBps(sellerTotal, schedule.reserve.bps, "half-even") : 0n;
+  lines.sellerMain = sellerTotal - lines.sellerReserve;
+  const sellerBucket = schedule.holdUntilConfirmation && lines.sellerMain > 0n ? "held" : "available";
+
+  const legs = new Legs();
+  const recv = Accounts.gatewayReceivable(event.gateway);
+  legs.debit(recv, B, G - F);
+  legs.debit(Accounts.paymentFees, B, F);
+  legs.credit(Accounts.tax(event.market, taxRule.scheme), B, lines.tax);
+  if (B !== USD) {
+    legs.credit(Accounts.fxClearing(B), B, netBuyer);
+    legs.debit(Accounts.fxClearing(B), USD, lines.netUsd);
+  }
+  legs.credit(Accounts.commission, USD, lines.commission);
+  legs.credit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
+  legs.credit(Accounts.logistics, USD, lines.logistics);
+  legs.credit(Accounts.warehousing, USD, lines.warehousing);
+  legs.credit(Accounts.fulfilment, USD, lines.fulfilment);
+  legs.credit(Accounts.margin, USD, lines.margin);
+  legs.credit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
+  toPayout(legs, P, lines.sellerUsd, sellerTotal);
+  legs.credit(Accounts.seller(seller.id, sellerBucket), P, lines.sellerMain);
+  legs.credit(Accounts.seller(seller.id, "reserve"), P, lines.sellerReserve);
+
+  const key = eventKey(event.gateway, event.gatewayEventId);
+  const at = event.occurredAt.getTime();
+  const breakdown: Breakdown = {
+    program: seller.program,
+    scheduleId: schedule.id,
+    taxRuleId: taxRule.id,
+    taxScheme: taxRule.scheme,
+    taxRateBps: taxRule.collectedBy === "marketplace" ? taxRule.rateBps : 0,
+    buyerCurrency: B,
+    settlementCurrency: USD,
+    payoutCurrency: P,
+    lines,
+    gatewayFee: { buyer: F, usd: lines.paymentFeeRecovery, payout: 0n, borneBy },
+    fxDifference: 0n,
+    released: 0n,
+    fx,
+    sellerBucket,
+    reserveBucket: "reserve",
+    reserveReleaseAt: schedule.reserve !== null && lines.sellerReserve > 0n ? new Date(at + schedule.reserve.holdDays * DAY_MS).toISOString() : null,
+    autoConfirmAt: sellerBucket === "held" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
+  };
+  return {
+    idempotencyKey: key,
+    postings: legs.postings(),
+    metadata: baseMetadata(event, seller.program, key, fx),
+    description: `${event.type} ${event.settlementId} (${seller.program}, ${event.market})`,
+    effectiveAt: event.occurredAt,
+    breakdown,
+    refundedDelta: 0n,
+  };
+}
+
+function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
+  const c = capture.event;
+  if (event.currency !== c.currency) {
+    throw SettlementErrors.currencyMismatch(`event currency ${event.currency} differs from the capture's ${c.currency}`, {
+      fields: [{ field: "currency", message: `must be ${c.currency}, the currency of the original capture` }],
+    });
+  }
+  for (const field of ["sellerId", "market", "settlementId", "gateway"] as const) {
+    if (event[field] !== c[field]) {
+      throw SettlementErrors.referenceMismatch(`${field} ${event[field]} differs from the capture's ${c[field]}`, {
+        fields: [{ field, message: `must be ${c[field]}, as on the original capture` }],
+      });
+    }
+  }
+}
+
+/** Gateway fee charged on a follow-up event (or a fee adjustment): expense in B, recovered from the seller if they bear it. */
+function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rates: PlanRates, fx: FxLeg[]): Breakdown["gatewayFee"] {
+  const b = capture.breakdown;
+  const f = event.gatewayFee;
+  const out = { buyer: f, usd: 0n, payout: 0n, borneBy: b.gatewayFee.borneBy };
+  if (f === 0n) return out;
+  legs.debit(Accounts.paymentFees, b.buyerCurrency, f);
+  legs.credit(Accounts.gatewayReceivable(event.gateway), b.buyerCurrency, f);
+  if (b.gatewayFee.borneBy !== "seller") return out;
+  if (b.buyerCurrency === USD) out.usd = f;
+  else {
+    const r = needRate(rates.buyerToUsd, b.buyerCurrency, USD, event);
+    out.usd = convertSigned(f, r);
+  }
+  const P = b.payoutCurrency;
+  if (P === USD) out.payout = out.usd;
+  else {
+    const r = needRate(rates.usdToPayout, USD, P, event);
+    out.payout = convertSigned(out.usd, r);
+    fx.push({ ...r, fromAmount: -out.usd, toAmount: -out.payout });
+  }
+  // The seller pays: debit their available proceeds in P, credit the platform's recovery in USD.
+  legs.credit(Accounts.paymentFeeRecovery, USD, out.usd);
+  if (P !== USD) {
+    legs.debit(Accounts.fxClearing(P), USD, out.usd);
+    legs.credit(Accounts.fxClearing(P), P, out.payout);
+  }
+  legs.debit(Accounts.seller(event.sellerId, "available"), P, out.payout);
+  return out;
+}
+
+function followUpBreakdown(capture: CaptureState, lines: Lines, gatewayFee: Breakdown["gatewayFee"], fx: FxLeg[], extra: Partial<Breakdown>): Breakdown {
+  const b = capture.breakdown;
+  return {
+    ...b,
+    lines,
+    gatewayFee,
+    fxDifference: 0n,
+    released: 0n,
+    fx,
+    sellerBucket: b.sellerBucket === "held" && !capture.released ? "held" : "available",
+    reserveBucket: capture.reserveReleased ? "available" : "reserve",
+    ...extra,
+  };
+}
+
+export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
+  const { event, capture, rates } = input;
+  checkFollowUp(event, capture);
+  const b = capture.breakdown;
+  const B = b.buyerCurrency;
+  const P = b.payoutCurrency;
+  const G = capture.breakdown.lines.gross;
+  const legs = new Legs();
+  const fx: FxLeg[] = [];
+  const lines = zeroLines();
+  let refundedDelta = 0n;
+  let fxDifference = 0n;
+  let released = 0n;
+
+  const mainBucket = b.sellerBucket === "held" && !capture.released ? "held" : "available";
+  const reserveBucket = capture.reserveReleased ? "available" : "reserve";
+
+  switch (event.type) {
+    case "refund":
+    case "chargeback":
+    case "chargeback_reversal": {
+      if (event.type === "chargeback_reversal") {
+        const cb = input.chargebackId === undefined ? undefined : capture.chargebacks[input.chargebackId];
+        if (cb === undefined) {
+          throw SettlementErrors.unknownCapture(`no chargeback ${String(input.chargebackId)} on capture ${capture.key}`, {
+            fields: [{ field: "originalEventId", message: "must name the chargeback being reversed" }],
+          });
+        }
+        if (event.amount > cb.amount - cb.reversed) {
+          throw SettlementErrors.reversalExceedsChargeback(`reversal ${event.amount} exceeds the ${cb.amount - cb.reversed} still charged back`, {
+            fields: [{ field: "amount", message: `at most ${cb.amount - cb.reversed}` }],
+            details: { chargeback: cb.amount.toString(), reversed: cb.reversed.toString() },
+          });
+        }
+        refundedDelta = -event.amount;
+      } else {
+        if (capture.refunded + event.amount > G) {
+          throw SettlementErrors.refundExceedsCapture(`${event.type} of ${event.amount} would take back more than the ${G - capture.refunded} left of the capture`, {
+            fields: [{ field: "amount", message: `at most ${G - capture.refunded} ${B} minor units remain` }],
+            details: { captured: G.toString(), alreadyRefunded: capture.refunded.toString() },
+          });
+        }
+        refundedDelta = event.amount;
+      }
+      const after = capture.refunded + refundedDelta;
+      for (const k of LINE_KEYS) lines[k] = cumulativeShare(b.lines[k], after, G) - capture.reversedLines[k];
+      // Buyer side: the gateway pays the buyer back (or gets paid back on a reversal).
+      const netBuyer = lines.gross - lines.tax;
+      legs.credit(Accounts.gatewayReceivable(event.gateway), B, lines.gross);
+      legs.debit(Accounts.tax(event.market, b.taxScheme), B, lines.tax);
+      let netUsdNow = netBuyer;
+      if (B !== USD) {
+        const r = needRate(rates.buyerToUsd, B, USD, event);
+        netUsdNow = convertSigned(netBuyer, r);
+        fx.push({ ...r, fromAmount: -netBuyer, toAmount: -netUsdNow });
+        legs.debit(Accounts.fxClearing(B), B, netBuyer);
+        legs.credit(Accounts.fxClearing(B), USD, netUsdNow);
+      }
+      // USD: the platform takes back every line it booked at capture, in the same proportion.
+      legs.debit(Accounts.commission, USD, lines.commission);
+      legs.debit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
+      legs.debit(Accounts.logistics, USD, lines.logistics);
+      legs.debit(Accounts.warehousing, USD, lines.warehousing);
+      legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
+      legs.debit(Accounts.margin, USD, lines.margin);
+      legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
+      if (P !== USD) {
+        legs.debit(Accounts.fxClearing(P), USD, lines.sellerUsd);
+        legs.credit(Accounts.fxClearing(P), P, lines.sellerMain + lines.sellerReserve);
+      }
+      legs.debit(Accounts.seller(event.sellerId, mainBucket), P, lines.sellerMain);
+      legs.debit(Accounts.seller(event.sellerId, reserveBucket), P, lines.sellerReserve);
+      // Taken back at capture value minus paid out at today's rate (and sub-unit allocation rounding).
+      // When P is USD the seller's USD legs are their bucket shares, allocated separately from sellerUsd.
+      const takenBackUsd =
+        lines.commission +
+        lines.paymentFeeRecovery +
+        lines.logistics +
+        lines.warehousing +
+        lines.fulfilment +
+        lines.margin +
+        lines.fxGainLoss +
+        (P === USD ? lines.sellerMain + lines.sellerReserve : lines.sellerUsd);
+      fxDifference = takenBackUsd - netUsdNow;
+      legs.credit(Accounts.fxGainLoss, USD, fxDifference);
+      break;
+    }
+    case "fee_adjustment":
+      break;
+    case "release": {
+      released = b.lines.sellerMain - capture.reversedLines.sellerMain;
+      if (b.sellerBucket !== "held" || capture.released || released <= 0n) {
+        throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no held proceeds to release`, {
+          fields: [{ field: "originalEventId", message: "must name a POP capture whose proceeds are still held" }],
+        });
+      }
+      legs.debit(Accounts.seller(event.sellerId, "held"), P, released);
+      legs.credit(Accounts.seller(event.sellerId, "available"), P, released);
+      break;
+    }
+    case "reserve_release": {
+      released = b.lines.sellerReserve - capture.reversedLines.sellerReserve;
+      if (capture.reserveReleased || released <= 0n) {
+        throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no reserve to release`, {
+          fields: [{ field: "originalEventId", message: "must name a capture whose reserve is still held" }],
+        });
+      }
+      if (b.reserveReleaseAt !== null && event.occurredAt.getTime() < Date.parse(b.reserveReleaseAt)) {
+        throw SettlementErrors.reserveNotDue(`reserve of ${capture.key} is held until ${b.reserveReleaseAt}`, {
+          fields: [{ field: "occurredAt", message: `must be at or after ${b.reserveReleaseAt}` }],
+        });
+      }
+      legs.debit(Accounts.seller(event.sellerId, "reserve"), P, released);
+      legs.credit(Accounts.seller(event.sellerId, "available"), P, released);
+      break;
+    }
+    case "capture":
+      throw new Error("planFollowUp called with a capture");
+  }
+  const gatewayFee = feeLegs(legs, event, capture, rates, fx);
+  const breakdown = followUpBreakdown(capture, lines, gatewayFee, fx, { fxDifference, released, sellerBucket: mainBucket, reserveBucket });
+  const key = eventKey(event.gateway, event.gatewayEventId);
+  const metadata = baseMetadata(event, b.program, capture.key, fx);
+  metadata.originalEventId = event.originalEventId ?? "";
+  return {
+    idempotencyKey: key,
+    postings: legs.postings(),
+    metadata,
+    description: `${event.type} ${event.settlementId} (${b.program}, ${event.market})`,
+    effectiveAt: event.occurredAt,
+    breakdown,
+    refundedDelta,
+  };
+}

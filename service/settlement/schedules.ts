@@ -1,0 +1,76 @@
+/**
+ * Effective-date selection of fee schedules and tax rules, and validation of that data.
+ * Selection rule: among the versions with effectiveFrom <= at, the most specific match wins
+ * (market+category > market > category > any); within one specificity the newest version wins.
+ * A newer generic version therefore never overrides an older specific one: specific rows are
+ * deliberate exceptions and are versioned on their own.
+ */
+import { isCurrency } from "../money/index.js";
+import { SettlementErrors } from "./errors.js";
+import { PROGRAMS, type FeeSchedule, type Market, type ProgramKind, type TaxRule } from "./types.js";
+
+function specificity(s: FeeSchedule): number {
+  return (s.market === "*" ? 0 : 2) + (s.category === "*" ? 0 : 1);
+}
+
+export function selectSchedule(schedules: readonly FeeSchedule[], program: ProgramKind, market: string, category: string, at: Date): FeeSchedule | null {
+  let best: FeeSchedule | null = null;
+  for (const s of schedules) {
+    if (s.program !== program) continue;
+    if (s.market !== "*" && s.market !== market) continue;
+    if (s.category !== "*" && s.category !== category) continue;
+    if (s.effectiveFrom.getTime() > at.getTime()) continue;
+    if (best === null) best = s;
+    else {
+      const a = specificity(s);
+      const b = specificity(best);
+      if (a > b || (a === b && s.effectiveFrom.getTime() > best.effectiveFrom.getTime())) best = s;
+    }
+  }
+  return best;
+}
+
+export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date): TaxRule | null {
+  let best: TaxRule | null = null;
+  for (const r of rules) {
+    if (r.market !== market || r.effectiveFrom.getTime() > at.getTime()) continue;
+    if (best === null || r.effectiveFrom.getTime() > best.effectiveFrom.getTime()) best = r;
+  }
+  return best;
+}
+
+function bad(id: string, field: string, message: string): never {
+  throw SettlementErrors.invalidSchedule(`${id}: ${field} ${message}`, { fields: [{ field, message }] });
+}
+
+const isBps = (n: number) => Number.isInteger(n) && n >= 0 && n <= 10_000;
+
+export function validateSchedule(s: FeeSchedule): FeeSchedule {
+  if (typeof s.id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(s.id)) bad(JSON.stringify(s.id), "id", "must be 1-100 characters of [A-Za-z0-9._-]");
+  if (!PROGRAMS.includes(s.program)) bad(s.id, "program", `must be one of ${PROGRAMS.join(", ")}`);
+  if (s.market !== "*" && !/^[A-Z]{2}$/.test(s.market)) bad(s.id, "market", "must be an ISO 3166 alpha-2 code or *");
+  if (!/^(\*|[a-z0-9_-]{1,50})$/.test(s.category)) bad(s.id, "category", "must be a lower-case code or *");
+  if (Number.isNaN(s.effectiveFrom.getTime())) bad(s.id, "effectiveFrom", "must be a date");
+  if (!isBps(s.commissionBps)) bad(s.id, "commissionBps", "must be an integer 0..10000");
+  if (s.paymentFeeBorneBy !== "seller" && s.paymentFeeBorneBy !== "platform") bad(s.id, "paymentFeeBorneBy", "must be seller or platform");
+  for (const [k, v] of Object.entries(s.fixedFees)) if (typeof v !== "bigint" || v < 0n) bad(s.id, `fixedFees.${k}`, "must be a non-negative bigint of USD minor units");
+  if (!Number.isInteger(s.autoConfirmDays) || s.autoConfirmDays < 0) bad(s.id, "autoConfirmDays", "must be an integer >= 0");
+  if (s.reserve !== null && (!isBps(s.reserve.bps) || !Number.isInteger(s.reserve.holdDays) || s.reserve.holdDays < 0))
+    bad(s.id, "reserve", "needs bps 0..10000 and holdDays >= 0");
+  for (const [cur, rate] of Object.entries(s.referenceRates)) {
+    const field = `referenceRates.${cur}`;
+    if (!isCurrency(cur)) bad(s.id, field, "must be keyed by ISO 4217 code");
+    if (!/^\d+(\.\d+)?$/.test(rate) || Number(rate) <= 0) bad(s.id, field, "must be a positive decimal string");
+  }
+  if (s.program === "full_hosting" && s.commissionBps !== 0) bad(s.id, "commissionBps", "must be 0 for full hosting (the platform earns a margin)");
+  return s;
+}
+
+export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule {
+  if (!markets.some((m) => m.code === r.market)) bad(r.id, "market", "must be a known market");
+  if (Number.isNaN(r.effectiveFrom.getTime())) bad(r.id, "effectiveFrom", "must be a date");
+  if (!isBps(r.rateBps)) bad(r.id, "rateBps", "must be an integer 0..10000");
+  if (r.collectedBy === "none" && r.rateBps !== 0 && r.kind === "none") bad(r.id, "rateBps", "must be 0 when nothing is collected");
+  if (r.collectedBy !== "marketplace" && r.collectedBy !== "none") bad(r.id, "collectedBy", "must be marketplace or none");
+  return r;
+}

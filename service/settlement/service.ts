@@ -1,0 +1,657 @@
+/**
+ * SettlementService: gateway events in, one balanced journal transaction each out, through the
+ * ledger (the one write path for money).
+ *
+ * Write protocol per event (why: the ledger and this module's table are separate transactions):
+ *  1. Under an in-process lock per capture, read the capture's chain of records, plan the event,
+ *     and insert the record as "pending" with the next sequence number. The unique constraint on
+ *     (capture_key, sequence) makes a concurrent writer in another process fail instead of both
+ *     taking back from the same capture; it retries on the fresh chain. Pending rows count as
+ *     booked, so the refund bound is conservative while a post is in flight.
+ *  2. Post the stored journal request to the ledger with the event's idempotency key.
+ *  3. Mark the record posted with the journal transaction id. If the ledger refuses, the pending
+ *     row is deleted (nothing was booked). If the outcome is unknown (crash, lost connection), the
+ *     row stays pending and the next delivery of the same event re-posts the SAME request, which
+ *     the ledger answers idempotently.
+ */
+import { createHash } from "node:crypto";
+import { isAppError } from "../errors.js";
+import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
+import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
+import { SettlementErrors } from "./errors.js";
+import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
+import { RecordConflict, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
+import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
+import type {
+  CaptureState,
+  FeeBearer,
+  FeeSchedule,
+  Market,
+  PostingPlan,
+  RateEvidence,
+  Seller,
+  SettlementEvent,
+  SettlementItemResult,
+  SettlementRecord,
+  SettlementResult,
+  TaxRule,
+} from "./types.js";
+import { validateEvent } from "./validate.js";
+
+/** What settlement needs from the fx module (FxService satisfies it structurally). */
+export interface SettlementFx {
+  latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }>;
+  getQuote(
+    id: string,
+  ): Promise<{ id: string; base: string; quote: string; allInRate: string; expiresAt: Date; ratesAt: Date; legs: ReadonlyArray<{ source: string; asOf: string }> }>;
+}
+
+export interface SettlementServiceOptions {
+  ledger: Ledger;
+  fx: SettlementFx;
+  repository: SettlementRepository;
+  /** Attempts when another writer claimed the same capture sequence. Default 5. */
+  maxSequenceRetries?: number;
+  /** Events of a batch prepared concurrently (distinct originals only). Default 8. */
+  prepareConcurrency?: number;
+  /** New captures inserted and booked per unit; units of one batch run concurrently. Default 250. */
+  chunkSize?: number;
+  /** Most concurrent postEvent calls processed as one group. Default 1,000. */
+  maxGroupSize?: number;
+  /** Groups of concurrent postEvent calls processed at the same time (pipelining). Default 2. */
+  maxGroupsInFlight?: number;
+}
+
+type Outcome = { ok: SettlementResult } | { error: unknown };
+type Fresh = { index: number; event: SettlementEvent; key: string; hash: string };
+
+interface Prepared {
+  record: SettlementRecord;
+  input: TransactionInput;
+  created: boolean;
+}
+
+const USD = SETTLEMENT_CURRENCY;
+
+function canonicalHash(e: SettlementEvent): string {
+  const body = {
+    type: e.type,
+    gateway: e.gateway,
+    gatewayEventId: e.gatewayEventId,
+    settlementId: e.settlementId,
+    sellerId: e.sellerId,
+    market: e.market,
+    category: e.category,
+    currency: e.currency,
+    amount: e.amount.toString(),
+    gatewayFee: e.gatewayFee.toString(),
+    occurredAt: e.occurredAt.toISOString(),
+    fxQuoteId: e.fxQuoteId ?? null,
+    originalEventId: e.originalEventId ?? null,
+    supplyPrice: e.supplyPrice?.toString() ?? null,
+  };
+  return createHash("sha256").update(JSON.stringify(body)).digest("hex");
+}
+
+function specsFor(input: TransactionInput): AccountSpec[] {
+  const seen = new Map<string, AccountSpec>();
+  for (const p of input.postings) seen.set(`${p.account}\u0000${p.currency}`, accountSpec(p.account, p.currency));
+  return [...seen.values()];
+}
+
+/** Derive a capture's state from its chain of records (capture first). */
+export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState {
+  const cap = chain[0];
+  if (cap === undefined || cap.event.type !== "capture") throw new Error("chain does not start with a capture");
+  const s: CaptureState = {
+    key: cap.eventKey,
+    event: cap.event,
+    breakdown: cap.breakdown,
+    refunded: 0n,
+    reversedLines: zeroLines(),
+    released: false,
+    reserveReleased: false,
+    chargebacks: {},
+  };
+  for (const r of chain.slice(1)) {
+    const t = r.event.type;
+    s.refunded += r.refundedDelta;
+    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal") s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
+    if (t === "release") s.released = true;
+    if (t === "reserve_release") s.reserveReleased = true;
+    if (t === "chargeback") s.chargebacks[r.event.gatewayEventId] = { amount: r.event.amount, reversed: 0n };
+    if (t === "chargeback_reversal") {
+      const cb = s.chargebacks[r.event.originalEventId ?? ""];
+      if (cb !== undefined) cb.reversed += r.event.amount;
+    }
+  }
+  return s;
+}
+
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+function errorItem(e: unknown): SettlementItemResult {
+  if (isAppError(e)) return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
+  return { status: "error", error: { code: "ENT_INTERNAL", message: e instanceof Error ? e.message : String(e) } };
+}
+
+export class SettlementService {
+  private readonly ledger: Ledger;
+  private readonly fx: SettlementFx;
+  private readonly repo: SettlementRepository;
+  private readonly maxRetries: number;
+  private readonly prepareConcurrency: number;
+  private readonly lock = new KeyedLock();
+  private readonly waiting: Array<{ event: SettlementEvent; resolve(r: SettlementResult): void; reject(e: unknown): void }> = [];
+  private inFlight = 0;
+  private readonly maxGroup: number;
+  private readonly chunkSize: number;
+  private readonly maxGroupsInFlight: number;
+  private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[] } | null = null;
+  /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
+  private readonly sellers = new Map<string, Seller>();
+
+  constructor(options: SettlementServiceOptions) {
+    this.ledger = options.ledger;
+    this.fx = options.fx;
+    this.repo = options.repository;
+    this.maxRetries = options.maxSequenceRetries ?? 5;
+    this.prepareConcurrency = Math.max(1, options.prepareConcurrency ?? 8);
+    this.maxGroup = Math.max(1, options.maxGroupSize ?? 1_000);
+    this.chunkSize = Math.max(1, options.chunkSize ?? 250);
+    this.maxGroupsInFlight = Math.max(1, options.maxGroupsInFlight ?? 2);
+  }
+
+  /** Re-read markets, fee schedules and tax rules (call after changing them). */
+  async reloadConfig(): Promise<void> {
+    const markets = await this.repo.listMarkets();
+    const schedules = (await this.repo.listSchedules()).map(validateSchedule);
+    const taxRules = (await this.repo.listTaxRules()).map((r) => validateTaxRule(r, markets));
+    this.config = { markets: new Map(markets.map((m) => [m.code, m])), schedules, taxRules };
+  }
+
+  private async cfg() {
+    if (this.config === null) await this.reloadConfig();
+    return this.config as NonNullable<typeof this.config>;
+  }
+
+  async getSettlement(id: string): Promise<SettlementRecord> {
+    const found = (await this.repo.findById(id)) ?? (await this.repo.findByEventKey(id));
+    if (found === null)
+      throw SettlementErrors.notFound(`no settlement ${JSON.stringify(id.slice(0, 120))}`, { fields: [{ field: "id", message: "unknown settlement id or event key" }] });
+    return found;
+  }
+
+  /** Every record of one marketplace order, oldest first. */
+  async listForOrder(settlementId: string): Promise<SettlementRecord[]> {
+    return this.repo.listBySettlementId(settlementId);
+  }
+
+  /**
+   * One event. Concurrent calls are grouped (like the ledger's batcher): while a group is being
+   * processed, new calls queue up and go together as the next group, so N concurrent callers cost
+   * a handful of round trips per group instead of several per event. Errors are thrown exactly as
+   * for a lone call (the original error object, not a per-item summary).
+   */
+  async postEvent(event: SettlementEvent): Promise<SettlementResult> {
+    const valid = validateEvent(event);
+    return new Promise<SettlementResult>((resolve, reject) => {
+      this.waiting.push({ event: valid, resolve, reject });
+      if (this.inFlight < this.maxGroupsInFlight) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.inFlight++;
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.waiting.splice(0, this.maxGroup);
+        let outcomes: Outcome[];
+        try {
+          outcomes = await this.process(group.map((g) => g.event));
+        } catch (e) {
+          outcomes = group.map(() => ({ error: e }));
+        }
+        group.forEach((g, i) => {
+          const o = outcomes[i];
+          if (o !== undefined && "ok" in o) g.resolve(o.ok);
+          else g.reject(o === undefined ? new Error("settlement group answered fewer outcomes than events") : o.error);
+        });
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * Many events, answered per item by index. Items whose original (capture or chargeback) is in
+   * the same batch go in a later round, after their original is booked; each round is one
+   * `ledger.postBatch` call.
+   */
+  async postEvents(events: readonly SettlementEvent[]): Promise<SettlementItemResult[]> {
+    const results: SettlementItemResult[] = new Array<SettlementItemResult>(events.length);
+    const valid: SettlementEvent[] = [];
+    const at: number[] = [];
+    events.forEach((event, index) => {
+      try {
+        valid.push(validateEvent(event, `events.${index}`));
+        at.push(index);
+      } catch (e) {
+        results[index] = errorItem(e);
+      }
+    });
+    const outcomes = await this.process(valid);
+    outcomes.forEach((o, i) => {
+      results[at[i] as number] = "ok" in o ? o.ok : errorItem(o.error);
+    });
+    return results;
+  }
+
+  /**
+   * The one processing path for validated events (postEvent groups and postEvents batches).
+   * Per round: one lookup of the events already recorded; captures (the bulk of the traffic) are
+   * planned in memory and inserted as pending with one statement per chunk; follow-ups take the
+   * per-capture path (`prepare`: lock, chain, sequence retry) because they depend on the
+   * capture's history. Each unit then makes one `ledger.postBatch` call and one update marking
+   * its booked rows posted. Capture chunks run concurrently, so planning (CPU here), inserting
+   * and booking (work in PostgreSQL) overlap instead of taking turns.
+   */
+  private async process(events: readonly SettlementEvent[]): Promise<Outcome[]> {
+    const outcomes = new Array<Outcome>(events.length);
+    let todo = events.map((event, index) => ({ index, event, key: eventKey(event.gateway, event.gatewayEventId) }));
+    while (todo.length > 0) {
+      const pendingKeys = new Set(todo.map((t) => t.key));
+      let ready = todo.filter((t) => t.event.originalEventId === undefined || !pendingKeys.has(eventKey(t.event.gateway, t.event.originalEventId)));
+      // A self-reference cannot be satisfied by waiting; let prepare() report it.
+      if (ready.length === 0) ready = todo;
+      // The same event twice in one round: the later copies wait a round and replay the first.
+      const seen = new Set<string>();
+      const round = ready.filter((t) => (seen.has(t.key) ? false : (seen.add(t.key), true)));
+      const roundSet = new Set(round);
+      todo = todo.filter((t) => !roundSet.has(t));
+
+      let known: Map<string, SettlementRecord>;
+      try {
+        known = await this.repo.findByEventKeys(round.map((t) => t.key));
+      } catch (e) {
+        for (const t of round) outcomes[t.index] = { error: e };
+        continue;
+      }
+      const fresh: Fresh[] = [];
+      const slow: Array<{ index: number; event: SettlementEvent }> = [];
+      const stored: Array<{ index: number; prepared: Prepared }> = [];
+      for (const t of round) {
+        const hash = canonicalHash(t.event);
+        const existing = known.get(t.key);
+        if (existing !== undefined) {
+          try {
+            stored.push({ index: t.index, prepared: this.replay(existing, t.event, hash) });
+          } catch (e) {
+            outcomes[t.index] = { error: e };
+          }
+        } else if (t.event.type === "capture") fresh.push({ ...t, hash });
+        else slow.push(t);
+      }
+      const units: Array<Promise<void>> = [this.followUps(slow, stored, outcomes)];
+      for (let i = 0; i < fresh.length; i += this.chunkSize) units.push(this.captures(fresh.slice(i, i + this.chunkSize), outcomes));
+      await Promise.all(units);
+    }
+    return outcomes;
+  }
+
+  /**
+   * Captures: a capture is the first record of its own chain (sequence 0), so planning needs no
+   * history and no lock; the unique constraints still refuse a concurrent duplicate, which then
+   * goes through prepare() and is answered from the winner's row.
+   */
+  private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
+    const planned: Array<{ index: number; event: SettlementEvent; input: TransactionInput; row: NewSettlementRecord }> = [];
+    await Promise.all(
+      fresh.map(async (f) => {
+        try {
+          const { plan } = await this.plan(f.event, f.key);
+          const input: TransactionInput = {
+            idempotencyKey: plan.idempotencyKey,
+            postings: plan.postings,
+            metadata: plan.metadata,
+            description: plan.description,
+            effectiveAt: plan.effectiveAt,
+          };
+          const row: NewSettlementRecord = {
+            eventKey: f.key,
+            captureKey: f.key,
+            sequence: 0,
+            event: f.event,
+            program: plan.breakdown.program,
+            breakdown: plan.breakdown,
+            refundedDelta: plan.refundedDelta,
+            requestHash: f.hash,
+            journalRequest: input,
+          };
+          planned.push({ index: f.index, event: f.event, input, row });
+        } catch (e) {
+          outcomes[f.index] = { error: e };
+        }
+      }),
+    );
+    if (planned.length === 0) return;
+    planned.sort((x, y) => x.index - y.index);
+    const toPost: Array<{ index: number; prepared: Prepared }> = [];
+    const conflicted: Array<{ index: number; event: SettlementEvent }> = [];
+    try {
+      const rows = await this.repo.insertPendingMany(planned.map((p) => p.row));
+      planned.forEach((p, i) => {
+        const record = rows[i];
+        if (record === null || record === undefined) conflicted.push({ index: p.index, event: p.event });
+        else toPost.push({ index: p.index, prepared: { record, input: { ...p.input, accounts: specsFor(p.input) }, created: true } });
+      });
+    } catch (e) {
+      for (const p of planned) outcomes[p.index] = { error: e };
+      return;
+    }
+    await Promise.all([this.book(toPost, outcomes), conflicted.length > 0 ? this.followUps(conflicted, [], outcomes) : undefined]);
+  }
+
+  /**
+   * Follow-ups (and captures that lost an insert race), plus events already recorded: independent
+   * chains concurrently, events naming the same original in index order (the per-capture lock
+   * and the sequence constraint cover the rest).
+   */
+  private async followUps(slow: ReadonlyArray<{ index: number; event: SettlementEvent }>, stored: ReadonlyArray<{ index: number; prepared: Prepared }>, outcomes: Outcome[]): Promise<void> {
+    const prepared = new Map<number, Prepared>();
+    const replays: Array<{ index: number; record: SettlementRecord }> = [];
+    for (const s of stored) {
+      if (s.prepared.record.status === "posted") replays.push({ index: s.index, record: s.prepared.record });
+      else prepared.set(s.index, s.prepared);
+    }
+    const groups = new Map<string, Array<{ index: number; event: SettlementEvent }>>();
+    for (const item of [...slow].sort((a, b) => a.index - b.index)) {
+      const g = eventKey(item.event.gateway, item.event.originalEventId ?? item.event.gatewayEventId);
+      groups.set(g, [...(groups.get(g) ?? []), item]);
+    }
+    const queue = [...groups.values()];
+    const worker = async () => {
+      for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
+        for (const { index, event } of group) {
+          try {
+            const p = await this.prepare(event);
+            if (!p.created && p.record.status === "posted") replays.push({ index, record: p.record });
+            else prepared.set(index, p);
+          } catch (e) {
+            outcomes[index] = { error: e };
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.prepareConcurrency, queue.length) }, worker));
+    const toPost = [...prepared.entries()].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, prepared: p }));
+    await Promise.all([
+      this.book(toPost, outcomes),
+      ...replays.map(async ({ index, record }) => {
+        try {
+          outcomes[index] = { ok: await this.existing(record) };
+        } catch (e) {
+          outcomes[index] = { error: e };
+        }
+      }),
+    ]);
+  }
+
+  /** Steps 2 and 3 of the protocol for prepared (pending) records: one ledger batch, one update. */
+  private async book(toPost: ReadonlyArray<{ index: number; prepared: Prepared }>, outcomes: Outcome[]): Promise<void> {
+    if (toPost.length === 0) return;
+    let answers: Awaited<ReturnType<Ledger["postBatch"]>>;
+    try {
+      answers = await this.ledger.postBatch(toPost.map((p) => p.prepared.input));
+    } catch (e) {
+      // Outcome unknown: the pending rows stay; a redelivery re-posts the same requests.
+      for (const p of toPost) outcomes[p.index] = { error: e };
+      return;
+    }
+    const booked: Array<{ index: number; prepared: Prepared; transaction: JournalTransaction }> = [];
+    for (const [i, { index, prepared: p }] of toPost.entries()) {
+      const answer = answers[i];
+      try {
+        if (answer === undefined) throw new Error("ledger.postBatch returned fewer answers than requests");
+        if (answer.status === "error") {
+          // The ledger answered and booked nothing: the pending row must not keep counting.
+          await this.repo.deletePending(p.record.eventKey);
+          throw SettlementErrors.ledgerRejected(`ledger refused ${p.record.eventKey}: ${answer.error.message}`, { details: { ledgerCode: answer.error.code } });
+        }
+        booked.push({ index, prepared: p, transaction: answer.transaction });
+      } catch (e) {
+        outcomes[index] = { error: e };
+      }
+    }
+    try {
+      await this.repo.setPostedMany(booked.map((b) => ({ eventKey: b.prepared.record.eventKey, journalTransactionId: b.transaction.id })));
+      for (const b of booked) {
+        const settlement: SettlementRecord = { ...b.prepared.record, status: "posted", journalTransactionId: b.transaction.id };
+        outcomes[b.index] = { ok: { status: b.prepared.created ? "created" : "exists", settlement, transaction: b.transaction } };
+      }
+    } catch (e) {
+      // Booked in the ledger but not marked: rows stay pending and a redelivery completes them.
+      for (const b of booked) outcomes[b.index] = { error: e };
+    }
+  }
+
+  /** A stored record for an event received again: same body -> its record, else a conflict. */
+  private replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Prepared {
+    if (existing.requestHash !== hash) {
+      throw SettlementErrors.idempotencyConflict(`event ${event.gateway}/${event.gatewayEventId} was already received with a different body`, {
+        fields: [{ field: "gatewayEventId", message: "already used for a different event" }],
+        details: { settlementRecordId: existing.id },
+      });
+    }
+    return { record: existing, input: { ...existing.journalRequest, accounts: specsFor(existing.journalRequest) }, created: false };
+  }
+
+  private async existing(record: SettlementRecord): Promise<SettlementResult> {
+    const tx = record.journalTransactionId === null ? null : await this.ledger.getTransaction(record.journalTransactionId);
+    if (tx === null) throw new Error(`settlement ${record.eventKey} is posted but its journal transaction is missing`);
+    return { status: "exists", settlement: record, transaction: tx };
+  }
+
+  /** Steps 1 of the protocol: returns the stored record (replay) or a freshly inserted pending one. */
+  private async prepare(event: SettlementEvent): Promise<Prepared> {
+    const key = eventKey(event.gateway, event.gatewayEventId);
+    const hash = canonicalHash(event);
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.repo.findByEventKey(key);
+      if (existing !== null) return this.replay(existing, event, hash);
+      const captureKey = event.type === "capture" ? key : await this.captureKeyOf(event);
+      try {
+        return await this.lock.run(captureKey, async () => {
+          const { plan, sequence } = await this.plan(event, captureKey);
+          const input: TransactionInput = {
+            idempotencyKey: plan.idempotencyKey,
+            postings: plan.postings,
+            metadata: plan.metadata,
+            description: plan.description,
+            effectiveAt: plan.effectiveAt,
+          };
+          const record = await this.repo.insertPending({
+            eventKey: key,
+            captureKey,
+            sequence,
+            event,
+            program: plan.breakdown.program,
+            breakdown: plan.breakdown,
+            refundedDelta: plan.refundedDelta,
+            requestHash: hash,
+            journalRequest: input,
+          });
+          return { record, input: { ...input, accounts: specsFor(input) }, created: true };
+        });
+      } catch (e) {
+        if (!(e instanceof RecordConflict)) throw e;
+        if (attempt + 1 >= this.maxRetries) {
+          throw SettlementErrors.concurrentUpdate(`capture ${captureKey} kept changing under ${key}; retry`, { details: { captureKey } });
+        }
+        // eventKey conflict: the same event is being recorded concurrently -> loop reads it back.
+      }
+    }
+  }
+
+  private async captureKeyOf(event: SettlementEvent): Promise<string> {
+    const origKey = eventKey(event.gateway, event.originalEventId ?? "");
+    const orig = await this.repo.findByEventKey(origKey);
+    if (orig === null) {
+      throw SettlementErrors.unknownCapture(`no ${event.type === "chargeback_reversal" ? "chargeback" : "capture"} ${event.gateway}/${event.originalEventId ?? ""}`, {
+        fields: [{ field: "originalEventId", message: "must be the gateway event id of a recorded original" }],
+      });
+    }
+    const wanted = event.type === "chargeback_reversal" ? "chargeback" : "capture";
+    if (orig.event.type !== wanted) {
+      throw SettlementErrors.referenceMismatch(`${event.type} must reference a ${wanted}, ${origKey} is a ${orig.event.type}`, {
+        fields: [{ field: "originalEventId", message: `must name a ${wanted}` }],
+      });
+    }
+    return orig.captureKey;
+  }
+
+  private async plan(event: SettlementEvent, captureKey: string): Promise<{ plan: PostingPlan; sequence: number }> {
+    const config = await this.cfg();
+    const market = config.markets.get(event.market);
+    if (market === undefined)
+      throw SettlementErrors.unknownMarket(`unknown market ${event.market}`, { fields: [{ field: "market", message: `must be one of ${[...config.markets.keys()].join(", ")}` }] });
+    if (event.type === "capture") {
+      if (event.currency !== market.currency) {
+        throw SettlementErrors.currencyMismatch(`market ${market.code} settles in ${market.currency}, not ${event.currency}`, {
+          fields: [{ field: "currency", message: `must be ${market.currency} for market ${market.code}` }],
+        });
+      }
+      const seller = this.sellers.get(event.sellerId) ?? (await this.repo.getSeller(event.sellerId));
+      if (seller !== null) this.sellers.set(seller.id, seller);
+      if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${event.sellerId}`, { fields: [{ field: "sellerId", message: "no such seller" }] });
+      const schedule = selectSchedule(config.schedules, seller.program, event.market, event.category, event.occurredAt);
+      if (schedule === null) {
+        throw SettlementErrors.unknownProgram(`no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}`, {
+          fields: [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }],
+        });
+      }
+      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt);
+      if (taxRule === null)
+        throw SettlementErrors.noTaxRule(`no tax rule for ${event.market} at ${event.occurredAt.toISOString()}`, {
+          fields: [{ field: "market", message: "no tax rule in force" }],
+        });
+      const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
+      return { plan: planCapture({ event, seller, schedule, taxRule, rates }), sequence: 0 };
+    }
+    const chain = await this.repo.listChain(captureKey);
+    const capture = captureStateOf(chain);
+    const last = chain[chain.length - 1];
+    const b = capture.breakdown;
+    const moves = event.type === "refund" || event.type === "chargeback" || event.type === "chargeback_reversal";
+    const rates = await this.rates(event, b.payoutCurrency, b.gatewayFee.borneBy, moves);
+    const plan = planFollowUp({ event, capture, rates, ...(event.type === "chargeback_reversal" ? { chargebackId: event.originalEventId ?? "" } : {}) });
+    return { plan, sequence: (last?.sequence ?? 0) + 1 };
+  }
+
+  private async rates(event: SettlementEvent, payout: string, borneBy: FeeBearer, movesGross: boolean): Promise<PlanRates> {
+    const B = event.currency;
+    const feeToSeller = event.gatewayFee !== 0n && borneBy === "seller";
+    const capture = event.type === "capture";
+    const needBuyer = B !== USD && (movesGross || feeToSeller);
+    const needPayout = payout !== USD && (capture || feeToSeller);
+    const [buyerToUsd, usdToPayout] = await Promise.all([needBuyer ? this.buyerRate(event) : null, needPayout ? this.lookup(USD, payout, event.occurredAt) : null]);
+    return { buyerToUsd, usdToPayout };
+  }
+
+  private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {
+    if (event.fxQuoteId === undefined) return this.lookup(event.currency, USD, event.occurredAt);
+    let q: Awaited<ReturnType<SettlementFx["getQuote"]>>;
+    try {
+      q = await this.fx.getQuote(event.fxQuoteId);
+    } catch (e) {
+      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, { fields: [{ field: "fxQuoteId", message: "unknown quote" }], cause: e });
+    }
+    if (q.base !== event.currency || q.quote !== USD) {
+      throw SettlementErrors.fxUnavailable(`quote ${q.id} is ${q.base}->${q.quote}, not ${event.currency}->USD`, {
+        fields: [{ field: "fxQuoteId", message: `must be a ${event.currency}->USD quote` }],
+      });
+    }
+    if (event.occurredAt.getTime() >= q.expiresAt.getTime()) {
+      throw SettlementErrors.fxUnavailable(`quote ${q.id} expired at ${q.expiresAt.toISOString()}`, {
+        fields: [{ field: "fxQuoteId", message: "quote expired before the event occurred" }],
+      });
+    }
+    const sources = [...new Set(q.legs.map((l) => l.source))].join(" + ");
+    return { from: q.base, to: q.quote, rate: q.allInRate, quoteId: q.id, source: sources === "" ? "quote" : sources, asOf: q.ratesAt.toISOString() };
+  }
+
+  private async lookup(from: string, to: string, at: Date): Promise<RateEvidence> {
+    try {
+      const r = await this.fx.latestRate(from, to, at);
+      return { from, to, rate: r.rate, quoteId: null, source: r.source, asOf: r.asOf };
+    } catch (e) {
+      throw SettlementErrors.fxUnavailable(`no ${from}->${to} rate at ${at.toISOString()}`, {
+        fields: [{ field: "occurredAt", message: `no ${from}->${to} rate published for this instant` }],
+        details: isAppError(e) ? { fxCode: e.code } : {},
+        cause: e,
+      });
+    }
+  }
+
+  /**
+   * Auto-confirm: release held POP proceeds whose auto-confirm instant is at or before `asOf`, and
+   * reserves whose holding period has passed, as ordinary (idempotent) release events with ids
+   * derived from the capture, so running it twice releases nothing twice.
+   */
+  async releaseDue(asOf: Date, limit = 500): Promise<SettlementItemResult[]> {
+    const events: SettlementEvent[] = [];
+    for (const cap of await this.repo.listCaptures({ before: asOf, limit })) {
+      const b = cap.breakdown;
+      const chain = await this.repo.listChain(cap.captureKey);
+      const state = captureStateOf(chain);
+      const base = { ...cap.event, amount: 0n, gatewayFee: 0n, originalEventId: cap.event.gatewayEventId, supplyPrice: undefined, fxQuoteId: undefined };
+      const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
+      const open = state.refunded < b.lines.gross;
+      if (b.sellerBucket === "held" && !state.released && open && due(b.autoConfirmAt)) {
+        events.push({ ...base, type: "release", gatewayEventId: `auto-release.${cap.event.gatewayEventId}`, occurredAt: new Date(Date.parse(b.autoConfirmAt ?? "")) });
+      }
+      if (b.lines.sellerReserve > 0n && !state.reserveReleased && b.lines.sellerReserve > state.reversedLines.sellerReserve && due(b.reserveReleaseAt)) {
+        events.push({ ...base, type: "reserve_release", gatewayEventId: `auto-reserve.${cap.event.gatewayEventId}`, occurredAt: new Date(Date.parse(b.reserveReleaseAt ?? "")) });
+      }
+    }
+    return events.length === 0 ? [] : this.postEvents(events.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as unknown as SettlementEvent));
+  }
+
+  /** Load (or refresh) program data: idempotent upserts, validated before anything is written. */
+  async saveProgramData(data: { markets?: readonly Market[]; schedules?: readonly FeeSchedule[]; taxRules?: readonly TaxRule[]; sellers?: readonly Seller[] }): Promise<void> {
+    const markets = data.markets ?? [];
+    const allMarkets = [...(await this.repo.listMarkets()), ...markets];
+    data.schedules?.forEach(validateSchedule);
+    data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
+    for (const s of data.sellers ?? []) {
+      if (!["CNY", "USD"].includes(s.payoutCurrency))
+        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency must be CNY or USD`, { fields: [{ field: "payoutCurrency", message: "must be CNY or USD" }] });
+    }
+    if (markets.length > 0) await this.repo.saveMarkets(markets);
+    if (data.taxRules) await this.repo.saveTaxRules(data.taxRules);
+    if (data.schedules) await this.repo.saveSchedules(data.schedules);
+    if (data.sellers) await this.repo.saveSellers(data.sellers);
+    this.config = null;
+    this.sellers.clear();
+  }
+
+  async listSellers(): Promise<Seller[]> {
+    return this.repo.listSellers();
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Public types of the settlement module: seller programs, fee schedules and tax rules (data with
+ * effective dates), gateway events, and the computed breakdown stored on every settlement record.
+ *
+ * Amounts are bigint minor units of the currency named next to them. Rates are decimal strings.
+ */
+import type { JournalTransaction, PostingInput, TransactionInput } from "../ledger/types.js";
+
+export const PROGRAMS = ["pop", "full_hosting", "semi_hosting", "overseas_hosting"] as const;
+/** pop = self-operated (seller prices, platform takes a commission, proceeds held until receipt). */
+export type ProgramKind = (typeof PROGRAMS)[number];
+
+export type FeeBearer = "seller" | "platform";
+
+/** Fixed per-order fees, in the settlement currency (USD) minor units. */
+export interface FixedFees {
+  logistics: bigint;
+  warehousing: bigint;
+  fulfilment: bigint;
+}
+
+/**
+ * One version of the fees of a program. The schedule in force for an event is the most specific
+ * match (market+category, market, category, any) among those whose `effectiveFrom` <= occurredAt,
+ * the newest of that specificity winning.
+ */
+export interface FeeSchedule {
+  id: string;
+  program: ProgramKind;
+  /** ISO 3166 alpha-2 market, or "*" for every market. */
+  market: string;
+  /** Category code, or "*" for every category. */
+  category: string;
+  effectiveFrom: Date;
+  /** Platform commission in basis points of the net-of-tax price converted to USD. */
+  commissionBps: number;
+  /** Who pays the gateway's fees: "seller" means they are recovered from the seller's proceeds. */
+  paymentFeeBorneBy: FeeBearer;
+  fixedFees: FixedFees;
+  /** POP: proceeds are held until the buyer confirms receipt (release event) or auto-confirm. */
+  holdUntilConfirmation: boolean;
+  autoConfirmDays: number;
+  /** Rolling reserve: this share of the seller's proceeds is held for `holdDays` days. */
+  reserve: { bps: number; holdDays: number } | null;
+  /**
+   * Full hosting: the planning rates (USD -> payout currency) at which the platform committed to
+   * the supply price; the difference to the rate actually used is booked as FX gain/loss.
+   */
+  referenceRates: Record<string, string>;
+}
+
+export type TaxKind = "vat" | "sales_tax" | "import_duty" | "none";
+
+/**
+ * A market's tax rule: which tax the MARKETPLACE collects on the buyer's gross (always tax
+ * inclusive: the buyer's gross contains the tax), at what rate, for whom.
+ */
+export interface TaxRule {
+  id: string;
+  market: string;
+  effectiveFrom: Date;
+  kind: TaxKind;
+  /** The legal scheme, e.g. EU_IOSS, BR_REMESSA_CONFORME, US_NONE. */
+  scheme: string;
+  rateBps: number;
+  collectedBy: "marketplace" | "none";
+  /** Tax authority the collected tax is owed to (account owner id). */
+  authority: string;
+  note: string;
+}
+
+export interface Market {
+  code: string;
+  currency: string;
+  name: string;
+}
+
+export interface Seller {
+  id: string;
+  name: string;
+  program: ProgramKind;
+  /** CNY or USD. */
+  payoutCurrency: string;
+  homeCountry: string;
+}
+
+export const EVENT_TYPES = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment", "release", "reserve_release"] as const;
+export type SettlementEventType = (typeof EVENT_TYPES)[number];
+
+export interface SettlementEvent {
+  type: SettlementEventType;
+  gateway: string;
+  gatewayEventId: string;
+  /** The marketplace order / settlement id. */
+  settlementId: string;
+  sellerId: string;
+  market: string;
+  category: string;
+  /** Buyer currency. */
+  currency: string;
+  /**
+   * Buyer-currency gross (capture), refunded/charged-back/reversed amount; 0 for fee adjustments
+   * and releases (their amounts follow from the capture).
+   */
+  amount: bigint;
+  /** Gateway fee in buyer currency minor units; signed only for `fee_adjustment` (negative = credit). */
+  gatewayFee: bigint;
+  occurredAt: Date;
+  fxQuoteId?: string;
+  /** Gateway event id of the capture (refund, chargeback, fee adjustment, releases) or of the chargeback (reversal). */
+  originalEventId?: string;
+  /** Full hosting: agreed supply price in the seller's payout currency. */
+  supplyPrice?: bigint;
+}
+
+/** Evidence of one conversion used in a transaction. */
+export interface RateEvidence {
+  from: string;
+  to: string;
+  /** Units of `to` per unit of `from`, as a decimal string. */
+  rate: string;
+  quoteId: string | null;
+  source: string;
+  asOf: string;
+}
+
+export interface FxLeg extends RateEvidence {
+  fromAmount: bigint;
+  toAmount: bigint;
+}
+
+/**
+ * The economic lines of a capture (and, for follow-ups, the share of them the event moves).
+ * Every figure is >= 0 except the signed `margin` and `fxGainLoss` (gain positive).
+ */
+export interface Lines {
+  /** Buyer currency. */
+  gross: bigint;
+  tax: bigint;
+  /** Settlement currency (USD). */
+  netUsd: bigint;
+  commission: bigint;
+  paymentFeeRecovery: bigint;
+  logistics: bigint;
+  warehousing: bigint;
+  fulfilment: bigint;
+  margin: bigint;
+  fxGainLoss: bigint;
+  sellerUsd: bigint;
+  /** Seller payout currency. */
+  sellerMain: bigint;
+  sellerReserve: bigint;
+}
+
+export const LINE_KEYS = [
+  "gross",
+  "tax",
+  "netUsd",
+  "commission",
+  "paymentFeeRecovery",
+  "logistics",
+  "warehousing",
+  "fulfilment",
+  "margin",
+  "fxGainLoss",
+  "sellerUsd",
+  "sellerMain",
+  "sellerReserve",
+] as const satisfies ReadonlyArray<keyof Lines>;
+
+export interface Breakdown {
+  program: ProgramKind;
+  scheduleId: string;
+  taxRuleId: string;
+  taxScheme: string;
+  taxRateBps: number;
+  buyerCurrency: string;
+  settlementCurrency: "USD";
+  payoutCurrency: string;
+  /** For follow-ups: the share of the capture's lines moved by this event (reversal sign is implied by the type). */
+  lines: Lines;
+  /** Gateway fee of this event (buyer currency) and what the seller was charged for it. */
+  gatewayFee: { buyer: bigint; usd: bigint; payout: bigint; borneBy: FeeBearer };
+  /** Extra FX gain (+) / loss (-) of a follow-up converted at its own rate (USD). */
+  fxDifference: bigint;
+  /** Release events: the amount moved from held/reserve to available (payout currency). */
+  released: bigint;
+  fx: FxLeg[];
+  /** Which seller bucket the main share went to / came from. */
+  sellerBucket: "held" | "available";
+  reserveBucket: "reserve" | "available";
+  reserveReleaseAt: string | null;
+  autoConfirmAt: string | null;
+}
+
+/** What the planner needs to know about the capture behind a follow-up event. */
+export interface CaptureState {
+  key: string;
+  event: SettlementEvent;
+  breakdown: Breakdown;
+  /** Net gross amount taken back so far: refunds + chargebacks - chargeback reversals. */
+  refunded: bigint;
+  /** Sum of the line shares moved so far (same sign convention as `refunded`). */
+  reversedLines: Lines;
+  released: boolean;
+  reserveReleased: boolean;
+  /** Per chargeback event id: amount charged back and amount reversed so far. */
+  chargebacks: Record<string, { amount: bigint; reversed: bigint }>;
+}
+
+export interface PostingPlan {
+  idempotencyKey: string;
+  postings: PostingInput[];
+  metadata: Record<string, string>;
+  description: string;
+  effectiveAt: Date;
+  breakdown: Breakdown;
+  /** Change of the capture's refunded total (signed) caused by this event. */
+  refundedDelta: bigint;
+}
+
+export type SettlementStatus = "pending" | "posted";
+
+export interface SettlementRecord {
+  id: string;
+  eventKey: string;
+  /** The capture's event key (== eventKey for captures). */
+  captureKey: string;
+  /** Order within the capture's chain: 0 for the capture, 1.. for follow-ups. */
+  sequence: number;
+  event: SettlementEvent;
+  program: ProgramKind;
+  breakdown: Breakdown;
+  fx: FxLeg[];
+  refundedDelta: bigint;
+  /** The journal request as posted (without account specs, which are derived from the codes). */
+  journalRequest: TransactionInput;
+  status: SettlementStatus;
+  journalTransactionId: string | null;
+  requestHash: string;
+  createdAt: Date;
+}
+
+export interface SettlementResult {
+  status: "created" | "exists";
+  settlement: SettlementRecord;
+  transaction: JournalTransaction;
+}
+
+export type SettlementItemResult = SettlementResult | { status: "error"; error: { code: string; message: string; fields?: Array<{ field: string; message: string }> } };

@@ -1,0 +1,97 @@
+/**
+ * Validation of a gateway event at the edge of the module. Everything after this trusts types.
+ */
+import { isCurrency } from "../money/index.js";
+import { SettlementErrors } from "./errors.js";
+import { EVENT_TYPES, type SettlementEvent } from "./types.js";
+
+const ID = /^[A-Za-z0-9._:-]{1,120}$/;
+
+function fail(field: string, message: string): never {
+  throw SettlementErrors.invalidEvent(`${field}: ${message}`, { fields: [{ field, message }] });
+}
+
+export function validateEvent(e: SettlementEvent, field = ""): SettlementEvent {
+  const f = (name: string) => (field === "" ? name : `${field}.${name}`);
+  if (!EVENT_TYPES.includes(e.type)) fail(f("type"), `must be one of ${EVENT_TYPES.join(", ")}`);
+  for (const k of ["gateway", "gatewayEventId", "settlementId", "sellerId"] as const) {
+    if (typeof e[k] !== "string" || !ID.test(e[k])) fail(f(k), "must be 1-120 characters of [A-Za-z0-9._:-]");
+  }
+  if (typeof e.market !== "string" || !/^[A-Z]{2}$/.test(e.market)) fail(f("market"), "must be an ISO 3166 alpha-2 code");
+  if (typeof e.category !== "string" || !/^[a-z0-9_-]{1,50}$/.test(e.category)) fail(f("category"), "must be a lower-case category code");
+  if (!isCurrency(e.currency)) fail(f("currency"), "must be an ISO 4217 currency code");
+  if (!(e.occurredAt instanceof Date) || Number.isNaN(e.occurredAt.getTime())) fail(f("occurredAt"), "must be a valid instant");
+  if (typeof e.amount !== "bigint") fail(f("amount"), "must be an integer of minor units");
+  if (typeof e.gatewayFee !== "bigint") fail(f("gatewayFee"), "must be an integer of minor units");
+  if (e.fxQuoteId !== undefined && (typeof e.fxQuoteId !== "string" || !ID.test(e.fxQuoteId))) fail(f("fxQuoteId"), "must be a quote id");
+  const followUp = e.type !== "capture";
+  if (followUp && (e.originalEventId === undefined || !ID.test(e.originalEventId))) fail(f("originalEventId"), `is required for ${e.type}`);
+  if (!followUp && e.originalEventId !== undefined) fail(f("originalEventId"), "must be absent on a capture");
+  if (e.supplyPrice !== undefined && (typeof e.supplyPrice !== "bigint" || e.supplyPrice <= 0n)) fail(f("supplyPrice"), "must be a positive integer of minor units");
+  if (e.supplyPrice !== undefined && e.type !== "capture") fail(f("supplyPrice"), "is only accepted on a capture");
+  switch (e.type) {
+    case "capture":
+    case "refund":
+    case "chargeback":
+    case "chargeback_reversal":
+      if (e.amount <= 0n) fail(f("amount"), "must be greater than zero");
+      if (e.gatewayFee < 0n) fail(f("gatewayFee"), "must not be negative (use a fee_adjustment to credit a fee)");
+      if (e.type === "capture" && e.gatewayFee > e.amount) fail(f("gatewayFee"), "must not exceed the captured amount");
+      break;
+    case "fee_adjustment":
+      if (e.amount !== 0n) fail(f("amount"), "must be 0 on a fee adjustment (the change is gatewayFee)");
+      if (e.gatewayFee === 0n) fail(f("gatewayFee"), "must be non-zero (positive = extra fee, negative = fee credited back)");
+      break;
+    case "release":
+    case "reserve_release":
+      if (e.amount !== 0n) fail(f("amount"), "must be 0 (the released amount follows from the capture)");
+      if (e.gatewayFee !== 0n) fail(f("gatewayFee"), "must be 0 on a release");
+      break;
+  }
+  return e;
+}
+
+const INTEGER = /^-?\d{1,38}$/;
+
+/**
+ * A settlement event from JSON (HTTP body, queue message): amounts are decimal strings of minor
+ * units (numbers are refused: they lose precision above 2^53), instants are ISO 8601 strings.
+ */
+export function parseEvent(json: unknown, field = ""): SettlementEvent {
+  const f = (name: string) => (field === "" ? name : `${field}.${name}`);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) fail(field === "" ? "/" : field, "must be an object");
+  const o = json as Record<string, unknown>;
+  const str = (k: string) => {
+    const v = o[k];
+    if (typeof v !== "string") fail(f(k), "must be a string");
+    return v;
+  };
+  const optStr = (k: string) => (o[k] === undefined || o[k] === null ? undefined : str(k));
+  const int = (k: string, dflt?: bigint) => {
+    const v = o[k];
+    if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v !== "string" || !INTEGER.test(v)) fail(f(k), "must be an integer of minor units as a string, e.g. \"1999\"");
+    return BigInt(v);
+  };
+  const at = new Date(str("occurredAt"));
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(str("occurredAt")) || Number.isNaN(at.getTime())) fail(f("occurredAt"), "must be an ISO 8601 date-time");
+  const event: SettlementEvent = {
+    type: str("type") as SettlementEvent["type"],
+    gateway: str("gateway"),
+    gatewayEventId: str("gatewayEventId"),
+    settlementId: str("settlementId"),
+    sellerId: str("sellerId"),
+    market: str("market"),
+    category: str("category"),
+    currency: str("currency"),
+    amount: int("amount", 0n),
+    gatewayFee: int("gatewayFee", 0n),
+    occurredAt: at,
+  };
+  const quote = optStr("fxQuoteId");
+  if (quote !== undefined) event.fxQuoteId = quote;
+  const original = optStr("originalEventId");
+  if (original !== undefined) event.originalEventId = original;
+  if (o.supplyPrice !== undefined && o.supplyPrice !== null) event.supplyPrice = int("supplyPrice");
+  return validateEvent(event, field);
+}

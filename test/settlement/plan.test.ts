@@ -1,0 +1,305 @@
+import { describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { FEE_SCHEDULES, TAX_RULES } from "../../service/settlement/data.js";
+import { cumulativeShare, inclusiveTax, planCapture, planFollowUp } from "../../service/settlement/plan.js";
+import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
+import type { PostingPlan, Seller, SettlementEvent } from "../../service/settlement/types.js";
+import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
+
+const POP: Seller = { id: "S-POP-1", name: "Pop", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
+const FULL: Seller = { id: "S-FULL-1", name: "Full", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" };
+const SEMI: Seller = { id: "S-SEMI-1", name: "Semi", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" };
+const OVS: Seller = { id: "S-OVS-1", name: "Overseas", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN" };
+
+function plan(seller: Seller, event: SettlementEvent, buyerToUsd: string | null, usdToPayout: string | null): PostingPlan {
+  const schedule = selectSchedule(FEE_SCHEDULES, seller.program, event.market, event.category, event.occurredAt);
+  const taxRule = selectTaxRule(TAX_RULES, event.market, event.occurredAt);
+  if (schedule === null || taxRule === null) throw new Error("test data missing");
+  return planCapture({
+    event,
+    seller,
+    schedule,
+    taxRule,
+    rates: {
+      buyerToUsd: buyerToUsd === null ? null : rate(event.currency, "USD", buyerToUsd, "Q-1"),
+      usdToPayout: usdToPayout === null ? null : rate("USD", seller.payoutCurrency, usdToPayout),
+    },
+  });
+}
+
+function expectBalanced(p: PostingPlan): void {
+  for (const [cur, n] of Object.entries(netByCurrency(p.postings))) expect(n, `net ${cur}`).toBe(0n);
+  for (const posting of p.postings) expect(posting.amount > 0n).toBe(true);
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isAppError(e)) return e.code;
+    throw e;
+  }
+  throw new Error("expected an error");
+}
+
+describe("inclusive tax and cumulative shares", () => {
+  it("extracts the tax contained in a gross, half-even", () => {
+    expect(inclusiveTax(10_000n, 2000)).toBe(1667n); // 1666.67
+    expect(inclusiveTax(12_100n, 2100)).toBe(2100n); // exact
+    expect(inclusiveTax(5_000n, 0)).toBe(0n);
+  });
+  it("takes back a whole line exactly at the end and nothing at the start", () => {
+    expect(cumulativeShare(1667n, 0n, 10_000n)).toBe(0n);
+    expect(cumulativeShare(1667n, 10_000n, 10_000n)).toBe(1667n);
+    expect(cumulativeShare(-12n, 5_000n, 10_000n)).toBe(-6n);
+  });
+});
+
+describe("POP: BRL capture for a CNY-paid seller", () => {
+  const p = plan(POP, capture(), "0.18", "7.2");
+
+  it("books the exact postings", () => {
+    // tax 10000 x 20/120 = 1666.67 -> 1667; net 8333 BRL x 0.18 = 1499.94 -> 1500 USD cents;
+    // commission 8% = 120; fee 350 x 0.18 = 63; seller 1317 USD x 7.2 = 9482.4 -> 9482 fen held.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable BRL 9650",
+        "D platform:expense:payment_fees BRL 350",
+        "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
+        "C fx:BRL-USD BRL 8333",
+        "D fx:BRL-USD USD 1500",
+        "C platform:revenue:commission USD 120",
+        "C platform:revenue:payment_fee_recovery USD 63",
+        "C fx:CNY-USD USD 1317",
+        "D fx:CNY-USD CNY 9482",
+        "C seller:S-POP-1:held CNY 9482",
+      ].sort(),
+    );
+    expectBalanced(p);
+  });
+
+  it("records the FX evidence, the schedule and the auto-confirm instant", () => {
+    expect(p.breakdown.scheduleId).toBe("pop-any-2024");
+    expect(p.breakdown.fx.map((l) => [l.from, l.to, l.rate, l.fromAmount, l.toAmount])).toEqual([
+      ["BRL", "USD", "0.18", 8333n, 1500n],
+      ["USD", "CNY", "7.2", 1317n, 9482n],
+    ]);
+    expect(p.metadata["fx.BRL-USD.quoteId"]).toBe("Q-1");
+    expect(p.metadata["fx.USD-CNY.rate"]).toBe("7.2");
+    expect(p.idempotencyKey).toBe("settlement:adyen:cap-1");
+    expect(p.breakdown.autoConfirmAt).toBe("2025-03-16T10:00:00.000Z");
+  });
+
+  it("a partial refund at a new rate takes back 30% of every line and books the FX difference", () => {
+    const cap = capture();
+    const r = followUp("refund", "ref-1", { amount: 3_000n });
+    const rp = planFollowUp({ event: r, capture: stateOf(cap, p), rates: { buyerToUsd: rate("BRL", "USD", "0.17"), usdToPayout: null } });
+    // tax share 500, commission 36, fee 19 (18.9), seller 395 USD / 2845 CNY (2844.6);
+    // net 2500 BRL now costs 425 USD while 450 USD is taken back: a 25 cent FX gain.
+    expect(show(rp.postings)).toEqual(
+      [
+        "C gateway:adyen:receivable BRL 3000",
+        "D tax:BR:BR_REMESSA_CONFORME:payable BRL 500",
+        "D fx:BRL-USD BRL 2500",
+        "C fx:BRL-USD USD 425",
+        "D platform:revenue:commission USD 36",
+        "D platform:revenue:payment_fee_recovery USD 19",
+        "D fx:CNY-USD USD 395",
+        "C platform:fx_gain_loss USD 25",
+        "C fx:CNY-USD CNY 2845",
+        "D seller:S-POP-1:held CNY 2845",
+      ].sort(),
+    );
+    expect(rp.breakdown.fxDifference).toBe(25n);
+    expect(rp.refundedDelta).toBe(3_000n);
+    expectBalanced(rp);
+  });
+
+  it("release moves held to available, and a refund after it debits available (may go negative)", () => {
+    const cap = capture();
+    const rel = followUp("release", "rel-1");
+    const relPlan = planFollowUp({ event: rel, capture: stateOf(cap, p), rates: { buyerToUsd: null, usdToPayout: null } });
+    expect(show(relPlan.postings)).toEqual(["C seller:S-POP-1:available CNY 9482", "D seller:S-POP-1:held CNY 9482"]);
+    const r = followUp("refund", "ref-2", { amount: 10_000n });
+    const rp = planFollowUp({ event: r, capture: stateOf(cap, p, [{ event: rel, plan: relPlan }]), rates: { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: null } });
+    expect(movement(rp.postings, "seller:S-POP-1:available", "CNY")).toBe(9482n);
+    expect(movement(rp.postings, "seller:S-POP-1:held", "CNY")).toBe(0n);
+    expect(rp.breakdown.sellerBucket).toBe("available");
+    expect(rp.breakdown.fxDifference).toBe(0n); // same rate: full refund takes back exactly
+    expectBalanced(rp);
+    expect(
+      codeOf(() =>
+        planFollowUp({ event: followUp("release", "rel-2"), capture: stateOf(cap, p, [{ event: rel, plan: relPlan }]), rates: { buyerToUsd: null, usdToPayout: null } }),
+      ),
+    ).toBe("ENT_SETTLEMENT_NOTHING_TO_RELEASE");
+  });
+});
+
+describe("full hosting: the seller gets the supply price in CNY whatever the buyer paid", () => {
+  const cap = capture({ sellerId: "S-FULL-1", supplyPrice: 6_000n, gatewayEventId: "cap-full" });
+  const p = plan(FULL, cap, "0.18", "7.2");
+
+  it("books margin at the reference rate and the FX result explicitly; the platform bears the payment fee", () => {
+    // supply 60.00 CNY costs 6000/7.2 = 833.33 -> 833 USD cents now, 6000/7.1 = 845.07 -> 845 at the
+    // planning rate: margin 1500 - 845 = 655, FX gain 845 - 833 = 12.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable BRL 9650",
+        "D platform:expense:payment_fees BRL 350",
+        "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
+        "C fx:BRL-USD BRL 8333",
+        "D fx:BRL-USD USD 1500",
+        "C platform:revenue:hosting_margin USD 655",
+        "C platform:fx_gain_loss USD 12",
+        "C fx:CNY-USD USD 833",
+        "D fx:CNY-USD CNY 6000",
+        "C seller:S-FULL-1:available CNY 6000",
+      ].sort(),
+    );
+    expectBalanced(p);
+  });
+
+  it("pays the same CNY at a worse rate (an FX loss and a smaller margin)", () => {
+    const q = plan(FULL, cap, "0.15", "7.2");
+    expect(movement(q.postings, "seller:S-FULL-1:available", "CNY")).toBe(-6_000n);
+    expect(q.breakdown.lines.margin).toBe(1250n - 845n);
+    expectBalanced(q);
+  });
+
+  it("requires the supply price", () => {
+    expect(codeOf(() => plan(FULL, capture({ sellerId: "S-FULL-1" }), "0.18", "7.2"))).toBe("ENT_SETTLEMENT_MISSING_SUPPLY_PRICE");
+  });
+});
+
+describe("semi hosting: EUR capture in Spain for a USD-paid seller", () => {
+  const cap = capture({ sellerId: "S-SEMI-1", market: "ES", currency: "EUR", amount: 5_000n, gatewayFee: 150n, gatewayEventId: "cap-semi" });
+  const p = plan(SEMI, cap, "1.08", null);
+
+  it("books IOSS VAT, the reduced commission, logistics and the 10% reserve", () => {
+    // VAT 5000 x 21/121 = 867.77 -> 868; net 4132 x 1.08 = 4462.56 -> 4463; commission 3% = 134;
+    // fee 162; logistics 450; seller 3717, reserve 10% = 372, available 3345.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable EUR 4850",
+        "D platform:expense:payment_fees EUR 150",
+        "C tax:ES:EU_IOSS:payable EUR 868",
+        "C fx:EUR-USD EUR 4132",
+        "D fx:EUR-USD USD 4463",
+        "C platform:revenue:commission USD 134",
+        "C platform:revenue:payment_fee_recovery USD 162",
+        "C platform:revenue:logistics USD 450",
+        "C seller:S-SEMI-1:available USD 3345",
+        "C seller:S-SEMI-1:reserve USD 372",
+      ].sort(),
+    );
+    expect(p.breakdown.reserveReleaseAt).toBe("2025-03-31T10:00:00.000Z");
+    expectBalanced(p);
+  });
+
+  it("releases the reserve only when due", () => {
+    const early = followUp("reserve_release", "rr-1", {}, cap);
+    expect(codeOf(() => planFollowUp({ event: early, capture: stateOf(cap, p), rates: { buyerToUsd: null, usdToPayout: null } }))).toBe("ENT_SETTLEMENT_RESERVE_NOT_DUE");
+    const due = followUp("reserve_release", "rr-2", { occurredAt: new Date("2025-03-31T10:00:00Z") }, cap);
+    const rp = planFollowUp({ event: due, capture: stateOf(cap, p), rates: { buyerToUsd: null, usdToPayout: null } });
+    expect(show(rp.postings)).toEqual(["C seller:S-SEMI-1:available USD 372", "D seller:S-SEMI-1:reserve USD 372"]);
+  });
+
+  it("a chargeback takes back from the reserve share too, and its reversal gives it back", () => {
+    const cb = followUp("chargeback", "cb-1", { amount: 5_000n, gatewayFee: 1_500n }, cap);
+    const cbPlan = planFollowUp({ event: cb, capture: stateOf(cap, p), rates: { buyerToUsd: rate("EUR", "USD", "1.08"), usdToPayout: null } });
+    expect(movement(cbPlan.postings, "seller:S-SEMI-1:reserve", "USD")).toBe(372n);
+    // The 15.00 EUR chargeback fee is passed on: 16.20 USD from the seller's available balance.
+    expect(movement(cbPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(3345n + 1620n);
+    expect(cbPlan.breakdown.gatewayFee).toEqual({ buyer: 1500n, usd: 1620n, payout: 1620n, borneBy: "seller" });
+    expectBalanced(cbPlan);
+    const rev = followUp("chargeback_reversal", "cbr-1", { amount: 5_000n, originalEventId: "cb-1" }, cap);
+    const state = stateOf(cap, p, [{ event: cb, plan: cbPlan }]);
+    const revPlan = planFollowUp({ event: rev, capture: state, chargebackId: "cb-1", rates: { buyerToUsd: rate("EUR", "USD", "1.08"), usdToPayout: null } });
+    expect(movement(revPlan.postings, "seller:S-SEMI-1:reserve", "USD")).toBe(-372n);
+    expect(movement(revPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(-3345n);
+    expect(revPlan.refundedDelta).toBe(-5_000n);
+    expectBalanced(revPlan);
+    const after = stateOf(cap, p, [
+      { event: cb, plan: cbPlan },
+      { event: rev, plan: revPlan },
+    ]);
+    expect(after.refunded).toBe(0n);
+    expect(Object.values(after.reversedLines).every((v) => v === 0n)).toBe(true);
+    expect(
+      codeOf(() =>
+        planFollowUp({ event: { ...rev, gatewayEventId: "cbr-2" }, capture: after, chargebackId: "cb-1", rates: { buyerToUsd: rate("EUR", "USD", "1.08"), usdToPayout: null } }),
+      ),
+    ).toBe("ENT_SETTLEMENT_REVERSAL_EXCEEDS_CHARGEBACK");
+  });
+});
+
+describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller", () => {
+  const cap = capture({ sellerId: "S-OVS-1", market: "KR", currency: "KRW", amount: 30_000n, gatewayFee: 900n, gatewayEventId: "cap-ovs" });
+  const p = plan(OVS, cap, "0.00072", "7.2");
+
+  it("books commission, warehousing, fulfilment and a 5% reserve; no tax under the de-minimis rule", () => {
+    // 30000 KRW x 0.00072 = 21.60 USD = 2160 cents; fee 900 x 0.00072 = 0.648 -> 65 cents;
+    // commission 5% = 108; seller 2160-108-65-120-280 = 1587 -> x7.2 = 11426.4 -> 11426 fen;
+    // reserve 5% = 571.3 -> 571.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable KRW 29100",
+        "D platform:expense:payment_fees KRW 900",
+        "C fx:KRW-USD KRW 30000",
+        "D fx:KRW-USD USD 2160",
+        "C platform:revenue:commission USD 108",
+        "C platform:revenue:payment_fee_recovery USD 65",
+        "C platform:revenue:warehousing USD 120",
+        "C platform:revenue:fulfilment USD 280",
+        "C fx:CNY-USD USD 1587",
+        "D fx:CNY-USD CNY 11426",
+        "C seller:S-OVS-1:available CNY 10855",
+        "C seller:S-OVS-1:reserve CNY 571",
+      ].sort(),
+    );
+    expectBalanced(p);
+  });
+
+  it("a fee adjustment charges (or credits) the seller through USD into CNY", () => {
+    const adj = followUp("fee_adjustment", "adj-1", { gatewayFee: -500n }, cap);
+    const ap = planFollowUp({ event: adj, capture: stateOf(cap, p), rates: { buyerToUsd: rate("KRW", "USD", "0.00072"), usdToPayout: rate("USD", "CNY", "7.2") } });
+    // -500 KRW = -36 cents = -259.2 -> -259 fen: the seller gets 2.59 CNY back.
+    expect(show(ap.postings)).toEqual(
+      [
+        "C platform:expense:payment_fees KRW 500",
+        "D gateway:adyen:receivable KRW 500",
+        "D platform:revenue:payment_fee_recovery USD 36",
+        "C fx:CNY-USD USD 36",
+        "D fx:CNY-USD CNY 259",
+        "C seller:S-OVS-1:available CNY 259",
+      ].sort(),
+    );
+    expectBalanced(ap);
+  });
+});
+
+describe("follow-up validation", () => {
+  const cap = capture();
+  const p = plan(POP, cap, "0.18", "7.2");
+  const rates = { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: rate("USD", "CNY", "7.2") };
+
+  it("refuses a refund above what is left of the capture", () => {
+    const r1 = followUp("refund", "r1", { amount: 6_000n });
+    const p1 = planFollowUp({ event: r1, capture: stateOf(cap, p), rates });
+    const r2 = followUp("refund", "r2", { amount: 4_001n });
+    expect(codeOf(() => planFollowUp({ event: r2, capture: stateOf(cap, p, [{ event: r1, plan: p1 }]), rates }))).toBe("ENT_SETTLEMENT_REFUND_EXCEEDS_CAPTURE");
+  });
+  it("refuses a currency or seller other than the capture's", () => {
+    expect(codeOf(() => planFollowUp({ event: followUp("refund", "r3", { amount: 10n, currency: "USD" }), capture: stateOf(cap, p), rates }))).toBe(
+      "ENT_SETTLEMENT_CURRENCY_MISMATCH",
+    );
+    expect(codeOf(() => planFollowUp({ event: followUp("refund", "r4", { amount: 10n, sellerId: "S-X" }), capture: stateOf(cap, p), rates }))).toBe(
+      "ENT_SETTLEMENT_REFERENCE_MISMATCH",
+    );
+  });
+  it("refuses a conversion without a rate", () => {
+    expect(codeOf(() => planFollowUp({ event: followUp("refund", "r5", { amount: 10n }), capture: stateOf(cap, p), rates: { buyerToUsd: null, usdToPayout: null } }))).toBe(
+      "ENT_SETTLEMENT_FX_UNAVAILABLE",
+    );
+  });
+});

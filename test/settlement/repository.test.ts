@@ -1,0 +1,60 @@
+/** The settlement tables through Prisma on a fresh database of each kind (PGlite, PostgreSQL). */
+import { describe, expect, it } from "vitest";
+import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, TAX_RULES, planCapture, selectSchedule, selectTaxRule } from "../../service/settlement/index.js";
+import { RecordConflict, type NewSettlementRecord } from "../../service/settlement/repository.js";
+import { freshDatabase, testDatabaseKinds } from "../support/db.js";
+import { capture, rate } from "./fixtures.js";
+
+const kinds = await testDatabaseKinds();
+const seller = { id: "S-POP-1", name: "Pop", program: "pop" as const, payoutCurrency: "CNY", homeCountry: "CN" };
+
+describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
+  it("round-trips program data idempotently and records with exact amounts and evidence", async () => {
+    const db = await freshDatabase(kind);
+    try {
+      const repo = new PrismaSettlementRepository(db.prisma);
+      for (let i = 0; i < 2; i++) {
+        await repo.saveMarkets(MARKETS);
+        await repo.saveTaxRules(TAX_RULES);
+        await repo.saveSchedules(FEE_SCHEDULES);
+        await repo.saveSellers([seller]);
+      }
+      expect(await repo.listMarkets()).toHaveLength(MARKETS.length);
+      expect((await repo.listSchedules()).find((s) => s.id === "semi-BR-2024")).toEqual(FEE_SCHEDULES.find((s) => s.id === "semi-BR-2024"));
+      expect((await repo.listTaxRules()).find((r) => r.id === "tax-ES-ioss-2021")).toEqual(TAX_RULES.find((r) => r.id === "tax-ES-ioss-2021"));
+      expect(await repo.getSeller("S-POP-1")).toEqual(seller);
+
+      const event = { ...capture(), amount: 123_456_789_012_345_678_901_234_567n };
+      const schedule = selectSchedule(FEE_SCHEDULES, "pop", "BR", "home", event.occurredAt);
+      const taxRule = selectTaxRule(TAX_RULES, "BR", event.occurredAt);
+      if (schedule === null || taxRule === null) throw new Error("data");
+      const plan = planCapture({ event, seller, schedule, taxRule, rates: { buyerToUsd: rate("BRL", "USD", "0.18", "Q-9"), usdToPayout: rate("USD", "CNY", "7.2") } });
+      const rec: NewSettlementRecord = {
+        eventKey: plan.idempotencyKey,
+        captureKey: plan.idempotencyKey,
+        sequence: 0,
+        event,
+        program: "pop",
+        breakdown: plan.breakdown,
+        refundedDelta: 0n,
+        requestHash: "a".repeat(64),
+        journalRequest: { idempotencyKey: plan.idempotencyKey, postings: plan.postings, metadata: plan.metadata, effectiveAt: plan.effectiveAt },
+      };
+      const stored = await repo.insertPending(rec);
+      expect(stored.status).toBe("pending");
+      expect(stored.event).toEqual(event);
+      expect(stored.breakdown).toEqual(plan.breakdown);
+      expect(stored.journalRequest.postings).toEqual(plan.postings);
+      await expect(repo.insertPending({ ...rec, eventKey: "other" })).rejects.toEqual(new RecordConflict("sequence"));
+      await expect(repo.insertPending({ ...rec, captureKey: "other" })).rejects.toEqual(new RecordConflict("eventKey"));
+      const [posted] = await repo.markPostedMany([{ eventKey: rec.eventKey, journalTransactionId: "77" }]);
+      expect(posted?.status).toBe("posted");
+      expect(posted?.journalTransactionId).toBe("77");
+      expect((await repo.listChain(rec.eventKey)).map((r) => r.sequence)).toEqual([0]);
+      await repo.deletePending(rec.eventKey); // posted rows are never deleted
+      expect(await repo.findByEventKey(rec.eventKey)).not.toBeNull();
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
+import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "../../service/settlement/schedules.js";
+import { parseEvent, validateEvent } from "../../service/settlement/validate.js";
+import { capture, followUp } from "./fixtures.js";
+
+const at = (iso: string) => new Date(iso);
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isAppError(e)) return e.code + (e.fields?.[0] ? ` ${e.fields[0].field}` : "");
+    throw e;
+  }
+  throw new Error("expected an error");
+}
+
+describe("fee schedule selection", () => {
+  it("picks the version in force at the event's instant", () => {
+    expect(selectSchedule(FEE_SCHEDULES, "pop", "FR", "home", at("2025-06-30T23:59:59Z"))?.id).toBe("pop-any-2024");
+    expect(selectSchedule(FEE_SCHEDULES, "pop", "FR", "home", at("2025-07-01T00:00:00Z"))?.id).toBe("pop-any-2025h2");
+    expect(selectSchedule(FEE_SCHEDULES, "pop", "FR", "home", at("2023-12-31T00:00:00Z"))).toBeNull();
+  });
+  it("prefers the most specific match over a newer generic one", () => {
+    expect(selectSchedule(FEE_SCHEDULES, "pop", "FR", "electronics", at("2025-08-01T00:00:00Z"))?.id).toBe("pop-electronics-2024");
+    expect(selectSchedule(FEE_SCHEDULES, "semi_hosting", "BR", "home", at("2025-08-01T00:00:00Z"))?.id).toBe("semi-BR-2024");
+    expect(selectSchedule(FEE_SCHEDULES, "semi_hosting", "US", "home", at("2025-08-01T00:00:00Z"))?.id).toBe("semi-any-2024");
+  });
+  it("has a schedule for every program in every market", () => {
+    for (const program of ["pop", "full_hosting", "semi_hosting", "overseas_hosting"] as const) {
+      for (const m of MARKETS) expect(selectSchedule(FEE_SCHEDULES, program, m.code, "home", at("2025-09-01T00:00:00Z")), `${program} ${m.code}`).not.toBeNull();
+    }
+  });
+  it("rejects bad schedule data with the offending field", () => {
+    const base = FEE_SCHEDULES[0];
+    if (base === undefined) throw new Error("data");
+    expect(codeOf(() => validateSchedule({ ...base, commissionBps: 10_001 }))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE commissionBps");
+    expect(codeOf(() => validateSchedule({ ...base, fixedFees: { ...base.fixedFees, logistics: -1n } }))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE fixedFees.logistics");
+    expect(codeOf(() => validateSchedule({ ...base, program: "full_hosting", commissionBps: 100 }))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE commissionBps");
+    for (const s of FEE_SCHEDULES) expect(validateSchedule(s)).toBe(s);
+  });
+});
+
+describe("tax tables", () => {
+  it("holds the EU IOSS rates and the other markets' rules as data", () => {
+    const rate = (m: string) => selectTaxRule(TAX_RULES, m, at("2025-09-01T00:00:00Z"));
+    expect([rate("ES")?.rateBps, rate("FR")?.rateBps, rate("DE")?.rateBps, rate("PL")?.rateBps]).toEqual([2100, 2000, 1900, 2300]);
+    expect(rate("US")?.collectedBy).toBe("none");
+    expect(rate("BR")?.scheme).toBe("BR_REMESSA_CONFORME");
+    expect(rate("KR")?.kind).toBe("none");
+    expect(rate("SA")?.rateBps).toBe(1500);
+    expect(selectTaxRule(TAX_RULES, "BR", at("2024-07-31T00:00:00Z"))).toBeNull();
+    for (const r of TAX_RULES) expect(validateTaxRule(r, MARKETS)).toBe(r);
+  });
+});
+
+describe("event validation", () => {
+  it("names the offending field", () => {
+    expect(codeOf(() => validateEvent(capture({ amount: 0n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT amount");
+    expect(codeOf(() => validateEvent(capture({ currency: "usd" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT currency");
+    expect(codeOf(() => validateEvent(capture({ gatewayFee: 20_000n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT gatewayFee");
+    expect(codeOf(() => validateEvent({ ...followUp("refund", "r1", { amount: 5n }), originalEventId: undefined }))).toBe("ENT_SETTLEMENT_INVALID_EVENT originalEventId");
+    expect(codeOf(() => validateEvent(followUp("fee_adjustment", "f1", { gatewayFee: 0n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT gatewayFee");
+    expect(codeOf(() => validateEvent(capture({ occurredAt: new Date("nope") }), "events.3"))).toBe("ENT_SETTLEMENT_INVALID_EVENT events.3.occurredAt");
+    expect(validateEvent(capture()).type).toBe("capture");
+  });
+
+  it("parses JSON with string amounts and refuses numbers that could lose precision", () => {
+    const json = { type: "capture", gateway: "adyen", gatewayEventId: "e-1", settlementId: "O-1", sellerId: "S-1", market: "BR", category: "home", currency: "BRL", amount: "123456789012345678901234", gatewayFee: "350", occurredAt: "2025-03-01T10:00:00Z" };
+    const e = parseEvent(json);
+    expect(e.amount).toBe(123456789012345678901234n);
+    expect(e.occurredAt.toISOString()).toBe("2025-03-01T10:00:00.000Z");
+    expect(codeOf(() => parseEvent({ ...json, amount: 1999 }, "events.0"))).toBe("ENT_SETTLEMENT_INVALID_EVENT events.0.amount");
+    expect(codeOf(() => parseEvent({ ...json, occurredAt: "yesterday" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT occurredAt");
+    expect(codeOf(() => parseEvent({ ...json, type: "refund" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT originalEventId");
+    expect(codeOf(() => parseEvent("nope"))).toBe("ENT_SETTLEMENT_INVALID_EVENT /");
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * Integration: the settlement service through the real ledger, the real fx service and a fresh
+ * test database (PGlite in memory, or PostgreSQL when TEST_DATABASE_URL is set).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { settlementToJson, type SettlementEvent, type SettlementItemResult, type SettlementResult } from "../../service/settlement/index.js";
+import { capture, followUp, show } from "./fixtures.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { openSettlementHarness, type SettlementHarness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+describe.each(kinds)("SettlementService through the real ledger on %s", (kind) => {
+  let h: SettlementHarness;
+
+  beforeAll(async () => {
+    h = await openSettlementHarness(kind);
+    // Round figures so the expected postings can be checked by hand (see plan.test.ts).
+    await h.fx.publishRates([
+      {
+        base: "BRL",
+        quote: "USD",
+        rate: "0.18",
+        source: "test",
+        asOf: new Date("2025-03-01T00:00:00Z"),
+        validFrom: new Date("2025-03-01T00:00:00Z"),
+        validUntil: new Date("2025-03-02T00:00:00Z"),
+      },
+      {
+        base: "BRL",
+        quote: "USD",
+        rate: "0.17",
+        source: "test",
+        asOf: new Date("2025-03-02T00:00:00Z"),
+        validFrom: new Date("2025-03-02T00:00:00Z"),
+        validUntil: new Date("2025-04-01T00:00:00Z"),
+      },
+      {
+        base: "USD",
+        quote: "CNY",
+        rate: "7.2",
+        source: "test",
+        asOf: new Date("2025-03-01T00:00:00Z"),
+        validFrom: new Date("2025-03-01T00:00:00Z"),
+        validUntil: new Date("2025-04-01T00:00:00Z"),
+      },
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function codeOf(p: Promise<unknown>): Promise<string> {
+    try {
+      await p;
+    } catch (e) {
+      if (isAppError(e)) return e.code;
+      throw e;
+    }
+    throw new Error("expected an error");
+  }
+
+  function ok(r: SettlementItemResult | undefined): SettlementResult {
+    if (r === undefined || r.status === "error") throw new Error(`expected success, got ${JSON.stringify(r, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+    return r;
+  }
+
+  const ev = (over: Partial<SettlementEvent>) => capture({ sellerId: "S-POP-SZ-01", category: "home", ...over });
+
+  it("books a POP BRL capture for a CNY-paid seller as one balanced journal transaction", async () => {
+    const r = await h.settlement.postEvent(ev({ gatewayEventId: "it-cap-1", settlementId: "IT-1" }));
+    expect(r.status).toBe("created");
+    expect(show(r.transaction.postings)).toContain("C seller:S-POP-SZ-01:held CNY 9482");
+    expect(show(r.transaction.postings)).toContain("D fx:BRL-USD USD 1500");
+    expect(r.transaction.metadata.settlementId).toBe("IT-1");
+    expect(r.settlement.journalTransactionId).toBe(r.transaction.id);
+    expect(r.settlement.status).toBe("posted");
+    expect(r.settlement.fx.map((l) => l.rate)).toEqual(["0.18", "7.2"]);
+    const held = await h.ledger.balance("seller:S-POP-SZ-01:held", "CNY");
+    expect(held.posted).toBeGreaterThanOrEqual(9482n);
+    const again = await h.settlement.getSettlement(r.settlement.id);
+    expect(again.breakdown.lines.commission).toBe(120n);
+    const json = JSON.parse(JSON.stringify(settlementToJson(again))) as { event: { amount: string }; breakdown: { lines: { sellerMain: string }; fx: Array<{ quoteId: string | null }> } };
+    expect(json.event.amount).toBe("10000");
+    expect(json.breakdown.lines.sellerMain).toBe("9482");
+  });
+
+  it("answers a replay with the original transaction and refuses a changed body", async () => {
+    const e = ev({ gatewayEventId: "it-cap-2", settlementId: "IT-2" });
+    const first = await h.settlement.postEvent(e);
+    const second = await h.settlement.postEvent(e);
+    expect(second.status).toBe("exists");
+    expect(second.transaction.id).toBe(first.transaction.id);
+    expect(await codeOf(h.settlement.postEvent({ ...e, amount: e.amount + 1n }))).toBe("ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT");
+  });
+
+  it("rejects bad references with stable codes", async () => {
+    expect(await codeOf(h.settlement.postEvent(ev({ gatewayEventId: "it-x1", sellerId: "S-NOBODY" })))).toBe("ENT_SETTLEMENT_UNKNOWN_SELLER");
+    expect(await codeOf(h.settlement.postEvent(ev({ gatewayEventId: "it-x2", currency: "USD" })))).toBe("ENT_SETTLEMENT_CURRENCY_MISMATCH");
+    expect(await codeOf(h.settlement.postEvent(followUp("refund", "it-x3", { amount: 1n, originalEventId: "never-captured" }, ev({}))))).toBe("ENT_SETTLEMENT_UNKNOWN_CAPTURE");
+    expect(await codeOf(h.settlement.postEvent(ev({ gatewayEventId: "it-x4", market: "XX" })))).toBe("ENT_SETTLEMENT_UNKNOWN_MARKET");
+    expect(await codeOf(h.settlement.getSettlement("999999999"))).toBe("ENT_SETTLEMENT_NOT_FOUND");
+  });
+
+  it("lets repeated partial refunds reach the capture exactly and no further", async () => {
+    const cap = ev({ gatewayEventId: "it-cap-3", settlementId: "IT-3" });
+    await h.settlement.postEvent(cap);
+    for (const [i, amount] of [3_333n, 3_333n, 3_334n].entries()) {
+      const r = await h.settlement.postEvent(followUp("refund", `it-ref-3-${i}`, { amount }, cap));
+      expect(r.status).toBe("created");
+    }
+    expect(await codeOf(h.settlement.postEvent(followUp("refund", "it-ref-3-x", { amount: 1n }, cap)))).toBe("ENT_SETTLEMENT_REFUND_EXCEEDS_CAPTURE");
+    // Every line came back in full: the three refunds' seller debits sum to the capture's credit.
+    const chain = await h.settlement.listForOrder("IT-3");
+    const sum = chain.slice(1).reduce((a, r) => a + r.breakdown.lines.sellerMain, 0n);
+    expect(sum).toBe(chain[0]?.breakdown.lines.sellerMain);
+  });
+
+  it("never over-refunds under concurrent refunds from two service instances", async () => {
+    const cap = ev({ gatewayEventId: "it-cap-4", settlementId: "IT-4" });
+    await h.settlement.postEvent(cap);
+    const other = h.another();
+    const attempts = Array.from({ length: 16 }, (_, i) =>
+      (i % 2 === 0 ? h.settlement : other).postEvent(followUp("refund", `it-ref-4-${i}`, { amount: 1_000n }, cap)).then(
+        () => "ok",
+        (e: unknown) => (isAppError(e) ? e.code : String(e)),
+      ),
+    );
+    const outcomes = await Promise.all(attempts);
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(10);
+    expect(outcomes.filter((o) => o !== "ok").every((o) => o === "ENT_SETTLEMENT_REFUND_EXCEEDS_CAPTURE" || o === "ENT_SETTLEMENT_CONCURRENT_UPDATE")).toBe(true);
+    const chain = await h.settlement.listForOrder("IT-4");
+    expect(chain.slice(1).reduce((a, r) => a + r.event.amount, 0n)).toBe(10_000n);
+  });
+
+  it("books a batch per item, capture and follow-ups in one call, through postBatch", async () => {
+    const cap = ev({ gatewayEventId: "it-cap-5", settlementId: "IT-5" });
+    const results = await h.settlement.postEvents([
+      followUp("refund", "it-ref-5", { amount: 2_500n }, cap),
+      cap,
+      { ...cap, gatewayEventId: "it-bad", amount: -1n },
+      followUp("release", "it-rel-5", {}, cap),
+    ]);
+    expect(ok(results[1]).status).toBe("created");
+    expect(ok(results[0]).settlement.breakdown.lines.gross).toBe(2_500n);
+    expect(results[2]).toMatchObject({ status: "error", error: { code: "ENT_SETTLEMENT_INVALID_EVENT" } });
+    expect(ok(results[3]).settlement.breakdown.released).toBe(ok(results[1]).settlement.breakdown.lines.sellerMain - ok(results[0]).settlement.breakdown.lines.sellerMain);
+  });
+
+  it("a refund after payout leaves the seller's available balance negative, never silently lost", async () => {
+    const seller = "S-POP-HK-02"; // POP, paid in USD
+    const cap = ev({ gatewayEventId: "it-cap-6", settlementId: "IT-6", sellerId: seller });
+    const c = await h.settlement.postEvent(cap);
+    await h.settlement.postEvent(followUp("release", "it-rel-6", {}, cap));
+    const proceeds = c.settlement.breakdown.lines.sellerMain;
+    // The payout module would do this: pay out everything available.
+    await h.ledger.post({
+      idempotencyKey: "it-payout-6",
+      postings: [
+        { account: `seller:${seller}:available`, currency: "USD", direction: "debit", amount: proceeds },
+        { account: "treasury:payouts", currency: "USD", direction: "credit", amount: proceeds },
+      ],
+      accounts: [{ code: "treasury:payouts", currency: "USD", ownerType: "treasury", ownerId: "platform", normalBalance: "debit", allowNegative: true }],
+    });
+    const before = await h.ledger.balance(`seller:${seller}:available`, "USD");
+    await h.settlement.postEvent(followUp("refund", "it-ref-6", { amount: cap.amount }, cap));
+    const after = await h.ledger.balance(`seller:${seller}:available`, "USD");
+    expect(after.posted).toBe(before.posted - proceeds);
+    expect(after.posted).toBeLessThan(0n);
+  });
+
+  it("auto-confirms held POP proceeds once due, exactly once", async () => {
+    expect(await h.settlement.releaseDue(new Date("2025-03-10T00:00:00Z"))).toEqual([]); // not due yet (15 days)
+    const released = await h.settlement.releaseDue(new Date("2025-03-20T00:00:00Z"));
+    expect(released.length).toBeGreaterThan(0);
+    expect(released.every((r) => r.status === "created")).toBe(true);
+    expect((await h.ledger.balance("seller:S-POP-SZ-01:held", "CNY")).posted).toBe(0n);
+    expect(await h.settlement.releaseDue(new Date("2025-03-20T00:00:00Z"))).toEqual([]);
+  });
+
+  it("leaves every currency of the whole ledger netting to zero", async () => {
+    expect(await h.netPerCurrency()).toEqual(Object.fromEntries(Object.keys(await h.netPerCurrency()).map((c) => [c, 0n])));
+    expect((await h.ledger.verifyChain()).ok).toBe(true);
+  });
+});
