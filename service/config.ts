@@ -1,0 +1,139 @@
+/**
+ * Service configuration, read ONCE from environment variables at boot and validated: a bad value
+ * fails boot with a message naming the variable. Modules never read `process.env`; they take the
+ * plain option objects built here. Every variable is documented in `.env.example`.
+ */
+import { isCurrency } from "./money/index.js";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export interface Config {
+  /** PostgreSQL connection string; absent = embedded PGlite in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Folder of the embedded database and other local state (default `.data`). */
+  dataDir: string;
+  dbPoolSize: number;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  /** Demo mode: bootstrap also creates a gateway and a finance key (and `npm start` loads the demo data). */
+  demo: boolean;
+  /** Seconds between maintenance ticks (expire pending transfers, release due holds/reserves); 0 = off. */
+  maintenanceIntervalSeconds: number;
+  http: {
+    /** Maximum request body in bytes (413 above it). */
+    bodyLimit: number;
+    /** Maximum events in one batch request. */
+    batchMaxItems: number;
+    /** Requests per key (per client IP for unauthenticated routes) per window. */
+    rateLimitMax: number;
+    rateLimitWindowMs: number;
+    /** Failed authentications per client address per rate-limit window before that address is refused (429). */
+    authFailureLimit: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** Trust X-Forwarded-* headers (only behind a proxy you control). */
+    trustProxy: boolean;
+  };
+  auth: {
+    /** Accept signed requests whose timestamp is within this many seconds of now (both ways). */
+    replayWindowSeconds: number;
+    /** When set, the admin key created at first start has exactly this value instead of a random one. */
+    bootstrapAdminKey: string | undefined;
+  };
+  fx: {
+    pivot: string;
+    defaultMarkupBps: number;
+    quoteTtlSeconds: number;
+    /** Rates older than this are stale even inside their validity window; undefined = no limit. */
+    maxRateAgeSeconds: number | undefined;
+    rateValiditySeconds: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`invalid configuration: ${variable} ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `must be an integer, got ${JSON.stringify(v)}`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${v}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (["1", "true", "yes", "on"].includes(v.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(v.toLowerCase())) return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
+export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = raw(env, "DATABASE_URL");
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL", "must be a postgresql:// connection string (leave it unset for the embedded database)");
+  }
+  const logLevel = (raw(env, "LOG_LEVEL") ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+  const host = raw(env, "HOST") ?? "127.0.0.1";
+  if (!/^[A-Za-z0-9.:-]+$/.test(host)) throw new ConfigError("HOST", `must be a host name or IP address, got ${JSON.stringify(host)}`);
+  const pivot = (raw(env, "FX_PIVOT") ?? "USD").toUpperCase();
+  if (!isCurrency(pivot)) throw new ConfigError("FX_PIVOT", `must be an ISO 4217 currency code, got ${JSON.stringify(pivot)}`);
+  const bootstrapAdminKey = raw(env, "BOOTSTRAP_ADMIN_KEY");
+  if (bootstrapAdminKey !== undefined && !API_KEY_PATTERN.test(bootstrapAdminKey)) {
+    throw new ConfigError("BOOTSTRAP_ADMIN_KEY", "must look like ent_<12 hex>_<43 base64url characters>");
+  }
+  const maxAge = int(env, "FX_MAX_RATE_AGE_SECONDS", 0, 0, 366 * 86_400);
+  return {
+    databaseUrl,
+    dataDir: raw(env, "DATA_DIR") ?? ".data",
+    dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1, 500),
+    port: int(env, "PORT", 3000, 0, 65_535),
+    host,
+    logLevel,
+    demo: bool(env, "DEMO", false),
+    maintenanceIntervalSeconds: int(env, "MAINTENANCE_INTERVAL_SECONDS", 30, 0, 86_400),
+    http: {
+      bodyLimit: int(env, "BODY_LIMIT_BYTES", 1_048_576, 1_024, 100 * 1_048_576),
+      batchMaxItems: int(env, "BATCH_MAX_ITEMS", 1_000, 1, 10_000),
+      rateLimitMax: int(env, "RATE_LIMIT_MAX", 6_000, 1, 10_000_000),
+      rateLimitWindowMs: int(env, "RATE_LIMIT_WINDOW_MS", 60_000, 1_000, 86_400_000),
+      authFailureLimit: int(env, "AUTH_FAILURE_LIMIT", 100, 1, 1_000_000),
+      requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000),
+      keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1_000, 600_000),
+      trustProxy: bool(env, "TRUST_PROXY", false),
+    },
+    auth: {
+      replayWindowSeconds: int(env, "HMAC_REPLAY_WINDOW_SECONDS", 300, 1, 3_600),
+      bootstrapAdminKey,
+    },
+    fx: {
+      pivot,
+      defaultMarkupBps: int(env, "FX_MARKUP_BPS", 0, 0, 9_999),
+      quoteTtlSeconds: int(env, "FX_QUOTE_TTL_SECONDS", 60, 1, 86_400),
+      maxRateAgeSeconds: maxAge === 0 ? undefined : maxAge,
+      rateValiditySeconds: int(env, "FX_RATE_VALIDITY_SECONDS", 86_400, 60, 366 * 86_400),
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Errors of the HTTP edge (`ENT_AUTH_*`, `ENT_HTTP_*`): authentication, request signing, and the
+ * transport-level failures Fastify detects before a route runs (malformed JSON, body too large,
+ * unsupported media type, unknown route, rate limit). Each gets a stable code like every domain
+ * error, so a client can branch on `code` and never on a message.
+ */
+import { defineError } from "../errors.js";
+
+export const HttpErrors = {
+  missingKey: defineError("ENT_AUTH_MISSING_KEY", 401, "API key required"),
+  invalidKey: defineError("ENT_AUTH_INVALID_KEY", 401, "Invalid API key"),
+  revokedKey: defineError("ENT_AUTH_REVOKED_KEY", 401, "API key revoked"),
+  insufficientScope: defineError("ENT_AUTH_INSUFFICIENT_SCOPE", 403, "API key lacks the required scope"),
+  signatureMissing: defineError("ENT_AUTH_SIGNATURE_MISSING", 401, "Request signature required"),
+  signatureInvalid: defineError("ENT_AUTH_SIGNATURE_INVALID", 401, "Invalid request signature"),
+  /** The signed timestamp is outside the replay window (too old, or too far in the future). */
+  signatureExpired: defineError("ENT_AUTH_SIGNATURE_EXPIRED", 401, "Request signature expired"),
+  /** The same signature was already accepted inside the replay window. */
+  signatureReplayed: defineError("ENT_AUTH_SIGNATURE_REPLAYED", 401, "Request signature replayed"),
+  keyNotFound: defineError("ENT_AUTH_KEY_NOT_FOUND", 404, "API key not found"),
+  malformedJson: defineError("ENT_HTTP_MALFORMED_JSON", 400, "Malformed JSON body"),
+  bodyTooLarge: defineError("ENT_HTTP_BODY_TOO_LARGE", 413, "Request body too large"),
+  unsupportedMediaType: defineError("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
+  routeNotFound: defineError("ENT_HTTP_ROUTE_NOT_FOUND", 404, "No such route"),
+  rateLimited: defineError("ENT_HTTP_RATE_LIMITED", 429, "Too many requests"),
+  /** Any other client error Fastify raises before the route (bad Content-Length, bad header...). */
+  badRequest: defineError("ENT_HTTP_BAD_REQUEST", 400, "Bad request"),
+  notReady: defineError("ENT_HTTP_NOT_READY", 503, "Service not ready"),
+} as const;

@@ -1,0 +1,85 @@
+/**
+ * OpenAPI 3.1 document generated from the route schemas (@fastify/swagger), served at
+ * `GET /openapi.json`; the interactive reference (Scalar) at `/docs`, with its JavaScript bundle
+ * served from the package itself (no CDN: the reference works offline). The error catalogue is
+ * served at `/problems` so every problem `type` URI resolves.
+ */
+import swagger from "@fastify/swagger";
+import scalar from "@scalar/fastify-api-reference";
+import type { FastifyInstance } from "fastify";
+import { Type } from "typebox";
+import { Errors, errorCatalogue } from "../../errors.js";
+import { ProblemSchema } from "../problem.js";
+import { problems } from "../schemas/common.js";
+import { SCOPES } from "../auth/keys.js";
+
+export const TAGS = {
+  settlements: "settlements",
+  journal: "journal",
+  fx: "fx",
+  admin: "admin",
+  ops: "operations",
+} as const;
+
+const ProblemTypeSchema = Type.Object({ code: Type.String(), status: Type.Integer(), title: Type.String(), type: Type.String() });
+
+export async function docsPlugin(app: FastifyInstance): Promise<void> {
+  app.addSchema(ProblemSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Entrepot settlement ledger API",
+        version: "1.0.0",
+        description: [
+          "Cross-border settlement ledger: gateways post settlement events in the buyer's currency; the service converts FX with recorded evidence, applies seller-program fees and taxes and books balanced double-entry transactions idempotently.",
+          "",
+          "**Amounts** are strings of integer minor units (`\"1999\"` = 19.99 USD). **Errors** are RFC 9457 `application/problem+json` documents with a stable `code`; the catalogue is at `/problems`.",
+          "",
+          "**Auth**: `Authorization: Bearer <api key>`; scopes " + SCOPES.map((s) => `\`${s}\``).join(", ") + " (`admin` implies the others).",
+          "Gateway writes are also **signed**: `Entrepot-Timestamp: <unix seconds, may carry milliseconds as 3 decimals>` and `Entrepot-Signature: v1=<hex HMAC-SHA256(signingSecret, timestamp + \".\" + rawBody)>`; a signature is accepted once, within the replay window.",
+        ].join("\n"),
+      },
+      tags: [
+        { name: TAGS.settlements, description: "Gateway settlement events and their records" },
+        { name: TAGS.journal, description: "Journal transactions, balances, account history, hash-chain verification" },
+        { name: TAGS.fx, description: "FX rates and quotes" },
+        { name: TAGS.admin, description: "API keys" },
+        { name: TAGS.ops, description: "Health, readiness, metrics, error catalogue" },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer", description: "ent_<id>_<secret>" },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
+    },
+  });
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(scalar, {
+    routePrefix: "/docs",
+    configuration: { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true, pageTitle: "Entrepot API reference" },
+  });
+
+  app.get("/problems", {
+    schema: { tags: [TAGS.ops], summary: "Catalogue of every problem code", response: { 200: Type.Array(ProblemTypeSchema) } },
+  }, async () => errorCatalogue().map((d) => ({ code: d.code, status: d.status, title: d.title, type: `/problems/${d.code}` })));
+
+  app.get("/problems/:code", {
+    schema: {
+      tags: [TAGS.ops],
+      summary: "One problem code",
+      params: Type.Object({ code: Type.String({ pattern: "^ENT_[A-Z0-9_]+$" }) }),
+      response: { 200: ProblemTypeSchema, ...problems(404) },
+    },
+  }, async (request) => {
+    const { code } = request.params as { code: string };
+    const d = errorCatalogue().find((x) => x.code === code);
+    if (d === undefined) throw Errors.notFound(`no problem code ${code}`, { fields: [{ field: "params.code", message: "unknown code" }] });
+    return { code: d.code, status: d.status, title: d.title, type: `/problems/${d.code}` };
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * Every failure leaves as RFC 9457 problem+json with a stable `code`: domain `AppError`s as they
+ * are, Fastify's own errors (validation, body limits, media types, unknown routes) mapped to
+ * `ENT_HTTP_*`/`ENT_REQUEST_*` codes, anything else as an opaque ENT_INTERNAL 500 that is logged
+ * with the request id and never echoed (no stack traces, no SQL, no driver messages).
+ *
+ * Also owns JSON body parsing: the raw bytes are kept on the request because a gateway's HMAC
+ * signature covers exactly those bytes, not a re-serialisation of the parsed object.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
+import { HttpErrors } from "../errors.js";
+import { PROBLEM_CONTENT_TYPE, problemOf } from "../problem.js";
+
+interface AjvIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldOf(issue: AjvIssue, context: string | undefined): string {
+  const parts = issue.instancePath.split("/").filter((p) => p !== "").map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"));
+  if (issue.keyword === "required" && typeof issue.params.missingProperty === "string") parts.push(issue.params.missingProperty);
+  if (issue.keyword === "additionalProperties" && typeof issue.params.additionalProperty === "string") parts.push(issue.params.additionalProperty);
+  const prefix = context === undefined || context === "body" ? [] : [context === "querystring" ? "query" : context];
+  const path = [...prefix, ...parts].join(".");
+  return path === "" ? (context ?? "body") : path;
+}
+
+function messageOf(issue: AjvIssue): string {
+  if (issue.keyword === "additionalProperties") return "is not an accepted field";
+  if (issue.keyword === "required") return "is required";
+  return issue.message ?? issue.keyword;
+}
+
+export function validationProblem(error: FastifyError): AppError {
+  const issues = (error.validation ?? []) as AjvIssue[];
+  const seen = new Set<string>();
+  const fields: FieldIssue[] = [];
+  for (const issue of issues) {
+    const f = { field: fieldOf(issue, error.validationContext), message: messageOf(issue) };
+    const k = `${f.field}\u0000${f.message}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      fields.push(f);
+    }
+  }
+  const summary = fields.slice(0, 5).map((f) => `${f.field} ${f.message}`).join("; ");
+  return Errors.validation(`${fields.length} invalid field${fields.length === 1 ? "" : "s"}: ${summary}${fields.length > 5 ? "; ..." : ""}`, { fields });
+}
+
+/** Fastify's built-in error codes -> our stable codes. */
+function mapFastifyError(error: FastifyError): { appError: AppError; status?: number } | null {
+  if (error.validation !== undefined) return { appError: validationProblem(error) };
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { appError: HttpErrors.bodyTooLarge(`the request body exceeds the limit of this route`) };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { appError: HttpErrors.unsupportedMediaType("send the body as application/json") };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { appError: HttpErrors.malformedJson("the body is empty but the content type is application/json") };
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return { appError: HttpErrors.malformedJson("the body is not valid JSON") };
+    default:
+      break;
+  }
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Fastify's messages for client errors describe the request, never server internals.
+    return { appError: HttpErrors.badRequest(error.message), status };
+  }
+  return null;
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, e: AppError, status?: number): FastifyReply {
+  const problem = problemOf(e, request.url.split("?")[0] ?? request.url, String(request.id), status);
+  request.server.metrics?.problems.inc({ code: problem.code });
+  return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem);
+}
+
+export async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  // JSON only: any other body type is a 415, never a string that then fails validation obscurely.
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    // The default parser is callback-style and synchronous; its return value carries nothing.
+    void parseJson(request, raw.toString("utf8"), (err, value) => {
+      if (err === null) return done(null, value);
+      const code = (err as FastifyError).code;
+      done(code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? HttpErrors.malformedJson("the body is empty but the content type is application/json") : HttpErrors.malformedJson("the body is not valid JSON"), undefined);
+    });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendProblem(request, reply, HttpErrors.routeNotFound(`no route ${request.method} ${request.url.split("?")[0] ?? ""}`));
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isAppError(error)) {
+      if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
+      return sendProblem(request, reply, error);
+    }
+    const mapped = mapFastifyError(error);
+    if (mapped !== null) return sendProblem(request, reply, mapped.appError, mapped.status);
+    // Unknown: log everything here, send nothing of it.
+    request.log.error({ err: error, reqId: request.id }, "unhandled error");
+    return sendProblem(request, reply, Errors.internal(`an internal error occurred; quote request id ${request.id} when reporting it`));
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Prometheus metrics on a registry owned by this app instance (not prom-client's global one), so
+ * several apps in one process (tests, the benchmark) never collide. Route labels use the route
+ * PATTERN, never the raw URL, to keep label cardinality bounded.
+ */
+import type { FastifyInstance } from "fastify";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: "entrepot_http_requests_total", help: "HTTP requests by route, method and status", labelNames: ["method", "route", "status"], registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: "entrepot_http_request_duration_seconds",
+    help: "HTTP request latency by route, method and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly settlementEvents = new Counter({ name: "entrepot_settlement_events_total", help: "Settlement events by type and result (created, exists, error code)", labelNames: ["type", "result"], registers: [this.registry] });
+  readonly ledgerTransactions = new Counter({ name: "entrepot_ledger_transactions_total", help: "Journal transactions booked through the API", registers: [this.registry] });
+  readonly ledgerPostings = new Counter({ name: "entrepot_ledger_postings_total", help: "Journal postings booked through the API", registers: [this.registry] });
+  readonly problems = new Counter({ name: "entrepot_http_problems_total", help: "Problem responses by code", labelNames: ["code"], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "entrepot_" });
+  }
+}
+
+export async function metricsPlugin(app: FastifyInstance): Promise<void> {
+  const metrics = new Metrics();
+  app.decorate("metrics", metrics);
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    metrics.requests.inc(labels);
+    metrics.latency.observe(labels, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Read side of the ledger: journal transactions (cursor pages, filters), one transaction,
+ * balances now or at an instant, an account's posting history, and hash-chain verification.
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { Errors } from "../../errors.js";
+import { LedgerErrors } from "../../ledger/index.js";
+import { bearer, CurrencyCode, CursorQuery, DateTime, Identifier, LimitQuery, problems } from "../schemas/common.js";
+import { balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView } from "../schemas/views.js";
+import { TAGS } from "../plugins/docs.js";
+
+const META_PREFIX = "meta.";
+
+const ListQuery = Type.Object(
+  {
+    account: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Only transactions with a posting on this account code" })),
+    sellerId: Type.Optional(Identifier),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+    limit: Type.Optional(LimitQuery),
+    cursor: Type.Optional(CursorQuery),
+  },
+  {
+    // Metadata filters: `meta.<key>=<value>`, exact match, e.g. `meta.settlementId=ORD-BR-pop`.
+    patternProperties: { "^meta\\.[A-Za-z0-9_]{1,64}$": Type.String({ maxLength: 200 }) },
+    additionalProperties: false,
+  },
+);
+type ListQuery = Static<typeof ListQuery> & Record<string, string | undefined>;
+
+const AccountParams = Type.Object({
+  account: Type.String({ minLength: 1, maxLength: 200, description: "Account code, e.g. seller:S-POP-SZ-01:available" }),
+  currency: CurrencyCode,
+});
+
+export async function journalRoutes(app: FastifyInstance): Promise<void> {
+  const { ledger } = app.services;
+  const read = { auth: { scopes: ["finance:read" as const] } };
+
+  app.get("/v1/transactions", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "List journal transactions, newest first",
+      description: "Cursor pagination (`nextCursor`). Filters: `account`, `sellerId`, `from`/`to` (booking time, `to` exclusive), and `meta.<key>=<value>` on transaction metadata.",
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Transaction")), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as ListQuery;
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(q)) if (k.startsWith(META_PREFIX) && v !== undefined) metadata[k.slice(META_PREFIX.length)] = v;
+    if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to)) {
+      throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
+    }
+    const page = await ledger.listTransactions({
+      ...(q.account === undefined ? {} : { account: q.account }),
+      ...(q.sellerId === undefined ? {} : { sellerId: q.sellerId }),
+      ...(q.from === undefined ? {} : { from: new Date(q.from) }),
+      ...(q.to === undefined ? {} : { to: new Date(q.to) }),
+      ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
+      limit: q.limit === undefined ? 100 : Number(q.limit),
+      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+    });
+    return { items: page.items.map(transactionView), nextCursor: page.nextCursor };
+  });
+
+  app.get("/v1/transactions/:id", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Get one journal transaction",
+      security: bearer,
+      params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,19}$" }) }),
+      response: { 200: Type.Ref("Transaction"), ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const t = await ledger.getTransaction(id);
+    if (t === null) throw LedgerErrors.transactionNotFound(`no journal transaction ${id}`, { fields: [{ field: "params.id", message: "unknown transaction" }] });
+    return transactionView(t);
+  });
+
+  app.get("/v1/accounts/:account/:currency/balance", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Balance of an account, now or at an instant",
+      description: "`?at=` gives the balance as it was at that booking instant (point-in-time read).",
+      security: bearer,
+      params: AccountParams,
+      querystring: Type.Object({ at: Type.Optional(DateTime) }, { additionalProperties: false }),
+      response: { 200: BalanceView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const { account, currency } = request.params as Static<typeof AccountParams>;
+    const { at } = request.query as { at?: string };
+    return balanceView(await ledger.balance(account, currency, at === undefined ? undefined : new Date(at)));
+  });
+
+  app.get("/v1/accounts/:account/:currency/history", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Postings of an account, newest first",
+      security: bearer,
+      params: AccountParams,
+      querystring: Type.Object({ limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(HistoryItemView), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const { account, currency } = request.params as Static<typeof AccountParams>;
+    const { limit, cursor } = request.query as { limit?: string; cursor?: string };
+    const page = await ledger.history(account, currency, { limit: limit === undefined ? 100 : Number(limit), ...(cursor === undefined ? {} : { cursor }) });
+    return { items: page.items.map(historyItemView), nextCursor: page.nextCursor };
+  });
+
+  app.get("/v1/journal/verify", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Verify the journal's hash chain",
+      description: "Recomputes every transaction's hash from its content and its predecessor's hash; `ok: false` names the first broken link.",
+      security: bearer,
+      response: { 200: ChainView, ...problems(401, 403, 429) },
+    },
+  }, async () => chainView(await ledger.verifyChain()));
+}

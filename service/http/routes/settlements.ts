@@ -1,0 +1,138 @@
+/**
+ * Gateway settlement events: one (`POST /v1/settlements/events`) or many
+ * (`POST /v1/settlements/events/batch`, answered per item by index, TigerBeetle-style: a replay
+ * is `exists`, one bad item never fails the others). Both are signed by the gateway.
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { Errors } from "../../errors.js";
+import { EVENT_TYPES, type SettlementEvent, type SettlementItemResult } from "../../settlement/index.js";
+import { Amount, SignatureHeaders, bearer, DateTime, Identifier, NonNegativeAmount, problems } from "../schemas/common.js";
+import { batchItemView, BatchItemView, SettlementResultView, settlementResultView, settlementView } from "../schemas/views.js";
+import { TAGS } from "../plugins/docs.js";
+
+export const EventBody = Type.Object(
+  {
+    type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)), { description: "Event type" }),
+    gateway: Identifier,
+    gatewayEventId: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's id of this event: the idempotency key (with the gateway)" }),
+    settlementId: Identifier,
+    sellerId: Identifier,
+    market: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 market" }),
+    category: Type.String({ pattern: "^[a-z0-9_-]{1,50}$" }),
+    currency: Type.String({ pattern: "^[A-Za-z]{3}$", description: "Buyer currency, ISO 4217" }),
+    amount: NonNegativeAmount,
+    gatewayFee: Type.Optional(Amount),
+    occurredAt: DateTime,
+    fxQuoteId: Type.Optional(Identifier),
+    originalEventId: Type.Optional(Identifier),
+    supplyPrice: Type.Optional(NonNegativeAmount),
+  },
+  { additionalProperties: false, $id: "SettlementEvent" },
+);
+type EventBody = Static<typeof EventBody>;
+
+export function toEvent(b: EventBody): SettlementEvent {
+  return {
+    type: b.type,
+    gateway: b.gateway,
+    gatewayEventId: b.gatewayEventId,
+    settlementId: b.settlementId,
+    sellerId: b.sellerId,
+    market: b.market,
+    category: b.category,
+    currency: b.currency,
+    amount: BigInt(b.amount),
+    gatewayFee: BigInt(b.gatewayFee ?? "0"),
+    occurredAt: new Date(b.occurredAt),
+    ...(b.fxQuoteId === undefined ? {} : { fxQuoteId: b.fxQuoteId }),
+    ...(b.originalEventId === undefined ? {} : { originalEventId: b.originalEventId }),
+    ...(b.supplyPrice === undefined ? {} : { supplyPrice: BigInt(b.supplyPrice) }),
+  };
+}
+
+export async function settlementRoutes(app: FastifyInstance): Promise<void> {
+  const { metrics, services } = app;
+  const batchMax = app.appConfig.http.batchMaxItems;
+  app.addSchema(EventBody);
+
+  const count = (type: string, r: SettlementItemResult) => {
+    metrics.settlementEvents.inc({ type, result: r.status === "error" ? r.error.code : r.status });
+    if (r.status === "created") {
+      metrics.ledgerTransactions.inc();
+      metrics.ledgerPostings.inc(r.transaction.postings.length);
+    }
+  };
+
+  app.post("/v1/settlements/events", {
+    config: { auth: { scopes: ["gateway:write"], signed: true } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Post one settlement event",
+      description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT.",
+      security: bearer,
+      headers: SignatureHeaders,
+      body: Type.Ref("SettlementEvent"),
+      response: { 201: SettlementResultView, 200: SettlementResultView, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as EventBody;
+    try {
+      const result = await services.settlement.postEvent(toEvent(body));
+      count(body.type, result);
+      return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result));
+    } catch (e) {
+      metrics.settlementEvents.inc({ type: body.type, result: (e as { code?: string }).code ?? "ENT_INTERNAL" });
+      throw e;
+    }
+  });
+
+  app.post("/v1/settlements/events/batch", {
+    config: { auth: { scopes: ["gateway:write"], signed: true } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Post many settlement events",
+      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it.`,
+      security: bearer,
+      headers: SignatureHeaders,
+      body: Type.Object({ events: Type.Array(Type.Ref("SettlementEvent"), { minItems: 1, maxItems: batchMax }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ results: Type.Array(BatchItemView) }), ...problems(400, 401, 403, 413, 415, 429) },
+    },
+  }, async (request) => {
+    const { events } = request.body as { events: EventBody[] };
+    const results = await services.settlement.postEvents(events.map(toEvent));
+    results.forEach((r, i) => count(events[i]?.type ?? "unknown", r));
+    return {
+      results: results.map((r, index) => {
+        if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index);
+        // An unexpected failure of one item: its message may carry driver or SQL text. Log it with
+        // the request id; the client gets the code and the id to quote, nothing else.
+        request.log.error({ reqId: request.id, index, error: r.error.message }, "batch item failed");
+        return batchItemView({ status: "error", error: { code: r.error.code, message: `internal error on this item; quote request id ${request.id} when reporting it` } }, index);
+      }),
+    };
+  });
+
+  app.get("/v1/settlements/:id", {
+    config: { auth: { scopes: ["finance:read", "gateway:write"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Get a settlement record",
+      description: "By record id, or by event key `<gateway>:<gatewayEventId>`.",
+      security: bearer,
+      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 250 }) }),
+      response: { 200: Type.Ref("Settlement"), ...problems(401, 403, 404, 429) },
+    },
+  }, async (request) => settlementView(await services.settlement.getSettlement((request.params as { id: string }).id)));
+
+  app.get("/v1/orders/:settlementId/settlements", {
+    config: { auth: { scopes: ["finance:read", "gateway:write"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Every settlement record of one marketplace order, oldest first",
+      security: bearer,
+      params: Type.Object({ settlementId: Identifier }),
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Settlement")) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => ({ items: (await services.settlement.listForOrder((request.params as { settlementId: string }).settlementId)).map(settlementView) }));
+}

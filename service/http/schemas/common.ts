@@ -1,0 +1,35 @@
+/**
+ * Shared TypeBox schemas. Amounts cross the HTTP boundary as strings of integer minor units (JSON
+ * numbers lose precision above 2^53); dates as RFC 3339 strings. Types are derived from these
+ * schemas, never written twice.
+ */
+import { Type } from "typebox";
+
+/** Signed integer minor units; 38 digits is the NUMERIC(38,0) column's capacity. */
+export const Amount = Type.String({ pattern: "^-?(0|[1-9][0-9]{0,37})$", description: "Integer amount in minor units, as a string", examples: ["14990"] });
+export const NonNegativeAmount = Type.String({ pattern: "^(0|[1-9][0-9]{0,37})$", description: "Non-negative integer amount in minor units, as a string", examples: ["14990"] });
+export const CurrencyCode = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code", examples: ["BRL"] });
+export const DateTime = Type.String({ format: "date-time", description: "RFC 3339 instant", examples: ["2024-12-02T09:00:00Z"] });
+export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
+export const StringMap = Type.Record(Type.String(), Type.String());
+/** Query-string integers stay strings (no type coercion anywhere, so a JSON body never has a number silently turned into an amount). */
+export const LimitQuery = Type.String({ pattern: "^(?:[1-9][0-9]{0,2}|1000)$", description: "Page size, 1-1000 (default 100)" });
+export const CursorQuery = Type.String({ pattern: "^[A-Za-z0-9_=-]{1,200}$", description: "Opaque cursor from a previous page's nextCursor" });
+
+export const ProblemRef = Type.Ref("Problem");
+
+/** Standard error responses for a route, documented (and served) as application/problem+json. */
+export function problems(...statuses: number[]): Record<number, { description: string; content: { "application/problem+json": { schema: typeof ProblemRef } } }> {
+  return Object.fromEntries(statuses.map((s) => [s, { description: "RFC 9457 problem document with a stable `code`", content: { "application/problem+json": { schema: ProblemRef } } }]));
+}
+
+export const bearer = [{ apiKey: [] as string[] }];
+
+/**
+ * Documents the signature headers of signed routes. Optional in the schema on purpose: the auth
+ * plugin checks them before validation runs and answers with ENT_AUTH_SIGNATURE_* codes.
+ */
+export const SignatureHeaders = Type.Object({
+  "entrepot-timestamp": Type.Optional(Type.String({ description: "Unix seconds (up to 3 decimals) at signing; must be within the replay window" })),
+  "entrepot-signature": Type.Optional(Type.String({ description: 'v1=<hex HMAC-SHA256(signingSecret, timestamp + "." + rawBody)>; comma-separate several during secret rotation' })),
+});

@@ -1,0 +1,312 @@
+/**
+ * Response shapes and the functions that turn domain objects (bigint, Date) into them.
+ */
+import { Type, type Static } from "typebox";
+import type { Balance, ChainVerification, JournalTransaction, Posting } from "../../ledger/types.js";
+import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
+import type { SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
+import { Amount, DateTime, StringMap } from "./common.js";
+
+export const PostingView = Type.Object({
+  id: Type.String(),
+  account: Type.String(),
+  currency: Type.String(),
+  direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+  amount: Amount,
+  balanceAfter: Amount,
+});
+
+export const TransactionView = Type.Object(
+  {
+    id: Type.String(),
+    sequence: Type.String({ description: "Position in the journal hash chain" }),
+    kind: Type.String(),
+    status: Type.String(),
+    idempotencyKey: Type.String(),
+    postings: Type.Array(PostingView),
+    metadata: StringMap,
+    description: Type.Union([Type.String(), Type.Null()]),
+    effectiveAt: DateTime,
+    bookedAt: DateTime,
+    referencesId: Type.Union([Type.String(), Type.Null()]),
+    hash: Type.String(),
+    previousHash: Type.String(),
+  },
+  { $id: "Transaction" },
+);
+export type TransactionView = Static<typeof TransactionView>;
+
+export function transactionView(t: JournalTransaction): TransactionView {
+  return {
+    id: t.id,
+    sequence: t.sequence.toString(),
+    kind: t.kind,
+    status: t.status,
+    idempotencyKey: t.idempotencyKey,
+    postings: t.postings.map((p: Posting) => ({ id: p.id, account: p.account, currency: p.currency, direction: p.direction, amount: p.amount.toString(), balanceAfter: p.balanceAfter.toString() })),
+    metadata: t.metadata,
+    description: t.description,
+    effectiveAt: t.effectiveAt.toISOString(),
+    bookedAt: t.bookedAt.toISOString(),
+    referencesId: t.referencesId,
+    hash: t.hash,
+    previousHash: t.previousHash,
+  };
+}
+
+export const FxLegView = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rate: Type.String({ description: "Units of `to` per unit of `from`" }),
+  quoteId: Type.Union([Type.String(), Type.Null()]),
+  source: Type.String(),
+  asOf: Type.String(),
+  fromAmount: Amount,
+  toAmount: Amount,
+});
+
+export const EventView = Type.Object({
+  type: Type.String(),
+  gateway: Type.String(),
+  gatewayEventId: Type.String(),
+  settlementId: Type.String(),
+  sellerId: Type.String(),
+  market: Type.String(),
+  category: Type.String(),
+  currency: Type.String(),
+  amount: Amount,
+  gatewayFee: Amount,
+  occurredAt: DateTime,
+  fxQuoteId: Type.Optional(Type.String()),
+  originalEventId: Type.Optional(Type.String()),
+  supplyPrice: Type.Optional(Amount),
+});
+
+export const SettlementView = Type.Object(
+  {
+    id: Type.String(),
+    eventKey: Type.String(),
+    captureKey: Type.String(),
+    sequence: Type.Integer(),
+    status: Type.String(),
+    program: Type.String(),
+    event: EventView,
+    fx: Type.Array(FxLegView, { description: "FX evidence: every conversion, its rate, source and instant" }),
+    breakdown: Type.Record(Type.String(), Type.Unknown(), { description: "Economic lines (amounts as strings), schedule and tax rule applied" }),
+    refundedDelta: Amount,
+    journalTransactionId: Type.Union([Type.String(), Type.Null()]),
+    createdAt: DateTime,
+  },
+  { $id: "Settlement" },
+);
+export type SettlementView = Static<typeof SettlementView>;
+
+/** bigint -> string, Date -> ISO, recursively: for JSON documents whose shape is open. */
+export function jsonSafe(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, jsonSafe(x)]));
+  return v;
+}
+
+export function settlementView(r: SettlementRecord): SettlementView {
+  const e = r.event;
+  return {
+    id: r.id,
+    eventKey: r.eventKey,
+    captureKey: r.captureKey,
+    sequence: r.sequence,
+    status: r.status,
+    program: r.program,
+    event: {
+      type: e.type,
+      gateway: e.gateway,
+      gatewayEventId: e.gatewayEventId,
+      settlementId: e.settlementId,
+      sellerId: e.sellerId,
+      market: e.market,
+      category: e.category,
+      currency: e.currency,
+      amount: e.amount.toString(),
+      gatewayFee: e.gatewayFee.toString(),
+      occurredAt: e.occurredAt.toISOString(),
+      ...(e.fxQuoteId === undefined ? {} : { fxQuoteId: e.fxQuoteId }),
+      ...(e.originalEventId === undefined ? {} : { originalEventId: e.originalEventId }),
+      ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
+    },
+    fx: r.fx.map((l) => ({ from: l.from, to: l.to, rate: l.rate, quoteId: l.quoteId, source: l.source, asOf: l.asOf, fromAmount: l.fromAmount.toString(), toAmount: l.toAmount.toString() })),
+    breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
+    refundedDelta: r.refundedDelta.toString(),
+    journalTransactionId: r.journalTransactionId,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+export const SettlementResultView = Type.Object({
+  status: Type.Union([Type.Literal("created"), Type.Literal("exists")]),
+  settlement: Type.Ref("Settlement"),
+  transaction: Type.Ref("Transaction"),
+});
+
+export function settlementResultView(r: SettlementResult) {
+  return { status: r.status, settlement: settlementView(r.settlement), transaction: transactionView(r.transaction) };
+}
+
+export const BatchItemView = Type.Object({
+  index: Type.Integer(),
+  status: Type.Union([Type.Literal("created"), Type.Literal("exists"), Type.Literal("error")]),
+  settlement: Type.Optional(Type.Ref("Settlement")),
+  transaction: Type.Optional(Type.Ref("Transaction")),
+  error: Type.Optional(
+    Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    }),
+  ),
+});
+
+export function batchItemView(r: SettlementItemResult, index: number) {
+  if (r.status === "error") {
+    return { index, status: "error" as const, error: { code: r.error.code, message: r.error.message, ...(r.error.fields ? { errors: r.error.fields } : {}) } };
+  }
+  return { index, ...settlementResultView(r) };
+}
+
+export const BalanceView = Type.Object({
+  account: Type.String(),
+  currency: Type.String(),
+  posted: Amount,
+  available: Amount,
+  pendingDebits: Amount,
+  pendingCredits: Amount,
+  postedDebits: Amount,
+  postedCredits: Amount,
+  asOf: DateTime,
+  lastTransactionId: Type.Union([Type.String(), Type.Null()]),
+});
+
+export function balanceView(b: Balance): Static<typeof BalanceView> {
+  return {
+    account: b.account,
+    currency: b.currency,
+    posted: b.posted.toString(),
+    available: b.available.toString(),
+    pendingDebits: b.pendingDebits.toString(),
+    pendingCredits: b.pendingCredits.toString(),
+    postedDebits: b.postedDebits.toString(),
+    postedCredits: b.postedCredits.toString(),
+    asOf: b.asOf.toISOString(),
+    lastTransactionId: b.lastTransactionId,
+  };
+}
+
+export const HistoryItemView = Type.Object({
+  id: Type.String(),
+  transactionId: Type.String(),
+  direction: Type.String(),
+  amount: Amount,
+  balanceAfter: Amount,
+  bookedAt: DateTime,
+});
+
+export function historyItemView(p: Posting & { transactionId: string; bookedAt: Date }): Static<typeof HistoryItemView> {
+  return { id: p.id, transactionId: p.transactionId, direction: p.direction, amount: p.amount.toString(), balanceAfter: p.balanceAfter.toString(), bookedAt: p.bookedAt.toISOString() };
+}
+
+export const ChainView = Type.Object({
+  ok: Type.Boolean(),
+  checked: Type.String(),
+  headSequence: Type.String(),
+  headHash: Type.String(),
+  firstBreak: Type.Optional(Type.Object({ sequence: Type.String(), transactionId: Type.String(), expectedHash: Type.String(), storedHash: Type.String() })),
+});
+
+export function chainView(c: ChainVerification): Static<typeof ChainView> {
+  return {
+    ok: c.ok,
+    checked: c.checked.toString(),
+    headSequence: c.headSequence.toString(),
+    headHash: c.headHash,
+    ...(c.firstBreak ? { firstBreak: { ...c.firstBreak, sequence: c.firstBreak.sequence.toString() } } : {}),
+  };
+}
+
+export const RateLegView = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rateId: Type.String(),
+  publishedRate: Type.String(),
+  inverted: Type.Boolean(),
+  source: Type.String(),
+  asOf: Type.String(),
+  validUntil: Type.String(),
+});
+
+function legView(l: RateLeg): Static<typeof RateLegView> {
+  return { from: l.from, to: l.to, rateId: l.rateId, publishedRate: l.publishedRate, inverted: l.inverted, source: l.source, asOf: l.asOf, validUntil: l.validUntil };
+}
+
+export const FxRateView = Type.Object({
+  id: Type.String(),
+  base: Type.String(),
+  quote: Type.String(),
+  rate: Type.String(),
+  source: Type.String(),
+  asOf: DateTime,
+  validFrom: DateTime,
+  validUntil: DateTime,
+  publishedAt: DateTime,
+});
+
+export function fxRateView(r: FxRate): Static<typeof FxRateView> {
+  return { id: r.id, base: r.base, quote: r.quote, rate: r.rate, source: r.source, asOf: r.asOf.toISOString(), validFrom: r.validFrom.toISOString(), validUntil: r.validUntil.toISOString(), publishedAt: r.publishedAt.toISOString() };
+}
+
+export const ResolvedRateView = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rate: Type.String(),
+  path: Type.String(),
+  legs: Type.Array(RateLegView),
+  asOf: Type.String(),
+  source: Type.String(),
+  at: Type.String(),
+});
+
+export function resolvedRateView(r: ResolvedRate): Static<typeof ResolvedRateView> {
+  return { from: r.from, to: r.to, rate: r.rate, path: r.path, legs: r.legs.map(legView), asOf: r.asOf, source: r.source, at: r.at };
+}
+
+export const FxQuoteView = Type.Object({
+  id: Type.String(),
+  base: Type.String(),
+  quote: Type.String(),
+  midRate: Type.String(),
+  markupBps: Type.Integer(),
+  allInRate: Type.String(),
+  path: Type.String(),
+  legs: Type.Array(RateLegView),
+  rateIds: Type.Array(Type.String()),
+  ratesAt: DateTime,
+  createdAt: DateTime,
+  expiresAt: DateTime,
+});
+
+export function fxQuoteView(q: FxQuote): Static<typeof FxQuoteView> {
+  return {
+    id: q.id,
+    base: q.base,
+    quote: q.quote,
+    midRate: q.midRate,
+    markupBps: q.markupBps,
+    allInRate: q.allInRate,
+    path: q.path,
+    legs: q.legs.map(legView),
+    rateIds: q.rateIds,
+    ratesAt: q.ratesAt.toISOString(),
+    createdAt: q.createdAt.toISOString(),
+    expiresAt: q.expiresAt.toISOString(),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * What the HTTP layer adds to Fastify's types: the authenticated caller and the raw body on each
+ * request, each route's auth requirement in its config, and the shared services on the instance.
+ */
+import type { Config } from "../config.js";
+import type { Services } from "../services.js";
+import type { Principal, Scope } from "./auth/keys.js";
+import type { Metrics } from "./plugins/metrics.js";
+
+export interface RouteAuth {
+  /** Any one of these scopes grants access (`admin` grants everything). */
+  scopes: Scope[];
+  /** The body must carry a valid HMAC signature by the key's signing secret (gateway writes). */
+  signed?: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** The exact bytes received (JSON bodies only): what a request signature covers. */
+    rawBody: Buffer | undefined;
+  }
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+  interface FastifyInstance {
+    services: Services;
+    appConfig: Config;
+    metrics: Metrics;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Time-driven bookkeeping that no request triggers: pending ledger transfers past their timeout are
+ * voided (their reserved amounts released), and held POP proceeds and rolling reserves whose date
+ * has come are released to the sellers. Each tick runs to completion before the next is scheduled,
+ * so ticks never overlap; a failing tick is logged and retried at the next interval (the work is
+ * idempotent: both operations key their postings by the transaction/settlement they act on).
+ */
+import type { Ledger } from "./ledger/types.js";
+import type { SettlementService } from "./settlement/index.js";
+
+export interface MaintenanceLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface MaintenanceTick {
+  expiredPending: number;
+  released: number;
+  releaseErrors: number;
+}
+
+/** Releases are read a page at a time; a tick keeps paging while pages come back full. */
+const RELEASE_PAGE = 500;
+
+export async function runMaintenanceTick(
+  services: { ledger: Pick<Ledger, "expirePending">; settlement: Pick<SettlementService, "releaseDue"> },
+  now: Date = new Date(),
+): Promise<MaintenanceTick> {
+  const expiredPending = await services.ledger.expirePending();
+  let released = 0;
+  let releaseErrors = 0;
+  for (;;) {
+    const page = await services.settlement.releaseDue(now, RELEASE_PAGE);
+    released += page.filter((r) => r.status === "created").length;
+    releaseErrors += page.filter((r) => r.status === "error").length;
+    // A page of only errors would come back again: stop and let the next tick (and the log) deal with it.
+    if (page.length < RELEASE_PAGE || page.every((r) => r.status === "error")) break;
+  }
+  return { expiredPending, released, releaseErrors };
+}
+
+export interface Maintenance {
+  /** Stops scheduling and waits for a tick in progress. */
+  stop(): Promise<void>;
+}
+
+export function startMaintenance(
+  services: Parameters<typeof runMaintenanceTick>[0],
+  opts: { intervalMs: number; log: MaintenanceLog },
+): Maintenance {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const tick = async () => {
+    try {
+      const r = await runMaintenanceTick(services);
+      if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
+      if (r.releaseErrors > 0) opts.log.error({ releaseErrors: r.releaseErrors }, "some due releases were refused");
+    } catch (err) {
+      opts.log.error({ err }, "maintenance tick failed");
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = tick().finally(schedule);
+    }, opts.intervalMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServices } from "../../service/services.js";
+import { buildApp } from "../../service/app.js";
+import { capture, json, openHarness, problemCode, type Harness } from "./harness.js";
+
+describe("problem documents", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness({ env: { BODY_LIMIT_BYTES: "2048" }, programData: false });
+  });
+  afterAll(async () => h.close());
+
+  it("has every RFC 9457 member plus a stable code and the request id", async () => {
+    const r = await h.app.inject({ url: "/v1/nothing-here", headers: { "x-request-id": "req-abc" } });
+    expect(r.statusCode).toBe(404);
+    expect(r.headers["content-type"]).toMatch(/^application\/problem\+json/);
+    expect(r.headers["x-request-id"]).toBe("req-abc");
+    expect(json(r)).toEqual({
+      type: "/problems/ENT_HTTP_ROUTE_NOT_FOUND",
+      title: "No such route",
+      status: 404,
+      detail: "no route GET /v1/nothing-here",
+      instance: "/v1/nothing-here",
+      code: "ENT_HTTP_ROUTE_NOT_FOUND",
+      requestId: "req-abc",
+    });
+  });
+
+  it("replaces a request id that is not short and plain", async () => {
+    const r = await h.app.inject({ url: "/v1/nothing-here", headers: { "x-request-id": "evil line ".padEnd(80, "x") } });
+    expect(json<{ requestId: string }>(r).requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("resolves every problem type to its catalogue entry", async () => {
+    const r = await h.app.inject({ url: "/problems/ENT_HTTP_MALFORMED_JSON" });
+    expect(json(r)).toEqual({ code: "ENT_HTTP_MALFORMED_JSON", status: 400, title: "Malformed JSON body", type: "/problems/ENT_HTTP_MALFORMED_JSON" });
+    const all = json<Array<{ code: string }>>(await h.app.inject({ url: "/problems" })).map((p) => p.code);
+    expect(all).toEqual(expect.arrayContaining(["ENT_AUTH_SIGNATURE_REPLAYED", "ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT", "ENT_FX_RATE_STALE", "ENT_LEDGER_UNBALANCED", "ENT_INTERNAL"]));
+    expect(problemCode(await h.app.inject({ url: "/problems/ENT_NOPE" }))).toBe("ENT_REQUEST_NOT_FOUND");
+  });
+
+  it("maps malformed JSON to 400 ENT_HTTP_MALFORMED_JSON", async () => {
+    const r = await h.post("/v1/fx/rates", '{"rates": [', h.keys.admin);
+    expect(r.statusCode).toBe(400);
+    expect(problemCode(r)).toBe("ENT_HTTP_MALFORMED_JSON");
+    const empty = await h.app.inject({ method: "POST", url: "/v1/fx/rates", headers: { "content-type": "application/json", authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(problemCode(empty)).toBe("ENT_HTTP_MALFORMED_JSON");
+  });
+
+  it("refuses prototype poisoning as malformed JSON", async () => {
+    const r = await h.post("/v1/fx/rates", '{"rates": [], "__proto__": {"admin": true}}', h.keys.admin);
+    expect(problemCode(r)).toBe("ENT_HTTP_MALFORMED_JSON");
+  });
+
+  it("maps a body above BODY_LIMIT_BYTES to 413 ENT_HTTP_BODY_TOO_LARGE", async () => {
+    const r = await h.post("/v1/fx/rates", { rates: [{ base: "USD", quote: "BRL", rate: "5.1", source: "x".repeat(3000), asOf: "2024-12-02T00:00:00Z" }] }, h.keys.admin);
+    expect(r.statusCode).toBe(413);
+    expect(problemCode(r)).toBe("ENT_HTTP_BODY_TOO_LARGE");
+  });
+
+  it("maps an unsupported content type to 415 ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", async () => {
+    const r = await h.app.inject({ method: "POST", url: "/v1/fx/rates", payload: "rates=1", headers: { "content-type": "text/plain", authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(r.statusCode).toBe(415);
+    expect(problemCode(r)).toBe("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("lists each invalid field of a request", async () => {
+    const r = await h.signedPost("/v1/settlements/events", capture({ amount: "-5", occurredAt: "yesterday", type: "gift" }));
+    expect(problemCode(r)).toBe("ENT_REQUEST_VALIDATION");
+    const fields = json<{ errors: Array<{ field: string; message: string }> }>(r).errors.map((e) => e.field);
+    expect(fields).toEqual(expect.arrayContaining(["amount", "occurredAt", "type"]));
+  });
+
+  it("hides the message of a batch item that failed unexpectedly (it may carry SQL)", async () => {
+    const services = createServices(h.db, h.config);
+    const settlement = Object.create(services.settlement) as typeof services.settlement;
+    settlement.postEvents = (events) =>
+      Promise.resolve(events.map(() => ({ status: "error" as const, error: { code: "ENT_INTERNAL", message: "Raw query failed. Code: `40P01`. UPDATE settlements SET ..." } })));
+    const app = await buildApp({ services: { ...services, settlement }, config: h.config, logger: false });
+    try {
+      const payload = JSON.stringify({ events: [capture({ gatewayEventId: "hidden-1" })] });
+      const { signedHeaders } = await import("../../service/http/auth/signature.js");
+      const r = await app.inject({ method: "POST", url: "/v1/settlements/events/batch", payload, headers: { "content-type": "application/json", authorization: `Bearer ${h.keys.gateway.key}`, ...signedHeaders(h.keys.gateway.signingSecret, payload) } });
+      expect(r.statusCode).toBe(200);
+      const item = json<{ results: Array<{ status: string; error: { code: string; message: string } }> }>(r).results[0];
+      expect(item?.error.code).toBe("ENT_INTERNAL");
+      expect(r.body).not.toMatch(/40P01|UPDATE|Raw query/);
+      expect(item?.error.message).toContain(String(r.headers["x-request-id"]));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("answers an unexpected failure with an opaque 500 ENT_INTERNAL: no message, no SQL, no stack", async () => {
+    const services = createServices(h.db, h.config);
+    const broken = {
+      ...services,
+      ledger: {
+        ...services.ledger,
+        verifyChain: () => Promise.reject(new Error('relation "ledger_secret" does not exist: SELECT * FROM ledger_secret')),
+      },
+    };
+    const app = await buildApp({ services: broken, config: h.config, logger: false });
+    try {
+      const r = await app.inject({ url: "/v1/journal/verify", headers: { authorization: `Bearer ${h.keys.finance.key}` } });
+      expect(r.statusCode).toBe(500);
+      expect(problemCode(r)).toBe("ENT_INTERNAL");
+      expect(r.body).not.toMatch(/ledger_secret|SELECT|at .*\.ts/);
+      expect(json<{ detail: string; requestId: string }>(r).detail).toContain(json<{ requestId: string }>(r).requestId);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+interface Tx {
+  id: string;
+  sequence: string;
+  metadata: Record<string, string>;
+  postings: Array<{ account: string; currency: string; direction: string; amount: string; balanceAfter: string }>;
+}
+
+describe("journal routes", () => {
+  let h: Harness;
+  const txIds: string[] = [];
+  beforeAll(async () => {
+    h = await openHarness();
+    await publishDayRates(h);
+    const events = [
+      capture({ gatewayEventId: "j-1", settlementId: "ORD-J-1", occurredAt: "2024-12-02T08:00:00Z" }),
+      capture({ gatewayEventId: "j-2", settlementId: "ORD-J-2", sellerId: "S-POP-HK-02", occurredAt: "2024-12-02T09:00:00Z" }),
+      capture({ gatewayEventId: "j-3", settlementId: "ORD-J-3", occurredAt: "2024-12-02T10:00:00Z" }),
+    ];
+    for (const e of events) {
+      const r = await h.signedPost("/v1/settlements/events", e);
+      if (r.statusCode !== 201) throw new Error(r.body);
+      txIds.push(json<{ transaction: { id: string } }>(r).transaction.id);
+    }
+  });
+  afterAll(async () => h.close());
+
+  it("lists transactions newest first with cursor pagination", async () => {
+    const p1 = json<{ items: Tx[]; nextCursor: string | null }>(await h.get("/v1/transactions?limit=2"));
+    expect(p1.items.map((t) => t.id)).toEqual([txIds[2], txIds[1]]);
+    expect(p1.nextCursor).not.toBeNull();
+    const p2 = json<{ items: Tx[]; nextCursor: string | null }>(await h.get(`/v1/transactions?limit=2&cursor=${p1.nextCursor}`));
+    expect(p2.items.map((t) => t.id)).toEqual([txIds[0]]);
+    expect(p2.nextCursor).toBeNull();
+  });
+
+  it("filters by seller, metadata, account and booking time", async () => {
+    const bySeller = json<{ items: Tx[] }>(await h.get("/v1/transactions?sellerId=S-POP-HK-02"));
+    expect(bySeller.items.map((t) => t.id)).toEqual([txIds[1]]);
+    const first = json<Tx>(await h.get(`/v1/transactions/${txIds[0]}`));
+    const [metaKey, metaValue] = Object.entries(first.metadata).find(([k]) => k === "settlementId") ?? [];
+    expect(metaValue).toBe("ORD-J-1");
+    const byMeta = json<{ items: Tx[] }>(await h.get(`/v1/transactions?meta.${metaKey}=ORD-J-1`));
+    expect(byMeta.items.map((t) => t.id)).toEqual([txIds[0]]);
+    const account = first.postings.find((p) => p.account.startsWith("seller:S-POP-SZ-01"))?.account ?? "";
+    const byAccount = json<{ items: Tx[] }>(await h.get(`/v1/transactions?account=${encodeURIComponent(account)}`));
+    expect(byAccount.items.map((t) => t.id)).toEqual([txIds[2], txIds[0]]);
+    const future = json<{ items: Tx[] }>(await h.get(`/v1/transactions?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`));
+    expect(future.items).toEqual([]);
+    const badRange = await h.get("/v1/transactions?from=2024-12-03T00:00:00Z&to=2024-12-02T00:00:00Z");
+    expect(problemCode(badRange)).toBe("ENT_REQUEST_VALIDATION");
+    const badCursor = await h.get("/v1/transactions?cursor=garbage");
+    expect(badCursor.statusCode).toBe(400);
+    expect(problemCode(badCursor)).toBe("ENT_LEDGER_INVALID_CURSOR");
+  });
+
+  it("gets one transaction, 404 ENT_LEDGER_TRANSACTION_NOT_FOUND for an unknown id", async () => {
+    expect(json<Tx>(await h.get(`/v1/transactions/${txIds[1]}`)).id).toBe(txIds[1]);
+    const r = await h.get("/v1/transactions/999999");
+    expect(r.statusCode).toBe(404);
+    expect(problemCode(r)).toBe("ENT_LEDGER_TRANSACTION_NOT_FOUND");
+  });
+
+  it("gives an account's balance now and at an earlier instant, and its history", async () => {
+    const tx = json<Tx>(await h.get(`/v1/transactions/${txIds[0]}`));
+    const p = tx.postings.find((x) => x.account.startsWith("seller:S-POP-SZ-01")) ?? tx.postings[0];
+    if (p === undefined) throw new Error("no posting");
+    const path = `/v1/accounts/${encodeURIComponent(p.account)}/${p.currency}`;
+    const now = json<{ posted: string; asOf: string }>(await h.get(`${path}/balance`));
+    const third = json<Tx>(await h.get(`/v1/transactions/${txIds[2]}`)).postings.find((x) => x.account === p.account && x.currency === p.currency);
+    expect(now.posted).toBe(third?.balanceAfter);
+    const before = json<{ posted: string; lastTransactionId: string | null }>(await h.get(`${path}/balance?at=2000-01-01T00:00:00Z`));
+    expect(before).toMatchObject({ posted: "0", lastTransactionId: null });
+    const history = json<{ items: Array<{ transactionId: string; amount: string }>; nextCursor: string | null }>(await h.get(`${path}/history?limit=1`));
+    expect(history.items.map((i) => i.transactionId)).toEqual([txIds[2]]);
+    expect(history.nextCursor).not.toBeNull();
+    const missing = await h.get("/v1/accounts/seller:nobody/USD/balance");
+    expect(missing.statusCode).toBe(404);
+    expect(problemCode(missing)).toBe("ENT_LEDGER_ACCOUNT_NOT_FOUND");
+  });
+
+  it("verifies the journal's hash chain", async () => {
+    const r = json<{ ok: boolean; checked: string; headSequence: string }>(await h.get("/v1/journal/verify"));
+    expect(r.ok).toBe(true);
+    expect(r.checked).toBe(r.headSequence);
+    expect(BigInt(r.checked)).toBeGreaterThanOrEqual(3n);
+  });
+});

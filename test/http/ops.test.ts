@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../service/app.js";
+import { ConfigError, loadConfig } from "../../service/config.js";
+import { createServices } from "../../service/services.js";
+import { openDatabase } from "../../service/db/index.js";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+describe("operations routes and docs", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h.close());
+
+  it("GET /healthz answers while the process is up", async () => {
+    const r = await h.app.inject({ url: "/healthz" });
+    expect(r.statusCode).toBe(200);
+    expect(json(r)).toEqual({ status: "ok" });
+  });
+
+  it("GET /readyz answers 200 with every migration applied", async () => {
+    const r = await h.app.inject({ url: "/readyz" });
+    expect(r.statusCode).toBe(200);
+    expect(json(r)).toEqual({ status: "ready", database: "reachable", kind: "pglite" });
+  });
+
+  it("GET /readyz answers 503 ENT_HTTP_NOT_READY on an unmigrated database", async () => {
+    const db = await openDatabase({ dataDir: ":memory:", migrate: false });
+    const app = await buildApp({ services: createServices(db, h.config), config: h.config, logger: false });
+    try {
+      const r = await app.inject({ url: "/readyz" });
+      expect(r.statusCode).toBe(503);
+      expect(problemCode(r)).toBe("ENT_HTTP_NOT_READY");
+      expect(json<{ details: { pendingMigrations: string[] } }>(r).details.pendingMigrations.length).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+
+  it("GET /metrics exposes request counts and latency by route pattern, and ledger postings", async () => {
+    await publishDayRates(h);
+    const booked = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "metrics-1" }));
+    expect(booked.statusCode).toBe(201);
+    await h.get("/v1/settlements/adyen:nope");
+    const r = await h.app.inject({ url: "/metrics" });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers["content-type"]).toMatch(/^text\/plain/);
+    expect(r.body).toMatch(/entrepot_http_requests_total\{method="POST",route="\/v1\/settlements\/events",status="201"\} 1/);
+    expect(r.body).toMatch(/entrepot_http_request_duration_seconds_bucket\{le="0.05",method="GET",route="\/v1\/settlements\/:id",status="404"\} 1/);
+    expect(r.body).toMatch(/entrepot_settlement_events_total\{type="capture",result="created"\} 1/);
+    expect(r.body).toMatch(/entrepot_ledger_postings_total [1-9]\d*/);
+    expect(r.body).toMatch(/entrepot_http_problems_total\{code="ENT_SETTLEMENT_NOT_FOUND"\} 1/);
+    expect(r.body).toContain("entrepot_process_resident_memory_bytes");
+  });
+
+  it("GET /openapi.json documents every /v1 route with a schema'd response and bearer security", async () => {
+    const doc = json<{ openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[]; requestBody?: unknown }>> }>(await h.app.inject({ url: "/openapi.json" }));
+    expect(doc.openapi).toBe("3.1.0");
+    const routes = h.app.printRoutes({ commonPrefix: false });
+    const expected = [
+      ["post", "/v1/settlements/events"],
+      ["post", "/v1/settlements/events/batch"],
+      ["get", "/v1/settlements/{id}"],
+      ["get", "/v1/transactions"],
+      ["get", "/v1/transactions/{id}"],
+      ["get", "/v1/accounts/{account}/{currency}/balance"],
+      ["get", "/v1/accounts/{account}/{currency}/history"],
+      ["get", "/v1/journal/verify"],
+      ["post", "/v1/fx/rates"],
+      ["get", "/v1/fx/rates/{base}/{quote}"],
+      ["post", "/v1/fx/quotes"],
+      ["get", "/v1/fx/quotes/{id}"],
+      ["post", "/v1/admin/api-keys"],
+      ["get", "/v1/admin/api-keys"],
+      ["post", "/v1/admin/api-keys/{id}/revoke"],
+    ] as const;
+    expect(routes).toContain("settlements");
+    for (const [method, path] of expected) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method} ${path}`).toBeDefined();
+      expect(Object.keys(op?.responses ?? {}).some((s) => s.startsWith("2")), `${method} ${path} 2xx`).toBe(true);
+      expect(op?.responses["401"], `${method} ${path} 401`).toBeDefined();
+      expect(op?.security, `${method} ${path} security`).toEqual([{ apiKey: [] }]);
+    }
+    for (const p of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[p]?.["get"]).toBeDefined();
+    // Errors are documented as problem+json, and every $ref resolves inside the document.
+    expect(JSON.stringify(doc.paths["/v1/settlements/events"]?.["post"]?.responses["409"])).toContain("application/problem+json");
+    const full = doc as unknown as { components: { schemas: Record<string, unknown> } };
+    const refs = new Set<string>();
+    JSON.stringify(doc, (k, v: unknown) => {
+      if (k === "$ref" && typeof v === "string") refs.add(v);
+      return v;
+    });
+    for (const ref of refs) expect(full.components.schemas[ref.replace("#/components/schemas/", "")], ref).toBeDefined();
+  });
+
+  it("serves the API reference at /docs with its JavaScript bundle from this server (works offline)", async () => {
+    const html = await h.app.inject({ url: "/docs/" });
+    expect(html.statusCode).toBe(200);
+    expect(html.body).toContain('src="js/scalar.js"');
+    expect(html.body).not.toMatch(/<script[^>]+src="https?:/);
+    expect(html.body).not.toContain("fonts.scalar.com");
+    const js = await h.app.inject({ url: "/docs/js/scalar.js" });
+    expect(js.statusCode).toBe(200);
+    expect(js.headers["content-type"]).toMatch(/javascript/);
+    expect(js.body.length).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe("configuration", () => {
+  it("has working defaults", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 3000, host: "127.0.0.1", databaseUrl: undefined, dataDir: ".data", auth: { replayWindowSeconds: 300 }, fx: { pivot: "USD" } });
+  });
+
+  it.each([
+    ["PORT", "http"],
+    ["PORT", "70000"],
+    ["LOG_LEVEL", "loud"],
+    ["DATABASE_URL", "mysql://x"],
+    ["RATE_LIMIT_MAX", "0"],
+    ["BODY_LIMIT_BYTES", "12kb"],
+    ["HMAC_REPLAY_WINDOW_SECONDS", "-1"],
+    ["FX_PIVOT", "XYZ"],
+    ["FX_MARKUP_BPS", "10000"],
+    ["DEMO", "maybe"],
+    ["BOOTSTRAP_ADMIN_KEY", "short"],
+  ])("fails boot naming %s when it is %s", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name} `));
+  });
+});

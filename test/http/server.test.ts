@@ -1,0 +1,61 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../service/config.js";
+import { newKey } from "../../service/http/auth/keys.js";
+import { startServer } from "../../service/server.js";
+
+describe("server.ts", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "entrepot-server-"));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it("bootstraps keys once on an empty key table, listens on loopback, and closes gracefully", async () => {
+    const config = loadConfig({ PORT: "0", DATA_DIR: path.join(dir, "a"), DEMO: "true", LOG_LEVEL: "silent" });
+    const printed: string[] = [];
+    const first = await startServer(config, { printKeys: (t) => printed.push(t) });
+    let finance: string;
+    try {
+      expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const text = printed.join("");
+      expect(text.match(/Bearer ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(3);
+      expect(text).toContain("scopes=admin");
+      expect(text).toContain("scopes=gateway:write");
+      finance = /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(text)?.[1] ?? "";
+      expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+      const r = await fetch(`${first.url}/v1/journal/verify`, { headers: { authorization: `Bearer ${finance}` } });
+      expect(r.status).toBe(200);
+    } finally {
+      await first.close();
+    }
+    await expect(fetch(`${first.url}/healthz`)).rejects.toThrow();
+
+    // Second start on the same data: nothing new is created or printed; the old key still works.
+    const again: string[] = [];
+    const second = await startServer(config, { printKeys: (t) => again.push(t) });
+    try {
+      expect(again).toEqual([]);
+      expect((await fetch(`${second.url}/v1/journal/verify`, { headers: { authorization: `Bearer ${finance}` } })).status).toBe(200);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("uses BOOTSTRAP_ADMIN_KEY as the first admin key when given", async () => {
+    const key = newKey();
+    const config = loadConfig({ PORT: "0", DATA_DIR: path.join(dir, "b"), BOOTSTRAP_ADMIN_KEY: key, LOG_LEVEL: "silent" });
+    const printed: string[] = [];
+    const s = await startServer(config, { printKeys: (t) => printed.push(t) });
+    try {
+      expect(printed.join("").match(/Bearer /g)).toHaveLength(1);
+      const r = await fetch(`${s.url}/v1/admin/api-keys`, { headers: { authorization: `Bearer ${key}` } });
+      expect(r.status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});

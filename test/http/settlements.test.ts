@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+interface ResultBody {
+  status: string;
+  settlement: { id: string; eventKey: string; status: string; fx: Array<{ from: string; to: string; rate: string; quoteId: string | null }>; journalTransactionId: string };
+  transaction: { id: string; postings: Array<{ currency: string; direction: string; amount: string }>; metadata: Record<string, string> };
+}
+
+describe("settlement routes", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+    await publishDayRates(h);
+  });
+  afterAll(async () => h.close());
+
+  describe("POST /v1/settlements/events", () => {
+    it("books a capture: 201 created, a balanced journal transaction, amounts as strings", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture());
+      expect(r.statusCode, r.body).toBe(201);
+      const body = json<ResultBody>(r);
+      expect(body.status).toBe("created");
+      expect(body.settlement.status).toBe("posted");
+      expect(body.settlement.journalTransactionId).toBe(body.transaction.id);
+      const net: Record<string, bigint> = {};
+      for (const p of body.transaction.postings) {
+        expect(typeof p.amount).toBe("string");
+        net[p.currency] = (net[p.currency] ?? 0n) + (p.direction === "debit" ? BigInt(p.amount) : -BigInt(p.amount));
+      }
+      for (const v of Object.values(net)) expect(v).toBe(0n);
+    });
+
+    it("answers a replay with 200 exists and the original transaction", async () => {
+      const first = json<ResultBody>(await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-replay" })));
+      // A retry is signed again: a different timestamp, hence a different signature.
+      const again = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-replay" }), h.keys.gateway, { at: new Date(Date.now() - 5_000) });
+      expect(again.statusCode).toBe(200);
+      expect(json<ResultBody>(again).status).toBe("exists");
+      expect(json<ResultBody>(again).transaction.id).toBe(first.transaction.id);
+    });
+
+    it("refuses the same event id with another body: 409 ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT", async () => {
+      await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-conflict" }));
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-conflict", amount: "99999" }));
+      expect(r.statusCode).toBe(409);
+      expect(problemCode(r)).toBe("ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT");
+    });
+
+    it("refuses an unknown currency: 400 naming the field", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-xyz", currency: "XYZ" }));
+      expect(r.statusCode).toBe(400);
+      expect(problemCode(r)).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+      expect(json<{ errors: Array<{ field: string }> }>(r).errors[0]?.field).toBe("currency");
+    });
+
+    it("refuses an unknown seller: 404 ENT_SETTLEMENT_UNKNOWN_SELLER", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-seller", sellerId: "S-NOBODY" }));
+      expect(r.statusCode).toBe(404);
+      expect(problemCode(r)).toBe("ENT_SETTLEMENT_UNKNOWN_SELLER");
+    });
+
+    it("refuses an event whose FX rate is stale (no rate valid at that instant): 422 ENT_SETTLEMENT_FX_UNAVAILABLE", async () => {
+      // Rates are valid for 2024-12-02 only; an event three days later finds only a stale window.
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-stale", occurredAt: "2024-12-05T09:00:00.000Z" }));
+      expect(r.statusCode).toBe(422);
+      expect(problemCode(r)).toBe("ENT_SETTLEMENT_FX_UNAVAILABLE");
+      expect(json<{ details: { fxCode: string } }>(r).details.fxCode).toBe("ENT_FX_RATE_STALE");
+    });
+
+    it("refuses a number where an amount string is expected: 400 ENT_REQUEST_VALIDATION naming amount", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-num", amount: 14990 }));
+      expect(r.statusCode).toBe(400);
+      expect(problemCode(r)).toBe("ENT_REQUEST_VALIDATION");
+      expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toContain("amount");
+    });
+
+    it("refuses unknown fields and lists every bad field", async () => {
+      const body = capture({ gatewayEventId: "evt-fields", surprise: 1, market: "brazil" });
+      delete body["sellerId"];
+      const r = await h.signedPost("/v1/settlements/events", body);
+      expect(problemCode(r)).toBe("ENT_REQUEST_VALIDATION");
+      const fields = json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field);
+      expect(fields).toEqual(expect.arrayContaining(["surprise", "market", "sellerId"]));
+    });
+  });
+
+  describe("POST /v1/settlements/events/batch", () => {
+    it("answers per item by index: created, error with its code, exists, and a follow-up booked after its capture", async () => {
+      const events = [
+        capture({ gatewayEventId: "b-1", settlementId: "ORD-B-1" }),
+        capture({ gatewayEventId: "b-2", currency: "XYZ" }),
+        capture({ gatewayEventId: "evt-replay" }),
+        { ...capture({ gatewayEventId: "b-1-refund", settlementId: "ORD-B-1", type: "refund", amount: "5000", gatewayFee: "0" }), originalEventId: "b-1" },
+        capture({ gatewayEventId: "evt-conflict", amount: "2000" }),
+      ];
+      const r = await h.signedPost("/v1/settlements/events/batch", { events });
+      expect(r.statusCode, r.body).toBe(200);
+      const results = json<{ results: Array<{ index: number; status: string; error?: { code: string } }> }>(r).results;
+      expect(results.map((x) => [x.index, x.status, x.error?.code])).toEqual([
+        [0, "created", undefined],
+        [1, "error", "ENT_SETTLEMENT_INVALID_EVENT"],
+        [2, "exists", undefined],
+        [3, "created", undefined],
+        [4, "error", "ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT"],
+      ]);
+    });
+
+    it("refuses an empty batch and one above BATCH_MAX_ITEMS by schema", async () => {
+      const empty = await h.signedPost("/v1/settlements/events/batch", { events: [] });
+      expect(problemCode(empty)).toBe("ENT_REQUEST_VALIDATION");
+      const tooMany = await h.signedPost("/v1/settlements/events/batch", { events: Array.from({ length: h.config.http.batchMaxItems + 1 }, (_, i) => capture({ gatewayEventId: `many-${i}` })) });
+      expect(problemCode(tooMany)).toBe("ENT_REQUEST_VALIDATION");
+      expect(json<{ errors: Array<{ field: string }> }>(tooMany).errors[0]?.field).toBe("events");
+    });
+  });
+
+  describe("reading settlements", () => {
+    it("gets a record by id and by event key, and lists an order's records", async () => {
+      const created = json<ResultBody>(await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-read", settlementId: "ORD-READ" })));
+      const byId = await h.get(`/v1/settlements/${created.settlement.id}`);
+      expect(byId.statusCode).toBe(200);
+      expect(json<{ eventKey: string }>(byId).eventKey).toBe(created.settlement.eventKey);
+      const byKey = await h.get(`/v1/settlements/${encodeURIComponent(created.settlement.eventKey)}`);
+      expect(json<{ id: string }>(byKey).id).toBe(created.settlement.id);
+      const order = json<{ items: Array<{ id: string }> }>(await h.get("/v1/orders/ORD-READ/settlements"));
+      expect(order.items.map((i) => i.id)).toEqual([created.settlement.id]);
+    });
+
+    it("answers 404 ENT_SETTLEMENT_NOT_FOUND for an unknown settlement", async () => {
+      const r = await h.get("/v1/settlements/adyen:nope");
+      expect(r.statusCode).toBe(404);
+      expect(problemCode(r)).toBe("ENT_SETTLEMENT_NOT_FOUND");
+    });
+  });
+});

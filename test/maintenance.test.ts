@@ -1,0 +1,63 @@
+/**
+ * The maintenance tick: pending transfers past their timeout are voided and held POP proceeds are
+ * released once due, through the real ledger and settlement service on a fresh test database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runMaintenanceTick } from "../service/maintenance.js";
+import { capture } from "./settlement/fixtures.js";
+import { openSettlementHarness, type SettlementHarness } from "./settlement/harness.js";
+
+describe("maintenance tick on pglite", () => {
+  let h: SettlementHarness;
+
+  beforeAll(async () => {
+    h = await openSettlementHarness("pglite");
+    await h.fx.publishRates([
+      { base: "BRL", quote: "USD", rate: "0.18", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
+      { base: "USD", quote: "CNY", rate: "7.2", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("voids a pending transfer once its timeout has passed, and only then", async () => {
+    const accounts = (["treasury:T1", "platform:float"] as const).map((code) => ({
+      code,
+      currency: "USD",
+      ownerType: code.startsWith("treasury") ? ("treasury" as const) : ("platform" as const),
+      ownerId: code,
+      normalBalance: "debit" as const,
+      allowNegative: true,
+    }));
+    const posted = await h.ledger.post({
+      idempotencyKey: "maint-pending-1",
+      pending: true,
+      pendingTimeoutSeconds: 1,
+      accounts,
+      postings: [
+        { account: "treasury:T1", currency: "USD", direction: "debit", amount: 500n },
+        { account: "platform:float", currency: "USD", direction: "credit", amount: 500n },
+      ],
+    });
+    expect(posted.transaction.status).toBe("pending");
+    expect((await runMaintenanceTick(h)).expiredPending).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await runMaintenanceTick(h)).expiredPending).toBe(1);
+    expect((await h.ledger.getTransaction(posted.transaction.id))?.status).toBe("voided");
+    expect((await h.ledger.balance("platform:float", "USD")).pendingCredits).toBe(0n);
+  });
+
+  it("releases held POP proceeds when their auto-confirm date has come, exactly once", async () => {
+    const cap = capture({ gatewayEventId: "maint-cap-1", settlementId: "MAINT-ORD-1", sellerId: "S-POP-SZ-01" });
+    const r = await h.settlement.postEvent(cap);
+    expect(r.status).toBe("created");
+    const before = await runMaintenanceTick(h, new Date("2025-03-02T00:00:00Z"));
+    expect(before.released).toBe(0);
+    const due = await runMaintenanceTick(h, new Date("2025-06-01T00:00:00Z"));
+    expect(due.released).toBeGreaterThan(0);
+    expect(due.releaseErrors).toBe(0);
+    expect((await runMaintenanceTick(h, new Date("2025-06-01T00:00:00Z"))).released).toBe(0);
+  });
+});
