@@ -423,7 +423,7 @@ async function handOverAdmin(
 async function send(c: Contract, method: string, args: unknown[], what: string): Promise<void> {
   let tx: ContractTransactionResponse;
   try {
-    tx = (await c.getFunction(method).send(...args)) as ContractTransactionResponse;
+    tx = (await c.getFunction(method).send(...args));
   } catch (cause) {
     throw DeployErrors.transactionFailed(`${what} failed: ${(cause as Error).message}`, { cause });
   }

@@ -21,7 +21,7 @@ function invalidRatios(message: string) {
 
 /** Turn number weights into exact integers by scaling with the largest number of decimals. */
 function toIntegerRatios(ratios: readonly (bigint | number)[]): bigint[] {
-  if (ratios.every((r) => typeof r === "bigint")) return [...(ratios as readonly bigint[])];
+  if (ratios.every((r) => typeof r === "bigint")) return [...(ratios)];
   const decimals = ratios.map((r, i) => {
     if (typeof r === "bigint") return new MoneyDecimal(r.toString());
     if (typeof r !== "number" || !Number.isFinite(r)) throw invalidRatios(`ratio ${i} must be a finite number or a bigint`);

@@ -64,8 +64,8 @@ export function parseRounding(value: unknown, field = "rounding"): RoundingMode 
 
 function modeOf(rounding: RoundingMode): Decimal.Rounding {
   // Checked at run time too: a mode read from JSON or config reaches here typed as a string.
-  if (!isRoundingMode(rounding)) throw parseRounding(rounding);
-  return ROUNDING_MODES[rounding];
+  // parseRounding throws the field-named error for anything that is not a mode.
+  return ROUNDING_MODES[parseRounding(rounding)];
 }
 
 function invalidRate(field: string, value: unknown, message: string) {

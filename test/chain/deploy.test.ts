@@ -172,7 +172,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
       const [deployer] = await chain.ethers.getSigners();
       // Stands in for the real stablecoin already on that chain.
       const artifact = await loadArtifact("MockStablecoin");
-      const t = await new ContractFactory(artifact.abi, artifact.bytecode, deployer!).deploy(deployer!.address);
+      const t = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(deployer!.address);
       await t.waitForDeployment();
       token = await t.getAddress();
     }, 60_000);

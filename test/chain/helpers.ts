@@ -47,7 +47,7 @@ export async function expectRevert(
   }
   if (error === undefined) throw new Error(`expected a revert with ${name}, but the call succeeded`);
   const data = revertData(error);
-  if (data === undefined) throw new Error(`expected a revert with ${name}, got an error without revert data: ${String(error)}`);
+  if (data === undefined) throw new Error(`expected a revert with ${name}, got an error without revert data: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
   const parsed = iface.parseError(data);
   if (parsed === null) throw new Error(`expected ${name}, got revert data not in the ABI: ${data}`);
   expect(parsed.name).toBe(name);

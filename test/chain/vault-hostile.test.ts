@@ -35,8 +35,8 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     const deployer = signers[0]!;
     payer = signers[2]!;
     seller = signers[7]!;
-    hookToken = (await chain.ethers.deployContract("MockHookToken")) as unknown as Contract;
-    recipient = (await chain.ethers.deployContract("MockRecipient")) as unknown as Contract;
+    hookToken = await chain.ethers.deployContract("MockHookToken");
+    recipient = await chain.ethers.deployContract("MockRecipient");
     recipientAddress = await recipient.getAddress();
     // deploySystem against an existing token: what a deployment on a real chain does.
     const { record } = await deploySystem(deployer, {
@@ -109,7 +109,7 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
   });
 
   it("refuses funding in a fee-on-transfer token", async () => {
-    const fee = (await chain.ethers.deployContract("MockFeeOnTransferToken")) as unknown as Contract;
+    const fee = await chain.ethers.deployContract("MockFeeOnTransferToken");
     const [deployer, , , , , treasury] = await chain.ethers.getSigners();
     const { record } = await deploySystem(deployer!, { network: chain.networkName, deploymentsDir: null, token: await fee.getAddress() });
     const feeVault = attachSystem(record, treasury!).vault;

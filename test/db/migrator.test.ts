@@ -63,7 +63,7 @@ describe.runIf(await postgresReachable())("migrator under concurrency (PostgreSQ
 
   it("two processes starting at once: one applies, the other waits and finds it done", async () => {
     const target = await emptyPostgresDatabase();
-    drops.push(target.drop);
+    drops.push(() => target.drop());
     const clients = [new pg.Client({ connectionString: target.url }), new pg.Client({ connectionString: target.url })];
     await Promise.all(clients.map((c) => c.connect()));
     try {

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FxService, historicalPublishInputs, type PublishRateInput } from "../../service/fx/index.js";
-import { AppError, isAppError } from "../../service/errors.js";
+import type { AppError} from "../../service/errors.js";
+import { isAppError } from "../../service/errors.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
 const T0 = new Date("2025-01-02T00:00:00.000Z");

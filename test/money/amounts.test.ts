@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { add, formatMinor, fromJson, money, parseMajor, parseMinor, parsePositiveMinor, sum, toJson } from "../../service/money/index.js";
-import { AppError, isAppError } from "../../service/errors.js";
+import type { AppError} from "../../service/errors.js";
+import { isAppError } from "../../service/errors.js";
 
 function caught(fn: () => unknown): AppError {
   try {
