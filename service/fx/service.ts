@@ -6,13 +6,7 @@
  * the rounding mode the caller names (per settlement rule).
  */
 import { randomUUID } from "node:crypto";
-import {
-  MoneyDecimal,
-  convertMinor,
-  currency,
-  parseRounding,
-  rateToString,
-} from "../money/index.js";
+import { MoneyDecimal, convertMinor, currency, parseRounding, rateToString } from "../money/index.js";
 import { FxErrors } from "./errors.js";
 import type { FxRepository, NewFxRate } from "./repository.js";
 import { RATE_DECIMALS, RATE_INTEGER_DIGITS, RateResolver } from "./resolve.js";
@@ -37,7 +31,8 @@ function invalidRequest(field: string, message: string) {
 }
 
 function checkDate(value: unknown, field: string): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidRequest(field, "must be a valid date-time");
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw invalidRequest(field, "must be a valid date-time");
   return value;
 }
 
@@ -67,16 +62,16 @@ export class FxService {
   constructor(prisma: FxPrismaClient, options?: FxServiceOptions);
   /** Any repository (tests of the pure rules use an in-memory one). */
   constructor(repository: FxRepository, options?: FxServiceOptions);
-  constructor(
-    storage: FxPrismaClient | FxRepository,
-    options: FxServiceOptions = {},
-  ) {
+  constructor(storage: FxPrismaClient | FxRepository, options: FxServiceOptions = {}) {
     const repo = "insertRates" in storage ? storage : new PrismaFxRepository(storage);
     const cacheSeconds = options.rateCacheSeconds ?? 1;
     if (!Number.isFinite(cacheSeconds) || cacheSeconds < 0) throw invalidRequest("rateCacheSeconds", "must be >= 0");
     // Rate rows and quotes are immutable evidence: caching them saves one or two queries per
     // conversion (cache.ts says why this is sound and how staleness is bounded).
-    this.repo = cacheSeconds > 0 && hasPairRowSource(repo) ? new CachingFxRepository(repo, { ttlMs: Math.round(cacheSeconds * 1000) }) : repo;
+    this.repo =
+      cacheSeconds > 0 && hasPairRowSource(repo)
+        ? new CachingFxRepository(repo, { ttlMs: Math.round(cacheSeconds * 1000) })
+        : repo;
     this.pivot = currency(options.pivot ?? "USD", "pivot").code;
     this.defaultMarkupBps = checkBps(options.defaultMarkupBps ?? 0, "defaultMarkupBps");
     const pairs = new Map<string, number>();
@@ -95,7 +90,8 @@ export class FxService {
     if (!Number.isFinite(validity) || validity <= 0) throw invalidRequest("rateValiditySeconds", "must be > 0");
     this.rateValidityMs = Math.round(validity * 1000);
     const maxAge = options.maxRateAgeSeconds;
-    if (maxAge !== undefined && (!Number.isFinite(maxAge) || maxAge <= 0)) throw invalidRequest("maxRateAgeSeconds", "must be > 0");
+    if (maxAge !== undefined && (!Number.isFinite(maxAge) || maxAge <= 0))
+      throw invalidRequest("maxRateAgeSeconds", "must be > 0");
     this.now = options.now ?? (() => new Date());
     this.resolver = new RateResolver(this.repo, { pivot: this.pivot, maxRateAgeSeconds: maxAge });
   }
@@ -113,16 +109,20 @@ export class FxService {
    * (a correction is a new publication with a new validFrom, never an overwrite of evidence).
    */
   async publishRates(inputs: readonly PublishRateInput[]): Promise<FxRate[]> {
-    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_PUBLISH_BATCH) {
+    // Array.isArray narrows a readonly array to any[]: keep the declared element type.
+    const list: readonly PublishRateInput[] = inputs;
+    if (!Array.isArray(inputs) || list.length === 0 || list.length > MAX_PUBLISH_BATCH) {
       throw invalidRequest("rates", `must be an array of 1..${MAX_PUBLISH_BATCH} rates`);
     }
-    const rows = inputs.map((input, i) => this.validateRate(input, `rates.${i}`));
+    const rows = list.map((input, i) => this.validateRate(input, `rates.${i}`));
     const seen = new Map<string, number>();
     rows.forEach((r, i) => {
       const key = `${r.base}/${r.quote}/${r.source}/${r.validFrom.toISOString()}`;
       const first = seen.get(key);
       if (first !== undefined) {
-        throw FxErrors.invalidRate(`rates.${i}: same pair, source and validFrom as rates.${first}`, { fields: [{ field: `rates.${i}`, message: `duplicates rates.${first}` }] });
+        throw FxErrors.invalidRate(`rates.${i}: same pair, source and validFrom as rates.${first}`, {
+          fields: [{ field: `rates.${i}`, message: `duplicates rates.${first}` }],
+        });
       }
       seen.set(key, i);
     });
@@ -131,10 +131,17 @@ export class FxService {
     const stored = await this.repo.insertRates(rows);
     stored.forEach((s, i) => {
       const r = rows[i] as NewFxRate;
-      if (s.rate !== r.rate || s.asOf.getTime() !== r.asOf.getTime() || s.validUntil.getTime() !== r.validUntil.getTime()) {
+      if (
+        s.rate !== r.rate ||
+        s.asOf.getTime() !== r.asOf.getTime() ||
+        s.validUntil.getTime() !== r.validUntil.getTime()
+      ) {
         throw FxErrors.rateConflict(
           `rates.${i}: ${r.base}/${r.quote} from ${r.source} valid from ${r.validFrom.toISOString()} is already published as ${s.rate} (id ${s.id})`,
-          { fields: [{ field: `rates.${i}`, message: "conflicts with a published rate" }], details: { existingId: s.id, existingRate: s.rate } },
+          {
+            fields: [{ field: `rates.${i}`, message: "conflicts with a published rate" }],
+            details: { existingId: s.id, existingRate: s.rate },
+          },
         );
       }
     });
@@ -144,22 +151,43 @@ export class FxService {
   private validateRate(input: PublishRateInput, field: string): NewFxRate {
     const base = currency(input.base, `${field}.base`).code;
     const quote = currency(input.quote, `${field}.quote`).code;
-    if (base === quote) throw FxErrors.invalidRate(`${field}: base and quote are both ${base}`, { fields: [{ field: `${field}.quote`, message: "must differ from base" }] });
-    if (typeof input.rate !== "string" || !RATE_PATTERN.test(input.rate)) {
-      throw FxErrors.invalidRate(`${field}.rate: must be a positive decimal string with at most ${RATE_INTEGER_DIGITS} integer digits and ${RATE_DECIMALS} decimals`, {
-        fields: [{ field: `${field}.rate`, message: `must be a decimal string like "5.4321" (at most ${RATE_DECIMALS} decimals)` }],
+    if (base === quote)
+      throw FxErrors.invalidRate(`${field}: base and quote are both ${base}`, {
+        fields: [{ field: `${field}.quote`, message: "must differ from base" }],
       });
+    if (typeof input.rate !== "string" || !RATE_PATTERN.test(input.rate)) {
+      throw FxErrors.invalidRate(
+        `${field}.rate: must be a positive decimal string with at most ${RATE_INTEGER_DIGITS} integer digits and ${RATE_DECIMALS} decimals`,
+        {
+          fields: [
+            {
+              field: `${field}.rate`,
+              message: `must be a decimal string like "5.4321" (at most ${RATE_DECIMALS} decimals)`,
+            },
+          ],
+        },
+      );
     }
     const rate = new MoneyDecimal(input.rate);
-    if (rate.isZero()) throw FxErrors.invalidRate(`${field}.rate: must be > 0`, { fields: [{ field: `${field}.rate`, message: "must be > 0" }] });
+    if (rate.isZero())
+      throw FxErrors.invalidRate(`${field}.rate: must be > 0`, {
+        fields: [{ field: `${field}.rate`, message: "must be > 0" }],
+      });
     if (typeof input.source !== "string" || input.source.trim() === "" || input.source.length > 200) {
-      throw FxErrors.invalidRate(`${field}.source: must be a non-empty string of at most 200 characters`, { fields: [{ field: `${field}.source`, message: "required, at most 200 characters" }] });
+      throw FxErrors.invalidRate(`${field}.source: must be a non-empty string of at most 200 characters`, {
+        fields: [{ field: `${field}.source`, message: "required, at most 200 characters" }],
+      });
     }
     const asOf = checkDate(input.asOf, `${field}.asOf`);
     const validFrom = input.validFrom === undefined ? asOf : checkDate(input.validFrom, `${field}.validFrom`);
-    const validUntil = input.validUntil === undefined ? new Date(validFrom.getTime() + this.rateValidityMs) : checkDate(input.validUntil, `${field}.validUntil`);
+    const validUntil =
+      input.validUntil === undefined
+        ? new Date(validFrom.getTime() + this.rateValidityMs)
+        : checkDate(input.validUntil, `${field}.validUntil`);
     if (validUntil.getTime() <= validFrom.getTime()) {
-      throw FxErrors.invalidRate(`${field}.validUntil: must be after validFrom`, { fields: [{ field: `${field}.validUntil`, message: "must be after validFrom" }] });
+      throw FxErrors.invalidRate(`${field}.validUntil: must be after validFrom`, {
+        fields: [{ field: `${field}.validUntil`, message: "must be after validFrom" }],
+      });
     }
     return { base, quote, rate: rateToString(rate), source: input.source, asOf, validFrom, validUntil };
   }
@@ -177,7 +205,8 @@ export class FxService {
     const quote = currency(request.quote, "quote").code;
     const createdAt = this.now();
     const ratesAt = request.at === undefined ? createdAt : checkDate(request.at, "at");
-    const markupBps = request.markupBps === undefined ? this.markupFor(base, quote) : checkBps(request.markupBps, "markupBps");
+    const markupBps =
+      request.markupBps === undefined ? this.markupFor(base, quote) : checkBps(request.markupBps, "markupBps");
     const mid = await this.resolver.resolve(base, quote, ratesAt);
     const q: FxQuote = {
       id: `fxq_${randomUUID().replaceAll("-", "")}`,
@@ -200,7 +229,9 @@ export class FxService {
   async getQuote(id: string): Promise<FxQuote> {
     const found = typeof id === "string" && id.length <= 64 ? await this.repo.findQuote(id) : null;
     if (found === null) {
-      throw FxErrors.quoteNotFound(`no FX quote ${JSON.stringify(String(id).slice(0, 64))}`, { fields: [{ field: "quoteId", message: "unknown quote id" }] });
+      throw FxErrors.quoteNotFound(`no FX quote ${JSON.stringify(String(id).slice(0, 64))}`, {
+        fields: [{ field: "quoteId", message: "unknown quote id" }],
+      });
     }
     return found;
   }
@@ -226,10 +257,13 @@ export class FxService {
         });
       }
       if (at.getTime() >= q.expiresAt.getTime()) {
-        throw FxErrors.quoteExpired(`quote ${q.id} expired at ${q.expiresAt.toISOString()}; conversion at ${at.toISOString()}`, {
-          fields: [{ field: "quoteId", message: "quote expired" }],
-          details: { quoteId: q.id, expiresAt: q.expiresAt.toISOString(), at: at.toISOString() },
-        });
+        throw FxErrors.quoteExpired(
+          `quote ${q.id} expired at ${q.expiresAt.toISOString()}; conversion at ${at.toISOString()}`,
+          {
+            fields: [{ field: "quoteId", message: "quote expired" }],
+            details: { quoteId: q.id, expiresAt: q.expiresAt.toISOString(), at: at.toISOString() },
+          },
+        );
       }
       return {
         amount: convertMinor(input.amount, from, to, q.allInRate, rounding),

@@ -55,7 +55,13 @@ export interface SettlementRepository {
   listChain(captureKey: string): Promise<SettlementRecord[]>;
   listBySettlementId(settlementId: string): Promise<SettlementRecord[]>;
   /** Captures of a program that occurred at or before `before`, oldest first (candidates for auto-release). */
-  listCaptures(filter: { program?: ProgramKind; before: Date; limit: number }): Promise<SettlementRecord[]>;
+  /**
+   * Captures that occurred at or before `before` and may still owe a release: held proceeds with no
+   * release booked yet, or a reserve with no reserve release booked yet. Keyset-paged by id
+   * (`afterId`), so captures that stay candidates (e.g. fully refunded before release) never hide
+   * later ones behind a full page.
+   */
+  listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]>;
   insertPending(record: NewSettlementRecord): Promise<SettlementRecord>;
   markPosted(eventKey: string, journalTransactionId: string): Promise<SettlementRecord>;
   /** markPosted for many rows in one statement (batch path); returns the rows in input order. */
@@ -97,7 +103,12 @@ export function breakdownToJson(b: Breakdown): Json {
   return {
     ...b,
     lines: linesToJson(b.lines),
-    gatewayFee: { buyer: b.gatewayFee.buyer.toString(), usd: b.gatewayFee.usd.toString(), payout: b.gatewayFee.payout.toString(), borneBy: b.gatewayFee.borneBy },
+    gatewayFee: {
+      buyer: b.gatewayFee.buyer.toString(),
+      usd: b.gatewayFee.usd.toString(),
+      payout: b.gatewayFee.payout.toString(),
+      borneBy: b.gatewayFee.borneBy,
+    },
     fxDifference: b.fxDifference.toString(),
     released: b.released.toString(),
     fx: fxToJson(b.fx),
@@ -128,7 +139,12 @@ export function breakdownFromJson(v: unknown): Breakdown {
   return {
     ...(o as unknown as Breakdown),
     lines,
-    gatewayFee: { buyer: big(fee.buyer), usd: big(fee.usd), payout: big(fee.payout), borneBy: fee.borneBy === "platform" ? "platform" : "seller" },
+    gatewayFee: {
+      buyer: big(fee.buyer),
+      usd: big(fee.usd),
+      payout: big(fee.payout),
+      borneBy: fee.borneBy === "platform" ? "platform" : "seller",
+    },
     fxDifference: big(o.fxDifference),
     released: big(o.released),
     fx: fxFromJson(o.fx),
@@ -138,7 +154,12 @@ export function breakdownFromJson(v: unknown): Breakdown {
 function journalRequestToJson(t: TransactionInput): Json {
   return {
     idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p) => ({ account: p.account, currency: p.currency, direction: p.direction, amount: p.amount.toString() })),
+    postings: t.postings.map((p) => ({
+      account: p.account,
+      currency: p.currency,
+      direction: p.direction,
+      amount: p.amount.toString(),
+    })),
     metadata: t.metadata ?? {},
     description: t.description ?? null,
     effectiveAt: (t.effectiveAt ?? new Date(0)).toISOString(),
@@ -194,7 +215,8 @@ export function settlementToJson(r: SettlementRecord): Json {
   };
 }
 
-const dec = (v: { toFixed(n: number): string } | null): bigint | undefined => (v === null ? undefined : BigInt(v.toFixed(0)));
+const dec = (v: { toFixed(n: number): string } | null): bigint | undefined =>
+  v === null ? undefined : BigInt(v.toFixed(0));
 
 interface SettlementRow {
   id: bigint;
@@ -276,7 +298,11 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async saveMarkets(markets: readonly Market[]): Promise<void> {
     for (const m of markets) {
-      await this.prisma.settlementMarket.upsert({ where: { code: m.code }, create: m, update: { currency: m.currency, name: m.name } });
+      await this.prisma.settlementMarket.upsert({
+        where: { code: m.code },
+        create: m,
+        update: { currency: m.currency, name: m.name },
+      });
     }
   }
 
@@ -298,7 +324,11 @@ export class PrismaSettlementRepository implements SettlementRepository {
         reserveHoldDays: s.reserve?.holdDays ?? null,
         referenceRates: s.referenceRates,
       };
-      await this.prisma.settlementFeeSchedule.upsert({ where: { id: s.id }, create: { id: s.id, ...data }, update: data });
+      await this.prisma.settlementFeeSchedule.upsert({
+        where: { id: s.id },
+        create: { id: s.id, ...data },
+        update: data,
+      });
     }
   }
 
@@ -330,27 +360,52 @@ export class PrismaSettlementRepository implements SettlementRepository {
       effectiveFrom: r.effectiveFrom,
       commissionBps: r.commissionBps,
       paymentFeeBorneBy: r.paymentFeeBorneBy === "platform" ? "platform" : "seller",
-      fixedFees: { logistics: BigInt(r.logisticsFee.toFixed(0)), warehousing: BigInt(r.warehousingFee.toFixed(0)), fulfilment: BigInt(r.fulfilmentFee.toFixed(0)) },
+      fixedFees: {
+        logistics: BigInt(r.logisticsFee.toFixed(0)),
+        warehousing: BigInt(r.warehousingFee.toFixed(0)),
+        fulfilment: BigInt(r.fulfilmentFee.toFixed(0)),
+      },
       holdUntilConfirmation: r.holdUntilConfirmation,
       autoConfirmDays: r.autoConfirmDays,
-      reserve: r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
-      referenceRates: Object.fromEntries(Object.entries((r.referenceRates ?? {}) as Obj).map(([k, v]) => [k, String(v)])),
+      reserve:
+        r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
+      referenceRates: Object.fromEntries(
+        Object.entries((r.referenceRates ?? {}) as Obj).map(([k, v]) => [k, String(v)]),
+      ),
     }));
   }
 
   async listTaxRules(): Promise<TaxRule[]> {
     const rows = await this.prisma.settlementTaxRule.findMany({ orderBy: { effectiveFrom: "asc" } });
-    return rows.map((r) => ({ ...r, kind: r.kind as TaxRule["kind"], collectedBy: r.collectedBy === "marketplace" ? "marketplace" : "none" }));
+    return rows.map((r) => ({
+      ...r,
+      kind: r.kind as TaxRule["kind"],
+      collectedBy: r.collectedBy === "marketplace" ? "marketplace" : "none",
+    }));
   }
 
   async listSellers(): Promise<Seller[]> {
     const rows = await this.prisma.settlementSeller.findMany({ orderBy: { id: "asc" } });
-    return rows.map((r) => ({ id: r.id, name: r.name, program: r.program as ProgramKind, payoutCurrency: r.payoutCurrency, homeCountry: r.homeCountry }));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      program: r.program as ProgramKind,
+      payoutCurrency: r.payoutCurrency,
+      homeCountry: r.homeCountry,
+    }));
   }
 
   async getSeller(id: string): Promise<Seller | null> {
     const r = await this.prisma.settlementSeller.findUnique({ where: { id } });
-    return r === null ? null : { id: r.id, name: r.name, program: r.program as ProgramKind, payoutCurrency: r.payoutCurrency, homeCountry: r.homeCountry };
+    return r === null
+      ? null
+      : {
+          id: r.id,
+          name: r.name,
+          program: r.program as ProgramKind,
+          payoutCurrency: r.payoutCurrency,
+          homeCountry: r.homeCountry,
+        };
   }
 
   async findByEventKey(eventKey: string): Promise<SettlementRecord | null> {
@@ -374,12 +429,22 @@ export class PrismaSettlementRepository implements SettlementRepository {
     return rows.map(toRecord);
   }
 
-  async listCaptures(filter: { program?: ProgramKind; before: Date; limit: number }): Promise<SettlementRecord[]> {
-    const rows = await this.prisma.settlement.findMany({
-      where: { eventType: "capture", occurredAt: { lte: filter.before }, ...(filter.program === undefined ? {} : { program: filter.program }) },
-      orderBy: { occurredAt: "asc" },
-      take: filter.limit,
-    });
+  async listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]> {
+    // Raw SQL: the "no release booked yet" condition is a self NOT EXISTS the ORM cannot express;
+    // it uses the (capture_key, sequence) unique index.
+    const ids = await this.prisma.$queryRaw<Array<{ id: bigint }>>`
+      SELECT s.id FROM settlements s
+      WHERE s.event_type = 'capture' AND s.occurred_at <= ${filter.before} AND s.id > ${BigInt(filter.afterId ?? "0")}
+        AND (
+          (s.breakdown->>'sellerBucket' = 'held'
+            AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'release'))
+          OR ((s.breakdown->'lines'->>'sellerReserve')::numeric > 0
+            AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'reserve_release'))
+        )
+      ORDER BY s.id
+      LIMIT ${filter.limit}`;
+    if (ids.length === 0) return [];
+    const rows = await this.prisma.settlement.findMany({ where: { id: { in: ids.map((r) => r.id) } }, orderBy: { id: "asc" } });
     return rows.map(toRecord);
   }
 
@@ -423,11 +488,16 @@ export class PrismaSettlementRepository implements SettlementRepository {
   }
 
   async markPosted(eventKey: string, journalTransactionId: string): Promise<SettlementRecord> {
-    const r = await this.prisma.settlement.update({ where: { eventKey }, data: { status: "posted", journalTransactionId } });
+    const r = await this.prisma.settlement.update({
+      where: { eventKey },
+      data: { status: "posted", journalTransactionId },
+    });
     return toRecord(r);
   }
 
-  async markPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<SettlementRecord[]> {
+  async markPostedMany(
+    items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>,
+  ): Promise<SettlementRecord[]> {
     if (items.length === 0) return [];
     // Raw SQL on the batch path: one UPDATE ... FROM (VALUES ...) instead of one round trip per row.
     const keys = items.map((i) => i.eventKey);
@@ -488,13 +558,13 @@ export class PrismaSettlementRepository implements SettlementRepository {
         request_hash: n.requestHash,
       };
     });
-    const [, inserted] = await this.prisma.$transaction([
-      // Asynchronous commit, and why it is safe: a pending row only matters once the ledger has
-      // booked its request, and the ledger's (synchronous) commit comes after this one in the same
-      // WAL, so flushing the ledger's commit flushes this row too. Lost in a crash without that,
-      // the row was never booked against: the redelivery starts afresh. Saves one fsync per batch.
-      this.prisma.$executeRaw`SELECT set_config('synchronous_commit', 'off', true)`,
-      this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
+    // Asynchronous commit (the set_config in the statement applies to its own implicit
+    // transaction), and why it is safe: a pending row only matters once the ledger has booked its
+    // request, and the ledger's (synchronous) commit comes after this one in the same WAL, so
+    // flushing the ledger's commit flushes this row too. Lost in a crash without that, the row was
+    // never booked against: the redelivery starts afresh. Saves a WAL flush per batch.
+    const inserted = await this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
+      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
         market, category, currency, amount, gateway_fee, supply_price, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
@@ -506,10 +576,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
+      CROSS JOIN cfg
       ON CONFLICT DO NOTHING
-      RETURNING id::text AS id, event_key, created_at`,
-    ]);
-    const byKey = new Map(inserted.map((r: { id: string; event_key: string; created_at: Date | string }) => [r.event_key, r]));
+      RETURNING id::text AS id, event_key, created_at`;
+    const byKey = new Map(
+      inserted.map((r: { id: string; event_key: string; created_at: Date | string }) => [r.event_key, r]),
+    );
     return records.map((n) => {
       const row = byKey.get(n.eventKey);
       if (row === undefined) return null;
@@ -534,19 +606,17 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async setPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<void> {
     if (items.length === 0) return;
-    await this.prisma.$transaction([
-      // Asynchronous commit: the money is already durable in the ledger. If a crash loses this
-      // mark, the row is left "pending" - the state the protocol already handles for a crash
-      // between the ledger post and the mark (counted as booked; the next delivery re-posts the
-      // same request, which the ledger answers idempotently, and marks it). Any later synchronous
-      // commit (the ledger's next batch) flushes it; PostgreSQL's WAL writer does within ~3 x
-      // wal_writer_delay otherwise. Saves one fsync per batch.
-      this.prisma.$executeRaw`SELECT set_config('synchronous_commit', 'off', true)`,
-      this.prisma.$executeRaw`
+    // Asynchronous commit (set_config in the statement, as in insertPendingMany): the money is
+    // already durable in the ledger. If a crash loses this mark, the row is left "pending" - the
+    // state the protocol already handles for a crash between the ledger post and the mark (counted
+    // as booked; the next delivery re-posts the same request, which the ledger answers
+    // idempotently, and marks it). Any later synchronous commit (the ledger's next batch) flushes
+    // it; PostgreSQL's WAL writer does within ~3 x wal_writer_delay otherwise.
+    await this.prisma.$executeRaw`
+      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
-      FROM unnest(${items.map((i) => i.eventKey)}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id)
-      WHERE s.event_key = v.event_key`,
-    ]);
+      FROM unnest(${items.map((i) => i.eventKey)}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id), cfg
+      WHERE s.event_key = v.event_key`;
   }
 
   async deletePending(eventKey: string): Promise<void> {

@@ -43,7 +43,15 @@ export interface SettlementFx {
   latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }>;
   getQuote(
     id: string,
-  ): Promise<{ id: string; base: string; quote: string; allInRate: string; expiresAt: Date; ratesAt: Date; legs: ReadonlyArray<{ source: string; asOf: string }> }>;
+  ): Promise<{
+    id: string;
+    base: string;
+    quote: string;
+    allInRate: string;
+    expiresAt: Date;
+    ratesAt: Date;
+    legs: ReadonlyArray<{ source: string; asOf: string }>;
+  }>;
 }
 
 export interface SettlementServiceOptions {
@@ -116,7 +124,8 @@ export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState
   for (const r of chain.slice(1)) {
     const t = r.event.type;
     s.refunded += r.refundedDelta;
-    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal") s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
+    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal")
+      s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
     if (t === "release") s.released = true;
     if (t === "reserve_release") s.reserveReleased = true;
     if (t === "chargeback") s.chargebacks[r.event.gatewayEventId] = { amount: r.event.amount, reversed: 0n };
@@ -147,7 +156,8 @@ class KeyedLock {
 }
 
 function errorItem(e: unknown): SettlementItemResult {
-  if (isAppError(e)) return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
+  if (isAppError(e))
+    return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
   return { status: "error", error: { code: "ENT_INTERNAL", message: e instanceof Error ? e.message : String(e) } };
 }
 
@@ -158,7 +168,11 @@ export class SettlementService {
   private readonly maxRetries: number;
   private readonly prepareConcurrency: number;
   private readonly lock = new KeyedLock();
-  private readonly waiting: Array<{ event: SettlementEvent; resolve(r: SettlementResult): void; reject(e: unknown): void }> = [];
+  private readonly waiting: Array<{
+    event: SettlementEvent;
+    resolve(r: SettlementResult): void;
+    reject(e: unknown): void;
+  }> = [];
   private inFlight = 0;
   private readonly maxGroup: number;
   private readonly chunkSize: number;
@@ -194,7 +208,9 @@ export class SettlementService {
   async getSettlement(id: string): Promise<SettlementRecord> {
     const found = (await this.repo.findById(id)) ?? (await this.repo.findByEventKey(id));
     if (found === null)
-      throw SettlementErrors.notFound(`no settlement ${JSON.stringify(id.slice(0, 120))}`, { fields: [{ field: "id", message: "unknown settlement id or event key" }] });
+      throw SettlementErrors.notFound(`no settlement ${JSON.stringify(id.slice(0, 120))}`, {
+        fields: [{ field: "id", message: "unknown settlement id or event key" }],
+      });
     return found;
   }
 
@@ -241,8 +257,7 @@ export class SettlementService {
 
   /**
    * Many events, answered per item by index. Items whose original (capture or chargeback) is in
-   * the same batch go in a later round, after their original is booked; each round is one
-   * `ledger.postBatch` call.
+   * the same batch go in a later round, after their original is booked (see `process`).
    */
   async postEvents(events: readonly SettlementEvent[]): Promise<SettlementItemResult[]> {
     const results: SettlementItemResult[] = new Array<SettlementItemResult>(events.length);
@@ -277,7 +292,10 @@ export class SettlementService {
     let todo = events.map((event, index) => ({ index, event, key: eventKey(event.gateway, event.gatewayEventId) }));
     while (todo.length > 0) {
       const pendingKeys = new Set(todo.map((t) => t.key));
-      let ready = todo.filter((t) => t.event.originalEventId === undefined || !pendingKeys.has(eventKey(t.event.gateway, t.event.originalEventId)));
+      let ready = todo.filter(
+        (t) =>
+          t.event.originalEventId === undefined || !pendingKeys.has(eventKey(t.event.gateway, t.event.originalEventId)),
+      );
       // A self-reference cannot be satisfied by waiting; let prepare() report it.
       if (ready.length === 0) ready = todo;
       // The same event twice in one round: the later copies wait a round and replay the first.
@@ -288,7 +306,11 @@ export class SettlementService {
 
       let known: Map<string, SettlementRecord>;
       try {
-        known = await this.repo.findByEventKeys(round.map((t) => t.key));
+        // One round trip for the round's own events AND the originals its follow-ups name.
+        const originals = round.flatMap((t) =>
+          t.event.originalEventId === undefined ? [] : [eventKey(t.event.gateway, t.event.originalEventId)],
+        );
+        known = await this.repo.findByEventKeys([...round.map((t) => t.key), ...originals]);
       } catch (e) {
         for (const t of round) outcomes[t.index] = { error: e };
         continue;
@@ -308,8 +330,9 @@ export class SettlementService {
         } else if (t.event.type === "capture") fresh.push({ ...t, hash });
         else slow.push(t);
       }
-      const units: Array<Promise<void>> = [this.followUps(slow, stored, outcomes)];
-      for (let i = 0; i < fresh.length; i += this.chunkSize) units.push(this.captures(fresh.slice(i, i + this.chunkSize), outcomes));
+      const units: Array<Promise<void>> = [this.followUps(slow, stored, outcomes, known)];
+      for (let i = 0; i < fresh.length; i += this.chunkSize)
+        units.push(this.captures(fresh.slice(i, i + this.chunkSize), outcomes));
       await Promise.all(units);
     }
     return outcomes;
@@ -321,7 +344,8 @@ export class SettlementService {
    * goes through prepare() and is answered from the winner's row.
    */
   private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
-    const planned: Array<{ index: number; event: SettlementEvent; input: TransactionInput; row: NewSettlementRecord }> = [];
+    const planned: Array<{ index: number; event: SettlementEvent; input: TransactionInput; row: NewSettlementRecord }> =
+      [];
     await Promise.all(
       fresh.map(async (f) => {
         try {
@@ -359,13 +383,20 @@ export class SettlementService {
       planned.forEach((p, i) => {
         const record = rows[i];
         if (record === null || record === undefined) conflicted.push({ index: p.index, event: p.event });
-        else toPost.push({ index: p.index, prepared: { record, input: { ...p.input, accounts: specsFor(p.input) }, created: true } });
+        else
+          toPost.push({
+            index: p.index,
+            prepared: { record, input: { ...p.input, accounts: specsFor(p.input) }, created: true },
+          });
       });
     } catch (e) {
       for (const p of planned) outcomes[p.index] = { error: e };
       return;
     }
-    await Promise.all([this.book(toPost, outcomes), conflicted.length > 0 ? this.followUps(conflicted, [], outcomes) : undefined]);
+    await Promise.all([
+      this.book(toPost, outcomes),
+      conflicted.length > 0 ? this.followUps(conflicted, [], outcomes) : undefined,
+    ]);
   }
 
   /**
@@ -373,7 +404,12 @@ export class SettlementService {
    * chains concurrently, events naming the same original in index order (the per-capture lock
    * and the sequence constraint cover the rest).
    */
-  private async followUps(slow: ReadonlyArray<{ index: number; event: SettlementEvent }>, stored: ReadonlyArray<{ index: number; prepared: Prepared }>, outcomes: Outcome[]): Promise<void> {
+  private async followUps(
+    slow: ReadonlyArray<{ index: number; event: SettlementEvent }>,
+    stored: ReadonlyArray<{ index: number; prepared: Prepared }>,
+    outcomes: Outcome[],
+    known?: ReadonlyMap<string, SettlementRecord>,
+  ): Promise<void> {
     const prepared = new Map<number, Prepared>();
     const replays: Array<{ index: number; record: SettlementRecord }> = [];
     for (const s of stored) {
@@ -390,7 +426,7 @@ export class SettlementService {
       for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
         for (const { index, event } of group) {
           try {
-            const p = await this.prepare(event);
+            const p = await this.prepare(event, known);
             if (!p.created && p.record.status === "posted") replays.push({ index, record: p.record });
             else prepared.set(index, p);
           } catch (e) {
@@ -432,7 +468,9 @@ export class SettlementService {
         if (answer.status === "error") {
           // The ledger answered and booked nothing: the pending row must not keep counting.
           await this.repo.deletePending(p.record.eventKey);
-          throw SettlementErrors.ledgerRejected(`ledger refused ${p.record.eventKey}: ${answer.error.message}`, { details: { ledgerCode: answer.error.code } });
+          throw SettlementErrors.ledgerRejected(`ledger refused ${p.record.eventKey}: ${answer.error.message}`, {
+            details: { ledgerCode: answer.error.code },
+          });
         }
         booked.push({ index, prepared: p, transaction: answer.transaction });
       } catch (e) {
@@ -440,10 +478,18 @@ export class SettlementService {
       }
     }
     try {
-      await this.repo.setPostedMany(booked.map((b) => ({ eventKey: b.prepared.record.eventKey, journalTransactionId: b.transaction.id })));
+      await this.repo.setPostedMany(
+        booked.map((b) => ({ eventKey: b.prepared.record.eventKey, journalTransactionId: b.transaction.id })),
+      );
       for (const b of booked) {
-        const settlement: SettlementRecord = { ...b.prepared.record, status: "posted", journalTransactionId: b.transaction.id };
-        outcomes[b.index] = { ok: { status: b.prepared.created ? "created" : "exists", settlement, transaction: b.transaction } };
+        const settlement: SettlementRecord = {
+          ...b.prepared.record,
+          status: "posted",
+          journalTransactionId: b.transaction.id,
+        };
+        outcomes[b.index] = {
+          ok: { status: b.prepared.created ? "created" : "exists", settlement, transaction: b.transaction },
+        };
       }
     } catch (e) {
       // Booked in the ledger but not marked: rows stay pending and a redelivery completes them.
@@ -454,28 +500,43 @@ export class SettlementService {
   /** A stored record for an event received again: same body -> its record, else a conflict. */
   private replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Prepared {
     if (existing.requestHash !== hash) {
-      throw SettlementErrors.idempotencyConflict(`event ${event.gateway}/${event.gatewayEventId} was already received with a different body`, {
-        fields: [{ field: "gatewayEventId", message: "already used for a different event" }],
-        details: { settlementRecordId: existing.id },
-      });
+      throw SettlementErrors.idempotencyConflict(
+        `event ${event.gateway}/${event.gatewayEventId} was already received with a different body`,
+        {
+          fields: [{ field: "gatewayEventId", message: "already used for a different event" }],
+          details: { settlementRecordId: existing.id },
+        },
+      );
     }
-    return { record: existing, input: { ...existing.journalRequest, accounts: specsFor(existing.journalRequest) }, created: false };
+    return {
+      record: existing,
+      input: { ...existing.journalRequest, accounts: specsFor(existing.journalRequest) },
+      created: false,
+    };
   }
 
   private async existing(record: SettlementRecord): Promise<SettlementResult> {
-    const tx = record.journalTransactionId === null ? null : await this.ledger.getTransaction(record.journalTransactionId);
+    const tx =
+      record.journalTransactionId === null ? null : await this.ledger.getTransaction(record.journalTransactionId);
     if (tx === null) throw new Error(`settlement ${record.eventKey} is posted but its journal transaction is missing`);
     return { status: "exists", settlement: record, transaction: tx };
   }
 
   /** Steps 1 of the protocol: returns the stored record (replay) or a freshly inserted pending one. */
-  private async prepare(event: SettlementEvent): Promise<Prepared> {
+  /**
+   * `known`: records looked up for the whole round just before (absent key = not recorded then).
+   * Used on the first attempt only; a row inserted since is caught by the unique constraints and
+   * the retry reads afresh. An original, once recorded, keeps its type and capture key.
+   */
+  private async prepare(event: SettlementEvent, known?: ReadonlyMap<string, SettlementRecord>): Promise<Prepared> {
     const key = eventKey(event.gateway, event.gatewayEventId);
     const hash = canonicalHash(event);
     for (let attempt = 0; ; attempt++) {
-      const existing = await this.repo.findByEventKey(key);
+      const existing =
+        attempt === 0 && known !== undefined ? (known.get(key) ?? null) : await this.repo.findByEventKey(key);
       if (existing !== null) return this.replay(existing, event, hash);
-      const captureKey = event.type === "capture" ? key : await this.captureKeyOf(event);
+      const captureKey =
+        event.type === "capture" ? key : await this.captureKeyOf(event, attempt === 0 ? known : undefined);
       try {
         return await this.lock.run(captureKey, async () => {
           const { plan, sequence } = await this.plan(event, captureKey);
@@ -502,26 +563,34 @@ export class SettlementService {
       } catch (e) {
         if (!(e instanceof RecordConflict)) throw e;
         if (attempt + 1 >= this.maxRetries) {
-          throw SettlementErrors.concurrentUpdate(`capture ${captureKey} kept changing under ${key}; retry`, { details: { captureKey } });
+          throw SettlementErrors.concurrentUpdate(`capture ${captureKey} kept changing under ${key}; retry`, {
+            details: { captureKey },
+          });
         }
         // eventKey conflict: the same event is being recorded concurrently -> loop reads it back.
       }
     }
   }
 
-  private async captureKeyOf(event: SettlementEvent): Promise<string> {
+  private async captureKeyOf(event: SettlementEvent, known?: ReadonlyMap<string, SettlementRecord>): Promise<string> {
     const origKey = eventKey(event.gateway, event.originalEventId ?? "");
-    const orig = await this.repo.findByEventKey(origKey);
+    const orig = known?.get(origKey) ?? (await this.repo.findByEventKey(origKey));
     if (orig === null) {
-      throw SettlementErrors.unknownCapture(`no ${event.type === "chargeback_reversal" ? "chargeback" : "capture"} ${event.gateway}/${event.originalEventId ?? ""}`, {
-        fields: [{ field: "originalEventId", message: "must be the gateway event id of a recorded original" }],
-      });
+      throw SettlementErrors.unknownCapture(
+        `no ${event.type === "chargeback_reversal" ? "chargeback" : "capture"} ${event.gateway}/${event.originalEventId ?? ""}`,
+        {
+          fields: [{ field: "originalEventId", message: "must be the gateway event id of a recorded original" }],
+        },
+      );
     }
     const wanted = event.type === "chargeback_reversal" ? "chargeback" : "capture";
     if (orig.event.type !== wanted) {
-      throw SettlementErrors.referenceMismatch(`${event.type} must reference a ${wanted}, ${origKey} is a ${orig.event.type}`, {
-        fields: [{ field: "originalEventId", message: `must name a ${wanted}` }],
-      });
+      throw SettlementErrors.referenceMismatch(
+        `${event.type} must reference a ${wanted}, ${origKey} is a ${orig.event.type}`,
+        {
+          fields: [{ field: "originalEventId", message: `must name a ${wanted}` }],
+        },
+      );
     }
     return orig.captureKey;
   }
@@ -530,21 +599,32 @@ export class SettlementService {
     const config = await this.cfg();
     const market = config.markets.get(event.market);
     if (market === undefined)
-      throw SettlementErrors.unknownMarket(`unknown market ${event.market}`, { fields: [{ field: "market", message: `must be one of ${[...config.markets.keys()].join(", ")}` }] });
+      throw SettlementErrors.unknownMarket(`unknown market ${event.market}`, {
+        fields: [{ field: "market", message: `must be one of ${[...config.markets.keys()].join(", ")}` }],
+      });
     if (event.type === "capture") {
       if (event.currency !== market.currency) {
-        throw SettlementErrors.currencyMismatch(`market ${market.code} settles in ${market.currency}, not ${event.currency}`, {
-          fields: [{ field: "currency", message: `must be ${market.currency} for market ${market.code}` }],
-        });
+        throw SettlementErrors.currencyMismatch(
+          `market ${market.code} settles in ${market.currency}, not ${event.currency}`,
+          {
+            fields: [{ field: "currency", message: `must be ${market.currency} for market ${market.code}` }],
+          },
+        );
       }
       const seller = this.sellers.get(event.sellerId) ?? (await this.repo.getSeller(event.sellerId));
       if (seller !== null) this.sellers.set(seller.id, seller);
-      if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${event.sellerId}`, { fields: [{ field: "sellerId", message: "no such seller" }] });
+      if (seller === null)
+        throw SettlementErrors.unknownSeller(`unknown seller ${event.sellerId}`, {
+          fields: [{ field: "sellerId", message: "no such seller" }],
+        });
       const schedule = selectSchedule(config.schedules, seller.program, event.market, event.category, event.occurredAt);
       if (schedule === null) {
-        throw SettlementErrors.unknownProgram(`no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}`, {
-          fields: [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }],
-        });
+        throw SettlementErrors.unknownProgram(
+          `no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}`,
+          {
+            fields: [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }],
+          },
+        );
       }
       const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt);
       if (taxRule === null)
@@ -555,22 +635,41 @@ export class SettlementService {
       return { plan: planCapture({ event, seller, schedule, taxRule, rates }), sequence: 0 };
     }
     const chain = await this.repo.listChain(captureKey);
+    if (chain[0]?.event.type !== "capture") {
+      // The capture's pending row was withdrawn (the ledger refused it) after the original was looked up.
+      throw SettlementErrors.unknownCapture(`no capture ${captureKey}`, {
+        fields: [{ field: "originalEventId", message: "must be the gateway event id of a recorded original" }],
+      });
+    }
     const capture = captureStateOf(chain);
     const last = chain[chain.length - 1];
     const b = capture.breakdown;
     const moves = event.type === "refund" || event.type === "chargeback" || event.type === "chargeback_reversal";
     const rates = await this.rates(event, b.payoutCurrency, b.gatewayFee.borneBy, moves);
-    const plan = planFollowUp({ event, capture, rates, ...(event.type === "chargeback_reversal" ? { chargebackId: event.originalEventId ?? "" } : {}) });
+    const plan = planFollowUp({
+      event,
+      capture,
+      rates,
+      ...(event.type === "chargeback_reversal" ? { chargebackId: event.originalEventId ?? "" } : {}),
+    });
     return { plan, sequence: (last?.sequence ?? 0) + 1 };
   }
 
-  private async rates(event: SettlementEvent, payout: string, borneBy: FeeBearer, movesGross: boolean): Promise<PlanRates> {
+  private async rates(
+    event: SettlementEvent,
+    payout: string,
+    borneBy: FeeBearer,
+    movesGross: boolean,
+  ): Promise<PlanRates> {
     const B = event.currency;
     const feeToSeller = event.gatewayFee !== 0n && borneBy === "seller";
     const capture = event.type === "capture";
     const needBuyer = B !== USD && (movesGross || feeToSeller);
     const needPayout = payout !== USD && (capture || feeToSeller);
-    const [buyerToUsd, usdToPayout] = await Promise.all([needBuyer ? this.buyerRate(event) : null, needPayout ? this.lookup(USD, payout, event.occurredAt) : null]);
+    const [buyerToUsd, usdToPayout] = await Promise.all([
+      needBuyer ? this.buyerRate(event) : null,
+      needPayout ? this.lookup(USD, payout, event.occurredAt) : null,
+    ]);
     return { buyerToUsd, usdToPayout };
   }
 
@@ -580,7 +679,10 @@ export class SettlementService {
     try {
       q = await this.fx.getQuote(event.fxQuoteId);
     } catch (e) {
-      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, { fields: [{ field: "fxQuoteId", message: "unknown quote" }], cause: e });
+      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, {
+        fields: [{ field: "fxQuoteId", message: "unknown quote" }],
+        cause: e,
+      });
     }
     if (q.base !== event.currency || q.quote !== USD) {
       throw SettlementErrors.fxUnavailable(`quote ${q.id} is ${q.base}->${q.quote}, not ${event.currency}->USD`, {
@@ -593,7 +695,14 @@ export class SettlementService {
       });
     }
     const sources = [...new Set(q.legs.map((l) => l.source))].join(" + ");
-    return { from: q.base, to: q.quote, rate: q.allInRate, quoteId: q.id, source: sources === "" ? "quote" : sources, asOf: q.ratesAt.toISOString() };
+    return {
+      from: q.base,
+      to: q.quote,
+      rate: q.allInRate,
+      quoteId: q.id,
+      source: sources === "" ? "quote" : sources,
+      asOf: q.ratesAt.toISOString(),
+    };
   }
 
   private async lookup(from: string, to: string, at: Date): Promise<RateEvidence> {
@@ -616,32 +725,37 @@ export class SettlementService {
    */
   async releaseDue(asOf: Date, limit = 500): Promise<SettlementItemResult[]> {
     const events: SettlementEvent[] = [];
-    for (const cap of await this.repo.listCaptures({ before: asOf, limit })) {
-      const b = cap.breakdown;
-      const chain = await this.repo.listChain(cap.captureKey);
-      const state = captureStateOf(chain);
-      const base = { ...cap.event, amount: 0n, gatewayFee: 0n, originalEventId: cap.event.gatewayEventId, supplyPrice: undefined, fxQuoteId: undefined };
-      const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
-      const open = state.refunded < b.lines.gross;
-      if (b.sellerBucket === "held" && !state.released && open && due(b.autoConfirmAt)) {
-        events.push({ ...base, type: "release", gatewayEventId: `auto-release.${cap.event.gatewayEventId}`, occurredAt: new Date(Date.parse(b.autoConfirmAt ?? "")) });
-      }
-      if (b.lines.sellerReserve > 0n && !state.reserveReleased && b.lines.sellerReserve > state.reversedLines.sellerReserve && due(b.reserveReleaseAt)) {
-        events.push({ ...base, type: "reserve_release", gatewayEventId: `auto-reserve.${cap.event.gatewayEventId}`, occurredAt: new Date(Date.parse(b.reserveReleaseAt ?? "")) });
-      }
+    let afterId: string | undefined;
+    while (events.length < limit) {
+      const page = await this.repo.listReleaseCandidates({ before: asOf, limit, ...(afterId === undefined ? {} : { afterId }) });
+      if (page.length === 0) break;
+      afterId = page[page.length - 1]!.id;
+      for (const cap of page) events.push(...dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf));
     }
-    return events.length === 0 ? [] : this.postEvents(events.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as unknown as SettlementEvent));
+    if (events.length === 0) return [];
+    return this.postEvents(
+      events
+        .slice(0, limit)
+        .map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as unknown as SettlementEvent),
+    );
   }
 
   /** Load (or refresh) program data: idempotent upserts, validated before anything is written. */
-  async saveProgramData(data: { markets?: readonly Market[]; schedules?: readonly FeeSchedule[]; taxRules?: readonly TaxRule[]; sellers?: readonly Seller[] }): Promise<void> {
+  async saveProgramData(data: {
+    markets?: readonly Market[];
+    schedules?: readonly FeeSchedule[];
+    taxRules?: readonly TaxRule[];
+    sellers?: readonly Seller[];
+  }): Promise<void> {
     const markets = data.markets ?? [];
     const allMarkets = [...(await this.repo.listMarkets()), ...markets];
     data.schedules?.forEach(validateSchedule);
     data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
     for (const s of data.sellers ?? []) {
       if (!["CNY", "USD"].includes(s.payoutCurrency))
-        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency must be CNY or USD`, { fields: [{ field: "payoutCurrency", message: "must be CNY or USD" }] });
+        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency must be CNY or USD`, {
+          fields: [{ field: "payoutCurrency", message: "must be CNY or USD" }],
+        });
     }
     if (markets.length > 0) await this.repo.saveMarkets(markets);
     if (data.taxRules) await this.repo.saveTaxRules(data.taxRules);
@@ -654,4 +768,42 @@ export class SettlementService {
   async listSellers(): Promise<Seller[]> {
     return this.repo.listSellers();
   }
+}
+
+/** The release events a capture owes at `asOf`: held POP proceeds past auto-confirm, a reserve past its date. */
+function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Date): SettlementEvent[] {
+  const b = cap.breakdown;
+  const state = captureStateOf(chain);
+  const base = {
+    ...cap.event,
+    amount: 0n,
+    gatewayFee: 0n,
+    originalEventId: cap.event.gatewayEventId,
+    supplyPrice: undefined,
+    fxQuoteId: undefined,
+  };
+  const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
+  const events: SettlementEvent[] = [];
+  if (b.sellerBucket === "held" && !state.released && state.refunded < b.lines.gross && due(b.autoConfirmAt)) {
+    events.push({
+      ...base,
+      type: "release",
+      gatewayEventId: `auto-release.${cap.event.gatewayEventId}`,
+      occurredAt: new Date(Date.parse(b.autoConfirmAt ?? "")),
+    });
+  }
+  if (
+    b.lines.sellerReserve > 0n &&
+    !state.reserveReleased &&
+    b.lines.sellerReserve > state.reversedLines.sellerReserve &&
+    due(b.reserveReleaseAt)
+  ) {
+    events.push({
+      ...base,
+      type: "reserve_release",
+      gatewayEventId: `auto-reserve.${cap.event.gatewayEventId}`,
+      occurredAt: new Date(Date.parse(b.reserveReleaseAt ?? "")),
+    });
+  }
+  return events;
 }

@@ -5,7 +5,13 @@
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
 import type { Ledger } from "../../service/ledger/types.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
-import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
+import {
+  FEE_SCHEDULES,
+  MARKETS,
+  PrismaSettlementRepository,
+  SettlementService,
+  TAX_RULES,
+} from "../../service/settlement/index.js";
 import { createLedger } from "../../service/ledger/index.js";
 import { freshDatabase, type DatabaseKind } from "../support/db.js";
 
@@ -13,6 +19,7 @@ export interface SettlementHarness {
   settlement: SettlementService;
   ledger: Ledger;
   fx: FxService;
+  repository: PrismaSettlementRepository;
   /** A second service instance on the same database (its own in-process locks), as another process would be. */
   another(): SettlementService;
   /** Debits minus credits of every ledger account, per currency (must all be 0). */
@@ -27,11 +34,17 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite"): Prom
   const repository = new PrismaSettlementRepository(db.prisma);
   const make = () => new SettlementService({ ledger, fx, repository, maxSequenceRetries: 50 });
   const settlement = make();
-  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  await settlement.saveProgramData({
+    markets: MARKETS,
+    taxRules: TAX_RULES,
+    schedules: FEE_SCHEDULES,
+    sellers: DEMO_SELLERS,
+  });
   return {
     settlement,
     ledger,
     fx,
+    repository,
     another: make,
     async netPerCurrency() {
       // Test-only read of the ledger's running totals: the invariant is global, no API lists all accounts.
