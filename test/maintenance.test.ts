@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMaintenanceTick } from "../service/maintenance.js";
-import { capture } from "./settlement/fixtures.js";
+import { capture, followUp } from "./settlement/fixtures.js";
 import { openSettlementHarness, type SettlementHarness } from "./settlement/harness.js";
 
 describe("maintenance tick on pglite", () => {
@@ -59,5 +59,22 @@ describe("maintenance tick on pglite", () => {
     expect(due.released).toBeGreaterThan(0);
     expect(due.releaseErrors).toBe(0);
     expect((await runMaintenanceTick(h, new Date("2025-06-01T00:00:00Z"))).released).toBe(0);
+  });
+
+  it("pages past captures that stay candidates but owe nothing (fully refunded before release)", async () => {
+    // Old behaviour to guard against: a page of the oldest captures, all owing nothing, hid every later one.
+    const caps = [1, 2, 3].map((i) =>
+      capture({ gatewayEventId: `page-cap-${i}`, settlementId: `PAGE-ORD-${i}`, sellerId: "S-POP-SZ-01", occurredAt: new Date(`2025-03-0${i}T10:00:00Z`) }),
+    );
+    for (const c of caps) expect((await h.settlement.postEvent(c)).status).toBe("created");
+    const refund = followUp("refund", "page-ref-1", { amount: caps[0]!.amount, occurredAt: new Date("2025-03-01T12:00:00Z") }, caps[0]!);
+    expect((await h.settlement.postEvent(refund)).status).toBe("created");
+
+    const asOf = new Date("2025-06-01T00:00:00Z");
+    const first = await h.settlement.releaseDue(asOf, 1);
+    const second = await h.settlement.releaseDue(asOf, 1);
+    expect(first.map((r) => r.status)).toEqual(["created"]);
+    expect(second.map((r) => r.status)).toEqual(["created"]);
+    expect(await h.settlement.releaseDue(asOf, 1)).toEqual([]);
   });
 });
