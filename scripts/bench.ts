@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: ledger core and HTTP service figures on the embedded default (PGlite) and on
+ * `npm run bench`: ledger core, settlement engine (in-process) and HTTP service figures on the embedded default (PGlite) and on
  * PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test;
  * each bench creates a FRESH database there and drops it after). An unreachable PostgreSQL is said
  * plainly and shows as an unmet figure, never silently skipped. One table, then the JSON line last.
@@ -9,6 +9,7 @@ import pg from "pg";
 import { figure, report, type Figure } from "./lib/figures.js";
 import { benchHttp } from "./bench/http.js";
 import { benchLedger } from "./bench/ledger.js";
+import { benchSettlement } from "./bench/settlement.js";
 
 const DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -44,12 +45,14 @@ async function main(): Promise<void> {
 
   console.log(`bench: PGlite (embedded), ${seconds} s per measurement`);
   figures.push(...(await benchLedger({ seconds })));
+  figures.push(...(await benchSettlement({ seconds })));
   figures.push(...(await benchHttp({ seconds })));
 
   const why = await reachable(pgUrl);
   if (why === null) {
     console.log(`bench: PostgreSQL at ${redact(pgUrl)} (fresh database per bench)`);
     figures.push(...(await benchLedger({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchSettlement({ databaseUrl: pgUrl, seconds })));
     figures.push(...(await benchHttp({ databaseUrl: pgUrl, seconds })));
   } else {
     console.log(`bench: PostgreSQL UNREACHABLE at ${redact(pgUrl)} (${why}): PostgreSQL figures NOT measured`);
