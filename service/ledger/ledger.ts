@@ -2,20 +2,31 @@
  * The ledger: the one write path for money.
  *
  * Write path (TigerBeetle-like group commit): every write (post, commit, void, reverse) is queued
- * and a single flusher writes everything queued so far in ONE database transaction:
- *   1. lock the journal head row (FOR UPDATE)  — serialises all journal writers, in every process;
+ * and a single flusher writes everything queued so far with ONE call of the SQL function
+ * `ledger_apply_flush` (migration 20261124160000_ledger_fast_write), which locks the journal head
+ * row, then the touched accounts in id order (no deadlock with any other writer), re-checks what
+ * the plan assumed, and inserts/updates everything with set-based statements.
+ *
+ * Two ways to plan a flush, one way to write it:
+ * - Optimistic (plain posts over accounts this process knows): plan in memory against the head and
+ *   account totals this process last committed (`known`), compute the hash chain here, and send the
+ *   single call outside any transaction: one round trip and one commit per flush. The function
+ *   refuses (SQLSTATE 40001, nothing written) if the head moved, an account's last_transaction_id
+ *   moved, or a key is already in the journal; any item that would not be created also sends the
+ *   batch down the locking path, which gives the authoritative per-item answer.
+ * - Locking (first flush, replays, commits/voids/reversals, errors, after another process wrote):
+ *   1. lock the journal head row (FOR UPDATE) with BEGIN — serialises all journal writers;
  *   2. look up the batch's idempotency keys     — safe from races because of (1);
  *   3. load referenced (pending/reversed) transactions;
- *   4. create missing accounts, lock the touched accounts `ORDER BY id` (fixed order: no deadlock
- *      with anything else that locks accounts);
+ *   4. create missing accounts, lock the touched accounts `ORDER BY id`;
  *   5. apply items one by one in memory — an item that fails (unbalanced, insufficient funds, ...)
  *      gets its own error and changes nothing; the others go on;
- *   6. multi-row INSERT/UPDATE via unnest arrays, advance the head, COMMIT.
+ *   6. ledger_apply_flush under the same transaction, COMMIT.
  * Row locks are held for one flush, not per transfer, so a hot account (platform revenue) costs one
  * fsync per batch rather than one per transfer.
  *
- * Hot-path statements are raw SQL through Prisma (q): the ORM would issue one
- * statement per row; NUMERIC columns are read as text and parsed to bigint (never JS numbers).
+ * Hot-path statements are raw SQL on the driver (db.sql): the ORM would issue one statement per row;
+ * NUMERIC columns are read as text and parsed to bigint (never JS numbers).
  */
 import type { SqlRunner } from "../db/index.js";
 import { Errors, isAppError, type AppError } from "../errors.js";
@@ -44,6 +55,8 @@ type Phase = "posted" | "pending" | "commit" | "void";
 export interface LedgerOptions {
   /** Most items written in one database transaction (default 4000). */
   maxBatch?: number;
+  /** Optimistic flushes in flight at once (default 1). */
+  pipeline?: number;
   /** Clock, for tests of timeouts and point-in-time reads. */
   now?: () => Date;
 }
@@ -121,13 +134,15 @@ interface FlushOutcome {
   /** The head the flush started from, and the state it committed. */
   base: HeadRow;
   known: Known;
+  /** Written by the optimistic path (its totals are already in `known`). */
+  fast: boolean;
 }
 const MAX_KNOWN_ACCOUNTS = 100_000;
-const STALE = "ledger flush is stale";
-/** ledger_apply_flush refused the plan (the head or an account moved): nothing was written. */
-function isStale(e: unknown): boolean {
+/** ledger_apply_flush refused the plan (the head or an account moved, or it came early): nothing was written. */
+function isStale(e: unknown, only: "stale" | "early" | "any" = "any"): boolean {
   const err = e as { code?: unknown; message?: unknown } | null;
-  return err?.code === "40001" && typeof err.message === "string" && err.message.startsWith(STALE);
+  if (err?.code !== "40001" || typeof err.message !== "string") return false;
+  return only === "any" ? /^ledger flush is (stale|early)/.test(err.message) : err.message.startsWith(`ledger flush is ${only}`);
 }
 // Migration 20261124160000_ledger_apply_flush: checks, locks and writes a whole flush in one call.
 const APPLY_FLUSH = `SELECT "id" FROM "ledger_apply_flush"($1::bigint, $2::text, $3::bigint, $4::text, $5::timestamptz,
@@ -142,7 +157,7 @@ const PLACEHOLDER = null as unknown as JournalTransaction;
 const key = (code: string, currency: string) => `${code}\u0000${currency}`;
 const MAX_KEY = 255;
 
-export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): Ledger & {
+export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" }, opts: LedgerOptions = {}): Ledger & {
   /** Void every pending transaction whose timeout has passed; returns how many were voided. */
   expirePending(): Promise<number>;
   /** Wait for queued writes to finish (for graceful shutdown). */
@@ -158,6 +173,9 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
   let known: Known | null = null;
   // After a stale fast flush (another process wrote), take the locking path for a while.
   let slowFlushes = 0;
+  // Optimistic flushes in flight at once. Measured with 16 writers on 2 busy cores: 2 was slower
+  // than 1 (smaller flushes, a lock wait per flush, overtaking retries), so 1 unless asked.
+  const depth = opts.pipeline ?? 1;
 
   function enqueue(op: Op): Promise<ItemResult> {
     return new Promise((resolve) => {
@@ -169,27 +187,60 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
   async function runFlusher(): Promise<void> {
     // Let concurrent callers of this tick join the first batch.
     await new Promise((r) => setImmediate(r));
+    const inFlight: Array<{ batch: Queued[]; settled: Promise<FlushOutcome | null | { error: unknown }> }> = [];
+    const retry: Queued[] = [];
+    // What the next optimistic flush builds on: the committed state plus every flush in flight
+    // (assumed to commit; if one does not, the ones after it fail their head check and are retried).
+    let predicted: Known | null = null;
     try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
-        try {
-          const ops = batch.map((b) => b.op);
-          const out =
-            (await fastFlush(ops)) ??
-            (await sql.transaction(async (tx, head) => {
-              const r = await flush(tx, ops, (head as HeadRow[])[0], false);
-              if (!r) throw new Error("ledger flush under lock was refused as stale");
-              return r;
-            }, HEAD_LOCK));
-          // Only now is the flush committed: its head and totals become the next optimistic base.
+      for (;;) {
+        if (inFlight.length === 0) {
+          if (retry.length > 0) queue.unshift(...retry.splice(0));
+          if (queue.length === 0) break;
+          predicted = slowFlushes > 0 ? null : known;
+          if (!predicted) {
+            await slowFlush(queue.splice(0, maxBatch));
+            continue;
+          }
+        }
+        if (predicted && queue.length > 0 && inFlight.length < depth) {
+          // An idle pipeline is filled from both ends: half now, half right behind it.
+          const n = Math.min(maxBatch, inFlight.length === 0 && depth > 1 && queue.length > 1 ? Math.ceil(queue.length / 2) : queue.length);
+          // Best effort: if this read fails, the locking path below meets (and reports) the same fault.
+          await learnAccounts(queue.slice(0, n), predicted).catch(() => undefined);
+          const started = startFast(queue.slice(0, n).map((b) => b.op), predicted, inFlight[inFlight.length - 1]?.settled);
+          if (started) {
+            inFlight.push({ batch: queue.splice(0, n), settled: started.settled });
+            predicted = started.next;
+            continue;
+          }
+          // Not for the fast path (an item would fail, a replay, an unknown account, a commit...):
+          // drain the pipeline, then the locking path answers it.
+          predicted = null;
+          if (inFlight.length === 0) {
+            await slowFlush(queue.splice(0, maxBatch));
+            continue;
+          }
+        }
+        if (inFlight.length === 0) continue;
+        const f = inFlight.shift()!;
+        const out = await f.settled;
+        if (out !== null && !("error" in out)) {
           remember(out);
-          batch.forEach((b, i) => b.resolve(out.results[i]!));
-        } catch (e) {
+          f.batch.forEach((b, i) => b.resolve(out.results[i]!));
+          // Let the callers just answered queue their next writes before the next flush is cut.
+          await new Promise((r) => setImmediate(r));
+        } else if (out === null || isStale(out.error)) {
+          // Another process wrote, or an earlier flush of the pipeline did not commit: nothing of
+          // this one was written; the locking path retries it.
           known = null;
-          // A failure of the whole flush (connection lost, serialization...) answers every item
-          // with the error; nothing of the batch was committed.
-          const err = isAppError(e) ? e : Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
-          for (const b of batch) b.resolve({ status: "error", error: err });
+          predicted = null;
+          slowFlushes = 16;
+          retry.push(...f.batch);
+        } else {
+          known = null;
+          predicted = null;
+          failBatch(f.batch, out.error);
         }
       }
     } finally {
@@ -197,40 +248,96 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
     }
   }
 
-  function remember({ base, known: k }: FlushOutcome): void {
+  /**
+   * Reads (without locking) the accounts a batch posts to that `base` does not know yet. Any
+   * snapshot of an account row will do: its last_transaction_id is re-checked under lock at write.
+   */
+  async function learnAccounts(batch: Queued[], base: Known): Promise<void> {
+    const missing = new Map<string, { code: string; currency: string }>();
+    for (const { op } of batch) {
+      if (op.op !== "post") return;
+      for (const p of op.input.postings) {
+        const k = key(p.account, p.currency);
+        if (!base.accounts.has(k)) missing.set(k, { code: p.account, currency: p.currency });
+      }
+    }
+    if (missing.size === 0) return;
+    const list = [...missing.values()];
+    const rows = await sql.q<AccountRow[]>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts" WHERE ("code", "currency") IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      list.map((a) => a.code),
+      list.map((a) => a.currency),
+    );
+    learn(base, rows);
+  }
+
+  /** Adds account rows `base` lacks (never overwrites: known entries may be ahead of the table). */
+  function learn(base: Known, rows: AccountRow[]): void {
+    if (base.accounts.size + rows.length > MAX_KNOWN_ACCOUNTS) return;
+    for (const r of rows) {
+      const k = key(r.code, r.currency);
+      if (!base.accounts.has(k)) base.accounts.set(k, accountState(r));
+    }
+  }
+
+  async function slowFlush(batch: Queued[]): Promise<void> {
+    if (slowFlushes > 0) slowFlushes--;
+    try {
+      const ops = batch.map((b) => b.op);
+      const out = await sql.transaction(async (tx, head) => {
+        const r = await flush(tx, ops, (head as HeadRow[])[0], null);
+        if (!r) throw new Error("ledger flush under lock was refused as stale");
+        return r;
+      }, HEAD_LOCK);
+      // Only now is the flush committed: its head and totals become the next optimistic base.
+      remember(out);
+      batch.forEach((b, i) => b.resolve(out.results[i]!));
+    } catch (e) {
+      known = null;
+      failBatch(batch, e);
+    }
+  }
+
+  /** A failure of the whole flush (connection lost...) answers every item with the error. */
+  function failBatch(batch: Queued[], e: unknown): void {
+    const err = isAppError(e) ? e : Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
+    for (const b of batch) b.resolve({ status: "error", error: err });
+  }
+
+  function remember({ base, known: k, fast }: FlushOutcome): void {
+    if (fast) {
+      // Its totals went into known.accounts when it was planned (later flushes of the pipeline
+      // may have moved them further since): only the head advances here.
+      if (known) known.head = k.head;
+      return;
+    }
     // Merge only if nobody else wrote in between; otherwise older entries may be stale.
     const same = known !== null && known.head.sequence === base.sequence && known.head.hash === base.hash;
     if (known && same && known.accounts.size + k.accounts.size <= MAX_KNOWN_ACCOUNTS) {
       for (const [id, a] of k.accounts) known.accounts.set(id, a);
       known.head = k.head;
     } else {
-      known = k;
+      known = { head: k.head, accounts: new Map(k.accounts) };
     }
   }
 
   /**
-   * One round trip, no BEGIN/COMMIT: plan against `known` and let ledger_apply_flush (autocommit)
-   * verify it. Only for plain posts over accounts already known, where every item succeeds; any
-   * doubt (an item error, a replay, another writer) returns null and the locking path decides.
+   * One round trip, no BEGIN/COMMIT: plan against `base` and let ledger_apply_flush (autocommit)
+   * verify it under lock. Only for plain posts over known accounts where every item is created;
+   * returns null (nothing sent) otherwise. Planning is synchronous, so when this returns the
+   * write is on its way and `next` is the state after it.
    */
-  async function fastFlush(ops: Op[]): Promise<FlushOutcome | null> {
-    if (!known) return null;
-    if (slowFlushes > 0) {
-      slowFlushes--;
-      return null;
-    }
+  function startFast(ops: Op[], base: Known, predecessor: Promise<unknown> | undefined): { settled: Promise<FlushOutcome | null | { error: unknown }>; next: Known } | null {
     for (const o of ops) {
       if (o.op !== "post") return null;
-      for (const p of o.input.postings) if (!known.accounts.has(key(p.account, p.currency))) return null;
+      for (const p of o.input.postings) if (!base.accounts.has(key(p.account, p.currency))) return null;
     }
-    try {
-      return await flush(sql, ops, known.head, true);
-    } catch (e) {
-      if (!isStale(e)) throw e;
-      known = null;
-      slowFlushes = 16;
-      return null;
-    }
+    let next: Known | null = null;
+    const settled = flush(sql, ops, base.head, base, (k) => {
+      next = k;
+    }, predecessor).catch((e: unknown) => ({ error: e }));
+    if (!next) return null;
+    return { settled, next };
   }
 
   /**
@@ -238,7 +345,15 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
    * transaction and nothing was read; the plan uses `known` and returns null at the first item
    * that would not be created (the locking path then answers it authoritatively).
    */
-  async function flush(tx: Tx, ops: Op[], head: HeadRow | undefined, fast: boolean): Promise<FlushOutcome | null> {
+  async function flush(
+    tx: Tx,
+    ops: Op[],
+    head: HeadRow | undefined,
+    base: Known | null,
+    onPlanned?: (next: Known) => void,
+    predecessor?: Promise<unknown>,
+  ): Promise<FlushOutcome | null> {
+    const fast = base !== null;
     const results: Array<ItemResult | undefined> = new Array(ops.length);
     const pendingExists = new Map<number, bigint>();
     const sameBatchDup = new Map<number, number>();
@@ -259,7 +374,8 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
     // Referenced transactions (pending to commit/void, transactions to reverse).
     const refIds = [...new Set(ops.flatMap((o) => (o.op === "post" ? [] : [o.op === "reverse" ? o.targetId : o.pendingId])))];
     const refs = new Map<bigint, StoredTx>();
-    for (const t of await loadTransactions(tx, refIds)) refs.set(t.id, t);
+    // (Guarded: the fast path must reach its write without awaiting anything.)
+    if (refIds.length > 0) for (const t of await loadTransactions(tx, refIds)) refs.set(t.id, t);
     // Reversals already made, so a transaction is reversed at most once.
     const reversed = new Set<bigint>();
     if (refIds.length > 0) {
@@ -284,7 +400,7 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
     }
     const accounts = new Map<string, AccountState>();
     if (fast) {
-      for (const k of wanted.keys()) accounts.set(k, { ...known!.accounts.get(k)! });
+      for (const k of wanted.keys()) accounts.set(k, { ...base.accounts.get(k)! });
     } else if (wanted.size > 0) {
       const toCreate = [...specs.values()].filter((s) => wanted.has(key(s.code, s.currency)));
       if (toCreate.length > 0) await insertAccounts(tx, toCreate);
@@ -394,10 +510,21 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
       }
     }
 
+    const after = new Map<string, AccountState>();
+    for (const [k, a] of accounts) after.set(k, { ...a });
+    const next: Known = { head: { sequence, hash: previousHash, booked_at: bookedAt }, accounts: after };
+    if (fast) {
+      if (created.length === 0) return null;
+      // The pipeline's next flush is planned on top of this one. Writing the predicted totals into
+      // the shared map is safe: any flush that does not commit drops `known` altogether.
+      for (const [k, a] of after) base.accounts.set(k, { ...a });
+      onPlanned?.({ head: next.head, accounts: base.accounts });
+    }
+
     if (created.length > 0) {
       const flat = created.flatMap((c) => c.postings.map((p) => ({ c, p })));
       const touched = [...new Map(flat.map((x) => [x.p.account.id, accounts.get(key(x.p.account.code, x.p.account.currency))!])).values()];
-      const ids = await tx.q<Array<{ id: bigint }>>(
+      const write = () => tx.q<Array<{ id: bigint }>>(
         APPLY_FLUSH,
         head.sequence,
         head.hash,
@@ -437,6 +564,16 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
         flat.map((x) => x.p.after!.qd),
         flat.map((x) => x.p.after!.qc),
       );
+      let ids: Array<{ id: bigint }>;
+      try {
+        ids = await write();
+      } catch (e) {
+        // Sent on another connection, this flush can overtake the one planned before it: wait for
+        // that one to settle and try once more (still early then: it did not commit = stale).
+        if (!predecessor || !isStale(e, "early")) throw e;
+        await predecessor;
+        ids = await write();
+      }
       // ids come from one sequence, drawn in row order under the head lock: ascending = input order.
       const sortedIds = ids.map((r) => r.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       flat.forEach((x, j) => {
@@ -463,9 +600,7 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
       const r = results[first]!;
       results[i] = r.status === "error" ? r : { status: "exists", transaction: r.transaction };
     }
-    const after = new Map<string, AccountState>();
-    for (const [k, a] of accounts) after.set(k, { ...a });
-    return { results: results.map((r) => r!), base: head, known: { head: { sequence, hash: previousHash, booked_at: bookedAt }, accounts: after } };
+    return { results: results.map((r) => r!), base: head, known: next, fast };
   }
 
   function planItem(
@@ -669,6 +804,7 @@ export function createLedger(db: { sql: SqlRunner }, opts: LedgerOptions = {}): 
         specs.map((s) => s.code),
         specs.map((s) => s.currency),
       );
+      if (known) learn(known, rows);
       const byK = new Map(rows.map((r) => [key(r.code, r.currency), r]));
       return specs.map((s) => toAccount(byK.get(key(s.code, s.currency))!));
     },

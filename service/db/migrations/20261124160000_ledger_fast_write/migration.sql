@@ -3,11 +3,13 @@
 -- 1. Posting references checked once per statement instead of once per row. The two foreign keys of
 --    ledger_postings ran one SPI lookup + row lock per posting (measured: ~75 % of the execution time
 --    of a 1,000-transfer flush). The same rule is now an AFTER INSERT ... FOR EACH STATEMENT trigger
---    over the transition table (two anti-joins). What the foreign keys also gave is kept explicitly:
---    journal rows can never be deleted (20261124143100_ledger_guards), and an account that has
---    postings can neither be deleted, re-keyed nor truncated away (guard below). A posting's insert
---    and an account's delete cannot interleave: every journal writer holds the account row lock
---    (FOR UPDATE) until commit, and the guard runs after the delete has that lock.
+--    over the transition table (primary-key probes with = ANY over the distinct ids). What the
+--    foreign keys also gave is kept explicitly: journal rows can never be deleted
+--    (20261124143100_ledger_guards), and an account that has postings can neither be deleted,
+--    re-keyed nor truncated away (guard below). A posting's insert and an account's delete cannot
+--    interleave, whoever the writer: the check takes FOR KEY SHARE on the referenced accounts (as
+--    the foreign key did, but once per account), so the delete waits for the insert to commit and
+--    its guard, running after it has the row lock, then sees the posting.
 ALTER TABLE "ledger_postings" DROP CONSTRAINT "ledger_postings_transaction_id_fkey";
 ALTER TABLE "ledger_postings" DROP CONSTRAINT "ledger_postings_account_id_fkey";
 
@@ -23,7 +25,8 @@ BEGIN
         RAISE EXCEPTION 'ledger_postings.transaction_id references a missing journal transaction'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF (SELECT count(*) FROM "ledger_accounts" a WHERE a."id" = ANY (account_ids)) <> coalesce(cardinality(account_ids), 0) THEN
+    IF (SELECT count(*) FROM (SELECT 1 FROM "ledger_accounts" a WHERE a."id" = ANY (account_ids) FOR KEY SHARE) referenced)
+       <> coalesce(cardinality(account_ids), 0) THEN
         RAISE EXCEPTION 'ledger_postings.account_id references a missing account'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -84,6 +87,11 @@ DECLARE
     unchanged INTEGER;
 BEGIN
     SELECT h."sequence", h."hash" INTO head_sequence, head_hash FROM "ledger_journal_head" h WHERE h."id" = 1 FOR UPDATE;
+    -- Behind: the caller's previous flush (planned first, sent on another connection) has not
+    -- committed yet. The caller waits for it and calls again.
+    IF head_sequence < expected_sequence THEN
+        RAISE EXCEPTION 'ledger flush is early: journal head behind the plan' USING ERRCODE = 'serialization_failure';
+    END IF;
     IF head_sequence IS DISTINCT FROM expected_sequence OR head_hash IS DISTINCT FROM expected_hash THEN
         RAISE EXCEPTION 'ledger flush is stale: journal head moved' USING ERRCODE = 'serialization_failure';
     END IF;
