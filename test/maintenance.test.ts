@@ -67,7 +67,7 @@ describe("maintenance tick on pglite", () => {
       capture({ gatewayEventId: `page-cap-${i}`, settlementId: `PAGE-ORD-${i}`, sellerId: "S-POP-SZ-01", occurredAt: new Date(`2025-03-0${i}T10:00:00Z`) }),
     );
     for (const c of caps) expect((await h.settlement.postEvent(c)).status).toBe("created");
-    const refund = followUp("refund", "page-ref-1", { amount: caps[0]!.amount, occurredAt: new Date("2025-03-01T12:00:00Z") }, caps[0]!);
+    const refund = followUp("refund", "page-ref-1", { amount: caps[0]!.amount, occurredAt: new Date("2025-03-01T12:00:00Z") }, caps[0]);
     expect((await h.settlement.postEvent(refund)).status).toBe("created");
 
     const asOf = new Date("2025-06-01T00:00:00Z");

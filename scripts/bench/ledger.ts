@@ -67,7 +67,7 @@ export async function benchLedger(opts: { databaseUrl?: string; seconds?: number
       return done / ((performance.now() - start) / 1000);
     };
 
-    await concurrent(wide.slice(0, 50)).catch((e: unknown) => Promise.reject(e)); // warm-up
+    await concurrent(wide.slice(0, 50)); // warm-up
     const wideRate = await concurrent(wide);
     const hotRate = await concurrent(hot);
     const batchRate = await batched();

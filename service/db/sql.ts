@@ -35,7 +35,7 @@ const pgTypes = {
   getTypeParser: ((oid: number, format?: string) => {
     if (oid === INT8) return (s: string) => BigInt(s);
     if (oid === NUMERIC) return (s: string) => s;
-    return pg.types.getTypeParser(oid, format as "text");
+    return pg.types.getTypeParser(oid, format as "text") as (s: string) => unknown;
   }) as typeof pg.types.getTypeParser,
 };
 

@@ -1,6 +1,7 @@
 /** The ledger's public API: other modules import from here, never from its tables. */
 export * from "./types.js";
 export { LedgerErrors } from "./errors.js";
+import type { createLedger } from "./ledger.js";
 export { createLedger, requestHash, type LedgerOptions, type BatchItemResult } from "./ledger.js";
 export { GENESIS_HASH, transactionHash } from "./hash.js";
-export type LedgerService = ReturnType<typeof import("./ledger.js").createLedger>;
+export type LedgerService = ReturnType<typeof createLedger>;

@@ -354,7 +354,7 @@ export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" 
     predecessor?: Promise<unknown>,
   ): Promise<FlushOutcome | null> {
     const fast = base !== null;
-    const results: Array<ItemResult | undefined> = new Array(ops.length);
+    const results = new Array<ItemResult | undefined>(ops.length);
     const pendingExists = new Map<number, bigint>();
     const sameBatchDup = new Map<number, number>();
     // Slow path: locked together with BEGIN (HEAD_LOCK), so every later read of this flush sees all

@@ -112,8 +112,8 @@ describe.each(kinds)("ledger write path on %s", (kind) => {
           expected + 1n,
           "f".repeat(64),
         );
-      await expect(call(head!.sequence - 1n)).rejects.toMatchObject({ code: "40001", message: expect.stringMatching(/stale/) });
-      await expect(call(head!.sequence + 1n)).rejects.toMatchObject({ code: "40001", message: expect.stringMatching(/early/) });
+      await expect(call(head!.sequence - 1n)).rejects.toMatchObject({ code: "40001", message: expect.stringMatching(/stale/) as unknown });
+      await expect(call(head!.sequence + 1n)).rejects.toMatchObject({ code: "40001", message: expect.stringMatching(/early/) as unknown });
       const [after] = await db.sql.q<Array<{ sequence: bigint }>>(`SELECT "sequence" FROM "ledger_journal_head" WHERE "id" = 1`);
       expect(after!.sequence).toBe(head!.sequence);
     });
