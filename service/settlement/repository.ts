@@ -502,10 +502,13 @@ export class PrismaSettlementRepository implements SettlementRepository {
     // Raw SQL on the batch path: one UPDATE ... FROM (VALUES ...) instead of one round trip per row.
     const keys = items.map((i) => i.eventKey);
     const ids = items.map((i) => i.journalTransactionId);
+    // Rows are locked in event-key order first: a redelivered event can be marked by two in-flight
+    // batches at once, and an UPDATE ... FROM locks in join order, which deadlocked (40P01) there.
     await this.prisma.$executeRaw`
+      WITH locked AS (SELECT id FROM settlements WHERE event_key = ANY(${keys}::text[]) ORDER BY event_key FOR UPDATE)
       UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
-      FROM unnest(${keys}::text[], ${ids}::text[]) AS v(event_key, tx_id)
-      WHERE s.event_key = v.event_key`;
+      FROM unnest(${keys}::text[], ${ids}::text[]) AS v(event_key, tx_id), locked
+      WHERE s.event_key = v.event_key AND s.id = locked.id`;
     const rows = await this.prisma.settlement.findMany({ where: { eventKey: { in: keys } } });
     const byKey = new Map(rows.map((r) => [r.eventKey, toRecord(r)]));
     return keys.map((k) => {
@@ -612,11 +615,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     // as booked; the next delivery re-posts the same request, which the ledger answers
     // idempotently, and marks it). Any later synchronous commit (the ledger's next batch) flushes
     // it; PostgreSQL's WAL writer does within ~3 x wal_writer_delay otherwise.
+    // Locked in event-key order first, as in markPostedMany: concurrent batches carrying the same
+    // redelivered event must not deadlock.
+    const keys = items.map((i) => i.eventKey);
     await this.prisma.$executeRaw`
-      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting),
+        locked AS (SELECT id FROM settlements WHERE event_key = ANY(${keys}::text[]) ORDER BY event_key FOR UPDATE)
       UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
-      FROM unnest(${items.map((i) => i.eventKey)}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id), cfg
-      WHERE s.event_key = v.event_key`;
+      FROM unnest(${keys}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id), cfg, locked
+      WHERE s.event_key = v.event_key AND s.id = locked.id`;
   }
 
   async deletePending(eventKey: string): Promise<void> {
