@@ -13,8 +13,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import pg from "pg";
 import { signedHeaders } from "../../service/http/auth/signature.js";
+import { freshPostgres } from "../lib/bench-db.js";
 import { figure, info, percentile, report, type Figure } from "../lib/figures.js";
 
 const CLIENTS = 32;
@@ -283,26 +283,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function freshPostgres(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `entrepot_bench_http_${randomBytes(4).toString("hex")}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE "${name}"`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
-}
-
 export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }): Promise<Figure[]> {
   const seconds = opts.seconds ?? 8;
-  const pgdb = opts.databaseUrl ? await freshPostgres(opts.databaseUrl) : null;
+  const pgdb = opts.databaseUrl ? await freshPostgres(opts.databaseUrl, "entrepot_bench_http") : null;
   const where = pgdb ? "PostgreSQL" : "PGlite";
   try {
     const { child, ready } = await startChild(pgdb?.url);

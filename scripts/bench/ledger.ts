@@ -5,11 +5,9 @@
  * without a URL an in-memory PGlite.
  * Standalone: `npx tsx scripts/bench/ledger.ts [--url postgresql://...] [--seconds 3]`.
  */
-import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
-import { openDatabase, type Database } from "../../service/db/index.js";
 import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
+import { freshTarget } from "../lib/bench-db.js";
 import { figure, report, type Figure } from "../lib/figures.js";
 
 const WRITERS = 16;
@@ -17,7 +15,7 @@ const BATCH = 1000;
 
 export async function benchLedger(opts: { databaseUrl?: string; seconds?: number }): Promise<Figure[]> {
   const seconds = opts.seconds ?? 3;
-  const target = await freshTarget(opts.databaseUrl);
+  const target = await freshTarget(opts.databaseUrl, 4);
   try {
     const db = target.db;
     const ledger = createLedger(db);
@@ -94,39 +92,6 @@ async function accounts(ledger: LedgerService, prefix: string, n: number): Promi
   }));
   await ledger.ensureAccounts(specs);
   return specs;
-}
-
-async function freshTarget(url: string | undefined): Promise<{ db: Database; close(): Promise<void> }> {
-  if (!url) {
-    const db = await openDatabase({ dataDir: ":memory:" });
-    return { db, close: () => db.close() };
-  }
-  const name = `entrepot_bench_${randomBytes(4).toString("hex")}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE "${name}"`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  try {
-    const db = await openDatabase({ url: u.toString(), poolSize: 4 });
-    return {
-      db,
-      close: async () => {
-        await db.close();
-        await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      },
-    };
-  } catch (e) {
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    throw e;
-  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -9,8 +9,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
-import { openDatabase, type Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
@@ -22,6 +20,7 @@ import {
   TAX_RULES,
 } from "../../service/settlement/index.js";
 import type { SettlementEvent } from "../../service/settlement/types.js";
+import { freshTarget } from "../lib/bench-db.js";
 import { figure, report, type Figure } from "../lib/figures.js";
 
 const CALLERS = 32;
@@ -29,7 +28,7 @@ const BATCH = 1000;
 
 export async function benchSettlement(opts: { databaseUrl?: string; seconds?: number }): Promise<Figure[]> {
   const seconds = opts.seconds ?? 3;
-  const target = await freshTarget(opts.databaseUrl);
+  const target = await freshTarget(opts.databaseUrl, 16);
   try {
     const db = target.db;
     const where = db.kind === "postgres" ? "PostgreSQL" : "PGlite";
@@ -132,39 +131,6 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
     ];
   } finally {
     await target.close();
-  }
-}
-
-async function freshTarget(url: string | undefined): Promise<{ db: Database; close(): Promise<void> }> {
-  if (!url) {
-    const db = await openDatabase({ dataDir: ":memory:" });
-    return { db, close: () => db.close() };
-  }
-  const name = `entrepot_bench_${randomBytes(4).toString("hex")}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE "${name}"`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  try {
-    const db = await openDatabase({ url: u.toString(), poolSize: 16 });
-    return {
-      db,
-      close: async () => {
-        await db.close();
-        await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      },
-    };
-  } catch (e) {
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    throw e;
   }
 }
 
