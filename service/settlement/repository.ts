@@ -182,9 +182,31 @@ function journalRequestFromJson(v: unknown): TransactionInput {
   };
 }
 
+/**
+ * A gateway event as JSON, every field present (absent optionals as null) in a fixed order: also the
+ * canonical form the request hash covers, so the order of these keys must never change.
+ */
+export function eventToJson(e: SettlementEvent): Record<string, string | null> {
+  return {
+    type: e.type,
+    gateway: e.gateway,
+    gatewayEventId: e.gatewayEventId,
+    settlementId: e.settlementId,
+    sellerId: e.sellerId,
+    market: e.market,
+    category: e.category,
+    currency: e.currency,
+    amount: e.amount.toString(),
+    gatewayFee: e.gatewayFee.toString(),
+    occurredAt: e.occurredAt.toISOString(),
+    fxQuoteId: e.fxQuoteId ?? null,
+    originalEventId: e.originalEventId ?? null,
+    supplyPrice: e.supplyPrice?.toString() ?? null,
+  };
+}
+
 /** A settlement record as JSON (bigints as decimal strings, instants as ISO 8601) for HTTP and reports. */
 export function settlementToJson(r: SettlementRecord): Json {
-  const e = r.event;
   return {
     id: r.id,
     eventKey: r.eventKey,
@@ -193,22 +215,7 @@ export function settlementToJson(r: SettlementRecord): Json {
     status: r.status,
     program: r.program,
     journalTransactionId: r.journalTransactionId,
-    event: {
-      type: e.type,
-      gateway: e.gateway,
-      gatewayEventId: e.gatewayEventId,
-      settlementId: e.settlementId,
-      sellerId: e.sellerId,
-      market: e.market,
-      category: e.category,
-      currency: e.currency,
-      amount: e.amount.toString(),
-      gatewayFee: e.gatewayFee.toString(),
-      occurredAt: e.occurredAt.toISOString(),
-      fxQuoteId: e.fxQuoteId ?? null,
-      originalEventId: e.originalEventId ?? null,
-      supplyPrice: e.supplyPrice?.toString() ?? null,
-    },
+    event: eventToJson(r.event),
     breakdown: breakdownToJson(r.breakdown),
     refundedDelta: r.refundedDelta.toString(),
     createdAt: r.createdAt.toISOString(),

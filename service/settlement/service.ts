@@ -20,7 +20,7 @@ import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
-import { RecordConflict, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
+import { RecordConflict, eventToJson, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 import type {
   CaptureState,
@@ -82,23 +82,7 @@ interface Prepared {
 const USD = SETTLEMENT_CURRENCY;
 
 function canonicalHash(e: SettlementEvent): string {
-  const body = {
-    type: e.type,
-    gateway: e.gateway,
-    gatewayEventId: e.gatewayEventId,
-    settlementId: e.settlementId,
-    sellerId: e.sellerId,
-    market: e.market,
-    category: e.category,
-    currency: e.currency,
-    amount: e.amount.toString(),
-    gatewayFee: e.gatewayFee.toString(),
-    occurredAt: e.occurredAt.toISOString(),
-    fxQuoteId: e.fxQuoteId ?? null,
-    originalEventId: e.originalEventId ?? null,
-    supplyPrice: e.supplyPrice?.toString() ?? null,
-  };
-  return createHash("sha256").update(JSON.stringify(body)).digest("hex");
+  return createHash("sha256").update(JSON.stringify(eventToJson(e))).digest("hex");
 }
 
 function specsFor(input: TransactionInput): AccountSpec[] {
