@@ -28,7 +28,11 @@ export function postgresReachable(): Promise<boolean> {
       await client.connect();
       await client.query("SELECT 1");
       return true;
-    } catch {
+    } catch (e) {
+      // CI has PostgreSQL: there, the concurrency suites must run, never skip quietly.
+      if (process.env["REQUIRE_POSTGRES"] === "1") {
+        throw new Error(`REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at ${redact(TEST_DATABASE_URL)}`, { cause: e });
+      }
       return false;
     } finally {
       await client.end().catch(() => undefined);
