@@ -12,10 +12,10 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { signedHeaders } from "../../service/http/auth/signature.js";
 import { freshPostgres } from "../lib/bench-db.js";
-import { figure, info, percentile, report, type Figure } from "../lib/figures.js";
+import { figure, info, percentile, runBenchCli, type Figure } from "../lib/figures.js";
 
 const CLIENTS = 32;
 const BATCH_CLIENTS = 4;
@@ -322,17 +322,6 @@ if (process.argv.includes("--serve")) {
     console.error(e);
     process.exit(1);
   });
-} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const databaseUrl = arg("--url");
-  const seconds = arg("--seconds");
-  benchHttp({ ...(databaseUrl ? { databaseUrl } : {}), ...(seconds ? { seconds: Number(seconds) } : {}) })
-    .then((figures) => report("HTTP service", figures))
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    });
+} else {
+  runBenchCli(import.meta.url, "HTTP service", benchHttp);
 }

@@ -5,10 +5,9 @@
  * without a URL an in-memory PGlite.
  * Standalone: `npx tsx scripts/bench/ledger.ts [--url postgresql://...] [--seconds 3]`.
  */
-import { pathToFileURL } from "node:url";
 import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
 import { freshTarget } from "../lib/bench-db.js";
-import { figure, report, type Figure } from "../lib/figures.js";
+import { figure, runBenchCli, type Figure } from "../lib/figures.js";
 
 const WRITERS = 16;
 const BATCH = 1000;
@@ -94,17 +93,4 @@ async function accounts(ledger: LedgerService, prefix: string, n: number): Promi
   return specs;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const databaseUrl = arg("--url");
-  const seconds = arg("--seconds");
-  benchLedger({ ...(databaseUrl ? { databaseUrl } : {}), ...(seconds ? { seconds: Number(seconds) } : {}) })
-    .then((figures) => report("Ledger core", figures))
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    });
-}
+runBenchCli(import.meta.url, "Ledger core", benchLedger);

@@ -8,7 +8,6 @@
  * Standalone: `npx tsx scripts/bench/settlement.ts [--url postgresql://...] [--seconds 3]`.
  */
 import { randomBytes } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
@@ -21,7 +20,7 @@ import {
 } from "../../service/settlement/index.js";
 import type { SettlementEvent } from "../../service/settlement/types.js";
 import { freshTarget } from "../lib/bench-db.js";
-import { figure, report, type Figure } from "../lib/figures.js";
+import { figure, runBenchCli, type Figure } from "../lib/figures.js";
 
 const CALLERS = 32;
 const BATCH = 1000;
@@ -134,17 +133,4 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-  };
-  const databaseUrl = arg("--url");
-  const seconds = arg("--seconds");
-  benchSettlement({ ...(databaseUrl ? { databaseUrl } : {}), ...(seconds ? { seconds: Number(seconds) } : {}) })
-    .then((figures) => report("Settlement events (in-process)", figures))
-    .catch((e: unknown) => {
-      console.error(e);
-      process.exit(1);
-    });
-}
+runBenchCli(import.meta.url, "Settlement events (in-process)", benchSettlement);

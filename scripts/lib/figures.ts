@@ -1,3 +1,5 @@
+import { pathToFileURL } from "node:url";
+
 /**
  * Benchmark figures: every bench prints a readable table and, as its very last line, one JSON
  * object `{"figures":[...]}` so figures can be compared over time. Targets live here, in the
@@ -53,4 +55,28 @@ export function report(title: string, figures: Figure[]): void {
   for (const r of rows) console.log(line(r));
   console.log("");
   console.log(JSON.stringify({ figures }));
+}
+
+/**
+ * Runs a bench module as a command (`npx tsx scripts/bench/x.ts [--url postgresql://...] [--seconds N]`)
+ * when it is the entry point; a failure exits non-zero.
+ */
+export function runBenchCli(
+  moduleUrl: string,
+  title: string,
+  bench: (opts: { databaseUrl?: string; seconds?: number }) => Promise<Figure[]>,
+): void {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? "").href) return;
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const databaseUrl = arg("--url");
+  const seconds = arg("--seconds");
+  bench({ ...(databaseUrl ? { databaseUrl } : {}), ...(seconds ? { seconds: Number(seconds) } : {}) })
+    .then((figures) => report(title, figures))
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    });
 }

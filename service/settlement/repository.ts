@@ -182,6 +182,10 @@ function journalRequestFromJson(v: unknown): TransactionInput {
   };
 }
 
+function toSeller(r: { id: string; name: string; program: string; payoutCurrency: string; homeCountry: string }): Seller {
+  return { id: r.id, name: r.name, program: r.program as ProgramKind, payoutCurrency: r.payoutCurrency, homeCountry: r.homeCountry };
+}
+
 /**
  * A gateway event as JSON, every field present (absent optionals as null) in a fixed order: also the
  * canonical form the request hash covers, so the order of these keys must never change.
@@ -393,26 +397,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async listSellers(): Promise<Seller[]> {
     const rows = await this.prisma.settlementSeller.findMany({ orderBy: { id: "asc" } });
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      program: r.program as ProgramKind,
-      payoutCurrency: r.payoutCurrency,
-      homeCountry: r.homeCountry,
-    }));
+    return rows.map(toSeller);
   }
 
   async getSeller(id: string): Promise<Seller | null> {
     const r = await this.prisma.settlementSeller.findUnique({ where: { id } });
-    return r === null
-      ? null
-      : {
-          id: r.id,
-          name: r.name,
-          program: r.program as ProgramKind,
-          payoutCurrency: r.payoutCurrency,
-          homeCountry: r.homeCountry,
-        };
+    return r === null ? null : toSeller(r);
   }
 
   async findByEventKey(eventKey: string): Promise<SettlementRecord | null> {
