@@ -146,6 +146,12 @@ export interface Ledger {
   reverse(transactionId: string, idempotencyKey: string, metadata?: Record<string, string>): Promise<PostResult>;
   getTransaction(id: string): Promise<JournalTransaction | null>;
   listTransactions(filter: TransactionFilter): Promise<Page<JournalTransaction>>;
+  /**
+   * Committed journal transactions with `sequence > afterSequence`, ascending, at most `limit`
+   * (1-10,000). The journal is gapless and sequence order is commit order, so a reader that
+   * resumes from the last sequence it saw misses nothing and sees nothing twice (anchoring).
+   */
+  listJournal(afterSequence: bigint, limit: number): Promise<JournalTransaction[]>;
   ensureAccounts(specs: AccountSpec[]): Promise<Account[]>;
   getAccount(code: string, currency: string): Promise<Account | null>;
   /** Balance now, or as it was at `at` (booking time). */

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { JOURNAL_LEAF_FIELDS } from "../../service/chain/anchoring/leaf.js";
 import { deployedSystem, type System } from "./fixture.js";
-import { SETTLEMENT_LEAF_ENCODING, settlementTree, totalsDigest } from "./settlements.js";
+import { SETTLEMENT_LEAF_ENCODING, settlementBatch, settlementTree } from "./settlements.js";
 import { expectEvents, expectRevert } from "./helpers.js";
+
+/** totalsDigest of the batch of settlements offset..offset+n-1, as the anchoring service computes it. */
+const digestOf = (n: number, offset: number) => settlementBatch(n, offset).totalsDigest;
 
 describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { timeout: 120_000 }, () => {
   let s: System;
@@ -21,7 +25,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
 
   describe("when a batch is anchored", () => {
     it("records the root under its batch id and emits BatchAnchored with count and totals digest", async () => {
-      const digest = totalsDigest(leaves);
+      const digest = digestOf(1_000, 0);
       const receipt = await (await anchor().anchorBatch(1n, tree.root, leaves.length, digest)).wait();
       expectEvents(receipt, s.c.anchor.interface, await s.c.anchor.getAddress(), "BatchAnchored", [[1n, tree.root, 1_000n, digest]]);
       expect(await s.c.anchor.rootOf(1n)).toBe(tree.root);
@@ -35,14 +39,11 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     });
 
     it("rejects a tampered leaf (amount changed by one minor unit), a wrong proof and another batch's proof", async () => {
-      const [id, seller, currency, amount, bookedAt] = tree.at(7)!;
-      const forged = StandardMerkleTree.of([[id, seller, currency, amount + 1n, bookedAt]], SETTLEMENT_LEAF_ENCODING).leafHash([
-        id,
-        seller,
-        currency,
-        amount + 1n,
-        bookedAt,
-      ]);
+      // The gross amount of the journal leaf raised by one minor unit.
+      const gross = JOURNAL_LEAF_FIELDS.findIndex(([name]) => name === "grossAmount");
+      const tampered = [...tree.at(7)!];
+      tampered[gross] = (tampered[gross] as bigint) + 1n;
+      const forged = StandardMerkleTree.of([tampered], SETTLEMENT_LEAF_ENCODING).leafHash(tampered);
       expect(await s.c.anchor.verifySettlement(1n, forged, tree.getProof(7))).toBe(false);
       expect(await s.c.anchor.verifySettlement(1n, tree.leafHash(tree.at(7)!), tree.getProof(8))).toBe(false);
       // An inner node passed off as a leaf (the second-preimage trick) must not verify either.
@@ -50,7 +51,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
       expect(await s.c.anchor.verifySettlement(1n, proof[0]!, proof.slice(1))).toBe(false);
 
       const other = settlementTree(10, 5_000);
-      await (await anchor().anchorBatch(2n, other.root, 10, totalsDigest([...other.entries()].map(([, v]) => v)))).wait();
+      await (await anchor().anchorBatch(2n, other.root, 10, digestOf(10, 5_000))).wait();
       expect(await s.c.anchor.verifySettlement(2n, other.leafHash(other.at(3)!), other.getProof(3))).toBe(true);
       expect(await s.c.anchor.verifySettlement(1n, other.leafHash(other.at(3)!), other.getProof(3))).toBe(false);
       expect(await s.c.anchor.verifySettlement(2n, tree.leafHash(tree.at(3)!), tree.getProof(3))).toBe(false);
@@ -97,7 +98,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
   describe("when a batch corrects an earlier one", () => {
     it("anchors the correction, emits BatchAnchored then BatchCorrected, and leaves the corrected batch intact", async () => {
       const fixed = settlementTree(999, 0);
-      const digest = totalsDigest([...fixed.entries()].map(([, v]) => v));
+      const digest = digestOf(999, 0);
       const receipt = await (await anchor().anchorCorrection(5n, fixed.root, 999, digest, 1n)).wait();
       const address = await s.c.anchor.getAddress();
       expectEvents(receipt, s.c.anchor.interface, address, "BatchAnchored", [[5n, fixed.root, 999n, digest]]);

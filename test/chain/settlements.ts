@@ -1,41 +1,142 @@
 /**
- * A realistic settlement leaf for the Merkle batches, shared by the end-to-end tests and the gas
- * bench. Encoded the StandardMerkleTree way (double keccak of the ABI encoding), which is what
- * SettlementAnchor.verifySettlement expects.
+ * Realistic settlement leaves for the Merkle batches, shared by the end-to-end tests and the gas
+ * bench: the service's real journal-leaf encoding (service/chain/anchoring/leaf.ts) over synthetic
+ * settlement journal transactions shaped like the settlement planner's (FX legs, fees, tax,
+ * metadata), so the trees and proofs are exactly what production anchors.
  */
-import { AbiCoder, keccak256 } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { getAddress, ZeroHash } from "ethers";
+import {
+  BATCH_FORMAT,
+  currencyTotals,
+  currencyTotalsDigest,
+  JOURNAL_LEAF_ENCODING,
+  journalLeaf,
+  leafValues,
+  totalsDigest as batchTotalsDigest,
+  type AnchorContext,
+  type SettlementFacts,
+} from "../../service/chain/anchoring/leaf.js";
+import type { JournalTransaction } from "../../service/ledger/types.js";
 
-/**
- * The leaf of one settlement: the settlement's id (hash of the gateway event
- * id), the seller, the ISO 4217 currency, the signed amount in minor units (refunds and
- * chargebacks are negative) and the booking time. Encoded the StandardMerkleTree way.
- */
-export const SETTLEMENT_LEAF_ENCODING = ["bytes32", "bytes32", "string", "int256", "uint64"];
-export type SettlementLeaf = [settlementId: string, sellerId: string, currency: string, amountMinor: bigint, bookedAt: bigint];
+export const SETTLEMENT_LEAF_ENCODING = JOURNAL_LEAF_ENCODING;
+/** A leaf's values in encoding order (what StandardMerkleTree stores). */
+export type SettlementLeaf = unknown[];
 
-export function settlementLeaf(i: number, currency = ["EUR", "USD", "BRL", "JPY"][i % 4]!): SettlementLeaf {
-  const amount = BigInt(1_000 + ((i * 7919) % 500_000)) * (i % 13 === 0 ? -1n : 1n);
-  return [
-    keccak256(AbiCoder.defaultAbiCoder().encode(["string"], [`gw:evt_${i}`])),
-    keccak256(AbiCoder.defaultAbiCoder().encode(["string"], [`seller_${i % 97}`])),
-    currency,
-    amount,
-    1_764_000_000n + BigInt(i),
-  ];
+/** Where the synthetic leaves say they are anchored (the contract does not check leaves). */
+export const SYNTHETIC_CONTEXT: AnchorContext = { chainId: 31337n, anchor: getAddress("0x5fbdb2315678afecb367f032d93f642f64180aa3"), batchId: 1n };
+
+const MARKETS = [
+  { currency: "BRL", market: "BR", rate: "0.16612", tax: "BR_REMESSA_CONFORME" },
+  { currency: "EUR", market: "ES", rate: "1.05380", tax: "EU_IOSS" },
+  { currency: "PLN", market: "PL", rate: "0.24570", tax: "EU_IOSS" },
+  { currency: "KRW", market: "KR", rate: "0.000716", tax: "KR_VAT" },
+];
+
+/** The journal transaction of synthetic capture `i` (a buyer-currency capture for a CNY-paid seller) and its settlement facts. */
+export function settlementTransaction(i: number): { tx: JournalTransaction; facts: SettlementFacts } {
+  const m = MARKETS[i % MARKETS.length]!;
+  const gross = BigInt(1_000 + ((i * 7919) % 500_000));
+  const fee = (gross * 29n) / 1000n;
+  const tax = (gross * 17n) / 100n;
+  const netUsd = ((gross - tax) * 166n) / 1000n + 1n;
+  const commission = (netUsd * 8n) / 100n;
+  const logistics = netUsd / 20n + 1n;
+  const sellerUsd = netUsd - commission - logistics;
+  const sellerCny = sellerUsd * 7n;
+  const gateway = i % 3 === 0 ? "adyen" : "stripe";
+  const eventId = `evt_${i}`;
+  const seller = `S-POP-SZ-${String(i % 97).padStart(2, "0")}`;
+  const at = new Date(Date.UTC(2024, 11, 2, 9) + i * 1000);
+  const postings = [
+    { account: `gateway:${gateway}:receivable`, currency: m.currency, direction: "debit" as const, amount: gross - fee },
+    { account: "platform:expense:payment_fees", currency: m.currency, direction: "debit" as const, amount: fee },
+    { account: `tax:${m.market}:${m.tax}:payable`, currency: m.currency, direction: "credit" as const, amount: tax },
+    { account: `fx:${m.currency}-USD`, currency: m.currency, direction: "credit" as const, amount: gross - tax },
+    { account: `fx:${m.currency}-USD`, currency: "USD", direction: "debit" as const, amount: netUsd },
+    { account: "platform:revenue:commission", currency: "USD", direction: "credit" as const, amount: commission },
+    { account: "platform:revenue:logistics", currency: "USD", direction: "credit" as const, amount: logistics },
+    { account: "fx:CNY-USD", currency: "USD", direction: "credit" as const, amount: sellerUsd },
+    { account: "fx:CNY-USD", currency: "CNY", direction: "debit" as const, amount: sellerCny },
+    { account: `seller:${seller}:held`, currency: "CNY", direction: "credit" as const, amount: sellerCny },
+  ].map((p, j) => ({ ...p, id: String(i * 10 + j + 1), phase: "posted" as const, balanceAfter: p.amount }));
+  const sequence = BigInt(i + 1);
+  const hex = (n: bigint) => n.toString(16).padStart(64, "0");
+  const tx: JournalTransaction = {
+    id: sequence.toString(),
+    sequence,
+    kind: "standard",
+    status: "posted",
+    idempotencyKey: `settlement:${gateway}:${eventId}`,
+    postings,
+    metadata: {
+      settlementId: `ORD-${i}`,
+      sellerId: seller,
+      gateway,
+      gatewayEventId: eventId,
+      eventType: "capture",
+      market: m.market,
+      category: "electronics",
+      program: "pop",
+      captureKey: `settlement:${gateway}:${eventId}`,
+      [`fx.${m.currency}-USD.rate`]: m.rate,
+      "fx.USD-CNY.rate": "7.2450",
+    },
+    description: `capture ORD-${i} (pop, ${m.market})`,
+    effectiveAt: at,
+    bookedAt: at,
+    referencesId: null,
+    hash: hex(0x5e771e00n + sequence),
+    previousHash: hex(0x5e771e00n + sequence - 1n),
+  };
+  const facts: SettlementFacts = {
+    currency: m.currency,
+    amount: gross,
+    gatewayFee: fee,
+    feeCurrency: "USD",
+    commission,
+    paymentFeeRecovery: 0n,
+    logistics,
+    warehousing: 0n,
+    fulfilment: 0n,
+  };
+  return { tx, facts };
 }
 
-export function settlementTree(n: number, offset = 0): StandardMerkleTree<SettlementLeaf> {
+export function settlementLeaf(i: number, ctx: AnchorContext = SYNTHETIC_CONTEXT): SettlementLeaf {
+  const { tx, facts } = settlementTransaction(i);
+  return leafValues({ type: "journal", leaf: journalLeaf(ctx, tx, facts) });
+}
+
+export function settlementTree(n: number, offset = 0, ctx: AnchorContext = SYNTHETIC_CONTEXT): StandardMerkleTree<SettlementLeaf> {
   return StandardMerkleTree.of(
-    Array.from({ length: n }, (_, i) => settlementLeaf(offset + i)),
+    Array.from({ length: n }, (_, i) => settlementLeaf(offset + i, ctx)),
     SETTLEMENT_LEAF_ENCODING,
   );
 }
 
-/** Digest of per-currency totals, sorted by currency, committed alongside the root. */
-export function totalsDigest(leaves: readonly SettlementLeaf[]): string {
-  const totals = new Map<string, bigint>();
-  for (const [, , currency, amount] of leaves) totals.set(currency, (totals.get(currency) ?? 0n) + amount);
-  const currencies = [...totals.keys()].sort();
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["string[]", "int256[]"], [currencies, currencies.map((c) => totals.get(c)!)]));
+/**
+ * A batch as the service would anchor it: the tree of settlements offset..offset+n-1 and the
+ * totalsDigest of its real preimage (journal range, count, per-currency totals, previous root).
+ */
+export function settlementBatch(
+  n: number,
+  offset = 0,
+  ctx: AnchorContext = SYNTHETIC_CONTEXT,
+  previousRoot: string = ZeroHash,
+): { tree: StandardMerkleTree<SettlementLeaf>; totalsDigest: string; count: number } {
+  const txs = Array.from({ length: n }, (_, i) => settlementTransaction(offset + i).tx);
+  const tree = settlementTree(n, offset, ctx);
+  const digest = batchTotalsDigest({
+    format: BATCH_FORMAT,
+    chainId: ctx.chainId,
+    anchor: ctx.anchor,
+    batchId: ctx.batchId,
+    previousRoot,
+    firstSequence: BigInt(offset + 1),
+    lastSequence: BigInt(offset + n),
+    count: BigInt(n),
+    currencyTotalsDigest: currencyTotalsDigest(currencyTotals(txs)),
+  });
+  return { tree, totalsDigest: digest, count: n };
 }

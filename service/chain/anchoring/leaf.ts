@@ -1,0 +1,366 @@
+/**
+ * Leaf encodings of the anchored Merkle trees. Changing anything here changes every root, so each
+ * encoding carries its own format constant as its FIRST value (a verifier picks the encoding by
+ * it, and a journal leaf can never be read as a document leaf or vice versa) and is covered by
+ * tests with fixed vectors.
+ *
+ * Every leaf is hashed the @openzeppelin/merkle-tree StandardMerkleTree way,
+ * keccak256(keccak256(abi.encode(types, values))), which is what SettlementAnchor.verifySettlement
+ * (OpenZeppelin MerkleProof) expects; the double hash keeps a 64-byte inner node from passing as a
+ * leaf. A batch whose leaves all share one encoding has exactly the root StandardMerkleTree.of
+ * would give; mixed batches (journal + documents) hash each leaf with its own encoding and build
+ * the same sorted-pair tree over the leaf hashes (SimpleMerkleTree).
+ *
+ * Every leaf binds the chain id, the anchor contract and the batch id, so a proof cannot be
+ * replayed against another deployment, chain or batch.
+ */
+import { createHash } from "node:crypto";
+import { getAddress, getBytes, keccak256 } from "ethers";
+import { abiEncode } from "./abi.js";
+import type { JournalTransaction } from "../../ledger/types.js";
+
+export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v1";
+export const DOCUMENT_LEAF_FORMAT = "entrepot.anchor.document.v1";
+/** Format of the batch preimage committed as `totalsDigest` in BatchAnchored. */
+export const BATCH_FORMAT = "entrepot.anchor.batch.v1";
+
+/** What a journal transaction is, for an auditor: from its metadata (see `journalKind`). */
+export type JournalLeafKind = "settlement" | "payout" | "adjustment" | "journal";
+export const JOURNAL_LEAF_KINDS: readonly JournalLeafKind[] = ["settlement", "payout", "adjustment", "journal"];
+
+/** Field names and ABI types of a journal leaf, in encoding order. */
+export const JOURNAL_LEAF_FIELDS = [
+  ["format", "string"],
+  ["chainId", "uint256"],
+  ["anchor", "address"],
+  ["batchId", "uint64"],
+  ["sequence", "uint64"],
+  ["journalTransactionId", "string"],
+  /** = the settlement event key `settlement:<gateway>:<gatewayEventId>` for settlements. */
+  ["idempotencyKey", "string"],
+  ["kind", "string"],
+  /** The ledger's own kind: standard, pending, commit, void, reversal. */
+  ["ledgerKind", "string"],
+  ["settlementId", "string"],
+  ["gateway", "string"],
+  ["gatewayEventId", "string"],
+  ["eventType", "string"],
+  ["sellerId", "string"],
+  /** The gateway event's amount (buyer currency, minor units) and currency; "" / 0 when not a settlement. */
+  ["grossCurrency", "string"],
+  ["grossAmount", "int256"],
+  /** Gateway fee of the event, in `grossCurrency` minor units (signed for fee adjustments). */
+  ["gatewayFee", "int256"],
+  /** Currency of the platform fee lines below (the settlement currency, USD). */
+  ["feeCurrency", "string"],
+  ["commission", "int256"],
+  ["paymentFeeRecovery", "int256"],
+  ["logistics", "int256"],
+  ["warehousing", "int256"],
+  ["fulfilment", "int256"],
+  ["fxQuoteId", "string"],
+  /** Conversions of the transaction, `<from>-<to>` (sorted), and their rates (decimal strings). */
+  ["fxPairs", "string[]"],
+  ["fxRates", "string[]"],
+  ["effectiveAtMs", "uint64"],
+  ["bookedAtMs", "uint64"],
+  /** `metadataDigest`: sha256 of the canonical JSON of ALL metadata, keys sorted. */
+  ["metadataDigest", "bytes32"],
+  /** `postingsDigest`: sha256 of the canonical JSON of the postings (account, currency, direction, phase, amount), in order. */
+  ["postingsDigest", "bytes32"],
+  /** The ledger's own hash-chain link (service/ledger/hash.ts), as bytes32. */
+  ["journalHash", "bytes32"],
+] as const;
+
+export const DOCUMENT_LEAF_FIELDS = [
+  ["format", "string"],
+  ["chainId", "uint256"],
+  ["anchor", "address"],
+  ["batchId", "uint64"],
+  ["documentKind", "string"],
+  ["documentId", "string"],
+  ["digest", "bytes32"],
+] as const;
+
+export const JOURNAL_LEAF_ENCODING: string[] = JOURNAL_LEAF_FIELDS.map(([, t]) => t);
+export const DOCUMENT_LEAF_ENCODING: string[] = DOCUMENT_LEAF_FIELDS.map(([, t]) => t);
+
+type FieldList = ReadonlyArray<readonly [string, string]>;
+type AbiValue<T extends string> = T extends `${string}[]` ? string[] : T extends `uint${string}` | `int${string}` ? bigint : string;
+type FieldsOf<L extends FieldList> = { -readonly [K in L[number] as K[0]]: AbiValue<K[1]> };
+
+export type JournalLeaf = FieldsOf<typeof JOURNAL_LEAF_FIELDS>;
+export type DocumentLeaf = FieldsOf<typeof DOCUMENT_LEAF_FIELDS>;
+export type AnyLeaf = { type: "journal"; leaf: JournalLeaf } | { type: "document"; leaf: DocumentLeaf };
+
+/** Where a leaf is anchored: bound into every leaf. */
+export interface AnchorContext {
+  chainId: bigint;
+  anchor: string;
+  batchId: bigint;
+}
+
+/**
+ * What the settlement module recorded about the event behind a settlement transaction (the gross
+ * and the fee lines are not in the journal metadata). Absent for other transactions.
+ */
+export interface SettlementFacts {
+  currency: string;
+  amount: bigint;
+  gatewayFee: bigint;
+  feeCurrency: string;
+  commission: bigint;
+  paymentFeeRecovery: bigint;
+  logistics: bigint;
+  warehousing: bigint;
+  fulfilment: bigint;
+}
+
+const BYTES32 = /^0x[0-9a-f]{64}$/;
+
+/**
+ * Kind of a journal transaction: `metadata.kind` when it names one (payouts and adjustments set
+ * it), else "settlement" for the settlement module's event transactions (idempotency key
+ * `settlement:...` with a gateway event id), "adjustment" for reversals, "journal" otherwise.
+ */
+export function journalKind(tx: Pick<JournalTransaction, "idempotencyKey" | "metadata" | "kind">): JournalLeafKind {
+  const declared = tx.metadata["kind"];
+  if (declared !== undefined && (JOURNAL_LEAF_KINDS as readonly string[]).includes(declared)) return declared as JournalLeafKind;
+  if (tx.idempotencyKey.startsWith("settlement:") && tx.metadata["gatewayEventId"] !== undefined) return "settlement";
+  if (tx.metadata["payoutId"] !== undefined) return "payout";
+  if (tx.kind === "reversal") return "adjustment";
+  return "journal";
+}
+
+function sortedEntries(m: Record<string, string>): Array<[string, string]> {
+  return Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * sha256 over a canonical JSON text (no keccak: these digests are checked off chain only, and the
+ * native hash keeps a leaf cheap). Arrays only, so key order is fixed; strings as JSON.stringify
+ * writes them (UTF-8, only quotes, backslashes and control characters escaped).
+ */
+function contentDigest(tag: string, body: unknown): string {
+  return `0x${createHash("sha256").update(JSON.stringify([tag, body]), "utf8").digest("hex")}`;
+}
+
+/** sha256 of ["entrepot.metadata.v1", [[key, value], ...]] over ALL metadata, keys sorted. */
+export function metadataDigest(metadata: Record<string, string>): string {
+  return contentDigest("entrepot.metadata.v1", sortedEntries(metadata));
+}
+
+/** sha256 of ["entrepot.postings.v1", [[account, currency, direction, phase, "amount"], ...]] in posting order. */
+export function postingsDigest(postings: JournalTransaction["postings"]): string {
+  return contentDigest(
+    "entrepot.postings.v1",
+    postings.map((p) => [p.account, p.currency, p.direction, p.phase ?? "posted", p.amount.toString()]),
+  );
+}
+
+/** The ledger stores sha256 hex without 0x; as bytes32. */
+export function journalHashBytes32(hash: string): string {
+  const h = hash.startsWith("0x") ? hash.toLowerCase() : `0x${hash.toLowerCase()}`;
+  if (!BYTES32.test(h)) throw new RangeError(`journal hash ${hash} is not 32 bytes of hex`);
+  return h;
+}
+
+/** FX evidence from the settlement metadata (`fx.<A>-<B>.rate`), pairs sorted. */
+export function fxOf(metadata: Record<string, string>): { pairs: string[]; rates: string[] } {
+  const pairs: string[] = [];
+  const rates: string[] = [];
+  for (const [k, v] of sortedEntries(metadata)) {
+    const m = /^fx\.([A-Z0-9]{3,12}-[A-Z0-9]{3,12})\.rate$/.exec(k);
+    if (m) {
+      pairs.push(m[1]!);
+      rates.push(v);
+    }
+  }
+  return { pairs, rates };
+}
+
+/** The journal leaf of `tx` in batch `ctx`: a pure function of its inputs. */
+export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: SettlementFacts | null): JournalLeaf {
+  const m = tx.metadata;
+  const fx = fxOf(m);
+  const f = facts ?? null;
+  return {
+    format: JOURNAL_LEAF_FORMAT,
+    chainId: ctx.chainId,
+    anchor: getAddress(ctx.anchor),
+    batchId: ctx.batchId,
+    sequence: tx.sequence,
+    journalTransactionId: tx.id,
+    idempotencyKey: tx.idempotencyKey,
+    kind: journalKind(tx),
+    ledgerKind: tx.kind,
+    settlementId: m["settlementId"] ?? "",
+    gateway: m["gateway"] ?? "",
+    gatewayEventId: m["gatewayEventId"] ?? "",
+    eventType: m["eventType"] ?? "",
+    sellerId: m["sellerId"] ?? "",
+    grossCurrency: f?.currency ?? "",
+    grossAmount: f?.amount ?? 0n,
+    gatewayFee: f?.gatewayFee ?? 0n,
+    feeCurrency: f?.feeCurrency ?? "",
+    commission: f?.commission ?? 0n,
+    paymentFeeRecovery: f?.paymentFeeRecovery ?? 0n,
+    logistics: f?.logistics ?? 0n,
+    warehousing: f?.warehousing ?? 0n,
+    fulfilment: f?.fulfilment ?? 0n,
+    fxQuoteId: m["fxQuoteId"] ?? "",
+    fxPairs: fx.pairs,
+    fxRates: fx.rates,
+    effectiveAtMs: BigInt(tx.effectiveAt.getTime()),
+    bookedAtMs: BigInt(tx.bookedAt.getTime()),
+    metadataDigest: metadataDigest(m),
+    postingsDigest: postingsDigest(tx.postings),
+    journalHash: journalHashBytes32(tx.hash),
+  };
+}
+
+export function documentLeaf(ctx: AnchorContext, doc: { kind: string; id: string; digest: string }): DocumentLeaf {
+  const digest = doc.digest.toLowerCase();
+  if (!BYTES32.test(digest)) throw new RangeError("document digest must be 0x-prefixed 32-byte hex");
+  return {
+    format: DOCUMENT_LEAF_FORMAT,
+    chainId: ctx.chainId,
+    anchor: getAddress(ctx.anchor),
+    batchId: ctx.batchId,
+    documentKind: doc.kind,
+    documentId: doc.id,
+    digest,
+  };
+}
+
+function fieldsOf(leaf: AnyLeaf): FieldList {
+  return leaf.type === "journal" ? JOURNAL_LEAF_FIELDS : DOCUMENT_LEAF_FIELDS;
+}
+
+/** The ABI types of a leaf, in order (what StandardMerkleTree calls the leaf encoding). */
+export function leafEncoding(leaf: AnyLeaf): string[] {
+  return leaf.type === "journal" ? JOURNAL_LEAF_ENCODING : DOCUMENT_LEAF_ENCODING;
+}
+
+/** The leaf's values in encoding order (bigints stay bigints). */
+export function leafValues(leaf: AnyLeaf): unknown[] {
+  const record = leaf.leaf as unknown as Record<string, unknown>;
+  return fieldsOf(leaf).map(([name]) => record[name]);
+}
+
+/** keccak256(keccak256(abi.encode(types, values))): StandardMerkleTree's leaf hash. */
+export function standardLeafHash(types: readonly string[], values: readonly unknown[]): string {
+  return keccak256(getBytes(keccak256(abiEncode(types, values))));
+}
+
+export function leafHash(leaf: AnyLeaf): string {
+  return standardLeafHash(leafEncoding(leaf), leafValues(leaf));
+}
+
+/** JSON form: integers as decimal strings, in encoding order. */
+export function leafValuesJson(leaf: AnyLeaf): unknown[] {
+  return leafValues(leaf).map(toJsonValue);
+}
+
+function toJsonValue(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  return v;
+}
+
+/**
+ * Reads a leaf back from its JSON values (a stored leaf, or a proof file), checking each value's
+ * shape against its ABI type. Throws a RangeError naming the field on anything malformed.
+ */
+export function leafFromJson(values: unknown): AnyLeaf {
+  if (!Array.isArray(values) || values.length === 0) throw new RangeError("leaf values must be a non-empty array");
+  const format: unknown = values[0];
+  const type = format === JOURNAL_LEAF_FORMAT ? "journal" : format === DOCUMENT_LEAF_FORMAT ? "document" : null;
+  if (type === null) throw new RangeError(`unknown leaf format ${JSON.stringify(format)}`);
+  const fields: FieldList = type === "journal" ? JOURNAL_LEAF_FIELDS : DOCUMENT_LEAF_FIELDS;
+  if (values.length !== fields.length) throw new RangeError(`a ${String(format)} leaf has ${fields.length} values, got ${values.length}`);
+  const out: Record<string, unknown> = {};
+  fields.forEach(([name, t], i) => {
+    out[name] = fromJsonValue(values[i], t, name);
+  });
+  return type === "journal" ? { type, leaf: out as unknown as JournalLeaf } : { type, leaf: out as unknown as DocumentLeaf };
+}
+
+function fromJsonValue(v: unknown, t: string, name: string): unknown {
+  const bad = (what: string) => new RangeError(`leaf field ${name} (${t}): ${what}`);
+  if (t.endsWith("[]")) {
+    if (!Array.isArray(v)) throw bad("must be an array");
+    return v.map((x, i) => fromJsonValue(x, t.slice(0, -2), `${name}[${i}]`));
+  }
+  if (t.startsWith("uint") || t.startsWith("int")) {
+    if (typeof v !== "string" || !/^-?(0|[1-9][0-9]{0,76})$/.test(v)) throw bad("must be a decimal integer string");
+    const n = BigInt(v);
+    if (t.startsWith("uint") && n < 0n) throw bad("must not be negative");
+    return n;
+  }
+  if (typeof v !== "string") throw bad("must be a string");
+  if (t === "address") {
+    try {
+      return getAddress(v);
+    } catch {
+      throw bad("must be an address");
+    }
+  }
+  if (t === "bytes32" && !BYTES32.test(v)) throw bad("must be 0x-prefixed lowercase 32-byte hex");
+  return v;
+}
+
+/** Named view of a leaf for humans (proof files, the API): integers as decimal strings. */
+export function leafFieldsJson(leaf: AnyLeaf): Record<string, unknown> {
+  const record = leaf.leaf as unknown as Record<string, unknown>;
+  return Object.fromEntries(fieldsOf(leaf).map(([name]) => [name, toJsonValue(record[name])]));
+}
+
+/**
+ * Per-currency totals of a batch: the sum of the debit postings of its journal transactions per
+ * currency (every transaction balances per currency, so this is also the credit total), sorted
+ * by currency; digest = keccak256(abi.encode(string[] currencies, uint256[] totals)).
+ */
+export function currencyTotals(txs: readonly JournalTransaction[]): Array<{ currency: string; total: bigint }> {
+  const totals = new Map<string, bigint>();
+  for (const t of txs) for (const p of t.postings) if (p.direction === "debit") totals.set(p.currency, (totals.get(p.currency) ?? 0n) + p.amount);
+  return [...totals.keys()].sort().map((currency) => ({ currency, total: totals.get(currency)! }));
+}
+
+export function currencyTotalsDigest(totals: ReadonlyArray<{ currency: string; total: bigint }>): string {
+  return keccak256(abiEncode(["string[]", "uint256[]"], [totals.map((t) => t.currency), totals.map((t) => t.total)]));
+}
+
+/** The preimage of a batch's `totalsDigest`; it chains the batch to its predecessor's root. */
+export interface BatchPreimage {
+  format: typeof BATCH_FORMAT;
+  chainId: bigint;
+  anchor: string;
+  batchId: bigint;
+  /** Root of batch `batchId - 1` (zero for batch 1). */
+  previousRoot: string;
+  /** Journal range [firstSequence, lastSequence]; empty (first = last + 1) for a documents-only batch. */
+  firstSequence: bigint;
+  lastSequence: bigint;
+  /** Leaves in the batch (journal transactions + documents): the `count` of BatchAnchored. */
+  count: bigint;
+  currencyTotalsDigest: string;
+}
+
+export const BATCH_PREIMAGE_TYPES = ["string", "uint256", "address", "uint64", "bytes32", "uint64", "uint64", "uint32", "bytes32"];
+
+export function totalsDigest(p: BatchPreimage): string {
+  return keccak256(
+    abiEncode(BATCH_PREIMAGE_TYPES, [
+      p.format,
+      p.chainId,
+      getAddress(p.anchor),
+      p.batchId,
+      p.previousRoot,
+      p.firstSequence,
+      p.lastSequence,
+      p.count,
+      p.currencyTotalsDigest,
+    ]),
+  );
+}

@@ -1,0 +1,571 @@
+/**
+ * Inclusion proofs: the JSON an auditor keeps (`AnchorProof`), and `verifyProof`, which checks one
+ * against any JSON-RPC endpoint using nothing but the proof itself and the contract address in it:
+ * no database, no deployment record, no ABI file (the three contract members it needs are below).
+ *
+ * What a passing report establishes: the leaf is exactly the journal transaction (or document)
+ * shown in the proof, bound to this chain, contract and batch; the Merkle path leads from it to the
+ * root; that root is what SettlementAnchor holds for the batch and what its BatchAnchored event
+ * committed, together with a totals digest whose preimage (journal range, count, per-currency
+ * totals, previous root) the proof carries; the previous root is the one the chain holds for the
+ * batch before, so a rewritten or missing batch in between would show; and the transaction is on
+ * the canonical chain with the reported number of confirmations.
+ */
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { Contract, getAddress, Interface, ZeroHash, type Provider } from "ethers";
+import type { JournalTransaction, Posting } from "../../ledger/types.js";
+import { isLocalChain } from "../deployment-record.js";
+import {
+  BATCH_FORMAT,
+  currencyTotalsDigest,
+  DOCUMENT_LEAF_ENCODING,
+  JOURNAL_LEAF_ENCODING,
+  journalLeaf,
+  leafEncoding,
+  leafFieldsJson,
+  leafFromJson,
+  leafValues,
+  leafValuesJson,
+  standardLeafHash,
+  totalsDigest,
+  type AnyLeaf,
+  type BatchPreimage,
+  type JournalLeaf,
+} from "./leaf.js";
+
+export const PROOF_FORMAT = "entrepot-anchor-proof";
+export const PROOF_VERSION = 1;
+
+/** Inclusion state of a journal transaction or document (spec §3). */
+export type AnchorState = "unanchored" | "queued" | "submitted" | "observed" | "safe" | "final";
+
+/** The parts of SettlementAnchor a verifier reads (ISettlementAnchor). */
+export const ANCHOR_VERIFIER_ABI = [
+  "function rootOf(uint64 batchId) view returns (bytes32)",
+  "function verifySettlement(uint64 batchId, bytes32 leaf, bytes32[] proof) view returns (bool)",
+  "event BatchAnchored(uint64 indexed batchId, bytes32 root, uint32 count, bytes32 totalsDigest)",
+  "error BatchNotAnchored(uint64 batchId)",
+] as const;
+export const anchorVerifierInterface = new Interface(ANCHOR_VERIFIER_ABI);
+
+/** JSON form of a journal transaction: integers as decimal strings, instants as RFC 3339. */
+export interface JournalTransactionJson {
+  id: string;
+  sequence: string;
+  kind: JournalTransaction["kind"];
+  status: JournalTransaction["status"];
+  idempotencyKey: string;
+  postings: Array<{ id: string; account: string; currency: string; direction: Posting["direction"]; phase: NonNullable<Posting["phase"]>; amount: string; balanceAfter: string }>;
+  metadata: Record<string, string>;
+  description: string | null;
+  effectiveAt: string;
+  bookedAt: string;
+  referencesId: string | null;
+  hash: string;
+  previousHash: string;
+}
+
+export interface AnchorProof {
+  format: typeof PROOF_FORMAT;
+  version: typeof PROOF_VERSION;
+  /** Decimal string. */
+  chainId: string;
+  /** SettlementAnchor address (checksummed). */
+  anchor: string;
+  batchId: string;
+  root: string;
+  leaf: {
+    type: AnyLeaf["type"];
+    /** The leaf-format constant (first value of the leaf). */
+    format: string;
+    /** ABI types, StandardMerkleTree's `leafEncoding`. */
+    encoding: string[];
+    /** Values in encoding order, integers as decimal strings. */
+    values: unknown[];
+    /** The same values by name, for reading. */
+    fields: Record<string, unknown>;
+    /** keccak256(keccak256(abi.encode(encoding, values))). */
+    hash: string;
+    /** Index of the leaf among the batch's leaves (tree input order). */
+    position: number;
+  };
+  /** Sibling hashes from the leaf up to the root (OpenZeppelin MerkleProof order). */
+  proof: string[];
+  /** The preimage of the batch's totalsDigest, which chains it to the batch before. */
+  batch: {
+    format: typeof BATCH_FORMAT;
+    previousRoot: string;
+    firstSequence: string;
+    lastSequence: string;
+    count: string;
+    currencyTotals: Array<{ currency: string; total: string }>;
+    currencyTotalsDigest: string;
+    totalsDigest: string;
+  };
+  /** Where the anchoring transaction is, as the service last saw it (the verifier re-reads the chain). */
+  anchoring: {
+    state: AnchorState;
+    transactionHash: string | null;
+    blockNumber: string | null;
+    blockHash: string | null;
+  };
+  /** What was anchored: the journal transaction itself (journal leaves) ... */
+  journalTransaction?: JournalTransactionJson;
+  /** ... or the document digest (document leaves). */
+  document?: { kind: string; id: string; digest: string };
+  generatedAt: string;
+}
+
+export function journalToJson(t: JournalTransaction): JournalTransactionJson {
+  return {
+    id: t.id,
+    sequence: t.sequence.toString(),
+    kind: t.kind,
+    status: t.status,
+    idempotencyKey: t.idempotencyKey,
+    postings: t.postings.map((p) => ({
+      id: p.id,
+      account: p.account,
+      currency: p.currency,
+      direction: p.direction,
+      phase: p.phase ?? "posted",
+      amount: p.amount.toString(),
+      balanceAfter: p.balanceAfter.toString(),
+    })),
+    metadata: t.metadata,
+    description: t.description,
+    effectiveAt: t.effectiveAt.toISOString(),
+    bookedAt: t.bookedAt.toISOString(),
+    referencesId: t.referencesId,
+    hash: t.hash,
+    previousHash: t.previousHash,
+  };
+}
+
+const INTEGER = /^-?(0|[1-9][0-9]{0,76})$/;
+
+/** Reads a journal transaction back from a proof; throws a RangeError naming the field. */
+export function journalFromJson(x: unknown): JournalTransaction {
+  const bad = (field: string) => new RangeError(`journalTransaction.${field} is missing or malformed`);
+  if (x === null || typeof x !== "object") throw bad("(object)");
+  const o = x as Record<string, unknown>;
+  const str = (k: string) => {
+    if (typeof o[k] !== "string") throw bad(k);
+    return o[k];
+  };
+  const int = (v: unknown, field: string) => {
+    if (typeof v !== "string" || !INTEGER.test(v)) throw bad(field);
+    return BigInt(v);
+  };
+  const date = (k: string) => {
+    const d = new Date(str(k));
+    if (Number.isNaN(d.getTime())) throw bad(k);
+    return d;
+  };
+  if (!Array.isArray(o["postings"])) throw bad("postings");
+  const metadata = o["metadata"];
+  if (metadata === null || typeof metadata !== "object" || Object.values(metadata).some((v) => typeof v !== "string")) throw bad("metadata");
+  return {
+    id: str("id"),
+    sequence: int(o["sequence"], "sequence"),
+    kind: str("kind") as JournalTransaction["kind"],
+    status: str("status") as JournalTransaction["status"],
+    idempotencyKey: str("idempotencyKey"),
+    postings: (o["postings"] as unknown[]).map((p, i) => {
+      if (p === null || typeof p !== "object") throw bad(`postings.${i}`);
+      const q = p as Record<string, unknown>;
+      for (const k of ["id", "account", "currency", "direction", "phase"]) if (typeof q[k] !== "string") throw bad(`postings.${i}.${k}`);
+      return {
+        id: q["id"] as string,
+        account: q["account"] as string,
+        currency: q["currency"] as string,
+        direction: q["direction"] as Posting["direction"],
+        phase: q["phase"] as NonNullable<Posting["phase"]>,
+        amount: int(q["amount"], `postings.${i}.amount`),
+        balanceAfter: int(q["balanceAfter"], `postings.${i}.balanceAfter`),
+      };
+    }),
+    metadata: metadata as Record<string, string>,
+    description: o["description"] === null ? null : str("description"),
+    effectiveAt: date("effectiveAt"),
+    bookedAt: date("bookedAt"),
+    referencesId: o["referencesId"] === null ? null : str("referencesId"),
+    hash: str("hash"),
+    previousHash: str("previousHash"),
+  };
+}
+
+/** Builds the proof document (the service calls this; the fields come from its stored batch). */
+export function makeProof(p: {
+  chainId: bigint;
+  anchor: string;
+  batchId: bigint;
+  root: string;
+  leaf: AnyLeaf;
+  leafHash: string;
+  position: number;
+  proof: string[];
+  preimage: BatchPreimage;
+  currencyTotals: ReadonlyArray<{ currency: string; total: bigint }>;
+  totalsDigest: string;
+  anchoring: AnchorProof["anchoring"];
+  journalTransaction?: JournalTransaction;
+  document?: { kind: string; id: string; digest: string };
+  now: Date;
+}): AnchorProof {
+  return {
+    format: PROOF_FORMAT,
+    version: PROOF_VERSION,
+    chainId: p.chainId.toString(),
+    anchor: getAddress(p.anchor),
+    batchId: p.batchId.toString(),
+    root: p.root,
+    leaf: {
+      type: p.leaf.type,
+      format: p.leaf.leaf.format,
+      encoding: [...leafEncoding(p.leaf)],
+      values: leafValuesJson(p.leaf),
+      fields: leafFieldsJson(p.leaf),
+      hash: p.leafHash,
+      position: p.position,
+    },
+    proof: p.proof,
+    batch: {
+      format: BATCH_FORMAT,
+      previousRoot: p.preimage.previousRoot,
+      firstSequence: p.preimage.firstSequence.toString(),
+      lastSequence: p.preimage.lastSequence.toString(),
+      count: p.preimage.count.toString(),
+      currencyTotals: p.currencyTotals.map((t) => ({ currency: t.currency, total: t.total.toString() })),
+      currencyTotalsDigest: p.preimage.currencyTotalsDigest,
+      totalsDigest: p.totalsDigest,
+    },
+    anchoring: p.anchoring,
+    ...(p.journalTransaction ? { journalTransaction: journalToJson(p.journalTransaction) } : {}),
+    ...(p.document ? { document: p.document } : {}),
+    generatedAt: p.now.toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+export interface ProofCheck {
+  /** Stable name: proof-format, leaf-hash, leaf-binding, leaf-content, merkle-proof, batch-digest,
+   *  chain-id, contract-code, root-on-chain, verify-settlement, batch-event, previous-root, confirmations. */
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ProofReport {
+  ok: boolean;
+  checks: ProofCheck[];
+  /** Confirmations of the anchoring transaction and whether it is final, when it was found. */
+  confirmations?: number;
+  final?: boolean;
+}
+
+export interface VerifyOptions {
+  /** Confirmations required for the `confirmations` check (default 1: mined on the canonical chain). */
+  minConfirmations?: number;
+  /** Depth at which a block counts as final on chains without a meaningful `finalized` tag (local chains); default 12. */
+  finalityDepth?: number;
+}
+
+interface ParsedProof {
+  raw: AnchorProof;
+  chainId: bigint;
+  anchor: string;
+  batchId: bigint;
+  root: string;
+  leaf: AnyLeaf;
+  proof: string[];
+  preimage: BatchPreimage;
+  currencyTotals: Array<{ currency: string; total: bigint }>;
+  totalsDigest: string;
+  txHash: string | null;
+}
+
+const HEX32 = /^0x[0-9a-f]{64}$/;
+
+/** Structural validation of a proof file; throws a RangeError naming the first bad field. */
+export function parseProof(x: unknown): ParsedProof {
+  const bad = (field: string, what = "is missing or malformed") => new RangeError(`${field} ${what}`);
+  if (x === null || typeof x !== "object") throw bad("proof", "must be a JSON object");
+  const p = x as AnchorProof;
+  if (p.format !== PROOF_FORMAT) throw bad("format", `must be "${String(PROOF_FORMAT)}"`);
+  if (p.version !== PROOF_VERSION) throw bad("version", `must be ${String(PROOF_VERSION)} (this verifier's version)`);
+  const int = (v: unknown, field: string, min = 0n) => {
+    if (typeof v !== "string" || !INTEGER.test(v) || BigInt(v) < min) throw bad(field);
+    return BigInt(v);
+  };
+  const hex32 = (v: unknown, field: string) => {
+    if (typeof v !== "string" || !HEX32.test(v)) throw bad(field, "must be 0x-prefixed lowercase 32-byte hex");
+    return v;
+  };
+  const chainId = int(p.chainId, "chainId", 1n);
+  let anchor: string;
+  try {
+    anchor = getAddress(String(p.anchor));
+  } catch {
+    throw bad("anchor", "must be an address");
+  }
+  const batchId = int(p.batchId, "batchId", 1n);
+  const root = hex32(p.root, "root");
+  if (p.leaf === null || typeof p.leaf !== "object") throw bad("leaf");
+  const leaf = leafFromJson(p.leaf.values);
+  hex32(p.leaf.hash, "leaf.hash");
+  if (!Array.isArray(p.proof)) throw bad("proof");
+  const proof = p.proof.map((s, i) => hex32(s, `proof[${i}]`));
+  const b = p.batch;
+  if (b === null || typeof b !== "object") throw bad("batch");
+  if (b.format !== BATCH_FORMAT) throw bad("batch.format", `must be "${String(BATCH_FORMAT)}"`);
+  if (!Array.isArray(b.currencyTotals)) throw bad("batch.currencyTotals");
+  const currencyTotals = b.currencyTotals.map((t, i) => {
+    if (t === null || typeof t !== "object" || typeof t.currency !== "string") throw bad(`batch.currencyTotals[${i}]`);
+    return { currency: t.currency, total: int(t.total, `batch.currencyTotals[${i}].total`) };
+  });
+  const preimage: BatchPreimage = {
+    format: BATCH_FORMAT,
+    chainId,
+    anchor,
+    batchId,
+    previousRoot: hex32(b.previousRoot, "batch.previousRoot"),
+    firstSequence: int(b.firstSequence, "batch.firstSequence", 1n),
+    lastSequence: int(b.lastSequence, "batch.lastSequence"),
+    count: int(b.count, "batch.count", 1n),
+    currencyTotalsDigest: hex32(b.currencyTotalsDigest, "batch.currencyTotalsDigest"),
+  };
+  const totals = hex32(b.totalsDigest, "batch.totalsDigest");
+  const txHash = p.anchoring?.transactionHash ?? null;
+  if (txHash !== null) hex32(txHash, "anchoring.transactionHash");
+  if (leaf.type === "journal" && p.journalTransaction === undefined) throw bad("journalTransaction", "is required for a journal leaf");
+  if (leaf.type === "document" && (p.document === undefined || p.document === null)) throw bad("document", "is required for a document leaf");
+  return { raw: p, chainId, anchor, batchId, root, leaf, proof, preimage, currencyTotals, totalsDigest: totals, txHash };
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0]!.slice(0, 300) : String(e));
+
+function same(a: unknown[], b: unknown[]): string | null {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return `value ${i}: proof has ${JSON.stringify(a[i])}, recomputed ${JSON.stringify(b[i])}`;
+  }
+  return null;
+}
+
+/** The offline checks: everything that needs no chain. */
+function offlineChecks(p: ParsedProof): ProofCheck[] {
+  const checks: ProofCheck[] = [];
+  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const encoding = p.leaf.type === "journal" ? JOURNAL_LEAF_ENCODING : DOCUMENT_LEAF_ENCODING;
+  const values = leafValuesJson(p.leaf);
+
+  // 1. The leaf hash, recomputed from the values with the encoding their format prescribes.
+  const recomputed = standardLeafHash(encoding, leafValues(p.leaf));
+  const encodingOk = JSON.stringify(p.raw.leaf.encoding) === JSON.stringify(encoding);
+  add(
+    "leaf-hash",
+    encodingOk && recomputed === p.raw.leaf.hash,
+    !encodingOk ? `leaf.encoding is not the ${p.leaf.leaf.format} encoding` : recomputed === p.raw.leaf.hash ? `leaf hash ${recomputed}` : `recomputed ${recomputed}, proof says ${p.raw.leaf.hash}`,
+  );
+
+  // 2. The leaf names this chain, contract and batch (no replay across deployments or batches).
+  const l = p.leaf.leaf;
+  const bound = l.chainId === p.chainId && l.anchor === p.anchor && l.batchId === p.batchId;
+  add("leaf-binding", bound, bound ? `chain ${p.chainId}, contract ${p.anchor}, batch ${p.batchId}` : `leaf is bound to chain ${l.chainId}, contract ${l.anchor}, batch ${l.batchId}`);
+
+  // 3. The leaf is exactly what the proof shows was anchored.
+  if (p.leaf.type === "journal") {
+    let detail: string;
+    let ok = false;
+    try {
+      const tx = journalFromJson(p.raw.journalTransaction);
+      const leaf = p.leaf.leaf;
+      const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, factsOf(leaf));
+      const diff = same(values, leafValuesJson({ type: "journal", leaf: again }));
+      ok = diff === null;
+      detail = ok ? `journal transaction ${tx.id} (sequence ${tx.sequence}, ${leaf.kind}) matches every leaf value` : `leaf does not match the journal transaction: ${diff}`;
+    } catch (e) {
+      detail = message(e);
+    }
+    add("leaf-content", ok, detail);
+  } else {
+    const d = p.raw.document!;
+    const leaf = p.leaf.leaf;
+    const ok = d.kind === leaf.documentKind && d.id === leaf.documentId && typeof d.digest === "string" && d.digest.toLowerCase() === leaf.digest;
+    add("leaf-content", ok, ok ? `document ${d.kind}:${d.id} digest ${leaf.digest}` : "leaf does not match the document in the proof");
+  }
+
+  // 4. The Merkle path from the leaf to the root (the library's own StandardMerkleTree.verify).
+  let merkle: boolean;
+  try {
+    merkle = StandardMerkleTree.verify(p.root, encoding, leafValues(p.leaf), p.proof);
+  } catch {
+    merkle = false;
+  }
+  add("merkle-proof", merkle, merkle ? `${p.proof.length} siblings lead to root ${p.root}` : `the siblings do not lead from the leaf to root ${p.root}`);
+
+  // 5. The batch preimage: per-currency totals -> digest -> totalsDigest, and the leaf inside the range.
+  const ctd = currencyTotalsDigest(p.currencyTotals);
+  const td = totalsDigest(p.preimage);
+  const journalCount = p.preimage.lastSequence - p.preimage.firstSequence + 1n;
+  const inRange = p.leaf.type !== "journal" || (p.leaf.leaf.sequence >= p.preimage.firstSequence && p.leaf.leaf.sequence <= p.preimage.lastSequence);
+  const problems = [
+    ...(ctd === p.preimage.currencyTotalsDigest ? [] : [`currency totals digest is ${ctd}, proof says ${p.preimage.currencyTotalsDigest}`]),
+    ...(td === p.totalsDigest ? [] : [`totals digest recomputed ${td}, proof says ${p.totalsDigest}`]),
+    ...(journalCount >= 0n && journalCount <= p.preimage.count ? [] : [`journal range ${p.preimage.firstSequence}..${p.preimage.lastSequence} does not fit ${p.preimage.count} leaves`]),
+    ...(inRange ? [] : ["the leaf's sequence is outside the batch's journal range"]),
+  ];
+  add(
+    "batch-digest",
+    problems.length === 0,
+    problems.length === 0
+      ? `totals digest ${td} (journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot})`
+      : problems.join("; "),
+  );
+  return checks;
+}
+
+function factsOf(leaf: JournalLeaf) {
+  if (leaf.grossCurrency === "" && leaf.grossAmount === 0n && leaf.feeCurrency === "" && leaf.gatewayFee === 0n) return null;
+  return {
+    currency: leaf.grossCurrency,
+    amount: leaf.grossAmount,
+    gatewayFee: leaf.gatewayFee,
+    feeCurrency: leaf.feeCurrency,
+    commission: leaf.commission,
+    paymentFeeRecovery: leaf.paymentFeeRecovery,
+    logistics: leaf.logistics,
+    warehousing: leaf.warehousing,
+    fulfilment: leaf.fulfilment,
+  };
+}
+
+/**
+ * Verifies a proof file against `provider`. Never throws on a bad proof or a failing node: every
+ * problem is a failed check with its reason. `ok` only when every check passes.
+ */
+export async function verifyProof(input: unknown, provider: Provider, opts: VerifyOptions = {}): Promise<ProofReport> {
+  const minConfirmations = opts.minConfirmations ?? 1;
+  const finalityDepth = opts.finalityDepth ?? 12;
+  let p: ParsedProof;
+  try {
+    p = parseProof(input);
+  } catch (e) {
+    return { ok: false, checks: [{ name: "proof-format", ok: false, detail: message(e) }] };
+  }
+  const checks: ProofCheck[] = [{ name: "proof-format", ok: true, detail: `${PROOF_FORMAT} v${PROOF_VERSION}, ${p.leaf.leaf.format}` }];
+  checks.push(...offlineChecks(p));
+  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const attempt = async (name: string, fn: () => Promise<{ ok: boolean; detail: string }>) => {
+    try {
+      const r = await fn();
+      add(name, r.ok, r.detail);
+    } catch (e) {
+      add(name, false, `RPC error: ${message(e)}`);
+    }
+  };
+  const anchor = new Contract(p.anchor, anchorVerifierInterface, provider);
+  const rootOf = (id: bigint) => anchor.getFunction("rootOf").staticCall(id) as Promise<string>;
+
+  await attempt("chain-id", async () => {
+    const { chainId } = await provider.getNetwork();
+    return { ok: chainId === p.chainId, detail: chainId === p.chainId ? `node is on chain ${chainId}` : `node is on chain ${chainId}, the proof is for chain ${p.chainId}` };
+  });
+  await attempt("contract-code", async () => {
+    const code = await provider.getCode(p.anchor);
+    return { ok: code !== "0x", detail: code !== "0x" ? `${(code.length - 2) / 2} bytes of code at ${p.anchor}` : `no contract at ${p.anchor}` };
+  });
+  await attempt("root-on-chain", async () => {
+    const onChain = (await rootOf(p.batchId)).toLowerCase();
+    return { ok: onChain === p.root, detail: onChain === p.root ? `rootOf(${p.batchId}) = ${onChain}` : `rootOf(${p.batchId}) = ${onChain}, the proof says ${p.root}` };
+  });
+  await attempt("verify-settlement", async () => {
+    try {
+      const ok = (await anchor.getFunction("verifySettlement").staticCall(p.batchId, p.raw.leaf.hash, p.proof)) as boolean;
+      return { ok, detail: `verifySettlement(${p.batchId}, leaf, proof) = ${ok}` };
+    } catch (e) {
+      const data = revertData(e);
+      const parsed = data ? anchorVerifierInterface.parseError(data) : null;
+      if (parsed?.name === "BatchNotAnchored") return { ok: false, detail: `verifySettlement reverted: BatchNotAnchored(${p.batchId})` };
+      throw e;
+    }
+  });
+  let receiptBlock: { number: bigint; hash: string } | null = null;
+  await attempt("batch-event", async () => {
+    if (p.txHash === null) return { ok: false, detail: "the proof names no anchoring transaction (not yet submitted)" };
+    const receipt = await provider.getTransactionReceipt(p.txHash);
+    if (receipt === null) return { ok: false, detail: `transaction ${p.txHash} not found on this chain (not mined, or dropped by a reorganisation)` };
+    if (receipt.status !== 1) return { ok: false, detail: `transaction ${p.txHash} reverted` };
+    receiptBlock = { number: BigInt(receipt.blockNumber), hash: receipt.blockHash };
+    const events = receipt.logs
+      .filter((log) => log.address.toLowerCase() === p.anchor.toLowerCase())
+      .map((log) => anchorVerifierInterface.parseLog(log))
+      .filter((e) => e?.name === "BatchAnchored");
+    const ev = events.find((e) => (e!.args[0] as bigint) === p.batchId);
+    if (ev === undefined) return { ok: false, detail: `no BatchAnchored(${p.batchId}) from ${p.anchor} in transaction ${p.txHash}` };
+    const [, root, count, digest] = ev!.args as unknown as [bigint, string, bigint, string];
+    const recomputed = totalsDigest(p.preimage);
+    const problems = [
+      ...(root.toLowerCase() === p.root ? [] : [`event root ${root}`]),
+      ...(count === p.preimage.count ? [] : [`event count ${count}, proof count ${p.preimage.count}`]),
+      ...(digest.toLowerCase() === recomputed ? [] : [`event totalsDigest ${digest}, recomputed ${recomputed}`]),
+    ];
+    return {
+      ok: problems.length === 0,
+      detail: problems.length === 0 ? `BatchAnchored(${p.batchId}, root, ${count}, ${digest}) in block ${receipt.blockNumber}` : problems.join("; "),
+    };
+  });
+  await attempt("previous-root", async () => {
+    if (p.batchId === 1n) {
+      const ok = p.preimage.previousRoot === ZeroHash;
+      return { ok, detail: ok ? "batch 1 has no predecessor (zero root)" : "batch 1 must name the zero root as its predecessor" };
+    }
+    const previous = (await rootOf(p.batchId - 1n)).toLowerCase();
+    const ok = previous === p.preimage.previousRoot && previous !== ZeroHash;
+    return {
+      ok,
+      detail: ok
+        ? `rootOf(${p.batchId - 1n}) = ${previous}`
+        : previous === ZeroHash
+          ? `batch ${p.batchId - 1n} is not anchored: a gap before this batch`
+          : `rootOf(${p.batchId - 1n}) = ${previous}, the batch names ${p.preimage.previousRoot}`,
+    };
+  });
+  let confirmations: number | undefined;
+  let final: boolean | undefined;
+  await attempt("confirmations", async () => {
+    const block: { number: bigint; hash: string } | null = receiptBlock;
+    if (block === null) return { ok: false, detail: "no mined anchoring transaction to count confirmations of" };
+    const [latest, canonical] = await Promise.all([provider.getBlockNumber(), provider.getBlock(block.number)]);
+    if (canonical === null || canonical.hash !== block.hash) return { ok: false, detail: `block ${block.number} of the receipt is no longer canonical` };
+    confirmations = latest - Number(block.number) + 1;
+    if (isLocalChain(p.chainId)) {
+      final = confirmations >= finalityDepth;
+    } else {
+      const finalized = await provider.getBlock("finalized").catch(() => null);
+      final = finalized !== null ? BigInt(finalized.number) >= block.number : confirmations >= finalityDepth;
+    }
+    const ok = confirmations >= minConfirmations;
+    return {
+      ok,
+      detail: `${confirmations} confirmation${confirmations === 1 ? "" : "s"} (required ${minConfirmations}); ${final ? "final" : "not final yet"}${isLocalChain(p.chainId) ? ` (local chain: final at depth ${finalityDepth})` : ""}`,
+    };
+  });
+  return { ok: checks.every((c) => c.ok), checks, ...(confirmations === undefined ? {} : { confirmations }), ...(final === undefined ? {} : { final }) };
+}
+
+function revertData(e: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [e];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (x === null || typeof x !== "object" || seen.has(x)) continue;
+    seen.add(x);
+    const o = x as Record<string, unknown>;
+    if (typeof o["data"] === "string" && /^0x[0-9a-fA-F]{8,}$/.test(o["data"])) return o["data"];
+    for (const k of ["data", "error", "info", "cause", "revert", "payload"]) if (k in o) stack.push(o[k]);
+  }
+  return undefined;
+}

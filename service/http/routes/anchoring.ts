@@ -1,0 +1,259 @@
+/**
+ * Anchoring: inclusion proofs of settlements (and any journal transaction or queued document)
+ * against SettlementAnchor, in the JSON that `npm run verify` checks without our database, and the
+ * anchored batches. Without a configured chain every route answers 503 ENT_ANCHOR_UNAVAILABLE.
+ */
+import { TAGS } from "../plugins/docs.js";
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../chain/anchoring/index.js";
+import { bearer, problems } from "../schemas/common.js";
+
+const TAG = TAGS.anchoring;
+const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
+const Decimal = Type.String({ pattern: "^-?(0|[1-9][0-9]*)$" });
+const StateSchema = Type.Union([
+  Type.Literal("unanchored"),
+  Type.Literal("queued"),
+  Type.Literal("submitted"),
+  Type.Literal("observed"),
+  Type.Literal("safe"),
+  Type.Literal("final"),
+]);
+const StatusSchema = Type.Union([
+  Type.Literal("built"),
+  Type.Literal("submitted"),
+  Type.Literal("observed"),
+  Type.Literal("safe"),
+  Type.Literal("final"),
+  Type.Literal("reverted"),
+]);
+
+export const AnchorProofView = Type.Object(
+  {
+    format: Type.Literal("entrepot-anchor-proof"),
+    version: Type.Literal(1),
+    chainId: Decimal,
+    anchor: Type.String({ description: "SettlementAnchor address" }),
+    batchId: Decimal,
+    root: Hex32,
+    leaf: Type.Object({
+      type: Type.Union([Type.Literal("journal"), Type.Literal("document")]),
+      format: Type.String({ description: "Leaf-format constant, the leaf's first value" }),
+      encoding: Type.Array(Type.String(), { description: "ABI types (StandardMerkleTree leafEncoding)" }),
+      values: Type.Array(Type.Unknown(), { description: "Values in encoding order; integers as decimal strings" }),
+      fields: Type.Record(Type.String(), Type.Unknown(), { description: "The same values by name" }),
+      hash: Hex32,
+      position: Type.Integer(),
+    }),
+    proof: Type.Array(Hex32, { description: "Sibling hashes, leaf to root (OpenZeppelin MerkleProof)" }),
+    batch: Type.Object({
+      format: Type.String(),
+      previousRoot: Hex32,
+      firstSequence: Decimal,
+      lastSequence: Decimal,
+      count: Decimal,
+      currencyTotals: Type.Array(Type.Object({ currency: Type.String(), total: Decimal })),
+      currencyTotalsDigest: Hex32,
+      totalsDigest: Hex32,
+    }),
+    anchoring: Type.Object({
+      state: StateSchema,
+      transactionHash: Type.Union([Hex32, Type.Null()]),
+      blockNumber: Type.Union([Decimal, Type.Null()]),
+      blockHash: Type.Union([Hex32, Type.Null()]),
+    }),
+    journalTransaction: Type.Optional(
+      Type.Object({
+        id: Type.String(),
+        sequence: Decimal,
+        kind: Type.String(),
+        status: Type.String(),
+        idempotencyKey: Type.String(),
+        postings: Type.Array(
+          Type.Object({
+            id: Type.String(),
+            account: Type.String(),
+            currency: Type.String(),
+            direction: Type.String(),
+            phase: Type.String(),
+            amount: Decimal,
+            balanceAfter: Decimal,
+          }),
+        ),
+        metadata: Type.Record(Type.String(), Type.String()),
+        description: Type.Union([Type.String(), Type.Null()]),
+        effectiveAt: Type.String(),
+        bookedAt: Type.String(),
+        referencesId: Type.Union([Type.String(), Type.Null()]),
+        hash: Type.String(),
+        previousHash: Type.String(),
+      }),
+    ),
+    document: Type.Optional(Type.Object({ kind: Type.String(), id: Type.String(), digest: Hex32 })),
+    generatedAt: Type.String(),
+  },
+  {
+    $id: "AnchorProof",
+    description:
+      "Inclusion proof of one journal transaction (or document) in an anchored batch. Verify it with `npm run verify -- proof.json --rpc <url>`: no access to our database is needed.",
+  },
+);
+
+export const AnchorBatchView = Type.Object(
+  {
+    chainId: Decimal,
+    anchor: Type.String(),
+    batchId: Decimal,
+    root: Hex32,
+    count: Type.Integer({ description: "Leaves: journal transactions + documents" }),
+    journalCount: Type.Integer(),
+    documentCount: Type.Integer(),
+    firstSequence: Decimal,
+    lastSequence: Decimal,
+    currencyTotals: Type.Array(Type.Object({ currency: Type.String(), total: Decimal })),
+    currencyTotalsDigest: Hex32,
+    totalsDigest: Hex32,
+    previousRoot: Hex32,
+    status: StatusSchema,
+    state: StateSchema,
+    transactionHash: Type.Union([Hex32, Type.Null()]),
+    blockNumber: Type.Union([Decimal, Type.Null()]),
+    blockHash: Type.Union([Hex32, Type.Null()]),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+  },
+  { $id: "AnchorBatch" },
+);
+
+export function batchView(b: AnchorBatch): Static<typeof AnchorBatchView> {
+  return {
+    chainId: b.chainId.toString(),
+    anchor: b.anchor,
+    batchId: b.batchId.toString(),
+    root: b.root,
+    count: b.count,
+    journalCount: b.journalCount,
+    documentCount: b.documentCount,
+    firstSequence: b.firstSequence.toString(),
+    lastSequence: b.lastSequence.toString(),
+    currencyTotals: b.currencyTotals.map((t) => ({ currency: t.currency, total: t.total.toString() })),
+    currencyTotalsDigest: b.currencyTotalsDigest,
+    totalsDigest: b.totalsDigest,
+    previousRoot: b.previousRoot,
+    status: b.status,
+    state: b.state,
+    transactionHash: b.txHash,
+    blockNumber: b.blockNumber === null ? null : b.blockNumber.toString(),
+    blockHash: b.blockHash,
+    createdAt: b.createdAt.toISOString(),
+    updatedAt: b.updatedAt.toISOString(),
+  };
+}
+
+const BatchIdParam = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "Batch id" });
+
+export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
+  const { services } = app;
+  const read = { auth: { scopes: ["finance:read" as const] } };
+  app.addSchema(AnchorProofView);
+  app.addSchema(AnchorBatchView);
+  const anchoring = (): AnchorService => {
+    if (services.anchoring === undefined) throw AnchorErrors.unavailable("anchoring is not configured on this server (no chain)");
+    return services.anchoring;
+  };
+  const proofResponses = { 200: Type.Ref("AnchorProof"), ...problems(400, 401, 403, 404, 409, 429, 503) };
+
+  app.get("/v1/settlements/:id/proof", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Inclusion proof of a settlement",
+      description:
+        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id. 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
+      security: bearer,
+      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 250 }) }),
+      response: proofResponses,
+    },
+  }, async (request) => {
+    const service = anchoring();
+    const record = await services.settlement.getSettlement((request.params as { id: string }).id);
+    if (record.journalTransactionId === null) {
+      throw AnchorErrors.notAnchored(`settlement ${record.id} is not booked in the journal yet`, { details: { state: "unanchored", settlementId: record.id } });
+    }
+    return service.proofOfTransaction(record.journalTransactionId);
+  });
+
+  app.get("/v1/transactions/:id/proof", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Inclusion proof of any journal transaction",
+      description: "As the settlement proof, for any journal transaction (payouts, adjustments). 409 ENT_ANCHOR_NOT_ANCHORED until its batch is submitted.",
+      security: bearer,
+      params: Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }) }),
+      response: proofResponses,
+    },
+  }, async (request) => anchoring().proofOfTransaction((request.params as { id: string }).id));
+
+  app.get("/v1/anchoring/documents/:kind/:id/proof", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Inclusion proof of an anchored document digest",
+      description: "E.g. a reconciliation report (`kind` reconciliation). 409 ENT_ANCHOR_NOT_ANCHORED while it is queued.",
+      security: bearer,
+      params: Type.Object({ kind: Type.String({ pattern: "^[a-z][a-z0-9._-]{0,63}$" }), id: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,200}$" }) }),
+      response: proofResponses,
+    },
+  }, async (request) => {
+    const { kind, id } = request.params as { kind: string; id: string };
+    return anchoring().proofOfDocument(kind, id);
+  });
+
+  app.get("/v1/anchoring/batches", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Anchored batches, newest first",
+      description: "Page with `before` = the `nextBefore` of the previous page. Filter by `status`.",
+      security: bearer,
+      querystring: Type.Object(
+        {
+          limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,2}|1000)$", description: "1-1000, default 50" })),
+          before: Type.Optional(BatchIdParam),
+          status: Type.Optional(StatusSchema),
+        },
+        { additionalProperties: false },
+      ),
+      response: {
+        200: Type.Object({ items: Type.Array(Type.Ref("AnchorBatch")), nextBefore: Type.Union([Decimal, Type.Null()]) }),
+        ...problems(400, 401, 403, 429, 503),
+      },
+    },
+  }, async (request) => {
+    const q = request.query as { limit?: string; before?: string; status?: AnchorBatch["status"] };
+    const page = await anchoring().listBatches({
+      limit: q.limit === undefined ? 50 : Number(q.limit),
+      ...(q.before === undefined ? {} : { before: BigInt(q.before) }),
+      ...(q.status === undefined ? {} : { status: q.status }),
+    });
+    return { items: page.items.map(batchView), nextBefore: page.nextBefore === null ? null : page.nextBefore.toString() };
+  });
+
+  app.get("/v1/anchoring/batches/:id", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "One anchored batch",
+      security: bearer,
+      params: Type.Object({ id: BatchIdParam }),
+      response: { 200: Type.Ref("AnchorBatch"), ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request) => {
+    const id = (request.params as { id: string }).id;
+    const b = await anchoring().getBatch(BigInt(id));
+    if (b === null) throw AnchorErrors.notFound(`no batch ${id}`, { fields: [{ field: "params.id", message: "unknown batch" }] });
+    return batchView(b);
+  });
+}

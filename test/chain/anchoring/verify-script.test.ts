@@ -1,0 +1,97 @@
+/**
+ * `scripts/verify.ts` (npm run verify) as an auditor runs it: a separate process with only a proof
+ * file and an RPC URL, against a real `hardhat node` child on which the service anchored. The
+ * database is only where the proof comes from (PGlite; the command never touches one).
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from "ethers";
+import type { AnchorProof } from "../../../service/chain/anchoring/index.js";
+import { PROJECT_ROOT } from "../../../service/chain/artifacts.js";
+import { deploySystem } from "../../../service/chain/deploy.js";
+import { devPrivateKey } from "../../../service/chain/keys.js";
+import { freePort, startLocalNode, type LocalNode } from "../../../service/chain/local-node.js";
+import { openAnchoring, type AnchoringHarness } from "./support.js";
+
+function verify(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    // process.execPath is the Node 24 running vitest; tsx as a loader, exactly like `npm run verify`.
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/verify.ts", ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" },
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, out }));
+  });
+}
+
+describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
+  let node: LocalNode;
+  let provider: JsonRpcProvider;
+  let h: AnchoringHarness;
+  let dir: string;
+  let proof: AnchorProof;
+  const file = (name: string) => path.join(dir, name);
+
+  beforeAll(async () => {
+    [node, dir] = await Promise.all([startLocalNode(), mkdtemp(path.join(tmpdir(), "entrepot-verify-"))]);
+    // No response cache: the sender reads nonces right after its own transactions are mined.
+    provider = new JsonRpcProvider(node.url, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
+    const chainId = (await provider.getNetwork()).chainId;
+    const { record } = await deploySystem(new Wallet(devPrivateKey(0, chainId), provider), { network: "localhost", deploymentsDir: null });
+    h = await openAnchoring("pglite", { provider, chainId, record });
+    const anchoring = h.service({ batchMaxCount: 3 });
+    const ids = await h.settle(3);
+    await anchoring.tick();
+    proof = await anchoring.proofOfTransaction(ids[1]!);
+    await writeFile(file("proof.json"), JSON.stringify(proof, null, 2));
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    provider?.destroy();
+    await node?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints every check and exits 0 for a genuine proof", async () => {
+    const r = await verify([file("proof.json"), "--rpc", node.url]);
+    expect(r.code, r.out).toBe(0);
+    for (const name of ["leaf-hash", "merkle-proof", "root-on-chain", "verify-settlement", "batch-event", "previous-root", "confirmations"]) {
+      expect(r.out).toMatch(new RegExp(`PASS\\s+${name}`));
+    }
+    expect(r.out).toContain("VERIFIED: all 13 checks passed");
+  });
+
+  it("exits 1 naming the failed checks for a tampered proof (one amount changed) and a wrong sibling", async () => {
+    const tampered = JSON.parse(JSON.stringify(proof)) as AnchorProof;
+    const i = Object.keys(tampered.leaf.fields).indexOf("grossAmount");
+    tampered.leaf.values[i] = (BigInt(tampered.leaf.values[i] as string) + 1n).toString();
+    tampered.proof[0] = keccak256(toUtf8Bytes("forged sibling"));
+    await writeFile(file("tampered.json"), JSON.stringify(tampered));
+    const r = await verify([file("tampered.json"), "--rpc", node.url, "--json"]);
+    expect(r.code, r.out).toBe(1);
+    const report = JSON.parse(r.out) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["leaf-hash", "merkle-proof", "verify-settlement"]);
+  });
+
+  it("exits 2 on usage errors and 1 when no node answers", async () => {
+    const none = await verify([]);
+    expect(none.code).toBe(2);
+    expect(none.out).toContain("usage: npm run verify");
+    await writeFile(file("not-json.json"), "{ nope");
+    const notJson = await verify([file("not-json.json")]);
+    expect([notJson.code, notJson.out.includes("is not JSON")]).toEqual([2, true]);
+    expect((await verify([file("proof.json"), "--rpc", "ftp://x"])).code).toBe(2);
+    const port = await freePort();
+    const down = await verify([file("proof.json"), "--rpc", `http://127.0.0.1:${port}`]);
+    expect(down.code, down.out).toBe(1);
+    expect(down.out).toContain("cannot reach a JSON-RPC node");
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * The anchoring routes over the real app and services (test/http/harness.ts) plus a real
+ * AnchorService, TxSender and in-process chain: a settlement posted over HTTP, anchored, and its
+ * proof fetched over HTTP verifies on chain; the problem documents name their codes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Wallet } from "ethers";
+import { AnchorService, verifyProof, type AnchorProof } from "../../service/chain/anchoring/index.js";
+import { devPrivateKey } from "../../service/chain/keys.js";
+import { TxSender } from "../../service/chain/sender.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { deployedSystem, type System } from "../chain/fixture.js";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
+  let h: Harness;
+  let sys: System;
+  let anchoring: AnchorService;
+
+  beforeAll(async () => {
+    [h, sys] = await Promise.all([openHarness({ kind }), deployedSystem()]);
+    await publishDayRates(h);
+    const provider = sys.connection.ethers.provider;
+    const anchorer = new Wallet(devPrivateKey(1, sys.chainId), provider);
+    anchoring = new AnchorService({
+      sql: h.db.sql,
+      ledger: h.services.ledger,
+      settlements: h.services.settlement,
+      provider,
+      chainId: sys.chainId,
+      anchor: sys.result.record.contracts.SettlementAnchor.address,
+      sender: new TxSender({ sql: h.db.sql, provider, chainId: sys.chainId, signers: [anchorer], record: sys.result.record }),
+      anchorer: anchorer.address,
+      batchMaxCount: 2,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    await sys?.close();
+  });
+
+  it("answers 503 ENT_ANCHOR_UNAVAILABLE when the server runs without a chain", async () => {
+    const r = await h.get("/v1/anchoring/batches");
+    expect([r.statusCode, problemCode(r)]).toEqual([503, "ENT_ANCHOR_UNAVAILABLE"]);
+    h.services.anchoring = anchoring;
+  });
+
+  it("GET /v1/settlements/:id/proof: 409 until anchored, then a proof that verifies on chain", async () => {
+    const posted = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-proof-1", settlementId: "ORD-PROOF-1" }));
+    expect(posted.statusCode, posted.body).toBe(201);
+    const settlementId = json<{ settlement: { id: string } }>(posted).settlement.id;
+
+    const early = await h.get(`/v1/settlements/${settlementId}/proof`);
+    expect([early.statusCode, problemCode(early)]).toEqual([409, "ENT_ANCHOR_NOT_ANCHORED"]);
+    expect(json<{ details: { state: string } }>(early).details.state).toBe("unanchored");
+
+    const second = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-proof-2", settlementId: "ORD-PROOF-2", amount: "9990" }));
+    expect(second.statusCode).toBe(201);
+    expect((await anchoring.tick()).built).toEqual([1n]);
+
+    const r = await h.get(`/v1/settlements/${settlementId}/proof`);
+    expect(r.statusCode, r.body).toBe(200);
+    const proof = json<AnchorProof>(r);
+    expect(proof.leaf.fields).toMatchObject({ kind: "settlement", gatewayEventId: "evt-proof-1", grossCurrency: "BRL", grossAmount: "14990", gatewayFee: "434" });
+    expect(proof.anchoring.state).toBe("submitted");
+    const report = await verifyProof(proof, sys.connection.ethers.provider);
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    // By event key too, as GET /v1/settlements/:id accepts it.
+    const byKey = await h.get(`/v1/settlements/settlement:adyen:evt-proof-1/proof`);
+    expect(json<AnchorProof>(byKey).leaf.hash).toBe(proof.leaf.hash);
+    // The same proof through the journal route.
+    const viaJournal = await h.get(`/v1/transactions/${proof.journalTransaction!.id}/proof`);
+    expect(json<AnchorProof>(viaJournal).root).toBe(proof.root);
+  });
+
+  it("names unknown settlements, batches and bad ids; refuses missing or wrong scopes", async () => {
+    const unknown = await h.get("/v1/settlements/nope/proof");
+    expect([unknown.statusCode, problemCode(unknown)]).toEqual([404, "ENT_SETTLEMENT_NOT_FOUND"]);
+    const noBatch = await h.get("/v1/anchoring/batches/99");
+    expect([noBatch.statusCode, problemCode(noBatch)]).toEqual([404, "ENT_ANCHOR_NOT_FOUND"]);
+    const bad = await h.get("/v1/anchoring/batches/0x1");
+    expect([bad.statusCode, problemCode(bad)]).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+    const noTx = await h.get("/v1/transactions/424242/proof");
+    expect([noTx.statusCode, problemCode(noTx)]).toEqual([404, "ENT_ANCHOR_NOT_FOUND"]);
+    const doc = await h.get("/v1/anchoring/documents/reconciliation/run-9/proof");
+    expect([doc.statusCode, problemCode(doc)]).toEqual([404, "ENT_ANCHOR_NOT_FOUND"]);
+    expect((await h.get("/v1/anchoring/batches", null)).statusCode).toBe(401);
+    expect((await h.get("/v1/anchoring/batches", h.keys.gateway)).statusCode).toBe(403);
+  });
+
+  it("lists batches newest first and shows one", async () => {
+    const list = await h.get("/v1/anchoring/batches?limit=10");
+    expect(list.statusCode, list.body).toBe(200);
+    const page = json<{ items: Array<Record<string, unknown>>; nextBefore: string | null }>(list);
+    expect(page.items.map((b) => b["batchId"])).toEqual(["1"]);
+    expect(page.items[0]).toMatchObject({ count: 2, journalCount: 2, firstSequence: "1", lastSequence: "2", status: "submitted", state: "submitted" });
+    expect(page.nextBefore).toBeNull();
+    const one = await h.get("/v1/anchoring/batches/1");
+    expect(json(one)).toEqual(page.items[0]);
+    expect((await h.get("/v1/anchoring/batches?status=final")).statusCode).toBe(200);
+    expect((await h.get("/v1/anchoring/batches?status=lost")).statusCode).toBe(400);
+  });
+
+  it("documents the routes and the proof schema in /openapi.json", async () => {
+    const doc = json<{ paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }>(await h.app.inject({ url: "/openapi.json" }));
+    for (const p of ["/v1/settlements/{id}/proof", "/v1/transactions/{id}/proof", "/v1/anchoring/batches", "/v1/anchoring/batches/{id}", "/v1/anchoring/documents/{kind}/{id}/proof"]) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
+    expect(doc.components.schemas["AnchorProof"]).toBeDefined();
+    expect(doc.components.schemas["AnchorBatch"]).toBeDefined();
+  });
+});
