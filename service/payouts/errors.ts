@@ -1,0 +1,22 @@
+/** Errors of the payouts module (`ENT_PAYOUT_*`). */
+import { defineError } from "../errors.js";
+
+export const PayoutErrors = {
+  /** A request is malformed: an address, a chain id, a filter, an amount. */
+  invalid: defineError("ENT_PAYOUT_INVALID_REQUEST", 400, "Invalid payout request"),
+  notFound: defineError("ENT_PAYOUT_NOT_FOUND", 404, "Payout not found"),
+  batchNotFound: defineError("ENT_PAYOUT_BATCH_NOT_FOUND", 404, "Payout batch not found"),
+  sellerNotFound: defineError("ENT_PAYOUT_SELLER_NOT_FOUND", 404, "Seller not found"),
+  /** The seller has no payout destination on this chain. */
+  destinationNotFound: defineError("ENT_PAYOUT_DESTINATION_NOT_FOUND", 404, "Payout destination not set"),
+  /** The address already receives another seller's payouts on that chain. */
+  destinationTaken: defineError("ENT_PAYOUT_DESTINATION_TAKEN", 409, "Address is another seller's payout destination"),
+  /** The payout module runs without a chain (no RPC configured): planning and execution are off. */
+  unavailable: defineError("ENT_PAYOUT_UNAVAILABLE", 503, "Payouts are not configured"),
+  /** A batch is not in a state that allows the operation (e.g. cancelling a batch in flight). */
+  invalidState: defineError("ENT_PAYOUT_INVALID_STATE", 409, "Payout batch is not in a state that allows this"),
+  /** Another process holds the planner's lease; retry later. */
+  plannerBusy: defineError("ENT_PAYOUT_PLANNER_BUSY", 409, "Another payout run is in progress"),
+  /** Vault funding outside a local chain, or without the mock token. */
+  fundingRefused: defineError("ENT_PAYOUT_FUNDING_REFUSED", 409, "Vault funding refused"),
+} as const;
