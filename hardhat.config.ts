@@ -21,6 +21,13 @@ export default defineConfig({
     tests: { solidity: "test/contracts" },
   },
   networks: {
+    // The chain `npm start` runs (`hardhat node --network devnode`): a block every second even when
+    // idle, so confirmation depths are reached without traffic, and still one block per transaction.
+    devnode: {
+      type: "edr-simulated",
+      chainType: "l1",
+      mining: { auto: true, interval: 1000 },
+    },
     localhost: {
       type: "http",
       chainType: "l1",

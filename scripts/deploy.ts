@@ -3,7 +3,7 @@
  * their addresses. Options come from the environment because `hardhat run` passes no script
  * arguments: ENTREPOT_TOKEN_ADDRESS (required off dev chains), ENTREPOT_ROLE_ADMIN / _ANCHORER /
  * _PAYER / _SIGNER / _PAUSER (dev accounts by default on dev chains), ENTREPOT_DEPLOY_FORCE=1,
- * ENTREPOT_DEPLOYMENTS_DIR (default `deployments/`).
+ * DEPLOYMENTS_DIR (default `deployments/`, as for the service).
  */
 import { network } from "hardhat";
 import { deploySystem } from "../service/chain/deploy.js";
@@ -34,9 +34,9 @@ try {
     ...(token === undefined ? {} : { token }),
     ...(ephemeral
       ? { deploymentsDir: null }
-      : env("ENTREPOT_DEPLOYMENTS_DIR") === undefined
+      : env("DEPLOYMENTS_DIR") === undefined
         ? {}
-        : { deploymentsDir: env("ENTREPOT_DEPLOYMENTS_DIR") }),
+        : { deploymentsDir: env("DEPLOYMENTS_DIR") }),
     force: env("ENTREPOT_DEPLOY_FORCE") === "1",
     log: (line) => console.log(`  ${line}`),
   });

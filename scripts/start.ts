@@ -1,10 +1,16 @@
 /**
- * `npm start`: the service on the embedded default (PGlite in `.data/`, or DATABASE_URL when
- * set), migrations applied, the demo data set loaded (idempotent: a restart books nothing twice),
- * then serves until Ctrl-C. On the first start it prints the demo API keys, once.
+ * `npm start`: the whole local stack, no setup. Without CHAIN_RPC_URL it runs a local chain
+ * (`hardhat node --network devnode` as a child: chain 31337, a block a second, on 127.0.0.1:8545 when
+ * free) and, because that chain starts empty every time, a fresh embedded database to go with it
+ * (PGlite in `$DATA_DIR/pglite`, cleared at start; with DATABASE_URL the database must be new or
+ * belong to the same chain). Then: contracts deployed (idempotent; record in `deployments/`),
+ * migrations applied, demo data loaded (settlements, payout destinations, a funded vault), and the
+ * service with its workers (anchoring, event index, payouts, maintenance) until Ctrl-C.
  *
- *   npm start                    # demo mode on (DEMO=false to skip the demo data and keys)
- *   npm start -- --new-keys      # also issue a fresh demo gateway + finance key pair and print it
+ *   npm start                                   # everything local
+ *   CHAIN_RPC_URL=http://127.0.0.1:8545 npm start  # against `npm run chain` (kept between starts)
+ *   DEMO=false npm start                        # no demo data
+ *   npm start -- --new-keys                     # also issue a fresh demo gateway + finance key pair
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -29,61 +35,139 @@ function ensurePrismaClient(): void {
   if (r.status !== 0) throw new Error(`prisma generate failed (exit ${r.status ?? r.signal})`);
 }
 
+/** Port 8545 when free (so `npm run verify -- proof.json` needs no --rpc), else any free port. */
+async function chainPort(): Promise<number> {
+  const { freePort } = await import("../service/chain/local-node.js");
+  const busy = await fetch("http://127.0.0.1:8545", { method: "POST", signal: AbortSignal.timeout(1_000) }).then(
+    () => true,
+    () => false,
+  );
+  return busy ? freePort() : 8545;
+}
+
 async function main(): Promise<void> {
   ensurePrismaClient();
+  const { rm } = await import("node:fs/promises");
+  const { JsonRpcProvider, Wallet } = await import("ethers");
   const { loadConfig } = await import("../service/config.js");
+  const { deploySystem } = await import("../service/chain/deploy.js");
+  const { isLocalChain } = await import("../service/chain/deployment-record.js");
+  const { devPrivateKey } = await import("../service/chain/keys.js");
+  const { startLocalNode } = await import("../service/chain/local-node.js");
   const { formatIssuedKeys } = await import("../service/http/auth/bootstrap.js");
+  const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { closeOnSignals, startServer } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
-  const { loadDemo } = await import("../service/settlement/demo.js");
-  const config = loadConfig({ DEMO: "true", LOG_LEVEL: "warn", ...process.env });
-  const services = await openServices(config);
-  const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
-  process.stdout.write(`Entrepot: database ready (${where})\n`);
+  const { DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
+  const say = (line: string) => process.stdout.write(`${line}\n`);
 
-  if (config.demo) {
-    try {
-      const summary = await loadDemo({ settlement: services.settlement, fx: services.fx, log: (l) => process.stdout.write(`  ${l}\n`) });
-      if (summary.errors.length > 0) {
-        // The demo is the first thing a newcomer sees: a refused event is a bug to surface, not hide.
-        for (const e of summary.errors) process.stderr.write(`  demo event #${e.index} refused: ${e.code} ${e.message}\n`);
-        throw new Error(`${summary.errors.length} demo event(s) were refused`);
-      }
-    } catch (e) {
-      await services.close();
-      throw e;
-    }
+  const env: Record<string, string | undefined> = { DEMO: "true", LOG_LEVEL: "warn", ...process.env };
+  let node: { url: string; stop(): Promise<void> } | undefined;
+  if (env["CHAIN_RPC_URL"] === undefined || env["CHAIN_RPC_URL"].trim() === "") {
+    node = await startLocalNode({ port: await chainPort(), network: "devnode" });
+    env["CHAIN_RPC_URL"] = node.url;
+    // A block a second: "safe" after 1 block, "final" after 3, anchoring every 2 s, payouts every 10 s.
+    env["CHAIN_SAFE_DEPTH"] ??= "1";
+    env["CHAIN_CONFIRMATIONS"] ??= "3";
+    env["ANCHOR_BATCH_MAX_AGE_SECONDS"] ??= "2";
+    env["PAYOUT_INTERVAL_SECONDS"] ??= "10";
+    say(`Entrepot: local chain ${node.url} (hardhat node, chain 31337, a block a second)`);
   }
+  const stopNode = async () => {
+    await node?.stop();
+  };
+  try {
+    const config = loadConfig(env);
+    const rpcUrl = config.chain.rpcUrl!;
+    if (node !== undefined && config.databaseUrl === undefined) {
+      // The embedded chain starts empty, so the embedded database that anchored to the last one goes with it.
+      await rm(`${config.dataDir}/pglite`, { recursive: true, force: true });
+    }
 
-  const firstStartKeys: string[] = [];
-  const running = await startServer(config, { services, printKeys: (t) => firstStartKeys.push(t) });
-  closeOnSignals(running);
+    const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
+    const chainId = (await provider.getNetwork()).chainId;
+    let admin: InstanceType<typeof Wallet> | undefined;
+    if (isLocalChain(chainId)) {
+      // Dev chains: deploy (or find) the contracts with dev account #0; elsewhere `npm run deploy` is a deliberate act.
+      admin = new Wallet(devPrivateKey(0, chainId), provider);
+      const deployed = await deploySystem(admin, { network: node === undefined ? "localhost" : "devnode", deploymentsDir: config.chain.deploymentsDir });
+      say(`Entrepot: contracts ${deployed.outcome} (${deployed.file ?? "no record"})`);
+    }
 
-  const extra = process.argv.includes("--new-keys")
-    ? [await services.apiKeys.create({ name: "demo gateway", scopes: ["gateway:write"] }), await services.apiKeys.create({ name: "demo finance", scopes: ["finance:read"] })]
-    : [];
+    const services = await openServices(config);
+    const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
+    say(`Entrepot: database ready (${where})`);
 
-  const out = [
-    "",
-    `Entrepot is listening on ${running.url}`,
-    `  API reference: ${running.url}/docs/`,
-    `  OpenAPI:       ${running.url}/openapi.json`,
-    `  Health:        ${running.url}/healthz  ${running.url}/readyz  ${running.url}/metrics`,
-    ...firstStartKeys,
-    ...(extra.length > 0 ? [formatIssuedKeys(extra)] : []),
-    ...(firstStartKeys.length === 0 && extra.length === 0
-      ? ["API keys were printed at the first start (only their hashes are stored). `npm start -- --new-keys` issues a fresh demo pair."]
-      : []),
-    "",
-    "Ctrl-C to stop.",
-    "",
-  ];
-  process.stdout.write(out.join("\n"));
+    if (config.demo) {
+      try {
+        const summary = await loadDemo({ settlement: services.settlement, fx: services.fx, log: (l) => say(`  ${l}`) });
+        if (summary.errors.length > 0) {
+          // The demo is the first thing a newcomer sees: a refused event is a bug to surface, not hide.
+          for (const e of summary.errors) process.stderr.write(`  demo event #${e.index} refused: ${e.code} ${e.message}\n`);
+          throw new Error(`${summary.errors.length} demo event(s) were refused`);
+        }
+        if (services.chain !== undefined && admin !== undefined && services.payouts !== undefined) {
+          const set = await assignDemoDestinations(services.payouts, DEMO_SELLERS.map((s) => s.id), chainId);
+          await publishDemoPayoutRates(services.fx, { currencies: [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))], day: DEMO_RANGE.to });
+          const funded = await fundVaultLocal({ record: services.chain.record, admin, amount: 10_000_000n * 10n ** 6n, topUp: true });
+          say(`  payouts: ${set} demo payout destinations set; vault ${funded === null ? "already funded" : "funded with 10,000,000 test USDC"}`);
+        }
+      } catch (e) {
+        await services.close();
+        throw e;
+      }
+    }
+    provider.destroy();
+
+    const firstStartKeys: string[] = [];
+    const running = await startServer(config, { services, printKeys: (t) => firstStartKeys.push(t) });
+    closeOnSignals({
+      ...running,
+      close: async () => {
+        await running.close();
+        await stopNode();
+      },
+    });
+
+    const extra = process.argv.includes("--new-keys")
+      ? [await services.apiKeys.create({ name: "demo gateway", scopes: ["gateway:write"] }), await services.apiKeys.create({ name: "demo finance", scopes: ["finance:read"] })]
+      : [];
+    const chain = services.chain;
+    const out = [
+      "",
+      `Entrepot is listening on ${running.url}`,
+      `  API reference: ${running.url}/docs/`,
+      `  OpenAPI:       ${running.url}/openapi.json`,
+      `  Health:        ${running.url}/healthz  ${running.url}/readyz  ${running.url}/metrics`,
+      ...(chain === undefined
+        ? []
+        : [
+            `  Chain:         ${rpcUrl} (chain ${chain.chainId})`,
+            `  Contracts:     SettlementAnchor ${chain.record.contracts.SettlementAnchor.address}`,
+            `                 SettlementVault  ${chain.record.contracts.SettlementVault.address}`,
+            `  Anchoring, payouts and the event index run in the background; GET /v1/settlements/{id}/proof`,
+            `  returns a settlement's inclusion proof; \`npm run verify -- proof.json${rpcUrl === "http://127.0.0.1:8545" ? "" : ` --rpc ${rpcUrl}`}\` checks it.`,
+          ]),
+      ...firstStartKeys,
+      ...(extra.length > 0 ? [formatIssuedKeys(extra)] : []),
+      ...(firstStartKeys.length === 0 && extra.length === 0
+        ? ["API keys were printed at the first start (only their hashes are stored). `npm start -- --new-keys` issues a fresh demo pair."]
+        : []),
+      "",
+      "Ctrl-C to stop.",
+      "",
+    ];
+    process.stdout.write(out.join("\n"));
+  } catch (e) {
+    await stopNode();
+    throw e;
+  }
 }
 
 main().catch((e: unknown) => {
   // A configuration error is the user's to fix: its message names the variable, no stack needed.
   const configError = e instanceof Error && e.name === "ConfigError";
-  process.stderr.write(`${configError ? e.message : `npm start failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`}\n`);
+  const code = e instanceof Error && "code" in e && typeof e.code === "string" ? `${e.code}: ` : "";
+  process.stderr.write(`${configError ? e.message : `npm start failed: ${code}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`}\n`);
   process.exit(configError ? 2 : 1);
 });

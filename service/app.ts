@@ -15,9 +15,12 @@ import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
 import { adminRoutes } from "./http/routes/admin.js";
+import { anchoringRoutes } from "./http/routes/anchoring.js";
 import { fxRoutes } from "./http/routes/fx.js";
 import { healthRoutes } from "./http/routes/health.js";
 import { journalRoutes } from "./http/routes/journal.js";
+import { payoutRoutes } from "./http/routes/payouts.js";
+import { reconciliationRoutes } from "./http/routes/reconciliation.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { SettlementView, TransactionView } from "./http/schemas/views.js";
 
@@ -86,6 +89,9 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(journalRoutes);
   await app.register(fxRoutes);
   await app.register(adminRoutes);
+  await app.register(anchoringRoutes);
+  await app.register(payoutRoutes);
+  await app.register(reconciliationRoutes);
 }
 
 export const app = shared(entrepot);

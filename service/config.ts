@@ -50,6 +50,29 @@ export interface Config {
     maxRateAgeSeconds: number | undefined;
     rateValiditySeconds: number;
   };
+  /** The chain side (anchoring, payouts, event index). Off when `rpcUrl` is undefined. */
+  chain: {
+    /** JSON-RPC endpoint; undefined = no chain workers (`npm start` runs a local chain and sets it). */
+    rpcUrl: string | undefined;
+    /** Where deployment records are read (`<chainId>.json`, `local-<chainId>.json`). */
+    deploymentsDir: string;
+    /** Sending keys; required off local chains, where the well-known dev accounts are used instead. Never logged. */
+    anchorerKey: string | undefined;
+    payerKey: string | undefined;
+    /** How often the indexer polls and the sender follows its transactions. */
+    pollIntervalMs: number;
+    /** Depths for "safe" and "final" on chains without meaningful safe/finalized tags (local chains). */
+    safeDepth: number;
+    confirmations: number;
+    stuckAfterSeconds: number;
+    feeBumpPercent: number;
+    anchorBatchMaxCount: number;
+    anchorBatchMaxAgeSeconds: number;
+    payoutIntervalSeconds: number;
+    payoutMaxPerBatch: number;
+    /** Smallest payout, in minor units of the seller's payout currency. */
+    payoutMinAmount: bigint;
+  };
 }
 
 export class ConfigError extends Error {
@@ -86,6 +109,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got ${JSON.stringify(v)}`);
 }
 
+/** A 32-byte hex private key; the error names the variable, never the value. */
+function privateKey(env: Env, name: string): string | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(v)) throw new ConfigError(name, "must be a 32-byte hex private key (the value is not shown)");
+  return v.startsWith("0x") ? v : `0x${v}`;
+}
+
 /** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
 export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -105,6 +136,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("BOOTSTRAP_ADMIN_KEY", "must look like ent_<12 hex>_<43 base64url characters>");
   }
   const maxAge = int(env, "FX_MAX_RATE_AGE_SECONDS", 0, 0, 366 * 86_400);
+  const rpcUrl = raw(env, "CHAIN_RPC_URL");
+  if (rpcUrl !== undefined && !/^(https?|wss?):\/\/[^\s]+$/.test(rpcUrl)) throw new ConfigError("CHAIN_RPC_URL", "must be an http(s):// or ws(s):// URL");
+  const safeDepth = int(env, "CHAIN_SAFE_DEPTH", 2, 0, 10_000);
+  const confirmations = int(env, "CHAIN_CONFIRMATIONS", 12, 1, 10_000);
+  if (confirmations < safeDepth) throw new ConfigError("CHAIN_CONFIRMATIONS", `must be at least CHAIN_SAFE_DEPTH (${safeDepth})`);
   return {
     databaseUrl,
     dataDir: raw(env, "DATA_DIR") ?? ".data",
@@ -134,6 +170,22 @@ export function loadConfig(env: Env = process.env): Config {
       quoteTtlSeconds: int(env, "FX_QUOTE_TTL_SECONDS", 60, 1, 86_400),
       maxRateAgeSeconds: maxAge === 0 ? undefined : maxAge,
       rateValiditySeconds: int(env, "FX_RATE_VALIDITY_SECONDS", 86_400, 60, 366 * 86_400),
+    },
+    chain: {
+      rpcUrl,
+      deploymentsDir: raw(env, "DEPLOYMENTS_DIR") ?? "deployments",
+      anchorerKey: privateKey(env, "ANCHORER_PRIVATE_KEY"),
+      payerKey: privateKey(env, "PAYER_PRIVATE_KEY"),
+      pollIntervalMs: int(env, "CHAIN_POLL_INTERVAL_MS", 1_000, 50, 600_000),
+      safeDepth,
+      confirmations,
+      stuckAfterSeconds: int(env, "CHAIN_STUCK_AFTER_SECONDS", 30, 1, 86_400),
+      feeBumpPercent: int(env, "CHAIN_FEE_BUMP_PERCENT", 25, 10, 1_000),
+      anchorBatchMaxCount: int(env, "ANCHOR_BATCH_MAX_COUNT", 1_000, 1, 100_000),
+      anchorBatchMaxAgeSeconds: int(env, "ANCHOR_BATCH_MAX_AGE_SECONDS", 10, 1, 86_400),
+      payoutIntervalSeconds: int(env, "PAYOUT_INTERVAL_SECONDS", 60, 0, 86_400),
+      payoutMaxPerBatch: int(env, "PAYOUT_MAX_PER_BATCH", 100, 1, 1_000),
+      payoutMinAmount: BigInt(int(env, "PAYOUT_MIN_AMOUNT", 100, 1, Number.MAX_SAFE_INTEGER)),
     },
   };
 }

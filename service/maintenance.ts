@@ -7,6 +7,7 @@
  */
 import type { Ledger } from "./ledger/types.js";
 import type { SettlementService } from "./settlement/index.js";
+import { startLoop, type Loop } from "./loop.js";
 
 export interface MaintenanceLog {
   info(obj: object, msg: string): void;
@@ -39,41 +40,13 @@ export async function runMaintenanceTick(
   return { expiredPending, released, releaseErrors };
 }
 
-export interface Maintenance {
-  /** Stops scheduling and waits for a tick in progress. */
-  stop(): Promise<void>;
-}
-
 export function startMaintenance(
   services: Parameters<typeof runMaintenanceTick>[0],
   opts: { intervalMs: number; log: MaintenanceLog },
-): Maintenance {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
-  const tick = async () => {
-    try {
-      const r = await runMaintenanceTick(services);
-      if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
-      if (r.releaseErrors > 0) opts.log.error({ releaseErrors: r.releaseErrors }, "some due releases were refused");
-    } catch (err) {
-      opts.log.error({ err }, "maintenance tick failed");
-    }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick().finally(schedule);
-    }, opts.intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+): Loop {
+  return startLoop("maintenance", opts.intervalMs, async () => {
+    const r = await runMaintenanceTick(services);
+    if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
+    if (r.releaseErrors > 0) opts.log.error({ releaseErrors: r.releaseErrors }, "some due releases were refused");
+  }, opts.log);
 }

@@ -8,8 +8,8 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { bootstrapKeys, formatIssuedKeys } from "./http/auth/bootstrap.js";
-import { startMaintenance } from "./maintenance.js";
 import { openServices, type OpenServices } from "./services.js";
+import { startWorkers } from "./workers.js";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -30,17 +30,14 @@ export async function startServer(config: Config, opts: { services?: OpenService
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace("://[::1]", "://localhost");
     const server = app;
-    const maintenance =
-      config.maintenanceIntervalSeconds > 0
-        ? startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log: server.log })
-        : undefined;
+    const workers = startWorkers(services, config, server.log);
     let closing: Promise<void> | null = null;
     return {
       app: server,
       services,
       url,
       close: () => (closing ??= (async () => {
-        await maintenance?.stop();
+        await workers.stop();
         await server.close();
         await services.close();
       })()),

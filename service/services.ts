@@ -1,14 +1,22 @@
 /**
- * The composition root: one database, and the module services built on it with options from the
- * validated config. `app.ts` receives these already constructed (so tests and the benchmark can
- * build them on a test database) and never opens anything itself.
+ * The composition root: one database, optionally one chain, and the module services built on them
+ * with options from the validated config. `app.ts` receives these already constructed (so tests
+ * and the benchmark can build them on a test database) and never opens anything itself; the
+ * background workers are started by `server.ts` (`startWorkers`).
  */
 import { openDatabase, type Database, type PrismaClient } from "./db/index.js";
 import { loadMigrations } from "./db/index.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
+import { AnchorService } from "./chain/anchoring/index.js";
+import { ChainIndexer } from "./chain/indexer/index.js";
+import { connectChain, type ChainConnection } from "./chain/runtime.js";
+import { TxSender } from "./chain/sender.js";
+import { WorkerLog } from "./worker-log.js";
 import { FxService, PrismaFxRepository } from "./fx/index.js";
 import { createLedger } from "./ledger/index.js";
 import type { Ledger } from "./ledger/types.js";
+import { PayoutService } from "./payouts/index.js";
+import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
 import { PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
@@ -26,14 +34,33 @@ export interface Services {
   fx: FxService;
   settlement: SettlementService;
   apiKeys: ApiKeyService;
+  /** Payouts through the vault; absent when no chain is configured (routes then answer 503). */
+  payouts?: PayoutService;
+  /** Anchoring of the journal on chain (proofs, batches); absent when no chain is configured (routes then answer 503). */
+  anchoring?: AnchorService;
+  /** Gateway report reconciliation; without a chain, runs skip the chain check and digests are not anchored. */
+  reconciliation?: ReconciliationService;
+  /** The chain side, when CHAIN_RPC_URL is configured. */
+  chain?: ChainServices;
+  /** Where the background workers log; `server.ts` points it at the app's logger. */
+  workerLog: WorkerLog;
   readiness(): Promise<Readiness>;
+}
+
+export interface ChainServices extends Omit<ChainConnection, "close"> {
+  sender: TxSender;
+  indexer: ChainIndexer;
 }
 
 export interface OpenServices extends Services {
   close(): Promise<void>;
 }
 
-export function createServices(db: Pick<Database, "prisma" | "kind" | "sql">, config: Pick<Config, "fx">): Services {
+export function createServices(
+  db: Pick<Database, "prisma" | "kind" | "sql">,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain">>,
+  connection?: ChainConnection,
+): Services {
   const ledger = createLedger(db);
   const fx = new FxService(new PrismaFxRepository(db.prisma), {
     pivot: config.fx.pivot,
@@ -44,14 +71,102 @@ export function createServices(db: Pick<Database, "prisma" | "kind" | "sql">, co
   });
   const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma));
-  return { databaseKind: db.kind, ledger, fx, settlement, apiKeys, readiness: () => readiness(db.prisma) };
+  const workerLog = new WorkerLog();
+  const chain = connection === undefined || config.chain === undefined ? undefined : chainServices(db, config.chain, connection, workerLog);
+  const anchoring =
+    chain === undefined || config.chain === undefined
+      ? undefined
+      : new AnchorService({
+          sql: db.sql,
+          ledger,
+          provider: chain.provider,
+          chainId: chain.chainId,
+          anchor: chain.record.contracts.SettlementAnchor.address,
+          sender: chain.sender,
+          anchorer: chain.keys.anchorer.address,
+          settlements: settlement,
+          indexer: chain.indexer,
+          batchMaxCount: config.chain.anchorBatchMaxCount,
+          batchMaxAgeMs: config.chain.anchorBatchMaxAgeSeconds * 1000,
+          log: workerLog.child("anchoring"),
+        });
+  const payouts =
+    chain === undefined || config.chain === undefined
+      ? undefined
+      : new PayoutService({
+          sql: db.sql,
+          ledger,
+          fx,
+          sellers: settlement,
+          chain: { chainId: chain.chainId, provider: chain.provider, record: chain.record, sender: chain.sender, index: chain.indexer, payer: chain.keys.payer.address },
+          minAmount: config.chain.payoutMinAmount,
+          maxPerBatch: config.chain.payoutMaxPerBatch,
+          intervalMs: config.chain.payoutIntervalSeconds * 1000,
+          log: workerLog.child("payouts"),
+        });
+  if (chain !== undefined && anchoring !== undefined && payouts !== undefined) {
+    chain.indexer.onChange((c) => anchoring.onIndexed(c));
+    chain.indexer.onChange((c) => payouts.onIndexed(c));
+  }
+  // Without the AnchorService, runs skip the chain check and their digests are not anchored.
+  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
+  return {
+    databaseKind: db.kind,
+    ledger,
+    fx,
+    settlement,
+    apiKeys,
+    ...(payouts === undefined ? {} : { payouts }),
+    ...(anchoring === undefined ? {} : { anchoring }),
+    reconciliation,
+    ...(chain === undefined ? {} : { chain }),
+    workerLog,
+    readiness: () => readiness(db.prisma),
+  };
 }
 
-export async function openServices(config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx">): Promise<OpenServices> {
-  const db = config.databaseUrl !== undefined
-    ? await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize })
-    : await openDatabase({ dataDir: `${config.dataDir}/pglite` });
-  return { ...createServices(db, config), close: () => db.close() };
+function chainServices(db: Pick<Database, "sql">, config: Config["chain"], connection: ChainConnection, log: WorkerLog): ChainServices {
+  const { provider, chainId, record, keys } = connection;
+  const sender = new TxSender({
+    sql: db.sql,
+    provider,
+    chainId,
+    signers: [keys.anchorer, keys.payer],
+    stuckAfterMs: config.stuckAfterSeconds * 1000,
+    feeBumpPercent: config.feeBumpPercent,
+    reorgDepth: config.confirmations,
+    record,
+    log: log.child("sender"),
+  });
+  const indexer = new ChainIndexer({
+    sql: db.sql,
+    provider,
+    record,
+    confirmations: config.confirmations,
+    safeDepth: config.safeDepth,
+    log: log.child("indexer"),
+  });
+  return { provider, chainId, record, keys, sender, indexer };
+}
+
+export async function openServices(config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain">): Promise<OpenServices> {
+  const { rpcUrl } = config.chain;
+  const connection = rpcUrl === undefined ? undefined : await connectChain({ ...config.chain, rpcUrl });
+  try {
+    const db = config.databaseUrl !== undefined
+      ? await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize })
+      : await openDatabase({ dataDir: `${config.dataDir}/pglite` });
+    return {
+      ...createServices(db, config, connection),
+      close: async () => {
+        await db.close();
+        connection?.close();
+      },
+    };
+  } catch (e) {
+    connection?.close();
+    throw e;
+  }
 }
 
 async function readiness(prisma: PrismaClient): Promise<Readiness> {

@@ -68,7 +68,7 @@ describe("scripts/deploy.ts against a real `hardhat node`", { timeout: 180_000 }
     });
     await rpcUp(url, Date.now() + 60_000);
     // hardhat.config.ts points the `localhost` network at RPC_URL; the record goes to a temp dir.
-    env = { RPC_URL: url, ENTREPOT_DEPLOYMENTS_DIR: dir };
+    env = { RPC_URL: url, DEPLOYMENTS_DIR: dir };
   }, 90_000);
 
   afterAll(async () => {

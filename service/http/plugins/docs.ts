@@ -18,6 +18,9 @@ export const TAGS = {
   journal: "journal",
   fx: "fx",
   admin: "admin",
+  anchoring: "anchoring",
+  payouts: "payouts",
+  reconciliation: "reconciliation",
   ops: "operations",
 } as const;
 
@@ -45,6 +48,9 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
         { name: TAGS.journal, description: "Journal transactions, balances, account history, hash-chain verification" },
         { name: TAGS.fx, description: "FX rates and quotes" },
         { name: TAGS.admin, description: "API keys" },
+        { name: TAGS.anchoring, description: "Batches of the journal anchored on chain; inclusion proofs anyone can verify (`npm run verify`)" },
+        { name: TAGS.payouts, description: "Seller payouts in the stablecoin through the vault; payout destinations" },
+        { name: TAGS.reconciliation, description: "Gateway report imports, three-way reconciliation runs, exceptions and resolutions" },
         { name: TAGS.ops, description: "Health, readiness, metrics, error catalogue" },
       ],
       components: {

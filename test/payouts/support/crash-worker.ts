@@ -75,6 +75,9 @@ for (;;) {
   await payouts.tick();
   const batches = await payouts.repo.batchesIn(["planned", "sent", "observed", "safe", "failed", "cancelling", "final", "cancelled"]);
   if (batches.length > 0 && batches.every((b) => b.status === "final")) {
+    // The index can see a batch final before the sender's next tick has read the receipt: one more
+    // tick so the sender's own record says mined too.
+    await sender.tick();
     process.stdout.write(`${JSON.stringify({ done: batches.map((b) => ({ id: b.id.toString(), status: b.status, tx: b.txHash })) })}\n`);
     break;
   }
