@@ -3,6 +3,7 @@
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
 import type { PrismaClient } from "../db/generated/client.js";
+import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
 import {
   LINE_KEYS,
@@ -12,7 +13,10 @@ import {
   type Lines,
   type Market,
   type ProgramKind,
+  type ReconciliationRecord,
   type Seller,
+  type SettlementAmounts,
+  type SettlementEventType,
   type SettlementEvent,
   type SettlementRecord,
   type TaxRule,
@@ -69,6 +73,8 @@ export interface SettlementRepository {
   deletePending(eventKey: string): Promise<void>;
   /** findByEventKey for many keys in one round trip; absent keys are absent from the map. */
   findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>>;
+  /** Just the amounts of many records (anchoring reads thousands per batch); absent keys are absent. */
+  amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>>;
   /**
    * insertPending for many rows in one statement. A row that hits a unique constraint (event key
    * or capture sequence) is not inserted and answers null at its index; the others are inserted.
@@ -76,6 +82,18 @@ export interface SettlementRepository {
   insertPendingMany(records: readonly NewSettlementRecord[]): Promise<Array<SettlementRecord | null>>;
   /** Mark rows posted in one statement without reading them back (the caller holds the records). */
   setPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<void>;
+  /**
+   * One keyset page (by id, ascending) of the compact records of a gateway whose event occurred in
+   * [from, to), of the given types. For reconciliation, which reads millions of them.
+   */
+  reconciliationPage(filter: {
+    gateway: string;
+    from: Date;
+    to: Date;
+    types: readonly SettlementEventType[];
+    afterId: string;
+    limit: number;
+  }): Promise<ReconciliationRecord[]>;
 }
 
 // ---- JSON (de)serialisation of the breakdown: bigints travel as decimal strings ----
@@ -304,8 +322,40 @@ function isUniqueViolation(e: unknown): string | null {
   return null;
 }
 
+/** Decimal integer string -> bigint; up to 15 digits through a double (exact, and much faster). */
+function bigOf(s: string): bigint {
+  return s.length <= 15 ? BigInt(Number(s)) : BigInt(s);
+}
+
+// One row per PAGE: the page is packed server-side into one text value (unit/record separators
+// \x1f/\x1e; every packed field is an id, code, integer or decimal, none can contain them).
+// Decoding thousands of rows field by field in the driver cost ~10x more than splitting one
+// string (measured: 200k rows in ~6 s on PGlite row by row, ~0.6 s packed).
+const RECONCILIATION_PAGE = `
+  SELECT count(*)::int AS n, string_agg(concat_ws(chr(31), p.id::text, p.gateway_event_id, p.settlement_id, p.event_type,
+      p.seller_id, p.market, p.currency, p.amount::text, p.gateway_fee::text,
+      (date_part('epoch', p.occurred_at) * 1000)::int8::text, (date_part('epoch', p.created_at) * 1000)::int8::text,
+      p.status, coalesce(p.journal_transaction_id, ''), coalesce(p.original_event_id, ''),
+      coalesce((SELECT l->>'rate' FROM jsonb_array_elements(p.fx) l WHERE l->>'from' = p.currency AND l->>'to' = 'USD' LIMIT 1), '')),
+    chr(30) ORDER BY p.id) AS blob
+  FROM (
+    SELECT id, gateway_event_id, settlement_id, event_type, seller_id, market, currency, amount, gateway_fee, occurred_at,
+      created_at, status, journal_transaction_id, original_event_id, fx
+    FROM settlements
+    WHERE gateway = $1 AND id > $2 AND occurred_at >= $3 AND occurred_at < $4 AND event_type = ANY($5::text[])
+    ORDER BY id
+    LIMIT $6
+  ) p`;
+
 export class PrismaSettlementRepository implements SettlementRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  /**
+   * `sql` (optional): the raw runner on the same database, used for the large reconciliation read
+   * (through Prisma the same query costs about twice as much on PGlite).
+   */
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql?: SqlRunner,
+  ) {}
 
   async saveMarkets(markets: readonly Market[]): Promise<void> {
     for (const m of markets) {
@@ -515,6 +565,35 @@ export class PrismaSettlementRepository implements SettlementRepository {
     });
   }
 
+  async amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>> {
+    const out = new Map<string, SettlementAmounts>();
+    if (eventKeys.length === 0) return out;
+    // Only the columns and breakdown members needed, as text (amounts are stored as decimal strings
+    // in the breakdown JSON): reading whole records with their journal requests cost ~10x more.
+    const rows = await this.prisma.$queryRaw<
+      Array<{ k: string; c: string; a: string; f: string | null; fc: string | null; l1: string | null; l2: string | null; l3: string | null; l4: string | null; l5: string | null }>
+    >`SELECT event_key AS k, currency AS c, amount::text AS a, breakdown->'gatewayFee'->>'buyer' AS f, breakdown->>'settlementCurrency' AS fc,
+             breakdown->'lines'->>'commission' AS l1, breakdown->'lines'->>'paymentFeeRecovery' AS l2, breakdown->'lines'->>'logistics' AS l3,
+             breakdown->'lines'->>'warehousing' AS l4, breakdown->'lines'->>'fulfilment' AS l5
+        FROM settlements WHERE event_key = ANY(${[...new Set(eventKeys)]}::text[])`;
+    const n = (v: string | null) => BigInt(v ?? "0");
+    for (const r of rows) {
+      out.set(r.k, {
+        eventKey: r.k,
+        currency: r.c,
+        amount: BigInt(r.a),
+        gatewayFee: n(r.f),
+        feeCurrency: r.fc ?? "",
+        commission: n(r.l1),
+        paymentFeeRecovery: n(r.l2),
+        logistics: n(r.l3),
+        warehousing: n(r.l4),
+        fulfilment: n(r.l5),
+      });
+    }
+    return out;
+  }
+
   async findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>> {
     const out = new Map<string, SettlementRecord>();
     if (eventKeys.length === 0) return out;
@@ -625,5 +704,44 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async deletePending(eventKey: string): Promise<void> {
     await this.prisma.settlement.deleteMany({ where: { eventKey, status: "pending" } });
+  }
+
+  async reconciliationPage(filter: {
+    gateway: string;
+    from: Date;
+    to: Date;
+    types: readonly SettlementEventType[];
+    afterId: string;
+    limit: number;
+  }): Promise<ReconciliationRecord[]> {
+    const params = [filter.gateway, BigInt(filter.afterId), filter.from, filter.to, [...filter.types], filter.limit];
+    const rows = this.sql !== undefined
+      ? await this.sql.q<Array<{ n: number; blob: string | null }>>(RECONCILIATION_PAGE, ...params)
+      : await this.prisma.$queryRawUnsafe<Array<{ n: number; blob: string | null }>>(RECONCILIATION_PAGE, ...params);
+    const blob = rows[0]?.blob ?? null;
+    if (blob === null) return [];
+    return blob.split("\x1e").map((packed) => {
+      const f = packed.split("\x1f");
+      if (f.length !== 15) throw new Error(`settlement reconciliation page: a packed row has ${f.length} fields, expected 15`);
+      const [id, gatewayEventId, settlementId, type, sellerId, market, currency, amount, fee, occurred, recorded, status, tx, orig, rate] =
+        f as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+      return {
+        id,
+        gatewayEventId,
+        settlementId,
+        type: type as SettlementEventType,
+        sellerId,
+        market,
+        currency,
+        amount: bigOf(amount),
+        gatewayFee: bigOf(fee),
+        occurredAt: new Date(Number(occurred)),
+        recordedAt: new Date(Number(recorded)),
+        status: status === "posted" ? "posted" : "pending",
+        journalTransactionId: tx === "" ? null : tx,
+        originalEventId: orig === "" ? null : orig,
+        buyerToUsdRate: rate === "" ? null : rate,
+      };
+    });
   }
 }

@@ -28,9 +28,12 @@ import type {
   FeeSchedule,
   Market,
   PostingPlan,
+  ReconciliationRecord,
   RateEvidence,
   Seller,
+  SettlementAmounts,
   SettlementEvent,
+  SettlementEventType,
   SettlementItemResult,
   SettlementRecord,
   SettlementResult,
@@ -752,7 +755,44 @@ export class SettlementService {
   async listSellers(): Promise<Seller[]> {
     return this.repo.listSellers();
   }
+
+  /**
+   * The amounts (gross, gateway fee, platform fee lines) of records by event key (= the idempotency
+   * key of their journal transaction); unknown keys are absent. For anchoring, whose leaves carry them.
+   */
+  async amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>> {
+    return this.repo.amountsByEventKeys(eventKeys);
+  }
+
+  /**
+   * Every record of `gateway` whose event occurred in [from, to), in compact form, page by page
+   * (keyset by id, `batchSize` per page, default 20,000): the ledger side of a reconciliation. By
+   * default only the event types a gateway reports (releases are internal and excluded).
+   */
+  async *iterateForReconciliation(opts: {
+    gateway: string;
+    from: Date;
+    to: Date;
+    batchSize?: number;
+    types?: readonly SettlementEventType[];
+  }): AsyncGenerator<ReconciliationRecord[], void, undefined> {
+    const limit = Math.max(1, Math.min(100_000, opts.batchSize ?? 20_000));
+    const types = opts.types ?? RECONCILED_TYPES;
+    const fetch = (afterId: string) => this.repo.reconciliationPage({ gateway: opts.gateway, from: opts.from, to: opts.to, types, afterId, limit });
+    // One page read ahead: the next query runs while the caller processes this page.
+    let next: Promise<ReconciliationRecord[]> | null = fetch("0");
+    while (next !== null) {
+      const page: ReconciliationRecord[] = await next;
+      next = page.length === limit ? fetch(page[page.length - 1]!.id) : null;
+      // A read-ahead the caller never consumes (it stopped early) must not reject unhandled.
+      next?.catch(() => undefined);
+      if (page.length > 0) yield page;
+    }
+  }
 }
+
+/** The event types a gateway's own settlement report can show (releases are internal to us). */
+const RECONCILED_TYPES: readonly SettlementEventType[] = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment"];
 
 /** The release events a capture owes at `asOf`: held POP proceeds past auto-confirm, a reserve past its date. */
 function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Date): SettlementEvent[] {

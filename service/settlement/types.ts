@@ -248,3 +248,46 @@ export interface SettlementResult {
 }
 
 export type SettlementItemResult = SettlementResult | { status: "error"; error: { code: string; message: string; fields?: Array<{ field: string; message: string }> } };
+
+/**
+ * The compact view of one settlement record that reconciliation reads (see
+ * `SettlementService.iterateForReconciliation`): identities, amounts, instants and the journal
+ * transaction, without the breakdown. `buyerToUsdRate` is the rate recorded for the buyer currency
+ * -> USD leg (null when the buyer currency is USD or the event converted nothing).
+ */
+export interface ReconciliationRecord {
+  /** Database id of the record (keyset position). */
+  id: string;
+  gatewayEventId: string;
+  settlementId: string;
+  type: SettlementEventType;
+  sellerId: string;
+  market: string;
+  currency: string;
+  amount: bigint;
+  gatewayFee: bigint;
+  occurredAt: Date;
+  /** When the record was written (the journal transaction follows within the same request). */
+  recordedAt: Date;
+  status: SettlementStatus;
+  journalTransactionId: string | null;
+  originalEventId: string | null;
+  buyerToUsdRate: string | null;
+}
+
+/** The amounts of one settlement event as anchoring commits them: gross, gateway fee, platform fee lines. */
+export interface SettlementAmounts {
+  eventKey: string;
+  /** Buyer currency, and the event's amount in it (minor units). */
+  currency: string;
+  amount: bigint;
+  /** This event's gateway fee in the buyer currency (breakdown.gatewayFee.buyer). */
+  gatewayFee: bigint;
+  /** Currency of the fee lines below (the settlement currency). */
+  feeCurrency: string;
+  commission: bigint;
+  paymentFeeRecovery: bigint;
+  logistics: bigint;
+  warehousing: bigint;
+  fulfilment: bigint;
+}
