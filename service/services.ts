@@ -69,7 +69,7 @@ export function createServices(
     rateValiditySeconds: config.fx.rateValiditySeconds,
     ...(config.fx.maxRateAgeSeconds === undefined ? {} : { maxRateAgeSeconds: config.fx.maxRateAgeSeconds }),
   });
-  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma));
   const workerLog = new WorkerLog();
   const chain = connection === undefined || config.chain === undefined ? undefined : chainServices(db, config.chain, connection, workerLog);

@@ -1,0 +1,422 @@
+/**
+ * Reconciliation: import gateway settlement reports (CSV bodies, streamed), run three-way
+ * reconciliations, read reports as JSON or CSV (filters: category, market, gateway, seller,
+ * currency), resolve exceptions, re-queue and prove a run's report digest. Reading needs
+ * finance:read; importing, running and resolving need admin. Without the service
+ * (`services.reconciliation` absent) every route answers 503 ENT_RECON_UNAVAILABLE.
+ */
+import { TAGS } from "../plugins/docs.js";
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
+import { defineError } from "../../errors.js";
+import {
+  CATEGORIES,
+  DEFAULT_RULES,
+  REPORT_FORMATS,
+  itemJson,
+  summaryCsv,
+  type ImportRecord,
+  type ItemFilter,
+  type ReconciliationService,
+  type Resolution,
+  type RunRecord,
+} from "../../reconciliation/index.js";
+import { itemCsvLine, itemsCsvHeader } from "../../reconciliation/report.js";
+import { transactionView } from "../schemas/views.js";
+import { Amount, bearer, CurrencyCode, DateTime, Identifier, LimitQuery, problems } from "../schemas/common.js";
+
+const TAG = TAGS.reconciliation;
+const unavailable = defineError("ENT_RECON_UNAVAILABLE", 503, "Reconciliation not configured");
+const bodyRequired = defineError("ENT_RECON_BODY_REQUIRED", 400, "Report body required");
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const ImportId = Type.String({ pattern: "^imp_[0-9a-f]{20}$", description: "Import id" });
+const RunId = Type.String({ pattern: "^run_[0-9a-f]{20}$", description: "Run id" });
+const Json = Type.Record(Type.String(), Type.Unknown());
+
+const ImportView = Type.Object({
+  id: Type.String(),
+  gateway: Type.String(),
+  format: Type.String({ enum: [...REPORT_FORMATS] }),
+  sha256: Type.String({ description: "sha256 of the file's bytes: a file is imported once" }),
+  fileName: Nullable(Type.String()),
+  byteSize: Type.String(),
+  lineCount: Type.Integer(),
+  rowCount: Type.Integer({ description: "Valid records" }),
+  errorCount: Type.Integer({ description: "Malformed records (listed with their line)" }),
+  minOccurredAt: Nullable(Type.String({ format: "date-time" })),
+  maxOccurredAt: Nullable(Type.String({ format: "date-time" })),
+  summary: Json,
+  importedBy: Nullable(Type.String()),
+  createdAt: Type.String({ format: "date-time" }),
+});
+
+const ImportErrorView = Type.Object({
+  seq: Type.Integer(),
+  line: Type.Integer({ description: "Physical line of the file (1 = header)" }),
+  column: Nullable(Type.String()),
+  code: Type.String(),
+  message: Type.String(),
+});
+
+const ItemView = Type.Object({
+  seq: Type.Integer({ description: "Item id within the run" }),
+  category: Type.String({ enum: [...CATEGORIES] }),
+  rule: Type.String(),
+  gateway: Type.String(),
+  market: Nullable(Type.String()),
+  sellerId: Nullable(Type.String()),
+  currency: Nullable(Type.String()),
+  settlementId: Nullable(Type.String()),
+  gatewayReference: Nullable(Type.String()),
+  gatewayEventId: Nullable(Type.String()),
+  journalTransactionId: Nullable(Type.String()),
+  lines: Type.Array(Type.Integer()),
+  reportAmount: Nullable(Type.String()),
+  ledgerAmount: Nullable(Type.String()),
+  difference: Nullable(Type.String()),
+  evidence: Json,
+});
+
+const RunView = Type.Object({
+  id: Type.String(),
+  gateway: Type.String(),
+  periodFrom: Type.String({ format: "date-time" }),
+  periodTo: Type.String({ format: "date-time" }),
+  importIds: Type.Array(Type.String()),
+  rules: Json,
+  rulesVersion: Type.String(),
+  rulesSha256: Type.String(),
+  summary: Json,
+  itemCount: Type.Integer(),
+  matchedSha256: Type.String(),
+  digest: Type.String({ description: "0x sha256 of the canonical report (items, then the run header); anchored as document reconciliation_report/<id>" }),
+  startedAt: Type.String({ format: "date-time" }),
+  finishedAt: Type.String({ format: "date-time" }),
+  createdBy: Nullable(Type.String()),
+});
+
+const PostingBody = Type.Object(
+  {
+    account: Type.String({ minLength: 1, maxLength: 200 }),
+    currency: CurrencyCode,
+    direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+    amount: Type.String({ pattern: "^[1-9][0-9]{0,37}$", description: "Positive integer minor units" }),
+  },
+  { additionalProperties: false },
+);
+
+const ResolutionBody = Type.Object(
+  {
+    note: Type.String({ minLength: 1, maxLength: 4000 }),
+    adjustment: Type.Optional(
+      Type.Object(
+        {
+          postings: Type.Array(PostingBody, { minItems: 2, maxItems: 50 }),
+          description: Type.Optional(Type.String({ maxLength: 500 })),
+        },
+        { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+type ResolutionBody = Static<typeof ResolutionBody>;
+
+const ResolutionView = Type.Object({
+  runId: Type.String(),
+  itemSeq: Type.Integer(),
+  note: Type.String(),
+  adjustment: Nullable(Type.Object({ postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Amount })), description: Type.Optional(Type.String()) })),
+  journalTransactionId: Nullable(Type.String()),
+  resolvedBy: Nullable(Type.String()),
+  createdAt: Type.String({ format: "date-time" }),
+});
+
+const RunBody = Type.Object(
+  {
+    importIds: Type.Array(ImportId, { minItems: 1, maxItems: 50 }),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+    rules: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "Overrides of the matching rules (see GET /v1/reconciliation/rules)" })),
+  },
+  { additionalProperties: false },
+);
+type RunBody = Static<typeof RunBody>;
+
+const ReportQuery = Type.Object(
+  {
+    category: Type.Optional(Type.String({ enum: [...CATEGORIES] })),
+    market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$" })),
+    gateway: Type.Optional(Identifier),
+    seller: Type.Optional(Identifier),
+    currency: Type.Optional(CurrencyCode),
+    limit: Type.Optional(LimitQuery),
+    cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,9}$", description: "Item seq to continue after (nextCursor)" })),
+    format: Type.Optional(Type.String({ enum: ["json", "csv"], description: "csv: the same as Accept: text/csv" })),
+    part: Type.Optional(Type.String({ enum: ["items", "summary"], description: "CSV only: the items table (default) or the summary" })),
+  },
+  { additionalProperties: false },
+);
+type ReportQuery = Static<typeof ReportQuery>;
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+function importView(i: ImportRecord) {
+  return { ...i, byteSize: i.byteSize.toString(), minOccurredAt: iso(i.minOccurredAt), maxOccurredAt: iso(i.maxOccurredAt), createdAt: i.createdAt.toISOString(), summary: i.summary as unknown as Record<string, unknown> };
+}
+
+function runView(r: RunRecord) {
+  return {
+    ...r,
+    periodFrom: r.periodFrom.toISOString(),
+    periodTo: r.periodTo.toISOString(),
+    startedAt: r.startedAt.toISOString(),
+    finishedAt: r.finishedAt.toISOString(),
+    rules: r.rules as Record<string, unknown>,
+    summary: r.summary as unknown as Record<string, unknown>,
+  };
+}
+
+function resolutionView(r: Resolution) {
+  return {
+    ...r,
+    adjustment: r.adjustment === null ? null : { ...r.adjustment, postings: r.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })) },
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+function filterOf(q: ReportQuery): ItemFilter {
+  return {
+    ...(q.category === undefined ? {} : { category: q.category as ItemFilter["category"] & string }),
+    ...(q.market === undefined ? {} : { market: q.market }),
+    ...(q.gateway === undefined ? {} : { gateway: q.gateway }),
+    ...(q.seller === undefined ? {} : { sellerId: q.seller }),
+    ...(q.currency === undefined ? {} : { currency: q.currency }),
+  };
+}
+
+function wantsCsv(request: FastifyRequest, q: ReportQuery): boolean {
+  if (q.format !== undefined) return q.format === "csv";
+  const accept = request.headers.accept ?? "";
+  return /\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept);
+}
+
+export async function reconciliationRoutes(app: FastifyInstance): Promise<void> {
+  const read = { auth: { scopes: ["finance:read" as const] } };
+  const write = { auth: { scopes: ["admin" as const] } };
+  const service = (): ReconciliationService => {
+    const s = app.services.reconciliation;
+    if (s === undefined) throw unavailable("reconciliation is not configured in this process");
+    return s;
+  };
+  const who = (request: FastifyRequest) => request.principal?.keyId;
+
+  // A report is streamed, never buffered: the parser hands the request stream itself to the route,
+  // which hashes, validates and compresses it chunk by chunk (the size limit is the service's).
+  app.addContentTypeParser(["text/csv", "application/csv", "text/plain"], (_request, payload, done) => {
+    done(null, payload);
+  });
+
+  app.post("/v1/reconciliation/imports", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Import a gateway settlement report (CSV body)",
+      description:
+        "Body: the report file as `text/csv`, streamed. `format`: `adyen_settlement_details` (Adyen Settlement details report) or `stripe_itemized_balance` (Stripe balance_change_from_activity.itemized). A file without the format's columns is refused (ENT_RECON_REPORT_FORMAT, naming them); malformed records are listed on the import with line and column. The same file again answers 200 `exists` with the original import.",
+      security: bearer,
+      querystring: Type.Object(
+        {
+          format: Type.String({ enum: [...REPORT_FORMATS] }),
+          gateway: Type.Optional(Identifier),
+          fileName: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._ -]{1,255}$" })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: Type.Object({ status: Type.String(), import: ImportView }), 200: Type.Object({ status: Type.String(), import: ImportView }), ...problems(400, 401, 403, 409, 413, 415, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const q = request.query as { format: string; gateway?: string; fileName?: string };
+    const s = service();
+    const body = request.body as AsyncIterable<Uint8Array> | undefined;
+    if (body === undefined || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== "function") {
+      throw bodyRequired("send the report as the request body with Content-Type: text/csv");
+    }
+    const r = await s.importReport({
+      format: q.format,
+      ...(q.gateway === undefined ? {} : { gateway: q.gateway }),
+      ...(q.fileName === undefined ? {} : { fileName: q.fileName }),
+      body,
+      ...(who(request) === undefined ? {} : { importedBy: who(request)! }),
+    });
+    return reply.status(r.status === "created" ? 201 : 200).send({ status: r.status, import: importView(r.import) });
+  });
+
+  app.get("/v1/reconciliation/imports/:id", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "An import, with its malformed records (line, column, why)",
+      security: bearer,
+      params: Type.Object({ id: ImportId }),
+      querystring: Type.Object({ limit: Type.Optional(LimitQuery), errorsAfter: Type.Optional(Type.String({ pattern: "^[0-9]{1,9}$" })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ import: ImportView, errors: Type.Array(ImportErrorView), nextErrorsCursor: Nullable(Type.String()) }), ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as { limit?: string; errorsAfter?: string };
+    const limit = q.limit === undefined ? 1000 : Number(q.limit);
+    const s = service();
+    const imp = await s.getImport(id);
+    const errors = await s.listImportErrors(id, { afterSeq: q.errorsAfter === undefined ? -1 : Number(q.errorsAfter), limit });
+    return { import: importView(imp), errors, nextErrorsCursor: errors.length === limit ? String(errors[errors.length - 1]!.seq) : null };
+  });
+
+  app.get("/v1/reconciliation/rules", {
+    config: read,
+    schema: { tags: [TAG], summary: "The default matching rules (data; a run may override any field)", security: bearer, response: { 200: Json, ...problems(401, 403, 429) } },
+  }, async () => DEFAULT_RULES as unknown as Record<string, unknown>);
+
+  app.post("/v1/reconciliation/runs", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Run a three-way reconciliation",
+      description: "Reconciles the imports (one gateway) against the ledger over [from, to) (default: the span of the imports' rows) and the chain; stores the run immutably and queues its report digest for anchoring.",
+      security: bearer,
+      body: RunBody,
+      response: { 201: RunView, ...problems(400, 401, 403, 404, 415, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const b = request.body as RunBody;
+    const run = await service().run({
+      importIds: b.importIds,
+      ...(b.from === undefined ? {} : { from: new Date(b.from) }),
+      ...(b.to === undefined ? {} : { to: new Date(b.to) }),
+      ...(b.rules === undefined ? {} : { rules: b.rules }),
+      ...(who(request) === undefined ? {} : { createdBy: who(request)! }),
+    });
+    return reply.status(201).send(runView(run));
+  });
+
+  app.get("/v1/reconciliation/runs/:id", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "A run's report: summary and exception items, as JSON or CSV",
+      description: "Filters: category, market, gateway, seller, currency. JSON pages items (limit, cursor); CSV (`Accept: text/csv` or `format=csv`) streams every matching item, or the summary with `part=summary`.",
+      security: bearer,
+      params: Type.Object({ id: RunId }),
+      querystring: ReportQuery,
+      response: {
+        200: {
+          description: "The report",
+          content: {
+            "application/json": { schema: Type.Object({ run: RunView, items: Type.Array(ItemView), nextCursor: Nullable(Type.String()), resolutions: Type.Array(ResolutionView) }) },
+            "text/csv": { schema: Type.String() },
+          },
+        },
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as ReportQuery;
+    const s = service();
+    const run = await s.getRun(id);
+    const filter = filterOf(q);
+    if (wantsCsv(request, q)) return sendCsv(reply, s, run, filter, q.part ?? "items");
+    const limit = q.limit === undefined ? 1000 : Number(q.limit);
+    const items = await s.listItems(id, filter, { afterSeq: q.cursor === undefined ? 0 : Number(q.cursor), limit });
+    const resolutions = await s.listResolutions(id);
+    return reply.type("application/json").send({
+      run: runView(run),
+      items: items.map(itemJson),
+      nextCursor: items.length === limit ? String(items[items.length - 1]!.seq) : null,
+      resolutions: resolutions.map(resolutionView),
+    });
+  });
+
+  app.post("/v1/reconciliation/runs/:id/exceptions/:itemId/resolution", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Resolve an exception: a note and, optionally, an adjusting journal entry",
+      description: "The adjusting entry is posted through the ledger with the idempotency key `recon:<runId>:<itemId>`; accounts `gateway:<g>:receivable` and `platform:reconciliation:<name>` are opened on first use, any other must exist. Written once: the same request again answers 200 `exists`, another one ENT_RECON_RESOLUTION_CONFLICT.",
+      security: bearer,
+      params: Type.Object({ id: RunId, itemId: Type.String({ pattern: "^[1-9][0-9]{0,8}$" }) }),
+      body: ResolutionBody,
+      response: {
+        201: Type.Object({ status: Type.String(), resolution: ResolutionView, transaction: Nullable(Type.Ref("Transaction")) }),
+        200: Type.Object({ status: Type.String(), resolution: ResolutionView, transaction: Nullable(Type.Ref("Transaction")) }),
+        ...problems(400, 401, 403, 404, 409, 415, 422, 429, 503),
+      },
+    },
+  }, async (request, reply) => {
+    const { id, itemId } = request.params as { id: string; itemId: string };
+    const b = request.body as ResolutionBody;
+    const r = await service().resolve(id, Number(itemId), {
+      note: b.note,
+      ...(b.adjustment === undefined
+        ? {}
+        : {
+            adjustment: {
+              postings: b.adjustment.postings.map((p) => ({ account: p.account, currency: p.currency, direction: p.direction, amount: BigInt(p.amount) })),
+              ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }),
+            },
+          }),
+      ...(who(request) === undefined ? {} : { resolvedBy: who(request)! }),
+    });
+    return reply.status(r.status === "created" ? 201 : 200).send({
+      status: r.status,
+      resolution: resolutionView(r.resolution),
+      transaction: r.transaction === null ? null : transactionView(r.transaction),
+    });
+  });
+
+  app.post("/v1/reconciliation/runs/:id/anchor", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Queue the run's report digest for anchoring again (idempotent)",
+      security: bearer,
+      params: Type.Object({ id: RunId }),
+      response: { 200: Type.Object({ runId: Type.String(), digest: Type.String(), queued: Type.Boolean() }), ...problems(401, 403, 404, 429, 503) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const s = service();
+    const run = await s.getRun(id);
+    if (!s.chainConfigured) throw unavailable("no anchoring service is configured in this process");
+    return { runId: run.id, digest: run.digest, queued: await s.anchor(run) };
+  });
+
+  app.get("/v1/reconciliation/runs/:id/proof", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Inclusion proof of the run's report digest (the JSON `npm run verify` reads)",
+      security: bearer,
+      params: Type.Object({ id: RunId }),
+      response: { 200: Json, ...problems(401, 403, 404, 409, 429, 503) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const proof = await service().proof(id);
+    return JSON.parse(JSON.stringify(proof, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as Record<string, unknown>;
+  });
+}
+
+async function sendCsv(reply: FastifyReply, s: ReconciliationService, run: RunRecord, filter: ItemFilter, part: string): Promise<FastifyReply> {
+  reply.header("content-disposition", `attachment; filename="${run.id}-${part}.csv"`);
+  reply.header("x-entrepot-run-digest", run.digest);
+  reply.type("text/csv; charset=utf-8");
+  if (part === "summary") return reply.send(summaryCsv(run));
+  // Streamed page by page: a run's exceptions are never all in memory for a download.
+  async function* rows(): AsyncGenerator<string> {
+    yield itemsCsvHeader();
+    for await (const page of s.iterateItems(run.id, filter)) yield page.map(itemCsvLine).join("");
+  }
+  return reply.send(Readable.from(rows()));
+}

@@ -1,0 +1,101 @@
+/**
+ * What every report format provides: its documented columns (those a file must have), the
+ * reference names a row can be matched by, and a decoder from a CSV record to a validated
+ * `ReportRow` (or errors naming line and column).
+ */
+import { ReconErrors } from "../errors.js";
+import { exponentOrNull, parseMajorUnits, type DecimalProblem } from "../numbers.js";
+import type { ImportError, ReportFormat, ReportRow } from "../types.js";
+
+export type RowDecoder = (fields: string[], line: number, source: number, error: (e: ImportError) => void) => ReportRow | null;
+
+export interface FormatDefinition {
+  format: ReportFormat;
+  /** Human name of the report (for messages). */
+  title: string;
+  /** Columns a file must have (by name; order and extra columns are free). */
+  required: readonly string[];
+  /** Reference names, in the order the exact-reference rule tries them by default. */
+  references: readonly string[];
+  decoder(header: readonly string[]): RowDecoder;
+}
+
+/** Column name -> index; refuses duplicate names and missing required columns, naming them. */
+export function columnIndex(def: FormatDefinition, header: readonly string[]): Map<string, number> {
+  const index = new Map<string, number>();
+  const duplicates: string[] = [];
+  header.forEach((raw, i) => {
+    const name = raw.trim();
+    if (index.has(name)) duplicates.push(name);
+    else index.set(name, i);
+  });
+  const missing = def.required.filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    throw ReconErrors.reportFormat(
+      `not a ${def.title}: the header lacks ${missing.length} required column${missing.length === 1 ? "" : "s"}: ${missing.join(", ")}`,
+      { fields: missing.map((c) => ({ field: `header.${c}`, message: "required column missing" })), details: { format: def.format, missing, found: header.slice(0, 60) } },
+    );
+  }
+  if (duplicates.length > 0) {
+    throw ReconErrors.reportFormat(`not a ${def.title}: duplicate column${duplicates.length === 1 ? "" : "s"} ${duplicates.join(", ")}`, {
+      fields: duplicates.map((c) => ({ field: `header.${c}`, message: "column appears twice" })),
+      details: { format: def.format, duplicates },
+    });
+  }
+  return index;
+}
+
+/** Per-row helper: reads columns by index and reports problems with line and column. */
+export class RowReader {
+  failed = false;
+  constructor(
+    private readonly fields: string[],
+    private readonly line: number,
+    private readonly header: readonly string[],
+    private readonly error: (e: ImportError) => void,
+  ) {}
+
+  text(i: number | undefined): string {
+    if (i === undefined) return "";
+    const v = this.fields[i] ?? "";
+    // trim() only when there is something to trim (the common case allocates nothing).
+    return v.length === 0 || (v.charCodeAt(0) > 32 && v.charCodeAt(v.length - 1) > 32) ? v : v.trim();
+  }
+
+  fail(i: number | undefined, code: string, message: string): void {
+    this.failed = true;
+    this.error({ line: this.line, column: i === undefined ? null : (this.header[i] ?? null), code, message });
+  }
+
+  /** A required ISO 4217 code (upper-cased when `upper`), or null after reporting. */
+  currency(i: number | undefined, upper = false): string | null {
+    const raw = this.text(i);
+    if (raw === "") {
+      this.fail(i, "required", "a currency is required");
+      return null;
+    }
+    const code = upper ? raw.toUpperCase() : raw;
+    if (exponentOrNull(code) === null) {
+      this.fail(i, "currency", `${JSON.stringify(raw.slice(0, 16))} is not an ISO 4217 currency with minor units`);
+      return null;
+    }
+    return code;
+  }
+
+  /** A major-unit amount in `currency` -> minor units; empty -> `empty`; problems reported -> null. */
+  amount(i: number | undefined, currency: string, empty: bigint | null = null): bigint | null {
+    const raw = this.text(i);
+    if (raw === "") return empty;
+    const v = parseMajorUnits(raw, exponentOrNull(currency) ?? 0);
+    if (typeof v === "bigint") return v;
+    this.fail(i, v === "precision" ? "precision" : "amount", amountMessage(raw, currency, v));
+    return null;
+  }
+}
+
+function amountMessage(raw: string, currency: string, problem: DecimalProblem): string {
+  const shown = JSON.stringify(raw.slice(0, 40));
+  if (problem === "precision") return `${shown} has more decimals than ${currency} has (${exponentOrNull(currency)})`;
+  if (problem === "size") return `${shown} is too large`;
+  return `${shown} is not a decimal amount in major units (digits, optional "-" and "." decimals)`;
+}

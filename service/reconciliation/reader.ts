@@ -1,0 +1,66 @@
+/**
+ * A gateway report, streamed: bytes in (any chunking), validated rows and per-line errors out.
+ * The first record is the header (checked against the format: a file without the format's columns
+ * is refused as a whole, naming what is missing); every later record becomes a `ReportRow` or one
+ * or more `ImportError`s with its line. Used by the import (to validate and count) and by runs (to
+ * read the stored file again), so both see exactly the same rows.
+ */
+import { CsvReader, type CsvProblem, type CsvRecord } from "./csv.js";
+import { ReconErrors } from "./errors.js";
+import { FORMATS, type RowDecoder } from "./formats/index.js";
+import type { ImportError, ReportFormat, ReportRow } from "./types.js";
+
+export interface ReportHandlers {
+  row(r: ReportRow): void;
+  error(e: ImportError): void;
+}
+
+export class ReportReader {
+  private readonly csv: CsvReader;
+  private decoder: RowDecoder | null = null;
+  header: string[] | null = null;
+
+  constructor(
+    readonly format: ReportFormat,
+    private readonly source: number,
+    private readonly handlers: ReportHandlers,
+  ) {
+    this.csv = new CsvReader({
+      record: (r) => this.record(r),
+      problem: (p) => this.problem(p),
+    });
+  }
+
+  get lineCount(): number {
+    return this.csv.lineCount;
+  }
+
+  pushBytes(chunk: Uint8Array): void {
+    this.csv.pushBytes(chunk);
+  }
+
+  end(): void {
+    this.csv.end();
+    if (this.header === null) throw ReconErrors.reportFormat(`not a ${FORMATS[this.format].title}: the file is empty (no header line)`, { fields: [{ field: "body", message: "empty report" }] });
+  }
+
+  private record(r: CsvRecord): void {
+    if (this.decoder === null) {
+      this.header = r.fields.map((f) => f.trim());
+      this.decoder = FORMATS[this.format].decoder(this.header);
+      return;
+    }
+    const row = this.decoder(r.fields, r.line, this.source, (e) => this.handlers.error(e));
+    if (row !== null) this.handlers.row(row);
+  }
+
+  private problem(p: CsvProblem): void {
+    if (this.decoder === null) {
+      throw ReconErrors.reportFormat(`not a ${FORMATS[this.format].title}: the header (line ${p.line}) is malformed: ${p.message}`, {
+        fields: [{ field: "header", message: p.message }],
+        details: { line: p.line },
+      });
+    }
+    this.handlers.error({ line: p.line, column: null, code: p.code, message: p.message });
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Run reports as CSV (RFC 4180, CRLF line ends): the items table (one row per exception, the
+ * evidence as canonical JSON in the last column) and the summary as metric/value rows. The JSON
+ * forms are the API views (see service/http/routes/reconciliation.ts).
+ */
+import { canonicalJson } from "./canonical.js";
+import type { ReconItem, RunRecord } from "./types.js";
+
+export const ITEM_COLUMNS = [
+  "seq",
+  "category",
+  "rule",
+  "gateway",
+  "market",
+  "seller_id",
+  "currency",
+  "settlement_id",
+  "gateway_reference",
+  "gateway_event_id",
+  "journal_transaction_id",
+  "lines",
+  "report_amount",
+  "ledger_amount",
+  "difference",
+  "evidence",
+] as const;
+
+export function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+}
+
+function line(values: ReadonlyArray<string | number | bigint | null>): string {
+  return `${values.map((v) => csvField(v === null ? "" : String(v))).join(",")}\r\n`;
+}
+
+export function itemsCsvHeader(): string {
+  return line(ITEM_COLUMNS);
+}
+
+export function itemCsvLine(i: ReconItem): string {
+  return line([
+    i.seq,
+    i.category,
+    i.rule,
+    i.gateway,
+    i.market,
+    i.sellerId,
+    i.currency,
+    i.settlementId,
+    i.gatewayReference,
+    i.gatewayEventId,
+    i.journalTransactionId,
+    i.lines.join(" "),
+    i.reportAmount,
+    i.ledgerAmount,
+    i.difference,
+    canonicalJson(i.evidence),
+  ]);
+}
+
+/** All items as one CSV document (header + rows). */
+export async function itemsCsv(pages: AsyncIterable<ReconItem[]>): Promise<string> {
+  let out = itemsCsvHeader();
+  for await (const page of pages) for (const i of page) out += itemCsvLine(i);
+  return out;
+}
+
+/** The run and its summary as metric,value rows (counts flattened with dotted names). */
+export function summaryCsv(run: RunRecord): string {
+  const rows: Array<[string, string]> = [
+    ["run_id", run.id],
+    ["gateway", run.gateway],
+    ["period_from", run.periodFrom.toISOString()],
+    ["period_to", run.periodTo.toISOString()],
+    ["import_ids", run.importIds.join(" ")],
+    ["rules_version", run.rulesVersion],
+    ["rules_sha256", run.rulesSha256],
+    ["matched_sha256", run.matchedSha256],
+    ["digest", run.digest],
+    ["item_count", String(run.itemCount)],
+    ["started_at", run.startedAt.toISOString()],
+    ["finished_at", run.finishedAt.toISOString()],
+  ];
+  const flatten = (prefix: string, v: unknown): void => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) flatten(prefix === "" ? k : `${prefix}.${k}`, x);
+    } else if (Array.isArray(v)) {
+      rows.push([prefix, canonicalJson(v)]);
+    } else {
+      rows.push([prefix, v === null || v === undefined ? "" : typeof v === "string" ? v : canonicalJson(v)]);
+    }
+  };
+  const { imports, ...rest } = run.summary;
+  flatten("summary", rest);
+  imports.forEach((imp, k) => flatten(`summary.imports.${k}`, imp));
+  return line(["metric", "value"]) + rows.map((r) => line(r)).join("");
+}

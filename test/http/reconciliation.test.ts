@@ -1,0 +1,165 @@
+/**
+ * The reconciliation routes over HTTP: CSV imports streamed in (re-import detected, wrong format
+ * refused naming the columns, malformed records listed with line numbers), runs, reports as JSON
+ * and CSV with filters, resolutions, scopes and error codes. On PGlite and PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADYEN_COLUMNS, reportDigest, runHeader, type ReconItem, type RunRecord } from "../../service/reconciliation/index.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+function adyenRow(over: Partial<Record<(typeof ADYEN_COLUMNS)[number], string>>): string {
+  const base: Record<string, string> = {
+    "Company Account": "EntrepotMarketplace",
+    "Merchant Account": "EntrepotMarketplaceBR",
+    "Payment Method": "elo",
+    "Creation Date": `${DAY} 10:00:00`,
+    TimeZone: "CET",
+    Type: "Settled",
+    "Gross Currency": "BRL",
+    "Exchange Rate": "1",
+    "Net Currency": "BRL",
+    "Batch Number": "7",
+  };
+  const row = { ...base, ...over };
+  return ADYEN_COLUMNS.map((c) => row[c] ?? "").join(",");
+}
+
+const REPORT = [
+  ADYEN_COLUMNS.join(","),
+  adyenRow({ "Psp Reference": "PSP-1", "Modification Reference": "evt-http-1", "Merchant Reference": "ORD-BR-1", "Gross Credit (GC)": "149.90", "Net Credit (NC)": "145.56", "Commission (NC)": "4.34" }),
+  adyenRow({ "Psp Reference": "PSP-2", "Modification Reference": "evt-http-2", "Merchant Reference": "ORD-BR-2", "Gross Credit (GC)": "150.00", "Net Credit (NC)": "145.66", "Commission (NC)": "4.34" }),
+  adyenRow({ "Psp Reference": "PSP-9", "Modification Reference": "evt-http-ghost", "Merchant Reference": "ORD-BR-9", "Gross Credit (GC)": "10.00", "Net Credit (NC)": "9.71", "Commission (NC)": "0.29" }),
+].join("\r\n");
+
+describe.each(kinds)("reconciliation routes on %s", (kind) => {
+  let h: Harness;
+  const csv = (url: string, body: string, key = h.keys.admin, type = "text/csv") =>
+    h.app.inject({ method: "POST", url, payload: body, headers: { "content-type": type, authorization: `Bearer ${key.key}` } });
+  let importId = "";
+  let run: RunRecord & { summary: Record<string, unknown> };
+
+  beforeAll(async () => {
+    h = await openHarness({ kind });
+    await publishDayRates(h);
+    for (const [id, order] of [["evt-http-1", "ORD-BR-1"], ["evt-http-2", "ORD-BR-2"]]) {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: id, settlementId: order }));
+      if (r.statusCode !== 201) throw new Error(r.body);
+    }
+  }, 120_000);
+  afterAll(async () => h?.close());
+
+  it("imports a report streamed as text/csv: 201, then 200 exists for the same bytes", async () => {
+    const r = await csv("/v1/reconciliation/imports?format=adyen_settlement_details&fileName=batch_7.csv", REPORT);
+    expect(r.statusCode, r.body).toBe(201);
+    const body = json<{ status: string; import: { id: string; rowCount: number; errorCount: number; sha256: string; byteSize: string; importedBy: string } }>(r);
+    expect(body.import).toMatchObject({ rowCount: 3, errorCount: 0, byteSize: String(Buffer.byteLength(REPORT)), importedBy: h.keys.admin.id });
+    importId = body.import.id;
+    const again = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", REPORT);
+    expect(again.statusCode).toBe(200);
+    expect(json<{ status: string; import: { id: string } }>(again)).toMatchObject({ status: "exists", import: { id: importId } });
+  });
+
+  it("refuses a file of another format naming the missing columns, other media types, and callers without admin", async () => {
+    const wrong = await csv("/v1/reconciliation/imports?format=stripe_itemized_balance", REPORT);
+    expect(wrong.statusCode).toBe(400);
+    expect(problemCode(wrong)).toBe("ENT_RECON_REPORT_FORMAT");
+    expect(json<{ errors: Array<{ field: string }> }>(wrong).errors.map((f) => f.field)).toContain("header.balance_transaction_id");
+    expect(problemCode(await csv("/v1/reconciliation/imports?format=adyen_settlement_details", REPORT, h.keys.admin, "application/xml"))).toBe("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE");
+    expect(problemCode(await csv("/v1/reconciliation/imports", REPORT))).toBe("ENT_REQUEST_VALIDATION");
+    expect((await csv("/v1/reconciliation/imports?format=adyen_settlement_details", REPORT, h.keys.finance)).statusCode).toBe(403);
+  });
+
+  it("lists malformed records with their line numbers on the import", async () => {
+    const bad = `${REPORT}\r\n${adyenRow({ "Psp Reference": "PSP-X", "Gross Currency": "BRX", "Gross Credit (GC)": "1.00" })}\r\n${adyenRow({ "Gross Credit (GC)": "1.234" }).slice(0, -3)}\r\n`;
+    const r = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", bad);
+    expect(r.statusCode).toBe(201);
+    const id = json<{ import: { id: string } }>(r).import.id;
+    const got = await h.get(`/v1/reconciliation/imports/${id}`);
+    expect(got.statusCode).toBe(200);
+    const body = json<{ import: { rowCount: number; errorCount: number }; errors: Array<{ line: number; column: string | null; code: string }> }>(got);
+    expect(body.import).toMatchObject({ rowCount: 3, errorCount: 2 });
+    expect(body.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [5, "Gross Currency", "currency"],
+      [6, null, "column_count"],
+    ]);
+    expect(problemCode(await h.get("/v1/reconciliation/imports/imp_00000000000000000000"))).toBe("ENT_RECON_IMPORT_NOT_FOUND");
+  });
+
+  it("runs a reconciliation and serves the report as JSON, filtered, with a digest that recomputes", async () => {
+    const r = await h.post("/v1/reconciliation/runs", { importIds: [importId], rules: { fxToleranceBps: 25 } }, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+    run = json(r);
+    expect(run.summary).toMatchObject({ reportRows: 3, exceptions: { total: 2, byCategory: { amount_mismatch: 1, missing_in_ledger: 1 } }, chain: { enabled: false } });
+    expect((run.rules as { fxToleranceBps: number }).fxToleranceBps).toBe(25);
+    const all = json<{ run: { digest: string }; items: Array<Record<string, unknown>>; nextCursor: string | null }>(await h.get(`/v1/reconciliation/runs/${run.id}`));
+    expect(all.items.map((i) => i["category"])).toEqual(["amount_mismatch", "missing_in_ledger"]);
+    expect(all.items[0]).toMatchObject({ reportAmount: "15000", ledgerAmount: "14990", difference: "10", market: "BR", sellerId: "S-POP-SZ-01", currency: "BRL", lines: [3] });
+    // The JSON is the report: recomputing the digest from it gives the stored digest.
+    const items = all.items.map((i) => ({ ...i, reportAmount: i["reportAmount"] === null ? null : BigInt(i["reportAmount"] as string), ledgerAmount: i["ledgerAmount"] === null ? null : BigInt(i["ledgerAmount"] as string), difference: i["difference"] === null ? null : BigInt(i["difference"] as string) })) as unknown as ReconItem[];
+    const stored = await h.services.reconciliation!.getRun(run.id);
+    expect(reportDigest(items, runHeader(stored))).toBe(all.run.digest);
+
+    const filtered = json<{ items: Array<{ category: string }> }>(await h.get(`/v1/reconciliation/runs/${run.id}?category=missing_in_ledger`));
+    expect(filtered.items.map((i) => i.category)).toEqual(["missing_in_ledger"]);
+    expect(json<{ items: unknown[] }>(await h.get(`/v1/reconciliation/runs/${run.id}?market=BR&seller=S-POP-SZ-01&currency=BRL&gateway=adyen`)).items).toHaveLength(1);
+    expect(json<{ items: unknown[] }>(await h.get(`/v1/reconciliation/runs/${run.id}?currency=EUR`)).items).toHaveLength(0);
+    const page = json<{ items: Array<{ seq: number }>; nextCursor: string }>(await h.get(`/v1/reconciliation/runs/${run.id}?limit=1`));
+    expect(page.nextCursor).toBe("1");
+    expect(json<{ items: Array<{ seq: number }> }>(await h.get(`/v1/reconciliation/runs/${run.id}?limit=1&cursor=1`)).items.map((i) => i.seq)).toEqual([2]);
+    expect(problemCode(await h.get(`/v1/reconciliation/runs/${run.id}?category=lost`))).toBe("ENT_REQUEST_VALIDATION");
+    expect(problemCode(await h.get("/v1/reconciliation/runs/run_00000000000000000000"))).toBe("ENT_RECON_RUN_NOT_FOUND");
+  });
+
+  it("serves the report as CSV (Accept or format=csv), filtered, and the summary as CSV", async () => {
+    const r = await h.app.inject({ method: "GET", url: `/v1/reconciliation/runs/${run.id}`, headers: { authorization: `Bearer ${h.keys.finance.key}`, accept: "text/csv" } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers["content-type"]).toMatch(/^text\/csv/);
+    expect(r.headers["x-entrepot-run-digest"]).toBe(run.digest);
+    const lines = r.body.trimEnd().split("\r\n");
+    expect(lines[0]).toBe("seq,category,rule,gateway,market,seller_id,currency,settlement_id,gateway_reference,gateway_event_id,journal_transaction_id,lines,report_amount,ledger_amount,difference,evidence");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^1,amount_mismatch,exact_reference,adyen,BR,S-POP-SZ-01,BRL,ORD-BR-2,evt-http-2,evt-http-2,\d+,3,15000,14990,10,"\{""field"":""amount""/);
+    const only = await h.get(`/v1/reconciliation/runs/${run.id}?format=csv&category=missing_in_ledger`);
+    expect(only.body.trimEnd().split("\r\n")).toHaveLength(2);
+    const summary = await h.get(`/v1/reconciliation/runs/${run.id}?format=csv&part=summary`);
+    expect(summary.body).toContain(`digest,${run.digest}\r\n`);
+    expect(summary.body).toContain("summary.exceptions.byCategory.amount_mismatch,1\r\n");
+  });
+
+  it("resolves an exception with an adjusting entry through the ledger, once", async () => {
+    const url = `/v1/reconciliation/runs/${run.id}/exceptions/1/resolution`;
+    const body = {
+      note: "Gateway settled 150.00 BRL; booked 149.90",
+      adjustment: {
+        postings: [
+          { account: "gateway:adyen:receivable", currency: "BRL", direction: "debit", amount: "10" },
+          { account: "platform:reconciliation:differences", currency: "BRL", direction: "credit", amount: "10" },
+        ],
+      },
+    };
+    expect((await h.post(url, body, h.keys.finance)).statusCode).toBe(403);
+    const r = await h.post(url, body, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+    const res = json<{ status: string; resolution: { journalTransactionId: string; resolvedBy: string }; transaction: { id: string; metadata: Record<string, string> } }>(r);
+    expect(res.resolution.journalTransactionId).toBe(res.transaction.id);
+    expect(res.transaction.metadata).toMatchObject({ runId: run.id, itemSeq: "1", category: "amount_mismatch" });
+    expect((await h.post(url, body, h.keys.admin)).statusCode).toBe(200);
+    expect(problemCode(await h.post(url, { note: "other" }, h.keys.admin))).toBe("ENT_RECON_RESOLUTION_CONFLICT");
+    const unbalanced = await h.post(`/v1/reconciliation/runs/${run.id}/exceptions/2/resolution`, { note: "x", adjustment: { postings: [body.adjustment.postings[0], { ...body.adjustment.postings[1], amount: "9" }] } }, h.keys.admin);
+    expect(unbalanced.statusCode).toBe(422);
+    expect(problemCode(unbalanced)).toBe("ENT_RECON_ADJUSTMENT_REJECTED");
+    expect(problemCode(await h.post(`/v1/reconciliation/runs/${run.id}/exceptions/99/resolution`, { note: "x" }, h.keys.admin))).toBe("ENT_RECON_ITEM_NOT_FOUND");
+    expect(problemCode(await h.post(url, { note: "x", extra: 1 }, h.keys.admin))).toBe("ENT_REQUEST_VALIDATION");
+    const report = json<{ resolutions: Array<{ itemSeq: number; note: string }> }>(await h.get(`/v1/reconciliation/runs/${run.id}`));
+    expect(report.resolutions).toEqual([expect.objectContaining({ itemSeq: 1, note: body.note })]);
+  });
+
+  it("says plainly when no anchoring service is wired in", async () => {
+    expect(problemCode(await h.post(`/v1/reconciliation/runs/${run.id}/anchor`, {}, h.keys.admin))).toBe("ENT_RECON_UNAVAILABLE");
+    expect(problemCode(await h.get(`/v1/reconciliation/runs/${run.id}/proof`))).toBe("ENT_RECON_CHAIN_UNAVAILABLE");
+    expect(json<{ version: string }>(await h.get("/v1/reconciliation/rules")).version).toMatch(/^2026-/);
+  });
+});

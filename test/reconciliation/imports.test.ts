@@ -1,0 +1,142 @@
+/**
+ * Importing gateway reports: malformed files give clear errors — a file that is not the format at
+ * all is refused naming the missing columns; malformed records are listed with their line and
+ * column, never dropped silently, while the valid rows are kept. On PGlite and PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { createLedger } from "../../service/ledger/index.js";
+import { ReconciliationService, ReconRepository, type ImportError } from "../../service/reconciliation/index.js";
+import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
+import { PrismaSettlementRepository, SettlementService } from "../../service/settlement/index.js";
+import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { bodyOf, fixture, lineOf } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+const ADYEN = fixture("adyen_settlement_detail_report_batch_42.csv");
+const STRIPE = fixture("stripe_balance_change_from_activity.itemized.csv");
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; details: Record<string, unknown> | undefined }> {
+  try {
+    await p;
+  } catch (e) {
+    if (isAppError(e)) return { code: e.code, message: e.message, details: e.details };
+    throw e;
+  }
+  throw new Error("expected a failure");
+}
+
+/** The Adyen fixture's header and first lines, with `edit` applied to one data line. */
+function adyenWith(edits: Record<number, (line: string) => string>, extra: string[] = []): string {
+  const lines = ADYEN.split("\r\n").filter((l) => l !== "");
+  return [...lines.map((l, i) => (edits[i + 1] ? edits[i + 1]!(l) : l)), ...extra].join("\r\n") + "\r\n";
+}
+
+describe.each(kinds)("report imports on %s", (kind) => {
+  let db: TestDatabase;
+  let recon: ReconciliationService;
+
+  beforeAll(async () => {
+    db = await freshDatabase(kind);
+    const ledger = createLedger(db);
+    const fx = new FxService(new PrismaFxRepository(db.prisma));
+    const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+    recon = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, maxStoredErrors: 3 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("imports both fixtures: rows counted per record type, period spanned, no errors", async () => {
+    const a = await recon.importReport({ format: "adyen_settlement_details", fileName: "batch_42.csv", body: bodyOf(ADYEN, 10) });
+    expect(a.status).toBe("created");
+    expect(a.import).toMatchObject({ gateway: "adyen", rowCount: 19, errorCount: 0, lineCount: 20, fileName: "batch_42.csv" });
+    expect(a.import.summary.recordTypes).toEqual({ Settled: 13, Refunded: 1, Chargeback: 1, ChargebackReversed: 1, Fee: 1, DepositCorrection: 1, MerchantPayout: 1 });
+    expect(a.import.minOccurredAt?.toISOString()).toBe("2025-03-03T09:00:00.000Z"); // 10:00 CET
+    const s = await recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(STRIPE) });
+    expect(s.import).toMatchObject({ gateway: "stripe", rowCount: 14, errorCount: 0 });
+    expect(s.import.summary.currencies).toEqual({ USD: 11, BRL: 2, EUR: 1 });
+  });
+
+  it("refuses a file of another format as a whole, naming the missing columns", async () => {
+    const f = await failure(recon.importReport({ format: "adyen_settlement_details", body: bodyOf(STRIPE) }));
+    expect(f.code).toBe("ENT_RECON_REPORT_FORMAT");
+    expect(f.message).toContain("Psp Reference");
+    expect((f.details?.["missing"] as string[]).length).toBe(23);
+    const g = await failure(recon.importReport({ format: "stripe_itemized_balance", body: bodyOf("balance_transaction_id,created_utc,currency,gross,net\n") }));
+    expect(g.message).toMatch(/lacks 2 required columns: fee, reporting_category/);
+    expect((await failure(recon.importReport({ format: "stripe_itemized_balance", body: bodyOf("") }))).code).toBe("ENT_RECON_REPORT_FORMAT");
+    expect((await failure(recon.importReport({ format: "paypal", body: bodyOf("x") }))).code).toBe("ENT_RECON_UNKNOWN_FORMAT");
+  });
+
+  it("lists each malformed record with its line and column and keeps the valid ones", async () => {
+    const ghost = lineOf(ADYEN, "8825000000009999");
+    const refund = lineOf(ADYEN, "8835000000000002");
+    const krw = lineOf(ADYEN, "8825000000000010");
+    const e5 = lineOf(ADYEN, "8825000000000005");
+    const text = adyenWith(
+      {
+        2: (l) => l.replace(",27.90,", ',"27,90",'), // bad amount (decimal comma)
+        [refund]: (l) => l.replace(",EUR,10.00,", ",XYZ,10.00,"), // unknown currency
+        [krw]: (l) => l.replace(",39000,", ",39000.5,"), // KRW has no minor unit
+        [e5]: (l) => l.slice(0, l.lastIndexOf(",")), // one column short
+        [ghost]: (l) => l.replace("2025-03-05 14:00:00,CET", "2025-02-30 14:00:00,IST"), // impossible date, ambiguous zone
+      },
+      ['EntrepotMarketplace,EntrepotMarketplaceEU,8815000000007777,"ORD-AD-77,Settled'], // unterminated quote at the end
+    );
+    const r = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(text, 64) });
+    const imp = r.import;
+    expect(imp.rowCount).toBe(19 - 5);
+    expect(imp.errorCount).toBe(7);
+    expect(imp.summary).toMatchObject({ errorsStored: 3, errorCap: 3 });
+    const stored = await recon.listImportErrors(imp.id, { limit: 10 });
+    expect(stored).toHaveLength(3);
+    // The cap (3 here) only limits what is stored; every error is counted. Re-read them all:
+    const all: ImportError[] = [];
+    const { ReportReader } = await import("../../service/reconciliation/index.js");
+    const reader = new ReportReader("adyen_settlement_details", 0, { row: () => undefined, error: (e) => all.push(e) });
+    reader.pushBytes(Buffer.from(text));
+    reader.end();
+    expect(all.map((e) => [e.line, e.column, e.code])).toEqual([
+      [2, "Gross Credit (GC)", "amount"],
+      [refund, "Gross Currency", "currency"],
+      [e5, null, "column_count"],
+      [krw, "Gross Credit (GC)", "precision"],
+      [ghost, "Creation Date", "date"],
+      [ghost, "TimeZone", "timezone"],
+      [21, null, "unterminated_quote"],
+    ]);
+    expect(stored).toEqual(all.slice(0, 3).map((e, seq) => ({ ...e, seq })));
+    expect(all[0]!.message).toContain('"27,90" is not a decimal amount');
+    expect(all[3]!.message).toContain("more decimals than KRW has (0)");
+    expect(all[2]!.message).toBe("expected 30 columns (as in the header), found 29");
+  });
+
+  it("checks Stripe rows: signs by category, UTC instants, customer-facing currency", async () => {
+    const head = STRIPE.split("\n")[0]!;
+    const ok = STRIPE.split("\n")[1]!;
+    const text = [
+      head,
+      ok.replace(",29.99,1.17,28.82,charge,", ",-29.99,1.17,-31.16,charge,"),
+      ok.replace("2025-03-03 09:00:00", "03/03/2025 09:00"),
+      ok.replace(",usd,", ",usdx,"),
+      ok.replace(",,,po_", ",12.00,zzz,po_"),
+      ok.replace("txn_1QEntrepot0001", "txn_fine"),
+    ].join("\n");
+    const r = await recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(text) });
+    expect(r.import.rowCount).toBe(1);
+    const errors = await recon.listImportErrors(r.import.id);
+    expect(errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [2, "gross", "sign"],
+      [3, "created_utc", "date"],
+      [4, "currency", "currency"],
+    ]);
+    expect(r.import.errorCount).toBe(4); // the fourth (line 5, customer_facing_currency) is counted, beyond the cap of 3
+  });
+
+  it("refuses a file larger than the configured maximum", async () => {
+    const small = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement: { iterateForReconciliation: async function* () {} }, ledger: createLedger(db), maxImportBytes: 1000 });
+    expect((await failure(small.importReport({ format: "adyen_settlement_details", body: bodyOf(ADYEN) }))).code).toBe("ENT_RECON_IMPORT_TOO_LARGE");
+  });
+});
