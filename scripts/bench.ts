@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: ledger core, settlement engine (in-process) and HTTP service figures on the embedded default (PGlite) and on
+ * `npm run bench`: ledger core, settlement engine (in-process), HTTP service, anchoring, event index
+ * catch-up and reconciliation figures on the embedded default (PGlite) and on
  * PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test;
  * each bench creates a FRESH database there and drops it after). An unreachable PostgreSQL is said
  * plainly and shows as an unmet figure, never silently skipped. One table, then the JSON line last.
@@ -7,7 +8,10 @@
  */
 import pg from "pg";
 import { figure, report, type Figure } from "./lib/figures.js";
+import { benchAnchoring } from "./bench/anchoring.js";
 import { benchHttp } from "./bench/http.js";
+import { benchIndexer, closeIndexerBenchChain } from "./bench/indexer.js";
+import { benchReconciliation } from "./bench/reconciliation.js";
 import { benchLedger } from "./bench/ledger.js";
 import { benchSettlement } from "./bench/settlement.js";
 
@@ -47,6 +51,9 @@ async function main(): Promise<void> {
   figures.push(...(await benchLedger({ seconds })));
   figures.push(...(await benchSettlement({ seconds })));
   figures.push(...(await benchHttp({ seconds })));
+  figures.push(...(await benchAnchoring({ seconds })));
+  figures.push(...(await benchIndexer({ seconds })));
+  figures.push(...(await benchReconciliation({ seconds })));
 
   const why = await reachable(pgUrl);
   if (why === null) {
@@ -54,10 +61,14 @@ async function main(): Promise<void> {
     figures.push(...(await benchLedger({ databaseUrl: pgUrl, seconds })));
     figures.push(...(await benchSettlement({ databaseUrl: pgUrl, seconds })));
     figures.push(...(await benchHttp({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchAnchoring({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchIndexer({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchReconciliation({ databaseUrl: pgUrl, seconds })));
   } else {
     console.log(`bench: PostgreSQL UNREACHABLE at ${redact(pgUrl)} (${why}): PostgreSQL figures NOT measured`);
     figures.push(figure(`PostgreSQL reachable at ${redact(pgUrl)}`, 0, "bool", ">=", 1));
   }
+  await closeIndexerBenchChain();
   report("Entrepot benchmark", figures);
 }
 
