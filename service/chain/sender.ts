@@ -24,6 +24,7 @@ import {
 import type { SqlRunner } from "../db/sql.js";
 import type { DeploymentRecord } from "./deployment-record.js";
 import { ChainErrors } from "./sender-errors.js";
+import { revertData } from "./revert.js";
 
 export type ChainTxStatus = "signed" | "sent" | "mined" | "reverted";
 
@@ -795,23 +796,6 @@ export function classifyBroadcastError(e: unknown): BroadcastOutcome {
   return "failed";
 }
 
-/** Revert data (0x + selector…) found anywhere along the error's chain, if any. */
-function revertData(e: unknown): string | null {
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, depth: number): string | null => {
-    if (x === null || x === undefined || depth > 6 || seen.has(x)) return null;
-    if (typeof x === "string") return isHexString(x) && x.length >= 10 && x.length % 2 === 0 ? x : null;
-    if (typeof x !== "object") return null;
-    seen.add(x);
-    const o = x as Record<string, unknown>;
-    for (const k of ["data", "error", "cause", "info", "revert"]) {
-      const found = walk(o[k], depth + 1);
-      if (found) return found;
-    }
-    return null;
-  };
-  return walk(e, 0);
-}
 
 const ERROR_SELECTOR = "0x08c379a0";
 const PANIC_SELECTOR = "0x4e487b71";

@@ -4,21 +4,12 @@
  * on any other error, on a panic, or on a revert with the right name but the wrong arguments.
  */
 import { expect } from "vitest";
+import { revertData as serviceRevertData } from "../../service/chain/revert.js";
 import type { ContractTransactionReceipt, ErrorDescription, Interface, LogDescription, Result } from "ethers";
 
 /** Digs the revert data out of whatever ethers / the Hardhat provider wrapped it in. */
 export function revertData(e: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [e];
-  while (stack.length > 0) {
-    const x = stack.pop();
-    if (x === null || typeof x !== "object" || seen.has(x)) continue;
-    seen.add(x);
-    const o = x as Record<string, unknown>;
-    if (typeof o.data === "string" && /^0x[0-9a-fA-F]*$/.test(o.data) && o.data.length >= 10) return o.data;
-    for (const k of ["data", "error", "info", "cause", "revert", "payload"]) if (k in o) stack.push(o[k]);
-  }
-  return undefined;
+  return serviceRevertData(e) ?? undefined;
 }
 
 function plain(v: unknown): unknown {

@@ -32,6 +32,7 @@ import {
   type BatchPreimage,
   type JournalLeaf,
 } from "./leaf.js";
+import { revertData } from "../revert.js";
 
 export const PROOF_FORMAT = "entrepot-anchor-proof";
 export const PROOF_VERSION = 1;
@@ -556,16 +557,3 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
   return { ok: checks.every((c) => c.ok), checks, ...(confirmations === undefined ? {} : { confirmations }), ...(final === undefined ? {} : { final }) };
 }
 
-function revertData(e: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [e];
-  while (stack.length > 0) {
-    const x = stack.pop();
-    if (x === null || typeof x !== "object" || seen.has(x)) continue;
-    seen.add(x);
-    const o = x as Record<string, unknown>;
-    if (typeof o["data"] === "string" && /^0x[0-9a-fA-F]{8,}$/.test(o["data"])) return o["data"];
-    for (const k of ["data", "error", "info", "cause", "revert", "payload"]) if (k in o) stack.push(o[k]);
-  }
-  return undefined;
-}
