@@ -65,6 +65,12 @@ export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
 
+/** One line for a log or a stored `error` column: `<code>: <detail>` for an AppError, else the message; capped. */
+export function errorSummary(e: unknown, max = 500): string {
+  if (isAppError(e)) return `${e.code}: ${e.message}`.slice(0, max);
+  return (e instanceof Error ? e.message : String(e)).slice(0, max);
+}
+
 /** Cross-cutting errors that belong to no single module. */
 export const Errors = {
   validation: defineError("ENT_REQUEST_VALIDATION", 400, "Request validation failed"),
