@@ -18,6 +18,7 @@ import type { Ledger } from "./ledger/types.js";
 import { PayoutService } from "./payouts/index.js";
 import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
 import { PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
+import { TreasuryService } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
 
@@ -36,6 +37,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   /** Payouts through the vault; absent when no chain is configured (routes then answer 503). */
   payouts?: PayoutService;
+  /** The vault's funding and claims booked in the ledger; absent when no chain is configured. */
+  treasury?: TreasuryService;
   /** Anchoring of the journal on chain (proofs, batches); absent when no chain is configured (routes then answer 503). */
   anchoring?: AnchorService;
   /** Gateway report reconciliation; without a chain, runs skip the chain check and digests are not anchored. */
@@ -104,6 +107,16 @@ export function createServices(
           intervalMs: config.chain.payoutIntervalSeconds * 1000,
           log: workerLog.child("payouts"),
         });
+  const treasury =
+    chain === undefined || payouts === undefined
+      ? undefined
+      : new TreasuryService({
+          sql: db.sql,
+          ledger,
+          chain: { chainId: chain.chainId, provider: chain.provider, record: chain.record, index: chain.indexer },
+          claimants: payouts,
+          log: workerLog.child("treasury"),
+        });
   if (chain !== undefined && anchoring !== undefined && payouts !== undefined) {
     chain.indexer.onChange((c) => anchoring.onIndexed(c));
     chain.indexer.onChange((c) => payouts.onIndexed(c));
@@ -117,6 +130,7 @@ export function createServices(
     settlement,
     apiKeys,
     ...(payouts === undefined ? {} : { payouts }),
+    ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,
     ...(chain === undefined ? {} : { chain }),

@@ -1,5 +1,5 @@
 /**
- * The log of the background workers (sender, indexer, anchoring, payouts), which are built with
+ * The log of the background workers (sender, indexer, anchoring, payouts, treasury), built with
  * the services, before the HTTP app and its logger exist. Until `server.ts` attaches the app's
  * logger, warnings and errors go to stderr and the rest is dropped.
  */

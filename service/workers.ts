@@ -1,7 +1,8 @@
 /**
  * The background workers of a running service: maintenance (expired pending transfers, due
- * releases) and, when a chain is configured, the transaction sender, the event index, anchoring and
- * payouts. Each is a loop of idempotent ticks (service/loop.ts); `stop()` waits for ticks in progress.
+ * releases) and, when a chain is configured, the transaction sender, the event index, anchoring,
+ * payouts and the treasury (the vault's own events booked). Each is a loop of idempotent ticks
+ * (service/loop.ts); `stop()` waits for ticks in progress.
  */
 import type { Config } from "./config.js";
 import { startLoop, type Loop } from "./loop.js";
@@ -19,7 +20,7 @@ export function startWorkers(services: Services, config: Pick<Config, "maintenan
   if (config.maintenanceIntervalSeconds > 0) {
     loops.push(startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log }));
   }
-  const { chain, anchoring, payouts } = services;
+  const { chain, anchoring, payouts, treasury } = services;
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
     chain.indexer.start({ intervalMs: every });
@@ -36,6 +37,7 @@ export function startWorkers(services: Services, config: Pick<Config, "maintenan
       );
     }
     if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log));
+    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log));
   }
   return {
     async stop() {

@@ -4,7 +4,7 @@
  *
  * Funding mints MockStablecoin to the token's owner (the deployer/admin, dev account #0), approves
  * the vault and calls `vault.fund(amount)`. It is NOT booked here: the vault's `Funded` event is
- * booked by PayoutService once final (`vault:<chainId>:<tx>:<log>:funded`: debit
+ * booked by the treasury (service/treasury) once final (`vault:<chainId>:<tx>:<log>:funded`: debit
  * `treasury:vault:USDC`, credit `treasury:bank` through `fx:USDC-USD`), so funding done by any
  * means (this function, a script, another treasury) is booked exactly once and only after it can
  * no longer be reorged away.
@@ -40,7 +40,7 @@ export async function assignDemoDestinations(payouts: PayoutService, sellerIds: 
   if (!isLocalChain(chainId)) throw PayoutErrors.fundingRefused(`demo payout destinations are public dev accounts; refused on chain ${chainId}`);
   let set = 0;
   for (const [i, sellerId] of sellerIds.entries()) {
-    if ((await payouts.repo.getDestination(sellerId, chainId)) !== null) continue;
+    if ((await payouts.repo.destinations.get(sellerId, chainId)) !== null) continue;
     const r = await payouts.setDestination(sellerId, demoPayoutAddress(i), { chainId, by: "demo" });
     if (r.changed) set++;
   }

@@ -2,8 +2,11 @@
  * Public types of the payouts module. Amounts are bigint: `amount` in minor units of the seller's
  * payout currency, `usdAmount` in USD cents, `tokenAmount` in base units of the vault's stablecoin.
  */
+import type { ethers } from "ethers";
+import type { DeploymentRecord } from "../chain/deployment-record.js";
 import type { ChainTx, TxIntent } from "../chain/sender.js";
 import type { EventFilter, IndexedEvent, IndexHead } from "../chain/indexer/types.js";
+import type { RoundingMode } from "../money/index.js";
 
 export const PAYOUT_STATUSES = ["planned", "sent", "observed", "safe", "final", "failed", "cancelling", "cancelled"] as const;
 /**
@@ -118,6 +121,23 @@ export interface PayoutSender {
 export interface PayoutIndex {
   events(filter: EventFilter): Promise<IndexedEvent[]>;
   head(): Promise<IndexHead>;
+}
+
+/** What payouts need from the FX module (FxService satisfies it). */
+export interface PayoutFxService {
+  quote(request: { base: string; quote: string }): Promise<{ id: string; allInRate: string }>;
+  convert(input: { amount: bigint; from: string; to: string; quoteId?: string; rounding: RoundingMode }): Promise<{ amount: bigint; rate: string; evidence: unknown }>;
+}
+
+/** The chain payouts are made on: the deployment, the sender, the index and the payer key. */
+export interface PayoutChain {
+  chainId: bigint;
+  provider: ethers.Provider;
+  record: DeploymentRecord;
+  sender: PayoutSender;
+  index: PayoutIndex;
+  /** Address of the PAYER_ROLE key the sender signs with. */
+  payer: string;
 }
 
 /** Named points of the payout protocol, for observers (and crash-injection tests). */

@@ -95,11 +95,11 @@ describe.skipIf(!hasPostgres)("payout planners racing on PostgreSQL", { timeout:
   });
 
   it("fences a planner whose lease expired: it cannot record a batch", async () => {
-    expect(await h.payouts.repo.acquireLease("planner-a", 1)).toBe(true);
+    expect(await h.payouts.repo.planner.acquireLease("planner-a", 1)).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
-    expect(await other.repo.acquireLease("planner-b", 60_000)).toBe(true);
-    expect(await h.payouts.repo.acquireLease("planner-a", 60_000)).toBe(false);
-    const recorded = await h.payouts.repo.insertBatch("planner-a", {
+    expect(await other.repo.planner.acquireLease("planner-b", 60_000)).toBe(true);
+    expect(await h.payouts.repo.planner.acquireLease("planner-a", 60_000)).toBe(false);
+    const recorded = await h.payouts.repo.planner.insertBatch("planner-a", {
       chainId: h.sys.chainId,
       vault: h.vault,
       createdBy: "test",
@@ -108,6 +108,6 @@ describe.skipIf(!hasPostgres)("payout planners racing on PostgreSQL", { timeout:
       payouts: [{ sellerId: "S-POP-HK-02", address: h.sys.others[1]!.address, currency: "USD", amount: 1n, usdAmount: 1n, tokenAmount: 1n, fx: null, ledgerRequest: () => ({}) }],
     });
     expect(recorded).toBeNull();
-    await other.repo.releaseLease("planner-b");
+    await other.repo.planner.releaseLease("planner-b");
   });
 });

@@ -1,9 +1,9 @@
 /**
  * Real wiring for the payout tests: an in-process chain with the system deployed by deploySystem,
  * a fresh database, the real ledger, FX and settlement services, the real TxSender (payer key =
- * dev account #2) and ChainIndexer, and a PayoutService on top. `step()` runs one worker round
- * (sender tick, index poll -> listener, payouts execute) and `untilBatch()` mines blocks until a
- * batch reaches a status.
+ * dev account #2) and ChainIndexer, a PayoutService on top, and the TreasuryService that books the
+ * vault's funding and claims. `step()` runs one worker round (sender tick, index poll -> listener,
+ * payouts execute, treasury tick) and `untilBatch()` mines blocks until a batch reaches a status.
  */
 import { Wallet, type Provider } from "ethers";
 import { expect } from "vitest";
@@ -17,6 +17,7 @@ import { PayoutService, type PayoutServiceOptions } from "../../service/payouts/
 import type { PayoutBatch, PayoutStatus } from "../../service/payouts/types.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { accountSpec, FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type Seller } from "../../service/settlement/index.js";
+import { TreasuryService } from "../../service/treasury/index.js";
 import { mineEmpty } from "../chain/indexer/support.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { freshDatabase, type DatabaseKind, type TestDatabase } from "../support/db.js";
@@ -39,6 +40,7 @@ export interface PayoutHarness {
   sender: TxSender;
   indexer: ChainIndexer;
   payouts: PayoutService;
+  treasury: TreasuryService;
   payer: Wallet;
   vault: string;
   logs: LogLine[];
@@ -89,6 +91,7 @@ export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<Payout
     log,
     ...opts,
   });
+  const treasury = new TreasuryService({ sql: db.sql, ledger, chain: { chainId: sys.chainId, provider, record, index: indexer }, claimants: payouts, log });
   indexer.onChange((change) => payouts.onIndexed(change));
   // Sellers are paid to accounts #5.. in the order above (sys.others[i]).
   for (const [i, s] of sellers.entries()) {
@@ -110,6 +113,7 @@ export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<Payout
     sender,
     indexer,
     payouts,
+    treasury,
     payer,
     vault: record.contracts.SettlementVault.address,
     logs,
@@ -132,6 +136,7 @@ export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<Payout
       await sender.tick();
       await indexer.poll();
       await payouts.execute();
+      await treasury.tick();
     },
     async untilBatch(batchId, status, maxRounds = 12) {
       for (let i = 0; i < maxRounds; i++) {

@@ -2,14 +2,15 @@
  * Payouts end to end on an in-process chain and a real database of each kind: available balance ->
  * pending reserve -> vault.payout through the TxSender -> the vault's events in the index -> at
  * final, the ledger commit (once). USD and CNY (FX quote evidence, rounded down) sellers, a
- * deferred payout (blocklisted seller) booked as claimable and its later claim, vault funding
- * booked from its Funded event, and the planner's skips.
+ * deferred payout (blocklisted seller) booked as claimable and its later claim (booked by the
+ * treasury), vault funding booked by the treasury from its Funded event, and the planner's skips.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SettlementVaultContract } from "../../service/chain/contracts.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { historicalUsdRate } from "../../service/fx/index.js";
-import { assignDemoDestinations, demoPayoutAddress, fundVaultLocal, PayoutAccounts, PayoutService, publishDemoPayoutRates, STABLECOIN_CURRENCY } from "../../service/payouts/index.js";
+import { assignDemoDestinations, demoPayoutAddress, fundVaultLocal, PayoutAccounts, PayoutService, publishDemoPayoutRates } from "../../service/payouts/index.js";
+import { STABLECOIN_CURRENCY, TreasuryAccounts } from "../../service/treasury/index.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { mineEmpty } from "../chain/indexer/support.js";
@@ -34,12 +35,12 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   it("books the vault funding from its Funded event, once, when final", async () => {
     await h.step();
     // Not final yet: nothing booked.
-    await expect(balance(PayoutAccounts.vault(), STABLECOIN_CURRENCY)).rejects.toMatchObject({ code: "ENT_LEDGER_ACCOUNT_NOT_FOUND" });
+    await expect(balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).rejects.toMatchObject({ code: "ENT_LEDGER_ACCOUNT_NOT_FOUND" });
     await mineEmpty(h.sys, 3);
     await h.step();
     await h.step();
-    expect((await balance(PayoutAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC);
-    expect((await balance(PayoutAccounts.bank, "USD")).posted).toBe(-1_000_000n); // $10,000.00 left the bank
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC);
+    expect((await balance(TreasuryAccounts.bank, "USD")).posted).toBe(-1_000_000n); // $10,000.00 left the bank
     const funded = await h.ledger.listTransactions({ metadata: { kind: "vault_funded" } });
     expect(funded.items).toHaveLength(1);
     expectBalanced(funded.items[0]!);
@@ -84,7 +85,7 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     expect(await balance(PayoutAccounts.available(seller.id), "USD")).toMatchObject({ posted: 0n, available: 0n, pendingDebits: 0n });
     expect(await h.sys.c.token.balanceOf(address)).toBe(123_450_000n);
     expect(await h.sys.c.token.balanceOf(h.vault)).toBe(vaultBefore - 123_450_000n);
-    expect((await balance(PayoutAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC - 123_450_000n);
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC - 123_450_000n);
     expect(await h.sys.c.vault.isPayoutProcessed(1n)).toBe(true);
 
     // Exactly one pending and one commit, each balanced per currency; more steps change nothing.
@@ -151,26 +152,26 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     expect(payouts.find((p) => p.sellerId === "S-TEST-USD-02")).toMatchObject({ outcome: "paid", claimableTxId: null });
 
     expect(await h.sys.c.vault.claimableOf(signer.address)).toBe(50_000_000n);
-    expect((await balance(PayoutAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(50_000_000n);
+    expect((await balance(TreasuryAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(50_000_000n);
     expect((await balance(PayoutAccounts.available(seller.id), "USD")).posted).toBe(0n);
     const journal = await payoutJournal(h.ledger, deferred.id);
     expect(journal.map((t) => t.kind).sort()).toEqual(["commit", "pending", "standard"]);
     journal.forEach(expectBalanced);
     // The vault still holds the deferred tokens: the ledger's vault asset follows the chain.
     const vaultTokens = await h.sys.c.token.balanceOf(h.vault);
-    expect((await balance(PayoutAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(vaultTokens);
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(vaultTokens);
 
     // The seller claims to another address of theirs once unblocked.
     await h.sys.c.mock.unblocklist(signer.address).then((t) => t.wait());
     const to = h.sys.others[14]!.address;
     await (h.sys.c.vault.connect(signer) as SettlementVaultContract).claim(to).then((t) => t.wait());
     await h.step(); // observed: not booked yet
-    expect((await balance(PayoutAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(50_000_000n);
+    expect((await balance(TreasuryAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(50_000_000n);
     await mineEmpty(h.sys, 3);
     await h.step();
     await h.step();
-    expect((await balance(PayoutAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(0n);
-    expect((await balance(PayoutAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(await h.sys.c.token.balanceOf(h.vault));
+    expect((await balance(TreasuryAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(0n);
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(await h.sys.c.token.balanceOf(h.vault));
     const claims = await h.ledger.listTransactions({ metadata: { kind: "payout_claimed" } });
     expect(claims.items).toHaveLength(1);
     expect(claims.items[0]!.metadata).toMatchObject({ sellerId: seller.id, to });

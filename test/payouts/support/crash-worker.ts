@@ -73,7 +73,7 @@ for (;;) {
   await sender.tick();
   await indexer.poll();
   await payouts.tick();
-  const batches = await payouts.repo.batchesIn(["planned", "sent", "observed", "safe", "failed", "cancelling", "final", "cancelled"]);
+  const batches = await payouts.listBatches();
   if (batches.length > 0 && batches.every((b) => b.status === "final")) {
     // The index can see a batch final before the sender's next tick has read the receipt: one more
     // tick so the sender's own record says mined too.

@@ -1,0 +1,156 @@
+/**
+ * Planning's writes to the payouts tables, through the raw SQL runner: the planner's lease and id
+ * counters (`payout_state`), the insert of a batch with its payouts, and the link from a payout to
+ * its pending ledger reserve.
+ *
+ * Concurrency: the planner's lease (`payout_state.lease_owner/lease_until`) lets one planner at a
+ * time read balances and record intents, across processes; the insert of a batch re-checks the
+ * lease under the state row's lock (fencing), so a planner whose lease expired mid-run cannot record
+ * anything.
+ */
+import type { SqlRunner } from "../db/sql.js";
+import { batchFromRow, payoutFromRow, type BatchRow, type PayoutRow, type StoredPayout } from "./repository.js";
+import type { PayoutBatch } from "./types.js";
+
+const STATE = "default";
+
+export interface NewPayout {
+  sellerId: string;
+  address: string;
+  currency: string;
+  amount: bigint;
+  usdAmount: bigint;
+  tokenAmount: bigint;
+  fx: { quoteId: string; rate: string; rounding: string; evidence: unknown } | null;
+  /** Builds the ledger request once the payout and batch ids are known. */
+  ledgerRequest(ids: { payoutId: bigint; batchId: bigint }): unknown;
+}
+
+export interface NewBatch {
+  chainId: bigint;
+  vault: string;
+  createdBy: string;
+  payouts: NewPayout[];
+  /** payoutsHash of the packed list, computed from the ids-independent packing. */
+  payoutsHash: string;
+  total: bigint;
+}
+
+export class PlannerRepository {
+  constructor(private readonly sql: SqlRunner) {}
+
+  async ensureState(): Promise<void> {
+    await this.sql.q(
+      `INSERT INTO payout_state (name, next_batch_id, next_payout_id) VALUES ($1, 1, 1) ON CONFLICT (name) DO NOTHING`,
+      STATE,
+    );
+  }
+
+  /** Takes (or renews) the planner's lease; false when another owner holds an unexpired one. */
+  async acquireLease(owner: string, ttlMs: number): Promise<boolean> {
+    await this.ensureState();
+    const rows = await this.sql.q(
+      `UPDATE payout_state SET lease_owner = $2, lease_until = now() + ($3::bigint * interval '1 millisecond')
+        WHERE name = $1 AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $2) RETURNING name`,
+      STATE,
+      owner,
+      BigInt(ttlMs),
+    );
+    return rows.length === 1;
+  }
+
+  async releaseLease(owner: string): Promise<void> {
+    await this.sql.q(`UPDATE payout_state SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, STATE, owner);
+  }
+
+  async lastPlannedAt(): Promise<Date | null> {
+    const [r] = await this.sql.q<Array<{ last_planned_at: Date | null }>>(`SELECT last_planned_at FROM payout_state WHERE name = $1`, STATE);
+    return r?.last_planned_at ?? null;
+  }
+
+  async markPlanned(owner: string): Promise<void> {
+    await this.sql.q(`UPDATE payout_state SET last_planned_at = now() WHERE name = $1 AND lease_owner = $2`, STATE, owner);
+  }
+
+  /**
+   * Records a batch and its payouts with freshly allocated, consecutive ids, in one transaction that
+   * first re-checks the lease (fencing). Returns null when the lease is no longer ours.
+   */
+  async insertBatch(owner: string, b: NewBatch): Promise<{ batch: PayoutBatch; payouts: StoredPayout[] } | null> {
+    return this.sql.transaction(async (tx) => {
+      const [state] = await tx.q<Array<{ next_batch_id: bigint; next_payout_id: bigint; lease_owner: string | null; lease_ok: boolean }>>(
+        `SELECT next_batch_id, next_payout_id, lease_owner, (lease_until >= now()) AS lease_ok FROM payout_state WHERE name = $1 FOR UPDATE`,
+        STATE,
+      );
+      if (!state || state.lease_owner !== owner || !state.lease_ok) return null;
+      const batchId = state.next_batch_id;
+      const first = state.next_payout_id;
+      const count = b.payouts.length;
+      await tx.q(
+        `UPDATE payout_state SET next_batch_id = $2, next_payout_id = $3 WHERE name = $1`,
+        STATE,
+        batchId + 1n,
+        first + BigInt(count),
+      );
+      const [br] = await tx.q<BatchRow[]>(
+        `INSERT INTO payout_batches (id, chain_id, vault, first_payout_id, count, total, payouts_hash, status, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'planned', $8) RETURNING *`,
+        batchId,
+        b.chainId,
+        b.vault,
+        first,
+        count,
+        b.total,
+        b.payoutsHash,
+        b.createdBy,
+      );
+      const ids = b.payouts.map((_, i) => first + BigInt(i));
+      const rows = await tx.q<PayoutRow[]>(
+        `INSERT INTO payouts (id, batch_id, seller_id, chain_id, vault, address, currency, amount, usd_amount, token_amount,
+                              fx_quote_id, fx_rate, fx_evidence, rounding, status, ledger_request)
+         SELECT u.id, $1, u.seller_id, $2, $3, u.address, u.currency, u.amount, u.usd_amount, u.token_amount,
+                u.fx_quote_id, u.fx_rate, u.fx_evidence::jsonb, u.rounding, 'planned', u.ledger_request::jsonb
+           FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[],
+                       $11::text[], $12::numeric[], $13::text[], $14::text[], $15::text[])
+             AS u(id, seller_id, address, currency, amount, usd_amount, token_amount, fx_quote_id, fx_rate, fx_evidence, rounding, ledger_request)
+         RETURNING *`,
+        batchId,
+        b.chainId,
+        b.vault,
+        ids,
+        b.payouts.map((p) => p.sellerId),
+        b.payouts.map((p) => p.address),
+        b.payouts.map((p) => p.currency),
+        b.payouts.map((p) => p.amount),
+        b.payouts.map((p) => p.usdAmount),
+        b.payouts.map((p) => p.tokenAmount),
+        b.payouts.map((p) => p.fx?.quoteId ?? null),
+        b.payouts.map((p) => p.fx?.rate ?? null),
+        b.payouts.map((p) => (p.fx === null ? null : JSON.stringify(p.fx.evidence))),
+        b.payouts.map((p) => p.fx?.rounding ?? null),
+        b.payouts.map((p, i) => JSON.stringify(p.ledgerRequest({ payoutId: ids[i]!, batchId }))),
+      );
+      rows.sort((x, y) => (x.id < y.id ? -1 : 1));
+      return { batch: batchFromRow(br!), payouts: rows.map(payoutFromRow) };
+    });
+  }
+
+  /** Payouts recorded but whose pending ledger reserve is not booked yet (a crash in between). */
+  async unbooked(): Promise<StoredPayout[]> {
+    const rows = await this.sql.q<PayoutRow[]>(`SELECT * FROM payouts WHERE pending_tx_id IS NULL AND status <> 'cancelled' ORDER BY id`);
+    return rows.map(payoutFromRow);
+  }
+
+  /** Token amounts of payouts in flight on `vault` (recorded, not final, not cancelled). */
+  async inFlightTotal(vault: string): Promise<bigint> {
+    const [r] = await this.sql.q<Array<{ total: string | null }>>(
+      `SELECT sum(token_amount)::text AS total FROM payouts WHERE vault = $1 AND status NOT IN ('final', 'cancelled')`,
+      vault,
+    );
+    return BigInt(r?.total ?? "0");
+  }
+
+  async setPendingTx(payoutId: bigint, txId: string): Promise<void> {
+    await this.sql.q(`UPDATE payouts SET pending_tx_id = $2, updated_at = now() WHERE id = $1 AND pending_tx_id IS NULL`, payoutId, BigInt(txId));
+  }
+}

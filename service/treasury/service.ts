@@ -1,0 +1,122 @@
+/**
+ * TreasuryService: the vault's own events booked in the ledger once they are final, so that
+ * `treasury:vault:USDC` follows the vault's token balance and the sellers' claimable accounts sum
+ * to `vault.totalClaimable()`.
+ * - `Funded` -> debit `treasury:vault:USDC`, credit `treasury:bank` (USD) through `fx:USDC-USD`.
+ * - `Claimed` -> debit `seller:<id>:claimable`, credit `treasury:vault:USDC`. The seller behind the
+ *   claiming address comes from the payouts (`ClaimantDirectory`); a claim that no seller of ours
+ *   is owed is recorded for reconciliation, not booked.
+ *
+ * Only final events are booked: an observed one may still be reorged away. Every booking is
+ * idempotent by its event's key, so the worker can run any number of times, in any number of
+ * processes, and a crash anywhere just books the rest on the next tick. A booking the ledger
+ * refuses (a claim whose deferral is not final and booked yet) is logged and tried again next tick.
+ */
+import type { ethers } from "ethers";
+import { sameAddress } from "../chain/address.js";
+import { attachSystem } from "../chain/contracts.js";
+import type { DeploymentRecord } from "../chain/deployment-record.js";
+import type { EventFilter, IndexedEvent } from "../chain/indexer/types.js";
+import type { SqlRunner } from "../db/sql.js";
+import { errorSummary } from "../errors.js";
+import type { Ledger } from "../ledger/types.js";
+import { claimRequest, fundingRequest } from "./bookings.js";
+import { VaultBookingRepository } from "./repository.js";
+import { decimalsReader, STABLECOIN_CURRENCY } from "./stablecoin.js";
+
+/** The seller owed deferred payouts at an address (PayoutService satisfies it). */
+export interface ClaimantDirectory {
+  sellerOfClaimant(claim: { chainId: bigint; vault: string; address: string }): Promise<string | null>;
+}
+
+export interface TreasuryChain {
+  chainId: bigint;
+  provider: ethers.Provider;
+  record: DeploymentRecord;
+  /** The event index (ChainIndexer satisfies it). */
+  index: { events(filter: EventFilter): Promise<IndexedEvent[]> };
+}
+
+export interface TreasuryLog {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+  error(o: object, m?: string): void;
+}
+
+export interface TreasuryServiceOptions {
+  sql: SqlRunner;
+  ledger: Ledger;
+  chain: TreasuryChain;
+  claimants: ClaimantDirectory;
+  log?: TreasuryLog;
+}
+
+export class TreasuryService {
+  readonly repo: VaultBookingRepository;
+  readonly #ledger: Ledger;
+  readonly #chain: TreasuryChain;
+  readonly #claimants: ClaimantDirectory;
+  readonly #log: TreasuryLog | undefined;
+  readonly #tokenDecimals: () => Promise<number>;
+
+  constructor(opts: TreasuryServiceOptions) {
+    this.repo = new VaultBookingRepository(opts.sql);
+    this.#ledger = opts.ledger;
+    this.#chain = opts.chain;
+    this.#claimants = opts.claimants;
+    this.#log = opts.log;
+    const { token } = attachSystem(opts.chain.record, opts.chain.provider);
+    this.#tokenDecimals = decimalsReader(() => token.decimals());
+  }
+
+  /** One worker step: book every final `Funded` and `Claimed` of the vault not booked yet. */
+  async tick(): Promise<void> {
+    await this.bookVaultEvents();
+  }
+
+  async bookVaultEvents(): Promise<void> {
+    const chain = this.#chain;
+    const vault = chain.record.contracts.SettlementVault.address;
+    for (const name of ["Funded", "Claimed"] as const) {
+      const events = (await chain.index.events({ contract: "SettlementVault", name })).filter((e) => e.state === "final" && sameAddress(e.address, vault));
+      for (const ev of events) {
+        if (await this.repo.isBooked(chain.chainId, ev.txHash, ev.logIndex)) continue;
+        try {
+          await (name === "Funded" ? this.#bookFunded(ev) : this.#bookClaimed(ev));
+        } catch (e) {
+          this.#log?.warn({ tx: ev.txHash, logIndex: ev.logIndex, event: name, err: errorSummary(e) }, "vault event not booked yet; retried next tick");
+        }
+      }
+    }
+  }
+
+  async #bookFunded(ev: IndexedEvent): Promise<void> {
+    const chainId = this.#chain.chainId;
+    const amount = BigInt(ev.args["amount"] ?? "0");
+    const from = ev.args["from"] ?? "";
+    const r = await this.#ledger.post(
+      fundingRequest({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, from, amount, tokenCurrency: STABLECOIN_CURRENCY, tokenDecimals: await this.#tokenDecimals() }),
+    );
+    await this.repo.record({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, vault: ev.address, kind: "funded", account: from, toAddress: null, amount, sellerId: null, ledgerTxId: r.transaction.id, blockNumber: ev.blockNumber });
+    this.#log?.info({ tx: ev.txHash, amount: amount.toString(), from }, "vault funding booked");
+  }
+
+  async #bookClaimed(ev: IndexedEvent): Promise<void> {
+    const chainId = this.#chain.chainId;
+    const amount = BigInt(ev.args["amount"] ?? "0");
+    const seller = ev.args["seller"] ?? "";
+    const to = ev.args["to"] ?? "";
+    const sellerId = await this.#claimants.sellerOfClaimant({ chainId, vault: ev.address, address: seller });
+    const base = { chainId, txHash: ev.txHash, logIndex: ev.logIndex, vault: ev.address, kind: "claimed" as const, account: seller, toAddress: to, amount, blockNumber: ev.blockNumber };
+    if (sellerId === null) {
+      // Not a debt this service booked (a payout made elsewhere): recorded for reconciliation, not booked.
+      await this.repo.record({ ...base, sellerId: null, ledgerTxId: null });
+      this.#log?.error({ tx: ev.txHash, seller, amount: amount.toString() }, "Claimed by an address with no deferred payout of ours; recorded, not booked");
+      return;
+    }
+    // Refused (insufficient claimable) while the deferral it pays is not final yet: retried next tick.
+    const r = await this.#ledger.post(claimRequest({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, sellerId, amount, tokenCurrency: STABLECOIN_CURRENCY, to }));
+    await this.repo.record({ ...base, sellerId, ledgerTxId: r.transaction.id });
+    this.#log?.info({ tx: ev.txHash, sellerId, amount: amount.toString() }, "claim of deferred payouts booked");
+  }
+}
