@@ -3,10 +3,15 @@
  * fails boot with a message naming the variable. Modules never read `process.env`; they take the
  * plain option objects built here. Every variable is documented in `.env.example`.
  */
+import { MIN_LEASE_TTL_MS } from "./leader/term.js";
 import { isCurrency } from "./money/index.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** What an instance does: serve the API, run the background workers (when elected), or both. */
+export type Role = "all" | "http" | "workers";
+const ROLES: readonly Role[] = ["all", "http", "workers"];
 
 export interface Config {
   /** PostgreSQL connection string; absent = embedded PGlite in `dataDir`. */
@@ -21,6 +26,15 @@ export interface Config {
   demo: boolean;
   /** Seconds between maintenance ticks (expire pending transfers, release due holds/reserves); 0 = off. */
   maintenanceIntervalSeconds: number;
+  /** `all` (default): HTTP and workers; `http`: the API only; `workers`: the background workers only, no HTTP. */
+  role: Role;
+  workers: {
+    /**
+     * Lifetime of the worker leader's lease without a renewal: a standby takes over within about
+     * this plus a third of it after the leader dies; the leader renews every third of it.
+     */
+    leaseTtlMs: number;
+  };
   http: {
     /** Maximum request body in bytes (413 above it). */
     bodyLimit: number;
@@ -125,6 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("DATABASE_URL", "must be a postgresql:// connection string (leave it unset for the embedded database)");
   }
+  const role = (raw(env, "ROLE") ?? "all") as Role;
+  if (!ROLES.includes(role)) throw new ConfigError("ROLE", `must be one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
   const logLevel = (raw(env, "LOG_LEVEL") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   const host = raw(env, "HOST") ?? "127.0.0.1";
@@ -150,6 +166,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     demo: bool(env, "DEMO", false),
     maintenanceIntervalSeconds: int(env, "MAINTENANCE_INTERVAL_SECONDS", 30, 0, 86_400),
+    role,
+    workers: { leaseTtlMs: int(env, "WORKER_LEASE_TTL_MS", 10_000, MIN_LEASE_TTL_MS, 600_000) },
     http: {
       bodyLimit: int(env, "BODY_LIMIT_BYTES", 1_048_576, 1_024, 100 * 1_048_576),
       batchMaxItems: int(env, "BATCH_MAX_ITEMS", 1_000, 1, 10_000),

@@ -1,43 +1,60 @@
 /**
- * Starts the service: config from the environment (validated), database and services, bootstrap
- * keys on first start, then listen. Closes gracefully on SIGINT/SIGTERM: stop accepting, let
- * in-flight requests finish (bounded), close the database; a second signal exits at once.
+ * Starts the service: config from the environment (validated), database and services, then what
+ * ROLE asks for: `all` (default) serves the API and runs the background workers when this instance
+ * holds the worker lease; `http` serves the API only; `workers` runs the workers only (no port).
+ * Bootstrap keys are created on the first start of an API instance. Closes gracefully on
+ * SIGINT/SIGTERM: stop the workers (releasing the lease), stop accepting, let in-flight requests
+ * finish (bounded), close the database; a second signal exits at once.
  */
 import { pathToFileURL } from "node:url";
-import type { FastifyInstance } from "fastify";
-import { buildApp } from "./app.js";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { buildApp, serverOptions } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { bootstrapKeys, formatIssuedKeys } from "./http/auth/bootstrap.js";
 import { openServices, type OpenServices } from "./services.js";
-import { startWorkers } from "./workers.js";
+import { startWorkers, type Workers } from "./workers.js";
 
 export interface RunningServer {
   app: FastifyInstance;
   services: OpenServices;
   url: string;
+  log: FastifyBaseLogger;
+  /** The background workers' election (null with ROLE=http). */
+  workers: Workers | null;
+  close(): Promise<void>;
+}
+
+/** A ROLE=workers instance: the background workers (when elected), no HTTP. */
+export interface RunningWorkers {
+  services: OpenServices;
+  log: FastifyBaseLogger;
+  workers: Workers;
   close(): Promise<void>;
 }
 
 const CLOSE_GRACE_MS = 10_000;
 
 export async function startServer(config: Config, opts: { services?: OpenServices; printKeys?: (text: string) => void } = {}): Promise<RunningServer> {
+  if (config.role === "workers") throw new ConfigError("ROLE", "is workers: this instance serves no HTTP (use startWorkerInstance)");
   const services = opts.services ?? (await openServices(config));
   let app: FastifyInstance | undefined;
   try {
     const issued = await bootstrapKeys(services.apiKeys, { demo: config.demo, adminKey: config.auth.bootstrapAdminKey });
     if (issued.length > 0) (opts.printKeys ?? ((t) => process.stdout.write(t)))(formatIssuedKeys(issued));
     app = await buildApp({ services, config });
-    const address = await app.listen({ port: config.port, host: config.host });
+    const address = await listen(app, config);
     const url = address.replace("://[::1]", "://localhost");
     const server = app;
-    const workers = startWorkers(services, config, server.log);
+    const workers = config.role === "all" ? startWorkers(services, config, server.log) : null;
     let closing: Promise<void> | null = null;
     return {
       app: server,
       services,
       url,
+      log: server.log,
+      workers,
       close: () => (closing ??= (async () => {
-        await workers.stop();
+        await workers?.stop();
         await server.close();
         await services.close();
       })()),
@@ -49,22 +66,52 @@ export async function startServer(config: Config, opts: { services?: OpenService
   }
 }
 
+/** Listens; a port already taken is reported by its variable, not as a stack trace. */
+async function listen(app: FastifyInstance, config: Config): Promise<string> {
+  try {
+    return await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    if (e instanceof Error && "code" in e && e.code === "EADDRINUSE") {
+      throw new ConfigError("PORT", `${config.port} on ${config.host} is already in use (another Entrepot?): stop it, or set PORT to a free port (PORT=0 picks one)`);
+    }
+    throw e;
+  }
+}
+
+export async function startWorkerInstance(config: Config, opts: { services?: OpenServices } = {}): Promise<RunningWorkers> {
+  const services = opts.services ?? (await openServices(config));
+  // A Fastify instance that never listens, for the same logger (level, redaction) as an API instance.
+  const logger = Fastify({ logger: serverOptions(config).logger ?? false });
+  const workers = startWorkers(services, config, logger.log);
+  let closing: Promise<void> | null = null;
+  return {
+    services,
+    log: logger.log,
+    workers,
+    close: () => (closing ??= (async () => {
+      await workers.stop();
+      await services.close();
+      await logger.close();
+    })()),
+  };
+}
+
 /** SIGINT/SIGTERM -> graceful close; a second signal, or a close that hangs, exits at once. */
-export function closeOnSignals(running: RunningServer): void {
+export function closeOnSignals(running: { log: Pick<FastifyBaseLogger, "info" | "error">; close(): Promise<void> }): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) process.exit(130);
     signalled = true;
-    running.app.log.info({ signal }, "closing");
+    running.log.info({ signal }, "closing");
     const timer = setTimeout(() => {
-      running.app.log.error("graceful close timed out; exiting");
+      running.log.error("graceful close timed out; exiting");
       process.exit(1);
     }, CLOSE_GRACE_MS);
     timer.unref();
     running.close().then(
       () => process.exit(0),
       (e: unknown) => {
-        running.app.log.error({ err: e }, "close failed");
+        running.log.error({ err: e }, "close failed");
         process.exit(1);
       },
     );
@@ -84,13 +131,12 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const running = await startServer(config);
-  closeOnSignals(running);
+  closeOnSignals(config.role === "workers" ? await startWorkerInstance(config) : await startServer(config));
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: unknown) => {
     process.stderr.write(`failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof ConfigError ? 2 : 1);
   });
 }

@@ -12,6 +12,8 @@ import { ChainIndexer } from "./chain/indexer/index.js";
 import { connectChain, type ChainConnection } from "./chain/runtime.js";
 import { TxSender } from "./chain/sender.js";
 import { WorkerLog } from "./worker-log.js";
+import { currentFence, LeaseStore } from "./leader/index.js";
+import type { DeploymentRecord } from "./chain/deployment-record.js";
 import { FxService, PrismaFxRepository } from "./fx/index.js";
 import { createLedger } from "./ledger/index.js";
 import type { Ledger } from "./ledger/types.js";
@@ -47,6 +49,8 @@ export interface Services {
   chain?: ChainServices;
   /** Where the background workers log; `server.ts` points it at the app's logger. */
   workerLog: WorkerLog;
+  /** The worker leader's lease (service/leader): which instance on this database runs the workers. */
+  leases: LeaseStore;
   readiness(): Promise<Readiness>;
 }
 
@@ -135,6 +139,7 @@ export function createServices(
     reconciliation,
     ...(chain === undefined ? {} : { chain }),
     workerLog,
+    leases: new LeaseStore(db.sql),
     readiness: () => readiness(db.prisma),
   };
 }
@@ -151,6 +156,8 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
     reorgDepth: config.confirmations,
     record,
     log: log.child("sender"),
+    // A worker leader's calls carry its term's fence; an operator's route calls carry none.
+    fence: currentFence,
   });
   const indexer = new ChainIndexer({
     sql: db.sql,
@@ -163,9 +170,16 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
   return { provider, chainId, record, keys, sender, indexer };
 }
 
-export async function openServices(config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain">): Promise<OpenServices> {
+/**
+ * `deployment`: the record to use instead of reading `DEPLOYMENTS_DIR` (npm start hands over the
+ * one it just deployed, which another stack started at the same time may have overwritten on disk).
+ */
+export async function openServices(
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain">,
+  opts: { deployment?: DeploymentRecord } = {},
+): Promise<OpenServices> {
   const { rpcUrl } = config.chain;
-  const connection = rpcUrl === undefined ? undefined : await connectChain({ ...config.chain, rpcUrl });
+  const connection = rpcUrl === undefined ? undefined : await connectChain({ ...config.chain, rpcUrl, ...(opts.deployment === undefined ? {} : { record: opts.deployment }) });
   try {
     const db = config.databaseUrl !== undefined
       ? await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize })

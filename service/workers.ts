@@ -1,47 +1,71 @@
 /**
  * The background workers of a running service: maintenance (expired pending transfers, due
  * releases) and, when a chain is configured, the transaction sender, the event index, anchoring,
- * payouts and the treasury (the vault's own events booked). Each is a loop of idempotent ticks
- * (service/loop.ts); `stop()` waits for ticks in progress.
+ * payouts and the treasury (the vault's own events booked). On any number of instances sharing one
+ * database they run on exactly one at a time: the holder of the worker lease (service/leader). Each
+ * is a loop of idempotent ticks (service/loop.ts) that starts a tick only while the leader's term is
+ * valid, and runs inside the term's fence; `stop()` waits for ticks in progress, then releases the
+ * lease so a standby takes over at once.
  */
 import type { Config } from "./config.js";
+import { LeaderElector, runFenced } from "./leader/index.js";
 import { startLoop, type Loop } from "./loop.js";
 import { startMaintenance } from "./maintenance.js";
 import type { Services } from "./services.js";
 import type { LogTarget } from "./worker-log.js";
 
+/** The lease's name: one worker leader per database. */
+export const WORKERS_LEASE = "workers";
+
+export type WorkersConfig = Pick<Config, "maintenanceIntervalSeconds" | "chain" | "workers">;
+
 export interface Workers {
+  /** This instance holds the lease now (its workers run). */
+  isLeader(): boolean;
   stop(): Promise<void>;
 }
 
-export function startWorkers(services: Services, config: Pick<Config, "maintenanceIntervalSeconds" | "chain">, log: LogTarget): Workers {
+export function startWorkers(services: Services, config: WorkersConfig, log: LogTarget, opts: { holder?: string } = {}): Workers {
   services.workerLog.attach(log);
+  const elector = new LeaderElector({
+    store: services.leases,
+    lease: WORKERS_LEASE,
+    ...(opts.holder === undefined ? {} : { holder: opts.holder }),
+    ttlMs: config.workers.leaseTtlMs,
+    log,
+    // Timers created inside runFenced keep its context: every tick of this term carries the fence.
+    lead: (fence) => runFenced(fence, () => startLoops(services, config, log, () => fence.isValid())),
+  });
+  elector.start();
+  return { isLeader: () => elector.isLeader(), stop: () => elector.stop() };
+}
+
+/** The loops of one leadership term; the returned function stops them and waits for ticks in progress. */
+function startLoops(services: Services, config: WorkersConfig, log: LogTarget, when: () => boolean): () => Promise<void> {
   const loops: Loop[] = [];
   if (config.maintenanceIntervalSeconds > 0) {
-    loops.push(startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log }));
+    loops.push(startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log, when }));
   }
   const { chain, anchoring, payouts, treasury } = services;
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
-    chain.indexer.start({ intervalMs: every });
+    chain.indexer.start({ intervalMs: every, when });
     loops.push(
       startLoop("chain-sender", every, async () => {
         await chain.sender.tick();
-      }, log),
+      }, log, { when }),
     );
     if (anchoring !== undefined) {
       loops.push(
         startLoop("anchoring", every, async () => {
           await anchoring.tick();
-        }, log),
+        }, log, { when }),
       );
     }
-    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log));
-    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log));
+    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, { when }));
+    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log, { when }));
   }
-  return {
-    async stop() {
-      await Promise.all([...loops.map((l) => l.stop()), chain?.indexer.stop()]);
-    },
+  return async () => {
+    await Promise.all([...loops.map((l) => l.stop()), chain?.indexer.stop()]);
   };
 }

@@ -30,7 +30,10 @@ export interface ChainConnection {
 
 type ChainConfig = Config["chain"];
 
-export async function connectChain(config: Pick<ChainConfig, "deploymentsDir" | "anchorerKey" | "payerKey"> & { rpcUrl: string }): Promise<ChainConnection> {
+/** `record`, when given, is used instead of the one in `deploymentsDir` (it is checked against the chain all the same). */
+export async function connectChain(
+  config: Pick<ChainConfig, "deploymentsDir" | "anchorerKey" | "payerKey"> & { rpcUrl: string; record?: DeploymentRecord },
+): Promise<ChainConnection> {
   // cacheTimeout -1: the sender and the indexer must never act on a cached answer from a moment ago.
   const provider = new JsonRpcProvider(config.rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
   try {
@@ -40,11 +43,14 @@ export async function connectChain(config: Pick<ChainConfig, "deploymentsDir" | 
     } catch (e) {
       throw ChainRuntimeErrors.unreachable(`no answer from CHAIN_RPC_URL: ${e instanceof Error ? e.message.slice(0, 200) : "unknown error"}`);
     }
-    const record = await readRecord(chainId, config.deploymentsDir);
+    const record = config.record ?? (await readRecord(chainId, config.deploymentsDir));
     if (record === undefined) {
       throw ChainRuntimeErrors.noDeployment(
         `no deployment record ${recordPath(chainId, config.deploymentsDir)} for chain ${chainId}: deploy first (npm run deploy -- --network localhost)`,
       );
+    }
+    if (BigInt(record.chainId) !== chainId) {
+      throw ChainRuntimeErrors.deploymentMismatch(`the deployment record is of chain ${record.chainId}, the node is on chain ${chainId}`);
     }
     const block = await provider.getBlock(record.deployBlock);
     if (block?.hash !== record.deployBlockHash) {

@@ -9,6 +9,11 @@
  *  3. a replacement (stuck transaction) re-signs with the SAME nonce and is committed before it is
  *     broadcast, so of all the attempts of one record at most one can ever be mined.
  * Private keys never reach the database, a log line or an error.
+ *
+ * Several instances on one database: only the elected worker leader runs `tick()`, and its calls
+ * carry the fence of its term (`fence` option): the transactions that create signed bytes (a new
+ * nonce, a replacement) verify the term inside themselves, so a leader that lost its lease cannot
+ * sign anything new once another instance has taken over (see service/leader).
  */
 import {
   AbiCoder,
@@ -80,6 +85,16 @@ export interface TxSenderOptions {
    * first broadcast; `afterBroadcast` after the node accepted it and before the record says so.
    */
   hooks?: { beforeBroadcast?(tx: ChainTx): void | Promise<void>; afterBroadcast?(tx: ChainTx): void | Promise<void> };
+  /**
+   * The fence of the caller's worker term, if any (service/leader `currentFence`): verified inside
+   * the transaction that allocates a nonce or commits a replacement; its failure rolls it back.
+   */
+  fence?: () => SenderFence | undefined;
+}
+
+export interface SenderFence {
+  /** Throws when the term is over; keeps it current until `tx` ends. */
+  verify(tx: SqlRunner): Promise<void>;
 }
 
 export interface TxIntent {
@@ -171,6 +186,7 @@ export class TxSender {
   readonly #reorgDepth: bigint;
   readonly #log: TxSenderLog | undefined;
   readonly #hooks: TxSenderOptions["hooks"];
+  readonly #fence: () => SenderFence | undefined;
   readonly #interfaces: Interface[];
   #chainChecked: Promise<void> | null = null;
   #tickQueue: Promise<unknown> = Promise.resolve();
@@ -194,6 +210,7 @@ export class TxSender {
     this.#reorgDepth = BigInt(depth);
     this.#log = opts.log;
     this.#hooks = opts.hooks;
+    this.#fence = opts.fence ?? (() => undefined);
     this.#interfaces = opts.record ? Object.values(opts.record.contracts).map((c) => new Interface(c.abi)) : [];
   }
 
@@ -227,9 +244,11 @@ export class TxSender {
       Promise.all([this.#networkFees(), this.#provider.getTransactionCount(i.from, "latest"), this.#provider.getTransactionCount(i.from, "pending")]),
     );
 
+    const fence = this.#fence();
     let result: { created: Row } | { existing: Row };
     try {
       result = await this.#sql.transaction(async (tx) => {
+        await fence?.verify(tx);
         await tx.q(
           `INSERT INTO chain_nonces (chain_id, address, next_nonce) VALUES ($1, $2, $3) ON CONFLICT (chain_id, address) DO NOTHING`,
           this.#chainId,
@@ -409,9 +428,12 @@ export class TxSender {
       { chainId: this.#chainId, nonce: row.nonce, to: row.to_address, data: row.data, gasLimit: row.gas_limit },
       fees,
     );
-    const replaced = await this.#mutate(row.id, (r) =>
-      // Someone else (a concurrent tick, a receipt) got there first: do nothing.
-      UNMINED.includes(r.status) && r.hash === row.hash ? { hash: attempt.hash, attempts: [...r.attempts, attempt] } : null,
+    const replaced = await this.#mutate(
+      row.id,
+      (r) =>
+        // Someone else (a concurrent tick, a receipt) got there first: do nothing.
+        UNMINED.includes(r.status) && r.hash === row.hash ? { hash: attempt.hash, attempts: [...r.attempts, attempt] } : null,
+      this.#fence(),
     );
     if (replaced.hash !== attempt.hash) return replaced;
     this.#log?.info(
@@ -631,8 +653,9 @@ export class TxSender {
   }
 
   /** Read-modify-write of one record under its row lock; `fn` returns null to leave it as is. */
-  async #mutate(id: bigint, fn: (r: Row) => Patch | null): Promise<Row> {
+  async #mutate(id: bigint, fn: (r: Row) => Patch | null, fence?: SenderFence): Promise<Row> {
     return this.#sql.transaction(async (tx) => {
+      await fence?.verify(tx);
       const [r] = await tx.q<Row[]>(`SELECT * FROM chain_transactions WHERE id = $1 FOR UPDATE`, id);
       if (!r) throw new Error(`chain transaction ${id} vanished`);
       const patch = fn(r);

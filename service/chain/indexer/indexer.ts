@@ -190,8 +190,8 @@ export class ChainIndexer {
     return this.fatalError;
   }
 
-  /** Polls every `intervalMs` (never two polls at once) until `stop()` or a fatal error. */
-  start(opts: { intervalMs: number }): void {
+  /** Polls every `intervalMs` (never two polls at once) until `stop()` or a fatal error; skips a poll while `when()` is false. */
+  start(opts: { intervalMs: number; when?: () => boolean }): void {
     if (this.loop !== null) return;
     const intervalMs = integer("intervalMs", opts.intervalMs, 1000, 1, 3_600_000);
     this.loop = startLoop(
@@ -201,7 +201,7 @@ export class ChainIndexer {
         try {
           // Catching up: poll again at once while polls stop at maxEventsPerPoll (stop() ends it).
           do await this.poll();
-          while (this.behind && this.loop !== null);
+          while (this.behind && this.loop !== null && (opts.when?.() ?? true));
         } catch (e) {
           if (isAppError(e) && FATAL.has(e.code)) {
             this.log.error({ err: e, code: e.code, chainId: this.chainId.toString() }, `chain indexer STOPPED: ${e.message}`);
@@ -215,6 +215,7 @@ export class ChainIndexer {
         }
       },
       this.log,
+      opts.when === undefined ? {} : { when: opts.when },
     );
   }
 

@@ -1,0 +1,78 @@
+/**
+ * The worker lease in PostgreSQL (PGlite alike): one row per lease name with its holder, its
+ * fencing token and its expiry. Every time comparison uses the DATABASE's clock, so instances with
+ * skewed clocks still agree on who holds the lease; each statement is atomic on its own.
+ *  - acquire: only once the lease has expired (or never existed); a takeover adds one to the token.
+ *  - renew: only by the holder of the current token, and only before expiry (an expired term is
+ *    over even if nobody took it: the next acquire starts a new one with a new token).
+ *  - verify (the fence): inside a caller's transaction, the token is still current and unexpired,
+ *    and the row is locked FOR SHARE until that transaction ends, so a takeover (an UPDATE of the
+ *    row) waits for it: either the fenced write commits before the new term begins, or it fails.
+ */
+import type { SqlRunner } from "../db/sql.js";
+
+export type AcquireResult = { acquired: true; token: bigint } | { acquired: false; holder: string; token: bigint };
+
+export interface LeaseStorePort {
+  acquire(name: string, holder: string, ttlMs: number): Promise<AcquireResult>;
+  renew(name: string, holder: string, token: bigint, ttlMs: number): Promise<boolean>;
+  release(name: string, holder: string, token: bigint): Promise<void>;
+  /** True when (holder, token) is the current, unexpired term; locks the row FOR SHARE in `tx`. */
+  verify(tx: SqlRunner, name: string, holder: string, token: bigint): Promise<boolean>;
+}
+
+const EXPIRY = `clock_timestamp() + ($3::bigint * interval '1 millisecond')`;
+
+export class LeaseStore implements LeaseStorePort {
+  constructor(private readonly sql: SqlRunner) {}
+
+  async acquire(name: string, holder: string, ttlMs: number): Promise<AcquireResult> {
+    const [won] = await this.sql.q<Array<{ token: bigint }>>(
+      `INSERT INTO worker_leases (name, holder, token, expires_at) VALUES ($1, $2, 1, ${EXPIRY})
+       ON CONFLICT (name) DO UPDATE
+          SET holder = EXCLUDED.holder, token = worker_leases.token + 1, expires_at = EXCLUDED.expires_at,
+              acquired_at = clock_timestamp(), renewed_at = clock_timestamp()
+        WHERE worker_leases.expires_at <= clock_timestamp()
+       RETURNING token`,
+      name,
+      holder,
+      BigInt(ttlMs),
+    );
+    if (won) return { acquired: true, token: won.token };
+    const [held] = await this.sql.q<Array<{ holder: string; token: bigint }>>(`SELECT holder, token FROM worker_leases WHERE name = $1`, name);
+    // Released or expired between the two statements: the next attempt takes it.
+    return { acquired: false, holder: held?.holder ?? "", token: held?.token ?? 0n };
+  }
+
+  async renew(name: string, holder: string, token: bigint, ttlMs: number): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE worker_leases SET expires_at = ${EXPIRY}, renewed_at = clock_timestamp()
+        WHERE name = $1 AND holder = $2 AND token = $4 AND expires_at > clock_timestamp() RETURNING token`,
+      name,
+      holder,
+      BigInt(ttlMs),
+      token,
+    );
+    return rows.length === 1;
+  }
+
+  /** Ends the term now (graceful stop), so a standby takes over at its next attempt instead of after the TTL. */
+  async release(name: string, holder: string, token: bigint): Promise<void> {
+    await this.sql.q(
+      `UPDATE worker_leases SET expires_at = clock_timestamp() WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp()`,
+      name,
+      holder,
+      token,
+    );
+  }
+
+  async verify(tx: SqlRunner, name: string, holder: string, token: bigint): Promise<boolean> {
+    const rows = await tx.q(
+      `SELECT token FROM worker_leases WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() FOR SHARE`,
+      name,
+      holder,
+      token,
+    );
+    return rows.length === 1;
+  }
+}
