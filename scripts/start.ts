@@ -1,11 +1,17 @@
 /**
  * `npm start`: the whole local stack, no setup. Without CHAIN_RPC_URL it runs a local chain
  * (`hardhat node --network devnode` as a child: chain 31337, a block a second, on 127.0.0.1:8545 when
- * free) and, because that chain starts empty every time, a fresh embedded database to go with it
- * (PGlite in `$DATA_DIR/pglite`, cleared at start; with DATABASE_URL the database must be new or
- * belong to the same chain). Then: contracts deployed (idempotent; record in `deployments/`),
- * migrations applied, demo data loaded (settlements, payout destinations, a funded vault), and the
- * service with its workers (anchoring, event index, payouts, maintenance) until Ctrl-C.
+ * free, else on a port the child claims itself) and, because that chain starts empty every time, a
+ * fresh embedded database to go with it (PGlite in `$DATA_DIR/pglite`, cleared at start; with
+ * DATABASE_URL the database must be new or belong to the same chain). Then: contracts deployed
+ * (idempotent; record in `deployments/`), migrations applied, demo data loaded (settlements, payout
+ * destinations, a funded vault), and the service with its workers (anchoring, event index,
+ * payouts, maintenance) until Ctrl-C.
+ *
+ * Two `npm start`s at once: each gets its own chain (the chain port is claimed atomically by the
+ * node itself). The HTTP port and the embedded database folder are not shared: a second start on
+ * the same PORT or DATA_DIR stops at once, before it starts a chain or touches the folder, with a
+ * message naming the variable (give it another PORT and DATA_DIR, e.g. PORT=0).
  *
  *   npm start                                   # everything local
  *   CHAIN_RPC_URL=http://127.0.0.1:8545 npm start  # against `npm run chain` (kept between starts)
@@ -35,36 +41,54 @@ function ensurePrismaClient(): void {
   if (r.status !== 0) throw new Error(`prisma generate failed (exit ${r.status ?? r.signal})`);
 }
 
-/** Port 8545 when free (so `npm run verify -- proof.json` needs no --rpc), else any free port. */
-async function chainPort(): Promise<number> {
-  const { freePort } = await import("../service/chain/local-node.js");
-  const busy = await fetch("http://127.0.0.1:8545", { method: "POST", signal: AbortSignal.timeout(1_000) }).then(
-    () => true,
-    () => false,
-  );
-  return busy ? freePort() : 8545;
+/**
+ * Fails fast (before a chain is started) when the HTTP port is taken. Only an early warning: the
+ * listen itself is what claims the port, and it reports a taken port the same way.
+ */
+async function assertPortFree(host: string, port: number, portInUse: () => Error): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import("node:net");
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", (e: Error & { code?: string }) => reject(e.code === "EADDRINUSE" ? portInUse() : e));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 async function main(): Promise<void> {
   ensurePrismaClient();
   const { rm } = await import("node:fs/promises");
   const { JsonRpcProvider, Wallet } = await import("ethers");
-  const { loadConfig } = await import("../service/config.js");
+  const { ConfigError, loadConfig } = await import("../service/config.js");
+  const { DbErrors, lockDataDir } = await import("../service/db/index.js");
   const { deploySystem } = await import("../service/chain/deploy.js");
   const { isLocalChain } = await import("../service/chain/deployment-record.js");
   const { devPrivateKey } = await import("../service/chain/keys.js");
   const { startLocalNode } = await import("../service/chain/local-node.js");
   const { formatIssuedKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
-  const { closeOnSignals, startServer } = await import("../service/server.js");
+  const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
   const { DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   const env: Record<string, string | undefined> = { DEMO: "true", LOG_LEVEL: "warn", ...process.env };
+  const ownChain = env["CHAIN_RPC_URL"] === undefined || env["CHAIN_RPC_URL"].trim() === "";
+  // Everything another running stack could hold is checked before anything is started or cleared.
+  const early = loadConfig(env);
+  if (early.databaseUrl === undefined) {
+    // Held until this process exits; the database opened below takes the same lock (re-entrant).
+    await lockDataDir(`${early.dataDir}/pglite`).catch((e: unknown) => {
+      throw e instanceof Error && "code" in e && e.code === DbErrors.dataDirInUse.code ? new ConfigError("DATA_DIR", `${early.dataDir}: ${e.message}`) : e;
+    });
+  }
+  if (early.role !== "workers") {
+    await assertPortFree(early.host, early.port, () => new ConfigError("PORT", `${early.port} on ${early.host} is already in use (another npm start?): stop it, or set PORT to a free port (PORT=0 picks one)`));
+  }
   let node: { url: string; stop(): Promise<void> } | undefined;
-  if (env["CHAIN_RPC_URL"] === undefined || env["CHAIN_RPC_URL"].trim() === "") {
-    node = await startLocalNode({ port: await chainPort(), network: "devnode" });
+  if (ownChain) {
+    // 8545 when free, so `npm run verify -- proof.json` needs no --rpc; else a port the node claims itself.
+    node = await startLocalNode({ port: 8545, anyPortIfBusy: true, network: "devnode" });
     env["CHAIN_RPC_URL"] = node.url;
     // A block a second: "safe" after 1 block, "final" after 3, anchoring every 2 s, payouts every 10 s.
     env["CHAIN_SAFE_DEPTH"] ??= "1";
@@ -87,14 +111,17 @@ async function main(): Promise<void> {
     const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
     const chainId = (await provider.getNetwork()).chainId;
     let admin: InstanceType<typeof Wallet> | undefined;
+    let deployment: Awaited<ReturnType<typeof deploySystem>>["record"] | undefined;
     if (isLocalChain(chainId)) {
       // Dev chains: deploy (or find) the contracts with dev account #0; elsewhere `npm run deploy` is a deliberate act.
       admin = new Wallet(devPrivateKey(0, chainId), provider);
       const deployed = await deploySystem(admin, { network: node === undefined ? "localhost" : "devnode", deploymentsDir: config.chain.deploymentsDir });
       say(`Entrepot: contracts ${deployed.outcome} (${deployed.file ?? "no record"})`);
+      // This chain's record, not the file: a stack started at the same time writes the same file name.
+      if (node !== undefined) deployment = deployed.record;
     }
 
-    const services = await openServices(config);
+    const services = await openServices(config, deployment === undefined ? {} : { deployment });
     const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
     say(`Entrepot: database ready (${where})`);
 
@@ -119,6 +146,15 @@ async function main(): Promise<void> {
     }
     provider.destroy();
 
+    if (config.role === "workers") {
+      const workers = await startWorkerInstance(config, { services });
+      closeOnSignals({ ...workers, close: async () => {
+        await workers.close();
+        await stopNode();
+      } });
+      say("Entrepot runs the background workers only (ROLE=workers; no HTTP). Ctrl-C to stop.");
+      return;
+    }
     const firstStartKeys: string[] = [];
     const running = await startServer(config, { services, printKeys: (t) => firstStartKeys.push(t) });
     closeOnSignals({

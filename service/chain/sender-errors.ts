@@ -29,4 +29,6 @@ export const ChainErrors = {
   devKeyRefused: defineError("ENT_CHAIN_DEV_KEY_REFUSED", 500, "Development key refused on a non-local chain"),
   /** `hardhat node` did not start or answer JSON-RPC in time. */
   localNodeFailed: defineError("ENT_CHAIN_LOCAL_NODE_FAILED", 500, "Local chain node failed to start"),
+  /** The port asked of `hardhat node` is taken (its listen failed): nothing of ours runs there. */
+  localNodePortInUse: defineError("ENT_CHAIN_LOCAL_NODE_PORT_IN_USE", 500, "Local chain node port already in use"),
 } as const;

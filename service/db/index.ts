@@ -10,6 +10,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.js";
 import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
+import { lockDataDir } from "./dir-lock.js";
 import { pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
 
 export { PrismaClient } from "./generated/client.js";
@@ -17,6 +18,7 @@ export { Prisma } from "./generated/client.js";
 export { migrate, loadMigrations, type SqlConnection, type MigrateResult } from "./migrator.js";
 export { DbErrors } from "./errors.js";
 export type { SqlRunner } from "./sql.js";
+export { lockDataDir, type DirLock } from "./dir-lock.js";
 
 export const DEFAULT_PGLITE_DIR = ".data/pglite";
 
@@ -65,14 +67,23 @@ export function pgConnection(client: pg.ClientBase): SqlConnection {
 
 async function openPglite(dataDir: string, opts: OpenDatabaseOptions): Promise<Database> {
   const memory = dataDir === ":memory:";
-  if (!memory) await mkdir(dataDir, { recursive: true });
-  const lite = memory ? new PGlite() : new PGlite(dataDir);
-  await lite.waitReady;
+  // PGlite is single-process: a folder another live process has open is refused, not shared.
+  const lock = memory ? null : await lockDataDir(dataDir);
+  let lite: PGlite;
   let migrations: MigrateResult | null = null;
+  try {
+    if (!memory) await mkdir(dataDir, { recursive: true });
+    lite = memory ? new PGlite() : new PGlite(dataDir);
+    await lite.waitReady;
+  } catch (e) {
+    await lock?.release();
+    throw e;
+  }
   try {
     if (opts.migrate !== false) migrations = await migrate(pgliteConnection(lite));
   } catch (e) {
     await lite.close();
+    await lock?.release();
     throw e;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
@@ -84,6 +95,7 @@ async function openPglite(dataDir: string, opts: OpenDatabaseOptions): Promise<D
     close: async () => {
       await prisma.$disconnect();
       await lite.close();
+      await lock?.release();
     },
   };
 }

@@ -133,7 +133,7 @@ describe("TxSender survives SIGKILL (child processes: hardhat node + sender)", {
 
   it("startLocalNode refuses a port where a node already answers; stop() ends the node", async () => {
     const port = Number(new URL(node.url).port);
-    await expect(startLocalNode({ port })).rejects.toMatchObject({ code: "ENT_CHAIN_LOCAL_NODE_FAILED" });
+    await expect(startLocalNode({ port })).rejects.toMatchObject({ code: "ENT_CHAIN_LOCAL_NODE_PORT_IN_USE" });
     await node.stop();
     await expect(provider.getBlockNumber()).rejects.toThrow();
     await node.stop(); // idempotent
