@@ -248,7 +248,7 @@ export class TxSender {
     let result: { created: Row } | { existing: Row };
     try {
       result = await this.#sql.transaction(async (tx) => {
-        await fence?.verify(tx);
+        await verifyFence(fence, tx);
         await tx.q(
           `INSERT INTO chain_nonces (chain_id, address, next_nonce) VALUES ($1, $2, $3) ON CONFLICT (chain_id, address) DO NOTHING`,
           this.#chainId,
@@ -340,6 +340,8 @@ export class TxSender {
         const after = UNMINED.includes(row.status) ? await this.#advance(row) : await this.#recheckMined(row);
         if (after.status !== row.status || after.hash !== row.hash || after.block_hash !== row.block_hash) changed.push(toTx(after));
       } catch (e) {
+        // The caller's term is over: every further step would be refused the same way.
+        if (fenceRefusals.has(e as object)) throw e;
         this.#log?.warn({ key: row.key, hash: row.hash, err: describe(e) }, "chain tx tick step failed");
       }
     }
@@ -655,7 +657,7 @@ export class TxSender {
   /** Read-modify-write of one record under its row lock; `fn` returns null to leave it as is. */
   async #mutate(id: bigint, fn: (r: Row) => Patch | null, fence?: SenderFence): Promise<Row> {
     return this.#sql.transaction(async (tx) => {
-      await fence?.verify(tx);
+      await verifyFence(fence, tx);
       const [r] = await tx.q<Row[]>(`SELECT * FROM chain_transactions WHERE id = $1 FOR UPDATE`, id);
       if (!r) throw new Error(`chain transaction ${id} vanished`);
       const patch = fn(r);
@@ -689,6 +691,18 @@ export class TxSender {
 }
 
 // ---- pure helpers ---------------------------------------------------------------------------------
+
+/** Errors thrown by a fence (whatever their type): a tick stops on them instead of logging each record. */
+const fenceRefusals = new WeakSet<object>();
+
+async function verifyFence(fence: SenderFence | undefined, tx: SqlRunner): Promise<void> {
+  try {
+    await fence?.verify(tx);
+  } catch (e) {
+    if (typeof e === "object" && e !== null) fenceRefusals.add(e);
+    throw e;
+  }
+}
 
 interface NormalizedIntent {
   key: string;

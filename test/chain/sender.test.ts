@@ -9,6 +9,7 @@ import { network } from "hardhat";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { bumpFees, TxSender, type TxSenderOptions } from "../../service/chain/sender.js";
 import { isAppError, type AppError } from "../../service/errors.js";
+import { currentFence, LeaderElector, LeaseStore, runFenced, type Fence } from "../../service/leader/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 import { deployedSystem, type System } from "./fixture.js";
 import { anchorCall, minedFrom, sleep, storedAttempts } from "./support/sender-harness.js";
@@ -329,6 +330,52 @@ describe("TxSender", { timeout: 120_000 }, () => {
         const after = (await capped.get("stuck:3"))!;
         expect(after.hashes).toEqual([tx.hash]);
         expect(after.lastError).toMatch(/fee cap/);
+      });
+    });
+
+    describe("when its calls carry a worker leader's fence", () => {
+      const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+      /** An elected leader on this database (one election round), and its term's fence. */
+      const lead = async (holder: string) => {
+        let fence: Fence | undefined;
+        const elector = new LeaderElector({ store: new LeaseStore(db.sql), lease: "workers", holder, ttlMs: 60_000, log: silent, lead: (f) => ((fence = f), async () => undefined) });
+        await elector.step();
+        if (fence === undefined) throw new Error(`${holder} was not elected`);
+        return fence;
+      };
+      /** The leader's lease runs out behind its back (a long pause): another instance may take it. */
+      const expireLease = () => db.sql.q(`UPDATE worker_leases SET expires_at = clock_timestamp() - interval '1 millisecond'`);
+      beforeEach(async () => {
+        await db.sql.q(`TRUNCATE worker_leases`);
+      });
+
+      it("signs inside the term; once deposed it allocates no nonce and records nothing; unfenced calls are not fenced", async () => {
+        const s = make({ fence: currentFence });
+        const a = await lead("A");
+        const first = await runFenced(a, () => s.submit(intent("fence:1", 40n)));
+        expect(first.status).toBe("sent");
+        await expireLease();
+        const b = await lead("B");
+        const nonces = await db.sql.q(`SELECT next_nonce FROM chain_nonces`);
+        await expectCode(runFenced(a, () => s.submit(intent("fence:2", 41n))), "ENT_LEADER_LEASE_LOST", 503);
+        expect(await s.get("fence:2")).toBeNull();
+        expect(await db.sql.q(`SELECT next_nonce FROM chain_nonces`)).toEqual(nonces);
+        // The new term signs the next nonce; so does a call outside any term (an operator's route).
+        expect((await runFenced(b, () => s.submit(intent("fence:2", 41n)))).nonce).toBe(first.nonce + 1n);
+        expect((await s.submit(intent("fence:3", 42n))).nonce).toBe(first.nonce + 2n);
+        await s.tick();
+        expect((await minedFrom(provider, anchorer.address, startBlock)).map((t) => t.nonce)).toEqual([0, 1, 2].map((i) => Number(first.nonce) + i));
+      });
+
+      it("a deposed leader's tick cannot commit a replacement of a stuck transaction", async () => {
+        await rpc("evm_setAutomine", [false]);
+        const s = make({ fence: currentFence, stuckAfterMs: 0 });
+        const a = await lead("A");
+        const tx = await runFenced(a, () => s.submit(intent("fence-stuck:1", 43n)));
+        await expireLease();
+        await lead("B");
+        await expect(runFenced(a, () => s.tick())).rejects.toMatchObject({ code: "ENT_LEADER_LEASE_LOST" });
+        expect((await s.get("fence-stuck:1"))!.hashes).toEqual([tx.hash]);
       });
     });
 
