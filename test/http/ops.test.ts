@@ -112,6 +112,8 @@ describe("configuration", () => {
   it("has working defaults", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 3000, host: "127.0.0.1", databaseUrl: undefined, dataDir: ".data", auth: { replayWindowSeconds: 300 }, fx: { pivot: "USD" } });
+    expect(c).toMatchObject({ role: "all", workers: { leaseTtlMs: 10_000 } });
+    expect(loadConfig({ ROLE: "workers", WORKER_LEASE_TTL_MS: "1500" })).toMatchObject({ role: "workers", workers: { leaseTtlMs: 1_500 } });
   });
 
   it.each([
@@ -126,6 +128,8 @@ describe("configuration", () => {
     ["FX_MARKUP_BPS", "10000"],
     ["DEMO", "maybe"],
     ["BOOTSTRAP_ADMIN_KEY", "short"],
+    ["ROLE", "leader"],
+    ["WORKER_LEASE_TTL_MS", "100"],
   ])("fails boot naming %s when it is %s", (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name} `));

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../service/config.js";
 import { newKey } from "../../service/http/auth/keys.js";
-import { startServer } from "../../service/server.js";
+import { startServer, startWorkerInstance } from "../../service/server.js";
 
 describe("server.ts", () => {
   let dir: string;
@@ -26,6 +26,8 @@ describe("server.ts", () => {
       expect(text).toContain("scopes=gateway:write");
       finance = /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(text)?.[1] ?? "";
       expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+      // ROLE=all on the embedded database: the same election, won at once (PGlite is one process).
+      await until(() => first.workers?.isLeader() === true);
       expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
       const r = await fetch(`${first.url}/v1/journal/verify`, { headers: { authorization: `Bearer ${finance}` } });
       expect(r.status).toBe(200);
@@ -58,4 +60,49 @@ describe("server.ts", () => {
       await s.close();
     }
   });
+
+  it("ROLE=http serves the API and never takes the worker lease", async () => {
+    const config = loadConfig({ PORT: "0", DATA_DIR: path.join(dir, "c"), ROLE: "http", MAINTENANCE_INTERVAL_SECONDS: "1", LOG_LEVEL: "silent" });
+    const s = await startServer(config, { printKeys: () => undefined });
+    try {
+      expect(s.workers).toBeNull();
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      // Nobody holds the lease: a probe takes it with the first token.
+      expect(await s.services.leases.acquire("workers", "probe", 60_000)).toEqual({ acquired: true, token: 1n });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("ROLE=workers runs the workers under the lease, listens nowhere, and releases the lease on close", async () => {
+    const config = loadConfig({ PORT: "0", DATA_DIR: path.join(dir, "d"), ROLE: "workers", WORKER_LEASE_TTL_MS: "60000", LOG_LEVEL: "silent" });
+    await expect(startServer(config)).rejects.toThrow(/ROLE is workers/);
+    const w = await startWorkerInstance(config);
+    let holder: string;
+    try {
+      await until(() => w.workers.isLeader());
+      const probe = await w.services.leases.acquire("workers", "probe", 60_000);
+      expect(probe).toMatchObject({ acquired: false, token: 1n });
+      holder = (probe as { holder: string }).holder;
+      expect(holder).toContain(`:${process.pid}:`);
+    } finally {
+      await w.close();
+    }
+    // Released on close: the next instance takes over at once, with the next token.
+    const again = await startWorkerInstance(config);
+    try {
+      await until(() => again.workers.isLeader());
+      expect(await again.services.leases.acquire("workers", "probe", 60_000)).toMatchObject({ acquired: false, token: 2n });
+    } finally {
+      await again.close();
+    }
+  });
 });
+
+async function until(probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,8 +1,10 @@
 /**
  * `npm start` as a user runs it (scripts/start.ts in its own process, on a fresh data folder):
  * demo data loaded, reference URL and demo keys printed, the printed keys work, Ctrl-C exits 0.
+ * Two `npm start`s at once: with their own PORT and DATA_DIR both come up, each on its own chain;
+ * on the same DATA_DIR or PORT the second stops at once, naming the variable, and the first is unharmed.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,50 +13,119 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+interface Stack {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Stack {
+  const child = spawn(path.join(root, "node_modules/.bin/node"), ["--import", "tsx", "scripts/start.ts"], {
+    cwd: root,
+    env: { ...process.env, PORT: "0", DATABASE_URL: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+function ready(s: Stack): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (s.out().includes("Ctrl-C to stop.")) {
+        clearInterval(timer);
+        resolve();
+      }
+      if (s.child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`start exited early (${s.child.exitCode}): ${s.err()}`));
+      }
+    }, 200);
+  });
+}
+
+const urlOf = (s: Stack) => /listening on (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
+const chainOf = (s: Stack) => /local chain (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
+const financeKeyOf = (s: Stack) => /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(s.out())?.[1] ?? "";
+
 describe("npm start (scripts/start.ts)", () => {
   const dirs: string[] = [];
+  const stacks: Stack[] = [];
+  const tempDir = async () => {
+    const d = await mkdtemp(path.join(tmpdir(), "entrepot-start-"));
+    dirs.push(d);
+    return d;
+  };
   afterAll(async () => {
+    // SIGINT: a stack stops its own chain on the way out (SIGKILL would orphan it).
+    for (const s of stacks) if (s.child.exitCode === null) s.child.kill("SIGINT");
+    await Promise.all(stacks.map((s) => s.exited));
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
   it("serves the demo data set with printed keys and exits 0 on SIGINT", { timeout: 180_000 }, async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "entrepot-start-"));
-    dirs.push(dir);
-    const child = spawn(path.join(root, "node_modules/.bin/node"), ["--import", "tsx", "scripts/start.ts"], {
-      cwd: root,
-      env: { ...process.env, DATA_DIR: dir, PORT: "0", DATABASE_URL: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const dir = await tempDir();
+    const s = start({ DATA_DIR: dir });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (out.includes("Ctrl-C to stop.")) {
-            clearInterval(timer);
-            resolve();
-          }
-          if (child.exitCode !== null) {
-            clearInterval(timer);
-            reject(new Error(`start exited early (${child.exitCode}): ${err}`));
-          }
-        }, 200);
-      });
-      expect(out).toMatch(/43 events, 43 booked/);
-      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] ?? "";
-      expect(out).toContain(`${url}/docs/`);
-      const finance = /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(out)?.[1] ?? "";
+      await ready(s);
+      expect(s.out()).toMatch(/43 events, 43 booked/);
+      const url = urlOf(s);
+      expect(s.out()).toContain(`${url}/docs/`);
+      const finance = financeKeyOf(s);
       const r = await fetch(`${url}/v1/transactions?limit=5`, { headers: { authorization: `Bearer ${finance}` } });
       expect(r.status).toBe(200);
       expect(((await r.json()) as { items: unknown[] }).items).toHaveLength(5);
       // The keys are printed to stdout once; nothing writes them to stderr.
-      expect(err).not.toContain(finance);
+      expect(s.err()).not.toContain(finance);
     } finally {
-      child.kill("SIGINT");
+      s.child.kill("SIGINT");
     }
-    expect(await exited).toBe(0);
+    expect(await s.exited).toBe(0);
+  });
+
+  describe("twice at the same time", () => {
+    it("brings both stacks up, each with its own chain, when each has its own PORT and DATA_DIR", { timeout: 240_000 }, async () => {
+      const deployments = await tempDir(); // shared: both write local-31337.json
+      const [a, b] = [start({ DATA_DIR: await tempDir(), DEPLOYMENTS_DIR: deployments }), start({ DATA_DIR: await tempDir(), DEPLOYMENTS_DIR: deployments })];
+      stacks.push(a, b);
+      await Promise.all([ready(a), ready(b)]);
+      expect(chainOf(a)).not.toBe("");
+      expect(chainOf(a)).not.toBe(chainOf(b));
+      for (const s of [a, b]) {
+        expect(s.out()).toMatch(/43 events, 43 booked/);
+        const r = await fetch(`${urlOf(s)}/v1/transactions?limit=1`, { headers: { authorization: `Bearer ${financeKeyOf(s)}` } });
+        expect(r.status).toBe(200);
+      }
+    });
+
+    it("stops a second stack on a DATA_DIR in use before it starts a chain, naming DATA_DIR; the first keeps its data", { timeout: 120_000 }, async () => {
+      const first = stacks[0]!;
+      const second = start({ DATA_DIR: firstDataDir(first) });
+      expect(await second.exited).toBe(2);
+      expect(second.err()).toMatch(/^invalid configuration: DATA_DIR .* is in use by process \d+/);
+      expect(second.out()).not.toContain("local chain");
+      const r = await fetch(`${urlOf(first)}/v1/transactions?limit=5`, { headers: { authorization: `Bearer ${financeKeyOf(first)}` } });
+      expect(((await r.json()) as { items: unknown[] }).items).toHaveLength(5);
+    });
+
+    it("stops a second stack on a PORT in use before it starts a chain, naming PORT", { timeout: 120_000 }, async () => {
+      const first = stacks[0]!;
+      const second = start({ DATA_DIR: await tempDir(), PORT: new URL(urlOf(first)).port });
+      expect(await second.exited).toBe(2);
+      expect(second.err()).toMatch(/^invalid configuration: PORT \d+ on 127\.0\.0\.1 is already in use/);
+      expect(second.out()).not.toContain("local chain");
+    });
   });
 });
+
+/** The DATA_DIR a stack was started with (its banner names the embedded database folder). */
+function firstDataDir(s: Stack): string {
+  const folder = /embedded PGlite in (\S+)\/pglite/.exec(s.out())?.[1];
+  if (folder === undefined) throw new Error(`no data folder in: ${s.out()}`);
+  return folder;
+}
