@@ -4,6 +4,8 @@
  * has come are released to the sellers. Each tick runs to completion before the next is scheduled,
  * so ticks never overlap; a failing tick is logged and retried at the next interval (the work is
  * idempotent: both operations key their postings by the transaction/settlement they act on).
+ * With several instances on one database it runs on the elected worker leader only (workers.ts).
+ * A release the ledger refuses stays due and is tried again every tick until its cause is fixed.
  */
 import type { Ledger } from "./ledger/types.js";
 import type { SettlementService } from "./settlement/index.js";

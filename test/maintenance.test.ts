@@ -78,3 +78,30 @@ describe("maintenance tick on pglite", () => {
     expect(await h.settlement.releaseDue(asOf, 1)).toEqual([]);
   });
 });
+
+describe("maintenance tick, refused releases", () => {
+  it("counts them by error code with the first message, and stops paging on a page of only refusals", async () => {
+    const refused = (code: string, message: string) => ({ status: "error" as const, error: { code, message } });
+    const pages = [
+      [...Array.from({ length: 499 }, () => ({ status: "created" })), refused("ENT_SETTLEMENT_LEDGER_REJECTED", "ledger refused settlement:adyen:auto-release.a: numeric field overflow")],
+      [refused("ENT_SETTLEMENT_LEDGER_REJECTED", "ledger refused settlement:adyen:auto-release.b: numeric field overflow"), refused("ENT_SETTLEMENT_NOTHING_TO_RELEASE", "capture x has no held proceeds to release")],
+      [{ status: "created" }],
+    ];
+    let calls = 0;
+    const services = {
+      ledger: { expirePending: () => Promise.resolve(0) },
+      settlement: { releaseDue: () => Promise.resolve(pages[calls++] as never) },
+    };
+    const r = await runMaintenanceTick(services, new Date("2025-06-01T00:00:00Z"));
+    expect(calls).toBe(2);
+    expect(r).toEqual({
+      expiredPending: 0,
+      released: 499,
+      releaseErrors: 3,
+      releaseErrorCodes: {
+        ENT_SETTLEMENT_LEDGER_REJECTED: { count: 2, first: "ledger refused settlement:adyen:auto-release.a: numeric field overflow" },
+        ENT_SETTLEMENT_NOTHING_TO_RELEASE: { count: 1, first: "capture x has no held proceeds to release" },
+      },
+    });
+  });
+});
