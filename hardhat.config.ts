@@ -4,6 +4,12 @@ import hardhatEthers from "@nomicfoundation/hardhat-ethers";
 
 const require = createRequire(import.meta.url);
 
+// A `--coverage` build compiles instrumented contracts (probes change gas and bytecode). It gets
+// its own artifacts and compile cache so it never replaces the artifacts the service and the vitest
+// suites deploy, and neither build invalidates the other: `npm test` compiles each once.
+// (HARDHAT_COVERAGE is how Hardhat takes the global option from the environment.)
+const coverageBuild = process.argv.includes("--coverage") || process.env.HARDHAT_COVERAGE === "true";
+
 export default defineConfig({
   plugins: [hardhatEthers],
   solidity: {
@@ -19,6 +25,19 @@ export default defineConfig({
   },
   paths: {
     tests: { solidity: "test/contracts" },
+    ...(coverageBuild ? { artifacts: "cache/coverage/artifacts", cache: "cache/coverage/cache" } : {}),
+  },
+  test: {
+    solidity: {
+      profiles: {
+        // The full campaigns; `.gas-snapshot` records the fuzz tests' runs and gas at these settings.
+        default: {},
+        // For `--coverage` only (`npm run test:contracts`): every test runs, but the invariant
+        // campaigns are cut short, because under coverage probes they took about 3 of the 3.2
+        // minutes. The full campaigns run in the same script's plain `--snapshot-check` pass.
+        coverage: { invariant: { runs: 16, depth: 100 } },
+      },
+    },
   },
   networks: {
     // The chain `npm start` runs (`hardhat node --network devnode`): a block every second even when
