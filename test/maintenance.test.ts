@@ -9,9 +9,11 @@ import { openSettlementHarness, type SettlementHarness } from "./settlement/harn
 
 describe("maintenance tick on pglite", () => {
   let h: SettlementHarness;
+  // The ledger's clock, moved by hand: a pending transfer expires by it, not by the wall clock.
+  let clock = new Date("2026-01-01T00:00:00Z");
 
   beforeAll(async () => {
-    h = await openSettlementHarness("pglite");
+    h = await openSettlementHarness("pglite", { now: () => clock });
     await h.fx.publishRates([
       { base: "BRL", quote: "USD", rate: "0.18", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
       { base: "USD", quote: "CNY", rate: "7.2", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
@@ -43,7 +45,9 @@ describe("maintenance tick on pglite", () => {
     });
     expect(posted.transaction.status).toBe("pending");
     expect((await runMaintenanceTick(h)).expiredPending).toBe(0);
-    await new Promise((r) => setTimeout(r, 1_200));
+    clock = new Date(clock.getTime() + 999);
+    expect((await runMaintenanceTick(h)).expiredPending).toBe(0);
+    clock = new Date(clock.getTime() + 1);
     expect((await runMaintenanceTick(h)).expiredPending).toBe(1);
     expect((await h.ledger.getTransaction(posted.transaction.id))?.status).toBe("voided");
     expect((await h.ledger.balance("platform:float", "USD")).pendingCredits).toBe(0n);

@@ -71,6 +71,8 @@ export interface TxSenderOptions {
   signers: ethers.Wallet[];
   /** Replace (same nonce, bumped fees) a transaction still unmined this long after its broadcast; default 30_000. */
   stuckAfterMs?: number;
+  /** The clock that stamps attempts (signed, sent) and measures `stuckAfterMs`; default the real time. */
+  now?: () => Date;
   /** Fee increase of a replacement, in percent; default 25, at least 10 (what nodes require). */
   feeBumpPercent?: number;
   log?: TxSenderLog;
@@ -181,6 +183,7 @@ export class TxSender {
   readonly #chainId: bigint;
   readonly #wallets = new Map<string, ethers.Wallet>();
   readonly #stuckAfterMs: number;
+  readonly #now: () => Date;
   readonly #feeBumpPercent: bigint;
   readonly #maxFeeCap: bigint | null;
   readonly #reorgDepth: bigint;
@@ -205,6 +208,7 @@ export class TxSender {
     this.#chainId = opts.chainId;
     for (const w of opts.signers) this.#wallets.set(getAddress(w.address), w);
     this.#stuckAfterMs = stuck;
+    this.#now = opts.now ?? (() => new Date());
     this.#feeBumpPercent = BigInt(bump);
     this.#maxFeeCap = opts.maxFeePerGasCap ?? null;
     this.#reorgDepth = BigInt(depth);
@@ -267,7 +271,7 @@ export class TxSender {
         // Never below what the chain has already mined for this address (someone else used the
         // key); never the node's pending count, which may include transactions it later drops.
         const nonce = maxBig(lock!.next_nonce, BigInt(latest));
-        const attempt = await signAttempt(wallet, { chainId: this.#chainId, nonce, to: i.to, data: i.data, gasLimit }, fees);
+        const attempt = await signAttempt(wallet, { chainId: this.#chainId, nonce, to: i.to, data: i.data, gasLimit }, fees, this.#now());
         await tx.q(
           `UPDATE chain_nonces SET next_nonce = $3, updated_at = now() WHERE chain_id = $1 AND address = $2`,
           this.#chainId,
@@ -381,7 +385,8 @@ export class TxSender {
       row = await this.#broadcast(row, attempt);
       if (row.last_error === null) return row;
     }
-    if (Date.now() - Date.parse(current(row).sentAt ?? new Date().toISOString()) >= this.#stuckAfterMs) return this.#replace(row);
+    const now = this.#now();
+    if (now.getTime() - Date.parse(current(row).sentAt ?? now.toISOString()) >= this.#stuckAfterMs) return this.#replace(row);
     return row;
   }
 
@@ -394,7 +399,7 @@ export class TxSender {
     // Reorged out: back to `sent`, and the very transaction that was mined goes out again.
     const mined = row.attempts.find((a) => a.hash === row.hash) ?? current(row);
     this.#log?.warn({ key: row.key, hash: row.hash, block: row.block_number?.toString() }, "chain tx receipt vanished (reorg); re-broadcasting");
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     const back = await this.#mutate(row.id, (r) =>
       r.status === row.status && r.block_hash === row.block_hash
         ? {
@@ -429,6 +434,7 @@ export class TxSender {
       wallet,
       { chainId: this.#chainId, nonce: row.nonce, to: row.to_address, data: row.data, gasLimit: row.gas_limit },
       fees,
+      this.#now(),
     );
     const replaced = await this.#mutate(
       row.id,
@@ -457,7 +463,7 @@ export class TxSender {
       error = e;
       outcome = classifyBroadcastError(e);
     }
-    const now = new Date().toISOString();
+    const now = this.#now().toISOString();
     const markSent = (r: Row): Patch | null => {
       const attempts = r.attempts.map((a) => (a.hash === attempt.hash && a.sentAt === null ? { ...a, sentAt: now } : a));
       const status = r.status === "signed" ? "sent" : r.status;
@@ -752,6 +758,7 @@ async function signAttempt(
   wallet: ethers.Wallet,
   f: { chainId: bigint; nonce: bigint; to: string; data: string; gasLimit: bigint },
   fees: Fees,
+  signedAt: Date,
 ): Promise<Attempt> {
   const base: TransactionRequest = { chainId: f.chainId, nonce: Number(f.nonce), to: f.to, data: f.data, gasLimit: f.gasLimit, value: 0n };
   const req: TransactionRequest =
@@ -766,7 +773,7 @@ async function signAttempt(
     maxFeePerGas: fees.type === 2 ? fees.maxFeePerGas.toString() : null,
     maxPriorityFeePerGas: fees.type === 2 ? fees.maxPriorityFeePerGas.toString() : null,
     gasPrice: fees.type === 0 ? fees.gasPrice.toString() : null,
-    signedAt: new Date().toISOString(),
+    signedAt: signedAt.toISOString(),
     sentAt: null,
   };
 }

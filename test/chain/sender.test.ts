@@ -12,7 +12,7 @@ import { isAppError, type AppError } from "../../service/errors.js";
 import { currentFence, LeaderElector, LeaseStore, runFenced, type Fence } from "../../service/leader/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 import { deployedSystem, type System } from "./fixture.js";
-import { anchorCall, minedFrom, sleep, storedAttempts } from "./support/sender-harness.js";
+import { anchorCall, minedFrom, storedAttempts } from "./support/sender-harness.js";
 import { rpcGate, type RpcGate } from "./support/rpc-gate.js";
 
 const kinds = await testDatabaseKinds();
@@ -268,16 +268,31 @@ describe("TxSender", { timeout: 120_000 }, () => {
     });
 
     describe("when a transaction is stuck", () => {
+      // The sender's clock, moved by hand: "stuck" is decided by it alone, never by the wall clock.
+      let clock: { at: Date; now: () => Date; advance: (ms: number) => void };
+      beforeEach(() => {
+        clock = {
+          at: new Date("2026-01-01T00:00:00Z"),
+          now: () => clock.at,
+          advance: (ms) => {
+            clock.at = new Date(clock.at.getTime() + ms);
+          },
+        };
+      });
+
       it("replaces it with the same nonce and bumped fees; exactly one attempt is mined and the record knows which", async () => {
         await rpc("evm_setAutomine", [false]);
-        const s = make({ stuckAfterMs: 100, feeBumpPercent: 25 });
+        const s = make({ stuckAfterMs: 100, feeBumpPercent: 25, now: clock.now });
         const tx = await s.submit(intent("stuck:1", 20n));
         expect(await s.tick()).toEqual([]); // not stuck yet
-        await sleep(120);
+        clock.advance(99);
+        expect(await s.tick()).toEqual([]); // still not: stuck means unmined for stuckAfterMs
+        clock.advance(1);
         const [replaced] = await s.tick();
         expect(replaced).toMatchObject({ key: "stuck:1", status: "sent", nonce: tx.nonce });
         expect(replaced!.hashes).toEqual([tx.hash, replaced!.hash]);
-        await sleep(120);
+        expect(await s.tick()).toEqual([]); // the replacement's own clock starts at its broadcast
+        clock.advance(100);
         const [again] = await s.tick();
         expect(again!.hashes).toHaveLength(3);
 
@@ -303,21 +318,21 @@ describe("TxSender", { timeout: 120_000 }, () => {
 
       it("records the older attempt when it is the one mined, and never sends the newer one", async () => {
         await rpc("evm_setAutomine", [false]);
-        const tx = await make().submit(intent("stuck:2", 21n));
-        await sleep(60);
+        const tx = await make({ now: clock.now }).submit(intent("stuck:2", 21n));
+        clock.advance(60);
         // The replacement is committed, then the process dies before broadcasting it...
-        const dying = make({ stuckAfterMs: 50, hooks: { beforeBroadcast: () => Promise.reject(new CrashHere("killed")) } });
+        const dying = make({ stuckAfterMs: 50, now: clock.now, hooks: { beforeBroadcast: () => Promise.reject(new CrashHere("killed")) } });
         await dying.tick();
         const stored = (await dying.get("stuck:2"))!;
         expect(stored.hashes).toHaveLength(2);
         expect(stored.hash).toBe(stored.hashes[1]);
         // ...and the chain mines the first attempt meanwhile.
         await rpc("evm_mine");
-        const [mined] = await make({ stuckAfterMs: 50 }).tick();
+        const [mined] = await make({ stuckAfterMs: 50, now: clock.now }).tick();
         expect(mined).toMatchObject({ status: "mined", hash: tx.hash, hashes: [tx.hash, stored.hashes[1]] });
         expect(await provider.getTransaction(stored.hashes[1]!)).toBeNull();
         await rpc("evm_mine");
-        expect(await make({ stuckAfterMs: 50 }).tick()).toEqual([]);
+        expect(await make({ stuckAfterMs: 50, now: clock.now }).tick()).toEqual([]);
         expect((await minedFrom(provider, anchorer.address, startBlock)).map((t) => t.hash)).toEqual([tx.hash]);
       });
 

@@ -27,9 +27,10 @@ export interface SettlementHarness {
   close(): Promise<void>;
 }
 
-export async function openSettlementHarness(kind: DatabaseKind = "pglite"): Promise<SettlementHarness> {
+/** `now`: the ledger's clock (booking times, pending timeouts); default the real time. */
+export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts: { now?: () => Date } = {}): Promise<SettlementHarness> {
   const db = await freshDatabase(kind);
-  const ledger = createLedger(db);
+  const ledger = createLedger(db, opts.now ? { now: opts.now } : {});
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
   const repository = new PrismaSettlementRepository(db.prisma);
   const make = () => new SettlementService({ ledger, fx, repository, maxSequenceRetries: 50 });

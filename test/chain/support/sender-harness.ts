@@ -42,5 +42,3 @@ export async function minedFrom(provider: Provider, from: string, fromBlock: num
   }
   return out;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
