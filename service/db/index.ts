@@ -27,6 +27,12 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** PGlite data folder (default `.data/pglite`); `":memory:"` for a throw-away in-memory database. */
   dataDir?: string;
+  /**
+   * PGlite only: start from this data-folder tarball (`PGlite.dumpDataDir()`) instead of an empty
+   * cluster; the tests' migrated template, which skips initdb and the migrations (seconds per database).
+   * Migrations still run, so a stale tarball is brought up to date (or refused) like any database.
+   */
+  loadDataDir?: Blob;
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
   /** Apply pending migrations before returning (default true). */
@@ -73,7 +79,8 @@ async function openPglite(dataDir: string, opts: OpenDatabaseOptions): Promise<D
   let migrations: MigrateResult | null = null;
   try {
     if (!memory) await mkdir(dataDir, { recursive: true });
-    lite = memory ? new PGlite() : new PGlite(dataDir);
+    const load = opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {};
+    lite = memory ? new PGlite(load) : new PGlite(dataDir, load);
     await lite.waitReady;
   } catch (e) {
     await lock?.release();

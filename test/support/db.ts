@@ -1,14 +1,18 @@
 /**
  * Fresh databases for tests: one per test file (or per describe block), never shared.
- * - "pglite": an in-memory PGlite, migrated.
+ * - "pglite": an in-memory PGlite loaded from the migrated template (templates.ts).
  * - "postgres": a new database created on the server at TEST_DATABASE_URL (default
- *   postgresql://postgres@127.0.0.1:5432/test), migrated, and dropped (WITH FORCE) on close.
+ *   postgresql://postgres@127.0.0.1:5432/test) as a copy of the migrated template database, and
+ *   dropped (WITH FORCE) on close.
+ * Either way `openDatabase` still runs the migrator on it (a no-op that checks the checksums).
+ * `{ template: false }` migrates from scratch instead: for the migrator's own tests (test/db).
  * `testDatabaseKinds()` says which kinds this run can use and prints a line when PostgreSQL is
  * unreachable, so a PGlite-only run is visible in the output (CI has PostgreSQL).
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openDatabase, type Database } from "../../service/db/index.js";
+import { pgliteTemplate, postgresTemplate } from "./templates.js";
 
 export type DatabaseKind = "pglite" | "postgres";
 
@@ -48,13 +52,20 @@ export async function testDatabaseKinds(): Promise<DatabaseKind[]> {
   return ["pglite"];
 }
 
-export async function freshDatabase(kind: DatabaseKind, opts: { poolSize?: number } = {}): Promise<TestDatabase> {
+export interface FreshDatabaseOptions {
+  poolSize?: number;
+  /** Copy the migrated template (default true); false: an empty database migrated by `openDatabase`. */
+  template?: boolean;
+}
+
+export async function freshDatabase(kind: DatabaseKind, opts: FreshDatabaseOptions = {}): Promise<TestDatabase> {
+  const template = opts.template !== false;
   if (kind === "pglite") {
-    const db = await openDatabase({ dataDir: ":memory:" });
+    const db = await openDatabase({ dataDir: ":memory:", ...(template ? { loadDataDir: await pgliteTemplate() } : {}) });
     return { ...db, url: null };
   }
   const name = `entrepot_test_${process.pid}_${randomBytes(4).toString("hex")}`;
-  await admin(`CREATE DATABASE "${name}"`);
+  await admin(template ? `CREATE DATABASE "${name}" TEMPLATE "${await postgresTemplate(TEST_DATABASE_URL)}"` : `CREATE DATABASE "${name}"`);
   const url = databaseUrl(name);
   let db: Database;
   try {
