@@ -1,15 +1,47 @@
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+// Two projects, split by file name (test/README.md): `*.unit.test.ts` is pure (no database, no
+// chain, no child process, no port) and runs in well under a minute; every other `*.test.ts` is
+// integration. `npm test` runs the unit project first, then the integration project.
+const UNIT = "test/**/*.unit.test.ts";
 
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL("..", import.meta.url)),
-    include: ["test/**/*.test.ts"],
-    // Two cores: database- and chain-heavy files run two at a time, each in its own process.
-    pool: "forks",
-    maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     env: { HARDHAT_DISABLE_TELEMETRY: "true" },
+    // One file per core (vitest's default leaves one core idle): the tests are CPU-bound (PGlite is
+    // WebAssembly, the in-process chain is EDR). 2 here; more on a bigger CI runner.
+    maxWorkers: Math.max(2, availableParallelism()),
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: [UNIT],
+          // Pure code: threads start faster than processes, and nothing here needs a process of its own.
+          pool: "threads",
+          // Fails a unit file that opens a database, starts a chain or spawns a process.
+          setupFiles: ["test/support/unit-guard.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          exclude: [UNIT],
+          // Migrates the database templates once, before any worker starts (test/support/templates.ts).
+          globalSetup: ["test/support/global-setup.ts"],
+          // Each file in its own process: in-process chains (EDR), PGlite instances, child processes
+          // and ports are per file, and a crash or leaked handle cannot reach another file.
+          pool: "forks",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -3,7 +3,7 @@
  * each share starts at floor(|amount| x ratio / total) and the units left over go one each to
  * the shares with the largest remainders, lowest index first on ties.
  *
- * Invariants (property-tested in test/money/allocation.property.test.ts):
+ * Invariants (property-tested in test/money/allocation.property.unit.test.ts):
  * - the shares sum exactly to `amount` (no unit lost or created);
  * - every share is within one unit of its exact proportional value (floor or ceil of it);
  * - a zero ratio gets exactly zero; a negative amount gives the negated shares of its absolute

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Transaction, Wallet, type Provider } from "ethers";
 import { network } from "hardhat";
 import { devPrivateKey } from "../../service/chain/keys.js";
-import { bumpFees, TxSender, type TxSenderOptions } from "../../service/chain/sender.js";
+import { TxSender, type TxSenderOptions } from "../../service/chain/sender.js";
 import { isAppError, type AppError } from "../../service/errors.js";
 import { currentFence, LeaderElector, LeaseStore, runFenced, type Fence } from "../../service/leader/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
@@ -552,38 +552,3 @@ describe("TxSender", { timeout: 120_000 }, () => {
     });
   });
 });
-
-describe("bumpFees", () => {
-  const eip1559 = { type: 2 as const, maxFeePerGas: "1000", maxPriorityFeePerGas: "100", gasPrice: null };
-  it("raises both EIP-1559 fees by the bump, rounding up", () => {
-    expect(bumpFees(eip1559, { type: 2, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }, 25n, null)).toEqual({
-      type: 2,
-      maxFeePerGas: 1250n,
-      maxPriorityFeePerGas: 125n,
-    });
-    expect(bumpFees({ ...eip1559, maxFeePerGas: "1001", maxPriorityFeePerGas: "101" }, { type: 2, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }, 10n, null)).toEqual({
-      type: 2,
-      maxFeePerGas: 1102n, // 1101.1 rounded up
-      maxPriorityFeePerGas: 112n, // 111.1 rounded up
-    });
-  });
-  it("follows the network when it asks for more, and keeps maxFee >= maxPriority", () => {
-    expect(bumpFees(eip1559, { type: 2, maxFeePerGas: 5000n, maxPriorityFeePerGas: 3000n }, 25n, null)).toEqual({
-      type: 2,
-      maxFeePerGas: 5000n,
-      maxPriorityFeePerGas: 3000n,
-    });
-    expect(bumpFees(eip1559, { type: 2, maxFeePerGas: 10n, maxPriorityFeePerGas: 4000n }, 25n, null)).toEqual({
-      type: 2,
-      maxFeePerGas: 4000n,
-      maxPriorityFeePerGas: 4000n,
-    });
-  });
-  it("bumps legacy gas prices and respects the cap", () => {
-    expect(bumpFees({ type: 0, maxFeePerGas: null, maxPriorityFeePerGas: null, gasPrice: "200" }, { type: 0, gasPrice: 1n }, 25n, null)).toEqual({ type: 0, gasPrice: 250n });
-    expect(bumpFees(eip1559, { type: 2, maxFeePerGas: 2000n, maxPriorityFeePerGas: 1n }, 25n, 1300n)).toEqual({ type: 2, maxFeePerGas: 1300n, maxPriorityFeePerGas: 125n });
-    expect(bumpFees(eip1559, { type: 2, maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }, 25n, 1200n)).toBeNull();
-    expect(bumpFees({ type: 0, maxFeePerGas: null, maxPriorityFeePerGas: null, gasPrice: "200" }, { type: 0, gasPrice: 1n }, 25n, 240n)).toBeNull();
-  });
-});
-

@@ -16,7 +16,7 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
 
   beforeAll(async () => {
     h = await openSettlementHarness(kind);
-    // Round figures so the expected postings can be checked by hand (see plan.test.ts).
+    // Round figures so the expected postings can be checked by hand (see plan.unit.test.ts).
     await h.fx.publishRates([
       {
         base: "BRL",

@@ -3,7 +3,7 @@
  * elementary parameters (address, uintN, intN, bool, bytesN), so a log decodes word by word without
  * ethers' generic ABI coder, which is several times slower and dominated catch-up time; an event with
  * any other parameter type (none today) goes through ethers' `Interface.parseLog`. Both paths give
- * the same strings (checked in test/chain/indexer/decode.test.ts).
+ * the same strings (checked in test/chain/indexer/decode.unit.test.ts).
  */
 import { getAddress, Indexed, Interface, type EventFragment, type InterfaceAbi, type ParamType } from "ethers";
 import { STABLECOIN_ABI } from "../contracts.js";
