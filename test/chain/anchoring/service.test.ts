@@ -2,8 +2,9 @@
  * AnchorService on an in-process chain (the system deployed by deploySystem) with the real ledger,
  * settlement service, TxSender and ChainIndexer, on each database kind: batches by count and by
  * age, documents, states, consecutive ids across restarts, and the start-up check against the chain.
+ * Every test gets its own chain and database (batch ids start at 1), so each one runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { AnchorService, verifyProof } from "../../../service/chain/anchoring/index.js";
 import { isAppError, type AppError } from "../../../service/errors.js";
@@ -27,11 +28,11 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
   let sys: System;
   let h: AnchoringHarness;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     sys = await deployedSystem();
     h = await openAnchoring(kind, chainOf(sys));
   }, 120_000);
-  afterAll(async () => {
+  afterEach(async () => {
     await h?.close();
     await sys?.close();
   });
@@ -78,13 +79,13 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     const unsubscribe = h.indexer.onChange((c) => anchoring.onIndexed(c));
     try {
       const ids = await h.post(3);
-      expect((await anchoring.tick()).built).toEqual([4n]);
+      expect((await anchoring.tick()).built).toEqual([1n]);
       expect((await anchoring.statesOf(ids)).get(ids[0]!)?.state).toBe("submitted");
       await h.indexer.poll();
-      expect((await anchoring.getBatch(4n))?.status).toBe("observed");
+      expect((await anchoring.getBatch(1n))?.status).toBe("observed");
       await rpcOf(sys, "hardhat_mine", ["0x5"]);
       await h.indexer.poll();
-      const b = await anchoring.getBatch(4n);
+      const b = await anchoring.getBatch(1n);
       expect(b?.status).toBe("final");
       expect(b?.blockNumber).not.toBeNull();
       expect(b?.txHash).toMatch(/^0x[0-9a-f]{64}$/);
@@ -109,10 +110,10 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
 
     const ids = await h.post(2);
     h.clock.advance(1_001);
-    expect((await anchoring.tick()).built).toEqual([5n]);
-    const batch = (await anchoring.getBatch(5n))!;
+    expect((await anchoring.tick()).built).toEqual([1n]);
+    const batch = (await anchoring.getBatch(1n))!;
     expect([batch.count, batch.journalCount, batch.documentCount]).toEqual([3, 2, 1]);
-    expect(await anchoring.documentState("reconciliation", "run-1")).toEqual({ state: "submitted", batchId: 5n });
+    expect(await anchoring.documentState("reconciliation", "run-1")).toEqual({ state: "submitted", batchId: 1n });
 
     const proof = await anchoring.proofOfDocument("reconciliation", "run-1");
     expect(proof.document).toEqual({ kind: "reconciliation", id: "run-1", digest });
@@ -124,17 +125,20 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("continues batch ids across restarts and never builds twice for one journal range", async () => {
+    const first = h.service({ batchMaxCount: 2 });
+    await h.post(2);
+    expect((await first.tick()).built).toEqual([1n]);
     await h.post(4);
     const a = h.service({ batchMaxCount: 2 });
     const b = h.service({ batchMaxCount: 2 });
     // Two instances (two processes) ticking at once: the batch ids stay consecutive, no range twice.
     const [ra, rb] = await Promise.all([a.tick(), b.tick()]);
-    expect([...ra.built, ...rb.built].sort()).toEqual([6n, 7n]);
+    expect([...ra.built, ...rb.built].sort()).toEqual([2n, 3n]);
     await h.post(2);
     const restarted = h.service({ batchMaxCount: 2 });
-    expect((await restarted.tick()).built).toEqual([8n]);
+    expect((await restarted.tick()).built).toEqual([4n]);
     const all = (await restarted.listBatches({ limit: 100 })).items.reverse();
-    expect(all.map((x) => x.batchId)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
+    expect(all.map((x) => x.batchId)).toEqual([1n, 2n, 3n, 4n]);
     for (let i = 1; i < all.length; i++) {
       expect(all[i]!.firstSequence).toBe(all[i - 1]!.lastSequence + 1n);
       expect(all[i]!.previousRoot).toBe(all[i - 1]!.root);
@@ -143,23 +147,33 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     expect(n).toBe(Number(all.at(-1)!.lastSequence));
   });
 
-  it("refuses to start when the chain holds a batch beyond the database's last one", async () => {
-    // Someone else anchors batch 9 with the anchorer key, outside this service.
+  /** Someone else anchors `batchId` with the anchorer key, outside this service. */
+  async function anchorForeign(batchId: bigint): Promise<void> {
     const anchorer = sys.c.anchor.connect(sys.anchorer) as typeof sys.c.anchor;
-    await (await anchorer.anchorBatch(9n, keccak256(toUtf8Bytes("foreign")), 1, ZeroHash)).wait();
+    await (await anchorer.anchorBatch(batchId, keccak256(toUtf8Bytes(`foreign ${batchId}`)), 1, ZeroHash)).wait();
+  }
+
+  it("refuses to start when the chain holds a batch beyond the database's last one", async () => {
+    await h.post(2);
+    expect((await h.service({ batchMaxCount: 2 }).tick()).built).toEqual([1n]);
+    await anchorForeign(2n);
     const e = await codeOf(h.service().tick());
     expect(e.code).toBe("ENT_ANCHOR_CHAIN_MISMATCH");
-    expect(e.message).toMatch(/batch 9 is anchored on chain/);
+    expect(e.message).toMatch(/batch 2 is anchored on chain/);
   });
 
   it("with an empty database, continues after the batches the chain already holds", async () => {
+    // The chain holds batch 1 from this harness's database and batch 2 from someone else.
+    await h.post(2);
+    expect((await h.service({ batchMaxCount: 2 }).tick()).built).toEqual([1n]);
+    await anchorForeign(2n);
     const fresh = await openAnchoring(kind, chainOf(sys));
     try {
       const anchoring = fresh.service({ batchMaxCount: 2 });
       await fresh.post(2);
-      expect((await anchoring.tick()).built).toEqual([10n]);
-      const b = (await anchoring.getBatch(10n))!;
-      expect(b.previousRoot).toBe((await sys.c.anchor.rootOf(9n)).toLowerCase());
+      expect((await anchoring.tick()).built).toEqual([3n]);
+      const b = (await anchoring.getBatch(3n))!;
+      expect(b.previousRoot).toBe((await sys.c.anchor.rootOf(2n)).toLowerCase());
       expect(b.firstSequence).toBe(1n);
       const proof = await anchoring.proofOfTransaction((await fresh.ledger.listJournal(0n, 1))[0]!.id);
       expect((await verifyProof(proof, fresh.provider)).checks.find((c) => c.name === "previous-root")?.ok).toBe(true);
