@@ -1,9 +1,10 @@
 /**
  * The anchoring routes over the real app and services (test/http/harness.ts) plus a real
  * AnchorService, TxSender and in-process chain: a settlement posted over HTTP, anchored, and its
- * proof fetched over HTTP verifies on chain; the problem documents name their codes.
+ * proof fetched over HTTP verifies on chain; the problem documents name their codes. Every test
+ * gets its own database, chain and app, so each runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
 import { AnchorService, verifyProof, type AnchorProof } from "../../service/chain/anchoring/index.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
@@ -19,7 +20,7 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
   let sys: System;
   let anchoring: AnchorService;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     [h, sys] = await Promise.all([openHarness({ kind }), deployedSystem()]);
     await publishDayRates(h);
     const provider = sys.connection.ethers.provider;
@@ -35,17 +36,29 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
       anchorer: anchorer.address,
       batchMaxCount: 2,
     });
+    // Wired in after the app is built, as the server does once its chain is up.
+    h.services.anchoring = anchoring;
   }, 120_000);
-  afterAll(async () => {
+  afterEach(async () => {
     await h?.close();
     await sys?.close();
   });
 
   it("answers 503 ENT_ANCHOR_UNAVAILABLE when the server runs without a chain", async () => {
+    delete h.services.anchoring;
     const r = await h.get("/v1/anchoring/batches");
     expect([r.statusCode, problemCode(r)]).toEqual([503, "ENT_ANCHOR_UNAVAILABLE"]);
-    h.services.anchoring = anchoring;
   });
+
+  /** Two settlements posted over HTTP and anchored as batch 1; returns the first one's id. */
+  async function anchoredPair(): Promise<string> {
+    const posted = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-proof-1", settlementId: "ORD-PROOF-1" }));
+    expect(posted.statusCode, posted.body).toBe(201);
+    const second = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-proof-2", settlementId: "ORD-PROOF-2", amount: "9990" }));
+    expect(second.statusCode).toBe(201);
+    expect((await anchoring.tick()).built).toEqual([1n]);
+    return json<{ settlement: { id: string } }>(posted).settlement.id;
+  }
 
   it("GET /v1/settlements/:id/proof: 409 until anchored, then a proof that verifies on chain", async () => {
     const posted = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-proof-1", settlementId: "ORD-PROOF-1" }));
@@ -91,6 +104,7 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("lists batches newest first and shows one", async () => {
+    await anchoredPair();
     const list = await h.get("/v1/anchoring/batches?limit=10");
     expect(list.statusCode, list.body).toBe(200);
     const page = json<{ items: Array<Record<string, unknown>>; nextBefore: string | null }>(list);

@@ -8,6 +8,11 @@ describe("FX routes", () => {
     h = await openHarness({ env: { FX_MAX_RATE_AGE_SECONDS: "3600", FX_MARKUP_BPS: "50" }, programData: false });
   });
   afterAll(async () => h.close());
+  // Each test publishes the rates it reads (in force from now), so any test runs alone.
+  const publish = async (quote: string, rate: string) => {
+    const r = await h.post("/v1/fx/rates", { rates: [{ base: "USD", quote, rate, source: "ops-test", asOf: now().toISOString() }] }, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+  };
 
   it("publishes rates (admin) and is idempotent per pair, source and validFrom", async () => {
     const rate = { base: "USD", quote: "BRL", rate: "6.0412", source: "ops-test", asOf: now().toISOString() };
@@ -32,7 +37,8 @@ describe("FX routes", () => {
   });
 
   it("resolves the rate in force, inverse and through the pivot", async () => {
-    await h.post("/v1/fx/rates", { rates: [{ base: "USD", quote: "CNY", rate: "7.2456", source: "ops-test", asOf: now().toISOString() }] }, h.keys.admin);
+    await publish("BRL", "6.0412");
+    await publish("CNY", "7.2456");
     const direct = json<{ rate: string; path: string }>(await h.get("/v1/fx/rates/USD/BRL"));
     expect(direct).toMatchObject({ rate: "6.0412", path: "USD->BRL" });
     const cross = await h.get("/v1/fx/rates/BRL/CNY", h.keys.gateway);
@@ -52,6 +58,7 @@ describe("FX routes", () => {
   });
 
   it("locks a quote (signed gateway write) with the configured markup and reads it back", async () => {
+    await publish("BRL", "6.0412");
     const r = await h.signedPost("/v1/fx/quotes", { base: "BRL", quote: "USD" });
     expect(r.statusCode, r.body).toBe(201);
     const q = json<{ id: string; markupBps: number; midRate: string; allInRate: string; expiresAt: string }>(r);

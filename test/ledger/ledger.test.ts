@@ -76,16 +76,18 @@ describe.each(kinds)("ledger on %s", (kind) => {
   describe("balancing", () => {
     it("books a balanced transaction and moves balances with running balance_after", async () => {
       tick();
+      // Other tests of this file post to the same accounts: everything is relative to before.
+      const [g0, s0, p0] = await Promise.all([GATEWAY, SELLER, PLATFORM].map(async (a) => (await ledger.balance(a, "USD")).posted));
       const r = await ledger.post(capture("bal-1", 10_000n, 300n));
       expect(r.status).toBe("created");
       expect(r.transaction.postings.map((p) => [p.account, p.direction, p.amount, p.balanceAfter])).toEqual([
-        [GATEWAY, "debit", 10_000n, 10_000n],
-        [SELLER, "credit", 9_700n, 9_700n],
-        [PLATFORM, "credit", 300n, 300n],
+        [GATEWAY, "debit", 10_000n, g0! + 10_000n],
+        [SELLER, "credit", 9_700n, s0! + 9_700n],
+        [PLATFORM, "credit", 300n, p0! + 300n],
       ]);
       const b = await ledger.balance(SELLER, "USD");
-      expect(b.posted).toBe(9_700n);
-      expect(b.available).toBe(9_700n);
+      expect(b.posted).toBe(s0! + 9_700n);
+      expect(b.available).toBe(s0! + 9_700n);
       expect(b.lastTransactionId).toBe(r.transaction.id);
     });
 
@@ -156,6 +158,7 @@ describe.each(kinds)("ledger on %s", (kind) => {
   describe("negative balance constraint", () => {
     it("refuses to take a seller below zero but lets other items of the batch commit", async () => {
       tick();
+      expect((await ledger.post(capture("neg-0", 1_000n))).status).toBe("created");
       const avail = (await ledger.balance(SELLER, "USD")).available;
       const rs = await ledger.postBatch([payout("neg-1", avail + 1n), payout("neg-2", 1n)]);
       expect(rs[0]!.status === "error" && rs[0]!.error.code).toBe("ENT_LEDGER_INSUFFICIENT_FUNDS");
@@ -164,7 +167,19 @@ describe.each(kinds)("ledger on %s", (kind) => {
     });
 
     it("lets accounts that allow it go negative", async () => {
-      expect((await ledger.balance("fx_clearing:EURUSD:clearing", "USD")).posted).toBeLessThan(0n);
+      tick();
+      // A credit-normal account that allows it (platform), debited with nothing credited before.
+      const float = spec("platform:float:negative", "USD");
+      const r = await ledger.post({
+        idempotencyKey: "neg-3",
+        accounts: [float],
+        postings: [
+          { account: float.code, currency: "USD", direction: "debit", amount: 250n },
+          { account: GATEWAY, currency: "USD", direction: "credit", amount: 250n },
+        ],
+      });
+      expect(r.status).toBe("created");
+      expect((await ledger.balance(float.code, "USD")).posted).toBe(-250n);
     });
   });
 
@@ -281,14 +296,27 @@ describe.each(kinds)("ledger on %s", (kind) => {
       expect(all).toEqual(["4", "3", "2", "1", "0"]);
       const bySeller = await ledger.listTransactions({ sellerId: "S1", from, limit: 100 });
       expect(bySeller.items).toHaveLength(5);
-      const byAccount = await ledger.listTransactions({ account: "seller:S2:available", limit: 100 });
-      expect(byAccount.items.map((t) => t.idempotencyKey)).toEqual(["hist-3", "hist-2", "hist-1"]);
+      const acct = spec("seller:S3:available", "USD");
+      for (const i of [1, 2, 3]) {
+        tick();
+        await ledger.post({ idempotencyKey: `list-acct-${i}`, accounts: [acct], postings: [
+          { account: GATEWAY, currency: "USD", direction: "debit", amount: 10n },
+          { account: acct.code, currency: "USD", direction: "credit", amount: 10n },
+        ] });
+      }
+      const byAccount = await ledger.listTransactions({ account: acct.code, limit: 100 });
+      expect(byAccount.items.map((t) => t.idempotencyKey)).toEqual(["list-acct-3", "list-acct-2", "list-acct-1"]);
       expect(await code(ledger.listTransactions({ cursor: "garbage" }))).toBe("ENT_LEDGER_INVALID_CURSOR");
     });
   });
 
   describe("hash chain", () => {
     it("verifies, then detects a row tampered with via SQL", async () => {
+      // A chain of its own length whatever ran before (the other tests add to it).
+      for (let i = 0; i < 11; i++) {
+        tick();
+        await ledger.post(capture(`chain-${i}`, 100n + BigInt(i)));
+      }
       const ok = await ledger.verifyChain();
       expect(ok.ok).toBe(true);
       expect(ok.checked).toBe(ok.headSequence);
