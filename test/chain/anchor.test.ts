@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { JOURNAL_LEAF_FIELDS } from "../../service/chain/anchoring/leaf.js";
-import { deployedSystem, type System } from "./fixture.js";
+import { deployedSystem, revertAfterEach, type System } from "./fixture.js";
 import { SETTLEMENT_LEAF_ENCODING, settlementBatch, settlementTree } from "./settlements.js";
 import { expectEvents, expectRevert } from "./helpers.js";
 
@@ -20,8 +20,14 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
   afterAll(async () => {
     await s?.close();
   });
+  // Every test starts from the bare deployment: no batch anchored, roles as deployed.
+  revertAfterEach(() => s.connection);
 
   const anchor = () => s.c.anchor.connect(s.anchorer) as typeof s.c.anchor;
+  /** Batch 1: the 1,000 settlements of `tree`. */
+  const anchorFirst = async () => {
+    await (await anchor().anchorBatch(1n, tree.root, leaves.length, digestOf(1_000, 0))).wait();
+  };
 
   describe("when a batch is anchored", () => {
     it("records the root under its batch id and emits BatchAnchored with count and totals digest", async () => {
@@ -32,6 +38,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     });
 
     it("verifies the inclusion of every sampled settlement with its StandardMerkleTree proof", async () => {
+      await anchorFirst();
       for (const i of [0, 1, 499, 998, 999]) {
         const leaf = tree.leafHash(tree.at(i)!);
         expect(await s.c.anchor.verifySettlement(1n, leaf, tree.getProof(i))).toBe(true);
@@ -39,6 +46,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     });
 
     it("rejects a tampered leaf (amount changed by one minor unit), a wrong proof and another batch's proof", async () => {
+      await anchorFirst();
       // The gross amount of the journal leaf raised by one minor unit.
       const gross = JOURNAL_LEAF_FIELDS.findIndex(([name]) => name === "grossAmount");
       const tampered = [...tree.at(7)!];
@@ -69,6 +77,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
 
   describe("when a batch id is reused or invalid", () => {
     it("never overwrites an anchored root", async () => {
+      await anchorFirst();
       const other = settlementTree(3, 9_000);
       await expectRevert(anchor().anchorBatch(1n, other.root, 3, ZeroHash), s.c.anchor.interface, "BatchAlreadyAnchored", [1n, tree.root]);
       expect(await s.c.anchor.rootOf(1n)).toBe(tree.root);
@@ -97,6 +106,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
 
   describe("when a batch corrects an earlier one", () => {
     it("anchors the correction, emits BatchAnchored then BatchCorrected, and leaves the corrected batch intact", async () => {
+      await anchorFirst();
       const fixed = settlementTree(999, 0);
       const digest = digestOf(999, 0);
       const receipt = await (await anchor().anchorCorrection(5n, fixed.root, 999, digest, 1n)).wait();

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { network } from "hardhat";
 import { ContractFactory, keccak256, Wallet, ZeroHash } from "ethers";
 import { artifactCodeHash, loadArtifact, runtimeCodeHash } from "../../service/chain/artifacts.js";
@@ -21,8 +21,11 @@ async function expectAppError(action: Promise<unknown>, code: string, field?: st
   if (field !== undefined) expect(e.fields?.map((f) => f.field)).toContain(field);
 }
 
+// Every test gets its own deployments folder (and, on the dev chain, its own chain): a test that
+// needs an earlier deployment makes it first, so each test runs alone.
 describe("deploySystem", { timeout: 120_000 }, () => {
   let dir: string;
+  const dirs: string[] = [];
   const open: Connection[] = [];
   const connect = async (chainId?: number) => {
     const c = chainId === undefined ? await network.create() : await network.create({ override: { chainId } });
@@ -30,25 +33,38 @@ describe("deploySystem", { timeout: 120_000 }, () => {
     return c;
   };
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "entrepot-deployments-"));
-  }, 60_000);
+    dirs.push(dir);
+  });
   afterAll(async () => {
     for (const c of open) await c.close();
-    await rm(dir, { recursive: true, force: true });
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
   describe("on a dev chain (31337)", () => {
     let chain: Connection;
-    let first: DeploymentRecord;
+    beforeEach(async () => {
+      chain = await connect();
+    });
+    afterEach(async () => {
+      await chain.close();
+      open.splice(open.indexOf(chain), 1);
+    });
+    /** The first deployment on this test's chain, recorded in this test's folder. */
+    const deployFirst = async (): Promise<DeploymentRecord> => {
+      const [deployer] = await chain.ethers.getSigners();
+      const result = await deploySystem(deployer!, { network: "hardhat-test", deploymentsDir: dir });
+      expect(result.outcome).toBe("deployed");
+      return result.record;
+    };
 
     it("deploys token, anchor and vault, grants the dev-account roles and writes deployments/local-31337.json", async () => {
-      chain = await connect();
       const [deployer] = await chain.ethers.getSigners();
       const result = await deploySystem(deployer!, { network: "hardhat-test", deploymentsDir: dir });
       expect(result.outcome).toBe("deployed");
       expect(result.file).toBe(path.join(dir, "local-31337.json"));
-      first = result.record;
+      const first = result.record;
 
       const onDisk = await readRecord(31337n, dir);
       expect(onDisk).toEqual(first);
@@ -88,6 +104,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
     });
 
     it("is a no-op when run again: no transaction, same record, same file", async () => {
+      const first = await deployFirst();
       const [deployer] = await chain.ethers.getSigners();
       const height = await chain.ethers.provider.getBlockNumber();
       const nonce = await chain.ethers.provider.getTransactionCount(deployer!.address);
@@ -102,6 +119,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
     });
 
     it("grants a newly configured role holder on a re-run and records it, revoking nobody", async () => {
+      await deployFirst();
       const [deployer, , , , , , newAnchorer] = await chain.ethers.getSigners();
       const result = await deploySystem(deployer!, {
         network: "hardhat-test",
@@ -115,11 +133,10 @@ describe("deploySystem", { timeout: 120_000 }, () => {
       const c = attachSystem(result.record, chain.ethers.provider);
       expect(await c.anchor.hasRole(await c.anchor.ANCHOR_ROLE(), newAnchorer!.address)).toBe(true);
       expect(await c.anchor.hasRole(await c.anchor.ANCHOR_ROLE(), DEV_ROLE_HOLDERS.anchorer)).toBe(true);
-      // Back to the defaults for the tests below.
-      await deploySystem(deployer!, { network: "hardhat-test", deploymentsDir: dir });
     });
 
     it("redeploys when the record points at code that is not the artifact's", async () => {
+      const first = await deployFirst();
       const file = recordPath(31337n, dir);
       const record = JSON.parse(await readFile(file, "utf8")) as DeploymentRecord;
       record.contracts.SettlementAnchor.address = record.contracts.SettlementVault.address;
@@ -133,6 +150,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
     });
 
     it("redeploys on a reset chain (a fresh in-process chain with the same chain id), at the same addresses", async () => {
+      const first = await deployFirst();
       const fresh = await connect();
       const [deployer] = await fresh.ethers.getSigners();
       const stale = (await readRecord(31337n, dir))!;
@@ -222,6 +240,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
 
     it("refuses to redeploy silently when the record no longer matches, unless forced", async () => {
       const [deployer] = await chain.ethers.getSigners();
+      expect((await deploySystem(deployer!, { network: "staging", deploymentsDir: dir, token, roles })).outcome).toBe("deployed");
       const file = recordPath(4242n, dir);
       const record = JSON.parse(await readFile(file, "utf8")) as DeploymentRecord;
       record.deployBlockHash = ZeroHash;

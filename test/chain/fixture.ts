@@ -1,8 +1,10 @@
 /**
  * One fresh in-process chain per call with the whole system deployed by `deploySystem` (the code
- * under test, not a test-only deployer), and a signer per role.
+ * under test, not a test-only deployer), and a signer per role. `revertAfterEach` makes every test
+ * of a block start from the same chain state (one deployment per file, tests independent).
  */
 import { network } from "hardhat";
+import { afterEach, beforeEach } from "vitest";
 import { attachSystem, type SystemContracts } from "../../service/chain/contracts.js";
 import { deploySystem, type DeploySystemResult } from "../../service/chain/deploy.js";
 
@@ -49,4 +51,22 @@ export async function deployedSystem(): Promise<System> {
     c: { ...c, mock: c.mock },
     close: () => connection.close(),
   };
+}
+
+/**
+ * Every test of the calling describe block starts from the chain as the block's beforeAll left it:
+ * `evm_snapshot` before each test, `evm_revert` after. One deployment per file, and no test sees
+ * another's transactions, whatever the order or selection of tests.
+ */
+export function revertAfterEach(chain: () => Connection): void {
+  let snapshot: string | null = null;
+  beforeEach(async () => {
+    snapshot = (await chain().provider.request({ method: "evm_snapshot", params: [] })) as string;
+  });
+  afterEach(async () => {
+    if (snapshot === null) return;
+    const reverted = (await chain().provider.request({ method: "evm_revert", params: [snapshot] })) as unknown;
+    snapshot = null;
+    if (reverted !== true) throw new Error("evm_revert refused the snapshot: the next test would not start from the same chain state");
+  });
 }

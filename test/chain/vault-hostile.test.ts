@@ -3,7 +3,7 @@ import { network } from "hardhat";
 import type { Contract, ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { attachSystem, packPayout, payoutsHash, type SettlementVaultContract } from "../../service/chain/contracts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
-import type { Connection, Signer } from "./fixture.js";
+import { revertAfterEach, type Connection, type Signer } from "./fixture.js";
 import { expectEvents, expectRevert } from "./helpers.js";
 
 /** MockRecipient's hook modes (contracts/mocks/MockHookToken.sol). */
@@ -52,6 +52,8 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
   afterAll(async () => {
     await chain?.close();
   });
+  // Every test starts from the funded vault with nothing owed; payout ids keep counting up.
+  revertAfterEach(() => chain);
 
   async function payBatch(mode: number) {
     await mined(fn(recipient, "setMode")(mode));
@@ -74,6 +76,7 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
   });
 
   it("caps the gas a hook can burn: the batch completes and the burner's payout is deferred", async () => {
+    const owed = await vault.claimableOf(recipientAddress);
     const { receipt, batchId, first, payouts } = await payBatch(Mode.BurnGas);
     expectEvents(receipt, vault.interface, vaultAddress, "PayoutDeferred", [[batchId, first + 1n, recipientAddress, 200n]]);
     expectEvents(receipt, vault.interface, vaultAddress, "PayoutBatchExecuted", [
@@ -81,24 +84,31 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     ]);
     // 150,000 forwarded to the hook, not the whole 5,000,000 limit.
     expect(receipt.gasUsed).toBeLessThan(400_000n);
-    expect(await vault.claimableOf(recipientAddress)).toBe(400n);
+    expect(await vault.claimableOf(recipientAddress)).toBe(owed + 200n);
   });
 
   it("refuses re-entry from a hook (claim during a payout): the re-entrant payout is deferred, not double-paid", async () => {
+    // Something already owed, so a successful re-entrant claim would have something to take.
+    await payBatch(Mode.Reject);
+    const owed = await vault.claimableOf(recipientAddress);
     await mined(fn(recipient, "setReenter")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
     const { receipt, batchId, first } = await payBatch(Mode.Reenter);
     expectEvents(receipt, vault.interface, vaultAddress, "Claimed", []);
     expectEvents(receipt, vault.interface, vaultAddress, "PayoutDeferred", [[batchId, first + 1n, recipientAddress, 200n]]);
-    expect(await vault.claimableOf(recipientAddress)).toBe(600n);
-    expect(await vault.totalClaimable()).toBe(600n);
+    expect(await vault.claimableOf(recipientAddress)).toBe(owed + 200n);
+    expect(await vault.totalClaimable()).toBe(owed + 200n);
   });
 
   it("lets the recipient contract claim everything once it accepts, and not twice", async () => {
+    await payBatch(Mode.Reject);
+    await payBatch(Mode.BurnGas);
+    const owed = await vault.claimableOf(recipientAddress);
+    expect(owed).toBe(400n);
     await mined(fn(recipient, "setMode")(Mode.Accept));
     const before = (await fn(hookToken, "balanceOf")(recipientAddress)) as unknown as bigint;
     const receipt = await mined(fn(recipient, "execute")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
-    expectEvents(receipt, vault.interface, vaultAddress, "Claimed", [[recipientAddress, recipientAddress, 600n]]);
-    expect((await fn(hookToken, "balanceOf")(recipientAddress)) as unknown as bigint).toBe(before + 600n);
+    expectEvents(receipt, vault.interface, vaultAddress, "Claimed", [[recipientAddress, recipientAddress, owed]]);
+    expect((await fn(hookToken, "balanceOf")(recipientAddress)) as unknown as bigint).toBe(before + owed);
     expect(await vault.totalClaimable()).toBe(0n);
     await expectRevert(
       fn(recipient, "execute")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])),

@@ -11,7 +11,7 @@ import {
 } from "ethers";
 import { loadArtifact } from "../../service/chain/artifacts.js";
 import { packPayout, payoutBatchTypedData, payoutsHash, type SettlementVaultContract } from "../../service/chain/contracts.js";
-import { deployedSystem, type Signer, type System } from "./fixture.js";
+import { deployedSystem, revertAfterEach, type Signer, type System } from "./fixture.js";
 import { eventsOf, expectEvents, expectRevert } from "./helpers.js";
 
 const USDC = 1_000_000n; // 6 decimals
@@ -76,29 +76,35 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
     [treasury, outsider, ...sellers] = s.others as [Signer, Signer, ...Signer[]];
     vaultAddress = await s.c.vault.getAddress();
     await mined(s.c.mock.mint(treasury.address, 10_000_000n * USDC));
+    // Tokens the payout tests pay from, put there directly (the funding paths are tested below).
+    await mined(s.c.mock.mint(vaultAddress, 1_000_000n * USDC));
   }, 60_000);
   afterAll(async () => {
     await s?.close();
   });
+  // Every test starts from this state: treasury and vault holding tokens, nothing owed, no id used.
+  revertAfterEach(() => s.connection);
 
   describe("when the treasury funds the vault", () => {
     it("pulls an approved amount and emits Funded", async () => {
+      const [held, excess] = [await s.c.mock.balanceOf(vaultAddress), await s.c.vault.excess()];
       await mined((s.c.mock.connect(treasury) as typeof s.c.mock).approve(vaultAddress, 1_000_000n * USDC));
       const receipt = await mined(as(treasury).fund(1_000_000n * USDC));
       expectEvents(receipt, s.c.vault.interface, vaultAddress, "Funded", [[treasury.address, 1_000_000n * USDC]]);
-      expect(await s.c.mock.balanceOf(vaultAddress)).toBe(1_000_000n * USDC);
-      expect(await s.c.vault.excess()).toBe(1_000_000n * USDC);
+      expect(await s.c.mock.balanceOf(vaultAddress)).toBe(held + 1_000_000n * USDC);
+      expect(await s.c.vault.excess()).toBe(excess + 1_000_000n * USDC);
     });
 
     it("funds with an EIP-2612 permit in the same transaction, consuming the permit nonce", async () => {
       const deadline = (await latestTimestamp()) + 3_600n;
       const nonce = await s.c.mock.nonces(treasury.address);
+      const held = await s.c.mock.balanceOf(vaultAddress);
       const { v, r, s: sigS } = await permit(treasury, 500_000n * USDC, deadline);
       const receipt = await mined(as(treasury).fundWithPermit(500_000n * USDC, deadline, v, r, sigS));
       expectEvents(receipt, s.c.vault.interface, vaultAddress, "Funded", [[treasury.address, 500_000n * USDC]]);
       expect(await s.c.mock.nonces(treasury.address)).toBe(nonce + 1n);
       expect(await s.c.mock.allowance(treasury.address, vaultAddress)).toBe(0n);
-      expect(await s.c.mock.balanceOf(vaultAddress)).toBe(1_500_000n * USDC);
+      expect(await s.c.mock.balanceOf(vaultAddress)).toBe(held + 500_000n * USDC);
     });
 
     it("still funds when the permit was front-run by someone else, since the allowance is then set", async () => {
@@ -161,7 +167,11 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
     it("lets the deferred seller claim to another address, once", async () => {
       const blocked = sellers[2]!;
       const to = sellers[5]!;
+      await mined(s.c.mock.blocklist(blocked.address));
+      const { batchId, first } = ids(1);
+      await mined(asPayer().payout(batchId, first, [packPayout(blocked.address, 310n * USDC)]));
       const owed = await s.c.vault.claimableOf(blocked.address);
+      expect(owed).toBe(310n * USDC);
       // The blocklisted address itself cannot receive: that claim reverts and keeps the debt.
       await expectRevert(as(blocked).claim(blocked.address), s.c.mock.interface, "AccountBlocklisted", [blocked.address]);
       const before = await s.c.mock.balanceOf(to.address);
