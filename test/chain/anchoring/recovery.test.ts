@@ -3,8 +3,9 @@
  * committing a batch and submitting it (and one after the broadcast, before the batch is marked
  * submitted) resubmits the same batch id and root, once; a reorganisation that removes the
  * anchoring block puts the batch back to "submitted", and the sender re-mines the same transaction.
+ * Every test gets its own chain and database (batch ids start at 1), so each runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Interface, keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { verifyProof, type AnchorSender } from "../../../service/chain/anchoring/index.js";
 import { testDatabaseKinds } from "../../support/db.js";
@@ -21,12 +22,12 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
   let h: AnchoringHarness;
   let firstBlock: number;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     sys = await deployedSystem();
     h = await openAnchoring(kind, chainOf(sys));
     firstBlock = (await h.provider.getBlockNumber()) + 1;
   }, 120_000);
-  afterAll(async () => {
+  afterEach(async () => {
     await h?.close();
     await sys?.close();
   });
@@ -68,22 +69,19 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
     };
     await h.post(3);
     await expect(h.service({ sender: halfway, batchMaxCount: 3 }).tick()).rejects.toThrow(/killed/);
-    const stored = (await h.service().getBatch(2n))!;
+    const stored = (await h.service().getBatch(1n))!;
     expect(stored.status).toBe("built");
-    expect((await sys.c.anchor.rootOf(2n)).toLowerCase()).toBe(stored.root); // it did go out
+    expect((await sys.c.anchor.rootOf(1n)).toLowerCase()).toBe(stored.root); // it did go out
 
     const restarted = h.service({ batchMaxCount: 3 });
-    expect(await restarted.tick()).toMatchObject({ built: [], submitted: [2n] });
-    const record = await h.sender.get(restarted.senderKey(2n));
-    expect((await restarted.getBatch(2n))!.txHash).toBe(record!.hash);
-    expect(await anchoredOnChain()).toEqual([
-      [1n, (await restarted.getBatch(1n))!.root],
-      [2n, stored.root],
-    ]);
+    expect(await restarted.tick()).toMatchObject({ built: [], submitted: [1n] });
+    const record = await h.sender.get(restarted.senderKey(1n));
+    expect((await restarted.getBatch(1n))!.txHash).toBe(record!.hash);
+    expect(await anchoredOnChain()).toEqual([[1n, stored.root]]);
     // Nothing waits, so nothing more is built; the journal ranges are anchored exactly once.
     expect((await restarted.tick()).built).toEqual([]);
     const [{ n }] = (await h.db.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM anchor_leaves`)) as [{ n: number }];
-    expect(n).toBe(6);
+    expect(n).toBe(3);
   });
 
   it("a reorganisation that drops the anchoring block puts the batch back to submitted; the same transaction is re-mined", async () => {
@@ -94,18 +92,18 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       await anchoring.tick();
       const snapshot = await rpcOf<string>(sys, "evm_snapshot");
       const ids = await h.post(2);
-      expect((await anchoring.tick()).built).toEqual([3n]);
+      expect((await anchoring.tick()).built).toEqual([1n]);
       await h.indexer.poll();
-      const before = (await anchoring.getBatch(3n))!;
+      const before = (await anchoring.getBatch(1n))!;
       expect(before.status).toBe("observed");
-      expect((await anchoring.statesOf(ids)).get(ids[0]!)).toEqual({ state: "observed", batchId: 3n });
+      expect((await anchoring.statesOf(ids)).get(ids[0]!)).toEqual({ state: "observed", batchId: 1n });
 
-      // The block holding batch 3 is replaced by a longer chain without it.
+      // The block holding batch 1 is replaced by a longer chain without it.
       expect(await rpcOf<boolean>(sys, "evm_revert", [snapshot])).toBe(true);
       await mineEmpty(sys, 3, 7);
-      expect(await sys.c.anchor.rootOf(3n)).toBe(ZeroHash);
+      expect(await sys.c.anchor.rootOf(1n)).toBe(ZeroHash);
       await h.indexer.poll();
-      const rolledBack = (await anchoring.getBatch(3n))!;
+      const rolledBack = (await anchoring.getBatch(1n))!;
       expect([rolledBack.status, rolledBack.blockNumber, rolledBack.blockHash]).toEqual(["submitted", null, null]);
       expect((await anchoring.statesOf(ids)).get(ids[0]!)?.state).toBe("submitted");
       const proofMeanwhile = await anchoring.proofOfTransaction(ids[0]!);
@@ -117,11 +115,11 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       await h.sender.tick();
       await h.indexer.poll();
       await anchoring.tick();
-      const after = (await anchoring.getBatch(3n))!;
+      const after = (await anchoring.getBatch(1n))!;
       expect(after.status).toBe("observed");
       expect(after.txHash).toBe(before.txHash);
       expect(after.blockHash).not.toBe(before.blockHash);
-      expect((await sys.c.anchor.rootOf(3n)).toLowerCase()).toBe(before.root);
+      expect((await sys.c.anchor.rootOf(1n)).toLowerCase()).toBe(before.root);
       const report = await verifyProof(await anchoring.proofOfTransaction(ids[0]!), h.provider);
       expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
@@ -133,19 +131,19 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
     const anchoring = h.service({ batchMaxCount: 2 });
     const snapshot = await rpcOf<string>(sys, "evm_snapshot");
     await h.post(2);
-    expect((await anchoring.tick()).built).toEqual([4n]);
+    expect((await anchoring.tick()).built).toEqual([1n]);
     await h.indexer.poll();
     await anchoring.tick();
-    expect((await anchoring.getBatch(4n))!.status).toBe("observed");
+    expect((await anchoring.getBatch(1n))!.status).toBe("observed");
     expect(await rpcOf<boolean>(sys, "evm_revert", [snapshot])).toBe(true);
     await mineEmpty(sys, 3, 11);
     await h.indexer.poll(); // no listener registered: only the index knows
     await anchoring.tick();
-    expect((await anchoring.getBatch(4n))!.status).toBe("submitted");
+    expect((await anchoring.getBatch(1n))!.status).toBe("submitted");
     await h.sender.tick();
     await h.indexer.poll();
     await anchoring.tick();
-    expect((await anchoring.getBatch(4n))!.status).toBe("observed");
+    expect((await anchoring.getBatch(1n))!.status).toBe("observed");
   });
 
   it("a competing writer takes our batch id first: our transaction reverts, the batch is marked reverted and anchoring stops loudly", async () => {
@@ -157,27 +155,27 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
     const ids = await h.post(2);
     await rpcOf(sys, "evm_setAutomine", [false]);
     try {
-      expect((await anchoring.tick()).built).toEqual([5n]);
-      // The rival's anchorBatch(5, ...) pays a higher tip, so it is mined first in the same block.
+      expect((await anchoring.tick()).built).toEqual([1n]);
+      // The rival's anchorBatch(1, ...) pays a higher tip, so it is mined first in the same block.
       const fees = await h.provider.getFeeData();
-      await (sys.c.anchor.connect(rival) as typeof sys.c.anchor).anchorBatch(5n, keccak256(toUtf8Bytes("rival root")), 1, ZeroHash, {
+      await (sys.c.anchor.connect(rival) as typeof sys.c.anchor).anchorBatch(1n, keccak256(toUtf8Bytes("rival root")), 1, ZeroHash, {
         maxPriorityFeePerGas: (fees.maxPriorityFeePerGas ?? 1n) * 10n,
         maxFeePerGas: (fees.maxFeePerGas ?? 1n) * 10n,
-        gasLimit: 100_000n, // no estimate: against the pending block it would already see our batch 5
+        gasLimit: 100_000n, // no estimate: against the pending block it would already see our batch 1
       });
       await rpcOf(sys, "evm_mine");
     } finally {
       await rpcOf(sys, "evm_setAutomine", [true]);
     }
     await h.sender.tick();
-    expect((await h.sender.get(anchoring.senderKey(5n)))?.status).toBe("reverted");
+    expect((await h.sender.get(anchoring.senderKey(1n)))?.status).toBe("reverted");
     const failure = await anchoring.tick().then(
       () => null,
       (e: unknown) => e as { code?: string; message: string },
     );
     expect(failure?.code).toBe("ENT_ANCHOR_BATCH_REVERTED");
-    expect(failure?.message).toMatch(/batch 5 reverted/);
-    expect((await anchoring.getBatch(5n))!.status).toBe("reverted");
+    expect(failure?.message).toMatch(/batch 1 reverted/);
+    expect((await anchoring.getBatch(1n))!.status).toBe("reverted");
     expect((await anchoring.statesOf(ids)).get(ids[0]!)?.state).toBe("queued");
     // Nothing further is built while a batch is reverted; the index names the foreign root too.
     await h.post(2);
@@ -187,6 +185,6 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       (e: unknown) => e as { code?: string },
     );
     expect(["ENT_ANCHOR_BATCH_REVERTED", "ENT_ANCHOR_CHAIN_MISMATCH"]).toContain(again?.code);
-    expect((await anchoring.listBatches()).items[0]!.batchId).toBe(5n);
+    expect((await anchoring.listBatches()).items[0]!.batchId).toBe(1n);
   });
 });
