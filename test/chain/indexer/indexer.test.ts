@@ -3,16 +3,17 @@
  * database of each kind: every event type decoded with its exact arguments, idempotent
  * re-ingestion (a second poll, a restarted indexer), confirmation states as blocks are mined,
  * listeners after commit with re-delivery, and range splitting (a small maxBlocksPerQuery, a node
- * refusing large answers, a provider without raw `send`).
+ * refusing large answers, a provider without raw `send`). Every test starts from the same chain
+ * (reverted after each test) and an empty index, so each runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ContractFactory, keccak256, toUtf8Bytes, ZeroAddress, type ContractTransactionResponse, type Interface, type Provider } from "ethers";
 import { loadArtifact } from "../../../service/chain/artifacts.js";
 import { packPayout, payoutsHash, type MockStablecoinContract, type SettlementVaultContract } from "../../../service/chain/contracts.js";
 import { deploySystem } from "../../../service/chain/deploy.js";
 import { ChainIndexer, type IndexedEvent } from "../../../service/chain/indexer/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
-import { deployedSystem, type Signer, type System } from "../fixture.js";
+import { deployedSystem, revertAfterEach, type Signer, type System } from "../fixture.js";
 import { collector, headNumber, indexerFor, memoryLog, mined, mineEmpty, rpc, summary, USDC } from "./support.js";
 
 const kinds = await testDatabaseKinds();
@@ -39,7 +40,6 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     vault = await s.c.vault.getAddress();
     token = await s.c.mock.getAddress();
     anchorAddress = await s.c.anchor.getAddress();
-    indexer = indexerFor(s, db);
 
     // One of every event the index keeps, plus token Transfers it must NOT keep (neither from nor to the vault).
     const asVault = (who: Signer) => s.c.vault.connect(who) as SettlementVaultContract;
@@ -72,6 +72,13 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   afterAll(async () => {
     await s?.close();
     await db?.close();
+  });
+  // The index is a cache of the chain: emptying its tables gives a never-polled index.
+  const wipeIndex = () => db.sql.q(`TRUNCATE "chain_index_events", "chain_index_blocks", "chain_index_cursors", "chain_index_reorgs"`);
+  revertAfterEach(() => s.connection);
+  beforeEach(async () => {
+    await wipeIndex();
+    indexer = indexerFor(s, db);
   });
 
   const byName = (events: IndexedEvent[], name: string) => events.filter((e) => e.name === name).map((e) => e.args);
@@ -149,6 +156,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("matches an independent decoding of eth_getLogs (ethers' Interface) field for field, in chain order", async () => {
+    await indexer.poll();
     const record = s.result.record;
     const head = await headNumber(s);
     const filter = (extra: object) => ({ fromBlock: `0x${record.deployBlock.toString(16)}`, toBlock: `0x${head.toString(16)}`, ...extra });
@@ -188,6 +196,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("filters by contract, name, tx hash and args (addresses in any case)", async () => {
+    await indexer.poll();
     const deferred = await indexer.events({ name: "PayoutDeferred" });
     expect(deferred).toHaveLength(1);
     const sameTx = await indexer.events({ txHash: deferred[0]!.txHash.toUpperCase().replace("0X", "0x") });
@@ -198,6 +207,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("is idempotent: a second poll reports nothing, a restarted indexer on the same database resumes without duplicates", async () => {
+    expect((await indexer.poll()).changed.length).toBeGreaterThan(20);
     const before = await indexer.events({});
     const head = await indexer.head();
     expect(await indexer.poll()).toEqual({ chainId: s.chainId, changed: [], removed: [] });
@@ -254,6 +264,8 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
       calls.push({ names: c.changed.map((e) => e.name), visible });
       if (fail) throw new Error("listener down");
     });
+    // The anchorer was frozen above (role revoked): give it the role back, so revoking it emits.
+    await mined((s.c.anchor.connect(s.deployer) as typeof s.c.anchor).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
     await mineEmpty(s, 6);
     await idx.poll();
     const steady = collector(idx);
@@ -326,7 +338,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
       },
     });
     // The index is a cache of the chain: wiping it and indexing again must give the same rows.
-    const wipe = () => db.sql.q(`TRUNCATE "chain_index_events", "chain_index_blocks", "chain_index_cursors", "chain_index_reorgs"`);
+    const wipe = wipeIndex;
     const ranges: Record<string, number> = {};
     for (const [opts, name] of [
       [{ maxBlocksPerQuery: 2 }, "small ranges"],
@@ -362,11 +374,9 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     // Spans follow the log density: far more ranges than 10-block spans alone would need.
     const blocks = Number((await headNumber(s)) - BigInt(s.result.record.deployBlock) + 1n);
     expect(ranges["dense ranges"]).toBeGreaterThan(Math.ceil(blocks / 10) + 3);
-    indexer = indexerFor(s, db);
   });
 
   it("with finality 'tags' on EDR, which answers safe/finalized with its head, calls everything final at once (why 'auto' uses depths on local chains)", async () => {
-    await db.sql.q(`TRUNCATE "chain_index_events", "chain_index_blocks", "chain_index_cursors", "chain_index_reorgs"`);
     const idx = indexerFor(s, db, { finality: "tags" });
     const head = await headNumber(s);
     const before = BigInt(s.result.record.deployBlock) - 1n;
@@ -375,7 +385,6 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     expect(change.changed.length).toBeGreaterThan(20);
     expect(change.changed.every((e) => e.state === "final")).toBe(true);
     expect(await idx.head()).toEqual({ indexed: head, safe: head, final: head });
-    indexer = indexerFor(s, db);
   });
 
   it("refuses a provider on another chain and a record whose deploy block is not the node's", async () => {
