@@ -4,16 +4,17 @@
  * a transaction re-mined at another height is re-ingested under its new block; a chain that only
  * got shorter is rolled back; a reorg during a poll is retried; a reorg deeper than the final depth
  * stops the indexer (ENT_INDEXER_REORG_BEYOND_FINALITY) and leaves the index untouched; a reset
- * local chain (same addresses, new history) drops the old index.
+ * local chain (same addresses, new history) drops the old index. Every test starts from the same
+ * funded chain (reverted after each test) and an index rebuilt up to it, so each runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HDNodeWallet, keccak256, toUtf8Bytes } from "ethers";
 import { packPayout, type MockStablecoinContract, type SettlementVaultContract } from "../../../service/chain/contracts.js";
 import { network } from "hardhat";
 import { deploySystem } from "../../../service/chain/deploy.js";
 import { ChainIndexer, type IndexedEvent } from "../../../service/chain/indexer/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
-import { deployedSystem, type Signer, type System } from "../fixture.js";
+import { deployedSystem, revertAfterEach, type Signer, type System } from "../fixture.js";
 import { collector, headNumber, indexerFor, memoryLog, mined, mineEmpty, rpc, summary, USDC } from "./support.js";
 
 const kinds = await testDatabaseKinds();
@@ -47,13 +48,19 @@ describe.each(kinds)("ChainIndexer reorganisations on %s", { timeout: 60_000 }, 
     await mined(s.c.mock.mint(treasury.address, 1_000_000n * USDC));
     await mined((s.c.mock.connect(treasury) as MockStablecoinContract).approve(await s.c.vault.getAddress(), 1_000_000n * USDC));
     await mined((s.c.vault.connect(treasury) as SettlementVaultContract).fund(1_000_000n * USDC));
-    indexer = indexerFor(s, db);
     await mineEmpty(s, 6);
-    await indexer.poll();
   });
   afterAll(async () => {
     await s?.close();
     await db?.close();
+  });
+  revertAfterEach(() => s.connection);
+  beforeEach(async () => {
+    // The index is a cache of the chain: emptied, then polled up to the reverted head.
+    await db.sql.q(`TRUNCATE "chain_index_events", "chain_index_blocks", "chain_index_cursors", "chain_index_reorgs"`);
+    indexer = indexerFor(s, db);
+    await indexer.poll();
+    [nextBatch, nextPayout] = [1n, 1n];
   });
 
   it("reports the abandoned branch's events in `removed` and the new branch's in `changed`, in one poll, with correct states", async () => {
@@ -220,7 +227,7 @@ describe.each(kinds)("ChainIndexer reorganisations on %s", { timeout: 60_000 }, 
   });
 
   it("refuses a reorganisation deeper than the final depth: the index stays as it was and the loop stops loudly", async () => {
-    // Last test of the file: it leaves the index contradicting the chain on purpose.
+    // It leaves the index contradicting the chain on purpose (the next test starts from a new one).
     await db.sql.q(`TRUNCATE "chain_index_events", "chain_index_blocks", "chain_index_cursors", "chain_index_reorgs"`);
     const idx = indexerFor(s, db);
     const snap = await snapshot();
