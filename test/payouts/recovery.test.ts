@@ -156,6 +156,10 @@ describe.each(kinds)("payout recovery on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("refuses to cancel a batch that is final", async () => {
-    await expect(h.payouts.cancelBatch(1n, { by: "ops" })).rejects.toMatchObject({ code: "ENT_PAYOUT_INVALID_STATE" });
+    await h.credit("S-POP-HK-02", "USD", 1_000n);
+    const { batches } = await h.payouts.plan();
+    await h.payouts.execute();
+    const final = await h.untilBatch(batches[0]!.id, "final");
+    await expect(h.payouts.cancelBatch(final.id, { by: "ops" })).rejects.toMatchObject({ code: "ENT_PAYOUT_INVALID_STATE" });
   });
 });

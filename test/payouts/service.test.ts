@@ -4,6 +4,8 @@
  * final, the ledger commit (once). USD and CNY (FX quote evidence, rounded down) sellers, a
  * deferred payout (blocklisted seller) booked as claimable and its later claim (booked by the
  * treasury), vault funding booked by the treasury from its Funded event, and the planner's skips.
+ * One chain and database per kind; every test pays its own sellers and checks amounts relative to
+ * what it found, so each runs alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SettlementVaultContract } from "../../service/chain/contracts.js";
@@ -20,12 +22,25 @@ const kinds = await testDatabaseKinds();
 
 describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   let h: PayoutHarness;
-  let startBlock: number;
   const balance = async (account: string, currency: string) => h.ledger.balance(account, currency);
+  /** Posted balance, 0 for an account the ledger has not opened yet. */
+  const posted = async (account: string, currency: string) =>
+    balance(account, currency).then(
+      (b) => b.posted,
+      (e: unknown) => {
+        if ((e as { code?: string }).code === "ENT_LEDGER_ACCOUNT_NOT_FOUND") return 0n;
+        throw e;
+      },
+    );
+  /** Every chain event so far final, and booked: a test's own events are then the only news. */
+  const settle = async () => {
+    await mineEmpty(h.sys, 3);
+    await h.step();
+    await h.step();
+  };
 
   beforeAll(async () => {
     h = await openPayoutHarness(kind);
-    startBlock = (await h.provider.getBlockNumber()) + 1;
     await fundVaultLocal({ record: h.sys.result.record, admin: h.sys.deployer, amount: 10_000n * USDC });
   }, 120_000);
   afterAll(async () => {
@@ -33,32 +48,43 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("books the vault funding from its Funded event, once, when final", async () => {
+    await settle();
+    const vault0 = await posted(TreasuryAccounts.vault(), STABLECOIN_CURRENCY);
+    const bank0 = await posted(TreasuryAccounts.bank, "USD");
+    const funded0 = (await h.ledger.listTransactions({ metadata: { kind: "vault_funded" } })).items.length;
+    await fundVaultLocal({ record: h.sys.result.record, admin: h.sys.deployer, amount: 500n * USDC });
     await h.step();
     // Not final yet: nothing booked.
-    await expect(balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).rejects.toMatchObject({ code: "ENT_LEDGER_ACCOUNT_NOT_FOUND" });
+    expect(await posted(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).toBe(vault0);
     await mineEmpty(h.sys, 3);
     await h.step();
     await h.step();
-    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC);
-    expect((await balance(TreasuryAccounts.bank, "USD")).posted).toBe(-1_000_000n); // $10,000.00 left the bank
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(vault0 + 500n * USDC);
+    expect((await balance(TreasuryAccounts.bank, "USD")).posted).toBe(bank0 - 50_000n); // $500.00 left the bank
     const funded = await h.ledger.listTransactions({ metadata: { kind: "vault_funded" } });
-    expect(funded.items).toHaveLength(1);
+    expect(funded.items).toHaveLength(funded0 + 1);
     expectBalanced(funded.items[0]!);
+    expect(funded.items[0]!.postings.find((x) => x.account === TreasuryAccounts.vault())?.amount).toBe(500n * USDC);
   });
 
   it("pays a USD seller: reserved at planning, paid on chain, committed once at final", async () => {
     const seller = h.sellers.find((s) => s.id === "S-POP-HK-02")!;
     const address = h.sys.others[h.sellers.indexOf(seller)]!.address;
+    await settle();
+    const startBlock = (await h.provider.getBlockNumber()) + 1;
+    const vaultBooked = await posted(TreasuryAccounts.vault(), STABLECOIN_CURRENCY);
+    const tokensBefore = await h.sys.c.token.balanceOf(address);
     await h.credit(seller.id, "USD", 12_345n);
     const vaultBefore = await h.sys.c.token.balanceOf(h.vault);
 
     const { batches, skipped } = await h.payouts.plan({ by: "test" });
     expect(batches).toHaveLength(1);
     const batch = batches[0]!;
-    expect(batch).toMatchObject({ id: 1n, firstPayoutId: 1n, count: 1, total: 123_450_000n, status: "planned" });
-    expect(skipped.find((s) => s.sellerId === "S-POP-SZ-01")).toMatchObject({ reason: "no_account" });
+    expect(batch).toMatchObject({ count: 1, total: 123_450_000n, status: "planned" });
+    // A seller no test of this file credits has no ledger account at all.
+    expect(skipped.find((s) => s.sellerId === "S-FULL-GZ-01")).toMatchObject({ reason: "no_account" });
     const [p] = (await h.payouts.getBatch(batch.id)).payouts;
-    expect(p).toMatchObject({ id: 1n, sellerId: seller.id, address, currency: "USD", amount: 12_345n, usdAmount: 12_345n, tokenAmount: 123_450_000n, fx: null, status: "planned" });
+    expect(p).toMatchObject({ id: batch.firstPayoutId, sellerId: seller.id, address, currency: "USD", amount: 12_345n, usdAmount: 12_345n, tokenAmount: 123_450_000n, fx: null, status: "planned" });
 
     // The reserve: available is 0 at once, posted unchanged until final.
     const reserved = await balance(PayoutAccounts.available(seller.id), "USD");
@@ -71,27 +97,27 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     expect((await h.payouts.plan()).batches).toEqual([]);
 
     await h.payouts.execute();
-    expect((await h.payouts.getBatch(batch.id)).batch).toMatchObject({ status: "sent", txKey: `payout:${h.sys.chainId}:${h.vault}:1` });
+    expect((await h.payouts.getBatch(batch.id)).batch).toMatchObject({ status: "sent", txKey: `payout:${h.sys.chainId}:${h.vault}:${batch.id}` });
     const observed = await h.untilBatch(batch.id, "observed");
     expect(observed.paidTotal).toBe(123_450_000n);
     expect((await balance(PayoutAccounts.available(seller.id), "USD")).posted).toBe(12_345n); // nothing released before final
 
     const final = await h.untilBatch(batch.id, "final");
     expect(final).toMatchObject({ paidTotal: 123_450_000n, deferredTotal: 0n });
-    const paid = await h.payouts.getPayout(1n);
+    const paid = await h.payouts.getPayout(p!.id);
     expect(paid).toMatchObject({ status: "final", outcome: "paid", txHash: final.txHash });
     expect(paid.logIndex).not.toBeNull(); // matched to its Transfer log
 
     expect(await balance(PayoutAccounts.available(seller.id), "USD")).toMatchObject({ posted: 0n, available: 0n, pendingDebits: 0n });
-    expect(await h.sys.c.token.balanceOf(address)).toBe(123_450_000n);
+    expect(await h.sys.c.token.balanceOf(address)).toBe(tokensBefore + 123_450_000n);
     expect(await h.sys.c.token.balanceOf(h.vault)).toBe(vaultBefore - 123_450_000n);
-    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(10_000n * USDC - 123_450_000n);
-    expect(await h.sys.c.vault.isPayoutProcessed(1n)).toBe(true);
+    expect((await balance(TreasuryAccounts.vault(), STABLECOIN_CURRENCY)).posted).toBe(vaultBooked - 123_450_000n);
+    expect(await h.sys.c.vault.isPayoutProcessed(p!.id)).toBe(true);
 
     // Exactly one pending and one commit, each balanced per currency; more steps change nothing.
     await h.step();
     await h.step();
-    const journal = await payoutJournal(h.ledger, 1n);
+    const journal = await payoutJournal(h.ledger, p!.id);
     expect(journal.map((t) => t.kind).sort()).toEqual(["commit", "pending"]);
     journal.forEach(expectBalanced);
     const calls = await minedCalls(h.provider, h.payer.address, h.vault, startBlock);
@@ -218,7 +244,14 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     await expect(fundVaultLocal({ record: { ...record, chainId: "1" }, admin: h.sys.deployer, amount: 1n })).rejects.toMatchObject({ code: "ENT_PAYOUT_FUNDING_REFUSED" });
   });
 
-  it("never logs a sending key", () => {
+  it("never logs a sending key", async () => {
+    // A payout of its own, so the sender has signed, broadcast and logged something.
+    await h.credit("S-TEST-USD-02", "USD", 900n);
+    const { batches } = await h.payouts.plan();
+    expect(batches).toHaveLength(1);
+    await h.payouts.execute();
+    await h.untilBatch(batches[0]!.id, "final");
+    expect(h.logs.some((l) => l.msg === "chain tx broadcast")).toBe(true);
     const text = JSON.stringify(h.logs, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)).toLowerCase();
     for (const i of [0, 1, 2]) expect(text).not.toContain(devPrivateKey(i).slice(2).toLowerCase());
   });
