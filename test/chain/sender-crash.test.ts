@@ -132,10 +132,19 @@ describe("TxSender survives SIGKILL (child processes: hardhat node + sender)", {
   });
 
   it("startLocalNode refuses a port where a node already answers; stop() ends the node", async () => {
-    const port = Number(new URL(node.url).port);
-    await expect(startLocalNode({ port })).rejects.toMatchObject({ code: "ENT_CHAIN_LOCAL_NODE_PORT_IN_USE" });
-    await node.stop();
-    await expect(provider.getBlockNumber()).rejects.toThrow();
-    await node.stop(); // idempotent
+    // A node of its own: the shared one must outlive this test, whatever order the tests run in.
+    const own = await startLocalNode();
+    const ownProvider = new JsonRpcProvider(own.url, Network.from(31337n), { staticNetwork: true, cacheTimeout: -1 });
+    try {
+      const port = Number(new URL(own.url).port);
+      await expect(startLocalNode({ port })).rejects.toMatchObject({ code: "ENT_CHAIN_LOCAL_NODE_PORT_IN_USE" });
+      expect(await ownProvider.getBlockNumber()).toBeGreaterThanOrEqual(0);
+      await own.stop();
+      await expect(ownProvider.getBlockNumber()).rejects.toThrow();
+      await own.stop(); // idempotent
+    } finally {
+      ownProvider.destroy();
+      await own.stop();
+    }
   });
 });

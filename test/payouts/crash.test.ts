@@ -21,11 +21,10 @@ import type { DeploymentRecord } from "../../service/chain/deployment-record.js"
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
 import { loadConfig } from "../../service/config.js";
-import { openDatabase, type Database } from "../../service/db/index.js";
 import { fundVaultLocal, PayoutAccounts, PayoutService } from "../../service/payouts/index.js";
 import { accountSpec, type Seller } from "../../service/settlement/index.js";
 import { createServices, type Services } from "../../service/services.js";
-import { emptyPostgresDatabase, postgresReachable } from "../support/db.js";
+import { freshDatabase, postgresReachable, type TestDatabase } from "../support/db.js";
 import { expectBalanced, payoutJournal, USDC } from "./harness.js";
 
 const WORKER = path.join(PROJECT_ROOT, "test", "payouts", "support", "crash-worker.ts");
@@ -45,7 +44,7 @@ interface Scenario {
   payerIndex: number;
   record?: DeploymentRecord;
   recordFile?: string;
-  db?: Database & { url: string; drop(): Promise<void> };
+  db?: TestDatabase;
   services?: Services;
   payouts?: PayoutService;
 }
@@ -67,7 +66,7 @@ function runWorker(s: Scenario, node: LocalNode, crashAt: string | undefined): P
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
-        DATABASE_URL: s.db!.url,
+        DATABASE_URL: s.db!.url!,
         RPC_URL: node.url,
         RECORD_FILE: s.recordFile!,
         PAYER_KEY: devPrivateKey(s.payerIndex),
@@ -104,14 +103,8 @@ describe.skipIf(!hasPostgres)("payout worker killed at each step, then restarted
     provider = new JsonRpcProvider(node.url, 31337, { staticNetwork: true, pollingInterval: 100 });
     // One nonce sequence for the admin across deployments and funding (the node answers "pending" lazily).
     const admin = new NonceManager(new Wallet(devPrivateKey(0), provider));
-    // Deployments and funding share the admin key: sequential. Databases in parallel.
-    const dbs = await Promise.all(
-      SCENARIOS.map(async () => {
-        const empty = await emptyPostgresDatabase();
-        const db = await openDatabase({ url: empty.url, poolSize: 3 });
-        return { ...db, url: empty.url, drop: () => empty.drop() };
-      }),
-    );
+    // Deployments and funding share the admin key: sequential. Databases (migrated copies) in parallel.
+    const dbs = await Promise.all(SCENARIOS.map(() => freshDatabase("postgres", { poolSize: 3 })));
     for (const [i, s] of SCENARIOS.entries()) {
       const payer = new Wallet(devPrivateKey(s.payerIndex)).address;
       s.record = (await deploySystem(admin, { network: "localhost", deploymentsDir: null, roles: { payer } })).record;
@@ -147,10 +140,7 @@ describe.skipIf(!hasPostgres)("payout worker killed at each step, then restarted
 
   afterAll(async () => {
     provider?.destroy();
-    for (const s of SCENARIOS) {
-      await s.db?.close().catch(() => undefined);
-      await s.db?.drop().catch(() => undefined);
-    }
+    for (const s of SCENARIOS) await s.db?.close().catch(() => undefined);
     await node?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
