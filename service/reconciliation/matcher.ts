@@ -11,15 +11,14 @@
  * either side, then the chain states. See rules.ts for the rules and their parameters.
  */
 import { createHash, type Hash } from "node:crypto";
-import type { SettlementEventType } from "../settlement/types.js";
+import { differsByMoreThanBps, parseRateFraction, rateFraction, rateFractionToString, relativeDifferenceBps, type RateFraction } from "../money/index.js";
+import { SETTLEMENT_CURRENCY, type SettlementEventType } from "../settlement/index.js";
 import type { ChainView } from "./chain-view.js";
 import type { LedgerWindow } from "./ledger-window.js";
-import { differenceBps, exceedsBps, fractionToString, parseRate, type Fraction } from "./numbers.js";
 import { stateAtLeast, type MatchingRules } from "./rules.js";
 import type { ReconItem, ReportFormat, ReportRow, RowKind, RuleName, RunSummary } from "./types.js";
 
 const HOUR = 3_600_000;
-const SETTLEMENT_CURRENCY = "USD";
 
 export interface MatchSource {
   importId: string;
@@ -76,6 +75,7 @@ export class Matcher {
   private readonly leftoverCap: number;
   private readonly amountTol: bigint;
   private readonly feeTol: bigint;
+  private readonly fxTolerance: RateFraction;
   private readonly now: number;
   private readonly items: ReconItem[] = [];
   private readonly matchedHash: Hash = createHash("sha256");
@@ -117,6 +117,7 @@ export class Matcher {
     this.leftoverCap = o.leftoverCap ?? 200_000;
     this.amountTol = BigInt(o.rules.amountToleranceMinor);
     this.feeTol = BigInt(o.rules.feeToleranceMinor);
+    this.fxTolerance = rateFraction(o.rules.fxToleranceBps, "rules.fxToleranceBps");
     this.now = (o.now ?? new Date()).getTime();
     const n = Math.max(1, this.w.size);
     this.hits = new Uint32Array(n);
@@ -174,7 +175,7 @@ export class Matcher {
       currency: r.currency,
       amount: r.amount?.toString() ?? null,
       fee: r.fee?.toString() ?? null,
-      rate: r.rate === null ? null : fractionToString(r.rate),
+      rate: r.rate === null ? null : rateFractionToString(r.rate, 10, "half-up"),
       netCurrency: r.netCurrency,
       net: r.net?.toString() ?? null,
       batch: r.batch,
@@ -380,9 +381,9 @@ export class Matcher {
     if (r.rate === null || r.netCurrency !== SETTLEMENT_CURRENCY || r.currency === SETTLEMENT_CURRENCY) return;
     const recorded = this.w.rateOf(i);
     if (recorded === null) return;
-    const ours = parseRate(recorded);
+    const ours = parseRateFraction(recorded);
     if (ours === null) return;
-    if (!exceedsBps(r.rate, ours, this.rules.fxToleranceBps)) return;
+    if (!differsByMoreThanBps(r.rate, ours, this.fxTolerance)) return;
     this.emit({
       category: "fx_difference",
       rule,
@@ -395,9 +396,9 @@ export class Matcher {
       evidence: {
         from: r.currency,
         to: r.netCurrency,
-        gatewayRate: fractionToString(r.rate),
+        gatewayRate: rateFractionToString(r.rate, 10, "half-up"),
         ledgerRate: recorded,
-        differenceBps: differenceBps(r.rate, ours).toFixed(3),
+        differenceBps: relativeDifferenceBps(r.rate, ours, 3, "half-up"),
         toleranceBps: this.rules.fxToleranceBps,
         report: this.rowEvidence(r),
         ledger: this.ledgerEvidence(i),
@@ -895,5 +896,3 @@ export class Matcher {
     return summary;
   }
 }
-
-export type { Fraction };

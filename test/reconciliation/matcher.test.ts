@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
+import { parseRateFraction } from "../../service/money/index.js";
 import { LedgerWindow } from "../../service/reconciliation/ledger-window.js";
 import { Matcher } from "../../service/reconciliation/matcher.js";
-import { parseRate } from "../../service/reconciliation/numbers.js";
 import { resolveRules, type ChainView, type ReportRow } from "../../service/reconciliation/index.js";
 import type { ReconciliationRecord, SettlementEventType } from "../../service/settlement/types.js";
 
@@ -147,9 +147,9 @@ describe("Matcher", () => {
 
   it("checks FX only into the settlement currency, against the recorded rate, in basis points", async () => {
     const ev6 = ev("A", { currency: "BRL", buyerToUsdRate: "0.17" });
-    const near = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRate("0.1708")! });
+    const near = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRateFraction("0.1708")! });
     expect(cats(await match([ev6], [near], { fxToleranceBps: 50 }))).toEqual([]);
-    const far = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRate("0.1709")! });
+    const far = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRateFraction("0.1709")! });
     const o = await match([ev6], [far], { fxToleranceBps: 50 });
     expect(cats(o)).toEqual(["fx_difference/exact_reference/A"]);
     expect(o.items[0]!.evidence).toMatchObject({ differenceBps: "52.941" });
