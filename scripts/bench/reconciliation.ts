@@ -34,6 +34,7 @@ import { AnchorService } from "../../service/chain/anchoring/index.js";
 import { openDatabase, type Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
+import { convertMinor, formatMinor, parseRateFraction } from "../../service/money/index.js";
 import { ADYEN_COLUMNS, ReconciliationService, ReconRepository } from "../../service/reconciliation/index.js";
 import { PrismaSettlementRepository, SettlementService } from "../../service/settlement/index.js";
 import { freshPostgres } from "../lib/bench-db.js";
@@ -44,6 +45,8 @@ const ANCHOR = "0x1111111111111111111111111111111111111111";
 const START = Date.parse("2025-03-03T00:00:00Z");
 const SPAN_MS = 6 * 86_400_000;
 const LEAVES_PER_BATCH = 5000;
+/** The BRL -> USD rate the seeded settlements recorded (their `fx` leg) and the report applies. */
+const BRL_USD = parseRateFraction("0.17")!;
 
 interface ChildResult {
   rows: number;
@@ -113,13 +116,6 @@ export async function seed(db: Database, n: number): Promise<void> {
   await db.sql.q(`ANALYZE anchor_leaves`);
 }
 
-function major(minor: bigint, exponent: number): string {
-  if (exponent === 0) return minor.toString();
-  const neg = minor < 0n;
-  const s = (neg ? -minor : minor).toString().padStart(exponent + 1, "0");
-  return `${neg ? "-" : ""}${s.slice(0, -exponent)}.${s.slice(-exponent)}`;
-}
-
 /** Writes the Adyen report for ledger events 1..n with the planted discrepancies; returns its size. */
 export async function writeReport(path: string, n: number): Promise<number> {
   const out = createWriteStream(path);
@@ -134,27 +130,26 @@ export async function writeReport(path: string, n: number): Promise<number> {
   let buf = "";
   const flushBatch = async (batch: number) => {
     const eur = batchNet.get(`${batch}`) ?? 0n;
-    buf += `EntrepotMarketplace,EntrepotMarketplaceEU,,,,${cet(START + SPAN_MS)},CET,MerchantPayout,"TX${batch}XT batch ${batch}, EntrepotMarketplaceEU",,,,,EUR,${major(eur, 2)},,,,,,,,${batch},,,,,,,\r\n`;
+    buf += `EntrepotMarketplace,EntrepotMarketplaceEU,,,,${cet(START + SPAN_MS)},CET,MerchantPayout,"TX${batch}XT batch ${batch}, EntrepotMarketplaceEU",,,,,EUR,${formatMinor(eur, "EUR")},,,,,,,,${batch},,,,,,,\r\n`;
     batchNet.delete(`${batch}`);
   };
   for (let g = 1; g <= n; g++) {
     const batch = Math.floor((g - 1) / 10_000) + 1;
     if (g % 2000 === 7) continue; // missing at the gateway (0.05 %)
     const cur = currencyOf(g);
-    const e = cur === "KRW" ? 0 : 2;
     let amount = amountOf(g);
     if (g % 2000 === 11) amount += 100n; // amount mismatch (0.05 %)
     const fee = feeOf(g);
     let line: string;
     if (cur === "BRL") {
       // Settled in USD at the recorded rate: costs and net stated in USD (rounded half-up).
-      const grossUsd = (amount * 17n + 50n) / 100n;
-      const feeUsd = (fee * 17n + 50n) / 100n;
-      line = `EntrepotMarketplace,EntrepotMarketplaceEU,PSP${g},ORD-${g},elo,${cet(atOf(g, n))},CET,Settled,BENCH${g},BRL,,${major(amount, 2)},0.17,USD,,${major(grossUsd - feeUsd, 2)},,${major(feeUsd, 2)},,,elo,,${batch},,,,,,,\r\n`;
+      const grossUsd = convertMinor(amount, "BRL", "USD", BRL_USD, "half-up");
+      const feeUsd = convertMinor(fee, "BRL", "USD", BRL_USD, "half-up");
+      line = `EntrepotMarketplace,EntrepotMarketplaceEU,PSP${g},ORD-${g},elo,${cet(atOf(g, n))},CET,Settled,BENCH${g},BRL,,${formatMinor(amount, "BRL")},0.17,USD,,${formatMinor(grossUsd - feeUsd, "USD")},,${formatMinor(feeUsd, "USD")},,,elo,,${batch},,,,,,,\r\n`;
     } else {
       const net = amount - fee;
       if (cur === "EUR") batchNet.set(`${batch}`, (batchNet.get(`${batch}`) ?? 0n) + net * (g % 2000 === 13 ? 2n : 1n));
-      line = `EntrepotMarketplace,EntrepotMarketplaceEU,PSP${g},ORD-${g},visa,${cet(atOf(g, n))},CET,Settled,BENCH${g},${cur},,${major(amount, e)},1,${cur},,${major(net, e)},,,,${major(fee, e)},visaclassic,,${batch},,,,,,,\r\n`;
+      line = `EntrepotMarketplace,EntrepotMarketplaceEU,PSP${g},ORD-${g},visa,${cet(atOf(g, n))},CET,Settled,BENCH${g},${cur},,${formatMinor(amount, cur)},1,${cur},,${formatMinor(net, cur)},,,,${formatMinor(fee, cur)},visaclassic,,${batch},,,,,,,\r\n`;
     }
     buf += line;
     if (g % 2000 === 13) buf += line; // duplicate (0.05 %)

@@ -90,6 +90,11 @@ export function exponentOf(code: string, field?: string): number {
   return currency(code, field).exponent;
 }
 
+/** The minor-unit exponent of `code`, or null when it is not a supported currency (no throw: for per-row validation). */
+export function exponentOrNull(code: string): number | null {
+  return TABLE.get(code)?.exponent ?? null;
+}
+
 /** Every supported currency, sorted by code. */
 export function listCurrencies(): Currency[] {
   return [...TABLE.values()].sort((a, b) => a.code.localeCompare(b.code));

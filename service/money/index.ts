@@ -1,10 +1,11 @@
 /**
- * Public API of the money module: currencies, minor-unit amounts, rounding and allocation. Pure
- * functions only; no I/O, no configuration read from the environment.
+ * Public API of the money module: currencies, minor-unit amounts, rounding, exact rates and
+ * allocation. Pure functions only; no I/O, no configuration read from the environment.
  */
 export { MoneyErrors } from "./errors.js";
-export { currency, exponentOf, isCurrency, isoListDate, listCurrencies, type Currency } from "./currencies.js";
+export { currency, exponentOf, exponentOrNull, isCurrency, isoListDate, listCurrencies, type Currency } from "./currencies.js";
 export {
+  MAX_ABS_AMOUNT,
   MAX_AMOUNT_DIGITS,
   add,
   formatMinor,
@@ -12,11 +13,13 @@ export {
   minorToString,
   money,
   parseMajor,
+  parseMajorExact,
   parseMinor,
   parsePositiveMinor,
   subtract,
   sum,
   toJson,
+  type MajorUnitsProblem,
   type Money,
   type MoneyJson,
   type ParseMajorOptions,
@@ -29,6 +32,7 @@ export {
   ROUNDING_MODES,
   applyBps,
   convertMinor,
+  divideRounded,
   isRoundingMode,
   multiply,
   parseRate,
@@ -39,4 +43,14 @@ export {
   roundToInteger,
   type RoundingMode,
 } from "./rounding.js";
+export {
+  differsByMoreThanBps,
+  impliedRate,
+  invertRate,
+  parseRateFraction,
+  rateFraction,
+  rateFractionToString,
+  relativeDifferenceBps,
+  type RateFraction,
+} from "./rate-fraction.js";
 export { allocate, split } from "./allocation.js";

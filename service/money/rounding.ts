@@ -9,11 +9,16 @@
  * is exact. The private Decimal below carries 100 digits, so the product is exact and the named
  * rounding to an integer is the ONLY rounding that happens. The global Decimal config is never
  * touched: other code (or a library) changing it cannot change our results.
+ *
+ * A rate may also be an exact fraction of bigints (`RateFraction`, rate-fraction.ts): then the
+ * product is computed in bigints and `divideRounded` applies the same named modes (tested equal to
+ * decimal.js's in test/money/rounding.property.test.ts).
  */
 import { Decimal } from "decimal.js";
-import { MAX_AMOUNT_DIGITS } from "./amounts.js";
+import { MAX_ABS_AMOUNT, MAX_AMOUNT_DIGITS } from "./amounts.js";
 import { currency } from "./currencies.js";
 import { MoneyErrors } from "./errors.js";
+import type { RateFraction } from "./rate-fraction.js";
 
 export const MoneyDecimal = Decimal.clone({
   precision: 100,
@@ -68,7 +73,7 @@ function modeOf(rounding: RoundingMode): Decimal.Rounding {
   return ROUNDING_MODES[parseRounding(rounding)];
 }
 
-function invalidRate(field: string, value: unknown, message: string) {
+export function invalidRate(field: string, value: unknown, message: string) {
   return MoneyErrors.invalidRate(`${field}: ${message}`, {
     fields: [{ field, message }],
     details: { value: typeof value === "string" ? value.slice(0, 80) : String(value) },
@@ -113,6 +118,65 @@ export function roundToInteger(value: Decimal, rounding: RoundingMode): bigint {
 }
 
 /**
+ * numerator / denominator rounded to an integer with the named mode, in bigint arithmetic: the
+ * exact-fraction counterpart of `roundToInteger`, for paths that run once per row of a large file.
+ */
+export function divideRounded(numerator: bigint, denominator: bigint, rounding: RoundingMode): bigint {
+  if (denominator === 0n) throw new RangeError("divideRounded: the denominator is zero");
+  const n = denominator < 0n ? -numerator : numerator;
+  const d = denominator < 0n ? -denominator : denominator;
+  const q = n / d; // truncated towards zero
+  const r = n - q * d; // same sign as n
+  if (r === 0n) return q;
+  const negative = n < 0n;
+  const twice = (negative ? -r : r) * 2n;
+  // Where the remainder lies against half a unit: below, exactly at (a tie), above.
+  const half = twice < d ? -1 : twice === d ? 0 : 1;
+  let away: boolean; // away from zero, i.e. to the next integer of larger magnitude
+  switch (rounding) {
+    case "up":
+      away = true;
+      break;
+    case "down":
+      away = false;
+      break;
+    case "ceil":
+      away = !negative;
+      break;
+    case "floor":
+      away = negative;
+      break;
+    case "half-up":
+      away = half >= 0;
+      break;
+    case "half-down":
+      away = half > 0;
+      break;
+    case "half-even":
+      away = half > 0 || (half === 0 && (q & 1n) === 1n);
+      break;
+    case "half-ceil":
+      away = half > 0 || (half === 0 && !negative);
+      break;
+    case "half-floor":
+      away = half > 0 || (half === 0 && negative);
+      break;
+    default:
+      // A mode read from JSON or config reaches here typed as a mode: refused, naming it.
+      parseRounding(rounding);
+      throw new Error(`divideRounded: unhandled rounding mode ${String(rounding)}`);
+  }
+  return away ? (negative ? q - 1n : q + 1n) : q;
+}
+
+const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
+
+/** 10^n as a bigint (the common exponents from a table). */
+export function pow10(n: number): bigint {
+  return POW10[n] ?? 10n ** BigInt(n);
+}
+
+/**
  * Round a rate to `significantDigits` significant digits with the named mode: used to fix a
  * derived rate (an inverse, a cross rate, an all-in rate) to the exact value that is recorded as
  * evidence, so that re-running `multiply(amount, recordedRate, mode)` reproduces the amount.
@@ -126,8 +190,8 @@ export function roundRate(rate: Decimal, significantDigits: number, rounding: Ro
 
 function checkAmount(amount: bigint): void {
   if (typeof amount !== "bigint") throw new TypeError("amount must be a bigint of minor units");
-  const digits = (amount < 0n ? -amount : amount).toString().length;
-  if (digits > MAX_AMOUNT_DIGITS) {
+  if (amount > MAX_ABS_AMOUNT || amount < -MAX_ABS_AMOUNT) {
+    const digits = (amount < 0n ? -amount : amount).toString().length;
     throw MoneyErrors.invalidAmount(`amount has ${digits} digits; at most ${MAX_AMOUNT_DIGITS} are supported`);
   }
 }
@@ -161,9 +225,17 @@ export function percentOf(amount: bigint, percent: string | number | bigint, rou
  * ONE MAJOR unit of `from` in major units of `to` (the way rates are quoted: USD/BRL 5.43).
  * minor_to = minor_from x rate x 10^(exponent(to) - exponent(from)), rounded once with the named
  * mode: 10 000 BRL-centavos (100.00 BRL) at BRL/KRW 250.5 -> 25 050 KRW; at BRL/KWD 0.0567 ->
- * 5 670 fils (5.670 KWD).
+ * 5 670 fils (5.670 KWD). A `RateFraction` rate is computed in bigints, exactly as well.
  */
-export function convertMinor(amount: bigint, from: string, to: string, rate: string | number | bigint | Decimal, rounding: RoundingMode): bigint {
+export function convertMinor(amount: bigint, from: string, to: string, rate: string | number | bigint | Decimal | RateFraction, rounding: RoundingMode): bigint {
   const shift = currency(to, "to").exponent - currency(from, "from").exponent;
+  if (typeof rate === "object" && !Decimal.isDecimal(rate)) {
+    checkAmount(amount);
+    if (typeof rate.num !== "bigint" || typeof rate.den !== "bigint" || rate.num < 0n || rate.den <= 0n) {
+      throw invalidRate("rate", `${String(rate.num)}/${String(rate.den)}`, "must be a fraction of bigints, numerator >= 0, denominator > 0");
+    }
+    const num = amount * rate.num * (shift > 0 ? pow10(shift) : 1n);
+    return divideRounded(num, shift < 0 ? rate.den * pow10(-shift) : rate.den, rounding);
+  }
   return roundToInteger(scaled(amount, parseRate(rate), shift), rounding);
 }

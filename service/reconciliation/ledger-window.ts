@@ -9,7 +9,31 @@
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { ANCHOR_STATES, type AnchorStateName } from "./rules.js";
 
-const TYPES: readonly SettlementEventType[] = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment", "release", "reserve_release"];
+/**
+ * The code each settlement event type is stored as in the window's `type` column (one byte an
+ * event). Code compares through these names (`type[i] === EventCode.fee_adjustment`), never
+ * through numbers or an array's order, so adding or reordering event types cannot shift a rule.
+ */
+export const EventCode = {
+  capture: 0,
+  refund: 1,
+  chargeback: 2,
+  chargeback_reversal: 3,
+  fee_adjustment: 4,
+  release: 5,
+  reserve_release: 6,
+} as const satisfies Record<SettlementEventType, number>;
+export type EventCode = (typeof EventCode)[SettlementEventType];
+
+/** Code -> event type (the inverse of EventCode; refuses two types sharing a code). */
+const TYPE_OF_CODE: readonly SettlementEventType[] = (() => {
+  const out: SettlementEventType[] = [];
+  for (const [type, code] of Object.entries(EventCode) as Array<[SettlementEventType, number]>) {
+    if (out[code] !== undefined) throw new Error(`EventCode: ${type} and ${out[code]} share the code ${code}`);
+    out[code] = type;
+  }
+  return out;
+})();
 
 /** Interns repeated strings (sellers, markets, currencies, rates) as small integers. */
 class Dictionary {
@@ -67,7 +91,8 @@ class StringColumn {
   }
 }
 
-function hashOf(s: string): number {
+/** 32-bit FNV-1a of a string's UTF-16 code units: the window's index hash, and the matcher's row-id hash. */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -110,6 +135,7 @@ export class LedgerWindow {
   private readonly orders = new StringColumn();
   private readonly journal = new StringColumn();
   private hasJournal: Uint8Array;
+  /** Per event, its EventCode. */
   type: Uint8Array;
   seller: Uint32Array;
   market: Uint32Array;
@@ -170,11 +196,10 @@ export class LedgerWindow {
     this.capacity = cap;
   }
 
-  /** Adds a record; returns its index (or -1 when its gatewayEventId is already in the window). */
   /** Index of the event with this gatewayEventId, or -1. */
   find(gatewayEventId: string): number {
     const mask = this.table.length - 1;
-    for (let slot = hashOf(gatewayEventId) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = fnv1a(gatewayEventId) & mask; ; slot = (slot + 1) & mask) {
       const v = this.table[slot]!;
       if (v === 0) return -1;
       if (this.ids.equals(v - 1, gatewayEventId)) return v - 1;
@@ -190,10 +215,13 @@ export class LedgerWindow {
 
   private rehash(): void {
     this.table = new Int32Array(this.table.length * 2);
-    for (let i = 0; i < this.size; i++) this.place(i, hashOf(this.ids.get(i)));
+    for (let i = 0; i < this.size; i++) this.place(i, fnv1a(this.ids.get(i)));
   }
 
+  /** Adds a record; returns its index (or -1 when its gatewayEventId is already in the window). */
   add(r: ReconciliationRecord): number {
+    const code = EventCode[r.type] as EventCode | undefined;
+    if (code === undefined) throw new Error(`ledger window: unknown settlement event type ${JSON.stringify(r.type)}`);
     if (this.find(r.gatewayEventId) >= 0) return -1; // (gateway, gatewayEventId) is unique upstream
     if (this.size === this.capacity) this.grow();
     const i = this.size++;
@@ -202,8 +230,8 @@ export class LedgerWindow {
     this.journal.push(r.journalTransactionId ?? "");
     this.hasJournal[i] = r.journalTransactionId === null ? 0 : 1;
     if (this.size * 2 > this.table.length) this.rehash();
-    else this.place(i, hashOf(r.gatewayEventId));
-    this.type[i] = TYPES.indexOf(r.type);
+    else this.place(i, fnv1a(r.gatewayEventId));
+    this.type[i] = code;
     this.seller[i] = this.dict.id(r.sellerId);
     this.market[i] = this.dict.id(r.market);
     this.currency[i] = this.dict.id(r.currency);
@@ -238,7 +266,7 @@ export class LedgerWindow {
     return this.hasJournal[i] ? this.journal.get(i) : null;
   }
   typeOf(i: number): SettlementEventType {
-    return TYPES[this.type[i]!]!;
+    return TYPE_OF_CODE[this.type[i]!]!;
   }
   currencyOf(i: number): string {
     return this.dict.values[this.currency[i]!]!;

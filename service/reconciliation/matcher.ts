@@ -11,15 +11,14 @@
  * either side, then the chain states. See rules.ts for the rules and their parameters.
  */
 import { createHash, type Hash } from "node:crypto";
-import type { SettlementEventType } from "../settlement/types.js";
+import { differsByMoreThanBps, parseRateFraction, rateFraction, rateFractionToString, relativeDifferenceBps, type RateFraction } from "../money/index.js";
+import { SETTLEMENT_CURRENCY, type SettlementEventType } from "../settlement/index.js";
 import type { ChainView } from "./chain-view.js";
-import type { LedgerWindow } from "./ledger-window.js";
-import { differenceBps, exceedsBps, fractionToString, parseRate, type Fraction } from "./numbers.js";
+import { EventCode, fnv1a, type LedgerWindow } from "./ledger-window.js";
 import { stateAtLeast, type MatchingRules } from "./rules.js";
 import type { ReconItem, ReportFormat, ReportRow, RowKind, RuleName, RunSummary } from "./types.js";
 
 const HOUR = 3_600_000;
-const SETTLEMENT_CURRENCY = "USD";
 
 export interface MatchSource {
   importId: string;
@@ -54,14 +53,12 @@ const COMPATIBLE: Record<RowKind, SettlementEventType | null> = {
   other: null,
 };
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+/**
+ * By EventCode: 1 for the event types a report row can state (COMPATIBLE's targets). Release and
+ * reserve_release are internal bookings no gateway reports: never matched, never "missing".
+ */
+const REPORTED = new Uint8Array(256);
+for (const type of Object.values(COMPATIBLE)) if (type !== null) REPORTED[EventCode[type]] = 1;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const abs = (v: bigint) => (v < 0n ? -v : v);
@@ -76,6 +73,7 @@ export class Matcher {
   private readonly leftoverCap: number;
   private readonly amountTol: bigint;
   private readonly feeTol: bigint;
+  private readonly fxTolerance: RateFraction;
   private readonly now: number;
   private readonly items: ReconItem[] = [];
   private readonly matchedHash: Hash = createHash("sha256");
@@ -117,6 +115,7 @@ export class Matcher {
     this.leftoverCap = o.leftoverCap ?? 200_000;
     this.amountTol = BigInt(o.rules.amountToleranceMinor);
     this.feeTol = BigInt(o.rules.feeToleranceMinor);
+    this.fxTolerance = rateFraction(o.rules.fxToleranceBps, "rules.fxToleranceBps");
     this.now = (o.now ?? new Date()).getTime();
     const n = Math.max(1, this.w.size);
     this.hits = new Uint32Array(n);
@@ -138,9 +137,18 @@ export class Matcher {
     return ms >= this.from && ms < this.to;
   }
 
+  private isFeeAdjustment(i: number): boolean {
+    return this.w.type[i] === EventCode.fee_adjustment;
+  }
+
+  /** True for an event of a type report rows state (see REPORTED). */
+  private isReported(i: number): boolean {
+    return REPORTED[this.w.type[i]!] === 1;
+  }
+
   /** The amount of an event that a report row states: the fee for a fee adjustment, else the amount. */
   private comparable(i: number): bigint {
-    return this.w.type[i] === 4 ? this.w.fee.get(i) : this.w.amount.get(i);
+    return this.isFeeAdjustment(i) ? this.w.fee.get(i) : this.w.amount.get(i);
   }
 
   private ledgerEvidence(i: number): Record<string, unknown> {
@@ -174,7 +182,7 @@ export class Matcher {
       currency: r.currency,
       amount: r.amount?.toString() ?? null,
       fee: r.fee?.toString() ?? null,
-      rate: r.rate === null ? null : fractionToString(r.rate),
+      rate: r.rate === null ? null : rateFractionToString(r.rate, 10, "half-up"),
       netCurrency: r.netCurrency,
       net: r.net?.toString() ?? null,
       batch: r.batch,
@@ -192,6 +200,11 @@ export class Matcher {
       gatewayEventId: w.eventId(i),
       journalTransactionId: w.journalOf(i),
     };
+  }
+
+  /** Item fields of one report row compared with one ledger event under `rule` (amounts not subtracted). */
+  private rowOnEvent(r: ReportRow, i: number, rule: RuleName): Omit<ItemDraft, "category" | "evidence"> {
+    return { rule, ...this.eventFields(i), gatewayReference: r.rowId, lines: [r.line], reportAmount: r.amount, ledgerAmount: this.comparable(i), difference: null };
   }
 
   private recordMatch(r: ReportRow, i: number, rule: RuleName): void {
@@ -321,13 +334,7 @@ export class Matcher {
       this.currencyFlag[i] = 1;
       this.emit({
         category: "currency_mismatch",
-        rule,
-        ...this.eventFields(i),
-        gatewayReference: r.rowId,
-        lines: [r.line],
-        reportAmount: r.amount,
-        ledgerAmount: this.comparable(i),
-        difference: null,
+        ...this.rowOnEvent(r, i, rule),
         evidence: { reportCurrency: r.currency, ledgerCurrency, report: this.rowEvidence(r), ledger: this.ledgerEvidence(i) },
       });
       return;
@@ -339,8 +346,7 @@ export class Matcher {
       this.sumFee[i] = this.sumFee[i]! + r.fee;
       this.sumSlack[i] = this.sumSlack[i]! + r.feeSlack;
     }
-    const isFeeAdjustment = w.type[i] === 4;
-    if (amount !== this.comparable(i) || (!isFeeAdjustment && r.fee !== null && r.fee !== w.fee.get(i))) {
+    if (amount !== this.comparable(i) || (!this.isFeeAdjustment(i) && r.fee !== null && r.fee !== w.fee.get(i))) {
       const list = this.differing.get(i);
       if (list === undefined) this.differing.set(i, [r]);
       else list.push(r);
@@ -356,13 +362,7 @@ export class Matcher {
     if (!outside && apart <= this.rules.timingToleranceHours * HOUR) return;
     this.emit({
       category: "timing_difference",
-      rule,
-      ...this.eventFields(i),
-      gatewayReference: r.rowId,
-      lines: [r.line],
-      reportAmount: r.amount,
-      ledgerAmount: this.comparable(i),
-      difference: null,
+      ...this.rowOnEvent(r, i, rule),
       evidence: {
         reason: outside ? "the ledger booked the event outside the reconciled period" : "report and ledger instants differ by more than the tolerance",
         reportAt: iso(r.occurredAt),
@@ -380,24 +380,18 @@ export class Matcher {
     if (r.rate === null || r.netCurrency !== SETTLEMENT_CURRENCY || r.currency === SETTLEMENT_CURRENCY) return;
     const recorded = this.w.rateOf(i);
     if (recorded === null) return;
-    const ours = parseRate(recorded);
+    const ours = parseRateFraction(recorded);
     if (ours === null) return;
-    if (!exceedsBps(r.rate, ours, this.rules.fxToleranceBps)) return;
+    if (!differsByMoreThanBps(r.rate, ours, this.fxTolerance)) return;
     this.emit({
       category: "fx_difference",
-      rule,
-      ...this.eventFields(i),
-      gatewayReference: r.rowId,
-      lines: [r.line],
-      reportAmount: r.amount,
-      ledgerAmount: this.comparable(i),
-      difference: null,
+      ...this.rowOnEvent(r, i, rule),
       evidence: {
         from: r.currency,
         to: r.netCurrency,
-        gatewayRate: fractionToString(r.rate),
+        gatewayRate: rateFractionToString(r.rate, 10, "half-up"),
         ledgerRate: recorded,
-        differenceBps: differenceBps(r.rate, ours).toFixed(3),
+        differenceBps: relativeDifferenceBps(r.rate, ours, 3, "half-up"),
         toleranceBps: this.rules.fxToleranceBps,
         report: this.rowEvidence(r),
         ledger: this.ledgerEvidence(i),
@@ -484,7 +478,7 @@ export class Matcher {
           ledgerAmount: expected,
           difference: got - expected,
           evidence: {
-            field: w.type[i] === 4 ? "gatewayFee" : "amount",
+            field: this.isFeeAdjustment(i) ? "gatewayFee" : "amount",
             rows: n,
             toleranceMinor: this.rules.amountToleranceMinor,
             report: rows.map((r) => this.rowEvidence(r)),
@@ -493,7 +487,7 @@ export class Matcher {
         });
         continue;
       }
-      if (w.type[i] === 4 || this.feeUnknown[i]) continue;
+      if (this.isFeeAdjustment(i) || this.feeUnknown[i]) continue;
       const fee = this.sumFee[i]!;
       const ledgerFee = w.fee.get(i);
       const slack = this.sumSlack[i]!;
@@ -546,109 +540,131 @@ export class Matcher {
     if (events.length === 1) for (const r of rowsOf) this.checkFx(r, events[0]!, rule);
   }
 
-  /** The fallback rules over the unmatched rows; returns the rows still unmatched. */
+  /** The fallback rules over the rows no reference matched, in order; returns the rows still unmatched. */
   private fallbacks(): ReportRow[] {
     let rows = this.leftovers;
     if (rows.length === 0) return [];
-    const w = this.w;
-    const tol = BigInt(this.rules.amountToleranceMinor);
-    const windowMs = this.rules.dateWindowHours * HOUR;
+    if (this.rules.amountDateWindow) rows = this.matchAmountDateWindow(rows);
+    if (this.rules.manyToOne) rows = this.matchManyToOne(rows);
+    if (this.rules.oneToMany) rows = this.matchOneToMany(rows);
+    return this.pairMerchantReference(rows);
+  }
 
-    if (this.rules.amountDateWindow) {
-      const byAmount = this.openEvents((i) => (w.type[i]! > 4 ? null : `${w.typeOf(i)}|${w.currencyOf(i)}|${this.comparable(i)}`));
-      const rest: ReportRow[] = [];
-      for (const r of rows) {
-        const type = COMPATIBLE[r.kind];
-        let best = -1;
-        let bestScore = Infinity;
-        if (type !== null && r.currency !== null && r.amount !== null) {
-          for (let d = -tol; d <= tol; d++) {
-            for (const i of byAmount.get(`${type}|${r.currency}|${r.amount + d}`) ?? []) {
-              if (this.hits[i]! > 0) continue;
-              const apart = Math.abs(w.occurredAt[i]! - r.occurredAt);
-              if (apart > windowMs) continue;
-              const score = apart + (r.settlementRef !== null && r.settlementRef === w.settlementOf(i) ? 0 : windowMs + 1);
-              if (score < bestScore) {
-                bestScore = score;
-                best = i;
-              }
+  /**
+   * amount_date_window: a row matches an open event of the same type and currency whose amount is
+   * within the amount tolerance and whose instant is within the date window; the same order id
+   * wins, then the nearest instant. The fee is compared on the spot.
+   */
+  private matchAmountDateWindow(rows: readonly ReportRow[]): ReportRow[] {
+    const w = this.w;
+    const windowMs = this.rules.dateWindowHours * HOUR;
+    const byAmount = this.openEvents((i) => (this.isReported(i) ? `${w.typeOf(i)}|${w.currencyOf(i)}|${this.comparable(i)}` : null));
+    const rest: ReportRow[] = [];
+    for (const r of rows) {
+      const type = COMPATIBLE[r.kind];
+      let best = -1;
+      let bestScore = Infinity;
+      if (type !== null && r.currency !== null && r.amount !== null) {
+        for (let d = -this.amountTol; d <= this.amountTol; d++) {
+          for (const i of byAmount.get(`${type}|${r.currency}|${r.amount + d}`) ?? []) {
+            if (this.hits[i]! > 0) continue;
+            const apart = Math.abs(w.occurredAt[i]! - r.occurredAt);
+            if (apart > windowMs) continue;
+            const score = apart + (r.settlementRef !== null && r.settlementRef === w.settlementOf(i) ? 0 : windowMs + 1);
+            if (score < bestScore) {
+              bestScore = score;
+              best = i;
             }
           }
         }
-        if (best < 0) {
-          rest.push(r);
-          continue;
-        }
-        this.hits[best] = 1;
-        this.firstLine[best] = r.line;
-        this.firstSource[best] = r.source;
-        this.recordMatch(r, best, "amount_date_window");
-        this.matchRule.set(best, "amount_date_window");
-        this.checkTiming(r, best, "amount_date_window");
-        this.checkFx(r, best, "amount_date_window");
-        const ledgerFee = w.fee.get(best);
-        if (w.type[best] !== 4 && r.fee !== null && abs(r.fee - ledgerFee) > BigInt(this.rules.feeToleranceMinor) + r.feeSlack) {
-          this.emit({
-            category: "amount_mismatch",
-            rule: "amount_date_window",
-            ...this.eventFields(best),
-            gatewayReference: r.rowId,
-            lines: [r.line],
-            reportAmount: r.fee,
-            ledgerAmount: ledgerFee,
-            difference: r.fee - ledgerFee,
-            evidence: { field: "gatewayFee", toleranceMinor: this.rules.feeToleranceMinor, report: [this.rowEvidence(r)], ledger: this.ledgerEvidence(best) },
-          });
-        }
       }
-      rows = rest;
+      if (best < 0) {
+        rest.push(r);
+        continue;
+      }
+      this.hits[best] = 1;
+      this.firstLine[best] = r.line;
+      this.firstSource[best] = r.source;
+      this.recordMatch(r, best, "amount_date_window");
+      this.matchRule.set(best, "amount_date_window");
+      this.checkTiming(r, best, "amount_date_window");
+      this.checkFx(r, best, "amount_date_window");
+      const ledgerFee = w.fee.get(best);
+      if (!this.isFeeAdjustment(best) && r.fee !== null && abs(r.fee - ledgerFee) > this.feeTol + r.feeSlack) {
+        this.emit({
+          category: "amount_mismatch",
+          rule: "amount_date_window",
+          ...this.eventFields(best),
+          gatewayReference: r.rowId,
+          lines: [r.line],
+          reportAmount: r.fee,
+          ledgerAmount: ledgerFee,
+          difference: r.fee - ledgerFee,
+          evidence: { field: "gatewayFee", toleranceMinor: this.rules.feeToleranceMinor, report: [this.rowEvidence(r)], ledger: this.ledgerEvidence(best) },
+        });
+      }
     }
+    return rest;
+  }
 
-    const byOrder = () => this.openEvents((i) => (w.type[i]! > 4 ? null : `${w.settlementOf(i)}|${w.typeOf(i)}|${w.currencyOf(i)}`));
-    if (this.rules.manyToOne) {
-      const open = byOrder();
-      const rest: ReportRow[] = [];
-      for (const r of rows) {
-        const type = COMPATIBLE[r.kind];
-        const events = r.settlementRef === null || type === null ? undefined : open.get(`${r.settlementRef}|${type}|${r.currency}`)?.filter((i) => this.hits[i] === 0);
-        if (events === undefined || events.length < 2 || events.length > this.rules.maxGroupSize || r.amount === null) {
-          rest.push(r);
-          continue;
-        }
-        const total = events.reduce((s, i) => s + this.comparable(i), 0n);
-        if (abs(total - r.amount) > tol) {
-          rest.push(r);
-          continue;
-        }
-        this.consume([r], events, "many_to_one");
+  /** Open events of a reported type by order, type and currency (the many-to-one and one-to-many groups). */
+  private openByOrder(): Map<string, number[]> {
+    const w = this.w;
+    return this.openEvents((i) => (this.isReported(i) ? `${w.settlementOf(i)}|${w.typeOf(i)}|${w.currencyOf(i)}` : null));
+  }
+
+  /** many_to_one: one row equals (within the amount tolerance) the sum of all 2..maxGroupSize open events of its order, type and currency. */
+  private matchManyToOne(rows: readonly ReportRow[]): ReportRow[] {
+    const open = this.openByOrder();
+    const rest: ReportRow[] = [];
+    for (const r of rows) {
+      const type = COMPATIBLE[r.kind];
+      const events = r.settlementRef === null || type === null ? undefined : open.get(`${r.settlementRef}|${type}|${r.currency}`)?.filter((i) => this.hits[i] === 0);
+      if (events === undefined || events.length < 2 || events.length > this.rules.maxGroupSize || r.amount === null) {
+        rest.push(r);
+        continue;
       }
-      rows = rest;
+      const total = events.reduce((s, i) => s + this.comparable(i), 0n);
+      if (abs(total - r.amount) > this.amountTol) {
+        rest.push(r);
+        continue;
+      }
+      this.consume([r], events, "many_to_one");
     }
+    return rest;
+  }
 
-    if (this.rules.oneToMany) {
-      const open = byOrder();
-      const groups = new Map<string, ReportRow[]>();
-      for (const r of rows) {
-        const type = COMPATIBLE[r.kind];
-        if (r.settlementRef === null || type === null) continue;
-        const k = `${r.settlementRef}|${type}|${r.currency}`;
-        const g = groups.get(k);
-        if (g === undefined) groups.set(k, [r]);
-        else g.push(r);
-      }
-      const used = new Set<ReportRow>();
-      for (const [k, group] of groups) {
-        if (group.length < 2 || group.length > this.rules.maxGroupSize) continue;
-        const total = group.reduce((s, r) => s + (r.amount ?? 0n), 0n);
-        const candidates = (open.get(k) ?? []).filter((i) => this.hits[i] === 0 && abs(this.comparable(i) - total) <= tol);
-        if (candidates.length === 0) continue;
-        this.consume(group, [candidates[0]!], "one_to_many");
-        for (const r of group) used.add(r);
-      }
-      rows = rows.filter((r) => !used.has(r));
+  /** one_to_many: the 2..maxGroupSize rows of one order, type and currency sum (within the amount tolerance) to one open event of it. */
+  private matchOneToMany(rows: readonly ReportRow[]): ReportRow[] {
+    const open = this.openByOrder();
+    const groups = new Map<string, ReportRow[]>();
+    for (const r of rows) {
+      const type = COMPATIBLE[r.kind];
+      if (r.settlementRef === null || type === null) continue;
+      const k = `${r.settlementRef}|${type}|${r.currency}`;
+      const g = groups.get(k);
+      if (g === undefined) groups.set(k, [r]);
+      else g.push(r);
     }
+    const used = new Set<ReportRow>();
+    for (const [k, group] of groups) {
+      if (group.length < 2 || group.length > this.rules.maxGroupSize) continue;
+      const total = group.reduce((s, r) => s + (r.amount ?? 0n), 0n);
+      const candidates = (open.get(k) ?? []).filter((i) => this.hits[i] === 0 && abs(this.comparable(i) - total) <= this.amountTol);
+      if (candidates.length === 0) continue;
+      this.consume(group, [candidates[0]!], "one_to_many");
+      for (const r of group) used.add(r);
+    }
+    return rows.filter((r) => !used.has(r));
+  }
 
-    // Pair what is left by order id: one row and one event of the same order and type.
+  /**
+   * merchant_reference: the only row left and the only open event of one order and type are paired;
+   * unless they agree on currency and amount (then only the instant is checked), the pair is an
+   * amount or currency mismatch.
+   */
+  private pairMerchantReference(rows: readonly ReportRow[]): ReportRow[] {
+    const w = this.w;
     const rowGroups = new Map<string, ReportRow[]>();
     for (const r of rows) {
       const type = COMPATIBLE[r.kind];
@@ -658,7 +674,7 @@ export class Matcher {
       if (g === undefined) rowGroups.set(k, [r]);
       else g.push(r);
     }
-    const openByOrder = this.openEvents((i) => (w.type[i]! > 4 ? null : `${w.settlementOf(i)}|${w.typeOf(i)}`));
+    const openByOrder = this.openEvents((i) => (this.isReported(i) ? `${w.settlementOf(i)}|${w.typeOf(i)}` : null));
     const paired = new Set<ReportRow>();
     for (const [k, group] of rowGroups) {
       const events = (openByOrder.get(k) ?? []).filter((i) => this.hits[i] === 0);
@@ -671,7 +687,7 @@ export class Matcher {
       this.recordMatch(r, i, "merchant_reference");
       const sameCurrency = r.currency === w.currencyOf(i);
       const expected = this.comparable(i);
-      if (sameCurrency && r.amount !== null && abs(r.amount - expected) <= tol) {
+      if (sameCurrency && r.amount !== null && abs(r.amount - expected) <= this.amountTol) {
         // Same order, type, currency and amount, but references and instants beyond the window.
         this.checkTiming(r, i, "merchant_reference");
         continue;
@@ -699,7 +715,7 @@ export class Matcher {
   /** Fee rows that matched no fee adjustment by reference, against the period's open fee adjustments, per currency. */
   private feeTotals(): void {
     const w = this.w;
-    const open = this.openEvents((i) => (w.type[i] === 4 && this.inPeriod(w.occurredAt[i]!) ? w.currencyOf(i) : null));
+    const open = this.openEvents((i) => (this.isFeeAdjustment(i) && this.inPeriod(w.occurredAt[i]!) ? w.currencyOf(i) : null));
     const byCurrency = new Map<string, ReportRow[]>();
     for (const r of this.feeRows) {
       const k = r.currency ?? "";
@@ -818,7 +834,7 @@ export class Matcher {
       const at = w.occurredAt[i]!;
       if (!this.inPeriod(at)) continue;
       inPeriod++;
-      if (this.hits[i]! > 0 || w.type[i]! > 4) continue;
+      if (this.hits[i]! > 0 || !this.isReported(i)) continue;
       const late = at >= lagFrom;
       this.emit({
         category: late ? "timing_difference" : "missing_at_gateway",
@@ -895,5 +911,3 @@ export class Matcher {
     return summary;
   }
 }
-
-export type { Fraction };

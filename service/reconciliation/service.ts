@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { createDeflateRaw, createInflateRaw } from "node:zlib";
 import { isAppError } from "../errors.js";
-import type { AccountSpec, JournalTransaction, Ledger } from "../ledger/types.js";
+import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger } from "../ledger/index.js";
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
@@ -521,7 +521,7 @@ export class ReconciliationService {
         });
         transaction = posted.transaction;
       } catch (e) {
-        if (isAppError(e) && e.code === "ENT_LEDGER_IDEMPOTENCY_CONFLICT") {
+        if (isAppError(e) && e.code === LedgerErrors.idempotencyConflict.code) {
           throw ReconErrors.resolutionConflict(`item ${seq} of run ${runId} already has a different adjusting entry`, { cause: e });
         }
         if (isAppError(e) && e.status < 500) {

@@ -3,7 +3,7 @@
  * exception categories, imports, runs, items and resolutions. Amounts are bigint minor units of
  * the currency named beside them.
  */
-import type { Fraction } from "./numbers.js";
+import type { RateFraction } from "../money/index.js";
 
 export const REPORT_FORMATS = ["adyen_settlement_details", "stripe_itemized_balance"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -46,7 +46,7 @@ export interface ReportRow {
   /** How far `fee` may be off from rounding when it was converted from another currency (0 when it was not). */
   feeSlack: bigint;
   /** The rate from `currency` to `netCurrency`: Adyen's Exchange Rate, or implied by Stripe's gross / customer-facing amount. */
-  rate: Fraction | null;
+  rate: RateFraction | null;
   netCurrency: string | null;
   /** Signed net effect on the merchant balance (+ credited), `netCurrency` minor units. */
   net: bigint | null;

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
-import { LedgerWindow } from "../../service/reconciliation/ledger-window.js";
+import { parseRateFraction } from "../../service/money/index.js";
+import { EventCode, LedgerWindow } from "../../service/reconciliation/ledger-window.js";
 import { Matcher } from "../../service/reconciliation/matcher.js";
-import { parseRate } from "../../service/reconciliation/numbers.js";
 import { resolveRules, type ChainView, type ReportRow } from "../../service/reconciliation/index.js";
-import type { ReconciliationRecord, SettlementEventType } from "../../service/settlement/types.js";
+import { EVENT_TYPES, type ReconciliationRecord, type SettlementEventType } from "../../service/settlement/index.js";
 
 const T0 = Date.parse("2025-03-03T10:00:00Z");
 const H = 3_600_000;
@@ -136,6 +136,29 @@ describe("Matcher", () => {
     expect(o.items[0]).toMatchObject({ difference: 234n, lines: [expect.any(Number)] });
   });
 
+  it("stores every settlement event type under its own code and reads it back", () => {
+    const w = windowOf(EVENT_TYPES.map((type) => ev(`E-${type}`, { type })));
+    expect(EVENT_TYPES.map((_, i) => w.typeOf(i))).toEqual([...EVENT_TYPES]);
+    expect(new Set(Object.values(EventCode)).size).toBe(EVENT_TYPES.length);
+  });
+
+  it("compares a fee row matched by reference with the fee adjustment's fee, not its amount", async () => {
+    const fa = ev("F", { type: "fee_adjustment", amount: 0n, gatewayFee: 250n });
+    const fee = (amount: bigint) => row("F", { kind: "fee", recordType: "Fee", amount, fee: amount });
+    expect(cats(await match([fa], [fee(250n)]))).toEqual([]);
+    const off = await match([fa], [fee(260n)]);
+    expect(cats(off)).toEqual(["amount_mismatch/exact_reference/F"]);
+    expect(off.items[0]).toMatchObject({ reportAmount: 260n, ledgerAmount: 250n, evidence: { field: "gatewayFee" } });
+  });
+
+  it("never expects internal bookings (release, reserve_release) at the gateway, nor matches rows to them", async () => {
+    const internal = [ev("R1", { type: "release", settlementId: "ORD-Z" }), ev("R2", { type: "reserve_release", settlementId: "ORD-Z" })];
+    expect(cats(await match(internal, []))).toEqual([]);
+    const o = await match(internal, [row("zz", { settlementRef: "ORD-Z" })]);
+    expect(cats(o)).toEqual(["missing_in_ledger/unmatched/zz"]);
+    expect(o.summary.matched.rows).toBe(0);
+  });
+
   it("compares fee rows without a reference with the period's fee adjustments in total", async () => {
     const fa = (id: string, fee: bigint) => ev(id, { type: "fee_adjustment" as SettlementEventType, amount: 0n, gatewayFee: fee });
     const fees = [row(null, { kind: "fee", recordType: "Fee", amount: 250n, fee: 250n, rowId: "Transaction Fees March" })];
@@ -147,9 +170,9 @@ describe("Matcher", () => {
 
   it("checks FX only into the settlement currency, against the recorded rate, in basis points", async () => {
     const ev6 = ev("A", { currency: "BRL", buyerToUsdRate: "0.17" });
-    const near = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRate("0.1708")! });
+    const near = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRateFraction("0.1708")! });
     expect(cats(await match([ev6], [near], { fxToleranceBps: 50 }))).toEqual([]);
-    const far = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRate("0.1709")! });
+    const far = row("A", { currency: "BRL", netCurrency: "USD", rate: parseRateFraction("0.1709")! });
     const o = await match([ev6], [far], { fxToleranceBps: 50 });
     expect(cats(o)).toEqual(["fx_difference/exact_reference/A"]);
     expect(o.items[0]!.evidence).toMatchObject({ differenceBps: "52.941" });

@@ -20,10 +20,10 @@
  * PSP reference) then "psp_reference" (Psp Reference: the original payment); Merchant Reference is
  * the marketplace order id (our settlementId).
  */
-import { conversionSlack, convertMinor, exponentOrNull, invert, parseRate } from "../numbers.js";
+import { parseRateFraction } from "../../money/index.js";
 import { parseReportTime, zoneOffsetMinutes } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
-import { columnIndex, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
+import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
 
 export const ADYEN_COLUMNS = [
   "Company Account",
@@ -157,7 +157,7 @@ export const adyenSettlementDetails: FormatDefinition = {
             }
             const rateText = r.text(rateCol);
             if (rateText !== "") {
-              rate = parseRate(rateText);
+              rate = parseRateFraction(rateText);
               if (rate === null) r.fail(rateCol, "rate", `${JSON.stringify(rateText.slice(0, 30))} is not a positive decimal exchange rate`);
             } else if (nc !== null && nc !== gc) {
               r.fail(rateCol, "rate", `an Exchange Rate is required when Gross Currency (${gc}) and Net Currency (${nc}) differ`);
@@ -176,8 +176,9 @@ export const adyenSettlementDetails: FormatDefinition = {
               if (feeNc !== null && !r.failed) {
                 if (nc === gc) fee = feeNc;
                 else if (rate !== null) {
-                  fee = convertMinor(feeNc, exponentOrNull(nc) ?? 0, invert(rate), exponentOrNull(gc) ?? 0);
-                  feeSlack = conversionSlack(rate, exponentOrNull(gc) ?? 0, exponentOrNull(nc) ?? 0);
+                  const converted = feeInBuyerCurrency(feeNc, nc, gc, rate);
+                  fee = converted.fee;
+                  feeSlack = converted.slack;
                 }
               }
             }

@@ -3,8 +3,8 @@
  * reference names a row can be matched by, and a decoder from a CSV record to a validated
  * `ReportRow` (or errors naming line and column).
  */
+import { convertMinor, exponentOrNull, invertRate, parseMajorExact, type MajorUnitsProblem, type RateFraction } from "../../money/index.js";
 import { ReconErrors } from "../errors.js";
-import { exponentOrNull, parseMajorUnits, type DecimalProblem } from "../numbers.js";
 import type { ImportError, ReportFormat, ReportRow } from "../types.js";
 
 export type RowDecoder = (fields: string[], line: number, source: number, error: (e: ImportError) => void) => ReportRow | null;
@@ -86,16 +86,31 @@ export class RowReader {
   amount(i: number | undefined, currency: string, empty: bigint | null = null): bigint | null {
     const raw = this.text(i);
     if (raw === "") return empty;
-    const v = parseMajorUnits(raw, exponentOrNull(currency) ?? 0);
+    const v = parseMajorExact(raw, exponentOrNull(currency) ?? 0);
     if (typeof v === "bigint") return v;
     this.fail(i, v === "precision" ? "precision" : "amount", amountMessage(raw, currency, v));
     return null;
   }
 }
 
-function amountMessage(raw: string, currency: string, problem: DecimalProblem): string {
+function amountMessage(raw: string, currency: string, problem: MajorUnitsProblem): string {
   const shown = JSON.stringify(raw.slice(0, 40));
   if (problem === "precision") return `${shown} has more decimals than ${currency} has (${exponentOrNull(currency)})`;
   if (problem === "size") return `${shown} is too large`;
   return `${shown} is not a decimal amount in major units (digits, optional "-" and "." decimals)`;
+}
+
+/**
+ * A fee the report states in `feeCurrency`, converted back into the row's buyer currency at the
+ * inverse of the row's rate (buyer -> fee currency), rounded half-up; and how far that can be off
+ * from our booked fee: the gateway rounded the fee to a minor unit of its currency (half a unit of
+ * it, in minor units of the buyer currency, rounded up) plus our own rounding (half a unit, counted
+ * as one). The matcher widens the fee tolerance by that slack.
+ */
+export function feeInBuyerCurrency(fee: bigint, feeCurrency: string, buyerCurrency: string, rate: RateFraction): { fee: bigint; slack: bigint } {
+  const back = invertRate(rate);
+  return {
+    fee: convertMinor(fee, feeCurrency, buyerCurrency, back, "half-up"),
+    slack: convertMinor(1n, feeCurrency, buyerCurrency, { num: back.num, den: back.den * 2n }, "ceil") + 1n,
+  };
 }

@@ -19,10 +19,10 @@
  * |gross| / |customer_facing_amount| is the rate Stripe applied.
  * References: "source_id" (ch_/re_/dp_/po_...) then "balance_transaction_id" (txn_...).
  */
-import { conversionSlack, convertMinor, exponentOrNull, impliedRate, invert } from "../numbers.js";
+import { impliedRate } from "../../money/index.js";
 import { parseReportTime } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
-import { columnIndex, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
+import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
 
 export const STRIPE_REQUIRED = ["balance_transaction_id", "created_utc", "currency", "gross", "fee", "net", "reporting_category"] as const;
 
@@ -127,13 +127,14 @@ export const stripeItemizedBalance: FormatDefinition = {
                 if (!r.failed) r.fail(cfa, "required", "customer_facing_amount is required with a customer_facing_currency other than currency");
               } else {
                 // Stripe converted the buyer's amount into the account currency: rate = |gross| / |facing|.
-                const ef = exponentOrNull(facingCurrency) ?? 0;
-                const ea = exponentOrNull(account) ?? 0;
-                rate = impliedRate(facing, ef, gross, ea);
+                rate = impliedRate(facing, facingCurrency, gross, account);
                 currency = facingCurrency;
                 amount = facing < 0n ? -facing : facing;
-                rowFee = fee === null ? null : convertMinor(fee, ea, invert(rate), ef);
-                feeSlack = conversionSlack(rate, ef, ea);
+                if (fee !== null) {
+                  const converted = feeInBuyerCurrency(fee, account, facingCurrency, rate);
+                  rowFee = converted.fee;
+                  feeSlack = converted.slack;
+                }
               }
             }
           }
