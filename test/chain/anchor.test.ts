@@ -21,7 +21,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     await s?.close();
   });
 
-  const anchor = () => s.c.anchor.connect(s.anchorer) as typeof s.c.anchor;
+  const anchor = () => s.c.anchor.connect(s.anchorer);
 
   describe("when a batch is anchored", () => {
     it("records the root under its batch id and emits BatchAnchored with count and totals digest", async () => {
@@ -131,7 +131,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
       expect(role).toBe(keccak256(toUtf8Bytes("ANCHOR_ROLE")));
       for (const who of [s.deployer, s.payer, s.others[0]!]) {
         await expectRevert(
-          (s.c.anchor.connect(who) as typeof s.c.anchor).anchorBatch(20n, tree.root, 1, ZeroHash),
+          s.c.anchor.connect(who).anchorBatch(20n, tree.root, 1, ZeroHash),
           s.c.anchor.interface,
           "AccessControlUnauthorizedAccount",
           [who.address, role],
@@ -142,12 +142,12 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     it("lets the pauser freeze a leaked anchorer without the admin key; only the admin re-grants", async () => {
       const role = await s.c.anchor.ANCHOR_ROLE();
       await expectRevert(
-        (s.c.anchor.connect(s.others[0]!) as typeof s.c.anchor).freezeAnchorer(s.anchorer.address),
+        s.c.anchor.connect(s.others[0]).freezeAnchorer(s.anchorer.address),
         s.c.anchor.interface,
         "AccessControlUnauthorizedAccount",
         [s.others[0]!.address, await s.c.anchor.PAUSER_ROLE()],
       );
-      const receipt = await (await (s.c.anchor.connect(s.pauser) as typeof s.c.anchor).freezeAnchorer(s.anchorer.address)).wait();
+      const receipt = await (await s.c.anchor.connect(s.pauser).freezeAnchorer(s.anchorer.address)).wait();
       expectEvents(receipt, s.c.anchor.interface, await s.c.anchor.getAddress(), "AnchorerFrozen", [
         [s.anchorer.address, s.pauser.address],
       ]);
@@ -156,7 +156,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
         role,
       ]);
       await expectRevert(
-        (s.c.anchor.connect(s.pauser) as typeof s.c.anchor).grantRole(role, s.anchorer.address),
+        s.c.anchor.connect(s.pauser).grantRole(role, s.anchorer.address),
         s.c.anchor.interface,
         "AccessControlUnauthorizedAccount",
         [s.pauser.address, ZeroHash],

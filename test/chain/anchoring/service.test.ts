@@ -145,7 +145,7 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
 
   it("refuses to start when the chain holds a batch beyond the database's last one", async () => {
     // Someone else anchors batch 9 with the anchorer key, outside this service.
-    const anchorer = sys.c.anchor.connect(sys.anchorer) as typeof sys.c.anchor;
+    const anchorer = sys.c.anchor.connect(sys.anchorer);
     await (await anchorer.anchorBatch(9n, keccak256(toUtf8Bytes("foreign")), 1, ZeroHash)).wait();
     const e = await codeOf(h.service().tick());
     expect(e.code).toBe("ENT_ANCHOR_CHAIN_MISMATCH");
