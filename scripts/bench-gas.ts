@@ -10,8 +10,6 @@ import {
   attachSystem,
   packPayout,
   payoutBatchTypedData,
-  type SettlementVaultContract,
-  type SettlementAnchorContract,
   type MockStablecoinContract,
 } from "../service/chain/contracts.js";
 import { deploySystem } from "../service/chain/deploy.js";
@@ -46,8 +44,8 @@ try {
   const { record } = await deploySystem(deployer, { network: connection.networkName, deploymentsDir: null });
   const c = attachSystem(record, deployer);
   const mock = c.mock as MockStablecoinContract;
-  const anchor = c.anchor.connect(anchorer) as SettlementAnchorContract;
-  const vault = c.vault.connect(payer) as SettlementVaultContract;
+  const anchor = c.anchor.connect(anchorer);
+  const vault = c.vault.connect(payer);
   const vaultAddress = await vault.getAddress();
   const chainId = (await connection.ethers.provider.getNetwork()).chainId;
   const figures: Figure[] = [];
@@ -70,8 +68,8 @@ try {
 
   // --- push payouts, 100 recipients per batch ------------------------------------------------
   await gasOf(mock.mint(treasury.address, 1_000_000_000n * USDC));
-  await gasOf((mock.connect(treasury) as MockStablecoinContract).approve(vaultAddress, 1_000_000_000n * USDC));
-  await gasOf((c.vault.connect(treasury) as SettlementVaultContract).fund(500_000_000n * USDC));
+  await gasOf(mock.connect(treasury).approve(vaultAddress, 1_000_000_000n * USDC));
+  await gasOf(c.vault.connect(treasury).fund(500_000_000n * USDC));
 
   // Payout ids run on contiguously across batches, as the ledger would issue them, so batches
   // share and cross 256-id bitmap words exactly as in production; starting on a word boundary
@@ -110,7 +108,7 @@ try {
   figures.push(figure("push payout, 100/batch: EXISTING recipient, mean (amortized)", Math.round(mean(existingPerRecipient)), "gas", "<=", 10_500));
 
   // --- naive baseline: one ERC-20 transfer transaction per settlement ------------------------
-  const asTreasury = mock.connect(treasury) as MockStablecoinContract;
+  const asTreasury = mock.connect(treasury);
   const transferNew: number[] = [];
   const transferExisting: number[] = [];
   for (let r = 0; r < REPEAT; r++) {
@@ -125,7 +123,7 @@ try {
   // Each pair pays the same 100 existing recipients; both batches start a fresh bitmap word so
   // neither is charged the other's storage (the ids differ, nothing else about the work does).
   const { domain, types } = payoutBatchTypedData(chainId, vaultAddress);
-  const relayed = c.vault.connect(relayer) as SettlementVaultContract;
+  const relayed = c.vault.connect(relayer);
   const overhead: number[] = [];
   for (let r = 0; r < REPEAT; r++) {
     const recipients = recipientSets[r]!;

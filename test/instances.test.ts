@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Interface, JsonRpcProvider, Wallet, zeroPadValue } from "ethers";
+import { JsonRpcProvider, Wallet, zeroPadValue } from "ethers";
 import pgDriver from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachSystem } from "../service/chain/contracts.js";
@@ -243,8 +243,8 @@ describe.skipIf(!pg)("two service instances on one database and one chain [Postg
     const { vault, token } = attachSystem(services.chain!.record, provider);
     const vaultAddress = await vault.getAddress();
     const fromBlock = services.chain!.record.deployBlock;
-    const vaultAbi = new Interface(services.chain!.record.contracts.SettlementVault.abi);
-    const executed = (await provider.getLogs({ address: vaultAddress, topics: [vaultAbi.getEvent("PayoutBatchExecuted")!.topicHash], fromBlock })).map((log) => {
+    const vaultAbi = vault.interface;
+    const executed = (await provider.getLogs({ address: vaultAddress, topics: [vaultAbi.getEvent("PayoutBatchExecuted").topicHash], fromBlock })).map((log) => {
       const e = vaultAbi.parseLog(log)!;
       return { batchId: e.args["batchId"] as bigint, first: e.args["firstPayoutId"] as bigint, count: e.args["count"] as bigint };
     });
@@ -252,9 +252,9 @@ describe.skipIf(!pg)("two service instances on one database and one chain [Postg
     expect(new Set(idsOnChain).size).toBe(idsOnChain.length); // every payout id executed once
     expect(new Set(executed.map((b) => b.batchId)).size).toBe(executed.length); // every batch once
     expect(idsOnChain.map(String).sort()).toEqual(payouts.map((p) => p.id).sort());
-    const erc20 = new Interface(["event Transfer(address indexed from, address indexed to, uint256 value)"]);
+    const erc20 = token.interface;
     const fromVault = zeroPadValue(vaultAddress, 32);
-    const transfers = (await provider.getLogs({ address: await token.getAddress(), topics: [erc20.getEvent("Transfer")!.topicHash, fromVault], fromBlock })).map((log) => {
+    const transfers = (await provider.getLogs({ address: await token.getAddress(), topics: [erc20.getEvent("Transfer").topicHash, fromVault], fromBlock })).map((log) => {
       const e = erc20.parseLog(log)!;
       return { to: e.args["to"] as string, value: e.args["value"] as bigint };
     });

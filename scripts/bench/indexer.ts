@@ -10,7 +10,7 @@
  */
 import { network } from "hardhat";
 import { getAddress, hexlify, randomBytes, type ContractTransactionResponse } from "ethers";
-import { attachSystem, packPayout, type MockStablecoinContract, type SettlementVaultContract } from "../../service/chain/contracts.js";
+import { attachSystem, packPayout } from "../../service/chain/contracts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import type { DeploymentRecord } from "../../service/chain/deployment-record.js";
 import { ChainIndexer } from "../../service/chain/indexer/index.js";
@@ -37,14 +37,14 @@ async function buildChain(): Promise<BenchChain> {
   const { record } = await deploySystem(deployer!, { network: connection.networkName, deploymentsDir: null });
   const c = attachSystem(record, deployer!);
   const mock = c.mock!;
-  const vault = c.vault.connect(payer!) as SettlementVaultContract;
+  const vault = c.vault.connect(payer);
   const batches = Math.ceil(INDEXER_BENCH_EVENTS / (PER_BATCH + 1));
   const sellers = Array.from({ length: PER_BATCH }, () => getAddress(hexlify(randomBytes(20))));
   const amount = (i: number) => 1_000n + BigInt(i);
   const total = BigInt(batches) * sellers.reduce((t, _, i) => t + amount(i), 0n);
   await (await mock.mint(treasury!.address, total)).wait();
-  await (await (mock.connect(treasury!) as MockStablecoinContract).approve(record.contracts.SettlementVault.address, total)).wait();
-  await (await (c.vault.connect(treasury!) as SettlementVaultContract).fund(total)).wait();
+  await (await mock.connect(treasury).approve(record.contracts.SettlementVault.address, total)).wait();
+  await (await c.vault.connect(treasury).fund(total)).wait();
   const payouts = sellers.map((s, i) => packPayout(s, amount(i)));
   // Automine: each transaction is mined when sent; only the last receipt needs waiting for.
   let last: ContractTransactionResponse | undefined;

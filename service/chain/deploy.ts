@@ -5,7 +5,7 @@
  * nothing but missing role grants; a reset dev chain gets a fresh deployment.
  */
 import path from "node:path";
-import { Contract, ContractFactory, Interface, getAddress, type ContractTransactionResponse, type Provider, type Signer } from "ethers";
+import { ContractFactory, Interface, getAddress, type ContractTransactionResponse, type Provider, type Signer } from "ethers";
 import {
   artifactCodeHash,
   artifactPath,
@@ -16,6 +16,7 @@ import {
   type ContractArtifact,
   type ContractName,
 } from "./artifacts.js";
+import { attachSystem, type SystemContracts } from "./contracts.js";
 import { DeployErrors } from "./deploy-errors.js";
 import {
   DEFAULT_DEPLOYMENTS_DIR,
@@ -362,14 +363,21 @@ function constructorArgs(name: ContractName, artifact: ContractArtifact, values:
   });
 }
 
+type Administered = "SettlementAnchor" | "SettlementVault";
+
+/** The bound contract of each name: both use OpenZeppelin's AccessControlDefaultAdminRules. */
+function administered(c: SystemContracts, name: Administered) {
+  return name === "SettlementAnchor" ? c.anchor : c.vault;
+}
+
 /** Which contract holds each non-admin role, and the getter of the role id. */
-const ROLE_GRANTS: { role: Exclude<RoleName, "admin">; contract: "SettlementAnchor" | "SettlementVault"; getter: string }[] = [
-  { role: "anchorer", contract: "SettlementAnchor", getter: "ANCHOR_ROLE" },
+const ROLE_GRANTS: { role: Exclude<RoleName, "admin">; contract: Administered; id: (c: SystemContracts) => Promise<string> }[] = [
+  { role: "anchorer", contract: "SettlementAnchor", id: (c) => c.anchor.ANCHOR_ROLE() },
   // On the anchor, PAUSER_ROLE is the emergency `freezeAnchorer`; on the vault it is `pause`.
-  { role: "pauser", contract: "SettlementAnchor", getter: "PAUSER_ROLE" },
-  { role: "payer", contract: "SettlementVault", getter: "PAYER_ROLE" },
-  { role: "signer", contract: "SettlementVault", getter: "SIGNER_ROLE" },
-  { role: "pauser", contract: "SettlementVault", getter: "PAUSER_ROLE" },
+  { role: "pauser", contract: "SettlementAnchor", id: (c) => c.anchor.PAUSER_ROLE() },
+  { role: "payer", contract: "SettlementVault", id: (c) => c.vault.PAYER_ROLE() },
+  { role: "signer", contract: "SettlementVault", id: (c) => c.vault.SIGNER_ROLE() },
+  { role: "pauser", contract: "SettlementVault", id: (c) => c.vault.PAUSER_ROLE() },
 ];
 
 async function grantRoles(
@@ -379,13 +387,13 @@ async function grantRoles(
   log: (line: string) => void,
 ): Promise<DeploySystemResult["granted"]> {
   const granted: DeploySystemResult["granted"] = [];
-  for (const { role, contract: name, getter } of ROLE_GRANTS) {
-    const entry = record.contracts[name];
-    const c = new Contract(entry.address, entry.abi, deployer);
-    const id = (await c.getFunction(getter).staticCall()) as string;
+  const system = attachSystem(record, deployer);
+  for (const { role, contract: name, id: roleId } of ROLE_GRANTS) {
+    const c = administered(system, name);
+    const id = await roleId(system);
     const account = roles[role];
-    if ((await c.getFunction("hasRole").staticCall(id, account)) as boolean) continue;
-    await send(c, "grantRole", [id, account], `granting ${role} on ${name}`);
+    if (await c.hasRole(id, account)) continue;
+    await send(() => c.grantRole(id, account), `granting ${role} on ${name}`);
     log(`granted ${role.padEnd(8)} on ${name} to ${account}`);
     granted.push({ role, contract: name, account });
   }
@@ -406,24 +414,24 @@ async function handOverAdmin(
   log: (line: string) => void,
 ): Promise<DeploySystemResult["granted"]> {
   const begun: DeploySystemResult["granted"] = [];
+  const system = attachSystem(record, deployer);
   for (const name of ["SettlementAnchor", "SettlementVault"] as const) {
-    const entry = record.contracts[name];
-    const c = new Contract(entry.address, entry.abi, deployer);
-    const current = getAddress((await c.getFunction("defaultAdmin").staticCall()) as string);
+    const c = administered(system, name);
+    const current = getAddress(await c.defaultAdmin());
     if (current === admin) continue;
-    const [pending] = (await c.getFunction("pendingDefaultAdmin").staticCall()) as [string, bigint];
+    const [pending] = await c.pendingDefaultAdmin();
     if (getAddress(pending) === admin) continue;
-    await send(c, "beginDefaultAdminTransfer", [admin], `beginning the admin transfer on ${name}`);
+    await send(() => c.beginDefaultAdminTransfer(admin), `beginning the admin transfer on ${name}`);
     log(`admin of ${name}: transfer to ${admin} begun (the new admin calls acceptDefaultAdminTransfer after the delay)`);
     begun.push({ role: "admin", contract: name, account: admin });
   }
   return begun;
 }
 
-async function send(c: Contract, method: string, args: unknown[], what: string): Promise<void> {
+async function send(call: () => Promise<ContractTransactionResponse>, what: string): Promise<void> {
   let tx: ContractTransactionResponse;
   try {
-    tx = (await c.getFunction(method).send(...args));
+    tx = await call();
   } catch (cause) {
     throw DeployErrors.transactionFailed(`${what} failed: ${(cause as Error).message}`, { cause });
   }

@@ -28,8 +28,7 @@
  * `PayoutHooks` ("batch-recorded", "intent-recorded", "submitted", "before-booking") mark the points
  * between these writes, and `test/payouts/crash.test.ts` kills a real worker process at each.
  */
-import { Interface } from "ethers";
-import { packPayout, payoutsHash, type SettlementVaultContract } from "../chain/contracts.js";
+import { packPayout, payoutsHash, type SettlementVaultContract, type SettlementVaultInterface } from "../chain/contracts.js";
 import type { IndexedEvent } from "../chain/indexer/types.js";
 import { ChainErrors } from "../chain/sender-errors.js";
 import { errorSummary, isAppError } from "../errors.js";
@@ -65,7 +64,7 @@ export class PayoutExecutor {
   readonly #ledger: Ledger;
   readonly #chain: PayoutChain;
   readonly #vault: SettlementVaultContract;
-  readonly #vaultIface: Interface;
+  readonly #vaultIface: SettlementVaultInterface;
   readonly #retryAfterMs: number;
   readonly #hooks: PayoutHooks | undefined;
   readonly #log: PayoutLog | undefined;
@@ -78,7 +77,7 @@ export class PayoutExecutor {
     this.#ledger = o.ledger;
     this.#chain = o.chain;
     this.#vault = o.vault;
-    this.#vaultIface = new Interface(o.chain.record.contracts.SettlementVault.abi);
+    this.#vaultIface = o.vault.interface;
     this.#retryAfterMs = o.retryAfterMs;
     this.#hooks = o.hooks;
     this.#log = o.log;

@@ -23,7 +23,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
   // Every test starts from the bare deployment: no batch anchored, roles as deployed.
   revertAfterEach(() => s.connection);
 
-  const anchor = () => s.c.anchor.connect(s.anchorer) as typeof s.c.anchor;
+  const anchor = () => s.c.anchor.connect(s.anchorer);
   /** Batch 1: the 1,000 settlements of `tree`. */
   const anchorFirst = async () => {
     await (await anchor().anchorBatch(1n, tree.root, leaves.length, digestOf(1_000, 0))).wait();
@@ -141,7 +141,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
       expect(role).toBe(keccak256(toUtf8Bytes("ANCHOR_ROLE")));
       for (const who of [s.deployer, s.payer, s.others[0]!]) {
         await expectRevert(
-          (s.c.anchor.connect(who) as typeof s.c.anchor).anchorBatch(20n, tree.root, 1, ZeroHash),
+          s.c.anchor.connect(who).anchorBatch(20n, tree.root, 1, ZeroHash),
           s.c.anchor.interface,
           "AccessControlUnauthorizedAccount",
           [who.address, role],
@@ -152,12 +152,12 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
     it("lets the pauser freeze a leaked anchorer without the admin key; only the admin re-grants", async () => {
       const role = await s.c.anchor.ANCHOR_ROLE();
       await expectRevert(
-        (s.c.anchor.connect(s.others[0]!) as typeof s.c.anchor).freezeAnchorer(s.anchorer.address),
+        s.c.anchor.connect(s.others[0]).freezeAnchorer(s.anchorer.address),
         s.c.anchor.interface,
         "AccessControlUnauthorizedAccount",
         [s.others[0]!.address, await s.c.anchor.PAUSER_ROLE()],
       );
-      const receipt = await (await (s.c.anchor.connect(s.pauser) as typeof s.c.anchor).freezeAnchorer(s.anchorer.address)).wait();
+      const receipt = await (await s.c.anchor.connect(s.pauser).freezeAnchorer(s.anchorer.address)).wait();
       expectEvents(receipt, s.c.anchor.interface, await s.c.anchor.getAddress(), "AnchorerFrozen", [
         [s.anchorer.address, s.pauser.address],
       ]);
@@ -166,7 +166,7 @@ describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { 
         role,
       ]);
       await expectRevert(
-        (s.c.anchor.connect(s.pauser) as typeof s.c.anchor).grantRole(role, s.anchorer.address),
+        s.c.anchor.connect(s.pauser).grantRole(role, s.anchorer.address),
         s.c.anchor.interface,
         "AccessControlUnauthorizedAccount",
         [s.pauser.address, ZeroHash],

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import { ContractFactory, keccak256, Wallet, ZeroHash } from "ethers";
+import { keccak256, Wallet, ZeroHash } from "ethers";
 import { artifactCodeHash, loadArtifact, runtimeCodeHash } from "../../service/chain/artifacts.js";
-import { attachSystem } from "../../service/chain/contracts.js";
+import { attachSystem, MockStablecoin__factory } from "../../service/chain/contracts.js";
 import { DEV_ROLE_HOLDERS, deploySystem, HARDHAT_DEV_ACCOUNTS } from "../../service/chain/deploy.js";
 import { readRecord, recordPath, ROLE_NAMES, type DeploymentRecord } from "../../service/chain/deployment-record.js";
 import { isAppError } from "../../service/errors.js";
@@ -189,8 +189,7 @@ describe("deploySystem", { timeout: 120_000 }, () => {
       chain = await connect(4242);
       const [deployer] = await chain.ethers.getSigners();
       // Stands in for the real stablecoin already on that chain.
-      const artifact = await loadArtifact("MockStablecoin");
-      const t = await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(deployer!.address);
+      const t = await new MockStablecoin__factory(deployer).deploy(deployer!.address);
       await t.waitForDeployment();
       token = await t.getAddress();
     }, 60_000);

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { network } from "hardhat";
-import type { Contract, ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { attachSystem, packPayout, payoutsHash, type SettlementVaultContract } from "../../service/chain/contracts.js";
+import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
+import {
+  attachSystem,
+  MockFeeOnTransferToken__factory,
+  MockHookToken__factory,
+  MockRecipient__factory,
+  packPayout,
+  payoutsHash,
+  type MockHookToken,
+  type MockRecipient,
+  type SettlementVaultContract,
+} from "../../service/chain/contracts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { revertAfterEach, type Connection, type Signer } from "./fixture.js";
 import { expectEvents, expectRevert } from "./helpers.js";
@@ -15,17 +25,14 @@ async function mined(tx: Promise<ContractTransactionResponse>): Promise<Contract
   return receipt;
 }
 
-type Call = (...args: unknown[]) => Promise<ContractTransactionResponse>;
-const fn = (c: Contract, name: string) => c.getFunction(name) as unknown as Call;
-
 describe("SettlementVault paying in a token with receiver hooks (recipients that reject, burn gas, re-enter)", { timeout: 120_000 }, () => {
   let chain: Connection;
   let payer: Signer;
   let seller: Signer;
   let vault: SettlementVaultContract;
   let vaultAddress: string;
-  let hookToken: Contract;
-  let recipient: Contract;
+  let hookToken: MockHookToken;
+  let recipient: MockRecipient;
   let recipientAddress: string;
   let nextId = 1n;
 
@@ -35,8 +42,8 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     const deployer = signers[0]!;
     payer = signers[2]!;
     seller = signers[7]!;
-    hookToken = await chain.ethers.deployContract("MockHookToken");
-    recipient = await chain.ethers.deployContract("MockRecipient");
+    hookToken = await new MockHookToken__factory(deployer).deploy();
+    recipient = await new MockRecipient__factory(deployer).deploy();
     recipientAddress = await recipient.getAddress();
     // deploySystem against an existing token: what a deployment on a real chain does.
     const { record } = await deploySystem(deployer, {
@@ -47,7 +54,7 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     expect(record.token.mock).toBe(false);
     vault = attachSystem(record, payer).vault;
     vaultAddress = await vault.getAddress();
-    await mined(fn(hookToken, "mint")(vaultAddress, 1_000_000n));
+    await mined(hookToken.mint(vaultAddress, 1_000_000n));
   }, 60_000);
   afterAll(async () => {
     await chain?.close();
@@ -56,7 +63,7 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
   revertAfterEach(() => chain);
 
   async function payBatch(mode: number) {
-    await mined(fn(recipient, "setMode")(mode));
+    await mined(recipient.setMode(mode));
     const first = nextId;
     nextId += 3n;
     const batchId = first;
@@ -91,7 +98,7 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     // Something already owed, so a successful re-entrant claim would have something to take.
     await payBatch(Mode.Reject);
     const owed = await vault.claimableOf(recipientAddress);
-    await mined(fn(recipient, "setReenter")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
+    await mined(recipient.setReenter(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
     const { receipt, batchId, first } = await payBatch(Mode.Reenter);
     expectEvents(receipt, vault.interface, vaultAddress, "Claimed", []);
     expectEvents(receipt, vault.interface, vaultAddress, "PayoutDeferred", [[batchId, first + 1n, recipientAddress, 200n]]);
@@ -104,14 +111,14 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
     await payBatch(Mode.BurnGas);
     const owed = await vault.claimableOf(recipientAddress);
     expect(owed).toBe(400n);
-    await mined(fn(recipient, "setMode")(Mode.Accept));
-    const before = (await fn(hookToken, "balanceOf")(recipientAddress)) as unknown as bigint;
-    const receipt = await mined(fn(recipient, "execute")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
+    await mined(recipient.setMode(Mode.Accept));
+    const before = await hookToken.balanceOf(recipientAddress);
+    const receipt = await mined(recipient.execute(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])));
     expectEvents(receipt, vault.interface, vaultAddress, "Claimed", [[recipientAddress, recipientAddress, owed]]);
-    expect((await fn(hookToken, "balanceOf")(recipientAddress)) as unknown as bigint).toBe(before + owed);
+    expect(await hookToken.balanceOf(recipientAddress)).toBe(before + owed);
     expect(await vault.totalClaimable()).toBe(0n);
     await expectRevert(
-      fn(recipient, "execute")(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])),
+      recipient.execute(vaultAddress, vault.interface.encodeFunctionData("claim", [recipientAddress])),
       vault.interface,
       "NothingToClaim",
       [recipientAddress],
@@ -119,12 +126,12 @@ describe("SettlementVault paying in a token with receiver hooks (recipients that
   });
 
   it("refuses funding in a fee-on-transfer token", async () => {
-    const fee = await chain.ethers.deployContract("MockFeeOnTransferToken");
     const [deployer, , , , , treasury] = await chain.ethers.getSigners();
+    const fee = await new MockFeeOnTransferToken__factory(deployer).deploy();
     const { record } = await deploySystem(deployer!, { network: chain.networkName, deploymentsDir: null, token: await fee.getAddress() });
     const feeVault = attachSystem(record, treasury!).vault;
-    await mined(fn(fee, "mint")(treasury!.address, 10_000n));
-    await mined(fn(fee.connect(treasury!) as Contract, "approve")(await feeVault.getAddress(), 10_000n));
+    await mined(fee.mint(treasury!.address, 10_000n));
+    await mined(fee.connect(treasury).approve(await feeVault.getAddress(), 10_000n));
     const e = await expectRevert(feeVault.fund(10_000n), feeVault.interface, "FeeOnTransferNotSupported");
     expect(e.args[0]).toBe(10_000n);
     expect(e.args[1] as bigint).toBeLessThan(10_000n);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ContractFactory,
   Signature,
   TypedDataEncoder,
   verifyTypedData,
@@ -9,8 +8,7 @@ import {
   type ContractTransactionReceipt,
   type ContractTransactionResponse,
 } from "ethers";
-import { loadArtifact } from "../../service/chain/artifacts.js";
-import { packPayout, payoutBatchTypedData, payoutsHash, type SettlementVaultContract } from "../../service/chain/contracts.js";
+import { packPayout, payoutBatchTypedData, payoutsHash, SettlementVault__factory } from "../../service/chain/contracts.js";
 import { deployedSystem, revertAfterEach, type Signer, type System } from "./fixture.js";
 import { eventsOf, expectEvents, expectRevert } from "./helpers.js";
 
@@ -31,8 +29,8 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
   let nextPayoutId = 1n;
   let nextBatchId = 1n;
 
-  const asPayer = () => s.c.vault.connect(s.payer) as SettlementVaultContract;
-  const as = (who: Signer) => s.c.vault.connect(who) as SettlementVaultContract;
+  const asPayer = () => s.c.vault.connect(s.payer);
+  const as = (who: Signer) => s.c.vault.connect(who);
   const ids = (n: number) => {
     const first = nextPayoutId;
     nextPayoutId += BigInt(n);
@@ -88,7 +86,7 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
   describe("when the treasury funds the vault", () => {
     it("pulls an approved amount and emits Funded", async () => {
       const [held, excess] = [await s.c.mock.balanceOf(vaultAddress), await s.c.vault.excess()];
-      await mined((s.c.mock.connect(treasury) as typeof s.c.mock).approve(vaultAddress, 1_000_000n * USDC));
+      await mined(s.c.mock.connect(treasury).approve(vaultAddress, 1_000_000n * USDC));
       const receipt = await mined(as(treasury).fund(1_000_000n * USDC));
       expectEvents(receipt, s.c.vault.interface, vaultAddress, "Funded", [[treasury.address, 1_000_000n * USDC]]);
       expect(await s.c.mock.balanceOf(vaultAddress)).toBe(held + 1_000_000n * USDC);
@@ -111,7 +109,7 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
       const deadline = (await latestTimestamp()) + 3_600n;
       const { v, r, s: sigS } = await permit(treasury, 1_000n * USDC, deadline);
       await mined(
-        (s.c.mock.connect(outsider) as typeof s.c.mock).permit(treasury.address, vaultAddress, 1_000n * USDC, deadline, v, r, sigS),
+        s.c.mock.connect(outsider).permit(treasury.address, vaultAddress, 1_000n * USDC, deadline, v, r, sigS),
       );
       const receipt = await mined(as(treasury).fundWithPermit(1_000n * USDC, deadline, v, r, sigS));
       expectEvents(receipt, s.c.vault.interface, vaultAddress, "Funded", [[treasury.address, 1_000n * USDC]]);
@@ -318,8 +316,7 @@ describe("SettlementVault, deployed by deploySystem on an in-process chain", { t
         [recovered(otherChain)],
       );
 
-      const artifact = await loadArtifact("SettlementVault");
-      const other = await new ContractFactory(artifact.abi, artifact.bytecode, s.deployer).deploy(
+      const other = await new SettlementVault__factory(s.deployer).deploy(
         await s.c.mock.getAddress(),
         0,
         s.deployer.address,

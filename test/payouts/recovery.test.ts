@@ -9,7 +9,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import type { SettlementVaultContract } from "../../service/chain/contracts.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { fundVaultLocal, PayoutAccounts } from "../../service/payouts/index.js";
 import { testDatabaseKinds } from "../support/db.js";
@@ -21,7 +20,7 @@ const kinds = await testDatabaseKinds();
 describe.each(kinds)("payout recovery on %s", { timeout: 60_000 }, (kind) => {
   let h: PayoutHarness;
   const addressOf = (sellerId: string) => h.sys.others[h.sellers.findIndex((s) => s.id === sellerId)]!.address;
-  const asPauser = () => h.sys.c.vault.connect(h.sys.pauser) as SettlementVaultContract;
+  const asPauser = () => h.sys.c.vault.connect(h.sys.pauser);
 
   beforeAll(async () => {
     h = await openPayoutHarness(kind);
@@ -97,7 +96,7 @@ describe.each(kinds)("payout recovery on %s", { timeout: 60_000 }, (kind) => {
     // The pauser's transaction is mined first (higher tip), so the payout reverts in the same block.
     const pauser = new Wallet(devPrivateKey(4, h.sys.chainId), h.provider);
     const fee = await h.provider.getFeeData();
-    await (h.sys.c.vault.connect(pauser) as SettlementVaultContract).pause({
+    await h.sys.c.vault.connect(pauser).pause({
       maxPriorityFeePerGas: (fee.maxPriorityFeePerGas ?? 1n) * 10n,
       maxFeePerGas: (fee.maxFeePerGas ?? 1n) * 10n,
     });

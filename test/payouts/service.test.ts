@@ -8,7 +8,6 @@
  * what it found, so each runs alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SettlementVaultContract } from "../../service/chain/contracts.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { historicalUsdRate } from "../../service/fx/index.js";
 import { assignDemoDestinations, demoPayoutAddress, fundVaultLocal, PayoutAccounts, PayoutService, publishDemoPayoutRates } from "../../service/payouts/index.js";
@@ -190,7 +189,7 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     // The seller claims to another address of theirs once unblocked.
     await h.sys.c.mock.unblocklist(signer.address).then((t) => t.wait());
     const to = h.sys.others[14]!.address;
-    await (h.sys.c.vault.connect(signer) as SettlementVaultContract).claim(to).then((t) => t.wait());
+    await h.sys.c.vault.connect(signer).claim(to).then((t) => t.wait());
     await h.step(); // observed: not booked yet
     expect((await balance(TreasuryAccounts.claimable(seller.id), STABLECOIN_CURRENCY)).posted).toBe(50_000_000n);
     await mineEmpty(h.sys, 3);

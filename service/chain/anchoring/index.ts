@@ -13,7 +13,6 @@ export {
   type BatchStatus,
 } from "./service.js";
 export {
-  ANCHOR_VERIFIER_ABI,
   PROOF_FORMAT,
   PROOF_VERSION,
   journalFromJson,

@@ -1,7 +1,8 @@
 /**
  * Inclusion proofs: the JSON an auditor keeps (`AnchorProof`), and `verifyProof`, which checks one
  * against any JSON-RPC endpoint using nothing but the proof itself and the contract address in it:
- * no database, no deployment record, no ABI file (the three contract members it needs are below).
+ * no database, no deployment record, no ABI file (ISettlementAnchor's ABI is compiled in, generated
+ * at build time).
  *
  * What a passing report establishes: the leaf is exactly the journal transaction (or document)
  * shown in the proof, bound to this chain, contract and batch; the Merkle path leads from it to the
@@ -12,8 +13,9 @@
  * the canonical chain with the reported number of confirmations.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { Contract, getAddress, Interface, ZeroHash, type Provider } from "ethers";
+import { getAddress, ZeroHash, type Provider } from "ethers";
 import type { JournalTransaction, Posting } from "../../ledger/types.js";
+import { ISettlementAnchor__factory } from "../contracts.js";
 import { isLocalChain } from "../deployment-record.js";
 import {
   BATCH_FORMAT,
@@ -39,15 +41,6 @@ export const PROOF_VERSION = 1;
 
 /** Inclusion state of a journal transaction or document (spec §3). */
 export type AnchorState = "unanchored" | "queued" | "submitted" | "observed" | "safe" | "final";
-
-/** The parts of SettlementAnchor a verifier reads (ISettlementAnchor). */
-export const ANCHOR_VERIFIER_ABI = [
-  "function rootOf(uint64 batchId) view returns (bytes32)",
-  "function verifySettlement(uint64 batchId, bytes32 leaf, bytes32[] proof) view returns (bool)",
-  "event BatchAnchored(uint64 indexed batchId, bytes32 root, uint32 count, bytes32 totalsDigest)",
-  "error BatchNotAnchored(uint64 batchId)",
-] as const;
-export const anchorVerifierInterface = new Interface(ANCHOR_VERIFIER_ABI);
 
 /** JSON form of a journal transaction: integers as decimal strings, instants as RFC 3339. */
 export interface JournalTransactionJson {
@@ -467,8 +460,9 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
       add(name, false, `RPC error: ${message(e)}`);
     }
   };
-  const anchor = new Contract(p.anchor, anchorVerifierInterface, provider);
-  const rootOf = (id: bigint) => anchor.getFunction("rootOf").staticCall(id) as Promise<string>;
+  // A verifier reads only what ISettlementAnchor declares: rootOf, verifySettlement, BatchAnchored, BatchNotAnchored.
+  const anchor = ISettlementAnchor__factory.connect(p.anchor, provider);
+  const rootOf = (id: bigint) => anchor.rootOf(id);
 
   await attempt("chain-id", async () => {
     const { chainId } = await provider.getNetwork();
@@ -484,11 +478,11 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
   });
   await attempt("verify-settlement", async () => {
     try {
-      const ok = (await anchor.getFunction("verifySettlement").staticCall(p.batchId, p.raw.leaf.hash, p.proof)) as boolean;
+      const ok = await anchor.verifySettlement(p.batchId, p.raw.leaf.hash, p.proof);
       return { ok, detail: `verifySettlement(${p.batchId}, leaf, proof) = ${ok}` };
     } catch (e) {
       const data = revertData(e);
-      const parsed = data ? anchorVerifierInterface.parseError(data) : null;
+      const parsed = data ? anchor.interface.parseError(data) : null;
       if (parsed?.name === "BatchNotAnchored") return { ok: false, detail: `verifySettlement reverted: BatchNotAnchored(${p.batchId})` };
       throw e;
     }
@@ -502,7 +496,7 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
     receiptBlock = { number: BigInt(receipt.blockNumber), hash: receipt.blockHash };
     const events = receipt.logs
       .filter((log) => log.address.toLowerCase() === p.anchor.toLowerCase())
-      .map((log) => anchorVerifierInterface.parseLog(log))
+      .map((log) => anchor.interface.parseLog(log))
       .filter((e) => e?.name === "BatchAnchored");
     const ev = events.find((e) => (e!.args[0] as bigint) === p.batchId);
     if (ev === undefined) return { ok: false, detail: `no BatchAnchored(${p.batchId}) from ${p.anchor} in transaction ${p.txHash}` };

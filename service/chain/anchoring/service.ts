@@ -23,8 +23,9 @@
  * "observed" (enough for tests and tools; production wires the indexer).
  */
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
-import { Contract, getAddress, Interface, ZeroHash, type Provider } from "ethers";
+import { getAddress, ZeroHash, type Provider } from "ethers";
 import type { SqlRunner } from "../../db/sql.js";
+import { ISettlementAnchor__factory, type ISettlementAnchor } from "../contracts.js";
 import type { JournalTransaction, Ledger } from "../../ledger/types.js";
 import type { ChainTx, TxIntent } from "../sender.js";
 import type { EventFilter, IndexedEvent, IndexerChange } from "../indexer/types.js";
@@ -133,7 +134,6 @@ export interface AnchorTickResult {
 }
 
 const PURPOSE = "anchor";
-const anchorInterface = new Interface(["function anchorBatch(uint64 batchId, bytes32 root, uint32 count, bytes32 totalsDigest)", "function rootOf(uint64 batchId) view returns (bytes32)"]);
 const DOC_KIND = /^[a-z][a-z0-9._-]{0,63}$/;
 const DOC_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 const HEX32 = /^0x[0-9a-f]{64}$/;
@@ -237,7 +237,7 @@ export class AnchorService {
   private readonly maxInFlight: number;
   private readonly now: () => Date;
   private readonly log: AnchorLog | undefined;
-  private readonly contract: Contract;
+  private readonly contract: ISettlementAnchor;
   /** The start-up check's result: the chain's last batch id when our database had none. */
   private started: Promise<{ chainLast: bigint; chainLastRoot: string }> | null = null;
   private running: Promise<unknown> = Promise.resolve();
@@ -263,7 +263,7 @@ export class AnchorService {
     this.maxInFlight = positive("maxBatchesInFlight", opts.maxBatchesInFlight, 4, 1_000);
     this.now = opts.now ?? (() => new Date());
     this.log = opts.log;
-    this.contract = new Contract(this.anchor, anchorInterface, opts.provider);
+    this.contract = ISettlementAnchor__factory.connect(this.anchor, opts.provider);
   }
 
   /** The TxSender key of a batch. */
@@ -552,7 +552,7 @@ export class AnchorService {
   }
 
   private async rootOf(batchId: bigint): Promise<string> {
-    return ((await this.contract.getFunction("rootOf").staticCall(batchId)) as string).toLowerCase();
+    return (await this.contract.rootOf(batchId)).toLowerCase();
   }
 
   private async checkChain(): Promise<{ chainLast: bigint; chainLastRoot: string }> {
@@ -783,7 +783,7 @@ export class AnchorService {
 
   /** Hands a built batch to the sender (idempotent by key) and records that it is submitted. */
   private async submit(batch: AnchorBatch): Promise<void> {
-    const data = anchorInterface.encodeFunctionData("anchorBatch", [batch.batchId, batch.root, batch.count, batch.totalsDigest]);
+    const data = this.contract.interface.encodeFunctionData("anchorBatch", [batch.batchId, batch.root, batch.count, batch.totalsDigest]);
     const tx = await this.sender.submit({ key: batch.senderKey, purpose: PURPOSE, from: this.anchorer, to: this.anchor, data });
     await this.sql.q(
       `UPDATE "anchor_batches" SET "status" = 'submitted', "tx_hash" = $4, "updated_at" = $5

@@ -6,8 +6,9 @@
  * Every test gets its own chain and database (batch ids start at 1), so each runs alone.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Interface, keccak256, toUtf8Bytes, ZeroHash } from "ethers";
+import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { verifyProof, type AnchorSender } from "../../../service/chain/anchoring/index.js";
+import { SettlementAnchor__factory } from "../../../service/chain/contracts.js";
 import { testDatabaseKinds } from "../../support/db.js";
 import { deployedSystem, type System } from "../fixture.js";
 import { mineEmpty } from "../indexer/support.js";
@@ -15,7 +16,7 @@ import { minedFrom } from "../support/sender-harness.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
 
 const kinds = await testDatabaseKinds();
-const anchorIface = new Interface(["function anchorBatch(uint64 batchId, bytes32 root, uint32 count, bytes32 totalsDigest)"]);
+const anchorIface = SettlementAnchor__factory.createInterface();
 
 describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind) => {
   let sys: System;
@@ -158,7 +159,7 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       expect((await anchoring.tick()).built).toEqual([1n]);
       // The rival's anchorBatch(1, ...) pays a higher tip, so it is mined first in the same block.
       const fees = await h.provider.getFeeData();
-      await (sys.c.anchor.connect(rival) as typeof sys.c.anchor).anchorBatch(1n, keccak256(toUtf8Bytes("rival root")), 1, ZeroHash, {
+      await sys.c.anchor.connect(rival).anchorBatch(1n, keccak256(toUtf8Bytes("rival root")), 1, ZeroHash, {
         maxPriorityFeePerGas: (fees.maxPriorityFeePerGas ?? 1n) * 10n,
         maxFeePerGas: (fees.maxFeePerGas ?? 1n) * 10n,
         gasLimit: 100_000n, // no estimate: against the pending block it would already see our batch 1

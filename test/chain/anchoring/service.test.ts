@@ -149,7 +149,7 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
 
   /** Someone else anchors `batchId` with the anchorer key, outside this service. */
   async function anchorForeign(batchId: bigint): Promise<void> {
-    const anchorer = sys.c.anchor.connect(sys.anchorer) as typeof sys.c.anchor;
+    const anchorer = sys.c.anchor.connect(sys.anchorer);
     await (await anchorer.anchorBatch(batchId, keccak256(toUtf8Bytes(`foreign ${batchId}`)), 1, ZeroHash)).wait();
   }
 

@@ -7,9 +7,8 @@
  * (reverted after each test) and an empty index, so each runs alone.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ContractFactory, keccak256, toUtf8Bytes, ZeroAddress, type ContractTransactionResponse, type Interface, type Provider } from "ethers";
-import { loadArtifact } from "../../../service/chain/artifacts.js";
-import { packPayout, payoutsHash, type MockStablecoinContract, type SettlementVaultContract } from "../../../service/chain/contracts.js";
+import { keccak256, toUtf8Bytes, ZeroAddress, type Interface, type Provider } from "ethers";
+import { MockStablecoin__factory, packPayout, payoutsHash, type MockStablecoinContract } from "../../../service/chain/contracts.js";
 import { deploySystem } from "../../../service/chain/deploy.js";
 import { ChainIndexer, type IndexedEvent } from "../../../service/chain/indexer/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
@@ -42,15 +41,15 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     anchorAddress = await s.c.anchor.getAddress();
 
     // One of every event the index keeps, plus token Transfers it must NOT keep (neither from nor to the vault).
-    const asVault = (who: Signer) => s.c.vault.connect(who) as SettlementVaultContract;
-    const asToken = (who: Signer) => s.c.mock.connect(who) as MockStablecoinContract;
+    const asVault = (who: Signer) => s.c.vault.connect(who);
+    const asToken = (who: Signer) => s.c.mock.connect(who);
     await mined(s.c.mock.mint(treasury.address, 1_000_000n * USDC));
     await mined(asToken(treasury).approve(vault, 1_000n * USDC));
     await mined(asVault(treasury).fund(1_000n * USDC));
     await mined(asToken(treasury).transfer(vault, 3n)); // straight to the vault: a Transfer without Funded
     await mined(asToken(treasury).transfer(sellers[0]!.address, 5n)); // not the vault's: not indexed
-    await mined((s.c.anchor.connect(s.anchorer) as typeof s.c.anchor).anchorBatch(1n, root1, 3, digest1));
-    await mined((s.c.anchor.connect(s.anchorer) as typeof s.c.anchor).anchorCorrection(2n, root2, 2, digest2, 1n));
+    await mined(s.c.anchor.connect(s.anchorer).anchorBatch(1n, root1, 3, digest1));
+    await mined(s.c.anchor.connect(s.anchorer).anchorCorrection(2n, root2, 2, digest2, 1n));
     await mined(s.c.mock.blocklist(sellers[2]!.address));
     payouts.push(...[10n, 20n, 30n].map((a, i) => packPayout(sellers[i]!.address, a * USDC)));
     await mined(asVault(s.payer).payout(1n, 1n, payouts));
@@ -60,14 +59,13 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     await mined(asVault(s.pauser).pause());
     await mined(s.c.vault.unpause());
     await mined(s.c.vault.sweepExcess(treasury.address, 5n * USDC));
-    const artifact = await loadArtifact("MockStablecoin");
-    other = (await new ContractFactory(artifact.abi, artifact.bytecode, s.deployer).deploy(s.deployer.address)) as unknown as MockStablecoinContract;
+    other = await new MockStablecoin__factory(s.deployer).deploy(s.deployer.address);
     await other.waitForDeployment();
     await mined(other.mint(vault, 7n));
     await mined(s.c.vault.rescueToken(await other.getAddress(), treasury.address, 7n));
-    await mined((s.c.anchor.connect(s.pauser) as typeof s.c.anchor).freezeAnchorer(s.anchorer.address));
+    await mined(s.c.anchor.connect(s.pauser).freezeAnchorer(s.anchorer.address));
     await mined(s.c.anchor.beginDefaultAdminTransfer(sellers[4]!.address));
-    await mined(s.c.anchor.getFunction("cancelDefaultAdminTransfer")() as Promise<ContractTransactionResponse>);
+    await mined(s.c.anchor.cancelDefaultAdminTransfer());
   });
   afterAll(async () => {
     await s?.close();
@@ -161,7 +159,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     const head = await headNumber(s);
     const filter = (extra: object) => ({ fromBlock: `0x${record.deployBlock.toString(16)}`, toBlock: `0x${head.toString(16)}`, ...extra });
     const pad = `0x${vault.slice(2).toLowerCase().padStart(64, "0")}`;
-    const transfer = s.c.mock.interface.getEvent("Transfer")!.topicHash;
+    const transfer = s.c.mock.interface.getEvent("Transfer").topicHash;
     type L = { address: string; topics: string[]; data: string; blockNumber: string; blockHash: string; transactionHash: string; logIndex: string };
     const logs = [
       ...(await rpc<L[]>(s, "eth_getLogs", [filter({ address: [anchorAddress, vault] })])),
@@ -224,7 +222,7 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   it("moves events observed -> safe -> final as blocks are mined (depths on a local chain: 2 and 6)", async () => {
     await mineEmpty(s, 6);
     await indexer.poll(); // everything so far is final now
-    const receipt = await mined((s.c.anchor.connect(s.deployer) as typeof s.c.anchor).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
+    const receipt = await mined(s.c.anchor.connect(s.deployer).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
     const at = BigInt(receipt.blockNumber);
     const seen = collector(indexer);
     const first = await indexer.poll();
@@ -265,13 +263,13 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
       if (fail) throw new Error("listener down");
     });
     // The anchorer was frozen above (role revoked): give it the role back, so revoking it emits.
-    await mined((s.c.anchor.connect(s.deployer) as typeof s.c.anchor).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
+    await mined(s.c.anchor.connect(s.deployer).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
     await mineEmpty(s, 6);
     await idx.poll();
     const steady = collector(idx);
     calls.length = 0;
     log.lines.length = 0;
-    await mined((s.c.anchor.connect(s.deployer) as typeof s.c.anchor).revokeRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
+    await mined(s.c.anchor.connect(s.deployer).revokeRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
     const change = await idx.poll();
     expect(change.changed.map((e) => e.name)).toEqual(["RoleRevoked"]);
     expect(calls).toEqual([{ names: ["RoleRevoked"], visible: 1 }]);

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HDNodeWallet, keccak256, toUtf8Bytes } from "ethers";
-import { packPayout, type MockStablecoinContract, type SettlementVaultContract } from "../../../service/chain/contracts.js";
+import { packPayout } from "../../../service/chain/contracts.js";
 import { network } from "hardhat";
 import { deploySystem } from "../../../service/chain/deploy.js";
 import { ChainIndexer, type IndexedEvent } from "../../../service/chain/indexer/index.js";
@@ -30,11 +30,11 @@ describe.each(kinds)("ChainIndexer reorganisations on %s", { timeout: 60_000 }, 
   let nextBatch = 1n;
   let nextPayout = 1n;
 
-  const anchor = (r: string) => mined((s.c.anchor.connect(s.anchorer) as typeof s.c.anchor).anchorBatch(nextBatch++, root(r), 1, root(`${r} totals`)));
+  const anchor = (r: string) => mined(s.c.anchor.connect(s.anchorer).anchorBatch(nextBatch++, root(r), 1, root(`${r} totals`)));
   const pay = (amounts: bigint[]) => {
     const first = nextPayout;
     nextPayout += BigInt(amounts.length);
-    return mined((s.c.vault.connect(s.payer) as SettlementVaultContract).payout(nextBatch++, first, amounts.map((a, i) => packPayout(sellers[i]!.address, a))));
+    return mined(s.c.vault.connect(s.payer).payout(nextBatch++, first, amounts.map((a, i) => packPayout(sellers[i]!.address, a))));
   };
   const snapshot = () => rpc<string>(s, "evm_snapshot");
   const revert = async (id: string) => {
@@ -46,8 +46,8 @@ describe.each(kinds)("ChainIndexer reorganisations on %s", { timeout: 60_000 }, 
     sellers = s.others.slice(1);
     const treasury = s.others[0]!;
     await mined(s.c.mock.mint(treasury.address, 1_000_000n * USDC));
-    await mined((s.c.mock.connect(treasury) as MockStablecoinContract).approve(await s.c.vault.getAddress(), 1_000_000n * USDC));
-    await mined((s.c.vault.connect(treasury) as SettlementVaultContract).fund(1_000_000n * USDC));
+    await mined(s.c.mock.connect(treasury).approve(await s.c.vault.getAddress(), 1_000_000n * USDC));
+    await mined(s.c.vault.connect(treasury).fund(1_000_000n * USDC));
     await mineEmpty(s, 6);
   });
   afterAll(async () => {
