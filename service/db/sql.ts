@@ -6,7 +6,8 @@
  * per second possible.
  *
  * Normalised results on both drivers: int8 -> bigint, numeric -> string (never a lossy JS number),
- * timestamptz -> Date, jsonb -> parsed value. bigint parameters (also inside arrays) are sent as text.
+ * timestamptz -> Date, json and jsonb (json_agg too) -> parsed values, so callers never parse JSON
+ * (test/db/sql.test.ts). bigint parameters (also inside arrays) are sent as text.
  */
 import { createHash } from "node:crypto";
 import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";

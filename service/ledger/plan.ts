@@ -1,0 +1,507 @@
+/**
+ * The ledger's rules, without I/O: how a posting moves an account's totals, the normal and available
+ * balance, the insufficient-funds rule, planning one item (post, commit, void, reverse) against
+ * account state and the transactions it refers to, and planning a whole flush (idempotency, the
+ * hash chain, booking time). The writer (writer.ts) loads what a plan needs and writes what it
+ * returns; nothing here reads a clock or a database, so every rule is tested without one.
+ */
+import { isAppError, type AppError } from "../errors.js";
+import { LedgerErrors } from "./errors.js";
+import { sha256, sortedEntries, transactionHash } from "./hash.js";
+import type { Balance, Direction, TransactionInput, TransactionKind, TransactionStatus } from "./types.js";
+
+export type Phase = "posted" | "pending" | "commit" | "void";
+
+/** An account's totals as the writer knows them (committed, or planned within a flush). */
+export interface AccountState {
+  id: bigint;
+  code: string;
+  currency: string;
+  normalBalance: Direction;
+  allowNegative: boolean;
+  postedDebits: bigint;
+  postedCredits: bigint;
+  pendingDebits: bigint;
+  pendingCredits: bigint;
+  /** Journal id of the last transaction that moved the account; only grows (the optimistic check). */
+  lastTransactionId: bigint | null;
+}
+
+export interface StoredPosting {
+  id: bigint;
+  accountId: bigint;
+  code: string;
+  currency: string;
+  direction: Direction;
+  phase: Phase;
+  amount: bigint;
+  balanceAfter: bigint;
+}
+
+/** A journal transaction as stored (also one just planned, once its postings have their ids). */
+export interface StoredTransaction {
+  id: bigint;
+  kind: TransactionKind;
+  status: TransactionStatus;
+  idempotencyKey: string;
+  requestHash: string;
+  metadata: Record<string, string>;
+  description: string | null;
+  effectiveAt: Date;
+  bookedAt: Date;
+  referencesId: bigint | null;
+  pendingExpiresAt: Date | null;
+  previousHash: string;
+  hash: string;
+  postings: StoredPosting[];
+}
+
+/** The journal head: last sequence, its hash, and the booking time no later transaction may precede. */
+export interface Head {
+  sequence: bigint;
+  hash: string;
+  bookedAt: Date;
+}
+
+/** One queued write, validated. `requestHash` is what a replay with the same key must match. */
+export type Op =
+  | { op: "post"; input: TransactionInput; requestHash: string }
+  | { op: "commit" | "void"; pendingId: bigint; idempotencyKey: string; requestHash: string; expiry?: boolean }
+  | { op: "reverse"; targetId: bigint; idempotencyKey: string; requestHash: string; metadata: Record<string, string> };
+
+export const accountKey = (code: string, currency: string) => `${code}\u0000${currency}`;
+
+export function opKey(o: Op): string {
+  return o.op === "post" ? o.input.idempotencyKey : o.idempotencyKey;
+}
+
+/** Canonical request identity of a post: what must match for a replay to be "the same request". */
+export function requestHash(t: TransactionInput): string {
+  return sha256(
+    JSON.stringify([
+      "post-v1",
+      t.postings.map((p) => [p.account, p.currency, p.direction, p.amount.toString()]),
+      t.pending === true,
+      t.pendingTimeoutSeconds ?? null,
+      sortedEntries(t.metadata),
+      t.description ?? null,
+      t.effectiveAt ? t.effectiveAt.toISOString() : null,
+    ]),
+  );
+}
+
+export const Ops = {
+  post: (input: TransactionInput): Op => ({ op: "post", input, requestHash: requestHash(input) }),
+  commit: (pendingId: bigint, idempotencyKey: string): Op => ({
+    op: "commit",
+    pendingId,
+    idempotencyKey,
+    requestHash: sha256(JSON.stringify(["commit", pendingId.toString()])),
+  }),
+  /** `expiry`: the void of a pending transaction past its timeout (recorded as such). */
+  void: (pendingId: bigint, idempotencyKey: string, expiry = false): Op => ({
+    op: "void",
+    pendingId,
+    idempotencyKey,
+    requestHash: sha256(JSON.stringify(["void", pendingId.toString()])),
+    ...(expiry ? { expiry } : {}),
+  }),
+  reverse: (targetId: bigint, idempotencyKey: string, metadata: Record<string, string>): Op => ({
+    op: "reverse",
+    targetId,
+    idempotencyKey,
+    metadata,
+    requestHash: sha256(JSON.stringify(["reverse", targetId.toString(), sortedEntries(metadata)])),
+  }),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Balances
+
+export interface PostingMove {
+  account: AccountState;
+  direction: Direction;
+  phase: Phase;
+  amount: bigint;
+}
+
+/** Moves `a`'s totals by one posting (in place: callers pass their own copy). */
+export function applyPosting(a: AccountState, p: Omit<PostingMove, "account">): void {
+  const debit = p.direction === "debit";
+  switch (p.phase) {
+    case "posted":
+      if (debit) a.postedDebits += p.amount;
+      else a.postedCredits += p.amount;
+      break;
+    case "pending":
+      if (debit) a.pendingDebits += p.amount;
+      else a.pendingCredits += p.amount;
+      break;
+    case "commit":
+      if (debit) {
+        a.pendingDebits -= p.amount;
+        a.postedDebits += p.amount;
+      } else {
+        a.pendingCredits -= p.amount;
+        a.postedCredits += p.amount;
+      }
+      break;
+    case "void":
+      if (debit) a.pendingDebits -= p.amount;
+      else a.pendingCredits -= p.amount;
+      break;
+  }
+}
+
+type Totals = Pick<AccountState, "normalBalance" | "postedDebits" | "postedCredits" | "pendingDebits" | "pendingCredits">;
+
+/** Posted balance in the account's normal direction. */
+export function normalBalance(a: Totals): bigint {
+  return a.normalBalance === "credit" ? a.postedCredits - a.postedDebits : a.postedDebits - a.postedCredits;
+}
+
+/** Posted minus pending outflows (pending inflows are not spendable until committed). */
+export function availableBalance(a: Totals): bigint {
+  return normalBalance(a) - (a.normalBalance === "credit" ? a.pendingDebits : a.pendingCredits);
+}
+
+/** The public balance of `a` with the given totals (now, or as they were at `asOf`). */
+export function toBalance(
+  a: AccountState,
+  totals: { postedDebits: bigint; postedCredits: bigint; pendingDebits: bigint; pendingCredits: bigint },
+  asOf: Date,
+  lastTransactionId: bigint | null,
+): Balance {
+  const s = { normalBalance: a.normalBalance, ...totals };
+  return {
+    account: a.code,
+    currency: a.currency,
+    posted: normalBalance(s),
+    available: availableBalance(s),
+    pendingDebits: totals.pendingDebits,
+    pendingCredits: totals.pendingCredits,
+    postedDebits: totals.postedDebits,
+    postedCredits: totals.postedCredits,
+    asOf,
+    lastTransactionId: lastTransactionId === null ? null : lastTransactionId.toString(),
+  };
+}
+
+/**
+ * The insufficient-funds rule: an account that may not go negative refuses a transaction that
+ * leaves its available balance below zero AND lower than before. A transaction that raises (or
+ * keeps) an already negative available balance is accepted: refusing it would only block repair.
+ */
+export function insufficientFunds(before: AccountState, after: AccountState): AppError | null {
+  const now = availableBalance(after);
+  const was = availableBalance(before);
+  if (after.allowNegative || now >= 0n || now >= was) return null;
+  return LedgerErrors.insufficientFunds(`account ${after.code} (${after.currency}) would have available balance ${now} after this transaction`, {
+    details: { account: after.code, currency: after.currency, available: was.toString(), shortfall: (-now).toString() },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One item
+
+/** What one item would book, before it is applied to the accounts. */
+export interface ItemPlan {
+  kind: TransactionKind;
+  postings: PostingMove[];
+  metadata: Record<string, string>;
+  description: string | null;
+  effectiveAt: Date | null;
+  referencesId: bigint | null;
+  pendingExpiresAt: Date | null;
+  /** The pending transaction a commit/void settles. */
+  statusChange?: { id: bigint; status: TransactionStatus };
+}
+
+/**
+ * Plans one item against the accounts (by code and currency) and the referenced transactions (as
+ * they stand at this point of the flush). Throws the item's AppError when it cannot be booked.
+ */
+export function planItem(
+  o: Op,
+  accountOf: (code: string, currency: string) => AccountState | undefined,
+  referenced: ReadonlyMap<bigint, StoredTransaction>,
+  reversed: ReadonlySet<bigint>,
+  now: Date,
+): ItemPlan {
+  if (o.op === "post") {
+    const inp = o.input;
+    const phase: Phase = inp.pending ? "pending" : "posted";
+    const postings = inp.postings.map((p, j): PostingMove => {
+      const account = accountOf(p.account, p.currency);
+      if (!account) {
+        throw LedgerErrors.accountNotFound(`account ${p.account} (${p.currency}) does not exist and no spec was given`, {
+          fields: [{ field: `postings.${j}.account`, message: "unknown account" }],
+        });
+      }
+      return { account, direction: p.direction, phase, amount: p.amount };
+    });
+    return {
+      kind: inp.pending ? "pending" : "standard",
+      postings,
+      metadata: inp.metadata ?? {},
+      description: inp.description ?? null,
+      effectiveAt: inp.effectiveAt ?? null,
+      referencesId: null,
+      pendingExpiresAt: inp.pending && inp.pendingTimeoutSeconds ? new Date(now.getTime() + inp.pendingTimeoutSeconds * 1000) : null,
+    };
+  }
+  const targetId = o.op === "reverse" ? o.targetId : o.pendingId;
+  const ref = referenced.get(targetId);
+  if (!ref) throw LedgerErrors.transactionNotFound(`transaction ${targetId} not found`, { details: { transactionId: targetId.toString() } });
+  // The accounts of a stored transaction exist (postings reference them): the loader supplied them.
+  const accountOfPosting = (p: StoredPosting) => accountOf(p.code, p.currency)!;
+  if (o.op === "reverse") {
+    if (ref.kind !== "standard" && ref.kind !== "commit") {
+      throw LedgerErrors.notReversible(`transaction ${ref.id} is a ${ref.kind} transaction; only posted standard or commit transactions can be reversed`);
+    }
+    if (reversed.has(ref.id)) throw LedgerErrors.notReversible(`transaction ${ref.id} was already reversed`);
+    return {
+      kind: "reversal",
+      postings: ref.postings.map((p) => ({ account: accountOfPosting(p), direction: flip(p.direction), phase: "posted", amount: p.amount })),
+      metadata: { ...ref.metadata, ...o.metadata },
+      description: `reversal of transaction ${ref.id}`,
+      effectiveAt: null,
+      referencesId: ref.id,
+      pendingExpiresAt: null,
+    };
+  }
+  if (ref.kind !== "pending" || ref.status !== "pending") {
+    throw LedgerErrors.notPending(`transaction ${ref.id} is ${ref.kind}/${ref.status}, not pending`, {
+      details: { transactionId: ref.id.toString(), status: ref.status },
+    });
+  }
+  if (o.op === "commit" && ref.pendingExpiresAt && ref.pendingExpiresAt.getTime() <= now.getTime()) {
+    throw LedgerErrors.pendingExpired(`pending transaction ${ref.id} expired at ${ref.pendingExpiresAt.toISOString()}`);
+  }
+  return {
+    kind: o.op,
+    postings: ref.postings.map((p) => ({ account: accountOfPosting(p), direction: p.direction, phase: o.op, amount: p.amount })),
+    metadata: o.expiry ? { ...ref.metadata, voidReason: "timeout" } : ref.metadata,
+    description: o.expiry ? `timeout of pending transaction ${ref.id}` : null,
+    effectiveAt: null,
+    referencesId: ref.id,
+    pendingExpiresAt: null,
+    statusChange: { id: ref.id, status: o.op === "commit" ? "posted" : "voided" },
+  };
+}
+
+function flip(d: Direction): Direction {
+  return d === "debit" ? "credit" : "debit";
+}
+
+// ---------------------------------------------------------------------------------------------
+// A flush
+
+/** A posting planned in a flush, with the account's totals right after it. */
+export interface PlannedPosting extends PostingMove {
+  balanceAfter: bigint;
+  totalsAfter: { postedDebits: bigint; postedCredits: bigint; pendingDebits: bigint; pendingCredits: bigint };
+}
+
+/** A transaction a flush creates; its postings get their ids when written. */
+export interface NewTransaction extends Omit<StoredTransaction, "postings"> {
+  postings: PlannedPosting[];
+}
+
+/** The answer a flush gives one item. */
+export type ItemOutcome =
+  | { status: "created"; transaction: NewTransaction }
+  /** The key was in the journal before this flush, for the same request: answer with it, read back. */
+  | { status: "exists"; id: bigint }
+  /** Same key and request as the earlier item `of` of this flush, which was created: answer with that. */
+  | { status: "duplicate"; of: number }
+  | { status: "error"; error: AppError };
+
+export interface FlushInput {
+  ops: readonly Op[];
+  /** The journal head the flush builds on. */
+  head: Head;
+  now: Date;
+  /** State before the flush of the accounts the ops touch (by accountKey); a missing one is unknown. */
+  accounts: ReadonlyMap<string, AccountState>;
+  /** The batch's idempotency keys already in the journal. */
+  existing: ReadonlyMap<string, { id: bigint; requestHash: string }>;
+  /** Transactions the batch commits, voids or reverses, as stored. */
+  referenced: ReadonlyMap<bigint, StoredTransaction>;
+  /** Of those, the ones already reversed. */
+  reversed: ReadonlySet<bigint>;
+}
+
+export interface FlushPlan {
+  /** One answer per op, in order. */
+  items: ItemOutcome[];
+  /** The created transactions in journal order. */
+  created: NewTransaction[];
+  /** Accounts moved by `created`: state after the flush, and the version the plan read. */
+  accounts: Array<{ after: AccountState; seenLast: bigint | null }>;
+  /** Pending transactions settled by commits/voids of this flush. */
+  statusChanges: Array<{ id: bigint; status: TransactionStatus }>;
+  /** The head after the flush. */
+  head: Head;
+}
+
+/**
+ * Plans a flush item by item: an item that fails (replay with another body, unknown account,
+ * insufficient funds...) gets its own answer and changes nothing; the items after it see the state
+ * the created ones left. Inputs are not modified. `createOnly` (the optimistic path) gives up with
+ * null at the first item that would not be created, since only the locking path can answer those.
+ */
+export function planFlush(input: FlushInput, createOnly: true): FlushPlan | null;
+export function planFlush(input: FlushInput, createOnly?: false): FlushPlan;
+export function planFlush(input: FlushInput, createOnly = false): FlushPlan | null {
+  const { ops, head, now } = input;
+  // Booking time never goes back along the chain, whatever the clocks of the writers say.
+  const bookedAt = now.getTime() > head.bookedAt.getTime() ? now : head.bookedAt;
+  const accounts = new Map<string, AccountState>();
+  const accountOf = (code: string, currency: string) => {
+    const k = accountKey(code, currency);
+    return accounts.get(k) ?? input.accounts.get(k);
+  };
+  const referenced = new Map(input.referenced);
+  const reversed = new Set(input.reversed);
+  // Accounts moved, in the order first moved: where their state is, and the version the plan read.
+  const moved = new Map<bigint, { key: string; seenLast: bigint | null }>();
+  const items: ItemOutcome[] = [];
+  const created: NewTransaction[] = [];
+  const statusChanges: Array<{ id: bigint; status: TransactionStatus }> = [];
+  const firstOfKey = new Map<string, { requestHash: string; index: number }>();
+  let sequence = head.sequence;
+  let previousHash = head.hash;
+
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    const k = opKey(o);
+    const prior = input.existing.get(k);
+    if (prior) {
+      if (createOnly) return null;
+      items.push(prior.requestHash === o.requestHash ? { status: "exists", id: prior.id } : { status: "error", error: conflict(k) });
+      continue;
+    }
+    const sameBatch = firstOfKey.get(k);
+    if (sameBatch) {
+      if (sameBatch.requestHash === o.requestHash) {
+        items.push({ status: "duplicate", of: sameBatch.index });
+        continue;
+      }
+      if (createOnly) return null;
+      items.push({ status: "error", error: conflict(k) });
+      continue;
+    }
+    let plan: ItemPlan;
+    let postings: PlannedPosting[];
+    let touched: Map<bigint, AccountState>;
+    try {
+      plan = planItem(o, accountOf, referenced, reversed, now);
+      ({ postings, touched } = applyItem(plan.postings));
+      for (const a of touched.values()) {
+        const error = insufficientFunds(accountOf(a.code, a.currency)!, a);
+        if (error) throw error;
+      }
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      if (createOnly) return null;
+      items.push({ status: "error", error: e });
+      continue;
+    }
+    sequence += 1n;
+    const t: NewTransaction = {
+      id: sequence,
+      kind: plan.kind,
+      status: plan.kind === "pending" ? "pending" : "posted",
+      idempotencyKey: k,
+      requestHash: o.requestHash,
+      metadata: plan.metadata,
+      description: plan.description,
+      effectiveAt: plan.effectiveAt ?? bookedAt,
+      bookedAt,
+      referencesId: plan.referencesId,
+      pendingExpiresAt: plan.pendingExpiresAt,
+      previousHash,
+      hash: "",
+      postings,
+    };
+    t.hash = hashOf(t, previousHash);
+    previousHash = t.hash;
+    for (const a of touched.values()) {
+      const ak = accountKey(a.code, a.currency);
+      if (!moved.has(a.id)) moved.set(a.id, { key: ak, seenLast: input.accounts.get(ak)!.lastTransactionId });
+      a.lastTransactionId = t.id;
+      accounts.set(ak, a);
+    }
+    if (plan.statusChange) {
+      statusChanges.push(plan.statusChange);
+      referenced.set(plan.statusChange.id, { ...referenced.get(plan.statusChange.id)!, status: plan.statusChange.status });
+    }
+    if (plan.kind === "reversal" && plan.referencesId !== null) reversed.add(plan.referencesId);
+    firstOfKey.set(k, { requestHash: o.requestHash, index: i });
+    created.push(t);
+    items.push({ status: "created", transaction: t });
+  }
+  return {
+    items,
+    created,
+    accounts: [...moved.values()].map((m) => ({ after: accounts.get(m.key)!, seenLast: m.seenLast })),
+    statusChanges,
+    head: { sequence, hash: previousHash, bookedAt },
+  };
+}
+
+/** Applies an item's postings to copies of its accounts, recording each account's totals after. */
+function applyItem(moves: PostingMove[]): { postings: PlannedPosting[]; touched: Map<bigint, AccountState> } {
+  const touched = new Map<bigint, AccountState>();
+  for (const p of moves) if (!touched.has(p.account.id)) touched.set(p.account.id, { ...p.account });
+  const postings = moves.map((p): PlannedPosting => {
+    const a = touched.get(p.account.id)!;
+    applyPosting(a, p);
+    return {
+      ...p,
+      balanceAfter: normalBalance(a),
+      totalsAfter: { postedDebits: a.postedDebits, postedCredits: a.postedCredits, pendingDebits: a.pendingDebits, pendingCredits: a.pendingCredits },
+    };
+  });
+  return { postings, touched };
+}
+
+function conflict(k: string): AppError {
+  return LedgerErrors.idempotencyConflict(`idempotency key ${k} was used for a different request`);
+}
+
+/** The chained hash of a transaction (planned, or stored: what verifyChain recomputes) on top of `previousHash`. */
+export function hashOf(t: NewTransaction | StoredTransaction, previousHash: string): string {
+  return transactionHash(
+    {
+      ...t,
+      postings: (t.postings as Array<PlannedPosting | StoredPosting>).map((p) =>
+        "account" in p
+          ? { accountId: p.account.id, currency: p.account.currency, direction: p.direction, phase: p.phase, amount: p.amount }
+          : { accountId: p.accountId, currency: p.currency, direction: p.direction, phase: p.phase, amount: p.amount },
+      ),
+    },
+    previousHash,
+  );
+}
+
+/** The created transactions with the posting ids the write returned (in posting order). */
+export function withPostingIds(created: readonly NewTransaction[], ids: readonly bigint[]): StoredTransaction[] {
+  let j = 0;
+  return created.map((t) => ({
+    ...t,
+    postings: t.postings.map(
+      (p): StoredPosting => ({
+        id: ids[j++]!,
+        accountId: p.account.id,
+        code: p.account.code,
+        currency: p.account.currency,
+        direction: p.direction,
+        phase: p.phase,
+        amount: p.amount,
+        balanceAfter: p.balanceAfter,
+      }),
+    ),
+  }));
+}

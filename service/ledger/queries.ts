@@ -1,0 +1,124 @@
+/**
+ * The ledger's read API: transactions, the journal in sequence order, accounts, balances now and at
+ * past instants, an account's postings, and the hash chain's verification. Reads take no lock and
+ * see committed data only (the writer commits whole flushes).
+ */
+import type { SqlRunner } from "../db/index.js";
+import { LedgerErrors } from "./errors.js";
+import { GENESIS_HASH } from "./hash.js";
+import { hashOf, toBalance } from "./plan.js";
+import * as store from "./store.js";
+import type { Account, Balance, ChainVerification, JournalTransaction, Ledger, Page, TransactionFilter } from "./types.js";
+import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
+
+type Queries = Pick<Ledger, "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "balance" | "history" | "verifyChain">;
+
+const VERIFY_PAGE = 500;
+
+export function createQueries(sql: SqlRunner, now: () => Date): Queries {
+  async function accountOrFail(code: string, currency: string): Promise<store.AccountRow> {
+    const a = await store.findAccount(sql, code, currency);
+    if (!a) throw LedgerErrors.accountNotFound(`account ${code} (${currency}) not found`, { fields: [{ field: "account", message: "unknown account" }] });
+    return a;
+  }
+
+  return {
+    async getTransaction(id: string): Promise<JournalTransaction | null> {
+      if (!isTransactionId(id)) return null;
+      const [t] = await store.loadTransactions(sql, [BigInt(id)]);
+      return t ? store.toJournal(t) : null;
+    },
+
+    async listTransactions(filter: TransactionFilter): Promise<Page<JournalTransaction>> {
+      const limit = clampLimit(filter.limit);
+      const ids = await store.transactionIds(sql, {
+        ...(filter.cursor ? { beforeId: decodeCursor(filter.cursor) } : {}),
+        ...(filter.account ? { account: filter.account } : {}),
+        metadata: { ...(filter.metadata ?? {}), ...(filter.sellerId ? { sellerId: filter.sellerId } : {}) },
+        ...(filter.from ? { from: filter.from } : {}),
+        ...(filter.to ? { to: filter.to } : {}),
+        limit: limit + 1,
+      });
+      const page = ids.slice(0, limit);
+      const loaded = new Map((await store.loadTransactions(sql, page)).map((t) => [t.id, t]));
+      return {
+        items: page.map((id) => store.toJournal(loaded.get(id)!)),
+        nextCursor: ids.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+      };
+    },
+
+    async listJournal(afterSequence: bigint, limit: number): Promise<JournalTransaction[]> {
+      checkJournalPage(afterSequence, limit);
+      // Ids are assigned under the journal head lock and committed in order, so a row is visible
+      // only once every lower id is: reading "> after" never skips a later-committing lower id.
+      return store.journalAfter(sql, afterSequence, limit);
+    },
+
+    async getAccount(code: string, currency: string): Promise<Account | null> {
+      const r = await store.findAccount(sql, code, currency);
+      return r ? store.toAccount(r) : null;
+    },
+
+    async balance(account: string, currency: string, at?: Date): Promise<Balance> {
+      const s = store.accountState(await accountOrFail(account, currency));
+      if (!at) return toBalance(s, s, now(), s.lastTransactionId);
+      const past = await store.totalsAt(sql, s.id, at);
+      if (!past) return toBalance(s, { postedDebits: 0n, postedCredits: 0n, pendingDebits: 0n, pendingCredits: 0n }, at, null);
+      return toBalance(s, past.totals, at, past.transactionId);
+    },
+
+    async history(account: string, currency: string, page: { limit?: number; cursor?: string }) {
+      const a = await accountOrFail(account, currency);
+      const limit = clampLimit(page.limit);
+      const rows = await store.accountPostings(sql, a.id, page.cursor ? decodeCursor(page.cursor) : undefined, limit + 1);
+      const items = rows.slice(0, limit).map((r) => ({
+        id: r.id.toString(),
+        account,
+        currency,
+        direction: r.direction,
+        phase: r.phase,
+        amount: r.amount,
+        balanceAfter: r.balanceAfter,
+        transactionId: r.transactionId.toString(),
+        bookedAt: r.bookedAt,
+      }));
+      return { items, nextCursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.id) : null };
+    },
+
+    async verifyChain(): Promise<ChainVerification> {
+      const head = await store.readHead(sql);
+      let previous = GENESIS_HASH;
+      let expectedId = 1n;
+      let checked = 0n;
+      for (;;) {
+        const ids = await store.transactionIdsFrom(sql, expectedId, VERIFY_PAGE);
+        if (ids.length === 0) break;
+        const txs = await store.loadTransactions(sql, ids);
+        txs.sort((a, b) => (a.id < b.id ? -1 : 1));
+        for (const t of txs) {
+          const recomputed = hashOf(t, previous);
+          if (t.id !== expectedId || t.previousHash !== previous || t.hash !== recomputed) {
+            return {
+              ok: false,
+              checked,
+              headSequence: head.sequence,
+              headHash: head.hash,
+              firstBreak: { sequence: expectedId, transactionId: t.id.toString(), expectedHash: recomputed, storedHash: t.hash },
+            };
+          }
+          previous = t.hash;
+          expectedId += 1n;
+          checked += 1n;
+        }
+      }
+      const headOk = head.sequence === checked && head.hash === previous;
+      return {
+        ok: headOk,
+        checked,
+        headSequence: head.sequence,
+        headHash: head.hash,
+        ...(headOk ? {} : { firstBreak: { sequence: expectedId, transactionId: "head", expectedHash: previous, storedHash: head.hash } }),
+      };
+    },
+  };
+}

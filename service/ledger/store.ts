@@ -1,0 +1,459 @@
+/**
+ * Every SQL statement of the ledger, and the one place its rows become ledger values. Raw SQL on
+ * the driver (db.sql), not the ORM: the ORM would issue one statement per row on the hot path.
+ * NUMERIC columns are read as text and parsed to bigint (never JS numbers); JSON columns (jsonb
+ * metadata, json_agg) arrive parsed from the driver (service/db/sql.ts), so nothing here parses JSON.
+ */
+import type { SqlRunner } from "../db/index.js";
+import type { Account, AccountSpec, Direction, JournalTransaction, Posting, TransactionKind, TransactionStatus } from "./types.js";
+import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransaction } from "./plan.js";
+
+// ---------------------------------------------------------------------------------------------
+// The write of a flush, and the journal lock
+
+// Migration 20261124160000_ledger_fast_write: checks, locks and writes a whole flush in one call.
+const APPLY_FLUSH = `SELECT "id" FROM "ledger_apply_flush"($1::bigint, $2::text, $3::bigint, $4::text, $5::timestamptz,
+  $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[], $14::bigint[],
+  $15::timestamptz[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], $20::numeric[], $21::numeric[], $22::numeric[],
+  $23::numeric[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[], $28::bigint[], $29::text[], $30::text[], $31::text[],
+  $32::numeric[], $33::numeric[], $34::numeric[], $35::numeric[], $36::numeric[], $37::numeric[]) AS f("id")`;
+const HEAD_LOCK = `SELECT "sequence", "hash", "booked_at" FROM "ledger_journal_head" WHERE "id" = 1 FOR UPDATE`;
+
+/**
+ * Writes a planned flush on top of `from` with one ledger_apply_flush call, which re-checks under
+ * lock that the head and every account are still as planned (else SQLSTATE 40001, nothing written).
+ * Returns the posting ids in posting order. The statement is sent before the first await.
+ */
+export async function applyFlush(sql: SqlRunner, from: Head, plan: FlushPlan): Promise<bigint[]> {
+  const { created, accounts, statusChanges } = plan;
+  const postings = created.flatMap((t) => t.postings.map((p) => ({ t, p })));
+  const rows = await sql.q<Array<{ id: bigint }>>(
+    APPLY_FLUSH,
+    from.sequence,
+    from.hash,
+    plan.head.sequence,
+    plan.head.hash,
+    plan.head.bookedAt,
+    created.map((t) => t.id),
+    created.map((t) => t.kind),
+    created.map((t) => t.status),
+    created.map((t) => t.idempotencyKey),
+    created.map((t) => t.requestHash),
+    created.map((t) => JSON.stringify(t.metadata)),
+    created.map((t) => t.description),
+    created.map((t) => t.effectiveAt),
+    created.map((t) => t.referencesId),
+    created.map((t) => t.pendingExpiresAt),
+    created.map((t) => t.previousHash),
+    created.map((t) => t.hash),
+    accounts.map((a) => a.after.id),
+    accounts.map((a) => a.seenLast),
+    accounts.map((a) => a.after.postedDebits),
+    accounts.map((a) => a.after.postedCredits),
+    accounts.map((a) => a.after.pendingDebits),
+    accounts.map((a) => a.after.pendingCredits),
+    accounts.map((a) => a.after.lastTransactionId),
+    statusChanges.map((s) => s.id),
+    statusChanges.map((s) => s.status),
+    postings.map((x) => x.t.id),
+    postings.map((x) => x.p.account.id),
+    postings.map((x) => x.p.account.currency),
+    postings.map((x) => x.p.direction),
+    postings.map((x) => x.p.phase),
+    postings.map((x) => x.p.amount),
+    postings.map((x) => x.p.balanceAfter),
+    postings.map((x) => x.p.totalsAfter.postedDebits),
+    postings.map((x) => x.p.totalsAfter.postedCredits),
+    postings.map((x) => x.p.totalsAfter.pendingDebits),
+    postings.map((x) => x.p.totalsAfter.pendingCredits),
+  );
+  // Ids come from one sequence, drawn in row order under the head lock: ascending = input order.
+  return rows.map((r) => r.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** ledger_apply_flush refused the plan (the head or an account moved, or it came early): nothing was written. */
+export function isStaleFlush(e: unknown, only: "stale" | "early" | "any" = "any"): boolean {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  if (err?.code !== "40001" || typeof err.message !== "string") return false;
+  return only === "any" ? /^ledger flush is (stale|early)/.test(err.message) : err.message.startsWith(`ledger flush is ${only}`);
+}
+
+/**
+ * Runs `fn` in one transaction that starts by locking the journal head row (sent with BEGIN): every
+ * journal writer takes this lock first, so what `fn` reads of the journal cannot change under it.
+ */
+export function underJournalLock<R>(sql: SqlRunner, fn: (tx: SqlRunner, head: Head) => Promise<R>): Promise<R> {
+  return sql.transaction(async (tx, rows) => {
+    const head = rows[0] as { sequence: bigint; hash: string; booked_at: Date } | undefined;
+    if (!head) throw new Error("ledger journal head row is missing (migrations not applied?)");
+    return fn(tx, { sequence: head.sequence, hash: head.hash, bookedAt: head.booked_at });
+  }, HEAD_LOCK);
+}
+
+/** The batch's idempotency keys already in the journal. */
+export async function findKeys(sql: SqlRunner, keys: string[]): Promise<Map<string, { id: bigint; requestHash: string }>> {
+  const rows = await sql.q<Array<{ id: bigint; idempotency_key: string; request_hash: string }>>(
+    `SELECT "id", "idempotency_key", "request_hash" FROM "ledger_transactions" WHERE "idempotency_key" = ANY($1::text[])`,
+    keys,
+  );
+  return new Map(rows.map((r) => [r.idempotency_key, { id: r.id, requestHash: r.request_hash }]));
+}
+
+/** Of the given transactions, those a reversal already refers to. */
+export async function findReversed(sql: SqlRunner, ids: bigint[]): Promise<Set<bigint>> {
+  const rows = await sql.q<Array<{ references_id: bigint }>>(
+    `SELECT "references_id" FROM "ledger_transactions" WHERE "kind" = 'reversal' AND "references_id" = ANY($1::bigint[])`,
+    ids,
+  );
+  return new Set(rows.map((r) => r.references_id));
+}
+
+export async function expiredPendingIds(sql: SqlRunner, now: Date): Promise<bigint[]> {
+  const rows = await sql.q<Array<{ id: bigint }>>(
+    `SELECT "id" FROM "ledger_transactions" WHERE "status" = 'pending' AND "pending_expires_at" <= $1 ORDER BY "id"`,
+    now,
+  );
+  return rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+const ACCOUNT_COLUMNS = `"id", "code", "currency", "owner_type", "owner_id", "normal_balance", "allow_negative", "metadata",
+  "posted_debits"::text AS posted_debits, "posted_credits"::text AS posted_credits,
+  "pending_debits"::text AS pending_debits, "pending_credits"::text AS pending_credits, "last_transaction_id", "created_at"`;
+
+export interface AccountRow {
+  id: bigint;
+  code: string;
+  currency: string;
+  owner_type: string;
+  owner_id: string;
+  normal_balance: Direction;
+  allow_negative: boolean;
+  metadata: Record<string, string>;
+  posted_debits: string;
+  posted_credits: string;
+  pending_debits: string;
+  pending_credits: string;
+  last_transaction_id: bigint | null;
+  created_at: Date;
+}
+
+export function accountState(r: AccountRow): AccountState {
+  return {
+    id: r.id,
+    code: r.code,
+    currency: r.currency,
+    normalBalance: r.normal_balance,
+    allowNegative: r.allow_negative,
+    postedDebits: BigInt(r.posted_debits),
+    postedCredits: BigInt(r.posted_credits),
+    pendingDebits: BigInt(r.pending_debits),
+    pendingCredits: BigInt(r.pending_credits),
+    lastTransactionId: r.last_transaction_id,
+  };
+}
+
+export function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id.toString(),
+    code: r.code,
+    currency: r.currency,
+    ownerType: r.owner_type as Account["ownerType"],
+    ownerId: r.owner_id,
+    normalBalance: r.normal_balance,
+    allowNegative: r.allow_negative,
+    metadata: r.metadata,
+    createdAt: r.created_at,
+  };
+}
+
+/** Creates the accounts that do not exist yet; an existing (code, currency) is left as it is. */
+export async function insertAccounts(sql: SqlRunner, specs: AccountSpec[]): Promise<void> {
+  await sql.q(
+    `INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance", "allow_negative", "metadata")
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::jsonb[])
+     ON CONFLICT ("code", "currency") DO NOTHING`,
+    specs.map((s) => s.code),
+    specs.map((s) => s.currency),
+    specs.map((s) => s.ownerType),
+    specs.map((s) => s.ownerId),
+    specs.map((s) => s.normalBalance),
+    specs.map((s) => s.allowNegative),
+    specs.map((s) => JSON.stringify(s.metadata ?? {})),
+  );
+}
+
+/** The existing accounts among `pairs`, unlocked (any snapshot; the write re-checks versions). */
+export function selectAccounts(sql: SqlRunner, pairs: Array<{ code: string; currency: string }>): Promise<AccountRow[]> {
+  return sql.q<AccountRow[]>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts" WHERE ("code", "currency") IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    pairs.map((a) => a.code),
+    pairs.map((a) => a.currency),
+  );
+}
+
+/** The existing accounts among `pairs`, locked in id order (every writer's order: no deadlock). */
+export function lockAccounts(tx: SqlRunner, pairs: Array<{ code: string; currency: string }>): Promise<AccountRow[]> {
+  return tx.q<AccountRow[]>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts"
+      WHERE ("code", "currency") IN (SELECT * FROM unnest($1::text[], $2::text[]))
+      ORDER BY "id" FOR UPDATE`,
+    pairs.map((a) => a.code),
+    pairs.map((a) => a.currency),
+  );
+}
+
+export async function findAccount(sql: SqlRunner, code: string, currency: string): Promise<AccountRow | null> {
+  const [r] = await sql.q<AccountRow[]>(`SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts" WHERE "code" = $1 AND "currency" = $2`, code, currency);
+  return r ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+export async function loadTransactions(sql: SqlRunner, ids: bigint[]): Promise<StoredTransaction[]> {
+  if (ids.length === 0) return [];
+  const rows = await sql.q<
+    Array<{
+      id: bigint;
+      kind: TransactionKind;
+      status: TransactionStatus;
+      idempotency_key: string;
+      request_hash: string;
+      metadata: Record<string, string>;
+      description: string | null;
+      effective_at: Date;
+      booked_at: Date;
+      references_id: bigint | null;
+      pending_expires_at: Date | null;
+      previous_hash: string;
+      hash: string;
+    }>
+  >(
+    `SELECT "id", "kind", "status", "idempotency_key", "request_hash", "metadata", "description", "effective_at", "booked_at",
+            "references_id", "pending_expires_at", "previous_hash", "hash"
+       FROM "ledger_transactions" WHERE "id" = ANY($1::bigint[])`,
+    ids,
+  );
+  const postings = await sql.q<
+    Array<{ id: bigint; transaction_id: bigint; account_id: bigint; code: string; currency: string; direction: Direction; phase: Phase; amount: string; balance_after: string }>
+  >(
+    `SELECT p."id", p."transaction_id", p."account_id", a."code", p."currency", p."direction", p."phase",
+            p."amount"::text AS amount, p."balance_after"::text AS balance_after
+       FROM "ledger_postings" p JOIN "ledger_accounts" a ON a."id" = p."account_id"
+      WHERE p."transaction_id" = ANY($1::bigint[]) ORDER BY p."id"`,
+    ids,
+  );
+  const byTx = new Map<bigint, StoredPosting[]>();
+  for (const p of postings) {
+    const list = byTx.get(p.transaction_id) ?? [];
+    list.push({
+      id: p.id,
+      accountId: p.account_id,
+      code: p.code,
+      currency: p.currency,
+      direction: p.direction,
+      phase: p.phase,
+      amount: BigInt(p.amount),
+      balanceAfter: BigInt(p.balance_after),
+    });
+    byTx.set(p.transaction_id, list);
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    status: r.status,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    metadata: r.metadata,
+    description: r.description,
+    effectiveAt: r.effective_at,
+    bookedAt: r.booked_at,
+    referencesId: r.references_id,
+    pendingExpiresAt: r.pending_expires_at,
+    previousHash: r.previous_hash,
+    hash: r.hash,
+    postings: byTx.get(r.id) ?? [],
+  }));
+}
+
+/** The public shape of a stored transaction. */
+export function toJournal(t: StoredTransaction): JournalTransaction {
+  return {
+    id: t.id.toString(),
+    sequence: t.id,
+    kind: t.kind,
+    status: t.status,
+    idempotencyKey: t.idempotencyKey,
+    postings: t.postings.map(
+      (p): Posting => ({ id: p.id.toString(), account: p.code, currency: p.currency, direction: p.direction, amount: p.amount, balanceAfter: p.balanceAfter, phase: p.phase }),
+    ),
+    metadata: t.metadata,
+    description: t.description,
+    effectiveAt: t.effectiveAt,
+    bookedAt: t.bookedAt,
+    referencesId: t.referencesId === null ? null : t.referencesId.toString(),
+    hash: t.hash,
+    previousHash: t.previousHash,
+  };
+}
+
+/** Ids of the transactions matching the filter, newest first, at most `limit`. */
+export async function transactionIds(
+  sql: SqlRunner,
+  f: { beforeId?: bigint; account?: string; metadata?: Record<string, string>; from?: Date; to?: Date; limit: number },
+): Promise<bigint[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (cond: string, v: unknown) => {
+    params.push(v);
+    where.push(cond.replace("?", `$${params.length}`));
+  };
+  if (f.beforeId !== undefined) add(`t."id" < ?`, f.beforeId);
+  if (f.account) {
+    add(`EXISTS (SELECT 1 FROM "ledger_postings" p JOIN "ledger_accounts" a ON a."id" = p."account_id"
+                 WHERE p."transaction_id" = t."id" AND a."code" = ?)`, f.account);
+  }
+  if (f.metadata && Object.keys(f.metadata).length > 0) add(`t."metadata" @> ?::jsonb`, JSON.stringify(f.metadata));
+  if (f.from) add(`t."booked_at" >= ?`, f.from);
+  if (f.to) add(`t."booked_at" < ?`, f.to);
+  params.push(f.limit);
+  const rows = await sql.q<Array<{ id: bigint }>>(
+    `SELECT t."id" FROM "ledger_transactions" t ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY t."id" DESC LIMIT $${params.length}`,
+    ...params,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Ids from `fromId` up, ascending, at most `limit`. */
+export async function transactionIdsFrom(sql: SqlRunner, fromId: bigint, limit: number): Promise<bigint[]> {
+  const rows = await sql.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" >= $1 ORDER BY "id" LIMIT $2`, fromId, limit);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Transactions with id > `afterSequence`, ascending, with their postings. Keyset on the primary key
+ * (id = sequence): one index range scan, however long the journal. Postings come aggregated per
+ * transaction (json_agg: one row per transaction, not per posting): the anchoring worker reads
+ * thousands at a time, and row-per-posting decoding cost ~2.5x more.
+ */
+export async function journalAfter(sql: SqlRunner, afterSequence: bigint, limit: number): Promise<JournalTransaction[]> {
+  const rows = await sql.q<
+    Array<{
+      id: bigint;
+      kind: TransactionKind;
+      status: TransactionStatus;
+      idempotency_key: string;
+      metadata: Record<string, string>;
+      description: string | null;
+      effective_at: Date;
+      booked_at: Date;
+      references_id: bigint | null;
+      hash: string;
+      previous_hash: string;
+      // json_agg of no rows is NULL.
+      postings: Array<[string, string, string, Direction, Phase, string, string]> | null;
+    }>
+  >(
+    `SELECT t."id", t."kind", t."status", t."idempotency_key", t."metadata", t."description", t."effective_at", t."booked_at",
+            t."references_id", t."hash", t."previous_hash",
+            (SELECT json_agg(json_build_array(p."id"::text, a."code", p."currency", p."direction", p."phase", p."amount"::text,
+                                              p."balance_after"::text) ORDER BY p."id")
+               FROM "ledger_postings" p JOIN "ledger_accounts" a ON a."id" = p."account_id"
+              WHERE p."transaction_id" = t."id") AS "postings"
+       FROM "ledger_transactions" t WHERE t."id" > $1 ORDER BY t."id" LIMIT $2`,
+    afterSequence,
+    limit,
+  );
+  return rows.map(
+    (r): JournalTransaction => ({
+      id: r.id.toString(),
+      sequence: r.id,
+      kind: r.kind,
+      status: r.status,
+      idempotencyKey: r.idempotency_key,
+      postings: (r.postings ?? []).map(([id, account, currency, direction, phase, amount, balanceAfter]) => ({
+        id,
+        account,
+        currency,
+        direction,
+        amount: BigInt(amount),
+        balanceAfter: BigInt(balanceAfter),
+        phase,
+      })),
+      metadata: r.metadata,
+      description: r.description,
+      effectiveAt: r.effective_at,
+      bookedAt: r.booked_at,
+      referencesId: r.references_id === null ? null : r.references_id.toString(),
+      hash: r.hash,
+      previousHash: r.previous_hash,
+    }),
+  );
+}
+
+/** The journal head as committed (no lock). */
+export async function readHead(sql: SqlRunner): Promise<{ sequence: bigint; hash: string }> {
+  const [head] = await sql.q<Array<{ sequence: bigint; hash: string }>>(`SELECT "sequence", "hash" FROM "ledger_journal_head" WHERE "id" = 1`);
+  if (!head) throw new Error("ledger journal head row is missing");
+  return head;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Postings of an account
+
+type TotalsRow = { postedDebits: bigint; postedCredits: bigint; pendingDebits: bigint; pendingCredits: bigint };
+
+/** The account's totals right after its last posting booked at or before `at`, if any. */
+export async function totalsAt(sql: SqlRunner, accountId: bigint, at: Date): Promise<{ transactionId: bigint; totals: TotalsRow } | null> {
+  // One index lookup on (account_id, booked_at, id).
+  const [p] = await sql.q<Array<{ transaction_id: bigint; pd: string; pc: string; qd: string; qc: string }>>(
+    `SELECT "transaction_id", "posted_debits_after"::text AS pd, "posted_credits_after"::text AS pc,
+            "pending_debits_after"::text AS qd, "pending_credits_after"::text AS qc
+       FROM "ledger_postings" WHERE "account_id" = $1 AND "booked_at" <= $2
+      ORDER BY "booked_at" DESC, "id" DESC LIMIT 1`,
+    accountId,
+    at,
+  );
+  if (!p) return null;
+  return {
+    transactionId: p.transaction_id,
+    totals: { postedDebits: BigInt(p.pd), postedCredits: BigInt(p.pc), pendingDebits: BigInt(p.qd), pendingCredits: BigInt(p.qc) },
+  };
+}
+
+/** An account's postings, newest first, below `beforeId` when given, at most `limit`. */
+export async function accountPostings(
+  sql: SqlRunner,
+  accountId: bigint,
+  beforeId: bigint | undefined,
+  limit: number,
+): Promise<Array<{ id: bigint; transactionId: bigint; direction: Direction; phase: Phase; amount: bigint; balanceAfter: bigint; bookedAt: Date }>> {
+  const params: unknown[] = [accountId];
+  let cond = "";
+  if (beforeId !== undefined) {
+    params.push(beforeId);
+    cond = `AND "id" < $2`;
+  }
+  params.push(limit);
+  const rows = await sql.q<
+    Array<{ id: bigint; transaction_id: bigint; direction: Direction; amount: string; balance_after: string; booked_at: Date; phase: Phase }>
+  >(
+    `SELECT "id", "transaction_id", "direction", "phase", "amount"::text AS amount, "balance_after"::text AS balance_after, "booked_at"
+       FROM "ledger_postings" WHERE "account_id" = $1 ${cond}
+      ORDER BY "booked_at" DESC, "id" DESC LIMIT $${params.length}`,
+    ...params,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    transactionId: r.transaction_id,
+    direction: r.direction,
+    phase: r.phase,
+    amount: BigInt(r.amount),
+    balanceAfter: BigInt(r.balance_after),
+    bookedAt: r.booked_at,
+  }));
+}

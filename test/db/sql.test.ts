@@ -1,0 +1,57 @@
+/**
+ * What service/db/sql.ts promises its callers, on both drivers: int8 -> bigint, numeric -> string,
+ * timestamptz -> Date, json and jsonb (json_agg included) -> parsed values, through plain queries,
+ * the statement sent with BEGIN, and queries inside a transaction. The ledger's row mapping
+ * (service/ledger/store.ts) relies on it and parses no JSON itself.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+
+const kinds = await testDatabaseKinds();
+
+const PROBE = `SELECT 9007199254740993::int8 AS big, 12345678901234567890.5::numeric AS num, '2026-01-02T03:04:05.678Z'::timestamptz AS at,
+  '{"a":"1"}'::jsonb AS jb, '{"b":[2]}'::json AS j, ARRAY['{"c":"3"}'::jsonb] AS jbs,
+  (SELECT json_agg(json_build_array(x::text, 'k')) FROM generate_series(1, 2) x) AS agg,
+  (SELECT json_agg(x) FROM generate_series(1, 0) x) AS empty_agg`;
+
+const EXPECTED = {
+  big: 9007199254740993n,
+  num: "12345678901234567890.5",
+  at: new Date("2026-01-02T03:04:05.678Z"),
+  jb: { a: "1" },
+  j: { b: [2] },
+  jbs: [{ c: "3" }],
+  agg: [
+    ["1", "k"],
+    ["2", "k"],
+  ],
+  empty_agg: null,
+};
+
+describe.each(kinds)("db.sql on %s", (kind) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase(kind);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("normalises a plain query's values", async () => {
+    expect(await db.sql.q(PROBE)).toEqual([EXPECTED]);
+  });
+
+  it("normalises the statement sent with BEGIN and the queries of the transaction alike", async () => {
+    const out = await db.sql.transaction(async (tx, first) => ({ first, inside: await tx.q(PROBE) }), PROBE);
+    expect(out).toEqual({ first: [EXPECTED], inside: [EXPECTED] });
+  });
+
+  it("returns a ledger table's jsonb column parsed", async () => {
+    await db.sql.q(
+      `INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance", "allow_negative", "metadata")
+       VALUES ('probe', 'USD', 'platform', 'p', 'credit', true, '{"k":"v"}')`,
+    );
+    const [row] = await db.sql.q<Array<{ metadata: unknown }>>(`SELECT "metadata" FROM "ledger_accounts" WHERE "code" = 'probe'`);
+    expect(row!.metadata).toEqual({ k: "v" });
+  });
+});
