@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Config } from "./config.js";
+import { INT8_MAX } from "./db/int8.js";
 import type { Services } from "./services.js";
 import "./http/types.js";
 import { authPlugin } from "./http/plugins/auth.js";
@@ -39,6 +40,11 @@ export const REDACTED_PATHS = [
   "signingSecret",
 ];
 
+/** Digits whose value is at most 2^63-1 (the routes' patterns say which digits are allowed). */
+function isInt8Decimal(s: string): boolean {
+  return /^[0-9]{1,19}$/.test(s) && BigInt(s) <= INT8_MAX;
+}
+
 /** Server-level options: these cannot be set from inside a plugin. */
 export function serverOptions(config: Config, logger: FastifyServerOptions["logger"] = undefined): FastifyServerOptions {
   return {
@@ -63,6 +69,9 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
         // Unknown fields are refused by name, not silently dropped.
         removeAdditional: false,
         allErrors: true,
+        // Decimal strings that fit a BIGINT column (ids, cursors): a larger one is a 400 naming
+        // the field instead of a database range error (schemas/common.ts, Int8Id).
+        formats: { int8: { type: "string", validate: isInt8Decimal } },
       },
     },
   };

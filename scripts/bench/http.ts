@@ -75,7 +75,7 @@ async function serve(): Promise<void> {
     );
   }
   const running = await startServer(config, { services, printKeys: () => undefined });
-  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"] });
+  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"], gateway: "bench" });
   const port = Number(new URL(running.url).port);
   const ready: Ready = {
     type: "ready",

@@ -18,6 +18,18 @@ export const HttpErrors = {
   /** The same signature was already accepted inside the replay window. */
   signatureReplayed: defineError("ENT_AUTH_SIGNATURE_REPLAYED", 401, "Request signature replayed"),
   keyNotFound: defineError("ENT_AUTH_KEY_NOT_FOUND", 404, "API key not found"),
+  /** A gateway key named another gateway than its own (in an event, batch item or quote). */
+  gatewayMismatch: defineError("ENT_AUTH_GATEWAY_MISMATCH", 403, "API key bound to another gateway"),
+  /** A gateway:write key issued before keys were bound to a gateway: an admin must bind it first. */
+  gatewayUnbound: defineError("ENT_AUTH_GATEWAY_UNBOUND", 403, "API key not bound to a gateway"),
+  /** Binding a gateway to a key without the gateway:write scope. */
+  keyNotGateway: defineError("ENT_AUTH_KEY_NOT_GATEWAY", 409, "API key is not a gateway key"),
+  /** A key's gateway is set once; another gateway needs another key. */
+  keyAlreadyBound: defineError("ENT_AUTH_KEY_ALREADY_BOUND", 409, "API key already bound to a gateway"),
+  /** A signing-secret rotation starts while the previous one still has a valid old secret. */
+  rotationInProgress: defineError("ENT_AUTH_ROTATION_IN_PROGRESS", 409, "Signing secret rotation in progress"),
+  /** A stored signing secret was sealed under a secrets key this process does not have (instances configured with different SECRETS_KEYs). */
+  secretsKeyMismatch: defineError("ENT_AUTH_SECRETS_KEY_MISMATCH", 500, "Signing secret sealed under an unknown secrets key"),
   malformedJson: defineError("ENT_HTTP_MALFORMED_JSON", 400, "Malformed JSON body"),
   bodyTooLarge: defineError("ENT_HTTP_BODY_TOO_LARGE", 413, "Request body too large"),
   unsupportedMediaType: defineError("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),

@@ -28,6 +28,7 @@
  * Hot-path statements are raw SQL on the driver (db.sql): the ORM would issue one statement per row;
  * NUMERIC columns are read as text and parsed to bigint (never JS numbers).
  */
+import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/index.js";
 import { Errors, isAppError, type AppError } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
@@ -759,7 +760,7 @@ export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" 
     },
 
     async getTransaction(id: string): Promise<JournalTransaction | null> {
-      if (!/^[1-9]\d{0,18}$/.test(id)) return null;
+      if (!isPositiveInt8(id)) return null;
       const [t] = await loadTransactions(sql, [BigInt(id)]);
       return t ? toJournal(t) : null;
     },
@@ -1228,7 +1229,7 @@ function checkKey(k: unknown, field: string): void {
 }
 
 function parseId(id: string, field: string): bigint {
-  if (!/^[1-9]\d{0,18}$/.test(id)) throw LedgerErrors.transactionNotFound(`${field} ${id} is not a transaction id`, { fields: [{ field, message: "not a transaction id" }] });
+  if (!isPositiveInt8(id)) throw LedgerErrors.transactionNotFound(`${field} ${id} is not a transaction id`, { fields: [{ field, message: "not a transaction id" }] });
   return BigInt(id);
 }
 
@@ -1288,6 +1289,7 @@ function encodeCursor(id: bigint): string {
 
 function decodeCursor(c: string): bigint {
   const m = /^v1:([1-9]\d{0,18})$/.exec(Buffer.from(c, "base64url").toString());
-  if (!m) throw LedgerErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
+  // A forged cursor past the int8 range is as invalid as any other forged cursor (never a 500).
+  if (!m || !isPositiveInt8(m[1]!)) throw LedgerErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
   return BigInt(m[1]!);
 }
