@@ -11,7 +11,7 @@ import type { Services } from "./services.js";
 import "./http/types.js";
 import { authPlugin } from "./http/plugins/auth.js";
 import { docsPlugin } from "./http/plugins/docs.js";
-import { errorsPlugin } from "./http/plugins/errors.js";
+import { errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./http/plugins/errors.js";
 import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
@@ -61,6 +61,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
       return typeof given === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     forceCloseConnections: "idle",
     ajv: {
       customOptions: {

@@ -34,6 +34,8 @@ export const HttpErrors = {
   bodyTooLarge: defineError("ENT_HTTP_BODY_TOO_LARGE", 413, "Request body too large"),
   unsupportedMediaType: defineError("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
   routeNotFound: defineError("ENT_HTTP_ROUTE_NOT_FOUND", 404, "No such route"),
+  /** A path segment longer than any parameter of any route (the router refuses it before routing). */
+  paramTooLong: defineError("ENT_HTTP_PARAM_TOO_LONG", 414, "Path parameter too long"),
   rateLimited: defineError("ENT_HTTP_RATE_LIMITED", 429, "Too many requests"),
   /** Any other client error Fastify raises before the route (bad Content-Length, bad header...). */
   badRequest: defineError("ENT_HTTP_BAD_REQUEST", 400, "Bad request"),

@@ -73,6 +73,20 @@ function mapFastifyError(error: FastifyError): { appError: AppError; status?: nu
   return null;
 }
 
+/**
+ * Errors the router raises before any route or hook exists for the request (Fastify's
+ * `frameworkErrors`): a path segment past `maxParamLength`, a malformed percent-encoding. Same
+ * problem documents as everything else, never Fastify's own JSON.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return sendProblem(request, reply, HttpErrors.paramTooLong(`a path parameter is longer than ${MAX_PARAM_LENGTH} characters`));
+  if (error.code === "FST_ERR_BAD_URL") return sendProblem(request, reply, HttpErrors.badRequest("the path is not a valid URL (bad percent-encoding)"));
+  return sendProblem(request, reply, HttpErrors.badRequest("the request could not be routed"));
+}
+
+/** Longest path parameter the router accepts: event keys reach 252 characters, account codes 200. */
+export const MAX_PARAM_LENGTH = 256;
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, e: AppError, status?: number): FastifyReply {
   const problem = problemOf(e, request.url.split("?")[0] ?? request.url, String(request.id), status);
   request.server.metrics?.problems.inc({ code: problem.code });

@@ -3,7 +3,7 @@
  * (`POST /v1/settlements/events/batch`, answered per item by index, TigerBeetle-style: a replay
  * is `exists`, one bad item never fails the others). Both are signed by the gateway, and a gateway
  * key posts only events naming its own gateway (auth/reach.ts): the event id namespace
- * (`<gateway>:<gatewayEventId>`, refunds' originalEventId, quotes) is then the key's own. Reads
+ * (`settlement:<gateway>:<gatewayEventId>`, refunds' originalEventId, quotes) is then the key's own. Reads
  * through a gateway key see that gateway's records only; another gateway's answers as missing.
  */
 import type { FastifyInstance } from "fastify";
@@ -139,7 +139,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Get a settlement record",
-      description: "By record id, or by event key `<gateway>:<gatewayEventId>`. A gateway key reads its own gateway's records only: another gateway's answers 404 like a missing one.",
+      description: "By record id, or by event key `settlement:<gateway>:<gatewayEventId>`. A gateway key reads its own gateway's records only: another gateway's answers 404 like a missing one.",
       security: bearer,
       params: Type.Object({ id: SettlementRef }),
       response: { 200: Type.Ref("Settlement"), ...problems(400, 401, 403, 404, 429) },

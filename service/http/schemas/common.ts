@@ -13,8 +13,8 @@ export const DateTime = Type.String({ format: "date-time", description: "RFC 333
 export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
 /** A gateway's name, as events carry it and as a gateway key is bound to it. */
 export const GatewayName = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "Gateway name, 1-120 characters of [A-Za-z0-9._:-]", examples: ["adyen"] });
-/** A settlement record id or event key `<gateway>:<gatewayEventId>` (both of [A-Za-z0-9._:-]). */
-export const SettlementRef = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,250}$", description: "Settlement record id, or event key `<gateway>:<gatewayEventId>`" });
+/** A settlement record id or event key `settlement:<gateway>:<gatewayEventId>` (all of [A-Za-z0-9._:-]). */
+export const SettlementRef = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,255}$", description: "Settlement record id, or event key `settlement:<gateway>:<gatewayEventId>`" });
 
 /**
  * Free text as stored: any characters but NUL, which PostgreSQL cannot store in text or JSON
