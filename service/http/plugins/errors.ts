@@ -78,10 +78,14 @@ function mapFastifyError(error: FastifyError): { appError: AppError; status?: nu
  * `frameworkErrors`): a path segment past `maxParamLength`, a malformed percent-encoding. Same
  * problem documents as everything else, never Fastify's own JSON.
  */
-export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return sendProblem(request, reply, HttpErrors.paramTooLong(`a path parameter is longer than ${MAX_PARAM_LENGTH} characters`));
-  if (error.code === "FST_ERR_BAD_URL") return sendProblem(request, reply, HttpErrors.badRequest("the path is not a valid URL (bad percent-encoding)"));
-  return sendProblem(request, reply, HttpErrors.badRequest("the request could not be routed"));
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? HttpErrors.paramTooLong(`a path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+      : error.code === "FST_ERR_BAD_URL"
+        ? HttpErrors.badRequest("the path is not a valid URL (bad percent-encoding)")
+        : HttpErrors.badRequest("the request could not be routed");
+  sendProblem(request, reply, problem);
 }
 
 /** Longest path parameter the router accepts: event keys reach 252 characters, account codes 200. */
