@@ -4,9 +4,11 @@
  * instead of N, and a lone caller waits for nothing but its own round trip (the first flush starts
  * on the next microtask, which only gathers calls made in the same synchronous turn).
  *
- * One flush at a time, at most `maxBatch` items each. `flush` answers one result per item, in
- * order; if it throws, every call of that flush fails with the same error (each flush is one
- * statement, so nothing is half-applied) and the next flush runs normally.
+ * At most `maxInFlight` flushes at a time (one by default; more overlap round trips on a pool,
+ * for flushes whose statements do not depend on each other's order), at most `maxBatch` items
+ * each. `flush` answers one result per item, in order; if it throws, every call of that flush
+ * fails with the same error (each flush is one statement, so nothing is half-applied) and the
+ * next flush runs normally.
  */
 export type Flush<In, Out> = (items: readonly In[]) => Promise<readonly Out[]>;
 
@@ -18,21 +20,27 @@ interface Waiting<In, Out> {
 
 export class GroupCommit<In, Out> {
   private queue: Array<Waiting<In, Out>> = [];
-  private running = false;
+  private running = 0;
+  private scheduled = false;
 
   constructor(
     private readonly flush: Flush<In, Out>,
     private readonly maxBatch = 1_000,
+    private readonly maxInFlight = 1,
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error("maxBatch must be a positive integer");
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new Error("maxInFlight must be a positive integer");
   }
 
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        queueMicrotask(() => void this.drain());
+      if (this.running < this.maxInFlight && !this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          if (this.running < this.maxInFlight && this.queue.length > 0) void this.drain();
+        });
       }
     });
   }
@@ -43,6 +51,7 @@ export class GroupCommit<In, Out> {
   }
 
   private async drain(): Promise<void> {
+    this.running++;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
@@ -57,7 +66,7 @@ export class GroupCommit<In, Out> {
         batch.forEach((w, i) => w.resolve(results[i] as Out));
       }
     } finally {
-      this.running = false;
+      this.running--;
     }
   }
 }

@@ -48,6 +48,25 @@ describe("GroupCommit", () => {
     expect(sizes).toEqual([4, 4, 2]);
   });
 
+  it("overlaps up to maxInFlight flushes, each taking what queued meanwhile", async () => {
+    const c = controlled<number>();
+    const g = new GroupCommit(c.flush, 1_000, 2);
+    const a = g.submit(1);
+    await Promise.resolve();
+    const b = [g.submit(2), g.submit(3)];
+    await Promise.resolve();
+    const waiting = g.submit(4);
+    await Promise.resolve();
+    expect(c.batches).toEqual([[1], [2, 3]]); // two in flight; 4 waits for one of them
+    c.release();
+    expect(await a).toBe("done:1");
+    await Promise.resolve();
+    expect(c.batches).toEqual([[1], [2, 3], [4]]);
+    c.release();
+    c.release();
+    expect(await Promise.all([...b, waiting])).toEqual(["done:2", "done:3", "done:4"]);
+  });
+
   it("fails every call of a flush that throws or answers the wrong count, and keeps serving", async () => {
     let calls = 0;
     const g = new GroupCommit<number, number>(async (items) => {

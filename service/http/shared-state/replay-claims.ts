@@ -18,6 +18,13 @@ export interface ReplayGuard {
   claim(keyId: string, signature: string, nowMs: number): Promise<boolean>;
 }
 
+/**
+ * Flushes in flight at once: a flush is one statement (and, on PostgreSQL, one commit), so a
+ * few overlapping ones keep the pool busy while the previous commit is being flushed to disk.
+ * Overlapping flushes take their row locks in the same sorted order, so they cannot deadlock.
+ */
+const IN_FLIGHT = 4;
+
 interface Claim {
   keyId: string;
   signature: string;
@@ -36,7 +43,7 @@ export class DatabaseReplayGuard implements ReplayGuard {
   ) {
     this.now = opts.now ?? Date.now;
     this.sweeper = new ExpirySweeper(sql, "http_replay_claims", opts.sweepEveryMs ?? Math.min(60_000, windowMs));
-    this.batcher = new GroupCommit((claims) => this.flush(claims));
+    this.batcher = new GroupCommit((claims) => this.flush(claims), 1_000, IN_FLIGHT);
   }
 
   claim(keyId: string, signature: string, nowMs: number): Promise<boolean> {

@@ -21,6 +21,13 @@ export interface WindowCount {
   resetAtMs: number;
 }
 
+/**
+ * Flushes in flight at once: a flush is one statement (and, on PostgreSQL, one commit), so a
+ * few overlapping ones keep the pool busy while the previous commit is being flushed to disk.
+ * Overlapping flushes take their row locks in the same sorted order, so they cannot deadlock.
+ */
+const IN_FLIGHT = 4;
+
 interface Increment {
   bucket: string;
   windowStart: number;
@@ -46,7 +53,7 @@ export class WindowCounters {
   ) {
     this.now = opts.now ?? Date.now;
     this.sweeper = new ExpirySweeper(sql, "http_counters", opts.sweepEveryMs ?? 60_000);
-    this.batcher = new GroupCommit((items) => this.flush(items));
+    this.batcher = new GroupCommit((items) => this.flush(items), 1_000, IN_FLIGHT);
   }
 
   /** Adds `by` to the bucket's current window; answers the count this increment produced. */
