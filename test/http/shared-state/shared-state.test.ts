@@ -76,7 +76,6 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
       expect(await g.claim("cccccccccccc", sig(5), now)).toBe(true);
       expect(await left()).toBe(2); // sig(3) expired (claimed + 2 s) and was swept
     });
-
   });
 
   it("serves @fastify/rate-limit's store API (incr, read, child) from the counters", async () => {
