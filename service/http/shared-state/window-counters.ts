@@ -56,10 +56,10 @@ export class WindowCounters {
     this.batcher = new GroupCommit((items) => this.flush(items), 1_000, IN_FLIGHT);
   }
 
-  /** Adds `by` to the bucket's current window; answers the count this increment produced. */
-  async add(bucket: string, windowMs: number, by = 1): Promise<WindowCount> {
+  /** Adds `by` to the bucket's window at `nowMs` (default now); answers the count this increment produced. */
+  async add(bucket: string, windowMs: number, by = 1, nowMs: number = this.now()): Promise<WindowCount> {
     checkBucket(bucket);
-    const windowStart = windowStartOf(this.now(), windowMs);
+    const windowStart = windowStartOf(nowMs, windowMs);
     const count = await this.batcher.submit({ bucket, windowStart, windowMs, by });
     return { count, resetAtMs: windowStart + windowMs };
   }

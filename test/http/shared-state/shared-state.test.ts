@@ -1,12 +1,13 @@
 /**
  * The database-backed state of the HTTP edge, without HTTP: fixed-window counters exact under
  * concurrency (and across two pools, as two instances), replay claims that let exactly one claim
- * of a signature win, expired rows swept, the rate-limit store's callback API. On PGlite and
- * PostgreSQL; the two-pool cases on PostgreSQL only.
+ * of a signature win, expired rows swept, the rate-limit budget claimed in slices (never past max)
+ * and the store's callback API. On PGlite and PostgreSQL; the two-pool cases on PostgreSQL only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../../service/db/index.js";
 import { DatabaseReplayGuard } from "../../../service/http/shared-state/replay-claims.js";
+import { RateLimitQuota, sliceOf } from "../../../service/http/shared-state/rate-limit-quota.js";
 import { databaseRateLimitStore } from "../../../service/http/shared-state/rate-limit-store.js";
 import { WindowCounters, windowStartOf } from "../../../service/http/shared-state/window-counters.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
@@ -130,4 +131,47 @@ describe.runIf(kinds.includes("postgres"))("shared HTTP state across two pools (
         expect(wins.filter(Boolean)).toHaveLength(1);
       }
     });
+});
+
+describe.each(kinds)("rate-limit budget slices on %s", (kind) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase(kind);
+  }, 60_000);
+  afterAll(async () => db?.close());
+
+  it("sizes a slice at max/100, between 1 and 64", () => {
+    expect([1, 10, 100, 199, 200, 6_000, 10_000_000].map(sliceOf)).toEqual([1, 1, 1, 1, 2, 60, 64]);
+  });
+
+  it("counts a small limit request by request: exactly max positions, then refusals", async () => {
+    const q = new RateLimitQuota(new WindowCounters(db.sql));
+    const answers = await Promise.all(Array.from({ length: 15 }, () => q.take("rl:small", 60_000, 10)));
+    const positions = answers.map((a) => a.current).sort((a, b) => a - b);
+    expect(positions.filter((p) => p <= 10)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(positions.filter((p) => p > 10)).toHaveLength(5);
+  });
+
+  it("claims one slice for a burst, spends it locally, and starts again in the next window", async () => {
+    let now = 2_000_000_000_000;
+    const counters = new WindowCounters(db.sql, { now: () => now });
+    const q = new RateLimitQuota(counters, () => now);
+    const answers = await Promise.all(Array.from({ length: 25 }, () => q.take("rl:burst", 60_000, 1_000)));
+    expect(answers.map((a) => a.current).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect((await counters.read("rl:burst", 60_000)).count).toBe(30); // three slices of 10 claimed
+    now += 60_000;
+    expect((await q.take("rl:burst", 60_000, 1_000)).current).toBe(1);
+    expect((await counters.read("rl:burst", 60_000)).count).toBe(10);
+  });
+
+  it("never admits more than max across instances, and refuses early at most (instances - 1) x (slice - 1)", async () => {
+    const counters = new WindowCounters(db.sql);
+    const instances = [new RateLimitQuota(counters), new RateLimitQuota(counters), new RateLimitQuota(counters)];
+    const max = 500; // slices of 5
+    const answers = await Promise.all(Array.from({ length: 700 }, (_, i) => (instances[i % 3] as RateLimitQuota).take("rl:shared", 60_000, max)));
+    const admitted = answers.filter((a) => a.current <= max);
+    expect(admitted.length).toBeLessThanOrEqual(max);
+    expect(admitted.length).toBeGreaterThanOrEqual(max - 2 * (sliceOf(max) - 1));
+    expect(new Set(admitted.map((a) => a.current)).size).toBe(admitted.length);
+  });
 });
