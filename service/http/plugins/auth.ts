@@ -29,6 +29,24 @@ function tooMany(reply: FastifyReply, retryAtMs: number, nowMs: number): AppErro
   return HttpErrors.rateLimited(`too many failed authentications; retry in ${seconds} s`, { details: { retryAfterSeconds: seconds } });
 }
 
+/** At most one forced re-read of a key per interval; remembers a bounded number of keys. */
+class RefreshGate {
+  private readonly last = new Map<string, number>();
+  constructor(
+    private readonly intervalMs: number,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  allow(keyId: string, nowMs: number): boolean {
+    const at = this.last.get(keyId);
+    if (at !== undefined && nowMs - at < this.intervalMs) return false;
+    this.last.delete(keyId);
+    if (this.last.size >= this.maxKeys) this.last.delete(this.last.keys().next().value as string);
+    this.last.set(keyId, nowMs);
+    return true;
+  }
+}
+
 export async function authPlugin(app: FastifyInstance): Promise<void> {
   const { apiKeys, sharedState } = app.services;
   const { http } = app.appConfig;
@@ -39,6 +57,7 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     perAddress: http.authFailureAddressLimit,
     windowMs: http.rateLimitWindowMs,
   });
+  const refreshes = new RefreshGate(1_000);
   app.decorateRequest("principal", null);
   app.decorateRequest("rawBody", undefined);
 
@@ -94,8 +113,9 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     } catch (e) {
       if (!isAppError(e)) throw e;
       // The key may have been rotated through another instance since this one cached it: check the
-      // database once before calling the signature wrong.
-      if (e.code !== HttpErrors.signatureInvalid.code) throw await failed(request, reply, e, keyId);
+      // database before calling the signature wrong, at most once a second per key (a stream of
+      // bad signatures must not become a stream of lookups).
+      if (e.code !== HttpErrors.signatureInvalid.code || !refreshes.allow(keyId, nowMs)) throw await failed(request, reply, e, keyId);
       apiKeys.forget(keyId);
       const fresh = await apiKeys.verify(request.headers.authorization?.replace(/^Bearer\s+/i, "").trim() ?? "");
       if ("error" in fresh) throw await failed(request, reply, fresh.error, fresh.knownKeyId);
