@@ -1,8 +1,10 @@
 /**
  * Group commit for small, hot statements: calls made while a flush is in flight wait and go
  * together in the next flush, so N concurrent callers cost one database round trip per flush
- * instead of N, and a lone caller waits for nothing but its own round trip (the first flush starts
- * on the next microtask, which only gathers calls made in the same synchronous turn).
+ * instead of N. A flush starts at the end of the event-loop turn in which its first call was made
+ * (`setImmediate`, after the turn's I/O callbacks), so requests that arrived together are flushed
+ * together even when the database answers synchronously (PGlite runs in this thread: with a
+ * microtask, each of its flushes finished before the next request was read, one statement each).
  *
  * At most `maxInFlight` flushes at a time (one by default; more overlap round trips on a pool,
  * for flushes whose statements do not depend on each other's order), at most `maxBatch` items
@@ -37,7 +39,7 @@ export class GroupCommit<In, Out> {
       this.queue.push({ item, resolve, reject });
       if (this.running < this.maxInFlight && !this.scheduled) {
         this.scheduled = true;
-        queueMicrotask(() => {
+        setImmediate(() => {
           this.scheduled = false;
           if (this.running < this.maxInFlight && this.queue.length > 0) void this.drain();
         });

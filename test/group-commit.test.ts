@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { GroupCommit } from "../service/group-commit.js";
 
+/** One event-loop turn: a flush scheduled by `submit` has started after it. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A flush whose completion the test controls, recording every batch it was given. */
 function controlled<T>() {
   const batches: T[][] = [];
@@ -14,17 +17,17 @@ function controlled<T>() {
 }
 
 describe("GroupCommit", () => {
-  it("flushes calls made in the same turn together, and calls made during a flush in the next one", async () => {
+  it("flushes calls made in the same event-loop turn together, and calls made during a flush in the next one", async () => {
     const c = controlled<number>();
     const g = new GroupCommit(c.flush);
     const first = [g.submit(1), g.submit(2), g.submit(3)];
-    await Promise.resolve();
+    await turn();
     expect(c.batches).toEqual([[1, 2, 3]]);
     const later = [g.submit(4), g.submit(5)];
     expect(g.pending).toBe(2);
     c.release();
     expect(await Promise.all(first)).toEqual(["done:1", "done:2", "done:3"]);
-    await Promise.resolve();
+    await turn();
     expect(c.batches).toEqual([[1, 2, 3], [4, 5]]);
     c.release();
     expect(await Promise.all(later)).toEqual(["done:4", "done:5"]);
@@ -52,15 +55,15 @@ describe("GroupCommit", () => {
     const c = controlled<number>();
     const g = new GroupCommit(c.flush, 1_000, 2);
     const a = g.submit(1);
-    await Promise.resolve();
+    await turn();
     const b = [g.submit(2), g.submit(3)];
-    await Promise.resolve();
+    await turn();
     const waiting = g.submit(4);
-    await Promise.resolve();
+    await turn();
     expect(c.batches).toEqual([[1], [2, 3]]); // two in flight; 4 waits for one of them
     c.release();
     expect(await a).toBe("done:1");
-    await Promise.resolve();
+    await turn();
     expect(c.batches).toEqual([[1], [2, 3], [4]]);
     c.release();
     c.release();
