@@ -65,11 +65,11 @@ async function main(): Promise<void> {
   const { isLocalChain } = await import("../service/chain/deployment-record.js");
   const { devPrivateKey } = await import("../service/chain/keys.js");
   const { startLocalNode } = await import("../service/chain/local-node.js");
-  const { formatIssuedKeys } = await import("../service/http/auth/bootstrap.js");
+  const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
-  const { DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
+  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   const env: Record<string, string | undefined> = { DEMO: "true", LOG_LEVEL: "warn", ...process.env };
@@ -121,7 +121,9 @@ async function main(): Promise<void> {
       if (node !== undefined) deployment = deployed.record;
     }
 
-    const services = await openServices(config, deployment === undefined ? {} : { deployment });
+    // The whole stack is local: a secrets key file in DATA_DIR serves when SECRETS_KEY is unset,
+    // whatever the database (a deployment sets SECRETS_KEY and runs service/server.ts).
+    const services = await openServices(config, { localSecretsKey: true, ...(deployment === undefined ? {} : { deployment }) });
     const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
     say(`Entrepot: database ready (${where})`);
 
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     });
 
     const extra = process.argv.includes("--new-keys")
-      ? [await services.apiKeys.create({ name: "demo gateway", scopes: ["gateway:write"] }), await services.apiKeys.create({ name: "demo finance", scopes: ["finance:read"] })]
+      ? await issueDemoKeys(services.apiKeys, DEMO_GATEWAY)
       : [];
     const chain = services.chain;
     const out = [
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
       ...firstStartKeys,
       ...(extra.length > 0 ? [formatIssuedKeys(extra)] : []),
       ...(firstStartKeys.length === 0 && extra.length === 0
-        ? ["API keys were printed at the first start (only their hashes are stored). `npm start -- --new-keys` issues a fresh demo pair."]
+        ? ["API keys were printed at the first start (bearer keys are stored as hashes, signing secrets encrypted). `npm start -- --new-keys` issues a fresh demo pair."]
         : []),
       "",
       "Ctrl-C to stop.",

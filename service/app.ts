@@ -6,11 +6,12 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Config } from "./config.js";
+import { INT8_MAX } from "./db/int8.js";
 import type { Services } from "./services.js";
 import "./http/types.js";
 import { authPlugin } from "./http/plugins/auth.js";
 import { docsPlugin } from "./http/plugins/docs.js";
-import { errorsPlugin } from "./http/plugins/errors.js";
+import { errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./http/plugins/errors.js";
 import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
@@ -39,6 +40,11 @@ export const REDACTED_PATHS = [
   "signingSecret",
 ];
 
+/** Digits whose value is at most 2^63-1 (the routes' patterns say which digits are allowed). */
+function isInt8Decimal(s: string): boolean {
+  return /^[0-9]{1,19}$/.test(s) && BigInt(s) <= INT8_MAX;
+}
+
 /** Server-level options: these cannot be set from inside a plugin. */
 export function serverOptions(config: Config, logger: FastifyServerOptions["logger"] = undefined): FastifyServerOptions {
   return {
@@ -55,6 +61,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
       return typeof given === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkError,
     forceCloseConnections: "idle",
     ajv: {
       customOptions: {
@@ -63,6 +71,9 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
         // Unknown fields are refused by name, not silently dropped.
         removeAdditional: false,
         allErrors: true,
+        // Decimal strings that fit a BIGINT column (ids, cursors): a larger one is a 400 naming
+        // the field instead of a database range error (schemas/common.ts, Int8Id).
+        formats: { int8: { type: "string", validate: isInt8Decimal } },
       },
     },
   };

@@ -4,6 +4,7 @@
  * plain option objects built here. Every variable is documented in `.env.example`.
  */
 import { MIN_LEASE_TTL_MS } from "./leader/term.js";
+import { parseSecretsKey } from "./http/auth/secret-box.js";
 import { isCurrency } from "./money/index.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -43,12 +44,28 @@ export interface Config {
     /** Requests per key (per client IP for unauthenticated routes) per window. */
     rateLimitMax: number;
     rateLimitWindowMs: number;
-    /** Failed authentications per client address per rate-limit window before that address is refused (429). */
+    /**
+     * Failed authentications per rate-limit window (see http/auth/lockout.ts): per presented key id
+     * and client address, per key id from all addresses, and per address for requests without a
+     * key of ours. Above a limit the failing requests of that bucket answer 429; a request whose
+     * credentials are valid is never refused by these counters.
+     */
     authFailureLimit: number;
+    authFailureKeyLimit: number;
+    authFailureAddressLimit: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     /** Trust X-Forwarded-* headers (only behind a proxy you control). */
     trustProxy: boolean;
+  };
+  /** The key that encrypts signing secrets at rest (http/auth/secret-box.ts). Never logged. */
+  secrets: {
+    /** SECRETS_KEY: 32 bytes. Unset: SECRETS_KEY_FILE, else a key file in `dataDir` on the embedded database (http/auth/secrets-key.ts). */
+    key: Buffer | undefined;
+    /** SECRETS_KEY_PREVIOUS: keys that only decrypt, so rows sealed under them are re-sealed at boot. */
+    previousKeys: Buffer[];
+    /** SECRETS_KEY_FILE: a file holding the key (64 hex characters or base64). */
+    keyFile: string | undefined;
   };
   auth: {
     /** Accept signed requests whose timestamp is within this many seconds of now (both ways). */
@@ -131,6 +148,25 @@ function privateKey(env: Env, name: string): string | undefined {
   return v.startsWith("0x") ? v : `0x${v}`;
 }
 
+/** A 32-byte key as 64 hex characters or base64; the error names the variable, never the value. */
+function secretsKey(env: Env, name: string): Buffer | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  const key = parseSecretsKey(v);
+  if (key === null) throw new ConfigError(name, "must be 32 bytes written as 64 hex characters or base64 (the value is not shown)");
+  return key;
+}
+
+function secretsKeys(env: Env, name: string): Buffer[] {
+  const v = raw(env, name);
+  if (v === undefined) return [];
+  return v.split(",").map((part, i) => {
+    const key = parseSecretsKey(part);
+    if (key === null) throw new ConfigError(name, `entry ${i + 1} must be 32 bytes written as 64 hex characters or base64 (the value is not shown)`);
+    return key;
+  });
+}
+
 /** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
 export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -152,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("BOOTSTRAP_ADMIN_KEY", "must look like ent_<12 hex>_<43 base64url characters>");
   }
   const maxAge = int(env, "FX_MAX_RATE_AGE_SECONDS", 0, 0, 366 * 86_400);
+  const authFailureLimit = int(env, "AUTH_FAILURE_LIMIT", 100, 1, 1_000_000);
   const rpcUrl = raw(env, "CHAIN_RPC_URL");
   if (rpcUrl !== undefined && !/^(https?|wss?):\/\/[^\s]+$/.test(rpcUrl)) throw new ConfigError("CHAIN_RPC_URL", "must be an http(s):// or ws(s):// URL");
   const safeDepth = int(env, "CHAIN_SAFE_DEPTH", 2, 0, 10_000);
@@ -173,10 +210,17 @@ export function loadConfig(env: Env = process.env): Config {
       batchMaxItems: int(env, "BATCH_MAX_ITEMS", 1_000, 1, 10_000),
       rateLimitMax: int(env, "RATE_LIMIT_MAX", 6_000, 1, 10_000_000),
       rateLimitWindowMs: int(env, "RATE_LIMIT_WINDOW_MS", 60_000, 1_000, 86_400_000),
-      authFailureLimit: int(env, "AUTH_FAILURE_LIMIT", 100, 1, 1_000_000),
+      authFailureLimit,
+      authFailureKeyLimit: int(env, "AUTH_FAILURE_KEY_LIMIT", Math.min(10 * authFailureLimit, 10_000_000), 1, 10_000_000),
+      authFailureAddressLimit: int(env, "AUTH_FAILURE_ADDRESS_LIMIT", Math.min(10 * authFailureLimit, 10_000_000), 1, 10_000_000),
       requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000),
       keepAliveTimeoutMs: int(env, "KEEP_ALIVE_TIMEOUT_MS", 72_000, 1_000, 600_000),
       trustProxy: bool(env, "TRUST_PROXY", false),
+    },
+    secrets: {
+      key: secretsKey(env, "SECRETS_KEY"),
+      previousKeys: secretsKeys(env, "SECRETS_KEY_PREVIOUS"),
+      keyFile: raw(env, "SECRETS_KEY_FILE"),
     },
     auth: {
       replayWindowSeconds: int(env, "HMAC_REPLAY_WINDOW_SECONDS", 300, 1, 3_600),

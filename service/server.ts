@@ -1,7 +1,9 @@
 /**
- * Starts the service: config from the environment (validated), database and services, then what
- * ROLE asks for: `all` (default) serves the API and runs the background workers when this instance
- * holds the worker lease; `http` serves the API only; `workers` runs the workers only (no port).
+ * Starts the service: config from the environment (validated), the secrets key (SECRETS_KEY, or a
+ * local key file on the embedded database; see http/auth/secrets-key.ts), database and services,
+ * signing secrets stored in clear by an older version sealed (idempotent), then what ROLE asks
+ * for: `all` (default) serves the API and runs the background workers when this instance holds
+ * the worker lease; `http` serves the API only; `workers` runs the workers only (no port).
  * Bootstrap keys are created on the first start of an API instance. Closes gracefully on
  * SIGINT/SIGTERM: stop the workers (releasing the lease), stop accepting, let in-flight requests
  * finish (bounded), close the database; a second signal exits at once.
@@ -12,6 +14,7 @@ import { buildApp, serverOptions } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { bootstrapKeys, formatIssuedKeys } from "./http/auth/bootstrap.js";
 import { openServices, type OpenServices } from "./services.js";
+import { DEMO_GATEWAY } from "./settlement/demo.js";
 import { startWorkers, type Workers } from "./workers.js";
 
 export interface RunningServer {
@@ -39,7 +42,8 @@ export async function startServer(config: Config, opts: { services?: OpenService
   const services = opts.services ?? (await openServices(config));
   let app: FastifyInstance | undefined;
   try {
-    const issued = await bootstrapKeys(services.apiKeys, { demo: config.demo, adminKey: config.auth.bootstrapAdminKey });
+    await services.apiKeys.sealStoredSecrets();
+    const issued = await bootstrapKeys(services.apiKeys, { demo: config.demo, adminKey: config.auth.bootstrapAdminKey, demoGateway: DEMO_GATEWAY });
     if (issued.length > 0) (opts.printKeys ?? ((t) => process.stdout.write(t)))(formatIssuedKeys(issued));
     app = await buildApp({ services, config });
     const address = await listen(app, config);

@@ -23,6 +23,10 @@ import { PrismaSettlementRepository, SettlementService } from "./settlement/inde
 import { TreasuryService } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
+import { newSecretsKey, SecretBox } from "./http/auth/secret-box.js";
+import { resolveSecretsKey } from "./http/auth/secrets-key.js";
+import { DatabaseReplayGuard, type ReplayGuard } from "./http/shared-state/replay-claims.js";
+import { WindowCounters } from "./http/shared-state/window-counters.js";
 
 export interface Readiness {
   ok: boolean;
@@ -37,6 +41,8 @@ export interface Services {
   fx: FxService;
   settlement: SettlementService;
   apiKeys: ApiKeyService;
+  /** What every instance on the database shares at the HTTP edge: signature claims, rate and failure counters. */
+  sharedState: { replay: ReplayGuard; counters: WindowCounters };
   /** Payouts through the vault; absent when no chain is configured (routes then answer 503). */
   payouts?: PayoutService;
   /** The vault's funding and claims booked in the ledger; absent when no chain is configured. */
@@ -63,9 +69,14 @@ export interface OpenServices extends Services {
   close(): Promise<void>;
 }
 
+/**
+ * `config.secrets.key` seals the API keys' signing secrets; without one (tests and benches on a
+ * throw-away database) a random key serves this process only. `openServices`, the production
+ * path, always resolves a persistent key first (http/auth/secrets-key.ts).
+ */
 export function createServices(
   db: Pick<Database, "prisma" | "kind" | "sql">,
-  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain">>,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth">>,
   connection?: ChainConnection,
 ): Services {
   const ledger = createLedger(db);
@@ -77,7 +88,12 @@ export function createServices(
     ...(config.fx.maxRateAgeSeconds === undefined ? {} : { maxRateAgeSeconds: config.fx.maxRateAgeSeconds }),
   });
   const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
-  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma));
+  const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
+  const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });
+  const sharedState = {
+    replay: new DatabaseReplayGuard(db.sql, (config.auth?.replayWindowSeconds ?? 300) * 1000),
+    counters: new WindowCounters(db.sql),
+  };
   const workerLog = new WorkerLog();
   const chain = connection === undefined || config.chain === undefined ? undefined : chainServices(db, config.chain, connection, workerLog);
   const anchoring =
@@ -133,6 +149,7 @@ export function createServices(
     fx,
     settlement,
     apiKeys,
+    sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
@@ -171,13 +188,18 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
 }
 
 /**
+ * Opens the database (and the chain when configured) and builds the services. The secrets key is
+ * resolved first, so a missing one stops the boot before anything opens; `localSecretsKey` lets
+ * `npm start` keep a key file in DATA_DIR even with DATABASE_URL (its stack is local).
  * `deployment`: the record to use instead of reading `DEPLOYMENTS_DIR` (npm start hands over the
  * one it just deployed, which another stack started at the same time may have overwritten on disk).
  */
 export async function openServices(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain">,
-  opts: { deployment?: DeploymentRecord } = {},
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth">,
+  opts: { deployment?: DeploymentRecord; localSecretsKey?: boolean } = {},
 ): Promise<OpenServices> {
+  const secrets = await resolveSecretsKey(config, { createLocal: opts.localSecretsKey === true });
+  const withKey = { ...config, secrets: { ...config.secrets, key: secrets.key } };
   const { rpcUrl } = config.chain;
   const connection = rpcUrl === undefined ? undefined : await connectChain({ ...config.chain, rpcUrl, ...(opts.deployment === undefined ? {} : { record: opts.deployment }) });
   try {
@@ -185,7 +207,7 @@ export async function openServices(
       ? await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize })
       : await openDatabase({ dataDir: `${config.dataDir}/pglite` });
     return {
-      ...createServices(db, config, connection),
+      ...createServices(db, withKey, connection),
       close: async () => {
         await db.close();
         connection?.close();

@@ -7,6 +7,7 @@
  * one the sender recorded, and the sellers' tokens equal the ledger's payouts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -122,6 +123,8 @@ describe.skipIf(!pg)("two service instances on one database and one chain [Postg
     await deploySystem(admin, { network: "devnode", deploymentsDir: dir });
     const env = {
       DATABASE_URL: database.url,
+      // Every instance on the database seals and reads the signing secrets with the same key.
+      SECRETS_KEY: randomBytes(32).toString("hex"),
       CHAIN_RPC_URL: node.url,
       DEPLOYMENTS_DIR: dir,
       CHAIN_SAFE_DEPTH: "1",
@@ -144,7 +147,7 @@ describe.skipIf(!pg)("two service instances on one database and one chain [Postg
     await assignDemoDestinations(services.payouts!, DEMO_SELLERS.map((s) => s.id), 31337n);
     await publishDemoPayoutRates(services.fx, { currencies: ["CNY"], day: DEMO_RANGE.to });
     await fundVaultLocal({ record: services.chain!.record, admin, amount: 1_000_000n * 10n ** 6n });
-    gateway = await services.apiKeys.create({ name: "instances test gateway", scopes: ["gateway:write"] });
+    gateway = await services.apiKeys.create({ name: "instances test gateway", scopes: ["gateway:write"], gateway: "adyen" });
     finance = (await services.apiKeys.create({ name: "instances test finance", scopes: ["finance:read"] })).key;
     instances.push(...(await Promise.all([startInstance("one", env), startInstance("two", env)])));
   }, 240_000);

@@ -6,6 +6,7 @@
  * verified on chain with nothing but the proof and the node, and every payout ends final with the
  * sellers' tokens on chain matching the ledger.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -66,6 +67,8 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
 
     const config = loadConfig({
       DATABASE_URL: database.url,
+      // With DATABASE_URL the secrets key must be given (a deployment's secret manager would).
+      SECRETS_KEY: randomBytes(32).toString("hex"),
       CHAIN_RPC_URL: node.url,
       DEPLOYMENTS_DIR: dir,
       CHAIN_SAFE_DEPTH: "1",

@@ -62,6 +62,8 @@ async function serve(): Promise<void> {
     RATE_LIMIT_MAX: "10000000",
     BODY_LIMIT_BYTES: String(8 * 1_048_576),
     DB_POOL_SIZE: "16",
+    // Both instances of a run read the signing secrets sealed by the first: one key per run.
+    SECRETS_KEY: process.env["BENCH_SECRETS_KEY"] ?? "",
     ...(url ? { DATABASE_URL: url } : {}),
   });
   const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: ":memory:" });
@@ -75,7 +77,7 @@ async function serve(): Promise<void> {
     );
   }
   const running = await startServer(config, { services, printKeys: () => undefined });
-  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"] });
+  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"], gateway: "bench" });
   const port = Number(new URL(running.url).port);
   const ready: Ready = {
     type: "ready",
@@ -252,10 +254,13 @@ async function runBatch(ready: Ready, seconds: number, maxEvents: number, runId:
   return { rate: events / elapsed, count: events, errors: itemErrors, firstError, p99: latencies.length > 0 ? percentile(latencies, 99) : 0 };
 }
 
+/** The secrets key of this bench run (SECRETS_KEY of every service child it starts). */
+const RUN_SECRETS_KEY = randomBytes(32).toString("hex");
+
 function startChild(databaseUrl: string | undefined, opts: { join?: boolean } = {}): Promise<{ child: ChildProcess; ready: Ready }> {
   const child = fork(fileURLToPath(import.meta.url), ["--serve"], {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
+    env: { ...process.env, BENCH_SECRETS_KEY: RUN_SECRETS_KEY, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {

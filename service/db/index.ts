@@ -19,6 +19,7 @@ export { migrate, loadMigrations, type SqlConnection, type MigrateResult } from 
 export { DbErrors } from "./errors.js";
 export type { SqlRunner } from "./sql.js";
 export { lockDataDir, type DirLock } from "./dir-lock.js";
+export { INT8_MAX, isNonNegativeInt8, isPositiveInt8 } from "./int8.js";
 
 export const DEFAULT_PGLITE_DIR = ".data/pglite";
 

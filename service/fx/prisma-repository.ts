@@ -48,6 +48,7 @@ function toQuote(row: QuoteRow): FxQuote {
     ratesAt: row.ratesAt,
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
+    gateway: row.gateway,
   };
 }
 
@@ -193,6 +194,7 @@ export class PrismaFxRepository implements FxRepository {
         ratesAt: q.ratesAt,
         createdAt: q.createdAt,
         expiresAt: q.expiresAt,
+        gateway: q.gateway,
       },
     });
   }

@@ -221,14 +221,19 @@ export class FxService {
       ratesAt,
       createdAt,
       expiresAt: new Date(createdAt.getTime() + this.quoteTtlMs),
+      gateway: request.gateway ?? null,
     };
     await this.repo.insertQuote(q);
     return q;
   }
 
-  async getQuote(id: string): Promise<FxQuote> {
+  /**
+   * With `gateway`, only that gateway's quotes exist: another gateway's (or an operator's) quote
+   * answers exactly as an unknown id, so a quote id reaches nothing outside its gateway.
+   */
+  async getQuote(id: string, scope: { gateway?: string | null } = {}): Promise<FxQuote> {
     const found = typeof id === "string" && id.length <= 64 ? await this.repo.findQuote(id) : null;
-    if (found === null) {
+    if (found === null || (scope.gateway !== undefined && scope.gateway !== null && found.gateway !== scope.gateway)) {
       throw FxErrors.quoteNotFound(`no FX quote ${JSON.stringify(String(id).slice(0, 64))}`, {
         fields: [{ field: "quoteId", message: "unknown quote id" }],
       });

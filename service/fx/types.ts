@@ -71,6 +71,8 @@ export interface QuoteRequest {
   at?: Date;
   /** Overrides the configured markup for this quote (basis points, integer >= 0). */
   markupBps?: number;
+  /** The gateway taking the quote: only that gateway's events may use it (absent: an operator's or internal quote). */
+  gateway?: string | null;
 }
 
 export interface FxQuote {
@@ -89,6 +91,8 @@ export interface FxQuote {
   ratesAt: Date;
   createdAt: Date;
   expiresAt: Date;
+  /** The gateway that took the quote; null for an operator's or an internal (payout) quote. */
+  gateway: string | null;
 }
 
 export interface ConvertInput {

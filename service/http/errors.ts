@@ -18,10 +18,24 @@ export const HttpErrors = {
   /** The same signature was already accepted inside the replay window. */
   signatureReplayed: defineError("ENT_AUTH_SIGNATURE_REPLAYED", 401, "Request signature replayed"),
   keyNotFound: defineError("ENT_AUTH_KEY_NOT_FOUND", 404, "API key not found"),
+  /** A gateway key named another gateway than its own (in an event, batch item or quote). */
+  gatewayMismatch: defineError("ENT_AUTH_GATEWAY_MISMATCH", 403, "API key bound to another gateway"),
+  /** A gateway:write key issued before keys were bound to a gateway: an admin must bind it first. */
+  gatewayUnbound: defineError("ENT_AUTH_GATEWAY_UNBOUND", 403, "API key not bound to a gateway"),
+  /** Binding a gateway to a key without the gateway:write scope. */
+  keyNotGateway: defineError("ENT_AUTH_KEY_NOT_GATEWAY", 409, "API key is not a gateway key"),
+  /** A key's gateway is set once; another gateway needs another key. */
+  keyAlreadyBound: defineError("ENT_AUTH_KEY_ALREADY_BOUND", 409, "API key already bound to a gateway"),
+  /** A signing-secret rotation starts while the previous one still has a valid old secret. */
+  rotationInProgress: defineError("ENT_AUTH_ROTATION_IN_PROGRESS", 409, "Signing secret rotation in progress"),
+  /** A stored signing secret was sealed under a secrets key this process does not have (instances configured with different SECRETS_KEYs). */
+  secretsKeyMismatch: defineError("ENT_AUTH_SECRETS_KEY_MISMATCH", 500, "Signing secret sealed under an unknown secrets key"),
   malformedJson: defineError("ENT_HTTP_MALFORMED_JSON", 400, "Malformed JSON body"),
   bodyTooLarge: defineError("ENT_HTTP_BODY_TOO_LARGE", 413, "Request body too large"),
   unsupportedMediaType: defineError("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
   routeNotFound: defineError("ENT_HTTP_ROUTE_NOT_FOUND", 404, "No such route"),
+  /** A path segment longer than any parameter of any route (the router refuses it before routing). */
+  paramTooLong: defineError("ENT_HTTP_PARAM_TOO_LONG", 414, "Path parameter too long"),
   rateLimited: defineError("ENT_HTTP_RATE_LIMITED", 429, "Too many requests"),
   /** Any other client error Fastify raises before the route (bad Content-Length, bad header...). */
   badRequest: defineError("ENT_HTTP_BAD_REQUEST", 400, "Bad request"),

@@ -2,12 +2,12 @@
  * The ledger's edge checks: what a caller sends is refused here, with the field named, before it is
  * queued or queried; cursors are opaque to callers and checked on the way back in.
  */
+import { isPositiveInt8 } from "../db/int8.js";
 import { LedgerErrors } from "./errors.js";
 import type { AccountSpec, TransactionInput } from "./types.js";
 
 const MAX_KEY = 255;
 const CURRENCY = /^[A-Z][A-Z0-9]{2,11}$/;
-const ID = /^[1-9]\d{0,18}$/;
 
 export function checkKey(k: unknown, field: string): void {
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY) {
@@ -19,7 +19,7 @@ export function checkKey(k: unknown, field: string): void {
 
 /** Journal ids are positive int8 in decimal; anything else names no transaction. */
 export function isTransactionId(id: string): boolean {
-  return ID.test(id);
+  return isPositiveInt8(id);
 }
 
 export function parseId(id: string, field: string): bigint {
@@ -93,6 +93,7 @@ export function encodeCursor(id: bigint): string {
 
 export function decodeCursor(c: string): bigint {
   const m = /^v1:([1-9]\d{0,18})$/.exec(Buffer.from(c, "base64url").toString());
-  if (!m) throw LedgerErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
+  // A forged cursor past the int8 range is as invalid as any other forged cursor (never a 500).
+  if (!m || !isPositiveInt8(m[1]!)) throw LedgerErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
   return BigInt(m[1]!);
 }

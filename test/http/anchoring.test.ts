@@ -88,6 +88,19 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     expect(json<AnchorProof>(viaJournal).root).toBe(proof.root);
   });
 
+  it("lets a gateway key read the proofs of its own gateway's settlements only (another's is 404 like a missing one)", async () => {
+    const own = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", h.keys.gateway);
+    expect(own.statusCode, own.body).toBe(200);
+    const other = await h.services.apiKeys.create({ name: "other gateway", scopes: ["gateway:write"], gateway: "stripe" });
+    const theirs = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", other);
+    const missing = await h.get("/v1/settlements/settlement:stripe:evt-proof-1/proof", other);
+    expect([theirs.statusCode, problemCode(theirs)]).toEqual([404, "ENT_SETTLEMENT_NOT_FOUND"]);
+    expect(json<{ errors: unknown }>(theirs).errors).toEqual(json<{ errors: unknown }>(missing).errors);
+    expect(theirs.body).not.toContain('"proof"');
+    // Journal-wide proofs stay finance's.
+    expect(problemCode(await h.get(`/v1/transactions/1/proof`, other))).toBe("ENT_AUTH_INSUFFICIENT_SCOPE");
+  });
+
   it("names unknown settlements, batches and bad ids; refuses missing or wrong scopes", async () => {
     const unknown = await h.get("/v1/settlements/nope/proof");
     expect([unknown.statusCode, problemCode(unknown)]).toEqual([404, "ENT_SETTLEMENT_NOT_FOUND"]);

@@ -145,21 +145,64 @@ describe("rate limits and log redaction", () => {
     }
   });
 
-  it("refuses an address after AUTH_FAILURE_LIMIT failed authentications: 429 ENT_HTTP_RATE_LIMITED before any key lookup", async () => {
-    const h = await openHarness({ env: { AUTH_FAILURE_LIMIT: "3" }, programData: false });
-    try {
-      const bad = { authorization: `Bearer ${h.keys.finance.key.slice(0, -4)}AAAA` };
-      for (let i = 0; i < 3; i++) expect(problemCode(await h.app.inject({ url: "/v1/transactions", headers: bad }))).toBe("ENT_AUTH_INVALID_KEY");
-      const blocked = await h.get("/v1/transactions", h.keys.finance);
-      expect(blocked.statusCode).toBe(429);
-      expect(problemCode(blocked)).toBe("ENT_HTTP_RATE_LIMITED");
-      expect((await h.app.inject({ url: "/healthz" })).statusCode).toBe(200);
-      // Another address is unaffected.
-      const other = await h.app.inject({ url: "/v1/transactions", headers: { authorization: `Bearer ${h.keys.finance.key}` }, remoteAddress: "10.1.2.3" });
-      expect(other.statusCode).toBe(200);
-    } finally {
-      await h.close();
-    }
+  describe("lockout after failed authentications (per key identity and address)", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await openHarness({ env: { AUTH_FAILURE_LIMIT: "3", AUTH_FAILURE_KEY_LIMIT: "5", AUTH_FAILURE_ADDRESS_LIMIT: "4", TRUST_PROXY: "true" }, programData: false });
+    });
+    afterAll(async () => h.close());
+    const from = (address: string, authorization?: string) =>
+      h.app.inject({ url: "/v1/transactions", headers: { "x-forwarded-for": address, ...(authorization === undefined ? {} : { authorization }) } });
+    const wrongSecret = (k: { key: string }) => `Bearer ${k.key.slice(0, -4)}AAAA`;
+
+    it("refuses a key id's failures from one address past AUTH_FAILURE_LIMIT (429 with Retry-After), never the valid key", async () => {
+      for (let i = 0; i < 3; i++) expect(problemCode(await from("10.0.0.1", wrongSecret(h.keys.finance)))).toBe("ENT_AUTH_INVALID_KEY");
+      const locked = await from("10.0.0.1", wrongSecret(h.keys.finance));
+      expect(locked.statusCode).toBe(429);
+      expect(problemCode(locked)).toBe("ENT_HTTP_RATE_LIMITED");
+      expect(Number(locked.headers["retry-after"])).toBeGreaterThan(0);
+      // The valid finance key from the same address (another client behind the same proxy) passes.
+      expect((await from("10.0.0.1", `Bearer ${h.keys.finance.key}`)).statusCode).toBe(200);
+      // So does any other key from that address, valid or not (their own buckets).
+      expect((await from("10.0.0.1", `Bearer ${h.keys.admin.key}`)).statusCode).toBe(200);
+      expect(problemCode(await from("10.0.0.1", wrongSecret(h.keys.admin)))).toBe("ENT_AUTH_INVALID_KEY");
+      // The same key id from another address has its own budget...
+      expect(problemCode(await from("10.0.0.2", wrongSecret(h.keys.finance)))).toBe("ENT_AUTH_INVALID_KEY");
+    });
+
+    it("bounds an attacker rotating X-Forwarded-For against one key id (AUTH_FAILURE_KEY_LIMIT), and the key still works", async () => {
+      // Five failures against the finance key id above (four from 10.0.0.1, one from 10.0.0.2):
+      // the per-key limit is reached, so every further failure is refused whatever its address.
+      const codes: string[] = [];
+      for (let i = 1; i < 12; i++) codes.push(problemCode(await from(`10.0.1.${i}`, wrongSecret(h.keys.finance))));
+      expect(new Set(codes)).toEqual(new Set(["ENT_HTTP_RATE_LIMITED"]));
+      for (const address of ["10.0.1.2", "10.9.9.9"]) expect((await from(address, `Bearer ${h.keys.finance.key}`)).statusCode).toBe(200);
+    });
+
+    it("refuses key-less garbage from an address past AUTH_FAILURE_ADDRESS_LIMIT, before any lookup; other addresses and valid keys pass", async () => {
+      const garbage = ["", "Bearer nonsense", "Basic dXNlcjpwdw==", `Bearer ${h.keys.finance.key.replace(/^ent_[0-9a-f]{12}/, "ent_000000000000")}`];
+      for (const g of garbage) expect((await from("10.0.2.1", g === "" ? undefined : g)).statusCode).toBe(401);
+      const locked = await from("10.0.2.1");
+      expect(problemCode(locked)).toBe("ENT_HTTP_RATE_LIMITED");
+      expect(problemCode(await from("10.0.2.1", "Bearer nonsense"))).toBe("ENT_HTTP_RATE_LIMITED");
+      expect(problemCode(await from("10.0.2.2"))).toBe("ENT_AUTH_MISSING_KEY");
+      expect((await from("10.0.2.1", `Bearer ${h.keys.finance.key}`)).statusCode).toBe(200);
+      expect((await h.app.inject({ url: "/healthz", headers: { "x-forwarded-for": "10.0.2.1" } })).statusCode).toBe(200);
+    });
+
+    it("counts bad signatures of a valid key against that key and address, and a valid signature still passes", async () => {
+      const url = "/v1/settlements/events";
+      const payload = JSON.stringify(capture({ gatewayEventId: "lockout-sig" }));
+      const send = (signature: Record<string, string>) =>
+        h.app.inject({ method: "POST", url, payload, headers: { "content-type": "application/json", "x-forwarded-for": "10.0.3.1", authorization: `Bearer ${h.keys.gateway.key}`, ...signature } });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const bad = { "entrepot-timestamp": ts, "entrepot-signature": `v1=${sign(h.keys.admin.signingSecret, ts, payload)}` };
+      for (let i = 0; i < 3; i++) expect(problemCode(await send(bad))).toBe("ENT_AUTH_SIGNATURE_INVALID");
+      expect(problemCode(await send(bad))).toBe("ENT_HTTP_RATE_LIMITED");
+      const good = await send(signedHeaders(h.keys.gateway.signingSecret, payload));
+      expect(good.statusCode, good.body).not.toBe(429);
+      expect(good.statusCode).not.toBe(401);
+    });
   });
 
   it("never writes the bearer key or the signature to the log", async () => {

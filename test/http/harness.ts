@@ -3,6 +3,7 @@
  * built exactly as server.ts builds it, driven with `inject`. Keys are issued through the real
  * key service; signed requests are signed with the real signing secret.
  */
+import { randomBytes } from "node:crypto";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { buildApp } from "../../service/app.js";
 import { loadConfig, type Config } from "../../service/config.js";
@@ -36,7 +37,9 @@ export interface HarnessOptions {
 
 export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const db = await freshDatabase(opts.kind ?? "pglite");
-  const config = loadConfig({ LOG_LEVEL: "silent", ...opts.env });
+  // One secrets key per harness, in its config: every service set built from it on this database
+  // (a second "instance", a test's variant of the services) reads the same sealed signing secrets.
+  const config = loadConfig({ LOG_LEVEL: "silent", SECRETS_KEY: randomBytes(32).toString("hex"), ...opts.env });
   const services = createServices(db, config);
   if (opts.programData !== false) {
     await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
@@ -44,7 +47,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const app = await buildApp({ services, config, logger: false });
   const keys = {
     admin: await services.apiKeys.create({ name: "test admin", scopes: ["admin"] }),
-    gateway: await services.apiKeys.create({ name: "test gateway", scopes: ["gateway:write"] }),
+    gateway: await services.apiKeys.create({ name: "test gateway", scopes: ["gateway:write"], gateway: "adyen" }),
     finance: await services.apiKeys.create({ name: "test finance", scopes: ["finance:read"] }),
   };
   const auth = (key: IssuedKey | null | undefined): Record<string, string> => (key ? { authorization: `Bearer ${key.key}` } : {});

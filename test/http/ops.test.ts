@@ -74,6 +74,10 @@ describe("operations routes and docs", () => {
       ["post", "/v1/admin/api-keys"],
       ["get", "/v1/admin/api-keys"],
       ["post", "/v1/admin/api-keys/{id}/revoke"],
+      ["post", "/v1/admin/api-keys/{id}/gateway"],
+      ["post", "/v1/admin/api-keys/{id}/rotate-signing-secret"],
+      ["post", "/v1/admin/api-keys/{id}/finish-signing-secret-rotation"],
+      ["get", "/v1/orders/{settlementId}/settlements"],
     ] as const;
     expect(routes).toContain("settlements");
     for (const [method, path] of expected) {
@@ -130,8 +134,23 @@ describe("configuration", () => {
     ["BOOTSTRAP_ADMIN_KEY", "short"],
     ["ROLE", "leader"],
     ["WORKER_LEASE_TTL_MS", "100"],
+    ["SECRETS_KEY", "short"],
+    ["SECRETS_KEY", "00".repeat(31)],
+    ["SECRETS_KEY_PREVIOUS", `${"ab".repeat(32)},nope`],
+    ["AUTH_FAILURE_KEY_LIMIT", "0"],
+    ["AUTH_FAILURE_ADDRESS_LIMIT", "many"],
   ])("fails boot naming %s when it is %s", (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name} `));
+  });
+
+  it("never repeats a secrets key in its error", () => {
+    const almost = "ab".repeat(31);
+    expect(() => loadConfig({ SECRETS_KEY: almost })).toThrow(/the value is not shown/);
+    try {
+      loadConfig({ SECRETS_KEY: almost });
+    } catch (e) {
+      expect(String(e)).not.toContain(almost);
+    }
   });
 });

@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHmac } from "node:crypto";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../service/config.js";
 import { newKey } from "../../service/http/auth/keys.js";
@@ -18,12 +20,17 @@ describe("server.ts", () => {
     const printed: string[] = [];
     const first = await startServer(config, { printKeys: (t) => printed.push(t) });
     let finance: string;
+    let gateway: [string, string];
     try {
       expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const text = printed.join("");
       expect(text.match(/Bearer ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(3);
       expect(text).toContain("scopes=admin");
-      expect(text).toContain("scopes=gateway:write");
+      expect(text).toContain("scopes=gateway:write gateway=adyen");
+      expect(text).toContain("signing secrets encrypted under SECRETS_KEY");
+      expect(text).not.toContain("only their hashes are stored");
+      gateway = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(text)?.slice(1, 3) as [string, string];
+      expect(gateway).toHaveLength(2);
       finance = /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(text)?.[1] ?? "";
       expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
       // ROLE=all on the embedded database: the same election, won at once (PGlite is one process).
@@ -36,15 +43,44 @@ describe("server.ts", () => {
     }
     await expect(fetch(`${first.url}/healthz`)).rejects.toThrow();
 
-    // Second start on the same data: nothing new is created or printed; the old key still works.
+    // The secrets key was created in DATA_DIR, readable by its owner only.
+    const keyFile = path.join(dir, "a", "secrets.key");
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    // A key issued before encryption (clear secret in the table) is sealed at the next boot.
+    const lite = new PGlite(path.join(dir, "a", "pglite"));
+    await lite.query(`UPDATE api_keys SET signing_secret = $1, signing_secret_ciphertext = NULL, signing_secret_key_id = NULL WHERE 'gateway:write' = ANY(scopes)`, [gateway[1]]);
+    await lite.close();
+
+    // Second start on the same data: nothing new is created or printed; the old keys still work,
+    // the gateway's signing secret too (same key file), now sealed.
     const again: string[] = [];
     const second = await startServer(config, { printKeys: (t) => again.push(t) });
     try {
       expect(again).toEqual([]);
       expect((await fetch(`${second.url}/v1/journal/verify`, { headers: { authorization: `Bearer ${finance}` } })).status).toBe(200);
+      const rows = await second.services.apiKeys.list();
+      expect(rows.length).toBe(3);
+      // Nothing left to seal: the boot did it.
+      expect(await second.services.apiKeys.sealStoredSecrets()).toEqual({ sealed: 0 });
+      const body = "{}";
+      const ts = (Date.now() / 1000).toFixed(3);
+      const signature = createHmac("sha256", gateway[1]).update(`${ts}.${body}`).digest("hex");
+      const r = await fetch(`${second.url}/v1/settlements/events`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", authorization: `Bearer ${gateway[0]}`, "entrepot-timestamp": ts, "entrepot-signature": `v1=${signature}` },
+      });
+      expect(r.status).toBe(400); // signed correctly, refused by the schema only
     } finally {
       await second.close();
     }
+  });
+
+  it("refuses to start on PostgreSQL without SECRETS_KEY, naming the variable (before touching the database)", async () => {
+    const config = loadConfig({ PORT: "0", DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none", LOG_LEVEL: "silent" });
+    await expect(startServer(config, { printKeys: () => undefined })).rejects.toThrow(/^invalid configuration: SECRETS_KEY is required with DATABASE_URL/);
+    const file = loadConfig({ PORT: "0", DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none", SECRETS_KEY_FILE: path.join(dir, "missing.key"), LOG_LEVEL: "silent" });
+    await expect(startServer(file, { printKeys: () => undefined })).rejects.toThrow(/^invalid configuration: SECRETS_KEY_FILE cannot be read/);
   });
 
   it("uses BOOTSTRAP_ADMIN_KEY as the first admin key when given", async () => {

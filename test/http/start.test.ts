@@ -5,7 +5,8 @@
  * on the same DATA_DIR or PORT the second stops at once, naming the variable, and the first is unharmed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHmac } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -80,8 +81,23 @@ describe("npm start (scripts/start.ts)", () => {
       const r = await fetch(`${url}/v1/transactions?limit=5`, { headers: { authorization: `Bearer ${finance}` } });
       expect(r.status).toBe(200);
       expect(((await r.json()) as { items: unknown[] }).items).toHaveLength(5);
+      // The README's example, word for word: the demo gateway key is bound to the demo gateway.
+      const [gatewayKey, secret] = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(s.out())?.slice(1, 3) ?? [];
+      const body = /^body='(.+)'$/m.exec(await readFile(path.join(root, "README.md"), "utf8"))?.[1] ?? "";
+      expect(body).toContain('"gateway":"adyen"');
+      const ts = String(Math.floor(Date.now() / 1000));
+      const sig = createHmac("sha256", secret ?? "").update(`${ts}.${body}`).digest("hex");
+      const posted = await fetch(`${url}/v1/settlements/events`, {
+        method: "POST",
+        body,
+        headers: { authorization: `Bearer ${gatewayKey}`, "content-type": "application/json", "entrepot-timestamp": ts, "entrepot-signature": `v1=${sig}` },
+      });
+      expect(posted.status, await posted.clone().text()).toBe(201);
+      const booked = await fetch(`${url}/v1/transactions?meta.settlementId=ORD-README-1`, { headers: { authorization: `Bearer ${finance}` } });
+      expect(((await booked.json()) as { items: unknown[] }).items).toHaveLength(1);
       // The keys are printed to stdout once; nothing writes them to stderr.
       expect(s.err()).not.toContain(finance);
+      expect(s.err()).not.toContain(secret);
     } finally {
       s.child.kill("SIGINT");
     }

@@ -6,8 +6,10 @@
  *
  * The signature covers the exact bytes received, so the body cannot be altered, and the
  * timestamp, so an old request cannot be replayed outside the window. Inside the window a
- * signature is accepted ONCE: a retry must be signed again (new timestamp, new signature).
- * Several `v1=` values may be sent comma-separated (secret rotation); one match suffices.
+ * signature is accepted ONCE (the caller claims the signature this answers in the replay store
+ * shared by every instance, shared-state/replay-claims.ts): a retry must be signed again.
+ * Several `v1=` values may be sent comma-separated, and a key may hold two secrets while its
+ * secret is rotated; any value matching any live secret suffices.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { HttpErrors } from "../errors.js";
@@ -31,51 +33,18 @@ export function signedHeaders(secret: string, body: string | Buffer, now: Date =
   return { [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: `v1=${sign(secret, ts, body)}` };
 }
 
-/**
- * Signatures seen within the window, per key. Bounded: when full, the oldest entries go first;
- * an evicted signature is still refused by the timestamp check once the window has passed, and
- * the bound is far above what a window of legitimate traffic produces.
- */
-export class ReplayCache {
-  private readonly seen = new Map<string, number>();
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxEntries = 1_000_000,
-  ) {}
-
-  /** True when this signature was not seen inside the window (and records it). */
-  claim(key: string, nowMs: number): boolean {
-    this.sweep(nowMs);
-    if (this.seen.has(key)) return false;
-    if (this.seen.size >= this.maxEntries) {
-      const oldest = this.seen.keys().next();
-      if (!oldest.done) this.seen.delete(oldest.value);
-    }
-    this.seen.set(key, nowMs + 2 * this.windowMs);
-    return true;
-  }
-
-  private sweep(nowMs: number): void {
-    // Insertion order = expiry order (constant window), so stop at the first live entry.
-    for (const [k, until] of this.seen) {
-      if (until > nowMs) break;
-      this.seen.delete(k);
-    }
-  }
-}
-
 export interface VerifyInput {
-  keyId: string;
-  secret: string;
+  /** The key's live signing secrets (current first). */
+  secrets: readonly string[];
   timestamp: string | undefined;
   signature: string | undefined;
   rawBody: Buffer;
   windowSeconds: number;
   nowMs: number;
-  replay: ReplayCache;
 }
 
-export function verifySignature(v: VerifyInput): void {
+/** Checks a signed request; answers the matching signature (hex), which the caller claims once. */
+export function verifySignature(v: VerifyInput): string {
   if (v.timestamp === undefined || v.signature === undefined) {
     throw HttpErrors.signatureMissing(`signed requests need the ${TIMESTAMP_HEADER} and ${SIGNATURE_HEADER} headers`, {
       fields: [{ field: v.timestamp === undefined ? TIMESTAMP_HEADER : SIGNATURE_HEADER, message: "header required" }],
@@ -98,10 +67,10 @@ export function verifySignature(v: VerifyInput): void {
       fields: [{ field: TIMESTAMP_HEADER, message: "outside the replay window" }],
     });
   }
-  const expected = Buffer.from(sign(v.secret, v.timestamp, v.rawBody), "hex");
-  const match = candidates.find((c) => timingSafeEqual(Buffer.from(c, "hex"), expected));
-  if (match === undefined) throw HttpErrors.signatureInvalid("the signature does not match the body and timestamp");
-  if (!v.replay.claim(`${v.keyId}:${match}`, v.nowMs)) {
-    throw HttpErrors.signatureReplayed("this signature was already used; sign the retry again with a new timestamp");
+  for (const secret of v.secrets) {
+    const expected = Buffer.from(sign(secret, v.timestamp, v.rawBody), "hex");
+    const match = candidates.find((c) => timingSafeEqual(Buffer.from(c, "hex"), expected));
+    if (match !== undefined) return match;
   }
+  throw HttpErrors.signatureInvalid("the signature does not match the body and timestamp");
 }

@@ -3,75 +3,90 @@
  *  - onRequest: `Authorization: Bearer <key>` -> the key's principal, then the scope check (a
  *    wrong key never learns whether the route exists beyond its 401/403);
  *  - preValidation (after the body is read, before it is validated): the HMAC signature of
- *    signed routes, over the raw bytes. Unsigned garbage is a 401, not a 400 that describes it.
+ *    signed routes, over the raw bytes, against the key's live signing secrets; the matching
+ *    signature is then claimed once in the replay store every instance shares. Unsigned garbage
+ *    is a 401, not a 400 that describes it.
  * Routes without `config.auth` are public (health, metrics, docs).
  *
- * Failed authentications are counted per client address: the per-key rate limit cannot apply to
- * a caller without a valid key, and each unknown key costs a database lookup. Above
- * AUTH_FAILURE_LIMIT per window the address is refused (429) before any lookup.
+ * Failed authentications feed the shared lockout (auth/lockout.ts), which only ever turns a
+ * FAILURE into 429: valid credentials always pass. Which gateway a key reaches is the routes'
+ * business (auth/reach.ts).
  */
-import type { FastifyInstance } from "fastify";
-import { isAppError } from "../../errors.js";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { isAppError, type AppError } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
-import { hasScope } from "../auth/keys.js";
-import { ReplayCache, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from "../auth/signature.js";
+import { hasScope, liveSecrets } from "../auth/keys.js";
+import { AuthLockout } from "../auth/lockout.js";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from "../auth/signature.js";
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
 }
 
-/** Fixed-window failure counter per client address, bounded in size. */
-class FailureCounter {
-  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+function tooMany(reply: FastifyReply, retryAtMs: number, nowMs: number): AppError {
+  const seconds = Math.max(1, Math.ceil((retryAtMs - nowMs) / 1000));
+  reply.header("retry-after", String(seconds));
+  return HttpErrors.rateLimited(`too many failed authentications; retry in ${seconds} s`, { details: { retryAfterSeconds: seconds } });
+}
+
+/** At most one forced re-read of a key per interval; remembers a bounded number of keys. */
+class RefreshGate {
+  private readonly last = new Map<string, number>();
   constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-    private readonly maxAddresses = 100_000,
+    private readonly intervalMs: number,
+    private readonly maxKeys = 10_000,
   ) {}
 
-  blocked(address: string, nowMs: number): number | null {
-    const w = this.windows.get(address);
-    if (w === undefined || w.resetAt <= nowMs) return null;
-    return w.count >= this.limit ? w.resetAt - nowMs : null;
-  }
-
-  fail(address: string, nowMs: number): void {
-    const w = this.windows.get(address);
-    if (w !== undefined && w.resetAt > nowMs) {
-      w.count++;
-      return;
-    }
-    if (this.windows.size >= this.maxAddresses) {
-      for (const [k, v] of this.windows) if (v.resetAt <= nowMs) this.windows.delete(k);
-      if (this.windows.size >= this.maxAddresses) this.windows.delete(this.windows.keys().next().value as string);
-    }
-    this.windows.set(address, { count: 1, resetAt: nowMs + this.windowMs });
+  allow(keyId: string, nowMs: number): boolean {
+    const at = this.last.get(keyId);
+    if (at !== undefined && nowMs - at < this.intervalMs) return false;
+    this.last.delete(keyId);
+    if (this.last.size >= this.maxKeys) this.last.delete(this.last.keys().next().value as string);
+    this.last.set(keyId, nowMs);
+    return true;
   }
 }
 
 export async function authPlugin(app: FastifyInstance): Promise<void> {
+  const { apiKeys, sharedState } = app.services;
+  const { http } = app.appConfig;
   const windowSeconds = app.appConfig.auth.replayWindowSeconds;
-  const replay = new ReplayCache(windowSeconds * 1000);
-  const failures = new FailureCounter(app.appConfig.http.authFailureLimit, app.appConfig.http.rateLimitWindowMs);
-  const AUTH_FAILURES = new Set(["ENT_AUTH_MISSING_KEY", "ENT_AUTH_INVALID_KEY", "ENT_AUTH_REVOKED_KEY", "ENT_AUTH_SIGNATURE_MISSING", "ENT_AUTH_SIGNATURE_INVALID", "ENT_AUTH_SIGNATURE_EXPIRED", "ENT_AUTH_SIGNATURE_REPLAYED"]);
-  app.addHook("onError", async (request, _reply, error) => {
-    if (isAppError(error) && AUTH_FAILURES.has(error.code)) failures.fail(request.ip, Date.now());
+  const lockout = new AuthLockout(sharedState.counters, {
+    perKeyAndAddress: http.authFailureLimit,
+    perKey: http.authFailureKeyLimit,
+    perAddress: http.authFailureAddressLimit,
+    windowMs: http.rateLimitWindowMs,
   });
+  const refreshes = new RefreshGate(1_000);
   app.decorateRequest("principal", null);
   app.decorateRequest("rawBody", undefined);
 
-  app.addHook("onRequest", async (request) => {
+  /** Counts the failure; answers what to throw (the failure itself, or 429 past a limit). */
+  async function failed(request: FastifyRequest, reply: FastifyReply, error: AppError, knownKeyId: string | null): Promise<AppError> {
+    const verdict = await lockout.fail(knownKeyId, request.ip);
+    return verdict.locked ? tooMany(reply, verdict.retryAtMs, Date.now()) : error;
+  }
+
+  app.addHook("onRequest", async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (auth === undefined) return;
-    const wait = failures.blocked(request.ip, Date.now());
-    if (wait !== null) {
-      throw HttpErrors.rateLimited(`too many failed authentications from this address; retry in ${Math.ceil(wait / 1000)} s`, { details: { retryAfterSeconds: Math.ceil(wait / 1000) } });
-    }
     const h = request.headers.authorization;
-    if (h === undefined || h.trim() === "") throw HttpErrors.missingKey("send the API key as Authorization: Bearer <key>");
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-    if (m === null) throw HttpErrors.invalidKey("the Authorization header must be Bearer <key>");
-    const principal = await app.services.apiKeys.authenticate(m[1] as string);
+    const m = h === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (m === null) {
+      const blocked = lockout.keylessBlockedUntil(request.ip);
+      if (blocked !== null) throw tooMany(reply, blocked, Date.now());
+      const error = h === undefined || h.trim() === "" ? HttpErrors.missingKey("send the API key as Authorization: Bearer <key>") : HttpErrors.invalidKey("the Authorization header must be Bearer <key>");
+      throw await failed(request, reply, error, null);
+    }
+    const v = await apiKeys.verify(m[1] as string);
+    if ("error" in v) {
+      if (v.knownKeyId === null) {
+        const blocked = lockout.keylessBlockedUntil(request.ip);
+        if (blocked !== null) throw tooMany(reply, blocked, Date.now());
+      }
+      throw await failed(request, reply, v.error, v.knownKeyId);
+    }
+    const principal = v.principal;
     if (!auth.scopes.some((s) => hasScope(principal.scopes, s))) {
       throw HttpErrors.insufficientScope(`this route needs one of the scopes ${auth.scopes.join(", ")}; key ${principal.keyId} has ${principal.scopes.join(", ") || "none"}`, {
         details: { required: auth.scopes, granted: [...principal.scopes] },
@@ -80,18 +95,40 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     request.principal = principal;
   });
 
-  app.addHook("preValidation", async (request) => {
+  app.addHook("preValidation", async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (auth?.signed !== true || request.principal === null) return;
-    verifySignature({
-      keyId: request.principal.keyId,
-      secret: request.principal.signingSecret,
+    const keyId = request.principal.keyId;
+    const nowMs = Date.now();
+    const input = {
       timestamp: header(request.headers[TIMESTAMP_HEADER]),
       signature: header(request.headers[SIGNATURE_HEADER]),
       rawBody: request.rawBody ?? Buffer.alloc(0),
       windowSeconds,
-      nowMs: Date.now(),
-      replay,
-    });
+      nowMs,
+    };
+    let match: string;
+    try {
+      match = verifySignature({ ...input, secrets: liveSecrets(request.principal, nowMs) });
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      // The key may have been rotated through another instance since this one cached it: check the
+      // database before calling the signature wrong, at most once a second per key (a stream of
+      // bad signatures must not become a stream of lookups).
+      if (e.code !== HttpErrors.signatureInvalid.code || !refreshes.allow(keyId, nowMs)) throw await failed(request, reply, e, keyId);
+      apiKeys.forget(keyId);
+      const fresh = await apiKeys.verify(request.headers.authorization?.replace(/^Bearer\s+/i, "").trim() ?? "");
+      if ("error" in fresh) throw await failed(request, reply, fresh.error, fresh.knownKeyId);
+      request.principal = fresh.principal;
+      try {
+        match = verifySignature({ ...input, secrets: liveSecrets(fresh.principal, nowMs) });
+      } catch (again) {
+        if (!isAppError(again)) throw again;
+        throw await failed(request, reply, again, keyId);
+      }
+    }
+    if (!(await sharedState.replay.claim(keyId, match, nowMs))) {
+      throw await failed(request, reply, HttpErrors.signatureReplayed("this signature was already used; sign the retry again with a new timestamp"), keyId);
+    }
   });
 }

@@ -73,10 +73,42 @@ function mapFastifyError(error: FastifyError): { appError: AppError; status?: nu
   return null;
 }
 
+/**
+ * Errors the router raises before any route or hook exists for the request (Fastify's
+ * `frameworkErrors`): a path segment past `maxParamLength`, a malformed percent-encoding. Same
+ * problem documents as everything else, never Fastify's own JSON.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? HttpErrors.paramTooLong(`a path parameter is longer than ${MAX_PARAM_LENGTH} characters`)
+      : error.code === "FST_ERR_BAD_URL"
+        ? HttpErrors.badRequest("the path is not a valid URL (bad percent-encoding)")
+        : HttpErrors.badRequest("the request could not be routed");
+  sendProblem(request, reply, problem);
+}
+
+/** Longest path parameter the router accepts: event keys reach 252 characters, account codes 200. */
+export const MAX_PARAM_LENGTH = 256;
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, e: AppError, status?: number): FastifyReply {
   const problem = problemOf(e, request.url.split("?")[0] ?? request.url, String(request.id), status);
   request.server.metrics?.problems.inc({ code: problem.code });
   return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem);
+}
+
+const NUL_ESCAPE = Buffer.from("\\u0000");
+
+/** The dotted path of the first string or key holding a NUL character, or null. */
+export function nulField(v: unknown, path: string[]): string | null {
+  if (typeof v === "string") return v.includes("\u0000") ? (path.length === 0 ? "body" : path.join(".")) : null;
+  if (v === null || typeof v !== "object") return null;
+  for (const [k, x] of Object.entries(v)) {
+    if (k.includes("\u0000")) return [...path, JSON.stringify(k).slice(1, -1)].join(".");
+    const found = nulField(x, [...path, k]);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 export async function errorsPlugin(app: FastifyInstance): Promise<void> {
@@ -88,7 +120,13 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
     request.rawBody = raw;
     // The default parser is callback-style and synchronous; its return value carries nothing.
     void parseJson(request, raw.toString("utf8"), (err, value) => {
-      if (err === null) return done(null, value);
+      if (err === null) {
+        // PostgreSQL stores no NUL in text or JSON: refused here, naming the field, for every route
+        // and every nested string (a JSON body can only carry NUL as the escape \u0000).
+        const nul = raw.includes(NUL_ESCAPE) ? nulField(value, []) : null;
+        if (nul !== null) return done(Errors.validation(`1 invalid field: ${nul} must not contain NUL (\\u0000) characters`, { fields: [{ field: nul, message: "must not contain NUL (\\u0000) characters" }] }), undefined);
+        return done(null, value);
+      }
       const code = (err as FastifyError).code;
       done(code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? HttpErrors.malformedJson("the body is empty but the content type is application/json") : HttpErrors.malformedJson("the body is not valid JSON"), undefined);
     });

@@ -7,7 +7,8 @@ import { TAGS } from "../plugins/docs.js";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../chain/anchoring/index.js";
-import { bearer, problems } from "../schemas/common.js";
+import { bearer, Int8Id, problems, SettlementRef } from "../schemas/common.js";
+import { principalOf, readableGateway } from "../auth/reach.js";
 
 const TAG = TAGS.anchoring;
 const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
@@ -151,7 +152,7 @@ export function batchView(b: AnchorBatch): Static<typeof AnchorBatchView> {
   };
 }
 
-const BatchIdParam = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "Batch id" });
+const BatchIdParam = Int8Id("^[1-9][0-9]{0,18}$", "Batch id");
 
 export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
@@ -165,19 +166,20 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
   const proofResponses = { 200: Type.Ref("AnchorProof"), ...problems(400, 401, 403, 404, 409, 429, 503) };
 
   app.get("/v1/settlements/:id/proof", {
-    config: read,
+    // A gateway reads the proofs of its own settlements (another gateway's answers 404).
+    config: { auth: { scopes: ["finance:read", "gateway:write"] } },
     schema: {
       tags: [TAG],
       summary: "Inclusion proof of a settlement",
       description:
-        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id. 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
+        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id; a gateway key gets the proofs of its own gateway's settlements only. 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
       security: bearer,
-      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 250 }) }),
+      params: Type.Object({ id: SettlementRef }),
       response: proofResponses,
     },
   }, async (request) => {
     const service = anchoring();
-    const record = await services.settlement.getSettlement((request.params as { id: string }).id);
+    const record = await services.settlement.getSettlement((request.params as { id: string }).id, { gateway: readableGateway(principalOf(request.principal)) });
     if (record.journalTransactionId === null) {
       throw AnchorErrors.notAnchored(`settlement ${record.id} is not booked in the journal yet`, { details: { state: "unanchored", settlementId: record.id } });
     }
@@ -191,7 +193,7 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
       summary: "Inclusion proof of any journal transaction",
       description: "As the settlement proof, for any journal transaction (payouts, adjustments). 409 ENT_ANCHOR_NOT_ANCHORED until its batch is submitted.",
       security: bearer,
-      params: Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }) }),
+      params: Type.Object({ id: Int8Id("^[1-9][0-9]{0,18}$", "Journal transaction id") }),
       response: proofResponses,
     },
   }, async (request) => anchoring().proofOfTransaction((request.params as { id: string }).id));

@@ -1,22 +1,24 @@
 /**
  * FX: publish rates (operators), read the rate in force, lock a quote (gateways, signed: the
- * quote id then goes into the capture event), read a quote back.
+ * quote id then goes into the capture event), read a quote back. A quote belongs to the gateway
+ * whose key took it: only that gateway reads it and uses it in an event (auth/reach.ts).
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { bearer, DateTime, problems, SignatureHeaders } from "../schemas/common.js";
+import { bearer, DateTime, Line, problems, SignatureHeaders, Text } from "../schemas/common.js";
 import { fxQuoteView, FxQuoteView, fxRateView, FxRateView, resolvedRateView, ResolvedRateView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
+import { principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 
 /** Loose on purpose: the fx module validates codes and rates and names the offending field. */
-const Code = Type.String({ minLength: 1, maxLength: 8, description: "ISO 4217 currency code" });
+const Code = Line(8, 1, "ISO 4217 currency code");
 
 const RateInput = Type.Object(
   {
     base: Code,
     quote: Code,
     rate: Type.String({ maxLength: 60, description: "Units of quote per unit of base, decimal string (at most 18 decimals)", examples: ["5.4321"] }),
-    source: Type.String({ minLength: 1, maxLength: 200 }),
+    source: Text(200, 1),
     asOf: DateTime,
     validFrom: Type.Optional(DateTime),
     validUntil: Type.Optional(DateTime),
@@ -77,7 +79,7 @@ export async function fxRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.fx],
       summary: "Lock an FX quote",
-      description: "Locks the all-in rate (mid minus the configured markup) for base -> quote until `expiresAt`. Put its id in a capture's `fxQuoteId`.",
+      description: "Locks the all-in rate (mid minus the configured markup) for base -> quote until `expiresAt`. Put its id in a capture's `fxQuoteId`. The quote belongs to the key's gateway: another gateway's events cannot use it.",
       security: bearer,
       headers: SignatureHeaders,
       body: QuoteBody,
@@ -85,7 +87,8 @@ export async function fxRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof QuoteBody>;
-    const q = await fx.quote({ base: b.base, quote: b.quote, ...(b.at === undefined ? {} : { at: new Date(b.at) }) });
+    const gateway = writableGateway(principalOf(request.principal));
+    const q = await fx.quote({ base: b.base, quote: b.quote, gateway, ...(b.at === undefined ? {} : { at: new Date(b.at) }) });
     return reply.status(201).send(fxQuoteView(q));
   });
 
@@ -94,9 +97,10 @@ export async function fxRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.fx],
       summary: "Get an FX quote",
+      description: "A gateway key reads its own gateway's quotes only: another's answers 404 like a missing one.",
       security: bearer,
-      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
-      response: { 200: FxQuoteView, ...problems(401, 403, 404, 429) },
+      params: Type.Object({ id: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,64}$", description: "Quote id (fxq_...)" }) }),
+      response: { 200: FxQuoteView, ...problems(400, 401, 403, 404, 429) },
     },
-  }, async (request) => fxQuoteView(await fx.getQuote((request.params as { id: string }).id)));
+  }, async (request) => fxQuoteView(await fx.getQuote((request.params as { id: string }).id, { gateway: readableGateway(principalOf(request.principal)) })));
 }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { LedgerErrors } from "../../ledger/index.js";
-import { bearer, CurrencyCode, CursorQuery, DateTime, Identifier, LimitQuery, problems } from "../schemas/common.js";
+import { AccountCode, bearer, CurrencyCode, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
 import { balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 
@@ -14,7 +14,7 @@ const META_PREFIX = "meta.";
 
 const ListQuery = Type.Object(
   {
-    account: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Only transactions with a posting on this account code" })),
+    account: Type.Optional({ ...AccountCode, description: "Only transactions with a posting on this account code" }),
     sellerId: Type.Optional(Identifier),
     from: Type.Optional(DateTime),
     to: Type.Optional(DateTime),
@@ -23,14 +23,14 @@ const ListQuery = Type.Object(
   },
   {
     // Metadata filters: `meta.<key>=<value>`, exact match, e.g. `meta.settlementId=ORD-BR-pop`.
-    patternProperties: { "^meta\\.[A-Za-z0-9_]{1,64}$": Type.String({ maxLength: 200 }) },
+    patternProperties: { "^meta\\.[A-Za-z0-9_]{1,64}$": Text(200) },
     additionalProperties: false,
   },
 );
 type ListQuery = Static<typeof ListQuery> & Record<string, string | undefined>;
 
 const AccountParams = Type.Object({
-  account: Type.String({ minLength: 1, maxLength: 200, description: "Account code, e.g. seller:S-POP-SZ-01:available" }),
+  account: AccountCode,
   currency: CurrencyCode,
 });
 
@@ -50,7 +50,9 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const q = request.query as ListQuery;
-    const metadata: Record<string, string> = {};
+    // A prototype-less map: `meta.__proto__`, `meta.constructor` are ordinary metadata keys here,
+    // never a write to Object.prototype's accessors that would drop the filter silently.
+    const metadata = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(q)) if (k.startsWith(META_PREFIX) && v !== undefined) metadata[k.slice(META_PREFIX.length)] = v;
     if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to)) {
       throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
@@ -73,7 +75,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "Get one journal transaction",
       security: bearer,
-      params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,19}$" }) }),
+      params: Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Journal transaction id") }),
       response: { 200: Type.Ref("Transaction"), ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => {

@@ -8,11 +8,11 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Payout, PayoutBatch, PayoutDestination, PayoutService, SkippedSeller } from "../../payouts/index.js";
 import { PAYOUT_STATUSES, PayoutErrors } from "../../payouts/index.js";
-import { bearer, Identifier, LimitQuery, problems } from "../schemas/common.js";
+import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 
 const TAG = TAGS.payouts;
-const Id = Type.String({ pattern: "^[0-9]{1,19}$", description: "Decimal id" });
-const ChainId = Type.String({ pattern: "^[1-9][0-9]{0,18}$", description: "EVM chain id, decimal; default: the chain the service pays on" });
+const Id = Int8Id("^[0-9]{1,19}$", "Decimal id");
+const ChainId = Int8Id("^[1-9][0-9]{0,18}$", "EVM chain id, decimal; default: the chain the service pays on");
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const DestinationView = Type.Object({
@@ -158,7 +158,7 @@ const ListQuery = Type.Object(
     status: Type.Optional(Type.String({ enum: [...PAYOUT_STATUSES] })),
     batchId: Type.Optional(Id),
     limit: Type.Optional(LimitQuery),
-    cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$", description: "nextCursor of the previous page" })),
+    cursor: Type.Optional(Int8Id("^[0-9]{1,19}$", "nextCursor of the previous page")),
   },
   { additionalProperties: false },
 );

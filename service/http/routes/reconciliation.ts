@@ -24,7 +24,7 @@ import {
 } from "../../reconciliation/index.js";
 import { itemCsvLine, itemsCsvHeader } from "../../reconciliation/report.js";
 import { transactionView } from "../schemas/views.js";
-import { Amount, bearer, CurrencyCode, DateTime, Identifier, LimitQuery, problems } from "../schemas/common.js";
+import { Amount, bearer, CurrencyCode, DateTime, Identifier, LimitQuery, problems, Text } from "../schemas/common.js";
 
 const TAG = TAGS.reconciliation;
 const unavailable = defineError("ENT_RECON_UNAVAILABLE", 503, "Reconciliation not configured");
@@ -98,7 +98,7 @@ const RunView = Type.Object({
 
 const PostingBody = Type.Object(
   {
-    account: Type.String({ minLength: 1, maxLength: 200 }),
+    account: Text(200, 1),
     currency: CurrencyCode,
     direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
     amount: Type.String({ pattern: "^[1-9][0-9]{0,37}$", description: "Positive integer minor units" }),
@@ -108,12 +108,12 @@ const PostingBody = Type.Object(
 
 const ResolutionBody = Type.Object(
   {
-    note: Type.String({ minLength: 1, maxLength: 4000 }),
+    note: Text(4000, 1),
     adjustment: Type.Optional(
       Type.Object(
         {
           postings: Type.Array(PostingBody, { minItems: 2, maxItems: 50 }),
-          description: Type.Optional(Type.String({ maxLength: 500 })),
+          description: Type.Optional(Text(500)),
         },
         { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" },
       ),

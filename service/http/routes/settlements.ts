@@ -1,20 +1,25 @@
 /**
  * Gateway settlement events: one (`POST /v1/settlements/events`) or many
  * (`POST /v1/settlements/events/batch`, answered per item by index, TigerBeetle-style: a replay
- * is `exists`, one bad item never fails the others). Both are signed by the gateway.
+ * is `exists`, one bad item never fails the others). Both are signed by the gateway, and a gateway
+ * key posts only events naming its own gateway (auth/reach.ts): the event id namespace
+ * (`settlement:<gateway>:<gatewayEventId>`, refunds' originalEventId, quotes) is then the key's own. Reads
+ * through a gateway key see that gateway's records only; another gateway's answers as missing.
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { EVENT_TYPES, type SettlementEvent, type SettlementItemResult } from "../../settlement/index.js";
-import { Amount, SignatureHeaders, bearer, DateTime, Identifier, NonNegativeAmount, problems } from "../schemas/common.js";
+import { Amount, SignatureHeaders, bearer, DateTime, GatewayName, Identifier, NonNegativeAmount, problems, SettlementRef } from "../schemas/common.js";
 import { batchItemView, BatchItemView, SettlementResultView, settlementResultView, settlementView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
+import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
+import { isAppError } from "../../errors.js";
 
 export const EventBody = Type.Object(
   {
     type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)), { description: "Event type" }),
-    gateway: Identifier,
+    gateway: GatewayName,
     gatewayEventId: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's id of this event: the idempotency key (with the gateway)" }),
     settlementId: Identifier,
     sellerId: Identifier,
@@ -78,6 +83,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const body = request.body as EventBody;
     try {
+      assertWritesAs(principalOf(request.principal), body.gateway, "gateway");
       const result = await services.settlement.postEvent(toEvent(body));
       count(body.type, result);
       return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result));
@@ -100,7 +106,22 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const { events } = request.body as { events: EventBody[] };
-    const results = await services.settlement.postEvents(events.map(toEvent));
+    const principal = principalOf(request.principal);
+    writableGateway(principal); // an unbound gateway key posts nothing: 403 for the whole request
+    // An item naming another gateway fails alone (403's code, by index); the others are posted.
+    const results = new Array<SettlementItemResult>(events.length);
+    const allowed: number[] = [];
+    events.forEach((e, i) => {
+      try {
+        assertWritesAs(principal, e.gateway, `events.${i}.gateway`);
+        allowed.push(i);
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        results[i] = { status: "error", error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } };
+      }
+    });
+    const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)));
+    posted.forEach((r, k) => (results[allowed[k] as number] = r));
     results.forEach((r, i) => count(events[i]?.type ?? "unknown", r));
     return {
       results: results.map((r, index) => {
@@ -118,21 +139,24 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Get a settlement record",
-      description: "By record id, or by event key `<gateway>:<gatewayEventId>`.",
+      description: "By record id, or by event key `settlement:<gateway>:<gatewayEventId>`. A gateway key reads its own gateway's records only: another gateway's answers 404 like a missing one.",
       security: bearer,
-      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 250 }) }),
-      response: { 200: Type.Ref("Settlement"), ...problems(401, 403, 404, 429) },
+      params: Type.Object({ id: SettlementRef }),
+      response: { 200: Type.Ref("Settlement"), ...problems(400, 401, 403, 404, 429) },
     },
-  }, async (request) => settlementView(await services.settlement.getSettlement((request.params as { id: string }).id)));
+  }, async (request) => settlementView(await services.settlement.getSettlement((request.params as { id: string }).id, { gateway: readableGateway(principalOf(request.principal)) })));
 
   app.get("/v1/orders/:settlementId/settlements", {
     config: { auth: { scopes: ["finance:read", "gateway:write"] } },
     schema: {
       tags: [TAGS.settlements],
       summary: "Every settlement record of one marketplace order, oldest first",
+      description: "A gateway key sees its own gateway's records of the order only.",
       security: bearer,
       params: Type.Object({ settlementId: Identifier }),
       response: { 200: Type.Object({ items: Type.Array(Type.Ref("Settlement")) }), ...problems(400, 401, 403, 429) },
     },
-  }, async (request) => ({ items: (await services.settlement.listForOrder((request.params as { settlementId: string }).settlementId)).map(settlementView) }));
+  }, async (request) => ({
+    items: (await services.settlement.listForOrder((request.params as { settlementId: string }).settlementId, { gateway: readableGateway(principalOf(request.principal)) })).map(settlementView),
+  }));
 }

@@ -11,6 +11,34 @@ export const NonNegativeAmount = Type.String({ pattern: "^(0|[1-9][0-9]{0,37})$"
 export const CurrencyCode = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code", examples: ["BRL"] });
 export const DateTime = Type.String({ format: "date-time", description: "RFC 3339 instant", examples: ["2024-12-02T09:00:00Z"] });
 export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
+/** A gateway's name, as events carry it and as a gateway key is bound to it. */
+export const GatewayName = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "Gateway name, 1-120 characters of [A-Za-z0-9._:-]", examples: ["adyen"] });
+/** A settlement record id or event key `settlement:<gateway>:<gatewayEventId>` (all of [A-Za-z0-9._:-]). */
+export const SettlementRef = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,255}$", description: "Settlement record id, or event key `settlement:<gateway>:<gatewayEventId>`" });
+
+/**
+ * Free text as stored: any characters but NUL, which PostgreSQL cannot store in text or JSON
+ * (it would surface as a 500). JSON bodies are also screened for NUL as a whole (plugins/errors.ts).
+ */
+export function Text(maxLength: number, minLength = 0, description?: string) {
+  return Type.String({ minLength, maxLength, pattern: "^[^\\u0000]*$", ...(description === undefined ? {} : { description }) });
+}
+
+/** One line of text in a path or query string: no control characters (no NUL, no line breaks). */
+export function Line(maxLength: number, minLength = 1, description?: string) {
+  return Type.String({ minLength, maxLength, pattern: "^[^\\u0000-\\u001f\\u007f]*$", ...(description === undefined ? {} : { description }) });
+}
+
+/** Account code in a path or query: one line of at most 200 characters (ledger codes are free-form). */
+export const AccountCode = Line(200, 1, "Account code, e.g. seller:S-POP-SZ-01:available");
+
+/**
+ * A decimal id of a BIGINT column: digits only, and (format `int8`, PostgreSQL's BIGINT, registered in app.ts) no
+ * larger than 2^63-1, so an id past the column's range is a 400 naming the field, never a 500.
+ */
+export function Int8Id(pattern = "^[0-9]{1,19}$", description = "Decimal id") {
+  return Type.String({ pattern, format: "int8", description });
+}
 export const StringMap = Type.Record(Type.String(), Type.String());
 /** Query-string integers stay strings (no type coercion anywhere, so a JSON body never has a number silently turned into an amount). */
 export const LimitQuery = Type.String({ pattern: "^(?:[1-9][0-9]{0,2}|1000)$", description: "Page size, 1-1000 (default 100)" });

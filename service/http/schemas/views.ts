@@ -292,6 +292,7 @@ export const FxQuoteView = Type.Object({
   ratesAt: DateTime,
   createdAt: DateTime,
   expiresAt: DateTime,
+  gateway: Type.Union([Type.String(), Type.Null()], { description: "The gateway that took the quote (only its events can use it); null for an operator's quote" }),
 });
 
 export function fxQuoteView(q: FxQuote): Static<typeof FxQuoteView> {
@@ -308,5 +309,6 @@ export function fxQuoteView(q: FxQuote): Static<typeof FxQuoteView> {
     ratesAt: q.ratesAt.toISOString(),
     createdAt: q.createdAt.toISOString(),
     expiresAt: q.expiresAt.toISOString(),
+    gateway: q.gateway,
   };
 }
