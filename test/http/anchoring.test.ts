@@ -89,6 +89,7 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("lets a gateway key read the proofs of its own gateway's settlements only (another's is 404 like a missing one)", async () => {
+    await anchoredPair();
     const own = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", h.keys.gateway);
     expect(own.statusCode, own.body).toBe(200);
     const other = await h.services.apiKeys.create({ name: "other gateway", scopes: ["gateway:write"], gateway: "stripe" });
