@@ -56,10 +56,11 @@ interface ISettlementVault {
     /// @param owed The total claimable the balance must cover.
     error InsufficientVaultBalance(uint256 balance, uint256 owed);
 
-    /// @notice Thrown when a failed transfer ran out of gas because the caller supplied too little:
-    /// a relayer must not be able to turn pushes into claimables by starving the token call.
-    /// @param payoutId The payout whose transfer failed.
-    /// @param gasLeft The gas left after the failed call.
+    /// @notice Thrown before a payout's push transfer when the gas left could not cover the transfer's
+    /// capped stipend: checked before the call, so a relayer cannot turn pushes into claimables by
+    /// starving the token call.
+    /// @param payoutId The payout whose transfer was about to be made.
+    /// @param gasLeft The gas left at the check.
     error InsufficientGasForPayout(uint64 payoutId, uint256 gasLeft);
 
     /// @notice Thrown when a signed authorization is used after its deadline.
