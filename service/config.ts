@@ -81,6 +81,15 @@ export interface Config {
     maxRateAgeSeconds: number | undefined;
     rateValiditySeconds: number;
   };
+  /** Bounds on a settlement event (settlement/validate.ts: EventLimits). */
+  settlement: {
+    /** MAX_AMOUNT_MINOR: largest amount in minor units (default 10^15); MAX_AMOUNT_MINOR_BY_CURRENCY overrides per currency. */
+    maxAmountMinor: { default: bigint; byCurrency: Record<string, bigint> };
+    /** EVENT_MAX_FUTURE_SKEW_SECONDS (default 300): how far ahead of our clock occurredAt may be. */
+    maxFutureSkewMs: number;
+    /** EVENT_MAX_AGE_DAYS (default 3,660): how old occurredAt may be. */
+    maxAgeMs: number;
+  };
   /** The chain side (anchoring, payouts, event index). Off when `rpcUrl` is undefined. */
   chain: {
     /** JSON-RPC endpoint; undefined = no chain workers (`npm start` runs a local chain and sets it). */
@@ -167,6 +176,29 @@ function secretsKeys(env: Env, name: string): Buffer[] {
   });
 }
 
+/** Largest MAX_AMOUNT_MINOR accepted: far inside the ledger's own bounds (postings < 10^36). */
+const MAX_AMOUNT_CEILING = 10n ** 18n;
+
+function amountMinor(name: string, v: string): bigint {
+  if (!/^\d{1,19}$/.test(v)) throw new ConfigError(name, `must be a positive integer of minor units, got ${JSON.stringify(v)}`);
+  const n = BigInt(v);
+  if (n < 1n || n > MAX_AMOUNT_CEILING) throw new ConfigError(name, `must be between 1 and ${MAX_AMOUNT_CEILING}`);
+  return n;
+}
+
+/** `MAX_AMOUNT_MINOR_BY_CURRENCY=KRW=1000000000000000,JPY=100000000000000`. */
+function amountsByCurrency(env: Env, name: string): Record<string, bigint> {
+  const v = raw(env, name);
+  const out: Record<string, bigint> = {};
+  if (v === undefined) return out;
+  for (const part of v.split(",")) {
+    const m = /^\s*([A-Z]{3})\s*=\s*(\S+)\s*$/.exec(part);
+    if (m === null || !isCurrency(m[1]!)) throw new ConfigError(name, `entries must look like KRW=1000000000000000, got ${JSON.stringify(part)}`);
+    out[m[1]] = amountMinor(name, m[2]!);
+  }
+  return out;
+}
+
 /** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
 export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -232,6 +264,14 @@ export function loadConfig(env: Env = process.env): Config {
       quoteTtlSeconds: int(env, "FX_QUOTE_TTL_SECONDS", 60, 1, 86_400),
       maxRateAgeSeconds: maxAge === 0 ? undefined : maxAge,
       rateValiditySeconds: int(env, "FX_RATE_VALIDITY_SECONDS", 86_400, 60, 366 * 86_400),
+    },
+    settlement: {
+      maxAmountMinor: {
+        default: amountMinor("MAX_AMOUNT_MINOR", raw(env, "MAX_AMOUNT_MINOR") ?? "1000000000000000"),
+        byCurrency: amountsByCurrency(env, "MAX_AMOUNT_MINOR_BY_CURRENCY"),
+      },
+      maxFutureSkewMs: int(env, "EVENT_MAX_FUTURE_SKEW_SECONDS", 300, 0, 86_400) * 1000,
+      maxAgeMs: int(env, "EVENT_MAX_AGE_DAYS", 3_660, 1, 36_600) * 86_400_000,
     },
     chain: {
       rpcUrl,

@@ -76,7 +76,7 @@ export interface OpenServices extends Services {
  */
 export function createServices(
   db: Pick<Database, "prisma" | "kind" | "sql">,
-  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth">>,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement">>,
   connection?: ChainConnection,
 ): Services {
   const ledger = createLedger(db);
@@ -87,7 +87,12 @@ export function createServices(
     rateValiditySeconds: config.fx.rateValiditySeconds,
     ...(config.fx.maxRateAgeSeconds === undefined ? {} : { maxRateAgeSeconds: config.fx.maxRateAgeSeconds }),
   });
-  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
+  const settlement = new SettlementService({
+    ledger,
+    fx,
+    repository: new PrismaSettlementRepository(db.prisma, db.sql),
+    ...(config.settlement === undefined ? {} : { limits: { ...config.settlement, now: () => new Date() } }),
+  });
   const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });
   const sharedState = {

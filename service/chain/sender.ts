@@ -30,6 +30,7 @@ import type { SqlRunner } from "../db/sql.js";
 import type { DeploymentRecord } from "./deployment-record.js";
 import { ChainErrors } from "./sender-errors.js";
 import { revertData } from "./revert.js";
+import { isUniqueViolation } from "../db/errors.js";
 
 export type ChainTxStatus = "signed" | "sent" | "mined" | "reverted";
 
@@ -871,7 +872,3 @@ function describe(e: unknown): string {
   return t.length > 300 ? `${t.slice(0, 300)}…` : t;
 }
 
-function isUniqueViolation(e: unknown, constraint: string): boolean {
-  const t = errorText(e);
-  return (typeof e === "object" && e !== null && (e as { code?: unknown }).code === "23505" && t.includes(constraint)) || (/duplicate key/i.test(t) && t.includes(constraint));
-}

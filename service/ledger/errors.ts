@@ -11,4 +11,8 @@ export const LedgerErrors = {
   pendingExpired: defineError("ENT_LEDGER_PENDING_EXPIRED", 409, "Pending transaction has expired"),
   notReversible: defineError("ENT_LEDGER_NOT_REVERSIBLE", 409, "Transaction cannot be reversed"),
   invalidCursor: defineError("ENT_LEDGER_INVALID_CURSOR", 400, "Invalid pagination cursor"),
+  /** An account total would leave the range the ledger keeps exact (plan.ts: MAX_ACCOUNT_TOTAL). */
+  limitExceeded: defineError("ENT_LEDGER_LIMIT_EXCEEDED", 422, "Posting would take an account total beyond the ledger's limit"),
+  /** The database kept failing transiently (deadlock, lost connection) after bounded retries: retry later. */
+  unavailable: defineError("ENT_LEDGER_UNAVAILABLE", 503, "The ledger is temporarily unavailable"),
 } as const;

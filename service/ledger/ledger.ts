@@ -11,7 +11,7 @@ import { createQueries } from "./queries.js";
 import * as store from "./store.js";
 import type { Account, AccountSpec, Ledger, PostResult, TransactionInput } from "./types.js";
 import { checkKey, parseId, validateInput, validateSpec } from "./validate.js";
-import { createWriter } from "./writer.js";
+import { createWriter, type WriterOptions } from "./writer.js";
 
 export interface LedgerOptions {
   /** Most items written in one database transaction (default 4000). */
@@ -20,6 +20,11 @@ export interface LedgerOptions {
   pipeline?: number;
   /** Clock, for tests of timeouts and point-in-time reads. */
   now?: () => Date;
+  /** Fault handling of the writer (writer.ts): tries after a transient failure and the first backoff. */
+  transientAttempts?: number;
+  transientBackoffMs?: number;
+  /** Test hook: runs before each flush is written and may throw to inject a fault. */
+  beforeWrite?: WriterOptions["beforeWrite"];
 }
 
 export type BatchItemResult = PostResult | { status: "error"; error: { code: string; message: string } };
@@ -32,7 +37,14 @@ export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" 
 } {
   const sql = db.sql;
   const now = opts.now ?? (() => new Date());
-  const writer = createWriter(sql, { maxBatch: opts.maxBatch ?? 4000, pipeline: opts.pipeline ?? 1, now });
+  const writer = createWriter(sql, {
+    maxBatch: opts.maxBatch ?? 4000,
+    pipeline: opts.pipeline ?? 1,
+    now,
+    ...(opts.transientAttempts === undefined ? {} : { transientAttempts: opts.transientAttempts }),
+    ...(opts.transientBackoffMs === undefined ? {} : { transientBackoffMs: opts.transientBackoffMs }),
+    ...(opts.beforeWrite === undefined ? {} : { beforeWrite: opts.beforeWrite }),
+  });
 
   async function submit(op: Op): Promise<PostResult> {
     const r = await writer.submit(op);

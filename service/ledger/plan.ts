@@ -125,6 +125,28 @@ export interface PostingMove {
   amount: bigint;
 }
 
+/**
+ * Every running total of an account (posted and pending, debit and credit) stays below this: the
+ * columns are NUMERIC(38,0) and one posting is below 10^36 (validate.ts), so the database never
+ * meets an overflow, and an account near the limit refuses its own postings with a coded 422
+ * instead of failing a whole flush. Totals only grow, so the margin is wide on purpose: at the
+ * settlement edge's 10^15 per event, reaching it takes 10^22 events.
+ */
+export const MAX_ACCOUNT_TOTAL = 10n ** 37n;
+
+/** The item's error when an account total would reach MAX_ACCOUNT_TOTAL, else null. */
+export function totalsLimit(after: AccountState): AppError | null {
+  const totals = { postedDebits: after.postedDebits, postedCredits: after.postedCredits, pendingDebits: after.pendingDebits, pendingCredits: after.pendingCredits };
+  for (const [name, v] of Object.entries(totals)) {
+    if (v >= MAX_ACCOUNT_TOTAL) {
+      return LedgerErrors.limitExceeded(`account ${after.code} (${after.currency}): ${name} would reach the ledger's limit of 10^37 minor units`, {
+        details: { account: after.code, currency: after.currency, total: name },
+      });
+    }
+  }
+  return null;
+}
+
 /** Moves `a`'s totals by one posting (in place: callers pass their own copy). */
 export function applyPosting(a: AccountState, p: Omit<PostingMove, "account">): void {
   const debit = p.direction === "debit";
@@ -399,7 +421,7 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       plan = planItem(o, accountOf, referenced, reversed, now);
       ({ postings, touched } = applyItem(plan.postings));
       for (const a of touched.values()) {
-        const error = insufficientFunds(accountOf(a.code, a.currency)!, a);
+        const error = totalsLimit(a) ?? insufficientFunds(accountOf(a.code, a.currency)!, a);
         if (error) throw error;
       }
     } catch (e) {

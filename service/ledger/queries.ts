@@ -86,12 +86,15 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
     },
 
     async verifyChain(): Promise<ChainVerification> {
+      // Verify up to the head as committed when we start, never past it: the head row and the
+      // transactions up to its sequence commit together, so all of 1..head are visible from here
+      // on, and writes committing meanwhile (beyond the head) cannot make a sound chain look broken.
       const head = await store.readHead(sql);
       let previous = GENESIS_HASH;
       let expectedId = 1n;
       let checked = 0n;
       for (;;) {
-        const ids = await store.transactionIdsFrom(sql, expectedId, VERIFY_PAGE);
+        const ids = await store.transactionIdsFrom(sql, expectedId, VERIFY_PAGE, head.sequence);
         if (ids.length === 0) break;
         const txs = await store.loadTransactions(sql, ids);
         txs.sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -101,6 +104,8 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
             return {
               ok: false,
               checked,
+              verifiedFrom: 1n,
+              verifiedTo: head.sequence,
               headSequence: head.sequence,
               headHash: head.hash,
               firstBreak: { sequence: expectedId, transactionId: t.id.toString(), expectedHash: recomputed, storedHash: t.hash },
@@ -115,6 +120,8 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       return {
         ok: headOk,
         checked,
+        verifiedFrom: 1n,
+        verifiedTo: head.sequence,
         headSequence: head.sequence,
         headHash: head.hash,
         ...(headOk ? {} : { firstBreak: { sequence: expectedId, transactionId: "head", expectedHash: previous, storedHash: head.hash } }),

@@ -329,8 +329,8 @@ export async function transactionIds(
 }
 
 /** Ids from `fromId` up, ascending, at most `limit`. */
-export async function transactionIdsFrom(sql: SqlRunner, fromId: bigint, limit: number): Promise<bigint[]> {
-  const rows = await sql.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" >= $1 ORDER BY "id" LIMIT $2`, fromId, limit);
+export async function transactionIdsFrom(sql: SqlRunner, fromId: bigint, limit: number, toId: bigint): Promise<bigint[]> {
+  const rows = await sql.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" >= $1 AND "id" <= $3 ORDER BY "id" LIMIT $2`, fromId, limit, toId);
   return rows.map((r) => r.id);
 }
 

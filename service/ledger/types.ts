@@ -130,6 +130,12 @@ export interface Page<T> {
 export interface ChainVerification {
   ok: boolean;
   checked: bigint;
+  /**
+   * The range verified: from the genesis to the journal head as committed when verification
+   * started (transactions committed meanwhile are left to the next run, never reported broken).
+   */
+  verifiedFrom: bigint;
+  verifiedTo: bigint;
   headSequence: bigint;
   headHash: string;
   /** First broken link, when not ok. */

@@ -23,12 +23,22 @@
  * Row locks are held for one flush, not per transfer, so a hot account (platform revenue) costs one
  * fsync per batch rather than one per transfer.
  *
+ * Faults (the flush as a whole fails, which planning should have prevented): a transient database
+ * error (deadlock, serialization failure, lost connection: db/errors.ts isTransient) is retried
+ * with bounded exponential backoff and jitter, then answered ENT_LEDGER_UNAVAILABLE (503, retry
+ * later), never a 4xx; any other error is isolated by bisection: the halves are flushed apart, so
+ * one poisoned item fails alone (a numeric overflow as ENT_LEDGER_LIMIT_EXCEEDED) and every other
+ * item of the flush commits. An optimistic flush that fails for any other reason than staleness
+ * is retried on the locking path, which does the same.
+ *
  * Pipeline: up to `pipeline` optimistic flushes in flight, each planned on top of the one before
  * (assumed to commit). One that does not commit makes every later one stale (head check): their
  * items are retried on the locking path, and `known` is dropped until a flush commits again.
  */
 import type { SqlRunner } from "../db/index.js";
+import { isNumericOverflow, isTransient } from "../db/errors.js";
 import { Errors, isAppError, type AppError } from "../errors.js";
+import { LedgerErrors } from "./errors.js";
 import { accountKey, opKey, planFlush, withPostingIds, type AccountState, type FlushPlan, type Head, type Op, type StoredTransaction } from "./plan.js";
 import * as store from "./store.js";
 import type { AccountSpec, JournalTransaction, PostResult } from "./types.js";
@@ -41,6 +51,12 @@ export interface WriterOptions {
   /** Optimistic flushes in flight at once. */
   pipeline: number;
   now: () => Date;
+  /** Tries of a flush that fails transiently before answering ENT_LEDGER_UNAVAILABLE. Default 6. */
+  transientAttempts?: number;
+  /** First backoff after a transient failure, doubled per try (with jitter). Default 10 ms. */
+  transientBackoffMs?: number;
+  /** Test hook: called before each flush is written (either path); may throw to inject a fault. */
+  beforeWrite?: (ops: readonly Op[]) => void;
 }
 
 export interface Writer {
@@ -151,9 +167,12 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
           slowFlushes = 16;
           retry.push(...f.batch);
         } else {
+          // Any other failure: nothing of this flush committed (one statement, autocommit). The
+          // locking path retries it, with backoff for transient faults and bisection for the rest.
           known = null;
           predicted = null;
-          failBatch(f.batch, out.error);
+          slowFlushes = 16;
+          retry.push(...f.batch);
         }
       }
     } finally {
@@ -187,24 +206,47 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
     }
   }
 
+  const attempts = Math.max(1, opts.transientAttempts ?? 6);
+  const backoffMs = opts.transientBackoffMs ?? 10;
+
   async function lockingFlush(batch: Queued[]): Promise<void> {
     if (slowFlushes > 0) slowFlushes--;
-    try {
-      const ops = batch.map((b) => b.op);
-      const out = await store.underJournalLock(sql, (tx, head) => planAndWriteLocked(tx, ops, head));
-      // Only now is the flush committed: its head and totals become the next optimistic base.
-      remember(out);
-      batch.forEach((b, i) => b.resolve(out.results[i]!));
-    } catch (e) {
-      known = null;
-      failBatch(batch, e);
+    const ops = batch.map((b) => b.op);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await store.underJournalLock(sql, (tx, head) => {
+          opts.beforeWrite?.(ops);
+          return planAndWriteLocked(tx, ops, head);
+        });
+        // Only now is the flush committed: its head and totals become the next optimistic base.
+        remember(out);
+        batch.forEach((b, i) => b.resolve(out.results[i]!));
+        return;
+      } catch (e) {
+        known = null;
+        if (isTransient(e)) {
+          if (attempt < attempts) {
+            await sleep(backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+            continue;
+          }
+          const err = LedgerErrors.unavailable(`the ledger database failed transiently ${attempts} times in a row; retry later`, {
+            details: { retryAfterSeconds: 1 },
+            cause: e,
+          });
+          for (const b of batch) b.resolve({ status: "error", error: err });
+          return;
+        }
+        if (batch.length > 1) {
+          // Isolate the fault: each half on its own (recursively), in order.
+          const half = Math.ceil(batch.length / 2);
+          await lockingFlush(batch.slice(0, half));
+          await lockingFlush(batch.slice(half));
+          return;
+        }
+        batch[0]!.resolve({ status: "error", error: itemFault(e) });
+        return;
+      }
     }
-  }
-
-  /** A failure of the whole flush (connection lost...) answers every item with the error. */
-  function failBatch(batch: Queued[], e: unknown): void {
-    const err = isAppError(e) ? e : Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
-    for (const b of batch) b.resolve({ status: "error", error: err });
   }
 
   function remember({ base, known: k, fast }: FlushOutcome): void {
@@ -241,7 +283,11 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
     // the shared map is safe: any flush that does not commit drops `known` altogether.
     for (const { after } of plan.accounts) base.accounts.set(accountKey(after.code, after.currency), after);
     const next: Known = { head: plan.head, accounts: base.accounts };
-    const settled = write(sql, base.head, plan, predecessor)
+    const settled = Promise.resolve()
+      .then(() => {
+        opts.beforeWrite?.(ops);
+        return write(sql, base.head, plan, predecessor);
+      })
       .then(async (stored): Promise<Settled> => ({ results: await answer(sql, plan, stored), base: base.head, known: next, fast: true }))
       .catch((e: unknown) => ({ error: e }));
     return { settled, next };
@@ -297,6 +343,17 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
       while (flushing) await flushing;
     },
   };
+}
+
+/** The answer of a lone item whose flush failed for a reason other than a transient fault. */
+function itemFault(e: unknown): AppError {
+  if (isAppError(e)) return e;
+  if (isNumericOverflow(e)) return LedgerErrors.limitExceeded(`a value of this transaction is out of the ledger's range: ${(e as Error).message}`, { cause: e });
+  return Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

@@ -88,11 +88,6 @@ function toResolution(r: Row): Resolution & { requestHash: string } {
   };
 }
 
-export function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: string; message?: string };
-  return err.code === "23505" || /duplicate key|unique constraint/i.test(err.message ?? "");
-}
-
 export class ReconRepository {
   constructor(private readonly sql: SqlRunner) {}
 

@@ -26,7 +26,7 @@ import { LedgerWindow } from "./ledger-window.js";
 import { Matcher } from "./matcher.js";
 import { ReportReader } from "./reader.js";
 import type { ReconRepository } from "./repository.js";
-import { isUniqueViolation } from "./repository.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
 import {
   DEFAULT_GATEWAY,

@@ -2,6 +2,7 @@
  * Storage of the settlement module: sellers, markets, fee schedules, tax rules and settlement
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
+import { isUniqueViolation, retryTransient } from "../db/errors.js";
 import type { PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
@@ -315,14 +316,6 @@ function toRecord(r: SettlementRow): SettlementRecord {
   };
 }
 
-function isUniqueViolation(e: unknown): string | null {
-  // Prisma reports P2002 with the constraint in meta; driver adapters may also surface SQLSTATE 23505.
-  const err = e as { code?: string; meta?: Obj; message?: string };
-  const text = `${JSON.stringify(err.meta ?? {})} ${err.message ?? ""}`;
-  if (err.code === "P2002" || err.code === "23505" || /unique constraint/i.test(text)) return text;
-  return null;
-}
-
 /** Decimal integer string -> bigint; up to 15 digits through a double (exact, and much faster). */
 function bigOf(s: string): bigint {
   return s.length <= 15 ? BigInt(Number(s)) : BigInt(s);
@@ -499,7 +492,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async insertPending(n: NewSettlementRecord): Promise<SettlementRecord> {
     const e = n.event;
     try {
-      const r = await this.prisma.settlement.create({
+      // Safe to repeat after a transient failure: a rolled-back insert left nothing behind.
+      const r = await retryTransient(() => this.prisma.settlement.create({
         data: {
           eventKey: n.eventKey,
           captureKey: n.captureKey,
@@ -526,11 +520,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
           status: "pending",
           requestHash: n.requestHash,
         },
-      });
+      }));
       return toRecord(r);
     } catch (err) {
-      const violated = isUniqueViolation(err);
-      if (violated !== null) throw new RecordConflict(/event_key|eventKey/.test(violated) ? "eventKey" : "sequence");
+      if (isUniqueViolation(err)) {
+        throw new RecordConflict(isUniqueViolation(err, "event_key") || isUniqueViolation(err, "eventKey") ? "eventKey" : "sequence");
+      }
       throw err;
     }
   }
@@ -610,7 +605,11 @@ export class PrismaSettlementRepository implements SettlementRepository {
     // JSON parameter (jsonb_to_recordset): no per-element array escaping in the driver, two bind
     // parameters whatever the batch size. ON CONFLICT DO NOTHING covers both unique constraints;
     // the caller retries the skipped rows one by one.
-    const rows = records.map((n) => {
+    // Sorted by event key: two batches carrying the same new events in opposite orders (a gateway
+    // retrying while the first attempt runs) take the unique-index locks in the same order, so one
+    // waits for the other instead of deadlocking (40P01). Answers are matched back by key.
+    const sorted = [...records].sort((a, b) => (a.eventKey < b.eventKey ? -1 : a.eventKey > b.eventKey ? 1 : 0));
+    const rows = sorted.map((n) => {
       const e = n.event;
       return {
         event_key: n.eventKey,
@@ -643,7 +642,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
     // request, and the ledger's (synchronous) commit comes after this one in the same WAL, so
     // flushing the ledger's commit flushes this row too. Lost in a crash without that, the row was
     // never booked against: the redelivery starts afresh. Saves a WAL flush per batch.
-    const inserted = await this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
+    const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
         market, category, currency, amount, gateway_fee, supply_price, occurred_at, original_event_id, fx_quote_id, program,
@@ -658,7 +657,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg
       ON CONFLICT DO NOTHING
-      RETURNING id::text AS id, event_key, created_at`;
+      RETURNING id::text AS id, event_key, created_at`);
     const byKey = new Map(
       inserted.map((r: { id: string; event_key: string; created_at: Date | string }) => [r.event_key, r]),
     );
@@ -695,12 +694,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
     // Locked in event-key order first, as in markPostedMany: concurrent batches carrying the same
     // redelivered event must not deadlock.
     const keys = items.map((i) => i.eventKey);
-    await this.prisma.$executeRaw`
+    await retryTransient(() => this.prisma.$executeRaw`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting),
         locked AS (SELECT id FROM settlements WHERE event_key = ANY(${keys}::text[]) ORDER BY event_key FOR UPDATE)
       UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
       FROM unnest(${keys}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id), cfg, locked
-      WHERE s.event_key = v.event_key AND s.id = locked.id`;
+      WHERE s.event_key = v.event_key AND s.id = locked.id`);
   }
 
   async deletePending(eventKey: string): Promise<void> {

@@ -13,6 +13,9 @@ function specificity(s: FeeSchedule): number {
   return (s.market === "*" ? 0 : 2) + (s.category === "*" ? 0 : 1);
 }
 
+/** Longest hold (auto-confirm, rolling reserve) a schedule may set, in days. */
+export const MAX_HOLD_DAYS = 3_660;
+
 export function selectSchedule(schedules: readonly FeeSchedule[], program: ProgramKind, market: string, category: string, at: Date): FeeSchedule | null {
   let best: FeeSchedule | null = null;
   for (const s of schedules) {
@@ -54,9 +57,11 @@ export function validateSchedule(s: FeeSchedule): FeeSchedule {
   if (!isBps(s.commissionBps)) bad(s.id, "commissionBps", "must be an integer 0..10000");
   if (s.paymentFeeBorneBy !== "seller" && s.paymentFeeBorneBy !== "platform") bad(s.id, "paymentFeeBorneBy", "must be seller or platform");
   for (const [k, v] of Object.entries(s.fixedFees)) if (typeof v !== "bigint" || v < 0n) bad(s.id, `fixedFees.${k}`, "must be a non-negative bigint of USD minor units");
-  if (!Number.isInteger(s.autoConfirmDays) || s.autoConfirmDays < 0) bad(s.id, "autoConfirmDays", "must be an integer >= 0");
-  if (s.reserve !== null && (!isBps(s.reserve.bps) || !Number.isInteger(s.reserve.holdDays) || s.reserve.holdDays < 0))
-    bad(s.id, "reserve", "needs bps 0..10000 and holdDays >= 0");
+  // Bounded so that a date derived from a bounded occurredAt (auto-confirm, reserve release) stays valid.
+  if (!Number.isInteger(s.autoConfirmDays) || s.autoConfirmDays < 0 || s.autoConfirmDays > MAX_HOLD_DAYS)
+    bad(s.id, "autoConfirmDays", `must be an integer from 0 to ${MAX_HOLD_DAYS}`);
+  if (s.reserve !== null && (!isBps(s.reserve.bps) || !Number.isInteger(s.reserve.holdDays) || s.reserve.holdDays < 0 || s.reserve.holdDays > MAX_HOLD_DAYS))
+    bad(s.id, "reserve", `needs bps 0..10000 and holdDays 0..${MAX_HOLD_DAYS}`);
   for (const [cur, rate] of Object.entries(s.referenceRates)) {
     const field = `referenceRates.${cur}`;
     if (!isCurrency(cur)) bad(s.id, field, "must be keyed by ISO 4217 code");

@@ -15,7 +15,9 @@
  *     the ledger answers idempotently.
  */
 import { createHash } from "node:crypto";
-import { isAppError } from "../errors.js";
+import { transientAsAppError } from "../db/errors.js";
+import { Errors, isAppError } from "../errors.js";
+import { LedgerErrors } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
@@ -39,7 +41,7 @@ import type {
   SettlementResult,
   TaxRule,
 } from "./types.js";
-import { validateEvent } from "./validate.js";
+import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validate.js";
 
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
@@ -73,6 +75,8 @@ export interface SettlementServiceOptions {
   maxGroupSize?: number;
   /** Groups of concurrent postEvent calls processed at the same time (pipelining). Default 2. */
   maxGroupsInFlight?: number;
+  /** Bounds on amounts and dates of an event (validate.ts). Default DEFAULT_EVENT_LIMITS. */
+  limits?: EventLimits;
 }
 
 type Outcome = { ok: SettlementResult } | { error: unknown };
@@ -144,7 +148,8 @@ class KeyedLock {
   }
 }
 
-function errorItem(e: unknown): SettlementItemResult {
+function errorItem(raw: unknown): SettlementItemResult {
+  const e = transientAsAppError(raw);
   if (isAppError(e))
     return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
   return { status: "error", error: { code: "ENT_INTERNAL", message: e instanceof Error ? e.message : String(e) } };
@@ -166,6 +171,7 @@ export class SettlementService {
   private readonly maxGroup: number;
   private readonly chunkSize: number;
   private readonly maxGroupsInFlight: number;
+  private readonly limits: EventLimits;
   private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[] } | null = null;
   /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
   private readonly sellers = new Map<string, Seller>();
@@ -179,6 +185,7 @@ export class SettlementService {
     this.maxGroup = Math.max(1, options.maxGroupSize ?? 1_000);
     this.chunkSize = Math.max(1, options.chunkSize ?? 250);
     this.maxGroupsInFlight = Math.max(1, options.maxGroupsInFlight ?? 2);
+    this.limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   }
 
   /** Re-read markets, fee schedules and tax rules (call after changing them). */
@@ -222,7 +229,7 @@ export class SettlementService {
    * for a lone call (the original error object, not a per-item summary).
    */
   async postEvent(event: SettlementEvent): Promise<SettlementResult> {
-    const valid = validateEvent(event);
+    const valid = validateEvent(event, "", this.limits);
     return new Promise<SettlementResult>((resolve, reject) => {
       this.waiting.push({ event: valid, resolve, reject });
       if (this.inFlight < this.maxGroupsInFlight) void this.drain();
@@ -261,7 +268,7 @@ export class SettlementService {
     const at: number[] = [];
     events.forEach((event, index) => {
       try {
-        valid.push(validateEvent(event, `events.${index}`));
+        valid.push(validateEvent(event, `events.${index}`, this.limits));
         at.push(index);
       } catch (e) {
         results[index] = errorItem(e);
@@ -464,6 +471,12 @@ export class SettlementService {
         if (answer.status === "error") {
           // The ledger answered and booked nothing: the pending row must not keep counting.
           await this.repo.deletePending(p.record.eventKey);
+          // Transient (the database kept failing): the same 503 the ledger gave, so the gateway
+          // retries, never a 4xx that tells it to drop a valid settlement.
+          if (answer.error.code === LedgerErrors.unavailable.code) {
+            throw LedgerErrors.unavailable(`${p.record.eventKey}: ${answer.error.message}`, { details: { retryAfterSeconds: 1 } });
+          }
+          if (answer.error.code === Errors.internal.code) throw new Error(`ledger failed on ${p.record.eventKey}: ${answer.error.message}`);
           throw SettlementErrors.ledgerRejected(`ledger refused ${p.record.eventKey}: ${answer.error.message}`, {
             details: { ledgerCode: answer.error.code },
           });

@@ -11,7 +11,53 @@ function fail(field: string, message: string): never {
   throw SettlementErrors.invalidEvent(`${field}: ${message}`, { fields: [{ field, message }] });
 }
 
-export function validateEvent(e: SettlementEvent, field = ""): SettlementEvent {
+/**
+ * Bounds on what one event may carry (issue: a 2^63 capture blocked a seller's payouts for good, a
+ * year-9999 `occurredAt` stored a reserve release date PostgreSQL cannot read back). Amounts are
+ * bounded per currency in minor units; `occurredAt` may not run ahead of the clock by more than a
+ * small skew nor be older than a configured age, so every date derived from it stays valid.
+ */
+export interface EventLimits {
+  /** Largest amount (and absolute fee, supply price) in minor units, per currency; `default` for the rest. */
+  maxAmountMinor: { default: bigint; byCurrency?: Readonly<Record<string, bigint>> };
+  /** How far in the future `occurredAt` may be (clock skew between the gateway and us). */
+  maxFutureSkewMs: number;
+  /** How old `occurredAt` may be. */
+  maxAgeMs: number;
+  now: () => Date;
+}
+
+export const DEFAULT_MAX_AMOUNT_MINOR = 10n ** 15n;
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = {
+  maxAmountMinor: { default: DEFAULT_MAX_AMOUNT_MINOR },
+  maxFutureSkewMs: 5 * 60_000,
+  maxAgeMs: 10 * 366 * 86_400_000,
+  now: () => new Date(),
+};
+
+/** The limit for `currency`. */
+export function maxAmountFor(limits: EventLimits, currency: string): bigint {
+  return limits.maxAmountMinor.byCurrency?.[currency] ?? limits.maxAmountMinor.default;
+}
+
+/** Checks an already well-formed event against `limits`; each refusal names its field. */
+export function checkEventLimits(e: SettlementEvent, limits: EventLimits, field = ""): void {
+  const f = (name: string) => (field === "" ? name : `${field}.${name}`);
+  const max = maxAmountFor(limits, e.currency);
+  const abs = (v: bigint) => (v < 0n ? -v : v);
+  if (abs(e.amount) > max) fail(f("amount"), `must be at most ${max} minor units of ${e.currency}`);
+  if (abs(e.gatewayFee) > max) fail(f("gatewayFee"), `must be at most ${max} minor units of ${e.currency} (absolute value)`);
+  if (e.supplyPrice !== undefined && e.supplyPrice > max) fail(f("supplyPrice"), `must be at most ${max} minor units`);
+  const now = limits.now().getTime();
+  const at = e.occurredAt.getTime();
+  if (at > now + limits.maxFutureSkewMs) {
+    fail(f("occurredAt"), `must not be more than ${Math.round(limits.maxFutureSkewMs / 1000)} s in the future`);
+  }
+  if (at < now - limits.maxAgeMs) fail(f("occurredAt"), `must not be older than ${Math.round(limits.maxAgeMs / 86_400_000)} days`);
+}
+
+export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimits): SettlementEvent {
   const f = (name: string) => (field === "" ? name : `${field}.${name}`);
   if (!EVENT_TYPES.includes(e.type)) fail(f("type"), `must be one of ${EVENT_TYPES.join(", ")}`);
   for (const k of ["gateway", "gatewayEventId", "settlementId", "sellerId"] as const) {
@@ -48,6 +94,7 @@ export function validateEvent(e: SettlementEvent, field = ""): SettlementEvent {
       if (e.gatewayFee !== 0n) fail(f("gatewayFee"), "must be 0 on a release");
       break;
   }
+  if (limits !== undefined) checkEventLimits(e, limits, field);
   return e;
 }
 

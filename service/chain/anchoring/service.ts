@@ -47,6 +47,7 @@ import {
 } from "./leaf.js";
 import { makeProof, type AnchorProof, type AnchorState } from "./proof.js";
 import { merkleRoot } from "./tree.js";
+import { isUniqueViolation } from "../../db/errors.js";
 
 export type BatchStatus = "built" | "submitted" | "observed" | "safe" | "final" | "reverted";
 
@@ -209,10 +210,6 @@ function preimageOf(b: AnchorBatch): BatchPreimage {
     count: BigInt(b.count),
     currencyTotalsDigest: b.currencyTotalsDigest,
   };
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: unknown } | null)?.code === "23505";
 }
 
 /** Where the next batch starts: after our last batch, or after what the chain already holds. */

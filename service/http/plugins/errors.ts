@@ -7,6 +7,7 @@
  * Also owns JSON body parsing: the raw bytes are kept on the request because a gateway's HMAC
  * signature covers exactly those bytes, not a re-serialisation of the parsed object.
  */
+import { transientAsAppError } from "../../db/errors.js";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
@@ -94,6 +95,11 @@ export const MAX_PARAM_LENGTH = 256;
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, e: AppError, status?: number): FastifyReply {
   const problem = problemOf(e, request.url.split("?")[0] ?? request.url, String(request.id), status);
   request.server.metrics?.problems.inc({ code: problem.code });
+  // A 503 is an answer to retry: say when (the error's own hint, else one second).
+  if (problem.status === 503 && !reply.hasHeader("retry-after")) {
+    const hint = e.details?.["retryAfterSeconds"];
+    reply.header("retry-after", String(typeof hint === "number" && hint > 0 ? Math.ceil(hint) : 1));
+  }
   return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).serializer(JSON.stringify).send(problem);
 }
 
@@ -141,6 +147,9 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
       if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
       return sendProblem(request, reply, error);
     }
+    // A database fault that outlasted its retries: 503 with Retry-After, never a 500.
+    const transient = transientAsAppError(error);
+    if (isAppError(transient)) return sendProblem(request, reply, transient);
     const mapped = mapFastifyError(error);
     if (mapped !== null) return sendProblem(request, reply, mapped.appError, mapped.status);
     // Unknown: log everything here, send nothing of it.

@@ -218,6 +218,8 @@ export function historyItemView(p: Posting & { transactionId: string; bookedAt: 
 export const ChainView = Type.Object({
   ok: Type.Boolean(),
   checked: Type.String(),
+  verifiedFrom: Type.String({ description: "First journal sequence verified (1: from the genesis)." }),
+  verifiedTo: Type.String({ description: "Last journal sequence verified: the head as committed when verification started; later writes are left to the next run." }),
   headSequence: Type.String(),
   headHash: Type.String(),
   firstBreak: Type.Optional(Type.Object({ sequence: Type.String(), transactionId: Type.String(), expectedHash: Type.String(), storedHash: Type.String() })),
@@ -227,6 +229,8 @@ export function chainView(c: ChainVerification): Static<typeof ChainView> {
   return {
     ok: c.ok,
     checked: c.checked.toString(),
+    verifiedFrom: c.verifiedFrom.toString(),
+    verifiedTo: c.verifiedTo.toString(),
     headSequence: c.headSequence.toString(),
     headHash: c.headHash,
     ...(c.firstBreak ? { firstBreak: { ...c.firstBreak, sequence: c.firstBreak.sequence.toString() } } : {}),
