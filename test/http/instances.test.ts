@@ -126,4 +126,57 @@ describe.runIf(reachable)("two instances on one PostgreSQL database", () => {
       expect((await read(p.b, `Bearer ${key.key}`)).statusCode).toBe(200);
     });
   });
+
+  describe("one lock order: the same events in opposite orders at both instances", () => {
+    let p: Pair;
+    beforeAll(async () => {
+      p = await openPair();
+    }, 120_000);
+    afterAll(async () => closePair(p));
+
+    const events = (round: number) =>
+      Array.from({ length: 100 }, (_, i) =>
+        capture({ gatewayEventId: `lock-${round}-${String(i).padStart(3, "0")}`, settlementId: `ORD-LOCK-${round}-${i}`, amount: String(1000 + i) }),
+      );
+
+    it("books every event of a batch posted at once to both instances in opposite orders exactly once, with no 5xx", async () => {
+      for (let round = 0; round < 3; round++) {
+        const forward = events(round);
+        const backward = [...forward].reverse();
+        const [a, b] = await Promise.all([
+          signed(p.h.keys.gateway, "/v1/settlements/events/batch", { events: forward })(p.h.app),
+          signed(p.h.keys.gateway, "/v1/settlements/events/batch", { events: backward })(p.b),
+        ]);
+        expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+        const statuses = new Map<string, string[]>();
+        const collect = (r: LightMyRequestResponse, order: Array<Record<string, unknown>>) =>
+          json<{ results: Array<{ index: number; status: string; error?: { code: string } }> }>(r).results.forEach((x) => {
+            const id = String(order[x.index]!["gatewayEventId"]);
+            statuses.set(id, [...(statuses.get(id) ?? []), x.status === "error" ? x.error!.code : x.status]);
+          });
+        collect(a, forward);
+        collect(b, backward);
+        for (const [id, got] of statuses) expect([id, got.sort()]).toEqual([id, ["created", "exists"]]);
+        expect(statuses.size).toBe(100);
+      }
+      expect(await p.h.db.prisma.settlement.count({ where: { gatewayEventId: { startsWith: "lock-" } } })).toBe(300);
+    });
+
+    it("answers single-event redeliveries fired at both instances at once with one created and the rest exists", async () => {
+      const batch = events(9).slice(0, 30);
+      // Each delivery signed at its own millisecond, as a gateway's retries are.
+      const base = Date.now();
+      const deliver = (e: Record<string, unknown>, n: number, app: FastifyInstance) => {
+        const payload = JSON.stringify(e);
+        const headers = { "content-type": "application/json", authorization: `Bearer ${p.h.keys.gateway.key}`, ...signedHeaders(p.h.keys.gateway.signingSecret, payload, new Date(base + n)) };
+        return app.inject({ method: "POST", url: "/v1/settlements/events", payload, headers });
+      };
+      const answers = await Promise.all(batch.flatMap((e, i) => [0, 1, 2, 3].map((k) => deliver(e, i * 4 + k, k % 2 === 0 ? p.h.app : p.b))));
+      const codes = answers.map((r) => r.statusCode);
+      expect(codes.filter((c) => c >= 500)).toEqual([]);
+      expect(codes.filter((c) => c === 201)).toHaveLength(30);
+      expect(codes.filter((c) => c === 200)).toHaveLength(90);
+    });
+  });
 });
+
