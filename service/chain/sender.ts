@@ -31,6 +31,7 @@ import type { DeploymentRecord } from "./deployment-record.js";
 import { ChainErrors } from "./sender-errors.js";
 import { revertData } from "./revert.js";
 import { isUniqueViolation } from "../db/errors.js";
+import { isAppError } from "../errors.js";
 
 export type ChainTxStatus = "signed" | "sent" | "mined" | "reverted";
 
@@ -649,7 +650,7 @@ export class TxSender {
     try {
       return await fn();
     } catch (e) {
-      if (e instanceof Error && "code" in e && typeof e.code === "string" && e.code.startsWith("ENT_")) throw e;
+      if (isAppError(e)) throw e;
       throw ChainErrors.rpcUnavailable(`${what}: ${describe(e)}`, { cause: e });
     }
   }

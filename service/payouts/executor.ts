@@ -36,7 +36,7 @@ import type { Ledger } from "../ledger/types.js";
 import { STABLECOIN_CURRENCY } from "../treasury/index.js";
 import { claimableRequest, ledgerKeys } from "./booking.js";
 import { PayoutErrors } from "./errors.js";
-import { Mutex } from "./mutex.js";
+import { Mutex } from "../concurrency.js";
 import { isExecutionOf, matchOutcomes } from "./outcomes.js";
 import type { PayoutRepository } from "./repository.js";
 import type { Reserves } from "./reserves.js";

@@ -20,7 +20,7 @@ import { STABLECOIN_CURRENCY, unitsPerCent } from "../treasury/index.js";
 import { PayoutAccounts, pendingPayoutRequest, requestToJson } from "./booking.js";
 import type { DestinationRepository } from "./destination-repository.js";
 import { PayoutErrors } from "./errors.js";
-import { Mutex } from "./mutex.js";
+import { Mutex } from "../concurrency.js";
 import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate, type Conversion } from "./plan.js";
 import type { NewPayout, PlannerRepository } from "./planner-repository.js";
 import type { Reserves } from "./reserves.js";

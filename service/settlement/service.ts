@@ -15,6 +15,7 @@
  *     the ledger answers idempotently.
  */
 import { createHash } from "node:crypto";
+import { KeyedLock, forEachLimit } from "../concurrency.js";
 import { transientAsAppError } from "../db/errors.js";
 import { Errors, isAppError } from "../errors.js";
 import { LedgerErrors } from "../ledger/index.js";
@@ -130,29 +131,11 @@ export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState
   return s;
 }
 
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 function errorItem(raw: unknown): SettlementItemResult {
   const e = transientAsAppError(raw);
   if (isAppError(e))
     return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
-  return { status: "error", error: { code: "ENT_INTERNAL", message: e instanceof Error ? e.message : String(e) } };
+  return { status: "error", error: { code: Errors.internal.code, message: e instanceof Error ? e.message : String(e) } };
 }
 
 export class SettlementService {
@@ -424,21 +407,18 @@ export class SettlementService {
       const g = eventKey(item.event.gateway, item.event.originalEventId ?? item.event.gatewayEventId);
       groups.set(g, [...(groups.get(g) ?? []), item]);
     }
-    const queue = [...groups.values()];
-    const worker = async () => {
-      for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
-        for (const { index, event } of group) {
-          try {
-            const p = await this.prepare(event, known);
-            if (!p.created && p.record.status === "posted") replays.push({ index, record: p.record });
-            else prepared.set(index, p);
-          } catch (e) {
-            outcomes[index] = { error: e };
-          }
+    // Events of one order are prepared in order (a refund reads its capture); orders in parallel.
+    await forEachLimit([...groups.values()], this.prepareConcurrency, async (group) => {
+      for (const { index, event } of group) {
+        try {
+          const p = await this.prepare(event, known);
+          if (!p.created && p.record.status === "posted") replays.push({ index, record: p.record });
+          else prepared.set(index, p);
+        } catch (e) {
+          outcomes[index] = { error: e };
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.prepareConcurrency, queue.length) }, worker));
+    });
     const toPost = [...prepared.entries()].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, prepared: p }));
     await Promise.all([
       this.book(toPost, outcomes),

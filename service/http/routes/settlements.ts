@@ -88,7 +88,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       count(body.type, result);
       return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result));
     } catch (e) {
-      metrics.settlementEvents.inc({ type: body.type, result: (e as { code?: string }).code ?? "ENT_INTERNAL" });
+      metrics.settlementEvents.inc({ type: body.type, result: (e as { code?: string }).code ?? Errors.internal.code });
       throw e;
     }
   });
