@@ -23,6 +23,7 @@ import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
+import { webhookRoutes } from "./http/routes/webhooks.js";
 import { SettlementView, TransactionView } from "./http/schemas/views.js";
 
 export interface AppOptions {
@@ -103,6 +104,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(anchoringRoutes);
   await app.register(payoutRoutes);
   await app.register(reconciliationRoutes);
+  await app.register(webhookRoutes);
 }
 
 export const app = shared(entrepot);

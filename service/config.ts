@@ -90,6 +90,20 @@ export interface Config {
     /** EVENT_MAX_AGE_DAYS (default 3,660): how old occurredAt may be. */
     maxAgeMs: number;
   };
+  /** Webhook delivery (service/webhooks). */
+  webhooks: {
+    /** WEBHOOK_ALLOW_PRIVATE: deliver to private and loopback addresses, and over http (the local demo sets it). */
+    allowPrivate: boolean;
+    /** WEBHOOK_TIMEOUT_MS: deadline of one delivery attempt (connect, send, answer). */
+    timeoutMs: number;
+    /** WEBHOOK_MAX_IN_FLIGHT, WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT: concurrent requests, in all and per endpoint. */
+    maxInFlight: number;
+    maxPerEndpoint: number;
+    /** WEBHOOK_POLL_INTERVAL_MS: how often the worker looks for new events and due retries. */
+    pollIntervalMs: number;
+    /** WEBHOOK_RETRY_SCHEDULE_SECONDS: waits after each failed attempt; undefined = the default (11 retries over 85.6 h). */
+    retryDelaysMs: number[] | undefined;
+  };
   /** The chain side (anchoring, payouts, event index). Off when `rpcUrl` is undefined. */
   chain: {
     /** JSON-RPC endpoint; undefined = no chain workers (`npm start` runs a local chain and sets it). */
@@ -186,6 +200,19 @@ function amountMinor(name: string, v: string): bigint {
   return n;
 }
 
+/** `WEBHOOK_RETRY_SCHEDULE_SECONDS=60,300,1800`: 1 to 50 waits of 0.01 s to 7 days. */
+function retrySchedule(env: Env, name: string): number[] | undefined {
+  const text = raw(env, name);
+  if (text === undefined) return undefined;
+  const parts = text.split(",").map((p) => p.trim());
+  if (parts.length < 1 || parts.length > 50) throw new ConfigError(name, "must list 1 to 50 waits in seconds, comma-separated");
+  return parts.map((p) => {
+    const n = Number(p);
+    if (p === "" || !Number.isFinite(n) || n < 0.01 || n > 7 * 86_400) throw new ConfigError(name, `${JSON.stringify(p)} is not a wait between 0.01 and 604800 seconds`);
+    return Math.round(n * 1000);
+  });
+}
+
 /** `MAX_AMOUNT_MINOR_BY_CURRENCY=KRW=1000000000000000,JPY=100000000000000`. */
 function amountsByCurrency(env: Env, name: string): Record<string, bigint> {
   const v = raw(env, name);
@@ -272,6 +299,14 @@ export function loadConfig(env: Env = process.env): Config {
       },
       maxFutureSkewMs: int(env, "EVENT_MAX_FUTURE_SKEW_SECONDS", 300, 0, 86_400) * 1000,
       maxAgeMs: int(env, "EVENT_MAX_AGE_DAYS", 3_660, 1, 36_600) * 86_400_000,
+    },
+    webhooks: {
+      allowPrivate: bool(env, "WEBHOOK_ALLOW_PRIVATE", false),
+      timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
+      maxInFlight: int(env, "WEBHOOK_MAX_IN_FLIGHT", 64, 1, 1_000),
+      maxPerEndpoint: int(env, "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 16, 1, 1_000),
+      pollIntervalMs: int(env, "WEBHOOK_POLL_INTERVAL_MS", 250, 10, 60_000),
+      retryDelaysMs: retrySchedule(env, "WEBHOOK_RETRY_SCHEDULE_SECONDS"),
     },
     chain: {
       rpcUrl,

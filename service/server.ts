@@ -43,6 +43,7 @@ export async function startServer(config: Config, opts: { services?: OpenService
   let app: FastifyInstance | undefined;
   try {
     await services.apiKeys.sealStoredSecrets();
+    await services.webhooks.sealStoredSecrets();
     const issued = await bootstrapKeys(services.apiKeys, { demo: config.demo, adminKey: config.auth.bootstrapAdminKey, demoGateway: DEMO_GATEWAY });
     if (issued.length > 0) (opts.printKeys ?? ((t) => process.stdout.write(t)))(formatIssuedKeys(issued));
     app = await buildApp({ services, config });

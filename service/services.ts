@@ -27,6 +27,7 @@ import { newSecretsKey, SecretBox } from "./http/auth/secret-box.js";
 import { resolveSecretsKey } from "./http/auth/secrets-key.js";
 import { DatabaseReplayGuard, type ReplayGuard } from "./http/shared-state/replay-claims.js";
 import { WindowCounters } from "./http/shared-state/window-counters.js";
+import { WebhookService } from "./webhooks/index.js";
 
 export interface Readiness {
   ok: boolean;
@@ -53,6 +54,8 @@ export interface Services {
   reconciliation?: ReconciliationService;
   /** The chain side, when CHAIN_RPC_URL is configured. */
   chain?: ChainServices;
+  /** Webhook endpoints and the delivery worker (the outbox is written by database triggers). */
+  webhooks: WebhookService;
   /** Where the background workers log; `server.ts` points it at the app's logger. */
   workerLog: WorkerLog;
   /** The worker leader's lease (service/leader): which instance on this database runs the workers. */
@@ -65,6 +68,9 @@ export interface ChainServices extends Omit<ChainConnection, "close"> {
   indexer: ChainIndexer;
 }
 
+/** Without configuration (tests, benches): loopback receivers allowed, 10 s timeout. */
+const DEFAULT_WEBHOOKS: Config["webhooks"] = { allowPrivate: true, timeoutMs: 10_000, maxInFlight: 64, maxPerEndpoint: 16, pollIntervalMs: 250, retryDelaysMs: undefined };
+
 export interface OpenServices extends Services {
   close(): Promise<void>;
 }
@@ -76,7 +82,7 @@ export interface OpenServices extends Services {
  */
 export function createServices(
   db: Pick<Database, "prisma" | "kind" | "sql">,
-  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement">>,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks">>,
   connection?: ChainConnection,
 ): Services {
   const ledger = createLedger(db);
@@ -148,6 +154,7 @@ export function createServices(
   }
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
   const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
+  const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS });
   return {
     databaseKind: db.kind,
     ledger,
@@ -160,6 +167,7 @@ export function createServices(
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,
     ...(chain === undefined ? {} : { chain }),
+    webhooks,
     workerLog,
     leases: new LeaseStore(db.sql),
     readiness: () => readiness(db.prisma),
@@ -200,7 +208,7 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
  * one it just deployed, which another stack started at the same time may have overwritten on disk).
  */
 export async function openServices(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth">,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth"> & Partial<Pick<Config, "settlement" | "webhooks">>,
   opts: { deployment?: DeploymentRecord; localSecretsKey?: boolean } = {},
 ): Promise<OpenServices> {
   const secrets = await resolveSecretsKey(config, { createLocal: opts.localSecretsKey === true });
@@ -211,9 +219,11 @@ export async function openServices(
     const db = config.databaseUrl !== undefined
       ? await openDatabase({ url: config.databaseUrl, poolSize: config.dbPoolSize })
       : await openDatabase({ dataDir: `${config.dataDir}/pglite` });
+    const services = createServices(db, withKey, connection);
     return {
-      ...createServices(db, withKey, connection),
+      ...services,
       close: async () => {
+        services.webhooks.close();
         await db.close();
         connection?.close();
       },

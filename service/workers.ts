@@ -1,6 +1,6 @@
 /**
  * The background workers of a running service: maintenance (expired pending transfers, due
- * releases) and, when a chain is configured, the transaction sender, the event index, anchoring,
+ * releases), webhook delivery and, when a chain is configured, the transaction sender, the event index, anchoring,
  * payouts and the treasury (the vault's own events booked). On any number of instances sharing one
  * database they run on exactly one at a time: the holder of the worker lease (service/leader). Each
  * is a loop of idempotent ticks (service/loop.ts) that starts a tick only while the leader's term is
@@ -17,7 +17,7 @@ import type { LogTarget } from "./worker-log.js";
 /** The lease's name: one worker leader per database. */
 export const WORKERS_LEASE = "workers";
 
-export type WorkersConfig = Pick<Config, "maintenanceIntervalSeconds" | "chain" | "workers">;
+export type WorkersConfig = Pick<Config, "maintenanceIntervalSeconds" | "chain" | "workers"> & Partial<Pick<Config, "webhooks">>;
 
 export interface Workers {
   /** This instance holds the lease now (its workers run). */
@@ -46,7 +46,8 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
   if (config.maintenanceIntervalSeconds > 0) {
     loops.push(startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log, when }));
   }
-  const { chain, anchoring, payouts, treasury } = services;
+  const { chain, anchoring, payouts, treasury, webhooks } = services;
+  loops.push(startLoop("webhooks", config.webhooks?.pollIntervalMs ?? 250, () => webhooks.dispatcher.tick(), log, { when }));
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
     chain.indexer.start({ intervalMs: every, when });
@@ -67,5 +68,6 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
   }
   return async () => {
     await Promise.all([...loops.map((l) => l.stop()), chain?.indexer.stop()]);
+    await webhooks.dispatcher.drain();
   };
 }

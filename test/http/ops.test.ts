@@ -78,6 +78,16 @@ describe("operations routes and docs", () => {
       ["post", "/v1/admin/api-keys/{id}/rotate-signing-secret"],
       ["post", "/v1/admin/api-keys/{id}/finish-signing-secret-rotation"],
       ["get", "/v1/orders/{settlementId}/settlements"],
+      ["post", "/v1/webhooks/endpoints"],
+      ["get", "/v1/webhooks/endpoints"],
+      ["get", "/v1/webhooks/endpoints/{id}"],
+      ["post", "/v1/webhooks/endpoints/{id}/disable"],
+      ["post", "/v1/webhooks/endpoints/{id}/enable"],
+      ["post", "/v1/webhooks/endpoints/{id}/rotate-secret"],
+      ["post", "/v1/webhooks/endpoints/{id}/test"],
+      ["get", "/v1/webhooks/endpoints/{id}/deliveries"],
+      ["get", "/v1/webhooks/endpoints/{id}/deliveries/{eventId}"],
+      ["post", "/v1/webhooks/endpoints/{id}/deliveries/{eventId}/redeliver"],
     ] as const;
     expect(routes).toContain("settlements");
     for (const [method, path] of expected) {

@@ -16,6 +16,7 @@ import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { mineEmpty } from "../chain/indexer/support.js";
 import { expectBalanced, minedCalls, openPayoutHarness, payoutJournal, USDC, type PayoutHarness } from "./harness.js";
+import { outbox, subscribeAll } from "../webhooks/outbox.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -161,6 +162,7 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   it("defers a blocklisted seller's payout to a claimable debt, and books the later claim", async () => {
     const seller = h.sellers.find((s) => s.id === "S-TEST-USD-01")!;
     const signer = h.sys.others[h.sellers.indexOf(seller)]!;
+    await subscribeAll(h.db.sql);
     await h.sys.c.mock.blocklist(signer.address).then((t) => t.wait());
     await h.credit(seller.id, "USD", 5_000n);
     await h.credit("S-TEST-USD-02", "USD", 700n); // paid in the same batch
@@ -201,6 +203,16 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     expect(claims.items).toHaveLength(1);
     expect(claims.items[0]!.metadata).toMatchObject({ sellerId: seller.id, to });
     expectBalanced(claims.items[0]!);
+
+    // Announced to webhooks in the same transactions: sent, then final (paid) or deferred, then the claim.
+    const announced = (await outbox(h.db.sql)).filter((e) => e.type.startsWith("payout."));
+    const of = (id: bigint) => announced.filter((e) => e.subject === `payout:${id}`).map((e) => e.type);
+    expect(of(deferred.id)).toEqual(["payout.sent", "payout.deferred"]);
+    expect(of(payouts.find((p) => p.sellerId === "S-TEST-USD-02")!.id)).toEqual(["payout.sent", "payout.final"]);
+    const claimed = announced.filter((e) => e.type === "payout.claimed");
+    expect(claimed).toHaveLength(1);
+    expect(claimed[0]).toMatchObject({ seller_id: seller.id, data: { sellerId: seller.id, tokenAmount: "50000000" } });
+    expect(String(claimed[0]!.data.to).toLowerCase()).toBe(to.toLowerCase());
   });
 
   it("skips sellers below the minimum, without a destination, or beyond the vault's free balance", async () => {

@@ -10,6 +10,7 @@ import { isAppError } from "../../service/errors.js";
 import { CATEGORIES, reportDigest, runHeader, type ReconItem, type RunRecord } from "../../service/reconciliation/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { adyenEvents, bodyOf, fixture, lineOf, openReconHarness, stripeEvents, type ReconHarness } from "./harness.js";
+import { outbox, subscribeAll } from "../webhooks/outbox.js";
 
 const kinds = await testDatabaseKinds();
 const ADYEN = "adyen_settlement_detail_report_batch_42.csv";
@@ -45,6 +46,7 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
 
   beforeAll(async () => {
     h = await openReconHarness(kind);
+    await subscribeAll(h.db.sql);
     const a = adyenEvents();
     const s = stripeEvents();
     await h.post([...a.before, ...s.before]);
@@ -205,6 +207,20 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
   });
 
   describe("resolutions", () => {
+    it("announces each run, each of its exceptions and each resolution to webhooks, in their own transactions", async () => {
+      const [done] = (await outbox(h.db.sql, "reconciliation.run_completed")).filter((e) => e.data.runId === adyenRun.id);
+      expect(done).toMatchObject({ gateway: adyenRun.gateway, subject: `reconciliation_run:${adyenRun.id}`, data: { exceptions: adyenItems.length, digest: adyenRun.digest } });
+      const opened = (await outbox(h.db.sql, "reconciliation.exception_opened")).filter((e) => e.data.runId === adyenRun.id);
+      expect(opened.map((e) => e.data.itemId)).toEqual(adyenItems.map((i) => i.seq));
+      expect(opened.map((e) => e.data.category)).toEqual(adyenItems.map((i) => i.category));
+      // (On the Stripe run: the tests below count the Adyen run's resolutions.)
+      const item = only(stripeItems, "fx_difference", "ch_3S6");
+      await h.recon.resolve(stripeRun.id, item.seq, { note: "seen; nothing to book" });
+      const resolved = (await outbox(h.db.sql, "reconciliation.exception_resolved")).filter((e) => e.data.runId === stripeRun.id);
+      expect(resolved).toHaveLength(1);
+      expect(resolved[0]).toMatchObject({ subject: `reconciliation_exception:${stripeRun.id}:${item.seq}`, gateway: stripeRun.gateway, data: { itemId: item.seq, note: "seen; nothing to book", category: "fx_difference" } });
+    });
+
     it("resolve an exception with a note and an adjusting entry that balances, once", async () => {
       const item = only(adyenItems, "amount_mismatch", "8825000000000004");
       const adjustment = {

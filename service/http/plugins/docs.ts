@@ -21,6 +21,7 @@ export const TAGS = {
   anchoring: "anchoring",
   payouts: "payouts",
   reconciliation: "reconciliation",
+  webhooks: "webhooks",
   ops: "operations",
 } as const;
 
@@ -51,6 +52,7 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
         { name: TAGS.anchoring, description: "Batches of the journal anchored on chain; inclusion proofs anyone can verify (`npm run verify`)" },
         { name: TAGS.payouts, description: "Seller payouts in the stablecoin through the vault; payout destinations" },
         { name: TAGS.reconciliation, description: "Gateway report imports, three-way reconciliation runs, exceptions and resolutions" },
+        { name: TAGS.webhooks, description: "Signed, retried event notifications: endpoints, deliveries, attempts, redelivery" },
         { name: TAGS.ops, description: "Health, readiness, metrics, error catalogue" },
       ],
       components: {

@@ -124,9 +124,21 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.journal],
       summary: "Verify the journal's hash chain",
-      description: "Recomputes every transaction's hash from its content and its predecessor's hash; `ok: false` names the first broken link.",
+      description: "Recomputes every transaction's hash from its content and its predecessor's hash; `ok: false` names the first broken link and announces a `journal.verification_failed` webhook event (once per broken link).",
       security: bearer,
       response: { 200: ChainView, ...problems(401, 403, 429) },
     },
-  }, async () => chainView(await ledger.verifyChain()));
+  }, async () => {
+    const result = await ledger.verifyChain();
+    const broken = result.firstBreak;
+    if (!result.ok && broken !== undefined) {
+      await app.services.webhooks.emit({
+        type: "journal.verification_failed",
+        subject: "journal",
+        dedupeKey: `journal.verification_failed:${broken.sequence}:${broken.storedHash}`,
+        data: { sequence: broken.sequence.toString(), transactionId: broken.transactionId, expectedHash: broken.expectedHash, storedHash: broken.storedHash, verifiedTo: result.verifiedTo.toString() },
+      });
+    }
+    return chainView(result);
+  });
 }

@@ -11,6 +11,7 @@ import { isAppError, type AppError } from "../../../service/errors.js";
 import { testDatabaseKinds } from "../../support/db.js";
 import { deployedSystem, type System } from "../fixture.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
+import { outbox, subscribeAll } from "../../webhooks/outbox.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -72,6 +73,31 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     expect(states.get(ids[0]!)).toEqual({ state: "final", batchId: 1n });
     expect(states.get(ids[11]!)).toEqual({ state: "final", batchId: 3n });
     expect(states.get("999999")).toEqual({ state: "unanchored", batchId: null });
+  });
+
+  it("announces to webhooks, in the transactions that change state: booked, anchored when mined, final with its batch", async () => {
+    await subscribeAll(h.db.sql);
+    const anchoring = h.service({ batchMaxCount: 3, batchMaxAgeMs: 10_000 });
+    const ids = await h.settle(3);
+    expect((await outbox(h.db.sql, "settlement.booked")).map((e) => e.data.journalTransactionId)).toEqual(ids);
+    await anchoring.tick();
+    expect(await outbox(h.db.sql, "settlement.anchored")).toEqual([]); // submitted, not mined yet
+    await h.indexer.poll();
+    await anchoring.tick();
+    const anchored = await outbox(h.db.sql, "settlement.anchored");
+    expect(anchored.map((e) => e.data.journalTransactionId)).toEqual(ids);
+    expect(anchored[0]?.data).toMatchObject({ batchId: "1", chainId: String(sys.chainId) });
+    expect(anchored[0]?.data.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(anchored[0]?.subject).toBe(`order:${String(anchored[0]?.data.gateway)}:${String(anchored[0]?.data.orderId)}`);
+    await rpcOf(sys, "hardhat_mine", ["0x5"]);
+    await h.indexer.poll();
+    await anchoring.tick();
+    expect((await outbox(h.db.sql, "settlement.final")).map((e) => e.data.journalTransactionId)).toEqual(ids);
+    const [batch] = await outbox(h.db.sql, "anchoring.batch_final");
+    expect(batch?.data).toMatchObject({ batchId: "1", leafCount: 3, firstSequence: "1", lastSequence: "3" });
+    // Once each: a later tick announces nothing again.
+    await anchoring.tick();
+    expect(await outbox(h.db.sql, "settlement.final")).toHaveLength(3);
   });
 
   it("follows the index through onIndexed as well as through tick", async () => {

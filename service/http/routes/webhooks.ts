@@ -1,0 +1,257 @@
+/**
+ * Webhook endpoints and their deliveries. Operators (admin) manage every endpoint; a gateway key
+ * manages the endpoints it created, which receive its own gateway's settlement events only, and
+ * another owner's endpoint answers 404 like a missing one. A signing secret is in the answer of
+ * the creation and of each rotation, never again.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
+import type { Scope } from "../auth/keys.js";
+import { principalOf, writableGateway } from "../auth/reach.js";
+import { TAGS } from "../plugins/docs.js";
+import { bearer, DateTime, GatewayName, Identifier, problems, Text } from "../schemas/common.js";
+import { WEBHOOK_EVENT_TYPES, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const EndpointView = Type.Object({
+  id: Type.String({ description: "we_<24 hex>" }),
+  url: Type.String(),
+  description: Nullable(Type.String()),
+  eventTypes: Type.Array(Type.String()),
+  filter: Type.Object({ gateway: Nullable(Type.String()), sellerId: Nullable(Type.String()), market: Nullable(Type.String()) }),
+  ownerGateway: Nullable(Type.String({ description: "The gateway whose key manages it; null = operators" })),
+  status: Type.Union([Type.Literal("active"), Type.Literal("disabled")]),
+  previousSecretValidUntil: Nullable(Type.String({ format: "date-time", description: "During a rotation: until when the replaced secret still signs" })),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+const endpointView = (e: WebhookEndpoint): Static<typeof EndpointView> => ({
+  id: e.id,
+  url: e.url,
+  description: e.description,
+  eventTypes: e.eventTypes,
+  filter: e.filter,
+  ownerGateway: e.ownerGateway,
+  status: e.status,
+  previousSecretValidUntil: iso(e.previousSecretValidUntil),
+  createdAt: e.createdAt.toISOString(),
+  updatedAt: e.updatedAt.toISOString(),
+});
+const WithSecret = Type.Object({ endpoint: EndpointView, secret: Type.String({ description: "whsec_...: shown once; verifies the Entrepot-Signature header" }) });
+
+const DeliveryView = Type.Object({
+  eventId: Type.String({ description: "evt_<id>" }),
+  type: Type.String(),
+  subject: Type.String({ description: "What the event is about; one endpoint receives one subject's events in order" }),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("dead")]),
+  attempts: Type.Integer(),
+  nextAttemptAt: Nullable(Type.String({ format: "date-time" })),
+  lastAttemptAt: Nullable(Type.String({ format: "date-time" })),
+  lastStatusCode: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Nullable(Type.String()),
+  deliveredAt: Nullable(Type.String({ format: "date-time" })),
+  createdAt: DateTime,
+});
+const deliveryView = (d: WebhookDelivery): Static<typeof DeliveryView> => ({
+  eventId: eventIdText(d.eventId),
+  type: d.type,
+  subject: d.subject,
+  status: d.status,
+  attempts: d.attempts,
+  nextAttemptAt: iso(d.nextAttemptAt),
+  lastAttemptAt: iso(d.lastAttemptAt),
+  lastStatusCode: d.lastStatusCode,
+  lastError: d.lastError,
+  deliveredAt: iso(d.deliveredAt),
+  createdAt: d.createdAt.toISOString(),
+});
+const AttemptView = Type.Object({
+  attempt: Type.Integer(),
+  startedAt: DateTime,
+  durationMs: Type.Integer(),
+  statusCode: Type.Union([Type.Integer(), Type.Null()]),
+  error: Nullable(Type.String()),
+});
+const attemptView = (a: WebhookAttempt): Static<typeof AttemptView> => ({ ...a, startedAt: a.startedAt.toISOString() });
+
+const EventType = Type.Union([...WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)), Type.Literal("*")]);
+const CreateBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048, description: "https URL (http and private addresses only with WEBHOOK_ALLOW_PRIVATE)" }),
+    eventTypes: Type.Array(EventType, { minItems: 1, maxItems: WEBHOOK_EVENT_TYPES.length + 1 }),
+    filter: Type.Optional(
+      Type.Object(
+        {
+          gateway: Type.Optional(GatewayName),
+          sellerId: Type.Optional(Identifier),
+          market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    description: Type.Optional(Text(200)),
+  },
+  { additionalProperties: false },
+);
+const EndpointId = Type.Object({ id: Type.String({ pattern: "^we_[0-9a-f]{24}$" }) });
+const DeliveryParams = Type.Object({ id: Type.String({ pattern: "^we_[0-9a-f]{24}$" }), eventId: Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "evt_<id>" }) });
+const RotateBody = Type.Object(
+  { previousValidUntil: Type.Optional({ ...DateTime, description: "Until when the replaced secret keeps signing too (default 24 h, at most 30 days)" }) },
+  { additionalProperties: false },
+);
+const DeliveriesQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("dead")])),
+    before: Type.Optional(Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "Deliveries of events older than this one (the last eventId of the previous page)" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Page size (default 100)" })),
+  },
+  { additionalProperties: false },
+);
+
+const manage: { auth: { scopes: Scope[] } } = { auth: { scopes: ["admin", "gateway:write"] } };
+
+function ownerOf(request: FastifyRequest): EndpointOwner {
+  const p = principalOf(request.principal);
+  return { gateway: writableGateway(p), keyId: p.keyId };
+}
+const eventNumber = (text: string) => BigInt(text.slice(4));
+
+export async function webhookRoutes(app: FastifyInstance): Promise<void> {
+  const { webhooks } = app.services;
+
+  app.post("/v1/webhooks/endpoints", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "Subscribe an endpoint",
+      description: "Events of the listed types (or `*`), optionally filtered by gateway, seller and market, are POSTed to `url`, signed with the returned secret (shown once). A gateway key subscribes to its own gateway's settlement events only.",
+      security: bearer,
+      body: CreateBody,
+      response: { 201: WithSecret, ...problems(400, 401, 403, 409, 415, 429) },
+    },
+  }, async (request, reply) => {
+    const b = request.body as Static<typeof CreateBody>;
+    const r = await webhooks.createEndpoint(ownerOf(request), {
+      url: b.url,
+      eventTypes: b.eventTypes,
+      ...(b.filter === undefined ? {} : { filter: b.filter }),
+      ...(b.description === undefined ? {} : { description: b.description }),
+    });
+    return reply.status(201).send({ endpoint: endpointView(r.endpoint), secret: r.secret });
+  });
+
+  app.get("/v1/webhooks/endpoints", {
+    config: manage,
+    schema: { tags: [TAGS.webhooks], summary: "List endpoints", security: bearer, response: { 200: Type.Object({ items: Type.Array(EndpointView) }), ...problems(401, 403, 429) } },
+  }, async (request) => ({ items: (await webhooks.listEndpoints(ownerOf(request))).map(endpointView) }));
+
+  app.get("/v1/webhooks/endpoints/:id", {
+    config: manage,
+    schema: { tags: [TAGS.webhooks], summary: "Get an endpoint", security: bearer, params: EndpointId, response: { 200: EndpointView, ...problems(400, 401, 403, 404, 429) } },
+  }, async (request) => endpointView(await webhooks.getEndpoint(ownerOf(request), (request.params as { id: string }).id)));
+
+  for (const [action, status] of [["disable", "disabled"], ["enable", "active"]] as const) {
+    app.post(`/v1/webhooks/endpoints/:id/${action}`, {
+      config: manage,
+      schema: {
+        tags: [TAGS.webhooks],
+        summary: action === "disable" ? "Disable an endpoint" : "Enable an endpoint",
+        description: action === "disable"
+          ? "No new deliveries are made to it; its pending deliveries wait, and go out when it is enabled again."
+          : "Deliveries resume, pending ones first.",
+        security: bearer,
+        params: EndpointId,
+        response: { 200: EndpointView, ...problems(400, 401, 403, 404, 409, 429) },
+      },
+    }, async (request) => endpointView(await webhooks.setStatus(ownerOf(request), (request.params as { id: string }).id, status)));
+  }
+
+  app.post("/v1/webhooks/endpoints/:id/rotate-secret", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "Rotate an endpoint's signing secret",
+      description: "Answers the new secret once. Until `previousValidUntil` every delivery carries two `v1=` signatures, one per secret, so the receiver can switch at its own pace.",
+      security: bearer,
+      params: EndpointId,
+      body: Type.Optional(RotateBody),
+      response: { 200: WithSecret, ...problems(400, 401, 403, 404, 415, 429) },
+    },
+  }, async (request) => {
+    const b = (request.body ?? {}) as Static<typeof RotateBody>;
+    const r = await webhooks.rotateSecret(ownerOf(request), (request.params as { id: string }).id, b.previousValidUntil === undefined ? undefined : new Date(b.previousValidUntil));
+    return { endpoint: endpointView(r.endpoint), secret: r.secret };
+  });
+
+  app.post("/v1/webhooks/endpoints/:id/test", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "Send a test event",
+      description: "Queues a `webhook.test` event for this endpoint alone, delivered like any other.",
+      security: bearer,
+      params: EndpointId,
+      response: { 202: Type.Object({ eventId: Type.String() }), ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request, reply) => reply.status(202).send({ eventId: await webhooks.sendTest(ownerOf(request), (request.params as { id: string }).id) }));
+
+  app.get("/v1/webhooks/endpoints/:id/deliveries", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "An endpoint's deliveries",
+      description: "Newest first; `?status=dead` is the dead-letter list. Page on with `before=<last eventId>`.",
+      security: bearer,
+      params: EndpointId,
+      querystring: DeliveriesQuery,
+      response: { 200: Type.Object({ items: Type.Array(DeliveryView) }), ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as Static<typeof DeliveriesQuery>;
+    const items = await webhooks.listDeliveries(ownerOf(request), (request.params as { id: string }).id, {
+      ...(q.status === undefined ? {} : { status: q.status }),
+      ...(q.before === undefined ? {} : { before: eventNumber(q.before) }),
+      ...(q.limit === undefined ? {} : { limit: q.limit }),
+    });
+    return { items: items.map(deliveryView) };
+  });
+
+  app.get("/v1/webhooks/endpoints/:id/deliveries/:eventId", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "One delivery with its event and every attempt",
+      security: bearer,
+      params: DeliveryParams,
+      response: {
+        200: Type.Object({
+          delivery: DeliveryView,
+          event: Type.Object({ id: Type.String(), type: Type.String(), createdAt: DateTime, subject: Type.String(), data: Type.Record(Type.String(), Type.Unknown()) }),
+          attempts: Type.Array(AttemptView),
+        }),
+        ...problems(400, 401, 403, 404, 429),
+      },
+    },
+  }, async (request) => {
+    const p = request.params as Static<typeof DeliveryParams>;
+    const d = await webhooks.getDelivery(ownerOf(request), p.id, eventNumber(p.eventId));
+    return { delivery: deliveryView(d.delivery), event: d.event, attempts: d.attempts.map(attemptView) };
+  });
+
+  app.post("/v1/webhooks/endpoints/:id/deliveries/:eventId/redeliver", {
+    config: manage,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "Redeliver an event now",
+      description: "One more attempt, whatever the delivery's state (a dead delivery that fails again stays dead).",
+      security: bearer,
+      params: DeliveryParams,
+      response: { 202: DeliveryView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const p = request.params as Static<typeof DeliveryParams>;
+    return reply.status(202).send(deliveryView(await webhooks.redeliver(ownerOf(request), p.id, eventNumber(p.eventId))));
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * The delivery worker (run by the worker leader only). Each tick fans new outbox events out to
+ * deliveries, then keeps up to `maxInFlight` requests going (at most `maxPerEndpoint` per
+ * endpoint, so a slow or dead endpoint holds only its own slots) for up to `tickBudgetMs`,
+ * claiming more as requests finish. A request's outcome is written through a group commit (one
+ * statement for all outcomes that finish together). Requests still in flight when a tick ends go
+ * on; `drain()` waits for them. At-least-once: a claim is a lease (`leaseMs`): if this process
+ * dies mid-request, the delivery is due again when the lease ends.
+ */
+import { GroupCommit } from "../group-commit.js";
+import type { SecretBox, Sealed } from "../http/auth/secret-box.js";
+import type { Poster } from "./post.js";
+import { signatureHeader } from "./signature.js";
+import type { Claimed, Outcome, WebhookStore } from "./store.js";
+import { eventIdText, type WebhookEventBody } from "./types.js";
+
+/** Default waits after failed attempt 1, 2, ...: 11 retries over 85.6 hours (then dead). */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [60, 300, 1_800, 7_200, 18_000, 36_000, 36_000, 36_000, 43_200, 43_200, 86_400].map((s) => s * 1000);
+
+export interface DispatcherOptions {
+  store: WebhookStore;
+  box: SecretBox;
+  poster: Poster;
+  retryDelaysMs?: readonly number[];
+  maxInFlight?: number;
+  maxPerEndpoint?: number;
+  /** How long a claimed delivery stays claimed (longer than the request timeout). */
+  leaseMs: number;
+  tickBudgetMs?: number;
+  /** ±jitter as a fraction of each delay (default 0.2). */
+  jitter?: number;
+  random?: () => number;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+export class WebhookDispatcher {
+  readonly #o: Required<Omit<DispatcherOptions, "log">> & Pick<DispatcherOptions, "log">;
+  readonly #perEndpoint = new Map<string, number>();
+  readonly #sends = new Set<Promise<void>>();
+  readonly #writes: GroupCommit<Outcome, void>;
+  readonly #secrets = new Map<string, string>();
+  #wake: (() => void) | null = null;
+
+  constructor(opts: DispatcherOptions) {
+    this.#o = {
+      retryDelaysMs: DEFAULT_RETRY_DELAYS_MS,
+      maxInFlight: 64,
+      maxPerEndpoint: 16,
+      tickBudgetMs: 1_000,
+      jitter: 0.2,
+      random: Math.random,
+      ...opts,
+    };
+    const store = opts.store;
+    this.#writes = new GroupCommit<Outcome, void>(async (items) => {
+      await store.record(items);
+      return items.map(() => undefined);
+    }, 1_000, 2);
+  }
+
+  /** Attempts in all before a delivery is dead. */
+  get maxAttempts(): number {
+    return this.#o.retryDelaysMs.length + 1;
+  }
+
+  get inFlight(): number {
+    return this.#sends.size;
+  }
+
+  async tick(): Promise<void> {
+    const deadline = Date.now() + this.#o.tickBudgetMs;
+    for (;;) {
+      for (let i = 0; i < 10; i++) if ((await this.#o.store.fanOut(1_000)).events < 1_000) break;
+      const room = this.#o.maxInFlight - this.#sends.size;
+      if (room > 0) {
+        const claimed = await this.#o.store.claim(room, this.#o.maxPerEndpoint, Object.fromEntries(this.#perEndpoint), this.#o.leaseMs);
+        for (const c of claimed) this.#start(c);
+      }
+      if (this.#sends.size === 0 || Date.now() >= deadline) return;
+      // Wait for a request to finish (a slot frees) or a short while (new events may be due).
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+
+  /** Waits for every request in flight and its outcome's write. */
+  async drain(): Promise<void> {
+    while (this.#sends.size > 0) await Promise.allSettled([...this.#sends]);
+  }
+
+  #start(c: Claimed): void {
+    this.#perEndpoint.set(c.endpointId, (this.#perEndpoint.get(c.endpointId) ?? 0) + 1);
+    const p = this.#send(c)
+      .catch((err: unknown) => this.#o.log?.warn({ err, endpointId: c.endpointId, eventId: c.eventId.toString() }, "webhook outcome not recorded; retried after its lease"))
+      .finally(() => {
+        this.#sends.delete(p);
+        const n = (this.#perEndpoint.get(c.endpointId) ?? 1) - 1;
+        if (n <= 0) this.#perEndpoint.delete(c.endpointId);
+        else this.#perEndpoint.set(c.endpointId, n);
+        this.#wake?.();
+      });
+    this.#sends.add(p);
+  }
+
+  async #send(c: Claimed): Promise<void> {
+    const attempt = c.attempts + 1;
+    const body: WebhookEventBody = { id: eventIdText(c.eventId), type: c.type, createdAt: c.createdAt.toISOString(), subject: c.subject, data: c.data };
+    const text = JSON.stringify(body);
+    const secrets = [this.#open(c.endpointId, c.secret)];
+    if (c.previousSecret !== null && c.previousSecretValidUntil !== null && c.previousSecretValidUntil.getTime() > Date.now()) secrets.push(this.#open(c.endpointId, c.previousSecret));
+    const startedAtMs = Date.now();
+    const r = await this.#o.poster.post(c.url, text, {
+      "entrepot-signature": signatureHeader(text, secrets, startedAtMs / 1000),
+      "entrepot-event-id": body.id,
+      "entrepot-event-type": c.type,
+      "entrepot-delivery-attempt": String(attempt),
+    });
+    const ok = r.error === null;
+    const result = ok ? "delivered" : attempt >= this.maxAttempts ? "dead" : "retry";
+    await this.#writes.submit({
+      endpointId: c.endpointId,
+      eventId: c.eventId,
+      attempt,
+      startedAtMs,
+      durationMs: r.durationMs,
+      statusCode: r.statusCode,
+      error: r.error,
+      result,
+      delayMs: result === "retry" ? this.#delay(attempt) : 0,
+    });
+  }
+
+  #delay(failedAttempt: number): number {
+    const delays = this.#o.retryDelaysMs;
+    const base = delays[Math.min(failedAttempt, delays.length) - 1] ?? 0;
+    return Math.max(0, base * (1 - this.#o.jitter + 2 * this.#o.jitter * this.#o.random()));
+  }
+
+  #open(endpointId: string, s: Sealed): string {
+    const cacheKey = `${s.keyId}:${s.ciphertext}`;
+    let secret = this.#secrets.get(cacheKey);
+    if (secret === undefined) {
+      secret = this.#o.box.open(s, secretAad(endpointId));
+      if (this.#secrets.size > 10_000) this.#secrets.clear();
+      this.#secrets.set(cacheKey, secret);
+    }
+    return secret;
+  }
+}
+
+/** Associated data of an endpoint's sealed secrets: a ciphertext moved to another row does not open. */
+export function secretAad(endpointId: string): string {
+  return `webhook_endpoints:${endpointId}:secret`;
+}

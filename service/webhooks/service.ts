@@ -1,0 +1,206 @@
+/**
+ * Webhook endpoints (subscriptions) and their deliveries, as the API sees them. Operators (admin)
+ * manage every endpoint; a gateway key manages the endpoints it created, which receive only its
+ * own gateway's settlement events. A signing secret is returned once, at creation and at each
+ * rotation; it is stored sealed under SECRETS_KEY.
+ */
+import { randomBytes } from "node:crypto";
+import type { SqlRunner } from "../db/sql.js";
+import type { SecretBox } from "../http/auth/secret-box.js";
+import { checkEndpointUrl } from "./address.js";
+import { secretAad, WebhookDispatcher, type DispatcherOptions } from "./dispatcher.js";
+import { WebhookErrors } from "./errors.js";
+import { createPoster, type Poster } from "./post.js";
+import { newWebhookSecret } from "./signature.js";
+import { WebhookStore, type EndpointRow, type NewEvent } from "./store.js";
+import {
+  GATEWAY_EVENT_TYPES,
+  WEBHOOK_EVENT_TYPES,
+  type DeliveryStatus,
+  type EndpointFilter,
+  type EndpointOwner,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEventBody,
+} from "./types.js";
+import { eventIdText } from "./types.js";
+
+export interface WebhookConfig {
+  allowPrivate: boolean;
+  timeoutMs: number;
+  maxInFlight: number;
+  maxPerEndpoint: number;
+  retryDelaysMs?: readonly number[];
+}
+
+export const MAX_ACTIVE_ENDPOINTS_PER_OWNER = 20;
+const DEFAULT_OVERLAP_MS = 86_400_000;
+export const MAX_SECRET_OVERLAP_MS = 30 * 86_400_000;
+
+export interface CreateEndpointInput {
+  url: string;
+  eventTypes: string[];
+  filter?: Partial<EndpointFilter>;
+  description?: string;
+}
+
+function publicView(e: EndpointRow): WebhookEndpoint {
+  const { secret: _s, previousSecret: _p, ...view } = e;
+  return view;
+}
+
+export class WebhookService {
+  readonly store: WebhookStore;
+  readonly dispatcher: WebhookDispatcher;
+  readonly #box: SecretBox;
+  readonly #config: WebhookConfig;
+  readonly #poster: Poster;
+
+  constructor(opts: { sql: SqlRunner; box: SecretBox; config: WebhookConfig; dispatcher?: Partial<DispatcherOptions> }) {
+    this.store = new WebhookStore(opts.sql);
+    this.#box = opts.box;
+    this.#config = opts.config;
+    this.#poster = createPoster({ timeoutMs: opts.config.timeoutMs, allowPrivate: opts.config.allowPrivate, maxSockets: opts.config.maxPerEndpoint });
+    this.dispatcher = new WebhookDispatcher({
+      store: this.store,
+      box: opts.box,
+      poster: this.#poster,
+      maxInFlight: opts.config.maxInFlight,
+      maxPerEndpoint: opts.config.maxPerEndpoint,
+      leaseMs: opts.config.timeoutMs + 5_000,
+      ...(opts.config.retryDelaysMs === undefined ? {} : { retryDelaysMs: opts.config.retryDelaysMs }),
+      ...opts.dispatcher,
+    });
+  }
+
+  async createEndpoint(owner: EndpointOwner, input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const url = checkEndpointUrl(input.url, this.#config.allowPrivate);
+    const eventTypes = [...new Set(input.eventTypes)].sort();
+    const known: readonly string[] = WEBHOOK_EVENT_TYPES;
+    eventTypes.forEach((t, i) => {
+      if (t !== "*" && !known.includes(t)) throw validation(`eventTypes/${i}`, `unknown event type ${JSON.stringify(t)}; one of ${WEBHOOK_EVENT_TYPES.join(", ")} or *`);
+    });
+    const filter: EndpointFilter = { gateway: input.filter?.gateway ?? null, sellerId: input.filter?.sellerId ?? null, market: input.filter?.market ?? null };
+    if (owner.gateway !== null) {
+      const allowed: readonly string[] = GATEWAY_EVENT_TYPES;
+      const bad = eventTypes.find((t) => !allowed.includes(t));
+      if (bad !== undefined) {
+        throw WebhookErrors.eventTypeForbidden(`a gateway key subscribes to its own settlement events only (${GATEWAY_EVENT_TYPES.join(", ")}), not ${bad}`, {
+          fields: [{ field: "eventTypes", message: `must be among ${GATEWAY_EVENT_TYPES.join(", ")}` }],
+        });
+      }
+      if (filter.gateway !== null && filter.gateway !== owner.gateway) {
+        throw WebhookErrors.eventTypeForbidden(`API key ${owner.keyId} subscribes to gateway ${owner.gateway}'s events only`, { fields: [{ field: "filter.gateway", message: `must be ${owner.gateway} or absent` }] });
+      }
+      filter.gateway = owner.gateway;
+    }
+    if ((await this.store.activeCount(owner.gateway)) >= MAX_ACTIVE_ENDPOINTS_PER_OWNER) {
+      throw WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`);
+    }
+    const id = `we_${randomBytes(12).toString("hex")}`;
+    const secret = newWebhookSecret();
+    const row = await this.store.insertEndpoint({
+      id,
+      url,
+      description: input.description ?? null,
+      eventTypes,
+      filter,
+      ownerGateway: owner.gateway,
+      secret: this.#box.seal(secret, secretAad(id)),
+      createdBy: owner.keyId,
+    });
+    return { endpoint: publicView(row), secret };
+  }
+
+  async listEndpoints(owner: EndpointOwner): Promise<WebhookEndpoint[]> {
+    return (await this.store.endpoints(owner.gateway === null ? undefined : owner.gateway)).map(publicView);
+  }
+
+  async getEndpoint(owner: EndpointOwner, id: string): Promise<WebhookEndpoint> {
+    return publicView(await this.#own(owner, id));
+  }
+
+  async setStatus(owner: EndpointOwner, id: string, status: "active" | "disabled"): Promise<WebhookEndpoint> {
+    const e = await this.#own(owner, id);
+    if (status === "active" && e.status !== "active" && (await this.store.activeCount(owner.gateway)) >= MAX_ACTIVE_ENDPOINTS_PER_OWNER) {
+      throw WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`);
+    }
+    return publicView((await this.store.setStatus(id, status)) ?? e);
+  }
+
+  /** A new secret (returned once); the current one keeps signing beside it until `previousValidUntil`. */
+  async rotateSecret(owner: EndpointOwner, id: string, previousValidUntil?: Date, now = new Date()): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
+    const e = await this.#own(owner, id);
+    const until = previousValidUntil ?? new Date(now.getTime() + DEFAULT_OVERLAP_MS);
+    if (until.getTime() < now.getTime() || until.getTime() > now.getTime() + MAX_SECRET_OVERLAP_MS) {
+      throw validation("previousValidUntil", `must be between now and ${MAX_SECRET_OVERLAP_MS / 86_400_000} days from now`);
+    }
+    const secret = newWebhookSecret();
+    const current = this.#box.seal(this.#box.open(e.secret, secretAad(id)), secretAad(id));
+    const row = await this.store.rotateSecret(id, this.#box.seal(secret, secretAad(id)), current, until);
+    return { endpoint: publicView(row ?? e), secret };
+  }
+
+  /** Queues a `webhook.test` event for this endpoint alone; answers its event id. */
+  async sendTest(owner: EndpointOwner, id: string): Promise<string> {
+    await this.#own(owner, id);
+    const eventId = await this.store.emit({ type: "webhook.test", subject: `webhook_endpoint:${id}`, endpointId: id, data: { endpointId: id, message: "a test event from Entrepot" } });
+    return eventIdText(eventId as bigint);
+  }
+
+  async listDeliveries(owner: EndpointOwner, id: string, opts: { status?: DeliveryStatus; before?: bigint; limit?: number }): Promise<WebhookDelivery[]> {
+    await this.#own(owner, id);
+    return this.store.deliveries(id, { ...opts, limit: opts.limit ?? 100 });
+  }
+
+  async getDelivery(owner: EndpointOwner, id: string, eventId: bigint): Promise<{ delivery: WebhookDelivery; event: WebhookEventBody; attempts: WebhookAttempt[] }> {
+    await this.#own(owner, id);
+    const d = await this.store.delivery(id, eventId);
+    if (d === null) throw WebhookErrors.deliveryNotFound(`no delivery of ${eventIdText(eventId)} to endpoint ${id}`);
+    return {
+      delivery: d.delivery,
+      event: { id: eventIdText(eventId), type: d.delivery.type, createdAt: d.eventCreatedAt.toISOString(), subject: d.delivery.subject, data: d.data },
+      attempts: d.attempts,
+    };
+  }
+
+  /** One more attempt now (a dead delivery included: if that attempt fails, it is dead again). */
+  async redeliver(owner: EndpointOwner, id: string, eventId: bigint): Promise<WebhookDelivery> {
+    await this.#own(owner, id);
+    if (!(await this.store.redeliver(id, eventId))) throw WebhookErrors.deliveryNotFound(`no delivery of ${eventIdText(eventId)} to endpoint ${id}`);
+    return (await this.store.delivery(id, eventId))?.delivery as WebhookDelivery;
+  }
+
+  /** An event announced from code (the state changes' events are written by database triggers). */
+  emit(event: NewEvent): Promise<bigint | null> {
+    return this.store.emit(event);
+  }
+
+  /** Re-seals secrets stored under a previous SECRETS_KEY (at boot, like the API keys' signing secrets). */
+  async sealStoredSecrets(): Promise<{ sealed: number }> {
+    let sealed = 0;
+    for (const e of await this.store.sealedElsewhere(this.#box.keyId)) {
+      const aad = secretAad(e.id);
+      const current = this.#box.seal(this.#box.open(e.secret, aad), aad);
+      const previous = e.previousSecret === null ? null : this.#box.seal(this.#box.open(e.previousSecret, aad), aad);
+      if (await this.store.reseal(e.id, current, previous, e.secret)) sealed++;
+    }
+    return { sealed };
+  }
+
+  close(): void {
+    this.#poster.close();
+  }
+
+  /** The endpoint if this owner manages it; otherwise 404, exactly as a missing one. */
+  async #own(owner: EndpointOwner, id: string): Promise<EndpointRow> {
+    const e = await this.store.endpoint(id);
+    if (e === null || (owner.gateway !== null && e.ownerGateway !== owner.gateway)) throw WebhookErrors.endpointNotFound(`no webhook endpoint ${id}`);
+    return e;
+  }
+}
+
+function validation(field: string, message: string) {
+  return WebhookErrors.invalid(`${field}: ${message}`, { fields: [{ field, message }] });
+}

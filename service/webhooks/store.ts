@@ -1,0 +1,328 @@
+/** Every SQL statement of the webhooks module and the only mapping of its rows. */
+import type { SqlRunner } from "../db/sql.js";
+import type { Sealed } from "../http/auth/secret-box.js";
+import type { DeliveryStatus, EndpointFilter, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from "./types.js";
+
+type Row = Record<string, unknown>;
+
+export interface EndpointRow extends WebhookEndpoint {
+  secret: Sealed;
+  previousSecret: Sealed | null;
+}
+
+export interface NewEndpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  filter: EndpointFilter;
+  ownerGateway: string | null;
+  secret: Sealed;
+  createdBy: string;
+}
+
+export interface NewEvent {
+  type: string;
+  subject: string;
+  gateway?: string | null;
+  sellerId?: string | null;
+  market?: string | null;
+  /** For one endpoint only (a test event): delivered whatever it subscribes to. */
+  endpointId?: string | null;
+  /** At most one event per key. */
+  dedupeKey?: string | null;
+  data: Record<string, unknown>;
+}
+
+/** A delivery claimed for one attempt, with what sending it needs. */
+export interface Claimed {
+  endpointId: string;
+  eventId: bigint;
+  attempts: number;
+  type: string;
+  subject: string;
+  data: Record<string, unknown>;
+  createdAt: Date;
+  url: string;
+  secret: Sealed;
+  previousSecret: Sealed | null;
+  previousSecretValidUntil: Date | null;
+}
+
+export interface Outcome {
+  endpointId: string;
+  eventId: bigint;
+  /** This attempt's number (1 = first). */
+  attempt: number;
+  startedAtMs: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  result: "delivered" | "retry" | "dead";
+  /** For "retry": when to try again, from now. */
+  delayMs: number;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : (v as Date));
+const sealed = (ciphertext: unknown, keyId: unknown): Sealed | null => (typeof ciphertext === "string" && typeof keyId === "string" ? { ciphertext, keyId } : null);
+
+function endpointOf(r: Row): EndpointRow {
+  return {
+    id: String(r.id),
+    url: String(r.url),
+    description: str(r.description),
+    eventTypes: (r.event_types as string[] | null) ?? [],
+    filter: { gateway: str(r.gateway), sellerId: str(r.seller_id), market: str(r.market) },
+    ownerGateway: str(r.owner_gateway),
+    status: r.status as "active" | "disabled",
+    previousSecretValidUntil: date(r.previous_secret_valid_until),
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    secret: sealed(r.secret_ciphertext, r.secret_key_id) as Sealed,
+    previousSecret: sealed(r.previous_secret_ciphertext, r.previous_secret_key_id),
+  };
+}
+
+function deliveryOf(r: Row): WebhookDelivery {
+  const status = r.status as DeliveryStatus;
+  return {
+    endpointId: String(r.endpoint_id),
+    eventId: r.event_id as bigint,
+    type: String(r.type),
+    subject: String(r.subject),
+    status,
+    attempts: Number(r.attempts),
+    nextAttemptAt: status === "pending" ? (r.next_attempt_at as Date) : null,
+    lastAttemptAt: date(r.last_attempt_at),
+    lastStatusCode: r.last_status_code === null ? null : Number(r.last_status_code),
+    lastError: str(r.last_error),
+    deliveredAt: date(r.delivered_at),
+    createdAt: r.created_at as Date,
+  };
+}
+
+export class WebhookStore {
+  constructor(private readonly sql: SqlRunner) {}
+
+  async insertEndpoint(e: NewEndpoint): Promise<EndpointRow> {
+    const [row] = await this.sql.q(
+      `INSERT INTO webhook_endpoints (id, url, description, event_types, gateway, seller_id, market, owner_gateway, secret_ciphertext, secret_key_id, status, created_by)
+       VALUES ($1, $2, $3, $4::varchar[], $5, $6, $7, $8, $9, $10, 'active', $11) RETURNING *`,
+      e.id, e.url, e.description, e.eventTypes, e.filter.gateway, e.filter.sellerId, e.filter.market, e.ownerGateway, e.secret.ciphertext, e.secret.keyId, e.createdBy,
+    );
+    return endpointOf(row as Row);
+  }
+
+  async endpoint(id: string): Promise<EndpointRow | null> {
+    const [row] = await this.sql.q(`SELECT * FROM webhook_endpoints WHERE id = $1`, id);
+    return row === undefined ? null : endpointOf(row);
+  }
+
+  /** `owner` undefined = every endpoint; null = operators' only; a gateway = that gateway's. */
+  async endpoints(owner: string | null | undefined): Promise<EndpointRow[]> {
+    const rows = owner === undefined
+      ? await this.sql.q(`SELECT * FROM webhook_endpoints ORDER BY created_at, id`)
+      : await this.sql.q(`SELECT * FROM webhook_endpoints WHERE owner_gateway IS NOT DISTINCT FROM $1 ORDER BY created_at, id`, owner);
+    return rows.map(endpointOf);
+  }
+
+  async activeCount(owner: string | null): Promise<number> {
+    const [row] = await this.sql.q(`SELECT count(*)::int AS n FROM webhook_endpoints WHERE status = 'active' AND owner_gateway IS NOT DISTINCT FROM $1`, owner);
+    return Number((row as Row).n);
+  }
+
+  async setStatus(id: string, status: "active" | "disabled"): Promise<EndpointRow | null> {
+    const [row] = await this.sql.q(`UPDATE webhook_endpoints SET status = $2, updated_at = now() WHERE id = $1 RETURNING *`, id, status);
+    return row === undefined ? null : endpointOf(row);
+  }
+
+  /** The new secret signs from now; the one it replaces keeps signing too until `previousValidUntil`. */
+  async rotateSecret(id: string, secret: Sealed, previous: Sealed, previousValidUntil: Date): Promise<EndpointRow | null> {
+    const [row] = await this.sql.q(
+      `UPDATE webhook_endpoints SET secret_ciphertext = $2, secret_key_id = $3, previous_secret_ciphertext = $4, previous_secret_key_id = $5,
+              previous_secret_valid_until = $6, updated_at = now() WHERE id = $1 RETURNING *`,
+      id, secret.ciphertext, secret.keyId, previous.ciphertext, previous.keyId, previousValidUntil,
+    );
+    return row === undefined ? null : endpointOf(row);
+  }
+
+  /** Rows sealed under another secrets key than `keyId` (re-sealed at boot). */
+  async sealedElsewhere(keyId: string): Promise<EndpointRow[]> {
+    const rows = await this.sql.q(`SELECT * FROM webhook_endpoints WHERE secret_key_id <> $1 OR previous_secret_key_id <> $1`, keyId);
+    return rows.map(endpointOf);
+  }
+
+  async reseal(id: string, secret: Sealed, previous: Sealed | null, was: Sealed): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE webhook_endpoints SET secret_ciphertext = $2, secret_key_id = $3, previous_secret_ciphertext = $4, previous_secret_key_id = $5
+        WHERE id = $1 AND secret_ciphertext = $6 RETURNING id`,
+      id, secret.ciphertext, secret.keyId, previous?.ciphertext ?? null, previous?.keyId ?? null, was.ciphertext,
+    );
+    return rows.length > 0;
+  }
+
+  /** An event from code (not a trigger): written only if some endpoint wants it (or it names one). */
+  async emit(e: NewEvent): Promise<bigint | null> {
+    const [row] = await this.sql.q(
+      `INSERT INTO webhook_events (type, subject, gateway, seller_id, market, endpoint_id, dedupe_key, data)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb WHERE $6::text IS NOT NULL OR webhook_wanted($1::text)
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      e.type, e.subject, e.gateway ?? null, e.sellerId ?? null, e.market ?? null, e.endpointId ?? null, e.dedupeKey ?? null, JSON.stringify(e.data),
+    );
+    return row === undefined ? null : (row.id as bigint);
+  }
+
+  /**
+   * Fans out up to `limit` undispatched events to a delivery per matching active endpoint, and
+   * marks them dispatched, in one statement. SKIP LOCKED: two callers never take the same events.
+   */
+  async fanOut(limit: number): Promise<{ events: number; deliveries: number }> {
+    const [row] = await this.sql.q(
+      `WITH ev AS (
+         SELECT id, type, subject, gateway, seller_id, market, endpoint_id FROM webhook_events
+          WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+       ), ins AS (
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, attempts, next_attempt_at)
+         SELECT e.id, ev.id, ev.subject, 'pending', 0, now()
+           FROM ev JOIN webhook_endpoints e ON e.status = 'active' AND (
+                 ev.endpoint_id = e.id
+              OR (ev.endpoint_id IS NULL
+                  AND (ev.type = ANY(e.event_types) OR '*' = ANY(e.event_types))
+                  AND (e.gateway IS NULL OR e.gateway = ev.gateway)
+                  AND (e.seller_id IS NULL OR e.seller_id = ev.seller_id)
+                  AND (e.market IS NULL OR e.market = ev.market)))
+          ORDER BY ev.id
+         ON CONFLICT DO NOTHING RETURNING 1
+       ), upd AS (
+         UPDATE webhook_events w SET dispatched_at = now() FROM ev WHERE w.id = ev.id RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM upd)::int AS events, (SELECT count(*) FROM ins)::int AS deliveries`,
+      limit,
+    );
+    return { events: Number((row as Row).events), deliveries: Number((row as Row).deliveries) };
+  }
+
+  /**
+   * Claims due deliveries for one attempt each: per active endpoint at most `perEndpoint` minus
+   * what it has in flight (`inFlight`, by endpoint id), only the oldest pending delivery of each
+   * (endpoint, subject), `limit` in all, oldest due first. A claim pushes `next_attempt_at` out by
+   * `leaseMs`, so a delivery whose sender died is tried again after that.
+   */
+  async claim(limit: number, perEndpoint: number, inFlight: Record<string, number>, leaseMs: number): Promise<Claimed[]> {
+    if (limit <= 0) return [];
+    const rows = await this.sql.q(
+      `WITH picked AS (
+         SELECT h.endpoint_id, h.event_id FROM webhook_endpoints e
+         CROSS JOIN LATERAL (
+           SELECT d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
+            WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                               WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending' AND p.event_id < d.event_id)
+            ORDER BY d.next_attempt_at, d.event_id
+            LIMIT GREATEST(0, $2::int - COALESCE(($3::jsonb ->> e.id)::int, 0))
+         ) h
+         WHERE e.status = 'active'
+         ORDER BY h.next_attempt_at, h.event_id
+         LIMIT $1
+       )
+       UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::int * interval '1 millisecond'
+         FROM picked, webhook_events ev, webhook_endpoints e
+        WHERE d.endpoint_id = picked.endpoint_id AND d.event_id = picked.event_id AND ev.id = d.event_id AND e.id = d.endpoint_id
+       RETURNING d.endpoint_id, d.event_id, d.attempts, ev.type, ev.subject, ev.data, ev.created_at, e.url,
+                 e.secret_ciphertext, e.secret_key_id, e.previous_secret_ciphertext, e.previous_secret_key_id, e.previous_secret_valid_until`,
+      limit, perEndpoint, JSON.stringify(inFlight), leaseMs,
+    );
+    return rows
+      .map((r) => ({
+        endpointId: String(r.endpoint_id),
+        eventId: r.event_id as bigint,
+        attempts: Number(r.attempts),
+        type: String(r.type),
+        subject: String(r.subject),
+        data: r.data as Record<string, unknown>,
+        createdAt: r.created_at as Date,
+        url: String(r.url),
+        secret: sealed(r.secret_ciphertext, r.secret_key_id) as Sealed,
+        previousSecret: sealed(r.previous_secret_ciphertext, r.previous_secret_key_id),
+        previousSecretValidUntil: date(r.previous_secret_valid_until),
+      }))
+      .sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  }
+
+  /** Records attempts and moves their deliveries on, in one statement (a stale outcome changes nothing). */
+  async record(outcomes: readonly Outcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.sql.q(
+      `WITH o AS (
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[])
+           AS o(endpoint_id, event_id, attempt, started_ms, duration_ms, status_code, error, result, delay_ms)
+       ), upd AS (
+         UPDATE webhook_deliveries d SET
+           attempts = o.attempt,
+           status = CASE o.result WHEN 'retry' THEN 'pending' ELSE o.result END,
+           next_attempt_at = CASE WHEN o.result = 'retry' THEN now() + o.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+           last_attempt_at = to_timestamp(o.started_ms / 1000.0),
+           last_status_code = o.status_code,
+           last_error = o.error,
+           delivered_at = CASE WHEN o.result = 'delivered' THEN now() ELSE d.delivered_at END
+          FROM o
+         WHERE d.endpoint_id = o.endpoint_id AND d.event_id = o.event_id AND d.status = 'pending' AND d.attempts = o.attempt - 1
+         RETURNING d.endpoint_id
+       )
+       INSERT INTO webhook_attempts (endpoint_id, event_id, attempt, started_at, duration_ms, status_code, error)
+       SELECT o.endpoint_id, o.event_id, o.attempt, to_timestamp(o.started_ms / 1000.0), o.duration_ms, o.status_code, o.error FROM o
+       ON CONFLICT DO NOTHING`,
+      outcomes.map((o) => o.endpointId),
+      outcomes.map((o) => o.eventId),
+      outcomes.map((o) => o.attempt),
+      outcomes.map((o) => o.startedAtMs),
+      outcomes.map((o) => o.durationMs),
+      outcomes.map((o) => o.statusCode),
+      outcomes.map((o) => (o.error === null ? null : o.error.slice(0, 500))),
+      outcomes.map((o) => o.result),
+      outcomes.map((o) => Math.round(o.delayMs)),
+    );
+  }
+
+  async deliveries(endpointId: string, opts: { status?: DeliveryStatus; before?: bigint; limit: number }): Promise<WebhookDelivery[]> {
+    const rows = await this.sql.q(
+      `SELECT d.*, ev.type FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+        WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::bigint IS NULL OR d.event_id < $3)
+        ORDER BY d.event_id DESC LIMIT $4`,
+      endpointId, opts.status ?? null, opts.before ?? null, opts.limit,
+    );
+    return rows.map(deliveryOf);
+  }
+
+  async delivery(endpointId: string, eventId: bigint): Promise<{ delivery: WebhookDelivery; data: Record<string, unknown>; eventCreatedAt: Date; attempts: WebhookAttempt[] } | null> {
+    const [row] = await this.sql.q(
+      `SELECT d.*, ev.type, ev.data, ev.created_at AS event_created_at FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+        WHERE d.endpoint_id = $1 AND d.event_id = $2`,
+      endpointId, eventId,
+    );
+    if (row === undefined) return null;
+    const attempts = await this.sql.q(`SELECT * FROM webhook_attempts WHERE endpoint_id = $1 AND event_id = $2 ORDER BY attempt`, endpointId, eventId);
+    return {
+      delivery: deliveryOf(row),
+      data: row.data as Record<string, unknown>,
+      eventCreatedAt: row.event_created_at as Date,
+      attempts: attempts.map((a) => ({
+        attempt: Number(a.attempt),
+        startedAt: a.started_at as Date,
+        durationMs: Number(a.duration_ms),
+        statusCode: a.status_code === null ? null : Number(a.status_code),
+        error: str(a.error),
+      })),
+    };
+  }
+
+  /** One more attempt now, whatever the delivery's state. */
+  async redeliver(endpointId: string, eventId: bigint): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() WHERE endpoint_id = $1 AND event_id = $2 RETURNING event_id`,
+      endpointId, eventId,
+    );
+    return rows.length > 0;
+  }
+}
