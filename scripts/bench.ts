@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: ledger core, settlement engine (in-process), HTTP service, anchoring, event index
- * catch-up and reconciliation figures on the embedded default (PGlite) and on
+ * catch-up, reconciliation and webhook delivery figures on the embedded default (PGlite) and on
  * PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test;
  * each bench creates a FRESH database there and drops it after). An unreachable PostgreSQL is said
  * plainly and shows as an unmet figure, never silently skipped. One table, then the JSON line last.
@@ -14,6 +14,7 @@ import { benchIndexer, closeIndexerBenchChain } from "./bench/indexer.js";
 import { benchReconciliation } from "./bench/reconciliation.js";
 import { benchLedger } from "./bench/ledger.js";
 import { benchSettlement } from "./bench/settlement.js";
+import { benchWebhooks } from "./bench/webhooks.js";
 
 const DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   figures.push(...(await benchAnchoring({ seconds })));
   figures.push(...(await benchIndexer({ seconds })));
   figures.push(...(await benchReconciliation({ seconds })));
+  figures.push(...(await benchWebhooks({ seconds })));
 
   const why = await reachable(pgUrl);
   if (why === null) {
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     figures.push(...(await benchAnchoring({ databaseUrl: pgUrl, seconds })));
     figures.push(...(await benchIndexer({ databaseUrl: pgUrl, seconds })));
     figures.push(...(await benchReconciliation({ databaseUrl: pgUrl, seconds })));
+    figures.push(...(await benchWebhooks({ databaseUrl: pgUrl, seconds })));
   } else {
     console.log(`bench: PostgreSQL UNREACHABLE at ${redact(pgUrl)} (${why}): PostgreSQL figures NOT measured`);
     figures.push(figure(`PostgreSQL reachable at ${redact(pgUrl)}`, 0, "bool", ">=", 1));

@@ -17,11 +17,13 @@
  *   CHAIN_RPC_URL=http://127.0.0.1:8545 npm start  # against `npm run chain` (kept between starts)
  *   DEMO=false npm start                        # no demo data
  *   npm start -- --new-keys                     # also issue a fresh demo gateway + finance key pair
+ *   npm start -- --webhooks                     # also a local webhook receiver that prints every event
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { WebhookService } from "../service/webhooks/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -55,6 +57,24 @@ async function assertPortFree(host: string, port: number, portInUse: () => Error
   });
 }
 
+const DEMO_RECEIVER = "npm start -- --webhooks: local receiver";
+
+/** A local receiver subscribed to every event; endpoints of earlier starts (dead ports) are disabled. */
+async function demoWebhooks(webhooks: WebhookService, say: (line: string) => void) {
+  const { startDemoReceiver } = await import("../service/webhooks/demo-receiver.js");
+  const owner = { gateway: null, keyId: "npm-start" };
+  for (const e of await webhooks.listEndpoints(owner)) {
+    if (e.description === DEMO_RECEIVER && e.status === "active") await webhooks.setStatus(owner, e.id, "disabled");
+  }
+  const receiver = await startDemoReceiver((event, ok) => {
+    const about = [event.data["eventKey"] ?? event.data["payoutId"] ?? event.data["runId"] ?? event.subject].map(String)[0];
+    say(`  webhook ${event.id.padEnd(9)} ${event.type.padEnd(34)} ${about}  signature ${ok ? "ok" : "INVALID"}`);
+  });
+  const { secret } = await webhooks.createEndpoint(owner, { url: receiver.url, eventTypes: ["*"], description: DEMO_RECEIVER });
+  receiver.setSecret(secret);
+  return receiver;
+}
+
 async function main(): Promise<void> {
   ensurePrismaClient();
   const { rm } = await import("node:fs/promises");
@@ -72,7 +92,8 @@ async function main(): Promise<void> {
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
-  const env: Record<string, string | undefined> = { DEMO: "true", LOG_LEVEL: "warn", ...process.env };
+  // Everything runs on this machine: webhooks may go to loopback receivers.
+  const env: Record<string, string | undefined> = { DEMO: "true", LOG_LEVEL: "warn", WEBHOOK_ALLOW_PRIVATE: "true", ...process.env };
   const ownChain = env["CHAIN_RPC_URL"] === undefined || env["CHAIN_RPC_URL"].trim() === "";
   // Everything another running stack could hold is checked before anything is started or cleared.
   const early = loadConfig(env);
@@ -127,6 +148,9 @@ async function main(): Promise<void> {
     const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
     say(`Entrepot: database ready (${where})`);
 
+    const receiver = process.argv.includes("--webhooks") ? await demoWebhooks(services.webhooks, say) : null;
+    if (receiver !== null) say(`Entrepot: webhook receiver ${receiver.url} subscribed to every event (each printed below as it arrives)`);
+
     if (config.demo) {
       try {
         const summary = await loadDemo({ settlement: services.settlement, fx: services.fx, log: (l) => say(`  ${l}`) });
@@ -163,6 +187,7 @@ async function main(): Promise<void> {
       ...running,
       close: async () => {
         await running.close();
+        await receiver?.close();
         await stopNode();
       },
     });

@@ -176,15 +176,17 @@ export class WebhookStore {
   /**
    * Fans out up to `limit` undispatched events to a delivery per matching active endpoint, and
    * marks them dispatched, in one statement. SKIP LOCKED: two callers never take the same events.
+   * A delivery is `pending` when it heads its (endpoint, subject) line, else `waiting` until the
+   * one before it ends (`record` promotes it): one subject's events go out in event order.
    */
   async fanOut(limit: number): Promise<{ events: number; deliveries: number }> {
     const [row] = await this.sql.q(
       `WITH ev AS (
          SELECT id, type, subject, gateway, seller_id, market, endpoint_id FROM webhook_events
           WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-       ), ins AS (
-         INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, attempts, next_attempt_at)
-         SELECT e.id, ev.id, ev.subject, 'pending', 0, now()
+       ), matched AS (
+         SELECT e.id AS endpoint_id, ev.id AS event_id, ev.subject,
+                row_number() OVER (PARTITION BY e.id, ev.subject ORDER BY ev.id) AS place
            FROM ev JOIN webhook_endpoints e ON e.status = 'active' AND (
                  ev.endpoint_id = e.id
               OR (ev.endpoint_id IS NULL
@@ -192,7 +194,15 @@ export class WebhookStore {
                   AND (e.gateway IS NULL OR e.gateway = ev.gateway)
                   AND (e.seller_id IS NULL OR e.seller_id = ev.seller_id)
                   AND (e.market IS NULL OR e.market = ev.market)))
-          ORDER BY ev.id
+       ), ins AS (
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, attempts, next_attempt_at)
+         SELECT m.endpoint_id, m.event_id, m.subject,
+                CASE WHEN m.place = 1 AND NOT EXISTS (
+                       SELECT 1 FROM webhook_deliveries o
+                        WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.status IN ('pending', 'waiting'))
+                     THEN 'pending' ELSE 'waiting' END,
+                0, now()
+           FROM matched m ORDER BY m.event_id
          ON CONFLICT DO NOTHING RETURNING 1
        ), upd AS (
          UPDATE webhook_events w SET dispatched_at = now() FROM ev WHERE w.id = ev.id RETURNING 1
@@ -205,8 +215,8 @@ export class WebhookStore {
 
   /**
    * Claims due deliveries for one attempt each: per active endpoint at most `perEndpoint` minus
-   * what it has in flight (`inFlight`, by endpoint id), only the oldest pending delivery of each
-   * (endpoint, subject), `limit` in all, oldest due first. A claim pushes `next_attempt_at` out by
+   * what it has in flight (`inFlight`, by endpoint id), `limit` in all, oldest due first (only
+   * `pending` ones: the head of each subject's line). A claim pushes `next_attempt_at` out by
    * `leaseMs`, so a delivery whose sender died is tried again after that.
    */
   async claim(limit: number, perEndpoint: number, inFlight: Record<string, number>, leaseMs: number): Promise<Claimed[]> {
@@ -217,13 +227,11 @@ export class WebhookStore {
          CROSS JOIN LATERAL (
            SELECT d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
             WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
-                               WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.status = 'pending' AND p.event_id < d.event_id)
-            ORDER BY d.next_attempt_at, d.event_id
+            ORDER BY d.next_attempt_at
             LIMIT GREATEST(0, $2::int - COALESCE(($3::jsonb ->> e.id)::int, 0))
          ) h
          WHERE e.status = 'active'
-         ORDER BY h.next_attempt_at, h.event_id
+         ORDER BY h.next_attempt_at
          LIMIT $1
        )
        UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::int * interval '1 millisecond'
@@ -250,7 +258,10 @@ export class WebhookStore {
       .sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
   }
 
-  /** Records attempts and moves their deliveries on, in one statement (a stale outcome changes nothing). */
+  /**
+   * Records attempts and moves their deliveries on, in one statement (a stale outcome changes
+   * nothing); a delivery that ends (delivered or dead) hands its subject's line to the next one.
+   */
   async record(outcomes: readonly Outcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     await this.sql.q(
@@ -268,7 +279,16 @@ export class WebhookStore {
            delivered_at = CASE WHEN o.result = 'delivered' THEN now() ELSE d.delivered_at END
           FROM o
          WHERE d.endpoint_id = o.endpoint_id AND d.event_id = o.event_id AND d.status = 'pending' AND d.attempts = o.attempt - 1
-         RETURNING d.endpoint_id
+         RETURNING d.endpoint_id, d.subject, d.status
+       ), ended AS (
+         SELECT DISTINCT endpoint_id, subject FROM upd WHERE status IN ('delivered', 'dead')
+       ), promoted AS (
+         UPDATE webhook_deliveries w SET status = 'pending', next_attempt_at = now()
+           FROM (SELECT x.endpoint_id, (SELECT min(n.event_id) FROM webhook_deliveries n
+                                         WHERE n.endpoint_id = x.endpoint_id AND n.subject = x.subject AND n.status = 'waiting') AS event_id
+                   FROM ended x) nxt
+          WHERE w.endpoint_id = nxt.endpoint_id AND w.event_id = nxt.event_id AND w.status = 'waiting'
+         RETURNING 1
        )
        INSERT INTO webhook_attempts (endpoint_id, event_id, attempt, started_at, duration_ms, status_code, error)
        SELECT o.endpoint_id, o.event_id, o.attempt, to_timestamp(o.started_ms / 1000.0), o.duration_ms, o.status_code, o.error FROM o
@@ -317,7 +337,10 @@ export class WebhookStore {
     };
   }
 
-  /** One more attempt now, whatever the delivery's state. */
+  /**
+   * One more attempt now, whatever the delivery's state (a waiting one jumps its line: a manual
+   * redelivery is out of order by nature).
+   */
   async redeliver(endpointId: string, eventId: bigint): Promise<boolean> {
     const rows = await this.sql.q(
       `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() WHERE endpoint_id = $1 AND event_id = $2 RETURNING event_id`,

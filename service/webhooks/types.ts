@@ -43,7 +43,8 @@ export interface WebhookEndpoint {
   updatedAt: Date;
 }
 
-export type DeliveryStatus = "pending" | "delivered" | "dead";
+/** pending: due at nextAttemptAt; waiting: behind an open delivery of the same subject; then delivered or dead. */
+export type DeliveryStatus = "pending" | "waiting" | "delivered" | "dead";
 
 export interface WebhookDelivery {
   endpointId: string;

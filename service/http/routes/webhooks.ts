@@ -45,7 +45,9 @@ const DeliveryView = Type.Object({
   eventId: Type.String({ description: "evt_<id>" }),
   type: Type.String(),
   subject: Type.String({ description: "What the event is about; one endpoint receives one subject's events in order" }),
-  status: Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("dead")]),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("waiting"), Type.Literal("delivered"), Type.Literal("dead")], {
+    description: "pending: due at nextAttemptAt; waiting: behind an open delivery of the same subject; delivered; dead: every attempt failed",
+  }),
   attempts: Type.Integer(),
   nextAttemptAt: Nullable(Type.String({ format: "date-time" })),
   lastAttemptAt: Nullable(Type.String({ format: "date-time" })),
@@ -103,7 +105,7 @@ const RotateBody = Type.Object(
 );
 const DeliveriesQuery = Type.Object(
   {
-    status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("delivered"), Type.Literal("dead")])),
+    status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("waiting"), Type.Literal("delivered"), Type.Literal("dead")])),
     before: Type.Optional(Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "Deliveries of events older than this one (the last eventId of the previous page)" })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Page size (default 100)" })),
   },

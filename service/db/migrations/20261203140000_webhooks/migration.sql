@@ -85,14 +85,14 @@ CREATE INDEX "webhook_events_undispatched_idx" ON "webhook_events"("id") WHERE "
 -- CreateIndex (partial: each endpoint's due queue)
 CREATE INDEX "webhook_deliveries_due_idx" ON "webhook_deliveries"("endpoint_id", "next_attempt_at") WHERE "status" = 'pending';
 
--- CreateIndex (partial: the head of each (endpoint, subject) line, for ordering)
-CREATE INDEX "webhook_deliveries_subject_idx" ON "webhook_deliveries"("endpoint_id", "subject", "event_id") WHERE "status" = 'pending';
+-- CreateIndex (partial: each (endpoint, subject) line of open deliveries, for ordering)
+CREATE INDEX "webhook_deliveries_subject_idx" ON "webhook_deliveries"("endpoint_id", "subject", "event_id") WHERE "status" IN ('pending', 'waiting');
 
 -- CreateIndex
 CREATE INDEX "webhook_endpoints_status_idx" ON "webhook_endpoints"("status");
 
 ALTER TABLE "webhook_endpoints" ADD CONSTRAINT "webhook_endpoints_status_check" CHECK ("status" IN ('active', 'disabled'));
-ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_status_check" CHECK ("status" IN ('pending', 'delivered', 'dead'));
+ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_status_check" CHECK ("status" IN ('pending', 'waiting', 'delivered', 'dead'));
 
 -- Is any active endpoint subscribed to this event type ('*' = every type)?
 CREATE FUNCTION "webhook_wanted"(event_type TEXT) RETURNS BOOLEAN LANGUAGE sql STABLE AS $$
