@@ -3,7 +3,9 @@
  * text is pushed in chunks of any size (a record may span chunks), records come out with the
  * physical line they START on (1-based, the header is line 1), so every problem can be reported
  * by line. Handles quoted fields (with `""` escapes and embedded line breaks), CRLF, LF and lone CR
- * line ends, a UTF-8 byte order mark, and blank lines (skipped, still counted).
+ * line ends, a UTF-8 byte order mark, and blank lines (skipped, still counted). The delimiter is
+ * read from the header line: a comma, or a semicolon or tab where the header has more of those
+ * than commas (a report re-saved by a spreadsheet in a locale that writes "a;b;c").
  *
  * Malformed input never throws and is never skipped silently: a stray quote inside an unquoted
  * field or text after a closing quote makes the RECORD malformed (reported with its line, parsing
@@ -35,6 +37,8 @@ export interface CsvSink {
 
 const QUOTE = 34;
 const COMMA = 44;
+const SEMICOLON = 59;
+const TAB = 9;
 const LF = 10;
 const CR = 13;
 
@@ -52,6 +56,9 @@ export class CsvReader {
   private poisonLines = 0;
   private empty = true;
   private endsWithLineEnd = false;
+  private delim = COMMA;
+  /** The field delimiter, as read from the header line. */
+  delimiter = ",";
 
   constructor(
     private readonly sink: CsvSink,
@@ -74,6 +81,7 @@ export class CsvReader {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (text.length === 0) return;
+      this.sniff(text);
     }
     this.empty = false;
     const last = text.charCodeAt(text.length - 1);
@@ -99,6 +107,22 @@ export class CsvReader {
       this.carry = "";
       this.scan(buf, true);
     }
+  }
+
+  /** Picks the delimiter from the first line: the most frequent of , ; and tab outside quotes (comma on a tie). */
+  private sniff(text: string): void {
+    const counts = new Map<number, number>([[COMMA, 0], [SEMICOLON, 0], [TAB, 0]]);
+    let quoted = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) quoted = !quoted;
+      else if (!quoted && (c === LF || c === CR)) break;
+      else if (!quoted && counts.has(c)) counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+    let best = COMMA;
+    for (const [c, n] of counts) if (n > (counts.get(best) ?? 0)) best = c;
+    this.delim = best;
+    this.delimiter = String.fromCharCode(best);
   }
 
   private tooLong(): void {
@@ -143,7 +167,7 @@ export class CsvReader {
         if ((nextQuote < 0 || nextQuote >= lf) && (nextCr < 0 || nextCr >= end)) {
           i = lf + 1;
           line++;
-          if (end > start) this.sink.record({ line: startLine, fields: buf.slice(start, end).split(",") });
+          if (end > start) this.sink.record({ line: startLine, fields: buf.slice(start, end).split(this.delimiter) });
           continue;
         }
       }
@@ -190,12 +214,12 @@ export class CsvReader {
           // After a closing quote: a delimiter, a line end or the end of the data.
           if (i < n) {
             const c = buf.charCodeAt(i);
-            if (c !== COMMA && c !== LF && c !== CR) {
+            if (c !== this.delim && c !== LF && c !== CR) {
               bad ??= { line: startLine, code: "quote", message: `text after the closing quote of field ${fields.length}` };
               // Resynchronise at the next delimiter or line end.
               while (i < n) {
                 const d = buf.charCodeAt(i);
-                if (d === COMMA || d === LF || d === CR) break;
+                if (d === this.delim || d === LF || d === CR) break;
                 i++;
               }
             }
@@ -205,7 +229,7 @@ export class CsvReader {
           let j = i;
           while (j < n) {
             const c = buf.charCodeAt(j);
-            if (c === COMMA || c === LF || c === CR) break;
+            if (c === this.delim || c === LF || c === CR) break;
             if (c === QUOTE) bad ??= { line: startLine, code: "quote", message: `quote inside unquoted field ${fields.length + 1}` };
             j++;
           }
@@ -220,7 +244,7 @@ export class CsvReader {
           break;
         }
         const d = buf.charCodeAt(i);
-        if (d === COMMA) {
+        if (d === this.delim) {
           i++;
           if (i >= n && final) {
             fields.push("");

@@ -217,15 +217,7 @@ export class Matcher {
   row(r: ReportRow): void {
     this.reportRows++;
     this.rowsByKind[r.kind] = (this.rowsByKind[r.kind] ?? 0) + 1;
-    if (r.batch !== null && r.net !== null && r.netCurrency !== null && r.kind !== "payout") {
-      const key = `${r.batch}\u0000${r.netCurrency}`;
-      const b = this.batchNet.get(key);
-      if (b === undefined) this.batchNet.set(key, { net: r.net, rows: 1 });
-      else {
-        b.net += r.net;
-        b.rows++;
-      }
-    }
+    this.countInBatch(r, 1);
     if (r.kind === "payout") {
       const key = `${r.batch ?? ""}\u0000${r.currency ?? ""}`;
       const list = this.payoutRows.get(key);
@@ -234,13 +226,36 @@ export class Matcher {
       return;
     }
     const wanted = COMPATIBLE[r.kind];
-    if (wanted === null) return;
+    if (wanted === null) {
+      // Rows that match no event (deductions, corrections) are still counted once in their batch.
+      if (r.rowId !== "") {
+        const key = `${r.kind}\u0000${r.rowId}`;
+        if (this.leftoverIds.has(key)) this.duplicateRow(r, null);
+        else this.leftoverIds.add(key);
+      }
+      return;
+    }
     const i = this.lookup(r, wanted);
     if (i < 0) {
       this.leftover(r);
       return;
     }
     this.onMatched(r, i, "exact_reference");
+  }
+
+  /**
+   * A row's net counts toward its payout batch's total (+1), or stops counting (-1) once the row
+   * is found to be a duplicate: a line the gateway sent twice is paid out once.
+   */
+  private countInBatch(r: ReportRow, sign: 1 | -1): void {
+    if (r.batch === null || r.net === null || r.netCurrency === null || r.kind === "payout") return;
+    const key = `${r.batch}\u0000${r.netCurrency}`;
+    const b = this.batchNet.get(key);
+    if (b === undefined) this.batchNet.set(key, { net: r.net, rows: 1 });
+    else {
+      b.net += sign > 0 ? r.net : -r.net;
+      b.rows += sign;
+    }
   }
 
   private lookup(r: ReportRow, wanted: SettlementEventType): number {
@@ -257,23 +272,7 @@ export class Matcher {
   private leftover(r: ReportRow): void {
     const key = `${r.kind}\u0000${r.rowId}`;
     if (r.rowId !== "" && this.leftoverIds.has(key)) {
-      const first = this.leftovers.find((x) => x.kind === r.kind && x.rowId === r.rowId) ?? this.feeRows.find((x) => x.rowId === r.rowId);
-      this.emit({
-        category: "duplicate",
-        rule: "duplicate_reference",
-        market: null,
-        sellerId: null,
-        currency: r.currency,
-        settlementId: r.settlementRef,
-        gatewayReference: r.rowId,
-        gatewayEventId: null,
-        journalTransactionId: null,
-        lines: first === undefined ? [r.line] : [first.line, r.line],
-        reportAmount: r.amount,
-        ledgerAmount: null,
-        difference: null,
-        evidence: { reason: "the same report row id appears more than once", firstLine: first?.line ?? null, report: this.rowEvidence(r) },
-      });
+      this.duplicateRow(r, this.leftovers.find((x) => x.kind === r.kind && x.rowId === r.rowId) ?? this.feeRows.find((x) => x.rowId === r.rowId) ?? null);
       return;
     }
     if (r.kind === "fee") {
@@ -290,6 +289,27 @@ export class Matcher {
     this.leftovers.push(r);
   }
 
+  /** A row whose id was seen before (matched to no event): reported, and not counted in its batch again. */
+  private duplicateRow(r: ReportRow, first: ReportRow | null): void {
+    this.countInBatch(r, -1);
+    this.emit({
+      category: "duplicate",
+      rule: "duplicate_reference",
+      market: null,
+      sellerId: null,
+      currency: r.currency,
+      settlementId: r.settlementRef,
+      gatewayReference: r.rowId,
+      gatewayEventId: null,
+      journalTransactionId: null,
+      lines: first === null ? [r.line] : [first.line, r.line],
+      reportAmount: r.amount,
+      ledgerAmount: null,
+      difference: null,
+      evidence: { reason: "the same report row id appears more than once", firstLine: first?.line ?? null, report: this.rowEvidence(r) },
+    });
+  }
+
   private onMatched(r: ReportRow, i: number, rule: RuleName): void {
     const w = this.w;
     const hash = fnv1a(r.rowId);
@@ -297,6 +317,7 @@ export class Matcher {
     if (n > 0) {
       const ids = this.multiIds.get(i);
       if (hash === this.firstRowHash[i] || ids?.has(r.rowId) === true) {
+        this.countInBatch(r, -1);
         this.emit({
           category: "duplicate",
           rule: "duplicate_reference",

@@ -6,8 +6,9 @@
  * read the stored file again), so both see exactly the same rows.
  */
 import { CsvReader, type CsvProblem, type CsvRecord } from "./csv.js";
+import { isAppError } from "../errors.js";
 import { ReconErrors } from "./errors.js";
-import { FORMATS, type RowDecoder } from "./formats/index.js";
+import { FORMATS, type DecoderOptions, type RowDecoder } from "./formats/index.js";
 import type { ImportError, ReportFormat, ReportRow } from "./types.js";
 
 export interface ReportHandlers {
@@ -24,6 +25,7 @@ export class ReportReader {
     readonly format: ReportFormat,
     private readonly source: number,
     private readonly handlers: ReportHandlers,
+    private readonly options: DecoderOptions = {},
   ) {
     this.csv = new CsvReader({
       record: (r) => this.record(r),
@@ -47,7 +49,17 @@ export class ReportReader {
   private record(r: CsvRecord): void {
     if (this.decoder === null) {
       this.header = r.fields.map((f) => f.trim());
-      this.decoder = FORMATS[this.format].decoder(this.header);
+      try {
+        this.decoder = FORMATS[this.format].decoder(this.header, this.options);
+      } catch (e) {
+        // Say how the header was split: a file saved with another delimiter shows as missing columns.
+        if (!isAppError(e)) throw e;
+        const shown = this.csv.delimiter === "\t" ? "tab" : `"${this.csv.delimiter}"`;
+        throw ReconErrors.reportFormat(`${e.message} (the header was split at ${shown}, its most frequent delimiter)`, {
+          ...(e.fields === undefined ? {} : { fields: e.fields }),
+          details: { ...e.details, delimiter: this.csv.delimiter },
+        });
+      }
       return;
     }
     const row = this.decoder(r.fields, r.line, this.source, (e) => this.handlers.error(e));

@@ -124,6 +124,8 @@ export class ReconciliationService {
     fileName?: string;
     body: AsyncIterable<Uint8Array>;
     importedBy?: string;
+    /** IANA zone of the report's local times, for a Stripe report without created_utc (stored with the import). */
+    timeZone?: string;
   }): Promise<ImportResult> {
     if (!(REPORT_FORMATS as readonly string[]).includes(input.format)) {
       throw ReconErrors.unknownFormat(`unknown report format ${JSON.stringify(input.format.slice(0, 60))}`, {
@@ -133,6 +135,10 @@ export class ReconciliationService {
     const format = input.format as ReportFormat;
     const gateway = input.gateway ?? DEFAULT_GATEWAY[format];
     if (!ID.test(gateway)) throw ReconErrors.unknownFormat("gateway must be 1-120 characters of [A-Za-z0-9._:-]", { fields: [{ field: "query.gateway", message: "invalid gateway name" }] });
+    const timeZone = input.timeZone;
+    if (timeZone !== undefined && !isTimeZone(timeZone)) {
+      throw ReconErrors.reportFormat(`${JSON.stringify(timeZone.slice(0, 64))} is not an IANA time zone`, { fields: [{ field: "query.timezone", message: "an IANA time zone name, e.g. America/Los_Angeles" }] });
+    }
 
     const errors: ImportError[] = [];
     let errorCount = 0;
@@ -153,7 +159,7 @@ export class ReconciliationService {
         errorCount++;
         if (errors.length < this.maxStoredErrors) errors.push(e);
       },
-    });
+    }, timeZone === undefined ? {} : { timeZone });
 
     const dir = await mkdtemp(join(tmpdir(), "entrepot-recon-"));
     const path = join(dir, "report.deflate");
@@ -185,7 +191,7 @@ export class ReconciliationService {
       await written;
       const sha256 = hash.digest("hex");
       const existing = await this.repo.findImportBySha(sha256);
-      if (existing !== null) return this.replayImport(existing, format, gateway);
+      if (existing !== null) return this.replayImport(existing, format, gateway, timeZone);
       const compressedBytes = (await stat(path)).size;
       const record: ImportRecord = {
         id: `imp_${randomBytes(10).toString("hex")}`,
@@ -199,7 +205,7 @@ export class ReconciliationService {
         errorCount,
         minOccurredAt: rowCount === 0 ? null : new Date(minAt),
         maxOccurredAt: rowCount === 0 ? null : new Date(maxAt),
-        summary: { header: reader.header ?? [], recordTypes, currencies, errorsStored: errors.length, errorCap: this.maxStoredErrors, compressedBytes },
+        summary: { header: reader.header ?? [], recordTypes, currencies, errorsStored: errors.length, errorCap: this.maxStoredErrors, compressedBytes, ...(timeZone === undefined ? {} : { timeZone }) },
         importedBy: input.importedBy ?? null,
         createdAt: this.now(),
       };
@@ -209,7 +215,7 @@ export class ReconciliationService {
         if (!isUniqueViolation(e)) throw e;
         const raced = await this.repo.findImportBySha(sha256);
         if (raced === null) throw e;
-        return this.replayImport(raced, format, gateway);
+        return this.replayImport(raced, format, gateway, timeZone);
       }
       return { status: "created", import: record };
     } finally {
@@ -217,10 +223,11 @@ export class ReconciliationService {
     }
   }
 
-  private replayImport(existing: ImportRecord, format: ReportFormat, gateway: string): ImportResult {
-    if (existing.format !== format || existing.gateway !== gateway) {
+  private replayImport(existing: ImportRecord, format: ReportFormat, gateway: string, timeZone: string | undefined): ImportResult {
+    const zone = existing.summary.timeZone;
+    if (existing.format !== format || existing.gateway !== gateway || (zone !== undefined && timeZone !== undefined && zone !== timeZone)) {
       throw ReconErrors.duplicateImport(`this file was already imported as ${existing.format} of ${existing.gateway} (import ${existing.id})`, {
-        details: { importId: existing.id, format: existing.format, gateway: existing.gateway, sha256: existing.sha256 },
+        details: { importId: existing.id, format: existing.format, gateway: existing.gateway, sha256: existing.sha256, ...(zone === undefined ? {} : { timeZone: zone }) },
       });
     }
     return { status: "exists", import: existing };
@@ -308,7 +315,7 @@ export class ReconciliationService {
           matcher.row(r);
         },
         error: () => undefined, // recorded at import, listed on the import
-      });
+      }, imp.summary.timeZone === undefined ? {} : { timeZone: imp.summary.timeZone });
       for await (const chunk of this.importBytes(imp.id)) reader.pushBytes(chunk);
       reader.end();
       if (rows !== imp.rowCount) throw new Error(`import ${imp.id} re-read ${rows} rows, ${imp.rowCount} at import`);
@@ -605,4 +612,14 @@ function specsFor(adj: AdjustmentRequest): AccountSpec[] {
 
 async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) yield chunk as Buffer;
+}
+
+function isTimeZone(name: string): boolean {
+  if (!/^[A-Za-z0-9_+\-/]{1,64}$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
 }

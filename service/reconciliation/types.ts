@@ -133,6 +133,8 @@ export interface ImportRecord {
 
 export interface ImportSummary {
   header: string[];
+  /** The zone the report's local times were read in (`?timezone=` at import), when it had to be named. */
+  timeZone?: string;
   /** Valid rows per record type (the gateway's names). */
   recordTypes: Record<string, number>;
   /** Valid rows per buyer currency. */

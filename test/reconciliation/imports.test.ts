@@ -108,7 +108,7 @@ describe.each(kinds)("report imports on %s", (kind) => {
       [21, null, "unterminated_quote"],
     ]);
     expect(stored).toEqual(all.slice(0, 3).map((e, seq) => ({ ...e, seq })));
-    expect(all[0]!.message).toContain('"27,90" is not a decimal amount');
+    expect(all[0]!.message).toContain('"27,90" has a decimal comma');
     expect(all[3]!.message).toContain("more decimals than KRW has (0)");
     expect(all[2]!.message).toBe("expected 30 columns (as in the header), found 29");
   });
@@ -133,6 +133,26 @@ describe.each(kinds)("report imports on %s", (kind) => {
       [4, "currency", "currency"],
     ]);
     expect(r.import.errorCount).toBe(4); // the fourth (line 5, customer_facing_currency) is counted, beyond the cap of 3
+  });
+
+  it("imports Stripe's default time-zone variant with the zone named, keeps it for runs, and refuses a conflicting zone", async () => {
+    const local = [
+      "balance_transaction_id,created,currency,gross,fee,net,reporting_category,source_id",
+      "txn_tz_1,2025-03-03 18:00:00,usd,29.99,1.17,28.82,charge,ch_tz_1", // 09:00 UTC in Tokyo
+      "txn_tz_2,2025-03-04 18:30:00,usd,-5.00,0.00,-5.00,refund,re_tz_2",
+    ].join("\n");
+    const refused = await failure(recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(local) }));
+    expect(refused.code).toBe("ENT_RECON_REPORT_FORMAT");
+    expect(refused.message).toMatch(/\?timezone=/);
+    expect((await failure(recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(local), timeZone: "Mars/Olympus" }))).code).toBe("ENT_RECON_REPORT_FORMAT");
+    const ok = await recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(local), timeZone: "Asia/Tokyo" });
+    expect(ok.import).toMatchObject({ rowCount: 2, errorCount: 0, summary: { timeZone: "Asia/Tokyo" } });
+    expect(ok.import.minOccurredAt?.toISOString()).toBe("2025-03-03T09:00:00.000Z");
+    expect((await recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(local), timeZone: "Asia/Tokyo" })).status).toBe("exists");
+    expect((await failure(recon.importReport({ format: "stripe_itemized_balance", body: bodyOf(local), timeZone: "Europe/Paris" }))).code).toBe("ENT_RECON_DUPLICATE_IMPORT");
+    // A run reads the stored file again in the stored zone.
+    const run = await recon.run({ importIds: [ok.import.id], from: new Date("2025-03-01T00:00:00Z"), to: new Date("2025-03-10T00:00:00Z") });
+    expect(run.summary.reportRows).toBe(2);
   });
 
   it("refuses a file larger than the configured maximum", async () => {

@@ -221,6 +221,19 @@ describe("matching rules as data", () => {
     }
     return "ok";
   };
+  it("reports a line sent twice as a duplicate and counts it once in its payout batch", async () => {
+    const a = row("A", { batch: "42", net: 970n });
+    const twice = { ...a, line: a.line + 1 }; // the same bytes on the next line
+    const b = row(null, { kind: "other", recordType: "Fee", rowId: "fee-1", refs: {}, amount: -50n, net: -50n, fee: null, batch: "42" });
+    const feeTwice = { ...b, line: b.line + 1 };
+    const payout = row(null, { kind: "payout", recordType: "MerchantPayout", rowId: "payout-42", refs: {}, amount: 920n, net: -920n, fee: null, batch: "42" });
+    const o = await match([ev("A")], [a, twice, b, feeTwice, payout]);
+    expect(cats(o).filter((c) => c.startsWith("duplicate"))).toHaveLength(2);
+    // 970 - 50 = 920 is what the batch paid out: no false "payout short".
+    expect(cats(o).filter((c) => c.includes("payout")), JSON.stringify(o.items.map((i) => i.evidence), (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))).toEqual([]);
+    expect(o.summary.payoutBatches).toEqual({ checked: 1, mismatched: 0 });
+  });
+
   it("validates overrides by name and refuses unknown rules", () => {
     expect(code(() => resolveRules({ fxToleranceBps: 25, chain: { requiredState: "final" } }))).toBe("ok");
     expect(code(() => resolveRules({ fuzzy: true }))).toBe("ENT_RECON_INVALID_RULES rules.fuzzy");

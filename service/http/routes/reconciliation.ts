@@ -231,13 +231,14 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
           format: Type.String({ enum: [...REPORT_FORMATS] }),
           gateway: Type.Optional(Identifier),
           fileName: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._ -]{1,255}$" })),
+          timezone: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_+\\-/]{1,64}$", description: "IANA zone of the report's local times: required for a Stripe report in its default time-zone variant (`created` instead of `created_utc`)" })),
         },
         { additionalProperties: false },
       ),
       response: { 201: Type.Object({ status: Type.String(), import: ImportView }), 200: Type.Object({ status: Type.String(), import: ImportView }), ...problems(400, 401, 403, 409, 413, 415, 429, 503) },
     },
   }, async (request, reply) => {
-    const q = request.query as { format: string; gateway?: string; fileName?: string };
+    const q = request.query as { format: string; gateway?: string; fileName?: string; timezone?: string };
     const s = service();
     const body = request.body as AsyncIterable<Uint8Array> | undefined;
     if (body === undefined || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== "function") {
@@ -247,6 +248,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
       format: q.format,
       ...(q.gateway === undefined ? {} : { gateway: q.gateway }),
       ...(q.fileName === undefined ? {} : { fileName: q.fileName }),
+      ...(q.timezone === undefined ? {} : { timeZone: q.timezone }),
       body,
       ...(who(request) === undefined ? {} : { importedBy: who(request)! }),
     });

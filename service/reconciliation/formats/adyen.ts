@@ -23,7 +23,7 @@
 import { parseRateFraction } from "../../money/index.js";
 import { parseReportTime, zoneOffsetMinutes } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
-import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
+import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder, withLeadingZero } from "./common.js";
 
 export const ADYEN_COLUMNS = [
   "Company Account",
@@ -157,7 +157,7 @@ export const adyenSettlementDetails: FormatDefinition = {
             }
             const rateText = r.text(rateCol);
             if (rateText !== "") {
-              rate = parseRateFraction(rateText);
+              rate = parseRateFraction(withLeadingZero(rateText));
               if (rate === null) r.fail(rateCol, "rate", `${JSON.stringify(rateText.slice(0, 30))} is not a positive decimal exchange rate`);
             } else if (nc !== null && nc !== gc) {
               r.fail(rateCol, "rate", `an Exchange Rate is required when Gross Currency (${gc}) and Net Currency (${nc}) differ`);

@@ -9,6 +9,12 @@ import type { ImportError, ReportFormat, ReportRow } from "../types.js";
 
 export type RowDecoder = (fields: string[], line: number, source: number, error: (e: ImportError) => void) => ReportRow | null;
 
+/** How a file is read beyond its own bytes: the zone of local times where a report has no UTC column. */
+export interface DecoderOptions {
+  /** IANA time zone of the report's local date-times (Stripe's default "created" column). */
+  timeZone?: string;
+}
+
 export interface FormatDefinition {
   format: ReportFormat;
   /** Human name of the report (for messages). */
@@ -17,7 +23,7 @@ export interface FormatDefinition {
   required: readonly string[];
   /** Reference names, in the order the exact-reference rule tries them by default. */
   references: readonly string[];
-  decoder(header: readonly string[]): RowDecoder;
+  decoder(header: readonly string[], opts?: DecoderOptions): RowDecoder;
 }
 
 /** Column name -> index; refuses duplicate names and missing required columns, naming them. */
@@ -86,17 +92,25 @@ export class RowReader {
   amount(i: number | undefined, currency: string, empty: bigint | null = null): bigint | null {
     const raw = this.text(i);
     if (raw === "") return empty;
-    const v = parseMajorExact(raw, exponentOrNull(currency) ?? 0);
+    const v = parseMajorExact(withLeadingZero(raw), exponentOrNull(currency) ?? 0);
     if (typeof v === "bigint") return v;
     this.fail(i, v === "precision" ? "precision" : "amount", amountMessage(raw, currency, v));
     return null;
   }
 }
 
+/** Reports exported through spreadsheets write ".91" and "-.91" for 0.91 and -0.91. */
+export function withLeadingZero(raw: string): string {
+  if (raw.charCodeAt(0) === 46) return `0${raw}`;
+  if (raw.charCodeAt(0) === 45 && raw.charCodeAt(1) === 46) return `-0${raw.slice(1)}`;
+  return raw;
+}
+
 function amountMessage(raw: string, currency: string, problem: MajorUnitsProblem): string {
   const shown = JSON.stringify(raw.slice(0, 40));
   if (problem === "precision") return `${shown} has more decimals than ${currency} has (${exponentOrNull(currency)})`;
   if (problem === "size") return `${shown} is too large`;
+  if (/^-?[0-9]*,[0-9]+$/.test(raw)) return `${shown} has a decimal comma: the report must use "." decimals (export it again without the spreadsheet's locale)`;
   return `${shown} is not a decimal amount in major units (digits, optional "-" and "." decimals)`;
 }
 

@@ -6,7 +6,7 @@ import { stripeItemizedBalance } from "./stripe.js";
 
 export { ADYEN_COLUMNS } from "./adyen.js";
 export { STRIPE_OPTIONAL, STRIPE_REQUIRED } from "./stripe.js";
-export type { FormatDefinition, RowDecoder } from "./common.js";
+export type { DecoderOptions, FormatDefinition, RowDecoder } from "./common.js";
 
 export const FORMATS: Record<ReportFormat, FormatDefinition> = {
   adyen_settlement_details: adyenSettlementDetails,

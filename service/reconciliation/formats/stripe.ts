@@ -1,8 +1,9 @@
 /**
  * Stripe's itemized balance report, "Balance change from activity" (Reports API report types
  * `balance_change_from_activity.itemized.1/.2`, the Dashboard's Balance report CSV), whose columns
- * are selectable: they are found by name. Required: balance_transaction_id, created_utc, currency,
- * gross, fee, net, reporting_category. Used when present: source_id, available_on_utc,
+ * are selectable: they are found by name. Required: balance_transaction_id, created_utc (or, in
+ * the report's default time-zone variant, `created` in the zone given at import), currency, gross,
+ * fee, net, reporting_category. Used when present: source_id, available_on_utc,
  * description, customer_facing_amount, customer_facing_currency, automatic_payout_id,
  * automatic_payout_effective_at_utc and `payment_metadata[settlement_id|settlementId|order_id|orderId]`
  * (the marketplace order). Amounts are major units of `currency` (lower-case ISO code), signed
@@ -20,11 +21,13 @@
  * References: "source_id" (ch_/re_/dp_/po_...) then "balance_transaction_id" (txn_...).
  */
 import { impliedRate } from "../../money/index.js";
+import { ReconErrors } from "../errors.js";
 import { parseReportTime } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
 import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder } from "./common.js";
 
-export const STRIPE_REQUIRED = ["balance_transaction_id", "created_utc", "currency", "gross", "fee", "net", "reporting_category"] as const;
+/** Besides these, `created_utc` or `created` (local time, with the import's time zone). */
+export const STRIPE_REQUIRED = ["balance_transaction_id", "currency", "gross", "fee", "net", "reporting_category"] as const;
 
 export const STRIPE_OPTIONAL = [
   "available_on_utc",
@@ -52,11 +55,11 @@ export const stripeItemizedBalance: FormatDefinition = {
   title: "Stripe itemized balance report (balance_change_from_activity.itemized)",
   required: STRIPE_REQUIRED,
   references: ["source_id", "balance_transaction_id"],
-  decoder(header): RowDecoder {
+  decoder(header, opts = {}): RowDecoder {
     const ix = columnIndex(this, header);
     const c = (name: string) => ix.get(name);
     const txn = c("balance_transaction_id");
-    const created = c("created_utc");
+    const { column: created, zone } = createdColumn(ix, opts.timeZone);
     const cur = c("currency");
     const grossCol = c("gross");
     const feeCol = c("fee");
@@ -80,8 +83,8 @@ export const stripeItemizedBalance: FormatDefinition = {
       const spec = KINDS[recordType] ?? { kind: "other" as const };
       const id = r.text(txn);
       if (id === "") r.fail(txn, "required", "balance_transaction_id is required");
-      const when = parseReportTime(r.text(created), "UTC");
-      if (when === "invalid" || when === "zone") r.fail(created, "date", `${JSON.stringify(r.text(created).slice(0, 40))} is not a UTC date-time "YYYY-MM-DD HH:MM:SS"`);
+      const when = parseReportTime(r.text(created), zone);
+      if (when === "invalid" || when === "zone") r.fail(created, "date", `${JSON.stringify(r.text(created).slice(0, 40))} is not a date-time "YYYY-MM-DD HH:MM:SS" (${zone})`);
       const account = r.currency(cur, true);
       let gross: bigint | null = null;
       let fee: bigint | null = null;
@@ -169,3 +172,26 @@ export const stripeItemizedBalance: FormatDefinition = {
     };
   },
 };
+
+/**
+ * `created_utc` is UTC; the report's default variant has `created` in the time zone the report was
+ * run in, which the file does not state: the importer names it (`?timezone=`), never guessed.
+ */
+function createdColumn(ix: ReadonlyMap<string, number>, timeZone: string | undefined): { column: number; zone: string } {
+  const utc = ix.get("created_utc");
+  if (utc !== undefined) return { column: utc, zone: "UTC" };
+  const local = ix.get("created");
+  if (local === undefined) {
+    throw ReconErrors.reportFormat(`not a ${stripeItemizedBalance.title}: the header has neither created_utc nor created`, {
+      fields: [{ field: "header.created_utc", message: "required column missing (or created, with the report's time zone)" }],
+      details: { format: "stripe_itemized_balance", missing: ["created_utc"] },
+    });
+  }
+  if (timeZone === undefined) {
+    throw ReconErrors.reportFormat(
+      "this Stripe report gives `created` in the time zone it was run in (the Dashboard's default), not `created_utc`: name that zone with ?timezone=<IANA name>, e.g. America/Los_Angeles or Etc/UTC",
+      { fields: [{ field: "query.timezone", message: "required for a report without created_utc" }], details: { format: "stripe_itemized_balance", column: "created" } },
+    );
+  }
+  return { column: local, zone: timeZone };
+}
