@@ -129,6 +129,30 @@ export class ReconRepository {
     return rows[0] === undefined ? null : toImport(rows[0]);
   }
 
+  /** Newest first; `before`: the last id of the previous page. */
+  async listImports(opts: { gateway?: string; before?: string; limit: number }): Promise<ImportRecord[]> {
+    const rows = await this.sql.q(
+      `SELECT * FROM recon_imports
+        WHERE ($1::text IS NULL OR gateway = $1::text)
+          AND ($2::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM recon_imports WHERE id = $2::text))
+        ORDER BY created_at DESC, id DESC LIMIT $3`,
+      opts.gateway ?? null, opts.before ?? null, opts.limit,
+    );
+    return rows.map(toImport);
+  }
+
+  /** Newest first by finish; `before`: the last id of the previous page. */
+  async listRuns(opts: { gateway?: string; before?: string; limit: number }): Promise<RunRecord[]> {
+    const rows = await this.sql.q(
+      `SELECT * FROM recon_runs
+        WHERE ($1::text IS NULL OR gateway = $1::text)
+          AND ($2::text IS NULL OR (finished_at, id) < (SELECT finished_at, id FROM recon_runs WHERE id = $2::text))
+        ORDER BY finished_at DESC, id DESC LIMIT $3`,
+      opts.gateway ?? null, opts.before ?? null, opts.limit,
+    );
+    return rows.map(toRun);
+  }
+
   async getImports(ids: readonly string[]): Promise<ImportRecord[]> {
     const rows = await this.sql.q(`SELECT * FROM recon_imports WHERE id = ANY($1::text[])`, [...ids]);
     return rows.map(toImport);

@@ -233,6 +233,16 @@ export class ReconciliationService {
     return { status: "exists", import: existing };
   }
 
+  /** Imports newest first (`before`: the last id of the previous page), optionally of one gateway. */
+  listImports(opts: { gateway?: string; before?: string; limit?: number } = {}): Promise<ImportRecord[]> {
+    return this.repo.listImports({ ...opts, limit: opts.limit ?? 50 });
+  }
+
+  /** Runs newest first (`before`: the last id of the previous page), optionally of one gateway. */
+  listRuns(opts: { gateway?: string; before?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    return this.repo.listRuns({ ...opts, limit: opts.limit ?? 50 });
+  }
+
   async getImport(id: string): Promise<ImportRecord> {
     const found = await this.repo.getImport(id);
     if (found === null) throw ReconErrors.importNotFound(`no import ${JSON.stringify(id.slice(0, 60))}`, { fields: [{ field: "params.id", message: "unknown import" }] });

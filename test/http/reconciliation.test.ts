@@ -81,6 +81,31 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
     expect((await csv("/v1/reconciliation/imports?format=adyen_settlement_details", REPORT, h.keys.finance)).statusCode).toBe(403);
   });
 
+  it("lets a finance:write key import, run and resolve, but not issue keys; lists imports and runs newest first", async () => {
+    const writer = await h.services.apiKeys.create({ name: "finance team", scopes: ["finance:write"] });
+    const body = `${REPORT}\r\n\r\n`; // bytes of this test's own
+    const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", body, writer);
+    expect(imported.statusCode, imported.body).toBe(201);
+    const importId = json<{ import: { id: string } }>(imported).import.id;
+    const run = await h.post("/v1/reconciliation/runs", { importIds: [importId] }, writer);
+    expect(run.statusCode, run.body).toBe(201);
+    const runId = json<{ id: string }>(run).id;
+    expect((await h.get(`/v1/reconciliation/runs/${runId}`, writer)).statusCode).toBe(200); // finance:write reads
+    expect((await h.post("/v1/admin/api-keys", { name: "x", scopes: ["finance:read"] }, writer)).statusCode).toBe(403);
+    expect((await h.post("/v1/reconciliation/runs", { importIds: [importId] }, h.keys.finance)).statusCode).toBe(403);
+
+    const imports = json<{ items: Array<{ id: string }>; nextBefore: string | null }>(await h.get("/v1/reconciliation/imports?limit=1"));
+    expect(imports.items.map((i) => i.id)).toEqual([importId]);
+    expect(imports.nextBefore).toBe(importId);
+    const older = json<{ items: Array<{ id: string }> }>(await h.get(`/v1/reconciliation/imports?before=${importId}&limit=200`));
+    expect(older.items.map((i) => i.id)).not.toContain(importId);
+    const runs = json<{ items: Array<{ id: string; gateway: string }> }>(await h.get("/v1/reconciliation/runs?gateway=adyen"));
+    expect(runs.items[0]?.id).toBe(runId);
+    expect(runs.items.every((r) => r.gateway === "adyen")).toBe(true);
+    expect(json<{ items: unknown[] }>(await h.get("/v1/reconciliation/runs?gateway=nobody")).items).toEqual([]);
+    expect((await h.get("/v1/reconciliation/imports?before=nonsense")).statusCode).toBe(400);
+  });
+
   it("lists malformed records with their line numbers on the import", async () => {
     const bad = `${REPORT}\r\n${adyenRow({ "Psp Reference": "PSP-X", "Gross Currency": "BRX", "Gross Credit (GC)": "1.00" })}\r\n${adyenRow({ "Gross Credit (GC)": "1.234" }).slice(0, -3)}\r\n`;
     const r = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", bad);

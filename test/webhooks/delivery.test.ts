@@ -82,6 +82,8 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     // The delivery log: every attempt with its answer, in the API.
     const list = json<{ items: Array<{ eventId: string; status: string; attempts: number }> }>(await h.get(`/v1/webhooks/endpoints/${id}/deliveries`, h.keys.admin));
     expect(list.items).toHaveLength(5);
+    const page = json<{ items: Array<{ eventId: string }> }>(await h.get(`/v1/webhooks/endpoints/${id}/deliveries?limit=2&before=${list.items[1]?.eventId}`, h.keys.admin));
+    expect(page.items.map((d) => d.eventId)).toEqual(list.items.slice(2, 4).map((d) => d.eventId));
     expect(list.items.every((d) => d.status === "delivered")).toBe(true);
     expect(list.items.reduce((n, d) => n + d.attempts, 0)).toBe(20);
     const one = json<{ attempts: Array<{ statusCode: number | null; durationMs: number }> }>(await h.get(`/v1/webhooks/endpoints/${id}/deliveries/${list.items[0]?.eventId}`, h.keys.admin));

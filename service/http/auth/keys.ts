@@ -27,7 +27,7 @@ import { SecretBoxError, type SecretBox } from "./secret-box.js";
 
 export { PrismaApiKeyRepository, type ApiKeyRepository, type StoredApiKey } from "./key-store.js";
 
-export const SCOPES = ["gateway:write", "finance:read", "admin"] as const;
+export const SCOPES = ["gateway:write", "finance:read", "finance:write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** A gateway's name as events carry it (the `gateway` field's schema). */
@@ -92,8 +92,9 @@ export function newSigningSecret(): string {
 }
 
 export function hasScope(granted: readonly Scope[], needed: Scope): boolean {
-  // admin is a superset: an operator can do what any integration can.
-  return granted.includes(needed) || granted.includes("admin");
+  // admin is a superset: an operator can do what any integration can; finance:write (imports, runs,
+  // resolutions) reads what finance reads.
+  return granted.includes(needed) || granted.includes("admin") || (needed === "finance:read" && granted.includes("finance:write"));
 }
 
 /** The signing secrets that verify at `nowMs`: the current one, and a replaced one until it expires. */

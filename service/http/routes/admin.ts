@@ -23,7 +23,7 @@ const KeyView = Type.Object({
 const CreateBody = Type.Object(
   {
     name: Text(200, 1),
-    scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: 3 }),
+    scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: 4 }),
     gateway: Type.Optional({ ...GatewayName, description: "Required for a gateway:write key (the one gateway it posts and reads as); refused for other keys" }),
   },
   { additionalProperties: false },

@@ -204,7 +204,8 @@ function wantsCsv(request: FastifyRequest, q: ReportQuery): boolean {
 
 export async function reconciliationRoutes(app: FastifyInstance): Promise<void> {
   const read = { auth: { scopes: ["finance:read" as const] } };
-  const write = { auth: { scopes: ["admin" as const] } };
+  // Imports, runs and resolutions: a finance team's work, apart from the admin key that issues keys.
+  const write = { auth: { scopes: ["finance:write" as const] } };
   const service = (): ReconciliationService => {
     const s = app.services.reconciliation;
     if (s === undefined) throw unavailable("reconciliation is not configured in this process");
@@ -253,6 +254,50 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
       ...(who(request) === undefined ? {} : { importedBy: who(request)! }),
     });
     return reply.status(r.status === "created" ? 201 : 200).send({ status: r.status, import: importView(r.import) });
+  });
+
+  const ListQuery = (idPattern: typeof ImportId) =>
+    Type.Object(
+      {
+        gateway: Type.Optional(Identifier),
+        before: Type.Optional({ ...idPattern, description: "The last id of the previous page" }),
+        limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]?|1[0-9]{2}|200)$", description: "Page size, 1-200 (default 50)" })),
+      },
+      { additionalProperties: false },
+    );
+  type ListParams = { gateway?: string; before?: string; limit?: string };
+  const page = <T extends { id: string }>(items: T[], limit: number) => ({ nextBefore: items.length === limit ? (items.at(-1)?.id ?? null) : null });
+
+  app.get("/v1/reconciliation/imports", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Imports, newest first",
+      security: bearer,
+      querystring: ListQuery(ImportId),
+      response: { 200: Type.Object({ items: Type.Array(ImportView), nextBefore: Nullable(Type.String()) }), ...problems(400, 401, 403, 429, 503) },
+    },
+  }, async (request) => {
+    const q = request.query as ListParams;
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    const items = await service().listImports({ ...q, limit });
+    return { items: items.map(importView), ...page(items, limit) };
+  });
+
+  app.get("/v1/reconciliation/runs", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Runs, newest first",
+      security: bearer,
+      querystring: ListQuery(RunId),
+      response: { 200: Type.Object({ items: Type.Array(RunView), nextBefore: Nullable(Type.String()) }), ...problems(400, 401, 403, 429, 503) },
+    },
+  }, async (request) => {
+    const q = request.query as ListParams;
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    const items = await service().listRuns({ ...q, limit });
+    return { items: items.map(runView), ...page(items, limit) };
   });
 
   app.get("/v1/reconciliation/imports/:id", {

@@ -9,7 +9,7 @@ import { Type, type Static } from "typebox";
 import type { Scope } from "../auth/keys.js";
 import { principalOf, writableGateway } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
-import { bearer, DateTime, GatewayName, Identifier, problems, Text } from "../schemas/common.js";
+import { bearer, DateTime, GatewayName, Identifier, LimitQuery, problems, Text } from "../schemas/common.js";
 import { WEBHOOK_EVENT_TYPES, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
@@ -107,7 +107,7 @@ const DeliveriesQuery = Type.Object(
   {
     status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("waiting"), Type.Literal("delivered"), Type.Literal("dead")])),
     before: Type.Optional(Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "Deliveries of events older than this one (the last eventId of the previous page)" })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "Page size (default 100)" })),
+    limit: Type.Optional(LimitQuery),
   },
   { additionalProperties: false },
 );
@@ -215,7 +215,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     const items = await webhooks.listDeliveries(ownerOf(request), (request.params as { id: string }).id, {
       ...(q.status === undefined ? {} : { status: q.status }),
       ...(q.before === undefined ? {} : { before: eventNumber(q.before) }),
-      ...(q.limit === undefined ? {} : { limit: q.limit }),
+      ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
     });
     return { items: items.map(deliveryView) };
   });
