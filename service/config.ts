@@ -103,6 +103,8 @@ export interface Config {
     pollIntervalMs: number;
     /** WEBHOOK_RETRY_SCHEDULE_SECONDS: waits after each failed attempt; undefined = the default (11 retries over 85.6 h). */
     retryDelaysMs: number[] | undefined;
+    /** WEBHOOK_RETENTION_DAYS: how long events, deliveries and attempts are kept once nothing is open. */
+    retentionDays: number;
   };
   /** The chain side (anchoring, payouts, event index). Off when `rpcUrl` is undefined. */
   chain: {
@@ -307,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxPerEndpoint: int(env, "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 16, 1, 1_000),
       pollIntervalMs: int(env, "WEBHOOK_POLL_INTERVAL_MS", 250, 10, 60_000),
       retryDelaysMs: retrySchedule(env, "WEBHOOK_RETRY_SCHEDULE_SECONDS"),
+      retentionDays: int(env, "WEBHOOK_RETENTION_DAYS", 30, 1, 3_650),
     },
     chain: {
       rpcUrl,

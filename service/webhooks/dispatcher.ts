@@ -29,6 +29,8 @@ export interface DispatcherOptions {
   tickBudgetMs?: number;
   /** ±jitter as a fraction of each delay (default 0.2). */
   jitter?: number;
+  /** Events (with their deliveries and attempts) are kept this many days once nothing is open (default 30). */
+  retentionDays?: number;
   random?: () => number;
   log?: { warn(obj: object, msg: string): void };
 }
@@ -40,6 +42,7 @@ export class WebhookDispatcher {
   readonly #writes: GroupCommit<Outcome, void>;
   readonly #secrets = new Map<string, string>();
   #wake: (() => void) | null = null;
+  #prunedAt = 0;
 
   constructor(opts: DispatcherOptions) {
     this.#o = {
@@ -48,6 +51,7 @@ export class WebhookDispatcher {
       maxPerEndpoint: 16,
       tickBudgetMs: 1_000,
       jitter: 0.2,
+      retentionDays: 30,
       random: Math.random,
       ...opts,
     };
@@ -69,6 +73,10 @@ export class WebhookDispatcher {
 
   async tick(): Promise<void> {
     const deadline = Date.now() + this.#o.tickBudgetMs;
+    if (Date.now() - this.#prunedAt > 600_000) {
+      this.#prunedAt = Date.now();
+      await this.#o.store.prune(this.#o.retentionDays, 5_000);
+    }
     for (;;) {
       for (let i = 0; i < 10; i++) if ((await this.#o.store.fanOut(1_000)).events < 1_000) break;
       const room = this.#o.maxInFlight - this.#sends.size;

@@ -32,6 +32,8 @@ export interface WebhookConfig {
   maxInFlight: number;
   maxPerEndpoint: number;
   retryDelaysMs?: readonly number[];
+  /** Days an event is kept once none of its deliveries is open (default 30). */
+  retentionDays?: number;
 }
 
 export const MAX_ACTIVE_ENDPOINTS_PER_OWNER = 20;
@@ -70,6 +72,7 @@ export class WebhookService {
       maxPerEndpoint: opts.config.maxPerEndpoint,
       leaseMs: opts.config.timeoutMs + 5_000,
       ...(opts.config.retryDelaysMs === undefined ? {} : { retryDelaysMs: opts.config.retryDelaysMs }),
+      ...(opts.config.retentionDays === undefined ? {} : { retentionDays: opts.config.retentionDays }),
       ...opts.dispatcher,
     });
   }

@@ -305,6 +305,30 @@ export class WebhookStore {
     );
   }
 
+  /**
+   * Retention: deletes up to `limit` events older than `days` that have no open delivery, with
+   * their deliveries and attempts. Returns how many events went.
+   */
+  async prune(days: number, limit: number): Promise<number> {
+    const [row] = await this.sql.q(
+      `WITH old AS (
+         SELECT e.id FROM webhook_events e
+          WHERE e.dispatched_at IS NOT NULL AND e.created_at < now() - $1::int * interval '1 day'
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'waiting'))
+          ORDER BY e.id LIMIT $2
+       ), gone AS (
+         DELETE FROM webhook_deliveries d USING old WHERE d.event_id = old.id RETURNING d.endpoint_id, d.event_id
+       ), attempts AS (
+         DELETE FROM webhook_attempts a USING gone WHERE a.endpoint_id = gone.endpoint_id AND a.event_id = gone.event_id RETURNING 1
+       ), events AS (
+         DELETE FROM webhook_events e USING old WHERE e.id = old.id RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM events)::int AS n, (SELECT count(*) FROM attempts)::int AS attempts`,
+      days, limit,
+    );
+    return Number((row as Row).n);
+  }
+
   async deliveries(endpointId: string, opts: { status?: DeliveryStatus; before?: bigint; limit: number }): Promise<WebhookDelivery[]> {
     const rows = await this.sql.q(
       `SELECT d.*, ev.type FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id

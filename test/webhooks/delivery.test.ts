@@ -185,6 +185,26 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     }
   });
 
+  it("keeps events for the retention period, and an event with an open delivery beyond it", async () => {
+    await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] });
+    const paused = await subscribe(h, { url: `${rx.url}/paused`, eventTypes: ["settlement.booked"] });
+    await book(h, [{ gatewayEventId: "evt-old-1", settlementId: "ORD-OLD-1" }]);
+    await h.services.webhooks.store.fanOut(1_000); // a delivery to each endpoint
+    await h.post(`/v1/webhooks/endpoints/${paused.id}/disable`, {}, h.keys.admin); // its delivery stays open
+    await book(h, [{ gatewayEventId: "evt-old-2", settlementId: "ORD-OLD-2" }]);
+    await pump(h, () => delivered(rx).size === 2);
+    await h.db.sql.q(`UPDATE webhook_events SET created_at = now() - interval '31 days'`);
+    expect(await h.services.webhooks.store.prune(30, 5_000)).toBe(1); // the second event only
+    const left = await h.db.sql.q<Array<{ data: { gatewayEventId: string } }>>(`SELECT data FROM webhook_events`);
+    expect(left.map((e) => e.data.gatewayEventId)).toEqual(["evt-old-1"]);
+    expect(await h.services.webhooks.store.prune(30, 5_000)).toBe(0);
+    const [orphans] = await h.db.sql.q<Array<{ n: number }>>(
+      `SELECT (SELECT count(*) FROM webhook_attempts a WHERE NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = a.event_id))
+            + (SELECT count(*) FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = d.event_id)) AS n`,
+    );
+    expect(Number(orphans?.n)).toBe(0);
+  });
+
   it("signs with both secrets during a rotation, and a test event reaches only its endpoint", async () => {
     const { id, secret: old } = await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] });
     const other = await startReceiver();

@@ -88,6 +88,9 @@ CREATE INDEX "webhook_deliveries_due_idx" ON "webhook_deliveries"("endpoint_id",
 -- CreateIndex (partial: each (endpoint, subject) line of open deliveries, for ordering)
 CREATE INDEX "webhook_deliveries_subject_idx" ON "webhook_deliveries"("endpoint_id", "subject", "event_id") WHERE "status" IN ('pending', 'waiting');
 
+-- CreateIndex (retention: the deliveries of an old event)
+CREATE INDEX "webhook_deliveries_event_idx" ON "webhook_deliveries"("event_id");
+
 -- CreateIndex
 CREATE INDEX "webhook_endpoints_status_idx" ON "webhook_endpoints"("status");
 
