@@ -260,6 +260,43 @@ export class ReconRepository {
     return rows[0] === undefined ? null : toResolution(rows[0]);
   }
 
+  /**
+   * An exception keeps its identity across runs: the same gateway, category, currency, references
+   * and amounts (report, ledger, difference). Resolutions of the same exception in earlier runs are
+   * carried to the items of `runId` (`seq` only, or every item) that have none: a re-run shows them
+   * resolved, linked to the same adjusting entry, and resolving them again cannot book a second
+   * one. Returns how many were carried.
+   */
+  async carryResolutions(runId: string, seq?: number): Promise<number> {
+    const rows = await this.sql.q(
+      `INSERT INTO recon_resolutions (run_id, item_seq, note, adjustment, journal_transaction_id, request_hash, resolved_by, created_at)
+       SELECT DISTINCT ON (i.seq) i.run_id, i.seq,
+              'carried from run ' || r.run_id || ' item ' || r.item_seq || ': ' || r.note,
+              NULL, r.journal_transaction_id,
+              encode(sha256(convert_to('carried:' || r.run_id || ':' || r.item_seq, 'UTF8')), 'hex'),
+              r.resolved_by, now()
+         FROM recon_run_items i
+         JOIN recon_runs u ON u.id = i.run_id
+         JOIN recon_run_items e ON e.run_id <> i.run_id AND e.category = i.category
+              AND e.currency IS NOT DISTINCT FROM i.currency
+              AND e.gateway_reference IS NOT DISTINCT FROM i.gateway_reference
+              AND e.gateway_event_id IS NOT DISTINCT FROM i.gateway_event_id
+              AND e.settlement_id IS NOT DISTINCT FROM i.settlement_id
+              AND e.report_amount IS NOT DISTINCT FROM i.report_amount
+              AND e.ledger_amount IS NOT DISTINCT FROM i.ledger_amount
+              AND e.difference IS NOT DISTINCT FROM i.difference
+         JOIN recon_runs eu ON eu.id = e.run_id AND eu.gateway = u.gateway
+         JOIN recon_resolutions r ON r.run_id = e.run_id AND r.item_seq = e.seq
+        WHERE i.run_id = $1 AND ($2::int IS NULL OR i.seq = $2::int)
+          AND NOT EXISTS (SELECT 1 FROM recon_resolutions x WHERE x.run_id = i.run_id AND x.item_seq = i.seq)
+        ORDER BY i.seq, r.created_at, r.run_id
+       ON CONFLICT DO NOTHING
+       RETURNING item_seq`,
+      runId, seq ?? null,
+    );
+    return rows.length;
+  }
+
   async listResolutions(runId: string): Promise<Resolution[]> {
     const rows = await this.sql.q(`SELECT * FROM recon_resolutions WHERE run_id = $1 ORDER BY item_seq`, runId);
     return rows.map((r) => {

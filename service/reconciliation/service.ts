@@ -367,6 +367,8 @@ export class ReconciliationService {
     for (const item of items) digest.addItem(item);
     run.digest = digest.finish(runHeader(run));
     await this.repo.insertRun(run, items);
+    // Exceptions already resolved in an earlier run come back resolved, linked to the same entry.
+    if (items.length > 0) await this.repo.carryResolutions(run.id);
     phase("persist");
     await this.anchor(run);
     return run;
@@ -519,7 +521,8 @@ export class ReconciliationService {
     }
     const adjustment = input.adjustment ?? null;
     const requestHash = createHash("sha256").update(canonicalJson({ note: input.note, adjustment })).digest("hex");
-    const prior = await this.repo.getResolution(runId, seq);
+    // Resolved here already, or (the same exception) in another run: never a second adjusting entry.
+    const prior = (await this.repo.getResolution(runId, seq)) ?? ((await this.repo.carryResolutions(runId, seq)) > 0 ? await this.repo.getResolution(runId, seq) : null);
     if (prior !== null) return this.replayResolution(prior, requestHash);
 
     let transaction: JournalTransaction | null = null;
@@ -575,9 +578,19 @@ export class ReconciliationService {
 
   private async replayResolution(prior: Resolution & { requestHash: string }, requestHash: string): Promise<ResolutionResult> {
     if (prior.requestHash !== requestHash) {
-      throw ReconErrors.resolutionConflict(`item ${prior.itemSeq} of run ${prior.runId} was already resolved differently`, {
-        details: { resolvedAt: prior.createdAt.toISOString(), journalTransactionId: prior.journalTransactionId },
-      });
+      const carried = /^carried from run (\S+) item (\d+): /.exec(prior.note);
+      throw ReconErrors.resolutionConflict(
+        carried === null
+          ? `item ${prior.itemSeq} of run ${prior.runId} was already resolved differently`
+          : `item ${prior.itemSeq} of run ${prior.runId} is the same exception as item ${carried[2]} of run ${carried[1]}, already resolved${prior.journalTransactionId === null ? "" : ` with journal transaction ${prior.journalTransactionId}`}`,
+        {
+          details: {
+            resolvedAt: prior.createdAt.toISOString(),
+            journalTransactionId: prior.journalTransactionId,
+            ...(carried === null ? {} : { resolvedInRun: carried[1], resolvedItem: Number(carried[2]) }),
+          },
+        },
+      );
     }
     const { requestHash: _h, ...stored } = prior;
     const transaction = prior.journalTransactionId === null ? null : await this.ledger.getTransaction(prior.journalTransactionId);

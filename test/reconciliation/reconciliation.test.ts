@@ -248,6 +248,47 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
       expect((await h.recon.getRun(adyenRun.id)).digest).toBe(adyenRun.digest);
     });
 
+    it("keeps an exception's identity across runs: a re-run shows it resolved with its entry, and it cannot be booked twice", async () => {
+      // Runs of their own over the same report (other bytes: a blank line more), so this test runs alone.
+      const imported = await h.recon.importReport({ format: "adyen_settlement_details", fileName: "rerun.csv", body: bodyOf(`${adyenText}\r\n`) });
+      const first = await h.recon.run({ importIds: [imported.import.id], ...PERIOD, rules: RULES });
+      // (An exception no other test resolves: identity spans every run of the gateway.)
+      const item = only(await h.recon.listItems(first.id), "currency_mismatch", "8825000000000005");
+      const adjustment = {
+        postings: [
+          { account: "gateway:adyen:receivable", currency: "EUR", direction: "debit" as const, amount: 140n },
+          { account: "platform:reconciliation:differences", currency: "EUR", direction: "credit" as const, amount: 140n },
+        ],
+      };
+      const booked = await h.recon.resolve(first.id, item.seq, { note: "settled in another currency; difference booked", adjustment });
+      expect(booked.status).toBe("created");
+      const entries = async () => (await h.ledger.listTransactions({ metadata: { source: "reconciliation", runId: first.id } })).items.length;
+      expect(await entries()).toBe(1);
+
+      // The period run again: the same exception comes back resolved, linked to the same entry.
+      const second = await h.recon.run({ importIds: [imported.import.id], ...PERIOD, rules: RULES });
+      const again = only(await h.recon.listItems(second.id), "currency_mismatch", "8825000000000005");
+      const carried = (await h.recon.listResolutions(second.id)).find((r) => r.itemSeq === again.seq);
+      expect(carried).toMatchObject({ journalTransactionId: booked.transaction!.id, adjustment: null });
+      expect(carried?.note).toMatch(new RegExp(`^carried from run ${first.id} item ${item.seq}: `));
+      // Resolving it again books nothing: 409 naming the first resolution.
+      let code = "";
+      let details: Record<string, unknown> | undefined;
+      try {
+        await h.recon.resolve(second.id, again.seq, { note: "settled in another currency; difference booked", adjustment });
+      } catch (e) {
+        if (!isAppError(e)) throw e;
+        code = e.code;
+        details = e.details;
+      }
+      expect(code).toBe("ENT_RECON_RESOLUTION_CONFLICT");
+      expect(details).toMatchObject({ resolvedInRun: first.id, resolvedItem: item.seq, journalTransactionId: booked.transaction!.id });
+      expect((await h.ledger.listTransactions({ metadata: { source: "reconciliation", runId: second.id } })).items).toHaveLength(0);
+      expect(await entries()).toBe(1);
+      // Other exceptions of the second run stay open (or carry their own earlier resolutions).
+      expect((await h.recon.listResolutions(second.id)).filter((r) => r.journalTransactionId === booked.transaction!.id)).toHaveLength(1);
+    });
+
     it("refuses an adjusting entry that does not balance, with the ledger's code", async () => {
       const item = only(adyenItems, "missing_in_ledger", "8825000000009999");
       const bad = {
