@@ -28,6 +28,12 @@ export interface MatchSource {
 export interface MatcherOptions {
   gateway: string;
   period: { from: Date; to: Date };
+  /**
+   * The period was not named but taken from the span of the report's rows: then "booked outside
+   * the period" means nothing for a matched pair (a capture booked minutes before its row is not a
+   * timing difference); only instants further apart than the timing tolerance are.
+   */
+  periodFromReport?: boolean;
   rules: MatchingRules;
   window: LedgerWindow;
   sources: readonly MatchSource[];
@@ -379,7 +385,7 @@ export class Matcher {
   private checkTiming(r: ReportRow, i: number, rule: RuleName): void {
     const at = this.w.occurredAt[i]!;
     const apart = Math.abs(r.occurredAt - at);
-    const outside = !this.inPeriod(at);
+    const outside = this.o.periodFromReport !== true && !this.inPeriod(at);
     if (!outside && apart <= this.rules.timingToleranceHours * HOUR) return;
     this.emit({
       category: "timing_difference",

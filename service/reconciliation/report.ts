@@ -1,8 +1,10 @@
 /**
- * Run reports as CSV (RFC 4180, CRLF line ends): the items table (one row per exception, the
- * evidence as canonical JSON in the last column) and the summary as metric/value rows. The JSON
+ * Run reports as CSV (RFC 4180, CRLF line ends): the items table (one row per exception; amounts
+ * in minor units and, beside them, in major units with the currency's decimals, so EUR 12.34 and
+ * KRW 1234 are not misread; the evidence as canonical JSON in the last column) and the summary as metric/value rows. The JSON
  * forms are the API views (see service/http/routes/reconciliation.ts).
  */
+import { exponentOrNull, formatMinor } from "../money/index.js";
 import { canonicalJson } from "./canonical.js";
 import type { ReconItem, RunRecord } from "./types.js";
 
@@ -22,8 +24,17 @@ export const ITEM_COLUMNS = [
   "report_amount",
   "ledger_amount",
   "difference",
+  "report_amount_major",
+  "ledger_amount_major",
+  "difference_major",
   "evidence",
 ] as const;
+
+/** Minor units as a major-unit decimal of the item's currency ("" without a known currency). */
+function major(amount: bigint | null, code: string | null): string | null {
+  if (amount === null || code === null || exponentOrNull(code) === null) return null;
+  return formatMinor(amount, code);
+}
 
 export function csvField(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
@@ -54,6 +65,9 @@ export function itemCsvLine(i: ReconItem): string {
     i.reportAmount,
     i.ledgerAmount,
     i.difference,
+    major(i.reportAmount, i.currency),
+    major(i.ledgerAmount, i.currency),
+    major(i.difference, i.currency),
     canonicalJson(i.evidence),
   ]);
 }

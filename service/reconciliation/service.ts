@@ -310,6 +310,7 @@ export class ReconciliationService {
     const matcher = new Matcher({
       gateway,
       period: { from, to },
+      periodFromReport: input.from === undefined || input.to === undefined,
       rules,
       window,
       sources: imports.map((i) => ({ importId: i.id, format: i.format })),

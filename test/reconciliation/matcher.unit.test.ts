@@ -234,6 +234,27 @@ describe("matching rules as data", () => {
     expect(o.summary.payoutBatches).toEqual({ checked: 1, mismatched: 0 });
   });
 
+  it("does not call a capture booked minutes before its row a timing difference when the period is the report's own span", async () => {
+    const early = ev("A", { occurredAt: new Date(T0 - 3 * 60_000) });
+    const rows = () => [row("A", { occurredAt: T0 }), row(null, { rowId: "late", refs: {}, occurredAt: T0 + H, kind: "other", recordType: "Fee" })];
+    const run = (periodFromReport: boolean) => {
+      const m = new Matcher({
+        gateway: "adyen",
+        period: { from: new Date(T0), to: new Date(T0 + H + 1) }, // the rows' span, as a run without dates takes it
+        periodFromReport,
+        rules: resolveRules({ chain: { enabled: false } }),
+        window: windowOf([early]),
+        sources: [{ importId: "imp_1", format: "adyen_settlement_details" }],
+        now: new Date(T0 + 48 * H),
+      });
+      for (const r of rows()) m.row(r);
+      return m.finish(null);
+    };
+    expect(cats(await run(true))).toEqual([]);
+    // A period someone named is another matter: booked before it is a timing difference.
+    expect(cats(await run(false))).toEqual(["timing_difference/exact_reference/A"]);
+  });
+
   it("validates overrides by name and refuses unknown rules", () => {
     expect(code(() => resolveRules({ fxToleranceBps: 25, chain: { requiredState: "final" } }))).toBe("ok");
     expect(code(() => resolveRules({ fuzzy: true }))).toBe("ENT_RECON_INVALID_RULES rules.fuzzy");
