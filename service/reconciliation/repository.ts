@@ -4,7 +4,7 @@
  * a run once with all its items, a resolution once per item.
  */
 import type { SqlRunner } from "../db/sql.js";
-import type { Category, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
+import type { AgeBucket, Category, ExceptionEntry, ExceptionQuery, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
 
 type Row = Record<string, unknown>;
 
@@ -295,6 +295,82 @@ export class ReconRepository {
       runId, seq ?? null,
     );
     return rows.length;
+  }
+
+  /** The exception queue across runs (see ExceptionEntry), oldest first, and the open ones per age bucket. */
+  async listExceptions(q: ExceptionQuery, now: Date): Promise<{ entries: ExceptionEntry[]; openByAge: Record<AgeBucket, number> }> {
+    const ages = { "0-7": [0, 8], "8-30": [8, 31], "over-30": [31, 1_000_000] } as const;
+    const [minDays, maxDays] = q.ageBucket === undefined ? [null, null] : ages[q.ageBucket];
+    const base = `
+      WITH items AS (
+        SELECT i.*, u.gateway, u.finished_at,
+               recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                  i.report_amount, i.ledger_amount, i.difference) AS exception_id,
+               EXISTS (SELECT 1 FROM recon_resolutions r WHERE r.run_id = i.run_id AND r.item_seq = i.seq) AS resolved
+          FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
+         WHERE ($1::text IS NULL OR u.gateway = $1::text)
+      ), ids AS (
+        SELECT exception_id, min(finished_at) AS first_seen, max(finished_at) AS last_seen, count(DISTINCT run_id)::int AS runs,
+               bool_or(resolved) AS resolved
+          FROM items GROUP BY exception_id
+      )`;
+    const rows = await this.sql.q(
+      `${base}, latest AS (
+         SELECT DISTINCT ON (exception_id) * FROM items ORDER BY exception_id, finished_at DESC, run_id DESC
+       )
+       SELECT l.*, ids.first_seen, ids.last_seen, ids.runs, ids.resolved AS any_resolved, o.owner
+         FROM latest l JOIN ids USING (exception_id) LEFT JOIN recon_exception_owners o USING (exception_id)
+        WHERE ($2::text IS NULL OR ids.resolved = ($2::text = 'resolved'))
+          AND ($3::text IS NULL OR l.category = $3::text)
+          AND ($4::text IS NULL OR o.owner = $4::text)
+          AND ($5::int IS NULL OR $7::timestamptz - ids.first_seen >= $5::int * interval '1 day')
+          AND ($6::int IS NULL OR $7::timestamptz - ids.first_seen < $6::int * interval '1 day')
+          AND ($8::text IS NULL OR (ids.first_seen, l.exception_id) > (SELECT min(x.finished_at), $8::text FROM items x WHERE x.exception_id = $8::text))
+        ORDER BY ids.first_seen, l.exception_id
+        LIMIT $9`,
+      q.gateway ?? null, q.status ?? null, q.category ?? null, q.owner ?? null, minDays, maxDays, now, q.after ?? null, q.limit,
+    );
+    const [counts] = await this.sql.q(
+      `${base}
+       SELECT count(*) FILTER (WHERE $2::timestamptz - first_seen < interval '8 days')::int AS a,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '8 days' AND $2::timestamptz - first_seen < interval '31 days')::int AS b,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '31 days')::int AS c
+         FROM ids WHERE NOT resolved`,
+      q.gateway ?? null, now,
+    );
+    return {
+      entries: rows.map((r) => ({
+        exceptionId: String(r.exception_id),
+        status: r.any_resolved === true ? "resolved" : "open",
+        item: toItem(r),
+        runId: String(r.run_id),
+        firstSeenAt: date(r.first_seen),
+        lastSeenAt: date(r.last_seen),
+        runs: Number(r.runs),
+        owner: str(r.owner),
+      })),
+      openByAge: { "0-7": Number(counts?.a ?? 0), "8-30": Number(counts?.b ?? 0), "over-30": Number(counts?.c ?? 0) },
+    };
+  }
+
+  /** Sets (or with null clears) an exception's owner; false when no run has that exception. */
+  async assignException(exceptionId: string, owner: string | null, by: string | null): Promise<boolean> {
+    const known = await this.sql.q(
+      `SELECT 1 FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
+        WHERE recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                 i.report_amount, i.ledger_amount, i.difference) = $1 LIMIT 1`,
+      exceptionId,
+    );
+    if (known.length === 0) return false;
+    if (owner === null) await this.sql.q(`DELETE FROM recon_exception_owners WHERE exception_id = $1`, exceptionId);
+    else {
+      await this.sql.q(
+        `INSERT INTO recon_exception_owners (exception_id, owner, assigned_by) VALUES ($1, $2, $3)
+         ON CONFLICT (exception_id) DO UPDATE SET owner = EXCLUDED.owner, assigned_by = EXCLUDED.assigned_by, assigned_at = now()`,
+        exceptionId, owner, by,
+      );
+    }
+    return true;
   }
 
   async listResolutions(runId: string): Promise<Resolution[]> {

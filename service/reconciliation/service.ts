@@ -32,6 +32,7 @@ import {
   DEFAULT_GATEWAY,
   REPORT_FORMATS,
   type AdjustmentRequest,
+  type ExceptionQuery,
   type ImportError,
   type ImportRecord,
   type ImportResult,
@@ -231,6 +232,22 @@ export class ReconciliationService {
       });
     }
     return { status: "exists", import: existing };
+  }
+
+  /**
+   * The finance team's queue: every exception across runs once (its latest occurrence), open or
+   * resolved, with when it was first seen (its age), how many runs found it and its owner; plus
+   * the open ones per age bucket (0-7, 8-30, over 30 days).
+   */
+  listExceptions(q: Partial<ExceptionQuery> = {}) {
+    return this.repo.listExceptions({ ...q, limit: q.limit ?? 100 }, this.now());
+  }
+
+  /** Assigns an open exception to someone (null: unassigns); 404 for an id no run has. */
+  async assignException(exceptionId: string, owner: string | null, by?: string): Promise<void> {
+    if (!(await this.repo.assignException(exceptionId, owner, by ?? null))) {
+      throw ReconErrors.itemNotFound(`no exception ${exceptionId.slice(0, 64)} in any run`, { fields: [{ field: "params.exceptionId", message: "unknown exception" }] });
+    }
   }
 
   /** Imports newest first (`before`: the last id of the previous page), optionally of one gateway. */

@@ -106,6 +106,36 @@ export interface ReconItem {
   evidence: Record<string, unknown>;
 }
 
+/** Open exceptions age from the first run that found them. */
+export const AGE_BUCKETS = ["0-7", "8-30", "over-30"] as const;
+export type AgeBucket = (typeof AGE_BUCKETS)[number];
+
+/** An exception across runs: its latest occurrence, when it was first and last seen, who owns it. */
+export interface ExceptionEntry {
+  /** Identity across runs (sha256 hex of gateway, category, currency, references and amounts). */
+  exceptionId: string;
+  status: "open" | "resolved";
+  item: ReconItem;
+  /** The run and item of its latest occurrence. */
+  runId: string;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  /** Runs that found it. */
+  runs: number;
+  owner: string | null;
+}
+
+export interface ExceptionQuery {
+  gateway?: string;
+  status?: "open" | "resolved";
+  category?: string;
+  owner?: string;
+  ageBucket?: AgeBucket;
+  /** Entries after this exception id (pages in order of first seen, then id). */
+  after?: string;
+  limit: number;
+}
+
 export interface ImportError {
   line: number;
   column: string | null;

@@ -106,6 +106,47 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
     expect((await h.get("/v1/reconciliation/imports?before=nonsense")).statusCode).toBe(400);
   });
 
+  it("keeps one queue of exceptions across runs: age, runs, owner; resolved in one run, resolved everywhere", async () => {
+    // A report of this test's own: one row the ledger does not know (an exception no other test touches).
+    const own = [ADYEN_COLUMNS.join(","), adyenRow({ "Psp Reference": "PSP-Q", "Modification Reference": "evt-http-queue", "Merchant Reference": "ORD-BR-Q", "Gross Credit (GC)": "12.00", "Net Credit (NC)": "11.65", "Commission (NC)": "0.35" })].join("\r\n");
+    const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", own);
+    expect(imported.statusCode, imported.body).toBe(201);
+    const importId = json<{ import: { id: string } }>(imported).import.id;
+    const runIds: string[] = [];
+    for (let k = 0; k < 2; k++) {
+      const r = await h.post("/v1/reconciliation/runs", { importIds: [importId] }, h.keys.admin);
+      expect(r.statusCode, r.body).toBe(201);
+      runIds.push(json<{ id: string }>(r).id);
+    }
+    type Entry = { exceptionId: string; status: string; runId: string; item: { seq: number; category: string; gatewayReference: string }; runs: number; ageDays: number; ageBucket: string; owner: string | null };
+    const queue = async (q: string) => json<{ items: Entry[]; openByAge: Record<string, number> }>(await h.get(`/v1/reconciliation/exceptions?${q}`));
+    const mine = (items: Entry[]) => items.filter((e) => e.item.gatewayReference === "evt-http-queue");
+    const open = await queue("status=open&limit=1000");
+    expect(mine(open.items)).toHaveLength(1); // once, though two runs found it
+    const e = mine(open.items)[0]!;
+    expect(e).toMatchObject({ status: "open", runId: runIds[1], runs: 2, ageDays: 0, ageBucket: "0-7", owner: null, item: { category: "missing_in_ledger" } });
+    expect(e.exceptionId).toMatch(/^[0-9a-f]{64}$/);
+    expect(open.openByAge["0-7"]).toBeGreaterThanOrEqual(1);
+    expect(mine((await queue("status=open&age=8-30")).items)).toEqual([]);
+
+    // Assigned by the finance team; filtered by owner.
+    const writer = await h.services.apiKeys.create({ name: "finance team (queue)", scopes: ["finance:write"] });
+    const assign = (owner: string | null, key = writer) => h.app.inject({ method: "PUT", url: `/v1/reconciliation/exceptions/${e.exceptionId}/owner`, payload: { owner }, headers: { authorization: `Bearer ${key.key}` } });
+    expect((await assign("ana@finance", h.keys.finance)).statusCode).toBe(403);
+    expect((await assign("ana@finance")).statusCode).toBe(204);
+    expect(mine((await queue("owner=ana%40finance")).items).map((x) => x.owner)).toEqual(["ana@finance"]);
+    expect((await h.app.inject({ method: "PUT", url: `/v1/reconciliation/exceptions/${"0".repeat(64)}/owner`, payload: { owner: "x" }, headers: { authorization: `Bearer ${writer.key}` } })).statusCode).toBe(404);
+
+    // Resolved in the first run: resolved in the queue, and the second run's item carries it.
+    const resolved = await h.post(`/v1/reconciliation/runs/${runIds[0]}/exceptions/${e.item.seq}/resolution`, { note: "test row, not a sale" }, writer);
+    expect(resolved.statusCode, resolved.body).toBe(201);
+    expect(mine((await queue("status=open&limit=1000")).items)).toEqual([]);
+    expect(mine((await queue("status=resolved&limit=1000")).items).map((x) => x.exceptionId)).toEqual([e.exceptionId]);
+    const third = await h.post("/v1/reconciliation/runs", { importIds: [importId] }, writer);
+    const carried = json<{ resolutions: Array<{ itemSeq: number; note: string }> }>(await h.get(`/v1/reconciliation/runs/${json<{ id: string }>(third).id}`));
+    expect(carried.resolutions).toEqual([expect.objectContaining({ itemSeq: e.item.seq, note: expect.stringMatching(/^carried from run /) })]);
+  });
+
   it("lists malformed records with their line numbers on the import", async () => {
     const bad = `${REPORT}\r\n${adyenRow({ "Psp Reference": "PSP-X", "Gross Currency": "BRX", "Gross Credit (GC)": "1.00" })}\r\n${adyenRow({ "Gross Credit (GC)": "1.234" }).slice(0, -3)}\r\n`;
     const r = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", bad);

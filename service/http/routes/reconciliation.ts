@@ -11,11 +11,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { defineError } from "../../errors.js";
 import {
+  AGE_BUCKETS,
   CATEGORIES,
   DEFAULT_RULES,
   REPORT_FORMATS,
   itemJson,
   summaryCsv,
+  type AgeBucket,
   type ImportRecord,
   type ItemFilter,
   type ReconciliationService,
@@ -383,6 +385,96 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
       nextCursor: items.length === limit ? String(items[items.length - 1]!.seq) : null,
       resolutions: resolutions.map(resolutionView),
     });
+  });
+
+  const ExceptionId = Type.String({ pattern: "^[0-9a-f]{64}$", description: "An exception's identity across runs" });
+  const ExceptionsQuery = Type.Object(
+    {
+      gateway: Type.Optional(Identifier),
+      status: Type.Optional(Type.String({ enum: ["open", "resolved"] })),
+      category: Type.Optional(Type.String({ enum: [...CATEGORIES] })),
+      owner: Type.Optional(Text(120, 1)),
+      age: Type.Optional(Type.String({ enum: [...AGE_BUCKETS], description: "Days since first seen: 0-7, 8-30, over-30" })),
+      after: Type.Optional(ExceptionId),
+      limit: Type.Optional(LimitQuery),
+    },
+    { additionalProperties: false },
+  );
+  const ExceptionView = Type.Object({
+    exceptionId: ExceptionId,
+    status: Type.String({ enum: ["open", "resolved"] }),
+    runId: Type.String({ description: "The run of its latest occurrence (item: item.seq)" }),
+    item: ItemView,
+    firstSeenAt: DateTime,
+    lastSeenAt: DateTime,
+    ageDays: Type.Integer(),
+    ageBucket: Type.String({ enum: [...AGE_BUCKETS] }),
+    runs: Type.Integer({ description: "Runs that found it" }),
+    owner: Nullable(Type.String()),
+  });
+
+  app.get("/v1/reconciliation/exceptions", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "The exception queue across runs",
+      description: "Each exception once, by its identity across runs (gateway, category, currency, references, amounts), with its latest occurrence, when it was first seen (its age), how many runs found it and its owner; oldest first. `openByAge` counts the open ones per age bucket. An exception resolved in any run is resolved.",
+      security: bearer,
+      querystring: ExceptionsQuery,
+      response: {
+        200: Type.Object({ items: Type.Array(ExceptionView), nextAfter: Nullable(Type.String()), openByAge: Type.Record(Type.String(), Type.Integer()) }),
+        ...problems(400, 401, 403, 429, 503),
+      },
+    },
+  }, async (request) => {
+    const q = request.query as { gateway?: string; status?: "open" | "resolved"; category?: string; owner?: string; age?: AgeBucket; after?: string; limit?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const now = Date.now();
+    const { entries, openByAge } = await service().listExceptions({
+      ...(q.gateway === undefined ? {} : { gateway: q.gateway }),
+      ...(q.status === undefined ? {} : { status: q.status }),
+      ...(q.category === undefined ? {} : { category: q.category }),
+      ...(q.owner === undefined ? {} : { owner: q.owner }),
+      ...(q.age === undefined ? {} : { ageBucket: q.age }),
+      ...(q.after === undefined ? {} : { after: q.after }),
+      limit,
+    });
+    return {
+      items: entries.map((e) => {
+        const ageDays = Math.floor((now - e.firstSeenAt.getTime()) / 86_400_000);
+        return {
+          exceptionId: e.exceptionId,
+          status: e.status,
+          runId: e.runId,
+          item: itemJson(e.item),
+          firstSeenAt: e.firstSeenAt.toISOString(),
+          lastSeenAt: e.lastSeenAt.toISOString(),
+          ageDays,
+          ageBucket: ageDays <= 7 ? "0-7" : ageDays <= 30 ? "8-30" : "over-30",
+          runs: e.runs,
+          owner: e.owner,
+        };
+      }),
+      nextAfter: entries.length === limit ? (entries.at(-1)?.exceptionId ?? null) : null,
+      openByAge,
+    };
+  });
+
+  app.put("/v1/reconciliation/exceptions/:exceptionId/owner", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Assign an exception to someone (owner null: unassign)",
+      security: bearer,
+      params: Type.Object({ exceptionId: ExceptionId }),
+      body: Type.Object({ owner: Type.Union([Text(120, 1), Type.Null()]) }, { additionalProperties: false }),
+      response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 415, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const { exceptionId } = request.params as { exceptionId: string };
+    const { owner } = request.body as { owner: string | null };
+    await service().assignException(exceptionId, owner, who(request));
+    return reply.status(204).send();
   });
 
   app.post("/v1/reconciliation/runs/:id/exceptions/:itemId/resolution", {
