@@ -129,28 +129,24 @@ export class ReconRepository {
     return rows[0] === undefined ? null : toImport(rows[0]);
   }
 
-  /** Newest first; `before`: the last id of the previous page. */
+  /** Imports newest first; `before`: the last id of the previous page. */
   async listImports(opts: { gateway?: string; before?: string; limit: number }): Promise<ImportRecord[]> {
-    const rows = await this.sql.q(
-      `SELECT * FROM recon_imports
-        WHERE ($1::text IS NULL OR gateway = $1::text)
-          AND ($2::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM recon_imports WHERE id = $2::text))
-        ORDER BY created_at DESC, id DESC LIMIT $3`,
-      opts.gateway ?? null, opts.before ?? null, opts.limit,
-    );
-    return rows.map(toImport);
+    return (await this.newestFirst("recon_imports", "created_at", opts)).map(toImport);
   }
 
-  /** Newest first by finish; `before`: the last id of the previous page. */
+  /** Runs newest first by finish; `before`: the last id of the previous page. */
   async listRuns(opts: { gateway?: string; before?: string; limit: number }): Promise<RunRecord[]> {
-    const rows = await this.sql.q(
-      `SELECT * FROM recon_runs
+    return (await this.newestFirst("recon_runs", "finished_at", opts)).map(toRun);
+  }
+
+  private newestFirst(table: "recon_imports" | "recon_runs", at: "created_at" | "finished_at", opts: { gateway?: string; before?: string; limit: number }): Promise<Row[]> {
+    return this.sql.q(
+      `SELECT * FROM ${table}
         WHERE ($1::text IS NULL OR gateway = $1::text)
-          AND ($2::text IS NULL OR (finished_at, id) < (SELECT finished_at, id FROM recon_runs WHERE id = $2::text))
-        ORDER BY finished_at DESC, id DESC LIMIT $3`,
+          AND ($2::text IS NULL OR (${at}, id) < (SELECT ${at}, id FROM ${table} WHERE id = $2::text))
+        ORDER BY ${at} DESC, id DESC LIMIT $3`,
       opts.gateway ?? null, opts.before ?? null, opts.limit,
     );
-    return rows.map(toRun);
   }
 
   async getImports(ids: readonly string[]): Promise<ImportRecord[]> {

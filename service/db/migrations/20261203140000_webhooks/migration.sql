@@ -146,24 +146,22 @@ CREATE TRIGGER "ledger_transactions_webhooks" AFTER INSERT ON "ledger_transactio
 CREATE FUNCTION "webhook_on_anchor_batches"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   mined CONSTANT TEXT[] := ARRAY['observed', 'safe', 'final'];
+  event_kind TEXT;
   anchor_info JSONB := jsonb_build_object('batchId', NEW."batch_id"::text, 'chainId', NEW."chain_id"::text, 'anchorAddress', NEW."anchor_address",
                                        'root', NEW."root", 'txHash', NEW."tx_hash", 'blockNumber', NEW."block_number"::text);
 BEGIN
   IF NEW."status" = OLD."status" THEN RETURN NULL; END IF;
-  IF NEW."status" = ANY(mined) AND NOT OLD."status" = ANY(mined) AND "webhook_wanted"('settlement.anchored') THEN
-    PERFORM "webhook_settlement_event"('settlement.anchored', t."id", t."metadata", t."booked_at", t."effective_at", anchor_info)
+  -- Anchored when the batch is first mined; final with it (both at once when it is first seen final).
+  FOREACH event_kind IN ARRAY ARRAY['settlement.anchored', 'settlement.final'] LOOP
+    CONTINUE WHEN event_kind = 'settlement.anchored' AND NOT (NEW."status" = ANY(mined) AND NOT OLD."status" = ANY(mined));
+    CONTINUE WHEN event_kind = 'settlement.final' AND NEW."status" <> 'final';
+    CONTINUE WHEN NOT "webhook_wanted"(event_kind);
+    PERFORM "webhook_settlement_event"(event_kind, t."id", t."metadata", t."booked_at", t."effective_at", anchor_info)
        FROM "anchor_leaves" l JOIN "ledger_transactions" t ON t."id" = l."subject_id"::bigint
       WHERE l."chain_id" = NEW."chain_id" AND l."anchor_address" = NEW."anchor_address" AND l."batch_id" = NEW."batch_id"
         AND l."kind" = 'journal' AND t."metadata" ? 'gatewayEventId' AND t."metadata" ? 'eventType'
       ORDER BY l."position";
-  END IF;
-  IF NEW."status" = 'final' AND "webhook_wanted"('settlement.final') THEN
-    PERFORM "webhook_settlement_event"('settlement.final', t."id", t."metadata", t."booked_at", t."effective_at", anchor_info)
-       FROM "anchor_leaves" l JOIN "ledger_transactions" t ON t."id" = l."subject_id"::bigint
-      WHERE l."chain_id" = NEW."chain_id" AND l."anchor_address" = NEW."anchor_address" AND l."batch_id" = NEW."batch_id"
-        AND l."kind" = 'journal' AND t."metadata" ? 'gatewayEventId' AND t."metadata" ? 'eventType'
-      ORDER BY l."position";
-  END IF;
+  END LOOP;
   IF NEW."status" = 'final' AND "webhook_wanted"('anchoring.batch_final') THEN
     INSERT INTO "webhook_events" ("type", "subject", "data")
     VALUES ('anchoring.batch_final', 'anchoring_batch:' || NEW."chain_id" || ':' || NEW."anchor_address" || ':' || NEW."batch_id",
