@@ -257,8 +257,9 @@ export class ReconRepository {
   }
 
   /**
-   * An exception keeps its identity across runs: the same gateway, category, currency, references
-   * and amounts (report, ledger, difference). Resolutions of the same exception in earlier runs are
+   * An exception keeps its identity across runs: `recon_exception_id` (SQL, migration
+   * 20261203150000: gateway, category, currency, references, amounts), the same identity the
+   * exception queue groups by. Resolutions of the same exception in earlier runs are
    * carried to the items of `runId` (`seq` only, or every item) that have none: a re-run shows them
    * resolved, linked to the same adjusting entry, and resolving them again cannot book a second
    * one. Returns how many were carried.
@@ -273,16 +274,13 @@ export class ReconRepository {
               r.resolved_by, now()
          FROM recon_run_items i
          JOIN recon_runs u ON u.id = i.run_id
-         JOIN recon_run_items e ON e.run_id <> i.run_id AND e.category = i.category
-              AND e.currency IS NOT DISTINCT FROM i.currency
-              AND e.gateway_reference IS NOT DISTINCT FROM i.gateway_reference
-              AND e.gateway_event_id IS NOT DISTINCT FROM i.gateway_event_id
-              AND e.settlement_id IS NOT DISTINCT FROM i.settlement_id
-              AND e.report_amount IS NOT DISTINCT FROM i.report_amount
-              AND e.ledger_amount IS NOT DISTINCT FROM i.ledger_amount
-              AND e.difference IS NOT DISTINCT FROM i.difference
-         JOIN recon_runs eu ON eu.id = e.run_id AND eu.gateway = u.gateway
-         JOIN recon_resolutions r ON r.run_id = e.run_id AND r.item_seq = e.seq
+         JOIN recon_resolutions r ON r.run_id <> i.run_id
+         JOIN recon_run_items e ON e.run_id = r.run_id AND e.seq = r.item_seq
+         JOIN recon_runs eu ON eu.id = e.run_id
+              AND recon_exception_id(eu.gateway, e.category, e.currency, e.gateway_reference, e.gateway_event_id, e.settlement_id,
+                                     e.report_amount, e.ledger_amount, e.difference)
+                = recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                     i.report_amount, i.ledger_amount, i.difference)
         WHERE i.run_id = $1 AND ($2::int IS NULL OR i.seq = $2::int)
           AND NOT EXISTS (SELECT 1 FROM recon_resolutions x WHERE x.run_id = i.run_id AND x.item_seq = i.seq)
         ORDER BY i.seq, r.created_at, r.run_id
