@@ -54,7 +54,7 @@ try {
   let batchId = 1n;
   const anchorGas = new Map<number, number>();
   for (const size of [1, 100, 5_000]) {
-    // Leaves in the service's real encoding (service/chain/anchoring/leaf.ts), digest of the real preimage.
+    // Leaves in the service's real encoding (service/anchoring/leaf.ts), digest of the real preimage.
     const { tree, totalsDigest: digest } = settlementBatch(size);
     const runs: number[] = [];
     // Each repetition anchors the same tree under a new id: same work, fresh storage slot.

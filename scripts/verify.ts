@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { JsonRpcProvider, Network } from "ethers";
-import { verifyProof, type ProofReport } from "../service/chain/anchoring/proof.js";
+import { verifyProof, type ProofReport } from "../service/anchoring/proof.js";
 
 const USAGE = "usage: npm run verify -- <proof.json> [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]";
 const DEFAULT_RPC = "http://127.0.0.1:8545";

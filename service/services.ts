@@ -7,7 +7,7 @@
 import { openDatabase, type Database, type PrismaClient } from "./db/index.js";
 import { loadMigrations } from "./db/index.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
-import { AnchorService } from "./chain/anchoring/index.js";
+import { AnchorService } from "./anchoring/index.js";
 import { ChainIndexer } from "./chain/indexer/index.js";
 import { connectChain, type ChainConnection } from "./chain/runtime.js";
 import { TxSender } from "./chain/sender.js";
@@ -118,7 +118,6 @@ export function createServices(
           anchor: chain.record.contracts.SettlementAnchor.address,
           sender: chain.sender,
           anchorer: chain.keys.anchorer.address,
-          settlements: settlement,
           indexer: chain.indexer,
           batchMaxCount: config.chain.anchorBatchMaxCount,
           batchMaxAgeMs: config.chain.anchorBatchMaxAgeSeconds * 1000,

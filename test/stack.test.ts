@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyProof } from "../service/chain/anchoring/index.js";
+import { verifyProof } from "../service/anchoring/index.js";
 import { attachSystem } from "../service/chain/contracts.js";
 import { deploySystem } from "../service/chain/deploy.js";
 import { devPrivateKey } from "../service/chain/keys.js";

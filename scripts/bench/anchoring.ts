@@ -25,7 +25,7 @@
  */
 import { Wallet } from "ethers";
 import { network } from "hardhat";
-import { AnchorService } from "../../service/chain/anchoring/index.js";
+import { AnchorService } from "../../service/anchoring/index.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
@@ -58,7 +58,6 @@ export async function benchAnchoring(opts: { databaseUrl?: string; seconds?: num
     const anchoring = new AnchorService({
       sql: db.sql,
       ledger,
-      settlements: settlement,
       provider,
       chainId,
       anchor: record.contracts.SettlementAnchor.address,

@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { JsonRpcProvider } from "ethers";
-import { AnchorService } from "../../service/chain/anchoring/index.js";
+import { AnchorService } from "../../service/anchoring/index.js";
 import { openDatabase, type Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";

@@ -1,5 +1,5 @@
 /**
- * What reconciliation needs from the anchoring service (service/chain/anchoring, spec §3): the
+ * What reconciliation needs from the anchoring service (service/anchoring, spec §3): the
  * inclusion state of journal transactions, a queue for the run's report digest, and the proof of
  * that document. `AnchorService` satisfies it structurally; nothing else is assumed.
  */

@@ -8,6 +8,7 @@ export { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 export { cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
-export { PrismaSettlementRepository, breakdownFromJson, breakdownToJson, settlementToJson, type SettlementRepository } from "./repository.js";
+export { breakdownFromJson, breakdownToJson, settlementToJson } from "./codec.js";
+export { PrismaSettlementRepository, type SettlementRepository } from "./repository.js";
 export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

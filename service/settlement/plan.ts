@@ -20,6 +20,7 @@
  */
 import { allocate, applyBps, convertMinor, currency as isoCurrency, MoneyDecimal, roundToInteger } from "../money/index.js";
 import type { PostingInput } from "../ledger/types.js";
+import { settlementFactsMetadata } from "../anchoring/leaf.js";
 import { Accounts, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import {
@@ -188,6 +189,27 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
   return m;
 }
 
+/**
+ * The journal metadata of an event: who and what (above), and the gross with its fee lines, so the
+ * journal alone holds what an anchored leaf commits to (service/anchoring/leaf.ts).
+ */
+function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdown): Record<string, string> {
+  return {
+    ...baseMetadata(event, b.program, captureKey, b.fx),
+    ...settlementFactsMetadata({
+      currency: event.currency,
+      amount: event.amount,
+      gatewayFee: b.gatewayFee.buyer,
+      feeCurrency: b.settlementCurrency,
+      commission: b.lines.commission,
+      paymentFeeRecovery: b.lines.paymentFeeRecovery,
+      logistics: b.lines.logistics,
+      warehousing: b.lines.warehousing,
+      fulfilment: b.lines.fulfilment,
+    }),
+  };
+}
+
 export function planCapture(input: CapturePlanInput): PostingPlan {
   const { event, seller, schedule, taxRule, rates } = input;
   const B = event.currency;
@@ -291,7 +313,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   return {
     idempotencyKey: key,
     postings: legs.postings(),
-    metadata: baseMetadata(event, seller.program, key, fx),
+    metadata: journalMetadata(event, key, breakdown),
     description: `${event.type} ${event.settlementId} (${seller.program}, ${event.market})`,
     effectiveAt: event.occurredAt,
     breakdown,
@@ -483,7 +505,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
   const gatewayFee = feeLegs(legs, event, capture, rates, fx);
   const breakdown = followUpBreakdown(capture, lines, gatewayFee, fx, { fxDifference, released, sellerBucket: mainBucket, reserveBucket });
   const key = eventKey(event.gateway, event.gatewayEventId);
-  const metadata = baseMetadata(event, b.program, capture.key, fx);
+  const metadata = journalMetadata(event, capture.key, breakdown);
   metadata.originalEventId = event.originalEventId ?? "";
   return {
     idempotencyKey: key,

@@ -7,24 +7,20 @@ import type { PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
+import { breakdownFromJson, breakdownToJson, fxToJson, journalRequestFromJson, journalRequestToJson } from "./codec.js";
 import {
-  LINE_KEYS,
   type Breakdown,
   type FeeSchedule,
-  type FxLeg,
-  type Lines,
   type Market,
   type ProgramKind,
   type ReconciliationRecord,
   type Seller,
-  type SettlementAmounts,
   type SettlementEventType,
   type SettlementEvent,
   type SettlementRecord,
   type TaxRule,
 } from "./types.js";
 
-type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 
 export interface NewSettlementRecord {
   eventKey: string;
@@ -76,7 +72,6 @@ export interface SettlementRepository {
   /** findByEventKey for many keys in one round trip; absent keys are absent from the map. */
   findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>>;
   /** Just the amounts of many records (anchoring reads thousands per batch); absent keys are absent. */
-  amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>>;
   /**
    * insertPending for many rows in one statement. A row that hits a unique constraint (event key
    * or capture sequence) is not inserted and answers null at its index; the others are inserted.
@@ -100,150 +95,8 @@ export interface SettlementRepository {
 
 // ---- JSON (de)serialisation of the breakdown: bigints travel as decimal strings ----
 
-function linesToJson(l: Lines): Json {
-  const o: Record<string, Json> = {};
-  for (const k of LINE_KEYS) o[k] = l[k].toString();
-  return o;
-}
-
-function fxToJson(fx: readonly FxLeg[]): Json {
-  return fx.map((l) => ({
-    from: l.from,
-    to: l.to,
-    rate: l.rate,
-    quoteId: l.quoteId,
-    source: l.source,
-    asOf: l.asOf,
-    fromAmount: l.fromAmount.toString(),
-    toAmount: l.toAmount.toString(),
-  }));
-}
-
-export function breakdownToJson(b: Breakdown): Json {
-  return {
-    ...b,
-    lines: linesToJson(b.lines),
-    gatewayFee: {
-      buyer: b.gatewayFee.buyer.toString(),
-      usd: b.gatewayFee.usd.toString(),
-      payout: b.gatewayFee.payout.toString(),
-      borneBy: b.gatewayFee.borneBy,
-    },
-    fxDifference: b.fxDifference.toString(),
-    released: b.released.toString(),
-    fx: fxToJson(b.fx),
-  };
-}
-
-type Obj = Record<string, unknown>;
-const big = (v: unknown): bigint => BigInt(String(v));
-
-function fxFromJson(v: unknown): FxLeg[] {
-  return (v as Obj[]).map((l) => ({
-    from: String(l.from),
-    to: String(l.to),
-    rate: String(l.rate),
-    quoteId: typeof l.quoteId === "string" ? l.quoteId : null,
-    source: String(l.source),
-    asOf: String(l.asOf),
-    fromAmount: big(l.fromAmount),
-    toAmount: big(l.toAmount),
-  }));
-}
-
-export function breakdownFromJson(v: unknown): Breakdown {
-  const o = v as Obj;
-  const lines = {} as Lines;
-  for (const k of LINE_KEYS) lines[k] = big((o.lines as Obj)[k]);
-  const fee = o.gatewayFee as Obj;
-  return {
-    ...(o as unknown as Breakdown),
-    lines,
-    gatewayFee: {
-      buyer: big(fee.buyer),
-      usd: big(fee.usd),
-      payout: big(fee.payout),
-      borneBy: fee.borneBy === "platform" ? "platform" : "seller",
-    },
-    fxDifference: big(o.fxDifference),
-    released: big(o.released),
-    fx: fxFromJson(o.fx),
-  };
-}
-
-function journalRequestToJson(t: TransactionInput): Json {
-  return {
-    idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p) => ({
-      account: p.account,
-      currency: p.currency,
-      direction: p.direction,
-      amount: p.amount.toString(),
-    })),
-    metadata: t.metadata ?? {},
-    description: t.description ?? null,
-    effectiveAt: (t.effectiveAt ?? new Date(0)).toISOString(),
-  };
-}
-
-function journalRequestFromJson(v: unknown): TransactionInput {
-  const o = v as Obj;
-  return {
-    idempotencyKey: String(o.idempotencyKey),
-    postings: (o.postings as Obj[]).map((p) => ({
-      account: String(p.account),
-      currency: String(p.currency),
-      direction: p.direction === "debit" ? "debit" : "credit",
-      amount: big(p.amount),
-    })),
-    metadata: o.metadata as Record<string, string>,
-    ...(typeof o.description === "string" ? { description: o.description } : {}),
-    effectiveAt: new Date(String(o.effectiveAt)),
-  };
-}
-
 function toSeller(r: { id: string; name: string; program: string; payoutCurrency: string; homeCountry: string }): Seller {
   return { id: r.id, name: r.name, program: r.program as ProgramKind, payoutCurrency: r.payoutCurrency, homeCountry: r.homeCountry };
-}
-
-/**
- * A gateway event as JSON, every field present (absent optionals as null) in a fixed order: also the
- * canonical form the request hash covers, so the order of these keys must never change.
- */
-export function eventToJson(e: SettlementEvent): Record<string, string | null> {
-  return {
-    type: e.type,
-    gateway: e.gateway,
-    gatewayEventId: e.gatewayEventId,
-    settlementId: e.settlementId,
-    sellerId: e.sellerId,
-    market: e.market,
-    category: e.category,
-    currency: e.currency,
-    amount: e.amount.toString(),
-    gatewayFee: e.gatewayFee.toString(),
-    occurredAt: e.occurredAt.toISOString(),
-    fxQuoteId: e.fxQuoteId ?? null,
-    originalEventId: e.originalEventId ?? null,
-    supplyPrice: e.supplyPrice?.toString() ?? null,
-  };
-}
-
-/** A settlement record as JSON (bigints as decimal strings, instants as ISO 8601) for HTTP and reports. */
-export function settlementToJson(r: SettlementRecord): Json {
-  return {
-    id: r.id,
-    eventKey: r.eventKey,
-    captureKey: r.captureKey,
-    sequence: r.sequence,
-    status: r.status,
-    program: r.program,
-    journalTransactionId: r.journalTransactionId,
-    event: eventToJson(r.event),
-    breakdown: breakdownToJson(r.breakdown),
-    refundedDelta: r.refundedDelta.toString(),
-    createdAt: r.createdAt.toISOString(),
-  };
 }
 
 const dec = (v: { toFixed(n: number): string } | null): bigint | undefined =>
@@ -425,7 +278,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
       reserve:
         r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
       referenceRates: Object.fromEntries(
-        Object.entries((r.referenceRates ?? {}) as Obj).map(([k, v]) => [k, String(v)]),
+        Object.entries((r.referenceRates ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
       ),
     }));
   }
@@ -559,35 +412,6 @@ export class PrismaSettlementRepository implements SettlementRepository {
       if (r === undefined) throw new Error(`settlement ${k} vanished while being marked posted`);
       return r;
     });
-  }
-
-  async amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>> {
-    const out = new Map<string, SettlementAmounts>();
-    if (eventKeys.length === 0) return out;
-    // Only the columns and breakdown members needed, as text (amounts are stored as decimal strings
-    // in the breakdown JSON): reading whole records with their journal requests cost ~10x more.
-    const rows = await this.prisma.$queryRaw<
-      Array<{ k: string; c: string; a: string; f: string | null; fc: string | null; l1: string | null; l2: string | null; l3: string | null; l4: string | null; l5: string | null }>
-    >`SELECT event_key AS k, currency AS c, amount::text AS a, breakdown->'gatewayFee'->>'buyer' AS f, breakdown->>'settlementCurrency' AS fc,
-             breakdown->'lines'->>'commission' AS l1, breakdown->'lines'->>'paymentFeeRecovery' AS l2, breakdown->'lines'->>'logistics' AS l3,
-             breakdown->'lines'->>'warehousing' AS l4, breakdown->'lines'->>'fulfilment' AS l5
-        FROM settlements WHERE event_key = ANY(${[...new Set(eventKeys)]}::text[])`;
-    const n = (v: string | null) => BigInt(v ?? "0");
-    for (const r of rows) {
-      out.set(r.k, {
-        eventKey: r.k,
-        currency: r.c,
-        amount: BigInt(r.a),
-        gatewayFee: n(r.f),
-        feeCurrency: r.fc ?? "",
-        commission: n(r.l1),
-        paymentFeeRecovery: n(r.l2),
-        logistics: n(r.l3),
-        warehousing: n(r.l4),
-        fulfilment: n(r.l5),
-      });
-    }
-    return out;
   }
 
   async findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>> {

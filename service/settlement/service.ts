@@ -23,7 +23,8 @@ import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
-import { RecordConflict, eventToJson, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
+import { eventToJson } from "./codec.js";
+import { RecordConflict, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 import type {
   CaptureState,
@@ -34,7 +35,6 @@ import type {
   ReconciliationRecord,
   RateEvidence,
   Seller,
-  SettlementAmounts,
   SettlementEvent,
   SettlementEventType,
   SettlementItemResult,
@@ -760,14 +760,6 @@ export class SettlementService {
 
   async listSellers(): Promise<Seller[]> {
     return this.repo.listSellers();
-  }
-
-  /**
-   * The amounts (gross, gateway fee, platform fee lines) of records by event key (= the idempotency
-   * key of their journal transaction); unknown keys are absent. For anchoring, whose leaves carry them.
-   */
-  async amountsByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementAmounts>> {
-    return this.repo.amountsByEventKeys(eventKeys);
   }
 
   /**

@@ -274,20 +274,3 @@ export interface ReconciliationRecord {
   originalEventId: string | null;
   buyerToUsdRate: string | null;
 }
-
-/** The amounts of one settlement event as anchoring commits them: gross, gateway fee, platform fee lines. */
-export interface SettlementAmounts {
-  eventKey: string;
-  /** Buyer currency, and the event's amount in it (minor units). */
-  currency: string;
-  amount: bigint;
-  /** This event's gateway fee in the buyer currency (breakdown.gatewayFee.buyer). */
-  gatewayFee: bigint;
-  /** Currency of the fee lines below (the settlement currency). */
-  feeCurrency: string;
-  commission: bigint;
-  paymentFeeRecovery: bigint;
-  logistics: bigint;
-  warehousing: bigint;
-  fulfilment: bigint;
-}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { JOURNAL_LEAF_FIELDS } from "../../service/chain/anchoring/leaf.js";
+import { JOURNAL_LEAF_FIELDS } from "../../service/anchoring/leaf.js";
 import { deployedSystem, revertAfterEach, type System } from "./fixture.js";
 import { SETTLEMENT_LEAF_ENCODING, settlementBatch, settlementTree } from "./settlements.js";
 import { expectEvents, expectRevert } from "./helpers.js";

@@ -1,6 +1,6 @@
 /**
  * Realistic settlement leaves for the Merkle batches, shared by the end-to-end tests and the gas
- * bench: the service's real journal-leaf encoding (service/chain/anchoring/leaf.ts) over synthetic
+ * bench: the service's real journal-leaf encoding (service/anchoring/leaf.ts) over synthetic
  * settlement journal transactions shaped like the settlement planner's (FX legs, fees, tax,
  * metadata), so the trees and proofs are exactly what production anchors.
  */
@@ -13,10 +13,11 @@ import {
   JOURNAL_LEAF_ENCODING,
   journalLeaf,
   leafValues,
+  settlementFactsMetadata,
   totalsDigest as batchTotalsDigest,
   type AnchorContext,
   type SettlementFacts,
-} from "../../service/chain/anchoring/leaf.js";
+} from "../../service/anchoring/leaf.js";
 import type { JournalTransaction } from "../../service/ledger/types.js";
 
 export const SETTLEMENT_LEAF_ENCODING = JOURNAL_LEAF_ENCODING;
@@ -33,7 +34,7 @@ const MARKETS = [
   { currency: "KRW", market: "KR", rate: "0.000716", tax: "KR_VAT" },
 ];
 
-/** The journal transaction of synthetic capture `i` (a buyer-currency capture for a CNY-paid seller) and its settlement facts. */
+/** The journal transaction of synthetic capture `i` (a buyer-currency capture for a CNY-paid seller), its settlement facts in its metadata as settlement writes them. */
 export function settlementTransaction(i: number): { tx: JournalTransaction; facts: SettlementFacts } {
   const m = MARKETS[i % MARKETS.length]!;
   const gross = BigInt(1_000 + ((i * 7919) % 500_000));
@@ -60,6 +61,17 @@ export function settlementTransaction(i: number): { tx: JournalTransaction; fact
     { account: "fx:CNY-USD", currency: "CNY", direction: "debit" as const, amount: sellerCny },
     { account: `seller:${seller}:held`, currency: "CNY", direction: "credit" as const, amount: sellerCny },
   ].map((p, j) => ({ ...p, id: String(i * 10 + j + 1), phase: "posted" as const, balanceAfter: p.amount }));
+  const facts: SettlementFacts = {
+    currency: m.currency,
+    amount: gross,
+    gatewayFee: fee,
+    feeCurrency: "USD",
+    commission,
+    paymentFeeRecovery: 0n,
+    logistics,
+    warehousing: 0n,
+    fulfilment: 0n,
+  };
   const sequence = BigInt(i + 1);
   const hex = (n: bigint) => n.toString(16).padStart(64, "0");
   const tx: JournalTransaction = {
@@ -81,6 +93,7 @@ export function settlementTransaction(i: number): { tx: JournalTransaction; fact
       captureKey: `settlement:${gateway}:${eventId}`,
       [`fx.${m.currency}-USD.rate`]: m.rate,
       "fx.USD-CNY.rate": "7.2450",
+      ...settlementFactsMetadata(facts),
     },
     description: `capture ORD-${i} (pop, ${m.market})`,
     effectiveAt: at,
@@ -89,23 +102,11 @@ export function settlementTransaction(i: number): { tx: JournalTransaction; fact
     hash: hex(0x5e771e00n + sequence),
     previousHash: hex(0x5e771e00n + sequence - 1n),
   };
-  const facts: SettlementFacts = {
-    currency: m.currency,
-    amount: gross,
-    gatewayFee: fee,
-    feeCurrency: "USD",
-    commission,
-    paymentFeeRecovery: 0n,
-    logistics,
-    warehousing: 0n,
-    fulfilment: 0n,
-  };
   return { tx, facts };
 }
 
 export function settlementLeaf(i: number, ctx: AnchorContext = SYNTHETIC_CONTEXT): SettlementLeaf {
-  const { tx, facts } = settlementTransaction(i);
-  return leafValues({ type: "journal", leaf: journalLeaf(ctx, tx, facts) });
+  return leafValues({ type: "journal", leaf: journalLeaf(ctx, settlementTransaction(i).tx) });
 }
 
 export function settlementTree(n: number, offset = 0, ctx: AnchorContext = SYNTHETIC_CONTEXT): StandardMerkleTree<SettlementLeaf> {

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { AnchorService, verifyProof, type AnchorProof } from "../../service/chain/anchoring/index.js";
+import { AnchorService, verifyProof, type AnchorProof } from "../../service/anchoring/index.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
 import { testDatabaseKinds } from "../support/db.js";
@@ -28,7 +28,6 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     anchoring = new AnchorService({
       sql: h.db.sql,
       ledger: h.services.ledger,
-      settlements: h.services.settlement,
       provider,
       chainId: sys.chainId,
       anchor: sys.result.record.contracts.SettlementAnchor.address,

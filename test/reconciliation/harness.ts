@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Wallet } from "ethers";
-import { AnchorService } from "../../service/chain/anchoring/index.js";
+import { AnchorService } from "../../service/anchoring/index.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";

@@ -6,7 +6,7 @@
 import { TAGS } from "../plugins/docs.js";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../chain/anchoring/index.js";
+import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../anchoring/index.js";
 import { bearer, Int8Id, problems, SettlementRef } from "../schemas/common.js";
 import { principalOf, readableGateway } from "../auth/reach.js";
 

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { leafFromJson, leafValues, standardLeafHash, verifyProof, type AnchorProof, type AnchorService } from "../../../service/chain/anchoring/index.js";
-import { isAppError, type AppError } from "../../../service/errors.js";
-import { testDatabaseKinds } from "../../support/db.js";
-import { deployedSystem, type System } from "../fixture.js";
-import { mineEmpty } from "../indexer/support.js";
+import { leafFromJson, leafValues, standardLeafHash, verifyProof, type AnchorProof, type AnchorService } from "../../service/anchoring/index.js";
+import { isAppError, type AppError } from "../../service/errors.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { deployedSystem, type System } from "../chain/fixture.js";
+import { mineEmpty } from "../chain/indexer/support.js";
 import { chainOf, openAnchoring, type AnchoringHarness } from "./support.js";
 
 const kinds = await testDatabaseKinds();
@@ -127,14 +127,26 @@ describe.each(kinds)("anchoring proofs on %s", { timeout: 60_000 }, (kind) => {
       good = copy(await anchoring.proofOfTransaction(second[4]!));
     });
 
-    it("one changed amount in the leaf (gross + 1 minor unit): leaf hash and Merkle path fail", async () => {
+    it("one changed amount in the leaf (gross + 1 minor unit): leaf hash, the journal's own gross and the Merkle path fail", async () => {
       const p = copy(good);
       const i = Object.keys(p.leaf.fields).indexOf("grossAmount");
       p.leaf.values[i] = (BigInt(p.leaf.values[i] as string) + 1n).toString();
-      expect(await failed(p)).toEqual(["leaf-hash", "merkle-proof"]);
+      expect(await failed(p)).toEqual(["leaf-hash", "leaf-content", "merkle-proof"]);
       // ... and with the hash recomputed to match, the path to the root still fails (on chain too).
       p.leaf.hash = standardLeafHash(p.leaf.encoding, leafValues(leafFromJson(p.leaf.values)));
-      expect(await failed(p)).toEqual(["merkle-proof", "verify-settlement"]);
+      expect(await failed(p)).toEqual(["leaf-content", "merkle-proof", "verify-settlement"]);
+    });
+
+    it("a gross changed in both the leaf and the journal metadata shown: the metadata digest gives it away", async () => {
+      const p = copy(good);
+      const i = Object.keys(p.leaf.fields).indexOf("grossAmount");
+      const more = (BigInt(p.leaf.values[i] as string) + 1n).toString();
+      p.leaf.values[i] = more;
+      p.journalTransaction!.metadata["grossAmount"] = more;
+      p.leaf.hash = standardLeafHash(p.leaf.encoding, leafValues(leafFromJson(p.leaf.values)));
+      const checks = (await verifyProof(p, h.provider)).checks;
+      expect(checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["leaf-content", "merkle-proof", "verify-settlement"]);
+      expect(checks.find((c) => c.name === "leaf-content")!.detail).toMatch(/metadataDigest/);
     });
 
     it("one changed amount in the journal transaction shown: the leaf no longer matches it", async () => {

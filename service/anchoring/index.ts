@@ -1,17 +1,8 @@
 /** Public API of the anchoring module (spec §3 of issue 4). */
 export { AnchorErrors } from "./errors.js";
-export {
-  AnchorService,
-  stateOfStatus,
-  type AnchorBatch,
-  type AnchorIndex,
-  type AnchorLog,
-  type AnchorSender,
-  type AnchorServiceOptions,
-  type AnchorSettlementSource,
-  type AnchorTickResult,
-  type BatchStatus,
-} from "./service.js";
+export { AnchorService, type AnchorServiceOptions } from "./service.js";
+export { stateOfStatus, type AnchorBatch, type BatchStatus } from "./store.js";
+export { AnchorWorker, type AnchorIndex, type AnchorLog, type AnchorSender, type AnchorTickResult } from "./worker.js";
 export {
   PROOF_FORMAT,
   PROOF_VERSION,

@@ -4,18 +4,18 @@
  * anchorer key and the real ChainIndexer, over the system `deploySystem` put on an in-process chain.
  */
 import { Wallet, type Provider } from "ethers";
-import type { DeploymentRecord } from "../../../service/chain/deployment-record.js";
-import { AnchorService, type AnchorServiceOptions } from "../../../service/chain/anchoring/index.js";
-import { ChainIndexer } from "../../../service/chain/indexer/index.js";
-import { devPrivateKey } from "../../../service/chain/keys.js";
-import { TxSender } from "../../../service/chain/sender.js";
-import { FxService, historicalUsdRate, PrismaFxRepository } from "../../../service/fx/index.js";
-import { createLedger, type LedgerService, type TransactionInput } from "../../../service/ledger/index.js";
-import { DEMO_SELLERS } from "../../../service/settlement/demo.js";
-import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type SettlementEvent } from "../../../service/settlement/index.js";
-import { freshDatabase, type DatabaseKind, type TestDatabase } from "../../support/db.js";
-import type { System } from "../fixture.js";
-import { memoryLog } from "../indexer/support.js";
+import type { DeploymentRecord } from "../../service/chain/deployment-record.js";
+import { AnchorService, type AnchorServiceOptions } from "../../service/anchoring/index.js";
+import { ChainIndexer } from "../../service/chain/indexer/index.js";
+import { devPrivateKey } from "../../service/chain/keys.js";
+import { TxSender } from "../../service/chain/sender.js";
+import { FxService, historicalUsdRate, PrismaFxRepository } from "../../service/fx/index.js";
+import { createLedger, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type SettlementEvent } from "../../service/settlement/index.js";
+import { freshDatabase, type DatabaseKind, type TestDatabase } from "../support/db.js";
+import type { System } from "../chain/fixture.js";
+import { memoryLog } from "../chain/indexer/support.js";
 
 export interface AnchoringHarness {
   db: TestDatabase;
@@ -106,7 +106,6 @@ export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, o
         anchor: record.contracts.SettlementAnchor.address,
         sender,
         anchorer: anchorer.address,
-        settlements: settlement,
         indexer,
         now: () => clock.now,
         ...o,

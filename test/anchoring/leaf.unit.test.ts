@@ -2,8 +2,8 @@ import { SimpleMerkleTree, StandardMerkleTree } from "@openzeppelin/merkle-tree"
 import fc from "fast-check";
 import { AbiCoder, getAddress, hexlify, keccak256, ZeroHash } from "ethers";
 import { describe, expect, it } from "vitest";
-import { abiEncode } from "../../../service/chain/anchoring/abi.js";
-import { merkleRoot } from "../../../service/chain/anchoring/tree.js";
+import { abiEncode } from "../../service/anchoring/abi.js";
+import { merkleRoot } from "../../service/anchoring/tree.js";
 import {
   BATCH_FORMAT,
   currencyTotals,
@@ -22,17 +22,18 @@ import {
   leafValuesJson,
   postingsDigest,
   totalsDigest,
+  settlementFactsOf,
+  SETTLEMENT_FACT_KEYS,
   type AnyLeaf,
   type BatchPreimage,
-} from "../../../service/chain/anchoring/leaf.js";
-import type { JournalTransaction } from "../../../service/ledger/types.js";
-import { settlementTransaction, SYNTHETIC_CONTEXT } from "../settlements.js";
+} from "../../service/anchoring/leaf.js";
+import type { JournalTransaction } from "../../service/ledger/types.js";
+import { settlementTransaction, SYNTHETIC_CONTEXT } from "../chain/settlements.js";
 
 const ctx = { chainId: 31337n, anchor: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", batchId: 7n };
 
 function journal(i: number, c = ctx): AnyLeaf {
-  const { tx, facts } = settlementTransaction(i);
-  return { type: "journal", leaf: journalLeaf(c, tx, facts) };
+  return { type: "journal", leaf: journalLeaf(c, settlementTransaction(i).tx) };
 }
 
 describe("anchoring leaf encoding", () => {
@@ -106,7 +107,7 @@ describe("anchoring leaf encoding", () => {
 
   it("carries the settlement's content: keys, kind, gross, fees, FX evidence, postings and journal hash", () => {
     const { tx, facts } = settlementTransaction(2);
-    const l = journalLeaf(ctx, tx, facts);
+    const l = journalLeaf(ctx, tx);
     expect(l).toMatchObject({
       sequence: 3n,
       journalTransactionId: "3",
@@ -132,6 +133,22 @@ describe("anchoring leaf encoding", () => {
     // Without settlement facts (a payout, an adjustment) the settlement fields are empty, not guessed.
     const bare = journalLeaf(ctx, { ...tx, idempotencyKey: "payout:1", metadata: { kind: "payout", payoutId: "1" } });
     expect(bare).toMatchObject({ kind: "payout", grossCurrency: "", grossAmount: 0n, gatewayFee: 0n, settlementId: "", fxPairs: [] });
+  });
+
+  it("reads the gross and fee lines from the journal metadata; a given set of facts is used only where the metadata has none", () => {
+    const { tx, facts } = settlementTransaction(4);
+    expect(settlementFactsOf(tx.metadata)).toEqual(facts);
+    const other = { ...facts, amount: facts.amount + 1n, commission: 0n };
+    // The journal wins: a leaf is a function of the transaction, whatever the caller passes.
+    expect(journalLeaf(ctx, tx, other)).toEqual(journalLeaf(ctx, tx));
+    // A transaction booked before settlements wrote their facts: the given ones (the verifier takes them from the leaf).
+    const legacy = { ...tx, metadata: Object.fromEntries(Object.entries(tx.metadata).filter(([k]) => !Object.values(SETTLEMENT_FACT_KEYS).includes(k as never))) };
+    expect(settlementFactsOf(legacy.metadata)).toBeNull();
+    expect(journalLeaf(ctx, legacy, other)).toMatchObject({ grossAmount: other.amount, commission: 0n, logistics: facts.logistics });
+    expect(journalLeaf(ctx, legacy)).toMatchObject({ grossCurrency: "", grossAmount: 0n });
+    // A malformed amount is refused, never read as zero.
+    expect(() => settlementFactsOf({ ...tx.metadata, "fee.logistics": "1.5" })).toThrow(/fee.logistics/);
+    expect(() => settlementFactsOf({ ...tx.metadata, grossAmount: "" })).toThrow(/grossAmount/);
   });
 
   it("classifies kinds from metadata: declared kind, settlement event keys, payouts, reversals, anything else", () => {

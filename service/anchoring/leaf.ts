@@ -17,7 +17,7 @@
 import { createHash } from "node:crypto";
 import { getAddress, getBytes, keccak256 } from "ethers";
 import { abiEncode } from "./abi.js";
-import type { JournalTransaction } from "../../ledger/types.js";
+import type { JournalTransaction } from "../ledger/types.js";
 
 export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v1";
 export const DOCUMENT_LEAF_FORMAT = "entrepot.anchor.document.v1";
@@ -101,8 +101,9 @@ export interface AnchorContext {
 }
 
 /**
- * What the settlement module recorded about the event behind a settlement transaction (the gross
- * and the fee lines are not in the journal metadata). Absent for other transactions.
+ * The gross and the fee lines of the event behind a settlement transaction, as its journal
+ * metadata carries them (the settlement module writes these keys when it books the event; see
+ * `SETTLEMENT_FACT_KEYS`). Absent for other transactions.
  */
 export interface SettlementFacts {
   currency: string;
@@ -114,6 +115,52 @@ export interface SettlementFacts {
   logistics: bigint;
   warehousing: bigint;
   fulfilment: bigint;
+}
+
+/** The journal metadata keys of each settlement fact (amounts in minor units, as decimal strings). */
+export const SETTLEMENT_FACT_KEYS = {
+  currency: "grossCurrency",
+  amount: "grossAmount",
+  gatewayFee: "gatewayFee",
+  feeCurrency: "feeCurrency",
+  commission: "fee.commission",
+  paymentFeeRecovery: "fee.paymentFeeRecovery",
+  logistics: "fee.logistics",
+  warehousing: "fee.warehousing",
+  fulfilment: "fee.fulfilment",
+} as const satisfies Record<keyof SettlementFacts, string>;
+
+/** The metadata entries that carry `facts` (what settlement writes into its journal transactions). */
+export function settlementFactsMetadata(facts: SettlementFacts): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, key] of Object.entries(SETTLEMENT_FACT_KEYS)) out[key] = String(facts[name as keyof SettlementFacts]);
+  return out;
+}
+
+const INTEGER = /^-?(0|[1-9][0-9]{0,39})$/;
+
+/**
+ * The facts a transaction's metadata carries, or null when it carries none (not a settlement, or
+ * booked before settlements wrote them). A malformed amount throws: a leaf never guesses.
+ */
+export function settlementFactsOf(metadata: Record<string, string>): SettlementFacts | null {
+  if (metadata[SETTLEMENT_FACT_KEYS.amount] === undefined) return null;
+  const amount = (name: keyof SettlementFacts) => {
+    const v = metadata[SETTLEMENT_FACT_KEYS[name]] ?? "0";
+    if (!INTEGER.test(v)) throw new RangeError(`metadata ${SETTLEMENT_FACT_KEYS[name]} is not an integer: ${JSON.stringify(v.slice(0, 50))}`);
+    return BigInt(v);
+  };
+  return {
+    currency: metadata[SETTLEMENT_FACT_KEYS.currency] ?? "",
+    amount: amount("amount"),
+    gatewayFee: amount("gatewayFee"),
+    feeCurrency: metadata[SETTLEMENT_FACT_KEYS.feeCurrency] ?? "",
+    commission: amount("commission"),
+    paymentFeeRecovery: amount("paymentFeeRecovery"),
+    logistics: amount("logistics"),
+    warehousing: amount("warehousing"),
+    fulfilment: amount("fulfilment"),
+  };
 }
 
 const BYTES32 = /^0x[0-9a-f]{64}$/;
@@ -179,11 +226,15 @@ export function fxOf(metadata: Record<string, string>): { pairs: string[]; rates
   return { pairs, rates };
 }
 
-/** The journal leaf of `tx` in batch `ctx`: a pure function of its inputs. */
+/**
+ * The journal leaf of `tx` in batch `ctx`: a pure function of the transaction (its settlement facts
+ * from its metadata). `facts` overrides them only for a transaction whose metadata predates them
+ * (the verifier takes them from such a transaction's leaf).
+ */
 export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: SettlementFacts | null): JournalLeaf {
   const m = tx.metadata;
   const fx = fxOf(m);
-  const f = facts ?? null;
+  const f = settlementFactsOf(m) ?? facts ?? null;
   return {
     format: JOURNAL_LEAF_FORMAT,
     chainId: ctx.chainId,

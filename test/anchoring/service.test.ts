@@ -6,12 +6,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
-import { AnchorService, verifyProof } from "../../../service/chain/anchoring/index.js";
-import { isAppError, type AppError } from "../../../service/errors.js";
-import { testDatabaseKinds } from "../../support/db.js";
-import { deployedSystem, type System } from "../fixture.js";
+import { AnchorService, verifyProof } from "../../service/anchoring/index.js";
+import { isAppError, type AppError } from "../../service/errors.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { deployedSystem, type System } from "../chain/fixture.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
-import { outbox, subscribeAll } from "../../webhooks/outbox.js";
+import { outbox, subscribeAll } from "../webhooks/outbox.js";
 
 const kinds = await testDatabaseKinds();
 

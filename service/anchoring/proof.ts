@@ -14,15 +14,17 @@
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress, ZeroHash, type Provider } from "ethers";
-import type { JournalTransaction, Posting } from "../../ledger/types.js";
-import { ISettlementAnchor__factory } from "../contracts.js";
-import { isLocalChain } from "../deployment-record.js";
+import type { JournalTransaction, Posting } from "../ledger/types.js";
+import { ISettlementAnchor__factory } from "../chain/contracts.js";
+import { isLocalChain } from "../chain/deployment-record.js";
 import {
   BATCH_FORMAT,
   currencyTotalsDigest,
   DOCUMENT_LEAF_ENCODING,
   JOURNAL_LEAF_ENCODING,
+  JOURNAL_LEAF_FIELDS,
   journalLeaf,
+  settlementFactsOf,
   leafEncoding,
   leafFieldsJson,
   leafFromJson,
@@ -34,7 +36,7 @@ import {
   type BatchPreimage,
   type JournalLeaf,
 } from "./leaf.js";
-import { revertData } from "../revert.js";
+import { revertData } from "../chain/revert.js";
 
 export const PROOF_FORMAT = "entrepot-anchor-proof";
 export const PROOF_VERSION = 1;
@@ -341,9 +343,11 @@ export function parseProof(x: unknown): ParsedProof {
 
 const message = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0]!.slice(0, 300) : String(e));
 
+/** The first journal-leaf field whose value differs, named, or null when all agree. */
 function same(a: unknown[], b: unknown[]): string | null {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return `value ${i}: proof has ${JSON.stringify(a[i])}, recomputed ${JSON.stringify(b[i])}`;
+    const name = JOURNAL_LEAF_FIELDS[i]?.[0] ?? `value ${i}`;
+    if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return `${name}: proof has ${JSON.stringify(a[i])}, recomputed ${JSON.stringify(b[i])}`;
   }
   return null;
 }
@@ -376,10 +380,15 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
     try {
       const tx = journalFromJson(p.raw.journalTransaction);
       const leaf = p.leaf.leaf;
-      const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, factsOf(leaf));
+      // The gross and fee lines come from the transaction's metadata; only a transaction booked
+      // before settlements wrote them there is checked against the leaf's own values for them.
+      const legacy = settlementFactsOf(tx.metadata) === null ? factsOf(leaf) : null;
+      const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, legacy);
       const diff = same(values, leafValuesJson({ type: "journal", leaf: again }));
       ok = diff === null;
-      detail = ok ? `journal transaction ${tx.id} (sequence ${tx.sequence}, ${leaf.kind}) matches every leaf value` : `leaf does not match the journal transaction: ${diff}`;
+      detail = ok
+        ? `journal transaction ${tx.id} (sequence ${tx.sequence}, ${leaf.kind}) matches every leaf value${legacy === null ? "" : " (its gross and fee lines predate the journal metadata: as the leaf states them)"}`
+        : `leaf does not match the journal transaction: ${diff}`;
     } catch (e) {
       detail = message(e);
     }

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from "ethers";
-import type { AnchorProof } from "../../../service/chain/anchoring/index.js";
-import { PROJECT_ROOT } from "../../../service/chain/artifacts.js";
-import { deploySystem } from "../../../service/chain/deploy.js";
-import { devPrivateKey } from "../../../service/chain/keys.js";
-import { freePort, startLocalNode, type LocalNode } from "../../../service/chain/local-node.js";
+import type { AnchorProof } from "../../service/anchoring/index.js";
+import { PROJECT_ROOT } from "../../service/chain/artifacts.js";
+import { deploySystem } from "../../service/chain/deploy.js";
+import { devPrivateKey } from "../../service/chain/keys.js";
+import { freePort, startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
 import { openAnchoring, type AnchoringHarness } from "./support.js";
 
 function verify(args: string[]): Promise<{ code: number | null; out: string }> {
@@ -78,7 +78,7 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     expect(r.code, r.out).toBe(1);
     const report = JSON.parse(r.out) as { ok: boolean; checks: Array<{ name: string; ok: boolean }> };
     expect(report.ok).toBe(false);
-    expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["leaf-hash", "merkle-proof", "verify-settlement"]);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["leaf-hash", "leaf-content", "merkle-proof", "verify-settlement"]);
   });
 
   it("exits 2 on usage errors and 1 when no node answers", async () => {

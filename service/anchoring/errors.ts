@@ -1,5 +1,5 @@
 /** Errors of the anchoring module (`ENT_ANCHOR_*`). */
-import { defineError } from "../../errors.js";
+import { defineError } from "../errors.js";
 
 export const AnchorErrors = {
   /** The journal transaction or document is not (yet) in a submitted batch; `details.state` says where it is. */

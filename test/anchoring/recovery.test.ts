@@ -7,12 +7,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
-import { verifyProof, type AnchorSender } from "../../../service/chain/anchoring/index.js";
-import { SettlementAnchor__factory } from "../../../service/chain/contracts.js";
-import { testDatabaseKinds } from "../../support/db.js";
-import { deployedSystem, type System } from "../fixture.js";
-import { mineEmpty } from "../indexer/support.js";
-import { minedFrom } from "../support/sender-harness.js";
+import { verifyProof, type AnchorSender } from "../../service/anchoring/index.js";
+import { SettlementAnchor__factory } from "../../service/chain/contracts.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { deployedSystem, type System } from "../chain/fixture.js";
+import { mineEmpty } from "../chain/indexer/support.js";
+import { minedFrom } from "../chain/support/sender-harness.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
 
 const kinds = await testDatabaseKinds();

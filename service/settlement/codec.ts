@@ -1,0 +1,157 @@
+/**
+ * The settlement module's JSON forms: events, breakdowns, journal requests and records (bigints as
+ * decimal strings, instants as ISO 8601), and the request hash that tells a replay of an event from
+ * a conflicting reuse of its id. Stored rows, HTTP answers and reports all use these.
+ */
+import { createHash } from "node:crypto";
+import type { TransactionInput } from "../ledger/types.js";
+import { LINE_KEYS, type Breakdown, type FxLeg, type Lines, type SettlementEvent, type SettlementRecord } from "./types.js";
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+
+function linesToJson(l: Lines): Json {
+  const o: Record<string, Json> = {};
+  for (const k of LINE_KEYS) o[k] = l[k].toString();
+  return o;
+}
+
+export function fxToJson(fx: readonly FxLeg[]): Json {
+  return fx.map((l) => ({
+    from: l.from,
+    to: l.to,
+    rate: l.rate,
+    quoteId: l.quoteId,
+    source: l.source,
+    asOf: l.asOf,
+    fromAmount: l.fromAmount.toString(),
+    toAmount: l.toAmount.toString(),
+  }));
+}
+
+export function breakdownToJson(b: Breakdown): Json {
+  return {
+    ...b,
+    lines: linesToJson(b.lines),
+    gatewayFee: {
+      buyer: b.gatewayFee.buyer.toString(),
+      usd: b.gatewayFee.usd.toString(),
+      payout: b.gatewayFee.payout.toString(),
+      borneBy: b.gatewayFee.borneBy,
+    },
+    fxDifference: b.fxDifference.toString(),
+    released: b.released.toString(),
+    fx: fxToJson(b.fx),
+  };
+}
+
+type Obj = Record<string, unknown>;
+const big = (v: unknown): bigint => BigInt(String(v));
+
+function fxFromJson(v: unknown): FxLeg[] {
+  return (v as Obj[]).map((l) => ({
+    from: String(l.from),
+    to: String(l.to),
+    rate: String(l.rate),
+    quoteId: typeof l.quoteId === "string" ? l.quoteId : null,
+    source: String(l.source),
+    asOf: String(l.asOf),
+    fromAmount: big(l.fromAmount),
+    toAmount: big(l.toAmount),
+  }));
+}
+
+export function breakdownFromJson(v: unknown): Breakdown {
+  const o = v as Obj;
+  const lines = {} as Lines;
+  for (const k of LINE_KEYS) lines[k] = big((o.lines as Obj)[k]);
+  const fee = o.gatewayFee as Obj;
+  return {
+    ...(o as unknown as Breakdown),
+    lines,
+    gatewayFee: {
+      buyer: big(fee.buyer),
+      usd: big(fee.usd),
+      payout: big(fee.payout),
+      borneBy: fee.borneBy === "platform" ? "platform" : "seller",
+    },
+    fxDifference: big(o.fxDifference),
+    released: big(o.released),
+    fx: fxFromJson(o.fx),
+  };
+}
+
+export function journalRequestToJson(t: TransactionInput): Json {
+  return {
+    idempotencyKey: t.idempotencyKey,
+    postings: t.postings.map((p) => ({
+      account: p.account,
+      currency: p.currency,
+      direction: p.direction,
+      amount: p.amount.toString(),
+    })),
+    metadata: t.metadata ?? {},
+    description: t.description ?? null,
+    effectiveAt: (t.effectiveAt ?? new Date(0)).toISOString(),
+  };
+}
+
+export function journalRequestFromJson(v: unknown): TransactionInput {
+  const o = v as Obj;
+  return {
+    idempotencyKey: String(o.idempotencyKey),
+    postings: (o.postings as Obj[]).map((p) => ({
+      account: String(p.account),
+      currency: String(p.currency),
+      direction: p.direction === "debit" ? "debit" : "credit",
+      amount: big(p.amount),
+    })),
+    metadata: o.metadata as Record<string, string>,
+    ...(typeof o.description === "string" ? { description: o.description } : {}),
+    effectiveAt: new Date(String(o.effectiveAt)),
+  };
+}
+
+/**
+ * A gateway event as JSON, every field present (absent optionals as null) in a fixed order: also the
+ * canonical form the request hash covers, so the order of these keys must never change.
+ */
+export function eventToJson(e: SettlementEvent): Record<string, string | null> {
+  return {
+    type: e.type,
+    gateway: e.gateway,
+    gatewayEventId: e.gatewayEventId,
+    settlementId: e.settlementId,
+    sellerId: e.sellerId,
+    market: e.market,
+    category: e.category,
+    currency: e.currency,
+    amount: e.amount.toString(),
+    gatewayFee: e.gatewayFee.toString(),
+    occurredAt: e.occurredAt.toISOString(),
+    fxQuoteId: e.fxQuoteId ?? null,
+    originalEventId: e.originalEventId ?? null,
+    supplyPrice: e.supplyPrice?.toString() ?? null,
+  };
+}
+
+/** A settlement record as JSON (bigints as decimal strings, instants as ISO 8601) for HTTP and reports. */
+export function settlementToJson(r: SettlementRecord): Json {
+  return {
+    id: r.id,
+    eventKey: r.eventKey,
+    captureKey: r.captureKey,
+    sequence: r.sequence,
+    status: r.status,
+    program: r.program,
+    journalTransactionId: r.journalTransactionId,
+    event: eventToJson(r.event),
+    breakdown: breakdownToJson(r.breakdown),
+    refundedDelta: r.refundedDelta.toString(),
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/** sha256 of the event's canonical JSON (`eventToJson`): equal for a replay, different for a conflicting reuse. */
+export function requestHash(e: SettlementEvent): string {
+  return createHash("sha256").update(JSON.stringify(eventToJson(e))).digest("hex");
+}
