@@ -49,6 +49,13 @@ export function allInRate(midRate: string, markupBps: number): string {
   return rateToString(new MoneyDecimal(midRate).times(factor).toDecimalPlaces(RATE_DECIMALS, MoneyDecimal.ROUND_DOWN));
 }
 
+/** An unknown quote id, and another gateway's quote, answer exactly alike. */
+function quoteNotFound(id: string) {
+  return FxErrors.quoteNotFound(`no FX quote ${JSON.stringify(String(id).slice(0, 64))}`, {
+    fields: [{ field: "quoteId", message: "unknown quote id" }],
+  });
+}
+
 export class FxService {
   private readonly resolver: RateResolver;
   readonly pivot: string;
@@ -233,12 +240,32 @@ export class FxService {
    */
   async getQuote(id: string, scope: { gateway?: string | null } = {}): Promise<FxQuote> {
     const found = typeof id === "string" && id.length <= 64 ? await this.repo.findQuote(id) : null;
-    if (found === null || (scope.gateway !== undefined && scope.gateway !== null && found.gateway !== scope.gateway)) {
-      throw FxErrors.quoteNotFound(`no FX quote ${JSON.stringify(String(id).slice(0, 64))}`, {
-        fields: [{ field: "quoteId", message: "unknown quote id" }],
+    if (found === null || (scope.gateway !== undefined && scope.gateway !== null && found.gateway !== scope.gateway)) throw quoteNotFound(id);
+    return found;
+  }
+
+  /**
+   * The quote `id` if it can price a `from`->`to` conversion at `at`: the pair matches and `at` is
+   * before its expiry. With `gateway`, a quote another gateway took answers exactly as an unknown
+   * id (an operator's quote, taken by no gateway, serves any). Settlement and `convert` both ask
+   * here, so a quote is usable by one rule.
+   */
+  async usableQuote(id: string, use: { from: string; to: string; at: Date; gateway?: string | null }): Promise<FxQuote> {
+    const q = await this.getQuote(id);
+    if (use.gateway !== undefined && use.gateway !== null && q.gateway !== null && q.gateway !== use.gateway) throw quoteNotFound(id);
+    if (q.base !== use.from || q.quote !== use.to) {
+      throw FxErrors.quoteMismatch(`quote ${q.id} is for ${q.base}->${q.quote}, not ${use.from}->${use.to}`, {
+        fields: [{ field: "quoteId", message: `quote is for ${q.base}->${q.quote}` }],
+        details: { quoteId: q.id, quotePair: `${q.base}/${q.quote}`, requestedPair: `${use.from}/${use.to}` },
       });
     }
-    return found;
+    if (use.at.getTime() >= q.expiresAt.getTime()) {
+      throw FxErrors.quoteExpired(`quote ${q.id} expired at ${q.expiresAt.toISOString()}; conversion at ${use.at.toISOString()}`, {
+        fields: [{ field: "quoteId", message: "quote expired" }],
+        details: { quoteId: q.id, expiresAt: q.expiresAt.toISOString(), at: use.at.toISOString() },
+      });
+    }
+    return q;
   }
 
   /**
@@ -254,22 +281,7 @@ export class FxService {
     const at = input.at === undefined ? this.now() : checkDate(input.at, "at");
 
     if (input.quoteId !== undefined) {
-      const q = await this.getQuote(input.quoteId);
-      if (q.base !== from || q.quote !== to) {
-        throw FxErrors.quoteMismatch(`quote ${q.id} is for ${q.base}->${q.quote}, not ${from}->${to}`, {
-          fields: [{ field: "quoteId", message: `quote is for ${q.base}->${q.quote}` }],
-          details: { quoteId: q.id, quotePair: `${q.base}/${q.quote}`, requestedPair: `${from}/${to}` },
-        });
-      }
-      if (at.getTime() >= q.expiresAt.getTime()) {
-        throw FxErrors.quoteExpired(
-          `quote ${q.id} expired at ${q.expiresAt.toISOString()}; conversion at ${at.toISOString()}`,
-          {
-            fields: [{ field: "quoteId", message: "quote expired" }],
-            details: { quoteId: q.id, expiresAt: q.expiresAt.toISOString(), at: at.toISOString() },
-          },
-        );
-      }
+      const q = await this.usableQuote(input.quoteId, { from, to, at });
       return {
         amount: convertMinor(input.amount, from, to, q.allInRate, rounding),
         rate: q.allInRate,

@@ -14,16 +14,18 @@
  *     row stays pending and the next delivery of the same event re-posts the SAME request, which
  *     the ledger answers idempotently.
  */
-import { createHash } from "node:crypto";
 import { KeyedLock, forEachLimit } from "../concurrency.js";
+import { GroupCommit } from "../group-commit.js";
 import { transientAsAppError } from "../db/errors.js";
 import { Errors, isAppError } from "../errors.js";
+import { FxErrors } from "../fx/errors.js";
+import { isCurrency } from "../money/index.js";
 import { LedgerErrors } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
-import { eventToJson } from "./codec.js";
+import { requestHash } from "./codec.js";
 import { RecordConflict, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 import type {
@@ -47,18 +49,17 @@ import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validat
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
   latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }>;
-  getQuote(
+  /** A quote usable for `use` (pair, expiry, the gateway's own or an operator's), else an fx error. */
+  usableQuote(
     id: string,
+    use: { from: string; to: string; at: Date; gateway: string },
   ): Promise<{
     id: string;
     base: string;
     quote: string;
     allInRate: string;
-    expiresAt: Date;
     ratesAt: Date;
     legs: ReadonlyArray<{ source: string; asOf: string }>;
-    /** The gateway that took the quote (only its events may use it); null for an operator's quote. */
-    gateway: string | null;
   }>;
 }
 
@@ -91,14 +92,33 @@ interface Prepared {
 
 const USD = SETTLEMENT_CURRENCY;
 
-function canonicalHash(e: SettlementEvent): string {
-  return createHash("sha256").update(JSON.stringify(eventToJson(e))).digest("hex");
-}
-
-function specsFor(input: TransactionInput): AccountSpec[] {
+/** The journal request as the ledger gets it: with the specs of the accounts it may have to open. */
+function withAccounts(input: TransactionInput): TransactionInput {
   const seen = new Map<string, AccountSpec>();
   for (const p of input.postings) seen.set(`${p.account}\u0000${p.currency}`, accountSpec(p.account, p.currency));
-  return [...seen.values()];
+  return { ...input, accounts: [...seen.values()] };
+}
+
+/** The record to store for a planned event, and the journal request it carries (the one place both are built). */
+function recordOf(
+  event: SettlementEvent,
+  at: { eventKey: string; captureKey: string; sequence: number; requestHash: string },
+  plan: PostingPlan,
+): NewSettlementRecord {
+  return {
+    ...at,
+    event,
+    program: plan.breakdown.program,
+    breakdown: plan.breakdown,
+    refundedDelta: plan.refundedDelta,
+    journalRequest: {
+      idempotencyKey: plan.idempotencyKey,
+      postings: plan.postings,
+      metadata: plan.metadata,
+      description: plan.description,
+      effectiveAt: plan.effectiveAt,
+    },
+  };
 }
 
 /** Derive a capture's state from its chain of records (capture first). */
@@ -145,15 +165,9 @@ export class SettlementService {
   private readonly maxRetries: number;
   private readonly prepareConcurrency: number;
   private readonly lock = new KeyedLock();
-  private readonly waiting: Array<{
-    event: SettlementEvent;
-    resolve(r: SettlementResult): void;
-    reject(e: unknown): void;
-  }> = [];
-  private inFlight = 0;
-  private readonly maxGroup: number;
+  /** Concurrent postEvent calls, grouped: each group goes through `process` like a postEvents batch. */
+  private readonly batcher: GroupCommit<SettlementEvent, Outcome>;
   private readonly chunkSize: number;
-  private readonly maxGroupsInFlight: number;
   private readonly limits: EventLimits;
   private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[] } | null = null;
   /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
@@ -165,9 +179,8 @@ export class SettlementService {
     this.repo = options.repository;
     this.maxRetries = options.maxSequenceRetries ?? 5;
     this.prepareConcurrency = Math.max(1, options.prepareConcurrency ?? 8);
-    this.maxGroup = Math.max(1, options.maxGroupSize ?? 1_000);
     this.chunkSize = Math.max(1, options.chunkSize ?? 250);
-    this.maxGroupsInFlight = Math.max(1, options.maxGroupsInFlight ?? 2);
+    this.batcher = new GroupCommit((events) => this.process(events), Math.max(1, options.maxGroupSize ?? 1_000), Math.max(1, options.maxGroupsInFlight ?? 2));
     this.limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   }
 
@@ -206,39 +219,15 @@ export class SettlementService {
   }
 
   /**
-   * One event. Concurrent calls are grouped (like the ledger's batcher): while a group is being
-   * processed, new calls queue up and go together as the next group, so N concurrent callers cost
-   * a handful of round trips per group instead of several per event. Errors are thrown exactly as
-   * for a lone call (the original error object, not a per-item summary).
+   * One event. Concurrent calls are grouped (service/group-commit.ts): calls made while a group is
+   * being processed go together as the next group, so N concurrent callers cost a handful of round
+   * trips per group instead of several per event. Errors are thrown exactly as for a lone call (the
+   * original error object, not a per-item summary).
    */
   async postEvent(event: SettlementEvent): Promise<SettlementResult> {
-    const valid = validateEvent(event, "", this.limits);
-    return new Promise<SettlementResult>((resolve, reject) => {
-      this.waiting.push({ event: valid, resolve, reject });
-      if (this.inFlight < this.maxGroupsInFlight) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.inFlight++;
-    try {
-      while (this.waiting.length > 0) {
-        const group = this.waiting.splice(0, this.maxGroup);
-        let outcomes: Outcome[];
-        try {
-          outcomes = await this.process(group.map((g) => g.event));
-        } catch (e) {
-          outcomes = group.map(() => ({ error: e }));
-        }
-        group.forEach((g, i) => {
-          const o = outcomes[i];
-          if (o !== undefined && "ok" in o) g.resolve(o.ok);
-          else g.reject(o === undefined ? new Error("settlement group answered fewer outcomes than events") : o.error);
-        });
-      }
-    } finally {
-      this.inFlight--;
-    }
+    const outcome = await this.batcher.submit(validateEvent(event, "", this.limits));
+    if ("ok" in outcome) return outcome.ok;
+    throw outcome.error;
   }
 
   /**
@@ -305,7 +294,7 @@ export class SettlementService {
       const slow: Array<{ index: number; event: SettlementEvent }> = [];
       const stored: Array<{ index: number; prepared: Prepared }> = [];
       for (const t of round) {
-        const hash = canonicalHash(t.event);
+        const hash = requestHash(t.event);
         const existing = known.get(t.key);
         if (existing !== undefined) {
           try {
@@ -330,31 +319,12 @@ export class SettlementService {
    * goes through prepare() and is answered from the winner's row.
    */
   private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
-    const planned: Array<{ index: number; event: SettlementEvent; input: TransactionInput; row: NewSettlementRecord }> =
-      [];
+    const planned: Array<{ index: number; event: SettlementEvent; row: NewSettlementRecord }> = [];
     await Promise.all(
       fresh.map(async (f) => {
         try {
           const { plan } = await this.plan(f.event, f.key);
-          const input: TransactionInput = {
-            idempotencyKey: plan.idempotencyKey,
-            postings: plan.postings,
-            metadata: plan.metadata,
-            description: plan.description,
-            effectiveAt: plan.effectiveAt,
-          };
-          const row: NewSettlementRecord = {
-            eventKey: f.key,
-            captureKey: f.key,
-            sequence: 0,
-            event: f.event,
-            program: plan.breakdown.program,
-            breakdown: plan.breakdown,
-            refundedDelta: plan.refundedDelta,
-            requestHash: f.hash,
-            journalRequest: input,
-          };
-          planned.push({ index: f.index, event: f.event, input, row });
+          planned.push({ index: f.index, event: f.event, row: recordOf(f.event, { eventKey: f.key, captureKey: f.key, sequence: 0, requestHash: f.hash }, plan) });
         } catch (e) {
           outcomes[f.index] = { error: e };
         }
@@ -372,7 +342,7 @@ export class SettlementService {
         else
           toPost.push({
             index: p.index,
-            prepared: { record, input: { ...p.input, accounts: specsFor(p.input) }, created: true },
+            prepared: { record, input: withAccounts(p.row.journalRequest), created: true },
           });
       });
     } catch (e) {
@@ -499,7 +469,7 @@ export class SettlementService {
     }
     return {
       record: existing,
-      input: { ...existing.journalRequest, accounts: specsFor(existing.journalRequest) },
+      input: withAccounts(existing.journalRequest),
       created: false,
     };
   }
@@ -519,7 +489,7 @@ export class SettlementService {
    */
   private async prepare(event: SettlementEvent, known?: ReadonlyMap<string, SettlementRecord>): Promise<Prepared> {
     const key = eventKey(event.gateway, event.gatewayEventId);
-    const hash = canonicalHash(event);
+    const hash = requestHash(event);
     for (let attempt = 0; ; attempt++) {
       const existing =
         attempt === 0 && known !== undefined ? (known.get(key) ?? null) : await this.repo.findByEventKey(key);
@@ -529,25 +499,8 @@ export class SettlementService {
       try {
         return await this.lock.run(captureKey, async () => {
           const { plan, sequence } = await this.plan(event, captureKey);
-          const input: TransactionInput = {
-            idempotencyKey: plan.idempotencyKey,
-            postings: plan.postings,
-            metadata: plan.metadata,
-            description: plan.description,
-            effectiveAt: plan.effectiveAt,
-          };
-          const record = await this.repo.insertPending({
-            eventKey: key,
-            captureKey,
-            sequence,
-            event,
-            program: plan.breakdown.program,
-            breakdown: plan.breakdown,
-            refundedDelta: plan.refundedDelta,
-            requestHash: hash,
-            journalRequest: input,
-          });
-          return { record, input: { ...input, accounts: specsFor(input) }, created: true };
+          const row = recordOf(event, { eventKey: key, captureKey, sequence, requestHash: hash }, plan);
+          return { record: await this.repo.insertPending(row), input: withAccounts(row.journalRequest), created: true };
         });
       } catch (e) {
         if (!(e instanceof RecordConflict)) throw e;
@@ -664,28 +617,20 @@ export class SettlementService {
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {
     if (event.fxQuoteId === undefined) return this.lookup(event.currency, USD, event.occurredAt);
-    let q: Awaited<ReturnType<SettlementFx["getQuote"]>>;
+    let q: Awaited<ReturnType<SettlementFx["usableQuote"]>>;
     try {
-      q = await this.fx.getQuote(event.fxQuoteId);
+      q = await this.fx.usableQuote(event.fxQuoteId, { from: event.currency, to: USD, at: event.occurredAt, gateway: event.gateway });
     } catch (e) {
-      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, {
-        fields: [{ field: "fxQuoteId", message: "unknown quote" }],
-        cause: e,
-      });
-    }
-    // Another gateway's quote is refused exactly as an unknown one: its id reaches nothing.
-    if (q.gateway !== null && q.gateway !== event.gateway) {
-      throw SettlementErrors.fxUnavailable(`FX quote ${event.fxQuoteId} not usable`, { fields: [{ field: "fxQuoteId", message: "unknown quote" }] });
-    }
-    if (q.base !== event.currency || q.quote !== USD) {
-      throw SettlementErrors.fxUnavailable(`quote ${q.id} is ${q.base}->${q.quote}, not ${event.currency}->USD`, {
-        fields: [{ field: "fxQuoteId", message: `must be a ${event.currency}->USD quote` }],
-      });
-    }
-    if (event.occurredAt.getTime() >= q.expiresAt.getTime()) {
-      throw SettlementErrors.fxUnavailable(`quote ${q.id} expired at ${q.expiresAt.toISOString()}`, {
-        fields: [{ field: "fxQuoteId", message: "quote expired before the event occurred" }],
-      });
+      // The fx module's refusal, answered as this event's field: an unknown (or another gateway's)
+      // quote, another pair, or a quote that expired before the event occurred.
+      const why: Record<string, string> = {
+        [FxErrors.quoteNotFound.code]: "unknown quote",
+        [FxErrors.quoteMismatch.code]: `must be a ${event.currency}->USD quote`,
+        [FxErrors.quoteExpired.code]: "quote expired before the event occurred",
+      };
+      if (!isAppError(e) || why[e.code] === undefined) throw e;
+      const detail = e.code === FxErrors.quoteNotFound.code ? `FX quote ${event.fxQuoteId} not usable` : e.message;
+      throw SettlementErrors.fxUnavailable(detail, { fields: [{ field: "fxQuoteId", message: why[e.code]! }], cause: e });
     }
     const sources = [...new Set(q.legs.map((l) => l.source))].join(" + ");
     return {
@@ -744,10 +689,12 @@ export class SettlementService {
     const allMarkets = [...(await this.repo.listMarkets()), ...markets];
     data.schedules?.forEach(validateSchedule);
     data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
+    // Any currency with minor units: proceeds reach it through USD at the rate (or quote) of the
+    // day, so a payout currency needs no code here, only published rates.
     for (const s of data.sellers ?? []) {
-      if (!["CNY", "USD"].includes(s.payoutCurrency))
-        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency must be CNY or USD`, {
-          fields: [{ field: "payoutCurrency", message: "must be CNY or USD" }],
+      if (!isCurrency(s.payoutCurrency))
+        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
+          fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
         });
     }
     if (markets.length > 0) await this.repo.saveMarkets(markets);

@@ -79,7 +79,7 @@ export interface Seller {
   id: string;
   name: string;
   program: ProgramKind;
-  /** CNY or USD. */
+  /** Any ISO 4217 currency with minor units; proceeds reach it through USD. */
   payoutCurrency: string;
   homeCountry: string;
 }

@@ -69,6 +69,27 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
 
   const ev = (over: Partial<SettlementEvent>) => capture({ sellerId: "S-POP-SZ-01", category: "home", ...over });
 
+  it("pays a seller in any ISO 4217 currency through USD (no CNY/USD list), and refuses a code that is none", async () => {
+    await h.fx.publishRates([
+      { base: "USD", quote: "EUR", rate: "0.9", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
+    ]);
+    await h.settlement.saveProgramData({ sellers: [{ id: "S-POP-EU-01", name: "Valencia Ceramics", program: "pop", payoutCurrency: "EUR", homeCountry: "ES" }] });
+    const r = await h.settlement.postEvent(ev({ sellerId: "S-POP-EU-01", gatewayEventId: "it-eur-1", settlementId: "IT-EUR-1" }));
+    expect(r.settlement.breakdown.payoutCurrency).toBe("EUR");
+    expect(r.settlement.fx.map((l) => `${l.from}-${l.to} ${l.rate}`)).toEqual(["BRL-USD 0.18", "USD-EUR 0.9"]);
+    expect(r.transaction.postings.some((p) => p.account === "seller:S-POP-EU-01:held" && p.currency === "EUR" && p.amount > 0n)).toBe(true);
+    // The journal carries the gross and fee lines anchoring commits to.
+    expect(r.transaction.metadata).toMatchObject({ grossCurrency: "BRL", grossAmount: "10000", feeCurrency: "USD" });
+
+    for (const payoutCurrency of ["EURO", "XYZ", ""]) {
+      const refused = await h.settlement
+        .saveProgramData({ sellers: [{ id: "S-BAD-01", name: "Bad", program: "pop", payoutCurrency, homeCountry: "CN" }] })
+        .then(() => null, (e: unknown) => e);
+      expect(isAppError(refused) && refused.fields).toEqual([{ field: "payoutCurrency", message: expect.stringMatching(/ISO 4217/) as unknown }]);
+    }
+    expect((await h.settlement.listSellers()).map((s) => s.id)).not.toContain("S-BAD-01");
+  });
+
   it("books a POP BRL capture for a CNY-paid seller as one balanced journal transaction", async () => {
     const r = await h.settlement.postEvent(ev({ gatewayEventId: "it-cap-1", settlementId: "IT-1" }));
     expect(r.status).toBe("created");
