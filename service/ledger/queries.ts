@@ -8,10 +8,10 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import type { Account, Balance, ChainVerification, JournalTransaction, Ledger, Page, TransactionFilter } from "./types.js";
+import type { Account, AccountFilter, Balance, ChainVerification, JournalTransaction, Ledger, Page, TransactionFilter } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
-type Queries = Pick<Ledger, "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "balance" | "history" | "verifyChain">;
+type Queries = Pick<Ledger, "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "history" | "verifyChain">;
 
 const VERIFY_PAGE = 500;
 
@@ -57,6 +57,24 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
     async getAccount(code: string, currency: string): Promise<Account | null> {
       const r = await store.findAccount(sql, code, currency);
       return r ? store.toAccount(r) : null;
+    },
+
+    async listAccounts(filter: AccountFilter): Promise<Page<Account & { balance: Balance }>> {
+      const limit = clampLimit(filter.limit);
+      const rows = await store.listAccounts(sql, {
+        ...(filter.ownerType === undefined ? {} : { ownerType: filter.ownerType }),
+        ...(filter.ownerId === undefined ? {} : { ownerId: filter.ownerId }),
+        ...(filter.codePrefix === undefined ? {} : { codePrefix: filter.codePrefix }),
+        ...(filter.currency === undefined ? {} : { currency: filter.currency }),
+        ...(filter.cursor === undefined ? {} : { afterId: decodeCursor(filter.cursor) }),
+        limit: limit + 1,
+      });
+      const at = now();
+      const items = rows.slice(0, limit).map((r) => {
+        const s = store.accountState(r);
+        return { ...store.toAccount(r), balance: toBalance(s, s, at, s.lastTransactionId) };
+      });
+      return { items, nextCursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.id) : null };
     },
 
     async balance(account: string, currency: string, at?: Date): Promise<Balance> {

@@ -205,6 +205,30 @@ export function lockAccounts(tx: SqlRunner, pairs: Array<{ code: string; currenc
   );
 }
 
+/** Accounts by id, above `afterId`, filtered; at most `limit`. */
+export function listAccounts(
+  sql: SqlRunner,
+  f: { ownerType?: string; ownerId?: string; codePrefix?: string; currency?: string; afterId?: bigint; limit: number },
+): Promise<AccountRow[]> {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const add = (cond: (n: number) => string, v: unknown) => {
+    params.push(v);
+    where.push(cond(params.length));
+  };
+  if (f.ownerType !== undefined) add((n) => `"owner_type" = $${n}`, f.ownerType);
+  if (f.ownerId !== undefined) add((n) => `"owner_id" = $${n}`, f.ownerId);
+  // starts_with, not LIKE: no pattern characters to escape, and no collation in the comparison.
+  if (f.codePrefix !== undefined) add((n) => `starts_with("code", $${n})`, f.codePrefix);
+  if (f.currency !== undefined) add((n) => `"currency" = $${n}`, f.currency);
+  if (f.afterId !== undefined) add((n) => `"id" > $${n}`, f.afterId);
+  params.push(f.limit);
+  return sql.q<AccountRow[]>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts" ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY "id" LIMIT $${params.length}`,
+    ...params,
+  );
+}
+
 export async function findAccount(sql: SqlRunner, code: string, currency: string): Promise<AccountRow | null> {
   const [r] = await sql.q<AccountRow[]>(`SELECT ${ACCOUNT_COLUMNS} FROM "ledger_accounts" WHERE "code" = $1 AND "currency" = $2`, code, currency);
   return r ?? null;

@@ -10,7 +10,8 @@ export type Direction = "debit" | "credit";
 export type NormalBalance = "debit" | "credit";
 
 /** Who an account belongs to. */
-export type OwnerType = "seller" | "platform" | "gateway" | "tax_authority" | "fx_clearing" | "treasury" | "buyer";
+export const OWNER_TYPES = ["seller", "platform", "gateway", "tax_authority", "fx_clearing", "treasury", "buyer"] as const;
+export type OwnerType = (typeof OWNER_TYPES)[number];
 
 export interface AccountSpec {
   /** Stable, human-readable address, unique with the currency, e.g. `seller:S-1001:available`. */
@@ -30,6 +31,16 @@ export interface AccountSpec {
 export interface Account extends AccountSpec {
   id: string;
   createdAt: Date;
+}
+
+export interface AccountFilter {
+  ownerType?: OwnerType;
+  ownerId?: string;
+  /** Account codes starting with this text, e.g. `seller:S-POP-SZ-01:`. */
+  codePrefix?: string;
+  currency?: string;
+  limit?: number;
+  cursor?: string;
 }
 
 export interface Balance {
@@ -160,6 +171,8 @@ export interface Ledger {
   listJournal(afterSequence: bigint, limit: number): Promise<JournalTransaction[]>;
   ensureAccounts(specs: AccountSpec[]): Promise<Account[]>;
   getAccount(code: string, currency: string): Promise<Account | null>;
+  /** Accounts in creation order with their balances now, filtered; cursor pages. */
+  listAccounts(filter: AccountFilter): Promise<Page<Account & { balance: Balance }>>;
   /** Balance now, or as it was at `at` (booking time). */
   balance(account: string, currency: string, at?: Date): Promise<Balance>;
   /** The postings that make up an account's balance, newest first. */

@@ -81,6 +81,95 @@ describe("journal routes", () => {
     expect(problemCode(missing)).toBe("ENT_LEDGER_ACCOUNT_NOT_FOUND");
   });
 
+  interface AccountItem {
+    code: string;
+    currency: string;
+    ownerType: string;
+    ownerId: string;
+    balance: { posted: string; available: string };
+  }
+  type AccountPage = { items: AccountItem[]; nextCursor: string | null };
+
+  it("lists accounts with their balances, filtered by owner, code prefix and currency, in pages", async () => {
+    const seller = json<AccountPage>(await h.get("/v1/accounts?ownerType=seller&ownerId=S-POP-SZ-01"));
+    expect(seller.items.length).toBeGreaterThan(0);
+    for (const a of seller.items) {
+      expect(a).toMatchObject({ ownerType: "seller", ownerId: "S-POP-SZ-01" });
+      expect(a.code.startsWith("seller:S-POP-SZ-01:")).toBe(true);
+      // The listed balance is the account's balance route's.
+      const one = json<{ posted: string }>(await h.get(`/v1/accounts/${encodeURIComponent(a.code)}/${a.currency}/balance`));
+      expect(a.balance.posted).toBe(one.posted);
+    }
+    const held = seller.items.find((a) => a.code === "seller:S-POP-SZ-01:held");
+    expect(held?.balance.posted).not.toBe("0");
+
+    const hk = json<AccountPage>(await h.get(`/v1/accounts?prefix=${encodeURIComponent("seller:S-POP-HK-02:")}`));
+    expect(hk.items.length).toBeGreaterThan(0);
+    expect(hk.items.every((a) => a.ownerId === "S-POP-HK-02")).toBe(true);
+    const brl = json<AccountPage>(await h.get("/v1/accounts?currency=BRL"));
+    expect(brl.items.length).toBeGreaterThan(0);
+    expect(brl.items.every((a) => a.currency === "BRL")).toBe(true);
+
+    // Pages of one cover the whole list once, in creation order.
+    const all = json<AccountPage>(await h.get("/v1/accounts?limit=1000")).items.map((a) => `${a.code}/${a.currency}`);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: AccountPage = json<AccountPage>(await h.get(`/v1/accounts?limit=3${cursor === null ? "" : `&cursor=${cursor}`}`));
+      paged.push(...page.items.map((a) => `${a.code}/${a.currency}`));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(paged).toEqual(all);
+    expect(new Set(all).size).toBe(all.length);
+
+    for (const bad of ["ownerType=nobody", "currency=usd", "limit=0", "cursor=garbage", "colour=red"]) {
+      expect((await h.get(`/v1/accounts?${bad}`)).statusCode, bad).toBe(400);
+    }
+  });
+
+  it("reads token accounts (USDC) like currency accounts, and shows each posting's phase", async () => {
+    const spec = (code: string, ownerType: "treasury" | "fx_clearing") => ({ code, currency: "USDC", ownerType, ownerId: code, normalBalance: "debit" as const, allowNegative: true });
+    await h.services.ledger.post({
+      idempotencyKey: "journal-test:usdc-funding",
+      postings: [
+        { account: "treasury:vault:USDC", currency: "USDC", direction: "debit", amount: 2_500_000n },
+        { account: "fx:USDC-USD", currency: "USDC", direction: "credit", amount: 2_500_000n },
+      ],
+      accounts: [spec("treasury:vault:USDC", "treasury"), spec("fx:USDC-USD", "fx_clearing")],
+    });
+    const reserve = await h.services.ledger.post({
+      idempotencyKey: "journal-test:usdc-reserve",
+      pending: true,
+      postings: [
+        { account: "fx:USDC-USD", currency: "USDC", direction: "debit", amount: 1_000_000n },
+        { account: "treasury:vault:USDC", currency: "USDC", direction: "credit", amount: 1_000_000n },
+      ],
+    });
+    await h.services.ledger.commitPending(reserve.transaction.id, "journal-test:usdc-commit");
+
+    const balance = json<{ posted: string; currency: string }>(await h.get("/v1/accounts/treasury:vault:USDC/USDC/balance"));
+    expect(balance).toMatchObject({ currency: "USDC", posted: "1500000" });
+    const history = json<{ items: Array<{ phase: string; amount: string; direction: string }> }>(await h.get("/v1/accounts/treasury:vault:USDC/USDC/history"));
+    expect(history.items.map((i) => `${i.phase} ${i.direction} ${i.amount}`)).toEqual(["commit credit 1000000", "pending credit 1000000", "posted debit 2500000"]);
+    // Summing posted and commit legs gives the posted balance; pending legs only reserve.
+    const posted = history.items.filter((i) => i.phase === "posted" || i.phase === "commit").reduce((t, i) => t + (i.direction === "debit" ? 1n : -1n) * BigInt(i.amount), 0n);
+    expect(posted.toString()).toBe(balance.posted);
+    const tx = json<{ postings: Array<{ phase: string }> }>(await h.get(`/v1/transactions/${reserve.transaction.id}`));
+    expect(tx.postings.map((p) => p.phase)).toEqual(["pending", "pending"]);
+    expect(json<{ postings: Array<{ phase: string }> }>(await h.get(`/v1/transactions/${txIds[0]}`)).postings.every((p) => p.phase === "posted")).toBe(true);
+    expect(json<AccountPage>(await h.get("/v1/accounts?currency=USDC")).items.map((a) => a.code).sort()).toEqual(["fx:USDC-USD", "treasury:vault:USDC"]);
+  });
+
+  it("lists sellers with their program and payout currency", async () => {
+    const all = json<{ items: Array<{ id: string; program: string; payoutCurrency: string }> }>(await h.get("/v1/sellers"));
+    expect(all.items.map((s) => s.id)).toEqual([...all.items.map((s) => s.id)].sort());
+    expect(all.items.find((s) => s.id === "S-POP-SZ-01")).toMatchObject({ program: "pop", payoutCurrency: "CNY" });
+    const full = json<{ items: Array<{ program: string }> }>(await h.get("/v1/sellers?program=full_hosting"));
+    expect(full.items.length).toBeGreaterThan(0);
+    expect(full.items.every((s) => s.program === "full_hosting")).toBe(true);
+    expect((await h.get("/v1/sellers?program=agency")).statusCode).toBe(400);
+  });
+
   it("verifies the journal's hash chain", async () => {
     const r = json<{ ok: boolean; checked: string; headSequence: string }>(await h.get("/v1/journal/verify"));
     expect(r.ok).toBe(true);

@@ -5,9 +5,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { LedgerErrors } from "../../ledger/index.js";
-import { AccountCode, bearer, CurrencyCode, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
-import { balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView } from "../schemas/views.js";
+import { LedgerErrors, OWNER_TYPES } from "../../ledger/index.js";
+import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
+import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 
 const META_PREFIX = "meta.";
@@ -31,8 +31,21 @@ type ListQuery = Static<typeof ListQuery> & Record<string, string | undefined>;
 
 const AccountParams = Type.Object({
   account: AccountCode,
-  currency: CurrencyCode,
+  currency: AssetCode,
 });
+
+const AccountsQuery = Type.Object(
+  {
+    ownerType: Type.Optional(Type.Union(OWNER_TYPES.map((t) => Type.Literal(t)))),
+    ownerId: Type.Optional(Text(200)),
+    prefix: Type.Optional({ ...AccountCode, description: "Account codes starting with this text, e.g. `seller:S-POP-SZ-01:`" }),
+    currency: Type.Optional(AssetCode),
+    limit: Type.Optional(LimitQuery),
+    cursor: Type.Optional(CursorQuery),
+  },
+  { additionalProperties: false },
+);
+type AccountsQuery = Static<typeof AccountsQuery>;
 
 export async function journalRoutes(app: FastifyInstance): Promise<void> {
   const { ledger } = app.services;
@@ -83,6 +96,29 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     const t = await ledger.getTransaction(id);
     if (t === null) throw LedgerErrors.transactionNotFound(`no journal transaction ${id}`, { fields: [{ field: "params.id", message: "unknown transaction" }] });
     return transactionView(t);
+  });
+
+  app.get("/v1/accounts", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "List ledger accounts with their balances now",
+      description: "In creation order, cursor pagination (`nextCursor`). Filters: `ownerType`, `ownerId`, `prefix` (of the account code), `currency` (an ISO 4217 code or a token such as USDC).",
+      security: bearer,
+      querystring: AccountsQuery,
+      response: { 200: Type.Object({ items: Type.Array(AccountView), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as AccountsQuery;
+    const page = await ledger.listAccounts({
+      ...(q.ownerType === undefined ? {} : { ownerType: q.ownerType }),
+      ...(q.ownerId === undefined ? {} : { ownerId: q.ownerId }),
+      ...(q.prefix === undefined ? {} : { codePrefix: q.prefix }),
+      ...(q.currency === undefined ? {} : { currency: q.currency }),
+      limit: q.limit === undefined ? 100 : Number(q.limit),
+      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+    });
+    return { items: page.items.map(accountView), nextCursor: page.nextCursor };
   });
 
   app.get("/v1/accounts/:account/:currency/balance", {

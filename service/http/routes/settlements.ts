@@ -9,9 +9,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { EVENT_TYPES, type SettlementEvent, type SettlementItemResult } from "../../settlement/index.js";
+import { EVENT_TYPES, PROGRAMS, type SettlementEvent, type SettlementItemResult } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, DateTime, GatewayName, Identifier, NonNegativeAmount, problems, SettlementRef } from "../schemas/common.js";
-import { batchItemView, BatchItemView, SettlementResultView, settlementResultView, settlementView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
@@ -145,6 +145,22 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: Type.Ref("Settlement"), ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => settlementView(await services.settlement.getSettlement((request.params as { id: string }).id, { gateway: readableGateway(principalOf(request.principal)) })));
+
+  app.get("/v1/sellers", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "List sellers with their program and payout currency",
+      description: "Every seller, by id; `program` keeps one program's. Their accounts: `GET /v1/accounts?ownerType=seller&ownerId=<id>`.",
+      security: bearer,
+      querystring: Type.Object({ program: Type.Optional(Type.Union(PROGRAMS.map((p) => Type.Literal(p)))) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(SellerView) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const { program } = request.query as { program?: string };
+    const sellers = (await services.settlement.listSellers()).filter((s) => program === undefined || s.program === program);
+    return { items: sellers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(sellerView) };
+  });
 
   app.get("/v1/orders/:settlementId/settlements", {
     config: { auth: { scopes: ["finance:read", "gateway:write"] } },

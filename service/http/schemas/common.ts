@@ -9,6 +9,8 @@ import { Type } from "typebox";
 export const Amount = Type.String({ pattern: "^-?(0|[1-9][0-9]{0,37})$", description: "Integer amount in minor units, as a string", examples: ["14990"] });
 export const NonNegativeAmount = Type.String({ pattern: "^(0|[1-9][0-9]{0,37})$", description: "Non-negative integer amount in minor units, as a string", examples: ["14990"] });
 export const CurrencyCode = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code", examples: ["BRL"] });
+/** What a ledger account holds: an ISO 4217 code or a token (USDC), as the ledger accepts them. */
+export const AssetCode = Type.String({ pattern: "^[A-Z][A-Z0-9]{2,11}$", description: "ISO 4217 currency code or token symbol (3-12 of [A-Z0-9])", examples: ["BRL", "USDC"] });
 export const DateTime = Type.String({ format: "date-time", description: "RFC 3339 instant", examples: ["2024-12-02T09:00:00Z"] });
 export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
 /** A gateway's name, as events carry it and as a gateway key is bound to it. */

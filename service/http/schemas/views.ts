@@ -2,16 +2,21 @@
  * Response shapes and the functions that turn domain objects (bigint, Date) into them.
  */
 import { Type, type Static } from "typebox";
-import type { Balance, ChainVerification, JournalTransaction, Posting } from "../../ledger/types.js";
+import type { Account, Balance, ChainVerification, JournalTransaction, Posting } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import type { SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
+import type { Seller, SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
+
+const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
+  description: "posted moves the balance; pending reserves; commit turns a reserve into posted; void releases it. Sum only posted and commit legs for a posted balance.",
+});
 
 export const PostingView = Type.Object({
   id: Type.String(),
   account: Type.String(),
   currency: Type.String(),
   direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+  phase: PhaseView,
   amount: Amount,
   balanceAfter: Amount,
 });
@@ -43,7 +48,15 @@ export function transactionView(t: JournalTransaction): TransactionView {
     kind: t.kind,
     status: t.status,
     idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p: Posting) => ({ id: p.id, account: p.account, currency: p.currency, direction: p.direction, amount: p.amount.toString(), balanceAfter: p.balanceAfter.toString() })),
+    postings: t.postings.map((p: Posting) => ({
+      id: p.id,
+      account: p.account,
+      currency: p.currency,
+      direction: p.direction,
+      phase: p.phase ?? "posted",
+      amount: p.amount.toString(),
+      balanceAfter: p.balanceAfter.toString(),
+    })),
     metadata: t.metadata,
     description: t.description,
     effectiveAt: t.effectiveAt.toISOString(),
@@ -174,6 +187,18 @@ export function batchItemView(r: SettlementItemResult, index: number) {
   return { index, ...settlementResultView(r) };
 }
 
+export const SellerView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  program: Type.String({ description: "pop, full_hosting, semi_hosting or overseas_hosting" }),
+  payoutCurrency: Type.String(),
+  homeCountry: Type.String(),
+});
+
+export function sellerView(s: Seller): Static<typeof SellerView> {
+  return { id: s.id, name: s.name, program: s.program, payoutCurrency: s.payoutCurrency, homeCountry: s.homeCountry };
+}
+
 export const BalanceView = Type.Object({
   account: Type.String(),
   currency: Type.String(),
@@ -202,17 +227,50 @@ export function balanceView(b: Balance): Static<typeof BalanceView> {
   };
 }
 
+export const AccountView = Type.Object({
+  code: Type.String(),
+  currency: Type.String(),
+  ownerType: Type.String(),
+  ownerId: Type.String(),
+  normalBalance: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+  allowNegative: Type.Boolean(),
+  createdAt: DateTime,
+  balance: BalanceView,
+});
+
+export function accountView(a: Account & { balance: Balance }): Static<typeof AccountView> {
+  return {
+    code: a.code,
+    currency: a.currency,
+    ownerType: a.ownerType,
+    ownerId: a.ownerId,
+    normalBalance: a.normalBalance,
+    allowNegative: a.allowNegative,
+    createdAt: a.createdAt.toISOString(),
+    balance: balanceView(a.balance),
+  };
+}
+
 export const HistoryItemView = Type.Object({
   id: Type.String(),
   transactionId: Type.String(),
   direction: Type.String(),
+  phase: PhaseView,
   amount: Amount,
   balanceAfter: Amount,
   bookedAt: DateTime,
 });
 
 export function historyItemView(p: Posting & { transactionId: string; bookedAt: Date }): Static<typeof HistoryItemView> {
-  return { id: p.id, transactionId: p.transactionId, direction: p.direction, amount: p.amount.toString(), balanceAfter: p.balanceAfter.toString(), bookedAt: p.bookedAt.toISOString() };
+  return {
+    id: p.id,
+    transactionId: p.transactionId,
+    direction: p.direction,
+    phase: p.phase ?? "posted",
+    amount: p.amount.toString(),
+    balanceAfter: p.balanceAfter.toString(),
+    bookedAt: p.bookedAt.toISOString(),
+  };
 }
 
 export const ChainView = Type.Object({
