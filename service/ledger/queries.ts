@@ -4,16 +4,22 @@
  * see committed data only (the writer commits whole flushes).
  */
 import type { SqlRunner } from "../db/index.js";
+import { Errors } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import type { Account, AccountFilter, Balance, ChainVerification, JournalTransaction, Ledger, Page, TransactionFilter } from "./types.js";
+import type { Account, AccountFilter, Balance, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
-type Queries = Pick<Ledger, "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "history" | "verifyChain">;
+type Queries = Pick<
+  Ledger,
+  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
+>;
 
 const VERIFY_PAGE = 500;
+/** Transactions per page of a journal export. */
+const EXPORT_PAGE = 1_000;
 
 export function createQueries(sql: SqlRunner, now: () => Date): Queries {
   async function accountOrFail(code: string, currency: string): Promise<store.AccountRow> {
@@ -77,12 +83,59 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       return { items, nextCursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.id) : null };
     },
 
-    async balance(account: string, currency: string, at?: Date): Promise<Balance> {
+    async balance(account: string, currency: string, at?: Date, basis: "booked" | "effective" = "booked"): Promise<Balance> {
       const s = store.accountState(await accountOrFail(account, currency));
       if (!at) return toBalance(s, s, now(), s.lastTransactionId);
-      const past = await store.totalsAt(sql, s.id, at);
+      const past = basis === "effective" ? await store.totalsAtEffective(sql, s.id, at) : await store.totalsAt(sql, s.id, at);
       if (!past) return toBalance(s, { postedDebits: 0n, postedCredits: 0n, pendingDebits: 0n, pendingCredits: 0n }, at, null);
       return toBalance(s, past.totals, at, past.transactionId);
+    },
+
+    async trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance> {
+      if (period.from !== undefined && period.from.getTime() > period.to.getTime()) {
+        throw Errors.validation("from must not be after to", { fields: [{ field: "from", message: "must not be after to" }] });
+      }
+      const rows = await store.trialBalance(sql, period.from ?? null, period.to);
+      const byCurrency = new Map<string, { debits: bigint; credits: bigint }>();
+      const accounts = rows.map((r) => {
+        const [od, oc, d, c] = [BigInt(r.opening_debits), BigInt(r.opening_credits), BigInt(r.debits), BigInt(r.credits)];
+        const signed = (debits: bigint, credits: bigint) => (r.normal_balance === "debit" ? debits - credits : credits - debits);
+        const t = byCurrency.get(r.currency) ?? { debits: 0n, credits: 0n };
+        t.debits += d;
+        t.credits += c;
+        byCurrency.set(r.currency, t);
+        return { account: r.code, currency: r.currency, normalBalance: r.normal_balance, opening: signed(od, oc), debits: d, credits: c, closing: signed(od + d, oc + c) };
+      });
+      return {
+        from: period.from ?? null,
+        to: period.to,
+        accounts,
+        currencies: [...byCurrency].map(([currency, t]) => ({ currency, ...t, balanced: t.debits === t.credits })),
+      };
+    },
+
+    async *exportJournal(period: { from: Date; to: Date }): AsyncGenerator<JournalExportLine[]> {
+      let after = 0n;
+      for (;;) {
+        const rows = await store.journalExportPage(sql, period.from, period.to, after, EXPORT_PAGE);
+        if (rows.length === 0) return;
+        yield rows.map((r) => ({
+          sequence: r.sequence,
+          effectiveAt: r.effective_at,
+          bookedAt: r.booked_at,
+          kind: r.kind,
+          idempotencyKey: r.idempotency_key,
+          description: r.description,
+          metadata: r.metadata,
+          postingId: r.posting_id.toString(),
+          account: r.code,
+          currency: r.currency,
+          direction: r.direction,
+          phase: r.phase,
+          amount: BigInt(r.amount),
+        }));
+        after = rows[rows.length - 1]!.sequence;
+      }
     },
 
     async history(account: string, currency: string, page: { limit?: number; cursor?: string }) {

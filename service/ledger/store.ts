@@ -449,6 +449,105 @@ export async function totalsAt(sql: SqlRunner, accountId: bigint, at: Date): Pro
   };
 }
 
+/** Posted totals from posted and commit legs; pending totals from pending legs less the commits and voids that settled them. */
+const PHASE_TOTALS = `
+  coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit' AND p."phase" IN ('posted', 'commit')), 0)::text AS pd,
+  coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit' AND p."phase" IN ('posted', 'commit')), 0)::text AS pc,
+  (coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit' AND p."phase" = 'pending'), 0)
+    - coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit' AND p."phase" IN ('commit', 'void')), 0))::text AS qd,
+  (coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit' AND p."phase" = 'pending'), 0)
+    - coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit' AND p."phase" IN ('commit', 'void')), 0))::text AS qc`;
+
+/**
+ * The account's totals from every transaction whose EFFECTIVE instant is at or before `at` (a late
+ * event counts where it belongs, whenever it was booked), and the last such transaction.
+ */
+export async function totalsAtEffective(sql: SqlRunner, accountId: bigint, at: Date): Promise<{ transactionId: bigint; totals: TotalsRow } | null> {
+  const [r] = await sql.q<Array<{ pd: string; pc: string; qd: string; qc: string; last_id: bigint | null }>>(
+    `SELECT ${PHASE_TOTALS}, (array_agg(t."id" ORDER BY t."effective_at" DESC, t."id" DESC))[1] AS last_id
+       FROM "ledger_postings" p JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."account_id" = $1 AND t."effective_at" <= $2`,
+    accountId,
+    at,
+  );
+  if (!r || r.last_id === null) return null;
+  return {
+    transactionId: r.last_id,
+    totals: { postedDebits: BigInt(r.pd), postedCredits: BigInt(r.pc), pendingDebits: BigInt(r.qd), pendingCredits: BigInt(r.qc) },
+  };
+}
+
+export interface TrialBalanceRow {
+  code: string;
+  currency: string;
+  normal_balance: Direction;
+  opening_debits: string;
+  opening_credits: string;
+  debits: string;
+  credits: string;
+}
+
+/**
+ * Posted debits and credits per account by effective instant: before `from` (opening) and in
+ * [from, to) (the period; everything before `to` when `from` is null, the opening then zero).
+ * Accounts with no posted leg before `to` are left out.
+ */
+export function trialBalance(sql: SqlRunner, from: Date | null, to: Date): Promise<TrialBalanceRow[]> {
+  return sql.q<TrialBalanceRow[]>(
+    `SELECT a."code", a."currency", a."normal_balance",
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit' AND t."effective_at" < $1::timestamptz), 0)::text AS opening_debits,
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit' AND t."effective_at" < $1::timestamptz), 0)::text AS opening_credits,
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit' AND ($1::timestamptz IS NULL OR t."effective_at" >= $1::timestamptz)), 0)::text AS debits,
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit' AND ($1::timestamptz IS NULL OR t."effective_at" >= $1::timestamptz)), 0)::text AS credits
+       FROM "ledger_postings" p
+       JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+       JOIN "ledger_accounts" a ON a."id" = p."account_id"
+      WHERE p."phase" IN ('posted', 'commit') AND t."effective_at" < $2
+      GROUP BY a."id", a."code", a."currency", a."normal_balance"
+      ORDER BY a."currency", a."code"`,
+    from,
+    to,
+  );
+}
+
+export interface ExportRow {
+  sequence: bigint;
+  effective_at: Date;
+  booked_at: Date;
+  kind: string;
+  idempotency_key: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  code: string;
+  currency: string;
+  direction: Direction;
+  phase: Phase;
+  amount: string;
+  posting_id: bigint;
+}
+
+/**
+ * The postings of transactions effective in [from, to), in sequence order after `afterSequence`, at
+ * most `limit` transactions' worth. Keyset on the journal's primary key: the pages of one export
+ * read the journal once between them (no index on the effective instant is kept for this).
+ */
+export function journalExportPage(sql: SqlRunner, from: Date, to: Date, afterSequence: bigint, limit: number): Promise<ExportRow[]> {
+  return sql.q<ExportRow[]>(
+    `WITH tx AS (
+       SELECT "id", "effective_at", "booked_at", "kind", "idempotency_key", "description", "metadata" FROM "ledger_transactions"
+        WHERE "id" > $3 AND "effective_at" >= $1 AND "effective_at" < $2
+        ORDER BY "id" LIMIT $4)
+     SELECT tx."id" AS sequence, tx."effective_at", tx."booked_at", tx."kind", tx."idempotency_key", tx."description", tx."metadata",
+            a."code", p."currency", p."direction", p."phase", p."amount"::text AS amount, p."id" AS posting_id
+       FROM tx JOIN "ledger_postings" p ON p."transaction_id" = tx."id" JOIN "ledger_accounts" a ON a."id" = p."account_id"
+      ORDER BY tx."id", p."id"`,
+    from,
+    to,
+    afterSequence,
+    limit,
+  );
+}
+
 /** An account's postings, newest first, below `beforeId` when given, at most `limit`. */
 export async function accountPostings(
   sql: SqlRunner,

@@ -33,6 +33,32 @@ export interface Account extends AccountSpec {
   createdAt: Date;
 }
 
+export interface TrialBalance {
+  from: Date | null;
+  to: Date;
+  /** Signed amounts in the account's normal direction (opening, closing); debits and credits of the period. */
+  accounts: Array<{ account: string; currency: string; normalBalance: NormalBalance; opening: bigint; debits: bigint; credits: bigint; closing: bigint }>;
+  /** Per currency: the period's debits and credits, which balance when the journal does. */
+  currencies: Array<{ currency: string; debits: bigint; credits: bigint; balanced: boolean }>;
+}
+
+/** One posting of an exported journal, with its transaction. */
+export interface JournalExportLine {
+  sequence: bigint;
+  effectiveAt: Date;
+  bookedAt: Date;
+  kind: string;
+  idempotencyKey: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  postingId: string;
+  account: string;
+  currency: string;
+  direction: "debit" | "credit";
+  phase: "posted" | "pending" | "commit" | "void";
+  amount: bigint;
+}
+
 export interface AccountFilter {
   ownerType?: OwnerType;
   ownerId?: string;
@@ -173,8 +199,15 @@ export interface Ledger {
   getAccount(code: string, currency: string): Promise<Account | null>;
   /** Accounts in creation order with their balances now, filtered; cursor pages. */
   listAccounts(filter: AccountFilter): Promise<Page<Account & { balance: Balance }>>;
-  /** Balance now, or as it was at `at` (booking time). */
-  balance(account: string, currency: string, at?: Date): Promise<Balance>;
+  /**
+   * Balance now, or as it was at `at`: by booking instant (what the ledger held then, the default),
+   * or by effective instant (every transaction effective by then, a late one included).
+   */
+  balance(account: string, currency: string, at?: Date, basis?: "booked" | "effective"): Promise<Balance>;
+  /** Posted debits and credits per account by effective instant: opening before `from`, the period [from, to), closing. */
+  trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance>;
+  /** The postings of the transactions effective in [from, to), a page of transactions at a time, in sequence order. */
+  exportJournal(period: { from: Date; to: Date }): AsyncGenerator<JournalExportLine[]>;
   /** The postings that make up an account's balance, newest first. */
   history(account: string, currency: string, page: { limit?: number; cursor?: string }): Promise<Page<Posting & { transactionId: string; bookedAt: Date }>>;
   verifyChain(): Promise<ChainVerification>;

@@ -4,6 +4,7 @@
  * KRW 1234 are not misread; the evidence as canonical JSON in the last column) and the summary as metric/value rows. The JSON
  * forms are the API views (see service/http/routes/reconciliation.ts).
  */
+import { csvLine } from "../csv.js";
 import { exponentOrNull, formatMinor } from "../money/index.js";
 import { canonicalJson } from "./canonical.js";
 import type { ReconItem, RunRecord } from "./types.js";
@@ -36,20 +37,13 @@ function major(amount: bigint | null, code: string | null): string | null {
   return formatMinor(amount, code);
 }
 
-export function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
-}
-
-function line(values: ReadonlyArray<string | number | bigint | null>): string {
-  return `${values.map((v) => csvField(v === null ? "" : String(v))).join(",")}\r\n`;
-}
 
 export function itemsCsvHeader(): string {
-  return line(ITEM_COLUMNS);
+  return csvLine(ITEM_COLUMNS);
 }
 
 export function itemCsvLine(i: ReconItem): string {
-  return line([
+  return csvLine([
     i.seq,
     i.category,
     i.rule,
@@ -107,5 +101,5 @@ export function summaryCsv(run: RunRecord): string {
   const { imports, ...rest } = run.summary;
   flatten("summary", rest);
   imports.forEach((imp, k) => flatten(`summary.imports.${k}`, imp));
-  return line(["metric", "value"]) + rows.map((r) => line(r)).join("");
+  return csvLine(["metric", "value"]) + rows.map((r) => csvLine(r)).join("");
 }

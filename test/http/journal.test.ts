@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CsvReader } from "../../service/reconciliation/csv.js";
+import { testDatabaseKinds } from "../support/db.js";
 import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 interface Tx {
@@ -8,11 +10,13 @@ interface Tx {
   postings: Array<{ account: string; currency: string; direction: string; amount: string; balanceAfter: string }>;
 }
 
-describe("journal routes", () => {
+const kinds = await testDatabaseKinds();
+
+describe.each(kinds)("journal routes on %s", (kind) => {
   let h: Harness;
   const txIds: string[] = [];
   beforeAll(async () => {
-    h = await openHarness();
+    h = await openHarness({ kind });
     await publishDayRates(h);
     const events = [
       capture({ gatewayEventId: "j-1", settlementId: "ORD-J-1", occurredAt: "2024-12-02T08:00:00Z" }),
@@ -175,5 +179,65 @@ describe("journal routes", () => {
     expect(r.ok).toBe(true);
     expect(r.checked).toBe(r.headSequence);
     expect(BigInt(r.checked)).toBeGreaterThanOrEqual(3n);
+  });
+
+  it("reads balances by effective instant (a late event counts where it belongs) or by booking instant, a trial balance and a journal export", async () => {
+    const held = `/v1/accounts/${encodeURIComponent("seller:S-POP-SZ-01:held")}/CNY/balance`;
+    const beforeLate = new Date();
+    const atEight = json<{ posted: string }>(await h.get(`${held}?at=2024-12-02T08:30:00Z`)).posted;
+    // Booked now, effective at 07:00 on the 2nd: a gateway's late event.
+    const late = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "j-late", settlementId: "ORD-J-LATE", occurredAt: "2024-12-02T07:00:00Z" }));
+    expect(late.statusCode).toBe(201);
+    const lateTx = json<{ transaction: { id: string; postings: Tx["postings"] } }>(late).transaction;
+    const lateHeld = BigInt(lateTx.postings.find((p) => p.account === "seller:S-POP-SZ-01:held")!.amount);
+
+    // By effective instant the late event is in the 08:30 balance; by booking instant it was not there yet.
+    expect(BigInt(json<{ posted: string }>(await h.get(`${held}?at=2024-12-02T08:30:00Z`)).posted)).toBe(BigInt(atEight) + lateHeld);
+    const nowPosted = BigInt(json<{ posted: string }>(await h.get(held)).posted);
+    expect(BigInt(json<{ posted: string }>(await h.get(`${held}?bookedAt=${encodeURIComponent(beforeLate.toISOString())}`)).posted)).toBe(nowPosted - lateHeld);
+    expect(problemCode(await h.get(`${held}?at=2024-12-02T08:30:00Z&bookedAt=2024-12-02T08:30:00Z`))).toBe("ENT_REQUEST_VALIDATION");
+
+    // The trial balance of the 2nd: every currency balances; closing = opening + the period's movement.
+    type Trial = { accounts: Array<{ account: string; currency: string; normalBalance: string; opening: string; debits: string; credits: string; closing: string }>; currencies: Array<{ currency: string; debits: string; credits: string; balanced: boolean }> };
+    const day = json<Trial>(await h.get("/v1/ledger/trial-balance?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z"));
+    expect(day.currencies.length).toBeGreaterThan(1);
+    for (const c of day.currencies) expect(c, c.currency).toMatchObject({ balanced: true, debits: c.credits });
+    for (const a of day.accounts) {
+      const move = a.normalBalance === "debit" ? BigInt(a.debits) - BigInt(a.credits) : BigInt(a.credits) - BigInt(a.debits);
+      expect(BigInt(a.closing), a.account).toBe(BigInt(a.opening) + move);
+    }
+    const heldRow = day.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held" && a.currency === "CNY")!;
+    expect(heldRow.opening).toBe("0");
+    expect(heldRow.closing).toBe(json<{ posted: string }>(await h.get(`${held}?at=2024-12-03T00:00:00Z`)).posted);
+    // The morning only: the late event (07:00) is in, the 09:00 and 10:00 captures are not.
+    const morning = json<Trial>(await h.get("/v1/ledger/trial-balance?to=2024-12-02T08:30:00Z"));
+    expect(morning.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held")!.closing).toBe((BigInt(atEight) + lateHeld).toString());
+    expect(problemCode(await h.get("/v1/ledger/trial-balance?from=2024-12-03T00:00:00Z&to=2024-12-02T00:00:00Z"))).toBe("ENT_REQUEST_VALIDATION");
+    expect((await h.get("/v1/ledger/trial-balance")).statusCode).toBe(400);
+
+    // The journal of the 2nd as CSV: one line per posting, in sequence order, balanced per currency.
+    const csv = await h.get("/v1/journal/export?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z");
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers["content-type"]).toMatch(/^text\/csv/);
+    // Read back with the project's RFC 4180 reader (descriptions hold commas, quoted).
+    const records: string[][] = [];
+    const reader = new CsvReader({ record: (r) => records.push(r.fields), problem: (p) => records.push(["PROBLEM", p.message]) });
+    reader.pushText(csv.body);
+    reader.end();
+    const [header, ...rows] = records;
+    const col = (name: string) => header!.indexOf(name);
+    expect(header!.slice(0, 3)).toEqual(["sequence", "effective_at", "booked_at"]);
+    const sequences = [...new Set(rows.map((r) => r[col("sequence")]!))];
+    expect(sequences).toEqual([...txIds, lateTx.id]);
+    const net = new Map<string, bigint>();
+    for (const r of rows) {
+      const signed = (r[col("direction")] === "debit" ? 1n : -1n) * BigInt(r[col("amount_minor")]!);
+      net.set(r[col("currency")]!, (net.get(r[col("currency")]!) ?? 0n) + signed);
+    }
+    expect([...net.values()].every((v) => v === 0n)).toBe(true);
+    const brl = rows.find((r) => r[col("currency")] === "BRL")!;
+    expect(brl[col("amount")]).toBe(`${BigInt(brl[col("amount_minor")]!) / 100n}.${(BigInt(brl[col("amount_minor")]!) % 100n).toString().padStart(2, "0")}`);
+    expect(rows.find((r) => r[col("sequence")] === lateTx.id)![col("settlement_id")]).toBe("ORD-J-LATE");
+    expect((await h.get("/v1/journal/export?from=2024-12-02T00:00:00Z")).statusCode).toBe(400);
   });
 });

@@ -65,6 +65,8 @@ describe("operations routes and docs", () => {
       ["get", "/v1/transactions"],
       ["get", "/v1/transactions/{id}"],
       ["get", "/v1/accounts"],
+      ["get", "/v1/ledger/trial-balance"],
+      ["get", "/v1/journal/export"],
       ["get", "/v1/sellers"],
       ["get", "/v1/accounts/{account}/{currency}/balance"],
       ["get", "/v1/accounts/{account}/{currency}/history"],

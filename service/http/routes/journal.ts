@@ -2,12 +2,15 @@
  * Read side of the ledger: journal transactions (cursor pages, filters), one transaction,
  * balances now or at an instant, an account's posting history, and hash-chain verification.
  */
+import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { LedgerErrors, OWNER_TYPES } from "../../ledger/index.js";
+import { LedgerErrors, OWNER_TYPES, type JournalExportLine } from "../../ledger/index.js";
+import { csvLine } from "../../csv.js";
+import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
-import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView } from "../schemas/views.js";
+import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 
 const META_PREFIX = "meta.";
@@ -46,6 +49,55 @@ const AccountsQuery = Type.Object(
   { additionalProperties: false },
 );
 type AccountsQuery = Static<typeof AccountsQuery>;
+
+/** [from, to) from the query, `from` before `to`. */
+function periodOf(from: string | undefined, to: string): { from?: Date; to: Date } {
+  if (from !== undefined && Date.parse(from) >= Date.parse(to)) {
+    throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
+  }
+  return { ...(from === undefined ? {} : { from: new Date(from) }), to: new Date(to) };
+}
+
+const JOURNAL_EXPORT_COLUMNS = [
+  "sequence",
+  "effective_at",
+  "booked_at",
+  "transaction_kind",
+  "idempotency_key",
+  "description",
+  "account",
+  "currency",
+  "direction",
+  "phase",
+  "amount_minor",
+  "amount",
+  "settlement_id",
+  "seller_id",
+  "gateway",
+  "gateway_event_id",
+] as const;
+
+function journalExportLine(l: JournalExportLine): string {
+  const m = l.metadata;
+  return csvLine([
+    l.sequence,
+    l.effectiveAt.toISOString(),
+    l.bookedAt.toISOString(),
+    l.kind,
+    l.idempotencyKey,
+    l.description,
+    l.account,
+    l.currency,
+    l.direction,
+    l.phase,
+    l.amount,
+    exponentOrNull(l.currency) === null ? null : formatMinor(l.amount, l.currency),
+    m["settlementId"] ?? null,
+    m["sellerId"] ?? null,
+    m["gateway"] ?? null,
+    m["gatewayEventId"] ?? null,
+  ]);
+}
 
 export async function journalRoutes(app: FastifyInstance): Promise<void> {
   const { ledger } = app.services;
@@ -126,16 +178,63 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.journal],
       summary: "Balance of an account, now or at an instant",
-      description: "`?at=` gives the balance as it was at that booking instant (point-in-time read).",
+      description:
+        "`?at=`: the balance by effective instant (every transaction effective by then, a late one included: what finance reports for a period end). `?bookedAt=`: as the ledger held it at that booking instant (point-in-time read). At most one of the two.",
       security: bearer,
       params: AccountParams,
-      querystring: Type.Object({ at: Type.Optional(DateTime) }, { additionalProperties: false }),
+      querystring: Type.Object({ at: Type.Optional(DateTime), bookedAt: Type.Optional(DateTime) }, { additionalProperties: false }),
       response: { 200: BalanceView, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => {
     const { account, currency } = request.params as Static<typeof AccountParams>;
-    const { at } = request.query as { at?: string };
-    return balanceView(await ledger.balance(account, currency, at === undefined ? undefined : new Date(at)));
+    const { at, bookedAt } = request.query as { at?: string; bookedAt?: string };
+    if (at !== undefined && bookedAt !== undefined) {
+      throw Errors.validation("give at (effective) or bookedAt (booking), not both", { fields: [{ field: "query.bookedAt", message: "not with at" }] });
+    }
+    if (at !== undefined) return balanceView(await ledger.balance(account, currency, new Date(at), "effective"));
+    return balanceView(await ledger.balance(account, currency, bookedAt === undefined ? undefined : new Date(bookedAt), "booked"));
+  });
+
+  app.get("/v1/ledger/trial-balance", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Trial balance of a period, by effective instant",
+      description:
+        "Every account with posted amounts before `to`: its opening balance (before `from`), the period's posted debits and credits ([from, to)), its closing balance; signed in the account's normal direction. Per currency, the period's debits and credits and whether they balance. Pending legs are left out; commits count.",
+      security: bearer,
+      querystring: Type.Object({ from: Type.Optional(DateTime), to: DateTime }, { additionalProperties: false }),
+      response: { 200: TrialBalanceView, ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as { from?: string; to: string };
+    const period = periodOf(q.from, q.to);
+    return trialBalanceView(await ledger.trialBalance(period));
+  });
+
+  app.get("/v1/journal/export", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "The journal of a period as CSV, one line per posting",
+      description:
+        "Transactions effective in [from, to), in journal sequence order, streamed. Columns: " +
+        JOURNAL_EXPORT_COLUMNS.join(", ") +
+        ". `amount_minor` is the integer amount; `amount` the same in major units (empty for a token without ISO 4217 minor units).",
+      security: bearer,
+      querystring: Type.Object({ from: DateTime, to: DateTime }, { additionalProperties: false }),
+      response: { 200: Type.String({ description: "text/csv" }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request, reply) => {
+    const q = request.query as { from: string; to: string };
+    const period = periodOf(q.from, q.to) as { from: Date; to: Date };
+    async function* lines(): AsyncGenerator<string> {
+      yield csvLine(JOURNAL_EXPORT_COLUMNS);
+      for await (const page of ledger.exportJournal(period)) yield page.map(journalExportLine).join("");
+    }
+    reply.header("content-disposition", `attachment; filename="journal-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    reply.type("text/csv; charset=utf-8");
+    return reply.send(Readable.from(lines()));
   });
 
   app.get("/v1/accounts/:account/:currency/history", {

@@ -2,7 +2,7 @@
  * Response shapes and the functions that turn domain objects (bigint, Date) into them.
  */
 import { Type, type Static } from "typebox";
-import type { Account, Balance, ChainVerification, JournalTransaction, Posting } from "../../ledger/types.js";
+import type { Account, Balance, ChainVerification, JournalTransaction, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import type { Seller, SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
@@ -248,6 +248,26 @@ export function accountView(a: Account & { balance: Balance }): Static<typeof Ac
     allowNegative: a.allowNegative,
     createdAt: a.createdAt.toISOString(),
     balance: balanceView(a.balance),
+  };
+}
+
+export const TrialBalanceView = Type.Object({
+  basis: Type.Literal("effective"),
+  from: Type.Union([DateTime, Type.Null()]),
+  to: DateTime,
+  accounts: Type.Array(
+    Type.Object({ account: Type.String(), currency: Type.String(), normalBalance: Type.String(), opening: Amount, debits: Amount, credits: Amount, closing: Amount }),
+  ),
+  currencies: Type.Array(Type.Object({ currency: Type.String(), debits: Amount, credits: Amount, balanced: Type.Boolean() })),
+});
+
+export function trialBalanceView(t: TrialBalance): Static<typeof TrialBalanceView> {
+  return {
+    basis: "effective",
+    from: t.from === null ? null : t.from.toISOString(),
+    to: t.to.toISOString(),
+    accounts: t.accounts.map((a) => ({ ...a, opening: a.opening.toString(), debits: a.debits.toString(), credits: a.credits.toString(), closing: a.closing.toString() })),
+    currencies: t.currencies.map((c) => ({ ...c, debits: c.debits.toString(), credits: c.credits.toString() })),
   };
 }
 
