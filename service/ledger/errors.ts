@@ -13,6 +13,8 @@ export const LedgerErrors = {
   invalidCursor: defineError("ENT_LEDGER_INVALID_CURSOR", 400, "Invalid pagination cursor"),
   /** An account total would leave the range the ledger keeps exact (plan.ts: MAX_ACCOUNT_TOTAL). */
   limitExceeded: defineError("ENT_LEDGER_LIMIT_EXCEEDED", 422, "Posting would take an account total beyond the ledger's limit"),
+  /** A close that would not move the closed-before instant forward (closed periods are not reopened). */
+  periodClosed: defineError("ENT_LEDGER_PERIOD_CLOSED", 409, "Period already closed"),
   /** The database kept failing transiently (deadlock, lost connection) after bounded retries: retry later. */
   unavailable: defineError("ENT_LEDGER_UNAVAILABLE", 503, "The ledger is temporarily unavailable"),
 } as const;

@@ -11,6 +11,7 @@ import { createQueries } from "./queries.js";
 import * as store from "./store.js";
 import type { Account, AccountSpec, Ledger, PostResult, TransactionInput } from "./types.js";
 import { checkKey, parseId, validateInput, validateSpec } from "./validate.js";
+import { createPeriods } from "./periods.js";
 import { createWriter, type WriterOptions } from "./writer.js";
 
 export interface LedgerOptions {
@@ -108,5 +109,6 @@ export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" 
     },
 
     ...createQueries(sql, now),
+    ...createPeriods(sql, now),
   };
 }

@@ -61,6 +61,20 @@ export interface Head {
   sequence: bigint;
   hash: string;
   bookedAt: Date;
+  /** Every period before this instant is closed (null: none): no transaction is effective before it. */
+  closedBefore: Date | null;
+}
+
+/** Metadata key of a late transaction's own effective instant, when a period close moved it. */
+export const ORIGINAL_EFFECTIVE_AT = "originalEffectiveAt";
+
+/**
+ * Where a transaction is effective: its own instant, or, when that falls in a closed period, the
+ * first instant of the open one, with its own instant kept in the metadata (both are hashed).
+ */
+export function effectiveIn(head: Pick<Head, "closedBefore">, at: Date, metadata: Record<string, string>): { effectiveAt: Date; metadata: Record<string, string> } {
+  if (head.closedBefore === null || at.getTime() >= head.closedBefore.getTime()) return { effectiveAt: at, metadata };
+  return { effectiveAt: head.closedBefore, metadata: { ...metadata, [ORIGINAL_EFFECTIVE_AT]: at.toISOString() } };
 }
 
 /** One queued write, validated. `requestHash` is what a replay with the same key must match. */
@@ -431,15 +445,16 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       continue;
     }
     sequence += 1n;
+    const effective = effectiveIn(head, plan.effectiveAt ?? bookedAt, plan.metadata);
     const t: NewTransaction = {
       id: sequence,
       kind: plan.kind,
       status: plan.kind === "pending" ? "pending" : "posted",
       idempotencyKey: k,
       requestHash: o.requestHash,
-      metadata: plan.metadata,
+      metadata: effective.metadata,
       description: plan.description,
-      effectiveAt: plan.effectiveAt ?? bookedAt,
+      effectiveAt: effective.effectiveAt,
       bookedAt,
       referencesId: plan.referencesId,
       pendingExpiresAt: plan.pendingExpiresAt,
@@ -469,7 +484,7 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
     created,
     accounts: [...moved.values()].map((m) => ({ after: accounts.get(m.key)!, seenLast: m.seenLast })),
     statusChanges,
-    head: { sequence, hash: previousHash, bookedAt },
+    head: { sequence, hash: previousHash, bookedAt, closedBefore: head.closedBefore },
   };
 }
 

@@ -5,7 +5,7 @@
  * metadata, json_agg) arrive parsed from the driver (service/db/sql.ts), so nothing here parses JSON.
  */
 import type { SqlRunner } from "../db/index.js";
-import type { Account, AccountSpec, Direction, JournalTransaction, Posting, TransactionKind, TransactionStatus } from "./types.js";
+import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, TransactionStatus } from "./types.js";
 import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransaction } from "./plan.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -17,7 +17,7 @@ const APPLY_FLUSH = `SELECT "id" FROM "ledger_apply_flush"($1::bigint, $2::text,
   $15::timestamptz[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], $20::numeric[], $21::numeric[], $22::numeric[],
   $23::numeric[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[], $28::bigint[], $29::text[], $30::text[], $31::text[],
   $32::numeric[], $33::numeric[], $34::numeric[], $35::numeric[], $36::numeric[], $37::numeric[]) AS f("id")`;
-const HEAD_LOCK = `SELECT "sequence", "hash", "booked_at" FROM "ledger_journal_head" WHERE "id" = 1 FOR UPDATE`;
+const HEAD_LOCK = `SELECT "sequence", "hash", "booked_at", "closed_before" FROM "ledger_journal_head" WHERE "id" = 1 FOR UPDATE`;
 
 /**
  * Writes a planned flush on top of `from` with one ledger_apply_flush call, which re-checks under
@@ -84,9 +84,9 @@ export function isStaleFlush(e: unknown, only: "stale" | "early" | "any" = "any"
  */
 export function underJournalLock<R>(sql: SqlRunner, fn: (tx: SqlRunner, head: Head) => Promise<R>): Promise<R> {
   return sql.transaction(async (tx, rows) => {
-    const head = rows[0] as { sequence: bigint; hash: string; booked_at: Date } | undefined;
+    const head = rows[0] as { sequence: bigint; hash: string; booked_at: Date; closed_before: Date | null } | undefined;
     if (!head) throw new Error("ledger journal head row is missing (migrations not applied?)");
-    return fn(tx, { sequence: head.sequence, hash: head.hash, bookedAt: head.booked_at });
+    return fn(tx, { sequence: head.sequence, hash: head.hash, bookedAt: head.booked_at, closedBefore: head.closed_before });
   }, HEAD_LOCK);
 }
 
@@ -579,4 +579,58 @@ export async function accountPostings(
     balanceAfter: BigInt(r.balance_after),
     bookedAt: r.booked_at,
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Period closes
+
+interface CloseRow {
+  id: bigint;
+  closed_before: Date;
+  previous_closed_before: Date | null;
+  journal_sequence: bigint;
+  journal_hash: string;
+  closed_by: string | null;
+  note: string | null;
+  closed_at: Date;
+}
+
+const CLOSE_COLUMNS = `"id", "closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at"`;
+
+function toClose(r: CloseRow): PeriodClose {
+  return {
+    id: r.id.toString(),
+    closedBefore: r.closed_before,
+    previousClosedBefore: r.previous_closed_before,
+    journalSequence: r.journal_sequence,
+    journalHash: r.journal_hash,
+    closedBy: r.closed_by,
+    note: r.note,
+    closedAt: r.closed_at,
+  };
+}
+
+/** Sets the head's closed-before instant and records the close, in `tx` (which holds the head lock). */
+export async function closePeriod(
+  tx: SqlRunner,
+  c: { before: Date; head: Head; closedBy: string | null; note: string | null; at: Date },
+): Promise<PeriodClose> {
+  await tx.q(`UPDATE "ledger_journal_head" SET "closed_before" = $1 WHERE "id" = 1`, c.before);
+  const [row] = await tx.q<CloseRow[]>(
+    `INSERT INTO "ledger_period_closes" ("closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at")
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${CLOSE_COLUMNS}`,
+    c.before,
+    c.head.closedBefore,
+    c.head.sequence,
+    c.head.hash,
+    c.closedBy,
+    c.note,
+    c.at,
+  );
+  return toClose(row!);
+}
+
+/** Every close, newest first. */
+export async function periodCloses(sql: SqlRunner): Promise<PeriodClose[]> {
+  return (await sql.q<CloseRow[]>(`SELECT ${CLOSE_COLUMNS} FROM "ledger_period_closes" ORDER BY "id" DESC`)).map(toClose);
 }

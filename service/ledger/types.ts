@@ -33,6 +33,18 @@ export interface Account extends AccountSpec {
   createdAt: Date;
 }
 
+export interface PeriodClose {
+  id: string;
+  closedBefore: Date;
+  previousClosedBefore: Date | null;
+  /** The journal head when the period closed: what the closed period's books held. */
+  journalSequence: bigint;
+  journalHash: string;
+  closedBy: string | null;
+  note: string | null;
+  closedAt: Date;
+}
+
 export interface TrialBalance {
   from: Date | null;
   to: Date;
@@ -211,6 +223,13 @@ export interface Ledger {
   /** The postings that make up an account's balance, newest first. */
   history(account: string, currency: string, page: { limit?: number; cursor?: string }): Promise<Page<Posting & { transactionId: string; bookedAt: Date }>>;
   verifyChain(): Promise<ChainVerification>;
+  /**
+   * Closes every period before `before`: from then on a transaction effective earlier is booked at
+   * `before`, its own instant kept in its metadata (`originalEffectiveAt`). Only forward.
+   */
+  closePeriod(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<PeriodClose>;
+  /** The instant before which every period is closed (null: none), and every close, newest first. */
+  periodCloses(): Promise<{ closedBefore: Date | null; closes: PeriodClose[] }>;
   /** Voids every pending transaction past its timeout; returns how many were voided. */
   expirePending(): Promise<number>;
 }

@@ -240,4 +240,29 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect(rows.find((r) => r[col("sequence")] === lateTx.id)![col("settlement_id")]).toBe("ORD-J-LATE");
     expect((await h.get("/v1/journal/export?from=2024-12-02T00:00:00Z")).statusCode).toBe(400);
   });
+
+  it("closes a period over HTTP: finance:write only, a late settlement books into the open period, the closed day's trial balance stays as reported", async () => {
+    const writer = await h.services.apiKeys.create({ name: "test finance writer", scopes: ["finance:write"] });
+    const day2 = "/v1/ledger/trial-balance?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z";
+    const reported = json<unknown>(await h.get(day2));
+    const close = { before: "2024-12-03T00:00:00Z", note: "2 December reported" };
+    expect((await h.post("/v1/ledger/periods/close", close, h.keys.finance)).statusCode).toBe(403);
+    const closed = await h.post("/v1/ledger/periods/close", close, writer);
+    expect(closed.statusCode, closed.body).toBe(201);
+    expect(json(closed)).toMatchObject({ closedBefore: "2024-12-03T00:00:00.000Z", previousClosedBefore: null, closedBy: writer.id, note: "2 December reported" });
+    expect(problemCode(await h.post("/v1/ledger/periods/close", close, writer))).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect((await h.post("/v1/ledger/periods/close", { before: "2999-01-01T00:00:00Z" }, writer)).statusCode).toBe(400);
+    expect(json(await h.get("/v1/ledger/periods"))).toMatchObject({ closedBefore: "2024-12-03T00:00:00.000Z", closes: [{ note: "2 December reported" }] });
+
+    // A gateway's event from the closed day: booked on the 3rd, its own instant kept; the settlement record keeps the event as sent.
+    const late = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "j-after-close", settlementId: "ORD-J-AFTER-CLOSE", occurredAt: "2024-12-02T11:00:00Z" }));
+    expect(late.statusCode, late.body).toBe(201);
+    const r = json<{ settlement: { event: { occurredAt: string } }; transaction: { effectiveAt: string; metadata: Record<string, string> } }>(late);
+    expect(r.transaction.effectiveAt).toBe("2024-12-03T00:00:00.000Z");
+    expect(r.transaction.metadata["originalEffectiveAt"]).toBe("2024-12-02T11:00:00.000Z");
+    expect(r.settlement.event.occurredAt).toBe("2024-12-02T11:00:00.000Z");
+    expect(json<unknown>(await h.get(day2))).toEqual(reported);
+    const day3 = json<{ accounts: Array<{ account: string; credits: string }> }>(await h.get("/v1/ledger/trial-balance?from=2024-12-03T00:00:00Z&to=2024-12-04T00:00:00Z"));
+    expect(day3.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held")?.credits).not.toBe("0");
+  });
 });

@@ -67,6 +67,8 @@ describe("operations routes and docs", () => {
       ["get", "/v1/accounts"],
       ["get", "/v1/ledger/trial-balance"],
       ["get", "/v1/journal/export"],
+      ["post", "/v1/ledger/periods/close"],
+      ["get", "/v1/ledger/periods"],
       ["get", "/v1/sellers"],
       ["get", "/v1/accounts/{account}/{currency}/balance"],
       ["get", "/v1/accounts/{account}/{currency}/history"],

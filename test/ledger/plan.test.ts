@@ -30,7 +30,7 @@ import {
 import type { Direction, TransactionInput } from "../../service/ledger/types.js";
 
 const T0 = new Date("2026-03-01T00:00:00Z");
-const HEAD: Head = { sequence: 0n, hash: GENESIS_HASH, bookedAt: new Date("2026-01-01T00:00:00Z") };
+const HEAD: Head = { sequence: 0n, hash: GENESIS_HASH, bookedAt: new Date("2026-01-01T00:00:00Z"), closedBefore: null };
 
 let nextId = 1n;
 function account(code: string, over: Partial<AccountState> = {}): AccountState {
@@ -183,7 +183,7 @@ describe("planning a flush of posts", () => {
     // The hash is the canonical one, over the account ids (hash.ts).
     const [first] = stored(plan);
     expect(a!.hash).toBe(transactionHash(first!, GENESIS_HASH));
-    expect(plan.head).toEqual({ sequence: 2n, hash: b!.hash, bookedAt: T0 });
+    expect(plan.head).toEqual({ sequence: 2n, hash: b!.hash, bookedAt: T0, closedBefore: null });
     expect(plan.created).toEqual([a, b]);
   });
 
@@ -195,6 +195,42 @@ describe("planning a flush of posts", () => {
     expect(a!.bookedAt).toEqual(HEAD.bookedAt);
     expect(a!.effectiveAt).toEqual(HEAD.bookedAt);
     expect(b!.effectiveAt).toEqual(effective);
+  });
+
+  it("books a transaction effective in a closed period at the close instant, its own instant in its metadata, both hashed", () => {
+    const closedBefore = new Date("2026-02-01T00:00:00Z");
+    const head = { ...HEAD, closedBefore };
+    const inJanuary = new Date("2026-01-31T23:59:59.999Z");
+    const plan = planFlush(
+      input(
+        [
+          move("late", SELLER, OTHER, 1n, { effectiveAt: inJanuary, metadata: { settlementId: "ORD-1" } }),
+          move("on-time", SELLER, OTHER, 1n, { effectiveAt: closedBefore }),
+          move("now", SELLER, OTHER, 1n),
+        ],
+        { head },
+      ),
+    );
+    const [late, onTime, now] = plan.items.map(created);
+    expect(late!.effectiveAt).toEqual(closedBefore);
+    expect(late!.metadata).toEqual({ settlementId: "ORD-1", originalEffectiveAt: inJanuary.toISOString() });
+    // The request hash is the request's: a replay of the same late request is the same transaction.
+    expect(late!.requestHash).toBe(move("late", SELLER, OTHER, 1n, { effectiveAt: inJanuary, metadata: { settlementId: "ORD-1" } }).requestHash);
+    const [first] = stored(plan);
+    expect(late!.hash).toBe(transactionHash(first!, GENESIS_HASH));
+    // At or after the close: untouched.
+    expect(onTime!.effectiveAt).toEqual(closedBefore);
+    expect(onTime!.metadata).toEqual({});
+    expect(now!.effectiveAt).toEqual(T0);
+    expect(plan.head.closedBefore).toEqual(closedBefore);
+    // Property: whatever the instants, nothing planned is effective before the close.
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -86_400_000 * 60, max: 86_400_000 * 60 }), { minLength: 1, maxLength: 20 }), (offsets) => {
+        const ops = offsets.map((o, i) => move(`p${i}`, SELLER, OTHER, 1n, { effectiveAt: new Date(closedBefore.getTime() + o) }));
+        const p = planFlush(input(ops, { head }));
+        return p.created.every((t, i) => t.effectiveAt.getTime() >= closedBefore.getTime() && (offsets[i]! < 0) === (t.metadata["originalEffectiveAt"] !== undefined));
+      }),
+    );
   });
 
   it("records each posting's balance and totals after it, and each account's version before the flush", () => {

@@ -10,7 +10,7 @@ import { LedgerErrors, OWNER_TYPES, type JournalExportLine } from "../../ledger/
 import { csvLine } from "../../csv.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
-import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
+import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, periodCloseView, PeriodCloseView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 
 const META_PREFIX = "meta.";
@@ -210,6 +210,36 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     const q = request.query as { from?: string; to: string };
     const period = periodOf(q.from, q.to);
     return trialBalanceView(await ledger.trialBalance(period));
+  });
+
+  app.post("/v1/ledger/periods/close", {
+    config: { auth: { scopes: ["finance:write" as const] } },
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Close every period before an instant",
+      description:
+        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened.",
+      security: bearer,
+      body: Type.Object({ before: DateTime, note: Type.Optional(Text(500)) }, { additionalProperties: false }),
+      response: { 201: PeriodCloseView, ...problems(400, 401, 403, 409, 429) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as { before: string; note?: string };
+    const close = await ledger.closePeriod({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null });
+    return reply.status(201).send(periodCloseView(close));
+  });
+
+  app.get("/v1/ledger/periods", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Closed periods: the instant before which everything is closed, and every close",
+      security: bearer,
+      response: { 200: Type.Object({ closedBefore: Type.Union([DateTime, Type.Null()]), closes: Type.Array(PeriodCloseView) }), ...problems(401, 403, 429) },
+    },
+  }, async () => {
+    const p = await ledger.periodCloses();
+    return { closedBefore: p.closedBefore === null ? null : p.closedBefore.toISOString(), closes: p.closes.map(periodCloseView) };
   });
 
   app.get("/v1/journal/export", {

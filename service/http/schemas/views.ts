@@ -2,7 +2,7 @@
  * Response shapes and the functions that turn domain objects (bigint, Date) into them.
  */
 import { Type, type Static } from "typebox";
-import type { Account, Balance, ChainVerification, JournalTransaction, Posting, TrialBalance } from "../../ledger/types.js";
+import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import type { Seller, SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
@@ -248,6 +248,30 @@ export function accountView(a: Account & { balance: Balance }): Static<typeof Ac
     allowNegative: a.allowNegative,
     createdAt: a.createdAt.toISOString(),
     balance: balanceView(a.balance),
+  };
+}
+
+export const PeriodCloseView = Type.Object({
+  id: Type.String(),
+  closedBefore: DateTime,
+  previousClosedBefore: Type.Union([DateTime, Type.Null()]),
+  journalSequence: Type.String({ description: "The journal head when the period closed" }),
+  journalHash: Type.String(),
+  closedBy: Type.Union([Type.String(), Type.Null()]),
+  note: Type.Union([Type.String(), Type.Null()]),
+  closedAt: DateTime,
+});
+
+export function periodCloseView(c: PeriodClose): Static<typeof PeriodCloseView> {
+  return {
+    id: c.id,
+    closedBefore: c.closedBefore.toISOString(),
+    previousClosedBefore: c.previousClosedBefore === null ? null : c.previousClosedBefore.toISOString(),
+    journalSequence: c.journalSequence.toString(),
+    journalHash: c.journalHash,
+    closedBy: c.closedBy,
+    note: c.note,
+    closedAt: c.closedAt.toISOString(),
   };
 }
 

@@ -1,0 +1,115 @@
+/**
+ * Closing periods, through the real ledger on both engines: a late transaction books into the open
+ * period with its own instant kept, a closed period's figures never move again, closes only go
+ * forward, and a second ledger instance that planned before the close (its optimistic head is
+ * stale) is caught by the database and re-plans under the lock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAppError } from "../../service/errors.js";
+import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
+import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+
+const kinds = await testDatabaseKinds();
+
+const JAN_15 = new Date("2025-01-15T12:00:00Z");
+const FEB_1 = new Date("2025-02-01T00:00:00Z");
+const FEB_10 = new Date("2025-02-10T00:00:00Z");
+const MAR_1 = new Date("2025-03-01T00:00:00Z");
+
+const specs: AccountSpec[] = [
+  { code: "gateway:gw:receivable", currency: "USD", ownerType: "gateway", ownerId: "gw", normalBalance: "debit", allowNegative: true },
+  { code: "seller:S1:available", currency: "USD", ownerType: "seller", ownerId: "S1", normalBalance: "credit", allowNegative: false },
+];
+
+function sale(key: string, amount: bigint, effectiveAt: Date): TransactionInput {
+  return {
+    idempotencyKey: key,
+    postings: [
+      { account: "gateway:gw:receivable", currency: "USD", direction: "debit", amount },
+      { account: "seller:S1:available", currency: "USD", direction: "credit", amount },
+    ],
+    metadata: { settlementId: key },
+    effectiveAt,
+    accounts: specs,
+  };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (isAppError(e)) return e.code;
+    throw e;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe.each(kinds)("closing periods on %s", (kind) => {
+  let db: TestDatabase;
+  let a: LedgerService;
+  let b: LedgerService;
+
+  beforeAll(async () => {
+    db = await freshDatabase(kind);
+    a = createLedger(db);
+    // A second instance on the same database: its own writer, its own optimistic head.
+    b = createLedger(db);
+  }, 60_000);
+  afterAll(async () => db?.close());
+
+  it("books a late transaction into the open period, keeps its own instant, and never moves a closed period's figures", async () => {
+    await a.post(sale("jan-1", 1_000n, JAN_15));
+    // b writes once, so its next plain post takes the optimistic path on the head it last saw.
+    await b.post(sale("feb-1", 500n, FEB_10));
+    const janBefore = await a.trialBalance({ from: new Date("2025-01-01T00:00:00Z"), to: FEB_1 });
+    // The balance at January's last instant (a balance "at" an instant includes what is effective then;
+    // the closed period is everything before FEB_1).
+    const sellerJan = async () => (await a.balance("seller:S1:available", "USD", new Date(FEB_1.getTime() - 1), "effective")).posted;
+    expect(await sellerJan()).toBe(1_000n);
+
+    const close = await a.closePeriod({ before: FEB_1, closedBy: "key-finance", note: "January closed" });
+    expect(close).toMatchObject({ closedBefore: FEB_1, previousClosedBefore: null, closedBy: "key-finance", note: "January closed" });
+    const head = await a.verifyChain();
+    expect(close.journalSequence).toBe(head.headSequence);
+
+    // Late, through the instance that planned before the close: the database refuses its stale
+    // plan, it re-plans under the lock, and the transaction lands on the first open instant.
+    const late = await b.post(sale("jan-late", 250n, JAN_15));
+    expect(late.status).toBe("created");
+    expect(late.transaction.effectiveAt).toEqual(FEB_1);
+    expect(late.transaction.metadata).toEqual({ settlementId: "jan-late", originalEffectiveAt: JAN_15.toISOString() });
+    // Through the instance that closed, too.
+    const late2 = await a.post(sale("jan-late-2", 125n, new Date("2025-01-31T23:59:59.999Z")));
+    expect(late2.transaction.effectiveAt).toEqual(FEB_1);
+
+    // A replay of the late request is the same transaction (its request is what was hashed).
+    const again = await b.post(sale("jan-late", 250n, JAN_15));
+    expect(again).toMatchObject({ status: "exists" });
+    expect(again.transaction.id).toBe(late.transaction.id);
+
+    // January's figures are as they were when it closed; February carries the late ones.
+    expect(await a.trialBalance({ from: new Date("2025-01-01T00:00:00Z"), to: FEB_1 })).toEqual(janBefore);
+    expect(await sellerJan()).toBe(1_000n);
+    expect((await a.balance("seller:S1:available", "USD", MAR_1, "effective")).posted).toBe(1_875n);
+    const feb = await a.trialBalance({ from: FEB_1, to: MAR_1 });
+    expect(feb.accounts.find((x) => x.account === "seller:S1:available")).toMatchObject({ opening: 1_000n, credits: 875n, closing: 1_875n });
+    expect((await a.verifyChain()).ok).toBe(true);
+  });
+
+  it("only moves forward: the same or an earlier instant is 409, a future one 400, and every close is listed", async () => {
+    expect(await codeOf(a.closePeriod({ before: FEB_1 }))).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect(await codeOf(a.closePeriod({ before: new Date("2025-01-01T00:00:00Z") }))).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect(await codeOf(a.closePeriod({ before: new Date(Date.now() + 3_600_000) }))).toBe("ENT_REQUEST_VALIDATION");
+    const march = await b.closePeriod({ before: MAR_1 });
+    expect(march.previousClosedBefore).toEqual(FEB_1);
+    const listed = await a.periodCloses();
+    expect(listed.closedBefore).toEqual(MAR_1);
+    expect(listed.closes.map((c) => c.closedBefore)).toEqual([MAR_1, FEB_1]);
+    // A close is history: the database refuses to rewrite it.
+    await expect(db.sql.q(`UPDATE "ledger_period_closes" SET "note" = 'rewritten'`)).rejects.toThrow(/append-only/);
+    // After the March close, a February event books on March 1.
+    const late = await a.post(sale("feb-late", 1n, FEB_10));
+    expect(late.transaction.effectiveAt).toEqual(MAR_1);
+    expect(late.transaction.metadata["originalEffectiveAt"]).toBe(FEB_10.toISOString());
+  });
+});
