@@ -348,8 +348,10 @@ function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rate
   if (b.gatewayFee.borneBy !== "seller") return out;
   if (b.buyerCurrency === USD) out.usd = f;
   else {
+    // Recorded like every conversion: a fee adjustment has no other leg that would carry this rate.
     const r = needRate(rates.buyerToUsd, b.buyerCurrency, USD, event);
     out.usd = convertSigned(f, r);
+    fx.push({ ...r, fromAmount: -f, toAmount: -out.usd });
   }
   const P = b.payoutCurrency;
   if (P === USD) out.payout = out.usd;

@@ -275,6 +275,13 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
       ].sort(),
     );
     expectBalanced(ap);
+    // Both conversions are evidence: KRW->USD (which made 500 KRW into 36 cents) and USD->CNY, in
+    // the breakdown and in the journal metadata (and so in the anchored leaf).
+    expect(ap.breakdown.fx.map((l) => [`${l.from}-${l.to}`, l.rate, l.fromAmount, l.toAmount])).toEqual([
+      ["KRW-USD", "0.00072", 500n, 36n],
+      ["USD-CNY", "7.2", 36n, 259n],
+    ]);
+    expect(ap.metadata).toMatchObject({ "fx.KRW-USD.rate": "0.00072", "fx.USD-CNY.rate": "7.2" });
   });
 });
 
