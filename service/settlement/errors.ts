@@ -40,4 +40,6 @@ export const SettlementErrors = {
   /** Bad program/fee/tax data (configuration), rejected when loaded. */
   invalidSchedule: defineError("ENT_SETTLEMENT_INVALID_SCHEDULE", 400, "Invalid fee schedule or tax rule"),
   notFound: defineError("ENT_SETTLEMENT_NOT_FOUND", 404, "Settlement not found"),
+  /** A seller, fee schedule version or tax rule version published again under its id with other content. */
+  programDataConflict: defineError("ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT", 409, "Program data already published with other content"),
 } as const;

@@ -9,6 +9,6 @@ export { cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, typ
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, settlementToJson } from "./codec.js";
-export { PrismaSettlementRepository, type SettlementRepository } from "./repository.js";
+export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
 export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

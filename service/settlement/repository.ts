@@ -41,7 +41,11 @@ export class RecordConflict extends Error {
   }
 }
 
+/** One item of program data, as published through the API. */
+export type ProgramItem = { kind: "seller"; seller: Seller } | { kind: "schedule"; schedule: FeeSchedule } | { kind: "taxRule"; taxRule: TaxRule };
+
 export interface SettlementRepository {
+  insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem>;
   saveMarkets(markets: readonly Market[]): Promise<void>;
   saveSchedules(schedules: readonly FeeSchedule[]): Promise<void>;
   saveTaxRules(rules: readonly TaxRule[]): Promise<void>;
@@ -194,6 +198,26 @@ const RECONCILIATION_PAGE = `
     LIMIT $6
   ) p`;
 
+/** A fee schedule as its table's columns (amounts as decimal strings). */
+function scheduleColumns(s: FeeSchedule) {
+  return {
+    program: s.program,
+    market: s.market,
+    category: s.category,
+    effectiveFrom: s.effectiveFrom,
+    commissionBps: s.commissionBps,
+    paymentFeeBorneBy: s.paymentFeeBorneBy,
+    logisticsFee: s.fixedFees.logistics.toString(),
+    warehousingFee: s.fixedFees.warehousing.toString(),
+    fulfilmentFee: s.fixedFees.fulfilment.toString(),
+    holdUntilConfirmation: s.holdUntilConfirmation,
+    autoConfirmDays: s.autoConfirmDays,
+    reserveBps: s.reserve?.bps ?? null,
+    reserveHoldDays: s.reserve?.holdDays ?? null,
+    referenceRates: s.referenceRates,
+  };
+}
+
 export class PrismaSettlementRepository implements SettlementRepository {
   /**
    * `sql` (optional): the raw runner on the same database, used for the large reconciliation read
@@ -216,22 +240,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async saveSchedules(schedules: readonly FeeSchedule[]): Promise<void> {
     for (const s of schedules) {
-      const data = {
-        program: s.program,
-        market: s.market,
-        category: s.category,
-        effectiveFrom: s.effectiveFrom,
-        commissionBps: s.commissionBps,
-        paymentFeeBorneBy: s.paymentFeeBorneBy,
-        logisticsFee: s.fixedFees.logistics.toString(),
-        warehousingFee: s.fixedFees.warehousing.toString(),
-        fulfilmentFee: s.fixedFees.fulfilment.toString(),
-        holdUntilConfirmation: s.holdUntilConfirmation,
-        autoConfirmDays: s.autoConfirmDays,
-        reserveBps: s.reserve?.bps ?? null,
-        reserveHoldDays: s.reserve?.holdDays ?? null,
-        referenceRates: s.referenceRates,
-      };
+      const data = scheduleColumns(s);
       await this.prisma.settlementFeeSchedule.upsert({
         where: { id: s.id },
         create: { id: s.id, ...data },
@@ -286,10 +295,34 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async listTaxRules(): Promise<TaxRule[]> {
     const rows = await this.prisma.settlementTaxRule.findMany({ orderBy: { effectiveFrom: "asc" } });
     return rows.map((r) => ({
-      ...r,
+      id: r.id,
+      market: r.market,
+      effectiveFrom: r.effectiveFrom,
       kind: r.kind as TaxRule["kind"],
+      scheme: r.scheme,
+      rateBps: r.rateBps,
       collectedBy: r.collectedBy === "marketplace" ? "marketplace" : "none",
+      authority: r.authority,
+      note: r.note,
     }));
+  }
+
+  /**
+   * Program data published one item at a time, never overwritten: "created", or the item already
+   * stored under that id (the caller tells a replay from a conflicting version).
+   */
+  async insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem> {
+    try {
+      if (item.kind === "seller") await this.prisma.settlementSeller.create({ data: { ...item.seller, createdBy } });
+      else if (item.kind === "taxRule") await this.prisma.settlementTaxRule.create({ data: { ...item.taxRule, createdBy } });
+      else await this.prisma.settlementFeeSchedule.create({ data: { id: item.schedule.id, ...scheduleColumns(item.schedule), createdBy } });
+      return "created";
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+    }
+    if (item.kind === "seller") return { kind: "seller", seller: (await this.getSeller(item.seller.id))! };
+    if (item.kind === "taxRule") return { kind: "taxRule", taxRule: (await this.listTaxRules()).find((r) => r.id === item.taxRule.id)! };
+    return { kind: "schedule", schedule: (await this.listSchedules()).find((x) => x.id === item.schedule.id)! };
   }
 
   async listSellers(): Promise<Seller[]> {

@@ -26,23 +26,24 @@ import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
-import { RecordConflict, type NewSettlementRecord, type SettlementRepository } from "./repository.js";
+import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
-import type {
-  CaptureState,
-  FeeBearer,
-  FeeSchedule,
-  Market,
-  PostingPlan,
-  ReconciliationRecord,
-  RateEvidence,
-  Seller,
-  SettlementEvent,
-  SettlementEventType,
-  SettlementItemResult,
-  SettlementRecord,
-  SettlementResult,
-  TaxRule,
+import {
+  PROGRAMS,
+  type CaptureState,
+  type FeeBearer,
+  type FeeSchedule,
+  type Market,
+  type PostingPlan,
+  type ReconciliationRecord,
+  type RateEvidence,
+  type Seller,
+  type SettlementEvent,
+  type SettlementEventType,
+  type SettlementItemResult,
+  type SettlementRecord,
+  type SettlementResult,
+  type TaxRule,
 } from "./types.js";
 import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validate.js";
 
@@ -91,6 +92,31 @@ interface Prepared {
 }
 
 const USD = SETTLEMENT_CURRENCY;
+/** How old program data read by an instance may be. */
+const CONFIG_TTL_MS = 1_000;
+/** Clock skew tolerated on a version's effectiveFrom ("now" from a caller's clock). */
+const PUBLISH_SKEW_MS = 60_000;
+
+/** Any currency with minor units: proceeds reach it through USD at the rate (or quote) of the day, so a payout currency needs no code, only rates. */
+function validateSeller(s: Seller): void {
+  if (!PROGRAMS.includes(s.program)) {
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: program ${JSON.stringify(String(s.program).slice(0, 32))} is not one of ${PROGRAMS.join(", ")}`, {
+      fields: [{ field: "program", message: `must be one of ${PROGRAMS.join(", ")}` }],
+    });
+  }
+  if (!isCurrency(s.payoutCurrency))
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
+      fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
+    });
+}
+
+/** Program data compared by content: bigints and instants as text, keys in a fixed order. */
+function canonical(item: ProgramItem): string {
+  const body = item.kind === "seller" ? item.seller : item.kind === "schedule" ? item.schedule : item.taxRule;
+  return JSON.stringify(body, (_k, v: unknown) =>
+    typeof v === "bigint" ? v.toString() : v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
 
 /** The journal request as the ledger gets it: with the specs of the accounts it may have to open. */
 function withAccounts(input: TransactionInput): TransactionInput {
@@ -169,7 +195,8 @@ export class SettlementService {
   private readonly batcher: GroupCommit<SettlementEvent, Outcome>;
   private readonly chunkSize: number;
   private readonly limits: EventLimits;
-  private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[] } | null = null;
+  private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[]; loadedAt: number } | null = null;
+  private loading: Promise<void> | null = null;
   /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
   private readonly sellers = new Map<string, Seller>();
 
@@ -189,12 +216,58 @@ export class SettlementService {
     const markets = await this.repo.listMarkets();
     const schedules = (await this.repo.listSchedules()).map(validateSchedule);
     const taxRules = (await this.repo.listTaxRules()).map((r) => validateTaxRule(r, markets));
-    this.config = { markets: new Map(markets.map((m) => [m.code, m])), schedules, taxRules };
+    this.config = { markets: new Map(markets.map((m) => [m.code, m])), schedules, taxRules, loadedAt: this.limits.now().getTime() };
   }
 
+  /** Program data, re-read at most once a second: a version another instance published is in force here within a second. */
   private async cfg() {
-    if (this.config === null) await this.reloadConfig();
+    const age = this.config === null ? Infinity : this.limits.now().getTime() - this.config.loadedAt;
+    if (age > CONFIG_TTL_MS || age < 0) {
+      this.loading ??= this.reloadConfig().finally(() => {
+        this.loading = null;
+      });
+      await this.loading;
+    }
     return this.config as NonNullable<typeof this.config>;
+  }
+
+  /**
+   * Publishes one item of program data: a seller, or a new version of a fee schedule or a tax rule.
+   * Nothing published is changed afterwards: the same id with the same content answers "exists",
+   * with other content 409 ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a change is a new version under a
+   * new id). A version is in force from its `effectiveFrom`, which may not be in the past: booked
+   * events, and late events of past periods, keep the versions that were in force.
+   */
+  async publishProgramItem(item: ProgramItem, createdBy: string | null): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
+    const now = this.limits.now().getTime();
+    const notPast = (at: Date) => {
+      if (at.getTime() < now - PUBLISH_SKEW_MS) {
+        throw SettlementErrors.invalidSchedule(`effectiveFrom ${at.toISOString()} is in the past: publish a version from now on`, {
+          fields: [{ field: "effectiveFrom", message: "must not be in the past" }],
+        });
+      }
+    };
+    if (item.kind === "seller") validateSeller(item.seller);
+    else if (item.kind === "schedule") {
+      validateSchedule(item.schedule);
+      notPast(item.schedule.effectiveFrom);
+    } else {
+      validateTaxRule(item.taxRule, await this.repo.listMarkets());
+      notPast(item.taxRule.effectiveFrom);
+    }
+    const stored = await this.repo.insertProgramItem(item, createdBy);
+    if (stored === "created") {
+      this.config = null;
+      if (item.kind === "seller") this.sellers.delete(item.seller.id);
+      return { status: "created", item };
+    }
+    if (canonical(stored) !== canonical(item)) {
+      const id = item.kind === "seller" ? item.seller.id : item.kind === "schedule" ? item.schedule.id : item.taxRule.id;
+      throw SettlementErrors.programDataConflict(`${item.kind} ${id} is published already with other content; publish a change under a new id`, {
+        fields: [{ field: "id", message: "already published with other content" }],
+      });
+    }
+    return { status: "exists", item: stored };
   }
 
   /**
@@ -689,20 +762,23 @@ export class SettlementService {
     const allMarkets = [...(await this.repo.listMarkets()), ...markets];
     data.schedules?.forEach(validateSchedule);
     data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
-    // Any currency with minor units: proceeds reach it through USD at the rate (or quote) of the
-    // day, so a payout currency needs no code here, only published rates.
-    for (const s of data.sellers ?? []) {
-      if (!isCurrency(s.payoutCurrency))
-        throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
-          fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
-        });
-    }
+    data.sellers?.forEach(validateSeller);
     if (markets.length > 0) await this.repo.saveMarkets(markets);
     if (data.taxRules) await this.repo.saveTaxRules(data.taxRules);
     if (data.schedules) await this.repo.saveSchedules(data.schedules);
     if (data.sellers) await this.repo.saveSellers(data.sellers);
     this.config = null;
     this.sellers.clear();
+  }
+
+  /** Every fee schedule version, oldest effective first. */
+  async listSchedules(): Promise<FeeSchedule[]> {
+    return this.repo.listSchedules();
+  }
+
+  /** Every tax rule version, oldest effective first. */
+  async listTaxRules(): Promise<TaxRule[]> {
+    return this.repo.listTaxRules();
   }
 
   async listSellers(): Promise<Seller[]> {

@@ -9,9 +9,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { EVENT_TYPES, PROGRAMS, type SettlementEvent, type SettlementItemResult } from "../../settlement/index.js";
-import { Amount, SignatureHeaders, bearer, DateTime, GatewayName, Identifier, NonNegativeAmount, problems, SettlementRef } from "../schemas/common.js";
-import { batchItemView, BatchItemView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView } from "../schemas/views.js";
+import { EVENT_TYPES, PROGRAMS, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
@@ -160,6 +160,131 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     const { program } = request.query as { program?: string };
     const sellers = (await services.settlement.listSellers()).filter((s) => program === undefined || s.program === program);
     return { items: sellers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(sellerView) };
+  });
+
+  const admin = { auth: { scopes: ["admin" as const] } };
+  const VersionId = Type.String({ pattern: "^[A-Za-z0-9._-]{1,100}$", description: "1-100 characters of [A-Za-z0-9._-]" });
+  const SellerBody = Type.Object(
+    {
+      id: Identifier,
+      name: Text(200, 1),
+      program: Type.Union(PROGRAMS.map((p) => Type.Literal(p))),
+      payoutCurrency: CurrencyCode,
+      homeCountry: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2" }),
+    },
+    { additionalProperties: false },
+  );
+  const ScheduleBody = Type.Object(
+    {
+      ...FeeScheduleView.properties,
+      id: VersionId,
+      program: Type.Union(PROGRAMS.map((p) => Type.Literal(p))),
+      market: Type.String({ pattern: "^([A-Z]{2}|\\*)$" }),
+      category: Type.String({ pattern: "^([a-z0-9_-]{1,50}|\\*)$" }),
+      commissionBps: Type.Integer({ minimum: 0, maximum: 10_000 }),
+      fixedFees: Type.Object({ logistics: NonNegativeAmount, warehousing: NonNegativeAmount, fulfilment: NonNegativeAmount }, { additionalProperties: false }),
+      autoConfirmDays: Type.Integer({ minimum: 0 }),
+      reserve: Type.Union([Type.Object({ bps: Type.Integer({ minimum: 0, maximum: 10_000 }), holdDays: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), Type.Null()]),
+    },
+    { additionalProperties: false },
+  );
+  const TaxRuleBody = Type.Object(
+    {
+      ...TaxRuleView.properties,
+      id: VersionId,
+      market: Type.String({ pattern: "^[A-Z]{2}$" }),
+      scheme: Line(40, 1, "The legal scheme, e.g. EU_IOSS"),
+      rateBps: Type.Integer({ minimum: 0, maximum: 10_000 }),
+      authority: Line(60, 1, "Tax authority the collected tax is owed to"),
+      note: Text(500),
+    },
+    { additionalProperties: false },
+  );
+  const published = (status: "created" | "exists") => (status === "created" ? 201 : 200);
+
+  app.post("/v1/sellers", {
+    config: admin,
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Onboard a seller",
+      description: "201 with the seller; the same body again 200; the id with other content 409 ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a seller is not edited). The acting key is recorded.",
+      security: bearer,
+      body: SellerBody,
+      response: { 200: SellerView, 201: SellerView, ...problems(400, 401, 403, 409, 429) },
+    },
+  }, async (request, reply) => {
+    const seller = request.body as Seller;
+    const r = await services.settlement.publishProgramItem({ kind: "seller", seller }, request.principal?.keyId ?? null);
+    return reply.status(published(r.status)).send(r.item.kind === "seller" ? sellerView(r.item.seller) : seller);
+  });
+
+  app.post("/v1/fee-schedules", {
+    config: admin,
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Publish a fee schedule version",
+      description:
+        "A version of a program's fees for a market and category (or * for all), in force from `effectiveFrom` (not in the past): events from then on use it, earlier ones keep the version they had. Versions are immutable: a change is a new id. 201, the same body again 200, the id with other content 409.",
+      security: bearer,
+      body: ScheduleBody,
+      response: { 200: FeeScheduleView, 201: FeeScheduleView, ...problems(400, 401, 403, 409, 429) },
+    },
+  }, async (request, reply) => {
+    const b = request.body as Static<typeof ScheduleBody>;
+    const schedule: FeeSchedule = {
+      ...b,
+      program: b.program,
+      effectiveFrom: new Date(b.effectiveFrom),
+      fixedFees: { logistics: BigInt(b.fixedFees.logistics), warehousing: BigInt(b.fixedFees.warehousing), fulfilment: BigInt(b.fixedFees.fulfilment) },
+    };
+    const r = await services.settlement.publishProgramItem({ kind: "schedule", schedule }, request.principal?.keyId ?? null);
+    return reply.status(published(r.status)).send(feeScheduleView(r.item.kind === "schedule" ? r.item.schedule : schedule));
+  });
+
+  app.get("/v1/fee-schedules", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Fee schedule versions, oldest effective first",
+      security: bearer,
+      querystring: Type.Object({ program: Type.Optional(Type.Union(PROGRAMS.map((p) => Type.Literal(p)))), market: Type.Optional(Type.String({ pattern: "^([A-Z]{2}|\\*)$" })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(FeeScheduleView) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const { program, market } = request.query as { program?: string; market?: string };
+    const items = (await services.settlement.listSchedules()).filter((f) => (program === undefined || f.program === program) && (market === undefined || f.market === market));
+    return { items: items.map(feeScheduleView) };
+  });
+
+  app.post("/v1/tax-rules", {
+    config: admin,
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Publish a tax rule version",
+      description: "A market's tax rule in force from `effectiveFrom` (not in the past); immutable like fee schedules. 201, the same body again 200, the id with other content 409.",
+      security: bearer,
+      body: TaxRuleBody,
+      response: { 200: TaxRuleView, 201: TaxRuleView, ...problems(400, 401, 403, 409, 429) },
+    },
+  }, async (request, reply) => {
+    const b = request.body as Static<typeof TaxRuleBody>;
+    const taxRule: TaxRule = { ...b, effectiveFrom: new Date(b.effectiveFrom) };
+    const r = await services.settlement.publishProgramItem({ kind: "taxRule", taxRule }, request.principal?.keyId ?? null);
+    return reply.status(published(r.status)).send(taxRuleView(r.item.kind === "taxRule" ? r.item.taxRule : taxRule));
+  });
+
+  app.get("/v1/tax-rules", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Tax rule versions, oldest effective first",
+      security: bearer,
+      querystring: Type.Object({ market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$" })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(TaxRuleView) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const { market } = request.query as { market?: string };
+    return { items: (await services.settlement.listTaxRules()).filter((r) => market === undefined || r.market === market).map(taxRuleView) };
   });
 
   app.get("/v1/orders/:settlementId/settlements", {

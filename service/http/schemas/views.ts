@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import type { Seller, SettlementItemResult, SettlementRecord, SettlementResult } from "../../settlement/index.js";
+import type { FeeSchedule, Seller, SettlementItemResult, SettlementRecord, SettlementResult, TaxRule } from "../../settlement/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
 
 const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
@@ -197,6 +197,45 @@ export const SellerView = Type.Object({
 
 export function sellerView(s: Seller): Static<typeof SellerView> {
   return { id: s.id, name: s.name, program: s.program, payoutCurrency: s.payoutCurrency, homeCountry: s.homeCountry };
+}
+
+export const FeeScheduleView = Type.Object({
+  id: Type.String(),
+  program: Type.String(),
+  market: Type.String({ description: "ISO 3166 alpha-2, or * for every market" }),
+  category: Type.String({ description: "category code, or * for every category" }),
+  effectiveFrom: DateTime,
+  commissionBps: Type.Integer(),
+  paymentFeeBorneBy: Type.Union([Type.Literal("seller"), Type.Literal("platform")]),
+  fixedFees: Type.Object({ logistics: Amount, warehousing: Amount, fulfilment: Amount }, { description: "USD minor units per order" }),
+  holdUntilConfirmation: Type.Boolean(),
+  autoConfirmDays: Type.Integer(),
+  reserve: Type.Union([Type.Object({ bps: Type.Integer(), holdDays: Type.Integer() }), Type.Null()]),
+  referenceRates: StringMap,
+});
+
+export function feeScheduleView(f: FeeSchedule): Static<typeof FeeScheduleView> {
+  return {
+    ...f,
+    effectiveFrom: f.effectiveFrom.toISOString(),
+    fixedFees: { logistics: f.fixedFees.logistics.toString(), warehousing: f.fixedFees.warehousing.toString(), fulfilment: f.fixedFees.fulfilment.toString() },
+  };
+}
+
+export const TaxRuleView = Type.Object({
+  id: Type.String(),
+  market: Type.String(),
+  effectiveFrom: DateTime,
+  kind: Type.Union([Type.Literal("vat"), Type.Literal("sales_tax"), Type.Literal("import_duty"), Type.Literal("none")]),
+  scheme: Type.String(),
+  rateBps: Type.Integer(),
+  collectedBy: Type.Union([Type.Literal("marketplace"), Type.Literal("none")]),
+  authority: Type.String(),
+  note: Type.String(),
+});
+
+export function taxRuleView(r: TaxRule): Static<typeof TaxRuleView> {
+  return { ...r, effectiveFrom: r.effectiveFrom.toISOString() };
 }
 
 export const BalanceView = Type.Object({
