@@ -9,17 +9,19 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import type { Account, AccountFilter, Balance, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
+import type { Account, AccountFilter, AccountStatement, Balance, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
 /** Transactions per page of a journal export. */
 const EXPORT_PAGE = 1_000;
+/** Postings one account statement lists at most. */
+const STATEMENT_LINES = 10_000;
 
 export function createQueries(sql: SqlRunner, now: () => Date): Queries {
   async function accountOrFail(code: string, currency: string): Promise<store.AccountRow> {
@@ -89,6 +91,55 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const past = basis === "effective" ? await store.totalsAtEffective(sql, s.id, at) : await store.totalsAt(sql, s.id, at);
       if (!past) return toBalance(s, { postedDebits: 0n, postedCredits: 0n, pendingDebits: 0n, pendingCredits: 0n }, at, null);
       return toBalance(s, past.totals, at, past.transactionId);
+    },
+
+    async statement(account: string, currency: string, period: { from: Date; to: Date }): Promise<AccountStatement> {
+      if (period.from.getTime() >= period.to.getTime()) throw Errors.validation("from must be before to", { fields: [{ field: "to", message: "must be after from" }] });
+      const a = await accountOrFail(account, currency);
+      const s = store.accountState(a);
+      // One snapshot for the three reads: a transaction committing meanwhile is in all or none.
+      const [before, rows, end] = await sql.transaction(
+        (tx) =>
+          Promise.all([
+            store.totalsAtEffective(tx, a.id, period.from, true),
+            store.accountPostingsEffective(tx, a.id, period.from, period.to, STATEMENT_LINES + 1),
+            store.totalsAtEffective(tx, a.id, period.to, true),
+          ]),
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+      );
+      if (rows.length > STATEMENT_LINES) {
+        throw Errors.validation(`the period holds more than ${STATEMENT_LINES} postings of ${account} (${currency}): ask for a shorter one`, {
+          fields: [{ field: "to", message: `at most ${STATEMENT_LINES} postings per statement` }],
+        });
+      }
+      const posted = (t: { postedDebits: bigint; postedCredits: bigint } | undefined) =>
+        t === undefined ? 0n : s.normalBalance === "debit" ? t.postedDebits - t.postedCredits : t.postedCredits - t.postedDebits;
+      const opening = posted(before?.totals);
+      let balance = opening;
+      const lines = rows.map((r) => {
+        const amount = BigInt(r.amount);
+        const moves = r.phase === "posted" || r.phase === "commit";
+        const change = !moves ? 0n : (r.direction === s.normalBalance ? 1n : -1n) * amount;
+        balance += change;
+        return {
+          transactionId: r.transaction_id.toString(),
+          effectiveAt: r.effective_at,
+          bookedAt: r.booked_at,
+          transactionKind: r.kind,
+          description: r.description,
+          metadata: r.metadata,
+          postingId: r.posting_id.toString(),
+          direction: r.direction,
+          phase: r.phase,
+          amount,
+          change,
+          balance,
+        };
+      });
+      // Read apart from the lines: a check that the lines are the whole period, not a sum of them.
+      const closing = posted(end?.totals);
+      if (closing !== balance) throw new Error(`statement of ${account} (${currency}): opening + lines = ${balance}, the balance before ${period.to.toISOString()} is ${closing}`);
+      return { account, currency, normalBalance: s.normalBalance, from: period.from, to: period.to, opening, lines, closing };
     },
 
     async trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance> {

@@ -462,11 +462,11 @@ const PHASE_TOTALS = `
  * The account's totals from every transaction whose EFFECTIVE instant is at or before `at` (a late
  * event counts where it belongs, whenever it was booked), and the last such transaction.
  */
-export async function totalsAtEffective(sql: SqlRunner, accountId: bigint, at: Date): Promise<{ transactionId: bigint; totals: TotalsRow } | null> {
+export async function totalsAtEffective(sql: SqlRunner, accountId: bigint, at: Date, strictlyBefore = false): Promise<{ transactionId: bigint; totals: TotalsRow } | null> {
   const [r] = await sql.q<Array<{ pd: string; pc: string; qd: string; qc: string; last_id: bigint | null }>>(
     `SELECT ${PHASE_TOTALS}, (array_agg(t."id" ORDER BY t."effective_at" DESC, t."id" DESC))[1] AS last_id
        FROM "ledger_postings" p JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
-      WHERE p."account_id" = $1 AND t."effective_at" <= $2`,
+      WHERE p."account_id" = $1 AND t."effective_at" ${strictlyBefore ? "<" : "<="} $2`,
     accountId,
     at,
   );
@@ -475,6 +475,34 @@ export async function totalsAtEffective(sql: SqlRunner, accountId: bigint, at: D
     transactionId: r.last_id,
     totals: { postedDebits: BigInt(r.pd), postedCredits: BigInt(r.pc), pendingDebits: BigInt(r.qd), pendingCredits: BigInt(r.qc) },
   };
+}
+
+export interface StatementRow {
+  transaction_id: bigint;
+  effective_at: Date;
+  booked_at: Date;
+  kind: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  posting_id: bigint;
+  direction: Direction;
+  phase: Phase;
+  amount: string;
+}
+
+/** An account's postings of transactions effective in [from, to), in (effective, sequence, posting) order, at most `limit`. */
+export function accountPostingsEffective(sql: SqlRunner, accountId: bigint, from: Date, to: Date, limit: number): Promise<StatementRow[]> {
+  return sql.q<StatementRow[]>(
+    `SELECT t."id" AS transaction_id, t."effective_at", t."booked_at", t."kind", t."description", t."metadata",
+            p."id" AS posting_id, p."direction", p."phase", p."amount"::text AS amount
+       FROM "ledger_postings" p JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."account_id" = $1 AND t."effective_at" >= $2 AND t."effective_at" < $3
+      ORDER BY t."effective_at", t."id", p."id" LIMIT $4`,
+    accountId,
+    from,
+    to,
+    limit,
+  );
 }
 
 export interface TrialBalanceRow {

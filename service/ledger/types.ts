@@ -33,6 +33,34 @@ export interface Account extends AccountSpec {
   createdAt: Date;
 }
 
+export interface AccountStatement {
+  account: string;
+  currency: string;
+  normalBalance: NormalBalance;
+  from: Date;
+  to: Date;
+  /** Posted balance (normal direction) of everything effective before `from`. */
+  opening: bigint;
+  lines: Array<{
+    transactionId: string;
+    effectiveAt: Date;
+    bookedAt: Date;
+    transactionKind: string;
+    description: string | null;
+    metadata: Record<string, string>;
+    postingId: string;
+    direction: "debit" | "credit";
+    phase: "posted" | "pending" | "commit" | "void";
+    amount: bigint;
+    /** Signed in the account's normal direction; 0 for a pending or void leg (it moves no posted balance). */
+    change: bigint;
+    /** Posted balance after this line. */
+    balance: bigint;
+  }>;
+  /** opening + every line's change: the posted balance of everything effective before `to`. */
+  closing: bigint;
+}
+
 export interface PeriodClose {
   id: string;
   closedBefore: Date;
@@ -216,6 +244,12 @@ export interface Ledger {
    * or by effective instant (every transaction effective by then, a late one included).
    */
   balance(account: string, currency: string, at?: Date, basis?: "booked" | "effective"): Promise<Balance>;
+  /**
+   * An account's statement for [from, to) by effective instant: the posted balance before `from`,
+   * each posting of the period with the balance after it (pending legs listed, not counted), and
+   * the closing balance, which is the balance of everything effective before `to`.
+   */
+  statement(account: string, currency: string, period: { from: Date; to: Date }): Promise<AccountStatement>;
   /** Posted debits and credits per account by effective instant: opening before `from`, the period [from, to), closing. */
   trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance>;
   /** The postings of the transactions effective in [from, to), a page of transactions at a time, in sequence order. */

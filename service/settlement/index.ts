@@ -10,5 +10,6 @@ export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
+export { lineKind, type SellerStatement } from "./statement.js";
 export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

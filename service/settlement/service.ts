@@ -19,31 +19,31 @@ import { GroupCommit } from "../group-commit.js";
 import { transientAsAppError } from "../db/errors.js";
 import { Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
-import { isCurrency } from "../money/index.js";
 import { LedgerErrors } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
+import { publishProgramItem, validateSeller } from "./program.js";
+import { sellerStatement, type SellerStatement } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
-import {
-  PROGRAMS,
-  type CaptureState,
-  type FeeBearer,
-  type FeeSchedule,
-  type Market,
-  type PostingPlan,
-  type ReconciliationRecord,
-  type RateEvidence,
-  type Seller,
-  type SettlementEvent,
-  type SettlementEventType,
-  type SettlementItemResult,
-  type SettlementRecord,
-  type SettlementResult,
-  type TaxRule,
+import type {
+  CaptureState,
+  FeeBearer,
+  FeeSchedule,
+  Market,
+  PostingPlan,
+  ReconciliationRecord,
+  RateEvidence,
+  Seller,
+  SettlementEvent,
+  SettlementEventType,
+  SettlementItemResult,
+  SettlementRecord,
+  SettlementResult,
+  TaxRule,
 } from "./types.js";
 import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validate.js";
 
@@ -94,30 +94,6 @@ interface Prepared {
 const USD = SETTLEMENT_CURRENCY;
 /** How old program data read by an instance may be. */
 const CONFIG_TTL_MS = 1_000;
-/** Clock skew tolerated on a version's effectiveFrom ("now" from a caller's clock). */
-const PUBLISH_SKEW_MS = 60_000;
-
-/** Any currency with minor units: proceeds reach it through USD at the rate (or quote) of the day, so a payout currency needs no code, only rates. */
-function validateSeller(s: Seller): void {
-  if (!PROGRAMS.includes(s.program)) {
-    throw SettlementErrors.invalidSchedule(`seller ${s.id}: program ${JSON.stringify(String(s.program).slice(0, 32))} is not one of ${PROGRAMS.join(", ")}`, {
-      fields: [{ field: "program", message: `must be one of ${PROGRAMS.join(", ")}` }],
-    });
-  }
-  if (!isCurrency(s.payoutCurrency))
-    throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
-      fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
-    });
-}
-
-/** Program data compared by content: bigints and instants as text, keys in a fixed order. */
-function canonical(item: ProgramItem): string {
-  const body = item.kind === "seller" ? item.seller : item.kind === "schedule" ? item.schedule : item.taxRule;
-  return JSON.stringify(body, (_k, v: unknown) =>
-    typeof v === "bigint" ? v.toString() : v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
-}
-
 /** The journal request as the ledger gets it: with the specs of the accounts it may have to open. */
 function withAccounts(input: TransactionInput): TransactionInput {
   const seen = new Map<string, AccountSpec>();
@@ -232,43 +208,18 @@ export class SettlementService {
   }
 
   /**
-   * Publishes one item of program data: a seller, or a new version of a fee schedule or a tax rule.
-   * Nothing published is changed afterwards: the same id with the same content answers "exists",
-   * with other content 409 ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a change is a new version under a
-   * new id). A version is in force from its `effectiveFrom`, which may not be in the past: booked
-   * events, and late events of past periods, keep the versions that were in force.
+   * Publishes one item of program data (program.ts): a seller, or a new version of a fee schedule
+   * or a tax rule; immutable, never in the past. What this instance read is re-read at once.
    */
   async publishProgramItem(item: ProgramItem, createdBy: string | null): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
-    const now = this.limits.now().getTime();
-    const notPast = (at: Date) => {
-      if (at.getTime() < now - PUBLISH_SKEW_MS) {
-        throw SettlementErrors.invalidSchedule(`effectiveFrom ${at.toISOString()} is in the past: publish a version from now on`, {
-          fields: [{ field: "effectiveFrom", message: "must not be in the past" }],
-        });
-      }
-    };
-    if (item.kind === "seller") validateSeller(item.seller);
-    else if (item.kind === "schedule") {
-      validateSchedule(item.schedule);
-      notPast(item.schedule.effectiveFrom);
-    } else {
-      validateTaxRule(item.taxRule, await this.repo.listMarkets());
-      notPast(item.taxRule.effectiveFrom);
-    }
-    const stored = await this.repo.insertProgramItem(item, createdBy);
-    if (stored === "created") {
+    const r = await publishProgramItem(this.repo, item, createdBy, this.limits.now());
+    if (r.status === "created") {
       this.config = null;
       if (item.kind === "seller") this.sellers.delete(item.seller.id);
-      return { status: "created", item };
     }
-    if (canonical(stored) !== canonical(item)) {
-      const id = item.kind === "seller" ? item.seller.id : item.kind === "schedule" ? item.schedule.id : item.taxRule.id;
-      throw SettlementErrors.programDataConflict(`${item.kind} ${id} is published already with other content; publish a change under a new id`, {
-        fields: [{ field: "id", message: "already published with other content" }],
-      });
-    }
-    return { status: "exists", item: stored };
+    return r;
   }
+
 
   /**
    * By record id or event key. With `gateway`, only that gateway's records exist: another
@@ -779,6 +730,13 @@ export class SettlementService {
   /** Every tax rule version, oldest effective first. */
   async listTaxRules(): Promise<TaxRule[]> {
     return this.repo.listTaxRules();
+  }
+
+  /** A seller's statement for [from, to) by effective instant (statement.ts); 404 for an unknown seller. */
+  async sellerStatement(sellerId: string, period: { from: Date; to: Date }): Promise<SellerStatement> {
+    const seller = await this.repo.getSeller(sellerId);
+    if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
+    return sellerStatement(this.ledger, seller, period);
   }
 
   async listSellers(): Promise<Seller[]> {

@@ -74,6 +74,7 @@ describe("operations routes and docs", () => {
       ["get", "/v1/fee-schedules"],
       ["post", "/v1/tax-rules"],
       ["get", "/v1/tax-rules"],
+      ["get", "/v1/sellers/{id}/statements"],
       ["get", "/v1/sellers"],
       ["get", "/v1/accounts/{account}/{currency}/balance"],
       ["get", "/v1/accounts/{account}/{currency}/history"],

@@ -11,7 +11,7 @@ import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { EVENT_TYPES, PROGRAMS, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
@@ -285,6 +285,29 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { market } = request.query as { market?: string };
     return { items: (await services.settlement.listTaxRules()).filter((r) => market === undefined || r.market === market).map(taxRuleView) };
+  });
+
+  app.get("/v1/sellers/:id/statements", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "A seller's statement for a period",
+      description:
+        "By effective instant, [from, to): for each of the seller's accounts (held, reserve, available; per currency) the opening balance, every posting with what it was (capture, refund, chargeback, release, payout, adjustment...), its journal transaction, the balance after it, and the closing balance (= the balance of everything effective before `to`). Pending legs (a payout reserved, not yet final) are listed with a change of 0. `format=csv` (or Accept: text/csv): one line per posting, opening and closing lines per account.",
+      security: bearer,
+      params: Type.Object({ id: Identifier }),
+      querystring: Type.Object({ from: DateTime, to: DateTime, format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])) }, { additionalProperties: false }),
+      response: { 200: SellerStatementView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const q = request.query as { from: string; to: string; format?: "json" | "csv" };
+    if (Date.parse(q.from) >= Date.parse(q.to)) throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
+    const statement = await services.settlement.sellerStatement(id, { from: new Date(q.from), to: new Date(q.to) });
+    const csv = q.format === "csv" || (q.format === undefined && (request.headers.accept ?? "").includes("text/csv"));
+    if (!csv) return sellerStatementView(statement);
+    reply.header("content-disposition", `attachment; filename="statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
   });
 
   app.get("/v1/orders/:settlementId/settlements", {

@@ -4,7 +4,9 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import type { FeeSchedule, Seller, SettlementItemResult, SettlementRecord, SettlementResult, TaxRule } from "../../settlement/index.js";
+import type { FeeSchedule, Seller, SellerStatement, SettlementItemResult, SettlementRecord, SettlementResult, TaxRule } from "../../settlement/index.js";
+import { csvLine } from "../../csv.js";
+import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
 
 const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
@@ -236,6 +238,74 @@ export const TaxRuleView = Type.Object({
 
 export function taxRuleView(r: TaxRule): Static<typeof TaxRuleView> {
   return { ...r, effectiveFrom: r.effectiveFrom.toISOString() };
+}
+
+const StatementLineView = Type.Object({
+  transactionId: Type.String(),
+  effectiveAt: DateTime,
+  bookedAt: DateTime,
+  what: Type.String({ description: "capture, refund, chargeback, release, payout, adjustment... (the event type, else the transaction's kind)" }),
+  settlementId: Type.Union([Type.String(), Type.Null()]),
+  payoutId: Type.Union([Type.String(), Type.Null()]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+  phase: Type.String(),
+  amount: Amount,
+  change: Amount,
+  balance: Amount,
+});
+
+export const SellerStatementView = Type.Object({
+  sellerId: Type.String(),
+  program: Type.String(),
+  from: DateTime,
+  to: DateTime,
+  accounts: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), opening: Amount, closing: Amount, lines: Type.Array(StatementLineView) })),
+});
+
+export function sellerStatementView(s: SellerStatement): Static<typeof SellerStatementView> {
+  return {
+    sellerId: s.seller.id,
+    program: s.seller.program,
+    from: s.from.toISOString(),
+    to: s.to.toISOString(),
+    accounts: s.accounts.map((a) => ({
+      account: a.account,
+      currency: a.currency,
+      opening: a.opening.toString(),
+      closing: a.closing.toString(),
+      lines: a.lines.map((l) => ({
+        transactionId: l.transactionId,
+        effectiveAt: l.effectiveAt.toISOString(),
+        bookedAt: l.bookedAt.toISOString(),
+        what: l.what,
+        settlementId: l.metadata["settlementId"] ?? null,
+        payoutId: l.metadata["payoutId"] ?? null,
+        description: l.description,
+        direction: l.direction,
+        phase: l.phase,
+        amount: l.amount.toString(),
+        change: l.change.toString(),
+        balance: l.balance.toString(),
+      })),
+    })),
+  };
+}
+
+const STATEMENT_COLUMNS = ["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance"] as const;
+
+/** The statement as CSV: per account an opening line, one line per posting, a closing line; amounts in minor and major units. */
+export function sellerStatementCsv(s: SellerStatement): string {
+  const major = (v: bigint, currency: string) => (exponentOrNull(currency) === null ? null : formatMinor(v, currency));
+  let out = csvLine(STATEMENT_COLUMNS);
+  for (const a of s.accounts) {
+    out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency)]);
+    for (const l of a.lines) {
+      out += csvLine([a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? null, l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency)]);
+    }
+    out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency)]);
+  }
+  return out;
 }
 
 export const BalanceView = Type.Object({

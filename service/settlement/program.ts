@@ -1,0 +1,72 @@
+/**
+ * Program data published one item at a time (the `POST /v1/sellers`, `/v1/fee-schedules` and
+ * `/v1/tax-rules` routes): checked, never overwritten, never in force before it was published.
+ */
+import { isCurrency } from "../money/index.js";
+import { SettlementErrors } from "./errors.js";
+import type { ProgramItem, SettlementRepository } from "./repository.js";
+import { validateSchedule, validateTaxRule } from "./schedules.js";
+import { PROGRAMS, type Seller } from "./types.js";
+
+/** Clock skew tolerated on a version's effectiveFrom ("now" from a caller's clock). */
+const PUBLISH_SKEW_MS = 60_000;
+
+/** Any currency with minor units: proceeds reach it through USD at the rate (or quote) of the day, so a payout currency needs no code, only rates. */
+export function validateSeller(s: Seller): void {
+  if (!PROGRAMS.includes(s.program)) {
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: program ${JSON.stringify(String(s.program).slice(0, 32))} is not one of ${PROGRAMS.join(", ")}`, {
+      fields: [{ field: "program", message: `must be one of ${PROGRAMS.join(", ")}` }],
+    });
+  }
+  if (!isCurrency(s.payoutCurrency))
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
+      fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
+    });
+}
+
+/** Program data compared by content: bigints and instants as text, keys in a fixed order. */
+function canonical(item: ProgramItem): string {
+  const body = item.kind === "seller" ? item.seller : item.kind === "schedule" ? item.schedule : item.taxRule;
+  return JSON.stringify(body, (_k, v: unknown) =>
+    typeof v === "bigint" ? v.toString() : v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+/**
+ * Publishes `item`: a seller, or a new version of a fee schedule or a tax rule. Nothing published is
+ * changed afterwards: the same id with the same content answers "exists", with other content 409
+ * ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a change is a new version under a new id). A version is in
+ * force from its `effectiveFrom`, which may not be in the past: booked events, and late events of
+ * past periods, keep the versions that were in force.
+ */
+export async function publishProgramItem(
+  repo: SettlementRepository,
+  item: ProgramItem,
+  createdBy: string | null,
+  now: Date,
+): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
+  const notPast = (at: Date) => {
+    if (at.getTime() < now.getTime() - PUBLISH_SKEW_MS) {
+      throw SettlementErrors.invalidSchedule(`effectiveFrom ${at.toISOString()} is in the past: publish a version from now on`, {
+        fields: [{ field: "effectiveFrom", message: "must not be in the past" }],
+      });
+    }
+  };
+  if (item.kind === "seller") validateSeller(item.seller);
+  else if (item.kind === "schedule") {
+    validateSchedule(item.schedule);
+    notPast(item.schedule.effectiveFrom);
+  } else {
+    validateTaxRule(item.taxRule, await repo.listMarkets());
+    notPast(item.taxRule.effectiveFrom);
+  }
+  const stored = await repo.insertProgramItem(item, createdBy);
+  if (stored === "created") return { status: "created", item };
+  if (canonical(stored) !== canonical(item)) {
+    const id = item.kind === "seller" ? item.seller.id : item.kind === "schedule" ? item.schedule.id : item.taxRule.id;
+    throw SettlementErrors.programDataConflict(`${item.kind} ${id} is published already with other content; publish a change under a new id`, {
+      fields: [{ field: "id", message: "already published with other content" }],
+    });
+  }
+  return { status: "exists", item: stored };
+}
