@@ -8,6 +8,7 @@ import { openDatabase, type Database, type PrismaClient } from "./db/index.js";
 import { loadMigrations } from "./db/index.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
 import { AnchorService } from "./anchoring/index.js";
+import { PeriodClosing } from "./closing.js";
 import { ChainIndexer } from "./chain/indexer/index.js";
 import { connectChain, type ChainConnection } from "./chain/runtime.js";
 import { TxSender } from "./chain/sender.js";
@@ -52,6 +53,8 @@ export interface Services {
   anchoring?: AnchorService;
   /** Gateway report reconciliation; without a chain, runs skip the chain check and digests are not anchored. */
   reconciliation?: ReconciliationService;
+  /** Period closes with their reports, anchored when a chain is configured. */
+  closing: PeriodClosing;
   /** The chain side, when CHAIN_RPC_URL is configured. */
   chain?: ChainServices;
   /** Webhook endpoints and the delivery worker (the outbox is written by database triggers). */
@@ -154,6 +157,7 @@ export function createServices(
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
   const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS });
+  const closing = new PeriodClosing(ledger, anchoring ?? null);
   return {
     databaseKind: db.kind,
     ledger,
@@ -165,6 +169,7 @@ export function createServices(
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,
+    closing,
     ...(chain === undefined ? {} : { chain }),
     webhooks,
     workerLog,

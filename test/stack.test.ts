@@ -6,7 +6,7 @@
  * verified on chain with nothing but the proof and the node, and every payout ends final with the
  * sellers' tokens on chain matching the ledger.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -118,6 +118,28 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
     const p = proof as { batchId: string; root: string; anchor: string };
     expect(p.anchor).toBe(await anchor.getAddress());
     expect(await anchor.rootOf(BigInt(p.batchId))).toBe(p.root);
+  });
+
+  it("closes the demo period: its report (trial balance + journal head) is anchored as a document, and the proof's digest is the report's", async () => {
+    const writer = (await running.services.apiKeys.create({ name: "stack finance writer", scopes: ["finance:write"] })).key;
+    const res = await fetch(`${running.url}/v1/ledger/periods/close`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${writer}`, "content-type": "application/json" },
+      body: JSON.stringify({ before: "2025-01-01T00:00:00Z", note: "demo period" }),
+    });
+    const closed = (await res.json()) as { id: string; reportDigest: string; anchored: boolean };
+    expect([res.status, closed.anchored]).toEqual([201, true]);
+    const { body } = await get<{ report: { trialBalance: { currencies: Array<{ balanced: boolean }> } }; digest: string }>(`/v1/ledger/periods/${closed.id}/report`);
+    expect(body.digest).toBe(closed.reportDigest);
+    expect(`0x${createHash("sha256").update(JSON.stringify(body.report)).digest("hex")}`).toBe(body.digest);
+    expect(body.report.trialBalance.currencies.every((c) => c.balanced)).toBe(true);
+    const proof = await until("period close anchored", async () => {
+      const r = await get<{ document?: { kind: string; id: string; digest: string }; anchoring?: { state: string } }>(`/v1/ledger/periods/${closed.id}/proof`);
+      return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
+    });
+    expect(proof.document).toEqual({ kind: "ledger.period_close", id: closed.id, digest: body.digest });
+    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it("pays every seller with an available balance once, final on chain and committed in the ledger", async () => {

@@ -253,6 +253,13 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect(problemCode(await h.post("/v1/ledger/periods/close", close, writer))).toBe("ENT_LEDGER_PERIOD_CLOSED");
     expect((await h.post("/v1/ledger/periods/close", { before: "2999-01-01T00:00:00Z" }, writer)).statusCode).toBe(400);
     expect(json(await h.get("/v1/ledger/periods"))).toMatchObject({ closedBefore: "2024-12-03T00:00:00.000Z", closes: [{ note: "2 December reported" }] });
+    // Its report: the closed period's trial balance with the journal head, digested (anchored when a chain is configured; none here).
+    const { id, reportDigest, anchored } = json<{ id: string; reportDigest: string; anchored: boolean }>(closed);
+    expect(anchored).toBe(false);
+    const report = () => h.get(`/v1/ledger/periods/${id}/report`);
+    expect(json<{ digest: string }>(await report()).digest).toBe(reportDigest);
+    expect(problemCode(await h.get(`/v1/ledger/periods/${id}/proof`))).toBe("ENT_ANCHOR_UNAVAILABLE");
+    expect((await h.get("/v1/ledger/periods/999/report")).statusCode).toBe(404);
 
     // A gateway's event from the closed day: booked on the 3rd, its own instant kept; the settlement record keeps the event as sent.
     const late = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "j-after-close", settlementId: "ORD-J-AFTER-CLOSE", occurredAt: "2024-12-02T11:00:00Z" }));
@@ -262,6 +269,8 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect(r.transaction.metadata["originalEffectiveAt"]).toBe("2024-12-02T11:00:00.000Z");
     expect(r.settlement.event.occurredAt).toBe("2024-12-02T11:00:00.000Z");
     expect(json<unknown>(await h.get(day2))).toEqual(reported);
+    // The close's report is recomputed from the journal: the late event changed nothing in it.
+    expect(json<{ digest: string }>(await report()).digest).toBe(reportDigest);
     const day3 = json<{ accounts: Array<{ account: string; credits: string }> }>(await h.get("/v1/ledger/trial-balance?from=2024-12-03T00:00:00Z&to=2024-12-04T00:00:00Z"));
     expect(day3.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held")?.credits).not.toBe("0");
   });

@@ -69,6 +69,8 @@ describe("operations routes and docs", () => {
       ["get", "/v1/journal/export"],
       ["post", "/v1/ledger/periods/close"],
       ["get", "/v1/ledger/periods"],
+      ["get", "/v1/ledger/periods/{id}/report"],
+      ["get", "/v1/ledger/periods/{id}/proof"],
       ["post", "/v1/sellers"],
       ["post", "/v1/fee-schedules"],
       ["get", "/v1/fee-schedules"],

@@ -221,12 +221,42 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
         "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened.",
       security: bearer,
       body: Type.Object({ before: DateTime, note: Type.Optional(Text(500)) }, { additionalProperties: false }),
-      response: { 201: PeriodCloseView, ...problems(400, 401, 403, 409, 429) },
+      response: {
+        201: Type.Object({ ...PeriodCloseView.properties, reportDigest: Type.String({ description: "0x sha256 of the close's report (GET …/report), queued for anchoring" }), anchored: Type.Boolean() }),
+        ...problems(400, 401, 403, 409, 429),
+      },
     },
   }, async (request, reply) => {
     const body = request.body as { before: string; note?: string };
-    const close = await ledger.closePeriod({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null });
-    return reply.status(201).send(periodCloseView(close));
+    const r = await app.services.closing.close({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null });
+    return reply.status(201).send({ ...periodCloseView(r.close), reportDigest: r.digest, anchored: r.anchored });
+  });
+
+  app.get("/v1/ledger/periods/:id/report", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "A period close's report: the closed period's trial balance with the journal head it closed at",
+      description:
+        "Recomputed from the journal each time (a closed period's figures cannot change). `digest` is the 0x-prefixed sha256 of the `report` object as JSON.stringify writes it (keys in the order shown): the document anchored on chain as `ledger.period_close` (proof: GET …/proof).",
+      security: bearer,
+      params: Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Period close id") }),
+      response: { 200: Type.Object({ report: Type.Unknown(), digest: Type.String() }), ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => app.services.closing.report((request.params as { id: string }).id));
+
+  app.get("/v1/ledger/periods/:id/proof", {
+    config: read,
+    schema: {
+      tags: [TAGS.journal],
+      summary: "Inclusion proof of a period close's report digest (the JSON `npm run verify` reads)",
+      security: bearer,
+      params: Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Period close id") }),
+      response: { 200: Type.Unknown(), ...problems(400, 401, 403, 404, 409, 429, 503) },
+    },
+  }, async (request) => {
+    const proof = await app.services.closing.proof((request.params as { id: string }).id);
+    return JSON.parse(JSON.stringify(proof, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))) as unknown;
   });
 
   app.get("/v1/ledger/periods", {
