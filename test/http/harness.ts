@@ -10,6 +10,7 @@ import { loadConfig, type Config } from "../../service/config.js";
 import { historicalUsdRate } from "../../service/fx/index.js";
 import { signedHeaders } from "../../service/http/auth/signature.js";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { CsvReader } from "../../service/reconciliation/csv.js";
 import { createServices, type Services } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/index.js";
@@ -117,4 +118,18 @@ export function json<T = Record<string, unknown>>(r: LightMyRequestResponse): T 
 export function problemCode(r: LightMyRequestResponse): string {
   if (!String(r.headers["content-type"]).startsWith("application/problem+json")) throw new Error(`not a problem document: ${r.statusCode} ${r.headers["content-type"]} ${r.body.slice(0, 200)}`);
   return (JSON.parse(r.body) as { code: string }).code;
+}
+
+/** A CSV answer read back with the project's RFC 4180 reader (fields may hold quoted commas); a malformed record fails the test. */
+export function csvRows(text: string): string[][] {
+  const rows: string[][] = [];
+  const reader = new CsvReader({
+    record: (r) => rows.push(r.fields),
+    problem: (p) => {
+      throw new Error(`malformed CSV at line ${p.line}: ${p.message}`);
+    },
+  });
+  reader.pushText(text);
+  reader.end();
+  return rows;
 }

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CsvReader } from "../../service/reconciliation/csv.js";
 import { testDatabaseKinds } from "../support/db.js";
-import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness, csvRows } from "./harness.js";
 
 interface Tx {
   id: string;
@@ -219,12 +218,8 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     const csv = await h.get("/v1/journal/export?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z");
     expect(csv.statusCode).toBe(200);
     expect(csv.headers["content-type"]).toMatch(/^text\/csv/);
-    // Read back with the project's RFC 4180 reader (descriptions hold commas, quoted).
-    const records: string[][] = [];
-    const reader = new CsvReader({ record: (r) => records.push(r.fields), problem: (p) => records.push(["PROBLEM", p.message]) });
-    reader.pushText(csv.body);
-    reader.end();
-    const [header, ...rows] = records;
+    // Descriptions hold commas, quoted: read back with the project's RFC 4180 reader.
+    const [header, ...rows] = csvRows(csv.body);
     const col = (name: string) => header!.indexOf(name);
     expect(header!.slice(0, 3)).toEqual(["sequence", "effective_at", "booked_at"]);
     const sequences = [...new Set(rows.map((r) => r[col("sequence")]!))];

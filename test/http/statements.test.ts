@@ -3,8 +3,7 @@
  * each of the seller's accounts; a period inside the day starts from what came before; CSV too.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CsvReader } from "../../service/reconciliation/csv.js";
-import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness, csvRows } from "./harness.js";
 
 interface Statement {
   sellerId: string;
@@ -61,11 +60,7 @@ describe("seller statements", () => {
     const r = await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`, "&format=csv");
     expect(r.statusCode).toBe(200);
     expect(r.headers["content-type"]).toMatch(/^text\/csv/);
-    const rows: string[][] = [];
-    const reader = new CsvReader({ record: (x) => rows.push(x.fields), problem: (p) => rows.push(["PROBLEM", p.message]) });
-    reader.pushText(r.body);
-    reader.end();
-    const [header, ...lines] = rows;
+    const [header, ...lines] = csvRows(r.body);
     expect(header).toEqual(["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance"]);
     const held = lines.filter((l) => l[0] === "seller:S-POP-SZ-01:held");
     expect(held.map((l) => l[2])).toEqual(["opening", "posting", "posting", "posting", "closing"]);

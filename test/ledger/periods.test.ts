@@ -5,8 +5,8 @@
  * stale) is caught by the database and re-plans under the lock.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAppError } from "../../service/errors.js";
 import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
+import { rejected } from "../chain/support/app-errors.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
 const kinds = await testDatabaseKinds();
@@ -32,16 +32,6 @@ function sale(key: string, amount: bigint, effectiveAt: Date): TransactionInput 
     effectiveAt,
     accounts: specs,
   };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("expected a refusal");
 }
 
 describe.each(kinds)("closing periods on %s", (kind) => {
@@ -97,9 +87,9 @@ describe.each(kinds)("closing periods on %s", (kind) => {
   });
 
   it("only moves forward: the same or an earlier instant is 409, a future one 400, and every close is listed", async () => {
-    expect(await codeOf(a.closePeriod({ before: FEB_1 }))).toBe("ENT_LEDGER_PERIOD_CLOSED");
-    expect(await codeOf(a.closePeriod({ before: new Date("2025-01-01T00:00:00Z") }))).toBe("ENT_LEDGER_PERIOD_CLOSED");
-    expect(await codeOf(a.closePeriod({ before: new Date(Date.now() + 3_600_000) }))).toBe("ENT_REQUEST_VALIDATION");
+    expect((await rejected(a.closePeriod({ before: FEB_1 }))).code).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect((await rejected(a.closePeriod({ before: new Date("2025-01-01T00:00:00Z") }))).code).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect((await rejected(a.closePeriod({ before: new Date(Date.now() + 3_600_000) }))).code).toBe("ENT_REQUEST_VALIDATION");
     const march = await b.closePeriod({ before: MAR_1 });
     expect(march.previousClosedBefore).toEqual(FEB_1);
     const listed = await a.periodCloses();

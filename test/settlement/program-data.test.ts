@@ -5,9 +5,9 @@
  * and a seller is onboarded once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, SettlementService, type FeeSchedule } from "../../service/settlement/index.js";
 import { DEFAULT_EVENT_LIMITS } from "../../service/settlement/validate.js";
+import { rejected } from "../chain/support/app-errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
 import { openSettlementHarness, type SettlementHarness } from "./harness.js";
@@ -15,13 +15,8 @@ import { openSettlementHarness, type SettlementHarness } from "./harness.js";
 const kinds = await testDatabaseKinds();
 
 async function codeOf(p: Promise<unknown>): Promise<{ code: string; field: string | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return { code: e.code, field: e.fields?.[0]?.field };
-    throw e;
-  }
-  throw new Error("expected a refusal");
+  const e = await rejected(p);
+  return { code: e.code, field: e.fields?.[0]?.field };
 }
 
 describe.each(kinds)("program data published through the service on %s", (kind) => {

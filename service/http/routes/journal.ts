@@ -119,9 +119,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     // never a write to Object.prototype's accessors that would drop the filter silently.
     const metadata = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(q)) if (k.startsWith(META_PREFIX) && v !== undefined) metadata[k.slice(META_PREFIX.length)] = v;
-    if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to)) {
-      throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
-    }
+    if (q.to !== undefined) periodOf(q.from, q.to);
     const page = await ledger.listTransactions({
       ...(q.account === undefined ? {} : { account: q.account }),
       ...(q.sellerId === undefined ? {} : { sellerId: q.sellerId }),
