@@ -300,10 +300,7 @@ export class FxService {
       };
     }
 
-    const mid = await this.resolver.resolve(from, to, at);
-    // Same currency: nothing is exchanged, so no markup is taken.
-    const markupBps = from === to ? 0 : this.markupFor(from, to);
-    const rate = allInRate(mid.rate, markupBps);
+    const { mid, markupBps, rate } = await this.conversionRate(from, to, at);
     return {
       amount: convertMinor(input.amount, from, to, rate, rounding),
       rate,
@@ -319,5 +316,16 @@ export class FxService {
         at: mid.at,
       },
     };
+  }
+
+  /**
+   * The rate an unquoted conversion uses at `at`: the mid rate in force, less the configured markup
+   * for the pair (none within one currency). Every conversion without a quote takes it, so a
+   * quote changes only WHEN the rate is fixed, never whether the markup is taken.
+   */
+  async conversionRate(from: string, to: string, at: Date): Promise<{ mid: ResolvedRate; markupBps: number; rate: string }> {
+    const mid = await this.resolver.resolve(from, to, at);
+    const markupBps = from === to ? 0 : this.markupFor(from, to);
+    return { mid, markupBps, rate: allInRate(mid.rate, markupBps) };
   }
 }

@@ -25,6 +25,7 @@ export function fxToJson(fx: readonly FxLeg[]): Json {
     asOf: l.asOf,
     fromAmount: l.fromAmount.toString(),
     toAmount: l.toAmount.toString(),
+    ...(l.markupBps === undefined ? {} : { midRate: l.midRate ?? null, markupBps: l.markupBps }),
   }));
 }
 
@@ -57,6 +58,7 @@ function fxFromJson(v: unknown): FxLeg[] {
     asOf: String(l.asOf),
     fromAmount: big(l.fromAmount),
     toAmount: big(l.toAmount),
+    ...(typeof l.markupBps === "number" && typeof l.midRate === "string" ? { midRate: l.midRate, markupBps: l.markupBps } : {}),
   }));
 }
 

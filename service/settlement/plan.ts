@@ -185,6 +185,10 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
   for (const leg of fx) {
     m[`fx.${leg.from}-${leg.to}.rate`] = leg.rate;
     if (leg.quoteId !== null) m[`fx.${leg.from}-${leg.to}.quoteId`] = leg.quoteId;
+    if (leg.markupBps !== undefined && leg.midRate !== undefined) {
+      m[`fx.${leg.from}-${leg.to}.midRate`] = leg.midRate;
+      m[`fx.${leg.from}-${leg.to}.markupBps`] = String(leg.markupBps);
+    }
   }
   return m;
 }

@@ -49,7 +49,8 @@ import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validat
 
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
-  latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }>;
+  /** The rate an unquoted conversion uses at `at`: mid less the configured markup (FxService.conversionRate). */
+  conversionRate(from: string, to: string, at: Date): Promise<{ mid: { rate: string; source: string; asOf: string }; markupBps: number; rate: string }>;
   /** A quote usable for `use` (pair, expiry, the gateway's own or an operator's), else an fx error. */
   usableQuote(
     id: string,
@@ -669,8 +670,8 @@ export class SettlementService {
 
   private async lookup(from: string, to: string, at: Date): Promise<RateEvidence> {
     try {
-      const r = await this.fx.latestRate(from, to, at);
-      return { from, to, rate: r.rate, quoteId: null, source: r.source, asOf: r.asOf };
+      const r = await this.fx.conversionRate(from, to, at);
+      return { from, to, rate: r.rate, quoteId: null, source: r.mid.source, asOf: r.mid.asOf, ...(r.markupBps === 0 ? {} : { midRate: r.mid.rate, markupBps: r.markupBps }) };
     } catch (e) {
       throw SettlementErrors.fxUnavailable(`no ${from}->${to} rate at ${at.toISOString()}`, {
         fields: [{ field: "occurredAt", message: `no ${from}->${to} rate published for this instant` }],

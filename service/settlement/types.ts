@@ -122,6 +122,9 @@ export interface RateEvidence {
   quoteId: string | null;
   source: string;
   asOf: string;
+  /** Without a quote, when a markup was taken: the mid rate and the markup (`rate` = mid less it). */
+  midRate?: string;
+  markupBps?: number;
 }
 
 export interface FxLeg extends RateEvidence {

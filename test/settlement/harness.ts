@@ -27,11 +27,11 @@ export interface SettlementHarness {
   close(): Promise<void>;
 }
 
-/** `now`: the ledger's clock (booking times, pending timeouts); default the real time. */
-export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts: { now?: () => Date } = {}): Promise<SettlementHarness> {
+/** `now`: the ledger's clock (booking times, pending timeouts); default the real time. `markupBps`: the FX markup configured (default 0). */
+export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts: { now?: () => Date; markupBps?: number } = {}): Promise<SettlementHarness> {
   const db = await freshDatabase(kind);
   const ledger = createLedger(db, opts.now ? { now: opts.now } : {});
-  const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
+  const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400, defaultMarkupBps: opts.markupBps ?? 0 });
   const repository = new PrismaSettlementRepository(db.prisma);
   const make = () => new SettlementService({ ledger, fx, repository, maxSequenceRetries: 50 });
   const settlement = make();

@@ -78,6 +78,8 @@ export const FxLegView = Type.Object({
   asOf: Type.String(),
   fromAmount: Amount,
   toAmount: Amount,
+  midRate: Type.Optional(Type.String({ description: "Without a quote, when a markup was taken: the mid rate (`rate` is it less the markup)" })),
+  markupBps: Type.Optional(Type.Integer()),
 });
 
 export const EventView = Type.Object({
@@ -150,7 +152,17 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.originalEventId === undefined ? {} : { originalEventId: e.originalEventId }),
       ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
     },
-    fx: r.fx.map((l) => ({ from: l.from, to: l.to, rate: l.rate, quoteId: l.quoteId, source: l.source, asOf: l.asOf, fromAmount: l.fromAmount.toString(), toAmount: l.toAmount.toString() })),
+    fx: r.fx.map((l) => ({
+      from: l.from,
+      to: l.to,
+      rate: l.rate,
+      quoteId: l.quoteId,
+      source: l.source,
+      asOf: l.asOf,
+      fromAmount: l.fromAmount.toString(),
+      toAmount: l.toAmount.toString(),
+      ...(l.markupBps === undefined || l.midRate === undefined ? {} : { midRate: l.midRate, markupBps: l.markupBps }),
+    })),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
     refundedDelta: r.refundedDelta.toString(),
     journalTransactionId: r.journalTransactionId,
