@@ -14,7 +14,7 @@ import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransaction
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -22,6 +22,31 @@ const VERIFY_PAGE = 500;
 const EXPORT_PAGE = 1_000;
 /** Postings one account statement lists at most. */
 const STATEMENT_LINES = 10_000;
+
+/** Rows as statement lines: each posted or commit leg changes the balance (signed in the normal direction); pending and void legs list with 0. */
+function statementLines(rows: readonly store.StatementRow[], normalBalance: "debit" | "credit", opening: bigint): AccountStatement["lines"] {
+  let balance = opening;
+  return rows.map((r) => {
+    const amount = BigInt(r.amount);
+    const moves = r.phase === "posted" || r.phase === "commit";
+    const change = !moves ? 0n : (r.direction === normalBalance ? 1n : -1n) * amount;
+    balance += change;
+    return {
+      transactionId: r.transaction_id.toString(),
+      effectiveAt: r.effective_at,
+      bookedAt: r.booked_at,
+      transactionKind: r.kind,
+      description: r.description,
+      metadata: r.metadata,
+      postingId: r.posting_id.toString(),
+      direction: r.direction,
+      phase: r.phase,
+      amount,
+      change,
+      balance,
+    };
+  });
+}
 
 export function createQueries(sql: SqlRunner, now: () => Date): Queries {
   async function accountOrFail(code: string, currency: string): Promise<store.AccountRow> {
@@ -115,31 +140,22 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const posted = (t: { postedDebits: bigint; postedCredits: bigint } | undefined) =>
         t === undefined ? 0n : s.normalBalance === "debit" ? t.postedDebits - t.postedCredits : t.postedCredits - t.postedDebits;
       const opening = posted(before?.totals);
-      let balance = opening;
-      const lines = rows.map((r) => {
-        const amount = BigInt(r.amount);
-        const moves = r.phase === "posted" || r.phase === "commit";
-        const change = !moves ? 0n : (r.direction === s.normalBalance ? 1n : -1n) * amount;
-        balance += change;
-        return {
-          transactionId: r.transaction_id.toString(),
-          effectiveAt: r.effective_at,
-          bookedAt: r.booked_at,
-          transactionKind: r.kind,
-          description: r.description,
-          metadata: r.metadata,
-          postingId: r.posting_id.toString(),
-          direction: r.direction,
-          phase: r.phase,
-          amount,
-          change,
-          balance,
-        };
-      });
+      const lines = statementLines(rows, s.normalBalance, opening);
+      const balance = lines.length === 0 ? opening : lines[lines.length - 1]!.balance;
       // Read apart from the lines: a check that the lines are the whole period, not a sum of them.
       const closing = posted(end?.totals);
       if (closing !== balance) throw new Error(`statement of ${account} (${currency}): opening + lines = ${balance}, the balance before ${period.to.toISOString()} is ${closing}`);
       return { account, currency, normalBalance: s.normalBalance, from: period.from, to: period.to, opening, lines, closing };
+    },
+
+    async postingsBetween(account: string, currency: string, range: { afterTransactionId: string | null; beforeTransactionId: string }): Promise<AccountStatement["lines"]> {
+      const a = await accountOrFail(account, currency);
+      const after = range.afterTransactionId === null ? null : BigInt(range.afterTransactionId);
+      const rows = await store.accountPostingsBetween(sql, a.id, after, BigInt(range.beforeTransactionId), STATEMENT_LINES + 1);
+      if (rows.length > STATEMENT_LINES) {
+        throw Errors.validation(`more than ${STATEMENT_LINES} postings of ${account} (${currency}) in the range`, { fields: [{ field: "range", message: `at most ${STATEMENT_LINES} postings` }] });
+      }
+      return statementLines(rows, a.normal_balance, 0n);
     },
 
     async trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance> {

@@ -505,6 +505,21 @@ export function accountPostingsEffective(sql: SqlRunner, accountId: bigint, from
   );
 }
 
+/** An account's postings of the transactions after `afterId` (when given) and before `beforeId`, in sequence order, at most `limit`. */
+export function accountPostingsBetween(sql: SqlRunner, accountId: bigint, afterId: bigint | null, beforeId: bigint, limit: number): Promise<StatementRow[]> {
+  return sql.q<StatementRow[]>(
+    `SELECT t."id" AS transaction_id, t."effective_at", t."booked_at", t."kind", t."description", t."metadata",
+            p."id" AS posting_id, p."direction", p."phase", p."amount"::text AS amount
+       FROM "ledger_postings" p JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."account_id" = $1 AND ($2::bigint IS NULL OR p."transaction_id" > $2) AND p."transaction_id" < $3
+      ORDER BY p."transaction_id", p."id" LIMIT $4`,
+    accountId,
+    afterId,
+    beforeId,
+    limit,
+  );
+}
+
 export interface TrialBalanceRow {
   code: string;
   currency: string;

@@ -250,6 +250,11 @@ export interface Ledger {
    * the closing balance, which is the balance of everything effective before `to`.
    */
   statement(account: string, currency: string, period: { from: Date; to: Date }): Promise<AccountStatement>;
+  /**
+   * An account's postings of the journal transactions strictly between two (by sequence; from the
+   * start when `afterTransactionId` is null), with their changes and a running balance from 0.
+   */
+  postingsBetween(account: string, currency: string, range: { afterTransactionId: string | null; beforeTransactionId: string }): Promise<AccountStatement["lines"]>;
   /** Posted debits and credits per account by effective instant: opening before `from`, the period [from, to), closing. */
   trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance>;
   /** The postings of the transactions effective in [from, to), a page of transactions at a time, in sequence order. */

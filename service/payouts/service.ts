@@ -17,7 +17,8 @@ import type { IndexerChange } from "../chain/indexer/types.js";
 import { sameAddress } from "../chain/address.js";
 import type { SqlRunner } from "../db/sql.js";
 import { errorSummary, isAppError } from "../errors.js";
-import type { Ledger } from "../ledger/types.js";
+import type { AccountStatement, Ledger } from "../ledger/types.js";
+import { PayoutAccounts } from "./booking.js";
 import type { RoundingMode } from "../money/index.js";
 import type { Seller } from "../settlement/types.js";
 import { decimalsReader } from "../treasury/index.js";
@@ -31,6 +32,21 @@ import { PayoutRepository, type StoredPayout } from "./repository.js";
 import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
 import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStatus, PlanResult } from "./types.js";
+
+/** A seller available-account line's effect on the spendable balance (credit-normal): posted legs move it, a reserve (pending outflow) takes from it, a void of one gives back; pending inflows and commits of outflows do not. */
+function availableChange(l: { direction: "debit" | "credit"; phase: "posted" | "pending" | "commit" | "void"; amount: bigint }): bigint {
+  const inflow = l.direction === "credit";
+  switch (l.phase) {
+    case "posted":
+      return inflow ? l.amount : -l.amount;
+    case "pending":
+      return inflow ? 0n : -l.amount;
+    case "commit":
+      return inflow ? l.amount : 0n;
+    case "void":
+      return inflow ? 0n : l.amount;
+  }
+}
 
 export interface PayoutServiceOptions {
   sql: SqlRunner;
@@ -78,8 +94,10 @@ export class PayoutService {
   readonly #intervalMs: number;
   readonly #log: PayoutLog | undefined;
   readonly #now: () => Date;
+  readonly #ledger: Ledger;
 
   constructor(opts: PayoutServiceOptions) {
+    this.#ledger = opts.ledger;
     this.repo = { destinations: new DestinationRepository(opts.sql), planner: new PlannerRepository(opts.sql), batches: new PayoutRepository(opts.sql) };
     this.#chain = opts.chain;
     this.#chainId = opts.chainId ?? opts.chain?.chainId;
@@ -172,6 +190,28 @@ export class PayoutService {
 
   async listPayouts(filter: PayoutFilter): Promise<Payout[]> {
     return (await this.repo.batches.listPayouts(filter)).map(publicPayout);
+  }
+
+  /**
+   * What a payout pays: the lines of the seller's available balance since the previous payout of
+   * the same currency reserved it (or since the start), up to this payout's reserve. A payout takes
+   * the whole available balance, so the lines' effect on it (`available`: posted legs, a reserve
+   * taken, a reserve released) sums to the payout's amount (`matches`).
+   */
+  async settledBy(id: bigint): Promise<{ payout: Payout; lines: Array<AccountStatement["lines"][number] & { available: bigint }>; total: bigint; matches: boolean }> {
+    const payout = await this.getPayout(id);
+    if (payout.pendingTxId === null) return { payout, lines: [], total: 0n, matches: false };
+    const earlier = (await this.repo.batches.listPayouts({ sellerId: payout.sellerId, before: id, limit: 1000 })).find(
+      (p) => p.currency === payout.currency && p.pendingTxId !== null,
+    );
+    const lines = (
+      await this.#ledger.postingsBetween(PayoutAccounts.available(payout.sellerId), payout.currency, {
+        afterTransactionId: earlier?.pendingTxId ?? null,
+        beforeTransactionId: payout.pendingTxId,
+      })
+    ).map((l) => ({ ...l, available: availableChange(l) }));
+    const total = lines.reduce((t, l) => t + l.available, 0n);
+    return { payout, lines, total, matches: total === payout.amount };
   }
 
   /** Batches in the given statuses (all when none given), oldest first (reconciliation, operations). */

@@ -77,6 +77,7 @@ describe("operations routes and docs", () => {
       ["post", "/v1/tax-rules"],
       ["get", "/v1/tax-rules"],
       ["get", "/v1/sellers/{id}/statements"],
+      ["get", "/v1/payouts/{id}/settles"],
       ["get", "/v1/sellers"],
       ["get", "/v1/accounts/{account}/{currency}/balance"],
       ["get", "/v1/accounts/{account}/{currency}/history"],

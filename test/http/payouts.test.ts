@@ -111,9 +111,29 @@ describe("payout routes", { timeout: 60_000 }, () => {
       const batch = await call("GET", `/v1/payouts/batches/${body.batches[0]!.id}`, keys.finance);
       expect(JSON.parse(batch.body)).toMatchObject({ batch: { status: "final", paidTotal: "25000000" }, payouts: [{ id }] });
 
+      // What it pays: the one credit of 2,500 since the start, summing to the amount.
+      const settles = JSON.parse((await call("GET", `/v1/payouts/${id}/settles`, keys.finance)).body) as { total: string; matches: boolean; lines: Array<{ phase: string; available: string }> };
+      expect(settles).toMatchObject({ total: "2500", matches: true, lines: [{ phase: "posted", available: "2500" }] });
+
       const cancel = await call("POST", `/v1/payouts/batches/${body.batches[0]!.id}/cancel`, keys.admin);
       expect(cancel.statusCode).toBe(409);
       expect(problem(cancel).code).toBe("ENT_PAYOUT_INVALID_STATE");
+
+      // A second payout pays only what came after the first one's reserve: its commit is listed
+      // (it moves no spendable balance), then the new credit.
+      await h.credit("S-SEMI-HZ-01", "USD", 1_200n);
+      const second = JSON.parse((await call("POST", "/v1/payouts/runs", keys.admin)).body) as { batches: Array<{ id: string; firstPayoutId: string }> };
+      await h.untilBatch(BigInt(second.batches[0]!.id), "final");
+      const next = JSON.parse((await call("GET", `/v1/payouts/${second.batches[0]!.firstPayoutId}/settles`, keys.finance)).body) as {
+        total: string;
+        matches: boolean;
+        lines: Array<{ what: string; phase: string; available: string }>;
+      };
+      expect(next).toMatchObject({ total: "1200", matches: true });
+      expect(next.lines.map((l) => [l.what, l.phase, l.available])).toEqual([
+        ["payout", "commit", "0"],
+        ["test-credit", "posted", "1200"],
+      ]);
     });
 
     it("answers 404 for unknown ids and 400 for a bad filter", async () => {
@@ -121,6 +141,7 @@ describe("payout routes", { timeout: 60_000 }, () => {
       expect(missing.statusCode).toBe(404);
       expect(problem(missing).code).toBe("ENT_PAYOUT_NOT_FOUND");
       expect(problem(await call("GET", "/v1/payouts/batches/999999", keys.finance)).code).toBe("ENT_PAYOUT_BATCH_NOT_FOUND");
+      expect(problem(await call("GET", "/v1/payouts/999999/settles", keys.finance)).code).toBe("ENT_PAYOUT_NOT_FOUND");
       expect((await call("GET", "/v1/payouts?status=lost", keys.finance)).statusCode).toBe(400);
       expect((await call("GET", "/v1/payouts/abc", keys.finance)).statusCode).toBe(400);
     });

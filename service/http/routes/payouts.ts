@@ -3,6 +3,7 @@
  * an on-demand payout run and the cancellation of a batch that failed (admin). Without a chain
  * configured (`services.payouts` absent) every route answers 503 ENT_PAYOUT_UNAVAILABLE.
  */
+import { lineKind } from "../../settlement/index.js";
 import { TAGS } from "../plugins/docs.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
@@ -243,6 +244,59 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: PayoutView, ...problems(400, 401, 403, 404, 429, 503) },
     },
   }, async (request) => payoutView(await service().getPayout(BigInt((request.params as { id: string }).id))));
+
+  app.get("/v1/payouts/:id/settles", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "What a payout pays: the seller's available-balance lines it drained",
+      description:
+        "The postings of `seller:<id>:available` in the payout's currency since the previous payout of that currency reserved the balance (or since the start), up to this payout's reserve: captures released, refunds, fee adjustments, a previous payout's reserve given back... `available` is each line's effect on the spendable balance; they sum to `total`, which equals the payout's amount (`matches`) since a payout takes the whole available balance.",
+      security: bearer,
+      params: Type.Object({ id: Id }),
+      response: {
+        200: Type.Object({
+          payoutId: Type.String(),
+          sellerId: Type.String(),
+          currency: Type.String(),
+          amount: Type.String(),
+          total: Type.String(),
+          matches: Type.Boolean(),
+          lines: Type.Array(
+            Type.Object({
+              transactionId: Type.String(),
+              effectiveAt: Type.String(),
+              what: Type.String(),
+              settlementId: Type.Union([Type.String(), Type.Null()]),
+              phase: Type.String(),
+              amount: Type.String(),
+              available: Type.String(),
+            }),
+          ),
+        }),
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+  }, async (request) => {
+    const r = await service().settledBy(BigInt((request.params as { id: string }).id));
+    return {
+      payoutId: r.payout.id.toString(),
+      sellerId: r.payout.sellerId,
+      currency: r.payout.currency,
+      amount: r.payout.amount.toString(),
+      total: r.total.toString(),
+      matches: r.matches,
+      lines: r.lines.map((l) => ({
+        transactionId: l.transactionId,
+        effectiveAt: l.effectiveAt.toISOString(),
+        what: lineKind(l.metadata, l.transactionKind),
+        settlementId: l.metadata["settlementId"] ?? null,
+        phase: l.phase,
+        amount: l.amount.toString(),
+        available: l.available.toString(),
+      })),
+    };
+  });
 
   app.get("/v1/payouts/batches/:id", {
     config: read,
