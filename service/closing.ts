@@ -34,7 +34,7 @@ export function reportDigest(report: PeriodCloseReport): string {
   return `0x${createHash("sha256").update(JSON.stringify(report), "utf8").digest("hex")}`;
 }
 
-function reportOf(close: PeriodClose, tb: TrialBalance): PeriodCloseReport {
+function buildReport(close: PeriodClose, tb: TrialBalance): PeriodCloseReport {
   return {
     format: REPORT_FORMAT,
     close: {
@@ -68,7 +68,7 @@ export class PeriodClosing {
   /** Closes the period and queues its report's digest for the next anchoring batch (when a chain is configured). */
   async close(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<{ close: PeriodClose; digest: string; anchored: boolean }> {
     const close = await this.ledger.closePeriod(input);
-    const { digest } = await this.report(close.id);
+    const { digest } = await this.reportOf(close);
     if (this.anchor !== null) await this.anchor.enqueueDocument({ kind: PERIOD_CLOSE_DOCUMENT, id: close.id, digest });
     return { close, digest, anchored: this.anchor !== null };
   }
@@ -77,8 +77,12 @@ export class PeriodClosing {
   async report(id: string): Promise<{ report: PeriodCloseReport; digest: string }> {
     const close = (await this.ledger.periodCloses()).closes.find((c) => c.id === id);
     if (close === undefined) throw Errors.notFound(`no period close ${JSON.stringify(id.slice(0, 40))}`, { fields: [{ field: "id", message: "unknown period close" }] });
+    return this.reportOf(close);
+  }
+
+  private async reportOf(close: PeriodClose): Promise<{ report: PeriodCloseReport; digest: string }> {
     const tb = await this.ledger.trialBalance({ ...(close.previousClosedBefore === null ? {} : { from: close.previousClosedBefore }), to: close.closedBefore });
-    const report = reportOf(close, tb);
+    const report = buildReport(close, tb);
     return { report, digest: reportDigest(report) };
   }
 

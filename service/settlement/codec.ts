@@ -15,8 +15,9 @@ function linesToJson(l: Lines): Json {
   return o;
 }
 
-export function fxToJson(fx: readonly FxLeg[]): Json {
-  return fx.map((l) => ({
+/** One FX leg as JSON (stored rows and HTTP answers): amounts as strings, the mid rate and markup only where one was taken. */
+export function fxLegToJson(l: FxLeg) {
+  return {
     from: l.from,
     to: l.to,
     rate: l.rate,
@@ -25,8 +26,12 @@ export function fxToJson(fx: readonly FxLeg[]): Json {
     asOf: l.asOf,
     fromAmount: l.fromAmount.toString(),
     toAmount: l.toAmount.toString(),
-    ...(l.markupBps === undefined ? {} : { midRate: l.midRate ?? null, markupBps: l.markupBps }),
-  }));
+    ...(l.markupBps === undefined || l.midRate === undefined ? {} : { midRate: l.midRate, markupBps: l.markupBps }),
+  };
+}
+
+export function fxToJson(fx: readonly FxLeg[]): Json {
+  return fx.map(fxLegToJson);
 }
 
 export function breakdownToJson(b: Breakdown): Json {

@@ -8,7 +8,7 @@ export { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 export { cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
-export { breakdownFromJson, breakdownToJson, settlementToJson } from "./codec.js";
+export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
 export { lineKind, type SellerStatement } from "./statement.js";
 export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";

@@ -24,11 +24,11 @@ export function validateSeller(s: Seller): void {
     });
 }
 
-/** Program data compared by content: bigints and instants as text, keys in a fixed order. */
+/** Program data compared by content: bigints as text (instants already are, through toJSON), keys in a fixed order. */
 function canonical(item: ProgramItem): string {
   const body = item.kind === "seller" ? item.seller : item.kind === "schedule" ? item.schedule : item.taxRule;
   return JSON.stringify(body, (_k, v: unknown) =>
-    typeof v === "bigint" ? v.toString() : v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    typeof v === "bigint" ? v.toString() : v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
   );
 }
 

@@ -56,3 +56,16 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
     close: () => db.close(),
   };
 }
+
+/** A published rate valid for March 2025 (the window the settlement tests' events fall in). */
+export function marchRate(base: string, quote: string, rate: string) {
+  return {
+    base,
+    quote,
+    rate,
+    source: "test",
+    asOf: new Date("2025-03-01T00:00:00Z"),
+    validFrom: new Date("2025-03-01T00:00:00Z"),
+    validUntil: new Date("2025-04-01T00:00:00Z"),
+  };
+}

@@ -6,25 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
-import { openSettlementHarness, type SettlementHarness } from "./harness.js";
+import { marchRate, openSettlementHarness, type SettlementHarness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
 
 describe.each(kinds)("FX markup on %s", (kind) => {
   let h: SettlementHarness;
-  const rate = (base: string, quote: string, value: string) => ({
-    base,
-    quote,
-    rate: value,
-    source: "test",
-    asOf: new Date("2025-03-01T00:00:00Z"),
-    validFrom: new Date("2025-03-01T00:00:00Z"),
-    validUntil: new Date("2025-04-01T00:00:00Z"),
-  });
 
   beforeAll(async () => {
     h = await openSettlementHarness(kind, { markupBps: 150 });
-    await h.fx.publishRates([rate("BRL", "USD", "0.18"), rate("USD", "CNY", "7.2")]);
+    await h.fx.publishRates([marchRate("BRL", "USD", "0.18"), marchRate("USD", "CNY", "7.2")]);
   }, 120_000);
   afterAll(async () => h?.close());
 

@@ -10,7 +10,7 @@ import { DEFAULT_EVENT_LIMITS } from "../../service/settlement/validate.js";
 import { rejected } from "../chain/support/app-errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
-import { openSettlementHarness, type SettlementHarness } from "./harness.js";
+import { marchRate, openSettlementHarness, type SettlementHarness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -23,19 +23,10 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
   let h: SettlementHarness;
   let clock = new Date("2025-03-05T12:00:00Z");
   const instance = () => new SettlementService({ ledger: h.ledger, fx: h.fx, repository: h.repository, limits: { ...DEFAULT_EVENT_LIMITS, now: () => clock } });
-  const rate = (base: string, quote: string, value: string) => ({
-    base,
-    quote,
-    rate: value,
-    source: "test",
-    asOf: new Date("2025-03-01T00:00:00Z"),
-    validFrom: new Date("2025-03-01T00:00:00Z"),
-    validUntil: new Date("2025-04-01T00:00:00Z"),
-  });
 
   beforeAll(async () => {
     h = await openSettlementHarness(kind);
-    await h.fx.publishRates([rate("BRL", "USD", "0.18"), rate("USD", "CNY", "7.2")]);
+    await h.fx.publishRates([marchRate("BRL", "USD", "0.18"), marchRate("USD", "CNY", "7.2")]);
   }, 120_000);
   afterAll(async () => h?.close());
 

@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import type { FeeSchedule, Seller, SellerStatement, SettlementItemResult, SettlementRecord, SettlementResult, TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
@@ -152,17 +152,7 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.originalEventId === undefined ? {} : { originalEventId: e.originalEventId }),
       ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
     },
-    fx: r.fx.map((l) => ({
-      from: l.from,
-      to: l.to,
-      rate: l.rate,
-      quoteId: l.quoteId,
-      source: l.source,
-      asOf: l.asOf,
-      fromAmount: l.fromAmount.toString(),
-      toAmount: l.toAmount.toString(),
-      ...(l.markupBps === undefined || l.midRate === undefined ? {} : { midRate: l.midRate, markupBps: l.markupBps }),
-    })),
+    fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
     refundedDelta: r.refundedDelta.toString(),
     journalTransactionId: r.journalTransactionId,
