@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
-  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo } = await import("../service/settlement/demo.js");
+  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   // Everything runs on this machine: webhooks may go to loopback receivers.
@@ -159,6 +159,7 @@ async function main(): Promise<void> {
           for (const e of summary.errors) process.stderr.write(`  demo event #${e.index} refused: ${e.code} ${e.message}\n`);
           throw new Error(`${summary.errors.length} demo event(s) were refused`);
         }
+        await loadDemoRemittances({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
         if (services.chain !== undefined && admin !== undefined && services.payouts !== undefined) {
           const set = await assignDemoDestinations(services.payouts, DEMO_SELLERS.map((s) => s.id), chainId);
           await publishDemoPayoutRates(services.fx, { currencies: [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))], day: DEMO_RANGE.to });

@@ -20,7 +20,7 @@ import { createLedger } from "./ledger/index.js";
 import type { Ledger } from "./ledger/types.js";
 import { PayoutService } from "./payouts/index.js";
 import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
-import { PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
+import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import { TreasuryService } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
@@ -42,6 +42,8 @@ export interface Services {
   ledger: Ledger;
   fx: FxService;
   settlement: SettlementService;
+  /** Gateway remittances (realised FX) and revaluations of open FX positions. */
+  realisation: FxRealisation;
   apiKeys: ApiKeyService;
   /** What every instance on the database shares at the HTTP edge: signature claims, rate and failure counters. */
   sharedState: { replay: ReplayGuard; counters: WindowCounters };
@@ -102,6 +104,7 @@ export function createServices(
     repository: new PrismaSettlementRepository(db.prisma, db.sql),
     ...(config.settlement === undefined ? {} : { limits: { ...config.settlement, now: () => new Date() } }),
   });
+  const realisation = new FxRealisation(ledger, fx);
   const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });
   const sharedState = {
@@ -170,6 +173,7 @@ export function createServices(
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,
     closing,
+    realisation,
     ...(chain === undefined ? {} : { chain }),
     webhooks,
     workerLog,

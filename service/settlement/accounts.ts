@@ -19,6 +19,16 @@ export const Accounts = {
   fulfilment: "platform:revenue:fulfilment",
   margin: "platform:revenue:hosting_margin",
   fxGainLoss: "platform:fx_gain_loss",
+  /** FX revenue: the markup taken on conversions done for sellers. */
+  fxMarkup: "platform:revenue:fx_markup",
+  /** Realised FX result: a gateway remitted a buyer-currency receivable at another rate than booked. */
+  fxRealised: "platform:fx:realised_gain_loss",
+  /** Unrealised FX result of open positions, restated at each revaluation. */
+  fxUnrealised: "platform:fx:unrealised_gain_loss",
+  /** The revaluation of fx:X-USD's open position to the published mid rate (USD). */
+  fxRevaluation: (currency: string) => `fx:${currency}-USD:revaluation`,
+  /** The platform's bank account that gateways remit to. */
+  bank: "platform:cash:bank",
   tax: (market: string, scheme: string) => `tax:${market}:${scheme}:payable`,
   /** FX clearing between a currency and the USD hub; exists in both currencies. */
   fxClearing: (currency: string) => `fx:${currency}-USD`,
@@ -40,6 +50,9 @@ export function accountSpec(code: string, currency: string): AccountSpec {
   }
   if (head === "fx") {
     return { code, currency, ownerType: "fx_clearing", ownerId: id ?? code, normalBalance: "debit", allowNegative: true };
+  }
+  if (code === Accounts.bank) {
+    return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: false };
   }
   if (code === Accounts.paymentFees) {
     return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true };

@@ -70,7 +70,8 @@ function fxFromJson(v: unknown): FxLeg[] {
 export function breakdownFromJson(v: unknown): Breakdown {
   const o = v as Obj;
   const lines = {} as Lines;
-  for (const k of LINE_KEYS) lines[k] = big((o.lines as Obj)[k]);
+  // A line added after a record was written (fxMarkup) reads as zero: it did not exist then.
+  for (const k of LINE_KEYS) lines[k] = big((o.lines as Obj)[k] ?? 0);
   const fee = o.gatewayFee as Obj;
   return {
     ...(o as unknown as Breakdown),

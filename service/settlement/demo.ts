@@ -7,7 +7,10 @@
  * module answers a replay with the original result), and an FX quote is only requested for an
  * event that was never recorded (a fresh quote id would otherwise change the event's body).
  */
-import { historicalPublishInputs, type FxService } from "../fx/index.js";
+import { allInRate, historicalPublishInputs, type FxService } from "../fx/index.js";
+import { convertMinor } from "../money/index.js";
+import { SETTLEMENT_CURRENCY } from "./accounts.js";
+import type { FxRealisation } from "./realisation.js";
 import { isAppError } from "../errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 import { SettlementErrors } from "./errors.js";
@@ -164,4 +167,36 @@ export async function loadDemo(deps: DemoDeps, range: { from: string; to: string
   });
   log(`settlement demo: ${summary.events} events, ${summary.created} booked, ${summary.existing} already there, ${summary.errors.length} refused`);
   return summary;
+}
+
+/** The demo acquirer's FX spread on what it converts (30 bps below mid). */
+const DEMO_ACQUIRER_SPREAD_BPS = 30;
+
+/**
+ * The demo gateway pays out everything it owes on the last day of the range, converted to USD at
+ * that day's mid less its spread (so realised FX shows), and the open positions are revalued that
+ * evening. Idempotent: a second run finds nothing left to remit and the revaluation recorded.
+ */
+export async function loadDemoRemittances(
+  deps: { realisation: FxRealisation; fx: Pick<FxService, "latestRate">; log?: (line: string) => void },
+  range: { to: string } = DEMO_RANGE,
+): Promise<{ remitted: number; realised: bigint }> {
+  const at = new Date(`${range.to}T06:00:00.000Z`);
+  let remitted = 0;
+  let realised = 0n;
+  for (const { currency, amount } of await deps.realisation.receivables(DEMO_GATEWAY)) {
+    if (amount <= 0n) continue;
+    const settledAmount =
+      currency === SETTLEMENT_CURRENCY
+        ? amount
+        : convertMinor(amount, currency, SETTLEMENT_CURRENCY, allInRate((await deps.fx.latestRate(currency, SETTLEMENT_CURRENCY, at)).rate, DEMO_ACQUIRER_SPREAD_BPS), "half-even");
+    const r = await deps.realisation.remit({ gateway: DEMO_GATEWAY, remittanceId: `demo-PO-${currency}-${range.to}`, currency, amount, settledCurrency: SETTLEMENT_CURRENCY, settledAmount, occurredAt: at });
+    remitted++;
+    realised += r.remittance.realised;
+  }
+  const revaluation = await deps.realisation.revalue(new Date(`${range.to}T23:00:00.000Z`));
+  deps.log?.(
+    `settlement demo: ${remitted} remittance(s) from ${DEMO_GATEWAY} booked, realised FX ${realised} USD cents; open positions revalued at ${revaluation.revaluation.at.toISOString()} (${revaluation.revaluation.lines.length} currencies)`,
+  );
+  return { remitted, realised };
 }

@@ -42,4 +42,11 @@ export const SettlementErrors = {
   notFound: defineError("ENT_SETTLEMENT_NOT_FOUND", 404, "Settlement not found"),
   /** A seller, fee schedule version or tax rule version published again under its id with other content. */
   programDataConflict: defineError("ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT", 409, "Program data already published with other content"),
+  /** A remittance would clear more than the gateway owes in that currency (realisation.ts). */
+  remittanceExceedsReceivable: defineError("ENT_REMITTANCE_EXCEEDS_RECEIVABLE", 422, "Remittance exceeds the receivable"),
+  remittanceConflict: defineError("ENT_REMITTANCE_CONFLICT", 409, "Remittance id reused with a different body"),
+  remittanceNotFound: defineError("ENT_REMITTANCE_NOT_FOUND", 404, "Remittance not found"),
+  invalidRevaluation: defineError("ENT_FX_REVALUATION_INVALID", 400, "Invalid revaluation"),
+  /** Before the latest revaluation, or inside a closed period. */
+  revaluationOutOfOrder: defineError("ENT_FX_REVALUATION_OUT_OF_ORDER", 409, "Revaluation instant not in the open period after the latest one"),
 } as const;

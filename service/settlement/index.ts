@@ -10,6 +10,7 @@ export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
+export { FxRealisation, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
 export { lineKind, type SellerStatement } from "./statement.js";
 export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

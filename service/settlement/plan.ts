@@ -3,12 +3,16 @@
  * rates, and for follow-ups the capture's state) -> one balanced posting plan.
  *
  * Shape of every transaction (B = buyer currency, USD = settlement currency, P = payout currency):
- *   B:   gateway receivable / payment-fee expense / tax payable / fx:B-USD
- *   USD: fx:B-USD / commission, fee recovery, logistics, warehousing, fulfilment, margin,
+ *   B:   gateway receivable / tax payable / fx:B-USD
+ *   USD: fx:B-USD / payment-fee expense / commission, fee recovery, logistics, warehousing, fulfilment, margin,
  *        fx gain-loss / fx:P-USD (or the seller's accounts when P = USD)
  *   P:   fx:P-USD / seller held|available|reserve
- * Each conversion puts the "from" amount on fx:X-USD in X and the "to" amount on the same code in
- * the other currency, so every currency nets to zero inside the transaction (asserted below).
+ * Each conversion puts the "from" amount on fx:X-USD in X and its MID-RATE value on the same code in
+ * the other currency, so every currency nets to zero inside the transaction (asserted below). The
+ * seller's proceeds are converted at the all-in rate (mid less the configured markup); the
+ * difference from mid is FX revenue (`platform:revenue:fx_markup`). The clearing accounts thus hold
+ * positions at market value: a gateway's remittance realises them, a revaluation restates what is
+ * still open (realisation.ts).
  *
  * Refunds, chargebacks and their reversals move the capture's "taken back" total R. Every line L
  * of the capture is then taken back CUMULATIVELY: after the event the total taken back of L is
@@ -80,6 +84,7 @@ export function zeroLines(): Lines {
     fulfilment: 0n,
     margin: 0n,
     fxGainLoss: 0n,
+    fxMarkup: 0n,
     sellerUsd: 0n,
     sellerMain: 0n,
     sellerReserve: 0n,
@@ -113,6 +118,13 @@ function convertSigned(amount: bigint, rate: RateEvidence): bigint {
   if (amount === 0n) return 0n;
   const mag = convertMinor(amount < 0n ? -amount : amount, rate.from, rate.to, rate.rate, "half-even");
   return amount < 0n ? -mag : mag;
+}
+
+/** The same leg at its mid rate (a leg without a markup is its own mid). */
+function atMid(rate: RateEvidence): RateEvidence {
+  if (rate.midRate === undefined) return rate;
+  const { midRate, markupBps: _markup, ...rest } = rate;
+  return { ...rest, rate: midRate };
 }
 
 /** `amount` of `to` bought with USD at `rate` (USD -> to), i.e. the inverse conversion, half-even. */
@@ -228,13 +240,21 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   lines.tax = taxRule.collectedBy === "marketplace" ? inclusiveTax(G, taxRule.rateBps) : 0n;
   const netBuyer = G - lines.tax;
   let feeUsd: bigint;
+  let midUsd = netBuyer;
+  // The gateway keeps its fee out of the buyer currency before the acquirer converts the rest, so
+  // the fee is an expense in USD at the mid rate and only the remainder is a position in B.
+  let feeMid = F;
   if (B === USD) {
     lines.netUsd = netBuyer;
     feeUsd = F;
   } else {
     const r = needRate(rates.buyerToUsd, B, USD, event);
     lines.netUsd = convertSigned(netBuyer, r);
+    // The clearing account takes the mid-rate value; the markup is FX revenue on its own line.
+    midUsd = convertSigned(netBuyer, atMid(r));
+    lines.fxMarkup = midUsd - lines.netUsd;
     feeUsd = convertSigned(F, r);
+    feeMid = convertSigned(F, atMid(r));
     fx.push({ ...r, fromAmount: netBuyer, toAmount: lines.netUsd });
   }
   lines.commission = applyBps(lines.netUsd, schedule.commissionBps, "half-even");
@@ -254,6 +274,9 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
       });
     }
     sellerTotal = event.supplyPrice;
+    // The supplier's price is fixed in P: nobody pays the platform a markup on this conversion, so
+    // the platform's cost is the mid-rate cost.
+    if (usdToPayout !== null) usdToPayout = atMid(usdToPayout);
     const actualUsd = usdToPayout === null ? sellerTotal : usdCostOf(sellerTotal, P, usdToPayout.rate);
     const reference = P === USD ? "1" : schedule.referenceRates[P];
     if (reference === undefined) {
@@ -265,10 +288,14 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     lines.margin = lines.netUsd - platformUsd - referenceUsd;
     lines.fxGainLoss = referenceUsd - actualUsd;
   } else {
-    lines.sellerUsd = lines.netUsd - platformUsd;
-    sellerTotal = usdToPayout === null ? lines.sellerUsd : convertSigned(lines.sellerUsd, usdToPayout);
+    const sellerAllIn = lines.netUsd - platformUsd;
+    sellerTotal = usdToPayout === null ? sellerAllIn : convertSigned(sellerAllIn, usdToPayout);
+    // What buying sellerTotal costs at mid; the rest of the seller's USD is the markup on this leg.
+    lines.sellerUsd = usdToPayout?.midRate === undefined ? sellerAllIn : usdCostOf(sellerTotal, P, usdToPayout.midRate);
+    lines.fxMarkup += sellerAllIn - lines.sellerUsd;
+    if (usdToPayout !== null) fx.push({ ...usdToPayout, fromAmount: sellerAllIn, toAmount: sellerTotal });
   }
-  if (usdToPayout !== null) fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
+  if (usdToPayout !== null && seller.program === "full_hosting") fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
   lines.sellerReserve = schedule.reserve !== null && sellerTotal > 0n ? applyBps(sellerTotal, schedule.reserve.bps, "half-even") : 0n;
   lines.sellerMain = sellerTotal - lines.sellerReserve;
   const sellerBucket = schedule.holdUntilConfirmation && lines.sellerMain > 0n ? "held" : "available";
@@ -276,12 +303,14 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   const legs = new Legs();
   const recv = Accounts.gatewayReceivable(event.gateway);
   legs.debit(recv, B, G - F);
-  legs.debit(Accounts.paymentFees, B, F);
+  legs.debit(Accounts.paymentFees, USD, feeMid);
   legs.credit(Accounts.tax(event.market, taxRule.scheme), B, lines.tax);
   if (B !== USD) {
-    legs.credit(Accounts.fxClearing(B), B, netBuyer);
-    legs.debit(Accounts.fxClearing(B), USD, lines.netUsd);
+    // Position in B: what the acquirer will convert (gross less its fee) less the tax kept in B.
+    legs.credit(Accounts.fxClearing(B), B, netBuyer - F);
+    legs.debit(Accounts.fxClearing(B), USD, midUsd - feeMid);
   }
+  legs.credit(Accounts.fxMarkup, USD, lines.fxMarkup);
   legs.credit(Accounts.commission, USD, lines.commission);
   legs.credit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
   legs.credit(Accounts.logistics, USD, lines.logistics);
@@ -341,22 +370,31 @@ function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
   }
 }
 
-/** Gateway fee charged on a follow-up event (or a fee adjustment): expense in B, recovered from the seller if they bear it. */
+/** Gateway fee charged on a follow-up event (or a fee adjustment): out of the receivable in B, an expense in USD at mid, recovered from the seller if they bear it. */
 function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rates: PlanRates, fx: FxLeg[]): Breakdown["gatewayFee"] {
   const b = capture.breakdown;
   const f = event.gatewayFee;
   const out = { buyer: f, usd: 0n, payout: 0n, borneBy: b.gatewayFee.borneBy };
   if (f === 0n) return out;
-  legs.debit(Accounts.paymentFees, b.buyerCurrency, f);
-  legs.credit(Accounts.gatewayReceivable(event.gateway), b.buyerCurrency, f);
-  if (b.gatewayFee.borneBy !== "seller") return out;
-  if (b.buyerCurrency === USD) out.usd = f;
-  else {
-    // Recorded like every conversion: a fee adjustment has no other leg that would carry this rate.
-    const r = needRate(rates.buyerToUsd, b.buyerCurrency, USD, event);
-    out.usd = convertSigned(f, r);
-    fx.push({ ...r, fromAmount: -f, toAmount: -out.usd });
+  const B = b.buyerCurrency;
+  // As at capture: the fee comes out of the B the acquirer converts, an expense in USD at mid.
+  legs.credit(Accounts.gatewayReceivable(event.gateway), B, f);
+  let feeMid = f;
+  let r: RateEvidence | null = null;
+  if (B !== USD) {
+    r = needRate(rates.buyerToUsd, B, USD, event);
+    feeMid = convertSigned(f, atMid(r));
+    legs.debit(Accounts.fxClearing(B), B, f);
+    legs.credit(Accounts.fxClearing(B), USD, feeMid);
   }
+  legs.debit(Accounts.paymentFees, USD, feeMid);
+  // Recorded like every conversion: a fee adjustment has no other leg that would carry the rate.
+  if (b.gatewayFee.borneBy !== "seller") {
+    if (r !== null) fx.push({ ...atMid(r), fromAmount: -f, toAmount: -feeMid });
+    return out;
+  }
+  out.usd = r === null ? f : convertSigned(f, r);
+  if (r !== null) fx.push({ ...r, fromAmount: -f, toAmount: -out.usd });
   const P = b.payoutCurrency;
   if (P === USD) out.payout = out.usd;
   else {
@@ -441,7 +479,8 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.debit(Accounts.tax(event.market, b.taxScheme), B, lines.tax);
       let netUsdNow = netBuyer;
       if (B !== USD) {
-        const r = needRate(rates.buyerToUsd, B, USD, event);
+        // The platform's own conversion: at mid, no markup (the seller's lines are taken back at capture values).
+        const r = atMid(needRate(rates.buyerToUsd, B, USD, event));
         netUsdNow = convertSigned(netBuyer, r);
         fx.push({ ...r, fromAmount: -netBuyer, toAmount: -netUsdNow });
         legs.debit(Accounts.fxClearing(B), B, netBuyer);
@@ -455,6 +494,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
       legs.debit(Accounts.margin, USD, lines.margin);
       legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
+      legs.debit(Accounts.fxMarkup, USD, lines.fxMarkup);
       if (P !== USD) {
         legs.debit(Accounts.fxClearing(P), USD, lines.sellerUsd);
         legs.credit(Accounts.fxClearing(P), P, lines.sellerMain + lines.sellerReserve);
@@ -471,6 +511,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         lines.fulfilment +
         lines.margin +
         lines.fxGainLoss +
+        lines.fxMarkup +
         (P === USD ? lines.sellerMain + lines.sellerReserve : lines.sellerUsd);
       fxDifference = takenBackUsd - netUsdNow;
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);

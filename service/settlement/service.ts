@@ -631,7 +631,8 @@ export class SettlementService {
     const B = event.currency;
     const feeToSeller = event.gatewayFee !== 0n && borneBy === "seller";
     const capture = event.type === "capture";
-    const needBuyer = B !== USD && (movesGross || feeToSeller);
+    // Any gateway fee in B is an expense in USD (plan.ts), whoever bears it.
+    const needBuyer = B !== USD && (movesGross || event.gatewayFee !== 0n);
     const needPayout = payout !== USD && (capture || feeToSeller);
     const [buyerToUsd, usdToPayout] = await Promise.all([
       needBuyer ? this.buyerRate(event) : null,

@@ -134,7 +134,8 @@ export interface FxLeg extends RateEvidence {
 
 /**
  * The economic lines of a capture (and, for follow-ups, the share of them the event moves).
- * Every figure is >= 0 except the signed `margin` and `fxGainLoss` (gain positive).
+ * Every figure is >= 0 except the signed `margin`, `fxGainLoss` (gain positive) and `fxMarkup`
+ * (the markup earned on the capture's conversions: a rounding unit below zero on a tiny amount).
  */
 export interface Lines {
   /** Buyer currency. */
@@ -149,6 +150,12 @@ export interface Lines {
   fulfilment: bigint;
   margin: bigint;
   fxGainLoss: bigint;
+  /**
+   * FX revenue: what the configured markup kept out of the seller's conversions (mid-rate value
+   * less the all-in value), booked on its own line. The clearing accounts carry mid-rate values.
+   */
+  fxMarkup: bigint;
+  /** The seller's proceeds in USD at the mid rate (what fx:P-USD gives up for the payout currency). */
   sellerUsd: bigint;
   /** Seller payout currency. */
   sellerMain: bigint;
@@ -166,6 +173,7 @@ export const LINE_KEYS = [
   "fulfilment",
   "margin",
   "fxGainLoss",
+  "fxMarkup",
   "sellerUsd",
   "sellerMain",
   "sellerReserve",

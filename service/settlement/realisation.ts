@@ -1,0 +1,395 @@
+/**
+ * FX where it really happens. A capture converts the buyer's currency B at the mid rate into the
+ * clearing account fx:B-USD (plan.ts): the account then holds a position, the B the acquirer will
+ * convert (gross less its fee, less the tax kept in B) against the USD it was booked at.
+ *
+ * - A gateway's REMITTANCE clears the receivable in B at the rate the acquirer really applied
+ *   (USD received / B cleared) and realises FX: the B leaves the position at its average booked
+ *   rate, and the difference from what arrived is `platform:fx:realised_gain_loss`. What exceeds
+ *   an open short position opens a long one at the remittance's own rate (nothing to realise).
+ * - A REVALUATION restates every open position at the published mid rate at an instant: the
+ *   account fx:X-USD:revaluation is brought to the position's unrealised result (so that the
+ *   clearing account and it are worth zero together at that rate) against
+ *   `platform:fx:unrealised_gain_loss`. Each revaluation books only the change from the one
+ *   before, which is the previous one reversed and the new one booked, netted in one entry.
+ *
+ * Both read a balance and then post: a capture posted in between moves the position a little, so
+ * the realised/unrealised split can be off by that, never the books (whatever a remittance leaves
+ * in the clearing account, the next revaluation finds). Calls are serialised per currency in this
+ * process. Every figure used is in the transaction's metadata, so the entry is its own evidence.
+ */
+import { createHash } from "node:crypto";
+import { KeyedLock } from "../concurrency.js";
+import { isAppError } from "../errors.js";
+import type { ResolvedRate } from "../fx/types.js";
+import { LedgerErrors } from "../ledger/errors.js";
+import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
+import { convertMinor, divideRounded, exponentOrNull, impliedRate, rateFractionToString } from "../money/index.js";
+import { Accounts, accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
+import { SettlementErrors } from "./errors.js";
+
+const USD = SETTLEMENT_CURRENCY;
+const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface RemittanceInput {
+  gateway: string;
+  /** The gateway's own reference of the payout (batch) to the platform's bank. */
+  remittanceId: string;
+  /** The receivable's currency, cleared by `amount`. */
+  currency: string;
+  amount: bigint;
+  /** What reached the bank: USD (the settlement currency). */
+  settledCurrency: string;
+  settledAmount: bigint;
+  occurredAt: Date;
+}
+
+export interface Remittance extends RemittanceInput {
+  transactionId: string;
+  /** USD per unit of `currency` the acquirer applied (settledAmount / amount), 10 significant places. */
+  appliedRate: string;
+  /** The position's average booked rate the cleared amount left at (null: no open position to close). */
+  bookedRate: string | null;
+  /** The USD value the cleared amount had in the books. */
+  bookedUsd: bigint;
+  /** settledAmount - bookedUsd: gain positive, loss negative. */
+  realised: bigint;
+  /** The published mid rate at occurredAt, for comparison (null when none is published). */
+  midRate: string | null;
+  bookedAt: Date;
+}
+
+export interface RevaluationLine {
+  currency: string;
+  /** fx:X-USD's balance in X and in USD at the instant (debit positive). */
+  position: bigint;
+  positionUsd: bigint;
+  midRate: string;
+  source: string;
+  asOf: string;
+  /** The unrealised result of the position at the mid rate (gain positive), cumulative. */
+  unrealised: bigint;
+  /** What this revaluation booked: unrealised minus the previous revaluation's figure. */
+  change: bigint;
+}
+
+export interface Revaluation {
+  transactionId: string | null;
+  at: Date;
+  lines: RevaluationLine[];
+  /** Open positions left out, and why (no published rate). */
+  skipped: Array<{ currency: string; reason: string }>;
+  bookedAt: Date | null;
+}
+
+export interface RealisationRates {
+  latestRate(base: string, quote: string, at?: Date): Promise<ResolvedRate>;
+}
+
+type RealisationLedger = Pick<Ledger, "post" | "balance" | "listAccounts" | "listTransactions" | "periodCloses">;
+
+const REMITTANCE_KIND = "gateway_remittance";
+const REVALUATION_KIND = "fx_revaluation";
+
+export class FxRealisation {
+  readonly #locks = new KeyedLock();
+
+  constructor(
+    private readonly ledger: RealisationLedger,
+    private readonly rates: RealisationRates,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Books a gateway's remittance; the same one again answers `exists`, another body under its id a conflict. */
+  async remit(input: RemittanceInput): Promise<{ status: "created" | "exists"; remittance: Remittance }> {
+    this.checkRemittance(input);
+    const key = `remittance:${input.gateway}:${input.remittanceId}`;
+    const hash = remittanceHash(input);
+    const existing = await this.findRemittance(input.gateway, input.remittanceId);
+    if (existing !== null) return { status: "exists", remittance: sameOrConflict(existing, hash, key) };
+    return this.#locks.run(`fx:${input.currency}`, async () => {
+      const receivable = await this.posted(Accounts.gatewayReceivable(input.gateway), input.currency);
+      if (input.amount > receivable) {
+        throw SettlementErrors.remittanceExceedsReceivable(`remittance ${input.remittanceId} clears ${input.amount} ${input.currency}, the receivable holds ${receivable}`, {
+          fields: [{ field: "amount", message: `at most ${receivable} ${input.currency} minor units are receivable from ${input.gateway}` }],
+          details: { receivable: receivable.toString() },
+        });
+      }
+      const plan = await this.planRemittance(input);
+      try {
+        const r = await this.ledger.post({
+          idempotencyKey: key,
+          postings: plan.postings,
+          accounts: accountsOf(plan.postings),
+          effectiveAt: input.occurredAt,
+          description: `remittance ${input.remittanceId} from ${input.gateway}: ${input.amount} ${input.currency} -> ${input.settledAmount} ${input.settledCurrency}`,
+          metadata: { ...plan.metadata, requestHash: hash },
+        });
+        return { status: r.status, remittance: remittanceOf(r.transaction) };
+      } catch (e) {
+        // The same remittance posted at once elsewhere, priced against another position.
+        if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
+        const raced = await this.findRemittance(input.gateway, input.remittanceId);
+        if (raced === null) throw e;
+        return { status: "exists", remittance: sameOrConflict(raced, hash, key) };
+      }
+    });
+  }
+
+  async getRemittance(gateway: string, remittanceId: string): Promise<Remittance> {
+    const tx = REMITTANCE_ID.test(remittanceId) ? await this.findRemittance(gateway, remittanceId) : null;
+    if (tx === null) throw SettlementErrors.remittanceNotFound(`no remittance ${remittanceId} from ${gateway}`);
+    return remittanceOf(tx);
+  }
+
+  /** What a gateway owes the platform now, per currency (the posted receivable, debit positive). */
+  async receivables(gateway: string): Promise<Array<{ currency: string; amount: bigint }>> {
+    const out: Array<{ currency: string; amount: bigint }> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.ledger.listAccounts({ ownerType: "gateway", ownerId: gateway, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      for (const a of page.items) if (a.code === Accounts.gatewayReceivable(gateway)) out.push({ currency: a.currency, amount: a.balance.posted });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return out.sort((a, b) => a.currency.localeCompare(b.currency));
+  }
+
+  /** Restates every open fx:X-USD position at the published mid rate at `at` (idempotent per instant). */
+  async revalue(at: Date): Promise<{ status: "created" | "exists"; revaluation: Revaluation }> {
+    if (at.getTime() > this.now().getTime()) {
+      throw SettlementErrors.invalidRevaluation(`revaluation at ${at.toISOString()} is in the future`, { fields: [{ field: "at", message: "must not be in the future" }] });
+    }
+    const { closedBefore } = await this.ledger.periodCloses();
+    if (closedBefore !== null && at.getTime() < closedBefore.getTime()) {
+      throw SettlementErrors.revaluationOutOfOrder(`the period before ${closedBefore.toISOString()} is closed`, {
+        fields: [{ field: "at", message: `must be at or after ${closedBefore.toISOString()}, where the open period starts` }],
+      });
+    }
+    return this.#locks.run("fx:revaluation", async () => {
+      const last = (await this.ledger.listTransactions({ metadata: { kind: REVALUATION_KIND }, limit: 1 })).items[0];
+      if (last !== undefined) {
+        const lastAt = new Date(last.metadata.revaluationAt ?? last.effectiveAt);
+        if (lastAt.getTime() === at.getTime()) return { status: "exists", revaluation: revaluationOf(last) };
+        if (lastAt.getTime() > at.getTime()) {
+          throw SettlementErrors.revaluationOutOfOrder(`a revaluation at ${lastAt.toISOString()} is already booked`, {
+            fields: [{ field: "at", message: `must be after ${lastAt.toISOString()}, the latest revaluation` }],
+          });
+        }
+      }
+      const { postings, metadata, lines, skipped } = await this.planRevaluation(at);
+      if (postings.length === 0) return { status: "created", revaluation: { transactionId: null, at, lines, skipped, bookedAt: null } };
+      const r = await this.ledger.post({
+        idempotencyKey: `fx-revaluation:${at.toISOString()}`,
+        postings,
+        accounts: accountsOf(postings),
+        effectiveAt: at,
+        description: `FX revaluation of open positions at ${at.toISOString()}`,
+        metadata,
+      });
+      return { status: r.status, revaluation: { ...revaluationOf(r.transaction), skipped } };
+    });
+  }
+
+  /** Revaluations, newest first. */
+  async listRevaluations(page: { limit?: number; cursor?: string }): Promise<{ items: Revaluation[]; nextCursor: string | null }> {
+    const p = await this.ledger.listTransactions({ metadata: { kind: REVALUATION_KIND }, ...page });
+    return { items: p.items.map(revaluationOf), nextCursor: p.nextCursor };
+  }
+
+  private checkRemittance(input: RemittanceInput): void {
+    if (!REMITTANCE_ID.test(input.remittanceId)) {
+      throw SettlementErrors.invalidEvent("remittanceId: 1-128 letters, digits and ._:-", { fields: [{ field: "remittanceId", message: "1-128 of A-Z a-z 0-9 . _ : -" }] });
+    }
+    if (input.settledCurrency !== USD) {
+      throw SettlementErrors.invalidEvent(`settledCurrency must be ${USD}`, { fields: [{ field: "settledCurrency", message: `the settlement currency, ${USD}` }] });
+    }
+    if (input.currency === USD && input.settledAmount !== input.amount) {
+      throw SettlementErrors.invalidEvent("a USD remittance settles exactly what it clears", {
+        fields: [{ field: "settledAmount", message: `must equal amount (${input.amount}) when nothing is converted` }],
+      });
+    }
+    if (input.occurredAt.getTime() > this.now().getTime()) {
+      throw SettlementErrors.invalidEvent("occurredAt is in the future", { fields: [{ field: "occurredAt", message: "must not be in the future" }] });
+    }
+  }
+
+  private async planRemittance(input: RemittanceInput): Promise<{ postings: PostingInput[]; metadata: Record<string, string> }> {
+    const B = input.currency;
+    const A = input.amount;
+    const R = input.settledAmount;
+    const postings: PostingInput[] = [
+      { account: Accounts.bank, currency: USD, direction: "debit", amount: R },
+      { account: Accounts.gatewayReceivable(input.gateway), currency: B, direction: "credit", amount: A },
+    ];
+    const metadata: Record<string, string> = {
+      kind: REMITTANCE_KIND,
+      remittanceKey: `${input.gateway}:${input.remittanceId}`,
+      gateway: input.gateway,
+      remittanceId: input.remittanceId,
+      currency: B,
+      amount: A.toString(),
+      settledCurrency: input.settledCurrency,
+      settledAmount: R.toString(),
+      occurredAt: input.occurredAt.toISOString(),
+    };
+    if (B === USD) return { postings, metadata: { ...metadata, appliedRate: "1", bookedUsd: R.toString(), realised: "0" } };
+
+    const clearing = Accounts.fxClearing(B);
+    const pB = await this.posted(clearing, B);
+    const pU = await this.posted(clearing, USD);
+    // Average cost: the part that closes the open short position leaves at its booked rate; any
+    // excess opens a long position at this remittance's own rate.
+    const closes = pB < 0n ? (A < -pB ? A : -pB) : 0n;
+    const bookedClosed = closes === 0n ? 0n : divideRounded(closes * pU, -pB, "half-even");
+    const bookedUsd = bookedClosed + divideRounded((A - closes) * R, A, "half-even");
+    const realised = R - bookedUsd;
+    postings.push(
+      { account: clearing, currency: B, direction: "debit", amount: A },
+      { account: clearing, currency: USD, direction: "credit", amount: bookedUsd },
+    );
+    if (realised !== 0n) postings.push({ account: Accounts.fxRealised, currency: USD, direction: realised > 0n ? "credit" : "debit", amount: realised > 0n ? realised : -realised });
+    const mid = await this.rates.latestRate(B, USD, input.occurredAt).catch(() => null);
+    return {
+      postings,
+      metadata: {
+        ...metadata,
+        appliedRate: rateFractionToString(impliedRate(A, B, R, USD), 10, "half-even"),
+        "position.before": pB.toString(),
+        "position.beforeUsd": pU.toString(),
+        ...(closes === 0n ? {} : { bookedRate: rateFractionToString(impliedRate(-pB, B, pU, USD), 10, "half-even") }),
+        bookedUsd: bookedUsd.toString(),
+        realised: realised.toString(),
+        ...(mid === null ? {} : { midRate: mid.rate, midSource: mid.source, midAsOf: mid.asOf }),
+      },
+    };
+  }
+
+  private async planRevaluation(at: Date): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: Revaluation["skipped"] }> {
+    const currencies = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.ledger.listAccounts({ ownerType: "fx_clearing", codePrefix: "fx:", limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      for (const a of page.items) {
+        const m = /^fx:([A-Z0-9]{3,12})-USD$/.exec(a.code);
+        if (m !== null && m[1] !== USD && a.currency === m[1]) currencies.add(m[1]);
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+
+    const postings: PostingInput[] = [];
+    const lines: RevaluationLine[] = [];
+    const skipped: Revaluation["skipped"] = [];
+    const metadata: Record<string, string> = { kind: REVALUATION_KIND, revaluationAt: at.toISOString() };
+    let net = 0n;
+    for (const X of [...currencies].sort()) {
+      const clearing = Accounts.fxClearing(X);
+      const position = await this.posted(clearing, X, at);
+      const positionUsd = await this.posted(clearing, USD, at);
+      const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
+      if (position === 0n && positionUsd === 0n && previous === 0n) continue;
+      if (exponentOrNull(X) === null) {
+        skipped.push({ currency: X, reason: "not an ISO 4217 currency: no published mid rate applies" });
+        continue;
+      }
+      let mid: ResolvedRate;
+      try {
+        mid = await this.rates.latestRate(X, USD, at);
+      } catch (e) {
+        skipped.push({ currency: X, reason: isAppError(e) ? `${e.code}: ${e.message}` : "no published rate" });
+        continue;
+      }
+      const fair = position < 0n ? -convertMinor(-position, X, USD, mid.rate, "half-even") : convertMinor(position, X, USD, mid.rate, "half-even");
+      // Worth of the clearing account at mid; the revaluation account is brought to minus that.
+      const unrealised = -(fair + positionUsd);
+      const change = unrealised - previous;
+      lines.push({ currency: X, position, positionUsd, midRate: mid.rate, source: mid.source, asOf: mid.asOf, unrealised, change });
+      Object.assign(metadata, {
+        [`reval.${X}.position`]: position.toString(),
+        [`reval.${X}.positionUsd`]: positionUsd.toString(),
+        [`reval.${X}.midRate`]: mid.rate,
+        [`reval.${X}.source`]: mid.source,
+        [`reval.${X}.asOf`]: mid.asOf,
+        [`reval.${X}.unrealised`]: unrealised.toString(),
+        [`reval.${X}.change`]: change.toString(),
+      });
+      if (change === 0n) continue;
+      postings.push({ account: Accounts.fxRevaluation(X), currency: USD, direction: change > 0n ? "debit" : "credit", amount: change > 0n ? change : -change });
+      net += change;
+    }
+    if (net !== 0n) postings.push({ account: Accounts.fxUnrealised, currency: USD, direction: net > 0n ? "credit" : "debit", amount: net > 0n ? net : -net });
+    return { postings, metadata, lines, skipped };
+  }
+
+  /** An account's posted balance (debit-normal accounts: debits - credits), 0 when it does not exist yet. */
+  private async posted(account: string, currency: string, at?: Date): Promise<bigint> {
+    try {
+      const b = await this.ledger.balance(account, currency, at, "effective");
+      return b.postedDebits - b.postedCredits;
+    } catch (e) {
+      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return 0n;
+      throw e;
+    }
+  }
+
+  private async findRemittance(gateway: string, remittanceId: string): Promise<JournalTransaction | null> {
+    return (await this.ledger.listTransactions({ metadata: { kind: REMITTANCE_KIND, remittanceKey: `${gateway}:${remittanceId}` }, limit: 1 })).items[0] ?? null;
+  }
+}
+
+function accountsOf(postings: PostingInput[]) {
+  return postings.map((p) => accountSpec(p.account, p.currency));
+}
+
+function remittanceHash(i: RemittanceInput): string {
+  const canonical = [i.gateway, i.remittanceId, i.currency, i.amount, i.settledCurrency, i.settledAmount, i.occurredAt.toISOString()].join("\n");
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+function sameOrConflict(tx: JournalTransaction, hash: string, key: string): Remittance {
+  if (tx.metadata.requestHash !== hash) throw SettlementErrors.remittanceConflict(`${key} was booked with another body`, { details: { transactionId: tx.id } });
+  return remittanceOf(tx);
+}
+
+function remittanceOf(tx: JournalTransaction): Remittance {
+  const m = tx.metadata;
+  return {
+    gateway: m.gateway ?? "",
+    remittanceId: m.remittanceId ?? "",
+    currency: m.currency ?? "",
+    amount: BigInt(m.amount ?? "0"),
+    settledCurrency: m.settledCurrency ?? USD,
+    settledAmount: BigInt(m.settledAmount ?? "0"),
+    occurredAt: new Date(m.occurredAt ?? tx.effectiveAt),
+    transactionId: tx.id,
+    appliedRate: m.appliedRate ?? "1",
+    bookedRate: m.bookedRate ?? null,
+    bookedUsd: BigInt(m.bookedUsd ?? "0"),
+    realised: BigInt(m.realised ?? "0"),
+    midRate: m.midRate ?? null,
+    bookedAt: tx.bookedAt,
+  };
+}
+
+function revaluationOf(tx: JournalTransaction): Revaluation {
+  const m = tx.metadata;
+  const currencies = Object.keys(m)
+    .map((k) => /^reval\.([A-Z0-9]{3,12})\.midRate$/.exec(k)?.[1])
+    .filter((c): c is string => c !== undefined)
+    .sort();
+  return {
+    transactionId: tx.id,
+    at: new Date(m.revaluationAt ?? tx.effectiveAt),
+    lines: currencies.map((X) => ({
+      currency: X,
+      position: BigInt(m[`reval.${X}.position`] ?? "0"),
+      positionUsd: BigInt(m[`reval.${X}.positionUsd`] ?? "0"),
+      midRate: m[`reval.${X}.midRate`] ?? "",
+      source: m[`reval.${X}.source`] ?? "",
+      asOf: m[`reval.${X}.asOf`] ?? "",
+      unrealised: BigInt(m[`reval.${X}.unrealised`] ?? "0"),
+      change: BigInt(m[`reval.${X}.change`] ?? "0"),
+    })),
+    skipped: [],
+    bookedAt: tx.bookedAt,
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * FX where it really happens, as a controller reads it (worked example, both engines):
+ *
+ *   capture    10000 BRL (fee 350, Remessa Conforme tax 1667) for a CNY-paid POP seller, mid
+ *              0.18 BRL->USD and 7.2 USD->CNY, markup 150 bps: the seller's proceeds are converted
+ *              at mid less the markup; the markup is FX revenue on its own line; the fx:BRL-USD
+ *              position is the 7983 BRL the acquirer will convert beyond the tax, at mid (1437 USD);
+ *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175): the receivable clears, the 7983 BRL
+ *              leave the position at 1437 USD booked, worth 1397 at 0.175: a realised loss of 40;
+ *              the 1667 BRL of tax, converted too, leave a position of +1667 BRL against 292 USD;
+ *   revaluation at 0.17 the tax still owed in BRL is worth 283 USD: 9 of unrealised gain; at 0.18
+ *              again, 300: the next revaluation turns it into 8 of loss, booking -17.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FxRealisation } from "../../service/settlement/index.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { capture, followUp } from "./fixtures.js";
+import { marchRate, openSettlementHarness, type SettlementHarness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code: string }).code;
+  }
+  return "resolved";
+}
+
+describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
+  let h: SettlementHarness;
+  let fxr: FxRealisation;
+  const bal = async (account: string, currency: string) => {
+    const b = await h.ledger.balance(account, currency);
+    return b.postedDebits - b.postedCredits;
+  };
+
+  beforeAll(async () => {
+    h = await openSettlementHarness(kind, { markupBps: 150 });
+    await h.fx.publishRates([marchRate("BRL", "USD", "0.18"), marchRate("USD", "CNY", "7.2")]);
+    fxr = new FxRealisation(h.ledger, h.fx);
+  }, 120_000);
+  afterAll(async () => h?.close());
+
+  it("books the markup as FX revenue and keeps the clearing position at mid", async () => {
+    const r = await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01" }));
+    const lines = r.settlement.breakdown.lines;
+    // 8333 BRL x 0.1773 = 1477.44 -> 1477 all-in against 1500 at mid: 23; the seller's 1477 - 118
+    // (8% commission) - 62 (fee at the all-in rate) = 1297 USD buy 1297 x 7.092 = 9198.3 -> 9198 fen,
+    // which cost 9198 / 7.2 = 1277.5 -> 1278 at mid: 19 more.
+    expect([lines.netUsd, lines.fxMarkup, lines.sellerUsd]).toEqual([1477n, 23n + 19n, 1278n]);
+    expect(await bal("platform:revenue:fx_markup", "USD")).toBe(-42n);
+    expect(await bal("platform:expense:payment_fees", "USD")).toBe(63n);
+    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([-7983n, 1437n]);
+    expect([await bal("gateway:adyen:receivable", "BRL"), await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")]).toEqual([9650n, -1667n]);
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
+
+  it("a remittance clears the receivable at the acquirer's rate and realises the difference", async () => {
+    const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
+    const r = await fxr.remit(input);
+    expect(r.status).toBe("created");
+    expect(r.remittance).toMatchObject({ appliedRate: "0.1750259067", bookedRate: "0.180007516", bookedUsd: 1437n + 292n, realised: -40n, midRate: "0.18" });
+    expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
+    expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
+    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(40n); // a debit: a loss
+    // What is left in fx:BRL-USD is exactly the tax still owed in BRL, at the rate it was converted.
+    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([1667n, -292n]);
+    expect(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"))).toBe(await bal("fx:BRL-USD", "BRL"));
+    const tx = await h.ledger.getTransaction(r.remittance.transactionId);
+    expect(tx?.metadata).toMatchObject({ kind: "gateway_remittance", "position.before": "-7983", "position.beforeUsd": "1437", realised: "-40" });
+    expect(tx?.effectiveAt.toISOString()).toBe("2025-03-05T06:00:00.000Z");
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
+
+  it("answers the same remittance again as exists, and refuses another body under its id or more than is receivable", async () => {
+    const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
+    const again = await fxr.remit(input);
+    expect(again.status).toBe("exists");
+    expect(again.remittance.realised).toBe(-40n);
+    expect(await codeOf(fxr.remit({ ...input, settledAmount: 1690n }))).toBe("ENT_REMITTANCE_CONFLICT");
+    expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-2", amount: 1n }))).toBe("ENT_REMITTANCE_EXCEEDS_RECEIVABLE");
+    expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-3", settledCurrency: "EUR" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-4", occurredAt: new Date(Date.now() + 3_600_000) }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
+  });
+
+  it("revalues what is still open at the published mid rate, booking only the change each time", async () => {
+    await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.17"), asOf: new Date("2025-03-20T00:00:00Z"), validFrom: new Date("2025-03-20T00:00:00Z") }]);
+    const first = await fxr.revalue(new Date("2025-03-25T00:00:00Z"));
+    expect(first.status).toBe("created");
+    const brl = first.revaluation.lines.find((l) => l.currency === "BRL");
+    // 1667 x 0.17 = 283.39 -> 283 against 292 booked: the BRL owed is 9 cheaper, a gain.
+    expect(brl).toMatchObject({ position: 1667n, positionUsd: -292n, midRate: "0.17", unrealised: 9n, change: 9n });
+    const cny = first.revaluation.lines.find((l) => l.currency === "CNY");
+    expect(cny?.position).toBe(9198n);
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(9n);
+    expect((await fxr.revalue(new Date("2025-03-25T00:00:00Z"))).status).toBe("exists");
+    expect(await codeOf(fxr.revalue(new Date("2025-03-24T00:00:00Z")))).toBe("ENT_FX_REVALUATION_OUT_OF_ORDER");
+    expect(await codeOf(fxr.revalue(new Date(Date.now() + 3_600_000)))).toBe("ENT_FX_REVALUATION_INVALID");
+
+    await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.18"), asOf: new Date("2025-03-28T00:00:00Z"), validFrom: new Date("2025-03-28T00:00:00Z") }]);
+    const second = await fxr.revalue(new Date("2025-03-30T00:00:00Z"));
+    // 1667 x 0.18 = 300.06 -> 300: 8 of loss now, so this one books 8 - (-9) = -17.
+    expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: -8n, change: -17n });
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(-8n);
+    // Clearing and revaluation together are worth zero at the mid rate.
+    expect(1667n * 18n / 100n + (await bal("fx:BRL-USD", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
+    const listed = await fxr.listRevaluations({});
+    expect(listed.items.map((r) => r.at.toISOString())).toEqual(["2025-03-30T00:00:00.000Z", "2025-03-25T00:00:00.000Z"]);
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
+
+  it("after captures, a refund and the remittance of the whole receivable, each position is the tax still owed", async () => {
+    const amounts = [12_345n, 999n, 250_000n];
+    for (const [i, amount] of amounts.entries()) {
+      await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: `p-${i}`, settlementId: `ORD-P-${i}`, amount, gatewayFee: amount / 29n }));
+    }
+    await h.settlement.postEvent(followUp("refund", "p-ref", { amount: 100_000n, gatewayFee: 12n }, capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-2", settlementId: "ORD-P-2", amount: 250_000n })));
+    const receivable = await bal("gateway:adyen:receivable", "BRL");
+    await fxr.remit({ gateway: "adyen", remittanceId: "PO-ALL", currency: "BRL", amount: receivable, settledCurrency: "USD", settledAmount: (receivable * 176n) / 1000n, occurredAt: new Date("2025-03-06T06:00:00Z") });
+    expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
+    expect(await bal("fx:BRL-USD", "BRL")).toBe(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")));
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
+});
