@@ -21,7 +21,7 @@ import { loadConfig } from "../service/config.js";
 import { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } from "../service/payouts/index.js";
 import { startServer, type RunningServer } from "../service/server.js";
 import { openServices } from "../service/services.js";
-import { DEMO_RANGE, DEMO_SELLERS, loadDemo } from "../service/settlement/demo.js";
+import { DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } from "../service/settlement/demo.js";
 import { emptyPostgresDatabase, postgresReachable } from "./support/db.js";
 
 const pg = await postgresReachable();
@@ -85,6 +85,7 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
     const chainId = services.chain!.chainId;
     const summary = await loadDemo({ settlement: services.settlement, fx: services.fx });
     expect(summary.errors).toEqual([]);
+    expect((await loadDemoRemittances({ realisation: services.realisation, fx: services.fx })).remitted).toBeGreaterThan(0);
     await assignDemoDestinations(services.payouts!, DEMO_SELLERS.map((s) => s.id), chainId);
     await publishDemoPayoutRates(services.fx, { currencies: ["CNY"], day: DEMO_RANGE.to });
     await fundVaultLocal({ record: services.chain!.record, admin, amount: 1_000_000n * 10n ** 6n });
@@ -118,6 +119,19 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
     const p = proof as { batchId: string; root: string; anchor: string };
     expect(p.anchor).toBe(await anchor.getAddress());
     expect(await anchor.rootOf(BigInt(p.batchId))).toBe(p.root);
+  });
+
+  it("anchors a gateway's remittance as a `remittance` leaf whose proof verifies against the node alone", async () => {
+    const { body } = await get<{ items: Array<{ id: string }> }>("/v1/transactions?meta.kind=remittance&limit=1");
+    const id = body.items[0]?.id;
+    expect(id).toBeDefined();
+    const proof = await until("remittance anchored and final", async () => {
+      const r = await get<{ anchoring?: { state: string } }>(`/v1/transactions/${id}/proof`);
+      return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
+    });
+    expect(JSON.stringify(proof)).toContain('"remittance"');
+    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it("closes the demo period: its report (trial balance + journal head) is anchored as a document, and the proof's digest is the report's", async () => {

@@ -88,7 +88,7 @@ export interface RealisationRates {
 
 type RealisationLedger = Pick<Ledger, "post" | "balance" | "listAccounts" | "listTransactions" | "periodCloses">;
 
-const REMITTANCE_KIND = "gateway_remittance";
+const REMITTANCE_KIND = "remittance";
 const REVALUATION_KIND = "fx_revaluation";
 
 export class FxRealisation {

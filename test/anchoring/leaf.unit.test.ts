@@ -157,6 +157,8 @@ describe("anchoring leaf encoding", () => {
     expect(journalKind(t("x", { kind: "adjustment" }))).toBe("adjustment");
     expect(journalKind(t("x", { kind: "payout" }))).toBe("payout");
     expect(journalKind(t("x", { payoutId: "9" }))).toBe("payout");
+    expect(journalKind(t("remittance:adyen:PO-1", { kind: "remittance" }))).toBe("remittance");
+    expect(journalKind(t("fx-revaluation:2025-03-31T00:00:00.000Z", { kind: "fx_revaluation" }))).toBe("fx_revaluation");
     expect(journalKind(t("rev:1", { gatewayEventId: "e1" }, "reversal"))).toBe("adjustment");
     expect(journalKind(t("x", { kind: "nonsense" }))).toBe("journal");
     expect(journalKind(t("x", {}))).toBe("journal");

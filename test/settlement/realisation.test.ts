@@ -69,7 +69,7 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([1667n, -292n]);
     expect(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"))).toBe(await bal("fx:BRL-USD", "BRL"));
     const tx = await h.ledger.getTransaction(r.remittance.transactionId);
-    expect(tx?.metadata).toMatchObject({ kind: "gateway_remittance", "position.before": "-7983", "position.beforeUsd": "1437", realised: "-40" });
+    expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-7983", "position.beforeUsd": "1437", realised: "-40" });
     expect(tx?.effectiveAt.toISOString()).toBe("2025-03-05T06:00:00.000Z");
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
