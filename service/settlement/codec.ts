@@ -139,6 +139,8 @@ export function eventToJson(e: SettlementEvent): Record<string, string | null> {
     fxQuoteId: e.fxQuoteId ?? null,
     originalEventId: e.originalEventId ?? null,
     supplyPrice: e.supplyPrice?.toString() ?? null,
+    // Only when given: the canonical form (and so the request hash) of every other event is unchanged.
+    ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency ?? null }),
   };
 }
 

@@ -194,6 +194,10 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
     captureKey,
   };
   if (event.fxQuoteId !== undefined) m.fxQuoteId = event.fxQuoteId;
+  if (event.listingPrice !== undefined) {
+    m.listingPrice = event.listingPrice.toString();
+    m.listingCurrency = event.listingCurrency ?? "";
+  }
   for (const leg of fx) {
     m[`fx.${leg.from}-${leg.to}.rate`] = leg.rate;
     if (leg.quoteId !== null) m[`fx.${leg.from}-${leg.to}.quoteId`] = leg.quoteId;
@@ -257,7 +261,19 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     feeMid = convertSigned(F, atMid(r));
     fx.push({ ...r, fromAmount: netBuyer, toAmount: lines.netUsd });
   }
-  lines.commission = applyBps(lines.netUsd, schedule.commissionBps, "half-even");
+  let usdToPayout: RateEvidence | null = null;
+  if (P !== USD) usdToPayout = needRate(rates.usdToPayout, USD, P, event);
+  const listing = listingOf(event, seller, P, G, lines.tax, usdToPayout);
+  if (listing !== null || seller.program === "full_hosting") {
+    // The platform converts the buyer's money for itself (the seller's amount is fixed in its own
+    // currency): at mid, no markup, and the checkout FX is the platform's result.
+    lines.netUsd = midUsd;
+    lines.fxMarkup = 0n;
+    feeUsd = feeMid;
+    if (fx[0] !== undefined) fx[0] = { ...atMid(fx[0]), fromAmount: netBuyer, toAmount: midUsd };
+  }
+  // Commission is a share of the seller's price: the listing's when there is one.
+  lines.commission = applyBps(listing?.baseUsd ?? lines.netUsd, schedule.commissionBps, "half-even");
   lines.paymentFeeRecovery = borneBy === "seller" ? feeUsd : 0n;
   lines.logistics = schedule.fixedFees.logistics;
   lines.warehousing = schedule.fixedFees.warehousing;
@@ -265,8 +281,6 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   const platformUsd = lines.commission + lines.paymentFeeRecovery + lines.logistics + lines.warehousing + lines.fulfilment;
 
   let sellerTotal: bigint;
-  let usdToPayout: RateEvidence | null = null;
-  if (P !== USD) usdToPayout = needRate(rates.usdToPayout, USD, P, event);
   if (seller.program === "full_hosting") {
     if (event.supplyPrice === undefined) {
       throw SettlementErrors.missingSupplyPrice(`full hosting seller ${seller.id} needs the agreed supply price`, {
@@ -287,8 +301,14 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     // The platform's margin is priced at its planning rate; the rest is the FX result it bears.
     lines.margin = lines.netUsd - platformUsd - referenceUsd;
     lines.fxGainLoss = referenceUsd - actualUsd;
+  } else if (listing !== null && listing.currency === P && usdToPayout !== null) {
+    // Listed in the payout currency: the seller gets the listing less the fees, nothing converted.
+    const mid = atMid(usdToPayout);
+    sellerTotal = listing.net - convertSigned(platformUsd, mid);
+    lines.sellerUsd = usdCostOf(sellerTotal, P, mid.rate);
+    fx.push({ ...mid, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
   } else {
-    const sellerAllIn = lines.netUsd - platformUsd;
+    const sellerAllIn = (listing?.baseUsd ?? lines.netUsd) - platformUsd;
     sellerTotal = usdToPayout === null ? sellerAllIn : convertSigned(sellerAllIn, usdToPayout);
     // What buying sellerTotal costs at mid; the rest of the seller's USD is the markup on this leg.
     lines.sellerUsd = usdToPayout?.midRate === undefined ? sellerAllIn : usdCostOf(sellerTotal, P, usdToPayout.midRate);
@@ -296,6 +316,9 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     if (usdToPayout !== null) fx.push({ ...usdToPayout, fromAmount: sellerAllIn, toAmount: sellerTotal });
   }
   if (usdToPayout !== null && seller.program === "full_hosting") fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
+  // With a listing price the platform keeps (or pays) the difference between what the buyer's money
+  // is worth at mid and what the seller was promised: its checkout FX result.
+  if (listing !== null) lines.fxGainLoss = lines.netUsd - platformUsd - lines.fxMarkup - (P === USD ? sellerTotal : lines.sellerUsd);
   lines.sellerReserve = schedule.reserve !== null && sellerTotal > 0n ? applyBps(sellerTotal, schedule.reserve.bps, "half-even") : 0n;
   lines.sellerMain = sellerTotal - lines.sellerReserve;
   const sellerBucket = schedule.holdUntilConfirmation && lines.sellerMain > 0n ? "held" : "available";
@@ -352,6 +375,33 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     breakdown,
     refundedDelta: 0n,
   };
+}
+
+interface Listing {
+  currency: string;
+  /** The listing price less the tax's share (the tax is taken from the buyer's gross in B). */
+  net: bigint;
+  /** `net` in USD at mid. */
+  baseUsd: bigint;
+}
+
+/** The capture's listing price, net of tax and valued in USD at mid; null without one. */
+function listingOf(event: SettlementEvent, seller: Seller, P: string, gross: bigint, tax: bigint, usdToPayout: RateEvidence | null): Listing | null {
+  if (event.listingPrice === undefined) return null;
+  const L = event.listingCurrency ?? "";
+  if (seller.program === "full_hosting") {
+    throw SettlementErrors.invalidEvent(`full hosting seller ${seller.id} is paid its supply price; the platform sets the listing`, {
+      fields: [{ field: "listingPrice", message: "not accepted for full hosting: send supplyPrice" }],
+    });
+  }
+  if (L !== USD && L !== P) {
+    throw SettlementErrors.invalidEvent(`listing currency ${L} is neither USD nor seller ${seller.id}'s payout currency ${P}`, {
+      fields: [{ field: "listingCurrency", message: `must be USD or ${P}` }],
+    });
+  }
+  const net = tax === 0n ? event.listingPrice : (allocate(event.listingPrice, [gross - tax, tax])[0] as bigint);
+  const baseUsd = L === USD || usdToPayout === null ? net : usdCostOf(net, P, atMid(usdToPayout).rate);
+  return { currency: L, net, baseUsd };
 }
 
 function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {

@@ -122,6 +122,8 @@ interface SettlementRow {
   amount: { toFixed(n: number): string };
   gatewayFee: { toFixed(n: number): string };
   supplyPrice: { toFixed(n: number): string } | null;
+  listingPrice: { toFixed(n: number): string } | null;
+  listingCurrency: string | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -154,6 +156,11 @@ function toRecord(r: SettlementRow): SettlementRecord {
   if (r.originalEventId !== null) event.originalEventId = r.originalEventId;
   const supply = dec(r.supplyPrice);
   if (supply !== undefined) event.supplyPrice = supply;
+  const listing = dec(r.listingPrice);
+  if (listing !== undefined && r.listingCurrency !== null) {
+    event.listingPrice = listing;
+    event.listingCurrency = r.listingCurrency;
+  }
   const breakdown = breakdownFromJson(r.breakdown);
   return {
     id: r.id.toString(),
@@ -395,6 +402,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
           amount: e.amount.toString(),
           gatewayFee: e.gatewayFee.toString(),
           supplyPrice: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
+          listingPrice: e.listingPrice === undefined ? null : e.listingPrice.toString(),
+          listingCurrency: e.listingCurrency ?? null,
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -483,6 +492,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
         amount: e.amount.toString(),
         gateway_fee: e.gatewayFee.toString(),
         supply_price: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
+        listing_price: e.listingPrice === undefined ? null : e.listingPrice.toString(),
+        listing_currency: e.listingCurrency ?? null,
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -502,14 +513,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
-        category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, occurred_at timestamptz,
+        category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
+        listing_currency varchar, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

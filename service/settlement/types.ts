@@ -111,6 +111,13 @@ export interface SettlementEvent {
   originalEventId?: string;
   /** Full hosting: agreed supply price in the seller's payout currency. */
   supplyPrice?: bigint;
+  /**
+   * Seller-priced programs (POP, semi and overseas hosting): the price the seller listed the order
+   * at, tax included, in `listingCurrency` (USD or the seller's payout currency). The seller's
+   * proceeds are then fixed in that currency; the checkout conversion is the platform's FX result.
+   */
+  listingPrice?: bigint;
+  listingCurrency?: string;
 }
 
 /** Evidence of one conversion used in a transaction. */

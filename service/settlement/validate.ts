@@ -49,6 +49,9 @@ export function checkEventLimits(e: SettlementEvent, limits: EventLimits, field 
   if (abs(e.amount) > max) fail(f("amount"), `must be at most ${max} minor units of ${e.currency}`);
   if (abs(e.gatewayFee) > max) fail(f("gatewayFee"), `must be at most ${max} minor units of ${e.currency} (absolute value)`);
   if (e.supplyPrice !== undefined && e.supplyPrice > max) fail(f("supplyPrice"), `must be at most ${max} minor units`);
+  if (e.listingPrice !== undefined && e.listingCurrency !== undefined && e.listingPrice > maxAmountFor(limits, e.listingCurrency)) {
+    fail(f("listingPrice"), `must be at most ${maxAmountFor(limits, e.listingCurrency)} minor units of ${e.listingCurrency}`);
+  }
   const now = limits.now().getTime();
   const at = e.occurredAt.getTime();
   if (at > now + limits.maxFutureSkewMs) {
@@ -75,6 +78,12 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
   if (!followUp && e.originalEventId !== undefined) fail(f("originalEventId"), "must be absent on a capture");
   if (e.supplyPrice !== undefined && (typeof e.supplyPrice !== "bigint" || e.supplyPrice <= 0n)) fail(f("supplyPrice"), "must be a positive integer of minor units");
   if (e.supplyPrice !== undefined && e.type !== "capture") fail(f("supplyPrice"), "is only accepted on a capture");
+  if (e.listingPrice !== undefined || e.listingCurrency !== undefined) {
+    if (e.type !== "capture") fail(f("listingPrice"), "is only accepted on a capture");
+    if (typeof e.listingPrice !== "bigint" || e.listingPrice <= 0n) fail(f("listingPrice"), "must be a positive integer of minor units, with listingCurrency");
+    if (!isCurrency(e.listingCurrency)) fail(f("listingCurrency"), "must be an ISO 4217 currency code, with listingPrice");
+    if (e.supplyPrice !== undefined) fail(f("listingPrice"), "a full-hosting capture is priced by its supplyPrice, not a listing price");
+  }
   switch (e.type) {
     case "capture":
     case "refund":
@@ -140,5 +149,8 @@ export function parseEvent(json: unknown, field = ""): SettlementEvent {
   const original = optStr("originalEventId");
   if (original !== undefined) event.originalEventId = original;
   if (o.supplyPrice !== undefined && o.supplyPrice !== null) event.supplyPrice = int("supplyPrice");
+  if (o.listingPrice !== undefined && o.listingPrice !== null) event.listingPrice = int("listingPrice");
+  const listingCurrency = optStr("listingCurrency");
+  if (listingCurrency !== undefined) event.listingCurrency = listingCurrency;
   return validateEvent(event, field);
 }

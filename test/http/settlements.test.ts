@@ -31,6 +31,26 @@ describe("settlement routes", () => {
       for (const v of Object.values(net)) expect(v).toBe(0n);
     });
 
+    it("books a capture priced by the seller in its payout currency: the listing is kept, read back, and a replay matches it", async () => {
+      // S-POP-SZ-01 is paid in CNY and listed the item at 199.00 CNY, tax included.
+      const body = capture({ gatewayEventId: "evt-listing", settlementId: "ORD-LIST-1", listingPrice: "19900", listingCurrency: "CNY" });
+      const r = await h.signedPost("/v1/settlements/events", body);
+      expect(r.statusCode, r.body).toBe(201);
+      const created = json<ResultBody & { settlement: { event: Record<string, string>; breakdown: { lines: Record<string, string> } } }>(r);
+      expect(created.settlement.event).toMatchObject({ listingPrice: "19900", listingCurrency: "CNY" });
+      expect(created.transaction.metadata).toMatchObject({ listingPrice: "19900", listingCurrency: "CNY" });
+      // No markup on the seller (nothing of theirs is converted); the checkout FX is the platform's.
+      expect(created.settlement.breakdown.lines.fxMarkup).toBe("0");
+      const read = json<{ event: Record<string, string> }>(await h.get(`/v1/settlements/${created.settlement.id}`));
+      expect(read.event).toMatchObject({ listingPrice: "19900", listingCurrency: "CNY" });
+      const again = await h.signedPost("/v1/settlements/events", body, h.keys.gateway, { at: new Date(Date.now() - 5_000) });
+      expect([again.statusCode, json<ResultBody>(again).status]).toEqual([200, "exists"]);
+      const other = await h.signedPost("/v1/settlements/events", { ...body, listingPrice: "19901" });
+      expect(problemCode(other)).toBe("ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT");
+      const euro = await h.signedPost("/v1/settlements/events", { ...body, gatewayEventId: "evt-listing-eur", listingCurrency: "EUR" });
+      expect([euro.statusCode, json<{ errors: Array<{ field: string }> }>(euro).errors[0]?.field]).toEqual([400, "listingCurrency"]);
+    });
+
     it("answers a replay with 200 exists and the original transaction", async () => {
       const first = json<ResultBody>(await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-replay" })));
       // A retry is signed again: a different timestamp, hence a different signature.

@@ -42,7 +42,10 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
         rateArb,
         rateArb.map((r) => (Number(r) * 10).toString()),
         fc.array(fc.tuple(opArb, rateArb), { maxLength: 12 }),
-        (seller, market, gross, feePct, buyerRate, payoutRate, ops) => {
+        // A seller-priced capture: listed in USD or in the payout currency, near or far from the gross.
+        fc.option(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 300 })), { nil: undefined }),
+        (seller, market, gross, feePct, buyerRate, payoutRate, ops, listing) => {
+          const listed = listing !== undefined && seller.program !== "full_hosting";
           const cap = capture({
             sellerId: seller.id,
             market: market.code,
@@ -50,6 +53,7 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
             amount: gross,
             gatewayFee: (gross * BigInt(feePct)) / 1000n,
             supplyPrice: seller.program === "full_hosting" ? gross / 3n + 1n : undefined,
+            ...(listed ? { listingPrice: (gross * BigInt(listing[1])) / 100n + 1n, listingCurrency: listing[0] ? "USD" : seller.payoutCurrency } : {}),
           });
           const schedule = selectSchedule(FEE_SCHEDULES, seller.program, cap.market, cap.category, cap.occurredAt);
           const taxRule = selectTaxRule(TAX_RULES, cap.market, cap.occurredAt);

@@ -3,6 +3,7 @@ import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, TAX_RULES } from "../../service/settlement/data.js";
 import { cumulativeShare, inclusiveTax, planCapture, planFollowUp } from "../../service/settlement/plan.js";
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
+import { validateEvent } from "../../service/settlement/validate.js";
 import type { PostingPlan, Seller, SettlementEvent } from "../../service/settlement/types.js";
 import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
 
@@ -314,5 +315,56 @@ describe("follow-up validation", () => {
     expect(codeOf(() => planFollowUp({ event: followUp("refund", "r5", { amount: 10n }), capture: stateOf(cap, p), rates: { buyerToUsd: null, usdToPayout: null } }))).toBe(
       "ENT_SETTLEMENT_FX_UNAVAILABLE",
     );
+  });
+});
+
+describe("listing price: the seller's proceeds fixed in the currency they priced in", () => {
+  it("POP, listed at 108.00 CNY and paid in CNY: the seller gets the listing less fees, the platform takes the checkout FX", () => {
+    const p = plan(POP, capture({ listingPrice: 10_800n, listingCurrency: "CNY" }), "0.18", "7.2");
+    // Net of the tax's share 10800 x 8333/10000 = 8999.64 -> 9000 fen, worth 9000/7.2 = 1250 USD
+    // cents; commission 8% = 100, fee 350 BRL x 0.18 = 63: 163 cents = 1173.6 -> 1174 fen, so the
+    // seller gets 9000 - 1174 = 7826 fen (costing 1087 cents). The buyer's 8333 BRL are worth 1500
+    // cents: the platform keeps 1500 - 163 - 1087 = 250 as its FX result.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable BRL 9650",
+        "D platform:expense:payment_fees USD 63",
+        "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
+        "C fx:BRL-USD BRL 7983",
+        "D fx:BRL-USD USD 1437",
+        "C platform:revenue:commission USD 100",
+        "C platform:revenue:payment_fee_recovery USD 63",
+        "C platform:fx_gain_loss USD 250",
+        "C fx:CNY-USD USD 1087",
+        "D fx:CNY-USD CNY 7826",
+        "C seller:S-POP-1:held CNY 7826",
+      ].sort(),
+    );
+    expect(p.metadata).toMatchObject({ listingPrice: "10800", listingCurrency: "CNY" });
+    expectBalanced(p);
+  });
+
+  it("semi hosting, listed at 54.00 USD: a weaker euro at checkout is the platform's loss, not the seller's", () => {
+    const cap = capture({ sellerId: "S-SEMI-1", market: "ES", currency: "EUR", amount: 5_000n, gatewayFee: 150n, listingPrice: 5_400n, listingCurrency: "USD" });
+    const at108 = plan(SEMI, cap, "1.08", null);
+    const at105 = plan(SEMI, cap, "1.05", null);
+    // Listing net of VAT: 5400 x 4132/5000 = 4462.56 -> 4463; commission 3% = 134; logistics 450.
+    // At 1.08 the fee is 162 and the euros are worth 4463: seller 3717, FX result 0. At 1.05 the fee
+    // is 157.5 -> 158 and the euros are worth 4338.6 -> 4339: seller 3721, the platform loses 124.
+    const seller = (p: PostingPlan) => p.breakdown.lines.sellerMain + p.breakdown.lines.sellerReserve;
+    expect([seller(at108), at108.breakdown.lines.fxGainLoss]).toEqual([3717n, 0n]);
+    expect([seller(at105), at105.breakdown.lines.fxGainLoss]).toEqual([3721n, -124n]);
+    expect(at105.breakdown.lines.commission).toBe(134n);
+    expectBalanced(at105);
+  });
+
+  it("refuses a listing in a third currency, on full hosting, or on a follow-up", () => {
+    const eur = capture({ sellerId: "S-SEMI-1", market: "ES", currency: "EUR", amount: 5_000n, listingPrice: 5_000n, listingCurrency: "EUR" });
+    expect(codeOf(() => plan(SEMI, eur, "1.08", null))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    const full = capture({ sellerId: "S-FULL-1", supplyPrice: 6_000n, listingPrice: 7_000n, listingCurrency: "CNY" });
+    expect(codeOf(() => plan(FULL, { ...full, supplyPrice: undefined }, "0.18", "7.2"))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    expect(codeOf(() => validateEvent(full))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    expect(codeOf(() => validateEvent({ ...followUp("refund", "r-l", { amount: 100n }), listingPrice: 100n, listingCurrency: "CNY" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    expect(codeOf(() => validateEvent(capture({ listingPrice: 100n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
   });
 });

@@ -32,6 +32,8 @@ export const EventBody = Type.Object(
     fxQuoteId: Type.Optional(Identifier),
     originalEventId: Type.Optional(Identifier),
     supplyPrice: Type.Optional(NonNegativeAmount),
+    listingPrice: Type.Optional({ ...NonNegativeAmount, description: "Seller-priced programs (POP, semi and overseas hosting), capture only: the price the seller listed the order at, tax included, in listingCurrency minor units. The seller's proceeds are then fixed in that currency; the checkout FX is the platform's." }),
+    listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the seller's payout currency; with listingPrice" })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
 );
@@ -53,6 +55,8 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.fxQuoteId === undefined ? {} : { fxQuoteId: b.fxQuoteId }),
     ...(b.originalEventId === undefined ? {} : { originalEventId: b.originalEventId }),
     ...(b.supplyPrice === undefined ? {} : { supplyPrice: BigInt(b.supplyPrice) }),
+    ...(b.listingPrice === undefined ? {} : { listingPrice: BigInt(b.listingPrice) }),
+    ...(b.listingCurrency === undefined ? {} : { listingCurrency: b.listingCurrency }),
   };
 }
 

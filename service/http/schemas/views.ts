@@ -97,6 +97,8 @@ export const EventView = Type.Object({
   fxQuoteId: Type.Optional(Type.String()),
   originalEventId: Type.Optional(Type.String()),
   supplyPrice: Type.Optional(Amount),
+  listingPrice: Type.Optional(Amount),
+  listingCurrency: Type.Optional(Type.String()),
 });
 
 export const SettlementView = Type.Object(
@@ -151,6 +153,7 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.fxQuoteId === undefined ? {} : { fxQuoteId: e.fxQuoteId }),
       ...(e.originalEventId === undefined ? {} : { originalEventId: e.originalEventId }),
       ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
+      ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency }),
     },
     fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
