@@ -17,7 +17,13 @@ export const Accounts = {
   logistics: "platform:revenue:logistics",
   warehousing: "platform:revenue:warehousing",
   fulfilment: "platform:revenue:fulfilment",
+  /** Full hosting before it was booked as principal: only follow-ups of such captures move it. */
   margin: "platform:revenue:hosting_margin",
+  /** Full hosting, the platform as principal: the sale, its cost, returned stock, goods lost to chargebacks. */
+  sales: "platform:revenue:sales",
+  costOfSales: "platform:expense:cost_of_sales",
+  returnedGoods: "platform:inventory:returned_goods",
+  chargebackLosses: "platform:expense:chargeback_losses",
   fxGainLoss: "platform:fx_gain_loss",
   /** FX revenue: the markup taken on conversions done for sellers. */
   fxMarkup: "platform:revenue:fx_markup",
@@ -54,7 +60,7 @@ export function accountSpec(code: string, currency: string): AccountSpec {
   if (code === Accounts.bank) {
     return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: false };
   }
-  if (code === Accounts.paymentFees) {
+  if (code === Accounts.paymentFees || code === Accounts.costOfSales || code === Accounts.returnedGoods || code === Accounts.chargebackLosses) {
     return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true };
   }
   // Platform revenue / FX result: credit-normal; a loss or reversal may take them below zero.

@@ -5,12 +5,12 @@
 export { SettlementErrors } from "./errors.js";
 export { Accounts, SETTLEMENT_CURRENCY, accountSpec } from "./accounts.js";
 export { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
-export { cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
+export { captureStateOf, cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
 export { FxRealisation, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
 export { lineKind, type SellerStatement } from "./statement.js";
-export { SettlementService, captureStateOf, type SettlementFx, type SettlementServiceOptions } from "./service.js";
+export { SettlementService, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

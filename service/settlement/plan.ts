@@ -39,6 +39,7 @@ import {
   type RateEvidence,
   type Seller,
   type SettlementEvent,
+  type SettlementRecord,
   type TaxRule,
 } from "./types.js";
 
@@ -83,6 +84,8 @@ export function zeroLines(): Lines {
     warehousing: 0n,
     fulfilment: 0n,
     margin: 0n,
+    sales: 0n,
+    costOfSales: 0n,
     fxGainLoss: 0n,
     fxMarkup: 0n,
     sellerUsd: 0n,
@@ -144,9 +147,18 @@ function needRate(rate: RateEvidence | null, from: string, to: string, event: Se
   return rate;
 }
 
+/** The lines that belong to a full-hosting supplier: they move only with returns for its fault. */
+const SUPPLIER_LINES: ReadonlySet<keyof Lines> = new Set(["sellerUsd", "sellerMain", "sellerReserve", "fxGainLoss"]);
+
 /** Accumulates signed legs (+ debit, - credit) per (account, currency). */
 class Legs {
   private readonly map = new Map<string, { account: string; currency: string; amount: bigint }>();
+  /** Debits minus credits so far in one currency. */
+  net(currency: string): bigint {
+    let n = 0n;
+    for (const l of this.map.values()) if (l.currency === currency) n += l.amount;
+    return n;
+  }
   add(account: string, currency: string, signed: bigint): void {
     if (signed === 0n) return;
     const key = `${account}\u0000${currency}`;
@@ -298,8 +310,12 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     }
     const referenceUsd = P === USD ? sellerTotal : usdCostOf(sellerTotal, P, reference);
     lines.sellerUsd = actualUsd;
-    // The platform's margin is priced at its planning rate; the rest is the FX result it bears.
-    lines.margin = lines.netUsd - platformUsd - referenceUsd;
+    // The platform is the principal: it sells (gross revenue, net of tax) and buys from the supplier
+    // at the agreed price, costed at its planning rate; what the supply really costs at today's
+    // rate beyond that is the FX result it bears. The margin is shown, not booked.
+    lines.sales = lines.netUsd - platformUsd;
+    lines.costOfSales = referenceUsd;
+    lines.margin = lines.sales - referenceUsd;
     lines.fxGainLoss = referenceUsd - actualUsd;
   } else if (listing !== null && listing.currency === P && usdToPayout !== null) {
     // Listed in the payout currency: the seller gets the listing less the fees, nothing converted.
@@ -339,7 +355,8 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   legs.credit(Accounts.logistics, USD, lines.logistics);
   legs.credit(Accounts.warehousing, USD, lines.warehousing);
   legs.credit(Accounts.fulfilment, USD, lines.fulfilment);
-  legs.credit(Accounts.margin, USD, lines.margin);
+  legs.credit(Accounts.sales, USD, lines.sales);
+  legs.debit(Accounts.costOfSales, USD, lines.costOfSales);
   legs.credit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
   toPayout(legs, P, lines.sellerUsd, sellerTotal);
   legs.credit(Accounts.seller(seller.id, sellerBucket), P, lines.sellerMain);
@@ -365,6 +382,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     reserveBucket: "reserve",
     reserveReleaseAt: schedule.reserve !== null && lines.sellerReserve > 0n ? new Date(at + schedule.reserve.holdDays * DAY_MS).toISOString() : null,
     autoConfirmAt: sellerBucket === "held" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
+    ...(seller.program === "full_hosting" ? { principal: true } : {}),
   };
   return {
     idempotencyKey: key,
@@ -521,49 +539,54 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         }
         refundedDelta = event.amount;
       }
+      // Full hosting booked as principal (captures before that carry a margin and no sale).
+      const principal = b.principal === true;
+      const supplierFault = principal && event.type === "refund" && event.returnReason === "supplier_defect";
       const after = capture.refunded + refundedDelta;
-      for (const k of LINE_KEYS) lines[k] = cumulativeShare(b.lines[k], after, G) - capture.reversedLines[k];
+      // As principal, the supplier's lines move only with what was returned for its fault.
+      const supplierAfter = capture.supplierRefunded + (supplierFault ? refundedDelta : 0n);
+      for (const k of LINE_KEYS) {
+        const base = principal && SUPPLIER_LINES.has(k) ? supplierAfter : after;
+        lines[k] = cumulativeShare(b.lines[k], base, G) - capture.reversedLines[k];
+      }
       // Buyer side: the gateway pays the buyer back (or gets paid back on a reversal).
       const netBuyer = lines.gross - lines.tax;
       legs.credit(Accounts.gatewayReceivable(event.gateway), B, lines.gross);
       legs.debit(Accounts.tax(event.market, b.taxScheme), B, lines.tax);
-      let netUsdNow = netBuyer;
       if (B !== USD) {
         // The platform's own conversion: at mid, no markup (the seller's lines are taken back at capture values).
         const r = atMid(needRate(rates.buyerToUsd, B, USD, event));
-        netUsdNow = convertSigned(netBuyer, r);
+        const netUsdNow = convertSigned(netBuyer, r);
         fx.push({ ...r, fromAmount: -netBuyer, toAmount: -netUsdNow });
         legs.debit(Accounts.fxClearing(B), B, netBuyer);
         legs.credit(Accounts.fxClearing(B), USD, netUsdNow);
       }
-      // USD: the platform takes back every line it booked at capture, in the same proportion.
+      // USD: the platform takes back every fee line it booked at capture, in the same proportion.
       legs.debit(Accounts.commission, USD, lines.commission);
       legs.debit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
       legs.debit(Accounts.logistics, USD, lines.logistics);
       legs.debit(Accounts.warehousing, USD, lines.warehousing);
       legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
-      legs.debit(Accounts.margin, USD, lines.margin);
-      legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
       legs.debit(Accounts.fxMarkup, USD, lines.fxMarkup);
+      if (principal) {
+        // The sale is undone; its cost comes off cost of sales and goes where the goods went: back
+        // into stock (a return), lost (a chargeback), or back to the supplier (its fault).
+        legs.debit(Accounts.sales, USD, lines.sales);
+        legs.credit(Accounts.costOfSales, USD, lines.costOfSales);
+        if (!supplierFault) legs.debit(event.type === "refund" ? Accounts.returnedGoods : Accounts.chargebackLosses, USD, lines.costOfSales);
+      } else {
+        legs.debit(Accounts.margin, USD, lines.margin);
+      }
+      legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
       if (P !== USD) {
         legs.debit(Accounts.fxClearing(P), USD, lines.sellerUsd);
         legs.credit(Accounts.fxClearing(P), P, lines.sellerMain + lines.sellerReserve);
       }
       legs.debit(Accounts.seller(event.sellerId, mainBucket), P, lines.sellerMain);
       legs.debit(Accounts.seller(event.sellerId, reserveBucket), P, lines.sellerReserve);
-      // Taken back at capture value minus paid out at today's rate (and sub-unit allocation rounding).
-      // When P is USD the seller's USD legs are their bucket shares, allocated separately from sellerUsd.
-      const takenBackUsd =
-        lines.commission +
-        lines.paymentFeeRecovery +
-        lines.logistics +
-        lines.warehousing +
-        lines.fulfilment +
-        lines.margin +
-        lines.fxGainLoss +
-        lines.fxMarkup +
-        (P === USD ? lines.sellerMain + lines.sellerReserve : lines.sellerUsd);
-      fxDifference = takenBackUsd - netUsdNow;
+      // Taken back at capture values, paid out at today's rate: the difference (and sub-unit
+      // allocation rounding) is the FX result, whatever balances USD.
+      fxDifference = legs.net(USD);
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
       break;
     }
@@ -613,4 +636,36 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
     breakdown,
     refundedDelta,
   };
+}
+
+/** Derive a capture's state from its chain of records (capture first). */
+export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState {
+  const cap = chain[0];
+  if (cap === undefined || cap.event.type !== "capture") throw new Error("chain does not start with a capture");
+  const s: CaptureState = {
+    key: cap.eventKey,
+    event: cap.event,
+    breakdown: cap.breakdown,
+    refunded: 0n,
+    supplierRefunded: 0n,
+    reversedLines: zeroLines(),
+    released: false,
+    reserveReleased: false,
+    chargebacks: {},
+  };
+  for (const r of chain.slice(1)) {
+    const t = r.event.type;
+    s.refunded += r.refundedDelta;
+    if (t === "refund" && r.event.returnReason === "supplier_defect") s.supplierRefunded += r.refundedDelta;
+    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal")
+      s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
+    if (t === "release") s.released = true;
+    if (t === "reserve_release") s.reserveReleased = true;
+    if (t === "chargeback") s.chargebacks[r.event.gatewayEventId] = { amount: r.event.amount, reversed: 0n };
+    if (t === "chargeback_reversal") {
+      const cb = s.chargebacks[r.event.originalEventId ?? ""];
+      if (cb !== undefined) cb.reversed += r.event.amount;
+    }
+  }
+  return s;
 }

@@ -14,6 +14,7 @@ import {
   type Market,
   type ProgramKind,
   type ReconciliationRecord,
+  type ReturnReason,
   type Seller,
   type SettlementEventType,
   type SettlementEvent,
@@ -124,6 +125,7 @@ interface SettlementRow {
   supplyPrice: { toFixed(n: number): string } | null;
   listingPrice: { toFixed(n: number): string } | null;
   listingCurrency: string | null;
+  returnReason: string | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -156,6 +158,7 @@ function toRecord(r: SettlementRow): SettlementRecord {
   if (r.originalEventId !== null) event.originalEventId = r.originalEventId;
   const supply = dec(r.supplyPrice);
   if (supply !== undefined) event.supplyPrice = supply;
+  if (r.returnReason !== null) event.returnReason = r.returnReason as ReturnReason;
   const listing = dec(r.listingPrice);
   if (listing !== undefined && r.listingCurrency !== null) {
     event.listingPrice = listing;
@@ -404,6 +407,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
           supplyPrice: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
           listingPrice: e.listingPrice === undefined ? null : e.listingPrice.toString(),
           listingCurrency: e.listingCurrency ?? null,
+          returnReason: e.returnReason ?? null,
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -494,6 +498,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         supply_price: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
         listing_price: e.listingPrice === undefined ? null : e.listingPrice.toString(),
         listing_currency: e.listingCurrency ?? null,
+        return_reason: e.returnReason ?? null,
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -513,15 +518,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, occurred_at timestamptz,
+        listing_currency varchar, return_reason varchar, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

@@ -23,14 +23,13 @@ import { LedgerErrors } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
-import { addLines, eventKey, planCapture, planFollowUp, zeroLines, type PlanRates } from "./plan.js";
+import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { sellerStatement, type SellerStatement } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 import type {
-  CaptureState,
   FeeBearer,
   FeeSchedule,
   Market,
@@ -122,36 +121,6 @@ function recordOf(
       effectiveAt: plan.effectiveAt,
     },
   };
-}
-
-/** Derive a capture's state from its chain of records (capture first). */
-export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState {
-  const cap = chain[0];
-  if (cap === undefined || cap.event.type !== "capture") throw new Error("chain does not start with a capture");
-  const s: CaptureState = {
-    key: cap.eventKey,
-    event: cap.event,
-    breakdown: cap.breakdown,
-    refunded: 0n,
-    reversedLines: zeroLines(),
-    released: false,
-    reserveReleased: false,
-    chargebacks: {},
-  };
-  for (const r of chain.slice(1)) {
-    const t = r.event.type;
-    s.refunded += r.refundedDelta;
-    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal")
-      s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
-    if (t === "release") s.released = true;
-    if (t === "reserve_release") s.reserveReleased = true;
-    if (t === "chargeback") s.chargebacks[r.event.gatewayEventId] = { amount: r.event.amount, reversed: 0n };
-    if (t === "chargeback_reversal") {
-      const cb = s.chargebacks[r.event.originalEventId ?? ""];
-      if (cb !== undefined) cb.reversed += r.event.amount;
-    }
-  }
-  return s;
 }
 
 function errorItem(raw: unknown): SettlementItemResult {

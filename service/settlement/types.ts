@@ -112,6 +112,12 @@ export interface SettlementEvent {
   /** Full hosting: agreed supply price in the seller's payout currency. */
   supplyPrice?: bigint;
   /**
+   * Refunds: why the goods came back. In full hosting a return is the platform's risk (the goods go
+   * back into its stock) unless it is the supplier's fault (`supplier_defect`): then the supplier
+   * repays its price pro rata. Other programs' sellers bear every return.
+   */
+  returnReason?: ReturnReason;
+  /**
    * Seller-priced programs (POP, semi and overseas hosting): the price the seller listed the order
    * at, tax included, in `listingCurrency` (USD or the seller's payout currency). The seller's
    * proceeds are then fixed in that currency; the checkout conversion is the platform's FX result.
@@ -119,6 +125,9 @@ export interface SettlementEvent {
   listingPrice?: bigint;
   listingCurrency?: string;
 }
+
+export const RETURN_REASONS = ["buyer", "supplier_defect"] as const;
+export type ReturnReason = (typeof RETURN_REASONS)[number];
 
 /** Evidence of one conversion used in a transaction. */
 export interface RateEvidence {
@@ -155,7 +164,11 @@ export interface Lines {
   logistics: bigint;
   warehousing: bigint;
   fulfilment: bigint;
+  /** Full hosting (agent programs: the platform's fee lines above): the platform's margin at its planning rate, for reading; not an account of its own. */
   margin: bigint;
+  /** Full hosting, where the platform is the principal: the sale (net of tax, at mid) and its cost at the planning rate. */
+  sales: bigint;
+  costOfSales: bigint;
   fxGainLoss: bigint;
   /**
    * FX revenue: what the configured markup kept out of the seller's conversions (mid-rate value
@@ -179,6 +192,8 @@ export const LINE_KEYS = [
   "warehousing",
   "fulfilment",
   "margin",
+  "sales",
+  "costOfSales",
   "fxGainLoss",
   "fxMarkup",
   "sellerUsd",
@@ -209,6 +224,8 @@ export interface Breakdown {
   reserveBucket: "reserve" | "available";
   reserveReleaseAt: string | null;
   autoConfirmAt: string | null;
+  /** Full hosting booked with the platform as principal (sales and cost of sales); absent on captures booked before. */
+  principal?: boolean;
 }
 
 /** What the planner needs to know about the capture behind a follow-up event. */
@@ -218,6 +235,8 @@ export interface CaptureState {
   breakdown: Breakdown;
   /** Net gross amount taken back so far: refunds + chargebacks - chargeback reversals. */
   refunded: bigint;
+  /** Full hosting: the part of `refunded` returned for the supplier's fault (what the supplier repays against). */
+  supplierRefunded: bigint;
   /** Sum of the line shares moved so far (same sign convention as `refunded`). */
   reversedLines: Lines;
   released: boolean;

@@ -3,7 +3,7 @@
  */
 import { isCurrency } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
-import { EVENT_TYPES, type SettlementEvent } from "./types.js";
+import { EVENT_TYPES, RETURN_REASONS, type ReturnReason, type SettlementEvent } from "./types.js";
 
 const ID = /^[A-Za-z0-9._:-]{1,120}$/;
 
@@ -78,6 +78,10 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
   if (!followUp && e.originalEventId !== undefined) fail(f("originalEventId"), "must be absent on a capture");
   if (e.supplyPrice !== undefined && (typeof e.supplyPrice !== "bigint" || e.supplyPrice <= 0n)) fail(f("supplyPrice"), "must be a positive integer of minor units");
   if (e.supplyPrice !== undefined && e.type !== "capture") fail(f("supplyPrice"), "is only accepted on a capture");
+  if (e.returnReason !== undefined) {
+    if (!(RETURN_REASONS as readonly string[]).includes(e.returnReason)) fail(f("returnReason"), `must be one of ${RETURN_REASONS.join(", ")}`);
+    if (e.type !== "refund") fail(f("returnReason"), "is only accepted on a refund");
+  }
   if (e.listingPrice !== undefined || e.listingCurrency !== undefined) {
     if (e.type !== "capture") fail(f("listingPrice"), "is only accepted on a capture");
     if (typeof e.listingPrice !== "bigint" || e.listingPrice <= 0n) fail(f("listingPrice"), "must be a positive integer of minor units, with listingCurrency");
@@ -150,6 +154,8 @@ export function parseEvent(json: unknown, field = ""): SettlementEvent {
   if (original !== undefined) event.originalEventId = original;
   if (o.supplyPrice !== undefined && o.supplyPrice !== null) event.supplyPrice = int("supplyPrice");
   if (o.listingPrice !== undefined && o.listingPrice !== null) event.listingPrice = int("listingPrice");
+  const returnReason = optStr("returnReason");
+  if (returnReason !== undefined) event.returnReason = returnReason as ReturnReason;
   const listingCurrency = optStr("listingCurrency");
   if (listingCurrency !== undefined) event.listingCurrency = listingCurrency;
   return validateEvent(event, field);

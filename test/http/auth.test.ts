@@ -148,7 +148,10 @@ describe("rate limits and log redaction", () => {
   describe("lockout after failed authentications (per key identity and address)", () => {
     let h: Harness;
     beforeAll(async () => {
-      h = await openHarness({ env: { AUTH_FAILURE_LIMIT: "3", AUTH_FAILURE_KEY_LIMIT: "5", AUTH_FAILURE_ADDRESS_LIMIT: "4", TRUST_PROXY: "true" }, programData: false });
+      // The counters are fixed windows: these tests build on each other's failures, so a window that
+      // ended between two of them (60 s by default, easily crossed on a loaded machine) would reset
+      // them. A day's window ends only at midnight UTC.
+      h = await openHarness({ env: { AUTH_FAILURE_LIMIT: "3", AUTH_FAILURE_KEY_LIMIT: "5", AUTH_FAILURE_ADDRESS_LIMIT: "4", TRUST_PROXY: "true", RATE_LIMIT_WINDOW_MS: "86400000" }, programData: false });
     });
     afterAll(async () => h.close());
     const from = (address: string, authorization?: string) =>

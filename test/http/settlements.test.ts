@@ -51,6 +51,27 @@ describe("settlement routes", () => {
       expect([euro.statusCode, json<{ errors: Array<{ field: string }> }>(euro).errors[0]?.field]).toEqual([400, "listingCurrency"]);
     });
 
+    it("books full hosting as principal: a customer return leaves the supplier paid, a defect return takes its share back", async () => {
+      const cap = capture({ gatewayEventId: "evt-fh", settlementId: "ORD-FH-1", sellerId: "S-FULL-GZ-01", supplyPrice: "6000" });
+      const booked = await h.signedPost("/v1/settlements/events", cap);
+      expect(booked.statusCode, booked.body).toBe(201);
+      const supplier = async () => json<{ posted: string }>(await h.get("/v1/accounts/seller:S-FULL-GZ-01:available/CNY/balance")).posted;
+      const paid = await supplier();
+      const refund = (id: string, over: Record<string, unknown>) =>
+        h.signedPost("/v1/settlements/events", { ...cap, type: "refund", gatewayEventId: id, originalEventId: "evt-fh", amount: "4000", gatewayFee: "0", occurredAt: "2024-12-02T12:00:00.000Z", supplyPrice: undefined, ...over });
+      const byBuyer = await refund("evt-fh-r1", { returnReason: "buyer" });
+      expect(byBuyer.statusCode, byBuyer.body).toBe(201);
+      expect(json<{ settlement: { event: { returnReason: string } } }>(byBuyer).settlement.event.returnReason).toBe("buyer");
+      expect(await supplier()).toBe(paid);
+      expect(BigInt(json<{ posted: string }>(await h.get("/v1/accounts/platform:inventory:returned_goods/USD/balance")).posted)).toBeGreaterThan(0n);
+      const byDefect = await refund("evt-fh-r2", { returnReason: "supplier_defect" });
+      expect(byDefect.statusCode, byDefect.body).toBe(201);
+      // 4000 of 14990: the supplier repays 6000 x 4000/14990 = 1601.07 -> 1601 fen.
+      expect(BigInt(await supplier())).toBe(BigInt(paid) - 1601n);
+      const onCapture = await h.signedPost("/v1/settlements/events", { ...cap, gatewayEventId: "evt-fh-2", returnReason: "buyer" });
+      expect([onCapture.statusCode, json<{ errors: Array<{ field: string }> }>(onCapture).errors[0]?.field]).toEqual([400, "returnReason"]);
+    });
+
     it("answers a replay with 200 exists and the original transaction", async () => {
       const first = json<ResultBody>(await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-replay" })));
       // A retry is signed again: a different timestamp, hence a different signature.

@@ -1,7 +1,7 @@
 /** Shared builders for the settlement tests (pure data; no I/O). */
 import type { PostingInput } from "../../service/ledger/types.js";
-import { addLines, zeroLines } from "../../service/settlement/plan.js";
-import type { CaptureState, PostingPlan, RateEvidence, SettlementEvent } from "../../service/settlement/types.js";
+import { captureStateOf } from "../../service/settlement/plan.js";
+import type { CaptureState, PostingPlan, RateEvidence, SettlementEvent, SettlementRecord } from "../../service/settlement/types.js";
 
 export function rate(from: string, to: string, value: string, quoteId: string | null = null): RateEvidence {
   return { from, to, rate: value, quoteId, source: "test", asOf: "2025-03-01T00:00:00.000Z" };
@@ -38,30 +38,10 @@ export function followUp(type: SettlementEvent["type"], id: string, over: Partia
   };
 }
 
-/** A capture's state after a list of follow-up plans (what the service derives from its records). */
+/** A capture's state after a list of follow-up plans: what the service derives from its records (captureStateOf). */
 export function stateOf(cap: SettlementEvent, capPlan: PostingPlan, followUps: Array<{ event: SettlementEvent; plan: PostingPlan }> = []): CaptureState {
-  const s: CaptureState = {
-    key: capPlan.idempotencyKey,
-    event: cap,
-    breakdown: capPlan.breakdown,
-    refunded: 0n,
-    reversedLines: zeroLines(),
-    released: false,
-    reserveReleased: false,
-    chargebacks: {},
-  };
-  for (const f of followUps) {
-    s.refunded += f.plan.refundedDelta;
-    if (f.event.type === "refund" || f.event.type === "chargeback" || f.event.type === "chargeback_reversal") s.reversedLines = addLines(s.reversedLines, f.plan.breakdown.lines);
-    if (f.event.type === "release") s.released = true;
-    if (f.event.type === "reserve_release") s.reserveReleased = true;
-    if (f.event.type === "chargeback") s.chargebacks[f.event.gatewayEventId] = { amount: f.event.amount, reversed: 0n };
-    if (f.event.type === "chargeback_reversal") {
-      const cb = s.chargebacks[f.event.originalEventId ?? ""];
-      if (cb) cb.reversed += f.event.amount;
-    }
-  }
-  return s;
+  const record = (event: SettlementEvent, plan: PostingPlan) => ({ eventKey: plan.idempotencyKey, event, breakdown: plan.breakdown, refundedDelta: plan.refundedDelta }) as SettlementRecord;
+  return captureStateOf([record(cap, capPlan), ...followUps.map((f) => record(f.event, f.plan))]);
 }
 
 /** Postings as "D|C account currency amount" strings, sorted, for exact comparison. */

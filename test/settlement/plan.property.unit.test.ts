@@ -14,14 +14,14 @@ const SELLERS: Seller[] = [
   { id: "S-OVS-1", name: "o", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
 ];
 
-type Op = { kind: "refund" | "chargeback"; permille: number } | { kind: "reversal" } | { kind: "release" } | { kind: "rest" };
+type Op = { kind: "refund" | "chargeback"; permille: number; supplierFault: boolean } | { kind: "reversal" } | { kind: "release" } | { kind: "rest"; supplierFault: boolean };
 
 const rateArb = fc.integer({ min: 1, max: 9_999_999 }).map((n) => (n / 1_000_000).toString());
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constantFrom("refund" as const, "chargeback" as const), permille: fc.integer({ min: 1, max: 1200 }) }),
+  fc.record({ kind: fc.constantFrom("refund" as const, "chargeback" as const), permille: fc.integer({ min: 1, max: 1200 }), supplierFault: fc.boolean() }),
   fc.constant({ kind: "reversal" as const }),
   fc.constant({ kind: "release" as const }),
-  fc.constant({ kind: "rest" as const }),
+  fc.record({ kind: fc.constant("rest" as const), supplierFault: fc.boolean() }),
 );
 
 function balanced(p: PostingPlan): boolean {
@@ -86,11 +86,12 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
               event = followUp("release", `e${n}`, {}, cap);
             } else if (op.kind === "rest") {
               if (state.refunded === gross) continue;
-              event = followUp("refund", `e${n}`, { amount: gross - state.refunded }, cap);
+              event = followUp("refund", `e${n}`, { amount: gross - state.refunded, ...(op.supplierFault ? { returnReason: "supplier_defect" as const } : {}) }, cap);
             } else {
               const amount = (gross * BigInt(op.permille)) / 1000n;
               if (amount === 0n) continue;
-              event = followUp(op.kind, `e${n}`, { amount }, cap);
+              const fault = op.kind === "refund" && op.supplierFault ? { returnReason: "supplier_defect" as const } : {};
+              event = followUp(op.kind, `e${n}`, { amount, ...fault }, cap);
             }
             let plan: PostingPlan;
             try {
@@ -109,9 +110,18 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
             planned++;
             const after = stateOf(cap, capPlan, done);
             expect(after.refunded >= 0n && after.refunded <= gross).toBe(true);
+            // Full hosting: the supplier's lines move with what was returned for its fault only.
+            const supplierLine = (k: string) => seller.program === "full_hosting" && ["sellerUsd", "sellerMain", "sellerReserve", "fxGainLoss"].includes(k);
             for (const k of LINE_KEYS) {
               const line = capPlan.breakdown.lines[k];
               const taken = after.reversedLines[k];
+              if (supplierLine(k)) {
+                if (line >= 0n) expect(taken >= 0n && taken <= line, k).toBe(true);
+                else expect(taken <= 0n && taken >= line, k).toBe(true);
+                if (after.supplierRefunded === gross) expect(taken, k).toBe(line);
+                if (after.supplierRefunded === 0n) expect(taken, k).toBe(0n);
+                continue;
+              }
               // Taken back so far lies between 0 and the whole line, on the line's side.
               if (line >= 0n) expect(taken >= 0n && taken <= line, k).toBe(true);
               else expect(taken <= 0n && taken >= line, k).toBe(true);

@@ -142,9 +142,10 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
   const cap = capture({ sellerId: "S-FULL-1", supplyPrice: 6_000n, gatewayEventId: "cap-full" });
   const p = plan(FULL, cap, "0.18", "7.2");
 
-  it("books margin at the reference rate and the FX result explicitly; the platform bears the payment fee", () => {
-    // supply 60.00 CNY costs 6000/7.2 = 833.33 -> 833 USD cents now, 6000/7.1 = 845.07 -> 845 at the
-    // planning rate: margin 1500 - 845 = 655, FX gain 845 - 833 = 12. The fee (63 USD) is the platform's.
+  it("books the sale as principal: gross revenue, the supply at its planning cost, the FX result explicitly; the platform bears the fee", () => {
+    // The sale: 8333 BRL at 0.18 = 1500 USD cents of revenue. Supply 60.00 CNY costs 6000/7.1 =
+    // 845.07 -> 845 at the planning rate (cost of sales), 6000/7.2 = 833.33 -> 833 now: an FX gain of
+    // 12. Margin 1500 - 845 = 655 (shown, not booked). The fee (63 USD) is the platform's.
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable BRL 9650",
@@ -152,7 +153,8 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
         "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1667",
         "C fx:BRL-USD BRL 7983",
         "D fx:BRL-USD USD 1437",
-        "C platform:revenue:hosting_margin USD 655",
+        "C platform:revenue:sales USD 1500",
+        "D platform:expense:cost_of_sales USD 845",
         "C platform:fx_gain_loss USD 12",
         "C fx:CNY-USD USD 833",
         "D fx:CNY-USD CNY 6000",
@@ -167,6 +169,53 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
     expect(movement(q.postings, "seller:S-FULL-1:available", "CNY")).toBe(-6_000n);
     expect(q.breakdown.lines.margin).toBe(1250n - 845n);
     expectBalanced(q);
+  });
+
+  const rates = { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: null };
+  const returns = [...show(planFollowUp({ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates }).postings)];
+
+  it("a customer return is the platform's: the sale is undone, the goods go back into its stock at cost, the supplier keeps its price", () => {
+    // Half the order: 5000 BRL gross, 834 tax, 4166 BRL = 750 cents of sales; cost 845 / 2 = 422.5 -> 423.
+    expect(returns).toEqual(
+      [
+        "C gateway:adyen:receivable BRL 5000",
+        "D tax:BR:BR_REMESSA_CONFORME:payable BRL 834",
+        "D fx:BRL-USD BRL 4166",
+        "C fx:BRL-USD USD 750",
+        "D platform:revenue:sales USD 750",
+        "C platform:expense:cost_of_sales USD 423",
+        "D platform:inventory:returned_goods USD 423",
+      ].sort(),
+    );
+  });
+
+  it("a return for a supplier defect is repaid by the supplier pro rata; a chargeback's goods are a loss", () => {
+    const defect = planFollowUp({ event: followUp("refund", "r-defect", { amount: 5_000n, returnReason: "supplier_defect" }, cap), capture: stateOf(cap, p), rates });
+    // The supplier repays 3000 CNY (half its 6000), which cost 417 cents (half of 833) and half the
+    // FX gain (6); together they stand for the 423 of cost taken off cost of sales.
+    expect(show(defect.postings)).toEqual(
+      [
+        "C gateway:adyen:receivable BRL 5000",
+        "D tax:BR:BR_REMESSA_CONFORME:payable BRL 834",
+        "D fx:BRL-USD BRL 4166",
+        "C fx:BRL-USD USD 750",
+        "D platform:revenue:sales USD 750",
+        "C platform:expense:cost_of_sales USD 423",
+        "D platform:fx_gain_loss USD 6",
+        "D fx:CNY-USD USD 417",
+        "C fx:CNY-USD CNY 3000",
+        "D seller:S-FULL-1:available CNY 3000",
+      ].sort(),
+    );
+    const cb = planFollowUp({ event: followUp("chargeback", "cb-1", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates });
+    expect(show(cb.postings)).toContain("D platform:expense:chargeback_losses USD 423");
+    expect(movement(cb.postings, "seller:S-FULL-1:available", "CNY")).toBe(0n);
+    // After a customer return of half, a defect return of the rest charges the supplier only its half.
+    const afterBuyer = stateOf(cap, p, [{ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), plan: planFollowUp({ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates }) }]);
+    const rest = planFollowUp({ event: followUp("refund", "r-rest", { amount: 5_000n, returnReason: "supplier_defect" }, cap), capture: afterBuyer, rates });
+    expect(movement(rest.postings, "seller:S-FULL-1:available", "CNY")).toBe(3_000n);
+    expectBalanced(defect);
+    expectBalanced(rest);
   });
 
   it("requires the supply price", () => {

@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { EVENT_TYPES, PROGRAMS, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { EVENT_TYPES, PROGRAMS, RETURN_REASONS, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
@@ -34,6 +34,7 @@ export const EventBody = Type.Object(
     supplyPrice: Type.Optional(NonNegativeAmount),
     listingPrice: Type.Optional({ ...NonNegativeAmount, description: "Seller-priced programs (POP, semi and overseas hosting), capture only: the price the seller listed the order at, tax included, in listingCurrency minor units. The seller's proceeds are then fixed in that currency; the checkout FX is the platform's." }),
     listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the seller's payout currency; with listingPrice" })),
+    returnReason: Type.Optional(Type.Union(RETURN_REASONS.map((r) => Type.Literal(r)), { description: "Refunds: why the goods came back. In full hosting a return is the platform's (the goods go back into its stock) unless `supplier_defect`: then the supplier repays its price pro rata." })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
 );
@@ -57,6 +58,7 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.supplyPrice === undefined ? {} : { supplyPrice: BigInt(b.supplyPrice) }),
     ...(b.listingPrice === undefined ? {} : { listingPrice: BigInt(b.listingPrice) }),
     ...(b.listingCurrency === undefined ? {} : { listingCurrency: b.listingCurrency }),
+    ...(b.returnReason === undefined ? {} : { returnReason: b.returnReason }),
   };
 }
 

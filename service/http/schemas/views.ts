@@ -99,6 +99,7 @@ export const EventView = Type.Object({
   supplyPrice: Type.Optional(Amount),
   listingPrice: Type.Optional(Amount),
   listingCurrency: Type.Optional(Type.String()),
+  returnReason: Type.Optional(Type.String()),
 });
 
 export const SettlementView = Type.Object(
@@ -154,6 +155,7 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.originalEventId === undefined ? {} : { originalEventId: e.originalEventId }),
       ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
       ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency }),
+      ...(e.returnReason === undefined ? {} : { returnReason: e.returnReason }),
     },
     fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
