@@ -383,6 +383,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     reserveReleaseAt: schedule.reserve !== null && lines.sellerReserve > 0n ? new Date(at + schedule.reserve.holdDays * DAY_MS).toISOString() : null,
     autoConfirmAt: sellerBucket === "held" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
     ...(seller.program === "full_hosting" ? { principal: true } : {}),
+    ...(schedule.serviceFeesRefundable === true ? {} : { serviceFeesKept: true }),
   };
   return {
     idempotencyKey: key,
@@ -436,6 +437,23 @@ function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
       });
     }
   }
+}
+
+/** Charges the seller's available balance `usd` of fees, in its payout currency at the capture's USD->P rate. */
+function chargeSeller(legs: Legs, fx: FxLeg[], sellerId: string, b: Breakdown, usd: bigint): void {
+  if (usd === 0n) return;
+  const P = b.payoutCurrency;
+  let amount = usd;
+  if (P !== USD) {
+    const leg = b.fx.find((l) => l.from === USD && l.to === P);
+    if (leg === undefined) throw new Error(`capture of ${sellerId} has no USD->${P} leg`);
+    const { fromAmount: _from, toAmount: _to, ...rate } = leg;
+    amount = convertSigned(usd, rate);
+    fx.push({ ...rate, fromAmount: usd, toAmount: amount });
+    legs.debit(Accounts.fxClearing(P), USD, usd);
+    legs.credit(Accounts.fxClearing(P), P, amount);
+  }
+  legs.debit(Accounts.seller(sellerId, "available"), P, amount);
 }
 
 /** Gateway fee charged on a follow-up event (or a fee adjustment): out of the receivable in B, an expense in USD at mid, recovered from the seller if they bear it. */
@@ -561,13 +579,19 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         legs.debit(Accounts.fxClearing(B), B, netBuyer);
         legs.credit(Accounts.fxClearing(B), USD, netUsdNow);
       }
-      // USD: the platform takes back every fee line it booked at capture, in the same proportion.
+      // USD: the platform gives back its share of every fee line it booked at capture, except the
+      // services it rendered (logistics, warehousing, fulfilment) unless the schedule refunds them:
+      // the seller is charged those instead, converted at the capture's own rate.
       legs.debit(Accounts.commission, USD, lines.commission);
       legs.debit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
-      legs.debit(Accounts.logistics, USD, lines.logistics);
-      legs.debit(Accounts.warehousing, USD, lines.warehousing);
-      legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
       legs.debit(Accounts.fxMarkup, USD, lines.fxMarkup);
+      const serviceUsd = lines.logistics + lines.warehousing + lines.fulfilment;
+      if (b.serviceFeesKept === true && !principal) chargeSeller(legs, fx, event.sellerId, b, serviceUsd);
+      else {
+        legs.debit(Accounts.logistics, USD, lines.logistics);
+        legs.debit(Accounts.warehousing, USD, lines.warehousing);
+        legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
+      }
       if (principal) {
         // The sale is undone; its cost comes off cost of sales and goes where the goods went: back
         // into stock (a return), lost (a chargeback), or back to the supplier (its fault).

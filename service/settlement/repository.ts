@@ -225,6 +225,7 @@ function scheduleColumns(s: FeeSchedule) {
     reserveBps: s.reserve?.bps ?? null,
     reserveHoldDays: s.reserve?.holdDays ?? null,
     referenceRates: s.referenceRates,
+    serviceFeesRefundable: s.serviceFeesRefundable === true,
   };
 }
 
@@ -293,6 +294,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         fulfilment: BigInt(r.fulfilmentFee.toFixed(0)),
       },
       holdUntilConfirmation: r.holdUntilConfirmation,
+      ...(r.serviceFeesRefundable ? { serviceFeesRefundable: true as const } : {}),
       autoConfirmDays: r.autoConfirmDays,
       reserve:
         r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },

@@ -67,6 +67,7 @@ export function validateSchedule(s: FeeSchedule): FeeSchedule {
     if (!isCurrency(cur)) bad(s.id, field, "must be keyed by ISO 4217 code");
     if (!/^\d+(\.\d+)?$/.test(rate) || Number(rate) <= 0) bad(s.id, field, "must be a positive decimal string");
   }
+  if (s.serviceFeesRefundable !== undefined && s.serviceFeesRefundable !== true) bad(s.id, "serviceFeesRefundable", "must be true or absent");
   if (s.program === "full_hosting" && s.commissionBps !== 0) bad(s.id, "commissionBps", "must be 0 for full hosting (the platform earns a margin)");
   return s;
 }

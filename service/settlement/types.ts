@@ -47,6 +47,11 @@ export interface FeeSchedule {
    * the supply price; the difference to the rate actually used is booked as FX gain/loss.
    */
   referenceRates: Record<string, string>;
+  /**
+   * Whether logistics, warehousing and fulfilment are refunded with the goods. They are services
+   * rendered, so by default (absent) they are not: on a return the seller is charged their share.
+   */
+  serviceFeesRefundable?: true;
 }
 
 export type TaxKind = "vat" | "sales_tax" | "import_duty" | "none";
@@ -226,6 +231,8 @@ export interface Breakdown {
   autoConfirmAt: string | null;
   /** Full hosting booked with the platform as principal (sales and cost of sales); absent on captures booked before. */
   principal?: boolean;
+  /** The capture's service fees (logistics, warehousing, fulfilment) stay with the platform on a return: the seller is charged them. Absent on captures booked before. */
+  serviceFeesKept?: boolean;
 }
 
 /** What the planner needs to know about the capture behind a follow-up event. */

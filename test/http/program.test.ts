@@ -49,8 +49,13 @@ describe("program data routes", () => {
     };
     const created = await h.post("/v1/fee-schedules", schedule, h.keys.admin);
     expect(created.statusCode, created.body).toBe(201);
-    expect(json(created)).toEqual(schedule);
+    // Service fees (logistics, warehousing, fulfilment) are not refunded with goods unless a schedule says so.
+    expect(json(created)).toEqual({ ...schedule, serviceFeesRefundable: false });
     expect((await h.post("/v1/fee-schedules", schedule, h.keys.admin)).statusCode).toBe(200);
+    const refunding = { ...schedule, id: "pop-br-next-refunding", serviceFeesRefundable: true };
+    expect(json(await h.post("/v1/fee-schedules", refunding, h.keys.admin))).toMatchObject({ serviceFeesRefundable: true });
+    expect((await h.post("/v1/fee-schedules", refunding, h.keys.admin)).statusCode).toBe(200);
+    expect((await h.post("/v1/fee-schedules", { ...schedule, serviceFeesRefundable: false }, h.keys.admin)).statusCode).toBe(200);
     expect(problemCode(await h.post("/v1/fee-schedules", { ...schedule, commissionBps: 901 }, h.keys.admin))).toBe("ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT");
     const past = await h.post("/v1/fee-schedules", { ...schedule, id: "pop-br-past", effectiveFrom: "2024-01-01T00:00:00Z" }, h.keys.admin);
     expect([past.statusCode, json<{ errors: Array<{ field: string }> }>(past).errors[0]?.field]).toEqual([400, "effectiveFrom"]);

@@ -261,15 +261,17 @@ describe("semi hosting: EUR capture in Spain for a USD-paid seller", () => {
     const cb = followUp("chargeback", "cb-1", { amount: 5_000n, gatewayFee: 1_500n }, cap);
     const cbPlan = planFollowUp({ event: cb, capture: stateOf(cap, p), rates: { buyerToUsd: rate("EUR", "USD", "1.08"), usdToPayout: null } });
     expect(movement(cbPlan.postings, "seller:S-SEMI-1:reserve", "USD")).toBe(372n);
-    // The 15.00 EUR chargeback fee is passed on: 16.20 USD from the seller's available balance.
-    expect(movement(cbPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(3345n + 1620n);
+    // The 15.00 EUR chargeback fee is passed on: 16.20 USD from the seller's available balance; so
+    // is the logistics fee (4.50 USD): the parcel was shipped, a service rendered, not refunded.
+    expect(movement(cbPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(3345n + 1620n + 450n);
+    expect(movement(cbPlan.postings, "platform:revenue:logistics", "USD")).toBe(0n);
     expect(cbPlan.breakdown.gatewayFee).toEqual({ buyer: 1500n, usd: 1620n, payout: 1620n, borneBy: "seller" });
     expectBalanced(cbPlan);
     const rev = followUp("chargeback_reversal", "cbr-1", { amount: 5_000n, originalEventId: "cb-1" }, cap);
     const state = stateOf(cap, p, [{ event: cb, plan: cbPlan }]);
     const revPlan = planFollowUp({ event: rev, capture: state, chargebackId: "cb-1", rates: { buyerToUsd: rate("EUR", "USD", "1.08"), usdToPayout: null } });
     expect(movement(revPlan.postings, "seller:S-SEMI-1:reserve", "USD")).toBe(-372n);
-    expect(movement(revPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(-3345n);
+    expect(movement(revPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(-3345n - 450n);
     expect(revPlan.refundedDelta).toBe(-5_000n);
     expectBalanced(revPlan);
     const after = stateOf(cap, p, [
@@ -311,6 +313,24 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
       ].sort(),
     );
     expectBalanced(p);
+  });
+
+  it("a full refund charges the seller the warehousing and fulfilment rendered, at the capture's rate, unless the schedule refunds them", () => {
+    const refund = followUp("refund", "r-ovs", { amount: 30_000n }, cap);
+    const rates = { buyerToUsd: rate("KRW", "USD", "0.00072"), usdToPayout: rate("USD", "CNY", "7.2") };
+    const kept = planFollowUp({ event: refund, capture: stateOf(cap, p), rates });
+    // 120 + 280 = 400 cents x 7.2 = 2880 fen on top of the proceeds taken back (10855 + 571).
+    expect(movement(kept.postings, "seller:S-OVS-1:available", "CNY")).toBe(10_855n + 2_880n);
+    expect(movement(kept.postings, "platform:revenue:warehousing", "USD")).toBe(0n);
+    expect(movement(kept.postings, "platform:revenue:fulfilment", "USD")).toBe(0n);
+    expectBalanced(kept);
+    const schedule = selectSchedule(FEE_SCHEDULES, "overseas_hosting", cap.market, cap.category, cap.occurredAt)!;
+    const taxRule = selectTaxRule(TAX_RULES, cap.market, cap.occurredAt)!;
+    const refundable = planCapture({ event: cap, seller: OVS, schedule: { ...schedule, serviceFeesRefundable: true }, taxRule, rates });
+    const back = planFollowUp({ event: refund, capture: stateOf(cap, refundable), rates });
+    expect(movement(back.postings, "seller:S-OVS-1:available", "CNY")).toBe(10_855n);
+    expect(movement(back.postings, "platform:revenue:warehousing", "USD")).toBe(120n);
+    expectBalanced(back);
   });
 
   it("a fee adjustment charges (or credits) the seller through USD into CNY", () => {

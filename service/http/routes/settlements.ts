@@ -191,6 +191,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       fixedFees: Type.Object({ logistics: NonNegativeAmount, warehousing: NonNegativeAmount, fulfilment: NonNegativeAmount }, { additionalProperties: false }),
       autoConfirmDays: Type.Integer({ minimum: 0 }),
       reserve: Type.Union([Type.Object({ bps: Type.Integer({ minimum: 0, maximum: 10_000 }), holdDays: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), Type.Null()]),
+      serviceFeesRefundable: Type.Optional(FeeScheduleView.properties.serviceFeesRefundable),
     },
     { additionalProperties: false },
   );
@@ -237,8 +238,10 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof ScheduleBody>;
+    const { serviceFeesRefundable, ...rest } = b;
     const schedule: FeeSchedule = {
-      ...b,
+      ...rest,
+      ...(serviceFeesRefundable === true ? { serviceFeesRefundable: true as const } : {}),
       program: b.program,
       effectiveFrom: new Date(b.effectiveFrom),
       fixedFees: { logistics: BigInt(b.fixedFees.logistics), warehousing: BigInt(b.fixedFees.warehousing), fulfilment: BigInt(b.fixedFees.fulfilment) },

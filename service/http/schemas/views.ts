@@ -221,11 +221,13 @@ export const FeeScheduleView = Type.Object({
   autoConfirmDays: Type.Integer(),
   reserve: Type.Union([Type.Object({ bps: Type.Integer(), holdDays: Type.Integer() }), Type.Null()]),
   referenceRates: StringMap,
+  serviceFeesRefundable: Type.Boolean({ description: "Whether logistics, warehousing and fulfilment are refunded with the goods (default false: services rendered, the seller is charged them on a return)" }),
 });
 
 export function feeScheduleView(f: FeeSchedule): Static<typeof FeeScheduleView> {
   return {
     ...f,
+    serviceFeesRefundable: f.serviceFeesRefundable === true,
     effectiveFrom: f.effectiveFrom.toISOString(),
     fixedFees: { logistics: f.fixedFees.logistics.toString(), warehousing: f.fixedFees.warehousing.toString(), fulfilment: f.fixedFees.fulfilment.toString() },
   };
