@@ -142,6 +142,7 @@ export function eventToJson(e: SettlementEvent): Record<string, string | null> {
     // Only when given: the canonical form (and so the request hash) of every other event is unchanged.
     ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency ?? null }),
     ...(e.returnReason === undefined ? {} : { returnReason: e.returnReason }),
+    ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
   };
 }
 

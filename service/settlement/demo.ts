@@ -11,6 +11,7 @@ import { allInRate, historicalPublishInputs, type FxService } from "../fx/index.
 import { convertMinor } from "../money/index.js";
 import { SETTLEMENT_CURRENCY } from "./accounts.js";
 import type { FxRealisation } from "./realisation.js";
+import { followUpOf } from "./validate.js";
 import { isAppError } from "../errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 import { SettlementErrors } from "./errors.js";
@@ -88,21 +89,20 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
     // Supply price of the consigned item: fixed in CNY whatever the market.
     out.push(cap("full", sellers.full, 2n, 10, { supplyPrice: 9_800n }));
     out.push(cap("semi", sellers.semi, 3n, 11));
-    out.push(cap("ovs", sellers.ovs, 2n, 12));
+    // Overseas-warehouse hosting ships from a warehouse near the buyer (the EU's in Germany): a
+    // domestic supply for tax where the market taxes those (EU deemed supplier, Korean VAT).
+    const warehouse = m.code === "KR" || m.code === "US" ? m.code : ["ES", "FR", "DE", "PL"].includes(m.code) ? "DE" : undefined;
+    out.push(cap("ovs", sellers.ovs, 2n, 12, warehouse === undefined ? {} : { shipFrom: warehouse }));
   });
   const follow = (type: SettlementEvent["type"], market: string, suffix: string, id: string, daysLater: number, over: Partial<SettlementEvent> = {}): SettlementEvent => {
     const c = out.find((e) => e.gatewayEventId === `demo-${market}-${suffix}`);
     if (c === undefined) throw new Error(`demo capture ${market}-${suffix} missing`);
+    const { wantsQuote: _quote, ...captured } = c;
     return {
-      ...c,
+      ...followUpOf(captured),
       type,
       gatewayEventId: `demo-${market}-${suffix}-${id}`,
-      originalEventId: c.gatewayEventId,
-      amount: 0n,
-      gatewayFee: 0n,
       occurredAt: new Date(c.occurredAt.getTime() + daysLater * 86_400_000),
-      supplyPrice: undefined,
-      fxQuoteId: undefined,
       ...over,
     };
   };

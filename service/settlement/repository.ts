@@ -20,6 +20,7 @@ import {
   type SettlementEvent,
   type SettlementRecord,
   type TaxRule,
+  type TaxSupply,
 } from "./types.js";
 
 
@@ -126,6 +127,7 @@ interface SettlementRow {
   listingPrice: { toFixed(n: number): string } | null;
   listingCurrency: string | null;
   returnReason: string | null;
+  shipFrom: string | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -159,6 +161,7 @@ function toRecord(r: SettlementRow): SettlementRecord {
   const supply = dec(r.supplyPrice);
   if (supply !== undefined) event.supplyPrice = supply;
   if (r.returnReason !== null) event.returnReason = r.returnReason as ReturnReason;
+  if (r.shipFrom !== null) event.shipFrom = r.shipFrom;
   const listing = dec(r.listingPrice);
   if (listing !== undefined && r.listingCurrency !== null) {
     event.listingPrice = listing;
@@ -207,6 +210,23 @@ const RECONCILIATION_PAGE = `
     ORDER BY id
     LIMIT $6
   ) p`;
+
+/** A tax rule as its table's columns (the band's amount as a decimal string). */
+function taxRuleColumns(r: TaxRule) {
+  return {
+    market: r.market,
+    effectiveFrom: r.effectiveFrom,
+    kind: r.kind,
+    scheme: r.scheme,
+    rateBps: r.rateBps,
+    collectedBy: r.collectedBy,
+    authority: r.authority,
+    note: r.note,
+    supply: r.supply ?? null,
+    maxValueCurrency: r.maxValue?.currency ?? null,
+    maxValueAmount: r.maxValue?.amount.toString() ?? null,
+  };
+}
 
 /** A fee schedule as its table's columns (amounts as decimal strings). */
 function scheduleColumns(s: FeeSchedule) {
@@ -262,8 +282,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async saveTaxRules(rules: readonly TaxRule[]): Promise<void> {
     for (const r of rules) {
-      const { id, ...data } = r;
-      await this.prisma.settlementTaxRule.upsert({ where: { id }, create: r, update: data });
+      const data = taxRuleColumns(r);
+      await this.prisma.settlementTaxRule.upsert({ where: { id: r.id }, create: { id: r.id, ...data }, update: data });
     }
   }
 
@@ -316,6 +336,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
       collectedBy: r.collectedBy === "marketplace" ? "marketplace" : "none",
       authority: r.authority,
       note: r.note,
+      ...(r.supply === null ? {} : { supply: r.supply as TaxSupply }),
+      ...(r.maxValueCurrency === null || r.maxValueAmount === null ? {} : { maxValue: { currency: r.maxValueCurrency, amount: BigInt(r.maxValueAmount.toFixed(0)) } }),
     }));
   }
 
@@ -326,7 +348,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem> {
     try {
       if (item.kind === "seller") await this.prisma.settlementSeller.create({ data: { ...item.seller, createdBy } });
-      else if (item.kind === "taxRule") await this.prisma.settlementTaxRule.create({ data: { ...item.taxRule, createdBy } });
+      else if (item.kind === "taxRule") await this.prisma.settlementTaxRule.create({ data: { id: item.taxRule.id, ...taxRuleColumns(item.taxRule), createdBy } });
       else await this.prisma.settlementFeeSchedule.create({ data: { id: item.schedule.id, ...scheduleColumns(item.schedule), createdBy } });
       return "created";
     } catch (e) {
@@ -410,6 +432,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
           listingPrice: e.listingPrice === undefined ? null : e.listingPrice.toString(),
           listingCurrency: e.listingCurrency ?? null,
           returnReason: e.returnReason ?? null,
+          shipFrom: e.shipFrom ?? null,
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -501,6 +524,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         listing_price: e.listingPrice === undefined ? null : e.listingPrice.toString(),
         listing_currency: e.listingCurrency ?? null,
         return_reason: e.returnReason ?? null,
+        ship_from: e.shipFrom ?? null,
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -520,15 +544,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, return_reason varchar, occurred_at timestamptz,
+        listing_currency varchar, return_reason varchar, ship_from varchar, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

@@ -5,9 +5,43 @@
  * A newer generic version therefore never overrides an older specific one: specific rows are
  * deliberate exceptions and are versioned on their own.
  */
-import { isCurrency } from "../money/index.js";
+import { convertMinor, isCurrency } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
-import { PROGRAMS, type FeeSchedule, type Market, type ProgramKind, type TaxRule } from "./types.js";
+import { inclusiveTax } from "./plan.js";
+import { PROGRAMS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxRule, type TaxSupply } from "./types.js";
+
+/** The EU member states: a shipment between two of them is not an import for VAT. */
+const EU = new Set(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]);
+
+/** Domestic when the goods ship from inside the market (or within the EU to an EU market); otherwise (or unknown) an import. */
+export function supplyOf(market: string, shipFrom: string | undefined): TaxSupply {
+  if (shipFrom === undefined) return "import";
+  return shipFrom === market || (EU.has(shipFrom) && EU.has(market)) ? "domestic" : "import";
+}
+
+/** What a tax rule's value band is checked against: the order's gross and how to convert it. */
+export interface TaxedGoods {
+  supply: TaxSupply;
+  gross: bigint;
+  currency: string;
+  /** The mid rate from `currency` to `to` at the order's instant ("1" for the same currency), null when none is published. */
+  rateTo(to: string): string | null;
+}
+
+/**
+ * The goods' value against a band: the gross net of the rule's own tax when the marketplace collects
+ * it (the price then includes it), else the gross, in the band's currency (half-even).
+ */
+export function goodsValue(rule: TaxRule, goods: TaxedGoods, to: string): bigint | null {
+  const net = rule.collectedBy === "marketplace" ? goods.gross - inclusiveTax(goods.gross, rule.rateBps) : goods.gross;
+  if (to === goods.currency) return net;
+  const rate = goods.rateTo(to);
+  return rate === null ? null : convertMinor(net, goods.currency, to, rate, "half-even");
+}
+
+function taxSpecificity(r: TaxRule): number {
+  return (r.supply === undefined ? 0 : 2) + (r.maxValue === undefined ? 0 : 1);
+}
 
 function specificity(s: FeeSchedule): number {
   return (s.market === "*" ? 0 : 2) + (s.category === "*" ? 0 : 1);
@@ -33,11 +67,37 @@ export function selectSchedule(schedules: readonly FeeSchedule[], program: Progr
   return best;
 }
 
-export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date): TaxRule | null {
+/**
+ * The tax rule for an order in `market` at `at`: among the versions in force whose supply (import or
+ * domestic) and value band fit the goods, the most specific (a supply and a band > a supply > a
+ * band > neither); a narrower band before a wider one in the same currency; then the newest.
+ * Without `goods`, supply and bands are not checked (the most specific rule of the market wins).
+ * A band whose currency has no rate to convert to refuses the event (ENT_SETTLEMENT_FX_UNAVAILABLE).
+ */
+export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date, goods?: TaxedGoods): TaxRule | null {
   let best: TaxRule | null = null;
   for (const r of rules) {
     if (r.market !== market || r.effectiveFrom.getTime() > at.getTime()) continue;
-    if (best === null || r.effectiveFrom.getTime() > best.effectiveFrom.getTime()) best = r;
+    if (goods !== undefined) {
+      if (r.supply !== undefined && r.supply !== goods.supply) continue;
+      if (r.maxValue !== undefined) {
+        const value = goodsValue(r, goods, r.maxValue.currency);
+        if (value === null) {
+          throw SettlementErrors.fxUnavailable(`no ${goods.currency}->${r.maxValue.currency} rate to check tax rule ${r.id}'s band`, {
+            fields: [{ field: "occurredAt", message: `no ${goods.currency}->${r.maxValue.currency} rate published for this instant` }],
+          });
+        }
+        if (value > r.maxValue.amount) continue;
+      }
+    }
+    if (best === null) best = r;
+    else {
+      const a = taxSpecificity(r);
+      const b = taxSpecificity(best);
+      const narrower = r.maxValue !== undefined && best.maxValue !== undefined && r.maxValue.currency === best.maxValue.currency && r.maxValue.amount < best.maxValue.amount;
+      const sameBand = r.maxValue?.currency === best.maxValue?.currency && r.maxValue?.amount === best.maxValue?.amount;
+      if (a > b || (a === b && (narrower || (sameBand && r.effectiveFrom.getTime() > best.effectiveFrom.getTime())))) best = r;
+    }
   }
   return best;
 }
@@ -78,5 +138,9 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   if (!isBps(r.rateBps)) bad(r.id, "rateBps", "must be an integer 0..10000");
   if (r.collectedBy === "none" && r.rateBps !== 0 && r.kind === "none") bad(r.id, "rateBps", "must be 0 when nothing is collected");
   if (r.collectedBy !== "marketplace" && r.collectedBy !== "none") bad(r.id, "collectedBy", "must be marketplace or none");
+  if (r.supply !== undefined && !(TAX_SUPPLIES as readonly string[]).includes(r.supply)) bad(r.id, "supply", `must be ${TAX_SUPPLIES.join(" or ")}, or absent for both`);
+  if (r.maxValue !== undefined && (!isCurrency(r.maxValue.currency) || typeof r.maxValue.amount !== "bigint" || r.maxValue.amount <= 0n)) {
+    bad(r.id, "maxValue", "needs an ISO 4217 currency and a positive amount of minor units");
+  }
   return r;
 }

@@ -28,7 +28,7 @@ import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { sellerStatement, type SellerStatement } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
-import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
+import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
 import type {
   FeeBearer,
   FeeSchedule,
@@ -44,7 +44,7 @@ import type {
   SettlementResult,
   TaxRule,
 } from "./types.js";
-import { DEFAULT_EVENT_LIMITS, validateEvent, type EventLimits } from "./validate.js";
+import { DEFAULT_EVENT_LIMITS, followUpOf, validateEvent, type EventLimits } from "./validate.js";
 
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
@@ -562,7 +562,7 @@ export class SettlementService {
           },
         );
       }
-      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt);
+      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt, await this.taxedGoods(event, config.taxRules));
       if (taxRule === null)
         throw SettlementErrors.noTaxRule(`no tax rule for ${event.market} at ${event.occurredAt.toISOString()}`, {
           fields: [{ field: "market", message: "no tax rule in force" }],
@@ -608,6 +608,16 @@ export class SettlementService {
       needPayout ? this.lookup(USD, payout, event.occurredAt) : null,
     ]);
     return { buyerToUsd, usdToPayout };
+  }
+
+  /** The capture's goods for tax selection: its supply (from shipFrom) and the mid rates its market's value bands need. */
+  private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[]): Promise<TaxedGoods> {
+    const needed = new Set(rules.filter((r) => r.market === event.market && r.maxValue !== undefined && r.maxValue.currency !== event.currency).map((r) => r.maxValue!.currency));
+    const rates = new Map<string, string | null>();
+    for (const to of needed) {
+      rates.set(to, await this.fx.conversionRate(event.currency, to, event.occurredAt).then((r) => r.mid.rate, () => null));
+    }
+    return { supply: supplyOf(event.market, event.shipFrom), gross: event.amount, currency: event.currency, rateTo: (to) => (to === event.currency ? "1" : (rates.get(to) ?? null)) };
   }
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {
@@ -748,14 +758,7 @@ const RECONCILED_TYPES: readonly SettlementEventType[] = ["capture", "refund", "
 function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Date): SettlementEvent[] {
   const b = cap.breakdown;
   const state = captureStateOf(chain);
-  const base = {
-    ...cap.event,
-    amount: 0n,
-    gatewayFee: 0n,
-    originalEventId: cap.event.gatewayEventId,
-    supplyPrice: undefined,
-    fxQuoteId: undefined,
-  };
+  const base = followUpOf(cap.event);
   const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
   const events: SettlementEvent[] = [];
   if (b.sellerBucket === "held" && !state.released && state.refunded < b.lines.gross && due(b.autoConfirmAt)) {

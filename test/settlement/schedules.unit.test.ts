@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
-import { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "../../service/settlement/schedules.js";
+import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "../../service/settlement/schedules.js";
 import { parseEvent, validateEvent } from "../../service/settlement/validate.js";
 import { capture, followUp } from "./fixtures.js";
 
@@ -76,5 +76,54 @@ describe("event validation", () => {
     expect(codeOf(() => parseEvent({ ...json, occurredAt: "yesterday" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT occurredAt");
     expect(codeOf(() => parseEvent({ ...json, type: "refund" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT originalEventId");
     expect(codeOf(() => parseEvent("nope"))).toBe("ENT_SETTLEMENT_INVALID_EVENT /");
+  });
+});
+
+describe("tax by where the goods ship from and what they are worth", () => {
+  const when = at("2025-03-01T10:00:00Z");
+  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}): TaxedGoods => ({
+    supply,
+    gross,
+    currency,
+    rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
+  });
+  const scheme = (market: string, g: TaxedGoods) => selectTaxRule(TAX_RULES, market, when, g)?.scheme;
+
+  it("tells a domestic supply from an import by the ship-from country (the EU is one territory)", () => {
+    expect(supplyOf("ES", undefined)).toBe("import");
+    expect(supplyOf("ES", "CN")).toBe("import");
+    expect(supplyOf("ES", "ES")).toBe("domestic");
+    expect(supplyOf("PL", "DE")).toBe("domestic");
+    expect(supplyOf("KR", "KR")).toBe("domestic");
+    expect(supplyOf("KR", "CN")).toBe("import");
+  });
+
+  it("EU: IOSS up to EUR 150 of goods (net of the VAT), customs above it, the deemed supplier's VAT from an EU warehouse", () => {
+    // 181.50 EUR with 21% VAT inside is 150.00 of goods: still IOSS; a cent more is not.
+    expect(scheme("ES", goods("import", 18_150n, "EUR"))).toBe("EU_IOSS");
+    expect(scheme("ES", goods("import", 18_152n, "EUR"))).toBe("EU_IMPORT_CUSTOMS");
+    expect(selectTaxRule(TAX_RULES, "ES", when, goods("import", 24_200n, "EUR"))?.collectedBy).toBe("none");
+    expect(scheme("ES", goods("domestic", 24_200n, "EUR"))).toBe("EU_DEEMED_SUPPLIER");
+    // Poland's band is in EUR: 600.00 PLN is 487.80 net of 23% VAT, 117.07 EUR at 0.24; 1000.00 PLN is not.
+    expect(scheme("PL", goods("import", 60_000n, "PLN", { EUR: "0.24" }))).toBe("EU_IOSS");
+    expect(scheme("PL", goods("import", 100_000n, "PLN", { EUR: "0.24" }))).toBe("EU_IMPORT_CUSTOMS");
+    // Without a PLN->EUR rate the band cannot be checked: the event is refused, never guessed.
+    expect(codeOf(() => selectTaxRule(TAX_RULES, "PL", when, goods("import", 60_000n, "PLN")))).toBe("ENT_SETTLEMENT_FX_UNAVAILABLE occurredAt");
+  });
+
+  it("Korea: de minimis up to USD 150 for imports, customs above, 10% VAT from a Korean warehouse", () => {
+    const usd = { USD: "0.00072" };
+    expect(scheme("KR", goods("import", 100_000n, "KRW", usd))).toBe("KR_DE_MINIMIS"); // 72 USD
+    expect(scheme("KR", goods("import", 300_000n, "KRW", usd))).toBe("KR_IMPORT_CUSTOMS"); // 216 USD
+    const vat = selectTaxRule(TAX_RULES, "KR", when, goods("domestic", 300_000n, "KRW", usd));
+    expect([vat?.scheme, vat?.rateBps, vat?.collectedBy]).toEqual(["KR_VAT", 1000, "marketplace"]);
+  });
+
+  it("validates the supply and the band of a published rule", () => {
+    const rule = TAX_RULES.find((r) => r.scheme === "KR_VAT")!;
+    expect(codeOf(() => validateTaxRule({ ...rule, supply: "export" as never }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE supply");
+    expect(codeOf(() => validateTaxRule({ ...rule, maxValue: { currency: "USD", amount: 0n } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE maxValue");
+    expect(codeOf(() => validateEvent(capture({ shipFrom: "korea" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipFrom");
+    expect(codeOf(() => validateEvent(followUp("refund", "r", { amount: 1n, shipFrom: "KR" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipFrom");
   });
 });

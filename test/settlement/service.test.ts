@@ -195,6 +195,8 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
   });
 
   it("auto-confirms held POP proceeds once due, exactly once", async () => {
+    // A capture with the fields only a capture carries (listing price, ship-from): its release is still valid.
+    await h.settlement.postEvent(ev({ gatewayEventId: "it-listed", settlementId: "IT-LISTED", listingPrice: 9_000n, listingCurrency: "CNY", shipFrom: "CN" }));
     expect(await h.settlement.releaseDue(new Date("2025-03-10T00:00:00Z"))).toEqual([]); // not due yet (15 days)
     const released = await h.settlement.releaseDue(new Date("2025-03-20T00:00:00Z"));
     expect(released.length).toBeGreaterThan(0);

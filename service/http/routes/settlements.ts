@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { EVENT_TYPES, PROGRAMS, RETURN_REASONS, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
@@ -34,6 +34,7 @@ export const EventBody = Type.Object(
     supplyPrice: Type.Optional(NonNegativeAmount),
     listingPrice: Type.Optional({ ...NonNegativeAmount, description: "Seller-priced programs (POP, semi and overseas hosting), capture only: the price the seller listed the order at, tax included, in listingCurrency minor units. The seller's proceeds are then fixed in that currency; the checkout FX is the platform's." }),
     listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the seller's payout currency; with listingPrice" })),
+    shipFrom: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Captures: the ISO 3166 country the goods ship from (an overseas warehouse's). The market itself (or, for an EU market, any EU state) makes the sale a domestic supply for tax; absent or elsewhere, an import." })),
     returnReason: Type.Optional(Type.Union(RETURN_REASONS.map((r) => Type.Literal(r)), { description: "Refunds: why the goods came back. In full hosting a return is the platform's (the goods go back into its stock) unless `supplier_defect`: then the supplier repays its price pro rata." })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
@@ -59,6 +60,7 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.listingPrice === undefined ? {} : { listingPrice: BigInt(b.listingPrice) }),
     ...(b.listingCurrency === undefined ? {} : { listingCurrency: b.listingCurrency }),
     ...(b.returnReason === undefined ? {} : { returnReason: b.returnReason }),
+    ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
   };
 }
 
@@ -204,6 +206,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       rateBps: Type.Integer({ minimum: 0, maximum: 10_000 }),
       authority: Line(60, 1, "Tax authority the collected tax is owed to"),
       note: Text(500),
+      supply: Type.Optional(Type.Union(TAX_SUPPLIES.map((s) => Type.Literal(s)), { description: "Only for imports, or only for goods shipped from inside the market; absent: both" })),
+      maxValue: Type.Optional(Type.Object({ currency: Type.String({ pattern: "^[A-Z]{3}$" }), amount: NonNegativeAmount }, { additionalProperties: false, description: "Applies up to this value of the goods (the gross net of this tax), e.g. IOSS: EUR 150 = 15000" })),
     },
     { additionalProperties: false },
   );
@@ -277,7 +281,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof TaxRuleBody>;
-    const taxRule: TaxRule = { ...b, effectiveFrom: new Date(b.effectiveFrom) };
+    const { maxValue, ...rest } = b;
+    const taxRule: TaxRule = { ...rest, effectiveFrom: new Date(b.effectiveFrom), ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: BigInt(maxValue.amount) } }) };
     const r = await services.settlement.publishProgramItem({ kind: "taxRule", taxRule }, request.principal?.keyId ?? null);
     return reply.status(published(r.status)).send(taxRuleView(r.item.kind === "taxRule" ? r.item.taxRule : taxRule));
   });

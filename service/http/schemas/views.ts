@@ -100,6 +100,7 @@ export const EventView = Type.Object({
   listingPrice: Type.Optional(Amount),
   listingCurrency: Type.Optional(Type.String()),
   returnReason: Type.Optional(Type.String()),
+  shipFrom: Type.Optional(Type.String()),
 });
 
 export const SettlementView = Type.Object(
@@ -156,6 +157,7 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.supplyPrice === undefined ? {} : { supplyPrice: e.supplyPrice.toString() }),
       ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency }),
       ...(e.returnReason === undefined ? {} : { returnReason: e.returnReason }),
+      ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
     },
     fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
@@ -243,10 +245,13 @@ export const TaxRuleView = Type.Object({
   collectedBy: Type.Union([Type.Literal("marketplace"), Type.Literal("none")]),
   authority: Type.String(),
   note: Type.String(),
+  supply: Type.Optional(Type.String({ description: "import or domestic; absent: both" })),
+  maxValue: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
 });
 
 export function taxRuleView(r: TaxRule): Static<typeof TaxRuleView> {
-  return { ...r, effectiveFrom: r.effectiveFrom.toISOString() };
+  const { maxValue, ...rest } = r;
+  return { ...rest, effectiveFrom: r.effectiveFrom.toISOString(), ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: maxValue.amount.toString() } }) };
 }
 
 const StatementLineView = Type.Object({
