@@ -26,7 +26,7 @@ import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
-import { sellerStatement, type SellerStatement } from "./statement.js";
+import { sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
 import type {
@@ -718,6 +718,21 @@ export class SettlementService {
     const seller = await this.repo.getSeller(sellerId);
     if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
     return sellerStatement(this.ledger, seller, period);
+  }
+
+  /**
+   * The return of one tax scheme of a market for [from, to) (statement.ts): 400 for an unknown
+   * market; a scheme never booked answers an empty return (the account does not exist yet).
+   */
+  async taxReturn(market: string, scheme: string, period: { from: Date; to: Date }): Promise<TaxReturn> {
+    const known = (await this.repo.listMarkets()).find((m) => m.code === market);
+    if (known === undefined) throw SettlementErrors.unknownMarket(`unknown market ${market}`, { fields: [{ field: "market", message: "no such market" }] });
+    try {
+      return await taxReturn(this.ledger, { market, scheme, currency: known.currency, ...period });
+    } catch (e) {
+      if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
+      return { market, scheme, account: `tax:${market}:${scheme}:payable`, currency: known.currency, ...period, opening: 0n, collected: 0n, refunded: 0n, closing: 0n, lines: [] };
+    }
   }
 
   async listSellers(): Promise<Seller[]> {

@@ -29,3 +29,57 @@ export async function sellerStatement(ledger: Pick<Ledger, "listAccounts" | "sta
   }
   return { seller, from: period.from, to: period.to, accounts: statements };
 }
+
+/**
+ * A tax return for a period, by effective instant: every posting of a tax-payable account
+ * (`tax:<market>:<scheme>:payable`) with the order behind it. Collected tax (credits) and tax given
+ * back (refunds, chargebacks: debits) sum to the account's movement, so the return equals the
+ * tax-payable postings by construction: opening + net = closing.
+ */
+export interface TaxReturn {
+  market: string;
+  scheme: string;
+  account: string;
+  currency: string;
+  from: Date;
+  to: Date;
+  opening: bigint;
+  collected: bigint;
+  refunded: bigint;
+  closing: bigint;
+  lines: Array<{
+    transactionId: string;
+    effectiveAt: Date;
+    what: string;
+    settlementId: string | null;
+    gatewayEventId: string | null;
+    /** The event's gross in the market currency (captures, refunds, chargebacks), null otherwise. */
+    gross: bigint | null;
+    /** Signed: + collected, - given back. */
+    tax: bigint;
+  }>;
+}
+
+export async function taxReturn(ledger: Pick<Ledger, "statement">, input: { market: string; scheme: string; currency: string; from: Date; to: Date }): Promise<TaxReturn> {
+  const account = `tax:${input.market}:${input.scheme}:payable`;
+  const s = await ledger.statement(account, input.currency, { from: input.from, to: input.to });
+  let collected = 0n;
+  let refunded = 0n;
+  const lines = s.lines
+    .filter((l) => l.change !== 0n)
+    .map((l) => {
+      if (l.change > 0n) collected += l.change;
+      else refunded -= l.change;
+      const gross = l.metadata["grossAmount"];
+      return {
+        transactionId: l.transactionId,
+        effectiveAt: l.effectiveAt,
+        what: lineKind(l.metadata, l.transactionKind),
+        settlementId: l.metadata["settlementId"] ?? null,
+        gatewayEventId: l.metadata["gatewayEventId"] ?? null,
+        gross: gross === undefined ? null : BigInt(gross),
+        tax: l.change,
+      };
+    });
+  return { market: input.market, scheme: input.scheme, account, currency: input.currency, from: input.from, to: input.to, opening: s.opening, collected, refunded, closing: s.closing, lines };
+}

@@ -11,7 +11,7 @@ import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
@@ -322,6 +322,30 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     if (!csv) return sellerStatementView(statement);
     reply.header("content-disposition", `attachment; filename="statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
+  });
+
+  app.get("/v1/tax/returns", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "A tax return: one scheme of one market for a period",
+      description:
+        "By effective instant, [from, to): every posting of `tax:<market>:<scheme>:payable` with the order behind it (tax collected on captures, given back on refunds and chargebacks), the tax collected and given back, and the opening and closing tax payable: the return equals the ledger's tax-payable postings (e.g. the monthly IOSS return of one member state: market=ES&scheme=EU_IOSS). `format=csv` (or Accept: text/csv): one line per posting and a total line, amounts in minor and major units.",
+      security: bearer,
+      querystring: Type.Object(
+        { market: Type.String({ pattern: "^[A-Z]{2}$" }), scheme: Type.String({ pattern: "^[A-Z0-9_]{1,40}$" }), from: DateTime, to: DateTime, format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])) },
+        { additionalProperties: false },
+      ),
+      response: { 200: TaxReturnView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request, reply) => {
+    const q = request.query as { market: string; scheme: string; from: string; to: string; format?: "json" | "csv" };
+    if (Date.parse(q.from) >= Date.parse(q.to)) throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
+    const r = await services.settlement.taxReturn(q.market, q.scheme, { from: new Date(q.from), to: new Date(q.to) });
+    const csv = q.format === "csv" || (q.format === undefined && (request.headers.accept ?? "").includes("text/csv"));
+    if (!csv) return taxReturnView(r);
+    reply.header("content-disposition", `attachment; filename="tax-return-${q.market}-${q.scheme}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    return reply.type("text/csv; charset=utf-8").send(taxReturnCsv(r));
   });
 
   app.get("/v1/orders/:settlementId/settlements", {

@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
@@ -319,6 +319,57 @@ export function sellerStatementCsv(s: SellerStatement): string {
     }
     out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency)]);
   }
+  return out;
+}
+
+export const TaxReturnView = Type.Object({
+  market: Type.String(),
+  scheme: Type.String(),
+  account: Type.String(),
+  currency: Type.String(),
+  from: DateTime,
+  to: DateTime,
+  opening: { ...Amount, description: "Tax payable before `from` (credit positive)" },
+  collected: { ...Amount, description: "Tax collected in the period" },
+  refunded: { ...Amount, description: "Tax given back in the period (refunds, chargebacks)" },
+  closing: { ...Amount, description: "opening + collected - refunded: the tax payable before `to`" },
+  lines: Type.Array(
+    Type.Object({
+      transactionId: Type.String(),
+      effectiveAt: DateTime,
+      what: Type.String({ description: "capture, refund, chargeback, chargeback_reversal, adjustment..." }),
+      settlementId: Type.Union([Type.String(), Type.Null()]),
+      gatewayEventId: Type.Union([Type.String(), Type.Null()]),
+      gross: Type.Union([Amount, Type.Null()]),
+      tax: { ...Amount, description: "Signed: + collected, - given back" },
+    }),
+  ),
+});
+
+export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
+  return {
+    ...r,
+    from: r.from.toISOString(),
+    to: r.to.toISOString(),
+    opening: r.opening.toString(),
+    collected: r.collected.toString(),
+    refunded: r.refunded.toString(),
+    closing: r.closing.toString(),
+    lines: r.lines.map((l) => ({ ...l, effectiveAt: l.effectiveAt.toISOString(), gross: l.gross === null ? null : l.gross.toString(), tax: l.tax.toString() })),
+  };
+}
+
+const TAX_RETURN_COLUMNS = ["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"] as const;
+
+/** One line per tax posting, amounts in minor and major units; a closing total line. */
+export function taxReturnCsv(r: TaxReturn): string {
+  const major = (v: bigint) => (exponentOrNull(r.currency) === null ? null : formatMinor(v, r.currency));
+  let out = csvLine(TAX_RETURN_COLUMNS);
+  for (const l of r.lines) {
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, l.gross, l.gross === null ? null : major(l.gross), l.tax, major(l.tax)]);
+  }
+  const net = r.collected - r.refunded;
+  out += csvLine([r.market, r.scheme, r.currency, r.to.toISOString(), "total", null, null, null, null, null, net, major(net)]);
   return out;
 }
 
