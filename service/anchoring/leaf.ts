@@ -25,8 +25,8 @@ export const DOCUMENT_LEAF_FORMAT = "entrepot.anchor.document.v1";
 export const BATCH_FORMAT = "entrepot.anchor.batch.v1";
 
 /** What a journal transaction is, for an auditor: from its metadata (see `journalKind`). */
-export type JournalLeafKind = "settlement" | "payout" | "adjustment" | "remittance" | "fx_revaluation" | "journal";
-export const JOURNAL_LEAF_KINDS: readonly JournalLeafKind[] = ["settlement", "payout", "adjustment", "remittance", "fx_revaluation", "journal"];
+export type JournalLeafKind = "settlement" | "payout" | "adjustment" | "remittance" | "fx_revaluation" | "seller_charge" | "journal";
+export const JOURNAL_LEAF_KINDS: readonly JournalLeafKind[] = ["settlement", "payout", "adjustment", "remittance", "fx_revaluation", "seller_charge", "journal"];
 
 /** Field names and ABI types of a journal leaf, in encoding order. */
 export const JOURNAL_LEAF_FIELDS = [
@@ -167,7 +167,7 @@ const BYTES32 = /^0x[0-9a-f]{64}$/;
 
 /**
  * Kind of a journal transaction: `metadata.kind` when it names one (payouts, adjustments, a
- * gateway's remittance and an FX revaluation set it), else "settlement" for the settlement module's event transactions (idempotency key
+ * gateway's remittance, an FX revaluation and a charge to a seller set it), else "settlement" for the settlement module's event transactions (idempotency key
  * `settlement:...` with a gateway event id), "adjustment" for reversals, "journal" otherwise.
  */
 export function journalKind(tx: Pick<JournalTransaction, "idempotencyKey" | "metadata" | "kind">): JournalLeafKind {

@@ -23,6 +23,7 @@ import { KeyedLock } from "../concurrency.js";
 import { isAppError } from "../errors.js";
 import type { ResolvedRate } from "../fx/types.js";
 import { LedgerErrors } from "../ledger/errors.js";
+import { bookOnce } from "./once.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { convertMinor, divideRounded, exponentOrNull, impliedRate, rateFractionToString } from "../money/index.js";
 import { Accounts, accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
@@ -105,34 +106,32 @@ export class FxRealisation {
     this.checkRemittance(input);
     const key = `remittance:${input.gateway}:${input.remittanceId}`;
     const hash = remittanceHash(input);
-    const existing = await this.findRemittance(input.gateway, input.remittanceId);
-    if (existing !== null) return { status: "exists", remittance: sameOrConflict(existing, hash, key) };
     return this.#locks.run(`fx:${input.currency}`, async () => {
-      const receivable = await this.posted(Accounts.gatewayReceivable(input.gateway), input.currency);
-      if (input.amount > receivable) {
-        throw SettlementErrors.remittanceExceedsReceivable(`remittance ${input.remittanceId} clears ${input.amount} ${input.currency}, the receivable holds ${receivable}`, {
-          fields: [{ field: "amount", message: `at most ${receivable} ${input.currency} minor units are receivable from ${input.gateway}` }],
-          details: { receivable: receivable.toString() },
-        });
-      }
-      const plan = await this.planRemittance(input);
-      try {
-        const r = await this.ledger.post({
-          idempotencyKey: key,
-          postings: plan.postings,
-          accounts: accountsOf(plan.postings),
-          effectiveAt: input.occurredAt,
-          description: `remittance ${input.remittanceId} from ${input.gateway}: ${input.amount} ${input.currency} -> ${input.settledAmount} ${input.settledCurrency}`,
-          metadata: { ...plan.metadata, requestHash: hash },
-        });
-        return { status: r.status, remittance: remittanceOf(r.transaction) };
-      } catch (e) {
-        // The same remittance posted at once elsewhere, priced against another position.
-        if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
-        const raced = await this.findRemittance(input.gateway, input.remittanceId);
-        if (raced === null) throw e;
-        return { status: "exists", remittance: sameOrConflict(raced, hash, key) };
-      }
+      const r = await bookOnce({
+        find: () => this.findRemittance(input.gateway, input.remittanceId),
+        hash,
+        conflict: (tx) => SettlementErrors.remittanceConflict(`${key} was booked with another body`, { details: { transactionId: tx.id } }),
+        read: remittanceOf,
+        post: async () => {
+          const receivable = await this.posted(Accounts.gatewayReceivable(input.gateway), input.currency);
+          if (input.amount > receivable) {
+            throw SettlementErrors.remittanceExceedsReceivable(`remittance ${input.remittanceId} clears ${input.amount} ${input.currency}, the receivable holds ${receivable}`, {
+              fields: [{ field: "amount", message: `at most ${receivable} ${input.currency} minor units are receivable from ${input.gateway}` }],
+              details: { receivable: receivable.toString() },
+            });
+          }
+          const plan = await this.planRemittance(input);
+          return this.ledger.post({
+            idempotencyKey: key,
+            postings: plan.postings,
+            accounts: accountsOf(plan.postings),
+            effectiveAt: input.occurredAt,
+            description: `remittance ${input.remittanceId} from ${input.gateway}: ${input.amount} ${input.currency} -> ${input.settledAmount} ${input.settledCurrency}`,
+            metadata: { ...plan.metadata, requestHash: hash },
+          });
+        },
+      });
+      return { status: r.status, remittance: r.value };
     });
   }
 
@@ -343,11 +342,6 @@ function accountsOf(postings: PostingInput[]) {
 function remittanceHash(i: RemittanceInput): string {
   const canonical = [i.gateway, i.remittanceId, i.currency, i.amount, i.settledCurrency, i.settledAmount, i.occurredAt.toISOString()].join("\n");
   return createHash("sha256").update(canonical).digest("hex");
-}
-
-function sameOrConflict(tx: JournalTransaction, hash: string, key: string): Remittance {
-  if (tx.metadata.requestHash !== hash) throw SettlementErrors.remittanceConflict(`${key} was booked with another body`, { details: { transactionId: tx.id } });
-  return remittanceOf(tx);
 }
 
 function remittanceOf(tx: JournalTransaction): Remittance {

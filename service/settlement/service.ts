@@ -26,6 +26,7 @@ import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
+import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
 import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
@@ -733,6 +734,13 @@ export class SettlementService {
       if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
       return { market, scheme, account: `tax:${market}:${scheme}:payable`, currency: known.currency, ...period, opening: 0n, collected: 0n, refunded: 0n, closing: 0n, lines: [] };
     }
+  }
+
+  /** A charge to a seller that no order carries (charges.ts); 404 for an unknown seller. */
+  async chargeSeller(sellerId: string, input: SellerChargeInput): Promise<{ status: "created" | "exists"; charge: SellerCharge }> {
+    const seller = await this.repo.getSeller(sellerId);
+    if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
+    return chargeSeller({ ledger: this.ledger, rates: this.fx }, seller, input);
   }
 
   async listSellers(): Promise<Seller[]> {

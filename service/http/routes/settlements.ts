@@ -9,9 +9,9 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
@@ -322,6 +322,36 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     if (!csv) return sellerStatementView(statement);
     reply.header("content-disposition", `attachment; filename="statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
+  });
+
+  app.post("/v1/sellers/:id/charges", {
+    config: { auth: { scopes: ["finance:write" as const] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Charge a seller a fee no order carries",
+      description:
+        "Storage billed for a period, a logistics or fulfilment service invoiced on its own: priced in USD, charged to the seller's available balance in its payout currency at the mid rate in force at `occurredAt` (recorded as evidence), credited to the platform's revenue line of that service (`platform:revenue:<kind>`). Idempotent on (seller, chargeId): the same body again answers 200 `exists`, another body 409 ENT_SETTLEMENT_CHARGE_CONFLICT.",
+      security: bearer,
+      params: Type.Object({ id: Identifier }),
+      body: Type.Object(
+        {
+          chargeId: Identifier,
+          kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k)), { description: "The service charged: warehousing (storage), logistics or fulfilment" }),
+          amount: Type.String({ pattern: "^[1-9][0-9]{0,17}$", description: "USD minor units, positive" }),
+          occurredAt: DateTime,
+          note: Text(500, 1),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: SellerChargeView, 200: SellerChargeView, ...problems(400, 401, 403, 404, 409, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const b = request.body as { chargeId: string; kind: ChargeKind; amount: string; occurredAt: string; note: string };
+    const occurredAt = new Date(b.occurredAt);
+    if (occurredAt.getTime() > Date.now()) throw Errors.validation("occurredAt is in the future", { fields: [{ field: "occurredAt", message: "must not be in the future" }] });
+    const r = await services.settlement.chargeSeller(id, { chargeId: b.chargeId, kind: b.kind, amount: BigInt(b.amount), occurredAt, note: b.note });
+    return reply.status(r.status === "created" ? 201 : 200).send(sellerChargeView(r));
   });
 
   app.get("/v1/tax/returns", {

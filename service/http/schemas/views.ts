@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type TaxReturn, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { Amount, DateTime, StringMap } from "./common.js";
@@ -320,6 +320,27 @@ export function sellerStatementCsv(s: SellerStatement): string {
     out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency)]);
   }
   return out;
+}
+
+export const SellerChargeView = Type.Object({
+  status: Type.String(),
+  charge: Type.Object({
+    sellerId: Type.String(),
+    chargeId: Type.String(),
+    kind: Type.String(),
+    amount: { ...Amount, description: "USD minor units" },
+    occurredAt: DateTime,
+    note: Type.String(),
+    currency: Type.String({ description: "The seller's payout currency" }),
+    charged: { ...Amount, description: "What the seller was charged, in `currency` minor units" },
+    rate: Type.Union([Type.String(), Type.Null()], { description: "The USD->currency mid rate applied (null for USD)" }),
+    transactionId: Type.String(),
+  }),
+});
+
+export function sellerChargeView(r: { status: string; charge: SellerCharge }): Static<typeof SellerChargeView> {
+  const c = r.charge;
+  return { status: r.status, charge: { ...c, amount: c.amount.toString(), charged: c.charged.toString(), occurredAt: c.occurredAt.toISOString() } };
 }
 
 export const TaxReturnView = Type.Object({
