@@ -12,6 +12,7 @@ import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
 import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, periodCloseView, PeriodCloseView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
+import { periodOf } from "../query.js";
 
 const META_PREFIX = "meta.";
 
@@ -49,14 +50,6 @@ const AccountsQuery = Type.Object(
   { additionalProperties: false },
 );
 type AccountsQuery = Static<typeof AccountsQuery>;
-
-/** [from, to) from the query, `from` before `to`. */
-function periodOf(from: string | undefined, to: string): { from?: Date; to: Date } {
-  if (from !== undefined && Date.parse(from) >= Date.parse(to)) {
-    throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
-  }
-  return { ...(from === undefined ? {} : { from: new Date(from) }), to: new Date(to) };
-}
 
 const JOURNAL_EXPORT_COLUMNS = [
   "sequence",
@@ -285,7 +278,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { from: string; to: string };
-    const period = periodOf(q.from, q.to) as { from: Date; to: Date };
+    const period = periodOf(q.from, q.to);
     async function* lines(): AsyncGenerator<string> {
       yield csvLine(JOURNAL_EXPORT_COLUMNS);
       for await (const page of ledger.exportJournal(period)) yield page.map(journalExportLine).join("");

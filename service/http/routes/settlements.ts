@@ -13,6 +13,7 @@ import { CHARGE_KINDS, EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
+import { periodOf, wantsCsv } from "../query.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError } from "../../errors.js";
 
@@ -316,10 +317,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const q = request.query as { from: string; to: string; format?: "json" | "csv" };
-    if (Date.parse(q.from) >= Date.parse(q.to)) throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
-    const statement = await services.settlement.sellerStatement(id, { from: new Date(q.from), to: new Date(q.to) });
-    const csv = q.format === "csv" || (q.format === undefined && (request.headers.accept ?? "").includes("text/csv"));
-    if (!csv) return sellerStatementView(statement);
+    const statement = await services.settlement.sellerStatement(id, periodOf(q.from, q.to));
+    if (!wantsCsv(q.format, request.headers.accept)) return sellerStatementView(statement);
     reply.header("content-disposition", `attachment; filename="statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
   });
@@ -370,10 +369,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { market: string; scheme: string; from: string; to: string; format?: "json" | "csv" };
-    if (Date.parse(q.from) >= Date.parse(q.to)) throw Errors.validation("query.to must be after query.from", { fields: [{ field: "query.to", message: "must be after from" }] });
-    const r = await services.settlement.taxReturn(q.market, q.scheme, { from: new Date(q.from), to: new Date(q.to) });
-    const csv = q.format === "csv" || (q.format === undefined && (request.headers.accept ?? "").includes("text/csv"));
-    if (!csv) return taxReturnView(r);
+    const r = await services.settlement.taxReturn(q.market, q.scheme, periodOf(q.from, q.to));
+    if (!wantsCsv(q.format, request.headers.accept)) return taxReturnView(r);
     reply.header("content-disposition", `attachment; filename="tax-return-${q.market}-${q.scheme}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(taxReturnCsv(r));
   });
