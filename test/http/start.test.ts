@@ -95,6 +95,17 @@ describe("npm start (scripts/start.ts)", () => {
       expect(posted.status, await posted.clone().text()).toBe(201);
       const booked = await fetch(`${url}/v1/transactions?meta.settlementId=ORD-README-1`, { headers: { authorization: `Bearer ${finance}` } });
       expect(((await booked.json()) as { items: unknown[] }).items).toHaveLength(1);
+      // Then the README's remittance of that capture, signed the same way: booked with its realised FX.
+      const remittance = /^remittance='(.+)'$/m.exec(await readFile(path.join(root, "README.md"), "utf8"))?.[1] ?? "";
+      const rts = (Date.now() / 1000).toFixed(3);
+      const rsig = createHmac("sha256", secret ?? "").update(`${rts}.${remittance}`).digest("hex");
+      const remitted = await fetch(`${url}/v1/remittances`, {
+        method: "POST",
+        body: remittance,
+        headers: { authorization: `Bearer ${gatewayKey}`, "content-type": "application/json", "entrepot-timestamp": rts, "entrepot-signature": `v1=${rsig}` },
+      });
+      expect(remitted.status, await remitted.clone().text()).toBe(201);
+      expect(((await remitted.json()) as { remittance: { realised: string } }).remittance.realised).toMatch(/^-?\d+$/);
       // The keys are printed to stdout once; nothing writes them to stderr.
       expect(s.err()).not.toContain(finance);
       expect(s.err()).not.toContain(secret);
