@@ -31,7 +31,9 @@ export const Accounts = {
   fxRealised: "platform:fx:realised_gain_loss",
   /** Unrealised FX result of open positions, restated at each revaluation. */
   fxUnrealised: "platform:fx:unrealised_gain_loss",
-  /** The revaluation of fx:X-USD's open position to the published mid rate (USD). */
+  /** B the acquirer converted although it was owed as tax in B: to be bought back when the tax is paid. */
+  fxTaxKept: (currency: string) => `fx:${currency}-USD:tax`,
+  /** The revaluation of fx:X-USD's open positions (with fx:X-USD:tax) to the published mid rate (USD). */
   fxRevaluation: (currency: string) => `fx:${currency}-USD:revaluation`,
   /** The platform's bank account that gateways remit to. */
   bank: "platform:cash:bank",

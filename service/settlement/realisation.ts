@@ -6,7 +6,8 @@
  * - A gateway's REMITTANCE clears the receivable in B at the rate the acquirer really applied
  *   (USD received / B cleared) and realises FX: the B leaves the position at its average booked
  *   rate, and the difference from what arrived is `platform:fx:realised_gain_loss`. What exceeds
- *   an open short position opens a long one at the remittance's own rate (nothing to realise).
+ *   the open short position is the tax the captures kept in B, converted by the acquirer too: it
+ *   goes to fx:B-USD:tax at the remittance's own rate (nothing to realise; B to buy back).
  * - A REVALUATION restates every open position at the published mid rate at an instant: the
  *   account fx:X-USD:revaluation is brought to the position's unrealised result (so that the
  *   clearing account and it are worth zero together at that rate) against
@@ -62,7 +63,7 @@ export interface Remittance extends RemittanceInput {
 
 export interface RevaluationLine {
   currency: string;
-  /** fx:X-USD's balance in X and in USD at the instant (debit positive). */
+  /** fx:X-USD's balance with fx:X-USD:tax's, in X and in USD at the instant (debit positive). */
   position: bigint;
   positionUsd: bigint;
   midRate: string;
@@ -236,20 +237,26 @@ export class FxRealisation {
     const clearing = Accounts.fxClearing(B);
     const pB = await this.posted(clearing, B);
     const pU = await this.posted(clearing, USD);
-    // Average cost: the part that closes the open short position leaves at its booked rate; any
-    // excess opens a long position at this remittance's own rate.
+    // Average cost: the part that closes the open short position (what captures converted) leaves
+    // at its booked rate. The rest is the tax the captures kept in B, which the acquirer converted
+    // too: it goes at this remittance's own rate to fx:B-USD:tax, the B to buy back for the tax
+    // authority, so the conversion position itself never turns long on tax and every later
+    // remittance still finds its captures' short position to realise against.
     const closes = pB < 0n ? (A < -pB ? A : -pB) : 0n;
     const bookedClosed = closes === 0n ? 0n : divideRounded(closes * pU, -pB, "half-even");
-    const bookedUsd = bookedClosed + divideRounded((A - closes) * R, A, "half-even");
+    const taxUsd = divideRounded((A - closes) * R, A, "half-even");
+    const bookedUsd = bookedClosed + taxUsd;
     const realised = R - bookedUsd;
     postings.push(
-      { account: clearing, currency: B, direction: "debit", amount: A },
-      { account: clearing, currency: USD, direction: "credit", amount: bookedUsd },
+      { account: clearing, currency: B, direction: "debit", amount: closes },
+      { account: clearing, currency: USD, direction: "credit", amount: bookedClosed },
+      { account: Accounts.fxTaxKept(B), currency: B, direction: "debit", amount: A - closes },
+      { account: Accounts.fxTaxKept(B), currency: USD, direction: "credit", amount: taxUsd },
     );
     if (realised !== 0n) postings.push({ account: Accounts.fxRealised, currency: USD, direction: realised > 0n ? "credit" : "debit", amount: realised > 0n ? realised : -realised });
     const mid = await this.rates.latestRate(B, USD, input.occurredAt).catch(() => null);
     return {
-      postings,
+      postings: postings.filter((p) => p.amount !== 0n),
       metadata: {
         ...metadata,
         appliedRate: rateFractionToString(impliedRate(A, B, R, USD), 10, "half-even"),
@@ -282,8 +289,9 @@ export class FxRealisation {
     let net = 0n;
     for (const X of [...currencies].sort()) {
       const clearing = Accounts.fxClearing(X);
-      const position = await this.posted(clearing, X, at);
-      const positionUsd = await this.posted(clearing, USD, at);
+      // The conversion position and the tax converted with it: one exposure to X.
+      const position = (await this.posted(clearing, X, at)) + (await this.posted(Accounts.fxTaxKept(X), X, at));
+      const positionUsd = (await this.posted(clearing, USD, at)) + (await this.posted(Accounts.fxTaxKept(X), USD, at));
       const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
       if (position === 0n && positionUsd === 0n && previous === 0n) continue;
       if (exponentOrNull(X) === null) {

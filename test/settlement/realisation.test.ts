@@ -7,7 +7,8 @@
  *              position is the 7983 BRL the acquirer will convert beyond the tax, at mid (1437 USD);
  *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175): the receivable clears, the 7983 BRL
  *              leave the position at 1437 USD booked, worth 1397 at 0.175: a realised loss of 40;
- *              the 1667 BRL of tax, converted too, leave a position of +1667 BRL against 292 USD;
+ *              the 1667 BRL of tax, converted too, go to fx:BRL-USD:tax: +1667 BRL against 292 USD,
+ *              the BRL to buy back for the tax authority; fx:BRL-USD itself is back to zero;
  *   revaluation at 0.17 the tax still owed in BRL is worth 283 USD: 9 of unrealised gain; at 0.18
  *              again, 300: the next revaluation turns it into 8 of loss, booking -17.
  */
@@ -65,9 +66,11 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
     expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
     expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(40n); // a debit: a loss
-    // What is left in fx:BRL-USD is exactly the tax still owed in BRL, at the rate it was converted.
-    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([1667n, -292n]);
-    expect(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"))).toBe(await bal("fx:BRL-USD", "BRL"));
+    // The conversion position is closed; what the acquirer converted beyond it is the tax still
+    // owed in BRL, at the rate it was converted.
+    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([0n, 0n]);
+    expect([await bal("fx:BRL-USD:tax", "BRL"), await bal("fx:BRL-USD:tax", "USD")]).toEqual([1667n, -292n]);
+    expect(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"))).toBe(await bal("fx:BRL-USD:tax", "BRL"));
     const tx = await h.ledger.getTransaction(r.remittance.transactionId);
     expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-7983", "position.beforeUsd": "1437", realised: "-40" });
     expect(tx?.effectiveAt.toISOString()).toBe("2025-03-05T06:00:00.000Z");
@@ -105,14 +108,14 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     // 1667 x 0.18 = 300.06 -> 300: 8 of loss now, so this one books 8 - (-9) = -17.
     expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: -8n, change: -17n });
     expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(-8n);
-    // Clearing and revaluation together are worth zero at the mid rate.
-    expect(1667n * 18n / 100n + (await bal("fx:BRL-USD", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
+    // The positions and their revaluation together are worth zero at the mid rate.
+    expect((1667n * 18n) / 100n + (await bal("fx:BRL-USD:tax", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
     const listed = await fxr.listRevaluations({});
     expect(listed.items.map((r) => r.at.toISOString())).toEqual(["2025-03-30T00:00:00.000Z", "2025-03-25T00:00:00.000Z"]);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 
-  it("after captures, a refund and the remittance of the whole receivable, each position is the tax still owed", async () => {
+  it("after captures, a refund and the remittance of the whole receivable, the conversion position is closed and the tax account holds the tax still owed", async () => {
     const amounts = [12_345n, 999n, 250_000n];
     for (const [i, amount] of amounts.entries()) {
       await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: `p-${i}`, settlementId: `ORD-P-${i}`, amount, gatewayFee: amount / 29n }));
@@ -121,7 +124,12 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const receivable = await bal("gateway:adyen:receivable", "BRL");
     await fxr.remit({ gateway: "adyen", remittanceId: "PO-ALL", currency: "BRL", amount: receivable, settledCurrency: "USD", settledAmount: (receivable * 176n) / 1000n, occurredAt: new Date("2025-03-06T06:00:00Z") });
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
-    expect(await bal("fx:BRL-USD", "BRL")).toBe(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")));
+    expect(await bal("fx:BRL-USD", "BRL")).toBe(0n);
+    expect(await bal("fx:BRL-USD:tax", "BRL")).toBe(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")));
+    // A later capture and its remittance realise against their own conversion, not the tax held.
+    await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-late", settlementId: "ORD-P-LATE", occurredAt: new Date("2025-03-07T10:00:00Z") }));
+    const late = await fxr.remit({ gateway: "adyen", remittanceId: "PO-LATE", currency: "BRL", amount: 9_650n, settledCurrency: "USD", settledAmount: 1_689n, occurredAt: new Date("2025-03-08T06:00:00Z") });
+    expect(late.remittance.realised).toBe(-40n);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 });
