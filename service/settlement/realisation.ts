@@ -25,7 +25,7 @@ import { isAppError } from "../errors.js";
 import type { ResolvedRate } from "../fx/types.js";
 import { LedgerErrors } from "../ledger/errors.js";
 import { bookOnce } from "./once.js";
-import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
+import type { Account, AccountFilter, Balance, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { convertMinor, divideRounded, exponentOrNull, impliedRate, rateFractionToString } from "../money/index.js";
 import { Accounts, accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
@@ -145,12 +145,9 @@ export class FxRealisation {
   /** What a gateway owes the platform now, per currency (the posted receivable, debit positive). */
   async receivables(gateway: string): Promise<Array<{ currency: string; amount: bigint }>> {
     const out: Array<{ currency: string; amount: bigint }> = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.ledger.listAccounts({ ownerType: "gateway", ownerId: gateway, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
-      for (const a of page.items) if (a.code === Accounts.gatewayReceivable(gateway)) out.push({ currency: a.currency, amount: a.balance.posted });
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
+    for await (const a of this.accounts({ ownerType: "gateway", ownerId: gateway })) {
+      if (a.code === Accounts.gatewayReceivable(gateway)) out.push({ currency: a.currency, amount: a.balance.posted });
+    }
     return out.sort((a, b) => a.currency.localeCompare(b.currency));
   }
 
@@ -272,15 +269,10 @@ export class FxRealisation {
 
   private async planRevaluation(at: Date): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: Revaluation["skipped"] }> {
     const currencies = new Set<string>();
-    let cursor: string | undefined;
-    do {
-      const page = await this.ledger.listAccounts({ ownerType: "fx_clearing", codePrefix: "fx:", limit: 500, ...(cursor === undefined ? {} : { cursor }) });
-      for (const a of page.items) {
-        const m = /^fx:([A-Z0-9]{3,12})-USD$/.exec(a.code);
-        if (m !== null && m[1] !== USD && a.currency === m[1]) currencies.add(m[1]);
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
+    for await (const a of this.accounts({ ownerType: "fx_clearing", codePrefix: "fx:" })) {
+      const m = /^fx:([A-Z0-9]{3,12})-USD$/.exec(a.code);
+      if (m !== null && m[1] !== USD && a.currency === m[1]) currencies.add(m[1]);
+    }
 
     const postings: PostingInput[] = [];
     const lines: RevaluationLine[] = [];
@@ -325,6 +317,16 @@ export class FxRealisation {
     }
     if (net !== 0n) postings.push({ account: Accounts.fxUnrealised, currency: USD, direction: net > 0n ? "credit" : "debit", amount: net > 0n ? net : -net });
     return { postings, metadata, lines, skipped };
+  }
+
+  /** Every account the filter matches, page after page. */
+  private async *accounts(filter: Omit<AccountFilter, "limit" | "cursor">): AsyncGenerator<Account & { balance: Balance }> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.ledger.listAccounts({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      yield* page.items;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
   }
 
   /** An account's posted balance (debit-normal accounts: debits - credits), 0 when it does not exist yet. */

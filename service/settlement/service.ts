@@ -740,6 +740,9 @@ export class SettlementService {
   async chargeSeller(sellerId: string, input: SellerChargeInput): Promise<{ status: "created" | "exists"; charge: SellerCharge }> {
     const seller = await this.repo.getSeller(sellerId);
     if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
+    if (input.occurredAt.getTime() > this.limits.now().getTime()) {
+      throw SettlementErrors.invalidEvent("occurredAt is in the future", { fields: [{ field: "occurredAt", message: "must not be in the future" }] });
+    }
     return chargeSeller({ ledger: this.ledger, rates: this.fx }, seller, input);
   }
 
