@@ -46,6 +46,8 @@ export const SettlementErrors = {
   remittanceExceedsReceivable: defineError("ENT_REMITTANCE_EXCEEDS_RECEIVABLE", 422, "Remittance exceeds the receivable"),
   remittanceConflict: defineError("ENT_REMITTANCE_CONFLICT", 409, "Remittance id reused with a different body"),
   remittanceNotFound: defineError("ENT_REMITTANCE_NOT_FOUND", 404, "Remittance not found"),
+  /** The remittance's applied rate is implausibly far from the published mid rate (realisation.ts). */
+  remittanceRateOutOfRange: defineError("ENT_REMITTANCE_RATE_OUT_OF_RANGE", 422, "Remittance rate far from the published rate"),
   chargeConflict: defineError("ENT_SETTLEMENT_CHARGE_CONFLICT", 409, "Charge id reused with a different body"),
   invalidRevaluation: defineError("ENT_FX_REVALUATION_INVALID", 400, "Invalid revaluation"),
   /** Before the latest revaluation, or inside a closed period. */

@@ -32,6 +32,8 @@ import { SettlementErrors } from "./errors.js";
 
 const USD = SETTLEMENT_CURRENCY;
 const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How far an acquirer's applied rate may be from the published mid rate (10%: spreads are a few percent at most). */
+export const MAX_RATE_DEVIATION_BPS = 1_000;
 
 export interface RemittanceInput {
   gateway: string;
@@ -231,6 +233,22 @@ export class FxRealisation {
     };
     if (B === USD) return { postings, metadata: { ...metadata, appliedRate: "1", bookedUsd: R.toString(), realised: "0" } };
 
+    // The acquirer's rate must be near the published mid rate: a gateway key cannot book an
+    // arbitrary realised gain or loss (and cash) by naming any settled amount.
+    const mid = await this.rates.latestRate(B, USD, input.occurredAt).catch(() => null);
+    if (mid === null) {
+      throw SettlementErrors.fxUnavailable(`no published ${B}->USD rate at ${input.occurredAt.toISOString()} to check the remittance's rate against`, {
+        fields: [{ field: "occurredAt", message: `no ${B}->USD rate published for this instant` }],
+      });
+    }
+    const midUsd = convertMinor(A, B, USD, mid.rate, "half-even");
+    const deviation = R > midUsd ? R - midUsd : midUsd - R;
+    if (deviation * 10_000n > midUsd * BigInt(MAX_RATE_DEVIATION_BPS)) {
+      throw SettlementErrors.remittanceRateOutOfRange(`remittance ${input.remittanceId}: ${R} USD for ${A} ${B} is more than ${MAX_RATE_DEVIATION_BPS / 100}% from the mid rate's ${midUsd}`, {
+        fields: [{ field: "settledAmount", message: `must be within ${MAX_RATE_DEVIATION_BPS / 100}% of ${midUsd} (${A} ${B} at the published mid rate ${mid.rate})` }],
+        details: { midRate: mid.rate, midUsd: midUsd.toString() },
+      });
+    }
     const clearing = Accounts.fxClearing(B);
     const pB = await this.posted(clearing, B);
     const pU = await this.posted(clearing, USD);
@@ -251,7 +269,6 @@ export class FxRealisation {
       { account: Accounts.fxTaxKept(B), currency: USD, direction: "credit", amount: taxUsd },
     );
     if (realised !== 0n) postings.push({ account: Accounts.fxRealised, currency: USD, direction: realised > 0n ? "credit" : "debit", amount: realised > 0n ? realised : -realised });
-    const mid = await this.rates.latestRate(B, USD, input.occurredAt).catch(() => null);
     return {
       postings: postings.filter((p) => p.amount !== 0n),
       metadata: {
@@ -262,7 +279,9 @@ export class FxRealisation {
         ...(closes === 0n ? {} : { bookedRate: rateFractionToString(impliedRate(-pB, B, pU, USD), 10, "half-even") }),
         bookedUsd: bookedUsd.toString(),
         realised: realised.toString(),
-        ...(mid === null ? {} : { midRate: mid.rate, midSource: mid.source, midAsOf: mid.asOf }),
+        midRate: mid.rate,
+        midSource: mid.source,
+        midAsOf: mid.asOf,
       },
     };
   }

@@ -122,6 +122,12 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     }
     await h.settlement.postEvent(followUp("refund", "p-ref", { amount: 100_000n, gatewayFee: 12n }, capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-2", settlementId: "ORD-P-2", amount: 250_000n })));
     const receivable = await bal("gateway:adyen:receivable", "BRL");
+    // A gateway key cannot book any gain or loss it likes: the acquirer's rate must be within 10% of
+    // the published mid rate, and there must be one to compare with.
+    const attempt = { gateway: "adyen", remittanceId: "PO-BAD", currency: "BRL", amount: receivable, settledCurrency: "USD", occurredAt: new Date("2025-03-06T06:00:00Z") };
+    expect(await codeOf(fxr.remit({ ...attempt, settledAmount: (receivable * 15n) / 100n }))).toBe("ENT_REMITTANCE_RATE_OUT_OF_RANGE");
+    expect(await codeOf(fxr.remit({ ...attempt, settledAmount: (receivable * 21n) / 100n }))).toBe("ENT_REMITTANCE_RATE_OUT_OF_RANGE");
+    expect(await codeOf(fxr.remit({ ...attempt, settledAmount: (receivable * 18n) / 100n, occurredAt: new Date("2025-05-01T06:00:00Z") }))).toBe("ENT_SETTLEMENT_FX_UNAVAILABLE");
     await fxr.remit({ gateway: "adyen", remittanceId: "PO-ALL", currency: "BRL", amount: receivable, settledCurrency: "USD", settledAmount: (receivable * 176n) / 1000n, occurredAt: new Date("2025-03-06T06:00:00Z") });
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
     expect(await bal("fx:BRL-USD", "BRL")).toBe(0n);

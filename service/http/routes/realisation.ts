@@ -92,7 +92,7 @@ export async function realisationRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.fx],
       summary: "Post a gateway's remittance to the platform's bank",
       description:
-        "Clears `amount` of the gateway's receivable in `currency` and debits `platform:cash:bank` with what arrived. For a currency other than USD the acquirer's rate is `settledAmount / amount`: the cleared amount leaves the fx:<currency>-USD position at its average booked rate and the difference is realised FX (`platform:fx:realised_gain_loss`). Idempotent on (gateway, remittanceId): the same body again answers 200 `exists`, another body 409 ENT_REMITTANCE_CONFLICT. More than the receivable holds is 422 ENT_REMITTANCE_EXCEEDS_RECEIVABLE.",
+        "Clears `amount` of the gateway's receivable in `currency` and debits `platform:cash:bank` with what arrived. For a currency other than USD the acquirer's rate is `settledAmount / amount`: the cleared amount leaves the fx:<currency>-USD position at its average booked rate and the difference is realised FX (`platform:fx:realised_gain_loss`). Idempotent on (gateway, remittanceId): the same body again answers 200 `exists`, another body 409 ENT_REMITTANCE_CONFLICT. More than the receivable holds is 422 ENT_REMITTANCE_EXCEEDS_RECEIVABLE; an applied rate more than 10% from the published mid rate at `occurredAt` is 422 ENT_REMITTANCE_RATE_OUT_OF_RANGE (no published rate: ENT_SETTLEMENT_FX_UNAVAILABLE), so a gateway key cannot book an arbitrary gain or loss.",
       security: bearer,
       headers: SignatureHeaders,
       body: RemittanceBody,
