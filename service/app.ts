@@ -22,6 +22,7 @@ import { realisationRoutes } from "./http/routes/realisation.js";
 import { healthRoutes } from "./http/routes/health.js";
 import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
+import { bankRoutes } from "./http/routes/bank.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
@@ -105,6 +106,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(adminRoutes);
   await app.register(anchoringRoutes);
   await app.register(payoutRoutes);
+  await app.register(bankRoutes);
   await app.register(reconciliationRoutes);
   await app.register(webhookRoutes);
 }

@@ -106,6 +106,19 @@ export interface Config {
     /** WEBHOOK_RETENTION_DAYS: how long events, deliveries and attempts are kept once nothing is open. */
     retentionDays: number;
   };
+  /**
+   * The bank rail (service/payouts/bank): pain.001 files written to `outbox`, camt.054 read from
+   * `inbox`, drawn on the platform's account below. The defaults are a demo account.
+   */
+  bank: {
+    outbox: string;
+    inbox: string;
+    account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; country: string; accountCurrency: string };
+    /** Smallest payout, in minor units of the seller's payout currency (PAYOUT_MIN_AMOUNT, shared with the vault). */
+    minAmount: bigint;
+    /** BANK_POLL_INTERVAL_SECONDS: how often the worker writes pending files and reads the inbox. */
+    pollIntervalSeconds: number;
+  };
   /** The chain side (anchoring, payouts, event index). Off when `rpcUrl` is undefined. */
   chain: {
     /** JSON-RPC endpoint; undefined = no chain workers (`npm start` runs a local chain and sets it). */
@@ -231,6 +244,12 @@ function amountsByCurrency(env: Env, name: string): Record<string, bigint> {
 /** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
 export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+function bankCurrency(env: Env): string {
+  const v = raw(env, "BANK_ACCOUNT_CURRENCY") ?? "USD";
+  if (!isCurrency(v)) throw new ConfigError("BANK_ACCOUNT_CURRENCY", `must be an ISO 4217 currency code, got ${JSON.stringify(String(v).slice(0, 8))}`);
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = raw(env, "DATABASE_URL");
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -251,13 +270,14 @@ export function loadConfig(env: Env = process.env): Config {
   const maxAge = int(env, "FX_MAX_RATE_AGE_SECONDS", 0, 0, 366 * 86_400);
   const authFailureLimit = int(env, "AUTH_FAILURE_LIMIT", 100, 1, 1_000_000);
   const rpcUrl = raw(env, "CHAIN_RPC_URL");
+  const dataDir = raw(env, "DATA_DIR") ?? ".data";
   if (rpcUrl !== undefined && !/^(https?|wss?):\/\/[^\s]+$/.test(rpcUrl)) throw new ConfigError("CHAIN_RPC_URL", "must be an http(s):// or ws(s):// URL");
   const safeDepth = int(env, "CHAIN_SAFE_DEPTH", 2, 0, 10_000);
   const confirmations = int(env, "CHAIN_CONFIRMATIONS", 12, 1, 10_000);
   if (confirmations < safeDepth) throw new ConfigError("CHAIN_CONFIRMATIONS", `must be at least CHAIN_SAFE_DEPTH (${safeDepth})`);
   return {
     databaseUrl,
-    dataDir: raw(env, "DATA_DIR") ?? ".data",
+    dataDir,
     dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1, 500),
     port: int(env, "PORT", 3000, 0, 65_535),
     host,
@@ -310,6 +330,20 @@ export function loadConfig(env: Env = process.env): Config {
       pollIntervalMs: int(env, "WEBHOOK_POLL_INTERVAL_MS", 250, 10, 60_000),
       retryDelaysMs: retrySchedule(env, "WEBHOOK_RETRY_SCHEDULE_SECONDS"),
       retentionDays: int(env, "WEBHOOK_RETENTION_DAYS", 30, 1, 3_650),
+    },
+    bank: {
+      outbox: raw(env, "BANK_OUTBOX_DIR") ?? `${dataDir}/bank/outbox`,
+      inbox: raw(env, "BANK_INBOX_DIR") ?? `${dataDir}/bank/inbox`,
+      account: {
+        holderName: raw(env, "BANK_ACCOUNT_NAME") ?? "Entrepot Marketplace Ltd",
+        iban: raw(env, "BANK_ACCOUNT_IBAN") ?? null,
+        accountNumber: raw(env, "BANK_ACCOUNT_IBAN") === undefined ? (raw(env, "BANK_ACCOUNT_NUMBER") ?? "400123456838") : null,
+        bic: raw(env, "BANK_ACCOUNT_BIC") ?? "HSBCHKHHHKH",
+        country: raw(env, "BANK_ACCOUNT_COUNTRY") ?? "HK",
+        accountCurrency: bankCurrency(env),
+      },
+      minAmount: BigInt(int(env, "PAYOUT_MIN_AMOUNT", 100, 1, Number.MAX_SAFE_INTEGER)),
+      pollIntervalSeconds: int(env, "BANK_POLL_INTERVAL_SECONDS", 5, 0, 86_400),
     },
     chain: {
       rpcUrl,

@@ -4,6 +4,8 @@
  * and the benchmark can build them on a test database) and never opens anything itself; the
  * background workers are started by `server.ts` (`startWorkers`).
  */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { openDatabase, type Database, type PrismaClient } from "./db/index.js";
 import { loadMigrations } from "./db/index.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
@@ -18,7 +20,7 @@ import type { DeploymentRecord } from "./chain/deployment-record.js";
 import { FxService, PrismaFxRepository } from "./fx/index.js";
 import { createLedger } from "./ledger/index.js";
 import type { Ledger } from "./ledger/types.js";
-import { PayoutService } from "./payouts/index.js";
+import { BankRail, PayoutService } from "./payouts/index.js";
 import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
 import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import { TreasuryService } from "./treasury/index.js";
@@ -47,6 +49,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   /** What every instance on the database shares at the HTTP edge: signature claims, rate and failure counters. */
   sharedState: { replay: ReplayGuard; counters: WindowCounters };
+  /** Payouts through the bank rail (pain.001 / camt.054); absent without `config.bank` (tests; routes then answer 503). */
+  bank?: BankRail;
   /** Payouts through the vault; absent when no chain is configured (routes then answer 503). */
   payouts?: PayoutService;
   /** The vault's funding and claims booked in the ledger; absent when no chain is configured. */
@@ -87,7 +91,7 @@ export interface OpenServices extends Services {
  */
 export function createServices(
   db: Pick<Database, "prisma" | "kind" | "sql">,
-  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks">>,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks" | "bank">>,
   connection?: ChainConnection,
 ): Services {
   const ledger = createLedger(db);
@@ -129,6 +133,24 @@ export function createServices(
           batchMaxAgeMs: config.chain.anchorBatchMaxAgeSeconds * 1000,
           log: workerLog.child("anchoring"),
         });
+  const leases = new LeaseStore(db.sql);
+  const bank =
+    config.bank === undefined
+      ? undefined
+      : new BankRail({
+          sql: db.sql,
+          ledger,
+          sellers: settlement,
+          leases,
+          debtor: { ...config.bank.account, clearingSystem: null, clearingMember: null },
+          outbox: config.bank.outbox,
+          inbox: config.bank.inbox,
+          minAmount: config.bank.minAmount,
+          owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+          log: workerLog.child("bank"),
+        });
+  // A seller with a bank account is paid by the bank rail only.
+  const vaultSellers = bank === undefined ? settlement : { listSellers: async () => bank.vaultSellers(await settlement.listSellers()) };
   const payouts =
     chain === undefined || config.chain === undefined
       ? undefined
@@ -136,7 +158,7 @@ export function createServices(
           sql: db.sql,
           ledger,
           fx,
-          sellers: settlement,
+          sellers: vaultSellers,
           chain: { chainId: chain.chainId, provider: chain.provider, record: chain.record, sender: chain.sender, index: chain.indexer, payer: chain.keys.payer.address },
           minAmount: config.chain.payoutMinAmount,
           maxPerBatch: config.chain.payoutMaxPerBatch,
@@ -169,6 +191,7 @@ export function createServices(
     apiKeys,
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
+    ...(bank === undefined ? {} : { bank }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,
@@ -177,7 +200,7 @@ export function createServices(
     ...(chain === undefined ? {} : { chain }),
     webhooks,
     workerLog,
-    leases: new LeaseStore(db.sql),
+    leases,
     readiness: () => readiness(db.prisma),
   };
 }
@@ -216,7 +239,7 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
  * one it just deployed, which another stack started at the same time may have overwritten on disk).
  */
 export async function openServices(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth"> & Partial<Pick<Config, "settlement" | "webhooks">>,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth"> & Partial<Pick<Config, "settlement" | "webhooks" | "bank">>,
   opts: { deployment?: DeploymentRecord; localSecretsKey?: boolean } = {},
 ): Promise<OpenServices> {
   const secrets = await resolveSecretsKey(config, { createLocal: opts.localSecretsKey === true });

@@ -17,7 +17,7 @@ import type { LogTarget } from "./worker-log.js";
 /** The lease's name: one worker leader per database. */
 export const WORKERS_LEASE = "workers";
 
-export type WorkersConfig = Pick<Config, "maintenanceIntervalSeconds" | "chain" | "workers"> & Partial<Pick<Config, "webhooks">>;
+export type WorkersConfig = Pick<Config, "maintenanceIntervalSeconds" | "chain" | "workers"> & Partial<Pick<Config, "webhooks" | "bank">>;
 
 export interface Workers {
   /** This instance holds the lease now (its workers run). */
@@ -46,8 +46,11 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
   if (config.maintenanceIntervalSeconds > 0) {
     loops.push(startMaintenance(services, { intervalMs: config.maintenanceIntervalSeconds * 1000, log, when }));
   }
-  const { chain, anchoring, payouts, treasury, webhooks } = services;
+  const { chain, anchoring, payouts, treasury, webhooks, bank } = services;
   loops.push(startLoop("webhooks", config.webhooks?.pollIntervalMs ?? 250, () => webhooks.dispatcher.tick(), log, { when }));
+  // The bank rail: files not yet in the outbox, cash bookings to retry, the camt.054 inbox.
+  const bankEvery = config.bank?.pollIntervalSeconds ?? 0;
+  if (bank !== undefined && bankEvery > 0) loops.push(startLoop("bank", bankEvery * 1000, () => bank.tick(), log, { when }));
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
     chain.indexer.start({ intervalMs: every, when });

@@ -4,3 +4,7 @@ export { PayoutService, type PayoutServiceOptions } from "./service.js";
 export { assignDemoDestinations, demoPayoutAddress, FIRST_DEMO_SELLER_ACCOUNT, fundVaultLocal, publishDemoPayoutRates, type FundVaultResult } from "./funding.js";
 export { ledgerKeys, PayoutAccounts } from "./booking.js";
 export * from "./types.js";
+export { BankRail, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput } from "./bank/rail.js";
+export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./bank/store.js";
+export { pain001, readCamt054, PAIN001_NAMESPACE, type BankAccountRef, type BankEntry } from "./bank/iso20022.js";
+export { BankAccounts } from "./bank/booking.js";

@@ -1,0 +1,265 @@
+/**
+ * The bank rail (service/payouts/bank): sellers' bank accounts (admin sets, finance reads), a bank
+ * payout run that writes one pain.001 to the outbox (admin), the payouts and files (finance read), and
+ * the bank's camt.054 applied (finance write; the worker also reads it from the inbox folder).
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
+import { BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { TAGS } from "../plugins/docs.js";
+import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
+
+const TAG = TAGS.payouts;
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const SellerParams = Type.Object({ id: Identifier });
+const Id = Int8Id("^[0-9]{1,19}$", "Bank payout id, decimal");
+
+const AccountFields = {
+  holderName: Type.String({ minLength: 1, maxLength: 140, description: "The account holder's name, as the bank knows it" }),
+  iban: Nullable(Type.String({ maxLength: 42, description: "IBAN (spaces allowed; check digits verified). Give this or `accountNumber`" })),
+  accountNumber: Nullable(Type.String({ maxLength: 34, description: "Domestic account number where there is no IBAN (e.g. a mainland China account)" })),
+  bic: Nullable(Type.String({ maxLength: 11, description: "Beneficiary bank's BIC (8 or 11 characters)" })),
+  clearingSystem: Nullable(Type.String({ maxLength: 5, description: "Clearing system code, e.g. `CNAPS` (with `clearingMember`)" })),
+  clearingMember: Nullable(Type.String({ maxLength: 35, description: "The bank's member id in that system, e.g. a 12-digit CNAPS code" })),
+  country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the account" }),
+};
+const AccountBody = Type.Object(
+  {
+    holderName: AccountFields.holderName,
+    iban: Type.Optional(AccountFields.iban),
+    accountNumber: Type.Optional(AccountFields.accountNumber),
+    bic: Type.Optional(AccountFields.bic),
+    clearingSystem: Type.Optional(AccountFields.clearingSystem),
+    clearingMember: Type.Optional(AccountFields.clearingMember),
+    country: AccountFields.country,
+  },
+  { additionalProperties: false },
+);
+export const BankAccountView = Type.Object({ sellerId: Type.String(), ...AccountFields, setAt: Type.String({ format: "date-time" }), setBy: Type.String() });
+
+export const BankPayoutView = Type.Object({
+  id: Type.String(),
+  sellerId: Type.String(),
+  currency: Type.String({ description: "The seller's payout currency: the transfer's instructed currency" }),
+  amount: Type.String({ description: "Minor units of `currency`, taken from the seller's available balance" }),
+  endToEndId: Type.String({ description: "ISO 20022 EndToEndId (`ENT-BP-<id>`): the bank's confirmation is matched on it" }),
+  status: Type.String({ enum: [...BANK_PAYOUT_STATUSES] }),
+  fileId: Nullable(Type.String({ description: "The pain.001's MsgId" })),
+  account: Type.Object({ ...AccountFields }),
+  settled: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "What the bank debited the platform's account, minor units" }) })),
+  ledger: Type.Object({
+    pendingTransactionId: Nullable(Type.String()),
+    commitTransactionId: Nullable(Type.String()),
+    cashTransactionId: Nullable(Type.String()),
+    voidTransactionId: Nullable(Type.String()),
+  }),
+  reason: Nullable(Type.String({ description: "Why it was rejected, or why its booking waits" })),
+  createdAt: Type.String({ format: "date-time" }),
+  updatedAt: Type.String({ format: "date-time" }),
+  finalAt: Nullable(Type.String({ format: "date-time" })),
+});
+
+const FileView = Type.Object({
+  id: Type.String({ description: "GrpHdr/MsgId" }),
+  count: Type.Integer(),
+  ctrlSum: Type.String({ description: "GrpHdr/CtrlSum: the instructed amounts summed, major units" }),
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: "date-time" }),
+  writtenAt: Nullable(Type.String({ format: "date-time", description: "When it reached the outbox folder" })),
+});
+
+const SkipView = Type.Object({ sellerId: Type.String(), reason: Type.String(), detail: Type.Optional(Type.String()) });
+const ResultView = Type.Object({
+  endToEndId: Nullable(Type.String()),
+  payoutId: Nullable(Type.String()),
+  outcome: Type.String({ enum: ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"] }),
+  detail: Type.Optional(Type.String()),
+  entry: Type.Object({
+    side: Type.String(),
+    status: Type.String(),
+    currency: Type.String(),
+    amount: Type.String(),
+    reversal: Type.Boolean(),
+    returnReason: Nullable(Type.String()),
+    bankReference: Nullable(Type.String()),
+  }),
+});
+
+const ListQuery = Type.Object(
+  {
+    sellerId: Type.Optional(Identifier),
+    status: Type.Optional(Type.String({ enum: [...BANK_PAYOUT_STATUSES] })),
+    fileId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9-]{1,35}$" })),
+    limit: Type.Optional(LimitQuery),
+    cursor: Type.Optional(Int8Id("^[0-9]{1,19}$", "nextCursor of the previous page")),
+  },
+  { additionalProperties: false },
+);
+
+function accountView(a: BankAccount): Static<typeof BankAccountView> {
+  return { ...a, setAt: a.setAt.toISOString() };
+}
+
+function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
+  return {
+    id: p.id.toString(),
+    sellerId: p.sellerId,
+    currency: p.currency,
+    amount: p.amount.toString(),
+    endToEndId: p.endToEndId,
+    status: p.status,
+    fileId: p.fileId,
+    account: p.account,
+    settled: p.settledCurrency === null || p.settledAmount === null ? null : { currency: p.settledCurrency, amount: p.settledAmount.toString() },
+    ledger: { pendingTransactionId: p.pendingTxId, commitTransactionId: p.commitTxId, cashTransactionId: p.cashTxId, voidTransactionId: p.voidTxId },
+    reason: p.reason,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+    finalAt: p.finalAt?.toISOString() ?? null,
+  };
+}
+
+function fileView(f: BankFile): Static<typeof FileView> {
+  return { id: f.id, count: f.count, ctrlSum: f.ctrlSum, createdBy: f.createdBy, createdAt: f.createdAt.toISOString(), writtenAt: f.writtenAt?.toISOString() ?? null };
+}
+
+function by(request: FastifyRequest): string {
+  return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
+}
+
+export async function bankRoutes(app: FastifyInstance): Promise<void> {
+  const rail = (): BankRail => {
+    const b = app.services.bank;
+    if (b === undefined) throw PayoutErrors.unavailable("the bank rail is not configured on this server");
+    return b;
+  };
+  const read = { auth: { scopes: ["finance:read" as const] } };
+  const write = { auth: { scopes: ["finance:write" as const] } };
+  const admin = { auth: { scopes: ["admin" as const] } };
+
+  // A camt.054 is a document, not JSON: taken as text (the body limit is the service's).
+  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_request, body, done) => done(null, body));
+
+  app.put("/v1/sellers/:id/bank-account", {
+    config: admin,
+    schema: {
+      tags: [TAG],
+      summary: "Put a seller on the bank rail",
+      description:
+        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it.",
+      security: bearer,
+      params: SellerParams,
+      body: AccountBody,
+      response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request) => {
+    const { id } = request.params as Static<typeof SellerParams>;
+    return accountView(await rail().setAccount(id, request.body as Static<typeof AccountBody>, by(request)));
+  });
+
+  app.get("/v1/sellers/:id/bank-account", {
+    config: read,
+    schema: { tags: [TAG], summary: "Get a seller's bank account", security: bearer, params: SellerParams, response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 429, 503) } },
+  }, async (request) => accountView(await rail().account((request.params as Static<typeof SellerParams>).id)));
+
+  app.delete("/v1/sellers/:id/bank-account", {
+    config: admin,
+    schema: {
+      tags: [TAG],
+      summary: "Take a seller off the bank rail (back to the vault)",
+      description: "Payouts already instructed go on to their end.",
+      security: bearer,
+      params: SellerParams,
+      response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request, reply) => {
+    await rail().removeAccount((request.params as Static<typeof SellerParams>).id);
+    return reply.status(204).send();
+  });
+
+  app.post("/v1/payouts/bank/runs", {
+    config: admin,
+    schema: {
+      tags: [TAG],
+      summary: "Run bank payouts now: one pain.001 in the outbox",
+      description:
+        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`. `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY.",
+      security: bearer,
+      response: { 201: Type.Object({ file: Nullable(FileView), payouts: Type.Array(BankPayoutView), skipped: Type.Array(SkipView) }), ...problems(401, 403, 409, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const r = await rail().run(by(request));
+    return reply.status(201).send({ file: r.file === null ? null : fileView(r.file), payouts: r.payouts.map(payoutView), skipped: r.skipped });
+  });
+
+  app.post("/v1/payouts/bank/confirmations", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Apply the bank's camt.054 notification",
+      description:
+        "Body: a camt.054 (.001.02 to .001.08) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). Each transaction is matched on its EndToEndId: a booked debit of the instructed amount makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a return, a reversal or a credit voids the reserve (`rejected`: the money is available again). Unknown ids, amounts that differ from the instruction and returns after final are reported, never booked. Applying the same file again changes nothing. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
+      security: bearer,
+      consumes: ["application/xml"],
+      body: Type.String({ description: "camt.054 XML" }),
+      response: { 200: Type.Object({ messageId: Type.String(), version: Type.String(), results: Type.Array(ResultView) }), ...problems(400, 401, 403, 413, 415, 422, 429, 503) },
+    },
+  }, async (request) => rail().confirm(request.body as string));
+
+  app.get("/v1/payouts/bank", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "List bank payouts, newest first",
+      description: "Filters `sellerId`, `status`, `fileId`; cursor pagination (`nextCursor`).",
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(BankPayoutView), nextCursor: Nullable(Type.String()) }), ...problems(400, 401, 403, 429, 503) },
+    },
+  }, async (request) => {
+    const q = request.query as Static<typeof ListQuery>;
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const items = await rail().payouts({
+      ...(q.sellerId === undefined ? {} : { sellerId: q.sellerId }),
+      ...(q.status === undefined ? {} : { status: q.status as BankPayout["status"] }),
+      ...(q.fileId === undefined ? {} : { fileId: q.fileId }),
+      ...(q.cursor === undefined ? {} : { before: BigInt(q.cursor) }),
+      limit,
+    });
+    return { items: items.map(payoutView), nextCursor: items.length === limit ? items[items.length - 1]!.id.toString() : null };
+  });
+
+  app.get("/v1/payouts/bank/:id", {
+    config: read,
+    schema: { tags: [TAG], summary: "Get one bank payout", security: bearer, params: Type.Object({ id: Id }), response: { 200: BankPayoutView, ...problems(400, 401, 403, 404, 429, 503) } },
+  }, async (request) => payoutView(await rail().payout(BigInt((request.params as { id: string }).id))));
+
+  app.get("/v1/payouts/bank/files", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "List the pain.001 files, newest first",
+      security: bearer,
+      querystring: Type.Object({ limit: Type.Optional(LimitQuery) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(FileView) }), ...problems(400, 401, 403, 429, 503) },
+    },
+  }, async (request) => {
+    const { limit } = request.query as { limit?: string };
+    return { items: (await rail().files(limit === undefined ? 50 : Number(limit))).map(fileView) };
+  });
+
+  app.get("/v1/payouts/bank/files/:id", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Download a pain.001 file as written to the outbox",
+      security: bearer,
+      params: Type.Object({ id: Type.String({ pattern: "^[A-Za-z0-9-]{1,35}$" }) }),
+      produces: ["application/xml"],
+      response: { 200: Type.String({ description: "pain.001.001.10 XML" }), ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const f = await rail().file((request.params as { id: string }).id);
+    return reply.type("application/xml; charset=utf-8").header("content-disposition", `attachment; filename="${f.id}.xml"`).send(f.xml);
+  });
+}

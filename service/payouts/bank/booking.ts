@@ -1,0 +1,99 @@
+/**
+ * The journal side of the bank rail, pure. A payout moves in two steps:
+ *
+ * 1. Reserve (PENDING, at planning): debit `seller:<id>:available`, credit
+ *    `platform:payouts:in_transit`, both in the payout currency P. The seller's available balance
+ *    drops at once; nothing touches cash or FX until the bank says what it did.
+ * 2. At the bank's booked debit (camt.054): the reserve is committed, then the cash booking clears
+ *    the in-transit amount against what left the platform's account (`platform:cash:bank`, in the
+ *    account's currency, USD). For P = USD the two amounts must be equal. For another P the bank
+ *    converted: the P leaves the `fx:P-USD` position (which captures built when they converted the
+ *    seller's USD proceeds into P) at the position's average booked rate, and the difference with the
+ *    USD the bank debited is realised FX (`platform:fx:realised_gain_loss`), exactly like a gateway
+ *    remittance on the buyer side.
+ * A rejected or returned transfer voids the reserve: the money is back in `available`.
+ */
+import { Accounts, accountSpec } from "../../settlement/index.js";
+import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
+import { divideRounded, impliedRate, rateFractionToString } from "../../money/index.js";
+import { Legs } from "../../treasury/index.js";
+
+export const BankAccounts = {
+  available: (sellerId: string) => Accounts.seller(sellerId, "available"),
+  /** Credit-normal: what the platform has instructed its bank to pay and the bank has not booked yet. */
+  inTransit: "platform:payouts:in_transit",
+  cash: Accounts.bank,
+} as const;
+
+export function bankAccountSpec(code: string, currency: string): AccountSpec {
+  if (code === BankAccounts.inTransit) return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "credit", allowNegative: false };
+  return accountSpec(code, currency);
+}
+
+export const bankLedgerKeys = {
+  reserve: (id: bigint) => `bankpayout:${id}:reserve`,
+  commit: (id: bigint) => `bankpayout:${id}:commit`,
+  cash: (id: bigint) => `bankpayout:${id}:cash`,
+  void: (id: bigint) => `bankpayout:${id}:void`,
+} as const;
+
+export function reserveRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string }): TransactionInput {
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.available(p.sellerId), p.currency, p.amount).credit(BankAccounts.inTransit, p.currency, p.amount);
+  return {
+    idempotencyKey: bankLedgerKeys.reserve(p.id),
+    pending: true,
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: { kind: "bank_payout", bankPayoutId: p.id.toString(), sellerId: p.sellerId, endToEndId: p.endToEndId },
+    description: `bank payout ${p.id} (${p.endToEndId}) to seller ${p.sellerId}`,
+  };
+}
+
+/** The fx:P-USD position before this payout leaves it: posted balances in P and in USD. */
+export interface Position {
+  p: bigint;
+  usd: bigint;
+}
+
+/**
+ * The cash booking of a payout of `amount` P that the bank booked as a debit of `settled` USD.
+ * `position` is fx:P-USD's posted balance once the reserve is committed (the in-transit P is not in
+ * it yet). For P = USD, `settled` must equal `amount` (the caller checks).
+ */
+export function cashRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null }, position: Position | null): TransactionInput {
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.cash, p.settledCurrency, p.settled);
+  const metadata: Record<string, string> = {
+    kind: "bank_payout_cash",
+    bankPayoutId: p.id.toString(),
+    sellerId: p.sellerId,
+    endToEndId: p.endToEndId,
+    settledCurrency: p.settledCurrency,
+    settledAmount: p.settled.toString(),
+    ...(p.bookingDate === null ? {} : { bookingDate: p.bookingDate }),
+  };
+  if (p.currency !== p.settledCurrency) {
+    const U = p.settledCurrency;
+    const clearing = Accounts.fxClearing(p.currency);
+    // Captures debit fx:P-USD in P and credit it in USD: a long P position (the P the platform owes
+    // its sellers), valued at -usd/p. With no such position the bank's rate is the booked one.
+    const booked = position !== null && position.p > 0n && position.usd < 0n ? divideRounded(p.amount * -position.usd, position.p, "half-even") : p.settled;
+    const realised = booked - p.settled;
+    legs.credit(clearing, p.currency, p.amount).debit(clearing, U, booked);
+    if (realised > 0n) legs.credit(Accounts.fxRealised, U, realised);
+    if (realised < 0n) legs.debit(Accounts.fxRealised, U, -realised);
+    metadata["appliedRate"] = rateFractionToString(impliedRate(p.amount, p.currency, p.settled, U), 10, "half-even");
+    metadata["bookedUsd"] = booked.toString();
+    metadata["realised"] = realised.toString();
+    if (position !== null) {
+      metadata["position.before"] = position.p.toString();
+      metadata["position.beforeUsd"] = position.usd.toString();
+    }
+  }
+  return {
+    idempotencyKey: bankLedgerKeys.cash(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata,
+    description: `bank payout ${p.id} (${p.endToEndId}) booked by the bank: ${p.settled} ${p.settledCurrency}`,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * A stand-in for the platform's bank on a laptop (`npm start`, `npm run bank:demo`, the tests): it
+ * reads the pain.001 files in the outbox and answers each with a camt.054.001.08 debit notification
+ * in the inbox, as a bank or licensed payment provider would: a transfer in the account's currency
+ * is debited as instructed; one in another currency is converted at the given rate (account
+ * currency per unit) and debited in the account's currency, with the instructed amount and the
+ * rate beside it; a transfer named in `returns` comes back as a credit with its return reason.
+ * Never used by the service itself.
+ */
+import { SaxesParser } from "saxes";
+import { divideRounded, exponentOf, formatMinor, parseMajorExact } from "../../money/index.js";
+import type { BankAccountRef } from "./iso20022.js";
+
+export interface DemoEntry {
+  endToEndId: string;
+  currency: string;
+  amount: bigint;
+  side?: "debit" | "credit";
+  status?: "BOOK" | "PDNG" | "INFO";
+  reversal?: boolean;
+  returnReason?: string;
+  instructed?: { currency: string; amount: bigint };
+  /** XchgRate: units of `currency` per unit of the instructed currency. */
+  rate?: string;
+  bookingDate?: string;
+}
+
+const el = (name: string, content: string, attrs = ""): string => `<${name}${attrs}>${content}</${name}>`;
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** A camt.054.001.08 notification of the given entries on `account` (valid against the published schema). */
+export function camt054(input: { messageId: string; account: BankAccountRef & { accountCurrency?: string }; entries: readonly DemoEntry[]; createdAt?: Date }): string {
+  const at = (input.createdAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const a = input.account;
+  const acctId = a.iban !== null ? el("IBAN", a.iban) : el("Othr", el("Id", esc(a.accountNumber ?? "")));
+  const entries = input.entries.map((e, i) => {
+    const side = e.side === "credit" || e.returnReason !== undefined ? "CRDT" : "DBIT";
+    const amt = el("Amt", formatMinor(e.amount, e.currency), ` Ccy="${e.currency}"`);
+    const instructed =
+      e.instructed === undefined
+        ? ""
+        : el(
+            "AmtDtls",
+            el(
+              "InstdAmt",
+              el("Amt", formatMinor(e.instructed.amount, e.instructed.currency), ` Ccy="${e.instructed.currency}"`) +
+                (e.rate === undefined ? "" : el("CcyXchg", el("SrcCcy", e.currency) + el("TrgtCcy", e.instructed.currency) + el("UnitCcy", e.instructed.currency) + el("XchgRate", e.rate))),
+            ),
+          );
+    const rtr = e.returnReason === undefined ? "" : el("RtrInf", el("Rsn", el("Cd", e.returnReason)));
+    return el(
+      "Ntry",
+      el("NtryRef", String(i + 1)) +
+        amt +
+        el("CdtDbtInd", side) +
+        el("RvslInd", e.reversal === true ? "true" : "false") +
+        el("Sts", el("Cd", e.status ?? "BOOK")) +
+        el("BookgDt", el("Dt", e.bookingDate ?? at.slice(0, 10))) +
+        el("AcctSvcrRef", `${input.messageId}-${i + 1}`.slice(0, 35)) +
+        el("BkTxCd", el("Domn", el("Cd", "PMNT") + el("Fmly", el("Cd", "ICDT") + el("SubFmlyCd", e.returnReason !== undefined || e.reversal === true ? "RRTN" : "XBCT")))) +
+        el("NtryDtls", el("TxDtls", el("Refs", el("EndToEndId", esc(e.endToEndId))) + amt + el("CdtDbtInd", side) + instructed + rtr)),
+    );
+  });
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">` +
+    el(
+      "BkToCstmrDbtCdtNtfctn",
+      el("GrpHdr", el("MsgId", esc(input.messageId)) + el("CreDtTm", at)) +
+        el("Ntfctn", el("Id", esc(input.messageId)) + el("CreDtTm", at) + el("Acct", el("Id", acctId) + (a.accountCurrency === undefined ? "" : el("Ccy", a.accountCurrency))) + entries.join("")),
+    ) +
+    `</Document>\n`
+  );
+}
+
+/** The transfers of a pain.001 (EndToEndId, instructed currency and amount in minor units). */
+export function transfersOf(pain001Xml: string): Array<{ endToEndId: string; currency: string; amount: bigint }> {
+  const out: Array<{ endToEndId: string; currency: string; amount: bigint }> = [];
+  const parser = new SaxesParser({ xmlns: true });
+  let buf = "";
+  let ccy = "";
+  let current: { endToEndId?: string; currency?: string; amount?: bigint } = {};
+  parser.on("opentag", (t) => {
+    buf = "";
+    if (t.local === "CdtTrfTxInf") current = {};
+    if (t.local === "InstdAmt") ccy = t.attributes["Ccy"]?.value ?? "";
+  });
+  parser.on("text", (s) => (buf += s));
+  parser.on("closetag", (t) => {
+    if (t.local === "EndToEndId") current.endToEndId = buf.trim();
+    if (t.local === "InstdAmt") {
+      const minor = parseMajorExact(buf.trim(), exponentOf(ccy));
+      if (typeof minor !== "bigint") throw new Error(`pain.001: bad amount ${buf.trim()} ${ccy}`);
+      current = { ...current, currency: ccy, amount: minor };
+    }
+    if (t.local === "CdtTrfTxInf") {
+      if (current.endToEndId === undefined || current.amount === undefined || current.currency === undefined) throw new Error("pain.001: a transfer without EndToEndId or InstdAmt");
+      out.push({ endToEndId: current.endToEndId, currency: current.currency, amount: current.amount });
+    }
+    buf = "";
+  });
+  parser.write(pain001Xml).close();
+  return out;
+}
+
+/**
+ * The bank's answer to a pain.001: every transfer booked (converted into `accountCurrency` at
+ * `rates[currency]`, account currency per unit, rounded half-even), or returned when named in `returns`.
+ */
+export function answer(pain001Xml: string, o: { messageId: string; account: BankAccountRef; accountCurrency: string; rates: Record<string, string>; returns?: Record<string, string> }): string {
+  const entries: DemoEntry[] = transfersOf(pain001Xml).map((t) => {
+    const reason = o.returns?.[t.endToEndId];
+    if (t.currency === o.accountCurrency) return { endToEndId: t.endToEndId, currency: t.currency, amount: t.amount, ...(reason === undefined ? {} : { returnReason: reason }) };
+    const rate = o.rates[t.currency];
+    if (rate === undefined) throw new Error(`demo bank: no ${t.currency}->${o.accountCurrency} rate`);
+    // A decimal rate as a fraction: debited = amount x rate, in the account currency's minor units.
+    const [whole, frac = ""] = rate.split(".");
+    const scale = 10n ** BigInt(frac.length);
+    const debited = divideRounded(t.amount * BigInt(whole! + frac) * 10n ** BigInt(exponentOf(o.accountCurrency)), 10n ** BigInt(exponentOf(t.currency)) * scale, "half-even");
+    return {
+      endToEndId: t.endToEndId,
+      currency: o.accountCurrency,
+      amount: debited,
+      instructed: { currency: t.currency, amount: t.amount },
+      rate,
+      ...(reason === undefined ? {} : { returnReason: reason }),
+    };
+  });
+  return camt054({ messageId: o.messageId, account: { ...o.account, accountCurrency: o.accountCurrency }, entries });
+}

@@ -1,0 +1,256 @@
+/**
+ * The bank rail's two ISO 20022 messages, without I/O:
+ * - `pain001`: a CustomerCreditTransferInitiation (pain.001.001.10) for a list of payouts, one
+ *   payment information block per currency, drawn on the platform's account. Validated against the
+ *   published schema in test/payouts/bank-iso20022.unit.test.ts.
+ * - `readCamt054`: a BankToCustomerDebitCreditNotification (camt.054.001.02 to .08), streamed with
+ *   saxes, down to what the rail needs per transaction: end-to-end id, amount and currency, debit
+ *   or credit, booked or not, reversal or return (with the reason code), and the instructed amount
+ *   when the bank converted (AmtDtls/InstdAmt).
+ * Amounts are minor units here and major-unit decimals in the XML (money/formatMinor, parseMajorExact).
+ */
+import { SaxesParser } from "saxes";
+import { exponentOrNull, formatMinor, parseMajorExact } from "../../money/index.js";
+
+export const PAIN001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.10";
+
+export interface BankAccountRef {
+  holderName: string;
+  iban: string | null;
+  accountNumber: string | null;
+  bic: string | null;
+  clearingSystem: string | null;
+  clearingMember: string | null;
+  country: string;
+}
+
+export interface CreditTransfer {
+  endToEndId: string;
+  currency: string;
+  /** Minor units of `currency`. */
+  amount: bigint;
+  creditor: BankAccountRef;
+  /** Unstructured remittance information (at most 140 characters are written). */
+  remittance: string;
+}
+
+export interface Pain001Input {
+  messageId: string;
+  createdAt: Date;
+  /** The platform: initiating party and debtor. */
+  debtor: BankAccountRef & { accountCurrency: string };
+  executionDate: string;
+  transfers: readonly CreditTransfer[];
+}
+
+const escape = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+const el = (name: string, content: string, attrs = ""): string => `<${name}${attrs}>${content}</${name}>`;
+const text = (name: string, value: string, max: number): string => el(name, escape(value.slice(0, max)));
+
+/** Sum of major-unit amounts as a decimal string (CtrlSum), exact: the amounts are scaled to the largest exponent. */
+function controlSum(transfers: readonly CreditTransfer[]): string {
+  const exp = Math.max(0, ...transfers.map((t) => exponentOrNull(t.currency) ?? 0));
+  let total = 0n;
+  for (const t of transfers) total += t.amount * 10n ** BigInt(exp - (exponentOrNull(t.currency) ?? 0));
+  if (exp === 0) return total.toString();
+  const digits = total.toString().padStart(exp + 1, "0");
+  return `${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+}
+
+function account(a: BankAccountRef, currency?: string): string {
+  const id = a.iban !== null ? text("IBAN", a.iban, 34) : el("Othr", text("Id", a.accountNumber ?? "", 34));
+  return el("Id", id) + (currency === undefined ? "" : el("Ccy", currency));
+}
+
+function agent(a: BankAccountRef): string {
+  const member = a.clearingMember === null ? "" : el("ClrSysMmbId", (a.clearingSystem === null ? "" : el("ClrSysId", text("Cd", a.clearingSystem, 5))) + text("MmbId", a.clearingMember, 35));
+  return el("FinInstnId", (a.bic === null ? "" : el("BICFI", a.bic)) + member);
+}
+
+/** The pain.001.001.10 document for `input` (UTF-8, no BOM). Throws on an empty list. */
+export function pain001(input: Pain001Input): { xml: string; controlSum: string } {
+  if (input.transfers.length === 0) throw new RangeError("a pain.001 needs at least one credit transfer");
+  const byCurrency = new Map<string, CreditTransfer[]>();
+  for (const t of input.transfers) byCurrency.set(t.currency, [...(byCurrency.get(t.currency) ?? []), t]);
+  const d = input.debtor;
+  const sum = controlSum(input.transfers);
+  const header = el(
+    "GrpHdr",
+    text("MsgId", input.messageId, 35) +
+      el("CreDtTm", input.createdAt.toISOString().replace(/\.\d{3}Z$/, "Z")) +
+      el("NbOfTxs", String(input.transfers.length)) +
+      el("CtrlSum", sum) +
+      el("InitgPty", text("Nm", d.holderName, 140)),
+  );
+  const blocks = [...byCurrency.entries()].map(([currency, transfers]) =>
+    el(
+      "PmtInf",
+      text("PmtInfId", `${input.messageId}-${currency}`, 35) +
+        el("PmtMtd", "TRF") +
+        el("BtchBookg", "false") +
+        el("NbOfTxs", String(transfers.length)) +
+        el("CtrlSum", controlSum(transfers)) +
+        el("ReqdExctnDt", el("Dt", input.executionDate)) +
+        el("Dbtr", text("Nm", d.holderName, 140) + el("PstlAdr", el("Ctry", d.country))) +
+        el("DbtrAcct", account(d, d.accountCurrency)) +
+        el("DbtrAgt", agent(d)) +
+        // The platform bears its own bank's charges, the seller its bank's: the seller's amount is
+        // not reduced on our side.
+        el("ChrgBr", "SHAR") +
+        transfers
+          .map((t) =>
+            el(
+              "CdtTrfTxInf",
+              el("PmtId", text("InstrId", t.endToEndId, 35) + text("EndToEndId", t.endToEndId, 35)) +
+                el("Amt", el("InstdAmt", formatMinor(t.amount, t.currency), ` Ccy="${t.currency}"`)) +
+                el("CdtrAgt", agent(t.creditor)) +
+                el("Cdtr", text("Nm", t.creditor.holderName, 140) + el("PstlAdr", el("Ctry", t.creditor.country))) +
+                el("CdtrAcct", account(t.creditor)) +
+                el("RmtInf", text("Ustrd", t.remittance, 140)),
+            ),
+          )
+          .join(""),
+    ),
+  );
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="${PAIN001_NAMESPACE}">${el("CstmrCdtTrfInitn", header + blocks.join(""))}</Document>\n`;
+  return { xml, controlSum: sum };
+}
+
+/** One transaction of a camt.054 notification, as the rail matches it. */
+export interface BankEntry {
+  /** Refs/EndToEndId (null when the bank gave none: such an entry can only be unmatched). */
+  endToEndId: string | null;
+  currency: string;
+  /** Minor units, positive; `side` says which way. */
+  amount: bigint;
+  side: "debit" | "credit";
+  /** Ntry/Sts: BOOK, PDNG, INFO (v.02-.04 as text, v.08 as Sts/Cd). */
+  status: string;
+  /** Ntry/RvslInd: the entry reverses an earlier one (a payment the bank took back). */
+  reversal: boolean;
+  /** RtrInf/Rsn/Cd: the payment was returned (e.g. AC04 closed account). */
+  returnReason: string | null;
+  /** AmtDtls/InstdAmt: what was instructed, when the bank converted. */
+  instructed: { currency: string; amount: bigint } | null;
+  bookingDate: string | null;
+  /** Ntry/AcctSvcrRef, for people reading a report. */
+  bankReference: string | null;
+}
+
+export interface Camt054 {
+  messageId: string;
+  version: string;
+  entries: BankEntry[];
+}
+
+/** Why a camt.054 was refused: the message names what is wrong. */
+export class Camt054Error extends Error {}
+
+const CAMT054 = /^urn:iso:std:iso:20022:tech:xsd:camt\.054\.001\.0([2-8])$/;
+
+function amountOf(textValue: string, currency: string | undefined, where: string): { currency: string; amount: bigint } {
+  if (currency === undefined) throw new Camt054Error(`${where}: an amount without its Ccy attribute`);
+  const exponent = exponentOrNull(currency);
+  if (exponent === null) throw new Camt054Error(`${where}: ${JSON.stringify(currency.slice(0, 8))} is not an ISO 4217 currency`);
+  const minor = parseMajorExact(textValue.trim(), exponent);
+  if (typeof minor !== "bigint") throw new Camt054Error(`${where}: amount ${JSON.stringify(textValue.slice(0, 40))} is not a valid ${currency} amount (${minor})`);
+  return { currency, amount: minor };
+}
+
+/**
+ * Reads a camt.054 (string or chunks). Each TxDtls is one entry (its own amount, else the entry's);
+ * an entry without TxDtls is one entry too. Throws Camt054Error for anything else than camt.054
+ * versions .02 to .08, or malformed XML.
+ */
+export function readCamt054(chunks: string | Iterable<string>): Camt054 {
+  const parser = new SaxesParser({ xmlns: true, position: true });
+  const path: string[] = [];
+  let buf = "";
+  let ccy: string | undefined;
+  let messageId = "";
+  let version = "";
+  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; txs: Partial<BankEntry>[] };
+  let ntry: Ntry | null = null;
+  let tx: Partial<BankEntry> & { side?: "debit" | "credit" } = {};
+  const entries: BankEntry[] = [];
+  let failure: Error | null = null;
+
+  const under = (...names: string[]): boolean => names.every((n, i) => path[path.length - names.length + i] === n);
+  parser.on("error", (e) => {
+    failure ??= new Camt054Error(`not well-formed XML: ${e.message}`);
+  });
+  parser.on("opentag", (t) => {
+    if (path.length === 0) {
+      const m = CAMT054.exec(t.uri);
+      if (t.local !== "Document" || m === null) {
+        failure ??= new Camt054Error(`not a camt.054 (.001.02 to .001.08) document: root ${t.local} in ${JSON.stringify(t.uri.slice(0, 80))}`);
+      } else version = `camt.054.001.0${m[1]}`;
+    }
+    path.push(t.local);
+    buf = "";
+    ccy = t.attributes["Ccy"]?.value;
+    if (t.local === "Ntry" && under("Ntfctn", "Ntry")) ntry = { reversal: false, bookingDate: null, bankReference: null, txs: [] };
+    if (t.local === "TxDtls" && ntry !== null) tx = {};
+  });
+  parser.on("text", (s) => {
+    buf += s;
+  });
+  parser.on("closetag", (t) => {
+    const value = buf.trim();
+    const where = `Ntry ${ntry === null ? "" : entries.length + ntry.txs.length + 1}`;
+    try {
+      if (under("GrpHdr", "MsgId")) messageId = value;
+      else if (ntry !== null && path.includes("TxDtls")) {
+        if (under("Refs", "EndToEndId")) tx.endToEndId = value === "NOTPROVIDED" ? null : value;
+        else if (under("TxDtls", "Amt")) Object.assign(tx, amountOf(value, ccy, where));
+        else if (under("TxDtls", "CdtDbtInd")) tx.side = value === "DBIT" ? "debit" : "credit";
+        else if (under("AmtDtls", "InstdAmt", "Amt")) tx.instructed = amountOf(value, ccy, where);
+        else if (under("RtrInf", "Rsn", "Cd")) tx.returnReason = value;
+        else if (t.local === "TxDtls") ntry.txs.push(tx);
+      } else if (ntry !== null) {
+        if (under("Ntry", "Amt")) ntry.amount = amountOf(value, ccy, where);
+        else if (under("Ntry", "CdtDbtInd")) ntry.side = value;
+        else if (under("Ntry", "RvslInd")) ntry.reversal = value === "true" || value === "1";
+        else if (under("Ntry", "Sts") && value !== "") ntry.status = value;
+        else if (under("Ntry", "Sts", "Cd")) ntry.status = value;
+        else if (under("BookgDt", "Dt") || under("BookgDt", "DtTm")) ntry.bookingDate = value;
+        else if (under("Ntry", "AcctSvcrRef")) ntry.bankReference = value;
+        else if (t.local === "Ntry") {
+          const n = ntry;
+          ntry = null;
+          if (n.amount === undefined || n.side === undefined) throw new Camt054Error(`${where}: an entry without Amt or CdtDbtInd`);
+          const side: "debit" | "credit" = n.side === "DBIT" ? "debit" : "credit";
+          for (const d of n.txs.length === 0 ? [{}] : n.txs) {
+            const amount = d.amount !== undefined && d.currency !== undefined ? { currency: d.currency, amount: d.amount } : n.amount;
+            entries.push({
+              endToEndId: d.endToEndId ?? null,
+              currency: amount.currency,
+              amount: amount.amount,
+              side: d.side ?? side,
+              status: n.status ?? "BOOK",
+              reversal: n.reversal,
+              returnReason: d.returnReason ?? null,
+              instructed: d.instructed ?? null,
+              bookingDate: n.bookingDate,
+              bankReference: n.bankReference,
+            });
+          }
+        }
+      }
+    } catch (e) {
+      failure ??= e as Error;
+    }
+    path.pop();
+    buf = "";
+  });
+  for (const chunk of typeof chunks === "string" ? [chunks] : chunks) {
+    if (failure !== null) break;
+    parser.write(chunk);
+  }
+  if (failure === null) parser.close();
+  // Set inside the parser's callbacks, which the compiler does not follow.
+  const failed = failure as Error | null;
+  if (failed !== null) throw failed instanceof Camt054Error ? failed : new Camt054Error(failed.message);
+  if (version === "") throw new Camt054Error("empty document");
+  return { messageId, version, entries };
+}

@@ -1,0 +1,281 @@
+/**
+ * The bank rail's tables (`payout_bank_accounts`, `bank_payouts`, `bank_payout_files`, migration
+ * 20261206090000_bank_rail), through the raw SQL runner. State changes are compare-and-set on the
+ * status, so two processes confirming the same payout cannot both win.
+ */
+import type { SqlRunner } from "../../db/sql.js";
+import type { BankAccountRef } from "./iso20022.js";
+
+export interface BankAccount extends BankAccountRef {
+  sellerId: string;
+  setAt: Date;
+  setBy: string;
+}
+
+export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected"] as const;
+export type BankPayoutStatus = (typeof BANK_PAYOUT_STATUSES)[number];
+
+export interface BankPayout {
+  id: bigint;
+  sellerId: string;
+  currency: string;
+  amount: bigint;
+  endToEndId: string;
+  status: BankPayoutStatus;
+  fileId: string | null;
+  account: BankAccountRef;
+  reserveRequest: unknown;
+  pendingTxId: string | null;
+  commitTxId: string | null;
+  cashRequest: unknown;
+  cashTxId: string | null;
+  voidTxId: string | null;
+  settledCurrency: string | null;
+  settledAmount: bigint | null;
+  reason: string | null;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+  finalAt: Date | null;
+}
+
+export interface BankFile {
+  id: string;
+  count: number;
+  ctrlSum: string;
+  xml: string;
+  createdBy: string;
+  createdAt: Date;
+  writtenAt: Date | null;
+}
+
+type Row = Record<string, unknown>;
+const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "bigint" || typeof v === "number" ? v.toString() : null);
+
+function accountOf(r: Row): BankAccount {
+  return {
+    sellerId: r["seller_id"] as string,
+    holderName: r["holder_name"] as string,
+    iban: str(r["iban"]),
+    accountNumber: str(r["account_number"]),
+    bic: str(r["bic"]),
+    clearingSystem: str(r["clearing_system"]),
+    clearingMember: str(r["clearing_member"]),
+    country: r["country"] as string,
+    setAt: r["set_at"] as Date,
+    setBy: r["set_by"] as string,
+  };
+}
+
+function payoutOf(r: Row): BankPayout {
+  return {
+    id: r["id"] as bigint,
+    sellerId: r["seller_id"] as string,
+    currency: r["currency"] as string,
+    amount: BigInt(r["amount"] as string),
+    endToEndId: r["end_to_end_id"] as string,
+    status: r["status"] as BankPayoutStatus,
+    fileId: str(r["file_id"]),
+    account: r["account"] as BankAccountRef,
+    reserveRequest: r["reserve_request"],
+    pendingTxId: str(r["pending_tx_id"]),
+    commitTxId: str(r["commit_tx_id"]),
+    cashRequest: r["cash_request"] ?? null,
+    cashTxId: str(r["cash_tx_id"]),
+    voidTxId: str(r["void_tx_id"]),
+    settledCurrency: str(r["settled_currency"]),
+    settledAmount: r["settled_amount"] === null ? null : BigInt(r["settled_amount"] as string),
+    reason: str(r["reason"]),
+    createdBy: r["created_by"] as string,
+    createdAt: r["created_at"] as Date,
+    updatedAt: r["updated_at"] as Date,
+    finalAt: (r["final_at"] as Date | null) ?? null,
+  };
+}
+
+function fileOf(r: Row): BankFile {
+  return {
+    id: r["id"] as string,
+    count: Number(r["count"]),
+    ctrlSum: r["ctrl_sum"] as string,
+    xml: r["xml"] as string,
+    createdBy: r["created_by"] as string,
+    createdAt: r["created_at"] as Date,
+    writtenAt: (r["written_at"] as Date | null) ?? null,
+  };
+}
+
+export class BankStore {
+  constructor(private readonly sql: SqlRunner) {}
+
+  async account(sellerId: string): Promise<BankAccount | null> {
+    const [r] = await this.sql.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1`, sellerId);
+    return r ? accountOf(r) : null;
+  }
+
+  async accounts(): Promise<BankAccount[]> {
+    return (await this.sql.q(`SELECT * FROM payout_bank_accounts ORDER BY seller_id`)).map(accountOf);
+  }
+
+  async setAccount(a: Omit<BankAccount, "setAt">): Promise<BankAccount> {
+    const [r] = await this.sql.q(
+      `INSERT INTO payout_bank_accounts (seller_id, holder_name, iban, account_number, bic, clearing_system, clearing_member, country, set_at, set_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
+       ON CONFLICT (seller_id) DO UPDATE SET holder_name = EXCLUDED.holder_name, iban = EXCLUDED.iban, account_number = EXCLUDED.account_number,
+         bic = EXCLUDED.bic, clearing_system = EXCLUDED.clearing_system, clearing_member = EXCLUDED.clearing_member, country = EXCLUDED.country,
+         set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by
+       RETURNING *`,
+      a.sellerId,
+      a.holderName,
+      a.iban,
+      a.accountNumber,
+      a.bic,
+      a.clearingSystem,
+      a.clearingMember,
+      a.country,
+      a.setBy,
+    );
+    return accountOf(r!);
+  }
+
+  async removeAccount(sellerId: string): Promise<boolean> {
+    return (await this.sql.q(`DELETE FROM payout_bank_accounts WHERE seller_id = $1 RETURNING seller_id`, sellerId)).length === 1;
+  }
+
+  /** Records a planned payout; its reserve request is built from the id the row gets. */
+  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout> {
+    return this.sql.transaction(async (tx) => {
+      const [{ id }] = (await tx.q<Array<{ id: bigint }>>(`SELECT nextval('bank_payouts_id_seq') AS id`)) as [{ id: bigint }];
+      const endToEndId = `ENT-BP-${id}`;
+      const [r] = await tx.q(
+        `INSERT INTO bank_payouts (id, seller_id, currency, amount, end_to_end_id, status, account, reserve_request, created_by)
+         VALUES ($1, $2, $3, $4, $5, 'planned', $6::jsonb, $7::jsonb, $8) RETURNING *`,
+        id,
+        p.sellerId,
+        p.currency,
+        p.amount,
+        endToEndId,
+        JSON.stringify(p.account),
+        JSON.stringify(request(id, endToEndId)),
+        p.createdBy,
+      );
+      return payoutOf(r!);
+    });
+  }
+
+  async setPendingTx(id: bigint, txId: string): Promise<void> {
+    await this.sql.q(`UPDATE bank_payouts SET pending_tx_id = $2, updated_at = now() WHERE id = $1 AND pending_tx_id IS NULL`, id, txId);
+  }
+
+  /** Planned payouts: without their reserve (a crash before it was posted), or reserved and in no file yet. */
+  async planned(): Promise<BankPayout[]> {
+    return (await this.sql.q(`SELECT * FROM bank_payouts WHERE status = 'planned' ORDER BY id`)).map(payoutOf);
+  }
+
+  /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
+  async sellersInFlight(): Promise<Set<string>> {
+    const rows = await this.sql.q<Array<{ seller_id: string }>>(`SELECT DISTINCT seller_id FROM bank_payouts WHERE status IN ('planned', 'instructed')`);
+    return new Set(rows.map((r) => r.seller_id));
+  }
+
+  /** The file and the move of its payouts from planned to instructed, in one transaction. */
+  async insertFile(file: Omit<BankFile, "createdAt" | "writtenAt">, payoutIds: readonly bigint[]): Promise<BankFile> {
+    return this.sql.transaction(async (tx) => {
+      const [r] = await tx.q(`INSERT INTO bank_payout_files (id, count, ctrl_sum, xml, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *`, file.id, file.count, file.ctrlSum, file.xml, file.createdBy);
+      const moved = await tx.q(`UPDATE bank_payouts SET status = 'instructed', file_id = $1, updated_at = now() WHERE id = ANY($2::bigint[]) AND status = 'planned' RETURNING id`, file.id, payoutIds);
+      if (moved.length !== payoutIds.length) throw new Error(`bank payout file ${file.id}: ${payoutIds.length - moved.length} payouts were no longer planned`);
+      return fileOf(r!);
+    });
+  }
+
+  async fileCount(prefix: string): Promise<number> {
+    const [r] = await this.sql.q<Array<{ n: bigint }>>(`SELECT count(*)::bigint AS n FROM bank_payout_files WHERE id LIKE $1`, `${prefix}%`);
+    return Number(r?.n ?? 0n);
+  }
+
+  async unwrittenFiles(): Promise<BankFile[]> {
+    return (await this.sql.q(`SELECT * FROM bank_payout_files WHERE written_at IS NULL ORDER BY id`)).map(fileOf);
+  }
+
+  async markWritten(id: string): Promise<void> {
+    await this.sql.q(`UPDATE bank_payout_files SET written_at = now() WHERE id = $1 AND written_at IS NULL`, id);
+  }
+
+  async file(id: string): Promise<BankFile | null> {
+    const [r] = await this.sql.q(`SELECT * FROM bank_payout_files WHERE id = $1`, id);
+    return r ? fileOf(r) : null;
+  }
+
+  async files(limit: number): Promise<BankFile[]> {
+    return (await this.sql.q(`SELECT * FROM bank_payout_files ORDER BY created_at DESC, id DESC LIMIT $1`, limit)).map(fileOf);
+  }
+
+  async byEndToEndId(endToEndId: string): Promise<BankPayout | null> {
+    const [r] = await this.sql.q(`SELECT * FROM bank_payouts WHERE end_to_end_id = $1`, endToEndId);
+    return r ? payoutOf(r) : null;
+  }
+
+  async get(id: bigint): Promise<BankPayout | null> {
+    const [r] = await this.sql.q(`SELECT * FROM bank_payouts WHERE id = $1`, id);
+    return r ? payoutOf(r) : null;
+  }
+
+  async list(filter: { sellerId?: string; status?: BankPayoutStatus; fileId?: string; before?: bigint; limit: number }): Promise<BankPayout[]> {
+    const rows = await this.sql.q(
+      `SELECT * FROM bank_payouts WHERE ($1::text IS NULL OR seller_id = $1) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR file_id = $3)
+         AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5`,
+      filter.sellerId ?? null,
+      filter.status ?? null,
+      filter.fileId ?? null,
+      filter.before ?? null,
+      filter.limit,
+    );
+    return rows.map(payoutOf);
+  }
+
+  async setCommitTx(id: bigint, txId: string): Promise<void> {
+    await this.sql.q(`UPDATE bank_payouts SET commit_tx_id = $2, updated_at = now() WHERE id = $1 AND commit_tx_id IS NULL`, id, txId);
+  }
+
+  /** Stores the cash booking once (the first computation wins); returns the stored one. */
+  async setCashRequest(id: bigint, request: unknown, settled: { currency: string; amount: bigint }): Promise<unknown> {
+    const [r] = await this.sql.q(
+      `UPDATE bank_payouts SET cash_request = COALESCE(cash_request, $2::jsonb), settled_currency = COALESCE(settled_currency, $3),
+         settled_amount = COALESCE(settled_amount, $4), updated_at = now() WHERE id = $1 RETURNING cash_request`,
+      id,
+      JSON.stringify(request),
+      settled.currency,
+      settled.amount,
+    );
+    return r?.["cash_request"];
+  }
+
+  async markFinal(id: bigint, cashTxId: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'final', cash_tx_id = $2, final_at = now(), reason = NULL, updated_at = now() WHERE id = $1 AND status = 'instructed' AND commit_tx_id IS NOT NULL RETURNING id`,
+      id,
+      cashTxId,
+    );
+    return rows.length === 1;
+  }
+
+  async markRejected(id: bigint, voidTxId: string | null, reason: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'rejected', void_tx_id = $2, reason = $3, updated_at = now() WHERE id = $1 AND status IN ('planned', 'instructed') RETURNING id`,
+      id,
+      voidTxId,
+      reason,
+    );
+    return rows.length === 1;
+  }
+
+  async setReason(id: bigint, reason: string): Promise<void> {
+    await this.sql.q(`UPDATE bank_payouts SET reason = $2, updated_at = now() WHERE id = $1`, id, reason);
+  }
+
+  /** Sum of the instructed amounts not yet final, per currency (what the bank may still debit). */
+  async inFlight(): Promise<Map<string, bigint>> {
+    const rows = await this.sql.q<Array<{ currency: string; total: string }>>(`SELECT currency, sum(amount)::text AS total FROM bank_payouts WHERE status IN ('planned', 'instructed') GROUP BY currency`);
+    return new Map(rows.map((r) => [r.currency, BigInt(r.total)]));
+  }
+}

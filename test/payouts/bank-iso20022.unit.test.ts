@@ -1,0 +1,134 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { validateXML } from "xmllint-wasm";
+import { pain001, readCamt054, type BankAccountRef } from "../../service/payouts/index.js";
+import { Camt054Error } from "../../service/payouts/bank/iso20022.js";
+import { camt054 } from "../support/camt054.js";
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/iso20022/${name}`, import.meta.url), "utf8");
+const schema = (name: string) => ({ fileName: name, contents: fixture(name) });
+
+const debtor: BankAccountRef & { accountCurrency: string } = {
+  holderName: "Entrepot Marketplace Ltd",
+  iban: null,
+  accountNumber: "400123456838",
+  bic: "HSBCHKHHHKH",
+  clearingSystem: null,
+  clearingMember: null,
+  country: "HK",
+  accountCurrency: "USD",
+};
+const shenzhen: BankAccountRef = {
+  holderName: "Shenzhen Gadget Works Co., Ltd. & Sons <SZ>",
+  iban: null,
+  accountNumber: "6222021234567890123",
+  bic: "ICBKCNBJSZN",
+  clearingSystem: "CNAPS",
+  clearingMember: "102584002170",
+  country: "CN",
+};
+const munich: BankAccountRef = { holderName: "Isar Gadgets GmbH", iban: "DE89370400440532013000", accountNumber: null, bic: null, clearingSystem: null, clearingMember: null, country: "DE" };
+
+async function valid(xml: string, xsd: string): Promise<{ valid: boolean; errors: string[] }> {
+  const r = await validateXML({ xml: [{ fileName: "doc.xml", contents: xml }], schema: [schema(xsd)] });
+  return { valid: r.valid, errors: r.errors.map((e) => e.rawMessage) };
+}
+
+describe("pain.001.001.10 (bank rail instructions)", () => {
+  const file = pain001({
+    messageId: "ENT-20261204-1",
+    createdAt: new Date("2026-12-04T09:30:00.123Z"),
+    debtor,
+    executionDate: "2026-12-04",
+    transfers: [
+      { endToEndId: "ENT-BP-1", currency: "CNY", amount: 1_234_567n, creditor: shenzhen, remittance: "Entrepot payout ENT-BP-1 seller S-POP-SZ-01" },
+      { endToEndId: "ENT-BP-2", currency: "EUR", amount: 5n, creditor: munich, remittance: "Entrepot payout ENT-BP-2" },
+      { endToEndId: "ENT-BP-3", currency: "CNY", amount: 100n, creditor: shenzhen, remittance: "x".repeat(300) },
+    ],
+  });
+
+  it("is valid against the published schema, one payment block per currency, amounts in major units", async () => {
+    expect(await valid(file.xml, "pain.001.001.10.xsd")).toEqual({ valid: true, errors: [] });
+    expect(file.xml).toContain('<InstdAmt Ccy="CNY">12345.67</InstdAmt>');
+    expect(file.xml).toContain('<InstdAmt Ccy="EUR">0.05</InstdAmt>');
+    expect(file.xml.match(/<PmtInf>/g)).toHaveLength(2);
+    expect(file.xml).toContain("<PmtInfId>ENT-20261204-1-CNY</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>false</BtchBookg><NbOfTxs>2</NbOfTxs><CtrlSum>12346.67</CtrlSum>");
+    expect(file.controlSum).toBe("12346.72");
+    expect(file.xml).toContain("<NbOfTxs>3</NbOfTxs><CtrlSum>12346.72</CtrlSum>");
+    // Names are escaped, the beneficiary bank is named by BIC and CNAPS code, the IBAN as IBAN.
+    expect(file.xml).toContain("<Nm>Shenzhen Gadget Works Co., Ltd. &amp; Sons &lt;SZ&gt;</Nm>");
+    expect(file.xml).toContain("<ClrSysMmbId><ClrSysId><Cd>CNAPS</Cd></ClrSysId><MmbId>102584002170</MmbId></ClrSysMmbId>");
+    expect(file.xml).toContain("<CdtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></CdtrAcct>");
+    expect(file.xml).toContain("<CreDtTm>2026-12-04T09:30:00Z</CreDtTm>");
+  });
+
+  it("the schema check can fail: a broken document is refused", async () => {
+    const broken = file.xml.replace("<PmtMtd>TRF</PmtMtd>", "<PmtMtd>CASH</PmtMtd>");
+    const r = await valid(broken, "pain.001.001.10.xsd");
+    expect(r.valid).toBe(false);
+    expect(r.errors.join("\n")).toMatch(/PmtMtd/);
+  });
+
+  it("refuses an empty list", () => {
+    expect(() => pain001({ messageId: "M", createdAt: new Date(), debtor, executionDate: "2026-12-04", transfers: [] })).toThrow(RangeError);
+  });
+});
+
+describe("camt.054 (bank rail confirmations)", () => {
+  it("reads a real PostFinance camt.054.001.04 debit notification", () => {
+    const doc = readCamt054(fixture("postfinance-camt.054.001.04-debit.xml"));
+    expect(doc.version).toBe("camt.054.001.04");
+    expect(doc.messageId).toBe("20190424375204222704046");
+    expect(doc.entries).toEqual([
+      {
+        endToEndId: "20190424001255000100006",
+        currency: "CHF",
+        amount: 91_300n,
+        side: "debit",
+        status: "BOOK",
+        reversal: false,
+        returnReason: null,
+        instructed: null,
+        bookingDate: "2019-04-25",
+        bankReference: "074820002ZU1EQ0K",
+      },
+    ]);
+  });
+
+  it("reads what the test bank writes, which is valid camt.054.001.08: conversions, returns, reversals", async () => {
+    const xml = camt054({
+      messageId: "BANK-1",
+      account: debtor,
+      entries: [
+        { endToEndId: "ENT-BP-1", currency: "USD", amount: 170_012n, instructed: { currency: "CNY", amount: 1_234_567n }, rate: "0.1377" },
+        { endToEndId: "ENT-BP-2", currency: "USD", amount: 6n, side: "credit", returnReason: "AC04" },
+        { endToEndId: "ENT-BP-3", currency: "CNY", amount: 100n, reversal: true },
+        { endToEndId: "ENT-BP-4", currency: "CNY", amount: 100n, status: "PDNG" },
+      ],
+    });
+    expect(await valid(xml, "camt.054.001.08.xsd")).toEqual({ valid: true, errors: [] });
+    const doc = readCamt054(xml);
+    expect(doc.version).toBe("camt.054.001.08");
+    expect(doc.entries.map((e) => [e.endToEndId, e.side, e.status, e.currency, e.amount, e.instructed, e.returnReason, e.reversal])).toEqual([
+      ["ENT-BP-1", "debit", "BOOK", "USD", 170_012n, { currency: "CNY", amount: 1_234_567n }, null, false],
+      ["ENT-BP-2", "credit", "BOOK", "USD", 6n, null, "AC04", false],
+      ["ENT-BP-3", "debit", "BOOK", "CNY", 100n, null, null, true],
+      ["ENT-BP-4", "debit", "PDNG", "CNY", 100n, null, null, false],
+    ]);
+  });
+
+  it("streams: the same result from chunks cut anywhere", () => {
+    const xml = fixture("postfinance-camt.054.001.04-debit.xml");
+    const chunks = xml.match(/[\s\S]{1,7}/g)!;
+    expect(readCamt054(chunks)).toEqual(readCamt054(xml));
+  });
+
+  it("names what is wrong: another message, malformed XML, a bad amount", () => {
+    expect(() => readCamt054(pain001({ messageId: "M", createdAt: new Date(), debtor, executionDate: "2026-12-04", transfers: [{ endToEndId: "E", currency: "USD", amount: 1n, creditor: munich, remittance: "r" }] }).xml)).toThrow(
+      /not a camt\.054 .*root Document in "urn:iso:std:iso:20022:tech:xsd:pain\.001\.001\.10"/,
+    );
+    expect(() => readCamt054("<Document")).toThrow(Camt054Error);
+    const bad = fixture("postfinance-camt.054.001.04-debit.xml").replace('<Amt Ccy="CHF">913.00</Amt>\n\t\t\t\t<CdtDbtInd>', '<Amt Ccy="CHF">9,13</Amt>\n\t\t\t\t<CdtDbtInd>');
+    expect(() => readCamt054(bad)).toThrow(/amount "9,13" is not a valid CHF amount/);
+  });
+});

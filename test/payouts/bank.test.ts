@@ -1,0 +1,202 @@
+/**
+ * The bank rail end to end on both engines, as an operator and the bank would use it: sellers put on
+ * the rail by admin, one pain.001 (valid against the published schema) in the outbox, the bank's
+ * camt.054 making a converted CNY transfer final with its realised FX and a returned USD transfer
+ * available again, the same notification applied twice changing nothing, a notification dropped in
+ * the inbox applied by the worker, a file lost before it reached the outbox written again, and two
+ * instances planning at once never instructing a seller twice.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validateXML } from "xmllint-wasm";
+import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { historicalUsdRate } from "../../service/fx/index.js";
+import { divideRounded } from "../../service/money/index.js";
+import { createServices } from "../../service/services.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { answer, camt054 } from "../support/camt054.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+
+const kinds = await testDatabaseKinds();
+const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
+const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK" };
+const platform = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK" };
+
+interface BankPayoutJson {
+  id: string;
+  sellerId: string;
+  currency: string;
+  amount: string;
+  endToEndId: string;
+  status: string;
+  fileId: string | null;
+  settled: { currency: string; amount: string } | null;
+  ledger: Record<string, string | null>;
+  reason: string | null;
+}
+
+describe.each(kinds)("bank rail on %s", (kind) => {
+  let h: Harness;
+  let dir: string;
+  let financeWrite: IssuedKey;
+  const balance = async (account: string, currency: string) => json<{ posted: string; available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(account)}/${currency}/balance`));
+  const xmlPost = (url: string, body: string, key: IssuedKey) => h.app.inject({ method: "POST", url, payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${key.key}` } });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "entrepot-bank-"));
+    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox") } });
+    await publishDayRates(h);
+    financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
+    // Two sales, released to the sellers' available balances: a CNY seller and a USD seller.
+    for (const [seller, id] of [["S-POP-SZ-01", "sz"], ["S-POP-HK-02", "hk"]] as const) {
+      const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: `cap-${id}`, settlementId: `ORD-${id}`, sellerId: seller, amount: "149900" }));
+      expect(c.statusCode, c.body).toBe(201);
+      const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: `rel-${id}`, settlementId: `ORD-${id}`, sellerId: seller, amount: "0", gatewayFee: "0", occurredAt: `${DAY}T10:00:00.000Z` }), originalEventId: `cap-${id}` });
+      expect(r.statusCode, r.body).toBe(201);
+    }
+    // The acquirer remits the BRL receivable at the day's rate: the platform's bank holds USD.
+    const receivable = BigInt((await balance("gateway:adyen:receivable", "BRL")).posted);
+    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
+    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
+    const remit = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId: "ADY-PO-1", currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
+    expect(remit.statusCode, remit.body).toBe(201);
+  });
+  afterAll(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("puts sellers on the rail (admin), names a bad field, and takes them off the vault", async () => {
+    const bad = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: { ...CN_ACCOUNT, accountNumber: null, iban: "DE89370400440532013001" }, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect([bad.statusCode, problemCode(bad)]).toEqual([400, "ENT_PAYOUT_INVALID_REQUEST"]);
+    expect(bad.body).toMatch(/iban.*check digits/);
+    const asFinance = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: CN_ACCOUNT, headers: { authorization: `Bearer ${financeWrite.key}` } });
+    expect(asFinance.statusCode).toBe(403);
+    const unknown = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-NOPE/bank-account", payload: CN_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect([unknown.statusCode, problemCode(unknown)]).toEqual([404, "ENT_PAYOUT_SELLER_NOT_FOUND"]);
+    for (const [seller, account] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
+      const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: account, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      expect(r.statusCode, r.body).toBe(200);
+    }
+    expect(json(await h.get("/v1/sellers/S-POP-SZ-01/bank-account"))).toMatchObject({ ...CN_ACCOUNT, iban: null });
+    expect(problemCode(await h.get("/v1/sellers/S-FULL-GZ-01/bank-account"))).toBe("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND");
+    const vault = await h.services.bank!.vaultSellers(DEMO_SELLERS);
+    expect(vault.map((s) => s.id)).not.toContain("S-POP-SZ-01");
+    expect(vault).toHaveLength(DEMO_SELLERS.length - 2);
+  });
+
+  let cny: BankPayoutJson;
+  let usd: BankPayoutJson;
+  let fileXml: string;
+
+  it("instructs each seller's whole available balance in one pain.001, valid against the schema, reserved in the ledger", async () => {
+    const availableCny = (await balance("seller:S-POP-SZ-01:available", "CNY")).available;
+    const availableUsd = (await balance("seller:S-POP-HK-02:available", "USD")).available;
+    expect(BigInt(availableCny)).toBeGreaterThan(0n);
+    expect((await h.post("/v1/payouts/bank/runs", {}, financeWrite)).statusCode).toBe(403);
+    const run = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(run.statusCode, run.body).toBe(201);
+    const body = json<{ file: { id: string; count: number; ctrlSum: string; writtenAt: string | null }; payouts: BankPayoutJson[] }>(run);
+    expect(body.file).toMatchObject({ count: 2 });
+    expect(body.file.writtenAt).not.toBeNull();
+    cny = body.payouts.find((p) => p.currency === "CNY")!;
+    usd = body.payouts.find((p) => p.currency === "USD")!;
+    expect([cny.sellerId, cny.amount, cny.status, cny.fileId]).toEqual(["S-POP-SZ-01", availableCny, "instructed", body.file.id]);
+    expect([usd.sellerId, usd.amount]).toEqual(["S-POP-HK-02", availableUsd]);
+    // Reserved: nothing left to pay, the amount in transit, no FX and no cash moved yet.
+    expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+    fileXml = await readFile(join(dir, "outbox", `${body.file.id}.xml`), "utf8");
+    const xsd = await readFile(new URL("../fixtures/iso20022/pain.001.001.10.xsd", import.meta.url), "utf8");
+    const v = await validateXML({ xml: [{ fileName: "f.xml", contents: fileXml }], schema: [{ fileName: "pain.001.001.10.xsd", contents: xsd }] });
+    expect(v.errors.map((e) => e.rawMessage)).toEqual([]);
+    // One CNY instruction for the CNY seller: its amount, in CNY, no conversion on our side.
+    expect(fileXml).toContain(`<EndToEndId>${cny.endToEndId}</EndToEndId></PmtId><Amt><InstdAmt Ccy="CNY">${(Number(cny.amount) / 100).toFixed(2)}</InstdAmt>`);
+    const download = await h.get(`/v1/payouts/bank/files/${body.file.id}`);
+    expect([download.statusCode, download.headers["content-type"], download.body]).toEqual([200, "application/xml; charset=utf-8", fileXml]);
+    // Nothing more is due while these are in flight.
+    const again = json<{ file: unknown; skipped: Array<{ reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
+    expect(again.file).toBeNull();
+    expect(again.skipped.map((s) => s.reason)).toEqual(["in_flight", "in_flight"]);
+  });
+
+  it("the bank's camt.054 makes the converted transfer final with realised FX and returns the other to the seller", async () => {
+    const cashBefore = BigInt((await balance("platform:cash:bank", "USD")).posted);
+    const positionCny = BigInt((await balance("fx:CNY-USD", "CNY")).posted);
+    const notification = answer(fileXml, { messageId: "HSBC-054-1", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [usd.endToEndId]: "AC04" } });
+    expect((await xmlPost("/v1/payouts/bank/confirmations", notification, h.keys.finance)).statusCode).toBe(403);
+    const r = await xmlPost("/v1/payouts/bank/confirmations", notification, financeWrite);
+    expect(r.statusCode, r.body).toBe(200);
+    const results = json<{ messageId: string; version: string; results: Array<{ endToEndId: string; outcome: string; detail?: string }> }>(r);
+    expect(results.version).toBe("camt.054.001.08");
+    expect(Object.fromEntries(results.results.map((x) => [x.endToEndId, x.outcome]))).toEqual({ [cny.endToEndId]: "final", [usd.endToEndId]: "rejected" });
+    const paid = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${cny.id}`));
+    const debited = divideRounded(BigInt(cny.amount) * 1380n, 10_000n, "half-even");
+    expect(paid).toMatchObject({ status: "final", settled: { currency: "USD", amount: debited.toString() } });
+    expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore - debited);
+    expect((await balance("platform:payouts:in_transit", "CNY")).posted).toBe("0");
+    // The CNY left the position the captures built, at its booked rate; the rest is realised FX.
+    expect(BigInt((await balance("fx:CNY-USD", "CNY")).posted)).toBe(positionCny - BigInt(cny.amount));
+    const cash = json<{ metadata: Record<string, string> }>(await h.get(`/v1/transactions/${paid.ledger["cashTransactionId"]}`));
+    expect(BigInt(cash.metadata["bookedUsd"]!) - debited).toBe(BigInt(cash.metadata["realised"]!));
+    // The bank's rate, as the two rounded amounts imply it.
+    expect(Number(cash.metadata["appliedRate"])).toBeCloseTo(0.138, 5);
+    const returned = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`));
+    expect(returned).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
+    expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe(usd.amount);
+
+    // The same notification again books nothing.
+    const twice = json<{ results: Array<{ outcome: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", notification, financeWrite));
+    expect(twice.results.map((x) => x.outcome).sort()).toEqual(["already_final", "already_rejected"]);
+    expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore - debited);
+  });
+
+  it("reports what it cannot book: an unknown id, another amount, not a camt.054", async () => {
+    const account = { ...platform, accountCurrency: "USD" };
+    const odd = camt054({ messageId: "HSBC-054-2", account, entries: [{ endToEndId: "ENT-BP-999999", currency: "USD", amount: 5n }] });
+    expect(json<{ results: Array<{ outcome: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", odd, financeWrite)).results[0]!.outcome).toBe("unmatched");
+    const run = json<{ payouts: BankPayoutJson[] }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
+    expect(run.payouts.map((p) => p.sellerId)).toEqual(["S-POP-HK-02"]);
+    usd = run.payouts[0]!;
+    const short = camt054({ messageId: "HSBC-054-3", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) - 1n }] });
+    const r = json<{ results: Array<{ outcome: string; detail: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", short, financeWrite));
+    expect(r.results[0]).toMatchObject({ outcome: "mismatch" });
+    expect(json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`)).status).toBe("instructed");
+    const notXml = await xmlPost("/v1/payouts/bank/confirmations", fileXml, financeWrite);
+    expect([notXml.statusCode, problemCode(notXml)]).toEqual([422, "ENT_PAYOUT_BANK_STATEMENT_INVALID"]);
+  });
+
+  it("applies a notification dropped in the inbox, and writes again a file lost before the outbox", async () => {
+    const file = (await h.services.bank!.files(1))[0]!;
+    await rm(join(dir, "outbox", `${file.id}.xml`));
+    await h.db.sql.q(`UPDATE bank_payout_files SET written_at = NULL WHERE id = $1`, file.id);
+    const account = { ...platform, accountCurrency: "USD" };
+    await mkdir(join(dir, "inbox"), { recursive: true });
+    await writeFile(join(dir, "inbox", "camt054-usd.xml"), camt054({ messageId: "HSBC-054-4", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) }] }));
+    await writeFile(join(dir, "inbox", "garbage.xml"), "<not-a-camt/>");
+    await h.services.bank!.tick();
+    expect(await readFile(join(dir, "outbox", `${file.id}.xml`), "utf8")).toBe(file.xml);
+    expect(json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`))).toMatchObject({ status: "final", settled: { currency: "USD", amount: usd.amount } });
+    expect((await readdir(join(dir, "inbox", "processed"))).some((n) => n.endsWith("camt054-usd.xml"))).toBe(true);
+    const failed = await readdir(join(dir, "inbox", "failed"));
+    expect(failed.some((n) => n.endsWith("garbage.xml.error.txt"))).toBe(true);
+    expect((await readdir(join(dir, "inbox"))).filter((n) => n.endsWith(".xml"))).toEqual([]);
+    const list = json<{ items: BankPayoutJson[] }>(await h.get("/v1/payouts/bank?sellerId=S-POP-HK-02"));
+    expect(list.items.map((p) => p.status)).toEqual(["final", "rejected"]);
+  });
+
+  it("two instances planning at once never instruct a seller twice", async () => {
+    const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "cap-sz-2", settlementId: "ORD-sz-2", sellerId: "S-POP-SZ-01", amount: "99900" }));
+    expect(c.statusCode, c.body).toBe(201);
+    const rel = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: "rel-sz-2", settlementId: "ORD-sz-2", sellerId: "S-POP-SZ-01", amount: "0", gatewayFee: "0", occurredAt: `${DAY}T11:00:00.000Z` }), originalEventId: "cap-sz-2" });
+    expect(rel.statusCode, rel.body).toBe(201);
+    const other = createServices(h.db, h.config);
+    const outcomes = await Promise.allSettled([h.services.bank!.run("a"), other.bank!.run("b"), h.services.bank!.run("c")]);
+    const instructed = outcomes.flatMap((o) => (o.status === "fulfilled" ? o.value.payouts : []));
+    expect(instructed.map((p) => p.sellerId)).toEqual(["S-POP-SZ-01"]);
+    for (const o of outcomes) if (o.status === "rejected") expect(String((o.reason as { code?: string }).code)).toBe("ENT_PAYOUT_PLANNER_BUSY");
+    expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+  });
+});
