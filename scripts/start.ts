@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   const { startLocalNode } = await import("../service/chain/local-node.js");
   const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
+  const { assignDemoBankAccounts } = await import("../service/payouts/bank/demo-bank.js");
   const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } = await import("../service/settlement/demo.js");
@@ -127,6 +128,11 @@ async function main(): Promise<void> {
     if (node !== undefined && config.databaseUrl === undefined) {
       // The embedded chain starts empty, so the embedded database that anchored to the last one goes with it.
       await rm(`${config.dataDir}/pglite`, { recursive: true, force: true });
+      // And the bank rail's files of that database: an old camt.054 in the inbox names payouts
+      // (ENT-BP-<id>) the new database will number again.
+      for (const folder of [config.bank.outbox, config.bank.inbox]) {
+        if (folder.startsWith(`${config.dataDir}/bank/`)) await rm(folder, { recursive: true, force: true });
+      }
     }
 
     const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1 });
@@ -160,6 +166,10 @@ async function main(): Promise<void> {
           throw new Error(`${summary.errors.length} demo event(s) were refused`);
         }
         await loadDemoRemittances({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
+        if (services.bank !== undefined) {
+          const onBank = await assignDemoBankAccounts(services.bank);
+          say(`  payouts: ${onBank} mainland sellers on the bank rail (CNY by pain.001 to ${services.bank.directories.outbox}; \`npm run bank:demo\` answers as their bank)`);
+        }
         if (services.chain !== undefined && admin !== undefined && services.payouts !== undefined) {
           const set = await assignDemoDestinations(services.payouts, DEMO_SELLERS.map((s) => s.id), chainId);
           await publishDemoPayoutRates(services.fx, { currencies: [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))], day: DEMO_RANGE.to });

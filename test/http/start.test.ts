@@ -106,6 +106,7 @@ describe("npm start (scripts/start.ts)", () => {
       });
       expect(remitted.status, await remitted.clone().text()).toBe(201);
       expect(((await remitted.json()) as { remittance: { realised: string } }).remittance.realised).toMatch(/^-?\d+$/);
+      await payBothWays(s, url, dir, finance);
       // The keys are printed to stdout once; nothing writes them to stderr.
       expect(s.err()).not.toContain(finance);
       expect(s.err()).not.toContain(secret);
@@ -149,6 +150,44 @@ describe("npm start (scripts/start.ts)", () => {
     });
   });
 });
+
+/**
+ * The README's payouts, as an operator runs them: mainland (CNY) sellers by pain.001 in the outbox,
+ * answered by `npm run bank:demo` and made final by the worker reading the inbox; USD sellers through
+ * the vault, which never pays a seller on the bank rail.
+ */
+async function payBothWays(s: Stack, url: string, dir: string, finance: string): Promise<void> {
+  const admin = /bootstrap admin\s+scopes=admin\n\s+Authorization: Bearer (\S+)/.exec(s.out())?.[1] ?? "";
+  const call = async (method: string, route: string, key: string) => {
+    const r = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${key}` } });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const run = await call("POST", "/v1/payouts/bank/runs", admin);
+  expect(run.status, JSON.stringify(run.body)).toBe(201);
+  const file = run.body["file"] as { id: string; count: number };
+  expect(file.count).toBeGreaterThan(0);
+  const pain = await readFile(path.join(dir, "bank", "outbox", `${file.id}.xml`), "utf8");
+  expect(pain).toContain('<InstdAmt Ccy="CNY">');
+  const bank = spawn(path.join(root, "node_modules/.bin/node"), ["--import", "tsx", "scripts/bank-demo.ts"], { cwd: root, env: { ...process.env, DATA_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
+  let bankOut = "";
+  bank.stdout.on("data", (c: Buffer) => (bankOut += c.toString()));
+  bank.stderr.on("data", (c: Buffer) => (bankOut += c.toString()));
+  expect(await new Promise((resolve) => bank.on("exit", resolve)), bankOut).toBe(0);
+  let statuses: string[] = [];
+  for (let i = 0; i < 100 && !(statuses.length === file.count && statuses.every((x) => x === "final")); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    statuses = ((await call("GET", `/v1/payouts/bank?fileId=${file.id}`, finance)).body["items"] as Array<{ status: string }>).map((p) => p.status);
+  }
+  expect(statuses).toEqual(Array.from({ length: file.count }, () => "final"));
+  // The vault's planner runs every 10 s under npm start: its payouts are USD sellers' only.
+  let paid: string[] = [];
+  for (let i = 0; i < 100 && paid.length === 0; i++) {
+    paid = ((await call("GET", "/v1/payouts", finance)).body["items"] as Array<{ currency: string }>).map((p) => p.currency);
+    if (paid.length === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(paid.length).toBeGreaterThan(0);
+  expect(new Set(paid)).toEqual(new Set(["USD"]));
+}
 
 /** The DATA_DIR a stack was started with (its banner names the embedded database folder). */
 function firstDataDir(s: Stack): string {

@@ -127,3 +127,16 @@ export function answer(pain001Xml: string, o: { messageId: string; account: Bank
   });
   return camt054({ messageId: o.messageId, account: { ...o.account, accountCurrency: o.accountCurrency }, entries });
 }
+
+/** The demo's mainland sellers (paid in CNY) and the accounts they are paid to on the bank rail. */
+export const DEMO_BANK_ACCOUNTS: ReadonlyArray<{ sellerId: string; account: Omit<BankAccountRef, "iban"> & { iban: null } }> = [
+  { sellerId: "S-POP-SZ-01", account: { holderName: "Shenzhen Gadget Works Co., Ltd.", iban: null, accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" } },
+  { sellerId: "S-FULL-GZ-01", account: { holderName: "Guangzhou Apparel Factory Co., Ltd.", iban: null, accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN" } },
+  { sellerId: "S-OVS-NB-01", account: { holderName: "Ningbo Kitchenware Co., Ltd.", iban: null, accountNumber: "3901110009000123456", bic: "BKCHCNBJ92A", clearingSystem: "CNAPS", clearingMember: "104332000019", country: "CN" } },
+];
+
+/** Puts the demo's mainland sellers on the bank rail (idempotent: the same accounts again). */
+export async function assignDemoBankAccounts(rail: { setAccount(sellerId: string, input: Partial<Record<keyof BankAccountRef, unknown>>, setBy: string): Promise<unknown> }): Promise<number> {
+  for (const { sellerId, account } of DEMO_BANK_ACCOUNTS) await rail.setAccount(sellerId, account, "demo");
+  return DEMO_BANK_ACCOUNTS.length;
+}
