@@ -171,7 +171,9 @@ async function main(): Promise<void> {
           say(`  payouts: ${onBank} mainland sellers on the bank rail (CNY by pain.001 to ${services.bank.directories.outbox}; \`npm run bank:demo\` answers as their bank)`);
         }
         if (services.chain !== undefined && admin !== undefined && services.payouts !== undefined) {
-          const set = await assignDemoDestinations(services.payouts, DEMO_SELLERS.map((s) => s.id), chainId);
+          // The vault pays the sellers who are not on the bank rail.
+          const onVault = await (services.bank?.vaultSellers(DEMO_SELLERS) ?? DEMO_SELLERS);
+          const set = await assignDemoDestinations(services.payouts, onVault.map((s) => s.id), chainId);
           await publishDemoPayoutRates(services.fx, { currencies: [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))], day: DEMO_RANGE.to });
           const funded = await fundVaultLocal({ record: services.chain.record, admin, amount: 10_000_000n * 10n ** 6n, topUp: true });
           say(`  payouts: ${set} demo payout destinations set; vault ${funded === null ? "already funded" : "funded with 10,000,000 test USDC"}`);

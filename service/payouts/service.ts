@@ -54,6 +54,8 @@ export interface PayoutServiceOptions {
   fx: PayoutFxService;
   /** Seller directory (SettlementService satisfies it). */
   sellers: { listSellers(): Promise<Seller[]> };
+  /** The sellers the vault pays (default: every seller): services.ts leaves out those on the bank rail. */
+  payable?: { listSellers(): Promise<Seller[]> };
   /** Without a chain only destinations and reads work; planning and execution are ENT_PAYOUT_UNAVAILABLE. */
   chain?: PayoutChain;
   /** Chain of destinations when no chain is attached (default: the chain's id). */
@@ -126,7 +128,7 @@ export class PayoutService {
         reserves,
         ledger: opts.ledger,
         fx: opts.fx,
-        sellers: opts.sellers,
+        sellers: opts.payable ?? opts.sellers,
         chain,
         vault,
         tokenDecimals: decimalsReader(() => token.decimals()),
