@@ -77,7 +77,7 @@ async function demoWebhooks(webhooks: WebhookService, say: (line: string) => voi
 
 async function main(): Promise<void> {
   ensurePrismaClient();
-  const { rm } = await import("node:fs/promises");
+  const { mkdir, rm, writeFile } = await import("node:fs/promises");
   const { JsonRpcProvider, Wallet } = await import("ethers");
   const { ConfigError, loadConfig } = await import("../service/config.js");
   const { DbErrors, lockDataDir } = await import("../service/db/index.js");
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const { startLocalNode } = await import("../service/chain/local-node.js");
   const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
-  const { assignDemoBankAccounts } = await import("../service/payouts/bank/demo-bank.js");
+  const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
   const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } = await import("../service/settlement/demo.js");
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       await rm(`${config.dataDir}/pglite`, { recursive: true, force: true });
       // And the bank rail's files of that database: an old camt.054 in the inbox names payouts
       // (ENT-BP-<id>) the new database will number again.
-      for (const folder of [config.bank.outbox, config.bank.inbox]) {
+      for (const folder of [config.bank.outbox, config.bank.inbox, `${config.dataDir}/bank/statements`]) {
         if (folder.startsWith(`${config.dataDir}/bank/`)) await rm(folder, { recursive: true, force: true });
       }
     }
@@ -165,7 +165,13 @@ async function main(): Promise<void> {
           for (const e of summary.errors) process.stderr.write(`  demo event #${e.index} refused: ${e.code} ${e.message}\n`);
           throw new Error(`${summary.errors.length} demo event(s) were refused`);
         }
-        await loadDemoRemittances({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
+        const remitted = await loadDemoRemittances({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
+        // The bank's statement of that day, as finance would download it: the gateway's payouts
+        // credited with their reference, and one credit nobody booked (to be found, not absorbed).
+        const statement = path.join(config.dataDir, "bank", "statements", `camt053-${DEMO_RANGE.to}.xml`);
+        await mkdir(path.dirname(statement), { recursive: true });
+        await writeFile(statement, demoStatement(remitted.remittances, { ...config.bank.account, clearingSystem: null, clearingMember: null }, DEMO_RANGE.to));
+        say(`  cash: the bank's statement of ${DEMO_RANGE.to} (camt.053) in ${statement}`);
         if (services.bank !== undefined) {
           const onBank = await assignDemoBankAccounts(services.bank);
           say(`  payouts: ${onBank} mainland sellers on the bank rail (CNY by pain.001 to ${services.bank.directories.outbox}; \`npm run bank:demo\` answers as their bank)`);

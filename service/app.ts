@@ -23,6 +23,7 @@ import { healthRoutes } from "./http/routes/health.js";
 import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
 import { bankRoutes } from "./http/routes/bank.js";
+import { cashRoutes } from "./http/routes/cash.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
@@ -107,6 +108,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(anchoringRoutes);
   await app.register(payoutRoutes);
   await app.register(bankRoutes);
+  await app.register(cashRoutes);
   await app.register(reconciliationRoutes);
   await app.register(webhookRoutes);
 }

@@ -21,6 +21,7 @@ import { FxService, PrismaFxRepository } from "./fx/index.js";
 import { createLedger } from "./ledger/index.js";
 import type { Ledger } from "./ledger/types.js";
 import { BankRail, PayoutService } from "./payouts/index.js";
+import { CashReconciliation } from "./cash/index.js";
 import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
 import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import { TreasuryService } from "./treasury/index.js";
@@ -51,6 +52,8 @@ export interface Services {
   sharedState: { replay: ReplayGuard; counters: WindowCounters };
   /** Payouts through the bank rail (pain.001 / camt.054); absent without `config.bank` (tests; routes then answer 503). */
   bank?: BankRail;
+  /** The platform's bank statements (camt.053) reconciled against remittances and bank payouts. */
+  cash: CashReconciliation;
   /** Payouts through the vault; absent when no chain is configured (routes then answer 503). */
   payouts?: PayoutService;
   /** The vault's funding and claims booked in the ledger; absent when no chain is configured. */
@@ -193,6 +196,7 @@ export function createServices(
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(bank === undefined ? {} : { bank }),
+    cash: new CashReconciliation({ sql: db.sql, ledger, ...(bank === undefined ? {} : { bankPayouts: bank }) }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,

@@ -180,9 +180,10 @@ const DEMO_ACQUIRER_SPREAD_BPS = 30;
 export async function loadDemoRemittances(
   deps: { realisation: FxRealisation; fx: Pick<FxService, "latestRate">; log?: (line: string) => void },
   range: { to: string } = DEMO_RANGE,
-): Promise<{ remitted: number; realised: bigint }> {
+): Promise<{ remitted: number; realised: bigint; remittances: Array<{ remittanceId: string; settledAmount: bigint; occurredAt: Date }> }> {
   const at = new Date(`${range.to}T06:00:00.000Z`);
   let remitted = 0;
+  const remittances: Array<{ remittanceId: string; settledAmount: bigint; occurredAt: Date }> = [];
   let realised = 0n;
   for (const { currency, amount } of await deps.realisation.receivables(DEMO_GATEWAY)) {
     if (amount <= 0n) continue;
@@ -193,10 +194,11 @@ export async function loadDemoRemittances(
     const r = await deps.realisation.remit({ gateway: DEMO_GATEWAY, remittanceId: `demo-PO-${currency}-${range.to}`, currency, amount, settledCurrency: SETTLEMENT_CURRENCY, settledAmount, occurredAt: at });
     remitted++;
     realised += r.remittance.realised;
+    remittances.push({ remittanceId: r.remittance.remittanceId, settledAmount, occurredAt: at });
   }
   const revaluation = await deps.realisation.revalue(new Date(`${range.to}T23:00:00.000Z`));
   deps.log?.(
     `settlement demo: ${remitted} remittance(s) from ${DEMO_GATEWAY} booked, realised FX ${realised} USD cents; open positions revalued at ${revaluation.revaluation.at.toISOString()} (${revaluation.revaluation.lines.length} currencies)`,
   );
-  return { remitted, realised };
+  return { remitted, realised, remittances };
 }

@@ -187,6 +187,20 @@ async function payBothWays(s: Stack, url: string, dir: string, finance: string):
   }
   expect(paid.length).toBeGreaterThan(0);
   expect(new Set(paid)).toEqual(new Set(["USD"]));
+
+  // The README's cash reconciliation: the demo's bank statement against the remittances, with a
+  // finance:write key an admin issues; the receivables are cleared and the planted credit is found.
+  const issued = await fetch(`${url}/v1/admin/api-keys`, { method: "POST", body: JSON.stringify({ name: "finance writer", scopes: ["finance:write"] }), headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" } });
+  const writer = ((await issued.json()) as { key: string }).key;
+  const statement = await readFile(path.join(dir, "bank", "statements", "camt053-2024-12-20.xml"), "utf8");
+  const imported = await fetch(`${url}/v1/cash/statements`, { method: "POST", body: statement, headers: { authorization: `Bearer ${writer}`, "content-type": "application/xml" } });
+  expect(imported.status).toBe(201);
+  const [report] = ((await imported.json()) as { statements: Array<{ matched: number; unmatched: number; difference: string; entries: Array<{ exception: string | null; texts: string[] }> }> }).statements;
+  expect(report!.matched).toBeGreaterThan(0);
+  expect([report!.unmatched, report!.difference]).toEqual([1, "0"]);
+  expect(report!.entries.find((e) => e.exception === "unmatched")!.texts).toContain("INCOMING TRANSFER UNIDENTIFIED ORDERING PARTY");
+  const receivable = await call("GET", "/v1/accounts/gateway:adyen:receivable/EUR/balance", finance);
+  expect(receivable.body["posted"]).toBe("0");
 }
 
 /** The DATA_DIR a stack was started with (its banner names the embedded database folder). */

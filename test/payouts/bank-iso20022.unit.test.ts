@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
-import { pain001, readCamt054, type BankAccountRef } from "../../service/payouts/index.js";
+import { pain001, readBankMessage, readCamt054, type BankAccountRef } from "../../service/payouts/index.js";
 import { Camt054Error } from "../../service/payouts/bank/iso20022.js";
-import { camt054 } from "../support/camt054.js";
+import { camt053, camt054 } from "../support/camt054.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/iso20022/${name}`, import.meta.url), "utf8");
 const schema = (name: string) => ({ fileName: name, contents: fixture(name) });
@@ -91,6 +91,14 @@ describe("camt.054 (bank rail confirmations)", () => {
         instructed: null,
         bookingDate: "2019-04-25",
         bankReference: "074820002ZU1EQ0K",
+        texts: [
+          "074820002ZU1EQ0K",
+          "20190424-000369773",
+          "25-1120172999-2",
+          "30003101",
+          "20190424001255000100006",
+          "GIRO POST CH5109000000250092291 Bernasconi Maria Place de la Gare 12 2502 Biel/Bienne SENDER REFERENZ: 30003101",
+        ],
       },
     ]);
   });
@@ -130,5 +138,52 @@ describe("camt.054 (bank rail confirmations)", () => {
     expect(() => readCamt054("<Document")).toThrow(Camt054Error);
     const bad = fixture("postfinance-camt.054.001.04-debit.xml").replace('<Amt Ccy="CHF">913.00</Amt>\n\t\t\t\t<CdtDbtInd>', '<Amt Ccy="CHF">9,13</Amt>\n\t\t\t\t<CdtDbtInd>');
     expect(() => readCamt054(bad)).toThrow(/amount "9,13" is not a valid CHF amount/);
+  });
+});
+
+describe("camt.053 (the platform's bank statements)", () => {
+  it("reads a real PostFinance camt.053.001.04: balances signed, entries with their references", () => {
+    const m = readBankMessage(fixture("postfinance-camt.053.001.04.xml"), "camt.053");
+    expect([m.kind, m.version, m.messageId]).toEqual(["camt.053", "camt.053.001.04", "20201124375204229003967"]);
+    const [s] = m.reports;
+    expect([s!.id, s!.sequence, s!.account]).toEqual(["20201124375204229003973", "118", "CH2909000000250094239"]);
+    expect(s!.balances.map((b) => [b.type, b.amount])).toEqual([
+      ["OPBD", 21_199_319n],
+      ["CLBD", 21_511_221n],
+      ["CLAV", 21_511_221n],
+      ["FWAV", 21_664_921n],
+    ]);
+    expect(s!.entries.map((e) => [e.side, e.amount])).toEqual([
+      ["credit", 450n],
+      ["credit", 7_770n],
+      ["credit", 150_000n],
+      ["credit", 153_700n],
+      ["credit", 169_222n],
+    ]);
+    expect(s!.entries[3]!.texts).toContain("SAMMELGUTSCHRIFT ESR VERARBEITUNG VOM 24.11.2020 KUNDENNUMMER 01-429580-3 PAKET ID: 201124CH00000UR0");
+    expect(() => readBankMessage(fixture("postfinance-camt.053.001.04.xml"), "camt.054")).toThrow(/not a camt\.054/);
+  });
+
+  it("writes statements valid against camt.053.001.08, with a debit opening balance, and reads them back", async () => {
+    const xml = camt053({
+      messageId: "S-1",
+      statementId: "STMT-1",
+      sequence: 7,
+      account: { ...debtor },
+      day: "2024-12-20",
+      opening: -5_000n,
+      entries: [
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: 240_000n, side: "credit", remittanceInfo: "ADYEN PAYOUT demo-PO-BRL-2024-12-20" },
+        { endToEndId: "ENT-BP-1", currency: "USD", amount: 10_774n },
+      ],
+    });
+    expect(await valid(xml, "camt.053.001.08.xsd")).toEqual({ valid: true, errors: [] });
+    const [s] = readBankMessage(xml).reports;
+    expect(s!.balances.map((b) => [b.type, b.amount])).toEqual([
+      ["OPBD", -5_000n],
+      ["CLBD", -5_000n + 240_000n - 10_774n],
+    ]);
+    expect(s!.entries[0]!.texts).toContain("ADYEN PAYOUT demo-PO-BRL-2024-12-20");
+    expect(s!.entries[1]!.endToEndId).toBe("ENT-BP-1");
   });
 });

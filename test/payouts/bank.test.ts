@@ -16,7 +16,7 @@ import { historicalUsdRate } from "../../service/fx/index.js";
 import { divideRounded } from "../../service/money/index.js";
 import { createServices } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
-import { answer, camt054 } from "../support/camt054.js";
+import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 
@@ -42,6 +42,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
   let h: Harness;
   let dir: string;
   let financeWrite: IssuedKey;
+  let settled: bigint;
   const balance = async (account: string, currency: string) => json<{ posted: string; available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(account)}/${currency}/balance`));
   const xmlPost = (url: string, body: string, key: IssuedKey) => h.app.inject({ method: "POST", url, payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${key.key}` } });
 
@@ -60,7 +61,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     // The acquirer remits the BRL receivable at the day's rate: the platform's bank holds USD.
     const receivable = BigInt((await balance("gateway:adyen:receivable", "BRL")).posted);
     const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
-    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
+    settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
     const remit = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId: "ADY-PO-1", currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
     expect(remit.statusCode, remit.body).toBe(201);
   });
@@ -198,5 +199,48 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(instructed.map((p) => p.sellerId)).toEqual(["S-POP-SZ-01"]);
     for (const o of outcomes) if (o.status === "rejected") expect(String((o.reason as { code?: string }).code)).toBe("ENT_PAYOUT_PLANNER_BUSY");
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+  });
+
+  it("reconciles the bank's camt.053 with the remittances and bank payouts, once; a planted entry, a missing page and a gap show", async () => {
+    const account = { ...platform, accountCurrency: "USD" };
+    const cnyPaid = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${cny.id}`));
+    const statement = camt053({
+      messageId: "HSBC-053-1",
+      statementId: "STMT-2024-12-02",
+      sequence: 1,
+      account,
+      day: DAY,
+      opening: 1_000_000n,
+      entries: [
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: settled, side: "credit", remittanceInfo: "ADYEN N.V. PAYOUT ADY-PO-1 MERCHANT ENTREPOT", info: "SWIFT MT103 ADYEN NV AMSTERDAM" },
+        { endToEndId: cny.endToEndId, currency: "USD", amount: BigInt(cnyPaid.settled!.amount) },
+        { endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) },
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: 2_500n, side: "credit", info: "INTEREST CREDIT NOV 2024" },
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: 99n, side: "credit", status: "PDNG", info: "PENDING" },
+      ],
+    });
+    const xsd = await readFile(new URL("../fixtures/iso20022/camt.053.001.08.xsd", import.meta.url), "utf8");
+    const v = await validateXML({ xml: [{ fileName: "s.xml", contents: statement }], schema: [{ fileName: "camt.053.001.08.xsd", contents: xsd }] });
+    expect(v.errors.map((e) => e.rawMessage)).toEqual([]);
+    expect((await xmlPost("/v1/cash/statements", statement, h.keys.finance)).statusCode).toBe(403);
+    const r = await xmlPost("/v1/cash/statements", statement, financeWrite);
+    expect(r.statusCode, r.body).toBe(201);
+    const [s] = json<{ statements: Array<Record<string, unknown> & { entries: Array<{ match: { kind: string; ref: string } | null; exception: string | null }> }> }>(r).statements;
+    expect(s).toMatchObject({ statementId: "STMT-2024-12-02", currency: "USD", opening: "1000000", difference: "0", gap: null, matched: 3, unmatched: 1, inTransit: [] });
+    expect(s!.entries.map((e) => [e.match?.kind ?? null, e.match?.ref ?? null, e.exception])).toEqual([
+      ["remittance", "adyen:ADY-PO-1", null],
+      ["bank_payout", cny.endToEndId, null],
+      ["bank_payout", usd.endToEndId, null],
+      [null, null, "unmatched"],
+      [null, null, null],
+    ]);
+    // The same file again is the same import; the same entries in another statement match nothing twice.
+    expect((await xmlPost("/v1/cash/statements", statement, financeWrite)).statusCode).toBe(200);
+    const next = camt053({ messageId: "HSBC-053-2", statementId: "STMT-2024-12-04", sequence: 3, account, day: "2024-12-04", opening: 5_000_000n, entries: [{ endToEndId: "NOTPROVIDED", currency: "USD", amount: settled, side: "credit", remittanceInfo: "ADYEN N.V. PAYOUT ADY-PO-1" }], closing: 4_000_000n });
+    const [later] = json<{ statements: Array<Record<string, unknown>> }>(await xmlPost("/v1/cash/statements", next, financeWrite)).statements;
+    expect(later).toMatchObject({ matched: 0, unmatched: 1, gap: { previousStatementId: "STMT-2024-12-02" }, difference: (4_000_000n - 5_000_000n - settled).toString() });
+    expect(json<{ items: unknown[] }>(await h.get("/v1/cash/statements")).items).toHaveLength(2);
+    const pain = await xmlPost("/v1/cash/statements", fileXml, financeWrite);
+    expect([pain.statusCode, problemCode(pain)]).toEqual([422, "ENT_CASH_STATEMENT_INVALID"]);
   });
 });

@@ -23,53 +23,89 @@ export interface DemoEntry {
   /** XchgRate: units of `currency` per unit of the instructed currency. */
   rate?: string;
   bookingDate?: string;
+  /** RmtInf/Ustrd: the payer's reference (a gateway puts its payout reference here). */
+  remittanceInfo?: string;
+  /** AddtlNtryInf: the bank's text for the entry. */
+  info?: string;
 }
 
 const el = (name: string, content: string, attrs = ""): string => `<${name}${attrs}>${content}</${name}>`;
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
+function entryXml(e: DemoEntry, i: number, messageId: string, day: string): string {
+  const side = e.side === "credit" || e.returnReason !== undefined ? "CRDT" : "DBIT";
+  const amt = el("Amt", formatMinor(e.amount, e.currency), ` Ccy="${e.currency}"`);
+  const instructed =
+    e.instructed === undefined
+      ? ""
+      : el(
+          "AmtDtls",
+          el(
+            "InstdAmt",
+            el("Amt", formatMinor(e.instructed.amount, e.instructed.currency), ` Ccy="${e.instructed.currency}"`) +
+              (e.rate === undefined ? "" : el("CcyXchg", el("SrcCcy", e.currency) + el("TrgtCcy", e.instructed.currency) + el("UnitCcy", e.instructed.currency) + el("XchgRate", e.rate))),
+          ),
+        );
+  const rmt = e.remittanceInfo === undefined ? "" : el("RmtInf", el("Ustrd", esc(e.remittanceInfo.slice(0, 140))));
+  const rtr = e.returnReason === undefined ? "" : el("RtrInf", el("Rsn", el("Cd", e.returnReason)));
+  const family = side === "CRDT" && e.returnReason === undefined ? "RCDT" : "ICDT";
+  const sub = e.returnReason !== undefined || e.reversal === true ? "RRTN" : "XBCT";
+  return el(
+    "Ntry",
+    el("NtryRef", String(i + 1)) +
+      amt +
+      el("CdtDbtInd", side) +
+      el("RvslInd", e.reversal === true ? "true" : "false") +
+      el("Sts", el("Cd", e.status ?? "BOOK")) +
+      el("BookgDt", el("Dt", e.bookingDate ?? day)) +
+      el("AcctSvcrRef", `${messageId}-${i + 1}`.slice(0, 35)) +
+      el("BkTxCd", el("Domn", el("Cd", "PMNT") + el("Fmly", el("Cd", family) + el("SubFmlyCd", sub)))) +
+      el("NtryDtls", el("TxDtls", el("Refs", el("EndToEndId", esc(e.endToEndId))) + amt + el("CdtDbtInd", side) + instructed + rmt + rtr)) +
+      (e.info === undefined ? "" : el("AddtlNtryInf", esc(e.info.slice(0, 500)))),
+  );
+}
+
+function accountXml(a: BankAccountRef & { accountCurrency?: string }): string {
+  const acctId = a.iban !== null ? el("IBAN", a.iban) : el("Othr", el("Id", esc(a.accountNumber ?? "")));
+  return el("Acct", el("Id", acctId) + (a.accountCurrency === undefined ? "" : el("Ccy", a.accountCurrency)));
+}
+
+const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
 /** A camt.054.001.08 notification of the given entries on `account` (valid against the published schema). */
 export function camt054(input: { messageId: string; account: BankAccountRef & { accountCurrency?: string }; entries: readonly DemoEntry[]; createdAt?: Date }): string {
-  const at = (input.createdAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
-  const a = input.account;
-  const acctId = a.iban !== null ? el("IBAN", a.iban) : el("Othr", el("Id", esc(a.accountNumber ?? "")));
-  const entries = input.entries.map((e, i) => {
-    const side = e.side === "credit" || e.returnReason !== undefined ? "CRDT" : "DBIT";
-    const amt = el("Amt", formatMinor(e.amount, e.currency), ` Ccy="${e.currency}"`);
-    const instructed =
-      e.instructed === undefined
-        ? ""
-        : el(
-            "AmtDtls",
-            el(
-              "InstdAmt",
-              el("Amt", formatMinor(e.instructed.amount, e.instructed.currency), ` Ccy="${e.instructed.currency}"`) +
-                (e.rate === undefined ? "" : el("CcyXchg", el("SrcCcy", e.currency) + el("TrgtCcy", e.instructed.currency) + el("UnitCcy", e.instructed.currency) + el("XchgRate", e.rate))),
-            ),
-          );
-    const rtr = e.returnReason === undefined ? "" : el("RtrInf", el("Rsn", el("Cd", e.returnReason)));
-    return el(
-      "Ntry",
-      el("NtryRef", String(i + 1)) +
-        amt +
-        el("CdtDbtInd", side) +
-        el("RvslInd", e.reversal === true ? "true" : "false") +
-        el("Sts", el("Cd", e.status ?? "BOOK")) +
-        el("BookgDt", el("Dt", e.bookingDate ?? at.slice(0, 10))) +
-        el("AcctSvcrRef", `${input.messageId}-${i + 1}`.slice(0, 35)) +
-        el("BkTxCd", el("Domn", el("Cd", "PMNT") + el("Fmly", el("Cd", "ICDT") + el("SubFmlyCd", e.returnReason !== undefined || e.reversal === true ? "RRTN" : "XBCT")))) +
-        el("NtryDtls", el("TxDtls", el("Refs", el("EndToEndId", esc(e.endToEndId))) + amt + el("CdtDbtInd", side) + instructed + rtr)),
-    );
-  });
+  const at = stamp(input.createdAt ?? new Date());
+  const entries = input.entries.map((e, i) => entryXml(e, i, input.messageId, at.slice(0, 10)));
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">` +
-    el(
-      "BkToCstmrDbtCdtNtfctn",
-      el("GrpHdr", el("MsgId", esc(input.messageId)) + el("CreDtTm", at)) +
-        el("Ntfctn", el("Id", esc(input.messageId)) + el("CreDtTm", at) + el("Acct", el("Id", acctId) + (a.accountCurrency === undefined ? "" : el("Ccy", a.accountCurrency))) + entries.join("")),
-    ) +
+    el("BkToCstmrDbtCdtNtfctn", el("GrpHdr", el("MsgId", esc(input.messageId)) + el("CreDtTm", at)) + el("Ntfctn", el("Id", esc(input.messageId)) + el("CreDtTm", at) + accountXml(input.account) + entries.join(""))) +
     `</Document>\n`
   );
+}
+
+/**
+ * A camt.053.001.08 statement of `account` for one day: the opening booked balance, the entries, and
+ * the closing booked balance they add up to (or `closing` when given: a statement that does not add
+ * up, as a missing page makes it). Valid against the published schema.
+ */
+export function camt053(input: { messageId: string; statementId: string; sequence?: number; account: BankAccountRef & { accountCurrency: string }; day: string; opening: bigint; entries: readonly DemoEntry[]; closing?: bigint; createdAt?: Date }): string {
+  const at = stamp(input.createdAt ?? new Date());
+  const C = input.account.accountCurrency;
+  const net = input.entries.filter((e) => (e.status ?? "BOOK") === "BOOK").reduce((t, e) => t + (e.side === "credit" || e.returnReason !== undefined ? e.amount : -e.amount), 0n);
+  const balance = (type: string, amount: bigint) =>
+    el("Bal", el("Tp", el("CdOrPrtry", el("Cd", type))) + el("Amt", formatMinor(amount < 0n ? -amount : amount, C), ` Ccy="${C}"`) + el("CdtDbtInd", amount < 0n ? "DBIT" : "CRDT") + el("Dt", el("Dt", input.day)));
+  const stmt = el(
+    "Stmt",
+    el("Id", esc(input.statementId)) +
+      (input.sequence === undefined ? "" : el("ElctrncSeqNb", String(input.sequence))) +
+      el("CreDtTm", at) +
+      el("FrToDt", el("FrDtTm", `${input.day}T00:00:00Z`) + el("ToDtTm", `${input.day}T23:59:59Z`)) +
+      accountXml(input.account) +
+      balance("OPBD", input.opening) +
+      balance("CLBD", input.closing ?? input.opening + net) +
+      input.entries.map((e, i) => entryXml(e, i, input.statementId, input.day)).join(""),
+  );
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">${el("BkToCstmrStmt", el("GrpHdr", el("MsgId", esc(input.messageId)) + el("CreDtTm", at)) + stmt)}</Document>\n`;
 }
 
 /** The transfers of a pain.001 (EndToEndId, instructed currency and amount in minor units). */
@@ -139,4 +175,15 @@ export const DEMO_BANK_ACCOUNTS: ReadonlyArray<{ sellerId: string; account: Omit
 export async function assignDemoBankAccounts(rail: { setAccount(sellerId: string, input: Partial<Record<keyof BankAccountRef, unknown>>, setBy: string): Promise<unknown> }): Promise<number> {
   for (const { sellerId, account } of DEMO_BANK_ACCOUNTS) await rail.setAccount(sellerId, account, "demo");
   return DEMO_BANK_ACCOUNTS.length;
+}
+
+/**
+ * The demo bank's statement of `day` for the platform's account: each remittance credited with the
+ * gateway's payout reference in the remittance information, and one credit nobody booked (an
+ * unidentified transfer, which the reconciliation must report).
+ */
+export function demoStatement(remittances: ReadonlyArray<{ remittanceId: string; settledAmount: bigint }>, account: BankAccountRef & { accountCurrency: string }, day: string): string {
+  const entries: DemoEntry[] = remittances.map((r) => ({ endToEndId: "NOTPROVIDED", currency: account.accountCurrency, amount: r.settledAmount, side: "credit", remittanceInfo: `ADYEN N.V. PAYOUT ${r.remittanceId}`, info: "SWIFT MT103 ADYEN N.V. AMSTERDAM" }));
+  entries.push({ endToEndId: "NOTPROVIDED", currency: account.accountCurrency, amount: 12_345n, side: "credit", info: "INCOMING TRANSFER UNIDENTIFIED ORDERING PARTY" });
+  return camt053({ messageId: `DEMO-053-${day}`, statementId: `STMT-${day}`, sequence: 1, account, day, opening: 0n, entries });
 }

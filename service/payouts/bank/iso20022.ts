@@ -116,9 +116,9 @@ export function pain001(input: Pain001Input): { xml: string; controlSum: string 
   return { xml, controlSum: sum };
 }
 
-/** One transaction of a camt.054 notification, as the rail matches it. */
+/** One transaction of a camt.053 statement or camt.054 notification. */
 export interface BankEntry {
-  /** Refs/EndToEndId (null when the bank gave none: such an entry can only be unmatched). */
+  /** Refs/EndToEndId (null when the bank gave none or NOTPROVIDED). */
   endToEndId: string | null;
   currency: string;
   /** Minor units, positive; `side` says which way. */
@@ -135,6 +135,35 @@ export interface BankEntry {
   bookingDate: string | null;
   /** Ntry/AcctSvcrRef, for people reading a report. */
   bankReference: string | null;
+  /** Every reference and free text of the entry and the transaction (Refs/*, RmtInf/Ustrd, AddtlNtryInf, AddtlTxInf): where a payer's reference is found. */
+  texts: string[];
+}
+
+/** A balance of a statement (Bal): OPBD opening booked, CLBD closing booked, …; `amount` signed (debit balance negative). */
+export interface BankBalance {
+  type: string;
+  currency: string;
+  amount: bigint;
+  date: string | null;
+}
+
+/** One Stmt (camt.053) or Ntfctn (camt.054). */
+export interface BankReport {
+  id: string;
+  /** ElctrncSeqNb, when given: consecutive statements of an account. */
+  sequence: string | null;
+  /** Acct/Id: the IBAN or the other identification. */
+  account: string;
+  currency: string | null;
+  balances: BankBalance[];
+  entries: BankEntry[];
+}
+
+export interface BankMessage {
+  kind: "camt.053" | "camt.054";
+  messageId: string;
+  version: string;
+  reports: BankReport[];
 }
 
 export interface Camt054 {
@@ -143,10 +172,10 @@ export interface Camt054 {
   entries: BankEntry[];
 }
 
-/** Why a camt.054 was refused: the message names what is wrong. */
+/** Why a bank message was refused: the message names what is wrong. */
 export class Camt054Error extends Error {}
 
-const CAMT054 = /^urn:iso:std:iso:20022:tech:xsd:camt\.054\.001\.0([2-8])$/;
+const CAMT = /^urn:iso:std:iso:20022:tech:xsd:camt\.05([34])\.001\.(0[2-9]|1[0-3])$/;
 
 function amountOf(textValue: string, currency: string | undefined, where: string): { currency: string; amount: bigint } {
   if (currency === undefined) throw new Camt054Error(`${where}: an amount without its Ccy attribute`);
@@ -157,22 +186,27 @@ function amountOf(textValue: string, currency: string | undefined, where: string
   return { currency, amount: minor };
 }
 
+type Partial054 = Partial<BankEntry> & { texts: string[] };
+
 /**
- * Reads a camt.054 (string or chunks). Each TxDtls is one entry (its own amount, else the entry's);
- * an entry without TxDtls is one entry too. Throws Camt054Error for anything else than camt.054
- * versions .02 to .08, or malformed XML.
+ * Reads a camt.053 statement or camt.054 notification (versions .02 to .13), streamed (a string or
+ * chunks). Each TxDtls is one entry (its own amount, else the entry's); an entry without TxDtls is
+ * one entry too. `expect` refuses the other kind. Throws Camt054Error naming what is wrong.
  */
-export function readCamt054(chunks: string | Iterable<string>): Camt054 {
+export function readBankMessage(chunks: string | Iterable<string>, expect?: "camt.053" | "camt.054"): BankMessage {
   const parser = new SaxesParser({ xmlns: true, position: true });
   const path: string[] = [];
   let buf = "";
   let ccy: string | undefined;
   let messageId = "";
   let version = "";
-  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; txs: Partial<BankEntry>[] };
+  let kind: "camt.053" | "camt.054" | null = null;
+  const reports: BankReport[] = [];
+  let report: BankReport | null = null;
+  let bal: Partial<BankBalance> & { side?: string } = {};
+  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; texts: string[]; txs: Partial054[] };
   let ntry: Ntry | null = null;
-  let tx: Partial<BankEntry> & { side?: "debit" | "credit" } = {};
-  const entries: BankEntry[] = [];
+  let tx: Partial054 = { texts: [] };
   let failure: Error | null = null;
 
   const under = (...names: string[]): boolean => names.every((n, i) => path[path.length - names.length + i] === n);
@@ -181,23 +215,33 @@ export function readCamt054(chunks: string | Iterable<string>): Camt054 {
   });
   parser.on("opentag", (t) => {
     if (path.length === 0) {
-      const m = CAMT054.exec(t.uri);
-      if (t.local !== "Document" || m === null) {
-        failure ??= new Camt054Error(`not a camt.054 (.001.02 to .001.08) document: root ${t.local} in ${JSON.stringify(t.uri.slice(0, 80))}`);
-      } else version = `camt.054.001.0${m[1]}`;
+      const m = CAMT.exec(t.uri);
+      const found = m === null ? null : (`camt.05${m[1]}` as "camt.053" | "camt.054");
+      if (t.local !== "Document" || found === null || (expect !== undefined && found !== expect)) {
+        failure ??= new Camt054Error(`not a ${expect ?? "camt.053 or camt.054"} (.001.02 to .001.13) document: root ${t.local} in ${JSON.stringify(t.uri.slice(0, 80))}`);
+      } else {
+        kind = found;
+        version = `${found}.001.${m![2]}`;
+      }
     }
     path.push(t.local);
     buf = "";
     ccy = t.attributes["Ccy"]?.value;
-    if (t.local === "Ntry" && under("Ntfctn", "Ntry")) ntry = { reversal: false, bookingDate: null, bankReference: null, txs: [] };
-    if (t.local === "TxDtls" && ntry !== null) tx = {};
+    if ((t.local === "Stmt" || t.local === "Ntfctn" || t.local === "Rpt") && path.length === 3) {
+      report = { id: "", sequence: null, account: "", currency: null, balances: [], entries: [] };
+      reports.push(report);
+    }
+    if (t.local === "Bal" && report !== null && path.length === 4) bal = {};
+    if (t.local === "Ntry" && report !== null && path.length === 4) ntry = { reversal: false, bookingDate: null, bankReference: null, texts: [], txs: [] };
+    if (t.local === "TxDtls" && ntry !== null) tx = { texts: [] };
   });
   parser.on("text", (s) => {
     buf += s;
   });
   parser.on("closetag", (t) => {
     const value = buf.trim();
-    const where = `Ntry ${ntry === null ? "" : entries.length + ntry.txs.length + 1}`;
+    const r = report;
+    const where = `entry ${r === null ? "" : r.entries.length + 1}`;
     try {
       if (under("GrpHdr", "MsgId")) messageId = value;
       else if (ntry !== null && path.includes("TxDtls")) {
@@ -207,6 +251,7 @@ export function readCamt054(chunks: string | Iterable<string>): Camt054 {
         else if (under("AmtDtls", "InstdAmt", "Amt")) tx.instructed = amountOf(value, ccy, where);
         else if (under("RtrInf", "Rsn", "Cd")) tx.returnReason = value;
         else if (t.local === "TxDtls") ntry.txs.push(tx);
+        if (value !== "" && (path.includes("Refs") || under("RmtInf", "Ustrd") || under("TxDtls", "AddtlTxInf"))) tx.texts.push(value);
       } else if (ntry !== null) {
         if (under("Ntry", "Amt")) ntry.amount = amountOf(value, ccy, where);
         else if (under("Ntry", "CdtDbtInd")) ntry.side = value;
@@ -215,14 +260,15 @@ export function readCamt054(chunks: string | Iterable<string>): Camt054 {
         else if (under("Ntry", "Sts", "Cd")) ntry.status = value;
         else if (under("BookgDt", "Dt") || under("BookgDt", "DtTm")) ntry.bookingDate = value;
         else if (under("Ntry", "AcctSvcrRef")) ntry.bankReference = value;
-        else if (t.local === "Ntry") {
+        else if (under("Ntry", "AddtlNtryInf")) ntry.texts.push(value);
+        else if (t.local === "Ntry" && r !== null) {
           const n = ntry;
           ntry = null;
           if (n.amount === undefined || n.side === undefined) throw new Camt054Error(`${where}: an entry without Amt or CdtDbtInd`);
           const side: "debit" | "credit" = n.side === "DBIT" ? "debit" : "credit";
-          for (const d of n.txs.length === 0 ? [{}] : n.txs) {
+          for (const d of n.txs.length === 0 ? [{ texts: [] } as Partial054] : n.txs) {
             const amount = d.amount !== undefined && d.currency !== undefined ? { currency: d.currency, amount: d.amount } : n.amount;
-            entries.push({
+            r.entries.push({
               endToEndId: d.endToEndId ?? null,
               currency: amount.currency,
               amount: amount.amount,
@@ -233,7 +279,23 @@ export function readCamt054(chunks: string | Iterable<string>): Camt054 {
               instructed: d.instructed ?? null,
               bookingDate: n.bookingDate,
               bankReference: n.bankReference,
+              texts: [...(n.bankReference === null ? [] : [n.bankReference]), ...d.texts, ...n.texts],
             });
+          }
+        }
+      } else if (r !== null && path.length >= 4) {
+        if (path.length === 4 && t.local === "Id") r.id = value;
+        else if (path.length === 4 && t.local === "ElctrncSeqNb") r.sequence = value;
+        else if (under("Acct", "Id", "IBAN") || under("Acct", "Id", "Othr", "Id")) r.account = value;
+        else if (under("Acct", "Ccy")) r.currency = value;
+        else if (path[3] === "Bal") {
+          if (under("CdOrPrtry", "Cd")) bal.type = value;
+          else if (under("Bal", "Amt")) Object.assign(bal, amountOf(value, ccy, "Bal"));
+          else if (under("Bal", "CdtDbtInd")) bal.side = value;
+          else if (under("Bal", "Dt", "Dt") || under("Bal", "Dt", "DtTm")) bal.date = value;
+          else if (t.local === "Bal" && path.length === 4) {
+            if (bal.type === undefined || bal.amount === undefined || bal.currency === undefined) throw new Camt054Error("a balance without its type, amount or currency");
+            r.balances.push({ type: bal.type, currency: bal.currency, amount: bal.side === "DBIT" ? -bal.amount : bal.amount, date: bal.date ?? null });
           }
         }
       }
@@ -251,6 +313,13 @@ export function readCamt054(chunks: string | Iterable<string>): Camt054 {
   // Set inside the parser's callbacks, which the compiler does not follow.
   const failed = failure as Error | null;
   if (failed !== null) throw failed instanceof Camt054Error ? failed : new Camt054Error(failed.message);
-  if (version === "") throw new Camt054Error("empty document");
-  return { messageId, version, entries };
+  const found = kind as "camt.053" | "camt.054" | null;
+  if (found === null) throw new Camt054Error("empty document");
+  return { kind: found, messageId, version, reports };
+}
+
+/** A camt.054's entries, all notifications together (the bank rail's confirmations). */
+export function readCamt054(chunks: string | Iterable<string>): Camt054 {
+  const m = readBankMessage(chunks, "camt.054");
+  return { messageId: m.messageId, version: m.version, entries: m.reports.flatMap((r) => r.entries) };
 }

@@ -438,6 +438,11 @@ export class BankRail {
     return p;
   }
 
+  /** The bank payout an EndToEndId names (cash reconciliation matches statement debits with it). */
+  async payoutByEndToEndId(endToEndId: string): Promise<BankPayout | null> {
+    return this.#store.byEndToEndId(endToEndId);
+  }
+
   async files(limit = 50): Promise<BankFile[]> {
     return this.#store.files(limit);
   }

@@ -1,0 +1,248 @@
+/**
+ * Cash reconciliation: the platform's bank statements (ISO 20022 camt.053) against the ledger.
+ *
+ * Per statement of an imported file:
+ * - its booked balances: opening (OPBD) + every booked entry must equal closing (CLBD), else a
+ *   `difference` shows (a missing page, or a bank that dates its balance by value date); the opening
+ *   must equal the previous statement's closing for the account, else a `gap` shows (a statement
+ *   never imported);
+ * - each booked entry is matched once across all statements: a credit to a gateway remittance
+ *   booked through POST /v1/remittances (same currency and settled amount, and the remittance id in
+ *   the entry's references or texts: Adyen's payout batch reference, Stripe's payout id), a debit
+ *   to a bank payout by its EndToEndId and the amount the bank debited; anything else is an
+ *   exception (`unmatched`), never absorbed;
+ * - remittances booked up to the statement's last booking date that no statement has shown yet are
+ *   listed as in transit.
+ * The file's SHA-256 makes an import idempotent. Matching reads the ledger and the bank rail; it
+ * books nothing: the money was booked when the remittance or the bank's camt.054 arrived.
+ */
+import { createHash } from "node:crypto";
+import type { SqlRunner } from "../db/sql.js";
+import { isAppError } from "../errors.js";
+import { LedgerErrors } from "../ledger/index.js";
+import type { JournalTransaction, Ledger } from "../ledger/types.js";
+import { Mutex } from "../concurrency.js";
+import { Camt054Error, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
+import { Accounts } from "../settlement/index.js";
+import { CashErrors } from "./errors.js";
+
+export interface CashMatchView {
+  kind: "remittance" | "bank_payout";
+  ref: string;
+  transactionId: string | null;
+}
+
+export interface CashEntryView {
+  index: number;
+  side: "debit" | "credit";
+  currency: string;
+  amount: string;
+  status: string;
+  bookingDate: string | null;
+  bankReference: string | null;
+  texts: string[];
+  match: CashMatchView | null;
+  /** Why it is an exception: `unmatched` (nothing of ours), `not_booked` (PDNG/INFO: not counted). */
+  exception: "unmatched" | null;
+}
+
+export interface CashStatementReport {
+  id: string;
+  messageId: string;
+  statementId: string;
+  account: string;
+  currency: string;
+  sequence: string | null;
+  opening: string;
+  closing: string;
+  /** closing - opening - sum of the booked entries (0 when the statement adds up). */
+  difference: string;
+  /** The previous statement of the account closed at another balance than this one opens with. */
+  gap: { previousStatementId: string; previousClosing: string } | null;
+  entries: CashEntryView[];
+  matched: number;
+  unmatched: number;
+  /** Remittances booked up to this statement's last booking date that no statement has shown. */
+  inTransit: Array<{ ref: string; currency: string; amount: string; occurredAt: string; transactionId: string }>;
+  /** `platform:cash:bank` in the statement's currency as the ledger has it now. */
+  ledgerBalance: string;
+  importedAt: string;
+  importedBy: string;
+}
+
+export interface CashOptions {
+  sql: SqlRunner;
+  ledger: Ledger;
+  /** The bank rail's payouts, by EndToEndId (absent: statement debits can only be unmatched). */
+  bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<{ id: bigint; status: string; settledCurrency: string | null; settledAmount: bigint | null; cashTxId: string | null } | null> };
+}
+
+interface Remittance {
+  ref: string;
+  remittanceId: string;
+  currency: string;
+  amount: bigint;
+  occurredAt: string;
+  transactionId: string;
+}
+
+export class CashReconciliation {
+  readonly #o: CashOptions;
+  readonly #lock = new Mutex();
+
+  constructor(options: CashOptions) {
+    this.#o = options;
+  }
+
+  /** Imports a camt.053 (XML text): one report per statement; the same file again answers `exists`. */
+  async importStatement(xml: string, by: string): Promise<{ status: "created" | "exists"; statements: CashStatementReport[] }> {
+    let message;
+    try {
+      message = readBankMessage(xml, "camt.053");
+    } catch (e) {
+      if (e instanceof Camt054Error) throw CashErrors.statementInvalid(e.message);
+      throw e;
+    }
+    const sha = createHash("sha256").update(xml).digest("hex");
+    return this.#lock.run(async () => {
+      const existing = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE file_sha256 = $1 ORDER BY id`, sha);
+      if (existing.length > 0) return { status: "exists" as const, statements: existing.map((r) => r.report) };
+      const out: CashStatementReport[] = [];
+      for (const report of message.reports) out.push(await this.#reconcile(report, message.messageId, sha, by));
+      return { status: "created" as const, statements: out };
+    });
+  }
+
+  async #reconcile(s: BankReport, messageId: string, sha: string, by: string): Promise<CashStatementReport> {
+    const opening = s.balances.find((b) => b.type === "OPBD" || b.type === "PRCD");
+    const closing = s.balances.find((b) => b.type === "CLBD");
+    if (opening === undefined || closing === undefined) throw CashErrors.statementInvalid(`statement ${s.id}: no opening (OPBD) or closing (CLBD) booked balance`);
+    const currency = s.currency ?? closing.currency;
+    const booked = s.entries.filter((e) => e.status === "BOOK");
+    const sum = booked.reduce((t, e) => t + (e.side === "credit" ? e.amount : -e.amount), 0n);
+    const [previous] = await this.#o.sql.q<Array<{ statement_id: string; closing: string }>>(
+      `SELECT statement_id, closing::text AS closing FROM cash_statements WHERE account = $1 AND currency = $2 ORDER BY id DESC LIMIT 1`,
+      s.account,
+      currency,
+    );
+    const remittances = await this.#remittances(currency);
+    const taken = new Set((await this.#o.sql.q<Array<{ kind: string; ref: string }>>(`SELECT kind, ref FROM cash_matches`)).map((r) => `${r.kind}:${r.ref}`));
+    const entries: CashEntryView[] = [];
+    const matches: CashMatchView[] = [];
+    for (const [i, e] of s.entries.entries()) {
+      const match = e.status === "BOOK" ? await this.#match(e, remittances, taken) : null;
+      if (match !== null) {
+        taken.add(`${match.kind}:${match.ref}`);
+        matches.push(match);
+      }
+      entries.push({
+        index: i + 1,
+        side: e.side,
+        currency: e.currency,
+        amount: e.amount.toString(),
+        status: e.status,
+        bookingDate: e.bookingDate,
+        bankReference: e.bankReference,
+        texts: e.texts,
+        match,
+        exception: match === null && e.status === "BOOK" ? "unmatched" : null,
+      });
+    }
+    const lastDay = booked.map((e) => e.bookingDate ?? "").sort().at(-1) ?? closing.date ?? "";
+    const inTransit = remittances
+      .filter((r) => !taken.has(`remittance:${r.ref}`) && r.occurredAt.slice(0, 10) <= lastDay)
+      .map((r) => ({ ref: r.ref, currency: r.currency, amount: r.amount.toString(), occurredAt: r.occurredAt, transactionId: r.transactionId }));
+    const report: Omit<CashStatementReport, "id" | "importedAt"> = {
+      messageId,
+      statementId: s.id,
+      account: s.account,
+      currency,
+      sequence: s.sequence,
+      opening: opening.amount.toString(),
+      closing: closing.amount.toString(),
+      difference: (closing.amount - opening.amount - sum).toString(),
+      gap: previous !== undefined && BigInt(previous.closing) !== opening.amount ? { previousStatementId: previous.statement_id, previousClosing: previous.closing } : null,
+      entries,
+      matched: matches.length,
+      unmatched: entries.filter((e) => e.exception !== null).length,
+      inTransit,
+      ledgerBalance: (await this.#cash(currency)).toString(),
+      importedBy: by,
+    };
+    return this.#o.sql.transaction(async (tx) => {
+      const [row] = await tx.q<Array<{ id: bigint; imported_at: Date }>>(
+        `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb, $10) RETURNING id, imported_at`,
+        sha,
+        messageId.slice(0, 35),
+        s.id.slice(0, 35),
+        s.account.slice(0, 34),
+        currency,
+        s.sequence,
+        opening.amount,
+        closing.amount,
+        report.unmatched,
+        by,
+      );
+      const full: CashStatementReport = { id: row!.id.toString(), ...report, importedAt: row!.imported_at.toISOString() };
+      await tx.q(`UPDATE cash_statements SET report = $2::jsonb WHERE id = $1`, row!.id, JSON.stringify(full));
+      for (const m of matches) await tx.q(`INSERT INTO cash_matches (kind, ref, statement_id) VALUES ($1, $2, $3)`, m.kind, m.ref, row!.id);
+      return full;
+    });
+  }
+
+  async #match(e: BankEntry, remittances: readonly Remittance[], taken: ReadonlySet<string>): Promise<CashMatchView | null> {
+    if (e.side === "credit" && !e.reversal) {
+      const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => t.includes(x.remittanceId)));
+      return r === undefined ? null : { kind: "remittance", ref: r.ref, transactionId: r.transactionId };
+    }
+    if (e.side === "debit" && e.endToEndId !== null && this.#o.bankPayouts !== undefined && !taken.has(`bank_payout:${e.endToEndId}`)) {
+      const p = await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId);
+      if (p !== null && p.status === "final" && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
+    }
+    return null;
+  }
+
+  /** Every remittance booked in `currency` (settled), with its `gateway:remittanceId` key. */
+  async #remittances(currency: string): Promise<Remittance[]> {
+    const out: Remittance[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#o.ledger.listTransactions({ metadata: { kind: "remittance" }, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      for (const t of page.items) {
+        const r = remittanceOf(t);
+        if (r !== null && r.currency === currency) out.push(r);
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return out;
+  }
+
+  async #cash(currency: string): Promise<bigint> {
+    try {
+      return (await this.#o.ledger.balance(Accounts.bank, currency)).posted;
+    } catch (e) {
+      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return 0n;
+      throw e;
+    }
+  }
+
+  async list(limit = 50): Promise<CashStatementReport[]> {
+    return (await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements ORDER BY id DESC LIMIT $1`, limit)).map((r) => r.report);
+  }
+
+  async get(id: bigint): Promise<CashStatementReport> {
+    const [r] = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE id = $1`, id);
+    if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
+    return r.report;
+  }
+}
+
+function remittanceOf(t: JournalTransaction): Remittance | null {
+  const m = t.metadata;
+  const id = m["remittanceId"];
+  const settled = m["settledAmount"];
+  const currency = m["settledCurrency"];
+  if (id === undefined || settled === undefined || currency === undefined) return null;
+  return { ref: m["remittanceKey"] ?? `${m["gateway"] ?? ""}:${id}`, remittanceId: id, currency, amount: BigInt(settled), occurredAt: m["occurredAt"] ?? t.effectiveAt.toISOString(), transactionId: t.id };
+}
