@@ -193,7 +193,7 @@ export class CashReconciliation {
 
   async #match(e: BankEntry, remittances: readonly Remittance[], taken: ReadonlySet<string>): Promise<CashMatchView | null> {
     if (e.side === "credit" && !e.reversal) {
-      const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => t.includes(x.remittanceId)));
+      const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => mentions(t, x.remittanceId)));
       return r === undefined ? null : { kind: "remittance", ref: r.ref, transactionId: r.transactionId };
     }
     if (e.side === "debit" && e.endToEndId !== null && this.#o.bankPayouts !== undefined && !taken.has(`bank_payout:${e.endToEndId}`)) {
@@ -236,6 +236,17 @@ export class CashReconciliation {
     if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
     return r.report;
   }
+}
+
+/** `id` appears in `text` as a whole reference (not inside a longer one: "PO-1" is not in "PO-12"). */
+export function mentions(text: string, id: string): boolean {
+  const word = /[A-Za-z0-9]/;
+  for (let i = text.indexOf(id); i >= 0; i = text.indexOf(id, i + 1)) {
+    const before = text[i - 1];
+    const after = text[i + id.length];
+    if ((before === undefined || !word.test(before)) && (after === undefined || !word.test(after))) return true;
+  }
+  return false;
 }
 
 function remittanceOf(t: JournalTransaction): Remittance | null {

@@ -126,3 +126,18 @@ export function requestFromJson(j: unknown): TransactionInput {
   const r = j as TransactionInput & { postings: Array<PostingInput & { amount: string }> };
   return { ...r, postings: r.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })) };
 }
+
+/** A seller available-account line's effect on the spendable balance (credit-normal): posted legs move it, a reserve (pending outflow) takes from it, a void of one gives back; pending inflows and commits of outflows do not. */
+export function availableChange(l: { direction: "debit" | "credit"; phase: "posted" | "pending" | "commit" | "void"; amount: bigint }): bigint {
+  const inflow = l.direction === "credit";
+  switch (l.phase) {
+    case "posted":
+      return inflow ? l.amount : -l.amount;
+    case "pending":
+      return inflow ? 0n : -l.amount;
+    case "commit":
+      return inflow ? l.amount : 0n;
+    case "void":
+      return inflow ? 0n : l.amount;
+  }
+}

@@ -18,7 +18,7 @@ import { sameAddress } from "../chain/address.js";
 import type { SqlRunner } from "../db/sql.js";
 import { errorSummary, isAppError } from "../errors.js";
 import type { AccountStatement, Ledger } from "../ledger/types.js";
-import { PayoutAccounts } from "./booking.js";
+import { availableChange, PayoutAccounts } from "./booking.js";
 import type { RoundingMode } from "../money/index.js";
 import type { Seller } from "../settlement/types.js";
 import { decimalsReader } from "../treasury/index.js";
@@ -33,20 +33,6 @@ import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
 import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStatus, PlanResult } from "./types.js";
 
-/** A seller available-account line's effect on the spendable balance (credit-normal): posted legs move it, a reserve (pending outflow) takes from it, a void of one gives back; pending inflows and commits of outflows do not. */
-function availableChange(l: { direction: "debit" | "credit"; phase: "posted" | "pending" | "commit" | "void"; amount: bigint }): bigint {
-  const inflow = l.direction === "credit";
-  switch (l.phase) {
-    case "posted":
-      return inflow ? l.amount : -l.amount;
-    case "pending":
-      return inflow ? 0n : -l.amount;
-    case "commit":
-      return inflow ? l.amount : 0n;
-    case "void":
-      return inflow ? 0n : l.amount;
-  }
-}
 
 export interface PayoutServiceOptions {
   sql: SqlRunner;

@@ -10,7 +10,7 @@ export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
-export { FxRealisation, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
+export { FxRealisation, MAX_RATE_DEVIATION_BPS, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
 export { CHARGE_KINDS, type ChargeKind, type SellerCharge, type SellerChargeInput } from "./charges.js";
 export { lineKind, type SellerStatement, type TaxReturn } from "./statement.js";
 export { SettlementService, type SettlementFx, type SettlementServiceOptions } from "./service.js";

@@ -144,6 +144,10 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(BigInt(cash.metadata["bookedUsd"]!) - debited).toBe(BigInt(cash.metadata["realised"]!));
     // The bank's rate, as the two rounded amounts imply it.
     expect(Number(cash.metadata["appliedRate"])).toBeCloseTo(0.138, 5);
+    // What it paid: the capture released to the seller, line by line, summing to the payout.
+    const settles = json<{ matches: boolean; total: string; lines: Array<{ what: string; settlementId: string | null }> }>(await h.get(`/v1/payouts/bank/${cny.id}/settles`));
+    expect([settles.matches, settles.total]).toEqual([true, cny.amount]);
+    expect(settles.lines.map((l) => l.settlementId)).toContain("ORD-sz");
     const returned = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`));
     expect(returned).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
     expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe(usd.amount);
@@ -199,6 +203,27 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(instructed.map((p) => p.sellerId)).toEqual(["S-POP-SZ-01"]);
     for (const o of outcomes) if (o.status === "rejected") expect(String((o.reason as { code?: string }).code)).toBe("ENT_PAYOUT_PLANNER_BUSY");
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+
+    // A converted debit 20% away from what the CNY was booked at is not booked; the bank's real one is.
+    const p = instructed[0]!;
+    const file = (await h.services.bank!.file(p.fileId!)).xml;
+    const far = answer(file, { messageId: "HSBC-054-9", account: platform, accountCurrency: "USD", rates: { CNY: "0.1656" } });
+    const refused = json<{ results: Array<{ outcome: string; detail: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", far, financeWrite)).results[0]!;
+    expect(refused.outcome).toBe("mismatch");
+    expect(refused.detail).toMatch(/more than 10% from the \d+ it was booked at/);
+    const near = answer(file, { messageId: "HSBC-054-10", account: platform, accountCurrency: "USD", rates: { CNY: "0.1381" } });
+    // The bank paid more than the cash the ledger holds (the second sale is not remitted yet): the
+    // booking waits, reported, and goes through on the worker's next tick once the cash is there.
+    expect(json<{ results: Array<{ outcome: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", near, financeWrite)).results[0]!.outcome).toBe("exception");
+    const waiting = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${p.id}`));
+    expect(waiting.status).toBe("instructed");
+    expect(waiting.reason).toMatch(/^cash booking refused/);
+    const receivable = BigInt((await balance("gateway:adyen:receivable", "BRL")).posted);
+    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
+    const remit = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId: "ADY-PO-2", currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even").toString(), occurredAt: `${DAY}T19:00:00.000Z` });
+    expect(remit.statusCode, remit.body).toBe(201);
+    await h.services.bank!.tick();
+    expect(json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${p.id}`))).toMatchObject({ status: "final", reason: null });
   });
 
   it("reconciles the bank's camt.053 with the remittances and bank payouts, once; a planted entry, a missing page and a gap show", async () => {
@@ -226,7 +251,9 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const r = await xmlPost("/v1/cash/statements", statement, financeWrite);
     expect(r.statusCode, r.body).toBe(201);
     const [s] = json<{ statements: Array<Record<string, unknown> & { entries: Array<{ match: { kind: string; ref: string } | null; exception: string | null }> }> }>(r).statements;
-    expect(s).toMatchObject({ statementId: "STMT-2024-12-02", currency: "USD", opening: "1000000", difference: "0", gap: null, matched: 3, unmatched: 1, inTransit: [] });
+    expect(s).toMatchObject({ statementId: "STMT-2024-12-02", currency: "USD", opening: "1000000", difference: "0", gap: null, matched: 3, unmatched: 1 });
+    // The second remittance is booked but not on the bank's statement yet.
+    expect((s!["inTransit"] as Array<{ ref: string }>).map((r) => r.ref)).toEqual(["adyen:ADY-PO-2"]);
     expect(s!.entries.map((e) => [e.match?.kind ?? null, e.match?.ref ?? null, e.exception])).toEqual([
       ["remittance", "adyen:ADY-PO-1", null],
       ["bank_payout", cny.endToEndId, null],

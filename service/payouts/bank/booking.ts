@@ -56,6 +56,14 @@ export interface Position {
 }
 
 /**
+ * What `amount` P is worth at the position's average booked rate (in the position's other
+ * currency), or null without a long P position to value it by.
+ */
+export function bookedValue(amount: bigint, position: Position | null): bigint | null {
+  return position !== null && position.p > 0n && position.usd < 0n ? divideRounded(amount * -position.usd, position.p, "half-even") : null;
+}
+
+/**
  * The cash booking of a payout of `amount` P that the bank booked as a debit of `settled` USD.
  * `position` is fx:P-USD's posted balance once the reserve is committed (the in-transit P is not in
  * it yet). For P = USD, `settled` must equal `amount` (the caller checks).
@@ -76,7 +84,7 @@ export function cashRequest(p: { id: bigint; sellerId: string; currency: string;
     const clearing = Accounts.fxClearing(p.currency);
     // Captures debit fx:P-USD in P and credit it in USD: a long P position (the P the platform owes
     // its sellers), valued at -usd/p. With no such position the bank's rate is the booked one.
-    const booked = position !== null && position.p > 0n && position.usd < 0n ? divideRounded(p.amount * -position.usd, position.p, "half-even") : p.settled;
+    const booked = bookedValue(p.amount, position) ?? p.settled;
     const realised = booked - p.settled;
     legs.credit(clearing, p.currency, p.amount).debit(clearing, U, booked);
     if (realised > 0n) legs.credit(Accounts.fxRealised, U, realised);

@@ -24,15 +24,15 @@ import { join } from "node:path";
 import { isAppError } from "../../errors.js";
 import { Mutex } from "../../concurrency.js";
 import { LedgerErrors } from "../../ledger/index.js";
-import type { Ledger } from "../../ledger/types.js";
+import type { AccountStatement, Ledger } from "../../ledger/types.js";
 import type { LeaseStorePort } from "../../leader/lease-store.js";
 import { isCurrency } from "../../money/index.js";
-import { Accounts } from "../../settlement/index.js";
+import { Accounts, MAX_RATE_DEVIATION_BPS } from "../../settlement/index.js";
 import type { Seller } from "../../settlement/types.js";
-import { requestFromJson, requestToJson } from "../booking.js";
+import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
-import { BankAccounts, bankLedgerKeys, cashRequest, reserveRequest, type Position } from "./booking.js";
+import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, type Position } from "./booking.js";
 import { Camt054Error, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { BankStore, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
@@ -330,6 +330,15 @@ export class BankRail {
     if (instructed === null) return result("mismatch", p, `debited ${entry.currency} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)`);
     if (instructed.currency !== p.currency || instructed.amount !== p.amount) return result("mismatch", p, `instructed ${p.amount} ${p.currency}, the bank reports ${instructed.amount} ${instructed.currency}`);
     if (entry.currency !== p.currency && entry.currency !== this.#o.debtor.accountCurrency) return result("mismatch", p, `debited in ${entry.currency}, neither ${p.currency} nor the account's ${this.#o.debtor.accountCurrency}`);
+    // A converted amount far from what the position's P was booked at is not booked: a finance key
+    // (or a wrong file) cannot book arbitrary cash and realised FX, as for gateway remittances.
+    if (entry.currency !== p.currency && p.cashRequest === null) {
+      const position = await this.#position(p.currency, entry.currency);
+      const booked = bookedValue(p.amount, position);
+      if (booked !== null && (entry.amount > booked ? entry.amount - booked : booked - entry.amount) * 10_000n > booked * BigInt(MAX_RATE_DEVIATION_BPS)) {
+        return result("mismatch", p, `debited ${entry.amount} ${entry.currency} for ${p.amount} ${p.currency}: more than ${MAX_RATE_DEVIATION_BPS / 100}% from the ${booked} it was booked at`);
+      }
+    }
     return this.#book(p, entry, result);
   }
 
@@ -436,6 +445,22 @@ export class BankRail {
     const p = await this.#store.get(id);
     if (p === null) throw PayoutErrors.notFound(`bank payout ${id} does not exist`);
     return p;
+  }
+
+  /**
+   * What a bank payout pays: the seller's available-balance lines since the previous bank payout of
+   * that currency reserved it (or since the start), up to this payout's reserve; they sum to the
+   * payout's amount (`matches`), since a payout takes the whole available balance.
+   */
+  async settledBy(id: bigint): Promise<{ payout: BankPayout; lines: Array<AccountStatement["lines"][number] & { available: bigint }>; total: bigint; matches: boolean }> {
+    const payout = await this.payout(id);
+    if (payout.pendingTxId === null) return { payout, lines: [], total: 0n, matches: false };
+    const earlier = (await this.#store.list({ sellerId: payout.sellerId, before: id, limit: 1000 })).find((p) => p.currency === payout.currency && p.pendingTxId !== null);
+    const lines = (
+      await this.#o.ledger.postingsBetween(BankAccounts.available(payout.sellerId), payout.currency, { afterTransactionId: earlier?.pendingTxId ?? null, beforeTransactionId: payout.pendingTxId })
+    ).map((l) => ({ ...l, available: availableChange(l) }));
+    const total = lines.reduce((t, l) => t + l.available, 0n);
+    return { payout, lines, total, matches: total === payout.amount };
   }
 
   /** The bank payout an EndToEndId names (cash reconciliation matches statement debits with it). */
