@@ -2,6 +2,7 @@
  * A seller's statement over HTTP: opening + every line = closing = the balance before `to`, for
  * each of the seller's accounts; a period inside the day starts from what came before; CSV too.
  */
+import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness, csvRows } from "./harness.js";
 
@@ -69,5 +70,33 @@ describe("seller statements", () => {
     expect(problemCode(await h.get(`/v1/sellers/S-NOBODY/statements?from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`))).toBe("ENT_SETTLEMENT_UNKNOWN_SELLER");
     expect((await get(`${DAY}T23:59:59Z`, `${DAY}T00:00:00Z`)).statusCode).toBe(400);
     expect((await h.get(`/v1/sellers/S-POP-SZ-01/statements?from=${DAY}T00:00:00Z`)).statusCode).toBe(400);
+  });
+
+  it("answers a printable PDF that a PDF reader opens, with each account's opening, lines and closing in major units", async () => {
+    const r = await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`, "&format=pdf");
+    expect([r.statusCode, r.headers["content-type"]]).toEqual([200, "application/pdf"]);
+    expect(r.headers["content-disposition"]).toBe(`attachment; filename="statement-S-POP-SZ-01-${DAY}-${DAY}.pdf"`);
+    // The cross-reference table points at each object exactly (pdf.js would repair a wrong one silently).
+    const raw = r.rawPayload.toString("latin1");
+    const xrefAt = Number(/startxref\n(\d+)\n%%EOF\n$/.exec(raw)?.[1]);
+    expect(raw.slice(xrefAt, xrefAt + 5)).toBe("xref\n");
+    const offsets = [...raw.slice(xrefAt).matchAll(/^(\d{10}) 00000 n $/gm)].map((m) => Number(m[1]));
+    expect(offsets.length).toBeGreaterThan(4);
+    offsets.forEach((o, i) => expect(raw.slice(o, o + `${i + 1} 0 obj`.length)).toBe(`${i + 1} 0 obj`));
+    const doc = await getDocument({ data: new Uint8Array(r.rawPayload), verbosity: 0 }).promise;
+    let text = "";
+    for (let i = 1; i <= doc.numPages; i++) {
+      const content = await (await doc.getPage(i)).getTextContent();
+      text += content.items.map((item) => ("str" in item ? `${item.str}${item.hasEOL ? "\n" : ""}` : "")).join("") + "\n";
+    }
+    const s = json<Statement>(await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`));
+    expect(text).toContain("Seller statement: Shenzhen Gadget Works (S-POP-SZ-01)");
+    for (const a of s.accounts) {
+      expect(text).toContain(`${a.account} (${a.currency})`);
+      const closing = BigInt(a.closing);
+      const major = `${closing < 0n ? "-" : ""}${(closing < 0n ? -closing : closing) / 100n}.${((closing < 0n ? -closing : closing) % 100n).toString().padStart(2, "0")}`;
+      expect(text).toMatch(new RegExp(`Closing balance\\s+${major.replace(".", "\\.")}`));
+    }
+    expect(text.match(/ORD-ST-2/g)?.length).toBeGreaterThanOrEqual(2);
   });
 });

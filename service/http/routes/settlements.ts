@@ -11,7 +11,8 @@ import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { CHARGE_KINDS, EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
 import { periodOf, wantsCsv } from "../query.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
@@ -308,18 +309,24 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "A seller's statement for a period",
       description:
-        "By effective instant, [from, to): for each of the seller's accounts (held, reserve, available; per currency) the opening balance, every posting with what it was (capture, refund, chargeback, release, payout, adjustment...), its journal transaction, the balance after it, and the closing balance (= the balance of everything effective before `to`). Pending legs (a payout reserved, not yet final) are listed with a change of 0. `format=csv` (or Accept: text/csv): one line per posting, opening and closing lines per account.",
+        "By effective instant, [from, to): for each of the seller's accounts (held, reserve, available; per currency) the opening balance, every posting with what it was (capture, refund, chargeback, release, payout, adjustment...), its journal transaction, the balance after it, and the closing balance (= the balance of everything effective before `to`). Pending legs (a payout reserved, not yet final) are listed with a change of 0. `format=csv` (or Accept: text/csv): one line per posting, opening and closing lines per account. `format=pdf` (or Accept: application/pdf): the same as a printable document, amounts in major units.",
       security: bearer,
       params: Type.Object({ id: Identifier }),
-      querystring: Type.Object({ from: DateTime, to: DateTime, format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])) }, { additionalProperties: false }),
+      querystring: Type.Object({ from: DateTime, to: DateTime, format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv"), Type.Literal("pdf")])) }, { additionalProperties: false }),
+      produces: ["application/json", "text/csv", "application/pdf"],
       response: { 200: SellerStatementView, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request, reply) => {
     const { id } = request.params as { id: string };
-    const q = request.query as { from: string; to: string; format?: "json" | "csv" };
+    const q = request.query as { from: string; to: string; format?: "json" | "csv" | "pdf" };
     const statement = await services.settlement.sellerStatement(id, periodOf(q.from, q.to));
+    const name = `statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}`;
+    if (q.format === "pdf" || (q.format === undefined && (request.headers.accept ?? "").includes("application/pdf"))) {
+      reply.header("content-disposition", `attachment; filename="${name}.pdf"`);
+      return reply.type("application/pdf").send(textPdf(sellerStatementLines(statement), `Entrepot - ${id} - ${q.from} to ${q.to}`));
+    }
     if (!wantsCsv(q.format, request.headers.accept)) return sellerStatementView(statement);
-    reply.header("content-disposition", `attachment; filename="statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    reply.header("content-disposition", `attachment; filename="${name}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
   });
 

@@ -315,11 +315,36 @@ export function sellerStatementCsv(s: SellerStatement): string {
   for (const a of s.accounts) {
     out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency)]);
     for (const l of a.lines) {
-      out += csvLine([a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? null, l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency)]);
+      out += csvLine([a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? null, l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency)]);
     }
     out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency)]);
   }
   return out;
+}
+
+/** The statement as the lines of a printable PDF (http/pdf.ts): per account opening, postings, closing, in major units. */
+export function sellerStatementLines(s: SellerStatement): string[] {
+  const money = (v: bigint, currency: string) => (exponentOrNull(currency) === null ? v.toString() : formatMinor(v, currency));
+  const lines = [
+    `# Seller statement: ${s.seller.name} (${s.seller.id})`,
+    `Program ${s.seller.program}, payout currency ${s.seller.payoutCurrency}, ${s.seller.homeCountry}`,
+    `Period ${s.from.toISOString()} to ${s.to.toISOString()} (effective time, UTC; end excluded)`,
+    "Pending lines (a payout reserved, not yet final) change no posted balance: shown with 0.00.",
+    "",
+  ];
+  for (const a of s.accounts) {
+    lines.push(`# ${a.account} (${a.currency})`);
+    lines.push(`${"Opening balance".padEnd(76)}${money(a.opening, a.currency).padStart(22)}`);
+    lines.push(`${"effective (UTC)".padEnd(17)}${"what".padEnd(20)}${"order / payout".padEnd(20)}${"tx".padStart(8)}${"change".padStart(16)}${"balance".padStart(17)}`);
+    for (const l of a.lines) {
+      const ref = l.metadata["settlementId"] ?? l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? "";
+      lines.push(
+        `${l.effectiveAt.toISOString().slice(0, 16).replace("T", " ").padEnd(17)}${l.what.slice(0, 19).padEnd(20)}${ref.slice(0, 19).padEnd(20)}${l.transactionId.padStart(8)}${money(l.change, a.currency).padStart(16)}${money(l.balance, a.currency).padStart(17)}`,
+      );
+    }
+    lines.push(`${"Closing balance".padEnd(76)}${money(a.closing, a.currency).padStart(22)}`, "");
+  }
+  return lines;
 }
 
 export const SellerChargeView = Type.Object({
