@@ -236,9 +236,13 @@ export class Matcher {
       // Rows that match no event (deductions, corrections) are still counted once in their batch.
       if (r.rowId !== "") {
         const key = `${r.kind}\u0000${r.rowId}`;
-        if (this.leftoverIds.has(key)) this.duplicateRow(r, null);
-        else this.leftoverIds.add(key);
+        if (this.leftoverIds.has(key)) {
+          this.duplicateRow(r, null);
+          return;
+        }
+        this.leftoverIds.add(key);
       }
+      this.gatewayCost(r);
       return;
     }
     const i = this.lookup(r, wanted);
@@ -293,6 +297,46 @@ export class Matcher {
     }
     if (r.rowId !== "") this.leftoverIds.add(key);
     this.leftovers.push(r);
+  }
+
+  /**
+   * A row that moves the merchant's balance without any event of ours (a cost the gateway deducted,
+   * a correction it credited): never absorbed in the payout sum silently, but reported with the
+   * adjusting entry that books it against the receivable (`platform:reconciliation:gateway_costs`),
+   * which a resolution posts as proposed or changed.
+   */
+  private gatewayCost(r: ReportRow): void {
+    if (r.net === null || r.net === 0n || r.netCurrency === null || !this.inPeriod(r.occurredAt)) return;
+    const amount = abs(r.net);
+    const receivable = `gateway:${this.o.gateway}:receivable`;
+    const cost = "platform:reconciliation:gateway_costs";
+    const [debit, credit] = r.net < 0n ? [cost, receivable] : [receivable, cost];
+    this.emit({
+      category: "gateway_cost",
+      rule: "gateway_cost_row",
+      market: null,
+      sellerId: null,
+      currency: r.netCurrency,
+      settlementId: r.settlementRef,
+      gatewayReference: r.rowId === "" ? null : r.rowId,
+      gatewayEventId: null,
+      journalTransactionId: null,
+      lines: [r.line],
+      reportAmount: r.net,
+      ledgerAmount: 0n,
+      difference: r.net,
+      evidence: {
+        reason: `${r.recordType}: the gateway ${r.net < 0n ? "deducted" : "credited"} ${amount} ${r.netCurrency} (minor units) that no event of ours carries`,
+        report: this.rowEvidence(r),
+        proposedAdjustment: {
+          postings: [
+            { account: debit, currency: r.netCurrency, direction: "debit", amount: amount.toString() },
+            { account: credit, currency: r.netCurrency, direction: "credit", amount: amount.toString() },
+          ],
+          description: `${r.recordType} ${r.rowId === "" ? `line ${r.line}` : r.rowId} booked from the gateway report`,
+        },
+      },
+    });
   }
 
   /** A row whose id was seen before (matched to no event): reported, and not counted in its batch again. */

@@ -18,7 +18,8 @@ export const DEFAULT_GATEWAY: Record<ReportFormat, string> = {
  * What a report row is, in our terms. capture/refund/chargeback/chargeback_reversal are matched to
  * settlement events of the same type; "fee" rows to fee_adjustment events (by reference, or in
  * total per currency); "payout" rows are checked against the sum of the rows they pay out; "other"
- * rows (deposit corrections, transfers, ...) only count in payout sums.
+ * rows (deposit corrections, gateway costs, transfers, ...) count in payout sums and, when they move
+ * money, are reported as `gateway_cost` exceptions with the adjusting entry that books them.
  */
 export const ROW_KINDS = ["capture", "refund", "chargeback", "chargeback_reversal", "fee", "payout", "other"] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
@@ -63,6 +64,8 @@ export const CATEGORIES = [
   "fx_difference",
   "duplicate",
   "timing_difference",
+  /** A gateway's own charge or correction (Adyen MiscCosts, InvoiceDeduction, DepositCorrection; Stripe network_cost, other_adjustment): money the books do not have yet, with the entry that would book it. */
+  "gateway_cost",
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -77,6 +80,7 @@ export const RULE_NAMES = [
   "payout_batch",
   "chain_state",
   "duplicate_reference",
+  "gateway_cost_row",
   "unmatched",
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];

@@ -94,6 +94,21 @@ async function match(events: ReconciliationRecord[], rows: ReportRow[], rules: u
 const cats = (o: Awaited<ReturnType<typeof match>>) => o.items.map((i) => `${i.category}/${i.rule}/${i.gatewayEventId ?? i.gatewayReference}`);
 
 describe("Matcher", () => {
+  it("reports each gateway cost or correction once, with the entry that books it; a duplicated line is a duplicate only", async () => {
+    const rows = [
+      row(null, { rowId: "txn_nc1", kind: "other", recordType: "network_cost", currency: "USD", amount: null, fee: null, netCurrency: "USD", net: -6n }),
+      row(null, { rowId: "txn_nc1", kind: "other", recordType: "network_cost", currency: "USD", amount: null, fee: null, netCurrency: "USD", net: -6n }),
+      row(null, { rowId: "txn_adj", kind: "other", recordType: "other_adjustment", currency: "USD", amount: null, fee: null, netCurrency: "USD", net: 250n }),
+      row(null, { rowId: "txn_zero", kind: "other", recordType: "other_adjustment", currency: "USD", amount: null, fee: null, netCurrency: "USD", net: 0n }),
+    ];
+    const out = await match([], rows);
+    expect(cats(out)).toEqual(["gateway_cost/gateway_cost_row/txn_nc1", "duplicate/duplicate_reference/txn_nc1", "gateway_cost/gateway_cost_row/txn_adj"]);
+    const postings = (i: number) => (out.items[i]!.evidence as { proposedAdjustment: { postings: Array<{ account: string; direction: string; amount: string }> } }).proposedAdjustment.postings.map((p) => `${p.direction} ${p.account} ${p.amount}`);
+    expect(postings(0)).toEqual(["debit platform:reconciliation:gateway_costs 6", "credit gateway:adyen:receivable 6"]);
+    expect(postings(2)).toEqual(["debit gateway:adyen:receivable 250", "credit platform:reconciliation:gateway_costs 250"]);
+    expect(out.items.map((i) => i.difference)).toEqual([-6n, null, 250n]);
+  });
+
   it("applies the amount tolerance: inside it a match, beyond it an amount mismatch", async () => {
     const events = [ev("A", { amount: 1000n }), ev("B", { amount: 1000n })];
     const o = await match(events, [row("A", { amount: 1005n }), row("B", { amount: 1006n })], { amountToleranceMinor: 5 });
@@ -236,7 +251,7 @@ describe("matching rules as data", () => {
 
   it("does not call a capture booked minutes before its row a timing difference when the period is the report's own span", async () => {
     const early = ev("A", { occurredAt: new Date(T0 - 3 * 60_000) });
-    const rows = () => [row("A", { occurredAt: T0 }), row(null, { rowId: "late", refs: {}, occurredAt: T0 + H, kind: "other", recordType: "Fee" })];
+    const rows = () => [row("A", { occurredAt: T0 }), row(null, { rowId: "late", refs: {}, occurredAt: T0 + H, kind: "other", recordType: "Fee", net: null })];
     const run = (periodFromReport: boolean) => {
       const m = new Matcher({
         gateway: "adyen",

@@ -74,6 +74,7 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
           "currency_mismatch:8825000000000005",
           "duplicate:8825000000000007",
           "fx_difference:8825000000000006",
+          "gateway_cost:null",
           "missing_at_gateway:8825000000000009",
           "missing_in_ledger:8825000000009999",
           "missing_on_chain:8825000000000014",
@@ -102,6 +103,20 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
       expect(amount).toMatchObject({ rule: "exact_reference", reportAmount: 2990n, ledgerAmount: 2850n, difference: 140n, market: "ES", sellerId: "S-POP-HK-02", currency: "EUR" });
       expect(amount.lines).toEqual([lineOf(adyenText, "8825000000000004")]);
       expect(amount.evidence).toMatchObject({ field: "amount", ledger: { amount: "2850", journalTransactionId: amount.journalTransactionId } });
+
+      // The gateway's own deduction (DepositCorrection, 5.00 EUR off the batch) is not absorbed: it
+      // is reported with the entry that books it against the receivable.
+      const cost = adyenItems.find((i) => i.category === "gateway_cost")!;
+      expect(cost).toMatchObject({ rule: "gateway_cost_row", currency: "EUR", reportAmount: -500n, ledgerAmount: 0n, difference: -500n });
+      expect(cost.lines).toEqual([19]);
+      expect(cost.evidence).toMatchObject({
+        proposedAdjustment: {
+          postings: [
+            { account: "platform:reconciliation:gateway_costs", currency: "EUR", direction: "debit", amount: "500" },
+            { account: "gateway:adyen:receivable", currency: "EUR", direction: "credit", amount: "500" },
+          ],
+        },
+      });
 
       const currency = only(adyenItems, "currency_mismatch", "8825000000000005");
       expect(currency.evidence).toMatchObject({ reportCurrency: "USD", ledgerCurrency: "EUR" });
