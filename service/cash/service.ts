@@ -15,12 +15,18 @@
  *   listed as in transit.
  * The file's SHA-256 makes an import idempotent. Matching reads the ledger and the bank rail; it
  * books nothing: the money was booked when the remittance or the bank's camt.054 arrived.
+ *
+ * Unmatched entries form a queue across statements (age since import, 0-7, 8-30 and over 30 days);
+ * an exception is resolved once, with a note and, where the books lack the money (bank charges,
+ * interest, an unidentified credit), an adjusting entry posted through the ledger under the key
+ * `cash:<statement>:<entry>`: the same request again answers `exists`, another one is a conflict.
  */
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../reconciliation/index.js";
 import type { SqlRunner } from "../db/sql.js";
 import { isAppError } from "../errors.js";
 import { LedgerErrors } from "../ledger/index.js";
-import type { JournalTransaction, Ledger } from "../ledger/types.js";
+import type { AccountSpec, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
 import { Camt054Error, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts } from "../settlement/index.js";
@@ -75,6 +81,32 @@ export interface CashOptions {
   ledger: Ledger;
   /** The bank rail's payouts, by EndToEndId (absent: statement debits can only be unmatched). */
   bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<{ id: bigint; status: string; settledCurrency: string | null; settledAmount: bigint | null; cashTxId: string | null } | null> };
+}
+
+export type AgeBucket = "0-7" | "8-30" | "over-30";
+
+export interface CashAdjustment {
+  postings: PostingInput[];
+  description?: string;
+}
+
+export interface CashResolutionView {
+  note: string;
+  adjustment: { postings: Array<Omit<PostingInput, "amount"> & { amount: string }>; description?: string } | null;
+  journalTransactionId: string | null;
+  resolvedBy: string;
+  resolvedAt: string;
+}
+
+export interface CashException {
+  statementId: string;
+  statement: string;
+  account: string;
+  entry: CashEntryView;
+  importedAt: string;
+  ageDays: number;
+  status: "open" | "resolved";
+  resolution: CashResolutionView | null;
 }
 
 interface Remittance {
@@ -227,6 +259,74 @@ export class CashReconciliation {
     }
   }
 
+  /** Unmatched entries across statements, oldest first, with their age and resolution; open ones per age bucket. */
+  async exceptions(q: { status?: "open" | "resolved"; age?: AgeBucket; limit?: number }, now = new Date()): Promise<{ items: CashException[]; openByAge: Record<AgeBucket, number> }> {
+    const rows = await this.#o.sql.q<Array<{ id: bigint; report: CashStatementReport; imported_at: Date }>>(`SELECT id, report, imported_at FROM cash_statements WHERE unmatched > 0 ORDER BY id`);
+    const resolutions = new Map((await this.#o.sql.q(`SELECT * FROM cash_resolutions`)).map((r) => [`${String(r["statement_id"])}:${String(r["entry_index"])}`, resolutionOf(r)]));
+    const all: CashException[] = [];
+    for (const r of rows) {
+      for (const e of r.report.entries) {
+        if (e.exception === null) continue;
+        const resolution = resolutions.get(`${r.id}:${e.index}`) ?? null;
+        all.push({
+          statementId: r.id.toString(),
+          statement: r.report.statementId,
+          account: r.report.account,
+          entry: e,
+          importedAt: r.imported_at.toISOString(),
+          ageDays: Math.floor((now.getTime() - r.imported_at.getTime()) / 86_400_000),
+          status: resolution === null ? "open" : "resolved",
+          resolution,
+        });
+      }
+    }
+    const bucket = (days: number): AgeBucket => (days <= 7 ? "0-7" : days <= 30 ? "8-30" : "over-30");
+    const openByAge: Record<AgeBucket, number> = { "0-7": 0, "8-30": 0, "over-30": 0 };
+    for (const x of all) if (x.status === "open") openByAge[bucket(x.ageDays)]++;
+    const items = all.filter((x) => (q.status === undefined || x.status === q.status) && (q.age === undefined || bucket(x.ageDays) === q.age)).slice(0, q.limit ?? 100);
+    return { items, openByAge };
+  }
+
+  /** Resolves one unmatched entry (see the module comment); `exists` when the same request was made before. */
+  async resolve(statementId: bigint, index: number, input: { note: string; adjustment?: CashAdjustment; by: string }): Promise<{ status: "created" | "exists"; resolution: CashResolutionView }> {
+    const statement = await this.get(statementId);
+    const entry = statement.entries.find((e) => e.index === index);
+    if (entry === undefined) throw CashErrors.statementNotFound(`bank statement ${statementId} has no entry ${index}`, { fields: [{ field: "params.index", message: "unknown entry" }] });
+    if (entry.exception === null) throw CashErrors.notAnException(`entry ${index} of bank statement ${statementId} is ${entry.match === null ? "not booked by the bank" : `matched to ${entry.match.kind} ${entry.match.ref}`}: nothing to resolve`);
+    const adjustment = input.adjustment === undefined ? null : { postings: input.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })), ...(input.adjustment.description === undefined ? {} : { description: input.adjustment.description }) };
+    const requestHash = createHash("sha256").update(canonicalJson({ note: input.note, adjustment })).digest("hex");
+    return this.#lock.run(async () => {
+      const [prior] = await this.#o.sql.q(`SELECT * FROM cash_resolutions WHERE statement_id = $1 AND entry_index = $2`, statementId, index);
+      if (prior !== undefined) {
+        if (prior["request_hash"] !== requestHash) throw CashErrors.resolutionConflict(`entry ${index} of bank statement ${statementId} was resolved before with another note or adjustment`);
+        return { status: "exists" as const, resolution: resolutionOf(prior) };
+      }
+      let transactionId: string | null = null;
+      if (input.adjustment !== undefined) {
+        const posted = await this.#o.ledger.post({
+          idempotencyKey: `cash:${statementId}:${index}`,
+          postings: input.adjustment.postings,
+          accounts: reconciliationSpecs(input.adjustment.postings),
+          metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
+          description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
+        });
+        transactionId = posted.transaction.id;
+      }
+      const [row] = await this.#o.sql.q(
+        `INSERT INTO cash_resolutions (statement_id, entry_index, note, adjustment, journal_transaction_id, request_hash, resolved_by)
+         VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) RETURNING *`,
+        statementId,
+        index,
+        input.note,
+        adjustment === null ? null : JSON.stringify(adjustment),
+        transactionId,
+        requestHash,
+        input.by,
+      );
+      return { status: "created" as const, resolution: resolutionOf(row!) };
+    });
+  }
+
   async list(limit = 50): Promise<CashStatementReport[]> {
     return (await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements ORDER BY id DESC LIMIT $1`, limit)).map((r) => r.report);
   }
@@ -236,6 +336,25 @@ export class CashReconciliation {
     if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
     return r.report;
   }
+}
+
+/** An adjusting entry may open `platform:reconciliation:*` accounts (debit-normal, either sign); any other account must exist. */
+function reconciliationSpecs(postings: readonly PostingInput[]): AccountSpec[] {
+  const out = new Map<string, AccountSpec>();
+  for (const p of postings) {
+    if (p.account.startsWith("platform:reconciliation:")) out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true });
+  }
+  return [...out.values()];
+}
+
+function resolutionOf(r: Record<string, unknown>): CashResolutionView {
+  return {
+    note: r["note"] as string,
+    adjustment: (r["adjustment"] as CashResolutionView["adjustment"]) ?? null,
+    journalTransactionId: typeof r["journal_transaction_id"] === "bigint" ? r["journal_transaction_id"].toString() : null,
+    resolvedBy: r["resolved_by"] as string,
+    resolvedAt: (r["created_at"] as Date).toISOString(),
+  };
 }
 
 /** `id` appears in `text` as a whole reference (not inside a longer one: "PO-1" is not in "PO-12"). */

@@ -108,6 +108,8 @@ describe("operations routes and docs", () => {
       ["post", "/v1/cash/statements"],
       ["get", "/v1/cash/statements"],
       ["get", "/v1/cash/statements/{id}"],
+      ["get", "/v1/cash/exceptions"],
+      ["post", "/v1/cash/statements/{id}/entries/{index}/resolution"],
       ["get", "/v1/payouts/bank/files"],
       ["get", "/v1/payouts/bank/files/{id}"],
       ["post", "/v1/fx/revaluations"],

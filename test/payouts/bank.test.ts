@@ -269,5 +269,28 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(json<{ items: unknown[] }>(await h.get("/v1/cash/statements")).items).toHaveLength(2);
     const pain = await xmlPost("/v1/cash/statements", fileXml, financeWrite);
     expect([pain.statusCode, problemCode(pain)]).toEqual([422, "ENT_CASH_STATEMENT_INVALID"]);
+
+    // The unmatched entries wait in one queue; the interest credit is booked by its resolution.
+    const queue = json<{ items: Array<{ statementId: string; entry: { index: number; amount: string }; status: string }>; openByAge: Record<string, number> }>(await h.get("/v1/cash/exceptions"));
+    expect(queue.items.map((x) => [x.entry.amount, x.status])).toEqual([
+      ["2500", "open"],
+      [settled.toString(), "open"],
+    ]);
+    expect(queue.openByAge).toEqual({ "0-7": 2, "8-30": 0, "over-30": 0 });
+    const interest = queue.items[0]!;
+    const url = `/v1/cash/statements/${interest.statementId}/entries/${interest.entry.index}/resolution`;
+    const body = { note: "November interest", adjustment: { postings: [{ account: "platform:cash:bank", currency: "USD", direction: "debit", amount: "2500" }, { account: "platform:reconciliation:bank_interest", currency: "USD", direction: "credit", amount: "2500" }] } };
+    const cashBefore = BigInt((await balance("platform:cash:bank", "USD")).posted);
+    expect((await h.post(url, body, h.keys.finance)).statusCode).toBe(403);
+    const resolved = await h.post(url, body, financeWrite);
+    expect(resolved.statusCode, resolved.body).toBe(201);
+    expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore + 2500n);
+    expect((await h.post(url, body, financeWrite)).statusCode).toBe(200);
+    const other = await h.post(url, { note: "something else" }, financeWrite);
+    expect([other.statusCode, problemCode(other)]).toEqual([409, "ENT_CASH_RESOLUTION_CONFLICT"]);
+    const matched = await h.post(`/v1/cash/statements/${interest.statementId}/entries/1/resolution`, { note: "x" }, financeWrite);
+    expect([matched.statusCode, problemCode(matched)]).toEqual([409, "ENT_CASH_NOT_AN_EXCEPTION"]);
+    expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore + 2500n);
+    expect(json<{ items: unknown[] }>(await h.get("/v1/cash/exceptions?status=open")).items).toHaveLength(1);
   });
 });

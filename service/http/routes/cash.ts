@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Int8Id, LimitQuery, problems } from "../schemas/common.js";
+import { ResolutionBody } from "./reconciliation.js";
 
 const TAG = TAGS.reconciliation;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -42,6 +43,27 @@ export const CashStatementView = Type.Object({
   importedAt: Type.String({ format: "date-time" }),
   importedBy: Type.String(),
 });
+
+const ResolutionView = Type.Object({
+  note: Type.String(),
+  adjustment: Nullable(Type.Object({ postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Type.String() })), description: Type.Optional(Type.String()) })),
+  journalTransactionId: Nullable(Type.String()),
+  resolvedBy: Type.String(),
+  resolvedAt: Type.String({ format: "date-time" }),
+});
+
+const ExceptionView = Type.Object({
+  statementId: Type.String(),
+  statement: Type.String({ description: "The bank's statement id (Stmt/Id)" }),
+  account: Type.String(),
+  entry: EntryView,
+  importedAt: Type.String({ format: "date-time" }),
+  ageDays: Type.Integer({ description: "Days since the statement was imported" }),
+  status: Type.String({ enum: ["open", "resolved"] }),
+  resolution: Nullable(ResolutionView),
+});
+
+const StatementParams = Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Statement id, decimal") });
 
 function by(request: FastifyRequest): string {
   return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
@@ -93,8 +115,49 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Get one imported bank statement with its reconciliation",
       security: bearer,
-      params: Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Statement id, decimal") }),
+      params: StatementParams,
       response: { 200: CashStatementView, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => app.services.cash.get(BigInt((request.params as { id: string }).id)));
+
+  app.get("/v1/cash/exceptions", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "The bank statements' unmatched entries, oldest first",
+      description: "Every `unmatched` entry across imported statements with its age since import, open or resolved (with its note and adjusting entry); `openByAge` counts the open ones per bucket (0-7, 8-30, over 30 days).",
+      security: bearer,
+      querystring: Type.Object(
+        { status: Type.Optional(Type.String({ enum: ["open", "resolved"] })), age: Type.Optional(Type.String({ enum: ["0-7", "8-30", "over-30"] })), limit: Type.Optional(LimitQuery) },
+        { additionalProperties: false },
+      ),
+      response: { 200: Type.Object({ items: Type.Array(ExceptionView), openByAge: Type.Object({ "0-7": Type.Integer(), "8-30": Type.Integer(), "over-30": Type.Integer() }) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as { status?: "open" | "resolved"; age?: "0-7" | "8-30" | "over-30"; limit?: string };
+    return app.services.cash.exceptions({ ...(q.status === undefined ? {} : { status: q.status }), ...(q.age === undefined ? {} : { age: q.age }), ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
+  });
+
+  app.post("/v1/cash/statements/:id/entries/:index/resolution", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Resolve an unmatched bank statement entry",
+      description:
+        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open `platform:reconciliation:*` accounts; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
+      security: bearer,
+      params: Type.Object({ id: StatementParams.properties.id, index: Type.String({ pattern: "^[1-9][0-9]{0,5}$", description: "The entry's index in the statement (1-based)" }) }),
+      body: ResolutionBody,
+      response: { 201: Type.Object({ status: Type.Literal("created"), resolution: ResolutionView }), 200: Type.Object({ status: Type.Literal("exists"), resolution: ResolutionView }), ...problems(400, 401, 403, 404, 409, 422, 429) },
+    },
+  }, async (request, reply) => {
+    const { id, index } = request.params as { id: string; index: string };
+    const b = request.body as ResolutionBody;
+    const r = await app.services.cash.resolve(BigInt(id), Number(index), {
+      note: b.note,
+      ...(b.adjustment === undefined ? {} : { adjustment: { postings: b.adjustment.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })), ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }) } }),
+      by: by(request),
+    });
+    return reply.status(r.status === "created" ? 201 : 200).send(r);
+  });
 }

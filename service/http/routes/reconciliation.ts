@@ -108,7 +108,7 @@ const PostingBody = Type.Object(
   { additionalProperties: false },
 );
 
-const ResolutionBody = Type.Object(
+export const ResolutionBody = Type.Object(
   {
     note: Text(4000, 1),
     adjustment: Type.Optional(
@@ -123,7 +123,7 @@ const ResolutionBody = Type.Object(
   },
   { additionalProperties: false },
 );
-type ResolutionBody = Static<typeof ResolutionBody>;
+export type ResolutionBody = Static<typeof ResolutionBody>;
 
 const ResolutionView = Type.Object({
   runId: Type.String(),
