@@ -12,12 +12,12 @@
  */
 import type { SettlementVaultContract } from "../chain/contracts.js";
 import { errorSummary, isAppError } from "../errors.js";
-import { LedgerErrors } from "../ledger/index.js";
 import type { Ledger } from "../ledger/types.js";
 import type { RoundingMode } from "../money/index.js";
 import type { Seller } from "../settlement/types.js";
 import { STABLECOIN_CURRENCY, unitsPerCent } from "../treasury/index.js";
-import { PayoutAccounts, pendingPayoutRequest, requestToJson } from "./booking.js";
+import { availableBalance } from "./balances.js";
+import { pendingPayoutRequest, requestToJson } from "./booking.js";
 import type { DestinationRepository } from "./destination-repository.js";
 import { PayoutErrors } from "./errors.js";
 import { Mutex } from "../concurrency.js";
@@ -92,7 +92,7 @@ export class PayoutPlanner {
         if (early !== null) skipped.push(early);
         continue;
       }
-      const available = await this.#available(s);
+      const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
       const low = skipForBalance(s, available, this.#o.minAmount);
       if (low !== null || available === null) {
         if (low !== null) skipped.push(low);
@@ -136,16 +136,6 @@ export class PayoutPlanner {
     }
     await repo.markPlanned(owner);
     return { batches, skipped };
-  }
-
-  /** The seller's available balance in its payout currency; null when it has no ledger account yet. */
-  async #available(s: Seller): Promise<bigint | null> {
-    try {
-      return (await this.#o.ledger.balance(PayoutAccounts.available(s.id), s.payoutCurrency)).available;
-    } catch (e) {
-      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return null;
-      throw e;
-    }
   }
 
   /** USD 1:1; any other currency through one FX quote per currency and run, rounded as configured. */

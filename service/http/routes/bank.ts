@@ -6,9 +6,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
-import { lineKind } from "../../settlement/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
+import { SettlesView, settlesView } from "./payouts.js";
 
 const TAG = TAGS.payouts;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -244,41 +244,9 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
         "The postings of `seller:<id>:available` in the payout's currency since the previous bank payout of that currency reserved the balance (or since the start), up to this payout's reserve, each with its effect on the spendable balance; they sum to `total`, which equals the payout's amount (`matches`).",
       security: bearer,
       params: Type.Object({ id: Id }),
-      response: {
-        200: Type.Object({
-          payoutId: Type.String(),
-          sellerId: Type.String(),
-          currency: Type.String(),
-          amount: Type.String(),
-          total: Type.String(),
-          matches: Type.Boolean(),
-          lines: Type.Array(
-            Type.Object({ transactionId: Type.String(), effectiveAt: Type.String(), what: Type.String(), settlementId: Nullable(Type.String()), phase: Type.String(), amount: Type.String(), available: Type.String() }),
-          ),
-        }),
-        ...problems(400, 401, 403, 404, 429, 503),
-      },
+      response: { 200: SettlesView, ...problems(400, 401, 403, 404, 429, 503) },
     },
-  }, async (request) => {
-    const r = await rail().settledBy(BigInt((request.params as { id: string }).id));
-    return {
-      payoutId: r.payout.id.toString(),
-      sellerId: r.payout.sellerId,
-      currency: r.payout.currency,
-      amount: r.payout.amount.toString(),
-      total: r.total.toString(),
-      matches: r.matches,
-      lines: r.lines.map((l) => ({
-        transactionId: l.transactionId,
-        effectiveAt: l.effectiveAt.toISOString(),
-        what: lineKind(l.metadata, l.transactionKind),
-        settlementId: l.metadata["settlementId"] ?? null,
-        phase: l.phase,
-        amount: l.amount.toString(),
-        available: l.available.toString(),
-      })),
-    };
-  });
+  }, async (request) => settlesView(await rail().settledBy(BigInt((request.params as { id: string }).id))));
 
   app.get("/v1/payouts/bank/files", {
     config: read,

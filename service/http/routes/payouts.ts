@@ -164,6 +164,52 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a payout (of either rail) pays: the seller's available-balance lines it drained. */
+export const SettlesView = Type.Object({
+  payoutId: Type.String(),
+  sellerId: Type.String(),
+  currency: Type.String(),
+  amount: Type.String(),
+  total: Type.String(),
+  matches: Type.Boolean(),
+  lines: Type.Array(
+    Type.Object({
+      transactionId: Type.String(),
+      effectiveAt: Type.String(),
+      what: Type.String(),
+      settlementId: Type.Union([Type.String(), Type.Null()]),
+      phase: Type.String(),
+      amount: Type.String(),
+      available: Type.String(),
+    }),
+  ),
+});
+
+export function settlesView(r: {
+  payout: { id: bigint; sellerId: string; currency: string; amount: bigint };
+  lines: Array<{ transactionId: string; effectiveAt: Date; metadata: Record<string, string>; transactionKind: string; phase: string; amount: bigint; available: bigint }>;
+  total: bigint;
+  matches: boolean;
+}): Static<typeof SettlesView> {
+  return {
+    payoutId: r.payout.id.toString(),
+    sellerId: r.payout.sellerId,
+    currency: r.payout.currency,
+    amount: r.payout.amount.toString(),
+    total: r.total.toString(),
+    matches: r.matches,
+    lines: r.lines.map((l) => ({
+      transactionId: l.transactionId,
+      effectiveAt: l.effectiveAt.toISOString(),
+      what: lineKind(l.metadata, l.transactionKind),
+      settlementId: l.metadata["settlementId"] ?? null,
+      phase: l.phase,
+      amount: l.amount.toString(),
+      available: l.available.toString(),
+    })),
+  };
+}
+
 function by(request: FastifyRequest): string {
   return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
 }
@@ -255,48 +301,11 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
       security: bearer,
       params: Type.Object({ id: Id }),
       response: {
-        200: Type.Object({
-          payoutId: Type.String(),
-          sellerId: Type.String(),
-          currency: Type.String(),
-          amount: Type.String(),
-          total: Type.String(),
-          matches: Type.Boolean(),
-          lines: Type.Array(
-            Type.Object({
-              transactionId: Type.String(),
-              effectiveAt: Type.String(),
-              what: Type.String(),
-              settlementId: Type.Union([Type.String(), Type.Null()]),
-              phase: Type.String(),
-              amount: Type.String(),
-              available: Type.String(),
-            }),
-          ),
-        }),
+        200: SettlesView,
         ...problems(400, 401, 403, 404, 429, 503),
       },
     },
-  }, async (request) => {
-    const r = await service().settledBy(BigInt((request.params as { id: string }).id));
-    return {
-      payoutId: r.payout.id.toString(),
-      sellerId: r.payout.sellerId,
-      currency: r.payout.currency,
-      amount: r.payout.amount.toString(),
-      total: r.total.toString(),
-      matches: r.matches,
-      lines: r.lines.map((l) => ({
-        transactionId: l.transactionId,
-        effectiveAt: l.effectiveAt.toISOString(),
-        what: lineKind(l.metadata, l.transactionKind),
-        settlementId: l.metadata["settlementId"] ?? null,
-        phase: l.phase,
-        amount: l.amount.toString(),
-        available: l.available.toString(),
-      })),
-    };
-  });
+  }, async (request) => settlesView(await service().settledBy(BigInt((request.params as { id: string }).id))));
 
   app.get("/v1/payouts/batches/:id", {
     config: read,

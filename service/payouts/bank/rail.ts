@@ -29,6 +29,7 @@ import type { LeaseStorePort } from "../../leader/lease-store.js";
 import { isCurrency } from "../../money/index.js";
 import { Accounts, MAX_RATE_DEVIATION_BPS } from "../../settlement/index.js";
 import type { Seller } from "../../settlement/types.js";
+import { availableBalance } from "../balances.js";
 import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
@@ -196,7 +197,7 @@ export class BankRail {
         skipped.push({ sellerId: s.id, reason: "in_flight", detail: "a payout is planned or instructed and not confirmed yet" });
         continue;
       }
-      const available = await this.#available(s);
+      const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
       if (available === null) {
         skipped.push({ sellerId: s.id, reason: "no_account" });
         continue;
@@ -231,15 +232,6 @@ export class BankRail {
     await this.writeFiles();
     const payouts = file === null ? [] : await store.list({ fileId: file.id, limit: 10_000 });
     return { file: file === null ? null : ((await store.file(file.id)) ?? file), payouts: payouts.reverse(), skipped };
-  }
-
-  async #available(s: Seller): Promise<bigint | null> {
-    try {
-      return (await this.#o.ledger.balance(BankAccounts.available(s.id), s.payoutCurrency)).available;
-    } catch (e) {
-      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return null;
-      throw e;
-    }
   }
 
   /** Posts the stored reserve of each payout without one; a refusal rejects the payout (nothing was instructed). */
