@@ -162,6 +162,10 @@ describe("camt.053 (the platform's bank statements)", () => {
     ]);
     expect(s!.entries[3]!.texts).toContain("SAMMELGUTSCHRIFT ESR VERARBEITUNG VOM 24.11.2020 KUNDENNUMMER 01-429580-3 PAKET ID: 201124CH00000UR0");
     expect(() => readBankMessage(fixture("postfinance-camt.053.001.04.xml"), "camt.054")).toThrow(/not a camt\.054/);
+    // The same statement under the .001.02 namespace (the version many banks still send) reads alike.
+    const v02 = readBankMessage(fixture("postfinance-camt.053.001.04.xml").replaceAll("camt.053.001.04", "camt.053.001.02"), "camt.053");
+    expect(v02.version).toBe("camt.053.001.02");
+    expect(v02.reports).toEqual(m.reports);
   });
 
   it("writes statements valid against camt.053.001.08, with a debit opening balance, and reads them back", async () => {
