@@ -16,6 +16,7 @@ import { historicalUsdRate } from "../../service/fx/index.js";
 import { divideRounded } from "../../service/money/index.js";
 import { createServices } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { BankStore } from "../../service/payouts/bank/store.js";
 import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
@@ -203,6 +204,9 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(instructed.map((p) => p.sellerId)).toEqual(["S-POP-SZ-01"]);
     for (const o of outcomes) if (o.status === "rejected") expect(String((o.reason as { code?: string }).code)).toBe("ENT_PAYOUT_PLANNER_BUSY");
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+    // Beneath the lease, the database itself refuses a second payout in flight for the seller.
+    const store = new BankStore(h.db.sql);
+    expect(await store.insertPlanned({ sellerId: "S-POP-SZ-01", currency: "CNY", amount: 1n, account: platform, createdBy: "test" }, () => ({}))).toBeNull();
 
     // A converted debit 20% away from what the CNY was booked at is not booked; the bank's real one is.
     const p = instructed[0]!;

@@ -210,6 +210,10 @@ export class BankRail {
       const p = await store.insertPlanned({ sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by }, (id, endToEndId) =>
         requestToJson(reserveRequest({ id, sellerId: s.id, currency: s.payoutCurrency, amount: available, endToEndId })),
       );
+      if (p === null) {
+        skipped.push({ sellerId: s.id, reason: "in_flight", detail: "another planner instructed this seller meanwhile" });
+        continue;
+      }
       await this.#reserve([p], skipped);
     }
     const ready = (await store.planned()).filter((p) => p.pendingTxId !== null);

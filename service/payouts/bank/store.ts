@@ -3,6 +3,7 @@
  * 20261206090000_bank_rail), through the raw SQL runner. State changes are compare-and-set on the
  * status, so two processes confirming the same payout cannot both win.
  */
+import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
 import type { BankAccountRef } from "./iso20022.js";
 
@@ -142,8 +143,12 @@ export class BankStore {
     return (await this.sql.q(`DELETE FROM payout_bank_accounts WHERE seller_id = $1 RETURNING seller_id`, sellerId)).length === 1;
   }
 
-  /** Records a planned payout; its reserve request is built from the id the row gets. */
-  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout> {
+  /**
+   * Records a planned payout; its reserve request is built from the id the row gets. Null when the
+   * seller already has a payout planned or instructed (the partial unique index says so, whatever
+   * any lease said).
+   */
+  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout | null> {
     return this.sql.transaction(async (tx) => {
       const [{ id }] = (await tx.q<Array<{ id: bigint }>>(`SELECT nextval('bank_payouts_id_seq') AS id`)) as [{ id: bigint }];
       const endToEndId = `ENT-BP-${id}`;
@@ -160,6 +165,9 @@ export class BankStore {
         p.createdBy,
       );
       return payoutOf(r!);
+    }).catch((e: unknown) => {
+      if (isUniqueViolation(e, "bank_payouts_one_in_flight_key")) return null;
+      throw e;
     });
   }
 

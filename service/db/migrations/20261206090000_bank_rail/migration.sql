@@ -71,3 +71,6 @@ CREATE INDEX "bank_payouts_seller_idx" ON "bank_payouts"("seller_id", "id");
 
 -- CreateIndex
 CREATE INDEX "bank_payouts_status_idx" ON "bank_payouts"("status");
+
+-- CreateIndex (partial: at most one payout in flight per seller, a guard beneath the planner's lease)
+CREATE UNIQUE INDEX "bank_payouts_one_in_flight_key" ON "bank_payouts"("seller_id") WHERE "status" IN ('planned', 'instructed');
