@@ -22,7 +22,7 @@
  * line exactly. The buyer-currency amount is converted at the follow-up's own rate; what that
  * costs more or less than the USD lines taken back is an explicit FX gain/loss.
  */
-import { allocate, applyBps, convertMinor, currency as isoCurrency, MoneyDecimal, roundToInteger } from "../money/index.js";
+import { allocate, applyBps, convertMinor, currency as isoCurrency, divideRounded, MoneyDecimal, roundToInteger } from "../money/index.js";
 import type { PostingInput } from "../ledger/types.js";
 import { settlementFactsMetadata } from "../anchoring/leaf.js";
 import { Accounts, SETTLEMENT_CURRENCY } from "./accounts.js";
@@ -51,6 +51,8 @@ export interface CapturePlanInput {
   seller: Seller;
   schedule: FeeSchedule;
   taxRule: TaxRule;
+  /** The tax rule's deduction in the buyer currency (schedules.ts deductionIn); 0 without one. */
+  taxDeduction?: bigint;
   rates: PlanRates;
 }
 
@@ -100,9 +102,17 @@ export function addLines(a: Lines, b: Lines): Lines {
   return out;
 }
 
-/** Tax contained in a tax-inclusive gross: gross x rate / (1 + rate), half-even, exact in bigint. */
-export function inclusiveTax(gross: bigint, rateBps: number): bigint {
+/**
+ * Tax contained in a tax-inclusive gross: gross x rate / (1 + rate), half-even, exact in bigint.
+ * With a deduction D (the rule's fixed amount off the tax, in the gross's currency): the tax T on the
+ * goods' value V = gross - T is V x rate - D, so T = (gross x rate - D) / (1 + rate), never below 0.
+ */
+export function inclusiveTax(gross: bigint, rateBps: number, deduction = 0n): bigint {
   if (rateBps === 0 || gross === 0n) return 0n;
+  if (deduction !== 0n) {
+    const num = gross * BigInt(rateBps) - deduction * 10_000n;
+    return num <= 0n ? 0n : divideRounded(num, 10_000n + BigInt(rateBps), "half-even");
+  }
   const num = gross * BigInt(rateBps);
   const den = 10_000n + BigInt(rateBps);
   return roundToInteger(new MoneyDecimal(num.toString()).div(den.toString()), "half-even");
@@ -253,7 +263,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   const borneBy: FeeBearer = schedule.paymentFeeBorneBy;
 
   lines.gross = G;
-  lines.tax = taxRule.collectedBy === "marketplace" ? inclusiveTax(G, taxRule.rateBps) : 0n;
+  lines.tax = taxRule.collectedBy === "marketplace" ? inclusiveTax(G, taxRule.rateBps, input.taxDeduction ?? 0n) : 0n;
   const netBuyer = G - lines.tax;
   let feeUsd: bigint;
   let midUsd = netBuyer;

@@ -225,6 +225,8 @@ function taxRuleColumns(r: TaxRule) {
     supply: r.supply ?? null,
     maxValueCurrency: r.maxValue?.currency ?? null,
     maxValueAmount: r.maxValue?.amount.toString() ?? null,
+    deductionCurrency: r.deduction?.currency ?? null,
+    deductionAmount: r.deduction?.amount.toString() ?? null,
   };
 }
 
@@ -338,6 +340,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
       note: r.note,
       ...(r.supply === null ? {} : { supply: r.supply as TaxSupply }),
       ...(r.maxValueCurrency === null || r.maxValueAmount === null ? {} : { maxValue: { currency: r.maxValueCurrency, amount: BigInt(r.maxValueAmount.toFixed(0)) } }),
+      ...(r.deductionCurrency === null || r.deductionAmount === null ? {} : { deduction: { currency: r.deductionCurrency, amount: BigInt(r.deductionAmount.toFixed(0)) } }),
     }));
   }
 

@@ -5,7 +5,7 @@
  * A newer generic version therefore never overrides an older specific one: specific rows are
  * deliberate exceptions and are versioned on their own.
  */
-import { convertMinor, isCurrency } from "../money/index.js";
+import { convertMinor, isCurrency, parseRateFraction } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
 import { inclusiveTax } from "./plan.js";
 import { PROGRAMS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxRule, type TaxSupply } from "./types.js";
@@ -33,10 +33,26 @@ export interface TaxedGoods {
  * it (the price then includes it), else the gross, in the band's currency (half-even).
  */
 export function goodsValue(rule: TaxRule, goods: TaxedGoods, to: string): bigint | null {
-  const net = rule.collectedBy === "marketplace" ? goods.gross - inclusiveTax(goods.gross, rule.rateBps) : goods.gross;
+  const deduction = deductionIn(rule, goods);
+  if (deduction === null) return null;
+  const net = rule.collectedBy === "marketplace" ? goods.gross - inclusiveTax(goods.gross, rule.rateBps, deduction) : goods.gross;
   if (to === goods.currency) return net;
   const rate = goods.rateTo(to);
   return rate === null ? null : convertMinor(net, goods.currency, to, rate, "half-even");
+}
+
+/**
+ * A rule's deduction in the order's currency at the mid rate (half-even): 0 without one, null when no
+ * rate from the order's currency to the deduction's is published.
+ */
+export function deductionIn(rule: TaxRule, goods: TaxedGoods): bigint | null {
+  const d = rule.deduction;
+  if (d === undefined) return 0n;
+  if (d.currency === goods.currency) return d.amount;
+  const rate = goods.rateTo(d.currency);
+  const f = rate === null ? null : parseRateFraction(rate);
+  // rateTo is order -> deduction currency: the deduction comes back through its inverse.
+  return f === null || f.num === 0n ? null : convertMinor(d.amount, d.currency, goods.currency, { num: f.den, den: f.num }, "half-even");
 }
 
 function taxSpecificity(r: TaxRule): number {
@@ -139,6 +155,9 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   if (r.collectedBy === "none" && r.rateBps !== 0 && r.kind === "none") bad(r.id, "rateBps", "must be 0 when nothing is collected");
   if (r.collectedBy !== "marketplace" && r.collectedBy !== "none") bad(r.id, "collectedBy", "must be marketplace or none");
   if (r.supply !== undefined && !(TAX_SUPPLIES as readonly string[]).includes(r.supply)) bad(r.id, "supply", `must be ${TAX_SUPPLIES.join(" or ")}, or absent for both`);
+  if (r.deduction !== undefined && (!isCurrency(r.deduction.currency) || typeof r.deduction.amount !== "bigint" || r.deduction.amount <= 0n)) {
+    bad(r.id, "deduction", "needs an ISO 4217 currency and a positive amount of minor units");
+  }
   if (r.maxValue !== undefined && (!isCurrency(r.maxValue.currency) || typeof r.maxValue.amount !== "bigint" || r.maxValue.amount <= 0n)) {
     bad(r.id, "maxValue", "needs an ISO 4217 currency and a positive amount of minor units");
   }

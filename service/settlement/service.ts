@@ -29,7 +29,7 @@ import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
-import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
+import { deductionIn, selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
 import type {
   FeeBearer,
   FeeSchedule,
@@ -563,13 +563,20 @@ export class SettlementService {
           },
         );
       }
-      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt, await this.taxedGoods(event, config.taxRules));
+      const goods = await this.taxedGoods(event, config.taxRules);
+      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt, goods);
       if (taxRule === null)
         throw SettlementErrors.noTaxRule(`no tax rule for ${event.market} at ${event.occurredAt.toISOString()}`, {
           fields: [{ field: "market", message: "no tax rule in force" }],
         });
+      const taxDeduction = deductionIn(taxRule, goods);
+      if (taxDeduction === null) {
+        throw SettlementErrors.fxUnavailable(`no ${event.currency}->${taxRule.deduction?.currency ?? ""} rate to convert tax rule ${taxRule.id}'s deduction`, {
+          fields: [{ field: "occurredAt", message: `no ${event.currency}->${taxRule.deduction?.currency ?? ""} rate published for this instant` }],
+        });
+      }
       const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
-      return { plan: planCapture({ event, seller, schedule, taxRule, rates }), sequence: 0 };
+      return { plan: planCapture({ event, seller, schedule, taxRule, taxDeduction, rates }), sequence: 0 };
     }
     const chain = await this.repo.listChain(captureKey);
     if (chain[0]?.event.type !== "capture") {
@@ -613,7 +620,12 @@ export class SettlementService {
 
   /** The capture's goods for tax selection: its supply (from shipFrom) and the mid rates its market's value bands need. */
   private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[]): Promise<TaxedGoods> {
-    const needed = new Set(rules.filter((r) => r.market === event.market && r.maxValue !== undefined && r.maxValue.currency !== event.currency).map((r) => r.maxValue!.currency));
+    const needed = new Set(
+      rules
+        .filter((r) => r.market === event.market)
+        .flatMap((r) => [r.maxValue?.currency, r.deduction?.currency])
+        .filter((c): c is string => c !== undefined && c !== event.currency),
+    );
     const rates = new Map<string, string | null>();
     for (const to of needed) {
       rates.set(to, await this.fx.conversionRate(event.currency, to, event.occurredAt).then((r) => r.mid.rate, () => null));

@@ -76,6 +76,11 @@ export interface TaxRule {
   supply?: TaxSupply;
   /** It applies only up to this value of the goods (the gross net of this tax), e.g. IOSS's EUR 150. Absent: no bound. */
   maxValue?: { currency: string; amount: bigint };
+  /**
+   * A fixed amount taken off the tax (Brazil's 60% band above USD 50: less USD 20), in this currency,
+   * converted to the order's at the mid rate. The tax is never below zero.
+   */
+  deduction?: { currency: string; amount: bigint };
 }
 
 export const TAX_SUPPLIES = ["import", "domestic"] as const;

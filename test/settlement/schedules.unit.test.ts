@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
-import { selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "../../service/settlement/schedules.js";
+import { deductionIn, selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "../../service/settlement/schedules.js";
+import { inclusiveTax } from "../../service/settlement/plan.js";
 import { parseEvent, validateEvent } from "../../service/settlement/validate.js";
 import { capture, followUp } from "./fixtures.js";
 
@@ -117,6 +118,26 @@ describe("tax by where the goods ship from and what they are worth", () => {
     expect(scheme("KR", goods("import", 300_000n, "KRW", usd))).toBe("KR_IMPORT_CUSTOMS"); // 216 USD
     const vat = selectTaxRule(TAX_RULES, "KR", when, goods("domestic", 300_000n, "KRW", usd));
     expect([vat?.scheme, vat?.rateBps, vat?.collectedBy]).toEqual(["KR_VAT", 1000, "marketplace"]);
+  });
+
+  it("Brazil: 20% up to USD 50 of goods, above it 60% less USD 20 (the band and the deduction at the mid rate)", () => {
+    const usd = { USD: "0.2" }; // 5 BRL to the dollar, to keep the arithmetic readable
+    // 300.00 BRL with 20% inside is 250.00 BRL = USD 50.00 of goods: still the 20% band.
+    const low = selectTaxRule(TAX_RULES, "BR", when, goods("import", 30_000n, "BRL", usd))!;
+    expect([low.id, low.rateBps]).toEqual(["tax-BR-remessa-2024", 2000]);
+    expect(inclusiveTax(30_000n, low.rateBps, deductionIn(low, goods("import", 30_000n, "BRL", usd))!)).toBe(5_000n);
+    // 500.00 BRL: the 60% band. The deduction is USD 20 = 100.00 BRL; with T = 0.6 V - 100 and
+    // V + T = 500: V = 375.00, T = 125.00 (not the 187.50 of 60% inside the gross).
+    const g = goods("import", 50_000n, "BRL", usd);
+    const high = selectTaxRule(TAX_RULES, "BR", when, g)!;
+    expect([high.id, high.rateBps, high.scheme]).toEqual(["tax-BR-remessa-60-2024", 6000, "BR_REMESSA_CONFORME"]);
+    expect(deductionIn(high, g)).toBe(10_000n);
+    expect(inclusiveTax(50_000n, high.rateBps, 10_000n)).toBe(12_500n);
+    expect(inclusiveTax(50_000n, high.rateBps, 0n)).toBe(18_750n);
+    // Never below zero, and a deduction in a currency without a published rate is refused, not guessed.
+    expect(inclusiveTax(1_000n, 6000, 10_000n)).toBe(0n);
+    expect(deductionIn(high, goods("import", 50_000n, "BRL"))).toBeNull();
+    expect(codeOf(() => validateTaxRule({ ...high, deduction: { currency: "usd", amount: 2_000n } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE deduction");
   });
 
   it("validates the supply and the band of a published rule", () => {

@@ -210,6 +210,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       note: Text(500),
       supply: Type.Optional(Type.Union(TAX_SUPPLIES.map((s) => Type.Literal(s)), { description: "Only for imports, or only for goods shipped from inside the market; absent: both" })),
       maxValue: Type.Optional(Type.Object({ currency: Type.String({ pattern: "^[A-Z]{3}$" }), amount: NonNegativeAmount }, { additionalProperties: false, description: "Applies up to this value of the goods (the gross net of this tax), e.g. IOSS: EUR 150 = 15000" })),
+      deduction: Type.Optional(Type.Object({ currency: Type.String({ pattern: "^[A-Z]{3}$" }), amount: NonNegativeAmount }, { additionalProperties: false, description: "A fixed amount off the tax, converted at the mid rate; the tax is never below 0. Brazil above USD 50: 60% less USD 20 = 2000" })),
     },
     { additionalProperties: false },
   );
@@ -283,8 +284,13 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof TaxRuleBody>;
-    const { maxValue, ...rest } = b;
-    const taxRule: TaxRule = { ...rest, effectiveFrom: new Date(b.effectiveFrom), ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: BigInt(maxValue.amount) } }) };
+    const { maxValue, deduction, ...rest } = b;
+    const taxRule: TaxRule = {
+      ...rest,
+      effectiveFrom: new Date(b.effectiveFrom),
+      ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: BigInt(maxValue.amount) } }),
+      ...(deduction === undefined ? {} : { deduction: { currency: deduction.currency, amount: BigInt(deduction.amount) } }),
+    };
     const r = await services.settlement.publishProgramItem({ kind: "taxRule", taxRule }, request.principal?.keyId ?? null);
     return reply.status(published(r.status)).send(taxRuleView(r.item.kind === "taxRule" ? r.item.taxRule : taxRule));
   });

@@ -247,11 +247,17 @@ export const TaxRuleView = Type.Object({
   note: Type.String(),
   supply: Type.Optional(Type.String({ description: "import or domestic; absent: both" })),
   maxValue: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
+  deduction: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
 });
 
 export function taxRuleView(r: TaxRule): Static<typeof TaxRuleView> {
-  const { maxValue, ...rest } = r;
-  return { ...rest, effectiveFrom: r.effectiveFrom.toISOString(), ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: maxValue.amount.toString() } }) };
+  const { maxValue, deduction, ...rest } = r;
+  return {
+    ...rest,
+    effectiveFrom: r.effectiveFrom.toISOString(),
+    ...(maxValue === undefined ? {} : { maxValue: { currency: maxValue.currency, amount: maxValue.amount.toString() } }),
+    ...(deduction === undefined ? {} : { deduction: { currency: deduction.currency, amount: deduction.amount.toString() } }),
+  };
 }
 
 const StatementLineView = Type.Object({
