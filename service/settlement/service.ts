@@ -17,7 +17,7 @@
 import { KeyedLock, forEachLimit } from "../concurrency.js";
 import { GroupCommit } from "../group-commit.js";
 import { transientAsAppError } from "../db/errors.js";
-import { Errors, isAppError } from "../errors.js";
+import { AppError, Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
 import { LedgerErrors } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
@@ -626,11 +626,30 @@ export class SettlementService {
         .flatMap((r) => [r.maxValue?.currency, r.deduction?.currency])
         .filter((c): c is string => c !== undefined && c !== event.currency),
     );
-    const rates = new Map<string, string | null>();
+    // A rate that cannot be had is refused only where a rule needs it (a band or a deduction of the
+    // rule being checked), with the fx module's reason, as for the event's own conversions.
+    const rates = new Map<string, string | AppError>();
     for (const to of needed) {
-      rates.set(to, await this.fx.conversionRate(event.currency, to, event.occurredAt).then((r) => r.mid.rate, () => null));
+      rates.set(
+        to,
+        await this.fx.conversionRate(event.currency, to, event.occurredAt).then(
+          (r) => r.mid.rate,
+          (e: unknown) =>
+            SettlementErrors.fxUnavailable(`no ${event.currency}->${to} rate at ${event.occurredAt.toISOString()} for the tax rule's band or deduction`, {
+              fields: [{ field: "occurredAt", message: `no ${event.currency}->${to} rate published for this instant` }],
+              details: isAppError(e) ? { fxCode: e.code } : {},
+              cause: e,
+            }),
+        ),
+      );
     }
-    return { supply: supplyOf(event.market, event.shipFrom), gross: event.amount, currency: event.currency, rateTo: (to) => (to === event.currency ? "1" : (rates.get(to) ?? null)) };
+    const rateTo = (to: string): string | null => {
+      if (to === event.currency) return "1";
+      const r = rates.get(to);
+      if (r instanceof AppError) throw r;
+      return r ?? null;
+    };
+    return { supply: supplyOf(event.market, event.shipFrom), gross: event.amount, currency: event.currency, rateTo };
   }
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {
