@@ -131,6 +131,15 @@ describe("camt.054 (bank rail confirmations)", () => {
     expect(readCamt054(chunks)).toEqual(readCamt054(xml));
   });
 
+  it("expands no entity: a billion-laughs or an external-entity document is refused, nothing read", () => {
+    const head = `<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>`;
+    const tail = `</MsgId></GrpHdr></BkToCstmrDbtCdtNtfctn></Document>`;
+    const laughs = `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>${head}&c;${tail}`;
+    const external = `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>${head}&x;${tail}`;
+    expect(() => readCamt054(laughs)).toThrow(/undefined entity/);
+    expect(() => readCamt054(external)).toThrow(/undefined entity/);
+  });
+
   it("names what is wrong: another message, malformed XML, a bad amount", () => {
     expect(() => readCamt054(pain001({ messageId: "M", createdAt: new Date(), debtor, executionDate: "2026-12-04", transfers: [{ endToEndId: "E", currency: "USD", amount: 1n, creditor: munich, remittance: "r" }] }).xml)).toThrow(
       /not a camt\.054 .*root Document in "urn:iso:std:iso:20022:tech:xsd:pain\.001\.001\.10"/,
