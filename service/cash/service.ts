@@ -24,8 +24,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../reconciliation/index.js";
 import type { SqlRunner } from "../db/sql.js";
-import { isAppError } from "../errors.js";
-import { LedgerErrors } from "../ledger/index.js";
+import { balanceOrNull } from "../ledger/index.js";
 import type { AccountSpec, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
 import { Camt054Error, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
@@ -251,12 +250,7 @@ export class CashReconciliation {
   }
 
   async #cash(currency: string): Promise<bigint> {
-    try {
-      return (await this.#o.ledger.balance(Accounts.bank, currency)).posted;
-    } catch (e) {
-      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return 0n;
-      throw e;
-    }
+    return (await balanceOrNull(this.#o.ledger, Accounts.bank, currency))?.posted ?? 0n;
   }
 
   /** Unmatched entries across statements, oldest first, with their age and resolution; open ones per age bucket. */

@@ -3,6 +3,7 @@ export * from "./types.js";
 export { LedgerErrors } from "./errors.js";
 import type { createLedger } from "./ledger.js";
 export { createLedger, type LedgerOptions, type BatchItemResult } from "./ledger.js";
+export { balanceOrNull, postedDebitBalance } from "./lookup.js";
 export { requestHash } from "./plan.js";
 export { GENESIS_HASH, transactionHash } from "./hash.js";
 export type LedgerService = ReturnType<typeof createLedger>;

@@ -1,15 +1,9 @@
 /** The one read both rails' planners make of a seller's ledger before paying it. */
-import { isAppError } from "../errors.js";
-import { LedgerErrors } from "../ledger/index.js";
+import { balanceOrNull } from "../ledger/index.js";
 import type { Ledger } from "../ledger/types.js";
 import { PayoutAccounts } from "./booking.js";
 
 /** The seller's available balance in `currency` (pending reserves deducted); null when it has no ledger account yet. */
 export async function availableBalance(ledger: Pick<Ledger, "balance">, sellerId: string, currency: string): Promise<bigint | null> {
-  try {
-    return (await ledger.balance(PayoutAccounts.available(sellerId), currency)).available;
-  } catch (e) {
-    if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return null;
-    throw e;
-  }
+  return (await balanceOrNull(ledger, PayoutAccounts.available(sellerId), currency))?.available ?? null;
 }

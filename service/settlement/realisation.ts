@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import { KeyedLock } from "../concurrency.js";
 import { isAppError } from "../errors.js";
 import type { ResolvedRate } from "../fx/types.js";
-import { LedgerErrors } from "../ledger/errors.js";
+import { postedDebitBalance } from "../ledger/lookup.js";
 import { bookOnce } from "./once.js";
 import type { Account, AccountFilter, Balance, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { convertMinor, divideRounded, exponentOrNull, impliedRate, rateFractionToString } from "../money/index.js";
@@ -350,13 +350,7 @@ export class FxRealisation {
 
   /** An account's posted balance (debit-normal accounts: debits - credits), 0 when it does not exist yet. */
   private async posted(account: string, currency: string, at?: Date): Promise<bigint> {
-    try {
-      const b = await this.ledger.balance(account, currency, at, "effective");
-      return b.postedDebits - b.postedCredits;
-    } catch (e) {
-      if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return 0n;
-      throw e;
-    }
+    return postedDebitBalance(this.ledger, account, currency, at, "effective");
   }
 
   private async findRemittance(gateway: string, remittanceId: string): Promise<JournalTransaction | null> {

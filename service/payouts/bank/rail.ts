@@ -23,7 +23,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAppError } from "../../errors.js";
 import { Mutex } from "../../concurrency.js";
-import { LedgerErrors } from "../../ledger/index.js";
+import { postedDebitBalance } from "../../ledger/index.js";
 import type { AccountStatement, Ledger } from "../../ledger/types.js";
 import type { LeaseStorePort } from "../../leader/lease-store.js";
 import { isCurrency } from "../../money/index.js";
@@ -363,20 +363,11 @@ export class BankRail {
     }
   }
 
-  async #position(currency: string, usd: string): Promise<Position | null> {
-    const posted = async (c: string): Promise<bigint> => {
-      try {
-        const b = await this.#o.ledger.balance(Accounts.fxClearing(currency), c);
-        return b.postedDebits - b.postedCredits;
-      } catch (e) {
-        if (isAppError(e) && e.code === LedgerErrors.accountNotFound.code) return 0n;
-        throw e;
-      }
-    };
-    const p = await posted(currency);
+  async #position(currency: string, usd: string): Promise<Position> {
     // The reserve committed just before is in the in-transit account, not in fx:P-USD: the position
     // still holds this payout's P.
-    return { p, usd: await posted(usd) };
+    const clearing = Accounts.fxClearing(currency);
+    return { p: await postedDebitBalance(this.#o.ledger, clearing, currency), usd: await postedDebitBalance(this.#o.ledger, clearing, usd) };
   }
 
   /** Cash bookings a refusal left behind (the stored request), posted again. */
