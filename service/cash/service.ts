@@ -22,10 +22,10 @@
  * `cash:<statement>:<entry>`: the same request again answers `exists`, another one is a conflict.
  */
 import { createHash } from "node:crypto";
-import { canonicalJson } from "../reconciliation/index.js";
+import { adjustmentAccountSpecs, canonicalJson } from "../reconciliation/index.js";
 import type { SqlRunner } from "../db/sql.js";
 import { balanceOrNull } from "../ledger/index.js";
-import type { AccountSpec, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
+import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
 import { Camt054Error, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts } from "../settlement/index.js";
@@ -300,7 +300,7 @@ export class CashReconciliation {
         const posted = await this.#o.ledger.post({
           idempotencyKey: `cash:${statementId}:${index}`,
           postings: input.adjustment.postings,
-          accounts: reconciliationSpecs(input.adjustment.postings),
+          accounts: adjustmentAccountSpecs(input.adjustment.postings),
           metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
           description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
         });
@@ -330,15 +330,6 @@ export class CashReconciliation {
     if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
     return r.report;
   }
-}
-
-/** An adjusting entry may open `platform:reconciliation:*` accounts (debit-normal, either sign); any other account must exist. */
-function reconciliationSpecs(postings: readonly PostingInput[]): AccountSpec[] {
-  const out = new Map<string, AccountSpec>();
-  for (const p of postings) {
-    if (p.account.startsWith("platform:reconciliation:")) out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true });
-  }
-  return [...out.values()];
 }
 
 function resolutionOf(r: Record<string, unknown>): CashResolutionView {

@@ -3,7 +3,7 @@
  * and their resolutions, report digests. Other modules use only what is exported here.
  */
 export { ReconErrors } from "./errors.js";
-export { ReconciliationService, runHeader, type ReconciliationOptions, type ResolutionResult, type SettlementReader } from "./service.js";
+export { adjustmentAccountSpecs, ReconciliationService, runHeader, type ReconciliationOptions, type ResolutionResult, type SettlementReader } from "./service.js";
 export { ReconRepository } from "./repository.js";
 export { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
 export { DEFAULT_RULES, resolveRules, rulesSha256, ANCHOR_STATES, type MatchingRules, type AnchorStateName } from "./rules.js";

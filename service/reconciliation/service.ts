@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { createDeflateRaw, createInflateRaw } from "node:zlib";
 import { isAppError } from "../errors.js";
-import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger } from "../ledger/index.js";
+import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger, type PostingInput } from "../ledger/index.js";
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
@@ -555,7 +555,7 @@ export class ReconciliationService {
           postings: adjustment.postings.map((p) => ({ ...p })),
           metadata,
           description: adjustment.description ?? `Reconciliation adjustment: ${item.category} (run ${runId}, item ${seq})`,
-          accounts: specsFor(adjustment),
+          accounts: adjustmentAccountSpecs(adjustment.postings),
         });
         transaction = posted.transaction;
       } catch (e) {
@@ -635,12 +635,13 @@ export function runHeader(run: RunRecord): Record<string, unknown> {
 }
 
 /**
- * Account specs for the adjusting entry's postings that reconciliation may open: the gateway's
- * receivable and the platform's reconciliation-difference accounts. Any other account must exist.
+ * Account specs for an adjusting entry's postings that a reconciliation (of gateway reports or of
+ * bank statements) may open: the gateway's receivable and the platform's reconciliation-difference
+ * accounts. Any other account must exist.
  */
-function specsFor(adj: AdjustmentRequest): AccountSpec[] {
+export function adjustmentAccountSpecs(postings: readonly Pick<PostingInput, "account" | "currency">[]): AccountSpec[] {
   const out = new Map<string, AccountSpec>();
-  for (const p of adj.postings) {
+  for (const p of postings) {
     const [head, owner, tail] = p.account.split(":");
     if (head === "platform" && owner === "reconciliation" && tail !== undefined) {
       out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true });

@@ -144,7 +144,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Resolve an unmatched bank statement entry",
       description:
-        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open `platform:reconciliation:*` accounts; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
+        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open what a gateway reconciliation's may: `platform:reconciliation:*` and a gateway's receivable; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
       security: bearer,
       params: Type.Object({ id: StatementParams.properties.id, index: Type.String({ pattern: "^[1-9][0-9]{0,5}$", description: "The entry's index in the statement (1-based)" }) }),
       body: ResolutionBody,
