@@ -17,7 +17,7 @@ import { loadConfig } from "../service/config.js";
 import { historicalUsdRate } from "../service/fx/index.js";
 import { answer, transfersOf } from "../service/payouts/bank/demo-bank.js";
 import { DEMO_RANGE } from "../service/settlement/demo.js";
-import { Decimal } from "decimal.js";
+import { invertRate, rateFraction, rateFractionToString } from "../service/money/index.js";
 
 function args(): { returns: Record<string, string>; rates: Record<string, string> } {
   const argv = process.argv.slice(2);
@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     for (const t of transfersOf(xml)) {
       if (t.currency === U || used[t.currency] !== undefined) continue;
       // USD per unit of the currency at the demo day's published mid, plus the bank's 30 bps.
-      const perUsd = new Decimal(historicalUsdRate(t.currency, DEMO_RANGE.to).rate);
-      used[t.currency] = new Decimal(1).div(perUsd).mul("1.003").toSignificantDigits(10, Decimal.ROUND_HALF_EVEN).toString();
+      const usdPer = invertRate(rateFraction(historicalUsdRate(t.currency, DEMO_RANGE.to).rate));
+      used[t.currency] = rateFractionToString({ num: usdPer.num * 1_003n, den: usdPer.den * 1_000n }, 10, "half-even");
     }
     const messageId = `BANK-${name.replace(/\.xml$/, "")}`.slice(0, 35);
     const camt = answer(xml, { messageId, account: { ...bank.account, clearingSystem: null, clearingMember: null }, accountCurrency: U, rates: used, returns });

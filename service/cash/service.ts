@@ -27,7 +27,7 @@ import type { SqlRunner } from "../db/sql.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
-import { Camt054Error, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
+import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
 
@@ -131,7 +131,7 @@ export class CashReconciliation {
     try {
       message = readBankMessage(xml, "camt.053");
     } catch (e) {
-      if (e instanceof Camt054Error) throw CashErrors.statementInvalid(e.message);
+      if (e instanceof BankMessageError) throw CashErrors.statementInvalid(e.message);
       throw e;
     }
     const sha = createHash("sha256").update(xml).digest("hex");

@@ -5,7 +5,7 @@
  * A newer generic version therefore never overrides an older specific one: specific rows are
  * deliberate exceptions and are versioned on their own.
  */
-import { convertMinor, isCurrency, parseRateFraction } from "../money/index.js";
+import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
 import { inclusiveTax } from "./plan.js";
 import { PROGRAMS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxRule, type TaxSupply } from "./types.js";
@@ -52,7 +52,7 @@ export function deductionIn(rule: TaxRule, goods: TaxedGoods): bigint | null {
   const rate = goods.rateTo(d.currency);
   const f = rate === null ? null : parseRateFraction(rate);
   // rateTo is order -> deduction currency: the deduction comes back through its inverse.
-  return f === null || f.num === 0n ? null : convertMinor(d.amount, d.currency, goods.currency, { num: f.den, den: f.num }, "half-even");
+  return f === null ? null : convertMinor(d.amount, d.currency, goods.currency, invertRate(f), "half-even");
 }
 
 function taxSpecificity(r: TaxRule): number {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
 import { pain001, readBankMessage, readCamt054, type BankAccountRef } from "../../service/payouts/index.js";
-import { Camt054Error } from "../../service/payouts/bank/iso20022.js";
+import { BankMessageError } from "../../service/payouts/bank/iso20022.js";
 import { camt053, camt054 } from "../support/camt054.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/iso20022/${name}`, import.meta.url), "utf8");
@@ -144,7 +144,7 @@ describe("camt.054 (bank rail confirmations)", () => {
     expect(() => readCamt054(pain001({ messageId: "M", createdAt: new Date(), debtor, executionDate: "2026-12-04", transfers: [{ endToEndId: "E", currency: "USD", amount: 1n, creditor: munich, remittance: "r" }] }).xml)).toThrow(
       /not a camt\.054 .*root Document in "urn:iso:std:iso:20022:tech:xsd:pain\.001\.001\.10"/,
     );
-    expect(() => readCamt054("<Document")).toThrow(Camt054Error);
+    expect(() => readCamt054("<Document")).toThrow(BankMessageError);
     const bad = fixture("postfinance-camt.054.001.04-debit.xml").replace('<Amt Ccy="CHF">913.00</Amt>\n\t\t\t\t<CdtDbtInd>', '<Amt Ccy="CHF">9,13</Amt>\n\t\t\t\t<CdtDbtInd>');
     expect(() => readCamt054(bad)).toThrow(/amount "9,13" is not a valid CHF amount/);
   });

@@ -41,3 +41,8 @@ export function principalOf(p: Principal | null): Principal {
   if (p === null) throw new Error("authenticated route reached without a principal");
   return p;
 }
+
+/** Who acted, as the payout and cash tables record it (`created_by`, `resolved_by`...): `api-key:<id>`. */
+export function actorOf(p: Principal | null): string {
+  return p === null ? "anonymous" : `api-key:${p.keyId}`;
+}

@@ -3,12 +3,13 @@
  * payout run that writes one pain.001 to the outbox (admin), the payouts and files (finance read), and
  * the bank's camt.054 applied (finance write; the worker also reads it from the inbox folder).
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
+import { actorOf } from "../auth/reach.js";
 
 const TAG = TAGS.payouts;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -124,9 +125,6 @@ function fileView(f: BankFile): Static<typeof FileView> {
   return { id: f.id, count: f.count, ctrlSum: f.ctrlSum, createdBy: f.createdBy, createdAt: f.createdAt.toISOString(), writtenAt: f.writtenAt?.toISOString() ?? null };
 }
 
-function by(request: FastifyRequest): string {
-  return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
-}
 
 export async function bankRoutes(app: FastifyInstance): Promise<void> {
   const rail = (): BankRail => {
@@ -155,7 +153,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
-    return accountView(await rail().setAccount(id, request.body as Static<typeof AccountBody>, by(request)));
+    return accountView(await rail().setAccount(id, request.body as Static<typeof AccountBody>, actorOf(request.principal)));
   });
 
   app.get("/v1/sellers/:id/bank-account", {
@@ -189,7 +187,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       response: { 201: Type.Object({ file: Nullable(FileView), payouts: Type.Array(BankPayoutView), skipped: Type.Array(SkipView) }), ...problems(401, 403, 409, 429, 503) },
     },
   }, async (request, reply) => {
-    const r = await rail().run(by(request));
+    const r = await rail().run(actorOf(request.principal));
     return reply.status(201).send({ file: r.file === null ? null : fileView(r.file), payouts: r.payouts.map(payoutView), skipped: r.skipped });
   });
 

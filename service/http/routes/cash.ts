@@ -2,11 +2,12 @@
  * Cash reconciliation (service/cash): the platform's bank statements (camt.053) imported by finance
  * and matched against remittances and bank payouts.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { ResolutionBody } from "./reconciliation.js";
+import { actorOf } from "../auth/reach.js";
 
 const TAG = TAGS.reconciliation;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -65,9 +66,6 @@ const ExceptionView = Type.Object({
 
 const StatementParams = Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Statement id, decimal") });
 
-function by(request: FastifyRequest): string {
-  return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
-}
 
 export async function cashRoutes(app: FastifyInstance): Promise<void> {
   const read = { auth: { scopes: ["finance:read" as const] } };
@@ -91,7 +89,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
       },
     },
   }, async (request, reply) => {
-    const r = await app.services.cash.importStatement(request.body as string, by(request));
+    const r = await app.services.cash.importStatement(request.body as string, actorOf(request.principal));
     return reply.status(r.status === "created" ? 201 : 200).send(r);
   });
 
@@ -156,7 +154,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
     const r = await app.services.cash.resolve(BigInt(id), Number(index), {
       note: b.note,
       ...(b.adjustment === undefined ? {} : { adjustment: { postings: b.adjustment.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })), ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }) } }),
-      by: by(request),
+      by: actorOf(request.principal),
     });
     return reply.status(r.status === "created" ? 201 : 200).send(r);
   });

@@ -5,11 +5,12 @@
  */
 import { lineKind } from "../../settlement/index.js";
 import { TAGS } from "../plugins/docs.js";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Payout, PayoutBatch, PayoutDestination, PayoutService, SkippedSeller } from "../../payouts/index.js";
 import { PAYOUT_STATUSES, PayoutErrors } from "../../payouts/index.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
+import { actorOf } from "../auth/reach.js";
 
 const TAG = TAGS.payouts;
 const Id = Int8Id("^[0-9]{1,19}$", "Decimal id");
@@ -210,9 +211,6 @@ export function settlesView(r: {
   };
 }
 
-function by(request: FastifyRequest): string {
-  return request.principal ? `api-key:${request.principal.keyId}` : "anonymous";
-}
 
 export async function payoutRoutes(app: FastifyInstance): Promise<void> {
   const service = (): PayoutService => {
@@ -237,7 +235,7 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
     const body = request.body as Static<typeof DestinationBody>;
-    const r = await service().setDestination(id, body.address, { by: by(request), ...(body.chainId === undefined ? {} : { chainId: BigInt(body.chainId) }) });
+    const r = await service().setDestination(id, body.address, { by: actorOf(request.principal), ...(body.chainId === undefined ? {} : { chainId: BigInt(body.chainId) }) });
     return destinationView(r.destination);
   });
 
@@ -331,7 +329,7 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
       response: { 201: Type.Object({ batches: Type.Array(BatchView), skipped: Type.Array(SkippedView) }), ...problems(401, 403, 409, 429, 503) },
     },
   }, async (request, reply) => {
-    const r = await service().run({ by: by(request) });
+    const r = await service().run({ by: actorOf(request.principal) });
     return reply.status(201).send({ batches: r.batches.map(batchView), skipped: r.skipped.map(skippedView) });
   });
 
@@ -345,6 +343,6 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
       params: Type.Object({ id: Id }),
       response: { 200: BatchView, ...problems(400, 401, 403, 404, 409, 429, 503) },
     },
-  }, async (request) => batchView(await service().cancelBatch(BigInt((request.params as { id: string }).id), { by: by(request) })));
+  }, async (request) => batchView(await service().cancelBatch(BigInt((request.params as { id: string }).id), { by: actorOf(request.principal) })));
 }
 

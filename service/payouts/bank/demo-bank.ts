@@ -8,7 +8,7 @@
  * Never used by the service itself.
  */
 import { SaxesParser } from "saxes";
-import { divideRounded, exponentOf, formatMinor, parseMajorExact } from "../../money/index.js";
+import { convertMinor, exponentOf, formatMinor, parseMajorExact } from "../../money/index.js";
 import type { BankAccountRef } from "./iso20022.js";
 
 export interface DemoEntry {
@@ -148,10 +148,7 @@ export function answer(pain001Xml: string, o: { messageId: string; account: Bank
     if (t.currency === o.accountCurrency) return { endToEndId: t.endToEndId, currency: t.currency, amount: t.amount, ...(reason === undefined ? {} : { returnReason: reason }) };
     const rate = o.rates[t.currency];
     if (rate === undefined) throw new Error(`demo bank: no ${t.currency}->${o.accountCurrency} rate`);
-    // A decimal rate as a fraction: debited = amount x rate, in the account currency's minor units.
-    const [whole, frac = ""] = rate.split(".");
-    const scale = 10n ** BigInt(frac.length);
-    const debited = divideRounded(t.amount * BigInt(whole! + frac) * 10n ** BigInt(exponentOf(o.accountCurrency)), 10n ** BigInt(exponentOf(t.currency)) * scale, "half-even");
+    const debited = convertMinor(t.amount, t.currency, o.accountCurrency, rate, "half-even");
     return {
       endToEndId: t.endToEndId,
       currency: o.accountCurrency,

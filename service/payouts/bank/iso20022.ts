@@ -173,25 +173,25 @@ export interface Camt054 {
 }
 
 /** Why a bank message was refused: the message names what is wrong. */
-export class Camt054Error extends Error {}
+export class BankMessageError extends Error {}
 
 const CAMT = /^urn:iso:std:iso:20022:tech:xsd:camt\.05([34])\.001\.(0[2-9]|1[0-3])$/;
 
 function amountOf(textValue: string, currency: string | undefined, where: string): { currency: string; amount: bigint } {
-  if (currency === undefined) throw new Camt054Error(`${where}: an amount without its Ccy attribute`);
+  if (currency === undefined) throw new BankMessageError(`${where}: an amount without its Ccy attribute`);
   const exponent = exponentOrNull(currency);
-  if (exponent === null) throw new Camt054Error(`${where}: ${JSON.stringify(currency.slice(0, 8))} is not an ISO 4217 currency`);
+  if (exponent === null) throw new BankMessageError(`${where}: ${JSON.stringify(currency.slice(0, 8))} is not an ISO 4217 currency`);
   const minor = parseMajorExact(textValue.trim(), exponent);
-  if (typeof minor !== "bigint") throw new Camt054Error(`${where}: amount ${JSON.stringify(textValue.slice(0, 40))} is not a valid ${currency} amount (${minor})`);
+  if (typeof minor !== "bigint") throw new BankMessageError(`${where}: amount ${JSON.stringify(textValue.slice(0, 40))} is not a valid ${currency} amount (${minor})`);
   return { currency, amount: minor };
 }
 
-type Partial054 = Partial<BankEntry> & { texts: string[] };
+type PartialEntry = Partial<BankEntry> & { texts: string[] };
 
 /**
  * Reads a camt.053 statement or camt.054 notification (versions .02 to .13), streamed (a string or
  * chunks). Each TxDtls is one entry (its own amount, else the entry's); an entry without TxDtls is
- * one entry too. `expect` refuses the other kind. Throws Camt054Error naming what is wrong.
+ * one entry too. `expect` refuses the other kind. Throws BankMessageError naming what is wrong.
  */
 export function readBankMessage(chunks: string | Iterable<string>, expect?: "camt.053" | "camt.054"): BankMessage {
   const parser = new SaxesParser({ xmlns: true, position: true });
@@ -204,21 +204,21 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
   const reports: BankReport[] = [];
   let report: BankReport | null = null;
   let bal: Partial<BankBalance> & { side?: string } = {};
-  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; texts: string[]; txs: Partial054[] };
+  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; texts: string[]; txs: PartialEntry[] };
   let ntry: Ntry | null = null;
-  let tx: Partial054 = { texts: [] };
+  let tx: PartialEntry = { texts: [] };
   let failure: Error | null = null;
 
   const under = (...names: string[]): boolean => names.every((n, i) => path[path.length - names.length + i] === n);
   parser.on("error", (e) => {
-    failure ??= new Camt054Error(`not well-formed XML: ${e.message}`);
+    failure ??= new BankMessageError(`not well-formed XML: ${e.message}`);
   });
   parser.on("opentag", (t) => {
     if (path.length === 0) {
       const m = CAMT.exec(t.uri);
       const found = m === null ? null : (`camt.05${m[1]}` as "camt.053" | "camt.054");
       if (t.local !== "Document" || found === null || (expect !== undefined && found !== expect)) {
-        failure ??= new Camt054Error(`not a ${expect ?? "camt.053 or camt.054"} (.001.02 to .001.13) document: root ${t.local} in ${JSON.stringify(t.uri.slice(0, 80))}`);
+        failure ??= new BankMessageError(`not a ${expect ?? "camt.053 or camt.054"} (.001.02 to .001.13) document: root ${t.local} in ${JSON.stringify(t.uri.slice(0, 80))}`);
       } else {
         kind = found;
         version = `${found}.001.${m![2]}`;
@@ -264,9 +264,9 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
         else if (t.local === "Ntry" && r !== null) {
           const n = ntry;
           ntry = null;
-          if (n.amount === undefined || n.side === undefined) throw new Camt054Error(`${where}: an entry without Amt or CdtDbtInd`);
+          if (n.amount === undefined || n.side === undefined) throw new BankMessageError(`${where}: an entry without Amt or CdtDbtInd`);
           const side: "debit" | "credit" = n.side === "DBIT" ? "debit" : "credit";
-          for (const d of n.txs.length === 0 ? [{ texts: [] } as Partial054] : n.txs) {
+          for (const d of n.txs.length === 0 ? [{ texts: [] } as PartialEntry] : n.txs) {
             const amount = d.amount !== undefined && d.currency !== undefined ? { currency: d.currency, amount: d.amount } : n.amount;
             r.entries.push({
               endToEndId: d.endToEndId ?? null,
@@ -294,7 +294,7 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
           else if (under("Bal", "CdtDbtInd")) bal.side = value;
           else if (under("Bal", "Dt", "Dt") || under("Bal", "Dt", "DtTm")) bal.date = value;
           else if (t.local === "Bal" && path.length === 4) {
-            if (bal.type === undefined || bal.amount === undefined || bal.currency === undefined) throw new Camt054Error("a balance without its type, amount or currency");
+            if (bal.type === undefined || bal.amount === undefined || bal.currency === undefined) throw new BankMessageError("a balance without its type, amount or currency");
             r.balances.push({ type: bal.type, currency: bal.currency, amount: bal.side === "DBIT" ? -bal.amount : bal.amount, date: bal.date ?? null });
           }
         }
@@ -312,9 +312,9 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
   if (failure === null) parser.close();
   // Set inside the parser's callbacks, which the compiler does not follow.
   const failed = failure as Error | null;
-  if (failed !== null) throw failed instanceof Camt054Error ? failed : new Camt054Error(failed.message);
+  if (failed !== null) throw failed instanceof BankMessageError ? failed : new BankMessageError(failed.message);
   const found = kind as "camt.053" | "camt.054" | null;
-  if (found === null) throw new Camt054Error("empty document");
+  if (found === null) throw new BankMessageError("empty document");
   return { kind: found, messageId, version, reports };
 }
 

@@ -34,7 +34,7 @@ import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
 import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, type Position } from "./booking.js";
-import { Camt054Error, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
+import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { BankStore, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -277,7 +277,7 @@ export class BankRail {
     try {
       doc = readCamt054(xml);
     } catch (e) {
-      if (e instanceof Camt054Error) throw PayoutErrors.bankStatementInvalid(e.message);
+      if (e instanceof BankMessageError) throw PayoutErrors.bankStatementInvalid(e.message);
       throw e;
     }
     return this.#confirm.run(async () => {
