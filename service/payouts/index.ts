@@ -6,5 +6,4 @@ export { ledgerKeys, PayoutAccounts } from "./booking.js";
 export * from "./types.js";
 export { BankRail, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput } from "./bank/rail.js";
 export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./bank/store.js";
-export { BankMessageError, pain001, readBankMessage, readCamt054, PAIN001_NAMESPACE, type BankAccountRef, type BankBalance, type BankEntry, type BankMessage, type BankReport } from "./bank/iso20022.js";
-export { BankAccounts } from "./bank/booking.js";
+export { BankMessageError, pain001, readBankMessage, readCamt054, type BankAccountRef, type BankBalance, type BankEntry, type BankMessage, type BankReport } from "./bank/iso20022.js";

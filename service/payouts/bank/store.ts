@@ -280,10 +280,4 @@ export class BankStore {
   async setReason(id: bigint, reason: string): Promise<void> {
     await this.sql.q(`UPDATE bank_payouts SET reason = $2, updated_at = now() WHERE id = $1`, id, reason);
   }
-
-  /** Sum of the instructed amounts not yet final, per currency (what the bank may still debit). */
-  async inFlight(): Promise<Map<string, bigint>> {
-    const rows = await this.sql.q<Array<{ currency: string; total: string }>>(`SELECT currency, sum(amount)::text AS total FROM bank_payouts WHERE status IN ('planned', 'instructed') GROUP BY currency`);
-    return new Map(rows.map((r) => [r.currency, BigInt(r.total)]));
-  }
 }
