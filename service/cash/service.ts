@@ -24,6 +24,7 @@
 import { createHash } from "node:crypto";
 import { adjustmentAccountSpecs, canonicalJson } from "../reconciliation/index.js";
 import type { SqlRunner } from "../db/sql.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
@@ -44,6 +45,7 @@ export interface CashEntryView {
   amount: string;
   status: string;
   bookingDate: string | null;
+  valueDate: string | null;
   bankReference: string | null;
   texts: string[];
   match: CashMatchView | null;
@@ -79,7 +81,7 @@ export interface CashOptions {
   sql: SqlRunner;
   ledger: Ledger;
   /** The bank rail's payouts, by EndToEndId (absent: statement debits can only be unmatched). */
-  bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<{ id: bigint; status: string; settledCurrency: string | null; settledAmount: bigint | null; cashTxId: string | null } | null> };
+  bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<BankPayoutFacts | null> };
 }
 
 export type AgeBucket = "0-7" | "8-30" | "over-30";
@@ -108,6 +110,43 @@ export interface CashException {
   resolution: CashResolutionView | null;
 }
 
+type BankPayoutFacts = { id: bigint; status: string; settledCurrency: string | null; settledAmount: bigint | null; cashTxId: string | null };
+
+/** A statement with the balances it is checked by (refused before anything is read without them). */
+interface Balanced {
+  s: BankReport;
+  opening: BankReport["balances"][number];
+  closing: BankReport["balances"][number];
+  currency: string;
+}
+
+/** What the ledger and the bank rail say about the file's currencies and debits. */
+interface Facts {
+  remittances: Map<string, Remittance[]>;
+  cash: Map<string, bigint>;
+  payouts: Map<string, BankPayoutFacts | null>;
+}
+
+function balancesOf(s: BankReport): Balanced {
+  const opening = s.balances.find((b) => b.type === "OPBD" || b.type === "PRCD");
+  const closing = s.balances.find((b) => b.type === "CLBD");
+  if (opening === undefined || closing === undefined) throw CashErrors.statementInvalid(`statement ${s.id}: no opening (OPBD) or closing (CLBD) booked balance`);
+  return { s, opening, closing, currency: s.currency ?? closing.currency };
+}
+
+/** A booked entry's match: a credit to a remittance not yet taken, a debit to a final bank payout. */
+function matchOf(e: BankEntry, remittances: readonly Remittance[], payouts: ReadonlyMap<string, BankPayoutFacts | null>, taken: ReadonlySet<string>): CashMatchView | null {
+  if (e.side === "credit" && !e.reversal) {
+    const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => mentions(t, x.remittanceId)));
+    return r === undefined ? null : { kind: "remittance", ref: r.ref, transactionId: r.transactionId };
+  }
+  if (e.side === "debit" && e.endToEndId !== null && !taken.has(`bank_payout:${e.endToEndId}`)) {
+    const p = payouts.get(e.endToEndId);
+    if (p !== undefined && p !== null && p.status === "final" && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
+  }
+  return null;
+}
+
 interface Remittance {
   ref: string;
   remittanceId: string;
@@ -125,7 +164,11 @@ export class CashReconciliation {
     this.#o = options;
   }
 
-  /** Imports a camt.053 (XML text): one report per statement; the same file again answers `exists`. */
+  /**
+   * Imports a camt.053 (XML text): one report per statement, all of the file's statements recorded
+   * in one transaction (never a part of a file); the same file again answers `exists`, also when
+   * another instance imported it meanwhile.
+   */
   async importStatement(xml: string, by: string): Promise<{ status: "created" | "exists"; statements: CashStatementReport[] }> {
     let message;
     try {
@@ -134,34 +177,61 @@ export class CashReconciliation {
       if (e instanceof BankMessageError) throw CashErrors.statementInvalid(e.message);
       throw e;
     }
+    const statements = message.reports.map(balancesOf);
     const sha = createHash("sha256").update(xml).digest("hex");
     return this.#lock.run(async () => {
-      const existing = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE file_sha256 = $1 ORDER BY id`, sha);
-      if (existing.length > 0) return { status: "exists" as const, statements: existing.map((r) => r.report) };
-      const out: CashStatementReport[] = [];
-      for (const report of message.reports) out.push(await this.#reconcile(report, message.messageId, sha, by));
-      return { status: "created" as const, statements: out };
+      for (let attempt = 0; ; attempt++) {
+        const existing = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE file_sha256 = $1 ORDER BY id`, sha);
+        if (existing.length > 0) return { status: "exists" as const, statements: existing.map((r) => r.report) };
+        // What the ledger and the bank rail say is read before the transaction that records the file.
+        const facts = await this.#facts(statements);
+        try {
+          const reports = await this.#o.sql.transaction(async (tx) => {
+            const out: CashStatementReport[] = [];
+            for (const st of statements) out.push(await this.#record(tx, st, facts, message.messageId, sha, by));
+            return out;
+          });
+          return { status: "created" as const, statements: reports };
+        } catch (e) {
+          // Another instance recorded this file, or matched one of its entries, meanwhile: read again.
+          if (attempt === 0 && isUniqueViolation(e)) continue;
+          throw e;
+        }
+      }
     });
   }
 
-  async #reconcile(s: BankReport, messageId: string, sha: string, by: string): Promise<CashStatementReport> {
-    const opening = s.balances.find((b) => b.type === "OPBD" || b.type === "PRCD");
-    const closing = s.balances.find((b) => b.type === "CLBD");
-    if (opening === undefined || closing === undefined) throw CashErrors.statementInvalid(`statement ${s.id}: no opening (OPBD) or closing (CLBD) booked balance`);
-    const currency = s.currency ?? closing.currency;
+  async #facts(statements: readonly Balanced[]): Promise<Facts> {
+    const currencies = [...new Set(statements.map((s) => s.currency))];
+    const payouts = new Map<string, BankPayoutFacts | null>();
+    if (this.#o.bankPayouts !== undefined) {
+      for (const st of statements) {
+        for (const e of st.s.entries) if (e.side === "debit" && e.endToEndId !== null && !payouts.has(e.endToEndId)) payouts.set(e.endToEndId, await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId));
+      }
+    }
+    return {
+      remittances: new Map(await Promise.all(currencies.map(async (c) => [c, await this.#remittances(c)] as const))),
+      cash: new Map(await Promise.all(currencies.map(async (c) => [c, await this.#cash(c)] as const))),
+      payouts,
+    };
+  }
+
+  async #record(tx: SqlRunner, st: Balanced, facts: Facts, messageId: string, sha: string, by: string): Promise<CashStatementReport> {
+    const { s, opening, closing, currency } = st;
     const booked = s.entries.filter((e) => e.status === "BOOK");
-    const sum = booked.reduce((t, e) => t + (e.side === "credit" ? e.amount : -e.amount), 0n);
-    const [previous] = await this.#o.sql.q<Array<{ statement_id: string; closing: string }>>(
+    const net = (list: readonly BankEntry[]) => list.reduce((t, e) => t + (e.side === "credit" ? e.amount : -e.amount), 0n);
+    const difference = closing.amount - opening.amount - net(booked);
+    const [previous] = await tx.q<Array<{ statement_id: string; closing: string }>>(
       `SELECT statement_id, closing::text AS closing FROM cash_statements WHERE account = $1 AND currency = $2 ORDER BY id DESC LIMIT 1`,
       s.account,
       currency,
     );
-    const remittances = await this.#remittances(currency);
-    const taken = new Set((await this.#o.sql.q<Array<{ kind: string; ref: string }>>(`SELECT kind, ref FROM cash_matches`)).map((r) => `${r.kind}:${r.ref}`));
+    const remittances = facts.remittances.get(currency) ?? [];
+    const taken = new Set((await tx.q<Array<{ kind: string; ref: string }>>(`SELECT kind, ref FROM cash_matches`)).map((r) => `${r.kind}:${r.ref}`));
     const entries: CashEntryView[] = [];
     const matches: CashMatchView[] = [];
     for (const [i, e] of s.entries.entries()) {
-      const match = e.status === "BOOK" ? await this.#match(e, remittances, taken) : null;
+      const match = e.status === "BOOK" ? matchOf(e, remittances, facts.payouts, taken) : null;
       if (match !== null) {
         taken.add(`${match.kind}:${match.ref}`);
         matches.push(match);
@@ -173,6 +243,7 @@ export class CashReconciliation {
         amount: e.amount.toString(),
         status: e.status,
         bookingDate: e.bookingDate,
+        valueDate: e.valueDate,
         bankReference: e.bankReference,
         texts: e.texts,
         match,
@@ -191,47 +262,33 @@ export class CashReconciliation {
       sequence: s.sequence,
       opening: opening.amount.toString(),
       closing: closing.amount.toString(),
-      difference: (closing.amount - opening.amount - sum).toString(),
+      difference: difference.toString(),
       gap: previous !== undefined && BigInt(previous.closing) !== opening.amount ? { previousStatementId: previous.statement_id, previousClosing: previous.closing } : null,
       entries,
       matched: matches.length,
       unmatched: entries.filter((e) => e.exception !== null).length,
       inTransit,
-      ledgerBalance: (await this.#cash(currency)).toString(),
+      ledgerBalance: (facts.cash.get(currency) ?? 0n).toString(),
       importedBy: by,
     };
-    return this.#o.sql.transaction(async (tx) => {
-      const [row] = await tx.q<Array<{ id: bigint; imported_at: Date }>>(
-        `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb, $10) RETURNING id, imported_at`,
-        sha,
-        messageId.slice(0, 35),
-        s.id.slice(0, 35),
-        s.account.slice(0, 34),
-        currency,
-        s.sequence,
-        opening.amount,
-        closing.amount,
-        report.unmatched,
-        by,
-      );
-      const full: CashStatementReport = { id: row!.id.toString(), ...report, importedAt: row!.imported_at.toISOString() };
-      await tx.q(`UPDATE cash_statements SET report = $2::jsonb WHERE id = $1`, row!.id, JSON.stringify(full));
-      for (const m of matches) await tx.q(`INSERT INTO cash_matches (kind, ref, statement_id) VALUES ($1, $2, $3)`, m.kind, m.ref, row!.id);
-      return full;
-    });
-  }
-
-  async #match(e: BankEntry, remittances: readonly Remittance[], taken: ReadonlySet<string>): Promise<CashMatchView | null> {
-    if (e.side === "credit" && !e.reversal) {
-      const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => mentions(t, x.remittanceId)));
-      return r === undefined ? null : { kind: "remittance", ref: r.ref, transactionId: r.transactionId };
-    }
-    if (e.side === "debit" && e.endToEndId !== null && this.#o.bankPayouts !== undefined && !taken.has(`bank_payout:${e.endToEndId}`)) {
-      const p = await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId);
-      if (p !== null && p.status === "final" && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
-    }
-    return null;
+    const [row] = await tx.q<Array<{ id: bigint; imported_at: Date }>>(
+      `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb, $10) RETURNING id, imported_at`,
+      sha,
+      messageId.slice(0, 35),
+      s.id.slice(0, 35),
+      s.account.slice(0, 34),
+      currency,
+      s.sequence,
+      opening.amount,
+      closing.amount,
+      report.unmatched,
+      by,
+    );
+    const full: CashStatementReport = { id: row!.id.toString(), ...report, importedAt: row!.imported_at.toISOString() };
+    await tx.q(`UPDATE cash_statements SET report = $2::jsonb WHERE id = $1`, row!.id, JSON.stringify(full));
+    for (const m of matches) await tx.q(`INSERT INTO cash_matches (kind, ref, statement_id) VALUES ($1, $2, $3)`, m.kind, m.ref, row!.id);
+    return full;
   }
 
   /** Every remittance booked in `currency` (settled), with its `gateway:remittanceId` key. */
@@ -289,12 +346,15 @@ export class CashReconciliation {
     if (entry.exception === null) throw CashErrors.notAnException(`entry ${index} of bank statement ${statementId} is ${entry.match === null ? "not booked by the bank" : `matched to ${entry.match.kind} ${entry.match.ref}`}: nothing to resolve`);
     const adjustment = input.adjustment === undefined ? null : { postings: input.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })), ...(input.adjustment.description === undefined ? {} : { description: input.adjustment.description }) };
     const requestHash = createHash("sha256").update(canonicalJson({ note: input.note, adjustment })).digest("hex");
-    return this.#lock.run(async () => {
+    const replay = async (): Promise<{ status: "exists"; resolution: CashResolutionView } | null> => {
       const [prior] = await this.#o.sql.q(`SELECT * FROM cash_resolutions WHERE statement_id = $1 AND entry_index = $2`, statementId, index);
-      if (prior !== undefined) {
-        if (prior["request_hash"] !== requestHash) throw CashErrors.resolutionConflict(`entry ${index} of bank statement ${statementId} was resolved before with another note or adjustment`);
-        return { status: "exists" as const, resolution: resolutionOf(prior) };
-      }
+      if (prior === undefined) return null;
+      if (prior["request_hash"] !== requestHash) throw CashErrors.resolutionConflict(`entry ${index} of bank statement ${statementId} was resolved before with another note or adjustment`);
+      return { status: "exists", resolution: resolutionOf(prior) };
+    };
+    return this.#lock.run(async () => {
+      const prior = await replay();
+      if (prior !== null) return prior;
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
         const posted = await this.#o.ledger.post({
@@ -306,9 +366,11 @@ export class CashReconciliation {
         });
         transactionId = posted.transaction.id;
       }
+      // Another instance may record its resolution first (the adjusting entry is one either way: the
+      // ledger key is the entry's): then this request is that one again, or a conflict.
       const [row] = await this.#o.sql.q(
         `INSERT INTO cash_resolutions (statement_id, entry_index, note, adjustment, journal_transaction_id, request_hash, resolved_by)
-         VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) RETURNING *`,
+         VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING *`,
         statementId,
         index,
         input.note,
@@ -317,7 +379,8 @@ export class CashReconciliation {
         requestHash,
         input.by,
       );
-      return { status: "created" as const, resolution: resolutionOf(row!) };
+      if (row === undefined) return (await replay())!;
+      return { status: "created" as const, resolution: resolutionOf(row) };
     });
   }
 

@@ -90,6 +90,7 @@ describe("camt.054 (bank rail confirmations)", () => {
         returnReason: null,
         instructed: null,
         bookingDate: "2019-04-25",
+        valueDate: "2019-04-25",
         bankReference: "074820002ZU1EQ0K",
         texts: [
           "074820002ZU1EQ0K",

@@ -298,5 +298,20 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect([matched.statusCode, problemCode(matched)]).toEqual([409, "ENT_CASH_NOT_AN_EXCEPTION"]);
     expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore + 2500n);
     expect(json<{ items: unknown[] }>(await h.get("/v1/cash/exceptions?status=open")).items).toHaveLength(1);
+
+    // A finance analyst's real file: PostFinance's published sample statement, whose five credits
+    // (4,811.42 CHF) do not make its closing balance (3,119.02 CHF above the opening): the
+    // difference shows, every entry is an exception of its own, nothing is booked.
+    const real = await readFile(new URL("../fixtures/iso20022/postfinance-camt.053.001.04.xml", import.meta.url), "utf8");
+    const [pf] = json<{ statements: Array<{ currency: string; difference: string; unmatched: number; entries: Array<{ valueDate: string | null }> }> }>(await xmlPost("/v1/cash/statements", real, financeWrite)).statements;
+    expect([pf!.currency, pf!.difference, pf!.unmatched]).toEqual(["CHF", "-169240", 5]);
+    expect(pf!.entries[3]!.valueDate).toBe("2020-11-25");
+
+    // Two instances importing the same new file at once: one records it, the other answers exists.
+    const twin = camt053({ messageId: "HSBC-053-9", statementId: "STMT-2024-12-05", account, day: "2024-12-05", opening: 4_000_000n, entries: [{ endToEndId: "NOTPROVIDED", currency: "USD", amount: 700n, side: "credit", info: "FEE REBATE" }] });
+    const second = createServices(h.db, h.config);
+    const both = await Promise.all([h.services.cash.importStatement(twin, "a"), second.cash.importStatement(twin, "b")]);
+    expect(both.map((x) => x.status).sort()).toEqual(["created", "exists"]);
+    expect(both[0].statements[0]!.id).toBe(both[1].statements[0]!.id);
   });
 });

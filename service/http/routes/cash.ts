@@ -19,6 +19,7 @@ const EntryView = Type.Object({
   amount: Type.String({ description: "Minor units" }),
   status: Type.String({ description: "BOOK, PDNG or INFO (only BOOK entries count and are matched)" }),
   bookingDate: Nullable(Type.String()),
+  valueDate: Nullable(Type.String()),
   bankReference: Nullable(Type.String()),
   texts: Type.Array(Type.String(), { description: "The entry's references and free texts, where a payer's reference is found" }),
   match: Nullable(Type.Object({ kind: Type.String({ enum: ["remittance", "bank_payout"] }), ref: Type.String(), transactionId: Nullable(Type.String()) })),

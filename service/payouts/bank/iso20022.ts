@@ -133,6 +133,8 @@ export interface BankEntry {
   /** AmtDtls/InstdAmt: what was instructed, when the bank converted. */
   instructed: { currency: string; amount: bigint } | null;
   bookingDate: string | null;
+  /** ValDt: when the money counts for interest; a bank may leave an entry value-dated after the statement out of its closing balance. */
+  valueDate: string | null;
   /** Ntry/AcctSvcrRef, for people reading a report. */
   bankReference: string | null;
   /** Every reference and free text of the entry and the transaction (Refs/*, RmtInf/Ustrd, AddtlNtryInf, AddtlTxInf): where a payer's reference is found. */
@@ -204,7 +206,7 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
   const reports: BankReport[] = [];
   let report: BankReport | null = null;
   let bal: Partial<BankBalance> & { side?: string } = {};
-  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; bankReference: string | null; texts: string[]; txs: PartialEntry[] };
+  type Ntry = { amount?: { currency: string; amount: bigint }; side?: string; status?: string; reversal: boolean; bookingDate: string | null; valueDate: string | null; bankReference: string | null; texts: string[]; txs: PartialEntry[] };
   let ntry: Ntry | null = null;
   let tx: PartialEntry = { texts: [] };
   let failure: Error | null = null;
@@ -232,7 +234,7 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
       reports.push(report);
     }
     if (t.local === "Bal" && report !== null && path.length === 4) bal = {};
-    if (t.local === "Ntry" && report !== null && path.length === 4) ntry = { reversal: false, bookingDate: null, bankReference: null, texts: [], txs: [] };
+    if (t.local === "Ntry" && report !== null && path.length === 4) ntry = { reversal: false, bookingDate: null, valueDate: null, bankReference: null, texts: [], txs: [] };
     if (t.local === "TxDtls" && ntry !== null) tx = { texts: [] };
   });
   parser.on("text", (s) => {
@@ -259,6 +261,7 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
         else if (under("Ntry", "Sts") && value !== "") ntry.status = value;
         else if (under("Ntry", "Sts", "Cd")) ntry.status = value;
         else if (under("BookgDt", "Dt") || under("BookgDt", "DtTm")) ntry.bookingDate = value;
+        else if (under("Ntry", "ValDt", "Dt") || under("Ntry", "ValDt", "DtTm")) ntry.valueDate = value;
         else if (under("Ntry", "AcctSvcrRef")) ntry.bankReference = value;
         else if (under("Ntry", "AddtlNtryInf")) ntry.texts.push(value);
         else if (t.local === "Ntry" && r !== null) {
@@ -278,6 +281,7 @@ export function readBankMessage(chunks: string | Iterable<string>, expect?: "cam
               returnReason: d.returnReason ?? null,
               instructed: d.instructed ?? null,
               bookingDate: n.bookingDate,
+              valueDate: n.valueDate,
               bankReference: n.bankReference,
               texts: [...(n.bankReference === null ? [] : [n.bankReference]), ...d.texts, ...n.texts],
             });
