@@ -190,6 +190,7 @@ describe.skipIf(!pg)("two service instances on one database and one chain [Postg
     settlementId: `ORD-INST-${id}`,
     sellerId,
     market: "US",
+    shipToRegion: "US-OR",
     category: "home",
     currency: "USD",
     amount: "250000",

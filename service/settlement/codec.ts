@@ -143,6 +143,8 @@ export function eventToJson(e: SettlementEvent): Record<string, string | null> {
     ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency ?? null }),
     ...(e.returnReason === undefined ? {} : { returnReason: e.returnReason }),
     ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
+    ...(e.shipToRegion === undefined ? {} : { shipToRegion: e.shipToRegion }),
+    ...(e.shipping === undefined ? {} : { shipping: e.shipping.toString() }),
   };
 }
 

@@ -33,6 +33,9 @@ const eu = (market: string, rateBps: number): TaxRule[] => [
     note: "EU VAT on distance sales of imported goods up to EUR 150 intrinsic value, collected by the marketplace as deemed supplier under IOSS at the buyer's member-state standard rate.",
     supply: "import",
     maxValue: { currency: "EUR", amount: 15_000n },
+    // The EUR 150 is the intrinsic value: the goods without separately charged shipping, converted
+    // at the ECB rate of the day payment was accepted (VAT Directive art. 91(2)), the default.
+    basis: { bandValue: "intrinsic" },
   },
   {
     id: `tax-${market}-import-customs-2021`,
@@ -60,6 +63,71 @@ const eu = (market: string, rateBps: number): TaxRule[] => [
   },
 ];
 
+/**
+ * US marketplace-facilitator sales tax: the state's base rate (local rates are not modelled), in
+ * force from the state's facilitator law; shipping untaxed where the state exempts a separately
+ * stated delivery charge. Oregon has no sales tax.
+ */
+const US_STATES: Array<{ state: string; from: string; rateBps: number; shipping?: "untaxed"; authority: string; note: string }> = [
+  { state: "CA", from: "2019-10-01", rateBps: 725, shipping: "untaxed", authority: "US-CA-CDTFA", note: "California's 7.25% state rate; separately stated delivery by common carrier is not taxed." },
+  { state: "NY", from: "2019-06-01", rateBps: 400, authority: "US-NY-DTF", note: "New York's 4% state rate; shipping charged to the buyer is taxed." },
+  { state: "TX", from: "2019-10-01", rateBps: 625, authority: "US-TX-CPA", note: "Texas' 6.25% state rate; shipping is part of the taxable sales price." },
+  { state: "FL", from: "2021-07-01", rateBps: 600, shipping: "untaxed", authority: "US-FL-DOR", note: "Florida's 6% state rate; separately stated, optional shipping is not taxed." },
+  { state: "WA", from: "2018-01-01", rateBps: 650, authority: "US-WA-DOR", note: "Washington's 6.5% state rate; delivery charges are taxed." },
+  { state: "OR", from: "2018-01-01", rateBps: 0, authority: "none", note: "Oregon has no sales tax: nothing to collect." },
+];
+
+function usState(s: (typeof US_STATES)[number]): TaxRule {
+  return {
+    id: `tax-US-${s.state}-sales-${s.from.slice(0, 4)}`,
+    market: "US",
+    effectiveFrom: d(s.from),
+    kind: s.rateBps === 0 ? "none" : "sales_tax",
+    scheme: "US_SALES_TAX",
+    rateBps: s.rateBps,
+    collectedBy: s.rateBps === 0 ? "none" : "marketplace",
+    authority: s.authority,
+    note: `${s.note} Collected by the marketplace as facilitator; on the price before the tax.`,
+    level: "state",
+    region: `US-${s.state}`,
+    ...(s.shipping === undefined ? {} : { basis: { shipping: s.shipping } }),
+  };
+}
+
+/**
+ * Brazil's ICMS on Remessa Conforme imports, by the state the goods ship to: 17% from the program's
+ * start (ICMS agreement 81/2023), 20% from April 2025 in the states that raised it. "Por dentro":
+ * the rate is on a base that contains the ICMS itself (goods, shipping, import tax and ICMS), so
+ * ICMS = gross x rate, and the federal import tax is on what is left.
+ */
+const BR_ICMS: Array<{ state: string; from: string; rateBps: number }> = [
+  { state: "SP", from: "2023-08-01", rateBps: 1700 },
+  { state: "RJ", from: "2023-08-01", rateBps: 1700 },
+  { state: "PR", from: "2023-08-01", rateBps: 1700 },
+  { state: "MG", from: "2023-08-01", rateBps: 1700 },
+  { state: "MG", from: "2025-04-01", rateBps: 2000 },
+  { state: "BA", from: "2023-08-01", rateBps: 1700 },
+  { state: "BA", from: "2025-04-01", rateBps: 2000 },
+];
+
+function icms(s: (typeof BR_ICMS)[number]): TaxRule {
+  return {
+    id: `tax-BR-${s.state}-icms-${s.from.slice(0, 7)}`,
+    market: "BR",
+    effectiveFrom: d(s.from),
+    kind: "vat",
+    scheme: "BR_ICMS",
+    rateBps: s.rateBps,
+    collectedBy: "marketplace",
+    authority: `BR-${s.state}-SEFAZ`,
+    note: `ICMS of ${s.rateBps / 100}% for ${s.state} on imports under Remessa Conforme, collected at checkout, computed "por dentro" (included in its own base).`,
+    supply: "import",
+    level: "state",
+    region: `BR-${s.state}`,
+    computation: "included",
+  };
+}
+
 export const TAX_RULES: TaxRule[] = [
   ...eu("ES", 2100),
   ...eu("FR", 2000),
@@ -74,8 +142,9 @@ export const TAX_RULES: TaxRule[] = [
     rateBps: 0,
     collectedBy: "none",
     authority: "none",
-    note: "Marketplace-facilitator state sales tax is not modelled in this demo.",
+    note: "No federal sales tax: the tax is the state's (the US_SALES_TAX rules below, by the state the goods ship to).",
   },
+  ...US_STATES.map(usState),
   {
     id: "tax-BR-remessa-2024",
     market: "BR",
@@ -85,7 +154,7 @@ export const TAX_RULES: TaxRule[] = [
     rateBps: 2000,
     collectedBy: "marketplace",
     authority: "BR-RFB",
-    note: "Federal import tax of 20% on imported goods up to USD 50 under Remessa Conforme, collected at checkout; state ICMS not modelled.",
+    note: "Federal import tax of 20% on imported goods up to USD 50 (customs value: goods and shipping) under Remessa Conforme, collected at checkout; the state's ICMS comes on top (BR_ICMS).",
     supply: "import",
     maxValue: { currency: "USD", amount: 5_000n },
   },
@@ -98,10 +167,11 @@ export const TAX_RULES: TaxRule[] = [
     rateBps: 6000,
     collectedBy: "marketplace",
     authority: "BR-RFB",
-    note: "Above USD 50 (up to USD 3,000): 60% of the goods' value less USD 20, collected at checkout under Remessa Conforme; state ICMS not modelled.",
+    note: "Above USD 50 (up to USD 3,000): 60% of the goods' value less USD 20, collected at checkout under Remessa Conforme; the state's ICMS comes on top (BR_ICMS).",
     supply: "import",
     deduction: { currency: "USD", amount: 2_000n },
   },
+  ...BR_ICMS.map(icms),
   {
     id: "tax-KR-deminimis-2020",
     market: "KR",

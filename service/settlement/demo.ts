@@ -24,8 +24,11 @@ export const DEMO_SELLERS: Seller[] = [
   { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK" },
   { id: "S-FULL-GZ-01", name: "Guangzhou Apparel Factory", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
   { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
-  { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE" },
 ];
+
+/** The buyer's state in markets with state taxes: a Californian buyer, a buyer in São Paulo. */
+const REGION: Record<string, string> = { US: "US-CA", BR: "BR-SP" };
 
 /** Buyer-facing price per market (minor units of the market currency), before the per-item factor. */
 const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 2_690n, PL: 11_900n, BR: 14_990n, KR: 39_000n, SA: 11_200n };
@@ -68,6 +71,7 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
     const date = addDays(range.from, i % 5);
     const cap = (suffix: string, sellerId: string, factor: bigint, hour: number, extra: Partial<SettlementEvent> = {}): SettlementEvent & { wantsQuote?: boolean } => {
       const amount = base * factor;
+      const region = REGION[m.code];
       return {
         type: "capture",
         gateway: DEMO_GATEWAY,
@@ -81,6 +85,10 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
         // 2.9% of the gross, as the gateway would report it.
         gatewayFee: (amount * 29n) / 1000n,
         occurredAt: day(date, hour),
+        // The buyer's state, where the market levies state taxes (US sales tax, Brazil's ICMS), and
+        // in the US a separately stated shipping charge (California does not tax it).
+        ...(region === undefined ? {} : { shipToRegion: region }),
+        ...(m.code === "US" ? { shipping: 599n } : {}),
         ...extra,
       };
     };

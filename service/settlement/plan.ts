@@ -53,6 +53,10 @@ export interface CapturePlanInput {
   taxRule: TaxRule;
   /** The tax rule's deduction in the buyer currency (schedules.ts deductionIn); 0 without one. */
   taxDeduction?: bigint;
+  /** The buyer's state tax on top of the national one (schedules.ts selectOrderTaxes), if any. */
+  stateTaxRule?: TaxRule | null;
+  /** Where the goods shipped from for tax (the capture's shipFrom, else the seller's warehouse), if known. */
+  shipFrom?: string;
   rates: PlanRates;
 }
 
@@ -79,6 +83,7 @@ export function zeroLines(): Lines {
   return {
     gross: 0n,
     tax: 0n,
+    stateTax: 0n,
     netUsd: 0n,
     commission: 0n,
     paymentFeeRecovery: 0n,
@@ -116,6 +121,30 @@ export function inclusiveTax(gross: bigint, rateBps: number, deduction = 0n): bi
   const num = gross * BigInt(rateBps);
   const den = 10_000n + BigInt(rateBps);
   return roundToInteger(new MoneyDecimal(num.toString()).div(den.toString()), "half-even");
+}
+
+/** The part of a tax-inclusive `gross` a rule taxes: without the shipping when the rule leaves it untaxed. */
+export function taxBase(rule: TaxRule, gross: bigint, shipping: bigint): bigint {
+  return rule.basis?.shipping === "untaxed" ? gross - shipping : gross;
+}
+
+/**
+ * One rule's tax inside a tax-inclusive base: 0 unless the marketplace collects it; base x rate when
+ * the rate is on a base that includes the tax ("included", Brazil's ICMS); else inclusiveTax.
+ */
+export function ruleTax(rule: TaxRule, base: bigint, deduction = 0n): bigint {
+  if (rule.collectedBy !== "marketplace" || base <= 0n) return 0n;
+  if (rule.computation === "included") return applyBps(base, rule.rateBps, "half-even");
+  return inclusiveTax(base, rule.rateBps, deduction);
+}
+
+/**
+ * An order's taxes: the state tax first, on the gross (it is levied on a base that contains the
+ * national tax: ICMS on goods + import tax + ICMS), then the national tax on what is left.
+ */
+export function orderTaxes(gross: bigint, shipping: bigint, national: TaxRule, deduction: bigint, state: TaxRule | null): { tax: bigint; stateTax: bigint } {
+  const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, gross, shipping));
+  return { stateTax, tax: ruleTax(national, taxBase(national, gross - stateTax, shipping), deduction) };
 }
 
 /** Cumulative share of line `line` once `taken` of `total` is taken back (largest remainder). */
@@ -216,6 +245,9 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
     captureKey,
   };
   if (event.fxQuoteId !== undefined) m.fxQuoteId = event.fxQuoteId;
+  // Only when given, so every other event's metadata (and its anchored digest) is unchanged.
+  if (event.shipToRegion !== undefined) m.shipToRegion = event.shipToRegion;
+  if (event.shipping !== undefined) m.shipping = event.shipping.toString();
   if (event.listingPrice !== undefined) {
     m.listingPrice = event.listingPrice.toString();
     m.listingCurrency = event.listingCurrency ?? "";
@@ -236,8 +268,13 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
  * journal alone holds what an anchored leaf commits to (service/anchoring/leaf.ts).
  */
 function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdown): Record<string, string> {
+  // A state tax's rule and rate, so the anchored leaf's metadata digest commits to the basis of the
+  // tax postings as well as to the postings themselves.
+  const state: Record<string, string> =
+    b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps), "tax.ruleId": b.taxRuleId, "tax.rateBps": String(b.taxRateBps) };
   return {
     ...baseMetadata(event, b.program, captureKey, b.fx),
+    ...state,
     ...settlementFactsMetadata({
       currency: event.currency,
       amount: event.amount,
@@ -262,9 +299,11 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   const lines = zeroLines();
   const borneBy: FeeBearer = schedule.paymentFeeBorneBy;
 
+  const stateRule = input.stateTaxRule ?? null;
   lines.gross = G;
-  lines.tax = taxRule.collectedBy === "marketplace" ? inclusiveTax(G, taxRule.rateBps, input.taxDeduction ?? 0n) : 0n;
-  const netBuyer = G - lines.tax;
+  ({ tax: lines.tax, stateTax: lines.stateTax } = orderTaxes(G, event.shipping ?? 0n, taxRule, input.taxDeduction ?? 0n, stateRule));
+  const taxes = lines.tax + lines.stateTax;
+  const netBuyer = G - taxes;
   let feeUsd: bigint;
   let midUsd = netBuyer;
   // The gateway keeps its fee out of the buyer currency before the acquirer converts the rest, so
@@ -285,7 +324,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   }
   let usdToPayout: RateEvidence | null = null;
   if (P !== USD) usdToPayout = needRate(rates.usdToPayout, USD, P, event);
-  const listing = listingOf(event, seller, P, G, lines.tax, usdToPayout);
+  const listing = listingOf(event, seller, P, G, taxes, usdToPayout);
   if (listing !== null || seller.program === "full_hosting") {
     // The platform converts the buyer's money for itself (the seller's amount is fixed in its own
     // currency): at mid, no markup, and the checkout FX is the platform's result.
@@ -354,6 +393,8 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   legs.debit(recv, B, G - F);
   legs.debit(Accounts.paymentFees, USD, feeMid);
   legs.credit(Accounts.tax(event.market, taxRule.scheme), B, lines.tax);
+  // A state tax is owed to the state: its payable is named by the region (tax:US-CA:US_SALES_TAX:payable).
+  if (stateRule !== null) legs.credit(Accounts.tax(stateRule.region ?? event.market, stateRule.scheme), B, lines.stateTax);
   if (B !== USD) {
     // Position in B: what the acquirer will convert (gross less its fee) less the tax kept in B.
     legs.credit(Accounts.fxClearing(B), B, netBuyer - F);
@@ -380,6 +421,17 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     taxRuleId: taxRule.id,
     taxScheme: taxRule.scheme,
     taxRateBps: taxRule.collectedBy === "marketplace" ? taxRule.rateBps : 0,
+    ...(input.shipFrom === undefined ? {} : { shipFrom: input.shipFrom }),
+    ...(stateRule === null
+      ? {}
+      : {
+          stateTax: {
+            ruleId: stateRule.id,
+            scheme: stateRule.scheme,
+            rateBps: stateRule.collectedBy === "marketplace" ? stateRule.rateBps : 0,
+            region: stateRule.region ?? event.market,
+          },
+        }),
     buyerCurrency: B,
     settlementCurrency: USD,
     payoutCurrency: P,
@@ -398,7 +450,8 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   return {
     idempotencyKey: key,
     postings: legs.postings(),
-    metadata: journalMetadata(event, key, breakdown),
+    // The listing's currency as applied (the capture's, else the seller's on file).
+    metadata: { ...journalMetadata(event, key, breakdown), ...(listing === null ? {} : { listingCurrency: listing.currency }) },
     description: `${event.type} ${event.settlementId} (${seller.program}, ${event.market})`,
     effectiveAt: event.occurredAt,
     breakdown,
@@ -417,7 +470,12 @@ interface Listing {
 /** The capture's listing price, net of tax and valued in USD at mid; null without one. */
 function listingOf(event: SettlementEvent, seller: Seller, P: string, gross: bigint, tax: bigint, usdToPayout: RateEvidence | null): Listing | null {
   if (event.listingPrice === undefined) return null;
-  const L = event.listingCurrency ?? "";
+  const L = event.listingCurrency ?? seller.listingCurrency;
+  if (L === undefined) {
+    throw SettlementErrors.invalidEvent(`a listing price needs its currency: seller ${seller.id} has no listing currency on file`, {
+      fields: [{ field: "listingCurrency", message: `required with listingPrice (USD or ${P}) unless the seller has a listing currency` }],
+    });
+  }
   if (seller.program === "full_hosting") {
     throw SettlementErrors.invalidEvent(`full hosting seller ${seller.id} is paid its supply price; the platform sets the listing`, {
       fields: [{ field: "listingPrice", message: "not accepted for full hosting: send supplyPrice" }],
@@ -578,9 +636,10 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         lines[k] = cumulativeShare(b.lines[k], base, G) - capture.reversedLines[k];
       }
       // Buyer side: the gateway pays the buyer back (or gets paid back on a reversal).
-      const netBuyer = lines.gross - lines.tax;
+      const netBuyer = lines.gross - lines.tax - lines.stateTax;
       legs.credit(Accounts.gatewayReceivable(event.gateway), B, lines.gross);
       legs.debit(Accounts.tax(event.market, b.taxScheme), B, lines.tax);
+      if (b.stateTax !== undefined) legs.debit(Accounts.tax(b.stateTax.region, b.stateTax.scheme), B, lines.stateTax);
       if (B !== USD) {
         // The platform's own conversion: at mid, no markup (the seller's lines are taken back at capture values).
         const r = atMid(needRate(rates.buyerToUsd, B, USD, event));

@@ -22,6 +22,19 @@ export function validateSeller(s: Seller): void {
     throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
       fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
     });
+  if (s.warehouse !== undefined && (typeof s.warehouse !== "string" || !/^[A-Z]{2}$/.test(s.warehouse))) {
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: warehouse must be an ISO 3166 alpha-2 country`, { fields: [{ field: "warehouse", message: "must be an ISO 3166 alpha-2 country, e.g. DE" }] });
+  }
+  if (s.listingCurrency !== undefined) {
+    if (s.program === "full_hosting") {
+      throw SettlementErrors.invalidSchedule(`seller ${s.id}: a full-hosting supplier is paid its supply price; the platform sets the listing`, { fields: [{ field: "listingCurrency", message: "not accepted for full hosting" }] });
+    }
+    if (s.listingCurrency !== "USD" && s.listingCurrency !== s.payoutCurrency) {
+      throw SettlementErrors.invalidSchedule(`seller ${s.id}: listing currency ${JSON.stringify(String(s.listingCurrency).slice(0, 16))} is neither USD nor the payout currency`, {
+        fields: [{ field: "listingCurrency", message: `must be USD or ${s.payoutCurrency}` }],
+      });
+    }
+  }
 }
 
 /** Program data compared by content: bigints as text (instants already are, through toJSON), keys in a fixed order. */

@@ -19,6 +19,8 @@ import {
   type SettlementEventType,
   type SettlementEvent,
   type SettlementRecord,
+  type TaxBasis,
+  type TaxLevel,
   type TaxRule,
   type TaxSupply,
 } from "./types.js";
@@ -101,8 +103,16 @@ export interface SettlementRepository {
 
 // ---- JSON (de)serialisation of the breakdown: bigints travel as decimal strings ----
 
-function toSeller(r: { id: string; name: string; program: string; payoutCurrency: string; homeCountry: string }): Seller {
-  return { id: r.id, name: r.name, program: r.program as ProgramKind, payoutCurrency: r.payoutCurrency, homeCountry: r.homeCountry };
+function toSeller(r: { id: string; name: string; program: string; payoutCurrency: string; homeCountry: string; warehouse: string | null; listingCurrency: string | null }): Seller {
+  return {
+    id: r.id,
+    name: r.name,
+    program: r.program as ProgramKind,
+    payoutCurrency: r.payoutCurrency,
+    homeCountry: r.homeCountry,
+    ...(r.warehouse === null ? {} : { warehouse: r.warehouse }),
+    ...(r.listingCurrency === null ? {} : { listingCurrency: r.listingCurrency }),
+  };
 }
 
 const dec = (v: { toFixed(n: number): string } | null): bigint | undefined =>
@@ -128,6 +138,8 @@ interface SettlementRow {
   listingCurrency: string | null;
   returnReason: string | null;
   shipFrom: string | null;
+  shipToRegion: string | null;
+  shipping: { toFixed(n: number): string } | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -162,11 +174,12 @@ function toRecord(r: SettlementRow): SettlementRecord {
   if (supply !== undefined) event.supplyPrice = supply;
   if (r.returnReason !== null) event.returnReason = r.returnReason as ReturnReason;
   if (r.shipFrom !== null) event.shipFrom = r.shipFrom;
+  if (r.shipToRegion !== null) event.shipToRegion = r.shipToRegion;
+  const shipping = dec(r.shipping);
+  if (shipping !== undefined) event.shipping = shipping;
   const listing = dec(r.listingPrice);
-  if (listing !== undefined && r.listingCurrency !== null) {
-    event.listingPrice = listing;
-    event.listingCurrency = r.listingCurrency;
-  }
+  if (listing !== undefined) event.listingPrice = listing;
+  if (listing !== undefined && r.listingCurrency !== null) event.listingCurrency = r.listingCurrency;
   const breakdown = breakdownFromJson(r.breakdown);
   return {
     id: r.id.toString(),
@@ -211,6 +224,16 @@ const RECONCILIATION_PAGE = `
     LIMIT $6
   ) p`;
 
+/** A tax rule's basis from its columns: absent when every column is null (the defaults). */
+function taxBasisOf(r: { basisShipping: string | null; basisBandValue: string | null; basisValuedAt: string | null }): { basis?: TaxBasis } {
+  const basis: TaxBasis = {
+    ...(r.basisShipping === null ? {} : { shipping: r.basisShipping as "untaxed" }),
+    ...(r.basisBandValue === null ? {} : { bandValue: r.basisBandValue as "intrinsic" }),
+    ...(r.basisValuedAt === null ? {} : { valuedAt: r.basisValuedAt as "customs_month" }),
+  };
+  return Object.keys(basis).length === 0 ? {} : { basis };
+}
+
 /** A tax rule as its table's columns (the band's amount as a decimal string). */
 function taxRuleColumns(r: TaxRule) {
   return {
@@ -227,6 +250,12 @@ function taxRuleColumns(r: TaxRule) {
     maxValueAmount: r.maxValue?.amount.toString() ?? null,
     deductionCurrency: r.deduction?.currency ?? null,
     deductionAmount: r.deduction?.amount.toString() ?? null,
+    level: r.level ?? null,
+    region: r.region ?? null,
+    computation: r.computation ?? null,
+    basisShipping: r.basis?.shipping ?? null,
+    basisBandValue: r.basis?.bandValue ?? null,
+    basisValuedAt: r.basis?.valuedAt ?? null,
   };
 }
 
@@ -341,6 +370,10 @@ export class PrismaSettlementRepository implements SettlementRepository {
       ...(r.supply === null ? {} : { supply: r.supply as TaxSupply }),
       ...(r.maxValueCurrency === null || r.maxValueAmount === null ? {} : { maxValue: { currency: r.maxValueCurrency, amount: BigInt(r.maxValueAmount.toFixed(0)) } }),
       ...(r.deductionCurrency === null || r.deductionAmount === null ? {} : { deduction: { currency: r.deductionCurrency, amount: BigInt(r.deductionAmount.toFixed(0)) } }),
+      ...(r.level === null ? {} : { level: r.level as TaxLevel }),
+      ...(r.region === null ? {} : { region: r.region }),
+      ...(r.computation === null ? {} : { computation: r.computation as "included" }),
+      ...taxBasisOf(r),
     }));
   }
 
@@ -436,6 +469,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
           listingCurrency: e.listingCurrency ?? null,
           returnReason: e.returnReason ?? null,
           shipFrom: e.shipFrom ?? null,
+          shipToRegion: e.shipToRegion ?? null,
+          shipping: e.shipping === undefined ? null : e.shipping.toString(),
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -528,6 +563,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
         listing_currency: e.listingCurrency ?? null,
         return_reason: e.returnReason ?? null,
         ship_from: e.shipFrom ?? null,
+        ship_to_region: e.shipToRegion ?? null,
+        shipping: e.shipping === undefined ? null : e.shipping.toString(),
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -547,15 +584,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, ship_to_region, shipping, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.ship_to_region, v.shipping, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, return_reason varchar, ship_from varchar, occurred_at timestamptz,
+        listing_currency varchar, return_reason varchar, ship_from varchar, ship_to_region varchar, shipping numeric, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

@@ -7,8 +7,8 @@
  */
 import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
-import { inclusiveTax } from "./plan.js";
-import { PROGRAMS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxRule, type TaxSupply } from "./types.js";
+import { ruleTax, taxBase } from "./plan.js";
+import { PROGRAMS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
 
 /** The EU member states: a shipment between two of them is not an import for VAT. */
 const EU = new Set(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]);
@@ -22,22 +22,42 @@ export function supplyOf(market: string, shipFrom: string | undefined): TaxSuppl
 /** What a tax rule's value band is checked against: the order's gross and how to convert it. */
 export interface TaxedGoods {
   supply: TaxSupply;
+  /** The tax-inclusive gross the national tax is measured in: the order's, less its state tax. */
   gross: bigint;
+  /** The part of the gross paid for shipping (0 when the capture names none). */
+  shipping: bigint;
   currency: string;
-  /** The mid rate from `currency` to `to` at the order's instant ("1" for the same currency), null when none is published. */
-  rateTo(to: string): string | null;
+  /**
+   * The mid rate from `currency` to `to` ("1" for the same currency) at the instant `valuedAt` names
+   * (valuationInstant), null when none is published.
+   */
+  rateTo(to: string, valuedAt?: TaxBasis["valuedAt"]): string | null;
 }
 
 /**
- * The goods' value against a band: the gross net of the rule's own tax when the marketplace collects
- * it (the price then includes it), else the gross, in the band's currency (half-even).
+ * The instant whose rate values goods for a band: the payment's (`at`), or for "customs_month" the
+ * end of the penultimate Wednesday of the month before `at`'s, the rate customs apply all month.
+ */
+export function valuationInstant(at: Date, valuedAt: TaxBasis["valuedAt"]): Date {
+  if (valuedAt === undefined) return at;
+  const lastOfPrevious = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 0, 23, 59, 59, 999));
+  const back = (lastOfPrevious.getUTCDay() - 3 + 7) % 7;
+  return new Date(lastOfPrevious.getTime() - (back + 7) * 86_400_000);
+}
+
+/**
+ * The goods' value against a band, in the band's currency (half-even): the gross net of the rule's
+ * own tax when the marketplace collects it (the price then includes it), and without the shipping
+ * when the band is on the intrinsic value.
  */
 export function goodsValue(rule: TaxRule, goods: TaxedGoods, to: string): bigint | null {
   const deduction = deductionIn(rule, goods);
   if (deduction === null) return null;
-  const net = rule.collectedBy === "marketplace" ? goods.gross - inclusiveTax(goods.gross, rule.rateBps, deduction) : goods.gross;
+  const intrinsic = rule.basis?.bandValue === "intrinsic";
+  const gross = intrinsic ? goods.gross - goods.shipping : goods.gross;
+  const net = gross - ruleTax(rule, intrinsic ? gross : taxBase(rule, gross, goods.shipping), deduction);
   if (to === goods.currency) return net;
-  const rate = goods.rateTo(to);
+  const rate = goods.rateTo(to, rule.basis?.valuedAt);
   return rate === null ? null : convertMinor(net, goods.currency, to, rate, "half-even");
 }
 
@@ -93,7 +113,7 @@ export function selectSchedule(schedules: readonly FeeSchedule[], program: Progr
 export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date, goods?: TaxedGoods): TaxRule | null {
   let best: TaxRule | null = null;
   for (const r of rules) {
-    if (r.market !== market || r.effectiveFrom.getTime() > at.getTime()) continue;
+    if (r.market !== market || r.level !== undefined || r.effectiveFrom.getTime() > at.getTime()) continue;
     if (goods !== undefined) {
       if (r.supply !== undefined && r.supply !== goods.supply) continue;
       if (r.maxValue !== undefined) {
@@ -116,6 +136,59 @@ export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Dat
     }
   }
   return best;
+}
+
+/** The state tax rules in force for a market's supply at `at` (any region). */
+function stateRules(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply): TaxRule[] {
+  return rules.filter((r) => r.market === market && r.level === "state" && r.effectiveFrom.getTime() <= at.getTime() && (r.supply === undefined || r.supply === supply));
+}
+
+/**
+ * The state tax rule for the buyer's region: the newest version in force. Where the market has state
+ * taxes for this supply an order without a region, or to a region no rule covers, cannot be taxed
+ * and is refused (ENT_SETTLEMENT_NO_TAX_RULE naming shipToRegion) rather than booked without its tax.
+ */
+export function selectStateTaxRule(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply, region: string | undefined): TaxRule | null {
+  const inForce = stateRules(rules, market, at, supply);
+  if (inForce.length === 0) return null;
+  if (region === undefined) {
+    throw SettlementErrors.noTaxRule(`market ${market} levies state taxes: the capture must say which state the goods ship to`, {
+      fields: [{ field: "shipToRegion", message: `required for ${market}: the ISO 3166-2 code of the buyer's state, e.g. ${inForce[0]?.region ?? `${market}-XX`}` }],
+    });
+  }
+  let best: TaxRule | null = null;
+  for (const r of inForce) if (r.region === region && (best === null || r.effectiveFrom.getTime() > best.effectiveFrom.getTime())) best = r;
+  if (best === null) {
+    throw SettlementErrors.noTaxRule(`no state tax rule for ${region} at ${at.toISOString()}`, {
+      fields: [{ field: "shipToRegion", message: `no tax rule in force for ${region}` }],
+    });
+  }
+  return best;
+}
+
+/** An order's tax rules: the state rule (if the market has state taxes), then the national rule on the gross less the state tax. */
+export interface OrderTaxRules {
+  national: TaxRule;
+  /** The national rule's deduction in the order's currency (deductionIn). */
+  deduction: bigint;
+  state: TaxRule | null;
+}
+
+export function selectOrderTaxes(rules: readonly TaxRule[], market: string, at: Date, goods: TaxedGoods, region: string | undefined): OrderTaxRules {
+  const state = selectStateTaxRule(rules, market, at, goods.supply, region);
+  const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, goods.gross, goods.shipping));
+  const national = { ...goods, gross: goods.gross - stateTax };
+  const rule = selectTaxRule(rules, market, at, national);
+  if (rule === null) {
+    throw SettlementErrors.noTaxRule(`no tax rule for ${market} at ${at.toISOString()}`, { fields: [{ field: "market", message: "no tax rule in force" }] });
+  }
+  const deduction = deductionIn(rule, national);
+  if (deduction === null) {
+    throw SettlementErrors.fxUnavailable(`no ${goods.currency}->${rule.deduction?.currency ?? ""} rate to convert tax rule ${rule.id}'s deduction`, {
+      fields: [{ field: "occurredAt", message: `no ${goods.currency}->${rule.deduction?.currency ?? ""} rate published for this instant` }],
+    });
+  }
+  return { national: rule, deduction, state };
 }
 
 function bad(id: string, field: string, message: string): never {
@@ -157,6 +230,21 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   if (r.supply !== undefined && !(TAX_SUPPLIES as readonly string[]).includes(r.supply)) bad(r.id, "supply", `must be ${TAX_SUPPLIES.join(" or ")}, or absent for both`);
   if (r.deduction !== undefined && (!isCurrency(r.deduction.currency) || typeof r.deduction.amount !== "bigint" || r.deduction.amount <= 0n)) {
     bad(r.id, "deduction", "needs an ISO 4217 currency and a positive amount of minor units");
+  }
+  if (r.level !== undefined && !(TAX_LEVELS as readonly string[]).includes(r.level)) bad(r.id, "level", `must be ${TAX_LEVELS.join(" or ")}, or absent for a national tax`);
+  if (r.level === "state") {
+    if (typeof r.region !== "string" || !/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(r.region) || !r.region.startsWith(`${r.market}-`)) {
+      bad(r.id, "region", `must be an ISO 3166-2 subdivision of ${r.market}, e.g. ${r.market}-XX`);
+    }
+    if (r.maxValue !== undefined || r.deduction !== undefined) bad(r.id, "level", "a state tax has no value band or deduction");
+  } else if (r.region !== undefined) bad(r.id, "region", "is only accepted on a state tax (level: state)");
+  if (r.computation !== undefined && r.computation !== "included") bad(r.id, "computation", "must be included, or absent for a tax on the price before it");
+  if (r.computation === "included" && r.rateBps >= 10_000) bad(r.id, "rateBps", "must be below 10000 for a tax included in its own base");
+  const basis = r.basis;
+  if (basis !== undefined) {
+    if (basis.shipping !== undefined && basis.shipping !== "untaxed") bad(r.id, "basis.shipping", "must be untaxed, or absent when shipping is taxed");
+    if (basis.bandValue !== undefined && basis.bandValue !== "intrinsic") bad(r.id, "basis.bandValue", "must be intrinsic, or absent for the customs value");
+    if (basis.valuedAt !== undefined && basis.valuedAt !== "customs_month") bad(r.id, "basis.valuedAt", "must be customs_month, or absent for the payment's rate");
   }
   if (r.maxValue !== undefined && (!isCurrency(r.maxValue.currency) || typeof r.maxValue.amount !== "bigint" || r.maxValue.amount <= 0n)) {
     bad(r.id, "maxValue", "needs an ISO 4217 currency and a positive amount of minor units");

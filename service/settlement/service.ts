@@ -27,9 +27,9 @@ import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } f
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
-import { sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
+import { sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
 import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
-import { deductionIn, selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "./schedules.js";
+import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
 import type {
   FeeBearer,
   FeeSchedule,
@@ -43,6 +43,7 @@ import type {
   SettlementItemResult,
   SettlementRecord,
   SettlementResult,
+  TaxBasis,
   TaxRule,
 } from "./types.js";
 import { DEFAULT_EVENT_LIMITS, followUpOf, validateEvent, type EventLimits } from "./validate.js";
@@ -563,20 +564,15 @@ export class SettlementService {
           },
         );
       }
-      const goods = await this.taxedGoods(event, config.taxRules);
-      const taxRule = selectTaxRule(config.taxRules, event.market, event.occurredAt, goods);
-      if (taxRule === null)
-        throw SettlementErrors.noTaxRule(`no tax rule for ${event.market} at ${event.occurredAt.toISOString()}`, {
-          fields: [{ field: "market", message: "no tax rule in force" }],
-        });
-      const taxDeduction = deductionIn(taxRule, goods);
-      if (taxDeduction === null) {
-        throw SettlementErrors.fxUnavailable(`no ${event.currency}->${taxRule.deduction?.currency ?? ""} rate to convert tax rule ${taxRule.id}'s deduction`, {
-          fields: [{ field: "occurredAt", message: `no ${event.currency}->${taxRule.deduction?.currency ?? ""} rate published for this instant` }],
-        });
-      }
+      // Where the goods ship from: the capture's word, else the seller's warehouse on file.
+      const shipFrom = event.shipFrom ?? seller.warehouse;
+      const goods = await this.taxedGoods(event, config.taxRules, shipFrom);
+      const taxes = selectOrderTaxes(config.taxRules, event.market, event.occurredAt, goods, event.shipToRegion);
       const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
-      return { plan: planCapture({ event, seller, schedule, taxRule, taxDeduction, rates }), sequence: 0 };
+      return {
+        plan: planCapture({ event, seller, schedule, taxRule: taxes.national, taxDeduction: taxes.deduction, stateTaxRule: taxes.state, ...(shipFrom === undefined ? {} : { shipFrom }), rates }),
+        sequence: 0,
+      };
     }
     const chain = await this.repo.listChain(captureKey);
     if (chain[0]?.event.type !== "capture") {
@@ -618,38 +614,46 @@ export class SettlementService {
     return { buyerToUsd, usdToPayout };
   }
 
-  /** The capture's goods for tax selection: its supply (from shipFrom) and the mid rates its market's value bands need. */
-  private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[]): Promise<TaxedGoods> {
-    const needed = new Set(
-      rules
-        .filter((r) => r.market === event.market)
-        .flatMap((r) => [r.maxValue?.currency, r.deduction?.currency])
-        .filter((c): c is string => c !== undefined && c !== event.currency),
-    );
+  /**
+   * The capture's goods for tax selection: its supply (from where it ships), shipping, and the mid rates
+   * its market's value bands and deductions need, each at the instant its rule values goods at.
+   */
+  private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[], shipFrom: string | undefined): Promise<TaxedGoods> {
+    const needed = new Map<string, { to: string; at: Date }>();
+    for (const r of rules) {
+      if (r.market !== event.market) continue;
+      const band = r.maxValue?.currency;
+      if (band !== undefined && band !== event.currency) {
+        const at = valuationInstant(event.occurredAt, r.basis?.valuedAt);
+        needed.set(`${band}@${at.toISOString()}`, { to: band, at });
+      }
+      const d = r.deduction?.currency;
+      if (d !== undefined && d !== event.currency) needed.set(`${d}@${event.occurredAt.toISOString()}`, { to: d, at: event.occurredAt });
+    }
     // A rate that cannot be had is refused only where a rule needs it (a band or a deduction of the
     // rule being checked), with the fx module's reason, as for the event's own conversions.
     const rates = new Map<string, string | AppError>();
-    for (const to of needed) {
+    for (const [key, { to, at }] of needed) {
       rates.set(
-        to,
-        await this.fx.conversionRate(event.currency, to, event.occurredAt).then(
+        key,
+        await this.fx.conversionRate(event.currency, to, at).then(
           (r) => r.mid.rate,
           (e: unknown) =>
-            SettlementErrors.fxUnavailable(`no ${event.currency}->${to} rate at ${event.occurredAt.toISOString()} for the tax rule's band or deduction`, {
-              fields: [{ field: "occurredAt", message: `no ${event.currency}->${to} rate published for this instant` }],
+            SettlementErrors.fxUnavailable(`no ${event.currency}->${to} rate at ${at.toISOString()} for the tax rule's band or deduction`, {
+              fields: [{ field: "occurredAt", message: `no ${event.currency}->${to} rate published for ${at.toISOString()}` }],
               details: isAppError(e) ? { fxCode: e.code } : {},
               cause: e,
             }),
         ),
       );
     }
-    const rateTo = (to: string): string | null => {
+    const rateTo = (to: string, valuedAt?: TaxBasis["valuedAt"]): string | null => {
       if (to === event.currency) return "1";
-      const r = rates.get(to);
+      const r = rates.get(`${to}@${valuationInstant(event.occurredAt, valuedAt).toISOString()}`);
       if (r instanceof AppError) throw r;
       return r ?? null;
     };
-    return { supply: supplyOf(event.market, event.shipFrom), gross: event.amount, currency: event.currency, rateTo };
+    return { supply: supplyOf(event.market, shipFrom), gross: event.amount, shipping: event.shipping ?? 0n, currency: event.currency, rateTo };
   }
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {
@@ -756,14 +760,18 @@ export class SettlementService {
    * The return of one tax scheme of a market for [from, to) (statement.ts): 400 for an unknown
    * market; a scheme never booked answers an empty return (the account does not exist yet).
    */
-  async taxReturn(market: string, scheme: string, period: { from: Date; to: Date }): Promise<TaxReturn> {
+  async taxReturn(market: string, scheme: string, period: { from: Date; to: Date }, region?: string): Promise<TaxReturn> {
     const known = (await this.repo.listMarkets()).find((m) => m.code === market);
     if (known === undefined) throw SettlementErrors.unknownMarket(`unknown market ${market}`, { fields: [{ field: "market", message: "no such market" }] });
+    if (region !== undefined && !region.startsWith(`${market}-`)) {
+      throw SettlementErrors.unknownMarket(`region ${region} is not in market ${market}`, { fields: [{ field: "region", message: `must be a subdivision of ${market}, e.g. ${market}-XX` }] });
+    }
+    const input = { market, ...(region === undefined ? {} : { region }), scheme, currency: known.currency, ...period };
     try {
-      return await taxReturn(this.ledger, { market, scheme, currency: known.currency, ...period });
+      return await taxReturn(this.ledger, input);
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
-      return { market, scheme, account: `tax:${market}:${scheme}:payable`, currency: known.currency, ...period, opening: 0n, collected: 0n, refunded: 0n, closing: 0n, lines: [] };
+      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, lines: [] };
     }
   }
 

@@ -30,6 +30,11 @@ export async function sellerStatement(ledger: Pick<Ledger, "listAccounts" | "sta
   return { seller, from: period.from, to: period.to, accounts: statements };
 }
 
+/** The tax-payable account a return reads: a state tax's is named by its region. */
+export function taxReturnAccount(r: { market: string; region?: string; scheme: string }): string {
+  return `tax:${r.region ?? r.market}:${r.scheme}:payable`;
+}
+
 /**
  * A tax return for a period, by effective instant: every posting of a tax-payable account
  * (`tax:<market>:<scheme>:payable`) with the order behind it. Collected tax (credits) and tax given
@@ -38,6 +43,8 @@ export async function sellerStatement(ledger: Pick<Ledger, "listAccounts" | "sta
  */
 export interface TaxReturn {
   market: string;
+  /** A state tax's return: its ISO 3166-2 region (the account is tax:<region>:<scheme>:payable). */
+  region?: string;
   scheme: string;
   account: string;
   currency: string;
@@ -60,8 +67,11 @@ export interface TaxReturn {
   }>;
 }
 
-export async function taxReturn(ledger: Pick<Ledger, "statement">, input: { market: string; scheme: string; currency: string; from: Date; to: Date }): Promise<TaxReturn> {
-  const account = `tax:${input.market}:${input.scheme}:payable`;
+export async function taxReturn(
+  ledger: Pick<Ledger, "statement">,
+  input: { market: string; region?: string; scheme: string; currency: string; from: Date; to: Date },
+): Promise<TaxReturn> {
+  const account = taxReturnAccount(input);
   const s = await ledger.statement(account, input.currency, { from: input.from, to: input.to });
   let collected = 0n;
   let refunded = 0n;
@@ -81,5 +91,5 @@ export async function taxReturn(ledger: Pick<Ledger, "statement">, input: { mark
         tax: l.change,
       };
     });
-  return { market: input.market, scheme: input.scheme, account, currency: input.currency, from: input.from, to: input.to, opening: s.opening, collected, refunded, closing: s.closing, lines };
+  return { market: input.market, ...(input.region === undefined ? {} : { region: input.region }), scheme: input.scheme, account, currency: input.currency, from: input.from, to: input.to, opening: s.opening, collected, refunded, closing: s.closing, lines };
 }

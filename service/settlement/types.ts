@@ -81,6 +81,45 @@ export interface TaxRule {
    * converted to the order's at the mid rate. The tax is never below zero.
    */
   deduction?: { currency: string; amount: bigint };
+  /**
+   * Absent: a national tax (one per order, chosen by supply and band). "state": a tax of the buyer's
+   * state or province, levied on top of the national one (Brazil's ICMS, US state sales tax),
+   * chosen by `region` against the capture's `shipToRegion`.
+   */
+  level?: TaxLevel;
+  /** State taxes: the ISO 3166-2 subdivision it applies to, e.g. "US-CA", "BR-SP". */
+  region?: string;
+  /**
+   * How the rate applies to the tax-inclusive gross. Absent: on the price before this tax (T = G x r /
+   * (1 + r)), as VAT and sales tax are quoted. "included": on a base that contains the tax itself
+   * (T = G x r), as Brazil's ICMS is ("por dentro"). Computed before the national tax, whose base is
+   * what is left.
+   */
+  computation?: "included";
+  /** The basis: whether shipping is taxed and what the band is measured on, at which rate date. */
+  basis?: TaxBasis;
+}
+
+export const TAX_LEVELS = ["state"] as const;
+export type TaxLevel = (typeof TAX_LEVELS)[number];
+
+/**
+ * What a scheme taxes and measures. Every field absent: shipping is taxed like the goods, the band
+ * is measured on the customs value (goods and shipping), converted at the mid rate of the payment
+ * instant.
+ */
+export interface TaxBasis {
+  /** "untaxed": the capture's `shipping` is outside the tax base (e.g. California, separately stated). */
+  shipping?: "untaxed";
+  /** "intrinsic": the band is measured on the goods alone, without shipping (the EU's EUR 150 IOSS test). */
+  bandValue?: "intrinsic";
+  /**
+   * The instant whose rate converts the goods for the band. Absent: the payment (the capture's
+   * instant: IOSS uses the ECB rate of the day payment was accepted, VAT Directive art. 91(2)).
+   * "customs_month": the rate of the penultimate Wednesday of the previous month, which customs
+   * apply for a whole month (EU, Implementing Regulation 2015/2447 art. 146).
+   */
+  valuedAt?: "customs_month";
 }
 
 export const TAX_SUPPLIES = ["import", "domestic"] as const;
@@ -99,6 +138,14 @@ export interface Seller {
   /** Any ISO 4217 currency with minor units; proceeds reach it through USD. */
   payoutCurrency: string;
   homeCountry: string;
+  /**
+   * The ISO 3166 country of the warehouse the seller's goods ship from (overseas-warehouse hosting):
+   * a capture that names no `shipFrom` ships from here, which decides its tax supply. Absent: the
+   * capture's `shipFrom`, else an import.
+   */
+  warehouse?: string;
+  /** The currency the seller prices in (USD or its payout currency): a capture's `listingPrice` without `listingCurrency` is in it. */
+  listingCurrency?: string;
 }
 
 export const EVENT_TYPES = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment", "release", "reserve_release"] as const;
@@ -140,6 +187,13 @@ export interface SettlementEvent {
    */
   shipFrom?: string;
   /**
+   * Captures: the ISO 3166-2 subdivision the goods ship to (the buyer's state or province, e.g.
+   * "US-CA", "BR-SP"), which chooses its state taxes. Required where the market has state taxes.
+   */
+  shipToRegion?: string;
+  /** Captures: the part of `amount` the buyer paid for shipping (buyer currency minor units). */
+  shipping?: bigint;
+  /**
    * Seller-priced programs (POP, semi and overseas hosting): the price the seller listed the order
    * at, tax included, in `listingCurrency` (USD or the seller's payout currency). The seller's
    * proceeds are then fixed in that currency; the checkout conversion is the platform's FX result.
@@ -178,7 +232,10 @@ export interface FxLeg extends RateEvidence {
 export interface Lines {
   /** Buyer currency. */
   gross: bigint;
+  /** The national tax (buyer currency). */
   tax: bigint;
+  /** The state tax on top of it (buyer currency): ICMS, US state sales tax. */
+  stateTax: bigint;
   /** Settlement currency (USD). */
   netUsd: bigint;
   commission: bigint;
@@ -207,6 +264,7 @@ export interface Lines {
 export const LINE_KEYS = [
   "gross",
   "tax",
+  "stateTax",
   "netUsd",
   "commission",
   "paymentFeeRecovery",
@@ -229,6 +287,10 @@ export interface Breakdown {
   taxRuleId: string;
   taxScheme: string;
   taxRateBps: number;
+  /** Where the goods shipped from for tax: the capture's shipFrom, else the seller's warehouse (absent: unknown, an import). */
+  shipFrom?: string;
+  /** The state tax of the capture (absent without one): its rule, scheme, rate and jurisdiction. */
+  stateTax?: { ruleId: string; scheme: string; rateBps: number; region: string };
   buyerCurrency: string;
   settlementCurrency: "USD";
   payoutCurrency: string;

@@ -66,7 +66,7 @@ export function checkEventLimits(e: SettlementEvent, limits: EventLimits, field 
  * it ships from) and without the amounts (the follow-up sets its own).
  */
 export function followUpOf(capture: SettlementEvent): SettlementEvent {
-  const { supplyPrice: _s, fxQuoteId: _q, listingPrice: _l, listingCurrency: _c, shipFrom: _f, returnReason: _r, ...base } = capture;
+  const { supplyPrice: _s, fxQuoteId: _q, listingPrice: _l, listingCurrency: _c, shipFrom: _f, shipToRegion: _t, shipping: _sh, returnReason: _r, ...base } = capture;
   return { ...base, amount: 0n, gatewayFee: 0n, originalEventId: capture.gatewayEventId };
 }
 
@@ -92,14 +92,25 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
     if (typeof e.shipFrom !== "string" || !/^[A-Z]{2}$/.test(e.shipFrom)) fail(f("shipFrom"), "must be an ISO 3166 alpha-2 country code");
     if (e.type !== "capture") fail(f("shipFrom"), "is only accepted on a capture");
   }
+  if (e.shipToRegion !== undefined) {
+    if (typeof e.shipToRegion !== "string" || !/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(e.shipToRegion) || !e.shipToRegion.startsWith(`${e.market}-`)) {
+      fail(f("shipToRegion"), `must be an ISO 3166-2 subdivision of the market, e.g. ${String(e.market)}-XX`);
+    }
+    if (e.type !== "capture") fail(f("shipToRegion"), "is only accepted on a capture");
+  }
+  if (e.shipping !== undefined) {
+    if (typeof e.shipping !== "bigint" || e.shipping < 0n) fail(f("shipping"), "must be a non-negative integer of minor units");
+    if (e.type !== "capture") fail(f("shipping"), "is only accepted on a capture");
+    if (e.shipping > e.amount) fail(f("shipping"), "must not exceed the amount it is part of");
+  }
   if (e.returnReason !== undefined) {
     if (!(RETURN_REASONS as readonly string[]).includes(e.returnReason)) fail(f("returnReason"), `must be one of ${RETURN_REASONS.join(", ")}`);
     if (e.type !== "refund") fail(f("returnReason"), "is only accepted on a refund");
   }
   if (e.listingPrice !== undefined || e.listingCurrency !== undefined) {
     if (e.type !== "capture") fail(f("listingPrice"), "is only accepted on a capture");
-    if (typeof e.listingPrice !== "bigint" || e.listingPrice <= 0n) fail(f("listingPrice"), "must be a positive integer of minor units, with listingCurrency");
-    if (!isCurrency(e.listingCurrency)) fail(f("listingCurrency"), "must be an ISO 4217 currency code, with listingPrice");
+    if (typeof e.listingPrice !== "bigint" || e.listingPrice <= 0n) fail(f("listingPrice"), "must be a positive integer of minor units (in listingCurrency, or the seller's listing currency)");
+    if (e.listingCurrency !== undefined && !isCurrency(e.listingCurrency)) fail(f("listingCurrency"), "must be an ISO 4217 currency code");
     if (e.supplyPrice !== undefined) fail(f("listingPrice"), "a full-hosting capture is priced by its supplyPrice, not a listing price");
   }
   switch (e.type) {
@@ -170,6 +181,9 @@ export function parseEvent(json: unknown, field = ""): SettlementEvent {
   if (o.listingPrice !== undefined && o.listingPrice !== null) event.listingPrice = int("listingPrice");
   const shipFrom = optStr("shipFrom");
   if (shipFrom !== undefined) event.shipFrom = shipFrom;
+  const shipToRegion = optStr("shipToRegion");
+  if (shipToRegion !== undefined) event.shipToRegion = shipToRegion;
+  if (o.shipping !== undefined && o.shipping !== null) event.shipping = int("shipping");
   const returnReason = optStr("returnReason");
   if (returnReason !== undefined) event.returnReason = returnReason as ReturnReason;
   const listingCurrency = optStr("listingCurrency");

@@ -15,6 +15,7 @@ import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type SettlementEvent } from "../../service/settlement/index.js";
 import { freshDatabase, type DatabaseKind, type TestDatabase } from "../support/db.js";
 import type { System } from "../chain/fixture.js";
+import { withRegion } from "../settlement/fixtures.js";
 import { memoryLog } from "../chain/indexer/support.js";
 
 export interface AnchoringHarness {
@@ -116,7 +117,7 @@ export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, o
         const market = MARKETS[i % MARKETS.length]!;
         const seller = DEMO_SELLERS[i % DEMO_SELLERS.length]!;
         const amount = 1_000n + BigInt((i * 7919) % 90_000);
-        return {
+        return withRegion({
           type: "capture",
           gateway: i % 2 === 0 ? "adyen" : "stripe",
           gatewayEventId: `evt-${run}-${i}`,
@@ -129,7 +130,7 @@ export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, o
           gatewayFee: (amount * 29n) / 1000n,
           occurredAt: new Date("2024-12-02T10:00:00Z"),
           ...(seller.program === "full_hosting" ? { supplyPrice: 9_800n } : {}),
-        };
+        });
       });
       const results = await settlement.postEvents(events);
       return results.map((r) => {

@@ -34,6 +34,7 @@ describe.each(kinds)("end to end on %s", (kind) => {
       settlementId: `ORD-E2E-${kind}`,
       sellerId: "S-POP-SZ-01", // POP program, paid out in CNY
       market: "BR",
+      shipToRegion: "BR-SP",
       category: "electronics",
       currency: "BRL",
       amount: "14990",

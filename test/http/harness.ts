@@ -15,6 +15,7 @@ import { createServices, type Services } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/index.js";
 import { freshDatabase, type DatabaseKind, type TestDatabase } from "../support/db.js";
+import { withRegion } from "../settlement/fixtures.js";
 
 export interface Harness {
   app: FastifyInstance;
@@ -95,7 +96,7 @@ export async function publishDayRates(h: Harness, currencies = ["BRL", "CNY", "E
 }
 
 export function capture(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
+  return withRegion({
     type: "capture",
     gateway: "adyen",
     gatewayEventId: "evt-1",
@@ -108,7 +109,7 @@ export function capture(over: Record<string, unknown> = {}): Record<string, unkn
     gatewayFee: "434",
     occurredAt: `${DAY}T09:00:00.000Z`,
     ...over,
-  };
+  }, over);
 }
 
 export function json<T = Record<string, unknown>>(r: LightMyRequestResponse): T {

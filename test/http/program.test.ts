@@ -3,7 +3,7 @@
  * versions (immutable, never in the past, the acting key recorded); finance reads them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { json, openHarness, problemCode, type Harness } from "./harness.js";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 describe("program data routes", () => {
   let h: Harness;
@@ -70,5 +70,49 @@ describe("program data routes", () => {
     expect((await h.post("/v1/tax-rules", { ...rule, id: "xx", market: "ZZ" }, h.keys.admin)).statusCode).toBe(400);
     expect(json<{ items: Array<{ id: string }> }>(await h.get("/v1/tax-rules?market=BR")).items.map((x) => x.id)).toContain(rule.id);
     expect(await createdBy("settlement_tax_rules", rule.id)).toBe(h.keys.admin.id);
+  });
+
+  it("publishes a state tax rule with its computation and basis; a malformed one names its field", async () => {
+    const rule = { id: "br-am-icms-next", market: "BR", effectiveFrom: tomorrow, kind: "vat", scheme: "BR_ICMS", rateBps: 2000, collectedBy: "marketplace", authority: "BR-AM-SEFAZ", note: "Amazonas", supply: "import", level: "state", region: "BR-AM", computation: "included" };
+    const r = await h.post("/v1/tax-rules", rule, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+    expect(json(r)).toEqual(rule);
+    expect((await h.post("/v1/tax-rules", rule, h.keys.admin)).statusCode).toBe(200);
+    const basis = { ...rule, id: "us-ca-next", market: "US", kind: "sales_tax", scheme: "US_SALES_TAX", rateBps: 725, authority: "US-CA-CDTFA", region: "US-CA", supply: undefined, computation: undefined, basis: { shipping: "untaxed" } };
+    expect(json(await h.post("/v1/tax-rules", basis, h.keys.admin))).toMatchObject({ basis: { shipping: "untaxed" }, region: "US-CA", level: "state" });
+    const field = async (over: Record<string, unknown>) => {
+      const bad = await h.post("/v1/tax-rules", { ...rule, id: "bad-state", ...over }, h.keys.admin);
+      return [bad.statusCode, json<{ errors: Array<{ field: string }> }>(bad).errors[0]?.field];
+    };
+    expect(await field({ region: "US-CA" })).toEqual([400, "region"]);
+    expect(await field({ region: undefined })).toEqual([400, "region"]);
+    expect(await field({ maxValue: { currency: "USD", amount: "5000" } })).toEqual([400, "level"]);
+    expect((await field({ basis: { shipping: "free" } }))[0]).toBe(400);
+  });
+
+  it("keeps a seller's warehouse and listing currency: a capture without shipFrom ships from the warehouse, a listing price without currency is in the seller's", async () => {
+    await publishDayRates(h);
+    const seller = { id: "S-OVS-WH-01", name: "Yiwu Homeware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE", listingCurrency: "CNY" };
+    const created = await h.post("/v1/sellers", seller, h.keys.admin);
+    expect(created.statusCode, created.body).toBe(201);
+    expect(json(created)).toEqual(seller);
+    expect(json<{ items: Array<{ id: string; warehouse?: string }> }>(await h.get("/v1/sellers?program=overseas_hosting")).items.find((s) => s.id === seller.id)?.warehouse).toBe("DE");
+    for (const [bad, fieldName] of [[{ warehouse: "Germany" }, "warehouse"], [{ listingCurrency: "EUR" }, "listingCurrency"], [{ program: "full_hosting" }, "listingCurrency"]] as const) {
+      const r = await h.post("/v1/sellers", { ...seller, id: "S-BAD-WH", ...bad }, h.keys.admin);
+      expect([r.statusCode, json<{ errors: Array<{ field: string }> }>(r).errors[0]?.field], JSON.stringify(bad)).toEqual([400, fieldName]);
+    }
+    // 100.00 EUR to Spain, priced by the seller at 700.00 (CNY, its listing currency on file), shipped
+    // from its German warehouse: a domestic EU supply, the deemed supplier's VAT, not IOSS.
+    const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "wh-1", settlementId: "ORD-WH-1", sellerId: seller.id, market: "ES", currency: "EUR", category: "home", amount: "10000", gatewayFee: "290", listingPrice: "70000" }));
+    expect(r.statusCode, r.body).toBe(201);
+    const body = json<{ settlement: { breakdown: { taxScheme: string; shipFrom: string }; event: { listingCurrency?: string } }; transaction: { metadata: Record<string, string> } }>(r);
+    expect([body.settlement.breakdown.taxScheme, body.settlement.breakdown.shipFrom]).toEqual(["EU_DEEMED_SUPPLIER", "DE"]);
+    expect(body.settlement.event.listingCurrency).toBeUndefined();
+    expect(body.transaction.metadata.listingCurrency).toBe("CNY");
+    // The capture's own shipFrom still wins; a seller without a listing currency needs one on the event.
+    const own = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "wh-2", settlementId: "ORD-WH-2", sellerId: seller.id, market: "ES", currency: "EUR", category: "home", amount: "10000", gatewayFee: "290", shipFrom: "CN" }));
+    expect(json<{ settlement: { breakdown: { taxScheme: string } } }>(own).settlement.breakdown.taxScheme).toBe("EU_IOSS");
+    const none = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "wh-3", settlementId: "ORD-WH-3", sellerId: "S-SEMI-HZ-01", market: "ES", currency: "EUR", category: "home", amount: "10000", gatewayFee: "290", listingPrice: "1000" }));
+    expect([none.statusCode, json<{ errors: Array<{ field: string }> }>(none).errors[0]?.field]).toEqual([400, "listingCurrency"]);
   });
 });

@@ -58,7 +58,7 @@ describe("settlement routes", () => {
       const supplier = async () => json<{ posted: string }>(await h.get("/v1/accounts/seller:S-FULL-GZ-01:available/CNY/balance")).posted;
       const paid = await supplier();
       const refund = (id: string, over: Record<string, unknown>) =>
-        h.signedPost("/v1/settlements/events", { ...cap, type: "refund", gatewayEventId: id, originalEventId: "evt-fh", amount: "4000", gatewayFee: "0", occurredAt: "2024-12-02T12:00:00.000Z", supplyPrice: undefined, ...over });
+        h.signedPost("/v1/settlements/events", { ...cap, type: "refund", gatewayEventId: id, originalEventId: "evt-fh", amount: "4000", gatewayFee: "0", occurredAt: "2024-12-02T12:00:00.000Z", supplyPrice: undefined, shipToRegion: undefined, ...over });
       const byBuyer = await refund("evt-fh-r1", { returnReason: "buyer" });
       expect(byBuyer.statusCode, byBuyer.body).toBe(201);
       expect(json<{ settlement: { event: { returnReason: string } } }>(byBuyer).settlement.event.returnReason).toBe("buyer");

@@ -61,4 +61,46 @@ describe("tax returns", () => {
     expect((await h.get(`/v1/tax/returns?market=ES&scheme=EU_IOSS&from=${DAY}T10:00:00Z&to=${DAY}T10:00:00Z`)).statusCode).toBe(400);
     expect((await h.get(`/v1/tax/returns?${period}`, h.keys.gateway)).statusCode).toBe(403);
   });
+
+  it("files a state's sales tax return by region: California's, with the shipping it leaves untaxed; a US capture without a state is refused", async () => {
+    const us = (over: Record<string, unknown>) => capture({ market: "US", currency: "USD", sellerId: "S-SEMI-HZ-01", category: "home", gatewayFee: "100", ...over });
+    // 129.99 with 5.99 shipping to California: 7.25% inside the other 124.00 = 8.38. 50.00 with no
+    // shipping: 3.38. To New York, 129.99 carries 4% inside the whole: 5.00, on New York's return only.
+    for (const [id, over] of [
+      ["ca-1", { shipToRegion: "US-CA", amount: "12999", shipping: "599" }],
+      ["ca-2", { shipToRegion: "US-CA", amount: "5000" }],
+      ["ny-1", { shipToRegion: "US-NY", amount: "12999", shipping: "599" }],
+    ] as const) {
+      const r = await h.signedPost("/v1/settlements/events", us({ gatewayEventId: id, settlementId: `ORD-${id}`, ...over }));
+      expect(r.statusCode, r.body).toBe(201);
+    }
+    const refund = await h.signedPost("/v1/settlements/events", us({ type: "refund", gatewayEventId: "ca-2-r", settlementId: "ORD-ca-2", originalEventId: "ca-2", amount: "5000", gatewayFee: "0", occurredAt: `${DAY}T15:00:00.000Z` }));
+    expect(refund.statusCode, refund.body).toBe(201);
+    const ca = json<ReturnBody & { region: string }>(await h.get(`/v1/tax/returns?market=US&region=US-CA&scheme=US_SALES_TAX&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`));
+    expect(ca.region).toBe("US-CA");
+    expect(ca.lines.map((l) => [l.what, l.settlementId, l.tax])).toEqual([
+      ["capture", "ORD-ca-1", "838"],
+      ["capture", "ORD-ca-2", "338"],
+      ["refund", "ORD-ca-2", "-338"],
+    ]);
+    expect([ca.collected, ca.refunded, ca.closing]).toEqual(["1176", "338", "838"]);
+    expect(json<{ posted: string }>(await h.get("/v1/accounts/tax:US-CA:US_SALES_TAX:payable/USD/balance")).posted).toBe("838");
+    const ny = json<ReturnBody>(await h.get(`/v1/tax/returns?market=US&region=US-NY&scheme=US_SALES_TAX&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`));
+    expect(ny.lines.map((l) => [l.settlementId, l.tax])).toEqual([["ORD-ny-1", "500"]]);
+    // The seller's record carries the state tax's rule and rate; its journal metadata commits to them.
+    const record = json<{ settlement: { breakdown: { stateTax: unknown; lines: { stateTax: string } } } }>(
+      await h.signedPost("/v1/settlements/events", us({ gatewayEventId: "ca-1", settlementId: "ORD-ca-1", shipToRegion: "US-CA", amount: "12999", shipping: "599" })),
+    );
+    expect(record.settlement.breakdown.stateTax).toEqual({ ruleId: "tax-US-CA-sales-2019", scheme: "US_SALES_TAX", rateBps: 725, region: "US-CA" });
+    expect(record.settlement.breakdown.lines.stateTax).toBe("838");
+    // Without a state, or to a state no rule covers, the order cannot be taxed: refused, naming the field.
+    for (const over of [{ shipToRegion: undefined }, { shipToRegion: "US-ZZ" }]) {
+      const r = await h.signedPost("/v1/settlements/events", us({ gatewayEventId: `us-${String(over.shipToRegion)}`, amount: "1000", ...over }));
+      expect([r.statusCode, problemCode(r), json<{ errors: Array<{ field: string }> }>(r).errors[0]?.field]).toEqual([422, "ENT_SETTLEMENT_NO_TAX_RULE", "shipToRegion"]);
+    }
+    const wrong = await h.signedPost("/v1/settlements/events", us({ gatewayEventId: "us-br", amount: "1000", shipToRegion: "BR-SP" }));
+    expect([wrong.statusCode, json<{ errors: Array<{ field: string }> }>(wrong).errors[0]?.field]).toEqual([400, "shipToRegion"]);
+    const outside = await h.get(`/v1/tax/returns?market=US&region=BR-SP&scheme=US_SALES_TAX&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`);
+    expect([outside.statusCode, problemCode(outside)]).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_MARKET"]);
+  });
 });

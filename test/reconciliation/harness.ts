@@ -17,6 +17,8 @@ import { ReconciliationService, ReconRepository } from "../../service/reconcilia
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type SettlementEvent } from "../../service/settlement/index.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
+import { withRegion } from "../settlement/fixtures.js";
+import { followUpOf } from "../../service/settlement/validate.js";
 import { freshDatabase, type DatabaseKind, type TestDatabase } from "../support/db.js";
 
 export const FIXTURES = new URL("./fixtures/", import.meta.url);
@@ -42,11 +44,11 @@ const SELLER = "S-POP-HK-02";
 const at = (iso: string) => new Date(iso);
 
 function cap(gateway: string, id: string, order: string, market: string, currency: string, amount: bigint, fee: bigint, when: string): SettlementEvent {
-  return { type: "capture", gateway, gatewayEventId: id, settlementId: order, sellerId: SELLER, market, category: "electronics", currency, amount, gatewayFee: fee, occurredAt: at(when) };
+  return withRegion({ type: "capture", gateway, gatewayEventId: id, settlementId: order, sellerId: SELLER, market, category: "electronics", currency, amount, gatewayFee: fee, occurredAt: at(when) });
 }
 
 function follow(of: SettlementEvent, type: SettlementEvent["type"], id: string, amount: bigint, fee: bigint, when: string, original = of.gatewayEventId): SettlementEvent {
-  return { ...of, type, gatewayEventId: id, amount, gatewayFee: fee, occurredAt: at(when), originalEventId: original };
+  return { ...followUpOf(of), type, gatewayEventId: id, amount, gatewayFee: fee, occurredAt: at(when), originalEventId: original };
 }
 
 /** The ledger side of adyen_settlement_detail_report_batch_42.csv (see fixtures/README.md). */

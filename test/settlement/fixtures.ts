@@ -8,8 +8,17 @@ export function rate(from: string, to: string, value: string, quoteId: string | 
   return { from, to, rate: value, quoteId, source: "test", asOf: "2025-03-01T00:00:00.000Z" };
 }
 
+/** The buyer's state the test captures ship to in markets that levy state taxes (as the demo's). */
+export const TEST_REGION: Readonly<Record<string, string>> = { BR: "BR-SP", US: "US-CA" };
+
+/** `event` with the market's test region when it names none (pass shipToRegion: undefined in `over` to send none). */
+export function withRegion<E extends { type?: unknown; market?: unknown; shipToRegion?: unknown }>(event: E, over: object = {}): E {
+  const region = typeof event.market === "string" && (event.type ?? "capture") === "capture" ? TEST_REGION[event.market] : undefined;
+  return region === undefined || event.shipToRegion !== undefined || "shipToRegion" in over ? event : { ...event, shipToRegion: region };
+}
+
 export function capture(over: Partial<SettlementEvent> = {}): SettlementEvent {
-  return {
+  return withRegion({
     type: "capture",
     gateway: "adyen",
     gatewayEventId: "cap-1",
@@ -22,7 +31,7 @@ export function capture(over: Partial<SettlementEvent> = {}): SettlementEvent {
     gatewayFee: 350n,
     occurredAt: new Date("2025-03-01T10:00:00Z"),
     ...over,
-  };
+  }, over);
 }
 
 export function followUp(type: SettlementEvent["type"], id: string, over: Partial<SettlementEvent> = {}, of: SettlementEvent = capture()): SettlementEvent {

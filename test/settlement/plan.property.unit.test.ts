@@ -53,6 +53,8 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
             amount: gross,
             gatewayFee: (gross * BigInt(feePct)) / 1000n,
             supplyPrice: seller.program === "full_hosting" ? gross / 3n + 1n : undefined,
+            // A tenth of the gross for shipping (untaxed by the US state rule drawn below).
+            shipping: gross / 10n,
             ...(listed ? { listingPrice: (gross * BigInt(listing[1])) / 100n + 1n, listingCurrency: listing[0] ? "USD" : seller.payoutCurrency } : {}),
           });
           const schedule = selectSchedule(FEE_SCHEDULES, seller.program, cap.market, cap.category, cap.occurredAt);
@@ -60,7 +62,9 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
           if (schedule === null || taxRule === null) throw new Error("data");
           const buyerToUsd = market.currency === "USD" ? null : rate(market.currency, "USD", buyerRate);
           const usdToPayout = seller.payoutCurrency === "USD" ? null : rate("USD", seller.payoutCurrency, payoutRate);
-          const capPlan = planCapture({ event: cap, seller, schedule, taxRule, rates: { buyerToUsd, usdToPayout } });
+          // Where the market levies state taxes (US sales tax, Brazil's ICMS "por dentro"), one on top.
+          const stateTaxRule = TAX_RULES.find((r) => r.level === "state" && r.market === cap.market && r.rateBps > 0) ?? null;
+          const capPlan = planCapture({ event: cap, seller, schedule, taxRule, stateTaxRule, rates: { buyerToUsd, usdToPayout } });
           expect(balanced(capPlan)).toBe(true);
 
           const done: Array<{ event: SettlementEvent; plan: PostingPlan }> = [];

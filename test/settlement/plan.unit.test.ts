@@ -138,6 +138,54 @@ describe("POP: BRL capture for a CNY-paid seller", () => {
   });
 });
 
+describe("a state tax on top of the national one: Sao Paulo's ICMS on a BRL import", () => {
+  const icms = TAX_RULES.find((r) => r.id === "tax-BR-SP-icms-2023-08")!;
+  const cap = capture();
+  const schedule = selectSchedule(FEE_SCHEDULES, "pop", "BR", "home", cap.occurredAt)!;
+  const national = selectTaxRule(TAX_RULES, "BR", cap.occurredAt)!;
+  const p = planCapture({ event: cap, seller: POP, schedule, taxRule: national, stateTaxRule: icms, rates: { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: rate("USD", "CNY", "7.2") } });
+
+  it("books ICMS to Sao Paulo and the import tax to the federal authority, both in BRL", () => {
+    // ICMS 17% of the whole 10000 = 1700; import tax 20% of the goods in the 8300 left: 1383; net
+    // 6917 BRL x 0.18 = 1245 USD; commission 8% = 100 (99.6); fee 63; seller 1082 USD x 7.2 = 7790.
+    expect(show(p.postings)).toEqual(
+      [
+        "D gateway:adyen:receivable BRL 9650",
+        "D platform:expense:payment_fees USD 63",
+        "C tax:BR-SP:BR_ICMS:payable BRL 1700",
+        "C tax:BR:BR_REMESSA_CONFORME:payable BRL 1383",
+        "C fx:BRL-USD BRL 6567",
+        "D fx:BRL-USD USD 1182",
+        "C platform:revenue:commission USD 100",
+        "C platform:revenue:payment_fee_recovery USD 63",
+        "C fx:CNY-USD USD 1082",
+        "D fx:CNY-USD CNY 7790",
+        "C seller:S-POP-1:held CNY 7790",
+      ].sort(),
+    );
+    expect(p.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP" });
+    expect([p.breakdown.lines.tax, p.breakdown.lines.stateTax]).toEqual([1383n, 1700n]);
+    expectBalanced(p);
+  });
+
+  it("a refund takes both taxes back pro rata, each from its own authority's account", () => {
+    const rp = planFollowUp({ event: followUp("refund", "ref-icms", { amount: 3_000n }), capture: stateOf(cap, p), rates: { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: null } });
+    // 30% of 1700 = 510 and of 1383 = 414.9 -> 415: the 2075 BRL net go back through fx:BRL-USD.
+    expect(movement(rp.postings, "tax:BR-SP:BR_ICMS:payable", "BRL")).toBe(510n);
+    expect(movement(rp.postings, "tax:BR:BR_REMESSA_CONFORME:payable", "BRL")).toBe(415n);
+    expect(movement(rp.postings, "fx:BRL-USD", "BRL")).toBe(3_000n - 510n - 415n);
+    expectBalanced(rp);
+    // The rest of the order refunded: every tax line is back to zero, to the unit.
+    const rest = planFollowUp({
+      event: followUp("refund", "ref-icms-2", { amount: 7_000n }),
+      capture: stateOf(cap, p, [{ event: followUp("refund", "ref-icms", { amount: 3_000n }), plan: rp }]),
+      rates: { buyerToUsd: rate("BRL", "USD", "0.18"), usdToPayout: null },
+    });
+    expect(movement(rest.postings, "tax:BR-SP:BR_ICMS:payable", "BRL") + 510n).toBe(1_700n);
+    expect(movement(rest.postings, "tax:BR:BR_REMESSA_CONFORME:payable", "BRL") + 415n).toBe(1_383n);
+  });
+});
+
 describe("full hosting: the seller gets the supply price in CNY whatever the buyer paid", () => {
   const cap = capture({ sellerId: "S-FULL-1", supplyPrice: 6_000n, gatewayEventId: "cap-full" });
   const p = plan(FULL, cap, "0.18", "7.2");
@@ -434,6 +482,11 @@ describe("listing price: the seller's proceeds fixed in the currency they priced
     expect(codeOf(() => plan(FULL, { ...full, supplyPrice: undefined }, "0.18", "7.2"))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
     expect(codeOf(() => validateEvent(full))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
     expect(codeOf(() => validateEvent({ ...followUp("refund", "r-l", { amount: 100n }), listingPrice: 100n, listingCurrency: "CNY" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
-    expect(codeOf(() => validateEvent(capture({ listingPrice: 100n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    // A listing price without its currency takes the seller's on file; a seller without one is refused.
+    expect(validateEvent(capture({ listingPrice: 100n })).listingPrice).toBe(100n);
+    expect(codeOf(() => plan(POP, capture({ listingPrice: 100n }), "0.18", "7.2"))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    const listed = plan({ ...POP, listingCurrency: "CNY" }, capture({ listingPrice: 7_000n }), "0.18", "7.2");
+    expect(listed.metadata.listingCurrency).toBe("CNY");
+    expect(listed.metadata.listingPrice).toBe("7000");
   });
 });

@@ -1,16 +1,17 @@
 /**
  * FX where it really happens, as a controller reads it (worked example, both engines):
  *
- *   capture    10000 BRL (fee 350, Remessa Conforme tax 1667) for a CNY-paid POP seller, mid
- *              0.18 BRL->USD and 7.2 USD->CNY, markup 150 bps: the seller's proceeds are converted
- *              at mid less the markup; the markup is FX revenue on its own line; the fx:BRL-USD
- *              position is the 7983 BRL the acquirer will convert beyond the tax, at mid (1437 USD);
- *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175): the receivable clears, the 7983 BRL
- *              leave the position at 1437 USD booked, worth 1397 at 0.175: a realised loss of 40;
- *              the 1667 BRL of tax, converted too, go to fx:BRL-USD:tax: +1667 BRL against 292 USD,
- *              the BRL to buy back for the tax authority; fx:BRL-USD itself is back to zero;
- *   revaluation at 0.17 the tax still owed in BRL is worth 283 USD: 9 of unrealised gain; at 0.18
- *              again, 300: the next revaluation turns it into 8 of loss, booking -17.
+ *   capture    10000 BRL to Sao Paulo (fee 350; ICMS 17% of the whole, 1700; Remessa Conforme 20%
+ *              on the goods left, 1383 of 8300) for a CNY-paid POP seller, mid 0.18 BRL->USD and
+ *              7.2 USD->CNY, markup 150 bps: the seller's proceeds are converted at mid less the
+ *              markup; the markup is FX revenue on its own line; the fx:BRL-USD position is the
+ *              6567 BRL the acquirer will convert beyond the 3083 of tax, at mid (1182 USD);
+ *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175): the receivable clears, the 6567 BRL
+ *              leave the position at 1182 USD booked, worth 1149 at 0.175: a realised loss of 33;
+ *              the 3083 BRL of tax, converted too, go to fx:BRL-USD:tax: +3083 BRL against 540 USD,
+ *              the BRL to buy back for the tax authorities; fx:BRL-USD itself is back to zero;
+ *   revaluation at 0.17 the tax still owed in BRL is worth 524 USD: 16 of unrealised gain; at 0.18
+ *              again, 555: the next revaluation turns it into 15 of loss, booking -31.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FxRealisation } from "../../service/settlement/index.js";
@@ -36,6 +37,8 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const b = await h.ledger.balance(account, currency);
     return b.postedDebits - b.postedCredits;
   };
+  /** The BRL owed to both tax authorities (credit negative): the federal import tax and Sao Paulo's ICMS. */
+  const taxOwed = async () => (await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")) + (await bal("tax:BR-SP:BR_ICMS:payable", "BRL"));
 
   beforeAll(async () => {
     h = await openSettlementHarness(kind, { markupBps: 150 });
@@ -47,14 +50,15 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
   it("books the markup as FX revenue and keeps the clearing position at mid", async () => {
     const r = await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01" }));
     const lines = r.settlement.breakdown.lines;
-    // 8333 BRL x 0.1773 = 1477.44 -> 1477 all-in against 1500 at mid: 23; the seller's 1477 - 118
-    // (8% commission) - 62 (fee at the all-in rate) = 1297 USD buy 1297 x 7.092 = 9198.3 -> 9198 fen,
-    // which cost 9198 / 7.2 = 1277.5 -> 1278 at mid: 19 more.
-    expect([lines.netUsd, lines.fxMarkup, lines.sellerUsd]).toEqual([1477n, 23n + 19n, 1278n]);
-    expect(await bal("platform:revenue:fx_markup", "USD")).toBe(-42n);
+    // 6917 BRL net of both taxes x 0.1773 = 1226.38 -> 1226 all-in against 1245 at mid: 19; the
+    // seller's 1226 - 98 (8% commission) - 62 (fee at the all-in rate) = 1066 USD buy 1066 x 7.092 =
+    // 7560.07 -> 7560 fen, which cost 7560 / 7.2 = 1050 at mid: 16 more.
+    expect([lines.tax, lines.stateTax]).toEqual([1383n, 1700n]);
+    expect([lines.netUsd, lines.fxMarkup, lines.sellerUsd]).toEqual([1226n, 19n + 16n, 1050n]);
+    expect(await bal("platform:revenue:fx_markup", "USD")).toBe(-35n);
     expect(await bal("platform:expense:payment_fees", "USD")).toBe(63n);
-    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([-7983n, 1437n]);
-    expect([await bal("gateway:adyen:receivable", "BRL"), await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")]).toEqual([9650n, -1667n]);
+    expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([-6567n, 1182n]);
+    expect([await bal("gateway:adyen:receivable", "BRL"), await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"), await bal("tax:BR-SP:BR_ICMS:payable", "BRL")]).toEqual([9650n, -1383n, -1700n]);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 
@@ -62,17 +66,17 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
     const r = await fxr.remit(input);
     expect(r.status).toBe("created");
-    expect(r.remittance).toMatchObject({ appliedRate: "0.1750259067", bookedRate: "0.180007516", bookedUsd: 1437n + 292n, realised: -40n, midRate: "0.18" });
+    expect(r.remittance).toMatchObject({ appliedRate: "0.1750259067", bookedRate: "0.1799908634", bookedUsd: 1182n + 540n, realised: -33n, midRate: "0.18" });
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
     expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
-    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(40n); // a debit: a loss
+    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(33n); // a debit: a loss
     // The conversion position is closed; what the acquirer converted beyond it is the tax still
     // owed in BRL, at the rate it was converted.
     expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([0n, 0n]);
-    expect([await bal("fx:BRL-USD:tax", "BRL"), await bal("fx:BRL-USD:tax", "USD")]).toEqual([1667n, -292n]);
-    expect(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL"))).toBe(await bal("fx:BRL-USD:tax", "BRL"));
+    expect([await bal("fx:BRL-USD:tax", "BRL"), await bal("fx:BRL-USD:tax", "USD")]).toEqual([3083n, -540n]);
+    expect(-(await taxOwed())).toBe(await bal("fx:BRL-USD:tax", "BRL"));
     const tx = await h.ledger.getTransaction(r.remittance.transactionId);
-    expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-7983", "position.beforeUsd": "1437", realised: "-40" });
+    expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-6567", "position.beforeUsd": "1182", realised: "-33" });
     expect(tx?.effectiveAt.toISOString()).toBe("2025-03-05T06:00:00.000Z");
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
@@ -81,7 +85,7 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
     const again = await fxr.remit(input);
     expect(again.status).toBe("exists");
-    expect(again.remittance.realised).toBe(-40n);
+    expect(again.remittance.realised).toBe(-33n);
     expect(await codeOf(fxr.remit({ ...input, settledAmount: 1690n }))).toBe("ENT_REMITTANCE_CONFLICT");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-2", amount: 1n }))).toBe("ENT_REMITTANCE_EXCEEDS_RECEIVABLE");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-3", settledCurrency: "EUR" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
@@ -94,22 +98,22 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const first = await fxr.revalue(new Date("2025-03-25T00:00:00Z"));
     expect(first.status).toBe("created");
     const brl = first.revaluation.lines.find((l) => l.currency === "BRL");
-    // 1667 x 0.17 = 283.39 -> 283 against 292 booked: the BRL owed is 9 cheaper, a gain.
-    expect(brl).toMatchObject({ position: 1667n, positionUsd: -292n, midRate: "0.17", unrealised: 9n, change: 9n });
+    // 3083 x 0.17 = 524.11 -> 524 against 540 booked: the BRL owed is 16 cheaper, a gain.
+    expect(brl).toMatchObject({ position: 3083n, positionUsd: -540n, midRate: "0.17", unrealised: 16n, change: 16n });
     const cny = first.revaluation.lines.find((l) => l.currency === "CNY");
-    expect(cny?.position).toBe(9198n);
-    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(9n);
+    expect(cny?.position).toBe(7560n);
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(16n);
     expect((await fxr.revalue(new Date("2025-03-25T00:00:00Z"))).status).toBe("exists");
     expect(await codeOf(fxr.revalue(new Date("2025-03-24T00:00:00Z")))).toBe("ENT_FX_REVALUATION_OUT_OF_ORDER");
     expect(await codeOf(fxr.revalue(new Date(Date.now() + 3_600_000)))).toBe("ENT_FX_REVALUATION_INVALID");
 
     await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.18"), asOf: new Date("2025-03-28T00:00:00Z"), validFrom: new Date("2025-03-28T00:00:00Z") }]);
     const second = await fxr.revalue(new Date("2025-03-30T00:00:00Z"));
-    // 1667 x 0.18 = 300.06 -> 300: 8 of loss now, so this one books 8 - (-9) = -17.
-    expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: -8n, change: -17n });
-    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(-8n);
-    // The positions and their revaluation together are worth zero at the mid rate.
-    expect((1667n * 18n) / 100n + (await bal("fx:BRL-USD:tax", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
+    // 3083 x 0.18 = 554.94 -> 555: 15 of loss now, so this one books -15 - 16 = -31.
+    expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: -15n, change: -31n });
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(-15n);
+    // The positions and their revaluation together are worth zero at the mid rate (555 USD).
+    expect(555n + (await bal("fx:BRL-USD:tax", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
     const listed = await fxr.listRevaluations({});
     expect(listed.items.map((r) => r.at.toISOString())).toEqual(["2025-03-30T00:00:00.000Z", "2025-03-25T00:00:00.000Z"]);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
@@ -131,11 +135,11 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     await fxr.remit({ gateway: "adyen", remittanceId: "PO-ALL", currency: "BRL", amount: receivable, settledCurrency: "USD", settledAmount: (receivable * 176n) / 1000n, occurredAt: new Date("2025-03-06T06:00:00Z") });
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
     expect(await bal("fx:BRL-USD", "BRL")).toBe(0n);
-    expect(await bal("fx:BRL-USD:tax", "BRL")).toBe(-(await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")));
+    expect(await bal("fx:BRL-USD:tax", "BRL")).toBe(-(await taxOwed()));
     // A later capture and its remittance realise against their own conversion, not the tax held.
     await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-late", settlementId: "ORD-P-LATE", occurredAt: new Date("2025-03-07T10:00:00Z") }));
     const late = await fxr.remit({ gateway: "adyen", remittanceId: "PO-LATE", currency: "BRL", amount: 9_650n, settledCurrency: "USD", settledAmount: 1_689n, occurredAt: new Date("2025-03-08T06:00:00Z") });
-    expect(late.remittance.realised).toBe(-40n);
+    expect(late.remittance.realised).toBe(-33n);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 });

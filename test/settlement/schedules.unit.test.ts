@@ -1,8 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
-import { deductionIn, selectSchedule, selectTaxRule, supplyOf, validateSchedule, validateTaxRule, type TaxedGoods } from "../../service/settlement/schedules.js";
-import { inclusiveTax } from "../../service/settlement/plan.js";
+import {
+  deductionIn,
+  selectOrderTaxes,
+  selectSchedule,
+  selectTaxRule,
+  supplyOf,
+  validateSchedule,
+  validateTaxRule,
+  valuationInstant,
+  type TaxedGoods,
+} from "../../service/settlement/schedules.js";
+import { inclusiveTax, orderTaxes } from "../../service/settlement/plan.js";
 import { parseEvent, validateEvent } from "../../service/settlement/validate.js";
 import { capture, followUp } from "./fixtures.js";
 
@@ -82,9 +92,10 @@ describe("event validation", () => {
 
 describe("tax by where the goods ship from and what they are worth", () => {
   const when = at("2025-03-01T10:00:00Z");
-  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}): TaxedGoods => ({
+  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
     supply,
     gross,
+    shipping,
     currency,
     rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
   });
@@ -146,5 +157,102 @@ describe("tax by where the goods ship from and what they are worth", () => {
     expect(codeOf(() => validateTaxRule({ ...rule, maxValue: { currency: "USD", amount: 0n } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE maxValue");
     expect(codeOf(() => validateEvent(capture({ shipFrom: "korea" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipFrom");
     expect(codeOf(() => validateEvent(followUp("refund", "r", { amount: 1n, shipFrom: "KR" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipFrom");
+  });
+});
+
+describe("state taxes on top of the national one, and each scheme's basis", () => {
+  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
+    supply,
+    gross,
+    shipping,
+    currency,
+    rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
+  });
+  const taxesOf = (market: string, when: string, g: TaxedGoods, region?: string) => {
+    const r = selectOrderTaxes(TAX_RULES, market, at(when), g, region);
+    return { ...r, ...orderTaxes(g.gross, g.shipping, r.national, r.deduction, r.state) };
+  };
+
+  it("Brazil, Sao Paulo: ICMS 17% 'por dentro' on the whole gross, then the federal 20% on what is left", () => {
+    // 149.90 BRL to Sao Paulo, 6 BRL to the dollar. ICMS = 17% x 149.90 = 25.48 (its base contains
+    // goods, shipping, import tax and ICMS itself). The rest, 124.42, holds goods V and import tax
+    // 20% x V: V = 103.68, import tax 20.74. V is USD 17.28: the 20% band.
+    const t = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 14_990n, "BRL", { USD: "0.1666667" }), "BR-SP");
+    expect([t.state?.id, t.state?.scheme, t.national.id]).toEqual(["tax-BR-SP-icms-2023-08", "BR_ICMS", "tax-BR-remessa-2024"]);
+    expect([t.stateTax, t.tax]).toEqual([2_548n, 2_074n]);
+    // Check: ICMS is 17% of the whole, and the import tax 20% of the goods left after both taxes.
+    expect(14_990n - 2_548n - 2_074n).toBe(10_368n);
+    // The band is measured after the ICMS: 420.00 BRL to SP at 5 BRL/USD leaves 348.60, whose goods
+    // are 290.50 = USD 58.10, above USD 50: the 60% band less USD 20 (= 100.00 BRL).
+    const high = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 42_000n, "BRL", { USD: "0.2" }), "BR-SP");
+    expect([high.national.id, high.deduction, high.stateTax]).toEqual(["tax-BR-remessa-60-2024", 10_000n, 7_140n]);
+    expect(high.tax).toBe(inclusiveTax(42_000n - 7_140n, 6000, 10_000n));
+  });
+
+  it("Brazil: Minas Gerais' ICMS is 20% from April 2025, 17% before; an order without a state is refused", () => {
+    const g = goods("import", 10_000n, "BRL", { USD: "0.2" });
+    expect(taxesOf("BR", "2025-03-31T23:00:00Z", g, "BR-MG").stateTax).toBe(1_700n);
+    expect(taxesOf("BR", "2025-04-01T00:00:00Z", g, "BR-MG").stateTax).toBe(2_000n);
+    expect(codeOf(() => selectOrderTaxes(TAX_RULES, "BR", at("2025-04-01T00:00:00Z"), g, undefined))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
+    expect(codeOf(() => selectOrderTaxes(TAX_RULES, "BR", at("2025-04-01T00:00:00Z"), g, "BR-AM"))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
+  });
+
+  it("US: the state's sales tax on the price before it; California leaves separately stated shipping untaxed, New York taxes it", () => {
+    // 129.99 USD with 5.99 shipping. California leaves the shipping out: the tax is inside the other
+    // 124.00, 124.00 x 0.0725 / 1.0725 = 8.38 (goods 115.62).
+    const ca = taxesOf("US", "2024-12-10T09:00:00Z", goods("import", 12_999n, "USD", {}, 599n), "US-CA");
+    expect([ca.national.scheme, ca.tax, ca.state?.scheme, ca.state?.region, ca.stateTax]).toEqual(["US_NONE", 0n, "US_SALES_TAX", "US-CA", 838n]);
+    // New York taxes the whole 129.99: 4% inside it is 5.00.
+    const ny = taxesOf("US", "2024-12-10T09:00:00Z", goods("import", 12_999n, "USD", {}, 599n), "US-NY");
+    expect(ny.stateTax).toBe(500n);
+    // Oregon has no sales tax; Florida's facilitator law starts on 2021-07-01.
+    expect(taxesOf("US", "2024-12-10T09:00:00Z", goods("import", 12_999n, "USD"), "US-OR").stateTax).toBe(0n);
+    expect(codeOf(() => selectOrderTaxes(TAX_RULES, "US", at("2021-06-30T00:00:00Z"), goods("import", 100n, "USD"), "US-FL"))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
+    expect(codeOf(() => selectOrderTaxes(TAX_RULES, "US", at("2024-12-10T09:00:00Z"), goods("import", 100n, "USD"), undefined))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
+  });
+
+  it("EU: the IOSS band is on the intrinsic value, without shipping; the VAT is on everything", () => {
+    // 190.00 EUR to Spain with 12.00 shipping: goods 178.00 with VAT inside = 147.11 of intrinsic
+    // value: IOSS, although the whole order net of VAT (157.02) is above EUR 150.
+    const g = goods("import", 19_000n, "EUR", {}, 1_200n);
+    const t = taxesOf("ES", "2025-03-01T10:00:00Z", g);
+    expect([t.national.scheme, t.tax]).toEqual(["EU_IOSS", inclusiveTax(19_000n, 2100)]);
+    expect(t.tax).toBe(3_298n);
+    // Without the shipping stated, the same 190.00 is above the band: import VAT at customs.
+    expect(taxesOf("ES", "2025-03-01T10:00:00Z", goods("import", 19_000n, "EUR")).national.scheme).toBe("EU_IMPORT_CUSTOMS");
+  });
+
+  it("customs_month values goods at the rate of the penultimate Wednesday of the previous month", () => {
+    // November 2024 ends on a Saturday: its last Wednesday is the 27th, the penultimate the 20th.
+    expect(valuationInstant(at("2024-12-10T09:00:00Z"), "customs_month").toISOString()).toBe("2024-11-20T23:59:59.999Z");
+    // July 2025 ends on a Thursday: Wednesdays 30th and 23rd.
+    expect(valuationInstant(at("2025-08-01T00:00:00Z"), "customs_month").toISOString()).toBe("2025-07-23T23:59:59.999Z");
+    // April 2025 ends on a Wednesday (the 30th): the penultimate is the 23rd.
+    expect(valuationInstant(at("2025-05-15T00:00:00Z"), "customs_month").toISOString()).toBe("2025-04-23T23:59:59.999Z");
+    expect(valuationInstant(at("2024-12-10T09:00:00Z"), undefined).toISOString()).toBe("2024-12-10T09:00:00.000Z");
+    // A rule valued that way asks for the rate at that instant.
+    const rule = { ...TAX_RULES.find((r) => r.id === "tax-ES-ioss-2021")!, basis: { valuedAt: "customs_month" as const } };
+    const asked: Array<string | undefined> = [];
+    const g: TaxedGoods = { ...goods("import", 10_000n, "EUR"), currency: "PLN", rateTo: (_to, v) => (asked.push(v), "0.24") };
+    selectTaxRule([rule], "ES", at("2025-03-01T00:00:00Z"), g);
+    expect(asked).toEqual(["customs_month"]);
+  });
+
+  it("validates a state rule, its computation and its basis; a capture's region and shipping", () => {
+    const icms = TAX_RULES.find((r) => r.id === "tax-BR-SP-icms-2023-08")!;
+    expect(validateTaxRule(icms, MARKETS)).toBe(icms);
+    expect(codeOf(() => validateTaxRule({ ...icms, region: "US-CA" }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE region");
+    expect(codeOf(() => validateTaxRule({ ...icms, region: undefined }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE region");
+    expect(codeOf(() => validateTaxRule({ ...icms, level: undefined }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE region");
+    expect(codeOf(() => validateTaxRule({ ...icms, maxValue: { currency: "USD", amount: 5_000n } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE level");
+    expect(codeOf(() => validateTaxRule({ ...icms, computation: "outside" as never }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE computation");
+    expect(codeOf(() => validateTaxRule({ ...icms, basis: { shipping: "free" as never } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE basis.shipping");
+    expect(codeOf(() => validateTaxRule({ ...icms, basis: { valuedAt: "yesterday" as never } }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE basis.valuedAt");
+    expect(codeOf(() => validateEvent(capture({ market: "US", currency: "USD", shipToRegion: "BR-SP" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipToRegion");
+    expect(codeOf(() => validateEvent(capture({ shipping: -1n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipping");
+    expect(codeOf(() => validateEvent(capture({ amount: 100n, gatewayFee: 1n, shipping: 101n })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipping");
+    expect(codeOf(() => validateEvent(followUp("refund", "r", { amount: 1n, shipToRegion: "BR-SP" })))).toBe("ENT_SETTLEMENT_INVALID_EVENT shipToRegion");
+    const parsed = parseEvent({ type: "capture", gateway: "g", gatewayEventId: "e", settlementId: "o", sellerId: "s", market: "US", category: "home", currency: "USD", amount: "12999", shipping: "599", shipToRegion: "US-CA", occurredAt: "2024-12-10T09:00:00Z" });
+    expect([parsed.shipping, parsed.shipToRegion]).toEqual([599n, "US-CA"]);
   });
 });

@@ -93,21 +93,27 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
   it("books a POP BRL capture for a CNY-paid seller as one balanced journal transaction", async () => {
     const r = await h.settlement.postEvent(ev({ gatewayEventId: "it-cap-1", settlementId: "IT-1" }));
     expect(r.status).toBe("created");
-    expect(show(r.transaction.postings)).toContain("C seller:S-POP-SZ-01:held CNY 9482");
-    // The BRL position at mid (1500 USD) less the gateway's fee, an expense in USD (63).
-    expect(show(r.transaction.postings)).toContain("D fx:BRL-USD USD 1437");
+    // 10000 BRL to Sao Paulo: ICMS 1700 (17% of the whole) and import tax 1383 (20% of the 6917 of
+    // goods left) stay in BRL; 6917 x 0.18 = 1245 USD, less 8% commission (100) and the fee (63):
+    // 1082 USD x 7.2 = 7790 CNY.
+    expect(show(r.transaction.postings)).toContain("C seller:S-POP-SZ-01:held CNY 7790");
+    expect(show(r.transaction.postings)).toContain("C tax:BR-SP:BR_ICMS:payable BRL 1700");
+    expect(show(r.transaction.postings)).toContain("C tax:BR:BR_REMESSA_CONFORME:payable BRL 1383");
+    // The BRL position at mid (1245 USD) less the gateway's fee, an expense in USD (63).
+    expect(show(r.transaction.postings)).toContain("D fx:BRL-USD USD 1182");
     expect(show(r.transaction.postings)).toContain("D platform:expense:payment_fees USD 63");
     expect(r.transaction.metadata.settlementId).toBe("IT-1");
     expect(r.settlement.journalTransactionId).toBe(r.transaction.id);
     expect(r.settlement.status).toBe("posted");
     expect(r.settlement.fx.map((l) => l.rate)).toEqual(["0.18", "7.2"]);
     const held = await h.ledger.balance("seller:S-POP-SZ-01:held", "CNY");
-    expect(held.posted).toBeGreaterThanOrEqual(9482n);
+    expect(held.posted).toBeGreaterThanOrEqual(7790n);
     const again = await h.settlement.getSettlement(r.settlement.id);
-    expect(again.breakdown.lines.commission).toBe(120n);
+    expect(again.breakdown.lines.commission).toBe(100n);
+    expect(again.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP" });
     const json = JSON.parse(JSON.stringify(settlementToJson(again))) as { event: { amount: string }; breakdown: { lines: { sellerMain: string }; fx: Array<{ quoteId: string | null }> } };
     expect(json.event.amount).toBe("10000");
-    expect(json.breakdown.lines.sellerMain).toBe("9482");
+    expect(json.breakdown.lines.sellerMain).toBe("7790");
   });
 
   it("answers a replay with the original transaction and refuses a changed body", async () => {

@@ -144,7 +144,7 @@ describe.each(kinds)("webhooks on %s", (kind) => {
       { gatewayEventId: "evt-x-cap", settlementId: "ORD-OTHER" },
     ]);
     for (const [i, amount] of [["1", "1000"], ["2", "2000"], ["3", "3000"]] as const) {
-      const r = await h.signedPost("/v1/settlements/events", { ...capture({ gatewayEventId: `evt-o-ref-${i}`, settlementId: "ORD-ORDERED", amount }), type: "refund", originalEventId: "evt-o-cap", gatewayFee: "0" });
+      const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "refund", gatewayEventId: `evt-o-ref-${i}`, settlementId: "ORD-ORDERED", amount }), originalEventId: "evt-o-cap", gatewayFee: "0" });
       expect(r.statusCode, r.body).toBe(201);
     }
     await pump(h, () => delivered(rx).size === 5);

@@ -37,6 +37,8 @@ export const EventBody = Type.Object(
     listingPrice: Type.Optional({ ...NonNegativeAmount, description: "Seller-priced programs (POP, semi and overseas hosting), capture only: the price the seller listed the order at, tax included, in listingCurrency minor units. The seller's proceeds are then fixed in that currency; the checkout FX is the platform's." }),
     listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the seller's payout currency; with listingPrice" })),
     shipFrom: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Captures: the ISO 3166 country the goods ship from (an overseas warehouse's). The market itself (or, for an EU market, any EU state) makes the sale a domestic supply for tax; absent or elsewhere, an import." })),
+    shipToRegion: Type.Optional(Type.String({ pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$", description: "Captures: the ISO 3166-2 subdivision the goods ship to (the buyer's state), which chooses its state taxes: required in markets that levy them (US state sales tax, Brazil's ICMS), e.g. US-CA, BR-SP." })),
+    shipping: Type.Optional({ ...NonNegativeAmount, description: "Captures: the part of amount the buyer paid for shipping, in its minor units. A tax rule may leave shipping untaxed, and the EU's IOSS band is measured without it." }),
     returnReason: Type.Optional(Type.Union(RETURN_REASONS.map((r) => Type.Literal(r)), { description: "Refunds: why the goods came back. In full hosting a return is the platform's (the goods go back into its stock) unless `supplier_defect`: then the supplier repays its price pro rata." })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
@@ -63,6 +65,8 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.listingCurrency === undefined ? {} : { listingCurrency: b.listingCurrency }),
     ...(b.returnReason === undefined ? {} : { returnReason: b.returnReason }),
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
+    ...(b.shipToRegion === undefined ? {} : { shipToRegion: b.shipToRegion }),
+    ...(b.shipping === undefined ? {} : { shipping: BigInt(b.shipping) }),
   };
 }
 
@@ -181,6 +185,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       program: Type.Union(PROGRAMS.map((p) => Type.Literal(p))),
       payoutCurrency: CurrencyCode,
       homeCountry: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2" }),
+      warehouse: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the warehouse the seller's goods ship from (overseas hosting): a capture without shipFrom ships from here, which decides its tax supply" })),
+      listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the payout currency: the currency the seller prices in; a capture's listingPrice without listingCurrency is in it (not for full hosting)" })),
     },
     { additionalProperties: false },
   );
@@ -277,7 +283,8 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Publish a tax rule version",
-      description: "A market's tax rule in force from `effectiveFrom` (not in the past); immutable like fee schedules. 201, the same body again 200, the id with other content 409.",
+      description:
+        "A market's tax rule in force from `effectiveFrom` (not in the past); immutable like fee schedules. A national rule (no `level`) is chosen per order by supply and value band; a state rule (`level: state`, with its `region`) is levied on top of it for captures shipped to that region. 201, the same body again 200, the id with other content 409.",
       security: bearer,
       body: TaxRuleBody,
       response: { 200: TaxRuleView, 201: TaxRuleView, ...problems(400, 401, 403, 409, 429) },
@@ -373,16 +380,23 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
         "By effective instant, [from, to): every posting of `tax:<market>:<scheme>:payable` with the order behind it (tax collected on captures, given back on refunds and chargebacks), the tax collected and given back, and the opening and closing tax payable: the return equals the ledger's tax-payable postings (e.g. the monthly IOSS return of one member state: market=ES&scheme=EU_IOSS). `format=csv` (or Accept: text/csv): one line per posting and a total line, amounts in minor and major units.",
       security: bearer,
       querystring: Type.Object(
-        { market: Type.String({ pattern: "^[A-Z]{2}$" }), scheme: Type.String({ pattern: "^[A-Z0-9_]{1,40}$" }), from: DateTime, to: DateTime, format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])) },
+        {
+          market: Type.String({ pattern: "^[A-Z]{2}$" }),
+          region: Type.Optional(Type.String({ pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$", description: "A state tax's return: its ISO 3166-2 region (market=US&region=US-CA&scheme=US_SALES_TAX reads tax:US-CA:US_SALES_TAX:payable)" })),
+          scheme: Type.String({ pattern: "^[A-Z0-9_]{1,40}$" }),
+          from: DateTime,
+          to: DateTime,
+          format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])),
+        },
         { additionalProperties: false },
       ),
       response: { 200: TaxReturnView, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request, reply) => {
-    const q = request.query as { market: string; scheme: string; from: string; to: string; format?: "json" | "csv" };
-    const r = await services.settlement.taxReturn(q.market, q.scheme, periodOf(q.from, q.to));
+    const q = request.query as { market: string; region?: string; scheme: string; from: string; to: string; format?: "json" | "csv" };
+    const r = await services.settlement.taxReturn(q.market, q.scheme, periodOf(q.from, q.to), q.region);
     if (!wantsCsv(q.format, request.headers.accept)) return taxReturnView(r);
-    reply.header("content-disposition", `attachment; filename="tax-return-${q.market}-${q.scheme}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    reply.header("content-disposition", `attachment; filename="tax-return-${q.region ?? q.market}-${q.scheme}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(taxReturnCsv(r));
   });
 

@@ -101,6 +101,8 @@ export const EventView = Type.Object({
   listingCurrency: Type.Optional(Type.String()),
   returnReason: Type.Optional(Type.String()),
   shipFrom: Type.Optional(Type.String()),
+  shipToRegion: Type.Optional(Type.String()),
+  shipping: Type.Optional(Amount),
 });
 
 export const SettlementView = Type.Object(
@@ -158,6 +160,8 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.listingPrice === undefined ? {} : { listingPrice: e.listingPrice.toString(), listingCurrency: e.listingCurrency }),
       ...(e.returnReason === undefined ? {} : { returnReason: e.returnReason }),
       ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
+      ...(e.shipToRegion === undefined ? {} : { shipToRegion: e.shipToRegion }),
+      ...(e.shipping === undefined ? {} : { shipping: e.shipping.toString() }),
     },
     fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
@@ -204,10 +208,20 @@ export const SellerView = Type.Object({
   program: Type.String({ description: "pop, full_hosting, semi_hosting or overseas_hosting" }),
   payoutCurrency: Type.String(),
   homeCountry: Type.String(),
+  warehouse: Type.Optional(Type.String({ description: "ISO 3166 country of the warehouse its goods ship from: a capture without shipFrom ships from here (tax supply)" })),
+  listingCurrency: Type.Optional(Type.String({ description: "USD or the payout currency: a capture's listingPrice without listingCurrency is in it" })),
 });
 
 export function sellerView(s: Seller): Static<typeof SellerView> {
-  return { id: s.id, name: s.name, program: s.program, payoutCurrency: s.payoutCurrency, homeCountry: s.homeCountry };
+  return {
+    id: s.id,
+    name: s.name,
+    program: s.program,
+    payoutCurrency: s.payoutCurrency,
+    homeCountry: s.homeCountry,
+    ...(s.warehouse === undefined ? {} : { warehouse: s.warehouse }),
+    ...(s.listingCurrency === undefined ? {} : { listingCurrency: s.listingCurrency }),
+  };
 }
 
 export const FeeScheduleView = Type.Object({
@@ -248,6 +262,19 @@ export const TaxRuleView = Type.Object({
   supply: Type.Optional(Type.String({ description: "import or domestic; absent: both" })),
   maxValue: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
   deduction: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
+  level: Type.Optional(Type.Literal("state", { description: "A tax of the buyer's state on top of the national one (ICMS, US state sales tax); absent: national" })),
+  region: Type.Optional(Type.String({ pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$", description: "State taxes: the ISO 3166-2 subdivision, chosen by the capture's shipToRegion" })),
+  computation: Type.Optional(Type.Literal("included", { description: "The rate applies to a base that contains the tax itself (T = gross x rate, ICMS 'por dentro'); absent: to the price before the tax (T = gross x rate / (1 + rate))" })),
+  basis: Type.Optional(
+    Type.Object(
+      {
+        shipping: Type.Optional(Type.Literal("untaxed", { description: "The capture's shipping is outside the tax base; absent: taxed like the goods" })),
+        bandValue: Type.Optional(Type.Literal("intrinsic", { description: "The band is measured on the goods without shipping (IOSS); absent: the customs value, shipping included" })),
+        valuedAt: Type.Optional(Type.Literal("customs_month", { description: "The band converts at the rate of the penultimate Wednesday of the previous month (EU customs); absent: the payment instant's rate" })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 
 export function taxRuleView(r: TaxRule): Static<typeof TaxRuleView> {
@@ -376,6 +403,7 @@ export function sellerChargeView(r: { status: string; charge: SellerCharge }): S
 
 export const TaxReturnView = Type.Object({
   market: Type.String(),
+  region: Type.Optional(Type.String({ description: "A state tax's return: its region" })),
   scheme: Type.String(),
   account: Type.String(),
   currency: Type.String(),
