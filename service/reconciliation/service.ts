@@ -25,6 +25,7 @@ import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
 import { Matcher } from "./matcher.js";
 import { ReportReader } from "./reader.js";
+import { PayoutRemittances } from "./remittances.js";
 import type { ReconRepository } from "./repository.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
@@ -264,6 +265,19 @@ export class ReconciliationService {
     const found = await this.repo.getImport(id);
     if (found === null) throw ReconErrors.importNotFound(`no import ${JSON.stringify(id.slice(0, 60))}`, { fields: [{ field: "params.id", message: "unknown import" }] });
     return found;
+  }
+
+  /**
+   * The remittances an import's payout lines stand for (remittances.ts): the stored file streamed
+   * through the same reader as at import. The caller books them (the ledger's remittance).
+   */
+  async payoutRemittances(id: string): Promise<{ gateway: string } & ReturnType<PayoutRemittances["finish"]>> {
+    const imp = await this.getImport(id);
+    const payouts = new PayoutRemittances();
+    const reader = new ReportReader(imp.format, 0, { row: (r) => payouts.row(r), error: () => undefined }, imp.summary.timeZone === undefined ? {} : { timeZone: imp.summary.timeZone });
+    for await (const chunk of this.importBytes(imp.id)) reader.pushBytes(chunk);
+    reader.end();
+    return { gateway: imp.gateway, ...payouts.finish() };
   }
 
   async listImportErrors(id: string, page: { afterSeq?: number; limit?: number } = {}): Promise<Array<ImportError & { seq: number }>> {

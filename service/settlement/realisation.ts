@@ -199,11 +199,13 @@ export class FxRealisation {
     if (!REMITTANCE_ID.test(input.remittanceId)) {
       throw SettlementErrors.invalidEvent("remittanceId: 1-128 letters, digits and ._:-", { fields: [{ field: "remittanceId", message: "1-128 of A-Z a-z 0-9 . _ : -" }] });
     }
-    if (input.settledCurrency !== USD) {
-      throw SettlementErrors.invalidEvent(`settledCurrency must be ${USD}`, { fields: [{ field: "settledCurrency", message: `the settlement currency, ${USD}` }] });
+    if (input.settledCurrency !== USD && input.settledCurrency !== input.currency) {
+      throw SettlementErrors.invalidEvent(`settledCurrency must be ${USD} or ${input.currency}`, {
+        fields: [{ field: "settledCurrency", message: `the settlement currency, ${USD}, or ${input.currency} when the acquirer did not convert` }],
+      });
     }
-    if (input.currency === USD && input.settledAmount !== input.amount) {
-      throw SettlementErrors.invalidEvent("a USD remittance settles exactly what it clears", {
+    if (input.currency === input.settledCurrency && input.settledAmount !== input.amount) {
+      throw SettlementErrors.invalidEvent("a remittance in its own currency settles exactly what it clears", {
         fields: [{ field: "settledAmount", message: `must equal amount (${input.amount}) when nothing is converted` }],
       });
     }
@@ -217,7 +219,7 @@ export class FxRealisation {
     const A = input.amount;
     const R = input.settledAmount;
     const postings: PostingInput[] = [
-      { account: Accounts.bank, currency: USD, direction: "debit", amount: R },
+      { account: Accounts.bank, currency: input.settledCurrency, direction: "debit", amount: R },
       { account: Accounts.gatewayReceivable(input.gateway), currency: B, direction: "credit", amount: A },
     ];
     const metadata: Record<string, string> = {
@@ -232,6 +234,9 @@ export class FxRealisation {
       occurredAt: input.occurredAt.toISOString(),
     };
     if (B === USD) return { postings, metadata: { ...metadata, appliedRate: "1", bookedUsd: R.toString(), realised: "0" } };
+    // Paid out in B, unconverted: the platform holds B at the bank; its fx:B-USD position stays open
+    // (revalued) until the platform converts it, which is where that FX is realised.
+    if (input.settledCurrency === B) return { postings, metadata: { ...metadata, appliedRate: "1", realised: "0" } };
 
     // The acquirer's rate must be near the published mid rate: a gateway key cannot book an
     // arbitrary realised gain or loss (and cash) by naming any settled amount.

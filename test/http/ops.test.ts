@@ -97,6 +97,7 @@ describe("operations routes and docs", () => {
       ["get", "/v1/tax/returns"],
       ["post", "/v1/remittances"],
       ["get", "/v1/remittances/{gateway}/{remittanceId}"],
+      ["post", "/v1/reconciliation/imports/{id}/remittances"],
       ["put", "/v1/sellers/{id}/bank-account"],
       ["get", "/v1/sellers/{id}/bank-account"],
       ["delete", "/v1/sellers/{id}/bank-account"],

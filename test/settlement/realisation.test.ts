@@ -142,4 +142,17 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(late.remittance.realised).toBe(-33n);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
+
+  it("a payout in the buyer's currency, unconverted, puts that currency in the bank and leaves the position open for the platform to convert", async () => {
+    await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-brl", settlementId: "ORD-P-BRL", occurredAt: new Date("2025-03-09T10:00:00Z") }));
+    const position = await bal("fx:BRL-USD", "BRL");
+    const input = { gateway: "adyen", remittanceId: "PO-BRL", currency: "BRL", amount: 9_650n, settledCurrency: "BRL", settledAmount: 9_650n, occurredAt: new Date("2025-03-10T06:00:00Z") };
+    expect(await codeOf(fxr.remit({ ...input, settledAmount: 9_649n }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    const r = await fxr.remit(input);
+    expect(r.remittance).toMatchObject({ appliedRate: "1", realised: 0n, settledCurrency: "BRL" });
+    expect(await bal("platform:cash:bank", "BRL")).toBe(9_650n);
+    expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
+    expect(await bal("fx:BRL-USD", "BRL")).toBe(position);
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
 });

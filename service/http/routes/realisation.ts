@@ -18,14 +18,14 @@ const RemittanceBody = Type.Object(
     remittanceId: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,128}$", description: "The gateway's reference of the payout batch, unique per gateway" }),
     currency: AssetCode,
     amount: { ...PositiveAmount, description: "What the remittance clears of the receivable, in `currency` minor units (captures net of the gateway's fee, less refunds and chargebacks)" },
-    settledCurrency: Type.String({ pattern: "^[A-Z]{3}$", description: "The currency that reached the bank: USD, the settlement currency", examples: ["USD"] }),
+    settledCurrency: Type.String({ pattern: "^[A-Z]{3}$", description: "The currency that reached the bank: USD, the settlement currency, or `currency` itself when the acquirer paid out unconverted (then settledAmount = amount and nothing is realised)", examples: ["USD"] }),
     settledAmount: { ...PositiveAmount, description: "What reached the bank, in settledCurrency minor units" },
     occurredAt: DateTime,
   },
   { additionalProperties: false },
 );
 
-const RemittanceView = Type.Object({
+export const RemittanceView = Type.Object({
   gateway: Type.String(),
   remittanceId: Type.String(),
   currency: Type.String(),
@@ -61,7 +61,7 @@ const RevaluationView = Type.Object({
   bookedAt: Type.Union([DateTime, Type.Null()]),
 });
 
-function remittanceView(r: Remittance) {
+export function remittanceView(r: Remittance) {
   return {
     ...r,
     amount: r.amount.toString(),

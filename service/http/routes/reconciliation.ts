@@ -9,7 +9,8 @@ import { TAGS } from "../plugins/docs.js";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
-import { defineError } from "../../errors.js";
+import { defineError, isAppError } from "../../errors.js";
+import { remittanceView, RemittanceView } from "./realisation.js";
 import {
   AGE_BUCKETS,
   CATEGORIES,
@@ -320,6 +321,59 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     const imp = await s.getImport(id);
     const errors = await s.listImportErrors(id, { afterSeq: q.errorsAfter === undefined ? -1 : Number(q.errorsAfter), limit });
     return { import: importView(imp), errors, nextErrorsCursor: errors.length === limit ? String(errors[errors.length - 1]!.seq) : null };
+  });
+
+  app.post("/v1/reconciliation/imports/:id/remittances", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Book the remittances of an import's payout lines",
+      description:
+        "Each payout line of the report (Adyen MerchantPayout, Stripe payout) is what reached the bank: per buyer currency of the rows it pays out, one remittance (as POST /v1/remittances) clears the gateway's receivable and realises the acquirer's FX. Its id is the payout's batch (Adyen Batch Number, Stripe payout id), with `-<currency>` when the payout covers rows in several buyer currencies, so a second call answers each `exists`. Rows paid out unconverted settle in their own currency; converted rows settle the sum of their nets. Per item: `created`, `exists` or `error` with its code (one bad item never fails the others); a payout whose rows do not add up to it, or whose side in the buyer currency is unknown, is listed under `skipped` with the reason.",
+      security: bearer,
+      params: Type.Object({ id: ImportId }),
+      response: {
+        200: Type.Object({
+          importId: Type.String(),
+          gateway: Type.String(),
+          items: Type.Array(
+            Type.Object({
+              remittanceId: Type.String(),
+              batch: Type.String(),
+              line: Type.Integer({ description: "The payout row's line in the report" }),
+              status: Type.Union([Type.Literal("created"), Type.Literal("exists"), Type.Literal("error")]),
+              remittance: Type.Optional(RemittanceView),
+              error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))) })),
+            }),
+          ),
+          skipped: Type.Array(Type.Object({ batch: Type.String(), line: Type.Integer(), currency: Nullable(Type.String()), reason: Type.String() })),
+        }),
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const derived = await service().payoutRemittances(id);
+    const items = [];
+    for (const r of derived.remittances) {
+      const head = { remittanceId: r.remittanceId, batch: r.batch, line: r.line };
+      try {
+        const booked = await app.services.realisation.remit({
+          gateway: derived.gateway,
+          remittanceId: r.remittanceId,
+          currency: r.currency,
+          amount: r.amount,
+          settledCurrency: r.settledCurrency,
+          settledAmount: r.settledAmount,
+          occurredAt: r.occurredAt,
+        });
+        items.push({ ...head, status: booked.status, remittance: remittanceView(booked.remittance) });
+      } catch (e) {
+        if (!isAppError(e)) throw e;
+        items.push({ ...head, status: "error" as const, error: { code: e.code, message: e.message, ...(e.fields ? { errors: e.fields } : {}) } });
+      }
+    }
+    return { importId: id, gateway: derived.gateway, items, skipped: derived.skipped };
   });
 
   app.get("/v1/reconciliation/rules", {
