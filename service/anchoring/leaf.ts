@@ -19,7 +19,9 @@ import { getAddress, getBytes, keccak256 } from "ethers";
 import { abiEncode } from "./abi.js";
 import type { JournalTransaction } from "../ledger/types.js";
 
-export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v1";
+/** The journal leaf written today; v1 leaves (without the settlement's v2 facts) still verify. */
+export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v2";
+export const JOURNAL_LEAF_FORMAT_V1 = "entrepot.anchor.journal.v1";
 export const DOCUMENT_LEAF_FORMAT = "entrepot.anchor.document.v1";
 /** Format of the batch preimage committed as `totalsDigest` in BatchAnchored. */
 export const BATCH_FORMAT = "entrepot.anchor.batch.v1";
@@ -28,7 +30,11 @@ export const BATCH_FORMAT = "entrepot.anchor.batch.v1";
 export type JournalLeafKind = "settlement" | "payout" | "adjustment" | "remittance" | "fx_revaluation" | "seller_charge" | "journal";
 export const JOURNAL_LEAF_KINDS: readonly JournalLeafKind[] = ["settlement", "payout", "adjustment", "remittance", "fx_revaluation", "seller_charge", "journal"];
 
-/** Field names and ABI types of a journal leaf, in encoding order. */
+/**
+ * Field names and ABI types of a journal leaf, in encoding order. v2 added the settlement's
+ * corrected facts after its fee lines (fxMarkup .. taxAmounts), so a verifier reads them without the
+ * journal; a v1 leaf has every other field, in the same order.
+ */
 export const JOURNAL_LEAF_FIELDS = [
   ["format", "string"],
   ["chainId", "uint256"],
@@ -58,6 +64,19 @@ export const JOURNAL_LEAF_FIELDS = [
   ["logistics", "int256"],
   ["warehousing", "int256"],
   ["fulfilment", "int256"],
+  /** v2: the FX markup taken on the event, its own revenue line (in `feeCurrency` minor units). */
+  ["fxMarkup", "int256"],
+  /** v2: a seller-priced capture's listing currency and price ("" / 0 without one). */
+  ["listingCurrency", "string"],
+  ["listingPrice", "int256"],
+  /** v2: where the goods shipped from for tax (the capture's, or the seller's warehouse) and the state they ship to. */
+  ["shipFrom", "string"],
+  ["shipToRegion", "string"],
+  /** v2: the tax rules applied, the national one then the state one. */
+  ["taxRules", "string[]"],
+  /** v2: every tax payable the transaction moves, `<account> <currency>` (sorted), and by how much (credit positive). */
+  ["taxAccounts", "string[]"],
+  ["taxAmounts", "int256[]"],
   ["fxQuoteId", "string"],
   /** Conversions of the transaction, `<from>-<to>` (sorted), and their rates (decimal strings). */
   ["fxPairs", "string[]"],
@@ -72,6 +91,10 @@ export const JOURNAL_LEAF_FIELDS = [
   ["journalHash", "bytes32"],
 ] as const;
 
+const V2_ONLY = new Set(["fxMarkup", "listingCurrency", "listingPrice", "shipFrom", "shipToRegion", "taxRules", "taxAccounts", "taxAmounts"]);
+/** A v1 journal leaf's fields: the v2 list without the fields v2 added. */
+export const JOURNAL_LEAF_FIELDS_V1: ReadonlyArray<readonly [string, string]> = JOURNAL_LEAF_FIELDS.filter(([name]) => !V2_ONLY.has(name));
+
 export const DOCUMENT_LEAF_FIELDS = [
   ["format", "string"],
   ["chainId", "uint256"],
@@ -83,10 +106,11 @@ export const DOCUMENT_LEAF_FIELDS = [
 ] as const;
 
 export const JOURNAL_LEAF_ENCODING: string[] = JOURNAL_LEAF_FIELDS.map(([, t]) => t);
+export const JOURNAL_LEAF_ENCODING_V1: string[] = JOURNAL_LEAF_FIELDS_V1.map(([, t]) => t);
 export const DOCUMENT_LEAF_ENCODING: string[] = DOCUMENT_LEAF_FIELDS.map(([, t]) => t);
 
 type FieldList = ReadonlyArray<readonly [string, string]>;
-type AbiValue<T extends string> = T extends `${string}[]` ? string[] : T extends `uint${string}` | `int${string}` ? bigint : string;
+type AbiValue<T extends string> = T extends `${infer E}[]` ? Array<AbiValue<E>> : T extends `uint${string}` | `int${string}` ? bigint : string;
 type FieldsOf<L extends FieldList> = { -readonly [K in L[number] as K[0]]: AbiValue<K[1]> };
 
 export type JournalLeaf = FieldsOf<typeof JOURNAL_LEAF_FIELDS>;
@@ -115,6 +139,8 @@ export interface SettlementFacts {
   logistics: bigint;
   warehousing: bigint;
   fulfilment: bigint;
+  /** The FX markup line (feeCurrency); 0 where it was not written (before v2). */
+  fxMarkup: bigint;
 }
 
 /** The journal metadata keys of each settlement fact (amounts in minor units, as decimal strings). */
@@ -128,6 +154,7 @@ export const SETTLEMENT_FACT_KEYS = {
   logistics: "fee.logistics",
   warehousing: "fee.warehousing",
   fulfilment: "fee.fulfilment",
+  fxMarkup: "fee.fxMarkup",
 } as const satisfies Record<keyof SettlementFacts, string>;
 
 /** The metadata entries that carry `facts` (what settlement writes into its journal transactions). */
@@ -160,6 +187,7 @@ export function settlementFactsOf(metadata: Record<string, string>): SettlementF
     logistics: amount("logistics"),
     warehousing: amount("warehousing"),
     fulfilment: amount("fulfilment"),
+    fxMarkup: amount("fxMarkup"),
   };
 }
 
@@ -226,17 +254,48 @@ export function fxOf(metadata: Record<string, string>): { pairs: string[]; rates
   return { pairs, rates };
 }
 
+/** The journal metadata keys of the facts v2 leaves carry beside SETTLEMENT_FACT_KEYS (settlement writes them). */
+export const LEAF_FACT_KEYS = {
+  listingCurrency: "listingCurrency",
+  listingPrice: "listingPrice",
+  shipFrom: "shipFrom",
+  shipToRegion: "shipToRegion",
+  taxRule: "tax.ruleId",
+  stateTaxRule: "tax.state.ruleId",
+} as const;
+
+/** A tax payable account (`tax:<jurisdiction>:<scheme>:payable`): what a tax return reads. */
+const TAX_PAYABLE = /^tax:[^:]+:[^:]+:payable$/;
+
+/** Every tax payable the postings move, `<account> <currency>` sorted, with the net credit of each. */
+export function taxMovements(postings: JournalTransaction["postings"]): { accounts: string[]; amounts: bigint[] } {
+  const net = new Map<string, bigint>();
+  for (const p of postings) {
+    if (!TAX_PAYABLE.test(p.account)) continue;
+    const key = `${p.account} ${p.currency}`;
+    net.set(key, (net.get(key) ?? 0n) + (p.direction === "credit" ? p.amount : -p.amount));
+  }
+  const accounts = [...net.keys()].sort();
+  return { accounts, amounts: accounts.map((k) => net.get(k)!) };
+}
+
 /**
  * The journal leaf of `tx` in batch `ctx`: a pure function of the transaction (its settlement facts
- * from its metadata). `facts` overrides them only for a transaction whose metadata predates them
- * (the verifier takes them from such a transaction's leaf).
+ * from its metadata, its taxes from its postings). `facts` overrides the facts only for a
+ * transaction whose metadata predates them (the verifier takes them from such a transaction's
+ * leaf). A v1 leaf (`format`) leaves v2's fields empty: they are not part of its encoding.
  */
-export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: SettlementFacts | null): JournalLeaf {
+export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: SettlementFacts | null, format: string = JOURNAL_LEAF_FORMAT): JournalLeaf {
   const m = tx.metadata;
   const fx = fxOf(m);
   const f = settlementFactsOf(m) ?? facts ?? null;
+  const v2 = format !== JOURNAL_LEAF_FORMAT_V1;
+  const taxes = v2 ? taxMovements(tx.postings) : { accounts: [], amounts: [] };
+  const listingPrice = v2 ? m[LEAF_FACT_KEYS.listingPrice] : undefined;
+  if (listingPrice !== undefined && !INTEGER.test(listingPrice)) throw new RangeError(`metadata listingPrice is not an integer: ${JSON.stringify(listingPrice.slice(0, 50))}`);
+  const text = (key: string) => (v2 ? (m[key] ?? "") : "");
   return {
-    format: JOURNAL_LEAF_FORMAT,
+    format: v2 ? JOURNAL_LEAF_FORMAT : JOURNAL_LEAF_FORMAT_V1,
     chainId: ctx.chainId,
     anchor: getAddress(ctx.anchor),
     batchId: ctx.batchId,
@@ -259,6 +318,14 @@ export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: 
     logistics: f?.logistics ?? 0n,
     warehousing: f?.warehousing ?? 0n,
     fulfilment: f?.fulfilment ?? 0n,
+    fxMarkup: v2 ? (f?.fxMarkup ?? 0n) : 0n,
+    listingCurrency: text(LEAF_FACT_KEYS.listingCurrency),
+    listingPrice: listingPrice === undefined ? 0n : BigInt(listingPrice),
+    shipFrom: text(LEAF_FACT_KEYS.shipFrom),
+    shipToRegion: text(LEAF_FACT_KEYS.shipToRegion),
+    taxRules: v2 ? [m[LEAF_FACT_KEYS.taxRule], m[LEAF_FACT_KEYS.stateTaxRule]].filter((r): r is string => r !== undefined) : [],
+    taxAccounts: taxes.accounts,
+    taxAmounts: taxes.amounts,
     fxQuoteId: m["fxQuoteId"] ?? "",
     fxPairs: fx.pairs,
     fxRates: fx.rates,
@@ -284,13 +351,16 @@ export function documentLeaf(ctx: AnchorContext, doc: { kind: string; id: string
   };
 }
 
-function fieldsOf(leaf: AnyLeaf): FieldList {
-  return leaf.type === "journal" ? JOURNAL_LEAF_FIELDS : DOCUMENT_LEAF_FIELDS;
+/** A leaf's fields by its format (a v1 journal leaf has fewer). */
+export function fieldsOf(leaf: AnyLeaf): FieldList {
+  if (leaf.type === "document") return DOCUMENT_LEAF_FIELDS;
+  return leaf.leaf.format === JOURNAL_LEAF_FORMAT_V1 ? JOURNAL_LEAF_FIELDS_V1 : JOURNAL_LEAF_FIELDS;
 }
 
 /** The ABI types of a leaf, in order (what StandardMerkleTree calls the leaf encoding). */
 export function leafEncoding(leaf: AnyLeaf): string[] {
-  return leaf.type === "journal" ? JOURNAL_LEAF_ENCODING : DOCUMENT_LEAF_ENCODING;
+  if (leaf.type === "document") return DOCUMENT_LEAF_ENCODING;
+  return leaf.leaf.format === JOURNAL_LEAF_FORMAT_V1 ? JOURNAL_LEAF_ENCODING_V1 : JOURNAL_LEAF_ENCODING;
 }
 
 /** The leaf's values in encoding order (bigints stay bigints). */
@@ -326,11 +396,12 @@ function toJsonValue(v: unknown): unknown {
 export function leafFromJson(values: unknown): AnyLeaf {
   if (!Array.isArray(values) || values.length === 0) throw new RangeError("leaf values must be a non-empty array");
   const format: unknown = values[0];
-  const type = format === JOURNAL_LEAF_FORMAT ? "journal" : format === DOCUMENT_LEAF_FORMAT ? "document" : null;
+  const type = format === JOURNAL_LEAF_FORMAT || format === JOURNAL_LEAF_FORMAT_V1 ? "journal" : format === DOCUMENT_LEAF_FORMAT ? "document" : null;
   if (type === null) throw new RangeError(`unknown leaf format ${JSON.stringify(format)}`);
-  const fields: FieldList = type === "journal" ? JOURNAL_LEAF_FIELDS : DOCUMENT_LEAF_FIELDS;
+  const fields: FieldList = type === "document" ? DOCUMENT_LEAF_FIELDS : format === JOURNAL_LEAF_FORMAT_V1 ? JOURNAL_LEAF_FIELDS_V1 : JOURNAL_LEAF_FIELDS;
   if (values.length !== fields.length) throw new RangeError(`a ${String(format)} leaf has ${fields.length} values, got ${values.length}`);
-  const out: Record<string, unknown> = {};
+  // A v1 leaf reads with v2's fields empty (they are not part of its encoding).
+  const out: Record<string, unknown> = format === JOURNAL_LEAF_FORMAT_V1 ? { fxMarkup: 0n, listingCurrency: "", listingPrice: 0n, shipFrom: "", shipToRegion: "", taxRules: [], taxAccounts: [], taxAmounts: [] } : {};
   fields.forEach(([name, t], i) => {
     out[name] = fromJsonValue(values[i], t, name);
   });

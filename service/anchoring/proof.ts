@@ -20,9 +20,7 @@ import { isLocalChain } from "../chain/deployment-record.js";
 import {
   BATCH_FORMAT,
   currencyTotalsDigest,
-  DOCUMENT_LEAF_ENCODING,
-  JOURNAL_LEAF_ENCODING,
-  JOURNAL_LEAF_FIELDS,
+  fieldsOf,
   journalLeaf,
   settlementFactsOf,
   leafEncoding,
@@ -343,10 +341,11 @@ export function parseProof(x: unknown): ParsedProof {
 
 const message = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0]!.slice(0, 300) : String(e));
 
-/** The first journal-leaf field whose value differs, named, or null when all agree. */
-function same(a: unknown[], b: unknown[]): string | null {
+/** The first field of `leaf`'s format whose value differs, named, or null when all agree. */
+function same(leaf: AnyLeaf, a: unknown[], b: unknown[]): string | null {
+  const fields = fieldsOf(leaf);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const name = JOURNAL_LEAF_FIELDS[i]?.[0] ?? `value ${i}`;
+    const name = fields[i]?.[0] ?? `value ${i}`;
     if (JSON.stringify(a[i]) !== JSON.stringify(b[i])) return `${name}: proof has ${JSON.stringify(a[i])}, recomputed ${JSON.stringify(b[i])}`;
   }
   return null;
@@ -356,7 +355,7 @@ function same(a: unknown[], b: unknown[]): string | null {
 function offlineChecks(p: ParsedProof): ProofCheck[] {
   const checks: ProofCheck[] = [];
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const encoding = p.leaf.type === "journal" ? JOURNAL_LEAF_ENCODING : DOCUMENT_LEAF_ENCODING;
+  const encoding = leafEncoding(p.leaf);
   const values = leafValuesJson(p.leaf);
 
   // 1. The leaf hash, recomputed from the values with the encoding their format prescribes.
@@ -383,8 +382,9 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
       // The gross and fee lines come from the transaction's metadata; only a transaction booked
       // before settlements wrote them there is checked against the leaf's own values for them.
       const legacy = settlementFactsOf(tx.metadata) === null ? factsOf(leaf) : null;
-      const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, legacy);
-      const diff = same(values, leafValuesJson({ type: "journal", leaf: again }));
+      // Recomputed in the leaf's own format: a v1 leaf (before the settlement's v2 facts) still verifies.
+      const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, legacy, leaf.format);
+      const diff = same(p.leaf, values, leafValuesJson({ type: "journal", leaf: again }));
       ok = diff === null;
       detail = ok
         ? `journal transaction ${tx.id} (sequence ${tx.sequence}, ${leaf.kind}) matches every leaf value${legacy === null ? "" : " (its gross and fee lines predate the journal metadata: as the leaf states them)"}`
@@ -442,6 +442,7 @@ function factsOf(leaf: JournalLeaf) {
     logistics: leaf.logistics,
     warehousing: leaf.warehousing,
     fulfilment: leaf.fulfilment,
+    fxMarkup: leaf.fxMarkup,
   };
 }
 

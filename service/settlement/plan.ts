@@ -268,13 +268,16 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
  * journal alone holds what an anchored leaf commits to (service/anchoring/leaf.ts).
  */
 function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdown): Record<string, string> {
-  // A state tax's rule and rate, so the anchored leaf's metadata digest commits to the basis of the
-  // tax postings as well as to the postings themselves.
-  const state: Record<string, string> =
-    b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps), "tax.ruleId": b.taxRuleId, "tax.rateBps": String(b.taxRateBps) };
+  // The tax basis: the rules applied (and where the goods shipped from), which the anchored leaf
+  // carries beside the tax postings themselves (LEAF_FACT_KEYS).
+  const tax: Record<string, string> = {
+    "tax.ruleId": b.taxRuleId,
+    ...(b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps) }),
+    ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
+  };
   return {
     ...baseMetadata(event, b.program, captureKey, b.fx),
-    ...state,
+    ...tax,
     ...settlementFactsMetadata({
       currency: event.currency,
       amount: event.amount,
@@ -285,6 +288,7 @@ function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdow
       logistics: b.lines.logistics,
       warehousing: b.lines.warehousing,
       fulfilment: b.lines.fulfilment,
+      fxMarkup: b.lines.fxMarkup,
     }),
   };
 }

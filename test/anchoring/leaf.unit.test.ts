@@ -14,6 +14,7 @@ import {
   JOURNAL_LEAF_ENCODING,
   JOURNAL_LEAF_FIELDS,
   JOURNAL_LEAF_FORMAT,
+  JOURNAL_LEAF_FORMAT_V1,
   journalKind,
   journalLeaf,
   leafFromJson,
@@ -68,10 +69,35 @@ describe("anchoring leaf encoding", () => {
       hash: "ab".repeat(32),
       previousHash: "00".repeat(32),
     };
-    const facts = { currency: "BRL", amount: 14990n, gatewayFee: 434n, feeCurrency: "USD", commission: 199n, paymentFeeRecovery: 72n, logistics: 350n, warehousing: 0n, fulfilment: 0n };
-    const j: AnyLeaf = { type: "journal", leaf: journalLeaf(ctx, tx, facts) };
+    const facts = { currency: "BRL", amount: 14990n, gatewayFee: 434n, feeCurrency: "USD", commission: 199n, paymentFeeRecovery: 72n, logistics: 350n, warehousing: 0n, fulfilment: 0n, fxMarkup: 0n };
+    // A v1 leaf (anchored before v2) keeps its hash: its proofs still verify.
+    const v1: AnyLeaf = { type: "journal", leaf: journalLeaf(ctx, tx, facts, JOURNAL_LEAF_FORMAT_V1) };
+    expect(v1.leaf.format).toBe(JOURNAL_LEAF_FORMAT_V1);
+    expect(leafHash(v1)).toBe("0x6f6b241187e28b1916f99499c5e426ebb7ab26a15f0af56c9baa78108e88063f");
+    expect(leafHash({ type: "journal", leaf: leafFromJson(leafValuesJson(v1)).leaf as typeof v1.leaf })).toBe(leafHash(v1));
+    // v2 adds the markup line, the listing, where the goods shipped, the tax rules and the tax postings.
+    const v2tx: JournalTransaction = {
+      ...tx,
+      postings: [
+        ...tx.postings,
+        { id: "4", account: "tax:BR:BR_REMESSA_CONFORME:payable", currency: "BRL", direction: "credit", phase: "posted", amount: 2074n, balanceAfter: -2074n },
+        { id: "5", account: "tax:BR-SP:BR_ICMS:payable", currency: "BRL", direction: "credit", phase: "posted", amount: 2548n, balanceAfter: -2548n },
+      ],
+      metadata: { ...tx.metadata, listingPrice: "9900", listingCurrency: "CNY", shipToRegion: "BR-SP", "tax.ruleId": "tax-BR-remessa-2024", "tax.state.ruleId": "tax-BR-SP-icms-2023-08" },
+    };
+    const j: AnyLeaf = { type: "journal", leaf: journalLeaf(ctx, v2tx, { ...facts, fxMarkup: 23n }) };
     expect(j.leaf.format).toBe(JOURNAL_LEAF_FORMAT);
-    expect(leafHash(j)).toBe("0x6f6b241187e28b1916f99499c5e426ebb7ab26a15f0af56c9baa78108e88063f");
+    expect(j.leaf).toMatchObject({
+      fxMarkup: 23n,
+      listingCurrency: "CNY",
+      listingPrice: 9900n,
+      shipFrom: "",
+      shipToRegion: "BR-SP",
+      taxRules: ["tax-BR-remessa-2024", "tax-BR-SP-icms-2023-08"],
+      taxAccounts: ["tax:BR-SP:BR_ICMS:payable BRL", "tax:BR:BR_REMESSA_CONFORME:payable BRL"],
+      taxAmounts: [2548n, 2074n],
+    });
+    expect(leafHash(j)).toBe("0x4fc38ebeb67a1fff54b522a5e8c9ffc49266d9ac5fe54201f6c657d5d23b5d73");
     const d: AnyLeaf = { type: "document", leaf: documentLeaf(ctx, { kind: "reconciliation", id: "run-1", digest: keccak256("0x01") }) };
     expect(d.leaf.format).toBe(DOCUMENT_LEAF_FORMAT);
     expect(leafHash(d)).toBe("0xdbd0760478da4e1be0f83afe3065841b787d9a0275ad76291fe19ff1d3135ccc");
@@ -87,6 +113,7 @@ describe("anchoring leaf encoding", () => {
       let changed: unknown;
       if (type === "address") changed = getAddress("0x000000000000000000000000000000000000dEaD");
       else if (type === "bytes32") changed = keccak256(AbiCoder.defaultAbiCoder().encode(["string"], [String(v)]));
+      else if (type === "int256[]") changed = [...(v as bigint[]), 1n];
       else if (type.endsWith("[]")) changed = [...(v as string[]), "X"];
       else if (type.startsWith("uint") || type.startsWith("int")) changed = (v as bigint) + 1n;
       else changed = `${String(v)}x`;

@@ -71,6 +71,7 @@ export function settlementTransaction(i: number): { tx: JournalTransaction; fact
     logistics,
     warehousing: 0n,
     fulfilment: 0n,
+    fxMarkup: 0n,
   };
   const sequence = BigInt(i + 1);
   const hex = (n: bigint) => n.toString(16).padStart(64, "0");
