@@ -3,10 +3,11 @@
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
 import { isUniqueViolation, retryTransient } from "../db/errors.js";
-import type { PrismaClient } from "../db/generated/client.js";
+import { Prisma, type PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
+import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { breakdownFromJson, breakdownToJson, fxToJson, journalRequestFromJson, journalRequestToJson } from "./codec.js";
 import {
   type Breakdown,
@@ -128,6 +129,7 @@ interface SettlementRow {
   listingCurrency: string | null;
   returnReason: string | null;
   shipFrom: string | null;
+  weightGrams: number | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -162,6 +164,7 @@ function toRecord(r: SettlementRow): SettlementRecord {
   if (supply !== undefined) event.supplyPrice = supply;
   if (r.returnReason !== null) event.returnReason = r.returnReason as ReturnReason;
   if (r.shipFrom !== null) event.shipFrom = r.shipFrom;
+  if (r.weightGrams !== null) event.weightGrams = r.weightGrams;
   const listing = dec(r.listingPrice);
   if (listing !== undefined && r.listingCurrency !== null) {
     event.listingPrice = listing;
@@ -248,6 +251,8 @@ function scheduleColumns(s: FeeSchedule) {
     reserveHoldDays: s.reserve?.holdDays ?? null,
     referenceRates: s.referenceRates,
     serviceFeesRefundable: s.serviceFeesRefundable === true,
+    weightBands: s.weightBands === undefined ? Prisma.DbNull : (weightBandsToJson(s.weightBands) as object),
+    storageRate: s.storageRate ?? null,
   };
 }
 
@@ -317,6 +322,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
       },
       holdUntilConfirmation: r.holdUntilConfirmation,
       ...(r.serviceFeesRefundable ? { serviceFeesRefundable: true as const } : {}),
+      ...(r.weightBands === null ? {} : { weightBands: weightBandsFromJson(r.weightBands as WeightBandsJson) }),
+      ...(r.storageRate === null ? {} : { storageRate: r.storageRate }),
       autoConfirmDays: r.autoConfirmDays,
       reserve:
         r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
@@ -436,6 +443,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
           listingCurrency: e.listingCurrency ?? null,
           returnReason: e.returnReason ?? null,
           shipFrom: e.shipFrom ?? null,
+          weightGrams: e.weightGrams ?? null,
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -528,6 +536,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         listing_currency: e.listingCurrency ?? null,
         return_reason: e.returnReason ?? null,
         ship_from: e.shipFrom ?? null,
+        weight_grams: e.weightGrams ?? null,
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -547,15 +556,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, weight_grams, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.weight_grams, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, return_reason varchar, ship_from varchar, occurred_at timestamptz,
+        listing_currency varchar, return_reason varchar, ship_from varchar, weight_grams int, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { CHARGE_KINDS, EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
@@ -37,6 +37,7 @@ export const EventBody = Type.Object(
     listingPrice: Type.Optional({ ...NonNegativeAmount, description: "Seller-priced programs (POP, semi and overseas hosting), capture only: the price the seller listed the order at, tax included, in listingCurrency minor units. The seller's proceeds are then fixed in that currency; the checkout FX is the platform's." }),
     listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the seller's payout currency; with listingPrice" })),
     shipFrom: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Captures: the ISO 3166 country the goods ship from (an overseas warehouse's). The market itself (or, for an EU market, any EU state) makes the sale a domestic supply for tax; absent or elsewhere, an import." })),
+    weightGrams: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WEIGHT_GRAMS, description: "Captures: the parcel's weight in grams. Required when the seller's fee schedule prices logistics, warehousing or fulfilment by weight band (else 422 ENT_SETTLEMENT_WEIGHT_REQUIRED); the band applied is in the breakdown's feeBands" })),
     returnReason: Type.Optional(Type.Union(RETURN_REASONS.map((r) => Type.Literal(r)), { description: "Refunds: why the goods came back. In full hosting a return is the platform's (the goods go back into its stock) unless `supplier_defect`: then the supplier repays its price pro rata." })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
@@ -63,6 +64,7 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.listingCurrency === undefined ? {} : { listingCurrency: b.listingCurrency }),
     ...(b.returnReason === undefined ? {} : { returnReason: b.returnReason }),
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
+    ...(b.weightGrams === undefined ? {} : { weightGrams: b.weightGrams }),
   };
 }
 
@@ -196,6 +198,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       autoConfirmDays: Type.Integer({ minimum: 0 }),
       reserve: Type.Union([Type.Object({ bps: Type.Integer({ minimum: 0, maximum: 10_000 }), holdDays: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), Type.Null()]),
       serviceFeesRefundable: Type.Optional(FeeScheduleView.properties.serviceFeesRefundable),
+      storageRate: Type.Optional(Type.String({ pattern: STORAGE_RATE.source, description: "Storage: USD minor units per cubic metre per day, a decimal string (e.g. \"45\" = USD 0.45 per m3-day); absent: storage not billed" })),
     },
     { additionalProperties: false },
   );
@@ -245,10 +248,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof ScheduleBody>;
-    const { serviceFeesRefundable, ...rest } = b;
+    const { serviceFeesRefundable, weightBands, ...rest } = b;
     const schedule: FeeSchedule = {
       ...rest,
       ...(serviceFeesRefundable === true ? { serviceFeesRefundable: true as const } : {}),
+      ...(weightBands === undefined ? {} : { weightBands: weightBandsFromJson(weightBands) }),
       program: b.program,
       effectiveFrom: new Date(b.effectiveFrom),
       fixedFees: { logistics: BigInt(b.fixedFees.logistics), warehousing: BigInt(b.fixedFees.warehousing), fulfilment: BigInt(b.fixedFees.fulfilment) },
