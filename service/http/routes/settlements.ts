@@ -346,13 +346,13 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "Charge a seller a fee no order carries",
       description:
-        "Storage billed for a period, a logistics or fulfilment service invoiced on its own: priced in USD, charged to the seller's available balance in its payout currency at the mid rate in force at `occurredAt` (recorded as evidence), credited to the platform's revenue line of that service (`platform:revenue:<kind>`). Idempotent on (seller, chargeId): the same body again answers 200 `exists`, another body 409 ENT_SETTLEMENT_CHARGE_CONFLICT.",
+        "A logistics, fulfilment or warehousing service invoiced on its own, or storage (kind `storage`; a storage run, `POST /v1/storage/runs`, computes it from stock snapshots): priced in USD, charged to the seller's available balance in its payout currency at the mid rate in force at `occurredAt` (recorded as evidence), credited to the platform's revenue line of that service (`platform:revenue:<kind>`). Idempotent on (seller, chargeId): the same body again answers 200 `exists`, another body 409 ENT_SETTLEMENT_CHARGE_CONFLICT.",
       security: bearer,
       params: Type.Object({ id: Identifier }),
       body: Type.Object(
         {
           chargeId: Identifier,
-          kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k)), { description: "The service charged: warehousing (storage), logistics or fulfilment" }),
+          kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k)), { description: "The service charged: warehousing, logistics, fulfilment or storage (platform:revenue:<kind>)" }),
           amount: Type.String({ pattern: "^[1-9][0-9]{0,17}$", description: "USD minor units, positive" }),
           occurredAt: DateTime,
           note: Text(500, 1),
