@@ -72,6 +72,18 @@ describe.each(kinds)("weight-banded fees on %s", (kind) => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it("in a batch: the weighed capture is booked with its band, the unweighed one refused alone", async () => {
+    const r = await h.signedPost("/v1/settlements/events/batch", {
+      events: [ovs({ gatewayEventId: "band-b1", settlementId: "ORD-BAND-B1", weightGrams: 480 }), ovs({ gatewayEventId: "band-b2", settlementId: "ORD-BAND-B2" })],
+    });
+    expect(r.statusCode, r.body).toBe(200);
+    const [weighed, unweighed] = json<{ results: Array<{ status: string; settlement?: { event: { weightGrams?: number }; breakdown: { lines: Record<string, string> } }; error?: { code: string } }> }>(r).results;
+    expect(weighed?.status).toBe("created");
+    expect(weighed?.settlement?.breakdown.lines.logistics).toBe("300"); // 480 g: up to 500 g
+    expect(json<{ event: { weightGrams: number } }>(await h.get("/v1/settlements/settlement:adyen:band-b1")).event.weightGrams).toBe(480);
+    expect([unweighed?.status, unweighed?.error?.code]).toEqual(["error", "ENT_SETTLEMENT_WEIGHT_REQUIRED"]);
+  });
+
   it("publishes a schedule with weight bands and a storage rate, reads it back, refuses bands out of order", async () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
     const body = {
