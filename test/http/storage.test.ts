@@ -122,6 +122,7 @@ describe.each(kinds)("storage billing on %s", (kind) => {
     expect(runs.items.map((x) => x.id)).toEqual([late.id, again.id, runs.items[2]?.id]);
     expect(json<Run>(await h.get(`/v1/storage/runs/${again.id}`)).items).toHaveLength(3);
     expect((await h.get("/v1/storage/runs/999999")).statusCode).toBe(404);
+    expect((await h.get("/v1/storage/runs/99999999999999999999")).statusCode).toBe(400);
   });
 
   it("refuses a month that is not over, a malformed period, an unknown seller", async () => {

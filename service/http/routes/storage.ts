@@ -8,7 +8,7 @@ import { Type, type Static } from "typebox";
 import type { StorageRun, StoredSnapshot } from "../../settlement/storage-repository.js";
 import { actorOf } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
-import { Amount, bearer, DateTime, Identifier, LimitQuery, problems } from "../schemas/common.js";
+import { Amount, bearer, DateTime, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 
 const Day = Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "A calendar day, YYYY-MM-DD (UTC)", examples: ["2024-12-01"] });
 const Period = Type.String({ pattern: "^\\d{4}-(0[1-9]|1[0-2])$", description: "A calendar month, YYYY-MM (UTC)", examples: ["2024-12"] });
@@ -146,7 +146,7 @@ export async function storageRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "One storage run with what it charged per seller and warehouse",
       security: bearer,
-      params: Type.Object({ id: Type.String({ pattern: "^[1-9][0-9]{0,18}$" }) }),
+      params: Type.Object({ id: Int8Id("^[1-9][0-9]{0,18}$", "Storage run id") }),
       response: { 200: RunView, ...problems(400, 401, 403, 404, 429) },
     },
   }, async (request) => runView(await storage.getRun((request.params as { id: string }).id)));
