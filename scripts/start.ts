@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
   const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
   const { openServices } = await import("../service/services.js");
-  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } = await import("../service/settlement/demo.js");
+  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   // Everything runs on this machine: webhooks may go to loopback receivers.
@@ -166,6 +166,12 @@ async function main(): Promise<void> {
           throw new Error(`${summary.errors.length} demo event(s) were refused`);
         }
         const remitted = await loadDemoRemittances({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
+        // December's storage, billed by volume x days from the demo's warehouse stock snapshots.
+        const stored = await loadDemoStorage({ storage: services.storage, fx: services.fx, log: (l) => say(`  ${l}`) });
+        if (stored.errors.length > 0) {
+          for (const e of stored.errors) process.stderr.write(`  demo storage of ${e.sellerId} in ${e.warehouse} refused: ${e.code} ${e.message}\n`);
+          throw new Error(`${stored.errors.length} demo storage charge(s) were refused`);
+        }
         // The bank's statement of that day, as finance would download it: the gateway's payouts
         // credited with their reference, and one credit nobody booked (to be found, not absorbed).
         const statement = path.join(config.dataDir, "bank", "statements", `camt053-${DEMO_RANGE.to}.xml`);

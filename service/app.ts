@@ -19,6 +19,7 @@ import { adminRoutes } from "./http/routes/admin.js";
 import { anchoringRoutes } from "./http/routes/anchoring.js";
 import { fxRoutes } from "./http/routes/fx.js";
 import { realisationRoutes } from "./http/routes/realisation.js";
+import { storageRoutes } from "./http/routes/storage.js";
 import { healthRoutes } from "./http/routes/health.js";
 import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
@@ -104,6 +105,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(journalRoutes);
   await app.register(fxRoutes);
   await app.register(realisationRoutes);
+  await app.register(storageRoutes);
   await app.register(adminRoutes);
   await app.register(anchoringRoutes);
   await app.register(payoutRoutes);

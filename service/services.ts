@@ -24,6 +24,8 @@ import { BankRail, PayoutService } from "./payouts/index.js";
 import { CashReconciliation } from "./cash/index.js";
 import { ReconciliationService, ReconRepository } from "./reconciliation/index.js";
 import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
+import { PrismaStorageRepository } from "./settlement/storage-repository.js";
+import { StorageBilling } from "./settlement/storage-service.js";
 import { TreasuryService } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
@@ -47,6 +49,8 @@ export interface Services {
   settlement: SettlementService;
   /** Gateway remittances (realised FX) and revaluations of open FX positions. */
   realisation: FxRealisation;
+  /** Warehouse stock snapshots and storage billed per period by volume x days. */
+  storage: StorageBilling;
   apiKeys: ApiKeyService;
   /** What every instance on the database shares at the HTTP edge: signature claims, rate and failure counters. */
   sharedState: { replay: ReplayGuard; counters: WindowCounters };
@@ -112,6 +116,7 @@ export function createServices(
     ...(config.settlement === undefined ? {} : { limits: { ...config.settlement, now: () => new Date() } }),
   });
   const realisation = new FxRealisation(ledger, fx);
+  const storage = new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement });
   const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });
   const sharedState = {
@@ -202,6 +207,7 @@ export function createServices(
     reconciliation,
     closing,
     realisation,
+    storage,
     ...(chain === undefined ? {} : { chain }),
     webhooks,
     workerLog,

@@ -17,6 +17,8 @@ export const Accounts = {
   logistics: "platform:revenue:logistics",
   warehousing: "platform:revenue:warehousing",
   fulfilment: "platform:revenue:fulfilment",
+  /** Storage billed per period by volume x days (storage.ts), whether anything sold. */
+  storage: "platform:revenue:storage",
   /** Full hosting before it was booked as principal: only follow-ups of such captures move it. */
   margin: "platform:revenue:hosting_margin",
   /** Full hosting, the platform as principal: the sale, its cost, returned stock, goods lost to chargebacks. */

@@ -14,9 +14,9 @@ import { bookOnce } from "./once.js";
 import type { Seller } from "./types.js";
 
 const USD = SETTLEMENT_CURRENCY;
-export const CHARGE_KINDS = ["warehousing", "logistics", "fulfilment"] as const;
+export const CHARGE_KINDS = ["warehousing", "logistics", "fulfilment", "storage"] as const;
 export type ChargeKind = (typeof CHARGE_KINDS)[number];
-const REVENUE: Record<ChargeKind, string> = { warehousing: Accounts.warehousing, logistics: Accounts.logistics, fulfilment: Accounts.fulfilment };
+const REVENUE: Record<ChargeKind, string> = { warehousing: Accounts.warehousing, logistics: Accounts.logistics, fulfilment: Accounts.fulfilment, storage: Accounts.storage };
 const CHARGE_KIND = "seller_charge";
 
 export interface SellerChargeInput {
@@ -27,6 +27,11 @@ export interface SellerChargeInput {
   occurredAt: Date;
   /** What it is for, e.g. "storage 2024-12: 1.8 m3 x 31 days". */
   note: string;
+  /**
+   * How the amount was computed (e.g. a storage run's snapshots, days, rate), recorded in the
+   * journal metadata under `evidence.<key>` and covered by the request hash. Absent: none.
+   */
+  evidence?: Record<string, string>;
 }
 
 export interface SellerCharge extends SellerChargeInput {
@@ -48,7 +53,10 @@ export async function chargeSeller(
   input: SellerChargeInput,
 ): Promise<{ status: "created" | "exists"; charge: SellerCharge }> {
   const key = `charge:${seller.id}:${input.chargeId}`;
-  const hash = createHash("sha256").update(JSON.stringify([seller.id, input.chargeId, input.kind, input.amount.toString(), input.occurredAt.toISOString(), input.note])).digest("hex");
+  const fields: unknown[] = [seller.id, input.chargeId, input.kind, input.amount.toString(), input.occurredAt.toISOString(), input.note];
+  // Only when given: a charge without evidence hashes as before.
+  if (input.evidence !== undefined) fields.push(Object.entries(input.evidence).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const hash = createHash("sha256").update(JSON.stringify(fields)).digest("hex");
   const find = async () => (await deps.ledger.listTransactions({ metadata: { kind: CHARGE_KIND, chargeKey: `${seller.id}:${input.chargeId}` }, limit: 1 })).items[0] ?? null;
   const r = await bookOnce({
     find,
@@ -69,6 +77,7 @@ export async function chargeSeller(
         occurredAt: input.occurredAt.toISOString(),
         requestHash: hash,
       };
+      for (const [k, v] of Object.entries(input.evidence ?? {})) metadata[`evidence.${k}`] = v;
       const postings: PostingInput[] = [{ account: REVENUE[input.kind], currency: USD, direction: "credit", amount: input.amount }];
       if (P !== USD) {
         let mid: { rate: string; source: string; asOf: string };
@@ -102,7 +111,7 @@ export async function chargeSeller(
 function chargeOf(tx: JournalTransaction): SellerCharge {
   const m = tx.metadata;
   const currency = m.currency ?? USD;
-  return {
+  const c: SellerCharge = {
     sellerId: m.sellerId ?? "",
     chargeId: m.chargeId ?? "",
     kind: (m.feeKind ?? "warehousing") as ChargeKind,
@@ -114,4 +123,7 @@ function chargeOf(tx: JournalTransaction): SellerCharge {
     rate: m[`fx.USD-${currency}.rate`] ?? null,
     transactionId: tx.id,
   };
+  const evidence = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith("evidence.")).map(([k, v]) => [k.slice("evidence.".length), v]));
+  if (Object.keys(evidence).length > 0) c.evidence = evidence;
+  return c;
 }

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { TransactionInput } from "../ledger/types.js";
+import { feeBandsFromJson, feeBandsToJson, type FeeBandEvidenceJson } from "./fees.js";
 import { LINE_KEYS, type Breakdown, type FxLeg, type Lines, type SettlementEvent, type SettlementRecord } from "./types.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
@@ -34,7 +35,8 @@ export function fxToJson(fx: readonly FxLeg[]): Json {
   return fx.map(fxLegToJson);
 }
 
-export function breakdownToJson(b: Breakdown): Json {
+export function breakdownToJson(breakdown: Breakdown): Json {
+  const { feeBands, ...b } = breakdown;
   return {
     ...b,
     lines: linesToJson(b.lines),
@@ -47,6 +49,7 @@ export function breakdownToJson(b: Breakdown): Json {
     fxDifference: b.fxDifference.toString(),
     released: b.released.toString(),
     fx: fxToJson(b.fx),
+    ...(feeBands === undefined ? {} : { feeBands: feeBandsToJson(feeBands) as unknown as Json }),
   };
 }
 
@@ -85,6 +88,7 @@ export function breakdownFromJson(v: unknown): Breakdown {
     fxDifference: big(o.fxDifference),
     released: big(o.released),
     fx: fxFromJson(o.fx),
+    ...(Array.isArray(o.feeBands) ? { feeBands: feeBandsFromJson(o.feeBands as FeeBandEvidenceJson[]) } : {}),
   };
 }
 
@@ -145,6 +149,7 @@ export function eventToJson(e: SettlementEvent): Record<string, string | null> {
     ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
     ...(e.shipToRegion === undefined ? {} : { shipToRegion: e.shipToRegion }),
     ...(e.shipping === undefined ? {} : { shipping: e.shipping.toString() }),
+    ...(e.weightGrams === undefined ? {} : { weightGrams: String(e.weightGrams) }),
   };
 }
 

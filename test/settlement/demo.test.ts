@@ -1,6 +1,6 @@
 /** The demo data set through the real services: complete, balanced, and idempotent. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoRemittances } from "../../service/settlement/demo.js";
+import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoRemittances, loadDemoStorage } from "../../service/settlement/demo.js";
 import { FxRealisation, MARKETS, PROGRAMS } from "../../service/settlement/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { openSettlementHarness, type SettlementHarness } from "./harness.js";
@@ -46,6 +46,29 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(await scheme("demo-ES-ovs")).toBe("EU_DEEMED_SUPPLIER");
     expect(await scheme("demo-ES-semi")).toBe("EU_IOSS");
     expect(await scheme("demo-KR-semi")).toBe("KR_DE_MINIMIS");
+    // Overseas hosting from December 2024: logistics and fulfilment by the parcel's weight band per destination.
+    const de = await h.settlement.getSettlement("settlement:adyen:demo-DE-ovs");
+    expect([de.event.weightGrams, de.breakdown.scheduleId]).toEqual([2_600, "overseas-DE-2024-12"]);
+    // 2600 g to Germany: logistics 590 (up to 2 kg) + 1 x 150 per further kg = 740; fulfilment 320 (up to 3 kg); warehousing flat 120.
+    expect([de.breakdown.lines.logistics, de.breakdown.lines.fulfilment, de.breakdown.lines.warehousing]).toEqual([740n, 320n, 120n]);
+    expect(de.breakdown.feeBands?.map((b) => [b.line, b.upToGrams, b.extraSteps, b.fee])).toEqual([
+      ["logistics", 2_000, 1, 740n],
+      ["fulfilment", 3_000, 0, 320n],
+    ]);
+    expect((await h.settlement.getSettlement("settlement:adyen:demo-US-ovs")).breakdown.feeBands).toBeUndefined();
+  });
+
+  it("bills December's storage to the overseas seller by volume x days, once", async () => {
+    const first = await loadDemoStorage({ storage: h.storage, fx: h.fx });
+    expect(first.errors).toEqual([]);
+    // WH-DE-FRA-1: 8 d x 1.8 m3 + 7 d x 2.4 + 16 d x 1.2 = 14.4 + 16.8 + 19.2 = 50.4 m3-days;
+    // WH-KR-ICN-1: 31 d x 0.6 = 18.6; WH-US-LAX-1: 30 d x 0.9 = 27; at USD 0.45 per m3-day:
+    // 2268 + 837 + 1215 = 4320 USD cents.
+    expect(first.charged).toBe(4_320n);
+    const head = (await h.ledger.verifyChain()).headSequence;
+    expect((await loadDemoStorage({ storage: h.storage, fx: h.fx })).errors).toEqual([]);
+    expect((await h.ledger.verifyChain()).headSequence).toBe(head);
+    for (const [currency, n] of Object.entries(await h.netPerCurrency())) expect(n, currency).toBe(0n);
   });
 
   it("remits what the demo gateway owes at the acquirer's rate, revalues, and a second run books nothing", async () => {

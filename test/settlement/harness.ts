@@ -13,6 +13,8 @@ import {
   TAX_RULES,
 } from "../../service/settlement/index.js";
 import { createLedger } from "../../service/ledger/index.js";
+import { PrismaStorageRepository } from "../../service/settlement/storage-repository.js";
+import { StorageBilling } from "../../service/settlement/storage-service.js";
 import { freshDatabase, type DatabaseKind } from "../support/db.js";
 
 export interface SettlementHarness {
@@ -20,6 +22,8 @@ export interface SettlementHarness {
   ledger: Ledger;
   fx: FxService;
   repository: PrismaSettlementRepository;
+  /** Stock snapshots and storage runs, charging through `settlement`. */
+  storage: StorageBilling;
   /** A second service instance on the same database (its own in-process locks), as another process would be. */
   another(): SettlementService;
   /** Debits minus credits of every ledger account, per currency (must all be 0). */
@@ -46,6 +50,7 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
     ledger,
     fx,
     repository,
+    storage: new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement }),
     another: make,
     async netPerCurrency() {
       // Test-only read of the ledger's running totals: the invariant is global, no API lists all accounts.

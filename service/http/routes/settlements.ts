@@ -9,7 +9,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { CHARGE_KINDS, EVENT_TYPES, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
@@ -39,6 +39,7 @@ export const EventBody = Type.Object(
     shipFrom: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Captures: the ISO 3166 country the goods ship from (an overseas warehouse's). The market itself (or, for an EU market, any EU state) makes the sale a domestic supply for tax; absent or elsewhere, an import." })),
     shipToRegion: Type.Optional(Type.String({ pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$", description: "Captures: the ISO 3166-2 subdivision the goods ship to (the buyer's state), which chooses its state taxes: required in markets that levy them (US state sales tax, Brazil's ICMS), e.g. US-CA, BR-SP." })),
     shipping: Type.Optional({ ...NonNegativeAmount, description: "Captures: the part of amount the buyer paid for shipping, in its minor units. A tax rule may leave shipping untaxed, and the EU's IOSS band is measured without it." }),
+    weightGrams: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WEIGHT_GRAMS, description: "Captures: the parcel's weight in grams. Required when the seller's fee schedule prices logistics, warehousing or fulfilment by weight band (else 422 ENT_SETTLEMENT_WEIGHT_REQUIRED); the band applied is in the breakdown's feeBands" })),
     returnReason: Type.Optional(Type.Union(RETURN_REASONS.map((r) => Type.Literal(r)), { description: "Refunds: why the goods came back. In full hosting a return is the platform's (the goods go back into its stock) unless `supplier_defect`: then the supplier repays its price pro rata." })),
   },
   { additionalProperties: false, $id: "SettlementEvent" },
@@ -67,6 +68,7 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
     ...(b.shipToRegion === undefined ? {} : { shipToRegion: b.shipToRegion }),
     ...(b.shipping === undefined ? {} : { shipping: BigInt(b.shipping) }),
+    ...(b.weightGrams === undefined ? {} : { weightGrams: b.weightGrams }),
   };
 }
 
@@ -202,6 +204,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       autoConfirmDays: Type.Integer({ minimum: 0 }),
       reserve: Type.Union([Type.Object({ bps: Type.Integer({ minimum: 0, maximum: 10_000 }), holdDays: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), Type.Null()]),
       serviceFeesRefundable: Type.Optional(FeeScheduleView.properties.serviceFeesRefundable),
+      storageRate: Type.Optional(Type.String({ pattern: STORAGE_RATE.source, description: "Storage: USD minor units per cubic metre per day, a decimal string (e.g. \"45\" = USD 0.45 per m3-day); absent: storage not billed" })),
     },
     { additionalProperties: false },
   );
@@ -251,10 +254,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof ScheduleBody>;
-    const { serviceFeesRefundable, ...rest } = b;
+    const { serviceFeesRefundable, weightBands, ...rest } = b;
     const schedule: FeeSchedule = {
       ...rest,
       ...(serviceFeesRefundable === true ? { serviceFeesRefundable: true as const } : {}),
+      ...(weightBands === undefined ? {} : { weightBands: weightBandsFromJson(weightBands) }),
       program: b.program,
       effectiveFrom: new Date(b.effectiveFrom),
       fixedFees: { logistics: BigInt(b.fixedFees.logistics), warehousing: BigInt(b.fixedFees.warehousing), fulfilment: BigInt(b.fixedFees.fulfilment) },
@@ -349,13 +353,13 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "Charge a seller a fee no order carries",
       description:
-        "Storage billed for a period, a logistics or fulfilment service invoiced on its own: priced in USD, charged to the seller's available balance in its payout currency at the mid rate in force at `occurredAt` (recorded as evidence), credited to the platform's revenue line of that service (`platform:revenue:<kind>`). Idempotent on (seller, chargeId): the same body again answers 200 `exists`, another body 409 ENT_SETTLEMENT_CHARGE_CONFLICT.",
+        "A logistics, fulfilment or warehousing service invoiced on its own, or storage (kind `storage`; a storage run, `POST /v1/storage/runs`, computes it from stock snapshots): priced in USD, charged to the seller's available balance in its payout currency at the mid rate in force at `occurredAt` (recorded as evidence), credited to the platform's revenue line of that service (`platform:revenue:<kind>`). Idempotent on (seller, chargeId): the same body again answers 200 `exists`, another body 409 ENT_SETTLEMENT_CHARGE_CONFLICT.",
       security: bearer,
       params: Type.Object({ id: Identifier }),
       body: Type.Object(
         {
           chargeId: Identifier,
-          kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k)), { description: "The service charged: warehousing (storage), logistics or fulfilment" }),
+          kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k)), { description: "The service charged: warehousing, logistics, fulfilment or storage (platform:revenue:<kind>)" }),
           amount: Type.String({ pattern: "^[1-9][0-9]{0,17}$", description: "USD minor units, positive" }),
           occurredAt: DateTime,
           note: Text(500, 1),

@@ -4,10 +4,10 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
-import { Amount, DateTime, StringMap } from "./common.js";
+import { Amount, DateTime, NonNegativeAmount, StringMap } from "./common.js";
 
 const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
   description: "posted moves the balance; pending reserves; commit turns a reserve into posted; void releases it. Sum only posted and commit legs for a posted balance.",
@@ -103,6 +103,7 @@ export const EventView = Type.Object({
   shipFrom: Type.Optional(Type.String()),
   shipToRegion: Type.Optional(Type.String()),
   shipping: Type.Optional(Amount),
+  weightGrams: Type.Optional(Type.Integer({ description: "Captures: the parcel's weight in grams" })),
 });
 
 export const SettlementView = Type.Object(
@@ -162,6 +163,7 @@ export function settlementView(r: SettlementRecord): SettlementView {
       ...(e.shipFrom === undefined ? {} : { shipFrom: e.shipFrom }),
       ...(e.shipToRegion === undefined ? {} : { shipToRegion: e.shipToRegion }),
       ...(e.shipping === undefined ? {} : { shipping: e.shipping.toString() }),
+      ...(e.weightGrams === undefined ? {} : { weightGrams: e.weightGrams }),
     },
     fx: r.fx.map(fxLegToJson),
     breakdown: jsonSafe(r.breakdown) as Record<string, unknown>,
@@ -224,6 +226,33 @@ export function sellerView(s: Seller): Static<typeof SellerView> {
   };
 }
 
+const WeightBandTableView = Type.Object(
+  {
+    bands: Type.Array(
+      Type.Object(
+        { upToGrams: Type.Integer({ minimum: 1, maximum: MAX_WEIGHT_GRAMS, description: "Inclusive upper bound of the band, grams" }), fee: { ...NonNegativeAmount, description: "USD minor units" } },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 50, description: "Ascending by upToGrams: a parcel is priced by the first band it does not exceed" },
+    ),
+    beyond: Type.Optional(
+      Type.Object(
+        { perGrams: Type.Integer({ minimum: 1, maximum: MAX_WEIGHT_GRAMS }), fee: { ...NonNegativeAmount, description: "USD minor units" } },
+        { additionalProperties: false, description: "Above the last band: the last band's fee plus `fee` per further `perGrams` or part of it. Absent: heavier parcels are refused (ENT_SETTLEMENT_WEIGHT_OUT_OF_BANDS)" },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const WeightBandsView = Type.Object(
+  { logistics: Type.Optional(WeightBandTableView), warehousing: Type.Optional(WeightBandTableView), fulfilment: Type.Optional(WeightBandTableView) },
+  {
+    additionalProperties: false,
+    description:
+      "Per-order fees priced by the parcel's weight: a line's bands replace its flat fixed fee, for the schedule's market (the destination). A capture under a banded schedule needs weightGrams (else 422 ENT_SETTLEMENT_WEIGHT_REQUIRED).",
+  },
+);
+
 export const FeeScheduleView = Type.Object({
   id: Type.String(),
   program: Type.String(),
@@ -238,14 +267,18 @@ export const FeeScheduleView = Type.Object({
   reserve: Type.Union([Type.Object({ bps: Type.Integer(), holdDays: Type.Integer() }), Type.Null()]),
   referenceRates: StringMap,
   serviceFeesRefundable: Type.Boolean({ description: "Whether logistics, warehousing and fulfilment are refunded with the goods (default false: services rendered, the seller is charged them on a return)" }),
+  weightBands: Type.Optional(WeightBandsView),
+  storageRate: Type.Optional(Type.String({ description: "Storage: USD minor units per cubic metre per day (a decimal string, e.g. \"45\" = USD 0.45), billed by volume x days from stock snapshots; absent: storage not billed" })),
 });
 
-export function feeScheduleView(f: FeeSchedule): Static<typeof FeeScheduleView> {
+export function feeScheduleView(schedule: FeeSchedule): Static<typeof FeeScheduleView> {
+  const { weightBands, ...f } = schedule;
   return {
     ...f,
     serviceFeesRefundable: f.serviceFeesRefundable === true,
     effectiveFrom: f.effectiveFrom.toISOString(),
     fixedFees: { logistics: f.fixedFees.logistics.toString(), warehousing: f.fixedFees.warehousing.toString(), fulfilment: f.fixedFees.fulfilment.toString() },
+    ...(weightBands === undefined ? {} : { weightBands: weightBandsToJson(weightBands) }),
   };
 }
 
@@ -393,6 +426,7 @@ export const SellerChargeView = Type.Object({
     charged: { ...Amount, description: "What the seller was charged, in `currency` minor units" },
     rate: Type.Union([Type.String(), Type.Null()], { description: "The USD->currency mid rate applied (null for USD)" }),
     transactionId: Type.String(),
+    evidence: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "How the amount was computed, e.g. a storage run's snapshots, days, rate and volume-days" })),
   }),
 });
 
