@@ -61,6 +61,19 @@ const eu = (market: string, rateBps: number): TaxRule[] => [
     note: "Goods already in the EU (an EU warehouse) sold by a non-EU seller to a consumer: the marketplace is the deemed supplier (VAT Directive art. 14a(2)) and charges the buyer's member-state VAT (declared through OSS, or domestically when shipped within the state).",
     supply: "domestic",
   },
+  {
+    id: `tax-${market}-principal-2021`,
+    market,
+    effectiveFrom: d("2021-07-01"),
+    kind: "vat",
+    scheme: "EU_PRINCIPAL_VAT",
+    rateBps,
+    collectedBy: "marketplace",
+    authority: `${market}-VAT`,
+    note: "Full hosting from an EU warehouse: the platform sells its own stock as principal, its own supply (not the deemed-supplier scheme, which is for a third-party seller's goods), at the buyer's member-state rate, declared domestically or through the Union OSS for a distance sale from another member state.",
+    supply: "domestic",
+    program: "full_hosting",
+  },
 ];
 
 /**

@@ -23,6 +23,8 @@ export function supplyOf(market: string, shipFrom: string | undefined): TaxSuppl
 /** What a tax rule's value band is checked against: the order's gross and how to convert it. */
 export interface TaxedGoods {
   supply: TaxSupply;
+  /** The seller's program (a rule keyed by program applies to it only). */
+  program?: ProgramKind;
   /** The tax-inclusive gross the national tax is measured in: the order's, less its state tax. */
   gross: bigint;
   /** The part of the gross paid for shipping (0 when the capture names none). */
@@ -77,7 +79,7 @@ export function deductionIn(rule: TaxRule, goods: TaxedGoods): bigint | null {
 }
 
 function taxSpecificity(r: TaxRule): number {
-  return (r.supply === undefined ? 0 : 2) + (r.maxValue === undefined ? 0 : 1);
+  return (r.program === undefined ? 0 : 4) + (r.supply === undefined ? 0 : 2) + (r.maxValue === undefined ? 0 : 1);
 }
 
 function specificity(s: FeeSchedule): number {
@@ -108,13 +110,16 @@ export function selectSchedule(schedules: readonly FeeSchedule[], program: Progr
  * The tax rule for an order in `market` at `at`: among the versions in force whose supply (import or
  * domestic) and value band fit the goods, the most specific (a supply and a band > a supply > a
  * band > neither); a narrower band before a wider one in the same currency; then the newest.
- * Without `goods`, supply and bands are not checked (the most specific rule of the market wins).
+ * Without `goods`, supply and bands are not checked (the most specific rule of the market wins),
+ * and rules of one program are left out.
  * A band whose currency has no rate to convert to refuses the event (ENT_SETTLEMENT_FX_UNAVAILABLE).
  */
 export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date, goods?: TaxedGoods): TaxRule | null {
   let best: TaxRule | null = null;
   for (const r of rules) {
     if (r.market !== market || r.level !== undefined || r.effectiveFrom.getTime() > at.getTime()) continue;
+    // Without goods the program is unknown: a program's own rule cannot apply.
+    if (r.program !== undefined && r.program !== goods?.program) continue;
     if (goods !== undefined) {
       if (r.supply !== undefined && r.supply !== goods.supply) continue;
       if (r.maxValue !== undefined) {
@@ -139,9 +144,11 @@ export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Dat
   return best;
 }
 
-/** The state tax rules in force for a market's supply at `at` (any region). */
-function stateRules(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply): TaxRule[] {
-  return rules.filter((r) => r.market === market && r.level === "state" && r.effectiveFrom.getTime() <= at.getTime() && (r.supply === undefined || r.supply === supply));
+/** The state tax rules in force for a market's supply (and program) at `at` (any region). */
+function stateRules(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply, program: ProgramKind | undefined): TaxRule[] {
+  return rules.filter(
+    (r) => r.market === market && r.level === "state" && r.effectiveFrom.getTime() <= at.getTime() && (r.supply === undefined || r.supply === supply) && (r.program === undefined || r.program === program),
+  );
 }
 
 /**
@@ -149,8 +156,8 @@ function stateRules(rules: readonly TaxRule[], market: string, at: Date, supply:
  * taxes for this supply an order without a region, or to a region no rule covers, cannot be taxed
  * and is refused (ENT_SETTLEMENT_NO_TAX_RULE naming shipToRegion) rather than booked without its tax.
  */
-export function selectStateTaxRule(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply, region: string | undefined): TaxRule | null {
-  const inForce = stateRules(rules, market, at, supply);
+export function selectStateTaxRule(rules: readonly TaxRule[], market: string, at: Date, supply: TaxSupply, region: string | undefined, program?: ProgramKind): TaxRule | null {
+  const inForce = stateRules(rules, market, at, supply, program);
   if (inForce.length === 0) return null;
   if (region === undefined) {
     throw SettlementErrors.noTaxRule(`market ${market} levies state taxes: the capture must say which state the goods ship to`, {
@@ -158,7 +165,12 @@ export function selectStateTaxRule(rules: readonly TaxRule[], market: string, at
     });
   }
   let best: TaxRule | null = null;
-  for (const r of inForce) if (r.region === region && (best === null || r.effectiveFrom.getTime() > best.effectiveFrom.getTime())) best = r;
+  // A program's own rule before a general one; then the newest.
+  const rank = (r: TaxRule) => (r.program === undefined ? 0 : 1);
+  for (const r of inForce) {
+    if (r.region !== region) continue;
+    if (best === null || rank(r) > rank(best) || (rank(r) === rank(best) && r.effectiveFrom.getTime() > best.effectiveFrom.getTime())) best = r;
+  }
   if (best === null) {
     throw SettlementErrors.noTaxRule(`no state tax rule for ${region} at ${at.toISOString()}`, {
       fields: [{ field: "shipToRegion", message: `no tax rule in force for ${region}` }],
@@ -176,7 +188,7 @@ export interface OrderTaxRules {
 }
 
 export function selectOrderTaxes(rules: readonly TaxRule[], market: string, at: Date, goods: TaxedGoods, region: string | undefined): OrderTaxRules {
-  const state = selectStateTaxRule(rules, market, at, goods.supply, region);
+  const state = selectStateTaxRule(rules, market, at, goods.supply, region, goods.program);
   const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, goods.gross, goods.shipping));
   const national = { ...goods, gross: goods.gross - stateTax };
   const rule = selectTaxRule(rules, market, at, national);
@@ -230,6 +242,7 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   if (!isBps(r.rateBps)) bad(r.id, "rateBps", "must be an integer 0..10000");
   if (r.collectedBy === "none" && r.rateBps !== 0 && r.kind === "none") bad(r.id, "rateBps", "must be 0 when nothing is collected");
   if (r.collectedBy !== "marketplace" && r.collectedBy !== "none") bad(r.id, "collectedBy", "must be marketplace or none");
+  if (r.program !== undefined && !PROGRAMS.includes(r.program)) bad(r.id, "program", `must be one of ${PROGRAMS.join(", ")}, or absent for every program`);
   if (r.supply !== undefined && !(TAX_SUPPLIES as readonly string[]).includes(r.supply)) bad(r.id, "supply", `must be ${TAX_SUPPLIES.join(" or ")}, or absent for both`);
   if (r.deduction !== undefined && (!isCurrency(r.deduction.currency) || typeof r.deduction.amount !== "bigint" || r.deduction.amount <= 0n)) {
     bad(r.id, "deduction", "needs an ISO 4217 currency and a positive amount of minor units");

@@ -566,7 +566,7 @@ export class SettlementService {
       }
       // Where the goods ship from: the capture's word, else the seller's warehouse on file.
       const shipFrom = event.shipFrom ?? seller.warehouse;
-      const goods = await this.taxedGoods(event, config.taxRules, shipFrom);
+      const goods = { ...(await this.taxedGoods(event, config.taxRules, shipFrom)), program: seller.program };
       const taxes = selectOrderTaxes(config.taxRules, event.market, event.occurredAt, goods, event.shipToRegion);
       const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
       return {

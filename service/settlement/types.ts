@@ -79,6 +79,11 @@ export interface TaxRule {
   note: string;
   /** The supply it applies to: goods imported into the market, or shipped from inside it. Absent: both. */
   supply?: TaxSupply;
+  /**
+   * The seller program it applies to (e.g. full hosting, where the platform sells its own stock as
+   * principal). Absent: every program. A program's own rule wins over a general one.
+   */
+  program?: ProgramKind;
   /** It applies only up to this value of the goods (the gross net of this tax), e.g. IOSS's EUR 150. Absent: no bound. */
   maxValue?: { currency: string; amount: bigint };
   /**

@@ -238,6 +238,17 @@ describe("state taxes on top of the national one, and each scheme's basis", () =
     expect(asked).toEqual(["customs_month"]);
   });
 
+  it("a program's own rule wins: full hosting from an EU warehouse is the platform's own supply, not the deemed supplier's", () => {
+    const g = (program: TaxedGoods["program"]) => ({ ...goods("domestic", 10_000n, "EUR"), ...(program === undefined ? {} : { program }) });
+    expect(selectTaxRule(TAX_RULES, "ES", at("2025-03-01T10:00:00Z"), g("full_hosting"))?.scheme).toBe("EU_PRINCIPAL_VAT");
+    expect(selectTaxRule(TAX_RULES, "ES", at("2025-03-01T10:00:00Z"), g("semi_hosting"))?.scheme).toBe("EU_DEEMED_SUPPLIER");
+    expect(selectTaxRule(TAX_RULES, "ES", at("2025-03-01T10:00:00Z"), g(undefined))?.scheme).toBe("EU_DEEMED_SUPPLIER");
+    // Imports stay IOSS for every program, the platform's own included.
+    expect(selectTaxRule(TAX_RULES, "ES", at("2025-03-01T10:00:00Z"), { ...goods("import", 10_000n, "EUR"), program: "full_hosting" })?.scheme).toBe("EU_IOSS");
+    const rule = TAX_RULES.find((r) => r.id === "tax-ES-principal-2021")!;
+    expect(codeOf(() => validateTaxRule({ ...rule, program: "agency" as never }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE program");
+  });
+
   it("validates a state rule, its computation and its basis; a capture's region and shipping", () => {
     const icms = TAX_RULES.find((r) => r.id === "tax-BR-SP-icms-2023-08")!;
     expect(validateTaxRule(icms, MARKETS)).toBe(icms);

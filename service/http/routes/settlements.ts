@@ -218,6 +218,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       authority: Line(60, 1, "Tax authority the collected tax is owed to"),
       note: Text(500),
       supply: Type.Optional(Type.Union(TAX_SUPPLIES.map((s) => Type.Literal(s)), { description: "Only for imports, or only for goods shipped from inside the market; absent: both" })),
+      program: Type.Optional(Type.Union(PROGRAMS.map((p) => Type.Literal(p)), { description: "Only for this seller program (e.g. full_hosting, where the platform sells as principal); absent: every program" })),
       maxValue: Type.Optional(Type.Object({ currency: Type.String({ pattern: "^[A-Z]{3}$" }), amount: NonNegativeAmount }, { additionalProperties: false, description: "Applies up to this value of the goods (the gross net of this tax), e.g. IOSS: EUR 150 = 15000" })),
       deduction: Type.Optional(Type.Object({ currency: Type.String({ pattern: "^[A-Z]{3}$" }), amount: NonNegativeAmount }, { additionalProperties: false, description: "A fixed amount off the tax, converted at the mid rate; the tax is never below 0. Brazil above USD 50: 60% less USD 20 = 2000" })),
     },

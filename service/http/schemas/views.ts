@@ -293,6 +293,7 @@ export const TaxRuleView = Type.Object({
   authority: Type.String(),
   note: Type.String(),
   supply: Type.Optional(Type.String({ description: "import or domestic; absent: both" })),
+  program: Type.Optional(Type.String({ description: "The seller program it applies to (pop, full_hosting, semi_hosting, overseas_hosting); absent: every program. A program's own rule wins over a general one" })),
   maxValue: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
   deduction: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
   level: Type.Optional(Type.Literal("state", { description: "A tax of the buyer's state on top of the national one (ICMS, US state sales tax); absent: national" })),
