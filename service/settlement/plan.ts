@@ -515,7 +515,11 @@ function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
   }
 }
 
-/** Charges the seller's available balance `usd` of fees, in its payout currency at the capture's USD->P rate. */
+/**
+ * Charges the seller's available balance `usd` of fees, in its payout currency at the capture's
+ * USD->P mid rate: a charge is no conversion the platform sells, so no markup is taken, and the
+ * fx:P-USD position is booked at mid with nothing left inside it.
+ */
 function chargeSeller(legs: Legs, fx: FxLeg[], sellerId: string, b: Breakdown, usd: bigint): void {
   if (usd === 0n) return;
   const P = b.payoutCurrency;
@@ -523,7 +527,8 @@ function chargeSeller(legs: Legs, fx: FxLeg[], sellerId: string, b: Breakdown, u
   if (P !== USD) {
     const leg = b.fx.find((l) => l.from === USD && l.to === P);
     if (leg === undefined) throw new Error(`capture of ${sellerId} has no USD->${P} leg`);
-    const { fromAmount: _from, toAmount: _to, ...rate } = leg;
+    const { fromAmount: _from, toAmount: _to, ...withMarkup } = leg;
+    const rate = atMid(withMarkup);
     amount = convertSigned(usd, rate);
     fx.push({ ...rate, fromAmount: usd, toAmount: amount });
     legs.debit(Accounts.fxClearing(P), USD, usd);
@@ -555,12 +560,14 @@ function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rate
     if (r !== null) fx.push({ ...atMid(r), fromAmount: -f, toAmount: -feeMid });
     return out;
   }
-  out.usd = r === null ? f : convertSigned(f, r);
-  if (r !== null) fx.push({ ...r, fromAmount: -f, toAmount: -out.usd });
+  // The seller is charged what the fee cost at mid: a charge is no conversion the platform sells (no
+  // markup), and no part of it is left inside the fx clearing positions.
+  out.usd = r === null ? f : feeMid;
+  if (r !== null) fx.push({ ...atMid(r), fromAmount: -f, toAmount: -out.usd });
   const P = b.payoutCurrency;
   if (P === USD) out.payout = out.usd;
   else {
-    const r = needRate(rates.usdToPayout, USD, P, event);
+    const r = atMid(needRate(rates.usdToPayout, USD, P, event));
     out.payout = convertSigned(out.usd, r);
     fx.push({ ...r, fromAmount: -out.usd, toAmount: -out.payout });
   }

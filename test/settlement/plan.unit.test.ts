@@ -4,7 +4,7 @@ import { FEE_SCHEDULES, TAX_RULES } from "../../service/settlement/data.js";
 import { cumulativeShare, inclusiveTax, planCapture, planFollowUp } from "../../service/settlement/plan.js";
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
 import { validateEvent } from "../../service/settlement/validate.js";
-import type { PostingPlan, Seller, SettlementEvent } from "../../service/settlement/types.js";
+import type { PostingPlan, RateEvidence, Seller, SettlementEvent } from "../../service/settlement/types.js";
 import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
 
 const POP: Seller = { id: "S-POP-1", name: "Pop", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
@@ -406,6 +406,24 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
       ["USD-CNY", "7.2", 36n, 259n],
     ]);
     expect(ap.metadata).toMatchObject({ "fx.KRW-USD.rate": "0.00072", "fx.USD-CNY.rate": "7.2" });
+  });
+
+  it("with a markup configured, a fee charged to the seller is converted at mid: no markup on a charge, nothing left inside fx:CNY-USD", () => {
+    const marked = (from: string, to: string, mid: string, allIn: string): RateEvidence => ({ ...rate(from, to, allIn), midRate: mid, markupBps: 150 });
+    const adj = followUp("fee_adjustment", "adj-2", { gatewayFee: 500n }, cap);
+    const ap = planFollowUp({ event: adj, capture: stateOf(cap, p), rates: { buyerToUsd: marked("KRW", "USD", "0.00072", "0.0007092"), usdToPayout: marked("USD", "CNY", "7.2", "7.092") } });
+    // 500 KRW cost 36 cents at mid; the seller pays those 36 cents, 259 fen at mid (not 35 cents and
+    // 248 fen at the all-in rates): recovery equals the expense and the position is at mid.
+    expect(movement(ap.postings, "platform:revenue:payment_fee_recovery", "USD")).toBe(-36n);
+    expect(movement(ap.postings, "platform:expense:payment_fees", "USD")).toBe(36n);
+    expect(movement(ap.postings, "seller:S-OVS-1:available", "CNY")).toBe(259n);
+    expect([movement(ap.postings, "fx:CNY-USD", "USD"), movement(ap.postings, "fx:CNY-USD", "CNY")]).toEqual([36n, -259n]);
+    expect(movement(ap.postings, "platform:revenue:fx_markup", "USD")).toBe(0n);
+    expect(ap.breakdown.fx.map((l) => [`${l.from}-${l.to}`, l.rate, l.markupBps])).toEqual([
+      ["KRW-USD", "0.00072", undefined],
+      ["USD-CNY", "7.2", undefined],
+    ]);
+    expectBalanced(ap);
   });
 });
 
