@@ -33,7 +33,8 @@ interface Ready {
   key: string;
   signingSecret: string;
   sellers: Array<{ id: string; program: string }>;
-  markets: Array<{ code: string; currency: string }>;
+  /** With the buyer's state where the market levies state taxes (the demo's). */
+  markets: Array<{ code: string; currency: string; region?: string }>;
 }
 
 interface Stats {
@@ -49,7 +50,7 @@ async function serve(): Promise<void> {
   const { startServer } = await import("../../service/server.js");
   const { openDatabase } = await import("../../service/db/index.js");
   const { createServices } = await import("../../service/services.js");
-  const { DEMO_SELLERS } = await import("../../service/settlement/demo.js");
+  const { DEMO_REGIONS, DEMO_SELLERS } = await import("../../service/settlement/demo.js");
   const { FEE_SCHEDULES, MARKETS, TAX_RULES } = await import("../../service/settlement/index.js");
   const { historicalUsdRate } = await import("../../service/fx/index.js");
 
@@ -85,7 +86,7 @@ async function serve(): Promise<void> {
     key: gateway.key,
     signingSecret: gateway.signingSecret,
     sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
-    markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency })),
+    markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency, ...(DEMO_REGIONS[m.code] === undefined ? {} : { region: DEMO_REGIONS[m.code] }) })),
   };
   process.send?.(ready);
   process.on("message", (m: { type: string }) => {
@@ -150,6 +151,7 @@ function eventFactory(ready: Ready, runId: string) {
       gatewayFee: String(Math.floor((amount * 29) / 1000)),
       occurredAt: new Date().toISOString(),
       ...(seller.program === "full_hosting" ? { supplyPrice: "9800" } : {}),
+      ...(market.region === undefined ? {} : { shipToRegion: market.region }),
     };
     if (issued.length < 5_000) issued.push(event);
     return event;

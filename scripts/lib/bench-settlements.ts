@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
-import { DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { DEMO_REGIONS, DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
 import type { SettlementEvent } from "../../service/settlement/types.js";
 
@@ -54,6 +54,8 @@ export function captureStream(): () => SettlementEvent {
       gatewayFee: BigInt(Math.floor((amount * 29) / 1000)),
       occurredAt: new Date(),
       ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}),
+      // Where the market levies state taxes (US, Brazil), the buyer's state, as a gateway sends it.
+      ...(DEMO_REGIONS[market.code] === undefined ? {} : { shipToRegion: DEMO_REGIONS[market.code] }),
     };
   };
 }

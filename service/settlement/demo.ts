@@ -29,8 +29,8 @@ export const DEMO_SELLERS: Seller[] = [
   { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE" },
 ];
 
-/** The buyer's state in markets with state taxes: a Californian buyer, a buyer in São Paulo. */
-const REGION: Record<string, string> = { US: "US-CA", BR: "BR-SP" };
+/** The buyer's state in markets with state taxes: a Californian buyer, a buyer in São Paulo (the demo's, the bench's and the tests'). */
+export const DEMO_REGIONS: Readonly<Record<string, string>> = { US: "US-CA", BR: "BR-SP" };
 const overseas = FEE_SCHEDULES.find((f) => f.id === "overseas-any-2024");
 if (overseas === undefined) throw new Error("overseas-any-2024 missing from the program data");
 const DEC_2024 = new Date("2024-12-01T00:00:00.000Z");
@@ -126,7 +126,7 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
     const date = addDays(range.from, i % 5);
     const cap = (suffix: string, sellerId: string, factor: bigint, hour: number, extra: Partial<SettlementEvent> = {}): SettlementEvent & { wantsQuote?: boolean } => {
       const amount = base * factor;
-      const region = REGION[m.code];
+      const region = DEMO_REGIONS[m.code];
       return {
         type: "capture",
         gateway: DEMO_GATEWAY,

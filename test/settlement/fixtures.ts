@@ -2,14 +2,15 @@
 import type { PostingInput } from "../../service/ledger/types.js";
 import { captureStateOf } from "../../service/settlement/plan.js";
 import { followUpOf } from "../../service/settlement/validate.js";
+import { DEMO_REGIONS } from "../../service/settlement/demo.js";
 import type { CaptureState, PostingPlan, RateEvidence, SettlementEvent, SettlementRecord } from "../../service/settlement/types.js";
 
 export function rate(from: string, to: string, value: string, quoteId: string | null = null): RateEvidence {
   return { from, to, rate: value, quoteId, source: "test", asOf: "2025-03-01T00:00:00.000Z" };
 }
 
-/** The buyer's state the test captures ship to in markets that levy state taxes (as the demo's). */
-export const TEST_REGION: Readonly<Record<string, string>> = { BR: "BR-SP", US: "US-CA" };
+/** The buyer's state the test captures ship to in markets that levy state taxes: the demo's. */
+export const TEST_REGION = DEMO_REGIONS;
 
 /** `event` with the market's test region when it names none (pass shipToRegion: undefined in `over` to send none). */
 export function withRegion<E extends { type?: unknown; market?: unknown; shipToRegion?: unknown }>(event: E, over: object = {}): E {
