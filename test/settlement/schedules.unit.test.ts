@@ -18,6 +18,15 @@ import { capture, followUp } from "./fixtures.js";
 
 const at = (iso: string) => new Date(iso);
 
+/** An order's goods for tax selection, with mid rates from its currency (none: only its own). */
+const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
+  supply,
+  gross,
+  shipping,
+  currency,
+  rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
+});
+
 function codeOf(fn: () => unknown): string {
   try {
     fn();
@@ -92,13 +101,6 @@ describe("event validation", () => {
 
 describe("tax by where the goods ship from and what they are worth", () => {
   const when = at("2025-03-01T10:00:00Z");
-  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
-    supply,
-    gross,
-    shipping,
-    currency,
-    rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
-  });
   const scheme = (market: string, g: TaxedGoods) => selectTaxRule(TAX_RULES, market, when, g)?.scheme;
 
   it("tells a domestic supply from an import by the ship-from country (the EU is one territory)", () => {
@@ -161,13 +163,6 @@ describe("tax by where the goods ship from and what they are worth", () => {
 });
 
 describe("state taxes on top of the national one, and each scheme's basis", () => {
-  const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
-    supply,
-    gross,
-    shipping,
-    currency,
-    rateTo: (to) => (to === currency ? "1" : (rates[to] ?? null)),
-  });
   const taxesOf = (market: string, when: string, g: TaxedGoods, region?: string) => {
     const r = selectOrderTaxes(TAX_RULES, market, at(when), g, region);
     return { ...r, ...orderTaxes(g.gross, g.shipping, r.national, r.deduction, r.state) };
