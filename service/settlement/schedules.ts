@@ -107,9 +107,10 @@ export function selectSchedule(schedules: readonly FeeSchedule[], program: Progr
 }
 
 /**
- * The tax rule for an order in `market` at `at`: among the versions in force whose supply (import or
- * domestic) and value band fit the goods, the most specific (a supply and a band > a supply > a
- * band > neither); a narrower band before a wider one in the same currency; then the newest.
+ * The national tax rule for an order in `market` at `at` (state rules: selectStateTaxRule): among
+ * the versions in force whose program, supply (import or domestic) and value band fit the goods, the
+ * most specific (a program's own > a supply and a band > a supply > a band > neither); a narrower
+ * band before a wider one in the same currency; then the newest.
  * Without `goods`, supply and bands are not checked (the most specific rule of the market wins),
  * and rules of one program are left out.
  * A band whose currency has no rate to convert to refuses the event (ENT_SETTLEMENT_FX_UNAVAILABLE).
