@@ -12,6 +12,7 @@
  * A row listed twice counts once (as in the payout check). A payout whose groups do not add up to
  * it (the payout_batch exception) is skipped: the bank received something the rows do not explain.
  */
+import { REMITTANCE_ID } from "../settlement/index.js";
 import type { ReportRow } from "./types.js";
 
 export interface PayoutRemittance {
@@ -34,7 +35,6 @@ export interface SkippedPayout {
   reason: string;
 }
 
-const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 interface Group {
   settled: bigint;

@@ -31,7 +31,8 @@ import { Accounts, accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 
 const USD = SETTLEMENT_CURRENCY;
-const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What a remittance id may be (1-128 of A-Z a-z 0-9 . _ : -): a gateway payout batch must fit it. */
+export const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How far an acquirer's applied rate may be from the published mid rate (10%: spreads are a few percent at most). */
 export const MAX_RATE_DEVIATION_BPS = 1_000;
 
