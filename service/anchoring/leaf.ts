@@ -14,8 +14,7 @@
  * Every leaf binds the chain id, the anchor contract and the batch id, so a proof cannot be
  * replayed against another deployment, chain or batch.
  */
-import { createHash } from "node:crypto";
-import { getAddress, getBytes, keccak256 } from "ethers";
+import { getAddress, getBytes, keccak256, sha256, toUtf8Bytes } from "ethers";
 import { abiEncode } from "./abi.js";
 import type { JournalTransaction } from "../ledger/types.js";
 
@@ -217,7 +216,7 @@ function sortedEntries(m: Record<string, string>): Array<[string, string]> {
  * writes them (UTF-8, only quotes, backslashes and control characters escaped).
  */
 function contentDigest(tag: string, body: unknown): string {
-  return `0x${createHash("sha256").update(JSON.stringify([tag, body]), "utf8").digest("hex")}`;
+  return sha256(toUtf8Bytes(JSON.stringify([tag, body])));
 }
 
 /** sha256 of ["entrepot.metadata.v1", [[key, value], ...]] over ALL metadata, keys sorted. */

@@ -16,7 +16,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress, ZeroHash, type Provider } from "ethers";
 import type { JournalTransaction, Posting } from "../ledger/types.js";
 import { ISettlementAnchor__factory } from "../chain/contracts.js";
-import { isLocalChain } from "../chain/deployment-record.js";
+import { isLocalChain } from "../chain/local-chain.js";
 import {
   BATCH_FORMAT,
   currencyTotalsDigest,

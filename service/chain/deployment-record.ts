@@ -12,11 +12,9 @@ import { DeployErrors } from "./deploy-errors.js";
 export const DEFAULT_DEPLOYMENTS_DIR = path.join(PROJECT_ROOT, "deployments");
 export const RECORD_FORMAT = "entrepot-deployment-1";
 
-/** Chain ids of development chains (Hardhat, Ganache/anvil-style 1337): never worth committing. */
-export const LOCAL_CHAIN_IDS: ReadonlySet<bigint> = new Set([31337n, 1337n]);
-export function isLocalChain(chainId: bigint): boolean {
-  return LOCAL_CHAIN_IDS.has(chainId);
-}
+import { isLocalChain } from "./local-chain.js";
+
+export { isLocalChain, LOCAL_CHAIN_IDS } from "./local-chain.js";
 
 export type RoleName = "admin" | "anchorer" | "payer" | "signer" | "pauser";
 export const ROLE_NAMES: readonly RoleName[] = ["admin", "anchorer", "payer", "signer", "pauser"];
