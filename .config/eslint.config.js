@@ -5,11 +5,11 @@ import tseslint from "typescript-eslint";
 export default tseslint.config(
   {
     basePath: "..",
-    ignores: ["node_modules/**", "artifacts/**", "cache/**", "coverage/**", "types/**", "service/db/generated/**", ".data/**"],
+    ignores: ["node_modules/**", "artifacts/**", "cache/**", "coverage/**", "types/**", "service/db/generated/**", ".data/**", "console/dist/**"],
   },
   {
     basePath: "..",
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.tsx"],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: new URL("..", import.meta.url).pathname },

@@ -224,6 +224,7 @@ async function main(): Promise<void> {
     const out = [
       "",
       `Entrepot is listening on ${running.url}`,
+      `  Console:       ${running.url}/console/  (sign in with the demo finance key below)`,
       `  API reference: ${running.url}/docs/`,
       `  OpenAPI:       ${running.url}/openapi.json`,
       `  Health:        ${running.url}/healthz  ${running.url}/readyz  ${running.url}/metrics`,

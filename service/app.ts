@@ -25,6 +25,7 @@ import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
 import { bankRoutes } from "./http/routes/bank.js";
 import { cashRoutes } from "./http/routes/cash.js";
+import { consoleRoutes } from "./http/routes/console.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
@@ -113,6 +114,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(cashRoutes);
   await app.register(reconciliationRoutes);
   await app.register(webhookRoutes);
+  await app.register(consoleRoutes);
 }
 
 export const app = shared(entrepot);

@@ -123,6 +123,13 @@ export interface Config {
   chain: {
     /** JSON-RPC endpoint; undefined = no chain workers (`npm start` runs a local chain and sets it). */
     rpcUrl: string | undefined;
+    /**
+     * CONSOLE_RPC_URL: the endpoint the console's page offers for verifying proofs in the browser
+     * (public: it is served to any visitor). Default: CHAIN_RPC_URL when it is a loopback address
+     * (a local chain), else none: a URL of a provider may hold its API key, and the reader then
+     * enters a node of their own.
+     */
+    consoleRpcUrl: string | null;
     /** Where deployment records are read (`<chainId>.json`, `local-<chainId>.json`). */
     deploymentsDir: string;
     /** Sending keys; required off local chains, where the well-known dev accounts are used instead. Never logged. */
@@ -272,6 +279,8 @@ export function loadConfig(env: Env = process.env): Config {
   const rpcUrl = raw(env, "CHAIN_RPC_URL");
   const dataDir = raw(env, "DATA_DIR") ?? ".data";
   if (rpcUrl !== undefined && !/^(https?|wss?):\/\/[^\s]+$/.test(rpcUrl)) throw new ConfigError("CHAIN_RPC_URL", "must be an http(s):// or ws(s):// URL");
+  const consoleRpcUrl = raw(env, "CONSOLE_RPC_URL") ?? (rpcUrl !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(\/|$)/.test(rpcUrl) ? rpcUrl : null);
+  if (consoleRpcUrl !== null && !/^https?:\/\/[^\s]+$/.test(consoleRpcUrl)) throw new ConfigError("CONSOLE_RPC_URL", "must be an http(s):// URL (the page calls it with fetch)");
   const safeDepth = int(env, "CHAIN_SAFE_DEPTH", 2, 0, 10_000);
   const confirmations = int(env, "CHAIN_CONFIRMATIONS", 12, 1, 10_000);
   if (confirmations < safeDepth) throw new ConfigError("CHAIN_CONFIRMATIONS", `must be at least CHAIN_SAFE_DEPTH (${safeDepth})`);
@@ -347,6 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     chain: {
       rpcUrl,
+      consoleRpcUrl,
       deploymentsDir: raw(env, "DEPLOYMENTS_DIR") ?? "deployments",
       anchorerKey: privateKey(env, "ANCHORER_PRIVATE_KEY"),
       payerKey: privateKey(env, "PAYER_PRIVATE_KEY"),

@@ -31,7 +31,7 @@ describe("server.ts", () => {
       expect(text).not.toContain("only their hashes are stored");
       gateway = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(text)?.slice(1, 3) as [string, string];
       expect(gateway).toHaveLength(2);
-      finance = /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(text)?.[1] ?? "";
+      finance = /demo finance\s+scopes=finance:write\n\s+Authorization: Bearer (\S+)/.exec(text)?.[1] ?? "";
       expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
       // ROLE=all on the embedded database: the same election, won at once (PGlite is one process).
       await until(() => first.workers?.isLeader() === true);

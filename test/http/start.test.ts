@@ -4,55 +4,13 @@
  * Two `npm start`s at once: with their own PORT and DATA_DIR both come up, each on its own chain;
  * on the same DATA_DIR or PORT the second stops at once, naming the variable, and the first is unharmed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-interface Stack {
-  child: ChildProcess;
-  out(): string;
-  err(): string;
-  exited: Promise<number | null>;
-}
-
-function start(env: Record<string, string>): Stack {
-  const child = spawn(path.join(root, "node_modules/.bin/node"), ["--import", "tsx", "scripts/start.ts"], {
-    cwd: root,
-    env: { ...process.env, PORT: "0", DATABASE_URL: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, out: () => out, err: () => err, exited };
-}
-
-function ready(s: Stack): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (s.out().includes("Ctrl-C to stop.")) {
-        clearInterval(timer);
-        resolve();
-      }
-      if (s.child.exitCode !== null) {
-        clearInterval(timer);
-        reject(new Error(`start exited early (${s.child.exitCode}): ${s.err()}`));
-      }
-    }, 200);
-  });
-}
-
-const urlOf = (s: Stack) => /listening on (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
-const chainOf = (s: Stack) => /local chain (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
-const financeKeyOf = (s: Stack) => /demo finance\s+scopes=finance:read\n\s+Authorization: Bearer (\S+)/.exec(s.out())?.[1] ?? "";
+import { chainOf, financeKeyOf, gatewayKeyOf, ready, ROOT as root, startStack as start, urlOf, type Stack } from "../support/npm-start.js";
 
 describe("npm start (scripts/start.ts)", () => {
   const dirs: string[] = [];
@@ -82,7 +40,7 @@ describe("npm start (scripts/start.ts)", () => {
       expect(r.status).toBe(200);
       expect(((await r.json()) as { items: unknown[] }).items).toHaveLength(5);
       // The README's example, word for word: the demo gateway key is bound to the demo gateway.
-      const [gatewayKey, secret] = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(s.out())?.slice(1, 3) ?? [];
+      const [gatewayKey, secret] = gatewayKeyOf(s);
       const body = /^body='(.+)'$/m.exec(await readFile(path.join(root, "README.md"), "utf8"))?.[1] ?? "";
       expect(body).toContain('"gateway":"adyen"');
       const ts = String(Math.floor(Date.now() / 1000));
@@ -188,10 +146,9 @@ async function payBothWays(s: Stack, url: string, dir: string, finance: string):
   expect(paid.length).toBeGreaterThan(0);
   expect(new Set(paid)).toEqual(new Set(["USD"]));
 
-  // The README's cash reconciliation: the demo's bank statement against the remittances, with a
-  // finance:write key an admin issues; the receivables are cleared and the planted credit is found.
-  const issued = await fetch(`${url}/v1/admin/api-keys`, { method: "POST", body: JSON.stringify({ name: "finance writer", scopes: ["finance:write"] }), headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" } });
-  const writer = ((await issued.json()) as { key: string }).key;
+  // The README's cash reconciliation: the demo's bank statement against the remittances, with the
+  // printed finance key (finance:write); the receivables are cleared and the planted credit is found.
+  const writer = finance;
   const statement = await readFile(path.join(dir, "bank", "statements", "camt053-2024-12-20.xml"), "utf8");
   const imported = await fetch(`${url}/v1/cash/statements`, { method: "POST", body: statement, headers: { authorization: `Bearer ${writer}`, "content-type": "application/xml" } });
   expect(imported.status).toBe(201);

@@ -17,11 +17,16 @@ export async function bootstrapKeys(
   return issued;
 }
 
-/** A gateway key for the demo gateway and a finance key (also `npm start -- --new-keys`). */
+/**
+ * A gateway key for the demo gateway, a finance key that does a finance team's work (imports, runs,
+ * resolutions, closes: finance:write, which reads too) and a read-only auditor's key (also
+ * `npm start -- --new-keys`).
+ */
 export async function issueDemoKeys(apiKeys: ApiKeyService, gateway: string): Promise<IssuedKey[]> {
   return [
     await apiKeys.create({ name: "demo gateway", scopes: ["gateway:write"], gateway }),
-    await apiKeys.create({ name: "demo finance", scopes: ["finance:read"] }),
+    await apiKeys.create({ name: "demo finance", scopes: ["finance:write"] }),
+    await apiKeys.create({ name: "demo auditor", scopes: ["finance:read"] }),
   ];
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The finance console: a page over the public /v1 API. Sign-in exchanges an API key for a session
+ * cookie; what the page offers follows the key's scopes (a read-only key sees no write action, and
+ * the service refuses one anyway).
+ */
+import { render, type JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { canWrite, currentSession, onSessionEnd, signOut, type Session } from "./api";
+import { match, navigate, useLocation, type Location } from "./router";
+import { ErrorBox, Link, Loading } from "./ui";
+import { SignIn } from "./views/SignIn";
+import { Overview } from "./views/Overview";
+import { Settlements } from "./views/Settlements";
+import { SettlementView } from "./views/Settlement";
+import { ProofView } from "./views/Proof";
+import { Accounts, AccountView, TransactionView } from "./views/Accounts";
+import { Reconciliation } from "./views/Reconciliation";
+import { Payouts } from "./views/Payouts";
+import { Anchoring } from "./views/Anchoring";
+import { Journal } from "./views/Journal";
+import "./style.css";
+
+export interface ViewProps {
+  session: Session;
+  location: Location;
+  params: Record<string, string>;
+}
+
+const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
+  ["/", Overview],
+  ["/settlements", Settlements],
+  ["/settlements/:id", SettlementView],
+  ["/settlements/:id/proof", ProofView],
+  ["/journal", Journal],
+  ["/accounts", Accounts],
+  ["/accounts/:account/:currency", AccountView],
+  ["/transactions/:id", TransactionView],
+  ["/reconciliation", Reconciliation],
+  ["/payouts", Payouts],
+  ["/anchoring", Anchoring],
+];
+
+const NAV: [string, string][] = [
+  ["/", "Overview"],
+  ["/settlements", "Settlements"],
+  ["/journal", "Journal"],
+  ["/accounts", "Accounts"],
+  ["/reconciliation", "Reconciliation"],
+  ["/payouts", "Payouts"],
+  ["/anchoring", "Anchoring"],
+];
+
+function App(): JSX.Element {
+  const location = useLocation();
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [ended, setEnded] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  useEffect(() => {
+    currentSession().then(setSession, setError);
+    onSessionEnd((why) => {
+      setSession(null);
+      setEnded(why);
+    });
+  }, []);
+
+  if (error !== null) return <ErrorBox error={error} />;
+  if (session === undefined) return <Loading />;
+  if (session === null || location.path === "/sign-in") {
+    return (
+      <SignIn
+        notice={ended}
+        onSignedIn={(s) => {
+          setSession(s);
+          setEnded(null);
+          const back = location.query.get("next");
+          navigate(back !== null && back.startsWith("/") && !back.startsWith("//") ? back : "/", { replace: true });
+        }}
+      />
+    );
+  }
+
+  let view: JSX.Element | null = null;
+  for (const [pattern, View] of ROUTES) {
+    const params = match(pattern, location.path);
+    if (params !== null) {
+      view = <View session={session} location={location} params={params} />;
+      break;
+    }
+  }
+  const section = NAV.filter(([p]) => p !== "/" && location.path.startsWith(p)).at(-1)?.[0] ?? (location.path === "/" ? "/" : null);
+
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">Entrepot</span>
+        <nav aria-label="Console">
+          <ul>
+            {NAV.map(([p, label]) => (
+              <li key={p}>
+                <Link href={`/console${p === "/" ? "/" : p}`} aria-current={section === p ? "page" : undefined}>
+                  {label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span title={`key ${session.keyId}`}>{session.name}</span>
+          <span class="scopes">{session.scopes.join(", ")}</span>
+          {!canWrite(session) && <span class="badge neutral">read only</span>}
+          <button
+            type="button"
+            onClick={() => {
+              void signOut().finally(() => {
+                setSession(null);
+                navigate("/sign-in", { replace: true });
+              });
+            }}
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main">{view ?? <p>No such page. <Link href="/console/">Go to the overview</Link>.</p>}</main>
+    </div>
+  );
+}
+
+render(<App />, document.getElementById("app") as HTMLElement);

@@ -1,0 +1,175 @@
+/** The console's shared pieces: links, amounts, times, loading and error states, pagination. */
+import type { ComponentChildren, JSX } from "preact";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "./api";
+import { formatAmount, formatLocal, formatMoney, utcTitle } from "./format";
+import { navigate } from "./router";
+
+export function Link(props: { href: string; children: ComponentChildren; class?: string; "aria-current"?: "page" | undefined }): JSX.Element {
+  const onClick = (e: MouseEvent) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(props.href);
+  };
+  return (
+    <a href={props.href} onClick={onClick} class={props.class} aria-current={props["aria-current"]}>
+      {props.children}
+    </a>
+  );
+}
+
+/** An amount in minor units, shown in major units; the raw minor units on hover. */
+export function Money(props: { minor: string | bigint | null | undefined; currency: string; code?: boolean }): JSX.Element {
+  if (props.minor === null || props.minor === undefined) return <span class="muted">–</span>;
+  const raw = typeof props.minor === "bigint" ? props.minor.toString() : props.minor;
+  const negative = raw.startsWith("-");
+  return (
+    <span class={`money${negative ? " negative" : ""}`} title={`${raw} minor units of ${props.currency}`}>
+      {props.code === false ? formatAmount(raw, props.currency) : formatMoney(raw, props.currency)}
+    </span>
+  );
+}
+
+/** An instant in the reader's zone; UTC on hover. */
+export function Time(props: { iso: string | null | undefined }): JSX.Element {
+  if (props.iso === null || props.iso === undefined) return <span class="muted">–</span>;
+  return (
+    <time dateTime={props.iso} title={utcTitle(props.iso)}>
+      {formatLocal(props.iso)}
+    </time>
+  );
+}
+
+export function Loading(): JSX.Element {
+  return (
+    <p class="muted" role="status" aria-live="polite">
+      Loading…
+    </p>
+  );
+}
+
+export function ErrorBox(props: { error: unknown }): JSX.Element {
+  const e = props.error;
+  const code = e instanceof ApiError ? e.code : "ERROR";
+  const message = e instanceof Error ? e.message : String(e);
+  return (
+    <div class="error" role="alert">
+      <strong>{code}</strong> {message}
+      {e instanceof ApiError && e.fields.length > 0 && (
+        <ul>
+          {e.fields.map((f) => (
+            <li key={f.field}>
+              <code>{f.field}</code>: {f.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export type Loaded<T> = { state: "loading" } | { state: "error"; error: unknown } | { state: "ok"; value: T };
+
+/** Loads `fn` whenever `deps` change; the latest call wins (a slow old answer never overwrites a new one). */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): [Loaded<T>, () => void] {
+  const [state, setState] = useState<Loaded<T>>({ state: "loading" });
+  const [tick, setTick] = useState(0);
+  const seq = useRef(0);
+  useEffect(() => {
+    const mine = ++seq.current;
+    setState({ state: "loading" });
+    fn().then(
+      (value) => mine === seq.current && setState({ state: "ok", value }),
+      (error: unknown) => mine === seq.current && setState({ state: "error", error }),
+    );
+  }, [...deps, tick]);
+  return [state, useCallback(() => setTick((t) => t + 1), [])];
+}
+
+/** Renders a load's value, or its loading or error state. */
+export function Show<T>(props: { load: Loaded<T>; children: (value: T) => ComponentChildren }): JSX.Element {
+  if (props.load.state === "loading") return <Loading />;
+  if (props.load.state === "error") return <ErrorBox error={props.load.error} />;
+  return <>{props.children(props.load.value)}</>;
+}
+
+/**
+ * Cursor pagination over a list endpoint: pages are fetched on demand and kept, so a journal of
+ * 100,000 transactions costs one page at a time (the service answers each page by index).
+ */
+export function usePages<T>(fetchPage: (cursor: string | null) => Promise<{ items: T[]; next: string | null }>, deps: unknown[]) {
+  const [pages, setPages] = useState<{ cursors: (string | null)[]; index: number }>({ cursors: [null], index: 0 });
+  const cursor = pages.cursors[pages.index] ?? null;
+  const [load, reload] = useLoad(() => fetchPage(cursor), [...deps, cursor]);
+  useEffect(() => setPages({ cursors: [null], index: 0 }), deps);
+  const next = load.state === "ok" ? load.value.next : null;
+  return {
+    load,
+    reload,
+    page: pages.index + 1,
+    hasPrevious: pages.index > 0,
+    hasNext: next !== null,
+    previous: () => setPages((p) => ({ ...p, index: Math.max(0, p.index - 1) })),
+    next: () => {
+      if (next === null) return;
+      setPages((p) => ({ cursors: [...p.cursors.slice(0, p.index + 1), next], index: p.index + 1 }));
+    },
+  };
+}
+
+export function Pager(props: { pages: { page: number; hasPrevious: boolean; hasNext: boolean; previous: () => void; next: () => void }; label: string }): JSX.Element {
+  const p = props.pages;
+  return (
+    <nav class="pager" aria-label={`${props.label} pages`}>
+      <button type="button" onClick={p.previous} disabled={!p.hasPrevious}>
+        ← Newer
+      </button>
+      <span>Page {p.page}</span>
+      <button type="button" onClick={p.next} disabled={!p.hasNext}>
+        Older →
+      </button>
+    </nav>
+  );
+}
+
+/** A two-column list of labelled values. */
+export function Fields(props: { rows: [string, ComponentChildren][] }): JSX.Element {
+  return (
+    <dl class="fields">
+      {props.rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function Title(props: { children: string; sub?: ComponentChildren }): JSX.Element {
+  useEffect(() => {
+    document.title = `${props.children} · Entrepot console`;
+  }, [props.children]);
+  return (
+    <header class="title">
+      <h1>{props.children}</h1>
+      {props.sub !== undefined && <p class="muted">{props.sub}</p>}
+    </header>
+  );
+}
+
+export function Badge(props: { value: string }): JSX.Element {
+  const tone = /final|posted|paid|ok|resolved|matched|safe|true/.test(props.value) ? "good" : /fail|error|revert|open|unmatched|false|rejected|returned/.test(props.value) ? "bad" : "neutral";
+  return <span class={`badge ${tone}`}>{props.value}</span>;
+}
+
+/** A short hash: 0x1234…abcd, the whole on hover. */
+export function Hash(props: { value: string | null | undefined }): JSX.Element {
+  if (props.value === null || props.value === undefined) return <span class="muted">–</span>;
+  const v = props.value;
+  return (
+    <code title={v} class="hash">
+      {v.length > 18 ? `${v.slice(0, 10)}…${v.slice(-6)}` : v}
+    </code>
+  );
+}

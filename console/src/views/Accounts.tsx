@@ -1,0 +1,220 @@
+/** Ledger accounts: the list with balances now, and one account's balance at a date and its history. */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { get } from "../api";
+import { localInputToIso, text } from "../format";
+import type { ViewProps } from "../main";
+import { href, navigate } from "../router";
+import type { Account, Balance, Page, Transaction } from "../types";
+import { Fields, Hash, Link, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+import { Postings } from "./Settlement";
+
+export function Accounts(props: ViewProps): JSX.Element {
+  const q = props.location.query;
+  const [prefix, setPrefix] = useState(q.get("prefix") ?? "");
+  const [currency, setCurrency] = useState(q.get("currency") ?? "");
+  const key = q.toString();
+  const pages = usePages(async (cursor) => {
+    const page = await get<Page<Account>>("/v1/accounts", { limit: 50, cursor, prefix: q.get("prefix"), currency: q.get("currency") });
+    return { items: page.items, next: page.nextCursor };
+  }, [key]);
+  return (
+    <>
+      <Title sub="Every ledger account with its balance now, in creation order.">Accounts</Title>
+      <form
+        class="filters"
+        role="search"
+        aria-label="Accounts"
+        onSubmit={(e) => {
+          e.preventDefault();
+          navigate(href("/accounts", { prefix: prefix.trim(), currency: currency.trim().toUpperCase() }));
+        }}
+      >
+        <div>
+          <label for="a-prefix">Account code starts with</label>
+          <input id="a-prefix" value={prefix} onInput={(e) => setPrefix((e.target as HTMLInputElement).value)} placeholder="seller:S-POP-SZ-01" />
+        </div>
+        <div>
+          <label for="a-currency">Currency</label>
+          <input id="a-currency" value={currency} onInput={(e) => setCurrency((e.target as HTMLInputElement).value)} placeholder="USD" size={6} />
+        </div>
+        <div class="buttons">
+          <button type="submit">Filter</button>
+        </div>
+      </form>
+      <Show load={pages.load}>
+        {({ items }) => (
+          <table class="list">
+            <caption class="sr-only">Accounts</caption>
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col">Currency</th>
+                <th scope="col">Normal side</th>
+                <th scope="col" class="num">Posted</th>
+                <th scope="col" class="num">Available</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr key={`${a.code}/${a.currency}`}>
+                  <td>
+                    <Link href={href(`/accounts/${encodeURIComponent(a.code)}/${a.currency}`)}>{a.code}</Link>
+                  </td>
+                  <td>{a.currency}</td>
+                  <td>{a.normalBalance}</td>
+                  <td class="num">
+                    <Money minor={a.balance.posted} currency={a.currency} code={false} />
+                  </td>
+                  <td class="num">
+                    <Money minor={a.balance.available} currency={a.currency} code={false} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Show>
+      <Pager pages={pages} label="Accounts" />
+    </>
+  );
+}
+
+interface HistoryItem {
+  id: string;
+  transactionId: string;
+  direction: "debit" | "credit";
+  phase: string;
+  amount: string;
+  balanceAfter: string;
+  bookedAt: string;
+}
+
+export function AccountView(props: ViewProps): JSX.Element {
+  const account = props.params["account"] as string;
+  const currency = props.params["currency"] as string;
+  const base = `/v1/accounts/${encodeURIComponent(account)}/${encodeURIComponent(currency)}`;
+  const at = props.location.query.get("at");
+  const [atInput, setAtInput] = useState(at === null ? "" : at.slice(0, 16));
+  const [now] = useLoad(() => get<Balance>(`${base}/balance`), [base]);
+  const [atBalance] = useLoad(() => (at === null ? Promise.resolve(null) : get<Balance>(`${base}/balance`, { at })), [base, at]);
+  const pages = usePages(async (cursor) => {
+    const page = await get<Page<HistoryItem>>(`${base}/history`, { limit: 50, cursor });
+    return { items: page.items, next: page.nextCursor };
+  }, [base]);
+  return (
+    <>
+      <Title sub={currency}>{account}</Title>
+      <section aria-labelledby="bal-h">
+        <h2 id="bal-h">Balance</h2>
+        <Show load={now}>
+          {(b) => (
+            <Fields
+              rows={[
+                ["Posted now", <Money minor={b.posted} currency={currency} />],
+                ["Available now", <Money minor={b.available} currency={currency} />],
+                ["Pending debits / credits", <><Money minor={b.pendingDebits} currency={currency} code={false} /> / <Money minor={b.pendingCredits} currency={currency} code={false} /></>],
+                ["As of", <Time iso={b.asOf} />],
+              ]}
+            />
+          )}
+        </Show>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            navigate(href(`/accounts/${encodeURIComponent(account)}/${currency}`, { at: localInputToIso(atInput) ?? undefined }));
+          }}
+        >
+          <label for="at">Balance at</label>
+          <input id="at" type="datetime-local" value={atInput} onInput={(e) => setAtInput((e.target as HTMLInputElement).value)} />
+          <button type="submit">Show</button>
+        </form>
+        {at !== null && (
+          <Show load={atBalance}>
+            {(b) =>
+              b === null ? null : (
+                <p data-testid="balance-at">
+                  Posted at <Time iso={at} /> (by effective date, late entries included): <Money minor={b.posted} currency={currency} />
+                </p>
+              )
+            }
+          </Show>
+        )}
+      </section>
+      <section aria-labelledby="hist-h">
+        <h2 id="hist-h">History, newest first</h2>
+        <Show load={pages.load}>
+          {({ items }) => (
+            <table class="list">
+              <caption class="sr-only">Postings of {account}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Booked</th>
+                  <th scope="col">Transaction</th>
+                  <th scope="col">Phase</th>
+                  <th scope="col" class="num">Debit</th>
+                  <th scope="col" class="num">Credit</th>
+                  <th scope="col" class="num">Running balance</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((h) => (
+                  <tr key={h.id}>
+                    <td>
+                      <Time iso={h.bookedAt} />
+                    </td>
+                    <td>
+                      <Link href={href(`/transactions/${h.transactionId}`)}>{h.transactionId}</Link>
+                    </td>
+                    <td>{h.phase}</td>
+                    <td class="num">{h.direction === "debit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
+                    <td class="num">{h.direction === "credit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
+                    <td class="num">
+                      <Money minor={h.balanceAfter} currency={currency} code={false} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Show>
+        <Pager pages={pages} label="History" />
+      </section>
+    </>
+  );
+}
+
+export function TransactionView(props: ViewProps): JSX.Element {
+  const id = props.params["id"] as string;
+  const [load] = useLoad(() => get<Transaction>(`/v1/transactions/${encodeURIComponent(id)}`), [id]);
+  return (
+    <Show load={load}>
+      {(tx) => {
+        const settlement = tx.metadata["gatewayEventId"] !== undefined && tx.metadata["gateway"] !== undefined ? `settlement:${text(tx.metadata["gateway"])}:${text(tx.metadata["gatewayEventId"])}` : null;
+        return (
+          <>
+            <Title sub={tx.idempotencyKey}>{`Journal transaction ${tx.id}`}</Title>
+            <Fields
+              rows={[
+                ["Kind", `${tx.kind} · ${tx.status}`],
+                ["Effective", <Time iso={tx.effectiveAt} />],
+                ["Booked", <Time iso={tx.bookedAt} />],
+                ["Hash", <Hash value={tx.hash} />],
+                ["Description", tx.description ?? "–"],
+                ...(settlement === null ? [] : [["Settlement", <Link href={href(`/settlements/${encodeURIComponent(settlement)}`)}>{settlement}</Link>] as [string, JSX.Element]]),
+              ]}
+            />
+            <Postings tx={tx} />
+            <details>
+              <summary>Metadata</summary>
+              <pre>{JSON.stringify(tx.metadata, null, 2)}</pre>
+            </details>
+          </>
+        );
+      }}
+    </Show>
+  );
+}
+
+

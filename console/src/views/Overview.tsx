@@ -1,0 +1,270 @@
+/**
+ * The overview: settlement volumes by market and currency per day (a chart, and the same figures as
+ * a table for screen readers and for copying), balances per currency, anchoring lag, payouts by
+ * state and open exceptions by age.
+ */
+import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
+import type { JSX } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import { get } from "../api";
+import { sumMinor } from "../format";
+import type { ViewProps } from "../main";
+import { href, navigate } from "../router";
+import type { Page, Settlement } from "../types";
+import { Link, Money, Show, Time, Title, useLoad } from "../ui";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+
+interface Volume {
+  day: string;
+  market: string;
+  currency: string;
+  eventType: string;
+  count: number;
+  amountMinor: string;
+}
+
+interface OverviewReport {
+  balances: { currency: string; [k: string]: unknown }[];
+  anchoring: { journalHead: string | null; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
+  payouts: { rail: string; state: string; currency: string; count: number; amountMinor: string }[];
+  exceptions: { ageBucket: string; count: number }[];
+}
+
+const PALETTE = ["#1f5fa8", "#c2501c", "#2e7d32", "#7b3fa0", "#a07a00", "#00838f", "#ad1457", "#455a64"];
+const DAY = 86_400_000;
+
+function VolumeChart(props: { volumes: Volume[]; days: string[] }): JSX.Element {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (canvas.current === null) return;
+    const captures = props.volumes.filter((v) => v.eventType === "capture");
+    const series = [...new Set(captures.map((v) => `${v.market} · ${v.currency}`))].sort();
+    const chart = new Chart(canvas.current, {
+      type: "bar",
+      data: {
+        labels: props.days,
+        datasets: series.map((name, i) => ({
+          label: name,
+          backgroundColor: PALETTE[i % PALETTE.length] as string,
+          data: props.days.map((d) => captures.filter((v) => v.day === d && `${v.market} · ${v.currency}` === name).reduce((a, v) => a + v.count, 0)),
+        })),
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "captures" }, ticks: { precision: 0 } } },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+    return () => chart.destroy();
+  }, [props.volumes, props.days]);
+  return (
+    <div class="chart">
+      <canvas ref={canvas} role="img" aria-label="Captures per day, stacked by market and currency (the table below holds the same figures)" />
+    </div>
+  );
+}
+
+function VolumeTable(props: { volumes: Volume[] }): JSX.Element {
+  const groups = new Map<string, Volume[]>();
+  for (const v of props.volumes) {
+    const k = `${v.market}|${v.currency}|${v.eventType}`;
+    groups.set(k, [...(groups.get(k) ?? []), v]);
+  }
+  const rows = [...groups.entries()].sort(([a], [b]) => a.localeCompare(b));
+  return (
+    <table class="list">
+      <caption>Volumes in the period, by market, currency and event type</caption>
+      <thead>
+        <tr>
+          <th scope="col">Market</th>
+          <th scope="col">Currency</th>
+          <th scope="col">Event</th>
+          <th scope="col" class="num">Events</th>
+          <th scope="col" class="num">Amount</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(([k, vs]) => {
+          const first = vs[0] as Volume;
+          return (
+            <tr key={k}>
+              <td>{first.market}</td>
+              <td>{first.currency}</td>
+              <td>{first.eventType}</td>
+              <td class="num">{vs.reduce((a, v) => a + v.count, 0)}</td>
+              <td class="num">
+                <Money minor={sumMinor(vs.map((v) => v.amountMinor))} currency={first.currency} code={false} />
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function daysBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(from.slice(0, 10)); t < Date.parse(to); t += DAY) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+export function Overview(props: ViewProps): JSX.Element {
+  const q = props.location.query;
+  const [range] = useLoad(async () => {
+    const to = q.get("to");
+    const from = q.get("from");
+    if (to !== null && from !== null) return { from, to };
+    // Default: the 30 days up to the newest settlement (the demo's data is of December 2024).
+    const newest = await get<Page<Settlement>>("/v1/settlements", { limit: 1 });
+    const end = newest.items[0] === undefined ? Date.now() : Date.parse(newest.items[0].event.occurredAt);
+    const endDay = Math.floor(end / DAY) * DAY + DAY;
+    return { from: new Date(endDay - 30 * DAY).toISOString(), to: new Date(endDay).toISOString() };
+  }, [q.toString()]);
+  const [volumes] = useLoad(async () => (range.state === "ok" ? (await get<{ items: Volume[] }>("/v1/reports/volumes", range.value)).items : null), [range]);
+  const [overview] = useLoad(() => get<OverviewReport>("/v1/reports/overview"), []);
+
+  return (
+    <>
+      <Title sub={range.state === "ok" ? <>Captures <Time iso={range.value.from} /> – <Time iso={range.value.to} /></> : undefined}>Overview</Title>
+      <section class="card" aria-labelledby="vol-h">
+        <h2 id="vol-h">Volumes by market and currency per day</h2>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const f = new FormData(e.target as HTMLFormElement);
+            const from = f.get("from");
+            const to = f.get("to");
+            if (typeof from === "string" && typeof to === "string" && from !== "" && to !== "") navigate(href("/", { from: new Date(`${from}T00:00:00Z`).toISOString(), to: new Date(Date.parse(`${to}T00:00:00Z`) + DAY).toISOString() }));
+          }}
+        >
+          <label for="o-from">From</label>
+          <input id="o-from" name="from" type="date" value={range.state === "ok" ? range.value.from.slice(0, 10) : ""} />
+          <label for="o-to">to</label>
+          <input id="o-to" name="to" type="date" value={range.state === "ok" ? new Date(Date.parse(range.value.to) - DAY).toISOString().slice(0, 10) : ""} />
+          <button type="submit">Show</button>
+        </form>
+        <Show load={volumes}>
+          {(vs) =>
+            vs === null || range.state !== "ok" ? null : vs.length === 0 ? (
+              <p>No settlement in this period.</p>
+            ) : (
+              <>
+                <VolumeChart volumes={vs} days={daysBetween(range.value.from, range.value.to)} />
+                <VolumeTable volumes={vs} />
+              </>
+            )
+          }
+        </Show>
+      </section>
+      <Show load={overview}>
+        {(o) => (
+          <div class="grid">
+            <section class="card" aria-labelledby="bal-h">
+              <h2 id="bal-h">Balances per currency</h2>
+              <table>
+                <caption class="sr-only">Balances per currency</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Currency</th>
+                    {Object.keys(o.balances[0] ?? {})
+                      .filter((k) => k !== "currency")
+                      .map((k) => (
+                        <th key={k} scope="col" class="num">
+                          {k}
+                        </th>
+                      ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {o.balances.map((b) => (
+                    <tr key={b.currency}>
+                      <td>
+                        <Link href={href("/accounts", { currency: b.currency })}>{b.currency}</Link>
+                      </td>
+                      {Object.entries(b)
+                        .filter(([k]) => k !== "currency")
+                        .map(([k, v]) => (
+                          <td key={k} class="num">
+                            {typeof v === "string" && /^-?[0-9]+$/.test(v) ? <Money minor={v} currency={b.currency} code={false} /> : String(v)}
+                          </td>
+                        ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+            <section class="card" aria-labelledby="anc-h">
+              <h2 id="anc-h">Anchoring</h2>
+              <p class="figure">
+                <strong>{o.anchoring.lagTransactions}</strong> journal transaction{o.anchoring.lagTransactions === 1 ? "" : "s"} not yet anchored
+              </p>
+              <p>
+                Journal head {o.anchoring.journalHead ?? "–"}, anchored through {o.anchoring.anchoredThrough ?? "nothing yet"}.
+                {o.anchoring.oldestUnanchoredAt !== null && (
+                  <>
+                    {" "}
+                    Oldest waiting since <Time iso={o.anchoring.oldestUnanchoredAt} />.
+                  </>
+                )}
+              </p>
+              <Link href={href("/anchoring")}>Batches</Link>
+            </section>
+            <section class="card" aria-labelledby="pay-h">
+              <h2 id="pay-h">Payouts by state</h2>
+              <table>
+                <caption class="sr-only">Payouts by rail, state and currency</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Rail</th>
+                    <th scope="col">State</th>
+                    <th scope="col" class="num">Count</th>
+                    <th scope="col" class="num">Amount</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {o.payouts.map((p) => (
+                    <tr key={`${p.rail}/${p.state}/${p.currency}`}>
+                      <td>{p.rail}</td>
+                      <td>{p.state}</td>
+                      <td class="num">{p.count}</td>
+                      <td class="num">
+                        <Money minor={p.amountMinor} currency={p.currency} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <Link href={href("/payouts")}>Payouts</Link>
+            </section>
+            <section class="card" aria-labelledby="exc-h">
+              <h2 id="exc-h">Open exceptions by age</h2>
+              <table>
+                <caption class="sr-only">Open reconciliation exceptions by age</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Age</th>
+                    <th scope="col" class="num">Open</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {o.exceptions.map((e) => (
+                    <tr key={e.ageBucket}>
+                      <td>{e.ageBucket}</td>
+                      <td class="num">{e.count}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <Link href={href("/reconciliation", { status: "open" })}>Exception queue</Link>
+            </section>
+          </div>
+        )}
+      </Show>
+    </>
+  );
+}

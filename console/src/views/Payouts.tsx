@@ -1,0 +1,200 @@
+/** Payouts on both rails (stablecoin from the vault, CNY by bank file) with their chain or bank state, and seller statements. */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { get, url } from "../api";
+import type { ViewProps } from "../main";
+import { Badge, Hash, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+
+interface Payout {
+  id: string;
+  batchId: string;
+  sellerId: string;
+  currency: string;
+  amount: string;
+  tokenAmount: string;
+  status: string;
+  outcome: string | null;
+  txHash: string | null;
+  blockNumber: string | null;
+  createdAt: string;
+  finalAt: string | null;
+}
+
+interface BankPayout {
+  id: string;
+  sellerId: string;
+  currency: string;
+  amount: string;
+  status: string;
+  fileId?: string | null;
+  createdAt: string;
+  [k: string]: unknown;
+}
+
+interface Seller {
+  id: string;
+  name: string;
+  program: string;
+  payoutCurrency: string;
+}
+
+function Statements(): JSX.Element {
+  const [sellers] = useLoad(() => get<{ items: Seller[] }>("/v1/sellers"), []);
+  const [month, setMonth] = useState("2024-12");
+  const [y, m] = month.split("-").map(Number) as [number, number];
+  const from = new Date(Date.UTC(y, m - 1, 1)).toISOString();
+  const to = new Date(Date.UTC(y, m, 1)).toISOString();
+  return (
+    <section class="card" aria-labelledby="stmt-h">
+      <h2 id="stmt-h">Seller statements</h2>
+      <label for="s-month">Month</label> <input id="s-month" type="month" value={month} onInput={(e) => setMonth((e.target as HTMLInputElement).value || month)} />
+      <Show load={sellers}>
+        {({ items }) => (
+          <table class="list">
+            <caption class="sr-only">Sellers</caption>
+            <thead>
+              <tr>
+                <th scope="col">Seller</th>
+                <th scope="col">Program</th>
+                <th scope="col">Paid in</th>
+                <th scope="col">Statement of {month}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    {s.id} <span class="muted">{s.name}</span>
+                  </td>
+                  <td>{s.program}</td>
+                  <td>{s.payoutCurrency}</td>
+                  <td>
+                    <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "pdf" })} download>
+                      PDF
+                    </a>{" "}
+                    ·{" "}
+                    <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "csv" })} download>
+                      CSV
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Show>
+    </section>
+  );
+}
+
+export function Payouts(props: ViewProps): JSX.Element {
+  void props;
+  const chain = usePages(async (cursor) => {
+    const page = await get<{ items: Payout[]; nextCursor: string | null }>("/v1/payouts", { limit: 25, cursor });
+    return { items: page.items, next: page.nextCursor };
+  }, []);
+  const bank = usePages(async (cursor) => {
+    const page = await get<{ items: BankPayout[]; nextCursor: string | null }>("/v1/payouts/bank", { limit: 25, cursor });
+    return { items: page.items, next: page.nextCursor };
+  }, []);
+  return (
+    <>
+      <Title sub="What each seller was paid, how, and where it stands.">Payouts</Title>
+      <section class="card" aria-labelledby="chain-h">
+        <h2 id="chain-h">Stablecoin payouts (vault)</h2>
+        <Show load={chain.load}>
+          {({ items }) =>
+            items.length === 0 ? (
+              <p class="muted">None yet.</p>
+            ) : (
+              <table class="list">
+                <caption class="sr-only">Stablecoin payouts</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Payout</th>
+                    <th scope="col">Seller</th>
+                    <th scope="col" class="num">Amount</th>
+                    <th scope="col" class="num">Token</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Transaction</th>
+                    <th scope="col">Created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((p) => (
+                    <tr key={p.id}>
+                      <td>
+                        {p.id} <span class="muted">batch {p.batchId}</span>
+                      </td>
+                      <td>{p.sellerId}</td>
+                      <td class="num">
+                        <Money minor={p.amount} currency={p.currency} />
+                      </td>
+                      <td class="num">
+                        <Money minor={p.tokenAmount} currency="USDC" />
+                      </td>
+                      <td>
+                        <Badge value={p.status} /> {p.outcome !== null && <span class="muted">{p.outcome}</span>}
+                      </td>
+                      <td>
+                        <Hash value={p.txHash} /> {p.blockNumber !== null && <span class="muted">block {p.blockNumber}</span>}
+                      </td>
+                      <td>
+                        <Time iso={p.createdAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Show>
+        <Pager pages={chain} label="Stablecoin payouts" />
+      </section>
+      <section class="card" aria-labelledby="bank-h">
+        <h2 id="bank-h">Bank payouts (pain.001)</h2>
+        <Show load={bank.load}>
+          {({ items }) =>
+            items.length === 0 ? (
+              <p class="muted">None yet: a payout run (POST /v1/payouts/bank/runs, admin) writes the file.</p>
+            ) : (
+              <table class="list">
+                <caption class="sr-only">Bank payouts</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Payout</th>
+                    <th scope="col">Seller</th>
+                    <th scope="col" class="num">Amount</th>
+                    <th scope="col">State</th>
+                    <th scope="col">File</th>
+                    <th scope="col">Created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((p) => (
+                    <tr key={p.id}>
+                      <td>{p.id}</td>
+                      <td>{p.sellerId}</td>
+                      <td class="num">
+                        <Money minor={p.amount} currency={p.currency} />
+                      </td>
+                      <td>
+                        <Badge value={p.status} />
+                      </td>
+                      <td>{p.fileId ?? "–"}</td>
+                      <td>
+                        <Time iso={p.createdAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Show>
+        <Pager pages={bank} label="Bank payouts" />
+      </section>
+      <Statements />
+    </>
+  );
+}

@@ -1,0 +1,157 @@
+/**
+ * A settlement's inclusion proof, verified in this browser against the chain: the page runs the
+ * same verifier as `npm run verify` (service/anchoring/proof.ts, bundled with ethers and
+ * @openzeppelin/merkle-tree) against a JSON-RPC node the reader chooses. Nothing here trusts the
+ * service: the proof file is checked against the chain alone, and the reader may point the page
+ * at a node of their own.
+ */
+import { JsonRpcProvider } from "ethers";
+import type { JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { verifyProof, type ProofReport } from "../../../service/anchoring/proof";
+import { ApiError, get } from "../api";
+import { text } from "../format";
+import type { ViewProps } from "../main";
+import { href } from "../router";
+import { ErrorBox, Fields, Hash, Link, Loading, Title } from "../ui";
+
+const RPC_KEY = "entrepot.console.rpc";
+
+interface ConsoleConfig {
+  rpcUrl: string | null;
+  chainId: string | null;
+}
+
+async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false, cacheTimeout: -1 });
+  try {
+    return await verifyProof(proof, provider);
+  } finally {
+    provider.destroy();
+  }
+}
+
+/** The proof of settlement `id`, fetched and verified in the page at once; the reader may pick another node. */
+export function ProofPanel(props: { id: string }): JSX.Element {
+  const id = props.id;
+  const [proof, setProof] = useState<Record<string, unknown> | null>(null);
+  const [proofError, setProofError] = useState<unknown>(null);
+  const [rpc, setRpc] = useState<string>(() => localStorage.getItem(RPC_KEY) ?? "");
+  const [report, setReport] = useState<ProofReport | null>(null);
+  const [verifying, setVerifying] = useState(false);
+
+  const run = async (p: unknown, url: string) => {
+    setVerifying(true);
+    setReport(null);
+    try {
+      setReport(await verifyIn(url, p));
+    } finally {
+      setVerifying(false);
+    }
+  };
+
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      const cfg = await fetch("/console/config.json").then((r) => r.json() as Promise<ConsoleConfig>);
+      const url = localStorage.getItem(RPC_KEY) ?? cfg.rpcUrl ?? "http://127.0.0.1:8545";
+      if (!cancelled) setRpc(url);
+      const p = await get<Record<string, unknown>>(`/v1/settlements/${encodeURIComponent(id)}/proof`);
+      if (cancelled) return;
+      setProof(p);
+      await run(p, url);
+    })().catch((e: unknown) => !cancelled && setProofError(e));
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+
+  const download = () => {
+    const blob = new Blob([JSON.stringify(proof, null, 2)], { type: "application/json" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `settlement-${id}-proof.json`;
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+
+  const failed = report?.checks.filter((c) => !c.ok).map((c) => c.name) ?? [];
+  const notYet = proofError instanceof ApiError && (proofError.status === 409 || proofError.status === 404);
+  return (
+    <>
+      {proofError !== null && (
+        <>
+          <ErrorBox error={proofError} />
+          {notYet && <p>Anchoring runs in the background: a new settlement is anchored within seconds. Reload this page to try again.</p>}
+        </>
+      )}
+      {proof !== null && (
+        <section aria-labelledby="anchor-h">
+          <h3 id="anchor-h">Anchor</h3>
+          <Fields
+            rows={[
+              ["Chain", text(proof["chainId"])],
+              ["Contract", <Hash value={text(proof["anchor"], "")} />],
+              ["Batch", text(proof["batchId"])],
+              ["Root", <Hash value={text(proof["root"], "")} />],
+              ["Anchoring state", String((proof["anchoring"] as { state?: string } | undefined)?.state ?? "–")],
+              ["Anchoring transaction", <Hash value={(proof["anchoring"] as { transactionHash?: string | null } | undefined)?.transactionHash ?? null} />],
+            ]}
+          />
+          <button type="button" onClick={download}>
+            Download proof.json
+          </button>{" "}
+          <span class="muted">
+            then <code>npm run verify -- proof.json</code> checks it anywhere.
+          </span>
+        </section>
+      )}
+      <section aria-labelledby="verify-h">
+        <h3 id="verify-h">Verification in this browser, against the chain</h3>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            localStorage.setItem(RPC_KEY, rpc);
+            if (proof !== null) void run(proof, rpc);
+          }}
+        >
+          <label for="rpc">Chain JSON-RPC endpoint</label>
+          <input id="rpc" type="url" value={rpc} onInput={(e) => setRpc((e.target as HTMLInputElement).value)} required />
+          <button type="submit" disabled={proof === null || verifying}>
+            Verify again
+          </button>
+        </form>
+        {verifying && <Loading />}
+        {report !== null && (
+          <>
+            <pre class="checks" aria-label="Checks">
+              {report.checks.map((c) => (
+                <div key={c.name} class={c.ok ? "pass" : "fail"}>
+                  <strong>{c.ok ? "PASS" : "FAIL"}</strong>
+                  {"  "}
+                  {c.name.padEnd(Math.max(...report.checks.map((x) => x.name.length)))}
+                  {"  "}
+                  {c.detail}
+                </div>
+              ))}
+            </pre>
+            <p class={`verdict ${report.ok ? "pass" : "fail"}`} role="status" data-testid="verdict">
+              {report.ok ? `VERIFIED: all ${report.checks.length} checks passed` : `NOT VERIFIED: ${failed.length} check(s) failed: ${failed.join(", ")}`}
+            </p>
+          </>
+        )}
+      </section>
+    </>
+  );
+}
+
+export function ProofView(props: ViewProps): JSX.Element {
+  const id = props.params["id"] as string;
+  return (
+    <>
+      <Title sub={<Link href={href(`/settlements/${id}`)}>Back to settlement {id}</Link>}>{`Inclusion proof of settlement ${id}`}</Title>
+      <ProofPanel id={id} />
+    </>
+  );
+}

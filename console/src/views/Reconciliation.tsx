@@ -1,0 +1,590 @@
+/**
+ * Reconciliation: import a gateway report (drag and drop, with progress), run a reconciliation over
+ * chosen imports, and work the exception queue. A resolution's adjusting entry is shown posting by
+ * posting, balanced per currency, before it is booked; a read-only key sees the queue and no action.
+ */
+import { Fragment, type JSX } from "preact";
+import { useState } from "preact/hooks";
+import { canWrite, get, send, upload, type Session } from "../api";
+import { formatMoney } from "../format";
+import type { ViewProps } from "../main";
+import { href, navigate } from "../router";
+import type { Transaction } from "../types";
+import { Badge, ErrorBox, Link, Money, Show, Time, Title, useLoad } from "../ui";
+import { Postings } from "./Settlement";
+
+interface ImportRecord {
+  id: string;
+  gateway: string;
+  format: string;
+  fileName: string | null;
+  rowCount: number;
+  errorCount: number;
+  minOccurredAt: string | null;
+  maxOccurredAt: string | null;
+  createdAt: string;
+}
+
+interface RunRecord {
+  id: string;
+  gateway: string;
+  periodFrom: string;
+  periodTo: string;
+  importIds: string[];
+  itemCount: number;
+  summary: Record<string, unknown>;
+  finishedAt: string;
+}
+
+interface PostingInput {
+  account: string;
+  currency: string;
+  direction: "debit" | "credit";
+  amount: string;
+}
+
+interface Item {
+  seq: number;
+  category: string;
+  rule: string;
+  gateway: string;
+  market: string | null;
+  sellerId: string | null;
+  currency: string | null;
+  settlementId: string | null;
+  gatewayReference: string | null;
+  lines: number[];
+  reportAmount: string | null;
+  ledgerAmount: string | null;
+  difference: string | null;
+  evidence: { reason?: string; proposedAdjustment?: { postings: PostingInput[]; description?: string } } & Record<string, unknown>;
+}
+
+interface ExceptionEntry {
+  exceptionId: string;
+  status: "open" | "resolved";
+  runId: string;
+  item: Item;
+  firstSeenAt: string;
+  ageDays: number;
+  ageBucket: string;
+  runs: number;
+  owner: string | null;
+}
+
+const FORMATS: [string, string, string][] = [
+  ["adyen_settlement_details", "Adyen Settlement details report", "adyen"],
+  ["stripe_itemized_balance", "Stripe balance change from activity (itemized)", "stripe"],
+];
+const CATEGORIES = ["missing_in_ledger", "missing_at_gateway", "missing_on_chain", "amount_mismatch", "currency_mismatch", "fx_difference", "duplicate", "timing_difference", "gateway_cost"];
+
+function ImportForm(props: { onImported: (r: ImportRecord) => void }): JSX.Element {
+  const [format, setFormat] = useState(FORMATS[0]![0]);
+  const [gateway, setGateway] = useState(FORMATS[0]![2]);
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<{ status: string; import: ImportRecord } | null>(null);
+  const [over, setOver] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (file === null) return;
+    setError(null);
+    setResult(null);
+    setProgress(0);
+    try {
+      const r = await upload<{ status: string; import: ImportRecord }>(
+        "/v1/reconciliation/imports",
+        { format, gateway, fileName: file.name.replace(/[^A-Za-z0-9._ -]/g, "_").slice(0, 255) },
+        file,
+        "text/csv",
+        setProgress,
+      );
+      setResult(r);
+      props.onImported(r.import);
+    } catch (err) {
+      setError(err);
+      setProgress(null);
+    }
+  };
+
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="import-h">
+      <h2 id="import-h">Import a report</h2>
+      <div class="row">
+        <div>
+          <label for="i-format">Format</label>
+          <select
+            id="i-format"
+            value={format}
+            onChange={(e) => {
+              const f = (e.target as HTMLSelectElement).value;
+              setFormat(f);
+              setGateway(FORMATS.find(([k]) => k === f)?.[2] ?? gateway);
+            }}
+          >
+            {FORMATS.map(([k, label]) => (
+              <option key={k} value={k}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="i-gateway">Gateway</label>
+          <input id="i-gateway" value={gateway} onInput={(e) => setGateway((e.target as HTMLInputElement).value)} required />
+        </div>
+      </div>
+      <label
+        class={`drop${over ? " over" : ""}`}
+        for="i-file"
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e) => {
+          e.preventDefault();
+          setOver(false);
+          const f = e.dataTransfer?.files[0];
+          if (f !== undefined) setFile(f);
+        }}
+      >
+        {file === null ? "Drop the report file here, or choose it" : `${file.name} (${file.size.toLocaleString("en")} bytes)`}
+        <input id="i-file" type="file" accept=".csv,text/csv" class="sr-only" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+      </label>
+      {progress !== null && (
+        <p>
+          <progress max={1} value={progress} aria-label="Upload progress" /> {Math.round(progress * 100)}%
+        </p>
+      )}
+      <button type="submit" disabled={file === null}>
+        Import
+      </button>
+      {error !== null && <ErrorBox error={error} />}
+      {result !== null && (
+        <p role="status">
+          Import <code>{result.import.id}</code> {result.status === "exists" ? "(this file was imported before)" : "created"}: {result.import.rowCount} rows, {result.import.errorCount} malformed.
+        </p>
+      )}
+    </form>
+  );
+}
+
+function Runs(props: { session: Session; refresh: number }): JSX.Element {
+  const [imports, reloadImports] = useLoad(() => get<{ items: ImportRecord[] }>("/v1/reconciliation/imports", { limit: 20 }), [props.refresh]);
+  const [runs, reloadRuns] = useLoad(() => get<{ items: RunRecord[] }>("/v1/reconciliation/runs", { limit: 10 }), [props.refresh]);
+  const [chosen, setChosen] = useState<Set<string>>(new Set());
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const write = canWrite(props.session);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await send<RunRecord>("POST", "/v1/reconciliation/runs", { importIds: [...chosen] });
+      setChosen(new Set());
+      reloadRuns();
+      reloadImports();
+      navigate(href("/reconciliation", { status: "open" }), { replace: true });
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="runs-h">
+      <h2 id="runs-h">Imports and runs</h2>
+      <Show load={imports}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <p class="muted">No report imported yet.</p>
+          ) : (
+            <table class="list">
+              <caption>Imports, newest first</caption>
+              <thead>
+                <tr>
+                  {write && <th scope="col">Run</th>}
+                  <th scope="col">Import</th>
+                  <th scope="col">Gateway</th>
+                  <th scope="col">File</th>
+                  <th scope="col" class="num">Rows</th>
+                  <th scope="col" class="num">Malformed</th>
+                  <th scope="col">Imported</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((i) => (
+                  <tr key={i.id}>
+                    {write && (
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Reconcile import ${i.id}`}
+                          checked={chosen.has(i.id)}
+                          onChange={(e) => {
+                            const next = new Set(chosen);
+                            if ((e.target as HTMLInputElement).checked) next.add(i.id);
+                            else next.delete(i.id);
+                            setChosen(next);
+                          }}
+                        />
+                      </td>
+                    )}
+                    <td>
+                      <code>{i.id}</code>
+                    </td>
+                    <td>{i.gateway}</td>
+                    <td>{i.fileName ?? "–"}</td>
+                    <td class="num">{i.rowCount}</td>
+                    <td class="num">{i.errorCount}</td>
+                    <td>
+                      <Time iso={i.createdAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+      {write && (
+        <button type="button" onClick={() => void run()} disabled={chosen.size === 0 || busy}>
+          {busy ? "Reconciling…" : `Run reconciliation over ${chosen.size} import(s)`}
+        </button>
+      )}
+      {error !== null && <ErrorBox error={error} />}
+      <Show load={runs}>
+        {({ items }) =>
+          items.length === 0 ? null : (
+            <table class="list">
+              <caption>Runs, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Gateway</th>
+                  <th scope="col">Period</th>
+                  <th scope="col" class="num">Exceptions</th>
+                  <th scope="col">Finished</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr key={r.id}>
+                    <td>
+                      <code>{r.id}</code>
+                    </td>
+                    <td>{r.gateway}</td>
+                    <td>
+                      <Time iso={r.periodFrom} /> – <Time iso={r.periodTo} />
+                    </td>
+                    <td class="num">{r.itemCount}</td>
+                    <td>
+                      <Time iso={r.finishedAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+/** Per currency, debits less credits of the draft entry: all zero means it balances. */
+function imbalance(postings: PostingInput[]): [string, bigint][] {
+  const sums = new Map<string, bigint>();
+  for (const p of postings) {
+    if (!/^[1-9][0-9]*$/.test(p.amount)) continue;
+    const v = BigInt(p.amount) * (p.direction === "debit" ? 1n : -1n);
+    sums.set(p.currency, (sums.get(p.currency) ?? 0n) + v);
+  }
+  return [...sums].filter(([, v]) => v !== 0n);
+}
+
+function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: () => void }): JSX.Element {
+  const item = props.entry.item;
+  const proposed = item.evidence.proposedAdjustment;
+  const [note, setNote] = useState(proposed === undefined ? "" : `Booked the ${item.category.replace("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`);
+  const [withEntry, setWithEntry] = useState(proposed !== undefined);
+  const [postings, setPostings] = useState<PostingInput[]>(
+    proposed?.postings.map((p) => ({ ...p })) ?? [
+      { account: `gateway:${item.gateway}:receivable`, currency: item.currency ?? "USD", direction: "debit", amount: "" },
+      { account: "platform:reconciliation:adjustments", currency: item.currency ?? "USD", direction: "credit", amount: "" },
+    ],
+  );
+  const [step, setStep] = useState<"edit" | "review">("edit");
+  const [error, setError] = useState<unknown>(null);
+  const [booked, setBooked] = useState<Transaction | null | undefined>(undefined);
+  const off = imbalance(postings);
+  const complete = postings.every((p) => p.account.trim() !== "" && /^[1-9][0-9]*$/.test(p.amount));
+  const update = (i: number, patch: Partial<PostingInput>) => setPostings(postings.map((p, k) => (k === i ? { ...p, ...patch } : p)));
+
+  const book = async () => {
+    setError(null);
+    try {
+      const r = await send<{ status: string; transaction: Transaction | null }>("POST", `/v1/reconciliation/runs/${props.entry.runId}/exceptions/${item.seq}/resolution`, {
+        note,
+        ...(withEntry ? { adjustment: { postings, ...(proposed?.description === undefined ? {} : { description: proposed.description }) } } : {}),
+      });
+      setBooked(r?.transaction ?? null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  if (booked !== undefined) {
+    return (
+      <div class="card resolve" role="region" aria-label="Resolution booked">
+        <p role="status">
+          <strong>Resolved.</strong> {booked === null ? "No adjusting entry." : <>Adjusting entry booked as journal transaction <Link href={href(`/transactions/${booked.id}`)}>{booked.id}</Link>:</>}
+        </p>
+        {booked !== null && <Postings tx={booked} />}
+        <button type="button" onClick={props.onDone}>
+          Back to the queue
+        </button>
+      </div>
+    );
+  }
+
+  return (
+    <div class="card resolve" role="region" aria-label={`Resolve exception ${item.seq}`}>
+      <h3>Resolve: {item.category} (run {props.entry.runId}, item {item.seq})</h3>
+      <p>{item.evidence.reason ?? ""}</p>
+      <label for="r-note">Note</label>
+      <textarea id="r-note" rows={2} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} disabled={step === "review"} />
+      <label class="check">
+        <input type="checkbox" checked={withEntry} onChange={(e) => setWithEntry((e.target as HTMLInputElement).checked)} disabled={step === "review"} /> Book an adjusting journal entry
+        {proposed !== undefined && " (proposed by the reconciliation from the report line)"}
+      </label>
+      {withEntry && (
+        <table>
+          <caption>{step === "review" ? "Postings to be booked" : "Adjusting entry"}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Account</th>
+              <th scope="col">Currency</th>
+              <th scope="col">Side</th>
+              <th scope="col" class="num">Amount (minor units)</th>
+              <th scope="col" class="num">Shown</th>
+            </tr>
+          </thead>
+          <tbody>
+            {postings.map((p, i) =>
+              step === "review" ? (
+                <tr key={i}>
+                  <td>{p.account}</td>
+                  <td>{p.currency}</td>
+                  <td>{p.direction}</td>
+                  <td class="num">{p.amount}</td>
+                  <td class="num">
+                    <Money minor={p.amount} currency={p.currency} />
+                  </td>
+                </tr>
+              ) : (
+                <tr key={i}>
+                  <td>
+                    <input aria-label={`Posting ${i + 1} account`} value={p.account} onInput={(e) => update(i, { account: (e.target as HTMLInputElement).value })} />
+                  </td>
+                  <td>
+                    <input aria-label={`Posting ${i + 1} currency`} value={p.currency} size={6} onInput={(e) => update(i, { currency: (e.target as HTMLInputElement).value.toUpperCase() })} />
+                  </td>
+                  <td>
+                    <select aria-label={`Posting ${i + 1} side`} value={p.direction} onChange={(e) => update(i, { direction: (e.target as HTMLSelectElement).value as "debit" | "credit" })}>
+                      <option value="debit">debit</option>
+                      <option value="credit">credit</option>
+                    </select>
+                  </td>
+                  <td class="num">
+                    <input aria-label={`Posting ${i + 1} amount in minor units`} value={p.amount} inputMode="numeric" size={12} onInput={(e) => update(i, { amount: (e.target as HTMLInputElement).value.trim() })} />
+                  </td>
+                  <td class="num">{/^[1-9][0-9]*$/.test(p.amount) ? <Money minor={p.amount} currency={p.currency} /> : <span class="muted">–</span>}</td>
+                </tr>
+              ),
+            )}
+          </tbody>
+        </table>
+      )}
+      {withEntry && step === "edit" && (
+        <p>
+          <button type="button" onClick={() => setPostings([...postings, { account: "", currency: item.currency ?? "USD", direction: "debit", amount: "" }])}>
+            Add a posting
+          </button>
+        </p>
+      )}
+      {withEntry && off.length > 0 && (
+        <p class="error" role="alert">
+          Does not balance: {off.map(([c, v]) => `${formatMoney((v < 0n ? -v : v).toString(), c)} more ${v > 0n ? "debit" : "credit"} than ${v > 0n ? "credit" : "debit"}`).join("; ")}
+        </p>
+      )}
+      {step === "edit" ? (
+        <p class="actions">
+          <button type="button" disabled={note.trim() === "" || (withEntry && (!complete || off.length > 0))} onClick={() => setStep("review")}>
+            Review
+          </button>{" "}
+          <button type="button" class="secondary" onClick={props.onCancel}>
+            Cancel
+          </button>
+        </p>
+      ) : (
+        <p class="actions">
+          <button type="button" onClick={() => void book()}>
+            {withEntry ? "Book the entry and resolve" : "Resolve with the note"}
+          </button>{" "}
+          <button type="button" class="secondary" onClick={() => setStep("edit")}>
+            Edit
+          </button>
+        </p>
+      )}
+      {error !== null && <ErrorBox error={error} />}
+    </div>
+  );
+}
+
+function Queue(props: { session: Session; location: ViewProps["location"]; refresh: number }): JSX.Element {
+  const q = props.location.query;
+  const status = q.get("status") ?? "open";
+  const category = q.get("category") ?? "";
+  const age = q.get("age") ?? "";
+  const [after, setAfter] = useState<string[]>([]);
+  const [resolving, setResolving] = useState<string | null>(null);
+  const cursor = after.at(-1);
+  const [load, reload] = useLoad(
+    () => get<{ items: ExceptionEntry[]; nextAfter: string | null; openByAge: Record<string, number> }>("/v1/reconciliation/exceptions", { status, category, age, limit: 25, after: cursor }),
+    [status, category, age, cursor, props.refresh],
+  );
+  const write = canWrite(props.session);
+  const filter = (k: string) => (e: Event) => {
+    setAfter([]);
+    navigate(href("/reconciliation", { status, category, age, [k]: (e.target as HTMLSelectElement).value }), { replace: true });
+  };
+  return (
+    <section class="card" aria-labelledby="queue-h">
+      <h2 id="queue-h">Exception queue</h2>
+      <div class="filters">
+        <div>
+          <label for="q-status">Status</label>
+          <select id="q-status" value={status} onChange={filter("status")}>
+            <option value="open">open</option>
+            <option value="resolved">resolved</option>
+          </select>
+        </div>
+        <div>
+          <label for="q-category">Category</label>
+          <select id="q-category" value={category} onChange={filter("category")}>
+            <option value="">every category</option>
+            {CATEGORIES.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="q-age">Age (days)</label>
+          <select id="q-age" value={age} onChange={filter("age")}>
+            <option value="">any age</option>
+            <option value="0-7">0-7</option>
+            <option value="8-30">8-30</option>
+            <option value="over-30">over 30</option>
+          </select>
+        </div>
+      </div>
+      <Show load={load}>
+        {({ items, nextAfter, openByAge }) => (
+          <>
+            <p class="muted">
+              Open by age: {Object.entries(openByAge).map(([k, v]) => `${k} days: ${v}`).join(" · ")}
+            </p>
+            {items.length === 0 ? (
+              <p>No exception matches.</p>
+            ) : (
+              <table class="list">
+                <caption class="sr-only">Exceptions, oldest first</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Category</th>
+                    <th scope="col">Gateway · reference</th>
+                    <th scope="col">Order</th>
+                    <th scope="col" class="num">Report</th>
+                    <th scope="col" class="num">Ledger</th>
+                    <th scope="col">Age</th>
+                    <th scope="col">Status</th>
+                    {write && <th scope="col">Action</th>}
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((x) => (
+                    <Fragment key={x.exceptionId}>
+                      <tr>
+                        <td title={x.item.evidence.reason ?? ""}>{x.item.category}</td>
+                        <td>
+                          {x.item.gateway} · {x.item.gatewayReference ?? `line ${x.item.lines.join(", ")}`}
+                        </td>
+                        <td>{x.item.settlementId === null ? "–" : <Link href={href("/settlements", { order: x.item.settlementId })}>{x.item.settlementId}</Link>}</td>
+                        <td class="num">{x.item.currency === null ? (x.item.reportAmount ?? "–") : <Money minor={x.item.reportAmount} currency={x.item.currency} />}</td>
+                        <td class="num">{x.item.currency === null ? (x.item.ledgerAmount ?? "–") : <Money minor={x.item.ledgerAmount} currency={x.item.currency} />}</td>
+                        <td title={`first seen ${x.firstSeenAt}`}>{x.ageDays} d</td>
+                        <td>
+                          <Badge value={x.status} />
+                        </td>
+                        {write && (
+                          <td>
+                            {x.status === "open" && (
+                              <button type="button" onClick={() => setResolving(resolving === x.exceptionId ? null : x.exceptionId)} aria-expanded={resolving === x.exceptionId}>
+                                Resolve
+                              </button>
+                            )}
+                          </td>
+                        )}
+                      </tr>
+                      {resolving === x.exceptionId && (
+                        <tr>
+                          <td colSpan={8}>
+                            <Resolve
+                              entry={x}
+                              onCancel={() => setResolving(null)}
+                              onDone={() => {
+                                setResolving(null);
+                                reload();
+                              }}
+                            />
+                          </td>
+                        </tr>
+                      )}
+                    </Fragment>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            <nav class="pager" aria-label="Exception pages">
+              <button type="button" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>
+                ← Previous
+              </button>
+              <button type="button" disabled={nextAfter === null} onClick={() => nextAfter !== null && setAfter([...after, nextAfter])}>
+                Next →
+              </button>
+            </nav>
+          </>
+        )}
+      </Show>
+    </section>
+  );
+}
+
+export function Reconciliation(props: ViewProps): JSX.Element {
+  const [refresh, setRefresh] = useState(0);
+  const write = canWrite(props.session);
+  return (
+    <>
+      <Title sub="Gateway reports against the ledger and the chain.">Reconciliation</Title>
+      {write && <ImportForm onImported={() => setRefresh((r) => r + 1)} />}
+      <Runs session={props.session} refresh={refresh} />
+      <Queue session={props.session} location={props.location} refresh={refresh} />
+    </>
+  );
+}

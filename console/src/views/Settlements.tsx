@@ -1,0 +1,116 @@
+/** The settlement explorer: search by order, gateway event id, seller, market and date; newest first. */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { get } from "../api";
+import { localInputToIso } from "../format";
+import type { ViewProps } from "../main";
+import { href, navigate } from "../router";
+import type { Page, Settlement } from "../types";
+import { Badge, Link, Money, Pager, Show, Time, Title, usePages } from "../ui";
+
+const FILTERS: [key: string, label: string, param: string, placeholder: string][] = [
+  ["order", "Order", "settlementId", "ORD-README-1"],
+  ["event", "Gateway event id", "gatewayEventId", "evt-readme-1"],
+  ["seller", "Seller", "sellerId", "S-POP-SZ-01"],
+  ["market", "Market", "market", "BR"],
+];
+
+export function Settlements(props: ViewProps): JSX.Element {
+  const q = props.location.query;
+  const [form, setForm] = useState<Record<string, string>>(() => Object.fromEntries<string>([...FILTERS.map(([k]): [string, string] => [k, q.get(k) ?? ""]), ["from", q.get("from") ?? ""], ["to", q.get("to") ?? ""]]));
+  const key = q.toString();
+  const pages = usePages(async (cursor) => {
+    const query: Record<string, string | undefined> = { limit: "25", cursor: cursor ?? undefined };
+    for (const [k, , param] of FILTERS) query[param] = q.get(k) ?? undefined;
+    query["from"] = q.get("from") ?? undefined;
+    query["to"] = q.get("to") ?? undefined;
+    const page = await get<Page<Settlement>>("/v1/settlements", query);
+    return { items: page.items, next: page.nextCursor };
+  }, [key]);
+
+  const search = (e: Event) => {
+    e.preventDefault();
+    const query: Record<string, string | undefined> = {};
+    for (const [k] of FILTERS) query[k] = form[k]?.trim();
+    query["from"] = localInputToIso(form["from"] ?? "") ?? undefined;
+    query["to"] = localInputToIso(form["to"] ?? "") ?? undefined;
+    navigate(href("/settlements", query));
+  };
+  const set = (k: string) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const isoToLocal = (iso: string | undefined) => (iso === undefined || iso === "" ? "" : iso.slice(0, 16));
+
+  return (
+    <>
+      <Title sub="Every settlement event booked, newest first. Filters combine.">Settlements</Title>
+      <form class="filters" onSubmit={search} role="search" aria-label="Settlements">
+        {FILTERS.map(([k, label, , placeholder]) => (
+          <div key={k}>
+            <label for={`f-${k}`}>{label}</label>
+            <input id={`f-${k}`} name={k} value={form[k]} onInput={set(k)} placeholder={placeholder} />
+          </div>
+        ))}
+        <div>
+          <label for="f-from">Occurred from</label>
+          <input id="f-from" type="datetime-local" value={isoToLocal(form["from"])} onInput={set("from")} />
+        </div>
+        <div>
+          <label for="f-to">before</label>
+          <input id="f-to" type="datetime-local" value={isoToLocal(form["to"])} onInput={set("to")} />
+        </div>
+        <div class="buttons">
+          <button type="submit">Search</button>
+        </div>
+      </form>
+      <Show load={pages.load}>
+        {({ items }) =>
+          items.length === 0 ? (
+            <p>No settlement matches.</p>
+          ) : (
+            <table class="list">
+              <caption class="sr-only">Settlements</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Id</th>
+                  <th scope="col">Occurred</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Order</th>
+                  <th scope="col">Gateway event</th>
+                  <th scope="col">Seller</th>
+                  <th scope="col">Market</th>
+                  <th scope="col" class="num">Amount</th>
+                  <th scope="col">Status</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((s) => (
+                  <tr key={s.id}>
+                    <td>
+                      <Link href={href(`/settlements/${s.id}`)}>{s.id}</Link>
+                    </td>
+                    <td>
+                      <Time iso={s.event.occurredAt} />
+                    </td>
+                    <td>{s.event.type}</td>
+                    <td>{s.event.settlementId}</td>
+                    <td>
+                      {s.event.gateway} · {s.event.gatewayEventId}
+                    </td>
+                    <td>{s.event.sellerId}</td>
+                    <td>{s.event.market}</td>
+                    <td class="num">
+                      <Money minor={s.event.amount} currency={s.event.currency} />
+                    </td>
+                    <td>
+                      <Badge value={s.status} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+      <Pager pages={pages} label="Settlements" />
+    </>
+  );
+}
