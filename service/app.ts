@@ -27,6 +27,7 @@ import { bankRoutes } from "./http/routes/bank.js";
 import { cashRoutes } from "./http/routes/cash.js";
 import { consoleRoutes } from "./http/routes/console.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
+import { sessionRoutes } from "./http/routes/sessions.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
 import { SettlementView, TransactionView } from "./http/schemas/views.js";
@@ -42,6 +43,12 @@ export const REDACTED_PATHS = [
   'req.headers["entrepot-signature"]',
   "headers.authorization",
   'headers["entrepot-signature"]',
+  // The console session token and its CSRF token.
+  "req.headers.cookie",
+  'req.headers["x-csrf-token"]',
+  "headers.cookie",
+  'headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
   "key",
   "signingSecret",
 ];
@@ -102,6 +109,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   app.addSchema(SettlementView);
 
   await app.register(healthRoutes);
+  await app.register(sessionRoutes);
   await app.register(settlementRoutes);
   await app.register(journalRoutes);
   await app.register(fxRoutes);

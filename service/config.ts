@@ -72,6 +72,8 @@ export interface Config {
     replayWindowSeconds: number;
     /** When set, the admin key created at first start has exactly this value instead of a random one. */
     bootstrapAdminKey: string | undefined;
+    /** A web console session ends after this many seconds without a request (http/auth/sessions.ts). */
+    consoleSessionIdleSeconds: number;
   };
   fx: {
     pivot: string;
@@ -315,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth: {
       replayWindowSeconds: int(env, "HMAC_REPLAY_WINDOW_SECONDS", 300, 1, 3_600),
       bootstrapAdminKey,
+      consoleSessionIdleSeconds: int(env, "CONSOLE_SESSION_IDLE_SECONDS", 1_800, 60, 86_400),
     },
     fx: {
       pivot,

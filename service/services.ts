@@ -31,6 +31,7 @@ import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
 import { newSecretsKey, SecretBox } from "./http/auth/secret-box.js";
 import { resolveSecretsKey } from "./http/auth/secrets-key.js";
+import { ConsoleSessions, PrismaSessionRepository } from "./http/auth/sessions.js";
 import { DatabaseReplayGuard, type ReplayGuard } from "./http/shared-state/replay-claims.js";
 import { WindowCounters } from "./http/shared-state/window-counters.js";
 import { WebhookService } from "./webhooks/index.js";
@@ -52,6 +53,8 @@ export interface Services {
   /** Warehouse stock snapshots and storage billed per period by volume x days. */
   storage: StorageBilling;
   apiKeys: ApiKeyService;
+  /** Web console sessions (an API key exchanged for a cookie), shared by every instance through the database. */
+  sessions: ConsoleSessions;
   /** What every instance on the database shares at the HTTP edge: signature claims, rate and failure counters. */
   sharedState: { replay: ReplayGuard; counters: WindowCounters };
   /** Payouts through the bank rail (pain.001 / camt.054); absent without `config.bank` (tests; routes then answer 503). */
@@ -119,6 +122,7 @@ export function createServices(
   const storage = new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement });
   const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });
+  const sessions = new ConsoleSessions(new PrismaSessionRepository(db.prisma), apiKeys, { idleTimeoutSeconds: config.auth?.consoleSessionIdleSeconds ?? 1_800 });
   const sharedState = {
     replay: new DatabaseReplayGuard(db.sql, (config.auth?.replayWindowSeconds ?? 300) * 1000),
     counters: new WindowCounters(db.sql),
@@ -198,6 +202,7 @@ export function createServices(
     fx,
     settlement,
     apiKeys,
+    sessions,
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(bank === undefined ? {} : { bank }),

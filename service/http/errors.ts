@@ -17,6 +17,16 @@ export const HttpErrors = {
   signatureExpired: defineError("ENT_AUTH_SIGNATURE_EXPIRED", 401, "Request signature expired"),
   /** The same signature was already accepted inside the replay window. */
   signatureReplayed: defineError("ENT_AUTH_SIGNATURE_REPLAYED", 401, "Request signature replayed"),
+  /** A console session cookie that names no session (never issued, signed out, or swept). */
+  sessionInvalid: defineError("ENT_AUTH_SESSION_INVALID", 401, "Console session not valid"),
+  /** A console session idle longer than CONSOLE_SESSION_IDLE_SECONDS, or past its absolute lifetime. */
+  sessionExpired: defineError("ENT_AUTH_SESSION_EXPIRED", 401, "Console session expired"),
+  /** A console session on a route that takes a signed API key request (gateway writes). */
+  sessionNotAccepted: defineError("ENT_AUTH_SESSION_NOT_ACCEPTED", 401, "Console session not accepted on this route"),
+  /** Opening a console session with a key that has neither finance nor admin scope. */
+  sessionScope: defineError("ENT_AUTH_SESSION_SCOPE", 403, "API key may not open a console session"),
+  /** A state-changing request by console session without the session's x-csrf-token. */
+  csrf: defineError("ENT_AUTH_CSRF", 403, "CSRF token missing or wrong"),
   keyNotFound: defineError("ENT_AUTH_KEY_NOT_FOUND", 404, "API key not found"),
   /** A gateway key named another gateway than its own (in an event, batch item or quote). */
   gatewayMismatch: defineError("ENT_AUTH_GATEWAY_MISMATCH", 403, "API key bound to another gateway"),

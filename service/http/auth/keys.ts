@@ -348,6 +348,17 @@ export class ApiKeyService {
     return { principal: entry.row.principal };
   }
 
+  /**
+   * The current principal of a key by id, through the cache, without its secret: a console session
+   * (sessions.ts) proved the secret once at sign-in and follows the key from then on (revoked: refused).
+   */
+  async principalById(id: string): Promise<Verification> {
+    const entry = await this.lookup(id);
+    if (entry.row === null) return { error: HttpErrors.invalidKey(`the API key ${id} no longer exists`), knownKeyId: null };
+    if (entry.row.revokedAt !== null) return { error: HttpErrors.revokedKey(`the API key ${id} was revoked at ${entry.row.revokedAt.toISOString()}`), knownKeyId: id };
+    return { principal: entry.row.principal };
+  }
+
   private async lookup(id: string): Promise<CachedKey> {
     const cached = this.cache.get(id);
     if (cached !== undefined && cached.until > Date.now()) return cached;

@@ -8,6 +8,12 @@
  *    is a 401, not a 400 that describes it.
  * Routes without `config.auth` are public (health, metrics, docs).
  *
+ * A request WITHOUT an Authorization header that carries the console session cookie is
+ * authenticated by its session instead (auth/sessions.ts): the principal is the session key's
+ * current one; a state-changing method must carry the session's `x-csrf-token`; signed routes are
+ * never reachable by session. Session failures are not counted in the lockout: a session token is
+ * 256 random bits (nothing to guess), and a browser's stale cookie must not lock its office out.
+ *
  * Failed authentications feed the shared lockout (auth/lockout.ts), which only ever turns a
  * FAILURE into 429: valid credentials always pass. Which gateway a key reaches is the routes'
  * business (auth/reach.ts).
@@ -17,7 +23,13 @@ import { isAppError, type AppError } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
 import { hasScope, liveSecrets } from "../auth/keys.js";
 import { AuthLockout } from "../auth/lockout.js";
+import { CSRF_HEADER, csrfMatches, parseCookies, SESSION_COOKIE } from "../auth/sessions.js";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from "../auth/signature.js";
+import type { RouteAuth } from "../types.js";
+import type { Principal } from "../auth/keys.js";
+
+/** Methods a console session may use without its CSRF token (they change nothing). */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
@@ -48,7 +60,7 @@ class RefreshGate {
 }
 
 export async function authPlugin(app: FastifyInstance): Promise<void> {
-  const { apiKeys, sharedState } = app.services;
+  const { apiKeys, sessions, sharedState } = app.services;
   const { http } = app.appConfig;
   const windowSeconds = app.appConfig.auth.replayWindowSeconds;
   const lockout = new AuthLockout(sharedState.counters, {
@@ -67,10 +79,43 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     return verdict.locked ? tooMany(reply, verdict.retryAtMs, Date.now()) : error;
   }
 
+  // Sign-in (routes/sessions.ts) presents a key outside the Authorization header: its failures
+  // count exactly as a bearer key's.
+  app.decorate("authFailures", {
+    failed,
+    assertKeylessAllowed(request: FastifyRequest, reply: FastifyReply): void {
+      const blocked = lockout.keylessBlockedUntil(request.ip);
+      if (blocked !== null) throw tooMany(reply, blocked, Date.now());
+    },
+  });
+
+  function assertScope(auth: RouteAuth, principal: Principal): void {
+    if (!auth.scopes.some((s) => hasScope(principal.scopes, s))) {
+      throw HttpErrors.insufficientScope(`this route needs one of the scopes ${auth.scopes.join(", ")}; key ${principal.keyId} has ${principal.scopes.join(", ") || "none"}`, {
+        details: { required: auth.scopes, granted: [...principal.scopes] },
+      });
+    }
+  }
+
+  async function bySession(request: FastifyRequest, auth: RouteAuth, token: string): Promise<void> {
+    if (auth.signed === true) throw HttpErrors.sessionNotAccepted("this route takes a request signed by a gateway's API key (Authorization: Bearer and a signature), not a console session");
+    const s = await sessions.check(token);
+    if (!s.ok) throw s.error;
+    if (!SAFE_METHODS.has(request.method) && !csrfMatches(header(request.headers[CSRF_HEADER]), s.session.csrfHash)) {
+      throw HttpErrors.csrf(`a ${request.method} by console session must carry the session's CSRF token in the ${CSRF_HEADER} header`, { fields: [{ field: CSRF_HEADER, message: "missing or not this session's CSRF token" }] });
+    }
+    assertScope(auth, s.principal);
+    request.principal = s.principal;
+  }
+
   app.addHook("onRequest", async (request, reply) => {
     const auth = request.routeOptions.config.auth;
     if (auth === undefined) return;
     const h = request.headers.authorization;
+    if (h === undefined) {
+      const token = parseCookies(header(request.headers.cookie)).get(SESSION_COOKIE);
+      if (token !== undefined) return bySession(request, auth, token);
+    }
     const m = h === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(h);
     if (m === null) {
       const blocked = lockout.keylessBlockedUntil(request.ip);
@@ -86,13 +131,8 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
       }
       throw await failed(request, reply, v.error, v.knownKeyId);
     }
-    const principal = v.principal;
-    if (!auth.scopes.some((s) => hasScope(principal.scopes, s))) {
-      throw HttpErrors.insufficientScope(`this route needs one of the scopes ${auth.scopes.join(", ")}; key ${principal.keyId} has ${principal.scopes.join(", ") || "none"}`, {
-        details: { required: auth.scopes, granted: [...principal.scopes] },
-      });
-    }
-    request.principal = principal;
+    assertScope(auth, v.principal);
+    request.principal = v.principal;
   });
 
   app.addHook("preValidation", async (request, reply) => {

@@ -23,6 +23,8 @@ export const TAGS = {
   reconciliation: "reconciliation",
   webhooks: "webhooks",
   ops: "operations",
+  sessions: "sessions",
+  reports: "reports",
 } as const;
 
 const ProblemTypeSchema = Type.Object({ code: Type.String(), status: Type.Integer(), title: Type.String(), type: Type.String() });
@@ -53,11 +55,14 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
         { name: TAGS.payouts, description: "Seller payouts in the stablecoin through the vault; payout destinations" },
         { name: TAGS.reconciliation, description: "Gateway report imports, three-way reconciliation runs, exceptions and resolutions" },
         { name: TAGS.webhooks, description: "Signed, retried event notifications: endpoints, deliveries, attempts, redelivery" },
+        { name: TAGS.sessions, description: "Web console sign-in: an API key exchanged for an HttpOnly session cookie; writes by session carry x-csrf-token" },
+        { name: TAGS.reports, description: "Dashboard figures: settlement volumes per day, balances, anchoring lag, payouts, open exceptions" },
         { name: TAGS.ops, description: "Health, readiness, metrics, error catalogue" },
       ],
       components: {
         securitySchemes: {
           apiKey: { type: "http", scheme: "bearer", description: "ent_<id>_<secret>" },
+          consoleSession: { type: "apiKey", in: "cookie", name: "entrepot_session", description: "Console session from POST /v1/sessions; non-GET requests also send the session's x-csrf-token header. Not accepted on signed gateway routes." },
         },
       },
     },

@@ -77,7 +77,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.admin],
       summary: "Revoke an API key",
-      description: "Idempotent: revoking a revoked key keeps its first revocation instant.",
+      description: "Idempotent: revoking a revoked key keeps its first revocation instant. The key's console sessions end at once.",
       security: bearer,
       params: KeyId,
       response: { 200: KeyView, ...problems(400, 401, 403, 404, 429) },
@@ -85,7 +85,9 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { id } = request.params as Static<typeof KeyId>;
     const r = await apiKeys.revoke(id);
-    request.log.info({ keyId: id, by: request.principal?.keyId }, "API key revoked");
+    // Its console sessions end everywhere at once (each request also re-checks the key).
+    const sessions = await app.services.sessions.endForKey(id);
+    request.log.info({ keyId: id, by: request.principal?.keyId, sessions }, "API key revoked");
     return keyView(r);
   });
 

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { bearer, DateTime, Line, problems, SignatureHeaders, Text } from "../schemas/common.js";
+import { bearer, bearerOnly, DateTime, Line, problems, SignatureHeaders, Text } from "../schemas/common.js";
 import { fxQuoteView, FxQuoteView, fxRateView, FxRateView, resolvedRateView, ResolvedRateView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
 import { principalOf, readableGateway, writableGateway } from "../auth/reach.js";
@@ -80,7 +80,7 @@ export async function fxRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.fx],
       summary: "Lock an FX quote",
       description: "Locks the all-in rate (mid minus the configured markup) for base -> quote until `expiresAt`. Put its id in a capture's `fxQuoteId`. The quote belongs to the key's gateway: another gateway's events cannot use it.",
-      security: bearer,
+      security: bearerOnly,
       headers: SignatureHeaders,
       body: QuoteBody,
       response: { 201: FxQuoteView, ...problems(400, 401, 403, 415, 422, 429) },

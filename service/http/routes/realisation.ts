@@ -8,7 +8,7 @@ import { Type } from "typebox";
 import { SettlementErrors, type Remittance, type Revaluation } from "../../settlement/index.js";
 import { assertWritesAs, principalOf, readableGateway } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
-import { Amount, AssetCode, bearer, CursorQuery, DateTime, GatewayName, Identifier, LimitQuery, problems, SignatureHeaders } from "../schemas/common.js";
+import { Amount, AssetCode, bearer, bearerOnly, CursorQuery, DateTime, GatewayName, Identifier, LimitQuery, problems, SignatureHeaders } from "../schemas/common.js";
 
 const PositiveAmount = Type.String({ pattern: "^[1-9][0-9]{0,37}$", description: "Positive integer amount in minor units, as a string", examples: ["96500"] });
 
@@ -93,7 +93,7 @@ export async function realisationRoutes(app: FastifyInstance): Promise<void> {
       summary: "Post a gateway's remittance to the platform's bank",
       description:
         "Clears `amount` of the gateway's receivable in `currency` and debits `platform:cash:bank` with what arrived. For a currency other than USD the acquirer's rate is `settledAmount / amount`: the cleared amount leaves the fx:<currency>-USD position at its average booked rate and the difference is realised FX (`platform:fx:realised_gain_loss`). Idempotent on (gateway, remittanceId): the same body again answers 200 `exists`, another body 409 ENT_REMITTANCE_CONFLICT. More than the receivable holds is 422 ENT_REMITTANCE_EXCEEDS_RECEIVABLE; an applied rate more than 10% from the published mid rate at `occurredAt` is 422 ENT_REMITTANCE_RATE_OUT_OF_RANGE (no published rate: ENT_SETTLEMENT_FX_UNAVAILABLE), so a gateway key cannot book an arbitrary gain or loss.",
-      security: bearer,
+      security: bearerOnly,
       headers: SignatureHeaders,
       body: RemittanceBody,
       response: { 201: Type.Object({ status: Type.String(), remittance: RemittanceView }), 200: Type.Object({ status: Type.String(), remittance: RemittanceView }), ...problems(400, 401, 403, 409, 413, 415, 422, 429) },

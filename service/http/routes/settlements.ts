@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
-import { Amount, SignatureHeaders, bearer, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
+import { Amount, SignatureHeaders, bearer, bearerOnly, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
@@ -91,7 +91,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "Post one settlement event",
       description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT.",
-      security: bearer,
+      security: bearerOnly,
       headers: SignatureHeaders,
       body: Type.Ref("SettlementEvent"),
       response: { 201: SettlementResultView, 200: SettlementResultView, ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429) },
@@ -115,7 +115,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "Post many settlement events",
       description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it.`,
-      security: bearer,
+      security: bearerOnly,
       headers: SignatureHeaders,
       body: Type.Object({ events: Type.Array(Type.Ref("SettlementEvent"), { minItems: 1, maxItems: batchMax }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ results: Type.Array(BatchItemView) }), ...problems(400, 401, 403, 413, 415, 429) },

@@ -53,7 +53,10 @@ export function problems(...statuses: number[]): Record<number, { description: s
   return Object.fromEntries(statuses.map((s) => [s, { description: "RFC 9457 problem document with a stable `code`", content: { "application/problem+json": { schema: ProblemRef } } }]));
 }
 
-export const bearer = [{ apiKey: [] as string[] }];
+/** An API key, or (with x-csrf-token on writes) a console session cookie (http/auth/sessions.ts). */
+export const bearer: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
+/** Signed gateway routes: an API key only (a console session is refused). */
+export const bearerOnly = [{ apiKey: [] as string[] }];
 
 /**
  * Documents the signature headers of signed routes. Optional in the schema on purpose: the auth
