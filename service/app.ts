@@ -26,6 +26,7 @@ import { payoutRoutes } from "./http/routes/payouts.js";
 import { bankRoutes } from "./http/routes/bank.js";
 import { cashRoutes } from "./http/routes/cash.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
+import { reportRoutes } from "./http/routes/reports.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
@@ -121,6 +122,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(cashRoutes);
   await app.register(reconciliationRoutes);
   await app.register(webhookRoutes);
+  await app.register(reportRoutes);
 }
 
 export const app = shared(entrepot);

@@ -65,6 +65,16 @@ export interface SettlementListFilter {
   to?: Date;
 }
 
+/** One line of the volumes report: records and the sum of their `amount` (minor units of `currency`). */
+export interface SettlementVolume {
+  day: string;
+  market: string;
+  currency: string;
+  eventType: string;
+  count: number;
+  amount: bigint;
+}
+
 export interface SettlementRepository {
   insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem>;
   saveMarkets(markets: readonly Market[]): Promise<void>;
@@ -81,6 +91,8 @@ export interface SettlementRepository {
   /** The capture and all its follow-ups, in sequence order. */
   listChain(captureKey: string): Promise<SettlementRecord[]>;
   listBySettlementId(settlementId: string): Promise<SettlementRecord[]>;
+  /** Posted records with occurredAt in [from, to), per UTC day, market, currency and event type. */
+  volumes(from: Date, to: Date): Promise<SettlementVolume[]>;
   /** Newest first (by id), below `beforeId`, at most `limit` rows. */
   list(filter: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]>;
   /** Captures of a program that occurred at or before `before`, oldest first (candidates for auto-release). */
@@ -451,6 +463,18 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async listBySettlementId(settlementId: string): Promise<SettlementRecord[]> {
     const rows = await this.prisma.settlement.findMany({ where: { settlementId }, orderBy: { id: "asc" } });
     return rows.map(toRecord);
+  }
+
+  async volumes(from: Date, to: Date): Promise<SettlementVolume[]> {
+    // Uses no index of its own: a range of up to a year is a sequential pass the report can afford,
+    // and an occurred_at index would be one more to maintain on the write path.
+    const rows = await this.prisma.$queryRaw<Array<{ day: string; market: string; currency: string; event_type: string; n: number; amount: string }>>`
+      SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, market, currency, event_type, count(*)::int AS n, sum(amount)::text AS amount
+        FROM settlements
+       WHERE occurred_at >= ${from} AND occurred_at < ${to} AND status = 'posted'
+       GROUP BY 1, 2, 3, 4
+       ORDER BY 1, 2, 3, 4`;
+    return rows.map((r) => ({ day: r.day, market: r.market, currency: r.currency, eventType: r.event_type, count: Number(r.n), amount: BigInt(r.amount) }));
   }
 
   async list(f: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]> {

@@ -28,7 +28,7 @@ import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
-import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository } from "./repository.js";
+import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
 import type {
@@ -206,6 +206,13 @@ export class SettlementService {
         fields: [{ field: "id", message: "unknown settlement id or event key" }],
       });
     return found;
+  }
+
+  /** Posted settlement volumes per UTC day, market, currency and event type, occurredAt in [from, to) (at most 366 days). */
+  async volumes(from: Date, to: Date): Promise<SettlementVolume[]> {
+    if (from.getTime() >= to.getTime()) throw SettlementErrors.invalidFilter("from must be before to", { fields: [{ field: "to", message: "must be after from" }] });
+    if (to.getTime() - from.getTime() > MAX_VOLUME_RANGE_MS) throw SettlementErrors.invalidFilter("from and to are at most 366 days apart", { fields: [{ field: "to", message: "at most 366 days after from" }] });
+    return this.repo.volumes(from, to);
   }
 
   /**
@@ -877,3 +884,6 @@ function decodeListCursor(c: string): bigint {
   if (m === null || !isPositiveInt8(m[1]!)) throw SettlementErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
   return BigInt(m[1]!);
 }
+
+/** The volumes report spans at most this (a leap year). */
+const MAX_VOLUME_RANGE_MS = 366 * 86_400_000;
