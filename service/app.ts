@@ -27,6 +27,7 @@ import { bankRoutes } from "./http/routes/bank.js";
 import { cashRoutes } from "./http/routes/cash.js";
 import { consoleRoutes } from "./http/routes/console.js";
 import { reconciliationRoutes } from "./http/routes/reconciliation.js";
+import { reportRoutes } from "./http/routes/reports.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
@@ -122,6 +123,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(cashRoutes);
   await app.register(reconciliationRoutes);
   await app.register(webhookRoutes);
+  await app.register(reportRoutes);
   await app.register(consoleRoutes);
 }
 

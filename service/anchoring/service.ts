@@ -151,6 +151,11 @@ export class AnchorService {
   }
 
   /** Batches, newest first; `before` = a batch id from a previous page (exclusive). */
+  /** The last journal sequence anchored in a batch seen on chain (null: none yet). */
+  anchoredThrough(): Promise<bigint | null> {
+    return this.store.anchoredThrough();
+  }
+
   async listBatches(page: { limit?: number; before?: bigint; status?: BatchStatus } = {}): Promise<{ items: AnchorBatch[]; nextBefore: bigint | null }> {
     const limit = page.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw AnchorErrors.invalid("limit must be 1-1000", { fields: [{ field: "limit", message: "1-1000" }] });

@@ -193,6 +193,14 @@ export class AnchorStore {
     return row!.n;
   }
 
+  /** The last journal sequence in a batch seen on chain (observed, safe or final); null: none yet. */
+  async anchoredThrough(): Promise<bigint | null> {
+    const [row] = await this.q<Array<{ s: bigint | null }>>(
+      `SELECT max("last_sequence") AS s FROM "anchor_batches" WHERE "chain_id" = $1 AND "anchor_address" = $2 AND "status" IN ('observed', 'safe', 'final')`,
+    );
+    return row?.s === null || row?.s === undefined ? null : BigInt(row.s);
+  }
+
   /** The last batch: where the next one starts. */
   async last(): Promise<{ batchId: bigint; root: string; lastSequence: bigint } | null> {
     const [row] = await this.q<Array<{ batch_id: bigint; root: string; last_sequence: bigint }>>(

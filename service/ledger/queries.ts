@@ -9,12 +9,12 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import type { Account, AccountFilter, AccountStatement, Balance, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
+import type { Account, AccountFilter, AccountStatement, Balance, BalanceSummary, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -156,6 +156,22 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
         throw Errors.validation(`more than ${STATEMENT_LINES} postings of ${account} (${currency}) in the range`, { fields: [{ field: "range", message: `at most ${STATEMENT_LINES} postings` }] });
       }
       return statementLines(rows, a.normal_balance, 0n);
+    },
+
+    async balanceSummary(): Promise<BalanceSummary[]> {
+      const byCurrency = new Map<string, BalanceSummary>();
+      for (const r of await store.balanceSummary(sql)) {
+        const t = byCurrency.get(r.currency) ?? { currency: r.currency, debitBalances: 0n, creditBalances: 0n, accounts: 0 };
+        if (r.normal_balance === "debit") t.debitBalances += BigInt(r.balance);
+        else t.creditBalances += BigInt(r.balance);
+        t.accounts += r.accounts;
+        byCurrency.set(r.currency, t);
+      }
+      return [...byCurrency.values()];
+    },
+
+    journalPosition(afterSequence: bigint) {
+      return store.journalPosition(sql, afterSequence);
     },
 
     async trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance> {

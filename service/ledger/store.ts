@@ -426,6 +426,26 @@ export async function readHead(sql: SqlRunner): Promise<{ sequence: bigint; hash
   return head;
 }
 
+/** Per (currency, normal balance): the accounts' posted balances summed from their running totals (no posting is read). */
+export async function balanceSummary(sql: SqlRunner): Promise<Array<{ currency: string; normal_balance: "debit" | "credit"; accounts: number; balance: string }>> {
+  return sql.q(
+    `SELECT "currency", "normal_balance", count(*)::int AS "accounts",
+            sum(CASE WHEN "normal_balance" = 'debit' THEN "posted_debits" - "posted_credits" ELSE "posted_credits" - "posted_debits" END)::text AS "balance"
+       FROM "ledger_accounts" GROUP BY "currency", "normal_balance" ORDER BY "currency", "normal_balance"`,
+  );
+}
+
+/** The journal head's sequence, and the booking instant of the first transaction after `afterSequence` (ids are the gapless sequence). */
+export async function journalPosition(sql: SqlRunner, afterSequence: bigint): Promise<{ head: bigint; firstAfterBookedAt: Date | null }> {
+  const [row] = await sql.q<Array<{ sequence: bigint; booked_at: Date | null }>>(
+    `SELECT h."sequence", (SELECT t."booked_at" FROM "ledger_transactions" t WHERE t."id" > $1 ORDER BY t."id" LIMIT 1) AS "booked_at"
+       FROM "ledger_journal_head" h WHERE h."id" = 1`,
+    afterSequence,
+  );
+  if (!row) throw new Error("ledger journal head row is missing");
+  return { head: BigInt(row.sequence), firstAfterBookedAt: row.booked_at };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Postings of an account
 

@@ -73,6 +73,13 @@ export interface PeriodClose {
   closedAt: Date;
 }
 
+export interface BalanceSummary {
+  currency: string;
+  debitBalances: bigint;
+  creditBalances: bigint;
+  accounts: number;
+}
+
 export interface TrialBalance {
   from: Date | null;
   to: Date;
@@ -257,6 +264,14 @@ export interface Ledger {
   postingsBetween(account: string, currency: string, range: { afterTransactionId: string | null; beforeTransactionId: string }): Promise<AccountStatement["lines"]>;
   /** Posted debits and credits per account by effective instant: opening before `from`, the period [from, to), closing. */
   trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance>;
+  /**
+   * Per currency, the posted balances now of the debit-normal accounts (assets: receivables, cash,
+   * and expenses) and of the credit-normal ones (liabilities: sellers' balances, tax payable, and
+   * revenue, FX results), from the accounts' running totals; equal when the journal balances.
+   */
+  balanceSummary(): Promise<BalanceSummary[]>;
+  /** The journal head's sequence, and when the first transaction after `afterSequence` was booked (null: none after it). */
+  journalPosition(afterSequence: bigint): Promise<{ head: bigint; firstAfterBookedAt: Date | null }>;
   /** The postings of the transactions effective in [from, to), a page of transactions at a time, in sequence order. */
   exportJournal(period: { from: Date; to: Date }): AsyncGenerator<JournalExportLine[]>;
   /** The postings that make up an account's balance, newest first. */

@@ -8,7 +8,7 @@
  * workers driving the same batch never both apply a transition.
  */
 import type { SqlRunner } from "../db/sql.js";
-import type { Payout, PayoutBatch, PayoutFilter, PayoutOutcome, PayoutStatus } from "./types.js";
+import type { Payout, PayoutBatch, PayoutFilter, PayoutOutcome, PayoutStateSummary, PayoutStatus } from "./types.js";
 
 export interface BatchRow {
   id: bigint;
@@ -160,6 +160,14 @@ export class PayoutRepository {
   async payoutsOf(batchId: bigint): Promise<StoredPayout[]> {
     const rows = await this.sql.q<PayoutRow[]>(`SELECT * FROM payouts WHERE batch_id = $1 ORDER BY id`, batchId);
     return rows.map(payoutFromRow);
+  }
+
+  /** Per status and payout currency: count and sum of `amount` (the seller-currency amount debited). */
+  async summary(): Promise<PayoutStateSummary[]> {
+    const rows = await this.sql.q<Array<{ status: string; currency: string; n: number; amount: string }>>(
+      `SELECT status, currency, count(*)::int AS n, sum(amount)::text AS amount FROM payouts GROUP BY status, currency ORDER BY status, currency`,
+    );
+    return rows.map((r) => ({ state: r.status, currency: r.currency, count: r.n, amount: BigInt(r.amount) }));
   }
 
   async listPayouts(f: PayoutFilter): Promise<StoredPayout[]> {

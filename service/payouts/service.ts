@@ -31,7 +31,7 @@ import { PlannerRepository } from "./planner-repository.js";
 import { PayoutRepository, type StoredPayout } from "./repository.js";
 import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
-import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStatus, PlanResult } from "./types.js";
+import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStateSummary, PayoutStatus, PlanResult } from "./types.js";
 
 
 export interface PayoutServiceOptions {
@@ -174,6 +174,11 @@ export class PayoutService {
     const p = await this.repo.batches.getPayout(id);
     if (p === null) throw PayoutErrors.notFound(`no payout ${id}`, { fields: [{ field: "id", message: "unknown payout id" }] });
     return publicPayout(p);
+  }
+
+  /** Vault payouts per state and currency (the dashboard's figures). */
+  summary(): Promise<PayoutStateSummary[]> {
+    return this.repo.batches.summary();
   }
 
   async listPayouts(filter: PayoutFilter): Promise<Payout[]> {

@@ -8,6 +8,14 @@ import type { ChainTx, TxIntent } from "../chain/sender.js";
 import type { EventFilter, IndexedEvent, IndexHead } from "../chain/indexer/types.js";
 import type { RoundingMode } from "../money/index.js";
 
+/** Payouts per state and currency: how many and how much (minor units of `currency`). */
+export interface PayoutStateSummary {
+  state: string;
+  currency: string;
+  count: number;
+  amount: bigint;
+}
+
 export const PAYOUT_STATUSES = ["planned", "sent", "observed", "safe", "final", "failed", "cancelling", "cancelled"] as const;
 /**
  * planned: intent + pending ledger reserve recorded, nothing sent (or a retry is due);

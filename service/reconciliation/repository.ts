@@ -88,6 +88,25 @@ function toResolution(r: Row): Resolution & { requestHash: string } {
   };
 }
 
+/** Every exception once ($1: one gateway or NULL): `items` (each run's items with their exception id), `ids` (per exception: first and last seen, runs, resolved). */
+const EXCEPTIONS_BASE = `
+      WITH items AS (
+        SELECT i.*, u.gateway, u.finished_at,
+               recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                  i.report_amount, i.ledger_amount, i.difference) AS exception_id,
+               EXISTS (SELECT 1 FROM recon_resolutions r WHERE r.run_id = i.run_id AND r.item_seq = i.seq) AS resolved
+          FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
+         WHERE ($1::text IS NULL OR u.gateway = $1::text)
+      ), ids AS (
+        SELECT exception_id, min(finished_at) AS first_seen, max(finished_at) AS last_seen, count(DISTINCT run_id)::int AS runs,
+               bool_or(resolved) AS resolved
+          FROM items GROUP BY exception_id
+      )`;
+
+/** The dashboard's age buckets of open exceptions (age since first seen). */
+export const OVERVIEW_AGE_BUCKETS = ["<1d", "1-7d", "7-30d", ">30d"] as const;
+export type OverviewAgeBucket = (typeof OVERVIEW_AGE_BUCKETS)[number];
+
 export class ReconRepository {
   constructor(private readonly sql: SqlRunner) {}
 
@@ -295,19 +314,7 @@ export class ReconRepository {
   async listExceptions(q: ExceptionQuery, now: Date): Promise<{ entries: ExceptionEntry[]; openByAge: Record<AgeBucket, number> }> {
     const ages = { "0-7": [0, 8], "8-30": [8, 31], "over-30": [31, 1_000_000] } as const;
     const [minDays, maxDays] = q.ageBucket === undefined ? [null, null] : ages[q.ageBucket];
-    const base = `
-      WITH items AS (
-        SELECT i.*, u.gateway, u.finished_at,
-               recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
-                                  i.report_amount, i.ledger_amount, i.difference) AS exception_id,
-               EXISTS (SELECT 1 FROM recon_resolutions r WHERE r.run_id = i.run_id AND r.item_seq = i.seq) AS resolved
-          FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
-         WHERE ($1::text IS NULL OR u.gateway = $1::text)
-      ), ids AS (
-        SELECT exception_id, min(finished_at) AS first_seen, max(finished_at) AS last_seen, count(DISTINCT run_id)::int AS runs,
-               bool_or(resolved) AS resolved
-          FROM items GROUP BY exception_id
-      )`;
+    const base = EXCEPTIONS_BASE;
     const rows = await this.sql.q(
       `${base}, latest AS (
          SELECT DISTINCT ON (exception_id) * FROM items ORDER BY exception_id, finished_at DESC, run_id DESC
@@ -345,6 +352,25 @@ export class ReconRepository {
       })),
       openByAge: { "0-7": Number(counts?.a ?? 0), "8-30": Number(counts?.b ?? 0), "over-30": Number(counts?.c ?? 0) },
     };
+  }
+
+  /** Open exceptions (every gateway) per dashboard age bucket: [0, 1 d), [1 d, 7 d), [7 d, 30 d), 30 d and more since first seen. */
+  async openExceptionsByAge(now: Date): Promise<Array<{ ageBucket: OverviewAgeBucket; count: number }>> {
+    const [c] = await this.sql.q<Array<{ a: number; b: number; c: number; d: number }>>(
+      `${EXCEPTIONS_BASE}
+       SELECT count(*) FILTER (WHERE $2::timestamptz - first_seen < interval '1 day')::int AS a,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '1 day' AND $2::timestamptz - first_seen < interval '7 days')::int AS b,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '7 days' AND $2::timestamptz - first_seen < interval '30 days')::int AS c,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '30 days')::int AS d
+         FROM ids WHERE NOT resolved`,
+      null, now,
+    );
+    return [
+      { ageBucket: "<1d", count: Number(c?.a ?? 0) },
+      { ageBucket: "1-7d", count: Number(c?.b ?? 0) },
+      { ageBucket: "7-30d", count: Number(c?.c ?? 0) },
+      { ageBucket: ">30d", count: Number(c?.d ?? 0) },
+    ];
   }
 
   /** Sets (or with null clears) an exception's owner; false when no run has that exception. */

@@ -244,6 +244,11 @@ export class ReconciliationService {
     return this.repo.listExceptions({ ...q, limit: q.limit ?? 100 }, this.now());
   }
 
+  /** Open exceptions per dashboard age bucket (<1d, 1-7d, 7-30d, >30d since first seen). */
+  openExceptionsByAge() {
+    return this.repo.openExceptionsByAge(this.now());
+  }
+
   /** Assigns an open exception to someone (null: unassigns); 404 for an id no run has. */
   async assignException(exceptionId: string, owner: string | null, by?: string): Promise<void> {
     if (!(await this.repo.assignException(exceptionId, owner, by ?? null))) {

@@ -57,6 +57,10 @@ export const SettlementErrors = {
   /** A storage run for a period that has not ended, or a malformed period (storage.ts). */
   invalidStorageRun: defineError("ENT_STORAGE_RUN_INVALID", 422, "Invalid storage run"),
   storageRunNotFound: defineError("ENT_STORAGE_RUN_NOT_FOUND", 404, "Storage run not found"),
+  /** A settlement list cursor this API did not return. */
+  invalidCursor: defineError("ENT_SETTLEMENT_INVALID_CURSOR", 400, "Invalid settlement list cursor"),
+  /** A settlement list filter that cannot hold (`from` not before `to`). */
+  invalidFilter: defineError("ENT_SETTLEMENT_INVALID_FILTER", 400, "Invalid settlement list filter"),
   chargeConflict: defineError("ENT_SETTLEMENT_CHARGE_CONFLICT", 409, "Charge id reused with a different body"),
   invalidRevaluation: defineError("ENT_FX_REVALUATION_INVALID", 400, "Invalid revaluation"),
   /** Before the latest revaluation, or inside a closed period. */

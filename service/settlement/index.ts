@@ -9,7 +9,7 @@ export { captureStateOf, cumulativeShare, eventKey, inclusiveTax, planCapture, p
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
-export { PrismaSettlementRepository, type ProgramItem, type SettlementRepository } from "./repository.js";
+export { PrismaSettlementRepository, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 export { FxRealisation, MAX_RATE_DEVIATION_BPS, REMITTANCE_ID, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
 export { BANDED_FEES, bandFee, MAX_WEIGHT_GRAMS, perOrderFees, STORAGE_RATE, weightBandsFromJson, weightBandsToJson, type FeeBandEvidence, type WeightBand, type WeightBands, type WeightBandTable, type WeightBandsJson } from "./fees.js";
 export { CHARGE_KINDS, type ChargeKind, type SellerCharge, type SellerChargeInput } from "./charges.js";

@@ -8,6 +8,7 @@ import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { TransactionInput } from "../ledger/types.js";
 import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
+import { eventKey } from "./plan.js";
 import { breakdownFromJson, breakdownToJson, fxToJson, journalRequestFromJson, journalRequestToJson } from "./codec.js";
 import {
   type Breakdown,
@@ -49,6 +50,31 @@ export class RecordConflict extends Error {
 /** One item of program data, as published through the API. */
 export type ProgramItem = { kind: "seller"; seller: Seller } | { kind: "schedule"; schedule: FeeSchedule } | { kind: "taxRule"; taxRule: TaxRule };
 
+/** The settlement explorer's filters (all optional, combined with AND). */
+export interface SettlementListFilter {
+  settlementId?: string;
+  sellerId?: string;
+  gateway?: string;
+  gatewayEventId?: string;
+  market?: string;
+  currency?: string;
+  type?: SettlementEventType;
+  /** occurredAt >= from */
+  from?: Date;
+  /** occurredAt < to */
+  to?: Date;
+}
+
+/** One line of the volumes report: records and the sum of their `amount` (minor units of `currency`). */
+export interface SettlementVolume {
+  day: string;
+  market: string;
+  currency: string;
+  eventType: string;
+  count: number;
+  amount: bigint;
+}
+
 export interface SettlementRepository {
   insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem>;
   saveMarkets(markets: readonly Market[]): Promise<void>;
@@ -65,6 +91,10 @@ export interface SettlementRepository {
   /** The capture and all its follow-ups, in sequence order. */
   listChain(captureKey: string): Promise<SettlementRecord[]>;
   listBySettlementId(settlementId: string): Promise<SettlementRecord[]>;
+  /** Posted records with occurredAt in [from, to), per UTC day, market, currency and event type. */
+  volumes(from: Date, to: Date): Promise<SettlementVolume[]>;
+  /** Newest first (by id), below `beforeId`, at most `limit` rows. */
+  list(filter: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]>;
   /** Captures of a program that occurred at or before `before`, oldest first (candidates for auto-release). */
   /**
    * Captures that occurred at or before `before` and may still owe a release: held proceeds with no
@@ -432,6 +462,42 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async listBySettlementId(settlementId: string): Promise<SettlementRecord[]> {
     const rows = await this.prisma.settlement.findMany({ where: { settlementId }, orderBy: { id: "asc" } });
+    return rows.map(toRecord);
+  }
+
+  async volumes(from: Date, to: Date): Promise<SettlementVolume[]> {
+    // Uses no index of its own: a range of up to a year is a sequential pass the report can afford,
+    // and an occurred_at index would be one more to maintain on the write path.
+    const rows = await this.prisma.$queryRaw<Array<{ day: string; market: string; currency: string; event_type: string; n: number; amount: string }>>`
+      SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, market, currency, event_type, count(*)::int AS n, sum(amount)::text AS amount
+        FROM settlements
+       WHERE occurred_at >= ${from} AND occurred_at < ${to} AND status = 'posted'
+       GROUP BY 1, 2, 3, 4
+       ORDER BY 1, 2, 3, 4`;
+    return rows.map((r) => ({ day: r.day, market: r.market, currency: r.currency, eventType: r.event_type, count: Number(r.n), amount: BigInt(r.amount) }));
+  }
+
+  async list(f: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]> {
+    // No index of its own (the write path carries enough): gateway + gatewayEventId is the unique
+    // event key, settlementId and sellerId have theirs; the other filters walk the primary key
+    // newest first and stop at `limit` matches, which a console page can afford.
+    const key = f.gateway !== undefined && f.gatewayEventId !== undefined ? eventKey(f.gateway, f.gatewayEventId) : undefined;
+    const rows = await this.prisma.settlement.findMany({
+      where: {
+        ...(beforeId === null ? {} : { id: { lt: beforeId } }),
+        ...(key === undefined ? {} : { eventKey: key }),
+        ...(f.settlementId === undefined ? {} : { settlementId: f.settlementId }),
+        ...(f.sellerId === undefined ? {} : { sellerId: f.sellerId }),
+        ...(f.gateway === undefined ? {} : { gateway: f.gateway }),
+        ...(f.gatewayEventId === undefined ? {} : { gatewayEventId: f.gatewayEventId }),
+        ...(f.market === undefined ? {} : { market: f.market }),
+        ...(f.currency === undefined ? {} : { currency: f.currency }),
+        ...(f.type === undefined ? {} : { eventType: f.type }),
+        ...(f.from === undefined && f.to === undefined ? {} : { occurredAt: { ...(f.from === undefined ? {} : { gte: f.from }), ...(f.to === undefined ? {} : { lt: f.to }) } }),
+      },
+      orderBy: { id: "desc" },
+      take: limit,
+    });
     return rows.map(toRecord);
   }
 

@@ -28,7 +28,8 @@ import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
-import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementRepository } from "./repository.js";
+import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
+import { isPositiveInt8 } from "../db/int8.js";
 import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
 import type {
   FeeBearer,
@@ -205,6 +206,29 @@ export class SettlementService {
         fields: [{ field: "id", message: "unknown settlement id or event key" }],
       });
     return found;
+  }
+
+  /** Posted settlement volumes per UTC day, market, currency and event type, occurredAt in [from, to) (at most 366 days). */
+  async volumes(from: Date, to: Date): Promise<SettlementVolume[]> {
+    if (from.getTime() >= to.getTime()) throw SettlementErrors.invalidFilter("from must be before to", { fields: [{ field: "to", message: "must be after from" }] });
+    if (to.getTime() - from.getTime() > MAX_VOLUME_RANGE_MS) throw SettlementErrors.invalidFilter("from and to are at most 366 days apart", { fields: [{ field: "to", message: "at most 366 days after from" }] });
+    return this.repo.volumes(from, to);
+  }
+
+  /**
+   * The settlement explorer: records newest first (by id), filtered, in cursor pages. With
+   * `gateway` in the scope (a gateway key), that gateway's only: asking for another one finds nothing.
+   */
+  async list(filter: SettlementListFilter, page: { limit: number; cursor?: string }, scope: { gateway?: string | null } = {}): Promise<{ items: SettlementRecord[]; nextCursor: string | null }> {
+    const own = scope.gateway ?? null;
+    if (own !== null && filter.gateway !== undefined && filter.gateway !== own) return { items: [], nextCursor: null };
+    if (filter.from !== undefined && filter.to !== undefined && filter.from.getTime() >= filter.to.getTime()) {
+      throw SettlementErrors.invalidFilter("from must be before to", { fields: [{ field: "to", message: "must be after from" }] });
+    }
+    const beforeId = page.cursor === undefined ? null : decodeListCursor(page.cursor);
+    const rows = await this.repo.list(own === null ? filter : { ...filter, gateway: own }, beforeId, page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    return { items, nextCursor: rows.length > page.limit ? encodeListCursor(BigInt(items[items.length - 1]!.id)) : null };
   }
 
   /** Every record of one marketplace order, oldest first (with `gateway`: that gateway's only). */
@@ -849,3 +873,17 @@ function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Dat
   }
   return events;
 }
+
+function encodeListCursor(id: bigint): string {
+  return Buffer.from(`s1:${id}`).toString("base64url");
+}
+
+function decodeListCursor(c: string): bigint {
+  const m = /^s1:([1-9]\d{0,18})$/.exec(Buffer.from(c, "base64url").toString());
+  // A forged cursor past the int8 range is as invalid as any other forged cursor (never a 500).
+  if (m === null || !isPositiveInt8(m[1]!)) throw SettlementErrors.invalidCursor("cursor is not one this API returned", { fields: [{ field: "cursor", message: "invalid" }] });
+  return BigInt(m[1]!);
+}
+
+/** The volumes report spans at most this (a leap year). */
+const MAX_VOLUME_RANGE_MS = 366 * 86_400_000;

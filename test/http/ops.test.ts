@@ -140,12 +140,19 @@ describe("operations routes and docs", () => {
       ["post", "/v1/webhooks/endpoints/{id}/deliveries/{eventId}/redeliver"],
     ] as const;
     expect(routes).toContain("settlements");
+    const SIGNED = new Set(["post /v1/settlements/events", "post /v1/settlements/events/batch", "post /v1/fx/quotes", "post /v1/remittances"]);
     for (const [method, path] of expected) {
       const op = doc.paths[path]?.[method];
       expect(op, `${method} ${path}`).toBeDefined();
       expect(Object.keys(op?.responses ?? {}).some((s) => s.startsWith("2")), `${method} ${path} 2xx`).toBe(true);
       expect(op?.responses["401"], `${method} ${path} 401`).toBeDefined();
-      expect(op?.security, `${method} ${path} security`).toEqual([{ apiKey: [] }]);
+      // Signed gateway routes take an API key only; the session routes read their own key or cookie.
+      const security =
+        path === "/v1/sessions" ? undefined
+        : path === "/v1/sessions/current" ? [{ consoleSession: [] }]
+        : SIGNED.has(`${method} ${path}`) ? [{ apiKey: [] }]
+        : [{ apiKey: [] }, { consoleSession: [] }];
+      expect(op?.security, `${method} ${path} security`).toEqual(security);
     }
     for (const p of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[p]?.["get"]).toBeDefined();
     // Errors are documented as problem+json, and every $ref resolves inside the document.

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
-import { Amount, SignatureHeaders, bearer, bearerOnly, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
+import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
@@ -71,6 +71,23 @@ export function toEvent(b: EventBody): SettlementEvent {
     ...(b.weightGrams === undefined ? {} : { weightGrams: b.weightGrams }),
   };
 }
+
+const ListQuery = Type.Object(
+  {
+    settlementId: Type.Optional({ ...Identifier, description: "The marketplace order id" }),
+    sellerId: Type.Optional(Identifier),
+    gateway: Type.Optional(GatewayName),
+    gatewayEventId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's event id" })),
+    market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 market" })),
+    currency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "Buyer currency, ISO 4217" })),
+    type: Type.Optional(Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)), { description: "Event type" })),
+    from: Type.Optional({ ...DateTime, description: "occurredAt at or after" }),
+    to: Type.Optional({ ...DateTime, description: "occurredAt before (exclusive)" }),
+    limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$", description: "Page size, 1-500 (default 50)" })),
+    cursor: Type.Optional(CursorQuery),
+  },
+  { additionalProperties: false },
+);
 
 export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   const { metrics, services } = app;
@@ -148,6 +165,37 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
         return batchItemView({ status: "error", error: { code: r.error.code, message: `internal error on this item; quote request id ${request.id} when reporting it` } }, index);
       }),
     };
+  });
+
+  app.get("/v1/settlements", {
+    config: { auth: { scopes: ["finance:read", "gateway:write"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "List settlement records (the settlement explorer)",
+      description:
+        "Newest first (by record id), cursor pagination (`nextCursor`). Filters, combined: `settlementId` (the marketplace order id), `sellerId`, `gateway`, `gatewayEventId`, `market`, `currency`, `type` (event type), `from`/`to` on occurredAt (`to` exclusive). Each item is the view of `GET /v1/settlements/:id`. A gateway key lists its own gateway's records only (another `gateway` finds nothing).",
+      security: bearer,
+      querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Settlement")), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as Static<typeof ListQuery>;
+    const page = await services.settlement.list(
+      {
+        ...(q.settlementId === undefined ? {} : { settlementId: q.settlementId }),
+        ...(q.sellerId === undefined ? {} : { sellerId: q.sellerId }),
+        ...(q.gateway === undefined ? {} : { gateway: q.gateway }),
+        ...(q.gatewayEventId === undefined ? {} : { gatewayEventId: q.gatewayEventId }),
+        ...(q.market === undefined ? {} : { market: q.market }),
+        ...(q.currency === undefined ? {} : { currency: q.currency }),
+        ...(q.type === undefined ? {} : { type: q.type }),
+        ...(q.from === undefined ? {} : { from: new Date(q.from) }),
+        ...(q.to === undefined ? {} : { to: new Date(q.to) }),
+      },
+      { limit: q.limit === undefined ? 50 : Number(q.limit), ...(q.cursor === undefined ? {} : { cursor: q.cursor }) },
+      { gateway: readableGateway(principalOf(request.principal)) },
+    );
+    return { items: page.items.map(settlementView), nextCursor: page.nextCursor };
   });
 
   app.get("/v1/settlements/:id", {

@@ -424,6 +424,11 @@ export class BankRail {
     await this.processInbox();
   }
 
+  /** Bank payouts per state and currency (the dashboard's figures). */
+  summary(): Promise<Array<{ state: string; currency: string; count: number; amount: bigint }>> {
+    return this.#store.summary();
+  }
+
   async payouts(filter: { sellerId?: string; status?: BankPayoutStatus; fileId?: string; before?: bigint; limit?: number }): Promise<BankPayout[]> {
     return this.#store.list({ ...filter, limit: filter.limit ?? 50 });
   }

@@ -228,6 +228,14 @@ export class BankStore {
     return r ? payoutOf(r) : null;
   }
 
+  /** Per status and currency: count and sum of the instructed amounts (minor units). */
+  async summary(): Promise<Array<{ state: string; currency: string; count: number; amount: bigint }>> {
+    const rows = await this.sql.q<Array<{ status: string; currency: string; n: number; amount: string }>>(
+      `SELECT status, currency, count(*)::int AS n, sum(amount)::text AS amount FROM bank_payouts GROUP BY status, currency ORDER BY status, currency`,
+    );
+    return rows.map((r) => ({ state: r.status, currency: r.currency, count: r.n, amount: BigInt(r.amount) }));
+  }
+
   async list(filter: { sellerId?: string; status?: BankPayoutStatus; fileId?: string; before?: bigint; limit: number }): Promise<BankPayout[]> {
     const rows = await this.sql.q(
       `SELECT * FROM bank_payouts WHERE ($1::text IS NULL OR seller_id = $1) AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR file_id = $3)

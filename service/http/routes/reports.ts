@@ -1,0 +1,110 @@
+/**
+ * Dashboard figures for the web console: settlement volumes per UTC day (aggregated in SQL by the
+ * settlement module) and the overview (service/overview.ts: balances, anchoring lag, payouts,
+ * open exceptions). Reads only; finance:read.
+ */
+import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "typebox";
+import { readOverview } from "../../overview.js";
+import { bearer, DateTime, problems } from "../schemas/common.js";
+import { TAGS } from "../plugins/docs.js";
+
+const Minor = Type.String({ pattern: "^-?[0-9]+$", description: "Integer minor units of the line's currency" });
+
+const VolumesQuery = Type.Object(
+  {
+    from: { ...DateTime, description: "occurredAt at or after" },
+    to: { ...DateTime, description: "occurredAt before (exclusive); at most 366 days after from" },
+  },
+  { additionalProperties: false },
+);
+
+const VolumesView = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      day: Type.String({ pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description: "UTC day of occurredAt" }),
+      market: Type.String(),
+      currency: Type.String(),
+      eventType: Type.String(),
+      count: Type.Integer(),
+      amountMinor: { ...Minor, description: "Sum of the events' amount, in minor units of currency" },
+    }),
+  ),
+});
+
+const OverviewView = Type.Object({
+  balances: Type.Array(
+    Type.Object({
+      currency: Type.String(),
+      debitBalances: { ...Minor, description: "Posted balances of the debit-normal accounts (assets: receivables, cash; and expenses)" },
+      creditBalances: { ...Minor, description: "Posted balances of the credit-normal accounts (liabilities: sellers' balances, tax payable; and revenue)" },
+      accounts: Type.Integer(),
+    }),
+  ),
+  anchoring: Type.Object({
+    journalHead: Type.String({ description: "Sequence of the newest journal transaction (0: empty journal)" }),
+    anchoredThrough: Type.Union([Type.String(), Type.Null()], { description: "Last journal sequence in a batch seen on chain (observed, safe or final); null: none, or no chain" }),
+    lagTransactions: Type.String({ description: "Journal transactions after anchoredThrough" }),
+    oldestUnanchoredAt: Type.Union([DateTime, Type.Null()], { description: "When the oldest of them was booked; null: all anchored" }),
+  }),
+  payouts: Type.Array(
+    Type.Object({
+      rail: Type.Union([Type.Literal("stablecoin"), Type.Literal("bank")]),
+      state: Type.String(),
+      currency: Type.String(),
+      count: Type.Integer(),
+      amountMinor: { ...Minor, description: "Sum in the seller's payout currency, minor units" },
+    }),
+  ),
+  exceptions: Type.Array(
+    Type.Object({
+      ageBucket: Type.Union([Type.Literal("<1d"), Type.Literal("1-7d"), Type.Literal("7-30d"), Type.Literal(">30d")]),
+      count: Type.Integer(),
+    }),
+  ),
+});
+
+export async function reportRoutes(app: FastifyInstance): Promise<void> {
+  const { services } = app;
+
+  app.get("/v1/reports/volumes", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.reports],
+      summary: "Settlement volumes per day, market, currency and event type",
+      description: "Posted settlement records with occurredAt in [from, to) (at most 366 days), per UTC day, market, buyer currency and event type: how many, and the sum of their amount in minor units of that currency. Ordered by day, market, currency, event type.",
+      security: bearer,
+      querystring: VolumesQuery,
+      response: { 200: VolumesView, ...problems(400, 401, 403, 429) },
+    },
+  }, async (request) => {
+    const q = request.query as Static<typeof VolumesQuery>;
+    const rows = await services.settlement.volumes(new Date(q.from), new Date(q.to));
+    return { items: rows.map((r) => ({ day: r.day, market: r.market, currency: r.currency, eventType: r.eventType, count: r.count, amountMinor: r.amount.toString() })) };
+  });
+
+  app.get("/v1/reports/overview", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.reports],
+      summary: "Dashboard overview: balances, anchoring lag, payouts, open exceptions",
+      description:
+        "`balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen.",
+      security: bearer,
+      response: { 200: OverviewView, ...problems(401, 403, 429) },
+    },
+  }, async () => {
+    const o = await readOverview(services);
+    return {
+      balances: o.balances.map((b) => ({ currency: b.currency, debitBalances: b.debitBalances.toString(), creditBalances: b.creditBalances.toString(), accounts: b.accounts })),
+      anchoring: {
+        journalHead: o.anchoring.journalHead.toString(),
+        anchoredThrough: o.anchoring.anchoredThrough?.toString() ?? null,
+        lagTransactions: o.anchoring.lagTransactions.toString(),
+        oldestUnanchoredAt: o.anchoring.oldestUnanchoredAt?.toISOString() ?? null,
+      },
+      payouts: o.payouts.map((p) => ({ rail: p.rail, state: p.state, currency: p.currency, count: p.count, amountMinor: p.amount.toString() })),
+      exceptions: o.exceptions,
+    };
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * The dashboard's overview, read through each module's service (none of them is written to):
+ * per-currency balances from the ledger's running totals, how far the journal is anchored, payouts
+ * per rail, state and currency, and open reconciliation exceptions by age. Parts whose module is
+ * not configured (no chain: no anchoring, no vault payouts; no bank rail) answer as empty.
+ */
+import type { AnchorService } from "./anchoring/index.js";
+import type { BalanceSummary, Ledger } from "./ledger/types.js";
+import type { BankRail, PayoutService } from "./payouts/index.js";
+import type { ReconciliationService } from "./reconciliation/index.js";
+
+export interface Overview {
+  balances: BalanceSummary[];
+  anchoring: {
+    /** Sequence of the newest journal transaction (0: empty journal). */
+    journalHead: bigint;
+    /** Last journal sequence in a batch seen on chain; null: none (or no chain configured). */
+    anchoredThrough: bigint | null;
+    /** Journal transactions after `anchoredThrough`. */
+    lagTransactions: bigint;
+    /** When the first of them was booked; null: everything is anchored. */
+    oldestUnanchoredAt: Date | null;
+  };
+  payouts: Array<{ rail: "stablecoin" | "bank"; state: string; currency: string; count: number; amount: bigint }>;
+  exceptions: Array<{ ageBucket: string; count: number }>;
+}
+
+export interface OverviewSources {
+  ledger: Ledger;
+  anchoring?: AnchorService | undefined;
+  payouts?: PayoutService | undefined;
+  bank?: BankRail | undefined;
+  reconciliation?: ReconciliationService | undefined;
+}
+
+export async function readOverview(s: OverviewSources): Promise<Overview> {
+  const [balances, anchoredThrough, vault, bank, exceptions] = await Promise.all([
+    s.ledger.balanceSummary(),
+    s.anchoring?.anchoredThrough() ?? null,
+    s.payouts?.summary() ?? [],
+    s.bank?.summary() ?? [],
+    s.reconciliation?.openExceptionsByAge() ?? [],
+  ]);
+  const position = await s.ledger.journalPosition(anchoredThrough ?? 0n);
+  return {
+    balances,
+    anchoring: {
+      journalHead: position.head,
+      anchoredThrough,
+      lagTransactions: position.head > (anchoredThrough ?? 0n) ? position.head - (anchoredThrough ?? 0n) : 0n,
+      oldestUnanchoredAt: position.firstAfterBookedAt,
+    },
+    payouts: [...vault.map((p) => ({ rail: "stablecoin" as const, ...p })), ...bank.map((p) => ({ rail: "bank" as const, ...p }))],
+    exceptions,
+  };
+}

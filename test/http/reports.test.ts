@@ -1,0 +1,181 @@
+/**
+ * The dashboard's report routes on both engines: settlement volumes aggregated in SQL per UTC day,
+ * market, currency and event type; the overview's balances (equal per currency, as the journal
+ * balances), anchoring position without a chain, payouts, and open reconciliation exceptions by age.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readOverview } from "../../service/overview.js";
+import { PayoutRepository } from "../../service/payouts/repository.js";
+import { BankStore } from "../../service/payouts/bank/store.js";
+import { AnchorStore } from "../../service/anchoring/store.js";
+import { ADYEN_COLUMNS } from "../../service/reconciliation/index.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, usdRates, type Harness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
+
+function adyenRow(over: Partial<Record<(typeof ADYEN_COLUMNS)[number], string>>): string {
+  const base: Record<string, string> = {
+    "Company Account": "EntrepotMarketplace",
+    "Merchant Account": "EntrepotMarketplaceBR",
+    "Payment Method": "elo",
+    "Creation Date": `${DAY} 10:00:00`,
+    TimeZone: "CET",
+    Type: "Settled",
+    "Gross Currency": "BRL",
+    "Exchange Rate": "1",
+    "Net Currency": "BRL",
+    "Batch Number": "7",
+  };
+  const row = { ...base, ...over };
+  return ADYEN_COLUMNS.map((c) => row[c] ?? "").join(",");
+}
+
+/** One matching row, one amount mismatch (150.00 reported, 149.90 booked), one the ledger lacks: two exceptions. */
+const REPORT = [
+  ADYEN_COLUMNS.join(","),
+  adyenRow({ "Psp Reference": "PSP-1", "Modification Reference": "rep-1", "Merchant Reference": "ORD-R-1", "Gross Credit (GC)": "149.90", "Net Credit (NC)": "145.56", "Commission (NC)": "4.34" }),
+  adyenRow({ "Psp Reference": "PSP-2", "Modification Reference": "rep-2", "Merchant Reference": "ORD-R-2", "Gross Credit (GC)": "150.00", "Net Credit (NC)": "145.66", "Commission (NC)": "4.34" }),
+  adyenRow({ "Psp Reference": "PSP-9", "Modification Reference": "rep-ghost", "Merchant Reference": "ORD-R-9", "Gross Credit (GC)": "10.00", "Net Credit (NC)": "9.71", "Commission (NC)": "0.29" }),
+].join("\r\n");
+
+interface Volume {
+  day: string;
+  market: string;
+  currency: string;
+  eventType: string;
+  count: number;
+  amountMinor: string;
+}
+interface OverviewBody {
+  balances: Array<{ currency: string; debitBalances: string; creditBalances: string; accounts: number }>;
+  anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: string; oldestUnanchoredAt: string | null };
+  payouts: Array<{ rail: string; state: string; currency: string; count: number; amountMinor: string }>;
+  exceptions: Array<{ ageBucket: string; count: number }>;
+}
+
+describe.each(kinds)("report routes on %s", (kind) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness({ kind });
+    await publishDayRates(h);
+    const next = await h.post("/v1/fx/rates", { rates: usdRates(["BRL", "CNY"], "2024-12-03", new Date("2024-12-03T00:00:00.000Z")) }, h.keys.admin);
+    if (next.statusCode !== 201) throw new Error(next.body);
+    const events = [
+      capture({ gatewayEventId: "rep-1", settlementId: "ORD-R-1", occurredAt: `${DAY}T08:00:00.000Z` }),
+      capture({ gatewayEventId: "rep-2", settlementId: "ORD-R-2", occurredAt: `${DAY}T23:59:59.000Z` }),
+      capture({ type: "refund", gatewayEventId: "rep-1-r", originalEventId: "rep-1", settlementId: "ORD-R-1", amount: "1000", gatewayFee: "0", occurredAt: `${DAY}T12:00:00.000Z` }),
+      capture({ gatewayEventId: "rep-3", settlementId: "ORD-R-3", amount: "5000", occurredAt: "2024-12-03T00:00:00.000Z" }),
+    ];
+    for (const e of events) {
+      const r = await h.signedPost("/v1/settlements/events", e);
+      if (r.statusCode !== 201) throw new Error(r.body);
+    }
+  }, 120_000);
+  afterAll(async () => h.close());
+
+  it("aggregates volumes per UTC day, market, currency and event type, to exclusive", async () => {
+    const r = await h.get(`/v1/reports/volumes?from=${DAY}T00:00:00Z&to=2024-12-04T00:00:00Z`);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(json<{ items: Volume[] }>(r).items).toEqual([
+      { day: DAY, market: "BR", currency: "BRL", eventType: "capture", count: 2, amountMinor: "29980" },
+      { day: DAY, market: "BR", currency: "BRL", eventType: "refund", count: 1, amountMinor: "1000" },
+      { day: "2024-12-03", market: "BR", currency: "BRL", eventType: "capture", count: 1, amountMinor: "5000" },
+    ]);
+    const first = json<{ items: Volume[] }>(await h.get(`/v1/reports/volumes?from=${DAY}T00:00:00Z&to=2024-12-03T00:00:00Z`));
+    expect(first.items.map((i) => i.day)).toEqual([DAY, DAY]);
+  });
+
+  it("refuses a missing, reversed or longer than 366 days range naming the field, and keys without finance:read", async () => {
+    const missing = await h.get(`/v1/reports/volumes?from=${DAY}T00:00:00Z`);
+    expect([missing.statusCode, missing.body.includes("to")]).toEqual([400, true]);
+    const reversed = await h.get(`/v1/reports/volumes?from=${DAY}T00:00:00Z&to=2024-12-01T00:00:00Z`);
+    expect([reversed.statusCode, problemCode(reversed)]).toEqual([400, "ENT_SETTLEMENT_INVALID_FILTER"]);
+    expect((await h.get("/v1/reports/volumes?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:00Z")).statusCode).toBe(200); // 366 days (2024 is a leap year)
+    const long = await h.get("/v1/reports/volumes?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:01Z");
+    expect([long.statusCode, problemCode(long)]).toEqual([400, "ENT_SETTLEMENT_INVALID_FILTER"]);
+    expect(long.body).toContain('"field":"to"');
+    expect((await h.get(`/v1/reports/volumes?from=${DAY}T00:00:00Z&to=2024-12-04T00:00:00Z`, h.keys.gateway)).statusCode).toBe(403);
+    expect((await h.get("/v1/reports/overview", h.keys.gateway)).statusCode).toBe(403);
+  });
+
+  it("answers the overview: balances that balance per currency, the journal position without a chain, open exceptions by age", async () => {
+    const imported = await h.app.inject({ method: "POST", url: "/v1/reconciliation/imports?format=adyen_settlement_details", payload: REPORT, headers: { "content-type": "text/csv", authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(imported.statusCode, imported.body).toBe(201);
+    const run = await h.post("/v1/reconciliation/runs", { importIds: [json<{ import: { id: string } }>(imported).import.id] }, h.keys.admin);
+    expect(run.statusCode, run.body).toBe(201);
+
+    const r = await h.get("/v1/reports/overview");
+    expect(r.statusCode, r.body).toBe(200);
+    const o = json<OverviewBody>(r);
+    expect(o.balances.length).toBeGreaterThan(0);
+    for (const b of o.balances) expect(b.debitBalances, b.currency).toBe(b.creditBalances);
+    const brl = o.balances.find((b) => b.currency === "BRL");
+    expect(BigInt(brl?.debitBalances ?? "0")).toBeGreaterThan(0n);
+
+    const txs = json<{ items: Array<{ sequence: string; bookedAt: string }> }>(await h.get("/v1/transactions?limit=1000"));
+    const oldest = txs.items.at(-1)!;
+    expect(o.anchoring).toEqual({ journalHead: txs.items[0]!.sequence, anchoredThrough: null, lagTransactions: txs.items[0]!.sequence, oldestUnanchoredAt: oldest.bookedAt });
+
+    expect(o.payouts).toEqual([]);
+    const queue = json<{ openByAge: Record<string, number> }>(await h.get("/v1/reconciliation/exceptions?status=open"));
+    const open = Object.values(queue.openByAge).reduce((a, b) => a + b, 0);
+    expect(open).toBeGreaterThan(0);
+    expect(o.exceptions).toEqual([
+      { ageBucket: "<1d", count: open },
+      { ageBucket: "1-7d", count: 0 },
+      { ageBucket: "7-30d", count: 0 },
+      { ageBucket: ">30d", count: 0 },
+    ]);
+  });
+
+  it("lists vault and bank payouts apart by rail, and counts lag from the anchored sequence", async () => {
+    const o = await readOverview({
+      ledger: h.services.ledger,
+      anchoring: { anchoredThrough: async () => 2n } as never,
+      payouts: { summary: async () => [{ state: "final", currency: "CNY", count: 2, amount: 500n }] } as never,
+      bank: { summary: async () => [{ state: "instructed", currency: "CNY", count: 1, amount: 70n }] } as never,
+    });
+    expect(o.payouts).toEqual([
+      { rail: "stablecoin", state: "final", currency: "CNY", count: 2, amount: 500n },
+      { rail: "bank", state: "instructed", currency: "CNY", count: 1, amount: 70n },
+    ]);
+    expect(o.anchoring.anchoredThrough).toBe(2n);
+    expect(o.anchoring.lagTransactions).toBe(o.anchoring.journalHead - 2n);
+    const third = await h.services.ledger.getTransaction("3");
+    expect(o.anchoring.oldestUnanchoredAt).toEqual(third?.bookedAt);
+    expect(o.exceptions).toEqual([]);
+  });
+
+  it("reads the last sequence of a batch seen on chain, not of one only built or submitted", async () => {
+    const anchor = `0x${"ab".repeat(20)}`;
+    const store = new AnchorStore(h.db.sql, 31337n, anchor);
+    expect(await store.anchoredThrough()).toBeNull();
+    const h66 = `0x${"00".repeat(32)}`;
+    for (const [id, last, status] of [[1n, 2n, "final"], [2n, 3n, "observed"], [3n, 4n, "submitted"]] as const) {
+      await h.db.sql.q(
+        `INSERT INTO anchor_batches (chain_id, anchor_address, batch_id, root, leaf_count, journal_count, first_sequence, last_sequence, currency_totals, totals_digest, previous_root, status, sender_key,
+                                     tx_hash, block_number, block_hash)
+         VALUES ($1, $2, $3, $4, 1, 1, $5, $5, '[]'::jsonb, $4, $4, $6, $7, $8, $9, $8)`,
+        31337n, anchor, id, h66, last, status, `anchor:31337:${anchor}:${id}`, status === "submitted" ? null : h66, status === "submitted" ? null : 10n,
+      );
+    }
+    expect(await store.anchoredThrough()).toBe(3n);
+    expect(await new AnchorStore(h.db.sql, 1n, anchor).anchoredThrough()).toBeNull();
+  });
+
+  it("sums vault and bank payouts per state and currency in SQL", async () => {
+    expect(await new PayoutRepository(h.db.sql).summary()).toEqual([]);
+    // Rows as the rail leaves them in states that need no file or journal references.
+    for (const [id, seller, status, amount] of [["E2E-1", "S-A", "rejected", "700"], ["E2E-2", "S-B", "rejected", "300"], ["E2E-3", "S-C", "planned", "50"]] as const) {
+      await h.db.sql.q(
+        `INSERT INTO bank_payouts (seller_id, currency, amount, end_to_end_id, status, account, reserve_request, created_by) VALUES ($1, 'CNY', $2::numeric, $3, $4, '{}'::jsonb, '{}'::jsonb, 'test')`,
+        seller, amount, id, status,
+      );
+    }
+    expect(await new BankStore(h.db.sql).summary()).toEqual([
+      { state: "planned", currency: "CNY", count: 1, amount: 50n },
+      { state: "rejected", currency: "CNY", count: 2, amount: 1000n },
+    ]);
+  });
+});
