@@ -49,7 +49,7 @@ interface Volume {
 }
 interface OverviewBody {
   balances: Array<{ currency: string; debitBalances: string; creditBalances: string; accounts: number }>;
-  anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: string; oldestUnanchoredAt: string | null };
+  anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: Array<{ rail: string; state: string; currency: string; count: number; amountMinor: string }>;
   exceptions: Array<{ ageBucket: string; count: number }>;
 }
@@ -115,7 +115,7 @@ describe.each(kinds)("report routes on %s", (kind) => {
 
     const txs = json<{ items: Array<{ sequence: string; bookedAt: string }> }>(await h.get("/v1/transactions?limit=1000"));
     const oldest = txs.items.at(-1)!;
-    expect(o.anchoring).toEqual({ journalHead: txs.items[0]!.sequence, anchoredThrough: null, lagTransactions: txs.items[0]!.sequence, oldestUnanchoredAt: oldest.bookedAt });
+    expect(o.anchoring).toEqual({ journalHead: txs.items[0]!.sequence, anchoredThrough: null, lagTransactions: Number(txs.items[0]!.sequence), oldestUnanchoredAt: oldest.bookedAt });
 
     expect(o.payouts).toEqual([]);
     const queue = json<{ openByAge: Record<string, number> }>(await h.get("/v1/reconciliation/exceptions?status=open"));

@@ -44,7 +44,7 @@ const OverviewView = Type.Object({
   anchoring: Type.Object({
     journalHead: Type.String({ description: "Sequence of the newest journal transaction (0: empty journal)" }),
     anchoredThrough: Type.Union([Type.String(), Type.Null()], { description: "Last journal sequence in a batch seen on chain (observed, safe or final); null: none, or no chain" }),
-    lagTransactions: Type.String({ description: "Journal transactions after anchoredThrough" }),
+    lagTransactions: Type.Integer({ description: "How many journal transactions come after anchoredThrough (a count, so a JSON number)" }),
     oldestUnanchoredAt: Type.Union([DateTime, Type.Null()], { description: "When the oldest of them was booked; null: all anchored" }),
   }),
   payouts: Type.Array(
@@ -100,7 +100,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       anchoring: {
         journalHead: o.anchoring.journalHead.toString(),
         anchoredThrough: o.anchoring.anchoredThrough?.toString() ?? null,
-        lagTransactions: o.anchoring.lagTransactions.toString(),
+        lagTransactions: Number(o.anchoring.lagTransactions),
         oldestUnanchoredAt: o.anchoring.oldestUnanchoredAt?.toISOString() ?? null,
       },
       payouts: o.payouts.map((p) => ({ rail: p.rail, state: p.state, currency: p.currency, count: p.count, amountMinor: p.amount.toString() })),
