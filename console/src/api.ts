@@ -52,7 +52,7 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, body.code ?? `HTTP_${res.status}`, body.detail ?? body.title ?? res.statusText, body.errors ?? []);
 }
 
-const SESSION_GONE = new Set(["ENT_AUTH_SESSION_INVALID", "ENT_AUTH_SESSION_EXPIRED", "ENT_AUTH_MISSING_KEY", "ENT_AUTH_INVALID_KEY"]);
+const SESSION_GONE = new Set(["ENT_AUTH_SESSION_INVALID", "ENT_AUTH_SESSION_EXPIRED", "ENT_AUTH_MISSING_KEY", "ENT_AUTH_INVALID_KEY", "ENT_AUTH_REVOKED_KEY"]);
 
 export async function request(method: string, path: string, opts: { query?: Query; body?: unknown; accept?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: opts.accept ?? "application/json" };

@@ -73,8 +73,9 @@ function App(): JSX.Element {
         onSignedIn={(s) => {
           setSession(s);
           setEnded(null);
-          const back = location.query.get("next");
-          navigate(back !== null && back.startsWith("/") && !back.startsWith("//") ? back : "/", { replace: true });
+          // Signed in from a view's URL (a bookmark, a link, an ended session): that view.
+          if (location.path !== "/sign-in") navigate(`${location.path}${window.location.search}`, { replace: true });
+          else navigate("/", { replace: true });
         }}
       />
     );

@@ -6,6 +6,7 @@
  * second on this machine. Values: bigint (or safe integer) for integers, hex strings for address
  * and bytes32, strings, arrays.
  */
+import { getBytes } from "ethers";
 
 const WORD = 32;
 const utf8 = new TextEncoder();
@@ -82,7 +83,7 @@ function smallWord(n: number): Uint8Array {
 
 function hexBytes(v: unknown, size: number, what: string): Uint8Array {
   if (typeof v !== "string" || !/^0x[0-9a-fA-F]*$/.test(v) || v.length !== 2 + size * 2) throw new TypeError(`${what}: expected ${size} bytes of 0x-hex`);
-  return Uint8Array.from(Buffer.from(v.slice(2), "hex"));
+  return getBytes(v);
 }
 
 function integer(v: unknown, p: { kind: "uint" | "int"; bits: number }): bigint {

@@ -22,6 +22,8 @@ const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const SHOTS = path.join(ROOT, "test-results", "console");
 const README_ORDER = "ORD-README-1";
+// A reader in Shenzhen: times show in their zone (UTC on hover).
+const CONTEXT = { viewport: { width: 1360, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" };
 
 async function axe(page: Page, view: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
@@ -76,7 +78,7 @@ describe("the finance console (Chromium)", () => {
   });
 
   async function signedIn(key: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" });
+    const context = await browser.newContext(CONTEXT);
     const page = await context.newPage();
     await page.goto(`${url}/console/`);
     await page.getByLabel("API key").fill(key);
@@ -92,10 +94,12 @@ describe("the finance console (Chromium)", () => {
       if (r.status === 200 && ((await r.json()) as { anchoring: { state: string } }).anchoring.state !== "submitted") break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const page = await (await browser.newContext(CONTEXT)).newPage();
     await page.goto(`${url}/console/settlements`);
     await page.getByLabel("API key").fill(finance);
     await page.getByRole("button", { name: "Sign in" }).click();
+    // Signed in from a view's URL, the page shows that view.
+    await page.getByRole("heading", { level: 1, name: "Settlements" }).waitFor();
     // The session cookie is HttpOnly and strict: the page cannot read it.
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === "entrepot_session")).toMatchObject({ httpOnly: true, sameSite: "Strict" });
@@ -125,13 +129,15 @@ describe("the finance console (Chromium)", () => {
     expect(lines).toContain("25.48 BRL");
     expect(lines).toContain("20.74 BRL");
     await shot(page, "settlement-proof");
+    // The first screen of it, as the README shows it (docs/console-settlement.png is a copy of this file).
+    await page.screenshot({ path: path.join(SHOTS, "settlement-proof-screen.png") });
     await axe(page, "settlement");
 
     // A tampered node answer fails: pointing the page at an endpoint that is not the chain.
     await page.getByLabel("Chain JSON-RPC endpoint").fill(`${url}/healthz`);
     await page.getByRole("button", { name: "Verify again" }).click();
     await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 30_000 }).toMatch(/^NOT VERIFIED/);
-    await page.close();
+    await page.context().close();
   });
 
   it("imports a report by drag and drop, runs it, and resolves an exception with the postings shown before they are booked", { timeout: 120_000 }, async () => {
@@ -180,7 +186,7 @@ describe("the finance console (Chromium)", () => {
       ["platform:reconciliation:gateway_costs", "debit", "500"],
       ["gateway:adyen:receivable", "credit", "500"],
     ]);
-    await page.close();
+    await page.context().close();
   });
 
   it("shows a read-only key no write action, and the service refuses a write through its session", { timeout: 60_000 }, async () => {
@@ -200,7 +206,7 @@ describe("the finance console (Chromium)", () => {
     });
     expect(status).toBe(403);
     await shot(page, "read-only-reconciliation");
-    await page.close();
+    await page.context().close();
   });
 
   it("serves every view at its own URL with no serious or critical accessibility violation; sign-out ends the session", { timeout: 120_000 }, async () => {
@@ -224,8 +230,19 @@ describe("the finance console (Chromium)", () => {
     await page.goto(`${url}/console/payouts`);
     await page.getByRole("heading", { name: "Stablecoin payouts (vault)" }).waitFor();
     await page.getByRole("link", { name: "PDF" }).first().waitFor();
+    // A statement downloads with the session (a plain link: the cookie goes with it).
+    const pdf = await page.evaluate(`(async () => { const r = await fetch(document.querySelector("a[href*='format=pdf']").href); return [r.status, r.headers.get("content-type")]; })()`);
+    expect(pdf).toEqual([200, "application/pdf"]);
     await shot(page, "payouts");
     await axe(page, "payouts");
+
+    await page.goto(`${url}/console/journal`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    expect(await page.locator("table.list tbody tr").count()).toBe(50);
+    await page.getByRole("button", { name: "Older →" }).click();
+    await expect.poll(() => page.getByText("Page 2").count()).toBe(1);
+    await shot(page, "journal");
+    await axe(page, "journal");
 
     await page.goto(`${url}/console/anchoring`);
     await page.locator("table.list tbody tr").first().waitFor();
@@ -238,6 +255,6 @@ describe("the finance console (Chromium)", () => {
     await axe(page, "sign-in");
     const after = await page.evaluate(async () => (await fetch("/v1/transactions?limit=1")).status);
     expect(after).toBe(401);
-    await page.close();
+    await page.context().close();
   });
 });

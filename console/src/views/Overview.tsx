@@ -25,7 +25,8 @@ interface Volume {
 }
 
 interface OverviewReport {
-  balances: { currency: string; [k: string]: unknown }[];
+  /** Posted balances of debit-normal and of credit-normal accounts per currency (they are equal when the books balance). */
+  balances: { currency: string; debitBalances: string; creditBalances: string; accounts: number }[];
   anchoring: { journalHead: string | null; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: { rail: string; state: string; currency: string; count: number; amountMinor: string }[];
   exceptions: { ageBucket: string; count: number }[];
@@ -167,36 +168,33 @@ export function Overview(props: ViewProps): JSX.Element {
             <section class="card" aria-labelledby="bal-h">
               <h2 id="bal-h">Balances per currency</h2>
               <table>
-                <caption class="sr-only">Balances per currency</caption>
+                <caption class="sr-only">Posted balances per currency, debit-normal against credit-normal accounts</caption>
                 <thead>
                   <tr>
                     <th scope="col">Currency</th>
-                    {Object.keys(o.balances[0] ?? {})
-                      .filter((k) => k !== "currency")
-                      .map((k) => (
-                        <th key={k} scope="col" class="num">
-                          {k}
-                        </th>
-                      ))}
+                    <th scope="col" class="num">Debit-normal</th>
+                    <th scope="col" class="num">Credit-normal</th>
+                    <th scope="col" class="num">Accounts</th>
                   </tr>
                 </thead>
                 <tbody>
                   {o.balances.map((b) => (
                     <tr key={b.currency}>
                       <td>
-                        <Link href={href("/accounts", { currency: b.currency })}>{b.currency}</Link>
+                        <Link href={href("/accounts", { currency: b.currency })}>{b.currency}</Link> {b.debitBalances === b.creditBalances ? <span class="badge good">balanced</span> : <span class="badge bad">off</span>}
                       </td>
-                      {Object.entries(b)
-                        .filter(([k]) => k !== "currency")
-                        .map(([k, v]) => (
-                          <td key={k} class="num">
-                            {typeof v === "string" && /^-?[0-9]+$/.test(v) ? <Money minor={v} currency={b.currency} code={false} /> : String(v)}
-                          </td>
-                        ))}
+                      <td class="num">
+                        <Money minor={b.debitBalances} currency={b.currency} code={false} />
+                      </td>
+                      <td class="num">
+                        <Money minor={b.creditBalances} currency={b.currency} code={false} />
+                      </td>
+                      <td class="num">{b.accounts}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
+              <p class="muted">Assets and expenses against liabilities, equity and revenue: equal in every currency when the books balance.</p>
             </section>
             <section class="card" aria-labelledby="anc-h">
               <h2 id="anc-h">Anchoring</h2>

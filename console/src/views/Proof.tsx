@@ -125,7 +125,7 @@ export function ProofPanel(props: { id: string }): JSX.Element {
         {verifying && <Loading />}
         {report !== null && (
           <>
-            <pre class="checks" aria-label="Checks">
+            <pre class="checks" tabIndex={0} role="region" aria-label="Checks as npm run verify prints them">
               {report.checks.map((c) => (
                 <div key={c.name} class={c.ok ? "pass" : "fail"}>
                   <strong>{c.ok ? "PASS" : "FAIL"}</strong>
