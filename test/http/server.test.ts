@@ -24,9 +24,11 @@ describe("server.ts", () => {
     try {
       expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const text = printed.join("");
-      expect(text.match(/Bearer ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(3);
+      expect(text.match(/Bearer ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(4);
       expect(text).toContain("scopes=admin");
       expect(text).toContain("scopes=gateway:write gateway=adyen");
+      expect(text).toMatch(/demo auditor\s+scopes=finance:read
+/);
       expect(text).toContain("signing secrets encrypted under SECRETS_KEY");
       expect(text).not.toContain("only their hashes are stored");
       gateway = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(text)?.slice(1, 3) as [string, string];
