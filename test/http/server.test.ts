@@ -27,8 +27,7 @@ describe("server.ts", () => {
       expect(text.match(/Bearer ent_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/g)).toHaveLength(4);
       expect(text).toContain("scopes=admin");
       expect(text).toContain("scopes=gateway:write gateway=adyen");
-      expect(text).toMatch(/demo auditor\s+scopes=finance:read
-/);
+      expect(text).toMatch(/demo auditor\s+scopes=finance:read\n/);
       expect(text).toContain("signing secrets encrypted under SECRETS_KEY");
       expect(text).not.toContain("only their hashes are stored");
       gateway = /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(text)?.slice(1, 3) as [string, string];
