@@ -60,7 +60,7 @@ describe("server.ts", () => {
       expect(again).toEqual([]);
       expect((await fetch(`${second.url}/v1/journal/verify`, { headers: { authorization: `Bearer ${finance}` } })).status).toBe(200);
       const rows = await second.services.apiKeys.list();
-      expect(rows.length).toBe(3);
+      expect(rows.length).toBe(4);
       // Nothing left to seal: the boot did it.
       expect(await second.services.apiKeys.sealStoredSecrets()).toEqual({ sealed: 0 });
       const body = "{}";
