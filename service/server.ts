@@ -8,6 +8,7 @@
  * SIGINT/SIGTERM: stop the workers (releasing the lease), stop accepting, let in-flight requests
  * finish (bounded), close the database; a second signal exits at once.
  */
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { buildApp, serverOptions } from "./app.js";
@@ -139,7 +140,10 @@ async function main(): Promise<void> {
   closeOnSignals(config.role === "workers" ? await startWorkerInstance(config) : await startServer(config));
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run when this file is the entry point; not when another entry (npm start's bundle, dist/start.mjs,
+// in which every module shares the bundle's import.meta.url) merely includes it.
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href && /^server\.(ts|js|mjs)$/.test(path.basename(entry))) {
   main().catch((e: unknown) => {
     process.stderr.write(`failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof ConfigError ? 2 : 1);

@@ -4,9 +4,9 @@
  * fingerprint that lets a deployment record be checked against what is really on chain.
  */
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { getBytes, hexlify, keccak256, type InterfaceAbi } from "ethers";
+import { PROJECT_ROOT } from "../root.js";
 import { DeployErrors } from "./deploy-errors.js";
 
 /** The fields of a Hardhat 3 artifact (`hh3-artifact-1`) this module relies on. */
@@ -21,8 +21,7 @@ export interface ContractArtifact {
   readonly immutableReferences?: Record<string, ReadonlyArray<{ start: number; length: number }>>;
 }
 
-/** The project root: this file lives in `<root>/service/chain/`. */
-export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { PROJECT_ROOT };
 export const DEFAULT_ARTIFACTS_DIR = path.join(PROJECT_ROOT, "artifacts");
 
 /** Where each deployable contract's source lives, relative to the project root. */

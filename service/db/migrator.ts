@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PROJECT_ROOT } from "../root.js";
 import { DbErrors } from "./errors.js";
 
 /** The minimum a migrator needs from a single database connection (pg client or PGlite). */
@@ -27,7 +27,7 @@ export interface Migration {
   checksum: string;
 }
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, "service", "db", "migrations");
 export const MIGRATIONS_TABLE = "_entrepot_migrations";
 /** Arbitrary constant key for pg_advisory_xact_lock: "ENTREPOT" as ASCII, fits in int8. */
 const LOCK_KEY = "4570904863281223764";

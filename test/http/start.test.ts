@@ -1,5 +1,5 @@
 /**
- * `npm start` as a user runs it (scripts/start.ts in its own process, on a fresh data folder):
+ * `npm start` as a user runs it (dist/start.mjs, the bundle of scripts/start.ts, in its own process, on a fresh data folder):
  * demo data loaded, reference URL and demo keys printed, the printed keys work, Ctrl-C exits 0.
  * Two `npm start`s at once: with their own PORT and DATA_DIR both come up, each on its own chain;
  * on the same DATA_DIR or PORT the second stops at once, naming the variable, and the first is unharmed.

@@ -1,9 +1,11 @@
 /**
  * `npm start` as a user runs it, for the tests that drive the whole stack (test/http/start.test.ts,
- * test/console/console.test.ts): scripts/start.ts in its own process on a fresh data folder, its
- * output kept, and the URLs and keys it prints read back.
+ * test/console/console.test.ts): the bundle it runs (dist/start.mjs, scripts/start.ts as `npm run
+ * build` bundles it) in its own process on a fresh data folder, its output kept, and the URLs and
+ * keys it prints read back.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,8 +18,12 @@ export interface Stack {
   exited: Promise<number | null>;
 }
 
+/** What `npm start` runs once it has built: scripts/start.ts bundled by `npm run build`. */
+export const START_BUNDLE = path.join(ROOT, "dist", "start.mjs");
+
 export function startStack(env: Record<string, string>): Stack {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/node"), ["--import", "tsx", "scripts/start.ts"], {
+  if (!existsSync(START_BUNDLE)) throw new Error(`${START_BUNDLE} is missing: run \`npm run build\` first (npm test and npm start do)`);
+  const child = spawn(path.join(ROOT, "node_modules/.bin/node"), [START_BUNDLE], {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
