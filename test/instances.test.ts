@@ -1,5 +1,5 @@
 /**
- * Several instances on one database and one chain: two service processes (`service/server.ts`,
+ * Several instances on one database and one chain: two service processes (`dist/server.mjs`, service/server.ts as built,
  * ROLE=all) on one PostgreSQL database and one `hardhat node` (a block a second). Exactly one runs
  * the background workers; the leader is killed with SIGKILL while it sends a payout; the other takes
  * over within the lease's bounds, and anchoring and payouts go on. Nothing is paid twice: every
@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -77,7 +78,9 @@ const workerLine = (l: LogLine) => l["worker"] !== undefined || l["loop"] !== un
 const requestLine = (l: LogLine) => l["reqId"] !== undefined;
 
 async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ["--import", "tsx", "service/server.ts"], {
+  // What a deployment runs: service/server.ts as `npm run build` bundles it.
+  if (!existsSync(path.join(root, "dist", "server.mjs"))) throw new Error("dist/server.mjs is missing: run `npm run build` first (npm test does)");
+  const child = spawn(process.execPath, ["dist/server.mjs"], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
