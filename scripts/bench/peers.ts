@@ -66,6 +66,10 @@ BEGIN
 END $$;
 `;
 
+function ignoreTermination(e: Error & { code?: string }): void {
+  if (e.code !== "57P01") console.error(`[bench peers] connection error: ${e.message}`);
+}
+
 async function withFresh<T>(url: string, prefix: string, fn: (freshUrl: string) => Promise<T>): Promise<T> {
   const fresh = await freshPostgres(url, prefix);
   try {
@@ -79,6 +83,8 @@ async function withFresh<T>(url: string, prefix: string, fn: (freshUrl: string) 
 export async function benchPgledgerPeer(url: string, opts: { seconds: number; writers: number; pool: number }): Promise<{ wide: number; hot: number }> {
   return withFresh(url, "entrepot_bench_peer", async (freshUrl) => {
     const pool = new pg.Pool({ connectionString: freshUrl, max: opts.pool });
+    // A connection still closing when the database is dropped (WITH FORCE) reports 57P01: expected.
+    pool.on("error", ignoreTermination);
     try {
       await pool.query(PEER_SCHEMA);
       const ids = async (prefix: string, n: number): Promise<number[]> => {
@@ -139,6 +145,7 @@ async function insertLoop(client: pg.Client, seconds: number, insert: (firstId: 
 export async function benchInsertLimitBare(url: string, seconds: number): Promise<number> {
   return withFresh(url, "entrepot_bench_limit", async (freshUrl) => {
     const c = new pg.Client({ connectionString: freshUrl });
+    c.on("error", ignoreTermination);
     await c.connect();
     try {
       await c.query(`
@@ -162,6 +169,7 @@ export async function benchInsertLimitOwnSchema(url: string, seconds: number): P
     const db = await openDatabase({ url: freshUrl, poolSize: 1 }); // applies the migrations
     await db.close();
     const c = new pg.Client({ connectionString: freshUrl });
+    c.on("error", ignoreTermination);
     await c.connect();
     try {
       const r = await c.query<{ id: string }>(`
