@@ -4,7 +4,12 @@
  * PostgreSQL (BENCH_DATABASE_URL, else DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test;
  * each bench creates a FRESH database there and drops it after). An unreachable PostgreSQL is said
  * plainly and shows as an unmet figure, never silently skipped. One table, then the JSON line last.
+ * On PostgreSQL the ledger area also measures its comparison points (a pgledger-shaped SQL peer and
+ * the minimal durable-insert limit, scripts/bench/peers.ts) and the HTTP area the bare pipeline and
+ * the service's memory; each is printed beside our figure with its ratio and target.
  *   npm run bench -- --seconds 8
+ *   npm run bench -- --seconds 2 --only ledger,http     (areas: ledger settlement http anchoring
+ *                                                        indexer reconciliation webhooks; BENCH_ONLY too)
  */
 import pg from "pg";
 import { figure, report, type Figure } from "./lib/figures.js";
@@ -15,6 +20,17 @@ import { benchReconciliation } from "./bench/reconciliation.js";
 import { benchLedger } from "./bench/ledger.js";
 import { benchSettlement } from "./bench/settlement.js";
 import { benchWebhooks } from "./bench/webhooks.js";
+
+/** The bench areas, in the order they run (one module each under scripts/bench/). */
+const AREAS: Record<string, (opts: { databaseUrl?: string; seconds?: number }) => Promise<Figure[]>> = {
+  ledger: benchLedger,
+  settlement: benchSettlement,
+  http: benchHttp,
+  anchoring: benchAnchoring,
+  indexer: benchIndexer,
+  reconciliation: benchReconciliation,
+  webhooks: benchWebhooks,
+};
 
 const DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -46,27 +62,19 @@ async function main(): Promise<void> {
   const seconds = Number(arg("--seconds") ?? process.env["BENCH_SECONDS"] ?? 8);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 120) throw new Error("--seconds must be in (0, 120]");
   const pgUrl = process.env["BENCH_DATABASE_URL"] ?? process.env["DATABASE_URL"] ?? DEFAULT_PG;
+  const only = (arg("--only") ?? process.env["BENCH_ONLY"] ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
+  const unknown = only.filter((a) => !(a in AREAS));
+  if (unknown.length > 0) throw new Error(`--only: unknown area(s) ${unknown.join(", ")}; known: ${Object.keys(AREAS).join(" ")}`);
+  const areas = Object.entries(AREAS).filter(([name]) => only.length === 0 || only.includes(name)).map(([, run]) => run);
   const figures: Figure[] = [];
 
-  console.log(`bench: PGlite (embedded), ${seconds} s per measurement`);
-  figures.push(...(await benchLedger({ seconds })));
-  figures.push(...(await benchSettlement({ seconds })));
-  figures.push(...(await benchHttp({ seconds })));
-  figures.push(...(await benchAnchoring({ seconds })));
-  figures.push(...(await benchIndexer({ seconds })));
-  figures.push(...(await benchReconciliation({ seconds })));
-  figures.push(...(await benchWebhooks({ seconds })));
+  console.log(`bench: PGlite (embedded), ${seconds} s per measurement${only.length > 0 ? `, areas: ${only.join(", ")}` : ""}`);
+  for (const run of areas) figures.push(...(await run({ seconds })));
 
   const why = await reachable(pgUrl);
   if (why === null) {
     console.log(`bench: PostgreSQL at ${redact(pgUrl)} (fresh database per bench)`);
-    figures.push(...(await benchLedger({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchSettlement({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchHttp({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchAnchoring({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchIndexer({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchReconciliation({ databaseUrl: pgUrl, seconds })));
-    figures.push(...(await benchWebhooks({ databaseUrl: pgUrl, seconds })));
+    for (const run of areas) figures.push(...(await run({ databaseUrl: pgUrl, seconds })));
   } else {
     console.log(`bench: PostgreSQL UNREACHABLE at ${redact(pgUrl)} (${why}): PostgreSQL figures NOT measured`);
     figures.push(figure(`PostgreSQL reachable at ${redact(pgUrl)}`, 0, "bool", ">=", 1));

@@ -7,6 +7,9 @@
  * connections (node:http Agent). Bounded in time AND in count.
  *  - single: 32 concurrent clients, one event per request -> events/s, p50/p99 latency;
  *  - batch:  4 concurrent clients, 500 events per request -> events/s;
+ *  - pipeline: the same 32 clients on requests that fail validation (no domain work) -> req/s, and
+ *    the single-event rate as a ratio of it;
+ *  - memory: the service's RSS idle after start (before any load) and its peak RSS over the run;
  *  - two instances (PostgreSQL only): a second service process joins the same database and the 32
  *    clients are split across both -> events/s (reported; PGlite is single-process).
  * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`.
@@ -17,7 +20,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { signedHeaders } from "../../service/http/auth/signature.js";
 import { freshPostgres } from "../lib/bench-db.js";
-import { figure, info, percentile, runBenchCli, type Figure } from "../lib/figures.js";
+import { figure, info, percentile, ratio, runBenchCli, type Figure } from "../lib/figures.js";
 
 const CLIENTS = 32;
 const BATCH_CLIENTS = 4;
@@ -35,6 +38,8 @@ interface Ready {
   sellers: Array<{ id: string; program: string }>;
   /** With the buyer's state where the market levies state taxes (the demo's). */
   markets: Array<{ code: string; currency: string; region?: string }>;
+  /** RSS of the service idle after start (program data loaded, listening, no request served yet). */
+  idleRssBytes: number;
 }
 
 interface Stats {
@@ -80,6 +85,7 @@ async function serve(): Promise<void> {
   const running = await startServer(config, { services, printKeys: () => undefined });
   const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"], gateway: "bench" });
   const port = Number(new URL(running.url).port);
+  await new Promise((r) => setTimeout(r, 500)); // let start-up work settle before reading RSS
   const ready: Ready = {
     type: "ready",
     port,
@@ -87,6 +93,7 @@ async function serve(): Promise<void> {
     signingSecret: gateway.signingSecret,
     sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
     markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency, ...(DEMO_REGIONS[m.code] === undefined ? {} : { region: DEMO_REGIONS[m.code] }) })),
+    idleRssBytes: process.memoryUsage().rss,
   };
   process.send?.(ready);
   process.on("message", (m: { type: string }) => {
@@ -337,16 +344,23 @@ export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }
       if (single.firstError) console.error(`[bench http ${where}] first single-event error: ${single.firstError}`);
       if (batch.firstError) console.error(`[bench http ${where}] first batch item error: ${batch.firstError}`);
       const two = pgdb === null ? [] : await twoInstances(pgdb.url, ready, seconds, runId);
+      const mib = (bytes: number) => Math.round(bytes / 1_048_576);
+      // Issue 14: the batch endpoint's target is set on PostgreSQL; on PGlite the rate is reported.
+      const batchFigure = pgdb
+        ? figure(`HTTP batch settlement events/s, ${BATCH_SIZE}/request (${where})`, Math.round(batch.rate), "events/s", ">=", 10000)
+        : info(`HTTP batch settlement events/s, ${BATCH_SIZE}/request (${where})`, Math.round(batch.rate), "events/s");
       return [
         figure(`HTTP settlement events/s, ${CLIENTS} clients (${where})`, Math.round(single.rate), "events/s", ">=", 3000),
         figure(`HTTP settlement event p99 latency, ${CLIENTS} clients (${where})`, Math.round(single.p99 * 10) / 10, "ms", "<=", 50),
         info(`HTTP settlement event p50 latency (${where})`, Math.round(single.p50 * 10) / 10, "ms"),
         figure(`HTTP single-event errors (${where})`, single.errors, `of ${single.count}`, "<=", 0),
-        figure(`HTTP batch settlement events/s, ${BATCH_SIZE}/request (${where})`, Math.round(batch.rate), "events/s", ">=", 20000),
+        batchFigure,
         figure(`HTTP batch item errors (${where})`, batch.errors, `of ${batch.count}`, "<=", 0),
         info(`HTTP batch request p99 latency (${where})`, Math.round(batch.p99), "ms"),
         info(`HTTP pipeline only (auth+HMAC+validation, no domain work) req/s (${where})`, Math.round(pipeline), "req/s"),
-        info(`service peak RSS (${where})`, Math.round(stats.maxRssBytes / 1_048_576), "MiB"),
+        ratio(`HTTP settlement events / pipeline-only req, ${CLIENTS} clients (${where})`, Math.round(single.rate), Math.round(pipeline), ">=", 0.5),
+        figure(`service RSS idle after start (${where})`, mib(ready.idleRssBytes), "MiB", "<=", pgdb ? 250 : 500),
+        info(`service peak RSS during the HTTP bench (${where})`, mib(stats.maxRssBytes), "MiB"),
         ...two,
       ];
     } finally {

@@ -12,12 +12,24 @@ export interface Figure {
   /** Human-readable target, e.g. ">= 6000" or "<= 10". */
   target: string;
   met: boolean;
+  /** For a ratio figure: the two figures of the same run it divides (value = ours / base). */
+  of?: { ours: number; base: number };
 }
 
 export type Comparison = ">=" | "<=";
 
 export function figure(name: string, value: number, unit: string, cmp: Comparison, target: number): Figure {
   return { name, value, unit, target: `${cmp} ${target}`, met: cmp === ">=" ? value >= target : value <= target };
+}
+
+/**
+ * A ratio figure: `ours / base`, both measured in the same run, with the two operands kept in the
+ * figure (and the JSON line) so the table shows what was divided by what. Without a target, reported.
+ */
+export function ratio(name: string, ours: number, base: number, cmp?: Comparison, target?: number): Figure {
+  const value = base > 0 ? Math.round((ours / base) * 100) / 100 : 0;
+  const f = cmp === undefined || target === undefined ? info(name, value, "x") : figure(name, value, "x", cmp, target);
+  return { ...f, of: { ours, base } };
 }
 
 /** A figure with no target (reported for information, e.g. peak memory of a run with none set). */
@@ -45,8 +57,8 @@ function fmt(v: number): string {
 
 /** Print the table, then the JSON line (which must stay the last line of the bench's output). */
 export function report(title: string, figures: Figure[]): void {
-  const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.target, f.met ? "yes" : "NO"]);
-  const head = ["figure", "value", "unit", "target", "met"];
+  const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.of ? `${fmt(f.of.ours)} / ${fmt(f.of.base)}` : "", f.target, f.met ? "yes" : "NO"]);
+  const head = ["figure", "value", "unit", "ratio of", "target", "met"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
   console.log(`\n${title}\n`);
