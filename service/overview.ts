@@ -7,7 +7,7 @@
 import type { AnchorService } from "./anchoring/index.js";
 import type { BalanceSummary, Ledger } from "./ledger/types.js";
 import type { BankRail, PayoutService } from "./payouts/index.js";
-import type { ReconciliationService } from "./reconciliation/index.js";
+import { AGE_BUCKETS, type AgeBucket, type ReconciliationService } from "./reconciliation/index.js";
 
 export interface Overview {
   balances: BalanceSummary[];
@@ -22,7 +22,8 @@ export interface Overview {
     oldestUnanchoredAt: Date | null;
   };
   payouts: Array<{ rail: "stablecoin" | "bank"; state: string; currency: string; count: number; amount: bigint }>;
-  exceptions: Array<{ ageBucket: string; count: number }>;
+  /** Open reconciliation exceptions per age bucket, the exception queue's own (AGE_BUCKETS). */
+  exceptions: Array<{ ageBucket: AgeBucket; count: number }>;
 }
 
 export interface OverviewSources {
@@ -39,7 +40,7 @@ export async function readOverview(s: OverviewSources): Promise<Overview> {
     s.anchoring?.anchoredThrough() ?? null,
     s.payouts?.summary() ?? [],
     s.bank?.summary() ?? [],
-    s.reconciliation?.openExceptionsByAge() ?? [],
+    s.reconciliation?.openExceptionsByAge() ?? null,
   ]);
   const position = await s.ledger.journalPosition(anchoredThrough ?? 0n);
   return {
@@ -51,6 +52,6 @@ export async function readOverview(s: OverviewSources): Promise<Overview> {
       oldestUnanchoredAt: position.firstAfterBookedAt,
     },
     payouts: [...vault.map((p) => ({ rail: "stablecoin" as const, ...p })), ...bank.map((p) => ({ rail: "bank" as const, ...p }))],
-    exceptions,
+    exceptions: exceptions === null ? [] : AGE_BUCKETS.map((ageBucket) => ({ ageBucket, count: exceptions[ageBucket] })),
   };
 }

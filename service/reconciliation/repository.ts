@@ -103,9 +103,6 @@ const EXCEPTIONS_BASE = `
           FROM items GROUP BY exception_id
       )`;
 
-/** The dashboard's age buckets of open exceptions (age since first seen). */
-export const OVERVIEW_AGE_BUCKETS = ["<1d", "1-7d", "7-30d", ">30d"] as const;
-export type OverviewAgeBucket = (typeof OVERVIEW_AGE_BUCKETS)[number];
 
 export class ReconRepository {
   constructor(private readonly sql: SqlRunner) {}
@@ -314,9 +311,8 @@ export class ReconRepository {
   async listExceptions(q: ExceptionQuery, now: Date): Promise<{ entries: ExceptionEntry[]; openByAge: Record<AgeBucket, number> }> {
     const ages = { "0-7": [0, 8], "8-30": [8, 31], "over-30": [31, 1_000_000] } as const;
     const [minDays, maxDays] = q.ageBucket === undefined ? [null, null] : ages[q.ageBucket];
-    const base = EXCEPTIONS_BASE;
     const rows = await this.sql.q(
-      `${base}, latest AS (
+      `${EXCEPTIONS_BASE}, latest AS (
          SELECT DISTINCT ON (exception_id) * FROM items ORDER BY exception_id, finished_at DESC, run_id DESC
        )
        SELECT l.*, ids.first_seen, ids.last_seen, ids.runs, ids.resolved AS any_resolved, o.owner
@@ -331,14 +327,7 @@ export class ReconRepository {
         LIMIT $9`,
       q.gateway ?? null, q.status ?? null, q.category ?? null, q.owner ?? null, minDays, maxDays, now, q.after ?? null, q.limit,
     );
-    const [counts] = await this.sql.q(
-      `${base}
-       SELECT count(*) FILTER (WHERE $2::timestamptz - first_seen < interval '8 days')::int AS a,
-              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '8 days' AND $2::timestamptz - first_seen < interval '31 days')::int AS b,
-              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '31 days')::int AS c
-         FROM ids WHERE NOT resolved`,
-      q.gateway ?? null, now,
-    );
+    const openByAge = await this.openByAge(q.gateway ?? null, now);
     return {
       entries: rows.map((r) => ({
         exceptionId: String(r.exception_id),
@@ -350,27 +339,21 @@ export class ReconRepository {
         runs: Number(r.runs),
         owner: str(r.owner),
       })),
-      openByAge: { "0-7": Number(counts?.a ?? 0), "8-30": Number(counts?.b ?? 0), "over-30": Number(counts?.c ?? 0) },
+      openByAge,
     };
   }
 
-  /** Open exceptions (every gateway) per dashboard age bucket: [0, 1 d), [1 d, 7 d), [7 d, 30 d), 30 d and more since first seen. */
-  async openExceptionsByAge(now: Date): Promise<Array<{ ageBucket: OverviewAgeBucket; count: number }>> {
-    const [c] = await this.sql.q<Array<{ a: number; b: number; c: number; d: number }>>(
+  /** Open exceptions (of one gateway, or every gateway) per age bucket since first seen: 0-7, 8-30, over 30 days (the queue's `age` filter). */
+  async openByAge(gateway: string | null, now: Date): Promise<Record<AgeBucket, number>> {
+    const [c] = await this.sql.q(
       `${EXCEPTIONS_BASE}
-       SELECT count(*) FILTER (WHERE $2::timestamptz - first_seen < interval '1 day')::int AS a,
-              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '1 day' AND $2::timestamptz - first_seen < interval '7 days')::int AS b,
-              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '7 days' AND $2::timestamptz - first_seen < interval '30 days')::int AS c,
-              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '30 days')::int AS d
+       SELECT count(*) FILTER (WHERE $2::timestamptz - first_seen < interval '8 days')::int AS a,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '8 days' AND $2::timestamptz - first_seen < interval '31 days')::int AS b,
+              count(*) FILTER (WHERE $2::timestamptz - first_seen >= interval '31 days')::int AS c
          FROM ids WHERE NOT resolved`,
-      null, now,
+      gateway, now,
     );
-    return [
-      { ageBucket: "<1d", count: Number(c?.a ?? 0) },
-      { ageBucket: "1-7d", count: Number(c?.b ?? 0) },
-      { ageBucket: "7-30d", count: Number(c?.c ?? 0) },
-      { ageBucket: ">30d", count: Number(c?.d ?? 0) },
-    ];
+    return { "0-7": Number(c?.a ?? 0), "8-30": Number(c?.b ?? 0), "over-30": Number(c?.c ?? 0) };
   }
 
   /** Sets (or with null clears) an exception's owner; false when no run has that exception. */

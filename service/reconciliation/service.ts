@@ -244,9 +244,9 @@ export class ReconciliationService {
     return this.repo.listExceptions({ ...q, limit: q.limit ?? 100 }, this.now());
   }
 
-  /** Open exceptions per dashboard age bucket (<1d, 1-7d, 7-30d, >30d since first seen). */
+  /** Open exceptions of every gateway per age bucket (0-7, 8-30, over 30 days since first seen). */
   openExceptionsByAge() {
-    return this.repo.openExceptionsByAge(this.now());
+    return this.repo.openByAge(null, this.now());
   }
 
   /** Assigns an open exception to someone (null: unassigns); 404 for an id no run has. */

@@ -122,10 +122,9 @@ describe.each(kinds)("report routes on %s", (kind) => {
     const open = Object.values(queue.openByAge).reduce((a, b) => a + b, 0);
     expect(open).toBeGreaterThan(0);
     expect(o.exceptions).toEqual([
-      { ageBucket: "<1d", count: open },
-      { ageBucket: "1-7d", count: 0 },
-      { ageBucket: "7-30d", count: 0 },
-      { ageBucket: ">30d", count: 0 },
+      { ageBucket: "0-7", count: open },
+      { ageBucket: "8-30", count: 0 },
+      { ageBucket: "over-30", count: 0 },
     ]);
   });
 

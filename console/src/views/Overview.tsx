@@ -252,7 +252,9 @@ export function Overview(props: ViewProps): JSX.Element {
                 <tbody>
                   {o.exceptions.map((e) => (
                     <tr key={e.ageBucket}>
-                      <td>{e.ageBucket}</td>
+                      <td>
+                        <Link href={href("/reconciliation", { status: "open", age: e.ageBucket })}>{e.ageBucket.replace("over-", "over ")} days</Link>
+                      </td>
                       <td class="num">{e.count}</td>
                     </tr>
                   ))}

@@ -163,6 +163,11 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/** The session token a request's Cookie header carries, if any. */
+export function sessionTokenOf(cookie: string | string[] | undefined): string | undefined {
+  return parseCookies(Array.isArray(cookie) ? cookie.join("; ") : cookie).get(SESSION_COOKIE);
+}
+
 /** The Set-Cookie value that sets (token) or clears (null) the session cookie. */
 export function sessionCookie(token: string | null, secure: boolean): string {
   const attrs = [`${SESSION_COOKIE}=${token ?? ""}`, "HttpOnly", "SameSite=Strict", "Path=/"];

@@ -23,7 +23,7 @@ import { isAppError, type AppError } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
 import { hasScope, liveSecrets } from "../auth/keys.js";
 import { AuthLockout } from "../auth/lockout.js";
-import { CSRF_HEADER, csrfMatches, parseCookies, SESSION_COOKIE } from "../auth/sessions.js";
+import { CSRF_HEADER, csrfMatches, sessionTokenOf } from "../auth/sessions.js";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from "../auth/signature.js";
 import type { RouteAuth } from "../types.js";
 import type { Principal } from "../auth/keys.js";
@@ -113,7 +113,7 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
     if (auth === undefined) return;
     const h = request.headers.authorization;
     if (h === undefined) {
-      const token = parseCookies(header(request.headers.cookie)).get(SESSION_COOKIE);
+      const token = sessionTokenOf(request.headers.cookie);
       if (token !== undefined) return bySession(request, auth, token);
     }
     const m = h === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(h);

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { readOverview } from "../../overview.js";
+import { AGE_BUCKETS } from "../../reconciliation/index.js";
 import { bearer, DateTime, problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
 
@@ -58,7 +59,7 @@ const OverviewView = Type.Object({
   ),
   exceptions: Type.Array(
     Type.Object({
-      ageBucket: Type.Union([Type.Literal("<1d"), Type.Literal("1-7d"), Type.Literal("7-30d"), Type.Literal(">30d")]),
+      ageBucket: Type.String({ enum: [...AGE_BUCKETS], description: "Days since first seen, as the exception queue's age filter: 0-7, 8-30, over-30" }),
       count: Type.Integer(),
     }),
   ),

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { HttpErrors } from "../errors.js";
-import { CSRF_HEADER, csrfMatches, parseCookies, SESSION_COOKIE, sessionCookie, type SessionInfo } from "../auth/sessions.js";
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, sessionCookie, sessionTokenOf, type SessionInfo } from "../auth/sessions.js";
 import { DateTime, problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
 
@@ -34,10 +34,6 @@ function view(s: SessionInfo) {
   return { keyId: p.keyId, name: p.name, scopes: [...p.scopes], gateway: p.gateway, csrfToken: s.csrfToken, idleTimeoutSeconds: s.idleTimeoutSeconds, expiresAt: s.expiresAt.toISOString() };
 }
 
-function cookieToken(request: FastifyRequest): string | undefined {
-  const h = request.headers.cookie;
-  return parseCookies(Array.isArray(h) ? h.join("; ") : h).get(SESSION_COOKIE);
-}
 
 function secure(request: FastifyRequest): boolean {
   return request.protocol === "https";
@@ -78,7 +74,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: Type.Ref("ConsoleSession"), ...problems(401, 429) },
     },
   }, async (request, reply) => {
-    const token = cookieToken(request);
+    const token = sessionTokenOf(request.headers.cookie);
     if (token === undefined) throw HttpErrors.sessionInvalid(`no ${SESSION_COOKIE} cookie: sign in with POST /v1/sessions`);
     const s = await sessions.check(token);
     if (!s.ok) {
@@ -97,7 +93,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
       response: { 204: Type.Null({ description: "Signed out" }), ...problems(401, 403, 429) },
     },
   }, async (request, reply) => {
-    const token = cookieToken(request);
+    const token = sessionTokenOf(request.headers.cookie);
     const row = token === undefined ? null : await sessions.find(token);
     if (token === undefined || row === null) {
       clear(request, reply);
