@@ -124,7 +124,6 @@ describe("the finance console (Chromium)", () => {
     expect(checks.map((c) => c.split(/\s+/)[1])).toEqual(expect.arrayContaining(["leaf-content", "merkle-proof", "root-on-chain", "verify-settlement", "batch-event", "confirmations"]));
     // The economics and their evidence: ICMS and the import tax in BRL, the BRL->USD->CNY path.
     await expect.poll(() => page.getByText("Path: BRL → USD → CNY").count()).toBe(1);
-    expect(await page.locator("table").first().textContent()).toBeTruthy();
     const lines = await page.getByRole("region", { name: "Fees and taxes" }).or(page.locator("section", { has: page.getByRole("heading", { name: "Fees and taxes" }) })).first().textContent();
     expect(lines).toContain("25.48 BRL");
     expect(lines).toContain("20.74 BRL");
