@@ -15,6 +15,8 @@ export const LedgerErrors = {
   limitExceeded: defineError("ENT_LEDGER_LIMIT_EXCEEDED", 422, "Posting would take an account total beyond the ledger's limit"),
   /** A close that would not move the closed-before instant forward (closed periods are not reopened). */
   periodClosed: defineError("ENT_LEDGER_PERIOD_CLOSED", 409, "Period already closed"),
+  /** The row attached to the transaction (TransactionInput.attachment) broke a unique constraint of its table: another writer was first. */
+  recordConflict: defineError("ENT_LEDGER_RECORD_CONFLICT", 409, "The record attached to the transaction conflicts with one already written"),
   /** The database kept failing transiently (deadlock, lost connection) after bounded retries: retry later. */
   unavailable: defineError("ENT_LEDGER_UNAVAILABLE", 503, "The ledger is temporarily unavailable"),
 } as const;

@@ -8,7 +8,7 @@
 import { isAppError, type AppError } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
 import { sha256, sortedEntries, transactionHash } from "./hash.js";
-import type { Balance, Direction, TransactionInput, TransactionKind, TransactionStatus } from "./types.js";
+import type { Balance, Direction, LedgerAttachment, TransactionInput, TransactionKind, TransactionStatus } from "./types.js";
 
 export type Phase = "posted" | "pending" | "commit" | "void";
 
@@ -342,6 +342,8 @@ export interface PlannedPosting extends PostingMove {
 /** A transaction a flush creates; its postings get their ids when written. */
 export interface NewTransaction extends Omit<StoredTransaction, "postings"> {
   postings: PlannedPosting[];
+  /** The caller's row written in the same commit (TransactionInput.attachment). */
+  attachment?: LedgerAttachment;
 }
 
 /** The answer a flush gives one item. */
@@ -461,6 +463,7 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       previousHash,
       hash: "",
       postings,
+      ...(o.op === "post" && o.input.attachment !== undefined ? { attachment: o.input.attachment } : {}),
     };
     t.hash = hashOf(t, previousHash);
     previousHash = t.hash;

@@ -11,12 +11,13 @@ import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransac
 // ---------------------------------------------------------------------------------------------
 // The write of a flush, and the journal lock
 
-// Migration 20261124160000_ledger_fast_write: checks, locks and writes a whole flush in one call.
+// Migrations 20261124160000_ledger_fast_write and 20261209100000_settlement_write_once: checks,
+// locks and writes a whole flush in one call, with the rows attached to its transactions.
 const APPLY_FLUSH = `SELECT "id" FROM "ledger_apply_flush"($1::bigint, $2::text, $3::bigint, $4::text, $5::timestamptz,
   $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[], $14::bigint[],
   $15::timestamptz[], $16::text[], $17::text[], $18::bigint[], $19::bigint[], $20::numeric[], $21::numeric[], $22::numeric[],
   $23::numeric[], $24::bigint[], $25::bigint[], $26::text[], $27::bigint[], $28::bigint[], $29::text[], $30::text[], $31::text[],
-  $32::numeric[], $33::numeric[], $34::numeric[], $35::numeric[], $36::numeric[], $37::numeric[]) AS f("id")`;
+  $32::numeric[], $33::numeric[], $34::numeric[], $35::numeric[], $36::numeric[], $37::numeric[], $38::jsonb) AS f("id")`;
 const HEAD_LOCK = `SELECT "sequence", "hash", "booked_at", "closed_before" FROM "ledger_journal_head" WHERE "id" = 1 FOR UPDATE`;
 
 /**
@@ -66,9 +67,16 @@ export async function applyFlush(sql: SqlRunner, from: Head, plan: FlushPlan): P
     postings.map((x) => x.p.totalsAfter.postedCredits),
     postings.map((x) => x.p.totalsAfter.pendingDebits),
     postings.map((x) => x.p.totalsAfter.pendingCredits),
+    attachmentsOf(plan),
   );
   // Ids come from one sequence, drawn in row order under the head lock: ascending = input order.
   return rows.map((r) => r.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The rows attached to the flush's created transactions (ledger_attach), each with its transaction's id; null when none. */
+function attachmentsOf(plan: FlushPlan): string | null {
+  const docs = plan.created.flatMap((t) => (t.attachment === undefined ? [] : [{ kind: t.attachment.kind, tx: t.id.toString(), row: t.attachment.row }]));
+  return docs.length === 0 ? null : JSON.stringify(docs);
 }
 
 /** ledger_apply_flush refused the plan (the head or an account moved, or it came early): nothing was written. */

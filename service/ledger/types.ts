@@ -155,6 +155,20 @@ export interface TransactionInput {
   effectiveAt?: Date;
   /** Accounts not yet present are created from these specs inside the same transaction. */
   accounts?: AccountSpec[];
+  /**
+   * A row of the caller's own table written in this transaction's commit, with its id (the SQL
+   * function `ledger_attach`): both are written or neither. Not part of the request's identity (a
+   * replay writes nothing); a unique violation of the row fails this item alone with
+   * ENT_LEDGER_RECORD_CONFLICT. Settlement records travel this way.
+   */
+  attachment?: LedgerAttachment;
+}
+
+/** What `ledger_attach` (migration 20261209100000_settlement_write_once) knows how to write. */
+export interface LedgerAttachment {
+  kind: "settlement";
+  /** Column name -> value (JSON): the row as the table stores it, less the transaction id. */
+  row: Record<string, unknown>;
 }
 
 export type TransactionStatus = "pending" | "posted" | "voided";

@@ -1,7 +1,7 @@
 /**
  * The ledger's write path (TigerBeetle-like group commit): every write (post, commit, void, reverse)
  * is queued and a single flusher writes everything queued so far with ONE call of the SQL function
- * `ledger_apply_flush` (migration 20261124160000_ledger_fast_write), which locks the journal head
+ * `ledger_apply_flush` (migrations 20261124160000_ledger_fast_write, 20261209100000_settlement_write_once), which locks the journal head
  * row, then the touched accounts in id order (no deadlock with any other writer), re-checks what
  * the plan assumed, and inserts/updates everything with set-based statements.
  *
@@ -36,7 +36,7 @@
  * items are retried on the locking path, and `known` is dropped until a flush commits again.
  */
 import type { SqlRunner } from "../db/index.js";
-import { isNumericOverflow, isTransient } from "../db/errors.js";
+import { isNumericOverflow, isTransient, isUniqueViolation } from "../db/errors.js";
 import { Errors, isAppError, type AppError } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
 import { accountKey, opKey, planFlush, withPostingIds, type AccountState, type FlushPlan, type Head, type Op, type StoredTransaction } from "./plan.js";
@@ -349,6 +349,7 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
 function itemFault(e: unknown): AppError {
   if (isAppError(e)) return e;
   if (isNumericOverflow(e)) return LedgerErrors.limitExceeded(`a value of this transaction is out of the ledger's range: ${(e as Error).message}`, { cause: e });
+  if (isUniqueViolation(e)) return LedgerErrors.recordConflict(`the record attached to this transaction was already written by another writer: ${(e as Error).message}`, { cause: e });
   return Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
 }
 

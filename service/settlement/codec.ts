@@ -1,10 +1,9 @@
 /**
- * The settlement module's JSON forms: events, breakdowns, journal requests and records (bigints as
+ * The settlement module's JSON forms: events, breakdowns and records (bigints as
  * decimal strings, instants as ISO 8601), and the request hash that tells a replay of an event from
  * a conflicting reuse of its id. Stored rows, HTTP answers and reports all use these.
  */
 import { createHash } from "node:crypto";
-import type { TransactionInput } from "../ledger/types.js";
 import { feeBandsFromJson, feeBandsToJson, type FeeBandEvidenceJson } from "./fees.js";
 import { LINE_KEYS, type Breakdown, type FxLeg, type Lines, type SettlementEvent, type SettlementRecord } from "./types.js";
 
@@ -89,37 +88,6 @@ export function breakdownFromJson(v: unknown): Breakdown {
     released: big(o.released),
     fx: fxFromJson(o.fx),
     ...(Array.isArray(o.feeBands) ? { feeBands: feeBandsFromJson(o.feeBands as FeeBandEvidenceJson[]) } : {}),
-  };
-}
-
-export function journalRequestToJson(t: TransactionInput): Json {
-  return {
-    idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p) => ({
-      account: p.account,
-      currency: p.currency,
-      direction: p.direction,
-      amount: p.amount.toString(),
-    })),
-    metadata: t.metadata ?? {},
-    description: t.description ?? null,
-    effectiveAt: (t.effectiveAt ?? new Date(0)).toISOString(),
-  };
-}
-
-export function journalRequestFromJson(v: unknown): TransactionInput {
-  const o = v as Obj;
-  return {
-    idempotencyKey: String(o.idempotencyKey),
-    postings: (o.postings as Obj[]).map((p) => ({
-      account: String(p.account),
-      currency: String(p.currency),
-      direction: p.direction === "debit" ? "debit" : "credit",
-      amount: big(p.amount),
-    })),
-    metadata: o.metadata as Record<string, string>,
-    ...(typeof o.description === "string" ? { description: o.description } : {}),
-    effectiveAt: new Date(String(o.effectiveAt)),
   };
 }
 

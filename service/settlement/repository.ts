@@ -2,14 +2,14 @@
  * Storage of the settlement module: sellers, markets, fee schedules, tax rules and settlement
  * records. Only this file touches the `settlement*` tables; nothing outside the module does.
  */
-import { isUniqueViolation, retryTransient } from "../db/errors.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { Prisma, type PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import type { SqlRunner } from "../db/sql.js";
-import type { TransactionInput } from "../ledger/types.js";
+import type { LedgerAttachment, TransactionInput } from "../ledger/types.js";
 import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { eventKey } from "./plan.js";
-import { breakdownFromJson, breakdownToJson, fxToJson, journalRequestFromJson, journalRequestToJson } from "./codec.js";
+import { breakdownFromJson, breakdownToJson, fxToJson } from "./codec.js";
 import {
   type Breakdown,
   type FeeSchedule,
@@ -37,14 +37,51 @@ export interface NewSettlementRecord {
   breakdown: Breakdown;
   refundedDelta: bigint;
   requestHash: string;
+  /** What the ledger books for it; the record itself travels as its attachment (`attachmentOf`). */
   journalRequest: TransactionInput;
 }
 
-/** Thrown by `insertPending` when the unique constraint on (capture_key, sequence) or event_key fires. */
-export class RecordConflict extends Error {
-  constructor(readonly on: "eventKey" | "sequence") {
-    super(`settlement record conflict on ${on}`);
-  }
+/**
+ * The record as the ledger writes it in the commit of its journal transaction (`ledger_attach`,
+ * migration 20261209100000_settlement_write_once): the `settlements` columns, less the id, the
+ * status and the transaction id, which the database sets.
+ */
+export function attachmentOf(n: NewSettlementRecord): LedgerAttachment {
+  const e = n.event;
+  return {
+    kind: "settlement",
+    row: {
+      event_key: n.eventKey,
+      capture_key: n.captureKey,
+      sequence: n.sequence,
+      event_type: e.type,
+      gateway: e.gateway,
+      gateway_event_id: e.gatewayEventId,
+      settlement_id: e.settlementId,
+      seller_id: e.sellerId,
+      market: e.market,
+      category: e.category,
+      currency: e.currency,
+      amount: e.amount.toString(),
+      gateway_fee: e.gatewayFee.toString(),
+      supply_price: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
+      listing_price: e.listingPrice === undefined ? null : e.listingPrice.toString(),
+      listing_currency: e.listingCurrency ?? null,
+      return_reason: e.returnReason ?? null,
+      ship_from: e.shipFrom ?? null,
+      ship_to_region: e.shipToRegion ?? null,
+      shipping: e.shipping === undefined ? null : e.shipping.toString(),
+      weight_grams: e.weightGrams ?? null,
+      occurred_at: e.occurredAt.toISOString(),
+      original_event_id: e.originalEventId ?? null,
+      fx_quote_id: e.fxQuoteId ?? null,
+      program: n.program,
+      breakdown: breakdownToJson(n.breakdown),
+      fx: fxToJson(n.breakdown.fx),
+      refunded_delta: n.refundedDelta.toString(),
+      request_hash: n.requestHash,
+    },
+  };
 }
 
 /** One item of program data, as published through the API. */
@@ -95,7 +132,6 @@ export interface SettlementRepository {
   volumes(from: Date, to: Date): Promise<SettlementVolume[]>;
   /** Newest first (by id), below `beforeId`, at most `limit` rows. */
   list(filter: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]>;
-  /** Captures of a program that occurred at or before `before`, oldest first (candidates for auto-release). */
   /**
    * Captures that occurred at or before `before` and may still owe a release: held proceeds with no
    * release booked yet, or a reserve with no reserve release booked yet. Keyset-paged by id
@@ -103,21 +139,10 @@ export interface SettlementRepository {
    * later ones behind a full page.
    */
   listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]>;
-  insertPending(record: NewSettlementRecord): Promise<SettlementRecord>;
-  markPosted(eventKey: string, journalTransactionId: string): Promise<SettlementRecord>;
-  /** markPosted for many rows in one statement (batch path); returns the rows in input order. */
-  markPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<SettlementRecord[]>;
-  deletePending(eventKey: string): Promise<void>;
   /** findByEventKey for many keys in one round trip; absent keys are absent from the map. */
   findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>>;
-  /** Just the amounts of many records (anchoring reads thousands per batch); absent keys are absent. */
-  /**
-   * insertPending for many rows in one statement. A row that hits a unique constraint (event key
-   * or capture sequence) is not inserted and answers null at its index; the others are inserted.
-   */
-  insertPendingMany(records: readonly NewSettlementRecord[]): Promise<Array<SettlementRecord | null>>;
-  /** Mark rows posted in one statement without reading them back (the caller holds the records). */
-  setPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<void>;
+  /** The id and creation instant of records just written (by the ledger's commit: `attachmentOf`). */
+  writtenIds(eventKeys: readonly string[]): Promise<Map<string, { id: string; createdAt: Date }>>;
   /**
    * One keyset page (by id, ascending) of the compact records of a gateway whose event occurred in
    * [from, to), of the given types. For reconciliation, which reads millions of them.
@@ -179,9 +204,7 @@ interface SettlementRow {
   breakdown: unknown;
   fx: unknown;
   refundedDelta: { toFixed(n: number): string };
-  journalRequest: unknown;
-  status: string;
-  journalTransactionId: string | null;
+  journalTransactionId: string;
   requestHash: string;
   createdAt: Date;
 }
@@ -224,8 +247,7 @@ function toRecord(r: SettlementRow): SettlementRecord {
     breakdown,
     fx: breakdown.fx,
     refundedDelta: BigInt(r.refundedDelta.toFixed(0)),
-    journalRequest: journalRequestFromJson(r.journalRequest),
-    status: r.status === "posted" ? "posted" : "pending",
+    status: "posted",
     journalTransactionId: r.journalTransactionId,
     requestHash: r.requestHash,
     createdAt: r.createdAt,
@@ -520,85 +542,6 @@ export class PrismaSettlementRepository implements SettlementRepository {
     return rows.map(toRecord);
   }
 
-  async insertPending(n: NewSettlementRecord): Promise<SettlementRecord> {
-    const e = n.event;
-    try {
-      // Safe to repeat after a transient failure: a rolled-back insert left nothing behind.
-      const r = await retryTransient(() => this.prisma.settlement.create({
-        data: {
-          eventKey: n.eventKey,
-          captureKey: n.captureKey,
-          sequence: n.sequence,
-          eventType: e.type,
-          gateway: e.gateway,
-          gatewayEventId: e.gatewayEventId,
-          settlementId: e.settlementId,
-          sellerId: e.sellerId,
-          market: e.market,
-          category: e.category,
-          currency: e.currency,
-          amount: e.amount.toString(),
-          gatewayFee: e.gatewayFee.toString(),
-          supplyPrice: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
-          listingPrice: e.listingPrice === undefined ? null : e.listingPrice.toString(),
-          listingCurrency: e.listingCurrency ?? null,
-          returnReason: e.returnReason ?? null,
-          shipFrom: e.shipFrom ?? null,
-          shipToRegion: e.shipToRegion ?? null,
-          shipping: e.shipping === undefined ? null : e.shipping.toString(),
-          weightGrams: e.weightGrams ?? null,
-          occurredAt: e.occurredAt,
-          originalEventId: e.originalEventId ?? null,
-          fxQuoteId: e.fxQuoteId ?? null,
-          program: n.program,
-          breakdown: breakdownToJson(n.breakdown) as object,
-          fx: fxToJson(n.breakdown.fx) as object,
-          journalRequest: journalRequestToJson(n.journalRequest) as object,
-          refundedDelta: n.refundedDelta.toString(),
-          status: "pending",
-          requestHash: n.requestHash,
-        },
-      }));
-      return toRecord(r);
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new RecordConflict(isUniqueViolation(err, "event_key") || isUniqueViolation(err, "eventKey") ? "eventKey" : "sequence");
-      }
-      throw err;
-    }
-  }
-
-  async markPosted(eventKey: string, journalTransactionId: string): Promise<SettlementRecord> {
-    const r = await this.prisma.settlement.update({
-      where: { eventKey },
-      data: { status: "posted", journalTransactionId },
-    });
-    return toRecord(r);
-  }
-
-  async markPostedMany(
-    items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>,
-  ): Promise<SettlementRecord[]> {
-    if (items.length === 0) return [];
-    // Raw SQL on the batch path: one UPDATE ... FROM (VALUES ...) instead of one round trip per row.
-    const keys = items.map((i) => i.eventKey);
-    const ids = items.map((i) => i.journalTransactionId);
-    // Rows are locked in event-key order first: a redelivered event can be marked by two in-flight
-    // batches at once, and an UPDATE ... FROM locks in join order, which deadlocked (40P01) there.
-    await this.prisma.$executeRaw`
-      WITH locked AS (SELECT id FROM settlements WHERE event_key = ANY(${keys}::text[]) ORDER BY event_key FOR UPDATE)
-      UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
-      FROM unnest(${keys}::text[], ${ids}::text[]) AS v(event_key, tx_id), locked
-      WHERE s.event_key = v.event_key AND s.id = locked.id`;
-    const rows = await this.prisma.settlement.findMany({ where: { eventKey: { in: keys } } });
-    const byKey = new Map(rows.map((r) => [r.eventKey, toRecord(r)]));
-    return keys.map((k) => {
-      const r = byKey.get(k);
-      if (r === undefined) throw new Error(`settlement ${k} vanished while being marked posted`);
-      return r;
-    });
-  }
-
   async findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>> {
     const out = new Map<string, SettlementRecord>();
     if (eventKeys.length === 0) return out;
@@ -607,120 +550,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
     return out;
   }
 
-  async insertPendingMany(records: readonly NewSettlementRecord[]): Promise<Array<SettlementRecord | null>> {
-    if (records.length === 0) return [];
-    // Raw SQL on the hot path: Prisma's createMany cannot skip conflicting rows AND return the
-    // inserted ids, and one create per row is a round trip each. The whole batch travels as ONE
-    // JSON parameter (jsonb_to_recordset): no per-element array escaping in the driver, two bind
-    // parameters whatever the batch size. ON CONFLICT DO NOTHING covers both unique constraints;
-    // the caller retries the skipped rows one by one.
-    // Sorted by event key: two batches carrying the same new events in opposite orders (a gateway
-    // retrying while the first attempt runs) take the unique-index locks in the same order, so one
-    // waits for the other instead of deadlocking (40P01). Answers are matched back by key.
-    const sorted = [...records].sort((a, b) => (a.eventKey < b.eventKey ? -1 : a.eventKey > b.eventKey ? 1 : 0));
-    const rows = sorted.map((n) => {
-      const e = n.event;
-      return {
-        event_key: n.eventKey,
-        capture_key: n.captureKey,
-        sequence: n.sequence,
-        event_type: e.type,
-        gateway: e.gateway,
-        gateway_event_id: e.gatewayEventId,
-        settlement_id: e.settlementId,
-        seller_id: e.sellerId,
-        market: e.market,
-        category: e.category,
-        currency: e.currency,
-        amount: e.amount.toString(),
-        gateway_fee: e.gatewayFee.toString(),
-        supply_price: e.supplyPrice === undefined ? null : e.supplyPrice.toString(),
-        listing_price: e.listingPrice === undefined ? null : e.listingPrice.toString(),
-        listing_currency: e.listingCurrency ?? null,
-        return_reason: e.returnReason ?? null,
-        ship_from: e.shipFrom ?? null,
-        ship_to_region: e.shipToRegion ?? null,
-        shipping: e.shipping === undefined ? null : e.shipping.toString(),
-        weight_grams: e.weightGrams ?? null,
-        occurred_at: e.occurredAt.toISOString(),
-        original_event_id: e.originalEventId ?? null,
-        fx_quote_id: e.fxQuoteId ?? null,
-        program: n.program,
-        breakdown: breakdownToJson(n.breakdown),
-        fx: fxToJson(n.breakdown.fx),
-        journal_request: journalRequestToJson(n.journalRequest),
-        refunded_delta: n.refundedDelta.toString(),
-        request_hash: n.requestHash,
-      };
-    });
-    // Asynchronous commit (the set_config in the statement applies to its own implicit
-    // transaction), and why it is safe: a pending row only matters once the ledger has booked its
-    // request, and the ledger's (synchronous) commit comes after this one in the same WAL, so
-    // flushing the ledger's commit flushes this row too. Lost in a crash without that, the row was
-    // never booked against: the redelivery starts afresh. Saves a WAL flush per batch.
-    const inserted = await retryTransient(() => this.prisma.$queryRaw<Array<{ id: string; event_key: string; created_at: Date | string }>>`
-      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-      INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-        market, category, currency, amount, gateway_fee, supply_price, listing_price, listing_currency, return_reason, ship_from, ship_to_region, shipping, weight_grams, occurred_at, original_event_id, fx_quote_id, program,
-        breakdown, fx, journal_request, refunded_delta, status, request_hash)
-      SELECT v.event_key, v.capture_key, v.sequence, v.event_type, v.gateway, v.gateway_event_id, v.settlement_id, v.seller_id,
-        v.market, v.category, v.currency, v.amount, v.gateway_fee, v.supply_price, v.listing_price, v.listing_currency, v.return_reason, v.ship_from, v.ship_to_region, v.shipping, v.weight_grams, v.occurred_at,
-        v.original_event_id, v.fx_quote_id, v.program, v.breakdown, v.fx, v.journal_request, v.refunded_delta, 'pending', v.request_hash
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS v(event_key varchar, capture_key varchar, sequence int,
-        event_type varchar, gateway varchar, gateway_event_id varchar, settlement_id varchar, seller_id varchar, market varchar,
-        category varchar, currency varchar, amount numeric, gateway_fee numeric, supply_price numeric, listing_price numeric,
-        listing_currency varchar, return_reason varchar, ship_from varchar, ship_to_region varchar, shipping numeric, weight_grams int, occurred_at timestamptz,
-        original_event_id varchar, fx_quote_id varchar, program varchar, breakdown jsonb, fx jsonb, journal_request jsonb,
-        refunded_delta numeric, request_hash varchar)
-      CROSS JOIN cfg
-      ON CONFLICT DO NOTHING
-      RETURNING id::text AS id, event_key, created_at`);
-    const byKey = new Map(
-      inserted.map((r: { id: string; event_key: string; created_at: Date | string }) => [r.event_key, r]),
-    );
-    return records.map((n) => {
-      const row = byKey.get(n.eventKey);
-      if (row === undefined) return null;
-      return {
-        id: row.id,
-        eventKey: n.eventKey,
-        captureKey: n.captureKey,
-        sequence: n.sequence,
-        event: n.event,
-        program: n.program,
-        breakdown: n.breakdown,
-        fx: n.breakdown.fx,
-        refundedDelta: n.refundedDelta,
-        journalRequest: n.journalRequest,
-        status: "pending",
-        journalTransactionId: null,
-        requestHash: n.requestHash,
-        createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
-      };
-    });
-  }
-
-  async setPostedMany(items: ReadonlyArray<{ eventKey: string; journalTransactionId: string }>): Promise<void> {
-    if (items.length === 0) return;
-    // Asynchronous commit (set_config in the statement, as in insertPendingMany): the money is
-    // already durable in the ledger. If a crash loses this mark, the row is left "pending" - the
-    // state the protocol already handles for a crash between the ledger post and the mark (counted
-    // as booked; the next delivery re-posts the same request, which the ledger answers
-    // idempotently, and marks it). Any later synchronous commit (the ledger's next batch) flushes
-    // it; PostgreSQL's WAL writer does within ~3 x wal_writer_delay otherwise.
-    // Locked in event-key order first, as in markPostedMany: concurrent batches carrying the same
-    // redelivered event must not deadlock.
-    const keys = items.map((i) => i.eventKey);
-    await retryTransient(() => this.prisma.$executeRaw`
-      WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS setting),
-        locked AS (SELECT id FROM settlements WHERE event_key = ANY(${keys}::text[]) ORDER BY event_key FOR UPDATE)
-      UPDATE settlements AS s SET status = 'posted', journal_transaction_id = v.tx_id, updated_at = now()
-      FROM unnest(${keys}::text[], ${items.map((i) => i.journalTransactionId)}::text[]) AS v(event_key, tx_id), cfg, locked
-      WHERE s.event_key = v.event_key AND s.id = locked.id`);
-  }
-
-  async deletePending(eventKey: string): Promise<void> {
-    await this.prisma.settlement.deleteMany({ where: { eventKey, status: "pending" } });
+  async writtenIds(eventKeys: readonly string[]): Promise<Map<string, { id: string; createdAt: Date }>> {
+    const out = new Map<string, { id: string; createdAt: Date }>();
+    if (eventKeys.length === 0) return out;
+    const rows = await this.prisma.settlement.findMany({ where: { eventKey: { in: [...new Set(eventKeys)] } }, select: { id: true, eventKey: true, createdAt: true } });
+    for (const r of rows) out.set(r.eventKey, { id: r.id.toString(), createdAt: r.createdAt });
+    return out;
   }
 
   async reconciliationPage(filter: {

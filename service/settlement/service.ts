@@ -2,17 +2,15 @@
  * SettlementService: gateway events in, one balanced journal transaction each out, through the
  * ledger (the one write path for money).
  *
- * Write protocol per event (why: the ledger and this module's table are separate transactions):
- *  1. Under an in-process lock per capture, read the capture's chain of records, plan the event,
- *     and insert the record as "pending" with the next sequence number. The unique constraint on
- *     (capture_key, sequence) makes a concurrent writer in another process fail instead of both
- *     taking back from the same capture; it retries on the fresh chain. Pending rows count as
- *     booked, so the refund bound is conservative while a post is in flight.
- *  2. Post the stored journal request to the ledger with the event's idempotency key.
- *  3. Mark the record posted with the journal transaction id. If the ledger refuses, the pending
- *     row is deleted (nothing was booked). If the outcome is unknown (crash, lost connection), the
- *     row stays pending and the next delivery of the same event re-posts the SAME request, which
- *     the ledger answers idempotently.
+ * Write protocol per event: the record is written by the ledger in the commit of its journal
+ * transaction (TransactionInput.attachment -> the SQL function ledger_attach), so a record exists
+ * exactly when its transaction does; a crash anywhere leaves the event booked (a redelivery is
+ * answered from its record) or not at all (a redelivery books it).
+ *  - New captures (sequence 0) need no history: planned in memory and booked in chunks.
+ *  - Follow-ups, under an in-process lock per capture held until booked: read the capture's chain,
+ *    plan at the next sequence, book. The unique constraint on (capture_key, sequence) makes a
+ *    concurrent writer in another process fail (ENT_LEDGER_RECORD_CONFLICT, this item alone)
+ *    instead of both taking back from the same capture; it plans again on the fresh chain.
  */
 import { KeyedLock, forEachLimit } from "../concurrency.js";
 import { GroupCommit } from "../group-commit.js";
@@ -20,7 +18,7 @@ import { transientAsAppError } from "../db/errors.js";
 import { AppError, Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
 import { LedgerErrors } from "../ledger/index.js";
-import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
+import type { AccountSpec, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
@@ -28,7 +26,7 @@ import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
-import { RecordConflict, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
+import { attachmentOf, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
 import type {
@@ -73,7 +71,7 @@ export interface SettlementServiceOptions {
   repository: SettlementRepository;
   /** Attempts when another writer claimed the same capture sequence. Default 5. */
   maxSequenceRetries?: number;
-  /** Events of a batch prepared concurrently (distinct originals only). Default 8. */
+  /** Follow-ups of a batch booked concurrently (distinct orders only; one order's in order). Default 8. */
   prepareConcurrency?: number;
   /** New captures inserted and booked per unit; units of one batch run concurrently. Default 250. */
   chunkSize?: number;
@@ -87,12 +85,8 @@ export interface SettlementServiceOptions {
 
 type Outcome = { ok: SettlementResult } | { error: unknown };
 type Fresh = { index: number; event: SettlementEvent; key: string; hash: string };
-
-interface Prepared {
-  record: SettlementRecord;
-  input: TransactionInput;
-  created: boolean;
-}
+/** A record another writer was first to (its event key, or its capture's next sequence). */
+const CONFLICT = Symbol("conflict");
 
 const USD = SETTLEMENT_CURRENCY;
 /** How old program data read by an instance may be. */
@@ -275,12 +269,12 @@ export class SettlementService {
 
   /**
    * The one processing path for validated events (postEvent groups and postEvents batches).
-   * Per round: one lookup of the events already recorded; captures (the bulk of the traffic) are
-   * planned in memory and inserted as pending with one statement per chunk; follow-ups take the
-   * per-capture path (`prepare`: lock, chain, sequence retry) because they depend on the
-   * capture's history. Each unit then makes one `ledger.postBatch` call and one update marking
-   * its booked rows posted. Capture chunks run concurrently, so planning (CPU here), inserting
-   * and booking (work in PostgreSQL) overlap instead of taking turns.
+   * Per round: one lookup of the events already recorded (answered from their record); captures
+   * (the bulk of the traffic) are planned in memory and booked in chunks, one `ledger.postBatch`
+   * each, every record written by the ledger in its journal transaction's commit; follow-ups take
+   * the per-capture path (`followUp`: lock, chain, sequence retry) because they depend on the
+   * capture's history. Capture chunks run concurrently, so planning (CPU here) and booking (work in
+   * PostgreSQL) overlap instead of taking turns.
    */
   private async process(events: readonly SettlementEvent[]): Promise<Outcome[]> {
     const outcomes = new Array<Outcome>(events.length);
@@ -291,7 +285,7 @@ export class SettlementService {
         (t) =>
           t.event.originalEventId === undefined || !pendingKeys.has(eventKey(t.event.gateway, t.event.originalEventId)),
       );
-      // A self-reference cannot be satisfied by waiting; let prepare() report it.
+      // A self-reference cannot be satisfied by waiting; let followUp() report it.
       if (ready.length === 0) ready = todo;
       // The same event twice in one round: the later copies wait a round and replay the first.
       const seen = new Set<string>();
@@ -312,20 +306,15 @@ export class SettlementService {
       }
       const fresh: Fresh[] = [];
       const slow: Array<{ index: number; event: SettlementEvent }> = [];
-      const stored: Array<{ index: number; prepared: Prepared }> = [];
+      const replays: Array<Promise<void>> = [];
       for (const t of round) {
         const hash = requestHash(t.event);
         const existing = known.get(t.key);
-        if (existing !== undefined) {
-          try {
-            stored.push({ index: t.index, prepared: this.replay(existing, t.event, hash) });
-          } catch (e) {
-            outcomes[t.index] = { error: e };
-          }
-        } else if (t.event.type === "capture") fresh.push({ ...t, hash });
+        if (existing !== undefined) replays.push(this.answerReplay(t.index, existing, t.event, hash, outcomes));
+        else if (t.event.type === "capture") fresh.push({ ...t, hash });
         else slow.push(t);
       }
-      const units: Array<Promise<void>> = [this.followUps(slow, stored, outcomes, known)];
+      const units: Array<Promise<void>> = [...replays, this.followUps(slow, outcomes, known)];
       for (let i = 0; i < fresh.length; i += this.chunkSize)
         units.push(this.captures(fresh.slice(i, i + this.chunkSize), outcomes));
       await Promise.all(units);
@@ -335,16 +324,16 @@ export class SettlementService {
 
   /**
    * Captures: a capture is the first record of its own chain (sequence 0), so planning needs no
-   * history and no lock; the unique constraints still refuse a concurrent duplicate, which then
-   * goes through prepare() and is answered from the winner's row.
+   * history and no lock. The unique constraints still refuse a concurrent duplicate written by
+   * another process; that event then goes through followUp() and is answered from the winner's row.
    */
   private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
-    const planned: Array<{ index: number; event: SettlementEvent; row: NewSettlementRecord }> = [];
+    const planned: Array<{ index: number; event: SettlementEvent; record: NewSettlementRecord }> = [];
     await Promise.all(
       fresh.map(async (f) => {
         try {
           const { plan } = await this.plan(f.event, f.key);
-          planned.push({ index: f.index, event: f.event, row: recordOf(f.event, { eventKey: f.key, captureKey: f.key, sequence: 0, requestHash: f.hash }, plan) });
+          planned.push({ index: f.index, event: f.event, record: recordOf(f.event, { eventKey: f.key, captureKey: f.key, sequence: 0, requestHash: f.hash }, plan) });
         } catch (e) {
           outcomes[f.index] = { error: e };
         }
@@ -352,132 +341,113 @@ export class SettlementService {
     );
     if (planned.length === 0) return;
     planned.sort((x, y) => x.index - y.index);
-    const toPost: Array<{ index: number; prepared: Prepared }> = [];
+    const answers = await this.book(planned.map((p) => p.record));
     const conflicted: Array<{ index: number; event: SettlementEvent }> = [];
-    try {
-      const rows = await this.repo.insertPendingMany(planned.map((p) => p.row));
-      planned.forEach((p, i) => {
-        const record = rows[i];
-        if (record === null || record === undefined) conflicted.push({ index: p.index, event: p.event });
-        else
-          toPost.push({
-            index: p.index,
-            prepared: { record, input: withAccounts(p.row.journalRequest), created: true },
-          });
-      });
-    } catch (e) {
-      for (const p of planned) outcomes[p.index] = { error: e };
-      return;
-    }
-    await Promise.all([
-      this.book(toPost, outcomes),
-      conflicted.length > 0 ? this.followUps(conflicted, [], outcomes) : undefined,
-    ]);
+    planned.forEach((p, i) => {
+      const a = answers[i]!;
+      if (a === CONFLICT) conflicted.push({ index: p.index, event: p.event });
+      else outcomes[p.index] = a;
+    });
+    if (conflicted.length > 0) await this.followUps(conflicted, outcomes);
   }
 
   /**
-   * Follow-ups (and captures that lost an insert race), plus events already recorded: independent
-   * chains concurrently, events naming the same original in index order (the per-capture lock
-   * and the sequence constraint cover the rest).
+   * Follow-ups (and captures that lost a race to another writer): independent chains
+   * concurrently, events naming the same original in index order (the per-capture lock and the
+   * sequence constraint cover the rest).
    */
   private async followUps(
     slow: ReadonlyArray<{ index: number; event: SettlementEvent }>,
-    stored: ReadonlyArray<{ index: number; prepared: Prepared }>,
     outcomes: Outcome[],
     known?: ReadonlyMap<string, SettlementRecord>,
   ): Promise<void> {
-    const prepared = new Map<number, Prepared>();
-    const replays: Array<{ index: number; record: SettlementRecord }> = [];
-    for (const s of stored) {
-      if (s.prepared.record.status === "posted") replays.push({ index: s.index, record: s.prepared.record });
-      else prepared.set(s.index, s.prepared);
-    }
     const groups = new Map<string, Array<{ index: number; event: SettlementEvent }>>();
     for (const item of [...slow].sort((a, b) => a.index - b.index)) {
       const g = eventKey(item.event.gateway, item.event.originalEventId ?? item.event.gatewayEventId);
       groups.set(g, [...(groups.get(g) ?? []), item]);
     }
-    // Events of one order are prepared in order (a refund reads its capture); orders in parallel.
+    // Events of one order are booked in order (a refund reads its capture); orders in parallel.
     await forEachLimit([...groups.values()], this.prepareConcurrency, async (group) => {
       for (const { index, event } of group) {
         try {
-          const p = await this.prepare(event, known);
-          if (!p.created && p.record.status === "posted") replays.push({ index, record: p.record });
-          else prepared.set(index, p);
+          outcomes[index] = { ok: await this.followUp(event, known) };
         } catch (e) {
           outcomes[index] = { error: e };
         }
       }
     });
-    const toPost = [...prepared.entries()].sort((a, b) => a[0] - b[0]).map(([index, p]) => ({ index, prepared: p }));
-    await Promise.all([
-      this.book(toPost, outcomes),
-      ...replays.map(async ({ index, record }) => {
-        try {
-          outcomes[index] = { ok: await this.existing(record) };
-        } catch (e) {
-          outcomes[index] = { error: e };
-        }
-      }),
-    ]);
   }
 
-  /** Steps 2 and 3 of the protocol for prepared (pending) records: one ledger batch, one update. */
-  private async book(toPost: ReadonlyArray<{ index: number; prepared: Prepared }>, outcomes: Outcome[]): Promise<void> {
-    if (toPost.length === 0) return;
+  /**
+   * Books planned records: one ledger batch, each record written by the ledger in its journal
+   * transaction's commit (its attachment), so a record exists exactly when its transaction does.
+   * Answers per record: the outcome, or CONFLICT when another writer was first (the event key, or
+   * the capture's sequence): the caller reads afresh and tries again.
+   */
+  private async book(records: readonly NewSettlementRecord[]): Promise<Array<Outcome | typeof CONFLICT>> {
     let answers: Awaited<ReturnType<Ledger["postBatch"]>>;
     try {
-      answers = await this.ledger.postBatch(toPost.map((p) => p.prepared.input));
+      answers = await this.ledger.postBatch(records.map((r) => ({ ...withAccounts(r.journalRequest), attachment: attachmentOf(r) })));
     } catch (e) {
-      // Outcome unknown: the pending rows stay; a redelivery re-posts the same requests.
-      for (const p of toPost) outcomes[p.index] = { error: e };
-      return;
+      // Outcome unknown (a lost connection): the record and its transaction were written together or
+      // not at all, so a redelivery finds the record or books afresh.
+      return records.map(() => ({ error: e }));
     }
-    const booked: Array<{ index: number; prepared: Prepared; transaction: JournalTransaction }> = [];
-    for (const [i, { index, prepared: p }] of toPost.entries()) {
-      const answer = answers[i];
-      try {
-        if (answer === undefined) throw new Error("ledger.postBatch returned fewer answers than requests");
-        if (answer.status === "error") {
-          // The ledger answered and booked nothing: the pending row must not keep counting.
-          await this.repo.deletePending(p.record.eventKey);
-          // Transient (the database kept failing): the same 503 the ledger gave, so the gateway
-          // retries, never a 4xx that tells it to drop a valid settlement.
-          if (answer.error.code === LedgerErrors.unavailable.code) {
-            throw LedgerErrors.unavailable(`${p.record.eventKey}: ${answer.error.message}`, { details: { retryAfterSeconds: 1 } });
-          }
-          if (answer.error.code === Errors.internal.code) throw new Error(`ledger failed on ${p.record.eventKey}: ${answer.error.message}`);
-          throw SettlementErrors.ledgerRejected(`ledger refused ${p.record.eventKey}: ${answer.error.message}`, {
-            details: { ledgerCode: answer.error.code },
-          });
-        }
-        booked.push({ index, prepared: p, transaction: answer.transaction });
-      } catch (e) {
-        outcomes[index] = { error: e };
-      }
-    }
+    const out: Array<Outcome | typeof CONFLICT> = answers.map((answer, i): Outcome | typeof CONFLICT => {
+      const key = records[i]!.eventKey;
+      if (answer === undefined) return { error: new Error("ledger.postBatch returned fewer answers than requests") };
+      if (answer.status !== "error") return { ok: { status: answer.status, settlement: null as never, transaction: answer.transaction } };
+      const code = answer.error.code;
+      if (code === LedgerErrors.recordConflict.code || code === LedgerErrors.idempotencyConflict.code) return CONFLICT;
+      // Transient (the database kept failing): the same 503 the ledger gave, so the gateway
+      // retries, never a 4xx that tells it to drop a valid settlement.
+      if (code === LedgerErrors.unavailable.code) return { error: LedgerErrors.unavailable(`${key}: ${answer.error.message}`, { details: { retryAfterSeconds: 1 } }) };
+      if (code === Errors.internal.code) return { error: new Error(`ledger failed on ${key}: ${answer.error.message}`) };
+      return { error: SettlementErrors.ledgerRejected(`ledger refused ${key}: ${answer.error.message}`, { details: { ledgerCode: code } }) };
+    });
+    // The records' ids: written by the ledger's commit (created), or by another writer whose
+    // identical request the ledger answered as a replay (exists).
+    const booked = records.flatMap((r, i) => (out[i] !== CONFLICT && "ok" in out[i]! ? [r.eventKey] : []));
+    let ids: Map<string, { id: string; createdAt: Date }>;
     try {
-      await this.repo.setPostedMany(
-        booked.map((b) => ({ eventKey: b.prepared.record.eventKey, journalTransactionId: b.transaction.id })),
-      );
-      for (const b of booked) {
-        const settlement: SettlementRecord = {
-          ...b.prepared.record,
-          status: "posted",
-          journalTransactionId: b.transaction.id,
-        };
-        outcomes[b.index] = {
-          ok: { status: b.prepared.created ? "created" : "exists", settlement, transaction: b.transaction },
-        };
-      }
+      ids = await this.repo.writtenIds(booked);
     } catch (e) {
-      // Booked in the ledger but not marked: rows stay pending and a redelivery completes them.
-      for (const b of booked) outcomes[b.index] = { error: e };
+      return out.map((o) => (o === CONFLICT || !("ok" in o) ? o : { error: e }));
+    }
+    return out.map((o, i) => {
+      if (o === CONFLICT || !("ok" in o)) return o;
+      const r = records[i]!;
+      const written = ids.get(r.eventKey);
+      if (written === undefined) return { error: new Error(`settlement ${r.eventKey} was booked but its record is missing`) };
+      const settlement: SettlementRecord = {
+        id: written.id,
+        eventKey: r.eventKey,
+        captureKey: r.captureKey,
+        sequence: r.sequence,
+        event: r.event,
+        program: r.program,
+        breakdown: r.breakdown,
+        fx: r.breakdown.fx,
+        refundedDelta: r.refundedDelta,
+        status: "posted",
+        journalTransactionId: o.ok.transaction.id,
+        requestHash: r.requestHash,
+        createdAt: written.createdAt,
+      };
+      return { ok: { ...o.ok, settlement } };
+    });
+  }
+
+  /** An event already recorded: same body -> its record and transaction ("exists"), else a conflict. */
+  private async answerReplay(index: number, existing: SettlementRecord, event: SettlementEvent, hash: string, outcomes: Outcome[]): Promise<void> {
+    try {
+      outcomes[index] = { ok: await this.replay(existing, event, hash) };
+    } catch (e) {
+      outcomes[index] = { error: e };
     }
   }
 
-  /** A stored record for an event received again: same body -> its record, else a conflict. */
-  private replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Prepared {
+  private async replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Promise<SettlementResult> {
     if (existing.requestHash !== hash) {
       throw SettlementErrors.idempotencyConflict(
         `event ${event.gateway}/${event.gatewayEventId} was already received with a different body`,
@@ -487,27 +457,20 @@ export class SettlementService {
         },
       );
     }
-    return {
-      record: existing,
-      input: withAccounts(existing.journalRequest),
-      created: false,
-    };
+    const tx = await this.ledger.getTransaction(existing.journalTransactionId);
+    if (tx === null) throw new Error(`settlement ${existing.eventKey} is recorded but its journal transaction is missing`);
+    return { status: "exists", settlement: existing, transaction: tx };
   }
 
-  private async existing(record: SettlementRecord): Promise<SettlementResult> {
-    const tx =
-      record.journalTransactionId === null ? null : await this.ledger.getTransaction(record.journalTransactionId);
-    if (tx === null) throw new Error(`settlement ${record.eventKey} is posted but its journal transaction is missing`);
-    return { status: "exists", settlement: record, transaction: tx };
-  }
-
-  /** Steps 1 of the protocol: returns the stored record (replay) or a freshly inserted pending one. */
   /**
-   * `known`: records looked up for the whole round just before (absent key = not recorded then).
-   * Used on the first attempt only; a row inserted since is caught by the unique constraints and
-   * the retry reads afresh. An original, once recorded, keeps its type and capture key.
+   * A follow-up (or a capture another writer recorded first): under the capture's lock, read its
+   * chain, plan at the next sequence and book. Another process booking the same sequence first makes
+   * the ledger refuse this record (the unique constraint on capture and sequence): read afresh and
+   * plan again, so two writers can never take back from the same capture twice.
+   * `known`: records looked up for the whole round just before (absent key = not recorded then),
+   * used on the first attempt only. An original, once recorded, keeps its type and capture key.
    */
-  private async prepare(event: SettlementEvent, known?: ReadonlyMap<string, SettlementRecord>): Promise<Prepared> {
+  private async followUp(event: SettlementEvent, known?: ReadonlyMap<string, SettlementRecord>): Promise<SettlementResult> {
     const key = eventKey(event.gateway, event.gatewayEventId);
     const hash = requestHash(event);
     for (let attempt = 0; ; attempt++) {
@@ -516,20 +479,18 @@ export class SettlementService {
       if (existing !== null) return this.replay(existing, event, hash);
       const captureKey =
         event.type === "capture" ? key : await this.captureKeyOf(event, attempt === 0 ? known : undefined);
-      try {
-        return await this.lock.run(captureKey, async () => {
-          const { plan, sequence } = await this.plan(event, captureKey);
-          const row = recordOf(event, { eventKey: key, captureKey, sequence, requestHash: hash }, plan);
-          return { record: await this.repo.insertPending(row), input: withAccounts(row.journalRequest), created: true };
+      const answer = await this.lock.run(captureKey, async () => {
+        const { plan, sequence } = await this.plan(event, captureKey);
+        return (await this.book([recordOf(event, { eventKey: key, captureKey, sequence, requestHash: hash }, plan)]))[0]!;
+      });
+      if (answer !== CONFLICT) {
+        if ("ok" in answer) return answer.ok;
+        throw answer.error;
+      }
+      if (attempt + 1 >= this.maxRetries) {
+        throw SettlementErrors.concurrentUpdate(`capture ${captureKey} kept changing under ${key}; retry`, {
+          details: { captureKey },
         });
-      } catch (e) {
-        if (!(e instanceof RecordConflict)) throw e;
-        if (attempt + 1 >= this.maxRetries) {
-          throw SettlementErrors.concurrentUpdate(`capture ${captureKey} kept changing under ${key}; retry`, {
-            details: { captureKey },
-          });
-        }
-        // eventKey conflict: the same event is being recorded concurrently -> loop reads it back.
       }
     }
   }

@@ -4,7 +4,7 @@
  *
  * Amounts are bigint minor units of the currency named next to them. Rates are decimal strings.
  */
-import type { JournalTransaction, PostingInput, TransactionInput } from "../ledger/types.js";
+import type { JournalTransaction, PostingInput } from "../ledger/types.js";
 import type { FeeBandEvidence, WeightBands } from "./fees.js";
 
 export const PROGRAMS = ["pop", "full_hosting", "semi_hosting", "overseas_hosting"] as const;
@@ -370,10 +370,9 @@ export interface SettlementRecord {
   breakdown: Breakdown;
   fx: FxLeg[];
   refundedDelta: bigint;
-  /** The journal request as posted (without account specs, which are derived from the codes). */
-  journalRequest: TransactionInput;
-  status: SettlementStatus;
-  journalTransactionId: string | null;
+  /** A record is written in its journal transaction's commit: never anything else. */
+  status: "posted";
+  journalTransactionId: string;
   requestHash: string;
   createdAt: Date;
 }

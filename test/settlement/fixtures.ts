@@ -69,3 +69,14 @@ export function movement(postings: PostingInput[], account: string, currency: st
   for (const p of postings) if (p.account === account && p.currency === currency) n += p.direction === "debit" ? p.amount : -p.amount;
   return n;
 }
+
+/**
+ * The orders the write-once tests post (test/settlement/write-once.test.ts and its worker): order i
+ * is a BRL capture, and every third one also a refund of 10.00 BRL a day later, in that order.
+ */
+export function ordersForCrash(n: number): SettlementEvent[][] {
+  return Array.from({ length: n }, (_, i) => {
+    const cap = capture({ gatewayEventId: `wo-cap-${i}`, settlementId: `WO-${i}`, sellerId: "S-POP-SZ-01" });
+    return i % 3 === 0 ? [cap, followUp("refund", `wo-ref-${i}`, { amount: 1_000n }, cap)] : [cap];
+  });
+}

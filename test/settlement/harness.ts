@@ -12,7 +12,8 @@ import {
   SettlementService,
   TAX_RULES,
 } from "../../service/settlement/index.js";
-import { createLedger } from "../../service/ledger/index.js";
+import { createLedger, type LedgerOptions } from "../../service/ledger/index.js";
+import type { SqlRunner } from "../../service/db/index.js";
 import { PrismaStorageRepository } from "../../service/settlement/storage-repository.js";
 import { StorageBilling } from "../../service/settlement/storage-service.js";
 import { freshDatabase, type DatabaseKind } from "../support/db.js";
@@ -24,8 +25,15 @@ export interface SettlementHarness {
   repository: PrismaSettlementRepository;
   /** Stock snapshots and storage runs, charging through `settlement`. */
   storage: StorageBilling;
-  /** A second service instance on the same database (its own in-process locks), as another process would be. */
-  another(): SettlementService;
+  /**
+   * A second service instance on the same database with its own ledger writer and in-process locks,
+   * as another process would be. `ledger`: options of its ledger (a fault hook, for instance).
+   */
+  another(ledger?: LedgerOptions): SettlementService;
+  /** Raw SQL on the test database (test-only reads of invariants). */
+  sql: SqlRunner;
+  /** The PostgreSQL database's URL (another process can open it); null on PGlite. */
+  url: string | null;
   /** Debits minus credits of every ledger account, per currency (must all be 0). */
   netPerCurrency(): Promise<Record<string, bigint>>;
   close(): Promise<void>;
@@ -37,8 +45,8 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
   const ledger = createLedger(db, opts.now ? { now: opts.now } : {});
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400, defaultMarkupBps: opts.markupBps ?? 0 });
   const repository = new PrismaSettlementRepository(db.prisma);
-  const make = () => new SettlementService({ ledger, fx, repository, maxSequenceRetries: 50 });
-  const settlement = make();
+  const make = (l: Ledger) => new SettlementService({ ledger: l, fx, repository, maxSequenceRetries: 50 });
+  const settlement = make(ledger);
   await settlement.saveProgramData({
     markets: MARKETS,
     taxRules: TAX_RULES,
@@ -51,7 +59,9 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
     fx,
     repository,
     storage: new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement }),
-    another: make,
+    another: (options = {}) => make(createLedger(db, { ...(opts.now ? { now: opts.now } : {}), ...options })),
+    sql: db.sql,
+    url: db.url,
     async netPerCurrency() {
       // Test-only read of the ledger's running totals: the invariant is global, no API lists all accounts.
       const rows = await db.prisma.$queryRaw<Array<{ currency: string; net: string }>>`

@@ -1,7 +1,9 @@
 /** The settlement tables through Prisma on a fresh database of each kind (PGlite, PostgreSQL). */
 import { describe, expect, it } from "vitest";
 import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, TAX_RULES, planCapture, selectSchedule, selectTaxRule } from "../../service/settlement/index.js";
-import { RecordConflict, type NewSettlementRecord } from "../../service/settlement/repository.js";
+import { attachmentOf, type NewSettlementRecord } from "../../service/settlement/repository.js";
+import { accountSpec } from "../../service/settlement/accounts.js";
+import { createLedger } from "../../service/ledger/index.js";
 import { freshDatabase, testDatabaseKinds } from "../support/db.js";
 import { capture, rate } from "./fixtures.js";
 
@@ -40,19 +42,33 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
         requestHash: "a".repeat(64),
         journalRequest: { idempotencyKey: plan.idempotencyKey, postings: plan.postings, metadata: plan.metadata, effectiveAt: plan.effectiveAt },
       };
-      const stored = await repo.insertPending(rec);
-      expect(stored.status).toBe("pending");
-      expect(stored.event).toEqual(event);
-      expect(stored.breakdown).toEqual(plan.breakdown);
-      expect(stored.journalRequest.postings).toEqual(plan.postings);
-      await expect(repo.insertPending({ ...rec, eventKey: "other" })).rejects.toEqual(new RecordConflict("sequence"));
-      await expect(repo.insertPending({ ...rec, captureKey: "other" })).rejects.toEqual(new RecordConflict("eventKey"));
-      const [posted] = await repo.markPostedMany([{ eventKey: rec.eventKey, journalTransactionId: "77" }]);
-      expect(posted?.status).toBe("posted");
-      expect(posted?.journalTransactionId).toBe("77");
+      // The record is written by the ledger in its journal transaction's commit (ledger_attach).
+      const ledger = createLedger(db);
+      const post = (r: NewSettlementRecord) => {
+        const accounts = [...new Map(r.journalRequest.postings.map((p) => [`${p.account}/${p.currency}`, accountSpec(p.account, p.currency)])).values()];
+        return ledger.postBatch([{ ...r.journalRequest, accounts, attachment: attachmentOf(r) }]);
+      };
+      const [booked] = await post(rec);
+      if (booked?.status !== "created") throw new Error(JSON.stringify(booked));
+      const stored = await repo.findByEventKey(rec.eventKey);
+      expect(stored?.status).toBe("posted");
+      expect(stored?.journalTransactionId).toBe(booked.transaction.id);
+      expect(stored?.event).toEqual(event);
+      expect(stored?.breakdown).toEqual(plan.breakdown);
+      expect((await repo.writtenIds([rec.eventKey])).get(rec.eventKey)?.id).toBe(stored?.id);
+      // Another writer's record at the same capture sequence, or under the same event key: the
+      // ledger refuses the item, and neither its record nor its transaction is written.
+      for (const other of [
+        { ...rec, eventKey: "other", journalRequest: { ...rec.journalRequest, idempotencyKey: "other" } },
+        { ...rec, captureKey: "other", journalRequest: { ...rec.journalRequest, idempotencyKey: "other-2" } },
+      ]) {
+        const [refused] = await post(other);
+        expect(refused).toMatchObject({ status: "error", error: { code: "ENT_LEDGER_RECORD_CONFLICT" } });
+      }
+      const counts = await db.sql.q<Array<{ n: bigint }>>(`SELECT count(*) AS n FROM ledger_transactions`);
+      expect(counts[0]?.n).toBe(1n); // only the first: the refused items left no transaction behind
       expect((await repo.listChain(rec.eventKey)).map((r) => r.sequence)).toEqual([0]);
-      await repo.deletePending(rec.eventKey); // posted rows are never deleted
-      expect(await repo.findByEventKey(rec.eventKey)).not.toBeNull();
+      await ledger.drain();
     } finally {
       await db.close();
     }
