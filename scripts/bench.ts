@@ -11,6 +11,7 @@
  *   npm run bench -- --seconds 2 --only ledger,http     (areas: ledger settlement http anchoring
  *                                                        indexer reconciliation webhooks; BENCH_ONLY too)
  */
+import { availableParallelism, loadavg } from "node:os";
 import pg from "pg";
 import { figure, report, type Figure } from "./lib/figures.js";
 import { benchAnchoring } from "./bench/anchoring.js";
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   const areas = Object.entries(AREAS).filter(([name]) => only.length === 0 || only.includes(name)).map(([, run]) => run);
   const figures: Figure[] = [];
 
+  // The machine's load before any bench work: the figures of a busy machine are not the table's.
+  console.log(`bench: load average ${loadavg().map((l) => l.toFixed(2)).join(" / ")} (1 / 5 / 15 min) on ${availableParallelism()} cores before the first measurement; each figure shows the 1-min load when taken`);
   console.log(`bench: PGlite (embedded), ${seconds} s per measurement${only.length > 0 ? `, areas: ${only.join(", ")}` : ""}`);
   for (const run of areas) figures.push(...(await run({ seconds })));
 

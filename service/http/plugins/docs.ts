@@ -1,12 +1,12 @@
 /**
  * OpenAPI 3.1 document generated from the route schemas (@fastify/swagger), served at
  * `GET /openapi.json`; the interactive reference (Scalar) at `/docs`, with its JavaScript bundle
- * served from the package itself (no CDN: the reference works offline). The error catalogue is
+ * served from the package itself (no CDN: the reference works offline), loaded on the first
+ * request for it (the package holds a 5 MB script that an idle service need not keep). The error catalogue is
  * served at `/problems` so every problem `type` URI resolves.
  */
 import swagger from "@fastify/swagger";
-import scalar from "@scalar/fastify-api-reference";
-import type { FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { Type } from "typebox";
 import { Errors, errorCatalogue } from "../../errors.js";
 import { ProblemSchema } from "../problem.js";
@@ -73,10 +73,32 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(scalar, {
-    routePrefix: "/docs",
-    configuration: { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true, pageTitle: "Entrepot API reference" },
-  });
+  // The reference's routes as Scalar's own plugin answers them, from an inner instance built on
+  // first use: the plugin cannot be registered once this app listens, and importing it at start
+  // would keep its 5 MB script (twice, as source and as a string) in every idle process.
+  let reference: Promise<FastifyInstance> | null = null;
+  const answer = async (url: string, reply: FastifyReply) => {
+    reference ??= (async () => {
+      const { default: scalar } = await import("@scalar/fastify-api-reference");
+      const inner = Fastify({ logger: false });
+      await inner.register(scalar, {
+        routePrefix: "/docs",
+        configuration: { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true, pageTitle: "Entrepot API reference" },
+      });
+      await inner.ready();
+      return inner;
+    })().catch((e: unknown) => {
+      reference = null;
+      throw e;
+    });
+    const r = await (await reference).inject({ url });
+    const type = r.headers["content-type"];
+    if (typeof type === "string") void reply.type(type);
+    const location = r.headers["location"];
+    if (typeof location === "string") void reply.header("location", location);
+    return reply.code(r.statusCode).send(r.rawPayload);
+  };
+  for (const url of ["/docs", "/docs/", "/docs/js/scalar.js"]) app.get(url, { schema: { hide: true } }, (_request, reply) => answer(url, reply));
 
   app.get("/problems", {
     schema: { tags: [TAGS.ops], summary: "Catalogue of every problem code", response: { 200: Type.Array(ProblemTypeSchema) } },
