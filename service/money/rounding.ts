@@ -107,6 +107,41 @@ export function parseRate(value: string | number | bigint | Decimal, field = "ra
   return d;
 }
 
+/**
+ * A rate or factor that `parseRate` would accept exactly as written, as an exact fraction of
+ * bigints: a plain decimal string, or a non-negative safe integer. Null for anything else (then
+ * the Decimal path runs, and names the problem). The hot paths below convert in bigints with it:
+ * the same result as decimal.js (property-tested), at a fraction of the cost and allocations.
+ */
+function exactFraction(value: string | number | bigint | Decimal): RateFraction | null {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? { num: BigInt(value), den: 1n } : null;
+  if (typeof value !== "string") return null;
+  const n = value.length;
+  let dot = -1;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 46 && dot < 0 && i > 0 && i < n - 1) dot = i;
+    else if (c < 48 || c > 57) return null;
+    else if (c !== 48) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  if (n === 0) return null;
+  if (first >= 0 && last - first + 1 - (dot > first && dot < last ? 1 : 0) > MAX_RATE_DIGITS) return null;
+  if (dot < 0) return { num: BigInt(value), den: 1n };
+  return { num: BigInt(value.slice(0, dot) + value.slice(dot + 1)), den: pow10(n - dot - 1) };
+}
+
+/** amount x f x 10^powerOfTen, rounded once with the named mode, in bigints. */
+function scaledExact(amount: bigint, f: RateFraction, powerOfTen: number, rounding: RoundingMode): bigint {
+  checkAmount(amount);
+  const num = amount * f.num * (powerOfTen > 0 ? pow10(powerOfTen) : 1n);
+  return divideRounded(num, powerOfTen < 0 ? f.den * pow10(-powerOfTen) : f.den, rounding);
+}
+
 /** Canonical plain-decimal spelling of a rate: no exponent, no trailing zeros ("5.43", "0.0001"). */
 export function rateToString(rate: Decimal): string {
   return rate.toFixed();
@@ -204,6 +239,8 @@ function scaled(amount: bigint, factor: Decimal, powerOfTen: number): Decimal {
 
 /** amount x rate, rounded to an integer number of the same minor units with the named mode. */
 export function multiply(amount: bigint, rate: string | number | bigint | Decimal, rounding: RoundingMode): bigint {
+  const f = exactFraction(rate);
+  if (f !== null) return scaledExact(amount, f, 0, parseRounding(rounding));
   return roundToInteger(scaled(amount, parseRate(rate), 0), rounding);
 }
 
@@ -212,11 +249,15 @@ export function multiply(amount: bigint, rate: string | number | bigint | Decima
  * points ("2.5") are allowed; negative ones are not (a discount is a separate, explicit rule).
  */
 export function applyBps(amount: bigint, bps: string | number | bigint, rounding: RoundingMode): bigint {
+  const f = exactFraction(bps);
+  if (f !== null) return scaledExact(amount, f, -4, parseRounding(rounding));
   return roundToInteger(scaled(amount, parseRate(bps, "bps"), -4), rounding);
 }
 
 /** amount x percent / 100: e.g. a tax rate of "8.25" percent. */
 export function percentOf(amount: bigint, percent: string | number | bigint, rounding: RoundingMode): bigint {
+  const f = exactFraction(percent);
+  if (f !== null) return scaledExact(amount, f, -2, parseRounding(rounding));
   return roundToInteger(scaled(amount, parseRate(percent, "percent"), -2), rounding);
 }
 
@@ -230,12 +271,12 @@ export function percentOf(amount: bigint, percent: string | number | bigint, rou
 export function convertMinor(amount: bigint, from: string, to: string, rate: string | number | bigint | Decimal | RateFraction, rounding: RoundingMode): bigint {
   const shift = currency(to, "to").exponent - currency(from, "from").exponent;
   if (typeof rate === "object" && !Decimal.isDecimal(rate)) {
-    checkAmount(amount);
     if (typeof rate.num !== "bigint" || typeof rate.den !== "bigint" || rate.num < 0n || rate.den <= 0n) {
       throw invalidRate("rate", `${String(rate.num)}/${String(rate.den)}`, "must be a fraction of bigints, numerator >= 0, denominator > 0");
     }
-    const num = amount * rate.num * (shift > 0 ? pow10(shift) : 1n);
-    return divideRounded(num, shift < 0 ? rate.den * pow10(-shift) : rate.den, rounding);
+    return scaledExact(amount, rate, shift, rounding);
   }
+  const f = exactFraction(rate);
+  if (f !== null) return scaledExact(amount, f, shift, parseRounding(rounding));
   return roundToInteger(scaled(amount, parseRate(rate), shift), rounding);
 }

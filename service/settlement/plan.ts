@@ -22,7 +22,7 @@
  * line exactly. The buyer-currency amount is converted at the follow-up's own rate; what that
  * costs more or less than the USD lines taken back is an explicit FX gain/loss.
  */
-import { allocate, applyBps, convertMinor, currency as isoCurrency, divideRounded, MoneyDecimal, roundToInteger } from "../money/index.js";
+import { allocate, applyBps, convertMinor, divideRounded, invertRate, rateFraction } from "../money/index.js";
 import type { PostingInput } from "../ledger/types.js";
 import { settlementFactsMetadata } from "../anchoring/leaf.js";
 import { Accounts, SETTLEMENT_CURRENCY } from "./accounts.js";
@@ -119,9 +119,7 @@ export function inclusiveTax(gross: bigint, rateBps: number, deduction = 0n): bi
     const num = gross * BigInt(rateBps) - deduction * 10_000n;
     return num <= 0n ? 0n : divideRounded(num, 10_000n + BigInt(rateBps), "half-even");
   }
-  const num = gross * BigInt(rateBps);
-  const den = 10_000n + BigInt(rateBps);
-  return roundToInteger(new MoneyDecimal(num.toString()).div(den.toString()), "half-even");
+  return divideRounded(gross * BigInt(rateBps), 10_000n + BigInt(rateBps), "half-even");
 }
 
 /** The part of a tax-inclusive `gross` a rule taxes: without the shipping when the rule leaves it untaxed. */
@@ -172,9 +170,8 @@ function atMid(rate: RateEvidence): RateEvidence {
 
 /** `amount` of `to` bought with USD at `rate` (USD -> to), i.e. the inverse conversion, half-even. */
 function usdCostOf(amount: bigint, to: string, rate: string): bigint {
-  const shift = isoCurrency(USD).exponent - isoCurrency(to).exponent;
-  const exact = new MoneyDecimal(amount.toString()).times(new MoneyDecimal(10).pow(shift)).div(new MoneyDecimal(rate));
-  return roundToInteger(exact, "half-even");
+  // amount / rate, converted back from `to` into USD: the inverse conversion, exactly.
+  return convertMinor(amount, to, USD, invertRate(rateFraction(rate)), "half-even");
 }
 
 function needRate(rate: RateEvidence | null, from: string, to: string, event: SettlementEvent): RateEvidence {

@@ -6,8 +6,8 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { convertMinor, divideRounded, parseRateFraction, type RateFraction, type RoundingMode } from "../../service/money/index.js";
-import { decimalText, errorCode, modeArb, oracleDivide as oracle } from "./oracle.js";
+import { applyBps, convertMinor, divideRounded, multiply, parseRateFraction, percentOf, ROUNDING_MODES, type RateFraction, type RoundingMode } from "../../service/money/index.js";
+import { decimalText, errorCode, Exact, modeArb, oracleDivide as oracle } from "./oracle.js";
 
 const oracleDivide = (n: bigint, d: bigint, mode: RoundingMode) => BigInt(oracle(n, d, mode));
 
@@ -77,5 +77,30 @@ describe("convertMinor between currencies of different exponents", () => {
     expect(errorCode(() => convertMinor(10n ** 38n, "USD", "EUR", { num: 1n, den: 1n }, "half-even"))).toBe("ENT_MONEY_INVALID_AMOUNT");
     expect(errorCode(() => convertMinor(10n ** 38n, "USD", "EUR", "1", "half-even"))).toBe("ENT_MONEY_INVALID_AMOUNT");
     expect(errorCode(() => convertMinor(1n, "USD", "XAU", { num: 1n, den: 1n }, "half-even"))).toBe("ENT_MONEY_UNKNOWN_CURRENCY");
+  });
+});
+
+describe("multiply, applyBps and percentOf (bigint arithmetic for plain decimals and integers)", () => {
+  const factorArb = fc.oneof(decimalText(6, 8), fc.integer({ min: 0, max: 1_000_000 }));
+  const exactOf = (amount: bigint, factor: string | number, power: number, mode: RoundingMode) =>
+    BigInt(new Exact(amount.toString()).times(new Exact(String(factor))).times(new Exact(10).pow(power)).toDecimalPlaces(0, ROUNDING_MODES[mode]).toFixed(0));
+
+  it("property: equal decimal.js's amount x factor (x 10^-4 for bps, x 10^-2 for percent), rounded once", () => {
+    fc.assert(
+      fc.property(amountArb, factorArb, modeArb, (amount, factor, mode) => {
+        expect(multiply(amount, factor, mode)).toBe(exactOf(amount, factor, 0, mode));
+        expect(applyBps(amount, factor, mode)).toBe(exactOf(amount, factor, -4, mode));
+        expect(percentOf(amount, factor, mode)).toBe(exactOf(amount, factor, -2, mode));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("still refuses what parseRate refuses, naming the problem", () => {
+    expect(errorCode(() => applyBps(100n, "-1", "half-even"))).toBe("ENT_MONEY_INVALID_RATE");
+    expect(errorCode(() => applyBps(100n, -1, "half-even"))).toBe("ENT_MONEY_INVALID_RATE");
+    expect(errorCode(() => multiply(100n, "1e3", "half-even"))).toBe("ENT_MONEY_INVALID_RATE");
+    expect(errorCode(() => multiply(100n, "1.5", "bankers" as RoundingMode))).toBe("ENT_MONEY_INVALID_ROUNDING");
+    expect(errorCode(() => convertMinor(100n, "USD", "EUR", `0.${"1".repeat(60)}`, "half-even"))).toBe("ENT_MONEY_INVALID_RATE");
   });
 });
