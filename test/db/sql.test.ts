@@ -54,4 +54,16 @@ describe.each(kinds)("db.sql on %s", (kind) => {
     const [row] = await db.sql.q<Array<{ metadata: unknown }>>(`SELECT "metadata" FROM "ledger_accounts" WHERE "code" = 'probe'`);
     expect(row!.metadata).toEqual({ k: "v" });
   });
+
+  it("sends arrays of integers, bigints beyond 2^53 and nulls exactly, and arrays of text as the driver does", async () => {
+    const big = 10n ** 37n - 1n;
+    const [row] = await db.sql.q<Array<{ n: string[]; b: string[]; t: string[]; e: string[] }>>(
+      `SELECT $1::numeric[]::text[] AS n, $2::bigint[]::text[] AS b, $3::text[] AS t, $4::bigint[]::text[] AS e`,
+      [big, -big, 0n, null, 7, -3],
+      [9007199254740993n, 1n],
+      ['a "quoted" \\ value', "NULL", null, "{}"],
+      [],
+    );
+    expect(row).toEqual({ n: [big.toString(), (-big).toString(), "0", null, "7", "-3"], b: ["9007199254740993", "1"], t: ['a "quoted" \\ value', "NULL", null, "{}"], e: [] });
+  });
 });
