@@ -1,0 +1,75 @@
+/**
+ * Migration 20261209100000_settlement_write_once on a database written by the old protocol: a
+ * record left "pending" whose request the ledger booked (same idempotency key) is completed with
+ * that transaction, one the ledger never booked is withdrawn (a redelivery books it afresh), and
+ * posted records are kept as they were. Both engines, from a database migrated up to the one before.
+ */
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadMigrations, migrate, pgConnection, pgliteConnection, type SqlConnection } from "../../service/db/index.js";
+import { emptyPostgresDatabase, testDatabaseKinds } from "../support/db.js";
+
+const kinds = await testDatabaseKinds();
+const TARGET = "20261209100000_settlement_write_once";
+
+describe.each(kinds)("the settlement write-once migration on %s", (kind) => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  /** One session on a database with every migration before TARGET applied, and a way to apply the rest. */
+  async function before(): Promise<{ conn: SqlConnection; rest: () => Promise<void> }> {
+    const all = await loadMigrations();
+    const at = all.findIndex((m) => m.name === TARGET);
+    expect(at).toBeGreaterThan(0);
+    let conn: SqlConnection;
+    if (kind === "postgres") {
+      const empty = await emptyPostgresDatabase();
+      cleanups.push(() => empty.drop());
+      const client = new pg.Client({ connectionString: empty.url });
+      await client.connect();
+      cleanups.push(() => client.end());
+      conn = pgConnection(client);
+    } else {
+      const lite = new PGlite();
+      cleanups.push(() => lite.close());
+      conn = pgliteConnection(lite);
+    }
+    await migrate(conn, all.slice(0, at));
+    return { conn, rest: async () => void (await migrate(conn, all)) };
+  }
+
+  it("completes pending records the ledger booked, withdraws the others, keeps the posted ones", async () => {
+    const { conn, rest } = await before();
+    await conn.exec(
+      `INSERT INTO "ledger_transactions" ("id", "kind", "status", "idempotency_key", "request_hash", "metadata", "effective_at", "booked_at", "previous_hash", "hash")
+       VALUES (41, 'standard', 'posted', 'adyen:booked', repeat('a', 64), '{}', now(), now(), repeat('0', 64), repeat('1', 64)),
+              (42, 'standard', 'posted', 'adyen:posted', repeat('b', 64), '{}', now(), now(), repeat('1', 64), repeat('2', 64))`,
+    );
+    const record = (key: string, status: string, tx: string | null) =>
+      conn.query(
+        `INSERT INTO "settlements" ("event_key", "capture_key", "sequence", "event_type", "gateway", "gateway_event_id", "settlement_id", "seller_id",
+           "market", "category", "currency", "amount", "gateway_fee", "occurred_at", "program", "breakdown", "fx", "journal_request", "refunded_delta",
+           "status", "journal_transaction_id", "request_hash")
+         VALUES ($1::text, $1::text, 0, 'capture', 'adyen', $1::text, 'ORD', 'S-1', 'US', 'home', 'USD', 100, 3, now(), 'pop', '{}', '[]',
+           jsonb_build_object('idempotencyKey', $1::text), 0, $2, $3, repeat('c', 64))`,
+        [key, status, tx],
+      );
+    await record("adyen:booked", "pending", null);
+    await record("adyen:lost", "pending", null);
+    await record("adyen:posted", "posted", "42");
+    await rest();
+    const rows = await conn.query<{ event_key: string; status: string; journal_transaction_id: string }>(
+      `SELECT "event_key", "status", "journal_transaction_id" FROM "settlements" ORDER BY "event_key"`,
+    );
+    expect(rows).toEqual([
+      { event_key: "adyen:booked", status: "posted", journal_transaction_id: "41" },
+      { event_key: "adyen:posted", status: "posted", journal_transaction_id: "42" },
+    ]);
+    const columns = await conn.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'settlements' AND column_name = 'journal_request'`);
+    expect(columns).toEqual([]);
+    await expect(conn.exec(`UPDATE "settlements" SET "status" = 'pending'`)).rejects.toThrow(/settlements_status_check/);
+  }, 60_000);
+});
