@@ -381,8 +381,8 @@ export class SettlementService {
   /**
    * Books planned records: one ledger batch, each record written by the ledger in its journal
    * transaction's commit (its attachment), so a record exists exactly when its transaction does.
-   * Answers per record: the outcome, or CONFLICT when another writer was first (the event key, or
-   * the capture's sequence): the caller reads afresh and tries again.
+   * Answers per record: the outcome, or CONFLICT when another writer was first (the event, or the
+   * capture's sequence): the caller reads afresh and answers from the stored record or plans again.
    */
   private async book(records: readonly NewSettlementRecord[]): Promise<Array<Outcome | typeof CONFLICT>> {
     let answers: Awaited<ReturnType<Ledger["postBatch"]>>;
@@ -393,10 +393,14 @@ export class SettlementService {
       // not at all, so a redelivery finds the record or books afresh.
       return records.map(() => ({ error: e }));
     }
-    const out: Array<Outcome | typeof CONFLICT> = answers.map((answer, i): Outcome | typeof CONFLICT => {
-      const key = records[i]!.eventKey;
+    const out = records.map((record, i): Outcome | typeof CONFLICT => {
+      const key = record.eventKey;
+      const answer = answers[i];
       if (answer === undefined) return { error: new Error("ledger.postBatch returned fewer answers than requests") };
-      if (answer.status !== "error") return { ok: { status: answer.status, settlement: null as never, transaction: answer.transaction } };
+      if (answer.status === "created") return { ok: { status: "created", settlement: null as never, transaction: answer.transaction } };
+      // "exists": another writer booked this event first (its record came with it); like a refused
+      // record, the caller reads the stored one and answers from it (or refuses another body).
+      if (answer.status === "exists") return CONFLICT;
       const code = answer.error.code;
       if (code === LedgerErrors.recordConflict.code || code === LedgerErrors.idempotencyConflict.code) return CONFLICT;
       // Transient (the database kept failing): the same 503 the ledger gave, so the gateway
@@ -405,8 +409,7 @@ export class SettlementService {
       if (code === Errors.internal.code) return { error: new Error(`ledger failed on ${key}: ${answer.error.message}`) };
       return { error: SettlementErrors.ledgerRejected(`ledger refused ${key}: ${answer.error.message}`, { details: { ledgerCode: code } }) };
     });
-    // The records' ids: written by the ledger's commit (created), or by another writer whose
-    // identical request the ledger answered as a replay (exists).
+    // The new records' ids (written by the ledger's commit).
     const booked = records.flatMap((r, i) => (out[i] !== CONFLICT && "ok" in out[i]! ? [r.eventKey] : []));
     let ids: Map<string, { id: string; createdAt: Date }>;
     try {
