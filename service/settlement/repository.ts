@@ -9,7 +9,7 @@ import type { SqlRunner } from "../db/sql.js";
 import type { LedgerAttachment, TransactionInput } from "../ledger/types.js";
 import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { eventKey } from "./plan.js";
-import { breakdownFromJson, breakdownToJson, fxToJson } from "./codec.js";
+import { breakdownFromJson, breakdownToJson } from "./codec.js";
 import {
   type Breakdown,
   type FeeSchedule,
@@ -77,7 +77,6 @@ export function attachmentOf(n: NewSettlementRecord): LedgerAttachment {
       fx_quote_id: e.fxQuoteId ?? null,
       program: n.program,
       breakdown: breakdownToJson(n.breakdown),
-      fx: fxToJson(n.breakdown.fx),
       refunded_delta: n.refundedDelta.toString(),
       request_hash: n.requestHash,
     },
@@ -202,7 +201,6 @@ interface SettlementRow {
   fxQuoteId: string | null;
   program: string;
   breakdown: unknown;
-  fx: unknown;
   refundedDelta: { toFixed(n: number): string };
   journalTransactionId: string;
   requestHash: string;
@@ -268,11 +266,11 @@ const RECONCILIATION_PAGE = `
       p.seller_id, p.market, p.currency, p.amount::text, p.gateway_fee::text,
       (date_part('epoch', p.occurred_at) * 1000)::int8::text, (date_part('epoch', p.created_at) * 1000)::int8::text,
       p.status, coalesce(p.journal_transaction_id, ''), coalesce(p.original_event_id, ''),
-      coalesce((SELECT l->>'rate' FROM jsonb_array_elements(p.fx) l WHERE l->>'from' = p.currency AND l->>'to' = 'USD' LIMIT 1), '')),
+      coalesce((SELECT l->>'rate' FROM jsonb_array_elements(p.breakdown->'fx') l WHERE l->>'from' = p.currency AND l->>'to' = 'USD' LIMIT 1), '')),
     chr(30) ORDER BY p.id) AS blob
   FROM (
     SELECT id, gateway_event_id, settlement_id, event_type, seller_id, market, currency, amount, gateway_fee, occurred_at,
-      created_at, status, journal_transaction_id, original_event_id, fx
+      created_at, status, journal_transaction_id, original_event_id, breakdown
     FROM settlements
     WHERE gateway = $1 AND id > $2 AND occurred_at >= $3 AND occurred_at < $4 AND event_type = ANY($5::text[])
     ORDER BY id

@@ -13,8 +13,10 @@ UPDATE "settlements" AS s SET "status" = 'posted', "journal_transaction_id" = t.
  WHERE s."status" = 'pending' AND t."idempotency_key" = s."journal_request"->>'idempotencyKey';
 DELETE FROM "settlements" WHERE "status" = 'pending';
 
--- 2. The row no longer carries the journal request, and every row is posted with its transaction.
+-- 2. The row no longer carries the journal request, nor a second copy of its FX evidence (the
+-- breakdown holds it: `breakdown->'fx'`), and every row is posted with its transaction.
 ALTER TABLE "settlements" DROP COLUMN "journal_request";
+ALTER TABLE "settlements" DROP COLUMN "fx";
 ALTER TABLE "settlements" ALTER COLUMN "status" SET DEFAULT 'posted';
 ALTER TABLE "settlements" ALTER COLUMN "journal_transaction_id" SET NOT NULL;
 ALTER TABLE "settlements" ADD CONSTRAINT "settlements_status_check" CHECK ("status" = 'posted');
@@ -29,12 +31,12 @@ BEGIN
     INSERT INTO "settlements" ("event_key", "capture_key", "sequence", "event_type", "gateway", "gateway_event_id",
         "settlement_id", "seller_id", "market", "category", "currency", "amount", "gateway_fee", "supply_price",
         "listing_price", "listing_currency", "return_reason", "ship_from", "ship_to_region", "shipping", "weight_grams",
-        "occurred_at", "original_event_id", "fx_quote_id", "program", "breakdown", "fx", "refunded_delta", "status",
+        "occurred_at", "original_event_id", "fx_quote_id", "program", "breakdown", "refunded_delta", "status",
         "journal_transaction_id", "request_hash")
     SELECT r."event_key", r."capture_key", r."sequence", r."event_type", r."gateway", r."gateway_event_id",
         r."settlement_id", r."seller_id", r."market", r."category", r."currency", r."amount", r."gateway_fee", r."supply_price",
         r."listing_price", r."listing_currency", r."return_reason", r."ship_from", r."ship_to_region", r."shipping", r."weight_grams",
-        r."occurred_at", r."original_event_id", r."fx_quote_id", r."program", r."breakdown", r."fx", r."refunded_delta", 'posted',
+        r."occurred_at", r."original_event_id", r."fx_quote_id", r."program", r."breakdown", r."refunded_delta", 'posted',
         d."tx", r."request_hash"
       FROM jsonb_to_recordset(docs) AS d("kind" TEXT, "tx" TEXT, "row" JSONB)
       CROSS JOIN LATERAL jsonb_populate_record(NULL::"settlements", d."row") AS r
