@@ -75,15 +75,15 @@ export async function seed(db: Database, n: number): Promise<void> {
     // The same functions as currencyOf/amountOf/feeOf/atOf above, in SQL.
     await db.sql.q(
       `INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
-         market, category, currency, amount, gateway_fee, occurred_at, program, breakdown, fx, journal_request, refunded_delta,
+         market, category, currency, amount, gateway_fee, occurred_at, program, breakdown, refunded_delta,
          status, journal_transaction_id, request_hash)
        SELECT 'settlement:adyen:BENCH' || g, 'settlement:adyen:BENCH' || g, 0, 'capture', 'adyen', 'BENCH' || g, 'ORD-' || g,
          'S-POP-HK-0' || (g % 5), c.market, 'electronics', c.cur, c.amount, c.amount / 35,
          to_timestamp(($3::float8 + floor((g::float8 / $4) * $5)) / 1000), 'pop',
-         jsonb_build_object('program', 'pop', 'buyerCurrency', c.cur, 'settlementCurrency', 'USD'),
-         CASE WHEN c.cur = 'BRL' THEN '[{"from":"BRL","to":"USD","rate":"0.17","quoteId":null,"source":"bench","asOf":"2025-03-03T00:00:00.000Z","fromAmount":"0","toAmount":"0"},{"from":"USD","to":"USD","rate":"1","quoteId":null,"source":"bench","asOf":"2025-03-03T00:00:00.000Z","fromAmount":"0","toAmount":"0"}]'::jsonb
-              ELSE '[]'::jsonb END,
-         jsonb_build_object('idempotencyKey', 'settlement:adyen:BENCH' || g), 0, 'posted', g::text, repeat('0', 64)
+         jsonb_build_object('program', 'pop', 'buyerCurrency', c.cur, 'settlementCurrency', 'USD', 'fx',
+           CASE WHEN c.cur = 'BRL' THEN '[{"from":"BRL","to":"USD","rate":"0.17","quoteId":null,"source":"bench","asOf":"2025-03-03T00:00:00.000Z","fromAmount":"0","toAmount":"0"},{"from":"USD","to":"USD","rate":"1","quoteId":null,"source":"bench","asOf":"2025-03-03T00:00:00.000Z","fromAmount":"0","toAmount":"0"}]'::jsonb
+                ELSE '[]'::jsonb END),
+         0, 'posted', g::text, repeat('0', 64)
        FROM generate_series($1::int, $2::int) g
        CROSS JOIN LATERAL (SELECT CASE WHEN g % 10 < 7 THEN 'EUR' WHEN g % 10 < 9 THEN 'BRL' ELSE 'KRW' END AS cur,
          CASE WHEN g % 10 < 7 THEN 'ES' WHEN g % 10 < 9 THEN 'BR' ELSE 'KR' END AS market,
