@@ -5,6 +5,10 @@
  * start) and answers `stats` (its peak RSS) and `stop` over IPC. BENCH_CHILD_JOIN=1: a second
  * instance joining a database the first set up.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
 export interface Ready {
   type: "ready";
   port: number;
@@ -44,7 +48,10 @@ async function serve(): Promise<void> {
     SECRETS_KEY: process.env["BENCH_SECRETS_KEY"] ?? "",
     ...(url ? { DATABASE_URL: url } : {}),
   });
-  const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: ":memory:" });
+  // PGlite in a folder on disk, as `npm start` runs it (in memory, the database's files would sit in
+  // the WebAssembly heap and count in the service's RSS); removed when the child stops.
+  const dataDir = url ? null : await mkdtemp(path.join(tmpdir(), "entrepot-bench-http-"));
+  const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: dataDir! });
   const services = { ...createServices(db, config), close: () => db.close() };
   if (!joining) {
     await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
@@ -73,10 +80,15 @@ async function serve(): Promise<void> {
   process.on("message", (m: { type: string }) => {
     if (m.type === "stats") process.send?.({ type: "stats", maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies Stats);
     if (m.type === "stop") {
-      running.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      running
+        .close()
+        .then(async () => {
+          if (dataDir !== null) await rm(dataDir, { recursive: true, force: true });
+        })
+        .then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
     }
   });
 }
