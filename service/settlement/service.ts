@@ -18,7 +18,7 @@ import { transientAsAppError } from "../db/errors.js";
 import { AppError, Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
 import { LedgerErrors } from "../ledger/index.js";
-import type { AccountSpec, Ledger, TransactionInput } from "../ledger/types.js";
+import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
@@ -393,11 +393,11 @@ export class SettlementService {
       // not at all, so a redelivery finds the record or books afresh.
       return records.map(() => ({ error: e }));
     }
-    const out = records.map((record, i): Outcome | typeof CONFLICT => {
+    const answered = records.map((record, i): { transaction: JournalTransaction } | { error: unknown } | typeof CONFLICT => {
       const key = record.eventKey;
       const answer = answers[i];
       if (answer === undefined) return { error: new Error("ledger.postBatch returned fewer answers than requests") };
-      if (answer.status === "created") return { ok: { status: "created", settlement: null as never, transaction: answer.transaction } };
+      if (answer.status === "created") return { transaction: answer.transaction };
       // "exists": another writer booked this event first (its record came with it); like a refused
       // record, the caller reads the stored one and answers from it (or refuses another body).
       if (answer.status === "exists") return CONFLICT;
@@ -410,15 +410,19 @@ export class SettlementService {
       return { error: SettlementErrors.ledgerRejected(`ledger refused ${key}: ${answer.error.message}`, { details: { ledgerCode: code } }) };
     });
     // The new records' ids (written by the ledger's commit).
-    const booked = records.flatMap((r, i) => (out[i] !== CONFLICT && "ok" in out[i]! ? [r.eventKey] : []));
-    let ids: Map<string, { id: string; createdAt: Date }>;
+    const created = records.flatMap((r, i) => {
+      const a = answered[i]!;
+      return a !== CONFLICT && "transaction" in a ? [r.eventKey] : [];
+    });
+    let ids: Map<string, { id: string; createdAt: Date }> | { error: unknown };
     try {
-      ids = await this.repo.writtenIds(booked);
+      ids = await this.repo.writtenIds(created);
     } catch (e) {
-      return out.map((o) => (o === CONFLICT || !("ok" in o) ? o : { error: e }));
+      ids = { error: e };
     }
-    return out.map((o, i) => {
-      if (o === CONFLICT || !("ok" in o)) return o;
+    return answered.map((a, i): Outcome | typeof CONFLICT => {
+      if (a === CONFLICT || "error" in a) return a;
+      if (!(ids instanceof Map)) return ids;
       const r = records[i]!;
       const written = ids.get(r.eventKey);
       if (written === undefined) return { error: new Error(`settlement ${r.eventKey} was booked but its record is missing`) };
@@ -433,11 +437,11 @@ export class SettlementService {
         fx: r.breakdown.fx,
         refundedDelta: r.refundedDelta,
         status: "posted",
-        journalTransactionId: o.ok.transaction.id,
+        journalTransactionId: a.transaction.id,
         requestHash: r.requestHash,
         createdAt: written.createdAt,
       };
-      return { ok: { ...o.ok, settlement } };
+      return { ok: { status: "created", settlement, transaction: a.transaction } };
     });
   }
 
