@@ -349,7 +349,8 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
 function itemFault(e: unknown): AppError {
   if (isAppError(e)) return e;
   if (isNumericOverflow(e)) return LedgerErrors.limitExceeded(`a value of this transaction is out of the ledger's range: ${(e as Error).message}`, { cause: e });
-  if (isUniqueViolation(e)) return LedgerErrors.recordConflict(`the record attached to this transaction was already written by another writer: ${(e as Error).message}`, { cause: e });
+  // The settlement record of an attachment (ledger_attach): its table's unique keys.
+  if (isUniqueViolation(e, "settlements_")) return LedgerErrors.recordConflict(`the record attached to this transaction was already written by another writer: ${(e as Error).message}`, { cause: e });
   return Errors.internal(`ledger write failed: ${(e as Error).message}`, { cause: e });
 }
 

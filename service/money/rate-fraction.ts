@@ -12,7 +12,7 @@
  */
 import type { Decimal } from "decimal.js";
 import { currency } from "./currencies.js";
-import { divideRounded, invalidRate, MAX_RATE_DIGITS, parseRate, pow10, type RoundingMode } from "./rounding.js";
+import { divideRounded, invalidRate, parseRate, plainDecimalFraction, pow10, type RoundingMode } from "./rounding.js";
 
 /** num / den, exactly: num >= 0, den > 0. */
 export interface RateFraction {
@@ -26,25 +26,8 @@ export interface RateFraction {
  * because a row's rate is divided by. Never throws: a report row's problem is reported with its line.
  */
 export function parseRateFraction(text: string): RateFraction | null {
-  const n = text.length;
-  // Significant digits run from the first non-zero digit to the last one, across the ".".
-  let first = -1;
-  let last = -1;
-  let dot = -1;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 && dot < 0 && i > 0 && i < n - 1) dot = i; // "." with digits on both sides
-    else if (c < 48 || c > 57) return null;
-    else if (c !== 48) {
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  if (n === 0 || first < 0) return null; // empty, or zero
-  const significant = last - first + 1 - (dot > first && dot < last ? 1 : 0);
-  if (significant > MAX_RATE_DIGITS) return null;
-  if (dot < 0) return { num: BigInt(text), den: 1n };
-  return { num: BigInt(text.slice(0, dot) + text.slice(dot + 1)), den: pow10(n - dot - 1) };
+  const f = plainDecimalFraction(text);
+  return f === null || f.num === 0n ? null : f;
 }
 
 /**
