@@ -13,8 +13,8 @@
  * What is seeded, untimed, in bulk and honestly said: booking a million events through the
  * settlement engine would take tens of minutes here (the settlement bench measures that path), so
  * the `settlements` rows are written by one INSERT ... SELECT generate_series per 100,000 with the
- * columns the engine writes (ids, amounts, fees, instants, status posted, journal transaction id,
- * an FX leg for the BRL ones, a breakdown, a journal request); the ledger's journal itself is not
+ * columns the engine writes (ids, amounts, fees, instants, journal transaction id,
+ * a breakdown with an FX leg for the BRL ones); the ledger's journal itself is not
  * written (reconciliation never reads it). The anchoring state is seeded the same way, as the
  * anchoring worker leaves it: 200 final batches of 5,000 journal leaves in `anchor_batches` /
  * `anchor_leaves`. The report is generated to a temporary file: 99.9 % of rows match, the rest are

@@ -134,14 +134,12 @@ export class LedgerWindow {
   private readonly ids = new StringColumn();
   private readonly orders = new StringColumn();
   private readonly journal = new StringColumn();
-  private hasJournal: Uint8Array;
   /** Per event, its EventCode. */
   type: Uint8Array;
   seller: Uint32Array;
   market: Uint32Array;
   currency: Uint32Array;
   rate: Int32Array;
-  posted: Uint8Array;
   occurredAt: Float64Array;
   recordedAt: Float64Array;
   /** Anchor state per event when read ahead (index in ANCHOR_STATES; -1 = not read). */
@@ -157,12 +155,10 @@ export class LedgerWindow {
   constructor(capacity = 1024) {
     this.capacity = capacity;
     this.type = new Uint8Array(capacity);
-    this.hasJournal = new Uint8Array(capacity);
     this.seller = new Uint32Array(capacity);
     this.market = new Uint32Array(capacity);
     this.currency = new Uint32Array(capacity);
     this.rate = new Int32Array(capacity);
-    this.posted = new Uint8Array(capacity);
     this.occurredAt = new Float64Array(capacity);
     this.recordedAt = new Float64Array(capacity);
     this.chainState = new Int8Array(capacity).fill(-1);
@@ -179,12 +175,10 @@ export class LedgerWindow {
       return next;
     };
     this.type = g(this.type, (n) => new Uint8Array(n));
-    this.hasJournal = g(this.hasJournal, (n) => new Uint8Array(n));
     this.seller = g(this.seller, (n) => new Uint32Array(n));
     this.market = g(this.market, (n) => new Uint32Array(n));
     this.currency = g(this.currency, (n) => new Uint32Array(n));
     this.rate = g(this.rate, (n) => new Int32Array(n));
-    this.posted = g(this.posted, (n) => new Uint8Array(n));
     this.occurredAt = g(this.occurredAt, (n) => new Float64Array(n));
     this.recordedAt = g(this.recordedAt, (n) => new Float64Array(n));
     const states = new Int8Array(cap).fill(-1);
@@ -227,8 +221,7 @@ export class LedgerWindow {
     const i = this.size++;
     this.ids.push(r.gatewayEventId);
     this.orders.push(r.settlementId);
-    this.journal.push(r.journalTransactionId ?? "");
-    this.hasJournal[i] = r.journalTransactionId === null ? 0 : 1;
+    this.journal.push(r.journalTransactionId);
     if (this.size * 2 > this.table.length) this.rehash();
     else this.place(i, fnv1a(r.gatewayEventId));
     this.type[i] = code;
@@ -236,7 +229,6 @@ export class LedgerWindow {
     this.market[i] = this.dict.id(r.market);
     this.currency[i] = this.dict.id(r.currency);
     this.rate[i] = r.buyerToUsdRate === null ? -1 : this.dict.id(r.buyerToUsdRate);
-    this.posted[i] = r.status === "posted" ? 1 : 0;
     this.occurredAt[i] = r.occurredAt.getTime();
     this.recordedAt[i] = r.recordedAt.getTime();
     this.amount.set(i, r.amount);
@@ -262,8 +254,8 @@ export class LedgerWindow {
   settlementOf(i: number): string {
     return this.orders.get(i);
   }
-  journalOf(i: number): string | null {
-    return this.hasJournal[i] ? this.journal.get(i) : null;
+  journalOf(i: number): string {
+    return this.journal.get(i);
   }
   typeOf(i: number): SettlementEventType {
     return TYPE_OF_CODE[this.type[i]!]!;

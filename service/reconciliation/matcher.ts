@@ -167,7 +167,6 @@ export class Matcher {
       amount: w.amount.get(i).toString(),
       gatewayFee: w.fee.get(i).toString(),
       occurredAt: iso(w.occurredAt[i]!),
-      status: w.posted[i] ? "posted" : "pending",
       journalTransactionId: w.journalOf(i),
       sellerId: w.sellerOf(i),
       market: w.marketOf(i),
@@ -971,10 +970,8 @@ export class Matcher {
       at = [];
     };
     for (let i = 0; i < w.size; i++) {
-      if (!this.inPeriod(w.occurredAt[i]!) || !w.posted[i] || w.recordedAt[i]! > cutoff) continue;
-      const tx = w.journalOf(i);
-      if (tx === null || tx === undefined) continue;
-      ids.push(tx);
+      if (!this.inPeriod(w.occurredAt[i]!) || w.recordedAt[i]! > cutoff) continue;
+      ids.push(w.journalOf(i));
       at.push(i);
       if (ids.length >= BATCH) await flush();
     }

@@ -426,9 +426,7 @@ export class ReconciliationService {
       at = [];
     };
     for (let i = 0; i < window.size; i++) {
-      const tx = window.journalOf(i);
-      if (tx === null) continue;
-      ids.push(tx);
+      ids.push(window.journalOf(i));
       at.push(i);
       if (ids.length >= CHUNK_IDS) await flush();
     }
@@ -446,7 +444,6 @@ export class ReconciliationService {
     const seqs = new Float64Array(window.size).fill(Number.NaN);
     for (let i = 0; i < window.size; i++) {
       const tx = window.journalOf(i);
-      if (tx === null) continue;
       if (!/^\d{1,15}$/.test(tx)) return false;
       seqs[i] = Number(tx);
       if (seqs[i]! < min) min = seqs[i]!;
@@ -482,7 +479,7 @@ export class ReconciliationService {
       window.setChain(i, r?.state ?? "unanchored", r?.batchId ?? null);
       if (i % step === 0) sample.push(i);
     }
-    const ids = sample.map((i) => window.journalOf(i)!);
+    const ids = sample.map((i) => window.journalOf(i));
     const truth = await chain.statesOf(ids);
     for (const [k, i] of sample.entries()) {
       const t = truth.get(ids[k]!) ?? { state: "unanchored", batchId: null };

@@ -265,12 +265,12 @@ const RECONCILIATION_PAGE = `
   SELECT count(*)::int AS n, string_agg(concat_ws(chr(31), p.id::text, p.gateway_event_id, p.settlement_id, p.event_type,
       p.seller_id, p.market, p.currency, p.amount::text, p.gateway_fee::text,
       (date_part('epoch', p.occurred_at) * 1000)::int8::text, (date_part('epoch', p.created_at) * 1000)::int8::text,
-      p.status, coalesce(p.journal_transaction_id, ''), coalesce(p.original_event_id, ''),
+      p.journal_transaction_id, coalesce(p.original_event_id, ''),
       coalesce((SELECT l->>'rate' FROM jsonb_array_elements(p.breakdown->'fx') l WHERE l->>'from' = p.currency AND l->>'to' = 'USD' LIMIT 1), '')),
     chr(30) ORDER BY p.id) AS blob
   FROM (
     SELECT id, gateway_event_id, settlement_id, event_type, seller_id, market, currency, amount, gateway_fee, occurred_at,
-      created_at, status, journal_transaction_id, original_event_id, breakdown
+      created_at, journal_transaction_id, original_event_id, breakdown
     FROM settlements
     WHERE gateway = $1 AND id > $2 AND occurred_at >= $3 AND occurred_at < $4 AND event_type = ANY($5::text[])
     ORDER BY id
@@ -572,9 +572,9 @@ export class PrismaSettlementRepository implements SettlementRepository {
     if (blob === null) return [];
     return blob.split("\x1e").map((packed) => {
       const f = packed.split("\x1f");
-      if (f.length !== 15) throw new Error(`settlement reconciliation page: a packed row has ${f.length} fields, expected 15`);
-      const [id, gatewayEventId, settlementId, type, sellerId, market, currency, amount, fee, occurred, recorded, status, tx, orig, rate] =
-        f as [string, string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+      if (f.length !== 14) throw new Error(`settlement reconciliation page: a packed row has ${f.length} fields, expected 14`);
+      const [id, gatewayEventId, settlementId, type, sellerId, market, currency, amount, fee, occurred, recorded, tx, orig, rate] =
+        f as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
       return {
         id,
         gatewayEventId,
@@ -587,8 +587,7 @@ export class PrismaSettlementRepository implements SettlementRepository {
         gatewayFee: bigOf(fee),
         occurredAt: new Date(Number(occurred)),
         recordedAt: new Date(Number(recorded)),
-        status: status === "posted" ? "posted" : "pending",
-        journalTransactionId: tx === "" ? null : tx,
+        journalTransactionId: tx,
         originalEventId: orig === "" ? null : orig,
         buyerToUsdRate: rate === "" ? null : rate,
       };

@@ -356,7 +356,6 @@ export interface PostingPlan {
   refundedDelta: bigint;
 }
 
-export type SettlementStatus = "pending" | "posted";
 
 export interface SettlementRecord {
   id: string;
@@ -405,8 +404,8 @@ export interface ReconciliationRecord {
   occurredAt: Date;
   /** When the record was written (the journal transaction follows within the same request). */
   recordedAt: Date;
-  status: SettlementStatus;
-  journalTransactionId: string | null;
+  /** The record's journal transaction (written in the same commit). */
+  journalTransactionId: string;
   originalEventId: string | null;
   buyerToUsdRate: string | null;
 }

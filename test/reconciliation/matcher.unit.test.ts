@@ -29,7 +29,6 @@ function ev(id: string, over: Partial<ReconciliationRecord> = {}): Reconciliatio
     gatewayFee: 30n,
     occurredAt: new Date(T0),
     recordedAt: new Date(T0),
-    status: "posted",
     journalTransactionId: `tx-${id}`,
     originalEventId: null,
     buyerToUsdRate: null,
@@ -194,7 +193,7 @@ describe("Matcher", () => {
   });
 
   it("checks the chain for posted events past the grace period, at the required state", async () => {
-    const events = [ev("A", { recordedAt: new Date(T0) }), ev("B"), ev("C"), ev("D", { recordedAt: new Date(T0 + 47.9 * H) }), ev("E", { status: "pending", journalTransactionId: null })];
+    const events = [ev("A", { recordedAt: new Date(T0) }), ev("B"), ev("C"), ev("D", { recordedAt: new Date(T0 + 47.9 * H) })];
     const rows = events.map((e) => row(e.gatewayEventId));
     const chain = new Chain({ "tx-A": "final", "tx-B": "queued", "tx-C": "submitted" });
     const o = await match(events, rows, { chain: { requiredState: "submitted", graceSeconds: 3600 } }, chain);
