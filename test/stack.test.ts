@@ -107,8 +107,9 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
   };
 
   it("anchors the demo settlements: a proof fetched over HTTP verifies against the node alone, and is final", async () => {
-    const proof = await until("settlement 1 anchored and final", async () => {
-      const r = await get<{ anchoring?: { state: string } }>("/v1/settlements/1/proof");
+    const first = (await get<{ items: Array<{ id: string }> }>("/v1/settlements?limit=1")).body.items[0]!.id;
+    const proof = await until(`settlement ${first} anchored and final`, async () => {
+      const r = await get<{ anchoring?: { state: string } }>(`/v1/settlements/${first}/proof`);
       return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
     });
     const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });

@@ -73,9 +73,11 @@ export async function applyFlush(sql: SqlRunner, from: Head, plan: FlushPlan): P
   return rows.map((r) => r.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The rows attached to the flush's created transactions (ledger_attach), each with its transaction's id; null when none. */
+/** The rows attached to the flush's created transactions (ledger_attach), each with its transaction's id and booking instant; null when none. */
 function attachmentsOf(plan: FlushPlan): string | null {
-  const docs = plan.created.flatMap((t) => (t.attachment === undefined ? [] : [{ kind: t.attachment.kind, tx: t.id.toString(), row: t.attachment.row }]));
+  const docs = plan.created.flatMap((t) =>
+    t.attachment === undefined ? [] : [{ kind: t.attachment.kind, tx: t.id.toString(), at: t.bookedAt.toISOString(), row: t.attachment.row }],
+  );
   return docs.length === 0 ? null : JSON.stringify(docs);
 }
 

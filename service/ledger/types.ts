@@ -156,8 +156,8 @@ export interface TransactionInput {
   /** Accounts not yet present are created from these specs inside the same transaction. */
   accounts?: AccountSpec[];
   /**
-   * A row of the caller's own table written in this transaction's commit, with its id (the SQL
-   * function `ledger_attach`): both are written or neither. Not part of the request's identity (a
+   * A row of the caller's own table written in this transaction's commit, with the transaction's id
+   * and booking instant (the SQL function `ledger_attach`): both are written or neither. Not part of the request's identity (a
    * replay writes nothing); a unique violation of the row fails this item alone with
    * ENT_LEDGER_RECORD_CONFLICT. Settlement records travel this way.
    */
@@ -167,7 +167,7 @@ export interface TransactionInput {
 /** What `ledger_attach` (migration 20261209100000_settlement_write_once) knows how to write. */
 export interface LedgerAttachment {
   kind: "settlement";
-  /** Column name -> value (JSON): the row as the table stores it, less the transaction id. */
+  /** Column name -> value (JSON): the row as the table stores it, less its id and the transaction's (both the transaction's). */
   row: Record<string, unknown>;
 }
 

@@ -44,7 +44,7 @@ export interface NewSettlementRecord {
 /**
  * The record as the ledger writes it in the commit of its journal transaction (`ledger_attach`,
  * migration 20261209100000_settlement_write_once): the `settlements` columns, less the id, the
- * status and the transaction id, which the database sets.
+ * creation instant and the transaction id (the transaction's id and booking instant) and the status.
  */
 export function attachmentOf(n: NewSettlementRecord): LedgerAttachment {
   const e = n.event;
@@ -140,8 +140,6 @@ export interface SettlementRepository {
   listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]>;
   /** findByEventKey for many keys in one round trip; absent keys are absent from the map. */
   findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>>;
-  /** The id and creation instant of records just written (by the ledger's commit: `attachmentOf`). */
-  writtenIds(eventKeys: readonly string[]): Promise<Map<string, { id: string; createdAt: Date }>>;
   /**
    * One keyset page (by id, ascending) of the compact records of a gateway whose event occurred in
    * [from, to), of the given types. For reconciliation, which reads millions of them.
@@ -545,14 +543,6 @@ export class PrismaSettlementRepository implements SettlementRepository {
     if (eventKeys.length === 0) return out;
     const rows = await this.prisma.settlement.findMany({ where: { eventKey: { in: [...new Set(eventKeys)] } } });
     for (const r of rows) out.set(r.eventKey, toRecord(r));
-    return out;
-  }
-
-  async writtenIds(eventKeys: readonly string[]): Promise<Map<string, { id: string; createdAt: Date }>> {
-    const out = new Map<string, { id: string; createdAt: Date }>();
-    if (eventKeys.length === 0) return out;
-    const rows = await this.prisma.settlement.findMany({ where: { eventKey: { in: [...new Set(eventKeys)] } }, select: { id: true, eventKey: true, createdAt: true } });
-    for (const r of rows) out.set(r.eventKey, { id: r.id.toString(), createdAt: r.createdAt });
     return out;
   }
 

@@ -18,7 +18,7 @@ import { transientAsAppError } from "../db/errors.js";
 import { AppError, Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
 import { LedgerErrors } from "../ledger/index.js";
-import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
+import type { AccountSpec, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
@@ -380,7 +380,8 @@ export class SettlementService {
 
   /**
    * Books planned records: one ledger batch, each record written by the ledger in its journal
-   * transaction's commit (its attachment), so a record exists exactly when its transaction does.
+   * transaction's commit (its attachment), with the transaction's id and booking instant, so a
+   * record exists exactly when its transaction does and nothing needs reading back.
    * Answers per record: the outcome, or CONFLICT when another writer was first (the event, or the
    * capture's sequence): the caller reads afresh and answers from the stored record or plans again.
    */
@@ -393,55 +394,39 @@ export class SettlementService {
       // not at all, so a redelivery finds the record or books afresh.
       return records.map(() => ({ error: e }));
     }
-    const answered = records.map((record, i): { transaction: JournalTransaction } | { error: unknown } | typeof CONFLICT => {
-      const key = record.eventKey;
+    return records.map((r, i): Outcome | typeof CONFLICT => {
       const answer = answers[i];
       if (answer === undefined) return { error: new Error("ledger.postBatch returned fewer answers than requests") };
-      if (answer.status === "created") return { transaction: answer.transaction };
       // "exists": another writer booked this event first (its record came with it); like a refused
       // record, the caller reads the stored one and answers from it (or refuses another body).
       if (answer.status === "exists") return CONFLICT;
+      if (answer.status === "created") {
+        // Written by the ledger in the same commit, with the transaction's id and booking instant.
+        const t = answer.transaction;
+        const settlement: SettlementRecord = {
+          id: t.id,
+          eventKey: r.eventKey,
+          captureKey: r.captureKey,
+          sequence: r.sequence,
+          event: r.event,
+          program: r.program,
+          breakdown: r.breakdown,
+          fx: r.breakdown.fx,
+          refundedDelta: r.refundedDelta,
+          status: "posted",
+          journalTransactionId: t.id,
+          requestHash: r.requestHash,
+          createdAt: t.bookedAt,
+        };
+        return { ok: { status: "created", settlement, transaction: t } };
+      }
       const code = answer.error.code;
       if (code === LedgerErrors.recordConflict.code || code === LedgerErrors.idempotencyConflict.code) return CONFLICT;
       // Transient (the database kept failing): the same 503 the ledger gave, so the gateway
       // retries, never a 4xx that tells it to drop a valid settlement.
-      if (code === LedgerErrors.unavailable.code) return { error: LedgerErrors.unavailable(`${key}: ${answer.error.message}`, { details: { retryAfterSeconds: 1 } }) };
-      if (code === Errors.internal.code) return { error: new Error(`ledger failed on ${key}: ${answer.error.message}`) };
-      return { error: SettlementErrors.ledgerRejected(`ledger refused ${key}: ${answer.error.message}`, { details: { ledgerCode: code } }) };
-    });
-    // The new records' ids (written by the ledger's commit).
-    const created = records.flatMap((r, i) => {
-      const a = answered[i]!;
-      return a !== CONFLICT && "transaction" in a ? [r.eventKey] : [];
-    });
-    let ids: Map<string, { id: string; createdAt: Date }> | { error: unknown };
-    try {
-      ids = await this.repo.writtenIds(created);
-    } catch (e) {
-      ids = { error: e };
-    }
-    return answered.map((a, i): Outcome | typeof CONFLICT => {
-      if (a === CONFLICT || "error" in a) return a;
-      if (!(ids instanceof Map)) return ids;
-      const r = records[i]!;
-      const written = ids.get(r.eventKey);
-      if (written === undefined) return { error: new Error(`settlement ${r.eventKey} was booked but its record is missing`) };
-      const settlement: SettlementRecord = {
-        id: written.id,
-        eventKey: r.eventKey,
-        captureKey: r.captureKey,
-        sequence: r.sequence,
-        event: r.event,
-        program: r.program,
-        breakdown: r.breakdown,
-        fx: r.breakdown.fx,
-        refundedDelta: r.refundedDelta,
-        status: "posted",
-        journalTransactionId: a.transaction.id,
-        requestHash: r.requestHash,
-        createdAt: written.createdAt,
-      };
-      return { ok: { status: "created", settlement, transaction: a.transaction } };
+      if (code === LedgerErrors.unavailable.code) return { error: LedgerErrors.unavailable(`${r.eventKey}: ${answer.error.message}`, { details: { retryAfterSeconds: 1 } }) };
+      if (code === Errors.internal.code) return { error: new Error(`ledger failed on ${r.eventKey}: ${answer.error.message}`) };
+      return { error: SettlementErrors.ledgerRejected(`ledger refused ${r.eventKey}: ${answer.error.message}`, { details: { ledgerCode: code } }) };
     });
   }
 

@@ -2,7 +2,7 @@
  * Migration 20261209100000_settlement_write_once on a database written by the old protocol: a
  * record left "pending" whose request the ledger booked (same idempotency key) is completed with
  * that transaction, one the ledger never booked is withdrawn (a redelivery books it afresh), and
- * posted records are kept as they were. Both engines, from a database migrated up to the one before.
+ * posted records are kept; every record takes its transaction's id. Both engines, from a database migrated up to the one before.
  */
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
@@ -61,12 +61,13 @@ describe.each(kinds)("the settlement write-once migration on %s", (kind) => {
     await record("adyen:lost", "pending", null);
     await record("adyen:posted", "posted", "42");
     await rest();
-    const rows = await conn.query<{ event_key: string; status: string; journal_transaction_id: string }>(
-      `SELECT "event_key", "status", "journal_transaction_id" FROM "settlements" ORDER BY "event_key"`,
+    const rows = await conn.query<{ id: string; event_key: string; status: string; journal_transaction_id: string }>(
+      `SELECT "id"::text AS "id", "event_key", "status", "journal_transaction_id" FROM "settlements" ORDER BY "event_key"`,
     );
+    // Each record takes its journal transaction's id.
     expect(rows).toEqual([
-      { event_key: "adyen:booked", status: "posted", journal_transaction_id: "41" },
-      { event_key: "adyen:posted", status: "posted", journal_transaction_id: "42" },
+      { id: "41", event_key: "adyen:booked", status: "posted", journal_transaction_id: "41" },
+      { id: "42", event_key: "adyen:posted", status: "posted", journal_transaction_id: "42" },
     ]);
     const columns = await conn.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'settlements' AND column_name = 'journal_request'`);
     expect(columns).toEqual([]);

@@ -55,7 +55,9 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
       expect(stored?.journalTransactionId).toBe(booked.transaction.id);
       expect(stored?.event).toEqual(event);
       expect(stored?.breakdown).toEqual(plan.breakdown);
-      expect((await repo.writtenIds([rec.eventKey])).get(rec.eventKey)?.id).toBe(stored?.id);
+      // One settlement, one transaction: the record has the transaction's id and booking instant.
+      expect(stored?.id).toBe(booked.transaction.id);
+      expect(stored?.createdAt).toEqual(booked.transaction.bookedAt);
       // Another writer's record at the same capture sequence, or under the same event key: the
       // ledger refuses the item, and neither its record nor its transaction is written.
       for (const other of [

@@ -13,7 +13,15 @@ UPDATE "settlements" AS s SET "status" = 'posted', "journal_transaction_id" = t.
  WHERE s."status" = 'pending' AND t."idempotency_key" = s."journal_request"->>'idempotencyKey';
 DELETE FROM "settlements" WHERE "status" = 'pending';
 
--- 2. The row no longer carries the journal request, nor a second copy of its FX evidence (the
+-- 2. A record's id is its journal transaction's id (one settlement, one transaction), so the ledger
+-- writes both with one id and nothing is read back. Existing records take their transaction's id
+-- (through negatives: the primary key is checked row by row).
+UPDATE "settlements" SET "id" = -"id";
+UPDATE "settlements" SET "id" = "journal_transaction_id"::bigint;
+ALTER TABLE "settlements" ALTER COLUMN "id" DROP DEFAULT;
+DROP SEQUENCE "settlements_id_seq";
+
+-- 3. The row no longer carries the journal request, nor a second copy of its FX evidence (the
 -- breakdown holds it: `breakdown->'fx'`), and every row is posted with its transaction.
 ALTER TABLE "settlements" DROP COLUMN "journal_request";
 ALTER TABLE "settlements" DROP COLUMN "fx";
@@ -21,24 +29,25 @@ ALTER TABLE "settlements" ALTER COLUMN "status" SET DEFAULT 'posted';
 ALTER TABLE "settlements" ALTER COLUMN "journal_transaction_id" SET NOT NULL;
 ALTER TABLE "settlements" ADD CONSTRAINT "settlements_status_check" CHECK ("status" = 'posted');
 
--- 3. What a journal transaction carries for its caller's own table, inserted in the flush's commit.
--- `docs` is a JSON array of {"kind": "settlement", "tx": <journal transaction id>, "row": {...}}; the
--- row's keys are the settlements columns. A unique violation (the event key, or a capture's
+-- 4. What a journal transaction carries for its caller's own table, inserted in the flush's commit.
+-- `docs` is a JSON array of {"kind": "settlement", "tx": <journal transaction id>, "at": <its booking
+-- instant>, "row": {...}}; the row's keys are the settlements columns; the record takes the
+-- transaction's id and booking instant. A unique violation (the event key, or a capture's
 -- sequence taken by another writer) fails the flush; the ledger's writer isolates the item
 -- (ENT_LEDGER_RECORD_CONFLICT) and commits the rest.
 CREATE FUNCTION "ledger_attach"(docs JSONB) RETURNS VOID LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO "settlements" ("event_key", "capture_key", "sequence", "event_type", "gateway", "gateway_event_id",
+    INSERT INTO "settlements" ("id", "created_at", "event_key", "capture_key", "sequence", "event_type", "gateway", "gateway_event_id",
         "settlement_id", "seller_id", "market", "category", "currency", "amount", "gateway_fee", "supply_price",
         "listing_price", "listing_currency", "return_reason", "ship_from", "ship_to_region", "shipping", "weight_grams",
         "occurred_at", "original_event_id", "fx_quote_id", "program", "breakdown", "refunded_delta", "status",
         "journal_transaction_id", "request_hash")
-    SELECT r."event_key", r."capture_key", r."sequence", r."event_type", r."gateway", r."gateway_event_id",
+    SELECT d."tx"::bigint, d."at", r."event_key", r."capture_key", r."sequence", r."event_type", r."gateway", r."gateway_event_id",
         r."settlement_id", r."seller_id", r."market", r."category", r."currency", r."amount", r."gateway_fee", r."supply_price",
         r."listing_price", r."listing_currency", r."return_reason", r."ship_from", r."ship_to_region", r."shipping", r."weight_grams",
         r."occurred_at", r."original_event_id", r."fx_quote_id", r."program", r."breakdown", r."refunded_delta", 'posted',
         d."tx", r."request_hash"
-      FROM jsonb_to_recordset(docs) AS d("kind" TEXT, "tx" TEXT, "row" JSONB)
+      FROM jsonb_to_recordset(docs) AS d("kind" TEXT, "tx" TEXT, "at" TIMESTAMPTZ, "row" JSONB)
       CROSS JOIN LATERAL jsonb_populate_record(NULL::"settlements", d."row") AS r
      WHERE d."kind" = 'settlement'
      -- Event-key order: two writers carrying the same new events take the unique index's locks in
@@ -50,7 +59,7 @@ BEGIN
 END
 $$;
 
--- 4. ledger_apply_flush with the attachments (same body as 20261124160000_ledger_fast_write, plus
+-- 5. ledger_apply_flush with the attachments (same body as 20261124160000_ledger_fast_write, plus
 -- the call to ledger_attach after the transactions are inserted).
 DROP FUNCTION "ledger_apply_flush"(BIGINT, TEXT, BIGINT, TEXT, TIMESTAMPTZ, BIGINT[], TEXT[], TEXT[], TEXT[], TEXT[], JSONB[],
     TEXT[], TIMESTAMPTZ[], BIGINT[], TIMESTAMPTZ[], TEXT[], TEXT[], BIGINT[], BIGINT[], NUMERIC[], NUMERIC[], NUMERIC[],
