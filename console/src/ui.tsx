@@ -132,6 +132,37 @@ export function Pager(props: { pages: { page: number; hasPrevious: boolean; hasN
   );
 }
 
+/** A list table's column heading: a label, or [label, "num"] for a right-aligned (numeric) column. */
+export type Column = string | readonly [string, "num"];
+
+/**
+ * A list as a table: a caption (for screen readers only unless `showCaption`), one scoped heading
+ * per column, and the rows the caller renders (each a `<tr>` with its key).
+ */
+export function ListTable(props: { caption: ComponentChildren; showCaption?: boolean; columns: readonly Column[]; children: ComponentChildren }): JSX.Element {
+  return (
+    <table class="list">
+      <caption class={props.showCaption === true ? undefined : "sr-only"}>{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map((c) =>
+            typeof c === "string" ? (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ) : (
+              <th key={c[0]} scope="col" class="num">
+                {c[0]}
+              </th>
+            ),
+          )}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}
+
 /** A two-column list of labelled values. */
 export function Fields(props: { rows: [string, ComponentChildren][] }): JSX.Element {
   return (

@@ -11,6 +11,7 @@ import { historicalUsdRate } from "../../service/fx/index.js";
 import { signedHeaders } from "../../service/http/auth/signature.js";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { CsvReader } from "../../service/reconciliation/csv.js";
+import { ADYEN_COLUMNS } from "../../service/reconciliation/index.js";
 import { createServices, type Services } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/index.js";
@@ -87,6 +88,27 @@ export function usdRates(currencies: string[], day: string, validFrom: Date) {
 }
 
 export const DAY = "2024-12-02";
+
+/**
+ * One row of an Adyen Settlement details report (`ADYEN_COLUMNS` order): a BRL card settlement on
+ * DAY of the demo marketplace's merchant account, with `over`'s columns.
+ */
+export function adyenRow(over: Partial<Record<(typeof ADYEN_COLUMNS)[number], string>>): string {
+  const base: Record<string, string> = {
+    "Company Account": "EntrepotMarketplace",
+    "Merchant Account": "EntrepotMarketplaceBR",
+    "Payment Method": "elo",
+    "Creation Date": `${DAY} 10:00:00`,
+    TimeZone: "CET",
+    Type: "Settled",
+    "Gross Currency": "BRL",
+    "Exchange Rate": "1",
+    "Net Currency": "BRL",
+    "Batch Number": "7",
+  };
+  const row = { ...base, ...over };
+  return ADYEN_COLUMNS.map((c) => row[c] ?? "").join(",");
+}
 /** Rates published for DAY, valid [00:00, +1 day). */
 export const RATES_FROM = new Date(`${DAY}T00:00:00.000Z`);
 

@@ -6,26 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADYEN_COLUMNS, reportDigest, runHeader, type ReconItem, type RunRecord } from "../../service/reconciliation/index.js";
 import { testDatabaseKinds } from "../support/db.js";
-import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { adyenRow, capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
-
-function adyenRow(over: Partial<Record<(typeof ADYEN_COLUMNS)[number], string>>): string {
-  const base: Record<string, string> = {
-    "Company Account": "EntrepotMarketplace",
-    "Merchant Account": "EntrepotMarketplaceBR",
-    "Payment Method": "elo",
-    "Creation Date": `${DAY} 10:00:00`,
-    TimeZone: "CET",
-    Type: "Settled",
-    "Gross Currency": "BRL",
-    "Exchange Rate": "1",
-    "Net Currency": "BRL",
-    "Batch Number": "7",
-  };
-  const row = { ...base, ...over };
-  return ADYEN_COLUMNS.map((c) => row[c] ?? "").join(",");
-}
 
 const REPORT = [
   ADYEN_COLUMNS.join(","),

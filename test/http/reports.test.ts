@@ -10,26 +10,9 @@ import { BankStore } from "../../service/payouts/bank/store.js";
 import { AnchorStore } from "../../service/anchoring/store.js";
 import { ADYEN_COLUMNS } from "../../service/reconciliation/index.js";
 import { testDatabaseKinds } from "../support/db.js";
-import { capture, DAY, json, openHarness, problemCode, publishDayRates, usdRates, type Harness } from "./harness.js";
+import { adyenRow, capture, DAY, json, openHarness, problemCode, publishDayRates, usdRates, type Harness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
-
-function adyenRow(over: Partial<Record<(typeof ADYEN_COLUMNS)[number], string>>): string {
-  const base: Record<string, string> = {
-    "Company Account": "EntrepotMarketplace",
-    "Merchant Account": "EntrepotMarketplaceBR",
-    "Payment Method": "elo",
-    "Creation Date": `${DAY} 10:00:00`,
-    TimeZone: "CET",
-    Type: "Settled",
-    "Gross Currency": "BRL",
-    "Exchange Rate": "1",
-    "Net Currency": "BRL",
-    "Batch Number": "7",
-  };
-  const row = { ...base, ...over };
-  return ADYEN_COLUMNS.map((c) => row[c] ?? "").join(",");
-}
 
 /** One matching row, one amount mismatch (150.00 reported, 149.90 booked), one the ledger lacks: two exceptions. */
 const REPORT = [

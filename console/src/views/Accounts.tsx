@@ -6,7 +6,7 @@ import { localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Account, Balance, Page, Transaction } from "../types";
-import { Fields, Hash, Link, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+import { Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
 import { Postings } from "./Settlement";
 
 export function Accounts(props: ViewProps): JSX.Element {
@@ -44,35 +44,23 @@ export function Accounts(props: ViewProps): JSX.Element {
       </form>
       <Show load={pages.load}>
         {({ items }) => (
-          <table class="list">
-            <caption class="sr-only">Accounts</caption>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Currency</th>
-                <th scope="col">Normal side</th>
-                <th scope="col" class="num">Posted</th>
-                <th scope="col" class="num">Available</th>
+          <ListTable caption="Accounts" columns={["Account", "Currency", "Normal side", ["Posted", "num"], ["Available", "num"]]}>
+            {items.map((a) => (
+              <tr key={`${a.code}/${a.currency}`}>
+                <td>
+                  <Link href={href(`/accounts/${encodeURIComponent(a.code)}/${a.currency}`)}>{a.code}</Link>
+                </td>
+                <td>{a.currency}</td>
+                <td>{a.normalBalance}</td>
+                <td class="num">
+                  <Money minor={a.balance.posted} currency={a.currency} code={false} />
+                </td>
+                <td class="num">
+                  <Money minor={a.balance.available} currency={a.currency} code={false} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr key={`${a.code}/${a.currency}`}>
-                  <td>
-                    <Link href={href(`/accounts/${encodeURIComponent(a.code)}/${a.currency}`)}>{a.code}</Link>
-                  </td>
-                  <td>{a.currency}</td>
-                  <td>{a.normalBalance}</td>
-                  <td class="num">
-                    <Money minor={a.balance.posted} currency={a.currency} code={false} />
-                  </td>
-                  <td class="num">
-                    <Money minor={a.balance.available} currency={a.currency} code={false} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </ListTable>
         )}
       </Show>
       <Pager pages={pages} label="Accounts" />
@@ -146,37 +134,24 @@ export function AccountView(props: ViewProps): JSX.Element {
         <h2 id="hist-h">History, newest first</h2>
         <Show load={pages.load}>
           {({ items }) => (
-            <table class="list">
-              <caption class="sr-only">Postings of {account}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Booked</th>
-                  <th scope="col">Transaction</th>
-                  <th scope="col">Phase</th>
-                  <th scope="col" class="num">Debit</th>
-                  <th scope="col" class="num">Credit</th>
-                  <th scope="col" class="num">Running balance</th>
+            <ListTable caption={`Postings of ${account}`} columns={["Booked", "Transaction", "Phase", ["Debit", "num"], ["Credit", "num"], ["Running balance", "num"]]}>
+              {items.map((h) => (
+                <tr key={h.id}>
+                  <td>
+                    <Time iso={h.bookedAt} />
+                  </td>
+                  <td>
+                    <Link href={href(`/transactions/${h.transactionId}`)}>{h.transactionId}</Link>
+                  </td>
+                  <td>{h.phase}</td>
+                  <td class="num">{h.direction === "debit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
+                  <td class="num">{h.direction === "credit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
+                  <td class="num">
+                    <Money minor={h.balanceAfter} currency={currency} code={false} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {items.map((h) => (
-                  <tr key={h.id}>
-                    <td>
-                      <Time iso={h.bookedAt} />
-                    </td>
-                    <td>
-                      <Link href={href(`/transactions/${h.transactionId}`)}>{h.transactionId}</Link>
-                    </td>
-                    <td>{h.phase}</td>
-                    <td class="num">{h.direction === "debit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
-                    <td class="num">{h.direction === "credit" ? <Money minor={h.amount} currency={currency} code={false} /> : ""}</td>
-                    <td class="num">
-                      <Money minor={h.balanceAfter} currency={currency} code={false} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </ListTable>
           )}
         </Show>
         <Pager pages={pages} label="History" />

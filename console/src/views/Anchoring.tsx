@@ -2,7 +2,7 @@
 import type { JSX } from "preact";
 import { get } from "../api";
 import type { ViewProps } from "../main";
-import { Badge, Hash, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
 
 interface Batch {
   chainId: string;
@@ -35,53 +35,38 @@ export function Anchoring(props: ViewProps): JSX.Element {
           items.length === 0 ? (
             <p class="muted">Nothing anchored yet.</p>
           ) : (
-            <table class="list">
-              <caption class="sr-only">Batches, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Batch</th>
-                  <th scope="col">Journal sequences</th>
-                  <th scope="col" class="num">Leaves</th>
-                  <th scope="col">Totals</th>
-                  <th scope="col">Root</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Transaction</th>
-                  <th scope="col">Created</th>
+            <ListTable caption="Batches, newest first" columns={["Batch", "Journal sequences", ["Leaves", "num"], "Totals", "Root", "State", "Transaction", "Created"]}>
+              {items.map((b) => (
+                <tr key={b.batchId}>
+                  <td>{b.batchId}</td>
+                  <td>{b.firstSequence === null ? "–" : `${b.firstSequence}–${b.lastSequence ?? ""}`}</td>
+                  <td class="num">
+                    {b.count}
+                    {b.documentCount > 0 && <span class="muted"> ({b.documentCount} documents)</span>}
+                  </td>
+                  <td>
+                    {b.currencyTotals.map((t, i) => (
+                      <span key={t.currency}>
+                        {i > 0 && ", "}
+                        <Money minor={t.total} currency={t.currency} />
+                      </span>
+                    ))}
+                  </td>
+                  <td>
+                    <Hash value={b.root} />
+                  </td>
+                  <td>
+                    <Badge value={b.state} />
+                  </td>
+                  <td>
+                    <Hash value={b.transactionHash} /> {b.blockNumber !== null && <span class="muted">block {b.blockNumber}</span>}
+                  </td>
+                  <td>
+                    <Time iso={b.createdAt} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {items.map((b) => (
-                  <tr key={b.batchId}>
-                    <td>{b.batchId}</td>
-                    <td>{b.firstSequence === null ? "–" : `${b.firstSequence}–${b.lastSequence ?? ""}`}</td>
-                    <td class="num">
-                      {b.count}
-                      {b.documentCount > 0 && <span class="muted"> ({b.documentCount} documents)</span>}
-                    </td>
-                    <td>
-                      {b.currencyTotals.map((t, i) => (
-                        <span key={t.currency}>
-                          {i > 0 && ", "}
-                          <Money minor={t.total} currency={t.currency} />
-                        </span>
-                      ))}
-                    </td>
-                    <td>
-                      <Hash value={b.root} />
-                    </td>
-                    <td>
-                      <Badge value={b.state} />
-                    </td>
-                    <td>
-                      <Hash value={b.transactionHash} /> {b.blockNumber !== null && <span class="muted">block {b.blockNumber}</span>}
-                    </td>
-                    <td>
-                      <Time iso={b.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </ListTable>
           )
         }
       </Show>

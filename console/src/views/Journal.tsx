@@ -6,7 +6,7 @@ import { localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Transaction } from "../types";
-import { Link, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Link, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
 
 export function Journal(props: ViewProps): JSX.Element {
   const q = props.location.query;
@@ -53,48 +53,35 @@ export function Journal(props: ViewProps): JSX.Element {
       </form>
       <Show load={pages.load}>
         {({ items }) => (
-          <table class="list">
-            <caption class="sr-only">Journal transactions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Transaction</th>
-                <th scope="col">Effective</th>
-                <th scope="col">Kind</th>
-                <th scope="col">What</th>
-                <th scope="col" class="num">Postings</th>
-                <th scope="col" class="num">Debits</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((t) => {
-                const byCurrency = new Map<string, bigint>();
-                for (const p of t.postings) if (p.direction === "debit") byCurrency.set(p.currency, (byCurrency.get(p.currency) ?? 0n) + BigInt(p.amount));
-                return (
-                  <tr key={t.id}>
-                    <td>
-                      <Link href={href(`/transactions/${t.id}`)}>{t.id}</Link>
-                    </td>
-                    <td>
-                      <Time iso={t.effectiveAt} />
-                    </td>
-                    <td>{text(t.metadata["kind"], t.kind)}</td>
-                    <td>
-                      <code>{t.idempotencyKey}</code>
-                    </td>
-                    <td class="num">{t.postings.length}</td>
-                    <td class="num">
-                      {[...byCurrency].map(([c, v], i) => (
-                        <span key={c}>
-                          {i > 0 && ", "}
-                          <Money minor={v} currency={c} />
-                        </span>
-                      ))}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <ListTable caption="Journal transactions" columns={["Transaction", "Effective", "Kind", "What", ["Postings", "num"], ["Debits", "num"]]}>
+            {items.map((t) => {
+              const byCurrency = new Map<string, bigint>();
+              for (const p of t.postings) if (p.direction === "debit") byCurrency.set(p.currency, (byCurrency.get(p.currency) ?? 0n) + BigInt(p.amount));
+              return (
+                <tr key={t.id}>
+                  <td>
+                    <Link href={href(`/transactions/${t.id}`)}>{t.id}</Link>
+                  </td>
+                  <td>
+                    <Time iso={t.effectiveAt} />
+                  </td>
+                  <td>{text(t.metadata["kind"], t.kind)}</td>
+                  <td>
+                    <code>{t.idempotencyKey}</code>
+                  </td>
+                  <td class="num">{t.postings.length}</td>
+                  <td class="num">
+                    {[...byCurrency].map(([c, v], i) => (
+                      <span key={c}>
+                        {i > 0 && ", "}
+                        <Money minor={v} currency={c} />
+                      </span>
+                    ))}
+                  </td>
+                </tr>
+              );
+            })}
+          </ListTable>
         )}
       </Show>
       <Pager pages={pages} label="Journal" />

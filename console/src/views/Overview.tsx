@@ -11,7 +11,7 @@ import { sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Settlement } from "../types";
-import { Link, Money, Show, Time, Title, useLoad } from "../ui";
+import { Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -76,34 +76,22 @@ function VolumeTable(props: { volumes: Volume[] }): JSX.Element {
   }
   const rows = [...groups.entries()].sort(([a], [b]) => a.localeCompare(b));
   return (
-    <table class="list">
-      <caption>Volumes in the period, by market, currency and event type</caption>
-      <thead>
-        <tr>
-          <th scope="col">Market</th>
-          <th scope="col">Currency</th>
-          <th scope="col">Event</th>
-          <th scope="col" class="num">Events</th>
-          <th scope="col" class="num">Amount</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([k, vs]) => {
-          const first = vs[0] as Volume;
-          return (
-            <tr key={k}>
-              <td>{first.market}</td>
-              <td>{first.currency}</td>
-              <td>{first.eventType}</td>
-              <td class="num">{vs.reduce((a, v) => a + v.count, 0)}</td>
-              <td class="num">
-                <Money minor={sumMinor(vs.map((v) => v.amountMinor))} currency={first.currency} code={false} />
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <ListTable caption="Volumes in the period, by market, currency and event type" showCaption columns={["Market", "Currency", "Event", ["Events", "num"], ["Amount", "num"]]}>
+      {rows.map(([k, vs]) => {
+        const first = vs[0] as Volume;
+        return (
+          <tr key={k}>
+            <td>{first.market}</td>
+            <td>{first.currency}</td>
+            <td>{first.eventType}</td>
+            <td class="num">{vs.reduce((a, v) => a + v.count, 0)}</td>
+            <td class="num">
+              <Money minor={sumMinor(vs.map((v) => v.amountMinor))} currency={first.currency} code={false} />
+            </td>
+          </tr>
+        );
+      })}
+    </ListTable>
   );
 }
 

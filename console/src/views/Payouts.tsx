@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { get, url } from "../api";
 import type { ViewProps } from "../main";
-import { Badge, Hash, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
 
 interface Payout {
   id: string;
@@ -50,37 +50,26 @@ function Statements(): JSX.Element {
       <label for="s-month">Month</label> <input id="s-month" type="month" value={month} onInput={(e) => setMonth((e.target as HTMLInputElement).value || month)} />
       <Show load={sellers}>
         {({ items }) => (
-          <table class="list">
-            <caption class="sr-only">Sellers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Seller</th>
-                <th scope="col">Program</th>
-                <th scope="col">Paid in</th>
-                <th scope="col">Statement of {month}</th>
+          <ListTable caption="Sellers" columns={["Seller", "Program", "Paid in", "Statement of {month}"]}>
+            {items.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  {s.id} <span class="muted">{s.name}</span>
+                </td>
+                <td>{s.program}</td>
+                <td>{s.payoutCurrency}</td>
+                <td>
+                  <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "pdf" })} download>
+                    PDF
+                  </a>{" "}
+                  ·{" "}
+                  <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "csv" })} download>
+                    CSV
+                  </a>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    {s.id} <span class="muted">{s.name}</span>
-                  </td>
-                  <td>{s.program}</td>
-                  <td>{s.payoutCurrency}</td>
-                  <td>
-                    <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "pdf" })} download>
-                      PDF
-                    </a>{" "}
-                    ·{" "}
-                    <a href={url(`/v1/sellers/${encodeURIComponent(s.id)}/statements`, { from, to, format: "csv" })} download>
-                      CSV
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </ListTable>
         )}
       </Show>
     </section>
@@ -107,45 +96,31 @@ export function Payouts(props: ViewProps): JSX.Element {
             items.length === 0 ? (
               <p class="muted">None yet.</p>
             ) : (
-              <table class="list">
-                <caption class="sr-only">Stablecoin payouts</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Payout</th>
-                    <th scope="col">Seller</th>
-                    <th scope="col" class="num">Amount</th>
-                    <th scope="col" class="num">Token</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Transaction</th>
-                    <th scope="col">Created</th>
+              <ListTable caption="Stablecoin payouts" columns={["Payout", "Seller", ["Amount", "num"], ["Token", "num"], "State", "Transaction", "Created"]}>
+                {items.map((p) => (
+                  <tr key={p.id}>
+                    <td>
+                      {p.id} <span class="muted">batch {p.batchId}</span>
+                    </td>
+                    <td>{p.sellerId}</td>
+                    <td class="num">
+                      <Money minor={p.amount} currency={p.currency} />
+                    </td>
+                    <td class="num">
+                      <Money minor={p.tokenAmount} currency="USDC" />
+                    </td>
+                    <td>
+                      <Badge value={p.status} /> {p.outcome !== null && <span class="muted">{p.outcome}</span>}
+                    </td>
+                    <td>
+                      <Hash value={p.txHash} /> {p.blockNumber !== null && <span class="muted">block {p.blockNumber}</span>}
+                    </td>
+                    <td>
+                      <Time iso={p.createdAt} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((p) => (
-                    <tr key={p.id}>
-                      <td>
-                        {p.id} <span class="muted">batch {p.batchId}</span>
-                      </td>
-                      <td>{p.sellerId}</td>
-                      <td class="num">
-                        <Money minor={p.amount} currency={p.currency} />
-                      </td>
-                      <td class="num">
-                        <Money minor={p.tokenAmount} currency="USDC" />
-                      </td>
-                      <td>
-                        <Badge value={p.status} /> {p.outcome !== null && <span class="muted">{p.outcome}</span>}
-                      </td>
-                      <td>
-                        <Hash value={p.txHash} /> {p.blockNumber !== null && <span class="muted">block {p.blockNumber}</span>}
-                      </td>
-                      <td>
-                        <Time iso={p.createdAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </ListTable>
             )
           }
         </Show>
@@ -158,37 +133,24 @@ export function Payouts(props: ViewProps): JSX.Element {
             items.length === 0 ? (
               <p class="muted">None yet: a payout run (POST /v1/payouts/bank/runs, admin) writes the file.</p>
             ) : (
-              <table class="list">
-                <caption class="sr-only">Bank payouts</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Payout</th>
-                    <th scope="col">Seller</th>
-                    <th scope="col" class="num">Amount</th>
-                    <th scope="col">State</th>
-                    <th scope="col">File</th>
-                    <th scope="col">Created</th>
+              <ListTable caption="Bank payouts" columns={["Payout", "Seller", ["Amount", "num"], "State", "File", "Created"]}>
+                {items.map((p) => (
+                  <tr key={p.id}>
+                    <td>{p.id}</td>
+                    <td>{p.sellerId}</td>
+                    <td class="num">
+                      <Money minor={p.amount} currency={p.currency} />
+                    </td>
+                    <td>
+                      <Badge value={p.status} />
+                    </td>
+                    <td>{p.fileId ?? "–"}</td>
+                    <td>
+                      <Time iso={p.createdAt} />
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((p) => (
-                    <tr key={p.id}>
-                      <td>{p.id}</td>
-                      <td>{p.sellerId}</td>
-                      <td class="num">
-                        <Money minor={p.amount} currency={p.currency} />
-                      </td>
-                      <td>
-                        <Badge value={p.status} />
-                      </td>
-                      <td>{p.fileId ?? "–"}</td>
-                      <td>
-                        <Time iso={p.createdAt} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </ListTable>
             )
           }
         </Show>

@@ -10,7 +10,7 @@ import { formatMoney } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Link, Money, Show, Time, Title, useLoad } from "../ui";
+import { Badge, ErrorBox, Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
 import { Postings } from "./Settlement";
 
 interface ImportRecord {
@@ -259,35 +259,23 @@ function Runs(props: { session: Session; refresh: number }): JSX.Element {
       <Show load={runs}>
         {({ items }) =>
           items.length === 0 ? null : (
-            <table class="list">
-              <caption>Runs, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col">Gateway</th>
-                  <th scope="col">Period</th>
-                  <th scope="col" class="num">Exceptions</th>
-                  <th scope="col">Finished</th>
+            <ListTable caption="Runs, newest first" showCaption columns={["Run", "Gateway", "Period", ["Exceptions", "num"], "Finished"]}>
+              {items.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <code>{r.id}</code>
+                  </td>
+                  <td>{r.gateway}</td>
+                  <td>
+                    <Time iso={r.periodFrom} /> – <Time iso={r.periodTo} />
+                  </td>
+                  <td class="num">{r.itemCount}</td>
+                  <td>
+                    <Time iso={r.finishedAt} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {items.map((r) => (
-                  <tr key={r.id}>
-                    <td>
-                      <code>{r.id}</code>
-                    </td>
-                    <td>{r.gateway}</td>
-                    <td>
-                      <Time iso={r.periodFrom} /> – <Time iso={r.periodTo} />
-                    </td>
-                    <td class="num">{r.itemCount}</td>
-                    <td>
-                      <Time iso={r.finishedAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </ListTable>
           )
         }
       </Show>

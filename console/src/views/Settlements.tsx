@@ -6,7 +6,7 @@ import { localInputToIso } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Link, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Badge, Link, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
 
 const FILTERS: [key: string, label: string, param: string, placeholder: string][] = [
   ["order", "Order", "settlementId", "ORD-README-1"],
@@ -66,47 +66,31 @@ export function Settlements(props: ViewProps): JSX.Element {
           items.length === 0 ? (
             <p>No settlement matches.</p>
           ) : (
-            <table class="list">
-              <caption class="sr-only">Settlements</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Id</th>
-                  <th scope="col">Occurred</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Order</th>
-                  <th scope="col">Gateway event</th>
-                  <th scope="col">Seller</th>
-                  <th scope="col">Market</th>
-                  <th scope="col" class="num">Amount</th>
-                  <th scope="col">Status</th>
+            <ListTable caption="Settlements" columns={["Id", "Occurred", "Type", "Order", "Gateway event", "Seller", "Market", ["Amount", "num"], "Status"]}>
+              {items.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    <Link href={href(`/settlements/${s.id}`)}>{s.id}</Link>
+                  </td>
+                  <td>
+                    <Time iso={s.event.occurredAt} />
+                  </td>
+                  <td>{s.event.type}</td>
+                  <td>{s.event.settlementId}</td>
+                  <td>
+                    {s.event.gateway} · {s.event.gatewayEventId}
+                  </td>
+                  <td>{s.event.sellerId}</td>
+                  <td>{s.event.market}</td>
+                  <td class="num">
+                    <Money minor={s.event.amount} currency={s.event.currency} />
+                  </td>
+                  <td>
+                    <Badge value={s.status} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {items.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <Link href={href(`/settlements/${s.id}`)}>{s.id}</Link>
-                    </td>
-                    <td>
-                      <Time iso={s.event.occurredAt} />
-                    </td>
-                    <td>{s.event.type}</td>
-                    <td>{s.event.settlementId}</td>
-                    <td>
-                      {s.event.gateway} · {s.event.gatewayEventId}
-                    </td>
-                    <td>{s.event.sellerId}</td>
-                    <td>{s.event.market}</td>
-                    <td class="num">
-                      <Money minor={s.event.amount} currency={s.event.currency} />
-                    </td>
-                    <td>
-                      <Badge value={s.status} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </ListTable>
           )
         }
       </Show>
