@@ -1,6 +1,8 @@
+import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
+import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServices } from "../../service/services.js";
-import { buildApp } from "../../service/app.js";
+import { app, buildApp, serverOptions } from "../../service/app.js";
 import { capture, json, openHarness, problemCode, type Harness } from "./harness.js";
 
 describe("problem documents", () => {
@@ -9,6 +11,28 @@ describe("problem documents", () => {
     h = await openHarness({ env: { BODY_LIMIT_BYTES: "2048" }, programData: false });
   });
   afterAll(async () => h.close());
+
+  it("has response schemas that fastify's own serializer compiler accepts, all of them (the app compiles each on its first reply)", async () => {
+    // The same app with fastify's eager compiler: a schema it cannot compile fails ready().
+    const compiled: string[] = [];
+    const eager = (...args: Parameters<ReturnType<typeof SerializerSelector>>): ReturnType<ReturnType<typeof SerializerSelector>> => {
+      const compile = SerializerSelector()(...args);
+      return (route) => {
+        compiled.push(`${route.method} ${route.url} ${route.httpStatus}`);
+        return compile(route);
+      };
+    };
+    const routes: string[] = [];
+    const instance = Fastify({ ...serverOptions(h.config, false), schemaController: { compilersFactory: { buildSerializer: eager } } });
+    instance.addHook("onRoute", (route) => {
+      if (route.schema?.response) routes.push(`${String(route.method)} ${route.url}`);
+    });
+    await instance.register(app, { services: h.services, config: h.config });
+    await instance.ready();
+    await instance.close();
+    expect(routes.length).toBeGreaterThan(80);
+    for (const route of routes) expect(compiled.some((c) => c.startsWith(`${route} `)), route).toBe(true);
+  });
 
   it("has every RFC 9457 member plus a stable code and the request id", async () => {
     const r = await h.app.inject({ url: "/v1/nothing-here", headers: { "x-request-id": "req-abc" } });
