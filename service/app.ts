@@ -4,12 +4,12 @@
  * and the versioned routes, and never listens (`server.ts` does; tests use `inject`).
  */
 import { randomUUID } from "node:crypto";
-import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Config } from "./config.js";
 import { INT8_MAX } from "./db/int8.js";
 import type { Services } from "./services.js";
 import "./http/types.js";
+import { lazySerializers, lazyValidators } from "./http/compilers.js";
 import { authPlugin } from "./http/plugins/auth.js";
 import { docsPlugin } from "./http/plugins/docs.js";
 import { errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./http/plugins/errors.js";
@@ -60,22 +60,6 @@ function isInt8Decimal(s: string): boolean {
   return /^[0-9]{1,19}$/.test(s) && BigInt(s) <= INT8_MAX;
 }
 
-/**
- * Response serializers compiled on a route's first reply, not at boot. fast-json-stringify checks
- * each schema against the JSON Schema meta-schema and generates its code: about three quarters of
- * building the app (~450 of ~600 ms here) for some 200 response schemas, most of which an instance
- * may never send, and whose generated code the idle process would keep. The compiled function is
- * kept after the first reply. Every schema still has to compile: test/http/errors.test.ts compiles
- * them all with fastify's own compiler.
- */
-export function lazySerializers(...factoryArgs: Parameters<ReturnType<typeof SerializerSelector>>): ReturnType<ReturnType<typeof SerializerSelector>> {
-  const compile = SerializerSelector()(...factoryArgs);
-  return (route) => {
-    let serialize: ((doc: unknown) => string) | null = null;
-    return (doc: unknown) => (serialize ??= compile(route))(doc);
-  };
-}
-
 /** Server-level options: these cannot be set from inside a plugin. */
 export function serverOptions(config: Config, logger: FastifyServerOptions["logger"] = undefined): FastifyServerOptions {
   return {
@@ -95,7 +79,7 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkError,
     forceCloseConnections: "idle",
-    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
+    schemaController: { compilersFactory: { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } },
     ajv: {
       customOptions: {
         // No coercion: a JSON number must never become an amount string (or vice versa) silently.
