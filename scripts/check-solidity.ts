@@ -57,7 +57,8 @@ function main(): number {
   const run = spawnSync(hardhat, ["build", "--force"], {
     cwd: ROOT,
     encoding: "utf8",
-    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", NO_COLOR: "1", FORCE_COLOR: "0" },
+    // In its own folders (hardhat.config.ts): it can run while `npm run build` compiles.
+    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true", NO_COLOR: "1", FORCE_COLOR: "0", ENTREPOT_SOLIDITY_LINT: "1" },
     maxBuffer: 64 * 1024 * 1024,
   });
   const output = `${run.stdout ?? ""}\n${run.stderr ?? ""}`;

@@ -1,12 +1,15 @@
 /**
  * `npm test`: every check CI runs, in the order that keeps both cores busy.
  *
- *   1. build (Prisma client, contracts, TypeChain types): everything below reads what it writes;
- *   2. lint:sol, alone: its warnings check rebuilds every contract (`hardhat build --force`);
- *   3. at the same time, two lanes that touch different files:
+ *   1. at the same time (solc is WebAssembly on one core; each compiles everything once):
+ *        - build (Prisma client, contracts, TypeChain types, console, bundle): everything below
+ *          reads what it writes;
+ *        - lint:sol: its warnings check rebuilds every contract from scratch in its own folders
+ *          (`cache/lint`, hardhat.config.ts), so it never touches what the build writes;
+ *   2. at the same time, two lanes that touch different files:
  *        - lint:ts, typecheck, test:unit (TypeScript only, one core);
  *        - test:contracts (the Solidity suite with the gas snapshot check, then coverage);
- *   4. test:integration (its own workers take both cores).
+ *   3. test:integration (its own workers take both cores).
  *
  * A lane's output is printed whole when it ends, so two lanes never interleave. The first failing
  * step fails the run (the other lane is let finish, so its output is not lost). Usage: npm test.
@@ -55,7 +58,8 @@ async function lane(scripts: readonly string[], capture: boolean): Promise<boole
 
 async function main(): Promise<number> {
   const t0 = performance.now();
-  if (!(await lane(["build", "lint:sol"], false))) return 1;
+  const first = await Promise.all([lane(["build"], true), lane(["lint:sol"], true)]);
+  if (first.includes(false)) return 1;
   const lanes = await Promise.all([lane(["lint:ts", "typecheck", "test:unit"], true), lane(["test:contracts"], true)]);
   if (lanes.includes(false)) return 1;
   if (!(await lane(["test:integration"], false))) return 1;

@@ -139,6 +139,19 @@ contract AnchorHandler is Test {
         return anchoredIds.length;
     }
 
+    /// @notice Whether an anchored id's root now differs from the first root it received, and the
+    /// first such id. It runs after every call of the campaign, so the loop reads this handler's
+    /// own storage and makes one call per id (to the anchor): with three external calls per id the
+    /// check was most of the campaign's time.
+    function firstChangedRoot() external view returns (bool changed, uint64 batchId) {
+        uint256 n = anchoredIds.length;
+        for (uint256 i; i < n; ++i) {
+            uint64 id = anchoredIds[i];
+            if (anchor.rootOf(id) != firstRoot[id]) return (true, id);
+        }
+        return (false, 0);
+    }
+
     function anchorBatch(uint64 batchId, bytes32 root, uint32 count) external {
         batchId = uint64(bound(batchId, 0, 64));
         vm.prank(anchorer);
@@ -229,10 +242,7 @@ contract SettlementAnchorInvariantTest is Test {
     }
 
     function invariant_committedRootsNeverChange() public view {
-        uint256 n = handler.anchoredCount();
-        for (uint256 i; i < n; ++i) {
-            uint64 id = handler.anchoredIds(i);
-            assertEq(anchor.rootOf(id), handler.firstRoot(id), "a committed root changed");
-        }
+        (bool changed, ) = handler.firstChangedRoot();
+        assertFalse(changed, "a committed root changed (handler.firstChangedRoot names the batch)");
     }
 }
