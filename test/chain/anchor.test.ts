@@ -3,11 +3,8 @@ import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { JOURNAL_LEAF_FIELDS } from "../../service/anchoring/leaf.js";
 import { deployedSystem, revertAfterEach, type System } from "./fixture.js";
-import { SETTLEMENT_LEAF_ENCODING, settlementBatch, settlementTree } from "./settlements.js";
+import { SETTLEMENT_LEAF_ENCODING, settlementTotalsDigest as digestOf, settlementTree } from "./settlements.js";
 import { expectEvents, expectRevert } from "./helpers.js";
-
-/** totalsDigest of the batch of settlements offset..offset+n-1, as the anchoring service computes it. */
-const digestOf = (n: number, offset: number) => settlementBatch(n, offset).totalsDigest;
 
 describe("SettlementAnchor, deployed by deploySystem on an in-process chain", { timeout: 120_000 }, () => {
   let s: System;

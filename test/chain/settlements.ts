@@ -117,19 +117,10 @@ export function settlementTree(n: number, offset = 0, ctx: AnchorContext = SYNTH
   );
 }
 
-/**
- * A batch as the service would anchor it: the tree of settlements offset..offset+n-1 and the
- * totalsDigest of its real preimage (journal range, count, per-currency totals, previous root).
- */
-export function settlementBatch(
-  n: number,
-  offset = 0,
-  ctx: AnchorContext = SYNTHETIC_CONTEXT,
-  previousRoot: string = ZeroHash,
-): { tree: StandardMerkleTree<SettlementLeaf>; totalsDigest: string; count: number } {
+/** The totalsDigest of the batch of settlements offset..offset+n-1 (its journal range, count, per-currency totals and previous root), as the anchoring service computes it. */
+export function settlementTotalsDigest(n: number, offset = 0, ctx: AnchorContext = SYNTHETIC_CONTEXT, previousRoot: string = ZeroHash): string {
   const txs = Array.from({ length: n }, (_, i) => settlementTransaction(offset + i).tx);
-  const tree = settlementTree(n, offset, ctx);
-  const digest = batchTotalsDigest({
+  return batchTotalsDigest({
     format: BATCH_FORMAT,
     chainId: ctx.chainId,
     anchor: ctx.anchor,
@@ -140,5 +131,14 @@ export function settlementBatch(
     count: BigInt(n),
     currencyTotalsDigest: currencyTotalsDigest(currencyTotals(txs)),
   });
-  return { tree, totalsDigest: digest, count: n };
+}
+
+/** A batch as the service would anchor it: the tree of settlements offset..offset+n-1 and its totalsDigest. */
+export function settlementBatch(
+  n: number,
+  offset = 0,
+  ctx: AnchorContext = SYNTHETIC_CONTEXT,
+  previousRoot: string = ZeroHash,
+): { tree: StandardMerkleTree<SettlementLeaf>; totalsDigest: string; count: number } {
+  return { tree: settlementTree(n, offset, ctx), totalsDigest: settlementTotalsDigest(n, offset, ctx, previousRoot), count: n };
 }
