@@ -123,15 +123,13 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const a = await accountOrFail(account, currency);
       const s = store.accountState(a);
       // One snapshot for the three reads: a transaction committing meanwhile is in all or none.
-      const [before, rows, end] = await sql.transaction(
-        (tx) =>
-          Promise.all([
-            store.totalsAtEffective(tx, a.id, period.from, true),
-            store.accountPostingsEffective(tx, a.id, period.from, period.to, STATEMENT_LINES + 1),
-            store.totalsAtEffective(tx, a.id, period.to, true),
-          ]),
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-      );
+      // One after another: a connection runs one query at a time (pg queued concurrent calls, and
+      // pg 9 refuses them).
+      const [before, rows, end] = await sql.transaction(async (tx) => {
+        const opening = await store.totalsAtEffective(tx, a.id, period.from, true);
+        const postings = await store.accountPostingsEffective(tx, a.id, period.from, period.to, STATEMENT_LINES + 1);
+        return [opening, postings, await store.totalsAtEffective(tx, a.id, period.to, true)] as const;
+      }, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
       if (rows.length > STATEMENT_LINES) {
         throw Errors.validation(`the period holds more than ${STATEMENT_LINES} postings of ${account} (${currency}): ask for a shorter one`, {
           fields: [{ field: "to", message: `at most ${STATEMENT_LINES} postings per statement` }],
