@@ -17,8 +17,14 @@ export interface Ready {
   sellers: Array<{ id: string; program: string }>;
   /** With the buyer's state where the market levies state taxes (the demo's). */
   markets: Array<{ code: string; currency: string; region?: string }>;
-  /** RSS of the service idle after start (program data loaded, listening, no request served yet). */
+  /**
+   * RSS of the service idle after start (program data loaded, listening, no request served yet),
+   * read once start-up work has settled: V8 compiles PGlite's WebAssembly module in the background
+   * for about a second after it is opened, and RSS stands 200-400 MiB higher while it does.
+   */
   idleRssBytes: number;
+  /** The child's peak RSS up to that point (start-up, that compilation included). */
+  startupPeakRssBytes: number;
 }
 
 export interface Stats {
@@ -26,6 +32,17 @@ export interface Stats {
   maxRssBytes: number;
 }
 
+/** RSS once it has held within 2% for 2 s (sampled every 250 ms, read after at most 15 s). */
+async function settledRss(): Promise<number> {
+  const samples: number[] = [];
+  for (let waited = 0; waited < 15_000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+    samples.push(process.memoryUsage().rss);
+    const last = samples.slice(-8);
+    if (last.length === 8 && Math.max(...last) <= Math.min(...last) * 1.02) break;
+  }
+  return samples[samples.length - 1]!;
+}
 
 async function serve(): Promise<void> {
   const { loadConfig } = await import("../../service/config.js");
@@ -66,7 +83,7 @@ async function serve(): Promise<void> {
   const running = await startServer(config, { services, printKeys: () => undefined });
   const gateway = joining ? { key: "", signingSecret: "" } : await services.apiKeys.create({ name: "bench gateway", scopes: ["gateway:write"], gateway: "bench" });
   const port = Number(new URL(running.url).port);
-  await new Promise((r) => setTimeout(r, 500)); // let start-up work settle before reading RSS
+  const idleRssBytes = await settledRss();
   const ready: Ready = {
     type: "ready",
     port,
@@ -74,7 +91,8 @@ async function serve(): Promise<void> {
     signingSecret: gateway.signingSecret,
     sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
     markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency, ...(DEMO_REGIONS[m.code] === undefined ? {} : { region: DEMO_REGIONS[m.code] }) })),
-    idleRssBytes: process.memoryUsage().rss,
+    idleRssBytes,
+    startupPeakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
   process.send?.(ready);
   process.on("message", (m: { type: string }) => {

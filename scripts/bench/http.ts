@@ -10,7 +10,8 @@
  *  - batch:  4 concurrent clients, 500 events per request -> events/s;
  *  - pipeline: the same 32 clients on requests that fail validation (no domain work) -> req/s, and
  *    the single-event rate as a ratio of it;
- *  - memory: the service's RSS idle after start (before any load) and its peak RSS over the run;
+ *  - memory: the service's RSS idle after start (before any load, once start-up work has settled),
+ *    its peak RSS during start-up, and its peak RSS over the run;
  *  - two instances (PostgreSQL only): a second service process joins the same database and the 32
  *    clients are split across both -> events/s (reported; PGlite is single-process).
  * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`.
@@ -320,6 +321,7 @@ export async function benchHttp(opts: { databaseUrl?: string; seconds?: number }
         info(`HTTP pipeline only (auth+HMAC+validation, no domain work) req/s (${where})`, Math.round(pipeline), "req/s"),
         ratio(`HTTP settlement events / pipeline-only req, ${CLIENTS} clients (${where})`, Math.round(single.rate), Math.round(pipeline), ">=", 0.5),
         figure(`service RSS idle after start (${where})`, mib(ready.idleRssBytes), "MiB", "<=", pgdb ? 250 : 500),
+        info(`service peak RSS during start-up (${where})`, mib(ready.startupPeakRssBytes), "MiB"),
         info(`service peak RSS during the HTTP bench (${where})`, mib(stats.maxRssBytes), "MiB"),
         ...two,
       ];

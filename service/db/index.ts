@@ -11,6 +11,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.js";
 import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
 import { lockDataDir } from "./dir-lock.js";
+import { initdbInChild } from "./pglite-initdb.js";
 import { pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
 
 export { PrismaClient } from "./generated/client.js";
@@ -89,6 +90,7 @@ async function openPglite(dataDir: string, opts: OpenDatabaseOptions): Promise<D
   let migrations: MigrateResult | null = null;
   try {
     if (!memory) await mkdir(dataDir, { recursive: true });
+    if (!memory && !opts.loadDataDir) await initdbInChild(dataDir);
     const load = { startParams: [...PGlite.defaultStartParams, ...PGLITE_MEMORY_PARAMS], ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) };
     lite = memory ? new PGlite(load) : new PGlite(dataDir, load);
     await lite.waitReady;
