@@ -74,10 +74,10 @@ export async function seed(db: Database, n: number): Promise<void> {
     const hi = Math.min(n, lo + step - 1);
     // The same functions as currencyOf/amountOf/feeOf/atOf above, in SQL.
     await db.sql.q(
-      `INSERT INTO settlements (event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
+      `INSERT INTO settlements (id, event_key, capture_key, sequence, event_type, gateway, gateway_event_id, settlement_id, seller_id,
          market, category, currency, amount, gateway_fee, occurred_at, program, breakdown, refunded_delta,
          status, journal_transaction_id, request_hash)
-       SELECT 'settlement:adyen:BENCH' || g, 'settlement:adyen:BENCH' || g, 0, 'capture', 'adyen', 'BENCH' || g, 'ORD-' || g,
+       SELECT g, 'settlement:adyen:BENCH' || g, 'settlement:adyen:BENCH' || g, 0, 'capture', 'adyen', 'BENCH' || g, 'ORD-' || g,
          'S-POP-HK-0' || (g % 5), c.market, 'electronics', c.cur, c.amount, c.amount / 35,
          to_timestamp(($3::float8 + floor((g::float8 / $4) * $5)) / 1000), 'pop',
          jsonb_build_object('program', 'pop', 'buyerCurrency', c.cur, 'settlementCurrency', 'USD', 'fx',
