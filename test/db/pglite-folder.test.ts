@@ -57,5 +57,11 @@ describe("a fresh PGlite folder", () => {
     expect(await readdir(dir)).toEqual([]);
     expect(await initdbInChild(dir, { execPath: "/bin/false" })).toBe(false);
     expect(await readdir(dir)).toEqual([]);
+    // A child that dies half way leaves files behind: they are removed, so PGlite starts clean.
+    // (Its arguments are `-e <script> <pglite> <folder>`: the folder is the fourth.)
+    const halfway = path.join(root, "halfway-node");
+    await writeFile(halfway, '#!/bin/sh\necho 10 > "$4/PG_VERSION"\nmkdir -p "$4/base/1"\nexit 1\n', { mode: 0o755 });
+    expect(await initdbInChild(dir, { execPath: halfway })).toBe(false);
+    expect(await readdir(dir)).toEqual([]);
   });
 });
