@@ -17,6 +17,8 @@ import { createWriter, type WriterOptions } from "./writer.js";
 export interface LedgerOptions {
   /** Most items written in one database transaction (default 4000). */
   maxBatch?: number;
+  /** Most postings written in one database transaction; a larger item goes alone (default 2500). */
+  maxPostings?: number;
   /** Optimistic flushes in flight at once (default 1). */
   pipeline?: number;
   /** Clock, for tests of timeouts and point-in-time reads. */
@@ -40,6 +42,7 @@ export function createLedger(db: { sql: SqlRunner; kind?: "pglite" | "postgres" 
   const now = opts.now ?? (() => new Date());
   const writer = createWriter(sql, {
     maxBatch: opts.maxBatch ?? 4000,
+    maxPostings: opts.maxPostings ?? 2500,
     pipeline: opts.pipeline ?? 1,
     now,
     ...(opts.transientAttempts === undefined ? {} : { transientAttempts: opts.transientAttempts }),

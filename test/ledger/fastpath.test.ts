@@ -119,6 +119,25 @@ describe.each(kinds)("ledger write path on %s", (kind) => {
     });
   });
 
+  it("cuts a flush at maxPostings postings (an item larger than that goes alone) and books every item", async () => {
+    const flushes: string[][] = [];
+    const ledger = createLedger(db, { maxPostings: 6, beforeWrite: (ops) => flushes.push(ops.map((o) => ("input" in o ? o.input.idempotencyKey : ""))) });
+    const wide = {
+      idempotencyKey: "cut-wide",
+      postings: HOT.map((h, i) => ({ account: h.code, currency: "USD", direction: i % 2 === 0 ? ("debit" as const) : ("credit" as const), amount: 5n })),
+    };
+    const items = [
+      ...Array.from({ length: 7 }, (_, i) => move(`cut-${i}`, HOT[i % 6]!.code, HOT[(i + 1) % 6]!.code, 1n)),
+      wide,
+      move("cut-7", HOT[0]!.code, HOT[3]!.code, 1n),
+    ];
+    const results = await ledger.postBatch(items);
+    expect(results.map((r) => r.status)).toEqual(items.map(() => "created"));
+    // Two postings per move, six for the wide one: 3 moves (6 postings), 3, then 1 (the wide one would make 8), the wide one alone, the last move.
+    expect(flushes).toEqual([["cut-0", "cut-1", "cut-2"], ["cut-3", "cut-4", "cut-5"], ["cut-6"], ["cut-wide"], ["cut-7"]]);
+    expect((await ledger.verifyChain()).ok).toBe(true);
+  });
+
   describe("posting references (checked once per statement)", () => {
     const insertPosting = (transactionId: bigint, accountId: bigint) =>
       db.sql.q(
