@@ -73,7 +73,7 @@ export interface SettlementServiceOptions {
   maxSequenceRetries?: number;
   /** Follow-ups of a batch booked concurrently (distinct orders only; one order's in order). Default 8. */
   prepareConcurrency?: number;
-  /** New captures inserted and booked per unit; units of one batch run concurrently. Default 250. */
+  /** New captures planned and handed to the ledger at a time; the next chunk is planned while the ledger books this one. Default 250. */
   chunkSize?: number;
   /** Most concurrent postEvent calls processed as one group. Default 1,000. */
   maxGroupSize?: number;
@@ -273,8 +273,9 @@ export class SettlementService {
    * (the bulk of the traffic) are planned in memory and booked in chunks, one `ledger.postBatch`
    * each, every record written by the ledger in its journal transaction's commit; follow-ups take
    * the per-capture path (`followUp`: lock, chain, sequence retry) because they depend on the
-   * capture's history. Capture chunks run concurrently, so planning (CPU here) and booking (work in
-   * PostgreSQL) overlap instead of taking turns.
+   * capture's history. Captures are planned a chunk at a time, each chunk handed to the ledger
+   * before the next is planned (`captures`), so planning (CPU here) overlaps booking (work in
+   * PostgreSQL) instead of taking turns.
    */
   private async process(events: readonly SettlementEvent[]): Promise<Outcome[]> {
     const outcomes = new Array<Outcome>(events.length);
@@ -314,10 +315,7 @@ export class SettlementService {
         else if (t.event.type === "capture") fresh.push({ ...t, hash });
         else slow.push(t);
       }
-      const units: Array<Promise<void>> = [...replays, this.followUps(slow, outcomes, known)];
-      for (let i = 0; i < fresh.length; i += this.chunkSize)
-        units.push(this.captures(fresh.slice(i, i + this.chunkSize), outcomes));
-      await Promise.all(units);
+      await Promise.all([...replays, this.followUps(slow, outcomes, known), this.captures(fresh, outcomes)]);
     }
     return outcomes;
   }
@@ -326,8 +324,28 @@ export class SettlementService {
    * Captures: a capture is the first record of its own chain (sequence 0), so planning needs no
    * history and no lock. The unique constraints still refuse a concurrent duplicate written by
    * another process; that event then goes through followUp() and is answered from the winner's row.
+   *
+   * Planned `chunkSize` at a time, each chunk submitted to the ledger before the next is planned,
+   * with a turn of the event loop between: the ledger's writer sends chunk k to PostgreSQL (its
+   * flush is I/O) while chunk k+1 is planned here (CPU). Planning is CPU-bound (cached rates
+   * resolve without I/O), so planning a whole batch at once kept the database idle until the last
+   * plan was made, then this process idle while one large flush ran.
    */
   private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
+    const booking: Array<Promise<void>> = [];
+    for (let i = 0; i < fresh.length; i += this.chunkSize) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const planned = await this.planCaptures(fresh.slice(i, i + this.chunkSize), outcomes);
+      if (planned.length > 0) booking.push(this.bookCaptures(planned, outcomes));
+    }
+    await Promise.all(booking);
+  }
+
+  /** Plans each capture of a chunk (a failure is that item's outcome), in index order. */
+  private async planCaptures(
+    fresh: readonly Fresh[],
+    outcomes: Outcome[],
+  ): Promise<Array<{ index: number; event: SettlementEvent; record: NewSettlementRecord }>> {
     const planned: Array<{ index: number; event: SettlementEvent; record: NewSettlementRecord }> = [];
     await Promise.all(
       fresh.map(async (f) => {
@@ -339,8 +357,14 @@ export class SettlementService {
         }
       }),
     );
-    if (planned.length === 0) return;
-    planned.sort((x, y) => x.index - y.index);
+    return planned.sort((x, y) => x.index - y.index);
+  }
+
+  /** Books a planned chunk (one ledger batch); captures another writer was first to go through followUp(). */
+  private async bookCaptures(
+    planned: ReadonlyArray<{ index: number; event: SettlementEvent; record: NewSettlementRecord }>,
+    outcomes: Outcome[],
+  ): Promise<void> {
     const answers = await this.book(planned.map((p) => p.record));
     const conflicted: Array<{ index: number; event: SettlementEvent }> = [];
     planned.forEach((p, i) => {

@@ -11,6 +11,7 @@ import {
   PrismaSettlementRepository,
   SettlementService,
   TAX_RULES,
+  type SettlementServiceOptions,
 } from "../../service/settlement/index.js";
 import { createLedger, type LedgerOptions } from "../../service/ledger/index.js";
 import type { SqlRunner } from "../../service/db/index.js";
@@ -27,9 +28,10 @@ export interface SettlementHarness {
   storage: StorageBilling;
   /**
    * A second service instance on the same database with its own ledger writer and in-process locks,
-   * as another process would be. `ledger`: options of its ledger (a fault hook, for instance).
+   * as another process would be. `ledger`: options of its ledger (a fault hook, for instance);
+   * `service`: options of the service itself (its chunk size, for instance).
    */
-  another(ledger?: LedgerOptions): SettlementService;
+  another(ledger?: LedgerOptions, service?: Pick<SettlementServiceOptions, "chunkSize">): SettlementService;
   /** Raw SQL on the test database (test-only reads of invariants). */
   sql: SqlRunner;
   /** The PostgreSQL database's URL (another process can open it); null on PGlite. */
@@ -45,7 +47,7 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
   const ledger = createLedger(db, opts.now ? { now: opts.now } : {});
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400, defaultMarkupBps: opts.markupBps ?? 0 });
   const repository = new PrismaSettlementRepository(db.prisma);
-  const make = (l: Ledger) => new SettlementService({ ledger: l, fx, repository, maxSequenceRetries: 50 });
+  const make = (l: Ledger, more: Pick<SettlementServiceOptions, "chunkSize"> = {}) => new SettlementService({ ledger: l, fx, repository, maxSequenceRetries: 50, ...more });
   const settlement = make(ledger);
   await settlement.saveProgramData({
     markets: MARKETS,
@@ -59,7 +61,7 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
     fx,
     repository,
     storage: new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement }),
-    another: (options = {}) => make(createLedger(db, { ...(opts.now ? { now: opts.now } : {}), ...options })),
+    another: (options = {}, service = {}) => make(createLedger(db, { ...(opts.now ? { now: opts.now } : {}), ...options }), service),
     sql: db.sql,
     url: db.url,
     async netPerCurrency() {

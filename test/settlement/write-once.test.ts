@@ -62,6 +62,21 @@ describe.each(kinds)("settlement records written in the ledger's commit on %s", 
     await expectOneToOne(h);
   });
 
+  it("hands new captures to the ledger a chunk at a time, so the next chunk is planned while one is booked", async () => {
+    const flushes: number[] = [];
+    const s = h.another({ beforeWrite: (ops) => flushes.push(ops.length) }, { chunkSize: 4 });
+    // Warm: program data, sellers and rates cached, so planning needs no I/O (as under load).
+    expect((await s.postEvent(capture({ gatewayEventId: "chunk-warm", settlementId: "CHUNK-W", sellerId: "S-POP-SZ-01" }))).status).toBe("created");
+    flushes.length = 0;
+    const events = Array.from({ length: 10 }, (_, i) => capture({ gatewayEventId: `chunk-${i}`, settlementId: `CHUNK-${i}`, sellerId: "S-POP-SZ-01" }));
+    const results = await s.postEvents(events);
+    expect(results.map(okOf)).toEqual(events.map(() => "created"));
+    // The first chunk was written before the rest were planned; the later ones may share a flush.
+    expect(flushes[0]).toBe(4);
+    expect(flushes.reduce((a, b) => a + b, 0)).toBe(10);
+    await expectOneToOne(h);
+  });
+
   it("a database that keeps failing books nothing and records nothing; the redelivery books both", async () => {
     const failing = h.another({
       transientAttempts: 2,
