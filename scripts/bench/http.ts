@@ -14,7 +14,8 @@
  *    its peak RSS during start-up, and its peak RSS over the run;
  *  - two instances (PostgreSQL only): a second service process joins the same database and the 32
  *    clients are split across both -> events/s (reported; PGlite is single-process).
- * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`.
+ * Standalone: `npx tsx scripts/bench/http.ts [--url postgresql://...] [--seconds 8]`; with
+ * BENCH_CHILD_PROF=<folder> each service process leaves a CPU profile there (where its time goes).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -229,7 +230,8 @@ function serviceBundle(): Promise<string> {
 
 async function startChild(databaseUrl: string | undefined, opts: { join?: boolean } = {}): Promise<{ child: ChildProcess; ready: Ready }> {
   const child = fork(await serviceBundle(), [], {
-    execArgv: [],
+    // BENCH_CHILD_PROF=<folder>: the service writes a V8 CPU profile there when it exits.
+    execArgv: process.env.BENCH_CHILD_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CHILD_PROF}`] : [],
     env: { ...process.env, BENCH_SECRETS_KEY: RUN_SECRETS_KEY, BENCH_USD_RATES: usdRates(), ...(databaseUrl ? { BENCH_CHILD_DATABASE_URL: databaseUrl } : {}), ...(opts.join === true ? { BENCH_CHILD_JOIN: "1" } : {}) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
