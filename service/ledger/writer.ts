@@ -1,8 +1,9 @@
 /**
  * The ledger's write path (TigerBeetle-like group commit): every write (post, commit, void, reverse)
- * is queued and a single flusher writes everything queued so far with ONE call of the SQL function
- * `ledger_apply_flush` (migrations 20261124160000_ledger_fast_write, 20261209100000_settlement_write_once), which locks the journal head
- * row, then the touched accounts in id order (no deadlock with any other writer), re-checks what
+ * is queued and a single flusher writes what is queued so far (up to `maxBatch` items and
+ * `maxPostings` postings) with ONE call of the SQL function `ledger_apply_flush` (migrations
+ * 20261124160000_ledger_fast_write, 20261209100000_settlement_write_once), which locks the journal
+ * head row, then the touched accounts in id order (no deadlock with any other writer), re-checks what
  * the plan assumed, and inserts/updates everything with set-based statements.
  *
  * Two ways to plan a flush (plan.ts: planFlush), one way to write it (store.ts: applyFlush):
