@@ -77,7 +77,12 @@ export interface SettlementServiceOptions {
   chunkSize?: number;
   /** Most concurrent postEvent calls processed as one group. Default 1,000. */
   maxGroupSize?: number;
-  /** Groups of concurrent postEvent calls processed at the same time (pipelining). Default 2. */
+  /**
+   * Groups of concurrent postEvent calls processed at the same time (pipelining). Default 4: while
+   * the ledger writes one group, the next ones look up and plan their events, and join its next
+   * flush. With 32 HTTP clients on PostgreSQL, runs alternating 2 and 4: 982 / 1,041, 993 / 1,269,
+   * 878 / 976 events/s, p99 90-98 ms / 76-82 ms; 8 was slower than 4 (790-826 events/s).
+   */
   maxGroupsInFlight?: number;
   /** Bounds on amounts and dates of an event (validate.ts). Default DEFAULT_EVENT_LIMITS. */
   limits?: EventLimits;
@@ -150,7 +155,7 @@ export class SettlementService {
     this.maxRetries = options.maxSequenceRetries ?? 5;
     this.prepareConcurrency = Math.max(1, options.prepareConcurrency ?? 8);
     this.chunkSize = Math.max(1, options.chunkSize ?? 250);
-    this.batcher = new GroupCommit((events) => this.process(events), Math.max(1, options.maxGroupSize ?? 1_000), Math.max(1, options.maxGroupsInFlight ?? 2));
+    this.batcher = new GroupCommit((events) => this.process(events), Math.max(1, options.maxGroupSize ?? 1_000), Math.max(1, options.maxGroupsInFlight ?? 4));
     this.limits = options.limits ?? DEFAULT_EVENT_LIMITS;
   }
 
