@@ -90,6 +90,8 @@ export interface SettlementServiceOptions {
 
 type Outcome = { ok: SettlementResult } | { error: unknown };
 type Fresh = { index: number; event: SettlementEvent; key: string; hash: string };
+/** A capture planned, its record ready to book. */
+type Planned = { index: number; event: SettlementEvent; record: NewSettlementRecord };
 /** A record another writer was first to (its event key, or its capture's next sequence). */
 const CONFLICT = Symbol("conflict");
 
@@ -347,11 +349,8 @@ export class SettlementService {
   }
 
   /** Plans each capture of a chunk (a failure is that item's outcome), in index order. */
-  private async planCaptures(
-    fresh: readonly Fresh[],
-    outcomes: Outcome[],
-  ): Promise<Array<{ index: number; event: SettlementEvent; record: NewSettlementRecord }>> {
-    const planned: Array<{ index: number; event: SettlementEvent; record: NewSettlementRecord }> = [];
+  private async planCaptures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<Planned[]> {
+    const planned: Planned[] = [];
     await Promise.all(
       fresh.map(async (f) => {
         try {
@@ -365,19 +364,24 @@ export class SettlementService {
     return planned.sort((x, y) => x.index - y.index);
   }
 
-  /** Books a planned chunk (one ledger batch); captures another writer was first to go through followUp(). */
-  private async bookCaptures(
-    planned: ReadonlyArray<{ index: number; event: SettlementEvent; record: NewSettlementRecord }>,
-    outcomes: Outcome[],
-  ): Promise<void> {
-    const answers = await this.book(planned.map((p) => p.record));
-    const conflicted: Array<{ index: number; event: SettlementEvent }> = [];
-    planned.forEach((p, i) => {
-      const a = answers[i]!;
-      if (a === CONFLICT) conflicted.push({ index: p.index, event: p.event });
-      else outcomes[p.index] = a;
-    });
-    if (conflicted.length > 0) await this.followUps(conflicted, outcomes);
+  /**
+   * Books a planned chunk (one ledger batch); captures another writer was first to go through
+   * followUp(). Never rejects (it runs while the next chunk is planned): an unexpected fault is the
+   * outcome of every item of the chunk not yet answered.
+   */
+  private async bookCaptures(planned: readonly Planned[], outcomes: Outcome[]): Promise<void> {
+    try {
+      const answers = await this.book(planned.map((p) => p.record));
+      const conflicted: Array<{ index: number; event: SettlementEvent }> = [];
+      planned.forEach((p, i) => {
+        const a = answers[i]!;
+        if (a === CONFLICT) conflicted.push({ index: p.index, event: p.event });
+        else outcomes[p.index] = a;
+      });
+      if (conflicted.length > 0) await this.followUps(conflicted, outcomes);
+    } catch (e) {
+      for (const p of planned) outcomes[p.index] ??= { error: e };
+    }
   }
 
   /**
