@@ -6,6 +6,7 @@
  *   started before the publish is discarded (generation counter), so it is seen at once;
  * - published by another process: seen after at most `ttlMs` (bounded staleness, documented in
  *   the module README). A rate published for an instant is normally published ahead of it.
+ *   A pair in use is re-read in the background from `refreshMs` on, so lookups do not wait for it.
  * The lookup rules are unchanged: `pick` is the same "latest valid" / "latest started" choice as
  * the SQL in PrismaFxRepository.findRates (validFrom, asOf, id descending), and stale or missing
  * rates still fail in RateResolver exactly as before.
@@ -51,6 +52,8 @@ function pick(rows: readonly FxRate[], t: number): RateLookup {
 export interface RateCacheOptions {
   /** How long a pair's rows are trusted for publishes made by OTHER processes. */
   ttlMs: number;
+  /** Age at which a pair looked up is re-read in the background, before it expires. Default 3/4 of ttlMs. */
+  refreshMs?: number;
   /** Rows kept per pair (the most recent); older instants beyond them are looked up in the database. */
   rowsPerPair?: number;
   /** Quotes kept by id (immutable rows); the oldest entry is dropped first. */
@@ -64,6 +67,7 @@ export class CachingFxRepository implements FxRepository {
   private readonly quotes = new Map<string, FxQuote>();
   private generation = 0;
   private readonly ttlMs: number;
+  private readonly refreshMs: number;
   private readonly rowsPerPair: number;
   private readonly maxQuotes: number;
   private readonly clock: () => number;
@@ -73,6 +77,7 @@ export class CachingFxRepository implements FxRepository {
     options: RateCacheOptions,
   ) {
     this.ttlMs = options.ttlMs;
+    this.refreshMs = Math.min(options.ttlMs, options.refreshMs ?? Math.round((options.ttlMs * 3) / 4));
     this.rowsPerPair = options.rowsPerPair ?? 1_000;
     this.maxQuotes = options.maxQuotes ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -99,10 +104,19 @@ export class CachingFxRepository implements FxRepository {
     at: Date,
   ): Promise<Map<PairKey, RateLookup>> {
     const now = this.clock();
-    const missing = pairs.filter(([b, q]) => {
-      const e = this.entries.get(pairKey(b, q));
-      return e === undefined || now - e.loadedAt >= this.ttlMs;
-    });
+    const missing: Array<readonly [string, string]> = [];
+    const ageing: Array<readonly [string, string]> = [];
+    for (const p of pairs) {
+      const key = pairKey(p[0], p[1]);
+      const e = this.entries.get(key);
+      const age = e === undefined ? Infinity : now - e.loadedAt;
+      if (age >= this.ttlMs || age < 0) missing.push(p);
+      else if (age >= this.refreshMs && !this.loading.has(key)) ageing.push(p);
+    }
+    // Re-read ahead of expiry, in the background: this lookup and those meanwhile use rows at most
+    // ttlMs old, and under steady traffic none waits for a load. A failed one is retried by the first
+    // lookup past ttlMs, which waits for it and gets its error.
+    if (ageing.length > 0) this.load(ageing).catch(() => undefined);
     if (missing.length > 0) await this.load(missing);
     const t = at.getTime();
     const result = new Map<PairKey, RateLookup>();

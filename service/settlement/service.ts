@@ -98,6 +98,8 @@ const CONFLICT = Symbol("conflict");
 const USD = SETTLEMENT_CURRENCY;
 /** How old program data read by an instance may be. */
 const CONFIG_TTL_MS = 1_000;
+/** How old it is when it is re-read in the background (before the events need to wait for it). */
+const CONFIG_REFRESH_MS = 750;
 /** The journal request as the ledger gets it: with the specs of the accounts it may have to open. */
 function withAccounts(input: TransactionInput): TransactionInput {
   const seen = new Map<string, AccountSpec>();
@@ -147,6 +149,8 @@ export class SettlementService {
   private readonly limits: EventLimits;
   private config: { markets: Map<string, Market>; schedules: FeeSchedule[]; taxRules: TaxRule[]; loadedAt: number } | null = null;
   private loading: Promise<void> | null = null;
+  /** Bumped by each publish through this instance: a read that started before it is read again. */
+  private configGeneration = 0;
   /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
   private readonly sellers = new Map<string, Seller>();
 
@@ -163,22 +167,45 @@ export class SettlementService {
 
   /** Re-read markets, fee schedules and tax rules (call after changing them). */
   async reloadConfig(): Promise<void> {
-    const markets = await this.repo.listMarkets();
-    const schedules = (await this.repo.listSchedules()).map(validateSchedule);
-    const taxRules = (await this.repo.listTaxRules()).map((r) => validateTaxRule(r, markets));
-    this.config = { markets: new Map(markets.map((m) => [m.code, m])), schedules, taxRules, loadedAt: this.limits.now().getTime() };
+    for (;;) {
+      const generation = this.configGeneration;
+      // Its age counts from the start of the read: a version published while it runs may be missing.
+      const startedAt = this.limits.now().getTime();
+      const markets = await this.repo.listMarkets();
+      const schedules = (await this.repo.listSchedules()).map(validateSchedule);
+      const taxRules = (await this.repo.listTaxRules()).map((r) => validateTaxRule(r, markets));
+      // Published here meanwhile: this read may have missed it, so read again (a publish is in force at once here).
+      if (generation !== this.configGeneration) continue;
+      this.config = { markets: new Map(markets.map((m) => [m.code, m])), schedules, taxRules, loadedAt: startedAt };
+      return;
+    }
   }
 
-  /** Program data, re-read at most once a second: a version another instance published is in force here within a second. */
+  /**
+   * Program data, never older than a second: a version another instance published is in force
+   * here within a second. Past CONFIG_REFRESH_MS it is re-read in the background while callers go
+   * on with what they have, so under steady traffic no event waits for the read; only data past
+   * CONFIG_TTL_MS (idle, or a read that failed or is slow) is waited for, and its read's fault thrown.
+   */
   private async cfg() {
     const age = this.config === null ? Infinity : this.limits.now().getTime() - this.config.loadedAt;
-    if (age > CONFIG_TTL_MS || age < 0) {
-      this.loading ??= this.reloadConfig().finally(() => {
-        this.loading = null;
-      });
-      await this.loading;
-    }
+    if (age > CONFIG_TTL_MS || age < 0) await this.reload();
+    else if (age > CONFIG_REFRESH_MS && this.loading === null) this.reload().catch(() => undefined);
     return this.config as NonNullable<typeof this.config>;
+  }
+
+  /** After a publish here: the next event reads program data afresh, and a read already under way is read again. */
+  private forgetConfig(): void {
+    this.configGeneration++;
+    this.config = null;
+  }
+
+  /** One read of program data at a time; callers meanwhile share it. */
+  private reload(): Promise<void> {
+    this.loading ??= this.reloadConfig().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
   }
 
   /**
@@ -188,7 +215,7 @@ export class SettlementService {
   async publishProgramItem(item: ProgramItem, createdBy: string | null): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
     const r = await publishProgramItem(this.repo, item, createdBy, this.limits.now());
     if (r.status === "created") {
-      this.config = null;
+      this.forgetConfig();
       if (item.kind === "seller") this.sellers.delete(item.seller.id);
     }
     return r;
@@ -745,7 +772,7 @@ export class SettlementService {
     if (data.taxRules) await this.repo.saveTaxRules(data.taxRules);
     if (data.schedules) await this.repo.saveSchedules(data.schedules);
     if (data.sellers) await this.repo.saveSellers(data.sellers);
-    this.config = null;
+    this.forgetConfig();
     this.sellers.clear();
   }
 

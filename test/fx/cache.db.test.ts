@@ -2,9 +2,10 @@
  * The in-process cache of rate rows and quotes (service/fx/cache.ts) against the real tables:
  * a publish through this process is seen at once, another process's publish within the TTL and
  * not from a stale answer after it, truncated pairs fall back to the database with the same
- * answer, and stale/missing stay errors exactly as without the cache.
+ * answer, stale/missing stay errors exactly as without the cache, and a pair in use is re-read
+ * ahead of its expiry without a lookup waiting for it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CachingFxRepository } from "../../service/fx/cache.js";
 import { FxService, PrismaFxRepository, type PublishRateInput } from "../../service/fx/index.js";
 import { isAppError } from "../../service/errors.js";
@@ -72,6 +73,62 @@ describe.each(kinds)("FX rate cache on %s", (kind) => {
     expect((await mine.latestRate("EUR", "USD", at(2))).rate).toBe("1.3");
     // Validity windows are judged per instant from the cached rows: before 1.5h the 1.2 row.
     expect((await mine.latestRate("EUR", "USD", at(1.2))).rate).toBe("1.2");
+  });
+
+  it("re-reads a pair in use ahead of its expiry in the background: no lookup waits for the read", async () => {
+    const inner = new PrismaFxRepository(db.prisma);
+    let reads = 0;
+    let held: { open: () => void; done: Promise<void> } | null = null;
+    // The database as the cache sees it, with its reads held back at will.
+    const slow = {
+      insertRates: (rows: Parameters<PrismaFxRepository["insertRates"]>[0]) => inner.insertRates(rows),
+      findRates: (pairs: Parameters<PrismaFxRepository["findRates"]>[0], when: Date) => inner.findRates(pairs, when),
+      insertQuote: (q: Parameters<PrismaFxRepository["insertQuote"]>[0]) => inner.insertQuote(q),
+      findQuote: (id: string) => inner.findQuote(id),
+      recentRates: async (pairs: Parameters<PrismaFxRepository["recentRates"]>[0], limit: number) => {
+        reads++;
+        await held?.done;
+        return inner.recentRates(pairs, limit);
+      },
+    };
+    const hold = () => {
+      let open = () => {};
+      const done = new Promise<void>((r) => (open = r));
+      held = { open, done };
+      return held;
+    };
+    const t = { ms: at(1).getTime() };
+    const mine = new FxService(new CachingFxRepository(slow, { ttlMs: 1_000, clock: () => t.ms }));
+    const other = new FxService(db.prisma, { rateCacheSeconds: 0 });
+    await other.publishRates([rate("AUD", "USD", "0.66", 0, 24)]);
+    expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.66");
+    expect(reads).toBe(1);
+
+    // Another process publishes; at 3/4 of the TTL a lookup answers from the rows it has at once,
+    // while the read it started is held back, and lookups meanwhile start no second read.
+    await other.publishRates([rate("AUD", "USD", "0.67", 1.5, 24)]);
+    const gate = hold();
+    t.ms += 750;
+    expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.66");
+    expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.66");
+    expect(reads).toBe(2);
+    gate.open();
+    await vi.waitFor(async () => expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.67"));
+    expect(reads).toBe(2);
+
+    // Past the TTL (nothing looked it up in between) the lookup waits for the read, as before:
+    // rows older than ttlMs are never answered from.
+    await other.publishRates([rate("AUD", "USD", "0.68", 1.7, 24)]);
+    const late = hold();
+    t.ms += 1_000;
+    let answered: string | null = null;
+    const lookup = mine.latestRate("AUD", "USD", at(2)).then((r) => (answered = r.rate));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBeNull();
+    late.open();
+    await lookup;
+    expect(answered).toBe("0.68");
+    expect(reads).toBe(3);
   });
 
   it("keeps stale and missing rates errors, with the same codes as the database lookup", async () => {

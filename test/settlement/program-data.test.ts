@@ -2,9 +2,10 @@
  * Program data published through the settlement service, on both engines, with a clock of its own:
  * a fee schedule version effective tomorrow is ignored today and used from tomorrow (also by
  * another instance, within a second), versions are immutable, a version may not start in the past,
- * and a seller is onboarded once.
+ * program data is re-read ahead of its expiry without events waiting for it, and a seller is
+ * onboarded once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FEE_SCHEDULES, SettlementService, type FeeSchedule } from "../../service/settlement/index.js";
 import { DEFAULT_EVENT_LIMITS } from "../../service/settlement/validate.js";
 import { rejected } from "../chain/support/app-errors.js";
@@ -58,6 +59,66 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
     expect((await b.postEvent(ev("pd-3", "2025-03-06T11:30:00Z"))).settlement.breakdown.scheduleId).toBe(next.id);
     // A late event of yesterday keeps yesterday's version.
     expect((await b.postEvent(ev("pd-4", "2025-03-05T23:00:00Z"))).settlement.breakdown.scheduleId).toBe(current);
+  });
+
+  it("re-reads program data ahead of its expiry without making events wait, and a read that a publish here overtook is read again", async () => {
+    // The repository as the service sees it, with the last read of program data held back at will.
+    let reads = 0;
+    let held: Promise<void> | null = null;
+    const hold = () => {
+      let open = () => {};
+      held = new Promise<void>((r) => (open = r));
+      return open;
+    };
+    const repository = new Proxy(h.repository, {
+      get(target, prop) {
+        if (prop === "listTaxRules")
+          return async () => {
+            reads++;
+            await held;
+            return target.listTaxRules();
+          };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const a = new SettlementService({ ledger: h.ledger, fx: h.fx, repository, limits: { ...DEFAULT_EVENT_LIMITS, now: () => clock } });
+    const b = instance();
+    const t0 = new Date("2025-03-07T12:00:00Z").getTime();
+    const ms = (n: number) => new Date(t0 + n);
+    const ev = (id: string, n: number) => capture({ sellerId: "S-POP-SZ-01", gatewayEventId: id, settlementId: `ORD-${id}`, occurredAt: ms(n) });
+    clock = ms(0);
+    const old = (await a.postEvent(ev("rd-0", -1_000))).settlement.breakdown.scheduleId;
+    expect(reads).toBe(1);
+    const base = FEE_SCHEDULES.find((f) => f.id === old) ?? FEE_SCHEDULES[0]!;
+    const version = (id: string, from: number, commissionBps: number): FeeSchedule => ({ ...base, id, market: "BR", category: "*", effectiveFrom: ms(from), commissionBps });
+    expect((await b.publishProgramItem({ kind: "schedule", schedule: version("pop-br-rd-1", 500, 1_700) }, "key-admin")).status).toBe("created");
+
+    // At 800 ms the data is past its refresh age but under a second old: the event is answered from
+    // it at once, while the read it started is held back; the next event starts no second read.
+    const open = hold();
+    clock = ms(800);
+    expect((await a.postEvent(ev("rd-1", 600))).settlement.breakdown.scheduleId).toBe(old);
+    expect((await a.postEvent(ev("rd-2", 600))).settlement.breakdown.scheduleId).toBe(old);
+    expect(reads).toBe(2);
+    open();
+    await vi.waitFor(async () => expect((await a.postEvent(ev(`rd-3-${Date.now()}`, 700))).settlement.breakdown.scheduleId).toBe("pop-br-rd-1"));
+    expect(reads).toBe(2);
+
+    // Past a second the event waits for the read. A version published through this instance while
+    // that read is under way is in force for it: the read is made again.
+    const late = hold();
+    clock = ms(2_500);
+    let answered: string | null = null;
+    const waiting = a.postEvent(ev("rd-4", 2_500)).then((r) => (answered = r.settlement.breakdown.scheduleId));
+    await vi.waitFor(() => expect(reads).toBe(3));
+    expect((await a.publishProgramItem({ kind: "schedule", schedule: version("pop-br-rd-2", 2_500, 1_800) }, "key-admin")).status).toBe("created");
+    expect(answered).toBeNull();
+    held = null;
+    late();
+    await waiting;
+    expect(answered).toBe("pop-br-rd-2");
+    expect(reads).toBe(4);
   });
 
   it("onboards a seller once: the same again exists, other content is a conflict, a bad program or currency is refused by field", async () => {
