@@ -16,7 +16,8 @@
  * request would cost throughput, and a flood of bad keys for one id must not cost one either.
  * Revocation, rotation and binding through THIS process take effect at once; through another
  * process within `cacheMs` (a signature that fails against a cached key is re-checked against the
- * database once, so a freshly rotated secret works everywhere at once).
+ * database once, so a freshly rotated secret works everywhere at once). A key in use is re-read in
+ * the background before `cacheMs` is up, so steady traffic never waits for its read.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { API_KEY_PATTERN } from "../../config.js";
@@ -139,11 +140,18 @@ export interface ApiKeyServiceOptions {
 interface CachedKey {
   /** null: no key with this id. */
   row: { principal: Principal; hash: Buffer; revokedAt: Date | null } | null;
+  /** Not answered from after this instant (ms). */
   until: number;
+  /** Re-read in the background from this instant on (ms). */
+  refreshAt: number;
 }
 
 export class ApiKeyService {
   private readonly cache = new Map<string, CachedKey>();
+  /** Reads under way, by key id. */
+  private readonly loading = new Map<string, Promise<CachedKey>>();
+  /** Bumped by every change through this process: a read that started before it is not cached. */
+  private generation = 0;
   private readonly box: SecretBox;
   private readonly cacheMs: number;
   private readonly cacheEntries: number;
@@ -198,7 +206,7 @@ export class ApiKeyService {
       revokedAt: null,
     };
     await this.repo.insert(row);
-    this.cache.delete(id);
+    this.forget(id);
     return { id, name: row.name, scopes, gateway, key, signingSecret, createdAt: row.createdAt };
   }
 
@@ -212,7 +220,7 @@ export class ApiKeyService {
 
   async revoke(id: string): Promise<ApiKeyRecord> {
     const r = await this.repo.revoke(id, this.now());
-    this.cache.delete(id);
+    this.forget(id);
     if (r === null) throw notFound(id);
     return toRecord(r);
   }
@@ -226,7 +234,7 @@ export class ApiKeyService {
     const row = await this.found(id);
     if (!row.scopes.includes("gateway:write")) throw HttpErrors.keyNotGateway(`key ${id} has no gateway:write scope; only gateway keys are bound to a gateway`, { fields: [{ field: "id", message: "not a gateway key" }] });
     const after = row.gateway === null ? await this.repo.bindGateway(id, gateway) : row;
-    this.cache.delete(id);
+    this.forget(id);
     if (after === null) throw notFound(id);
     if (after.gateway !== gateway) {
       throw HttpErrors.keyAlreadyBound(`key ${id} is bound to gateway ${after.gateway ?? "?"}; issue another key for ${gateway}`, { fields: [{ field: "gateway", message: `the key is bound to ${after.gateway ?? "?"}` }] });
@@ -265,7 +273,7 @@ export class ApiKeyService {
     if (!(await this.repo.replaceSecrets(id, row, next))) {
       throw HttpErrors.rotationInProgress(`key ${id}'s signing secret changed while rotating; read the key and try again`);
     }
-    this.cache.delete(id);
+    this.forget(id);
     return { key: toRecord({ ...row, ...next }), signingSecret };
   }
 
@@ -276,7 +284,7 @@ export class ApiKeyService {
     const current = this.currentSealed(row);
     const next: SealedColumns = { signingSecret: null, signingSecretCiphertext: current.ciphertext, signingSecretKeyId: current.keyId, previousSigningSecretCiphertext: null, previousSigningSecretKeyId: null, previousSigningSecretExpiresAt: null };
     if (!(await this.repo.replaceSecrets(id, row, next))) return this.finishRotation(id);
-    this.cache.delete(id);
+    this.forget(id);
     return toRecord({ ...row, ...next });
   }
 
@@ -306,7 +314,7 @@ export class ApiKeyService {
         });
         if (ok) sealed++;
         else raced = true;
-        this.cache.delete(row.id);
+        this.forget(row.id);
       }
       if (!raced) return { sealed };
     }
@@ -317,9 +325,15 @@ export class ApiKeyService {
     return (await this.repo.count()) === 0;
   }
 
-  /** Forget what this process cached about a key (the next request reads the database). */
+  /**
+   * Forget what this process cached about a key (the next request reads the database), and any
+   * read of it under way: that read started before the change, so it neither answers later
+   * requests nor lands in the cache.
+   */
   forget(id: string): void {
+    this.generation++;
     this.cache.delete(id);
+    this.loading.delete(id);
   }
 
   /** The caller behind a bearer key, or the precise reason it is refused. */
@@ -359,25 +373,54 @@ export class ApiKeyService {
     return { principal: entry.row.principal };
   }
 
+  /**
+   * A key as cached, never older than `cacheMs`. Past 3/4 of that, a request still gets the cached
+   * key at once and the key is re-read in the background, so steady traffic on a key never waits
+   * for its read; concurrent lookups of one id share one read.
+   */
   private async lookup(id: string): Promise<CachedKey> {
     const cached = this.cache.get(id);
-    if (cached !== undefined && cached.until > Date.now()) return cached;
-    const row = await this.repo.find(id);
-    const entry: CachedKey = {
-      row:
-        row === null
-          ? null
-          : {
-              hash: Buffer.from(row.keyHash, "hex"),
-              revokedAt: row.revokedAt,
-              principal: { keyId: id, name: row.name, scopes: toScopes(row.scopes), gateway: row.gateway, signingSecrets: this.secretsOf(row) },
-            },
-      until: Date.now() + this.cacheMs,
-    };
-    this.cache.delete(id);
-    if (this.cache.size >= this.cacheEntries) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(id, entry);
-    return entry;
+    const now = this.now().getTime();
+    if (cached !== undefined && cached.until > now) {
+      if (cached.refreshAt <= now && !this.loading.has(id)) this.read(id).catch(() => undefined);
+      return cached;
+    }
+    return this.read(id);
+  }
+
+  private read(id: string): Promise<CachedKey> {
+    const inFlight = this.loading.get(id);
+    if (inFlight !== undefined) return inFlight;
+    const generation = this.generation;
+    // Its age counts from the start of the read: what it answers is known to hold from then on only.
+    const startedAt = this.now().getTime();
+    const read = this.repo
+      .find(id)
+      .then((row): CachedKey => {
+        const entry: CachedKey = {
+          row:
+            row === null
+              ? null
+              : {
+                  hash: Buffer.from(row.keyHash, "hex"),
+                  revokedAt: row.revokedAt,
+                  principal: { keyId: id, name: row.name, scopes: toScopes(row.scopes), gateway: row.gateway, signingSecrets: this.secretsOf(row) },
+                },
+          until: startedAt + this.cacheMs,
+          refreshAt: startedAt + Math.round((this.cacheMs * 3) / 4),
+        };
+        if (generation === this.generation) {
+          this.cache.delete(id);
+          if (this.cache.size >= this.cacheEntries) this.cache.delete(this.cache.keys().next().value as string);
+          this.cache.set(id, entry);
+        }
+        return entry;
+      })
+      .finally(() => {
+        if (this.loading.get(id) === read) this.loading.delete(id);
+      });
+    this.loading.set(id, read);
+    return read;
   }
 
   private secretsOf(row: StoredApiKey): SigningSecret[] {
