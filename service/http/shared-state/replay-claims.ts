@@ -7,7 +7,7 @@
  *
  * A claim expires 2x the replay window after it is made: a signed timestamp is accepted up to one
  * window either side of now, so by then the timestamp check refuses the signature on its own.
- * Expired rows are swept from inside the flushes (`ExpirySweeper`).
+ * Expired rows are swept beside the flushes, never in front of them (`ExpirySweeper`).
  */
 import type { SqlRunner } from "../../db/index.js";
 import { GroupCommit } from "../../group-commit.js";
@@ -53,7 +53,7 @@ export class DatabaseReplayGuard implements ReplayGuard {
   }
 
   private async flush(claims: readonly Claim[]): Promise<boolean[]> {
-    await this.sweeper.maybeSweep(this.now());
+    this.sweeper.sweepBeside(this.now());
     // The same signature twice in one flush: the first wins, as it would one flush apart.
     const first = new Map<string, Claim>();
     for (const c of claims) if (!first.has(`${c.keyId}:${c.signature}`)) first.set(`${c.keyId}:${c.signature}`, c);

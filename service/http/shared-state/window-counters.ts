@@ -79,7 +79,7 @@ export class WindowCounters {
   }
 
   private async flush(items: readonly Increment[]): Promise<number[]> {
-    await this.sweeper.maybeSweep(this.now());
+    this.sweeper.sweepBeside(this.now());
     const totals = new Map<string, Increment>();
     for (const i of items) {
       const k = `${i.windowStart}\u0000${i.bucket}`;

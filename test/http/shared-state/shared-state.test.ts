@@ -4,7 +4,7 @@
  * of a signature win, expired rows swept, the rate-limit budget claimed in slices (never past max)
  * and the store's callback API. On PGlite and PostgreSQL; the two-pool cases on PostgreSQL only.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openDatabase, type Database } from "../../../service/db/index.js";
 import { DatabaseReplayGuard } from "../../../service/http/shared-state/replay-claims.js";
 import { RateLimitQuota, sliceOf } from "../../../service/http/shared-state/rate-limit-quota.js";
@@ -42,7 +42,41 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
       expect([a1?.count, b1?.count, a2?.count]).toEqual([2, 1, 5]);
     });
 
-    it("sweeps expired windows from inside a flush", async () => {
+    it("never makes a flush wait for a sweep: the increments are answered while the DELETE is held back", async () => {
+      let now = 1_850_000_000_000;
+      let open = () => {};
+      const held = new Promise<void>((r) => (open = r));
+      let sweeps = 0;
+      // The database as the counters see it, with the sweep's DELETE held back until released.
+      const sql = new Proxy(db.sql, {
+        get(target, prop) {
+          if (prop === "q")
+            return async (text: string, ...params: unknown[]) => {
+              if (text.includes("DELETE FROM")) {
+                sweeps++;
+                await held;
+              }
+              return target.q(text, ...params);
+            };
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const c = new WindowCounters(sql, { now: () => now, sweepEveryMs: 1_000 });
+      expect((await c.add("t:held", 1_000)).count).toBe(1);
+      now += 5_000;
+      expect((await c.add("t:held", 1_000)).count).toBe(1);
+      expect((await c.add("t:held", 1_000)).count).toBe(2);
+      expect(sweeps).toBe(1); // the first sweep is still held back: no second one starts
+      open();
+      now += 5_000;
+      await vi.waitFor(async () => {
+        await c.add("t:after", 1_000);
+        expect(sweeps).toBe(2);
+      });
+    });
+
+    it("sweeps expired windows beside a flush", async () => {
       let now = 1_800_000_000_000;
       const c = new WindowCounters(db.sql, { now: () => now, sweepEveryMs: 1_000 });
       await c.add("t:old", 1_000);
@@ -50,7 +84,7 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
       expect(await rows()).toBe(1);
       now += 5_000;
       await c.add("t:fresh", 1_000);
-      expect(await rows()).toBe(0);
+      await vi.waitFor(async () => expect(await rows()).toBe(0));
     });
 
   });
@@ -75,7 +109,7 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
       expect(await left()).toBe(2);
       now += 1_000;
       expect(await g.claim("cccccccccccc", sig(5), now)).toBe(true);
-      expect(await left()).toBe(2); // sig(3) expired (claimed + 2 s) and was swept
+      await vi.waitFor(async () => expect(await left()).toBe(2)); // sig(3) expired (claimed + 2 s) and was swept
     });
   });
 
