@@ -10,6 +10,7 @@ import { CachingFxRepository } from "../../service/fx/cache.js";
 import { FxService, PrismaFxRepository, type PublishRateInput } from "../../service/fx/index.js";
 import { isAppError } from "../../service/errors.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { gate, heldMethod } from "../support/held.js";
 
 const T0 = new Date("2025-01-02T00:00:00.000Z");
 const HOUR = 3_600_000;
@@ -76,27 +77,14 @@ describe.each(kinds)("FX rate cache on %s", (kind) => {
   });
 
   it("re-reads a pair in use ahead of its expiry in the background: no lookup waits for the read", async () => {
-    const inner = new PrismaFxRepository(db.prisma);
     let reads = 0;
-    let held: { open: () => void; done: Promise<void> } | null = null;
+    const answers = gate();
     // The database as the cache sees it, with its reads held back at will.
-    const slow = {
-      insertRates: (rows: Parameters<PrismaFxRepository["insertRates"]>[0]) => inner.insertRates(rows),
-      findRates: (pairs: Parameters<PrismaFxRepository["findRates"]>[0], when: Date) => inner.findRates(pairs, when),
-      insertQuote: (q: Parameters<PrismaFxRepository["insertQuote"]>[0]) => inner.insertQuote(q),
-      findQuote: (id: string) => inner.findQuote(id),
-      recentRates: async (pairs: Parameters<PrismaFxRepository["recentRates"]>[0], limit: number) => {
-        reads++;
-        await held?.done;
-        return inner.recentRates(pairs, limit);
-      },
-    };
-    const hold = () => {
-      let open = () => {};
-      const done = new Promise<void>((r) => (open = r));
-      held = { open, done };
-      return held;
-    };
+    const slow = heldMethod(new PrismaFxRepository(db.prisma), "recentRates", (recentRates) => async (pairs, limit) => {
+      reads++;
+      await answers.wait();
+      return recentRates(pairs, limit);
+    });
     const t = { ms: at(1).getTime() };
     const mine = new FxService(new CachingFxRepository(slow, { ttlMs: 1_000, clock: () => t.ms }));
     const other = new FxService(db.prisma, { rateCacheSeconds: 0 });
@@ -107,25 +95,25 @@ describe.each(kinds)("FX rate cache on %s", (kind) => {
     // Another process publishes; at 3/4 of the TTL a lookup answers from the rows it has at once,
     // while the read it started is held back, and lookups meanwhile start no second read.
     await other.publishRates([rate("AUD", "USD", "0.67", 1.5, 24)]);
-    const gate = hold();
+    const open = answers.hold();
     t.ms += 750;
     expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.66");
     expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.66");
     expect(reads).toBe(2);
-    gate.open();
+    open();
     await vi.waitFor(async () => expect((await mine.latestRate("AUD", "USD", at(2))).rate).toBe("0.67"));
     expect(reads).toBe(2);
 
     // Past the TTL (nothing looked it up in between) the lookup waits for the read, as before:
     // rows older than ttlMs are never answered from.
     await other.publishRates([rate("AUD", "USD", "0.68", 1.7, 24)]);
-    const late = hold();
+    const late = answers.hold();
     t.ms += 1_000;
     let answered: string | null = null;
     const lookup = mine.latestRate("AUD", "USD", at(2)).then((r) => (answered = r.rate));
     await new Promise((r) => setTimeout(r, 50));
     expect(answered).toBeNull();
-    late.open();
+    late();
     await lookup;
     expect(answered).toBe("0.68");
     expect(reads).toBe(3);

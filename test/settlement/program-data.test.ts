@@ -11,6 +11,7 @@ import { DEFAULT_EVENT_LIMITS } from "../../service/settlement/validate.js";
 import { rejected } from "../chain/support/app-errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
+import { gate, heldMethod } from "../support/held.js";
 import { marchRate, openSettlementHarness, type SettlementHarness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
@@ -64,23 +65,11 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
   it("re-reads program data ahead of its expiry without making events wait, and a read that a publish here overtook is read again", async () => {
     // The repository as the service sees it, with the last read of program data held back at will.
     let reads = 0;
-    let held: Promise<void> | null = null;
-    const hold = () => {
-      let open = () => {};
-      held = new Promise<void>((r) => (open = r));
-      return open;
-    };
-    const repository = new Proxy(h.repository, {
-      get(target, prop) {
-        if (prop === "listTaxRules")
-          return async () => {
-            reads++;
-            await held;
-            return target.listTaxRules();
-          };
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
+    const answers = gate();
+    const repository = heldMethod(h.repository, "listTaxRules", (listTaxRules) => async () => {
+      reads++;
+      await answers.wait();
+      return listTaxRules();
     });
     const a = new SettlementService({ ledger: h.ledger, fx: h.fx, repository, limits: { ...DEFAULT_EVENT_LIMITS, now: () => clock } });
     const b = instance();
@@ -96,7 +85,7 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
 
     // At 800 ms the data is past its refresh age but under a second old: the event is answered from
     // it at once, while the read it started is held back; the next event starts no second read.
-    const open = hold();
+    const open = answers.hold();
     clock = ms(800);
     expect((await a.postEvent(ev("rd-1", 600))).settlement.breakdown.scheduleId).toBe(old);
     expect((await a.postEvent(ev("rd-2", 600))).settlement.breakdown.scheduleId).toBe(old);
@@ -107,14 +96,13 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
 
     // Past a second the event waits for the read. A version published through this instance while
     // that read is under way is in force for it: the read is made again.
-    const late = hold();
+    const late = answers.hold();
     clock = ms(2_500);
     let answered: string | null = null;
     const waiting = a.postEvent(ev("rd-4", 2_500)).then((r) => (answered = r.settlement.breakdown.scheduleId));
     await vi.waitFor(() => expect(reads).toBe(3));
     expect((await a.publishProgramItem({ kind: "schedule", schedule: version("pop-br-rd-2", 2_500, 1_800) }, "key-admin")).status).toBe("created");
     expect(answered).toBeNull();
-    held = null;
     late();
     await waiting;
     expect(answered).toBe("pop-br-rd-2");

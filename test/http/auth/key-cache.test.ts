@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ApiKeyService, PrismaApiKeyRepository, type ApiKeyRepository } from "../../../service/http/auth/keys.js";
 import { newSecretsKey, SecretBox } from "../../../service/http/auth/secret-box.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
+import { gate, heldMethod } from "../../support/held.js";
 
 const kinds = await testDatabaseKinds();
 const CACHE_MS = 1_000;
@@ -24,32 +25,17 @@ describe.each(kinds)("API key cache on %s", (kind) => {
 
   /** A service over the real table whose key reads (`find`) are counted and can be held back. */
   function service() {
-    const inner = new PrismaApiKeyRepository(db.prisma);
-    const state = { reads: 0, answered: 0, held: null as Promise<void> | null, ms: Date.parse("2026-01-05T10:00:00Z") };
-    const repo = new Proxy(inner, {
-      get(target, prop) {
-        if (prop === "find")
-          return async (id: string) => {
-            state.reads++;
-            const row = await target.find(id);
-            state.answered++;
-            await state.held; // the answer, as read, reaches the service late
-            return row;
-          };
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    }) as ApiKeyRepository;
+    const state = { reads: 0, answered: 0, ms: Date.parse("2026-01-05T10:00:00Z") };
+    const answers = gate();
+    const repo = heldMethod(new PrismaApiKeyRepository(db.prisma) as ApiKeyRepository, "find", (find) => async (id) => {
+      state.reads++;
+      const row = await find(id);
+      state.answered++;
+      await answers.wait(); // the answer, as read, reaches the service late
+      return row;
+    });
     const keys = new ApiKeyService(repo, { box: new SecretBox(newSecretsKey()), cacheMs: CACHE_MS, now: () => new Date(state.ms) });
-    const hold = () => {
-      let open = () => {};
-      state.held = new Promise<void>((r) => (open = r));
-      return () => {
-        state.held = null;
-        open();
-      };
-    };
-    return { keys, state, hold };
+    return { keys, state, hold: () => answers.hold() };
   }
 
   it("re-reads a key in use ahead of its expiry in the background: requests go on with the cached key", async () => {

@@ -10,6 +10,7 @@ import { DatabaseReplayGuard } from "../../../service/http/shared-state/replay-c
 import { RateLimitQuota, sliceOf } from "../../../service/http/shared-state/rate-limit-quota.js";
 import { databaseRateLimitStore } from "../../../service/http/shared-state/rate-limit-store.js";
 import { WindowCounters, windowStartOf } from "../../../service/http/shared-state/window-counters.js";
+import { gate, heldMethod } from "../../support/held.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../../support/db.js";
 
 const kinds = await testDatabaseKinds();
@@ -44,23 +45,16 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
 
     it("never makes a flush wait for a sweep: the increments are answered while the DELETE is held back", async () => {
       let now = 1_850_000_000_000;
-      let open = () => {};
-      const held = new Promise<void>((r) => (open = r));
       let sweeps = 0;
+      const deletes = gate();
+      const open = deletes.hold();
       // The database as the counters see it, with the sweep's DELETE held back until released.
-      const sql = new Proxy(db.sql, {
-        get(target, prop) {
-          if (prop === "q")
-            return async (text: string, ...params: unknown[]) => {
-              if (text.includes("DELETE FROM")) {
-                sweeps++;
-                await held;
-              }
-              return target.q(text, ...params);
-            };
-          const v = Reflect.get(target, prop, target) as unknown;
-          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
+      const sql = heldMethod(db.sql, "q", (q) => async (text: string, ...params: unknown[]) => {
+        if (text.includes("DELETE FROM")) {
+          sweeps++;
+          await deletes.wait();
+        }
+        return q(text, ...params);
       });
       const c = new WindowCounters(sql, { now: () => now, sweepEveryMs: 1_000 });
       expect((await c.add("t:held", 1_000)).count).toBe(1);
