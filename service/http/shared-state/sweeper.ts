@@ -38,11 +38,6 @@ export class ExpirySweeper {
       });
   }
 
-  /** The sweep under way, if any (for tests and shutdown): resolves to the rows it deleted. */
-  settled(): Promise<number> {
-    return this.running ?? Promise.resolve(0);
-  }
-
   private async sweep(nowMs: number): Promise<number> {
     const rows = await this.sql.q<Array<{ n: number }>>(
       `WITH gone AS (
