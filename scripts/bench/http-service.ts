@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { peakRssBytes } from "../lib/rss.js";
 
 export interface Ready {
   type: "ready";
@@ -92,11 +93,11 @@ async function serve(): Promise<void> {
     sellers: DEMO_SELLERS.map((s) => ({ id: s.id, program: s.program })),
     markets: MARKETS.map((m) => ({ code: m.code, currency: m.currency, ...(DEMO_REGIONS[m.code] === undefined ? {} : { region: DEMO_REGIONS[m.code] }) })),
     idleRssBytes,
-    startupPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    startupPeakRssBytes: peakRssBytes(),
   };
   process.send?.(ready);
   process.on("message", (m: { type: string }) => {
-    if (m.type === "stats") process.send?.({ type: "stats", maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies Stats);
+    if (m.type === "stats") process.send?.({ type: "stats", maxRssBytes: peakRssBytes() } satisfies Stats);
     if (m.type === "stop") {
       running
         .close()
