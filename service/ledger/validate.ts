@@ -8,6 +8,8 @@ import type { AccountSpec, TransactionInput } from "./types.js";
 
 const MAX_KEY = 255;
 const CURRENCY = /^[A-Z][A-Z0-9]{2,11}$/;
+/** A posting's amount stays below this (computed once: a BigInt power per posting showed in profiles). */
+const MAX_POSTING_AMOUNT = 10n ** 36n;
 
 export function checkKey(k: unknown, field: string): void {
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY) {
@@ -46,7 +48,7 @@ export function validateInput(t: TransactionInput, prefix: string): void {
   const sums = new Map<string, { debits: bigint; credits: bigint }>();
   t.postings.forEach((p, i) => {
     if (typeof p.amount !== "bigint" || p.amount <= 0n) throw bad(`postings.${i}.amount`, "must be a positive integer (minor units)");
-    if (p.amount >= 10n ** 36n) throw bad(`postings.${i}.amount`, "too large");
+    if (p.amount >= MAX_POSTING_AMOUNT) throw bad(`postings.${i}.amount`, "too large");
     if (p.direction !== "debit" && p.direction !== "credit") throw bad(`postings.${i}.direction`, "must be debit or credit");
     if (!CURRENCY.test(p.currency)) throw bad(`postings.${i}.currency`, "must be an upper-case currency code");
     if (!p.account) throw bad(`postings.${i}.account`, "required");
