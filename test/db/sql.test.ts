@@ -57,13 +57,28 @@ describe.each(kinds)("db.sql on %s", (kind) => {
 
   it("sends arrays of integers, bigints beyond 2^53 and nulls exactly, and arrays of text as the driver does", async () => {
     const big = 10n ** 37n - 1n;
-    const [row] = await db.sql.q<Array<{ n: string[]; b: string[]; t: string[]; e: string[] }>>(
-      `SELECT $1::numeric[]::text[] AS n, $2::bigint[]::text[] AS b, $3::text[] AS t, $4::bigint[]::text[] AS e`,
+    const texts = ['a "quoted" \\ value', "NULL", null, "{}", "", " spaced ", "a,b", "x}y{", "\\\"", "ü€😀", "line\nbreak"];
+    const docs = [JSON.stringify({ k: 'v "q" \\ w', n: 1 }), JSON.stringify({})];
+    const when = [new Date("2024-12-10T09:00:00.123Z"), null];
+    const [row] = await db.sql.q<Array<{ n: string[]; b: string[]; t: string[]; e: string[]; j: unknown[]; d: Date[]; m: string[] }>>(
+      `SELECT $1::numeric[]::text[] AS n, $2::bigint[]::text[] AS b, $3::text[] AS t, $4::bigint[]::text[] AS e, $5::jsonb[] AS j,
+              $6::timestamptz[] AS d, $7::text[] AS m`,
       [big, -big, 0n, null, 7, -3],
       [9007199254740993n, 1n],
-      ['a "quoted" \\ value', "NULL", null, "{}"],
+      texts,
       [],
+      docs,
+      when,
+      [null, null],
     );
-    expect(row).toEqual({ n: [big.toString(), (-big).toString(), "0", null, "7", "-3"], b: ["9007199254740993", "1"], t: ['a "quoted" \\ value', "NULL", null, "{}"], e: [] });
+    expect(row).toEqual({
+      n: [big.toString(), (-big).toString(), "0", null, "7", "-3"],
+      b: ["9007199254740993", "1"],
+      t: texts,
+      e: [],
+      j: [{ k: 'v "q" \\ w', n: 1 }, {}],
+      d: when,
+      m: [null, null],
+    });
   });
 });
