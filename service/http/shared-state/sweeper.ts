@@ -13,7 +13,7 @@ import type { SqlRunner } from "../../db/index.js";
 export class ExpirySweeper {
   private nextAt = 0;
   private backlog = false;
-  private running: Promise<number> | null = null;
+  private running = false;
 
   constructor(
     private readonly sql: SqlRunner,
@@ -24,21 +24,21 @@ export class ExpirySweeper {
 
   /** Starts a sweep when one is due and none is running; never waits for it, never throws. */
   sweepBeside(nowMs: number): void {
-    if (this.running !== null || (!this.backlog && nowMs < this.nextAt)) return;
+    if (this.running || (!this.backlog && nowMs < this.nextAt)) return;
     this.nextAt = nowMs + this.everyMs;
-    this.running = this.sweep(nowMs)
+    this.running = true;
+    this.sweep(nowMs)
       .catch(() => {
         // The table is only tidied: a failed sweep leaves expired rows, which nothing reads as live
         // (every read compares expires_at or the window); the next one due tries again.
         this.backlog = false;
-        return 0;
       })
       .finally(() => {
-        this.running = null;
+        this.running = false;
       });
   }
 
-  private async sweep(nowMs: number): Promise<number> {
+  private async sweep(nowMs: number): Promise<void> {
     const rows = await this.sql.q<Array<{ n: number }>>(
       `WITH gone AS (
          DELETE FROM "${this.table}" WHERE ctid IN (
@@ -47,8 +47,6 @@ export class ExpirySweeper {
        SELECT count(*)::int AS n FROM gone`,
       new Date(nowMs),
     );
-    const n = rows[0]?.n ?? 0;
-    this.backlog = n === this.batch;
-    return n;
+    this.backlog = (rows[0]?.n ?? 0) === this.batch;
   }
 }
