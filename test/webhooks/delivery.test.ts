@@ -91,6 +91,40 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     expect(one.attempts.slice(0, -1).every((a) => a.statusCode === 503)).toBe(true);
   });
 
+  it("queues one settlement.booked per settlement of a batch, in journal order, in the booking's commit; nothing for other journal writes or without a subscriber", async () => {
+    const outbox = () =>
+      h.db.sql.q<Array<{ tx: string; gev: string }>>(
+        `SELECT data->>'journalTransactionId' AS tx, data->>'gatewayEventId' AS gev FROM webhook_events WHERE type = 'settlement.booked' ORDER BY id`,
+      );
+    await book(h, [{ gatewayEventId: "evt-unwatched", settlementId: "ORD-UNWATCHED" }]);
+    expect(await outbox()).toEqual([]);
+
+    await subscribe(h, { url: rx.url, eventTypes: ["*"] });
+    const batch = [1, 2, 3, 4].map((i) => capture({ gatewayEventId: `evt-batch-${i}`, settlementId: `ORD-BATCH-${i}` }));
+    const r = await h.signedPost("/v1/settlements/events/batch", { events: batch }, h.keys.gateway);
+    expect(r.statusCode).toBe(200);
+    const items = json<{ results: Array<{ status: string; transaction: { id: string } }> }>(r).results;
+    expect(items.map((i) => i.status)).toEqual(["created", "created", "created", "created"]);
+    // A journal write that is not a settlement queues nothing, in the same flush machinery.
+    await h.services.ledger.ensureAccounts([
+      { code: "platform:webhook-a:test", currency: "USD", ownerType: "platform", ownerId: "a", normalBalance: "credit", allowNegative: true },
+      { code: "platform:webhook-b:test", currency: "USD", ownerType: "platform", ownerId: "b", normalBalance: "credit", allowNegative: true },
+    ]);
+    const plain = await h.services.ledger.post({
+      idempotencyKey: "webhook-plain-transfer",
+      postings: [
+        { account: "platform:webhook-a:test", currency: "USD", direction: "debit", amount: 5n },
+        { account: "platform:webhook-b:test", currency: "USD", direction: "credit", amount: 5n },
+      ],
+    });
+    expect(plain.status).toBe("created");
+
+    const queued = await outbox();
+    expect(queued.map((e) => e.gev)).toEqual(batch.map((e) => e["gatewayEventId"]));
+    expect(queued.map((e) => e.tx)).toEqual(items.map((i) => i.transaction.id));
+    expect(queued.map((e) => BigInt(e.tx))).toEqual(queued.map((e) => BigInt(e.tx)).sort((a, b) => (a < b ? -1 : 1)));
+  });
+
   it("times out a receiver that hangs and delivers on the next attempt; a redirect is a failed attempt, never followed", async () => {
     const { id } = await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] });
     const target = await startReceiver();
