@@ -14,7 +14,7 @@ import type { SettlementEvent } from "../../service/settlement/types.js";
 export async function benchSettlementEngine(db: Pick<Database, "prisma" | "kind" | "sql">) {
   const ledger = createLedger(db);
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
-  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
   await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
   const from = new Date(Date.now() - 3600_000);
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");

@@ -14,7 +14,7 @@ import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransaction
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -60,6 +60,14 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       if (!isTransactionId(id)) return null;
       const [t] = await store.loadTransactions(sql, [BigInt(id)]);
       return t ? store.toJournal(t) : null;
+    },
+
+    async getTransactions(ids: readonly string[]): Promise<Map<string, JournalTransaction>> {
+      const valid = [...new Set(ids.filter(isTransactionId))];
+      const out = new Map<string, JournalTransaction>();
+      if (valid.length === 0) return out;
+      for (const t of await store.loadTransactions(sql, valid.map(BigInt))) out.set(t.id.toString(), store.toJournal(t));
+      return out;
     },
 
     async listTransactions(filter: TransactionFilter): Promise<Page<JournalTransaction>> {

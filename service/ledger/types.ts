@@ -249,6 +249,8 @@ export interface Ledger {
   /** A new transaction with every posting's side flipped; the original stays as it was. */
   reverse(transactionId: string, idempotencyKey: string, metadata?: Record<string, string>): Promise<PostResult>;
   getTransaction(id: string): Promise<JournalTransaction | null>;
+  /** Many transactions by id in one read; ids not found (or not ids) are absent from the map. */
+  getTransactions(ids: readonly string[]): Promise<Map<string, JournalTransaction>>;
   listTransactions(filter: TransactionFilter): Promise<Page<JournalTransaction>>;
   /**
    * Committed journal transactions with `sequence > afterSequence`, ascending, at most `limit`

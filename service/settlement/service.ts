@@ -18,7 +18,7 @@ import { transientAsAppError } from "../db/errors.js";
 import { AppError, Errors, isAppError } from "../errors.js";
 import { FxErrors } from "../fx/errors.js";
 import { LedgerErrors } from "../ledger/index.js";
-import type { AccountSpec, Ledger, TransactionInput } from "../ledger/types.js";
+import type { AccountSpec, JournalTransaction, Ledger, TransactionInput } from "../ledger/types.js";
 import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
@@ -92,8 +92,24 @@ type Outcome = { ok: SettlementResult } | { error: unknown };
 type Fresh = { index: number; event: SettlementEvent; key: string; hash: string };
 /** A capture planned, its record ready to book. */
 type Planned = { index: number; event: SettlementEvent; record: NewSettlementRecord };
+/** An event of a round already recorded. */
+type Replay = { index: number; existing: SettlementRecord; event: SettlementEvent; hash: string };
 /** A record another writer was first to (its event key, or its capture's next sequence). */
 const CONFLICT = Symbol("conflict");
+
+/** An event id already received with another body. */
+function conflictOf(existing: SettlementRecord, event: SettlementEvent): AppError {
+  return SettlementErrors.idempotencyConflict(`event ${event.gateway}/${event.gatewayEventId} was already received with a different body`, {
+    fields: [{ field: "gatewayEventId", message: "already used for a different event" }],
+    details: { settlementRecordId: existing.id },
+  });
+}
+
+/** The answer to an event already recorded with the same body: its record and its transaction. */
+function answerFrom(existing: SettlementRecord, tx: JournalTransaction | null): SettlementResult {
+  if (tx === null) throw new Error(`settlement ${existing.eventKey} is recorded but its journal transaction is missing`);
+  return { status: "exists", settlement: existing, transaction: tx };
+}
 
 const USD = SETTLEMENT_CURRENCY;
 /** How old program data read by an instance may be. */
@@ -341,15 +357,15 @@ export class SettlementService {
       }
       const fresh: Fresh[] = [];
       const slow: Array<{ index: number; event: SettlementEvent }> = [];
-      const replays: Array<Promise<void>> = [];
+      const replays: Replay[] = [];
       for (const t of round) {
         const hash = requestHash(t.event);
         const existing = known.get(t.key);
-        if (existing !== undefined) replays.push(this.answerReplay(t.index, existing, t.event, hash, outcomes));
+        if (existing !== undefined) replays.push({ index: t.index, existing, event: t.event, hash });
         else if (t.event.type === "capture") fresh.push({ ...t, hash });
         else slow.push(t);
       }
-      await Promise.all([...replays, this.followUps(slow, outcomes, known), this.captures(fresh, outcomes)]);
+      await Promise.all([this.answerReplays(replays, outcomes), this.followUps(slow, outcomes, known), this.captures(fresh, outcomes)]);
     }
     return outcomes;
   }
@@ -490,28 +506,28 @@ export class SettlementService {
     });
   }
 
-  /** An event already recorded: same body -> its record and transaction ("exists"), else a conflict. */
-  private async answerReplay(index: number, existing: SettlementRecord, event: SettlementEvent, hash: string, outcomes: Outcome[]): Promise<void> {
+  /**
+   * Events of a round already recorded, answered from their records: the same body -> the record
+   * and its transaction ("exists"), read for all of them at once; another body -> a conflict.
+   */
+  private async answerReplays(replays: readonly Replay[], outcomes: Outcome[]): Promise<void> {
+    const same: Replay[] = [];
+    for (const r of replays) {
+      if (r.existing.requestHash === r.hash) same.push(r);
+      else outcomes[r.index] = { error: conflictOf(r.existing, r.event) };
+    }
+    if (same.length === 0) return;
     try {
-      outcomes[index] = { ok: await this.replay(existing, event, hash) };
+      const txs = await this.ledger.getTransactions(same.map((r) => r.existing.journalTransactionId));
+      for (const r of same) outcomes[r.index] = { ok: answerFrom(r.existing, txs.get(r.existing.journalTransactionId) ?? null) };
     } catch (e) {
-      outcomes[index] = { error: e };
+      for (const r of same) outcomes[r.index] = { error: e };
     }
   }
 
   private async replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Promise<SettlementResult> {
-    if (existing.requestHash !== hash) {
-      throw SettlementErrors.idempotencyConflict(
-        `event ${event.gateway}/${event.gatewayEventId} was already received with a different body`,
-        {
-          fields: [{ field: "gatewayEventId", message: "already used for a different event" }],
-          details: { settlementRecordId: existing.id },
-        },
-      );
-    }
-    const tx = await this.ledger.getTransaction(existing.journalTransactionId);
-    if (tx === null) throw new Error(`settlement ${existing.eventKey} is recorded but its journal transaction is missing`);
-    return { status: "exists", settlement: existing, transaction: tx };
+    if (existing.requestHash !== hash) throw conflictOf(existing, event);
+    return answerFrom(existing, await this.ledger.getTransaction(existing.journalTransactionId));
   }
 
   /**

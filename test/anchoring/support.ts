@@ -62,7 +62,7 @@ export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, o
   // One clock for booking times and batch ages, so "older than the age threshold" is exact.
   const ledger = createLedger(db, { now: () => clock.now });
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
-  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
   await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
   const from = new Date("2024-12-02T00:00:00Z");
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");

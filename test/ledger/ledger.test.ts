@@ -153,6 +153,18 @@ describe.each(kinds)("ledger on %s", (kind) => {
       expect(rs[2]!.status === "error" && rs[2]!.error.code).toBe("ENT_LEDGER_IDEMPOTENCY_CONFLICT");
       expect((await ledger.balance(SELLER, "USD")).posted - before).toBe(10n);
     });
+
+    it("reads many transactions by id at once, as one by one; unknown and malformed ids are absent", async () => {
+      tick();
+      const a = await ledger.post(capture("many-1", 7n));
+      const b = await ledger.post(capture("many-2", 8n));
+      const ids = [b.transaction.id, a.transaction.id, b.transaction.id, "999999999", "not-an-id", "0"];
+      const many = await ledger.getTransactions(ids);
+      expect([...many.keys()].sort()).toEqual([a.transaction.id, b.transaction.id].sort());
+      expect(many.get(a.transaction.id)).toEqual(await ledger.getTransaction(a.transaction.id));
+      expect(many.get(b.transaction.id)).toEqual(b.transaction);
+      expect((await ledger.getTransactions([])).size).toBe(0);
+    });
   });
 
   describe("negative balance constraint", () => {

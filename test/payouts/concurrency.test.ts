@@ -33,7 +33,7 @@ describe.skipIf(!hasPostgres)("payout planners racing on PostgreSQL", { timeout:
       sql: second.sql,
       ledger,
       fx,
-      sellers: new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(second.prisma) }),
+      sellers: new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(second.prisma, second.sql) }),
       chain: { chainId: h.sys.chainId, provider: h.provider, record: h.sys.result.record, sender: h.sender, index: h.indexer, payer: h.payer.address },
       minAmount: 100n,
       maxPerBatch: 4,

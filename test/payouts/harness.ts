@@ -72,7 +72,7 @@ export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<Payout
   };
   const ledger = createLedger(db);
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateCacheSeconds: 0 });
-  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+  const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
   const sellers = [...DEMO_SELLERS, ...TEST_SELLERS];
   await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers });
   const payer = new Wallet(devPrivateKey(2, sys.chainId), provider);

@@ -40,7 +40,7 @@ describe.each(kinds)("report imports on %s", (kind) => {
     db = await freshDatabase(kind);
     const ledger = createLedger(db);
     const fx = new FxService(new PrismaFxRepository(db.prisma));
-    const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma) });
+    const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
     recon = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, maxStoredErrors: 3 });
   }, 60_000);
 

@@ -46,7 +46,7 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
   const db = await freshDatabase(kind);
   const ledger = createLedger(db, opts.now ? { now: opts.now } : {});
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400, defaultMarkupBps: opts.markupBps ?? 0 });
-  const repository = new PrismaSettlementRepository(db.prisma);
+  const repository = new PrismaSettlementRepository(db.prisma, db.sql);
   const make = (l: Ledger, more: Pick<SettlementServiceOptions, "chunkSize"> = {}) => new SettlementService({ ledger: l, fx, repository, maxSequenceRetries: 50, ...more });
   const settlement = make(ledger);
   await settlement.saveProgramData({

@@ -14,7 +14,7 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
   it("round-trips program data idempotently and records with exact amounts and evidence", async () => {
     const db = await freshDatabase(kind);
     try {
-      const repo = new PrismaSettlementRepository(db.prisma);
+      const repo = new PrismaSettlementRepository(db.prisma, db.sql);
       for (let i = 0; i < 2; i++) {
         await repo.saveMarkets(MARKETS);
         await repo.saveTaxRules(TAX_RULES);
@@ -70,6 +70,42 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
       const counts = await db.sql.q<Array<{ n: bigint }>>(`SELECT count(*) AS n FROM ledger_transactions`);
       expect(counts[0]?.n).toBe(1n); // only the first: the refused items left no transaction behind
       expect((await repo.listChain(rec.eventKey)).map((r) => r.sequence)).toEqual([0]);
+
+      // Every optional field set: the lookup by event key (the raw runner's named statement) reads
+      // what Prisma reads (findById), exactly, and a batch lookup answers the keys that exist.
+      const full = {
+        ...event,
+        gatewayEventId: "cap-full",
+        fxQuoteId: "Q-9",
+        originalEventId: "cap-0",
+        supplyPrice: 98_765_432_109_876_543_210n,
+        listingPrice: 12_345n,
+        listingCurrency: "EUR",
+        returnReason: "supplier_defect" as const,
+        shipFrom: "CN",
+        shipToRegion: "BR-SP",
+        shipping: 990n,
+        weightGrams: 2_600,
+      };
+      const fullRec: NewSettlementRecord = {
+        ...rec,
+        eventKey: "full",
+        captureKey: "full",
+        event: full,
+        refundedDelta: 77n,
+        journalRequest: { ...rec.journalRequest, idempotencyKey: "full" },
+      };
+      const [fullBooked] = await post(fullRec);
+      if (fullBooked?.status !== "created") throw new Error(JSON.stringify(fullBooked));
+      const byKey = await repo.findByEventKey("full");
+      expect(byKey?.event).toEqual(full);
+      expect(byKey?.refundedDelta).toBe(77n);
+      expect(byKey).toEqual(await repo.findById(fullBooked.transaction.id));
+      expect(stored).toEqual(await repo.findById(booked.transaction.id));
+      const many = await repo.findByEventKeys(["full", rec.eventKey, "absent", "full"]);
+      expect([...many.keys()].sort()).toEqual(["full", rec.eventKey].sort());
+      expect(many.get("full")).toEqual(byKey);
+      expect(await repo.findByEventKey("absent")).toBeNull();
       await ledger.drain();
     } finally {
       await db.close();

@@ -18,7 +18,7 @@ const db = await openDatabase({ url, poolSize: 4, migrate: false });
 const settlement = new SettlementService({
   ledger: createLedger(db),
   fx: new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400, defaultMarkupBps: 0 }),
-  repository: new PrismaSettlementRepository(db.prisma),
+  repository: new PrismaSettlementRepository(db.prisma, db.sql),
 });
 const orders = ordersForCrash(Number(process.env["ORDERS"] ?? "1000"));
 let next = 0;
