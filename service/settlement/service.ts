@@ -105,10 +105,9 @@ function conflictOf(existing: SettlementRecord, event: SettlementEvent): AppErro
   });
 }
 
-/** The answer to an event already recorded with the same body: its record and its transaction. */
-function answerFrom(existing: SettlementRecord, tx: JournalTransaction | null): SettlementResult {
-  if (tx === null) throw new Error(`settlement ${existing.eventKey} is recorded but its journal transaction is missing`);
-  return { status: "exists", settlement: existing, transaction: tx };
+/** A record whose journal transaction cannot be read (never expected: both are written in one commit). */
+function missingTransaction(existing: SettlementRecord): Error {
+  return new Error(`settlement ${existing.eventKey} is recorded but its journal transaction is missing`);
 }
 
 const USD = SETTLEMENT_CURRENCY;
@@ -517,17 +516,24 @@ export class SettlementService {
       else outcomes[r.index] = { error: conflictOf(r.existing, r.event) };
     }
     if (same.length === 0) return;
+    let txs: Map<string, JournalTransaction>;
     try {
-      const txs = await this.ledger.getTransactions(same.map((r) => r.existing.journalTransactionId));
-      for (const r of same) outcomes[r.index] = { ok: answerFrom(r.existing, txs.get(r.existing.journalTransactionId) ?? null) };
+      txs = await this.ledger.getTransactions(same.map((r) => r.existing.journalTransactionId));
     } catch (e) {
       for (const r of same) outcomes[r.index] = { error: e };
+      return;
+    }
+    for (const r of same) {
+      const tx = txs.get(r.existing.journalTransactionId);
+      outcomes[r.index] = tx === undefined ? { error: missingTransaction(r.existing) } : { ok: { status: "exists", settlement: r.existing, transaction: tx } };
     }
   }
 
   private async replay(existing: SettlementRecord, event: SettlementEvent, hash: string): Promise<SettlementResult> {
     if (existing.requestHash !== hash) throw conflictOf(existing, event);
-    return answerFrom(existing, await this.ledger.getTransaction(existing.journalTransactionId));
+    const tx = await this.ledger.getTransaction(existing.journalTransactionId);
+    if (tx === null) throw missingTransaction(existing);
+    return { status: "exists", settlement: existing, transaction: tx };
   }
 
   /**
