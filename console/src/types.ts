@@ -1,30 +1,10 @@
 /** The shapes of the /v1 answers the console reads (as /openapi.json documents them). */
 
-export interface Posting {
-  id: string;
-  account: string;
-  currency: string;
-  direction: "debit" | "credit";
-  phase: string;
-  amount: string;
-  balanceAfter: string;
-}
+import type { JournalTransactionJson } from "../../service/ledger/json";
 
-export interface Transaction {
-  id: string;
-  sequence: string;
-  kind: string;
-  status: string;
-  idempotencyKey: string;
-  postings: Posting[];
-  metadata: Record<string, unknown>;
-  description: string | null;
-  effectiveAt: string;
-  bookedAt: string;
-  referencesId: string | null;
-  hash: string;
-  previousHash: string;
-}
+/** A journal transaction as the API answers it (the ledger's JSON shape, shared with the proof verifier). */
+export type Transaction = JournalTransactionJson;
+export type Posting = Transaction["postings"][number];
 
 export interface FxLeg {
   from: string;

@@ -15,6 +15,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress, ZeroHash, type Provider } from "ethers";
 import type { JournalTransaction, Posting } from "../ledger/types.js";
+import { journalToJson, type JournalTransactionJson } from "../ledger/json.js";
 import { ISettlementAnchor__factory } from "../chain/contracts.js";
 import { isLocalChain } from "../chain/local-chain.js";
 import {
@@ -43,21 +44,6 @@ export const PROOF_VERSION = 1;
 export type AnchorState = "unanchored" | "queued" | "submitted" | "observed" | "safe" | "final";
 
 /** JSON form of a journal transaction: integers as decimal strings, instants as RFC 3339. */
-export interface JournalTransactionJson {
-  id: string;
-  sequence: string;
-  kind: JournalTransaction["kind"];
-  status: JournalTransaction["status"];
-  idempotencyKey: string;
-  postings: Array<{ id: string; account: string; currency: string; direction: Posting["direction"]; phase: NonNullable<Posting["phase"]>; amount: string; balanceAfter: string }>;
-  metadata: Record<string, string>;
-  description: string | null;
-  effectiveAt: string;
-  bookedAt: string;
-  referencesId: string | null;
-  hash: string;
-  previousHash: string;
-}
 
 export interface AnchorProof {
   format: typeof PROOF_FORMAT;
@@ -110,31 +96,6 @@ export interface AnchorProof {
   generatedAt: string;
 }
 
-export function journalToJson(t: JournalTransaction): JournalTransactionJson {
-  return {
-    id: t.id,
-    sequence: t.sequence.toString(),
-    kind: t.kind,
-    status: t.status,
-    idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p) => ({
-      id: p.id,
-      account: p.account,
-      currency: p.currency,
-      direction: p.direction,
-      phase: p.phase ?? "posted",
-      amount: p.amount.toString(),
-      balanceAfter: p.balanceAfter.toString(),
-    })),
-    metadata: t.metadata,
-    description: t.description,
-    effectiveAt: t.effectiveAt.toISOString(),
-    bookedAt: t.bookedAt.toISOString(),
-    referencesId: t.referencesId,
-    hash: t.hash,
-    previousHash: t.previousHash,
-  };
-}
 
 const INTEGER = /^-?(0|[1-9][0-9]{0,76})$/;
 

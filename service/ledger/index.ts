@@ -6,4 +6,5 @@ export { createLedger, type LedgerOptions, type BatchItemResult } from "./ledger
 export { balanceOrNull, postedDebitBalance } from "./lookup.js";
 export { requestHash } from "./plan.js";
 export { GENESIS_HASH, transactionHash } from "./hash.js";
+export { journalToJson, type JournalTransactionJson } from "./json.js";
 export type LedgerService = ReturnType<typeof createLedger>;

@@ -6,6 +6,7 @@ import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClo
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
+import { journalToJson } from "../../ledger/json.js";
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import { Amount, DateTime, NonNegativeAmount, StringMap } from "./common.js";
 
@@ -43,30 +44,9 @@ export const TransactionView = Type.Object(
 );
 export type TransactionView = Static<typeof TransactionView>;
 
+/** The API's view of a journal transaction: the ledger's JSON shape (an anchoring proof carries the same). */
 export function transactionView(t: JournalTransaction): TransactionView {
-  return {
-    id: t.id,
-    sequence: t.sequence.toString(),
-    kind: t.kind,
-    status: t.status,
-    idempotencyKey: t.idempotencyKey,
-    postings: t.postings.map((p: Posting) => ({
-      id: p.id,
-      account: p.account,
-      currency: p.currency,
-      direction: p.direction,
-      phase: p.phase ?? "posted",
-      amount: p.amount.toString(),
-      balanceAfter: p.balanceAfter.toString(),
-    })),
-    metadata: t.metadata,
-    description: t.description,
-    effectiveAt: t.effectiveAt.toISOString(),
-    bookedAt: t.bookedAt.toISOString(),
-    referencesId: t.referencesId,
-    hash: t.hash,
-    previousHash: t.previousHash,
-  };
+  return journalToJson(t);
 }
 
 export const FxLegView = Type.Object({
