@@ -43,8 +43,6 @@ export const PROOF_VERSION = 1;
 /** Inclusion state of a journal transaction or document (spec §3). */
 export type AnchorState = "unanchored" | "queued" | "submitted" | "observed" | "safe" | "final";
 
-/** JSON form of a journal transaction: integers as decimal strings, instants as RFC 3339. */
-
 export interface AnchorProof {
   format: typeof PROOF_FORMAT;
   version: typeof PROOF_VERSION;
@@ -95,7 +93,6 @@ export interface AnchorProof {
   document?: { kind: string; id: string; digest: string };
   generatedAt: string;
 }
-
 
 const INTEGER = /^-?(0|[1-9][0-9]{0,76})$/;
 
