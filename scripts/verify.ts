@@ -4,7 +4,7 @@
  * Verifies an anchoring proof (GET /v1/settlements/:id/proof) against any JSON-RPC endpoint, with
  * nothing but the proof file: no database, no deployment record. Prints every check; exits 0 when
  * all pass, 1 when any fails (or the node cannot be reached), 2 on a usage error (bad arguments, a
- * file that cannot be read or is not JSON).
+ * file that cannot be read, is not JSON, or is the API's problem document instead of a proof).
  */
 import { readFile } from "node:fs/promises";
 import { JsonRpcProvider, Network } from "ethers";
@@ -51,6 +51,19 @@ function parseArgs(argv: string[]): Args {
   return { file, rpc, minConfirmations, finalityDepth, json };
 }
 
+/**
+ * The API's problem document saved in place of a proof (the proof was asked for before its batch was
+ * anchored, or with the wrong key), said as such rather than as a proof with a wrong format.
+ */
+function problemOf(v: unknown): string | null {
+  if (typeof v !== "object" || v === null) return null;
+  const p = v as Record<string, unknown>;
+  if (typeof p["code"] !== "string" || typeof p["status"] !== "number") return null;
+  const detail = typeof p["detail"] === "string" ? `: ${p["detail"]}` : "";
+  const hint = p["code"] === "ENT_ANCHOR_NOT_ANCHORED" ? " (anchored within a few seconds of booking: fetch the proof again)" : "";
+  return `${p["status"]} ${p["code"]}${detail}${hint}`;
+}
+
 async function chainIdAt(url: string): Promise<bigint> {
   const res = await fetch(url, {
     method: "POST",
@@ -86,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
     } catch {
       throw new UsageError(`${args.file} is not JSON`);
     }
+    const problem = problemOf(proof);
+    if (problem !== null) throw new UsageError(`${args.file} is not a proof but the API's answer: ${problem}`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     if (e.message) console.error(`error: ${e.message}`);

@@ -88,6 +88,12 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     await writeFile(file("not-json.json"), "{ nope");
     const notJson = await verify([file("not-json.json")]);
     expect([notJson.code, notJson.out.includes("is not JSON")]).toEqual([2, true]);
+    // The API's answer saved in place of a proof (asked for before its batch was anchored).
+    const problem = { type: "/problems/ENT_ANCHOR_NOT_ANCHORED", title: "Not anchored yet", status: 409, detail: "journal transaction 59 is not in a batch yet", code: "ENT_ANCHOR_NOT_ANCHORED" };
+    await writeFile(file("problem.json"), JSON.stringify(problem));
+    const early = await verify([file("problem.json")]);
+    expect(early.code, early.out).toBe(2);
+    expect(early.out).toContain("is not a proof but the API's answer: 409 ENT_ANCHOR_NOT_ANCHORED: journal transaction 59 is not in a batch yet");
     expect((await verify([file("proof.json"), "--rpc", "ftp://x"])).code).toBe(2);
     const port = await freePort();
     const down = await verify([file("proof.json"), "--rpc", `http://127.0.0.1:${port}`]);
