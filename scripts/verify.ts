@@ -14,6 +14,8 @@ const USAGE = "usage: npm run verify -- <proof.json> [--rpc URL] [--min-confirma
 const DEFAULT_RPC = "http://127.0.0.1:8545";
 
 class UsageError extends Error {}
+/** A file that holds the API's problem document instead of a proof: exit 2, without the usage line. */
+class NotAProof extends UsageError {}
 
 interface Args {
   file: string;
@@ -100,11 +102,11 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`${args.file} is not JSON`);
     }
     const problem = problemOf(proof);
-    if (problem !== null) throw new UsageError(`${args.file} is not a proof but the API's answer: ${problem}`);
+    if (problem !== null) throw new NotAProof(`${args.file} is not a proof but the API's answer: ${problem}`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     if (e.message) console.error(`error: ${e.message}`);
-    console.error(USAGE);
+    if (!(e instanceof NotAProof)) console.error(USAGE);
     return 2;
   }
   let chainId: bigint;

@@ -94,6 +94,7 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     const early = await verify([file("problem.json")]);
     expect(early.code, early.out).toBe(2);
     expect(early.out).toContain("is not a proof but the API's answer: 409 ENT_ANCHOR_NOT_ANCHORED: journal transaction 59 is not in a batch yet");
+    expect(early.out).not.toContain("usage:");
     expect((await verify([file("proof.json"), "--rpc", "ftp://x"])).code).toBe(2);
     const port = await freePort();
     const down = await verify([file("proof.json"), "--rpc", `http://127.0.0.1:${port}`]);
