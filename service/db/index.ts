@@ -6,13 +6,13 @@
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
-import pg from "pg";
+import type pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/client.js";
 import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
 import { lockDataDir } from "./dir-lock.js";
 import { initdbInChild } from "./pglite-initdb.js";
-import { pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
+import { createPool, pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
 
 export { PrismaClient } from "./generated/client.js";
 export { Prisma } from "./generated/client.js";
@@ -123,7 +123,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   // Hot-path statements are prepared (named) per connection to skip re-parsing; force_custom_plan
   // keeps PostgreSQL from caching a generic plan chosen while the tables were still small (a
   // sequential scan that would then stay forever as the journal grows).
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, options: "-c plan_cache_mode=force_custom_plan" });
+  const pool = createPool({ connectionString: url, max: opts.poolSize ?? 10, options: "-c plan_cache_mode=force_custom_plan" });
   // An idle client's network error must not crash the process; the pool replaces the client.
   pool.on("error", () => undefined);
   let migrations: MigrateResult | null = null;

@@ -4,6 +4,7 @@
  * the statement sent with BEGIN, and queries inside a transaction. The ledger's row mapping
  * (service/ledger/store.ts) relies on it and parses no JSON itself.
  */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
@@ -80,5 +81,79 @@ describe.each(kinds)("db.sql on %s", (kind) => {
       d: when,
       m: [null, null],
     });
+  });
+});
+
+/**
+ * The pool's connections (service/db/sql.ts: createPool, withClient), with one connection so every
+ * statement shows which backend ran it. An error the server answers leaves the connection as it
+ * was (pg-pool's own `query` closed it: a new backend, 20-40 ms, for every unique violation or
+ * stale ledger flush); a lost connection fails only what ran on it, and the next statement gets a
+ * new one.
+ */
+describe.runIf(kinds.includes("postgres"))("db pool connections on postgres", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await freshDatabase("postgres", { poolSize: 1 });
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const backend = async (): Promise<number> => (await db.sql.q<Array<{ pid: number }>>(`SELECT pg_backend_pid() AS pid`))[0]!.pid;
+  const prismaBackend = async (): Promise<number> => (await db.prisma.$queryRawUnsafe<Array<{ pid: number }>>(`SELECT pg_backend_pid() AS pid`))[0]!.pid;
+
+  it("keeps the connection when the server answers an error, through the raw runner and through Prisma", async () => {
+    const pid = await backend();
+    await expect(db.sql.q(`SELECT 1 / 0`)).rejects.toMatchObject({ code: "22012" });
+    // What a stale ledger flush raises, from inside a function.
+    await expect(db.sql.q(`DO $$ BEGIN RAISE EXCEPTION 'stale' USING ERRCODE = '40001'; END $$`)).rejects.toMatchObject({ code: "40001" });
+    await db.sql.q(`INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance") VALUES ('dup', 'USD', 'platform', 'p', 'credit')`);
+    await expect(
+      db.sql.q(`INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance") VALUES ('dup', 'USD', 'platform', 'p', 'credit')`),
+    ).rejects.toMatchObject({ code: "23505" });
+    expect(await backend()).toBe(pid);
+    await expect(db.prisma.$queryRawUnsafe(`SELECT 1 / 0`)).rejects.toThrow(/division by zero/);
+    expect(await prismaBackend()).toBe(pid);
+  });
+
+  it("rolls a failed transaction back and keeps its connection", async () => {
+    const pid = await backend();
+    await expect(
+      db.sql.transaction(async (tx) => {
+        await tx.q(`INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance") VALUES ('rolled', 'USD', 'platform', 'p', 'credit')`);
+        await tx.q(`SELECT 1 / 0`);
+      }),
+    ).rejects.toMatchObject({ code: "22012" });
+    await expect(db.sql.transaction(async () => Promise.reject(new Error("caller's own failure")))).rejects.toThrow("caller's own failure");
+    expect(await db.sql.q(`SELECT 1 FROM "ledger_accounts" WHERE "code" = 'rolled'`)).toEqual([]);
+    expect(await backend()).toBe(pid);
+  });
+
+  it("fails only the transaction whose connection is lost, and the next statement runs on a new connection", async () => {
+    const killer = new pg.Client({ connectionString: db.url! });
+    await killer.connect();
+    try {
+      let lost = 0;
+      await expect(
+        db.sql.transaction(async (tx) => {
+          lost = (await tx.q<Array<{ pid: number }>>(`SELECT pg_backend_pid() AS pid`))[0]!.pid;
+          await killer.query(`SELECT pg_terminate_backend($1)`, [lost]);
+          await tx.q(`SELECT 1`);
+        }),
+      ).rejects.toThrow();
+      const next = await backend();
+      expect(next).not.toBe(lost);
+      expect(await backend()).toBe(next);
+
+      // The same for a single statement whose connection is lost while it runs.
+      const running = db.sql.q(`SELECT pg_sleep(5)`);
+      await expect.poll(async () => (await killer.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'`, [next])).rowCount).toBe(1);
+      await killer.query(`SELECT pg_terminate_backend($1)`, [next]);
+      await expect(running).rejects.toThrow();
+      expect(await backend()).not.toBe(next);
+    } finally {
+      await killer.end();
+    }
   });
 });
