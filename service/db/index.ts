@@ -12,7 +12,7 @@ import { PrismaClient } from "./generated/client.js";
 import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
 import { lockDataDir } from "./dir-lock.js";
 import { initdbInChild } from "./pglite-initdb.js";
-import { createPool, pgliteSqlRunner, pgSqlRunner, type SqlRunner } from "./sql.js";
+import { createPool, pgliteSqlRunner, pgSqlRunner, withClient, type SqlRunner } from "./sql.js";
 
 export { PrismaClient } from "./generated/client.js";
 export { Prisma } from "./generated/client.js";
@@ -128,14 +128,7 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
   pool.on("error", () => undefined);
   let migrations: MigrateResult | null = null;
   try {
-    if (opts.migrate !== false) {
-      const client = await pool.connect();
-      try {
-        migrations = await migrate(pgConnection(client));
-      } finally {
-        client.release();
-      }
-    }
+    if (opts.migrate !== false) migrations = await withClient(pool, (client) => migrate(pgConnection(client)));
   } catch (e) {
     await pool.end();
     throw e;

@@ -143,7 +143,7 @@ class ConnectionFault extends Error {
  * statement, or a failed ROLLBACK). While checked out the client's "error" event is listened to, so
  * a connection lost under `fn` rejects its statement instead of crashing the process.
  */
-async function withClient<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+export async function withClient<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
   const c = await pool.connect();
   let fault: Error | undefined;
   const onError = (e: Error) => {
