@@ -138,10 +138,10 @@ class ConnectionFault extends Error {
 }
 
 /**
- * One pooled connection for `fn`. Back to the pool after success or after the server's own error
- * answer; closed after a connection fault (the client's "error" event, any other error of a single
- * statement, or a failed ROLLBACK). While checked out the client's "error" event is listened to, so
- * a connection lost under `fn` rejects its statement instead of crashing the process.
+ * One pooled connection for `fn`. Back to the pool when `fn` ends, whether it resolved or threw;
+ * closed after a connection fault: the client's "error" event, or a ConnectionFault thrown by `fn`
+ * (a transaction whose ROLLBACK failed). While checked out the client's "error" event is listened
+ * to, so a connection lost under `fn` rejects its statement instead of crashing the process.
  */
 export async function withClient<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
   const c = await pool.connect();
@@ -164,20 +164,21 @@ export async function withClient<R>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pro
   }
 }
 
-/**
- * pg's Pool, with a `query` that keeps its connection when the server answers an error. pg-pool's own
- * `query` releases the client with the error, which closes the connection: every unique violation,
- * refused check or stale ledger flush then cost a new connection (a backend started and logged in:
- * 20-40 ms on the bench machine, with the statements prepared on it lost). Prisma's adapter and the raw
- * runner both go through it. Callbacks, as in pg-pool's own `query`: the same statement through
- * promises (connect, query, release) cost 12-14 us more CPU here. The callback form is pg-pool's own.
- */
 type QueryWithCallback = (
   textOrConfig: string | pg.QueryConfig,
   values: unknown[] | undefined,
   callback: (e: Error | null, result: pg.QueryResult) => void,
 ) => void;
 
+/**
+ * pg's Pool, with a `query` that keeps its connection when the server answers an error. pg-pool's own
+ * `query` releases the client with the error, which closes the connection: every unique violation,
+ * refused check or stale ledger flush then cost a new connection (a backend started and logged in:
+ * 20-40 ms on the bench machine, with the statements prepared on it lost). Prisma's adapter and the raw
+ * runner both go through it. Written with callbacks like pg-pool's `query`: the same statement through
+ * promises (connect, query, release) cost 12-14 us more CPU here. A call that passes its own callback
+ * goes to pg-pool's `query` unchanged.
+ */
 export function createPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config);
   const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
