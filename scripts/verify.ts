@@ -4,7 +4,7 @@
  * Verifies an anchoring proof (GET /v1/settlements/:id/proof) against any JSON-RPC endpoint, with
  * nothing but the proof file: no database, no deployment record. Prints every check; exits 0 when
  * all pass, 1 when any fails (or the node cannot be reached), 2 on a usage error (bad arguments, a
- * file that cannot be read, is not JSON, or is the API's problem document instead of a proof).
+ * file that cannot be read, is empty, is not JSON, or is the API's problem document instead of a proof).
  */
 import { readFile } from "node:fs/promises";
 import { JsonRpcProvider, Network } from "ethers";
@@ -96,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
+    // What `curl -sf … > proof.json` leaves when the fetch failed: say so rather than "not JSON".
+    if (text.trim() === "") throw new NotAProof(`${args.file} is empty: the proof was not saved (its fetch failed; fetch it again)`);
     try {
       proof = JSON.parse(text);
     } catch {

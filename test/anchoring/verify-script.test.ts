@@ -95,6 +95,12 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     expect(early.code, early.out).toBe(2);
     expect(early.out).toContain("is not a proof but the API's answer: 409 ENT_ANCHOR_NOT_ANCHORED: journal transaction 59 is not in a batch yet");
     expect(early.out).not.toContain("usage:");
+    // What a failed `curl -sf ... > proof.json` leaves behind.
+    await writeFile(file("empty.json"), "");
+    const empty = await verify([file("empty.json")]);
+    expect(empty.code, empty.out).toBe(2);
+    expect(empty.out).toContain("is empty: the proof was not saved");
+    expect(empty.out).not.toContain("usage:");
     expect((await verify([file("proof.json"), "--rpc", "ftp://x"])).code).toBe(2);
     const port = await freePort();
     const down = await verify([file("proof.json"), "--rpc", `http://127.0.0.1:${port}`]);
