@@ -18,7 +18,7 @@ export { PrismaClient } from "./generated/client.js";
 export { Prisma } from "./generated/client.js";
 export { migrate, loadMigrations, type SqlConnection, type MigrateResult } from "./migrator.js";
 export { DbErrors } from "./errors.js";
-export type { SqlRunner } from "./sql.js";
+export type { SqlRunner, Statement, TxRunner } from "./sql.js";
 export { lockDataDir, type DirLock } from "./dir-lock.js";
 export { INT8_MAX, isNonNegativeInt8, isPositiveInt8 } from "./int8.js";
 

@@ -82,6 +82,45 @@ describe.each(kinds)("db.sql on %s", (kind) => {
       m: [null, null],
     });
   });
+
+  // On PostgreSQL these go in simple-protocol messages (BEGIN's, COMMIT's) with each parameter
+  // inlined as a string constant: every value must read back as the parameter would have sent it.
+  it("sends the parameters of the statements sent with BEGIN and with COMMIT exactly", async () => {
+    const texts = ["it's", "back\\slash", "both ' and \\", "$1 $2", "'); DROP TABLE \"ledger_accounts\"; --", "E'x'", "ü€😀", "", null];
+    const when = [new Date("2024-12-10T09:00:00.123Z"), null];
+    const text = `SELECT $1::text[] AS t, $2::text AS one, $3::bigint AS big, $4::timestamptz AS at, $5::timestamptz[] AS d, $6::jsonb AS j, $7::text AS none`;
+    const values = [texts, "x'y\\z $2", 9007199254740993n, when[0], when, JSON.stringify({ k: "v 'q' \\ \"w\"" }), null];
+    const expected = { t: texts, one: "x'y\\z $2", big: 9007199254740993n, at: when[0], d: when, j: { k: "v 'q' \\ \"w\"" }, none: null };
+    const out = await db.sql.transaction(async (tx, first) => ({ first, last: await tx.commitWith({ text, values }) }), { text, values });
+    expect(out).toEqual({ first: [expected], last: [expected] });
+    // Backslashes read back whatever standard_conforming_strings says (an E'' constant where there is one).
+    const off = await db.sql.transaction(async (tx) => {
+      await tx.q(`SET LOCAL standard_conforming_strings = off`);
+      return tx.commitWith({ text, values });
+    });
+    expect(off).toEqual([expected]);
+    expect((await db.sql.q<Array<{ n: bigint }>>(`SELECT count(*) AS n FROM "ledger_accounts"`))[0]!.n).toBeGreaterThan(0n);
+  });
+
+  it("commits with the statement sent with COMMIT, and rolls back the whole transaction when it fails", async () => {
+    const insert = (code: string) =>
+      `INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance") VALUES ('${code}', 'USD', 'platform', 'p', 'credit')`;
+    const count = async (code: string) => (await db.sql.q<Array<{ n: bigint }>>(`SELECT count(*) AS n FROM "ledger_accounts" WHERE "code" = $1`, code))[0]!.n;
+    await db.sql.transaction(async (tx) => {
+      await tx.q(insert("commit-with-a"));
+      await tx.commitWith({ text: `${insert("commit-with-b")} RETURNING "id"`, values: [] });
+    });
+    expect([await count("commit-with-a"), await count("commit-with-b")]).toEqual([1n, 1n]);
+    await expect(
+      db.sql.transaction(async (tx) => {
+        await tx.q(insert("commit-with-c"));
+        await tx.commitWith({ text: `SELECT 1 / $1::int`, values: [0] });
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await count("commit-with-c")).toBe(0n);
+    // The connection is fit for the next transaction.
+    expect(await db.sql.transaction(async (tx) => tx.commitWith({ text: `SELECT $1::int AS one`, values: [1] }))).toEqual([{ one: 1 }]);
+  });
 });
 
 /**

@@ -4,6 +4,7 @@
  * reference check keeps what the posting foreign keys guaranteed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlRunner } from "../../service/db/index.js";
 import { isAppError } from "../../service/errors.js";
 import { createLedger, type AccountSpec, type LedgerService } from "../../service/ledger/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
@@ -98,6 +99,39 @@ describe.each(kinds)("ledger write path on %s", (kind) => {
       expect(mismatches).toEqual([]);
       expect((await a.verifyChain()).ok).toBe(true);
     });
+  });
+
+  it("answers a replay the optimistic flush met on the locking path, and goes back to the optimistic path at the next flush", async () => {
+    // Which path wrote each flush: the optimistic one is a single ledger_apply_flush call, the
+    // locking one a transaction.
+    const paths: string[] = [];
+    const sql: SqlRunner = {
+      q: (text, ...params) => {
+        if (text.includes("ledger_apply_flush")) paths.push("optimistic");
+        return db.sql.q(text, ...params);
+      },
+      transaction: (fn, first) => {
+        paths.push("locking");
+        return db.sql.transaction(fn, first);
+      },
+    };
+    const ledger = createLedger({ sql, kind: db.kind });
+    const first = await ledger.post(move("r-1", HOT[4]!.code, HOT[5]!.code, 3n));
+    expect((await ledger.post(move("r-2", HOT[4]!.code, HOT[5]!.code, 3n))).status).toBe("created");
+    paths.length = 0;
+    // Known to the journal, not to this writer: sent optimistically, refused for its key, answered under the lock.
+    const again = await ledger.post(move("r-1", HOT[4]!.code, HOT[5]!.code, 3n));
+    expect(again.status).toBe("exists");
+    expect(again.transaction.id).toBe(first.transaction.id);
+    expect(paths).toEqual(["optimistic", "locking"]);
+    paths.length = 0;
+    for (const k of ["r-3", "r-4"]) expect((await ledger.post(move(k, HOT[4]!.code, HOT[5]!.code, 3n))).status).toBe("created");
+    expect(paths).toEqual(["optimistic", "optimistic"]);
+    // Another writer moved the head: the next flushes take the locking path (16 of them), as before.
+    expect((await b.post(move("r-other", HOT[4]!.code, HOT[5]!.code, 3n))).status).toBe("created");
+    paths.length = 0;
+    for (const k of ["r-5", "r-6"]) expect((await ledger.post(move(k, HOT[4]!.code, HOT[5]!.code, 3n))).status).toBe("created");
+    expect(paths).toEqual(["optimistic", "locking", "locking"]);
   });
 
   describe("ledger_apply_flush", () => {
