@@ -34,9 +34,10 @@ export interface TxRunner extends SqlRunner {
 }
 
 /**
- * A statement with parameters `$1`..`$n`. As the `first` of a transaction on PostgreSQL it goes in
- * BEGIN's message, a simple-protocol query, which carries no parameters: each is inlined there as
- * an escaped string constant (`literal`), so its text must hold no other `$`.
+ * A statement with parameters `$1`..`$n`. As the `first` of a transaction, or with `commitWith`, on
+ * PostgreSQL it goes in BEGIN's or COMMIT's message, a simple-protocol query, which carries no
+ * parameters: each is inlined there as an escaped string constant (`literal`), so its text must
+ * hold no other `$`.
  */
 export interface Statement {
   text: string;
@@ -71,8 +72,8 @@ function inlineParam(v: unknown): string | null | undefined {
   if (v === null) return null;
   if (v instanceof Date) return v.toISOString();
   if (Array.isArray(v)) {
-    const literal = arrayLiteral(v);
-    if (literal !== null) return literal;
+    const text = arrayLiteral(v);
+    if (text !== null) return text;
     if (!v.every((x) => x === null || x instanceof Date)) return undefined;
     return `{${v.map((x: Date | null) => (x === null ? "NULL" : `"${x.toISOString()}"`)).join(",")}}`;
   }
