@@ -51,6 +51,8 @@ export interface Statement {
  */
 function inlined(s: Statement): string {
   return s.text.replace(/\$(\d+)/g, (_, n: string) => {
+    // As the extended protocol would refuse a statement given fewer values than it names.
+    if (Number(n) > s.values.length) throw new Error(`parameter $${n} has no value (${s.values.length} given)`);
     const v = inlineParam(s.values[Number(n) - 1] ?? null);
     if (v === undefined) throw new Error(`parameter $${n} cannot be inlined`);
     return v === null ? "NULL" : literal(v);

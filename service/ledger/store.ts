@@ -185,18 +185,18 @@ export function underPostsLock<R>(sql: SqlRunner, req: PostsLockRequest, fn: (tx
       closedBefore: a.head.closedBefore === null ? null : new Date(a.head.closedBefore),
     };
     const existing = new Map(a.keys.map(([key, id, requestHash]) => [key, { id: BigInt(id), requestHash }]));
-    const accounts = a.accounts.map(
-      ([id, code, currency, normalBalance, allowNegative, pd, pc, qd, qc, last]): AccountState => ({
+    const accounts = a.accounts.map(([id, code, currency, normal_balance, allow_negative, posted_debits, posted_credits, pending_debits, pending_credits, last]) =>
+      accountState({
         id: BigInt(id),
         code,
         currency,
-        normalBalance,
-        allowNegative,
-        postedDebits: BigInt(pd),
-        postedCredits: BigInt(pc),
-        pendingDebits: BigInt(qd),
-        pendingCredits: BigInt(qc),
-        lastTransactionId: last === null ? null : BigInt(last),
+        normal_balance,
+        allow_negative,
+        posted_debits,
+        posted_credits,
+        pending_debits,
+        pending_credits,
+        last_transaction_id: last === null ? null : BigInt(last),
       }),
     );
     return fn(tx, { head, existing, accounts });
@@ -253,7 +253,13 @@ export interface AccountRow {
   created_at: Date;
 }
 
-export function accountState(r: AccountRow): AccountState {
+/** The columns an account's state is read from. */
+type AccountStateRow = Pick<
+  AccountRow,
+  "id" | "code" | "currency" | "normal_balance" | "allow_negative" | "posted_debits" | "posted_credits" | "pending_debits" | "pending_credits" | "last_transaction_id"
+>;
+
+export function accountState(r: AccountStateRow): AccountState {
   return {
     id: r.id,
     code: r.code,

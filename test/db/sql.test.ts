@@ -99,6 +99,7 @@ describe.each(kinds)("db.sql on %s", (kind) => {
       return tx.commitWith({ text, values });
     });
     expect(off).toEqual([expected]);
+    // The injection attempt among the values was read back as text, not run: the table is still there.
     expect((await db.sql.q<Array<{ n: bigint }>>(`SELECT count(*) AS n FROM "ledger_accounts"`))[0]!.n).toBeGreaterThan(0n);
   });
 
@@ -120,6 +121,8 @@ describe.each(kinds)("db.sql on %s", (kind) => {
     expect(await count("commit-with-c")).toBe(0n);
     // The connection is fit for the next transaction.
     expect(await db.sql.transaction(async (tx) => tx.commitWith({ text: `SELECT $1::int AS one`, values: [1] }))).toEqual([{ one: 1 }]);
+    // A statement naming more parameters than it is given is refused, as the extended protocol refuses it.
+    await expect(db.sql.transaction(async (tx) => tx.commitWith({ text: `SELECT $1::int, $2::int`, values: [1] }))).rejects.toThrow(/parameter/);
   });
 });
 
