@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, REDACTED_PATHS } from "../../service/app.js";
 import { sign, signedHeaders } from "../../service/http/auth/signature.js";
-import { capture, json, openHarness, problemCode, type Harness } from "./harness.js";
+import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 describe("authentication and authorisation", () => {
   let h: Harness;
@@ -118,6 +118,29 @@ describe("authentication and authorisation", () => {
       const again = await send(headers);
       expect(again.statusCode).toBe(401);
       expect(problemCode(again)).toBe("ENT_AUTH_SIGNATURE_REPLAYED");
+    });
+
+    it("answers a replayed signature 401 before anything else, and books two deliveries of one signed request once", async () => {
+      await publishDayRates(h);
+      // Two deliveries of one signed request at once: one is booked, the other refused, one record.
+      const once = JSON.stringify(capture({ gatewayEventId: "sig-race" }));
+      const headers = signedHeaders(h.keys.gateway.signingSecret, once);
+      const both = await Promise.all([send(headers, once), send(headers, once)]);
+      expect(both.map((r) => r.statusCode).sort()).toEqual([201, 401]);
+      expect(problemCode(both.find((r) => r.statusCode === 401)!)).toBe("ENT_AUTH_SIGNATURE_REPLAYED");
+      expect(await h.db.prisma.settlement.count({ where: { gatewayEventId: "sig-race" } })).toBe(1);
+      // A signed body that fails the schema, and one naming another gateway: replayed, each is 401.
+      for (const payload of [JSON.stringify({ nonsense: true }), JSON.stringify(capture({ gatewayEventId: "sig-other", gateway: "stripe" }))]) {
+        const signed = signedHeaders(h.keys.gateway.signingSecret, payload);
+        expect((await send(signed, payload)).statusCode).toBe(payload.includes("stripe") ? 403 : 400);
+        const again = await send(signed, payload);
+        expect(again.statusCode).toBe(401);
+        expect(problemCode(again)).toBe("ENT_AUTH_SIGNATURE_REPLAYED");
+      }
+      // A replay of an event already booked, under a new signature, is the settlement's replay (200).
+      const redelivered = await send(signedHeaders(h.keys.gateway.signingSecret, once), once);
+      expect(redelivered.statusCode).toBe(200);
+      expect(json<{ status: string }>(redelivered).status).toBe("exists");
     });
 
     it("checks the signature before the body's schema (unsigned garbage learns nothing)", async () => {
