@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { leafFromJson, leafValues, standardLeafHash, verifyProof, type AnchorProof, type AnchorService } from "../../service/anchoring/index.js";
-import { isAppError, type AppError } from "../../service/errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { mineEmpty } from "../chain/indexer/support.js";
 import { chainOf, openAnchoring, type AnchoringHarness } from "./support.js";
+import { rejected as appError } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -30,16 +30,6 @@ const ALL_CHECKS = [
   "previous-root",
   "confirmations",
 ];
-
-async function appError(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 const copy = (p: AnchorProof) => JSON.parse(JSON.stringify(p)) as AnchorProof;
 

@@ -7,23 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { AnchorService, verifyProof } from "../../service/anchoring/index.js";
-import { isAppError, type AppError } from "../../service/errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
 import { outbox, subscribeAll } from "../webhooks/outbox.js";
+import { rejected as codeOf } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
-
-async function codeOf(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
   let sys: System;

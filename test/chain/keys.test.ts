@@ -11,7 +11,7 @@ import { HARDHAT_DEV_ACCOUNTS } from "../../service/chain/deploy.js";
 import { devPrivateKey, loadSigners } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
 import { freshDatabase } from "../support/db.js";
-import { caught, everything, rejected } from "./support/app-errors.js";
+import { caught, everything, rejected } from "../support/app-errors.js";
 
 type Connection = Awaited<ReturnType<typeof network.create>>;
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { hexlify, randomBytes, Wallet } from "ethers";
 import { HARDHAT_DEV_ACCOUNTS } from "../../service/chain/deploy.js";
 import { devPrivateKey, isDevAddress, walletFromConfig } from "../../service/chain/keys.js";
-import { caught, everything } from "./support/app-errors.js";
+import { caught, everything } from "../support/app-errors.js";
 
 describe("sending keys", () => {
   describe("devPrivateKey", () => {

@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FxService, historicalPublishInputs, type PublishRateInput } from "../../service/fx/index.js";
-import type { AppError} from "../../service/errors.js";
-import { isAppError } from "../../service/errors.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { rejected as rejection } from "../support/app-errors.js";
 
 const T0 = new Date("2025-01-02T00:00:00.000Z");
 const HOUR = 3_600_000;
@@ -16,16 +15,6 @@ const at = (hours: number) => new Date(T0.getTime() + hours * HOUR);
 
 function rate(base: string, quote: string, value: string, extra: Partial<PublishRateInput> = {}): PublishRateInput {
   return { base, quote, rate: value, source: "db-test", asOf: T0, validFrom: T0, validUntil: at(24), ...extra };
-}
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
 }
 
 const kinds = await testDatabaseKinds();

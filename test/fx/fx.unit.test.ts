@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { FxService, allInRate, type FxServiceOptions, type PublishRateInput } from "../../service/fx/index.js";
 import { multiply, convertMinor } from "../../service/money/index.js";
-import { AppError, isAppError } from "../../service/errors.js";
+import { AppError } from "../../service/errors.js";
 import { MemoryFxRepository } from "./memory-repository.js";
+import { rejected as rejection } from "../support/app-errors.js";
 
 const T0 = new Date("2025-01-02T00:00:00.000Z");
 const HOUR = 3_600_000;
@@ -16,16 +17,6 @@ function service(options: FxServiceOptions = {}, clock = { now: at(1) }) {
   const repo = new MemoryFxRepository();
   const fx = new FxService(repo, { now: () => clock.now, ...options });
   return { fx, repo, clock };
-}
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("FxService (pure rules, in-memory repository)", () => {

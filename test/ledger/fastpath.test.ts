@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlRunner } from "../../service/db/index.js";
-import { isAppError } from "../../service/errors.js";
 import { createLedger, type AccountSpec, type LedgerService } from "../../service/ledger/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { rejectionCode as errorCode } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -31,16 +31,6 @@ const move = (key: string, from: string, to: string, amount: bigint) => ({
     { account: to, currency: "USD", direction: "credit" as const, amount },
   ],
 });
-
-async function errorCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe.each(kinds)("ledger write path on %s", (kind) => {
   let db: TestDatabase;

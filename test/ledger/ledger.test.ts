@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
 import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { rejectionCode as code } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -42,16 +43,6 @@ function payout(key: string, amount: bigint, pending = false): TransactionInput 
       { account: GATEWAY, currency: "USD", direction: "credit", amount },
     ],
   };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe.each(kinds)("ledger on %s", (kind) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAppError } from "../../service/errors.js";
 import { createLedger, type AccountSpec, type JournalTransaction, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { rejectionCode as code } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -19,16 +19,6 @@ function capture(key: string, amount: bigint): TransactionInput {
       { account: "seller:S1:available", currency: "USD", direction: "credit", amount },
     ],
   };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isAppError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("expected a rejection");
 }
 
 function sequences(txs: readonly JournalTransaction[]): bigint[] {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedger, type AccountSpec, type LedgerService, type TransactionInput } from "../../service/ledger/index.js";
-import { rejected } from "../chain/support/app-errors.js";
+import { rejected } from "../support/app-errors.js";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
 const kinds = await testDatabaseKinds();

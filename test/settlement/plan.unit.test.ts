@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isAppError } from "../../service/errors.js";
 import { FEE_SCHEDULES, TAX_RULES } from "../../service/settlement/data.js";
 import { cumulativeShare, inclusiveTax, planCapture, planFollowUp } from "../../service/settlement/plan.js";
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
 import { validateEvent } from "../../service/settlement/validate.js";
 import type { PostingPlan, RateEvidence, Seller, SettlementEvent } from "../../service/settlement/types.js";
 import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
+import { thrownCode as codeOf } from "../support/app-errors.js";
 
 const POP: Seller = { id: "S-POP-1", name: "Pop", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
 const FULL: Seller = { id: "S-FULL-1", name: "Full", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" };
@@ -31,16 +31,6 @@ function plan(seller: Seller, event: SettlementEvent, buyerToUsd: string | null,
 function expectBalanced(p: PostingPlan): void {
   for (const [cur, n] of Object.entries(netByCurrency(p.postings))) expect(n, `net ${cur}`).toBe(0n);
   for (const posting of p.postings) expect(posting.amount > 0n).toBe(true);
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isAppError(e)) return e.code;
-    throw e;
-  }
-  throw new Error("expected an error");
 }
 
 describe("inclusive tax and cumulative shares", () => {

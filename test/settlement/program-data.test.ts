@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { FEE_SCHEDULES, SettlementService, type FeeSchedule } from "../../service/settlement/index.js";
 import { DEFAULT_EVENT_LIMITS } from "../../service/settlement/validate.js";
-import { rejected } from "../chain/support/app-errors.js";
+import { rejected } from "../support/app-errors.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
 import { gate, heldMethod } from "../support/held.js";

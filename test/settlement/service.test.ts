@@ -8,6 +8,7 @@ import { settlementToJson, type SettlementEvent, type SettlementItemResult, type
 import { capture, followUp, show } from "./fixtures.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { openSettlementHarness, type SettlementHarness } from "./harness.js";
+import { rejectionCode as codeOf } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -51,16 +52,6 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
   afterAll(async () => {
     await h?.close();
   });
-
-  async function codeOf(p: Promise<unknown>): Promise<string> {
-    try {
-      await p;
-    } catch (e) {
-      if (isAppError(e)) return e.code;
-      throw e;
-    }
-    throw new Error("expected an error");
-  }
 
   function ok(r: SettlementItemResult | undefined): SettlementResult {
     if (r === undefined || r.status === "error") throw new Error(`expected success, got ${JSON.stringify(r, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
