@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { add, formatMinor, fromJson, money, parseMajor, parseMinor, parsePositiveMinor, sum, toJson } from "../../service/money/index.js";
-import type { AppError} from "../../service/errors.js";
-import { isAppError } from "../../service/errors.js";
-
-function caught(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (e) {
-    if (isAppError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected an error");
-}
+import { caught } from "../support/app-errors.js";
 
 describe("parseMinor", () => {
   it("parses canonical integer strings", () => {
