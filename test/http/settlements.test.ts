@@ -147,6 +147,30 @@ describe("settlement routes", () => {
       ]);
     });
 
+    it("answers booked items by their ids only with Prefer: return=minimal, errors in full, and says so", async () => {
+      type Item = { index: number; status: string; settlementId?: string; transactionId?: string; settlement?: unknown; transaction?: unknown; error?: { code: string; message: string } };
+      const events = [
+        capture({ gatewayEventId: "min-1", settlementId: "ORD-MIN-1" }),
+        capture({ gatewayEventId: "min-2", currency: "XYZ" }),
+      ];
+      const r = await h.signedPost("/v1/settlements/events/batch", { events }, undefined, { headers: { prefer: "respond-async, return=minimal" } });
+      expect(r.statusCode, r.body).toBe(200);
+      expect(r.headers["preference-applied"]).toBe("return=minimal");
+      const [booked, refused] = json<{ results: Item[] }>(r).results;
+      expect(Object.keys(booked!).sort()).toEqual(["index", "settlementId", "status", "transactionId"]);
+      expect(booked).toMatchObject({ index: 0, status: "created" });
+      expect(refused).toMatchObject({ index: 1, status: "error", error: { code: "ENT_SETTLEMENT_INVALID_EVENT" } });
+      expect(refused!.error!.message.length).toBeGreaterThan(0);
+      // The ids are the settlement's and its transaction's, as the full answer gives them.
+      const stored = json<{ id: string; journalTransactionId: string }>(await h.get(`/v1/settlements/${booked!.settlementId}`));
+      expect([stored.id, stored.journalTransactionId]).toEqual([booked!.settlementId, booked!.transactionId]);
+      // A replay without the preference: the full answer, the same ids, no Preference-Applied.
+      const again = await h.signedPost("/v1/settlements/events/batch", { events: events.slice(0, 1) }, undefined, { headers: { prefer: "return=representation" } });
+      expect(again.headers["preference-applied"]).toBeUndefined();
+      const full = json<{ results: Array<Item & { settlement: { id: string }; transaction: { id: string } }> }>(again).results[0]!;
+      expect([full.status, full.settlement.id, full.transaction.id]).toEqual(["exists", booked!.settlementId, booked!.transactionId]);
+    });
+
     it("refuses an empty batch and one above BATCH_MAX_ITEMS by schema", async () => {
       const empty = await h.signedPost("/v1/settlements/events/batch", { events: [] });
       expect(problemCode(empty)).toBe("ENT_REQUEST_VALIDATION");

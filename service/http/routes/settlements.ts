@@ -89,6 +89,12 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** Whether an RFC 7240 Prefer header asks for `return=minimal` (preferences are comma-separated, case-insensitive). */
+function prefersMinimal(prefer: string | string[] | undefined): boolean {
+  const all = Array.isArray(prefer) ? prefer.join(",") : (prefer ?? "");
+  return all.split(",").some((p) => /^\s*return\s*=\s*"?minimal"?\s*(;|$)/i.test(p));
+}
+
 export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   const { metrics, services } = app;
   const batchMax = app.appConfig.http.batchMaxItems;
@@ -131,14 +137,15 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Post many settlement events",
-      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it.`,
+      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it. With \`Prefer: return=minimal\` (RFC 7240) a booked item carries \`settlementId\` and \`transactionId\` instead of the settlement and its transaction (about 60 bytes instead of about 5 KB), errors are answered in full, and the answer says \`Preference-Applied: return=minimal\`.`,
       security: bearerOnly,
-      headers: SignatureHeaders,
+      headers: Type.Object({ ...SignatureHeaders.properties, prefer: Type.Optional(Type.String({ description: "return=minimal: booked items answered by their ids only" })) }),
       body: Type.Object({ events: Type.Array(Type.Ref("SettlementEvent"), { minItems: 1, maxItems: batchMax }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ results: Type.Array(BatchItemView) }), ...problems(400, 401, 403, 413, 415, 429) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { events } = request.body as { events: EventBody[] };
+    const minimal = prefersMinimal(request.headers.prefer);
     const principal = principalOf(request.principal);
     writableGateway(principal); // an unbound gateway key posts nothing: 403 for the whole request
     // An item naming another gateway fails alone (403's code, by index); the others are posted.
@@ -156,9 +163,10 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)));
     posted.forEach((r, k) => (results[allowed[k] as number] = r));
     results.forEach((r, i) => count(events[i]?.type ?? "unknown", r));
+    if (minimal) reply.header("preference-applied", "return=minimal");
     return {
       results: results.map((r, index) => {
-        if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index);
+        if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index, minimal);
         // An unexpected failure of one item: its message may carry driver or SQL text. Log it with
         // the request id; the client gets the code and the id to quote, nothing else.
         request.log.error({ reqId: request.id, index, error: r.error.message }, "batch item failed");

@@ -168,6 +168,8 @@ export const BatchItemView = Type.Object({
   status: Type.Union([Type.Literal("created"), Type.Literal("exists"), Type.Literal("error")]),
   settlement: Type.Optional(Type.Ref("Settlement")),
   transaction: Type.Optional(Type.Ref("Transaction")),
+  settlementId: Type.Optional(Type.String({ description: "With `Prefer: return=minimal`, instead of `settlement`: the settlement's id" })),
+  transactionId: Type.Optional(Type.String({ description: "With `Prefer: return=minimal`, instead of `transaction`: its journal transaction's id" })),
   error: Type.Optional(
     Type.Object({
       code: Type.String(),
@@ -177,10 +179,12 @@ export const BatchItemView = Type.Object({
   ),
 });
 
-export function batchItemView(r: SettlementItemResult, index: number) {
+/** A batch item: the settlement and its transaction in full, or (`minimal`) their ids only; an error in full either way. */
+export function batchItemView(r: SettlementItemResult, index: number, minimal = false) {
   if (r.status === "error") {
     return { index, status: "error" as const, error: { code: r.error.code, message: r.error.message, ...(r.error.fields ? { errors: r.error.fields } : {}) } };
   }
+  if (minimal) return { index, status: r.status, settlementId: r.settlement.id, transactionId: r.transaction.id };
   return { index, ...settlementResultView(r) };
 }
 
