@@ -171,6 +171,49 @@ describe("settlement routes", () => {
       expect([full.status, full.settlement.id, full.transaction.id]).toEqual(["exists", booked!.settlementId, booked!.transactionId]);
     });
 
+    it("answers an event that fails the schema as that item's error, naming its fields, and books the others", async () => {
+      type Item = { index: number; status: string; settlement?: { eventKey: string }; error?: { code: string; errors?: Array<{ field: string }> } };
+      const events = [
+        capture({ gatewayEventId: "sch-1", settlementId: "ORD-SCH-1" }),
+        { ...capture({ gatewayEventId: "sch-2", settlementId: "ORD-SCH-2" }), amount: "-1", surprise: true },
+        42,
+        { ...capture({ gatewayEventId: "sch-4", settlementId: "ORD-SCH-4" }), type: "x".repeat(300) },
+        capture({ gatewayEventId: "sch-5", settlementId: "ORD-SCH-5" }),
+      ];
+      const r = await h.signedPost("/v1/settlements/events/batch", { events });
+      expect(r.statusCode, r.body).toBe(200);
+      const results = json<{ results: Item[] }>(r).results;
+      expect(results.map((x) => [x.index, x.status, x.error?.code])).toEqual([
+        [0, "created", undefined],
+        [1, "error", "ENT_REQUEST_VALIDATION"],
+        [2, "error", "ENT_REQUEST_VALIDATION"],
+        [3, "error", "ENT_REQUEST_VALIDATION"],
+        [4, "created", undefined],
+      ]);
+      const fields = (i: number) => [...new Set(results[i]!.error!.errors!.map((f) => f.field))].sort();
+      expect(fields(1)).toEqual(["events.1.amount", "events.1.surprise"]);
+      expect(fields(2)).toEqual(["events.2"]);
+      expect(fields(3)).toEqual(["events.3.type"]);
+      // The refused events were not booked; the others were, as if sent alone.
+      for (const id of ["sch-2", "sch-4"]) expect(json<{ items: unknown[] }>(await h.get(`/v1/settlements?gatewayEventId=${id}`)).items).toEqual([]);
+      expect(json<{ items: unknown[] }>(await h.get("/v1/settlements?gatewayEventId=sch-5")).items).toHaveLength(1);
+      // The metric counts the refused events as "invalid", never under the type they sent.
+      const metrics = (await h.app.inject({ url: "/metrics" })).body;
+      expect(metrics).toMatch(/type="invalid",result="ENT_REQUEST_VALIDATION"} 3/);
+      expect(metrics).not.toContain("xxxxxxxxxx");
+    });
+
+    it("refuses a body that is not {events: [...]} as a whole, naming the field", async () => {
+      const extra = await h.signedPost("/v1/settlements/events/batch", { events: [capture({ gatewayEventId: "env-1" })], note: "x" });
+      expect(problemCode(extra)).toBe("ENT_REQUEST_VALIDATION");
+      expect(json<{ errors: Array<{ field: string }> }>(extra).errors.map((f) => f.field)).toEqual(["note"]);
+      const none = await h.signedPost("/v1/settlements/events/batch", { event: capture({ gatewayEventId: "env-2" }) });
+      expect(json<{ errors: Array<{ field: string }> }>(none).errors.map((f) => f.field).sort()).toEqual(["event", "events"]);
+      const notArray = await h.signedPost("/v1/settlements/events/batch", { events: capture({ gatewayEventId: "env-3" }) });
+      expect(json<{ errors: Array<{ field: string }> }>(notArray).errors.map((f) => f.field)).toEqual(["events"]);
+      expect(json<{ items: unknown[] }>(await h.get("/v1/settlements?gatewayEventId=env-1")).items).toEqual([]);
+    });
+
     it("refuses an empty batch and one above BATCH_MAX_ITEMS by schema", async () => {
       const empty = await h.signedPost("/v1/settlements/events/batch", { events: [] });
       expect(problemCode(empty)).toBe("ENT_REQUEST_VALIDATION");

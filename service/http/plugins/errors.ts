@@ -35,7 +35,8 @@ function messageOf(issue: AjvIssue): string {
   return issue.message ?? issue.keyword;
 }
 
-export function validationProblem(error: FastifyError): AppError {
+/** A failed schema check as one problem naming every field; `validationContext` is the request part ("body", "headers", ...). */
+export function validationProblem(error: { validation?: unknown; validationContext?: string }): AppError {
   const issues = (error.validation ?? []) as AjvIssue[];
   const seen = new Set<string>();
   const fields: FieldIssue[] = [];

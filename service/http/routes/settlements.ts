@@ -6,7 +6,7 @@
  * (`settlement:<gateway>:<gatewayEventId>`, refunds' originalEventId, quotes) is then the key's own. Reads
  * through a gateway key see that gateway's records only; another gateway's answers as missing.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
@@ -16,7 +16,8 @@ import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
 import { periodOf, wantsCsv } from "../query.js";
 import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
-import { isAppError } from "../../errors.js";
+import { isAppError, type AppError } from "../../errors.js";
+import { validationProblem } from "../plugins/errors.js";
 
 export const EventBody = Type.Object(
   {
@@ -95,6 +96,27 @@ function prefersMinimal(prefer: string | string[] | undefined): boolean {
   return all.split(",").some((p) => /^\s*return\s*=\s*"?minimal"?\s*(;|$)/i.test(p));
 }
 
+/**
+ * The batch body's schema failures (the route attaches them instead of answering 400), split: one
+ * of the envelope (no `events`, not an array, too many, a field beside it) fails the request; one
+ * inside an event fails that event alone, as its problem naming `events.<i>.<field>`.
+ */
+function itemSchemaErrors(request: FastifyRequest): Map<number, AppError> {
+  const failed = request.validationError;
+  if (failed === undefined) return new Map();
+  // fastify stops at a failed body before the headers, which is safe here: the route's headers are
+  // optional strings, and the auth plugin has checked the signature headers before validation.
+  if (failed.validationContext !== "body") throw validationProblem(failed);
+  const byItem = new Map<number, unknown[]>();
+  for (const issue of failed.validation as Array<{ instancePath: string }>) {
+    const item = /^\/events\/(\d+)(?:\/|$)/.exec(issue.instancePath);
+    if (item === null) throw validationProblem(failed);
+    const index = Number(item[1]);
+    byItem.set(index, [...(byItem.get(index) ?? []), issue]);
+  }
+  return new Map([...byItem].map(([index, issues]) => [index, validationProblem({ validation: issues, validationContext: "body" })]));
+}
+
 export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   const { metrics, services } = app;
   const batchMax = app.appConfig.http.batchMaxItems;
@@ -134,35 +156,43 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
 
   app.post("/v1/settlements/events/batch", {
     config: { auth: { scopes: ["gateway:write"], signed: true } },
+    // An event that fails the schema fails alone (itemSchemaErrors), as a business refusal does.
+    attachValidation: true,
     schema: {
       tags: [TAGS.settlements],
       summary: "Post many settlement events",
-      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it. With \`Prefer: return=minimal\` (RFC 7240) a booked item carries \`settlementId\` and \`transactionId\` instead of the settlement and its transaction (about 60 bytes instead of about 5 KB), errors are answered in full, and the answer says \`Preference-Applied: return=minimal\`.`,
+      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it. An event that fails the event schema is that item's \`error\` (ENT_REQUEST_VALIDATION naming \`events.<index>.<field>\`) and the others are booked; a body that is not \`{"events": [...]}\` with 1 to ${batchMax} events is a 400 for the request. With \`Prefer: return=minimal\` (RFC 7240) a booked item carries \`settlementId\` and \`transactionId\` instead of the settlement and its transaction (about 60 bytes instead of about 5 KB), errors are answered in full, and the answer says \`Preference-Applied: return=minimal\`.`,
       security: bearerOnly,
       headers: Type.Object({ ...SignatureHeaders.properties, prefer: Type.Optional(Type.String({ description: "return=minimal: booked items answered by their ids only" })) }),
       body: Type.Object({ events: Type.Array(Type.Ref("SettlementEvent"), { minItems: 1, maxItems: batchMax }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ results: Type.Array(BatchItemView) }), ...problems(400, 401, 403, 413, 415, 429) },
     },
   }, async (request, reply) => {
+    const invalid = itemSchemaErrors(request);
     const { events } = request.body as { events: EventBody[] };
     const minimal = prefersMinimal(request.headers.prefer);
     const principal = principalOf(request.principal);
     writableGateway(principal); // an unbound gateway key posts nothing: 403 for the whole request
-    // An item naming another gateway fails alone (403's code, by index); the others are posted.
+    // An item that fails the schema, or names another gateway (403's code), fails alone, by index;
+    // the others are posted.
     const results = new Array<SettlementItemResult>(events.length);
+    const refuse = (i: number, err: AppError) => (results[i] = { status: "error", error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } });
     const allowed: number[] = [];
     events.forEach((e, i) => {
+      const schemaError = invalid.get(i);
+      if (schemaError !== undefined) return refuse(i, schemaError);
       try {
         assertWritesAs(principal, e.gateway, `events.${i}.gateway`);
         allowed.push(i);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        results[i] = { status: "error", error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } };
+        refuse(i, err);
       }
     });
     const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)));
     posted.forEach((r, k) => (results[allowed[k] as number] = r));
-    results.forEach((r, i) => count(events[i]?.type ?? "unknown", r));
+    // An item that failed the schema may carry any `type`: its metric says "invalid", never that text.
+    results.forEach((r, i) => count(invalid.has(i) ? "invalid" : (events[i]?.type ?? "unknown"), r));
     if (minimal) reply.header("preference-applied", "return=minimal");
     return {
       results: results.map((r, index) => {
