@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { EventBody } from "../../service/http/routes/settlements.js";
 
 interface ResultBody {
   status: string;
@@ -201,6 +202,34 @@ describe("settlement routes", () => {
       const metrics = (await h.app.inject({ url: "/metrics" })).body;
       expect(metrics).toMatch(/type="invalid",result="ENT_REQUEST_VALIDATION"} 3/);
       expect(metrics).not.toContain("xxxxxxxxxx");
+    });
+
+    it("refuses a NUL character in any string field of one event as that event's error, and books the others", async () => {
+      // Every string field of the event schema (enumerations included): the body parser leaves NUL
+      // to this route's schema, so a field that accepted one would reach PostgreSQL, which stores none.
+      const props = (EventBody as unknown as { properties: Record<string, { type?: string; anyOf?: unknown[] }> }).properties;
+      const fields = Object.keys(props).filter((f) => props[f]!.type === "string" || props[f]!.anyOf !== undefined);
+      expect(fields.length).toBeGreaterThan(15);
+      const events = [
+        capture({ gatewayEventId: "nul-ok", settlementId: "ORD-NUL-OK" }),
+        ...fields.map((f, i) => {
+          const e = capture({ gatewayEventId: `nul-${i}`, settlementId: `ORD-NUL-${i}` });
+          return { ...e, [f]: `${typeof e[f] === "string" ? e[f] : "X"}\u0000` };
+        }),
+      ];
+      const r = await h.signedPost("/v1/settlements/events/batch", { events });
+      expect(r.statusCode, r.body).toBe(200);
+      const results = json<{ results: Array<{ index: number; status: string; error?: { code: string; errors?: Array<{ field: string }> } }> }>(r).results;
+      expect(results[0]!.status).toBe("created");
+      fields.forEach((f, i) => {
+        const item = results[i + 1]!;
+        expect([f, item.status, item.error?.code], JSON.stringify(item)).toEqual([f, "error", "ENT_REQUEST_VALIDATION"]);
+        expect(item.error!.errors!.map((x) => x.field)).toContain(`events.${i + 1}.${f}`);
+      });
+      // The one-event route still refuses the body as a whole, naming the field.
+      const single = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "nul-single", sellerId: "S-POP\u0000" }));
+      expect(problemCode(single)).toBe("ENT_REQUEST_VALIDATION");
+      expect(json<{ errors: Array<{ field: string; message: string }> }>(single).errors).toEqual([{ field: "sellerId", message: "must not contain NUL (\\u0000) characters" }]);
     });
 
     it("refuses a body that is not {events: [...]} as a whole, naming the field", async () => {

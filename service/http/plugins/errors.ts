@@ -129,8 +129,9 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
     void parseJson(request, raw.toString("utf8"), (err, value) => {
       if (err === null) {
         // PostgreSQL stores no NUL in text or JSON: refused here, naming the field, for every route
-        // and every nested string (a JSON body can only carry NUL as the escape \u0000).
-        const nul = raw.includes(NUL_ESCAPE) ? nulField(value, []) : null;
+        // and every nested string (a JSON body can only carry NUL as the escape \u0000), unless the
+        // route's schema refuses them item by item.
+        const nul = raw.includes(NUL_ESCAPE) && request.routeOptions.config.nulByItem !== true ? nulField(value, []) : null;
         if (nul !== null) return done(Errors.validation(`1 invalid field: ${nul} must not contain NUL (\\u0000) characters`, { fields: [{ field: nul, message: "must not contain NUL (\\u0000) characters" }] }), undefined);
         return done(null, value);
       }

@@ -155,7 +155,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post("/v1/settlements/events/batch", {
-    config: { auth: { scopes: ["gateway:write"], signed: true } },
+    config: { auth: { scopes: ["gateway:write"], signed: true }, nulByItem: true },
     // An event that fails the schema fails alone (itemSchemaErrors), as a business refusal does.
     attachValidation: true,
     schema: {
