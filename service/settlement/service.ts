@@ -144,7 +144,8 @@ function recordOf(
   };
 }
 
-function errorItem(raw: unknown): SettlementItemResult {
+/** A failure as an item's answer: an AppError (or a transient database fault) by its code and fields, anything else as ENT_INTERNAL. */
+export function errorItem(raw: unknown): SettlementItemResult {
   const e = transientAsAppError(raw);
   if (isAppError(e))
     return { status: "error", error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };

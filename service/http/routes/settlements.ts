@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { CHARGE_KINDS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, errorItem, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
@@ -176,17 +176,19 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     // An item that fails the schema, or names another gateway (403's code), fails alone, by index;
     // the others are posted.
     const results = new Array<SettlementItemResult>(events.length);
-    const refuse = (i: number, err: AppError) => (results[i] = { status: "error", error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } });
     const allowed: number[] = [];
     events.forEach((e, i) => {
       const schemaError = invalid.get(i);
-      if (schemaError !== undefined) return refuse(i, schemaError);
+      if (schemaError !== undefined) {
+        results[i] = errorItem(schemaError);
+        return;
+      }
       try {
         assertWritesAs(principal, e.gateway, `events.${i}.gateway`);
         allowed.push(i);
       } catch (err) {
         if (!isAppError(err)) throw err;
-        refuse(i, err);
+        results[i] = errorItem(err);
       }
     });
     const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)));
