@@ -135,6 +135,23 @@ export function payoutFromRow(r: PayoutRow): StoredPayout {
   };
 }
 
+/** The batch fields execution may set (`updateBatch`), and their columns. */
+const BATCH_COLUMNS = {
+  status: "status",
+  attempt: "attempt",
+  txKey: "tx_key",
+  txHash: "tx_hash",
+  blockNumber: "block_number",
+  blockHash: "block_hash",
+  paidTotal: "paid_total",
+  deferredTotal: "deferred_total",
+  cancelTxKey: "cancel_tx_key",
+  error: "error",
+  nextAttemptAt: "next_attempt_at",
+  sentAt: "sent_at",
+  finalAt: "final_at",
+} as const;
+
 export class PayoutRepository {
   constructor(private readonly sql: SqlRunner) {}
 
@@ -198,38 +215,9 @@ export class PayoutRepository {
   // ---- execution's writes ---------------------------------------------------------------------
 
   /** Compare-and-set of a batch: applies `set` only while the batch is in one of `from`. */
-  async updateBatch(id: bigint, from: readonly PayoutStatus[], set: Partial<{
-    status: PayoutStatus;
-    attempt: number;
-    txKey: string | null;
-    txHash: string | null;
-    blockNumber: bigint | null;
-    blockHash: string | null;
-    paidTotal: bigint | null;
-    deferredTotal: bigint | null;
-    cancelTxKey: string | null;
-    error: string | null;
-    nextAttemptAt: Date | null;
-    sentAt: Date | null;
-    finalAt: Date | null;
-  }>): Promise<PayoutBatch | null> {
+  async updateBatch(id: bigint, from: readonly PayoutStatus[], set: Partial<Pick<PayoutBatch, keyof typeof BATCH_COLUMNS>>): Promise<PayoutBatch | null> {
     const cols: Record<string, unknown> = {};
-    const map: Record<string, string> = {
-      status: "status",
-      attempt: "attempt",
-      txKey: "tx_key",
-      txHash: "tx_hash",
-      blockNumber: "block_number",
-      blockHash: "block_hash",
-      paidTotal: "paid_total",
-      deferredTotal: "deferred_total",
-      cancelTxKey: "cancel_tx_key",
-      error: "error",
-      nextAttemptAt: "next_attempt_at",
-      sentAt: "sent_at",
-      finalAt: "final_at",
-    };
-    for (const [k, v] of Object.entries(set)) if (v !== undefined) cols[map[k]!] = v;
+    for (const [k, v] of Object.entries(set)) if (v !== undefined) cols[BATCH_COLUMNS[k as keyof typeof BATCH_COLUMNS]] = v;
     const names = Object.keys(cols);
     const assignments = names.map((n, i) => `"${n}" = $${i + 3}`).join(", ");
     const [r] = await this.sql.q<BatchRow[]>(
