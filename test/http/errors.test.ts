@@ -100,6 +100,7 @@ describe("problem documents", () => {
     const r = await h.app.inject({ method: "POST", url: "/v1/fx/rates", payload: "rates=1", headers: { "content-type": "text/plain", authorization: `Bearer ${h.keys.admin.key}` } });
     expect(r.statusCode).toBe(415);
     expect(problemCode(r)).toBe("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE");
+    expect(json<{ detail: string }>(r).detail).toBe("send the body as application/json");
   });
 
   it("lists each invalid field of a request", async () => {

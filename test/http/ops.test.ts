@@ -155,6 +155,10 @@ describe("operations routes and docs", () => {
       expect(op?.security, `${method} ${path} security`).toEqual(security);
     }
     for (const p of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[p]?.["get"]).toBeDefined();
+    // A body that is not JSON is documented with its own content types.
+    const bodyTypes = (path: string) => Object.keys((doc.paths[path]?.["post"]?.requestBody as { content?: object } | undefined)?.content ?? {});
+    expect(bodyTypes("/v1/cash/statements")).toEqual(["application/xml"]);
+    expect(bodyTypes("/v1/reconciliation/imports")).toEqual(["text/csv", "application/csv", "text/plain"]);
     // Errors are documented as problem+json, and every $ref resolves inside the document.
     expect(JSON.stringify(doc.paths["/v1/settlements/events"]?.["post"]?.responses["409"])).toContain("application/problem+json");
     const full = doc as unknown as { components: { schemas: Record<string, unknown> } };

@@ -53,13 +53,14 @@ export function validationProblem(error: { validation?: unknown; validationConte
 }
 
 /** Fastify's built-in error codes -> our stable codes. */
-function mapFastifyError(error: FastifyError): { appError: AppError; status?: number } | null {
+function mapFastifyError(error: FastifyError, request: FastifyRequest): { appError: AppError; status?: number } | null {
   if (error.validation !== undefined) return { appError: validationProblem(error) };
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return { appError: HttpErrors.bodyTooLarge(`the request body exceeds the limit of this route`) };
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return { appError: HttpErrors.unsupportedMediaType("send the body as application/json") };
+      // A route taking another body than JSON says so in its schema (`consumes`, also in /openapi.json).
+      return { appError: HttpErrors.unsupportedMediaType(`send the body as ${(request.routeOptions.schema?.consumes ?? ["application/json"]).join(" or ")}`) };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return { appError: HttpErrors.malformedJson("the body is empty but the content type is application/json") };
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -152,7 +153,7 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
     // A database fault that outlasted its retries: 503 with Retry-After, never a 500.
     const transient = transientAsAppError(error);
     if (isAppError(transient)) return sendProblem(request, reply, transient);
-    const mapped = mapFastifyError(error);
+    const mapped = mapFastifyError(error, request);
     if (mapped !== null) return sendProblem(request, reply, mapped.appError, mapped.status);
     // Unknown: log everything here, send nothing of it.
     request.log.error({ err: error, reqId: request.id }, "unhandled error");

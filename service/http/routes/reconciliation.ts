@@ -205,6 +205,9 @@ function wantsCsv(request: FastifyRequest, q: ReportQuery): boolean {
   return /\btext\/csv\b/.test(accept) && !/\bapplication\/json\b/.test(accept);
 }
 
+/** The content types a report body may be sent as. */
+const REPORT_BODY_TYPES = ["text/csv", "application/csv", "text/plain"] as const;
+
 export async function reconciliationRoutes(app: FastifyInstance): Promise<void> {
   const read = { auth: { scopes: ["finance:read" as const] } };
   // Imports, runs and resolutions: a finance team's work, apart from the admin key that issues keys.
@@ -218,18 +221,21 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
 
   // A report is streamed, never buffered: the parser hands the request stream itself to the route,
   // which hashes, validates and compresses it chunk by chunk (the size limit is the service's).
-  app.addContentTypeParser(["text/csv", "application/csv", "text/plain"], (_request, payload, done) => {
+  app.addContentTypeParser([...REPORT_BODY_TYPES], (_request, payload, done) => {
     done(null, payload);
   });
 
   app.post("/v1/reconciliation/imports", {
-    config: write,
+    // The body is a stream, so the route has no body schema to validate; /openapi.json still
+    // documents it, as the file it is.
+    config: { ...write, swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, body: Type.String({ description: "the report file (CSV)" }) }, url }) },
     schema: {
       tags: [TAG],
       summary: "Import a gateway settlement report (CSV body)",
       description:
         "Body: the report file as `text/csv`, streamed. `format`: `adyen_settlement_details` (Adyen Settlement details report) or `stripe_itemized_balance` (Stripe balance_change_from_activity.itemized). A file without the format's columns is refused (ENT_RECON_REPORT_FORMAT, naming them); malformed records are listed on the import with line and column. The same file again answers 200 `exists` with the original import.",
       security: bearer,
+      consumes: [...REPORT_BODY_TYPES],
       querystring: Type.Object(
         {
           format: Type.String({ enum: [...REPORT_FORMATS] }),
