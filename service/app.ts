@@ -12,7 +12,7 @@ import "./http/types.js";
 import { lazySerializers, lazyValidators } from "./http/compilers.js";
 import { authPlugin } from "./http/plugins/auth.js";
 import { docsPlugin } from "./http/plugins/docs.js";
-import { errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./http/plugins/errors.js";
+import { clientError, errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./http/plugins/errors.js";
 import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
@@ -78,6 +78,7 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     forceCloseConnections: "idle",
     schemaController: { compilersFactory: { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } },
     ajv: {

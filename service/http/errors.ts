@@ -47,6 +47,10 @@ export const HttpErrors = {
   /** A path segment longer than any parameter of any route (the router refuses it before routing). */
   paramTooLong: defineError("ENT_HTTP_PARAM_TOO_LONG", 414, "Path parameter too long"),
   rateLimited: defineError("ENT_HTTP_RATE_LIMITED", 429, "Too many requests"),
+  /** The request line and headers exceed Node's limit (16 KiB): refused by the HTTP parser, before routing. */
+  headersTooLarge: defineError("ENT_HTTP_HEADERS_TOO_LARGE", 431, "Request header fields too large"),
+  /** The request did not arrive whole within `requestTimeout`. */
+  requestTimeout: defineError("ENT_HTTP_REQUEST_TIMEOUT", 408, "Request timeout"),
   /** Any other client error Fastify raises before the route (bad Content-Length, bad header...). */
   badRequest: defineError("ENT_HTTP_BAD_REQUEST", 400, "Bad request"),
   notReady: defineError("ENT_HTTP_NOT_READY", 503, "Service not ready"),

@@ -1,6 +1,7 @@
 import { AjvCompiler } from "@fastify/ajv-compiler";
 import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
 import Fastify from "fastify";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServices } from "../../service/services.js";
 import { app, buildApp, serverOptions } from "../../service/app.js";
@@ -101,6 +102,32 @@ describe("problem documents", () => {
     expect(r.statusCode).toBe(415);
     expect(problemCode(r)).toBe("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE");
     expect(json<{ detail: string }>(r).detail).toBe("send the body as application/json");
+  });
+
+  it("answers what Node's HTTP parser refuses (headers over 16 KiB, bytes that are not HTTP) as problem documents too", async () => {
+    const server = Fastify(serverOptions(h.config, false));
+    server.get("/v1/x", async () => ({}));
+    const url = new URL(await server.listen({ port: 0, host: "127.0.0.1" }));
+    try {
+      const raw = (request: string) =>
+        new Promise<string>((resolve, reject) => {
+          let answer = "";
+          const socket = connect(Number(url.port), "127.0.0.1", () => socket.end(request));
+          socket.on("data", (d: Buffer) => (answer += d.toString()));
+          socket.on("close", () => resolve(answer));
+          socket.on("error", reject);
+        });
+      const long = await raw(`GET /v1/x?sellerId=${"a".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(long).toMatch(/^HTTP\/1.1 431 /);
+      expect(long).toContain("Content-Type: application/problem+json");
+      const problem = JSON.parse(long.slice(long.indexOf("\r\n\r\n") + 4)) as { code: string; status: number; type: string };
+      expect(problem).toMatchObject({ code: "ENT_HTTP_HEADERS_TOO_LARGE", status: 431, type: "/problems/ENT_HTTP_HEADERS_TOO_LARGE" });
+      const garbage = await raw("HELLO\r\n\r\n");
+      expect(garbage).toMatch(/^HTTP\/1.1 400 /);
+      expect(garbage).toContain('"code":"ENT_HTTP_BAD_REQUEST"');
+    } finally {
+      await server.close();
+    }
   });
 
   it("lists each invalid field of a request", async () => {

@@ -7,6 +7,8 @@
  * Also owns JSON body parsing: the raw bytes are kept on the request because a gateway's HMAC
  * signature covers exactly those bytes, not a re-serialisation of the parsed object.
  */
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import { transientAsAppError } from "../../db/errors.js";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
@@ -89,6 +91,25 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
         ? HttpErrors.badRequest("the path is not a valid URL (bad percent-encoding)")
         : HttpErrors.badRequest("the request could not be routed");
   sendProblem(request, reply, problem);
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify has a request (Fastify's `clientErrorHandler`):
+ * headers or a request line over the size limit, a request that did not arrive in time, bytes that
+ * are not HTTP. Answered as the same problem documents (no request path is known: `instance` is
+ * "/"), then the connection is closed, as the parser cannot go on reading it.
+ */
+export function clientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const e =
+    error.code === "HPE_HEADER_OVERFLOW" ? HttpErrors.headersTooLarge("the request line and headers exceed 16 KiB; send long filters in fewer, shorter parameters")
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? HttpErrors.requestTimeout("the request did not arrive whole in time")
+        : HttpErrors.badRequest("the request is not valid HTTP/1.1");
+  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+    const body = JSON.stringify(problemOf(e, "/", randomUUID()));
+    socket.write(`HTTP/1.1 ${e.status} ${e.title}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** Longest path parameter the router accepts: event keys reach 252 characters, account codes 200. */
