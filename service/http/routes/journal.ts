@@ -170,7 +170,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "Balance of an account, now or at an instant",
       description:
-        "`?at=`: the balance by effective instant (every transaction effective by then, a late one included: what finance reports for a period end). `?bookedAt=`: as the ledger held it at that booking instant (point-in-time read). At most one of the two.",
+        "`?at=`: the balance by effective instant (every transaction effective at or before it, a late one included; a period's closing balance, whose end is exclusive, is the balance at its end less 1 ms: a late event re-dated into the open period is effective at its first instant). `?bookedAt=`: as the ledger held it at that booking instant (point-in-time read). At most one of the two.",
       security: bearer,
       params: AccountParams,
       querystring: Type.Object({ at: Type.Optional(DateTime), bookedAt: Type.Optional(DateTime) }, { additionalProperties: false }),
