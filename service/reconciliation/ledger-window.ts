@@ -101,8 +101,11 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** A growable column of bigints: int64 storage, with the rare larger values kept aside. */
-class BigColumn {
+/**
+ * A growable column of bigints: int64 storage, with the rare larger values kept aside, so a value
+ * (or a sum kept in it: the matcher's per-event sums) never wraps around as a BigInt64Array would.
+ */
+export class BigColumn {
   data: BigInt64Array;
   private readonly wide = new Map<number, bigint>();
   constructor(capacity: number) {
@@ -114,6 +117,7 @@ class BigColumn {
       this.data[i] = 0n;
     } else {
       this.data[i] = v;
+      if (this.wide.size !== 0) this.wide.delete(i);
     }
   }
   get(i: number): bigint {

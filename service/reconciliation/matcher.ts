@@ -14,7 +14,7 @@ import { createHash, type Hash } from "node:crypto";
 import { differsByMoreThanBps, parseRateFraction, rateFraction, rateFractionToString, relativeDifferenceBps, type RateFraction } from "../money/index.js";
 import { SETTLEMENT_CURRENCY, type SettlementEventType } from "../settlement/index.js";
 import type { ChainView } from "./chain-view.js";
-import { EventCode, fnv1a, type LedgerWindow } from "./ledger-window.js";
+import { BigColumn, EventCode, fnv1a, type LedgerWindow } from "./ledger-window.js";
 import { stateAtLeast, type MatchingRules } from "./rules.js";
 import type { ReconItem, ReportFormat, ReportRow, RowKind, RuleName, RunSummary } from "./types.js";
 
@@ -49,7 +49,8 @@ export interface MatchOutcome {
   matchedSha256: string;
 }
 
-const COMPATIBLE: Record<RowKind, SettlementEventType | null> = {
+/** The settlement event type a row of each kind is matched to (also the remittances' ledger lookup, service.ts). */
+export const COMPATIBLE: Record<RowKind, SettlementEventType | null> = {
   capture: "capture",
   refund: "refund",
   chargeback: "chargeback",
@@ -90,9 +91,10 @@ export class Matcher {
   private leftoverCapped = 0;
   // Per ledger event (by window index).
   private hits: Uint32Array;
-  private sumAmount: BigInt64Array;
-  private sumFee: BigInt64Array;
-  private sumSlack: BigInt64Array;
+  // Sums of several rows: each row is below 2^63 (formats/common.ts), their sum need not be.
+  private sumAmount: BigColumn;
+  private sumFee: BigColumn;
+  private sumSlack: BigColumn;
   private feeUnknown: Uint8Array;
   private firstLine: Uint32Array;
   private firstSource: Uint16Array;
@@ -125,9 +127,9 @@ export class Matcher {
     this.now = (o.now ?? new Date()).getTime();
     const n = Math.max(1, this.w.size);
     this.hits = new Uint32Array(n);
-    this.sumAmount = new BigInt64Array(n);
-    this.sumFee = new BigInt64Array(n);
-    this.sumSlack = new BigInt64Array(n);
+    this.sumAmount = new BigColumn(n);
+    this.sumFee = new BigColumn(n);
+    this.sumSlack = new BigColumn(n);
     this.feeUnknown = new Uint8Array(n);
     this.firstLine = new Uint32Array(n);
     this.firstSource = new Uint16Array(n);
@@ -378,6 +380,8 @@ export class Matcher {
           difference: null,
           evidence: {
             reason: "a second report row with the same row id matched the same event; it is not counted twice",
+            // The report amount is in the row's currency (report.ts reads it from here when it is not the event's).
+            ...(r.currency !== w.currencyOf(i) ? { reportCurrency: r.currency } : {}),
             firstLine: this.firstLine[i],
             firstImportId: this.o.sources[this.firstSource[i]!]?.importId ?? null,
             report: this.rowEvidence(r),
@@ -410,11 +414,11 @@ export class Matcher {
       return;
     }
     const amount = r.amount ?? 0n;
-    this.sumAmount[i] = this.sumAmount[i]! + amount;
+    this.sumAmount.set(i, this.sumAmount.get(i) + amount);
     if (r.fee === null) this.feeUnknown[i] = 1;
     else {
-      this.sumFee[i] = this.sumFee[i]! + r.fee;
-      this.sumSlack[i] = this.sumSlack[i]! + r.feeSlack;
+      this.sumFee.set(i, this.sumFee.get(i) + r.fee);
+      this.sumSlack.set(i, this.sumSlack.get(i) + r.feeSlack);
     }
     if (amount !== this.comparable(i) || (!this.isFeeAdjustment(i) && r.fee !== null && r.fee !== w.fee.get(i))) {
       const list = this.differing.get(i);
@@ -535,7 +539,7 @@ export class Matcher {
       if (n > 1) this.byRule["one_to_many_events"] = (this.byRule["one_to_many_events"] ?? 0) + 1;
       const lines = this.multiLines.get(i)?.map(([, l]) => l) ?? [this.firstLine[i]!];
       const expected = this.comparable(i);
-      const got = this.sumAmount[i]!;
+      const got = this.sumAmount.get(i);
       const rows = this.differing.get(i) ?? [];
       if (abs(got - expected) > this.amountTol) {
         this.emit({
@@ -558,9 +562,9 @@ export class Matcher {
         continue;
       }
       if (this.isFeeAdjustment(i) || this.feeUnknown[i]) continue;
-      const fee = this.sumFee[i]!;
+      const fee = this.sumFee.get(i);
       const ledgerFee = w.fee.get(i);
-      const slack = this.sumSlack[i]!;
+      const slack = this.sumSlack.get(i);
       if (abs(fee - ledgerFee) > this.feeTol + slack) {
         this.emit({
           category: "amount_mismatch",

@@ -11,12 +11,32 @@
  *     by direction, what the ledger's receivable took in B) and settles the sum of their nets in N.
  * A row listed twice counts once (as in the payout check). A payout whose groups do not add up to
  * it (the payout_batch exception) is skipped: the bank received something the rows do not explain.
+ *
+ * What a converted row clears is what the LEDGER booked on the receivable for its event (`booked`:
+ * the event matched by reference, amount less fee, signed), when the row agrees with it up to the
+ * rounding of the fee's conversion back at the row's rate (feeSlack, plus the default fee
+ * tolerance). The report's own figure would leave that rounding on the receivable for ever; the
+ * ledger's figure lets the remittance realise it as FX (settled USD against the cleared amount's
+ * booked USD). A row the ledger disagrees with beyond that (the run's amount_mismatch) clears its
+ * own figure: such a difference is an exception to resolve, never FX.
+ *
+ * Ids: each remittance is `<batch>` (one buyer currency) or `<batch>-<B>` (several), in file order,
+ * as it always was; a later payout line of the same batch (Adyen pays each net currency separately)
+ * whose id is already taken by a DIFFERENT remittance gets `<batch>-<B>`, or `<batch>-<N>-<B>` if
+ * that is taken too. The first claimant keeps the old id, so a replay of an import booked before
+ * answers `exists`; the same payout line twice derives the same id (booked once).
  */
 import { REMITTANCE_ID } from "../settlement/index.js";
+import { DEFAULT_RULES } from "./rules.js";
 import type { ReportRow } from "./types.js";
 
+/** What the ledger booked for the event a report row is matched to (null: none found). */
+export type BookedSide = (row: ReportRow) => { currency: string; amount: bigint; fee: bigint } | null;
+
+const FEE_TOLERANCE = BigInt(DEFAULT_RULES.feeToleranceMinor);
+
 export interface PayoutRemittance {
-  /** The payout's batch, or `<batch>-<B>` when it pays out rows in several buyer currencies. */
+  /** The payout's batch, or `<batch>-<B>` when it pays out rows in several buyer currencies (see the ids above). */
   remittanceId: string;
   batch: string;
   /** Report line of the payout row. */
@@ -64,9 +84,23 @@ export class PayoutRemittances {
     if (!rows.has(key)) rows.set(key, r);
   }
 
-  finish(): { remittances: PayoutRemittance[]; skipped: SkippedPayout[] } {
+  /** The buyer-side amount a converted row clears: the ledger's booking when the row agrees with it (see the header). */
+  static #cleared(r: ReportRow, booked: BookedSide | undefined): bigint | null {
+    if (r.amount === null) return null;
+    const sign = r.net !== null && r.net < 0n ? -1n : 1n;
+    const own = sign * r.amount - (r.fee ?? 0n);
+    const b = booked?.(r) ?? null;
+    if (b === null || r.fee === null || b.currency !== r.currency || b.amount !== r.amount) return own;
+    const off = r.fee - b.fee;
+    if ((off < 0n ? -off : off) > r.feeSlack + FEE_TOLERANCE) return own;
+    return sign * b.amount - b.fee;
+  }
+
+  finish(booked?: BookedSide): { remittances: PayoutRemittance[]; skipped: SkippedPayout[] } {
     const remittances: PayoutRemittance[] = [];
     const skipped: SkippedPayout[] = [];
+    /** Ids given so far (they start with their batch), with the body each was given to: the same body is the same remittance. */
+    const taken = new Map<string, string>();
     for (const p of this.#payouts) {
       const batch = p.batch ?? "";
       const N = p.netCurrency ?? "";
@@ -82,7 +116,10 @@ export class PayoutRemittances {
         const g = groups.get(B) ?? { settled: 0n, cleared: 0n };
         groups.set(B, g);
         g.settled += r.net ?? 0n;
-        if (B !== N) g.cleared = g.cleared === null || r.amount === null ? null : g.cleared + (r.net !== null && r.net < 0n ? -r.amount : r.amount) - (r.fee ?? 0n);
+        if (B !== N) {
+          const c = PayoutRemittances.#cleared(r, booked);
+          g.cleared = g.cleared === null || c === null ? null : g.cleared + c;
+        }
       }
       const total = [...groups.values()].reduce((s, g) => s + g.settled, 0n);
       if (total !== paid) {
@@ -104,7 +141,11 @@ export class PayoutRemittances {
       }
       const several = sorted.length > 1;
       for (const [B, g] of sorted) {
-        const remittanceId = several ? `${batch}-${B}` : batch;
+        const amount = B === N ? g.settled : (g.cleared ?? 0n);
+        const body = `${B}\u0000${amount}\u0000${N}\u0000${g.settled}\u0000${p.occurredAt}`;
+        const free = (id: string) => taken.get(id) === undefined || taken.get(id) === body;
+        const remittanceId = [several ? `${batch}-${B}` : batch, `${batch}-${B}`, `${batch}-${N}-${B}`].find(free) ?? `${batch}-${N}-${B}-${p.line}`;
+        taken.set(remittanceId, body);
         if (!REMITTANCE_ID.test(remittanceId)) {
           skipped.push({ batch, line: p.line, currency: B, reason: `the batch ${JSON.stringify(batch.slice(0, 40))} is not a usable remittance id (1-128 of A-Z a-z 0-9 . _ : -)` });
           continue;
@@ -114,7 +155,7 @@ export class PayoutRemittances {
           batch,
           line: p.line,
           currency: B,
-          amount: B === N ? g.settled : (g.cleared ?? 0n),
+          amount,
           settledCurrency: N,
           settledAmount: g.settled,
           occurredAt: new Date(p.occurredAt),

@@ -1,8 +1,13 @@
 /**
  * Run reports as CSV (RFC 4180, CRLF line ends): the items table (one row per exception; amounts
- * in minor units and, beside them, in major units with the currency's decimals, so EUR 12.34 and
- * KRW 1234 are not misread; the evidence as canonical JSON in the last column) and the summary as metric/value rows. The JSON
+ * in minor units and, beside them, in major units with the decimals of each amount's own currency,
+ * so EUR 12.34 and KRW 1234 are not misread: the report amount in `report_currency`, which differs
+ * from `currency` (the ledger's) for a currency mismatch; the evidence as canonical JSON; columns
+ * added later go at the end, after evidence) and the summary as metric/value rows. The JSON
  * forms are the API views (see service/http/routes/reconciliation.ts).
+ *
+ * Text cells come from gateway files and other people's ids: `csvLine` neutralises one that a
+ * spreadsheet would run as a formula (service/csv.ts).
  */
 import { csvLine } from "../csv.js";
 import { exponentOrNull, formatMinor } from "../money/index.js";
@@ -29,20 +34,27 @@ export const ITEM_COLUMNS = [
   "ledger_amount_major",
   "difference_major",
   "evidence",
+  "report_currency",
 ] as const;
 
-/** Minor units as a major-unit decimal of the item's currency ("" without a known currency). */
+/** Minor units as a major-unit decimal of `code` ("" without a known currency). */
 function major(amount: bigint | null, code: string | null): string | null {
   if (amount === null || code === null || exponentOrNull(code) === null) return null;
   return formatMinor(amount, code);
 }
 
+/** The report amount's currency: the row's where the matcher recorded one apart from the ledger's (a currency mismatch), else the item's. */
+export function reportCurrencyOf(i: ReconItem): string | null {
+  const c = i.evidence["reportCurrency"];
+  return typeof c === "string" ? c : i.currency;
+}
 
 export function itemsCsvHeader(): string {
   return csvLine(ITEM_COLUMNS);
 }
 
 export function itemCsvLine(i: ReconItem): string {
+  const reportCurrency = reportCurrencyOf(i);
   return csvLine([
     i.seq,
     i.category,
@@ -59,10 +71,12 @@ export function itemCsvLine(i: ReconItem): string {
     i.reportAmount,
     i.ledgerAmount,
     i.difference,
-    major(i.reportAmount, i.currency),
+    major(i.reportAmount, reportCurrency),
     major(i.ledgerAmount, i.currency),
+    // difference is only set when both sides are in the item's currency.
     major(i.difference, i.currency),
     canonicalJson(i.evidence),
+    reportCurrency,
   ]);
 }
 
@@ -101,5 +115,5 @@ export function summaryCsv(run: RunRecord): string {
   const { imports, ...rest } = run.summary;
   flatten("summary", rest);
   imports.forEach((imp, k) => flatten(`summary.imports.${k}`, imp));
-  return csvLine(["metric", "value"]) + rows.map((r) => csvLine(r)).join("");
+  return csvLine(["metric", "value"]) + rows.map(([m, v]) => csvLine([m, v])).join("");
 }

@@ -23,12 +23,12 @@ import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
-import { Matcher } from "./matcher.js";
+import { COMPATIBLE, Matcher } from "./matcher.js";
 import { ReportReader } from "./reader.js";
-import { PayoutRemittances } from "./remittances.js";
+import { PayoutRemittances, type BookedSide } from "./remittances.js";
 import type { ReconRepository } from "./repository.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
+import { DEFAULT_RULES, resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
 import {
   DEFAULT_GATEWAY,
   REPORT_FORMATS,
@@ -274,7 +274,9 @@ export class ReconciliationService {
 
   /**
    * The remittances an import's payout lines stand for (remittances.ts): the stored file streamed
-   * through the same reader as at import. The caller books them (the ledger's remittance).
+   * through the same reader as at import. The caller books them (the ledger's remittance). A
+   * converted row clears what the ledger booked for its event (found by reference, as a run's
+   * exact-reference rule does, in the import's span plus the default look-around).
    */
   async payoutRemittances(id: string): Promise<{ gateway: string } & ReturnType<PayoutRemittances["finish"]>> {
     const imp = await this.getImport(id);
@@ -282,7 +284,28 @@ export class ReconciliationService {
     const reader = new ReportReader(imp.format, 0, { row: (r) => payouts.row(r), error: () => undefined }, imp.summary.timeZone === undefined ? {} : { timeZone: imp.summary.timeZone });
     for await (const chunk of this.importBytes(imp.id)) reader.pushBytes(chunk);
     reader.end();
-    return { gateway: imp.gateway, ...payouts.finish() };
+    return { gateway: imp.gateway, ...payouts.finish(await this.bookedSide(imp)) };
+  }
+
+  /** The ledger's side of an import's rows: amount and fee of the event a row names (remittances.ts `BookedSide`). */
+  private async bookedSide(imp: ImportRecord): Promise<BookedSide | undefined> {
+    if (imp.minOccurredAt === null || imp.maxOccurredAt === null) return undefined;
+    const margin = DEFAULT_RULES.lookaroundHours * 3_600_000;
+    const window = new LedgerWindow(1024);
+    const span = { gateway: imp.gateway, from: new Date(imp.minOccurredAt.getTime() - margin), to: new Date(imp.maxOccurredAt.getTime() + 1 + margin), batchSize: this.pageSize };
+    for await (const page of this.settlement.iterateForReconciliation(span)) for (const r of page) window.add(r);
+    const references = DEFAULT_RULES.references[imp.format];
+    return (r) => {
+      const wanted = COMPATIBLE[r.kind];
+      if (wanted === null || wanted === "fee_adjustment") return null;
+      for (const name of references) {
+        const ref = r.refs[name];
+        if (ref === undefined) continue;
+        const i = window.find(ref);
+        if (i >= 0 && window.typeOf(i) === wanted) return { currency: window.currencyOf(i), amount: window.amount.get(i), fee: window.fee.get(i) };
+      }
+      return null;
+    };
   }
 
   async listImportErrors(id: string, page: { afterSeq?: number; limit?: number } = {}): Promise<Array<ImportError & { seq: number }>> {

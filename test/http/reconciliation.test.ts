@@ -180,7 +180,7 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
     expect(r.headers["content-type"]).toMatch(/^text\/csv/);
     expect(r.headers["x-entrepot-run-digest"]).toBe(run.digest);
     const lines = r.body.trimEnd().split("\r\n");
-    expect(lines[0]).toBe("seq,category,rule,gateway,market,seller_id,currency,settlement_id,gateway_reference,gateway_event_id,journal_transaction_id,lines,report_amount,ledger_amount,difference,report_amount_major,ledger_amount_major,difference_major,evidence");
+    expect(lines[0]).toBe("seq,category,rule,gateway,market,seller_id,currency,settlement_id,gateway_reference,gateway_event_id,journal_transaction_id,lines,report_amount,ledger_amount,difference,report_amount_major,ledger_amount_major,difference_major,evidence,report_currency");
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^1,amount_mismatch,exact_reference,adyen,BR,S-POP-SZ-01,BRL,ORD-BR-2,evt-http-2,evt-http-2,\d+,3,15000,14990,10,150.00,149.90,0.10,"\{""field"":""amount""/);
     const only = await h.get(`/v1/reconciliation/runs/${run.id}?format=csv&category=missing_in_ledger`);

@@ -118,4 +118,49 @@ describe("report formats as downloaded", () => {
       expect(e.fields).toEqual([expect.objectContaining({ field: "query.timezone" })]);
     }
   });
+
+  describe("when a row's own figures disagree or exceed what the ledger can hold", () => {
+    const stripeHead = lines(STRIPE)[0]!;
+    const adyenHead = lines(ADYEN)[0]!;
+    const adyen = (...rows: string[]) => read("adyen_settlement_details", [adyenHead, ...rows].join("\r\n"));
+    const adyenRow = (gross: string, net: string, commission = "", rest = "") =>
+      `Ent,EntEU,P2,ORD-ES-pop,visa,2024-12-03 09:00:00,UTC,Settled,demo-ES-pop${rest},EUR,,${gross},1,EUR,,${net},${commission},,,,visaclassic,,104,,,,,,,`;
+
+    it("refuses a Stripe row whose net is not gross - fee, naming net", () => {
+      const r = read("stripe_itemized_balance", [stripeHead, "txn_H1A,2024-12-10 09:00:00,2024-12-17 00:00:00,usd,29.99,1.17,99.99,charge,ch_H1A,Order X,,,po_H1,2024-12-17 00:00:00,ORD-H1-A"].join("\n"));
+      expect(r.rows).toEqual([]);
+      expect(r.errors).toEqual([{ line: 2, column: "net", code: "net", message: "net 99.99 is not gross - fee: 29.99 - 1.17 = 28.82 usd" }]);
+    });
+
+    it("refuses an Adyen row whose Net is not its gross less its costs (same currency), naming the Net column", () => {
+      const r = adyen(adyenRow("27.90", "27.19", "0.81"), adyenRow("27.90", "27.09", "0.81", "-2"));
+      expect(r.rows.map((x) => x.rowId)).toEqual(["demo-ES-pop-2"]);
+      expect(r.errors).toEqual([{ line: 2, column: "Net Credit (NC)", code: "net", message: "Net 27.19 EUR is not the gross less the costs: 27.90 - 0.81 = 27.09 EUR" }]);
+    });
+
+    it("refuses amounts beyond the ledger's bound (|amount| < 2^63 minor units), naming the column", () => {
+      // The tester's row: 99999999999999999999.99 EUR, 10^22 minor units.
+      const r = adyen(adyenRow("99999999999999999999.99", "99999999999999999999.19", "0.80"));
+      expect(r.rows).toEqual([]);
+      expect(r.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+        [2, "Net Credit (NC)", "amount"],
+        [2, "Gross Credit (GC)", "amount"],
+      ]);
+      expect(r.errors[1]!.message).toBe('"99999999999999999999.99" is too large: at most 9223372036854775807 minor units (2^63 - 1)');
+      // The largest amount that fits is read; one more minor unit is refused.
+      expect(adyen(adyenRow("92233720368547758.07", "92233720368547758.07", "0")).rows[0]?.amount).toBe(2n ** 63n - 1n);
+      expect(adyen(adyenRow("92233720368547758.08", "92233720368547758.08", "0")).errors[0]).toMatchObject({ column: "Net Credit (NC)", code: "amount" });
+      // Each column fits, what the row derives from them does not: Net Credit - Net Debit.
+      const derived = adyen(
+        `Ent,EntEU,,,visa,2024-12-11 04:00:00,UTC,DepositCorrection,dc-1,,,,,EUR,-0.01,92233720368547758.07,,,,,visaclassic,,104,,,,,,,`,
+      );
+      expect(derived.errors.map((e) => [e.column, e.code])).toEqual([["Net Credit (NC)", "amount"]]);
+      const stripe = read("stripe_itemized_balance", [stripeHead, "txn_H1A,2024-12-10 09:00:00,2024-12-17 00:00:00,usd,99999999999999999999.99,0,99999999999999999999.99,charge,ch_H1A,Order X,,,po_H1,2024-12-17 00:00:00,ORD-H1-A"].join("\n"));
+      expect(stripe.errors.map((e) => [e.column, e.code])).toEqual([
+        ["gross", "amount"],
+        ["net", "amount"],
+      ]);
+    });
+  });
 });
+

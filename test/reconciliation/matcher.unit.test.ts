@@ -277,4 +277,22 @@ describe("matching rules as data", () => {
     expect(code(() => resolveRules({ references: { stripe_itemized_balance: ["psp_reference"] } }))).toBe("ENT_RECON_INVALID_RULES rules.references.stripe_itemized_balance");
     expect(resolveRules({ references: { stripe_itemized_balance: ["balance_transaction_id"] } }).references.stripe_itemized_balance).toEqual(["balance_transaction_id"]);
   });
+
+  it("sums the rows of one event exactly however large: rows near the bound never wrap around", async () => {
+    const big = 2n ** 62n;
+    // Three rows of 2^62 on one event (a split capture): the sum, 3 * 2^62, is beyond int64.
+    const rows = ["a", "b", "c"].map((k) => row("EV-BIG", { rowId: `EV-BIG-${k}`, amount: big, fee: big }));
+    const out = await match([ev("EV-BIG", { amount: big, gatewayFee: 30n })], rows);
+    const mismatch = out.items.find((i) => i.category === "amount_mismatch");
+    expect(mismatch).toMatchObject({ reportAmount: 3n * big, ledgerAmount: big, difference: 2n * big });
+    // The fees too: amounts agree (1000 in three rows), the fees sum past int64.
+    const feeRows = [
+      row("EV-FEE", { rowId: "EV-FEE-a", amount: 500n, fee: big }),
+      row("EV-FEE", { rowId: "EV-FEE-b", amount: 250n, fee: big }),
+      row("EV-FEE", { rowId: "EV-FEE-c", amount: 250n, fee: big }),
+    ];
+    const fees = await match([ev("EV-FEE")], feeRows);
+    expect(fees.items.find((i) => i.category === "amount_mismatch")).toMatchObject({ reportAmount: 3n * big, ledgerAmount: 30n, difference: 3n * big - 30n });
+  });
 });
+

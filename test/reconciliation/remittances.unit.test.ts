@@ -95,4 +95,57 @@ describe("remittances from a report's payout lines", () => {
     expect(fromRows([payout(0n)]).skipped[0]?.reason).toBe("the payout moves nothing to the bank");
     expect(fromRows([row({ batch: "batch 7" }), payout(-1_640n, { batch: "batch 7" })]).skipped[0]?.reason).toContain("not a usable remittance id");
   });
+
+  it("books every payout of a batch paid in several currencies, each under its own id; the first keeps the batch id it always had", () => {
+    // Adyen batch 88: one MerchantPayout per net currency, each equal to its rows.
+    const head = fixture("adyen_settlement_detail_report_batch_42.csv").split("\r\n")[0]!;
+    const text = [
+      head,
+      "Ent,EntEU,Q1,ORD-H1-ES-1,visa,2024-12-10 09:00:00,UTC,Settled,h1-ES-1,EUR,,50.00,1,EUR,,48.50,1.50,,,,visaclassic,,88,,,,,,,",
+      "Ent,EntEU,Q2,ORD-H1-KR-1,visa,2024-12-10 09:00:00,UTC,Settled,h1-KR-1,KRW,,50000,1,KRW,,48500,1500,,,,visaclassic,,88,,,,,,,",
+      "Ent,EntEU,,,visa,2024-12-11 04:00:00,UTC,MerchantPayout,batch 88,,,,,EUR,48.50,,,,,,visaclassic,,88,,,,,,,",
+      "Ent,EntEU,,,visa,2024-12-11 04:00:00,UTC,MerchantPayout,batch 88,,,,,KRW,48500,,,,,,visaclassic,,88,,,,,,,",
+    ].join("\r\n");
+    const { remittances, skipped } = derive("adyen_settlement_details", text);
+    expect(skipped).toEqual([]);
+    // "88" is what the EUR payout was booked as before: a replay of the import must still find it.
+    expect(remittances.map((r) => [r.remittanceId, r.currency, r.amount, r.settledCurrency, r.settledAmount])).toEqual([
+      ["88", "EUR", 4_850n, "EUR", 4_850n],
+      ["88-KRW", "KRW", 48_500n, "KRW", 48_500n],
+    ]);
+    // Ids are a function of the file: the same file derives the same ids.
+    expect(derive("adyen_settlement_details", text).remittances.map((r) => r.remittanceId)).toEqual(["88", "88-KRW"]);
+  });
+
+  it("never gives two different remittances of a batch the same id; the same payout line twice keeps its id (booked once)", () => {
+    // A USD payout of converted BRL rows (B1-BRL under the old naming would be B1 alone) beside a BRL payout of unconverted rows.
+    const converted = row({ rowId: "c1", amount: 10_000n, fee: 350n, net: 1_640n });
+    const local = row({ rowId: "l1", currency: "BRL", amount: 5_000n, fee: 150n, netCurrency: "BRL", net: 4_850n });
+    const usd = payout(-1_640n);
+    const brl = payout(-4_850n, { currency: "BRL", netCurrency: "BRL" });
+    const { remittances } = fromRows([converted, local, usd, brl, { ...usd, line: 400 }]);
+    expect(remittances.map((r) => [r.remittanceId, r.currency, r.amount, r.settledCurrency, r.settledAmount])).toEqual([
+      ["B1", "BRL", 9_650n, "USD", 1_640n],
+      ["B1-BRL", "BRL", 4_850n, "BRL", 4_850n],
+      ["B1", "BRL", 9_650n, "USD", 1_640n],
+    ]);
+  });
+
+  it("clears what the ledger booked for a matched converted row, so no rounding residue stays on the receivable", () => {
+    // Capture 14990 BRL, fee 434 booked (receivable 14556). The report: rate 0.1650, commission
+    // 0.72 USD (436 BRL back at the row's rate), net 24.01 USD.
+    const capture = row({ rowId: "8825000000000006", refs: { modification_reference: "8825000000000006" }, amount: 14_990n, fee: 436n, feeSlack: 5n, net: 2_401n });
+    const rows = [capture, payout(-2_401n)];
+    expect(fromRows(rows).remittances.map((r) => r.amount)).toEqual([14_554n]);
+    const p = new PayoutRemittances();
+    for (const r of rows) p.row(r);
+    const booked = (r: ReportRow) => (r.rowId === "8825000000000006" ? { currency: "BRL", amount: 14_990n, fee: 434n } : null);
+    const { remittances } = p.finish(booked);
+    expect(remittances.map((r) => [r.remittanceId, r.currency, r.amount, r.settledAmount])).toEqual([["B1", "BRL", 14_556n, 2_401n]]);
+    // A booked side that differs beyond the rounding (an amount_mismatch of the run) is not silently taken.
+    const q = new PayoutRemittances();
+    for (const r of rows) q.row(r);
+    expect(q.finish(() => ({ currency: "BRL", amount: 15_990n, fee: 434n })).remittances.map((r) => r.amount)).toEqual([14_554n]);
+  });
 });
+

@@ -20,7 +20,7 @@
  * PSP reference) then "psp_reference" (Psp Reference: the original payment); Merchant Reference is
  * the marketplace order id (our settlementId).
  */
-import { parseRateFraction } from "../../money/index.js";
+import { formatMinor, parseRateFraction } from "../../money/index.js";
 import { parseReportTime, zoneOffsetMinutes } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
 import { columnIndex, feeInBuyerCurrency, RowReader, type FormatDefinition, type RowDecoder, withLeadingZero } from "./common.js";
@@ -138,7 +138,7 @@ export const adyenSettlementDetails: FormatDefinition = {
       if (nc !== null) {
         const debit = r.amount(netDebit, nc, 0n);
         const credit = r.amount(netCredit, nc, 0n);
-        if (debit !== null && credit !== null) net = credit - debit;
+        if (debit !== null && credit !== null) net = r.bounded(credit - debit < 0n ? netDebit : netCredit, credit - debit, "Net Credit (NC) - Net Debit (NC)");
       }
 
       if (spec.side !== undefined) {
@@ -148,7 +148,7 @@ export const adyenSettlementDetails: FormatDefinition = {
           const debit = r.amount(grossDebit, gc, 0n);
           const credit = r.amount(grossCredit, gc, 0n);
           if (debit !== null && credit !== null) {
-            const signed = credit - debit;
+            const signed = r.bounded(credit - debit < 0n ? grossDebit : grossCredit, credit - debit, "Gross Credit (GC) - Gross Debit (GC)") ?? 0n;
             if (spec.side === "credit" ? signed <= 0n : signed >= 0n) {
               r.fail(spec.side === "credit" ? grossCredit : grossDebit, "sign", `a ${recordType} row carries a positive amount in ${spec.side === "credit" ? "Gross Credit (GC)" : "Gross Debit (GC)"}`);
             } else {
@@ -173,11 +173,18 @@ export const adyenSettlementDetails: FormatDefinition = {
                 if (v !== null) feeNc = (feeNc ?? 0n) + v;
               }
               if (!anyFee && nc === gc && net !== null) feeNc = signed - net;
+              if (feeNc !== null) feeNc = r.bounded(feeCols[0], feeNc, "the sum of the cost columns");
+              // Same currency: the row's own identity, Net = gross - costs (converted rows carry
+              // the acquirer's rounding of gross x rate, not checked here).
+              if (anyFee && nc === gc && feeNc !== null && net !== null && signed - feeNc !== net) {
+                const col = net < 0n ? netDebit : netCredit;
+                r.fail(col, "net", `Net ${formatMinor(net, nc)} ${nc} is not the gross less the costs: ${formatMinor(signed, nc)} - ${formatMinor(feeNc, nc)} = ${formatMinor(signed - feeNc, nc)} ${nc}`);
+              }
               if (feeNc !== null && !r.failed) {
                 if (nc === gc) fee = feeNc;
                 else if (rate !== null) {
                   const converted = feeInBuyerCurrency(feeNc, nc, gc, rate);
-                  fee = converted.fee;
+                  fee = r.bounded(feeCols[0], converted.fee, `the costs ${formatMinor(feeNc, nc)} ${nc} in ${gc}`);
                   feeSlack = converted.slack;
                 }
               }

@@ -51,6 +51,16 @@ export function columnIndex(def: FormatDefinition, header: readonly string[]): M
   return index;
 }
 
+/**
+ * The largest |amount| a report row may carry, in minor units: 2^63 - 1. The ledger holds
+ * NUMERIC(38,0), but a run keeps the ledger side and its sums in int64 columns (ledger-window.ts),
+ * and no settlement event comes near it (validate.ts caps events at 10^15 by default): a row beyond
+ * it is a broken file, refused at import rather than wrapped around in a run. Applies to every
+ * amount column and to what a row derives from them (net = credit - debit, the sum of cost columns,
+ * a fee converted back). Sums of many rows are kept exactly (BigColumn), never in int64.
+ */
+export const MAX_REPORT_MINOR = 2n ** 63n - 1n;
+
 /** Per-row helper: reads columns by index and reports problems with line and column. */
 export class RowReader {
   failed = false;
@@ -93,8 +103,15 @@ export class RowReader {
     const raw = this.text(i);
     if (raw === "") return empty;
     const v = parseMajorExact(withLeadingZero(raw), exponentOrNull(currency) ?? 0);
-    if (typeof v === "bigint") return v;
+    if (typeof v === "bigint") return this.bounded(i, v, JSON.stringify(raw.slice(0, 40)));
     this.fail(i, v === "precision" ? "precision" : "amount", amountMessage(raw, currency, v));
+    return null;
+  }
+
+  /** `v` when |v| <= MAX_REPORT_MINOR; otherwise an `amount` error of column `i` and null. */
+  bounded(i: number | undefined, v: bigint, shown: string): bigint | null {
+    if (v <= MAX_REPORT_MINOR && v >= -MAX_REPORT_MINOR) return v;
+    this.fail(i, "amount", `${shown} is too large: at most ${MAX_REPORT_MINOR} minor units (2^63 - 1)`);
     return null;
   }
 }

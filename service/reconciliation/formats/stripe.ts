@@ -20,7 +20,7 @@
  * |gross| / |customer_facing_amount| is the rate Stripe applied.
  * References: "source_id" (ch_/re_/dp_/po_...) then "balance_transaction_id" (txn_...).
  */
-import { impliedRate } from "../../money/index.js";
+import { formatMinor, impliedRate } from "../../money/index.js";
 import { ReconErrors } from "../errors.js";
 import { parseReportTime } from "../time.js";
 import type { ReportRow, RowKind } from "../types.js";
@@ -95,6 +95,10 @@ export const stripeItemizedBalance: FormatDefinition = {
         net = r.amount(netCol, account);
         if (r.text(grossCol) === "") r.fail(grossCol, "required", "gross is required");
         if (r.text(netCol) === "") r.fail(netCol, "required", "net is required");
+        // The report's own identity: a net that is not gross - fee would feed payouts and remittances.
+        if (gross !== null && fee !== null && net !== null && gross - fee !== net) {
+          r.fail(netCol, "net", `net ${formatMinor(net, account)} is not gross - fee: ${formatMinor(gross, account)} - ${formatMinor(fee, account)} = ${formatMinor(gross - fee, account)} ${r.text(cur)}`);
+        }
       }
       const sourceId = r.text(source);
       const refs: Record<string, string> = {};
@@ -135,7 +139,7 @@ export const stripeItemizedBalance: FormatDefinition = {
                 amount = facing < 0n ? -facing : facing;
                 if (fee !== null) {
                   const converted = feeInBuyerCurrency(fee, account, facingCurrency, rate);
-                  rowFee = converted.fee;
+                  rowFee = r.bounded(feeCol, converted.fee, `fee ${formatMinor(fee, account)} in ${facingCurrency}`);
                   feeSlack = converted.slack;
                 }
               }
