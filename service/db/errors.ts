@@ -15,11 +15,21 @@ export const DbErrors = {
   unavailable: defineError("ENT_DB_UNAVAILABLE", 503, "The database is temporarily unavailable"),
 } as const;
 
-/** The SQLSTATE (or Prisma code) of a driver error, if it has one. */
+/**
+ * The SQLSTATE (or Prisma code) of a driver error, if it has one. Prisma's driver adapter wraps the
+ * server's error in one of its own (P2039 "Database error", P2010 "Raw query failed", P1017...), with
+ * the SQLSTATE (or the socket's code) in `meta.driverAdapterError.cause.originalCode`: that one is
+ * the answer, as the same failure through the raw runner would give it.
+ */
 export function sqlState(e: unknown): string | undefined {
+  const inner = (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } } | null)?.meta?.driverAdapterError?.cause?.originalCode;
+  if (typeof inner === "string") return inner;
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+/** Prisma's own codes for a connection that failed or went away (no SQLSTATE inside). */
+const PRISMA_CONNECTION_CODES = new Set(["P1001", "P1002", "P1008", "P1017"]);
 
 /** The error's text with Prisma's `meta` (where it names the constraint). */
 function errorText(e: unknown): string {
@@ -46,7 +56,8 @@ export function isNumericOverflow(e: unknown): boolean {
 /**
  * A failure worth retrying as is: deadlock (40P01), serialization failure (40001, except the ledger's
  * own stale-plan refusal, which its writer handles), lock timeout (55P03), the server going away
- * (57P01-57P03, class 08 connection exceptions) and a connection dropped under the driver.
+ * (57P01-57P03, class 08 connection exceptions, a database not accepting connections) and a
+ * connection dropped under the driver.
  */
 export function isTransient(e: unknown): boolean {
   const code = sqlState(e);
@@ -54,7 +65,8 @@ export function isTransient(e: unknown): boolean {
   if (code === "40001") return !/^ledger flush is (stale|early)/.test((e as { message?: unknown }).message as string);
   if (code !== undefined && code.startsWith("08")) return true;
   if (code === "ECONNRESET" || code === "ECONNREFUSED" || code === "EPIPE" || code === "ETIMEDOUT") return true;
-  return /Connection terminated|connection closed|Client has encountered a connection error/i.test(errorText(e));
+  if (code !== undefined && PRISMA_CONNECTION_CODES.has(code)) return true;
+  return /Connection terminated|connection closed|Client has encountered a connection error|is not currently accepting connections/i.test(errorText(e));
 }
 
 /** The 503 an exhausted transient failure becomes (the HTTP layer adds Retry-After). */

@@ -5,6 +5,7 @@
  * (service/ledger/store.ts) relies on it and parses no JSON itself.
  */
 import pg from "pg";
+import { isTransient, sqlState } from "../../service/db/errors.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
@@ -198,6 +199,34 @@ describe.runIf(kinds.includes("postgres"))("db pool connections on postgres", ()
       await killer.query(`SELECT pg_terminate_backend($1)`, [next]);
       expect(await running).toBeInstanceOf(Error);
       expect(await backend()).not.toBe(next);
+    } finally {
+      await killer.end();
+    }
+  });
+
+  it("classifies a lost connection under Prisma as transient (the SQLSTATE inside its wrapper), so the API answers 503, not 500", async () => {
+    const killer = new pg.Client({ connectionString: db.url! });
+    await killer.connect();
+    try {
+      // A model query (as the API-key lookup makes) waiting on a row lock when its backend is terminated.
+      await db.sql.q(`INSERT INTO "ledger_accounts" ("code", "currency", "owner_type", "owner_id", "normal_balance") VALUES ('locked', 'USD', 'platform', 'p', 'credit')`);
+      await killer.query("BEGIN");
+      await killer.query(`SELECT 1 FROM "ledger_accounts" WHERE "code" = 'locked' FOR UPDATE`);
+      const model = db.prisma.ledgerAccount.updateMany({ where: { code: "locked" }, data: { ownerId: "q" } }).then(() => null, (e: unknown) => e);
+      const others = `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (wait_event_type = 'Lock' OR query LIKE 'SELECT pg_sleep%')`;
+      await expect.poll(async () => (await killer.query(others)).rowCount).toBe(1);
+      await killer.query(`SELECT pg_terminate_backend(pid) FROM (${others}) o`);
+      await killer.query("ROLLBACK");
+      // And a raw statement lost while it runs.
+      const raw = db.prisma.$queryRawUnsafe(`SELECT pg_sleep(5)`).then(() => null, (e: unknown) => e);
+      await expect.poll(async () => (await killer.query(others)).rowCount).toBe(1);
+      await killer.query(`SELECT pg_terminate_backend(pid) FROM (${others}) o`);
+      for (const e of [await model, await raw]) {
+        expect(e).toBeInstanceOf(Error);
+        expect((e as { code?: string }).code).toMatch(/^P/); // Prisma's own code outside...
+        expect(sqlState(e)).toBe("57P01"); // ...the server's inside
+        expect(isTransient(e)).toBe(true);
+      }
     } finally {
       await killer.end();
     }
