@@ -2,6 +2,9 @@
  * Cash reconciliation: the platform's bank statements (ISO 20022 camt.053) against the ledger.
  *
  * Per statement of an imported file:
+ * - its entries, each in the account's currency (else the statement is refused) and each counted
+ *   once: a batch booking's transactions are matched one by one when each carries its own amount
+ *   and together they make the entry's, else the entry is one item (`itemsOf`);
  * - its booked balances: opening (OPBD) + every booked entry must equal closing (CLBD), else a
  *   `difference` shows (a missing page, or a bank that dates its balance by value date); the opening
  *   must equal the previous statement's closing for the account, else a `gap` shows (a statement
@@ -13,13 +16,20 @@
  *   exception (`unmatched`), never absorbed;
  * - remittances booked up to the statement's last booking date that no statement has shown yet are
  *   listed as in transit.
- * The file's SHA-256 makes an import idempotent. Matching reads the ledger and the bank rail; it
- * books nothing: the money was booked when the remittance or the bank's camt.054 arrived.
+ * A statement is imported once: the account's statement with the same id (not the electronic
+ * sequence number: banks restart it) answers `exists` when its content is the same (another file:
+ * line breaks, a new MsgId) and is a conflict when it is not; a unique key in the database holds
+ * this across instances.
+ * Matching reads the ledger and the bank rail; it books nothing: the money was booked when the
+ * remittance or the bank's camt.054 arrived.
  *
  * Unmatched entries form a queue across statements (age since import, 0-7, 8-30 and over 30 days);
  * an exception is resolved once, with a note and, where the books lack the money (bank charges,
  * interest, an unidentified credit), an adjusting entry posted through the ledger under the key
  * `cash:<statement>:<entry>`: the same request again answers `exists`, another one is a conflict.
+ * The adjusting entry books what the bank did: it moves `platform:cash:bank` in the entry's currency
+ * by exactly the entry's amount (a credit on the statement is a debit of the cash), and it never
+ * touches a seller's account.
  */
 import { createHash } from "node:crypto";
 import { adjustmentAccountSpecs, canonicalJson } from "../reconciliation/index.js";
@@ -28,8 +38,9 @@ import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
+import { formatMinor } from "../money/index.js";
 import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
-import { Accounts } from "../settlement/index.js";
+import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
 
 export interface CashMatchView {
@@ -118,6 +129,10 @@ interface Balanced {
   opening: BankReport["balances"][number];
   closing: BankReport["balances"][number];
   currency: string;
+  /** What is matched and listed (see itemsOf). */
+  items: BankEntry[];
+  /** SHA-256 of the statement as read: the same statement from another file has the same. */
+  content: string;
 }
 
 /** What the ledger and the bank rail say about the file's currencies and debits. */
@@ -131,8 +146,71 @@ function balancesOf(s: BankReport): Balanced {
   const opening = s.balances.find((b) => b.type === "OPBD" || b.type === "PRCD");
   const closing = s.balances.find((b) => b.type === "CLBD");
   if (opening === undefined || closing === undefined) throw CashErrors.statementInvalid(`statement ${s.id}: no opening (OPBD) or closing (CLBD) booked balance`);
-  return { s, opening, closing, currency: s.currency ?? closing.currency };
+  const currency = s.currency ?? closing.currency;
+  for (const b of [opening, closing]) {
+    if (b.currency !== currency) throw CashErrors.statementInvalid(`statement ${s.id}: its ${b.type} balance is in ${b.currency}, the account ${s.account} is in ${currency}`);
+  }
+  // An amount in another currency cannot be added to the account's balance (nor matched as if it were its currency).
+  const foreign = s.entries.find((e) => e.entry.currency !== currency);
+  if (foreign !== undefined) {
+    throw CashErrors.entryCurrency(`statement ${s.id}: entry ${foreign.entry.index} is booked in ${foreign.entry.currency} (${formatMinor(foreign.entry.amount, foreign.entry.currency)}), the account ${s.account} is in ${currency}`, {
+      details: { statement: s.id, entry: foreign.entry.index, currency: foreign.entry.currency, accountCurrency: currency },
+    });
+  }
+  return { s, opening, closing, currency, items: itemsOf(s.entries), content: contentSha256(s, currency) };
 }
+
+/**
+ * What is matched and listed per entry (Ntry) of a statement: its transactions (TxDtls) when each
+ * carries its own amount in the entry's currency and together they make the entry's amount (a
+ * batch booking of several payments); else the entry as one item with all its transactions'
+ * references and texts (a batch whose details carry no amounts, or amounts that do not add up, e.g.
+ * charges taken from the entry). The items of an entry always add up to it, so the balance moves by
+ * each entry once, in the entry's direction.
+ */
+export function itemsOf(entries: readonly BankEntry[]): BankEntry[] {
+  const out: BankEntry[] = [];
+  for (let i = 0; i < entries.length; ) {
+    const first = entries[i]!;
+    let end = i + 1;
+    while (end < entries.length && entries[end]!.entry.index === first.entry.index) end++;
+    const txs = entries.slice(i, end);
+    i = end;
+    const { entry } = first;
+    if (txs.every((t) => t.ownAmount && t.currency === entry.currency) && txs.reduce((t, x) => t + x.amount, 0n) === entry.amount) {
+      out.push(...txs);
+      continue;
+    }
+    const one = txs.length === 1;
+    out.push({
+      ...first,
+      currency: entry.currency,
+      amount: entry.amount,
+      endToEndId: new Set(txs.map((t) => t.endToEndId)).size === 1 ? first.endToEndId : null,
+      instructed: one ? first.instructed : null,
+      returnReason: one ? first.returnReason : null,
+      texts: [...new Set(txs.flatMap((t) => t.texts))],
+      ownAmount: false,
+    });
+  }
+  return out;
+}
+
+/** The statement as read, in the fields that make it (not the file's bytes, MsgId or creation time). */
+function contentSha256(s: BankReport, currency: string): string {
+  const content = {
+    account: s.account,
+    currency,
+    id: s.id,
+    sequence: s.sequence,
+    balances: s.balances.map((b) => [b.type, b.currency, b.amount.toString(), b.date]),
+    entries: s.entries.map((e) => [e.entry.index, e.entry.currency, e.entry.amount.toString(), e.side, e.status, e.reversal, e.currency, e.amount.toString(), e.endToEndId, e.bookingDate, e.valueDate, e.bankReference, e.texts]),
+  };
+  return createHash("sha256").update(JSON.stringify(content)).digest("hex");
+}
+
+/** The statement's identity as stored (the columns' lengths). */
+const keyOf = (st: Balanced) => ({ account: st.s.account.slice(0, 34), statementId: st.s.id.slice(0, 35), sequence: st.s.sequence?.slice(0, 20) ?? null });
 
 /** A booked entry's match: a credit to a remittance not yet taken, a debit to a final bank payout. */
 function matchOf(e: BankEntry, remittances: readonly Remittance[], payouts: ReadonlyMap<string, BankPayoutFacts | null>, taken: ReadonlySet<string>): CashMatchView | null {
@@ -165,35 +243,45 @@ export class CashReconciliation {
   }
 
   /**
-   * Imports a camt.053 (XML text): one report per statement, all of the file's statements recorded
-   * in one transaction (never a part of a file); the same file again answers `exists`, also when
-   * another instance imported it meanwhile.
+   * Imports a camt.053 (XML text, or its bytes: decoded as its BOM, its XML declaration or the
+   * `charset` given say): one report per statement, the file's new statements recorded in one
+   * transaction (never a part of them). A statement imported before (by account and statement id)
+   * is that import when its content is the same, from
+   * whatever file (`exists` when the whole file was), and ENT_CASH_STATEMENT_CONFLICT when it is
+   * not; also when another instance imported it meanwhile.
    */
-  async importStatement(xml: string, by: string): Promise<{ status: "created" | "exists"; statements: CashStatementReport[] }> {
+  async importStatement(xml: string | Uint8Array, by: string, options: { charset?: string } = {}): Promise<{ status: "created" | "exists"; statements: CashStatementReport[] }> {
     let message;
     try {
-      message = readBankMessage(xml, "camt.053");
+      message = readBankMessage(xml, "camt.053", options);
     } catch (e) {
       if (e instanceof BankMessageError) throw CashErrors.statementInvalid(e.message);
       throw e;
     }
     const statements = message.reports.map(balancesOf);
+    for (const [i, a] of statements.entries()) {
+      const ka = keyOf(a);
+      const twice = statements.slice(0, i).some((b) => b.s.account === a.s.account && b.currency === a.currency && keyOf(b).statementId === ka.statementId);
+      if (twice) throw CashErrors.statementInvalid(`the file holds statement ${a.s.id} of account ${a.s.account} twice`);
+    }
     const sha = createHash("sha256").update(xml).digest("hex");
     return this.#lock.run(async () => {
       for (let attempt = 0; ; attempt++) {
-        const existing = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE file_sha256 = $1 ORDER BY id`, sha);
-        if (existing.length > 0) return { status: "exists" as const, statements: existing.map((r) => r.report) };
+        const earlier: Array<CashStatementReport | null> = [];
+        for (const st of statements) earlier.push(await this.#earlier(st, sha));
+        const fresh = statements.filter((_, i) => earlier[i] === null);
+        if (fresh.length === 0) return { status: "exists" as const, statements: earlier as CashStatementReport[] };
         // What the ledger and the bank rail say is read before the transaction that records the file.
-        const facts = await this.#facts(statements);
+        const facts = await this.#facts(fresh);
         try {
           const reports = await this.#o.sql.transaction(async (tx) => {
             const out: CashStatementReport[] = [];
-            for (const st of statements) out.push(await this.#record(tx, st, facts, message.messageId, sha, by));
+            for (const st of fresh) out.push(await this.#record(tx, st, facts, message.messageId, sha, by));
             return out;
           });
-          return { status: "created" as const, statements: reports };
+          return { status: "created" as const, statements: earlier.map((r) => r ?? reports.shift()!) };
         } catch (e) {
-          // Another instance recorded this file, or matched one of its entries, meanwhile: read again.
+          // Another instance recorded one of these statements, or matched one of their entries, meanwhile: read again.
           if (attempt === 0 && isUniqueViolation(e)) continue;
           throw e;
         }
@@ -201,12 +289,33 @@ export class CashReconciliation {
     });
   }
 
+  /** The statement's earlier import with the same content; a conflict when it was imported with other content. */
+  async #earlier(st: Balanced, sha: string): Promise<CashStatementReport | null> {
+    const key = keyOf(st);
+    const rows = await this.#o.sql.q<Array<{ id: bigint; statement_id: string; sequence: string | null; file_sha256: string; content_sha256: string | null; report: CashStatementReport }>>(
+      `SELECT id, statement_id, sequence, file_sha256, content_sha256, report FROM cash_statements
+        WHERE account = $1 AND currency = $2 AND statement_id = $3 ORDER BY id`,
+      key.account,
+      st.currency,
+      key.statementId,
+    );
+    // Imported before its content was recorded: the same file is the same statement.
+    const same = rows.find((r) => r.content_sha256 === st.content || (r.content_sha256 === null && r.file_sha256 === sha && r.statement_id === key.statementId));
+    if (same !== undefined) return same.report;
+    const other = rows[0];
+    if (other === undefined) return null;
+    throw CashErrors.statementConflict(
+      `statement ${st.s.id} of account ${st.s.account} (${st.currency}) was imported before with other content, as bank statement ${other.id} (statement ${other.statement_id}${other.sequence === null ? "" : `, sequence ${other.sequence}`}); a bank's correction comes as a new statement`,
+      { details: { statementId: other.id.toString(), statement: other.statement_id, sequence: other.sequence } },
+    );
+  }
+
   async #facts(statements: readonly Balanced[]): Promise<Facts> {
     const currencies = [...new Set(statements.map((s) => s.currency))];
     const payouts = new Map<string, BankPayoutFacts | null>();
     if (this.#o.bankPayouts !== undefined) {
       for (const st of statements) {
-        for (const e of st.s.entries) if (e.side === "debit" && e.endToEndId !== null && !payouts.has(e.endToEndId)) payouts.set(e.endToEndId, await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId));
+        for (const e of st.items) if (e.side === "debit" && e.endToEndId !== null && !payouts.has(e.endToEndId)) payouts.set(e.endToEndId, await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId));
       }
     }
     return {
@@ -218,7 +327,8 @@ export class CashReconciliation {
 
   async #record(tx: SqlRunner, st: Balanced, facts: Facts, messageId: string, sha: string, by: string): Promise<CashStatementReport> {
     const { s, opening, closing, currency } = st;
-    const booked = s.entries.filter((e) => e.status === "BOOK");
+    const key = keyOf(st);
+    const booked = st.items.filter((e) => e.status === "BOOK");
     const net = (list: readonly BankEntry[]) => list.reduce((t, e) => t + (e.side === "credit" ? e.amount : -e.amount), 0n);
     const difference = closing.amount - opening.amount - net(booked);
     const [previous] = await tx.q<Array<{ statement_id: string; closing: string }>>(
@@ -230,7 +340,7 @@ export class CashReconciliation {
     const taken = new Set((await tx.q<Array<{ kind: string; ref: string }>>(`SELECT kind, ref FROM cash_matches`)).map((r) => `${r.kind}:${r.ref}`));
     const entries: CashEntryView[] = [];
     const matches: CashMatchView[] = [];
-    for (const [i, e] of s.entries.entries()) {
+    for (const [i, e] of st.items.entries()) {
       const match = e.status === "BOOK" ? matchOf(e, remittances, facts.payouts, taken) : null;
       if (match !== null) {
         taken.add(`${match.kind}:${match.ref}`);
@@ -272,18 +382,19 @@ export class CashReconciliation {
       importedBy: by,
     };
     const [row] = await tx.q<Array<{ id: bigint; imported_at: Date }>>(
-      `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb, $10) RETURNING id, imported_at`,
+      `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by, content_sha256)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb, $10, $11) RETURNING id, imported_at`,
       sha,
       messageId.slice(0, 35),
-      s.id.slice(0, 35),
-      s.account.slice(0, 34),
+      key.statementId,
+      key.account,
       currency,
-      s.sequence,
+      key.sequence,
       opening.amount,
       closing.amount,
       report.unmatched,
       by,
+      st.content,
     );
     const full: CashStatementReport = { id: row!.id.toString(), ...report, importedAt: row!.imported_at.toISOString() };
     await tx.q(`UPDATE cash_statements SET report = $2::jsonb WHERE id = $1`, row!.id, JSON.stringify(full));
@@ -357,10 +468,12 @@ export class CashReconciliation {
       if (prior !== null) return prior;
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
+        checkAdjustment(entry, `entry ${index} of bank statement ${statementId}`, input.adjustment.postings);
         const posted = await this.#o.ledger.post({
           idempotencyKey: `cash:${statementId}:${index}`,
           postings: input.adjustment.postings,
-          accounts: adjustmentAccountSpecs(input.adjustment.postings),
+          // The cash account in the entry's currency opens with its first booking (a CHF statement before any CHF remittance).
+          accounts: [...adjustmentAccountSpecs(input.adjustment.postings), accountSpec(Accounts.bank, entry.currency)],
           metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
           description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
         });
@@ -393,6 +506,31 @@ export class CashReconciliation {
     if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
     return r.report;
   }
+}
+
+/**
+ * An adjusting entry books what the bank did to the account, nothing else: `platform:cash:bank`
+ * moves in the entry's currency by exactly the entry's amount (a credit on the statement is a
+ * debit of the cash, a debit a credit) and in no other currency, and no seller's account is
+ * touched (a seller's money moves through settlement and payouts, never from a bank line).
+ */
+export function checkAdjustment(entry: Pick<CashEntryView, "side" | "currency" | "amount">, where: string, postings: readonly PostingInput[]): void {
+  const seller = postings.findIndex((p) => p.account.startsWith("seller:"));
+  if (seller >= 0) {
+    throw CashErrors.adjustmentInvalid(`${where}: the adjusting entry posts to ${postings[seller]!.account}; a bank statement entry never moves a seller's balance`, {
+      fields: [{ field: `adjustment.postings.${seller}.account`, message: "a seller's account" }],
+    });
+  }
+  const net = new Map<string, bigint>();
+  for (const p of postings) if (p.account === Accounts.bank) net.set(p.currency, (net.get(p.currency) ?? 0n) + (p.direction === "debit" ? p.amount : -p.amount));
+  const amount = BigInt(entry.amount);
+  const expected = entry.side === "credit" ? amount : -amount;
+  if (net.get(entry.currency) === expected && [...net].every(([c, v]) => c === entry.currency || v === 0n)) return;
+  const must = `${entry.side === "credit" ? "debit" : "credit"} ${Accounts.bank} by ${amount} ${entry.currency}`;
+  const moves = [...net].filter(([, v]) => v !== 0n).map(([c, v]) => `${v > 0n ? "debits" : "credits"} it by ${v > 0n ? v : -v} ${c}`);
+  throw CashErrors.adjustmentInvalid(`${where} is a ${entry.side} of ${amount} ${entry.currency}: its adjusting entry must ${must}; this one ${moves.length === 0 ? "does not move it" : moves.join(" and ")}`, {
+    fields: [{ field: "adjustment.postings", message: `must ${must}` }],
+  });
 }
 
 function resolutionOf(r: Record<string, unknown>): CashResolutionView {

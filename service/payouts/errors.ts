@@ -21,6 +21,6 @@ export const PayoutErrors = {
   fundingRefused: defineError("ENT_PAYOUT_FUNDING_REFUSED", 409, "Vault funding refused"),
   /** The seller has no bank account on file (the bank rail). */
   bankAccountNotFound: defineError("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND", 404, "Bank account not set"),
-  /** A bank notification that is not a camt.054 (.001.02 to .001.08), or malformed. */
+  /** A bank notification that is not a camt.054 (.001.02 to .001.13), or malformed. */
   bankStatementInvalid: defineError("ENT_PAYOUT_BANK_STATEMENT_INVALID", 422, "Bank notification refused"),
 } as const;

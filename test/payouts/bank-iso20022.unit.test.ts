@@ -92,6 +92,8 @@ describe("camt.054 (bank rail confirmations)", () => {
         bookingDate: "2019-04-25",
         valueDate: "2019-04-25",
         bankReference: "074820002ZU1EQ0K",
+        entry: { index: 1, currency: "CHF", amount: 91_300n },
+        ownAmount: true,
         texts: [
           "074820002ZU1EQ0K",
           "20190424-000369773",
@@ -148,6 +150,9 @@ describe("camt.054 (bank rail confirmations)", () => {
     expect(() => readCamt054("<Document")).toThrow(BankMessageError);
     const bad = fixture("postfinance-camt.054.001.04-debit.xml").replace('<Amt Ccy="CHF">913.00</Amt>\n\t\t\t\t<CdtDbtInd>', '<Amt Ccy="CHF">9,13</Amt>\n\t\t\t\t<CdtDbtInd>');
     expect(() => readCamt054(bad)).toThrow(/amount "9,13" is not a valid CHF amount/);
+    const negative = fixture("postfinance-camt.054.001.04-debit.xml").replace('<Amt Ccy="CHF">913.00</Amt>\n\t\t\t\t<CdtDbtInd>', '<Amt Ccy="CHF">-913.00</Amt>\n\t\t\t\t<CdtDbtInd>');
+    expect(negative).not.toBe(fixture("postfinance-camt.054.001.04-debit.xml"));
+    expect(() => readCamt054(negative)).toThrow(/amount "-913.00" is negative; a debit or credit is said by CdtDbtInd/);
   });
 });
 
@@ -163,9 +168,11 @@ describe("camt.053 (the platform's bank statements)", () => {
       ["CLAV", 21_511_221n],
       ["FWAV", 21_664_921n],
     ]);
+    // Entry 2 is booked DBIT with a detail saying CRDT: the entry's indicator is what moved the
+    // balance (its closing is the opening + the entries but the 1,537.00 value-dated the next day).
     expect(s!.entries.map((e) => [e.side, e.amount])).toEqual([
       ["credit", 450n],
-      ["credit", 7_770n],
+      ["debit", 7_770n],
       ["credit", 150_000n],
       ["credit", 153_700n],
       ["credit", 169_222n],
@@ -199,5 +206,63 @@ describe("camt.053 (the platform's bank statements)", () => {
     ]);
     expect(s!.entries[0]!.texts).toContain("ADYEN PAYOUT demo-PO-BRL-2024-12-20");
     expect(s!.entries[1]!.endToEndId).toBe("ENT-BP-1");
+  });
+});
+
+describe("bank entries and their transaction details", () => {
+  const cf = (name: string) => readFileSync(new URL(`../cash/fixtures/${name}`, import.meta.url));
+
+  it("takes a detail's own amount from Amt, AmtDtls/TxAmt (.001.02) or an InstdAmt in the entry's currency, else the entry's", () => {
+    const [v02] = readBankMessage(cf("batch_v02.xml").toString("utf8"), "camt.053").reports;
+    expect(v02!.entries.map((e) => [e.currency, e.amount, e.side, e.ownAmount, e.entry])).toEqual([
+      ["USD", 6_000n, "credit", true, { index: 1, currency: "USD", amount: 10_000n }],
+      ["USD", 4_000n, "credit", true, { index: 1, currency: "USD", amount: 10_000n }],
+    ]);
+    const [none] = readBankMessage(cf("batch_noamt.xml").toString("utf8"), "camt.053").reports;
+    expect(none!.entries.map((e) => [e.amount, e.ownAmount, e.entry.index])).toEqual([
+      [10_000n, false, 1],
+      [10_000n, false, 1],
+    ]);
+    const instructedOnly = cf("batch_v02.xml").toString("utf8").replaceAll("<TxAmt>", "<InstdAmt>").replaceAll("</TxAmt>", "</InstdAmt>");
+    expect(readBankMessage(instructedOnly, "camt.053").reports[0]!.entries.map((e) => [e.amount, e.ownAmount, e.instructed?.amount])).toEqual([
+      [6_000n, true, 6_000n],
+      [4_000n, true, 4_000n],
+    ]);
+    // An instructed amount in another currency is not what the account moved by.
+    const foreign = instructedOnly.replaceAll('<Amt Ccy="USD">60.00</Amt>', '<Amt Ccy="EUR">55.00</Amt>');
+    expect(readBankMessage(foreign, "camt.053").reports[0]!.entries.map((e) => [e.currency, e.amount, e.ownAmount])).toEqual([
+      ["USD", 10_000n, false],
+      ["USD", 4_000n, true],
+    ]);
+  });
+
+  it("a camt.054 debit in .001.02 style (AmtDtls/TxAmt, the conversion in InstdAmt) reads as the rail needs it", () => {
+    const xml = camt054({ messageId: "B-2", account: debtor, entries: [{ endToEndId: "ENT-BP-1", currency: "USD", amount: 170_012n, instructed: { currency: "CNY", amount: 1_234_567n } }] })
+      .replace("camt.054.001.08", "camt.054.001.02")
+      .replace(/(<TxDtls><Refs><EndToEndId>ENT-BP-1<\/EndToEndId><\/Refs>)<Amt Ccy="USD">1700.12<\/Amt><CdtDbtInd>DBIT<\/CdtDbtInd><AmtDtls>/, '$1<AmtDtls><TxAmt><Amt Ccy="USD">1700.12</Amt></TxAmt>')
+      .replace('<Amt Ccy="USD">1700.12</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>', '<Amt Ccy="USD">1700.15</Amt><CdtDbtInd>DBIT</CdtDbtInd><RvslInd>');
+    expect(xml).toContain("<TxAmt>");
+    const [e] = readCamt054(xml).entries;
+    expect([e!.side, e!.currency, e!.amount, e!.instructed, e!.entry.amount]).toEqual(["debit", "USD", 170_012n, { currency: "CNY", amount: 1_234_567n }, 170_015n]);
+  });
+
+  it("decodes bytes as the BOM or the XML declaration says, and refuses an encoding it cannot read", () => {
+    const latin1 = cf("latin1.xml");
+    expect(latin1.includes(Buffer.from("CR\xC9DIT", "latin1"))).toBe(true);
+    expect(readBankMessage(latin1, "camt.053").reports[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    const text = latin1.toString("latin1");
+    const utf8 = Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="UTF-8"'), "utf8");
+    expect(readBankMessage(utf8, "camt.053").reports[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="UTF-16"'), "utf16le")]);
+    expect(readBankMessage(utf16, "camt.053").reports[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    const cp1252 = Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="windows-1252"').replace("KRW CR\u00C9DIT", "KRW CR\u00C9DIT \x80"), "latin1");
+    expect(readBankMessage(cp1252, "camt.053").reports[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT \u20AC");
+    expect(() => readBankMessage(Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="EBCDIC-XYZ"'), "latin1"), "camt.053")).toThrow(/unsupported encoding "EBCDIC-XYZ"/);
+    // Latin-1 bytes that claim to be UTF-8 are refused, not read with replacement characters.
+    expect(() => readBankMessage(Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="UTF-8"'), "latin1"), "camt.053")).toThrow(/not valid UTF-8/);
+    expect(() => readBankMessage(Buffer.from(text.replace('<?xml version="1.0" encoding="ISO-8859-1"?>', ""), "latin1"), "camt.053")).toThrow(/not valid UTF-8/);
+    // A charset given beside the document (HTTP Content-Type) wins over its declaration (RFC 7303).
+    expect(readBankMessage(utf8, "camt.053", { charset: "utf-8" }).reports[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    expect(() => readBankMessage(latin1, "camt.053", { charset: "koi8-x" })).toThrow(/unsupported encoding "koi8-x"/);
   });
 });

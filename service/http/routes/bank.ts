@@ -10,6 +10,7 @@ import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
 import { actorOf } from "../auth/reach.js";
+import { acceptXmlBodies, xmlBody, xmlBodyDocs } from "../xml-body.js";
 
 const TAG = TAGS.payouts;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -136,8 +137,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
   const write = { auth: { scopes: ["finance:write" as const] } };
   const admin = { auth: { scopes: ["admin" as const] } };
 
-  // A camt.054 is a document, not JSON: taken as text (the body limit is the service's).
-  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_request, body, done) => done(null, body));
+  acceptXmlBodies(app);
 
   app.put("/v1/sellers/:id/bank-account", {
     config: admin,
@@ -192,18 +192,20 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.post("/v1/payouts/bank/confirmations", {
-    config: write,
+    config: { ...write, swaggerTransform: xmlBodyDocs("camt.054 XML") },
     schema: {
       tags: [TAG],
       summary: "Apply the bank's camt.054 notification",
       description:
-        "Body: a camt.054 (.001.02 to .001.08) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). Each transaction is matched on its EndToEndId: a booked debit of the instructed amount makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a return, a reversal or a credit voids the reserve (`rejected`: the money is available again). Unknown ids, amounts that differ from the instruction and returns after final are reported, never booked. Applying the same file again changes nothing. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
+        "Body: a camt.054 (.001.02 to .001.13) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). Each transaction is matched on its EndToEndId: a booked debit of the instructed amount makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a return, a reversal or a credit voids the reserve (`rejected`: the money is available again). Unknown ids, amounts that differ from the instruction and returns after final are reported, never booked. Applying the same file again changes nothing. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
       security: bearer,
       consumes: ["application/xml"],
-      body: Type.String({ description: "camt.054 XML" }),
       response: { 200: Type.Object({ messageId: Type.String(), version: Type.String(), results: Type.Array(ResultView) }), ...problems(400, 401, 403, 413, 415, 422, 429, 503) },
     },
-  }, async (request) => rail().confirm(request.body as string));
+  }, async (request) => {
+    const { bytes, options } = xmlBody(request, "camt.054");
+    return rail().confirm(bytes, options);
+  });
 
   app.get("/v1/payouts/bank", {
     config: read,

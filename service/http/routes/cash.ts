@@ -8,6 +8,7 @@ import { TAGS } from "../plugins/docs.js";
 import { bearer, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { ResolutionBody } from "./reconciliation.js";
 import { actorOf } from "../auth/reach.js";
+import { acceptXmlBodies, xmlBody, xmlBodyDocs } from "../xml-body.js";
 
 const TAG = TAGS.reconciliation;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -71,26 +72,26 @@ const StatementParams = Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Statement id,
 export async function cashRoutes(app: FastifyInstance): Promise<void> {
   const read = { auth: { scopes: ["finance:read" as const] } };
   const write = { auth: { scopes: ["finance:write" as const] } };
-  app.addContentTypeParser(["application/xml", "text/xml"], { parseAs: "string" }, (_request, body, done) => done(null, body));
+  acceptXmlBodies(app);
 
   app.post("/v1/cash/statements", {
-    config: write,
+    config: { ...write, swaggerTransform: xmlBodyDocs("camt.053 XML") },
     schema: {
       tags: [TAG],
       summary: "Import the platform's bank statement (camt.053) and reconcile it",
       description:
-        "Body: a camt.053 (.001.02 to .001.13) as `application/xml`. Per statement: opening + booked entries = closing (else `difference`), the opening equal to the account's previous statement's closing (else `gap`), each booked entry matched once: a credit to a remittance (same currency and settled amount, the remittance id in the entry's references or texts), a debit to a final bank payout (EndToEndId and the amount the bank debited); anything else is an `unmatched` exception. Remittances booked up to the statement's last day and not yet on any statement are `inTransit`. Nothing is booked. The same file again answers 200 `exists`. Not a camt.053, or no OPBD/CLBD: 422 ENT_CASH_STATEMENT_INVALID.",
+        "Body: a camt.053 (.001.02 to .001.13) as `application/xml`. Per statement: opening + booked entries = closing (else `difference`), the opening equal to the account's previous statement's closing (else `gap`), each booked entry matched once: a credit to a remittance (same currency and settled amount, the remittance id in the entry's references or texts), a debit to a final bank payout (EndToEndId and the amount the bank debited); anything else is an `unmatched` exception. Remittances booked up to the statement's last day and not yet on any statement are `inTransit`. Nothing is booked. A statement is the account's with its Stmt/Id (not its ElctrncSeqNb, which banks restart): the same statement again, in any file, answers 200 `exists`; with other content 409 ENT_CASH_STATEMENT_CONFLICT naming the earlier one. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.053, or no OPBD/CLBD: 422 ENT_CASH_STATEMENT_INVALID; an entry or balance in another currency than the account's: 422 ENT_CASH_ENTRY_CURRENCY (nothing recorded).",
       security: bearer,
       consumes: ["application/xml"],
-      body: Type.String({ description: "camt.053 XML" }),
       response: {
         201: Type.Object({ status: Type.Literal("created"), statements: Type.Array(CashStatementView) }),
         200: Type.Object({ status: Type.Literal("exists"), statements: Type.Array(CashStatementView) }),
-        ...problems(400, 401, 403, 413, 415, 422, 429),
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429),
       },
     },
   }, async (request, reply) => {
-    const r = await app.services.cash.importStatement(request.body as string, actorOf(request.principal));
+    const { bytes, options } = xmlBody(request, "camt.053");
+    const r = await app.services.cash.importStatement(bytes, actorOf(request.principal), options);
     return reply.status(r.status === "created" ? 201 : 200).send(r);
   });
 
@@ -143,7 +144,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Resolve an unmatched bank statement entry",
       description:
-        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open what a gateway reconciliation's may: `platform:reconciliation:*` and a gateway's receivable; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
+        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open what a gateway reconciliation's may: `platform:reconciliation:*` and a gateway's receivable; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. The entry must move `platform:cash:bank` by exactly the bank entry's amount in its currency (a debit for a credit on the statement) and nothing else of it, and no `seller:*` account: else 422 ENT_CASH_ADJUSTMENT_INVALID. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
       security: bearer,
       params: Type.Object({ id: StatementParams.properties.id, index: Type.String({ pattern: "^[1-9][0-9]{0,5}$", description: "The entry's index in the statement (1-based)" }) }),
       body: ResolutionBody,

@@ -271,11 +271,14 @@ export class BankRail {
     return written;
   }
 
-  /** Applies a camt.054 (the XML text). ENT_PAYOUT_BANK_STATEMENT_INVALID if it is not one. */
-  async confirm(xml: string): Promise<{ messageId: string; version: string; results: ConfirmationResult[] }> {
+  /**
+   * Applies a camt.054: its text, or its bytes (decoded as their BOM, XML declaration or `charset`
+   * say). ENT_PAYOUT_BANK_STATEMENT_INVALID if it is not one.
+   */
+  async confirm(xml: string | Uint8Array, options: { charset?: string } = {}): Promise<{ messageId: string; version: string; results: ConfirmationResult[] }> {
     let doc;
     try {
-      doc = readCamt054(xml);
+      doc = readCamt054(xml, options);
     } catch (e) {
       if (e instanceof BankMessageError) throw PayoutErrors.bankStatementInvalid(e.message);
       throw e;
@@ -401,7 +404,7 @@ export class BankRail {
       const path = join(this.#o.inbox, name);
       const stamp = this.#now().toISOString().replace(/[:.]/g, "-");
       try {
-        const r = await this.confirm(await readFile(path, "utf8"));
+        const r = await this.confirm(await readFile(path));
         await mkdir(join(this.#o.inbox, "processed"), { recursive: true });
         await rename(path, join(this.#o.inbox, "processed", `${stamp}-${name}`));
         out.push({ file: name, messageId: r.messageId, results: r.results });

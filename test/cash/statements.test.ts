@@ -1,0 +1,217 @@
+/**
+ * Importing the platform's bank statement (camt.053) over HTTP on both engines, with the files a
+ * finance analyst sent: a statement sent again with other bytes, batch bookings, an entry booked
+ * DBIT with a CRDT detail, an entry in another currency, a Latin-1 file, and the adjusting entries a
+ * resolution may post.
+ */
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { createServices } from "../../service/services.js";
+import { camt053 } from "../support/camt054.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { json, openHarness, problemCode, type Harness } from "../http/harness.js";
+
+const kinds = await testDatabaseKinds();
+const account = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK", accountCurrency: "USD" };
+const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.meta.url));
+
+interface Entry {
+  index: number;
+  side: string;
+  currency: string;
+  amount: string;
+  texts: string[];
+  exception: string | null;
+}
+interface Statement {
+  id: string;
+  statementId: string;
+  difference: string;
+  unmatched: number;
+  entries: Entry[];
+}
+
+describe.each(kinds)("cash statements on %s", (kind) => {
+  let h: Harness;
+  let financeWrite: IssuedKey;
+  const xmlPost = (body: string | Buffer, headers: Record<string, string> = {}) =>
+    h.app.inject({ method: "POST", url: "/v1/cash/statements", payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${financeWrite.key}`, ...headers } });
+  const statementsOf = (r: { body: string }) => json<{ status: string; statements: Statement[] }>(r as never).statements;
+  const count = async () => json<{ items: unknown[] }>(await h.get("/v1/cash/statements?limit=200")).items.length;
+
+  beforeAll(async () => {
+    h = await openHarness({ kind, programData: false });
+    financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  describe("when the same statement comes again in another file", () => {
+    const entries = Array.from({ length: 7 }, (_, i) => ({ endToEndId: "NOTPROVIDED", currency: "USD", amount: BigInt(1_000 * (i + 1)), side: "credit" as const, info: `CREDIT ${i + 1}` }));
+    const createdAt = new Date("2026-12-05T20:00:00Z");
+    const original = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries, createdAt });
+
+    it("answers exists with the statement it imported first (other bytes, same content)", async () => {
+      const first = await xmlPost(original);
+      expect(first.statusCode, first.body).toBe(201);
+      const [s] = statementsOf(first);
+      const before = await count();
+      const resent = original.replaceAll("><", ">\r\n<");
+      expect(resent).not.toBe(original);
+      const again = await xmlPost(resent);
+      expect(again.statusCode, again.body).toBe(200);
+      expect(json<{ status: string }>(again).status).toBe("exists");
+      expect(statementsOf(again).map((x) => x.id)).toEqual([s!.id]);
+      expect(await count()).toBe(before);
+    });
+
+    it("refuses the same statement id with other content: 409 naming the earlier statement; another id with the same sequence number is another statement", async () => {
+      const changed = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries: entries.slice(1), createdAt });
+      const r = await xmlPost(changed);
+      expect([r.statusCode, problemCode(r)]).toEqual([409, "ENT_CASH_STATEMENT_CONFLICT"]);
+      expect(r.body).toMatch(/STMT-DUP-1/);
+      // Banks restart ElctrncSeqNb (yearly, say): the sequence number is no identity.
+      const sameSequence = camt053({ messageId: "DUP-2", statementId: "STMT-DUP-1B", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries, createdAt });
+      expect((await xmlPost(sameSequence)).statusCode).toBe(201);
+      // Another account may use the same statement id.
+      const other = camt053({ messageId: "DUP-3", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC-2" }, day: "2026-12-05", opening: 0n, entries, createdAt });
+      expect((await xmlPost(other)).statusCode).toBe(201);
+    });
+
+    it("two instances importing two files of one new statement at once record it once", async () => {
+      const twin = camt053({ messageId: "DUP-9", statementId: "STMT-DUP-9", sequence: 90, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-06", opening: 0n, entries, createdAt });
+      const other = createServices(h.db, h.config);
+      const both = await Promise.all([h.services.cash.importStatement(twin, "a"), other.cash.importStatement(twin.replaceAll("><", ">\n<"), "b")]);
+      expect(both.map((x) => x.status).sort()).toEqual(["created", "exists"]);
+      expect(both[0].statements[0]!.id).toBe(both[1].statements[0]!.id);
+      // Beneath the service, the database itself refuses a second row for the statement id.
+      const insert = (statementId: string, sequence: string | null) =>
+        h.db.sql.q(
+          `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by) VALUES (repeat('0', 64), 'X', $1, 'DUP-ACC', 'USD', $2, 0, 0, 0, '{}'::jsonb, 'test')`,
+          statementId,
+          sequence,
+        );
+      await expect(insert("STMT-DUP-9", null)).rejects.toThrow(/unique|duplicate/i);
+      const changed = camt053({ messageId: "DUP-10", statementId: "STMT-DUP-10", sequence: 100, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-07", opening: 0n, entries, createdAt });
+      const changedToo = camt053({ messageId: "DUP-11", statementId: "STMT-DUP-10", sequence: 100, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-07", opening: 0n, entries: entries.slice(2), createdAt });
+      const outcomes = await Promise.allSettled([h.services.cash.importStatement(changed, "a"), other.cash.importStatement(changedToo, "b")]);
+      expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+      const refused = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+      expect((refused.reason as { code: string }).code).toBe("ENT_CASH_STATEMENT_CONFLICT");
+    });
+  });
+
+  it("moves the balance by the entry's indicator: PostFinance's entry 2 (DBIT, its detail CRDT) is a debit", async () => {
+    const real = await fixture("../../fixtures/iso20022/postfinance-camt.053.001.04.xml");
+    const r = await xmlPost(real);
+    expect(r.statusCode, r.body).toBe(201);
+    const [s] = statementsOf(r);
+    expect(s!.entries[1]).toMatchObject({ side: "debit", amount: "7770" });
+    // What is left is the 1,537.00 value-dated the next day, which the bank left out of its closing.
+    expect(s!.difference).toBe("-153700");
+  });
+
+  describe("when an entry is a batch booking (several transaction details)", () => {
+    it("counts the entry once, and matches the details by their own amounts (AmtDtls/TxAmt, .001.02)", async () => {
+      const r = await xmlPost(await fixture("batch_v02.xml"));
+      expect(r.statusCode, r.body).toBe(201);
+      const [s] = statementsOf(r);
+      expect(s!.difference).toBe("0");
+      expect(s!.entries.map((e) => [e.index, e.side, e.amount, e.exception])).toEqual([
+        [1, "credit", "6000", "unmatched"],
+        [2, "credit", "4000", "unmatched"],
+      ]);
+      expect(s!.entries[0]!.texts).toContain("PAYMENT A");
+      expect(s!.entries[0]!.texts).not.toContain("PAYMENT B");
+    });
+
+    it("is one item of the entry's amount when the details carry no amounts", async () => {
+      const r = await xmlPost(await fixture("batch_noamt.xml"));
+      expect(r.statusCode, r.body).toBe(201);
+      const [s] = statementsOf(r);
+      expect([s!.difference, s!.unmatched]).toEqual(["0", 1]);
+      expect(s!.entries.map((e) => [e.index, e.amount])).toEqual([[1, "10000"]]);
+      expect(s!.entries[0]!.texts).toEqual(expect.arrayContaining(["PAYMENT A", "PAYMENT B"]));
+    });
+  });
+
+  it("refuses an entry in another currency than the account's: 422 naming the entry, nothing recorded", async () => {
+    const before = await count();
+    const r = await xmlPost(await fixture("mixccy.xml"));
+    expect([r.statusCode, problemCode(r)]).toEqual([422, "ENT_CASH_ENTRY_CURRENCY"]);
+    expect(r.body).toMatch(/S-M1.*entry 1.*EUR.*USD/);
+    expect(await count()).toBe(before);
+  });
+
+  describe("when the file is not UTF-8", () => {
+    it("reads it in the encoding its XML declaration names (ISO-8859-1)", async () => {
+      const r = await xmlPost(await fixture("latin1.xml"));
+      expect(r.statusCode, r.body).toBe(201);
+      expect(statementsOf(r)[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    });
+
+    it("honours the Content-Type's charset over the declaration (RFC 7303)", async () => {
+      const text = (await fixture("latin1.xml")).toString("latin1").replace("S-K3", "S-K5").replace("<ElctrncSeqNb>1<", "<ElctrncSeqNb>5<");
+      const wrong = await xmlPost(Buffer.from(text, "latin1"), { "content-type": "application/xml; charset=utf-8" });
+      expect([wrong.statusCode, problemCode(wrong)]).toEqual([422, "ENT_CASH_STATEMENT_INVALID"]);
+      expect(wrong.body).toMatch(/not valid UTF-8/);
+      const right = await xmlPost(Buffer.from(text.replace('encoding="ISO-8859-1"', 'encoding="UTF-8"'), "latin1"), { "content-type": "application/xml; charset=ISO-8859-1" });
+      expect(right.statusCode, right.body).toBe(201);
+      expect(statementsOf(right)[0]!.entries[0]!.texts).toContain("KRW CR\u00C9DIT");
+    });
+
+    it("refuses an encoding it cannot read, naming it", async () => {
+      const odd = (await fixture("latin1.xml")).toString("latin1").replace("ISO-8859-1", "X-MAC-KLINGON").replace("S-K3", "S-K4");
+      const r = await xmlPost(Buffer.from(odd, "latin1"));
+      expect([r.statusCode, problemCode(r)]).toEqual([422, "ENT_CASH_STATEMENT_INVALID"]);
+      expect(r.body).toMatch(/unsupported encoding \\"X-MAC-KLINGON\\"/);
+    });
+  });
+
+  describe("when an exception is resolved", () => {
+    let statement: string;
+    beforeAll(async () => {
+      const xml = camt053({
+        messageId: "RES-1",
+        statementId: "STMT-RES-1",
+        account: { ...account, accountNumber: "RES-ACC" },
+        day: "2026-12-05",
+        opening: 1_000_000n,
+        entries: [
+          { endToEndId: "NOTPROVIDED", currency: "USD", amount: 2_500n, side: "credit", info: "INTEREST CREDIT" },
+          { endToEndId: "NOTPROVIDED", currency: "USD", amount: 1_500n, side: "debit", info: "ACCOUNT FEE" },
+        ],
+      });
+      const r = await xmlPost(xml);
+      expect(r.statusCode, r.body).toBe(201);
+      statement = statementsOf(r)[0]!.id;
+    });
+    const url = (index: number) => `/v1/cash/statements/${statement}/entries/${index}/resolution`;
+    const posting = (account: string, currency: string, direction: "debit" | "credit", amount: string) => ({ account, currency, direction, amount });
+
+    it("refuses an adjusting entry that does not move platform:cash:bank by the entry, or that touches a seller", async () => {
+      const refused: Array<[unknown[], RegExp]> = [
+        [[posting("platform:cash:bank", "USD", "debit", "1"), posting("platform:reconciliation:bank_interest", "USD", "credit", "1")], /platform:cash:bank.*2500 USD/],
+        [[posting("platform:cash:bank", "USD", "credit", "2500"), posting("platform:reconciliation:bank_interest", "USD", "debit", "2500")], /debit platform:cash:bank/],
+        [[posting("platform:cash:bank", "EUR", "debit", "2500"), posting("platform:reconciliation:bank_interest", "EUR", "credit", "2500")], /EUR/],
+        [[posting("platform:reconciliation:a", "USD", "debit", "2500"), posting("platform:reconciliation:b", "USD", "credit", "2500")], /platform:cash:bank/],
+        [[posting("platform:cash:bank", "USD", "debit", "2500"), posting("seller:S-POP-SZ-01:available", "USD", "credit", "2500")], /seller:S-POP-SZ-01:available/],
+      ];
+      for (const [postings, message] of refused) {
+        const r = await h.post(url(1), { note: "interest", adjustment: { postings } }, financeWrite);
+        expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_CASH_ADJUSTMENT_INVALID"]);
+        expect(r.body).toMatch(message);
+      }
+      expect(json<{ items: Array<{ status: string }> }>(await h.get("/v1/cash/exceptions?status=resolved")).items).toEqual([]);
+    });
+
+    it("posts one that books the entry: Dr platform:cash:bank for a credit, Cr for a debit", async () => {
+      const credit = await h.post(url(1), { note: "interest", adjustment: { postings: [posting("platform:cash:bank", "USD", "debit", "2500"), posting("platform:reconciliation:bank_interest", "USD", "credit", "2500")] } }, financeWrite);
+      expect(credit.statusCode, credit.body).toBe(201);
+      const debit = await h.post(url(2), { note: "fee", adjustment: { postings: [posting("platform:reconciliation:bank_charges", "USD", "debit", "1500"), posting("platform:cash:bank", "USD", "credit", "1500")] } }, financeWrite);
+      expect(debit.statusCode, debit.body).toBe(201);
+    });
+  });
+});
