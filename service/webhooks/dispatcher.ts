@@ -134,6 +134,7 @@ export class WebhookDispatcher {
     await this.#writes.submit({
       endpointId: c.endpointId,
       eventId: c.eventId,
+      subject: c.subject,
       attempt,
       startedAtMs,
       durationMs: r.durationMs,

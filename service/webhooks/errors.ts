@@ -12,4 +12,10 @@ export const WebhookErrors = {
   eventTypeForbidden: defineError("ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN", 403, "Event type not available to this key"),
   /** Too many active endpoints for one owner. */
   endpointLimit: defineError("ENT_WEBHOOK_ENDPOINT_LIMIT", 409, "Too many webhook endpoints"),
+  /** A test event for a disabled endpoint (it would never be delivered). */
+  endpointDisabled: defineError("ENT_WEBHOOK_ENDPOINT_DISABLED", 409, "Webhook endpoint disabled"),
+  /** Redelivery of a delivery whose attempt is being sent right now (its claim has not lapsed). */
+  deliveryInFlight: defineError("ENT_WEBHOOK_DELIVERY_IN_FLIGHT", 409, "Webhook delivery attempt in flight"),
+  /** A rotation while the secret replaced by the previous one still signs (names until when). */
+  rotationInProgress: defineError("ENT_WEBHOOK_ROTATION_IN_PROGRESS", 409, "Webhook secret rotation in progress"),
 } as const;

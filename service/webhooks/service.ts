@@ -132,24 +132,40 @@ export class WebhookService {
     return publicView((await this.store.setStatus(id, status)) ?? e);
   }
 
-  /** A new secret (returned once); the current one keeps signing beside it until `previousValidUntil`. */
+  /**
+   * A new secret (returned once); the current one keeps signing beside it until `previousValidUntil`.
+   * Refused while the secret a previous rotation replaced still signs, as for the API keys: a third
+   * live secret would leave the receiver unsure which one it holds, and dropping the oldest would
+   * break the validity that rotation promised.
+   */
   async rotateSecret(owner: EndpointOwner, id: string, previousValidUntil?: Date, now = new Date()): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const e = await this.#own(owner, id);
     const until = previousValidUntil ?? new Date(now.getTime() + DEFAULT_OVERLAP_MS);
     if (until.getTime() < now.getTime() || until.getTime() > now.getTime() + MAX_SECRET_OVERLAP_MS) {
       throw validation("previousValidUntil", `must be between now and ${MAX_SECRET_OVERLAP_MS / 86_400_000} days from now`);
     }
+    if (e.previousSecretValidUntil !== null && e.previousSecretValidUntil.getTime() > now.getTime()) throw rotationInProgress(e);
     const secret = newWebhookSecret();
     const current = this.#box.seal(this.#box.open(e.secret, secretAad(id)), secretAad(id));
-    const row = await this.store.rotateSecret(id, this.#box.seal(secret, secretAad(id)), current, until);
-    return { endpoint: publicView(row ?? e), secret };
+    const row = await this.store.rotateSecret(id, this.#box.seal(secret, secretAad(id)), current, until, e.secret);
+    if (row === null) {
+      // Another rotation (or the database's clock) got there first.
+      const latest = await this.store.endpoint(id);
+      if (latest !== null && latest.previousSecretValidUntil !== null && latest.previousSecretValidUntil.getTime() > Date.now()) throw rotationInProgress(latest);
+      throw WebhookErrors.rotationInProgress(`endpoint ${id}'s secret changed while rotating; read the endpoint and try again`);
+    }
+    return { endpoint: publicView(row), secret };
   }
 
-  /** Queues a `webhook.test` event for this endpoint alone; answers its event id. */
+  /** Queues a `webhook.test` event for this endpoint alone; answers its event id. Refused for a disabled endpoint. */
   async sendTest(owner: EndpointOwner, id: string): Promise<string> {
-    await this.#own(owner, id);
+    const e = await this.#own(owner, id);
+    const disabled = () => WebhookErrors.endpointDisabled(`webhook endpoint ${id} is disabled and receives nothing; enable it first (POST /v1/webhooks/endpoints/${id}/enable)`);
+    if (e.status !== "active") throw disabled();
+    // Written only while the endpoint is active (checked by the insert itself: a disable racing this call wins).
     const eventId = await this.store.emit({ type: "webhook.test", subject: `webhook_endpoint:${id}`, endpointId: id, data: { endpointId: id, message: "a test event from Entrepot" } });
-    return eventIdText(eventId as bigint);
+    if (eventId === null) throw disabled();
+    return eventIdText(eventId);
   }
 
   async listDeliveries(owner: EndpointOwner, id: string, opts: { status?: DeliveryStatus; before?: bigint; limit?: number }): Promise<WebhookDelivery[]> {
@@ -168,10 +184,20 @@ export class WebhookService {
     };
   }
 
-  /** One more attempt now (a dead delivery included: if that attempt fails, it is dead again). */
+  /**
+   * One more attempt now (a dead delivery included: if that attempt fails, it is dead again).
+   * Refused while an attempt of it is in flight: its outcome comes first.
+   */
   async redeliver(owner: EndpointOwner, id: string, eventId: bigint): Promise<WebhookDelivery> {
     await this.#own(owner, id);
-    if (!(await this.store.redeliver(id, eventId))) throw WebhookErrors.deliveryNotFound(`no delivery of ${eventIdText(eventId)} to endpoint ${id}`);
+    const r = await this.store.redeliver(id, eventId);
+    if (r.status === "missing") throw WebhookErrors.deliveryNotFound(`no delivery of ${eventIdText(eventId)} to endpoint ${id}`);
+    if (r.status === "in_flight") {
+      const until = r.claimedUntil === null ? "" : ` (at most until ${r.claimedUntil.toISOString()})`;
+      throw WebhookErrors.deliveryInFlight(`an attempt to deliver ${eventIdText(eventId)} to endpoint ${id} is in flight${until}; redeliver once its outcome is recorded`, {
+        ...(r.claimedUntil === null ? {} : { details: { claimedUntil: r.claimedUntil.toISOString() } }),
+      });
+    }
     return (await this.store.delivery(id, eventId))?.delivery as WebhookDelivery;
   }
 
@@ -202,6 +228,13 @@ export class WebhookService {
     if (e === null || (owner.gateway !== null && e.ownerGateway !== owner.gateway)) throw WebhookErrors.endpointNotFound(`no webhook endpoint ${id}`);
     return e;
   }
+}
+
+function rotationInProgress(e: EndpointRow) {
+  const until = (e.previousSecretValidUntil as Date).toISOString();
+  return WebhookErrors.rotationInProgress(`endpoint ${e.id}'s previous secret signs until ${until}; rotate again after that`, {
+    details: { previousSecretValidUntil: until },
+  });
 }
 
 function validation(field: string, message: string) {

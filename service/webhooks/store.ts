@@ -1,5 +1,5 @@
 /** Every SQL statement of the webhooks module and the only mapping of its rows. */
-import type { SqlRunner } from "../db/sql.js";
+import type { SqlRunner, Statement } from "../db/sql.js";
 import type { Sealed } from "../http/auth/secret-box.js";
 import type { DeliveryStatus, EndpointFilter, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from "./types.js";
 
@@ -52,6 +52,8 @@ export interface Claimed {
 export interface Outcome {
   endpointId: string;
   eventId: bigint;
+  /** The delivery's subject: its line, locked while the outcome is written. */
+  subject: string;
   /** This attempt's number (1 = first). */
   attempt: number;
   startedAtMs: number;
@@ -137,12 +139,17 @@ export class WebhookStore {
     return row === undefined ? null : endpointOf(row);
   }
 
-  /** The new secret signs from now; the one it replaces keeps signing too until `previousValidUntil`. */
-  async rotateSecret(id: string, secret: Sealed, previous: Sealed, previousValidUntil: Date): Promise<EndpointRow | null> {
+  /**
+   * The new secret signs from now; the one it replaces (`was`, as read) keeps signing too until
+   * `previousValidUntil`. Null, changing nothing, while a previously replaced secret still signs
+   * (by the database's clock) or when the secret is no longer `was` (a concurrent rotation).
+   */
+  async rotateSecret(id: string, secret: Sealed, previous: Sealed, previousValidUntil: Date, was: Sealed): Promise<EndpointRow | null> {
     const [row] = await this.sql.q(
       `UPDATE webhook_endpoints SET secret_ciphertext = $2, secret_key_id = $3, previous_secret_ciphertext = $4, previous_secret_key_id = $5,
-              previous_secret_valid_until = $6, updated_at = now() WHERE id = $1 RETURNING *`,
-      id, secret.ciphertext, secret.keyId, previous.ciphertext, previous.keyId, previousValidUntil,
+              previous_secret_valid_until = $6, updated_at = now()
+        WHERE id = $1 AND secret_ciphertext = $7 AND (previous_secret_valid_until IS NULL OR previous_secret_valid_until <= now()) RETURNING *`,
+      id, secret.ciphertext, secret.keyId, previous.ciphertext, previous.keyId, previousValidUntil, was.ciphertext,
     );
     return row === undefined ? null : endpointOf(row);
   }
@@ -162,11 +169,16 @@ export class WebhookStore {
     return rows.length > 0;
   }
 
-  /** An event from code (not a trigger): written only if some endpoint wants it (or it names one). */
+  /**
+   * An event from code (not a trigger): written only if some active endpoint wants it, or, for one
+   * that names its endpoint, if that endpoint is active (a disabled one gets nothing raised meanwhile).
+   */
   async emit(e: NewEvent): Promise<bigint | null> {
     const [row] = await this.sql.q(
       `INSERT INTO webhook_events (type, subject, gateway, seller_id, market, endpoint_id, dedupe_key, data)
-       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb WHERE $6::text IS NOT NULL OR webhook_wanted($1::text)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb
+        WHERE CASE WHEN $6::text IS NULL THEN webhook_wanted($1::text)
+                   ELSE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $6::text AND status = 'active') END
        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
       e.type, e.subject, e.gateway ?? null, e.sellerId ?? null, e.market ?? null, e.endpointId ?? null, e.dedupeKey ?? null, JSON.stringify(e.data),
     );
@@ -217,7 +229,8 @@ export class WebhookStore {
    * Claims due deliveries for one attempt each: per active endpoint at most `perEndpoint` minus
    * what it has in flight (`inFlight`, by endpoint id), `limit` in all, oldest due first (only
    * `pending` ones: the head of each subject's line). A claim pushes `next_attempt_at` out by
-   * `leaseMs`, so a delivery whose sender died is tried again after that.
+   * `leaseMs`, so a delivery whose sender died is tried again after that, and marks it in flight
+   * until then (`claimed_until`, cleared by `record`): redelivery waits for the attempt's outcome.
    */
   async claim(limit: number, perEndpoint: number, inFlight: Record<string, number>, leaseMs: number): Promise<Claimed[]> {
     if (limit <= 0) return [];
@@ -234,7 +247,7 @@ export class WebhookStore {
          ORDER BY h.next_attempt_at
          LIMIT $1
        )
-       UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::int * interval '1 millisecond'
+       UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::int * interval '1 millisecond', claimed_until = now() + $4::int * interval '1 millisecond'
          FROM picked, webhook_events ev, webhook_endpoints e
         WHERE d.endpoint_id = picked.endpoint_id AND d.event_id = picked.event_id AND ev.id = d.event_id AND e.id = d.endpoint_id
        RETURNING d.endpoint_id, d.event_id, d.attempts, ev.type, ev.subject, ev.data, ev.created_at, e.url,
@@ -259,13 +272,23 @@ export class WebhookStore {
   }
 
   /**
-   * Records attempts and moves their deliveries on, in one statement (a stale outcome changes
-   * nothing); a delivery that ends (delivered or dead) hands its subject's line to the next one.
+   * Records attempts and moves their deliveries on (a stale outcome changes nothing); a delivery
+   * that ends (delivered or dead) hands its subject's line to the oldest waiting delivery, unless an
+   * earlier delivery of that line is still pending (a redelivered one that jumped the line ended
+   * first): that one hands it on when it ends.
+   *
+   * Two writes ending two deliveries of one line at once would each see the other's still pending
+   * (READ COMMITTED: one snapshot per statement) and neither hand the line on; so the lines are
+   * locked first (transaction-scoped advisory locks, in key order: no deadlock between writers) and
+   * the statement that reads them runs after any other writer of the same line has committed.
    */
   async record(outcomes: readonly Outcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    await this.sql.q(
-      `WITH o AS (
+    const lines: Statement = {
+      text: `SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(l.e || ' ' || l.s, 0) AS k FROM unnest($1::text[], $2::text[]) AS l(e, s)) x ORDER BY k`,
+      values: [outcomes.map((o) => o.endpointId), outcomes.map((o) => o.subject)],
+    };
+    const text = `WITH o AS (
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[])
            AS o(endpoint_id, event_id, attempt, started_ms, duration_ms, status_code, error, result, delay_ms)
        ), upd AS (
@@ -273,26 +296,35 @@ export class WebhookStore {
            attempts = o.attempt,
            status = CASE o.result WHEN 'retry' THEN 'pending' ELSE o.result END,
            next_attempt_at = CASE WHEN o.result = 'retry' THEN now() + o.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,
+           claimed_until = NULL,
            last_attempt_at = to_timestamp(o.started_ms / 1000.0),
            last_status_code = o.status_code,
            last_error = o.error,
            delivered_at = CASE WHEN o.result = 'delivered' THEN now() ELSE d.delivered_at END
           FROM o
          WHERE d.endpoint_id = o.endpoint_id AND d.event_id = o.event_id AND d.status = 'pending' AND d.attempts = o.attempt - 1
-         RETURNING d.endpoint_id, d.subject, d.status
+         RETURNING d.endpoint_id, d.event_id, d.subject, d.status
        ), ended AS (
          SELECT DISTINCT endpoint_id, subject FROM upd WHERE status IN ('delivered', 'dead')
+       ), nxt AS (
+         SELECT x.endpoint_id, x.subject, (SELECT min(n.event_id) FROM webhook_deliveries n
+                                            WHERE n.endpoint_id = x.endpoint_id AND n.subject = x.subject AND n.status = 'waiting') AS event_id
+           FROM ended x
        ), promoted AS (
          UPDATE webhook_deliveries w SET status = 'pending', next_attempt_at = now()
-           FROM (SELECT x.endpoint_id, (SELECT min(n.event_id) FROM webhook_deliveries n
-                                         WHERE n.endpoint_id = x.endpoint_id AND n.subject = x.subject AND n.status = 'waiting') AS event_id
-                   FROM ended x) nxt
+           FROM nxt
           WHERE w.endpoint_id = nxt.endpoint_id AND w.event_id = nxt.event_id AND w.status = 'waiting'
+            -- Still pending before it (this statement's snapshot: less what this statement ended).
+            AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries p
+               WHERE p.endpoint_id = nxt.endpoint_id AND p.subject = nxt.subject AND p.status = 'pending' AND p.event_id < nxt.event_id
+                 AND NOT EXISTS (SELECT 1 FROM upd u WHERE u.endpoint_id = p.endpoint_id AND u.event_id = p.event_id AND u.status IN ('delivered', 'dead')))
          RETURNING 1
        )
        INSERT INTO webhook_attempts (endpoint_id, event_id, attempt, started_at, duration_ms, status_code, error)
        SELECT o.endpoint_id, o.event_id, o.attempt, to_timestamp(o.started_ms / 1000.0), o.duration_ms, o.status_code, o.error FROM o
-       ON CONFLICT DO NOTHING`,
+       ON CONFLICT DO NOTHING`;
+    const values = [
       outcomes.map((o) => o.endpointId),
       outcomes.map((o) => o.eventId),
       outcomes.map((o) => o.attempt),
@@ -302,7 +334,8 @@ export class WebhookStore {
       outcomes.map((o) => (o.error === null ? null : o.error.slice(0, 500))),
       outcomes.map((o) => o.result),
       outcomes.map((o) => Math.round(o.delayMs)),
-    );
+    ];
+    await this.sql.transaction((tx) => tx.commitWith({ text, values }), lines);
   }
 
   /**
@@ -363,13 +396,25 @@ export class WebhookStore {
 
   /**
    * One more attempt now, whatever the delivery's state (a waiting one jumps its line: a manual
-   * redelivery is out of order by nature).
+   * redelivery is out of order by nature), unless an attempt is in flight: then nothing changes
+   * (the running attempt's outcome is recorded first; sending beside it would send one attempt
+   * number twice). `claimedUntil` says until when the running attempt holds it at most.
    */
-  async redeliver(endpointId: string, eventId: bigint): Promise<boolean> {
-    const rows = await this.sql.q(
-      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() WHERE endpoint_id = $1 AND event_id = $2 RETURNING event_id`,
+  async redeliver(endpointId: string, eventId: bigint): Promise<{ status: "queued" | "missing" } | { status: "in_flight"; claimedUntil: Date | null }> {
+    const [row] = await this.sql.q(
+      `WITH d AS (
+         SELECT claimed_until FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = $2
+       ), upd AS (
+         UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()
+          WHERE endpoint_id = $1 AND event_id = $2 AND (claimed_until IS NULL OR claimed_until <= now()) RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM d)::int AS found, (SELECT count(*) FROM upd)::int AS queued, (SELECT claimed_until FROM d) AS claimed_until`,
       endpointId, eventId,
     );
-    return rows.length > 0;
+    const r = row as Row;
+    if (Number(r.queued) > 0) return { status: "queued" };
+    if (Number(r.found) === 0) return { status: "missing" };
+    // Claimed now, or between this statement's snapshot and its update (then d shows no claim).
+    return { status: "in_flight", claimedUntil: date(r.claimed_until) };
   }
 }

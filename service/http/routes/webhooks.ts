@@ -161,7 +161,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
         tags: [TAGS.webhooks],
         summary: action === "disable" ? "Disable an endpoint" : "Enable an endpoint",
         description: action === "disable"
-          ? "No new deliveries are made to it; its pending deliveries wait, and go out when it is enabled again."
+          ? "No new deliveries are made to it; its pending deliveries wait, and go out when it is enabled again. Events raised while it is disabled are never delivered to it, not even after it is enabled again (nor can a test event be sent to it: ENT_WEBHOOK_ENDPOINT_DISABLED)."
           : "Deliveries resume, pending ones first.",
         security: bearer,
         params: EndpointId,
@@ -175,11 +175,11 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.webhooks],
       summary: "Rotate an endpoint's signing secret",
-      description: "Answers the new secret once. Until `previousValidUntil` every delivery carries two `v1=` signatures, one per secret, so the receiver can switch at its own pace.",
+      description: "Answers the new secret once. Until `previousValidUntil` every delivery carries two `v1=` signatures, one per secret, so the receiver can switch at its own pace. Refused with 409 ENT_WEBHOOK_ROTATION_IN_PROGRESS while the secret a previous rotation replaced still signs (the problem says until when, `details.previousSecretValidUntil`): rotate again after that.",
       security: bearer,
       params: EndpointId,
       body: Type.Optional(RotateBody),
-      response: { 200: WithSecret, ...problems(400, 401, 403, 404, 415, 429) },
+      response: { 200: WithSecret, ...problems(400, 401, 403, 404, 409, 415, 429) },
     },
   }, async (request) => {
     const b = (request.body ?? {}) as Static<typeof RotateBody>;
@@ -192,10 +192,10 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.webhooks],
       summary: "Send a test event",
-      description: "Queues a `webhook.test` event for this endpoint alone, delivered like any other.",
+      description: "Queues a `webhook.test` event for this endpoint alone, delivered like any other. A disabled endpoint answers 409 ENT_WEBHOOK_ENDPOINT_DISABLED.",
       security: bearer,
       params: EndpointId,
-      response: { 202: Type.Object({ eventId: Type.String() }), ...problems(400, 401, 403, 404, 429) },
+      response: { 202: Type.Object({ eventId: Type.String() }), ...problems(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => reply.status(202).send({ eventId: await webhooks.sendTest(ownerOf(request), (request.params as { id: string }).id) }));
 
@@ -247,10 +247,10 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.webhooks],
       summary: "Redeliver an event now",
-      description: "One more attempt, whatever the delivery's state (a dead delivery that fails again stays dead).",
+      description: "One more attempt, whatever the delivery's state (a dead delivery that fails again stays dead; a waiting one jumps its subject's line, and only it: later events of the subject still wait for the earlier ones). While an attempt of this delivery is in flight, answers 409 ENT_WEBHOOK_DELIVERY_IN_FLIGHT (`details.claimedUntil`: the latest the attempt can hold it); redeliver once its outcome is recorded. Each request sent is its own attempt, numbered in `Entrepot-Delivery-Attempt`.",
       security: bearer,
       params: DeliveryParams,
-      response: { 202: DeliveryView, ...problems(400, 401, 403, 404, 429) },
+      response: { 202: DeliveryView, ...problems(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => {
     const p = request.params as Static<typeof DeliveryParams>;
