@@ -88,8 +88,7 @@ async function main(): Promise<void> {
   const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
-  const { closeOnSignals, startServer, startWorkerInstance } = await import("../service/server.js");
-  const { openServices } = await import("../service/services.js");
+  const { closeOnSignals, openInstanceServices, startServer, startWorkerInstance } = await import("../service/server.js");
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -150,7 +149,8 @@ async function main(): Promise<void> {
 
     // The whole stack is local: a secrets key file in DATA_DIR serves when SECRETS_KEY is unset,
     // whatever the database (a deployment sets SECRETS_KEY and runs service/server.ts).
-    const services = await openServices(config, { localSecretsKey: true, ...(deployment === undefined ? {} : { deployment }) });
+    // A database that cannot be opened is reported in one line naming DATABASE_URL (no stack).
+    const services = await openInstanceServices(config, { localSecretsKey: true, ...(deployment === undefined ? {} : { deployment }) });
     const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
     say(`Entrepot: database ready (${where})`);
 

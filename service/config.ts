@@ -3,6 +3,7 @@
  * fails boot with a message naming the variable. Modules never read `process.env`; they take the
  * plain option objects built here. Every variable is documented in `.env.example`.
  */
+import { isIPv4 } from "node:net";
 import { MIN_LEASE_TTL_MS } from "./leader/term.js";
 import { parseSecretsKey } from "./http/auth/secret-box.js";
 import { isCurrency } from "./money/index.js";
@@ -259,17 +260,57 @@ function bankCurrency(env: Env): string {
   return v;
 }
 
-export function loadConfig(env: Env = process.env): Config {
-  const databaseUrl = raw(env, "DATABASE_URL");
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError("DATABASE_URL", "must be a postgresql:// connection string (leave it unset for the embedded database)");
+/**
+ * DATABASE_URL parsed as the driver will parse it (a WHATWG URL), so a value it would refuse stops
+ * the boot here, naming the variable; the error shows where it points, never the password.
+ */
+function postgresUrl(env: Env, name: string): string | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  const scheme = "must be a postgresql:// connection string (leave it unset for the embedded database)";
+  if (!/^postgres(ql)?:\/\//.test(v)) throw new ConfigError(name, scheme);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    // Not the value: it may hold a password. The likely culprits are named instead.
+    throw new ConfigError(name, "is not a valid URL (check the port is a number and special characters in the user or password are percent-encoded; the value is not shown)");
   }
+  if (url.port !== "" && Number(url.port) === 0) throw new ConfigError(name, "has port 0");
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    decodeURIComponent(url.pathname);
+  } catch {
+    throw new ConfigError(name, "has a malformed %-escape in the user, password or database name (the value is not shown)");
+  }
+  return v;
+}
+
+/** Where a PostgreSQL URL points, for messages: `user@host:port/database`, never the password. */
+export function describeDatabaseUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    // No host: the driver's default (a host in the query string, a Unix socket folder, else localhost).
+    const host = url.hostname === "" ? (url.searchParams.get("host") ?? "localhost") : url.hostname;
+    const user = url.username === "" ? "" : `${decodeURIComponent(url.username)}@`;
+    const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || (url.username === "" ? "" : decodeURIComponent(url.username));
+    return `${user}${host}:${url.port === "" ? "5432" : url.port}/${database}`;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = postgresUrl(env, "DATABASE_URL");
   const role = (raw(env, "ROLE") ?? "all") as Role;
   if (!ROLES.includes(role)) throw new ConfigError("ROLE", `must be one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
   const logLevel = (raw(env, "LOG_LEVEL") ?? "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   const host = raw(env, "HOST") ?? "127.0.0.1";
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) throw new ConfigError("HOST", `must be a host name or IP address, got ${JSON.stringify(host)}`);
+  // Four dotted numbers are an IPv4 address, never a host name: 999.1.1.1 is refused here, not by the listen.
+  if (/^[0-9.]+$/.test(host) && !isIPv4(host)) throw new ConfigError("HOST", `must be a host name or IP address, got ${JSON.stringify(host)} (not an IPv4 address)`);
   const pivot = (raw(env, "FX_PIVOT") ?? "USD").toUpperCase();
   if (!isCurrency(pivot)) throw new ConfigError("FX_PIVOT", `must be an ISO 4217 currency code, got ${JSON.stringify(pivot)}`);
   const bootstrapAdminKey = raw(env, "BOOTSTRAP_ADMIN_KEY");

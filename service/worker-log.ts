@@ -7,6 +7,8 @@ export interface LogTarget {
   info(o: object, m?: string): void;
   warn(o: object, m?: string): void;
   error(o: object, m?: string): void;
+  /** Repeated failures of an outage already reported (loop.ts); dropped when the target has no debug. */
+  debug?(o: object, m?: string): void;
 }
 
 const stderr: LogTarget = {
@@ -41,5 +43,8 @@ export class WorkerLog implements LogTarget {
   }
   error(o: object, m?: string): void {
     this.target.error({ ...this.bindings, ...o }, m);
+  }
+  debug(o: object, m?: string): void {
+    this.target.debug?.({ ...this.bindings, ...o }, m);
   }
 }

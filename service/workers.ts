@@ -9,7 +9,7 @@
  */
 import type { Config } from "./config.js";
 import { LeaderElector, runFenced } from "./leader/index.js";
-import { startLoop, type Loop } from "./loop.js";
+import { CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
 import { startMaintenance } from "./maintenance.js";
 import type { Services } from "./services.js";
 import type { LogTarget } from "./worker-log.js";
@@ -53,21 +53,23 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
   if (bank !== undefined && bankEvery > 0) loops.push(startLoop("bank", bankEvery * 1000, () => bank.tick(), log, { when }));
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
-    chain.indexer.start({ intervalMs: every, when });
+    // A node outage is logged when it starts and when it ends (loop.ts), not at every tick.
+    const chainOpts = { when, outage: CHAIN_OUTAGE };
+    chain.indexer.start({ intervalMs: every, when, outage: CHAIN_OUTAGE });
     loops.push(
       startLoop("chain-sender", every, async () => {
         await chain.sender.tick();
-      }, log, { when }),
+      }, log, chainOpts),
     );
     if (anchoring !== undefined) {
       loops.push(
         startLoop("anchoring", every, async () => {
           await anchoring.tick();
-        }, log, { when }),
+        }, log, chainOpts),
       );
     }
-    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, { when }));
-    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log, { when }));
+    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, chainOpts));
+    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log, chainOpts));
   }
   return async () => {
     await Promise.all([...loops.map((l) => l.stop()), chain?.indexer.stop()]);

@@ -75,4 +75,19 @@ export class LeaseStore implements LeaseStorePort {
     );
     return rows.length === 1;
   }
+
+  /**
+   * The chains the workers of this database already work on (sender, event index, anchor batches),
+   * in order. An instance without a chain must not lead them: it would run the workers without
+   * anchoring, index or payouts, and anchoring would stall in silence (server.ts refuses to boot).
+   */
+  async boundChains(): Promise<bigint[]> {
+    const rows = await this.sql.q<Array<{ chain_id: bigint | string }>>(
+      `SELECT chain_id FROM chain_sender_chains
+       UNION SELECT chain_id FROM chain_index_cursors
+       UNION SELECT chain_id FROM (SELECT chain_id FROM anchor_batches LIMIT 1) a
+       ORDER BY chain_id`,
+    );
+    return rows.map((r) => BigInt(r.chain_id));
+  }
 }

@@ -13,7 +13,7 @@
 import { getAddress, type Provider } from "ethers";
 import type { SqlRunner } from "../../db/sql.js";
 import { isAppError, type AppError } from "../../errors.js";
-import { startLoop, type Loop } from "../../loop.js";
+import { startLoop, type Loop, type OutagePolicy } from "../../loop.js";
 import { isLocalChain, type DeploymentRecord } from "../deployment-record.js";
 import { ChangeAccumulator } from "./change.js";
 import { LogDecoder, type RawLog } from "./decode.js";
@@ -191,7 +191,7 @@ export class ChainIndexer {
   }
 
   /** Polls every `intervalMs` (never two polls at once) until `stop()` or a fatal error; skips a poll while `when()` is false. */
-  start(opts: { intervalMs: number; when?: () => boolean }): void {
+  start(opts: { intervalMs: number; when?: () => boolean; outage?: OutagePolicy }): void {
     if (this.loop !== null) return;
     const intervalMs = integer("intervalMs", opts.intervalMs, 1000, 1, 3_600_000);
     this.loop = startLoop(
@@ -215,7 +215,7 @@ export class ChainIndexer {
         }
       },
       this.log,
-      opts.when === undefined ? {} : { when: opts.when },
+      { ...(opts.when === undefined ? {} : { when: opts.when }), ...(opts.outage === undefined ? {} : { outage: opts.outage }) },
     );
   }
 

@@ -2,16 +2,25 @@
  * Operations endpoints, public and not rate limited (probes and scrapers must never be throttled
  * into reporting an outage): liveness, readiness (database reachable, every migration applied),
  * Prometheus metrics.
+ *
+ * A probe's 503 is the answer, not a failure of this server: it is not logged per probe. A database
+ * outage seen by the probes is logged once when it starts (warn) and once when it ends (info), like
+ * the worker lease's outage lines; while it lasts the body says the database is unreachable, not
+ * that migrations are pending (they cannot be read).
  */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
 import { HttpErrors } from "../errors.js";
+import { sendProblem } from "../plugins/errors.js";
 import { problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
 
 const ReadyView = Type.Object({ status: Type.Literal("ready"), database: Type.String(), kind: Type.String() });
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
+  /** The probes see the database down (logged once per outage). */
+  let outage = false;
+
   app.get("/healthz", {
     config: { rateLimit: false },
     logLevel: "warn",
@@ -26,12 +35,19 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       summary: "Readiness: database reachable and migrations applied",
       response: { 200: ReadyView, ...problems(503) },
     },
-  }, async () => {
+  }, async (request, reply) => {
     const r = await app.services.readiness();
+    if (r.database === "unreachable") {
+      if (!outage) app.log.warn({ probe: "/readyz" }, "readiness: the database does not answer; not ready until it does");
+      outage = true;
+      return sendProblem(request, reply, HttpErrors.notReady("the database is unreachable", { details: { database: r.database } }));
+    }
+    if (outage) app.log.info({ probe: "/readyz" }, "readiness: the database answers again");
+    outage = false;
     if (!r.ok) {
-      throw HttpErrors.notReady(r.database === "unreachable" ? "the database is unreachable" : `${r.pendingMigrations.length} migration(s) not applied`, {
+      return sendProblem(request, reply, HttpErrors.notReady(`${r.pendingMigrations.length} migration(s) not applied`, {
         details: { database: r.database, pendingMigrations: r.pendingMigrations },
-      });
+      }));
     }
     return { status: "ready" as const, database: r.database, kind: app.services.databaseKind };
   });
