@@ -104,6 +104,15 @@ function deliveryOf(r: Row): WebhookDelivery {
   };
 }
 
+/** An active endpoint `e` that wants event `ev`: named by it, or subscribed to its type and matched by its filter. */
+const ENDPOINT_WANTS_EVENT = `e.status = 'active' AND (
+     ev.endpoint_id = e.id
+  OR (ev.endpoint_id IS NULL
+      AND (ev.type = ANY(e.event_types) OR '*' = ANY(e.event_types))
+      AND (e.gateway IS NULL OR e.gateway = ev.gateway)
+      AND (e.seller_id IS NULL OR e.seller_id = ev.seller_id)
+      AND (e.market IS NULL OR e.market = ev.market)))`;
+
 export class WebhookStore {
   constructor(private readonly sql: SqlRunner) {}
 
@@ -187,42 +196,56 @@ export class WebhookStore {
 
   /**
    * Fans out up to `limit` undispatched events to a delivery per matching active endpoint, and
-   * marks them dispatched, in one statement. SKIP LOCKED: two callers never take the same events.
-   * A delivery is `pending` when it heads its (endpoint, subject) line, else `waiting` until the
-   * one before it ends (`record` promotes it): one subject's events go out in event order.
+   * marks them dispatched. SKIP LOCKED: two callers never take the same events. A delivery is
+   * `pending` when it heads its (endpoint, subject) line, else `waiting` until the one before it
+   * ends (`record` promotes it): one subject's events go out in event order.
+   *
+   * The events' lines are locked first, as `record` locks them: a delivery ending at the same
+   * moment would otherwise look for the next one before this transaction's `waiting` row exists
+   * (its statement's snapshot), and this one would see the ended delivery still pending, leaving
+   * the new one waiting for ever. The insert runs once the locks are held, so it sees every
+   * outcome committed before, and every later outcome sees its rows.
    */
   async fanOut(limit: number): Promise<{ events: number; deliveries: number }> {
-    const [row] = await this.sql.q(
-      `WITH ev AS (
-         SELECT id, type, subject, gateway, seller_id, market, endpoint_id FROM webhook_events
-          WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-       ), matched AS (
-         SELECT e.id AS endpoint_id, ev.id AS event_id, ev.subject,
-                row_number() OVER (PARTITION BY e.id, ev.subject ORDER BY ev.id) AS place
-           FROM ev JOIN webhook_endpoints e ON e.status = 'active' AND (
-                 ev.endpoint_id = e.id
-              OR (ev.endpoint_id IS NULL
-                  AND (ev.type = ANY(e.event_types) OR '*' = ANY(e.event_types))
-                  AND (e.gateway IS NULL OR e.gateway = ev.gateway)
-                  AND (e.seller_id IS NULL OR e.seller_id = ev.seller_id)
-                  AND (e.market IS NULL OR e.market = ev.market)))
-       ), ins AS (
-         INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, attempts, next_attempt_at)
-         SELECT m.endpoint_id, m.event_id, m.subject,
-                CASE WHEN m.place = 1 AND NOT EXISTS (
-                       SELECT 1 FROM webhook_deliveries o
-                        WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.status IN ('pending', 'waiting'))
-                     THEN 'pending' ELSE 'waiting' END,
-                0, now()
-           FROM matched m ORDER BY m.event_id
-         ON CONFLICT DO NOTHING RETURNING 1
-       ), upd AS (
-         UPDATE webhook_events w SET dispatched_at = now() FROM ev WHERE w.id = ev.id RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM upd)::int AS events, (SELECT count(*) FROM ins)::int AS deliveries`,
-      limit,
-    );
-    return { events: Number((row as Row).events), deliveries: Number((row as Row).deliveries) };
+    const lock: Statement = {
+      text: `WITH ev AS (
+               SELECT id, type, subject, gateway, seller_id, market, endpoint_id FROM webhook_events
+                WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+             ), lines AS (
+               SELECT DISTINCT hashtextextended(e.id || ' ' || ev.subject, 0) AS k FROM ev JOIN webhook_endpoints e ON ${ENDPOINT_WANTS_EVENT}
+             )
+             SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM ev), '{}')::text AS ids,
+                    (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM lines ORDER BY k) o) x)::int AS locked`,
+      values: [limit],
+    };
+    return this.sql.transaction(async (tx, [first]) => {
+      const ids = String((first as Row).ids).replace(/[{}]/g, "").split(",").filter((x) => x !== "");
+      if (ids.length === 0) return { events: 0, deliveries: 0 };
+      const [row] = await tx.commitWith({
+        text: `WITH ev AS (
+                 SELECT id, type, subject, gateway, seller_id, market, endpoint_id FROM webhook_events WHERE id = ANY($1::bigint[])
+               ), matched AS (
+                 SELECT e.id AS endpoint_id, ev.id AS event_id, ev.subject,
+                        row_number() OVER (PARTITION BY e.id, ev.subject ORDER BY ev.id) AS place
+                   FROM ev JOIN webhook_endpoints e ON ${ENDPOINT_WANTS_EVENT}
+               ), ins AS (
+                 INSERT INTO webhook_deliveries (endpoint_id, event_id, subject, status, attempts, next_attempt_at)
+                 SELECT m.endpoint_id, m.event_id, m.subject,
+                        CASE WHEN m.place = 1 AND NOT EXISTS (
+                               SELECT 1 FROM webhook_deliveries o
+                                WHERE o.endpoint_id = m.endpoint_id AND o.subject = m.subject AND o.status IN ('pending', 'waiting'))
+                             THEN 'pending' ELSE 'waiting' END,
+                        0, now()
+                   FROM matched m ORDER BY m.event_id
+                 ON CONFLICT DO NOTHING RETURNING 1
+               ), upd AS (
+                 UPDATE webhook_events w SET dispatched_at = now() FROM ev WHERE w.id = ev.id RETURNING 1
+               )
+               SELECT (SELECT count(*) FROM upd)::int AS events, (SELECT count(*) FROM ins)::int AS deliveries`,
+        values: [ids.map((x) => BigInt(x))],
+      });
+      return { events: Number((row as Row).events), deliveries: Number((row as Row).deliveries) };
+    }, lock);
   }
 
   /**

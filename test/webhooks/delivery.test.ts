@@ -383,6 +383,33 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     expect(after.map((r) => `${r.subject} ${r.status}`)).toEqual(orders.flatMap((o) => ["delivered", "delivered", "pending"].map((st) => `order:adyen:${o} ${st}`)));
   });
 
+  it("never leaves a new event waiting behind a delivery that ended while it was fanned out", async () => {
+    const { id } = await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] });
+    const store = h.services.webhooks.store;
+    type Row = { event_id: bigint; subject: string };
+    const ended = (r: Row) => ({ endpointId: id, eventId: r.event_id, subject: r.subject, attempt: 1, startedAtMs: Date.now(), durationMs: 1, statusCode: 200, error: null, result: "delivered" as const, delayMs: 0 });
+    for (let round = 0; round < 5; round++) {
+      const orders = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `ORD-FAN-${round}-${i}`);
+      for (const o of orders) await book(h, [{ gatewayEventId: `${o}-cap`, settlementId: o, amount: "30000" }]);
+      await store.fanOut(1_000);
+      const heads = await h.db.sql.q<Row[]>(`SELECT event_id, subject FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'`, id);
+      expect(heads).toHaveLength(orders.length);
+      // A second event per order, fanned out while each line's head ends.
+      for (const o of orders) {
+        const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "refund", gatewayEventId: `${o}-ref`, settlementId: o, amount: "1000" }), originalEventId: `${o}-cap`, gatewayFee: "0" });
+        expect(r.statusCode, r.body).toBe(201);
+      }
+      await Promise.all([store.fanOut(1_000), ...heads.map((r) => store.record([ended(r)]))]);
+      const stuck = await h.db.sql.q<Row[]>(
+        `SELECT w.event_id, w.subject FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND w.status = 'waiting'
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = w.endpoint_id AND p.subject = w.subject AND p.status = 'pending')`,
+        id,
+      );
+      expect(stuck, `round ${round}`).toEqual([]);
+      await h.db.sql.q(`UPDATE webhook_deliveries SET status = 'delivered' WHERE endpoint_id = $1 AND status = 'pending'`, id);
+    }
+  });
+
   it("refuses a second secret rotation while the first one's previous secret still signs, and says until when", async () => {
     const { id, secret: s0 } = await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] });
     const first = await h.post(`/v1/webhooks/endpoints/${id}/rotate-secret`, {}, h.keys.admin);
