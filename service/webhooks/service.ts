@@ -1,7 +1,7 @@
 /**
  * Webhook endpoints (subscriptions) and their deliveries, as the API sees them. Operators (admin)
- * manage every endpoint; a gateway key manages the endpoints it created, which receive only its
- * own gateway's settlement events. A signing secret is returned once, at creation and at each
+ * manage every endpoint; a gateway key manages its gateway's endpoints (the owner is the gateway,
+ * not the key), which receive only that gateway's settlement events. A signing secret is returned once, at creation and at each
  * rotation; it is stored sealed under SECRETS_KEY.
  */
 import { randomBytes } from "node:crypto";

@@ -1,7 +1,8 @@
 /**
  * Webhook endpoints and their deliveries. Operators (admin) manage every endpoint; a gateway key
- * manages the endpoints it created, which receive its own gateway's settlement events only, and
- * another owner's endpoint answers 404 like a missing one. A signing secret is in the answer of
+ * manages its gateway's endpoints (the owner is the gateway, so every key bound to it manages them),
+ * which receive that gateway's settlement events only, and another owner's endpoint answers 404
+ * like a missing one. A signing secret is in the answer of
  * the creation and of each rotation, never again.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
