@@ -10,6 +10,9 @@ export const WEBHOOK_EVENT_TYPES = [
   "payout.deferred",
   "payout.cancelled",
   "payout.claimed",
+  "bank_payout.instructed",
+  "bank_payout.final",
+  "bank_payout.rejected",
   "anchoring.batch_final",
   "reconciliation.run_completed",
   "reconciliation.exception_opened",
@@ -19,7 +22,10 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** What a gateway key may subscribe to (always filtered to its own gateway). */
+/**
+ * What a gateway key may subscribe to (always filtered to its own gateway). Payouts, vault or bank,
+ * are operators' business: a seller's payout is not its gateway's to see.
+ */
 export const GATEWAY_EVENT_TYPES: readonly WebhookEventType[] = ["settlement.booked", "settlement.anchored", "settlement.final", "webhook.test"];
 
 export interface EndpointFilter {

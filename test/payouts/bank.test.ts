@@ -4,7 +4,9 @@
  * camt.054 making a converted CNY transfer final with its realised FX and a returned USD transfer
  * available again, the same notification applied twice changing nothing, a notification dropped in
  * the inbox applied by the worker, a file lost before it reached the outbox written again, and two
- * instances planning at once never instructing a seller twice.
+ * instances planning at once never instructing a seller twice. Operators' endpoints hear each
+ * payout instructed, then final or rejected, under its own `bank_payout:<id>` subject; a gateway key
+ * cannot subscribe to them, and nothing is written while no active endpoint wants them.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,6 +22,9 @@ import { BankStore } from "../../service/payouts/bank/store.js";
 import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+import type { WebhookEventBody } from "../../service/webhooks/index.js";
+import { outbox } from "../webhooks/outbox.js";
+import { startReceiver, type Receiver } from "../webhooks/receiver.js";
 
 const kinds = await testDatabaseKinds();
 const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
@@ -39,17 +44,32 @@ interface BankPayoutJson {
   reason: string | null;
 }
 
+const BANK_PAYOUT_EVENTS = ["bank_payout.instructed", "bank_payout.final", "bank_payout.rejected"];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const bodies = (rx: Receiver) => rx.received.map((r) => JSON.parse(r.body) as WebhookEventBody);
+/** Each subject's event types, in the order the receiver got them. */
+function typesBySubject(rx: Receiver): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const b of bodies(rx)) (out[b.subject] ??= []).push(b.type);
+  return out;
+}
+
 describe.each(kinds)("bank rail on %s", (kind) => {
   let h: Harness;
   let dir: string;
   let financeWrite: IssuedKey;
   let settled: bigint;
+  let rx: Receiver;
+  let rxSeller: Receiver;
+  const hooks: string[] = [];
   const balance = async (account: string, currency: string) => json<{ posted: string; available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(account)}/${currency}/balance`));
   const xmlPost = (url: string, body: string, key: IssuedKey) => h.app.inject({ method: "POST", url, payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${key.key}` } });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-bank-"));
-    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox") } });
+    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox"), WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_TIMEOUT_MS: "1000" } });
+    rx = await startReceiver();
+    rxSeller = await startReceiver();
     await publishDayRates(h);
     financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
     // Two sales, released to the sellers' available balances: a CNY seller and a USD seller.
@@ -67,6 +87,9 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(remit.statusCode, remit.body).toBe(201);
   });
   afterAll(async () => {
+    await rx.close();
+    await rxSeller.close();
+    h.services.webhooks.close();
     await h.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -90,8 +113,21 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(vault).toHaveLength(DEMO_SELLERS.length - 2);
   });
 
+  it("subscribes operators' endpoints to bank payout events; a gateway key cannot subscribe to them", async () => {
+    for (const t of BANK_PAYOUT_EVENTS) {
+      const r = await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: [t] }, h.keys.gateway);
+      expect([r.statusCode, problemCode(r)]).toEqual([403, "ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN"]);
+    }
+    for (const [url, filter] of [[rx.url, undefined], [rxSeller.url, { sellerId: "S-POP-SZ-01" }]] as const) {
+      const r = await h.post("/v1/webhooks/endpoints", { url, eventTypes: BANK_PAYOUT_EVENTS, ...(filter === undefined ? {} : { filter }) }, h.keys.admin);
+      expect(r.statusCode, r.body).toBe(201);
+      hooks.push(json<{ endpoint: { id: string } }>(r).endpoint.id);
+    }
+  });
+
   let cny: BankPayoutJson;
   let usd: BankPayoutJson;
+  let firstUsd: BankPayoutJson;
   let fileXml: string;
 
   it("instructs each seller's whole available balance in one pain.001, valid against the schema, reserved in the ledger", async () => {
@@ -157,6 +193,38 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const twice = json<{ results: Array<{ outcome: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", notification, financeWrite));
     expect(twice.results.map((x) => x.outcome).sort()).toEqual(["already_final", "already_rejected"]);
     expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore - debited);
+  });
+
+  it("announces each bank payout instructed, then final or rejected, in order under bank_payout:<id>; a seller filter gets its seller's only", async () => {
+    firstUsd = usd;
+    const dispatcher = h.services.webhooks.dispatcher;
+    const until = Date.now() + 15_000;
+    try {
+      while (rx.received.length < 4 || rxSeller.received.length < 2) {
+        if (Date.now() > until) throw new Error(`webhook deliveries did not complete in time: ${rx.received.length} and ${rxSeller.received.length}`);
+        await dispatcher.tick();
+        await sleep(10);
+      }
+    } finally {
+      await dispatcher.drain();
+    }
+    expect(typesBySubject(rx)).toEqual({
+      [`bank_payout:${cny.id}`]: ["bank_payout.instructed", "bank_payout.final"],
+      [`bank_payout:${usd.id}`]: ["bank_payout.instructed", "bank_payout.rejected"],
+    });
+    expect(typesBySubject(rxSeller)).toEqual({ [`bank_payout:${cny.id}`]: ["bank_payout.instructed", "bank_payout.final"] });
+    const paid = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${cny.id}`));
+    const data = (subject: string, type: string) => bodies(rx).find((b) => b.subject === subject && b.type === type)!.data;
+    const view = (p: BankPayoutJson) => ({ id: p.id, sellerId: p.sellerId, currency: p.currency, amount: p.amount, endToEndId: p.endToEndId, fileId: p.fileId });
+    expect(data(`bank_payout:${cny.id}`, "bank_payout.instructed")).toEqual({ ...view(cny), status: "instructed", settled: null, reason: null });
+    expect(data(`bank_payout:${cny.id}`, "bank_payout.final")).toEqual({ ...view(cny), status: "final", settled: paid.settled, reason: null });
+    expect(paid.settled).not.toBeNull();
+    expect(data(`bank_payout:${usd.id}`, "bank_payout.rejected")).toEqual({ ...view(usd), status: "rejected", settled: null, reason: "returned by the bank (AC04)" });
+    // The events carry the seller for filters, and no gateway: no gateway key's endpoint can match them.
+    const written = (await outbox(h.db.sql)).filter((e) => e.type.startsWith("bank_payout."));
+    expect(written).toHaveLength(4);
+    for (const e of written) expect([e.seller_id, e.gateway]).toEqual([e.data["sellerId"], null]);
+    for (const id of hooks) expect((await h.post(`/v1/webhooks/endpoints/${id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
   });
 
   it("reports what it cannot book: an unknown id, another amount, not a camt.054", async () => {
@@ -321,5 +389,14 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const both = await Promise.all([h.services.cash.importStatement(twin, "a"), second.cash.importStatement(twin, "b")]);
     expect(both.map((x) => x.status).sort()).toEqual(["created", "exists"]);
     expect(both[0].statements[0]!.id).toBe(both[1].statements[0]!.id);
+  });
+
+  it("writes no bank payout event while no active endpoint wants one", async () => {
+    // Since the endpoints were disabled, a second USD payout and a second CNY payout were
+    // instructed and made final: the outbox still holds the first run's four events only.
+    const later = json<{ items: BankPayoutJson[] }>(await h.get("/v1/payouts/bank?status=final")).items.filter((p) => p.id !== cny.id);
+    expect(later.length).toBeGreaterThanOrEqual(2);
+    const written = (await outbox(h.db.sql)).filter((e) => e.type.startsWith("bank_payout."));
+    expect(written.map((e) => e.subject).sort()).toEqual([`bank_payout:${cny.id}`, `bank_payout:${cny.id}`, `bank_payout:${firstUsd.id}`, `bank_payout:${firstUsd.id}`].sort());
   });
 });
