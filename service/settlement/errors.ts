@@ -17,6 +17,8 @@ export const SettlementErrors = {
   currencyMismatch: defineError("ENT_SETTLEMENT_CURRENCY_MISMATCH", 400, "Currency mismatch"),
   /** A refund/chargeback/release names a capture that was never recorded. */
   unknownCapture: defineError("ENT_SETTLEMENT_UNKNOWN_CAPTURE", 404, "Unknown original capture"),
+  /** A follow-up event dated before the event it follows: booked, it would move balances and tax returns before the sale existed. */
+  beforeOriginal: defineError("ENT_SETTLEMENT_BEFORE_ORIGINAL", 422, "Event dated before its original"),
   /** A follow-up event disagrees with its capture (seller, market, settlement id) or with its type. */
   referenceMismatch: defineError("ENT_SETTLEMENT_REFERENCE_MISMATCH", 409, "Event does not match its original"),
   /** Refunds + chargebacks - reversals would exceed the captured gross amount. */

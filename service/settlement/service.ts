@@ -590,6 +590,13 @@ export class SettlementService {
         },
       );
     }
+    // By effective instant, a refund or a release before its sale would give back tax never
+    // collected, or take a seller's balance below zero, in the periods between.
+    if (event.occurredAt.getTime() < orig.event.occurredAt.getTime()) {
+      throw SettlementErrors.beforeOriginal(`${event.type} occurred at ${event.occurredAt.toISOString()}, before its ${wanted} ${origKey} (${orig.event.occurredAt.toISOString()})`, {
+        fields: [{ field: "occurredAt", message: `must not be before the ${wanted}'s occurredAt ${orig.event.occurredAt.toISOString()}` }],
+      });
+    }
     return orig.captureKey;
   }
 

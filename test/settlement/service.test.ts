@@ -121,6 +121,14 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
     expect(await codeOf(h.settlement.postEvent(ev({ gatewayEventId: "it-x2", currency: "USD" })))).toBe("ENT_SETTLEMENT_CURRENCY_MISMATCH");
     expect(await codeOf(h.settlement.postEvent(followUp("refund", "it-x3", { amount: 1n, originalEventId: "never-captured" }, ev({}))))).toBe("ENT_SETTLEMENT_UNKNOWN_CAPTURE");
     expect(await codeOf(h.settlement.postEvent(ev({ gatewayEventId: "it-x4", market: "XX" })))).toBe("ENT_SETTLEMENT_UNKNOWN_MARKET");
+    // A follow-up dated before its capture (by effective instant it would give back tax never
+    // collected, or take a held balance below zero, in the periods between); at the same instant it is fine.
+    const cap = ev({ gatewayEventId: "it-x5-cap", settlementId: "IT-X5" });
+    await h.settlement.postEvent(cap);
+    const early = followUp("refund", "it-x5-ref", { amount: 100n, occurredAt: new Date(cap.occurredAt.getTime() - 86_400_000) }, cap);
+    expect(await codeOf(h.settlement.postEvent(early))).toBe("ENT_SETTLEMENT_BEFORE_ORIGINAL");
+    expect(await codeOf(h.settlement.postEvent(followUp("release", "it-x5-rel", { amount: 0n, occurredAt: new Date(cap.occurredAt.getTime() - 1) }, cap)))).toBe("ENT_SETTLEMENT_BEFORE_ORIGINAL");
+    expect((await h.settlement.postEvent({ ...early, occurredAt: cap.occurredAt })).status).toBe("created");
     expect(await codeOf(h.settlement.getSettlement("999999999"))).toBe("ENT_SETTLEMENT_NOT_FOUND");
   });
 
