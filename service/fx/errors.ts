@@ -17,6 +17,8 @@ export const FxErrors = {
   quoteNotFound: defineError("ENT_FX_QUOTE_NOT_FOUND", 404, "FX quote not found"),
   /** The conversion instant is at or after the quote's expiry. */
   quoteExpired: defineError("ENT_FX_QUOTE_EXPIRED", 409, "FX quote expired"),
+  /** A conversion dated before the instant the quote's rates were taken for: a quote locks a rate forward, never back. */
+  quoteNotYetValid: defineError("ENT_FX_QUOTE_NOT_YET_VALID", 409, "FX quote not yet valid"),
   /** The quote is for another pair than the conversion asked for. */
   quoteMismatch: defineError("ENT_FX_QUOTE_MISMATCH", 409, "FX quote does not match the conversion"),
   /** A conversion or quote request is malformed (amount, currencies, instant, markup). */

@@ -259,10 +259,23 @@ export class FxService {
         details: { quoteId: q.id, quotePair: `${q.base}/${q.quote}`, requestedPair: `${use.from}/${use.to}` },
       });
     }
-    if (use.at.getTime() >= q.expiresAt.getTime()) {
-      throw FxErrors.quoteExpired(`quote ${q.id} expired at ${q.expiresAt.toISOString()}; conversion at ${use.at.toISOString()}`, {
+    // A quote holds its rate for its lifetime from when it starts: a quote taken now, from now until
+    // it expires; one taken for a past instant (`at`), from that instant for as long. Without that
+    // bound a quote for any past day would price any later event.
+    const start = Math.min(q.ratesAt.getTime(), q.createdAt.getTime());
+    const validUntil = start + (q.expiresAt.getTime() - q.createdAt.getTime());
+    if (use.at.getTime() < start) {
+      const from = new Date(start).toISOString();
+      throw FxErrors.quoteNotYetValid(`quote ${q.id} holds from ${from}; conversion at ${use.at.toISOString()}`, {
+        fields: [{ field: "quoteId", message: `quote holds from ${from}` }],
+        details: { quoteId: q.id, validFrom: from, at: use.at.toISOString() },
+      });
+    }
+    if (use.at.getTime() >= validUntil) {
+      const until = new Date(validUntil).toISOString();
+      throw FxErrors.quoteExpired(`quote ${q.id} expired at ${until}; conversion at ${use.at.toISOString()}`, {
         fields: [{ field: "quoteId", message: "quote expired" }],
-        details: { quoteId: q.id, expiresAt: q.expiresAt.toISOString(), at: use.at.toISOString() },
+        details: { quoteId: q.id, expiresAt: until, at: use.at.toISOString() },
       });
     }
     return q;

@@ -98,11 +98,11 @@ describe("settlement routes", () => {
 
     it("takes a fee adjustment without amount (README: \"0\" or absent), and names amount when a capture has none", async () => {
       await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-noamt-cap", settlementId: "ORD-NOAMT" }));
-      const { amount: _omitted, ...adjustment } = { ...capture({ type: "fee_adjustment", gatewayEventId: "evt-noamt-fa", settlementId: "ORD-NOAMT", gatewayFee: "50" }), originalEventId: "evt-noamt-cap" };
+      const withoutAmount = (e: Record<string, unknown>) => Object.fromEntries(Object.entries(e).filter(([k]) => k !== "amount"));
+      const adjustment = withoutAmount({ ...capture({ type: "fee_adjustment", gatewayEventId: "evt-noamt-fa", settlementId: "ORD-NOAMT", gatewayFee: "50" }), originalEventId: "evt-noamt-cap" });
       const r = await h.signedPost("/v1/settlements/events", adjustment);
       expect(r.statusCode, r.body).toBe(201);
-      const { amount: _none, ...bare } = capture({ gatewayEventId: "evt-noamt-cap2" });
-      const refused = await h.signedPost("/v1/settlements/events", bare);
+      const refused = await h.signedPost("/v1/settlements/events", withoutAmount(capture({ gatewayEventId: "evt-noamt-cap2" })));
       expect([refused.statusCode, problemCode(refused)]).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT"]);
       expect(json<{ errors: Array<{ field: string }> }>(refused).errors[0]?.field).toBe("amount");
     });
