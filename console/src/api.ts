@@ -29,9 +29,9 @@ type Query = Record<string, string | number | undefined | null>;
 
 let csrfToken: string | null = null;
 /** Called when the service says the session is gone (expired, signed out elsewhere, key revoked). */
-let onSignedOut: (why: string) => void = () => undefined;
+let onSignedOut: () => void = () => undefined;
 
-export function onSessionEnd(fn: (why: string) => void): void {
+export function onSessionEnd(fn: () => void): void {
   onSignedOut = fn;
 }
 
@@ -66,7 +66,7 @@ export async function request(method: string, path: string, opts: { query?: Quer
   });
   if (!res.ok) {
     const e = await problem(res);
-    if (res.status === 401 && SESSION_GONE.has(e.code) && !path.startsWith("/v1/sessions")) onSignedOut(e.message);
+    if (res.status === 401 && SESSION_GONE.has(e.code) && !path.startsWith("/v1/sessions")) onSignedOut();
     throw e;
   }
   return res;

@@ -66,8 +66,33 @@ export function utcTitle(iso: string): string {
 /** A local datetime-local input value ("2024-12-10T10:00") -> the instant as RFC 3339 (UTC). */
 export function localInputToIso(value: string): string | null {
   if (value.trim() === "") return null;
+  // A date-time without an offset is local time (ECMA-262 Date.parse), the zone the input shows.
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/**
+ * An instant (an RFC 3339 value from the URL) -> the datetime-local input value that shows it in
+ * the browser's zone, the inverse of `localInputToIso`: submitting the form unchanged queries the
+ * same instant. Seconds and milliseconds are kept when there are any, so nothing is rounded away.
+ * Not an instant -> "" (the input would refuse it anyway).
+ */
+export function isoToLocalInput(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined || iso.trim() === "") return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const two = (n: number) => String(n).padStart(2, "0");
+  const minutes = `${String(d.getFullYear()).padStart(4, "0")}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  if (d.getSeconds() === 0 && d.getMilliseconds() === 0) return minutes;
+  return `${minutes}:${two(d.getSeconds())}${d.getMilliseconds() === 0 ? "" : `.${String(d.getMilliseconds()).padStart(3, "0")}`}`;
+}
+
+/** The browser's time zone as a label for date inputs ("America/Sao_Paulo, UTC-03:00"). */
+export function localZoneLabel(at: Date = new Date()): string {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const offset = -at.getTimezoneOffset();
+  const abs = Math.abs(offset);
+  return `${zone}, UTC${offset < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
 }
 
 /** A JSON value shown as text: strings and numbers as they are, anything else as `fallback`. */

@@ -53,14 +53,14 @@ const NAV: [string, string][] = [
 function App(): JSX.Element {
   const location = useLocation();
   const [session, setSession] = useState<Session | null | undefined>(undefined);
-  const [ended, setEnded] = useState<string | null>(null);
+  const [ended, setEnded] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
   useEffect(() => {
     currentSession().then(setSession, setError);
-    onSessionEnd((why) => {
+    onSessionEnd(() => {
       setSession(null);
-      setEnded(why);
+      setEnded(true);
     });
   }, []);
 
@@ -69,10 +69,10 @@ function App(): JSX.Element {
   if (session === null || location.path === "/sign-in") {
     return (
       <SignIn
-        notice={ended}
+        ended={ended}
         onSignedIn={(s) => {
           setSession(s);
-          setEnded(null);
+          setEnded(false);
           // Signed in from a view's URL (a bookmark, a link, an ended session): that view.
           if (location.path !== "/sign-in") navigate(`${location.path}${window.location.search}`, { replace: true });
           else navigate("/", { replace: true });

@@ -2,7 +2,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
-import { formatAmount, formatLocal, formatMoney, utcTitle } from "./format";
+import { formatAmount, formatLocal, formatMoney, localZoneLabel, utcTitle } from "./format";
 import { navigate } from "./router";
 
 export function Link(props: { href: string; children: ComponentChildren; class?: string; "aria-current"?: "page" | undefined }): JSX.Element {
@@ -51,15 +51,21 @@ export function Loading(): JSX.Element {
 export function ErrorBox(props: { error: unknown }): JSX.Element {
   const e = props.error;
   const code = e instanceof ApiError ? e.code : "ERROR";
-  const message = e instanceof Error ? e.message : String(e);
+  // One line per field, its messages together (a value can fail a pattern and a format at once).
+  const fields = new Map<string, string[]>();
+  for (const f of e instanceof ApiError ? e.fields : []) fields.set(f.field, [...(fields.get(f.field) ?? []), f.message]);
+  // A validation problem's detail is its fields again in one sentence ("1 invalid field: query.market
+  // must match ..."): the list below says it once.
+  const message =
+    code === "ENT_REQUEST_VALIDATION" && fields.size > 0 ? `${fields.size === 1 ? "A value was" : `${fields.size} values were`} not accepted:` : e instanceof Error ? e.message : String(e);
   return (
     <div class="error" role="alert">
       <strong>{code}</strong> {message}
-      {e instanceof ApiError && e.fields.length > 0 && (
+      {fields.size > 0 && (
         <ul>
-          {e.fields.map((f) => (
-            <li key={f.field}>
-              <code>{f.field}</code>: {f.message}
+          {[...fields].map(([field, messages]) => (
+            <li key={field}>
+              <code>{field}</code>: {messages.join("; ")}
             </li>
           ))}
         </ul>
@@ -84,6 +90,39 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): [Loaded<T>, (
     );
   }, [...deps, tick]);
   return [state, useCallback(() => setTick((t) => t + 1), [])];
+}
+
+/**
+ * A filter form's values that follow the URL: edited freely, and read again from the URL whenever it
+ * changes (Back, Forward, a link), so the form never shows a filter the list is not filtered by.
+ */
+export function useUrlForm<T>(fromUrl: () => T, urlKey: string): [T, (next: T) => void] {
+  const [form, setForm] = useState<T>(fromUrl);
+  useEffect(() => setForm(fromUrl()), [urlKey]);
+  return [form, setForm];
+}
+
+/**
+ * A datetime-local input labelled with the reader's zone; its value is local time (format.ts
+ * `isoToLocalInput` and `localInputToIso` convert), so the instant shown is the instant queried.
+ */
+export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void }): JSX.Element {
+  const at = props.value === "" ? new Date() : new Date(props.value);
+  return (
+    <>
+      <label for={props.id}>
+        {props.label} <span class="zone">({localZoneLabel(Number.isNaN(at.getTime()) ? new Date() : at)})</span>
+      </label>
+      <input
+        id={props.id}
+        type="datetime-local"
+        // A URL's instant may carry seconds; the default step (60 s) would refuse the form.
+        step={/T[0-9]{2}:[0-9]{2}:/.test(props.value) ? "any" : undefined}
+        value={props.value}
+        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+      />
+    </>
+  );
 }
 
 /** Renders a load's value, or its loading or error state. */
@@ -141,25 +180,27 @@ export type Column = string | readonly [string, "num"];
  */
 export function ListTable(props: { caption: ComponentChildren; showCaption?: boolean; columns: readonly Column[]; children: ComponentChildren }): JSX.Element {
   return (
-    <table class="list">
-      <caption class={props.showCaption === true ? undefined : "sr-only"}>{props.caption}</caption>
-      <thead>
-        <tr>
-          {props.columns.map((c) =>
-            typeof c === "string" ? (
-              <th key={c} scope="col">
-                {c}
-              </th>
-            ) : (
-              <th key={c[0]} scope="col" class="num">
-                {c[0]}
-              </th>
-            ),
-          )}
-        </tr>
-      </thead>
-      <tbody>{props.children}</tbody>
-    </table>
+    <div class="scroll">
+      <table class="list">
+        <caption class={props.showCaption === true ? undefined : "sr-only"}>{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((c) =>
+              typeof c === "string" ? (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ) : (
+                <th key={c[0]} scope="col" class="num">
+                  {c[0]}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
   );
 }
 

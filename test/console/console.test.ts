@@ -4,7 +4,8 @@
  * walkthrough: sign in with the printed finance key, find the README's example settlement and see
  * its proof verified in the page against the chain, import a gateway report by drag and drop and
  * resolve an exception with the adjusting entry shown before it is booked; a read-only key sees no
- * write action. Every view is screenshot into test-results/console/ and checked with axe-core: no
+ * write action. A reader in São Paulo gets back the instants a URL holds from its date filters, and
+ * Back resets the filter form; every view fits a 390 px screen. Every view is screenshot into test-results/console/ and checked with axe-core: no
  * serious or critical violation.
  */
 import { createHmac } from "node:crypto";
@@ -77,8 +78,8 @@ describe("the finance console (Chromium)", () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  async function signedIn(key: string): Promise<Page> {
-    const context = await browser.newContext(CONTEXT);
+  async function signedIn(key: string, options: Partial<typeof CONTEXT> = {}): Promise<Page> {
+    const context = await browser.newContext({ ...CONTEXT, ...options });
     const page = await context.newPage();
     await page.goto(`${url}/console/`);
     await page.getByLabel("API key").fill(key);
@@ -136,6 +137,17 @@ describe("the finance console (Chromium)", () => {
     await page.getByLabel("Chain JSON-RPC endpoint").fill(`${url}/healthz`);
     await page.getByRole("button", { name: "Verify again" }).click();
     await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 30_000 }).toMatch(/^NOT VERIFIED/);
+
+    // A node that cannot be reached is one finding about the node, not five about the proof; the
+    // endpoint the page remembered resets to this server's node.
+    await page.getByLabel("Chain JSON-RPC endpoint").fill("http://127.0.0.1:9");
+    await page.getByRole("button", { name: "Verify again" }).click();
+    await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 30_000 }).toMatch(/^NOT VERIFIED: the chain node at http:\/\/127\.0\.0\.1:9 could not be reached/);
+    expect(await page.locator("pre.checks").count()).toBe(0);
+    expect(await page.evaluate(`localStorage.getItem("entrepot.console.rpc")`)).toBe("http://127.0.0.1:9");
+    await page.getByRole("button", { name: "Reset to this server's node" }).click();
+    await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 60_000 }).toMatch(/^VERIFIED: all 13 checks passed$/);
+    expect(await page.evaluate(`localStorage.getItem("entrepot.console.rpc")`)).toBeNull();
     await page.context().close();
   });
 
@@ -157,18 +169,38 @@ describe("the finance console (Chromium)", () => {
     await page.getByText(/rows, 0 malformed/).waitFor();
     expect(await page.locator("progress").getAttribute("value")).toBe("1");
     await page.getByRole("checkbox", { name: /Reconcile import imp_/ }).first().check();
+    const queue = page.getByRole("region", { name: "Exception queue" });
+    await queue.getByText("No exception matches.").waitFor();
     await page.getByRole("button", { name: /Run reconciliation over 1 import/ }).click();
     await page.getByRole("caption").getByText("Runs, newest first").waitFor();
+    // The queue shows the run's exceptions at once, with no reload (the URL was already ?status=open).
+    const runRow = page.locator("table", { has: page.getByRole("caption").getByText("Runs, newest first") }).locator("tbody tr").first();
+    const exceptions = Number(await runRow.locator("td.num").textContent());
+    expect(exceptions).toBeGreaterThan(0);
+    await expect.poll(() => queue.locator("table.list > tbody > tr").count()).toBe(Math.min(exceptions, 25));
+    expect(await queue.getByText("No exception matches.").count()).toBe(0);
 
     await page.getByLabel("Category").selectOption("gateway_cost");
     const row = page.locator("table.list tbody tr", { hasText: "gateway_cost" }).first();
     await row.waitFor();
+    const gatewayCosts = await queue.locator("table.list > tbody > tr", { hasText: "gateway_cost" }).count();
     await shot(page, "reconciliation");
     await axe(page, "reconciliation");
     await row.getByRole("button", { name: "Resolve" }).click();
     const panel = page.getByRole("region", { name: /Resolve exception/ });
     // The reconciliation proposes the entry from the report line (DepositCorrection, 5.00 EUR).
     await expect.poll(() => panel.getByLabel("Posting 1 account").inputValue()).toBe("platform:reconciliation:gateway_costs");
+    expect(await panel.getByLabel("Note").inputValue()).toContain("gateway cost");
+    // A posting added by mistake is removed again; an amount that is not a number is named as such.
+    await panel.getByRole("button", { name: "Add a posting" }).click();
+    await panel.getByLabel("Posting 3 account").fill("platform:reconciliation:adjustments");
+    await panel.getByLabel("Posting 3 amount in minor units").fill("abc");
+    await panel.getByText(/Posting 3: the amount “abc” is not a number of minor units/).waitFor();
+    expect(await panel.getByText(/Does not balance/).count()).toBe(0);
+    expect(await panel.getByRole("button", { name: "Review" }).isDisabled()).toBe(true);
+    await panel.getByRole("button", { name: "Remove posting 3" }).click();
+    expect(await panel.getByLabel("Posting 3 account").count()).toBe(0);
+    expect(await panel.getByRole("button", { name: "Remove posting 1" }).isDisabled()).toBe(true);
     await panel.getByRole("button", { name: "Review" }).click();
     const review = await panel.locator("table").textContent();
     expect(review).toContain("platform:reconciliation:gateway_costs");
@@ -185,6 +217,9 @@ describe("the finance console (Chromium)", () => {
       ["platform:reconciliation:gateway_costs", "debit", "500"],
       ["gateway:adyen:receivable", "credit", "500"],
     ]);
+    // Back in the queue, the resolved exception has left the open list.
+    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    await expect.poll(() => queue.locator("table.list > tbody > tr", { hasText: "gateway_cost" }).count()).toBe(gatewayCosts - 1);
     await page.context().close();
   });
 
@@ -205,6 +240,98 @@ describe("the finance console (Chromium)", () => {
     });
     expect(status).toBe(403);
     await shot(page, "read-only-reconciliation");
+    await page.context().close();
+  });
+
+  it("shows a URL's dates in the reader's zone and queries the same instants; the filter form follows Back and Forward", { timeout: 90_000 }, async () => {
+    // A reader in São Paulo (UTC-3): 03:00 UTC is 00:00 in the input, and filtering sends 03:00 UTC again.
+    const page = await signedIn(finance, { timezoneId: "America/Sao_Paulo" });
+    const from = "2024-12-08T03:00:00.000Z";
+    await page.goto(`${url}/console/journal?from=${from}`);
+    const fromInput = page.getByLabel("Booked from");
+    await expect.poll(() => fromInput.inputValue()).toBe("2024-12-08T00:00");
+    expect(await page.locator("label[for=j-from]").textContent()).toContain("America/Sao_Paulo, UTC-03:00");
+    await page.getByLabel("Seller").fill("S-POP-SZ-01");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("seller")).toBe("S-POP-SZ-01");
+    expect(new URL(page.url()).searchParams.get("from")).toBe(from);
+    // Back: the URL has no seller, and neither has the form.
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get("seller")).toBeNull();
+    await expect.poll(() => page.getByLabel("Seller").inputValue()).toBe("");
+    expect(await fromInput.inputValue()).toBe("2024-12-08T00:00");
+
+    // Settlements: a market typed in lower case is the code the API knows; Back empties the form,
+    // Forward fills it again.
+    await page.goto(`${url}/console/settlements`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    await page.getByLabel("Market").fill("br");
+    await page.getByLabel("Occurred from").fill("2024-12-01T00:00");
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("market")).toBe("BR");
+    expect(new URL(page.url()).searchParams.get("from")).toBe("2024-12-01T03:00:00.000Z");
+    await page.locator("table.list tbody tr").or(page.getByText("No settlement matches.")).first().waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.goBack();
+    await expect.poll(() => page.getByLabel("Market").inputValue()).toBe("");
+    expect(await page.getByLabel("Occurred from").inputValue()).toBe("");
+    await page.goForward();
+    await expect.poll(() => page.getByLabel("Market").inputValue()).toBe("BR");
+    expect(await page.getByLabel("Occurred from").inputValue()).toBe("2024-12-01T00:00");
+    // A settlement from a URL with a lower-case market is found too.
+    await page.goto(`${url}/console/settlements?market=br`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+
+    // A URL's lower-case currency is the ISO code; a bad id says what is wrong once.
+    await page.goto(`${url}/console/accounts?currency=usd`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.goto(`${url}/console/transactions/zzz`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const said = (await alert.textContent()) ?? "";
+    expect(said).toContain("params.id");
+    expect(said, said).not.toContain("invalid field");
+    expect(said.split("params.id").length - 1, said).toBe(1);
+
+    // The session ends (its cookie is gone): the page says so in its own words and offers sign-in.
+    await page.goto(`${url}/console/journal`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    await page.context().clearCookies();
+    await page.getByRole("link", { name: "Accounts" }).click();
+    const notice = page.getByRole("status").filter({ hasText: "session" });
+    await notice.waitFor();
+    expect(await notice.textContent()).toBe("Your session has ended; sign in again.");
+    await page.getByLabel("API key").waitFor();
+    await page.context().close();
+  });
+
+  it("fits a 390 px wide screen (wide tables scroll inside their box) and opens statements on the newest settlement's month", { timeout: 120_000 }, async () => {
+    const page = await signedIn(finance, { viewport: { width: 390, height: 844 } });
+    const newest = (await (await fetch(`${url}/v1/settlements?limit=1`, { headers: { authorization: `Bearer ${finance}` } })).json()) as { items: { id: string; event: { occurredAt: string } }[] };
+    const views = ["/", "/settlements", `/settlements/${newest.items[0]?.id ?? ""}`, "/journal", "/accounts", "/transactions/1", "/reconciliation", "/payouts", "/anchoring"];
+    for (const view of views) {
+      await page.goto(`${url}/console${view}`);
+      await page.locator("h1").waitFor();
+      await expect.poll(() => page.getByText("Loading…").count(), { timeout: 30_000 }).toBe(0);
+      expect(await page.evaluate("document.documentElement.scrollWidth"), view).toBeLessThanOrEqual(390);
+    }
+    // The month the statements open on: the newest settlement's (UTC), in the column heading.
+    await page.goto(`${url}/console/payouts`);
+    const month = newest.items[0]?.event.occurredAt.slice(0, 7) ?? "";
+    await page.getByRole("columnheader", { name: `Statement of ${month}` }).waitFor();
+    expect(await page.getByLabel("Month (UTC)").inputValue()).toBe(month);
+    await shot(page, "payouts-390");
+
+    // At 1280 px each overview card holds its table.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${url}/console/`);
+    await page.locator("#bal-h + table tbody tr").first().waitFor();
+    const box: unknown = await page.evaluate(`(() => { const card = document.getElementById("bal-h").closest("section"); return [card.querySelector("table").getBoundingClientRect().right, card.getBoundingClientRect().right]; })()`);
+    const [tableRight, cardRight] = box as [number, number];
+    expect(tableRight).toBeLessThanOrEqual(cardRight);
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(1280);
     await page.context().close();
   });
 

@@ -1,6 +1,6 @@
 /** The console's money and time formatting: minor units placed by the currency's exponent, never through floating point. */
 import { describe, expect, it } from "vitest";
-import { exponentOf, formatAmount, formatLocal, formatMoney, localInputToIso, sumMinor, text, utcTitle } from "../../console/src/format.js";
+import { exponentOf, formatAmount, formatLocal, formatMoney, isoToLocalInput, localInputToIso, localZoneLabel, sumMinor, text, utcTitle } from "../../console/src/format.js";
 
 describe("console formatting", () => {
   it("places the decimal point by the ISO 4217 exponent (the service's table), the stablecoin's by its 6 decimals", () => {
@@ -33,6 +33,17 @@ describe("console formatting", () => {
     expect(utcTitle("2024-12-10T09:00:00Z")).toBe("2024-12-10T09:00:00.000Z UTC");
     expect(localInputToIso("")).toBeNull();
     expect(localInputToIso("garbage")).toBeNull();
+  });
+
+  it("shows a URL's instant in a local date input that submits the same instant (seconds kept), in the process's zone", () => {
+    for (const iso of ["2024-12-08T03:00:00.000Z", "2024-12-08T03:00:30.000Z", "2024-12-08T03:00:30.250Z", "2024-03-10T07:30:00.000Z"]) {
+      const local = isoToLocalInput(iso);
+      expect(local).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{3})?)?$/);
+      expect(localInputToIso(local)).toBe(iso);
+    }
+    expect(isoToLocalInput("2024-12-08T03:00:00.000Z")).toHaveLength(16);
+    expect([isoToLocalInput(null), isoToLocalInput(""), isoToLocalInput("nonsense")]).toEqual(["", "", ""]);
+    expect(localZoneLabel()).toMatch(/, UTC[+-]\d{2}:\d{2}$/);
   });
 
   it("shows JSON values as text only when they are text", () => {

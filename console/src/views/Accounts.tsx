@@ -1,21 +1,20 @@
 /** Ledger accounts: the list with balances now, and one account's balance at a date and its history. */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
 import { get } from "../api";
-import { localInputToIso, text } from "../format";
+import { isoToLocalInput, localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Account, Balance, Page, Transaction } from "../types";
-import { Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+import { Fields, Hash, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useLoad, usePages, useUrlForm } from "../ui";
 import { Postings } from "./Settlement";
 
 export function Accounts(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const [prefix, setPrefix] = useState(q.get("prefix") ?? "");
-  const [currency, setCurrency] = useState(q.get("currency") ?? "");
   const key = q.toString();
+  const [form, setForm] = useUrlForm(() => ({ prefix: q.get("prefix") ?? "", currency: q.get("currency") ?? "" }), key);
   const pages = usePages(async (cursor) => {
-    const page = await get<Page<Account>>("/v1/accounts", { limit: 50, cursor, prefix: q.get("prefix"), currency: q.get("currency") });
+    // A currency is an upper-case ISO 4217 code to the API: "usd" in a URL means USD.
+    const page = await get<Page<Account>>("/v1/accounts", { limit: 50, cursor, prefix: q.get("prefix"), currency: q.get("currency")?.trim().toUpperCase() });
     return { items: page.items, next: page.nextCursor };
   }, [key]);
   return (
@@ -27,16 +26,16 @@ export function Accounts(props: ViewProps): JSX.Element {
         aria-label="Accounts"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(href("/accounts", { prefix: prefix.trim(), currency: currency.trim().toUpperCase() }));
+          navigate(href("/accounts", { prefix: form.prefix.trim(), currency: form.currency.trim().toUpperCase() }));
         }}
       >
         <div>
           <label for="a-prefix">Account code starts with</label>
-          <input id="a-prefix" value={prefix} onInput={(e) => setPrefix((e.target as HTMLInputElement).value)} placeholder="seller:S-POP-SZ-01" />
+          <input id="a-prefix" value={form.prefix} onInput={(e) => setForm({ ...form, prefix: (e.target as HTMLInputElement).value })} placeholder="seller:S-POP-SZ-01" />
         </div>
         <div>
           <label for="a-currency">Currency</label>
-          <input id="a-currency" value={currency} onInput={(e) => setCurrency((e.target as HTMLInputElement).value)} placeholder="USD" size={6} />
+          <input id="a-currency" value={form.currency} onInput={(e) => setForm({ ...form, currency: (e.target as HTMLInputElement).value })} placeholder="USD" size={6} />
         </div>
         <div class="buttons">
           <button type="submit">Filter</button>
@@ -80,10 +79,10 @@ interface HistoryItem {
 
 export function AccountView(props: ViewProps): JSX.Element {
   const account = props.params["account"] as string;
-  const currency = props.params["currency"] as string;
+  const currency = (props.params["currency"] as string).toUpperCase();
   const base = `/v1/accounts/${encodeURIComponent(account)}/${encodeURIComponent(currency)}`;
   const at = props.location.query.get("at");
-  const [atInput, setAtInput] = useState(at === null ? "" : at.slice(0, 16));
+  const [atInput, setAtInput] = useUrlForm(() => isoToLocalInput(at), at ?? "");
   const [now] = useLoad(() => get<Balance>(`${base}/balance`), [base]);
   const [atBalance] = useLoad(() => (at === null ? Promise.resolve(null) : get<Balance>(`${base}/balance`, { at })), [base, at]);
   const pages = usePages(async (cursor) => {
@@ -114,8 +113,7 @@ export function AccountView(props: ViewProps): JSX.Element {
             navigate(href(`/accounts/${encodeURIComponent(account)}/${currency}`, { at: localInputToIso(atInput) ?? undefined }));
           }}
         >
-          <label for="at">Balance at</label>
-          <input id="at" type="datetime-local" value={atInput} onInput={(e) => setAtInput((e.target as HTMLInputElement).value)} />
+          <LocalTimeInput id="at" label="Balance at" value={atInput} onInput={setAtInput} />
           <button type="submit">Show</button>
         </form>
         {at !== null && (

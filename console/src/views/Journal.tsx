@@ -1,20 +1,17 @@
 /** The journal: every transaction, newest first, a page at a time (the service answers each page by index). */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
 import { get } from "../api";
-import { localInputToIso, text } from "../format";
+import { isoToLocalInput, localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Transaction } from "../types";
-import { Link, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, usePages, useUrlForm } from "../ui";
 
 export function Journal(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const [account, setAccount] = useState(q.get("account") ?? "");
-  const [seller, setSeller] = useState(q.get("seller") ?? "");
-  const [from, setFrom] = useState((q.get("from") ?? "").slice(0, 16));
-  const [to, setTo] = useState((q.get("to") ?? "").slice(0, 16));
   const key = q.toString();
+  const [form, setForm] = useUrlForm(() => ({ account: q.get("account") ?? "", seller: q.get("seller") ?? "", from: isoToLocalInput(q.get("from")), to: isoToLocalInput(q.get("to")) }), key);
+  const set = (k: keyof typeof form) => (value: string) => setForm({ ...form, [k]: value });
   const pages = usePages(async (cursor) => {
     const page = await get<Page<Transaction>>("/v1/transactions", { limit: 50, cursor, account: q.get("account"), sellerId: q.get("seller"), from: q.get("from"), to: q.get("to") });
     return { items: page.items, next: page.nextCursor };
@@ -28,24 +25,22 @@ export function Journal(props: ViewProps): JSX.Element {
         aria-label="Journal"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(href("/journal", { account: account.trim(), seller: seller.trim(), from: localInputToIso(from) ?? undefined, to: localInputToIso(to) ?? undefined }));
+          navigate(href("/journal", { account: form.account.trim(), seller: form.seller.trim(), from: localInputToIso(form.from) ?? undefined, to: localInputToIso(form.to) ?? undefined }));
         }}
       >
         <div>
           <label for="j-account">Account</label>
-          <input id="j-account" value={account} onInput={(e) => setAccount((e.target as HTMLInputElement).value)} placeholder="platform:revenue:commission" />
+          <input id="j-account" value={form.account} onInput={(e) => set("account")((e.target as HTMLInputElement).value)} placeholder="platform:revenue:commission" />
         </div>
         <div>
           <label for="j-seller">Seller</label>
-          <input id="j-seller" value={seller} onInput={(e) => setSeller((e.target as HTMLInputElement).value)} placeholder="S-POP-SZ-01" />
+          <input id="j-seller" value={form.seller} onInput={(e) => set("seller")((e.target as HTMLInputElement).value)} placeholder="S-POP-SZ-01" />
         </div>
         <div>
-          <label for="j-from">Booked from</label>
-          <input id="j-from" type="datetime-local" value={from} onInput={(e) => setFrom((e.target as HTMLInputElement).value)} />
+          <LocalTimeInput id="j-from" label="Booked from" value={form.from} onInput={set("from")} />
         </div>
         <div>
-          <label for="j-to">before</label>
-          <input id="j-to" type="datetime-local" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
+          <LocalTimeInput id="j-to" label="before" value={form.to} onInput={set("to")} />
         </div>
         <div class="buttons">
           <button type="submit">Filter</button>

@@ -131,7 +131,7 @@ export function Overview(props: ViewProps): JSX.Element {
             if (typeof from === "string" && typeof to === "string" && from !== "" && to !== "") navigate(href("/", { from: new Date(`${from}T00:00:00Z`).toISOString(), to: new Date(Date.parse(`${to}T00:00:00Z`) + DAY).toISOString() }));
           }}
         >
-          <label for="o-from">From</label>
+          <label for="o-from">From (UTC days)</label>
           <input id="o-from" name="from" type="date" value={range.state === "ok" ? range.value.from.slice(0, 10) : ""} />
           <label for="o-to">to</label>
           <input id="o-to" name="to" type="date" value={range.state === "ok" ? new Date(Date.parse(range.value.to) - DAY).toISOString().slice(0, 10) : ""} />

@@ -3,7 +3,8 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { get, url } from "../api";
 import type { ViewProps } from "../main";
-import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages } from "../ui";
+import type { Page, Settlement } from "../types";
+import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages, type Loaded } from "../ui";
 
 interface Payout {
   id: string;
@@ -38,19 +39,37 @@ interface Seller {
   payoutCurrency: string;
 }
 
+/**
+ * The month a statement opens on: the month (UTC, as statements are cut) of the newest settlement,
+ * or the current month when there is none. The newest settlement's month is the latest month with
+ * activity to state: on a live ledger it is the current month, and on a ledger whose data stops
+ * earlier (the demo's is of December 2024) the current month's statement would be empty.
+ */
+async function latestMonth(): Promise<string> {
+  const newest = await get<Page<Settlement>>("/v1/settlements", { limit: 1 });
+  const at = newest.items[0] === undefined ? new Date() : new Date(newest.items[0].event.occurredAt);
+  return at.toISOString().slice(0, 7);
+}
+
 function Statements(): JSX.Element {
   const [sellers] = useLoad(() => get<{ items: Seller[] }>("/v1/sellers"), []);
-  const [month, setMonth] = useState("2024-12");
+  const [latest] = useLoad(latestMonth, []);
+  return <Show load={latest}>{(month) => <StatementList sellers={sellers} initialMonth={month} />}</Show>;
+}
+
+function StatementList(props: { sellers: Loaded<{ items: Seller[] }>; initialMonth: string }): JSX.Element {
+  const sellers = props.sellers;
+  const [month, setMonth] = useState(props.initialMonth);
   const [y, m] = month.split("-").map(Number) as [number, number];
   const from = new Date(Date.UTC(y, m - 1, 1)).toISOString();
   const to = new Date(Date.UTC(y, m, 1)).toISOString();
   return (
     <section class="card" aria-labelledby="stmt-h">
       <h2 id="stmt-h">Seller statements</h2>
-      <label for="s-month">Month</label> <input id="s-month" type="month" value={month} onInput={(e) => setMonth((e.target as HTMLInputElement).value || month)} />
+      <label for="s-month">Month (UTC)</label> <input id="s-month" type="month" value={month} onInput={(e) => setMonth((e.target as HTMLInputElement).value || month)} />
       <Show load={sellers}>
         {({ items }) => (
-          <ListTable caption="Sellers" columns={["Seller", "Program", "Paid in", "Statement of {month}"]}>
+          <ListTable caption="Sellers" columns={["Seller", "Program", "Paid in", `Statement of ${month}`]}>
             {items.map((s) => (
               <tr key={s.id}>
                 <td>

@@ -22,6 +22,27 @@ interface ConsoleConfig {
   chainId: string | null;
 }
 
+/**
+ * Why nothing answers at `rpcUrl` (no HTTP answer to eth_chainId within 10 s), or null when
+ * something does. Without this, an endpoint that cannot be reached fails every check that asks the
+ * chain with the same "Failed to fetch", which reads like five findings about the proof rather than
+ * one about the node. A server that answers, whatever it answers, goes on to the checks: a wrong
+ * answer is a finding.
+ */
+async function unreachable(rpcUrl: string): Promise<string | null> {
+  try {
+    await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false, cacheTimeout: -1 });
   try {
@@ -37,14 +58,19 @@ export function ProofPanel(props: { id: string }): JSX.Element {
   const [proof, setProof] = useState<Record<string, unknown> | null>(null);
   const [proofError, setProofError] = useState<unknown>(null);
   const [rpc, setRpc] = useState<string>(() => localStorage.getItem(RPC_KEY) ?? "");
+  const [serverRpc, setServerRpc] = useState<string>("http://127.0.0.1:8545");
   const [report, setReport] = useState<ProofReport | null>(null);
+  const [nodeError, setNodeError] = useState<{ url: string; reason: string } | null>(null);
   const [verifying, setVerifying] = useState(false);
 
   const run = async (p: unknown, url: string) => {
     setVerifying(true);
     setReport(null);
+    setNodeError(null);
     try {
-      setReport(await verifyIn(url, p));
+      const reason = await unreachable(url);
+      if (reason !== null) setNodeError({ url, reason });
+      else setReport(await verifyIn(url, p));
     } finally {
       setVerifying(false);
     }
@@ -54,8 +80,12 @@ export function ProofPanel(props: { id: string }): JSX.Element {
     let cancelled = false;
     (async () => {
       const cfg = await fetch("/console/config.json").then((r) => r.json() as Promise<ConsoleConfig>);
-      const url = localStorage.getItem(RPC_KEY) ?? cfg.rpcUrl ?? "http://127.0.0.1:8545";
-      if (!cancelled) setRpc(url);
+      const server = cfg.rpcUrl ?? "http://127.0.0.1:8545";
+      const url = localStorage.getItem(RPC_KEY) ?? server;
+      if (!cancelled) {
+        setServerRpc(server);
+        setRpc(url);
+      }
       const p = await get<Record<string, unknown>>(`/v1/settlements/${encodeURIComponent(id)}/proof`);
       if (cancelled) return;
       setProof(p);
@@ -112,7 +142,9 @@ export function ProofPanel(props: { id: string }): JSX.Element {
           class="inline"
           onSubmit={(e) => {
             e.preventDefault();
-            localStorage.setItem(RPC_KEY, rpc);
+            // Only a node of the reader's own is remembered; this server's node is the default.
+            if (rpc === serverRpc) localStorage.removeItem(RPC_KEY);
+            else localStorage.setItem(RPC_KEY, rpc);
             if (proof !== null) void run(proof, rpc);
           }}
         >
@@ -121,8 +153,25 @@ export function ProofPanel(props: { id: string }): JSX.Element {
           <button type="submit" disabled={proof === null || verifying}>
             Verify again
           </button>
+          <button
+            type="button"
+            class="secondary"
+            disabled={proof === null || verifying || rpc === serverRpc}
+            onClick={() => {
+              localStorage.removeItem(RPC_KEY);
+              setRpc(serverRpc);
+              if (proof !== null) void run(proof, serverRpc);
+            }}
+          >
+            Reset to this server's node
+          </button>
         </form>
         {verifying && <Loading />}
+        {nodeError !== null && (
+          <p class="verdict fail" role="status" data-testid="verdict">
+            NOT VERIFIED: the chain node at {nodeError.url} could not be reached ({nodeError.reason}). Check the endpoint, or reset it to this server's node.
+          </p>
+        )}
         {report !== null && (
           <>
             <pre class="checks" tabIndex={0} role="region" aria-label="Checks as npm run verify prints them">

@@ -4,7 +4,7 @@
  * posting, balanced per currency, before it is booked; a read-only key sees the queue and no action.
  */
 import { Fragment, type JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
 import { formatMoney } from "../format";
 import type { ViewProps } from "../main";
@@ -172,9 +172,10 @@ function ImportForm(props: { onImported: (r: ImportRecord) => void }): JSX.Eleme
   );
 }
 
-function Runs(props: { session: Session; refresh: number }): JSX.Element {
-  const [imports, reloadImports] = useLoad(() => get<{ items: ImportRecord[] }>("/v1/reconciliation/imports", { limit: 20 }), [props.refresh]);
-  const [runs, reloadRuns] = useLoad(() => get<{ items: RunRecord[] }>("/v1/reconciliation/runs", { limit: 10 }), [props.refresh]);
+/** Imports and runs; `onRan` after a run, for the page to reload what the run changed (these lists and the queue). */
+function Runs(props: { session: Session; refresh: number; onRan: () => void }): JSX.Element {
+  const [imports] = useLoad(() => get<{ items: ImportRecord[] }>("/v1/reconciliation/imports", { limit: 20 }), [props.refresh]);
+  const [runs] = useLoad(() => get<{ items: RunRecord[] }>("/v1/reconciliation/runs", { limit: 10 }), [props.refresh]);
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -185,9 +186,10 @@ function Runs(props: { session: Session; refresh: number }): JSX.Element {
     try {
       await send<RunRecord>("POST", "/v1/reconciliation/runs", { importIds: [...chosen] });
       setChosen(new Set());
-      reloadRuns();
-      reloadImports();
+      // The run's exceptions are open ones: show the open queue, and reload it even when the URL
+      // already says status=open (the same URL alone would not).
       navigate(href("/reconciliation", { status: "open" }), { replace: true });
+      props.onRan();
     } catch (e) {
       setError(e);
     } finally {
@@ -283,11 +285,16 @@ function Runs(props: { session: Session; refresh: number }): JSX.Element {
   );
 }
 
+/** A posting's amount: a positive whole number of minor units. */
+const MINOR = /^[1-9][0-9]*$/;
+/** An entry needs a debit and a credit: the form keeps at least two postings. */
+const MIN_POSTINGS = 2;
+
 /** Per currency, debits less credits of the draft entry: all zero means it balances. */
 function imbalance(postings: PostingInput[]): [string, bigint][] {
   const sums = new Map<string, bigint>();
   for (const p of postings) {
-    if (!/^[1-9][0-9]*$/.test(p.amount)) continue;
+    if (!MINOR.test(p.amount)) continue;
     const v = BigInt(p.amount) * (p.direction === "debit" ? 1n : -1n);
     sums.set(p.currency, (sums.get(p.currency) ?? 0n) + v);
   }
@@ -297,7 +304,7 @@ function imbalance(postings: PostingInput[]): [string, bigint][] {
 function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: () => void }): JSX.Element {
   const item = props.entry.item;
   const proposed = item.evidence.proposedAdjustment;
-  const [note, setNote] = useState(proposed === undefined ? "" : `Booked the ${item.category.replace("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`);
+  const [note, setNote] = useState(proposed === undefined ? "" : `Booked the ${item.category.replaceAll("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`);
   const [withEntry, setWithEntry] = useState(proposed !== undefined);
   const [postings, setPostings] = useState<PostingInput[]>(
     proposed?.postings.map((p) => ({ ...p })) ?? [
@@ -308,8 +315,10 @@ function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: (
   const [step, setStep] = useState<"edit" | "review">("edit");
   const [error, setError] = useState<unknown>(null);
   const [booked, setBooked] = useState<Transaction | null | undefined>(undefined);
-  const off = imbalance(postings);
-  const complete = postings.every((p) => p.account.trim() !== "" && /^[1-9][0-9]*$/.test(p.amount));
+  // An amount that is not a whole number of minor units is named as such, not counted as an imbalance.
+  const notNumbers = postings.flatMap((p, i) => (p.amount !== "" && !MINOR.test(p.amount) ? [i] : []));
+  const off = notNumbers.length > 0 ? [] : imbalance(postings);
+  const complete = postings.every((p) => p.account.trim() !== "" && MINOR.test(p.amount));
   const update = (i: number, patch: Partial<PostingInput>) => setPostings(postings.map((p, k) => (k === i ? { ...p, ...patch } : p)));
 
   const book = async () => {
@@ -359,6 +368,7 @@ function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: (
               <th scope="col">Side</th>
               <th scope="col" class="num">Amount (minor units)</th>
               <th scope="col" class="num">Shown</th>
+              {step === "edit" && <th scope="col">Remove</th>}
             </tr>
           </thead>
           <tbody>
@@ -388,9 +398,21 @@ function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: (
                     </select>
                   </td>
                   <td class="num">
-                    <input aria-label={`Posting ${i + 1} amount in minor units`} value={p.amount} inputMode="numeric" size={12} onInput={(e) => update(i, { amount: (e.target as HTMLInputElement).value.trim() })} />
+                    <input
+                      aria-label={`Posting ${i + 1} amount in minor units`}
+                      aria-invalid={notNumbers.includes(i) ? true : undefined}
+                      value={p.amount}
+                      inputMode="numeric"
+                      size={12}
+                      onInput={(e) => update(i, { amount: (e.target as HTMLInputElement).value.trim() })}
+                    />
                   </td>
-                  <td class="num">{/^[1-9][0-9]*$/.test(p.amount) ? <Money minor={p.amount} currency={p.currency} /> : <span class="muted">–</span>}</td>
+                  <td class="num">{MINOR.test(p.amount) ? <Money minor={p.amount} currency={p.currency} /> : <span class="muted">–</span>}</td>
+                  <td>
+                    <button type="button" class="secondary" aria-label={`Remove posting ${i + 1}`} disabled={postings.length <= MIN_POSTINGS} onClick={() => setPostings(postings.filter((_, k) => k !== i))}>
+                      Remove
+                    </button>
+                  </td>
                 </tr>
               ),
             )}
@@ -403,6 +425,19 @@ function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: (
             Add a posting
           </button>
         </p>
+      )}
+      {withEntry && notNumbers.length > 0 && (
+        <p class="error" role="alert">
+          {notNumbers
+            .map((i) => {
+              const p = postings[i] as PostingInput;
+              return `Posting ${i + 1}: the amount “${p.amount}” is not a number of minor units; enter a positive whole number (500 for ${formatMoney("500", p.currency)}).`;
+            })
+            .join(" ")}
+        </p>
+      )}
+      {withEntry && step === "edit" && notNumbers.length === 0 && !complete && (
+        <p class="muted">Every posting needs an account and an amount; remove a posting you do not need.</p>
       )}
       {withEntry && off.length > 0 && (
         <p class="error" role="alert">
@@ -441,6 +476,8 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
   const [after, setAfter] = useState<string[]>([]);
   const [resolving, setResolving] = useState<string | null>(null);
   const cursor = after.at(-1);
+  // A new run or import changes the queue: start again from its first page.
+  useEffect(() => setAfter([]), [props.refresh]);
   const [load, reload] = useLoad(
     () => get<{ items: ExceptionEntry[]; nextAfter: string | null; openByAge: Record<string, number> }>("/v1/reconciliation/exceptions", { status, category, age, limit: 25, after: cursor }),
     [status, category, age, cursor, props.refresh],
@@ -571,7 +608,7 @@ export function Reconciliation(props: ViewProps): JSX.Element {
     <>
       <Title sub="Gateway reports against the ledger and the chain.">Reconciliation</Title>
       {write && <ImportForm onImported={() => setRefresh((r) => r + 1)} />}
-      <Runs session={props.session} refresh={refresh} />
+      <Runs session={props.session} refresh={refresh} onRan={() => setRefresh((r) => r + 1)} />
       <Queue session={props.session} location={props.location} refresh={refresh} />
     </>
   );

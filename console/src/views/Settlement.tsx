@@ -50,80 +50,84 @@ export function FxEvidence(props: { legs: FxLeg[] }): JSX.Element {
       <p>
         Path: <strong>{path}</strong>
       </p>
-      <table>
-        <caption class="sr-only">FX legs</caption>
-        <thead>
-          <tr>
-            <th scope="col">From</th>
-            <th scope="col">To</th>
-            <th scope="col">Rate</th>
-            <th scope="col">Mid / markup</th>
-            <th scope="col">Source</th>
-            <th scope="col">Rate as of</th>
-            <th scope="col">Quote</th>
-            <th scope="col" class="num">Converted</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.legs.map((l, i) => (
-            <tr key={i}>
-              <td>{l.from}</td>
-              <td>{l.to}</td>
-              <td>
-                <code>{l.rate}</code>
-              </td>
-              <td>{l.midRate === undefined ? <span class="muted">–</span> : <>{l.midRate} less {l.markupBps ?? 0} bps</>}</td>
-              <td>{l.source}</td>
-              <td>
-                <Time iso={l.asOf} />
-              </td>
-              <td>{l.quoteId ?? <span class="muted">none</span>}</td>
-              <td class="num">
-                {l.fromAmount !== undefined && l.toAmount !== undefined ? (
-                  <>
-                    <Money minor={l.fromAmount} currency={l.from} /> → <Money minor={l.toAmount} currency={l.to} />
-                  </>
-                ) : (
-                  <span class="muted">–</span>
-                )}
-              </td>
+      <div class="scroll">
+        <table>
+          <caption class="sr-only">FX legs</caption>
+          <thead>
+            <tr>
+              <th scope="col">From</th>
+              <th scope="col">To</th>
+              <th scope="col">Rate</th>
+              <th scope="col">Mid / markup</th>
+              <th scope="col">Source</th>
+              <th scope="col">Rate as of</th>
+              <th scope="col">Quote</th>
+              <th scope="col" class="num">Converted</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {props.legs.map((l, i) => (
+              <tr key={i}>
+                <td>{l.from}</td>
+                <td>{l.to}</td>
+                <td>
+                  <code>{l.rate}</code>
+                </td>
+                <td>{l.midRate === undefined ? <span class="muted">–</span> : <>{l.midRate} less {l.markupBps ?? 0} bps</>}</td>
+                <td>{l.source}</td>
+                <td>
+                  <Time iso={l.asOf} />
+                </td>
+                <td>{l.quoteId ?? <span class="muted">none</span>}</td>
+                <td class="num">
+                  {l.fromAmount !== undefined && l.toAmount !== undefined ? (
+                    <>
+                      <Money minor={l.fromAmount} currency={l.from} /> → <Money minor={l.toAmount} currency={l.to} />
+                    </>
+                  ) : (
+                    <span class="muted">–</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </>
   );
 }
 
 export function Postings(props: { tx: Transaction }): JSX.Element {
   return (
-    <table>
-      <caption class="sr-only">Postings of journal transaction {props.tx.id}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Account</th>
-          <th scope="col">Phase</th>
-          <th scope="col" class="num">Debit</th>
-          <th scope="col" class="num">Credit</th>
-          <th scope="col" class="num">Balance after</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.tx.postings.map((p) => (
-          <tr key={p.id}>
-            <td>
-              <Link href={href(`/accounts/${encodeURIComponent(p.account)}/${p.currency}`)}>{p.account}</Link>
-            </td>
-            <td>{p.phase}</td>
-            <td class="num">{p.direction === "debit" ? <Money minor={p.amount} currency={p.currency} /> : ""}</td>
-            <td class="num">{p.direction === "credit" ? <Money minor={p.amount} currency={p.currency} /> : ""}</td>
-            <td class="num">
-              <Money minor={p.balanceAfter} currency={p.currency} />
-            </td>
+    <div class="scroll">
+      <table>
+        <caption class="sr-only">Postings of journal transaction {props.tx.id}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Account</th>
+            <th scope="col">Phase</th>
+            <th scope="col" class="num">Debit</th>
+            <th scope="col" class="num">Credit</th>
+            <th scope="col" class="num">Balance after</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {props.tx.postings.map((p) => (
+            <tr key={p.id}>
+              <td>
+                <Link href={href(`/accounts/${encodeURIComponent(p.account)}/${p.currency}`)}>{p.account}</Link>
+              </td>
+              <td>{p.phase}</td>
+              <td class="num">{p.direction === "debit" ? <Money minor={p.amount} currency={p.currency} /> : ""}</td>
+              <td class="num">{p.direction === "credit" ? <Money minor={p.amount} currency={p.currency} /> : ""}</td>
+              <td class="num">
+                <Money minor={p.balanceAfter} currency={p.currency} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -134,25 +138,27 @@ function Breakdown(props: { s: Settlement }): JSX.Element {
   const bands = (b["feeBands"] ?? []) as { line: string; weightGrams: number; upToGrams: number; bandFee: string; extraSteps: number; extraFee: string; fee: string }[];
   return (
     <>
-      <table>
-        <caption class="sr-only">Economic lines</caption>
-        <thead>
-          <tr>
-            <th scope="col">Line</th>
-            <th scope="col" class="num">Amount</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map(([k, v]) => (
-            <tr key={k}>
-              <th scope="row">{LINE_LABELS[k] ?? k}</th>
-              <td class="num">
-                <Money minor={v} currency={lineCurrency(k, b)} />
-              </td>
+      <div class="scroll">
+        <table>
+          <caption class="sr-only">Economic lines</caption>
+          <thead>
+            <tr>
+              <th scope="col">Line</th>
+              <th scope="col" class="num">Amount</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {shown.map(([k, v]) => (
+              <tr key={k}>
+                <th scope="row">{LINE_LABELS[k] ?? k}</th>
+                <td class="num">
+                  <Money minor={v} currency={lineCurrency(k, b)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <Fields
         rows={[
           ["Program", props.s.program],
@@ -163,37 +169,39 @@ function Breakdown(props: { s: Settlement }): JSX.Element {
         ]}
       />
       {bands.length > 0 && (
-        <table>
-          <caption>Fees by weight band</caption>
-          <thead>
-            <tr>
-              <th scope="col">Fee</th>
-              <th scope="col" class="num">Weight</th>
-              <th scope="col" class="num">Band up to</th>
-              <th scope="col" class="num">Band fee</th>
-              <th scope="col" class="num">Further steps</th>
-              <th scope="col" class="num">Total</th>
-            </tr>
-          </thead>
-          <tbody>
-            {bands.map((f) => (
-              <tr key={f.line}>
-                <td>{f.line}</td>
-                <td class="num">{f.weightGrams} g</td>
-                <td class="num">{f.upToGrams} g</td>
-                <td class="num">
-                  <Money minor={f.bandFee} currency="USD" />
-                </td>
-                <td class="num">
-                  {f.extraSteps} × <Money minor={f.extraSteps === 0 ? "0" : (BigInt(f.extraFee) / BigInt(f.extraSteps)).toString()} currency="USD" code={false} />
-                </td>
-                <td class="num">
-                  <Money minor={f.fee} currency="USD" />
-                </td>
+        <div class="scroll">
+          <table>
+            <caption>Fees by weight band</caption>
+            <thead>
+              <tr>
+                <th scope="col">Fee</th>
+                <th scope="col" class="num">Weight</th>
+                <th scope="col" class="num">Band up to</th>
+                <th scope="col" class="num">Band fee</th>
+                <th scope="col" class="num">Further steps</th>
+                <th scope="col" class="num">Total</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {bands.map((f) => (
+                <tr key={f.line}>
+                  <td>{f.line}</td>
+                  <td class="num">{f.weightGrams} g</td>
+                  <td class="num">{f.upToGrams} g</td>
+                  <td class="num">
+                    <Money minor={f.bandFee} currency="USD" />
+                  </td>
+                  <td class="num">
+                    {f.extraSteps} × <Money minor={f.extraSteps === 0 ? "0" : (BigInt(f.extraFee) / BigInt(f.extraSteps)).toString()} currency="USD" code={false} />
+                  </td>
+                  <td class="num">
+                    <Money minor={f.fee} currency="USD" />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </>
   );

@@ -1,12 +1,11 @@
 /** The settlement explorer: search by order, gateway event id, seller, market and date; newest first. */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
 import { get } from "../api";
-import { localInputToIso } from "../format";
+import { isoToLocalInput, localInputToIso } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Link, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Badge, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, usePages, useUrlForm } from "../ui";
 
 const FILTERS: [key: string, label: string, param: string, placeholder: string][] = [
   ["order", "Order", "settlementId", "ORD-README-1"],
@@ -14,14 +13,24 @@ const FILTERS: [key: string, label: string, param: string, placeholder: string][
   ["seller", "Seller", "sellerId", "S-POP-SZ-01"],
   ["market", "Market", "market", "BR"],
 ];
+/** Filters the API matches as upper-case codes (ISO 3166 markets): "br" is BR, not a validation error. */
+const CODES = new Set(["market"]);
+const normal = (k: string, v: string | null | undefined): string | undefined => {
+  const t = v?.trim();
+  return t === undefined || t === "" ? undefined : CODES.has(k) ? t.toUpperCase() : t;
+};
 
 export function Settlements(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const [form, setForm] = useState<Record<string, string>>(() => Object.fromEntries<string>([...FILTERS.map(([k]): [string, string] => [k, q.get(k) ?? ""]), ["from", q.get("from") ?? ""], ["to", q.get("to") ?? ""]]));
   const key = q.toString();
+  // The dates are held as the inputs show them (local time) and converted at the edges.
+  const [form, setForm] = useUrlForm<Record<string, string>>(
+    () => Object.fromEntries<string>([...FILTERS.map(([k]): [string, string] => [k, q.get(k) ?? ""]), ["from", isoToLocalInput(q.get("from"))], ["to", isoToLocalInput(q.get("to"))]]),
+    key,
+  );
   const pages = usePages(async (cursor) => {
     const query: Record<string, string | undefined> = { limit: "25", cursor: cursor ?? undefined };
-    for (const [k, , param] of FILTERS) query[param] = q.get(k) ?? undefined;
+    for (const [k, , param] of FILTERS) query[param] = normal(k, q.get(k));
     query["from"] = q.get("from") ?? undefined;
     query["to"] = q.get("to") ?? undefined;
     const page = await get<Page<Settlement>>("/v1/settlements", query);
@@ -31,13 +40,12 @@ export function Settlements(props: ViewProps): JSX.Element {
   const search = (e: Event) => {
     e.preventDefault();
     const query: Record<string, string | undefined> = {};
-    for (const [k] of FILTERS) query[k] = form[k]?.trim();
+    for (const [k] of FILTERS) query[k] = normal(k, form[k]);
     query["from"] = localInputToIso(form["from"] ?? "") ?? undefined;
     query["to"] = localInputToIso(form["to"] ?? "") ?? undefined;
     navigate(href("/settlements", query));
   };
-  const set = (k: string) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
-  const isoToLocal = (iso: string | undefined) => (iso === undefined || iso === "" ? "" : iso.slice(0, 16));
+  const set = (k: string) => (value: string) => setForm({ ...form, [k]: value });
 
   return (
     <>
@@ -46,16 +54,14 @@ export function Settlements(props: ViewProps): JSX.Element {
         {FILTERS.map(([k, label, , placeholder]) => (
           <div key={k}>
             <label for={`f-${k}`}>{label}</label>
-            <input id={`f-${k}`} name={k} value={form[k]} onInput={set(k)} placeholder={placeholder} />
+            <input id={`f-${k}`} name={k} value={form[k]} onInput={(e) => set(k)((e.target as HTMLInputElement).value)} placeholder={placeholder} />
           </div>
         ))}
         <div>
-          <label for="f-from">Occurred from</label>
-          <input id="f-from" type="datetime-local" value={isoToLocal(form["from"])} onInput={set("from")} />
+          <LocalTimeInput id="f-from" label="Occurred from" value={form["from"] ?? ""} onInput={set("from")} />
         </div>
         <div>
-          <label for="f-to">before</label>
-          <input id="f-to" type="datetime-local" value={isoToLocal(form["to"])} onInput={set("to")} />
+          <LocalTimeInput id="f-to" label="before" value={form["to"] ?? ""} onInput={set("to")} />
         </div>
         <div class="buttons">
           <button type="submit">Search</button>

@@ -4,7 +4,8 @@ import { useState } from "preact/hooks";
 import { signIn, type Session } from "../api";
 import { ErrorBox } from "../ui";
 
-export function SignIn(props: { onSignedIn: (s: Session) => void; notice: string | null }): JSX.Element {
+/** `ended`: the service said the session is gone (expired, signed out elsewhere, key revoked). */
+export function SignIn(props: { onSignedIn: (s: Session) => void; ended: boolean }): JSX.Element {
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -27,9 +28,10 @@ export function SignIn(props: { onSignedIn: (s: Session) => void; notice: string
     <main id="main" class="sign-in">
       <h1>Entrepot console</h1>
       <p>Sign in with a finance or admin API key (as <code>npm start</code> prints it). The key is exchanged for a session and not kept by the page.</p>
-      {props.notice !== null && (
+      {/* The API's detail is addressed to integrators ("send the API key as Authorization: Bearer"), not to a reader of this page. */}
+      {props.ended && (
         <p class="notice" role="status">
-          Your session ended: {props.notice}
+          Your session has ended; sign in again.
         </p>
       )}
       <form onSubmit={(e) => void submit(e)}>
