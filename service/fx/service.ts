@@ -259,13 +259,15 @@ export class FxService {
         details: { quoteId: q.id, quotePair: `${q.base}/${q.quote}`, requestedPair: `${use.from}/${use.to}` },
       });
     }
-    // A quote holds its rate for its lifetime from when it starts: a quote taken now, from now until
-    // it expires; one taken for a past instant (`at`), from that instant for as long. Without that
-    // bound a quote for any past day would price any later event.
+    // A quote holds its rate within its lifetime of when it starts: a quote taken now, until it
+    // expires; one taken for a past instant (`at`), for as long after that instant. Without that
+    // bound a quote for any past day would price any later event. An event may also precede the
+    // start by up to the lifetime: the gateway's clock, which dates it, is not ours.
     const start = Math.min(q.ratesAt.getTime(), q.createdAt.getTime());
-    const validUntil = start + (q.expiresAt.getTime() - q.createdAt.getTime());
-    if (use.at.getTime() < start) {
-      const from = new Date(start).toISOString();
+    const lifetime = q.expiresAt.getTime() - q.createdAt.getTime();
+    const validUntil = start + lifetime;
+    if (use.at.getTime() < start - lifetime) {
+      const from = new Date(start - lifetime).toISOString();
       throw FxErrors.quoteNotYetValid(`quote ${q.id} holds from ${from}; conversion at ${use.at.toISOString()}`, {
         fields: [{ field: "quoteId", message: `quote holds from ${from}` }],
         details: { quoteId: q.id, validFrom: from, at: use.at.toISOString() },

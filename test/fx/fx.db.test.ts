@@ -116,7 +116,7 @@ describe.each(kinds)("FxService on %s", (kind) => {
       expect(row.allInRate.toFixed()).toBe(q.allInRate);
 
       // A quote holds for its lifetime from when it starts (now, or the past instant it was taken
-      // for), never earlier: a quote for any past day would otherwise price any later event.
+      // for): a quote for any past day would otherwise price any later event.
       const start = Math.min(q.ratesAt.getTime(), q.createdAt.getTime());
       const last = new Date(start + (q.expiresAt.getTime() - q.createdAt.getTime()) - 1);
       const out = await fx.convert({ amount: 1_000_000n, from: "PHP", to: "INR", at: last, quoteId: q.id, rounding: "half-even" });
@@ -124,11 +124,14 @@ describe.each(kinds)("FxService on %s", (kind) => {
       expect(out.evidence).toMatchObject({ quoteId: q.id, rateIds: q.rateIds, path: "PHP->USD->INR", markupBps: 30 });
       const expired = await rejection(fx.convert({ amount: 1n, from: "PHP", to: "INR", at: new Date(last.getTime() + 1), quoteId: q.id, rounding: "half-even" }));
       expect(expired.code).toBe("ENT_FX_QUOTE_EXPIRED");
-      const early = await rejection(fx.convert({ amount: 1n, from: "PHP", to: "INR", at: new Date(start - 1), quoteId: q.id, rounding: "half-even" }));
+      // Up to its lifetime before its start (the gateway's clock is not ours), not more.
+      const lifetime = q.expiresAt.getTime() - q.createdAt.getTime();
+      expect((await fx.convert({ amount: 1n, from: "PHP", to: "INR", at: new Date(start - lifetime), quoteId: q.id, rounding: "half-even" })).rate).toBe(q.allInRate);
+      const early = await rejection(fx.convert({ amount: 1n, from: "PHP", to: "INR", at: new Date(start - lifetime - 1), quoteId: q.id, rounding: "half-even" }));
       expect(early.code).toBe("ENT_FX_QUOTE_NOT_YET_VALID");
     });
 
-    it("a quote for a past instant prices only its own minute, not any day before or after", async () => {
+    it("a quote for a past instant prices only events about its own minute, not a day before or after", async () => {
       await fx.publishRates([rate("USD", "PHP", "56.5"), rate("USD", "INR", "83.2")]);
       const q = await fx.quote({ base: "PHP", quote: "INR", at: at(0) }); // the clock is at(1): an hour back
       const use = (t: Date) => fx.convert({ amount: 1_000n, from: "PHP", to: "INR", at: t, quoteId: q.id, rounding: "half-even" });

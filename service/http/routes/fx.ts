@@ -79,7 +79,7 @@ export async function fxRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.fx],
       summary: "Lock an FX quote",
-      description: "Locks the all-in rate (mid minus the configured markup) for base -> quote until `expiresAt`; a quote taken for a past instant (`at`) holds from that instant for as long (the same lifetime), so an event using it must have occurred in that window (else 409 ENT_FX_QUOTE_EXPIRED or ENT_FX_QUOTE_NOT_YET_VALID). Put its id in a capture's `fxQuoteId`. The quote belongs to the key's gateway: another gateway's events cannot use it.",
+      description: "Locks the all-in rate (mid minus the configured markup) for base -> quote until `expiresAt`; a quote taken for a past instant (`at`) holds from that instant for as long (the same lifetime), so an event using it must have occurred in that window, or at most one lifetime before its start (the gateway's clock is not ours); else 409 ENT_FX_QUOTE_EXPIRED or ENT_FX_QUOTE_NOT_YET_VALID. Put its id in a capture's `fxQuoteId`. The quote belongs to the key's gateway: another gateway's events cannot use it.",
       security: bearerOnly,
       headers: SignatureHeaders,
       body: QuoteBody,
