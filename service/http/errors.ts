@@ -39,7 +39,7 @@ export const HttpErrors = {
   /** A signing-secret rotation starts while the previous one still has a valid old secret. */
   rotationInProgress: defineError("ENT_AUTH_ROTATION_IN_PROGRESS", 409, "Signing secret rotation in progress"),
   /** A stored signing secret was sealed under a secrets key this process does not have (instances configured with different SECRETS_KEYs). */
-  secretsKeyMismatch: defineError("ENT_AUTH_SECRETS_KEY_MISMATCH", 500, "Signing secret sealed under an unknown secrets key"),
+  secretsKeyMismatch: defineError("ENT_AUTH_SECRETS_KEY_MISMATCH", 503, "Signing secret sealed under an unknown secrets key"),
   malformedJson: defineError("ENT_HTTP_MALFORMED_JSON", 400, "Malformed JSON body"),
   bodyTooLarge: defineError("ENT_HTTP_BODY_TOO_LARGE", 413, "Request body too large"),
   unsupportedMediaType: defineError("ENT_HTTP_UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"),
