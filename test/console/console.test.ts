@@ -181,9 +181,16 @@ describe("the finance console (Chromium)", () => {
     expect(await queue.getByText("No exception matches.").count()).toBe(0);
 
     await page.getByLabel("Category").selectOption("gateway_cost");
-    const row = page.locator("table.list tbody tr", { hasText: "gateway_cost" }).first();
-    await row.waitFor();
-    const gatewayCosts = await queue.locator("table.list > tbody > tr", { hasText: "gateway_cost" }).count();
+    // The filtered list has loaded when every row of the queue is a gateway cost (the unfiltered
+    // rows stay on screen until the filtered answer replaces them).
+    const queueRows = queue.locator("table.list > tbody > tr");
+    const costRows = queue.locator("table.list > tbody > tr", { hasText: "gateway_cost" });
+    await expect.poll(async () => {
+      const n = await costRows.count();
+      return n > 0 && n === (await queueRows.count());
+    }).toBe(true);
+    const gatewayCosts = await costRows.count();
+    const row = costRows.first();
     await shot(page, "reconciliation");
     await axe(page, "reconciliation");
     await row.getByRole("button", { name: "Resolve" }).click();
@@ -219,7 +226,7 @@ describe("the finance console (Chromium)", () => {
     ]);
     // Back in the queue, the resolved exception has left the open list.
     await booked.getByRole("button", { name: "Back to the queue" }).click();
-    await expect.poll(() => queue.locator("table.list > tbody > tr", { hasText: "gateway_cost" }).count()).toBe(gatewayCosts - 1);
+    await expect.poll(() => costRows.count()).toBe(gatewayCosts - 1);
     await page.context().close();
   });
 
