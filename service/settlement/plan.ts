@@ -250,12 +250,23 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
     m.listingPrice = event.listingPrice.toString();
     m.listingCurrency = event.listingCurrency ?? "";
   }
+  // One set of keys per pair and rate: the pair's first leg under `fx.<A>-<B>.*` (what the anchored
+  // leaf carries, service/anchoring/leaf.ts fxOf), each further rate of that pair under
+  // `fx.<A>-<B>.<n>.*`, n = 2, 3... (a follow-up converts the seller's share back at the capture's
+  // rate and its fee at today's). A repeated leg at the same rate adds nothing.
+  const seen = new Map<string, Array<{ rate: string; quoteId: string | null }>>();
   for (const leg of fx) {
-    m[`fx.${leg.from}-${leg.to}.rate`] = leg.rate;
-    if (leg.quoteId !== null) m[`fx.${leg.from}-${leg.to}.quoteId`] = leg.quoteId;
+    const pair = `${leg.from}-${leg.to}`;
+    const rates = seen.get(pair) ?? [];
+    if (rates.some((r) => r.rate === leg.rate && r.quoteId === leg.quoteId)) continue;
+    rates.push({ rate: leg.rate, quoteId: leg.quoteId });
+    seen.set(pair, rates);
+    const prefix = rates.length === 1 ? `fx.${pair}` : `fx.${pair}.${rates.length}`;
+    m[`${prefix}.rate`] = leg.rate;
+    if (leg.quoteId !== null) m[`${prefix}.quoteId`] = leg.quoteId;
     if (leg.markupBps !== undefined && leg.midRate !== undefined) {
-      m[`fx.${leg.from}-${leg.to}.midRate`] = leg.midRate;
-      m[`fx.${leg.from}-${leg.to}.markupBps`] = String(leg.markupBps);
+      m[`${prefix}.midRate`] = leg.midRate;
+      m[`${prefix}.markupBps`] = String(leg.markupBps);
     }
   }
   return m;
@@ -512,6 +523,14 @@ function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
   }
 }
 
+/** The capture's USD->P conversion of the seller's proceeds, at its mid rate: what a follow-up takes back or charges at. */
+function captureMidToPayout(b: Breakdown): RateEvidence | undefined {
+  const leg = b.fx.find((l) => l.from === USD && l.to === b.payoutCurrency);
+  if (leg === undefined) return undefined;
+  const { fromAmount: _from, toAmount: _to, ...withMarkup } = leg;
+  return atMid(withMarkup);
+}
+
 /**
  * Charges the seller's available balance `usd` of fees, in its payout currency at the capture's
  * USD->P mid rate: a charge is no conversion the platform sells, so no markup is taken, and the
@@ -522,12 +541,11 @@ function chargeSeller(legs: Legs, fx: FxLeg[], sellerId: string, b: Breakdown, u
   const P = b.payoutCurrency;
   let amount = usd;
   if (P !== USD) {
-    const leg = b.fx.find((l) => l.from === USD && l.to === P);
-    if (leg === undefined) throw new Error(`capture of ${sellerId} has no USD->${P} leg`);
-    const { fromAmount: _from, toAmount: _to, ...withMarkup } = leg;
-    const rate = atMid(withMarkup);
+    const rate = captureMidToPayout(b);
+    if (rate === undefined) throw new Error(`capture of ${sellerId} has no USD->${P} leg`);
     amount = convertSigned(usd, rate);
-    fx.push({ ...rate, fromAmount: usd, toAmount: amount });
+    // Taken from the seller in P for the platform's USD: the USD->P leg run backwards, as a fee's.
+    fx.push({ ...rate, fromAmount: -usd, toAmount: -amount });
     legs.debit(Accounts.fxClearing(P), USD, usd);
     legs.credit(Accounts.fxClearing(P), P, amount);
   }
@@ -684,8 +702,13 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       }
       legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
       if (P !== USD) {
+        // The seller's share is taken back (or, on a reversal, given again) at the capture's own
+        // mid rate, which is what the seller was credited at: recorded like every other leg.
+        const sellerP = lines.sellerMain + lines.sellerReserve;
+        const rate = captureMidToPayout(b);
+        if (rate !== undefined && (lines.sellerUsd !== 0n || sellerP !== 0n)) fx.push({ ...rate, fromAmount: -lines.sellerUsd, toAmount: -sellerP });
         legs.debit(Accounts.fxClearing(P), USD, lines.sellerUsd);
-        legs.credit(Accounts.fxClearing(P), P, lines.sellerMain + lines.sellerReserve);
+        legs.credit(Accounts.fxClearing(P), P, sellerP);
       }
       legs.debit(Accounts.seller(event.sellerId, mainBucket), P, lines.sellerMain);
       legs.debit(Accounts.seller(event.sellerId, reserveBucket), P, lines.sellerReserve);

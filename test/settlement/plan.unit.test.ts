@@ -31,6 +31,16 @@ function plan(seller: Seller, event: SettlementEvent, buyerToUsd: string | null,
 function expectBalanced(p: PostingPlan): void {
   for (const [cur, n] of Object.entries(netByCurrency(p.postings))) expect(n, `net ${cur}`).toBe(0n);
   for (const posting of p.postings) expect(posting.amount > 0n).toBe(true);
+  expectPayoutLegsListed(p);
+}
+
+/** Every payout-currency amount that goes through fx:P-USD is a listed USD->P leg: what each side of the conversion moved. */
+function expectPayoutLegsListed(p: PostingPlan): void {
+  const P = p.breakdown.payoutCurrency;
+  if (P === "USD") return;
+  const legs = p.breakdown.fx.filter((l) => l.from === "USD" && l.to === P);
+  const sum = (f: (l: (typeof legs)[number]) => bigint) => legs.reduce((a, l) => a + f(l), 0n);
+  expect(sum((l) => l.toAmount), `${P} listed`).toBe(movement(p.postings, `fx:${P}-USD`, P));
 }
 
 describe("inclusive tax and cumulative shares", () => {
@@ -81,6 +91,32 @@ describe("POP: BRL capture for a CNY-paid seller", () => {
     expect(p.metadata["fx.USD-CNY.rate"]).toBe("7.2");
     expect(p.idempotencyKey).toBe("settlement:adyen:cap-1");
     expect(p.breakdown.autoConfirmAt).toBe("2025-03-16T10:00:00.000Z");
+  });
+
+  it("lists every conversion of a chargeback and its reversal: the seller's share at the capture's rate, the fee at today's", () => {
+    const cap = capture();
+    const rates = { buyerToUsd: rate("BRL", "USD", "0.17"), usdToPayout: rate("USD", "CNY", "7.1") };
+    const cb = followUp("chargeback", "cb-1", { amount: 10_000n, gatewayFee: 500n });
+    const cbPlan = planFollowUp({ event: cb, capture: stateOf(cap, p), rates });
+    // The whole seller share (1317 USD -> 9482 CNY at 7.2) comes back at the capture's rate; the
+    // 5.00 BRL fee costs 85 USD at 0.17 and is charged to the seller at today's 7.1: 604 CNY.
+    expect(cbPlan.breakdown.fx.map((l) => [`${l.from}-${l.to}`, l.rate, l.fromAmount, l.toAmount])).toEqual([
+      ["BRL-USD", "0.17", -8333n, -1417n],
+      ["USD-CNY", "7.2", -1317n, -9482n],
+      ["BRL-USD", "0.17", -500n, -85n],
+      ["USD-CNY", "7.1", -85n, -604n],
+    ]);
+    // The journal metadata keeps each rate of a pair: the first under fx.<pair>, the next numbered.
+    expect(cbPlan.metadata).toMatchObject({ "fx.BRL-USD.rate": "0.17", "fx.USD-CNY.rate": "7.2", "fx.USD-CNY.2.rate": "7.1" });
+    expect(cbPlan.metadata["fx.BRL-USD.2.rate"]).toBeUndefined();
+    expectBalanced(cbPlan);
+    const rev = followUp("chargeback_reversal", "cbr-1", { amount: 10_000n, originalEventId: "cb-1" });
+    const revPlan = planFollowUp({ event: rev, capture: stateOf(cap, p, [{ event: cb, plan: cbPlan }]), chargebackId: "cb-1", rates });
+    expect(revPlan.breakdown.fx.map((l) => [`${l.from}-${l.to}`, l.rate, l.fromAmount, l.toAmount])).toEqual([
+      ["BRL-USD", "0.17", 8333n, 1417n],
+      ["USD-CNY", "7.2", 1317n, 9482n],
+    ]);
+    expectBalanced(revPlan);
   });
 
   it("a partial refund at a new rate takes back 30% of every line and books the FX difference", () => {
