@@ -118,7 +118,7 @@ export function createServices(
     repository: new PrismaSettlementRepository(db.prisma, db.sql),
     ...(config.settlement === undefined ? {} : { limits: { ...config.settlement, now: () => new Date() } }),
   });
-  const realisation = new FxRealisation(ledger, fx);
+  const realisation = new FxRealisation(ledger, fx, () => new Date(), config.settlement?.maxAgeMs);
   const storage = new StorageBilling({ repository: new PrismaStorageRepository(db.prisma), settlement });
   const box = new SecretBox(config.secrets?.key ?? newSecretsKey(), config.secrets?.previousKeys ?? []);
   const apiKeys = new ApiKeyService(new PrismaApiKeyRepository(db.prisma), { box });

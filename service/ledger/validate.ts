@@ -10,6 +10,8 @@ const MAX_KEY = 255;
 const CURRENCY = /^[A-Z][A-Z0-9]{2,11}$/;
 /** A posting's amount stays below this (computed once: a BigInt power per posting showed in profiles). */
 const MAX_POSTING_AMOUNT = 10n ** 36n;
+/** 10000-01-01T00:00:00Z: effective instants stay in the years 1970-9999. */
+const MAX_EFFECTIVE_MS = Date.UTC(10_000, 0, 1);
 
 export function checkKey(k: unknown, field: string): void {
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY) {
@@ -64,6 +66,12 @@ export function validateInput(t: TransactionInput, prefix: string): void {
         { details: { currency, debits: s.debits.toString(), credits: s.credits.toString(), imbalance: (s.debits - s.credits).toString() } },
       );
     }
+  }
+  if (t.effectiveAt !== undefined) {
+    // The anchored leaf carries it as unsigned epoch milliseconds, and PostgreSQL reads no year 0:
+    // a row outside these bounds would stop anchoring for every transaction after it.
+    const ms = t.effectiveAt instanceof Date ? t.effectiveAt.getTime() : Number.NaN;
+    if (!(ms >= 0 && ms < MAX_EFFECTIVE_MS)) throw bad("effectiveAt", "must be an instant in the years 1970 to 9999");
   }
   if (t.pendingTimeoutSeconds !== undefined) {
     if (!t.pending) throw bad("pendingTimeoutSeconds", "only valid for pending transactions");

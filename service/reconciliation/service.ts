@@ -28,6 +28,7 @@ import { ReportReader } from "./reader.js";
 import { PayoutRemittances, type BookedSide } from "./remittances.js";
 import type { ReconRepository } from "./repository.js";
 import { isUniqueViolation } from "../db/errors.js";
+import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "../settlement/validate.js";
 import { DEFAULT_RULES, resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
 import {
   DEFAULT_GATEWAY,
@@ -70,7 +71,6 @@ export interface ReconciliationOptions {
   onPhase?: (phase: string, ms: number) => void;
 }
 
-const ID = /^[A-Za-z0-9._:-]{1,120}$/;
 const CHUNK = 1 << 20;
 
 export interface ResolutionResult {
@@ -136,7 +136,7 @@ export class ReconciliationService {
     }
     const format = input.format as ReportFormat;
     const gateway = input.gateway ?? DEFAULT_GATEWAY[format];
-    if (!ID.test(gateway)) throw ReconErrors.unknownFormat("gateway must be 1-120 characters of [A-Za-z0-9._:-]", { fields: [{ field: "query.gateway", message: "invalid gateway name" }] });
+    if (!GATEWAY_NAME.test(gateway)) throw ReconErrors.unknownFormat(`gateway must be ${GATEWAY_NAME_RULE}`, { fields: [{ field: "query.gateway", message: "invalid gateway name" }] });
     const timeZone = input.timeZone;
     if (timeZone !== undefined && !isTimeZone(timeZone)) {
       throw ReconErrors.reportFormat(`${JSON.stringify(timeZone.slice(0, 64))} is not an IANA time zone`, { fields: [{ field: "query.timezone", message: "an IANA time zone name, e.g. America/Los_Angeles" }] });

@@ -29,6 +29,7 @@ import type { Account, AccountFilter, Balance, JournalTransaction, Ledger, Posti
 import { convertMinor, divideRounded, exponentOrNull, impliedRate, rateFractionToString } from "../money/index.js";
 import { Accounts, accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
+import { DEFAULT_EVENT_LIMITS } from "./validate.js";
 
 const USD = SETTLEMENT_CURRENCY;
 /** What a remittance id may be (1-128 of A-Z a-z 0-9 . _ : -): a gateway payout batch must fit it. */
@@ -103,6 +104,8 @@ export class FxRealisation {
     private readonly ledger: RealisationLedger,
     private readonly rates: RealisationRates,
     private readonly now: () => Date = () => new Date(),
+    /** How old a remittance's `occurredAt` may be: the events' limit (EVENT_MAX_AGE_DAYS), as it clears their captures. */
+    private readonly maxAgeMs: number = DEFAULT_EVENT_LIMITS.maxAgeMs,
   ) {}
 
   /** Books a gateway's remittance; the same one again answers `exists`, another body under its id a conflict. */
@@ -210,8 +213,13 @@ export class FxRealisation {
         fields: [{ field: "settledAmount", message: `must equal amount (${input.amount}) when nothing is converted` }],
       });
     }
-    if (input.occurredAt.getTime() > this.now().getTime()) {
+    const at = input.occurredAt.getTime();
+    if (at > this.now().getTime()) {
       throw SettlementErrors.invalidEvent("occurredAt is in the future", { fields: [{ field: "occurredAt", message: "must not be in the future" }] });
+    }
+    if (!(at >= this.now().getTime() - this.maxAgeMs)) {
+      const days = Math.round(this.maxAgeMs / 86_400_000);
+      throw SettlementErrors.invalidEvent(`occurredAt is more than ${days} days ago`, { fields: [{ field: "occurredAt", message: `must not be older than ${days} days` }] });
     }
   }
 

@@ -7,6 +7,14 @@ import { MAX_WEIGHT_GRAMS } from "./fees.js";
 import { EVENT_TYPES, RETURN_REASONS, type ReturnReason, type SettlementEvent } from "./types.js";
 
 const ID = /^[A-Za-z0-9._:-]{1,120}$/;
+/**
+ * A gateway's name: an id without ":", since the keys built from it (`settlement:<gateway>:<id>`,
+ * `remittance:<gateway>:<id>`) are split at the first ":" after the prefix. With ":" allowed, gateway
+ * `stripe:x`'s remittance `RC` and gateway `stripe`'s `x:RC` were one key, each gateway's reads and
+ * writes reaching the other's.
+ */
+export const GATEWAY_NAME = /^[A-Za-z0-9._-]{1,120}$/;
+export const GATEWAY_NAME_RULE = "1-120 characters of [A-Za-z0-9._-]";
 
 function fail(field: string, message: string): never {
   throw SettlementErrors.invalidEvent(`${field}: ${message}`, { fields: [{ field, message }] });
@@ -74,7 +82,8 @@ export function followUpOf(capture: SettlementEvent): SettlementEvent {
 export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimits): SettlementEvent {
   const f = (name: string) => (field === "" ? name : `${field}.${name}`);
   if (!EVENT_TYPES.includes(e.type)) fail(f("type"), `must be one of ${EVENT_TYPES.join(", ")}`);
-  for (const k of ["gateway", "gatewayEventId", "settlementId", "sellerId"] as const) {
+  if (typeof e.gateway !== "string" || !GATEWAY_NAME.test(e.gateway)) fail(f("gateway"), `must be ${GATEWAY_NAME_RULE}`);
+  for (const k of ["gatewayEventId", "settlementId", "sellerId"] as const) {
     if (typeof e[k] !== "string" || !ID.test(e[k])) fail(f(k), "must be 1-120 characters of [A-Za-z0-9._:-]");
   }
   if (typeof e.market !== "string" || !/^[A-Z]{2}$/.test(e.market)) fail(f("market"), "must be an ISO 3166 alpha-2 code");

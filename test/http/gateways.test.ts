@@ -59,6 +59,23 @@ describe.each(kinds)("gateway principals on %s", (kind) => {
       expect(bad.statusCode).toBe(400);
       expect(json<Problem>(bad).errors?.[0]?.field).toBe("gateway");
     });
+
+    it("refuses a gateway name with a colon: its keys (settlement:<gateway>:<id>) would meet another gateway's", async () => {
+      // `stripe:x`'s remittance RC and `stripe`'s x:RC were one key: each gateway read and blocked the other's.
+      const colon = await h.post("/v1/admin/api-keys", { name: "colon", scopes: ["gateway:write"], gateway: "stripe:x" }, h.keys.admin);
+      expect([colon.statusCode, json<Problem>(colon).errors?.[0]?.field]).toEqual([400, "gateway"]);
+      await expect(h.services.apiKeys.create({ name: "colon", scopes: ["gateway:write"], gateway: "adyen:x" })).rejects.toMatchObject({ fields: [{ field: "gateway" }] });
+      const read = await h.get("/v1/remittances/stripe:x/RC", stripe);
+      expect([read.statusCode, problemCode(read)]).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+    });
+
+    it("refuses instants before 1970 or in year 0 in a query: 400 naming the parameter, not a 500 from the database", async () => {
+      for (const url of ["/v1/settlements?from=0000-01-01T00:00:00Z", "/v1/settlements?to=1969-12-31T23:59:59Z"]) {
+        const r = await h.get(url, stripe);
+        expect([r.statusCode, problemCode(r)], url).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+        expect(json<Problem>(r).errors?.[0]?.message).toBe("must be an instant in the years 1970 to 9999");
+      }
+    });
   });
 
   describe("writes", () => {

@@ -88,6 +88,32 @@ describe.each(kinds)("read parameters on %s", (kind) => {
     });
   });
 
+  describe("dates", () => {
+    it("an instant, day or month before 1970 or in year 0 in any query of any GET route: 400 naming it (every route of /openapi.json)", async () => {
+      // Year 0 reached PostgreSQL ("date/time field value out of range": a 500) on a dozen routes.
+      type Param = { in: string; name: string; schema?: { format?: string; pattern?: string } };
+      const doc = json<{ paths: Record<string, Record<string, { parameters?: Param[] }>> }>(await h.app.inject({ url: "/openapi.json" }));
+      const probe = (p: Param): string[] | null => {
+        if (p.schema?.format === "date-time") return ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z"];
+        if (p.schema?.pattern?.endsWith("-(0[1-9]|[12][0-9]|3[01])$") === true) return ["0000-01-01", "1969-12-31"];
+        if (p.schema?.pattern?.endsWith("-(0[1-9]|1[0-2])$") === true) return ["0000-01", "1969-12"];
+        return null;
+      };
+      let probes = 0;
+      for (const [path, ops] of Object.entries(doc.paths)) {
+        const base = path.replace(/\{([^}]+)\}/g, (_m, name: string) => (name === "currency" ? "BRL" : name === "sellerId" ? "S-POP-SZ-01" : "x1"));
+        for (const p of (ops["get"]?.parameters ?? []).filter((x) => x.in === "query")) {
+          for (const value of probe(p) ?? []) {
+            const r = await h.get(`${base}?${p.name}=${value}`, h.keys.admin);
+            probes++;
+            expectRefused(r, 400, `query.${p.name}`);
+          }
+        }
+      }
+      expect(probes).toBeGreaterThan(20);
+    });
+  });
+
   describe("BIGINT ids and cursors", () => {
     it("an id beyond int8: 400 naming the field, or 404 where the id is also an event key", async () => {
       expectRefused(await h.get(`/v1/transactions/${BEYOND_INT8}`), 400, "params.id");

@@ -39,10 +39,13 @@ describe("remittance and revaluation routes", () => {
     expect((await h.post("/v1/remittances", { ...remittance, remittanceId: "X-3" }, h.keys.finance)).statusCode).toBe(403);
     const tooMuch = await h.signedPost("/v1/remittances", { ...remittance, remittanceId: "X-4", amount: "1" });
     expect([tooMuch.statusCode, problemCode(tooMuch)]).toEqual([422, "ENT_REMITTANCE_EXCEEDS_RECEIVABLE"]);
-    for (const bad of [{ amount: "-5" }, { amount: "0" }, { settledAmount: "1.5" }, { currency: "brl" }, { extra: 1 }]) {
+    for (const bad of [{ amount: "-5" }, { amount: "0" }, { settledAmount: "1.5" }, { currency: "brl" }, { extra: 1 }, { occurredAt: "1900-01-01T00:00:00Z" }, { occurredAt: "0000-01-01T00:00:00Z" }]) {
       const res = await h.signedPost("/v1/remittances", { ...remittance, remittanceId: "X-5", ...bad });
       expect(res.statusCode, JSON.stringify(bad)).toBe(400);
     }
+    // Older than the events' age limit (EVENT_MAX_AGE_DAYS): no capture it could clear is that old.
+    const ancient = await h.signedPost("/v1/remittances", { ...remittance, remittanceId: "X-6", occurredAt: "1971-01-01T00:00:00Z" });
+    expect([ancient.statusCode, problemCode(ancient), json<{ errors: Array<{ field: string }> }>(ancient).errors[0]?.field]).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT", "occurredAt"]);
     expect(json(await h.get("/v1/remittances/adyen/ADY-PO-8841", h.keys.gateway))).toMatchObject({ transactionId: r.transactionId });
     expect((await h.get("/v1/remittances/adyen/ADY-PO-8841", stripe)).statusCode).toBe(404);
     const bank = json<{ posted: string }>(await h.get("/v1/accounts/platform:cash:bank/USD/balance"));

@@ -62,7 +62,7 @@ describe.each(kinds)("storage billing on %s", (kind) => {
     expect((await snapshot("S-NOBODY", first)).statusCode).toBe(404);
     expect((await snapshot("S-OVS-NB-01", { ...first, date: "2024-11-22" }, h.keys.finance)).statusCode).toBe(403);
     const tomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
-    for (const bad of [{ date: tomorrow }, { date: "2024-02-30" }, { volumeCm3: "-1" }, { volumeCm3: "1.5" }, { country: "de" }]) {
+    for (const bad of [{ date: tomorrow }, { date: "2024-02-30" }, { date: "0000-01-01" }, { date: "1969-12-31" }, { volumeCm3: "-1" }, { volumeCm3: "1.5" }, { country: "de" }]) {
       const r = await snapshot("S-OVS-NB-01", { ...first, ...bad });
       expect(r.statusCode, JSON.stringify(bad)).toBe(400);
     }
@@ -130,6 +130,10 @@ describe.each(kinds)("storage billing on %s", (kind) => {
     const open = await h.post(`/v1/storage/runs?period=${month}`, {}, writer);
     expect([open.statusCode, problemCode(open)]).toEqual([422, "ENT_STORAGE_RUN_INVALID"]);
     expect((await h.post("/v1/storage/runs?period=2024-13", {}, writer)).statusCode).toBe(400);
+    // Year 0 was charged (201) and read back as nothing PostgreSQL could store; GETs gave 500s.
+    const year0 = await h.post("/v1/storage/runs?period=0000-01", {}, writer);
+    expect([year0.statusCode, json<{ errors: Array<{ field: string; message: string }> }>(year0).errors[0]]).toEqual([400, { field: "query.period", message: "must be a month YYYY-MM in the years 1970 to 9999" }]);
+    expect((await h.get("/v1/sellers/S-OVS-NB-01/stock-snapshots?from=0000-01-01")).statusCode).toBe(400);
     expect((await h.post("/v1/storage/runs?period=2024-12&sellerId=S-NOBODY", {}, writer)).statusCode).toBe(404);
     expect((await h.post("/v1/storage/runs?period=2024-12", {}, h.keys.finance)).statusCode).toBe(403);
   });

@@ -51,8 +51,16 @@ describe("validateInput", () => {
     ["a timeout on a posted transfer", { pendingTimeoutSeconds: 5 }, "pendingTimeoutSeconds"],
     ["a fractional timeout", { pending: true, pendingTimeoutSeconds: 1.5 }, "pendingTimeoutSeconds"],
     ["an empty key", { idempotencyKey: "" }, "idempotencyKey"],
+    // The anchored leaf carries it as unsigned epoch ms: a 1900 remittance once stopped anchoring.
+    ["an effective instant before 1970", { effectiveAt: new Date("1900-01-01T00:00:00Z") }, "effectiveAt"],
+    ["an effective instant after 9999", { effectiveAt: new Date(Date.UTC(10_000, 0, 1)) }, "effectiveAt"],
+    ["an invalid effective instant", { effectiveAt: new Date(Number.NaN) }, "effectiveAt"],
   ])("refuses %s, naming the field", (_, over, field) => {
     expect(refusal(() => validateInput(transfer(over), ""))).toMatchObject(refusedAs(LedgerErrors.invalid, field));
+  });
+
+  it("takes effective instants from 1970 through 9999", () => {
+    for (const at of [new Date(0), new Date("9999-12-31T23:59:59.999Z")]) expect(() => validateInput(transfer({ effectiveAt: at }), "")).not.toThrow();
   });
 
   it("refuses more than 1000 postings", () => {

@@ -25,6 +25,7 @@ import { Errors, type AppError } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
 import type { ApiKeyRepository, SealedColumns, StoredApiKey } from "./key-store.js";
 import { SecretBoxError, type SecretBox } from "./secret-box.js";
+import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "../../settlement/validate.js";
 
 export { PrismaApiKeyRepository, type ApiKeyRepository, type StoredApiKey } from "./key-store.js";
 
@@ -32,7 +33,6 @@ export const SCOPES = ["gateway:write", "finance:read", "finance:write", "admin"
 export type Scope = (typeof SCOPES)[number];
 
 /** A gateway's name as events carry it (the `gateway` field's schema). */
-export const GATEWAY_PATTERN = /^[A-Za-z0-9._:-]{1,120}$/;
 /** Longest a replaced signing secret may keep verifying after a rotation starts. */
 export const MAX_ROTATION_OVERLAP_MS = 30 * 86_400_000;
 
@@ -173,7 +173,7 @@ export class ApiKeyService {
     const gateway = input.gateway ?? null;
     if (scopes.includes("gateway:write")) {
       if (gateway === null) throw invalid("gateway", "is required for a gateway:write key: the one gateway it posts and reads as");
-      if (!GATEWAY_PATTERN.test(gateway)) throw invalid("gateway", "must be 1-120 characters of [A-Za-z0-9._:-]");
+      if (!GATEWAY_NAME.test(gateway)) throw invalid("gateway", `must be ${GATEWAY_NAME_RULE}`);
     } else if (gateway !== null) {
       throw invalid("gateway", "is only for keys with the gateway:write scope");
     }
@@ -230,7 +230,7 @@ export class ApiKeyService {
    * gateway never changes: a key for another gateway is another key.
    */
   async bindGateway(id: string, gateway: string): Promise<ApiKeyRecord> {
-    if (!GATEWAY_PATTERN.test(gateway)) throw invalid("gateway", "must be 1-120 characters of [A-Za-z0-9._:-]");
+    if (!GATEWAY_NAME.test(gateway)) throw invalid("gateway", `must be ${GATEWAY_NAME_RULE}`);
     const row = await this.found(id);
     if (!row.scopes.includes("gateway:write")) throw HttpErrors.keyNotGateway(`key ${id} has no gateway:write scope; only gateway keys are bound to a gateway`, { fields: [{ field: "id", message: "not a gateway key" }] });
     const after = row.gateway === null ? await this.repo.bindGateway(id, gateway) : row;

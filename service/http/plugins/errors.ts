@@ -14,6 +14,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
 import { PROBLEM_CONTENT_TYPE, problemOf } from "../problem.js";
+import { DATE_PATTERN_MESSAGES } from "../schemas/common.js";
 
 interface AjvIssue {
   instancePath: string;
@@ -34,6 +35,8 @@ function fieldOf(issue: AjvIssue, context: string | undefined): string {
 function messageOf(issue: AjvIssue): string {
   if (issue.keyword === "additionalProperties") return "is not an accepted field";
   if (issue.keyword === "required") return "is required";
+  const datePattern = issue.keyword === "pattern" ? DATE_PATTERN_MESSAGES.get(String(issue.params.pattern)) : undefined;
+  if (datePattern !== undefined) return datePattern;
   return issue.message ?? issue.keyword;
 }
 

@@ -8,10 +8,10 @@ import { Type, type Static } from "typebox";
 import type { StorageRun, StoredSnapshot } from "../../settlement/storage-repository.js";
 import { actorOf } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
-import { Amount, bearer, DateTime, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
+import { Amount, bearer, DateTime, DAY_PATTERN, Identifier, Int8Id, LimitQuery, MONTH_PATTERN, problems } from "../schemas/common.js";
 
-const Day = Type.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}$", description: "A calendar day, YYYY-MM-DD (UTC)", examples: ["2024-12-01"] });
-const Period = Type.String({ pattern: "^\\d{4}-(0[1-9]|1[0-2])$", description: "A calendar month, YYYY-MM (UTC)", examples: ["2024-12"] });
+const Day = Type.String({ pattern: DAY_PATTERN, description: "A calendar day, YYYY-MM-DD (UTC)", examples: ["2024-12-01"] });
+const Period = Type.String({ pattern: MONTH_PATTERN, description: "A calendar month, YYYY-MM (UTC)", examples: ["2024-12"] });
 const Volume = Type.String({ pattern: "^(0|[1-9][0-9]{0,12})$", description: "Cubic centimetres, a non-negative integer as a string (1 m3 = 1000000)", examples: ["1500000"] });
 
 const SnapshotBody = Type.Object(

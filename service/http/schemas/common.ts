@@ -4,6 +4,7 @@
  * schemas, never written twice.
  */
 import { Type } from "typebox";
+import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "../../settlement/validate.js";
 
 /** Signed integer minor units; 38 digits is the NUMERIC(38,0) column's capacity. */
 export const Amount = Type.String({ pattern: "^-?(0|[1-9][0-9]{0,37})$", description: "Integer amount in minor units, as a string", examples: ["14990"] });
@@ -11,10 +12,26 @@ export const NonNegativeAmount = Type.String({ pattern: "^(0|[1-9][0-9]{0,37})$"
 export const CurrencyCode = Type.String({ pattern: "^[A-Z]{3}$", description: "ISO 4217 currency code", examples: ["BRL"] });
 /** What a ledger account holds: an ISO 4217 code or a token (USDC), as the ledger accepts them. */
 export const AssetCode = Type.String({ pattern: "^[A-Z][A-Z0-9]{2,11}$", description: "ISO 4217 currency code or token symbol (3-12 of [A-Z0-9])", examples: ["BRL", "USDC"] });
-export const DateTime = Type.String({ format: "date-time", description: "RFC 3339 instant", examples: ["2024-12-02T09:00:00Z"] });
+/**
+ * Years 1970-9999 only: an instant before 1970 has no unsigned epoch milliseconds (the anchored leaf's
+ * uint64) and year 0000 is no date PostgreSQL reads; both were refused only once they reached the
+ * database or the anchoring worker. plugins/errors.ts words this pattern's failure.
+ */
+export const DATE_TIME_YEARS = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
+export const DateTime = Type.String({ format: "date-time", pattern: DATE_TIME_YEARS, description: "RFC 3339 instant, years 1970-9999", examples: ["2024-12-02T09:00:00Z"] });
+/** A calendar day, YYYY-MM-DD (UTC), years 1970-9999. */
+export const DAY_PATTERN = `${DATE_TIME_YEARS}(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`;
+/** A calendar month, YYYY-MM (UTC), years 1970-9999. */
+export const MONTH_PATTERN = `${DATE_TIME_YEARS}(0[1-9]|1[0-2])$`;
+/** What a failed date pattern says, by pattern (plugins/errors.ts). */
+export const DATE_PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map([
+  [DATE_TIME_YEARS, "must be an instant in the years 1970 to 9999"],
+  [DAY_PATTERN, "must be a day YYYY-MM-DD in the years 1970 to 9999"],
+  [MONTH_PATTERN, "must be a month YYYY-MM in the years 1970 to 9999"],
+]);
 export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
 /** A gateway's name, as events carry it and as a gateway key is bound to it. */
-export const GatewayName = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "Gateway name, 1-120 characters of [A-Za-z0-9._:-]", examples: ["adyen"] });
+export const GatewayName = Type.String({ pattern: GATEWAY_NAME.source, description: `Gateway name, ${GATEWAY_NAME_RULE}`, examples: ["adyen"] });
 /** A settlement record id or event key `settlement:<gateway>:<gatewayEventId>` (all of [A-Za-z0-9._:-]). */
 export const SettlementRef = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,255}$", description: "Settlement record id, or event key `settlement:<gateway>:<gatewayEventId>`" });
 
