@@ -152,6 +152,14 @@ export function errorItem(raw: unknown): SettlementItemResult {
   return { status: "error", error: { code: Errors.internal.code, message: e instanceof Error ? e.message : String(e) } };
 }
 
+/** `errorItem` with every field named under the item's `prefix` ("events.3."), as the batch promises. */
+function itemError(raw: unknown, prefix: string): SettlementItemResult {
+  const r = errorItem(raw);
+  if (r.status !== "error" || r.error.fields === undefined) return r;
+  const fields = r.error.fields.map((f) => (f.field.startsWith(prefix) ? f : { ...f, field: `${prefix}${f.field}` }));
+  return { status: "error", error: { ...r.error, fields } };
+}
+
 export class SettlementService {
   private readonly ledger: Ledger;
   private readonly fx: SettlementFx;
@@ -298,21 +306,25 @@ export class SettlementService {
    * Many events, answered per item by index. Items whose original (capture or chargeback) is in
    * the same batch go in a later round, after their original is booked (see `process`).
    */
-  async postEvents(events: readonly SettlementEvent[]): Promise<SettlementItemResult[]> {
+  async postEvents(events: readonly SettlementEvent[], positions?: readonly number[]): Promise<SettlementItemResult[]> {
     const results: SettlementItemResult[] = new Array<SettlementItemResult>(events.length);
     const valid: SettlementEvent[] = [];
     const at: number[] = [];
+    // Each item's error names its fields `events.<position>.<field>`: its index in the caller's
+    // request (`positions`, when the caller posts only some of its items), else in `events`.
+    const prefix = (index: number) => `events.${positions?.[index] ?? index}.`;
     events.forEach((event, index) => {
       try {
-        valid.push(validateEvent(event, `events.${index}`, this.limits));
+        valid.push(validateEvent(event, prefix(index).slice(0, -1), this.limits));
         at.push(index);
       } catch (e) {
-        results[index] = errorItem(e);
+        results[index] = itemError(e, prefix(index));
       }
     });
     const outcomes = await this.process(valid);
     outcomes.forEach((o, i) => {
-      results[at[i] as number] = "ok" in o ? o.ok : errorItem(o.error);
+      const index = at[i] as number;
+      results[index] = "ok" in o ? o.ok : itemError(o.error, prefix(index));
     });
     return results;
   }

@@ -191,7 +191,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
         results[i] = errorItem(err);
       }
     });
-    const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)));
+    const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)), allowed);
     posted.forEach((r, k) => (results[allowed[k] as number] = r));
     // An item that failed the schema may carry any `type`: its metric says "invalid", never that text.
     results.forEach((r, i) => count(invalid.has(i) ? "invalid" : (events[i]?.type ?? "unknown"), r));
