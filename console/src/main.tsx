@@ -12,12 +12,14 @@ import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
 import { Settlements } from "./views/Settlements";
 import { SettlementView } from "./views/Settlement";
-import { ProofView } from "./views/Proof";
+import { PeriodProofView, ProofView } from "./views/Proof";
 import { Accounts, AccountView, TransactionView } from "./views/Accounts";
 import { Reconciliation } from "./views/Reconciliation";
 import { Payouts } from "./views/Payouts";
 import { Anchoring } from "./views/Anchoring";
 import { Journal } from "./views/Journal";
+import { Books, PeriodCloseView } from "./views/Books";
+import { Cash, CashStatementView } from "./views/Cash";
 import "./style.css";
 
 export interface ViewProps {
@@ -35,7 +37,12 @@ const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
   ["/accounts", Accounts],
   ["/accounts/:account/:currency", AccountView],
   ["/transactions/:id", TransactionView],
+  ["/books", Books],
+  ["/books/closes/:id", PeriodCloseView],
+  ["/books/closes/:id/proof", PeriodProofView],
   ["/reconciliation", Reconciliation],
+  ["/cash", Cash],
+  ["/cash/statements/:id", CashStatementView],
   ["/payouts", Payouts],
   ["/anchoring", Anchoring],
 ];
@@ -45,7 +52,9 @@ const NAV: [string, string][] = [
   ["/settlements", "Settlements"],
   ["/journal", "Journal"],
   ["/accounts", "Accounts"],
+  ["/books", "Books"],
   ["/reconciliation", "Reconciliation"],
+  ["/cash", "Cash"],
   ["/payouts", "Payouts"],
   ["/anchoring", "Anchoring"],
 ];

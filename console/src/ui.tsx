@@ -3,7 +3,7 @@ import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
 import { formatAmount, formatLocal, formatMoney, localZoneLabel, utcTitle } from "./format";
-import { navigate } from "./router";
+import { href, navigate, type Location } from "./router";
 
 export function Link(props: { href: string; children: ComponentChildren; class?: string; "aria-current"?: "page" | undefined }): JSX.Element {
   const onClick = (e: MouseEvent) => {
@@ -48,7 +48,12 @@ export function Loading(): JSX.Element {
   );
 }
 
-export function ErrorBox(props: { error: unknown }): JSX.Element {
+/**
+ * A problem document: its code, its message, and each field it names with that field's messages.
+ * `labels` names a form's fields in words (the label the reader filled in), keyed by the field path
+ * the service answers with ("body.before", "query.at"); the path stays beside it.
+ */
+export function ErrorBox(props: { error: unknown; labels?: Readonly<Record<string, string>> }): JSX.Element {
   const e = props.error;
   const code = e instanceof ApiError ? e.code : "ERROR";
   // One line per field, its messages together (a value can fail a pattern and a format at once).
@@ -65,7 +70,14 @@ export function ErrorBox(props: { error: unknown }): JSX.Element {
         <ul>
           {[...fields].map(([field, messages]) => (
             <li key={field}>
-              <code>{field}</code>: {messages.join("; ")}
+              {props.labels?.[field] === undefined ? (
+                <code>{field}</code>
+              ) : (
+                <>
+                  {props.labels[field]} (<code>{field}</code>)
+                </>
+              )}
+              : {messages.join("; ")}
             </li>
           ))}
         </ul>
@@ -106,7 +118,7 @@ export function useUrlForm<T>(fromUrl: () => T, urlKey: string): [T, (next: T) =
  * A datetime-local input labelled with the reader's zone; its value is local time (format.ts
  * `isoToLocalInput` and `localInputToIso` convert), so the instant shown is the instant queried.
  */
-export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void }): JSX.Element {
+export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void; disabled?: boolean }): JSX.Element {
   const at = props.value === "" ? new Date() : new Date(props.value);
   return (
     <>
@@ -119,6 +131,7 @@ export function LocalTimeInput(props: { id: string; label: string; value: string
         // A URL's instant may carry seconds; the default step (60 s) would refuse the form.
         step={/T[0-9]{2}:[0-9]{2}:/.test(props.value) ? "any" : undefined}
         value={props.value}
+        disabled={props.disabled}
         onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
       />
     </>
@@ -152,6 +165,36 @@ export function usePages<T>(fetchPage: (cursor: string | null) => Promise<{ item
     next: () => {
       if (next === null) return;
       setPages((p) => ({ cursors: [...p.cursors.slice(0, p.index + 1), next], index: p.index + 1 }));
+    },
+  };
+}
+
+/**
+ * Cursor pagination whose place is in the URL: `param` holds the cursors of the pages walked past
+ * (comma-separated, each the API's opaque cursor), so a page of a list is a link like any filter,
+ * and Back returns to the page before. Other query parameters are kept.
+ */
+export function useUrlPages<T>(location: Location, param: string, fetchPage: (cursor: string | null) => Promise<{ items: T[]; next: string | null }>, deps: unknown[]) {
+  const trailText = location.query.get(param) ?? "";
+  const trail = trailText === "" ? [] : trailText.split(",");
+  const cursor = trail.at(-1) ?? null;
+  const [load, reload] = useLoad(() => fetchPage(cursor), [...deps, cursor]);
+  const next = load.state === "ok" ? load.value.next : null;
+  const go = (to: string[]) => {
+    const query: Record<string, string> = {};
+    for (const [k, v] of location.query) query[k] = v;
+    query[param] = to.join(",");
+    navigate(href(location.path, query));
+  };
+  return {
+    load,
+    reload,
+    page: trail.length + 1,
+    hasPrevious: trail.length > 0,
+    hasNext: next !== null,
+    previous: () => go(trail.slice(0, -1)),
+    next: () => {
+      if (next !== null) go([...trail, next]);
     },
   };
 }
@@ -230,8 +273,11 @@ export function Title(props: { children: string; sub?: ComponentChildren }): JSX
   );
 }
 
-export function Badge(props: { value: string }): JSX.Element {
-  const tone = /final|posted|paid|ok|resolved|matched|safe|true/.test(props.value) ? "good" : /fail|error|revert|open|unmatched|false|rejected|returned/.test(props.value) ? "bad" : "neutral";
+/** A state as a coloured pill; its tone read from the value (a bad word first: "unmatched" is not "matched"), or given. */
+export function Badge(props: { value: string; tone?: "good" | "bad" | "neutral" }): JSX.Element {
+  const tone =
+    props.tone ??
+    (/fail|error|revert|open|unmatched|false|rejected|returned/.test(props.value) ? "bad" : /final|posted|paid|ok|resolved|matched|safe|true/.test(props.value) ? "good" : "neutral");
   return <span class={`badge ${tone}`}>{props.value}</span>;
 }
 

@@ -4,17 +4,21 @@
  * walkthrough: sign in with the printed finance key, find the README's example settlement and see
  * its proof verified in the page against the chain, import a gateway report by drag and drop and
  * resolve an exception with the adjusting entry shown before it is booked; a read-only key sees no
- * write action. A reader in São Paulo gets back the instants a URL holds from its date filters, and
+ * write action. A month's close: December's trial balance against the API's figures, the close
+ * confirmed in the form and listed with its report's sha256 and its proof verified on chain, a
+ * revaluation at treasury's rates, the bank's camt.053 with its unmatched credit resolved through
+ * the same resolution form. A reader in São Paulo gets back the instants a URL holds from its date filters, and
  * Back resets the filter form; every view fits a 390 px screen. Every view is screenshot into test-results/console/ and checked with axe-core: no
  * serious or critical violation.
  */
 import { createHmac } from "node:crypto";
-import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatAmount } from "../../console/src/format.js";
 import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -250,6 +254,324 @@ describe("the finance console (Chromium)", () => {
     await page.context().close();
   });
 
+  // ---- The books and the bank: a month's close as a finance team works it. ----
+
+  /** The API as the finance key sees it. */
+  const api = (route: string, init: { method?: string; body?: string; headers?: Record<string, string>; key?: string } = {}) =>
+    fetch(`${url}${route}`, { method: init.method ?? "GET", headers: { authorization: `Bearer ${init.key ?? finance}`, ...init.headers }, ...(init.body === undefined ? {} : { body: init.body }) });
+
+  /**
+   * The rows of the table with this caption, one array of cells each: an amount as the raw minor
+   * units the page holds for it (its title), any other cell as its text (a string expression: this
+   * file is compiled without the DOM's types).
+   */
+  const rowsOf = (page: Page, caption: string) =>
+    page.evaluate<string[][]>(
+      `[...document.querySelectorAll("table")].filter((t) => t.caption !== null && t.caption.textContent === ${JSON.stringify(caption)}).flatMap((t) => [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => { const m = c.querySelector(".money"); return m === null ? c.textContent.trim() : m.getAttribute("title").split(" ")[0]; })))`,
+    );
+
+  // December 2024 in Shenzhen (UTC+8), where the demo's events are: the instants the page sends.
+  const DEC_FROM = "2024-11-30T16:00:00.000Z";
+  const DEC_TO = "2024-12-31T16:00:00.000Z";
+
+  it("shows December's trial balance with the API's figures, per account and per currency, and filters it by currency in the URL", { timeout: 90_000 }, async () => {
+    const page = await signedIn(finance);
+    await page.getByRole("link", { name: "Books", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Books" }).waitFor();
+    // Without a period in the URL, the page puts the current month there.
+    await expect.poll(() => new URL(page.url()).searchParams.get("to")).not.toBeNull();
+    await page.getByLabel("Effective from").fill("2024-12-01T00:00");
+    await page.getByLabel("Effective before").fill("2025-01-01T00:00");
+    expect(await page.locator("label[for=tb-from]").textContent()).toContain("Asia/Shanghai, UTC+08:00");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("to")).toBe(DEC_TO);
+    expect(new URL(page.url()).searchParams.get("from")).toBe(DEC_FROM);
+
+    const tb = (await (await api(`/v1/ledger/trial-balance?from=${DEC_FROM}&to=${DEC_TO}`)).json()) as {
+      accounts: { account: string; currency: string; normalBalance: string; opening: string; debits: string; credits: string; closing: string }[];
+      currencies: { currency: string; debits: string; credits: string; balanced: boolean }[];
+    };
+    // The demo's events are booked in this period: real figures, not an empty ledger.
+    expect(tb.accounts.length).toBeGreaterThan(20);
+    expect(tb.currencies.map((c) => c.currency)).toEqual(expect.arrayContaining(["BRL", "CNY", "EUR", "USD"]));
+    expect(tb.currencies.every((c) => BigInt(c.debits) > 0n)).toBe(true);
+    const accounts = tb.accounts.map((a) => [a.account, a.currency, a.normalBalance, a.opening, a.debits, a.credits, a.closing]);
+    await expect.poll(() => rowsOf(page, "Trial balance: per account, in its normal direction"), { timeout: 30_000 }).toEqual(accounts);
+    expect(await rowsOf(page, "Trial balance: per currency, the period's debits and credits")).toEqual(tb.currencies.map((c) => [c.currency, c.debits, c.credits, c.balanced ? "balanced" : "does not balance"]));
+    // Placed by the currency's minor unit: the bank's closing balance as the page writes it.
+    const bank = tb.accounts.find((a) => a.account === "platform:cash:bank" && a.currency === "USD");
+    expect(bank).toBeDefined();
+    const bankRow = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: "platform:cash:bank", exact: true }) }).filter({ has: page.getByRole("cell", { name: "USD", exact: true }) });
+    expect(await bankRow.locator("td").nth(6).textContent()).toBe(formatAmount(bank?.closing ?? "", "USD"));
+    await shot(page, "books");
+    await axe(page, "books");
+
+    // One currency: the URL says which, and the rows are that currency's.
+    await page.getByLabel("Currency").selectOption("BRL");
+    await expect.poll(() => new URL(page.url()).searchParams.get("currency")).toBe("BRL");
+    await expect.poll(() => rowsOf(page, "Trial balance: per account, in its normal direction")).toEqual(accounts.filter((a) => a[1] === "BRL"));
+    expect(new URL(page.url()).searchParams.get("from")).toBe(DEC_FROM);
+
+    // A period that ends before it starts: the service's problem, its field named in the form's words.
+    await page.goto(`${url}/console/books?from=${DEC_TO}&to=${DEC_FROM}`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain("Effective before (query.to): must be after from");
+    await page.context().close();
+  });
+
+  it("closes December through the form after a confirmation; the close is listed with its report's sha256, recomputed in the page, and its proof verifies on chain", { timeout: 150_000 }, async () => {
+    const page = await signedIn(finance);
+    // The trial balance of the month to close; the close is offered at the period's end.
+    await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
+    await page.getByRole("heading", { level: 2, name: "Close the books" }).waitFor();
+    const before = page.getByLabel("Close every period before");
+    await expect.poll(() => before.inputValue()).toBe("2025-01-01T00:00");
+    await page.getByLabel("Note", { exact: true }).fill("December 2024");
+    await page.getByRole("button", { name: "Review the close" }).click();
+    const confirm = page.getByRole("region", { name: "Confirm the close" });
+    const asked = (await confirm.textContent()) ?? "";
+    expect(asked).toContain("2025-01-01 00:00 (Asia/Shanghai, UTC+08:00)");
+    expect(asked).toContain(DEC_TO);
+    expect(asked).toContain("cannot be undone");
+    // Nothing is closed until it is confirmed.
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
+    await shot(page, "books-close-confirm");
+    await confirm.getByRole("button", { name: "Close the periods" }).click();
+    const closed = page.getByTestId("closed");
+    await closed.waitFor();
+
+    const periods = (await (await api("/v1/ledger/periods")).json()) as { closedBefore: string; closes: { id: string; closedBefore: string; note: string | null }[] };
+    expect(periods.closedBefore).toBe(DEC_TO);
+    expect(periods.closes.map((c) => [c.closedBefore, c.note])).toEqual([[DEC_TO, "December 2024"]]);
+    const id = periods.closes[0]?.id ?? "";
+    const { digest } = (await (await api(`/v1/ledger/periods/${id}/report`)).json()) as { digest: string };
+    expect(digest).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(await closed.textContent()).toContain(digest);
+    // The list shows the close with its digest (the whole one on hover).
+    const row = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: `Close ${id}`, exact: true }) });
+    await row.locator(`code.hash[title="${digest}"]`).waitFor();
+    expect(await row.textContent()).toContain("December 2024");
+
+    // The same close again is refused by the service, in the form's words.
+    await page.getByRole("button", { name: "Review the close" }).click();
+    await page.getByRole("region", { name: "Confirm the close" }).getByRole("button", { name: "Close the periods" }).click();
+    const refused = page.getByRole("alert");
+    await refused.waitFor();
+    const said = (await refused.textContent()) ?? "";
+    expect(said).toContain("ENT_LEDGER_PERIOD_CLOSED");
+    expect(said).toContain(`Close every period before (before): must be after ${DEC_TO}`);
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toHaveLength(1);
+
+    // The close's report: its sha256 as the service states it, and computed again in the page.
+    await row.getByRole("link", { name: `Close ${id}`, exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: `Period close ${id}` }).waitFor();
+    expect(await page.getByTestId("digest").textContent()).toBe(digest);
+    await expect.poll(() => page.getByTestId("recomputed").textContent()).toContain("matches");
+    const report = (await (await api(`/v1/ledger/periods/${id}/report`)).json()) as { report: { trialBalance: { accounts: { account: string; currency: string; debits: string }[] } } };
+    expect((await rowsOf(page, "Closed period: per account, in its normal direction")).map((r) => [r[0], r[1], r[4]])).toEqual(report.report.trialBalance.accounts.map((a) => [a.account, a.currency, a.debits]));
+    await shot(page, "period-close");
+    await axe(page, "period-close");
+
+    // Its proof, once anchoring has put the digest on chain, verified in the page.
+    await expect
+      .poll(
+        async () => {
+          const r = await api(`/v1/ledger/periods/${id}/proof`);
+          return r.status === 200 ? ((await r.json()) as { anchoring: { state: string } }).anchoring.state : `HTTP ${r.status}`;
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .toMatch(/^(observed|safe|final)$/);
+    await page.getByRole("link", { name: "Verify the digest on chain" }).click();
+    await page.getByRole("heading", { level: 1, name: `Inclusion proof of period close ${id}` }).waitFor();
+    const verdict = page.getByTestId("verdict");
+    await verdict.waitFor({ timeout: 60_000 });
+    expect(await verdict.textContent()).toMatch(/^VERIFIED: all \d+ checks passed$/);
+    expect(await page.locator("pre.checks").textContent()).toContain(`document ledger.period_close:${id} digest ${digest}`);
+    await page.context().close();
+  });
+
+  it("revalues the open FX positions through the form at rates treasury published, and lists the revaluation's lines as the API has them", { timeout: 90_000 }, async () => {
+    // Treasury publishes rates for 2 January (the demo's end on 20 December); `at` must be in the open period.
+    const admin = keyOf(stack, "bootstrap admin");
+    const source = "treasury desk (test)";
+    const rates = { BRL: "6.1805", CNY: "7.2993", EUR: "0.9612", KRW: "1472.5", PLN: "4.1302", SAR: "3.7521" };
+    const published = await api("/v1/fx/rates", {
+      method: "POST",
+      key: admin,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ rates: Object.entries(rates).map(([quote, rate]) => ({ base: "USD", quote, rate, source, asOf: "2025-01-02T00:00:00Z", validFrom: "2025-01-02T00:00:00Z", validUntil: "2025-01-03T00:00:00Z" })) }),
+    });
+    expect(published.status, await published.clone().text()).toBe(201);
+    const before = ((await (await api("/v1/fx/revaluations")).json()) as { items: { at: string; lines: { currency: string }[] }[] }).items;
+    expect(before.map((r) => r.at)).toEqual(["2024-12-20T23:00:00.000Z"]);
+
+    const page = await signedIn(finance);
+    await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
+    const at = page.getByLabel("Revalue open positions at");
+    // Inside the closed period: refused, the field named in the form's words.
+    await at.fill("2024-12-25T00:00");
+    await page.getByRole("button", { name: "Revalue", exact: true }).click();
+    const refused = page.getByRole("alert");
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain(`ENT_FX_REVALUATION_OUT_OF_ORDER`);
+    expect(await refused.textContent()).toContain(`Revalue open positions at (at): must be at or after ${DEC_TO}`);
+
+    await at.fill("2025-01-02T12:00");
+    await page.getByRole("button", { name: "Revalue", exact: true }).click();
+    const done = page.getByTestId("revalued");
+    await done.waitFor();
+    const latest = ((await (await api("/v1/fx/revaluations")).json()) as {
+      items: { transactionId: string | null; at: string; lines: { currency: string; position: string; positionUsd: string; midRate: string; source: string; unrealised: string; change: string }[]; skipped: unknown[] }[];
+    }).items[0];
+    expect(latest?.at).toBe("2025-01-02T04:00:00.000Z");
+    expect(latest?.transactionId).not.toBeNull();
+    expect(latest?.skipped).toEqual([]);
+    expect(latest?.lines.map((l) => l.currency)).toEqual(before[0]?.lines.map((l) => l.currency));
+    expect(latest?.lines.every((l) => l.source === source)).toBe(true);
+    expect(latest?.lines.some((l) => l.change !== "0")).toBe(true);
+    const lines = (latest?.lines ?? []).map((l) => [l.currency, l.position, l.positionUsd, l.midRate, `${l.source} as of 2025-01-02 08:00`, l.unrealised, l.change]);
+    const caption = "Revaluation at 2025-01-02 12:00";
+    // The form's answer and the list below it (newest first) show the same lines.
+    await expect.poll(() => rowsOf(page, caption)).toEqual([...lines, ...lines]);
+    expect(await done.textContent()).toContain(`booked as journal transaction ${latest?.transactionId ?? ""}`);
+    await shot(page, "books-revaluation");
+    await page.context().close();
+  });
+
+  /** The imported statement's id and its unmatched entry's index. */
+  const bankLine = { statement: "", index: 0 };
+
+  it("shows a camt.053 imported through the API: the statement adds up, its entries with what each matched, and the unmatched one in the queue", { timeout: 90_000 }, async () => {
+    // The bank's statement `npm start` left for finance: the demo gateway's payouts and one credit nobody booked.
+    const folder = path.join(dir, "bank", "statements");
+    const [file] = (await readdir(folder)).filter((f) => f.endsWith(".xml"));
+    const imported = await api("/v1/cash/statements", { method: "POST", headers: { "content-type": "application/xml" }, body: await readFile(path.join(folder, file ?? ""), "utf8") });
+    expect(imported.status, await imported.clone().text()).toBe(201);
+    const [statement] = ((await imported.json()) as { statements: { id: string; statementId: string; difference: string; entries: { index: number; amount: string; match: { kind: string; ref: string } | null; exception: string | null }[] }[] }).statements;
+    const unmatched = statement?.entries.filter((e) => e.exception === "unmatched") ?? [];
+    expect(unmatched.map((e) => e.amount)).toEqual(["12345"]);
+    bankLine.statement = statement?.id ?? "";
+    bankLine.index = unmatched[0]?.index ?? 0;
+    expect(statement?.entries.filter((e) => e.match !== null).length).toBeGreaterThan(0);
+
+    const page = await signedIn(finance);
+    await page.getByRole("link", { name: "Cash", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Cash" }).waitFor();
+    const listed = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: statement?.statementId ?? "", exact: true }) });
+    await expect.poll(() => listed.count()).toBe(2); // in the statements and, for its unmatched entry, in the queue
+    const queue = page.getByRole("region", { name: "Unmatched bank entries" });
+    const open = queue.locator("table.list > tbody > tr");
+    await expect.poll(() => open.count()).toBe(1);
+    expect(await open.first().textContent()).toContain("123.45 USD");
+    expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 1 · 8-30 days: 0 · over 30 days: 0");
+    await shot(page, "cash");
+    await axe(page, "cash");
+
+    await page.getByRole("link", { name: statement?.statementId ?? "", exact: true }).first().click();
+    await page.getByRole("heading", { level: 1, name: `Bank statement ${statement?.statementId ?? ""}` }).waitFor();
+    expect(await page.locator(".fields").textContent()).toContain("adds up");
+    const entries = await rowsOf(page, `Entries of statement ${statement?.statementId ?? ""}`);
+    expect(entries.map((r) => [r[0], r[4] === "" ? r[5] : r[4]])).toEqual((statement?.entries ?? []).map((e) => [String(e.index), e.amount]));
+    const matchedTo = entries.map((r) => r[7] ?? "");
+    (statement?.entries ?? []).forEach((e, i) => {
+      const said = matchedTo[i] ?? "";
+      if (e.match === null) expect(said).toBe("unmatched in the queue");
+      else expect(said).toContain(`${e.match.kind === "remittance" ? "remittance" : "bank payout"} ${e.match.ref} (journal transaction`);
+    });
+    await shot(page, "cash-statement");
+    await axe(page, "cash-statement");
+    await page.context().close();
+  });
+
+  it("shows a read-only key the books and the bank without the close, revalue or resolve forms, and the service refuses those writes", { timeout: 60_000 }, async () => {
+    const page = await signedIn(auditor);
+    await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
+    await page.getByRole("heading", { level: 2, name: "Period closes" }).waitFor();
+    await page.getByRole("heading", { level: 2, name: "FX revaluations" }).waitFor();
+    await page.getByRole("link", { name: "Close 1", exact: true }).waitFor();
+    await page.locator("table.list tbody tr").first().waitFor();
+    expect(await page.getByRole("heading", { name: "Close the books" }).count()).toBe(0);
+    expect(await page.getByLabel("Close every period before").count()).toBe(0);
+    expect(await page.getByLabel("Revalue open positions at").count()).toBe(0);
+    expect(await page.getByRole("button", { name: /Revalue|Close/ }).count()).toBe(0);
+
+    await page.getByRole("link", { name: "Cash", exact: true }).click();
+    const open = page.getByRole("region", { name: "Unmatched bank entries" }).locator("table.list > tbody > tr");
+    await expect.poll(() => open.count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Resolve" }).count()).toBe(0);
+    expect(await page.getByRole("columnheader", { name: "Action" }).count()).toBe(0);
+    await shot(page, "read-only-cash");
+
+    // Hand-made requests with the session and its CSRF token are refused by scope.
+    const statuses = await page.evaluate(async (line) => {
+      const s = (await (await fetch("/v1/sessions/current")).json()) as { csrfToken: string };
+      const post = (route: string, body?: unknown) =>
+        fetch(route, { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": s.csrfToken }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }).then((r) => r.status);
+      return [await post("/v1/ledger/periods/close", { before: "2025-01-02T00:00:00Z" }), await post("/v1/fx/revaluations?at=2025-01-02T06:00:00Z"), await post(`/v1/cash/statements/${line.statement}/entries/${line.index}/resolution`, { note: "no" })];
+    }, bankLine);
+    expect(statuses).toEqual([403, 403, 403]);
+    await page.context().close();
+  });
+
+  it("resolves the unmatched bank credit through the reconciliation's resolution form: the service's refusal shown, the entry booked, the queue updated", { timeout: 90_000 }, async () => {
+    const page = await signedIn(finance);
+    await page.goto(`${url}/console/cash`);
+    const section = page.getByRole("region", { name: "Unmatched bank entries" });
+    const rows = section.locator("table.list > tbody > tr");
+    await expect.poll(() => rows.count()).toBe(1);
+    await rows.first().getByRole("button", { name: "Resolve" }).click();
+    const panel = page.getByRole("region", { name: /Resolve entry \d+ of statement/ });
+    // Proposed from the bank line: the cash moved by exactly the entry, against a line to name.
+    await expect.poll(() => panel.getByLabel("Posting 1 account").inputValue()).toBe("platform:cash:bank");
+    expect(await panel.getByLabel("Posting 1 amount in minor units").inputValue()).toBe("12345");
+    expect(await panel.getByLabel("Posting 2 account").inputValue()).toBe("platform:reconciliation:unidentified_receipts");
+    expect(await panel.getByRole("button", { name: "Review" }).isDisabled()).toBe(true); // no note yet
+    await panel.getByLabel("Note").fill("Unidentified incoming transfer, held until the payer is known");
+
+    // A balanced entry for another amount passes the form and is refused by the service, which names why.
+    await panel.getByLabel("Posting 1 amount in minor units").fill("100");
+    await panel.getByLabel("Posting 2 amount in minor units").fill("100");
+    await panel.getByRole("button", { name: "Review" }).click();
+    await panel.getByRole("button", { name: "Book the entry and resolve" }).click();
+    const refused = panel.getByRole("alert");
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain("ENT_CASH_ADJUSTMENT_INVALID");
+    expect(await refused.textContent()).toContain("Adjusting entry (adjustment.postings): must debit platform:cash:bank by 12345 USD");
+    await panel.getByRole("button", { name: "Edit" }).click();
+    expect(await panel.getByRole("alert").count()).toBe(0);
+    await panel.getByLabel("Posting 1 amount in minor units").fill("12345");
+    await panel.getByLabel("Posting 2 amount in minor units").fill("12345");
+    await panel.getByRole("button", { name: "Review" }).click();
+    const review = (await panel.locator("table").textContent()) ?? "";
+    expect(review).toContain("123.45 USD");
+    await shot(page, "cash-resolution-review");
+    await panel.getByRole("button", { name: "Book the entry and resolve" }).click();
+    const booked = page.getByRole("region", { name: "Resolution booked" });
+    await booked.getByText("Resolved.").waitFor();
+    const txId = (await booked.getByRole("link").first().textContent()) ?? "";
+    const tx = (await (await api(`/v1/transactions/${txId}`)).json()) as { postings: { account: string; direction: string; amount: string }[] };
+    expect(tx.postings.map((p) => [p.account, p.direction, p.amount])).toEqual([
+      ["platform:cash:bank", "debit", "12345"],
+      ["platform:reconciliation:unidentified_receipts", "credit", "12345"],
+    ]);
+    const resolved = ((await (await api("/v1/cash/exceptions?status=resolved")).json()) as { items: { entry: { amount: string }; resolution: { journalTransactionId: string | null; note: string } }[] }).items;
+    expect(resolved.map((x) => [x.entry.amount, x.resolution.journalTransactionId, x.resolution.note])).toEqual([["12345", txId, "Unidentified incoming transfer, held until the payer is known"]]);
+
+    // Back in the queue: nothing open; the resolved filter shows it with its note and entry.
+    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    await section.getByText("No entry matches.").waitFor();
+    expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 0 · 8-30 days: 0 · over 30 days: 0");
+    await page.getByLabel("Status").selectOption("resolved");
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("resolved");
+    await expect.poll(() => rows.count()).toBe(1);
+    const row = (await rows.first().textContent()) ?? "";
+    expect(row).toContain("resolved");
+    expect(row).toContain(`Unidentified incoming transfer, held until the payer is known (journal transaction ${txId})`);
+    await page.context().close();
+  });
+
   it("shows a URL's dates in the reader's zone and queries the same instants; the filter form follows Back and Forward", { timeout: 90_000 }, async () => {
     // A reader in São Paulo (UTC-3): 03:00 UTC is 00:00 in the input, and filtering sends 03:00 UTC again.
     const page = await signedIn(finance, { timezoneId: "America/Sao_Paulo" });
@@ -317,7 +639,7 @@ describe("the finance console (Chromium)", () => {
   it("fits a 390 px wide screen (wide tables scroll inside their box) and opens statements on the newest settlement's month", { timeout: 120_000 }, async () => {
     const page = await signedIn(finance, { viewport: { width: 390, height: 844 } });
     const newest = (await (await fetch(`${url}/v1/settlements?limit=1`, { headers: { authorization: `Bearer ${finance}` } })).json()) as { items: { id: string; event: { occurredAt: string } }[] };
-    const views = ["/", "/settlements", `/settlements/${newest.items[0]?.id ?? ""}`, "/journal", "/accounts", "/transactions/1", "/reconciliation", "/payouts", "/anchoring"];
+    const views = ["/", "/settlements", `/settlements/${newest.items[0]?.id ?? ""}`, "/journal", "/accounts", "/transactions/1", "/books", "/books/closes/1", "/reconciliation", "/cash", "/cash/statements/1", "/payouts", "/anchoring"];
     for (const view of views) {
       await page.goto(`${url}/console${view}`);
       await page.locator("h1").waitFor();

@@ -43,6 +43,16 @@ async function unreachable(rpcUrl: string): Promise<string | null> {
   }
 }
 
+/** A document leaf's document (a period close's report digest), as the proof names it. */
+function documentRows(doc: unknown): [string, JSX.Element | string][] {
+  if (typeof doc !== "object" || doc === null) return [];
+  const d = doc as { kind?: unknown; id?: unknown; digest?: unknown };
+  return [
+    ["Document", `${text(d.kind)} ${text(d.id)}`],
+    ["Document digest", <Hash value={text(d.digest, "")} />],
+  ];
+}
+
 async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false, cacheTimeout: -1 });
   try {
@@ -52,9 +62,13 @@ async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
   }
 }
 
-/** The proof of settlement `id`, fetched and verified in the page at once; the reader may pick another node. */
-export function ProofPanel(props: { id: string }): JSX.Element {
-  const id = props.id;
+/**
+ * An inclusion proof (a settlement's, a period close's: any `entrepot-anchor-proof` the API serves
+ * at `path`), fetched and verified in the page at once; the reader may pick another node.
+ * `fileName` is what "Download proof.json" saves it as.
+ */
+export function ProofPanel(props: { path: string; fileName: string }): JSX.Element {
+  const { path, fileName } = props;
   const [proof, setProof] = useState<Record<string, unknown> | null>(null);
   const [proofError, setProofError] = useState<unknown>(null);
   const [rpc, setRpc] = useState<string>(() => localStorage.getItem(RPC_KEY) ?? "");
@@ -86,7 +100,7 @@ export function ProofPanel(props: { id: string }): JSX.Element {
         setServerRpc(server);
         setRpc(url);
       }
-      const p = await get<Record<string, unknown>>(`/v1/settlements/${encodeURIComponent(id)}/proof`);
+      const p = await get<Record<string, unknown>>(path);
       if (cancelled) return;
       setProof(p);
       await run(p, url);
@@ -94,13 +108,13 @@ export function ProofPanel(props: { id: string }): JSX.Element {
     return () => {
       cancelled = true;
     };
-  }, [id]);
+  }, [path]);
 
   const download = () => {
     const blob = new Blob([JSON.stringify(proof, null, 2)], { type: "application/json" });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
-    a.download = `settlement-${id}-proof.json`;
+    a.download = fileName;
     a.click();
     URL.revokeObjectURL(a.href);
   };
@@ -112,7 +126,7 @@ export function ProofPanel(props: { id: string }): JSX.Element {
       {proofError !== null && (
         <>
           <ErrorBox error={proofError} />
-          {notYet && <p>Anchoring runs in the background: a new settlement is anchored within seconds. Reload this page to try again.</p>}
+          {notYet && <p>Anchoring runs in the background: what was just booked or closed is anchored within seconds. Reload this page to try again.</p>}
         </>
       )}
       {proof !== null && (
@@ -126,6 +140,7 @@ export function ProofPanel(props: { id: string }): JSX.Element {
               ["Root", <Hash value={text(proof["root"], "")} />],
               ["Anchoring state", String((proof["anchoring"] as { state?: string } | undefined)?.state ?? "–")],
               ["Anchoring transaction", <Hash value={(proof["anchoring"] as { transactionHash?: string | null } | undefined)?.transactionHash ?? null} />],
+              ...documentRows(proof["document"]),
             ]}
           />
           <button type="button" onClick={download}>
@@ -200,7 +215,19 @@ export function ProofView(props: ViewProps): JSX.Element {
   return (
     <>
       <Title sub={<Link href={href(`/settlements/${id}`)}>Back to settlement {id}</Link>}>{`Inclusion proof of settlement ${id}`}</Title>
-      <ProofPanel id={id} />
+      <ProofPanel path={`/v1/settlements/${encodeURIComponent(id)}/proof`} fileName={`settlement-${id}-proof.json`} />
+    </>
+  );
+}
+
+/** A period close's report digest, verified on chain like a settlement (GET /v1/ledger/periods/:id/proof). */
+export function PeriodProofView(props: ViewProps): JSX.Element {
+  const id = props.params["id"] as string;
+  return (
+    <>
+      <Title sub={<Link href={href(`/books/closes/${encodeURIComponent(id)}`)}>Back to the report of period close {id}</Link>}>{`Inclusion proof of period close ${id}`}</Title>
+      <p>The leaf is the close's report digest (sha256 of the report as the service writes it); the checks below find that leaf under a root the chain holds.</p>
+      <ProofPanel path={`/v1/ledger/periods/${encodeURIComponent(id)}/proof`} fileName={`period-close-${id}-proof.json`} />
     </>
   );
 }

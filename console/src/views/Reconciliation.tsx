@@ -6,12 +6,11 @@
 import { Fragment, type JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
-import { formatMoney } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
 import { Badge, ErrorBox, Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
-import { Postings } from "./Settlement";
+import { ResolutionForm, type PostingInput } from "./Resolution";
 
 interface ImportRecord {
   id: string;
@@ -34,13 +33,6 @@ interface RunRecord {
   itemCount: number;
   summary: Record<string, unknown>;
   finishedAt: string;
-}
-
-interface PostingInput {
-  account: string;
-  currency: string;
-  direction: "debit" | "credit";
-  amount: string;
 }
 
 interface Item {
@@ -285,186 +277,33 @@ function Runs(props: { session: Session; refresh: number; onRan: () => void }): 
   );
 }
 
-/** A posting's amount: a positive whole number of minor units. */
-const MINOR = /^[1-9][0-9]*$/;
-/** An entry needs a debit and a credit: the form keeps at least two postings. */
-const MIN_POSTINGS = 2;
-
-/** Per currency, debits less credits of the draft entry: all zero means it balances. */
-function imbalance(postings: PostingInput[]): [string, bigint][] {
-  const sums = new Map<string, bigint>();
-  for (const p of postings) {
-    if (!MINOR.test(p.amount)) continue;
-    const v = BigInt(p.amount) * (p.direction === "debit" ? 1n : -1n);
-    sums.set(p.currency, (sums.get(p.currency) ?? 0n) + v);
-  }
-  return [...sums].filter(([, v]) => v !== 0n);
-}
-
 function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: () => void }): JSX.Element {
   const item = props.entry.item;
   const proposed = item.evidence.proposedAdjustment;
-  const [note, setNote] = useState(proposed === undefined ? "" : `Booked the ${item.category.replaceAll("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`);
-  const [withEntry, setWithEntry] = useState(proposed !== undefined);
-  const [postings, setPostings] = useState<PostingInput[]>(
-    proposed?.postings.map((p) => ({ ...p })) ?? [
-      { account: `gateway:${item.gateway}:receivable`, currency: item.currency ?? "USD", direction: "debit", amount: "" },
-      { account: "platform:reconciliation:adjustments", currency: item.currency ?? "USD", direction: "credit", amount: "" },
-    ],
-  );
-  const [step, setStep] = useState<"edit" | "review">("edit");
-  const [error, setError] = useState<unknown>(null);
-  const [booked, setBooked] = useState<Transaction | null | undefined>(undefined);
-  // An amount that is not a whole number of minor units is named as such, not counted as an imbalance.
-  const notNumbers = postings.flatMap((p, i) => (p.amount !== "" && !MINOR.test(p.amount) ? [i] : []));
-  const off = notNumbers.length > 0 ? [] : imbalance(postings);
-  const complete = postings.every((p) => p.account.trim() !== "" && MINOR.test(p.amount));
-  const update = (i: number, patch: Partial<PostingInput>) => setPostings(postings.map((p, k) => (k === i ? { ...p, ...patch } : p)));
-
-  const book = async () => {
-    setError(null);
-    try {
-      const r = await send<{ status: string; transaction: Transaction | null }>("POST", `/v1/reconciliation/runs/${props.entry.runId}/exceptions/${item.seq}/resolution`, {
-        note,
-        ...(withEntry ? { adjustment: { postings, ...(proposed?.description === undefined ? {} : { description: proposed.description }) } } : {}),
-      });
-      setBooked(r?.transaction ?? null);
-    } catch (e) {
-      setError(e);
-    }
-  };
-
-  if (booked !== undefined) {
-    return (
-      <div class="card resolve" role="region" aria-label="Resolution booked">
-        <p role="status">
-          <strong>Resolved.</strong> {booked === null ? "No adjusting entry." : <>Adjusting entry booked as journal transaction <Link href={href(`/transactions/${booked.id}`)}>{booked.id}</Link>:</>}
-        </p>
-        {booked !== null && <Postings tx={booked} />}
-        <button type="button" onClick={props.onDone}>
-          Back to the queue
-        </button>
-      </div>
-    );
-  }
-
+  const currency = item.currency ?? "USD";
   return (
-    <div class="card resolve" role="region" aria-label={`Resolve exception ${item.seq}`}>
-      <h3>Resolve: {item.category} (run {props.entry.runId}, item {item.seq})</h3>
-      <p>{item.evidence.reason ?? ""}</p>
-      <label for="r-note">Note</label>
-      <textarea id="r-note" rows={2} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} disabled={step === "review"} />
-      <label class="check">
-        <input type="checkbox" checked={withEntry} onChange={(e) => setWithEntry((e.target as HTMLInputElement).checked)} disabled={step === "review"} /> Book an adjusting journal entry
-        {proposed !== undefined && " (proposed by the reconciliation from the report line)"}
-      </label>
-      {withEntry && (
-        <table>
-          <caption>{step === "review" ? "Postings to be booked" : "Adjusting entry"}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Account</th>
-              <th scope="col">Currency</th>
-              <th scope="col">Side</th>
-              <th scope="col" class="num">Amount (minor units)</th>
-              <th scope="col" class="num">Shown</th>
-              {step === "edit" && <th scope="col">Remove</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {postings.map((p, i) =>
-              step === "review" ? (
-                <tr key={i}>
-                  <td>{p.account}</td>
-                  <td>{p.currency}</td>
-                  <td>{p.direction}</td>
-                  <td class="num">{p.amount}</td>
-                  <td class="num">
-                    <Money minor={p.amount} currency={p.currency} />
-                  </td>
-                </tr>
-              ) : (
-                <tr key={i}>
-                  <td>
-                    <input aria-label={`Posting ${i + 1} account`} value={p.account} onInput={(e) => update(i, { account: (e.target as HTMLInputElement).value })} />
-                  </td>
-                  <td>
-                    <input aria-label={`Posting ${i + 1} currency`} value={p.currency} size={6} onInput={(e) => update(i, { currency: (e.target as HTMLInputElement).value.toUpperCase() })} />
-                  </td>
-                  <td>
-                    <select aria-label={`Posting ${i + 1} side`} value={p.direction} onChange={(e) => update(i, { direction: (e.target as HTMLSelectElement).value as "debit" | "credit" })}>
-                      <option value="debit">debit</option>
-                      <option value="credit">credit</option>
-                    </select>
-                  </td>
-                  <td class="num">
-                    <input
-                      aria-label={`Posting ${i + 1} amount in minor units`}
-                      aria-invalid={notNumbers.includes(i) ? true : undefined}
-                      value={p.amount}
-                      inputMode="numeric"
-                      size={12}
-                      onInput={(e) => update(i, { amount: (e.target as HTMLInputElement).value.trim() })}
-                    />
-                  </td>
-                  <td class="num">{MINOR.test(p.amount) ? <Money minor={p.amount} currency={p.currency} /> : <span class="muted">–</span>}</td>
-                  <td>
-                    <button type="button" class="secondary" aria-label={`Remove posting ${i + 1}`} disabled={postings.length <= MIN_POSTINGS} onClick={() => setPostings(postings.filter((_, k) => k !== i))}>
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ),
-            )}
-          </tbody>
-        </table>
-      )}
-      {withEntry && step === "edit" && (
-        <p>
-          <button type="button" onClick={() => setPostings([...postings, { account: "", currency: item.currency ?? "USD", direction: "debit", amount: "" }])}>
-            Add a posting
-          </button>
-        </p>
-      )}
-      {withEntry && notNumbers.length > 0 && (
-        <p class="error" role="alert">
-          {notNumbers
-            .map((i) => {
-              const p = postings[i] as PostingInput;
-              return `Posting ${i + 1}: the amount “${p.amount}” is not a number of minor units; enter a positive whole number (500 for ${formatMoney("500", p.currency)}).`;
-            })
-            .join(" ")}
-        </p>
-      )}
-      {withEntry && step === "edit" && notNumbers.length === 0 && !complete && (
-        <p class="muted">Every posting needs an account and an amount; remove a posting you do not need.</p>
-      )}
-      {withEntry && off.length > 0 && (
-        <p class="error" role="alert">
-          Does not balance: {off.map(([c, v]) => `${formatMoney((v < 0n ? -v : v).toString(), c)} more ${v > 0n ? "debit" : "credit"} than ${v > 0n ? "credit" : "debit"}`).join("; ")}
-        </p>
-      )}
-      {step === "edit" ? (
-        <p class="actions">
-          <button type="button" disabled={note.trim() === "" || (withEntry && (!complete || off.length > 0))} onClick={() => setStep("review")}>
-            Review
-          </button>{" "}
-          <button type="button" class="secondary" onClick={props.onCancel}>
-            Cancel
-          </button>
-        </p>
-      ) : (
-        <p class="actions">
-          <button type="button" onClick={() => void book()}>
-            {withEntry ? "Book the entry and resolve" : "Resolve with the note"}
-          </button>{" "}
-          <button type="button" class="secondary" onClick={() => setStep("edit")}>
-            Edit
-          </button>
-        </p>
-      )}
-      {error !== null && <ErrorBox error={error} />}
-    </div>
+    <ResolutionForm
+      label={`Resolve exception ${item.seq}`}
+      heading={`Resolve: ${item.category} (run ${props.entry.runId}, item ${item.seq})`}
+      reason={item.evidence.reason ?? ""}
+      initialNote={proposed === undefined ? "" : `Booked the ${item.category.replaceAll("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`}
+      postings={
+        proposed?.postings ?? [
+          { account: `gateway:${item.gateway}:receivable`, currency, direction: "debit", amount: "" },
+          { account: "platform:reconciliation:adjustments", currency, direction: "credit", amount: "" },
+        ]
+      }
+      {...(proposed?.description === undefined ? {} : { description: proposed.description })}
+      {...(proposed === undefined ? {} : { proposal: "proposed by the reconciliation from the report line" })}
+      withEntry={proposed !== undefined}
+      currency={currency}
+      submit={async (body) => {
+        const r = await send<{ status: string; transaction: Transaction | null }>("POST", `/v1/reconciliation/runs/${props.entry.runId}/exceptions/${item.seq}/resolution`, body);
+        return r?.transaction ?? null;
+      }}
+      onDone={props.onDone}
+      onCancel={props.onCancel}
+    />
   );
 }
 

@@ -241,7 +241,7 @@ export function SettlementView(props: ViewProps): JSX.Element {
           </section>
           <section aria-labelledby="proof-h">
             <h2 id="proof-h">Inclusion proof</h2>
-            <ProofPanel id={s.id} />
+            <ProofPanel path={`/v1/settlements/${encodeURIComponent(s.id)}/proof`} fileName={`settlement-${s.id}-proof.json`} />
           </section>
           <section aria-labelledby="breakdown-h">
             <h2 id="breakdown-h">Fees and taxes</h2>
