@@ -76,7 +76,12 @@ export interface AnchorProof {
     firstSequence: string;
     lastSequence: string;
     count: string;
-    currencyTotals: Array<{ currency: string; total: string }>;
+    /**
+     * The batch's totals per currency, which sum every gateway's transactions in the batch: null in a
+     * proof for one gateway (withheld), whose check then takes `currencyTotalsDigest` as given; it
+     * is still part of `totalsDigest`, which the chain holds.
+     */
+    currencyTotals: Array<{ currency: string; total: string }> | null;
     currencyTotalsDigest: string;
     totalsDigest: string;
   };
@@ -234,7 +239,7 @@ interface ParsedProof {
   leaf: AnyLeaf;
   proof: string[];
   preimage: BatchPreimage;
-  currencyTotals: Array<{ currency: string; total: bigint }>;
+  currencyTotals: Array<{ currency: string; total: bigint }> | null;
   totalsDigest: string;
   txHash: string | null;
 }
@@ -273,11 +278,11 @@ export function parseProof(x: unknown): ParsedProof {
   const b = p.batch;
   if (b === null || typeof b !== "object") throw bad("batch");
   if (b.format !== BATCH_FORMAT) throw bad("batch.format", `must be "${String(BATCH_FORMAT)}"`);
-  if (!Array.isArray(b.currencyTotals)) throw bad("batch.currencyTotals");
-  const currencyTotals = b.currencyTotals.map((t, i) => {
+  if (b.currencyTotals !== null && !Array.isArray(b.currencyTotals)) throw bad("batch.currencyTotals");
+  const currencyTotals = b.currencyTotals?.map((t, i) => {
     if (t === null || typeof t !== "object" || typeof t.currency !== "string") throw bad(`batch.currencyTotals[${i}]`);
     return { currency: t.currency, total: int(t.total, `batch.currencyTotals[${i}].total`) };
-  });
+  }) ?? null;
   const preimage: BatchPreimage = {
     format: BATCH_FORMAT,
     chainId,
@@ -368,7 +373,8 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
   add("merkle-proof", merkle, merkle ? `${p.proof.length} siblings lead to root ${p.root}` : `the siblings do not lead from the leaf to root ${p.root}`);
 
   // 5. The batch preimage: per-currency totals -> digest -> totalsDigest, and the leaf inside the range.
-  const ctd = currencyTotalsDigest(p.currencyTotals);
+  // Withheld totals (a gateway's proof): their digest is taken as given, still bound by totalsDigest.
+  const ctd = p.currencyTotals === null ? p.preimage.currencyTotalsDigest : currencyTotalsDigest(p.currencyTotals);
   const td = totalsDigest(p.preimage);
   const journalCount = p.preimage.lastSequence - p.preimage.firstSequence + 1n;
   const inRange = p.leaf.type !== "journal" || (p.leaf.leaf.sequence >= p.preimage.firstSequence && p.leaf.leaf.sequence <= p.preimage.lastSequence);
@@ -382,7 +388,7 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
     "batch-digest",
     problems.length === 0,
     problems.length === 0
-      ? `totals digest ${td} (journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot})`
+      ? `totals digest ${td} (journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot}${p.currencyTotals === null ? "; per-currency totals withheld, their digest as given" : ""})`
       : problems.join("; "),
   );
   return checks;

@@ -91,6 +91,17 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     await anchoredPair();
     const own = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", h.keys.gateway);
     expect(own.statusCode, own.body).toBe(200);
+    // The batch's totals sum every gateway's amounts in it: withheld from a gateway, whose proof
+    // still verifies (their digest is part of the totals digest the chain holds).
+    const ownProof = json<AnchorProof>(own);
+    expect(ownProof.batch.currencyTotals).toBeNull();
+    expect(json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")).batch.currencyTotals?.length).toBeGreaterThan(0);
+    const report = await verifyProof(ownProof, sys.connection.ethers.provider);
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(report.checks).toHaveLength(13);
+    // Withheld is not forgeable: another digest breaks the chain's totals digest.
+    const forged = { ...ownProof, batch: { ...ownProof.batch, currencyTotalsDigest: `0x${"1".repeat(64)}` } };
+    expect((await verifyProof(forged, sys.connection.ethers.provider)).checks.find((c) => c.name === "batch-digest")?.ok).toBe(false);
     const other = await h.services.apiKeys.create({ name: "other gateway", scopes: ["gateway:write"], gateway: "stripe" });
     const theirs = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", other);
     const missing = await h.get("/v1/settlements/settlement:stripe:evt-proof-1/proof", other);

@@ -54,7 +54,9 @@ export const AnchorProofView = Type.Object(
       firstSequence: Decimal,
       lastSequence: Decimal,
       count: Decimal,
-      currencyTotals: Type.Array(Type.Object({ currency: Type.String(), total: Decimal })),
+      currencyTotals: Type.Union([Type.Array(Type.Object({ currency: Type.String(), total: Decimal })), Type.Null()], {
+        description: "The batch's totals per currency (every gateway's transactions in it); null in a gateway key's proof, which verifies with their digest",
+      }),
       currencyTotalsDigest: Hex32,
       totalsDigest: Hex32,
     }),
@@ -172,15 +174,18 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Inclusion proof of a settlement",
       description:
-        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id; a gateway key gets the proofs of its own gateway's settlements only. 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
+        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id; a gateway key gets the proofs of its own gateway's settlements only, without the batch's per-currency totals (`batch.currencyTotals` null: they sum other gateways' amounts; the proof verifies with their digest). 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
       security: bearer,
       params: Type.Object({ id: SettlementRef }),
       response: proofResponses,
     },
   }, async (request) => {
     const service = anchoring();
-    const record = await services.settlement.getSettlement((request.params as { id: string }).id, { gateway: readableGateway(principalOf(request.principal)) });
-    return service.proofOfTransaction(record.journalTransactionId);
+    const gateway = readableGateway(principalOf(request.principal));
+    const record = await services.settlement.getSettlement((request.params as { id: string }).id, { gateway });
+    const proof = await service.proofOfTransaction(record.journalTransactionId);
+    // The batch's totals sum other gateways' amounts (one other capture in a batch showed exactly).
+    return gateway === null ? proof : { ...proof, batch: { ...proof.batch, currencyTotals: null } };
   });
 
   app.get("/v1/transactions/:id/proof", {
