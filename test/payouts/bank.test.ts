@@ -115,7 +115,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
 
   it("subscribes operators' endpoints to bank payout events; a gateway key cannot subscribe to them", async () => {
     for (const t of BANK_PAYOUT_EVENTS) {
-      const r = await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: [t] }, h.keys.gateway);
+      const r = await h.signedPost("/v1/webhooks/endpoints", { url: rx.url, eventTypes: [t] }, h.keys.gateway);
       expect([r.statusCode, problemCode(r)]).toEqual([403, "ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN"]);
     }
     for (const [url, filter] of [[rx.url, undefined], [rxSeller.url, { sellerId: "S-POP-SZ-01" }]] as const) {

@@ -21,7 +21,8 @@ const ENV = { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_TIMEOUT_MS: "1000", WEBHOOK
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function subscribe(h: Harness, body: Record<string, unknown>, key = h.keys.admin): Promise<{ id: string; secret: string }> {
-  const r = await h.post("/v1/webhooks/endpoints", body, key);
+  // A gateway key signs its writes, its webhook endpoints' too.
+  const r = key.scopes.includes("gateway:write") ? await h.signedPost("/v1/webhooks/endpoints", body, key) : await h.post("/v1/webhooks/endpoints", body, key);
   if (r.statusCode !== 201) throw new Error(`subscribe failed: ${r.statusCode} ${r.body}`);
   const j = json<{ endpoint: { id: string }; secret: string }>(r);
   return { id: j.endpoint.id, secret: j.secret };
@@ -270,8 +271,11 @@ describe.each(kinds)("webhooks on %s", (kind) => {
 
   it("a gateway key subscribes to its own gateway's settlement events only and sees only its own endpoints", async () => {
     const gw = h.keys.gateway;
-    expect(problemCode(await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["payout.final"] }, gw))).toBe("ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN");
-    expect(problemCode(await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["settlement.booked"], filter: { gateway: "stripe" } }, gw))).toBe("ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN");
+    expect(problemCode(await h.signedPost("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["payout.final"] }, gw))).toBe("ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN");
+    expect(problemCode(await h.signedPost("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["settlement.booked"], filter: { gateway: "stripe" } }, gw))).toBe("ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN");
+    // Its bearer key alone could send its settlement events to another URL: unsigned, nothing is created.
+    const unsigned = await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["settlement.booked"] }, gw);
+    expect([unsigned.statusCode, problemCode(unsigned)]).toEqual([401, "ENT_AUTH_SIGNATURE_MISSING"]);
     expect((await h.post("/v1/webhooks/endpoints", { url: rx.url, eventTypes: ["settlement.booked"] }, h.keys.finance)).statusCode).toBe(403);
     const mine = await subscribe(h, { url: rx.url, eventTypes: ["settlement.booked"] }, gw);
     const ops = await subscribe(h, { url: `${rx.url}/ops`, eventTypes: ["settlement.booked"] });
@@ -279,7 +283,12 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     expect(listed.items.map((e) => e.id)).toEqual([mine.id]);
     expect(listed.items[0]?.filter.gateway).toBe("adyen");
     expect((await h.get(`/v1/webhooks/endpoints/${ops.id}`, gw)).statusCode).toBe(404);
-    expect((await h.post(`/v1/webhooks/endpoints/${ops.id}/disable`, {}, gw)).statusCode).toBe(404);
+    expect((await h.signedPost(`/v1/webhooks/endpoints/${ops.id}/disable`, {}, gw)).statusCode).toBe(404);
+    for (const action of ["disable", "rotate-secret", "test"]) {
+      const r = await h.post(`/v1/webhooks/endpoints/${mine.id}/${action}`, {}, gw);
+      expect([r.statusCode, problemCode(r)], action).toEqual([401, "ENT_AUTH_SIGNATURE_MISSING"]);
+    }
+    expect(json<{ items: Array<{ id: string; status: string }> }>(await h.get("/v1/webhooks/endpoints", gw)).items.map((e) => e.status)).toEqual(["active"]);
     await book(h, [{ gatewayEventId: "evt-gw-a", settlementId: "ORD-GW-A" }, { gateway: "stripe", gatewayEventId: "evt-gw-s", settlementId: "ORD-GW-S" }]);
     await pump(h, () => rx.received.filter((r) => r.answered === 200).length === 3);
     const gatewaysAt = (path: string) => rx.received.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as WebhookEventBody).data.gateway).sort();

@@ -3,9 +3,11 @@
  *  - onRequest: `Authorization: Bearer <key>` -> the key's principal, then the scope check (a
  *    wrong key never learns whether the route exists beyond its 401/403);
  *  - preValidation (after the body is read, before it is validated): the HMAC signature of
- *    signed routes, over the raw bytes, against the key's live signing secrets; the matching
- *    signature is then claimed once in the replay store every instance shares. Unsigned garbage
- *    is a 401, not a 400 that describes it.
+ *    signed routes, and of every write a gateway key makes (`mustSign`: managing its webhook
+ *    endpoints too, or its bearer key alone could send its settlement events elsewhere), over the
+ *    raw bytes, against the key's live signing secrets; the matching signature is then claimed
+ *    once in the replay store every instance shares. Unsigned garbage is a 401, not a 400 that
+ *    describes it.
  * Routes without `config.auth` are public (health, metrics, docs).
  *
  * A request WITHOUT an Authorization header that carries the console session cookie is
@@ -30,6 +32,15 @@ import type { Principal } from "../auth/keys.js";
 
 /** Methods a console session may use without its CSRF token (they change nothing). */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Whether this request must be signed: a signed route, or a write (any method but GET, HEAD,
+ * OPTIONS) by a gateway key on a route a gateway key may call, as the README says gateway writes are.
+ */
+export function mustSign(auth: RouteAuth, method: string, principal: Principal): boolean {
+  if (auth.signed === true) return true;
+  return !SAFE_METHODS.has(method) && auth.scopes.includes("gateway:write") && principal.scopes.includes("gateway:write");
+}
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(",") : v;
@@ -137,7 +148,7 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
 
   app.addHook("preValidation", async (request, reply) => {
     const auth = request.routeOptions.config.auth;
-    if (auth?.signed !== true || request.principal === null) return;
+    if (auth === undefined || request.principal === null || !mustSign(auth, request.method, request.principal)) return;
     const keyId = request.principal.keyId;
     const nowMs = Date.now();
     const input = {

@@ -10,7 +10,7 @@ import { Type, type Static } from "typebox";
 import type { Scope } from "../auth/keys.js";
 import { principalOf, writableGateway } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
-import { bearer, DateTime, GatewayName, Identifier, LimitQuery, problems, Text } from "../schemas/common.js";
+import { bearer, DateTime, GatewayName, Identifier, LimitQuery, problems, SignatureHeaders, Text } from "../schemas/common.js";
 import { WEBHOOK_EVENT_TYPES, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
@@ -127,6 +127,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   app.post("/v1/webhooks/endpoints", {
     config: manage,
     schema: {
+      // A gateway key signs these (plugins/auth.ts mustSign); an admin key does not.
+      headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Subscribe an endpoint",
       description: "Events of the listed types (or `*`), optionally filtered by gateway, seller and market, are POSTed to `url`, signed with the returned secret (shown once). A gateway key subscribes to its own gateway's settlement events only.",
@@ -159,6 +161,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     app.post(`/v1/webhooks/endpoints/:id/${action}`, {
       config: manage,
       schema: {
+        // A gateway key signs these (plugins/auth.ts mustSign); an admin key does not.
+        headers: SignatureHeaders,
         tags: [TAGS.webhooks],
         summary: action === "disable" ? "Disable an endpoint" : "Enable an endpoint",
         description: action === "disable"
@@ -174,6 +178,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   app.post("/v1/webhooks/endpoints/:id/rotate-secret", {
     config: manage,
     schema: {
+      // A gateway key signs these (plugins/auth.ts mustSign); an admin key does not.
+      headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Rotate an endpoint's signing secret",
       description: "Answers the new secret once. Until `previousValidUntil` every delivery carries two `v1=` signatures, one per secret, so the receiver can switch at its own pace. Refused with 409 ENT_WEBHOOK_ROTATION_IN_PROGRESS while the secret a previous rotation replaced still signs (the problem says until when, `details.previousSecretValidUntil`): rotate again after that.",
@@ -191,6 +197,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   app.post("/v1/webhooks/endpoints/:id/test", {
     config: manage,
     schema: {
+      // A gateway key signs these (plugins/auth.ts mustSign); an admin key does not.
+      headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Send a test event",
       description: "Queues a `webhook.test` event for this endpoint alone, delivered like any other. A disabled endpoint answers 409 ENT_WEBHOOK_ENDPOINT_DISABLED.",
@@ -246,6 +254,8 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   app.post("/v1/webhooks/endpoints/:id/deliveries/:eventId/redeliver", {
     config: manage,
     schema: {
+      // A gateway key signs these (plugins/auth.ts mustSign); an admin key does not.
+      headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Redeliver an event now",
       description: "One more attempt, whatever the delivery's state (a dead delivery that fails again stays dead; a waiting one jumps its subject's line, and only it: later events of the subject still wait for the earlier ones). While an attempt of this delivery is in flight, answers 409 ENT_WEBHOOK_DELIVERY_IN_FLIGHT (`details.claimedUntil`: the latest the attempt can hold it); redeliver once its outcome is recorded. Each request sent is its own attempt, numbered in `Entrepot-Delivery-Attempt`.",
