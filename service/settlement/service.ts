@@ -686,6 +686,12 @@ export class SettlementService {
     // Any gateway fee in B is an expense in USD (plan.ts), whoever bears it.
     const needBuyer = B !== USD && (movesGross || event.gatewayFee !== 0n);
     const needPayout = payout !== USD && (capture || feeToSeller);
+    if (event.fxQuoteId !== undefined && !needBuyer) {
+      // A quote this event does not use would be stored as its evidence (any id, another gateway's too).
+      throw SettlementErrors.invalidEvent(`fxQuoteId: this ${event.type} converts no ${B} to USD, so no quote applies`, {
+        fields: [{ field: "fxQuoteId", message: B === USD ? "must be absent on a USD event: nothing is converted" : `must be absent: this ${event.type} converts no ${B}` }],
+      });
+    }
     const [buyerToUsd, usdToPayout] = await Promise.all([
       needBuyer ? this.buyerRate(event) : null,
       needPayout ? this.lookup(USD, payout, event.occurredAt) : null,
@@ -759,7 +765,9 @@ export class SettlementService {
       rate: q.allInRate,
       quoteId: q.id,
       source: sources === "" ? "quote" : sources,
-      asOf: q.ratesAt.toISOString(),
+      // As for an unquoted rate: the oldest publication the quote's rate is made of, not the instant
+      // it was taken for (a quote at 10:00 of a rate published at 00:00 is as old as that rate).
+      asOf: q.legs.map((l) => l.asOf).sort()[0] ?? q.ratesAt.toISOString(),
     };
   }
 

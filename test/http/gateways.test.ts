@@ -178,6 +178,13 @@ describe.each(kinds)("gateway principals on %s", (kind) => {
       // The quote's own gateway uses it.
       const own = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "gw-q3", settlementId: "ORD-GW-Q3", fxQuoteId: quote.id }));
       expect(own.statusCode, own.body).toBe(201);
+
+      // A USD capture converts nothing: any quote id, another gateway's included, was stored as its evidence.
+      const usd = capture({ gateway: "stripe", gatewayEventId: "gw-q4", settlementId: "ORD-GW-Q4", market: "US", currency: "USD", sellerId: "S-SEMI-HZ-01", category: "home", amount: "2999", gatewayFee: "87", fxQuoteId: quote.id });
+      const unused = await h.signedPost("/v1/settlements/events", usd, stripe);
+      expect([unused.statusCode, problemCode(unused), json<Problem>(unused).errors?.map((e) => e.field)]).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT", ["fxQuoteId"]]);
+      const { fxQuoteId: _q, ...withoutQuote } = usd;
+      expect((await h.signedPost("/v1/settlements/events", withoutQuote, stripe)).statusCode).toBe(201);
     });
   });
 

@@ -29,6 +29,8 @@ describe.each(kinds)("FX markup on %s", (kind) => {
     expect([brlU!.rate, brlU!.midRate, brlU!.markupBps]).toEqual(["0.1773", "0.18", 150]);
     expect([cnyU!.rate, cnyU!.midRate, cnyU!.markupBps]).toEqual(["7.092", "7.2", 150]);
     expect(quoted.settlement.fx[0]!.rate).toBe(quote.allInRate);
+    // Both legs are as old as the rate they were made of, quoted or not (not the quote's instant).
+    expect([quoted.settlement.fx[0]!.asOf, brlU!.asOf]).toEqual(["2025-03-01T00:00:00.000Z", "2025-03-01T00:00:00.000Z"]);
     // The same all-in rate either way: the seller gets the same proceeds.
     expect(Number(quote.allInRate)).toBeCloseTo(0.1773, 10);
     expect(quoted.settlement.breakdown.lines.sellerMain).toBe(unquoted.settlement.breakdown.lines.sellerMain);
