@@ -89,6 +89,19 @@ describe("problem documents", () => {
   it("refuses prototype poisoning as malformed JSON", async () => {
     const r = await h.post("/v1/fx/rates", '{"rates": [], "__proto__": {"admin": true}}', h.keys.admin);
     expect(problemCode(r)).toBe("ENT_HTTP_MALFORMED_JSON");
+    expect(json<{ detail: string }>(r).detail).toBe("a __proto__ key, or constructor.prototype, is not accepted in a JSON body");
+    const ctor = await h.post("/v1/fx/rates", '{"rates": [], "constructor": {"prototype": {"admin": true}}}', h.keys.admin);
+    expect(json<{ detail: string }>(ctor).detail).toBe("a __proto__ key, or constructor.prototype, is not accepted in a JSON body");
+  });
+
+  it("refuses a JSON body declared in another charset than UTF-8 (RFC 8259): 415, where it was read as UTF-8 anyway", async () => {
+    const body = JSON.stringify({ rates: [] });
+    const r = await h.post("/v1/fx/rates", body, h.keys.admin, { "content-type": "application/json; charset=utf-16" });
+    expect([r.statusCode, problemCode(r)]).toEqual([415, "ENT_HTTP_UNSUPPORTED_MEDIA_TYPE"]);
+    for (const charset of ["utf-8", "UTF-8", '"utf-8"']) {
+      const ok = await h.post("/v1/fx/rates", body, h.keys.admin, { "content-type": `application/json; charset=${charset}` });
+      expect(ok.statusCode, charset).not.toBe(415);
+    }
   });
 
   it("maps a body above BODY_LIMIT_BYTES to 413 ENT_HTTP_BODY_TOO_LARGE", async () => {

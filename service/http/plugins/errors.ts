@@ -143,6 +143,15 @@ export function nulField(v: unknown, path: string[]): string | null {
   return null;
 }
 
+function parsesAsJson(raw: Buffer): boolean {
+  try {
+    JSON.parse(raw.toString("utf8"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function errorsPlugin(app: FastifyInstance): Promise<void> {
   // JSON only: any other body type is a 415, never a string that then fails validation obscurely.
   app.removeAllContentTypeParsers();
@@ -150,6 +159,12 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;
+    // JSON between systems is UTF-8 (RFC 8259 section 8.1); a body declared otherwise was read as
+    // UTF-8 all the same, so what the client meant and what was booked could differ.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers["content-type"] ?? "")?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      return done(HttpErrors.unsupportedMediaType(`send JSON as UTF-8 (RFC 8259), not charset=${charset.slice(0, 40)}`), undefined);
+    }
     // The default parser is callback-style and synchronous; its return value carries nothing.
     void parseJson(request, raw.toString("utf8"), (err, value) => {
       if (err === null) {
@@ -161,7 +176,11 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
         return done(null, value);
       }
       const code = (err as FastifyError).code;
-      done(code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? HttpErrors.malformedJson("the body is empty but the content type is application/json") : HttpErrors.malformedJson("the body is not valid JSON"), undefined);
+      if (code === "FST_ERR_CTP_EMPTY_JSON_BODY") return done(HttpErrors.malformedJson("the body is empty but the content type is application/json"), undefined);
+      // Valid JSON the parser refused holds a __proto__ or constructor.prototype key (refused
+      // outright against prototype pollution): say so, not "not JSON". Only on this error path.
+      if (parsesAsJson(raw)) return done(HttpErrors.malformedJson("a __proto__ key, or constructor.prototype, is not accepted in a JSON body"), undefined);
+      done(HttpErrors.malformedJson("the body is not valid JSON"), undefined);
     });
   });
 
