@@ -251,11 +251,15 @@ export async function loadDemoRemittances(
   let realised = 0n;
   for (const { currency, amount } of await deps.realisation.receivables(DEMO_GATEWAY)) {
     if (amount <= 0n) continue;
+    // Booked by an earlier start: what the gateway has owed since (events posted to the demo) is its
+    // own to remit. Remitting it under the demo's id again was a conflict that stopped `npm start`.
+    const remittanceId = `demo-PO-${currency}-${range.to}`;
+    if (await deps.realisation.getRemittance(DEMO_GATEWAY, remittanceId).then(() => true, () => false)) continue;
     const settledAmount =
       currency === SETTLEMENT_CURRENCY
         ? amount
         : convertMinor(amount, currency, SETTLEMENT_CURRENCY, allInRate((await deps.fx.latestRate(currency, SETTLEMENT_CURRENCY, at)).rate, DEMO_ACQUIRER_SPREAD_BPS), "half-even");
-    const r = await deps.realisation.remit({ gateway: DEMO_GATEWAY, remittanceId: `demo-PO-${currency}-${range.to}`, currency, amount, settledCurrency: SETTLEMENT_CURRENCY, settledAmount, occurredAt: at });
+    const r = await deps.realisation.remit({ gateway: DEMO_GATEWAY, remittanceId, currency, amount, settledCurrency: SETTLEMENT_CURRENCY, settledAmount, occurredAt: at });
     remitted++;
     realised += r.remittance.realised;
     remittances.push({ remittanceId: r.remittance.remittanceId, settledAmount, occurredAt: at });
