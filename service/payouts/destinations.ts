@@ -1,8 +1,9 @@
 /**
- * Sellers' payout addresses: one per seller and chain, checksummed, never the zero address or the
- * vault itself (the vault refuses a batch that pays itself, so one such row would block every
- * batch it is in), and never another seller's address on the same chain. Every change is kept in
- * an audit trail (destination-repository.ts).
+ * Sellers' payout addresses: one per seller and chain, checksummed, never the zero address or one
+ * of the deployment's own contracts on that chain: the vault (it refuses a batch that pays itself,
+ * so one such row would block every batch it is in), the payout token (a transfer to the token
+ * contract is accepted and lost: nobody can move it out) or the anchor; and never another seller's
+ * address on the same chain. Every change is kept in an audit trail (destination-repository.ts).
  */
 import { getAddress } from "ethers";
 import { sameAddress } from "../chain/address.js";
@@ -16,8 +17,8 @@ export interface DestinationsOptions {
   sellers: { listSellers(): Promise<Seller[]> };
   /** Chain of a destination when the caller names none (the payout chain's id); none: the caller must name one. */
   chainId: bigint | undefined;
-  /** The vault and its chain: it cannot be a destination there. */
-  vault: { address: string; chainId: bigint } | undefined;
+  /** The deployment's contracts (the vault, its payout token, the anchor) and their chain: none can be a destination there. */
+  contracts: { chainId: bigint; addresses: ReadonlyArray<{ name: string; address: string }> } | undefined;
   log: PayoutLog | undefined;
 }
 
@@ -38,9 +39,11 @@ export class PayoutDestinations {
     }
     if (BigInt(checksummed) === 0n) throw PayoutErrors.invalid("the zero address cannot receive payouts", { fields: [{ field: "address", message: "must not be the zero address" }] });
     // The vault refuses a batch containing itself (InvalidPayout): one bad row would block everyone.
-    const vault = this.#o.vault;
-    if (vault !== undefined && sameAddress(checksummed, vault.address) && chainId === vault.chainId) {
-      throw PayoutErrors.invalid("the vault cannot be a payout destination", { fields: [{ field: "address", message: "must not be the vault" }] });
+    // The token takes a transfer to itself and keeps it for good.
+    const contracts = this.#o.contracts;
+    const own = contracts === undefined || chainId !== contracts.chainId ? undefined : contracts.addresses.find((c) => sameAddress(checksummed, c.address));
+    if (own !== undefined) {
+      throw PayoutErrors.invalid(`${own.name} (${checksummed}) cannot be a payout destination`, { fields: [{ field: "address", message: `must not be ${own.name}` }] });
     }
     await this.#requireSeller(sellerId);
     const r = await this.#o.repo.set({ sellerId, chainId, address: checksummed, setBy: opts.by });

@@ -23,4 +23,9 @@ export const PayoutErrors = {
   bankAccountNotFound: defineError("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND", 404, "Bank account not set"),
   /** A bank notification that is not a camt.054 (.001.02 to .001.13), or malformed. */
   bankStatementInvalid: defineError("ENT_PAYOUT_BANK_STATEMENT_INVALID", 422, "Bank notification refused"),
+  /** A camt.054 for another account than the platform's debtor account (BANK_ACCOUNT_*), or in another currency: nothing of it is applied. */
+  bankNotificationAccount: defineError("ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT", 422, "Bank notification for another account"),
+  bankExceptionNotFound: defineError("ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND", 404, "Bank notification exception not found"),
+  /** The exception was resolved before with another note. */
+  bankExceptionConflict: defineError("ENT_PAYOUT_BANK_EXCEPTION_CONFLICT", 409, "Bank notification exception already resolved"),
 } as const;

@@ -102,7 +102,17 @@ export class PayoutService {
       repo: this.repo.destinations,
       sellers: opts.sellers,
       chainId: this.#chainId,
-      vault: chain === undefined ? undefined : { address: chain.record.contracts.SettlementVault.address, chainId: chain.chainId },
+      contracts:
+        chain === undefined
+          ? undefined
+          : {
+              chainId: chain.chainId,
+              addresses: [
+                { name: "the vault", address: chain.record.contracts.SettlementVault.address },
+                { name: "the vault's payout token", address: chain.record.token.address },
+                { name: "the anchor contract", address: chain.record.contracts.SettlementAnchor.address },
+              ],
+            },
       log: opts.log,
     });
     if (chain !== undefined) {

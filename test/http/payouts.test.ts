@@ -64,9 +64,10 @@ describe("payout routes", { timeout: 60_000 }, () => {
       expect(changes[1]!.previous_address).toBe(h.sys.others[1]!.address);
     });
 
-    it("refuses finance (403), a malformed or zero address or the vault (400 naming the field), an unknown seller (404), another seller's address (409)", async () => {
+    it("refuses finance (403), a malformed or zero address, the vault, its token or the anchor (400 naming the field), an unknown seller (404), another seller's address (409)", async () => {
       expect((await call("PUT", "/v1/sellers/S-POP-HK-02/payout-destination", keys.finance, { address })).statusCode).toBe(403);
-      for (const bad of ["0x1234", "not an address", "0x0000000000000000000000000000000000000000", h.vault]) {
+      const { token, contracts } = h.sys.result.record;
+      for (const bad of ["0x1234", "not an address", "0x0000000000000000000000000000000000000000", h.vault, h.vault.toLowerCase(), token.address, token.address.toLowerCase(), contracts.SettlementAnchor.address]) {
         const r = await call("PUT", "/v1/sellers/S-POP-HK-02/payout-destination", keys.admin, { address: bad });
         expect(r.statusCode, bad).toBe(400);
         expect(problem(r)).toMatchObject({ code: "ENT_PAYOUT_INVALID_REQUEST", errors: [{ field: "address" }] });

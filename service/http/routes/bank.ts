@@ -1,11 +1,12 @@
 /**
  * The bank rail (service/payouts/bank): sellers' bank accounts (admin sets, finance reads), a bank
- * payout run that writes one pain.001 to the outbox (admin), the payouts and files (finance read), and
- * the bank's camt.054 applied (finance write; the worker also reads it from the inbox folder).
+ * payout run that writes one pain.001 to the outbox (admin), the payouts and files (finance read),
+ * the bank's camt.054 applied (finance write; the worker also reads it from the inbox folder), and
+ * the entries it did not apply, as a queue an operator resolves (finance read / write).
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
@@ -24,7 +25,7 @@ const AccountFields = {
   bic: Nullable(Type.String({ maxLength: 11, description: "Beneficiary bank's BIC (8 or 11 characters)" })),
   clearingSystem: Nullable(Type.String({ maxLength: 5, description: "Clearing system code, e.g. `CNAPS` (with `clearingMember`)" })),
   clearingMember: Nullable(Type.String({ maxLength: 35, description: "The bank's member id in that system, e.g. a 12-digit CNAPS code" })),
-  country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the account" }),
+  country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the account (an assigned code: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`)" }),
 };
 const AccountBody = Type.Object(
   {
@@ -62,6 +63,45 @@ export const BankPayoutView = Type.Object({
   finalAt: Nullable(Type.String({ format: "date-time" })),
 });
 
+const EntryView = Type.Object({
+  side: Type.String({ enum: ["debit", "credit"] }),
+  status: Type.String({ description: "Ntry/Sts: BOOK, PDNG, INFO" }),
+  currency: Type.String(),
+  amount: Type.String({ description: "Minor units of `currency`" }),
+  instructed: Nullable(Type.Object({ currency: Type.String(), amount: Type.String() }, { description: "AmtDtls/InstdAmt: the instructed amount beside a converted one" })),
+  reversal: Type.Boolean(),
+  returnReason: Nullable(Type.String({ description: "RtrInf/Rsn (e.g. AC04, closed account)" })),
+  bankReference: Nullable(Type.String({ description: "Ntry/AcctSvcrRef" })),
+  bookingDate: Nullable(Type.String()),
+});
+
+const OUTCOMES = ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"];
+const ExceptionCode = Type.String({
+  enum: [...BANK_EXCEPTION_CODES],
+  description:
+    "Why it was not applied. unmatched: `no_end_to_end_id`, `unknown_end_to_end_id`; mismatch (not the instruction in full): `not_account_currency`, `no_instructed_amount`, `instructed_mismatch`, `rate_out_of_range`, `debit_with_return_info`; exception (the payout's state does not take it): `returned_after_final`, `returned_not_instructed`, `debited_not_instructed`, `debited_again`, `cash_refused` (retried on every tick, resolved by `system` once booked), `cash_cleared` (a stored booking that could never go through, dropped)",
+});
+
+const ExceptionView = Type.Object({
+  id: Type.String(),
+  payoutId: Nullable(Type.String({ description: "Null: the entry names no bank payout" })),
+  endToEndId: Nullable(Type.String()),
+  messageId: Nullable(Type.String({ description: "The camt.054's GrpHdr/MsgId; null when the worker found it (a cash booking cleared)" })),
+  outcome: Type.String({ enum: ["unmatched", "mismatch", "exception"] }),
+  code: ExceptionCode,
+  detail: Type.String(),
+  entry: Nullable(EntryView),
+  receivedBy: Type.String({ description: "`api-key:<id>` (POST /v1/payouts/bank/confirmations), `inbox:<file>`, or `worker`" }),
+  receivedAt: Type.String({ format: "date-time" }),
+  status: Type.String({ enum: ["open", "resolved"] }),
+  resolution: Nullable(Type.Object({ note: Type.String(), resolvedBy: Type.String({ description: "`api-key:<id>`, or `system` when the rail overtook it" }), resolvedAt: Type.String({ format: "date-time" }) })),
+});
+
+const BankPayoutDetailView = Type.Object({
+  ...BankPayoutView.properties,
+  exceptions: Type.Array(ExceptionView, { description: "The bank's entries for this payout that were not applied (and cash bookings that could not be made), oldest first" }),
+});
+
 const FileView = Type.Object({
   id: Type.String({ description: "GrpHdr/MsgId" }),
   count: Type.Integer(),
@@ -75,18 +115,23 @@ const SkipView = Type.Object({ sellerId: Type.String(), reason: Type.String(), d
 const ResultView = Type.Object({
   endToEndId: Nullable(Type.String()),
   payoutId: Nullable(Type.String()),
-  outcome: Type.String({ enum: ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"] }),
+  outcome: Type.String({ enum: OUTCOMES }),
+  code: Type.Optional(ExceptionCode),
   detail: Type.Optional(Type.String()),
-  entry: Type.Object({
-    side: Type.String(),
-    status: Type.String(),
-    currency: Type.String(),
-    amount: Type.String(),
-    reversal: Type.Boolean(),
-    returnReason: Nullable(Type.String()),
-    bankReference: Nullable(Type.String()),
-  }),
+  exceptionId: Type.Optional(Type.String({ description: "The exception recorded for an entry not applied (unmatched, mismatch, exception): GET /v1/payouts/bank/exceptions" })),
+  entry: EntryView,
 });
+
+const ExceptionQuery = Type.Object(
+  {
+    status: Type.Optional(Type.String({ enum: ["open", "resolved"] })),
+    payoutId: Type.Optional(Int8Id("^[0-9]{1,19}$", "Only this bank payout's")),
+    limit: Type.Optional(LimitQuery),
+    cursor: Type.Optional(Int8Id("^[0-9]{1,19}$", "nextCursor of the previous page")),
+  },
+  { additionalProperties: false },
+);
+const ResolutionBody = Type.Object({ note: Type.String({ minLength: 1, maxLength: 2000, description: "What was done (e.g. the return booked by hand, the bank's answer)" }) }, { additionalProperties: false });
 
 const ListQuery = Type.Object(
   {
@@ -119,6 +164,23 @@ function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
     finalAt: p.finalAt?.toISOString() ?? null,
+  };
+}
+
+function exceptionView(x: BankException): Static<typeof ExceptionView> {
+  return {
+    id: x.id.toString(),
+    payoutId: x.payoutId?.toString() ?? null,
+    endToEndId: x.endToEndId,
+    messageId: x.messageId,
+    outcome: x.outcome,
+    code: x.code,
+    detail: x.detail,
+    entry: x.entry,
+    receivedBy: x.receivedBy,
+    receivedAt: x.createdAt.toISOString(),
+    status: x.status,
+    resolution: x.resolution === null ? null : { note: x.resolution.note, resolvedBy: x.resolution.resolvedBy, resolvedAt: x.resolution.resolvedAt.toISOString() },
   };
 }
 
@@ -197,14 +259,55 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Apply the bank's camt.054 notification",
       description:
-        "Body: a camt.054 (.001.02 to .001.13) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). Each transaction is matched on its EndToEndId: a booked debit of the instructed amount makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a return, a reversal or a credit voids the reserve (`rejected`: the money is available again). Unknown ids, amounts that differ from the instruction and returns after final are reported, never booked. Applying the same file again changes nothing. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
+        "Body: a camt.054 (.001.02 to .001.13) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). It must be for the platform's account (BANK_ACCOUNT_IBAN or BANK_ACCOUNT_NUMBER, in BANK_ACCOUNT_CURRENCY when Acct/Ccy is given), else 422 ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT naming `Ntfctn/Acct/Id` or `Ntfctn/Acct/Ccy` and nothing is applied. Each transaction is matched on its EndToEndId and must be the instruction in full: in the account's currency, of the instructed amount (AmtDtls/InstdAmt beside a converted amount, within 10% of what the currency was booked at). A booked debit makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a full return (a credit, or a reversal; RtrInf gives the reason) makes it `rejected` (the money is available again). A partial or stray credit, another amount or currency, an unknown id, a return after final or a debit of a payout not instructed is reported (`mismatch`, `unmatched`, `exception`, with a `code`), never booked, and recorded as an exception (`exceptionId`; GET /v1/payouts/bank/exceptions). Applying the same file again changes nothing and records nothing new. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
       security: bearer,
       consumes: ["application/xml"],
       response: { 200: Type.Object({ messageId: Type.String(), version: Type.String(), results: Type.Array(ResultView) }), ...problems(400, 401, 403, 413, 415, 422, 429, 503) },
     },
   }, async (request) => {
     const { bytes, options } = xmlBody(request, "camt.054");
-    return rail().confirm(bytes, options);
+    return rail().confirm(bytes, { ...options, by: actorOf(request.principal) });
+  });
+
+  app.get("/v1/payouts/bank/exceptions", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "The bank's entries that were not applied, newest first",
+      description:
+        "Every camt.054 entry the bank rail did not apply (from the API or the inbox folder) and every cash booking the worker had to clear: its outcome and `code`, the detail, the entry as the bank reported it, who sent it and when, open until resolved. `open`: how many are open in all. Filters `status`, `payoutId`; cursor pagination (`nextCursor`).",
+      security: bearer,
+      querystring: ExceptionQuery,
+      response: { 200: Type.Object({ items: Type.Array(ExceptionView), open: Type.Integer(), nextCursor: Nullable(Type.String()) }), ...problems(400, 401, 403, 429, 503) },
+    },
+  }, async (request) => {
+    const q = request.query as Static<typeof ExceptionQuery>;
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    const { items, open } = await rail().exceptions({
+      ...(q.status === undefined ? {} : { status: q.status as "open" | "resolved" }),
+      ...(q.payoutId === undefined ? {} : { payoutId: BigInt(q.payoutId) }),
+      ...(q.cursor === undefined ? {} : { before: BigInt(q.cursor) }),
+      limit,
+    });
+    return { items: items.map(exceptionView), open, nextCursor: items.length === limit ? items[items.length - 1]!.id.toString() : null };
+  });
+
+  app.post("/v1/payouts/bank/exceptions/:id/resolution", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Resolve a bank notification exception with a note",
+      description:
+        "Closes it once (201); the same note again answers 200 with the same resolution, another note 409 ENT_PAYOUT_BANK_EXCEPTION_CONFLICT; an unknown id 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND. Nothing is booked: money the item calls for (a return after final) is booked by the operator, and the note says how.",
+      security: bearer,
+      params: Type.Object({ id: Id }),
+      body: ResolutionBody,
+      response: { 200: ExceptionView, 201: ExceptionView, ...problems(400, 401, 403, 404, 409, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const { note } = request.body as Static<typeof ResolutionBody>;
+    const r = await rail().resolveException(BigInt((request.params as { id: string }).id), note, actorOf(request.principal));
+    return reply.status(r.status === "created" ? 201 : 200).send(exceptionView(r.exception));
   });
 
   app.get("/v1/payouts/bank", {
@@ -232,8 +335,17 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
 
   app.get("/v1/payouts/bank/:id", {
     config: read,
-    schema: { tags: [TAG], summary: "Get one bank payout", security: bearer, params: Type.Object({ id: Id }), response: { 200: BankPayoutView, ...problems(400, 401, 403, 404, 429, 503) } },
-  }, async (request) => payoutView(await rail().payout(BigInt((request.params as { id: string }).id))));
+    schema: {
+      tags: [TAG],
+      summary: "Get one bank payout, with the bank's entries for it that were not applied",
+      security: bearer,
+      params: Type.Object({ id: Id }),
+      response: { 200: BankPayoutDetailView, ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request) => {
+    const { payout, exceptions } = await rail().payoutWithExceptions(BigInt((request.params as { id: string }).id));
+    return { ...payoutView(payout), exceptions: exceptions.map(exceptionView) };
+  });
 
   app.get("/v1/payouts/bank/:id/settles", {
     config: read,

@@ -11,7 +11,11 @@
  *    seller's USD proceeds into P) at the position's average booked rate, and the difference with the
  *    USD the bank debited is realised FX (`platform:fx:realised_gain_loss`), exactly like a gateway
  *    remittance on the buyer side.
- * A rejected or returned transfer voids the reserve: the money is back in `available`.
+ * A rejected or returned transfer voids the reserve: the money is back in `available`. When the
+ * reserve was already committed (the bank's debit was taken, its cash booking refused and never
+ * posted), the return is an entry of its own: Dr `platform:payouts:in_transit`, Cr the seller's
+ * `available`, under the cash booking's key, so the ledger itself lets only one of the two ever
+ * post: the in-transit amount leaves once, to the bank or back to the seller.
  */
 import { Accounts, accountSpec } from "../../settlement/index.js";
 import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
@@ -33,6 +37,7 @@ export function bankAccountSpec(code: string, currency: string): AccountSpec {
 export const bankLedgerKeys = {
   reserve: (id: bigint) => `bankpayout:${id}:reserve`,
   commit: (id: bigint) => `bankpayout:${id}:commit`,
+  /** The cash booking, or the return of a committed reserve: one key, so at most one of them posts. */
   cash: (id: bigint) => `bankpayout:${id}:cash`,
   void: (id: bigint) => `bankpayout:${id}:void`,
 } as const;
@@ -103,5 +108,17 @@ export function cashRequest(p: { id: bigint; sellerId: string; currency: string;
     accounts: legs.specs(),
     metadata,
     description: `bank payout ${p.id} (${p.endToEndId}) booked by the bank: ${p.settled} ${p.settledCurrency}`,
+  };
+}
+
+/** The return of a payout whose reserve was committed and whose cash was never booked (see the module comment). */
+export function returnRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string }, reason: string): TransactionInput {
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.available(p.sellerId), p.currency, p.amount);
+  return {
+    idempotencyKey: bankLedgerKeys.cash(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: { kind: "bank_payout_return", bankPayoutId: p.id.toString(), sellerId: p.sellerId, endToEndId: p.endToEndId, reason: reason.slice(0, 200) },
+    description: `bank payout ${p.id} (${p.endToEndId}) ${reason}`.slice(0, 500),
   };
 }

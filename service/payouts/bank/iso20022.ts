@@ -185,6 +185,8 @@ export interface BankMessage {
 export interface Camt054 {
   messageId: string;
   version: string;
+  /** Each notification's account (Ntfctn/Acct: its IBAN or other id, and its currency when given), in document order. */
+  accounts: Array<{ id: string; currency: string | null }>;
   entries: BankEntry[];
 }
 
@@ -319,6 +321,7 @@ export function readBankMessage(input: string | Uint8Array | Iterable<string>, e
         else if (under("TxDtls", "AmtDtls", "TxAmt", "Amt")) tx.txAmount = amountOf(value, ccy, where);
         else if (under("TxDtls", "AmtDtls", "InstdAmt", "Amt")) tx.instructed = amountOf(value, ccy, where);
         else if (under("RtrInf", "Rsn", "Cd")) tx.returnReason = value;
+        else if (under("RtrInf", "Rsn", "Prtry")) tx.returnReason ??= value;
         else if (t.local === "TxDtls") ntry.txs.push(tx);
         if (value !== "" && (path.includes("Refs") || under("RmtInf", "Ustrd") || under("TxDtls", "AddtlTxInf"))) tx.texts.push(value);
       } else if (ntry !== null) {
@@ -397,5 +400,5 @@ export function readBankMessage(input: string | Uint8Array | Iterable<string>, e
 /** A camt.054's entries, all notifications together (the bank rail's confirmations). */
 export function readCamt054(input: string | Uint8Array | Iterable<string>, options: { charset?: string } = {}): Camt054 {
   const m = readBankMessage(input, "camt.054", options);
-  return { messageId: m.messageId, version: m.version, entries: m.reports.flatMap((r) => r.entries) };
+  return { messageId: m.messageId, version: m.version, accounts: m.reports.map((r) => ({ id: r.account, currency: r.currency })), entries: m.reports.flatMap((r) => r.entries) };
 }

@@ -12,18 +12,26 @@
  * 3. OUTBOX: the stored XML is written to `<outbox>/<MsgId>.xml` (temporary name, then rename) and
  *    marked written. A crash before the rename writes the same bytes again: the bank deduplicates
  *    on MsgId and EndToEndId, so a payout is never instructed twice under two ids.
- * 4. CONFIRM: a camt.054 (dropped in `<inbox>` or posted to the API) matched by EndToEndId. A booked
- *    debit commits the reserve and books the cash (booking.ts); the cash request is stored before it
- *    is posted, so a retry posts the same one. A reversal, a return (RtrInf) or a credit with the
- *    payout's id voids the reserve: the money is back in `available`. Anything else is reported,
- *    never booked: an unknown id, an amount or currency that differs from the instruction, a return
- *    after the payout was final.
+ * 4. CONFIRM: a camt.054 (dropped in `<inbox>` or posted to the API) for the platform's account (any
+ *    other account or currency: refused whole, nothing applied), each entry matched by EndToEndId
+ *    and held against the instruction (matching.ts): in the account's currency, of the instructed
+ *    amount in full. A booked debit commits the reserve and books the cash (booking.ts); the cash
+ *    request is stored before it is posted, so a retry posts the same one, unless the bank sends
+ *    another debit for the payout while that one was never booked: the later one is stored and
+ *    posted (one ledger key, so at most one of them ever posts). A full return (a credit, or a
+ *    reversal) voids the reserve, or, when the reserve was committed for a debit that never booked,
+ *    is booked back to the seller under that same key: the money is back in `available`. Anything
+ *    else is reported, never booked, and recorded as an exception for an operator (exceptions.ts):
+ *    an unknown id, an entry that is not the instruction, a return after final, a debit of a
+ *    payout not instructed, a cash booking the ledger refused (retried on every tick; one that can
+ *    never go through, such as a debit in another currency than the account's left by an earlier
+ *    version, is cleared, so the bank's correct debit or return settles the payout).
  */
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAppError } from "../../errors.js";
 import { Mutex } from "../../concurrency.js";
-import { postedDebitBalance } from "../../ledger/index.js";
+import { LedgerErrors, postedDebitBalance } from "../../ledger/index.js";
 import type { AccountStatement, Ledger } from "../../ledger/types.js";
 import type { LeaseStorePort } from "../../leader/lease-store.js";
 import { isCurrency } from "../../money/index.js";
@@ -33,8 +41,11 @@ import { availableBalance } from "../balances.js";
 import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
-import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, type Position } from "./booking.js";
+import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, returnRequest, type Position } from "./booking.js";
+import { isCountry } from "./countries.js";
+import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
+import { accountRefusal, entryKind, instructionMismatch, rateMismatch, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BankStore, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -72,8 +83,47 @@ export interface ConfirmationResult {
   endToEndId: string | null;
   payoutId: string | null;
   outcome: ConfirmationOutcome;
+  /** Why it was not applied (`unmatched`, `mismatch`, `exception`). */
+  code?: BankExceptionCode;
   detail?: string;
-  entry: { side: string; status: string; currency: string; amount: string; reversal: boolean; returnReason: string | null; bankReference: string | null };
+  /** The exception recorded for an entry not applied (the same one when the notification comes again). */
+  exceptionId?: string;
+  entry: BankExceptionEntry;
+}
+
+export interface InboxResult {
+  file: string;
+  messageId?: string;
+  results?: ConfirmationResult[];
+  /** How many of its entries were not applied (each recorded as an exception). */
+  exceptions?: number;
+  /** Why the whole file was refused (moved to failed/ beside a .error.txt). */
+  error?: string;
+}
+
+/** What an entry comes to, before it is reported. */
+interface Decision {
+  outcome: ConfirmationOutcome;
+  payout: BankPayout | null;
+  code?: BankExceptionCode;
+  detail?: string;
+}
+
+const NOT_APPLIED: ReadonlySet<ConfirmationOutcome> = new Set<BankExceptionOutcome>(["unmatched", "mismatch", "exception"]);
+const refused = (outcome: BankExceptionOutcome, payout: BankPayout | null, r: Refusal): Decision => ({ outcome, payout, code: r.code, detail: r.detail });
+
+function entryView(e: BankEntry): BankExceptionEntry {
+  return {
+    side: e.side,
+    status: e.status,
+    currency: e.currency,
+    amount: e.amount.toString(),
+    instructed: e.instructed === null ? null : { currency: e.instructed.currency, amount: e.instructed.amount.toString() },
+    reversal: e.reversal,
+    returnReason: e.returnReason,
+    bankReference: e.bankReference,
+    bookingDate: e.bookingDate,
+  };
 }
 
 const LEASE = "bank-payouts";
@@ -117,7 +167,7 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   if (clearingMember !== null && !/^[A-Za-z0-9]{1,35}$/.test(clearingMember)) fields.push({ field: "clearingMember", message: "1 to 35 letters or digits (e.g. a 12-digit CNAPS bank code)" });
   if (bic === null && clearingMember === null) fields.push({ field: "bic", message: "give the beneficiary bank: bic, or clearingSystem and clearingMember" });
   const country = opt("country");
-  if (country === null || !/^[A-Z]{2}$/.test(country)) fields.push({ field: "country", message: "ISO 3166 alpha-2, e.g. CN" });
+  if (country === null || !isCountry(country)) fields.push({ field: "country", message: "an assigned ISO 3166 alpha-2 code, e.g. CN" });
   if (fields.length > 0) throw PayoutErrors.invalid(`bank account: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, { fields });
   return { holderName: holderName!.trim(), iban, accountNumber, bic, clearingSystem, clearingMember, country: country! };
 }
@@ -125,6 +175,7 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
 export class BankRail {
   readonly #o: BankRailOptions;
   readonly #store: BankStore;
+  readonly #exceptions: BankExceptionStore;
   readonly #plan = new Mutex();
   readonly #confirm = new Mutex();
 
@@ -133,6 +184,7 @@ export class BankRail {
     validateBankAccount(options.debtor);
     this.#o = options;
     this.#store = new BankStore(options.sql);
+    this.#exceptions = new BankExceptionStore(options.sql);
   }
 
   #now(): Date {
@@ -141,7 +193,7 @@ export class BankRail {
 
   async #seller(sellerId: string): Promise<Seller> {
     const s = (await this.#o.sellers.listSellers()).find((x) => x.id === sellerId);
-    if (s === undefined) throw PayoutErrors.sellerNotFound(`seller ${sellerId} does not exist`);
+    if (s === undefined) throw PayoutErrors.sellerNotFound(`seller ${sellerId} does not exist`, { fields: [{ field: "sellerId", message: "unknown seller" }] });
     return s;
   }
 
@@ -152,13 +204,20 @@ export class BankRail {
 
   async account(sellerId: string): Promise<BankAccount> {
     const a = await this.#store.account(sellerId);
-    if (a === null) throw PayoutErrors.bankAccountNotFound(`seller ${sellerId} has no bank account: it is paid through the vault`);
+    if (a === null) {
+      // A seller that does not exist is not one the vault pays.
+      await this.#seller(sellerId);
+      throw PayoutErrors.bankAccountNotFound(`seller ${sellerId} has no bank account: it is paid through the vault`);
+    }
     return a;
   }
 
   /** Back to the vault rail. Payouts already instructed go on to their end. */
   async removeAccount(sellerId: string): Promise<void> {
-    if (!(await this.#store.removeAccount(sellerId))) throw PayoutErrors.bankAccountNotFound(`seller ${sellerId} has no bank account`);
+    if (!(await this.#store.removeAccount(sellerId))) {
+      await this.#seller(sellerId);
+      throw PayoutErrors.bankAccountNotFound(`seller ${sellerId} has no bank account`);
+    }
   }
 
   /** The sellers the vault pays: every seller without a bank account. */
@@ -273,97 +332,205 @@ export class BankRail {
 
   /**
    * Applies a camt.054: its text, or its bytes (decoded as their BOM, XML declaration or `charset`
-   * say). ENT_PAYOUT_BANK_STATEMENT_INVALID if it is not one.
+   * say). ENT_PAYOUT_BANK_STATEMENT_INVALID if it is not one, ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT
+   * if it is for another account than the platform's (nothing of it applied). Each entry not applied
+   * is recorded as an exception (`by`: who sent it) and logged at warn.
    */
-  async confirm(xml: string | Uint8Array, options: { charset?: string } = {}): Promise<{ messageId: string; version: string; results: ConfirmationResult[] }> {
+  async confirm(xml: string | Uint8Array, options: { charset?: string; by?: string } = {}): Promise<{ messageId: string; version: string; results: ConfirmationResult[] }> {
     let doc;
     try {
-      doc = readCamt054(xml, options);
+      doc = readCamt054(xml, options.charset === undefined ? {} : { charset: options.charset });
     } catch (e) {
       if (e instanceof BankMessageError) throw PayoutErrors.bankStatementInvalid(e.message);
       throw e;
     }
+    // Max35Text in the schema: what the exceptions are keyed and matched by.
+    if (doc.messageId === "" || doc.messageId.length > 35) throw PayoutErrors.bankStatementInvalid("GrpHdr/MsgId must be 1 to 35 characters", { fields: [{ field: "GrpHdr/MsgId", message: "1 to 35 characters" }] });
+    const long = doc.entries.findIndex((e) => e.endToEndId !== null && e.endToEndId.length > 35);
+    if (long >= 0) throw PayoutErrors.bankStatementInvalid(`entry ${long + 1}: EndToEndId is longer than 35 characters`, { fields: [{ field: "TxDtls/Refs/EndToEndId", message: "at most 35 characters" }] });
+    const account = accountRefusal(doc.accounts, this.#o.debtor);
+    if (account !== null) throw PayoutErrors.bankNotificationAccount(`${account.message}: nothing of it was applied`, { fields: [{ field: account.field, message: account.message }] });
+    const by = options.by ?? "api";
     return this.#confirm.run(async () => {
       const results: ConfirmationResult[] = [];
-      for (const entry of doc.entries) results.push(await this.#apply(entry));
-      this.#o.log?.info({ messageId: doc.messageId, entries: results.length, final: results.filter((r) => r.outcome === "final").length }, "bank notification applied");
+      for (const [i, entry] of doc.entries.entries()) {
+        const decision = await this.#apply(entry);
+        results.push(await this.#report(decision, entry, { key: `${doc.messageId}#${i + 1}`, messageId: doc.messageId, by }));
+      }
+      const count = (o: ConfirmationOutcome) => results.filter((r) => r.outcome === o).length;
+      const exceptions = results.filter((r) => r.exceptionId !== undefined).length;
+      this.#o.log?.info({ messageId: doc.messageId, by, entries: results.length, final: count("final"), rejected: count("rejected"), exceptions }, "bank notification applied");
       return { messageId: doc.messageId, version: doc.version, results };
     });
   }
 
-  async #apply(entry: BankEntry): Promise<ConfirmationResult> {
-    const view = {
-      side: entry.side,
-      status: entry.status,
-      currency: entry.currency,
-      amount: entry.amount.toString(),
-      reversal: entry.reversal,
-      returnReason: entry.returnReason,
-      bankReference: entry.bankReference,
-    };
-    const result = (outcome: ConfirmationOutcome, p: BankPayout | null, detail?: string): ConfirmationResult => ({
+  /** The entry's result; an entry not applied recorded (once per notification entry) and logged. */
+  async #report(d: Decision, entry: BankEntry, source: { key: string; messageId: string | null; by: string }): Promise<ConfirmationResult> {
+    const result: ConfirmationResult = {
       endToEndId: entry.endToEndId,
-      payoutId: p?.id.toString() ?? null,
-      outcome,
-      ...(detail === undefined ? {} : { detail }),
-      entry: view,
-    });
-    const p = entry.endToEndId === null ? null : await this.#store.byEndToEndId(entry.endToEndId);
-    if (p === null) return result("unmatched", null, entry.endToEndId === null ? "no EndToEndId" : "no bank payout has this EndToEndId");
-    if (entry.status !== "BOOK") return result("not_booked", p, `entry status ${entry.status}`);
-    const returned = entry.reversal || entry.returnReason !== null || entry.side === "credit";
-    if (returned) {
-      if (p.status === "rejected") return result("already_rejected", p);
-      if (p.status === "final" || p.commitTxId !== null) return result("exception", p, "returned after the payout was booked final: an operator books the return");
-      const reason = `returned by the bank${entry.returnReason === null ? "" : ` (${entry.returnReason})`}${entry.reversal ? ", reversal" : ""}`;
-      let voidTx: string | null = null;
-      if (p.pendingTxId !== null) voidTx = (await this.#o.ledger.voidPending(p.pendingTxId, bankLedgerKeys.void(p.id))).transaction.id;
-      await this.#store.markRejected(p.id, voidTx, reason);
-      return result("rejected", p, reason);
-    }
-    if (p.status === "final") return result("already_final", p);
-    if (p.status !== "instructed") return result("exception", p, `booked by the bank while ${p.status}`);
-    // The bank must have paid what was instructed: in the payout currency, or converted from the
-    // account's currency with the instructed amount beside it.
-    const instructed = entry.instructed ?? (entry.currency === p.currency ? { currency: entry.currency, amount: entry.amount } : null);
-    if (instructed === null) return result("mismatch", p, `debited ${entry.currency} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)`);
-    if (instructed.currency !== p.currency || instructed.amount !== p.amount) return result("mismatch", p, `instructed ${p.amount} ${p.currency}, the bank reports ${instructed.amount} ${instructed.currency}`);
-    if (entry.currency !== p.currency && entry.currency !== this.#o.debtor.accountCurrency) return result("mismatch", p, `debited in ${entry.currency}, neither ${p.currency} nor the account's ${this.#o.debtor.accountCurrency}`);
-    // A converted amount far from what the position's P was booked at is not booked: a finance key
-    // (or a wrong file) cannot book arbitrary cash and realised FX, as for gateway remittances.
-    if (entry.currency !== p.currency && p.cashRequest === null) {
-      const position = await this.#position(p.currency, entry.currency);
-      const booked = bookedValue(p.amount, position);
-      if (booked !== null && (entry.amount > booked ? entry.amount - booked : booked - entry.amount) * 10_000n > booked * BigInt(MAX_RATE_DEVIATION_BPS)) {
-        return result("mismatch", p, `debited ${entry.amount} ${entry.currency} for ${p.amount} ${p.currency}: more than ${MAX_RATE_DEVIATION_BPS / 100}% from the ${booked} it was booked at`);
-      }
-    }
-    return this.#book(p, entry, result);
+      payoutId: d.payout?.id.toString() ?? null,
+      outcome: d.outcome,
+      ...(d.code === undefined ? {} : { code: d.code }),
+      ...(d.detail === undefined ? {} : { detail: d.detail }),
+      entry: entryView(entry),
+    };
+    if (!NOT_APPLIED.has(d.outcome) || d.code === undefined) return result;
+    const x = await this.#record({ key: source.key, messageId: source.messageId, payout: d.payout, endToEndId: entry.endToEndId, outcome: d.outcome as BankExceptionOutcome, code: d.code, detail: d.detail ?? d.code, entry: result.entry, by: source.by });
+    return { ...result, exceptionId: x.id.toString() };
   }
 
-  async #book(p: BankPayout, entry: BankEntry, result: (o: ConfirmationOutcome, p: BankPayout | null, detail?: string) => ConfirmationResult): Promise<ConfirmationResult> {
+  async #record(x: { key: string; messageId: string | null; payout: BankPayout | null; endToEndId: string | null; outcome: BankExceptionOutcome; code: BankExceptionCode; detail: string; entry: BankExceptionEntry | null; by: string }): Promise<BankException> {
+    const { exception, created } = await this.#exceptions.record({
+      key: x.key,
+      messageId: x.messageId,
+      payoutId: x.payout?.id ?? null,
+      endToEndId: x.endToEndId,
+      outcome: x.outcome,
+      code: x.code,
+      detail: x.detail,
+      entry: x.entry,
+      receivedBy: x.by.slice(0, 200),
+    });
+    if (created) {
+      this.#o.log?.warn(
+        { exceptionId: exception.id.toString(), messageId: x.messageId, endToEndId: x.endToEndId, payoutId: x.payout?.id.toString() ?? null, outcome: x.outcome, code: x.code, detail: x.detail, by: x.by },
+        "bank notification entry not applied: recorded for an operator (GET /v1/payouts/bank/exceptions)",
+      );
+    }
+    return exception;
+  }
+
+  async #apply(entry: BankEntry): Promise<Decision> {
+    const p = entry.endToEndId === null ? null : await this.#store.byEndToEndId(entry.endToEndId);
+    if (p === null) {
+      return entry.endToEndId === null
+        ? refused("unmatched", null, { code: "no_end_to_end_id", detail: "no EndToEndId: not a transfer of the bank rail" })
+        : refused("unmatched", null, { code: "unknown_end_to_end_id", detail: "no bank payout has this EndToEndId" });
+    }
+    // A pending or informational entry moves nothing yet: its booked entry follows.
+    if (entry.status !== "BOOK") return { outcome: "not_booked", payout: p, detail: `entry status ${entry.status}` };
+    const kind = entryKind(entry);
+    if (typeof kind !== "string") return refused("mismatch", p, kind);
+    return kind === "return" ? this.#return(p, entry) : this.#debit(p, entry);
+  }
+
+  /** A debit or return that is not the instruction in full, or null (matching.ts). */
+  async #notTheInstruction(p: BankPayout, entry: BankEntry): Promise<Refusal | null> {
+    const wrong = instructionMismatch(entry, p, this.#o.debtor.accountCurrency);
+    if (wrong !== null || entry.currency === p.currency) return wrong;
+    return rateMismatch(entry, p, bookedValue(p.amount, await this.#position(p.currency, entry.currency)), MAX_RATE_DEVIATION_BPS);
+  }
+
+  async #return(p: BankPayout, entry: BankEntry): Promise<Decision> {
+    if (p.status === "rejected") return { outcome: "already_rejected", payout: p };
+    if (p.status === "final") return refused("exception", p, { code: "returned_after_final", detail: "returned after the payout was booked final: an operator books the return" });
+    if (p.status === "planned") return refused("exception", p, { code: "returned_not_instructed", detail: "returned, but the payout is in no pain.001 yet: nothing was instructed" });
+    const wrong = await this.#notTheInstruction(p, entry);
+    if (wrong !== null) return refused("mismatch", p, wrong);
+    const reason = `returned by the bank${entry.returnReason === null ? "" : ` (${entry.returnReason})`}${entry.reversal ? ", reversal" : ""}`;
+    if (p.commitTxId !== null) return this.#returnCommitted(p, reason);
+    let voidTx: string | null = null;
+    if (p.pendingTxId !== null) voidTx = (await this.#o.ledger.voidPending(p.pendingTxId, bankLedgerKeys.void(p.id))).transaction.id;
+    await this.#store.markRejected(p.id, voidTx, reason);
+    return { outcome: "rejected", payout: p, detail: reason };
+  }
+
+  /**
+   * The return of a payout whose reserve was committed for a debit that never booked: the reserve
+   * cannot be voided, so the return is booked back to the seller, under the cash booking's key (the
+   * ledger lets one of the two post; if the cash booking did, the payout is final and this return
+   * came after it).
+   */
+  async #returnCommitted(p: BankPayout, reason: string): Promise<Decision> {
+    let txId: string;
+    try {
+      txId = (await this.#o.ledger.post(returnRequest(p, reason))).transaction.id;
+    } catch (e) {
+      if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
+      if ((await this.#settleFromLedger(p)) === "final") return refused("exception", p, { code: "returned_after_final", detail: "returned after the payout was booked final: an operator books the return" });
+      return { outcome: "already_rejected", payout: p };
+    }
+    await this.#store.markRejected(p.id, txId, reason);
+    await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `the bank returned the transfer (${reason}): no cash was booked, the reserve went back to the seller in journal transaction ${txId}`);
+    return { outcome: "rejected", payout: p, detail: reason };
+  }
+
+  async #debit(p: BankPayout, entry: BankEntry): Promise<Decision> {
+    if (p.status === "final") {
+      if (p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: "already_final", payout: p };
+      return refused("exception", p, {
+        code: "debited_again",
+        detail: `debited ${entry.amount} ${entry.currency}, but the payout was booked final with the bank's debit of ${p.settledAmount} ${p.settledCurrency}: a second debit is the bank's to explain`,
+      });
+    }
+    if (p.status !== "instructed") {
+      return refused("exception", p, { code: "debited_not_instructed", detail: `booked by the bank while ${p.status}${p.reason === null ? "" : ` (${p.reason})`}: nothing is booked; the bank's to explain, or an operator's to book` });
+    }
+    const wrong = await this.#notTheInstruction(p, entry);
+    if (wrong !== null) return refused("mismatch", p, wrong);
+    return this.#book(p, entry);
+  }
+
+  async #book(p: BankPayout, entry: BankEntry): Promise<Decision> {
     const ledger = this.#o.ledger;
     if (p.commitTxId === null) {
       const committed = await ledger.commitPending(p.pendingTxId!, bankLedgerKeys.commit(p.id));
       await this.#store.setCommitTx(p.id, committed.transaction.id);
     }
-    let stored = p.cashRequest;
-    if (stored === null) {
+    const settled = { currency: entry.currency, amount: entry.amount };
+    const computed = async () => {
       const position = entry.currency === p.currency ? null : await this.#position(p.currency, entry.currency);
-      const request = cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate }, position);
-      stored = await this.#store.setCashRequest(p.id, requestToJson(request), { currency: entry.currency, amount: entry.amount });
+      return requestToJson(cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate }, position));
+    };
+    let stored = p.cashRequest;
+    let replaced: string | null = null;
+    if (stored === null) stored = await this.#store.setCashRequest(p.id, await computed(), settled);
+    else if (p.settledCurrency !== settled.currency || p.settledAmount !== settled.amount) {
+      // The bank's debit differs from the one stored, which never booked (else the payout would be
+      // final): the bank's later word is booked (the ledger key still lets only one post).
+      replaced = `${p.settledAmount} ${p.settledCurrency}`;
+      stored = (await this.#store.replaceCashRequest(p.id, await computed(), settled)) ?? stored;
     }
     try {
       const cash = await ledger.post(requestFromJson(stored));
       await this.#store.markFinal(p.id, cash.transaction.id);
-      return result("final", p);
+      await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked in journal transaction ${cash.transaction.id}${replaced === null ? "" : ` from the bank's debit of ${entry.amount} ${entry.currency}, which replaced the one of ${replaced}`}`);
+      return { outcome: "final", payout: p, ...(replaced === null ? {} : { detail: `replaces the bank's earlier debit of ${replaced}, which never booked` }) };
     } catch (e) {
       if (!isAppError(e)) throw e;
+      if (e.code === LedgerErrors.idempotencyConflict.code) {
+        // Another process settled it first: with this debit's twin, or with the bank's return.
+        const now = await this.#settleFromLedger(p);
+        if (now === "final") return { outcome: "already_final", payout: p };
+        if (now === "rejected") return refused("exception", p, { code: "debited_not_instructed", detail: "booked by the bank after its return was booked back to the seller: nothing is booked" });
+      }
       // e.g. the cash account would go below zero: the bank did pay, so the booking is retried on
       // every tick until it goes through; the payout stays instructed with the reason.
       await this.#store.setReason(p.id, `cash booking refused: ${e.code}: ${e.message}`);
-      return result("exception", p, `cash booking refused (${e.code}); retried on every tick`);
+      return refused("exception", p, { code: "cash_refused", detail: `cash booking refused (${e.code}: ${e.message}); retried on every tick` });
     }
+  }
+
+  /**
+   * The payout as the ledger has it under the cash booking's key (another process, or a crash
+   * between the posting and its record, got there first): marked final with the cash booking, or
+   * rejected with the return; null when nothing is posted under it.
+   */
+  async #settleFromLedger(p: BankPayout): Promise<"final" | "rejected" | null> {
+    for (const kind of ["bank_payout_cash", "bank_payout_return"] as const) {
+      const [tx] = (await this.#o.ledger.listTransactions({ metadata: { kind, bankPayoutId: p.id.toString() }, limit: 1 })).items;
+      if (tx === undefined) continue;
+      if (kind === "bank_payout_return") {
+        await this.#store.markRejected(p.id, tx.id, tx.metadata["reason"] ?? "returned by the bank");
+        return "rejected";
+      }
+      const currency = tx.metadata["settledCurrency"];
+      const amount = tx.metadata["settledAmount"];
+      await this.#store.markFinal(p.id, tx.id, currency === undefined || amount === undefined ? undefined : { currency, amount: BigInt(amount) });
+      await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `booked in journal transaction ${tx.id}`);
+      return "final";
+    }
+    return null;
   }
 
   async #position(currency: string, usd: string): Promise<Position> {
@@ -373,17 +540,36 @@ export class BankRail {
     return { p: await postedDebitBalance(this.#o.ledger, clearing, currency), usd: await postedDebitBalance(this.#o.ledger, clearing, usd) };
   }
 
-  /** Cash bookings a refusal left behind (the stored request), posted again. */
+  /**
+   * Cash bookings a refusal left behind (the stored request), posted again. One that can never go
+   * through (not a debit of the instruction in the account's currency: left by an earlier version)
+   * is cleared and recorded, so the bank's correct debit, or its return, settles the payout.
+   */
   async retryCash(): Promise<number> {
     let done = 0;
-    for (const p of await this.#store.list({ status: "instructed", limit: 1000 })) {
-      if (p.cashRequest === null || p.cashTxId !== null || p.commitTxId === null) continue;
+    for (const listed of await this.#store.list({ status: "instructed", limit: 1000 })) {
+      if (listed.cashRequest === null || listed.cashTxId !== null || listed.commitTxId === null) continue;
       await this.#confirm.run(async () => {
+        // Read again under the lock: a confirmation may have settled it since the list.
+        const p = await this.#store.get(listed.id);
+        if (p === null || p.status !== "instructed" || p.cashRequest === null || p.cashTxId !== null || p.settledCurrency === null || p.settledAmount === null) return;
+        const settled = { currency: p.settledCurrency, amount: p.settledAmount };
+        const never = instructionMismatch({ side: "debit", ...settled, instructed: settled.currency === p.currency ? null : { currency: p.currency, amount: p.amount } }, p, this.#o.debtor.accountCurrency);
+        if (never !== null) {
+          if ((await this.#settleFromLedger(p)) !== null) return;
+          const detail = `cash booking cleared, it can never go through: ${never.detail}; waiting for the bank's debit in ${this.#o.debtor.accountCurrency} or its return`;
+          if (await this.#store.clearCashRequest(p.id, settled, detail)) {
+            await this.#record({ key: `cash_cleared:${p.id}:${settled.amount}${settled.currency}`, messageId: null, payout: p, endToEndId: p.endToEndId, outcome: "exception", code: "cash_cleared", detail, entry: null, by: "worker" });
+          }
+          return;
+        }
         try {
           const cash = await this.#o.ledger.post(requestFromJson(p.cashRequest));
           if (await this.#store.markFinal(p.id, cash.transaction.id)) done++;
+          await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked on retry in journal transaction ${cash.transaction.id}`);
         } catch (e) {
           if (!isAppError(e)) throw e;
+          if (e.code === LedgerErrors.idempotencyConflict.code && (await this.#settleFromLedger(p)) === "final") done++;
         }
       });
     }
@@ -391,7 +577,7 @@ export class BankRail {
   }
 
   /** Every `*.xml` in the inbox, applied, then moved to `processed/` (or `failed/` with the reason). */
-  async processInbox(): Promise<Array<{ file: string; messageId?: string; results?: ConfirmationResult[]; error?: string }>> {
+  async processInbox(): Promise<InboxResult[]> {
     let names: string[];
     try {
       names = (await readdir(this.#o.inbox)).filter((n) => n.toLowerCase().endsWith(".xml")).sort();
@@ -399,21 +585,23 @@ export class BankRail {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw e;
     }
-    const out: Array<{ file: string; messageId?: string; results?: ConfirmationResult[]; error?: string }> = [];
+    const out: InboxResult[] = [];
     for (const name of names) {
       const path = join(this.#o.inbox, name);
       const stamp = this.#now().toISOString().replace(/[:.]/g, "-");
       try {
-        const r = await this.confirm(await readFile(path));
+        const r = await this.confirm(await readFile(path), { by: `inbox:${name}` });
         await mkdir(join(this.#o.inbox, "processed"), { recursive: true });
         await rename(path, join(this.#o.inbox, "processed", `${stamp}-${name}`));
-        out.push({ file: name, messageId: r.messageId, results: r.results });
+        const exceptions = r.results.filter((x) => x.exceptionId !== undefined).length;
+        if (exceptions > 0) this.#o.log?.warn({ file: name, messageId: r.messageId, entries: r.results.length, exceptions }, "bank notification applied in part; the entries not applied are in GET /v1/payouts/bank/exceptions");
+        out.push({ file: name, messageId: r.messageId, results: r.results, exceptions });
       } catch (e) {
-        if (!isAppError(e) || e.code !== PayoutErrors.bankStatementInvalid.code) throw e;
+        if (!isAppError(e) || (e.code !== PayoutErrors.bankStatementInvalid.code && e.code !== PayoutErrors.bankNotificationAccount.code)) throw e;
         await mkdir(join(this.#o.inbox, "failed"), { recursive: true });
         await rename(path, join(this.#o.inbox, "failed", `${stamp}-${name}`));
-        await writeFile(join(this.#o.inbox, "failed", `${stamp}-${name}.error.txt`), `${e.message}\n`, "utf8");
-        this.#o.log?.warn({ file: name, err: e.message }, "bank notification refused; moved to failed/");
+        await writeFile(join(this.#o.inbox, "failed", `${stamp}-${name}.error.txt`), `${e.code}: ${e.message}\n`, "utf8");
+        this.#o.log?.warn({ file: name, code: e.code, err: e.message }, "bank notification refused; moved to failed/");
         out.push({ file: name, error: e.message });
       }
     }
@@ -440,6 +628,34 @@ export class BankRail {
     const p = await this.#store.get(id);
     if (p === null) throw PayoutErrors.notFound(`bank payout ${id} does not exist`);
     return p;
+  }
+
+  /** A payout with the exceptions recorded for it, oldest first. */
+  async payoutWithExceptions(id: bigint): Promise<{ payout: BankPayout; exceptions: BankException[] }> {
+    const payout = await this.payout(id);
+    return { payout, exceptions: await this.#exceptions.ofPayout(id) };
+  }
+
+  /** The exception queue, newest first, and how many are open. */
+  async exceptions(filter: { status?: "open" | "resolved"; payoutId?: bigint; before?: bigint; limit?: number }): Promise<{ items: BankException[]; open: number }> {
+    return this.#exceptions.list({ ...filter, limit: filter.limit ?? 100 });
+  }
+
+  /**
+   * Resolves an exception once with a note: `exists` when it was resolved with the same note (a
+   * retry), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT with another, ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND.
+   */
+  async resolveException(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    const r = await this.#exceptions.resolve(id, note, by);
+    if (r === null) throw PayoutErrors.bankExceptionNotFound(`bank notification exception ${id} does not exist`, { fields: [{ field: "params.id", message: "unknown exception" }] });
+    if (r.resolved) {
+      this.#o.log?.info({ exceptionId: id.toString(), by }, "bank notification exception resolved");
+      return { status: "created", exception: r.exception };
+    }
+    if (r.exception.resolution?.note === note) return { status: "exists", exception: r.exception };
+    throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r.exception.resolution?.resolvedBy ?? "?"} with another note`, {
+      fields: [{ field: "note", message: "the exception is resolved with another note" }],
+    });
   }
 
   /**

@@ -253,7 +253,10 @@ export class BankStore {
     await this.sql.q(`UPDATE bank_payouts SET commit_tx_id = $2, updated_at = now() WHERE id = $1 AND commit_tx_id IS NULL`, id, txId);
   }
 
-  /** Stores the cash booking once (the first computation wins); returns the stored one. */
+  /**
+   * Stores the cash booking once (the first computation wins); returns the stored one. The same
+   * bank debit computed twice (by two processes, the position moved between) is booked as the first.
+   */
   async setCashRequest(id: bigint, request: unknown, settled: { currency: string; amount: bigint }): Promise<unknown> {
     const [r] = await this.sql.q(
       `UPDATE bank_payouts SET cash_request = COALESCE(cash_request, $2::jsonb), settled_currency = COALESCE(settled_currency, $3),
@@ -266,18 +269,58 @@ export class BankStore {
     return r?.["cash_request"];
   }
 
-  async markFinal(id: bigint, cashTxId: string): Promise<boolean> {
-    const rows = await this.sql.q(
-      `UPDATE bank_payouts SET status = 'final', cash_tx_id = $2, final_at = now(), reason = NULL, updated_at = now() WHERE id = $1 AND status = 'instructed' AND commit_tx_id IS NOT NULL RETURNING id`,
+  /**
+   * Another bank debit than the one stored, while the stored one was never booked (the bank's
+   * correction of a debit the ledger refused): this one is stored. Null when the payout was booked
+   * or left `instructed` meanwhile.
+   */
+  async replaceCashRequest(id: bigint, request: unknown, settled: { currency: string; amount: bigint }): Promise<unknown> {
+    const [r] = await this.sql.q(
+      `UPDATE bank_payouts SET cash_request = $2::jsonb, settled_currency = $3, settled_amount = $4, updated_at = now()
+        WHERE id = $1 AND status = 'instructed' AND cash_tx_id IS NULL RETURNING cash_request`,
       id,
-      cashTxId,
+      JSON.stringify(request),
+      settled.currency,
+      settled.amount,
+    );
+    return r?.["cash_request"] ?? null;
+  }
+
+  /** Drops a stored cash booking that can never go through (compare-and-set on what it settled); true when dropped. */
+  async clearCashRequest(id: bigint, settled: { currency: string; amount: bigint }, reason: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET cash_request = NULL, settled_currency = NULL, settled_amount = NULL, reason = $4, updated_at = now()
+        WHERE id = $1 AND status = 'instructed' AND cash_tx_id IS NULL AND settled_currency = $2 AND settled_amount = $3 RETURNING id`,
+      id,
+      settled.currency,
+      settled.amount,
+      reason,
     );
     return rows.length === 1;
   }
 
+  /** `settled`: what the posted cash booking says, when it is not the stored one (found in the ledger). */
+  async markFinal(id: bigint, cashTxId: string, settled?: { currency: string; amount: bigint }): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'final', cash_tx_id = $2, final_at = now(), reason = NULL, updated_at = now(),
+         settled_currency = COALESCE($3::varchar, settled_currency), settled_amount = COALESCE($4::numeric, settled_amount)
+        WHERE id = $1 AND status = 'instructed' AND commit_tx_id IS NOT NULL RETURNING id`,
+      id,
+      cashTxId,
+      settled?.currency ?? null,
+      settled?.amount ?? null,
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * `voidTxId`: the reserve's void, or the return's entry when the reserve had been committed. A
+   * cash booking stored and never posted goes with it: the bank took nothing.
+   */
   async markRejected(id: bigint, voidTxId: string | null, reason: string): Promise<boolean> {
     const rows = await this.sql.q(
-      `UPDATE bank_payouts SET status = 'rejected', void_tx_id = $2, reason = $3, updated_at = now() WHERE id = $1 AND status IN ('planned', 'instructed') RETURNING id`,
+      `UPDATE bank_payouts SET status = 'rejected', void_tx_id = $2, reason = $3, cash_request = NULL, settled_currency = NULL, settled_amount = NULL, updated_at = now()
+        WHERE id = $1 AND status IN ('planned', 'instructed') AND cash_tx_id IS NULL RETURNING id`,
       id,
       voidTxId,
       reason,

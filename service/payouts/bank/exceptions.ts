@@ -1,0 +1,148 @@
+/**
+ * The bank rail's exceptions (`bank_payout_exceptions`, migration 20261214100000_bank_payout_exceptions):
+ * every camt.054 entry the rail did not apply (`unmatched`, `mismatch`, `exception`) and what the
+ * worker could not book, kept for an operator with the entry, its code and detail, who sent it and
+ * when; read on the payout and as a queue, and resolved once with a note (like the cash
+ * reconciliation's queue; the booking an item may call for, such as a return after final, is the
+ * operator's). Recorded once per notification entry (`key`: `<MsgId>#<n>`), so the same file again
+ * records nothing new. An exception the rail itself overtakes (a refused cash booking that later
+ * books, a cleared one the bank's return settles) is resolved by `system`.
+ */
+import type { SqlRunner } from "../../db/sql.js";
+import type { BankExceptionCode } from "./matching.js";
+
+export type BankExceptionOutcome = "unmatched" | "mismatch" | "exception";
+
+/** The entry as the bank reported it (minor units as strings). */
+export interface BankExceptionEntry {
+  side: string;
+  status: string;
+  currency: string;
+  amount: string;
+  instructed: { currency: string; amount: string } | null;
+  reversal: boolean;
+  returnReason: string | null;
+  bankReference: string | null;
+  bookingDate: string | null;
+}
+
+export interface BankException {
+  id: bigint;
+  messageId: string | null;
+  payoutId: bigint | null;
+  endToEndId: string | null;
+  outcome: BankExceptionOutcome;
+  code: BankExceptionCode;
+  detail: string;
+  entry: BankExceptionEntry | null;
+  receivedBy: string;
+  createdAt: Date;
+  status: "open" | "resolved";
+  resolution: { note: string; resolvedBy: string; resolvedAt: Date } | null;
+}
+
+export interface NewBankException {
+  key: string;
+  messageId: string | null;
+  payoutId: bigint | null;
+  endToEndId: string | null;
+  outcome: BankExceptionOutcome;
+  code: BankExceptionCode;
+  detail: string;
+  entry: BankExceptionEntry | null;
+  receivedBy: string;
+}
+
+type Row = Record<string, unknown>;
+
+function exceptionOf(r: Row): BankException {
+  const resolvedAt = (r["resolved_at"] as Date | null) ?? null;
+  return {
+    id: r["id"] as bigint,
+    messageId: (r["message_id"] as string | null) ?? null,
+    payoutId: (r["payout_id"] as bigint | null) ?? null,
+    endToEndId: (r["end_to_end_id"] as string | null) ?? null,
+    outcome: r["outcome"] as BankExceptionOutcome,
+    code: r["code"] as BankExceptionCode,
+    detail: r["detail"] as string,
+    entry: (r["entry"] as BankExceptionEntry | null) ?? null,
+    receivedBy: r["received_by"] as string,
+    createdAt: r["created_at"] as Date,
+    status: resolvedAt === null ? "open" : "resolved",
+    resolution: resolvedAt === null ? null : { note: r["resolution_note"] as string, resolvedBy: r["resolved_by"] as string, resolvedAt },
+  };
+}
+
+export class BankExceptionStore {
+  constructor(private readonly sql: SqlRunner) {}
+
+  /** Records it once per key; the first record of the key otherwise (the same notification again). */
+  async record(x: NewBankException): Promise<{ exception: BankException; created: boolean }> {
+    const [r] = await this.sql.q(
+      `INSERT INTO bank_payout_exceptions (key, message_id, payout_id, end_to_end_id, outcome, code, detail, entry, received_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT (key) DO NOTHING RETURNING *`,
+      x.key,
+      x.messageId,
+      x.payoutId,
+      x.endToEndId,
+      x.outcome,
+      x.code,
+      x.detail,
+      x.entry === null ? null : JSON.stringify(x.entry),
+      x.receivedBy,
+    );
+    if (r !== undefined) return { exception: exceptionOf(r), created: true };
+    const [prior] = await this.sql.q(`SELECT * FROM bank_payout_exceptions WHERE key = $1`, x.key);
+    return { exception: exceptionOf(prior!), created: false };
+  }
+
+  async get(id: bigint): Promise<BankException | null> {
+    const [r] = await this.sql.q(`SELECT * FROM bank_payout_exceptions WHERE id = $1`, id);
+    return r ? exceptionOf(r) : null;
+  }
+
+  /** A payout's exceptions, oldest first. */
+  async ofPayout(payoutId: bigint): Promise<BankException[]> {
+    return (await this.sql.q(`SELECT * FROM bank_payout_exceptions WHERE payout_id = $1 ORDER BY id`, payoutId)).map(exceptionOf);
+  }
+
+  /** Newest first; `open`: how many are open in all. */
+  async list(filter: { status?: "open" | "resolved"; payoutId?: bigint; before?: bigint; limit: number }): Promise<{ items: BankException[]; open: number }> {
+    const rows = await this.sql.q(
+      `SELECT * FROM bank_payout_exceptions
+        WHERE ($1::text IS NULL OR ($1 = 'open') = (resolved_at IS NULL)) AND ($2::bigint IS NULL OR payout_id = $2) AND ($3::bigint IS NULL OR id < $3)
+        ORDER BY id DESC LIMIT $4`,
+      filter.status ?? null,
+      filter.payoutId ?? null,
+      filter.before ?? null,
+      filter.limit,
+    );
+    const [n] = await this.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM bank_payout_exceptions WHERE resolved_at IS NULL`);
+    return { items: rows.map(exceptionOf), open: n?.n ?? 0 };
+  }
+
+  /** Resolves it if open; the row as it is now (null: no such exception). */
+  async resolve(id: bigint, note: string, by: string): Promise<{ exception: BankException; resolved: boolean } | null> {
+    const [r] = await this.sql.q(
+      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = $3, resolution_note = $2 WHERE id = $1 AND resolved_at IS NULL RETURNING *`,
+      id,
+      note,
+      by,
+    );
+    if (r !== undefined) return { exception: exceptionOf(r), resolved: true };
+    const prior = await this.get(id);
+    return prior === null ? null : { exception: prior, resolved: false };
+  }
+
+  /** Resolves a payout's open exceptions of these codes (the rail overtook them); how many. */
+  async resolveOpen(payoutId: bigint, codes: readonly BankExceptionCode[], note: string): Promise<number> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = 'system', resolution_note = $3
+        WHERE payout_id = $1 AND code = ANY($2::text[]) AND resolved_at IS NULL RETURNING id`,
+      payoutId,
+      codes,
+      note,
+    );
+    return rows.length;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The bank rail's rules for a camt.054, pure (test/payouts/bank-matching.unit.test.ts):
+ * - `accountRefusal`: a notification is for the platform's debtor account (the one every pain.001
+ *   is drawn on) in its currency, or nothing of it is applied;
+ * - `entryKind`: what a booked entry naming a payout is: the bank's debit, or a return (a credit
+ *   back to the account, or a reversal; RtrInf carries the reason);
+ * - `instructionMismatch`: a debit or a return must be of the instruction, in full: in the
+ *   account's currency, with the instructed amount (AmtDtls/InstdAmt, or the amount itself when the
+ *   payout is in the account's currency). A bank returns what it was told to pay, so a partial or
+ *   stray credit is a mismatch to report, never a return: voiding the payout on it would make the
+ *   seller's money available again while the bank pays it (paid twice);
+ * - `rateMismatch`: a converted amount far from what the payout's P was booked at is not booked
+ *   (a finance key or a wrong file cannot book arbitrary cash and realised FX, as for remittances).
+ */
+import type { BankAccountRef, BankEntry } from "./iso20022.js";
+
+/** Why an entry is not applied, stable for operators and tests (the detail is for people). */
+export const BANK_EXCEPTION_CODES = [
+  // unmatched: nothing of ours
+  "no_end_to_end_id",
+  "unknown_end_to_end_id",
+  // mismatch: the entry is not the instruction
+  "not_account_currency",
+  "no_instructed_amount",
+  "instructed_mismatch",
+  "rate_out_of_range",
+  "debit_with_return_info",
+  // exception: the entry is the instruction, the payout's state does not take it
+  "returned_after_final",
+  "returned_not_instructed",
+  "debited_not_instructed",
+  "debited_again",
+  "cash_refused",
+  "cash_cleared",
+] as const;
+export type BankExceptionCode = (typeof BANK_EXCEPTION_CODES)[number];
+
+export interface Refusal {
+  code: BankExceptionCode;
+  detail: string;
+}
+
+const normalised = (id: string): string => id.replace(/\s/g, "").toUpperCase();
+
+/**
+ * Null when every notification is for `debtor` (its IBAN or account number, spaces and case aside;
+ * its currency when Acct/Ccy is given), else what is wrong and the field naming it.
+ */
+export function accountRefusal(
+  accounts: ReadonlyArray<{ id: string; currency: string | null }>,
+  debtor: Pick<BankAccountRef, "iban" | "accountNumber"> & { accountCurrency: string },
+): { message: string; field: string } | null {
+  const ours = debtor.iban ?? debtor.accountNumber ?? "";
+  if (accounts.length === 0) return { message: "the notification names no account (Ntfctn/Acct)", field: "Ntfctn/Acct/Id" };
+  for (const [i, a] of accounts.entries()) {
+    const which = accounts.length === 1 ? "the notification" : `notification ${i + 1}`;
+    if (normalised(a.id) !== normalised(ours)) {
+      return { message: `${which} is for account ${JSON.stringify(a.id.slice(0, 40))}, not the platform's account ${ours} that the transfers are drawn on`, field: "Ntfctn/Acct/Id" };
+    }
+    if (a.currency !== null && a.currency !== debtor.accountCurrency) {
+      return { message: `${which} is for account ${ours} in ${JSON.stringify(a.currency.slice(0, 8))}; the platform's account is in ${debtor.accountCurrency}`, field: "Ntfctn/Acct/Ccy" };
+    }
+  }
+  return null;
+}
+
+/**
+ * A return gives money back to the account: a credit, or a reversal (ISO 20022: a reversed debit is
+ * reported CRDT with RvslInd, though some banks keep DBIT; either way it undoes the transfer). A
+ * debit carrying return information and no reversal is neither the transfer nor its return.
+ */
+export function entryKind(entry: Pick<BankEntry, "side" | "reversal" | "returnReason">): "debit" | "return" | Refusal {
+  if (entry.side === "credit" || entry.reversal) return "return";
+  if (entry.returnReason !== null) return { code: "debit_with_return_info", detail: `a debit with return information (${entry.returnReason}) but no reversal: neither the transfer nor its return` };
+  return "debit";
+}
+
+/** Null when the entry is the payout's instruction in full (see the module comment). */
+export function instructionMismatch(entry: Pick<BankEntry, "side" | "currency" | "amount" | "instructed">, p: { currency: string; amount: bigint }, accountCurrency: string): Refusal | null {
+  const verb = entry.side === "credit" ? "credited" : "debited";
+  if (entry.currency !== accountCurrency) return { code: "not_account_currency", detail: `${verb} ${entry.amount} ${entry.currency}: the platform's account is in ${accountCurrency}` };
+  const instructed = entry.instructed ?? (entry.currency === p.currency ? { currency: entry.currency, amount: entry.amount } : null);
+  if (instructed === null) return { code: "no_instructed_amount", detail: `${verb} ${entry.amount} ${entry.currency} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)` };
+  if (instructed.currency !== p.currency || instructed.amount !== p.amount) {
+    return { code: "instructed_mismatch", detail: `instructed ${p.amount} ${p.currency}, the bank reports ${instructed.amount} ${instructed.currency}` };
+  }
+  // Unconverted, the amount itself is what was paid: it must be the instruction (charges taken from
+  // it are the bank's to explain, never booked as the payout).
+  if (entry.currency === p.currency && entry.amount !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${entry.amount} ${entry.currency} for an instruction of ${p.amount} ${p.currency}` };
+  return null;
+}
+
+/** Null when a converted amount is within `maxBps` of `booked` (the P at the position's booked rate; null: nothing to value it by). */
+export function rateMismatch(entry: Pick<BankEntry, "side" | "currency" | "amount">, p: { currency: string; amount: bigint }, booked: bigint | null, maxBps: number): Refusal | null {
+  if (entry.currency === p.currency || booked === null) return null;
+  const off = entry.amount > booked ? entry.amount - booked : booked - entry.amount;
+  if (off * 10_000n <= booked * BigInt(maxBps)) return null;
+  return { code: "rate_out_of_range", detail: `${entry.side === "credit" ? "credited" : "debited"} ${entry.amount} ${entry.currency} for ${p.amount} ${p.currency}: more than ${maxBps / 100}% from the ${booked} it was booked at` };
+}

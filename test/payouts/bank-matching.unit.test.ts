@@ -1,0 +1,126 @@
+/**
+ * The bank rail's pure rules for a camt.054 (service/payouts/bank/matching.ts) and the country list a
+ * seller's bank account is checked against (countries.ts): which account a notification may be for,
+ * what is a return, and that a debit or a return is the instruction in full.
+ */
+import { describe, expect, it } from "vitest";
+import { ISO_3166_ALPHA2, isCountry } from "../../service/payouts/bank/countries.js";
+import { accountRefusal, entryKind, instructionMismatch, rateMismatch } from "../../service/payouts/bank/matching.js";
+import { readCamt054, validateBankAccount } from "../../service/payouts/index.js";
+import { camt054 } from "../support/camt054.js";
+
+const debtor = { iban: null, accountNumber: "400123456838", accountCurrency: "USD" };
+const cny = { currency: "CNY", amount: 150_400n };
+const usd = { currency: "USD", amount: 20_668n };
+
+describe("accountRefusal: a notification is for the platform's account, in its currency", () => {
+  it("takes the platform's account, spaces and case aside, with or without Acct/Ccy", () => {
+    expect(accountRefusal([{ id: "400123456838", currency: "USD" }], debtor)).toBeNull();
+    expect(accountRefusal([{ id: " 4001 2345 6838", currency: null }], debtor)).toBeNull();
+    expect(accountRefusal([{ id: "gb82 west 1234 5698 7654 32", currency: "GBP" }], { iban: "GB82WEST12345698765432", accountNumber: null, accountCurrency: "GBP" })).toBeNull();
+  });
+
+  it("names another account, another currency, or none", () => {
+    const other = accountRefusal([{ id: "999999999", currency: "EUR" }], debtor);
+    expect(other?.field).toBe("Ntfctn/Acct/Id");
+    expect(other?.message).toContain("999999999");
+    const currency = accountRefusal([{ id: "400123456838", currency: "EUR" }], debtor);
+    expect(currency?.field).toBe("Ntfctn/Acct/Ccy");
+    expect(currency?.message).toContain("EUR");
+    expect(accountRefusal([{ id: "400123456838", currency: "USD" }, { id: "1", currency: "USD" }], debtor)?.message).toMatch(/^notification 2 /);
+    expect(accountRefusal([], debtor)).toMatchObject({ field: "Ntfctn/Acct/Id" });
+    expect(accountRefusal([{ id: "", currency: null }], debtor)).not.toBeNull();
+  });
+});
+
+describe("entryKind: a return gives money back", () => {
+  it("is a credit or a reversal; a debit with return information alone is neither", () => {
+    expect(entryKind({ side: "debit", reversal: false, returnReason: null })).toBe("debit");
+    expect(entryKind({ side: "credit", reversal: false, returnReason: null })).toBe("return");
+    expect(entryKind({ side: "credit", reversal: false, returnReason: "AC04" })).toBe("return");
+    expect(entryKind({ side: "debit", reversal: true, returnReason: null })).toBe("return");
+    expect(entryKind({ side: "debit", reversal: false, returnReason: "AC04" })).toMatchObject({ code: "debit_with_return_info" });
+  });
+});
+
+describe("instructionMismatch: the instruction in full, in the account's currency", () => {
+  const entry = (side: "debit" | "credit", currency: string, amount: bigint, instructed: { currency: string; amount: bigint } | null = null) => ({ side, currency, amount, instructed });
+
+  it("takes a converted debit or return with the instructed amount beside it, and an unconverted one of the amount", () => {
+    for (const side of ["debit", "credit"] as const) {
+      expect(instructionMismatch(entry(side, "USD", 20_668n, cny), cny, "USD")).toBeNull();
+      expect(instructionMismatch(entry(side, "USD", usd.amount), usd, "USD")).toBeNull();
+      expect(instructionMismatch(entry(side, "USD", usd.amount, usd), usd, "USD")).toBeNull();
+    }
+  });
+
+  it("refuses the tester's cent, a partial return, another instructed amount, the payout's own currency on a USD account", () => {
+    const cent = instructionMismatch(entry("credit", "USD", 1n), cny, "USD");
+    expect(cent?.code).toBe("no_instructed_amount");
+    expect(cent?.detail).toMatch(/^credited 1 USD without the instructed CNY amount/);
+    expect(instructionMismatch(entry("credit", "USD", usd.amount - 100n), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
+    expect(instructionMismatch(entry("credit", "USD", 20_668n, { currency: "CNY", amount: 150_000n }), cny, "USD")).toMatchObject({ code: "instructed_mismatch" });
+    expect(instructionMismatch(entry("debit", "USD", 20_668n, { currency: "EUR", amount: 150_400n }), cny, "USD")).toMatchObject({ code: "instructed_mismatch" });
+    // Unconverted, a charge taken from the amount is not the instruction (it would not balance either).
+    expect(instructionMismatch(entry("debit", "USD", usd.amount + 500n, usd), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
+    expect(instructionMismatch(entry("debit", "CNY", cny.amount), cny, "USD")).toMatchObject({ code: "not_account_currency", detail: "debited 150400 CNY: the platform's account is in USD" });
+    expect(instructionMismatch(entry("credit", "CNY", cny.amount, cny), cny, "USD")).toMatchObject({ code: "not_account_currency" });
+  });
+
+  it("takes the payout's own currency when the account is in it", () => {
+    expect(instructionMismatch(entry("debit", "CNY", cny.amount), cny, "CNY")).toBeNull();
+  });
+});
+
+describe("rateMismatch: a converted amount within the deviation from what the P was booked at", () => {
+  const e = (amount: bigint) => ({ side: "credit" as const, currency: "USD", amount });
+  it("takes up to the bound, refuses past it, and has nothing to say without a booked value or a conversion", () => {
+    expect(rateMismatch(e(11_000n), cny, 10_000n, 1_000)).toBeNull();
+    expect(rateMismatch(e(9_000n), cny, 10_000n, 1_000)).toBeNull();
+    expect(rateMismatch(e(11_001n), cny, 10_000n, 1_000)).toMatchObject({ code: "rate_out_of_range", detail: "credited 11001 USD for 150400 CNY: more than 10% from the 10000 it was booked at" });
+    expect(rateMismatch(e(1n), cny, 10_000n, 1_000)).toMatchObject({ code: "rate_out_of_range" });
+    expect(rateMismatch(e(1n), cny, null, 1_000)).toBeNull();
+    expect(rateMismatch(e(1n), { currency: "USD", amount: 5n }, 10_000n, 1_000)).toBeNull();
+  });
+});
+
+describe("the camt.054 reader gives the rules what they need", () => {
+  it("reads each notification's account and a proprietary return reason", () => {
+    const xml = camt054({ messageId: "M-1", account: { holderName: "x", iban: null, accountNumber: "999999999", bic: null, clearingSystem: null, clearingMember: null, country: "HK", accountCurrency: "EUR" }, entries: [{ endToEndId: "ENT-BP-1", currency: "EUR", amount: 5n, returnReason: "AC04" }] });
+    const doc = readCamt054(xml.replace("<Rsn><Cd>AC04</Cd></Rsn>", "<Rsn><Prtry>BANK-77</Prtry></Rsn>"));
+    expect(doc.accounts).toEqual([{ id: "999999999", currency: "EUR" }]);
+    expect(doc.entries.map((x) => [x.side, x.returnReason])).toEqual([["credit", "BANK-77"]]);
+  });
+});
+
+describe("ISO 3166-1 alpha-2: a seller's bank account is in an assigned country", () => {
+  const icu = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
+  const all = Array.from({ length: 26 * 26 }, (_, i) => String.fromCharCode(65 + Math.floor(i / 26), 65 + (i % 26)));
+
+  it("lists the 249 assigned codes, each one ICU names", () => {
+    expect(ISO_3166_ALPHA2.size).toBe(249);
+    for (const c of ISO_3166_ALPHA2) expect(icu.of(c), c).toBeDefined();
+  });
+
+  it("leaves out only what ICU names that ISO does not assign: reserved, user-assigned and withdrawn codes", () => {
+    const named = all.filter((c) => icu.of(c) !== undefined && !ISO_3166_ALPHA2.has(c));
+    expect(named).toEqual(["AC", "AN", "BU", "CP", "CQ", "CS", "DD", "DG", "DY", "EA", "EU", "EZ", "FX", "HV", "IC", "NH", "QO", "RH", "SU", "TA", "TP", "UK", "UN", "VD", "XA", "XB", "XK", "YD", "YU", "ZR", "ZZ"]);
+  });
+
+  it("refuses an unassigned code on a bank account, naming the field", () => {
+    expect(isCountry("CN")).toBe(true);
+    expect(isCountry("cn")).toBe(false);
+    const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", country: "CN" };
+    expect(validateBankAccount(account).country).toBe("CN");
+    for (const country of ["ZZ", "UK", "XK", "QQ"]) {
+      let thrown: unknown;
+      try {
+        validateBankAccount({ ...account, country });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, country).toMatchObject({ code: "ENT_PAYOUT_INVALID_REQUEST" });
+      expect((thrown as { fields: Array<{ field: string }> }).fields.map((f) => f.field)).toEqual(["country"]);
+    }
+  });
+});

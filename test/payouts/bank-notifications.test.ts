@@ -1,0 +1,347 @@
+/**
+ * The bank rail's camt.054 against what could go wrong with it, on both engines: a credit that is
+ * not a full return never voids a payout; every entry that is not applied is recorded where an
+ * operator sees it (on the payout, in a queue, resolved once with a note) and the inbox says so; a
+ * debit in another currency than the platform account's is a mismatch, the bank's correct
+ * notification then books, and a stored cash booking that can never go through neither wedges the
+ * payout nor outlives the bank's return; a notification for another account is refused whole; a
+ * seller's bank account names an assigned ISO 3166 country, and an unknown seller is one.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { historicalUsdRate } from "../../service/fx/index.js";
+import { divideRounded } from "../../service/money/index.js";
+import { requestToJson } from "../../service/payouts/booking.js";
+import { bankLedgerKeys, cashRequest } from "../../service/payouts/bank/booking.js";
+import { BankStore } from "../../service/payouts/bank/store.js";
+import { answer, camt054 } from "../support/camt054.js";
+import { testDatabaseKinds } from "../support/db.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+
+const kinds = await testDatabaseKinds();
+const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
+const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK" };
+/** The platform's account as configured by default (BANK_ACCOUNT_*): the debtor of every pain.001. */
+const platform = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK" };
+const account = { ...platform, accountCurrency: "USD" };
+
+interface PayoutJson {
+  id: string;
+  sellerId: string;
+  currency: string;
+  amount: string;
+  endToEndId: string;
+  status: string;
+  fileId: string | null;
+  settled: { currency: string; amount: string } | null;
+  ledger: Record<string, string | null>;
+  reason: string | null;
+  exceptions?: ExceptionJson[];
+}
+interface ExceptionJson {
+  id: string;
+  payoutId: string | null;
+  endToEndId: string | null;
+  messageId: string | null;
+  outcome: string;
+  code: string;
+  detail: string;
+  entry: { side: string; currency: string; amount: string; returnReason: string | null } | null;
+  receivedBy: string;
+  receivedAt: string;
+  status: string;
+  resolution: { note: string; resolvedBy: string } | null;
+}
+interface Result {
+  endToEndId: string | null;
+  payoutId: string | null;
+  outcome: string;
+  code?: string;
+  detail?: string;
+  exceptionId?: string;
+}
+
+describe.each(kinds)("bank notifications on %s", (kind) => {
+  let h: Harness;
+  let dir: string;
+  let financeWrite: IssuedKey;
+  let sales = 0;
+  const balance = async (acct: string, currency: string) => json<{ posted: string; available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`));
+  const xmlPost = (body: string, key: IssuedKey = financeWrite) =>
+    h.app.inject({ method: "POST", url: "/v1/payouts/bank/confirmations", payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${key.key}` } });
+  const confirm = async (body: string): Promise<Result[]> => {
+    const r = await xmlPost(body);
+    expect(r.statusCode, r.body).toBe(200);
+    return json<{ results: Result[] }>(r).results;
+  };
+  const payout = async (id: string) => json<PayoutJson>(await h.get(`/v1/payouts/bank/${id}`));
+  /** A sale of `amount` BRL for the seller, released to its available balance. */
+  const sale = async (sellerId: string, amount: string) => {
+    const n = ++sales;
+    const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: `cap-${n}`, settlementId: `ORD-${n}`, sellerId, amount }));
+    expect(c.statusCode, c.body).toBe(201);
+    const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: `rel-${n}`, settlementId: `ORD-${n}`, sellerId, amount: "0", gatewayFee: "0", occurredAt: `${DAY}T10:00:00.000Z` }), originalEventId: `cap-${n}` });
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  /** The acquirer remits everything it owes, as USD: the platform's bank holds the cash. */
+  const remit = async (remittanceId: string) => {
+    const receivable = BigInt((await balance("gateway:adyen:receivable", "BRL")).posted);
+    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
+    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
+    const r = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId, currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  const run = async (): Promise<PayoutJson[]> => {
+    const r = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+    return json<{ payouts: PayoutJson[] }>(r).payouts;
+  };
+  const fileOf = async (p: PayoutJson) => (await h.services.bank!.file(p.fileId!)).xml;
+  /** What the bank debits for a CNY amount at `rate` USD per CNY. */
+  const usdAt = (cny: string, rate: bigint) => divideRounded(BigInt(cny) * rate, 10_000n, "half-even");
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "entrepot-bank-ntf-"));
+    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox") } });
+    await publishDayRates(h);
+    financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
+    await sale("S-POP-SZ-01", "149900");
+    await sale("S-POP-HK-02", "149900");
+    await remit("ADY-PO-1");
+  });
+  afterAll(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a country ISO 3166 does not assign (400 naming it), and answers an unknown seller's bank account as an unknown seller", async () => {
+    for (const country of ["ZZ", "XX", "UK"]) {
+      const r = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: { ...CN_ACCOUNT, country }, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      expect([r.statusCode, problemCode(r)], country).toEqual([400, "ENT_PAYOUT_INVALID_REQUEST"]);
+      expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual(["country"]);
+    }
+    const get = await h.get("/v1/sellers/S-NOPE/bank-account");
+    expect([get.statusCode, problemCode(get)]).toEqual([404, "ENT_PAYOUT_SELLER_NOT_FOUND"]);
+    const del = await h.app.inject({ method: "DELETE", url: "/v1/sellers/S-NOPE/bank-account", headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect([del.statusCode, problemCode(del)]).toEqual([404, "ENT_PAYOUT_SELLER_NOT_FOUND"]);
+    // A known seller without one is still told so.
+    expect(problemCode(await h.get("/v1/sellers/S-FULL-GZ-01/bank-account"))).toBe("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND");
+    for (const [seller, acct] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
+      const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: acct, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      expect(r.statusCode, r.body).toBe(200);
+    }
+  });
+
+  let cny: PayoutJson;
+  let usd: PayoutJson;
+
+  it("voids a payout only for a full return of the instruction: a stray, partial or unconverted credit is a mismatch", async () => {
+    [cny, usd] = (await run()).sort((a, b) => a.currency.localeCompare(b.currency)) as [PayoutJson, PayoutJson];
+    expect([cny.currency, usd.currency]).toEqual(["CNY", "USD"]);
+    const stray = camt054({
+      messageId: "HSBC-054-R1",
+      account,
+      entries: [
+        // The tester's: one cent of USD naming the CNY payout, no instructed amount.
+        { endToEndId: cny.endToEndId, currency: "USD", amount: 1n, side: "credit" },
+        // The instructed CNY beside it, but one cent credited: nowhere near what the CNY is worth.
+        { endToEndId: cny.endToEndId, currency: "USD", amount: 1n, side: "credit", returnReason: "AC04", instructed: { currency: "CNY", amount: BigInt(cny.amount) } },
+        // CNY credited to a USD account.
+        { endToEndId: cny.endToEndId, currency: "CNY", amount: BigInt(cny.amount), returnReason: "AC04" },
+        // Part of the USD payout back.
+        { endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) - 100n, returnReason: "AC04" },
+      ],
+    });
+    const results = await confirm(stray);
+    expect(results.map((r) => [r.endToEndId, r.outcome, r.code])).toEqual([
+      [cny.endToEndId, "mismatch", "no_instructed_amount"],
+      [cny.endToEndId, "mismatch", "rate_out_of_range"],
+      [cny.endToEndId, "mismatch", "not_account_currency"],
+      [usd.endToEndId, "mismatch", "instructed_mismatch"],
+    ]);
+    for (const p of [cny, usd]) expect(await payout(p.id)).toMatchObject({ status: "instructed", ledger: { voidTransactionId: null } });
+    expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+    expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe("0");
+
+    // The bank's real debit books the CNY payout; a genuine full return (RtrInf AC04) gives the USD back.
+    const real = answer(await fileOf(cny), { messageId: "HSBC-054-R2", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [usd.endToEndId]: "AC04" } });
+    expect(Object.fromEntries((await confirm(real)).map((r) => [r.endToEndId, r.outcome]))).toEqual({ [cny.endToEndId]: "final", [usd.endToEndId]: "rejected" });
+    expect(await payout(cny.id)).toMatchObject({ status: "final", settled: { currency: "USD", amount: usdAt(cny.amount, 1380n).toString() } });
+    expect(await payout(usd.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
+    expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe(usd.amount);
+  });
+
+  it("records every entry it does not apply, on the payout and in a queue an operator resolves once; the inbox says so", async () => {
+    const onCny = (await payout(cny.id)).exceptions!;
+    expect(onCny.map((x) => [x.outcome, x.code, x.messageId, x.status])).toEqual([
+      ["mismatch", "no_instructed_amount", "HSBC-054-R1", "open"],
+      ["mismatch", "rate_out_of_range", "HSBC-054-R1", "open"],
+      ["mismatch", "not_account_currency", "HSBC-054-R1", "open"],
+    ]);
+    expect(onCny[0]).toMatchObject({ payoutId: cny.id, endToEndId: cny.endToEndId, entry: { side: "credit", currency: "USD", amount: "1" }, receivedBy: `api-key:${financeWrite.id}` });
+    expect(onCny[0]!.detail).toMatch(/without the instructed CNY amount/);
+
+    // A late return after final, a debit of the returned payout, an unknown id.
+    const late = camt054({
+      messageId: "HSBC-054-R3",
+      account,
+      entries: [{ endToEndId: cny.endToEndId, currency: "USD", amount: usdAt(cny.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(cny.amount) }, rate: "0.1380", returnReason: "AC04" }],
+    });
+    const after = camt054({ messageId: "HSBC-054-R4", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) }, { endToEndId: "ENT-BP-999999", currency: "USD", amount: 5n }] });
+    const r3 = await confirm(late);
+    const r4 = await confirm(after);
+    expect([...r3, ...r4].map((r) => [r.outcome, r.code])).toEqual([
+      ["exception", "returned_after_final"],
+      ["exception", "debited_not_instructed"],
+      ["unmatched", "unknown_end_to_end_id"],
+    ]);
+    expect([...r3, ...r4].every((r) => r.exceptionId !== undefined)).toBe(true);
+    expect((await payout(cny.id)).status).toBe("final");
+    expect((await payout(usd.id)).exceptions!.map((x) => [x.code, x.entry?.side])).toEqual([
+      ["instructed_mismatch", "credit"],
+      ["debited_not_instructed", "debit"],
+    ]);
+
+    // The same notification again records nothing new: the same exception answers.
+    const again = await confirm(after);
+    expect(again.map((r) => r.exceptionId)).toEqual(r4.map((r) => r.exceptionId));
+
+    // From the inbox: the file is processed, its result and the queue name what was not applied.
+    await mkdir(join(dir, "inbox"), { recursive: true });
+    await writeFile(join(dir, "inbox", "camt054-odd.xml"), camt054({ messageId: "HSBC-054-R5", account, entries: [{ endToEndId: "ENT-BP-888888", currency: "USD", amount: 7n }] }));
+    const [inbox] = await h.services.bank!.processInbox();
+    expect(inbox).toMatchObject({ file: "camt054-odd.xml", messageId: "HSBC-054-R5", exceptions: 1 });
+    expect((await readdir(join(dir, "inbox", "processed"))).some((n) => n.endsWith("camt054-odd.xml"))).toBe(true);
+
+    const queue = json<{ items: ExceptionJson[]; open: number; nextCursor: string | null }>(await h.get("/v1/payouts/bank/exceptions?status=open"));
+    expect(queue.open).toBe(8);
+    expect(queue.items.map((x) => x.code)).toEqual([
+      "unknown_end_to_end_id",
+      "unknown_end_to_end_id",
+      "debited_not_instructed",
+      "returned_after_final",
+      "instructed_mismatch",
+      "not_account_currency",
+      "rate_out_of_range",
+      "no_instructed_amount",
+    ]);
+    expect(queue.items[0]).toMatchObject({ payoutId: null, endToEndId: "ENT-BP-888888", messageId: "HSBC-054-R5", receivedBy: "inbox:camt054-odd.xml" });
+
+    // Resolved once with a note; the same note again is the same resolution, another one a conflict.
+    const target = queue.items.find((x) => x.code === "returned_after_final")!;
+    const url = `/v1/payouts/bank/exceptions/${target.id}/resolution`;
+    const note = { note: "return booked by hand, journal 1234" };
+    expect((await h.post(url, note, h.keys.finance)).statusCode).toBe(403);
+    const resolved = await h.post(url, note, financeWrite);
+    expect(resolved.statusCode, resolved.body).toBe(201);
+    expect(json<ExceptionJson>(resolved)).toMatchObject({ status: "resolved", resolution: { note: note.note, resolvedBy: `api-key:${financeWrite.id}` } });
+    expect((await h.post(url, note, financeWrite)).statusCode).toBe(200);
+    const other = await h.post(url, { note: "something else" }, financeWrite);
+    expect([other.statusCode, problemCode(other)]).toEqual([409, "ENT_PAYOUT_BANK_EXCEPTION_CONFLICT"]);
+    const missing = await h.post("/v1/payouts/bank/exceptions/999999/resolution", note, financeWrite);
+    expect([missing.statusCode, problemCode(missing)]).toEqual([404, "ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND"]);
+    const empty = await h.post(url, { note: "" }, financeWrite);
+    expect([empty.statusCode, problemCode(empty)]).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+    expect(json<{ items: ExceptionJson[] }>(await h.get("/v1/payouts/bank/exceptions?status=resolved")).items.map((x) => x.id)).toEqual([target.id]);
+    expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(7);
+
+    // Documented in /openapi.json.
+    const doc = json<{ paths: Record<string, Record<string, unknown>> }>(await h.app.inject({ url: "/openapi.json" }));
+    expect(doc.paths["/v1/payouts/bank/exceptions"]?.["get"]).toBeDefined();
+    expect(doc.paths["/v1/payouts/bank/exceptions/{id}/resolution"]?.["post"]).toBeDefined();
+    expect(JSON.stringify(doc.paths["/v1/payouts/bank/{id}"])).toContain("returned_after_final");
+  });
+
+  it("reports a debit in another currency than the account's and books the bank's correct one after it; the correct debit wins over a refused one", async () => {
+    // Only the CNY seller from here on: the USD seller goes back to the vault.
+    const off = await h.app.inject({ method: "DELETE", url: "/v1/sellers/S-POP-HK-02/bank-account", headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(off.statusCode, off.body).toBe(204);
+    await sale("S-POP-SZ-01", "149900");
+    const [p] = await run();
+    const cnyDebit = camt054({ messageId: "HSBC-054-C1", account, entries: [{ endToEndId: p!.endToEndId, currency: "CNY", amount: BigInt(p!.amount) }] });
+    expect((await confirm(cnyDebit)).map((r) => [r.outcome, r.code])).toEqual([["mismatch", "not_account_currency"]]);
+    // Nothing stored as the payout's cash booking, nothing committed.
+    expect(await payout(p!.id)).toMatchObject({ status: "instructed", settled: null, ledger: { commitTransactionId: null, cashTransactionId: null } });
+    const correct = answer(await fileOf(p!), { messageId: "HSBC-054-C2", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" } });
+    expect((await confirm(correct)).map((r) => r.outcome)).toEqual(["final"]);
+    expect(await payout(p!.id)).toMatchObject({ status: "final", settled: { currency: "USD", amount: usdAt(p!.amount, 1380n).toString() } });
+
+    // A debit the ledger refuses (more than the cash it holds: the sale is not remitted yet) waits;
+    // the bank's corrected notification, once the cash is there, is the one booked, and the waiting
+    // exception is closed by it.
+    await sale("S-POP-SZ-01", "999900");
+    const [q] = await run();
+    const wrong = answer(await fileOf(q!), { messageId: "HSBC-054-C3", account: platform, accountCurrency: "USD", rates: { CNY: "0.1390" } });
+    const [refused] = await confirm(wrong);
+    expect([refused!.outcome, refused!.code]).toEqual(["exception", "cash_refused"]);
+    expect(await payout(q!.id)).toMatchObject({ status: "instructed", settled: { currency: "USD", amount: usdAt(q!.amount, 1390n).toString() } });
+    await remit("ADY-PO-2");
+    const fixed = answer(await fileOf(q!), { messageId: "HSBC-054-C4", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" } });
+    expect((await confirm(fixed)).map((r) => r.outcome)).toEqual(["final"]);
+    const booked = await payout(q!.id);
+    expect(booked).toMatchObject({ status: "final", reason: null, settled: { currency: "USD", amount: usdAt(q!.amount, 1380n).toString() } });
+    expect(booked.exceptions!.map((x) => [x.code, x.status])).toEqual([["cash_refused", "resolved"]]);
+    expect(booked.exceptions![0]!.resolution?.resolvedBy).toBe("system");
+  });
+
+  it("clears a stored cash booking that can never go through, and books the bank's return of a committed payout back to the seller", async () => {
+    await sale("S-POP-SZ-01", "149900");
+    const [p] = await run();
+    // What the code before this fix left behind for a debit reported in CNY: the reserve committed
+    // and a CNY cash booking stored, which the USD account can never book.
+    const store = new BankStore(h.db.sql);
+    const row = (await store.get(BigInt(p!.id)))!;
+    const committed = await h.services.ledger.commitPending(row.pendingTxId!, bankLedgerKeys.commit(row.id));
+    await store.setCommitTx(row.id, committed.transaction.id);
+    const legacy = cashRequest({ ...row, settledCurrency: "CNY", settled: row.amount, bookingDate: null }, null);
+    await store.setCashRequest(row.id, requestToJson(legacy), { currency: "CNY", amount: row.amount });
+    expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
+
+    await h.services.bank!.tick();
+    const cleared = await payout(p!.id);
+    expect(cleared).toMatchObject({ status: "instructed", settled: null });
+    expect(cleared.reason).toMatch(/CNY/);
+    expect(cleared.exceptions!.map((x) => [x.outcome, x.code, x.status])).toEqual([["exception", "cash_cleared", "open"]]);
+
+    // The bank returns the transfer: the committed reserve cannot be voided, so the return is booked
+    // back to the seller; the seller is paid again by the next run.
+    const inTransit = BigInt((await balance("platform:payouts:in_transit", "CNY")).posted);
+    const returned = answer(await fileOf(p!), { messageId: "HSBC-054-L1", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [p!.endToEndId]: "AC01" } });
+    expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
+    const back = await payout(p!.id);
+    expect(back).toMatchObject({ status: "rejected", reason: "returned by the bank (AC01)", settled: null, ledger: { cashTransactionId: null } });
+    expect(back.ledger["voidTransactionId"]).not.toBeNull();
+    expect(back.exceptions!.map((x) => [x.code, x.status])).toEqual([["cash_cleared", "resolved"]]);
+    expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe(p!.amount);
+    expect(BigInt((await balance("platform:payouts:in_transit", "CNY")).posted)).toBe(inTransit - BigInt(p!.amount));
+    const next = await run();
+    expect(next.map((x) => [x.sellerId, x.amount])).toEqual([["S-POP-SZ-01", p!.amount]]);
+  });
+
+  it("refuses a notification for another account than the platform's (422 naming it; the inbox moves it to failed/), applying nothing", async () => {
+    const [p] = json<{ items: PayoutJson[] }>(await h.get("/v1/payouts/bank?status=instructed")).items;
+    const cashBefore = (await balance("platform:cash:bank", "USD")).posted;
+    const entries = [{ endToEndId: p!.endToEndId, currency: "USD", amount: usdAt(p!.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(p!.amount) }, rate: "0.1380" }];
+    const foreign = camt054({ messageId: "HSBC-054-A1", account: { ...platform, accountNumber: "999999999", accountCurrency: "EUR" }, entries });
+    const r = await xmlPost(foreign);
+    expect([r.statusCode, problemCode(r)]).toEqual([422, "ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT"]);
+    expect(json<{ detail: string; errors: Array<{ field: string }> }>(r)).toMatchObject({ errors: [{ field: "Ntfctn/Acct/Id" }] });
+    expect(json<{ detail: string }>(r).detail).toContain("999999999");
+    const otherCcy = camt054({ messageId: "HSBC-054-A2", account: { ...platform, accountCurrency: "EUR" }, entries });
+    const c = await xmlPost(otherCcy);
+    expect([c.statusCode, problemCode(c)]).toEqual([422, "ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT"]);
+    expect(json<{ errors: Array<{ field: string }> }>(c).errors.map((e) => e.field)).toEqual(["Ntfctn/Acct/Ccy"]);
+    await writeFile(join(dir, "inbox", "camt054-foreign.xml"), foreign);
+    const [inbox] = await h.services.bank!.processInbox();
+    expect(inbox).toMatchObject({ file: "camt054-foreign.xml" });
+    expect(inbox!.error).toContain("999999999");
+    const failed = await readdir(join(dir, "inbox", "failed"));
+    const reason = failed.find((n) => n.endsWith("camt054-foreign.xml.error.txt"))!;
+    expect(await readFile(join(dir, "inbox", "failed", reason), "utf8")).toContain("999999999");
+    expect(await payout(p!.id)).toMatchObject({ status: "instructed", settled: null, exceptions: [] });
+    expect((await balance("platform:cash:bank", "USD")).posted).toBe(cashBefore);
+  });
+});
