@@ -105,7 +105,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-bank-ntf-"));
-    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox") } });
+    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox"), WEBHOOK_ALLOW_PRIVATE: "true" } });
     await publishDayRates(h);
     financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
     await sale("S-POP-SZ-01", "149900");
@@ -175,6 +175,13 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
   });
 
   it("records every entry it does not apply, on the payout and in a queue an operator resolves once; the inbox says so", async () => {
+    // An operator's endpoint hears of each exception as it is recorded and when it is resolved.
+    const hook = await h.post("/v1/webhooks/endpoints", { url: "http://127.0.0.1:9/bank-exceptions", eventTypes: ["bank_payout.exception_opened", "bank_payout.exception_resolved"] }, h.keys.admin);
+    expect(hook.statusCode, hook.body).toBe(201);
+    const announced = async () =>
+      h.db.sql.q<Array<{ type: string; subject: string; seller_id: string | null; gateway: string | null; data: Record<string, string | null> }>>(
+        `SELECT type, subject, seller_id, gateway, data FROM webhook_events WHERE type LIKE 'bank_payout.exception_%' ORDER BY id`,
+      );
     const onCny = (await payout(cny.id)).exceptions!;
     expect(onCny.map((x) => [x.outcome, x.code, x.messageId, x.status])).toEqual([
       ["mismatch", "no_instructed_amount", "HSBC-054-R1", "open"],
@@ -247,6 +254,20 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect([empty.statusCode, problemCode(empty)]).toEqual([400, "ENT_REQUEST_VALIDATION"]);
     expect(json<{ items: ExceptionJson[] }>(await h.get("/v1/payouts/bank/exceptions?status=resolved")).items.map((x) => x.id)).toEqual([target.id]);
     expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(7);
+
+    // Announced: the four recorded since the endpoint was subscribed (the replay added none), under
+    // the payout's subject (or the exception's, for an unknown id), and the one resolution.
+    const events = await announced();
+    expect(events.map((e) => [e.type, e.subject, e.data["code"]])).toEqual([
+      ["bank_payout.exception_opened", `bank_payout:${cny.id}`, "returned_after_final"],
+      ["bank_payout.exception_opened", `bank_payout:${usd.id}`, "debited_not_instructed"],
+      ["bank_payout.exception_opened", `bank_payout_exception:${r4[1]!.exceptionId}`, "unknown_end_to_end_id"],
+      ["bank_payout.exception_opened", `bank_payout_exception:${queue.items[0]!.id}`, "unknown_end_to_end_id"],
+      ["bank_payout.exception_resolved", `bank_payout:${cny.id}`, "returned_after_final"],
+    ]);
+    expect(events[0]).toMatchObject({ seller_id: cny.sellerId, gateway: null, data: { payoutId: cny.id, outcome: "exception", status: "open", resolutionNote: null } });
+    expect(events[4]!.data).toMatchObject({ id: target.id, status: "resolved", resolutionNote: note.note });
+    expect((await h.post(`/v1/webhooks/endpoints/${json<{ endpoint: { id: string } }>(hook).endpoint.id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
 
     // Documented in /openapi.json.
     const doc = json<{ paths: Record<string, Record<string, unknown>> }>(await h.app.inject({ url: "/openapi.json" }));
