@@ -41,17 +41,8 @@ export interface BankException {
   resolution: { note: string; resolvedBy: string; resolvedAt: Date } | null;
 }
 
-export interface NewBankException {
-  key: string;
-  messageId: string | null;
-  payoutId: bigint | null;
-  endToEndId: string | null;
-  outcome: BankExceptionOutcome;
-  code: BankExceptionCode;
-  detail: string;
-  entry: BankExceptionEntry | null;
-  receivedBy: string;
-}
+/** What recording one takes: its fields as read back, less what the database sets, and its one-record key. */
+export type NewBankException = Omit<BankException, "id" | "createdAt" | "status" | "resolution"> & { key: string };
 
 type Row = Record<string, unknown>;
 
