@@ -27,6 +27,7 @@ export function fxLegToJson(l: FxLeg) {
     fromAmount: l.fromAmount.toString(),
     toAmount: l.toAmount.toString(),
     ...(l.markupBps === undefined || l.midRate === undefined ? {} : { midRate: l.midRate, markupBps: l.markupBps }),
+    ...(l.basis === undefined ? {} : { basis: l.basis }),
   };
 }
 
@@ -44,6 +45,7 @@ export function breakdownToJson(breakdown: Breakdown): Json {
       usd: b.gatewayFee.usd.toString(),
       payout: b.gatewayFee.payout.toString(),
       borneBy: b.gatewayFee.borneBy,
+      ...(b.gatewayFee.expenseUsd === undefined ? {} : { expenseUsd: b.gatewayFee.expenseUsd.toString() }),
     },
     fxDifference: b.fxDifference.toString(),
     released: b.released.toString(),
@@ -66,6 +68,7 @@ function fxFromJson(v: unknown): FxLeg[] {
     fromAmount: big(l.fromAmount),
     toAmount: big(l.toAmount),
     ...(typeof l.markupBps === "number" && typeof l.midRate === "string" ? { midRate: l.midRate, markupBps: l.markupBps } : {}),
+    ...(l.basis === "inverse" || l.basis === "share" ? { basis: l.basis } : {}),
   }));
 }
 
@@ -83,6 +86,7 @@ export function breakdownFromJson(v: unknown): Breakdown {
       usd: big(fee.usd),
       payout: big(fee.payout),
       borneBy: fee.borneBy === "platform" ? "platform" : "seller",
+      ...(fee.expenseUsd === undefined ? {} : { expenseUsd: big(fee.expenseUsd) }),
     },
     fxDifference: big(o.fxDifference),
     released: big(o.released),

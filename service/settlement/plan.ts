@@ -386,7 +386,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     const mid = atMid(usdToPayout);
     sellerTotal = listing.net - convertSigned(platformUsd, mid);
     lines.sellerUsd = usdCostOf(sellerTotal, P, mid.rate);
-    fx.push({ ...mid, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
+    fx.push({ ...mid, fromAmount: lines.sellerUsd, toAmount: sellerTotal, basis: "inverse" });
   } else {
     const sellerAllIn = (listing?.baseUsd ?? lines.netUsd) - platformUsd;
     sellerTotal = usdToPayout === null ? sellerAllIn : convertSigned(sellerAllIn, usdToPayout);
@@ -395,7 +395,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     lines.fxMarkup += sellerAllIn - lines.sellerUsd;
     if (usdToPayout !== null) fx.push({ ...usdToPayout, fromAmount: sellerAllIn, toAmount: sellerTotal });
   }
-  if (usdToPayout !== null && seller.program === "full_hosting") fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal });
+  if (usdToPayout !== null && seller.program === "full_hosting") fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal, basis: "inverse" });
   // With a listing price the platform keeps (or pays) the difference between what the buyer's money
   // is worth at mid and what the seller was promised: its checkout FX result.
   if (listing !== null) lines.fxGainLoss = lines.netUsd - platformUsd - lines.fxMarkup - (P === USD ? sellerTotal : lines.sellerUsd);
@@ -451,7 +451,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     settlementCurrency: USD,
     payoutCurrency: P,
     lines,
-    gatewayFee: { buyer: F, usd: lines.paymentFeeRecovery, payout: 0n, borneBy },
+    gatewayFee: { buyer: F, usd: lines.paymentFeeRecovery, payout: 0n, borneBy, expenseUsd: feeMid },
     fxDifference: 0n,
     released: 0n,
     fx,
@@ -527,7 +527,7 @@ function checkFollowUp(event: SettlementEvent, capture: CaptureState): void {
 function captureMidToPayout(b: Breakdown): RateEvidence | undefined {
   const leg = b.fx.find((l) => l.from === USD && l.to === b.payoutCurrency);
   if (leg === undefined) return undefined;
-  const { fromAmount: _from, toAmount: _to, ...withMarkup } = leg;
+  const { fromAmount: _from, toAmount: _to, basis: _basis, ...withMarkup } = leg;
   return atMid(withMarkup);
 }
 
@@ -556,7 +556,7 @@ function chargeSeller(legs: Legs, fx: FxLeg[], sellerId: string, b: Breakdown, u
 function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rates: PlanRates, fx: FxLeg[]): Breakdown["gatewayFee"] {
   const b = capture.breakdown;
   const f = event.gatewayFee;
-  const out = { buyer: f, usd: 0n, payout: 0n, borneBy: b.gatewayFee.borneBy };
+  const out: Breakdown["gatewayFee"] = { buyer: f, usd: 0n, payout: 0n, borneBy: b.gatewayFee.borneBy };
   if (f === 0n) return out;
   const B = b.buyerCurrency;
   // As at capture: the fee comes out of the B the acquirer converts, an expense in USD at mid.
@@ -570,6 +570,7 @@ function feeLegs(legs: Legs, event: SettlementEvent, capture: CaptureState, rate
     legs.credit(Accounts.fxClearing(B), USD, feeMid);
   }
   legs.debit(Accounts.paymentFees, USD, feeMid);
+  out.expenseUsd = feeMid;
   // Recorded like every conversion: a fee adjustment has no other leg that would carry the rate.
   if (b.gatewayFee.borneBy !== "seller") {
     if (r !== null) fx.push({ ...atMid(r), fromAmount: -f, toAmount: -feeMid });
@@ -706,7 +707,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         // mid rate, which is what the seller was credited at: recorded like every other leg.
         const sellerP = lines.sellerMain + lines.sellerReserve;
         const rate = captureMidToPayout(b);
-        if (rate !== undefined && (lines.sellerUsd !== 0n || sellerP !== 0n)) fx.push({ ...rate, fromAmount: -lines.sellerUsd, toAmount: -sellerP });
+        if (rate !== undefined && (lines.sellerUsd !== 0n || sellerP !== 0n)) fx.push({ ...rate, fromAmount: -lines.sellerUsd, toAmount: -sellerP, basis: "share" });
         legs.debit(Accounts.fxClearing(P), USD, lines.sellerUsd);
         legs.credit(Accounts.fxClearing(P), P, sellerP);
       }

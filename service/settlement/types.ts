@@ -234,6 +234,13 @@ export interface RateEvidence {
 export interface FxLeg extends RateEvidence {
   fromAmount: bigint;
   toAmount: bigint;
+  /**
+   * How the amounts follow from the rate. Absent: `toAmount` is `fromAmount` x `rate`, rounded
+   * half-even. "inverse": the `to` side was fixed (a supplier's price, a listing in the payout
+   * currency) and `fromAmount` is `toAmount` / `rate`, rounded half-even. "share": both sides are
+   * the event's share of the capture's leg of that rate, each taken back line by line (plan.ts).
+   */
+  basis?: "inverse" | "share";
 }
 
 /**
@@ -308,8 +315,12 @@ export interface Breakdown {
   payoutCurrency: string;
   /** For follow-ups: the share of the capture's lines moved by this event (reversal sign is implied by the type). */
   lines: Lines;
-  /** Gateway fee of this event (buyer currency) and what the seller was charged for it. */
-  gatewayFee: { buyer: bigint; usd: bigint; payout: bigint; borneBy: FeeBearer };
+  /**
+   * Gateway fee of this event (buyer currency), what the seller was charged for it (`usd`, `payout`:
+   * 0 when the platform bears it), and `expenseUsd`: the fee at mid, booked to the platform's
+   * payment-fee expense whoever bears it (absent on records written before it was kept).
+   */
+  gatewayFee: { buyer: bigint; usd: bigint; payout: bigint; borneBy: FeeBearer; expenseUsd?: bigint };
   /** Extra FX gain (+) / loss (-) of a follow-up converted at its own rate (USD). */
   fxDifference: bigint;
   /** Release events: the amount moved from held/reserve to available (payout currency). */

@@ -4,6 +4,7 @@ import { cumulativeShare, inclusiveTax, planCapture, planFollowUp } from "../../
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
 import { validateEvent } from "../../service/settlement/validate.js";
 import type { PostingPlan, RateEvidence, Seller, SettlementEvent } from "../../service/settlement/types.js";
+import { convertMinor, invertRate, rateFraction } from "../../service/money/index.js";
 import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
 import { thrownCode as codeOf } from "../support/app-errors.js";
 
@@ -32,6 +33,18 @@ function expectBalanced(p: PostingPlan): void {
   for (const [cur, n] of Object.entries(netByCurrency(p.postings))) expect(n, `net ${cur}`).toBe(0n);
   for (const posting of p.postings) expect(posting.amount > 0n).toBe(true);
   expectPayoutLegsListed(p);
+  expectLegsRecompute(p);
+}
+
+/** Each leg's amounts follow from its rate as its basis says (types.ts FxLeg), half-even. */
+function expectLegsRecompute(p: PostingPlan): void {
+  const abs = (n: bigint) => (n < 0n ? -n : n);
+  for (const l of p.breakdown.fx) {
+    if (l.basis === "share") continue; // shares of the capture's leg, line by line
+    const [fixed, computed, from, to, rate] =
+      l.basis === "inverse" ? [l.toAmount, l.fromAmount, l.to, l.from, invertRate(rateFraction(l.rate))] : [l.fromAmount, l.toAmount, l.from, l.to, rateFraction(l.rate)];
+    expect(convertMinor(abs(fixed), from, to, rate, "half-even"), `${l.from}-${l.to} ${l.basis ?? "forward"} at ${l.rate}`).toBe(abs(computed));
+  }
 }
 
 /** Every payout-currency amount that goes through fx:P-USD is a listed USD->P leg: what each side of the conversion moved. */
@@ -236,6 +249,10 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
       ].sort(),
     );
     expectBalanced(p);
+    // Nobody charges the supplier the fee; its 63 USD are the platform's expense, shown as such.
+    expect(p.breakdown.gatewayFee).toMatchObject({ usd: 0n, borneBy: "platform", expenseUsd: 63n });
+    // The supplier's 60.00 CNY were fixed, their USD cost derived: the leg says so.
+    expect(p.breakdown.fx.find((l) => l.to === "CNY")).toMatchObject({ fromAmount: 833n, toAmount: 6000n, basis: "inverse" });
   });
 
   it("pays the same CNY at a worse rate (an FX loss and a smaller margin)", () => {
@@ -339,7 +356,7 @@ describe("semi hosting: EUR capture in Spain for a USD-paid seller", () => {
     // is the logistics fee (4.50 USD): the parcel was shipped, a service rendered, not refunded.
     expect(movement(cbPlan.postings, "seller:S-SEMI-1:available", "USD")).toBe(3345n + 1620n + 450n);
     expect(movement(cbPlan.postings, "platform:revenue:logistics", "USD")).toBe(0n);
-    expect(cbPlan.breakdown.gatewayFee).toEqual({ buyer: 1500n, usd: 1620n, payout: 1620n, borneBy: "seller" });
+    expect(cbPlan.breakdown.gatewayFee).toEqual({ buyer: 1500n, usd: 1620n, payout: 1620n, borneBy: "seller", expenseUsd: 1620n });
     expectBalanced(cbPlan);
     const rev = followUp("chargeback_reversal", "cbr-1", { amount: 5_000n, originalEventId: "cb-1" }, cap);
     const state = stateOf(cap, p, [{ event: cb, plan: cbPlan }]);

@@ -60,6 +60,12 @@ export const FxLegView = Type.Object({
   toAmount: Amount,
   midRate: Type.Optional(Type.String({ description: "Without a quote, when a markup was taken: the mid rate (`rate` is it less the markup)" })),
   markupBps: Type.Optional(Type.Integer()),
+  basis: Type.Optional(
+    Type.Union([Type.Literal("inverse"), Type.Literal("share")], {
+      description:
+        "Absent: toAmount = fromAmount x rate (half-even). inverse: the to side was fixed (a supplier's price, a listing in the payout currency) and fromAmount = toAmount / rate. share: both sides are the event's share of the capture's leg, taken back line by line",
+    }),
+  ),
 });
 
 export const EventView = Type.Object({
