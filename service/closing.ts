@@ -7,7 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import { AnchorErrors } from "./anchoring/errors.js";
-import { Errors } from "./errors.js";
+import { Errors, isAppError } from "./errors.js";
+import { LedgerErrors } from "./ledger/errors.js";
 import type { Ledger, PeriodClose, TrialBalance } from "./ledger/types.js";
 
 export const PERIOD_CLOSE_DOCUMENT = "ledger.period_close";
@@ -66,11 +67,23 @@ export class PeriodClosing {
   ) {}
 
   /** Closes the period and queues its report's digest for the next anchoring batch (when a chain is configured). */
-  async close(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<{ close: PeriodClose; digest: string; anchored: boolean }> {
-    const close = await this.ledger.closePeriod(input);
+  /**
+   * Closes every period before `input.before`. The same close again (the latest close, at the same
+   * instant with the same note: a retry after a lost answer) answers it as `exists`; any other
+   * instant not after the latest close is refused (ENT_LEDGER_PERIOD_CLOSED).
+   */
+  async close(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
+    let close: PeriodClose;
+    try {
+      close = await this.ledger.closePeriod(input);
+    } catch (e) {
+      const latest = isAppError(e) && e.code === LedgerErrors.periodClosed.code ? (await this.ledger.periodCloses()).closes[0] : undefined;
+      if (latest === undefined || latest.closedBefore.getTime() !== input.before.getTime() || latest.note !== (input.note ?? null)) throw e;
+      return { status: "exists", close: latest, digest: (await this.reportOf(latest)).digest, anchored: this.anchor !== null };
+    }
     const { digest } = await this.reportOf(close);
     if (this.anchor !== null) await this.anchor.enqueueDocument({ kind: PERIOD_CLOSE_DOCUMENT, id: close.id, digest });
-    return { close, digest, anchored: this.anchor !== null };
+    return { status: "created", close, digest, anchored: this.anchor !== null };
   }
 
   /** The close's report, recomputed from the journal (a closed period's figures cannot change), and its digest. */

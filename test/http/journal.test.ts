@@ -245,7 +245,11 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     const closed = await h.post("/v1/ledger/periods/close", close, writer);
     expect(closed.statusCode, closed.body).toBe(201);
     expect(json(closed)).toMatchObject({ closedBefore: "2024-12-03T00:00:00.000Z", previousClosedBefore: null, closedBy: writer.id, note: "2 December reported" });
-    expect(problemCode(await h.post("/v1/ledger/periods/close", close, writer))).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    // The same close again (a retry after a lost answer) is that close; another note or an earlier instant is refused.
+    const again = await h.post("/v1/ledger/periods/close", close, writer);
+    expect([again.statusCode, json<{ id: string; reportDigest: string }>(again).id, json<{ reportDigest: string }>(again).reportDigest]).toEqual([200, json<{ id: string }>(closed).id, json<{ reportDigest: string }>(closed).reportDigest]);
+    expect(problemCode(await h.post("/v1/ledger/periods/close", { ...close, note: "another note" }, writer))).toBe("ENT_LEDGER_PERIOD_CLOSED");
+    expect(problemCode(await h.post("/v1/ledger/periods/close", { before: "2024-12-02T00:00:00Z" }, writer))).toBe("ENT_LEDGER_PERIOD_CLOSED");
     expect((await h.post("/v1/ledger/periods/close", { before: "2999-01-01T00:00:00Z" }, writer)).statusCode).toBe(400);
     expect(json(await h.get("/v1/ledger/periods"))).toMatchObject({ closedBefore: "2024-12-03T00:00:00.000Z", closes: [{ note: "2 December reported" }] });
     // Its report: the closed period's trial balance with the journal head, digested (anchored when a chain is configured; none here).

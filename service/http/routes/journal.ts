@@ -203,24 +203,26 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     return trialBalanceView(await ledger.trialBalance(period));
   });
 
+  const CloseAnswer = Type.Object({ ...PeriodCloseView.properties, reportDigest: Type.String({ description: "0x sha256 of the close's report (GET …/report), queued for anchoring" }), anchored: Type.Boolean() });
   app.post("/v1/ledger/periods/close", {
     config: { auth: { scopes: ["finance:write" as const] } },
     schema: {
       tags: [TAGS.journal],
       summary: "Close every period before an instant",
       description:
-        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened.",
+        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened. The latest close sent again (the same `before` and `note`, a retry after a lost answer) answers 200 with that close.",
       security: bearer,
       body: Type.Object({ before: DateTime, note: Type.Optional(Text(500)) }, { additionalProperties: false }),
       response: {
-        201: Type.Object({ ...PeriodCloseView.properties, reportDigest: Type.String({ description: "0x sha256 of the close's report (GET …/report), queued for anchoring" }), anchored: Type.Boolean() }),
+        201: CloseAnswer,
+        200: CloseAnswer,
         ...problems(400, 401, 403, 409, 429),
       },
     },
   }, async (request, reply) => {
     const body = request.body as { before: string; note?: string };
     const r = await app.services.closing.close({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null });
-    return reply.status(201).send({ ...periodCloseView(r.close), reportDigest: r.digest, anchored: r.anchored });
+    return reply.status(r.status === "created" ? 201 : 200).send({ ...periodCloseView(r.close), reportDigest: r.digest, anchored: r.anchored });
   });
 
   app.get("/v1/ledger/periods/:id/report", {
