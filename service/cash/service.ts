@@ -38,7 +38,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
-import { formatMinor } from "../money/index.js";
+import { exponentOrNull, formatMinor } from "../money/index.js";
 import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
@@ -468,7 +468,7 @@ export class CashReconciliation {
       if (prior !== null) return prior;
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
-        checkAdjustment(entry, `entry ${index} of bank statement ${statementId}`, input.adjustment.postings);
+        checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings);
         const posted = await this.#o.ledger.post({
           idempotencyKey: `cash:${statementId}:${index}`,
           postings: input.adjustment.postings,
@@ -526,9 +526,11 @@ export function checkAdjustment(entry: Pick<CashEntryView, "side" | "currency" |
   const amount = BigInt(entry.amount);
   const expected = entry.side === "credit" ? amount : -amount;
   if (net.get(entry.currency) === expected && [...net].every(([c, v]) => c === entry.currency || v === 0n)) return;
-  const must = `${entry.side === "credit" ? "debit" : "credit"} ${Accounts.bank} by ${amount} ${entry.currency}`;
-  const moves = [...net].filter(([, v]) => v !== 0n).map(([c, v]) => `${v > 0n ? "debits" : "credits"} it by ${v > 0n ? v : -v} ${c}`);
-  throw CashErrors.adjustmentInvalid(`${where} is a ${entry.side} of ${amount} ${entry.currency}: its adjusting entry must ${must}; this one ${moves.length === 0 ? "does not move it" : moves.join(" and ")}`, {
+  // Amounts in words as people read them (123.45 USD), the minor units beside, as the postings carry them.
+  const money = (v: bigint, c: string) => (exponentOrNull(c) === null ? `${v} ${c}` : `${formatMinor(v, c)} ${c} (${v} minor unit${v === 1n ? "" : "s"})`);
+  const must = `${entry.side === "credit" ? "debit" : "credit"} ${Accounts.bank} by ${money(amount, entry.currency)}`;
+  const moves = [...net].filter(([, v]) => v !== 0n).map(([c, v]) => `${v > 0n ? "debits" : "credits"} it by ${money(v > 0n ? v : -v, c)}`);
+  throw CashErrors.adjustmentInvalid(`${where} is a ${entry.side} of ${money(amount, entry.currency)}: its adjusting entry must ${must}; this one ${moves.length === 0 ? "does not move it" : moves.join(" and ")}`, {
     fields: [{ field: "adjustment.postings", message: `must ${must}` }],
   });
 }

@@ -67,9 +67,9 @@ describe("a resolution's adjusting entry", () => {
     };
     expect(refused([p("platform:cash:bank", "debit", 100n, "USD"), p("platform:reconciliation:x", "credit", 100n, "USD")])).toEqual([
       "ENT_CASH_ADJUSTMENT_INVALID",
-      "entry 2 is a debit of 7770 CHF: its adjusting entry must credit platform:cash:bank by 7770 CHF; this one debits it by 100 USD",
+      "entry 2 is a debit of 77.70 CHF (7770 minor units): its adjusting entry must credit platform:cash:bank by 77.70 CHF (7770 minor units); this one debits it by 1.00 USD (100 minor units)",
     ]);
-    expect(refused([p("platform:reconciliation:x", "debit", 7_770n), p("platform:cash:bank", "credit", 7_770n), p("platform:cash:bank", "credit", 1n, "USD"), p("platform:reconciliation:x", "debit", 1n, "USD")])![1]).toMatch(/credits it by 1 USD/);
+    expect(refused([p("platform:reconciliation:x", "debit", 7_770n), p("platform:cash:bank", "credit", 7_770n), p("platform:cash:bank", "credit", 1n, "USD"), p("platform:reconciliation:x", "debit", 1n, "USD")])![1]).toMatch(/credits it by 0\.01 USD \(1 minor unit\)/);
     expect(refused([p("seller:S-1:available", "debit", 7_770n), p("platform:cash:bank", "credit", 7_770n)])![1]).toMatch(/posts to seller:S-1:available/);
   });
 });

@@ -538,7 +538,7 @@ describe("the finance console (Chromium)", () => {
     const refused = panel.getByRole("alert");
     await refused.waitFor();
     expect(await refused.textContent()).toContain("ENT_CASH_ADJUSTMENT_INVALID");
-    expect(await refused.textContent()).toContain("Adjusting entry (adjustment.postings): must debit platform:cash:bank by 12345 USD");
+    expect(await refused.textContent()).toContain("Adjusting entry (adjustment.postings): must debit platform:cash:bank by 123.45 USD (12345 minor units)");
     await panel.getByRole("button", { name: "Edit" }).click();
     expect(await panel.getByRole("alert").count()).toBe(0);
     await panel.getByLabel("Posting 1 amount in minor units").fill("12345");
