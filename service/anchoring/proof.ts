@@ -388,7 +388,7 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
     "batch-digest",
     problems.length === 0,
     problems.length === 0
-      ? `totals digest ${td} (journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot}${p.currencyTotals === null ? "; per-currency totals withheld, their digest as given" : ""})`
+      ? `totals digest ${td} (${journalCount === 0n ? "no journal transaction" : `journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}`}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot}${p.currencyTotals === null ? "; per-currency totals withheld, their digest as given" : ""})`
       : problems.join("; "),
   );
   return checks;
