@@ -1,10 +1,12 @@
 /**
  * The dashboard's overview, read through each module's service (none of them is written to):
  * per-currency balances from the ledger's running totals, how far the journal is anchored, payouts
- * per rail, state and currency, and open reconciliation exceptions by age. Parts whose module is
+ * per rail, state and currency, and what waits for a person: open gateway reconciliation exceptions
+ * and unmatched bank statement entries by age, open bank payout exceptions. Parts whose module is
  * not configured (no chain: no anchoring, no vault payouts; no bank rail) answer as empty.
  */
 import type { AnchorService } from "./anchoring/index.js";
+import type { CashReconciliation } from "./cash/index.js";
 import type { BalanceSummary, Ledger } from "./ledger/types.js";
 import type { BankRail, PayoutService } from "./payouts/index.js";
 import { AGE_BUCKETS, type AgeBucket, type ReconciliationService } from "./reconciliation/index.js";
@@ -24,6 +26,10 @@ export interface Overview {
   payouts: Array<{ rail: "stablecoin" | "bank"; state: string; currency: string; count: number; amount: bigint }>;
   /** Open reconciliation exceptions per age bucket, the exception queue's own (AGE_BUCKETS). */
   exceptions: Array<{ ageBucket: AgeBucket; count: number }>;
+  /** Open unmatched bank statement entries per age bucket (the cash queue's own). */
+  cashExceptions: Array<{ ageBucket: AgeBucket; count: number }>;
+  /** Open bank payout exceptions (camt.054 entries not applied, cash bookings not made); 0 without a bank rail. */
+  bankPayoutExceptions: number;
 }
 
 export interface OverviewSources {
@@ -32,15 +38,18 @@ export interface OverviewSources {
   payouts?: PayoutService | undefined;
   bank?: BankRail | undefined;
   reconciliation?: ReconciliationService | undefined;
+  cash?: Pick<CashReconciliation, "exceptions"> | undefined;
 }
 
 export async function readOverview(s: OverviewSources): Promise<Overview> {
-  const [balances, anchoredThrough, vault, bank, exceptions] = await Promise.all([
+  const [balances, anchoredThrough, vault, bank, exceptions, cash, bankExceptions] = await Promise.all([
     s.ledger.balanceSummary(),
     s.anchoring?.anchoredThrough() ?? null,
     s.payouts?.summary() ?? [],
     s.bank?.summary() ?? [],
     s.reconciliation?.openExceptionsByAge() ?? null,
+    s.cash?.exceptions({ status: "open", limit: 1 }) ?? null,
+    s.bank?.exceptions({ status: "open", limit: 1 }) ?? null,
   ]);
   const position = await s.ledger.journalPosition(anchoredThrough ?? 0n);
   return {
@@ -53,5 +62,7 @@ export async function readOverview(s: OverviewSources): Promise<Overview> {
     },
     payouts: [...vault.map((p) => ({ rail: "stablecoin" as const, ...p })), ...bank.map((p) => ({ rail: "bank" as const, ...p }))],
     exceptions: exceptions === null ? [] : AGE_BUCKETS.map((ageBucket) => ({ ageBucket, count: exceptions[ageBucket] })),
+    cashExceptions: cash === null ? [] : AGE_BUCKETS.map((ageBucket) => ({ ageBucket, count: cash.openByAge[ageBucket] })),
+    bankPayoutExceptions: bankExceptions?.open ?? 0,
   };
 }

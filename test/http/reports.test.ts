@@ -35,6 +35,8 @@ interface OverviewBody {
   anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: Array<{ rail: string; state: string; currency: string; count: number; amountMinor: string }>;
   exceptions: Array<{ ageBucket: string; count: number }>;
+  cashExceptions: Array<{ ageBucket: string; count: number }>;
+  bankPayoutExceptions: number;
 }
 
 describe.each(kinds)("report routes on %s", (kind) => {
@@ -109,6 +111,10 @@ describe.each(kinds)("report routes on %s", (kind) => {
       { ageBucket: "8-30", count: 0 },
       { ageBucket: "over-30", count: 0 },
     ]);
+    // The bank's queues beside it, as their own routes count them.
+    const cash = json<{ openByAge: Record<string, number> }>(await h.get("/v1/cash/exceptions?status=open")).openByAge;
+    expect(o.cashExceptions).toEqual(["0-7", "8-30", "over-30"].map((ageBucket) => ({ ageBucket, count: cash[ageBucket] })));
+    expect(o.bankPayoutExceptions).toBe(h.services.bank === undefined ? 0 : json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open);
   });
 
   it("lists vault and bank payouts apart by rail, and counts lag from the anchored sequence", async () => {
@@ -116,8 +122,10 @@ describe.each(kinds)("report routes on %s", (kind) => {
       ledger: h.services.ledger,
       anchoring: { anchoredThrough: async () => 2n } as never,
       payouts: { summary: async () => [{ state: "final", currency: "CNY", count: 2, amount: 500n }] } as never,
-      bank: { summary: async () => [{ state: "instructed", currency: "CNY", count: 1, amount: 70n }] } as never,
+      bank: { summary: async () => [{ state: "instructed", currency: "CNY", count: 1, amount: 70n }], exceptions: async () => ({ items: [], open: 3 }) } as never,
+      cash: { exceptions: async () => ({ items: [], openByAge: { "0-7": 1, "8-30": 0, "over-30": 2 } }) },
     });
+    expect([o.bankPayoutExceptions, o.cashExceptions.map((x) => x.count)]).toEqual([3, [1, 0, 2]]);
     expect(o.payouts).toEqual([
       { rail: "stablecoin", state: "final", currency: "CNY", count: 2, amount: 500n },
       { rail: "bank", state: "instructed", currency: "CNY", count: 1, amount: 70n },

@@ -10,6 +10,10 @@ import { AGE_BUCKETS } from "../../reconciliation/index.js";
 import { bearer, DateTime, problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
 
+const AgeCount = Type.Object({
+  ageBucket: Type.String({ enum: [...AGE_BUCKETS], description: "Days since first seen, as the queues' age filter: 0-7, 8-30, over-30" }),
+  count: Type.Integer(),
+});
 const Minor = Type.String({ pattern: "^-?[0-9]+$", description: "Integer minor units of the line's currency" });
 
 const VolumesQuery = Type.Object(
@@ -57,12 +61,9 @@ const OverviewView = Type.Object({
       amountMinor: { ...Minor, description: "Sum in the seller's payout currency, minor units" },
     }),
   ),
-  exceptions: Type.Array(
-    Type.Object({
-      ageBucket: Type.String({ enum: [...AGE_BUCKETS], description: "Days since first seen, as the exception queue's age filter: 0-7, 8-30, over-30" }),
-      count: Type.Integer(),
-    }),
-  ),
+  exceptions: Type.Array(AgeCount),
+  cashExceptions: Type.Array(AgeCount, { description: "Open unmatched bank statement entries (GET /v1/cash/exceptions) by age since imported" }),
+  bankPayoutExceptions: Type.Integer({ description: "Open bank payout exceptions (GET /v1/payouts/bank/exceptions); 0 without a bank rail" }),
 });
 
 export async function reportRoutes(app: FastifyInstance): Promise<void> {
@@ -90,7 +91,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Dashboard overview: balances, anchoring lag, payouts, open exceptions",
       description:
-        "`balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen.",
+        "`balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen; `cashExceptions`: open unmatched bank statement entries by age; `bankPayoutExceptions`: open bank payout exceptions.",
       security: bearer,
       response: { 200: OverviewView, ...problems(401, 403, 429) },
     },
@@ -106,6 +107,8 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       },
       payouts: o.payouts.map((p) => ({ rail: p.rail, state: p.state, currency: p.currency, count: p.count, amountMinor: p.amount.toString() })),
       exceptions: o.exceptions,
+      cashExceptions: o.cashExceptions,
+      bankPayoutExceptions: o.bankPayoutExceptions,
     };
   });
 }
