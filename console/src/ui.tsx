@@ -2,7 +2,7 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
-import { formatAmount, formatLocal, formatMoney, localZoneLabel, utcTitle } from "./format";
+import { formatAmount, formatLocal, formatMoney, localZoneLabel, rateAsOf, utcTitle, withLocalInstants } from "./format";
 import { href, navigate, type Location } from "./router";
 
 export function Link(props: { href: string; children: ComponentChildren; class?: string; "aria-current"?: "page" | undefined }): JSX.Element {
@@ -49,13 +49,16 @@ export function Loading(): JSX.Element {
 }
 
 /**
- * A problem document: its code, its message, and each field it names with that field's messages.
+ * A problem document: its message in words, each field it names with that field's messages, and
+ * its stable code last and smaller (a reader reads the words; the code is for a search or a ticket).
  * `labels` names a form's fields in words (the label the reader filled in), keyed by the field path
- * the service answers with ("body.before", "query.at"); the path stays beside it.
+ * the service answers with ("body.before", "query.at"); the path stays beside it. An instant in a
+ * message is shown in the reader's zone too: the fields were entered in it. `id` makes the box a
+ * place focus can be moved to.
  */
-export function ErrorBox(props: { error: unknown; labels?: Readonly<Record<string, string>> }): JSX.Element {
+export function ErrorBox(props: { error: unknown; labels?: Readonly<Record<string, string>>; id?: string }): JSX.Element {
   const e = props.error;
-  const code = e instanceof ApiError ? e.code : "ERROR";
+  const code = e instanceof ApiError ? e.code : null;
   // One line per field, its messages together (a value can fail a pattern and a format at once).
   const fields = new Map<string, string[]>();
   for (const f of e instanceof ApiError ? e.fields : []) fields.set(f.field, [...(fields.get(f.field) ?? []), f.message]);
@@ -64,8 +67,8 @@ export function ErrorBox(props: { error: unknown; labels?: Readonly<Record<strin
   const message =
     code === "ENT_REQUEST_VALIDATION" && fields.size > 0 ? `${fields.size === 1 ? "A value was" : `${fields.size} values were`} not accepted:` : e instanceof Error ? e.message : String(e);
   return (
-    <div class="error" role="alert">
-      <strong>{code}</strong> {message}
+    <div class="error" role="alert" id={props.id} tabIndex={props.id === undefined ? undefined : -1}>
+      {withLocalInstants(message)}
       {fields.size > 0 && (
         <ul>
           {[...fields].map(([field, messages]) => (
@@ -77,13 +80,41 @@ export function ErrorBox(props: { error: unknown; labels?: Readonly<Record<strin
                   {props.labels[field]} (<code>{field}</code>)
                 </>
               )}
-              : {messages.join("; ")}
+              : {messages.map((m) => withLocalInstants(m)).join("; ")}
             </li>
           ))}
         </ul>
       )}
+      {code !== null && (
+        <small class="code">
+          {" "}
+          <code>{code}</code>
+        </small>
+      )}
     </div>
   );
+}
+
+/**
+ * Moves focus once the next render is on screen: an action that replaces the control it was
+ * started from (a form's Review button becomes its confirmation) would otherwise leave focus on the
+ * page's body. `focusLater(id)` focuses the element with that id after the render it causes.
+ */
+export function useFocusLater(): (id: string) => void {
+  const pending = useRef<string | null>(null);
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const id = pending.current;
+    if (id === null) return;
+    const el = document.getElementById(id);
+    if (el === null) return; // not rendered yet (still loading): tried again on the next render
+    pending.current = null;
+    el.focus();
+  });
+  return useCallback((id: string) => {
+    pending.current = id;
+    setTick((t) => t + 1);
+  }, []);
 }
 
 export type Loaded<T> = { state: "loading" } | { state: "error"; error: unknown } | { state: "ok"; value: T };
@@ -117,8 +148,9 @@ export function useUrlForm<T>(fromUrl: () => T, urlKey: string): [T, (next: T) =
 /**
  * A datetime-local input labelled with the reader's zone; its value is local time (format.ts
  * `isoToLocalInput` and `localInputToIso` convert), so the instant shown is the instant queried.
+ * `invalid` marks it (aria-invalid) and names the message that says why (`describedBy`).
  */
-export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void; disabled?: boolean }): JSX.Element {
+export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void; disabled?: boolean; invalid?: boolean; describedBy?: string }): JSX.Element {
   const at = props.value === "" ? new Date() : new Date(props.value);
   return (
     <>
@@ -132,10 +164,51 @@ export function LocalTimeInput(props: { id: string; label: string; value: string
         step={/T[0-9]{2}:[0-9]{2}:/.test(props.value) ? "any" : undefined}
         value={props.value}
         disabled={props.disabled}
+        aria-invalid={props.invalid === true ? true : undefined}
+        aria-describedby={props.invalid === true ? props.describedBy : undefined}
         onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
       />
     </>
   );
+}
+
+/**
+ * When a published FX rate is from (format.ts `rateAsOf`): a daily figure as its UTC day, any other
+ * instant in the reader's zone with its UTC time beside; the whole instant on hover.
+ */
+export function RateAsOf(props: { iso: string }): JSX.Element {
+  const r = rateAsOf(props.iso);
+  return (
+    <time dateTime={props.iso} title={`${utcTitle(props.iso)}${r.day ? ": a daily figure, dated by its UTC day" : ""}`}>
+      {r.text}
+    </time>
+  );
+}
+
+/** A link that moves focus past a long list to `target` (an element with tabIndex -1), for keyboard readers. */
+export function SkipLink(props: { target: string; children: ComponentChildren }): JSX.Element {
+  return (
+    <a
+      class="skip-past"
+      href={`#${props.target}`}
+      onClick={(e) => {
+        const el = document.getElementById(props.target);
+        if (el === null) return;
+        e.preventDefault();
+        el.focus();
+        el.scrollIntoView({ block: "start" });
+      }}
+    >
+      {props.children}
+    </a>
+  );
+}
+
+/** The value of the last load that succeeded (kept while the next one loads), or undefined before any. */
+export function useLastValue<T>(load: Loaded<T>): T | undefined {
+  const last = useRef<T | undefined>(undefined);
+  if (load.state === "ok") last.current = load.value;
+  return last.current;
 }
 
 /** Renders a load's value, or its loading or error state. */

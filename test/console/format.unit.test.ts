@@ -1,6 +1,27 @@
 /** The console's money and time formatting: minor units placed by the currency's exponent, never through floating point. */
 import { describe, expect, it } from "vitest";
-import { exponentOf, formatAmount, formatLocal, formatMoney, isoToLocalInput, localInputToIso, localZoneLabel, sumMinor, text, utcTitle } from "../../console/src/format.js";
+import {
+  exponentOf,
+  formatAmount,
+  formatLocal,
+  formatMoney,
+  instantInWords,
+  isoToLocalInput,
+  isUtcMonthStart,
+  localInputToIso,
+  localZoneLabel,
+  monthBounds,
+  nearestUtcMonthStart,
+  parseMonth,
+  rateAsOf,
+  skipReason,
+  sumMinor,
+  text,
+  utcMonthStart,
+  utcOffset,
+  utcTitle,
+  withLocalInstants,
+} from "../../console/src/format.js";
 
 describe("console formatting", () => {
   it("places the decimal point by the ISO 4217 exponent (the service's table), the stablecoin's by its 6 decimals", () => {
@@ -48,5 +69,51 @@ describe("console formatting", () => {
 
   it("shows JSON values as text only when they are text", () => {
     expect([text("a"), text(5), text(null), text({}), text(undefined, "")]).toEqual(["a", "5", "–", "–", ""]);
+  });
+
+  it("names a zone's offset in whole minutes, or with its seconds for a local mean time, never as a fraction", () => {
+    // São Paulo kept its local mean time (UTC-03:06:28) until 1914: Chromium's getTimezoneOffset says 186.47 minutes.
+    expect(utcOffset(new Date("1904-12-01T03:06:28Z"), "America/Sao_Paulo")).toBe("UTC-03:06:28");
+    expect(localZoneLabel(new Date("2024-12-01T03:00:00Z"), "America/Sao_Paulo")).toBe("America/Sao_Paulo, UTC-03:00");
+    expect(localZoneLabel(new Date("2024-12-01T00:00:00Z"), "Asia/Shanghai")).toBe("Asia/Shanghai, UTC+08:00");
+    expect(utcOffset(new Date("2024-12-01T00:00:00Z"), "UTC")).toBe("UTC+00:00");
+    expect(utcOffset(new Date("2024-12-01T00:00:00Z"), "Asia/Kolkata")).toBe("UTC+05:30");
+  });
+
+  it("takes a month only with a year of four digits, and computes its bounds without Date's two-digit years", () => {
+    // A month field reports year 0002 after the year's first digit: not a month yet (Date would make it 1902).
+    expect([parseMonth("0002-12"), parseMonth("202411-12"), parseMonth("2024-13"), parseMonth(""), parseMonth("2024-12")]).toEqual([null, null, null, null, [2024, 12]]);
+    expect(monthBounds("2024-12", "local")).toEqual({ from: "2024-12-01T00:00", to: "2025-01-01T00:00" });
+    expect(monthBounds("0002-12", "local")).toBeNull();
+    const utc = monthBounds("2024-12", "utc");
+    expect([localInputToIso(utc?.from ?? ""), localInputToIso(utc?.to ?? "")]).toEqual(["2024-12-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z"]);
+    // A year the browser allows and no ledger has (typed on without leaving the year): not an instant.
+    expect(localInputToIso("202411-12-01T00:00")).toBeNull();
+  });
+
+  it("knows the ledger's UTC month boundaries", () => {
+    expect([isUtcMonthStart("2025-01-01T00:00:00.000Z"), isUtcMonthStart("2024-12-31T16:00:00.000Z"), isUtcMonthStart("2025-01-01T00:00:00.001Z")]).toEqual([true, false, false]);
+    expect(utcMonthStart("2024-12-31T23:59:59.999Z", 1)).toBe("2025-01-01T00:00:00.000Z");
+    expect(nearestUtcMonthStart("2024-12-31T16:00:00.000Z")).toBe("2025-01-01T00:00:00.000Z");
+    expect(nearestUtcMonthStart("2025-01-01T03:00:00.000Z")).toBe("2025-01-01T00:00:00.000Z");
+  });
+
+  it("shows the instants of a service's message in the reader's zone too, the UTC instant kept", () => {
+    expect(instantInWords("2024-12-31T16:00:00.000Z", "Asia/Shanghai")).toBe("2025-01-01 00:00 (Asia/Shanghai, UTC+08:00; 2024-12-31T16:00:00.000Z)");
+    expect(withLocalInstants("must be at or after 2025-01-01T03:00:00.000Z", "America/Sao_Paulo")).toBe("must be at or after 2025-01-01 00:00 (America/Sao_Paulo, UTC-03:00; 2025-01-01T03:00:00.000Z)");
+    expect(withLocalInstants("no instant here", "Asia/Shanghai")).toBe("no instant here");
+  });
+
+  it("says why a revaluation skipped a currency in words, the code apart", () => {
+    const stale = skipReason("ENT_FX_RATE_STALE: no valid BRL->USD rate at 2025-01-05T04:00:00.000Z: rate 109 (USD/BRL) was valid until 2025-01-03T00:00:00.000Z", "Asia/Shanghai");
+    expect(stale).toEqual({ code: "ENT_FX_RATE_STALE", words: "no fresh rate was published for this instant: the last USD/BRL rate was valid until 2025-01-03 08:00 (Asia/Shanghai, UTC+08:00; 2025-01-03T00:00:00.000Z)" });
+    expect(skipReason("ENT_FX_RATE_NOT_FOUND: no BRL->USD rate at 2025-01-05T04:00:00.000Z (direct, inverse or through USD)")).toEqual({ code: "ENT_FX_RATE_NOT_FOUND", words: "no rate against USD has been published for it" });
+    expect(skipReason("not an ISO 4217 currency: no published mid rate applies")).toEqual({ code: null, words: "not an ISO 4217 currency: no published mid rate applies" });
+  });
+
+  it("dates a daily rate by its UTC day, wherever the reader is; any other instant in the reader's zone with UTC beside", () => {
+    // FRED's figure for 20 December is asOf 00:00 UTC: not "19 December, 21:00" in São Paulo.
+    expect(rateAsOf("2024-12-20T00:00:00.000Z", "America/Sao_Paulo")).toEqual({ text: "2024-12-20 (UTC day)", day: true });
+    expect(rateAsOf("2024-12-20T09:30:00.000Z", "America/Sao_Paulo")).toEqual({ text: "2024-12-20 06:30 (2024-12-20 09:30 UTC)", day: false });
   });
 });

@@ -83,6 +83,9 @@ export function AccountView(props: ViewProps): JSX.Element {
   const base = `/v1/accounts/${encodeURIComponent(account)}/${encodeURIComponent(currency)}`;
   const at = props.location.query.get("at");
   const [atInput, setAtInput] = useUrlForm(() => isoToLocalInput(at), at ?? "");
+  // A period's closing balance is asked for at its last millisecond (its end is exclusive; a
+  // trial balance links here that way): said as the period's end.
+  const periodEnd = at !== null && /T[0-9]{2}:[0-9]{2}:59\.999Z$/.test(at) ? new Date(Date.parse(at) + 1).toISOString() : null;
   const [now] = useLoad(() => get<Balance>(`${base}/balance`), [base]);
   const [atBalance] = useLoad(() => (at === null ? Promise.resolve(null) : get<Balance>(`${base}/balance`, { at })), [base, at]);
   const pages = usePages(async (cursor) => {
@@ -121,7 +124,16 @@ export function AccountView(props: ViewProps): JSX.Element {
             {(b) =>
               b === null ? null : (
                 <p data-testid="balance-at">
-                  Posted at <Time iso={at} /> (by effective date, late entries included): <Money minor={b.posted} currency={currency} />
+                  {periodEnd === null ? (
+                    <>
+                      Posted at <Time iso={at} />
+                    </>
+                  ) : (
+                    <>
+                      Posted before <Time iso={periodEnd} />, the closing balance of a period that ends then
+                    </>
+                  )}{" "}
+                  (by effective date, late entries included): <Money minor={b.posted} currency={currency} />
                 </p>
               )
             }

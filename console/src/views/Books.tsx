@@ -8,10 +8,10 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { canWrite, get, send, type Session } from "../api";
-import { formatLocal, isoToLocalInput, localInputToIso, localZoneLabel, utcTitle } from "../format";
+import { formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, monthOf, nearestUtcMonthStart, parseMonth, skipReason, utcMonthStart, utcOffset, utcTitle } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
-import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useLoad, useUrlForm, useUrlPages } from "../ui";
+import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, Pager, RateAsOf, Show, SkipLink, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm, useUrlPages } from "../ui";
 
 export interface TrialBalanceAccount {
   account: string;
@@ -75,17 +75,17 @@ const CLOSE_LABELS = { before: "Close every period before", note: "Note" } as co
 const TB_LABELS = { "query.from": "Effective from", "query.to": "Effective before" } as const;
 const REVALUE_LABELS = { at: "Revalue open positions at", "query.at": "Revalue open positions at" } as const;
 
-/** The first instant of the local month `offset` months from the one `at` is in, as a datetime-local value. */
-function localMonthStart(at: Date, offset: number): string {
-  const d = new Date(at.getFullYear(), at.getMonth() + offset, 1);
-  return `${String(d.getFullYear()).padStart(4, "0")}-${String(d.getMonth() + 1).padStart(2, "0")}-01T00:00`;
+/** The balance `?at=` that is a period's closing: the end is exclusive, a balance at an instant inclusive (GET /v1/accounts/…/balance). */
+function closingAt(end: string): string {
+  return new Date(Date.parse(end) - 1).toISOString();
 }
 
-/** The trial balance's accounts and its per-currency check (a period's, or a close report's). */
-export function TrialBalanceTables(props: { accounts: readonly TrialBalanceAccount[]; currencies: readonly TrialBalanceCurrency[]; currency?: string; caption: string }): JSX.Element {
+/** The trial balance's accounts and its per-currency check (a period's, or a close report's); each account links to its balance at the period's `end`. */
+export function TrialBalanceTables(props: { accounts: readonly TrialBalanceAccount[]; currencies: readonly TrialBalanceCurrency[]; currency?: string; caption: string; end: string }): JSX.Element {
   const only = props.currency ?? "";
   const currencies = props.currencies.filter((c) => only === "" || c.currency === only);
   const accounts = props.accounts.filter((a) => only === "" || a.currency === only);
+  const at = closingAt(props.end);
   return (
     <>
       <ListTable caption={`${props.caption}: per currency, the period's debits and credits`} showCaption columns={["Currency", ["Debits", "num"], ["Credits", "num"], "Balances"]}>
@@ -109,7 +109,7 @@ export function TrialBalanceTables(props: { accounts: readonly TrialBalanceAccou
           {accounts.map((a) => (
             <tr key={`${a.account}/${a.currency}`}>
               <td>
-                <Link href={href(`/accounts/${encodeURIComponent(a.account)}/${a.currency}`)}>{a.account}</Link>
+                <Link href={href(`/accounts/${encodeURIComponent(a.account)}/${a.currency}`, { at })}>{a.account}</Link>
               </td>
               <td>{a.currency}</td>
               <td>{a.normalBalance}</td>
@@ -133,15 +133,66 @@ export function TrialBalanceTables(props: { accounts: readonly TrialBalanceAccou
   );
 }
 
+/**
+ * The period form: a month (in the reader's zone or UTC's) or the two instants. The month field is
+ * the browser's own (a month, then a year, each typed in its part): it is read once it is left or
+ * the form is sent, never rebuilt while typed (a year's first digit is year 0002 until the rest comes).
+ */
+interface PeriodForm {
+  from: string;
+  to: string;
+  month: string;
+  zone: "local" | "utc";
+  /** The month was typed since the instants were last set from it. */
+  monthDirty: boolean;
+}
+
+function periodForm(fromIso: string, toIso: string): PeriodForm {
+  const m = fromIso !== "" && toIso !== "" ? monthOf(fromIso, toIso) : null;
+  return { from: isoToLocalInput(fromIso), to: isoToLocalInput(toIso), month: m?.month ?? "", zone: m?.zone ?? "local", monthDirty: false };
+}
+
+/** The form with its instants set from its month, or null when the month is not a complete one. */
+function fromMonth(f: PeriodForm): PeriodForm | null {
+  const b = monthBounds(f.month, f.zone);
+  return b === null ? null : { ...f, ...b, monthDirty: false };
+}
+
+const NOT_A_MONTH = "is not a month the ledger can take: choose a month and a year of four digits";
+const NOT_AN_INSTANT = "is not a date and time the ledger can take: a day, a month, a year of four digits and a time";
+
 function TrialBalanceCard(props: { location: Location }): JSX.Element {
   const q = props.location.query;
   const key = q.toString();
   const from = q.get("from") ?? "";
   const to = q.get("to") ?? "";
   const currency = q.get("currency")?.trim().toUpperCase() ?? "";
-  const [form, setForm] = useUrlForm(() => ({ from: isoToLocalInput(from), to: isoToLocalInput(to) }), key);
+  const [form, setForm] = useUrlForm(() => periodForm(from, to), key);
+  // Fields that cannot be read, by input id: said at the form, and nothing is queried.
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  useEffect(() => setProblems({}), [key]);
   const [load] = useLoad(() => (to === "" ? Promise.resolve(null) : get<TrialBalance>("/v1/ledger/trial-balance", { from, to })), [from, to]);
   const query = { from, to, currency, revaluations: q.get("revaluations") ?? undefined };
+  const monthStart = monthBounds(form.month, "local");
+  const zoneAt = monthStart === null ? new Date() : new Date(monthStart.from);
+  const offset = utcOffset(zoneAt);
+  const setInstant = (k: "from" | "to", v: string) => {
+    const next = { ...form, [k]: v };
+    const m = monthOf(localInputToIso(next.from) ?? "", localInputToIso(next.to) ?? "");
+    setForm({ ...next, month: m?.month ?? "", zone: m?.zone ?? form.zone, monthDirty: false });
+    setProblems(({ [`tb-${k}`]: _, ...rest }) => rest);
+  };
+  const applyMonth = (f: PeriodForm, bad: boolean) => {
+    const next = fromMonth(f);
+    if (next === null || bad) {
+      setForm(f);
+      if (f.month !== "" || bad) setProblems((p) => ({ ...p, "tb-month": `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.` }));
+      return;
+    }
+    setForm(next);
+    setProblems(({ "tb-month": _, "tb-from": _f, "tb-to": _t, ...rest }) => rest);
+  };
+  const invalid = (id: string) => problems[id] !== undefined;
   return (
     <section class="card" aria-labelledby="tb-h">
       <h2 id="tb-h">Trial balance</h2>
@@ -151,67 +202,123 @@ function TrialBalanceCard(props: { location: Location }): JSX.Element {
         aria-label="Trial balance period"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(href("/books", { ...query, from: localInputToIso(form.from) ?? undefined, to: localInputToIso(form.to) ?? undefined }));
+          let f = form;
+          const found: Record<string, string> = {};
+          const input = (id: string) => e.currentTarget.querySelector<HTMLInputElement>(`#${id}`);
+          if (f.monthDirty || input("tb-month")?.validity.badInput === true) {
+            const next = fromMonth(f);
+            if (next === null || input("tb-month")?.validity.badInput === true) found["tb-month"] = `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.`;
+            else f = next;
+          }
+          for (const [id, label, value] of [
+            ["tb-from", "Effective from", f.from],
+            ["tb-to", "Effective before", f.to],
+          ] as const) {
+            // An input the browser cannot read (a part left empty) has the value "": its validity says so.
+            if ((value === "" && input(id)?.validity.badInput === true) || (value !== "" && localInputToIso(value) === null)) found[id] = `${label}: “${value === "" ? "incomplete" : value}” ${NOT_AN_INSTANT}.`;
+          }
+          if (f.to === "" && found["tb-to"] === undefined) found["tb-to"] = "Effective before: enter the period's end.";
+          setForm(f);
+          setProblems(found);
+          if (Object.keys(found).length > 0) return;
+          navigate(href("/books", { ...query, from: localInputToIso(f.from) ?? undefined, to: localInputToIso(f.to) ?? undefined }));
         }}
       >
         <div>
-          <label for="tb-month">Month (local)</label>
+          <label for="tb-month">
+            Month <span class="zone">({form.zone === "utc" ? "UTC" : localZoneLabel(zoneAt)})</span>
+          </label>
           <input
             id="tb-month"
             type="month"
-            value={/^[0-9]{4}-[0-9]{2}-01T00:00$/.test(form.from) ? form.from.slice(0, 7) : ""}
-            onInput={(e) => {
-              const v = (e.target as HTMLInputElement).value;
-              const [y, m] = v.split("-").map(Number);
-              if (y === undefined || m === undefined || Number.isNaN(y) || Number.isNaN(m)) return;
-              const start = new Date(y, m - 1, 1);
-              setForm({ from: localMonthStart(start, 0), to: localMonthStart(start, 1) });
+            value={form.month}
+            aria-invalid={invalid("tb-month") ? true : undefined}
+            aria-describedby={invalid("tb-month") ? "tb-invalid" : undefined}
+            // Kept as typed; the period is set from it when the field is left (or the form sent).
+            onInput={(e) => setForm({ ...form, month: (e.target as HTMLInputElement).value, monthDirty: true })}
+            onBlur={(e) => {
+              const bad = (e.target as HTMLInputElement).validity.badInput;
+              if (form.monthDirty || bad) applyMonth(form, bad);
             }}
           />
         </div>
         <div>
-          <LocalTimeInput id="tb-from" label="Effective from" value={form.from} onInput={(v) => setForm({ ...form, from: v })} />
+          <label for="tb-month-zone">Month in</label>
+          <select
+            id="tb-month-zone"
+            value={form.zone}
+            aria-describedby={offset === "UTC+00:00" ? undefined : "tb-month-note"}
+            onChange={(e) => {
+              const f = { ...form, zone: (e.target as HTMLSelectElement).value === "utc" ? ("utc" as const) : ("local" as const) };
+              if (parseMonth(f.month) === null) setForm(f);
+              else applyMonth(f, false);
+            }}
+          >
+            <option value="local">your zone</option>
+            <option value="utc">UTC, the ledger's periods</option>
+          </select>
         </div>
         <div>
-          <LocalTimeInput id="tb-to" label="Effective before" value={form.to} onInput={(v) => setForm({ ...form, to: v })} />
+          <LocalTimeInput id="tb-from" label="Effective from" value={form.from} onInput={(v) => setInstant("from", v)} invalid={invalid("tb-from")} describedBy="tb-invalid" />
+        </div>
+        <div>
+          <LocalTimeInput id="tb-to" label="Effective before" value={form.to} onInput={(v) => setInstant("to", v)} invalid={invalid("tb-to")} describedBy="tb-invalid" />
         </div>
         <div class="buttons">
-          <button type="submit" disabled={form.to === ""}>
-            Show
-          </button>
+          <button type="submit">Show</button>
         </div>
       </form>
+      {offset !== "UTC+00:00" && (
+        <p class="muted" id="tb-month-note">
+          The ledger's periods are UTC months: the monthly storage charges are booked at a UTC month's last instant (23:59:59.999 UTC), which a month in your zone ({offset}) leaves out or takes in from the month before. Choose “UTC” for the
+          ledger's month.
+        </p>
+      )}
+      {Object.keys(problems).length > 0 && (
+        <div class="error" role="alert" id="tb-invalid">
+          Nothing was shown: the period cannot be read.
+          <ul>
+            {Object.entries(problems).map(([id, message]) => (
+              <li key={id}>{message}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {load.state === "error" ? (
         <ErrorBox error={load.error} labels={TB_LABELS} />
       ) : (
-      <Show load={load}>
-        {(tb) =>
-          tb === null ? (
-            <p class="muted">Choose the period's end.</p>
-          ) : (
-            <>
-              <p data-testid="tb-period">
-                Effective {tb.from === null ? "since the first entry" : <>from <Time iso={tb.from} /></>} to before <Time iso={tb.to} /> <span class="zone">({localZoneLabel(new Date(tb.to))})</span>: {tb.accounts.length} accounts,{" "}
-                {tb.currencies.every((c) => c.balanced) ? "every currency balances." : `${tb.currencies.filter((c) => !c.balanced).length} currency(ies) do not balance.`} Pending legs are left out.
-              </p>
-              <div class="filters">
-                <div>
-                  <label for="tb-currency">Currency</label>
-                  <select id="tb-currency" value={currency} onChange={(e) => navigate(href("/books", { ...query, currency: (e.target as HTMLSelectElement).value }), { replace: true })}>
-                    <option value="">every currency</option>
-                    {tb.currencies.map((c) => (
-                      <option key={c.currency} value={c.currency}>
-                        {c.currency}
-                      </option>
-                    ))}
-                  </select>
+        <Show load={load}>
+          {(tb) =>
+            tb === null ? (
+              <p class="muted">Choose the period's end.</p>
+            ) : (
+              <>
+                <p data-testid="tb-period">
+                  Effective {tb.from === null ? "since the first entry" : <>from <Time iso={tb.from} /></>} to before <Time iso={tb.to} /> <span class="zone">({localZoneLabel(new Date(tb.to))})</span>: {tb.accounts.length} accounts,{" "}
+                  {tb.currencies.every((c) => c.balanced) ? "every currency balances." : `${tb.currencies.filter((c) => !c.balanced).length} currency(ies) do not balance.`} Pending legs are left out.
+                  {!isUtcMonthStart(tb.to) || (tb.from !== null && !isUtcMonthStart(tb.from)) ? " This period is not a UTC month, the ledger's period." : ""}
+                </p>
+                <div class="filters">
+                  <div>
+                    <label for="tb-currency">Currency</label>
+                    <select id="tb-currency" value={currency} onChange={(e) => navigate(href("/books", { ...query, currency: (e.target as HTMLSelectElement).value }))}>
+                      <option value="">every currency</option>
+                      {tb.currencies.map((c) => (
+                        <option key={c.currency} value={c.currency}>
+                          {c.currency}
+                        </option>
+                      ))}
+                    </select>
+                  </div>
                 </div>
-              </div>
-              <TrialBalanceTables accounts={tb.accounts} currencies={tb.currencies} currency={currency} caption="Trial balance" />
-            </>
-          )
-        }
-      </Show>
+                <p>
+                  <SkipLink target="closes-h">Skip the accounts to the period closes</SkipLink>
+                </p>
+                <TrialBalanceTables accounts={tb.accounts} currencies={tb.currencies} currency={currency} caption="Trial balance" end={tb.to} />
+              </>
+            )
+          }
+        </Show>
       )}
     </section>
   );
@@ -225,13 +332,78 @@ function CloseDigest(props: { id: string }): JSX.Element {
   return <span class="muted">…</span>;
 }
 
-function CloseForm(props: { closedBefore: string | null; suggested: string; onClosed: () => void }): JSX.Element {
+/**
+ * The close offered: the end of the period shown once it has passed, unless the books are closed
+ * there already; then the next period after the latest close (the next UTC month after a close at a
+ * UTC month's start, else the next month in the reader's zone). "" when that has not passed yet.
+ */
+function suggestedClose(periodEnd: string, closedBefore: string | null, now = Date.now()): string {
+  let s = periodEnd;
+  if (closedBefore !== null && (s === "" || Date.parse(s) <= Date.parse(closedBefore))) {
+    if (isUtcMonthStart(closedBefore)) s = utcMonthStart(closedBefore, 1);
+    else {
+      const d = new Date(closedBefore);
+      const month = `${String(d.getFullYear()).padStart(4, "0")}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+      s = localInputToIso(monthBounds(month, "local")?.to ?? "") ?? "";
+    }
+  }
+  return s !== "" && Date.parse(s) <= now ? s : "";
+}
+
+/**
+ * What a reader should know before closing at `iso`: that it is not a UTC month's start (the
+ * ledger's periods and its monthly charges are UTC months), and that the last revaluation is before
+ * it (once closed, no revaluation can be dated inside the period).
+ */
+function CloseNotes(props: { iso: string; lastRevaluation: string | null | undefined; onUse?: (iso: string) => void }): JSX.Element | null {
+  const { iso } = props;
+  const notes: JSX.Element[] = [];
+  if (!isUtcMonthStart(iso)) {
+    const nearest = nearestUtcMonthStart(iso);
+    const lastInstant = closingAt(nearest);
+    notes.push(
+      <p key="utc">
+        {formatLocal(iso)} here is <code>{new Date(iso).toISOString()}</code>, not the start of a UTC month, where the ledger's periods end.{" "}
+        {Date.parse(iso) <= Date.parse(lastInstant)
+          ? `The monthly storage charges, booked at the UTC month's last instant (${instantInWords(lastInstant)}), and everything else effective until then fall after this close, into the next period.`
+          : `Everything effective from the UTC month's start (${instantInWords(nearest)}) until then falls inside the closed period.`}{" "}
+        The nearest UTC month boundary is {instantInWords(nearest)}.
+        {props.onUse !== undefined && (
+          <>
+            {" "}
+            <button type="button" class="secondary" onClick={() => props.onUse?.(nearest)}>
+              Close before {formatLocal(nearest)} instead
+            </button>
+          </>
+        )}
+      </p>,
+    );
+  }
+  if (props.lastRevaluation === null) {
+    notes.push(<p key="reval">No FX revaluation is booked yet. Once the period is closed, none can be dated inside it: revalue the open positions (below) first if the period should include one.</p>);
+  } else if (props.lastRevaluation !== undefined && Date.parse(props.lastRevaluation) < Date.parse(iso)) {
+    notes.push(
+      <p key="reval">
+        The last FX revaluation is at {instantInWords(props.lastRevaluation)}, before this close. Once the period is closed, a revaluation can no longer be dated inside it: revalue the open positions (below) at the period's end first if the
+        period should include it.
+      </p>,
+    );
+  }
+  return notes.length === 0 ? null : (
+    <div class="notice" data-testid="close-notes">
+      {notes}
+    </div>
+  );
+}
+
+function CloseForm(props: { closedBefore: string | null; suggested: string; lastRevaluation: string | null | undefined; onClosed: () => void }): JSX.Element {
   const [before, setBefore] = useUrlForm(() => isoToLocalInput(props.suggested), props.suggested);
   const [note, setNote] = useState("");
   const [step, setStep] = useState<"edit" | "confirm">("edit");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<(PeriodClose & { reportDigest: string; anchored: boolean }) | null>(null);
+  const focusLater = useFocusLater();
   const iso = localInputToIso(before);
   const close = async () => {
     if (iso === null) return;
@@ -242,10 +414,12 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; onCl
       setDone(r);
       setStep("edit");
       setNote("");
+      focusLater("closed");
       props.onClosed();
     } catch (e) {
       setError(e);
       setStep("edit");
+      focusLater("close-error");
     } finally {
       setBusy(false);
     }
@@ -264,7 +438,10 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; onCl
           e.preventDefault();
           setError(null);
           setDone(null);
-          if (iso !== null) setStep("confirm");
+          if (iso !== null) {
+            setStep("confirm");
+            focusLater("close-confirm");
+          }
         }}
       >
         <div>
@@ -275,33 +452,43 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; onCl
           <input id="close-note" value={note} maxLength={500} disabled={step === "confirm"} onInput={(e) => setNote((e.target as HTMLInputElement).value)} placeholder="December 2024 close" />
         </div>
         <div class="buttons">
-          <button type="submit" disabled={iso === null || step === "confirm"}>
+          <button type="submit" id="close-review" disabled={iso === null || step === "confirm"}>
             Review the close
           </button>
         </div>
       </form>
+      {step === "edit" && iso !== null && <CloseNotes iso={iso} lastRevaluation={props.lastRevaluation} onUse={(at) => setBefore(isoToLocalInput(at))} />}
       {step === "confirm" && iso !== null && (
-        <div class="card resolve" role="region" aria-label="Confirm the close">
+        <div class="card resolve" role="region" aria-label="Confirm the close" id="close-confirm" tabIndex={-1}>
           <p>
             <strong>
               Close every period before {formatLocal(iso)} ({localZoneLabel(new Date(iso))})
             </strong>
             , that is before <code>{new Date(iso).toISOString()}</code> UTC{props.closedBefore === null ? "" : <> (the books are closed before <Time iso={props.closedBefore} /> now)</>}?
           </p>
+          <CloseNotes iso={iso} lastRevaluation={props.lastRevaluation} />
           <p>A close cannot be undone: periods are never reopened, and a later close can only be later still.</p>
           <p class="actions">
             <button type="button" disabled={busy} onClick={() => void close()}>
               {busy ? "Closing…" : "Close the periods"}
             </button>{" "}
-            <button type="button" class="secondary" disabled={busy} onClick={() => setStep("edit")}>
+            <button
+              type="button"
+              class="secondary"
+              disabled={busy}
+              onClick={() => {
+                setStep("edit");
+                focusLater("close-review");
+              }}
+            >
               Back
             </button>
           </p>
         </div>
       )}
-      {error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} />}
+      {error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />}
       {done !== null && (
-        <p role="status" data-testid="closed">
+        <p role="status" data-testid="closed" id="closed" tabIndex={-1}>
           Closed: every period before <Time iso={done.closedBefore} /> (close <Link href={href(`/books/closes/${done.id}`)}>{done.id}</Link>). Report digest (sha256): <code class="hash">{done.reportDigest}</code>
           {done.anchored ? ", queued for anchoring." : "; this server has no chain, so it is not anchored."}
         </p>
@@ -310,13 +497,19 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; onCl
   );
 }
 
-function Closes(props: { session: Session; suggested: string }): JSX.Element {
+function Closes(props: { session: Session; periodEnd: string; revalued: number }): JSX.Element {
   const [load, reload] = useLoad(() => get<{ closedBefore: string | null; closes: PeriodClose[] }>("/v1/ledger/periods"), []);
+  // The newest revaluation, for the close form's note: it must be inside the period before the close.
+  const [latest] = useLoad(() => get<{ items: Revaluation[] }>("/v1/fx/revaluations", { limit: 1 }), [props.revalued]);
+  const periods = useLastValue(load);
+  const lastRevaluation = useLastValue(latest);
   const write = canWrite(props.session);
   return (
     <>
       <section class="card" aria-labelledby="closes-h">
-        <h2 id="closes-h">Period closes</h2>
+        <h2 id="closes-h" tabIndex={-1}>
+          Period closes
+        </h2>
         <Show load={load}>
           {({ closedBefore, closes }) =>
             closes.length === 0 ? (
@@ -356,7 +549,15 @@ function Closes(props: { session: Session; suggested: string }): JSX.Element {
           }
         </Show>
       </section>
-      {write && <CloseForm closedBefore={load.state === "ok" ? load.value.closedBefore : null} suggested={props.suggested} onClosed={reload} />}
+      {write && (
+        <CloseForm
+          closedBefore={periods?.closedBefore ?? null}
+          // Nothing is offered until the closes are known: the period shown may be closed already.
+          suggested={periods === undefined ? "" : suggestedClose(props.periodEnd, periods.closedBefore)}
+          lastRevaluation={lastRevaluation === undefined ? undefined : (lastRevaluation.items[0]?.at ?? null)}
+          onClosed={reload}
+        />
+      )}
     </>
   );
 }
@@ -381,7 +582,7 @@ function RevaluationLines(props: { r: Revaluation }): JSX.Element {
               </td>
               <td class="num">{l.midRate}</td>
               <td>
-                {l.source} <span class="muted">as of</span> <Time iso={l.asOf} />
+                {l.source} <span class="muted">as of</span> <RateAsOf iso={l.asOf} />
               </td>
               <td class="num">
                 <Money minor={l.unrealised} currency="USD" code={false} />
@@ -394,15 +595,57 @@ function RevaluationLines(props: { r: Revaluation }): JSX.Element {
         </ListTable>
       )}
       {r.skipped.length > 0 && (
-        <ul aria-label="Positions not revalued">
-          {r.skipped.map((s) => (
-            <li key={s.currency}>
-              {s.currency} not revalued: {s.reason}
-            </li>
-          ))}
+        <ul aria-label="Positions not revalued" data-testid="skipped">
+          {r.skipped.map((s) => {
+            const why = skipReason(s.reason);
+            return (
+              <li key={s.currency}>
+                {s.currency}: not revalued: {why.words}.
+                {why.code !== null && (
+                  <small class="code">
+                    {" "}
+                    <code>{why.code}</code>
+                  </small>
+                )}
+              </li>
+            );
+          })}
         </ul>
       )}
     </>
+  );
+}
+
+/** What a revaluation did, in one sentence: booked or not, and whether positions were left out (then it is incomplete). */
+function RevaluationOutcome(props: { r: Revaluation; exists: boolean }): JSX.Element {
+  const r = props.r;
+  const skipped = r.skipped.length;
+  const total = skipped + r.lines.length;
+  const which = skipped === total ? (total === 1 ? "the open position" : `all ${total} open positions`) : `${skipped} of ${total} open positions`;
+  return (
+    <p class={skipped > 0 ? "notice" : undefined}>
+      Revaluation at <Time iso={r.at} />
+      {props.exists ? " (recorded before)" : ""}
+      {skipped > 0 ? (
+        <>
+          {" "}
+          is <strong>incomplete</strong>: {which} {skipped === 1 ? "was" : "were"} skipped because no usable rate was published for {skipped === 1 ? "it" : "them"} (below)
+          {r.transactionId === null ? (
+            ", and nothing was booked."
+          ) : (
+            <>
+              ; the others are booked as journal transaction <Link href={href(`/transactions/${r.transactionId}`)}>{r.transactionId}</Link>.
+            </>
+          )}
+        </>
+      ) : r.transactionId === null ? (
+        ": nothing changed, so nothing was booked."
+      ) : (
+        <>
+          : booked as journal transaction <Link href={href(`/transactions/${r.transactionId}`)}>{r.transactionId}</Link>.
+        </>
+      )}
+    </p>
   );
 }
 
@@ -444,17 +687,7 @@ function RevalueForm(props: { onRevalued: () => void }): JSX.Element {
       {error !== null && <ErrorBox error={error} labels={REVALUE_LABELS} />}
       {done !== null && (
         <div role="status" data-testid="revalued">
-          <p>
-            Revaluation at <Time iso={done.revaluation.at} />
-            {done.status === "exists" ? " (recorded before)" : ""}:{" "}
-            {done.revaluation.transactionId === null ? (
-              "nothing changed, so nothing was booked."
-            ) : (
-              <>
-                booked as journal transaction <Link href={href(`/transactions/${done.revaluation.transactionId}`)}>{done.revaluation.transactionId}</Link>.
-              </>
-            )}
-          </p>
+          <RevaluationOutcome r={done.revaluation} exists={done.status === "exists"} />
           <RevaluationLines r={done.revaluation} />
         </div>
       )}
@@ -462,7 +695,7 @@ function RevalueForm(props: { onRevalued: () => void }): JSX.Element {
   );
 }
 
-function Revaluations(props: { session: Session; location: Location }): JSX.Element {
+function Revaluations(props: { session: Session; location: Location; onRevalued: () => void }): JSX.Element {
   const pages = useUrlPages(
     props.location,
     "revaluations",
@@ -476,7 +709,14 @@ function Revaluations(props: { session: Session; location: Location }): JSX.Elem
     <section class="card" aria-labelledby="reval-h">
       <h2 id="reval-h">FX revaluations</h2>
       <p class="muted">Each open fx:&lt;currency&gt;-USD position restated at the published mid rate in force at an instant; only the change since the previous revaluation is booked (platform:fx:unrealised_gain_loss).</p>
-      {canWrite(props.session) && <RevalueForm onRevalued={pages.reload} />}
+      {canWrite(props.session) && (
+        <RevalueForm
+          onRevalued={() => {
+            pages.reload();
+            props.onRevalued();
+          }}
+        />
+      )}
       <Show load={pages.load}>
         {({ items }) =>
           items.length === 0 ? (
@@ -505,23 +745,23 @@ function Revaluations(props: { session: Session; location: Location }): JSX.Elem
 
 export function Books(props: ViewProps): JSX.Element {
   const q = props.location.query;
+  const [revalued, setRevalued] = useState(0);
   // The period is the URL's; without one, the current month in the reader's zone.
   const missing = q.get("to") === null;
   useEffect(() => {
     if (!missing) return;
     const now = new Date();
-    navigate(href("/books", { from: localInputToIso(localMonthStart(now, 0)) ?? undefined, to: localInputToIso(localMonthStart(now, 1)) ?? undefined, currency: q.get("currency") ?? undefined }), { replace: true });
+    const month = `${String(now.getFullYear()).padStart(4, "0")}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+    const b = monthBounds(month, "local");
+    navigate(href("/books", { from: localInputToIso(b?.from ?? "") ?? undefined, to: localInputToIso(b?.to ?? "") ?? undefined, currency: q.get("currency") ?? undefined }), { replace: true });
   }, [missing]);
   if (missing) return <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>;
-  // A close is suggested at the end of the period shown, once that has passed.
-  const to = q.get("to") ?? "";
-  const suggested = Date.parse(to) <= Date.now() ? to : "";
   return (
     <>
       <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>
       <TrialBalanceCard location={props.location} />
-      <Closes session={props.session} suggested={suggested} />
-      <Revaluations session={props.session} location={props.location} />
+      <Closes session={props.session} periodEnd={q.get("to") ?? ""} revalued={revalued} />
+      <Revaluations session={props.session} location={props.location} onRevalued={() => setRevalued((r) => r + 1)} />
     </>
   );
 }
@@ -580,7 +820,7 @@ export function PeriodCloseView(props: ViewProps): JSX.Element {
             </section>
             <section aria-labelledby="report-h">
               <h2 id="report-h">The closed period's trial balance</h2>
-              <TrialBalanceTables accounts={report.trialBalance.accounts} currencies={report.trialBalance.currencies} caption="Closed period" />
+              <TrialBalanceTables accounts={report.trialBalance.accounts} currencies={report.trialBalance.currencies} caption="Closed period" end={c.closedBefore} />
             </section>
           </>
         );

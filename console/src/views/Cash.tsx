@@ -12,7 +12,7 @@ import { formatMoney, sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Transaction } from "../types";
-import { Badge, Fields, Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
+import { Badge, Fields, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 /** service/http/routes/cash.ts EntryView. */
@@ -112,23 +112,53 @@ function Gap(props: { s: CashStatement }): JSX.Element {
   );
 }
 
+/** ISO 20022's "no reference given" (an EndToEndId of NOTPROVIDED): not a reference to show. */
+const NOT_PROVIDED = "NOTPROVIDED";
+
+/**
+ * An entry's texts and references, each once: the parser lists the bank's own reference
+ * (AcctSvcrRef) among the texts too, and ISO 20022's NOTPROVIDED placeholder is no reference.
+ */
+export function referenceParts(e: Pick<CashEntry, "texts" | "bankReference">): { texts: string[]; bankReference: string | null } {
+  const bankReference = e.bankReference === null || e.bankReference.trim() === "" || e.bankReference.trim().toUpperCase() === NOT_PROVIDED ? null : e.bankReference.trim();
+  const texts = [...new Set(e.texts.map((t) => t.trim()))].filter((t) => t !== "" && t.toUpperCase() !== NOT_PROVIDED && t !== bankReference);
+  return { texts, bankReference };
+}
+
 function Reference(props: { e: CashEntry }): JSX.Element {
-  const texts = props.e.texts.filter((t) => t.trim() !== "");
+  const { texts, bankReference } = referenceParts(props.e);
   return (
     <>
       {texts.length === 0 ? <span class="muted">–</span> : texts.join(" · ")}
-      {props.e.bankReference !== null && <span class="muted"> (bank ref. {props.e.bankReference})</span>}
+      {bankReference !== null && <span class="muted"> (bank ref. {bankReference})</span>}
     </>
   );
 }
 
-function Statements(props: { location: Location; shown: number }): JSX.Element {
-  const [load] = useLoad(() => get<{ items: CashStatement[] }>("/v1/cash/statements", { limit: props.shown }), [props.shown]);
+/**
+ * Each statement's unmatched entries still open, or null when the page cannot count them all. The
+ * statement's own `unmatched` is what its import found and never changes; a resolution closes the
+ * entry in the queue, which is where the open ones are counted.
+ */
+async function openPerStatement(): Promise<Map<string, number> | null> {
+  const q = await get<{ items: CashException[]; openByAge: Record<string, number> }>("/v1/cash/exceptions", { status: "open", limit: MAX_LIMIT });
+  const total = Object.values(q.openByAge).reduce((a, n) => a + n, 0);
+  if (q.items.length < total) return null;
+  const open = new Map<string, number>();
+  for (const x of q.items) open.set(x.statementId, (open.get(x.statementId) ?? 0) + 1);
+  return open;
+}
+
+function Statements(props: { location: Location; shown: number; refresh: number }): JSX.Element {
+  const [load] = useLoad(async () => {
+    const [list, open] = await Promise.all([get<{ items: CashStatement[] }>("/v1/cash/statements", { limit: props.shown }), openPerStatement()]);
+    return { items: list.items, open };
+  }, [props.shown, props.refresh]);
   return (
     <section class="card" aria-labelledby="stmts-h">
       <h2 id="stmts-h">Bank statements</h2>
       <Show load={load}>
-        {({ items }) =>
+        {({ items, open }) =>
           items.length === 0 ? (
             <p class="muted">No statement imported yet: POST the bank's camt.053 to /v1/cash/statements.</p>
           ) : (
@@ -153,7 +183,10 @@ function Statements(props: { location: Location; shown: number }): JSX.Element {
                     </td>
                     <td>{s.gap === null ? "none" : <Badge value="gap" tone="bad" />}</td>
                     <td class="num">{s.matched}</td>
-                    <td class="num">{s.unmatched}</td>
+                    <td class="num" data-testid="unmatched">
+                      {s.unmatched}
+                      {open !== null && s.unmatched > 0 && <span class="muted">{` · ${open.get(s.id) ?? 0} open`}</span>}
+                    </td>
                     <td>
                       <Time iso={s.importedAt} />
                     </td>
@@ -193,7 +226,7 @@ function proposedPostings(e: CashEntry): PostingInput[] {
       ];
 }
 
-function ResolveEntry(props: { x: CashException; onDone: () => void; onCancel: () => void }): JSX.Element {
+function ResolveEntry(props: { x: CashException; onBooked: () => void; onDone: () => void; onCancel: () => void }): JSX.Element {
   const { x } = props;
   const e = x.entry;
   return (
@@ -211,30 +244,34 @@ function ResolveEntry(props: { x: CashException; onDone: () => void; onCancel: (
         const id = r?.resolution.journalTransactionId ?? null;
         return id === null ? null : get<Transaction>(`/v1/transactions/${encodeURIComponent(id)}`);
       }}
+      onBooked={props.onBooked}
       onDone={props.onDone}
       onCancel={props.onCancel}
     />
   );
 }
 
-function Exceptions(props: { session: Session; location: Location; shown: number }): JSX.Element {
+function Exceptions(props: { session: Session; location: Location; shown: number; onResolved: () => void }): JSX.Element {
   const q = props.location.query;
   const status = q.get("status") ?? "open";
   const age = q.get("age") ?? "";
-  const [resolving, setResolving] = useState<string | null>(null);
+  // The entry being resolved: its form is shown below the list (not in a row of the table, which
+  // scrolls sideways on a phone), and stays with its confirmation while the list reloads.
+  const [resolving, setResolving] = useState<CashException | null>(null);
+  const focusLater = useFocusLater();
   const [load, reload] = useLoad(
     () => get<{ items: CashException[]; openByAge: Record<string, number> }>("/v1/cash/exceptions", { status: status === "any" ? undefined : status, age, limit: props.shown }),
     [status, age, props.shown],
   );
   const write = canWrite(props.session);
-  const filter = (k: string) => (e: Event) => {
-    setResolving(null);
-    navigate(cashHref(props.location, { [k]: (e.target as HTMLSelectElement).value }), { replace: true });
-  };
-  const columns = 9 + (write ? 1 : 0);
+  const filter = (k: string) => (e: Event) => navigate(cashHref(props.location, { [k]: (e.target as HTMLSelectElement).value }));
+  const keyOf = (x: CashException) => `${x.statementId}:${x.entry.index}`;
+  const resolvingKey = resolving === null ? null : keyOf(resolving);
   return (
     <section class="card" aria-labelledby="cashq-h">
-      <h2 id="cashq-h">Unmatched bank entries</h2>
+      <h2 id="cashq-h" tabIndex={-1}>
+        Unmatched bank entries
+      </h2>
       <div class="filters">
         <div>
           <label for="cq-status">Status</label>
@@ -290,66 +327,56 @@ function Exceptions(props: { session: Session; location: Location; shown: number
                   </thead>
                   <tbody>
                     {items.map((x) => {
-                      const key = `${x.statementId}:${x.entry.index}`;
+                      const key = keyOf(x);
                       return (
-                        <Fragment key={key}>
-                          <tr>
+                        <tr key={key} class={resolvingKey === key ? "resolving" : undefined}>
+                          <td>
+                            <Link href={href(`/cash/statements/${x.statementId}`)}>{x.statement}</Link> <span class="muted">{x.account}</span>
+                          </td>
+                          <td>{x.entry.index}</td>
+                          <td class="date">{x.entry.bookingDate ?? "–"}</td>
+                          <td>{x.entry.side}</td>
+                          <td class="num">
+                            <Money minor={x.entry.amount} currency={x.entry.currency} />
+                          </td>
+                          <td>
+                            <Reference e={x.entry} />
+                          </td>
+                          <td title={`imported ${x.importedAt}`}>{x.ageDays} d</td>
+                          <td>
+                            <Badge value={x.status} />
+                          </td>
+                          <td>
+                            {x.resolution === null ? (
+                              <span class="muted">–</span>
+                            ) : (
+                              <>
+                                {x.resolution.note}
+                                {x.resolution.journalTransactionId !== null && (
+                                  <>
+                                    {" "}
+                                    (journal transaction <Link href={href(`/transactions/${x.resolution.journalTransactionId}`)}>{x.resolution.journalTransactionId}</Link>)
+                                  </>
+                                )}
+                              </>
+                            )}
+                          </td>
+                          {write && (
                             <td>
-                              <Link href={href(`/cash/statements/${x.statementId}`)}>{x.statement}</Link> <span class="muted">{x.account}</span>
-                            </td>
-                            <td>{x.entry.index}</td>
-                            <td class="date">{x.entry.bookingDate ?? "–"}</td>
-                            <td>{x.entry.side}</td>
-                            <td class="num">
-                              <Money minor={x.entry.amount} currency={x.entry.currency} />
-                            </td>
-                            <td>
-                              <Reference e={x.entry} />
-                            </td>
-                            <td title={`imported ${x.importedAt}`}>{x.ageDays} d</td>
-                            <td>
-                              <Badge value={x.status} />
-                            </td>
-                            <td>
-                              {x.resolution === null ? (
-                                <span class="muted">–</span>
-                              ) : (
-                                <>
-                                  {x.resolution.note}
-                                  {x.resolution.journalTransactionId !== null && (
-                                    <>
-                                      {" "}
-                                      (journal transaction <Link href={href(`/transactions/${x.resolution.journalTransactionId}`)}>{x.resolution.journalTransactionId}</Link>)
-                                    </>
-                                  )}
-                                </>
+                              {x.status === "open" && (
+                                <button
+                                  type="button"
+                                  id={`resolve-${key}`}
+                                  onClick={() => setResolving(resolvingKey === key ? null : x)}
+                                  aria-expanded={resolvingKey === key}
+                                  aria-controls={resolvingKey === key ? "resolution" : undefined}
+                                >
+                                  Resolve
+                                </button>
                               )}
                             </td>
-                            {write && (
-                              <td>
-                                {x.status === "open" && (
-                                  <button type="button" onClick={() => setResolving(resolving === key ? null : key)} aria-expanded={resolving === key}>
-                                    Resolve
-                                  </button>
-                                )}
-                              </td>
-                            )}
-                          </tr>
-                          {resolving === key && (
-                            <tr>
-                              <td colSpan={columns}>
-                                <ResolveEntry
-                                  x={x}
-                                  onCancel={() => setResolving(null)}
-                                  onDone={() => {
-                                    setResolving(null);
-                                    reload();
-                                  }}
-                                />
-                              </td>
-                            </tr>
                           )}
-                        </Fragment>
+                        </tr>
                       );
                     })}
                   </tbody>
@@ -364,17 +391,37 @@ function Exceptions(props: { session: Session; location: Location; shown: number
           </>
         )}
       </Show>
+      {resolving !== null && (
+        <ResolveEntry
+          key={resolvingKey}
+          x={resolving}
+          onCancel={() => {
+            setResolving(null);
+            focusLater(`resolve-${resolvingKey ?? ""}`);
+          }}
+          onBooked={() => {
+            reload();
+            props.onResolved();
+          }}
+          onDone={() => {
+            setResolving(null);
+            focusLater("cashq-h");
+          }}
+        />
+      )}
     </section>
   );
 }
 
 export function Cash(props: ViewProps): JSX.Element {
   const q = props.location.query;
+  // A resolution changes the statements' open counts as well as the queue.
+  const [resolved, setResolved] = useState(0);
   return (
     <>
       <Title sub="The platform's bank statements (camt.053) against the ledger: each entry matched to a remittance or a bank payout, or queued.">Cash</Title>
-      <Statements location={props.location} shown={countOf(q.get("statements"), STEP)} />
-      <Exceptions session={props.session} location={props.location} shown={countOf(q.get("entries"), 50)} />
+      <Statements location={props.location} shown={countOf(q.get("statements"), STEP)} refresh={resolved} />
+      <Exceptions session={props.session} location={props.location} shown={countOf(q.get("entries"), 50)} onResolved={() => setResolved((r) => r + 1)} />
     </>
   );
 }

@@ -67,8 +67,10 @@ async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
  * at `path`), fetched and verified in the page at once; the reader may pick another node.
  * `fileName` is what "Download proof.json" saves it as.
  */
-export function ProofPanel(props: { path: string; fileName: string }): JSX.Element {
+export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3 }): JSX.Element {
   const { path, fileName } = props;
+  // Under the page's h1 on a proof's own page, under a section's h2 on a settlement's.
+  const H = props.level === 2 ? "h2" : "h3";
   const [proof, setProof] = useState<Record<string, unknown> | null>(null);
   const [proofError, setProofError] = useState<unknown>(null);
   const [rpc, setRpc] = useState<string>(() => localStorage.getItem(RPC_KEY) ?? "");
@@ -131,7 +133,7 @@ export function ProofPanel(props: { path: string; fileName: string }): JSX.Eleme
       )}
       {proof !== null && (
         <section aria-labelledby="anchor-h">
-          <h3 id="anchor-h">Anchor</h3>
+          <H id="anchor-h">Anchor</H>
           <Fields
             rows={[
               ["Chain", text(proof["chainId"])],
@@ -152,7 +154,7 @@ export function ProofPanel(props: { path: string; fileName: string }): JSX.Eleme
         </section>
       )}
       <section aria-labelledby="verify-h">
-        <h3 id="verify-h">Verification in this browser, against the chain</h3>
+        <H id="verify-h">Verification in this browser, against the chain</H>
         <form
           class="inline"
           onSubmit={(e) => {
@@ -215,7 +217,7 @@ export function ProofView(props: ViewProps): JSX.Element {
   return (
     <>
       <Title sub={<Link href={href(`/settlements/${id}`)}>Back to settlement {id}</Link>}>{`Inclusion proof of settlement ${id}`}</Title>
-      <ProofPanel path={`/v1/settlements/${encodeURIComponent(id)}/proof`} fileName={`settlement-${id}-proof.json`} />
+      <ProofPanel path={`/v1/settlements/${encodeURIComponent(id)}/proof`} fileName={`settlement-${id}-proof.json`} level={2} />
     </>
   );
 }
@@ -227,7 +229,7 @@ export function PeriodProofView(props: ViewProps): JSX.Element {
     <>
       <Title sub={<Link href={href(`/books/closes/${encodeURIComponent(id)}`)}>Back to the report of period close {id}</Link>}>{`Inclusion proof of period close ${id}`}</Title>
       <p>The leaf is the close's report digest (sha256 of the report as the service writes it); the checks below find that leaf under a root the chain holds.</p>
-      <ProofPanel path={`/v1/ledger/periods/${encodeURIComponent(id)}/proof`} fileName={`period-close-${id}-proof.json`} />
+      <ProofPanel path={`/v1/ledger/periods/${encodeURIComponent(id)}/proof`} fileName={`period-close-${id}-proof.json`} level={2} />
     </>
   );
 }

@@ -3,13 +3,13 @@
  * chosen imports, and work the exception queue. A resolution's adjusting entry is shown posting by
  * posting, balanced per currency, before it is booked; a read-only key sees the queue and no action.
  */
-import { Fragment, type JSX } from "preact";
+import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
+import { Badge, ErrorBox, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 interface ImportRecord {
@@ -277,7 +277,7 @@ function Runs(props: { session: Session; refresh: number; onRan: () => void }): 
   );
 }
 
-function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: () => void }): JSX.Element {
+function Resolve(props: { entry: ExceptionEntry; onBooked: () => void; onDone: () => void; onCancel: () => void }): JSX.Element {
   const item = props.entry.item;
   const proposed = item.evidence.proposedAdjustment;
   const currency = item.currency ?? "USD";
@@ -301,6 +301,7 @@ function Resolve(props: { entry: ExceptionEntry; onDone: () => void; onCancel: (
         const r = await send<{ status: string; transaction: Transaction | null }>("POST", `/v1/reconciliation/runs/${props.entry.runId}/exceptions/${item.seq}/resolution`, body);
         return r?.transaction ?? null;
       }}
+      onBooked={props.onBooked}
       onDone={props.onDone}
       onCancel={props.onCancel}
     />
@@ -313,7 +314,10 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
   const category = q.get("category") ?? "";
   const age = q.get("age") ?? "";
   const [after, setAfter] = useState<string[]>([]);
-  const [resolving, setResolving] = useState<string | null>(null);
+  // The exception being resolved: its form is shown below the list (not in a row of the table,
+  // which scrolls sideways on a phone), and stays with its confirmation while the list reloads.
+  const [resolving, setResolving] = useState<ExceptionEntry | null>(null);
+  const focusLater = useFocusLater();
   const cursor = after.at(-1);
   // A new run or import changes the queue: start again from its first page.
   useEffect(() => setAfter([]), [props.refresh]);
@@ -324,11 +328,14 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
   const write = canWrite(props.session);
   const filter = (k: string) => (e: Event) => {
     setAfter([]);
-    navigate(href("/reconciliation", { status, category, age, [k]: (e.target as HTMLSelectElement).value }), { replace: true });
+    navigate(href("/reconciliation", { status, category, age, [k]: (e.target as HTMLSelectElement).value }));
   };
+  const resolvingId = resolving?.exceptionId ?? null;
   return (
     <section class="card" aria-labelledby="queue-h">
-      <h2 id="queue-h">Exception queue</h2>
+      <h2 id="queue-h" tabIndex={-1}>
+        Exception queue
+      </h2>
       <div class="filters">
         <div>
           <label for="q-status">Status</label>
@@ -361,30 +368,30 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
       <Show load={load}>
         {({ items, nextAfter, openByAge }) => (
           <>
-            <p class="muted">
+            <p class="muted" data-testid="queue-open-by-age">
               Open by age: {Object.entries(openByAge).map(([k, v]) => `${k} days: ${v}`).join(" · ")}
             </p>
             {items.length === 0 ? (
               <p>No exception matches.</p>
             ) : (
-              <table class="list">
-                <caption class="sr-only">Exceptions, oldest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Category</th>
-                    <th scope="col">Gateway · reference</th>
-                    <th scope="col">Order</th>
-                    <th scope="col" class="num">Report</th>
-                    <th scope="col" class="num">Ledger</th>
-                    <th scope="col">Age</th>
-                    <th scope="col">Status</th>
-                    {write && <th scope="col">Action</th>}
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((x) => (
-                    <Fragment key={x.exceptionId}>
-                      <tr>
+              <div class="scroll">
+                <table class="list">
+                  <caption class="sr-only">Exceptions, oldest first</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Category</th>
+                      <th scope="col">Gateway · reference</th>
+                      <th scope="col">Order</th>
+                      <th scope="col" class="num">Report</th>
+                      <th scope="col" class="num">Ledger</th>
+                      <th scope="col">Age</th>
+                      <th scope="col">Status</th>
+                      {write && <th scope="col">Action</th>}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {items.map((x) => (
+                      <tr key={x.exceptionId} class={resolvingId === x.exceptionId ? "resolving" : undefined}>
                         <td title={x.item.evidence.reason ?? ""}>{x.item.category}</td>
                         <td>
                           {x.item.gateway} · {x.item.gatewayReference ?? `line ${x.item.lines.join(", ")}`}
@@ -399,31 +406,23 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
                         {write && (
                           <td>
                             {x.status === "open" && (
-                              <button type="button" onClick={() => setResolving(resolving === x.exceptionId ? null : x.exceptionId)} aria-expanded={resolving === x.exceptionId}>
+                              <button
+                                type="button"
+                                id={`resolve-${x.exceptionId}`}
+                                onClick={() => setResolving(resolvingId === x.exceptionId ? null : x)}
+                                aria-expanded={resolvingId === x.exceptionId}
+                                aria-controls={resolvingId === x.exceptionId ? "resolution" : undefined}
+                              >
                                 Resolve
                               </button>
                             )}
                           </td>
                         )}
                       </tr>
-                      {resolving === x.exceptionId && (
-                        <tr>
-                          <td colSpan={8}>
-                            <Resolve
-                              entry={x}
-                              onCancel={() => setResolving(null)}
-                              onDone={() => {
-                                setResolving(null);
-                                reload();
-                              }}
-                            />
-                          </td>
-                        </tr>
-                      )}
-                    </Fragment>
-                  ))}
-                </tbody>
-              </table>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             )}
             <nav class="pager" aria-label="Exception pages">
               <button type="button" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>
@@ -436,6 +435,21 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
           </>
         )}
       </Show>
+      {resolving !== null && (
+        <Resolve
+          key={resolvingId}
+          entry={resolving}
+          onCancel={() => {
+            setResolving(null);
+            focusLater(`resolve-${resolvingId ?? ""}`);
+          }}
+          onBooked={reload}
+          onDone={() => {
+            setResolving(null);
+            focusLater("queue-h");
+          }}
+        />
+      )}
     </section>
   );
 }

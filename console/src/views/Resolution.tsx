@@ -5,11 +5,11 @@
  * caller says what is resolved, what entry to propose, and where the resolution is sent.
  */
 import type { ComponentChildren, JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { formatMoney } from "../format";
 import { href } from "../router";
 import type { Transaction } from "../types";
-import { ErrorBox, Link, Money } from "../ui";
+import { ErrorBox, Link, Money, useFocusLater } from "../ui";
 import { Postings } from "./Settlement";
 
 export interface PostingInput {
@@ -67,6 +67,9 @@ export function ResolutionForm(props: {
   currency: string;
   /** Sends the resolution; the booked adjusting entry, or null when none was booked. */
   submit: (body: ResolutionBody) => Promise<Transaction | null>;
+  /** Booked: the caller's lists change now (the row, the counts), while this form shows what was booked. */
+  onBooked: () => void;
+  /** "Back to the queue", after the confirmation. */
   onDone: () => void;
   onCancel: () => void;
 }): JSX.Element {
@@ -82,12 +85,17 @@ export function ResolutionForm(props: {
   const off = notNumbers.length > 0 ? [] : imbalance(postings);
   const complete = postings.every((p) => p.account.trim() !== "" && MINOR.test(p.amount));
   const update = (i: number, patch: Partial<PostingInput>) => setPostings(postings.map((p, k) => (k === i ? { ...p, ...patch } : p)));
+  const focusLater = useFocusLater();
+  // Opened from a row's Resolve button: the reader goes on in the form (it is shown below the list).
+  useEffect(() => focusLater("resolution"), []);
 
   const book = async () => {
     setError(null);
     setBusy(true);
     try {
       setBooked(await props.submit({ note, ...(withEntry ? { adjustment: { postings, ...(props.description === undefined ? {} : { description: props.description }) } } : {}) }));
+      focusLater("resolution-booked");
+      props.onBooked();
     } catch (e) {
       setError(e);
     } finally {
@@ -97,7 +105,7 @@ export function ResolutionForm(props: {
 
   if (booked !== undefined) {
     return (
-      <div class="card resolve" role="region" aria-label="Resolution booked">
+      <div class="card resolve" role="region" aria-label="Resolution booked" id="resolution-booked" tabIndex={-1}>
         <p role="status">
           <strong>Resolved.</strong> {booked === null ? "No adjusting entry." : <>Adjusting entry booked as journal transaction <Link href={href(`/transactions/${booked.id}`)}>{booked.id}</Link>:</>}
         </p>
@@ -110,7 +118,7 @@ export function ResolutionForm(props: {
   }
 
   return (
-    <div class="card resolve" role="region" aria-label={props.label}>
+    <div class="card resolve" role="region" aria-label={props.label} id="resolution" tabIndex={-1}>
       <h3>{props.heading}</h3>
       {props.reason !== undefined && <p>{props.reason}</p>}
       <label for="r-note">Note</label>
@@ -209,10 +217,12 @@ export function ResolutionForm(props: {
         <p class="actions">
           <button
             type="button"
+            id="r-review"
             disabled={note.trim() === "" || (withEntry && (!complete || off.length > 0))}
             onClick={() => {
               setError(null);
               setStep("review");
+              focusLater("r-book");
             }}
           >
             Review
@@ -223,7 +233,7 @@ export function ResolutionForm(props: {
         </p>
       ) : (
         <p class="actions">
-          <button type="button" disabled={busy} onClick={() => void book()}>
+          <button type="button" id="r-book" disabled={busy} onClick={() => void book()}>
             {withEntry ? "Book the entry and resolve" : "Resolve with the note"}
           </button>{" "}
           <button
@@ -233,6 +243,7 @@ export function ResolutionForm(props: {
             onClick={() => {
               setError(null);
               setStep("edit");
+              focusLater("r-review");
             }}
           >
             Edit

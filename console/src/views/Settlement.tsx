@@ -6,7 +6,7 @@ import type { ViewProps } from "../main";
 import { href } from "../router";
 import type { FxLeg, Settlement, Transaction } from "../types";
 import { ProofPanel } from "./Proof";
-import { Badge, Fields, Hash, Link, Money, Show, Time, Title, useLoad } from "../ui";
+import { Badge, Fields, Hash, Link, Money, RateAsOf, Show, Time, Title, useLoad } from "../ui";
 
 /**
  * The currency of each breakdown line (service/settlement/plan.ts): the buyer's gross and taxes in
@@ -76,7 +76,7 @@ export function FxEvidence(props: { legs: FxLeg[] }): JSX.Element {
                 <td>{l.midRate === undefined ? <span class="muted">–</span> : <>{l.midRate} less {l.markupBps ?? 0} bps</>}</td>
                 <td>{l.source}</td>
                 <td>
-                  <Time iso={l.asOf} />
+                  <RateAsOf iso={l.asOf} />
                 </td>
                 <td>{l.quoteId ?? <span class="muted">none</span>}</td>
                 <td class="num">
@@ -241,7 +241,7 @@ export function SettlementView(props: ViewProps): JSX.Element {
           </section>
           <section aria-labelledby="proof-h">
             <h2 id="proof-h">Inclusion proof</h2>
-            <ProofPanel path={`/v1/settlements/${encodeURIComponent(s.id)}/proof`} fileName={`settlement-${s.id}-proof.json`} />
+            <ProofPanel path={`/v1/settlements/${encodeURIComponent(s.id)}/proof`} fileName={`settlement-${s.id}-proof.json`} level={3} />
           </section>
           <section aria-labelledby="breakdown-h">
             <h2 id="breakdown-h">Fees and taxes</h2>
