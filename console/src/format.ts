@@ -129,6 +129,11 @@ export function utcMonthStart(iso: string, offset: number): string {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1)).toISOString();
 }
 
+/** The balance `?at=` that is a period's closing: the end is exclusive, a balance at an instant inclusive (GET /v1/accounts/…/balance). */
+export function closingAt(end: string): string {
+  return new Date(Date.parse(end) - 1).toISOString();
+}
+
 /** The UTC month start nearest to an instant (the ledger's month boundary a local one is closest to). */
 export function nearestUtcMonthStart(iso: string): string {
   const t = new Date(iso).getTime();
@@ -194,6 +199,18 @@ export function instantInWords(iso: string, timeZone?: string): string {
 /** A service's sentence with each ISO instant in it also shown in the reader's zone (the fields were entered in it). */
 export function withLocalInstants(sentence: string, timeZone?: string): string {
   return sentence.replace(INSTANT, (iso) => instantInWords(iso, timeZone));
+}
+
+/** A whole number of minor units and its ISO code in a service's sentence ("debited 1234500 CNY"); not a number's tail ("12.50 USD") nor an id's ("ENT-BP-7 USD"). */
+const MINOR_AMOUNT = /(?<![0-9A-Za-z.,_-])(-?[0-9]+) ([A-Z]{3})\b/g;
+
+/**
+ * A service's sentence whose amounts are minor units (the bank rail's exception details: "debited
+ * 1234500 CNY for an instruction of 1234400 CNY") with each amount placed by its currency's minor
+ * unit ("debited 12,345.00 CNY"); a code the console does not know is left as written.
+ */
+export function withMajorAmounts(sentence: string): string {
+  return sentence.replace(MINOR_AMOUNT, (all, minor: string, code: string) => (exponentOf(code) === null ? all : formatMoney(minor, code)));
 }
 
 /**

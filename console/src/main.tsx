@@ -15,10 +15,11 @@ import { SettlementView } from "./views/Settlement";
 import { PeriodProofView, ProofView } from "./views/Proof";
 import { Accounts, AccountView, TransactionView } from "./views/Accounts";
 import { Reconciliation } from "./views/Reconciliation";
-import { Payouts } from "./views/Payouts";
+import { BankPayoutView, Payouts } from "./views/Payouts";
 import { Anchoring } from "./views/Anchoring";
 import { Journal } from "./views/Journal";
-import { Books, PeriodCloseView } from "./views/Books";
+import { Books } from "./views/Books";
+import { PeriodCloseView } from "./views/Closes";
 import { Cash, CashStatementView } from "./views/Cash";
 import "./style.css";
 
@@ -44,6 +45,7 @@ const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
   ["/cash", Cash],
   ["/cash/statements/:id", CashStatementView],
   ["/payouts", Payouts],
+  ["/payouts/bank/:id", BankPayoutView],
   ["/anchoring", Anchoring],
 ];
 

@@ -245,9 +245,10 @@ export function usePages<T>(fetchPage: (cursor: string | null) => Promise<{ item
 /**
  * Cursor pagination whose place is in the URL: `param` holds the cursors of the pages walked past
  * (comma-separated, each the API's opaque cursor), so a page of a list is a link like any filter,
- * and Back returns to the page before. Other query parameters are kept.
+ * and Back returns to the page before. Other query parameters are kept. A page may carry more than
+ * its items and the next cursor (a count the list answers with): the load holds it as fetched.
  */
-export function useUrlPages<T>(location: Location, param: string, fetchPage: (cursor: string | null) => Promise<{ items: T[]; next: string | null }>, deps: unknown[]) {
+export function useUrlPages<P extends { next: string | null }>(location: Location, param: string, fetchPage: (cursor: string | null) => Promise<P>, deps: unknown[]) {
   const trailText = location.query.get(param) ?? "";
   const trail = trailText === "" ? [] : trailText.split(",");
   const cursor = trail.at(-1) ?? null;

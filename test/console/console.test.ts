@@ -7,7 +7,8 @@
  * write action. A month's close: December's trial balance against the API's figures, the close
  * confirmed in the form and listed with its report's sha256 and its proof verified on chain, a
  * revaluation at treasury's rates, the bank's camt.053 with its unmatched credit resolved through
- * the same resolution form (on a phone's screen, the queue and its counts updated at once). A reader in São Paulo gets
+ * the same resolution form (on a phone's screen, the queue and its counts updated at once), and the bank's camt.054 entries
+ * that were not applied queued on the payouts page, resolved with a note. A reader in São Paulo gets
  * back the instants a URL holds from its date filters, types the books' month by keyboard, and reads a daily rate's UTC
  * day; Back resets the filter form; every view fits a 390 px screen; focus follows the forms that replace their
  * buttons. Every view is screenshot into test-results/console/ and checked with axe-core: no serious or critical
@@ -20,7 +21,8 @@ import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatAmount, formatMoney } from "../../console/src/format.js";
+import { formatAmount, formatMoney, withMajorAmounts } from "../../console/src/format.js";
+import { camt054 } from "../support/camt054.js";
 import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -884,6 +886,148 @@ describe("the finance console (Chromium)", () => {
     await axe(page, "sign-in");
     const after = await page.evaluate(async () => (await fetch("/v1/transactions?limit=1")).status);
     expect(after).toBe(401);
+    await page.context().close();
+  });
+
+  it("queues the bank's camt.054 entries that were not applied on the payouts page, counted on the overview; a finance:write key resolves one with a note on a phone, a read-only key sees no form", { timeout: 120_000 }, async () => {
+    // A bank payout run (admin), then the bank's notification (finance:write) for the platform's
+    // account (BANK_ACCOUNT_* as npm start has them): an EndToEndId no payout has, and a USD debit of
+    // a CNY payout without the instructed amount. Neither is booked; both are queued.
+    const admin = keyOf(stack, "bootstrap admin");
+    const run = await api("/v1/payouts/bank/runs", { method: "POST", key: admin });
+    expect(run.status, await run.clone().text()).toBe(201);
+    const payout = ((await run.json()) as { payouts: { id: string; currency: string; endToEndId: string; status: string }[] }).payouts[0];
+    expect(payout?.currency).toBe("CNY");
+    expect(payout?.status).toBe("instructed");
+    const platform = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK", accountCurrency: "USD" };
+    const xml = camt054({ messageId: "CONSOLE-054-1", account: platform, entries: [{ endToEndId: "ENT-BP-999999", currency: "USD", amount: 2500n }, { endToEndId: payout?.endToEndId ?? "", currency: "USD", amount: 700n }] });
+    const posted = await api("/v1/payouts/bank/confirmations", { method: "POST", headers: { "content-type": "application/xml" }, body: xml });
+    expect(posted.status, await posted.clone().text()).toBe(200);
+    const results = ((await posted.json()) as { results: { outcome: string; code?: string; exceptionId?: string }[] }).results;
+    expect(results.map((r) => [r.outcome, r.code])).toEqual([
+      ["unmatched", "unknown_end_to_end_id"],
+      ["mismatch", "no_instructed_amount"],
+    ]);
+    const [unknownId, mismatchId] = results.map((r) => r.exceptionId ?? "");
+    type Queue = { items: { id: string; detail: string; status: string }[]; open: number };
+    const queueNow = async () => (await (await api("/v1/payouts/bank/exceptions?status=open")).json()) as Queue;
+    const before = await queueNow();
+    expect(before.items.map((x) => x.id)).toEqual(expect.arrayContaining([unknownId, mismatchId]));
+    const mismatch = before.items.find((x) => x.id === mismatchId);
+    // The detail's amounts are minor units: the page places them by the currency's minor unit.
+    expect(mismatch?.detail).toBe("debited 700 USD without the instructed CNY amount (AmtDtls/InstdAmt)");
+    const overviewNow = async () => (await (await api("/v1/reports/overview")).json()) as { cashExceptions: { ageBucket: string; count: number }[]; bankPayoutExceptions: number };
+
+    // The read-only key sees the queue, no Resolve button and no form; its session cannot resolve either.
+    const reader = await signedIn(auditor);
+    await reader.goto(`${url}/console/payouts`);
+    const readerRows = reader.getByRole("region", { name: "Bank payout exceptions" }).locator("table.list > tbody > tr");
+    await expect.poll(() => readerRows.count()).toBe(before.items.length);
+    expect(await reader.getByRole("button", { name: "Resolve" }).count()).toBe(0);
+    expect(await reader.getByRole("columnheader", { name: "Action", exact: true }).count()).toBe(0);
+    expect(await reader.getByLabel("Note").count()).toBe(0);
+    const refused = await reader.evaluate(async (id) => {
+      const s = (await (await fetch("/v1/sessions/current")).json()) as { csrfToken: string };
+      return (await fetch(`/v1/payouts/bank/exceptions/${id}/resolution`, { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": s.csrfToken }, body: JSON.stringify({ note: "no" }) })).status;
+    }, unknownId ?? "");
+    expect(refused).toBe(403);
+    await reader.context().close();
+
+    // The overview counts them beside the gateway's and the bank statements' exceptions, each linking to its queue.
+    const page = await signedIn(finance);
+    const count = page.getByTestId("bank-payout-exceptions");
+    await expect.poll(() => count.textContent()).toBe(`${before.open} open bank payout exceptions (the bank's notifications not applied)`);
+    const overview = await overviewNow();
+    expect(overview.bankPayoutExceptions).toBe(before.open);
+    for (const c of overview.cashExceptions) expect(await page.getByTestId(`cash-${c.ageBucket}`).textContent()).toBe(String(c.count));
+    expect(await page.getByRole("link", { name: "Unmatched bank entries" }).getAttribute("href")).toBe("/console/cash?status=open");
+    await shot(page, "overview-exceptions");
+    await page.getByRole("link", { name: "Bank payout exceptions" }).click();
+    await page.getByRole("heading", { level: 1, name: "Payouts" }).waitFor();
+    expect(new URL(page.url()).searchParams.get("status")).toBe("open");
+
+    // Each with its payout linked, the outcome, what was wrong in words (the code after them), the entry's amount; on a phone too.
+    const queue = page.getByRole("region", { name: "Bank payout exceptions" });
+    const rows = queue.locator("table.list > tbody > tr");
+    await expect.poll(() => rows.count()).toBe(before.items.length);
+    await shot(page, "payouts-exceptions");
+    await axe(page, "payouts-exceptions");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.getByTestId("bankx-open").textContent()).toBe(`${before.open} open in all.`);
+    const unknownRow = rows.filter({ hasText: "ENT-BP-999999" });
+    const unknownText = (await unknownRow.textContent()) ?? "";
+    expect(unknownText).toContain("unmatched");
+    expect(unknownText).toContain("no bank payout has this EndToEndId unknown_end_to_end_id");
+    expect(unknownText).toContain(formatMoney("2500", "USD"));
+    const mismatchRow = rows.filter({ has: page.getByRole("link", { name: `Bank payout ${payout?.id ?? ""}`, exact: true }) });
+    expect(await mismatchRow.locator("td").nth(3).textContent()).toBe(`${withMajorAmounts(mismatch?.detail ?? "")} no_instructed_amount`);
+    expect(await mismatchRow.locator("td").nth(3).textContent()).toContain("debited 7.00 USD without the instructed CNY amount");
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+
+    // Resolved with a note: the form opens below the list, on screen, the reader goes on in it.
+    await unknownRow.getByRole("button", { name: "Resolve" }).click();
+    const form = page.getByRole("form", { name: `Resolve bank payout exception ${unknownId ?? ""}` });
+    await form.waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("bankx-note");
+    const [left, right] = await edgesOf(page, "#bankx-resolution");
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(right).toBeLessThanOrEqual(390);
+    expect(await form.getByRole("button", { name: "Resolve with the note" }).isDisabled()).toBe(true);
+    await form.getByLabel("Note").fill("Not ours: the bank's test entry, it confirmed by phone");
+    await shot(page, "payouts-exception-resolve");
+    await form.getByRole("button", { name: "Resolve with the note" }).click();
+    const resolved = page.getByRole("region", { name: "Exception resolved" });
+    await resolved.getByText("Resolved.").waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("bankx-resolved");
+    // At once: the queue and its count drop, with the confirmation still shown.
+    await expect.poll(() => rows.count()).toBe(before.items.length - 1);
+    await expect.poll(() => page.getByTestId("bankx-open").textContent()).toBe(`${before.open - 1} open in all.`);
+    expect(await rows.filter({ hasText: "ENT-BP-999999" }).count()).toBe(0);
+    await resolved.getByRole("button", { name: "Back to the queue" }).click();
+    await expect.poll(async () => (await focused(page)).id).toBe("bankx-h");
+
+    // Resolved meanwhile elsewhere with another note: the service's refusal, in words, the code last.
+    const elsewhere = await api(`/v1/payouts/bank/exceptions/${mismatchId ?? ""}/resolution`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ note: "Asked the bank for the instructed amount" }) });
+    expect(elsewhere.status).toBe(201);
+    await mismatchRow.getByRole("button", { name: "Resolve" }).click();
+    await page.getByRole("form", { name: `Resolve bank payout exception ${mismatchId ?? ""}` }).getByLabel("Note").fill("Another note");
+    await page.getByRole("button", { name: "Resolve with the note" }).click();
+    const conflict = page.getByRole("alert");
+    await conflict.waitFor();
+    const said = (await conflict.textContent()) ?? "";
+    expect(said).toMatch(/^bank notification exception \d+ was resolved before by api-key:\S+ with another note/);
+    expect(said).toContain("Note (note): the exception is resolved with another note");
+    expect(said.trim()).toMatch(/ENT_PAYOUT_BANK_EXCEPTION_CONFLICT$/);
+    await expect.poll(async () => (await focused(page)).id).toBe("bankx-error");
+    await page.getByRole("button", { name: "Cancel" }).click();
+
+    // The resolved filter is the URL's, with each note; Back returns to the open queue.
+    await page.getByLabel("Status").selectOption("resolved");
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("resolved");
+    const done = rows.filter({ hasText: "Not ours: the bank's test entry, it confirmed by phone" });
+    await expect.poll(() => done.count()).toBe(1);
+    expect(await done.textContent()).toContain("resolved");
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("open");
+    await expect.poll(() => rows.count()).toBe(before.items.length - 2);
+
+    // The payout's own page: its exceptions, resolved, fitting the phone too.
+    await page.goto(`${url}/console/payouts?status=resolved`);
+    await rows.filter({ has: page.getByRole("link", { name: `Bank payout ${payout?.id ?? ""}`, exact: true }) }).getByRole("link", { name: `Bank payout ${payout?.id ?? ""}`, exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: `Bank payout ${payout?.id ?? ""}` }).waitFor();
+    const own = page.locator("table.list > tbody > tr");
+    await expect.poll(() => own.count()).toBe(1);
+    expect(await own.first().textContent()).toContain("Asked the bank for the instructed amount");
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await page.setViewportSize(CONTEXT.viewport);
+    await shot(page, "bank-payout");
+    await axe(page, "bank-payout");
+
+    // The overview's count has dropped by the two.
+    await page.goto(`${url}/console/`);
+    await expect.poll(() => count.textContent()).toBe(`${before.open - 2} open bank payout exception${before.open - 2 === 1 ? "" : "s"} (the bank's notifications not applied)`);
+    expect((await overviewNow()).bankPayoutExceptions).toBe(before.open - 2);
+    expect((await queueNow()).open).toBe(before.open - 2);
     await page.context().close();
   });
 });

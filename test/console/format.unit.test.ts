@@ -1,6 +1,7 @@
 /** The console's money and time formatting: minor units placed by the currency's exponent, never through floating point. */
 import { describe, expect, it } from "vitest";
 import {
+  closingAt,
   exponentOf,
   formatAmount,
   formatLocal,
@@ -21,6 +22,7 @@ import {
   utcOffset,
   utcTitle,
   withLocalInstants,
+  withMajorAmounts,
 } from "../../console/src/format.js";
 
 describe("console formatting", () => {
@@ -96,6 +98,8 @@ describe("console formatting", () => {
     expect(utcMonthStart("2024-12-31T23:59:59.999Z", 1)).toBe("2025-01-01T00:00:00.000Z");
     expect(nearestUtcMonthStart("2024-12-31T16:00:00.000Z")).toBe("2025-01-01T00:00:00.000Z");
     expect(nearestUtcMonthStart("2025-01-01T03:00:00.000Z")).toBe("2025-01-01T00:00:00.000Z");
+    // A period's end is exclusive, a balance's instant inclusive: the closing is a millisecond before.
+    expect(closingAt("2025-01-01T00:00:00.000Z")).toBe("2024-12-31T23:59:59.999Z");
   });
 
   it("shows the instants of a service's message in the reader's zone too, the UTC instant kept", () => {
@@ -109,6 +113,13 @@ describe("console formatting", () => {
     expect(stale).toEqual({ code: "ENT_FX_RATE_STALE", words: "no fresh rate was published for this instant: the last USD/BRL rate was valid until 2025-01-03 08:00 (Asia/Shanghai, UTC+08:00; 2025-01-03T00:00:00.000Z)" });
     expect(skipReason("ENT_FX_RATE_NOT_FOUND: no BRL->USD rate at 2025-01-05T04:00:00.000Z (direct, inverse or through USD)")).toEqual({ code: "ENT_FX_RATE_NOT_FOUND", words: "no rate against USD has been published for it" });
     expect(skipReason("not an ISO 4217 currency: no published mid rate applies")).toEqual({ code: null, words: "not an ISO 4217 currency: no published mid rate applies" });
+  });
+
+  it("places a service sentence's minor-unit amounts by their currency, leaving major amounts, bare numbers and unknown codes as written", () => {
+    expect(withMajorAmounts("debited 700 USD without the instructed CNY amount (AmtDtls/InstdAmt)")).toBe("debited 7.00 USD without the instructed CNY amount (AmtDtls/InstdAmt)");
+    expect(withMajorAmounts("instructed 1234500 CNY, the bank reports 1234400 CNY")).toBe("instructed 12,345.00 CNY, the bank reports 12,344.00 CNY");
+    expect(withMajorAmounts("debited 500 KRW; -150 EUR back")).toBe("debited 500 KRW; -1.50 EUR back");
+    expect(withMajorAmounts("refused (12.50 USD over), 10% from the 9000 it was booked at, 7 XYZ, ENT-BP-7 USD")).toBe("refused (12.50 USD over), 10% from the 9000 it was booked at, 7 XYZ, ENT-BP-7 USD");
   });
 
   it("dates a daily rate by its UTC day, wherever the reader is; any other instant in the reader's zone with UTC beside", () => {

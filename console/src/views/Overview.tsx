@@ -1,7 +1,8 @@
 /**
  * The overview: settlement volumes by market and currency per day (a chart, and the same figures as
  * a table for screen readers and for copying), balances per currency, anchoring lag, payouts by
- * state and open exceptions by age.
+ * state, and what waits for a person: open gateway and bank statement exceptions by age and open
+ * bank payout exceptions, each count linking to its queue.
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
 import type { JSX } from "preact";
@@ -30,6 +31,10 @@ interface OverviewReport {
   anchoring: { journalHead: string | null; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: { rail: string; state: string; currency: string; count: number; amountMinor: string }[];
   exceptions: { ageBucket: string; count: number }[];
+  /** Open unmatched bank statement entries by age ([] without the cash module). */
+  cashExceptions: { ageBucket: string; count: number }[];
+  /** Open bank payout exceptions (0 without a bank rail). */
+  bankPayoutExceptions: number;
 }
 
 const PALETTE = ["#1f5fa8", "#c2501c", "#2e7d32", "#7b3fa0", "#a07a00", "#00838f", "#ad1457", "#455a64"];
@@ -92,6 +97,62 @@ function VolumeTable(props: { volumes: Volume[] }): JSX.Element {
         );
       })}
     </ListTable>
+  );
+}
+
+/** The age buckets of the queues' counts, in the order the service gives them. */
+function bucketsOf(o: OverviewReport): string[] {
+  return [...new Set([...o.exceptions, ...o.cashExceptions].map((e) => e.ageBucket))];
+}
+
+const ageWords = (bucket: string) => `${bucket.replace("over-", "over ")} days`;
+
+/** What waits for a person, per queue: gateway report and bank statement exceptions by age, bank payout exceptions; each count links to its queue. */
+function OpenExceptions(props: { o: OverviewReport }): JSX.Element {
+  const { o } = props;
+  const count = (list: OverviewReport["exceptions"], bucket: string) => list.find((e) => e.ageBucket === bucket)?.count;
+  const bank = o.bankPayoutExceptions;
+  return (
+    <>
+      <table>
+        <caption class="sr-only">Open gateway reconciliation exceptions and unmatched bank statement entries, by age</caption>
+        <thead>
+          <tr>
+            <th scope="col">Age</th>
+            <th scope="col" class="num">
+              Gateway reports
+            </th>
+            <th scope="col" class="num">
+              Bank statements
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {bucketsOf(o).map((bucket) => {
+            const gateway = count(o.exceptions, bucket);
+            const cash = count(o.cashExceptions, bucket);
+            return (
+              <tr key={bucket}>
+                <th scope="row">{ageWords(bucket)}</th>
+                <td class="num" data-testid={`gateway-${bucket}`}>
+                  {gateway === undefined ? "–" : <Link href={href("/reconciliation", { status: "open", age: bucket })}>{String(gateway)}</Link>}
+                </td>
+                <td class="num" data-testid={`cash-${bucket}`}>
+                  {cash === undefined ? "–" : <Link href={href("/cash", { status: "open", age: bucket })}>{String(cash)}</Link>}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p class="figure" data-testid="bank-payout-exceptions">
+        <strong>{bank}</strong> open bank payout exception{bank === 1 ? "" : "s"} <span class="muted">(the bank's notifications not applied)</span>
+      </p>
+      <p>
+        <Link href={href("/reconciliation", { status: "open" })}>Exception queue</Link> · <Link href={href("/cash", { status: "open" })}>Unmatched bank entries</Link> ·{" "}
+        <Link href={href("/payouts", { status: "open" })}>Bank payout exceptions</Link>
+      </p>
+    </>
   );
 }
 
@@ -228,27 +289,8 @@ export function Overview(props: ViewProps): JSX.Element {
               <Link href={href("/payouts")}>Payouts</Link>
             </section>
             <section class="card" aria-labelledby="exc-h">
-              <h2 id="exc-h">Open exceptions by age</h2>
-              <table>
-                <caption class="sr-only">Open reconciliation exceptions by age</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Age</th>
-                    <th scope="col" class="num">Open</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {o.exceptions.map((e) => (
-                    <tr key={e.ageBucket}>
-                      <td>
-                        <Link href={href("/reconciliation", { status: "open", age: e.ageBucket })}>{e.ageBucket.replace("over-", "over ")} days</Link>
-                      </td>
-                      <td class="num">{e.count}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              <Link href={href("/reconciliation", { status: "open" })}>Exception queue</Link>
+              <h2 id="exc-h">Open exceptions</h2>
+              <OpenExceptions o={o} />
             </section>
           </div>
         )}

@@ -1,10 +1,16 @@
-/** Payouts on both rails (stablecoin from the vault, CNY by bank file) with their chain or bank state, and seller statements. */
+/**
+ * Payouts on both rails (stablecoin from the vault, CNY by bank file) with their chain or bank state,
+ * the queue of the bank's entries that were not applied (BankExceptions.tsx), one bank payout with
+ * its account, ledger transactions and exceptions, and seller statements.
+ */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { get, url } from "../api";
 import type { ViewProps } from "../main";
+import { href } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages, type Loaded } from "../ui";
+import { Badge, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages, type Loaded } from "../ui";
+import { BankExceptionQueue, BankExceptionTable, type BankPayoutException } from "./BankExceptions";
 
 interface Payout {
   id: string;
@@ -30,6 +36,25 @@ interface BankPayout {
   fileId?: string | null;
   createdAt: string;
   [k: string]: unknown;
+}
+
+/** GET /v1/payouts/bank/:id (service/http/routes/bank.ts BankPayoutDetailView). */
+interface BankPayoutDetail {
+  id: string;
+  sellerId: string;
+  currency: string;
+  amount: string;
+  endToEndId: string;
+  status: string;
+  fileId: string | null;
+  account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; clearingSystem: string | null; clearingMember: string | null; country: string };
+  settled: { currency: string; amount: string } | null;
+  ledger: { pendingTransactionId: string | null; commitTransactionId: string | null; cashTransactionId: string | null; voidTransactionId: string | null };
+  reason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  finalAt: string | null;
+  exceptions: BankPayoutException[];
 }
 
 interface Seller {
@@ -96,7 +121,6 @@ function StatementList(props: { sellers: Loaded<{ items: Seller[] }>; initialMon
 }
 
 export function Payouts(props: ViewProps): JSX.Element {
-  void props;
   const chain = usePages(async (cursor) => {
     const page = await get<{ items: Payout[]; nextCursor: string | null }>("/v1/payouts", { limit: 25, cursor });
     return { items: page.items, next: page.nextCursor };
@@ -108,6 +132,7 @@ export function Payouts(props: ViewProps): JSX.Element {
   return (
     <>
       <Title sub="What each seller was paid, how, and where it stands.">Payouts</Title>
+      <BankExceptionQueue session={props.session} location={props.location} />
       <section class="card" aria-labelledby="chain-h">
         <h2 id="chain-h">Stablecoin payouts (vault)</h2>
         <Show load={chain.load}>
@@ -155,7 +180,9 @@ export function Payouts(props: ViewProps): JSX.Element {
               <ListTable caption="Bank payouts" columns={["Payout", "Seller", ["Amount", "num"], "State", "File", "Created"]}>
                 {items.map((p) => (
                   <tr key={p.id}>
-                    <td>{p.id}</td>
+                    <td>
+                      <Link href={href(`/payouts/bank/${p.id}`)}>{`Bank payout ${p.id}`}</Link>
+                    </td>
                     <td>{p.sellerId}</td>
                     <td class="num">
                       <Money minor={p.amount} currency={p.currency} />
@@ -177,5 +204,60 @@ export function Payouts(props: ViewProps): JSX.Element {
       </section>
       <Statements />
     </>
+  );
+}
+
+/** A journal transaction's id as a link, or a dash. */
+function TxLink(props: { id: string | null }): JSX.Element {
+  return props.id === null ? <span class="muted">–</span> : <Link href={href(`/transactions/${props.id}`)}>{props.id}</Link>;
+}
+
+/** One bank payout: its instruction, the account it is paid to, its ledger transactions, and the bank's entries for it that were not applied. */
+export function BankPayoutView(props: ViewProps): JSX.Element {
+  const id = props.params["id"] as string;
+  const [load] = useLoad(() => get<BankPayoutDetail>(`/v1/payouts/bank/${encodeURIComponent(id)}`), [id]);
+  return (
+    <Show load={load}>
+      {(p) => {
+        const a = p.account;
+        const open = p.exceptions.filter((x) => x.status === "open").length;
+        return (
+          <>
+            <Title sub={<Link href={href("/payouts")}>Back to payouts</Link>}>{`Bank payout ${p.id}`}</Title>
+            <Fields
+              rows={[
+                ["Seller", p.sellerId],
+                ["Amount", <Money minor={p.amount} currency={p.currency} />],
+                ["State", <><Badge value={p.status} />{p.reason !== null && <span class="muted"> {p.reason}</span>}</>],
+                ["EndToEndId", <code>{p.endToEndId}</code>],
+                ["File (pain.001)", p.fileId ?? "–"],
+                ["Paid to", `${a.holderName} · ${a.iban ?? a.accountNumber ?? "–"} · ${a.bic ?? `${a.clearingSystem ?? ""} ${a.clearingMember ?? ""}`.trim()} · ${a.country}`],
+                ["Debited by the bank", p.settled === null ? "–" : <Money minor={p.settled.amount} currency={p.settled.currency} />],
+                ["Reserved", <TxLink id={p.ledger.pendingTransactionId} />],
+                ["Committed", <TxLink id={p.ledger.commitTransactionId} />],
+                ["Cash booked", <TxLink id={p.ledger.cashTransactionId} />],
+                ["Voided", <TxLink id={p.ledger.voidTransactionId} />],
+                ["Created", <Time iso={p.createdAt} />],
+                ["Final", <Time iso={p.finalAt} />],
+              ]}
+            />
+            <section aria-labelledby="payout-bankx-h">
+              <h2 id="payout-bankx-h">The bank's entries not applied</h2>
+              {p.exceptions.length === 0 ? (
+                <p class="muted">None: every entry the bank sent for this payout was applied.</p>
+              ) : (
+                <>
+                  <p>
+                    {open} of {p.exceptions.length} open.{" "}
+                    {open > 0 && <Link href={href("/payouts", { status: "open" })}>Resolve them in the queue</Link>}
+                  </p>
+                  <BankExceptionTable items={p.exceptions} caption={`The bank's entries for bank payout ${p.id} that were not applied, oldest first`} />
+                </>
+              )}
+            </section>
+          </>
+        );
+      }}
+    </Show>
   );
 }

@@ -1,0 +1,340 @@
+/**
+ * The period closes: the list, each close with its report's sha256 (anchored on chain); closing
+ * every period before an instant (finance:write, after a confirmation: a close is never undone);
+ * and one close's report page, its digest computed again in the browser.
+ */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { canWrite, get, send, type Session } from "../api";
+import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, utcMonthStart, utcTitle } from "../format";
+import type { ViewProps } from "../main";
+import { href } from "../router";
+import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
+import type { Revaluation } from "./Revaluations";
+import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
+
+/** service/http/schemas/views.ts PeriodCloseView. */
+interface PeriodClose {
+  id: string;
+  closedBefore: string;
+  previousClosedBefore: string | null;
+  journalSequence: string;
+  journalHash: string;
+  closedBy: string | null;
+  note: string | null;
+  closedAt: string;
+}
+
+/** GET /v1/ledger/periods/:id/report (service/closing.ts PeriodCloseReport) and its digest. */
+interface CloseReport {
+  report: {
+    format: string;
+    close: { id: string; closedBefore: string; previousClosedBefore: string | null; journalSequence: string; journalHash: string };
+    trialBalance: { accounts: TrialBalanceAccount[]; currencies: TrialBalanceCurrency[] };
+  };
+  digest: string;
+}
+
+/** The form fields the service's problems name, in the words of the form's labels. */
+const CLOSE_LABELS = { before: "Close every period before", note: "Note" } as const;
+
+/** A close's report digest, as the service recomputes it from the journal. */
+function CloseDigest(props: { id: string }): JSX.Element {
+  const [load] = useLoad(() => get<CloseReport>(`/v1/ledger/periods/${encodeURIComponent(props.id)}/report`), [props.id]);
+  if (load.state === "ok") return <Hash value={load.value.digest} />;
+  if (load.state === "error") return <span class="muted">unavailable</span>;
+  return <span class="muted">…</span>;
+}
+
+/**
+ * The close offered: the end of the period shown once it has passed, unless the books are closed
+ * there already; then the next period after the latest close (the next UTC month after a close at a
+ * UTC month's start, else the next month in the reader's zone). "" when that has not passed yet.
+ */
+function suggestedClose(periodEnd: string, closedBefore: string | null, now = Date.now()): string {
+  let s = periodEnd;
+  if (closedBefore !== null && (s === "" || Date.parse(s) <= Date.parse(closedBefore))) {
+    if (isUtcMonthStart(closedBefore)) s = utcMonthStart(closedBefore, 1);
+    else {
+      const d = new Date(closedBefore);
+      const month = `${String(d.getFullYear()).padStart(4, "0")}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+      s = localInputToIso(monthBounds(month, "local")?.to ?? "") ?? "";
+    }
+  }
+  return s !== "" && Date.parse(s) <= now ? s : "";
+}
+
+/**
+ * What a reader should know before closing at `iso`: that it is not a UTC month's start (the
+ * ledger's periods and its monthly charges are UTC months), and that the last revaluation is before
+ * it (once closed, no revaluation can be dated inside the period).
+ */
+function CloseNotes(props: { iso: string; lastRevaluation: string | null | undefined; onUse?: (iso: string) => void }): JSX.Element | null {
+  const { iso } = props;
+  const notes: JSX.Element[] = [];
+  if (!isUtcMonthStart(iso)) {
+    const nearest = nearestUtcMonthStart(iso);
+    const lastInstant = closingAt(nearest);
+    notes.push(
+      <p key="utc">
+        {formatLocal(iso)} here is <code>{new Date(iso).toISOString()}</code>, not the start of a UTC month, where the ledger's periods end.{" "}
+        {Date.parse(iso) <= Date.parse(lastInstant)
+          ? `The monthly storage charges, booked at the UTC month's last instant (${instantInWords(lastInstant)}), and everything else effective until then fall after this close, into the next period.`
+          : `Everything effective from the UTC month's start (${instantInWords(nearest)}) until then falls inside the closed period.`}{" "}
+        The nearest UTC month boundary is {instantInWords(nearest)}.
+        {props.onUse !== undefined && (
+          <>
+            {" "}
+            <button type="button" class="secondary" onClick={() => props.onUse?.(nearest)}>
+              Close before {formatLocal(nearest)} instead
+            </button>
+          </>
+        )}
+      </p>,
+    );
+  }
+  if (props.lastRevaluation === null) {
+    notes.push(<p key="reval">No FX revaluation is booked yet. Once the period is closed, none can be dated inside it: revalue the open positions (below) first if the period should include one.</p>);
+  } else if (props.lastRevaluation !== undefined && Date.parse(props.lastRevaluation) < Date.parse(iso)) {
+    notes.push(
+      <p key="reval">
+        The last FX revaluation is at {instantInWords(props.lastRevaluation)}, before this close. Once the period is closed, a revaluation can no longer be dated inside it: revalue the open positions (below) at the period's end first if the
+        period should include it.
+      </p>,
+    );
+  }
+  return notes.length === 0 ? null : (
+    <div class="notice" data-testid="close-notes">
+      {notes}
+    </div>
+  );
+}
+
+function CloseForm(props: { closedBefore: string | null; suggested: string; lastRevaluation: string | null | undefined; onClosed: () => void }): JSX.Element {
+  const [before, setBefore] = useUrlForm(() => isoToLocalInput(props.suggested), props.suggested);
+  const [note, setNote] = useState("");
+  const [step, setStep] = useState<"edit" | "confirm">("edit");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<(PeriodClose & { reportDigest: string; anchored: boolean }) | null>(null);
+  const focusLater = useFocusLater();
+  const iso = localInputToIso(before);
+  const close = async () => {
+    if (iso === null) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await send<PeriodClose & { reportDigest: string; anchored: boolean }>("POST", "/v1/ledger/periods/close", { before: iso, ...(note.trim() === "" ? {} : { note: note.trim() }) });
+      setDone(r);
+      setStep("edit");
+      setNote("");
+      focusLater("closed");
+      props.onClosed();
+    } catch (e) {
+      setError(e);
+      setStep("edit");
+      focusLater("close-error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="close-h">
+      <h2 id="close-h">Close the books</h2>
+      <p class="muted">
+        From the close on, nothing is effective before its instant: an event that occurred in a closed period is booked at that instant, its own kept in its metadata, so the closed period's figures never change. The close's report is
+        anchored on chain.
+      </p>
+      <form
+        class="filters"
+        aria-label="Close the books"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setError(null);
+          setDone(null);
+          if (iso !== null) {
+            setStep("confirm");
+            focusLater("close-confirm");
+          }
+        }}
+      >
+        <div>
+          <LocalTimeInput id="close-before" label="Close every period before" value={before} onInput={setBefore} disabled={step === "confirm"} />
+        </div>
+        <div>
+          <label for="close-note">Note</label>
+          <input id="close-note" value={note} maxLength={500} disabled={step === "confirm"} onInput={(e) => setNote((e.target as HTMLInputElement).value)} placeholder="December 2024 close" />
+        </div>
+        <div class="buttons">
+          <button type="submit" id="close-review" disabled={iso === null || step === "confirm"}>
+            Review the close
+          </button>
+        </div>
+      </form>
+      {step === "edit" && iso !== null && <CloseNotes iso={iso} lastRevaluation={props.lastRevaluation} onUse={(at) => setBefore(isoToLocalInput(at))} />}
+      {step === "confirm" && iso !== null && (
+        <div class="card resolve" role="region" aria-label="Confirm the close" id="close-confirm" tabIndex={-1}>
+          <p>
+            <strong>
+              Close every period before {formatLocal(iso)} ({localZoneLabel(new Date(iso))})
+            </strong>
+            , that is before <code>{new Date(iso).toISOString()}</code> UTC{props.closedBefore === null ? "" : <> (the books are closed before <Time iso={props.closedBefore} /> now)</>}?
+          </p>
+          <CloseNotes iso={iso} lastRevaluation={props.lastRevaluation} />
+          <p>A close cannot be undone: periods are never reopened, and a later close can only be later still.</p>
+          <p class="actions">
+            <button type="button" disabled={busy} onClick={() => void close()}>
+              {busy ? "Closing…" : "Close the periods"}
+            </button>{" "}
+            <button
+              type="button"
+              class="secondary"
+              disabled={busy}
+              onClick={() => {
+                setStep("edit");
+                focusLater("close-review");
+              }}
+            >
+              Back
+            </button>
+          </p>
+        </div>
+      )}
+      {error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />}
+      {done !== null && (
+        <p role="status" data-testid="closed" id="closed" tabIndex={-1}>
+          Closed: every period before <Time iso={done.closedBefore} /> (close <Link href={href(`/books/closes/${done.id}`)}>{done.id}</Link>). Report digest (sha256): <code class="hash">{done.reportDigest}</code>
+          {done.anchored ? ", queued for anchoring." : "; this server has no chain, so it is not anchored."}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export function Closes(props: { session: Session; periodEnd: string; revalued: number }): JSX.Element {
+  const [load, reload] = useLoad(() => get<{ closedBefore: string | null; closes: PeriodClose[] }>("/v1/ledger/periods"), []);
+  // The newest revaluation, for the close form's note: it must be inside the period before the close.
+  const [latest] = useLoad(() => get<{ items: Revaluation[] }>("/v1/fx/revaluations", { limit: 1 }), [props.revalued]);
+  const periods = useLastValue(load);
+  const lastRevaluation = useLastValue(latest);
+  const write = canWrite(props.session);
+  return (
+    <>
+      <section class="card" aria-labelledby="closes-h">
+        <h2 id="closes-h" tabIndex={-1}>
+          Period closes
+        </h2>
+        <Show load={load}>
+          {({ closedBefore, closes }) =>
+            closes.length === 0 ? (
+              <p class="muted">No period is closed yet.</p>
+            ) : (
+              <>
+                <p>
+                  Every period before <Time iso={closedBefore} /> is closed.
+                </p>
+                <ListTable caption="Period closes, newest first" columns={["Close", "Period", "Journal head", "Report digest (sha256)", "Closed", "Note", "Proof"]}>
+                  {closes.map((c) => (
+                    <tr key={c.id}>
+                      <td>
+                        <Link href={href(`/books/closes/${c.id}`)}>{`Close ${c.id}`}</Link>
+                      </td>
+                      <td>
+                        {c.previousClosedBefore === null ? "everything" : <Time iso={c.previousClosedBefore} />} – before <Time iso={c.closedBefore} />
+                      </td>
+                      <td>
+                        {c.journalSequence} <Hash value={c.journalHash} />
+                      </td>
+                      <td>
+                        <CloseDigest id={c.id} />
+                      </td>
+                      <td>
+                        <Time iso={c.closedAt} /> {c.closedBy !== null && <span class="muted">by key {c.closedBy}</span>}
+                      </td>
+                      <td>{c.note ?? "–"}</td>
+                      <td>
+                        <Link href={href(`/books/closes/${c.id}/proof`)}>{`Verify close ${c.id}`}</Link>
+                      </td>
+                    </tr>
+                  ))}
+                </ListTable>
+              </>
+            )
+          }
+        </Show>
+      </section>
+      {write && (
+        <CloseForm
+          closedBefore={periods?.closedBefore ?? null}
+          // Nothing is offered until the closes are known: the period shown may be closed already.
+          suggested={periods === undefined ? "" : suggestedClose(props.periodEnd, periods.closedBefore)}
+          lastRevaluation={lastRevaluation === undefined ? undefined : (lastRevaluation.items[0]?.at ?? null)}
+          onClosed={reload}
+        />
+      )}
+    </>
+  );
+}
+
+/** sha256 of `text` as 0x hex, computed in this browser (null where the page has no Web Crypto: not a secure context). */
+async function sha256(text: string): Promise<string | null> {
+  if (typeof crypto === "undefined" || crypto.subtle === undefined) return null;
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return `0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** One close: its report (the closed period's trial balance and the journal head it closed at) and the report's sha256. */
+export function PeriodCloseView(props: ViewProps): JSX.Element {
+  const id = props.params["id"] as string;
+  const [load] = useLoad(async () => {
+    const r = await get<CloseReport>(`/v1/ledger/periods/${encodeURIComponent(id)}/report`);
+    // The digest is of the report as JSON.stringify writes it, keys in the order the service sent them.
+    return { ...r, recomputed: await sha256(JSON.stringify(r.report)) };
+  }, [id]);
+  return (
+    <Show load={load}>
+      {({ report, digest, recomputed }) => {
+        const c = report.close;
+        return (
+          <>
+            <Title sub={<Link href={href("/books", { from: c.previousClosedBefore ?? undefined, to: c.closedBefore })}>The same period in the trial balance</Link>}>{`Period close ${c.id}`}</Title>
+            <Fields
+              rows={[
+                ["Period", <>{c.previousClosedBefore === null ? "everything" : <Time iso={c.previousClosedBefore} />} – before <Time iso={c.closedBefore} /></>],
+                ["Closed before (UTC)", <span title={utcTitle(c.closedBefore)}>{c.closedBefore}</span>],
+                ["Journal head", <>sequence {c.journalSequence} <Hash value={c.journalHash} /></>],
+                ["Report format", report.format],
+              ]}
+            />
+            <section aria-labelledby="digest-h">
+              <h2 id="digest-h">Report digest</h2>
+              <p>
+                sha256 of the report below, as the service writes it: <code data-testid="digest">{digest}</code>
+              </p>
+              <p data-testid="recomputed">
+                {recomputed === null ? (
+                  "This page cannot compute it again here (the browser offers Web Crypto to secure pages only)."
+                ) : recomputed === digest ? (
+                  <>
+                    <Badge value="matches" tone="good" /> the same sha256 computed in this browser from the report received.
+                  </>
+                ) : (
+                  <>
+                    <Badge value="differs" tone="bad" /> computed in this browser from the report received: <code>{recomputed}</code>
+                  </>
+                )}
+              </p>
+              <p>
+                <Link href={href(`/books/closes/${encodeURIComponent(c.id)}/proof`)}>Verify the digest on chain</Link> (the inclusion proof, checked in this browser against the chain).
+              </p>
+            </section>
+            <section aria-labelledby="report-h">
+              <h2 id="report-h">The closed period's trial balance</h2>
+              <TrialBalanceTables accounts={report.trialBalance.accounts} currencies={report.trialBalance.currencies} caption="Closed period" end={c.closedBefore} />
+            </section>
+          </>
+        );
+      }}
+    </Show>
+  );
+}
