@@ -218,10 +218,9 @@ export function withMajorAmounts(sentence: string): string {
  * words first, the stable code apart (null when there is none). A stale rate says until when the
  * last one was valid, in the reader's zone.
  */
-export function skipReason(reason: string, timeZone?: string): { words: string; code: string | null } {
-  const m = /^(ENT_[A-Z0-9_]+):\s*([\s\S]*)$/.exec(reason);
-  const code = m?.[1] ?? null;
-  const message = m?.[2] ?? reason;
+export function skipReason(s: { code: string; reason: string }, timeZone?: string): { words: string; code: string | null } {
+  const code = s.code.startsWith("ENT_") ? s.code : null;
+  const message = s.reason;
   const until = /\(([A-Z0-9]+)\/([A-Z0-9]+)\) was valid until (\S+?)\.?$/.exec(message);
   if (code === "ENT_FX_RATE_STALE" && until !== null) {
     return { words: `no fresh rate was published for this instant: the last ${until[1]}/${until[2]} rate was valid until ${instantInWords(until[3] ?? "", timeZone)}`, code };

@@ -83,8 +83,12 @@ export interface Revaluation {
   transactionId: string | null;
   at: Date;
   lines: RevaluationLine[];
-  /** Open positions left out, and why (no published rate). */
-  skipped: Array<{ currency: string; reason: string }>;
+  /**
+   * Open positions left out: the fx module's code (ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, ...;
+   * `not_iso_4217` for a token) and why in words. Kept in the booked revaluation's metadata
+   * (`reval.<X>.skipped`, `.skippedReason`), so a revaluation read back says what it left out.
+   */
+  skipped: Array<{ currency: string; code: string; reason: string }>;
   bookedAt: Date | null;
 }
 
@@ -320,14 +324,14 @@ export class FxRealisation {
       const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
       if (position === 0n && positionUsd === 0n && previous === 0n) continue;
       if (exponentOrNull(X) === null) {
-        skipped.push({ currency: X, reason: "not an ISO 4217 currency: no published mid rate applies" });
+        skipped.push({ currency: X, code: "not_iso_4217", reason: "not an ISO 4217 currency: no published mid rate applies" });
         continue;
       }
       let mid: ResolvedRate;
       try {
         mid = await this.rates.latestRate(X, USD, at);
       } catch (e) {
-        skipped.push({ currency: X, reason: isAppError(e) ? `${e.code}: ${e.message}` : "no published rate" });
+        skipped.push(isAppError(e) ? { currency: X, code: e.code, reason: e.message } : { currency: X, code: "no_rate", reason: "no published rate" });
         continue;
       }
       const fair = position < 0n ? -convertMinor(-position, X, USD, mid.rate, "half-even") : convertMinor(position, X, USD, mid.rate, "half-even");
@@ -349,6 +353,7 @@ export class FxRealisation {
       net += change;
     }
     if (net !== 0n) postings.push({ account: Accounts.fxUnrealised, currency: USD, direction: net > 0n ? "credit" : "debit", amount: net > 0n ? net : -net });
+    for (const s of skipped) Object.assign(metadata, { [`reval.${s.currency}.skipped`]: s.code, [`reval.${s.currency}.skippedReason`]: s.reason.slice(0, 500) });
     return { postings, metadata, lines, skipped };
   }
 
@@ -420,7 +425,11 @@ function revaluationOf(tx: JournalTransaction): Revaluation {
       unrealised: BigInt(m[`reval.${X}.unrealised`] ?? "0"),
       change: BigInt(m[`reval.${X}.change`] ?? "0"),
     })),
-    skipped: [],
+    skipped: Object.keys(m)
+      .map((k) => /^reval\.([A-Z0-9]{3,12})\.skipped$/.exec(k)?.[1])
+      .filter((c): c is string => c !== undefined)
+      .sort()
+      .map((X) => ({ currency: X, code: m[`reval.${X}.skipped`] ?? "", reason: m[`reval.${X}.skippedReason`] ?? "" })),
     bookedAt: tx.bookedAt,
   };
 }

@@ -109,10 +109,10 @@ describe("console formatting", () => {
   });
 
   it("says why a revaluation skipped a currency in words, the code apart", () => {
-    const stale = skipReason("ENT_FX_RATE_STALE: no valid BRL->USD rate at 2025-01-05T04:00:00.000Z: rate 109 (USD/BRL) was valid until 2025-01-03T00:00:00.000Z", "Asia/Shanghai");
+    const stale = skipReason({ code: "ENT_FX_RATE_STALE", reason: "no valid BRL->USD rate at 2025-01-05T04:00:00.000Z: rate 109 (USD/BRL) was valid until 2025-01-03T00:00:00.000Z" }, "Asia/Shanghai");
     expect(stale).toEqual({ code: "ENT_FX_RATE_STALE", words: "no fresh rate was published for this instant: the last USD/BRL rate was valid until 2025-01-03 08:00 (Asia/Shanghai, UTC+08:00; 2025-01-03T00:00:00.000Z)" });
-    expect(skipReason("ENT_FX_RATE_NOT_FOUND: no BRL->USD rate at 2025-01-05T04:00:00.000Z (direct, inverse or through USD)")).toEqual({ code: "ENT_FX_RATE_NOT_FOUND", words: "no rate against USD has been published for it" });
-    expect(skipReason("not an ISO 4217 currency: no published mid rate applies")).toEqual({ code: null, words: "not an ISO 4217 currency: no published mid rate applies" });
+    expect(skipReason({ code: "ENT_FX_RATE_NOT_FOUND", reason: "no BRL->USD rate at 2025-01-05T04:00:00.000Z (direct, inverse or through USD)" })).toEqual({ code: "ENT_FX_RATE_NOT_FOUND", words: "no rate against USD has been published for it" });
+    expect(skipReason({ code: "not_iso_4217", reason: "not an ISO 4217 currency: no published mid rate applies" })).toEqual({ code: null, words: "not an ISO 4217 currency: no published mid rate applies" });
   });
 
   it("places a service sentence's minor-unit amounts by their currency, leaving major amounts, bare numbers and unknown codes as written", () => {

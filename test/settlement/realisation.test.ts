@@ -155,4 +155,17 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(await bal("fx:BRL-USD", "BRL")).toBe(position);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
+
+  it("says which positions a revaluation left out, with a stable code, and keeps that in the revaluation it books", async () => {
+    // April: a fresh BRL rate, none for CNY (March's expired on 1 April).
+    await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.19"), asOf: new Date("2025-04-10T00:00:00Z"), validFrom: new Date("2025-04-10T00:00:00Z"), validUntil: new Date("2025-05-01T00:00:00Z") }]);
+    const r = await fxr.revalue(new Date("2025-04-15T00:00:00Z"));
+    expect(r.revaluation.lines.map((l) => l.currency)).toEqual(["BRL"]);
+    expect(r.revaluation.skipped.map((x) => [x.currency, x.code])).toEqual([["CNY", "ENT_FX_RATE_STALE"]]);
+    expect(r.revaluation.skipped[0]?.reason).toMatch(/USD->CNY|CNY->USD/);
+    // Read back from the journal: the revaluation says what it did not restate.
+    const [latest] = (await fxr.listRevaluations({})).items;
+    expect(latest?.transactionId).toBe(r.revaluation.transactionId);
+    expect(latest?.skipped).toEqual(r.revaluation.skipped);
+  });
 });

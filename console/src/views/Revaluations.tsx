@@ -15,7 +15,7 @@ export interface Revaluation {
   transactionId: string | null;
   at: string;
   lines: { currency: string; position: string; positionUsd: string; midRate: string; source: string; asOf: string; unrealised: string; change: string }[];
-  skipped: { currency: string; reason: string }[];
+  skipped: { currency: string; code: string; reason: string }[];
   bookedAt: string | null;
 }
 
@@ -57,7 +57,7 @@ function RevaluationLines(props: { r: Revaluation }): JSX.Element {
       {r.skipped.length > 0 && (
         <ul aria-label="Positions not revalued" data-testid="skipped">
           {r.skipped.map((s) => {
-            const why = skipReason(s.reason);
+            const why = skipReason(s);
             return (
               <li key={s.currency}>
                 {s.currency}: not revalued: {why.words}.

@@ -57,7 +57,14 @@ const RevaluationView = Type.Object({
       change: { ...Amount, description: "What this revaluation booked: unrealised less the previous revaluation's" },
     }),
   ),
-  skipped: Type.Array(Type.Object({ currency: Type.String(), reason: Type.String() })),
+  skipped: Type.Array(
+    Type.Object({
+      currency: Type.String(),
+      code: Type.String({ description: "Why, stable: the fx module's code (ENT_FX_RATE_STALE: no rate in force at `at`; ENT_FX_RATE_NOT_FOUND: none published), or not_iso_4217" }),
+      reason: Type.String({ description: "The same in words" }),
+    }),
+    { description: "Open positions left as they were (also in a revaluation read back, from its journal metadata)" },
+  ),
   bookedAt: Type.Union([DateTime, Type.Null()]),
 });
 
