@@ -80,9 +80,11 @@ export interface CashStatementReport {
   entries: CashEntryView[];
   matched: number;
   unmatched: number;
+  /** Of the unmatched entries, how many are not resolved yet (as of the read; not stored). */
+  open?: number;
   /** Remittances booked up to this statement's last booking date that no statement has shown. */
   inTransit: Array<{ ref: string; currency: string; amount: string; occurredAt: string; transactionId: string }>;
-  /** `platform:cash:bank` in the statement's currency as the ledger has it now. */
+  /** `platform:cash:bank` in the statement's currency as the ledger had it when the statement was imported. */
   ledgerBalance: string;
   importedAt: string;
   importedBy: string;
@@ -270,7 +272,7 @@ export class CashReconciliation {
         const earlier: Array<CashStatementReport | null> = [];
         for (const st of statements) earlier.push(await this.#earlier(st, sha));
         const fresh = statements.filter((_, i) => earlier[i] === null);
-        if (fresh.length === 0) return { status: "exists" as const, statements: earlier as CashStatementReport[] };
+        if (fresh.length === 0) return { status: "exists" as const, statements: await this.#withOpen(earlier as CashStatementReport[]) };
         // What the ledger and the bank rail say is read before the transaction that records the file.
         const facts = await this.#facts(fresh);
         try {
@@ -279,7 +281,7 @@ export class CashReconciliation {
             for (const st of fresh) out.push(await this.#record(tx, st, facts, message.messageId, sha, by));
             return out;
           });
-          return { status: "created" as const, statements: earlier.map((r) => r ?? reports.shift()!) };
+          return { status: "created" as const, statements: await this.#withOpen(earlier.map((r) => r ?? reports.shift()!)) };
         } catch (e) {
           // Another instance recorded one of these statements, or matched one of their entries, meanwhile: read again.
           if (attempt === 0 && isUniqueViolation(e)) continue;
@@ -498,13 +500,27 @@ export class CashReconciliation {
   }
 
   async list(limit = 50): Promise<CashStatementReport[]> {
-    return (await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements ORDER BY id DESC LIMIT $1`, limit)).map((r) => r.report);
+    return this.#withOpen((await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements ORDER BY id DESC LIMIT $1`, limit)).map((r) => r.report));
   }
 
   async get(id: bigint): Promise<CashStatementReport> {
     const [r] = await this.#o.sql.q<Array<{ report: CashStatementReport }>>(`SELECT report FROM cash_statements WHERE id = $1`, id);
     if (r === undefined) throw CashErrors.statementNotFound(`bank statement ${id} does not exist`);
-    return r.report;
+    return (await this.#withOpen([r.report]))[0]!;
+  }
+
+  /** Each report with `open`: its unmatched entries less those resolved since (the stored `unmatched` is as imported). */
+  async #withOpen(reports: CashStatementReport[]): Promise<CashStatementReport[]> {
+    const withExceptions = reports.filter((r) => r.unmatched > 0).map((r) => r.id);
+    const resolved = new Map<string, number>();
+    if (withExceptions.length > 0) {
+      const rows = await this.#o.sql.q<Array<{ statement_id: bigint; n: number }>>(
+        `SELECT statement_id, count(*)::int AS n FROM cash_resolutions WHERE statement_id = ANY($1::bigint[]) GROUP BY statement_id`,
+        withExceptions,
+      );
+      for (const r of rows) resolved.set(String(r.statement_id), Number(r.n));
+    }
+    return reports.map((r) => ({ ...r, open: r.unmatched - (resolved.get(String(r.id)) ?? 0) }));
   }
 }
 

@@ -208,8 +208,17 @@ describe.each(kinds)("cash statements on %s", (kind) => {
     });
 
     it("posts one that books the entry: Dr platform:cash:bank for a credit, Cr for a debit", async () => {
+      // The statement says how many of its unmatched entries are still open, as of each read.
+      const counts = async () => {
+        const one = json<{ unmatched: number; open: number }>(await h.get(`/v1/cash/statements/${statement}`));
+        const listed = json<{ items: Array<{ id: string; unmatched: number; open: number }> }>(await h.get("/v1/cash/statements")).items.find((s) => s.id === statement);
+        expect([listed?.unmatched, listed?.open]).toEqual([one.unmatched, one.open]);
+        return [one.unmatched, one.open];
+      };
+      expect(await counts()).toEqual([2, 2]);
       const credit = await h.post(url(1), { note: "interest", adjustment: { postings: [posting("platform:cash:bank", "USD", "debit", "2500"), posting("platform:reconciliation:bank_interest", "USD", "credit", "2500")] } }, financeWrite);
       expect(credit.statusCode, credit.body).toBe(201);
+      expect(await counts()).toEqual([2, 1]);
       const debit = await h.post(url(2), { note: "fee", adjustment: { postings: [posting("platform:reconciliation:bank_charges", "USD", "debit", "1500"), posting("platform:cash:bank", "USD", "credit", "1500")] } }, financeWrite);
       expect(debit.statusCode, debit.body).toBe(201);
     });

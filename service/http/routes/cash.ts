@@ -40,9 +40,10 @@ export const CashStatementView = Type.Object({
   gap: Nullable(Type.Object({ previousStatementId: Type.String(), previousClosing: Type.String() }, { description: "The previous statement of this account closed at another balance: one is missing" })),
   entries: Type.Array(EntryView),
   matched: Type.Integer(),
-  unmatched: Type.Integer(),
+  unmatched: Type.Integer({ description: "Entries nothing matched, as imported" }),
+  open: Type.Integer({ description: "Of those, how many are not resolved yet (GET /v1/cash/exceptions)" }),
   inTransit: Type.Array(Type.Object({ ref: Type.String(), currency: Type.String(), amount: Type.String(), occurredAt: Type.String(), transactionId: Type.String() })),
-  ledgerBalance: Type.String({ description: "platform:cash:bank in the statement's currency, as booked now" }),
+  ledgerBalance: Type.String({ description: "platform:cash:bank in the statement's currency, as booked when the statement was imported" }),
   importedAt: Type.String({ format: "date-time" }),
   importedBy: Type.String(),
 });
