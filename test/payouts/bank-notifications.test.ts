@@ -17,28 +17,15 @@ import { divideRounded } from "../../service/money/index.js";
 import { requestToJson } from "../../service/payouts/booking.js";
 import { bankLedgerKeys, cashRequest } from "../../service/payouts/bank/booking.js";
 import { BankStore } from "../../service/payouts/bank/store.js";
+import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { answer, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 
 const kinds = await testDatabaseKinds();
-const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
-const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK" };
-/** The platform's account as configured by default (BANK_ACCOUNT_*): the debtor of every pain.001. */
-const platform = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK" };
-const account = { ...platform, accountCurrency: "USD" };
+const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
 
-interface PayoutJson {
-  id: string;
-  sellerId: string;
-  currency: string;
-  amount: string;
-  endToEndId: string;
-  status: string;
-  fileId: string | null;
-  settled: { currency: string; amount: string } | null;
-  ledger: Record<string, string | null>;
-  reason: string | null;
+interface PayoutJson extends BankPayoutJson {
   exceptions?: ExceptionJson[];
 }
 interface ExceptionJson {
@@ -167,7 +154,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe("0");
 
     // The bank's real debit books the CNY payout; a genuine full return (RtrInf AC04) gives the USD back.
-    const real = answer(await fileOf(cny), { messageId: "HSBC-054-R2", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [usd.endToEndId]: "AC04" } });
+    const real = answer(await fileOf(cny), { messageId: "HSBC-054-R2", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [usd.endToEndId]: "AC04" } });
     expect(Object.fromEntries((await confirm(real)).map((r) => [r.endToEndId, r.outcome]))).toEqual({ [cny.endToEndId]: "final", [usd.endToEndId]: "rejected" });
     expect(await payout(cny.id)).toMatchObject({ status: "final", settled: { currency: "USD", amount: usdAt(cny.amount, 1380n).toString() } });
     expect(await payout(usd.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
@@ -286,7 +273,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect((await confirm(cnyDebit)).map((r) => [r.outcome, r.code])).toEqual([["mismatch", "not_account_currency"]]);
     // Nothing stored as the payout's cash booking, nothing committed.
     expect(await payout(p!.id)).toMatchObject({ status: "instructed", settled: null, ledger: { commitTransactionId: null, cashTransactionId: null } });
-    const correct = answer(await fileOf(p!), { messageId: "HSBC-054-C2", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" } });
+    const correct = answer(await fileOf(p!), { messageId: "HSBC-054-C2", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" } });
     expect((await confirm(correct)).map((r) => r.outcome)).toEqual(["final"]);
     expect(await payout(p!.id)).toMatchObject({ status: "final", settled: { currency: "USD", amount: usdAt(p!.amount, 1380n).toString() } });
 
@@ -295,12 +282,12 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     // exception is closed by it.
     await sale("S-POP-SZ-01", "999900");
     const [q] = await run();
-    const wrong = answer(await fileOf(q!), { messageId: "HSBC-054-C3", account: platform, accountCurrency: "USD", rates: { CNY: "0.1390" } });
+    const wrong = answer(await fileOf(q!), { messageId: "HSBC-054-C3", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1390" } });
     const [refused] = await confirm(wrong);
     expect([refused!.outcome, refused!.code]).toEqual(["exception", "cash_refused"]);
     expect(await payout(q!.id)).toMatchObject({ status: "instructed", settled: { currency: "USD", amount: usdAt(q!.amount, 1390n).toString() } });
     await remit("ADY-PO-2");
-    const fixed = answer(await fileOf(q!), { messageId: "HSBC-054-C4", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" } });
+    const fixed = answer(await fileOf(q!), { messageId: "HSBC-054-C4", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" } });
     expect((await confirm(fixed)).map((r) => r.outcome)).toEqual(["final"]);
     const booked = await payout(q!.id);
     expect(booked).toMatchObject({ status: "final", reason: null, settled: { currency: "USD", amount: usdAt(q!.amount, 1380n).toString() } });
@@ -330,7 +317,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     // The bank returns the transfer: the committed reserve cannot be voided, so the return is booked
     // back to the seller; the seller is paid again by the next run.
     const inTransit = BigInt((await balance("platform:payouts:in_transit", "CNY")).posted);
-    const returned = answer(await fileOf(p!), { messageId: "HSBC-054-L1", account: platform, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [p!.endToEndId]: "AC01" } });
+    const returned = answer(await fileOf(p!), { messageId: "HSBC-054-L1", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [p!.endToEndId]: "AC01" } });
     expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
     const back = await payout(p!.id);
     expect(back).toMatchObject({ status: "rejected", reason: "returned by the bank (AC01)", settled: null, ledger: { cashTransactionId: null } });
@@ -346,12 +333,12 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const [p] = json<{ items: PayoutJson[] }>(await h.get("/v1/payouts/bank?status=instructed")).items;
     const cashBefore = (await balance("platform:cash:bank", "USD")).posted;
     const entries = [{ endToEndId: p!.endToEndId, currency: "USD", amount: usdAt(p!.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(p!.amount) }, rate: "0.1380" }];
-    const foreign = camt054({ messageId: "HSBC-054-A1", account: { ...platform, accountNumber: "999999999", accountCurrency: "EUR" }, entries });
+    const foreign = camt054({ messageId: "HSBC-054-A1", account: { ...PLATFORM_ACCOUNT, accountNumber: "999999999", accountCurrency: "EUR" }, entries });
     const r = await xmlPost(foreign);
     expect([r.statusCode, problemCode(r)]).toEqual([422, "ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT"]);
     expect(json<{ detail: string; errors: Array<{ field: string }> }>(r)).toMatchObject({ errors: [{ field: "Ntfctn/Acct/Id" }] });
     expect(json<{ detail: string }>(r).detail).toContain("999999999");
-    const otherCcy = camt054({ messageId: "HSBC-054-A2", account: { ...platform, accountCurrency: "EUR" }, entries });
+    const otherCcy = camt054({ messageId: "HSBC-054-A2", account: { ...PLATFORM_ACCOUNT, accountCurrency: "EUR" }, entries });
     const c = await xmlPost(otherCcy);
     expect([c.statusCode, problemCode(c)]).toEqual([422, "ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT"]);
     expect(json<{ errors: Array<{ field: string }> }>(c).errors.map((e) => e.field)).toEqual(["Ntfctn/Acct/Ccy"]);

@@ -19,6 +19,7 @@ import { divideRounded } from "../../service/money/index.js";
 import { createServices } from "../../service/services.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { BankStore } from "../../service/payouts/bank/store.js";
+import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
@@ -27,22 +28,7 @@ import { outbox } from "../webhooks/outbox.js";
 import { startReceiver, type Receiver } from "../webhooks/receiver.js";
 
 const kinds = await testDatabaseKinds();
-const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
-const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK" };
-const platform = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK" };
-
-interface BankPayoutJson {
-  id: string;
-  sellerId: string;
-  currency: string;
-  amount: string;
-  endToEndId: string;
-  status: string;
-  fileId: string | null;
-  settled: { currency: string; amount: string } | null;
-  ledger: Record<string, string | null>;
-  reason: string | null;
-}
+const platform = PLATFORM_ACCOUNT;
 
 const BANK_PAYOUT_EVENTS = ["bank_payout.instructed", "bank_payout.final", "bank_payout.rejected"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
