@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, CONFIRMATION_OUTCOMES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
@@ -75,7 +75,7 @@ const EntryView = Type.Object({
   bookingDate: Nullable(Type.String()),
 });
 
-const OUTCOMES = ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"];
+
 const ExceptionCode = Type.String({
   enum: [...BANK_EXCEPTION_CODES],
   description:
@@ -115,7 +115,7 @@ const SkipView = Type.Object({ sellerId: Type.String(), reason: Type.String(), d
 const ResultView = Type.Object({
   endToEndId: Nullable(Type.String()),
   payoutId: Nullable(Type.String()),
-  outcome: Type.String({ enum: OUTCOMES }),
+  outcome: Type.String({ enum: [...CONFIRMATION_OUTCOMES] }),
   code: Type.Optional(ExceptionCode),
   detail: Type.Optional(Type.String()),
   exceptionId: Type.Optional(Type.String({ description: "The exception recorded for an entry not applied (unmatched, mismatch, exception): GET /v1/payouts/bank/exceptions" })),

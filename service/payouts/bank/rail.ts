@@ -77,7 +77,8 @@ export interface BankRunResult {
   skipped: BankSkip[];
 }
 
-export type ConfirmationOutcome = "final" | "rejected" | "already_final" | "already_rejected" | "not_booked" | "unmatched" | "mismatch" | "exception";
+export const CONFIRMATION_OUTCOMES = ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"] as const;
+export type ConfirmationOutcome = (typeof CONFIRMATION_OUTCOMES)[number];
 
 export interface ConfirmationResult {
   endToEndId: string | null;
