@@ -8,7 +8,7 @@
  * remembered in <outbox>/answered/.
  *
  *   npm run bank:demo
- *   npm run bank:demo -- --return ENT-BP-2:AC04 --rate CNY=0.1380
+ *   npm run bank:demo -- --return ENT-BP-<tag>-2:AC04 --rate CNY=0.1380
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";

@@ -127,8 +127,8 @@ async function main(): Promise<void> {
     if (node !== undefined && config.databaseUrl === undefined) {
       // The embedded chain starts empty, so the embedded database that anchored to the last one goes with it.
       await rm(`${config.dataDir}/pglite`, { recursive: true, force: true });
-      // And the bank rail's files of that database: an old camt.054 in the inbox names payouts
-      // (ENT-BP-<id>) the new database will number again.
+      // And the bank rail's files of that database: an old camt.054 in the inbox names payouts of
+      // the old database's tag, which the new one would only record as unmatched exceptions.
       for (const folder of [config.bank.outbox, config.bank.inbox, `${config.dataDir}/bank/statements`]) {
         if (folder.startsWith(`${config.dataDir}/bank/`)) await rm(folder, { recursive: true, force: true });
       }

@@ -13,6 +13,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "bank_payout.instructed",
   "bank_payout.final",
   "bank_payout.rejected",
+  "bank_payout.returned",
   "bank_payout.exception_opened",
   "bank_payout.exception_resolved",
   "anchoring.batch_final",

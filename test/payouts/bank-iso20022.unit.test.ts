@@ -128,6 +128,33 @@ describe("camt.054 (bank rail confirmations)", () => {
     ]);
   });
 
+  it("reads a return net of the bank's itemised charges (TxDtls/Chrgs/Rcrd, the original in AmtDtls/InstdAmt), valid camt.054.001.08", async () => {
+    const xml = camt054({
+      messageId: "BANK-CHG",
+      account: debtor,
+      entries: [
+        { endToEndId: "ENT-BP-0A1B2C3D-7", currency: "USD", amount: 19_168n, returnReason: "AC04", instructed: { currency: "USD", amount: 20_668n }, charges: [{ amount: 1_000n, type: "RETURN FEE" }, { amount: 500n }] },
+        { endToEndId: "ENT-BP-0A1B2C3D-8", currency: "USD", amount: 15_000n, returnReason: "AC04", instructed: { currency: "CNY", amount: 150_400n }, rate: "0.1096", charges: [{ amount: 1_000n, side: null, included: null }] },
+        { endToEndId: "ENT-BP-0A1B2C3D-9", currency: "USD", amount: 6n, returnReason: "AC04" },
+      ],
+    });
+    expect(await valid(xml, "camt.054.001.08.xsd")).toEqual({ valid: true, errors: [] });
+    expect(xml).toContain('<Chrgs><TtlChrgsAndTaxAmt Ccy="USD">15.00</TtlChrgsAndTaxAmt><Rcrd><Amt Ccy="USD">10.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><ChrgInclInd>true</ChrgInclInd>');
+    const entries = readCamt054(xml).entries;
+    expect(entries.map((e) => [e.amount, e.instructed, e.charges])).toEqual([
+      [19_168n, { currency: "USD", amount: 20_668n }, [{ currency: "USD", amount: 1_000n, side: "debit", included: true }, { currency: "USD", amount: 500n, side: "debit", included: true }]],
+      [15_000n, { currency: "CNY", amount: 150_400n }, [{ currency: "USD", amount: 1_000n, side: null, included: null }]],
+      [6n, null, undefined],
+    ]);
+    // Without TxDtls/Amt, an InstdAmt in the account's currency is not the amount credited when
+    // charges were taken: the entry's amount is.
+    const bare = xml.replace(/(<EndToEndId>ENT-BP-0A1B2C3D-7<\/EndToEndId><\/Refs>)<Amt Ccy="USD">191.68<\/Amt><CdtDbtInd>CRDT<\/CdtDbtInd>/, "$1");
+    expect(bare).not.toBe(xml);
+    expect(await valid(bare, "camt.054.001.08.xsd")).toEqual({ valid: true, errors: [] });
+    expect(readCamt054(bare).entries[0]!.amount).toBe(19_168n);
+    expect(() => readCamt054(xml.replace('<Rcrd><Amt Ccy="USD">5.00</Amt>', "<Rcrd>"))).toThrow(/entry 1: Chrgs\/Rcrd without its Amt/);
+  });
+
   it("streams: the same result from chunks cut anywhere", () => {
     const xml = fixture("postfinance-camt.054.001.04-debit.xml");
     const chunks = xml.match(/[\s\S]{1,7}/g)!;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ISO_3166_ALPHA2, isCountry } from "../../service/payouts/bank/countries.js";
-import { accountRefusal, entryKind, instructionMismatch, rateMismatch } from "../../service/payouts/bank/matching.js";
+import { accountRefusal, entryKind, instructionMismatch, rateMismatch, returnCharges } from "../../service/payouts/bank/matching.js";
 import { readCamt054, validateBankAccount } from "../../service/payouts/index.js";
 import { camt054 } from "../support/camt054.js";
 
@@ -67,6 +67,24 @@ describe("instructionMismatch: the instruction in full, in the account's currenc
     expect(instructionMismatch(entry("credit", "CNY", cny.amount, cny), cny, "USD")).toMatchObject({ code: "not_account_currency" });
   });
 
+  it("takes a return net of charges the bank itemised when the amount and the charges make the instruction", () => {
+    const fee = (amount: bigint, over: Partial<{ currency: string; side: "debit" | "credit" | null; included: boolean | null }> = {}) => ({ currency: "USD", amount, side: "debit" as const, included: true, ...over });
+    const net = (amount: bigint, instructed: { currency: string; amount: bigint } | null, charges: ReturnType<typeof fee>[]) => ({ ...entry("credit", "USD", amount, instructed), charges });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_000n), fee(500n)]), usd, "USD")).toBeNull();
+    expect(instructionMismatch(net(usd.amount - 1_500n, null, [fee(1_500n, { side: null, included: null })]), usd, "USD")).toBeNull();
+    expect(instructionMismatch(net(19_000n, cny, [fee(1_668n)]), cny, "USD")).toBeNull();
+    expect(returnCharges(net(1n, null, [fee(1_000n), fee(500n)]), "USD")).toBe(1_500n);
+    expect(returnCharges({}, "USD")).toBe(0n);
+    // Not itemised, not adding up, in another currency, or not taken from the amount: a mismatch.
+    expect(instructionMismatch(entry("credit", "USD", usd.amount - 1_500n, usd), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_000n)]), usd, "USD")).toMatchObject({ code: "instructed_mismatch", detail: `credited ${usd.amount - 1_500n} + charges 1000 USD for an instruction of ${usd.amount} USD` });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { currency: "HKD" })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { side: "credit" })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { included: false })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
+    // A debit's charges are not counted: the debit is the instruction or nothing.
+    expect(instructionMismatch({ ...entry("debit", "USD", usd.amount - 1_500n, usd), charges: [fee(1_500n)] }, usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
+  });
+
   it("takes the payout's own currency when the account is in it", () => {
     expect(instructionMismatch(entry("debit", "CNY", cny.amount), cny, "CNY")).toBeNull();
   });
@@ -122,5 +140,25 @@ describe("ISO 3166-1 alpha-2: a seller's bank account is in an assigned country"
       expect(thrown, country).toMatchObject({ code: "ENT_PAYOUT_INVALID_REQUEST" });
       expect((thrown as { fields: Array<{ field: string }> }).fields.map((f) => f.field)).toEqual(["country"]);
     }
+  });
+});
+
+describe("a domestic account number has the shape of one", () => {
+  const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", bic: "ICBKCNBJSZN", country: "CN" };
+  const fieldsOf = (accountNumber: string): string[] => {
+    try {
+      validateBankAccount({ ...account, accountNumber });
+      return [];
+    } catch (e) {
+      return (e as { fields: Array<{ field: string }> }).fields.map((f) => f.field);
+    }
+  };
+
+  it("takes US, mainland and Hong Kong numbers as banks write them", () => {
+    for (const n of ["6222021234567890123", "400123456838", "1234", "123-456789-001", "GB0012345678"]) expect(fieldsOf(n), n).toEqual([]);
+  });
+
+  it("refuses what is no account: a sign, zeros, too short or long, stray hyphens", () => {
+    for (const n of ["-1", "0", "0000", "000-000", "123", "1".repeat(35), "123-", "-123", "12--34", "12 34"]) expect(fieldsOf(n), n).toEqual(["accountNumber"]);
   });
 });

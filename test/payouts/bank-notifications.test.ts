@@ -178,11 +178,13 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(onCny[0]).toMatchObject({ payoutId: cny.id, endToEndId: cny.endToEndId, entry: { side: "credit", currency: "USD", amount: "1" }, receivedBy: `api-key:${financeWrite.id}` });
     expect(onCny[0]!.detail).toMatch(/without the instructed CNY amount/);
 
-    // A late return after final, a debit of the returned payout, an unknown id.
+    // A late partial return after final (a full one is booked: test/payouts/bank-returns.test.ts), a
+    // debit of the returned payout, an unknown id.
+    const half = BigInt(cny.amount) / 2n;
     const late = camt054({
       messageId: "HSBC-054-R3",
       account,
-      entries: [{ endToEndId: cny.endToEndId, currency: "USD", amount: usdAt(cny.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(cny.amount) }, rate: "0.1380", returnReason: "AC04" }],
+      entries: [{ endToEndId: cny.endToEndId, currency: "USD", amount: usdAt(half.toString(), 1380n), instructed: { currency: "CNY", amount: half }, rate: "0.1380", returnReason: "AC04" }],
     });
     const after = camt054({ messageId: "HSBC-054-R4", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) }, { endToEndId: "ENT-BP-999999", currency: "USD", amount: 5n }] });
     const r3 = await confirm(late);
@@ -194,6 +196,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     ]);
     expect([...r3, ...r4].every((r) => r.exceptionId !== undefined)).toBe(true);
     expect((await payout(cny.id)).status).toBe("final");
+    expect(r3[0]!.detail).toMatch(/^credited after the payout was booked final, but not its full return \(instructed \d+ CNY, the bank reports \d+ CNY\)/);
     expect((await payout(usd.id)).exceptions!.map((x) => [x.code, x.entry?.side])).toEqual([
       ["instructed_mismatch", "credit"],
       ["debited_not_instructed", "debit"],
@@ -227,7 +230,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     // Resolved once with a note; the same note again is the same resolution, another one a conflict.
     const target = queue.items.find((x) => x.code === "returned_after_final")!;
     const url = `/v1/payouts/bank/exceptions/${target.id}/resolution`;
-    const note = { note: "return booked by hand, journal 1234" };
+    const note = { note: "the bank recalled its partial credit" };
     expect((await h.post(url, note, h.keys.finance)).statusCode).toBe(403);
     const resolved = await h.post(url, note, financeWrite);
     expect(resolved.statusCode, resolved.body).toBe(201);
@@ -315,7 +318,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(cleared.exceptions!.map((x) => [x.outcome, x.code, x.status])).toEqual([["exception", "cash_cleared", "open"]]);
 
     // The bank returns the transfer: the committed reserve cannot be voided, so the return is booked
-    // back to the seller; the seller is paid again by the next run.
+    // back to the seller, who is paid again once the account (AC01: a wrong number) is set again.
     const inTransit = BigInt((await balance("platform:payouts:in_transit", "CNY")).posted);
     const returned = answer(await fileOf(p!), { messageId: "HSBC-054-L1", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [p!.endToEndId]: "AC01" } });
     expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
@@ -325,6 +328,11 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(back.exceptions!.map((x) => [x.code, x.status])).toEqual([["cash_cleared", "resolved"]]);
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe(p!.amount);
     expect(BigInt((await balance("platform:payouts:in_transit", "CNY")).posted)).toBe(inTransit - BigInt(p!.amount));
+    const held = json<{ payouts: unknown[]; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
+    expect(held.payouts).toEqual([]);
+    expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-SZ-01", reason: "account_returned" }));
+    const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: CN_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(reset.statusCode, reset.body).toBe(200);
     const next = await run();
     expect(next.map((x) => [x.sellerId, x.amount])).toEqual([["S-POP-SZ-01", p!.amount]]);
   });

@@ -179,6 +179,13 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const twice = json<{ results: Array<{ outcome: string }> }>(await xmlPost("/v1/payouts/bank/confirmations", notification, financeWrite));
     expect(twice.results.map((x) => x.outcome).sort()).toEqual(["already_final", "already_rejected"]);
     expect(BigInt((await balance("platform:cash:bank", "USD")).posted)).toBe(cashBefore - debited);
+
+    // The account was returned to: not paid again (a second return, maybe charges) until it is set again.
+    const held = json<{ file: unknown; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
+    expect(held.file).toBeNull();
+    expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-HK-02", reason: "account_returned" }));
+    const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-HK-02/bank-account", payload: HK_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(reset.statusCode, reset.body).toBe(200);
   });
 
   it("announces each bank payout instructed, then final or rejected, in order under bank_payout:<id>; a seller filter gets its seller's only", async () => {
@@ -267,7 +274,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe("0");
     // Beneath the lease, the database itself refuses a second payout in flight for the seller.
     const store = new BankStore(h.db.sql);
-    expect(await store.insertPlanned({ sellerId: "S-POP-SZ-01", currency: "CNY", amount: 1n, account: platform, createdBy: "test" }, () => ({}))).toBeNull();
+    expect(await store.insertPlanned({ sellerId: "S-POP-SZ-01", currency: "CNY", amount: 1n, account: platform, createdBy: "test", tag: await store.installationTag() }, () => ({}))).toBeNull();
 
     // A converted debit 20% away from what the CNY was booked at is not booked; the bank's real one is.
     const p = instructed[0]!;

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, CONFIRMATION_OUTCOMES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
@@ -21,7 +21,7 @@ const Id = Int8Id("^[0-9]{1,19}$", "Bank payout id, decimal");
 const AccountFields = {
   holderName: Type.String({ minLength: 1, maxLength: 140, description: "The account holder's name, as the bank knows it" }),
   iban: Nullable(Type.String({ maxLength: 42, description: "IBAN (spaces allowed; check digits verified). Give this or `accountNumber`" })),
-  accountNumber: Nullable(Type.String({ maxLength: 34, description: "Domestic account number where there is no IBAN (e.g. a mainland China account)" })),
+  accountNumber: Nullable(Type.String({ maxLength: 34, description: "Domestic account number where there is no IBAN (e.g. a mainland China account): 4 to 34 letters and digits, single hyphens between them, not all zeros" })),
   bic: Nullable(Type.String({ maxLength: 11, description: "Beneficiary bank's BIC (8 or 11 characters)" })),
   clearingSystem: Nullable(Type.String({ maxLength: 5, description: "Clearing system code, e.g. `CNAPS` (with `clearingMember`)" })),
   clearingMember: Nullable(Type.String({ maxLength: 35, description: "The bank's member id in that system, e.g. a 12-digit CNAPS code" })),
@@ -46,9 +46,15 @@ export const BankPayoutView = Type.Object({
   sellerId: Type.String(),
   currency: Type.String({ description: "The seller's payout currency: the transfer's instructed currency" }),
   amount: Type.String({ description: "Minor units of `currency`, taken from the seller's available balance" }),
-  endToEndId: Type.String({ description: "ISO 20022 EndToEndId (`ENT-BP-<id>`): the bank's confirmation is matched on it" }),
-  status: Type.String({ enum: [...BANK_PAYOUT_STATUSES] }),
-  fileId: Nullable(Type.String({ description: "The pain.001's MsgId" })),
+  endToEndId: Type.String({
+    description:
+      "ISO 20022 EndToEndId (`ENT-BP-<tag>-<id>`, `<tag>`: 8 hex digits made once per database, so a new database never repeats an id a bank saw; payouts issued before the tag keep `ENT-BP-<id>`): the bank's confirmation is matched on it",
+  }),
+  status: Type.String({
+    enum: [...BANK_PAYOUT_STATUSES],
+    description: "planned, instructed (in a pain.001), final (the bank's debit booked), rejected (returned before final: the reserve back to the seller), returned (a full return after final, booked back to the seller in `ledger.returnTransactionId`)",
+  }),
+  fileId: Nullable(Type.String({ description: "The pain.001's MsgId (`ENT-<tag>-<yyyymmdd>-<n>`; files issued before the tag: `ENT-<yyyymmdd>-<n>`)" })),
   account: Type.Object({ ...AccountFields }),
   settled: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "What the bank debited the platform's account, minor units" }) })),
   ledger: Type.Object({
@@ -56,11 +62,13 @@ export const BankPayoutView = Type.Object({
     commitTransactionId: Nullable(Type.String()),
     cashTransactionId: Nullable(Type.String()),
     voidTransactionId: Nullable(Type.String()),
+    returnTransactionId: Nullable(Type.String({ description: "A return after final: its own journal transaction (the cash booking is never edited)" })),
   }),
-  reason: Nullable(Type.String({ description: "Why it was rejected, or why its booking waits" })),
+  reason: Nullable(Type.String({ description: "Why it was rejected or returned, or why its booking waits" })),
   createdAt: Type.String({ format: "date-time" }),
   updatedAt: Type.String({ format: "date-time" }),
   finalAt: Nullable(Type.String({ format: "date-time" })),
+  returnedAt: Nullable(Type.String({ format: "date-time", description: "When a return after final was booked" })),
 });
 
 const EntryView = Type.Object({
@@ -79,7 +87,7 @@ const EntryView = Type.Object({
 const ExceptionCode = Type.String({
   enum: [...BANK_EXCEPTION_CODES],
   description:
-    "Why it was not applied. unmatched: `no_end_to_end_id`, `unknown_end_to_end_id`; mismatch (not the instruction in full): `not_account_currency`, `no_instructed_amount`, `instructed_mismatch`, `rate_out_of_range`, `debit_with_return_info`; exception (the payout's state does not take it): `returned_after_final`, `returned_not_instructed`, `debited_not_instructed`, `debited_again`, `cash_refused` (retried on every tick, resolved by `system` once booked), `cash_cleared` (a stored booking that could never go through, dropped)",
+    "Why it was not applied. unmatched: `no_end_to_end_id`, `unknown_end_to_end_id`; mismatch (not the instruction in full): `not_account_currency`, `no_instructed_amount`, `instructed_mismatch`, `rate_out_of_range`, `debit_with_return_info`, `charges_mismatch` (a return's itemised charges not in the account's currency or not taken from its amount); exception (the payout's state does not take it): `returned_after_final` (a partial, stray or second credit after final: a full one is booked, `returned`), `returned_not_instructed`, `debited_not_instructed`, `debited_again`, `cash_refused` (retried on every tick, resolved by `system` once booked), `cash_cleared` (a stored booking that could never go through, dropped)",
 });
 
 const ExceptionView = Type.Object({
@@ -103,7 +111,7 @@ const BankPayoutDetailView = Type.Object({
 });
 
 const FileView = Type.Object({
-  id: Type.String({ description: "GrpHdr/MsgId" }),
+  id: Type.String({ description: "GrpHdr/MsgId (`ENT-<tag>-<yyyymmdd>-<n>`; files issued before the tag: `ENT-<yyyymmdd>-<n>`)" }),
   count: Type.Integer(),
   ctrlSum: Type.String({ description: "GrpHdr/CtrlSum: the instructed amounts summed, major units" }),
   createdBy: Type.String(),
@@ -111,7 +119,14 @@ const FileView = Type.Object({
   writtenAt: Nullable(Type.String({ format: "date-time", description: "When it reached the outbox folder" })),
 });
 
-const SkipView = Type.Object({ sellerId: Type.String(), reason: Type.String(), detail: Type.Optional(Type.String()) });
+const SkipView = Type.Object({
+  sellerId: Type.String(),
+  reason: Type.String({
+    enum: [...BANK_SKIP_REASONS],
+    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout to the account on file since it was set: set it again to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
+  }),
+  detail: Type.Optional(Type.String()),
+});
 const ResultView = Type.Object({
   endToEndId: Nullable(Type.String()),
   payoutId: Nullable(Type.String()),
@@ -159,11 +174,12 @@ function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
     fileId: p.fileId,
     account: p.account,
     settled: p.settledCurrency === null || p.settledAmount === null ? null : { currency: p.settledCurrency, amount: p.settledAmount.toString() },
-    ledger: { pendingTransactionId: p.pendingTxId, commitTransactionId: p.commitTxId, cashTransactionId: p.cashTxId, voidTransactionId: p.voidTxId },
+    ledger: { pendingTransactionId: p.pendingTxId, commitTransactionId: p.commitTxId, cashTransactionId: p.cashTxId, voidTransactionId: p.voidTxId, returnTransactionId: p.returnTxId },
     reason: p.reason,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
     finalAt: p.finalAt?.toISOString() ?? null,
+    returnedAt: p.returnedAt?.toISOString() ?? null,
   };
 }
 
@@ -259,7 +275,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Apply the bank's camt.054 notification",
       description:
-        "Body: a camt.054 (.001.02 to .001.13) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). It must be for the platform's account (BANK_ACCOUNT_IBAN or BANK_ACCOUNT_NUMBER, in BANK_ACCOUNT_CURRENCY when Acct/Ccy is given), else 422 ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT naming `Ntfctn/Acct/Id` or `Ntfctn/Acct/Ccy` and nothing is applied. Each transaction is matched on its EndToEndId and must be the instruction in full: in the account's currency, of the instructed amount (AmtDtls/InstdAmt beside a converted amount, within 10% of what the currency was booked at). A booked debit makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a full return (a credit, or a reversal; RtrInf gives the reason) makes it `rejected` (the money is available again). A partial or stray credit, another amount or currency, an unknown id, a return after final or a debit of a payout not instructed is reported (`mismatch`, `unmatched`, `exception`, with a `code`), never booked, and recorded as an exception (`exceptionId`; GET /v1/payouts/bank/exceptions). Applying the same file again changes nothing and records nothing new. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
+        "Body: a camt.054 (.001.02 to .001.13) as `application/xml`, e.g. the bank's debit notification for a pain.001 (the worker applies files dropped in BANK_INBOX_DIR the same way). It must be for the platform's account (BANK_ACCOUNT_IBAN or BANK_ACCOUNT_NUMBER, in BANK_ACCOUNT_CURRENCY when Acct/Ccy is given), else 422 ENT_PAYOUT_BANK_NOTIFICATION_ACCOUNT naming `Ntfctn/Acct/Id` or `Ntfctn/Acct/Ccy` and nothing is applied. Each transaction is matched on its EndToEndId and must be the instruction in full: in the account's currency, of the instructed amount (AmtDtls/InstdAmt beside a converted amount, within 10% of what the currency was booked at). A booked debit makes the payout `final` (the reserve committed, `platform:cash:bank` credited with what the bank debited; a conversion by the bank realises FX against the fx:<currency>-USD position); a full return (a credit, or a reversal; RtrInf gives the reason) makes it `rejected` (the money is available again). A full return after final (days later, e.g. AC04 closed account) makes it `returned`: a correcting journal transaction of its own books the credited cash and gives the seller the instructed amount back in `available` (outcome `returned`). A return credited net of the bank's charges is full when the charges are itemised (TxDtls/Chrgs/Rcrd/Amt, in the account's currency) and the amount plus the charges is the instructed amount (AmtDtls/InstdAmt): the seller gets the instructed amount, the charges are booked to `platform:expense:bank_charges`. A partial or stray credit (also after final), charges not itemised or not adding up, another amount or currency, an unknown id or a debit of a payout not instructed is reported (`mismatch`, `unmatched`, `exception`, with a `code`), never booked, and recorded as an exception (`exceptionId`; GET /v1/payouts/bank/exceptions). Applying the same file again changes nothing and records nothing new. The document is decoded as its BOM, XML declaration or Content-Type charset say. Not a camt.054: 422 ENT_PAYOUT_BANK_STATEMENT_INVALID.",
       security: bearer,
       consumes: ["application/xml"],
       response: { 200: Type.Object({ messageId: Type.String(), version: Type.String(), results: Type.Array(ResultView) }), ...problems(400, 401, 403, 413, 415, 422, 429, 503) },

@@ -16,6 +16,18 @@
  * posted), the return is an entry of its own: Dr `platform:payouts:in_transit`, Cr the seller's
  * `available`, under the cash booking's key, so the ledger itself lets only one of the two ever
  * post: the in-transit amount leaves once, to the bank or back to the seller.
+ *
+ * A full return after final (the bank debited, the cash was booked, then the beneficiary's bank sent
+ * the money back) is a correcting transaction of its own, never an edit of the cash booking, under
+ * `bankpayout:<id>:returned`: Dr `platform:cash:bank` what the bank credited, Cr the seller's
+ * `available` the instructed P in full (it was the seller's money). For another P the account's
+ * currency goes back through `fx:P-USD` (Cr in USD, Dr in P): the position is long that P again,
+ * valued at the bank's return rate.
+ * A return credited net of the bank's itemised charges books the charges to
+ * `platform:expense:bank_charges` (Dr, in the account's currency) beside the cash actually
+ * credited: the seller still gets the instructed amount back. Where the return voids the reserve
+ * (no cash booked, nothing to correct), the charges are an entry of their own
+ * (`bankpayout:<id>:return_charges`: Dr the expense, Cr the cash the bank kept).
  */
 import { Accounts, accountSpec } from "../../settlement/index.js";
 import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
@@ -27,10 +39,13 @@ export const BankAccounts = {
   /** Credit-normal: what the platform has instructed its bank to pay and the bank has not booked yet. */
   inTransit: "platform:payouts:in_transit",
   cash: Accounts.bank,
+  /** Debit-normal: what banks charged on returns (taken from the amount they credited back). */
+  charges: "platform:expense:bank_charges",
 } as const;
 
 export function bankAccountSpec(code: string, currency: string): AccountSpec {
   if (code === BankAccounts.inTransit) return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "credit", allowNegative: false };
+  if (code === BankAccounts.charges) return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true };
   return accountSpec(code, currency);
 }
 
@@ -40,7 +55,17 @@ export const bankLedgerKeys = {
   /** The cash booking, or the return of a committed reserve: one key, so at most one of them posts. */
   cash: (id: bigint) => `bankpayout:${id}:cash`,
   void: (id: bigint) => `bankpayout:${id}:void`,
+  /** A full return after final: its own correcting transaction. */
+  returned: (id: bigint) => `bankpayout:${id}:returned`,
+  /** The charges of a return that voided the reserve. */
+  returnCharges: (id: bigint) => `bankpayout:${id}:return_charges`,
 } as const;
+
+/** Charges a bank took from a return (minor units of the account's currency; amount 0n: none). */
+export interface ReturnCharges {
+  currency: string;
+  amount: bigint;
+}
 
 export function reserveRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string }): TransactionInput {
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.available(p.sellerId), p.currency, p.amount).credit(BankAccounts.inTransit, p.currency, p.amount);
@@ -111,14 +136,64 @@ export function cashRequest(p: { id: bigint; sellerId: string; currency: string;
   };
 }
 
+type PayoutRef = { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string };
+
+const chargesMetadata = (charges: ReturnCharges | null): Record<string, string> => (charges === null || charges.amount === 0n ? {} : { chargesCurrency: charges.currency, chargesAmount: charges.amount.toString() });
+
 /** The return of a payout whose reserve was committed and whose cash was never booked (see the module comment). */
-export function returnRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string }, reason: string): TransactionInput {
+export function returnRequest(p: PayoutRef, reason: string, charges: ReturnCharges | null = null): TransactionInput {
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.available(p.sellerId), p.currency, p.amount);
+  if (charges !== null) legs.debit(BankAccounts.charges, charges.currency, charges.amount).credit(BankAccounts.cash, charges.currency, charges.amount);
   return {
     idempotencyKey: bankLedgerKeys.cash(p.id),
     postings: legs.postings,
     accounts: legs.specs(),
-    metadata: { kind: "bank_payout_return", bankPayoutId: p.id.toString(), sellerId: p.sellerId, endToEndId: p.endToEndId, reason: reason.slice(0, 200) },
+    metadata: { kind: "bank_payout_return", bankPayoutId: p.id.toString(), sellerId: p.sellerId, endToEndId: p.endToEndId, reason: reason.slice(0, 200), ...chargesMetadata(charges) },
+    description: `bank payout ${p.id} (${p.endToEndId}) ${reason}`.slice(0, 500),
+  };
+}
+
+/** The charges of a return that voided the reserve: the bank kept them from the transfer it took back. */
+export function returnChargesRequest(p: PayoutRef, charges: ReturnCharges, reason: string): TransactionInput {
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.charges, charges.currency, charges.amount).credit(BankAccounts.cash, charges.currency, charges.amount);
+  return {
+    idempotencyKey: bankLedgerKeys.returnCharges(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: { kind: "bank_payout_return_charges", bankPayoutId: p.id.toString(), sellerId: p.sellerId, endToEndId: p.endToEndId, ...chargesMetadata(charges) },
+    description: `bank payout ${p.id} (${p.endToEndId}) ${reason}: the bank's charges`.slice(0, 500),
+  };
+}
+
+/**
+ * A full return after final (see the module comment): `credited` what the bank credited the
+ * account (net of `charges`, in the same currency); the seller gets the payout's P in full.
+ */
+export function returnedRequest(p: PayoutRef, credited: { currency: string; amount: bigint; bookingDate: string | null }, charges: ReturnCharges | null, reason: string): TransactionInput {
+  const U = credited.currency;
+  const gross = credited.amount + (charges?.amount ?? 0n);
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.cash, U, credited.amount);
+  if (charges !== null) legs.debit(BankAccounts.charges, charges.currency, charges.amount);
+  if (p.currency !== U) {
+    const clearing = Accounts.fxClearing(p.currency);
+    legs.credit(clearing, U, gross).debit(clearing, p.currency, p.amount);
+  }
+  legs.credit(BankAccounts.available(p.sellerId), p.currency, p.amount);
+  return {
+    idempotencyKey: bankLedgerKeys.returned(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: {
+      kind: "bank_payout_returned",
+      bankPayoutId: p.id.toString(),
+      sellerId: p.sellerId,
+      endToEndId: p.endToEndId,
+      reason: reason.slice(0, 200),
+      creditedCurrency: U,
+      creditedAmount: credited.amount.toString(),
+      ...chargesMetadata(charges),
+      ...(credited.bookingDate === null ? {} : { bookingDate: credited.bookingDate }),
+    },
     description: `bank payout ${p.id} (${p.endToEndId}) ${reason}`.slice(0, 500),
   };
 }

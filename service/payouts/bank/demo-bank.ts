@@ -27,6 +27,12 @@ export interface DemoEntry {
   remittanceInfo?: string;
   /** AddtlNtryInf: the bank's text for the entry. */
   info?: string;
+  /**
+   * TxDtls/Chrgs/Rcrd: charges the bank itemises (a return credited net of them, the original
+   * amount in `instructed`); currency: the entry's unless given; CdtDbtInd DBIT and ChrgInclInd true
+   * unless given (`null`: left out).
+   */
+  charges?: ReadonlyArray<{ amount: bigint; currency?: string; side?: "DBIT" | "CRDT" | null; included?: boolean | null; type?: string }>;
 }
 
 const el = (name: string, content: string, attrs = ""): string => `<${name}${attrs}>${content}</${name}>`;
@@ -48,6 +54,27 @@ function entryXml(e: DemoEntry, i: number, messageId: string, day: string): stri
         );
   const rmt = e.remittanceInfo === undefined ? "" : el("RmtInf", el("Ustrd", esc(e.remittanceInfo.slice(0, 140))));
   const rtr = e.returnReason === undefined ? "" : el("RtrInf", el("Rsn", el("Cd", e.returnReason)));
+  const chrgs =
+    e.charges === undefined
+      ? ""
+      : el(
+          "Chrgs",
+          // TtlChrgsAndTaxAmt, as banks give it beside the records, when they are in one currency.
+          (new Set(e.charges.map((c) => c.currency ?? e.currency)).size === 1
+            ? el("TtlChrgsAndTaxAmt", formatMinor(e.charges.reduce((t, c) => t + c.amount, 0n), e.charges[0]!.currency ?? e.currency), ` Ccy="${e.charges[0]!.currency ?? e.currency}"`)
+            : "") +
+          e.charges
+            .map((c) =>
+              el(
+                "Rcrd",
+                el("Amt", formatMinor(c.amount, c.currency ?? e.currency), ` Ccy="${c.currency ?? e.currency}"`) +
+                  (c.side === null ? "" : el("CdtDbtInd", c.side ?? "DBIT")) +
+                  (c.included === null ? "" : el("ChrgInclInd", String(c.included ?? true))) +
+                  (c.type === undefined ? "" : el("Tp", el("Prtry", el("Id", esc(c.type))))),
+              ),
+            )
+            .join(""),
+        );
   const family = side === "CRDT" && e.returnReason === undefined ? "RCDT" : "ICDT";
   const sub = e.returnReason !== undefined || e.reversal === true ? "RRTN" : "XBCT";
   return el(
@@ -60,7 +87,7 @@ function entryXml(e: DemoEntry, i: number, messageId: string, day: string): stri
       el("BookgDt", el("Dt", e.bookingDate ?? day)) +
       el("AcctSvcrRef", `${messageId}-${i + 1}`.slice(0, 35)) +
       el("BkTxCd", el("Domn", el("Cd", "PMNT") + el("Fmly", el("Cd", family) + el("SubFmlyCd", sub)))) +
-      el("NtryDtls", el("TxDtls", el("Refs", el("EndToEndId", esc(e.endToEndId))) + amt + el("CdtDbtInd", side) + instructed + rmt + rtr)) +
+      el("NtryDtls", el("TxDtls", el("Refs", el("EndToEndId", esc(e.endToEndId))) + amt + el("CdtDbtInd", side) + instructed + chrgs + rmt + rtr)) +
       (e.info === undefined ? "" : el("AddtlNtryInf", esc(e.info.slice(0, 500)))),
   );
 }

@@ -6,7 +6,9 @@
  * - `readCamt054`: a BankToCustomerDebitCreditNotification (camt.054.001.02 to .13), streamed with
  *   saxes, down to what the rail needs per transaction: end-to-end id, amount and currency, debit
  *   or credit, booked or not, reversal or return (with the reason code), and the instructed amount
- *   when the bank converted (AmtDtls/InstdAmt). `readBankMessage` reads camt.053 statements the same
+ *   when the bank converted (AmtDtls/InstdAmt), and the charges it itemised (TxDtls/Chrgs/Rcrd: a
+ *   return is often credited net of them, the original amount in AmtDtls/InstdAmt; an InstdAmt is
+ *   then not the amount credited). `readBankMessage` reads camt.053 statements the same
  *   way (the cash reconciliation's).
  * Bytes are decoded as their BOM or XML declaration says (or a charset given beside them).
  * Amounts are minor units here and major-unit decimals in the XML (money/formatMinor, parseMajorExact).
@@ -137,8 +139,13 @@ export interface BankEntry {
   reversal: boolean;
   /** RtrInf/Rsn/Cd: the payment was returned (e.g. AC04 closed account). */
   returnReason: string | null;
-  /** AmtDtls/InstdAmt: what was instructed, when the bank converted. */
+  /** AmtDtls/InstdAmt: what was instructed, when the bank converted (or the original amount of a return net of charges). */
   instructed: { currency: string; amount: bigint } | null;
+  /**
+   * TxDtls/Chrgs/Rcrd: the charges the bank itemised on the transaction (a return is often credited
+   * net of them); absent when it gave none.
+   */
+  charges?: BankCharge[];
   bookingDate: string | null;
   /** ValDt: when the money counts for interest; a bank may leave an entry value-dated after the statement out of its closing balance. */
   valueDate: string | null;
@@ -153,6 +160,16 @@ export interface BankEntry {
   entry: { index: number; currency: string; amount: bigint };
   /** `amount` is the transaction's own: TxDtls/Amt, AmtDtls/TxAmt/Amt (.001.02), or AmtDtls/InstdAmt/Amt in the entry's currency. */
   ownAmount: boolean;
+}
+
+/** One TxDtls/Chrgs/Rcrd: Amt, and CdtDbtInd and ChrgInclInd when given (null: not given). */
+export interface BankCharge {
+  currency: string;
+  /** Minor units, positive. */
+  amount: bigint;
+  side: "debit" | "credit" | null;
+  /** ChrgInclInd: true when the charge is included in (taken from) the transaction's amount. */
+  included: boolean | null;
 }
 
 /** A balance of a statement (Bal): OPBD opening booked, CLBD closing booked, …; `amount` signed (debit balance negative). */
@@ -206,7 +223,7 @@ function amountOf(textValue: string, currency: string | undefined, where: string
   return { currency, amount: minor };
 }
 
-type PartialEntry = Partial<BankEntry> & { texts: string[]; txAmount?: { currency: string; amount: bigint } };
+type PartialEntry = Partial<BankEntry> & { texts: string[]; txAmount?: { currency: string; amount: bigint }; charge?: Partial<BankCharge> };
 
 /**
  * windows-1252 (which the Encoding standard also reads ISO-8859-1 and US-ASCII as) by hand: Node's
@@ -322,6 +339,15 @@ export function readBankMessage(input: string | Uint8Array | Iterable<string>, e
         else if (under("TxDtls", "AmtDtls", "InstdAmt", "Amt")) tx.instructed = amountOf(value, ccy, where);
         else if (under("RtrInf", "Rsn", "Cd")) tx.returnReason = value;
         else if (under("RtrInf", "Rsn", "Prtry")) tx.returnReason ??= value;
+        else if (under("Chrgs", "Rcrd", "Amt")) tx.charge = { ...tx.charge, ...amountOf(value, ccy, `${where}: Chrgs/Rcrd`) };
+        else if (under("Chrgs", "Rcrd", "CdtDbtInd")) tx.charge = { ...tx.charge, side: value === "DBIT" ? "debit" : value === "CRDT" ? "credit" : null };
+        else if (under("Chrgs", "Rcrd", "ChrgInclInd")) tx.charge = { ...tx.charge, included: value === "true" || value === "1" };
+        else if (under("Chrgs", "Rcrd")) {
+          const c = tx.charge ?? {};
+          tx.charge = undefined;
+          if (c.amount === undefined || c.currency === undefined) throw new BankMessageError(`${where}: Chrgs/Rcrd without its Amt`);
+          (tx.charges ??= []).push({ currency: c.currency, amount: c.amount, side: c.side ?? null, included: c.included ?? null });
+        }
         else if (t.local === "TxDtls") ntry.txs.push(tx);
         if (value !== "" && (path.includes("Refs") || under("RmtInf", "Ustrd") || under("TxDtls", "AddtlTxInf"))) tx.texts.push(value);
       } else if (ntry !== null) {
@@ -342,7 +368,7 @@ export function readBankMessage(input: string | Uint8Array | Iterable<string>, e
           const side: "debit" | "credit" = n.side === "DBIT" ? "debit" : "credit";
           const entry = { index: ++entryCount, currency: n.amount.currency, amount: n.amount.amount };
           for (const d of n.txs.length === 0 ? [{ texts: [] } as PartialEntry] : n.txs) {
-            const own = d.amount !== undefined && d.currency !== undefined ? { currency: d.currency, amount: d.amount } : (d.txAmount ?? (d.instructed?.currency === n.amount.currency ? d.instructed : undefined));
+            const own = d.amount !== undefined && d.currency !== undefined ? { currency: d.currency, amount: d.amount } : (d.txAmount ?? (d.charges === undefined && d.instructed?.currency === n.amount.currency ? d.instructed : undefined));
             const amount = own ?? n.amount;
             r.entries.push({
               endToEndId: d.endToEndId ?? null,
@@ -353,6 +379,7 @@ export function readBankMessage(input: string | Uint8Array | Iterable<string>, e
               reversal: n.reversal,
               returnReason: d.returnReason ?? null,
               instructed: d.instructed ?? null,
+              ...(d.charges === undefined ? {} : { charges: d.charges }),
               bookingDate: n.bookingDate,
               valueDate: n.valueDate,
               bankReference: n.bankReference,

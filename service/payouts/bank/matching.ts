@@ -8,7 +8,10 @@
  *   account's currency, with the instructed amount (AmtDtls/InstdAmt, or the amount itself when the
  *   payout is in the account's currency). A bank returns what it was told to pay, so a partial or
  *   stray credit is a mismatch to report, never a return: voiding the payout on it would make the
- *   seller's money available again while the bank pays it (paid twice);
+ *   seller's money available again while the bank pays it (paid twice). A return may be credited
+ *   net of the bank's charges when it itemises them (`returnCharges`: TxDtls/Chrgs/Rcrd, in the
+ *   account's currency, taken from the amount): the amount plus the charges must then be the
+ *   instruction; charges not itemised, or not adding up, leave it a mismatch;
  * - `rateMismatch`: a converted amount far from what the payout's P was booked at is not booked
  *   (a finance key or a wrong file cannot book arbitrary cash and realised FX, as for remittances).
  */
@@ -25,6 +28,7 @@ export const BANK_EXCEPTION_CODES = [
   "instructed_mismatch",
   "rate_out_of_range",
   "debit_with_return_info",
+  "charges_mismatch",
   // exception: the entry is the instruction, the payout's state does not take it
   "returned_after_final",
   "returned_not_instructed",
@@ -75,18 +79,49 @@ export function entryKind(entry: Pick<BankEntry, "side" | "reversal" | "returnRe
   return "debit";
 }
 
-/** Null when the entry is the payout's instruction in full (see the module comment). */
-export function instructionMismatch(entry: Pick<BankEntry, "side" | "currency" | "amount" | "instructed">, p: { currency: string; amount: bigint }, accountCurrency: string): Refusal | null {
+/**
+ * The bank's charges a return was credited net of: its itemised TxDtls/Chrgs/Rcrd summed (0n when
+ * none), each in the account's currency and taken from the amount (not a credit, not ChrgInclInd
+ * false); else why they cannot be.
+ */
+export function returnCharges(entry: Pick<BankEntry, "charges">, accountCurrency: string): bigint | Refusal {
+  let total = 0n;
+  for (const c of entry.charges ?? []) {
+    if (c.currency !== accountCurrency) return { code: "charges_mismatch", detail: `charges of ${c.amount} ${c.currency} itemised: the platform's account is in ${accountCurrency}` };
+    if (c.side === "credit" || c.included === false) {
+      return { code: "charges_mismatch", detail: `charges of ${c.amount} ${c.currency} itemised ${c.side === "credit" ? "as a credit" : "as not included in the amount (ChrgInclInd false)"}: not taken from the amount returned` };
+    }
+    total += c.amount;
+  }
+  return total;
+}
+
+/** A return: a credit, or a reversal (see entryKind). */
+const isReturn = (entry: { side: string; reversal?: boolean }): boolean => entry.side === "credit" || entry.reversal === true;
+
+/**
+ * Null when the entry is the payout's instruction in full (see the module comment); a return's
+ * itemised charges count towards it (`returnCharges`).
+ */
+export function instructionMismatch(
+  entry: Pick<BankEntry, "side" | "currency" | "amount" | "instructed"> & Partial<Pick<BankEntry, "reversal" | "charges">>,
+  p: { currency: string; amount: bigint },
+  accountCurrency: string,
+): Refusal | null {
   const verb = entry.side === "credit" ? "credited" : "debited";
   if (entry.currency !== accountCurrency) return { code: "not_account_currency", detail: `${verb} ${entry.amount} ${entry.currency}: the platform's account is in ${accountCurrency}` };
-  const instructed = entry.instructed ?? (entry.currency === p.currency ? { currency: entry.currency, amount: entry.amount } : null);
+  const charges = isReturn(entry) ? returnCharges(entry, accountCurrency) : 0n;
+  if (typeof charges !== "bigint") return charges;
+  const gross = entry.amount + charges;
+  const net = charges === 0n ? `${entry.amount}` : `${entry.amount} + charges ${charges}`;
+  const instructed = entry.instructed ?? (entry.currency === p.currency ? { currency: entry.currency, amount: gross } : null);
   if (instructed === null) return { code: "no_instructed_amount", detail: `${verb} ${entry.amount} ${entry.currency} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)` };
   if (instructed.currency !== p.currency || instructed.amount !== p.amount) {
     return { code: "instructed_mismatch", detail: `instructed ${p.amount} ${p.currency}, the bank reports ${instructed.amount} ${instructed.currency}` };
   }
   // Unconverted, the amount itself is what was paid: it must be the instruction (charges taken from
-  // it are the bank's to explain, never booked as the payout).
-  if (entry.currency === p.currency && entry.amount !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${entry.amount} ${entry.currency} for an instruction of ${p.amount} ${p.currency}` };
+  // a debit are the bank's to explain, never booked as the payout; a return's itemised ones count).
+  if (entry.currency === p.currency && gross !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${net} ${entry.currency} for an instruction of ${p.amount} ${p.currency}` };
   return null;
 }
 

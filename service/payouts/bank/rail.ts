@@ -7,8 +7,11 @@
  * 1. PLAN (one planner across processes: the `bank-payouts` lease): per seller with a bank account,
  *    no payout in flight and an available balance at or above `minAmount`, a `planned` row with its
  *    exact pending ledger request (`bankpayout:<id>:reserve`), then the reserve is posted.
- * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<yyyymmdd>-<n>`,
- *    EndToEndId `ENT-BP-<id>`); the XML and the move to `instructed` are one transaction.
+ * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
+ *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
+ *    database never repeats an id a bank saw, while every instance on one database shares it;
+ *    payouts and files issued before it keep `ENT-BP-<id>` and `ENT-<yyyymmdd>-<n>`, and are matched
+ *    on the stored id all the same); the XML and the move to `instructed` are one transaction.
  * 3. OUTBOX: the stored XML is written to `<outbox>/<MsgId>.xml` (temporary name, then rename) and
  *    marked written. A crash before the rename writes the same bytes again: the bank deduplicates
  *    on MsgId and EndToEndId, so a payout is never instructed twice under two ids.
@@ -20,10 +23,15 @@
  *    another debit for the payout while that one was never booked: the later one is stored and
  *    posted (one ledger key, so at most one of them ever posts). A full return (a credit, or a
  *    reversal) voids the reserve, or, when the reserve was committed for a debit that never booked,
- *    is booked back to the seller under that same key: the money is back in `available`. Anything
+ *    is booked back to the seller under that same key: the money is back in `available`. A full
+ *    return after final (the beneficiary's bank sent it back days later) is a correcting journal
+ *    transaction of its own (`bankpayout:<id>:returned`, booking.ts): the cash the bank credited,
+ *    the instructed amount back in the seller's `available`, and the payout `returned`. A return
+ *    credited net of the bank's itemised charges (TxDtls/Chrgs/Rcrd, matching.ts) still gives the
+ *    seller the instructed amount; the charges go to `platform:expense:bank_charges`. Anything
  *    else is reported, never booked, and recorded as an exception for an operator (exceptions.ts):
- *    an unknown id, an entry that is not the instruction, a return after final, a debit of a
- *    payout not instructed, a cash booking the ledger refused (retried on every tick; one that can
+ *    an unknown id, an entry that is not the instruction, a partial or stray credit after final, a
+ *    debit of a payout not instructed, a cash booking the ledger refused (retried on every tick; one that can
  *    never go through, such as a debit in another currency than the account's left by an earlier
  *    version, is cleared, so the bank's correct debit or return settles the payout).
  */
@@ -41,12 +49,12 @@ import { availableBalance } from "../balances.js";
 import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
-import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, returnRequest, type Position } from "./booking.js";
+import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type Position, type ReturnCharges } from "./booking.js";
 import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
-import { accountRefusal, entryKind, instructionMismatch, rateMismatch, type BankExceptionCode, type Refusal } from "./matching.js";
-import { BankStore, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
+import { accountRefusal, entryKind, instructionMismatch, rateMismatch, returnCharges, type BankExceptionCode, type Refusal } from "./matching.js";
+import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
 export interface BankRailOptions {
@@ -65,9 +73,11 @@ export interface BankRailOptions {
   log?: PayoutLog;
 }
 
+export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "no_account", "below_minimum", "reserve_refused"] as const;
+
 export interface BankSkip {
   sellerId: string;
-  reason: "no_seller" | "in_flight" | "no_account" | "below_minimum" | "reserve_refused";
+  reason: (typeof BANK_SKIP_REASONS)[number];
   detail?: string;
 }
 
@@ -77,7 +87,7 @@ export interface BankRunResult {
   skipped: BankSkip[];
 }
 
-export const CONFIRMATION_OUTCOMES = ["final", "rejected", "already_final", "already_rejected", "not_booked", "unmatched", "mismatch", "exception"] as const;
+export const CONFIRMATION_OUTCOMES = ["final", "rejected", "returned", "already_final", "already_rejected", "already_returned", "not_booked", "unmatched", "mismatch", "exception"] as const;
 export type ConfirmationOutcome = (typeof CONFIRMATION_OUTCOMES)[number];
 
 export interface ConfirmationResult {
@@ -127,6 +137,12 @@ function entryView(e: BankEntry): BankExceptionEntry {
   };
 }
 
+/** The payout's `reason` for a return (the ledger's description and metadata carry it too). */
+function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnCharges | null): string {
+  const code = entry.returnReason === null ? "" : ` (${entry.returnReason})`;
+  return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${charges.amount} ${charges.currency} charges`}`;
+}
+
 const LEASE = "bank-payouts";
 const IBAN = /^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/;
 const BIC = /^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/;
@@ -146,6 +162,15 @@ export function ibanValid(iban: string): boolean {
 export type BankAccountInput = Partial<Record<keyof BankAccountRef, unknown>>;
 
 /** The account as stored, or ENT_PAYOUT_INVALID_REQUEST naming every bad field. */
+/**
+ * A domestic account number (ISO 20022 Othr/Id, Max34Text): no check digits to verify across
+ * countries, so the shape only: US ones are 4 to 17 digits, mainland China's 8 to 30, Hong Kong's
+ * written with hyphens (123-456789-001). "-1", "0" or "0000" are never an account.
+ */
+function accountNumberValid(n: string): boolean {
+  return n.length >= 4 && n.length <= 34 && /^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/.test(n) && /[1-9]/.test(n);
+}
+
 export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   const fields: Array<{ field: string; message: string }> = [];
   const opt = (k: keyof BankAccountRef): string | null => {
@@ -159,7 +184,9 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   const accountNumber = opt("accountNumber");
   if ((iban === null) === (accountNumber === null)) fields.push({ field: "iban", message: "give exactly one of iban and accountNumber" });
   if (iban !== null && !ibanValid(iban)) fields.push({ field: "iban", message: "not a valid IBAN (format or check digits)" });
-  if (accountNumber !== null && !/^[A-Za-z0-9-]{1,34}$/.test(accountNumber)) fields.push({ field: "accountNumber", message: "1 to 34 letters, digits or hyphens" });
+  if (accountNumber !== null && !accountNumberValid(accountNumber)) {
+    fields.push({ field: "accountNumber", message: "4 to 34 letters and digits (single hyphens between them allowed), with a digit that is not 0" });
+  }
   const bic = opt("bic")?.toUpperCase() ?? null;
   if (bic !== null && !BIC.test(bic)) fields.push({ field: "bic", message: "a BIC of 8 or 11 characters (ISO 9362)" });
   const clearingSystem = opt("clearingSystem");
@@ -179,6 +206,7 @@ export class BankRail {
   readonly #exceptions: BankExceptionStore;
   readonly #plan = new Mutex();
   readonly #confirm = new Mutex();
+  #tag: string | null = null;
 
   constructor(options: BankRailOptions) {
     if (!isCurrency(options.debtor.accountCurrency)) throw new Error(`bank rail: account currency ${JSON.stringify(options.debtor.accountCurrency)} is not an ISO 4217 currency`);
@@ -245,7 +273,10 @@ export class BankRail {
     const skipped: BankSkip[] = [];
     // A crash may have left planned rows without their reserve: post them before reading balances.
     await this.#reserve(await store.planned(), skipped);
+    this.#tag ??= await store.installationTag();
+    const tag = this.#tag;
     const inFlight = await store.sellersInFlight();
+    const returned = await store.sellersReturned();
     const sellers = new Map((await this.#o.sellers.listSellers()).map((s) => [s.id, s]));
     for (const a of await store.accounts()) {
       const s = sellers.get(a.sellerId);
@@ -255,6 +286,12 @@ export class BankRail {
       }
       if (inFlight.has(s.id)) {
         skipped.push({ sellerId: s.id, reason: "in_flight", detail: "a payout is planned or instructed and not confirmed yet" });
+        continue;
+      }
+      const back = returned.get(s.id);
+      if (back !== undefined) {
+        const why = back.reason === null ? "" : ` (${back.reason})`;
+        skipped.push({ sellerId: s.id, reason: "account_returned", detail: `the bank returned payout ${back.endToEndId} to this account${why}: set the seller's bank account again to resume` });
         continue;
       }
       const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
@@ -267,7 +304,7 @@ export class BankRail {
         continue;
       }
       const { setAt: _a, setBy: _b, sellerId: _c, ...account } = a;
-      const p = await store.insertPlanned({ sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by }, (id, endToEndId) =>
+      const p = await store.insertPlanned({ sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by, tag }, (id, endToEndId) =>
         requestToJson(reserveRequest({ id, sellerId: s.id, currency: s.payoutCurrency, amount: available, endToEndId })),
       );
       if (p === null) {
@@ -281,7 +318,7 @@ export class BankRail {
     if (ready.length > 0) {
       const now = this.#now();
       const day = now.toISOString().slice(0, 10);
-      const prefix = `ENT-${day.replace(/-/g, "")}-`;
+      const prefix = bankFilePrefix(tag, day);
       const messageId = `${prefix}${(await store.fileCount(prefix)) + 1}`;
       const { xml, controlSum } = pain001({
         messageId,
@@ -360,7 +397,7 @@ export class BankRail {
       }
       const count = (o: ConfirmationOutcome) => results.filter((r) => r.outcome === o).length;
       const exceptions = results.filter((r) => r.exceptionId !== undefined).length;
-      this.#o.log?.info({ messageId: doc.messageId, by, entries: results.length, final: count("final"), rejected: count("rejected"), exceptions }, "bank notification applied");
+      this.#o.log?.info({ messageId: doc.messageId, by, entries: results.length, final: count("final"), rejected: count("rejected"), returned: count("returned"), exceptions }, "bank notification applied");
       return { messageId: doc.messageId, version: doc.version, results };
     });
   }
@@ -424,16 +461,46 @@ export class BankRail {
 
   async #return(p: BankPayout, entry: BankEntry): Promise<Decision> {
     if (p.status === "rejected") return { outcome: "already_rejected", payout: p };
-    if (p.status === "final") return refused("exception", p, { code: "returned_after_final", detail: "returned after the payout was booked final: an operator books the return" });
+    if (p.status === "returned") return { outcome: "already_returned", payout: p };
     if (p.status === "planned") return refused("exception", p, { code: "returned_not_instructed", detail: "returned, but the payout is in no pain.001 yet: nothing was instructed" });
     const wrong = await this.#notTheInstruction(p, entry);
+    if (p.status === "final" && wrong !== null) {
+      return refused("exception", p, { code: "returned_after_final", detail: `credited after the payout was booked final, but not its full return (${wrong.detail}): nothing is booked; the bank's to explain` });
+    }
     if (wrong !== null) return refused("mismatch", p, wrong);
-    const reason = `returned by the bank${entry.returnReason === null ? "" : ` (${entry.returnReason})`}${entry.reversal ? ", reversal" : ""}`;
-    if (p.commitTxId !== null) return this.#returnCommitted(p, reason);
+    const taken = returnCharges(entry, this.#o.debtor.accountCurrency);
+    // The instruction in full (checked just above), so the charges are a sum, never a refusal.
+    const charges: ReturnCharges | null = typeof taken === "bigint" && taken > 0n ? { currency: entry.currency, amount: taken } : null;
+    const reason = returnReason(entry, p.status === "final", charges);
+    if (p.status === "final") return this.#returnFinal(p, entry, charges, reason);
+    if (p.commitTxId !== null) return this.#returnCommitted(p, entry, reason, charges);
     let voidTx: string | null = null;
     if (p.pendingTxId !== null) voidTx = (await this.#o.ledger.voidPending(p.pendingTxId, bankLedgerKeys.void(p.id))).transaction.id;
+    // The bank debited the transfer and credited it back less its charges: the cash it kept.
+    if (charges !== null) await this.#o.ledger.post(returnChargesRequest(p, charges, reason));
     await this.#store.markRejected(p.id, voidTx, reason);
     return { outcome: "rejected", payout: p, detail: reason };
+  }
+
+  /**
+   * A full return of a payout booked final: a correcting transaction of its own (the cash booking
+   * stays), under `bankpayout:<id>:returned`, so the same return again (a crash before the payout
+   * was marked, another process) posts nothing new, and a different one is refused by the ledger.
+   */
+  async #returnFinal(p: BankPayout, entry: BankEntry, charges: ReturnCharges | null, reason: string): Promise<Decision> {
+    let txId: string;
+    try {
+      txId = (await this.#o.ledger.post(returnedRequest(p, { currency: entry.currency, amount: entry.amount, bookingDate: entry.bookingDate }, charges, reason))).transaction.id;
+    } catch (e) {
+      if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
+      // Another return of this payout was booked first (another process, or a crash before it was marked).
+      const [tx] = (await this.#o.ledger.listTransactions({ metadata: { kind: "bank_payout_returned", bankPayoutId: p.id.toString() }, limit: 1 })).items;
+      if (tx !== undefined) await this.#store.markReturned(p.id, tx.id, tx.metadata["reason"] ?? reason);
+      return refused("exception", p, { code: "returned_after_final", detail: "another return of this payout was booked already: a second return is the bank's to explain" });
+    }
+    await this.#store.markReturned(p.id, txId, reason);
+    this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, txId, reason }, "bank payout returned after final: booked back to the seller");
+    return { outcome: "returned", payout: p, detail: reason };
   }
 
   /**
@@ -442,13 +509,14 @@ export class BankRail {
    * ledger lets one of the two post; if the cash booking did, the payout is final and this return
    * came after it).
    */
-  async #returnCommitted(p: BankPayout, reason: string): Promise<Decision> {
+  async #returnCommitted(p: BankPayout, entry: BankEntry, reason: string, charges: ReturnCharges | null): Promise<Decision> {
     let txId: string;
     try {
-      txId = (await this.#o.ledger.post(returnRequest(p, reason))).transaction.id;
+      txId = (await this.#o.ledger.post(returnRequest(p, reason, charges))).transaction.id;
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
-      if ((await this.#settleFromLedger(p)) === "final") return refused("exception", p, { code: "returned_after_final", detail: "returned after the payout was booked final: an operator books the return" });
+      // The bank's debit was booked first: this is a return after final.
+      if ((await this.#settleFromLedger(p)) === "final") return this.#returnFinal(p, entry, charges, returnReason(entry, true, charges));
       return { outcome: "already_rejected", payout: p };
     }
     await this.#store.markRejected(p.id, txId, reason);

@@ -1,8 +1,10 @@
 /**
  * The bank rail's tables (`payout_bank_accounts`, `bank_payouts`, `bank_payout_files`, migration
- * 20261206090000_bank_rail), through the raw SQL runner. State changes are compare-and-set on the
+ * 20261206090000_bank_rail; `returned` and `bank_rail_installation`: 20261215140000_bank_returns_and_ids),
+ * through the raw SQL runner. State changes are compare-and-set on the
  * status, so two processes confirming the same payout cannot both win.
  */
+import { randomBytes } from "node:crypto";
 import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
 import type { BankAccountRef } from "./iso20022.js";
@@ -13,7 +15,7 @@ export interface BankAccount extends BankAccountRef {
   setBy: string;
 }
 
-export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected"] as const;
+export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned"] as const;
 export type BankPayoutStatus = (typeof BANK_PAYOUT_STATUSES)[number];
 
 export interface BankPayout {
@@ -38,6 +40,9 @@ export interface BankPayout {
   createdAt: Date;
   updatedAt: Date;
   finalAt: Date | null;
+  /** A full return after final: its journal transaction and when it was booked. */
+  returnTxId: string | null;
+  returnedAt: Date | null;
 }
 
 export interface BankFile {
@@ -91,6 +96,8 @@ function payoutOf(r: Row): BankPayout {
     createdAt: r["created_at"] as Date,
     updatedAt: r["updated_at"] as Date,
     finalAt: (r["final_at"] as Date | null) ?? null,
+    returnTxId: str(r["return_tx_id"]),
+    returnedAt: (r["returned_at"] as Date | null) ?? null,
   };
 }
 
@@ -106,8 +113,29 @@ function fileOf(r: Row): BankFile {
   };
 }
 
+/** Max35Text, [A-Z0-9-]: 15 + at most 19 digits of a bigint id. Payouts issued before the tag keep `ENT-BP-<id>`. */
+export const bankEndToEndId = (tag: string, id: bigint): string => `ENT-BP-${tag}-${id}`;
+/** The prefix of a day's pain.001 MsgIds (`<prefix><n>`, at most 35 characters). Files issued before the tag keep `ENT-<yyyymmdd>-<n>`. */
+export const bankFilePrefix = (tag: string, day: string): string => `ENT-${tag}-${day.replace(/-/g, "")}-`;
+const TAG = /^[0-9A-F]{8}$/;
+
 export class BankStore {
   constructor(private readonly sql: SqlRunner) {}
+
+  /**
+   * The installation's tag (migration 20261215140000 makes it; made here at first use if the row is
+   * missing): the same for every instance on the database, another for another database.
+   */
+  async installationTag(): Promise<string> {
+    const read = async () => (await this.sql.q<Array<{ tag: string }>>(`SELECT tag FROM bank_rail_installation WHERE id`))[0]?.tag;
+    let tag = await read();
+    if (tag === undefined) {
+      await this.sql.q(`INSERT INTO bank_rail_installation (id, tag) VALUES (true, $1) ON CONFLICT (id) DO NOTHING`, randomBytes(4).toString("hex").toUpperCase());
+      tag = await read();
+    }
+    if (tag === undefined || !TAG.test(tag)) throw new Error(`bank rail: installation tag ${JSON.stringify(tag)} is not 8 upper-case hex digits`);
+    return tag;
+  }
 
   async account(sellerId: string): Promise<BankAccount | null> {
     const [r] = await this.sql.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1`, sellerId);
@@ -148,10 +176,10 @@ export class BankStore {
    * seller already has a payout planned or instructed (the partial unique index says so, whatever
    * any lease said).
    */
-  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout | null> {
+  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string; tag: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout | null> {
     return this.sql.transaction(async (tx) => {
       const [{ id }] = (await tx.q<Array<{ id: bigint }>>(`SELECT nextval('bank_payouts_id_seq') AS id`)) as [{ id: bigint }];
-      const endToEndId = `ENT-BP-${id}`;
+      const endToEndId = bankEndToEndId(p.tag, id);
       const [r] = await tx.q(
         `INSERT INTO bank_payouts (id, seller_id, currency, amount, end_to_end_id, status, account, reserve_request, created_by)
          VALUES ($1, $2, $3, $4, $5, 'planned', $6::jsonb, $7::jsonb, $8) RETURNING *`,
@@ -181,6 +209,21 @@ export class BankStore {
   }
 
   /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
+  /**
+   * Sellers whose bank account on file had a payout returned (before or after final) since it was
+   * set: paying the same account again would be returned again, charges and all. Setting the account
+   * again (new details, or the same ones confirmed) clears it. Per seller the latest such payout.
+   */
+  async sellersReturned(): Promise<Map<string, { payoutId: bigint; endToEndId: string; reason: string | null }>> {
+    const rows = await this.sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null }>>(
+      `SELECT DISTINCT ON (p.seller_id) p.seller_id, p.id, p.end_to_end_id, p.reason
+         FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
+        WHERE p.status IN ('rejected', 'returned') AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
+        ORDER BY p.seller_id, p.id DESC`,
+    );
+    return new Map(rows.map((r) => [r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason }]));
+  }
+
   async sellersInFlight(): Promise<Set<string>> {
     const rows = await this.sql.q<Array<{ seller_id: string }>>(`SELECT DISTINCT seller_id FROM bank_payouts WHERE status IN ('planned', 'instructed')`);
     return new Set(rows.map((r) => r.seller_id));
@@ -323,6 +366,18 @@ export class BankStore {
         WHERE id = $1 AND status IN ('planned', 'instructed') AND cash_tx_id IS NULL RETURNING id`,
       id,
       voidTxId,
+      reason,
+    );
+    return rows.length === 1;
+  }
+
+  /** A final payout's full return booked (`returnTxId`); false when it was not final (returned already). */
+  async markReturned(id: bigint, returnTxId: string, reason: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'returned', return_tx_id = $2, returned_at = now(), reason = $3, updated_at = now()
+        WHERE id = $1 AND status = 'final' RETURNING id`,
+      id,
+      returnTxId,
       reason,
     );
     return rows.length === 1;

@@ -1,0 +1,273 @@
+/**
+ * The bank rail's returns as banks send them, on both engines: a full return after final (days
+ * after the debit, pacs.004 / camt.054 credit with RtrInf) is booked back to the seller as a
+ * correcting transaction of its own, once, and announced; a return credited net of the bank's
+ * itemised charges gives the seller the instructed amount and books the charges as an expense;
+ * charges not itemised or not adding up stay mismatches; an account the bank returned a payout to
+ * is not paid again until it is set again. And the ids the rail issues carry the
+ * installation's tag (a new database never repeats one), while ids issued before it still match.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { historicalUsdRate } from "../../service/fx/index.js";
+import { divideRounded } from "../../service/money/index.js";
+import { bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
+import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
+import { camt054 } from "../support/camt054.js";
+import { freshDatabase, testDatabaseKinds } from "../support/db.js";
+import { capture, DAY, json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
+
+const kinds = await testDatabaseKinds();
+const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
+
+interface PayoutJson extends BankPayoutJson {
+  returnedAt: string | null;
+  exceptions?: Array<{ code: string; status: string }>;
+}
+interface Result {
+  endToEndId: string | null;
+  payoutId: string | null;
+  outcome: string;
+  code?: string;
+  detail?: string;
+  exceptionId?: string;
+}
+
+describe.each(kinds)("bank returns on %s", (kind) => {
+  let h: Harness;
+  let dir: string;
+  let financeWrite: IssuedKey;
+  let tag: string;
+  let sales = 0;
+  const posted = async (acct: string, currency: string) => BigInt(json<{ posted: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`)).posted);
+  const available = async (acct: string, currency: string) => json<{ available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`)).available;
+  const confirm = async (body: string): Promise<Result[]> => {
+    const r = await h.app.inject({ method: "POST", url: "/v1/payouts/bank/confirmations", payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${financeWrite.key}` } });
+    expect(r.statusCode, r.body).toBe(200);
+    return json<{ results: Result[] }>(r).results;
+  };
+  const payout = async (id: string) => json<PayoutJson>(await h.get(`/v1/payouts/bank/${id}`));
+  const sale = async (sellerId: string, amount: string) => {
+    const n = ++sales;
+    const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: `cap-${n}`, settlementId: `ORD-${n}`, sellerId, amount }));
+    expect(c.statusCode, c.body).toBe(201);
+    const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: `rel-${n}`, settlementId: `ORD-${n}`, sellerId, amount: "0", gatewayFee: "0", occurredAt: `${DAY}T10:00:00.000Z` }), originalEventId: `cap-${n}` });
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  const remit = async (remittanceId: string) => {
+    const receivable = await posted("gateway:adyen:receivable", "BRL");
+    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
+    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
+    const r = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId, currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  const run = async (): Promise<[PayoutJson, PayoutJson]> => {
+    const r = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(r.statusCode, r.body).toBe(201);
+    const ps = json<{ payouts: PayoutJson[] }>(r).payouts.sort((a, b) => a.currency.localeCompare(b.currency));
+    expect(ps.map((p) => p.currency)).toEqual(["CNY", "USD"]);
+    return ps as [PayoutJson, PayoutJson];
+  };
+  const fileOf = async (p: PayoutJson) => (await h.services.bank!.file(p.fileId!)).xml;
+  /** What the bank moves for a CNY amount at `rate` USD per CNY (4 decimals). */
+  const usdAt = (cny: string | bigint, rate: bigint) => divideRounded(BigInt(cny) * rate, 10_000n, "half-even");
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "entrepot-bank-rtn-"));
+    h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox"), WEBHOOK_ALLOW_PRIVATE: "true" } });
+    await publishDayRates(h);
+    financeWrite = await h.services.apiKeys.create({ name: "controller", scopes: ["finance:read", "finance:write"] });
+    for (const [seller, acct] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
+      const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: acct, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      expect(r.statusCode, r.body).toBe(200);
+    }
+    // An operator's endpoint for everything: the bank payout events are written while one wants them.
+    const hook = await h.post("/v1/webhooks/endpoints", { url: "http://127.0.0.1:9/all", eventTypes: ["*"] }, h.keys.admin);
+    expect(hook.statusCode, hook.body).toBe(201);
+    [{ tag }] = (await h.db.sql.q<Array<{ tag: string }>>(`SELECT tag FROM bank_rail_installation`)) as [{ tag: string }];
+    await sale("S-POP-SZ-01", "149900");
+    await sale("S-POP-HK-02", "149900");
+    await remit("ADY-PO-1");
+  });
+  afterAll(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let cny: PayoutJson;
+  let usd: PayoutJson;
+
+  it("issues MsgIds and EndToEndIds carrying the database's tag, within Max35Text; another database has another tag", async () => {
+    expect(tag).toMatch(/^[0-9A-F]{8}$/);
+    [cny, usd] = await run();
+    for (const p of [cny, usd]) expect(p.endToEndId).toBe(`ENT-BP-${tag}-${p.id}`);
+    expect(cny.fileId).toMatch(new RegExp(`^ENT-${tag}-\\d{8}-1$`));
+    expect(cny.fileId).toBe(`${bankFilePrefix(tag, cny.fileId!.slice(13, 21))}1`);
+    const xml = await fileOf(cny);
+    expect(xml).toContain(`<MsgId>${cny.fileId}</MsgId>`);
+    expect(xml).toContain(`<EndToEndId>${cny.endToEndId}</EndToEndId>`);
+    // The largest id there can be still fits the schema's 35 characters, in the characters banks take.
+    const longest = bankEndToEndId(tag, 2n ** 63n - 1n);
+    expect(longest.length).toBeLessThanOrEqual(35);
+    expect(longest).toMatch(/^[A-Za-z0-9-]+$/);
+    expect(`${bankFilePrefix(tag, DAY)}${10n ** 12n}`.length).toBeLessThanOrEqual(35);
+    // A new database (migrated from scratch, as a replaced one is) makes its own tag.
+    const other = await freshDatabase(kind, { template: false });
+    try {
+      const [row] = await other.sql.q<Array<{ tag: string }>>(`SELECT tag FROM bank_rail_installation`);
+      expect(row?.tag).toMatch(/^[0-9A-F]{8}$/);
+      expect(row?.tag).not.toBe(tag);
+    } finally {
+      await other.close();
+    }
+  }, 120_000);
+
+  it("still matches a confirmation naming an id issued before the tag (ENT-BP-<id>)", async () => {
+    // The USD payout as a version before the tag issued it.
+    const legacy = `ENT-BP-${usd.id}`;
+    await h.db.sql.q(`UPDATE bank_payouts SET end_to_end_id = $2 WHERE id = $1`, BigInt(usd.id), legacy);
+    usd = await payout(usd.id);
+    expect(usd.endToEndId).toBe(legacy);
+    const debits = camt054({
+      messageId: "HSBC-054-D1",
+      account,
+      entries: [
+        { endToEndId: legacy, currency: "USD", amount: BigInt(usd.amount) },
+        { endToEndId: cny.endToEndId, currency: "USD", amount: usdAt(cny.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(cny.amount) }, rate: "0.1380" },
+      ],
+    });
+    expect((await confirm(debits)).map((r) => [r.payoutId, r.outcome])).toEqual([
+      [usd.id, "final"],
+      [cny.id, "final"],
+    ]);
+    expect((await available("seller:S-POP-HK-02:available", "USD"))).toBe("0");
+  });
+
+  it("books a full return after final back to the seller as a transaction of its own, once, and announces bank_payout.returned", async () => {
+    const before = { usd: await payout(usd.id), cny: await payout(cny.id), cash: await posted("platform:cash:bank", "USD") };
+    const creditedCny = usdAt(cny.amount, 1370n);
+    const returns = camt054({
+      messageId: "HSBC-054-RT1",
+      account,
+      entries: [
+        { endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount), returnReason: "AC04" },
+        { endToEndId: cny.endToEndId, currency: "USD", amount: creditedCny, instructed: { currency: "CNY", amount: BigInt(cny.amount) }, rate: "0.1370", returnReason: "AC04" },
+      ],
+    });
+    const results = await confirm(returns);
+    expect(results.map((r) => [r.payoutId, r.outcome, r.code, r.exceptionId])).toEqual([
+      [usd.id, "returned", undefined, undefined],
+      [cny.id, "returned", undefined, undefined],
+    ]);
+    for (const [p, was] of [[usd, before.usd], [cny, before.cny]] as const) {
+      const now = await payout(p.id);
+      expect(now).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04)", settled: was.settled, exceptions: [] });
+      // The cash booking is left as it was; the return is its own journal transaction.
+      const returnTransactionId = now.ledger["returnTransactionId"];
+      expect(now.ledger).toEqual({ ...was.ledger, returnTransactionId });
+      expect(was.ledger["returnTransactionId"]).toBeNull();
+      expect(returnTransactionId).toMatch(/^\d+$/);
+      expect(returnTransactionId).not.toBe(was.ledger["cashTransactionId"]);
+      expect(now.returnedAt).not.toBeNull();
+    }
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
+    expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny.amount);
+    expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
+    expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(0);
+
+    // The same notification again (or the bank's duplicate): nothing more is booked.
+    expect((await confirm(returns)).map((r) => r.outcome)).toEqual(["already_returned", "already_returned"]);
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
+    expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
+    const booked = await h.services.ledger.listTransactions({ metadata: { kind: "bank_payout_returned" }, limit: 10 });
+    expect(booked.items.map((t) => t.metadata["bankPayoutId"]).sort()).toEqual([cny.id, usd.id].sort());
+
+    const events = await h.db.sql.q<Array<{ type: string; subject: string; data: Record<string, unknown> }>>(`SELECT type, subject, data FROM webhook_events WHERE type LIKE 'bank_payout.%' ORDER BY id`);
+    for (const p of [usd, cny]) {
+      expect(events.filter((e) => e.subject === `bank_payout:${p.id}`).map((e) => e.type)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned"]);
+    }
+    expect(events.find((e) => e.type === "bank_payout.returned" && e.subject === `bank_payout:${usd.id}`)?.data).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04)" });
+  });
+
+  let cny2: PayoutJson;
+  let usd2: PayoutJson;
+
+  it("takes a return net of the bank's itemised charges: the seller gets the instructed amount, the charges are an expense; unitemised or unequal charges are a mismatch", async () => {
+    await sale("S-POP-SZ-01", "149900");
+    await sale("S-POP-HK-02", "149900");
+    await remit("ADY-PO-2");
+    // Both accounts had a payout returned: the rail does not pay them again until they are set again.
+    const held = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(held.statusCode, held.body).toBe(201);
+    const skipped = json<{ file: unknown; skipped: Array<{ sellerId: string; reason: string; detail?: string }> }>(held);
+    expect(skipped.file).toBeNull();
+    const why = Object.fromEntries(skipped.skipped.filter((x) => x.reason === "account_returned").map((x) => [x.sellerId, x.detail]));
+    expect(why).toEqual({
+      "S-POP-SZ-01": `the bank returned payout ${cny.endToEndId} to this account (returned by the bank after final (AC04)): set the seller's bank account again to resume`,
+      "S-POP-HK-02": `the bank returned payout ${usd.endToEndId} to this account (returned by the bank after final (AC04)): set the seller's bank account again to resume`,
+    });
+    for (const [seller, acct] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
+      const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: acct, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      expect(r.statusCode, r.body).toBe(200);
+    }
+    [cny2, usd2] = await run();
+    const amount = BigInt(usd2.amount);
+    const odd = camt054({
+      messageId: "HSBC-054-CH1",
+      account,
+      entries: [
+        // Net of 15.00 USD, the original amount beside it, the charges not itemised.
+        { endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount } },
+        // Itemised, but they do not make the instructed amount.
+        { endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount }, charges: [{ amount: 1_000n }] },
+        // Itemised in another currency than the account's.
+        { endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount }, charges: [{ amount: 1_500n, currency: "HKD" }] },
+      ],
+    });
+    expect((await confirm(odd)).map((r) => [r.outcome, r.code])).toEqual([
+      ["mismatch", "instructed_mismatch"],
+      ["mismatch", "instructed_mismatch"],
+      ["mismatch", "charges_mismatch"],
+    ]);
+    expect(await payout(usd2.id)).toMatchObject({ status: "instructed", ledger: { voidTransactionId: null } });
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe("0");
+
+    // Before final: the reserve is voided (the seller gets the whole amount), the bank kept 15.00.
+    const cashBefore = await posted("platform:cash:bank", "USD");
+    const net = camt054({
+      messageId: "HSBC-054-CH2",
+      account,
+      entries: [{ endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount }, charges: [{ amount: 1_000n, type: "RETURN FEE" }, { amount: 500n }] }],
+    });
+    expect((await confirm(net)).map((r) => [r.outcome, r.detail])).toEqual([["rejected", "returned by the bank (AC04), net of 1500 USD charges"]]);
+    expect(await payout(usd2.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04), net of 1500 USD charges" });
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd2.amount);
+    expect(await posted("platform:expense:bank_charges", "USD")).toBe(1_500n);
+    expect(await posted("platform:cash:bank", "USD")).toBe(cashBefore - 1_500n);
+    expect((await confirm(net)).map((r) => r.outcome)).toEqual(["already_rejected"]);
+    expect(await posted("platform:expense:bank_charges", "USD")).toBe(1_500n);
+
+    // After final, converted: the bank debited USD for the CNY, then returned it less 10.00 USD.
+    const debit = camt054({
+      messageId: "HSBC-054-CH3",
+      account,
+      entries: [{ endToEndId: cny2.endToEndId, currency: "USD", amount: usdAt(cny2.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(cny2.amount) }, rate: "0.1380" }],
+    });
+    expect((await confirm(debit)).map((r) => r.outcome)).toEqual(["final"]);
+    const gross = usdAt(cny2.amount, 1375n);
+    const cashFinal = await posted("platform:cash:bank", "USD");
+    const late = camt054({
+      messageId: "HSBC-054-CH4",
+      account,
+      entries: [{ endToEndId: cny2.endToEndId, currency: "USD", amount: gross - 1_000n, instructed: { currency: "CNY", amount: BigInt(cny2.amount) }, rate: "0.1375", returnReason: "AC04", charges: [{ amount: 1_000n }] }],
+    });
+    expect((await confirm(late)).map((r) => [r.outcome, r.exceptionId])).toEqual([["returned", undefined]]);
+    expect(await payout(cny2.id)).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04), net of 1000 USD charges", exceptions: [] });
+    expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny2.amount);
+    expect(await posted("platform:expense:bank_charges", "USD")).toBe(2_500n);
+    expect(await posted("platform:cash:bank", "USD")).toBe(cashFinal + gross - 1_000n);
+  });
+});
