@@ -876,6 +876,11 @@ export class SettlementService {
     return this.repo.listSellers();
   }
 
+  /** The markets events may name, as stored now (not the cached program data). */
+  async listMarkets(): Promise<Market[]> {
+    return this.repo.listMarkets();
+  }
+
   /**
    * Every record of `gateway` whose event occurred in [from, to), in compact form, page by page
    * (keyset by id, `batchSize` per page, default 20,000): the ledger side of a reconciliation. By

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { SqlRunner } from "../db/sql.js";
 import type { SecretBox } from "../http/auth/secret-box.js";
+import { SettlementErrors } from "../settlement/errors.js";
 import { checkEndpointUrl } from "./address.js";
 import { secretAad, WebhookDispatcher, type DispatcherOptions } from "./dispatcher.js";
 import { WebhookErrors } from "./errors.js";
@@ -40,6 +41,17 @@ export const MAX_ACTIVE_ENDPOINTS_PER_OWNER = 20;
 const DEFAULT_OVERLAP_MS = 86_400_000;
 export const MAX_SECRET_OVERLAP_MS = 30 * 86_400_000;
 
+/**
+ * The sellers and markets a filter may name (the settlement module's): an endpoint filtered on one
+ * that does not exist would be saved and then silently receive nothing. Gateways have no such list
+ * (any name an event or a key carries is one), so `filter.gateway` is checked only against a
+ * gateway key's own.
+ */
+export interface FilterCatalogue {
+  listSellers(): Promise<ReadonlyArray<{ id: string }>>;
+  listMarkets(): Promise<ReadonlyArray<{ code: string }>>;
+}
+
 export interface CreateEndpointInput {
   url: string;
   eventTypes: string[];
@@ -58,10 +70,12 @@ export class WebhookService {
   readonly #box: SecretBox;
   readonly #config: WebhookConfig;
   readonly #poster: Poster;
+  readonly #catalogue: FilterCatalogue;
 
-  constructor(opts: { sql: SqlRunner; box: SecretBox; config: WebhookConfig; dispatcher?: Partial<DispatcherOptions> }) {
+  constructor(opts: { sql: SqlRunner; box: SecretBox; config: WebhookConfig; catalogue: FilterCatalogue; dispatcher?: Partial<DispatcherOptions> }) {
     this.store = new WebhookStore(opts.sql);
     this.#box = opts.box;
+    this.#catalogue = opts.catalogue;
     this.#config = opts.config;
     this.#poster = createPoster({ timeoutMs: opts.config.timeoutMs, allowPrivate: opts.config.allowPrivate, maxSockets: opts.config.maxPerEndpoint });
     this.dispatcher = new WebhookDispatcher({
@@ -98,6 +112,7 @@ export class WebhookService {
       }
       filter.gateway = owner.gateway;
     }
+    await this.#checkFilter(filter);
     if ((await this.store.activeCount(owner.gateway)) >= MAX_ACTIVE_ENDPOINTS_PER_OWNER) {
       throw WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`);
     }
@@ -220,6 +235,24 @@ export class WebhookService {
 
   close(): void {
     this.#poster.close();
+  }
+
+  /** A filter naming a seller or market that does not exist is refused with the settlement module's codes, naming the field. */
+  async #checkFilter(filter: EndpointFilter): Promise<void> {
+    const { sellerId, market } = filter;
+    if (sellerId !== null && !(await this.#catalogue.listSellers()).some((s) => s.id === sellerId)) {
+      throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}: an endpoint filtered on it would receive nothing`, {
+        fields: [{ field: "filter.sellerId", message: "no such seller" }],
+      });
+    }
+    if (market !== null) {
+      const markets = (await this.#catalogue.listMarkets()).map((m) => m.code);
+      if (!markets.includes(market)) {
+        throw SettlementErrors.unknownMarket(`unknown market ${market}: an endpoint filtered on it would receive nothing`, {
+          fields: [{ field: "filter.market", message: markets.length === 0 ? "no market is configured" : `must be one of ${markets.sort().join(", ")}` }],
+        });
+      }
+    }
   }
 
   /** The endpoint if this owner manages it; otherwise 404, exactly as a missing one. */

@@ -88,8 +88,8 @@ const CreateBody = Type.Object(
       Type.Object(
         {
           gateway: Type.Optional(GatewayName),
-          sellerId: Type.Optional(Identifier),
-          market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$" })),
+          sellerId: Type.Optional({ ...Identifier, description: "A seller that exists (GET /v1/sellers), 1-120 characters of [A-Za-z0-9._:-]" }),
+          market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "A market that exists, ISO 3166 alpha-2" })),
         },
         { additionalProperties: false },
       ),
@@ -131,10 +131,10 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
       headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Subscribe an endpoint",
-      description: "Events of the listed types (or `*`), optionally filtered by gateway, seller and market, are POSTed to `url`, signed with the returned secret (shown once). A gateway key subscribes to its own gateway's settlement events only.",
+      description: "Events of the listed types (or `*`), optionally filtered by gateway, seller and market, are POSTed to `url`, signed with the returned secret (shown once). A filter's seller and market must exist (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming `filter.sellerId`, 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming `filter.market`). A gateway key subscribes to its own gateway's settlement events only (`filter.gateway` is its gateway).",
       security: bearer,
       body: CreateBody,
-      response: { 201: WithSecret, ...problems(400, 401, 403, 409, 415, 429) },
+      response: { 201: WithSecret, ...problems(400, 401, 403, 404, 409, 415, 429) },
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof CreateBody>;
