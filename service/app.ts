@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { Type } from "typebox";
 import type { Config } from "./config.js";
 import { INT8_MAX } from "./db/int8.js";
 import type { Services } from "./services.js";
@@ -60,6 +61,8 @@ function isInt8Decimal(s: string): boolean {
   return /^[0-9]{1,19}$/.test(s) && BigInt(s) <= INT8_MAX;
 }
 
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
+
 /** Server-level options: these cannot be set from inside a plugin. */
 export function serverOptions(config: Config, logger: FastifyServerOptions["logger"] = undefined): FastifyServerOptions {
   return {
@@ -108,6 +111,14 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(shared(docsPlugin));
   await app.register(shared(authPlugin));
   await app.register(shared(rateLimitPlugin));
+
+  // A /v1 route that takes no query parameters refuses one (400 naming it), as a route that
+  // declares its parameters refuses an unknown one: a misspelt filter is never silently ignored.
+  app.addHook("onRoute", (route) => {
+    if (route.url.startsWith("/v1/") && route.schema !== undefined && route.schema.querystring === undefined) {
+      route.schema = { ...route.schema, querystring: NO_QUERY };
+    }
+  });
 
   app.addSchema(TransactionView);
   app.addSchema(SettlementView);

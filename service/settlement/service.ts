@@ -45,7 +45,7 @@ import type {
   TaxBasis,
   TaxRule,
 } from "./types.js";
-import { DEFAULT_EVENT_LIMITS, followUpOf, validateEvent, type EventLimits } from "./validate.js";
+import { DEFAULT_EVENT_LIMITS, followUpOf, maxAmountFor, validateEvent, type EventLimits } from "./validate.js";
 
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
@@ -868,6 +868,13 @@ export class SettlementService {
     if (seller === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
     if (input.occurredAt.getTime() > this.limits.now().getTime()) {
       throw SettlementErrors.invalidEvent("occurredAt is in the future", { fields: [{ field: "occurredAt", message: "must not be in the future" }] });
+    }
+    // The events' bounds: a charge is booked like one, so it may be no larger and no older.
+    const max = maxAmountFor(this.limits, "USD");
+    if (input.amount > max) throw SettlementErrors.invalidEvent(`amount exceeds ${max}`, { fields: [{ field: "amount", message: `must be at most ${max} minor units of USD` }] });
+    const days = Math.round(this.limits.maxAgeMs / 86_400_000);
+    if (input.occurredAt.getTime() < this.limits.now().getTime() - this.limits.maxAgeMs) {
+      throw SettlementErrors.invalidEvent(`occurredAt is older than ${days} days`, { fields: [{ field: "occurredAt", message: `must not be older than ${days} days` }] });
     }
     return chargeSeller({ ledger: this.ledger, rates: this.fx }, seller, input);
   }

@@ -41,12 +41,19 @@ describe("seller charges", () => {
     expect(statement.accounts.find((a) => a.account === "seller:S-OVS-NB-01:available")?.lines.map((l) => l.what)).toContain("seller_charge");
   });
 
-  it("refuses an unknown seller, a read-only key, a bad kind or amount, a future instant", async () => {
+  it("refuses an unknown seller, a read-only key, a bad kind or amount, a future instant, more than an event may carry or older", async () => {
     expect((await h.post("/v1/sellers/S-NOBODY/charges", { ...body, chargeId: "X1" }, writer)).statusCode).toBe(404);
     expect((await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X2" }, h.keys.finance)).statusCode).toBe(403);
     for (const bad of [{ kind: "marketing" }, { amount: "0" }, { amount: "-5" }, { note: "" }, { occurredAt: new Date(Date.now() + 3_600_000).toISOString() }]) {
       const r = await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X3", ...bad }, writer);
       expect(r.statusCode, JSON.stringify(bad)).toBe(400);
     }
+    // The events' bounds: no larger than MAX_AMOUNT_MINOR, no older than EVENT_MAX_AGE_DAYS.
+    for (const [bad, field] of [[{ amount: "1000000000000001" }, "amount"], [{ occurredAt: "1970-01-01T00:00:00Z" }, "occurredAt"]] as const) {
+      const r = await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X4", ...bad }, writer);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT"]);
+      expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual([field]);
+    }
+    expect((await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X4", amount: "1000000000000000" }, writer)).statusCode).toBe(201);
   });
 });

@@ -154,6 +154,14 @@ describe("operations routes and docs", () => {
         : [{ apiKey: [] }, { consoleSession: [] }];
       expect(op?.security, `${method} ${path} security`).toEqual(security);
     }
+    // What the framework answers before a handler runs is documented wherever it can happen.
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!Object.keys(op.responses).some((s) => /^[45]/.test(s))) continue;
+        const due = ["400", ...(path.includes("{") ? ["414"] : []), ...(method === "get" ? [] : ["413", "415"])];
+        for (const status of due) expect(op.responses[status], `${method} ${path} ${status}`).toBeDefined();
+      }
+    }
     for (const p of ["/healthz", "/readyz", "/metrics"]) expect(doc.paths[p]?.["get"]).toBeDefined();
     // A body that is not JSON is documented with its own content types.
     const bodyTypes = (path: string) => Object.keys((doc.paths[path]?.["post"]?.requestBody as { content?: object } | undefined)?.content ?? {});

@@ -27,6 +27,31 @@ export const TAGS = {
   reports: "reports",
 } as const;
 
+type OpenApiDoc = { paths?: Record<string, Record<string, { responses?: Record<string, unknown> } | undefined> | undefined> };
+
+const BODY_METHODS = new Set(["post", "put", "patch", "delete"]);
+
+/**
+ * The statuses the framework answers before a route's handler runs, documented on every operation
+ * that can get them (as the same problem document as its other errors): 400 for a path or query
+ * that cannot be read (bad percent-encoding, an unknown parameter), 414 for a path parameter over
+ * the router's length, and, where a body can be sent, 413 past the body limit and 415 for a body
+ * that is not the route's media type.
+ */
+function withFrameworkProblems(doc: OpenApiDoc): OpenApiDoc {
+  for (const [path, ops] of Object.entries(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(ops ?? {})) {
+      const responses = op?.responses;
+      if (responses === undefined) continue;
+      const problem = Object.entries(responses).find(([status]) => /^[45]/.test(status))?.[1];
+      if (problem === undefined) continue;
+      const add = ["400", ...(path.includes("{") ? ["414"] : []), ...(BODY_METHODS.has(method) ? ["413", "415"] : [])];
+      for (const status of add) responses[status] ??= problem;
+    }
+  }
+  return doc;
+}
+
 const ProblemTypeSchema = Type.Object({ code: Type.String(), status: Type.Integer(), title: Type.String(), type: Type.String() });
 
 export async function docsPlugin(app: FastifyInstance): Promise<void> {
@@ -69,6 +94,7 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
     },
+    transformObject: (doc) => withFrameworkProblems(("openapiObject" in doc ? doc.openapiObject : doc.swaggerObject) as OpenApiDoc),
   });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
