@@ -153,6 +153,16 @@ async function main(): Promise<void> {
     const services = await openInstanceServices(config, { localSecretsKey: true, ...(deployment === undefined ? {} : { deployment }) });
     const where = config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}/pglite` : "PostgreSQL (DATABASE_URL)";
     say(`Entrepot: database ready (${where})`);
+    if (node !== undefined && config.databaseUrl !== undefined && (await services.leases.boundChains()).length > 0) {
+      // This start's chain is new, and a kept database's records belong to the chain of an earlier
+      // start, which stopped with it: its workers would refuse every tick (ENT_CHAIN_RESET).
+      await services.close();
+      throw new ConfigError(
+        "DATABASE_URL",
+        "holds the records of an earlier npm start's local chain, which stopped with it, and this start has a new chain: " +
+          "use a new database (dropdb, createdb), or keep a chain with `npm run chain` and start with CHAIN_RPC_URL=http://127.0.0.1:8545 (README: against a node you keep)",
+      );
+    }
 
     const receiver = process.argv.includes("--webhooks") ? await demoWebhooks(services.webhooks, say) : null;
     if (receiver !== null) say(`Entrepot: webhook receiver ${receiver.url} subscribed to every event (each printed below as it arrives)`);

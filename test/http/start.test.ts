@@ -3,6 +3,7 @@
  * demo data loaded, reference URL and demo keys printed, the printed keys work, Ctrl-C exits 0.
  * Two `npm start`s at once: with their own PORT and DATA_DIR both come up, each on its own chain;
  * on the same DATA_DIR or PORT the second stops at once, naming the variable, and the first is unharmed.
+ * A kept PostgreSQL database anchored on an earlier start's chain stops a start with a new chain, naming DATABASE_URL.
  */
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -10,7 +11,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { freshDatabase, testDatabaseKinds } from "../support/db.js";
 import { chainOf, financeKeyOf, gatewayKeyOf, ready, ROOT as root, startStack as start, urlOf, type Stack } from "../support/npm-start.js";
+
+const kinds = await testDatabaseKinds();
 
 describe("npm start (scripts/start.ts)", () => {
   const dirs: string[] = [];
@@ -73,6 +77,25 @@ describe("npm start (scripts/start.ts)", () => {
     }
     expect(await s.exited).toBe(0);
   });
+
+  it.runIf(kinds.includes("postgres"))(
+    "stops, naming DATABASE_URL, on a kept PostgreSQL database whose records belong to an earlier start's chain",
+    { timeout: 120_000 },
+    async () => {
+      // A second `DATABASE_URL=… npm start` on the same database: its new chain is not the one the
+      // records were anchored on, and its workers used to log ENT_CHAIN_RESET every second.
+      const db = await freshDatabase("postgres");
+      try {
+        await db.sql.q(`INSERT INTO chain_sender_chains (chain_id, genesis_hash) VALUES (31337, $1)`, `0x${"ab".repeat(32)}`);
+        const s = start({ DATA_DIR: await tempDir(), DATABASE_URL: db.url! });
+        expect(await s.exited, s.err()).toBe(2);
+        expect(s.err()).toMatch(/^invalid configuration: DATABASE_URL holds the records of an earlier npm start's local chain/);
+        expect(s.err()).toContain("CHAIN_RPC_URL=http://127.0.0.1:8545");
+      } finally {
+        await db.close();
+      }
+    },
+  );
 
   describe("twice at the same time", () => {
     it("brings both stacks up, each with its own chain, when each has its own PORT and DATA_DIR", { timeout: 240_000 }, async () => {
