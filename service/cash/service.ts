@@ -12,8 +12,9 @@
  * - each booked entry is matched once across all statements: a credit to a gateway remittance
  *   booked through POST /v1/remittances (same currency and settled amount, and the remittance id in
  *   the entry's references or texts: Adyen's payout batch reference, Stripe's payout id), a debit
- *   to a bank payout by its EndToEndId and the amount the bank debited; anything else is an
- *   exception (`unmatched`), never absorbed;
+ *   to a bank payout by its EndToEndId and the amount the bank debited (final, or returned since),
+ *   a credit to the return after final of a bank payout by its EndToEndId and the amount the bank
+ *   credited back; anything else is an exception (`unmatched`), never absorbed;
  * - remittances booked up to the statement's last booking date that no statement has shown yet are
  *   listed as in transit.
  * A statement is imported once: the account's statement with the same id (not the electronic
@@ -44,7 +45,7 @@ import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
 
 export interface CashMatchView {
-  kind: "remittance" | "bank_payout";
+  kind: "remittance" | "bank_payout" | "bank_return";
   ref: string;
   transactionId: string | null;
 }
@@ -123,7 +124,15 @@ export interface CashException {
   resolution: CashResolutionView | null;
 }
 
-type BankPayoutFacts = { id: bigint; status: string; settledCurrency: string | null; settledAmount: bigint | null; cashTxId: string | null };
+type BankPayoutFacts = {
+  id: bigint;
+  status: string;
+  settledCurrency: string | null;
+  settledAmount: bigint | null;
+  cashTxId: string | null;
+  returned: { currency: string; amount: bigint } | null;
+  returnTxId: string | null;
+};
 
 /** A statement with the balances it is checked by (refused before anything is read without them). */
 interface Balanced {
@@ -214,15 +223,22 @@ function contentSha256(s: BankReport, currency: string): string {
 /** The statement's identity as stored (the columns' lengths). */
 const keyOf = (st: Balanced) => ({ account: st.s.account.slice(0, 34), statementId: st.s.id.slice(0, 35), sequence: st.s.sequence?.slice(0, 20) ?? null });
 
-/** A booked entry's match: a credit to a remittance not yet taken, a debit to a final bank payout. */
+/**
+ * A booked entry's match: a credit to a remittance not yet taken, a debit to a bank payout the bank
+ * debited (final, or returned after final), the credit of that return to the payout's return.
+ */
 function matchOf(e: BankEntry, remittances: readonly Remittance[], payouts: ReadonlyMap<string, BankPayoutFacts | null>, taken: ReadonlySet<string>): CashMatchView | null {
+  if (e.side === "credit" && !e.reversal && e.endToEndId !== null && !taken.has(`bank_return:${e.endToEndId}`)) {
+    const p = payouts.get(e.endToEndId);
+    if (p !== undefined && p !== null && p.status === "returned" && p.returned?.currency === e.currency && p.returned.amount === e.amount) return { kind: "bank_return", ref: e.endToEndId, transactionId: p.returnTxId };
+  }
   if (e.side === "credit" && !e.reversal) {
     const r = remittances.find((x) => !taken.has(`remittance:${x.ref}`) && x.currency === e.currency && x.amount === e.amount && e.texts.some((t) => mentions(t, x.remittanceId)));
     return r === undefined ? null : { kind: "remittance", ref: r.ref, transactionId: r.transactionId };
   }
   if (e.side === "debit" && e.endToEndId !== null && !taken.has(`bank_payout:${e.endToEndId}`)) {
     const p = payouts.get(e.endToEndId);
-    if (p !== undefined && p !== null && p.status === "final" && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
+    if (p !== undefined && p !== null && (p.status === "final" || p.status === "returned") && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
   }
   return null;
 }
@@ -317,7 +333,7 @@ export class CashReconciliation {
     const payouts = new Map<string, BankPayoutFacts | null>();
     if (this.#o.bankPayouts !== undefined) {
       for (const st of statements) {
-        for (const e of st.items) if (e.side === "debit" && e.endToEndId !== null && !payouts.has(e.endToEndId)) payouts.set(e.endToEndId, await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId));
+        for (const e of st.items) if (e.endToEndId !== null && !payouts.has(e.endToEndId)) payouts.set(e.endToEndId, await this.#o.bankPayouts.payoutByEndToEndId(e.endToEndId));
       }
     }
     return {

@@ -4,7 +4,8 @@
  * correcting transaction of its own, once, and announced; a return credited net of the bank's
  * itemised charges gives the seller the instructed amount and books the charges as an expense;
  * charges not itemised or not adding up stay mismatches; an account the bank returned a payout to
- * is not paid again until it is set again. And the ids the rail issues carry the
+ * is not paid again until it is set again; the bank statement's debit and return credit both match
+ * the returned payout. And the ids the rail issues carry the
  * installation's tag (a new database never repeats one), while ids issued before it still match.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -16,7 +17,7 @@ import { historicalUsdRate } from "../../service/fx/index.js";
 import { divideRounded } from "../../service/money/index.js";
 import { bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
 import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
-import { camt054 } from "../support/camt054.js";
+import { camt053, camt054 } from "../support/camt054.js";
 import { freshDatabase, testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
 
@@ -25,6 +26,7 @@ const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
 
 interface PayoutJson extends BankPayoutJson {
   returnedAt: string | null;
+  returned: { currency: string; amount: string } | null;
   exceptions?: Array<{ code: string; status: string }>;
 }
 interface Result {
@@ -190,6 +192,36 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       expect(events.filter((e) => e.subject === `bank_payout:${p.id}`).map((e) => e.type)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned"]);
     }
     expect(events.find((e) => e.type === "bank_payout.returned" && e.subject === `bank_payout:${usd.id}`)?.data).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04)" });
+  });
+
+  it("matches the bank statement's debit and its return's credit to the returned payout, each once", async () => {
+    const [u, c] = [await payout(usd.id), await payout(cny.id)];
+    expect(c.returned).toEqual({ currency: "USD", amount: usdAt(cny.amount, 1370n).toString() });
+    const statement = camt053({
+      messageId: "HSBC-053-RT1",
+      statementId: "STMT-RT-1",
+      account,
+      day: "2024-12-06",
+      opening: 10_000_000n,
+      entries: [
+        { endToEndId: u.endToEndId, currency: "USD", amount: BigInt(u.settled!.amount) },
+        { endToEndId: c.endToEndId, currency: "USD", amount: BigInt(c.settled!.amount) },
+        { endToEndId: u.endToEndId, currency: "USD", amount: BigInt(u.returned!.amount), returnReason: "AC04" },
+        { endToEndId: c.endToEndId, currency: "USD", amount: BigInt(c.returned!.amount), returnReason: "AC04" },
+        // A credit naming the payout for another amount is not its return.
+        { endToEndId: c.endToEndId, currency: "USD", amount: 1n, side: "credit" },
+      ],
+    });
+    const r = await h.app.inject({ method: "POST", url: "/v1/cash/statements", payload: statement, headers: { "content-type": "application/xml", authorization: `Bearer ${financeWrite.key}` } });
+    expect(r.statusCode, r.body).toBe(201);
+    const [st] = json<{ statements: Array<{ entries: Array<{ match: { kind: string; ref: string; transactionId: string | null } | null; exception: string | null }> }> }>(r).statements;
+    expect(st!.entries.map((e) => [e.match?.kind ?? null, e.match?.ref ?? null, e.match?.transactionId ?? null, e.exception])).toEqual([
+      ["bank_payout", u.endToEndId, u.ledger["cashTransactionId"], null],
+      ["bank_payout", c.endToEndId, c.ledger["cashTransactionId"], null],
+      ["bank_return", u.endToEndId, u.ledger["returnTransactionId"], null],
+      ["bank_return", c.endToEndId, c.ledger["returnTransactionId"], null],
+      [null, null, null, "unmatched"],
+    ]);
   });
 
   let cny2: PayoutJson;

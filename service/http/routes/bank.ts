@@ -57,6 +57,7 @@ export const BankPayoutView = Type.Object({
   fileId: Nullable(Type.String({ description: "The pain.001's MsgId (`ENT-<tag>-<yyyymmdd>-<n>`; files issued before the tag: `ENT-<yyyymmdd>-<n>`)" })),
   account: Type.Object({ ...AccountFields }),
   settled: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "What the bank debited the platform's account, minor units" }) })),
+  returned: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "A return after final: what the bank credited back (net of its charges), minor units" }) })),
   ledger: Type.Object({
     pendingTransactionId: Nullable(Type.String()),
     commitTransactionId: Nullable(Type.String()),
@@ -174,6 +175,7 @@ function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
     fileId: p.fileId,
     account: p.account,
     settled: p.settledCurrency === null || p.settledAmount === null ? null : { currency: p.settledCurrency, amount: p.settledAmount.toString() },
+    returned: p.returned === null ? null : { currency: p.returned.currency, amount: p.returned.amount.toString() },
     ledger: { pendingTransactionId: p.pendingTxId, commitTransactionId: p.commitTxId, cashTransactionId: p.cashTxId, voidTransactionId: p.voidTxId, returnTransactionId: p.returnTxId },
     reason: p.reason,
     createdAt: p.createdAt.toISOString(),

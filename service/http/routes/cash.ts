@@ -23,7 +23,7 @@ const EntryView = Type.Object({
   valueDate: Nullable(Type.String()),
   bankReference: Nullable(Type.String()),
   texts: Type.Array(Type.String(), { description: "The entry's references and free texts, where a payer's reference is found" }),
-  match: Nullable(Type.Object({ kind: Type.String({ enum: ["remittance", "bank_payout"] }), ref: Type.String(), transactionId: Nullable(Type.String()) })),
+  match: Nullable(Type.Object({ kind: Type.String({ enum: ["remittance", "bank_payout", "bank_return"], description: "remittance: a gateway's payout; bank_payout: the bank's debit of a bank payout; bank_return: its return after final, credited back" }), ref: Type.String(), transactionId: Nullable(Type.String()) })),
   exception: Nullable(Type.String({ enum: ["unmatched"] })),
 });
 

@@ -495,10 +495,11 @@ export class BankRail {
       if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
       // Another return of this payout was booked first (another process, or a crash before it was marked).
       const [tx] = (await this.#o.ledger.listTransactions({ metadata: { kind: "bank_payout_returned", bankPayoutId: p.id.toString() }, limit: 1 })).items;
-      if (tx !== undefined) await this.#store.markReturned(p.id, tx.id, tx.metadata["reason"] ?? reason);
+      const [currency, amount] = [tx?.metadata["creditedCurrency"], tx?.metadata["creditedAmount"]];
+      if (tx !== undefined && currency !== undefined && amount !== undefined) await this.#store.markReturned(p.id, tx.id, tx.metadata["reason"] ?? reason, { currency, amount: BigInt(amount) });
       return refused("exception", p, { code: "returned_after_final", detail: "another return of this payout was booked already: a second return is the bank's to explain" });
     }
-    await this.#store.markReturned(p.id, txId, reason);
+    await this.#store.markReturned(p.id, txId, reason, { currency: entry.currency, amount: entry.amount });
     this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, txId, reason }, "bank payout returned after final: booked back to the seller");
     return { outcome: "returned", payout: p, detail: reason };
   }

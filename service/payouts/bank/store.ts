@@ -43,6 +43,8 @@ export interface BankPayout {
   /** A full return after final: its journal transaction and when it was booked. */
   returnTxId: string | null;
   returnedAt: Date | null;
+  /** What the bank credited back (net of charges), in the account's currency. */
+  returned: { currency: string; amount: bigint } | null;
 }
 
 export interface BankFile {
@@ -98,6 +100,7 @@ function payoutOf(r: Row): BankPayout {
     finalAt: (r["final_at"] as Date | null) ?? null,
     returnTxId: str(r["return_tx_id"]),
     returnedAt: (r["returned_at"] as Date | null) ?? null,
+    returned: r["returned_currency"] === null || r["returned_amount"] === null ? null : { currency: r["returned_currency"] as string, amount: BigInt(r["returned_amount"] as string) },
   };
 }
 
@@ -372,13 +375,15 @@ export class BankStore {
   }
 
   /** A final payout's full return booked (`returnTxId`); false when it was not final (returned already). */
-  async markReturned(id: bigint, returnTxId: string, reason: string): Promise<boolean> {
+  async markReturned(id: bigint, returnTxId: string, reason: string, credited: { currency: string; amount: bigint }): Promise<boolean> {
     const rows = await this.sql.q(
-      `UPDATE bank_payouts SET status = 'returned', return_tx_id = $2, returned_at = now(), reason = $3, updated_at = now()
+      `UPDATE bank_payouts SET status = 'returned', return_tx_id = $2, returned_at = now(), reason = $3, returned_currency = $4, returned_amount = $5, updated_at = now()
         WHERE id = $1 AND status = 'final' RETURNING id`,
       id,
       returnTxId,
       reason,
+      credited.currency,
+      credited.amount,
     );
     return rows.length === 1;
   }

@@ -2,7 +2,8 @@
 --
 -- 1. A payout the bank returns after its debit was booked (`final`: reserve committed, cash booked)
 --    becomes `returned`: the return is a journal transaction of its own (`return_tx_id`, ledger key
---    `bankpayout:<id>:returned`; the cash booking is never edited), at `returned_at`. It keeps its
+--    `bankpayout:<id>:returned`; the cash booking is never edited), at `returned_at`, with what the
+--    bank credited (`returned_currency`, `returned_amount`: the bank statement's credit matches it). It keeps its
 --    cash booking, so the final check now covers `returned` too. The status change is announced as
 --    `bank_payout.returned` (final -> returned), by the trigger of migration
 --    20261213300000_bank_payout_webhooks, replaced here with the one more case.
@@ -12,12 +13,13 @@
 --    deduplicate on both for months). Every instance on one database reads the same row. Payouts
 --    and files issued before keep their ids (`ENT-BP-<id>`, `ENT-<yyyymmdd>-<n>`): confirmations
 --    are matched on the stored id, whatever its format.
-ALTER TABLE "bank_payouts" ADD COLUMN "return_tx_id" BIGINT, ADD COLUMN "returned_at" TIMESTAMPTZ(6);
+ALTER TABLE "bank_payouts" ADD COLUMN "return_tx_id" BIGINT, ADD COLUMN "returned_at" TIMESTAMPTZ(6),
+    ADD COLUMN "returned_currency" VARCHAR(3), ADD COLUMN "returned_amount" DECIMAL(38,0);
 ALTER TABLE "bank_payouts" DROP CONSTRAINT "bank_payouts_status_check",
     ADD CONSTRAINT "bank_payouts_status_check" CHECK ("status" IN ('planned', 'instructed', 'final', 'rejected', 'returned'));
 ALTER TABLE "bank_payouts" DROP CONSTRAINT "bank_payouts_final_check",
     ADD CONSTRAINT "bank_payouts_final_check" CHECK (("status" IN ('final', 'returned')) = ("commit_tx_id" IS NOT NULL AND "cash_tx_id" IS NOT NULL AND "final_at" IS NOT NULL));
-ALTER TABLE "bank_payouts" ADD CONSTRAINT "bank_payouts_returned_check" CHECK (("status" = 'returned') = ("return_tx_id" IS NOT NULL AND "returned_at" IS NOT NULL));
+ALTER TABLE "bank_payouts" ADD CONSTRAINT "bank_payouts_returned_check" CHECK (("status" = 'returned') = ("return_tx_id" IS NOT NULL AND "returned_at" IS NOT NULL AND "returned_currency" IS NOT NULL AND "returned_amount" IS NOT NULL));
 
 CREATE OR REPLACE FUNCTION "webhook_on_bank_payouts"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
