@@ -219,30 +219,6 @@ export function Show<T>(props: { load: Loaded<T>; children: (value: T) => Compon
 }
 
 /**
- * Cursor pagination over a list endpoint: pages are fetched on demand and kept, so a journal of
- * 100,000 transactions costs one page at a time (the service answers each page by index).
- */
-export function usePages<T>(fetchPage: (cursor: string | null) => Promise<{ items: T[]; next: string | null }>, deps: unknown[]) {
-  const [pages, setPages] = useState<{ cursors: (string | null)[]; index: number }>({ cursors: [null], index: 0 });
-  const cursor = pages.cursors[pages.index] ?? null;
-  const [load, reload] = useLoad(() => fetchPage(cursor), [...deps, cursor]);
-  useEffect(() => setPages({ cursors: [null], index: 0 }), deps);
-  const next = load.state === "ok" ? load.value.next : null;
-  return {
-    load,
-    reload,
-    page: pages.index + 1,
-    hasPrevious: pages.index > 0,
-    hasNext: next !== null,
-    previous: () => setPages((p) => ({ ...p, index: Math.max(0, p.index - 1) })),
-    next: () => {
-      if (next === null) return;
-      setPages((p) => ({ cursors: [...p.cursors.slice(0, p.index + 1), next], index: p.index + 1 }));
-    },
-  };
-}
-
-/**
  * Cursor pagination whose place is in the URL: `param` holds the cursors of the pages walked past
  * (comma-separated, each the API's opaque cursor), so a page of a list is a link like any filter,
  * and Back returns to the page before. Other query parameters are kept. A page may carry more than
@@ -273,16 +249,27 @@ export function useUrlPages<P extends { next: string | null }>(location: Locatio
   };
 }
 
-export function Pager(props: { pages: { page: number; hasPrevious: boolean; hasNext: boolean; previous: () => void; next: () => void }; label: string }): JSX.Element {
+/**
+ * A view's filters as one key, without its lists' page parameters: what a filter form and a list's
+ * first page follow (turning a page keeps what the form holds; a new filter starts on page 1).
+ */
+export function filterKey(query: URLSearchParams, ...pageParams: string[]): string {
+  const filters = new URLSearchParams(query);
+  for (const p of pageParams) filters.delete(p);
+  return filters.toString();
+}
+
+/** A list's page buttons; `previous` and `next` name them where the list is not newest first. */
+export function Pager(props: { pages: { page: number; hasPrevious: boolean; hasNext: boolean; previous: () => void; next: () => void }; label: string; previous?: string; next?: string }): JSX.Element {
   const p = props.pages;
   return (
     <nav class="pager" aria-label={`${props.label} pages`}>
       <button type="button" onClick={p.previous} disabled={!p.hasPrevious}>
-        ← Newer
+        {props.previous ?? "← Newer"}
       </button>
       <span>Page {p.page}</span>
       <button type="button" onClick={p.next} disabled={!p.hasNext}>
-        Older →
+        {props.next ?? "Older →"}
       </button>
     </nav>
   );

@@ -604,7 +604,7 @@ describe("the finance console (Chromium)", () => {
     const matchedTo = entries.map((r) => r[7] ?? "");
     (statement?.entries ?? []).forEach((e, i) => {
       const said = matchedTo[i] ?? "";
-      if (e.match === null) expect(said).toBe("unmatched in the queue");
+      if (e.match === null) expect(said).toBe("unmatched open in the queue");
       else expect(said).toContain(`${e.match.kind === "remittance" ? "remittance" : "bank payout"} ${e.match.ref} (journal transaction`);
     });
     await shot(page, "cash-statement");

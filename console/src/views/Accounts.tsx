@@ -5,18 +5,24 @@ import { isoToLocalInput, localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Account, Balance, Page, Transaction } from "../types";
-import { Fields, Hash, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useLoad, usePages, useUrlForm } from "../ui";
+import { Fields, filterKey, Hash, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useLoad, useUrlForm, useUrlPages } from "../ui";
 import { Postings } from "./Settlement";
 
 export function Accounts(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const key = q.toString();
+  // The filters alone; the page (`pages`: the cursors walked past) is the URL's too.
+  const key = filterKey(q, "pages");
   const [form, setForm] = useUrlForm(() => ({ prefix: q.get("prefix") ?? "", currency: q.get("currency") ?? "" }), key);
-  const pages = usePages(async (cursor) => {
-    // A currency is an upper-case ISO 4217 code to the API: "usd" in a URL means USD.
-    const page = await get<Page<Account>>("/v1/accounts", { limit: 50, cursor, prefix: q.get("prefix"), currency: q.get("currency")?.trim().toUpperCase() });
-    return { items: page.items, next: page.nextCursor };
-  }, [key]);
+  const pages = useUrlPages(
+    props.location,
+    "pages",
+    async (cursor) => {
+      // A currency is an upper-case ISO 4217 code to the API: "usd" in a URL means USD.
+      const page = await get<Page<Account>>("/v1/accounts", { limit: 50, cursor, prefix: q.get("prefix"), currency: q.get("currency")?.trim().toUpperCase() });
+      return { items: page.items, next: page.nextCursor };
+    },
+    [key],
+  );
   return (
     <>
       <Title sub="Every ledger account with its balance now, in creation order.">Accounts</Title>
@@ -88,10 +94,16 @@ export function AccountView(props: ViewProps): JSX.Element {
   const periodEnd = at !== null && /T[0-9]{2}:[0-9]{2}:59\.999Z$/.test(at) ? new Date(Date.parse(at) + 1).toISOString() : null;
   const [now] = useLoad(() => get<Balance>(`${base}/balance`), [base]);
   const [atBalance] = useLoad(() => (at === null ? Promise.resolve(null) : get<Balance>(`${base}/balance`, { at })), [base, at]);
-  const pages = usePages(async (cursor) => {
-    const page = await get<Page<HistoryItem>>(`${base}/history`, { limit: 50, cursor });
-    return { items: page.items, next: page.nextCursor };
-  }, [base]);
+  // The history's page is the URL's (`pages`), beside the balance's instant.
+  const pages = useUrlPages(
+    props.location,
+    "pages",
+    async (cursor) => {
+      const page = await get<Page<HistoryItem>>(`${base}/history`, { limit: 50, cursor });
+      return { items: page.items, next: page.nextCursor };
+    },
+    [base],
+  );
   return (
     <>
       <Title sub={currency}>{account}</Title>

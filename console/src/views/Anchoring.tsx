@@ -2,7 +2,7 @@
 import type { JSX } from "preact";
 import { get } from "../api";
 import type { ViewProps } from "../main";
-import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, usePages } from "../ui";
+import { Badge, Hash, ListTable, Money, Pager, Show, Time, Title, useUrlPages } from "../ui";
 
 interface Batch {
   chainId: string;
@@ -21,12 +21,27 @@ interface Batch {
   createdAt: string;
 }
 
+/**
+ * The journal sequences a batch holds. A batch of documents only holds none: the service then
+ * answers the next sequence as its first and the last one anchored before as its last ("95–94").
+ */
+function sequences(b: Batch): string {
+  if (b.journalCount === 0 || b.firstSequence === null) return "none";
+  const last = b.lastSequence ?? b.firstSequence;
+  return last === b.firstSequence ? b.firstSequence : `${b.firstSequence}–${last}`;
+}
+
 export function Anchoring(props: ViewProps): JSX.Element {
-  void props;
-  const pages = usePages(async (cursor) => {
-    const page = await get<{ items: Batch[]; nextBefore: string | null }>("/v1/anchoring/batches", { limit: 25, before: cursor });
-    return { items: page.items, next: page.nextBefore };
-  }, []);
+  // The page is the URL's (`pages`: the cursors walked past): Back and a reload return to it.
+  const pages = useUrlPages(
+    props.location,
+    "pages",
+    async (cursor) => {
+      const page = await get<{ items: Batch[]; nextBefore: string | null }>("/v1/anchoring/batches", { limit: 25, before: cursor });
+      return { items: page.items, next: page.nextBefore };
+    },
+    [],
+  );
   return (
     <>
       <Title sub="The journal's Merkle roots on chain: every settlement's proof leads to one of these.">Anchoring batches</Title>
@@ -39,10 +54,10 @@ export function Anchoring(props: ViewProps): JSX.Element {
               {items.map((b) => (
                 <tr key={b.batchId}>
                   <td>{b.batchId}</td>
-                  <td>{b.firstSequence === null ? "–" : `${b.firstSequence}–${b.lastSequence ?? ""}`}</td>
+                  <td data-testid="sequences">{sequences(b)}</td>
                   <td class="num">
                     {b.count}
-                    {b.documentCount > 0 && <span class="muted"> ({b.documentCount} documents)</span>}
+                    {b.documentCount > 0 && <span class="muted">{` (${b.documentCount} document${b.documentCount === 1 ? "" : "s"})`}</span>}
                   </td>
                   <td>
                     {b.currencyTotals.map((t, i) => (

@@ -10,7 +10,7 @@ import { get } from "../api";
 import { isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, monthOf, parseMonth, utcOffset } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
-import { ErrorBox, LocalTimeInput, Show, SkipLink, Time, Title, useLoad, useUrlForm } from "../ui";
+import { ErrorBox, LocalTimeInput, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
 import { Closes } from "./Closes";
 import { Revaluations } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
@@ -55,7 +55,8 @@ function fromMonth(f: PeriodForm): PeriodForm | null {
 const NOT_A_MONTH = "is not a month the ledger can take: choose a month and a year of four digits";
 const NOT_AN_INSTANT = "is not a date and time the ledger can take: a day, a month, a year of four digits and a time";
 
-function TrialBalanceCard(props: { location: Location }): JSX.Element {
+/** The trial balance of the URL's period; `refresh` changes when something was booked into it (a revaluation). */
+function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.Element {
   const q = props.location.query;
   const key = q.toString();
   const from = q.get("from") ?? "";
@@ -65,7 +66,12 @@ function TrialBalanceCard(props: { location: Location }): JSX.Element {
   // Fields that cannot be read, by input id: said at the form, and nothing is queried.
   const [problems, setProblems] = useState<Record<string, string>>({});
   useEffect(() => setProblems({}), [key]);
-  const [load] = useLoad(() => (to === "" ? Promise.resolve(null) : get<TrialBalance>("/v1/ledger/trial-balance", { from, to })), [from, to]);
+  const [fresh] = useLoad(async () => ({ period: `${from} ${to}`, tb: to === "" ? null : await get<TrialBalance>("/v1/ledger/trial-balance", { from, to }) }), [from, to, props.refresh]);
+  // Reloaded after a booking, the period's figures stay on screen until the new ones come (the
+  // page keeps its length and the reader their place); another period's never stand in for it.
+  const last = useLastValue(fresh);
+  const shown = fresh.state === "loading" && last !== undefined && last.period === `${from} ${to}` ? { state: "ok" as const, value: last } : fresh;
+  const load: Loaded<TrialBalance | null> = shown.state === "ok" ? { state: "ok", value: shown.value.tb } : shown;
   const query = { from, to, currency, revaluations: q.get("revaluations") ?? undefined };
   const monthStart = monthBounds(form.month, "local");
   const zoneAt = monthStart === null ? new Date() : new Date(monthStart.from);
@@ -234,7 +240,7 @@ export function Books(props: ViewProps): JSX.Element {
   return (
     <>
       <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>
-      <TrialBalanceCard location={props.location} />
+      <TrialBalanceCard location={props.location} refresh={revalued} />
       <Closes session={props.session} periodEnd={q.get("to") ?? ""} revalued={revalued} />
       <Revaluations session={props.session} location={props.location} onRevalued={() => setRevalued((r) => r + 1)} />
     </>

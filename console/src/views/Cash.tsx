@@ -26,7 +26,7 @@ interface CashEntry {
   valueDate: string | null;
   bankReference: string | null;
   texts: string[];
-  match: { kind: "remittance" | "bank_payout"; ref: string; transactionId: string | null } | null;
+  match: { kind: "remittance" | "bank_payout" | "bank_return"; ref: string; transactionId: string | null } | null;
   exception: "unmatched" | null;
 }
 
@@ -44,7 +44,10 @@ interface CashStatement {
   gap: { previousStatementId: string; previousClosing: string } | null;
   entries: CashEntry[];
   matched: number;
+  /** Entries nothing matched, as imported: never changes. */
   unmatched: number;
+  /** Of those, how many are not resolved yet. */
+  open: number;
   inTransit: { ref: string; currency: string; amount: string; occurredAt: string; transactionId: string }[];
   ledgerBalance: string;
   importedAt: string;
@@ -135,30 +138,13 @@ function Reference(props: { e: CashEntry }): JSX.Element {
   );
 }
 
-/**
- * Each statement's unmatched entries still open, or null when the page cannot count them all. The
- * statement's own `unmatched` is what its import found and never changes; a resolution closes the
- * entry in the queue, which is where the open ones are counted.
- */
-async function openPerStatement(): Promise<Map<string, number> | null> {
-  const q = await get<{ items: CashException[]; openByAge: Record<string, number> }>("/v1/cash/exceptions", { status: "open", limit: MAX_LIMIT });
-  const total = Object.values(q.openByAge).reduce((a, n) => a + n, 0);
-  if (q.items.length < total) return null;
-  const open = new Map<string, number>();
-  for (const x of q.items) open.set(x.statementId, (open.get(x.statementId) ?? 0) + 1);
-  return open;
-}
-
 function Statements(props: { location: Location; shown: number; refresh: number }): JSX.Element {
-  const [load] = useLoad(async () => {
-    const [list, open] = await Promise.all([get<{ items: CashStatement[] }>("/v1/cash/statements", { limit: props.shown }), openPerStatement()]);
-    return { items: list.items, open };
-  }, [props.shown, props.refresh]);
+  const [load] = useLoad(() => get<{ items: CashStatement[] }>("/v1/cash/statements", { limit: props.shown }), [props.shown, props.refresh]);
   return (
     <section class="card" aria-labelledby="stmts-h">
       <h2 id="stmts-h">Bank statements</h2>
       <Show load={load}>
-        {({ items, open }) =>
+        {({ items }) =>
           items.length === 0 ? (
             <p class="muted">No statement imported yet: POST the bank's camt.053 to /v1/cash/statements.</p>
           ) : (
@@ -185,7 +171,7 @@ function Statements(props: { location: Location; shown: number; refresh: number 
                     <td class="num">{s.matched}</td>
                     <td class="num" data-testid="unmatched">
                       {s.unmatched}
-                      {open !== null && s.unmatched > 0 && <span class="muted">{` · ${open.get(s.id) ?? 0} open`}</span>}
+                      {s.unmatched > 0 && <span class="muted">{` · ${s.open} open`}</span>}
                     </td>
                     <td>
                       <Time iso={s.importedAt} />
@@ -426,12 +412,19 @@ export function Cash(props: ViewProps): JSX.Element {
   );
 }
 
-function MatchedTo(props: { e: CashEntry }): JSX.Element {
+const MATCH_KINDS = { remittance: "remittance", bank_payout: "bank payout", bank_return: "return of bank payout" } as const;
+
+/**
+ * What a statement entry matched, or where an unmatched one stands: open in the queue or resolved.
+ * `resolution` is the entry's exception as the queue has it (undefined when the page could not list
+ * it); the statement's own `exception` says only that its import found nothing to match.
+ */
+function MatchedTo(props: { e: CashEntry; resolution: CashException | undefined; allOpen: boolean; noneOpen: boolean }): JSX.Element {
   const e = props.e;
   if (e.match !== null) {
     return (
       <>
-        {e.match.kind === "remittance" ? "remittance" : "bank payout"} {e.match.ref}
+        {MATCH_KINDS[e.match.kind]} {e.match.ref}
         {e.match.transactionId !== null && (
           <>
             {" "}
@@ -442,21 +435,59 @@ function MatchedTo(props: { e: CashEntry }): JSX.Element {
     );
   }
   if (e.exception !== null) {
+    const x = props.resolution;
+    const status = x?.status ?? (props.allOpen ? "open" : props.noneOpen ? "resolved" : null);
+    if (status === "resolved") {
+      const txId = x?.resolution?.journalTransactionId ?? null;
+      return (
+        <>
+          <Badge value={e.exception} tone="bad" /> <Link href={href("/cash", { status: "resolved" })}>resolved</Link>
+          {txId !== null && (
+            <>
+              {" "}
+              (journal transaction <Link href={href(`/transactions/${txId}`)}>{txId}</Link>)
+            </>
+          )}
+        </>
+      );
+    }
     return (
       <>
-        <Badge value={e.exception} tone="bad" /> <Link href={href("/cash", { status: "any" })}>in the queue</Link>
+        <Badge value={e.exception} tone="bad" />{" "}
+        {status === "open" ? <Link href={href("/cash", { status: "open" })}>open in the queue</Link> : <Link href={href("/cash", { status: "any" })}>in the queue</Link>}
       </>
     );
   }
   return <span class="muted">not booked by the bank ({e.status}): not counted</span>;
 }
 
+/** How many of a statement's unmatched entries are still open: so many of so many, or none. */
+function stillOpen(s: Pick<CashStatement, "unmatched" | "open">): string {
+  if (s.unmatched === 0) return "none";
+  return s.open === 0 ? `none (${s.unmatched} resolved)` : `${s.open} of ${s.unmatched}`;
+}
+
+/**
+ * The queue's entries of one statement, keyed by entry index, open or resolved; undefined for an
+ * entry the page could not list (the queue holds more than one request answers).
+ */
+async function queueOf(statementId: string, unmatched: number): Promise<Map<number, CashException>> {
+  const byIndex = new Map<number, CashException>();
+  if (unmatched === 0) return byIndex;
+  const q = await get<{ items: CashException[] }>("/v1/cash/exceptions", { limit: MAX_LIMIT });
+  for (const x of q.items) if (x.statementId === statementId) byIndex.set(x.entry.index, x);
+  return byIndex;
+}
+
 export function CashStatementView(props: ViewProps): JSX.Element {
   const id = props.params["id"] as string;
-  const [load] = useLoad(() => get<CashStatement>(`/v1/cash/statements/${encodeURIComponent(id)}`), [id]);
+  const [load] = useLoad(async () => {
+    const s = await get<CashStatement>(`/v1/cash/statements/${encodeURIComponent(id)}`);
+    return { s, queue: await queueOf(s.id, s.unmatched) };
+  }, [id]);
   return (
     <Show load={load}>
-      {(s) => (
+      {({ s, queue }) => (
         <>
           <Title sub={<Link href={href("/cash")}>Back to cash</Link>}>{`Bank statement ${s.statementId}`}</Title>
           <Fields
@@ -469,6 +500,10 @@ export function CashStatementView(props: ViewProps): JSX.Element {
               ["Difference", <AddsUp s={s} />],
               ["Gap", <Gap s={s} />],
               ["Matched · unmatched", `${s.matched} · ${s.unmatched}`],
+              [
+                "Unmatched still open",
+                s.open === 0 ? <span data-testid="still-open">{stillOpen(s)}</span> : <Link href={href("/cash", { status: "open" })}><span data-testid="still-open">{stillOpen(s)}</span></Link>,
+              ],
               [
                 "Ledger (when imported)",
                 <>
@@ -493,7 +528,7 @@ export function CashStatementView(props: ViewProps): JSX.Element {
                     <Reference e={e} />
                   </td>
                   <td>
-                    <MatchedTo e={e} />
+                    <MatchedTo e={e} resolution={queue.get(e.index)} allOpen={s.open === s.unmatched} noneOpen={s.open === 0} />
                   </td>
                 </tr>
               ))}

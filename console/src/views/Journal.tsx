@@ -1,21 +1,31 @@
-/** The journal: every transaction, newest first, a page at a time (the service answers each page by index). */
+/**
+ * The journal: every transaction, newest first, a page at a time (the service answers each page by
+ * index). The filters and the page are the URL's (`pages`: the cursors walked past), so Back, a
+ * reload or a shared link return to the same page.
+ */
 import type { JSX } from "preact";
 import { get } from "../api";
 import { isoToLocalInput, localInputToIso, text } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Transaction } from "../types";
-import { Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, usePages, useUrlForm } from "../ui";
+import { filterKey, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useUrlForm, useUrlPages } from "../ui";
 
 export function Journal(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const key = q.toString();
-  const [form, setForm] = useUrlForm(() => ({ account: q.get("account") ?? "", seller: q.get("seller") ?? "", from: isoToLocalInput(q.get("from")), to: isoToLocalInput(q.get("to")) }), key);
+  // The filters alone: turning a page keeps what the form holds, a new filter starts on its first page.
+  const filters = filterKey(q, "pages");
+  const [form, setForm] = useUrlForm(() => ({ account: q.get("account") ?? "", seller: q.get("seller") ?? "", from: isoToLocalInput(q.get("from")), to: isoToLocalInput(q.get("to")) }), filters);
   const set = (k: keyof typeof form) => (value: string) => setForm({ ...form, [k]: value });
-  const pages = usePages(async (cursor) => {
-    const page = await get<Page<Transaction>>("/v1/transactions", { limit: 50, cursor, account: q.get("account"), sellerId: q.get("seller"), from: q.get("from"), to: q.get("to") });
-    return { items: page.items, next: page.nextCursor };
-  }, [key]);
+  const pages = useUrlPages(
+    props.location,
+    "pages",
+    async (cursor) => {
+      const page = await get<Page<Transaction>>("/v1/transactions", { limit: 50, cursor, account: q.get("account"), sellerId: q.get("seller"), from: q.get("from"), to: q.get("to") });
+      return { items: page.items, next: page.nextCursor };
+    },
+    [filters],
+  );
   return (
     <>
       <Title sub="Every journal transaction, newest first; each balances per currency.">Journal</Title>

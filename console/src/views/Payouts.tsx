@@ -9,7 +9,7 @@ import { get, url } from "../api";
 import type { ViewProps } from "../main";
 import { href } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, usePages, type Loaded } from "../ui";
+import { Badge, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, useUrlPages, type Loaded } from "../ui";
 import { BankExceptionQueue, BankExceptionTable, type BankPayoutException } from "./BankExceptions";
 
 interface Payout {
@@ -49,11 +49,14 @@ interface BankPayoutDetail {
   fileId: string | null;
   account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; clearingSystem: string | null; clearingMember: string | null; country: string };
   settled: { currency: string; amount: string } | null;
-  ledger: { pendingTransactionId: string | null; commitTransactionId: string | null; cashTransactionId: string | null; voidTransactionId: string | null };
+  /** A return after final: what the bank credited back (net of its charges). */
+  returned: { currency: string; amount: string } | null;
+  ledger: { pendingTransactionId: string | null; commitTransactionId: string | null; cashTransactionId: string | null; voidTransactionId: string | null; returnTransactionId: string | null };
   reason: string | null;
   createdAt: string;
   updatedAt: string;
   finalAt: string | null;
+  returnedAt: string | null;
   exceptions: BankPayoutException[];
 }
 
@@ -121,14 +124,25 @@ function StatementList(props: { sellers: Loaded<{ items: Seller[] }>; initialMon
 }
 
 export function Payouts(props: ViewProps): JSX.Element {
-  const chain = usePages(async (cursor) => {
-    const page = await get<{ items: Payout[]; nextCursor: string | null }>("/v1/payouts", { limit: 25, cursor });
-    return { items: page.items, next: page.nextCursor };
-  }, []);
-  const bank = usePages(async (cursor) => {
-    const page = await get<{ items: BankPayout[]; nextCursor: string | null }>("/v1/payouts/bank", { limit: 25, cursor });
-    return { items: page.items, next: page.nextCursor };
-  }, []);
+  // Each list's page is the URL's (`vault`, `bank`: the cursors walked past), beside the exceptions'.
+  const chain = useUrlPages(
+    props.location,
+    "vault",
+    async (cursor) => {
+      const page = await get<{ items: Payout[]; nextCursor: string | null }>("/v1/payouts", { limit: 25, cursor });
+      return { items: page.items, next: page.nextCursor };
+    },
+    [],
+  );
+  const bank = useUrlPages(
+    props.location,
+    "bank",
+    async (cursor) => {
+      const page = await get<{ items: BankPayout[]; nextCursor: string | null }>("/v1/payouts/bank", { limit: 25, cursor });
+      return { items: page.items, next: page.nextCursor };
+    },
+    [],
+  );
   return (
     <>
       <Title sub="What each seller was paid, how, and where it stands.">Payouts</Title>
@@ -239,6 +253,13 @@ export function BankPayoutView(props: ViewProps): JSX.Element {
                 ["Voided", <TxLink id={p.ledger.voidTransactionId} />],
                 ["Created", <Time iso={p.createdAt} />],
                 ["Final", <Time iso={p.finalAt} />],
+                ...(p.returned === null
+                  ? []
+                  : ([
+                      ["Credited back by the bank", <Money minor={p.returned.amount} currency={p.returned.currency} />],
+                      ["Returned to the seller", <TxLink id={p.ledger.returnTransactionId} />],
+                      ["Returned", <Time iso={p.returnedAt} />],
+                    ] satisfies Array<[string, JSX.Element]>)),
               ]}
             />
             <section aria-labelledby="payout-bankx-h">

@@ -4,12 +4,12 @@
  * posting, balanced per currency, before it is booked; a read-only key sees the queue and no action.
  */
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
+import { Badge, ErrorBox, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 interface ImportRecord {
@@ -171,6 +171,9 @@ function Runs(props: { session: Session; refresh: number; onRan: () => void }): 
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // The button is disabled while the run goes, which takes focus from it: the queue that shows the
+  // run's exceptions gets it after, or the problem.
+  const focusLater = useFocusLater();
   const write = canWrite(props.session);
   const run = async () => {
     setBusy(true);
@@ -182,8 +185,10 @@ function Runs(props: { session: Session; refresh: number; onRan: () => void }): 
       // already says status=open (the same URL alone would not).
       navigate(href("/reconciliation", { status: "open" }), { replace: true });
       props.onRan();
+      focusLater("queue-h");
     } catch (e) {
       setError(e);
+      focusLater("run-error");
     } finally {
       setBusy(false);
     }
@@ -249,7 +254,7 @@ function Runs(props: { session: Session; refresh: number; onRan: () => void }): 
           {busy ? "Reconciling…" : `Run reconciliation over ${chosen.size} import(s)`}
         </button>
       )}
-      {error !== null && <ErrorBox error={error} />}
+      {error !== null && <ErrorBox error={error} id="run-error" />}
       <Show load={runs}>
         {({ items }) =>
           items.length === 0 ? null : (
@@ -313,23 +318,33 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
   const status = q.get("status") ?? "open";
   const category = q.get("category") ?? "";
   const age = q.get("age") ?? "";
-  const [after, setAfter] = useState<string[]>([]);
   // The exception being resolved: its form is shown below the list (not in a row of the table,
   // which scrolls sideways on a phone), and stays with its confirmation while the list reloads.
   const [resolving, setResolving] = useState<ExceptionEntry | null>(null);
   const focusLater = useFocusLater();
-  const cursor = after.at(-1);
-  // A new run or import changes the queue: start again from its first page.
-  useEffect(() => setAfter([]), [props.refresh]);
-  const [load, reload] = useLoad(
-    () => get<{ items: ExceptionEntry[]; nextAfter: string | null; openByAge: Record<string, number> }>("/v1/reconciliation/exceptions", { status, category, age, limit: 25, after: cursor }),
-    [status, category, age, cursor, props.refresh],
+  // The page is the URL's (`after`: the cursors walked past), like the filters: Back, a reload or a
+  // shared link return to it.
+  const pages = useUrlPages(
+    props.location,
+    "after",
+    async (after) => {
+      const page = await get<{ items: ExceptionEntry[]; nextAfter: string | null; openByAge: Record<string, number> }>("/v1/reconciliation/exceptions", { status, category, age, limit: 25, after });
+      return { ...page, next: page.nextAfter };
+    },
+    [status, category, age, props.refresh],
   );
+  // A new run or import changes the queue: start again from its first page.
+  const refreshed = useRef(props.refresh);
+  useEffect(() => {
+    if (refreshed.current === props.refresh) return;
+    refreshed.current = props.refresh;
+    if (q.has("after")) navigate(href("/reconciliation", { status: q.get("status") ?? undefined, category, age }), { replace: true });
+  }, [props.refresh]);
+  const load = pages.load;
+  const reload = pages.reload;
   const write = canWrite(props.session);
-  const filter = (k: string) => (e: Event) => {
-    setAfter([]);
-    navigate(href("/reconciliation", { status, category, age, [k]: (e.target as HTMLSelectElement).value }));
-  };
+  // A new filter starts on its first page.
+  const filter = (k: string) => (e: Event) => navigate(href("/reconciliation", { status, category, age, [k]: (e.target as HTMLSelectElement).value }));
   const resolvingId = resolving?.exceptionId ?? null;
   return (
     <section class="card" aria-labelledby="queue-h">
@@ -366,10 +381,10 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
         </div>
       </div>
       <Show load={load}>
-        {({ items, nextAfter, openByAge }) => (
+        {({ items, openByAge }) => (
           <>
             <p class="muted" data-testid="queue-open-by-age">
-              Open by age: {Object.entries(openByAge).map(([k, v]) => `${k} days: ${v}`).join(" · ")}
+              Open by age: {Object.entries(openByAge).map(([k, v]) => `${k.replace("over-", "over ")} days: ${v}`).join(" · ")}
             </p>
             {items.length === 0 ? (
               <p>No exception matches.</p>
@@ -424,17 +439,10 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
                 </table>
               </div>
             )}
-            <nav class="pager" aria-label="Exception pages">
-              <button type="button" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>
-                ← Previous
-              </button>
-              <button type="button" disabled={nextAfter === null} onClick={() => nextAfter !== null && setAfter([...after, nextAfter])}>
-                Next →
-              </button>
-            </nav>
           </>
         )}
       </Show>
+      <Pager pages={pages} label="Exception" previous="← Previous" next="Next →" />
       {resolving !== null && (
         <Resolve
           key={resolvingId}

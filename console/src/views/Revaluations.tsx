@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { canWrite, get, send, type Session } from "../api";
 import { formatLocal, localInputToIso, skipReason } from "../format";
 import { href, type Location } from "../router";
-import { ErrorBox, Link, ListTable, LocalTimeInput, Money, Pager, RateAsOf, Show, Time, useUrlPages } from "../ui";
+import { ErrorBox, Link, ListTable, LocalTimeInput, Money, Pager, RateAsOf, Show, Time, useFocusLater, useUrlPages } from "../ui";
 
 /** service/http/routes/realisation.ts RevaluationView. */
 export interface Revaluation {
@@ -114,6 +114,8 @@ function RevalueForm(props: { onRevalued: () => void }): JSX.Element {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<{ status: string; revaluation: Revaluation } | null>(null);
+  // The button is disabled while the request runs, which takes focus from it: the outcome gets it.
+  const focusLater = useFocusLater();
   const iso = localInputToIso(at);
   return (
     <form
@@ -126,10 +128,17 @@ function RevalueForm(props: { onRevalued: () => void }): JSX.Element {
         setError(null);
         setDone(null);
         send<{ status: string; revaluation: Revaluation }>("POST", "/v1/fx/revaluations", undefined, { at: iso })
-          .then((r) => {
-            setDone(r);
-            props.onRevalued();
-          }, setError)
+          .then(
+            (r) => {
+              setDone(r);
+              focusLater("revalued");
+              props.onRevalued();
+            },
+            (err: unknown) => {
+              setError(err);
+              focusLater("revalue-error");
+            },
+          )
           .finally(() => setBusy(false));
       }}
     >
@@ -144,9 +153,9 @@ function RevalueForm(props: { onRevalued: () => void }): JSX.Element {
           </button>
         </div>
       </div>
-      {error !== null && <ErrorBox error={error} labels={REVALUE_LABELS} />}
+      {error !== null && <ErrorBox error={error} labels={REVALUE_LABELS} id="revalue-error" />}
       {done !== null && (
-        <div role="status" data-testid="revalued">
+        <div role="status" data-testid="revalued" id="revalued" tabIndex={-1}>
           <RevaluationOutcome r={done.revaluation} exists={done.status === "exists"} />
           <RevaluationLines r={done.revaluation} />
         </div>

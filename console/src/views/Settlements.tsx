@@ -5,7 +5,7 @@ import { isoToLocalInput, localInputToIso } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, usePages, useUrlForm } from "../ui";
+import { Badge, filterKey, Link, ListTable, LocalTimeInput, Money, Pager, Show, Time, Title, useUrlForm, useUrlPages } from "../ui";
 
 const FILTERS: [key: string, label: string, param: string, placeholder: string][] = [
   ["order", "Order", "settlementId", "ORD-README-1"],
@@ -22,20 +22,26 @@ const normal = (k: string, v: string | null | undefined): string | undefined => 
 
 export function Settlements(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const key = q.toString();
+  // The filters alone; the page (`pages`: the cursors walked past) is the URL's too.
+  const key = filterKey(q, "pages");
   // The dates are held as the inputs show them (local time) and converted at the edges.
   const [form, setForm] = useUrlForm<Record<string, string>>(
     () => Object.fromEntries<string>([...FILTERS.map(([k]): [string, string] => [k, q.get(k) ?? ""]), ["from", isoToLocalInput(q.get("from"))], ["to", isoToLocalInput(q.get("to"))]]),
     key,
   );
-  const pages = usePages(async (cursor) => {
-    const query: Record<string, string | undefined> = { limit: "25", cursor: cursor ?? undefined };
-    for (const [k, , param] of FILTERS) query[param] = normal(k, q.get(k));
-    query["from"] = q.get("from") ?? undefined;
-    query["to"] = q.get("to") ?? undefined;
-    const page = await get<Page<Settlement>>("/v1/settlements", query);
-    return { items: page.items, next: page.nextCursor };
-  }, [key]);
+  const pages = useUrlPages(
+    props.location,
+    "pages",
+    async (cursor) => {
+      const query: Record<string, string | undefined> = { limit: "25", cursor: cursor ?? undefined };
+      for (const [k, , param] of FILTERS) query[param] = normal(k, q.get(k));
+      query["from"] = q.get("from") ?? undefined;
+      query["to"] = q.get("to") ?? undefined;
+      const page = await get<Page<Settlement>>("/v1/settlements", query);
+      return { items: page.items, next: page.nextCursor };
+    },
+    [key],
+  );
 
   const search = (e: Event) => {
     e.preventDefault();

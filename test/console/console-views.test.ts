@@ -1,0 +1,316 @@
+/**
+ * The finance console's lists and detail views in Chromium against `npm start` (its own stack, the
+ * demo data): a list's page is the URL's like its filters (Back, Forward, a reload and a shared link
+ * return to it); a bank statement says how many of its unmatched entries are still open once some
+ * are resolved; a revaluation updates the trial balance on screen; focus is never left on the page's
+ * body by a button that disables itself, and the hidden file input shows where focus is. Readers in
+ * São Paulo and Shenzhen, on a desktop and on a phone, by keyboard where it matters.
+ */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { financeKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
+
+const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const DESKTOP = { viewport: { width: 1280, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" };
+const PHONE = { viewport: { width: 390, height: 844 }, timezoneId: "America/Sao_Paulo", locale: "en-GB" };
+
+/** The focused element's id and text (a string expression: this file is compiled without the DOM's types). */
+const focused = (page: Page) => page.evaluate<{ id: string; text: string }>(`(() => { const e = document.activeElement; return { id: e ? e.id : "", text: e ? (e.textContent || "").trim() : "" }; })()`);
+
+describe("the console's lists and statements (Chromium)", () => {
+  let stack: Stack;
+  let dir: string;
+  let browser: Browser;
+  let url: string;
+  let finance: string;
+  const statement = { id: "", statementId: "", index: 0 };
+
+  const api = (route: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${url}${route}`, { method: init.method ?? "GET", headers: { authorization: `Bearer ${finance}`, ...init.headers }, ...(init.body === undefined ? {} : { body: init.body }) });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "entrepot-console-views-"));
+    stack = startStack({ DATA_DIR: dir });
+    const [launched] = await Promise.all([chromium.launch({ executablePath: CHROMIUM, args: ARGS }), ready(stack)]);
+    browser = launched;
+    url = urlOf(stack);
+    finance = financeKeyOf(stack);
+    // Both gateway reports reconciled: more exceptions than one page of the queue (25).
+    const imports: string[] = [];
+    for (const [file, format, gateway] of [
+      ["adyen_settlement_detail_report_batch_42.csv", "adyen_settlement_details", "adyen"],
+      ["stripe_balance_change_from_activity.itemized.csv", "stripe_itemized_balance", "stripe"],
+    ] as const) {
+      const r = await api(`/v1/reconciliation/imports?format=${format}&gateway=${gateway}&fileName=${file}`, { method: "POST", headers: { "content-type": "text/csv" }, body: await readFile(path.join(ROOT, "test/reconciliation/fixtures", file), "utf8") });
+      expect(r.status, await r.clone().text()).toBe(201);
+      imports.push(((await r.json()) as { import: { id: string } }).import.id);
+    }
+    for (const id of imports) {
+      const run = await api("/v1/reconciliation/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ importIds: [id] }) });
+      expect(run.status, await run.clone().text()).toBe(201);
+    }
+    // The bank's statement `npm start` left: one credit nobody booked.
+    const folder = path.join(dir, "bank", "statements");
+    const [file] = (await readdir(folder)).filter((f) => f.endsWith(".xml"));
+    const imported = await api("/v1/cash/statements", { method: "POST", headers: { "content-type": "application/xml" }, body: await readFile(path.join(folder, file ?? ""), "utf8") });
+    expect(imported.status, await imported.clone().text()).toBe(201);
+    const [s] = ((await imported.json()) as { statements: { id: string; statementId: string; entries: { index: number; exception: string | null }[] }[] }).statements;
+    statement.id = s?.id ?? "";
+    statement.statementId = s?.statementId ?? "";
+    statement.index = s?.entries.find((e) => e.exception === "unmatched")?.index ?? 0;
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (stack !== undefined && stack.child.exitCode === null) stack.child.kill("SIGINT");
+    await stack?.exited;
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function signedIn(options: typeof DESKTOP): Promise<Page> {
+    const page = await (await browser.newContext(options)).newPage();
+    await page.goto(`${url}/console/`);
+    await page.getByLabel("API key").fill(finance);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    return page;
+  }
+
+  const firstCell = (page: Page) => page.locator("table.list tbody tr").first().locator("td").first().textContent();
+
+  it("keeps the journal's page in the URL: a reload, Back and Forward return to it, and a new filter starts on page 1", { timeout: 90_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/journal`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    const newest = await firstCell(page);
+    await page.getByRole("button", { name: "Older →" }).click();
+    await page.getByText("Page 2").waitFor();
+    await expect.poll(async () => new URL(page.url()).searchParams.get("pages")).toMatch(/.+/);
+    await expect.poll(() => firstCell(page)).not.toBe(newest);
+    const older = await firstCell(page);
+    const second = page.url();
+
+    await page.reload();
+    await page.getByText("Page 2").waitFor();
+    await expect.poll(() => firstCell(page)).toBe(older);
+    await page.goBack();
+    await page.getByText("Page 1").waitFor();
+    expect(new URL(page.url()).searchParams.get("pages")).toBeNull();
+    // The newest page again (the background payouts may have booked newer transactions since).
+    await expect.poll(async () => Number(await firstCell(page))).toBeGreaterThanOrEqual(Number(newest));
+    await page.goForward();
+    await page.getByText("Page 2").waitFor();
+    await expect.poll(() => firstCell(page)).toBe(older);
+
+    // A shared link opens on the same page.
+    const other = await (await signedIn(PHONE)).context().newPage();
+    await other.goto(second);
+    await other.getByText("Page 2").waitFor();
+    await expect.poll(() => firstCell(other)).toBe(older);
+    await other.context().close();
+
+    await page.getByLabel("Account").fill("platform:revenue:commission");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByText("Page 1").waitFor();
+    expect(new URL(page.url()).searchParams.get("pages")).toBeNull();
+    expect(new URL(page.url()).searchParams.get("account")).toBe("platform:revenue:commission");
+    await page.context().close();
+  });
+
+  it("keeps the settlements' and the accounts' page in the URL too: a reload and Back return to it", { timeout: 90_000 }, async () => {
+    const page = await signedIn(PHONE);
+    for (const [view, heading] of [
+      ["/settlements", "Settlements"],
+      ["/accounts", "Accounts"],
+    ] as const) {
+      await page.goto(`${url}/console${view}`);
+      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+      await page.locator("table.list tbody tr").first().waitFor();
+      const first = await firstCell(page);
+      await page.getByRole("button", { name: "Older →" }).click();
+      await page.getByText("Page 2").waitFor();
+      await expect.poll(async () => new URL(page.url()).searchParams.get("pages")).toMatch(/.+/);
+      await expect.poll(() => firstCell(page)).not.toBe(first);
+      const second = await firstCell(page);
+      await page.reload();
+      await page.getByText("Page 2").waitFor();
+      await expect.poll(() => firstCell(page)).toBe(second);
+      await page.goBack();
+      await page.getByText("Page 1").waitFor();
+      expect(new URL(page.url()).pathname).toBe(`/console${view}`);
+    }
+    await page.context().close();
+  });
+
+  it("keeps the reconciliation queue's page in the URL beside its filters; a filter starts on page 1", { timeout: 90_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/reconciliation`);
+    const queue = page.getByRole("region", { name: "Exception queue" });
+    const rows = queue.locator("table.list > tbody > tr");
+    await expect.poll(() => rows.count()).toBe(25);
+    const first = await rows.first().textContent();
+    // The ages in words, as the overview and the cash queue say them.
+    expect(await page.getByTestId("queue-open-by-age").textContent()).toMatch(/^Open by age: 0-7 days: \d+ · 8-30 days: \d+ · over 30 days: \d+$/);
+    // By keyboard: the Next button, then Enter; focus stays on the pager while the page loads.
+    await queue.getByRole("button", { name: "Next →" }).focus();
+    await page.keyboard.press("Enter");
+    await queue.getByText("Page 2").waitFor();
+    await expect.poll(async () => new URL(page.url()).searchParams.get("after")).toMatch(/.+/);
+    await expect.poll(() => rows.first().textContent()).not.toBe(first);
+    const second = await rows.first().textContent();
+    await expect.poll(async () => (await focused(page)).text).toMatch(/Next →|← Previous/);
+
+    await page.reload();
+    await queue.getByText("Page 2").waitFor();
+    await expect.poll(() => rows.first().textContent()).toBe(second);
+    await page.goBack();
+    await queue.getByText("Page 1").waitFor();
+    await expect.poll(() => rows.first().textContent()).toBe(first);
+    await page.goForward();
+    await queue.getByText("Page 2").waitFor();
+    await expect.poll(() => rows.first().textContent()).toBe(second);
+
+    await page.getByLabel("Age (days)").selectOption("0-7");
+    await queue.getByText("Page 1").waitFor();
+    expect(new URL(page.url()).searchParams.get("after")).toBeNull();
+    expect(new URL(page.url()).searchParams.get("age")).toBe("0-7");
+    await page.context().close();
+  });
+
+  it("gives the exception queue focus after a reconciliation run started by keyboard", { timeout: 90_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/reconciliation`);
+    const box = page.getByRole("checkbox", { name: /Reconcile import imp_/ }).first();
+    await box.focus();
+    await page.keyboard.press("Space");
+    const run = page.getByRole("button", { name: "Run reconciliation over 1 import(s)" });
+    await run.focus();
+    await page.keyboard.press("Enter");
+    // The button is disabled while the run goes; focus is not left on the page's body.
+    await expect.poll(async () => (await focused(page)).id).toBe("queue-h");
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("open");
+    await page.context().close();
+  });
+
+  it("shows keyboard focus on the import's drop zone, whose file input is hidden inside it", { timeout: 60_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/reconciliation`);
+    await page.getByLabel("Gateway").focus();
+    await page.keyboard.press("Tab");
+    await expect.poll(async () => (await focused(page)).id).toBe("i-file");
+    const outline = await page.evaluate<string>(`getComputedStyle(document.querySelector("label.drop")).outlineStyle`);
+    expect(outline).not.toBe("none");
+    await page.context().close();
+  });
+
+  it("says a batch of documents only holds no journal sequence, as the API's counts say", { timeout: 60_000 }, async () => {
+    type Batch = { batchId: string; count: number; journalCount: number; documentCount: number; firstSequence: string; lastSequence: string; currencyTotals: unknown[] };
+    let real: Batch[] = [];
+    await expect
+      .poll(async () => {
+        real = ((await (await api("/v1/anchoring/batches?limit=10")).json()) as { items: Batch[] }).items;
+        return real.length;
+      }, { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    // A batch of documents only (a reconciliation run's report committed while no journal
+    // transaction waits) as the service answers one: the next sequence first, the last anchored last
+    // ("95" to "94"). When one comes depends on the background workers' timing, so the page is given
+    // one shaped from the newest batch.
+    const newest = real[0] as Batch;
+    const documents: Batch = { ...newest, batchId: String(Number(newest.batchId) + 1), count: 1, journalCount: 0, documentCount: 1, firstSequence: String(BigInt(newest.lastSequence) + 1n), lastSequence: newest.lastSequence, currencyTotals: [] };
+    const batches = [documents, ...real];
+    const page = await signedIn(DESKTOP);
+    await page.route("**/v1/anchoring/batches?*", (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ items: batches, nextBefore: null }) }));
+    await page.goto(`${url}/console/anchoring`);
+    const rows = page.locator("table.list tbody tr");
+    await expect.poll(() => rows.count()).toBe(batches.length);
+    for (const b of batches) {
+      const row = rows.filter({ has: page.locator("td:first-child", { hasText: new RegExp(`^${b.batchId}$`) }) });
+      const said = await row.getByTestId("sequences").textContent();
+      if (b.journalCount === 0) expect(said).toBe("none");
+      else expect(said).toBe(b.firstSequence === b.lastSequence ? b.firstSequence : `${b.firstSequence}–${b.lastSequence}`);
+    }
+    expect(await rows.first().locator("td").nth(2).textContent()).toBe("1 (1 document)");
+    await page.context().close();
+  });
+
+  it("says on a statement's page how many unmatched entries are still open, and none once they are resolved", { timeout: 90_000 }, async () => {
+    const page = await signedIn(PHONE);
+    await page.goto(`${url}/console/cash/statements/${statement.id}`);
+    await page.getByRole("heading", { level: 1, name: `Bank statement ${statement.statementId}` }).waitFor();
+    const matchedTo = (index: number) => page.locator("table.list tbody tr", { has: page.locator("td:first-child", { hasText: new RegExp(`^${index}$`) }) }).locator("td").last();
+    await expect.poll(() => page.getByTestId("still-open").textContent()).toBe("1 of 1");
+    expect(await matchedTo(statement.index).textContent()).toBe("unmatched open in the queue");
+
+    const resolved = await api(`/v1/cash/statements/${statement.id}/entries/${statement.index}/resolution`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        note: "Unidentified incoming transfer, held until the payer is known",
+        adjustment: {
+          postings: [
+            { account: "platform:cash:bank", currency: "USD", direction: "debit", amount: "12345" },
+            { account: "platform:reconciliation:unidentified_receipts", currency: "USD", direction: "credit", amount: "12345" },
+          ],
+        },
+      }),
+    });
+    expect(resolved.status, await resolved.clone().text()).toBe(201);
+    const txId = ((await resolved.json()) as { resolution: { journalTransactionId: string } }).resolution.journalTransactionId;
+    const api0 = (await (await api(`/v1/cash/statements/${statement.id}`)).json()) as { unmatched: number; open: number };
+    expect(api0).toMatchObject({ unmatched: 1, open: 0 });
+
+    await page.reload();
+    await expect.poll(() => page.getByTestId("still-open").textContent()).toBe("none (1 resolved)");
+    expect(await matchedTo(statement.index).textContent()).toBe(`unmatched resolved (journal transaction ${txId})`);
+    expect(await page.getByText("open in the queue").count()).toBe(0);
+    await matchedTo(statement.index).getByRole("link", { name: "resolved" }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("resolved");
+    await page.getByRole("heading", { level: 1, name: "Cash" }).waitFor();
+    await expect.poll(() => page.getByTestId("unmatched").first().textContent()).toBe("1 · 0 open");
+    await page.context().close();
+  });
+
+  it("updates the trial balance shown when a revaluation books into its period, and gives the outcome focus", { timeout: 90_000 }, async () => {
+    // Treasury's rates for 2 January 2025 (the demo's end on 20 December).
+    const rates = { BRL: "6.1805", CNY: "7.2993", EUR: "0.9612", KRW: "1472.5", PLN: "4.1302", SAR: "3.7521" };
+    const published = await fetch(`${url}/v1/fx/rates`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keyOf(stack, "bootstrap admin")}`, "content-type": "application/json" },
+      body: JSON.stringify({ rates: Object.entries(rates).map(([quote, rate]) => ({ base: "USD", quote, rate, source: "treasury desk (test)", asOf: "2025-01-02T00:00:00Z", validFrom: "2025-01-02T00:00:00Z", validUntil: "2025-01-03T00:00:00Z" })) }),
+    });
+    expect(published.status, await published.clone().text()).toBe(201);
+    // January 2025 in São Paulo (UTC-3).
+    const [from, to] = ["2025-01-01T03:00:00.000Z", "2025-02-01T03:00:00.000Z"];
+    const unrealised = "platform:fx:unrealised_gain_loss";
+    const closingOf = async () => {
+      const tb = (await (await api(`/v1/ledger/trial-balance?from=${from}&to=${to}`)).json()) as { accounts: { account: string; currency: string; closing: string }[] };
+      return tb.accounts.find((a) => a.account === unrealised && a.currency === "USD")?.closing ?? "0";
+    };
+    const before = await closingOf();
+
+    const page = await signedIn(PHONE);
+    await page.goto(`${url}/console/books?from=${from}&to=${to}`);
+    const row = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: unrealised, exact: true }) }).first();
+    const closingShown = async () => (await row.locator("td .money").last().getAttribute("title"))?.split(" ")[0];
+    await expect.poll(closingShown).toBe(before);
+
+    // By keyboard: the instant, then Enter on the button.
+    await page.getByLabel("Revalue open positions at").fill("2025-01-02T12:00");
+    await page.getByRole("button", { name: "Revalue", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    const done = page.getByTestId("revalued");
+    await done.waitFor();
+    expect(await done.textContent()).toMatch(/booked as journal transaction \d+/);
+    await expect.poll(async () => (await focused(page)).id).toBe("revalued");
+    const after = await closingOf();
+    expect(after).not.toBe(before);
+    // The period's figures on screen are the API's now, with no reload.
+    await expect.poll(closingShown).toBe(after);
+    await page.context().close();
+  });
+});
