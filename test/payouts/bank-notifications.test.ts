@@ -12,15 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
-import { historicalUsdRate } from "../../service/fx/index.js";
-import { divideRounded } from "../../service/money/index.js";
 import { requestToJson } from "../../service/payouts/booking.js";
 import { bankLedgerKeys, cashRequest } from "../../service/payouts/bank/booking.js";
 import { BankStore } from "../../service/payouts/bank/store.js";
-import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
+import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { answer, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
-import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+import { json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 
 const kinds = await testDatabaseKinds();
 const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
@@ -42,54 +40,20 @@ interface ExceptionJson {
   status: string;
   resolution: { note: string; resolvedBy: string } | null;
 }
-interface Result {
-  endToEndId: string | null;
-  payoutId: string | null;
-  outcome: string;
-  code?: string;
-  detail?: string;
-  exceptionId?: string;
-}
 
 describe.each(kinds)("bank notifications on %s", (kind) => {
   let h: Harness;
   let dir: string;
   let financeWrite: IssuedKey;
-  let sales = 0;
-  const balance = async (acct: string, currency: string) => json<{ posted: string; available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`));
+  const { balance, confirm, sale, remit, fileOf, usdAt } = bankKit(() => ({ h, financeWrite }));
   const xmlPost = (body: string, key: IssuedKey = financeWrite) =>
     h.app.inject({ method: "POST", url: "/v1/payouts/bank/confirmations", payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${key.key}` } });
-  const confirm = async (body: string): Promise<Result[]> => {
-    const r = await xmlPost(body);
-    expect(r.statusCode, r.body).toBe(200);
-    return json<{ results: Result[] }>(r).results;
-  };
   const payout = async (id: string) => json<PayoutJson>(await h.get(`/v1/payouts/bank/${id}`));
-  /** A sale of `amount` BRL for the seller, released to its available balance. */
-  const sale = async (sellerId: string, amount: string) => {
-    const n = ++sales;
-    const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: `cap-${n}`, settlementId: `ORD-${n}`, sellerId, amount }));
-    expect(c.statusCode, c.body).toBe(201);
-    const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: `rel-${n}`, settlementId: `ORD-${n}`, sellerId, amount: "0", gatewayFee: "0", occurredAt: `${DAY}T10:00:00.000Z` }), originalEventId: `cap-${n}` });
-    expect(r.statusCode, r.body).toBe(201);
-  };
-  /** The acquirer remits everything it owes, as USD: the platform's bank holds the cash. */
-  const remit = async (remittanceId: string) => {
-    const receivable = BigInt((await balance("gateway:adyen:receivable", "BRL")).posted);
-    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
-    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
-    const r = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId, currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
-    expect(r.statusCode, r.body).toBe(201);
-  };
   const run = async (): Promise<PayoutJson[]> => {
     const r = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
     expect(r.statusCode, r.body).toBe(201);
     return json<{ payouts: PayoutJson[] }>(r).payouts;
   };
-  const fileOf = async (p: PayoutJson) => (await h.services.bank!.file(p.fileId!)).xml;
-  /** What the bank debits for a CNY amount at `rate` USD per CNY. */
-  const usdAt = (cny: string, rate: bigint) => divideRounded(BigInt(cny) * rate, 10_000n, "half-even");
-
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-bank-ntf-"));
     h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox"), WEBHOOK_ALLOW_PRIVATE: "true" } });

@@ -13,13 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
-import { historicalUsdRate } from "../../service/fx/index.js";
-import { divideRounded } from "../../service/money/index.js";
 import { bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
-import { CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
+import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { camt053, camt054 } from "../support/camt054.js";
 import { freshDatabase, testDatabaseKinds } from "../support/db.js";
-import { capture, DAY, json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
+import { DAY, json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
 
 const kinds = await testDatabaseKinds();
 const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
@@ -29,43 +27,15 @@ interface PayoutJson extends BankPayoutJson {
   returned: { currency: string; amount: string } | null;
   exceptions?: Array<{ code: string; status: string }>;
 }
-interface Result {
-  endToEndId: string | null;
-  payoutId: string | null;
-  outcome: string;
-  code?: string;
-  detail?: string;
-  exceptionId?: string;
-}
 
 describe.each(kinds)("bank returns on %s", (kind) => {
   let h: Harness;
   let dir: string;
   let financeWrite: IssuedKey;
   let tag: string;
-  let sales = 0;
-  const posted = async (acct: string, currency: string) => BigInt(json<{ posted: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`)).posted);
-  const available = async (acct: string, currency: string) => json<{ available: string }>(await h.get(`/v1/accounts/${encodeURIComponent(acct)}/${currency}/balance`)).available;
-  const confirm = async (body: string): Promise<Result[]> => {
-    const r = await h.app.inject({ method: "POST", url: "/v1/payouts/bank/confirmations", payload: body, headers: { "content-type": "application/xml", authorization: `Bearer ${financeWrite.key}` } });
-    expect(r.statusCode, r.body).toBe(200);
-    return json<{ results: Result[] }>(r).results;
-  };
+  const { posted, balance, confirm, sale, remit, fileOf, usdAt } = bankKit(() => ({ h, financeWrite }));
+  const available = async (acct: string, currency: string) => (await balance(acct, currency)).available;
   const payout = async (id: string) => json<PayoutJson>(await h.get(`/v1/payouts/bank/${id}`));
-  const sale = async (sellerId: string, amount: string) => {
-    const n = ++sales;
-    const c = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: `cap-${n}`, settlementId: `ORD-${n}`, sellerId, amount }));
-    expect(c.statusCode, c.body).toBe(201);
-    const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "release", gatewayEventId: `rel-${n}`, settlementId: `ORD-${n}`, sellerId, amount: "0", gatewayFee: "0", occurredAt: `${DAY}T10:00:00.000Z` }), originalEventId: `cap-${n}` });
-    expect(r.statusCode, r.body).toBe(201);
-  };
-  const remit = async (remittanceId: string) => {
-    const receivable = await posted("gateway:adyen:receivable", "BRL");
-    const usdPerBrl = historicalUsdRate("BRL", DAY).rate;
-    const settled = divideRounded(receivable * 10n ** 8n, BigInt(Math.round(Number(usdPerBrl) * 1e8)), "half-even");
-    const r = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId, currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: `${DAY}T18:00:00.000Z` });
-    expect(r.statusCode, r.body).toBe(201);
-  };
   const run = async (): Promise<[PayoutJson, PayoutJson]> => {
     const r = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
     expect(r.statusCode, r.body).toBe(201);
@@ -73,10 +43,6 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(ps.map((p) => p.currency)).toEqual(["CNY", "USD"]);
     return ps as [PayoutJson, PayoutJson];
   };
-  const fileOf = async (p: PayoutJson) => (await h.services.bank!.file(p.fileId!)).xml;
-  /** What the bank moves for a CNY amount at `rate` USD per CNY (4 decimals). */
-  const usdAt = (cny: string | bigint, rate: bigint) => divideRounded(BigInt(cny) * rate, 10_000n, "half-even");
-
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-bank-rtn-"));
     h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox"), WEBHOOK_ALLOW_PRIVATE: "true" } });
