@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ISO_3166_ALPHA2, isCountry } from "../../service/payouts/bank/countries.js";
-import { accountRefusal, entryKind, instructionMismatch, rateMismatch, returnCharges } from "../../service/payouts/bank/matching.js";
+import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges } from "../../service/payouts/bank/matching.js";
 import { readCamt054, validateBankAccount } from "../../service/payouts/index.js";
 import { camt054 } from "../support/camt054.js";
 
@@ -57,13 +57,13 @@ describe("instructionMismatch: the instruction in full, in the account's currenc
   it("refuses the tester's cent, a partial return, another instructed amount, the payout's own currency on a USD account", () => {
     const cent = instructionMismatch(entry("credit", "USD", 1n), cny, "USD");
     expect(cent?.code).toBe("no_instructed_amount");
-    expect(cent?.detail).toMatch(/^credited 1 USD without the instructed CNY amount/);
+    expect(cent?.detail).toMatch(/^credited 0.01 USD without the instructed CNY amount/);
     expect(instructionMismatch(entry("credit", "USD", usd.amount - 100n), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
     expect(instructionMismatch(entry("credit", "USD", 20_668n, { currency: "CNY", amount: 150_000n }), cny, "USD")).toMatchObject({ code: "instructed_mismatch" });
     expect(instructionMismatch(entry("debit", "USD", 20_668n, { currency: "EUR", amount: 150_400n }), cny, "USD")).toMatchObject({ code: "instructed_mismatch" });
     // Unconverted, a charge taken from the amount is not the instruction (it would not balance either).
     expect(instructionMismatch(entry("debit", "USD", usd.amount + 500n, usd), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
-    expect(instructionMismatch(entry("debit", "CNY", cny.amount), cny, "USD")).toMatchObject({ code: "not_account_currency", detail: "debited 150400 CNY: the platform's account is in USD" });
+    expect(instructionMismatch(entry("debit", "CNY", cny.amount), cny, "USD")).toMatchObject({ code: "not_account_currency", detail: "debited 1504.00 CNY: the platform's account is in USD" });
     expect(instructionMismatch(entry("credit", "CNY", cny.amount, cny), cny, "USD")).toMatchObject({ code: "not_account_currency" });
   });
 
@@ -77,7 +77,7 @@ describe("instructionMismatch: the instruction in full, in the account's currenc
     expect(returnCharges({}, "USD")).toBe(0n);
     // Not itemised, not adding up, in another currency, or not taken from the amount: a mismatch.
     expect(instructionMismatch(entry("credit", "USD", usd.amount - 1_500n, usd), usd, "USD")).toMatchObject({ code: "instructed_mismatch" });
-    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_000n)]), usd, "USD")).toMatchObject({ code: "instructed_mismatch", detail: `credited ${usd.amount - 1_500n} + charges 1000 USD for an instruction of ${usd.amount} USD` });
+    expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_000n)]), usd, "USD")).toMatchObject({ code: "instructed_mismatch", detail: `credited ${major(usd.amount - 1_500n, "USD")} + charges 10.00 USD for an instruction of ${major(usd.amount, "USD")}` });
     expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { currency: "HKD" })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
     expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { side: "credit" })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
     expect(instructionMismatch(net(usd.amount - 1_500n, usd, [fee(1_500n, { included: false })]), usd, "USD")).toMatchObject({ code: "charges_mismatch" });
@@ -95,7 +95,7 @@ describe("rateMismatch: a converted amount within the deviation from what the P 
   it("takes up to the bound, refuses past it, and has nothing to say without a booked value or a conversion", () => {
     expect(rateMismatch(e(11_000n), cny, 10_000n, 1_000)).toBeNull();
     expect(rateMismatch(e(9_000n), cny, 10_000n, 1_000)).toBeNull();
-    expect(rateMismatch(e(11_001n), cny, 10_000n, 1_000)).toMatchObject({ code: "rate_out_of_range", detail: "credited 11001 USD for 150400 CNY: more than 10% from the 10000 it was booked at" });
+    expect(rateMismatch(e(11_001n), cny, 10_000n, 1_000)).toMatchObject({ code: "rate_out_of_range", detail: "credited 110.01 USD for 1504.00 CNY: more than 10% from the 100.00 USD it was booked at" });
     expect(rateMismatch(e(1n), cny, 10_000n, 1_000)).toMatchObject({ code: "rate_out_of_range" });
     expect(rateMismatch(e(1n), cny, null, 1_000)).toBeNull();
     expect(rateMismatch(e(1n), { currency: "USD", amount: 5n }, 10_000n, 1_000)).toBeNull();

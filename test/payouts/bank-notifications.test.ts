@@ -160,7 +160,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     ]);
     expect([...r3, ...r4].every((r) => r.exceptionId !== undefined)).toBe(true);
     expect((await payout(cny.id)).status).toBe("final");
-    expect(r3[0]!.detail).toMatch(/^credited after the payout was booked final, but not its full return \(instructed \d+ CNY, the bank reports \d+ CNY\)/);
+    expect(r3[0]!.detail).toMatch(/^credited after the payout was booked final, but not its full return \(instructed \d+\.\d{2} CNY, the bank reports \d+\.\d{2} CNY\)/);
     expect((await payout(usd.id)).exceptions!.map((x) => [x.code, x.entry?.side])).toEqual([
       ["instructed_mismatch", "credit"],
       ["debited_not_instructed", "debit"],

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { major } from "../../service/payouts/bank/matching.js";
 import { bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
 import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { camt053, camt054 } from "../support/camt054.js";
@@ -150,14 +151,26 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect((await confirm(returns)).map((r) => r.outcome)).toEqual(["already_returned", "already_returned"]);
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
     expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
+    // Another credit for a payout already returned is not its return: recorded, nothing booked.
+    const second = camt054({ messageId: "HSBC-054-RT2", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: 5_000n, returnReason: "AC04", instructed: { currency: "USD", amount: BigInt(usd.amount) } }] });
+    const [again] = await confirm(second);
+    expect([again!.outcome, again!.code]).toEqual(["exception", "returned_after_final"]);
+    expect(again!.detail).toBe(`credited 50.00 USD for a payout already returned (${major(BigInt(usd.amount), "USD")} was): a second return is the bank's to explain; nothing is booked`);
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
+    expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(1);
     const booked = await h.services.ledger.listTransactions({ metadata: { kind: "bank_payout_returned" }, limit: 10 });
     expect(booked.items.map((t) => t.metadata["bankPayoutId"]).sort()).toEqual([cny.id, usd.id].sort());
 
     const events = await h.db.sql.q<Array<{ type: string; subject: string; data: Record<string, unknown> }>>(`SELECT type, subject, data FROM webhook_events WHERE type LIKE 'bank_payout.%' ORDER BY id`);
-    for (const p of [usd, cny]) {
-      expect(events.filter((e) => e.subject === `bank_payout:${p.id}`).map((e) => e.type)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned"]);
-    }
-    expect(events.find((e) => e.type === "bank_payout.returned" && e.subject === `bank_payout:${usd.id}`)?.data).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04)" });
+    const announced = (p: PayoutJson) => events.filter((e) => e.subject === `bank_payout:${p.id}`).map((e) => e.type);
+    expect(announced(cny)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned"]);
+    expect(announced(usd)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned", "bank_payout.exception_opened"]);
+    expect(events.find((e) => e.type === "bank_payout.returned" && e.subject === `bank_payout:${usd.id}`)?.data).toMatchObject({
+      status: "returned",
+      reason: "returned by the bank after final (AC04)",
+      returned: { currency: "USD", amount: usd.amount },
+      returnedAt: expect.any(String) as unknown,
+    });
   });
 
   it("matches the bank statement's debit and its return's credit to the returned payout, each once", async () => {
@@ -240,8 +253,8 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       account,
       entries: [{ endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount }, charges: [{ amount: 1_000n, type: "RETURN FEE" }, { amount: 500n }] }],
     });
-    expect((await confirm(net)).map((r) => [r.outcome, r.detail])).toEqual([["rejected", "returned by the bank (AC04), net of 1500 USD charges"]]);
-    expect(await payout(usd2.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04), net of 1500 USD charges" });
+    expect((await confirm(net)).map((r) => [r.outcome, r.detail])).toEqual([["rejected", "returned by the bank (AC04), net of 15.00 USD charges"]]);
+    expect(await payout(usd2.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04), net of 15.00 USD charges" });
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd2.amount);
     expect(await posted("platform:expense:bank_charges", "USD")).toBe(1_500n);
     expect(await posted("platform:cash:bank", "USD")).toBe(cashBefore - 1_500n);
@@ -255,6 +268,18 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       entries: [{ endToEndId: cny2.endToEndId, currency: "USD", amount: usdAt(cny2.amount, 1380n), instructed: { currency: "CNY", amount: BigInt(cny2.amount) }, rate: "0.1380" }],
     });
     expect((await confirm(debit)).map((r) => r.outcome)).toEqual(["final"]);
+    // A credit of 10.00 USD naming the whole instruction is not its return: far from the debit.
+    const debited = BigInt((await payout(cny2.id)).settled!.amount);
+    const token = camt054({
+      messageId: "HSBC-054-CH3B",
+      account,
+      entries: [{ endToEndId: cny2.endToEndId, currency: "USD", amount: 1_000n, instructed: { currency: "CNY", amount: BigInt(cny2.amount) }, rate: "0.0066", returnReason: "AC04" }],
+    });
+    const [tiny] = await confirm(token);
+    expect([tiny!.outcome, tiny!.code]).toEqual(["exception", "returned_after_final"]);
+    expect(tiny!.detail).toContain(`credited 10.00 USD for ${major(BigInt(cny2.amount), "CNY")}: more than 10% from the ${major(debited, "USD")} the bank debited for it`);
+    expect(await payout(cny2.id)).toMatchObject({ status: "final" });
+    expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe("0");
     const gross = usdAt(cny2.amount, 1375n);
     const cashFinal = await posted("platform:cash:bank", "USD");
     const late = camt054({
@@ -263,7 +288,9 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       entries: [{ endToEndId: cny2.endToEndId, currency: "USD", amount: gross - 1_000n, instructed: { currency: "CNY", amount: BigInt(cny2.amount) }, rate: "0.1375", returnReason: "AC04", charges: [{ amount: 1_000n }] }],
     });
     expect((await confirm(late)).map((r) => [r.outcome, r.exceptionId])).toEqual([["returned", undefined]]);
-    expect(await payout(cny2.id)).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04), net of 1000 USD charges", exceptions: [] });
+    const back = await payout(cny2.id);
+    expect(back).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04), net of 10.00 USD charges" });
+    expect(back.exceptions?.map((x) => [x.code, x.status])).toEqual([["returned_after_final", "open"]]);
     expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny2.amount);
     expect(await posted("platform:expense:bank_charges", "USD")).toBe(2_500n);
     expect(await posted("platform:cash:bank", "USD")).toBe(cashFinal + gross - 1_000n);

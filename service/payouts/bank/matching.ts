@@ -12,10 +12,16 @@
  *   net of the bank's charges when it itemises them (`returnCharges`: TxDtls/Chrgs/Rcrd, in the
  *   account's currency, taken from the amount): the amount plus the charges must then be the
  *   instruction; charges not itemised, or not adding up, leave it a mismatch;
- * - `rateMismatch`: a converted amount far from what the payout's P was booked at is not booked
- *   (a finance key or a wrong file cannot book arbitrary cash and realised FX, as for remittances).
+ * - `rateMismatch`: a converted amount far from what the payout's P was booked at (or, for the
+ *   return of a payout the bank debited, from that debit, its charges counted) is not booked (a
+ *   finance key or a wrong file cannot book arbitrary cash and realised FX, as for remittances).
+ * Amounts in details are in major units with their currency, as an operator reads a statement.
  */
+import { exponentOrNull, formatMinor } from "../../money/index.js";
 import type { BankAccountRef, BankEntry } from "./iso20022.js";
+
+/** "107.74 USD" (minor units only for a code without ISO 4217 minor units). */
+export const major = (v: bigint, currency: string): string => `${exponentOrNull(currency) === null ? v : formatMinor(v, currency)} ${currency}`;
 
 /** Why an entry is not applied, stable for operators and tests (the detail is for people). */
 export const BANK_EXCEPTION_CODES = [
@@ -87,9 +93,9 @@ export function entryKind(entry: Pick<BankEntry, "side" | "reversal" | "returnRe
 export function returnCharges(entry: Pick<BankEntry, "charges">, accountCurrency: string): bigint | Refusal {
   let total = 0n;
   for (const c of entry.charges ?? []) {
-    if (c.currency !== accountCurrency) return { code: "charges_mismatch", detail: `charges of ${c.amount} ${c.currency} itemised: the platform's account is in ${accountCurrency}` };
+    if (c.currency !== accountCurrency) return { code: "charges_mismatch", detail: `charges of ${major(c.amount, c.currency)} itemised: the platform's account is in ${accountCurrency}` };
     if (c.side === "credit" || c.included === false) {
-      return { code: "charges_mismatch", detail: `charges of ${c.amount} ${c.currency} itemised ${c.side === "credit" ? "as a credit" : "as not included in the amount (ChrgInclInd false)"}: not taken from the amount returned` };
+      return { code: "charges_mismatch", detail: `charges of ${major(c.amount, c.currency)} itemised ${c.side === "credit" ? "as a credit" : "as not included in the amount (ChrgInclInd false)"}: not taken from the amount returned` };
     }
     total += c.amount;
   }
@@ -109,26 +115,42 @@ export function instructionMismatch(
   accountCurrency: string,
 ): Refusal | null {
   const verb = entry.side === "credit" ? "credited" : "debited";
-  if (entry.currency !== accountCurrency) return { code: "not_account_currency", detail: `${verb} ${entry.amount} ${entry.currency}: the platform's account is in ${accountCurrency}` };
+  if (entry.currency !== accountCurrency) return { code: "not_account_currency", detail: `${verb} ${major(entry.amount, entry.currency)}: the platform's account is in ${accountCurrency}` };
   const charges = isReturn(entry) ? returnCharges(entry, accountCurrency) : 0n;
   if (typeof charges !== "bigint") return charges;
   const gross = entry.amount + charges;
-  const net = charges === 0n ? `${entry.amount}` : `${entry.amount} + charges ${charges}`;
+  const net = charges === 0n ? major(entry.amount, entry.currency) : `${major(entry.amount, entry.currency)} + charges ${major(charges, entry.currency)}`;
   const instructed = entry.instructed ?? (entry.currency === p.currency ? { currency: entry.currency, amount: gross } : null);
-  if (instructed === null) return { code: "no_instructed_amount", detail: `${verb} ${entry.amount} ${entry.currency} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)` };
+  if (instructed === null) return { code: "no_instructed_amount", detail: `${verb} ${major(entry.amount, entry.currency)} without the instructed ${p.currency} amount (AmtDtls/InstdAmt)` };
   if (instructed.currency !== p.currency || instructed.amount !== p.amount) {
-    return { code: "instructed_mismatch", detail: `instructed ${p.amount} ${p.currency}, the bank reports ${instructed.amount} ${instructed.currency}` };
+    return { code: "instructed_mismatch", detail: `instructed ${major(p.amount, p.currency)}, the bank reports ${major(instructed.amount, instructed.currency)}` };
   }
   // Unconverted, the amount itself is what was paid: it must be the instruction (charges taken from
   // a debit are the bank's to explain, never booked as the payout; a return's itemised ones count).
-  if (entry.currency === p.currency && gross !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${net} ${entry.currency} for an instruction of ${p.amount} ${p.currency}` };
+  if (entry.currency === p.currency && gross !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${net} for an instruction of ${major(p.amount, p.currency)}` };
   return null;
 }
 
-/** Null when a converted amount is within `maxBps` of `booked` (the P at the position's booked rate; null: nothing to value it by). */
-export function rateMismatch(entry: Pick<BankEntry, "side" | "currency" | "amount">, p: { currency: string; amount: bigint }, booked: bigint | null, maxBps: number): Refusal | null {
-  if (entry.currency === p.currency || booked === null) return null;
-  const off = entry.amount > booked ? entry.amount - booked : booked - entry.amount;
-  if (off * 10_000n <= booked * BigInt(maxBps)) return null;
-  return { code: "rate_out_of_range", detail: `${entry.side === "credit" ? "credited" : "debited"} ${entry.amount} ${entry.currency} for ${p.amount} ${p.currency}: more than ${maxBps / 100}% from the ${booked} it was booked at` };
+/**
+ * Null when a converted amount (a return's with its itemised `charges`) is within `maxBps` of
+ * `reference`, in the entry's currency: the P at the position's booked rate, or, for the return of
+ * a payout the bank debited, that debit (`basis` says which). Null reference: nothing to value it by.
+ */
+export function rateMismatch(
+  entry: Pick<BankEntry, "side" | "currency" | "amount">,
+  p: { currency: string; amount: bigint },
+  reference: bigint | null,
+  maxBps: number,
+  opts: { charges?: bigint; basis?: string } = {},
+): Refusal | null {
+  if (entry.currency === p.currency || reference === null) return null;
+  const charges = opts.charges ?? 0n;
+  const gross = entry.amount + charges;
+  const off = gross > reference ? gross - reference : reference - gross;
+  if (off * 10_000n <= reference * BigInt(maxBps)) return null;
+  const amount = charges === 0n ? major(entry.amount, entry.currency) : `${major(entry.amount, entry.currency)} + charges ${major(charges, entry.currency)}`;
+  return {
+    code: "rate_out_of_range",
+    detail: `${entry.side === "credit" ? "credited" : "debited"} ${amount} for ${major(p.amount, p.currency)}: more than ${maxBps / 100}% from the ${major(reference, entry.currency)} ${opts.basis ?? "it was booked at"}`,
+  };
 }

@@ -53,7 +53,7 @@ import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest,
 import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
-import { accountRefusal, entryKind, instructionMismatch, rateMismatch, returnCharges, type BankExceptionCode, type Refusal } from "./matching.js";
+import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -140,7 +140,7 @@ function entryView(e: BankEntry): BankExceptionEntry {
 /** The payout's `reason` for a return (the ledger's description and metadata carry it too). */
 function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnCharges | null): string {
   const code = entry.returnReason === null ? "" : ` (${entry.returnReason})`;
-  return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${charges.amount} ${charges.currency} charges`}`;
+  return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${major(charges.amount, charges.currency)} charges`}`;
 }
 
 const LEASE = "bank-payouts";
@@ -453,15 +453,31 @@ export class BankRail {
   }
 
   /** A debit or return that is not the instruction in full, or null (matching.ts). */
+  /**
+   * Null when the entry is the instruction in full (matching.ts). A converted one must also be near
+   * its value: a return of a payout the bank debited, near that debit (the bank converts back at its
+   * own rate; itemised charges count), anything else near the P's booked rate. Never the position
+   * alone for a return after final: it may be flat by then, and a 10.00 USD credit would have given
+   * the seller all its CNY back.
+   */
   async #notTheInstruction(p: BankPayout, entry: BankEntry): Promise<Refusal | null> {
-    const wrong = instructionMismatch(entry, p, this.#o.debtor.accountCurrency);
+    const accountCurrency = this.#o.debtor.accountCurrency;
+    const wrong = instructionMismatch(entry, p, accountCurrency);
     if (wrong !== null || entry.currency === p.currency) return wrong;
+    if (entryKind(entry) === "return" && p.settledCurrency === entry.currency && p.settledAmount !== null) {
+      const charges = returnCharges(entry, accountCurrency);
+      return rateMismatch(entry, p, p.settledAmount, MAX_RATE_DEVIATION_BPS, { charges: typeof charges === "bigint" ? charges : 0n, basis: "the bank debited for it" });
+    }
     return rateMismatch(entry, p, bookedValue(p.amount, await this.#position(p.currency, entry.currency)), MAX_RATE_DEVIATION_BPS);
   }
 
   async #return(p: BankPayout, entry: BankEntry): Promise<Decision> {
     if (p.status === "rejected") return { outcome: "already_rejected", payout: p };
-    if (p.status === "returned") return { outcome: "already_returned", payout: p };
+    if (p.status === "returned") {
+      if (p.returned !== null && p.returned.currency === entry.currency && p.returned.amount === entry.amount) return { outcome: "already_returned", payout: p };
+      const back = p.returned === null ? "" : ` (${major(p.returned.amount, p.returned.currency)} was)`;
+      return refused("exception", p, { code: "returned_after_final", detail: `credited ${major(entry.amount, entry.currency)} for a payout already returned${back}: a second return is the bank's to explain; nothing is booked` });
+    }
     if (p.status === "planned") return refused("exception", p, { code: "returned_not_instructed", detail: "returned, but the payout is in no pain.001 yet: nothing was instructed" });
     const wrong = await this.#notTheInstruction(p, entry);
     if (p.status === "final" && wrong !== null) {

@@ -6,7 +6,8 @@
 --    bank credited (`returned_currency`, `returned_amount`: the bank statement's credit matches it). It keeps its
 --    cash booking, so the final check now covers `returned` too. The status change is announced as
 --    `bank_payout.returned` (final -> returned), by the trigger of migration
---    20261213300000_bank_payout_webhooks, replaced here with the one more case.
+--    20261213300000_bank_payout_webhooks, replaced here with the one more case and the return's
+--    `returned` and `returnedAt` in every bank payout event's data, as GET /v1/payouts/bank/:id.
 -- 2. `bank_rail_installation`: one row, a random tag made once per database (8 upper-case hex
 --    digits). pain.001 MsgIds (`ENT-<tag>-<yyyymmdd>-<n>`) and EndToEndIds (`ENT-BP-<tag>-<id>`)
 --    carry it, so a new database never issues an id the bank saw from an earlier one (banks
@@ -38,6 +39,9 @@ BEGIN
     'endToEndId', NEW."end_to_end_id", 'fileId', NEW."file_id", 'status', NEW."status",
     'settled', CASE WHEN NEW."settled_currency" IS NULL OR NEW."settled_amount" IS NULL THEN NULL
                     ELSE jsonb_build_object('currency', NEW."settled_currency", 'amount', NEW."settled_amount"::text) END,
+    'returned', CASE WHEN NEW."returned_currency" IS NULL OR NEW."returned_amount" IS NULL THEN NULL
+                     ELSE jsonb_build_object('currency', NEW."returned_currency", 'amount', NEW."returned_amount"::text) END,
+    'returnedAt', NEW."returned_at",
     'reason', NEW."reason"));
   RETURN NULL;
 END $$;
