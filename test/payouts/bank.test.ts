@@ -184,8 +184,11 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const held = json<{ file: unknown; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
     expect(held.file).toBeNull();
     expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-HK-02", reason: "account_returned" }));
+    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toEqual({ payoutId: usd.id, endToEndId: usd.endToEndId, reason: "returned by the bank (AC04)" });
     const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-HK-02/bank-account", payload: HK_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
     expect(reset.statusCode, reset.body).toBe(200);
+    expect(json<{ hold: unknown }>(reset).hold).toBeNull();
+    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toBeNull();
   });
 
   it("announces each bank payout instructed, then final or rejected, in order under bank_payout:<id>; a seller filter gets its seller's only", async () => {

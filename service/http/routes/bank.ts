@@ -39,7 +39,18 @@ const AccountBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export const BankAccountView = Type.Object({ sellerId: Type.String(), ...AccountFields, setAt: Type.String({ format: "date-time" }), setBy: Type.String() });
+export const BankAccountView = Type.Object({
+  sellerId: Type.String(),
+  ...AccountFields,
+  setAt: Type.String({ format: "date-time" }),
+  setBy: Type.String(),
+  hold: Nullable(
+    Type.Object(
+      { payoutId: Type.String(), endToEndId: Type.String(), reason: Nullable(Type.String()) },
+      { description: "The payout the bank returned to this account since it was set: no bank payout runs for the seller (skipped as account_returned) until the account is set again" },
+    ),
+  ),
+});
 
 export const BankPayoutView = Type.Object({
   id: Type.String(),
@@ -160,8 +171,8 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-function accountView(a: BankAccount): Static<typeof BankAccountView> {
-  return { ...a, setAt: a.setAt.toISOString() };
+function accountView(a: BankAccount, hold: { payoutId: bigint; endToEndId: string; reason: string | null } | null = null): Static<typeof BankAccountView> {
+  return { ...a, setAt: a.setAt.toISOString(), hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
 }
 
 function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
@@ -239,7 +250,10 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
   app.get("/v1/sellers/:id/bank-account", {
     config: read,
     schema: { tags: [TAG], summary: "Get a seller's bank account", security: bearer, params: SellerParams, response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 429, 503) } },
-  }, async (request) => accountView(await rail().account((request.params as Static<typeof SellerParams>).id)));
+  }, async (request) => {
+    const { id } = request.params as Static<typeof SellerParams>;
+    return accountView(await rail().account(id), await rail().accountHold(id));
+  });
 
   app.delete("/v1/sellers/:id/bank-account", {
     config: admin,

@@ -241,6 +241,14 @@ export class BankRail {
     return a;
   }
 
+  /**
+   * The payout the bank returned to the seller's account on file since it was set, if any: runs skip
+   * the seller (`account_returned`) until the account is set again.
+   */
+  async accountHold(sellerId: string): Promise<{ payoutId: bigint; endToEndId: string; reason: string | null } | null> {
+    return (await this.#store.sellersReturned()).get(sellerId) ?? null;
+  }
+
   /** Back to the vault rail. Payouts already instructed go on to their end. */
   async removeAccount(sellerId: string): Promise<void> {
     if (!(await this.#store.removeAccount(sellerId))) {
