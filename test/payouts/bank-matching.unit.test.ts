@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ISO_3166_ALPHA2, isCountry } from "../../service/payouts/bank/countries.js";
-import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges } from "../../service/payouts/bank/matching.js";
+import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText } from "../../service/payouts/bank/matching.js";
 import { readCamt054, validateBankAccount } from "../../service/payouts/index.js";
 import { camt054 } from "../support/camt054.js";
 
@@ -160,5 +160,13 @@ describe("a domestic account number has the shape of one", () => {
 
   it("refuses what is no account: a sign, zeros, too short or long, stray hyphens", () => {
     for (const n of ["-1", "0", "0000", "000-000", "123", "1".repeat(35), "123-", "-123", "12--34", "12 34"]) expect(fieldsOf(n), n).toEqual(["accountNumber"]);
+  });
+});
+
+describe("a return reason in words", () => {
+  it("names the ISO 20022 codes banks send most and passes any other through as it came", () => {
+    expect(returnReasonText("AC04")).toBe("AC04: closed account");
+    expect(returnReasonText("MD07")).toBe("MD07: beneficiary deceased");
+    expect(returnReasonText("ZZ99")).toBe("ZZ99");
   });
 });

@@ -121,7 +121,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const real = answer(await fileOf(cny), { messageId: "HSBC-054-R2", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [usd.endToEndId]: "AC04" } });
     expect(Object.fromEntries((await confirm(real)).map((r) => [r.endToEndId, r.outcome]))).toEqual({ [cny.endToEndId]: "final", [usd.endToEndId]: "rejected" });
     expect(await payout(cny.id)).toMatchObject({ status: "final", settled: { currency: "USD", amount: usdAt(cny.amount, 1380n).toString() } });
-    expect(await payout(usd.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
+    expect(await payout(usd.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04: closed account)" });
     expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe(usd.amount);
   });
 
@@ -287,7 +287,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const returned = answer(await fileOf(p!), { messageId: "HSBC-054-L1", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" }, returns: { [p!.endToEndId]: "AC01" } });
     expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
     const back = await payout(p!.id);
-    expect(back).toMatchObject({ status: "rejected", reason: "returned by the bank (AC01)", settled: null, ledger: { cashTransactionId: null } });
+    expect(back).toMatchObject({ status: "rejected", reason: "returned by the bank (AC01: incorrect account number)", settled: null, ledger: { cashTransactionId: null } });
     expect(back.ledger["voidTransactionId"]).not.toBeNull();
     expect(back.exceptions!.map((x) => [x.code, x.status])).toEqual([["cash_cleared", "resolved"]]);
     expect((await balance("seller:S-POP-SZ-01:available", "CNY")).available).toBe(p!.amount);

@@ -133,7 +133,7 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     ]);
     for (const [p, was] of [[usd, before.usd], [cny, before.cny]] as const) {
       const now = await payout(p.id);
-      expect(now).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04)", settled: was.settled, exceptions: [] });
+      expect(now).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04: closed account)", settled: was.settled, exceptions: [] });
       // The cash booking is left as it was; the return is its own journal transaction.
       const returnTransactionId = now.ledger["returnTransactionId"];
       expect(now.ledger).toEqual({ ...was.ledger, returnTransactionId });
@@ -167,7 +167,7 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(announced(usd)).toEqual(["bank_payout.instructed", "bank_payout.final", "bank_payout.returned", "bank_payout.exception_opened"]);
     expect(events.find((e) => e.type === "bank_payout.returned" && e.subject === `bank_payout:${usd.id}`)?.data).toMatchObject({
       status: "returned",
-      reason: "returned by the bank after final (AC04)",
+      reason: "returned by the bank after final (AC04: closed account)",
       returned: { currency: "USD", amount: usd.amount },
       returnedAt: expect.any(String) as unknown,
     });
@@ -217,8 +217,8 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(skipped.file).toBeNull();
     const why = Object.fromEntries(skipped.skipped.filter((x) => x.reason === "account_returned").map((x) => [x.sellerId, x.detail]));
     expect(why).toEqual({
-      "S-POP-SZ-01": `the bank returned payout ${cny.endToEndId} to this account (returned by the bank after final (AC04)): set the seller's bank account again to resume`,
-      "S-POP-HK-02": `the bank returned payout ${usd.endToEndId} to this account (returned by the bank after final (AC04)): set the seller's bank account again to resume`,
+      "S-POP-SZ-01": `the bank returned payout ${cny.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set the seller's bank account again to resume`,
+      "S-POP-HK-02": `the bank returned payout ${usd.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set the seller's bank account again to resume`,
     });
     for (const [seller, acct] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
       const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: acct, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
@@ -253,8 +253,8 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       account,
       entries: [{ endToEndId: usd2.endToEndId, currency: "USD", amount: amount - 1_500n, returnReason: "AC04", instructed: { currency: "USD", amount }, charges: [{ amount: 1_000n, type: "RETURN FEE" }, { amount: 500n }] }],
     });
-    expect((await confirm(net)).map((r) => [r.outcome, r.detail])).toEqual([["rejected", "returned by the bank (AC04), net of 15.00 USD charges"]]);
-    expect(await payout(usd2.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04), net of 15.00 USD charges" });
+    expect((await confirm(net)).map((r) => [r.outcome, r.detail])).toEqual([["rejected", "returned by the bank (AC04: closed account), net of 15.00 USD charges"]]);
+    expect(await payout(usd2.id)).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04: closed account), net of 15.00 USD charges" });
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd2.amount);
     expect(await posted("platform:expense:bank_charges", "USD")).toBe(1_500n);
     expect(await posted("platform:cash:bank", "USD")).toBe(cashBefore - 1_500n);
@@ -289,7 +289,7 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     });
     expect((await confirm(late)).map((r) => [r.outcome, r.exceptionId])).toEqual([["returned", undefined]]);
     const back = await payout(cny2.id);
-    expect(back).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04), net of 10.00 USD charges" });
+    expect(back).toMatchObject({ status: "returned", reason: "returned by the bank after final (AC04: closed account), net of 10.00 USD charges" });
     expect(back.exceptions?.map((x) => [x.code, x.status])).toEqual([["returned_after_final", "open"]]);
     expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny2.amount);
     expect(await posted("platform:expense:bank_charges", "USD")).toBe(2_500n);

@@ -172,7 +172,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect([settles.matches, settles.total]).toEqual([true, cny.amount]);
     expect(settles.lines.map((l) => l.settlementId)).toContain("ORD-sz");
     const returned = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`));
-    expect(returned).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04)" });
+    expect(returned).toMatchObject({ status: "rejected", reason: "returned by the bank (AC04: closed account)" });
     expect((await balance("seller:S-POP-HK-02:available", "USD")).available).toBe(usd.amount);
 
     // The same notification again books nothing.
@@ -184,7 +184,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const held = json<{ file: unknown; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
     expect(held.file).toBeNull();
     expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-HK-02", reason: "account_returned" }));
-    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toEqual({ payoutId: usd.id, endToEndId: usd.endToEndId, reason: "returned by the bank (AC04)" });
+    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toEqual({ payoutId: usd.id, endToEndId: usd.endToEndId, reason: "returned by the bank (AC04: closed account)" });
     const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-HK-02/bank-account", payload: HK_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
     expect(reset.statusCode, reset.body).toBe(200);
     expect(json<{ hold: unknown }>(reset).hold).toBeNull();
@@ -215,7 +215,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expect(data(`bank_payout:${cny.id}`, "bank_payout.instructed")).toEqual({ ...view(cny), status: "instructed", settled: null, reason: null });
     expect(data(`bank_payout:${cny.id}`, "bank_payout.final")).toEqual({ ...view(cny), status: "final", settled: paid.settled, reason: null });
     expect(paid.settled).not.toBeNull();
-    expect(data(`bank_payout:${usd.id}`, "bank_payout.rejected")).toEqual({ ...view(usd), status: "rejected", settled: null, reason: "returned by the bank (AC04)" });
+    expect(data(`bank_payout:${usd.id}`, "bank_payout.rejected")).toEqual({ ...view(usd), status: "rejected", settled: null, reason: "returned by the bank (AC04: closed account)" });
     // The events carry the seller for filters, and no gateway: no gateway key's endpoint can match them.
     const written = (await outbox(h.db.sql)).filter((e) => e.type.startsWith("bank_payout."));
     expect(written).toHaveLength(4);

@@ -20,6 +20,35 @@
 import { exponentOrNull, formatMinor } from "../../money/index.js";
 import type { BankAccountRef, BankEntry } from "./iso20022.js";
 
+/**
+ * The ISO 20022 return reasons (ExternalReturnReason1Code) banks send most, in words, so an operator
+ * reads "AC04: closed account" where the code alone would send them to the code list.
+ */
+const RETURN_REASONS: Readonly<Record<string, string>> = {
+  AC01: "incorrect account number",
+  AC03: "invalid creditor account number",
+  AC04: "closed account",
+  AC06: "blocked account",
+  AG01: "transaction forbidden on this account",
+  AG02: "invalid bank operation code",
+  AM04: "insufficient funds",
+  AM05: "duplicate payment",
+  BE04: "missing creditor address",
+  FOCR: "following a cancellation request",
+  MD07: "beneficiary deceased",
+  MS02: "reason not specified (beneficiary)",
+  MS03: "reason not specified (bank)",
+  NARR: "see the bank's narrative",
+  RC01: "bank identifier incorrect",
+  RR01: "regulatory: missing debtor account or identification",
+  RR02: "regulatory: missing debtor name or address",
+  RR03: "regulatory: missing creditor name or address",
+  RR04: "regulatory reason",
+};
+
+/** "AC04: closed account"; a code not in the list as it came. */
+export const returnReasonText = (code: string): string => (RETURN_REASONS[code] === undefined ? code : `${code}: ${RETURN_REASONS[code]}`);
+
 /** "107.74 USD" (minor units only for a code without ISO 4217 minor units). */
 export const major = (v: bigint, currency: string): string => `${exponentOrNull(currency) === null ? v : formatMinor(v, currency)} ${currency}`;
 

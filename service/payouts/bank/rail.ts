@@ -53,7 +53,7 @@ import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest,
 import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
-import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, type BankExceptionCode, type Refusal } from "./matching.js";
+import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -139,7 +139,7 @@ function entryView(e: BankEntry): BankExceptionEntry {
 
 /** The payout's `reason` for a return (the ledger's description and metadata carry it too). */
 function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnCharges | null): string {
-  const code = entry.returnReason === null ? "" : ` (${entry.returnReason})`;
+  const code = entry.returnReason === null ? "" : ` (${returnReasonText(entry.returnReason)})`;
   return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${major(charges.amount, charges.currency)} charges`}`;
 }
 
