@@ -146,3 +146,19 @@ export function upload<T>(path: string, query: Query, file: Blob, contentType: s
 export function canWrite(s: Session | null): boolean {
   return s !== null && (s.scopes.includes("finance:write") || s.scopes.includes("admin"));
 }
+
+/**
+ * Whether the session's key may read webhook endpoints and deliveries: the routes take admin or
+ * gateway:write (service/http/routes/webhooks.ts), never finance:read or finance:write.
+ */
+export function canReadWebhooks(s: Session | null): boolean {
+  return s !== null && (s.scopes.includes("admin") || s.scopes.includes("gateway:write"));
+}
+
+/**
+ * Whether the session may disable, enable, test and redeliver. A key with gateway:write must sign
+ * those writes (plugins/auth.ts mustSign), which a session cannot: only an admin key without it.
+ */
+export function canManageWebhooks(s: Session | null): boolean {
+  return s !== null && s.scopes.includes("admin") && !s.scopes.includes("gateway:write");
+}

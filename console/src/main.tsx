@@ -5,7 +5,7 @@
  */
 import { render, type JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { canWrite, currentSession, onSessionEnd, signOut, type Session } from "./api";
+import { canReadWebhooks, canWrite, currentSession, onSessionEnd, signOut, type Session } from "./api";
 import { match, navigate, useLocation, type Location } from "./router";
 import { ErrorBox, Link, Loading } from "./ui";
 import { SignIn } from "./views/SignIn";
@@ -21,6 +21,7 @@ import { Journal } from "./views/Journal";
 import { Books } from "./views/Books";
 import { PeriodCloseView } from "./views/Closes";
 import { Cash, CashStatementView } from "./views/Cash";
+import { WebhookDeliveryView, WebhookEndpointView, Webhooks } from "./views/Webhooks";
 import "./style.css";
 
 export interface ViewProps {
@@ -47,9 +48,13 @@ const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
   ["/payouts", Payouts],
   ["/payouts/bank/:id", BankPayoutView],
   ["/anchoring", Anchoring],
+  ["/webhooks", Webhooks],
+  ["/webhooks/:id", WebhookEndpointView],
+  ["/webhooks/:id/deliveries/:eventId", WebhookDeliveryView],
 ];
 
-const NAV: [string, string][] = [
+/** A view's entry in the navigation; `shown` leaves it out for a session whose key cannot read it. */
+const NAV: [string, string, ((s: Session) => boolean)?][] = [
   ["/", "Overview"],
   ["/settlements", "Settlements"],
   ["/journal", "Journal"],
@@ -59,6 +64,7 @@ const NAV: [string, string][] = [
   ["/cash", "Cash"],
   ["/payouts", "Payouts"],
   ["/anchoring", "Anchoring"],
+  ["/webhooks", "Webhooks", canReadWebhooks],
 ];
 
 function App(): JSX.Element {
@@ -100,7 +106,8 @@ function App(): JSX.Element {
       break;
     }
   }
-  const section = NAV.filter(([p]) => p !== "/" && location.path.startsWith(p)).at(-1)?.[0] ?? (location.path === "/" ? "/" : null);
+  const nav = NAV.filter(([, , shown]) => shown === undefined || shown(session));
+  const section = nav.filter(([p]) => p !== "/" && location.path.startsWith(p)).at(-1)?.[0] ?? (location.path === "/" ? "/" : null);
 
   return (
     <div class="shell">
@@ -111,7 +118,7 @@ function App(): JSX.Element {
         <span class="brand">Entrepot</span>
         <nav aria-label="Console">
           <ul>
-            {NAV.map(([p, label]) => (
+            {nav.map(([p, label]) => (
               <li key={p}>
                 <Link href={`/console${p === "/" ? "/" : p}`} aria-current={section === p ? "page" : undefined}>
                   {label}

@@ -280,11 +280,13 @@ export type Column = string | readonly [string, "num"];
 
 /**
  * A list as a table: a caption (for screen readers only unless `showCaption`), one scoped heading
- * per column, and the rows the caller renders (each a `<tr>` with its key).
+ * per column, and the rows the caller renders (each a `<tr>` with its key). `scrollLabel` makes the
+ * box that scrolls it sideways on a narrow screen a named region a keyboard can focus and scroll.
  */
-export function ListTable(props: { caption: ComponentChildren; showCaption?: boolean; columns: readonly Column[]; children: ComponentChildren }): JSX.Element {
+export function ListTable(props: { caption: ComponentChildren; showCaption?: boolean; columns: readonly Column[]; scrollLabel?: string; children: ComponentChildren }): JSX.Element {
+  const named = props.scrollLabel !== undefined;
   return (
-    <div class="scroll">
+    <div class="scroll" tabIndex={named ? 0 : undefined} role={named ? "region" : undefined} aria-label={props.scrollLabel}>
       <table class="list">
         <caption class={props.showCaption === true ? undefined : "sr-only"}>{props.caption}</caption>
         <thead>

@@ -915,7 +915,7 @@ describe("the finance console (Chromium)", () => {
     expect(before.items.map((x) => x.id)).toEqual(expect.arrayContaining([unknownId, mismatchId]));
     const mismatch = before.items.find((x) => x.id === mismatchId);
     // The detail's amounts are minor units: the page places them by the currency's minor unit.
-    expect(mismatch?.detail).toBe("debited 700 USD without the instructed CNY amount (AmtDtls/InstdAmt)");
+    expect(mismatch?.detail).toBe("debited 7.00 USD without the instructed CNY amount (AmtDtls/InstdAmt)");
     const overviewNow = async () => (await (await api("/v1/reports/overview")).json()) as { cashExceptions: { ageBucket: string; count: number }[]; bankPayoutExceptions: number };
 
     // The read-only key sees the queue, no Resolve button and no form; its session cannot resolve either.
