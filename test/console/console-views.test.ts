@@ -6,12 +6,12 @@
  * body by a button that disables itself, and the hidden file input shows where focus is. Readers in
  * São Paulo and Shenzhen, on a desktop and on a phone, by keyboard where it matters.
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { financeKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
+import { financeKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -66,9 +66,7 @@ describe("the console's lists and statements (Chromium)", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (stack !== undefined && stack.child.exitCode === null) stack.child.kill("SIGINT");
-    await stack?.exited;
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await stopStack(stack, dir);
   });
 
   async function signedIn(options: typeof DESKTOP): Promise<Page> {

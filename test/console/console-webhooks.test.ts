@@ -9,14 +9,14 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLocal } from "../../console/src/format.js";
-import { financeKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
+import { financeKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -125,10 +125,8 @@ describe("the console's webhooks (Chromium)", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (stack !== undefined && stack.child.exitCode === null) stack.child.kill("SIGINT");
-    await stack?.exited;
     await new Promise((resolve) => receiver?.close(resolve));
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await stopStack(stack, dir);
   });
 
   async function signedIn(key: string, options: typeof DESKTOP): Promise<Page> {

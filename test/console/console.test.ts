@@ -15,7 +15,7 @@
  * violation, no heading level skipped.
  */
 import { createHmac } from "node:crypto";
-import { access, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
@@ -23,7 +23,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatAmount, formatMoney, withMajorAmounts } from "../../console/src/format.js";
 import { camt054 } from "../support/camt054.js";
-import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, urlOf, type Stack } from "../support/npm-start.js";
+import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 // Flags for a machine without a display or internet: no sandbox (CI runs as root), no GPU, and no
@@ -93,9 +93,7 @@ describe("the finance console (Chromium)", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (stack !== undefined && stack.child.exitCode === null) stack.child.kill("SIGINT");
-    await stack?.exited;
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await stopStack(stack, dir);
   });
 
   async function signedIn(key: string, options: Partial<typeof CONTEXT> = {}): Promise<Page> {

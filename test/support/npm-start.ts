@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -59,3 +60,10 @@ export const keyOf = (s: Stack, name: string) => new RegExp(`${name}\\s+scopes=\
 export const financeKeyOf = (s: Stack) => /demo finance\s+scopes=finance:write\n\s+Authorization: Bearer (\S+)/.exec(s.out())?.[1] ?? "";
 /** The demo gateway's key and signing secret. */
 export const gatewayKeyOf = (s: Stack) => /demo gateway\s+scopes=gateway:write gateway=adyen\n\s+Authorization: Bearer (\S+)\n\s+signing secret \(Entrepot-Signature\): (\S+)/.exec(s.out())?.slice(1, 3) ?? [];
+
+/** Stops a stack the way Ctrl-C does (it stops its own chain on the way out) and removes its folder. */
+export async function stopStack(stack: Stack | undefined, dir: string | undefined): Promise<void> {
+  if (stack !== undefined && stack.child.exitCode === null) stack.child.kill("SIGINT");
+  await stack?.exited;
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+}
