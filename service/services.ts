@@ -26,7 +26,7 @@ import { ReconciliationService, ReconRepository } from "./reconciliation/index.j
 import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import { PrismaStorageRepository } from "./settlement/storage-repository.js";
 import { StorageBilling } from "./settlement/storage-service.js";
-import { TreasuryService } from "./treasury/index.js";
+import { STABLECOIN_CURRENCY, tokenDecimalsOf, TreasuryService, type TokenDecimals } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
 import { newSecretsKey, SecretBox } from "./http/auth/secret-box.js";
@@ -35,6 +35,7 @@ import { ConsoleSessions, PrismaSessionRepository } from "./http/auth/sessions.j
 import { DatabaseReplayGuard, type ReplayGuard } from "./http/shared-state/replay-claims.js";
 import { WindowCounters } from "./http/shared-state/window-counters.js";
 import { WebhookService } from "./webhooks/index.js";
+import { exponentOrNull, type ExponentOf } from "./money/index.js";
 
 export interface Readiness {
   ok: boolean;
@@ -77,6 +78,8 @@ export interface Services {
   webhooks: WebhookService;
   /** Where the background workers log; `server.ts` points it at the app's logger. */
   workerLog: WorkerLog;
+  /** Each ledger asset's exponent for major units in exports: ISO 4217's, or the token's decimals once read from the chain. */
+  exponentOf: ExponentOf;
   /** The worker leader's lease (service/leader): which instance on this database runs the workers. */
   leases: LeaseStore;
   readiness(): Promise<Readiness>;
@@ -85,6 +88,8 @@ export interface Services {
 export interface ChainServices extends Omit<ChainConnection, "close"> {
   sender: TxSender;
   indexer: ChainIndexer;
+  /** The payout token's decimals: the vault's bookings and the exponent of the ledger's USDC. */
+  tokenDecimals: TokenDecimals;
 }
 
 /** Without configuration (tests, benches): loopback receivers allowed, 10 s timeout. */
@@ -186,6 +191,7 @@ export function createServices(
           ledger,
           chain: { chainId: chain.chainId, provider: chain.provider, record: chain.record, index: chain.indexer },
           claimants: payouts,
+          tokenDecimals: chain.tokenDecimals,
           log: workerLog.child("treasury"),
         });
   if (chain !== undefined && anchoring !== undefined && payouts !== undefined) {
@@ -216,6 +222,7 @@ export function createServices(
     ...(chain === undefined ? {} : { chain }),
     webhooks,
     workerLog,
+    exponentOf: assetExponents(chain?.tokenDecimals),
     leases,
     readiness: () => readiness(db.prisma),
   };
@@ -244,7 +251,19 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
     safeDepth: config.safeDepth,
     log: log.child("indexer"),
   });
-  return { provider, chainId, record, keys, sender, indexer };
+  return { provider, chainId, record, keys, sender, indexer, tokenDecimals: tokenDecimalsOf({ record, provider }) };
+}
+
+/**
+ * ISO 4217's exponents, and the stablecoin's decimals once read. Asked for USDC before they are
+ * known, it answers null (exports leave the major amount empty) and starts a read in the background.
+ */
+function assetExponents(token: TokenDecimals | undefined): ExponentOf {
+  return (code) => {
+    if (code !== STABLECOIN_CURRENCY || token === undefined) return exponentOrNull(code);
+    if (token.known === null) token.read().catch(() => undefined);
+    return token.known;
+  };
 }
 
 /**

@@ -178,5 +178,20 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
       expect(bal.available).toBeLessThan(100n);
     }
     expect((await running.services.ledger.verifyChain()).ok).toBe(true);
+
+    // The journal export prints the vault's USDC in major units with the token's decimals (6).
+    const from = new Date(Date.now() - 86_400_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const res = await fetch(`${running.url}/v1/journal/export?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${finance}` } });
+    expect(res.status).toBe(200);
+    const [header, ...rows] = (await res.text()).trim().split("\n").map((l) => l.split(","));
+    // Counted from the end of the line: a description before them may hold a quoted comma.
+    const cell = (r: string[], name: string) => r[r.length - (header!.length - header!.indexOf(name))];
+    const usdc = rows.filter((r) => cell(r, "currency") === "USDC");
+    expect(usdc.length).toBeGreaterThan(0);
+    for (const r of usdc) {
+      const minor = BigInt(cell(r, "amount_minor")!);
+      expect(cell(r, "amount")).toBe(`${minor / 1_000_000n}.${(minor % 1_000_000n).toString().padStart(6, "0")}`);
+    }
   });
 });

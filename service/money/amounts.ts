@@ -63,7 +63,23 @@ export function minorToString(amount: bigint): string {
 
 /** Minor units -> major-unit decimal string: (12345n, "USD") -> "123.45"; (-5n, "USD") -> "-0.05"; (500n, "JPY") -> "500". */
 export function formatMinor(amount: bigint, code: string): string {
-  const { exponent } = currency(code);
+  return formatUnits(amount, currency(code).exponent);
+}
+
+/**
+ * What the ledger knows of an asset's minor-unit exponent: ISO 4217's for a currency, the token's
+ * decimals for a ledger token (USDC) once read from its contract; null when it does not know.
+ */
+export type ExponentOf = (code: string) => number | null;
+
+/** Minor units -> major units with the asset's exponent, or null when `exponentOf` does not know it. */
+export function formatMajorOrNull(amount: bigint, code: string, exponentOf: ExponentOf): string | null {
+  const exponent = exponentOf(code);
+  return exponent === null ? null : formatUnits(amount, exponent);
+}
+
+/** Base units -> a decimal string with `exponent` places: (1500000n, 6) -> "1.500000". */
+function formatUnits(amount: bigint, exponent: number): string {
   const negative = amount < 0n;
   const digits = (negative ? -amount : amount).toString();
   if (exponent === 0) return (negative ? "-" : "") + digits;

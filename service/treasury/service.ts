@@ -22,7 +22,7 @@ import { errorSummary } from "../errors.js";
 import type { Ledger } from "../ledger/types.js";
 import { claimRequest, fundingRequest } from "./bookings.js";
 import { VaultBookingRepository } from "./repository.js";
-import { decimalsReader, STABLECOIN_CURRENCY } from "./stablecoin.js";
+import { STABLECOIN_CURRENCY, TokenDecimals } from "./stablecoin.js";
 
 /** The seller owed deferred payouts at an address (PayoutService satisfies it). */
 export interface ClaimantDirectory {
@@ -48,7 +48,15 @@ export interface TreasuryServiceOptions {
   ledger: Ledger;
   chain: TreasuryChain;
   claimants: ClaimantDirectory;
+  /** The token's decimals, shared with the rest of the service (read from the token when absent). */
+  tokenDecimals?: TokenDecimals;
   log?: TreasuryLog;
+}
+
+/** The decimals of the deployment's payout token, read through `provider` at first use. */
+export function tokenDecimalsOf(chain: { record: DeploymentRecord; provider: ethers.Provider }): TokenDecimals {
+  const { token } = attachSystem(chain.record, chain.provider);
+  return new TokenDecimals(() => token.decimals());
 }
 
 export class TreasuryService {
@@ -57,7 +65,7 @@ export class TreasuryService {
   readonly #chain: TreasuryChain;
   readonly #claimants: ClaimantDirectory;
   readonly #log: TreasuryLog | undefined;
-  readonly #tokenDecimals: () => Promise<number>;
+  readonly #tokenDecimals: TokenDecimals;
 
   constructor(opts: TreasuryServiceOptions) {
     this.repo = new VaultBookingRepository(opts.sql);
@@ -65,8 +73,7 @@ export class TreasuryService {
     this.#chain = opts.chain;
     this.#claimants = opts.claimants;
     this.#log = opts.log;
-    const { token } = attachSystem(opts.chain.record, opts.chain.provider);
-    this.#tokenDecimals = decimalsReader(() => token.decimals());
+    this.#tokenDecimals = opts.tokenDecimals ?? tokenDecimalsOf(opts.chain);
   }
 
   /** One worker step: book every final `Funded` and `Claimed` of the vault not booked yet. */
@@ -95,7 +102,7 @@ export class TreasuryService {
     const amount = BigInt(ev.args["amount"] ?? "0");
     const from = ev.args["from"] ?? "";
     const r = await this.#ledger.post(
-      fundingRequest({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, from, amount, tokenCurrency: STABLECOIN_CURRENCY, tokenDecimals: await this.#tokenDecimals() }),
+      fundingRequest({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, from, amount, tokenCurrency: STABLECOIN_CURRENCY, tokenDecimals: await this.#tokenDecimals.read() }),
     );
     await this.repo.record({ chainId, txHash: ev.txHash, logIndex: ev.logIndex, vault: ev.address, kind: "funded", account: from, toAddress: null, amount, sellerId: null, ledgerTxId: r.transaction.id, blockNumber: ev.blockNumber });
     this.#log?.info({ tx: ev.txHash, amount: amount.toString(), from }, "vault funding booked");

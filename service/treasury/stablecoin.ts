@@ -37,3 +37,27 @@ export function decimalsReader(read: () => Promise<bigint>): () => Promise<numbe
     }
   };
 }
+
+/**
+ * The token's decimals for every module that needs them, read from the chain once: the vault's
+ * bookings convert with them, and exports print the ledger's USDC amounts in major units with
+ * them (`known`, synchronous: null until a read has succeeded).
+ */
+export class TokenDecimals {
+  readonly #read: () => Promise<number>;
+  #known: number | null = null;
+
+  constructor(read: () => Promise<bigint>) {
+    this.#read = decimalsReader(read);
+  }
+
+  async read(): Promise<number> {
+    const n = await this.#read();
+    this.#known = n;
+    return n;
+  }
+
+  get known(): number | null {
+    return this.#known;
+  }
+}

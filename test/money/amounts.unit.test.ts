@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { add, formatMinor, fromJson, money, parseMajor, parseMinor, parsePositiveMinor, sum, toJson } from "../../service/money/index.js";
+import { add, exponentOrNull, formatMajorOrNull, formatMinor, fromJson, money, parseMajor, parseMinor, parsePositiveMinor, sum, toJson } from "../../service/money/index.js";
 import { caught } from "../support/app-errors.js";
 
 describe("parseMinor", () => {
@@ -54,6 +54,16 @@ describe("formatMinor", () => {
     [12345n, "CLF", "1.2345"],
   ])("%s %s -> %s", (amount, code, expected) => {
     expect(formatMinor(amount, code)).toBe(expected);
+  });
+});
+
+describe("formatMajorOrNull", () => {
+  const withToken = (code: string) => (code === "USDC" ? 6 : exponentOrNull(code));
+  it("uses the exponent it is given: ISO 4217's, a token's decimals, or none", () => {
+    expect(formatMajorOrNull(1_500_000n, "USDC", withToken)).toBe("1.500000");
+    expect(formatMajorOrNull(-7n, "USDC", withToken)).toBe("-0.000007");
+    expect(formatMajorOrNull(12345n, "USD", withToken)).toBe("123.45");
+    expect(formatMajorOrNull(1_500_000n, "USDC", exponentOrNull)).toBeNull();
   });
 });
 

@@ -8,7 +8,7 @@ import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { LedgerErrors, OWNER_TYPES, type JournalExportLine } from "../../ledger/index.js";
 import { csvLine } from "../../csv.js";
-import { exponentOrNull, formatMinor } from "../../money/index.js";
+import { formatMajorOrNull, type ExponentOf } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
 import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, historyItemView, HistoryItemView, periodCloseView, PeriodCloseView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
@@ -70,7 +70,7 @@ const JOURNAL_EXPORT_COLUMNS = [
   "gateway_event_id",
 ] as const;
 
-function journalExportLine(l: JournalExportLine): string {
+function journalExportLine(l: JournalExportLine, exponentOf: ExponentOf): string {
   const m = l.metadata;
   return csvLine([
     l.sequence,
@@ -84,7 +84,7 @@ function journalExportLine(l: JournalExportLine): string {
     l.direction,
     l.phase,
     l.amount,
-    exponentOrNull(l.currency) === null ? null : formatMinor(l.amount, l.currency),
+    formatMajorOrNull(l.amount, l.currency, exponentOf),
     m["settlementId"] ?? null,
     m["sellerId"] ?? null,
     m["gateway"] ?? null,
@@ -283,7 +283,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     const period = periodOf(q.from, q.to);
     async function* lines(): AsyncGenerator<string> {
       yield csvLine(JOURNAL_EXPORT_COLUMNS);
-      for await (const page of ledger.exportJournal(period)) yield page.map(journalExportLine).join("");
+      for await (const page of ledger.exportJournal(period)) yield page.map((l) => journalExportLine(l, app.services.exponentOf)).join("");
     }
     reply.header("content-disposition", `attachment; filename="journal-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     reply.type("text/csv; charset=utf-8");

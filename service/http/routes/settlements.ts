@@ -429,11 +429,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     const name = `statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}`;
     if (q.format === "pdf" || (q.format === undefined && (request.headers.accept ?? "").includes("application/pdf"))) {
       reply.header("content-disposition", `attachment; filename="${name}.pdf"`);
-      return reply.type("application/pdf").send(textPdf(sellerStatementLines(statement), `Entrepot - ${id} - ${q.from} to ${q.to}`));
+      return reply.type("application/pdf").send(textPdf(sellerStatementLines(statement, services.exponentOf), `Entrepot - ${id} - ${q.from} to ${q.to}`));
     }
     if (!wantsCsv(q.format, request.headers.accept)) return sellerStatementView(statement);
     reply.header("content-disposition", `attachment; filename="${name}.csv"`);
-    return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement));
+    return reply.type("text/csv; charset=utf-8").send(sellerStatementCsv(statement, services.exponentOf));
   });
 
   app.post("/v1/sellers/:id/charges", {

@@ -7,7 +7,7 @@ import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { journalToJson } from "../../ledger/json.js";
-import { exponentOrNull, formatMinor } from "../../money/index.js";
+import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
 import { Amount, DateTime, NonNegativeAmount, StringMap } from "./common.js";
 
 const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
@@ -366,8 +366,8 @@ export function sellerStatementView(s: SellerStatement): Static<typeof SellerSta
 const STATEMENT_COLUMNS = ["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance"] as const;
 
 /** The statement as CSV: per account an opening line, one line per posting, a closing line; amounts in minor and major units. */
-export function sellerStatementCsv(s: SellerStatement): string {
-  const major = (v: bigint, currency: string) => (exponentOrNull(currency) === null ? null : formatMinor(v, currency));
+export function sellerStatementCsv(s: SellerStatement, exponentOf: ExponentOf): string {
+  const major = (v: bigint, currency: string) => formatMajorOrNull(v, currency, exponentOf);
   let out = csvLine(STATEMENT_COLUMNS);
   for (const a of s.accounts) {
     out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency)]);
@@ -380,8 +380,8 @@ export function sellerStatementCsv(s: SellerStatement): string {
 }
 
 /** The statement as the lines of a printable PDF (http/pdf.ts): per account opening, postings, closing, in major units. */
-export function sellerStatementLines(s: SellerStatement): string[] {
-  const money = (v: bigint, currency: string) => (exponentOrNull(currency) === null ? v.toString() : formatMinor(v, currency));
+export function sellerStatementLines(s: SellerStatement, exponentOf: ExponentOf): string[] {
+  const money = (v: bigint, currency: string) => formatMajorOrNull(v, currency, exponentOf) ?? v.toString();
   const lines = [
     `# Seller statement: ${s.seller.name} (${s.seller.id})`,
     `Program ${s.seller.program}, payout currency ${s.seller.payoutCurrency}, ${s.seller.homeCountry}`,
@@ -390,7 +390,7 @@ export function sellerStatementLines(s: SellerStatement): string[] {
     "",
   ];
   for (const a of s.accounts) {
-    lines.push(`# ${a.account} (${a.currency})`);
+    lines.push(`# ${a.account} (${a.currency}${exponentOf(a.currency) === null ? ", minor units" : ""})`);
     lines.push(`${"Opening balance".padEnd(76)}${money(a.opening, a.currency).padStart(22)}`);
     lines.push(`${"effective (UTC)".padEnd(17)}${"what".padEnd(20)}${"order / payout".padEnd(20)}${"tx".padStart(8)}${"change".padStart(16)}${"balance".padStart(17)}`);
     for (const l of a.lines) {
