@@ -333,5 +333,17 @@ describe.each(kinds)("ledger on %s", (kind) => {
       expect(broken.firstBreak?.sequence).toBe(3n);
       expect(broken.checked).toBe(2n);
     });
+
+    it("verifications asked while one runs share its walk and its answer; the next one walks again", async () => {
+      for (let i = 0; i < 5; i++) await ledger.post(capture(`shared-${i}`, 100n + BigInt(i)));
+      // (The journal is the one the test above broke: the answer is the same either way.)
+      const [a, b, c] = await Promise.all([ledger.verifyChain(), ledger.verifyChain(), ledger.verifyChain()]);
+      expect(b).toBe(a);
+      expect(c).toBe(a);
+      await ledger.post(capture("shared-after", 100n));
+      const later = await ledger.verifyChain();
+      expect(later).not.toBe(a);
+      expect(later.headSequence).toBe(a.headSequence + 1n);
+    });
   });
 });
