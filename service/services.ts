@@ -92,6 +92,9 @@ export interface ChainServices extends Omit<ChainConnection, "close"> {
   tokenDecimals: TokenDecimals;
 }
 
+/** Where the `api_keys` trigger announces a changed key's id. */
+const API_KEYS_CHANNEL = "entrepot_api_keys";
+
 /** Without configuration (tests, benches): loopback receivers allowed, 10 s timeout. */
 const DEFAULT_WEBHOOKS: Config["webhooks"] = { allowPrivate: true, timeoutMs: 10_000, maxInFlight: 64, maxPerEndpoint: 16, pollIntervalMs: 250, retryDelaysMs: undefined, retentionDays: 30 };
 
@@ -105,7 +108,7 @@ export interface OpenServices extends Services {
  * path, always resolves a persistent key first (http/auth/secrets-key.ts).
  */
 export function createServices(
-  db: Pick<Database, "prisma" | "kind" | "sql">,
+  db: Pick<Database, "prisma" | "kind" | "sql" | "listen">,
   config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks" | "bank">>,
   connection?: ChainConnection,
 ): Services {
@@ -133,6 +136,9 @@ export function createServices(
     counters: new WindowCounters(db.sql),
   };
   const workerLog = new WorkerLog();
+  // A key revoked, rotated or bound through any instance is forgotten here at its commit (the
+  // `api_keys` trigger of migration 20261216100000_api_key_notify), not up to 5 s later.
+  db.listen?.(API_KEYS_CHANNEL, { onNotify: (id) => apiKeys.forget(id), onGap: () => apiKeys.forgetAll(), log: workerLog.child("api-keys") });
   const chain = connection === undefined || config.chain === undefined ? undefined : chainServices(db, config.chain, connection, workerLog);
   const anchoring =
     chain === undefined || config.chain === undefined

@@ -12,6 +12,7 @@ import { PrismaClient } from "./generated/client.js";
 import { migrate, type MigrateResult, type SqlConnection } from "./migrator.js";
 import { lockDataDir } from "./dir-lock.js";
 import { initdbInChild } from "./pglite-initdb.js";
+import { listenPostgres, type ListenHandlers, type Listener } from "./listen.js";
 import { createPool, pgliteSqlRunner, pgSqlRunner, withClient, type SqlRunner } from "./sql.js";
 
 export { PrismaClient } from "./generated/client.js";
@@ -48,6 +49,8 @@ export interface Database {
   sql: SqlRunner;
   /** Migrations applied by this open (empty when the database was up to date). */
   migrations: MigrateResult | null;
+  /** PostgreSQL only: notifications on `channel`, on a connection of their own (listen.ts); closed with the database. */
+  listen?(channel: string, handlers: ListenHandlers): Listener;
   close(): Promise<void>;
 }
 
@@ -134,12 +137,19 @@ async function openPostgres(url: string, opts: OpenDatabaseOptions): Promise<Dat
     throw e;
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const listeners = new Set<Listener>();
   return {
     prisma,
     kind: "postgres",
     sql: pgSqlRunner(pool),
     migrations,
+    listen: (channel, handlers) => {
+      const l = listenPostgres(url, channel, handlers);
+      listeners.add(l);
+      return l;
+    },
     close: async () => {
+      await Promise.all([...listeners].map((l) => l.close()));
       await prisma.$disconnect();
       await pool.end();
     },

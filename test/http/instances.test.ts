@@ -73,6 +73,34 @@ describe.runIf(reachable)("two instances on one PostgreSQL database", () => {
       expect(chain.items.map((i) => i.event.type)).toEqual(["capture"]);
     });
 
+    const readAs = (app: FastifyInstance, key: IssuedKey) => app.inject({ url: "/v1/ledger/periods", headers: { authorization: `Bearer ${key.key}` } });
+    const revokeOnA = async (key: IssuedKey) => {
+      const r = await p.h.app.inject({ method: "POST", url: `/v1/admin/api-keys/${key.id}/revoke`, headers: { authorization: `Bearer ${p.h.keys.admin.key}` } });
+      expect(r.statusCode, r.body).toBe(200);
+    };
+    /** Within 2 s: the key cache alone would answer from B's copy for up to 5 s. */
+    const refusedOnB = (key: IssuedKey) => expect.poll(async () => problemCode(await readAs(p.b, key)), { timeout: 2_000, interval: 25 }).toBe("ENT_AUTH_REVOKED_KEY");
+
+    it("refuses on B a key A revoked, at once, though B had it cached as valid", async () => {
+      const key = await p.h.services.apiKeys.create({ name: "revoked on A", scopes: ["finance:read"] });
+      expect((await readAs(p.b, key)).statusCode).toBe(200);
+      await revokeOnA(key);
+      await refusedOnB(key);
+    });
+
+    it("listens again after its connection is cut: a key revoked afterwards is refused on B at once", async () => {
+      const key = await p.h.services.apiKeys.create({ name: "revoked after a cut", scopes: ["finance:read"] });
+      expect((await readAs(p.b, key)).statusCode).toBe(200);
+      const listeners = `SELECT pid FROM pg_stat_activity WHERE application_name = 'entrepot-listen-entrepot_api_keys' AND datname = current_database()`;
+      expect(await p.h.db.sql.q(listeners)).toHaveLength(2);
+      await p.h.db.sql.q(`SELECT pg_terminate_backend(pid) FROM (${listeners}) l`);
+      // Both instances reconnect (after 0.5 s) and listen again.
+      await expect.poll(async () => (await p.h.db.sql.q(`${listeners} AND state = 'idle'`)).length, { timeout: 10_000, interval: 100 }).toBe(2);
+      await new Promise((r) => setTimeout(r, 100));
+      await revokeOnA(key);
+      await refusedOnB(key);
+    });
+
     it("creates one FX quote for a signed POST /v1/fx/quotes replayed on B", async () => {
       const before = await p.h.db.prisma.fxQuote.count();
       const send = signed(p.h.keys.gateway, "/v1/fx/quotes", { base: "BRL", quote: "USD", at: `${DAY}T09:00:00.000Z` });

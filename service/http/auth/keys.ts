@@ -15,7 +15,9 @@
  * Looked-up keys are cached for a few seconds, found or not, matching or not: a database read per
  * request would cost throughput, and a flood of bad keys for one id must not cost one either.
  * Revocation, rotation and binding through THIS process take effect at once; through another
- * process within `cacheMs` (a signature that fails against a cached key is re-checked against the
+ * process at once too on PostgreSQL, where a trigger on `api_keys` notifies every instance
+ * (`forget`, wired in services.ts), and within `cacheMs` while an instance's notification
+ * connection is down (a signature that fails against a cached key is re-checked against the
  * database once, so a freshly rotated secret works everywhere at once). A key in use is re-read in
  * the background before `cacheMs` is up, so steady traffic never waits for its read.
  */
@@ -334,6 +336,13 @@ export class ApiKeyService {
     this.generation++;
     this.cache.delete(id);
     this.loading.delete(id);
+  }
+
+  /** Forget every key this process cached (notifications about changes may have been missed). */
+  forgetAll(): void {
+    this.generation++;
+    this.cache.clear();
+    this.loading.clear();
   }
 
   /** The caller behind a bearer key, or the precise reason it is refused. */
