@@ -4,7 +4,7 @@ export { LedgerErrors } from "./errors.js";
 import type { createLedger } from "./ledger.js";
 export { createLedger, type LedgerOptions, type BatchItemResult } from "./ledger.js";
 export { balanceOrNull, postedDebitBalance } from "./lookup.js";
-export { requestHash } from "./plan.js";
+export { ORIGINAL_EFFECTIVE_AT, requestHash } from "./plan.js";
 export { GENESIS_HASH, transactionHash } from "./hash.js";
 export { journalToJson, type JournalTransactionJson } from "./json.js";
 export type LedgerService = ReturnType<typeof createLedger>;

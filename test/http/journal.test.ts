@@ -272,5 +272,12 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect(json<{ digest: string }>(await report()).digest).toBe(reportDigest);
     const day3 = json<{ accounts: Array<{ account: string; credits: string }> }>(await h.get("/v1/ledger/trial-balance?from=2024-12-03T00:00:00Z&to=2024-12-04T00:00:00Z"));
     expect(day3.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held")?.credits).not.toBe("0");
+    // The 3rd's export says which lines are a prior-period item, and from when.
+    const [header, ...rows] = csvRows((await h.get("/v1/journal/export?from=2024-12-03T00:00:00Z&to=2024-12-04T00:00:00Z")).body);
+    const col = (name: string) => header!.indexOf(name);
+    const lateRows = rows.filter((row) => row[col("settlement_id")] === "ORD-J-AFTER-CLOSE");
+    expect(lateRows.length).toBeGreaterThan(0);
+    for (const row of lateRows) expect([row[col("effective_at")], row[col("original_effective_at")]]).toEqual(["2024-12-03T00:00:00.000Z", "2024-12-02T11:00:00.000Z"]);
+    expect(rows.filter((row) => row[col("settlement_id")] !== "ORD-J-AFTER-CLOSE").every((row) => row[col("original_effective_at")] === "")).toBe(true);
   });
 });

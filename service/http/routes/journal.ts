@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { LedgerErrors, OWNER_TYPES, type JournalExportLine } from "../../ledger/index.js";
+import { LedgerErrors, ORIGINAL_EFFECTIVE_AT, OWNER_TYPES, type JournalExportLine } from "../../ledger/index.js";
 import { csvLine } from "../../csv.js";
 import { formatMajorOrNull, type ExponentOf } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
@@ -68,6 +68,7 @@ const JOURNAL_EXPORT_COLUMNS = [
   "seller_id",
   "gateway",
   "gateway_event_id",
+  "original_effective_at",
 ] as const;
 
 function journalExportLine(l: JournalExportLine, exponentOf: ExponentOf): string {
@@ -89,6 +90,8 @@ function journalExportLine(l: JournalExportLine, exponentOf: ExponentOf): string
     m["sellerId"] ?? null,
     m["gateway"] ?? null,
     m["gatewayEventId"] ?? null,
+    // A prior-period item: booked at a close's instant, effective for its sender at this one.
+    m[ORIGINAL_EFFECTIVE_AT] ?? null,
   ]);
 }
 
