@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { convertMinor } from "../../service/money/index.js";
-import { DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { csvRows, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 describe("seller charges", () => {
   let h: Harness;
@@ -39,6 +39,15 @@ describe("seller charges", () => {
       await h.get(`/v1/sellers/S-OVS-NB-01/statements?from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`),
     );
     expect(statement.accounts.find((a) => a.account === "seller:S-OVS-NB-01:available")?.lines.map((l) => l.what)).toContain("seller_charge");
+    // The CSV and the PDF name the charge, as the JSON's description does.
+    const csv = csvRows((await h.get(`/v1/sellers/S-OVS-NB-01/statements?from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z&format=csv`)).body);
+    const col = (name: string) => csv[0]!.indexOf(name);
+    const line = csv.find((r) => r[col("what")] === "seller_charge")!;
+    expect(line[col("charge_id")]).toBe(body.chargeId);
+    expect(line[col("description")]).toContain(body.note);
+    const pdf = await h.get(`/v1/sellers/S-OVS-NB-01/statements?from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z&format=pdf`);
+    // (The PDF's reference column holds 19 characters.)
+    expect(pdf.rawPayload.toString("latin1")).toContain(body.chargeId.slice(0, 19));
   });
 
   it("refuses an unknown seller, a read-only key, a bad kind or amount, a future instant, more than an event may carry or older", async () => {

@@ -62,7 +62,7 @@ describe("seller statements", () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers["content-type"]).toMatch(/^text\/csv/);
     const [header, ...lines] = csvRows(r.body);
-    expect(header).toEqual(["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance"]);
+    expect(header).toEqual(["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance", "charge_id", "description"]);
     const held = lines.filter((l) => l[0] === "seller:S-POP-SZ-01:held");
     expect(held.map((l) => l[2])).toEqual(["opening", "posting", "posting", "posting", "closing"]);
     const closing = held[held.length - 1]!;

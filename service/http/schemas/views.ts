@@ -363,18 +363,21 @@ export function sellerStatementView(s: SellerStatement): Static<typeof SellerSta
   };
 }
 
-const STATEMENT_COLUMNS = ["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance"] as const;
+const STATEMENT_COLUMNS = ["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance", "charge_id", "description"] as const;
 
 /** The statement as CSV: per account an opening line, one line per posting, a closing line; amounts in minor and major units. */
 export function sellerStatementCsv(s: SellerStatement, exponentOf: ExponentOf): string {
   const major = (v: bigint, currency: string) => formatMajorOrNull(v, currency, exponentOf);
   let out = csvLine(STATEMENT_COLUMNS);
   for (const a of s.accounts) {
-    out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency)]);
+    out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency), null, null]);
     for (const l of a.lines) {
-      out += csvLine([a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? null, l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency)]);
+      out += csvLine([
+        a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? null,
+        l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency), l.metadata["chargeId"] ?? null, l.description,
+      ]);
     }
-    out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency)]);
+    out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency), null, null]);
   }
   return out;
 }
@@ -392,9 +395,9 @@ export function sellerStatementLines(s: SellerStatement, exponentOf: ExponentOf)
   for (const a of s.accounts) {
     lines.push(`# ${a.account} (${a.currency}${exponentOf(a.currency) === null ? ", minor units" : ""})`);
     lines.push(`${"Opening balance".padEnd(76)}${money(a.opening, a.currency).padStart(22)}`);
-    lines.push(`${"effective (UTC)".padEnd(17)}${"what".padEnd(20)}${"order / payout".padEnd(20)}${"tx".padStart(8)}${"change".padStart(16)}${"balance".padStart(17)}`);
+    lines.push(`${"effective (UTC)".padEnd(17)}${"what".padEnd(20)}${"order/payout/charge".padEnd(20)}${"tx".padStart(8)}${"change".padStart(16)}${"balance".padStart(17)}`);
     for (const l of a.lines) {
-      const ref = l.metadata["settlementId"] ?? l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? "";
+      const ref = l.metadata["settlementId"] ?? l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? l.metadata["chargeId"] ?? "";
       lines.push(
         `${l.effectiveAt.toISOString().slice(0, 16).replace("T", " ").padEnd(17)}${l.what.slice(0, 19).padEnd(20)}${ref.slice(0, 19).padEnd(20)}${l.transactionId.padStart(8)}${money(l.change, a.currency).padStart(16)}${money(l.balance, a.currency).padStart(17)}`,
       );
