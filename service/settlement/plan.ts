@@ -54,6 +54,8 @@ export interface CapturePlanInput {
   taxRule: TaxRule;
   /** The tax rule's deduction in the buyer currency (schedules.ts deductionIn); 0 without one. */
   taxDeduction?: bigint;
+  /** The mid rate (buyer currency -> the deduction's) that converted it, when it was converted. */
+  taxDeductionRate?: string | null;
   /** The buyer's state tax on top of the national one (schedules.ts selectOrderTaxes), if any. */
   stateTaxRule?: TaxRule | null;
   /** Where the goods shipped from for tax (the capture's shipFrom, else the seller's warehouse), if known. */
@@ -273,6 +275,21 @@ function baseMetadata(event: SettlementEvent, program: string, captureKey: strin
 }
 
 /**
+ * The evidence of a tax rule's fixed deduction (Brazil's USD 20 off the import tax): the rule's
+ * amount in its currency, what it came to in the buyer's, and the mid rate that converted it.
+ */
+function deductionMetadata(rule: TaxRule, buyer: bigint, rate: string | null): Record<string, string> {
+  const d = rule.deduction;
+  if (d === undefined || buyer === 0n) return {};
+  return {
+    "tax.deduction.currency": d.currency,
+    "tax.deduction.amount": d.amount.toString(),
+    "tax.deduction.buyer": buyer.toString(),
+    ...(rate === null ? {} : { "tax.deduction.rate": rate }),
+  };
+}
+
+/**
  * The journal metadata of an event: who and what (above), and the gross with its fee lines, so the
  * journal alone holds what an anchored leaf commits to (service/anchoring/leaf.ts).
  */
@@ -467,7 +484,12 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     idempotencyKey: key,
     postings: legs.postings(),
     // The listing's currency as applied (the capture's, else the seller's on file), and the fee bands.
-    metadata: { ...journalMetadata(event, key, breakdown), ...feeBandMetadata(breakdown.feeBands), ...(listing === null ? {} : { listingCurrency: listing.currency }) },
+    metadata: {
+      ...journalMetadata(event, key, breakdown),
+      ...feeBandMetadata(breakdown.feeBands),
+      ...deductionMetadata(taxRule, input.taxDeduction ?? 0n, input.taxDeductionRate ?? null),
+      ...(listing === null ? {} : { listingCurrency: listing.currency }),
+    },
     description: `${event.type} ${event.settlementId} (${seller.program}, ${event.market})`,
     effectiveAt: event.occurredAt,
     breakdown,

@@ -185,6 +185,8 @@ export interface OrderTaxRules {
   national: TaxRule;
   /** The national rule's deduction in the order's currency (deductionIn). */
   deduction: bigint;
+  /** The mid rate from the order's currency to the deduction's that converted it; null when nothing was converted. */
+  deductionRate: string | null;
   state: TaxRule | null;
 }
 
@@ -202,7 +204,9 @@ export function selectOrderTaxes(rules: readonly TaxRule[], market: string, at: 
       fields: [{ field: "occurredAt", message: `no ${goods.currency}->${rule.deduction?.currency ?? ""} rate published for this instant` }],
     });
   }
-  return { national: rule, deduction, state };
+  const d = rule.deduction;
+  const deductionRate = d === undefined || d.currency === goods.currency ? null : national.rateTo(d.currency);
+  return { national: rule, deduction, deductionRate, state };
 }
 
 function bad(id: string, field: string, message: string): never {

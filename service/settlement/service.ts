@@ -649,7 +649,7 @@ export class SettlementService {
       const taxes = selectOrderTaxes(config.taxRules, event.market, event.occurredAt, goods, event.shipToRegion);
       const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
       return {
-        plan: planCapture({ event, seller, schedule, taxRule: taxes.national, taxDeduction: taxes.deduction, stateTaxRule: taxes.state, ...(shipFrom === undefined ? {} : { shipFrom }), rates }),
+        plan: planCapture({ event, seller, schedule, taxRule: taxes.national, taxDeduction: taxes.deduction, taxDeductionRate: taxes.deductionRate, stateTaxRule: taxes.state, ...(shipFrom === undefined ? {} : { shipFrom }), rates }),
         sequence: 0,
       };
     }

@@ -180,7 +180,7 @@ describe("state taxes on top of the national one, and each scheme's basis", () =
     // The band is measured after the ICMS: 420.00 BRL to SP at 5 BRL/USD leaves 348.60, whose goods
     // are 290.50 = USD 58.10, above USD 50: the 60% band less USD 20 (= 100.00 BRL).
     const high = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 42_000n, "BRL", { USD: "0.2" }), "BR-SP");
-    expect([high.national.id, high.deduction, high.stateTax]).toEqual(["tax-BR-remessa-60-2024", 10_000n, 7_140n]);
+    expect([high.national.id, high.deduction, high.deductionRate, high.stateTax]).toEqual(["tax-BR-remessa-60-2024", 10_000n, "0.2", 7_140n]);
     expect(high.tax).toBe(inclusiveTax(42_000n - 7_140n, 6000, 10_000n));
   });
 

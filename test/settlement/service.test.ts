@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
-import { settlementToJson, type SettlementEvent, type SettlementItemResult, type SettlementResult } from "../../service/settlement/index.js";
+import { inclusiveTax, settlementToJson, type SettlementEvent, type SettlementItemResult, type SettlementResult } from "../../service/settlement/index.js";
 import { capture, followUp, show } from "./fixtures.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { openSettlementHarness, type SettlementHarness } from "./harness.js";
@@ -79,6 +79,17 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
       expect(isAppError(refused) && refused.fields).toEqual([{ field: "payoutCurrency", message: expect.stringMatching(/ISO 4217/) as unknown }]);
     }
     expect((await h.settlement.listSellers()).map((s) => s.id)).not.toContain("S-BAD-01");
+  });
+
+  it("keeps the evidence of Brazil's USD 20 deduction: the rule's amount, its BRL value and the rate that converted it", async () => {
+    // 60000 BRL to Sao Paulo: ICMS 10200 leaves 49800, goods above USD 50: the 60% band less USD 20,
+    // which is 2000 / 0.18 = 11111 BRL (half-even).
+    const r = await h.settlement.postEvent(ev({ gatewayEventId: "it-br-deduction", settlementId: "IT-BR-DEDUCTION", amount: 60_000n }));
+    expect(r.transaction.metadata).toMatchObject({ "tax.deduction.currency": "USD", "tax.deduction.amount": "2000", "tax.deduction.buyer": "11111", "tax.deduction.rate": "0.18" });
+    expect(show(r.transaction.postings)).toContain(`C tax:BR:BR_REMESSA_CONFORME:payable BRL ${inclusiveTax(49_800n, 6000, 11_111n)}`);
+    // Below the band: no deduction, no evidence of one.
+    const low = await h.settlement.postEvent(ev({ gatewayEventId: "it-br-no-deduction", settlementId: "IT-BR-NO-DEDUCTION" }));
+    expect(Object.keys(low.transaction.metadata).filter((k) => k.startsWith("tax.deduction."))).toEqual([]);
   });
 
   it("books a POP BRL capture for a CNY-paid seller as one balanced journal transaction", async () => {
