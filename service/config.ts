@@ -138,6 +138,8 @@ export interface Config {
     /** Sending keys; required off local chains, where the well-known dev accounts are used instead. Never logged. */
     anchorerKey: string | undefined;
     payerKey: string | undefined;
+    /** CHAIN_RPC_TIMEOUT_MS: every JSON-RPC call ends within this (a hung node is a failure the workers retry). */
+    rpcTimeoutMs: number;
     /** How often the indexer polls and the sender follows its transactions. */
     pollIntervalMs: number;
     /** Depths for "safe" and "final" on chains without meaningful safe/finalized tags (local chains). */
@@ -404,6 +406,7 @@ export function loadConfig(env: Env = process.env): Config {
       deploymentsDir: raw(env, "DEPLOYMENTS_DIR") ?? "deployments",
       anchorerKey: privateKey(env, "ANCHORER_PRIVATE_KEY"),
       payerKey: privateKey(env, "PAYER_PRIVATE_KEY"),
+      rpcTimeoutMs: int(env, "CHAIN_RPC_TIMEOUT_MS", 30_000, 100, 600_000),
       pollIntervalMs: int(env, "CHAIN_POLL_INTERVAL_MS", 1_000, 50, 600_000),
       safeDepth,
       confirmations,

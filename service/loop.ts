@@ -5,12 +5,19 @@
  * `when`, checked before each tick, skips it while false: the worker leader's term (service/leader)
  * must still be valid for a tick to start.
  *
- * `outage` (the chain workers): a chain node that does not answer (connection refused, timeout,
- * ENT_CHAIN_RPC_UNAVAILABLE...) is an outage, not a bug: like the worker lease's database outage, it
- * is logged once when it starts (warn, without a stack) and once when a tick succeeds again (info);
- * the failures in between go to debug. Any other failure is logged at error level with its stack,
- * every time.
+ * Outages are not bugs: like the worker lease's database outage, each is logged once when it starts
+ * (warn, with its stable `code`, without a stack) and once when a tick succeeds again (info); the
+ * failures in between go to debug. Two kinds:
+ * - `outage` (the chain workers): a chain node that does not answer (connection refused, a call past
+ *   CHAIN_RPC_TIMEOUT_MS, ENT_CHAIN_RPC_UNAVAILABLE...): `code` ENT_CHAIN_NODE_UNREACHABLE and the
+ *   `endpoint` (scheme://host:port, never the URL: it may hold an API key);
+ * - a transient database failure (every loop; db/errors.ts `failureCodes`, as the HTTP layer's 503):
+ *   `code` ENT_DB_UNAVAILABLE and the driver's `sqlState`.
+ * Any other failure is logged at error level with its stack and `code` (the AppError's, else
+ * ENT_INTERNAL, as the HTTP layer answers it; `sqlState` when the database raised it), every time.
  */
+import { failureCodes } from "./db/errors.js";
+
 export interface LoopLog {
   error(obj: object, msg: string): void;
   warn?(obj: object, msg: string): void;
@@ -40,6 +47,7 @@ const UNREACHABLE_CODES = new Set([
   "NETWORK_ERROR",
   "TIMEOUT",
   "ENT_CHAIN_RPC_UNAVAILABLE",
+  "ENT_CHAIN_RPC_TIMEOUT",
   "ENT_CHAIN_NODE_UNREACHABLE",
   "ENT_INDEXER_RPC",
 ]);
@@ -65,40 +73,93 @@ function summary(e: unknown): string {
   return `${code}${message}`.replace(/\b(?:https?|wss?):\/\/\S+/gi, "<url>").slice(0, 300);
 }
 
+/** The first value `pick` finds in `e` or the errors it wraps. */
+function findInChain<T>(e: unknown, pick: (o: Record<string, unknown>) => T | undefined): T | undefined {
+  const seen = new Set<unknown>();
+  let x: unknown = e;
+  for (let depth = 0; depth < 8 && typeof x === "object" && x !== null && !seen.has(x); depth++) {
+    seen.add(x);
+    const o = x as Record<string, unknown>;
+    const found = pick(o);
+    if (found !== undefined) return found;
+    x = o["cause"] ?? o["error"];
+  }
+  return undefined;
+}
+
 /** How a loop recognises an outage of what it depends on, and names it in its log lines. */
 export interface OutagePolicy {
   is(e: unknown): boolean;
   /** "the chain node": logged as "<loop>: the chain node does not answer; retrying". */
   what: string;
+  /** "does not answer" (default), "fails transiently". */
+  down?: string;
+  /** "answers again" (default). */
+  up?: string;
+  /** The stable code of the outage's warn line. */
+  code: string;
+  /** Fields naming what failed (an endpoint, a SQLSTATE), never a secret. */
+  fields?(e: unknown): Record<string, unknown>;
 }
 
-/** The chain workers' outage: the node does not answer. */
-export const CHAIN_OUTAGE: OutagePolicy = { is: isNodeUnreachable, what: "the chain node" };
+/** The chain workers' outage: the node does not answer. Its line names the endpoint the transport put in the error (rpc-transport.ts). */
+export const CHAIN_OUTAGE: OutagePolicy = {
+  is: isNodeUnreachable,
+  what: "the chain node",
+  code: "ENT_CHAIN_NODE_UNREACHABLE",
+  fields: (e) => {
+    const endpoint = findInChain(e, (o) => {
+      const details = o["details"] as { endpoint?: unknown } | undefined;
+      return typeof details?.endpoint === "string" ? details.endpoint : undefined;
+    });
+    return endpoint === undefined ? {} : { endpoint };
+  },
+};
+
+/** Every loop's: a transient database failure (what the HTTP layer answers 503 ENT_DB_UNAVAILABLE). */
+export const DATABASE_OUTAGE: OutagePolicy = {
+  is: (e) => failureCodes(e).transient,
+  what: "the database",
+  down: "fails transiently",
+  up: "works again",
+  code: "ENT_DB_UNAVAILABLE",
+  fields: (e) => {
+    const { sqlState } = failureCodes(e);
+    return sqlState === undefined ? {} : { sqlState };
+  },
+};
 
 export function startLoop(name: string, intervalMs: number, tick: () => Promise<void>, log: LoopLog, opts: { when?: () => boolean; outage?: OutagePolicy } = {}): Loop {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
-  /** Failed ticks of the current outage (0: none). */
-  let outage = 0;
+  // The loop's own dependency first: a chain loop's ECONNREFUSED is its node's.
+  const policies = opts.outage === undefined ? [DATABASE_OUTAGE] : [opts.outage, DATABASE_OUTAGE];
+  /** The outage in progress and its failed ticks (null: none). */
+  let outage: { policy: OutagePolicy; failures: number } | null = null;
   const run = async () => {
     if (opts.when !== undefined && !opts.when()) return;
     try {
       await tick();
     } catch (err) {
-      const policy = opts.outage;
-      if (policy?.is(err) === true) {
-        outage++;
-        if (outage === 1) (log.warn ?? log.error).call(log, { loop: name, reason: summary(err) }, `${name}: ${policy.what} does not answer; retrying`);
-        else log.debug?.call(log, { loop: name, failures: outage, reason: summary(err) }, `${name} tick failed: ${policy.what} still does not answer`);
+      const policy = policies.find((p) => p.is(err));
+      if (policy !== undefined) {
+        if (outage?.policy !== policy) outage = { policy, failures: 0 };
+        outage.failures++;
+        const fields = { loop: name, code: policy.code, ...policy.fields?.(err), reason: summary(err) };
+        const down = policy.down ?? "does not answer";
+        if (outage.failures === 1) (log.warn ?? log.error).call(log, fields, `${name}: ${policy.what} ${down}; retrying`);
+        else log.debug?.call(log, { ...fields, failures: outage.failures }, `${name} tick failed: ${policy.what} still ${down}`);
         return;
       }
-      log.error({ err, loop: name }, `${name} tick failed`);
+      const { code, sqlState } = failureCodes(err);
+      log.error({ err, loop: name, code, ...(sqlState === undefined ? {} : { sqlState }) }, `${name} tick failed`);
       return;
     }
-    if (outage > 0) {
-      (log.info ?? log.error).call(log, { loop: name, failures: outage }, `${name}: ${opts.outage?.what ?? "the node"} answers again`);
-      outage = 0;
+    if (outage !== null) {
+      const { policy, failures } = outage;
+      (log.info ?? log.error).call(log, { loop: name, code: policy.code, failures }, `${name}: ${policy.what} ${policy.up ?? "answers again"}`);
+      outage = null;
     }
   };
   const schedule = () => {

@@ -257,7 +257,7 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
     safeDepth: config.safeDepth,
     log: log.child("indexer"),
   });
-  return { provider, chainId, record, keys, sender, indexer, tokenDecimals: tokenDecimalsOf({ record, provider }) };
+  return { provider, chainId, record, keys, rpcStatus: () => connection.rpcStatus(), sender, indexer, tokenDecimals: tokenDecimalsOf({ record, provider }) };
 }
 
 /**

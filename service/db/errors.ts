@@ -93,6 +93,29 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: { attempts?:
   }
 }
 
+/**
+ * The stable code of a failure for a log line, as the HTTP layer answers it: a transient database
+ * failure is ENT_DB_UNAVAILABLE and `transient`, and so is a 503 AppError caused by one (the
+ * exhausted retries of `retryTransient`, the ledger's ENT_LEDGER_UNAVAILABLE), under its own code;
+ * any other AppError keeps its code; anything else is ENT_INTERNAL. `sqlState`: the driver's code
+ * (SQLSTATE, or the socket's for a lost connection) when the database raised it; never its
+ * message, which may quote SQL.
+ */
+export function failureCodes(e: unknown): { code: string; transient: boolean; sqlState?: string } {
+  const stateOf = (x: unknown) => {
+    const state = sqlState(x);
+    return state === undefined ? {} : { sqlState: state };
+  };
+  if (isAppError(e)) {
+    const transient = e.status === 503 && e.cause !== undefined && isTransient(e.cause);
+    return { code: e.code, transient, ...(transient ? stateOf(e.cause) : {}) };
+  }
+  if (isTransient(e)) return { code: DbErrors.unavailable.code, transient: true, ...stateOf(e) };
+  // Other errors carry codes of their own (ENOENT, ERR_...): only a SQLSTATE is the database's.
+  const state = sqlState(e);
+  return { code: "ENT_INTERNAL", transient: false, ...(state !== undefined && /^[0-9A-Z]{5}$/.test(state) ? { sqlState: state } : {}) };
+}
+
 /** A transient driver error as ENT_DB_UNAVAILABLE (503, retry); anything else unchanged. */
 export function transientAsAppError(e: unknown): unknown {
   return !isAppError(e) && isTransient(e) ? unavailable(e) : e;

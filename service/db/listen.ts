@@ -10,6 +10,7 @@
  * PGlite needs none of this: it is one process, and changes through it forget their entries at once.
  */
 import pg from "pg";
+import { failureCodes } from "./errors.js";
 
 export interface ListenHandlers {
   /** A notification's payload (e.g. the changed row's id). */
@@ -46,7 +47,7 @@ export function listenPostgres(url: string, channel: string, handlers: ListenHan
     void was?.end().catch(() => undefined);
     if (!reported) {
       reported = true;
-      handlers.log?.warn({ channel, code: (err as { code?: unknown } | null)?.code ?? null }, `notifications on ${channel} interrupted; cached entries expire on their own until they resume`);
+      handlers.log?.warn({ channel, ...(err === null ? { code: "ENT_DB_UNAVAILABLE", transient: true } : failureCodes(err)) }, `notifications on ${channel} interrupted; cached entries expire on their own until they resume`);
     }
     timer = setTimeout(connect, delayMs);
     timer.unref();

@@ -17,6 +17,7 @@ import { LeaderErrors } from "./errors.js";
 import type { Fence } from "./fence.js";
 import type { LeaseStorePort } from "./lease-store.js";
 import { leaseTimings, Term, type LeaseTimings } from "./term.js";
+import { failureCodes } from "../db/errors.js";
 
 export interface ElectorLog {
   info(o: object, m?: string): void;
@@ -111,7 +112,7 @@ export class LeaderElector {
       try {
         wait = await this.step();
       } catch (err) {
-        this.#log.error({ err, lease: this.#lease }, "worker lease round failed");
+        this.#log.error({ err, lease: this.#lease, ...failureCodes(err) }, "worker lease round failed");
         wait = this.timings.standbyPollMs;
       }
       if (this.#running && Number.isFinite(wait)) this.#timer = setTimeout(() => void round(), Math.max(0, wait));
@@ -257,7 +258,7 @@ export class LeaderElector {
     const message = err instanceof Error ? err.message : String(err);
     if (this.#failing !== null) return;
     this.#failing = message;
-    this.#log.warn({ err, lease: this.#lease }, "worker lease: the database did not answer; retrying");
+    this.#log.warn({ err, lease: this.#lease, ...failureCodes(err) }, "worker lease: the database did not answer; retrying");
   }
 
   #recovered(): void {

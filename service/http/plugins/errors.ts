@@ -2,14 +2,17 @@
  * Every failure leaves as RFC 9457 problem+json with a stable `code`: domain `AppError`s as they
  * are, Fastify's own errors (validation, body limits, media types, unknown routes) mapped to
  * `ENT_HTTP_*`/`ENT_REQUEST_*` codes, anything else as an opaque ENT_INTERNAL 500 that is logged
- * with the request id and never echoed (no stack traces, no SQL, no driver messages).
+ * with the request id and never echoed (no stack traces, no SQL, no driver messages). A transient
+ * database failure is a 503 ENT_DB_UNAVAILABLE (ENT_LEDGER_UNAVAILABLE from the ledger), logged at warn with its code, the request id and the
+ * driver's SQLSTATE only (no SQL, no parameters, no stack: it is an outage, not a bug). A 4xx is the
+ * client's and leaves no line beyond Fastify's "request completed".
  *
  * Also owns JSON body parsing: the raw bytes are kept on the request because a gateway's HMAC
  * signature covers exactly those bytes, not a re-serialisation of the parsed object.
  */
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { transientAsAppError } from "../../db/errors.js";
+import { failureCodes, transientAsAppError } from "../../db/errors.js";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
@@ -152,6 +155,15 @@ function parsesAsJson(raw: Buffer): boolean {
   }
 }
 
+/** A 503 for a transient database failure: the code, the request and the SQLSTATE; the driver's error may quote SQL and parameters. */
+function logTransient(request: FastifyRequest, e: AppError): void {
+  const state = failureCodes(e).sqlState ?? "connection";
+  request.log.warn(
+    { code: e.code, reqId: request.id, sqlState: state, method: request.method, route: request.routeOptions.url },
+    `request answered 503: the database failed transiently (${state})`,
+  );
+}
+
 export async function errorsPlugin(app: FastifyInstance): Promise<void> {
   // JSON only: any other body type is a 415, never a string that then fails validation obscurely.
   app.removeAllContentTypeParsers();
@@ -190,12 +202,16 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isAppError(error)) {
-      if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
+      if (failureCodes(error).transient) logTransient(request, error);
+      else if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
       return sendProblem(request, reply, error);
     }
     // A database fault that outlasted its retries: 503 with Retry-After, never a 500.
     const transient = transientAsAppError(error);
-    if (isAppError(transient)) return sendProblem(request, reply, transient);
+    if (isAppError(transient)) {
+      logTransient(request, transient);
+      return sendProblem(request, reply, transient);
+    }
     const mapped = mapFastifyError(error, request);
     if (mapped !== null) return sendProblem(request, reply, mapped.appError, mapped.status);
     // Unknown: log everything here, send nothing of it.

@@ -7,6 +7,11 @@
  * outage seen by the probes is logged once when it starts (warn) and once when it ends (info), like
  * the worker lease's outage lines; while it lasts the body says the database is unreachable, not
  * that migrations are pending (they cannot be read).
+ *
+ * With a chain configured, readiness also says whether its JSON-RPC endpoint answers (`chain`:
+ * scheme://host:port only, never the URL's path or query, which may hold an API key). A chain
+ * outage does not make the instance unready: the API works without the node (chain work waits in
+ * the outbox), and taking every instance out of rotation would turn it into a full outage.
  */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
@@ -15,7 +20,18 @@ import { sendProblem } from "../plugins/errors.js";
 import { problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
 
-const ReadyView = Type.Object({ status: Type.Literal("ready"), database: Type.String(), kind: Type.String() });
+const ChainRpcView = Type.Object({
+  endpoint: Type.String({ description: "scheme://host:port of CHAIN_RPC_URL" }),
+  status: Type.Union([Type.Literal("answering"), Type.Literal("not answering")]),
+  since: Type.String({ format: "date-time", description: "when the current status began" }),
+  reason: Type.Optional(Type.String({ description: "why it does not answer: ENT_CHAIN_RPC_TIMEOUT, ECONNREFUSED..." })),
+});
+const ReadyView = Type.Object({
+  status: Type.Literal("ready"),
+  database: Type.String(),
+  kind: Type.String(),
+  chain: Type.Optional(ChainRpcView),
+});
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
   /** The probes see the database down (logged once per outage). */
@@ -49,7 +65,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         details: { database: r.database, pendingMigrations: r.pendingMigrations },
       }));
     }
-    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind };
+    const chain = app.services.chain?.rpcStatus();
+    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind, ...(chain === undefined ? {} : { chain }) };
   });
 
   app.get("/metrics", {
