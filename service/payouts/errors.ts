@@ -17,10 +17,14 @@ export const PayoutErrors = {
   invalidState: defineError("ENT_PAYOUT_INVALID_STATE", 409, "Payout batch is not in a state that allows this"),
   /** Another process holds the planner's lease; retry later. */
   plannerBusy: defineError("ENT_PAYOUT_PLANNER_BUSY", 409, "Another payout run is in progress"),
+  /** A bank payout run whose lease ended (not renewed in time, or taken over): it stopped before its next write. */
+  plannerLeaseLost: defineError("ENT_PAYOUT_PLANNER_LEASE_LOST", 409, "The payout run lost its lease"),
   /** Vault funding outside a local chain, or without the mock token. */
   fundingRefused: defineError("ENT_PAYOUT_FUNDING_REFUSED", 409, "Vault funding refused"),
   /** The seller has no bank account on file (the bank rail). */
   bankAccountNotFound: defineError("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND", 404, "Bank account not set"),
+  /** The account set again is the one the bank returned a payout from, without `confirmReturnedAccount`: the hold stays. */
+  bankAccountHeld: defineError("ENT_PAYOUT_BANK_ACCOUNT_HELD", 409, "Bank account held after a return"),
   /** A bank notification that is not a camt.054 (.001.02 to .001.13), or malformed. */
   bankStatementInvalid: defineError("ENT_PAYOUT_BANK_STATEMENT_INVALID", 422, "Bank notification refused"),
   /** A camt.054 for another account than the platform's debtor account (BANK_ACCOUNT_*), or in another currency: nothing of it is applied. */

@@ -16,7 +16,7 @@ import { requestToJson } from "../../service/payouts/booking.js";
 import { bankLedgerKeys, cashRequest } from "../../service/payouts/bank/booking.js";
 import { BankStore } from "../../service/payouts/bank/store.js";
 import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
-import { answer, camt054 } from "../support/camt054.js";
+import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 
@@ -38,7 +38,7 @@ interface ExceptionJson {
   receivedBy: string;
   receivedAt: string;
   status: string;
-  resolution: { note: string; resolvedBy: string } | null;
+  resolution: { note: string; resolvedBy: string; resolvedAt: string; journalTransactionId: string | null; cashEntry: { statementId: string; index: number } | null } | null;
 }
 
 describe.each(kinds)("bank notifications on %s", (kind) => {
@@ -208,6 +208,13 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect([empty.statusCode, problemCode(empty)]).toEqual([400, "ENT_REQUEST_VALIDATION"]);
     expect(json<{ items: ExceptionJson[] }>(await h.get("/v1/payouts/bank/exceptions?status=resolved")).items.map((x) => x.id)).toEqual([target.id]);
     expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(7);
+    // A finance reader sees how it was resolved: who, when, the note, on the exception and the payout.
+    const one = json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${target.id}`));
+    expect(one).toMatchObject({ id: target.id, status: "resolved", resolution: { note: note.note, resolvedBy: `api-key:${financeWrite.id}`, journalTransactionId: null, cashEntry: null } });
+    expect(Date.parse(one.resolution!.resolvedAt)).toBeGreaterThan(Date.parse(one.receivedAt) - 1);
+    expect((await payout(cny.id)).exceptions!.find((x) => x.id === target.id)?.resolution).toEqual(one.resolution);
+    const unknown = await h.get("/v1/payouts/bank/exceptions/999999");
+    expect([unknown.statusCode, problemCode(unknown)]).toEqual([404, "ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND"]);
 
     // Announced: the four recorded since the endpoint was subscribed (the replay added none), under
     // the payout's subject (or the exception's, for an unknown id), and the one resolution.
@@ -223,10 +230,37 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(events[4]!.data).toMatchObject({ id: target.id, status: "resolved", resolutionNote: note.note });
     expect((await h.post(`/v1/webhooks/endpoints/${json<{ endpoint: { id: string } }>(hook).endpoint.id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
 
+    // Resolved naming what settled it: a journal transaction and the cash statement entry (the cash
+    // queue books adjusting entries); each must exist.
+    const debited = queue.items.find((x) => x.code === "debited_not_instructed")!;
+    const statement = camt053({ messageId: "HSBC-053-X1", statementId: "STMT-X-1", account, day: "2024-12-06", opening: 10_000_000n, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) }] });
+    const imported = await h.app.inject({ method: "POST", url: "/v1/cash/statements", payload: statement, headers: { "content-type": "application/xml", authorization: `Bearer ${financeWrite.key}` } });
+    expect(imported.statusCode, imported.body).toBe(201);
+    const [st] = json<{ statements: Array<{ id: string; entries: Array<{ index: number }> }> }>(imported).statements;
+    const cashEntry = { statementId: st!.id, index: st!.entries[0]!.index };
+    const journalTransactionId = (await payout(usd.id)).ledger["voidTransactionId"]!;
+    const refUrl = `/v1/payouts/bank/exceptions/${debited.id}/resolution`;
+    const withRefs = { note: "the bank reversed its debit; our side in the cash queue", journalTransactionId, cashEntry };
+    for (const [body, field] of [[{ ...withRefs, journalTransactionId: "999999999" }, "journalTransactionId"], [{ ...withRefs, cashEntry: { ...cashEntry, index: 99 } }, "cashEntry"], [{ ...withRefs, cashEntry: { statementId: "999999", index: 1 } }, "cashEntry"]] as const) {
+      const bad = await h.post(refUrl, body, financeWrite);
+      expect([bad.statusCode, problemCode(bad)], bad.body).toEqual([400, "ENT_PAYOUT_INVALID_REQUEST"]);
+      expect(json<{ errors: Array<{ field: string }> }>(bad).errors.map((e) => e.field)).toEqual([field]);
+    }
+    expect(json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${debited.id}`)).status).toBe("open");
+    const named = await h.post(refUrl, withRefs, financeWrite);
+    expect(named.statusCode, named.body).toBe(201);
+    expect(json<ExceptionJson>(named).resolution).toMatchObject({ note: withRefs.note, journalTransactionId, cashEntry });
+    expect(json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${debited.id}`)).resolution).toMatchObject({ journalTransactionId, cashEntry, resolvedBy: `api-key:${financeWrite.id}` });
+    expect((await h.post(refUrl, withRefs, financeWrite)).statusCode).toBe(200);
+    const noRefs = await h.post(refUrl, { note: withRefs.note }, financeWrite);
+    expect([noRefs.statusCode, problemCode(noRefs)]).toEqual([409, "ENT_PAYOUT_BANK_EXCEPTION_CONFLICT"]);
+
     // Documented in /openapi.json.
     const doc = json<{ paths: Record<string, Record<string, unknown>> }>(await h.app.inject({ url: "/openapi.json" }));
     expect(doc.paths["/v1/payouts/bank/exceptions"]?.["get"]).toBeDefined();
     expect(doc.paths["/v1/payouts/bank/exceptions/{id}/resolution"]?.["post"]).toBeDefined();
+    expect(JSON.stringify(doc.paths["/v1/payouts/bank/exceptions/{id}/resolution"])).toContain("journalTransactionId");
+    expect(doc.paths["/v1/payouts/bank/exceptions/{id}"]?.["get"]).toBeDefined();
     expect(JSON.stringify(doc.paths["/v1/payouts/bank/{id}"])).toContain("returned_after_final");
   });
 
@@ -259,7 +293,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const booked = await payout(q!.id);
     expect(booked).toMatchObject({ status: "final", reason: null, settled: { currency: "USD", amount: usdAt(q!.amount, 1380n).toString() } });
     expect(booked.exceptions!.map((x) => [x.code, x.status])).toEqual([["cash_refused", "resolved"]]);
-    expect(booked.exceptions![0]!.resolution?.resolvedBy).toBe("system");
+    expect(booked.exceptions![0]!.resolution).toMatchObject({ resolvedBy: "system", journalTransactionId: booked.ledger["cashTransactionId"] });
   });
 
   it("clears a stored cash booking that can never go through, and books the bank's return of a committed payout back to the seller", async () => {
@@ -295,7 +329,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const held = json<{ payouts: unknown[]; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
     expect(held.payouts).toEqual([]);
     expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-SZ-01", reason: "account_returned" }));
-    const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: CN_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/bank-account", payload: { ...CN_ACCOUNT, confirmReturnedAccount: true }, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
     expect(reset.statusCode, reset.body).toBe(200);
     const next = await run();
     expect(next.map((x) => [x.sellerId, x.amount])).toEqual([["S-POP-SZ-01", p!.amount]]);

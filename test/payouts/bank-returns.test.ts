@@ -3,8 +3,9 @@
  * after the debit, pacs.004 / camt.054 credit with RtrInf) is booked back to the seller as a
  * correcting transaction of its own, once, and announced; a return credited net of the bank's
  * itemised charges gives the seller the instructed amount and books the charges as an expense;
- * charges not itemised or not adding up stay mismatches; an account the bank returned a payout to
- * is not paid again until it is set again; the bank statement's debit and return credit both match
+ * charges not itemised or not adding up stay mismatches; an account the bank returned a payout from
+ * is not paid again until another account is set, or the same one confirmed checked (set again as
+ * it was, renamed or after removal, it stays held); the bank statement's debit and return credit both match
  * the returned payout. And the ids the rail issues carry the
  * installation's tag (a new database never repeats one), while ids issued before it still match.
  */
@@ -14,11 +15,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { major } from "../../service/payouts/bank/matching.js";
-import { bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
+import { BankStore, bankEndToEndId, bankFilePrefix } from "../../service/payouts/bank/store.js";
 import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
 import { camt053, camt054 } from "../support/camt054.js";
 import { freshDatabase, testDatabaseKinds } from "../support/db.js";
-import { DAY, json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
+import { DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 
 const kinds = await testDatabaseKinds();
 const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
@@ -36,6 +37,8 @@ describe.each(kinds)("bank returns on %s", (kind) => {
   let tag: string;
   const { posted, balance, confirm, sale, remit, fileOf, usdAt } = bankKit(() => ({ h, financeWrite }));
   const available = async (acct: string, currency: string) => (await balance(acct, currency)).available;
+  const putAccount = (seller: string, body: object) => h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: body, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+  const accountOf = async (seller: string) => json<{ setAt: string; hold: { payoutId: string; endToEndId: string; reason: string | null } | null }>(await h.get(`/v1/sellers/${seller}/bank-account`));
   const payout = async (id: string) => json<PayoutJson>(await h.get(`/v1/payouts/bank/${id}`));
   const run = async (): Promise<[PayoutJson, PayoutJson]> => {
     const r = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
@@ -217,11 +220,12 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(skipped.file).toBeNull();
     const why = Object.fromEntries(skipped.skipped.filter((x) => x.reason === "account_returned").map((x) => [x.sellerId, x.detail]));
     expect(why).toEqual({
-      "S-POP-SZ-01": `the bank returned payout ${cny.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set the seller's bank account again to resume`,
-      "S-POP-HK-02": `the bank returned payout ${usd.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set the seller's bank account again to resume`,
+      "S-POP-SZ-01": `the bank returned payout ${cny.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set another account, or this one again with confirmReturnedAccount once it is checked, to resume`,
+      "S-POP-HK-02": `the bank returned payout ${usd.endToEndId} to this account (returned by the bank after final (AC04: closed account)): set another account, or this one again with confirmReturnedAccount once it is checked, to resume`,
     });
+    // The accounts were checked with the sellers: set again, confirmed.
     for (const [seller, acct] of [["S-POP-SZ-01", CN_ACCOUNT], ["S-POP-HK-02", HK_ACCOUNT]] as const) {
-      const r = await h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: acct, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+      const r = await putAccount(seller, { ...acct, confirmReturnedAccount: true });
       expect(r.statusCode, r.body).toBe(200);
     }
     [cny2, usd2] = await run();
@@ -294,5 +298,51 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny2.amount);
     expect(await posted("platform:expense:bank_charges", "USD")).toBe(2_500n);
     expect(await posted("platform:cash:bank", "USD")).toBe(cashFinal + gross - 1_000n);
+  });
+
+  it("keeps the hold when the returned account is set again, under another name or after removal, until it is confirmed checked or another account is given", async () => {
+    // Both accounts had a payout returned again (usd2 before final, cny2 after).
+    const hk = await accountOf("S-POP-HK-02");
+    expect(hk.hold).toMatchObject({ payoutId: usd2.id, endToEndId: usd2.endToEndId });
+    for (const body of [HK_ACCOUNT, { ...HK_ACCOUNT, holderName: "KOWLOON STATIONERY LIMITED" }, { ...HK_ACCOUNT, confirmReturnedAccount: false }]) {
+      const r = await putAccount("S-POP-HK-02", body);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+      const p = json<{ detail: string; errors: Array<{ field: string }>; details: { hold: { payoutId: string; endToEndId: string } } }>(r);
+      expect(p.errors.map((e) => e.field)).toEqual(["confirmReturnedAccount"]);
+      expect(p.details.hold).toMatchObject({ payoutId: usd2.id, endToEndId: usd2.endToEndId });
+      expect(p.detail).toContain(`the bank returned payout ${usd2.endToEndId} from this account`);
+    }
+    // Nothing changed: the same hold, the same setAt, and a run still skips the seller.
+    expect(await accountOf("S-POP-HK-02")).toEqual(hk);
+    await sale("S-POP-HK-02", "149900");
+    const skipped = json<{ skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin)).skipped;
+    expect(skipped.filter((x) => x.reason === "account_returned").map((x) => x.sellerId).sort()).toEqual(["S-POP-HK-02", "S-POP-SZ-01"]);
+
+    // Removed and set again, the same account is still the one the bank returned a payout from.
+    const del = await h.app.inject({ method: "DELETE", url: "/v1/sellers/S-POP-SZ-01/bank-account", headers: { authorization: `Bearer ${h.keys.admin.key}` } });
+    expect(del.statusCode, del.body).toBe(204);
+    const again = await putAccount("S-POP-SZ-01", CN_ACCOUNT);
+    expect([again.statusCode, problemCode(again)], again.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+    expect((await h.get("/v1/sellers/S-POP-SZ-01/bank-account")).statusCode).toBe(404);
+    // Another account is not held.
+    const other = await putAccount("S-POP-SZ-01", { ...CN_ACCOUNT, accountNumber: "6222029876543210987" });
+    expect(other.statusCode, other.body).toBe(200);
+    expect(json<{ hold: unknown }>(other).hold).toBeNull();
+
+    // Confirmed as checked: the hold is lifted; the same details again, unconfirmed, change nothing.
+    const confirmed = await putAccount("S-POP-HK-02", { ...HK_ACCOUNT, confirmReturnedAccount: true });
+    expect(confirmed.statusCode, confirmed.body).toBe(200);
+    const lifted = json<{ setAt: string; hold: unknown }>(confirmed);
+    expect(lifted.hold).toBeNull();
+    expect(lifted.setAt > hk.setAt).toBe(true);
+    const same = await putAccount("S-POP-HK-02", HK_ACCOUNT);
+    expect(same.statusCode, same.body).toBe(200);
+    expect(json<{ setAt: string }>(same).setAt).toBe(lifted.setAt);
+
+    // A payout the ledger refused to reserve was never instructed: it is no return, and holds nothing.
+    const store = new BankStore(h.db.sql);
+    const refused = await store.insertPlanned({ sellerId: "S-POP-HK-02", currency: "USD", amount: 1n, account: { ...HK_ACCOUNT, iban: null, clearingSystem: null, clearingMember: null }, createdBy: "test", tag }, () => ({}));
+    expect(await store.markRejected(refused!.id, null, "reserve refused by the ledger: ENT_LEDGER_INSUFFICIENT_FUNDS")).toBe(true);
+    expect((await accountOf("S-POP-HK-02")).hold).toBeNull();
   });
 });

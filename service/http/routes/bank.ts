@@ -12,6 +12,8 @@ import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/com
 import { SettlesView, settlesView } from "./payouts.js";
 import { actorOf } from "../auth/reach.js";
 import { acceptXmlBodies, xmlBody, xmlBodyDocs } from "../xml-body.js";
+import { isAppError } from "../../errors.js";
+import { CashErrors } from "../../cash/index.js";
 
 const TAG = TAGS.payouts;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -36,6 +38,12 @@ const AccountBody = Type.Object(
     clearingSystem: Type.Optional(AccountFields.clearingSystem),
     clearingMember: Type.Optional(AccountFields.clearingMember),
     country: AccountFields.country,
+    confirmReturnedAccount: Type.Optional(
+      Type.Boolean({
+        description:
+          "`true`: the account the bank returned a payout from (the `hold` of GET) was checked with the seller and may be paid again. Without it, setting that same account again (the same IBAN or account number at the same bank, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -47,7 +55,7 @@ export const BankAccountView = Type.Object({
   hold: Nullable(
     Type.Object(
       { payoutId: Type.String(), endToEndId: Type.String(), reason: Nullable(Type.String()) },
-      { description: "The payout the bank returned to this account since it was set: no bank payout runs for the seller (skipped as account_returned) until the account is set again" },
+      { description: "The payout the bank returned from this account since it was set: no bank payout runs for the seller (skipped as account_returned) until another account is set, or this one again with `confirmReturnedAccount: true`" },
     ),
   ),
 });
@@ -114,7 +122,15 @@ const ExceptionView = Type.Object({
   receivedBy: Type.String({ description: "`api-key:<id>` (POST /v1/payouts/bank/confirmations), `inbox:<file>`, or `worker`" }),
   receivedAt: Type.String({ format: "date-time" }),
   status: Type.String({ enum: ["open", "resolved"] }),
-  resolution: Nullable(Type.Object({ note: Type.String(), resolvedBy: Type.String({ description: "`api-key:<id>`, or `system` when the rail overtook it" }), resolvedAt: Type.String({ format: "date-time" }) })),
+  resolution: Nullable(
+    Type.Object({
+      note: Type.String(),
+      resolvedBy: Type.String({ description: "`api-key:<id>` (or the console session's), or `system` when the rail overtook it" }),
+      resolvedAt: Type.String({ format: "date-time" }),
+      journalTransactionId: Nullable(Type.String({ description: "The journal transaction that settled it, as the resolver named it (`system`: the one the rail booked)" })),
+      cashEntry: Nullable(Type.Object({ statementId: Type.String(), index: Type.Integer() }, { description: "The cash statement entry it answers (its adjusting entry, if any, is booked in the cash queue)" })),
+    }),
+  ),
 });
 
 const BankPayoutDetailView = Type.Object({
@@ -135,7 +151,7 @@ const SkipView = Type.Object({
   sellerId: Type.String(),
   reason: Type.String({
     enum: [...BANK_SKIP_REASONS],
-    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout to the account on file since it was set: set it again to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
+    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
   }),
   detail: Type.Optional(Type.String()),
 });
@@ -158,7 +174,19 @@ const ExceptionQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const ResolutionBody = Type.Object({ note: Type.String({ minLength: 1, maxLength: 2000, description: "What was done (e.g. the return booked by hand, the bank's answer)" }) }, { additionalProperties: false });
+const ResolutionBody = Type.Object(
+  {
+    note: Type.String({ minLength: 1, maxLength: 2000, description: "What was done (e.g. the return booked by hand, the bank's answer)" }),
+    journalTransactionId: Type.Optional(Int8Id("^[0-9]{1,19}$", "The journal transaction that settled it (e.g. the cash queue's adjusting entry): it must exist")),
+    cashEntry: Type.Optional(
+      Type.Object(
+        { statementId: Int8Id("^[0-9]{1,19}$", "The imported bank statement's id (GET /v1/cash/statements)"), index: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "The entry's index in it" }) },
+        { additionalProperties: false, description: "The cash statement entry it answers (POST /v1/cash/statements/:id/entries/:index/resolution books an adjusting entry): it must exist" },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 const ListQuery = Type.Object(
   {
@@ -209,7 +237,10 @@ function exceptionView(x: BankException): Static<typeof ExceptionView> {
     receivedBy: x.receivedBy,
     receivedAt: x.createdAt.toISOString(),
     status: x.status,
-    resolution: x.resolution === null ? null : { note: x.resolution.note, resolvedBy: x.resolution.resolvedBy, resolvedAt: x.resolution.resolvedAt.toISOString() },
+    resolution:
+      x.resolution === null
+        ? null
+        : { note: x.resolution.note, resolvedBy: x.resolution.resolvedBy, resolvedAt: x.resolution.resolvedAt.toISOString(), journalTransactionId: x.resolution.journalTransactionId, cashEntry: x.resolution.cashEntry },
   };
 }
 
@@ -236,15 +267,18 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Put a seller on the bank rail",
       description:
-        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it.",
+        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number at the same bank, whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays).",
       security: bearer,
       params: SellerParams,
       body: AccountBody,
-      response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 429, 503) },
+      response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 409, 429, 503) },
     },
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
-    return accountView(await rail().setAccount(id, request.body as Static<typeof AccountBody>, actorOf(request.principal)));
+    const { confirmReturnedAccount, ...account } = request.body as Static<typeof AccountBody>;
+    const bank = rail();
+    const set = await bank.setAccount(id, account, actorOf(request.principal), confirmReturnedAccount === undefined ? {} : { confirmReturnedAccount });
+    return accountView(set, await bank.accountHold(id));
   });
 
   app.get("/v1/sellers/:id/bank-account", {
@@ -276,7 +310,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Run bank payouts now: one pain.001 in the outbox",
       description:
-        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`. `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY.",
+        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`. `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds by the next; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it planned is reserved and filed once, by the worker's next tick after the lease ends or by the next run).",
       security: bearer,
       response: { 201: Type.Object({ file: Nullable(FileView), payouts: Type.Array(BankPayoutView), skipped: Type.Array(SkipView) }), ...problems(401, 403, 409, 429, 503) },
     },
@@ -330,17 +364,43 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Resolve a bank notification exception with a note",
       description:
-        "Closes it once (201); the same note again answers 200 with the same resolution, another note 409 ENT_PAYOUT_BANK_EXCEPTION_CONFLICT; an unknown id 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND. Nothing is booked: money the item calls for (a return after final) is booked by the operator, and the note says how.",
+        "Closes it once (201), recording who and when; the same note and references again answer 200 with the same resolution, others 409 ENT_PAYOUT_BANK_EXCEPTION_CONFLICT; an unknown id 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND. Nothing is booked: money the item calls for (a return after final) is booked by the operator (in the cash queue, POST /v1/cash/statements/:id/entries/:index/resolution, or the ledger), and the resolution names it: `journalTransactionId` and/or `cashEntry`, each of which must exist (else 400 ENT_PAYOUT_INVALID_REQUEST naming it).",
       security: bearer,
       params: Type.Object({ id: Id }),
       body: ResolutionBody,
       response: { 200: ExceptionView, 201: ExceptionView, ...problems(400, 401, 403, 404, 409, 429, 503) },
     },
   }, async (request, reply) => {
-    const { note } = request.body as Static<typeof ResolutionBody>;
-    const r = await rail().resolveException(BigInt((request.params as { id: string }).id), note, actorOf(request.principal));
+    const { note, journalTransactionId, cashEntry } = request.body as Static<typeof ResolutionBody>;
+    const cash = app.services.cash;
+    const cashEntryExists = async (statementId: bigint, index: number) => {
+      try {
+        return (await cash.get(statementId)).entries.some((e) => e.index === index);
+      } catch (e) {
+        if (isAppError(e) && e.code === CashErrors.statementNotFound.code) return false;
+        throw e;
+      }
+    };
+    const r = await rail().resolveException(
+      BigInt((request.params as { id: string }).id),
+      { note, ...(journalTransactionId === undefined ? {} : { journalTransactionId }), ...(cashEntry === undefined ? {} : { cashEntry }) },
+      actorOf(request.principal),
+      cashEntryExists,
+    );
     return reply.status(r.status === "created" ? 201 : 200).send(exceptionView(r.exception));
   });
+
+  app.get("/v1/payouts/bank/exceptions/:id", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "Get one bank notification exception, with how it was resolved",
+      description: "The entry not applied, its code and detail, who sent it and when; once resolved, by whom, when, the note and what it names (`journalTransactionId`, `cashEntry`). An unknown id is 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND.",
+      security: bearer,
+      params: Type.Object({ id: Id }),
+      response: { 200: ExceptionView, ...problems(400, 401, 403, 404, 429, 503) },
+    },
+  }, async (request) => exceptionView(await rail().exception(BigInt((request.params as { id: string }).id))));
 
   app.get("/v1/payouts/bank", {
     config: read,

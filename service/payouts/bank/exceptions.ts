@@ -4,9 +4,11 @@
  * worker could not book, kept for an operator with the entry, its code and detail, who sent it and
  * when; read on the payout and as a queue, and resolved once with a note (like the cash
  * reconciliation's queue; the booking an item may call for, such as a return after final, is the
- * operator's). Recorded once per notification entry (`key`: `<MsgId>#<n>`), so the same file again
- * records nothing new. An exception the rail itself overtakes (a refused cash booking that later
- * books, a cleared one the bank's return settles) is resolved by `system`.
+ * operator's, in the cash queue or the ledger: the resolution names it, the journal transaction
+ * and/or the cash statement entry, migration 20261216110000_bank_exception_resolution_refs).
+ * Recorded once per notification entry (`key`: `<MsgId>#<n>`), so the same file again records
+ * nothing new. An exception the rail itself overtakes (a refused cash booking that later books, a
+ * cleared one the bank's return settles) is resolved by `system`, naming the transaction it booked.
  */
 import type { SqlRunner } from "../../db/sql.js";
 import type { BankExceptionCode } from "./matching.js";
@@ -38,13 +40,27 @@ export interface BankException {
   receivedBy: string;
   createdAt: Date;
   status: "open" | "resolved";
-  resolution: { note: string; resolvedBy: string; resolvedAt: Date } | null;
+  resolution: BankExceptionResolution | null;
+}
+
+/** What a resolution names beside its note: the journal transaction, the cash statement entry. */
+export interface BankExceptionRefs {
+  journalTransactionId: string | null;
+  cashEntry: { statementId: string; index: number } | null;
+}
+
+export interface BankExceptionResolution extends BankExceptionRefs {
+  note: string;
+  resolvedBy: string;
+  resolvedAt: Date;
 }
 
 /** What recording one takes: its fields as read back, less what the database sets, and its one-record key. */
 export type NewBankException = Omit<BankException, "id" | "createdAt" | "status" | "resolution"> & { key: string };
 
 type Row = Record<string, unknown>;
+
+const idText = (v: unknown): string | null => (typeof v === "bigint" || typeof v === "number" || typeof v === "string" ? v.toString() : null);
 
 function exceptionOf(r: Row): BankException {
   const resolvedAt = (r["resolved_at"] as Date | null) ?? null;
@@ -60,7 +76,16 @@ function exceptionOf(r: Row): BankException {
     receivedBy: r["received_by"] as string,
     createdAt: r["created_at"] as Date,
     status: resolvedAt === null ? "open" : "resolved",
-    resolution: resolvedAt === null ? null : { note: r["resolution_note"] as string, resolvedBy: r["resolved_by"] as string, resolvedAt },
+    resolution:
+      resolvedAt === null
+        ? null
+        : {
+            note: r["resolution_note"] as string,
+            resolvedBy: r["resolved_by"] as string,
+            resolvedAt,
+            journalTransactionId: idText(r["resolution_tx_id"]),
+            cashEntry: idText(r["resolution_cash_statement_id"]) === null ? null : { statementId: idText(r["resolution_cash_statement_id"])!, index: Number(r["resolution_cash_entry_index"]) },
+          },
   };
 }
 
@@ -113,26 +138,32 @@ export class BankExceptionStore {
   }
 
   /** Resolves it if open; the row as it is now (null: no such exception). */
-  async resolve(id: bigint, note: string, by: string): Promise<{ exception: BankException; resolved: boolean } | null> {
+  async resolve(id: bigint, note: string, refs: BankExceptionRefs, by: string): Promise<{ exception: BankException; resolved: boolean } | null> {
     const [r] = await this.sql.q(
-      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = $3, resolution_note = $2 WHERE id = $1 AND resolved_at IS NULL RETURNING *`,
+      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = $3, resolution_note = $2,
+         resolution_tx_id = $4::bigint, resolution_cash_statement_id = $5::bigint, resolution_cash_entry_index = $6::int
+        WHERE id = $1 AND resolved_at IS NULL RETURNING *`,
       id,
       note,
       by,
+      refs.journalTransactionId,
+      refs.cashEntry?.statementId ?? null,
+      refs.cashEntry?.index ?? null,
     );
     if (r !== undefined) return { exception: exceptionOf(r), resolved: true };
     const prior = await this.get(id);
     return prior === null ? null : { exception: prior, resolved: false };
   }
 
-  /** Resolves a payout's open exceptions of these codes (the rail overtook them); how many. */
-  async resolveOpen(payoutId: bigint, codes: readonly BankExceptionCode[], note: string): Promise<number> {
+  /** Resolves a payout's open exceptions of these codes (the rail overtook them, booking `txId`); how many. */
+  async resolveOpen(payoutId: bigint, codes: readonly BankExceptionCode[], note: string, txId: string): Promise<number> {
     const rows = await this.sql.q(
-      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = 'system', resolution_note = $3
+      `UPDATE bank_payout_exceptions SET resolved_at = now(), resolved_by = 'system', resolution_note = $3, resolution_tx_id = $4::bigint
         WHERE payout_id = $1 AND code = ANY($2::text[]) AND resolved_at IS NULL RETURNING id`,
       payoutId,
       codes,
       note,
+      txId,
     );
     return rows.length;
   }

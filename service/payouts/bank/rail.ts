@@ -4,9 +4,13 @@
  * licensed provider converts from the platform's USD account and says at what rate).
  *
  * The protocol, in the order of writes (each step idempotent, so a crash anywhere just resumes):
- * 1. PLAN (one planner across processes: the `bank-payouts` lease): per seller with a bank account,
- *    no payout in flight and an available balance at or above `minAmount`, a `planned` row with its
- *    exact pending ledger request (`bankpayout:<id>:reserve`), then the reserve is posted.
+ * 1. PLAN (one planner across processes: the `bank-payouts` lease, short and renewed while the run
+ *    works, each of the run's transactions fenced by it: run-lease.ts): per seller with a bank
+ *    account, no payout in flight and an available balance at or above `minAmount`, a `planned` row
+ *    with its exact pending ledger request (`bankpayout:<id>:reserve`), then the reserve is posted.
+ *    A run that dies or loses its lease leaves planned rows; the worker's tick (`resumeInterrupted`,
+ *    once the lease is free) or the next run posts their reserves (the same request under the same
+ *    key) and files them.
  * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
  *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
  *    database never repeats an id a bank saw, while every instance on one database shares it;
@@ -54,6 +58,7 @@ import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
+import { BANK_RUN_LEASE_MS, RunLease } from "./run-lease.js";
 import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -69,8 +74,12 @@ export interface BankRailOptions {
   /** Minor units of the seller's payout currency. */
   minAmount: bigint;
   owner: string;
+  /** The run's lease TTL (renewed every third of it while a run works); default BANK_RUN_LEASE_MS. */
+  leaseMs?: number;
   now?: () => Date;
   log?: PayoutLog;
+  /** Tests: called at each step of a run (after a payout is recorded, before the file), to pause or stop it there. */
+  hooks?: { at?(step: "planned" | "filing", context: { payoutId?: bigint }): void | Promise<void> };
 }
 
 export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "no_account", "below_minimum", "reserve_refused"] as const;
@@ -143,6 +152,8 @@ function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnChar
   return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${major(charges.amount, charges.currency)} charges`}`;
 }
 
+const exceptionNotFound = (id: bigint) => PayoutErrors.bankExceptionNotFound(`bank notification exception ${id} does not exist`, { fields: [{ field: "params.id", message: "unknown exception" }] });
+
 const LEASE = "bank-payouts";
 const IBAN = /^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/;
 const BIC = /^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/;
@@ -169,6 +180,16 @@ export type BankAccountInput = Partial<Record<keyof BankAccountRef, unknown>>;
  */
 function accountNumberValid(n: string): boolean {
   return n.length >= 4 && n.length <= 34 && /^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/.test(n) && /[1-9]/.test(n);
+}
+
+/**
+ * The same account at the bank: the IBAN or account number, the bank (BIC, clearing system and
+ * member) and the country, whatever the holder's name is written as (the account a bank closed
+ * stays closed under a corrected name).
+ */
+export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
+  const keys = ["iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const;
+  return keys.every((k) => (a[k] ?? null) === (b[k] ?? null));
 }
 
 export function validateBankAccount(input: BankAccountInput): BankAccountRef {
@@ -226,9 +247,29 @@ export class BankRail {
     return s;
   }
 
-  async setAccount(sellerId: string, input: BankAccountInput, setBy: string): Promise<BankAccount> {
+  /**
+   * Sets the seller's account. The account the bank returned a payout from since it was set (the
+   * hold) is not lifted by setting it again: the same account (`sameBankAccount`), without
+   * `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout; another
+   * account, or the same one confirmed as checked, is set and lifts it. The details on file given
+   * again unconfirmed change nothing (not even `setAt`, which the hold is measured from).
+   */
+  async setAccount(sellerId: string, input: BankAccountInput, setBy: string, options: { confirmReturnedAccount?: boolean } = {}): Promise<BankAccount> {
     await this.#seller(sellerId);
-    return this.#store.setAccount({ sellerId, ...validateBankAccount(input), setBy });
+    const account = validateBankAccount(input);
+    const confirmed = options.confirmReturnedAccount === true;
+    const set = await this.#store.setAccount({ sellerId, ...account, setBy }, (current, hold) => {
+      if (hold !== null && !confirmed && sameBankAccount(account, hold.account)) {
+        const why = hold.reason === null ? "" : ` (${hold.reason})`;
+        throw PayoutErrors.bankAccountHeld(
+          `the bank returned payout ${hold.endToEndId} from this account${why}: setting it again does not resume payouts to it; once the account is checked with the seller, send it again with "confirmReturnedAccount": true, or give another account`,
+          { fields: [{ field: "confirmReturnedAccount", message: `required to pay again the account payout ${hold.endToEndId} was returned from` }], details: { hold: { payoutId: hold.payoutId.toString(), endToEndId: hold.endToEndId, reason: hold.reason } } },
+        );
+      }
+      return current !== null && !confirmed && sameBankAccount(account, current) && account.holderName === current.holderName ? "keep" : "write";
+    });
+    if (confirmed) this.#o.log?.info({ sellerId, setBy }, "bank account set with confirmReturnedAccount: a hold after a return, if any, is lifted");
+    return set;
   }
 
   async account(sellerId: string): Promise<BankAccount> {
@@ -243,10 +284,11 @@ export class BankRail {
 
   /**
    * The payout the bank returned to the seller's account on file since it was set, if any: runs skip
-   * the seller (`account_returned`) until the account is set again.
+   * the seller (`account_returned`) until another account is set, or this one confirmed (`setAccount`).
    */
   async accountHold(sellerId: string): Promise<{ payoutId: bigint; endToEndId: string; reason: string | null } | null> {
-    return (await this.#store.sellersReturned()).get(sellerId) ?? null;
+    const hold = (await this.#store.sellersReturned()).get(sellerId);
+    return hold === undefined ? null : { payoutId: hold.payoutId, endToEndId: hold.endToEndId, reason: hold.reason };
   }
 
   /** Back to the vault rail. Payouts already instructed go on to their end. */
@@ -263,24 +305,27 @@ export class BankRail {
     return all.filter((s) => !bank.has(s.id));
   }
 
-  /** One planning run: reserves, one pain.001 in the outbox. ENT_PAYOUT_PLANNER_BUSY while another process plans. */
+  /**
+   * One planning run: reserves, one pain.001 in the outbox. ENT_PAYOUT_PLANNER_BUSY while another
+   * process plans; ENT_PAYOUT_PLANNER_LEASE_LOST when this run's lease ended under it (run-lease.ts).
+   */
   async run(by: string): Promise<BankRunResult> {
     return this.#plan.run(async () => {
-      const lease = await this.#o.leases.acquire(LEASE, this.#o.owner, 60_000);
-      if (!lease.acquired) throw PayoutErrors.plannerBusy(`another process (${lease.holder}) is planning bank payouts; retry shortly`);
+      const lease = await RunLease.take({ store: this.#o.leases, lease: LEASE, holder: this.#o.owner, ttlMs: this.#o.leaseMs ?? BANK_RUN_LEASE_MS, log: this.#o.log });
       try {
-        return await this.#run(by);
+        return await this.#run(by, lease);
       } finally {
-        await this.#o.leases.release(LEASE, this.#o.owner, lease.token);
+        await lease.release();
       }
     });
   }
 
-  async #run(by: string): Promise<BankRunResult> {
+  async #run(by: string, lease: RunLease): Promise<BankRunResult> {
     const store = this.#store;
     const skipped: BankSkip[] = [];
+    const hook = (step: "planned" | "filing", context: { payoutId?: bigint }) => this.#o.hooks?.at?.(step, context);
     // A crash may have left planned rows without their reserve: post them before reading balances.
-    await this.#reserve(await store.planned(), skipped);
+    await this.#reserve(await store.planned(), skipped, lease);
     this.#tag ??= await store.installationTag();
     const tag = this.#tag;
     const inFlight = await store.sellersInFlight();
@@ -299,7 +344,7 @@ export class BankRail {
       const back = returned.get(s.id);
       if (back !== undefined) {
         const why = back.reason === null ? "" : ` (${back.reason})`;
-        skipped.push({ sellerId: s.id, reason: "account_returned", detail: `the bank returned payout ${back.endToEndId} to this account${why}: set the seller's bank account again to resume` });
+        skipped.push({ sellerId: s.id, reason: "account_returned", detail: `the bank returned payout ${back.endToEndId} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume` });
         continue;
       }
       const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
@@ -312,15 +357,56 @@ export class BankRail {
         continue;
       }
       const { setAt: _a, setBy: _b, sellerId: _c, ...account } = a;
-      const p = await store.insertPlanned({ sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by, tag }, (id, endToEndId) =>
-        requestToJson(reserveRequest({ id, sellerId: s.id, currency: s.payoutCurrency, amount: available, endToEndId })),
+      const p = await store.insertPlanned(
+        { sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by, tag },
+        (id, endToEndId) => requestToJson(reserveRequest({ id, sellerId: s.id, currency: s.payoutCurrency, amount: available, endToEndId })),
+        (tx) => lease.verify(tx),
       );
       if (p === null) {
         skipped.push({ sellerId: s.id, reason: "in_flight", detail: "another planner instructed this seller meanwhile" });
         continue;
       }
-      await this.#reserve([p], skipped);
+      await hook("planned", { payoutId: p.id });
+      await this.#reserve([p], skipped, lease);
     }
+    await hook("filing", {});
+    const file = await this.#file(by, lease);
+    await this.writeFiles();
+    const payouts = file === null ? [] : await store.list({ fileId: file.id, limit: 10_000 });
+    return { file: file === null ? null : ((await store.file(file.id)) ?? file), payouts: payouts.reverse(), skipped };
+  }
+
+  /**
+   * What a run left planned when it died or lost its lease (another instance's, or this one's before
+   * a restart): reserved and filed, no other seller planned, under the lease (skipped while a run
+   * holds it). The worker's tick calls it, so such payouts go out without waiting for an operator's
+   * next run.
+   */
+  async resumeInterrupted(): Promise<BankFile | null> {
+    if ((await this.#store.planned()).length === 0) return null;
+    let lease: RunLease;
+    try {
+      lease = await RunLease.take({ store: this.#o.leases, lease: LEASE, holder: this.#o.owner, ttlMs: this.#o.leaseMs ?? BANK_RUN_LEASE_MS, log: this.#o.log });
+    } catch (e) {
+      if (isAppError(e) && e.code === PayoutErrors.plannerBusy.code) return null;
+      throw e;
+    }
+    try {
+      const skipped: BankSkip[] = [];
+      await this.#reserve(await this.#store.planned(), skipped, lease);
+      for (const x of skipped) this.#o.log?.warn({ sellerId: x.sellerId, reason: x.reason, detail: x.detail }, "bank payout of an interrupted run not resumed");
+      const file = await this.#file("worker (an interrupted run resumed)", lease);
+      if (file !== null) this.#o.log?.info({ fileId: file.id, count: file.count }, "bank payouts planned by an interrupted run filed");
+      return file;
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** The reserved planned payouts in one pain.001, recorded with their move to `instructed` (fenced); null when none. */
+  async #file(by: string, lease: RunLease): Promise<BankFile | null> {
+    const store = this.#store;
+    const tag = (this.#tag ??= await store.installationTag());
     const ready = (await store.planned()).filter((p) => p.pendingTxId !== null);
     let file: BankFile | null = null;
     if (ready.length > 0) {
@@ -335,18 +421,21 @@ export class BankRail {
         executionDate: day,
         transfers: ready.map((p) => ({ endToEndId: p.endToEndId, currency: p.currency, amount: p.amount, creditor: p.account, remittance: `Entrepot payout ${p.endToEndId} seller ${p.sellerId}` })),
       });
-      file = await store.insertFile({ id: messageId, count: ready.length, ctrlSum: controlSum, xml, createdBy: by }, ready.map((p) => p.id));
+      file = await store.insertFile({ id: messageId, count: ready.length, ctrlSum: controlSum, xml, createdBy: by }, ready.map((p) => p.id), (tx) => lease.verify(tx));
       this.#o.log?.info({ fileId: file.id, count: file.count, ctrlSum: file.ctrlSum }, "bank payout file recorded");
     }
-    await this.writeFiles();
-    const payouts = file === null ? [] : await store.list({ fileId: file.id, limit: 10_000 });
-    return { file: file === null ? null : ((await store.file(file.id)) ?? file), payouts: payouts.reverse(), skipped };
+    return file;
   }
 
-  /** Posts the stored reserve of each payout without one; a refusal rejects the payout (nothing was instructed). */
-  async #reserve(payouts: readonly BankPayout[], skipped: BankSkip[]): Promise<void> {
+  /**
+   * Posts the stored reserve of each payout without one; a refusal rejects the payout (nothing was
+   * instructed). Not in a fenced transaction: a run that lost its lease stops here by its deadline,
+   * and a reserve posted by two runs is one (its ledger key, the same stored request).
+   */
+  async #reserve(payouts: readonly BankPayout[], skipped: BankSkip[], lease: RunLease): Promise<void> {
     const todo = payouts.filter((p) => p.pendingTxId === null);
     if (todo.length === 0) return;
+    lease.check();
     const results = await this.#o.ledger.postBatch(todo.map((p) => requestFromJson(p.reserveRequest)));
     for (const [i, r] of results.entries()) {
       const p = todo[i]!;
@@ -545,7 +634,7 @@ export class BankRail {
       return { outcome: "already_rejected", payout: p };
     }
     await this.#store.markRejected(p.id, txId, reason);
-    await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `the bank returned the transfer (${reason}): no cash was booked, the reserve went back to the seller in journal transaction ${txId}`);
+    await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `the bank returned the transfer (${reason}): no cash was booked, the reserve went back to the seller in journal transaction ${txId}`, txId);
     return { outcome: "rejected", payout: p, detail: reason };
   }
 
@@ -588,7 +677,7 @@ export class BankRail {
     try {
       const cash = await ledger.post(requestFromJson(stored));
       await this.#store.markFinal(p.id, cash.transaction.id);
-      await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked in journal transaction ${cash.transaction.id}${replaced === null ? "" : ` from the bank's debit of ${entry.amount} ${entry.currency}, which replaced the one of ${replaced}`}`);
+      await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked in journal transaction ${cash.transaction.id}${replaced === null ? "" : ` from the bank's debit of ${entry.amount} ${entry.currency}, which replaced the one of ${replaced}`}`, cash.transaction.id);
       return { outcome: "final", payout: p, ...(replaced === null ? {} : { detail: `replaces the bank's earlier debit of ${replaced}, which never booked` }) };
     } catch (e) {
       if (!isAppError(e)) throw e;
@@ -621,7 +710,7 @@ export class BankRail {
       const currency = tx.metadata["settledCurrency"];
       const amount = tx.metadata["settledAmount"];
       await this.#store.markFinal(p.id, tx.id, currency === undefined || amount === undefined ? undefined : { currency, amount: BigInt(amount) });
-      await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `booked in journal transaction ${tx.id}`);
+      await this.#exceptions.resolveOpen(p.id, ["cash_refused", "cash_cleared"], `booked in journal transaction ${tx.id}`, tx.id);
       return "final";
     }
     return null;
@@ -660,7 +749,7 @@ export class BankRail {
         try {
           const cash = await this.#o.ledger.post(requestFromJson(p.cashRequest));
           if (await this.#store.markFinal(p.id, cash.transaction.id)) done++;
-          await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked on retry in journal transaction ${cash.transaction.id}`);
+          await this.#exceptions.resolveOpen(p.id, ["cash_refused"], `booked on retry in journal transaction ${cash.transaction.id}`, cash.transaction.id);
         } catch (e) {
           if (!isAppError(e)) throw e;
           if (e.code === LedgerErrors.idempotencyConflict.code && (await this.#settleFromLedger(p)) === "final") done++;
@@ -702,8 +791,9 @@ export class BankRail {
     return out;
   }
 
-  /** The worker's step: files not yet in the outbox, refused cash bookings, the inbox. */
+  /** The worker's step: an interrupted run's payouts, files not yet in the outbox, refused cash bookings, the inbox. */
   async tick(): Promise<void> {
+    await this.resumeInterrupted();
     await this.writeFiles();
     await this.retryCash();
     await this.processInbox();
@@ -735,20 +825,48 @@ export class BankRail {
     return this.#exceptions.list({ ...filter, limit: filter.limit ?? 100 });
   }
 
+  async exception(id: bigint): Promise<BankException> {
+    const x = await this.#exceptions.get(id);
+    if (x === null) throw exceptionNotFound(id);
+    return x;
+  }
+
   /**
-   * Resolves an exception once with a note: `exists` when it was resolved with the same note (a
-   * retry), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT with another, ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND.
+   * Resolves an exception once with a note, naming what settled it when the resolver gives it: a
+   * journal transaction (it must exist) and/or a cash statement entry (`cashEntryExists` checks it:
+   * the cash queue is where an adjusting entry is booked). `exists` when it was resolved with the
+   * same note and references (a retry), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT with others,
+   * ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND; a reference to nothing is ENT_PAYOUT_INVALID_REQUEST naming it.
    */
-  async resolveException(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
-    const r = await this.#exceptions.resolve(id, note, by);
-    if (r === null) throw PayoutErrors.bankExceptionNotFound(`bank notification exception ${id} does not exist`, { fields: [{ field: "params.id", message: "unknown exception" }] });
+  async resolveException(
+    id: bigint,
+    input: { note: string; journalTransactionId?: string; cashEntry?: { statementId: string; index: number } },
+    by: string,
+    cashEntryExists?: (statementId: bigint, index: number) => Promise<boolean>,
+  ): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    const refs = { journalTransactionId: input.journalTransactionId ?? null, cashEntry: input.cashEntry ?? null };
+    const same = (x: BankException) => {
+      const r = x.resolution;
+      return r !== null && r.note === input.note && r.journalTransactionId === refs.journalTransactionId && r.cashEntry?.statementId === refs.cashEntry?.statementId && r.cashEntry?.index === refs.cashEntry?.index;
+    };
+    const prior = await this.exception(id);
+    if (prior.resolution === null) {
+      const missing: Array<{ field: string; message: string }> = [];
+      if (refs.journalTransactionId !== null && (await this.#o.ledger.getTransaction(refs.journalTransactionId)) === null) missing.push({ field: "journalTransactionId", message: `no journal transaction ${refs.journalTransactionId}` });
+      if (refs.cashEntry !== null && !(await (cashEntryExists?.(BigInt(refs.cashEntry.statementId), refs.cashEntry.index) ?? Promise.resolve(false)))) {
+        missing.push({ field: "cashEntry", message: `bank statement ${refs.cashEntry.statementId} has no entry ${refs.cashEntry.index}` });
+      }
+      if (missing.length > 0) throw PayoutErrors.invalid(`the resolution names what does not exist: ${missing.map((m) => m.message).join("; ")}`, { fields: missing });
+    }
+    const r = await this.#exceptions.resolve(id, input.note, refs, by);
+    if (r === null) throw exceptionNotFound(id);
     if (r.resolved) {
-      this.#o.log?.info({ exceptionId: id.toString(), by }, "bank notification exception resolved");
+      this.#o.log?.info({ exceptionId: id.toString(), by, journalTransactionId: refs.journalTransactionId, cashEntry: refs.cashEntry }, "bank notification exception resolved");
       return { status: "created", exception: r.exception };
     }
-    if (r.exception.resolution?.note === note) return { status: "exists", exception: r.exception };
-    throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r.exception.resolution?.resolvedBy ?? "?"} with another note`, {
-      fields: [{ field: "note", message: "the exception is resolved with another note" }],
+    if (same(r.exception)) return { status: "exists", exception: r.exception };
+    throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r.exception.resolution?.resolvedBy ?? "?"} with another note or references`, {
+      fields: [{ field: "note", message: "the exception is resolved with another note or references" }],
     });
   }
 

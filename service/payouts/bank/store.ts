@@ -15,6 +15,15 @@ export interface BankAccount extends BankAccountRef {
   setBy: string;
 }
 
+/** The payout the bank returned from the seller's account since it was set: runs skip the seller until it is set again. */
+export interface BankAccountHold {
+  payoutId: bigint;
+  endToEndId: string;
+  reason: string | null;
+  /** The account the bank returned it from (as instructed). */
+  account: BankAccountRef;
+}
+
 export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned"] as const;
 export type BankPayoutStatus = (typeof BANK_PAYOUT_STATUSES)[number];
 
@@ -149,8 +158,24 @@ export class BankStore {
     return (await this.sql.q(`SELECT * FROM payout_bank_accounts ORDER BY seller_id`)).map(accountOf);
   }
 
-  async setAccount(a: Omit<BankAccount, "setAt">): Promise<BankAccount> {
-    const [r] = await this.sql.q(
+  /**
+   * Sets the seller's account in one transaction with its row locked: `decide` sees the account on
+   * file and its hold (as of now) and says whether to write it (`set_at` moves, which lifts the
+   * hold) or keep the one on file untouched; it may throw instead.
+   */
+  async setAccount(a: Omit<BankAccount, "setAt">, decide: (current: BankAccount | null, hold: BankAccountHold | null) => "write" | "keep"): Promise<BankAccount> {
+    return this.sql.transaction(async (tx) => {
+      const [cur] = await tx.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1 FOR UPDATE`, a.sellerId);
+      const current = cur ? accountOf(cur) : null;
+      // With no account on file (taken off the rail since), the seller's last bank payout, if the bank returned it.
+      const hold = current === null ? await BankStore.#lastReturned(tx, a.sellerId) : ((await BankStore.#returned(tx, a.sellerId)).get(a.sellerId) ?? null);
+      if (decide(current, hold) === "keep" && current !== null) return current;
+      return BankStore.#writeAccount(tx, a);
+    });
+  }
+
+  static async #writeAccount(sql: SqlRunner, a: Omit<BankAccount, "setAt">): Promise<BankAccount> {
+    const [r] = await sql.q(
       `INSERT INTO payout_bank_accounts (seller_id, holder_name, iban, account_number, bic, clearing_system, clearing_member, country, set_at, set_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
        ON CONFLICT (seller_id) DO UPDATE SET holder_name = EXCLUDED.holder_name, iban = EXCLUDED.iban, account_number = EXCLUDED.account_number,
@@ -177,10 +202,15 @@ export class BankStore {
   /**
    * Records a planned payout; its reserve request is built from the id the row gets. Null when the
    * seller already has a payout planned or instructed (the partial unique index says so, whatever
-   * any lease said).
+   * any lease said). `fence`: the run's lease verified inside the transaction (it throws if lost).
    */
-  async insertPlanned(p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string; tag: string }, request: (id: bigint, endToEndId: string) => unknown): Promise<BankPayout | null> {
+  async insertPlanned(
+    p: { sellerId: string; currency: string; amount: bigint; account: BankAccountRef; createdBy: string; tag: string },
+    request: (id: bigint, endToEndId: string) => unknown,
+    fence?: (tx: SqlRunner) => Promise<void>,
+  ): Promise<BankPayout | null> {
     return this.sql.transaction(async (tx) => {
+      await fence?.(tx);
       const [{ id }] = (await tx.q<Array<{ id: bigint }>>(`SELECT nextval('bank_payouts_id_seq') AS id`)) as [{ id: bigint }];
       const endToEndId = bankEndToEndId(p.tag, id);
       const [r] = await tx.q(
@@ -211,30 +241,46 @@ export class BankStore {
     return (await this.sql.q(`SELECT * FROM bank_payouts WHERE status = 'planned' ORDER BY id`)).map(payoutOf);
   }
 
-  /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
   /**
    * Sellers whose bank account on file had a payout returned (before or after final) since it was
    * set: paying the same account again would be returned again, charges and all. Setting the account
-   * again (new details, or the same ones confirmed) clears it. Per seller the latest such payout.
+   * again (another account, or the same one confirmed: rail.ts) clears it. Per seller the latest such payout.
    */
-  async sellersReturned(): Promise<Map<string, { payoutId: bigint; endToEndId: string; reason: string | null }>> {
-    const rows = await this.sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null }>>(
-      `SELECT DISTINCT ON (p.seller_id) p.seller_id, p.id, p.end_to_end_id, p.reason
-         FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
-        WHERE p.status IN ('rejected', 'returned') AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
-        ORDER BY p.seller_id, p.id DESC`,
-    );
-    return new Map(rows.map((r) => [r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason }]));
+  async sellersReturned(): Promise<Map<string, BankAccountHold>> {
+    return BankStore.#returned(this.sql, null);
   }
 
+  /** `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger refused is rejected while planned). */
+  static async #returned(sql: SqlRunner, sellerId: string | null): Promise<Map<string, BankAccountHold>> {
+    const rows = await sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
+      `SELECT DISTINCT ON (p.seller_id) p.seller_id, p.id, p.end_to_end_id, p.reason, p.account
+         FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
+        WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
+          AND ($1::text IS NULL OR p.seller_id = $1)
+        ORDER BY p.seller_id, p.id DESC`,
+      sellerId,
+    );
+    return new Map(rows.map((r) => [r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }]));
+  }
+
+  static async #lastReturned(sql: SqlRunner, sellerId: string): Promise<BankAccountHold | null> {
+    const [r] = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; file_id: string | null }>>(
+      `SELECT id, end_to_end_id, reason, account, status, file_id FROM bank_payouts WHERE seller_id = $1 AND file_id IS NOT NULL ORDER BY id DESC LIMIT 1`,
+      sellerId,
+    );
+    return r === undefined || (r.status !== "rejected" && r.status !== "returned") ? null : { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account };
+  }
+
+  /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
   async sellersInFlight(): Promise<Set<string>> {
     const rows = await this.sql.q<Array<{ seller_id: string }>>(`SELECT DISTINCT seller_id FROM bank_payouts WHERE status IN ('planned', 'instructed')`);
     return new Set(rows.map((r) => r.seller_id));
   }
 
-  /** The file and the move of its payouts from planned to instructed, in one transaction. */
-  async insertFile(file: Omit<BankFile, "createdAt" | "writtenAt">, payoutIds: readonly bigint[]): Promise<BankFile> {
+  /** The file and the move of its payouts from planned to instructed, in one transaction (fenced like `insertPlanned`). */
+  async insertFile(file: Omit<BankFile, "createdAt" | "writtenAt">, payoutIds: readonly bigint[], fence?: (tx: SqlRunner) => Promise<void>): Promise<BankFile> {
     return this.sql.transaction(async (tx) => {
+      await fence?.(tx);
       const [r] = await tx.q(`INSERT INTO bank_payout_files (id, count, ctrl_sum, xml, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *`, file.id, file.count, file.ctrlSum, file.xml, file.createdBy);
       const moved = await tx.q(`UPDATE bank_payouts SET status = 'instructed', file_id = $1, updated_at = now() WHERE id = ANY($2::bigint[]) AND status = 'planned' RETURNING id`, file.id, payoutIds);
       if (moved.length !== payoutIds.length) throw new Error(`bank payout file ${file.id}: ${payoutIds.length - moved.length} payouts were no longer planned`);
