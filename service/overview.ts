@@ -1,5 +1,6 @@
 /**
  * The dashboard's overview, read through each module's service (none of them is written to):
+ * when the latest posted settlement occurred (where the dashboard's volumes end by default),
  * per-currency balances from the ledger's running totals, how far the journal is anchored, payouts
  * per rail, state and currency, and what waits for a person: open gateway reconciliation exceptions
  * and unmatched bank statement entries by age, open bank payout exceptions. Parts whose module is
@@ -9,9 +10,12 @@ import type { AnchorService } from "./anchoring/index.js";
 import type { CashReconciliation } from "./cash/index.js";
 import type { BalanceSummary, Ledger } from "./ledger/types.js";
 import type { BankRail, PayoutService } from "./payouts/index.js";
+import type { SettlementService } from "./settlement/index.js";
 import { AGE_BUCKETS, type AgeBucket, type ReconciliationService } from "./reconciliation/index.js";
 
 export interface Overview {
+  /** The latest occurredAt of a posted settlement record (null: none), by time, not by booking order. */
+  settlements: { latestOccurredAt: Date | null };
   balances: BalanceSummary[];
   anchoring: {
     /** Sequence of the newest journal transaction (0: empty journal). */
@@ -34,6 +38,7 @@ export interface Overview {
 
 export interface OverviewSources {
   ledger: Ledger;
+  settlement?: Pick<SettlementService, "latestOccurredAt"> | undefined;
   anchoring?: AnchorService | undefined;
   payouts?: PayoutService | undefined;
   bank?: BankRail | undefined;
@@ -42,7 +47,8 @@ export interface OverviewSources {
 }
 
 export async function readOverview(s: OverviewSources): Promise<Overview> {
-  const [balances, anchoredThrough, vault, bank, exceptions, cash, bankExceptions] = await Promise.all([
+  const [latestOccurredAt, balances, anchoredThrough, vault, bank, exceptions, cash, bankExceptions] = await Promise.all([
+    s.settlement?.latestOccurredAt() ?? null,
     s.ledger.balanceSummary(),
     s.anchoring?.anchoredThrough() ?? null,
     s.payouts?.summary() ?? [],
@@ -53,6 +59,7 @@ export async function readOverview(s: OverviewSources): Promise<Overview> {
   ]);
   const position = await s.ledger.journalPosition(anchoredThrough ?? 0n);
   return {
+    settlements: { latestOccurredAt },
     balances,
     anchoring: {
       journalHead: position.head,

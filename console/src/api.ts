@@ -148,11 +148,11 @@ export function canWrite(s: Session | null): boolean {
 }
 
 /**
- * Whether the session's key may read webhook endpoints and deliveries: the routes take admin or
- * gateway:write (service/http/routes/webhooks.ts), never finance:read or finance:write.
+ * Whether the session's key may read webhook endpoints and deliveries: the read routes take admin,
+ * gateway:write or finance:read (which finance:write implies; service/http/routes/webhooks.ts).
  */
 export function canReadWebhooks(s: Session | null): boolean {
-  return s !== null && (s.scopes.includes("admin") || s.scopes.includes("gateway:write"));
+  return s !== null && ["admin", "gateway:write", "finance:read", "finance:write"].some((scope) => s.scopes.includes(scope));
 }
 
 /**

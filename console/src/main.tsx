@@ -7,7 +7,7 @@ import { render, type JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { canReadWebhooks, canWrite, currentSession, onSessionEnd, signOut, type Session } from "./api";
 import { match, navigate, useLocation, type Location } from "./router";
-import { ErrorBox, Link, Loading } from "./ui";
+import { ErrorBox, focusHeadingWhenShown, Link, Loading } from "./ui";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
 import { Settlements } from "./views/Settlements";
@@ -93,6 +93,8 @@ function App(): JSX.Element {
           // Signed in from a view's URL (a bookmark, a link, an ended session): that view.
           if (location.path !== "/sign-in") navigate(`${location.path}${window.location.search}`, { replace: true });
           else navigate("/", { replace: true });
+          // The form that held focus is gone: the view's heading takes it, not the page's body.
+          focusHeadingWhenShown();
         }}
       />
     );

@@ -117,6 +117,28 @@ export function useFocusLater(): (id: string) => void {
   }, []);
 }
 
+/**
+ * Focuses the view's main heading as soon as it is on screen (a view may load before it renders its
+ * title), so a keyboard or screen reader user starts on the page's heading rather than the body
+ * (after a sign-in, whose form is gone). Gives up after `timeoutMs`, or when focus was put
+ * elsewhere meanwhile.
+ */
+export function focusHeadingWhenShown(timeoutMs = 10_000): void {
+  const start = document.activeElement;
+  const end = Date.now() + timeoutMs;
+  const attempt = () => {
+    const moved = document.activeElement !== start && document.activeElement !== document.body && document.activeElement !== null;
+    if (moved || Date.now() > end) return;
+    const h = document.getElementById(PAGE_HEADING_ID);
+    if (h === null) {
+      window.setTimeout(attempt, 50);
+      return;
+    }
+    h.focus();
+  };
+  window.setTimeout(attempt, 0);
+}
+
 export type Loaded<T> = { state: "loading" } | { state: "error"; error: unknown } | { state: "ok"; value: T };
 
 /** Loads `fn` whenever `deps` change; the latest call wins (a slow old answer never overwrites a new one). */
@@ -324,13 +346,18 @@ export function Fields(props: { rows: [string, ComponentChildren][] }): JSX.Elem
   );
 }
 
+/** The id of every view's main heading (its Title): where focus goes once a sign-in has shown the view (`focusHeadingWhenShown`). */
+export const PAGE_HEADING_ID = "page-h";
+
 export function Title(props: { children: string; sub?: ComponentChildren }): JSX.Element {
   useEffect(() => {
     document.title = `${props.children} · Entrepot console`;
   }, [props.children]);
   return (
     <header class="title">
-      <h1>{props.children}</h1>
+      <h1 id={PAGE_HEADING_ID} tabIndex={-1}>
+        {props.children}
+      </h1>
       {props.sub !== undefined && <p class="muted">{props.sub}</p>}
     </header>
   );

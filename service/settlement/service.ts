@@ -268,6 +268,14 @@ export class SettlementService {
   }
 
   /**
+   * When the latest posted record occurred (null: none): the end of the volumes a dashboard shows by
+   * default. Not the newest record's: a late event is booked after records that occurred after it.
+   */
+  async latestOccurredAt(): Promise<Date | null> {
+    return this.repo.latestOccurredAt();
+  }
+
+  /**
    * The settlement explorer: records newest first (by id), filtered, in cursor pages. With
    * `gateway` in the scope (a gateway key), that gateway's only: asking for another one finds nothing.
    */

@@ -183,9 +183,17 @@ export class WebhookService {
     return eventIdText(eventId);
   }
 
-  async listDeliveries(owner: EndpointOwner, id: string, opts: { status?: DeliveryStatus; before?: bigint; limit?: number }): Promise<WebhookDelivery[]> {
+  /**
+   * One page of an endpoint's deliveries, newest first, and the cursor of the next (the last event
+   * id of this page), null when nothing is behind it: one row more than the page is read, so a full
+   * last page is never followed by an empty one.
+   */
+  async listDeliveries(owner: EndpointOwner, id: string, opts: { status?: DeliveryStatus; before?: bigint; limit?: number }): Promise<{ items: WebhookDelivery[]; nextCursor: bigint | null }> {
     await this.#own(owner, id);
-    return this.store.deliveries(id, { ...opts, limit: opts.limit ?? 100 });
+    const limit = opts.limit ?? 100;
+    const rows = await this.store.deliveries(id, { ...opts, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.eventId : null };
   }
 
   async getDelivery(owner: EndpointOwner, id: string, eventId: bigint): Promise<{ delivery: WebhookDelivery; event: WebhookEventBody; attempts: WebhookAttempt[] }> {

@@ -385,6 +385,7 @@ export class WebhookStore {
     return Number((row as Row).n);
   }
 
+  /** An endpoint's deliveries newest first (by event id), of events before `before`, at most `limit`. */
   async deliveries(endpointId: string, opts: { status?: DeliveryStatus; before?: bigint; limit: number }): Promise<WebhookDelivery[]> {
     const rows = await this.sql.q(
       `SELECT d.*, ev.type FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id

@@ -3,15 +3,18 @@
  * demo data): a list's page is the URL's like its filters (Back, Forward, a reload and a shared link
  * return to it); a bank statement says how many of its unmatched entries are still open once some
  * are resolved; a revaluation updates the trial balance on screen; focus is never left on the page's
- * body by a button that disables itself, and the hidden file input shows where focus is. Readers in
+ * body by a button that disables itself nor by the sign-in (the view's heading takes it, or the key
+ * field after a refused key), and the hidden file input shows where focus is; the overview's
+ * default window ends on the day the latest settlement occurred, a late one booked last. Readers in
  * São Paulo and Shenzhen, on a desktop and on a phone, by keyboard where it matters.
  */
+import { createHmac } from "node:crypto";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { financeKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
+import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -77,6 +80,69 @@ describe("the console's lists and statements (Chromium)", () => {
     await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
     return page;
   }
+
+  it("gives the view's heading focus once signed in, and the key field back after a refused key", { timeout: 60_000 }, async () => {
+    const page = await (await browser.newContext(DESKTOP)).newPage();
+    await page.goto(`${url}/console/settlements`);
+    const key = page.getByLabel("API key");
+    await key.fill(`ent_000000000000_${"x".repeat(43)}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("api-key");
+    expect([await key.getAttribute("aria-invalid"), await key.getAttribute("aria-describedby")]).toEqual(["true", "sign-in-error"]);
+    expect(await page.locator("#sign-in-error").textContent()).toContain("ENT_AUTH_INVALID_KEY");
+    // Typed again and sent by keyboard: the view the URL named, its heading focused.
+    await key.fill(finance);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Settlements" }).waitFor();
+    await expect.poll(() => focused(page)).toEqual({ id: "page-h", text: "Settlements" });
+    await page.context().close();
+
+    // Signed in from the console's root, with the mouse: the overview's heading.
+    const root = await (await browser.newContext(PHONE)).newPage();
+    await root.goto(`${url}/console/`);
+    await root.getByLabel("API key").fill(finance);
+    await root.getByRole("button", { name: "Sign in" }).click();
+    await root.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    await expect.poll(() => focused(root)).toEqual({ id: "page-h", text: "Overview" });
+    await root.context().close();
+  });
+
+  it("ends the overview's default window on the day the latest settlement occurred, not on the last one booked, and says what it counts", { timeout: 90_000 }, async () => {
+    // A late event, booked last: it occurred on 10 December, before most of the demo's settlements.
+    const readme = /^body='(.+)'$/m.exec(await readFile(path.join(ROOT, "README.md"), "utf8"))?.[1] ?? "";
+    const body = readme.replace("evt-readme-1", "evt-late-overview-1").replace("ORD-README-1", "ORD-LATE-OVERVIEW-1");
+    expect((JSON.parse(body) as { occurredAt: string }).occurredAt).toBe("2024-12-10T09:00:00Z");
+    const [gatewayKey, secret] = gatewayKeyOf(stack);
+    const ts = (Date.now() / 1000).toFixed(3);
+    const posted = await fetch(`${url}/v1/settlements/events`, {
+      method: "POST",
+      body,
+      headers: { authorization: `Bearer ${gatewayKey}`, "content-type": "application/json", "entrepot-timestamp": ts, "entrepot-signature": `v1=${createHmac("sha256", secret ?? "").update(`${ts}.${body}`).digest("hex")}` },
+    });
+    expect(posted.status, await posted.clone().text()).toBe(201);
+    // Every record, for the latest occurredAt; the newest by id is the late one.
+    const occurred: string[] = [];
+    for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
+      const r = await api(`/v1/settlements?limit=500${cursor === null ? "" : `&cursor=${cursor}`}`);
+      const p = (await r.json()) as { items: { event: { occurredAt: string; gatewayEventId: string } }[]; nextCursor: string | null };
+      if (first) expect(p.items[0]?.event.gatewayEventId).toBe("evt-late-overview-1");
+      occurred.push(...p.items.map((i) => i.event.occurredAt));
+      cursor = p.nextCursor;
+    }
+    const latest = occurred.reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a));
+    const lastDay = new Date(latest).toISOString().slice(0, 10);
+    expect(lastDay > "2024-12-10").toBe(true);
+
+    const page = await signedIn(DESKTOP);
+    await expect.poll(() => page.locator("#o-to").inputValue()).toBe(lastDay);
+    const from = new Date(Date.parse(lastDay) - 29 * 86_400_000).toISOString().slice(0, 10);
+    expect(await page.locator("#o-from").inputValue()).toBe(from);
+    // What the volumes count: every event type, by when it occurred (the chart alone is of captures).
+    const sub = (await page.locator("header.title p").textContent()) ?? "";
+    expect(sub).toMatch(/^Settlement events of every type that occurred from .+ to before .+: the 30 UTC days up to the latest$/);
+    await page.context().close();
+  });
 
   const firstCell = (page: Page) => page.locator("table.list tbody tr").first().locator("td").first().textContent();
 

@@ -4,8 +4,9 @@
  * failed attempt and another, failed twice, is dead (the stack retries once, after half a second).
  * The endpoint and its deliveries listed, a failed attempt with its status, the dead-letter filter
  * and the list's page kept in the URL, a dead delivery redelivered from the page by keyboard on a phone, disable, enable
- * and a test event with their outcomes in words, a problem with its code; a finance session sees
- * neither the page nor a write action. The endpoint's secret is never on screen.
+ * and a test event with their outcomes in words, a problem with its code; the deliveries' last page,
+ * full, offers no older page; a finance session reads the endpoints, deliveries and attempts and sees
+ * no write action. The endpoint's secret is never on screen.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -276,14 +277,16 @@ describe("the console's webhooks (Chromium)", () => {
     await page.context().close();
   });
 
-  it("keeps the deliveries' page in the URL beside the status: a reload and Back return to it, a new filter starts on page 1", { timeout: 90_000 }, async () => {
+  it("keeps the deliveries' page in the URL beside the status: a reload and Back return to it, a new filter starts on page 1; a full last page offers no older one", { timeout: 120_000 }, async () => {
     const enabled = await api(`/v1/webhooks/endpoints/${endpoint.id}/enable`, { method: "POST" });
     expect(enabled.status, await enabled.clone().text()).toBe(200);
     const all = async () => ((await (await api(`/v1/webhooks/endpoints/${endpoint.id}/deliveries?limit=100`)).json()) as { items: Delivery[] }).items;
     const had = (await all()).length;
-    // More deliveries than one page of the list (25), and not two.
-    for (let i = 0; i < 25; i++) await sendTest();
-    await expect.poll(async () => (await all()).length, { timeout: 30_000 }).toBe(had + 25);
+    // Two full pages of the list (25 each): the second is the last, with nothing behind it.
+    const more = 50 - had;
+    expect(more).toBeGreaterThan(25);
+    for (let i = 0; i < more; i++) await sendTest();
+    await expect.poll(async () => (await all()).length, { timeout: 60_000 }).toBe(50);
     const newest = (await all()).map((d) => d.eventId);
 
     const page = await signedIn(admin, DESKTOP);
@@ -296,6 +299,8 @@ describe("the console's webhooks (Chromium)", () => {
     expect(new URL(page.url()).searchParams.get("pages")).toBe(newest[24]);
     expect(newest.length).toBeGreaterThan(25);
     await expect.poll(shown).toBe(newest.slice(25).join(" "));
+    // The last page, full: no Older button to an empty page.
+    expect(await page.getByRole("button", { name: "Older →" }).isDisabled()).toBe(true);
     await page.reload();
     await page.getByText("Page 2").waitFor();
     await expect.poll(shown).toBe(newest.slice(25).join(" "));
@@ -311,21 +316,40 @@ describe("the console's webhooks (Chromium)", () => {
     await page.context().close();
   });
 
-  it("shows a finance session neither the webhooks nor a write action, as the service refuses them", { timeout: 60_000 }, async () => {
+  it("shows a finance session the endpoints, their deliveries and attempts, read only, as the service allows: no write action", { timeout: 90_000 }, async () => {
     for (const key of [keyOf(stack, "demo auditor"), financeKeyOf(stack)]) {
       const page = await signedIn(key, PHONE);
       const nav = page.getByRole("navigation", { name: "Console" });
-      await nav.getByRole("link", { name: "Payouts" }).waitFor();
-      expect(await nav.getByRole("link", { name: "Webhooks" }).count()).toBe(0);
+      await nav.getByRole("link", { name: "Webhooks" }).click();
+      await page.getByRole("heading", { level: 1, name: "Webhooks" }).waitFor();
+      const row = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: endpoint.url }) });
+      await row.waitFor();
+      await page.getByTestId("webhooks-read-only").waitFor();
+      await row.getByRole("link", { name: endpoint.url }).click();
+      await page.getByRole("heading", { level: 1, name: `Webhook endpoint ${endpoint.id}` }).waitFor();
+      // Its deliveries, newest first (how many depends on the tests before this one).
+      await page.locator("table.list tbody tr td:first-child a").first().waitFor();
+      await page.getByTestId("webhooks-read-only").waitFor();
+      await axe(page, "webhook-endpoint-read-only");
+      await page.goto(`${url}/console/webhooks/${endpoint.id}/deliveries/${events.retried}`);
+      await page.getByRole("heading", { level: 1, name: `Delivery of ${events.retried}` }).waitFor();
+      expect((await page.getByTestId("wh-attempt-1").locator("td").allTextContents())[2]).toBe("HTTP 500");
+      await page.getByTestId("webhooks-read-only").waitFor();
       for (const view of [`/webhooks`, `/webhooks/${endpoint.id}`, `/webhooks/${endpoint.id}/deliveries/${events.dead}`]) {
         await page.goto(`${url}/console${view}`);
-        await page.getByTestId("webhooks-no-access").waitFor();
+        await page.getByTestId("webhooks-read-only").waitFor();
+        expect(await page.getByTestId("webhooks-no-access").count()).toBe(0);
         expect(await page.getByRole("button", { name: /Disable|Enable|Send test event|Redeliver/ }).count()).toBe(0);
-        expect(await page.getByText(endpoint.url).count()).toBe(0);
+        await noSecret(page);
       }
-      // The page hides what the service refuses anyway.
-      const status = await page.evaluate<number>(`fetch("/v1/webhooks/endpoints").then((r) => r.status)`);
-      expect(status).toBe(403);
+      await shot(page, "webhook-delivery-read-only");
+      // The service reads them to this session, and refuses it every write.
+      expect(await page.evaluate<number>(`fetch("/v1/webhooks/endpoints").then((r) => r.status)`)).toBe(200);
+      const csrf = await page.evaluate<string>(`fetch("/v1/sessions/current").then((r) => r.json()).then((s) => s.csrfToken)`);
+      const write = await page.evaluate<{ status: number; code: string }>(
+        `fetch("/v1/webhooks/endpoints/${endpoint.id}/disable", { method: "POST", headers: { "x-csrf-token": ${JSON.stringify(csrf)} } }).then(async (r) => ({ status: r.status, code: (await r.json()).code }))`,
+      );
+      expect(write).toEqual({ status: 403, code: "ENT_AUTH_INSUFFICIENT_SCOPE" });
       await page.context().close();
     }
   });

@@ -31,6 +31,7 @@ interface Volume {
   amountMinor: string;
 }
 interface OverviewBody {
+  settlements: { latestOccurredAt: string | null };
   balances: Array<{ currency: string; debitBalances: string; creditBalances: string; accounts: number }>;
   anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: Array<{ rail: string; state: string; currency: string; count: number; amountMinor: string }>;
@@ -115,6 +116,18 @@ describe.each(kinds)("report routes on %s", (kind) => {
     const cash = json<{ openByAge: Record<string, number> }>(await h.get("/v1/cash/exceptions?status=open")).openByAge;
     expect(o.cashExceptions).toEqual(["0-7", "8-30", "over-30"].map((ageBucket) => ({ ageBucket, count: cash[ageBucket] })));
     expect(o.bankPayoutExceptions).toBe(h.services.bank === undefined ? 0 : json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open);
+  });
+
+  it("says when the latest settlement occurred, by time: a late event booked last does not move it back", async () => {
+    const rates = await h.post("/v1/fx/rates", { rates: usdRates(["BRL", "CNY"], "2024-11-30", new Date("2024-11-30T00:00:00.000Z")) }, h.keys.admin);
+    expect(rates.statusCode, rates.body).toBe(201);
+    const late = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "rep-late", settlementId: "ORD-R-LATE", occurredAt: "2024-11-30T10:00:00.000Z" }));
+    expect(late.statusCode, late.body).toBe(201);
+    // The newest record by id is the late one...
+    const newest = json<{ items: Array<{ event: { occurredAt: string } }> }>(await h.get("/v1/settlements?limit=1"));
+    expect(newest.items[0]?.event.occurredAt).toBe("2024-11-30T10:00:00.000Z");
+    // ...but the latest to have occurred is still rep-3's.
+    expect(json<OverviewBody>(await h.get("/v1/reports/overview")).settlements).toEqual({ latestOccurredAt: "2024-12-03T00:00:00.000Z" });
   });
 
   it("lists vault and bank payouts apart by rail, and counts lag from the anchored sequence", async () => {

@@ -1,6 +1,7 @@
 /**
- * The overview: settlement volumes by market and currency per day (a chart, and the same figures as
- * a table for screen readers and for copying), balances per currency, anchoring lag, payouts by
+ * The overview: settlement volumes by market and currency per day (a chart of the captures, and
+ * every event type's figures as a table for screen readers and for copying; by default the 30 UTC
+ * days up to the latest settlement to have occurred), balances per currency, anchoring lag, payouts by
  * state, and what waits for a person: open gateway and bank statement exceptions by age and open
  * bank payout exceptions, each count linking to its queue.
  */
@@ -11,8 +12,7 @@ import { get } from "../api";
 import { sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
-import type { Page, Settlement } from "../types";
-import { Link, ListTable, Money, Show, Time, Title, useLoad } from "../ui";
+import { Link, ListTable, Money, Show, Time, Title, useLoad, type Loaded } from "../ui";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -26,6 +26,8 @@ interface Volume {
 }
 
 interface OverviewReport {
+  /** When the latest posted settlement occurred (by time, not by booking order); null: none. */
+  settlements: { latestOccurredAt: string | null };
   /** Posted balances of debit-normal and of credit-normal accounts per currency (they are equal when the books balance). */
   balances: { currency: string; debitBalances: string; creditBalances: string; accounts: number }[];
   anchoring: { journalHead: string | null; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
@@ -162,24 +164,41 @@ function daysBetween(from: string, to: string): string[] {
   return out;
 }
 
+/**
+ * The 30 UTC days up to the end of the day the latest settlement occurred (the demo's data is of
+ * December 2024), or up to today without one. By time: the newest record booked may be a late
+ * event that occurred days before others.
+ */
+function defaultWindow(latestOccurredAt: string | null): { from: string; to: string } {
+  const end = latestOccurredAt === null ? Date.now() : Date.parse(latestOccurredAt);
+  const endDay = Math.floor(end / DAY) * DAY + DAY;
+  return { from: new Date(endDay - 30 * DAY).toISOString(), to: new Date(endDay).toISOString() };
+}
+
 export function Overview(props: ViewProps): JSX.Element {
   const q = props.location.query;
-  const [range] = useLoad(async () => {
-    const to = q.get("to");
-    const from = q.get("from");
-    if (to !== null && from !== null) return { from, to };
-    // Default: the 30 days up to the newest settlement (the demo's data is of December 2024).
-    const newest = await get<Page<Settlement>>("/v1/settlements", { limit: 1 });
-    const end = newest.items[0] === undefined ? Date.now() : Date.parse(newest.items[0].event.occurredAt);
-    const endDay = Math.floor(end / DAY) * DAY + DAY;
-    return { from: new Date(endDay - 30 * DAY).toISOString(), to: new Date(endDay).toISOString() };
-  }, [q.toString()]);
-  const [volumes] = useLoad(async () => (range.state === "ok" ? (await get<{ items: Volume[] }>("/v1/reports/volumes", range.value)).items : null), [range]);
   const [overview] = useLoad(() => get<OverviewReport>("/v1/reports/overview"), []);
+  const asked = q.get("from") !== null && q.get("to") !== null ? { from: q.get("from") as string, to: q.get("to") as string } : null;
+  const range: Loaded<{ from: string; to: string }> =
+    asked !== null ? { state: "ok", value: asked } : overview.state === "ok" ? { state: "ok", value: defaultWindow(overview.value.settlements.latestOccurredAt) } : overview;
+  const span = range.state === "ok" ? `${range.value.from}/${range.value.to}` : null;
+  const [volumes] = useLoad(async () => (range.state === "ok" ? (await get<{ items: Volume[] }>("/v1/reports/volumes", range.value)).items : null), [span]);
 
   return (
     <>
-      <Title sub={range.state === "ok" ? <>Captures <Time iso={range.value.from} /> – <Time iso={range.value.to} /></> : undefined}>Overview</Title>
+      <Title
+        sub={
+          range.state === "ok" ? (
+            // What the volumes count: posted settlement events of every type (captures, refunds, chargebacks, releases…), by when they occurred.
+            <>
+              Settlement events of every type that occurred from <Time iso={range.value.from} /> to before <Time iso={range.value.to} />
+              {asked === null && ": the 30 UTC days up to the latest"}
+            </>
+          ) : undefined
+        }
+      >
+        Overview
+      </Title>
       <section class="card" aria-labelledby="vol-h">
         <h2 id="vol-h">Volumes by market and currency per day</h2>
         <form

@@ -1,6 +1,6 @@
 /** Sign in: the API key is sent once to POST /v1/sessions and forgotten; a session cookie stays. */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { signIn, type Session } from "../api";
 import { ErrorBox } from "../ui";
 
@@ -9,6 +9,7 @@ export function SignIn(props: { onSignedIn: (s: Session) => void; ended: boolean
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const input = useRef<HTMLInputElement>(null);
   document.title = "Sign in · Entrepot console";
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -20,6 +21,12 @@ export function SignIn(props: { onSignedIn: (s: Session) => void; ended: boolean
       props.onSignedIn(s);
     } catch (err) {
       setError(err);
+      // The button disabled itself while signing in, which took focus from it: the key field takes
+      // it back (its value selected to type again), the error read out with it (aria-describedby).
+      window.setTimeout(() => {
+        input.current?.focus();
+        input.current?.select();
+      }, 0);
     } finally {
       setBusy(false);
     }
@@ -36,12 +43,25 @@ export function SignIn(props: { onSignedIn: (s: Session) => void; ended: boolean
       )}
       <form onSubmit={(e) => void submit(e)}>
         <label for="api-key">API key</label>
-        <input id="api-key" name="api-key" type="password" autocomplete="off" spellcheck={false} required value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} placeholder="ent_…" />
+        <input
+          ref={input}
+          id="api-key"
+          name="api-key"
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          required
+          value={key}
+          aria-invalid={error !== null ? true : undefined}
+          aria-describedby={error !== null ? "sign-in-error" : undefined}
+          onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          placeholder="ent_…"
+        />
         <button type="submit" disabled={busy || key.trim() === ""}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
       </form>
-      {error !== null && <ErrorBox error={error} />}
+      {error !== null && <ErrorBox error={error} id="sign-in-error" />}
     </main>
   );
 }

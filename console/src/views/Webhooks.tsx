@@ -1,10 +1,11 @@
 /**
  * Webhooks: the endpoints Entrepot pushes its events to, each endpoint's deliveries (the status and
  * the page are the URL's; `dead` is the dead-letter list) and one delivery with its event and every
- * attempt. The routes take an operator's key (admin) or a gateway's (gateway:write), so only such a
- * session sees them. A session writes only with admin and without gateway:write: a gateway key's
- * writes must be signed, which a session cannot do. The endpoint's secret is in the answer of its
- * creation and rotation only; the console does neither, so it never holds one.
+ * attempt. The read routes take a finance key (a team chasing a missing notification), an
+ * operator's (admin) or a gateway's (gateway:write); a finance session reads them and changes
+ * nothing. A session writes only with admin and without gateway:write: a gateway key's writes must
+ * be signed, which a session cannot do. The endpoint's secret is in the answer of its creation and
+ * rotation only; the console does neither, so it never holds one.
  */
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -12,6 +13,7 @@ import { ApiError, canManageWebhooks, canReadWebhooks, get, send, type Session }
 import { instantInWords } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
+import type { Page } from "../types";
 import { Badge, ErrorBox, Fields, Link, ListTable, Loading, Pager, Time, Title, useFocusLater, useLastValue, useLoad, useUrlPages, type Loaded } from "../ui";
 
 /** service/http/routes/webhooks.ts EndpointView. */
@@ -75,7 +77,7 @@ function NoAccess(props: { session: Session }): JSX.Element {
     <>
       <Title>Webhooks</Title>
       <p class="notice" data-testid="webhooks-no-access">
-        Webhook endpoints are managed with an operator's key (admin); this session's key has {props.session.scopes.join(", ") || "no scope"}, so the console does not show them.
+        Webhook endpoints are read with a finance, admin or gateway key; this session's key has {props.session.scopes.join(", ") || "no scope"}, so the console does not show them.
       </p>
     </>
   );
@@ -98,6 +100,15 @@ function EventTypes(props: { types: readonly string[] }): JSX.Element {
 function filterWords(f: WebhookEndpoint["filter"]): string {
   const parts = [f.gateway === null ? null : `gateway ${f.gateway}`, f.sellerId === null ? null : `seller ${f.sellerId}`, f.market === null ? null : `market ${f.market}`].filter((p) => p !== null);
   return parts.length === 0 ? "none (every matching event)" : parts.join(" · ");
+}
+
+/** Why a session that reads webhooks sees no action: only an operator's key changes them. */
+function ReadOnly(): JSX.Element {
+  return (
+    <p class="notice" data-testid="webhooks-read-only">
+      Read only: disabling, enabling, test events and redelivery take an operator's key (admin).
+    </p>
+  );
 }
 
 function EndpointState(props: { status: WebhookEndpoint["status"] }): JSX.Element {
@@ -161,14 +172,15 @@ function DeadCount(props: { endpointId: string }): JSX.Element {
 /** GET /v1/webhooks/endpoints: every endpoint this session's key manages. */
 export function Webhooks(props: ViewProps): JSX.Element {
   if (!canReadWebhooks(props.session)) return <NoAccess session={props.session} />;
-  return <EndpointList />;
+  return <EndpointList write={canManageWebhooks(props.session)} />;
 }
 
-function EndpointList(): JSX.Element {
+function EndpointList(props: { write: boolean }): JSX.Element {
   const [load] = useLoad(() => get<{ items: WebhookEndpoint[] }>("/v1/webhooks/endpoints"), []);
   return (
     <>
       <Title sub="The HTTPS endpoints Entrepot pushes its events to, signed with each endpoint's secret; their deliveries and attempts.">Webhooks</Title>
+      {!props.write && <ReadOnly />}
       <section class="card" aria-labelledby="wh-endpoints-h">
         <h2 id="wh-endpoints-h">Endpoints</h2>
         <Kept load={load}>
@@ -392,9 +404,8 @@ function EndpointPage(props: ViewProps): JSX.Element {
     props.location,
     "pages",
     async (cursor) => {
-      const page = await get<{ items: WebhookDelivery[] }>(`${endpointPath(id)}/deliveries`, { status, before: cursor, limit: PAGE });
-      // The API answers no cursor: a full page may have more behind it (an empty page, at worst).
-      return { items: page.items, next: page.items.length === PAGE ? (page.items.at(-1)?.eventId ?? null) : null };
+      const page = await get<Page<WebhookDelivery>>(`${endpointPath(id)}/deliveries`, { status, cursor, limit: PAGE });
+      return { items: page.items, next: page.nextCursor };
     },
     [id, status],
   );
@@ -420,6 +431,7 @@ function EndpointPage(props: ViewProps): JSX.Element {
                 ["Updated", <Time iso={e.updatedAt} />],
               ]}
             />
+            {!write && <ReadOnly />}
             {write && (
               <EndpointActions
                 endpoint={e}
@@ -612,7 +624,7 @@ function DeliveryPage(props: ViewProps): JSX.Element {
                 ["Raised", <Time iso={d.createdAt} />],
               ]}
             />
-            {write && <Redeliver endpointId={id} detail={x} onChanged={reload} />}
+            {write ? <Redeliver endpointId={id} detail={x} onChanged={reload} /> : <ReadOnly />}
             <section class="card" aria-labelledby="wh-attempts-h">
               <h2 id="wh-attempts-h">Attempts</h2>
               {x.attempts.length === 0 ? (

@@ -3,9 +3,10 @@
  *  - writes (events, quotes): a key bound to a gateway writes as that gateway only; an admin key
  *    without a binding writes as any gateway (operators correct and replay on gateways' behalf);
  *    a gateway:write key without a binding (issued before keys were bound) writes nothing.
- *  - reads of settlements, their proofs and FX quotes: finance:read and admin keys read every
- *    gateway's; a key whose only reading scope is gateway:write reads its own gateway's, and
- *    another gateway's record answers exactly as a missing one (404), so existence does not leak.
+ *  - reads of settlements, their proofs, FX quotes and webhook endpoints with their deliveries:
+ *    finance:read and admin keys read every gateway's (and the operators' endpoints); a key whose
+ *    only reading scope is gateway:write reads its own gateway's, and another gateway's record
+ *    answers exactly as a missing one (404), so existence does not leak.
  */
 import { HttpErrors } from "../errors.js";
 import { hasScope, type Principal } from "./keys.js";

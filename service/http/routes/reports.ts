@@ -38,6 +38,11 @@ const VolumesView = Type.Object({
 });
 
 const OverviewView = Type.Object({
+  settlements: Type.Object({
+    latestOccurredAt: Type.Union([DateTime, Type.Null()], {
+      description: "When the latest posted settlement record occurred (its occurredAt; null: none): by time, so a late event booked last does not move it back. The end of the volumes a dashboard shows by default",
+    }),
+  }),
   balances: Type.Array(
     Type.Object({
       currency: Type.String(),
@@ -91,13 +96,14 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Dashboard overview: balances, anchoring lag, payouts, open exceptions",
       description:
-        "`balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen; `cashExceptions`: open unmatched bank statement entries by age; `bankPayoutExceptions`: open bank payout exceptions.",
+        "`settlements.latestOccurredAt`: when the latest posted settlement record occurred. `balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen; `cashExceptions`: open unmatched bank statement entries by age; `bankPayoutExceptions`: open bank payout exceptions.",
       security: bearer,
       response: { 200: OverviewView, ...problems(401, 403, 429) },
     },
   }, async () => {
     const o = await readOverview(services);
     return {
+      settlements: { latestOccurredAt: o.settlements.latestOccurredAt?.toISOString() ?? null },
       balances: o.balances.map((b) => ({ currency: b.currency, debitBalances: b.debitBalances.toString(), creditBalances: b.creditBalances.toString(), accounts: b.accounts })),
       anchoring: {
         journalHead: o.anchoring.journalHead.toString(),

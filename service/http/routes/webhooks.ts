@@ -2,16 +2,17 @@
  * Webhook endpoints and their deliveries. Operators (admin) manage every endpoint; a gateway key
  * manages its gateway's endpoints (the owner is the gateway, so every key bound to it manages them),
  * which receive that gateway's settlement events only, and another owner's endpoint answers 404
- * like a missing one. A signing secret is in the answer of
+ * like a missing one. Finance keys read every endpoint, its deliveries and their attempts (a team
+ * chasing a missing notification), and change nothing. A signing secret is in the answer of
  * the creation and of each rotation, never again.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import type { Scope } from "../auth/keys.js";
-import { principalOf, writableGateway } from "../auth/reach.js";
+import { principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, DateTime, GatewayName, Identifier, LimitQuery, problems, SignatureHeaders, Text } from "../schemas/common.js";
-import { WEBHOOK_EVENT_TYPES, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
+import { WEBHOOK_EVENT_TYPES, WebhookErrors, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -104,20 +105,30 @@ const RotateBody = Type.Object(
   { previousValidUntil: Type.Optional({ ...DateTime, description: "Until when the replaced secret keeps signing too (default 24 h, at most 30 days)" }) },
   { additionalProperties: false },
 );
+const EventCursor = (description: string) => Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description });
 const DeliveriesQuery = Type.Object(
   {
     status: Type.Optional(Type.Union([Type.Literal("pending"), Type.Literal("waiting"), Type.Literal("delivered"), Type.Literal("dead")])),
-    before: Type.Optional(Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "Deliveries of events older than this one (the last eventId of the previous page)" })),
+    cursor: Type.Optional(EventCursor("nextCursor of the previous page")),
+    before: Type.Optional(EventCursor("Deliveries of events older than this one: the same as cursor (kept for earlier clients; not with cursor)")),
     limit: Type.Optional(LimitQuery),
   },
   { additionalProperties: false },
 );
 
 const manage: { auth: { scopes: Scope[] } } = { auth: { scopes: ["admin", "gateway:write"] } };
+/** Reads: finance keys too (never a secret: no view carries one). */
+const read: { auth: { scopes: Scope[] } } = { auth: { scopes: ["admin", "gateway:write", "finance:read"] } };
 
+/** Who manages: an operator, or a gateway (its own endpoints). */
 function ownerOf(request: FastifyRequest): EndpointOwner {
   const p = principalOf(request.principal);
   return { gateway: writableGateway(p), keyId: p.keyId };
+}
+/** Who reads: a finance or admin key every endpoint, a gateway key its gateway's (reach.ts readableGateway). */
+function readerOf(request: FastifyRequest): EndpointOwner {
+  const p = principalOf(request.principal);
+  return { gateway: readableGateway(p), keyId: p.keyId };
 }
 const eventNumber = (text: string) => BigInt(text.slice(4));
 
@@ -148,14 +159,27 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get("/v1/webhooks/endpoints", {
-    config: manage,
-    schema: { tags: [TAGS.webhooks], summary: "List endpoints", security: bearer, response: { 200: Type.Object({ items: Type.Array(EndpointView) }), ...problems(401, 403, 429) } },
-  }, async (request) => ({ items: (await webhooks.listEndpoints(ownerOf(request))).map(endpointView) }));
+    config: read,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "List endpoints",
+      description: "Oldest first. An admin or finance key lists every endpoint, a gateway key its gateway's. Never a secret.",
+      security: bearer,
+      response: { 200: Type.Object({ items: Type.Array(EndpointView) }), ...problems(401, 403, 429) },
+    },
+  }, async (request) => ({ items: (await webhooks.listEndpoints(readerOf(request))).map(endpointView) }));
 
   app.get("/v1/webhooks/endpoints/:id", {
-    config: manage,
-    schema: { tags: [TAGS.webhooks], summary: "Get an endpoint", security: bearer, params: EndpointId, response: { 200: EndpointView, ...problems(400, 401, 403, 404, 429) } },
-  }, async (request) => endpointView(await webhooks.getEndpoint(ownerOf(request), (request.params as { id: string }).id)));
+    config: read,
+    schema: {
+      tags: [TAGS.webhooks],
+      summary: "Get an endpoint",
+      description: "An admin or finance key reads any endpoint; a gateway key its gateway's (another one answers 404 like a missing one). Never a secret.",
+      security: bearer,
+      params: EndpointId,
+      response: { 200: EndpointView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => endpointView(await webhooks.getEndpoint(readerOf(request), (request.params as { id: string }).id)));
 
   for (const [action, status] of [["disable", "disabled"], ["enable", "active"]] as const) {
     app.post(`/v1/webhooks/endpoints/:id/${action}`, {
@@ -209,31 +233,40 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => reply.status(202).send({ eventId: await webhooks.sendTest(ownerOf(request), (request.params as { id: string }).id) }));
 
   app.get("/v1/webhooks/endpoints/:id/deliveries", {
-    config: manage,
+    config: read,
     schema: {
       tags: [TAGS.webhooks],
       summary: "An endpoint's deliveries",
-      description: "Newest first; `?status=dead` is the dead-letter list. Page on with `before=<last eventId>`.",
+      description:
+        "Newest first (by event id); `?status=dead` is the dead-letter list. Cursor pagination (`nextCursor`: pass it as `cursor` for the next page; null when there is none, so a full last page is not followed by an empty one); `limit` 1-1000 (default 100). `before=<eventId>` is the same as `cursor` (kept for earlier clients); both at once is 400 ENT_WEBHOOK_INVALID_REQUEST naming `before`.",
       security: bearer,
       params: EndpointId,
       querystring: DeliveriesQuery,
-      response: { 200: Type.Object({ items: Type.Array(DeliveryView) }), ...problems(400, 401, 403, 404, 429) },
+      response: {
+        200: Type.Object({ items: Type.Array(DeliveryView), nextCursor: Type.Union([Type.String({ description: "evt_<id>: the last eventId of this page" }), Type.Null()]) }),
+        ...problems(400, 401, 403, 404, 429),
+      },
     },
   }, async (request) => {
     const q = request.query as Static<typeof DeliveriesQuery>;
-    const items = await webhooks.listDeliveries(ownerOf(request), (request.params as { id: string }).id, {
+    if (q.cursor !== undefined && q.before !== undefined) {
+      throw WebhookErrors.invalid("before: the same as cursor; send one of them", { fields: [{ field: "before", message: "not with cursor" }] });
+    }
+    const after = q.cursor ?? q.before;
+    const page = await webhooks.listDeliveries(readerOf(request), (request.params as { id: string }).id, {
       ...(q.status === undefined ? {} : { status: q.status }),
-      ...(q.before === undefined ? {} : { before: eventNumber(q.before) }),
+      ...(after === undefined ? {} : { before: eventNumber(after) }),
       ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
     });
-    return { items: items.map(deliveryView) };
+    return { items: page.items.map(deliveryView), nextCursor: page.nextCursor === null ? null : eventIdText(page.nextCursor) };
   });
 
   app.get("/v1/webhooks/endpoints/:id/deliveries/:eventId", {
-    config: manage,
+    config: read,
     schema: {
       tags: [TAGS.webhooks],
       summary: "One delivery with its event and every attempt",
+      description: "Each attempt's status code, latency and error. Read by admin and finance keys, and by a gateway key for its gateway's endpoints.",
       security: bearer,
       params: DeliveryParams,
       response: {
@@ -247,7 +280,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const p = request.params as Static<typeof DeliveryParams>;
-    const d = await webhooks.getDelivery(ownerOf(request), p.id, eventNumber(p.eventId));
+    const d = await webhooks.getDelivery(readerOf(request), p.id, eventNumber(p.eventId));
     return { delivery: deliveryView(d.delivery), event: d.event, attempts: d.attempts.map(attemptView) };
   });
 
