@@ -1,0 +1,100 @@
+/**
+ * The dispatcher's pipeline, on both engines against a real receiver: an endpoint's request slot
+ * is freed when its request ends, not when its outcome is written (the next of the same subject
+ * still waits for that write), and a tick that fills an endpoint's slots keeps going for 5 s, not
+ * 1 s, so the worker's pause between ticks is a small share of a backlog's time.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newSecretsKey, SecretBox } from "../../service/http/auth/secret-box.js";
+import { WebhookDispatcher } from "../../service/webhooks/dispatcher.js";
+import { WebhookService, type WebhookEventBody } from "../../service/webhooks/index.js";
+import { createPoster, type Poster } from "../../service/webhooks/post.js";
+import { WebhookStore, type Outcome } from "../../service/webhooks/store.js";
+import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
+import { startReceiver, type Receiver } from "./receiver.js";
+
+const kinds = await testDatabaseKinds();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A store whose outcome writes wait until `open()`: the database being slow to write them. */
+class HeldStore extends WebhookStore {
+  #open: () => void = () => {};
+  readonly #opened = new Promise<void>((resolve) => (this.#open = resolve));
+  written = 0;
+
+  open(): void {
+    this.#open();
+  }
+
+  override async record(outcomes: readonly Outcome[]): Promise<void> {
+    await this.#opened;
+    await super.record(outcomes);
+    this.written += outcomes.length;
+  }
+}
+
+describe.each(kinds)("the webhook dispatcher on %s", (kind) => {
+  let db: TestDatabase;
+  let rx: Receiver;
+  let poster: Poster;
+  let box: SecretBox;
+  let endpointId: string;
+
+  beforeEach(async () => {
+    db = await freshDatabase(kind);
+    rx = await startReceiver();
+    box = new SecretBox(newSecretsKey());
+    poster = createPoster({ timeoutMs: 5_000, allowPrivate: true });
+    const service = new WebhookService({
+      sql: db.sql,
+      box,
+      config: { allowPrivate: true, timeoutMs: 5_000, maxInFlight: 64, maxPerEndpoint: 1 },
+      catalogue: { listSellers: () => Promise.resolve([]), listMarkets: () => Promise.resolve([]) },
+    });
+    endpointId = (await service.createEndpoint({ gateway: null, keyId: "test" }, { url: rx.url, eventTypes: ["settlement.booked"] })).endpoint.id;
+    service.close();
+  });
+  afterEach(async () => {
+    poster.close();
+    await rx.close();
+    await db.close();
+  });
+
+  const emit = (store: WebhookStore, subject: string) => store.emit({ type: "settlement.booked", subject, data: { subject } });
+  const subjects = () => rx.received.map((r) => (JSON.parse(r.body) as WebhookEventBody).subject);
+
+  it("frees an endpoint's slot when the request ends, while its outcome is still being written; the next of its subject waits for the write", async () => {
+    const store = new HeldStore(db.sql);
+    const dispatcher = new WebhookDispatcher({ store, box, poster, maxPerEndpoint: 1, leaseMs: 15_000 });
+    for (const s of ["order:A", "order:B", "order:C", "order:A"]) await emit(store, s);
+
+    const ticking = dispatcher.tick();
+    for (let i = 0; i < 300 && rx.received.length < 3; i++) await sleep(10);
+    // One request at a time, none of their outcomes written: B and C went as soon as A's request ended.
+    expect(subjects()).toEqual(["order:A", "order:B", "order:C"]);
+    expect(store.written).toBe(0);
+    await sleep(200);
+    // A's second event is sent only once its first is recorded delivered.
+    expect(subjects()).toHaveLength(3);
+
+    store.open();
+    await ticking;
+    for (let i = 0; i < 10 && rx.received.length < 4; i++) await dispatcher.tick();
+    await dispatcher.drain();
+    expect(subjects()).toEqual(["order:A", "order:B", "order:C", "order:A"]);
+    const rows = await db.sql.q<Array<{ status: string; attempts: number }>>(`SELECT status, attempts FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY event_id`, endpointId);
+    expect(rows).toEqual(Array.from({ length: 4 }, () => ({ status: "delivered", attempts: 1 })));
+  });
+
+  it("keeps an endpoint whose slots are all in use busy for longer than a second in one tick", async () => {
+    const store = new WebhookStore(db.sql);
+    for (let i = 0; i < 12; i++) await emit(store, `order:${i}`);
+    // Each request takes 200 ms more (a remote receiver): a tick that stopped claiming after a second
+    // would have sent 5 or 6 of the 12.
+    const slow: Poster = { post: async (...a) => (await sleep(200), poster.post(...a)), close: () => {} };
+    const dispatcher = new WebhookDispatcher({ store, box, poster: slow, maxPerEndpoint: 1, leaseMs: 15_000 });
+    await dispatcher.tick();
+    await dispatcher.drain();
+    expect(rx.received).toHaveLength(12);
+  });
+});
