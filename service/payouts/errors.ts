@@ -17,7 +17,7 @@ export const PayoutErrors = {
   invalidState: defineError("ENT_PAYOUT_INVALID_STATE", 409, "Payout batch is not in a state that allows this"),
   /** Another process holds the planner's lease; retry later. */
   plannerBusy: defineError("ENT_PAYOUT_PLANNER_BUSY", 409, "Another payout run is in progress"),
-  /** A bank payout run whose lease ended (not renewed in time, or taken over): it stopped before its next write. */
+  /** A payout run (bank or vault) whose lease ended (not renewed in time, or taken over): it stopped before its next write. */
   plannerLeaseLost: defineError("ENT_PAYOUT_PLANNER_LEASE_LOST", 409, "The payout run lost its lease"),
   /** Vault funding outside a local chain, or without the mock token. */
   fundingRefused: defineError("ENT_PAYOUT_FUNDING_REFUSED", 409, "Vault funding refused"),

@@ -3,16 +3,79 @@
  * counters (`payout_state`), the insert of a batch with its payouts, and the link from a payout to
  * its pending ledger reserve.
  *
- * Concurrency: the planner's lease (`payout_state.lease_owner/lease_until`) lets one planner at a
- * time read balances and record intents, across processes; the insert of a batch re-checks the
- * lease under the state row's lock (fencing), so a planner whose lease expired mid-run cannot record
- * anything.
+ * Concurrency: the planner's lease (`payout_state.lease_owner/lease_until/lease_token`, the
+ * `PayoutStateLeases` store below, held by a run through bank/run-lease.ts) lets one planner at a
+ * time read balances and record intents, across processes. Every write of a run takes a `Fence`:
+ * the run's lease verified inside the write's own transaction (the state row locked, so a takeover
+ * waits for it), so a planner whose lease expired or was taken over records nothing.
  */
 import type { SqlRunner } from "../db/sql.js";
+import type { AcquireResult, LeaseStorePort } from "../leader/lease-store.js";
 import { batchFromRow, payoutFromRow, type BatchRow, type PayoutRow, type StoredPayout } from "./repository.js";
 import type { PayoutBatch } from "./types.js";
 
 const STATE = "default";
+
+/** The planner's lease: the name of its `payout_state` row. */
+export const PLANNER_LEASE = STATE;
+
+/** A run's lease verified inside `tx` (it throws ENT_PAYOUT_PLANNER_LEASE_LOST, rolling `tx` back, when lost). */
+export type Fence = (tx: SqlRunner) => Promise<void>;
+
+const EXPIRY = `clock_timestamp() + ($3::bigint * interval '1 millisecond')`;
+
+/**
+ * The planner's lease on its `payout_state` row, as the leader's LeaseStore keeps `worker_leases`
+ * (service/leader/lease-store.ts): the database's clock decides expiry; a takeover (only once the
+ * lease has expired or was released) adds one to `lease_token`; a renewal or release needs the
+ * holder's current token; `verify` locks the row in the caller's transaction. An instance of the
+ * previous version (owner and expiry only, no token) sees the same `lease_owner` and `lease_until`.
+ */
+export class PayoutStateLeases implements LeaseStorePort {
+  constructor(private readonly sql: SqlRunner) {}
+
+  async acquire(name: string, holder: string, ttlMs: number): Promise<AcquireResult> {
+    await this.sql.q(`INSERT INTO payout_state (name, next_batch_id, next_payout_id) VALUES ($1, 1, 1) ON CONFLICT (name) DO NOTHING`, name);
+    const [won] = await this.sql.q<Array<{ lease_token: bigint }>>(
+      `UPDATE payout_state SET lease_owner = $2, lease_until = ${EXPIRY}, lease_token = lease_token + 1
+        WHERE name = $1 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= clock_timestamp())
+        RETURNING lease_token`,
+      name,
+      holder,
+      BigInt(ttlMs),
+    );
+    if (won) return { acquired: true, token: BigInt(won.lease_token) };
+    const [held] = await this.sql.q<Array<{ lease_owner: string | null; lease_token: bigint }>>(`SELECT lease_owner, lease_token FROM payout_state WHERE name = $1`, name);
+    return { acquired: false, holder: held?.lease_owner ?? "", token: BigInt(held?.lease_token ?? 0n) };
+  }
+
+  async renew(name: string, holder: string, token: bigint, ttlMs: number): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE payout_state SET lease_until = ${EXPIRY}
+        WHERE name = $1 AND lease_owner = $2 AND lease_token = $4 AND lease_until > clock_timestamp() RETURNING name`,
+      name,
+      holder,
+      BigInt(ttlMs),
+      token,
+    );
+    return rows.length === 1;
+  }
+
+  async release(name: string, holder: string, token: bigint): Promise<void> {
+    await this.sql.q(`UPDATE payout_state SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2 AND lease_token = $3`, name, holder, token);
+  }
+
+  /** FOR UPDATE, not FOR SHARE: the id allocation that follows locks the same row for update. */
+  async verify(tx: SqlRunner, name: string, holder: string, token: bigint): Promise<boolean> {
+    const rows = await tx.q(
+      `SELECT name FROM payout_state WHERE name = $1 AND lease_owner = $2 AND lease_token = $3 AND lease_until > clock_timestamp() FOR UPDATE`,
+      name,
+      holder,
+      token,
+    );
+    return rows.length === 1;
+  }
+}
 
 export interface NewPayout {
   sellerId: string;
@@ -46,45 +109,32 @@ export class PlannerRepository {
     );
   }
 
-  /** Takes (or renews) the planner's lease; false when another owner holds an unexpired one. */
-  async acquireLease(owner: string, ttlMs: number): Promise<boolean> {
-    await this.ensureState();
-    const rows = await this.sql.q(
-      `UPDATE payout_state SET lease_owner = $2, lease_until = now() + ($3::bigint * interval '1 millisecond')
-        WHERE name = $1 AND (lease_owner IS NULL OR lease_until < now() OR lease_owner = $2) RETURNING name`,
-      STATE,
-      owner,
-      BigInt(ttlMs),
-    );
-    return rows.length === 1;
-  }
-
-  async releaseLease(owner: string): Promise<void> {
-    await this.sql.q(`UPDATE payout_state SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, STATE, owner);
-  }
-
   async lastPlannedAt(): Promise<Date | null> {
     const [r] = await this.sql.q<Array<{ last_planned_at: Date | null }>>(`SELECT last_planned_at FROM payout_state WHERE name = $1`, STATE);
     return r?.last_planned_at ?? null;
   }
 
-  async markPlanned(owner: string): Promise<void> {
-    await this.sql.q(`UPDATE payout_state SET last_planned_at = now() WHERE name = $1 AND lease_owner = $2`, STATE, owner);
+  async markPlanned(fence: Fence): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await fence(tx);
+      await tx.q(`UPDATE payout_state SET last_planned_at = now() WHERE name = $1`, STATE);
+    });
   }
 
   /**
    * Records a batch and its payouts with freshly allocated, consecutive ids, in one transaction that
-   * first re-checks the lease (fencing). Returns null when the lease is no longer ours.
+   * first verifies the run's lease (`fence`, which throws when it is lost: nothing is recorded).
    */
-  async insertBatch(owner: string, b: NewBatch): Promise<{ batch: PayoutBatch; payouts: StoredPayout[] } | null> {
+  async insertBatch(fence: Fence, b: NewBatch): Promise<{ batch: PayoutBatch; payouts: StoredPayout[] }> {
     return this.sql.transaction(async (tx) => {
-      const [state] = await tx.q<Array<{ next_batch_id: bigint; next_payout_id: bigint; lease_owner: string | null; lease_ok: boolean }>>(
-        `SELECT next_batch_id, next_payout_id, lease_owner, (lease_until >= now()) AS lease_ok FROM payout_state WHERE name = $1 FOR UPDATE`,
+      await fence(tx);
+      const [state] = await tx.q<Array<{ next_batch_id: bigint; next_payout_id: bigint }>>(
+        `SELECT next_batch_id, next_payout_id FROM payout_state WHERE name = $1 FOR UPDATE`,
         STATE,
       );
-      if (!state || state.lease_owner !== owner || !state.lease_ok) return null;
-      const batchId = state.next_batch_id;
-      const first = state.next_payout_id;
+      // The fence found the row (the lease's acquire creates it).
+      const batchId = state!.next_batch_id;
+      const first = state!.next_payout_id;
       const count = b.payouts.length;
       await tx.q(
         `UPDATE payout_state SET next_batch_id = $2, next_payout_id = $3 WHERE name = $1`,
@@ -150,7 +200,16 @@ export class PlannerRepository {
     return BigInt(r?.total ?? "0");
   }
 
-  async setPendingTx(payoutId: bigint, txId: string): Promise<void> {
-    await this.sql.q(`UPDATE payouts SET pending_tx_id = $2, updated_at = now() WHERE id = $1 AND pending_tx_id IS NULL`, payoutId, BigInt(txId));
+  /** Links a payout to its posted reserve; with `fence`, only while the run's lease holds (in one transaction). */
+  async setPendingTx(payoutId: bigint, txId: string, fence?: Fence): Promise<void> {
+    const link = (sql: SqlRunner) => sql.q(`UPDATE payouts SET pending_tx_id = $2, updated_at = now() WHERE id = $1 AND pending_tx_id IS NULL`, payoutId, BigInt(txId));
+    if (fence === undefined) {
+      await link(this.sql);
+      return;
+    }
+    await this.sql.transaction(async (tx) => {
+      await fence(tx);
+      await link(tx);
+    });
   }
 }

@@ -4,13 +4,20 @@
  * protocol written at the top of executor.ts; the rules themselves (who is due, how much, what fits,
  * how batches are cut) are the pure functions of plan.ts.
  *
- * One planner at a time: an in-process mutex, then the database lease (`payout_state`), which the
- * insert of every batch re-checks under lock (fencing). Per run: the reserves a crash left unbooked
- * are posted first, so no balance read below can miss an earlier reservation; each batch is
- * recorded with its payouts and their exact ledger requests in one transaction, then its pending
- * reserves are posted (`payout:<id>:reserve`).
+ * One planner at a time: an in-process mutex, then the database lease (`payout_state`, through
+ * bank/run-lease.ts as the bank rail's run): short (VAULT_PLANNER_LEASE_MS, 6 s) and renewed every
+ * third of it while the run works, so a run whose instance died (kill -9) holds planning off for at
+ * most one TTL, however long runs take. Every write of the run is fenced: the transaction that
+ * records a batch, the one linking a payout to its reserve and the one stamping `last_planned_at`
+ * verify the lease (holder and token) first, and the reserve's posting checks its local deadline;
+ * a run that lost its lease stops with ENT_PAYOUT_PLANNER_LEASE_LOST and records nothing more.
+ * Per run: the reserves a crash (or a dead run) left unbooked are posted first, so no balance read
+ * below can miss an earlier reservation; each batch is recorded with its payouts and their exact
+ * ledger requests in one transaction, then its pending reserves are posted (`payout:<id>:reserve`,
+ * one whoever posts it).
  */
 import type { SettlementVaultContract } from "../chain/contracts.js";
+import type { SqlRunner } from "../db/sql.js";
 import { errorSummary, isAppError } from "../errors.js";
 import type { Ledger } from "../ledger/types.js";
 import type { RoundingMode } from "../money/index.js";
@@ -18,16 +25,22 @@ import type { Seller } from "../settlement/types.js";
 import { STABLECOIN_CURRENCY, unitsPerCent } from "../treasury/index.js";
 import { availableBalance } from "./balances.js";
 import { pendingPayoutRequest, requestToJson } from "./booking.js";
+import type { LeaseStorePort } from "../leader/lease-store.js";
+import { RunLease } from "./bank/run-lease.js";
 import type { DestinationRepository } from "./destination-repository.js";
-import { PayoutErrors } from "./errors.js";
 import { Mutex } from "../concurrency.js";
 import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate, type Conversion } from "./plan.js";
-import type { NewPayout, PlannerRepository } from "./planner-repository.js";
+import { PLANNER_LEASE, type NewPayout, type PlannerRepository } from "./planner-repository.js";
 import type { Reserves } from "./reserves.js";
 import type { PayoutBatch, PayoutChain, PayoutFxService, PayoutHooks, PayoutLog, PlanResult, SkippedSeller } from "./types.js";
 
+/** A run renews every 2 s: a dead instance's run is taken over 4 to 6 s after it died. */
+export const VAULT_PLANNER_LEASE_MS = 6_000;
+
 export interface PlannerOptions {
   repo: PlannerRepository;
+  /** The lease's store (PayoutStateLeases on `payout_state`). */
+  leases: LeaseStorePort;
   destinations: DestinationRepository;
   reserves: Reserves;
   ledger: Ledger;
@@ -41,6 +54,7 @@ export interface PlannerOptions {
   minAmount: bigint;
   maxPerBatch: number;
   maxBatchesPerRun: number;
+  /** The run's lease TTL, renewed every third of it while the run works. */
   leaseMs: number;
   rounding: RoundingMode;
   hooks: PayoutHooks | undefined;
@@ -55,26 +69,28 @@ export class PayoutPlanner {
     this.#o = options;
   }
 
-  /** One planning run under the lease; ENT_PAYOUT_PLANNER_BUSY while another planner holds it. */
+  /**
+   * One planning run under the lease; ENT_PAYOUT_PLANNER_BUSY while another planner holds it,
+   * ENT_PAYOUT_PLANNER_LEASE_LOST when this run's lease ended under it (it recorded nothing more).
+   */
   async plan(by: string): Promise<PlanResult> {
-    const { repo, owner, leaseMs } = this.#o;
+    const { leases, owner, leaseMs, log } = this.#o;
     return this.#mutex.run(async () => {
-      if (!(await repo.acquireLease(owner, leaseMs))) {
-        throw PayoutErrors.plannerBusy("another payout run holds the planner lease; retry shortly");
-      }
+      const lease = await RunLease.take({ store: leases, lease: PLANNER_LEASE, holder: owner, ttlMs: leaseMs, log, rail: "vault" });
       try {
-        return await this.#plan(by);
+        return await this.#plan(by, lease);
       } finally {
-        await repo.releaseLease(owner);
+        await lease.release();
       }
     });
   }
 
-  async #plan(by: string): Promise<PlanResult> {
-    const { repo, reserves, chain, owner } = this.#o;
-    // Intents recorded before a crash get their ledger reserve first, so no balance read below can
-    // miss an earlier reservation.
-    await reserves.bookUnbooked();
+  async #plan(by: string, lease: RunLease): Promise<PlanResult> {
+    const { repo, reserves, chain } = this.#o;
+    const fence = (tx: SqlRunner) => lease.verify(tx);
+    // Intents recorded before a crash (or by a run that died) get their ledger reserve first, so no
+    // balance read below can miss an earlier reservation.
+    await reserves.bookUnbooked(lease);
     const stillUnbooked = new Set((await repo.unbooked()).map((p) => p.sellerId));
 
     const vault = chain.record.contracts.SettlementVault.address;
@@ -116,7 +132,7 @@ export class PayoutPlanner {
 
     const batches: PayoutBatch[] = [];
     for (const draft of draftBatches(fitting, this.#o.maxPerBatch)) {
-      const inserted = await repo.insertBatch(owner, {
+      const inserted = await repo.insertBatch(fence, {
         chainId: chain.chainId,
         vault,
         createdBy: by,
@@ -124,9 +140,8 @@ export class PayoutPlanner {
         payoutsHash: draft.payoutsHash,
         total: draft.total,
       });
-      if (inserted === null) throw PayoutErrors.plannerBusy("the planner lease expired during the run; nothing more was recorded");
       await this.#o.hooks?.at?.("batch-recorded", { batchId: inserted.batch.id });
-      await reserves.book(inserted.payouts);
+      await reserves.book(inserted.payouts, lease);
       this.#o.log?.info(
         { batchId: inserted.batch.id.toString(), firstPayoutId: inserted.batch.firstPayoutId.toString(), count: inserted.batch.count, total: inserted.batch.total.toString() },
         "payout batch planned",
@@ -134,7 +149,7 @@ export class PayoutPlanner {
       await this.#o.hooks?.at?.("intent-recorded", { batchId: inserted.batch.id });
       batches.push(inserted.batch);
     }
-    await repo.markPlanned(owner);
+    await repo.markPlanned(fence);
     return { batches, skipped };
   }
 

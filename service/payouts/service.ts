@@ -26,8 +26,9 @@ import { DestinationRepository } from "./destination-repository.js";
 import { PayoutDestinations } from "./destinations.js";
 import { PayoutErrors } from "./errors.js";
 import { PayoutExecutor } from "./executor.js";
-import { PayoutPlanner } from "./planner.js";
-import { PlannerRepository } from "./planner-repository.js";
+import type { LeaseStorePort } from "../leader/lease-store.js";
+import { PayoutPlanner, VAULT_PLANNER_LEASE_MS } from "./planner.js";
+import { PayoutStateLeases, PlannerRepository } from "./planner-repository.js";
 import { PayoutRepository, type StoredPayout } from "./repository.js";
 import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
@@ -56,8 +57,13 @@ export interface PayoutServiceOptions {
   intervalMs?: number;
   /** Delay before a failed batch is retried with the same ids. Default 60 s. */
   retryAfterMs?: number;
-  /** Planner lease duration. Default 120 s. */
+  /**
+   * The planner run's lease TTL (`payout_state`), renewed every third of it while a run works: a
+   * dead instance holds planning off for at most this long. Default VAULT_PLANNER_LEASE_MS (6 s).
+   */
   leaseMs?: number;
+  /** Where the planner's lease lives (default: `payout_state`, PayoutStateLeases); tests wrap it. */
+  leases?: LeaseStorePort;
   /** Rounding of the CNY -> USD conversion: towards the platform's safety. Default "down". */
   fxRounding?: RoundingMode;
   hooks?: PayoutHooks;
@@ -120,6 +126,7 @@ export class PayoutService {
       const reserves = new Reserves(opts.ledger, this.repo.planner, opts.log);
       this.#planner = new PayoutPlanner({
         repo: this.repo.planner,
+        leases: opts.leases ?? new PayoutStateLeases(opts.sql),
         destinations: this.repo.destinations,
         reserves,
         ledger: opts.ledger,
@@ -132,7 +139,7 @@ export class PayoutService {
         minAmount,
         maxPerBatch,
         maxBatchesPerRun: opts.maxBatchesPerRun ?? 10,
-        leaseMs: opts.leaseMs ?? 120_000,
+        leaseMs: opts.leaseMs ?? VAULT_PLANNER_LEASE_MS,
         rounding: opts.fxRounding ?? "down",
         hooks: opts.hooks,
         log: opts.log,
@@ -246,8 +253,10 @@ export class PayoutService {
         try {
           await this.plan({ by: "worker" });
         } catch (e) {
-          // Batches already recorded must still move: a failed plan does not stop execution.
-          if (!(isAppError(e) && e.code === PayoutErrors.plannerBusy.code)) this.#log?.error({ err: errorSummary(e) }, "payout planning failed; retried next interval");
+          // Batches already recorded must still move: a failed plan does not stop execution. A lost
+          // lease is logged by the lease (warn); the next run takes over what this one recorded.
+          const code = isAppError(e) ? e.code : null;
+          if (code !== PayoutErrors.plannerBusy.code && code !== PayoutErrors.plannerLeaseLost.code) this.#log?.error({ err: errorSummary(e) }, "payout planning failed; retried next interval");
         }
       }
     }
@@ -265,7 +274,10 @@ export class PayoutService {
     if (relevant) await this.execute();
   }
 
-  /** One planning run (planner.ts); ENT_PAYOUT_PLANNER_BUSY while another process plans. */
+  /**
+   * One planning run (planner.ts); ENT_PAYOUT_PLANNER_BUSY while another process plans,
+   * ENT_PAYOUT_PLANNER_LEASE_LOST when the run's lease ended under it (it recorded nothing more).
+   */
   async plan(opts: { by?: string } = {}): Promise<PlanResult> {
     return this.#requirePlanner().plan(opts.by ?? "worker");
   }

@@ -130,7 +130,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     const hook = await h.post("/v1/webhooks/endpoints", { url: "http://127.0.0.1:9/bank-exceptions", eventTypes: ["bank_payout.exception_opened", "bank_payout.exception_resolved"] }, h.keys.admin);
     expect(hook.statusCode, hook.body).toBe(201);
     const announced = async () =>
-      h.db.sql.q<Array<{ type: string; subject: string; seller_id: string | null; gateway: string | null; data: Record<string, string | null> }>>(
+      h.db.sql.q<Array<{ type: string; subject: string; seller_id: string | null; gateway: string | null; data: Record<string, unknown> }>>(
         `SELECT type, subject, seller_id, gateway, data FROM webhook_events WHERE type LIKE 'bank_payout.exception_%' ORDER BY id`,
       );
     const onCny = (await payout(cny.id)).exceptions!;
@@ -227,8 +227,9 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
       ["bank_payout.exception_resolved", `bank_payout:${cny.id}`, "returned_after_final"],
     ]);
     expect(events[0]).toMatchObject({ seller_id: cny.sellerId, gateway: null, data: { payoutId: cny.id, outcome: "exception", status: "open", resolutionNote: null } });
-    expect(events[4]!.data).toMatchObject({ id: target.id, status: "resolved", resolutionNote: note.note });
-    expect((await h.post(`/v1/webhooks/endpoints/${json<{ endpoint: { id: string } }>(hook).endpoint.id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
+    expect(events[0]!.data["resolution"]).toBeNull();
+    // The resolution as the API shows it: the note, who, when (to the millisecond), what it names.
+    expect(events[4]!.data).toEqual({ ...events[4]!.data, id: target.id, status: "resolved", resolutionNote: note.note, resolution: one.resolution });
 
     // Resolved naming what settled it: a journal transaction and the cash statement entry (the cash
     // queue books adjusting entries); each must exist.
@@ -252,6 +253,12 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(json<ExceptionJson>(named).resolution).toMatchObject({ note: withRefs.note, journalTransactionId, cashEntry });
     expect(json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${debited.id}`)).resolution).toMatchObject({ journalTransactionId, cashEntry, resolvedBy: `api-key:${financeWrite.id}` });
     expect((await h.post(refUrl, withRefs, financeWrite)).statusCode).toBe(200);
+    // Announced once, naming the journal transaction and the cash statement entry (the replay adds none).
+    const refsResolved = (await announced()).filter((e) => e.type === "bank_payout.exception_resolved");
+    expect(refsResolved.map((e) => e.data["id"])).toEqual([target.id, debited.id]);
+    const namedNow = json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${debited.id}`)).resolution;
+    expect(refsResolved[1]!.data["resolution"]).toEqual({ note: withRefs.note, resolvedBy: `api-key:${financeWrite.id}`, resolvedAt: namedNow!.resolvedAt, journalTransactionId, cashEntry });
+    expect((await h.post(`/v1/webhooks/endpoints/${json<{ endpoint: { id: string } }>(hook).endpoint.id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
     const noRefs = await h.post(refUrl, { note: withRefs.note }, financeWrite);
     expect([noRefs.statusCode, problemCode(noRefs)]).toEqual([409, "ENT_PAYOUT_BANK_EXCEPTION_CONFLICT"]);
 

@@ -2,13 +2,15 @@
  * Planners in two "processes" (two PayoutService instances, each with its own PostgreSQL pool and
  * ledger) racing while sellers keep earning: no balance is reserved twice, every credited unit is
  * planned exactly once, and payout/batch ids are consecutive without gaps or duplicates. Also the
- * lease's fencing: a planner whose lease expired cannot record a batch.
+ * lease's fencing: a planner whose lease expired and was taken over cannot record a batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
+import type { SqlRunner } from "../../service/db/sql.js";
 import { PayoutAccounts, PayoutService } from "../../service/payouts/index.js";
+import { PayoutStateLeases, PLANNER_LEASE } from "../../service/payouts/planner-repository.js";
 import { PrismaSettlementRepository, SettlementService } from "../../service/settlement/index.js";
 import { postgresReachable } from "../support/db.js";
 import { openPayoutHarness, type PayoutHarness } from "./harness.js";
@@ -95,20 +97,32 @@ describe.skipIf(!hasPostgres)("payout planners racing on PostgreSQL", { timeout:
   });
 
   it("fences a planner whose lease expired: it cannot record a batch", async () => {
-    // A lease that ended a second ago (as if planner-a stalled past its TTL): the database's clock
-    // decides expiry, so the test makes it past instead of waiting for it to pass.
-    expect(await h.payouts.repo.planner.acquireLease("planner-a", -1_000)).toBe(true);
-    expect(await other.repo.planner.acquireLease("planner-b", 60_000)).toBe(true);
-    expect(await h.payouts.repo.planner.acquireLease("planner-a", 60_000)).toBe(false);
-    const recorded = await h.payouts.repo.planner.insertBatch("planner-a", {
-      chainId: h.sys.chainId,
-      vault: h.vault,
-      createdBy: "test",
-      payoutsHash: `0x${"11".repeat(32)}`,
-      total: 1n,
-      payouts: [{ sellerId: "S-POP-HK-02", address: h.sys.others[1]!.address, currency: "USD", amount: 1n, usdAmount: 1n, tokenAmount: 1n, fx: null, ledgerRequest: () => ({}) }],
-    });
-    expect(recorded).toBeNull();
-    await other.repo.planner.releaseLease("planner-b");
+    const leases = new PayoutStateLeases(h.db.sql);
+    const a = await leases.acquire(PLANNER_LEASE, "planner-a", 60_000);
+    expect(a.acquired).toBe(true);
+    expect(await leases.acquire(PLANNER_LEASE, "planner-b", 60_000)).toMatchObject({ acquired: false, holder: "planner-a" });
+    // planner-a stalls past its TTL (the database's clock decides: the test makes its expiry past)
+    // and planner-b takes over with the next token; planner-a can no longer renew.
+    await h.db.sql.q(`UPDATE payout_state SET lease_until = clock_timestamp() - interval '1 second'`);
+    const b = await leases.acquire(PLANNER_LEASE, "planner-b", 60_000);
+    expect(b).toMatchObject({ acquired: true, token: (a as { token: bigint }).token + 1n });
+    expect(await leases.renew(PLANNER_LEASE, "planner-a", (a as { token: bigint }).token, 60_000)).toBe(false);
+    const before = await h.payouts.listPayouts({ limit: 1000 });
+    const lost = new Error("fenced");
+    const fence = async (tx: SqlRunner) => {
+      if (!(await leases.verify(tx, PLANNER_LEASE, "planner-a", (a as { token: bigint }).token))) throw lost;
+    };
+    await expect(
+      h.payouts.repo.planner.insertBatch(fence, {
+        chainId: h.sys.chainId,
+        vault: h.vault,
+        createdBy: "test",
+        payoutsHash: `0x${"11".repeat(32)}`,
+        total: 1n,
+        payouts: [{ sellerId: "S-POP-HK-02", address: h.sys.others[1]!.address, currency: "USD", amount: 1n, usdAmount: 1n, tokenAmount: 1n, fx: null, ledgerRequest: () => ({}) }],
+      }),
+    ).rejects.toBe(lost);
+    expect(await h.payouts.listPayouts({ limit: 1000 })).toHaveLength(before.length);
+    await leases.release(PLANNER_LEASE, "planner-b", (b as { token: bigint }).token);
   });
 });

@@ -324,7 +324,7 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAG],
       summary: "Run payouts now",
-      description: "Plans payout batches from sellers' available balances (each reserved in the ledger by a pending transaction) and submits them to the vault at once; the batches then follow the chain (observed, safe, final). Another run in progress is ENT_PAYOUT_PLANNER_BUSY.",
+      description: "Plans payout batches from sellers' available balances (each reserved in the ledger by a pending transaction) and submits them to the vault at once; the batches then follow the chain (observed, safe, final). Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it recorded is reserved and sent by the next run and the worker).",
       security: bearer,
       response: { 201: Type.Object({ batches: Type.Array(BatchView), skipped: Type.Array(SkippedView) }), ...problems(401, 403, 409, 429, 503) },
     },

@@ -8,6 +8,9 @@
  * the database's expiry). A run that lost its lease stops with ENT_PAYOUT_PLANNER_LEASE_LOST at
  * its next write; what it wrote before is a planned payout with its stored reserve request, which
  * the worker (or the next run) reserves and files (the ledger key makes the reserve one whoever posts it).
+ *
+ * The vault payout planner (planner.ts) holds its run the same way, on its `payout_state` row
+ * (planner-repository.ts' PayoutStateLeases): `rail: "vault"` names it in its errors and logs.
  */
 import type { SqlRunner } from "../../db/sql.js";
 import type { Fence } from "../../leader/fence.js";
@@ -19,6 +22,9 @@ import type { PayoutLog } from "../types.js";
 /** A run renews every 2 s: a dead instance's lease ends 4 to 6 s after it died. */
 export const BANK_RUN_LEASE_MS = 6_000;
 
+/** Which rail's run holds the lease (its errors and logs say so). */
+export type RunRail = "bank" | "vault";
+
 export class RunLease implements Fence {
   readonly #store: LeaseStorePort;
   readonly #holder: string;
@@ -26,13 +32,15 @@ export class RunLease implements Fence {
   readonly #timings: LeaseTimings;
   readonly #now: () => number;
   readonly #log: PayoutLog | undefined;
+  readonly #rail: RunRail;
   #timer: NodeJS.Timeout | undefined;
   #lost: string | null = null;
 
   private constructor(
     readonly lease: string,
-    o: { store: LeaseStorePort; holder: string; term: Term; timings: LeaseTimings; now: () => number; log: PayoutLog | undefined },
+    o: { store: LeaseStorePort; holder: string; term: Term; timings: LeaseTimings; now: () => number; log: PayoutLog | undefined; rail: RunRail },
   ) {
+    this.#rail = o.rail;
     this.#store = o.store;
     this.#holder = o.holder;
     this.#term = o.term;
@@ -43,13 +51,14 @@ export class RunLease implements Fence {
   }
 
   /** The lease, renewed until `release()`; ENT_PAYOUT_PLANNER_BUSY while another instance's run holds it. */
-  static async take(o: { store: LeaseStorePort; lease: string; holder: string; ttlMs: number; log?: PayoutLog | undefined; now?: () => number }): Promise<RunLease> {
+  static async take(o: { store: LeaseStorePort; lease: string; holder: string; ttlMs: number; log?: PayoutLog | undefined; now?: () => number; rail?: RunRail }): Promise<RunLease> {
+    const rail = o.rail ?? "bank";
     const timings = leaseTimings(o.ttlMs);
     const now = o.now ?? (() => performance.now());
     const sentAt = now();
     const r = await o.store.acquire(o.lease, o.holder, timings.ttlMs);
-    if (!r.acquired) throw PayoutErrors.plannerBusy(`another process (${r.holder}) is planning bank payouts; retry shortly`);
-    return new RunLease(o.lease, { store: o.store, holder: o.holder, term: new Term(r.token, sentAt, timings), timings, now, log: o.log });
+    if (!r.acquired) throw PayoutErrors.plannerBusy(`another process (${r.holder}) is planning ${rail} payouts; retry shortly`);
+    return new RunLease(o.lease, { store: o.store, holder: o.holder, term: new Term(r.token, sentAt, timings), timings, now, log: o.log, rail });
   }
 
   get token(): bigint {
@@ -84,7 +93,7 @@ export class RunLease implements Fence {
   }
 
   #error() {
-    return PayoutErrors.plannerLeaseLost(`this bank payout run lost the planner lease (${this.#lost ?? "expired"}): it stopped before its next write; another run takes over what it planned`);
+    return PayoutErrors.plannerLeaseLost(`this ${this.#rail} payout run lost the planner lease (${this.#lost ?? "expired"}): it stopped before its next write; another run takes over what it planned`);
   }
 
   #lose(why: string): void {
@@ -92,7 +101,7 @@ export class RunLease implements Fence {
     this.#lost ??= why;
     this.#term.end();
     clearTimeout(this.#timer);
-    this.#log?.warn({ lease: this.lease, token: this.#term.token.toString(), why }, "bank payout run lost the planner lease: it stops at its next write");
+    this.#log?.warn({ lease: this.lease, token: this.#term.token.toString(), why }, `${this.#rail} payout run lost the planner lease: it stops at its next write`);
   }
 
   #schedule(delay = this.#timings.renewEveryMs): void {
@@ -109,7 +118,7 @@ export class RunLease implements Fence {
       ok = await this.#store.renew(this.lease, this.#holder, this.#term.token, this.#timings.ttlMs);
     } catch (err) {
       // The database is out: try again soon; the term's deadline stops the run if it stays out.
-      this.#log?.warn({ err, lease: this.lease }, "bank payout run could not renew the planner lease; retrying");
+      this.#log?.warn({ err, lease: this.lease }, `${this.#rail} payout run could not renew the planner lease; retrying`);
       if (!this.#term.ended) this.#schedule(this.#timings.renewEveryMs / 2);
       return;
     }
