@@ -187,6 +187,7 @@ export function createServices(
           minAmount: config.chain.payoutMinAmount,
           maxPerBatch: config.chain.payoutMaxPerBatch,
           intervalMs: config.chain.payoutIntervalSeconds * 1000,
+          tokenDecimals: chain.tokenDecimals,
           log: workerLog.child("payouts"),
         });
   const treasury =

@@ -21,7 +21,7 @@ import type { AccountStatement, Ledger } from "../ledger/types.js";
 import { availableChange, PayoutAccounts } from "./booking.js";
 import type { RoundingMode } from "../money/index.js";
 import type { Seller } from "../settlement/types.js";
-import { decimalsReader } from "../treasury/index.js";
+import { tokenDecimalsOf, type TokenDecimals } from "../treasury/index.js";
 import { DestinationRepository } from "./destination-repository.js";
 import { PayoutDestinations } from "./destinations.js";
 import { PayoutErrors } from "./errors.js";
@@ -64,6 +64,8 @@ export interface PayoutServiceOptions {
   leaseMs?: number;
   /** Where the planner's lease lives (default: `payout_state`, PayoutStateLeases); tests wrap it. */
   leases?: LeaseStorePort;
+  /** The token's decimals, shared with the treasury and the exports (read from the token when absent). */
+  tokenDecimals?: TokenDecimals;
   /** Rounding of the CNY -> USD conversion: towards the platform's safety. Default "down". */
   fxRounding?: RoundingMode;
   hooks?: PayoutHooks;
@@ -122,7 +124,8 @@ export class PayoutService {
       log: opts.log,
     });
     if (chain !== undefined) {
-      const { vault, token } = attachSystem(chain.record, chain.provider);
+      const { vault } = attachSystem(chain.record, chain.provider);
+      const decimals = opts.tokenDecimals ?? tokenDecimalsOf(chain);
       const reserves = new Reserves(opts.ledger, this.repo.planner, opts.log);
       this.#planner = new PayoutPlanner({
         repo: this.repo.planner,
@@ -134,7 +137,7 @@ export class PayoutService {
         sellers: opts.payable ?? opts.sellers,
         chain,
         vault,
-        tokenDecimals: decimalsReader(() => token.decimals()),
+        tokenDecimals: () => decimals.read(),
         owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         minAmount,
         maxPerBatch,
