@@ -1,7 +1,8 @@
 /**
  * The dashboard's overview, read through each module's service (none of them is written to):
  * when the latest posted settlement occurred (where the dashboard's volumes end by default),
- * per-currency balances from the ledger's running totals, how far the journal is anchored, payouts
+ * per-currency balances from the ledger's running totals (net per normal side, and gross: the
+ * accounts against their normal side apart, per owner type), how far the journal is anchored, payouts
  * per rail, state and currency, and what waits for a person: open gateway reconciliation exceptions
  * and unmatched bank statement entries by age, open bank payout exceptions. Parts whose module is
  * not configured (no chain: no anchoring, no vault payouts; no bank rail) answer as empty.

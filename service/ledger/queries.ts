@@ -9,7 +9,7 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import type { Account, AccountFilter, AccountStatement, Balance, BalanceSummary, ChainVerification, JournalExportLine, JournalTransaction, Ledger, Page, TransactionFilter, TrialBalance } from "./types.js";
+import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type JournalExportLine, type JournalTransaction, type Ledger, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
@@ -166,13 +166,30 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
     },
 
     async balanceSummary(): Promise<BalanceSummary[]> {
+      const [sides, against] = await Promise.all([store.balanceSummary(sql), store.accountsAgainstNormal(sql, AGAINST_NORMAL_LARGEST)]);
+      const side = (): BalanceSide => ({ accounts: 0, onNormalSide: 0n, againstNormalSide: 0n, accountsAgainst: 0 });
       const byCurrency = new Map<string, BalanceSummary>();
-      for (const r of await store.balanceSummary(sql)) {
-        const t = byCurrency.get(r.currency) ?? { currency: r.currency, debitBalances: 0n, creditBalances: 0n, accounts: 0 };
+      for (const r of sides) {
+        const t = byCurrency.get(r.currency) ?? { currency: r.currency, debitBalances: 0n, creditBalances: 0n, accounts: 0, debitNormal: side(), creditNormal: side(), againstNormal: [] };
         if (r.normal_balance === "debit") t.debitBalances += BigInt(r.balance);
         else t.creditBalances += BigInt(r.balance);
         t.accounts += r.accounts;
+        const s = r.normal_balance === "debit" ? t.debitNormal : t.creditNormal;
+        s.accounts += r.accounts;
+        s.onNormalSide += BigInt(r.on_normal);
+        s.againstNormalSide += BigInt(r.against_normal);
+        s.accountsAgainst += r.accounts_against;
         byCurrency.set(r.currency, t);
+      }
+      for (const r of against) {
+        const groups = byCurrency.get(r.currency)?.againstNormal;
+        if (groups === undefined) continue; // the two reads are not one snapshot: an account created between them
+        let g = groups.at(-1);
+        if (g === undefined || g.ownerType !== r.owner_type) {
+          g = { ownerType: r.owner_type as OwnerType, accounts: r.accounts, balance: BigInt(r.total), largest: [] };
+          groups.push(g);
+        }
+        g.largest.push({ account: r.code, normalBalance: r.normal_balance, balance: BigInt(r.balance) });
       }
       return [...byCurrency.values()];
     },

@@ -545,12 +545,50 @@ export async function readHead(sql: SqlRunner): Promise<{ sequence: bigint; hash
   return head;
 }
 
-/** Per (currency, normal balance): the accounts' posted balances summed from their running totals (no posting is read). */
-export async function balanceSummary(sql: SqlRunner): Promise<Array<{ currency: string; normal_balance: "debit" | "credit"; accounts: number; balance: string }>> {
+/** An account's posted balance in its normal direction, from its running totals (a column of `ledger_accounts`). */
+const SIGNED_POSTED = `CASE WHEN "normal_balance" = 'debit' THEN "posted_debits" - "posted_credits" ELSE "posted_credits" - "posted_debits" END`;
+
+/**
+ * Per (currency, normal balance): the accounts' posted balances summed from their running totals
+ * (no posting is read), the net and gross: those on the normal side, those against it, and how
+ * many accounts are against it.
+ */
+export async function balanceSummary(
+  sql: SqlRunner,
+): Promise<Array<{ currency: string; normal_balance: "debit" | "credit"; accounts: number; balance: string; on_normal: string; against_normal: string; accounts_against: number }>> {
   return sql.q(
-    `SELECT "currency", "normal_balance", count(*)::int AS "accounts",
-            sum(CASE WHEN "normal_balance" = 'debit' THEN "posted_debits" - "posted_credits" ELSE "posted_credits" - "posted_debits" END)::text AS "balance"
-       FROM "ledger_accounts" GROUP BY "currency", "normal_balance" ORDER BY "currency", "normal_balance"`,
+    `SELECT "currency", "normal_balance", count(*)::int AS "accounts", sum("b")::text AS "balance",
+            coalesce(sum("b") FILTER (WHERE "b" > 0), 0)::text AS "on_normal",
+            coalesce(sum("b") FILTER (WHERE "b" < 0), 0)::text AS "against_normal",
+            (count(*) FILTER (WHERE "b" < 0))::int AS "accounts_against"
+       FROM (SELECT "currency", "normal_balance", ${SIGNED_POSTED} AS "b" FROM "ledger_accounts") a
+      GROUP BY "currency", "normal_balance" ORDER BY "currency", "normal_balance"`,
+  );
+}
+
+/**
+ * The accounts whose posted balance is against their normal side, per (currency, owner type): how
+ * many, their sum, and the `perGroup` largest of them by amount (one row each, the group's figures
+ * repeated). Groups by the largest sum against the normal side first, FX clearing last (its
+ * accounts swing both ways by design).
+ */
+export async function accountsAgainstNormal(
+  sql: SqlRunner,
+  perGroup: number,
+): Promise<Array<{ currency: string; owner_type: string; accounts: number; total: string; code: string; normal_balance: "debit" | "credit"; balance: string }>> {
+  return sql.q(
+    `WITH "against" AS (
+       SELECT "code", "currency", "owner_type", "normal_balance", ${SIGNED_POSTED} AS "balance"
+         FROM "ledger_accounts" WHERE ${SIGNED_POSTED} < 0
+     ), "ranked" AS (
+       SELECT *, count(*) OVER "g" AS "accounts", sum("balance") OVER "g" AS "total",
+              row_number() OVER ("g" ORDER BY "balance", "code") AS "rank"
+         FROM "against" WINDOW "g" AS (PARTITION BY "currency", "owner_type")
+     )
+     SELECT "currency", "owner_type", "accounts"::int AS "accounts", "total"::text AS "total", "code", "normal_balance", "balance"::text AS "balance"
+       FROM "ranked" WHERE "rank" <= $1
+      ORDER BY "currency", ("owner_type" = 'fx_clearing'), "total", "owner_type", "rank"`,
+    perGroup,
   );
 }
 

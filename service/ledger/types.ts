@@ -73,11 +73,42 @@ export interface PeriodClose {
   closedAt: Date;
 }
 
+/** One normal side's accounts in a currency, gross: the net balance is `onNormalSide + againstNormalSide`. */
+export interface BalanceSide {
+  accounts: number;
+  /** Sum of the posted balances that are on the normal side (> 0). */
+  onNormalSide: bigint;
+  /** Sum of the posted balances against it (< 0, signed in the normal direction; 0: none). */
+  againstNormalSide: bigint;
+  /** How many accounts have a balance against their normal side. */
+  accountsAgainst: number;
+}
+
+/** The accounts of one owner type in a currency whose posted balance is against their normal side. */
+export interface AgainstNormalGroup {
+  /** `fx_clearing` accounts swing both ways by design; a `treasury` (bank, vault) one against its side is not. */
+  ownerType: OwnerType;
+  accounts: number;
+  /** Their posted balances summed, signed in each account's normal direction (< 0). */
+  balance: bigint;
+  /** The largest of them by amount (at most `AGAINST_NORMAL_LARGEST`), largest first. */
+  largest: Array<{ account: string; normalBalance: NormalBalance; balance: bigint }>;
+}
+
+/** How many of the largest accounts against their normal side `balanceSummary` lists per owner type. */
+export const AGAINST_NORMAL_LARGEST = 5;
+
 export interface BalanceSummary {
   currency: string;
+  /** Net: `debitNormal.onNormalSide + debitNormal.againstNormalSide`. */
   debitBalances: bigint;
+  /** Net: `creditNormal.onNormalSide + creditNormal.againstNormalSide`. */
   creditBalances: bigint;
   accounts: number;
+  debitNormal: BalanceSide;
+  creditNormal: BalanceSide;
+  /** Per owner type, FX clearing last, else the largest sum against the normal side first; [] when none. */
+  againstNormal: AgainstNormalGroup[];
 }
 
 export interface TrialBalance {
@@ -284,6 +315,8 @@ export interface Ledger {
    * Per currency, the posted balances now of the debit-normal accounts (assets: receivables, cash,
    * and expenses) and of the credit-normal ones (liabilities: sellers' balances, tax payable, and
    * revenue, FX results), from the accounts' running totals; equal when the journal balances.
+   * Gross too: each side's balances on and against its normal side apart (netted, a bank account
+   * gone negative would hide in the sums), and the accounts against it per owner type.
    */
   balanceSummary(): Promise<BalanceSummary[]>;
   /** The journal head's sequence, and when the first transaction after `afterSequence` was booked (null: none after it). */

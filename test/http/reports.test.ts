@@ -1,10 +1,13 @@
 /**
  * The dashboard's report routes on both engines: settlement volumes aggregated in SQL per UTC day,
  * market, currency and event type; the overview's balances (equal per currency, as the journal
- * balances), anchoring position without a chain, payouts, and open reconciliation exceptions by age.
+ * balances) and gross (the accounts against their normal side apart, per owner type), anchoring
+ * position without a chain, payouts, and open reconciliation exceptions by age.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readOverview } from "../../service/overview.js";
+import type { AccountSpec } from "../../service/ledger/index.js";
+import { treasuryAccountSpec } from "../../service/treasury/accounts.js";
 import { PayoutRepository } from "../../service/payouts/repository.js";
 import { BankStore } from "../../service/payouts/bank/store.js";
 import { AnchorStore } from "../../service/anchoring/store.js";
@@ -32,7 +35,15 @@ interface Volume {
 }
 interface OverviewBody {
   settlements: { latestOccurredAt: string | null };
-  balances: Array<{ currency: string; debitBalances: string; creditBalances: string; accounts: number }>;
+  balances: Array<{
+    currency: string;
+    debitBalances: string;
+    creditBalances: string;
+    accounts: number;
+    debitNormal: { accounts: number; onNormalSide: string; againstNormalSide: string; accountsAgainst: number };
+    creditNormal: { accounts: number; onNormalSide: string; againstNormalSide: string; accountsAgainst: number };
+    againstNormal: Array<{ ownerType: string; accounts: number; balance: string; largest: Array<{ account: string; normalBalance: string; balance: string }> }>;
+  }>;
   anchoring: { journalHead: string; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: Array<{ rail: string; state: string; currency: string; count: number; amountMinor: string }>;
   exceptions: Array<{ ageBucket: string; count: number }>;
@@ -180,5 +191,63 @@ describe.each(kinds)("report routes on %s", (kind) => {
       { state: "planned", currency: "CNY", count: 1, amount: 50n },
       { state: "rejected", currency: "CNY", count: 2, amount: 1000n },
     ]);
+  });
+  it("shows each side's balances gross: a treasury bank funded beyond its balance, a tax account and FX clearing against their normal side", async () => {
+    // XTS (ISO 4217's testing code): a currency of this test alone, so every figure is exact.
+    const c = "XTS";
+    const treasury = (code: string) => treasuryAccountSpec(code, c) as AccountSpec;
+    const fx = ["USD", "PLN", "KRW", "EUR", "CNY", "BRL"].map((q) => `fx:${c}-${q}`);
+    const accounts: AccountSpec[] = [
+      ...["treasury:bank", `treasury:vault:${c}`, ...fx].map(treasury),
+      { code: "seller:S-XTS:available", currency: c, ownerType: "seller", ownerId: "S-XTS", normalBalance: "credit", allowNegative: false },
+      { code: `tax:${c}:payable`, currency: c, ownerType: "tax_authority", ownerId: c, normalBalance: "credit", allowNegative: true },
+      { code: "platform:revenue:XTS", currency: c, ownerType: "platform", ownerId: "platform", normalBalance: "credit", allowNegative: true },
+    ];
+    const leg = (account: string, direction: "debit" | "credit", amount: bigint) => ({ account, currency: c, direction, amount });
+    const txs = [
+      // The vault funded through FX clearing (debit-normal, so against its side), as the treasury books it.
+      [leg(`treasury:vault:${c}`, "debit", 5021n), ...fx.map((a, i) => leg(a, "credit", [5000n, 11n, 4n, 3n, 2n, 1n][i] as bigint))],
+      [leg("treasury:bank", "debit", 3000n), leg("seller:S-XTS:available", "credit", 3000n)],
+      // More moved from the bank into the vault than the bank held: 1,000 below zero.
+      [leg(`treasury:vault:${c}`, "debit", 4000n), leg("treasury:bank", "credit", 4000n)],
+      [leg(`tax:${c}:payable`, "debit", 200n), leg("platform:revenue:XTS", "credit", 200n)],
+    ];
+    for (const [i, postings] of txs.entries()) {
+      const r = await h.services.ledger.post({ idempotencyKey: `overview-gross-${i}`, postings, accounts });
+      expect(r.status).toBe("created");
+    }
+
+    const o = json<OverviewBody>(await h.get("/v1/reports/overview", h.keys.finance));
+    expect(o.balances.find((b) => b.currency === c)).toEqual({
+      currency: c,
+      debitBalances: "3000",
+      creditBalances: "3000",
+      accounts: 11,
+      debitNormal: { accounts: 8, onNormalSide: "9021", againstNormalSide: "-6021", accountsAgainst: 7 },
+      creditNormal: { accounts: 3, onNormalSide: "3200", againstNormalSide: "-200", accountsAgainst: 1 },
+      // The bank first, FX clearing (both ways by design) last: its five largest of six.
+      againstNormal: [
+        { ownerType: "treasury", accounts: 1, balance: "-1000", largest: [{ account: "treasury:bank", normalBalance: "debit", balance: "-1000" }] },
+        { ownerType: "tax_authority", accounts: 1, balance: "-200", largest: [{ account: `tax:${c}:payable`, normalBalance: "credit", balance: "-200" }] },
+        {
+          ownerType: "fx_clearing",
+          accounts: 6,
+          balance: "-5021",
+          largest: [
+            { account: `fx:${c}-USD`, normalBalance: "debit", balance: "-5000" },
+            { account: `fx:${c}-PLN`, normalBalance: "debit", balance: "-11" },
+            { account: `fx:${c}-KRW`, normalBalance: "debit", balance: "-4" },
+            { account: `fx:${c}-EUR`, normalBalance: "debit", balance: "-3" },
+            { account: `fx:${c}-CNY`, normalBalance: "debit", balance: "-2" },
+          ],
+        },
+      ],
+    });
+    // The other currencies' gross figures add up to their net ones.
+    for (const b of o.balances) {
+      expect(BigInt(b.debitNormal.onNormalSide) + BigInt(b.debitNormal.againstNormalSide), b.currency).toBe(BigInt(b.debitBalances));
+      expect(BigInt(b.creditNormal.onNormalSide) + BigInt(b.creditNormal.againstNormalSide), b.currency).toBe(BigInt(b.creditBalances));
+      expect(b.againstNormal.reduce((n, g) => n + g.accounts, 0), b.currency).toBe(b.debitNormal.accountsAgainst + b.creditNormal.accountsAgainst);
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The overview: settlement volumes by market and currency per day (a chart of the captures, and
  * every event type's figures as a table for screen readers and for copying; by default the 30 UTC
- * days up to the latest settlement to have occurred), balances per currency, anchoring lag, payouts by
+ * days up to the latest settlement to have occurred), balances per currency (net, and gross: the
+ * accounts against their normal balance per owner, FX clearing told apart), anchoring lag, payouts by
  * state, and what waits for a person: open gateway and bank statement exceptions by age and open
  * bank payout exceptions, each count linking to its queue.
  */
@@ -25,11 +26,30 @@ interface Volume {
   amountMinor: string;
 }
 
+/** One normal side's accounts gross: `onNormalSide + againstNormalSide` is the net balance. */
+interface BalanceSide {
+  accounts: number;
+  onNormalSide: string;
+  againstNormalSide: string;
+  accountsAgainst: number;
+}
+
+interface CurrencyBalances {
+  currency: string;
+  debitBalances: string;
+  creditBalances: string;
+  accounts: number;
+  debitNormal: BalanceSide;
+  creditNormal: BalanceSide;
+  /** Accounts against their normal side per owner type (fx_clearing last), with the largest of them. */
+  againstNormal: { ownerType: string; accounts: number; balance: string; largest: { account: string; normalBalance: string; balance: string }[] }[];
+}
+
 interface OverviewReport {
   /** When the latest posted settlement occurred (by time, not by booking order); null: none. */
   settlements: { latestOccurredAt: string | null };
-  /** Posted balances of debit-normal and of credit-normal accounts per currency (they are equal when the books balance). */
-  balances: { currency: string; debitBalances: string; creditBalances: string; accounts: number }[];
+  /** Posted balances of debit-normal and of credit-normal accounts per currency (they are equal when the books balance), net and gross. */
+  balances: CurrencyBalances[];
   anchoring: { journalHead: string | null; anchoredThrough: string | null; lagTransactions: number; oldestUnanchoredAt: string | null };
   payouts: { rail: string; state: string; currency: string; count: number; amountMinor: string }[];
   exceptions: { ageBucket: string; count: number }[];
@@ -99,6 +119,106 @@ function VolumeTable(props: { volumes: Volume[] }): JSX.Element {
         );
       })}
     </ListTable>
+  );
+}
+
+const OWNERS: Readonly<Record<string, string>> = {
+  treasury: "Treasury (bank, vault)",
+  seller: "Sellers",
+  platform: "Platform",
+  gateway: "Gateways",
+  tax_authority: "Tax authorities",
+  fx_clearing: "FX clearing",
+  buyer: "Buyers",
+};
+
+/**
+ * One currency's accounts against their normal balance: each side gross (netted, a bank account
+ * gone negative hides in the sums), then the accounts per owner. FX clearing accounts swing both
+ * ways by design and say so; any other owner's account against its side is a finding.
+ */
+function AgainstNormal(props: { b: CurrencyBalances }): JSX.Element {
+  const { b } = props;
+  const c = b.currency;
+  const sides: [string, BalanceSide][] = [
+    ["Debit-normal (assets, expenses)", b.debitNormal],
+    ["Credit-normal (liabilities, revenue)", b.creditNormal],
+  ];
+  return (
+    <div class="against" role="group" aria-labelledby={`against-${c}-h`} data-testid={`against-${c}`}>
+      <h3 id={`against-${c}-h`}>{c}: against their normal balance</h3>
+      <table>
+        <caption class="sr-only">{c} balances gross: on their normal side and against it, per side</caption>
+        <thead>
+          <tr>
+            <th scope="col">Side</th>
+            <th scope="col" class="num">On normal side</th>
+            <th scope="col" class="num">Against it</th>
+            <th scope="col" class="num">Accounts against</th>
+          </tr>
+        </thead>
+        <tbody>
+          {sides.map(([label, side]) => (
+            <tr key={label}>
+              <th scope="row">{label}</th>
+              <td class="num">
+                <Money minor={side.onNormalSide} currency={c} code={false} />
+              </td>
+              <td class="num">
+                <Money minor={side.againstNormalSide} currency={c} code={false} />
+              </td>
+              <td class="num">
+                {side.accountsAgainst} of {side.accounts}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <table>
+        <caption class="sr-only">{c} accounts against their normal balance by owner, the largest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Owner · account</th>
+            <th scope="col">Normal side</th>
+            <th scope="col" class="num">Balance</th>
+          </tr>
+        </thead>
+        {b.againstNormal.map((g) => {
+          const more = g.accounts - g.largest.length;
+          return (
+            <tbody key={g.ownerType} data-testid={`against-${c}-${g.ownerType}`}>
+              <tr>
+                <th scope="rowgroup" colSpan={2}>
+                  {OWNERS[g.ownerType] ?? g.ownerType} ({g.accounts} account{g.accounts === 1 ? "" : "s"}){" "}
+                  {g.ownerType === "fx_clearing" ? <span class="badge neutral">both ways by design</span> : <span class="badge bad">check</span>}
+                </th>
+                <td class="num">
+                  <Money minor={g.balance} currency={c} code={false} />
+                </td>
+              </tr>
+              {g.largest.map((a) => (
+                <tr key={a.account}>
+                  <td>
+                    <Link href={href(`/accounts/${encodeURIComponent(a.account)}/${c}`)}>{a.account}</Link>
+                  </td>
+                  <td>{a.normalBalance}</td>
+                  <td class="num">
+                    <Money minor={a.balance} currency={c} code={false} />
+                  </td>
+                </tr>
+              ))}
+              {more > 0 && (
+                <tr>
+                  <td colSpan={3} class="muted">
+                    and {more} more
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          );
+        })}
+      </table>
+    </div>
   );
 }
 
@@ -263,6 +383,25 @@ export function Overview(props: ViewProps): JSX.Element {
                 </tbody>
               </table>
               <p class="muted">Assets and expenses against liabilities, equity and revenue: equal in every currency when the books balance.</p>
+            </section>
+            <section class="card" aria-labelledby="against-h">
+              <h2 id="against-h">Against their normal balance</h2>
+              <p class="muted">Each side's balances gross: an account against its normal side (an asset gone negative) is netted away in the sums above.</p>
+              {o.balances
+                .filter((b) => b.againstNormal.length > 0)
+                .map((b) => (
+                  <AgainstNormal key={b.currency} b={b} />
+                ))}
+              {o.balances.some((b) => b.againstNormal.length === 0) && (
+                <p data-testid="against-none">
+                  None in{" "}
+                  {o.balances
+                    .filter((b) => b.againstNormal.length === 0)
+                    .map((b) => b.currency)
+                    .join(", ")}
+                  .
+                </p>
+              )}
             </section>
             <section class="card" aria-labelledby="anc-h">
               <h2 id="anc-h">Anchoring</h2>

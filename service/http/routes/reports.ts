@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
+import { AGAINST_NORMAL_LARGEST, OWNER_TYPES, type BalanceSide } from "../../ledger/index.js";
 import { readOverview } from "../../overview.js";
 import { AGE_BUCKETS } from "../../reconciliation/index.js";
 import { bearer, DateTime, problems } from "../schemas/common.js";
@@ -37,6 +38,17 @@ const VolumesView = Type.Object({
   ),
 });
 
+const BalanceSideView = (side: "debit-normal" | "credit-normal") =>
+  Type.Object(
+    {
+      accounts: Type.Integer({ description: `How many ${side} accounts` }),
+      onNormalSide: { ...Minor, description: "Sum of their posted balances on the normal side (positive)" },
+      againstNormalSide: { ...Minor, description: "Sum of their posted balances against it (negative; 0: none)" },
+      accountsAgainst: Type.Integer({ description: "How many of them have a balance against their normal side" }),
+    },
+    { description: `The ${side} accounts gross: onNormalSide + againstNormalSide is the net balance` },
+  );
+
 const OverviewView = Type.Object({
   settlements: Type.Object({
     latestOccurredAt: Type.Union([DateTime, Type.Null()], {
@@ -49,6 +61,26 @@ const OverviewView = Type.Object({
       debitBalances: { ...Minor, description: "Posted balances of the debit-normal accounts (assets: receivables, cash; and expenses)" },
       creditBalances: { ...Minor, description: "Posted balances of the credit-normal accounts (liabilities: sellers' balances, tax payable; and revenue)" },
       accounts: Type.Integer(),
+      debitNormal: BalanceSideView("debit-normal"),
+      creditNormal: BalanceSideView("credit-normal"),
+      againstNormal: Type.Array(
+        Type.Object({
+          ownerType: Type.String({ enum: [...OWNER_TYPES], description: "Whose accounts: fx_clearing ones swing both ways by design; a treasury (bank, vault) or seller account against its normal side is not" }),
+          accounts: Type.Integer({ description: "How many accounts of this owner type are against their normal side" }),
+          balance: { ...Minor, description: "Their posted balances summed, signed in each account's normal direction (negative)" },
+          largest: Type.Array(
+            Type.Object({
+              account: Type.String({ description: "Account code" }),
+              normalBalance: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
+              balance: { ...Minor, description: "Posted balance, signed in the account's normal direction (negative)" },
+            }),
+            { description: `The largest of them by amount, largest first (at most ${AGAINST_NORMAL_LARGEST})` },
+          ),
+        }),
+        {
+          description: "The accounts whose posted balance is against their normal side, per owner type: the largest sum first, fx_clearing last; [] when none",
+        },
+      ),
     }),
   ),
   anchoring: Type.Object({
@@ -70,6 +102,8 @@ const OverviewView = Type.Object({
   cashExceptions: Type.Array(AgeCount, { description: "Open unmatched bank statement entries (GET /v1/cash/exceptions) by age since imported" }),
   bankPayoutExceptions: Type.Integer({ description: "Open bank payout exceptions (GET /v1/payouts/bank/exceptions); 0 without a bank rail" }),
 });
+
+const sideView = (s: BalanceSide) => ({ accounts: s.accounts, onNormalSide: s.onNormalSide.toString(), againstNormalSide: s.againstNormalSide.toString(), accountsAgainst: s.accountsAgainst });
 
 export async function reportRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
@@ -96,7 +130,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Dashboard overview: balances, anchoring lag, payouts, open exceptions",
       description:
-        "`settlements.latestOccurredAt`: when the latest posted settlement record occurred. `balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen; `cashExceptions`: open unmatched bank statement entries by age; `bankPayoutExceptions`: open bank payout exceptions.",
+        "`settlements.latestOccurredAt`: when the latest posted settlement record occurred. `balances`: per currency, the posted balances now of debit-normal accounts (assets) and of credit-normal accounts (liabilities and revenue), from the accounts' running totals: equal when the journal balances. Netted, they hide an account against its normal side (a bank account gone negative), so each side is also given gross (`debitNormal`, `creditNormal`: the balances on the normal side and those against it apart, how many accounts are against it), and `againstNormal` lists those accounts per owner type (`fx_clearing` swings both ways by design, last) with the largest of them. `anchoring`: the journal head, the last sequence anchored in a batch seen on chain, how many transactions wait, and when the oldest of them was booked. `payouts`: vault (`stablecoin`) and `bank` payouts per state and currency. `exceptions`: open gateway reconciliation exceptions by age since first seen; `cashExceptions`: open unmatched bank statement entries by age; `bankPayoutExceptions`: open bank payout exceptions.",
       security: bearer,
       response: { 200: OverviewView, ...problems(401, 403, 429) },
     },
@@ -104,7 +138,20 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
     const o = await readOverview(services);
     return {
       settlements: { latestOccurredAt: o.settlements.latestOccurredAt?.toISOString() ?? null },
-      balances: o.balances.map((b) => ({ currency: b.currency, debitBalances: b.debitBalances.toString(), creditBalances: b.creditBalances.toString(), accounts: b.accounts })),
+      balances: o.balances.map((b) => ({
+        currency: b.currency,
+        debitBalances: b.debitBalances.toString(),
+        creditBalances: b.creditBalances.toString(),
+        accounts: b.accounts,
+        debitNormal: sideView(b.debitNormal),
+        creditNormal: sideView(b.creditNormal),
+        againstNormal: b.againstNormal.map((g) => ({
+          ownerType: g.ownerType,
+          accounts: g.accounts,
+          balance: g.balance.toString(),
+          largest: g.largest.map((a) => ({ account: a.account, normalBalance: a.normalBalance, balance: a.balance.toString() })),
+        })),
+      })),
       anchoring: {
         journalHead: o.anchoring.journalHead.toString(),
         anchoredThrough: o.anchoring.anchoredThrough?.toString() ?? null,
