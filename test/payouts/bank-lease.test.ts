@@ -16,25 +16,13 @@ import { BankRail, type BankRailOptions } from "../../service/payouts/index.js";
 import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT } from "../support/bank.js";
 import { answer } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
+import { dyingLeases, TEST_LEASE_TTL_MS } from "../support/leases.js";
 import { openHarness, publishDayRates, type Harness } from "../http/harness.js";
 
 const kinds = await testDatabaseKinds();
-/** Short, so the test waits little: renewed every 500 ms. */
-const TTL = 1_500;
+const TTL = TEST_LEASE_TTL_MS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const codeOf = (e: unknown) => (e as { code?: string }).code;
-
-/** A lease store whose renewals stop reaching the database on `die()`, while the run believes them done: only the fence can stop it then. */
-function dyingLeases(real: LeaseStorePort): LeaseStorePort & { die(): void } {
-  let dead = false;
-  return {
-    acquire: (...a) => real.acquire(...a),
-    renew: async (...a) => (dead ? true : real.renew(...a)),
-    release: (...a) => real.release(...a),
-    verify: (...a) => real.verify(...a),
-    die: () => void (dead = true),
-  };
-}
 
 describe.each(kinds)("bank payout run lease on %s", (kind) => {
   let h: Harness;

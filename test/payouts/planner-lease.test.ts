@@ -12,25 +12,13 @@ import { PayoutStateLeases } from "../../service/payouts/planner-repository.js";
 import { PayoutService, type PayoutHooks } from "../../service/payouts/index.js";
 import type { LeaseStorePort } from "../../service/leader/lease-store.js";
 import { testDatabaseKinds } from "../support/db.js";
+import { dyingLeases, TEST_LEASE_TTL_MS } from "../support/leases.js";
 import { openPayoutHarness, USDC, type PayoutHarness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
-/** Short, so the test waits little: renewed every 500 ms. */
-const TTL = 1_500;
+const TTL = TEST_LEASE_TTL_MS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const codeOf = (e: unknown) => (e as { code?: string }).code;
-
-/** A lease store whose renewals stop reaching the database on `die()`, while the run believes them done: only the fence can stop it then. */
-function dyingLeases(real: LeaseStorePort): LeaseStorePort & { die(): void } {
-  let dead = false;
-  return {
-    acquire: (...a) => real.acquire(...a),
-    renew: async (...a) => (dead ? true : real.renew(...a)),
-    release: (...a) => real.release(...a),
-    verify: (...a) => real.verify(...a),
-    die: () => void (dead = true),
-  };
-}
 
 describe.each(kinds)("vault payout planner lease on %s", { timeout: 60_000 }, (kind) => {
   let h: PayoutHarness;
