@@ -50,12 +50,20 @@ describe("tax returns", () => {
     expect(customs.lines).toEqual([]);
   });
 
-  it("exports it as CSV with a total line, and refuses an unknown market or an empty period", async () => {
+  it("exports it as CSV with the opening, the lines, collected, given back, total and closing, and refuses an unknown market or an empty period", async () => {
     const r = await h.get(`/v1/tax/returns?${period}&format=csv`);
     expect(r.headers["content-type"]).toContain("text/csv");
     const rows = csvRows(r.body);
     expect(rows[0]).toEqual(["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"]);
-    expect(rows.at(-1)?.slice(4)).toEqual(["total", "", "", "", "", "", "1300", "13.00"]);
+    // Opening first; then the lines; then collected, given back, their net and the closing, as the JSON.
+    expect(rows[1]?.slice(4)).toEqual(["opening", "", "", "", "", "", "0", "0.00"]);
+    expect(rows.slice(2, -4).map((row) => [row[4], row[10]])).toEqual([["capture", "866"], ["capture", "2100"], ["capture", "434"], ["refund", "-2100"]]);
+    expect(rows.slice(-4).map((row) => row.slice(4))).toEqual([
+      ["collected", "", "", "", "", "", "3400", "34.00"],
+      ["given_back", "", "", "", "", "", "-2100", "-21.00"],
+      ["total", "", "", "", "", "", "1300", "13.00"],
+      ["closing", "", "", "", "", "", "1300", "13.00"],
+    ]);
     const unknown = await h.get(`/v1/tax/returns?${period.replace("market=ES", "market=XX")}`);
     expect([unknown.statusCode, problemCode(unknown)]).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_MARKET"]);
     expect((await h.get(`/v1/tax/returns?market=ES&scheme=EU_IOSS&from=${DAY}T10:00:00Z&to=${DAY}T10:00:00Z`)).statusCode).toBe(400);

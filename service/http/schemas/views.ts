@@ -469,15 +469,19 @@ export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
 
 const TAX_RETURN_COLUMNS = ["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"] as const;
 
-/** One line per tax posting, amounts in minor and major units; a closing total line. */
+/**
+ * The return as the JSON has it, one row each: the opening tax payable (at `from`), one line per
+ * tax posting, then the period's tax collected, given back (negative) and their net (`total`), and
+ * the closing tax payable (at `to`: opening + total); amounts in minor and major units.
+ */
 export function taxReturnCsv(r: TaxReturn): string {
   const major = (v: bigint) => (exponentOrNull(r.currency) === null ? null : formatMinor(v, r.currency));
-  let out = csvLine(TAX_RETURN_COLUMNS);
+  const figure = (at: Date, what: string, v: bigint) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v)]);
+  let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening);
   for (const l of r.lines) {
     out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, l.gross, l.gross === null ? null : major(l.gross), l.tax, major(l.tax)]);
   }
-  const net = r.collected - r.refunded;
-  out += csvLine([r.market, r.scheme, r.currency, r.to.toISOString(), "total", null, null, null, null, null, net, major(net)]);
+  out += figure(r.to, "collected", r.collected) + figure(r.to, "given_back", -r.refunded) + figure(r.to, "total", r.collected - r.refunded) + figure(r.to, "closing", r.closing);
   return out;
 }
 
