@@ -259,9 +259,10 @@ describe("the console's webhooks (Chromium)", () => {
     const eventId = /^Test event (evt_\d+) /.exec((await sent.textContent()) ?? "")?.[1] ?? "";
     expect(eventId).toMatch(/^evt_\d+$/);
     await expect.poll(() => focusedId(page)).toBe("wh-outcome");
-    // Followed until its first attempt is recorded; the list the action refreshed holds it.
+    // Followed until its first attempt is recorded; the list the action then refreshes holds it (the
+    // refresh is a request of its own, answered a moment after the outcome is shown).
     await expect.poll(() => sent.textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^Test event ${eventId} sent: attempt 1 answered HTTP 200 in \\d+ ms\\. Delivered\\. See its delivery ${eventId}\\.$`));
-    expect((await deliveryRow(page, eventId).locator("td").allTextContents()).slice(2, 5)).toEqual(["delivered", "1", "HTTP 200"]);
+    await expect.poll(async () => (await deliveryRow(page, eventId).locator("td").allTextContents()).slice(2, 5), { timeout: 10_000 }).toEqual(["delivered", "1", "HTTP 200"]);
     expect(received.slice(before)).toEqual([{ eventId, attempt: "1", status: 200 }]);
 
     // A problem the service answers: in words, its code after them, focus on it.
