@@ -71,7 +71,9 @@ describe.each(kinds)("shared HTTP state on %s", (kind) => {
     });
 
     it("sweeps expired windows beside a flush", async () => {
-      let now = 1_800_000_000_000;
+      // After the instants of the test above: a sweep it started may still be running when this one
+      // starts, and would delete this test's windows if they were older than its clock.
+      let now = 1_860_000_000_000;
       const c = new WindowCounters(db.sql, { now: () => now, sweepEveryMs: 1_000 });
       await c.add("t:old", 1_000);
       const rows = async () => Number((await db.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM http_counters WHERE bucket = 't:old'`))[0]?.n);
