@@ -44,6 +44,23 @@ describe.each(kinds)("bank payout run lease on %s", (kind) => {
       ...(hooks === undefined ? {} : { hooks }),
     });
 
+  /** planner-A on leases that can die, stopped after it records its first payout (`first`) until `wake()`. */
+  const stallingInstance = () => {
+    const dying = dyingLeases(new LeaseStore(h.db.sql));
+    let planned!: (id: bigint) => void;
+    const first = new Promise<bigint>((r) => (planned = r));
+    let wake!: () => void;
+    const asleep = new Promise<void>((r) => (wake = r));
+    const a = instance("planner-A", dying, {
+      at: async (step, c) => {
+        if (step !== "planned" || c.payoutId === undefined) return;
+        planned(c.payoutId);
+        await asleep;
+      },
+    });
+    return { a, dying, first, wake };
+  };
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-bank-lease-"));
     h = await openHarness({ kind, env: { BANK_OUTBOX_DIR: join(dir, "outbox"), BANK_INBOX_DIR: join(dir, "inbox") } });
@@ -80,18 +97,7 @@ describe.each(kinds)("bank payout run lease on %s", (kind) => {
     await sale("S-POP-SZ-01", "149900");
     await sale("S-POP-HK-02", "149900");
     await remit("ADY-LEASE-1");
-    const dying = dyingLeases(new LeaseStore(h.db.sql));
-    let planned!: (id: bigint) => void;
-    const first = new Promise<bigint>((r) => (planned = r));
-    let wake!: () => void;
-    const asleep = new Promise<void>((r) => (wake = r));
-    const a = instance("planner-A", dying, {
-      at: async (step, c) => {
-        if (step !== "planned" || c.payoutId === undefined) return;
-        planned(c.payoutId);
-        await asleep;
-      },
-    });
+    const { a, dying, first, wake } = stallingInstance();
     const b = instance("planner-B", new LeaseStore(h.db.sql));
     const running = a.run("a");
     const deadRun = running.then(() => "finished", (e: unknown) => codeOf(e));
@@ -147,18 +153,7 @@ describe.each(kinds)("bank payout run lease on %s", (kind) => {
     const [file] = await h.services.bank!.files(1);
     const debits = answer(file!.xml, { messageId: "HSBC-054-L1", account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" } });
     expect((await h.services.bank!.confirm(debits)).results.map((r) => r.outcome)).toEqual(["final", "final"]);
-    const dying = dyingLeases(new LeaseStore(h.db.sql));
-    let planned!: (id: bigint) => void;
-    const first = new Promise<bigint>((r) => (planned = r));
-    let wake!: () => void;
-    const asleep = new Promise<void>((r) => (wake = r));
-    const a = instance("planner-A", dying, {
-      at: async (step, c) => {
-        if (step !== "planned" || c.payoutId === undefined) return;
-        planned(c.payoutId);
-        await asleep;
-      },
-    });
+    const { a, dying, first, wake } = stallingInstance();
     const worker = instance("planner-B", new LeaseStore(h.db.sql));
     const running = a.run("a");
     const id = await first;
