@@ -213,14 +213,26 @@ describe.runIf(kinds.includes("postgres"))("db pool connections on postgres", ()
       await killer.query("BEGIN");
       await killer.query(`SELECT 1 FROM "ledger_accounts" WHERE "code" = 'locked' FOR UPDATE`);
       const model = db.prisma.ledgerAccount.updateMany({ where: { code: "locked" }, data: { ownerId: "q" } }).then(() => null, (e: unknown) => e);
-      const others = `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (wait_event_type = 'Lock' OR query LIKE 'SELECT pg_sleep%')`;
-      await expect.poll(async () => (await killer.query(others)).rowCount).toBe(1);
-      await killer.query(`SELECT pg_terminate_backend(pid) FROM (${others}) o`);
+      // The one backend waiting in the statement now (by its wait event: its `state` may still read idle),
+      // not the killer, not one terminated before (listed until it has exited, a while on a loaded machine).
+      const killed: number[] = [];
+      const runningOne = async (condition: string): Promise<number> => {
+        let pid = 0;
+        await expect
+          .poll(async () => {
+            const rows = (await killer.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pid <> ALL($1::int[]) AND datname = current_database() AND ${condition}`, [killed])).rows;
+            pid = rows.length === 1 ? rows[0]!.pid : 0;
+            return rows.length;
+          }, { timeout: 15_000 })
+          .toBe(1);
+        killed.push(pid);
+        return pid;
+      };
+      await killer.query(`SELECT pg_terminate_backend($1)`, [await runningOne(`wait_event_type = 'Lock'`)]);
       await killer.query("ROLLBACK");
       // And a raw statement lost while it runs.
       const raw = db.prisma.$queryRawUnsafe(`SELECT pg_sleep(5)`).then(() => null, (e: unknown) => e);
-      await expect.poll(async () => (await killer.query(others)).rowCount).toBe(1);
-      await killer.query(`SELECT pg_terminate_backend(pid) FROM (${others}) o`);
+      await killer.query(`SELECT pg_terminate_backend($1)`, [await runningOne(`wait_event = 'PgSleep'`)]);
       for (const e of [await model, await raw]) {
         expect(e).toBeInstanceOf(Error);
         expect((e as { code?: string }).code).toMatch(/^P/); // Prisma's own code outside...
