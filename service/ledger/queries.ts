@@ -166,7 +166,11 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
     },
 
     async balanceSummary(): Promise<BalanceSummary[]> {
-      const [sides, against] = await Promise.all([store.balanceSummary(sql), store.accountsAgainstNormal(sql, AGAINST_NORMAL_LARGEST)]);
+      // One snapshot for both reads, so each currency's groups add up to its sides' figures.
+      const [sides, against] = await sql.transaction(
+        async (tx) => [await store.balanceSummary(tx), await store.accountsAgainstNormal(tx, AGAINST_NORMAL_LARGEST)] as const,
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+      );
       const side = (): BalanceSide => ({ accounts: 0, onNormalSide: 0n, againstNormalSide: 0n, accountsAgainst: 0 });
       const byCurrency = new Map<string, BalanceSummary>();
       for (const r of sides) {
@@ -183,7 +187,7 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       }
       for (const r of against) {
         const groups = byCurrency.get(r.currency)?.againstNormal;
-        if (groups === undefined) continue; // the two reads are not one snapshot: an account created between them
+        if (groups === undefined) continue;
         let g = groups.at(-1);
         if (g === undefined || g.ownerType !== r.owner_type) {
           g = { ownerType: r.owner_type as OwnerType, accounts: r.accounts, balance: BigInt(r.total), largest: [] };
