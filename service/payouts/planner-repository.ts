@@ -4,7 +4,7 @@
  * its pending ledger reserve.
  *
  * Concurrency: the planner's lease (`payout_state.lease_owner/lease_until/lease_token`, the
- * `PayoutStateLeases` store below, held by a run through bank/run-lease.ts) lets one planner at a
+ * `PayoutStateLeases` store below, held by a run through run-lease.ts) lets one planner at a
  * time read balances and record intents, across processes. Every write of a run takes a `Fence`:
  * the run's lease verified inside the write's own transaction (the state row locked, so a takeover
  * waits for it), so a planner whose lease expired or was taken over records nothing.

@@ -5,7 +5,7 @@
  * how batches are cut) are the pure functions of plan.ts.
  *
  * One planner at a time: an in-process mutex, then the database lease (`payout_state`, through
- * bank/run-lease.ts as the bank rail's run): short (VAULT_PLANNER_LEASE_MS, 6 s) and renewed every
+ * run-lease.ts as the bank rail's run): short (VAULT_PLANNER_LEASE_MS, 6 s) and renewed every
  * third of it while the run works, so a run whose instance died (kill -9) holds planning off for at
  * most one TTL, however long runs take. Every write of the run is fenced: the transaction that
  * records a batch, the one linking a payout to its reserve and the one stamping `last_planned_at`
@@ -26,7 +26,7 @@ import { STABLECOIN_CURRENCY, unitsPerCent } from "../treasury/index.js";
 import { availableBalance } from "./balances.js";
 import { pendingPayoutRequest, requestToJson } from "./booking.js";
 import type { LeaseStorePort } from "../leader/lease-store.js";
-import { RunLease } from "./bank/run-lease.js";
+import { RunLease } from "./run-lease.js";
 import type { DestinationRepository } from "./destination-repository.js";
 import { Mutex } from "../concurrency.js";
 import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate, type Conversion } from "./plan.js";

@@ -15,7 +15,7 @@ import type { PlannerRepository } from "./planner-repository.js";
 import type { StoredPayout } from "./repository.js";
 import type { PayoutLog } from "./types.js";
 
-/** A planning run's lease (bank/run-lease.ts' RunLease). */
+/** A planning run's lease (run-lease.ts' RunLease). */
 export interface RunFence {
   check(): void;
   verify(tx: SqlRunner): Promise<void>;

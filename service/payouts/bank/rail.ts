@@ -5,7 +5,7 @@
  *
  * The protocol, in the order of writes (each step idempotent, so a crash anywhere just resumes):
  * 1. PLAN (one planner across processes: the `bank-payouts` lease, short and renewed while the run
- *    works, each of the run's transactions fenced by it: run-lease.ts): per seller with a bank
+ *    works, each of the run's transactions fenced by it: ../run-lease.ts): per seller with a bank
  *    account, no payout in flight and an available balance at or above `minAmount`, a `planned` row
  *    with its exact pending ledger request (`bankpayout:<id>:reserve`), then the reserve is posted.
  *    A run that dies or loses its lease leaves planned rows; the worker's tick (`resumeInterrupted`,
@@ -58,7 +58,7 @@ import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
-import { BANK_RUN_LEASE_MS, RunLease } from "./run-lease.js";
+import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
 import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
@@ -307,7 +307,7 @@ export class BankRail {
 
   /**
    * One planning run: reserves, one pain.001 in the outbox. ENT_PAYOUT_PLANNER_BUSY while another
-   * process plans; ENT_PAYOUT_PLANNER_LEASE_LOST when this run's lease ended under it (run-lease.ts).
+   * process plans; ENT_PAYOUT_PLANNER_LEASE_LOST when this run's lease ended under it (../run-lease.ts).
    */
   async run(by: string): Promise<BankRunResult> {
     return this.#plan.run(async () => {

@@ -12,12 +12,12 @@
  * The vault payout planner (planner.ts) holds its run the same way, on its `payout_state` row
  * (planner-repository.ts' PayoutStateLeases): `rail: "vault"` names it in its errors and logs.
  */
-import type { SqlRunner } from "../../db/sql.js";
-import type { Fence } from "../../leader/fence.js";
-import type { LeaseStorePort } from "../../leader/lease-store.js";
-import { leaseTimings, Term, type LeaseTimings } from "../../leader/term.js";
-import { PayoutErrors } from "../errors.js";
-import type { PayoutLog } from "../types.js";
+import type { SqlRunner } from "../db/sql.js";
+import type { Fence } from "../leader/fence.js";
+import type { LeaseStorePort } from "../leader/lease-store.js";
+import { leaseTimings, Term, type LeaseTimings } from "../leader/term.js";
+import { PayoutErrors } from "./errors.js";
+import type { PayoutLog } from "./types.js";
 
 /** A run renews every 2 s: a dead instance's lease ends 4 to 6 s after it died. */
 export const BANK_RUN_LEASE_MS = 6_000;
