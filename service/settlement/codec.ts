@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { feeBandsFromJson, feeBandsToJson, type FeeBandEvidenceJson } from "./fees.js";
-import { LINE_KEYS, type Breakdown, type FxLeg, type Lines, type SettlementEvent, type SettlementRecord } from "./types.js";
+import { LINE_KEYS, type Breakdown, type FxLeg, type Lines, type SettlementEvent, type SettlementRecord, type TaxBaseFigures } from "./types.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 
@@ -35,8 +35,12 @@ export function fxToJson(fx: readonly FxLeg[]): Json {
   return fx.map(fxLegToJson);
 }
 
+function taxBaseToJson(f: TaxBaseFigures): Json {
+  return { taxableBase: f.taxableBase.toString(), nonTaxable: f.nonTaxable.toString(), otherTaxes: f.otherTaxes.toString(), deduction: f.deduction.toString() };
+}
+
 export function breakdownToJson(breakdown: Breakdown): Json {
-  const { feeBands, ...b } = breakdown;
+  const { feeBands, taxBases, ...b } = breakdown;
   return {
     ...b,
     lines: linesToJson(b.lines),
@@ -51,7 +55,20 @@ export function breakdownToJson(breakdown: Breakdown): Json {
     released: b.released.toString(),
     fx: fxToJson(b.fx),
     ...(feeBands === undefined ? {} : { feeBands: feeBandsToJson(feeBands) as unknown as Json }),
+    ...(taxBases === undefined
+      ? {}
+      : { taxBases: { national: taxBaseToJson(taxBases.national), ...(taxBases.state === undefined ? {} : { state: taxBaseToJson(taxBases.state) }) } }),
   };
+}
+
+function taxBaseFromJson(v: unknown): TaxBaseFigures {
+  const o = v as Obj;
+  return { taxableBase: big(o.taxableBase), nonTaxable: big(o.nonTaxable), otherTaxes: big(o.otherTaxes), deduction: big(o.deduction) };
+}
+
+function taxBasesFromJson(v: unknown): Breakdown["taxBases"] {
+  const o = v as Obj;
+  return { national: taxBaseFromJson(o.national), ...(o.state === undefined || o.state === null ? {} : { state: taxBaseFromJson(o.state) }) };
 }
 
 type Obj = Record<string, unknown>;
@@ -78,8 +95,9 @@ export function breakdownFromJson(v: unknown): Breakdown {
   // A line added after a record was written (fxMarkup) reads as zero: it did not exist then.
   for (const k of LINE_KEYS) lines[k] = big((o.lines as Obj)[k] ?? 0);
   const fee = o.gatewayFee as Obj;
+  const { taxBases, ...rest } = o;
   return {
-    ...(o as unknown as Breakdown),
+    ...(rest as unknown as Breakdown),
     lines,
     gatewayFee: {
       buyer: big(fee.buyer),
@@ -92,6 +110,8 @@ export function breakdownFromJson(v: unknown): Breakdown {
     released: big(o.released),
     fx: fxFromJson(o.fx),
     ...(Array.isArray(o.feeBands) ? { feeBands: feeBandsFromJson(o.feeBands as FeeBandEvidenceJson[]) } : {}),
+    // Absent on records booked before bases were kept: the return says so rather than guess one.
+    ...(taxBases === undefined || taxBases === null ? {} : { taxBases: taxBasesFromJson(taxBases) }),
   };
 }
 

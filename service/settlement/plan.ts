@@ -41,6 +41,7 @@ import {
   type Seller,
   type SettlementEvent,
   type SettlementRecord,
+  type TaxBaseFigures,
   type TaxRule,
 } from "./types.js";
 
@@ -146,6 +147,47 @@ export function ruleTax(rule: TaxRule, base: bigint, deduction = 0n): bigint {
 export function orderTaxes(gross: bigint, shipping: bigint, national: TaxRule, deduction: bigint, state: TaxRule | null): { tax: bigint; stateTax: bigint } {
   const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, gross, shipping));
   return { stateTax, tax: ruleTax(national, taxBase(national, gross - stateTax, shipping), deduction) };
+}
+
+/**
+ * One rule's base as booked, from the tax-inclusive `amount` it was computed inside (orderTaxes):
+ * the part the rule taxes (taxBase) net of the tax, or with it for a tax on a base that includes it.
+ */
+function ruleBase(rule: TaxRule, amount: bigint, shipping: bigint, tax: bigint, otherTaxes: bigint, deduction: bigint): TaxBaseFigures {
+  const taxed = taxBase(rule, amount, shipping);
+  return { taxableBase: rule.computation === "included" ? taxed : taxed - tax, nonTaxable: amount - taxed, otherTaxes, deduction };
+}
+
+/**
+ * The bases of an order's taxes, as orderTaxes computed them: the state tax's inside the whole gross
+ * (so nothing else is outside it but untaxed shipping), the national tax's inside what the state tax
+ * left (the state tax is outside it). Per rule: gross = taxableBase + tax + nonTaxable + otherTaxes,
+ * except that a tax computed on a base that includes it (ICMS) is inside its taxableBase.
+ */
+export function orderTaxBases(
+  gross: bigint,
+  shipping: bigint,
+  national: TaxRule,
+  deduction: bigint,
+  state: TaxRule | null,
+  taxes: { tax: bigint; stateTax: bigint },
+): { national: TaxBaseFigures; state?: TaxBaseFigures } {
+  const nationalBase = ruleBase(national, gross - taxes.stateTax, shipping, taxes.tax, taxes.stateTax, deduction);
+  return state === null ? { national: nationalBase } : { national: nationalBase, state: ruleBase(state, gross, shipping, taxes.stateTax, 0n, 0n) };
+}
+
+/** The share of a capture's tax bases moved by a follow-up taking the capture's total taken back from `before` to `after` of `total`. */
+export function taxBasesShare(
+  bases: { national: TaxBaseFigures; state?: TaxBaseFigures },
+  before: bigint,
+  after: bigint,
+  total: bigint,
+): { national: TaxBaseFigures; state?: TaxBaseFigures } {
+  const share = (f: TaxBaseFigures): TaxBaseFigures => {
+    const moved = (v: bigint) => cumulativeShare(v, after, total) - cumulativeShare(v, before, total);
+    return { taxableBase: moved(f.taxableBase), nonTaxable: moved(f.nonTaxable), otherTaxes: moved(f.otherTaxes), deduction: moved(f.deduction) };
+  };
+  return bases.state === undefined ? { national: share(bases.national) } : { national: share(bases.national), state: share(bases.state) };
 }
 
 /** Cumulative share of line `line` once `taken` of `total` is taken back (largest remainder). */
@@ -290,6 +332,21 @@ function deductionMetadata(rule: TaxRule, buyer: bigint, rate: string | null): R
 }
 
 /**
+ * A tax's base as booked, under `<prefix>.taxableBase`, and `.nonTaxable`, `.otherTaxes`, `.deducted`
+ * when not zero (every event's metadata is written, hashed and anchored: no bytes for zeros): what a
+ * tax return reads beside the tax posting (statement.ts), so a return reports the base of the day,
+ * never one recomputed with today's rules. A follow-up's are the share it moved (positive for a refund).
+ */
+function taxBaseMetadata(prefix: string, f: TaxBaseFigures): Record<string, string> {
+  return {
+    [`${prefix}.taxableBase`]: f.taxableBase.toString(),
+    ...(f.nonTaxable === 0n ? {} : { [`${prefix}.nonTaxable`]: f.nonTaxable.toString() }),
+    ...(f.otherTaxes === 0n ? {} : { [`${prefix}.otherTaxes`]: f.otherTaxes.toString() }),
+    ...(f.deduction === 0n ? {} : { [`${prefix}.deducted`]: f.deduction.toString() }),
+  };
+}
+
+/**
  * The journal metadata of an event: who and what (above), and the gross with its fee lines, so the
  * journal alone holds what an anchored leaf commits to (service/anchoring/leaf.ts).
  */
@@ -300,6 +357,8 @@ function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdow
     "tax.ruleId": b.taxRuleId,
     ...(b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps) }),
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
+    ...(b.taxBases === undefined ? {} : taxBaseMetadata("tax", b.taxBases.national)),
+    ...(b.taxBases?.state === undefined ? {} : taxBaseMetadata("tax.state", b.taxBases.state)),
   };
   return {
     ...baseMetadata(event, b.program, captureKey, b.fx),
@@ -332,6 +391,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   const stateRule = input.stateTaxRule ?? null;
   lines.gross = G;
   ({ tax: lines.tax, stateTax: lines.stateTax } = orderTaxes(G, event.shipping ?? 0n, taxRule, input.taxDeduction ?? 0n, stateRule));
+  const taxBases = orderTaxBases(G, event.shipping ?? 0n, taxRule, input.taxDeduction ?? 0n, stateRule, lines);
   const taxes = lines.tax + lines.stateTax;
   const netBuyer = G - taxes;
   let feeUsd: bigint;
@@ -479,6 +539,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     ...(seller.program === "full_hosting" ? { principal: true } : {}),
     ...(schedule.serviceFeesRefundable === true ? {} : { serviceFeesKept: true }),
     ...(perOrder.bands.length === 0 ? {} : { feeBands: perOrder.bands }),
+    taxBases,
   };
   return {
     idempotencyKey: key,
@@ -774,7 +835,16 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       throw new Error("planFollowUp called with a capture");
   }
   const gatewayFee = feeLegs(legs, event, capture, rates, fx);
-  const breakdown = followUpBreakdown(capture, lines, gatewayFee, fx, { fxDifference, released, sellerBucket: mainBucket, reserveBucket });
+  // The capture's tax bases in the share its taxes moved (none for a release or a fee adjustment).
+  const { taxBases: _captureBases, ...captureBreakdown } = b;
+  const taxBases = b.taxBases === undefined || refundedDelta === 0n ? undefined : taxBasesShare(b.taxBases, capture.refunded, capture.refunded + refundedDelta, G);
+  const breakdown = followUpBreakdown({ ...capture, breakdown: captureBreakdown }, lines, gatewayFee, fx, {
+    fxDifference,
+    released,
+    sellerBucket: mainBucket,
+    reserveBucket,
+    ...(taxBases === undefined ? {} : { taxBases }),
+  });
   const key = eventKey(event.gateway, event.gatewayEventId);
   const metadata = journalMetadata(event, capture.key, breakdown);
   metadata.originalEventId = event.originalEventId ?? "";

@@ -25,7 +25,7 @@ import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } f
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
-import { sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
+import { emptyBases, sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
 import { attachmentOf, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
@@ -866,7 +866,7 @@ export class SettlementService {
       return await taxReturn(this.ledger, input);
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
-      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, lines: [] };
+      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, bases: emptyBases(), linesWithoutBase: 0, lines: [] };
     }
   }
 

@@ -35,11 +35,28 @@ export function taxReturnAccount(r: { market: string; region?: string; scheme: s
   return `tax:${r.region ?? r.market}:${r.scheme}:payable`;
 }
 
+/** A tax's base beside its tax: buyer-currency minor units, signed as the tax (+ collected, - given back). */
+export interface TaxReturnBase {
+  /** What the rate applied to: net of the tax; for a tax on a base that contains it (Brazil's ICMS), with it. */
+  taxableBase: bigint;
+  /** The part of the gross outside the base that is no tax: a separately stated shipping the rule does not tax. */
+  nonTaxable: bigint;
+  /** The order's other taxes in the gross, outside this base (ICMS, on the national import tax's line). */
+  otherTaxes: bigint;
+  /** A fixed amount taken off the tax, not in the gross (Brazil's USD 20 above USD 50). */
+  deduction: bigint;
+}
+
+/** Totals of the lines' bases; null when a line of the group has none recorded (never a partial sum). */
+export type TaxReturnBaseTotal = { [K in keyof TaxReturnBase]: bigint | null };
+
 /**
  * A tax return for a period, by effective instant: every posting of a tax-payable account
  * (`tax:<market>:<scheme>:payable`) with the order behind it. Collected tax (credits) and tax given
  * back (refunds, chargebacks: debits) sum to the account's movement, so the return equals the
- * tax-payable postings by construction: opening + net = closing.
+ * tax-payable postings by construction: opening + net = closing. Beside each tax, its base as
+ * booked with the event (journal metadata `tax.taxableBase`... and `tax.state.*` for a state tax):
+ * never recomputed with today's rules or rates; a posting without it says why (`baseMissing`).
  */
 export interface TaxReturn {
   market: string;
@@ -54,17 +71,63 @@ export interface TaxReturn {
   collected: bigint;
   refunded: bigint;
   closing: bigint;
-  lines: Array<{
-    transactionId: string;
-    effectiveAt: Date;
-    what: string;
-    settlementId: string | null;
-    gatewayEventId: string | null;
-    /** The event's gross in the market currency (captures, refunds, chargebacks), null otherwise. */
-    gross: bigint | null;
-    /** Signed: + collected, - given back. */
-    tax: bigint;
-  }>;
+  /** The bases of the lines that collected (tax > 0), that gave back (tax < 0, as positive figures like `refunded`), and their net. */
+  bases: { collected: TaxReturnBaseTotal; refunded: TaxReturnBaseTotal; net: TaxReturnBaseTotal };
+  /** How many lines have no base recorded (each says why). */
+  linesWithoutBase: number;
+  lines: Array<
+    {
+      transactionId: string;
+      effectiveAt: Date;
+      what: string;
+      settlementId: string | null;
+      gatewayEventId: string | null;
+      /** The event's gross in the market currency (captures, refunds, chargebacks), null otherwise. */
+      gross: bigint | null;
+      /** Signed: + collected, - given back. */
+      tax: bigint;
+      /** Why the base figures are null (they are all null or none is). */
+      baseMissing: string | null;
+    } & { [K in keyof TaxReturnBase]: bigint | null }
+  >;
+}
+
+const BASE_KEYS = ["taxableBase", "nonTaxable", "otherTaxes", "deduction"] as const satisfies ReadonlyArray<keyof TaxReturnBase>;
+/** The journal metadata key of each figure under its prefix (plan.ts taxBaseMetadata). */
+const BASE_METADATA: Record<keyof TaxReturnBase, string> = { taxableBase: "taxableBase", nonTaxable: "nonTaxable", otherTaxes: "otherTaxes", deduction: "deducted" };
+/** The events whose tax bases are the share they moved: given back (a chargeback reversal's share is negative, so it collects). */
+const FOLLOW_UPS: ReadonlySet<string> = new Set(["refund", "chargeback", "chargeback_reversal"]);
+
+/**
+ * The base of one tax posting from its transaction's metadata, signed as the posting: a capture's
+ * as booked, a follow-up's (the share it gave back) negated, and a ledger reversal (which carries
+ * its original's metadata) the other way again. Null with the reason where nothing was recorded.
+ */
+export function taxPostingBase(metadata: Record<string, string>, transactionKind: string, state: boolean): { base: TaxReturnBase | null; missing: string | null } {
+  const prefix = state ? "tax.state" : "tax";
+  const event = metadata["eventType"];
+  if (metadata["tax.ruleId"] === undefined || event === undefined) return { base: null, missing: "not a settlement event: no tax base recorded" };
+  if (event !== "capture" && !FOLLOW_UPS.has(event)) return { base: null, missing: `a ${event} moves no tax base` };
+  // The base itself is always written; the other figures only when not zero (plan.ts taxBaseMetadata).
+  const values = BASE_KEYS.map((k) => metadata[`${prefix}.${BASE_METADATA[k]}`] ?? (k === "taxableBase" ? undefined : "0"));
+  if (values.some((v) => v === undefined || !/^-?[0-9]+$/.test(v))) {
+    return { base: null, missing: `booked before tax bases were recorded: the transaction has no ${prefix}.taxableBase` };
+  }
+  const sign = (event === "capture" ? 1n : -1n) * (transactionKind === "reversal" ? -1n : 1n);
+  const [taxableBase, nonTaxable, otherTaxes, deduction] = values.map((v) => sign * BigInt(v!)) as [bigint, bigint, bigint, bigint];
+  return { base: { taxableBase, nonTaxable, otherTaxes, deduction }, missing: null };
+}
+
+function sumBases(lines: ReadonlyArray<{ [K in keyof TaxReturnBase]: bigint | null }>, sign: bigint): TaxReturnBaseTotal {
+  const out = { taxableBase: 0n, nonTaxable: 0n, otherTaxes: 0n, deduction: 0n } as TaxReturnBaseTotal;
+  for (const k of BASE_KEYS) {
+    for (const l of lines) {
+      const v = l[k];
+      const cur = out[k];
+      out[k] = v === null || cur === null ? null : cur + sign * v;
+    }
+  }
+  return out;
 }
 
 export async function taxReturn(
@@ -81,6 +144,7 @@ export async function taxReturn(
       if (l.change > 0n) collected += l.change;
       else refunded -= l.change;
       const gross = l.metadata["grossAmount"];
+      const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, input.region !== undefined);
       return {
         transactionId: l.transactionId,
         effectiveAt: l.effectiveAt,
@@ -89,7 +153,41 @@ export async function taxReturn(
         gatewayEventId: l.metadata["gatewayEventId"] ?? null,
         gross: gross === undefined ? null : BigInt(gross),
         tax: l.change,
+        taxableBase: base?.taxableBase ?? null,
+        nonTaxable: base?.nonTaxable ?? null,
+        otherTaxes: base?.otherTaxes ?? null,
+        deduction: base?.deduction ?? null,
+        baseMissing: missing,
       };
     });
-  return { market: input.market, ...(input.region === undefined ? {} : { region: input.region }), scheme: input.scheme, account, currency: input.currency, from: input.from, to: input.to, opening: s.opening, collected, refunded, closing: s.closing, lines };
+  return {
+    market: input.market,
+    ...(input.region === undefined ? {} : { region: input.region }),
+    scheme: input.scheme,
+    account,
+    currency: input.currency,
+    from: input.from,
+    to: input.to,
+    opening: s.opening,
+    collected,
+    refunded,
+    closing: s.closing,
+    bases: basesOf(lines),
+    linesWithoutBase: lines.filter((l) => l.baseMissing !== null).length,
+    lines,
+  };
+}
+
+/** The bases of a return with no lines (an account never booked): zero. */
+export function emptyBases(): TaxReturn["bases"] {
+  const zero = (): TaxReturnBaseTotal => ({ taxableBase: 0n, nonTaxable: 0n, otherTaxes: 0n, deduction: 0n });
+  return { collected: zero(), refunded: zero(), net: zero() };
+}
+
+function basesOf(lines: TaxReturn["lines"]): TaxReturn["bases"] {
+  return {
+    collected: sumBases(lines.filter((l) => l.tax > 0n), 1n),
+    refunded: sumBases(lines.filter((l) => l.tax < 0n), -1n),
+    net: sumBases(lines, 1n),
+  };
 }

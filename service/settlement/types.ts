@@ -337,6 +337,28 @@ export interface Breakdown {
   serviceFeesKept?: boolean;
   /** The weight bands that priced the capture's service fees (fees.ts); absent when none did. */
   feeBands?: FeeBandEvidence[];
+  /**
+   * The base of each tax as booked (plan.ts orderTaxBases), what a tax return reports beside the
+   * tax: the national rule's and the state rule's when there is one. A follow-up's: the share of the
+   * capture's it moved, as its lines. Absent on events booked before bases were kept, and on
+   * follow-ups of such captures.
+   */
+  taxBases?: { national: TaxBaseFigures; state?: TaxBaseFigures };
+}
+
+/** One tax's base, buyer currency minor units (a follow-up's: the share moved, signed as its lines). */
+export interface TaxBaseFigures {
+  /**
+   * What the rule's rate applied to: the price net of this tax; for a tax computed on a base that
+   * contains it (`computation: "included"`, Brazil's ICMS), that base, the tax in it.
+   */
+  taxableBase: bigint;
+  /** The part of the gross the rule leaves out of its base: a separately stated shipping it does not tax. */
+  nonTaxable: bigint;
+  /** The order's other taxes in the gross, outside this base: the state tax, for the national one. */
+  otherTaxes: bigint;
+  /** A fixed amount off the tax (not off the base, not in the gross): Brazil's USD 20 above USD 50, in the buyer currency as converted. */
+  deduction: bigint;
 }
 
 /** What the planner needs to know about the capture behind a follow-up event. */

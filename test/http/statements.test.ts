@@ -4,17 +4,20 @@
  */
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness, csvRows } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
 
 interface Statement {
   sellerId: string;
   accounts: Array<{ account: string; currency: string; opening: string; closing: string; lines: Array<{ transactionId: string; what: string; settlementId: string | null; phase: string; change: string; balance: string }> }>;
 }
 
-describe("seller statements", () => {
+describe.each(kinds)("seller statements on %s", (kind) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await openHarness();
+    h = await openHarness({ kind });
     await publishDayRates(h);
     const post = async (body: Record<string, unknown>) => {
       const r = await h.signedPost("/v1/settlements/events", body);

@@ -3,7 +3,11 @@
  * period with its order, collected and given back, equal to the tax-payable account's movement.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accountSpec } from "../../service/settlement/accounts.js";
+import { testDatabaseKinds } from "../support/db.js";
 import { capture, csvRows, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+
+const kinds = await testDatabaseKinds();
 
 interface ReturnBody {
   currency: string;
@@ -14,11 +18,11 @@ interface ReturnBody {
   lines: Array<{ what: string; settlementId: string; gross: string | null; tax: string }>;
 }
 
-describe("tax returns", () => {
+describe.each(kinds)("tax returns on %s", (kind) => {
   let h: Harness;
   const period = `market=ES&scheme=EU_IOSS&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`;
   beforeAll(async () => {
-    h = await openHarness();
+    h = await openHarness({ kind });
     await publishDayRates(h);
     const es = (over: Record<string, unknown>) => capture({ market: "ES", currency: "EUR", sellerId: "S-SEMI-HZ-01", category: "home", ...over });
     for (const [id, amount] of [["es-1", "4990"], ["es-2", "12100"], ["es-3", "2500"]] as const) {
@@ -54,11 +58,11 @@ describe("tax returns", () => {
     const r = await h.get(`/v1/tax/returns?${period}&format=csv`);
     expect(r.headers["content-type"]).toContain("text/csv");
     const rows = csvRows(r.body);
-    expect(rows[0]).toEqual(["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"]);
+    expect(rows[0]?.slice(0, 12)).toEqual(["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"]);
     // Opening first; then the lines; then collected, given back, their net and the closing, as the JSON.
-    expect(rows[1]?.slice(4)).toEqual(["opening", "", "", "", "", "", "0", "0.00"]);
+    expect(rows[1]?.slice(4, 12)).toEqual(["opening", "", "", "", "", "", "0", "0.00"]);
     expect(rows.slice(2, -4).map((row) => [row[4], row[10]])).toEqual([["capture", "866"], ["capture", "2100"], ["capture", "434"], ["refund", "-2100"]]);
-    expect(rows.slice(-4).map((row) => row.slice(4))).toEqual([
+    expect(rows.slice(-4).map((row) => row.slice(4, 12))).toEqual([
       ["collected", "", "", "", "", "", "3400", "34.00"],
       ["given_back", "", "", "", "", "", "-2100", "-21.00"],
       ["total", "", "", "", "", "", "1300", "13.00"],
@@ -110,5 +114,155 @@ describe("tax returns", () => {
     expect([wrong.statusCode, json<{ errors: Array<{ field: string }> }>(wrong).errors[0]?.field]).toEqual([400, "shipToRegion"]);
     const outside = await h.get(`/v1/tax/returns?market=US&region=BR-SP&scheme=US_SALES_TAX&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`);
     expect([outside.statusCode, problemCode(outside)]).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_MARKET"]);
+  });
+});
+
+/**
+ * What a controller files beside the tax: per line the taxable base (what the rate applied to), what
+ * the gross holds outside it, and a refund giving both back in the same share; read from the
+ * evidence booked with each event, and said to be missing where an old booking has none.
+ */
+describe.each(kinds)("tax return bases on %s", (kind) => {
+  let h: Harness;
+  const on = (q: string) => `/v1/tax/returns?${q}&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`;
+  interface Base {
+    taxableBase: string | null;
+    nonTaxable: string | null;
+    otherTaxes: string | null;
+    deduction: string | null;
+  }
+  type BasesBody = Omit<ReturnBody, "lines"> & {
+    bases: { collected: Base; refunded: Base; net: Base };
+    linesWithoutBase: number;
+    lines: Array<{ what: string; settlementId: string; gross: string | null; tax: string; baseMissing: string | null } & Base>;
+  };
+  const figures = (l: { gross?: string | null; tax: string } & Base) => [l.gross, l.taxableBase, l.nonTaxable, l.otherTaxes, l.deduction, l.tax];
+  const post = async (body: Record<string, unknown>) => {
+    const r = await h.signedPost("/v1/settlements/events", body);
+    expect(r.statusCode, r.body).toBe(201);
+    return json<{ transaction: { metadata: Record<string, string> } }>(r);
+  };
+  let brDeduction: { buyer: string; rate: string };
+
+  beforeAll(async () => {
+    h = await openHarness({ kind });
+    await publishDayRates(h);
+    const order = (over: Record<string, unknown>) => capture({ sellerId: "S-SEMI-HZ-01", category: "home", gatewayFee: "100", ...over });
+    await post(order({ market: "US", currency: "USD", gatewayEventId: "b-ca", settlementId: "ORD-b-ca", shipToRegion: "US-CA", amount: "2999", shipping: "599" }));
+    await post(order({ market: "US", currency: "USD", type: "refund", gatewayEventId: "b-ca-r", settlementId: "ORD-b-ca", originalEventId: "b-ca", amount: "1000", gatewayFee: "0", occurredAt: `${DAY}T15:00:00.000Z` }));
+    await post(order({ market: "ES", currency: "EUR", gatewayEventId: "b-es", settlementId: "ORD-b-es", amount: "12100", shipping: "1000" }));
+    const br = await post(order({ market: "BR", currency: "BRL", gatewayEventId: "b-br", settlementId: "ORD-b-br", shipToRegion: "BR-SP", amount: "100000" }));
+    brDeduction = { buyer: br.transaction.metadata["tax.deduction.buyer"]!, rate: br.transaction.metadata["tax.deduction.rate"]! };
+    await post(order({ market: "BR", currency: "BRL", type: "refund", gatewayEventId: "b-br-r", settlementId: "ORD-b-br", originalEventId: "b-br", amount: "50000", gatewayFee: "0", occurredAt: `${DAY}T16:00:00.000Z` }));
+  });
+  afterAll(async () => h.close());
+
+  it("California: shipping outside the base, and a partial refund giving back base, untaxed shipping and tax in the refund's share", async () => {
+    const r = json<BasesBody>(await h.get(on("market=US&region=US-CA&scheme=US_SALES_TAX")));
+    // 29.99 with 5.99 shipping: California taxes the other 24.00, tax included, so tax = 2400 x 725 /
+    // 10725 = 162.24 -> 162, the base 2400 - 162 = 2238 (2238 x 7.25% = 162.26), 599 untaxed; 2238 +
+    // 162 + 599 = 2999. The refund of 1000 of 2999 gives back each by largest remainder: tax 162 x
+    // 1000/2999 = 54.02 -> 54, base 2238 x 1000/2999 = 746.25 -> 746, shipping 599 x 1000/2999 = 199.73
+    // -> 200 (its remainder .73 beats the kept part's .27); 746 + 54 + 200 = 1000.
+    expect(r.lines.map(figures)).toEqual([
+      ["2999", "2238", "599", "0", "0", "162"],
+      ["1000", "-746", "-200", "0", "0", "-54"],
+    ]);
+    expect(r.lines.map((l) => l.baseMissing)).toEqual([null, null]);
+    expect(r.bases).toEqual({
+      collected: { taxableBase: "2238", nonTaxable: "599", otherTaxes: "0", deduction: "0" },
+      refunded: { taxableBase: "746", nonTaxable: "200", otherTaxes: "0", deduction: "0" },
+      net: { taxableBase: "1492", nonTaxable: "399", otherTaxes: "0", deduction: "0" },
+    });
+    expect([r.collected, r.refunded, r.closing, r.linesWithoutBase]).toEqual(["162", "54", "108", 0]);
+    // /openapi.json documents what the route answers.
+    const doc = json<{ paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { items?: { properties: Record<string, unknown> } }> } }> }> } }> }>(await h.app.inject({ url: "/openapi.json" }));
+    const schema = doc.paths["/v1/tax/returns"]!.get.responses["200"]!.content["application/json"]!.schema;
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["bases", "linesWithoutBase", "lines"]));
+    expect(Object.keys(schema.properties["lines"]!.items!.properties)).toEqual(expect.arrayContaining(["taxableBase", "nonTaxable", "otherTaxes", "deduction", "baseMissing"]));
+
+    const rows = csvRows((await h.get(`${on("market=US&region=US-CA&scheme=US_SALES_TAX")}&format=csv`)).body);
+    expect(rows[0]?.slice(10)).toEqual(["tax_minor", "tax", "taxable_base_minor", "taxable_base", "non_taxable_minor", "non_taxable", "other_taxes_minor", "other_taxes", "deduction_minor", "deduction", "base_missing"]);
+    // The JSON's figures row by row: the opening and closing are balances of tax, with no base.
+    expect(rows.slice(1).map((row) => [row[4], ...row.slice(10)])).toEqual([
+      ["opening", "0", "0.00", "", "", "", "", "", "", "", "", ""],
+      ["capture", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", ""],
+      ["refund", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", ""],
+      ["collected", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", ""],
+      ["given_back", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", ""],
+      ["total", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", ""],
+      ["closing", "108", "1.08", "", "", "", "", "", "", "", "", ""],
+    ]);
+  });
+
+  it("EU IOSS: the VAT base is the price net of VAT, shipping included", async () => {
+    const r = json<BasesBody>(await h.get(on("market=ES&scheme=EU_IOSS")));
+    // 121.00 with 10.00 of shipping, which VAT taxes: 21% inside the whole, 12100 x 2100 / 12100 = 2100,
+    // on a base of 12100 - 2100 = 10000 (10000 x 21% = 2100); nothing outside it.
+    expect(r.lines.map(figures)).toEqual([["12100", "10000", "0", "0", "0", "2100"]]);
+    expect(r.bases.net).toEqual({ taxableBase: "10000", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
+    const rows = csvRows((await h.get(`${on("market=ES&scheme=EU_IOSS")}&format=csv`)).body);
+    expect(rows[2]?.slice(10)).toEqual(["2100", "21.00", "10000", "100.00", "0", "0.00", "0", "0.00", "0", "0.00", ""]);
+  });
+
+  it("Brazil above USD 50: the import tax on the goods, the USD 20 off the tax and ICMS outside its base; ICMS on the whole gross; half refunded", async () => {
+    // USD 20 at the day's mid rate (BRL -> USD), half-even: the booked deduction, never today's.
+    const rate = Number(brDeduction.rate);
+    expect(Math.abs(2000 / rate - Number(brDeduction.buyer))).toBeLessThanOrEqual(0.5);
+    expect(brDeduction.buyer).toBe("12126");
+    // 1,000.00 BRL to Sao Paulo. ICMS "por dentro", 17% of the whole gross: 100000 x 17% = 17000, on a
+    // base of 100000 (the tax inside it). The import tax T on the goods V = 100000 - 17000 - T is
+    // V x 60% - 12126: T = (83000 x 6000 - 12126 x 10000) / 16000 = 376740000 / 16000 = 23546.25 ->
+    // 23546; V = 83000 - 23546 = 59454 (59454 x 60% - 12126 = 23546.4); 59454 + 23546 + 17000 = 100000.
+    // The refund of half gives back exactly half of each (all even).
+    const remessa = json<BasesBody>(await h.get(on("market=BR&scheme=BR_REMESSA_CONFORME")));
+    expect(remessa.lines.map(figures)).toEqual([
+      ["100000", "59454", "0", "17000", "12126", "23546"],
+      ["50000", "-29727", "0", "-8500", "-6063", "-11773"],
+    ]);
+    expect(remessa.bases.net).toEqual({ taxableBase: "29727", nonTaxable: "0", otherTaxes: "8500", deduction: "6063" });
+    const icms = json<BasesBody>(await h.get(on("market=BR&region=BR-SP&scheme=BR_ICMS")));
+    expect(icms.lines.map(figures)).toEqual([
+      ["100000", "100000", "0", "0", "0", "17000"],
+      ["50000", "-50000", "0", "0", "0", "-8500"],
+    ]);
+    const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
+    expect(rows.slice(-4, -1).map((row) => [row[4], row[10], row[12], row[14], row[16], row[18]])).toEqual([
+      ["collected", "23546", "59454", "0", "17000", "12126"],
+      ["given_back", "-11773", "-29727", "0", "-8500", "-6063"],
+      ["total", "11773", "29727", "0", "8500", "6063"],
+    ]);
+  });
+
+  it("shows a booking without recorded bases as null with the reason, and leaves its group's totals null rather than partial", async () => {
+    // A capture as booked before bases were recorded: its tax rule and gross, no tax.taxableBase.
+    const accounts = ["gateway:adyen:receivable", "tax:FR:EU_IOSS:payable"].map((code) => accountSpec(code, "EUR"));
+    const old = await h.services.ledger.post({
+      idempotencyKey: "settlement:adyen:old-fr",
+      postings: [
+        { account: "gateway:adyen:receivable", currency: "EUR", direction: "debit", amount: 1000n },
+        { account: "tax:FR:EU_IOSS:payable", currency: "EUR", direction: "credit", amount: 1000n },
+      ],
+      accounts,
+      metadata: { eventType: "capture", settlementId: "ORD-old-fr", gatewayEventId: "old-fr", "tax.ruleId": "tax-FR-ioss-2021", grossAmount: "6000" },
+      effectiveAt: new Date(`${DAY}T08:00:00.000Z`),
+    });
+    expect(old.status).toBe("created");
+    await post(capture({ sellerId: "S-SEMI-HZ-01", category: "home", gatewayFee: "100", market: "FR", currency: "EUR", gatewayEventId: "b-fr", settlementId: "ORD-b-fr", amount: "6000" }));
+    const r = json<BasesBody>(await h.get(on("market=FR&scheme=EU_IOSS")));
+    // 60.00 at 20% inside: 1000 of tax on a base of 5000; the old booking's base is unknown.
+    expect(r.lines.map(figures)).toEqual([
+      ["6000", null, null, null, null, "1000"],
+      ["6000", "5000", "0", "0", "0", "1000"],
+    ]);
+    expect(r.lines[0]?.baseMissing).toBe("booked before tax bases were recorded: the transaction has no tax.taxableBase");
+    expect(r.lines[1]?.baseMissing).toBeNull();
+    expect(r.linesWithoutBase).toBe(1);
+    expect(r.bases.collected).toEqual({ taxableBase: null, nonTaxable: null, otherTaxes: null, deduction: null });
+    // Nothing given back: that group is complete.
+    expect(r.bases.refunded).toEqual({ taxableBase: "0", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
+    const rows = csvRows((await h.get(`${on("market=FR&scheme=EU_IOSS")}&format=csv`)).body);
+    expect(rows[2]?.slice(12)).toEqual(["", "", "", "", "", "", "", "", "booked before tax bases were recorded: the transaction has no tax.taxableBase"]);
+    expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", ""]);
   });
 });

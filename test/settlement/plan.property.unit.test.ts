@@ -66,6 +66,25 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
           const stateTaxRule = TAX_RULES.find((r) => r.level === "state" && r.market === cap.market && r.rateBps > 0) ?? null;
           const capPlan = planCapture({ event: cap, seller, schedule, taxRule, stateTaxRule, rates: { buyerToUsd, usdToPayout } });
           expect(balanced(capPlan)).toBe(true);
+          // The bases booked: each rule's rate on its base gives its tax (to the half unit of its
+          // rounding, scaled by 1 + rate for a tax inside its price), and the gross is made of them.
+          const bases = capPlan.breakdown.taxBases!;
+          const { tax, stateTax } = capPlan.breakdown.lines;
+          const within = (rule: typeof taxRule, f: typeof bases.national, t: bigint) => {
+            if (rule.collectedBy !== "marketplace" || t === 0n) return;
+            const r = BigInt(rule.rateBps);
+            const off = f.taxableBase * r - f.deduction * 10_000n - t * 10_000n;
+            const err = off < 0n ? -off : off;
+            expect(2n * err <= (rule.computation === "included" ? 10_000n : 10_000n + r), `${rule.id} ${f.taxableBase} ${t}`).toBe(true);
+          };
+          within(taxRule, bases.national, tax);
+          expect(bases.national.taxableBase + tax + bases.national.nonTaxable + bases.national.otherTaxes).toBe(gross);
+          expect(bases.national.otherTaxes).toBe(stateTax);
+          if (stateTaxRule !== null) {
+            within(stateTaxRule, bases.state!, stateTax);
+            expect(bases.state!.taxableBase + (stateTaxRule.computation === "included" ? 0n : stateTax) + bases.state!.nonTaxable).toBe(gross);
+          } else expect(bases.state).toBeUndefined();
+          const basesTaken = { national: { taxableBase: 0n, nonTaxable: 0n, otherTaxes: 0n, deduction: 0n }, state: { taxableBase: 0n, nonTaxable: 0n, otherTaxes: 0n, deduction: 0n } };
 
           const done: Array<{ event: SettlementEvent; plan: PostingPlan }> = [];
           const held = `seller:${seller.id}:held`;
@@ -114,6 +133,20 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
             planned++;
             const after = stateOf(cap, capPlan, done);
             expect(after.refunded >= 0n && after.refunded <= gross).toBe(true);
+            // The bases go back in the share the taxes do: the capture's whole at a full refund, none at none.
+            const moved = plan.breakdown.taxBases;
+            if (event.type === "release") expect(moved).toBeUndefined();
+            for (const level of ["national", "state"] as const) {
+              const booked = bases[level];
+              if (booked === undefined) continue;
+              for (const k of ["taxableBase", "nonTaxable", "otherTaxes", "deduction"] as const) {
+                basesTaken[level][k] += moved?.[level]?.[k] ?? 0n;
+                const taken = basesTaken[level][k];
+                expect(taken >= 0n && taken <= booked[k], `${level}.${k}`).toBe(true);
+                if (after.refunded === gross) expect(taken, `${level}.${k}`).toBe(booked[k]);
+                if (after.refunded === 0n) expect(taken, `${level}.${k}`).toBe(0n);
+              }
+            }
             // Full hosting: the supplier's lines move with what was returned for its fault only.
             const supplierLine = (k: string) => seller.program === "full_hosting" && ["sellerUsd", "sellerMain", "sellerReserve", "fxGainLoss"].includes(k);
             for (const k of LINE_KEYS) {

@@ -429,6 +429,22 @@ export function sellerChargeView(r: { status: string; charge: SellerCharge }): S
   return { status: r.status, charge: { ...c, amount: c.amount.toString(), charged: c.charged.toString(), occurredAt: c.occurredAt.toISOString() } };
 }
 
+const TAX_BASE_FIELDS = {
+  taxableBase: "What the rate applied to, as booked with the event: the price net of this tax (for a tax on a base that contains it, Brazil's ICMS, with it)",
+  nonTaxable: "The part of the gross outside the base that is no tax: a separately stated shipping the rule leaves untaxed (California, Florida)",
+  otherTaxes: "The order's other taxes in the gross, outside this base: the state's ICMS on the national import tax's line",
+  deduction: "A fixed amount taken off the tax, not in the gross: Brazil's USD 20 above USD 50, in the market currency as converted then",
+} as const;
+
+const nullableAmount = (description: string) => Type.Union([Amount, Type.Null()], { description });
+
+const TaxReturnBaseTotalView = Type.Object({
+  taxableBase: nullableAmount("Sum of the lines' taxableBase; null when a line of the group has none recorded"),
+  nonTaxable: nullableAmount("Sum of the lines' nonTaxable; null as taxableBase"),
+  otherTaxes: nullableAmount("Sum of the lines' otherTaxes; null as taxableBase"),
+  deduction: nullableAmount("Sum of the lines' deduction; null as taxableBase"),
+});
+
 export const TaxReturnView = Type.Object({
   market: Type.String(),
   region: Type.Optional(Type.String({ description: "A state tax's return: its region" })),
@@ -441,6 +457,15 @@ export const TaxReturnView = Type.Object({
   collected: { ...Amount, description: "Tax collected in the period" },
   refunded: { ...Amount, description: "Tax given back in the period (refunds, chargebacks)" },
   closing: { ...Amount, description: "opening + collected - refunded: the tax payable before `to`" },
+  bases: Type.Object(
+    {
+      collected: TaxReturnBaseTotalView,
+      refunded: TaxReturnBaseTotalView,
+      net: TaxReturnBaseTotalView,
+    },
+    { description: "The bases of the lines that collected tax, of those that gave it back (positive, as `refunded`), and their net (collected - refunded)" },
+  ),
+  linesWithoutBase: Type.Integer({ minimum: 0, description: "Lines with no base recorded (booked before bases were kept, or no settlement event): each says why in baseMissing, and the totals of their group are null" }),
   lines: Type.Array(
     Type.Object({
       transactionId: Type.String(),
@@ -450,9 +475,20 @@ export const TaxReturnView = Type.Object({
       gatewayEventId: Type.Union([Type.String(), Type.Null()]),
       gross: Type.Union([Amount, Type.Null()]),
       tax: { ...Amount, description: "Signed: + collected, - given back" },
+      taxableBase: nullableAmount(`${TAX_BASE_FIELDS.taxableBase}; signed as the tax (a refund gives back the share of the base it gives back of the tax); null when none was recorded`),
+      nonTaxable: nullableAmount(`${TAX_BASE_FIELDS.nonTaxable}; signed as the tax; null as taxableBase`),
+      otherTaxes: nullableAmount(`${TAX_BASE_FIELDS.otherTaxes}; signed as the tax; null as taxableBase`),
+      deduction: nullableAmount(`${TAX_BASE_FIELDS.deduction}; signed as the tax; null as taxableBase`),
+      baseMissing: Type.Union([Type.String(), Type.Null()], { description: "Why the base figures are null (the event was booked before bases were recorded; not a settlement event); null when they are given" }),
     }),
   ),
 });
+
+const amountOrNull = (v: bigint | null) => (v === null ? null : v.toString());
+
+function baseTotalView(t: TaxReturn["bases"]["net"]): Static<typeof TaxReturnBaseTotalView> {
+  return { taxableBase: amountOrNull(t.taxableBase), nonTaxable: amountOrNull(t.nonTaxable), otherTaxes: amountOrNull(t.otherTaxes), deduction: amountOrNull(t.deduction) };
+}
 
 export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
   return {
@@ -463,25 +499,77 @@ export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
     collected: r.collected.toString(),
     refunded: r.refunded.toString(),
     closing: r.closing.toString(),
-    lines: r.lines.map((l) => ({ ...l, effectiveAt: l.effectiveAt.toISOString(), gross: l.gross === null ? null : l.gross.toString(), tax: l.tax.toString() })),
+    bases: { collected: baseTotalView(r.bases.collected), refunded: baseTotalView(r.bases.refunded), net: baseTotalView(r.bases.net) },
+    lines: r.lines.map((l) => ({
+      ...l,
+      effectiveAt: l.effectiveAt.toISOString(),
+      gross: amountOrNull(l.gross),
+      tax: l.tax.toString(),
+      taxableBase: amountOrNull(l.taxableBase),
+      nonTaxable: amountOrNull(l.nonTaxable),
+      otherTaxes: amountOrNull(l.otherTaxes),
+      deduction: amountOrNull(l.deduction),
+    })),
   };
 }
 
-const TAX_RETURN_COLUMNS = ["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"] as const;
+const TAX_RETURN_COLUMNS = [
+  "market",
+  "scheme",
+  "currency",
+  "effective_at",
+  "what",
+  "settlement_id",
+  "gateway_event_id",
+  "transaction_id",
+  "gross_minor",
+  "gross",
+  "tax_minor",
+  "tax",
+  "taxable_base_minor",
+  "taxable_base",
+  "non_taxable_minor",
+  "non_taxable",
+  "other_taxes_minor",
+  "other_taxes",
+  "deduction_minor",
+  "deduction",
+  "base_missing",
+] as const;
 
 /**
  * The return as the JSON has it, one row each: the opening tax payable (at `from`), one line per
- * tax posting, then the period's tax collected, given back (negative) and their net (`total`), and
- * the closing tax payable (at `to`: opening + total); amounts in minor and major units.
+ * tax posting with its base, then the period's tax collected, given back (negative) and their net
+ * (`total`) with the bases of the same lines, and the closing tax payable (at `to`: opening +
+ * total; a balance of tax, so no base); amounts in minor and major units. A base the JSON has as
+ * null is an empty cell, and a line's `base_missing` says why.
  */
 export function taxReturnCsv(r: TaxReturn): string {
   const major = (v: bigint) => (exponentOrNull(r.currency) === null ? null : formatMinor(v, r.currency));
-  const figure = (at: Date, what: string, v: bigint) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v)]);
-  let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening);
+  const both = (v: bigint | null) => [v, v === null ? null : major(v)];
+  const bases = (b: { taxableBase: bigint | null; nonTaxable: bigint | null; otherTaxes: bigint | null; deduction: bigint | null }) => [
+    ...both(b.taxableBase),
+    ...both(b.nonTaxable),
+    ...both(b.otherTaxes),
+    ...both(b.deduction),
+  ];
+  const noBase = [null, null, null, null, null, null, null, null, null];
+  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base]);
+  const negated = (t: TaxReturn["bases"]["refunded"]) => ({
+    taxableBase: t.taxableBase === null ? null : -t.taxableBase,
+    nonTaxable: t.nonTaxable === null ? null : -t.nonTaxable,
+    otherTaxes: t.otherTaxes === null ? null : -t.otherTaxes,
+    deduction: t.deduction === null ? null : -t.deduction,
+  });
+  let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening, noBase);
   for (const l of r.lines) {
-    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, l.gross, l.gross === null ? null : major(l.gross), l.tax, major(l.tax)]);
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing]);
   }
-  out += figure(r.to, "collected", r.collected) + figure(r.to, "given_back", -r.refunded) + figure(r.to, "total", r.collected - r.refunded) + figure(r.to, "closing", r.closing);
+  out +=
+    figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null]) +
+    figure(r.to, "given_back", -r.refunded, [...bases(negated(r.bases.refunded)), null]) +
+    figure(r.to, "total", r.collected - r.refunded, [...bases(r.bases.net), null]) +
+    figure(r.to, "closing", r.closing, noBase);
   return out;
 }
 
