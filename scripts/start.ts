@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
   const { closeOnSignals, openInstanceServices, startServer, startWorkerInstance } = await import("../service/server.js");
-  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
+  const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   // Everything runs on this machine: webhooks may go to loopback receivers.
@@ -182,6 +182,8 @@ async function main(): Promise<void> {
           for (const e of stored.errors) process.stderr.write(`  demo storage of ${e.sellerId} in ${e.warehouse} refused: ${e.code} ${e.message}\n`);
           throw new Error(`${stored.errors.length} demo storage charge(s) were refused`);
         }
+        // December's closing rates, and the positions revalued at its last instant: the period can close.
+        await loadDemoPeriodEnd({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
         // The bank's statement of that day, as finance would download it: the gateway's payouts
         // credited with their reference, and one credit nobody booked (to be found, not absorbed).
         const statement = path.join(config.dataDir, "bank", "statements", `camt053-${DEMO_RANGE.to}.xml`);

@@ -4,12 +4,27 @@
  * then fixed for good, so its sha256 is anchored on chain like a reconciliation report: anyone can
  * recompute the report later (GET /v1/ledger/periods/:id/report) and check it against the digest
  * the chain holds (GET /v1/ledger/periods/:id/proof), without trusting our database.
+ *
+ * A close must not leave FX positions unrestated at the period's end (IAS 21: monetary items at the
+ * closing rate at each reporting date). Closing before B plans, without booking, the revaluation at
+ * B's last instant (B - 1 ms) as `POST /v1/fx/revaluations` would plan it; a line that would book a
+ * change, or a position it would skip (no rate in force), refuses the close (409
+ * ENT_LEDGER_PERIOD_FX_NOT_REVALUED, per currency). `fxNotRevalued: "accept"` with a note closes
+ * anyway and keeps what was left with the close and in its report.
+ *
+ * Serialisation: the plan reads the journal as of a head sequence S read first; the ledger's close,
+ * under the head lock every journal writer takes, refuses (ENT_LEDGER_PERIOD_CHANGED) when a
+ * transaction booked after S is effective before B (a revaluation at B - 1 ms, a late event): the
+ * close checks again then (a few times), so what was checked is what closes. A revaluation inside
+ * a closed period is refused, and one racing the close is either seen by it or booked after it,
+ * effective in the open period (the ledger moves it there).
  */
 import { createHash } from "node:crypto";
 import { AnchorErrors } from "./anchoring/errors.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
-import type { Ledger, PeriodClose, TrialBalance } from "./ledger/types.js";
+import type { Ledger, PeriodClose, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
+import type { Revaluation, RevaluationLine } from "./settlement/realisation.js";
 
 export const PERIOD_CLOSE_DOCUMENT = "ledger.period_close";
 const REPORT_FORMAT = "entrepot.period_close.v1";
@@ -20,6 +35,14 @@ export interface CloseAnchor {
   proofOfDocument(kind: string, id: string): Promise<unknown>;
 }
 
+/** What closing needs from FX (FxRealisation satisfies it): the revaluation at an instant, planned, not booked. */
+export interface CloseFx {
+  previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: Revaluation["skipped"] }>;
+}
+
+/** How many times a close checks the FX positions again when the period changed under its check. */
+const CLOSE_ATTEMPTS = 3;
+
 export interface PeriodCloseReport {
   format: typeof REPORT_FORMAT;
   close: { id: string; closedBefore: string; previousClosedBefore: string | null; journalSequence: string; journalHash: string };
@@ -28,6 +51,41 @@ export interface PeriodCloseReport {
     accounts: Array<{ account: string; currency: string; normalBalance: string; opening: string; debits: string; credits: string; closing: string }>;
     currencies: Array<{ currency: string; debits: string; credits: string; balanced: boolean }>;
   };
+  /**
+   * Only in the report of a close accepted with FX positions unrevalued at its end (absent
+   * otherwise, so every other report, and its anchored digest, is as it always was): what was left.
+   */
+  fxNotRevalued?: UnrevaluedPosition[];
+}
+
+/**
+ * What a revaluation plan at a period's last instant leaves unrestated: each line that would book a
+ * change, each position it would skip; by currency. Empty: the positions stand at the closing rate.
+ */
+export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: Revaluation["skipped"] }): UnrevaluedPosition[] {
+  const out: UnrevaluedPosition[] = [];
+  for (const l of plan.lines) {
+    if (l.change === 0n) continue;
+    out.push({
+      currency: l.currency,
+      status: "would_book",
+      position: l.position.toString(),
+      change: l.change.toString(),
+      midRate: l.midRate,
+      code: null,
+      reason: `the revaluation would book ${l.change} USD minor units to fx:${l.currency}-USD:revaluation (position ${l.position} ${l.currency} minor units at the mid rate ${l.midRate}, ${l.source} as of ${l.asOf}): it moved since the last revaluation`,
+    });
+  }
+  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: null, change: null, midRate: null, code: s.code, reason: s.reason });
+  return out.sort((a, b) => a.currency.localeCompare(b.currency));
+}
+
+function notRevalued(before: Date, revalueAt: string, left: UnrevaluedPosition[]) {
+  const each = left.map((p) => (p.status === "would_book" ? `${p.currency} would book ${p.change} USD minor units` : `${p.currency} skipped (${p.code}: ${p.reason})`));
+  const action = `publish the rates in force at ${revalueAt} (the closing rates), then POST /v1/fx/revaluations?at=${revalueAt}, and close again; or close with "fxNotRevalued": "accept" and a note saying why, kept with the close`;
+  return LedgerErrors.periodFxNotRevalued(`the FX positions are not revalued at the period's last instant, ${revalueAt}: ${each.join("; ")}. To close: ${action}`, {
+    details: { before: before.toISOString(), revalueAt, positions: left, action },
+  });
 }
 
 /** The report's canonical text (keys in a fixed order by construction) and its digest, 0x-prefixed sha256. */
@@ -57,25 +115,35 @@ function buildReport(close: PeriodClose, tb: TrialBalance): PeriodCloseReport {
       })),
       currencies: tb.currencies.map((c) => ({ currency: c.currency, debits: c.debits.toString(), credits: c.credits.toString(), balanced: c.balanced })),
     },
+    ...(close.fxNotRevalued === null ? {} : { fxNotRevalued: close.fxNotRevalued }),
   };
 }
 
 export class PeriodClosing {
   constructor(
-    private readonly ledger: Pick<Ledger, "closePeriod" | "periodCloses" | "trialBalance">,
+    private readonly ledger: Pick<Ledger, "closePeriod" | "periodCloses" | "trialBalance" | "journalPosition">,
     private readonly anchor: CloseAnchor | null,
+    /** The FX positions a close checks at its period's end (null: a ledger without FX, nothing to check). */
+    private readonly fx: CloseFx | null,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Closes the period and queues its report's digest for the next anchoring batch (when a chain is configured). */
   /**
-   * Closes every period before `input.before`. The same close again (the latest close, at the same
-   * instant with the same note: a retry after a lost answer) answers it as `exists`; any other
-   * instant not after the latest close is refused (ENT_LEDGER_PERIOD_CLOSED).
+   * Closes every period before `input.before` and queues its report's digest for the next anchoring
+   * batch (when a chain is configured). Refused while FX positions are not revalued at the period's
+   * last instant, unless `fxNotRevalued: "accept"` comes with a note. The same close again (the
+   * latest close, at the same instant with the same note: a retry after a lost answer) answers it as
+   * `exists`; any other instant not after the latest close is refused (ENT_LEDGER_PERIOD_CLOSED).
    */
-  async close(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
+  async close(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
+    if (input.fxNotRevalued === "accept" && (input.note ?? "").trim() === "") {
+      throw Errors.validation("fxNotRevalued: accepting FX positions left unrevalued at the period's end needs a note saying why", {
+        fields: [{ field: "note", message: 'required with "fxNotRevalued": "accept": why the positions are left unrevalued' }],
+      });
+    }
     let close: PeriodClose;
     try {
-      close = await this.ledger.closePeriod(input);
+      close = await this.closeChecked(input);
     } catch (e) {
       const latest = isAppError(e) && e.code === LedgerErrors.periodClosed.code ? (await this.ledger.periodCloses()).closes[0] : undefined;
       if (latest === undefined || latest.closedBefore.getTime() !== input.before.getTime() || latest.note !== (input.note ?? null)) throw e;
@@ -84,6 +152,27 @@ export class PeriodClosing {
     const { digest } = await this.reportOf(close);
     if (this.anchor !== null) await this.anchor.enqueueDocument({ kind: PERIOD_CLOSE_DOCUMENT, id: close.id, digest });
     return { status: "created", close, digest, anchored: this.anchor !== null };
+  }
+
+  /** The ledger's close, after checking the FX positions at the period's end (again when the period changed meanwhile). */
+  private async closeChecked(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null }): Promise<PeriodClose> {
+    const base = { before: input.before, closedBy: input.closedBy ?? null, note: input.note ?? null };
+    for (let attempt = 1; ; attempt++) {
+      const { closedBefore } = await this.ledger.periodCloses();
+      const B = input.before.getTime();
+      // Only a close the ledger would make is checked: an instant not yet passed, or not after the
+      // latest close (a retry of it included), is the ledger's to answer (400, 409, or `exists` above).
+      if (this.fx === null || Number.isNaN(B) || B > this.now().getTime() || (closedBefore !== null && B <= closedBefore.getTime())) return this.ledger.closePeriod(base);
+      const { head } = await this.ledger.journalPosition(0n);
+      const revalueAt = new Date(B - 1).toISOString();
+      const left = unrevaluedPositions(await this.fx.previewRevaluation(new Date(B - 1)));
+      if (left.length > 0 && input.fxNotRevalued !== "accept") throw notRevalued(input.before, revalueAt, left);
+      try {
+        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, checkedAtSequence: head });
+      } catch (e) {
+        if (!(isAppError(e) && e.code === LedgerErrors.periodChanged.code) || attempt >= CLOSE_ATTEMPTS) throw e;
+      }
+    }
   }
 
   /** The close's report, recomputed from the journal (a closed period's figures cannot change), and its digest. */

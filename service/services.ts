@@ -208,7 +208,7 @@ export function createServices(
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
   const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement });
-  const closing = new PeriodClosing(ledger, anchoring ?? null);
+  const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
   return {
     databaseKind: db.kind,
     ledger,

@@ -21,7 +21,7 @@ import { loadConfig } from "../service/config.js";
 import { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } from "../service/payouts/index.js";
 import { startServer, type RunningServer } from "../service/server.js";
 import { openServices } from "../service/services.js";
-import { DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoRemittances } from "../service/settlement/demo.js";
+import { DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances } from "../service/settlement/demo.js";
 import { emptyPostgresDatabase, postgresReachable } from "./support/db.js";
 
 const pg = await postgresReachable();
@@ -86,6 +86,8 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
     const summary = await loadDemo({ settlement: services.settlement, fx: services.fx });
     expect(summary.errors).toEqual([]);
     expect((await loadDemoRemittances({ realisation: services.realisation, fx: services.fx })).remitted).toBeGreaterThan(0);
+    // December's closing rates and the revaluation at its last instant, as npm start loads them: the test closes December.
+    expect((await loadDemoPeriodEnd({ realisation: services.realisation, fx: services.fx })).revaluation?.skipped).toEqual([]);
     await assignDemoDestinations(services.payouts!, DEMO_SELLERS.map((s) => s.id), chainId);
     await publishDemoPayoutRates(services.fx, { currencies: ["CNY"], day: DEMO_RANGE.to });
     await fundVaultLocal({ record: services.chain!.record, admin, amount: 1_000_000n * 10n ** 6n });

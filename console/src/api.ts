@@ -20,6 +20,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly fields: { field: string; message: string }[] = [],
+    /** The problem's `details`, where the service sends some (e.g. the positions a close left unrevalued). */
+    readonly details: unknown = undefined,
   ) {
     super(message);
   }
@@ -43,13 +45,13 @@ export function url(path: string, query: Query = {}): string {
 }
 
 async function problem(res: Response): Promise<ApiError> {
-  let body: { code?: string; detail?: string; title?: string; errors?: { field: string; message: string }[] } = {};
+  let body: { code?: string; detail?: string; title?: string; errors?: { field: string; message: string }[]; details?: unknown } = {};
   try {
     body = (await res.json()) as typeof body;
   } catch {
     // not JSON: the status says enough
   }
-  return new ApiError(res.status, body.code ?? `HTTP_${res.status}`, body.detail ?? body.title ?? res.statusText, body.errors ?? []);
+  return new ApiError(res.status, body.code ?? `HTTP_${res.status}`, body.detail ?? body.title ?? res.statusText, body.errors ?? [], body.details);
 }
 
 const SESSION_GONE = new Set(["ENT_AUTH_SESSION_INVALID", "ENT_AUTH_SESSION_EXPIRED", "ENT_AUTH_MISSING_KEY", "ENT_AUTH_INVALID_KEY", "ENT_AUTH_REVOKED_KEY"]);

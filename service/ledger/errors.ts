@@ -15,6 +15,13 @@ export const LedgerErrors = {
   limitExceeded: defineError("ENT_LEDGER_LIMIT_EXCEEDED", 422, "Posting would take an account total beyond the ledger's limit"),
   /** A close that would not move the closed-before instant forward (closed periods are not reopened). */
   periodClosed: defineError("ENT_LEDGER_PERIOD_CLOSED", 409, "Period already closed"),
+  /**
+   * A close whose period holds FX positions the revaluation at its last instant would still restate
+   * (or could not: no rate in force): IAS 21 retranslates them at the closing rate first.
+   */
+  periodFxNotRevalued: defineError("ENT_LEDGER_PERIOD_FX_NOT_REVALUED", 409, "FX positions are not revalued at the period's end"),
+  /** A transaction effective in the period was booked while its close was being checked: check again. */
+  periodChanged: defineError("ENT_LEDGER_PERIOD_CHANGED", 409, "The period changed while its close was being checked"),
   /** The row attached to the transaction (TransactionInput.attachment) broke a unique constraint of its table: another writer was first. */
   recordConflict: defineError("ENT_LEDGER_RECORD_CONFLICT", 409, "The record attached to the transaction conflicts with one already written"),
   /** The database kept failing transiently (deadlock, lost connection) after bounded retries: retry later. */

@@ -9,12 +9,12 @@ import type { SqlRunner } from "../db/index.js";
 import { Errors } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
 import * as store from "./store.js";
-import type { Ledger, PeriodClose } from "./types.js";
+import type { ClosePeriodInput, Ledger, PeriodClose } from "./types.js";
 
 export function createPeriods(sql: SqlRunner, now: () => Date): Pick<Ledger, "closePeriod" | "periodCloses"> {
   return {
     /** Closes every period before `before` (which must have passed, and be later than the last close). */
-    async closePeriod(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<PeriodClose> {
+    async closePeriod(input: ClosePeriodInput): Promise<PeriodClose> {
       const at = now();
       if (!(input.before instanceof Date) || Number.isNaN(input.before.getTime())) {
         throw Errors.validation("before must be an instant", { fields: [{ field: "before", message: "must be an RFC 3339 instant" }] });
@@ -34,7 +34,14 @@ export function createPeriods(sql: SqlRunner, now: () => Date): Pick<Ledger, "cl
             details: { closedBefore: head.closedBefore.toISOString() },
           });
         }
-        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at });
+        // What the caller checked (service/closing.ts: the FX positions at the period's end) must be
+        // what closes: nothing effective in the period may have been booked since it read the journal.
+        if (input.checkedAtSequence !== undefined && (await store.bookedIntoPeriodSince(tx, input.checkedAtSequence, input.before))) {
+          throw LedgerErrors.periodChanged(`a transaction effective before ${input.before.toISOString()} was booked after journal sequence ${input.checkedAtSequence}, which the close was checked at`, {
+            details: { checkedAtSequence: input.checkedAtSequence.toString() },
+          });
+        }
+        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at, fxNotRevalued: input.fxNotRevalued ?? null });
       });
     },
 

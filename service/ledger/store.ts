@@ -5,7 +5,7 @@
  * metadata, json_agg) arrive parsed from the driver (service/db/sql.ts), so nothing here parses JSON.
  */
 import type { SqlRunner, TxRunner } from "../db/index.js";
-import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, TransactionStatus } from "./types.js";
+import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, TransactionStatus, UnrevaluedPosition } from "./types.js";
 import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransaction } from "./plan.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -813,9 +813,10 @@ interface CloseRow {
   closed_by: string | null;
   note: string | null;
   closed_at: Date;
+  fx_not_revalued: UnrevaluedPosition[] | string | null;
 }
 
-const CLOSE_COLUMNS = `"id", "closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at"`;
+const CLOSE_COLUMNS = `"id", "closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued"`;
 
 function toClose(r: CloseRow): PeriodClose {
   return {
@@ -827,18 +828,19 @@ function toClose(r: CloseRow): PeriodClose {
     closedBy: r.closed_by,
     note: r.note,
     closedAt: r.closed_at,
+    fxNotRevalued: typeof r.fx_not_revalued === "string" ? (JSON.parse(r.fx_not_revalued) as UnrevaluedPosition[]) : r.fx_not_revalued,
   };
 }
 
 /** Sets the head's closed-before instant and records the close, in `tx` (which holds the head lock). */
 export async function closePeriod(
   tx: SqlRunner,
-  c: { before: Date; head: Head; closedBy: string | null; note: string | null; at: Date },
+  c: { before: Date; head: Head; closedBy: string | null; note: string | null; at: Date; fxNotRevalued: UnrevaluedPosition[] | null },
 ): Promise<PeriodClose> {
   await tx.q(`UPDATE "ledger_journal_head" SET "closed_before" = $1 WHERE "id" = 1`, c.before);
   const [row] = await tx.q<CloseRow[]>(
-    `INSERT INTO "ledger_period_closes" ("closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at")
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${CLOSE_COLUMNS}`,
+    `INSERT INTO "ledger_period_closes" ("closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING ${CLOSE_COLUMNS}`,
     c.before,
     c.head.closedBefore,
     c.head.sequence,
@@ -846,8 +848,15 @@ export async function closePeriod(
     c.closedBy,
     c.note,
     c.at,
+    c.fxNotRevalued === null ? null : JSON.stringify(c.fxNotRevalued),
   );
   return toClose(row!);
+}
+
+/** Whether a transaction after journal sequence `after` is effective before `before` (read under the head lock). */
+export async function bookedIntoPeriodSince(tx: SqlRunner, after: bigint, before: Date): Promise<boolean> {
+  const rows = await tx.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" > $1 AND "effective_at" < $2 LIMIT 1`, after, before);
+  return rows.length > 0;
 }
 
 /** Every close, newest first. */

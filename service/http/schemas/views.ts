@@ -625,6 +625,17 @@ export function accountView(a: Account & { balance: Balance }): Static<typeof Ac
   };
 }
 
+/** One FX position a period close left unrevalued (ledger/types.ts UnrevaluedPosition); also the 409 ENT_LEDGER_PERIOD_FX_NOT_REVALUED's `details.positions`. */
+export const UnrevaluedPositionView = Type.Object({
+  currency: Type.String(),
+  status: Type.Union([Type.Literal("would_book"), Type.Literal("skipped")], { description: "would_book: the revaluation at the period's last instant would book `change`; skipped: it would leave the position out (`code`)" }),
+  position: Type.Union([Amount, Type.Null()], { description: "The position in the currency's minor units then (null when skipped)" }),
+  change: Type.Union([Amount, Type.Null()], { description: "USD minor units the revaluation would book to fx:<X>-USD:revaluation (debit positive)" }),
+  midRate: Type.Union([Type.String(), Type.Null()]),
+  code: Type.Union([Type.String(), Type.Null()], { description: "Why skipped: ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, not_iso_4217, …" }),
+  reason: Type.String(),
+});
+
 export const PeriodCloseView = Type.Object({
   id: Type.String(),
   closedBefore: DateTime,
@@ -634,6 +645,9 @@ export const PeriodCloseView = Type.Object({
   closedBy: Type.Union([Type.String(), Type.Null()]),
   note: Type.Union([Type.String(), Type.Null()]),
   closedAt: DateTime,
+  fxNotRevalued: Type.Union([Type.Array(UnrevaluedPositionView), Type.Null()], {
+    description: 'What a close accepted with `"fxNotRevalued": "accept"` left unrevalued at the period\'s last instant, per currency (also in its report); null for every other close',
+  }),
 });
 
 export function periodCloseView(c: PeriodClose): Static<typeof PeriodCloseView> {
@@ -646,6 +660,7 @@ export function periodCloseView(c: PeriodClose): Static<typeof PeriodCloseView> 
     closedBy: c.closedBy,
     note: c.note,
     closedAt: c.closedAt.toISOString(),
+    fxNotRevalued: c.fxNotRevalued,
   };
 }
 
