@@ -16,7 +16,13 @@
  */
 import { getAddress, getBytes, keccak256, sha256, toUtf8Bytes } from "ethers";
 import { abiEncode } from "./abi.js";
-import type { JournalTransaction } from "../ledger/types.js";
+import type { JournalTransaction, Posting } from "../ledger/types.js";
+
+/**
+ * What a leaf is computed from: the journal transaction without its postings' running balances,
+ * which neither the leaf nor the transaction's hash covers (a gateway's proof withholds them).
+ */
+export type AnchoredTransaction = Omit<JournalTransaction, "postings"> & { postings: Array<Omit<Posting, "balanceAfter">> };
 
 /** The journal leaf written today; v1 leaves (without the settlement's v2 facts) still verify. */
 export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v2";
@@ -225,7 +231,7 @@ export function metadataDigest(metadata: Record<string, string>): string {
 }
 
 /** sha256 of ["entrepot.postings.v1", [[account, currency, direction, phase, "amount"], ...]] in posting order. */
-export function postingsDigest(postings: JournalTransaction["postings"]): string {
+export function postingsDigest(postings: AnchoredTransaction["postings"]): string {
   return contentDigest(
     "entrepot.postings.v1",
     postings.map((p) => [p.account, p.currency, p.direction, p.phase ?? "posted", p.amount.toString()]),
@@ -267,7 +273,7 @@ export const LEAF_FACT_KEYS = {
 const TAX_PAYABLE = /^tax:[^:]+:[^:]+:payable$/;
 
 /** Every tax payable the postings move, `<account> <currency>` sorted, with the net credit of each. */
-export function taxMovements(postings: JournalTransaction["postings"]): { accounts: string[]; amounts: bigint[] } {
+export function taxMovements(postings: AnchoredTransaction["postings"]): { accounts: string[]; amounts: bigint[] } {
   const net = new Map<string, bigint>();
   for (const p of postings) {
     if (!TAX_PAYABLE.test(p.account)) continue;
@@ -284,7 +290,7 @@ export function taxMovements(postings: JournalTransaction["postings"]): { accoun
  * transaction whose metadata predates them (the verifier takes them from such a transaction's
  * leaf). A v1 leaf (`format`) leaves v2's fields empty: they are not part of its encoding.
  */
-export function journalLeaf(ctx: AnchorContext, tx: JournalTransaction, facts?: SettlementFacts | null, format: string = JOURNAL_LEAF_FORMAT): JournalLeaf {
+export function journalLeaf(ctx: AnchorContext, tx: AnchoredTransaction, facts?: SettlementFacts | null, format: string = JOURNAL_LEAF_FORMAT): JournalLeaf {
   const m = tx.metadata;
   const fx = fxOf(m);
   const f = settlementFactsOf(m) ?? facts ?? null;

@@ -31,6 +31,7 @@ import {
   leafValuesJson,
   standardLeafHash,
   totalsDigest,
+  type AnchoredTransaction,
   type AnyLeaf,
   type BatchPreimage,
   type JournalLeaf,
@@ -101,8 +102,11 @@ export interface AnchorProof {
 
 const INTEGER = /^-?(0|[1-9][0-9]{0,76})$/;
 
-/** Reads a journal transaction back from a proof; throws a RangeError naming the field. */
-export function journalFromJson(x: unknown): JournalTransaction {
+/**
+ * Reads a journal transaction back from a proof; throws a RangeError naming the field. Without the
+ * postings' `balanceAfter` (null in a gateway's proof: neither the leaf nor the hash covers it).
+ */
+export function journalFromJson(x: unknown): AnchoredTransaction {
   const bad = (field: string) => new RangeError(`journalTransaction.${field} is missing or malformed`);
   if (x === null || typeof x !== "object") throw bad("(object)");
   const o = x as Record<string, unknown>;
@@ -139,7 +143,6 @@ export function journalFromJson(x: unknown): JournalTransaction {
         direction: q["direction"] as Posting["direction"],
         phase: q["phase"] as NonNullable<Posting["phase"]>,
         amount: int(q["amount"], `postings.${i}.amount`),
-        balanceAfter: int(q["balanceAfter"], `postings.${i}.balanceAfter`),
       };
     }),
     metadata: metadata as Record<string, string>,

@@ -12,7 +12,7 @@ export interface JournalTransactionJson {
   kind: JournalTransaction["kind"];
   status: JournalTransaction["status"];
   idempotencyKey: string;
-  postings: Array<{ id: string; account: string; currency: string; direction: Posting["direction"]; phase: NonNullable<Posting["phase"]>; amount: string; balanceAfter: string }>;
+  postings: Array<{ id: string; account: string; currency: string; direction: Posting["direction"]; phase: NonNullable<Posting["phase"]>; amount: string; balanceAfter: string | null }>;
   metadata: Record<string, string>;
   description: string | null;
   effectiveAt: string;
@@ -46,4 +46,17 @@ export function journalToJson(t: JournalTransaction): JournalTransactionJson {
     hash: t.hash,
     previousHash: t.previousHash,
   };
+}
+
+/**
+ * The transaction as a gateway key may read it: the running balance after each posting only on the
+ * gateway's own accounts (`gateway:<gateway>:<name>`, e.g. its receivable), null on the others. A platform, seller or tax
+ * account's balance moves with every gateway's bookings, so two answers a few seconds apart would
+ * give away another gateway's amounts. Neither the transaction's hash nor its anchored leaf covers
+ * the balances, so a proof read this way still verifies.
+ */
+export function withOwnBalancesOnly(t: JournalTransactionJson, gateway: string): JournalTransactionJson {
+  const own = `gateway:${gateway}:`;
+  const mine = (account: string) => account.startsWith(own) && !account.includes(":", own.length);
+  return { ...t, postings: t.postings.map((p) => (mine(p.account) ? p : { ...p, balanceAfter: null })) };
 }

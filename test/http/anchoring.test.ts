@@ -95,6 +95,12 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     // still verifies (their digest is part of the totals digest the chain holds).
     const ownProof = json<AnchorProof>(own);
     expect(ownProof.batch.currencyTotals).toBeNull();
+    // So do the running balances of the accounts gateways share: the gateway's own receivable's only.
+    const balances = (p: AnchorProof) => Object.fromEntries(p.journalTransaction!.postings.map((q) => [q.account, q.balanceAfter]));
+    const shown = balances(ownProof);
+    expect(shown["gateway:adyen:receivable"]).toMatch(/^-?[0-9]+$/);
+    expect(Object.entries(shown).filter(([account, b]) => account !== "gateway:adyen:receivable" && b !== null)).toEqual([]);
+    expect(Object.values(balances(json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")))).every((b) => typeof b === "string")).toBe(true);
     expect(json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")).batch.currencyTotals?.length).toBeGreaterThan(0);
     const report = await verifyProof(ownProof, sys.connection.ethers.provider);
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);

@@ -32,6 +32,25 @@ describe("settlement routes", () => {
       for (const v of Object.values(net)) expect(v).toBe(0n);
     });
 
+    it("shows a gateway key the running balance of its own receivable only: shared accounts move with other gateways' bookings", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-balances", settlementId: "ORD-BALANCES" }));
+      expect(r.statusCode, r.body).toBe(201);
+      const answered = json<{ transaction: { id: string; postings: Array<{ account: string; balanceAfter: string | null }> } }>(r).transaction;
+      const shown = Object.fromEntries(answered.postings.map((p) => [p.account, p.balanceAfter]));
+      expect(shown["gateway:adyen:receivable"]).toMatch(/^-?[0-9]+$/);
+      const others = Object.keys(shown).filter((a) => a !== "gateway:adyen:receivable");
+      expect(others.length).toBeGreaterThan(3); // seller, revenue, tax, FX
+      expect(others.filter((a) => shown[a] !== null)).toEqual([]);
+      // The same in a batch's answer, and a replay's.
+      const batch = await h.signedPost("/v1/settlements/events/batch", { events: [capture({ gatewayEventId: "evt-balances", settlementId: "ORD-BALANCES" })] });
+      const item = json<{ results: Array<{ status: string; transaction: { postings: Array<{ account: string; balanceAfter: string | null }> } }> }>(batch).results[0]!;
+      expect(item.status).toBe("exists");
+      expect(item.transaction.postings.filter((p) => p.account !== "gateway:adyen:receivable" && p.balanceAfter !== null)).toEqual([]);
+      // Finance reads every balance.
+      const read = await h.get(`/v1/transactions/${answered.id}`, h.keys.finance);
+      expect(json<{ postings: Array<{ balanceAfter: string | null }> }>(read).postings.every((p) => typeof p.balanceAfter === "string")).toBe(true);
+    });
+
     it("books a capture priced by the seller in its payout currency: the listing is kept, read back, and a replay matches it", async () => {
       // S-POP-SZ-01 is paid in CNY and listed the item at 199.00 CNY, tax included.
       const body = capture({ gatewayEventId: "evt-listing", settlementId: "ORD-LIST-1", listingPrice: "19900", listingCurrency: "CNY" });

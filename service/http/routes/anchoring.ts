@@ -9,6 +9,7 @@ import { Type, type Static } from "typebox";
 import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../anchoring/index.js";
 import { bearer, Int8Id, problems, SettlementRef } from "../schemas/common.js";
 import { principalOf, readableGateway } from "../auth/reach.js";
+import { withOwnBalancesOnly } from "../../ledger/json.js";
 
 const TAG = TAGS.anchoring;
 const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
@@ -81,7 +82,7 @@ export const AnchorProofView = Type.Object(
             direction: Type.String(),
             phase: Type.String(),
             amount: Decimal,
-            balanceAfter: Decimal,
+            balanceAfter: Type.Union([Decimal, Type.Null()], { description: "Null in a gateway key's proof for an account not the gateway's own; not anchored (neither the leaf nor the hash covers it)" }),
           }),
         ),
         metadata: Type.Record(Type.String(), Type.String()),
@@ -184,8 +185,14 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
     const gateway = readableGateway(principalOf(request.principal));
     const record = await services.settlement.getSettlement((request.params as { id: string }).id, { gateway });
     const proof = await service.proofOfTransaction(record.journalTransactionId);
-    // The batch's totals sum other gateways' amounts (one other capture in a batch showed exactly).
-    return gateway === null ? proof : { ...proof, batch: { ...proof.batch, currencyTotals: null } };
+    // The batch's totals sum other gateways' amounts (one other capture in a batch showed exactly),
+    // and so do the running balances of the accounts gateways share.
+    if (gateway === null) return proof;
+    return {
+      ...proof,
+      batch: { ...proof.batch, currencyTotals: null },
+      ...(proof.journalTransaction === undefined ? {} : { journalTransaction: withOwnBalancesOnly(proof.journalTransaction, gateway) }),
+    };
   });
 
   app.get("/v1/transactions/:id/proof", {

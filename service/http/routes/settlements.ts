@@ -144,10 +144,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const body = request.body as EventBody;
     try {
-      assertWritesAs(principalOf(request.principal), body.gateway, "gateway");
+      const principal = principalOf(request.principal);
+      assertWritesAs(principal, body.gateway, "gateway");
       const result = await services.settlement.postEvent(toEvent(body));
       count(body.type, result);
-      return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result));
+      return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result, readableGateway(principal)));
     } catch (e) {
       metrics.settlementEvents.inc({ type: body.type, result: (e as { code?: string }).code ?? Errors.internal.code });
       throw e;
@@ -198,11 +199,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     if (minimal) reply.header("preference-applied", "return=minimal");
     return {
       results: results.map((r, index) => {
-        if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index, minimal);
+        if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index, readableGateway(principal), minimal);
         // An unexpected failure of one item: its message may carry driver or SQL text. Log it with
         // the request id; the client gets the code and the id to quote, nothing else.
         request.log.error({ reqId: request.id, index, error: r.error.message }, "batch item failed");
-        return batchItemView({ status: "error", error: { code: r.error.code, message: `internal error on this item; quote request id ${request.id} when reporting it` } }, index);
+        return batchItemView({ status: "error", error: { code: r.error.code, message: `internal error on this item; quote request id ${request.id} when reporting it` } }, index, null);
       }),
     };
   });

@@ -6,7 +6,7 @@ import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClo
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
-import { journalToJson } from "../../ledger/json.js";
+import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
 import { Amount, DateTime, NonNegativeAmount, StringMap } from "./common.js";
 
@@ -21,7 +21,9 @@ export const PostingView = Type.Object({
   direction: Type.Union([Type.Literal("debit"), Type.Literal("credit")]),
   phase: PhaseView,
   amount: Amount,
-  balanceAfter: Amount,
+  balanceAfter: Type.Union([Amount, Type.Null()], {
+    description: "The account's posted balance after this posting, in its normal direction. Null in a gateway key's answer for an account not the gateway's own (a platform, seller or tax account moves with other gateways' bookings)",
+  }),
 });
 
 export const TransactionView = Type.Object(
@@ -165,8 +167,10 @@ export const SettlementResultView = Type.Object({
   transaction: Type.Ref("Transaction"),
 });
 
-export function settlementResultView(r: SettlementResult) {
-  return { status: r.status, settlement: settlementView(r.settlement), transaction: transactionView(r.transaction) };
+/** `reader`: the gateway of a gateway key (its own accounts' balances only: ledger/json.ts withOwnBalancesOnly), null for a platform key. */
+export function settlementResultView(r: SettlementResult, reader: string | null) {
+  const transaction = journalToJson(r.transaction);
+  return { status: r.status, settlement: settlementView(r.settlement), transaction: reader === null ? transaction : withOwnBalancesOnly(transaction, reader) };
 }
 
 export const BatchItemView = Type.Object({
@@ -185,13 +189,13 @@ export const BatchItemView = Type.Object({
   ),
 });
 
-/** A batch item: the settlement and its transaction in full, or (`minimal`) their ids only; an error in full either way. */
-export function batchItemView(r: SettlementItemResult, index: number, minimal = false) {
+/** A batch item: the settlement and its transaction in full (balances as settlementResultView gives `reader`), or (`minimal`) their ids only; an error in full either way. */
+export function batchItemView(r: SettlementItemResult, index: number, reader: string | null, minimal = false) {
   if (r.status === "error") {
     return { index, status: "error" as const, error: { code: r.error.code, message: r.error.message, ...(r.error.fields ? { errors: r.error.fields } : {}) } };
   }
   if (minimal) return { index, status: r.status, settlementId: r.settlement.id, transactionId: r.transaction.id };
-  return { index, ...settlementResultView(r) };
+  return { index, ...settlementResultView(r, reader) };
 }
 
 export const SellerView = Type.Object({
