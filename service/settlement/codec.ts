@@ -35,8 +35,14 @@ export function fxToJson(fx: readonly FxLeg[]): Json {
   return fx.map(fxLegToJson);
 }
 
+/** A tax's base; the other figures only when not zero (every record is written once per event: no bytes for zeros). */
 function taxBaseToJson(f: TaxBaseFigures): Json {
-  return { taxableBase: f.taxableBase.toString(), nonTaxable: f.nonTaxable.toString(), otherTaxes: f.otherTaxes.toString(), deduction: f.deduction.toString() };
+  return {
+    taxableBase: f.taxableBase.toString(),
+    ...(f.nonTaxable === 0n ? {} : { nonTaxable: f.nonTaxable.toString() }),
+    ...(f.otherTaxes === 0n ? {} : { otherTaxes: f.otherTaxes.toString() }),
+    ...(f.deduction === 0n ? {} : { deduction: f.deduction.toString() }),
+  };
 }
 
 export function breakdownToJson(breakdown: Breakdown): Json {
@@ -63,7 +69,7 @@ export function breakdownToJson(breakdown: Breakdown): Json {
 
 function taxBaseFromJson(v: unknown): TaxBaseFigures {
   const o = v as Obj;
-  return { taxableBase: big(o.taxableBase), nonTaxable: big(o.nonTaxable), otherTaxes: big(o.otherTaxes), deduction: big(o.deduction) };
+  return { taxableBase: big(o.taxableBase), nonTaxable: big(o.nonTaxable ?? 0), otherTaxes: big(o.otherTaxes ?? 0), deduction: big(o.deduction ?? 0) };
 }
 
 function taxBasesFromJson(v: unknown): Breakdown["taxBases"] {
