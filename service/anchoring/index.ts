@@ -9,6 +9,7 @@ export {
   journalFromJson,
   parseProof,
   verifyProof,
+  withoutBatchTotals,
   type AnchorProof,
   type AnchorState,
   type ProofCheck,

@@ -28,8 +28,17 @@ export type AnchoredTransaction = Omit<JournalTransaction, "postings"> & { posti
 export const JOURNAL_LEAF_FORMAT = "entrepot.anchor.journal.v2";
 export const JOURNAL_LEAF_FORMAT_V1 = "entrepot.anchor.journal.v1";
 export const DOCUMENT_LEAF_FORMAT = "entrepot.anchor.document.v1";
-/** Format of the batch preimage committed as `totalsDigest` in BatchAnchored. */
-export const BATCH_FORMAT = "entrepot.anchor.batch.v1";
+/**
+ * Format of the batch preimage committed as `totalsDigest` in BatchAnchored: the one built today.
+ * v2's per-currency totals digest commits to a random per-batch salt; v1 batches (anchored before)
+ * keep their unsalted digest and still verify.
+ */
+export const BATCH_FORMAT = "entrepot.anchor.batch.v2";
+export const BATCH_FORMAT_V1 = "entrepot.anchor.batch.v1";
+export type BatchFormat = typeof BATCH_FORMAT | typeof BATCH_FORMAT_V1;
+export const BATCH_FORMATS: readonly BatchFormat[] = [BATCH_FORMAT, BATCH_FORMAT_V1];
+/** Tag of a v2 batch's per-currency totals digest (its first value). */
+export const CURRENCY_TOTALS_FORMAT = "entrepot.anchor.currency-totals.v2";
 
 /** What a journal transaction is, for an auditor: from its metadata (see `journalKind`). */
 export type JournalLeafKind = "settlement" | "payout" | "adjustment" | "remittance" | "fx_revaluation" | "seller_charge" | "journal";
@@ -446,7 +455,7 @@ export function leafFieldsJson(leaf: AnyLeaf): Record<string, unknown> {
 /**
  * Per-currency totals of a batch: the sum of the debit postings of its journal transactions per
  * currency (every transaction balances per currency, so this is also the credit total), sorted
- * by currency; digest = keccak256(abi.encode(string[] currencies, uint256[] totals)).
+ * by currency.
  */
 export function currencyTotals(txs: readonly JournalTransaction[]): Array<{ currency: string; total: bigint }> {
   const totals = new Map<string, bigint>();
@@ -454,13 +463,39 @@ export function currencyTotals(txs: readonly JournalTransaction[]): Array<{ curr
   return [...totals.keys()].sort().map((currency) => ({ currency, total: totals.get(currency)! }));
 }
 
-export function currencyTotalsDigest(totals: ReadonlyArray<{ currency: string; total: bigint }>): string {
+/**
+ * The per-currency totals digest of a v2 batch: keccak256(abi.encode(CURRENCY_TOTALS_FORMAT,
+ * bytes32 salt, string[] currencies, uint256[] totals)). The salt is 32 random bytes drawn when the
+ * batch is built and shown only with the totals (to platform keys): a gateway's proof carries this
+ * digest without either, and without the salt no guess of the totals can be checked against it
+ * (the v1 digest below, over a few small numbers, was found by enumeration in under a second).
+ */
+export function currencyTotalsDigest(totals: ReadonlyArray<{ currency: string; total: bigint }>, salt: string): string {
+  if (!BYTES32.test(salt)) throw new RangeError("totals salt must be 0x-prefixed lowercase 32-byte hex");
+  return keccak256(
+    abiEncode(["string", "bytes32", "string[]", "uint256[]"], [CURRENCY_TOTALS_FORMAT, salt, totals.map((t) => t.currency), totals.map((t) => t.total)]),
+  );
+}
+
+/** A v1 batch's per-currency totals digest, unsalted: keccak256(abi.encode(string[] currencies, uint256[] totals)). */
+export function currencyTotalsDigestV1(totals: ReadonlyArray<{ currency: string; total: bigint }>): string {
   return keccak256(abiEncode(["string[]", "uint256[]"], [totals.map((t) => t.currency), totals.map((t) => t.total)]));
+}
+
+/** The per-currency totals digest in a batch's own format (v2 needs its salt; v1 has none). */
+export function batchCurrencyTotalsDigest(format: BatchFormat, totals: ReadonlyArray<{ currency: string; total: bigint }>, salt: string | null): string {
+  if (format === BATCH_FORMAT_V1) {
+    if (salt !== null) throw new RangeError(`a ${BATCH_FORMAT_V1} batch has no totals salt`);
+    return currencyTotalsDigestV1(totals);
+  }
+  if (salt === null) throw new RangeError(`a ${format} batch's totals digest needs its salt`);
+  return currencyTotalsDigest(totals, salt);
 }
 
 /** The preimage of a batch's `totalsDigest`; it chains the batch to its predecessor's root. */
 export interface BatchPreimage {
-  format: typeof BATCH_FORMAT;
+  /** v1 and v2 share this preimage; they differ in how `currencyTotalsDigest` is made. */
+  format: BatchFormat;
   chainId: bigint;
   anchor: string;
   batchId: bigint;

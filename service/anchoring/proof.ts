@@ -8,7 +8,7 @@
  * shown in the proof, bound to this chain, contract and batch; the Merkle path leads from it to the
  * root; that root is what SettlementAnchor holds for the batch and what its BatchAnchored event
  * committed, together with a totals digest whose preimage (journal range, count, per-currency
- * totals, previous root) the proof carries; the previous root is the one the chain holds for the
+ * totals with their salt, previous root) the proof carries; the previous root is the one the chain holds for the
  * batch before, so a rewritten or missing batch in between would show; and the transaction is on
  * the canonical chain with the reported number of confirmations.
  */
@@ -19,8 +19,9 @@ import { journalToJson, type JournalTransactionJson } from "../ledger/json.js";
 import { ISettlementAnchor__factory } from "../chain/contracts.js";
 import { isLocalChain } from "../chain/local-chain.js";
 import {
-  BATCH_FORMAT,
-  currencyTotalsDigest,
+  BATCH_FORMAT_V1,
+  BATCH_FORMATS,
+  batchCurrencyTotalsDigest,
   fieldsOf,
   journalLeaf,
   settlementFactsOf,
@@ -33,6 +34,7 @@ import {
   totalsDigest,
   type AnchoredTransaction,
   type AnyLeaf,
+  type BatchFormat,
   type BatchPreimage,
   type JournalLeaf,
 } from "./leaf.js";
@@ -72,7 +74,8 @@ export interface AnchorProof {
   proof: string[];
   /** The preimage of the batch's totalsDigest, which chains it to the batch before. */
   batch: {
-    format: typeof BATCH_FORMAT;
+    /** `entrepot.anchor.batch.v2` (salted totals digest), or v1 for a batch anchored before it. */
+    format: BatchFormat;
     previousRoot: string;
     firstSequence: string;
     lastSequence: string;
@@ -83,6 +86,12 @@ export interface AnchorProof {
      * is still part of `totalsDigest`, which the chain holds.
      */
     currencyTotals: Array<{ currency: string; total: string }> | null;
+    /**
+     * v2: the batch's random salt, committed in `currencyTotalsDigest` beside the totals and shown
+     * and withheld with them (so the digest alone gives no guess of the totals away); null in a
+     * v1 batch (none: its digest is unsalted), and absent from a v1 proof written before v2.
+     */
+    totalsSalt?: string | null;
     currencyTotalsDigest: string;
     totalsDigest: string;
   };
@@ -167,6 +176,8 @@ export function makeProof(p: {
   proof: string[];
   preimage: BatchPreimage;
   currencyTotals: ReadonlyArray<{ currency: string; total: bigint }>;
+  /** The v2 batch's salt; null for v1. */
+  totalsSalt: string | null;
   totalsDigest: string;
   anchoring: AnchorProof["anchoring"];
   journalTransaction?: JournalTransaction;
@@ -191,12 +202,13 @@ export function makeProof(p: {
     },
     proof: p.proof,
     batch: {
-      format: BATCH_FORMAT,
+      format: p.preimage.format,
       previousRoot: p.preimage.previousRoot,
       firstSequence: p.preimage.firstSequence.toString(),
       lastSequence: p.preimage.lastSequence.toString(),
       count: p.preimage.count.toString(),
       currencyTotals: p.currencyTotals.map((t) => ({ currency: t.currency, total: t.total.toString() })),
+      totalsSalt: p.totalsSalt,
       currencyTotalsDigest: p.preimage.currencyTotalsDigest,
       totalsDigest: p.totalsDigest,
     },
@@ -243,6 +255,7 @@ interface ParsedProof {
   proof: string[];
   preimage: BatchPreimage;
   currencyTotals: Array<{ currency: string; total: bigint }> | null;
+  totalsSalt: string | null;
   totalsDigest: string;
   txHash: string | null;
 }
@@ -280,14 +293,21 @@ export function parseProof(x: unknown): ParsedProof {
   const proof = p.proof.map((s, i) => hex32(s, `proof[${i}]`));
   const b = p.batch;
   if (b === null || typeof b !== "object") throw bad("batch");
-  if (b.format !== BATCH_FORMAT) throw bad("batch.format", `must be "${String(BATCH_FORMAT)}"`);
+  if (!(BATCH_FORMATS as readonly unknown[]).includes(b.format)) throw bad("batch.format", `must be one of ${BATCH_FORMATS.map((f) => `"${f}"`).join(", ")}`);
   if (b.currencyTotals !== null && !Array.isArray(b.currencyTotals)) throw bad("batch.currencyTotals");
+  // v1 has no salt; v2 shows its salt exactly when it shows the totals (both withheld from a gateway).
+  const totalsSalt = b.totalsSalt === undefined || b.totalsSalt === null ? null : hex32(b.totalsSalt, "batch.totalsSalt");
+  if (b.format === BATCH_FORMAT_V1 && totalsSalt !== null) throw bad("batch.totalsSalt", `must be null in a ${BATCH_FORMAT_V1} batch (its totals digest is unsalted)`);
+  if (b.format !== BATCH_FORMAT_V1) {
+    if (b.totalsSalt === undefined) throw bad("batch.totalsSalt", "is required (null when the totals are withheld)");
+    if ((totalsSalt === null) !== (b.currencyTotals === null)) throw bad("batch.totalsSalt", "must be given with batch.currencyTotals and withheld with them");
+  }
   const currencyTotals = b.currencyTotals?.map((t, i) => {
     if (t === null || typeof t !== "object" || typeof t.currency !== "string") throw bad(`batch.currencyTotals[${i}]`);
     return { currency: t.currency, total: int(t.total, `batch.currencyTotals[${i}].total`) };
   }) ?? null;
   const preimage: BatchPreimage = {
-    format: BATCH_FORMAT,
+    format: b.format,
     chainId,
     anchor,
     batchId,
@@ -302,7 +322,7 @@ export function parseProof(x: unknown): ParsedProof {
   if (txHash !== null) hex32(txHash, "anchoring.transactionHash");
   if (leaf.type === "journal" && p.journalTransaction === undefined) throw bad("journalTransaction", "is required for a journal leaf");
   if (leaf.type === "document" && (p.document === undefined || p.document === null)) throw bad("document", "is required for a document leaf");
-  return { raw: p, chainId, anchor, batchId, root, leaf, proof, preimage, currencyTotals, totalsDigest: totals, txHash };
+  return { raw: p, chainId, anchor, batchId, root, leaf, proof, preimage, currencyTotals, totalsSalt, totalsDigest: totals, txHash };
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message.split("\n")[0]!.slice(0, 300) : String(e));
@@ -375,9 +395,10 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
   }
   add("merkle-proof", merkle, merkle ? `${p.proof.length} siblings lead to root ${p.root}` : `the siblings do not lead from the leaf to root ${p.root}`);
 
-  // 5. The batch preimage: per-currency totals -> digest -> totalsDigest, and the leaf inside the range.
-  // Withheld totals (a gateway's proof): their digest is taken as given, still bound by totalsDigest.
-  const ctd = p.currencyTotals === null ? p.preimage.currencyTotalsDigest : currencyTotalsDigest(p.currencyTotals);
+  // 5. The batch preimage: per-currency totals (v2: with their salt) -> digest -> totalsDigest, and
+  // the leaf inside the range. Withheld totals (a gateway's proof): their digest is taken as given,
+  // still bound by totalsDigest.
+  const ctd = p.currencyTotals === null ? p.preimage.currencyTotalsDigest : batchCurrencyTotalsDigest(p.preimage.format, p.currencyTotals, p.totalsSalt);
   const td = totalsDigest(p.preimage);
   const journalCount = p.preimage.lastSequence - p.preimage.firstSequence + 1n;
   const inRange = p.leaf.type !== "journal" || (p.leaf.leaf.sequence >= p.preimage.firstSequence && p.leaf.leaf.sequence <= p.preimage.lastSequence);
@@ -391,10 +412,25 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
     "batch-digest",
     problems.length === 0,
     problems.length === 0
-      ? `totals digest ${td} (${journalCount === 0n ? "no journal transaction" : `journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}`}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot}${p.currencyTotals === null ? "; per-currency totals withheld, their digest as given" : ""})`
+      ? `totals digest ${td} (${p.preimage.format}, ${journalCount === 0n ? "no journal transaction" : `journal ${p.preimage.firstSequence}..${p.preimage.lastSequence}`}, ${p.preimage.count} leaves, previous root ${p.preimage.previousRoot}${withheldNote(p)})`
       : problems.join("; "),
   );
   return checks;
+}
+
+function withheldNote(p: ParsedProof): string {
+  if (p.currencyTotals !== null) return p.totalsSalt === null ? "; per-currency totals recomputed" : "; per-currency totals recomputed with their salt";
+  return p.preimage.format === BATCH_FORMAT_V1 ? "; per-currency totals withheld, their digest as given" : "; per-currency totals withheld with their salt, their digest as given";
+}
+
+/**
+ * The proof as a gateway may read it: without the batch's per-currency totals (they sum every
+ * gateway's transactions in the batch) and, in a v2 batch, without the salt of their digest, which
+ * would let the totals be recovered from the digest by enumeration. It still verifies: the digest
+ * is taken as given, bound by the totals digest on chain.
+ */
+export function withoutBatchTotals(proof: AnchorProof): AnchorProof {
+  return { ...proof, batch: { ...proof.batch, currencyTotals: null, totalsSalt: null } };
 }
 
 function factsOf(leaf: JournalLeaf) {

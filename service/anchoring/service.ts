@@ -10,7 +10,7 @@ import type { IndexerChange } from "../chain/indexer/types.js";
 import type { SqlRunner } from "../db/sql.js";
 import type { JournalTransaction, Ledger } from "../ledger/types.js";
 import { AnchorErrors } from "./errors.js";
-import { BATCH_FORMAT, leafFromJson, type BatchPreimage } from "./leaf.js";
+import { leafFromJson, type BatchPreimage } from "./leaf.js";
 import { makeProof, type AnchorProof, type AnchorState } from "./proof.js";
 import { AnchorStore, stateOfStatus, type AnchorBatch, type BatchStatus, type LeafRow } from "./store.js";
 import { AnchorWorker, type AnchorIndex, type AnchorLog, type AnchorSender, type AnchorTickResult } from "./worker.js";
@@ -44,7 +44,7 @@ const HEX32 = /^0x[0-9a-f]{64}$/;
 
 function preimageOf(b: AnchorBatch): BatchPreimage {
   return {
-    format: BATCH_FORMAT,
+    format: b.format,
     chainId: b.chainId,
     anchor: b.anchor,
     batchId: b.batchId,
@@ -217,6 +217,7 @@ export class AnchorService {
       proof: tree.getProof(leafRow.position),
       preimage: preimageOf(batch),
       currencyTotals: batch.currencyTotals,
+      totalsSalt: batch.totalsSalt,
       totalsDigest: batch.totalsDigest,
       anchoring: {
         state: batch.state,

@@ -4,7 +4,7 @@
  * else touches these tables.
  */
 import type { SqlRunner } from "../db/sql.js";
-import { currencyTotalsDigest, type AnyLeaf } from "./leaf.js";
+import { BATCH_FORMAT, BATCH_FORMAT_V1, batchCurrencyTotalsDigest, type AnyLeaf, type BatchFormat } from "./leaf.js";
 import type { AnchorState } from "./proof.js";
 
 export type BatchStatus = "built" | "submitted" | "observed" | "safe" | "final" | "reverted";
@@ -20,7 +20,11 @@ export interface AnchorBatch {
   documentCount: number;
   firstSequence: bigint;
   lastSequence: bigint;
+  /** v2 (salted totals digest) for every batch built since; v1 for those anchored before (no salt). */
+  format: BatchFormat;
   currencyTotals: Array<{ currency: string; total: bigint }>;
+  /** A v2 batch's random salt of `currencyTotalsDigest` (null for v1): as secret as the totals it hides. */
+  totalsSalt: string | null;
   currencyTotalsDigest: string;
   totalsDigest: string;
   previousRoot: string;
@@ -43,6 +47,8 @@ export interface NewBatch {
   firstSequence: bigint;
   lastSequence: bigint;
   currencyTotals: ReadonlyArray<{ currency: string; total: bigint }>;
+  /** The v2 salt of the totals digest (every batch is built as v2). */
+  totalsSalt: string;
   totalsDigest: string;
   previousRoot: string;
   senderKey: string;
@@ -81,6 +87,7 @@ interface BatchRow {
   first_sequence: bigint;
   last_sequence: bigint;
   currency_totals: Array<{ currency: string; total: string }>;
+  totals_salt: string | null;
   totals_digest: string;
   previous_root: string;
   status: BatchStatus;
@@ -93,7 +100,7 @@ interface BatchRow {
 }
 
 const BATCH_COLUMNS = `"chain_id", "anchor_address", "batch_id", "root", "leaf_count", "journal_count", "first_sequence", "last_sequence",
-  "currency_totals", "totals_digest", "previous_root", "status", "sender_key", "tx_hash", "block_number", "block_hash", "created_at", "updated_at"`;
+  "currency_totals", "totals_salt", "totals_digest", "previous_root", "status", "sender_key", "tx_hash", "block_number", "block_hash", "created_at", "updated_at"`;
 
 export function stateOfStatus(status: BatchStatus): AnchorState {
   // A built batch is not on chain yet; neither is a reverted one (it waits for an operator).
@@ -102,6 +109,8 @@ export function stateOfStatus(status: BatchStatus): AnchorState {
 
 function toBatch(r: BatchRow): AnchorBatch {
   const currencyTotals = r.currency_totals.map((t) => ({ currency: t.currency, total: BigInt(t.total) }));
+  // A batch built before the salt (migration 20261217040000) has none: the v1 format it was anchored in.
+  const format = r.totals_salt === null ? BATCH_FORMAT_V1 : BATCH_FORMAT;
   return {
     chainId: r.chain_id,
     anchor: r.anchor_address,
@@ -112,8 +121,10 @@ function toBatch(r: BatchRow): AnchorBatch {
     documentCount: r.leaf_count - r.journal_count,
     firstSequence: r.first_sequence,
     lastSequence: r.last_sequence,
+    format,
     currencyTotals,
-    currencyTotalsDigest: currencyTotalsDigest(currencyTotals),
+    totalsSalt: r.totals_salt,
+    currencyTotalsDigest: batchCurrencyTotalsDigest(format, currencyTotals, r.totals_salt),
     totalsDigest: r.totals_digest,
     previousRoot: r.previous_root,
     status: r.status,
@@ -218,8 +229,8 @@ export class AnchorStore {
     await this.sql.transaction(async (tx) => {
       await tx.q(
         `INSERT INTO "anchor_batches" ("chain_id", "anchor_address", "batch_id", "root", "leaf_count", "journal_count", "first_sequence",
-           "last_sequence", "currency_totals", "totals_digest", "previous_root", "status", "sender_key", "created_at", "updated_at")
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, 'built', $12, $13, $13)`,
+           "last_sequence", "currency_totals", "totals_salt", "totals_digest", "previous_root", "status", "sender_key", "created_at", "updated_at")
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, 'built', $13, $14, $14)`,
         this.chainId,
         this.anchor,
         b.batchId,
@@ -229,6 +240,7 @@ export class AnchorStore {
         b.firstSequence,
         b.lastSequence,
         JSON.stringify(b.currencyTotals.map((t) => ({ currency: t.currency, total: t.total.toString() }))),
+        b.totalsSalt,
         b.totalsDigest,
         b.previousRoot,
         b.senderKey,

@@ -15,7 +15,10 @@
  *   `anchor:<chainId>:<anchor>:<batchId>`, which makes the submission itself idempotent.
  * - totalsDigest = keccak256(abi.encode(BATCH_FORMAT, chainId, anchor, batchId, previousRoot,
  *   firstSequence, lastSequence, count, currencyTotalsDigest)): every batch names its predecessor's
- *   root, so a verifier spots a gap or a rewritten batch with `rootOf(batchId - 1)`.
+ *   root, so a verifier spots a gap or a rewritten batch with `rootOf(batchId - 1)`. The
+ *   per-currency totals digest commits to 32 random bytes drawn here (`totalsSalt`, stored with the
+ *   batch): a gateway's proof shows the digest without totals or salt, and unsalted it gave the
+ *   other gateways' amounts away by enumeration.
  * - Pipelining: up to `maxBatchesInFlight` batches may be built/submitted but not yet mined; the
  *   sender's nonces mine them in id order.
  * States: built -> submitted -> observed -> safe -> final, from the event index (BatchAnchored of
@@ -23,6 +26,7 @@
  * TxSender re-broadcasts the same transaction). Without an index, "mined" from the sender means
  * "observed" (enough for tests and tools; production wires the indexer).
  */
+import { randomBytes } from "node:crypto";
 import { getAddress, ZeroHash, type Provider } from "ethers";
 import { ISettlementAnchor__factory, type ISettlementAnchor } from "../chain/contracts.js";
 import type { EventFilter, IndexedEvent, IndexerChange } from "../chain/indexer/types.js";
@@ -284,6 +288,7 @@ export class AnchorWorker {
     const root = merkleRoot(hashes);
     const t3 = performance.now();
     const totals = currencyTotals(txs);
+    const totalsSalt = `0x${randomBytes(32).toString("hex")}`;
     const firstSequence = head.afterSequence + 1n;
     const lastSequence = head.afterSequence + BigInt(txs.length);
     const digest = totalsDigest({
@@ -295,7 +300,7 @@ export class AnchorWorker {
       firstSequence,
       lastSequence,
       count: BigInt(leaves.length),
-      currencyTotalsDigest: currencyTotalsDigest(totals),
+      currencyTotalsDigest: currencyTotalsDigest(totals, totalsSalt),
     });
     try {
       await this.store.insertBatch({
@@ -305,6 +310,7 @@ export class AnchorWorker {
         firstSequence,
         lastSequence,
         currencyTotals: totals,
+        totalsSalt,
         totalsDigest: digest,
         previousRoot: head.previousRoot,
         senderKey: this.senderKey(head.nextBatchId),

@@ -6,8 +6,12 @@ import { abiEncode } from "../../service/anchoring/abi.js";
 import { merkleRoot } from "../../service/anchoring/tree.js";
 import {
   BATCH_FORMAT,
+  BATCH_FORMAT_V1,
+  batchCurrencyTotalsDigest,
   currencyTotals,
   currencyTotalsDigest,
+  currencyTotalsDigestV1,
+  CURRENCY_TOTALS_FORMAT,
   DOCUMENT_LEAF_ENCODING,
   DOCUMENT_LEAF_FORMAT,
   documentLeaf,
@@ -32,6 +36,7 @@ import type { JournalTransaction } from "../../service/ledger/types.js";
 import { settlementTransaction, SYNTHETIC_CONTEXT } from "../chain/settlements.js";
 
 const ctx = { chainId: 31337n, anchor: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", batchId: 7n };
+const SALT = keccak256("0x01");
 
 function journal(i: number, c = ctx): AnyLeaf {
   return { type: "journal", leaf: journalLeaf(c, settlementTransaction(i).tx) };
@@ -229,12 +234,38 @@ describe("anchoring leaf encoding", () => {
       firstSequence: 1n,
       lastSequence: 5n,
       count: 5n,
-      currencyTotalsDigest: currencyTotalsDigest(totals),
+      currencyTotalsDigest: currencyTotalsDigest(totals, SALT),
     };
     const d = totalsDigest(preimage);
     expect(totalsDigest({ ...preimage, previousRoot: keccak256("0x02") })).not.toBe(d);
     expect(totalsDigest({ ...preimage, lastSequence: 6n })).not.toBe(d);
-    expect(totalsDigest({ ...preimage, currencyTotalsDigest: currencyTotalsDigest(totals.slice(1)) })).not.toBe(d);
+    expect(totalsDigest({ ...preimage, currencyTotalsDigest: currencyTotalsDigest(totals.slice(1), SALT) })).not.toBe(d);
+    expect(totalsDigest({ ...preimage, format: BATCH_FORMAT_V1 })).not.toBe(d);
+  });
+
+  it("salts a v2 batch's per-currency totals digest; a v1 batch's stays the unsalted digest it was anchored with", () => {
+    const totals = [
+      { currency: "BRL", total: 14_990n },
+      { currency: "USD", total: 3_999n },
+    ];
+    const coder = AbiCoder.defaultAbiCoder();
+    const names = totals.map((t) => t.currency);
+    const amounts = totals.map((t) => t.total);
+    // The composition, checked with ethers' own encoder: format tag, salt, currencies, totals.
+    expect(BATCH_FORMAT).toBe("entrepot.anchor.batch.v2");
+    expect(currencyTotalsDigest(totals, SALT)).toBe(keccak256(coder.encode(["string", "bytes32", "string[]", "uint256[]"], [CURRENCY_TOTALS_FORMAT, SALT, names, amounts])));
+    expect(CURRENCY_TOTALS_FORMAT).toBe("entrepot.anchor.currency-totals.v2");
+    // v1 (batches anchored before the salt) is exactly what they were anchored with.
+    expect(currencyTotalsDigestV1(totals)).toBe(keccak256(coder.encode(["string[]", "uint256[]"], [names, amounts])));
+    expect(currencyTotalsDigestV1(totals)).toBe("0x29bb51c2a705754e110ce85ee1a150993c56cd1d69df4930ddecd167bac1ff08");
+    expect(batchCurrencyTotalsDigest(BATCH_FORMAT_V1, totals, null)).toBe(currencyTotalsDigestV1(totals));
+    expect(batchCurrencyTotalsDigest(BATCH_FORMAT, totals, SALT)).toBe(currencyTotalsDigest(totals, SALT));
+    // Another salt, another digest; the same totals give nothing in common.
+    expect(currencyTotalsDigest(totals, keccak256("0x02"))).not.toBe(currencyTotalsDigest(totals, SALT));
+    expect(currencyTotalsDigest(totals, SALT)).not.toBe(currencyTotalsDigestV1(totals));
+    expect(() => batchCurrencyTotalsDigest(BATCH_FORMAT, totals, null)).toThrow(/needs its salt/);
+    expect(() => batchCurrencyTotalsDigest(BATCH_FORMAT_V1, totals, SALT)).toThrow(/has no totals salt/);
+    expect(() => currencyTotalsDigest(totals, "0x1234")).toThrow(/32-byte/);
   });
 });
 

@@ -9,12 +9,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from "ethers";
-import type { AnchorProof } from "../../service/anchoring/index.js";
+import { withoutBatchTotals, type AnchorProof } from "../../service/anchoring/index.js";
 import { PROJECT_ROOT } from "../../service/chain/artifacts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { freePort, startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
 import { openAnchoring, type AnchoringHarness } from "./support.js";
+import { insertV1Batch } from "./v1-batch.js";
 
 function verify(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -37,6 +38,7 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
   let h: AnchoringHarness;
   let dir: string;
   let proof: AnchorProof;
+  let v1Proof: AnchorProof;
   const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
@@ -46,9 +48,14 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     const chainId = (await provider.getNetwork()).chainId;
     const { record } = await deploySystem(new Wallet(devPrivateKey(0, chainId), provider), { network: "localhost", deploymentsDir: null });
     h = await openAnchoring("pglite", { provider, chainId, record });
+    // Batch 1 as anchoring built batches before the salted totals digest (v1), batch 2 as today (v2).
+    const old = await h.settle(3);
+    await insertV1Batch(h.db.sql, { chainId, anchor: record.contracts.SettlementAnchor.address, batchId: 1n, previousRoot: `0x${"0".repeat(64)}`, txs: await h.ledger.listJournal(0n, 3) });
     const anchoring = h.service({ batchMaxCount: 3 });
+    await anchoring.tick();
     const ids = await h.settle(3);
     await anchoring.tick();
+    v1Proof = await anchoring.proofOfTransaction(old[0]!);
     proof = await anchoring.proofOfTransaction(ids[1]!);
     await writeFile(file("proof.json"), JSON.stringify(proof, null, 2));
   }, 120_000);
@@ -66,6 +73,34 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
       expect(r.out).toMatch(new RegExp(`PASS\\s+${name}`));
     }
     expect(r.out).toContain("VERIFIED: all 13 checks passed");
+    // A finance proof of a v2 batch: the per-currency totals and their salt give the digest again.
+    expect(r.out).toContain("per-currency totals recomputed with their salt");
+  });
+
+  it("verifies both batch formats, with the batch's totals (finance) and without them (a gateway's proof)", async () => {
+    expect([v1Proof.batch.format, proof.batch.format]).toEqual(["entrepot.anchor.batch.v1", "entrepot.anchor.batch.v2"]);
+    const cases: Array<[string, AnchorProof, string]> = [
+      ["v1.json", v1Proof, "entrepot.anchor.batch.v1, journal 1..3, 3 leaves"],
+      ["v1-gateway.json", withoutBatchTotals(v1Proof), "per-currency totals withheld, their digest as given"],
+      ["v2-gateway.json", withoutBatchTotals(proof), "per-currency totals withheld with their salt, their digest as given"],
+    ];
+    for (const [name, p, detail] of cases) {
+      await writeFile(file(name), JSON.stringify(p));
+      const r = await verify([file(name), "--rpc", node.url]);
+      expect(r.code, `${name}: ${r.out}`).toBe(0);
+      expect(r.out).toMatch(/PASS\s+batch-digest/);
+      expect(r.out).toContain(detail);
+      expect(r.out).toContain("VERIFIED: all 13 checks passed");
+    }
+    // The genuine finance proof of batch 2 recomputed the salted digest (the first test ran it).
+    // Another salt fails it.
+    const forged = JSON.parse(JSON.stringify(proof)) as AnchorProof;
+    forged.batch.totalsSalt = keccak256(toUtf8Bytes("guessed salt"));
+    await writeFile(file("forged-salt.json"), JSON.stringify(forged));
+    const r = await verify([file("forged-salt.json"), "--rpc", node.url]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(/FAIL\s+batch-digest\s+currency totals digest is/);
+    expect(r.out).toContain("NOT VERIFIED: 1 check(s) failed: batch-digest");
   });
 
   it("exits 1 naming the failed checks for a tampered proof (one amount changed) and a wrong sibling", async () => {

@@ -5,7 +5,7 @@
  * metadata), so the trees and proofs are exactly what production anchors.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { getAddress, ZeroHash } from "ethers";
+import { getAddress, keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import {
   BATCH_FORMAT,
   currencyTotals,
@@ -117,8 +117,13 @@ export function settlementTree(n: number, offset = 0, ctx: AnchorContext = SYNTH
   );
 }
 
-/** The totalsDigest of the batch of settlements offset..offset+n-1 (its journal range, count, per-currency totals and previous root), as the anchoring service computes it. */
+/**
+ * The totalsDigest of the batch of settlements offset..offset+n-1 (its journal range, count, per-currency totals
+ * with their salt, and previous root), as the anchoring service computes it; the service draws the salt at random,
+ * here it is fixed per batch id so the gas figures repeat.
+ */
 export function settlementTotalsDigest(n: number, offset = 0, ctx: AnchorContext = SYNTHETIC_CONTEXT, previousRoot: string = ZeroHash): string {
+  const salt = keccak256(toUtf8Bytes(`synthetic totals salt ${ctx.batchId}`));
   const txs = Array.from({ length: n }, (_, i) => settlementTransaction(offset + i).tx);
   return batchTotalsDigest({
     format: BATCH_FORMAT,
@@ -129,7 +134,7 @@ export function settlementTotalsDigest(n: number, offset = 0, ctx: AnchorContext
     firstSequence: BigInt(offset + 1),
     lastSequence: BigInt(offset + n),
     count: BigInt(n),
-    currencyTotalsDigest: currencyTotalsDigest(currencyTotals(txs)),
+    currencyTotalsDigest: currencyTotalsDigest(currencyTotals(txs), salt),
   });
 }
 

@@ -6,12 +6,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Wallet } from "ethers";
-import { AnchorService, verifyProof, type AnchorProof } from "../../service/anchoring/index.js";
+import { AnchorService, currencyTotalsDigest, currencyTotalsDigestV1, verifyProof, type AnchorProof } from "../../service/anchoring/index.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
-import { capture, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
+import { capture as settlementEvent } from "../settlement/fixtures.js";
+import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -95,13 +96,18 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     // still verifies (their digest is part of the totals digest the chain holds).
     const ownProof = json<AnchorProof>(own);
     expect(ownProof.batch.currencyTotals).toBeNull();
+    // ... and so is the salt of their digest, without which the digest gives no guess of them away.
+    expect(ownProof.batch).toMatchObject({ format: "entrepot.anchor.batch.v2", totalsSalt: null });
     // So do the running balances of the accounts gateways share: the gateway's own receivable's only.
     const balances = (p: AnchorProof) => Object.fromEntries(p.journalTransaction!.postings.map((q) => [q.account, q.balanceAfter]));
     const shown = balances(ownProof);
     expect(shown["gateway:adyen:receivable"]).toMatch(/^-?[0-9]+$/);
     expect(Object.entries(shown).filter(([account, b]) => account !== "gateway:adyen:receivable" && b !== null)).toEqual([]);
     expect(Object.values(balances(json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")))).every((b) => typeof b === "string")).toBe(true);
-    expect(json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")).batch.currencyTotals?.length).toBeGreaterThan(0);
+    const financeBatch = json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof")).batch;
+    expect(financeBatch.currencyTotals?.length).toBeGreaterThan(0);
+    expect(financeBatch.totalsSalt).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(financeBatch.currencyTotalsDigest).toBe(ownProof.batch.currencyTotalsDigest);
     const report = await verifyProof(ownProof, sys.connection.ethers.provider);
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.checks).toHaveLength(13);
@@ -116,6 +122,49 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     expect(theirs.body).not.toContain('"proof"');
     // Journal-wide proofs stay finance's.
     expect(problemCode(await h.get(`/v1/transactions/1/proof`, other))).toBe("ENT_AUTH_INSUFFICIENT_SCOPE");
+  });
+
+  // 100,000 hashes (a second or several on a loaded machine): its own timeout.
+  it("gives a gateway key no way to recover another gateway's amounts from the batch's totals digest", { timeout: 120_000 }, async () => {
+    // The finding: a stripe capture of 2999 and an adyen capture of 1000 in one batch; adyen's key
+    // enumerates stripe's USD debits against the digest in its proof.
+    const US = { market: "US", currency: "USD", sellerId: "S-POP-HK-02", category: "electronics" };
+    const theirs = await h.services.settlement.postEvents([
+      settlementEvent({ ...US, gateway: "stripe", gatewayEventId: "evt-other-1", settlementId: "ORD-OTHER-1", amount: 2999n, gatewayFee: 87n, occurredAt: new Date(`${DAY}T09:00:00.000Z`) }),
+    ]);
+    expect(theirs[0]?.status === "error" ? theirs[0].error.code : "booked").toBe("booked");
+    const mine = await h.signedPost("/v1/settlements/events", capture({ ...US, gatewayEventId: "evt-own-1", settlementId: "ORD-OWN-1", amount: "1000", gatewayFee: "29" }));
+    expect(mine.statusCode, mine.body).toBe(201);
+    expect((await anchoring.tick()).built).toEqual([1n]);
+
+    const gatewayProof = json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-own-1/proof", h.keys.gateway));
+    expect(gatewayProof.batch).toMatchObject({ currencyTotals: null, totalsSalt: null, count: "2" });
+    // What the gateway knows: its own transaction's debits per currency; the unknown is the other's USD.
+    const own = new Map<string, bigint>();
+    for (const p of gatewayProof.journalTransaction!.postings) if (p.direction === "debit") own.set(p.currency, (own.get(p.currency) ?? 0n) + BigInt(p.amount));
+    type Totals = Array<{ currency: string; total: bigint }>;
+    const enumerate = (digest: string, hash: (t: Totals) => string): bigint | null => {
+      const currencies = [...own.keys()].sort();
+      for (let x = 1n; x <= 100_000n; x++) {
+        if (hash(currencies.map((currency) => ({ currency, total: own.get(currency)! + (currency === "USD" ? x : 0n) }))) === digest) return x;
+      }
+      return null;
+    };
+
+    // The truth, from finance's proof: the search space covers it (same currencies, USD within range).
+    const finance = json<AnchorProof>(await h.get("/v1/settlements/settlement:adyen:evt-own-1/proof")).batch;
+    const totals = finance.currencyTotals!.map((t) => ({ currency: t.currency, total: BigInt(t.total) }));
+    expect(totals.map((t) => t.currency)).toEqual([...own.keys()].sort());
+    const otherUsd = totals.find((t) => t.currency === "USD")!.total - own.get("USD")!;
+    expect(otherUsd >= 2999n && otherUsd <= 100_000n).toBe(true);
+    // The attack as reported, on the unsalted digest batches had before: found.
+    expect(enumerate(currencyTotalsDigestV1(totals), currencyTotalsDigestV1)).toBe(otherUsd);
+    // Against the digest in the gateway's proof: nothing ...
+    expect(enumerate(gatewayProof.batch.currencyTotalsDigest, currencyTotalsDigestV1)).toBeNull();
+    // ... because the salt is what it lacks: with finance's salt the same search finds it.
+    expect(enumerate(gatewayProof.batch.currencyTotalsDigest, (t) => currencyTotalsDigest(t, finance.totalsSalt!))).toBe(otherUsd);
+    // Withheld, the proof still verifies (its digest as given, bound by the chain's totals digest).
+    expect((await verifyProof(gatewayProof, sys.connection.ethers.provider)).checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it("names unknown settlements, batches and bad ids; refuses missing or wrong scopes", async () => {
@@ -139,7 +188,9 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     expect(list.statusCode, list.body).toBe(200);
     const page = json<{ items: Array<Record<string, unknown>>; nextBefore: string | null }>(list);
     expect(page.items.map((b) => b["batchId"])).toEqual(["1"]);
-    expect(page.items[0]).toMatchObject({ count: 2, journalCount: 2, firstSequence: "1", lastSequence: "2", status: "submitted", state: "submitted" });
+    expect(page.items[0]).toMatchObject({ count: 2, journalCount: 2, firstSequence: "1", lastSequence: "2", status: "submitted", state: "submitted", format: "entrepot.anchor.batch.v2" });
+    // The salt of the totals digest, shown with the totals (finance only).
+    expect(page.items[0]?.["totalsSalt"]).toMatch(/^0x[0-9a-f]{64}$/);
     expect(page.nextBefore).toBeNull();
     const one = await h.get("/v1/anchoring/batches/1");
     expect(json(one)).toEqual(page.items[0]);

@@ -6,7 +6,7 @@
 import { TAGS } from "../plugins/docs.js";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { AnchorErrors, type AnchorBatch, type AnchorService } from "../../anchoring/index.js";
+import { AnchorErrors, withoutBatchTotals, type AnchorBatch, type AnchorService } from "../../anchoring/index.js";
 import { bearer, Int8Id, problems, SettlementRef } from "../schemas/common.js";
 import { principalOf, readableGateway } from "../auth/reach.js";
 import { withOwnBalancesOnly } from "../../ledger/json.js";
@@ -50,13 +50,16 @@ export const AnchorProofView = Type.Object(
     }),
     proof: Type.Array(Hex32, { description: "Sibling hashes, leaf to root (OpenZeppelin MerkleProof)" }),
     batch: Type.Object({
-      format: Type.String(),
+      format: Type.String({ description: "`entrepot.anchor.batch.v2` (the per-currency totals digest commits to a random salt), or `entrepot.anchor.batch.v1` for a batch anchored before it (unsalted)" }),
       previousRoot: Hex32,
       firstSequence: Decimal,
       lastSequence: Decimal,
       count: Decimal,
       currencyTotals: Type.Union([Type.Array(Type.Object({ currency: Type.String(), total: Decimal })), Type.Null()], {
         description: "The batch's totals per currency (every gateway's transactions in it); null in a gateway key's proof, which verifies with their digest",
+      }),
+      totalsSalt: Type.Union([Hex32, Type.Null()], {
+        description: "v2: the batch's random salt, committed in `currencyTotalsDigest` with the totals; null in a gateway key's proof (withheld with the totals, so the digest gives no guess of them away) and in a v1 batch (unsalted)",
       }),
       currencyTotalsDigest: Hex32,
       totalsDigest: Hex32,
@@ -115,7 +118,9 @@ export const AnchorBatchView = Type.Object(
     documentCount: Type.Integer(),
     firstSequence: Decimal,
     lastSequence: Decimal,
+    format: Type.String({ description: "Batch format: `entrepot.anchor.batch.v2` (salted totals digest) or `entrepot.anchor.batch.v1` (anchored before it)" }),
     currencyTotals: Type.Array(Type.Object({ currency: Type.String(), total: Decimal })),
+    totalsSalt: Type.Union([Hex32, Type.Null()], { description: "The v2 salt of `currencyTotalsDigest`; null for v1" }),
     currencyTotalsDigest: Hex32,
     totalsDigest: Hex32,
     previousRoot: Hex32,
@@ -141,7 +146,9 @@ export function batchView(b: AnchorBatch): Static<typeof AnchorBatchView> {
     documentCount: b.documentCount,
     firstSequence: b.firstSequence.toString(),
     lastSequence: b.lastSequence.toString(),
+    format: b.format,
     currencyTotals: b.currencyTotals.map((t) => ({ currency: t.currency, total: t.total.toString() })),
+    totalsSalt: b.totalsSalt,
     currencyTotalsDigest: b.currencyTotalsDigest,
     totalsDigest: b.totalsDigest,
     previousRoot: b.previousRoot,
@@ -175,7 +182,7 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Inclusion proof of a settlement",
       description:
-        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id; a gateway key gets the proofs of its own gateway's settlements only, without the batch's per-currency totals (`batch.currencyTotals` null: they sum other gateways' amounts; the proof verifies with their digest). 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
+        "The settlement's journal transaction in its anchored batch: leaf (bound to chain, contract and batch), Merkle proof, root, the batch's totals preimage (chained to the previous batch), transaction hash, block and confirmation state. `:id` as for GET /v1/settlements/:id; a gateway key gets the proofs of its own gateway's settlements only, without the batch's per-currency totals and the salt of their digest (`batch.currencyTotals` and `batch.totalsSalt` null: the totals sum other gateways' amounts; the proof verifies with their digest). 409 ENT_ANCHOR_NOT_ANCHORED (with `details.state`) until the batch is submitted.",
       security: bearer,
       params: Type.Object({ id: SettlementRef }),
       response: proofResponses,
@@ -186,11 +193,11 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
     const record = await services.settlement.getSettlement((request.params as { id: string }).id, { gateway });
     const proof = await service.proofOfTransaction(record.journalTransactionId);
     // The batch's totals sum other gateways' amounts (one other capture in a batch showed exactly),
-    // and so do the running balances of the accounts gateways share.
+    // and so do the running balances of the accounts gateways share. Withheld with their salt: the
+    // digest alone must not let the totals be guessed (a v1 batch, anchored unsalted, still can be).
     if (gateway === null) return proof;
     return {
-      ...proof,
-      batch: { ...proof.batch, currencyTotals: null },
+      ...withoutBatchTotals(proof),
       ...(proof.journalTransaction === undefined ? {} : { journalTransaction: withOwnBalancesOnly(proof.journalTransaction, gateway) }),
     };
   });
