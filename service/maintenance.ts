@@ -5,7 +5,8 @@
  * so ticks never overlap; a failing tick is logged and retried at the next interval (the work is
  * idempotent: both operations key their postings by the transaction/settlement they act on).
  * With several instances on one database it runs on the elected worker leader only (workers.ts).
- * A release the ledger refuses stays due and is tried again every tick until its cause is fixed.
+ * A release the ledger refuses stays due but backs off (1 minute doubling, at most a day; settlement
+ * releaseDue), so refusals that persist neither fill every tick ahead of due releases nor repeat every tick.
  */
 import type { Ledger } from "./ledger/types.js";
 import type { SettlementService } from "./settlement/index.js";
@@ -22,6 +23,9 @@ export interface MaintenanceTick {
   releaseErrors: number;
   /** The refused releases by error code, each with its count and the first message (which names the event). */
   releaseErrorCodes: Record<string, { count: number; first: string }>;
+  /** Of those, the ones refused for the first time (a refused release is retried with backoff), by code likewise. */
+  newReleaseErrors: number;
+  newReleaseErrorCodes: Record<string, { count: number; first: string }>;
 }
 
 /** Releases are read a page at a time; a tick keeps paging while pages come back full. */
@@ -34,20 +38,27 @@ export async function runMaintenanceTick(
   const expiredPending = await services.ledger.expirePending();
   let released = 0;
   let releaseErrors = 0;
+  let newReleaseErrors = 0;
   const releaseErrorCodes: MaintenanceTick["releaseErrorCodes"] = {};
+  const newReleaseErrorCodes: MaintenanceTick["newReleaseErrorCodes"] = {};
+  const count = (byCode: MaintenanceTick["releaseErrorCodes"], code: string, message: string) => {
+    (byCode[code] ??= { count: 0, first: message.slice(0, 500) }).count++;
+  };
   for (;;) {
     const page = await services.settlement.releaseDue(now, RELEASE_PAGE);
     released += page.filter((r) => r.status === "created").length;
     for (const r of page) {
       if (r.status !== "error") continue;
       releaseErrors++;
-      const seen = (releaseErrorCodes[r.error.code] ??= { count: 0, first: r.error.message.slice(0, 500) });
-      seen.count++;
+      count(releaseErrorCodes, r.error.code, r.error.message);
+      if ((r.attempt ?? 1) > 1) continue;
+      newReleaseErrors++;
+      count(newReleaseErrorCodes, r.error.code, r.error.message);
     }
     // A page of only errors would come back again: stop and let the next tick (and the log) deal with it.
     if (page.length < RELEASE_PAGE || page.every((r) => r.status === "error")) break;
   }
-  return { expiredPending, released, releaseErrors, releaseErrorCodes };
+  return { expiredPending, released, releaseErrors, releaseErrorCodes, newReleaseErrors, newReleaseErrorCodes };
 }
 
 export function startMaintenance(
@@ -58,11 +69,13 @@ export function startMaintenance(
     "maintenance",
     opts.intervalMs,
     async () => {
-      const { releaseErrorCodes, ...r } = await runMaintenanceTick(services);
+      const { releaseErrorCodes, newReleaseErrorCodes, ...r } = await runMaintenanceTick(services);
       if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
-      // By code, with the first message: a refused release is retried every tick until its cause is
-      // fixed, and a count alone does not say what to fix.
-      if (r.releaseErrors > 0) opts.log.error({ releaseErrors: r.releaseErrors, byCode: releaseErrorCodes }, "some due releases were refused");
+      // By code, with the first message (which names the event): a count alone does not say what to
+      // fix. A refused release is retried with backoff until its cause is fixed: an error once, on its
+      // first refusal; its retries are in the tick's line (releaseErrors) and here by code, as info.
+      if (r.newReleaseErrors > 0) opts.log.error({ releaseErrors: r.newReleaseErrors, byCode: newReleaseErrorCodes }, "some due releases were refused");
+      if (r.releaseErrors > r.newReleaseErrors) opts.log.info({ releaseErrors: r.releaseErrors - r.newReleaseErrors, byCode: releaseErrorCodes }, "due releases still refused, retried with backoff");
     },
     opts.log,
     opts.when === undefined ? {} : { when: opts.when },

@@ -3,7 +3,7 @@
  * released once due, through the real ledger and settlement service on a fresh test database.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMaintenanceTick } from "../service/maintenance.js";
+import { runMaintenanceTick, startMaintenance } from "../service/maintenance.js";
 import { capture, followUp } from "./settlement/fixtures.js";
 import { openSettlementHarness, type SettlementHarness } from "./settlement/harness.js";
 
@@ -106,6 +106,39 @@ describe("maintenance tick, refused releases", () => {
         ENT_SETTLEMENT_LEDGER_REJECTED: { count: 2, first: "ledger refused settlement:adyen:auto-release.a: numeric field overflow" },
         ENT_SETTLEMENT_NOTHING_TO_RELEASE: { count: 1, first: "capture x has no held proceeds to release" },
       },
+      newReleaseErrors: 3,
+      newReleaseErrorCodes: {
+        ENT_SETTLEMENT_LEDGER_REJECTED: { count: 2, first: "ledger refused settlement:adyen:auto-release.a: numeric field overflow" },
+        ENT_SETTLEMENT_NOTHING_TO_RELEASE: { count: 1, first: "capture x has no held proceeds to release" },
+      },
     });
+  });
+
+  it("logs a refusal at error level on its first attempt only: its retries (with backoff) are info", async () => {
+    const refused = (attempt: number) => ({ status: "error" as const, error: { code: "ENT_SETTLEMENT_LEDGER_REJECTED", message: `ledger refused settlement:adyen:auto-release~7 (${attempt})` }, attempt });
+    const pages = [[refused(1)], [refused(2)], [refused(3), refused(1)]];
+    let calls = 0;
+    const errors: Array<{ obj: object; msg: string }> = [];
+    const infos: Array<{ obj: object; msg: string }> = [];
+    const log = { error: (obj: object, msg: string) => void errors.push({ obj, msg }), info: (obj: object, msg: string) => void infos.push({ obj, msg }) };
+    let done = () => undefined as void;
+    const ticked = new Promise<void>((resolve) => (done = resolve));
+    const services = {
+      ledger: { expirePending: () => Promise.resolve(0) },
+      settlement: {
+        releaseDue: () => {
+          if (calls === pages.length) done();
+          return Promise.resolve((pages[calls++] ?? []) as never);
+        },
+      },
+    };
+    const loop = startMaintenance(services, { intervalMs: 1, log });
+    await ticked;
+    await loop.stop();
+    expect(errors.map((e) => [e.msg, e.obj])).toEqual([
+      ["some due releases were refused", { releaseErrors: 1, byCode: { ENT_SETTLEMENT_LEDGER_REJECTED: { count: 1, first: "ledger refused settlement:adyen:auto-release~7 (1)" } } }],
+      ["some due releases were refused", { releaseErrors: 1, byCode: { ENT_SETTLEMENT_LEDGER_REJECTED: { count: 1, first: "ledger refused settlement:adyen:auto-release~7 (1)" } } }],
+    ]);
+    expect(infos.filter((i) => i.msg.startsWith("due releases still refused")).map((i) => (i.obj as { releaseErrors: number }).releaseErrors)).toEqual([1, 1]);
   });
 });

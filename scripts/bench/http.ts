@@ -29,6 +29,7 @@ import { MARKETS } from "../../service/settlement/index.js";
 import { PROJECT_ROOT } from "../../service/root.js";
 import type { Ready, Stats } from "./http-service.js";
 import { freshPostgres } from "../lib/bench-db.js";
+import { benchSupplyPrice } from "../lib/bench-settlements.js";
 import { figure, info, percentile, ratio, runBenchCli, type Figure } from "../lib/figures.js";
 
 const CLIENTS = 32;
@@ -90,7 +91,7 @@ function eventFactory(ready: Ready, runId: string) {
       amount: String(amount),
       gatewayFee: String(Math.floor((amount * 29) / 1000)),
       occurredAt: new Date().toISOString(),
-      ...(seller.program === "full_hosting" ? { supplyPrice: "9800" } : {}),
+      ...(seller.program === "full_hosting" ? { supplyPrice: String(benchSupplyPrice(market.currency, BigInt(amount))) } : {}),
       ...(market.region === undefined ? {} : { shipToRegion: market.region }),
     };
     if (issued.length < 5_000) issued.push(event);

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Database } from "../../service/db/index.js";
 import { FxService, PrismaFxRepository, historicalUsdRate } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
+import { exponentOf } from "../../service/money/index.js";
 import { DEMO_REGIONS, DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES } from "../../service/settlement/index.js";
 import type { SettlementEvent } from "../../service/settlement/types.js";
@@ -53,9 +54,19 @@ export function captureStream(): () => SettlementEvent {
       amount: BigInt(amount),
       gatewayFee: BigInt(Math.floor((amount * 29) / 1000)),
       occurredAt: new Date(),
-      ...(seller.program === "full_hosting" ? { supplyPrice: 9800n } : {}),
+      ...(seller.program === "full_hosting" ? { supplyPrice: benchSupplyPrice(market.currency, BigInt(amount)) } : {}),
       // Where the market levies state taxes (US, Brazil), the buyer's state, as a gateway sends it.
       ...(DEMO_REGIONS[market.code] === undefined ? {} : { shipToRegion: DEMO_REGIONS[market.code] }),
     };
   };
+}
+
+/**
+ * A full-hosting supply price the plan accepts for an order of `amount` `currency`: 60% of its gross
+ * in CNY fen at the bench's rates (2024-12-02); a supply price above the order's gross is refused.
+ */
+export function benchSupplyPrice(currency: string, amount: bigint): bigint {
+  const perUsd = (c: string) => (c === "USD" ? 1 : Number(historicalUsdRate(c, "2024-12-02").rate));
+  const usd = Number(amount) / 10 ** exponentOf(currency) / perUsd(currency);
+  return BigInt(Math.max(1, Math.floor(usd * perUsd("CNY") * 100 * 0.6)));
 }

@@ -31,6 +31,15 @@ export const SettlementErrors = {
   reserveNotDue: defineError("ENT_SETTLEMENT_RESERVE_NOT_DUE", 422, "Reserve not yet due"),
   /** Full hosting needs the agreed supply price in the seller's payout currency. */
   missingSupplyPrice: defineError("ENT_SETTLEMENT_MISSING_SUPPLY_PRICE", 400, "Missing supply price"),
+  /**
+   * A full-hosting supply price worth more than the order's gross at the plan's mid rates: the
+   * platform, as principal, never books a purchase above the sale price on a gateway's figure.
+   */
+  supplyPriceOutOfRange: defineError("ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE", 422, "Supply price above the order's gross"),
+  /** A gateway event id in a namespace the system posts its own events under (`auto-release.`, `auto-reserve.`). */
+  reservedEventId: defineError("ENT_SETTLEMENT_RESERVED_EVENT_ID", 400, "Event id reserved for the system"),
+  /** A fee credit-back larger than the fees still charged on the capture (net of adjustments and refunds). */
+  feeCreditExceedsCharged: defineError("ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED", 422, "Fee credit-back exceeds the fees charged"),
   /** No FX rate (or the named quote does not fit the pair / instant). */
   fxUnavailable: defineError("ENT_SETTLEMENT_FX_UNAVAILABLE", 422, "FX rate unavailable"),
   /** Same gateway event id replayed with a different body. */

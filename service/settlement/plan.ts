@@ -444,6 +444,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     // The supplier's price is fixed in P: nobody pays the platform a markup on this conversion, so
     // the platform's cost is the mid-rate cost.
     if (usdToPayout !== null) usdToPayout = atMid(usdToPayout);
+    checkSupplyPrice(event, G, B === USD ? G : convertSigned(G, atMid(needRate(rates.buyerToUsd, B, USD, event))), P, usdToPayout);
     const actualUsd = usdToPayout === null ? sellerTotal : usdCostOf(sellerTotal, P, usdToPayout.rate);
     const reference = P === USD ? "1" : schedule.referenceRates[P];
     if (reference === undefined) {
@@ -556,6 +557,24 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     breakdown,
     refundedDelta: 0n,
   };
+}
+
+/**
+ * The supply price is a gateway's figure: as principal the platform buys the goods for it, so a
+ * price above what the buyer paid would book a loss (and a payable the bank run pays) no sale
+ * backs. The bound is the order's gross valued at the mid rates the plan converts at (B -> USD ->
+ * P, the latter rounded down), in P minor units; a ratio below 100% would belong in the fee
+ * schedule, per program, but without one the strict bound holds.
+ */
+function checkSupplyPrice(event: SettlementEvent, gross: bigint, grossUsd: bigint, P: string, usdToPayoutMid: RateEvidence | null): void {
+  const supply = event.supplyPrice ?? 0n;
+  const limit = usdToPayoutMid === null ? grossUsd : convertMinor(grossUsd, USD, P, usdToPayoutMid.rate, "floor");
+  if (supply <= limit) return;
+  const via = usdToPayoutMid === null ? "" : ` (USD ${grossUsd} at the USD->${P} mid rate ${usdToPayoutMid.rate})`;
+  throw SettlementErrors.supplyPriceOutOfRange(`supply price ${supply} ${P} exceeds the order's gross of ${gross} ${event.currency}, worth ${limit} ${P}${via}`, {
+    fields: [{ field: "supplyPrice", message: `must be at most ${limit} ${P} minor units: the order's gross of ${gross} ${event.currency} at the mid rate` }],
+    details: { limit: limit.toString(), currency: P, gross: gross.toString(), grossCurrency: event.currency, grossUsd: grossUsd.toString() },
+  });
 }
 
 interface Listing {
@@ -764,13 +783,26 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       }
       // USD: the platform gives back its share of every fee line it booked at capture, except the
       // services it rendered (logistics, warehousing, fulfilment) unless the schedule refunds them:
-      // the seller is charged those instead, converted at the capture's own rate.
+      // the seller is charged those instead, converted at the capture's own rate. The gateway fee the
+      // seller paid is given back only as far as the seller still pays fees on the order: a fee the
+      // gateway credited back (and the seller got) is not given back twice; the seller pays what is
+      // withheld, like a kept service.
+      let withheldUsd = 0n;
+      if (b.gatewayFee.borneBy === "seller" && lines.paymentFeeRecovery > 0n) {
+        const paid = b.lines.paymentFeeRecovery + capture.sellerFeesUsd - capture.reversedLines.paymentFeeRecovery;
+        const givable = paid > 0n ? paid : 0n;
+        if (lines.paymentFeeRecovery > givable) {
+          withheldUsd = lines.paymentFeeRecovery - givable;
+          lines.paymentFeeRecovery = givable;
+        }
+      }
       legs.debit(Accounts.commission, USD, lines.commission);
       legs.debit(Accounts.paymentFeeRecovery, USD, lines.paymentFeeRecovery);
       legs.debit(Accounts.fxMarkup, USD, lines.fxMarkup);
       const serviceUsd = lines.logistics + lines.warehousing + lines.fulfilment;
-      if (b.serviceFeesKept === true && !principal) chargeSeller(legs, fx, event.sellerId, b, serviceUsd);
-      else {
+      const servicesKept = b.serviceFeesKept === true && !principal;
+      chargeSeller(legs, fx, event.sellerId, b, withheldUsd + (servicesKept ? serviceUsd : 0n));
+      if (!servicesKept) {
         legs.debit(Accounts.logistics, USD, lines.logistics);
         legs.debit(Accounts.warehousing, USD, lines.warehousing);
         legs.debit(Accounts.fulfilment, USD, lines.fulfilment);
@@ -802,8 +834,21 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
       break;
     }
-    case "fee_adjustment":
+    case "fee_adjustment": {
+      // A credit-back gives back fees (to the seller when it bears them): never more than the
+      // order's fees still charged, net of earlier adjustments and of the capture fee's share a
+      // refund already gave back to the seller with its recovery line.
+      if (event.gatewayFee >= 0n) break;
+      const givenBack = b.gatewayFee.borneBy === "seller" ? cumulativeShare(b.gatewayFee.buyer, capture.refunded, G) : 0n;
+      const creditable = capture.feesCharged - givenBack > 0n ? capture.feesCharged - givenBack : 0n;
+      if (-event.gatewayFee > creditable) {
+        throw SettlementErrors.feeCreditExceedsCharged(`fee credit-back of ${-event.gatewayFee} exceeds the ${creditable} ${B} of fees still charged on capture ${capture.key}`, {
+          fields: [{ field: "gatewayFee", message: `must be at least -${creditable}: at most the ${creditable} ${B} minor units of fees still charged on the order` }],
+          details: { limit: creditable.toString(), currency: B, feesCharged: capture.feesCharged.toString(), givenBackByRefunds: givenBack.toString() },
+        });
+      }
       break;
+    }
     case "release": {
       released = b.lines.sellerMain - capture.reversedLines.sellerMain;
       if (b.sellerBucket !== "held" || capture.released || released <= 0n) {
@@ -873,10 +918,14 @@ export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState
     released: false,
     reserveReleased: false,
     chargebacks: {},
+    feesCharged: cap.event.gatewayFee,
+    sellerFeesUsd: 0n,
   };
   for (const r of chain.slice(1)) {
     const t = r.event.type;
     s.refunded += r.refundedDelta;
+    s.feesCharged += r.event.gatewayFee;
+    s.sellerFeesUsd += r.breakdown.gatewayFee.usd;
     if (t === "refund" && r.event.returnReason === "supplier_defect") s.supplierRefunded += r.refundedDelta;
     if (t === "refund" || t === "chargeback" || t === "chargeback_reversal")
       s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);

@@ -140,6 +140,14 @@ export interface SettlementRepository {
    * later ones behind a full page.
    */
   listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]>;
+  /**
+   * Records refused releases (one row per capture key): attempts + 1, the refusal, and the next
+   * attempt `at` + 1 minute doubling per attempt, at most a day; until then the capture is no
+   * candidate. Answers each capture's attempts so far (1 on its first refusal).
+   */
+  recordReleaseFailures(failures: ReadonlyArray<{ captureKey: string; eventType: string; code: string; message: string }>, at: Date): Promise<Map<string, number>>;
+  /** Forgets the refusals of captures whose release was booked. */
+  clearReleaseFailures(captureKeys: readonly string[]): Promise<void>;
   /** findByEventKey for many keys in one round trip; absent keys are absent from the map. */
   findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>>;
   /**
@@ -354,6 +362,24 @@ const RECORDS_BY_EVENT_KEY = `
          "created_at" AS "createdAt"
     FROM "settlements" WHERE "event_key" = ANY($1::text[])`;
 
+/**
+ * Refused releases: attempts + 1, and the next attempt 1 minute after the refusal, doubling per
+ * earlier attempt, at most a day (2^11 minutes already exceeds it).
+ */
+const RECORD_RELEASE_FAILURES = `
+  INSERT INTO "settlement_release_failures" AS f
+    ("capture_key", "event_type", "attempts", "last_code", "last_message", "first_failed_at", "last_failed_at", "next_attempt_at")
+  SELECT k, t, 1, c, m, $5::timestamptz, $5::timestamptz, $5::timestamptz + interval '1 minute'
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(k, t, c, m)
+  ON CONFLICT ("capture_key") DO UPDATE SET
+    "event_type" = EXCLUDED."event_type",
+    "attempts" = f."attempts" + 1,
+    "last_code" = EXCLUDED."last_code",
+    "last_message" = EXCLUDED."last_message",
+    "last_failed_at" = EXCLUDED."last_failed_at",
+    "next_attempt_at" = EXCLUDED."last_failed_at" + LEAST(60 * power(2, LEAST(f."attempts", 11)), 86400) * interval '1 second'
+  RETURNING "capture_key" AS "captureKey", "attempts"`;
+
 export class PrismaSettlementRepository implements SettlementRepository {
   /**
    * `sql`: the raw runner on the same database, for the reads on the write path (the lookup by
@@ -567,11 +593,33 @@ export class PrismaSettlementRepository implements SettlementRepository {
           OR ((s.breakdown->'lines'->>'sellerReserve')::numeric > 0
             AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'reserve_release'))
         )
+        -- A refused release backs off: it must not take the tick's budget ahead of due ones.
+        AND NOT EXISTS (SELECT 1 FROM settlement_release_failures f WHERE f.capture_key = s.capture_key AND f.next_attempt_at > ${filter.before})
       ORDER BY s.id
       LIMIT ${filter.limit}`;
     if (ids.length === 0) return [];
     const rows = await this.prisma.settlement.findMany({ where: { id: { in: ids.map((r) => r.id) } }, orderBy: { id: "asc" } });
     return rows.map(toRecord);
+  }
+
+  async recordReleaseFailures(failures: ReadonlyArray<{ captureKey: string; eventType: string; code: string; message: string }>, at: Date): Promise<Map<string, number>> {
+    // One row per capture (a capture owing both releases keeps its latest refusal), one statement.
+    const byKey = [...new Map(failures.map((f) => [f.captureKey, f])).values()];
+    if (byKey.length === 0) return new Map();
+    const rows = await this.sql.q<Array<{ captureKey: string; attempts: number }>>(
+      RECORD_RELEASE_FAILURES,
+      byKey.map((f) => f.captureKey),
+      byKey.map((f) => f.eventType),
+      byKey.map((f) => f.code.slice(0, 100)),
+      byKey.map((f) => f.message.slice(0, 500)),
+      at,
+    );
+    return new Map(rows.map((r) => [r.captureKey, Number(r.attempts)]));
+  }
+
+  async clearReleaseFailures(captureKeys: readonly string[]): Promise<void> {
+    if (captureKeys.length === 0) return;
+    await this.prisma.settlementReleaseFailure.deleteMany({ where: { captureKey: { in: [...captureKeys] } } });
   }
 
   async findByEventKeys(eventKeys: readonly string[]): Promise<Map<string, SettlementRecord>> {

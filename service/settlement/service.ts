@@ -45,7 +45,7 @@ import type {
   TaxBasis,
   TaxRule,
 } from "./types.js";
-import { DEFAULT_EVENT_LIMITS, followUpOf, maxAmountFor, validateEvent, type EventLimits } from "./validate.js";
+import { DEFAULT_EVENT_LIMITS, followUpOf, maxAmountFor, validateEvent, type EventLimits, type EventOrigin } from "./validate.js";
 
 /** What settlement needs from the fx module (FxService satisfies it structurally). */
 export interface SettlementFx {
@@ -143,6 +143,9 @@ function recordOf(
     },
   };
 }
+
+/** A release's answer (releaseDue); a refused one says which attempt it was (1: its first refusal). */
+export type ReleaseResult = SettlementItemResult & { attempt?: number };
 
 /** A failure as an item's answer: an AppError (or a transient database fault) by its code and fields, anything else as ENT_INTERNAL. */
 export function errorItem(raw: unknown): SettlementItemResult {
@@ -315,6 +318,11 @@ export class SettlementService {
    * the same batch go in a later round, after their original is booked (see `process`).
    */
   async postEvents(events: readonly SettlementEvent[], positions?: readonly number[]): Promise<SettlementItemResult[]> {
+    return this.postAll(events, positions, "gateway");
+  }
+
+  /** postEvents for events of `origin`: only the system's own (releaseDue) may carry its reserved ids. */
+  private async postAll(events: readonly SettlementEvent[], positions: readonly number[] | undefined, origin: EventOrigin): Promise<SettlementItemResult[]> {
     const results: SettlementItemResult[] = new Array<SettlementItemResult>(events.length);
     const valid: SettlementEvent[] = [];
     const at: number[] = [];
@@ -323,7 +331,7 @@ export class SettlementService {
     const prefix = (index: number) => `events.${positions?.[index] ?? index}.`;
     events.forEach((event, index) => {
       try {
-        valid.push(validateEvent(event, prefix(index).slice(0, -1), this.limits));
+        valid.push(validateEvent(event, prefix(index).slice(0, -1), this.limits, origin));
         at.push(index);
       } catch (e) {
         results[index] = itemError(e, prefix(index));
@@ -796,22 +804,49 @@ export class SettlementService {
    * Auto-confirm: release held POP proceeds whose auto-confirm instant is at or before `asOf`, and
    * reserves whose holding period has passed, as ordinary (idempotent) release events with ids
    * derived from the capture, so running it twice releases nothing twice.
+   *
+   * Exactly once, across instances: a capture's chain says whether it is released (whatever id the
+   * release was booked under: `auto-release.<capture's gatewayEventId>` before, `auto-release~<capture
+   * record id>` now), and two writers of the same release claim the same (capture, sequence), so the
+   * second re-reads a released chain. A refused release is recorded with its code and backs off
+   * (repository recordReleaseFailures): it is no candidate until its next attempt, so refusals that
+   * persist cannot fill every call's `limit` ahead of the due releases behind them. Each refused
+   * item's answer carries its code and its `attempt` (1 on its first refusal), so the worker
+   * reports a refusal once at error level, not at every retry.
    */
-  async releaseDue(asOf: Date, limit = 500): Promise<SettlementItemResult[]> {
-    const events: SettlementEvent[] = [];
+  async releaseDue(asOf: Date, limit = 500): Promise<ReleaseResult[]> {
+    const due: Array<{ event: SettlementEvent; captureKey: string }> = [];
     let afterId: string | undefined;
-    while (events.length < limit) {
+    while (due.length < limit) {
       const page = await this.repo.listReleaseCandidates({ before: asOf, limit, ...(afterId === undefined ? {} : { afterId }) });
       if (page.length === 0) break;
       afterId = page[page.length - 1]!.id;
-      for (const cap of page) events.push(...dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf));
+      for (const cap of page) for (const event of dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf)) due.push({ event, captureKey: cap.captureKey });
     }
-    if (events.length === 0) return [];
-    return this.postEvents(
-      events
-        .slice(0, limit)
-        .map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as unknown as SettlementEvent),
+    if (due.length === 0) return [];
+    const todo = due.slice(0, limit);
+    const results = await this.postAll(
+      todo.map(({ event }) => Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined)) as unknown as SettlementEvent),
+      undefined,
+      "system",
     );
+    const failed: Array<{ index: number; captureKey: string; eventType: string; code: string; message: string }> = [];
+    const booked: string[] = [];
+    results.forEach((r, index) => {
+      const { event, captureKey } = todo[index]!;
+      if (r.status === "error") failed.push({ index, captureKey, eventType: event.type, code: r.error.code, message: r.error.message });
+      else booked.push(captureKey);
+    });
+    // A capture whose other release was refused keeps its record (and its count of attempts).
+    const refusedKeys = new Set(failed.map((f) => f.captureKey));
+    await this.repo.clearReleaseFailures(booked.filter((k) => !refusedKeys.has(k)));
+    if (failed.length === 0) return results;
+    const attempts = await this.repo.recordReleaseFailures(failed, asOf);
+    const refusedAt = new Map(failed.map((f) => [f.index, f.captureKey]));
+    return results.map((r, index): ReleaseResult => {
+      const key = refusedAt.get(index);
+      return key === undefined ? r : { ...r, attempt: attempts.get(key) ?? 1 };
+    });
   }
 
   /** Load (or refresh) program data: idempotent upserts, validated before anything is written. */
@@ -937,7 +972,7 @@ function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Dat
     events.push({
       ...base,
       type: "release",
-      gatewayEventId: `auto-release.${cap.event.gatewayEventId}`,
+      gatewayEventId: `auto-release~${cap.id}`,
       occurredAt: new Date(Date.parse(b.autoConfirmAt ?? "")),
     });
   }
@@ -950,7 +985,7 @@ function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Dat
     events.push({
       ...base,
       type: "reserve_release",
-      gatewayEventId: `auto-reserve.${cap.event.gatewayEventId}`,
+      gatewayEventId: `auto-reserve~${cap.id}`,
       occurredAt: new Date(Date.parse(b.reserveReleaseAt ?? "")),
     });
   }

@@ -376,6 +376,10 @@ export interface CaptureState {
   reserveReleased: boolean;
   /** Per chargeback event id: amount charged back and amount reversed so far. */
   chargebacks: Record<string, { amount: bigint; reversed: bigint }>;
+  /** The gateway fees booked on the order so far in its currency: the capture's, every follow-up's and every adjustment (signed). */
+  feesCharged: bigint;
+  /** What the follow-ups charged the seller for gateway fees in USD (signed: a credit-back is negative), beside the capture's recovery line. */
+  sellerFeesUsd: bigint;
 }
 
 export interface PostingPlan {

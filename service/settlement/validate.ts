@@ -16,6 +16,23 @@ const ID = /^[A-Za-z0-9._:-]{1,120}$/;
 export const GATEWAY_NAME = /^[A-Za-z0-9._-]{1,120}$/;
 export const GATEWAY_NAME_RULE = "1-120 characters of [A-Za-z0-9._-]";
 
+/**
+ * The prefixes of the event ids the system posts in a gateway's namespace (the maintenance worker's
+ * releases, service.ts dueReleases), refused from a gateway: a gateway that took
+ * `auto-release.<its capture>` first would have blocked that capture's release for good.
+ */
+export const RESERVED_EVENT_ID_PREFIXES = ["auto-release.", "auto-reserve."] as const;
+
+/**
+ * The ids the system's own releases carry: the capture's record id after a "~", which no gateway id
+ * may contain (ID), so none posted before the prefixes were reserved can hold one; and bounded in
+ * length whatever the capture's id (`auto-release.<120-character id>` did not fit the column).
+ */
+export const SYSTEM_EVENT_ID = /^auto-(release|reserve)~[1-9][0-9]{0,18}$/;
+
+/** Who posts an event: a gateway (its ids may not use the reserved prefixes) or the system (its releases). */
+export type EventOrigin = "gateway" | "system";
+
 function fail(field: string, message: string): never {
   throw SettlementErrors.invalidEvent(`${field}: ${message}`, { fields: [{ field, message }] });
 }
@@ -79,12 +96,21 @@ export function followUpOf(capture: SettlementEvent): SettlementEvent {
   return { ...base, amount: 0n, gatewayFee: 0n, originalEventId: capture.gatewayEventId };
 }
 
-export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimits): SettlementEvent {
+export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimits, origin: EventOrigin = "gateway"): SettlementEvent {
   const f = (name: string) => (field === "" ? name : `${field}.${name}`);
   if (!EVENT_TYPES.includes(e.type)) fail(f("type"), `must be one of ${EVENT_TYPES.join(", ")}`);
   if (typeof e.gateway !== "string" || !GATEWAY_NAME.test(e.gateway)) fail(f("gateway"), `must be ${GATEWAY_NAME_RULE}`);
   for (const k of ["gatewayEventId", "settlementId", "sellerId"] as const) {
+    if (k === "gatewayEventId" && origin === "system" && typeof e[k] === "string" && SYSTEM_EVENT_ID.test(e[k])) continue;
     if (typeof e[k] !== "string" || !ID.test(e[k])) fail(f(k), "must be 1-120 characters of [A-Za-z0-9._:-]");
+  }
+  if (origin === "gateway") {
+    const reserved = RESERVED_EVENT_ID_PREFIXES.find((p) => e.gatewayEventId.startsWith(p));
+    if (reserved !== undefined) {
+      throw SettlementErrors.reservedEventId(`gatewayEventId ${e.gatewayEventId} uses the prefix ${reserved}, reserved for the system's own events`, {
+        fields: [{ field: f("gatewayEventId"), message: `must not start with ${RESERVED_EVENT_ID_PREFIXES.join(" or ")} (reserved for the system's releases)` }],
+      });
+    }
   }
   if (typeof e.market !== "string" || !/^[A-Z]{2}$/.test(e.market)) fail(f("market"), "must be an ISO 3166 alpha-2 code");
   if (typeof e.category !== "string" || !/^[a-z0-9_-]{1,50}$/.test(e.category)) fail(f("category"), "must be a lower-case category code");

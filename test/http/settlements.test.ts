@@ -126,6 +126,48 @@ describe("settlement routes", () => {
       expect(json<{ errors: Array<{ field: string }> }>(refused).errors[0]?.field).toBe("amount");
     });
 
+    it("refuses a gatewayEventId under the system's release prefixes: 400 ENT_SETTLEMENT_RESERVED_EVENT_ID naming it, alone and in a batch", async () => {
+      const fields = (r: { body: string }) => json<{ errors: Array<{ field: string }> }>(r as never).errors.map((e) => e.field);
+      for (const id of ["auto-release.hj-1", "auto-reserve.hj-1"]) {
+        const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: id, settlementId: "ORD-SQUAT", amount: "1", gatewayFee: "0" }));
+        expect([r.statusCode, problemCode(r), fields(r)], r.body).toEqual([400, "ENT_SETTLEMENT_RESERVED_EVENT_ID", ["gatewayEventId"]]);
+      }
+      const batch = await h.signedPost("/v1/settlements/events/batch", { events: [capture({ gatewayEventId: "auto-release.hj-2", settlementId: "ORD-SQUAT" })] });
+      const item = json<{ results: Array<{ status: string; error?: { code: string; errors?: Array<{ field: string }> } }> }>(batch).results[0];
+      expect([item?.error?.code, item?.error?.errors?.map((f) => f.field)]).toEqual(["ENT_SETTLEMENT_RESERVED_EVENT_ID", ["events.0.gatewayEventId"]]);
+      // Only the prefix is reserved: an id that merely contains it is the gateway's.
+      const own = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "x.auto-release.hj-1", settlementId: "ORD-SQUAT-OWN" }));
+      expect(own.statusCode, own.body).toBe(201);
+    });
+
+    it("refuses a full-hosting supply price above the order's gross: 422 ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE naming supplyPrice", async () => {
+      const cap = capture({ gatewayEventId: "evt-fh-huge", settlementId: "ORD-FH-HUGE", sellerId: "S-FULL-GZ-01", supplyPrice: "1000000000000000" });
+      const r = await h.signedPost("/v1/settlements/events", cap);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE"]);
+      const issue = json<{ errors: Array<{ field: string; message: string }> }>(r).errors[0];
+      expect(issue?.field).toBe("supplyPrice");
+      expect(issue?.message).toMatch(/^must be at most [1-9][0-9]* CNY minor units: the order's gross of 14990 BRL at the mid rate$/);
+      // The limit it names is bookable, one more is not.
+      const limit = /at most ([0-9]+)/.exec(issue?.message ?? "")![1]!;
+      const over = await h.signedPost("/v1/settlements/events", { ...cap, supplyPrice: (BigInt(limit) + 1n).toString() });
+      expect(problemCode(over)).toBe("ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE");
+      const at = await h.signedPost("/v1/settlements/events", { ...cap, supplyPrice: limit });
+      expect(at.statusCode, at.body).toBe(201);
+    });
+
+    it("refuses a fee credit-back above the fees charged on the order: 422 ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED naming gatewayFee", async () => {
+      await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-fa-cap", settlementId: "ORD-FA" }));
+      const adjust = (id: string, gatewayFee: string) => ({ ...capture({ type: "fee_adjustment", gatewayEventId: id, settlementId: "ORD-FA", amount: "0", gatewayFee }), originalEventId: "evt-fa-cap" });
+      const huge = await h.signedPost("/v1/settlements/events", adjust("evt-fa-huge", "-1000000"));
+      expect([huge.statusCode, problemCode(huge)], huge.body).toEqual([422, "ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED"]);
+      expect(json<{ errors: Array<{ field: string; message: string }> }>(huge).errors).toEqual([
+        { field: "gatewayFee", message: "must be at least -434: at most the 434 BRL minor units of fees still charged on the order" },
+      ]);
+      expect((await h.signedPost("/v1/settlements/events", adjust("evt-fa-400", "-400"))).statusCode).toBe(201);
+      expect(problemCode(await h.signedPost("/v1/settlements/events", adjust("evt-fa-35", "-35")))).toBe("ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED");
+      expect((await h.signedPost("/v1/settlements/events", adjust("evt-fa-34", "-34"))).statusCode).toBe(201);
+    });
+
     it("refuses an unknown seller: 404 ENT_SETTLEMENT_UNKNOWN_SELLER", async () => {
       const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-seller", sellerId: "S-NOBODY" }));
       expect(r.statusCode).toBe(404);

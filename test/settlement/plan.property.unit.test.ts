@@ -1,11 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
+import { convertMinor } from "../../service/money/index.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
 import { planCapture, planFollowUp } from "../../service/settlement/plan.js";
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
 import { LINE_KEYS, type PostingPlan, type Seller, type SettlementEvent } from "../../service/settlement/types.js";
 import { capture, followUp, movement, netByCurrency, rate, stateOf } from "./fixtures.js";
+import { thrownCode } from "../support/app-errors.js";
 
 const SELLERS: Seller[] = [
   { id: "S-POP-1", name: "p", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
@@ -46,13 +48,18 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
         fc.option(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 300 })), { nil: undefined }),
         (seller, market, gross, feePct, buyerRate, payoutRate, ops, listing) => {
           const listed = listing !== undefined && seller.program !== "full_hosting";
+          // Full hosting: a supply price within the gross's worth at the drawn mid rates (plan.ts
+          // checkSupplyPrice); a gross worth less than one unit of the payout currency buys nothing.
+          const grossUsd = market.currency === "USD" ? gross : convertMinor(gross, market.currency, "USD", buyerRate, "half-even");
+          const supplyLimit = seller.payoutCurrency === "USD" ? grossUsd : convertMinor(grossUsd, "USD", seller.payoutCurrency, payoutRate, "floor");
+          const supply = gross / 3n + 1n < supplyLimit ? gross / 3n + 1n : supplyLimit;
           const cap = capture({
             sellerId: seller.id,
             market: market.code,
             currency: market.currency,
             amount: gross,
             gatewayFee: (gross * BigInt(feePct)) / 1000n,
-            supplyPrice: seller.program === "full_hosting" ? gross / 3n + 1n : undefined,
+            supplyPrice: seller.program === "full_hosting" ? (supply > 0n ? supply : 1n) : undefined,
             // A tenth of the gross for shipping (untaxed by the US state rule drawn below).
             shipping: gross / 10n,
             ...(listed ? { listingPrice: (gross * BigInt(listing[1])) / 100n + 1n, listingCurrency: listing[0] ? "USD" : seller.payoutCurrency } : {}),
@@ -64,7 +71,12 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
           const usdToPayout = seller.payoutCurrency === "USD" ? null : rate("USD", seller.payoutCurrency, payoutRate);
           // Where the market levies state taxes (US sales tax, Brazil's ICMS "por dentro"), one on top.
           const stateTaxRule = TAX_RULES.find((r) => r.level === "state" && r.market === cap.market && r.rateBps > 0) ?? null;
-          const capPlan = planCapture({ event: cap, seller, schedule, taxRule, stateTaxRule, rates: { buyerToUsd, usdToPayout } });
+          const capInput = { event: cap, seller, schedule, taxRule, stateTaxRule, rates: { buyerToUsd, usdToPayout } };
+          if (seller.program === "full_hosting" && supply <= 0n) {
+            expect(thrownCode(() => planCapture(capInput))).toBe("ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE");
+            return;
+          }
+          const capPlan = planCapture(capInput);
           expect(balanced(capPlan)).toBe(true);
           // The bases booked: each rule's rate on its base gives its tax (to the half unit of its
           // rounding, scaled by 1 + rate for a tax inside its price), and the gross is made of them.

@@ -6,7 +6,7 @@ import { validateEvent } from "../../service/settlement/validate.js";
 import type { PostingPlan, RateEvidence, Seller, SettlementEvent } from "../../service/settlement/types.js";
 import { convertMinor, invertRate, rateFraction } from "../../service/money/index.js";
 import { capture, followUp, movement, netByCurrency, rate, show, stateOf } from "./fixtures.js";
-import { thrownCode as codeOf } from "../support/app-errors.js";
+import { caught, thrownCode as codeOf } from "../support/app-errors.js";
 
 const POP: Seller = { id: "S-POP-1", name: "Pop", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
 const FULL: Seller = { id: "S-FULL-1", name: "Full", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" };
@@ -312,6 +312,42 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
   it("requires the supply price", () => {
     expect(codeOf(() => plan(FULL, capture({ sellerId: "S-FULL-1" }), "0.18", "7.2"))).toBe("ENT_SETTLEMENT_MISSING_SUPPLY_PRICE");
   });
+
+  describe("when the supply price is worth more than the order's gross", () => {
+    // 10000 BRL at 0.18 = 1800 cents; at the USD->CNY mid 7.2 = 12960 fen: the most the platform buys for.
+    it("accepts up to the gross at the plan's mid rates, to the fen", () => {
+      const at = plan(FULL, { ...cap, supplyPrice: 12_960n }, "0.18", "7.2");
+      expect(movement(at.postings, "seller:S-FULL-1:available", "CNY")).toBe(-12_960n);
+      expectBalanced(at);
+    });
+
+    it("refuses one fen more, naming supplyPrice with the limit (422 ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE)", () => {
+      const e = caught(() => plan(FULL, { ...cap, supplyPrice: 12_961n }, "0.18", "7.2"));
+      expect([e.code, e.status]).toEqual(["ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE", 422]);
+      expect(e.fields).toEqual([{ field: "supplyPrice", message: "must be at most 12960 CNY minor units: the order's gross of 10000 BRL at the mid rate" }]);
+      expect(e.details).toMatchObject({ limit: "12960", currency: "CNY", gross: "10000", grossCurrency: "BRL", grossUsd: "1800" });
+    });
+
+    it("refuses the tester's 10^15 CNY fen for a 10 EUR sale, and values the gross at mid, not at the all-in rate", () => {
+      const eur = capture({ sellerId: "S-FULL-1", market: "DE", currency: "EUR", amount: 1_000n, gatewayFee: 0n, supplyPrice: 10n ** 15n, gatewayEventId: "x5-1-14929" });
+      expect(codeOf(() => plan(FULL, eur, "1.065", "7.1"))).toBe("ENT_SETTLEMENT_SUPPLY_PRICE_OUT_OF_RANGE");
+      // 1000 EUR cents at mid 1.065 = 1065 cents; x 7.1 = 7561.5 -> 7561 fen (rounded down), with a 150 bps markup configured.
+      const marked = (from: string, to: string, mid: string, allIn: string): RateEvidence => ({ ...rate(from, to, allIn), midRate: mid, markupBps: 150 });
+      const schedule = selectSchedule(FEE_SCHEDULES, "full_hosting", "DE", "home", eur.occurredAt)!;
+      const taxRule = selectTaxRule(TAX_RULES, "DE", eur.occurredAt)!;
+      const rates = { buyerToUsd: marked("EUR", "USD", "1.065", "1.049"), usdToPayout: marked("USD", "CNY", "7.1", "6.99") };
+      const limit = (supplyPrice: bigint) => () => planCapture({ event: { ...eur, category: "home", supplyPrice }, seller: FULL, schedule, taxRule, rates });
+      expect(limit(7_561n)().breakdown.lines.sellerMain).toBe(7_561n);
+      expect(caught(limit(7_562n)).fields?.[0]?.message).toMatch(/^must be at most 7561 CNY minor units/);
+    });
+
+    it("bounds a USD-paid supplier by the gross in USD", () => {
+      const usdFull: Seller = { ...FULL, payoutCurrency: "USD" };
+      const usd = capture({ sellerId: "S-FULL-1", market: "US", currency: "USD", amount: 5_000n, gatewayFee: 0n, shipping: 0n, supplyPrice: 5_000n });
+      expect(plan(usdFull, usd, null, null).breakdown.lines.sellerMain).toBe(5_000n);
+      expect(caught(() => plan(usdFull, { ...usd, supplyPrice: 5_001n }, null, null)).details).toMatchObject({ limit: "5000", currency: "USD" });
+    });
+  });
 });
 
 describe("semi hosting: EUR capture in Spain for a USD-paid seller", () => {
@@ -449,6 +485,77 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
       ["USD-CNY", "7.2", 36n, 259n],
     ]);
     expect(ap.metadata).toMatchObject({ "fx.KRW-USD.rate": "0.00072", "fx.USD-CNY.rate": "7.2" });
+  });
+
+  describe("when a fee credit-back exceeds the fees charged on the order", () => {
+    const rates = { buyerToUsd: rate("KRW", "USD", "0.00072"), usdToPayout: rate("USD", "CNY", "7.2") };
+    const adjust = (id: string, gatewayFee: bigint) => followUp("fee_adjustment", id, { gatewayFee }, cap);
+    /** The state after `steps` booked in order (each planned on the state before it). */
+    const after = (...steps: SettlementEvent[]) => {
+      const booked: Array<{ event: SettlementEvent; plan: PostingPlan }> = [];
+      for (const event of steps) booked.push({ event, plan: planFollowUp({ event, capture: stateOf(cap, p, booked), rates }) });
+      return stateOf(cap, p, booked);
+    };
+    const credit = (state: ReturnType<typeof stateOf>, gatewayFee: bigint) => () => planFollowUp({ event: adjust("credit", gatewayFee), capture: state, rates });
+
+    it("credits back at most the capture's fee (900 KRW), 422 ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED naming gatewayFee with the limit", () => {
+      expect(movement(credit(after(), -900n)().postings, "seller:S-OVS-1:available", "CNY")).toBeLessThan(0n);
+      const e = caught(credit(after(), -901n));
+      expect([e.code, e.status]).toEqual(["ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED", 422]);
+      expect(e.fields).toEqual([{ field: "gatewayFee", message: "must be at least -900: at most the 900 KRW minor units of fees still charged on the order" }]);
+      expect(e.details).toMatchObject({ limit: "900", currency: "KRW", feesCharged: "900", givenBackByRefunds: "0" });
+    });
+
+    it("counts earlier adjustments both ways and the fees charged on follow-ups", () => {
+      const credited = after(adjust("a-1", -500n));
+      expect(codeOf(credit(credited, -401n))).toBe("ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED");
+      expect(credit(credited, -400n)().breakdown.gatewayFee.buyer).toBe(-400n);
+      const charged = after(adjust("a-2", 200n), followUp("refund", "r-fee", { amount: 3_000n, gatewayFee: 100n }, cap));
+      // 900 + 200 + 100 charged; the refund of a tenth gave the seller back 90 of the capture's fee.
+      expect(caught(credit(charged, -1_111n)).details).toMatchObject({ limit: "1110", feesCharged: "1200", givenBackByRefunds: "90" });
+      expect(credit(charged, -1_110n)().breakdown.gatewayFee.buyer).toBe(-1_110n);
+    });
+
+    it("leaves nothing to credit back once a full refund gave the seller the fee recovery back", () => {
+      const refunded = after(followUp("refund", "r-all", { amount: 30_000n }, cap));
+      expect(caught(credit(refunded, -1n)).details).toMatchObject({ limit: "0", feesCharged: "900", givenBackByRefunds: "900" });
+      // A chargeback reversal charges the recovery again: it can be credited back again.
+      const half = after(followUp("refund", "r-half", { amount: 15_000n }, cap));
+      expect(codeOf(credit(half, -451n))).toBe("ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED");
+      expect(credit(half, -450n)().breakdown.gatewayFee.buyer).toBe(-450n);
+    });
+
+    it("does not give a credited-back fee again with a refund: a gateway fee of the whole gross, credited back, then refunded leaves the seller as with no fee", () => {
+      // Before: capture (fee = gross), credit-back of it, full refund: the refund gave the fee
+      // recovery back again and the seller kept 96.00 USD that nobody paid (the receivable nets 0).
+      const usdOvs: Seller = { ...OVS, payoutCurrency: "USD" };
+      const at = (fee: bigint) => capture({ sellerId: "S-OVS-1", market: "US", currency: "USD", amount: 10_000n, gatewayFee: fee, shipping: 0n, gatewayEventId: `c-${fee}` });
+      const none = { buyerToUsd: null, usdToPayout: null };
+      const run = (fee: bigint) => {
+        const c = at(fee);
+        const cp = plan(usdOvs, c, null, null);
+        const steps: Array<{ event: SettlementEvent; plan: PostingPlan }> = [];
+        for (const event of [...(fee === 0n ? [] : [followUp("fee_adjustment", "credit", { gatewayFee: -fee }, c)]), followUp("refund", "all", { amount: 10_000n }, c)]) {
+          steps.push({ event, plan: planFollowUp({ event, capture: stateOf(c, cp, steps), rates: none }) });
+        }
+        const plans = [cp, ...steps.map((x) => x.plan)];
+        plans.forEach(expectBalanced);
+        const net = (account: string) => plans.reduce((a, x) => a + movement(x.postings, account, "USD"), 0n);
+        return { seller: net("seller:S-OVS-1:available") + net("seller:S-OVS-1:reserve"), recovery: net("platform:revenue:payment_fee_recovery"), receivable: net("gateway:adyen:receivable") };
+      };
+      const withFee = run(10_000n);
+      expect(withFee).toEqual(run(0n));
+      expect([withFee.recovery, withFee.receivable]).toEqual([0n, 0n]);
+    });
+
+    it("refuses the tester's 1,000,000-cent credit-back on a USD 100.00 capture with a 300-cent fee", () => {
+      const semi: Seller = { id: "S-SEMI-1", name: "Semi", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" };
+      const usd = capture({ sellerId: "S-SEMI-1", market: "US", currency: "USD", amount: 10_000n, gatewayFee: 300n, shipping: 0n, gatewayEventId: "fa-cap-1" });
+      const cp = plan(semi, usd, null, null);
+      const adj = followUp("fee_adjustment", "fa-adj-1", { gatewayFee: -1_000_000n }, usd);
+      const e = caught(() => planFollowUp({ event: adj, capture: stateOf(usd, cp), rates: { buyerToUsd: null, usdToPayout: null } }));
+      expect([e.code, e.details?.limit]).toEqual(["ENT_SETTLEMENT_FEE_CREDIT_EXCEEDS_CHARGED", "300"]);
+    });
   });
 
   it("with a markup configured, a fee charged to the seller is converted at mid: no markup on a charge, nothing left inside fx:CNY-USD", () => {
