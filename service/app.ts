@@ -17,6 +17,7 @@ import { clientError, errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./h
 import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
+import { isInstant } from "./http/schemas/common.js";
 import { adminRoutes } from "./http/routes/admin.js";
 import { anchoringRoutes } from "./http/routes/anchoring.js";
 import { fxRoutes } from "./http/routes/fx.js";
@@ -95,6 +96,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
         // the field instead of a database range error (schemas/common.ts, Int8Id).
         formats: { int8: { type: "string", validate: isInt8Decimal } },
       },
+      // After ajv-formats: its `date-time` bounds neither the UTC instant nor the precision (schemas/common.ts).
+      onCreate: (ajv) => void ajv.addFormat("date-time", { type: "string", validate: isInstant }),
     },
   };
 }

@@ -53,5 +53,11 @@ export const HttpErrors = {
   requestTimeout: defineError("ENT_HTTP_REQUEST_TIMEOUT", 408, "Request timeout"),
   /** Any other client error Fastify raises before the route (bad Content-Length, bad header...). */
   badRequest: defineError("ENT_HTTP_BAD_REQUEST", 400, "Bad request"),
+  /** A static file path the server refuses to resolve (`..` out of its folder, a dotfile): never read, whatever exists there. */
+  pathForbidden: defineError("ENT_HTTP_PATH_FORBIDDEN", 403, "Path refused"),
+  /** A conditional request (If-Match, If-Unmodified-Since) on a static file whose condition fails. */
+  preconditionFailed: defineError("ENT_HTTP_PRECONDITION_FAILED", 412, "Precondition failed"),
+  /** A Range header on a static file that asks for bytes it does not have. */
+  rangeNotSatisfiable: defineError("ENT_HTTP_RANGE_NOT_SATISFIABLE", 416, "Range not satisfiable"),
   notReady: defineError("ENT_HTTP_NOT_READY", 503, "Service not ready"),
 } as const;

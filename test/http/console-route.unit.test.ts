@@ -4,6 +4,7 @@
  * and a clear 503 where the console was never built.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -22,6 +23,18 @@ async function appWith(dist: string, env: Record<string, string>): Promise<Fasti
   await app.register(consoleRoutes, { dist });
   await app.ready();
   return app;
+}
+
+/** A GET whose path is sent as written, dot segments included (as `curl --path-as-is`). */
+function rawGet(url: string): Promise<{ status: number; type: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  const pathAsIs = url.slice(url.indexOf("/", "http://".length));
+  return new Promise((resolve, reject) => {
+    request({ host: hostname, port, path: pathAsIs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c: string) => (body += c)).on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+    }).on("error", reject).end();
+  });
 }
 
 describe("the console's routes", () => {
@@ -62,6 +75,16 @@ describe("the console's routes", () => {
     expect(r.headers["x-content-type-options"]).toBe("nosniff");
     expect((await app.inject({ url: "/console/assets/missing.js" })).statusCode).toBe(404);
     expect((await app.inject({ url: "/console/assets/../index.html" })).body).not.toContain("console.log");
+  });
+
+  it("refuses a path that climbs out of the assets: 403 ENT_HTTP_PATH_FORBIDDEN, status, code and title agreeing", async () => {
+    // Over a socket: inject (as a browser, or curl without --path-as-is) resolves the dot segments first.
+    const address = await app.listen({ host: "127.0.0.1", port: 0 }); // closed with the app (afterAll)
+    for (const url of ["/console/assets/../../../package.json", "/console/assets/../index.html"]) {
+      const r = await rawGet(`${address}${url}`);
+      const p = JSON.parse(r.body) as { status: number; code: string; title: string };
+      expect([r.status, r.type, p.status, p.code, p.title], url).toEqual([403, "application/problem+json", 403, "ENT_HTTP_PATH_FORBIDDEN", "Path refused"]);
+    }
   });
 
   it("offers a loopback chain endpoint, never a remote CHAIN_RPC_URL that may hold a provider key; CONSOLE_RPC_URL decides", async () => {

@@ -27,7 +27,7 @@ export const TAGS = {
   reports: "reports",
 } as const;
 
-type OpenApiDoc = { paths?: Record<string, Record<string, { responses?: Record<string, unknown> } | undefined> | undefined> };
+type OpenApiDoc = { paths?: Record<string, Record<string, { responses?: Record<string, unknown>; requestBody?: { required?: boolean; content?: Record<string, { schema?: { type?: unknown; required?: unknown } }> } } | undefined> | undefined> };
 
 const BODY_METHODS = new Set(["post", "put", "patch", "delete"]);
 
@@ -41,6 +41,10 @@ const BODY_METHODS = new Set(["post", "put", "patch", "delete"]);
 function withFrameworkProblems(doc: OpenApiDoc): OpenApiDoc {
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(ops ?? {})) {
+      // A JSON body that requires no field may be left out (plugins/errors.ts reads none as `{}`).
+      const body = op?.requestBody;
+      const json = body?.content?.["application/json"]?.schema;
+      if (body !== undefined && json?.type === "object" && (json.required === undefined || (Array.isArray(json.required) && json.required.length === 0))) body.required = false;
       const responses = op?.responses;
       if (responses === undefined) continue;
       const problem = Object.entries(responses).find(([status]) => /^[45]/.test(status))?.[1];

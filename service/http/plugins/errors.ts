@@ -17,7 +17,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { Errors, isAppError, type AppError, type FieldIssue } from "../../errors.js";
 import { HttpErrors } from "../errors.js";
 import { PROBLEM_CONTENT_TYPE, problemOf } from "../problem.js";
-import { DATE_PATTERN_MESSAGES } from "../schemas/common.js";
+import { DATE_PATTERN_MESSAGES, INSTANT_MESSAGE } from "../schemas/common.js";
 
 interface AjvIssue {
   instancePath: string;
@@ -40,16 +40,30 @@ function messageOf(issue: AjvIssue): string {
   if (issue.keyword === "required") return "is required";
   const datePattern = issue.keyword === "pattern" ? DATE_PATTERN_MESSAGES.get(String(issue.params.pattern)) : undefined;
   if (datePattern !== undefined) return datePattern;
+  if (issue.keyword === "format" && issue.params.format === "date-time") return INSTANT_MESSAGE;
   return issue.message ?? issue.keyword;
 }
 
-/** A failed schema check as one problem naming every field; `validationContext` is the request part ("body", "headers", ...). */
-export function validationProblem(error: { validation?: unknown; validationContext?: string }): AppError {
+/** A year outside 1970-9999 fails both the pattern and the format: the pattern's words alone name it. */
+function isRedundantInstantIssue(issue: AjvIssue, field: string, patternFailed: Set<string>): boolean {
+  return issue.keyword === "format" && issue.params.format === "date-time" && patternFailed.has(field);
+}
+
+/** Field errors one problem lists at most: a body of many invalid fields is answered in a bounded size, the rest counted. */
+export const MAX_LISTED_FIELDS = 100;
+
+/**
+ * A failed schema check as one problem naming every field (the first `maxListed`, and how many in
+ * all); `validationContext` is the request part ("body", "headers", ...).
+ */
+export function validationProblem(error: { validation?: unknown; validationContext?: string }, maxListed = MAX_LISTED_FIELDS): AppError {
   const issues = (error.validation ?? []) as AjvIssue[];
   const seen = new Set<string>();
   const fields: FieldIssue[] = [];
+  const patternFailed = new Set(issues.filter((i) => i.keyword === "pattern" && DATE_PATTERN_MESSAGES.has(String(i.params.pattern))).map((i) => fieldOf(i, error.validationContext)));
   for (const issue of issues) {
     const f = { field: fieldOf(issue, error.validationContext), message: messageOf(issue) };
+    if (isRedundantInstantIssue(issue, f.field, patternFailed)) continue;
     const k = `${f.field}\u0000${f.message}`;
     if (!seen.has(k)) {
       seen.add(k);
@@ -57,8 +71,15 @@ export function validationProblem(error: { validation?: unknown; validationConte
     }
   }
   const summary = fields.slice(0, 5).map((f) => `${f.field} ${f.message}`).join("; ");
-  return Errors.validation(`${fields.length} invalid field${fields.length === 1 ? "" : "s"}: ${summary}${fields.length > 5 ? "; ..." : ""}`, { fields });
+  const listed = fields.length > maxListed ? ` (the first ${maxListed} listed)` : "";
+  return Errors.validation(`${fields.length} invalid field${fields.length === 1 ? "" : "s"}${listed}: ${summary}${fields.length > 5 ? "; ..." : ""}`, { fields: fields.slice(0, maxListed) });
 }
+
+const STATIC_FILE_ERRORS = new Map([
+  [403, HttpErrors.pathForbidden],
+  [412, HttpErrors.preconditionFailed],
+  [416, HttpErrors.rangeNotSatisfiable],
+]);
 
 /** Fastify's built-in error codes -> our stable codes. */
 function mapFastifyError(error: FastifyError, request: FastifyRequest): { appError: AppError; status?: number } | null {
@@ -77,6 +98,10 @@ function mapFastifyError(error: FastifyError, request: FastifyRequest): { appErr
       break;
   }
   const status = error.statusCode;
+  // The console's static files (@fastify/static, @fastify/send) refuse with these statuses: each its
+  // own code and title, so status, code and title of the problem agree.
+  const byStatus = status === undefined ? undefined : STATIC_FILE_ERRORS.get(status);
+  if (byStatus !== undefined) return { appError: byStatus(byStatus === HttpErrors.pathForbidden ? "the path leaves the folder it names, or names a hidden file" : error.message) };
   if (status !== undefined && status >= 400 && status < 500) {
     // Fastify's messages for client errors describe the request, never server internals.
     return { appError: HttpErrors.badRequest(error.message), status };
@@ -146,6 +171,13 @@ export function nulField(v: unknown, path: string[]): string | null {
   return null;
 }
 
+/** An object body schema with no required field: an absent body means the same as `{}`. */
+function requiresNothing(schema: unknown): boolean {
+  if (schema === null || typeof schema !== "object") return false;
+  const s = schema as { type?: unknown; required?: unknown };
+  return s.type === "object" && (s.required === undefined || (Array.isArray(s.required) && s.required.length === 0));
+}
+
 function parsesAsJson(raw: Buffer): boolean {
   try {
     JSON.parse(raw.toString("utf8"));
@@ -194,6 +226,13 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
       if (parsesAsJson(raw)) return done(HttpErrors.malformedJson("a __proto__ key, or constructor.prototype, is not accepted in a JSON body"), undefined);
       done(HttpErrors.malformedJson("the body is not valid JSON"), undefined);
     });
+  });
+
+  // A POST whose body schema requires nothing may come with no body and no content type (README: the
+  // bodiless POSTs are signed over an empty body): it is read as `{}`, never refused as "body must
+  // be object". A body that is sent is parsed and checked as ever.
+  app.addHook("preValidation", async (request) => {
+    if (request.body === undefined && requiresNothing(request.routeOptions.schema?.body)) request.body = {};
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -293,9 +293,19 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const q = request.query as { from: string; to: string };
     const period = periodOf(q.from, q.to);
+    // The first page is read before the status is sent: a query that fails (a bound the schema let
+    // through, an outage) is then a problem document, not a 200 with a header line and a dropped
+    // connection. A later page can only fail by cutting the stream short.
+    const pages = ledger.exportJournal(period);
+    const first = await pages.next();
+    const asCsv = (page: JournalExportLine[]) => page.map((l) => journalExportLine(l, app.services.exponentOf)).join("");
     async function* lines(): AsyncGenerator<string> {
-      yield csvLine(JOURNAL_EXPORT_COLUMNS);
-      for await (const page of ledger.exportJournal(period)) yield page.map((l) => journalExportLine(l, app.services.exponentOf)).join("");
+      try {
+        yield csvLine(JOURNAL_EXPORT_COLUMNS);
+        for (let page = first; page.done !== true; page = await pages.next()) yield asCsv(page.value);
+      } finally {
+        await pages.return(undefined);
+      }
     }
     reply.header("content-disposition", `attachment; filename="journal-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     reply.type("text/csv; charset=utf-8");

@@ -96,6 +96,9 @@ function prefersMinimal(prefer: string | string[] | undefined): boolean {
   return all.split(",").some((p) => /^\s*return\s*=\s*"?minimal"?\s*(;|$)/i.test(p));
 }
 
+/** Field errors a batch item lists at most (README, POST /v1/settlements/events/batch). */
+const MAX_ITEM_FIELDS = 10;
+
 /**
  * The batch body's schema failures (the route attaches them instead of answering 400), split: one
  * of the envelope (no `events`, not an array, too many, a field beside it) fails the request; one
@@ -108,13 +111,22 @@ function itemSchemaErrors(request: FastifyRequest): Map<number, AppError> {
   // optional strings, and the auth plugin has checked the signature headers before validation.
   if (failed.validationContext !== "body") throw validationProblem(failed);
   const byItem = new Map<number, unknown[]>();
+  const envelope: unknown[] = [];
   for (const issue of failed.validation as Array<{ instancePath: string }>) {
     const item = /^\/events\/(\d+)(?:\/|$)/.exec(issue.instancePath);
-    if (item === null) throw validationProblem(failed);
-    const index = Number(item[1]);
-    byItem.set(index, [...(byItem.get(index) ?? []), issue]);
+    if (item === null) envelope.push(issue);
+    else {
+      const issues = byItem.get(Number(item[1]));
+      if (issues === undefined) byItem.set(Number(item[1]), [issue]);
+      else issues.push(issue);
+    }
   }
-  return new Map([...byItem].map(([index, issues]) => [index, validationProblem({ validation: issues, validationContext: "body" })]));
+  // A failed envelope (too many events, a field beside them) is named alone: listing every item's
+  // errors too made 1001 empty events a 509 KB answer.
+  if (envelope.length > 0) throw validationProblem({ validation: envelope, validationContext: "body" });
+  // Each item lists a bounded number of its field errors (its message counts them all): 1000 items
+  // of 110 unknown fields each were 78 MB of errors.
+  return new Map([...byItem].map(([index, issues]) => [index, validationProblem({ validation: issues, validationContext: "body" }, MAX_ITEM_FIELDS)]));
 }
 
 export async function settlementRoutes(app: FastifyInstance): Promise<void> {
@@ -162,7 +174,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Post many settlement events",
-      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it. An event that fails the event schema is that item's \`error\` (ENT_REQUEST_VALIDATION naming \`events.<index>.<field>\`) and the others are booked; a body that is not \`{"events": [...]}\` with 1 to ${batchMax} events is a 400 for the request. With \`Prefer: return=minimal\` (RFC 7240) a booked item carries \`settlementId\` and \`transactionId\` instead of the settlement and its transaction (about 60 bytes instead of about 5 KB), errors are answered in full, and the answer says \`Preference-Applied: return=minimal\`.`,
+      description: `Up to ${batchMax} events. Answered per item, keyed by index: \`created\`, \`exists\` (a replay) or \`error\` with the item's code. Events that follow a capture in the same batch are booked after it. An event that fails the event schema is that item's \`error\` (ENT_REQUEST_VALIDATION naming \`events.<index>.<field>\`, at most ${MAX_ITEM_FIELDS} listed, its \`message\` counting them all) and the others are booked; a body that is not \`{"events": [...]}\` with 1 to ${batchMax} events is a 400 for the request, naming only the envelope's fault (\`events\` and its limit). With \`Prefer: return=minimal\` (RFC 7240) a booked item carries \`settlementId\` and \`transactionId\` instead of the settlement and its transaction (about 60 bytes instead of about 5 KB), errors are answered in full, and the answer says \`Preference-Applied: return=minimal\`.`,
       security: bearerOnly,
       headers: Type.Object({ ...SignatureHeaders.properties, prefer: Type.Optional(Type.String({ description: "return=minimal: booked items answered by their ids only" })) }),
       body: Type.Object({ events: Type.Array(Type.Ref("SettlementEvent"), { minItems: 1, maxItems: batchMax }) }, { additionalProperties: false }),

@@ -18,7 +18,36 @@ export const AssetCode = Type.String({ pattern: "^[A-Z][A-Z0-9]{2,11}$", descrip
  * database or the anchoring worker. plugins/errors.ts words this pattern's failure.
  */
 export const DATE_TIME_YEARS = "^(19[7-9][0-9]|[2-9][0-9]{3})-";
-export const DateTime = Type.String({ format: "date-time", pattern: DATE_TIME_YEARS, description: "RFC 3339 instant, years 1970-9999", examples: ["2024-12-02T09:00:00Z"] });
+export const DateTime = Type.String({ format: "date-time", pattern: DATE_TIME_YEARS, description: "RFC 3339 instant, years 1970-9999 once converted to UTC, at most millisecond precision (digits past the third are zeros)", examples: ["2024-12-02T09:00:00Z"] });
+
+/** 10000-01-01T00:00:00Z, the first instant past the years 1970-9999. */
+export const INSTANT_END_MS = Date.UTC(10000, 0, 1);
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3})(\d*))?(?:[Zz]|([+-])(\d{2}):?(\d{2}))$/;
+
+/**
+ * The `date-time` format of every request schema (app.ts replaces ajv-formats' with this one): an
+ * RFC 3339 instant whose UTC instant lies in the years 1970-9999, the bound `DATE_TIME_YEARS` puts on
+ * the written year alone. `9999-12-31T23:59:59.999-23:59` is year 10000 in UTC (PostgreSQL: "time zone
+ * displacement out of range", a 500) and `1970-01-01T00:00:00+23:59` is 1969 (no unsigned epoch ms).
+ * Also refused: what `new Date()` reads otherwise than the text says (a 30 February rolled into
+ * March, a leap second or an offset `+01` it cannot read: Invalid Date, a 500) and non-zero digits
+ * past the millisecond, which the ledger would drop (two different instants booked as one).
+ */
+export function isInstant(s: string): boolean {
+  const m = RFC3339.exec(s);
+  if (m === null) return false;
+  const [, y, mo, d, h, mi, sec, ms = "0", subMs = "", sign, oh = "0", om = "0"] = m;
+  if (/[^0]/.test(subMs) || Number(oh) > 23 || Number(om) > 59) return false;
+  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Number(ms.padEnd(3, "0")));
+  const wall = new Date(local);
+  // Date.UTC rolls 30 February into March and 24:00 into the next day: the text must be the date it names.
+  if (wall.getUTCFullYear() !== Number(y) || wall.getUTCMonth() !== Number(mo) - 1 || wall.getUTCDate() !== Number(d) || wall.getUTCHours() !== Number(h) || wall.getUTCMinutes() !== Number(mi) || wall.getUTCSeconds() !== Number(sec)) return false;
+  const utc = local - (sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000);
+  // Routes read the value with `new Date(text)`: it must read the same instant.
+  return utc >= 0 && utc < INSTANT_END_MS && Date.parse(s) === utc;
+}
+/** What a failed `date-time` format says (plugins/errors.ts). */
+export const INSTANT_MESSAGE = "must be an RFC 3339 instant in the years 1970 to 9999 once converted to UTC, with no non-zero digits past the millisecond";
 /** A calendar day, YYYY-MM-DD (UTC), years 1970-9999. */
 export const DAY_PATTERN = `${DATE_TIME_YEARS}(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`;
 /** A calendar month, YYYY-MM (UTC), years 1970-9999. */
