@@ -344,6 +344,19 @@ describe("settlement routes", () => {
       expect(order.items.map((i) => i.id)).toEqual([created.settlement.id]);
     });
 
+    it("reads a release the maintenance worker booked by its event key and lists it by its event id (auto-release~<capture id>)", async () => {
+      const created = json<ResultBody>(await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-held", settlementId: "ORD-HELD" })));
+      const released = await h.services.settlement.releaseDue(new Date("2030-01-01T00:00:00Z"));
+      expect(released.filter((r) => r.status !== "created")).toEqual([]);
+      const eventId = `auto-release~${created.settlement.id}`;
+      const byKey = await h.get(`/v1/settlements/${encodeURIComponent(`settlement:adyen:${eventId}`)}`);
+      expect(byKey.statusCode, byKey.body).toBe(200);
+      expect(json<{ event: { type: string } }>(byKey).event.type).toBe("release");
+      const listed = await h.get(`/v1/settlements?gatewayEventId=${encodeURIComponent(eventId)}`);
+      expect(listed.statusCode, listed.body).toBe(200);
+      expect(json<{ items: Array<{ id: string }> }>(listed).items.map((i) => i.id)).toEqual([json<{ id: string }>(byKey).id]);
+    });
+
     it("answers 404 ENT_SETTLEMENT_NOT_FOUND for an unknown settlement", async () => {
       const r = await h.get("/v1/settlements/adyen:nope");
       expect(r.statusCode).toBe(404);

@@ -78,7 +78,7 @@ const ListQuery = Type.Object(
     settlementId: Type.Optional({ ...Identifier, description: "The marketplace order id" }),
     sellerId: Type.Optional(Identifier),
     gateway: Type.Optional(GatewayName),
-    gatewayEventId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's event id" })),
+    gatewayEventId: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._:~-]{1,120}$", description: "The gateway's event id, or a system event's (`auto-release~<capture record id>`)" })),
     market: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 market" })),
     currency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "Buyer currency, ISO 4217" })),
     type: Type.Optional(Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)), { description: "Event type" })),

@@ -61,8 +61,14 @@ export const DATE_PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map([
 export const Identifier = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "1-120 characters of [A-Za-z0-9._:-]" });
 /** A gateway's name, as events carry it and as a gateway key is bound to it. */
 export const GatewayName = Type.String({ pattern: GATEWAY_NAME.source, description: `Gateway name, ${GATEWAY_NAME_RULE}`, examples: ["adyen"] });
-/** A settlement record id or event key `settlement:<gateway>:<gatewayEventId>` (all of [A-Za-z0-9._:-]). */
-export const SettlementRef = Type.String({ pattern: "^[A-Za-z0-9._:-]{1,255}$", description: "Settlement record id, or event key `settlement:<gateway>:<gatewayEventId>`" });
+/**
+ * A settlement record id or event key `settlement:<gateway>:<gatewayEventId>` (of [A-Za-z0-9._:-],
+ * and `~`, which only the system's own events carry: a release is `auto-release~<capture id>`).
+ */
+export const SettlementRef = Type.String({
+  pattern: "^[A-Za-z0-9._:~-]{1,255}$",
+  description: "Settlement record id, or event key `settlement:<gateway>:<gatewayEventId>` (a release the maintenance worker booked: `…:auto-release~<capture record id>`)",
+});
 
 /**
  * Free text as stored: any characters but NUL, which PostgreSQL cannot store in text or JSON
