@@ -7,6 +7,7 @@ import { isIPv4 } from "node:net";
 import { MIN_LEASE_TTL_MS } from "./leader/term.js";
 import { parseSecretsKey } from "./http/auth/secret-box.js";
 import { isCurrency } from "./money/index.js";
+import { defaultMaxPerOwner } from "./webhooks/dispatcher.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -102,6 +103,8 @@ export interface Config {
     /** WEBHOOK_MAX_IN_FLIGHT, WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT: concurrent requests, in all and per endpoint. */
     maxInFlight: number;
     maxPerEndpoint: number;
+    /** WEBHOOK_MAX_IN_FLIGHT_PER_OWNER: concurrent requests to one owner's endpoints together (a gateway's, or the operators'); default a quarter of WEBHOOK_MAX_IN_FLIGHT, or one endpoint's allowance if more. */
+    maxPerOwner: number;
     /** WEBHOOK_POLL_INTERVAL_MS: how often the worker looks for new events and due retries. */
     pollIntervalMs: number;
     /** WEBHOOK_RETRY_SCHEDULE_SECONDS: waits after each failed attempt; undefined = the default (11 retries over 85.6 h). */
@@ -180,6 +183,13 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${v}`);
   return n;
+}
+
+/** Webhook request slots: in all, per endpoint, per owner (default: a quarter of all or one endpoint's, the larger; service/webhooks/dispatcher.ts). */
+function webhookSlots(env: Env): { maxInFlight: number; maxPerEndpoint: number; maxPerOwner: number } {
+  const maxInFlight = int(env, "WEBHOOK_MAX_IN_FLIGHT", 64, 1, 1_000);
+  const maxPerEndpoint = int(env, "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 16, 1, 1_000);
+  return { maxInFlight, maxPerEndpoint, maxPerOwner: int(env, "WEBHOOK_MAX_IN_FLIGHT_PER_OWNER", defaultMaxPerOwner(maxInFlight, maxPerEndpoint), 1, 1_000) };
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
@@ -380,8 +390,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooks: {
       allowPrivate: bool(env, "WEBHOOK_ALLOW_PRIVATE", false),
       timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
-      maxInFlight: int(env, "WEBHOOK_MAX_IN_FLIGHT", 64, 1, 1_000),
-      maxPerEndpoint: int(env, "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 16, 1, 1_000),
+      ...webhookSlots(env),
       pollIntervalMs: int(env, "WEBHOOK_POLL_INTERVAL_MS", 250, 10, 60_000),
       retryDelaysMs: retrySchedule(env, "WEBHOOK_RETRY_SCHEDULE_SECONDS"),
       retentionDays: int(env, "WEBHOOK_RETENTION_DAYS", 30, 1, 3_650),

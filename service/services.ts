@@ -96,7 +96,7 @@ export interface ChainServices extends Omit<ChainConnection, "close"> {
 const API_KEYS_CHANNEL = "entrepot_api_keys";
 
 /** Without configuration (tests, benches): loopback receivers allowed, 10 s timeout. */
-const DEFAULT_WEBHOOKS: Config["webhooks"] = { allowPrivate: true, timeoutMs: 10_000, maxInFlight: 64, maxPerEndpoint: 16, pollIntervalMs: 250, retryDelaysMs: undefined, retentionDays: 30 };
+const DEFAULT_WEBHOOKS: Config["webhooks"] = { allowPrivate: true, timeoutMs: 10_000, maxInFlight: 64, maxPerEndpoint: 16, maxPerOwner: 16, pollIntervalMs: 250, retryDelaysMs: undefined, retentionDays: 30 };
 
 export interface OpenServices extends Services {
   close(): Promise<void>;

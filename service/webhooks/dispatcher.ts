@@ -1,11 +1,13 @@
 /**
  * The delivery worker (run by the worker leader only). Each tick fans new outbox events out to
  * deliveries, then keeps up to `maxInFlight` requests going (at most `maxPerEndpoint` per
- * endpoint, so a slow or dead endpoint holds only its own slots) for up to `tickBudgetMs`,
- * claiming more as requests finish. A request's outcome is written through a group commit (one
- * statement for all outcomes that finish together). Requests still in flight when a tick ends go
- * on; `drain()` waits for them and their outcomes' writes. At-least-once: a claim is a lease
- * (`leaseMs`): if this process dies mid-request, the delivery is due again when the lease ends.
+ * endpoint, so a slow or dead endpoint holds only its own slots, and at most `maxPerOwner` per
+ * owner, so a gateway with many slow endpoints holds only its share) for up to `tickBudgetMs`,
+ * claiming more as requests finish; free slots go round the owners (store.ts, `claim`). A
+ * request's outcome is written through a group commit (one statement for all outcomes that finish
+ * together). Requests still in flight when a tick ends go on; `drain()` waits for them and their
+ * outcomes' writes. At-least-once: a claim is a lease (`leaseMs`): if this process dies
+ * mid-request, the delivery is due again when the lease ends.
  *
  * Measured (scripts/bench/webhooks.ts, a backlog of 240,000 deliveries, 16 per endpoint, a receiver
  * answering in 50 ms): a slot is freed when its request ends, not once its outcome is written (that
@@ -35,6 +37,8 @@ export interface DispatcherOptions {
   retryDelaysMs?: readonly number[];
   maxInFlight?: number;
   maxPerEndpoint?: number;
+  /** Requests at most in flight for one owner's endpoints together (default `defaultMaxPerOwner`). */
+  maxPerOwner?: number;
   /** How long a claimed delivery stays claimed (longer than the request timeout). */
   leaseMs: number;
   /** How long a tick keeps claiming (default 1 s)... */
@@ -51,9 +55,10 @@ export interface DispatcherOptions {
 
 export class WebhookDispatcher {
   readonly #o: Required<Omit<DispatcherOptions, "log">> & Pick<DispatcherOptions, "log">;
-  /** Requests in flight, in all and per endpoint (an outcome being written holds no slot). */
+  /** Requests in flight, in all, per endpoint and per owner (an outcome being written holds no slot). */
   #requests = 0;
   readonly #perEndpoint = new Map<string, number>();
+  readonly #perOwner = new Map<string, number>();
   /** Every attempt until its outcome is written. */
   readonly #sends = new Set<Promise<void>>();
   #woken = false;
@@ -63,10 +68,13 @@ export class WebhookDispatcher {
   #prunedAt = 0;
 
   constructor(opts: DispatcherOptions) {
+    const maxInFlight = opts.maxInFlight ?? 64;
+    const maxPerEndpoint = opts.maxPerEndpoint ?? 16;
     this.#o = {
       retryDelaysMs: DEFAULT_RETRY_DELAYS_MS,
-      maxInFlight: 64,
-      maxPerEndpoint: 16,
+      maxInFlight,
+      maxPerEndpoint,
+      maxPerOwner: defaultMaxPerOwner(maxInFlight, maxPerEndpoint),
       tickBudgetMs: 1_000,
       busyTickBudgetMs: 5_000,
       jitter: 0.2,
@@ -110,10 +118,18 @@ export class WebhookDispatcher {
       // back new claims rather than letting the leases of unwritten outcomes lapse.
       const room = Math.min(this.#o.maxInFlight - this.#requests, 2 * this.#o.maxInFlight - this.#sends.size);
       if (room > 0) {
-        const claimed = await this.#o.store.claim(room, this.#o.maxPerEndpoint, Object.fromEntries(this.#perEndpoint), this.#o.leaseMs);
+        const claimed = await this.#o.store.claim(
+          room,
+          { perEndpoint: this.#o.maxPerEndpoint, perOwner: this.#o.maxPerOwner },
+          { endpoints: Object.fromEntries(this.#perEndpoint), owners: Object.fromEntries(this.#perOwner) },
+          this.#o.leaseMs,
+        );
         for (const c of claimed) this.#start(c);
-        // A backlog: the tick goes on longer, so its requests are not followed by the worker's pause.
-        if (claimed.length > 0 && [...this.#perEndpoint.values()].some((n) => n >= this.#o.maxPerEndpoint)) deadline = Math.max(deadline, started + this.#o.busyTickBudgetMs);
+        // A backlog (an endpoint's or an owner's slots all in use): the tick goes on longer, so its
+        // requests are not followed by the worker's pause.
+        if (claimed.length > 0 && (anyAtLeast(this.#perEndpoint, this.#o.maxPerEndpoint) || anyAtLeast(this.#perOwner, this.#o.maxPerOwner))) {
+          deadline = Math.max(deadline, started + this.#o.busyTickBudgetMs);
+        }
       }
       if (this.#sends.size === 0 || Date.now() >= deadline) return;
       // A request that ended (or an outcome written) while this turn ran: go round again at once.
@@ -138,6 +154,7 @@ export class WebhookDispatcher {
   #start(c: Claimed): void {
     this.#requests++;
     this.#perEndpoint.set(c.endpointId, (this.#perEndpoint.get(c.endpointId) ?? 0) + 1);
+    this.#perOwner.set(c.owner, (this.#perOwner.get(c.owner) ?? 0) + 1);
     let held = true;
     // The endpoint's slot is freed when the request ends, not when its outcome is written: the
     // delivery stays claimed until then, so it is not sent again, and the next of its subject is
@@ -146,9 +163,8 @@ export class WebhookDispatcher {
       if (!held) return;
       held = false;
       this.#requests--;
-      const n = (this.#perEndpoint.get(c.endpointId) ?? 1) - 1;
-      if (n <= 0) this.#perEndpoint.delete(c.endpointId);
-      else this.#perEndpoint.set(c.endpointId, n);
+      decrement(this.#perEndpoint, c.endpointId);
+      decrement(this.#perOwner, c.owner);
       this.#nudge();
     };
     const p = this.#send(c, release)
@@ -156,9 +172,9 @@ export class WebhookDispatcher {
       .finally(() => {
         this.#sends.delete(p);
         release();
-        // The write may have made the next of its subject due: worth a claim only if the endpoint has
-        // a free slot (if not, the next request's end claims anyway).
-        if ((this.#perEndpoint.get(c.endpointId) ?? 0) < this.#o.maxPerEndpoint) this.#nudge();
+        // The write may have made the next of its subject due: worth a claim only if the endpoint and
+        // its owner have a free slot (if not, the next request's end claims anyway).
+        if ((this.#perEndpoint.get(c.endpointId) ?? 0) < this.#o.maxPerEndpoint && (this.#perOwner.get(c.owner) ?? 0) < this.#o.maxPerOwner) this.#nudge();
       });
     this.#sends.add(p);
   }
@@ -215,6 +231,28 @@ export class WebhookDispatcher {
     }
     return secret;
   }
+}
+
+/**
+ * An owner's share of the in-flight slots unless configured: a quarter, or one endpoint's allowance
+ * if that is more (a lone busy endpoint keeps its full speed; with the defaults both are 16 of 64).
+ * While at most three other owners are at their cap, an owner with a due delivery finds a free slot
+ * at once; with four at theirs, it takes the first slot freed (the claim serves the owner with the
+ * fewest in flight first), so it waits at most one request deadline.
+ */
+export function defaultMaxPerOwner(maxInFlight: number, maxPerEndpoint: number): number {
+  return Math.max(1, Math.floor(maxInFlight / 4), maxPerEndpoint);
+}
+
+function anyAtLeast(counts: ReadonlyMap<string, number>, cap: number): boolean {
+  for (const n of counts.values()) if (n >= cap) return true;
+  return false;
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 1) - 1;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
 }
 
 /** Associated data of an endpoint's sealed secrets: a ciphertext moved to another row does not open. */

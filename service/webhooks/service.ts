@@ -32,11 +32,18 @@ export interface WebhookConfig {
   timeoutMs: number;
   maxInFlight: number;
   maxPerEndpoint: number;
+  /** In flight at most for one owner's endpoints together (default a quarter of `maxInFlight`). */
+  maxPerOwner?: number;
   retryDelaysMs?: readonly number[];
   /** Days an event is kept once none of its deliveries is open (default 30). */
   retentionDays?: number;
 }
 
+/**
+ * Active endpoints per owner (a gateway, or the operators). Kept at 20, not lowered, when an owner's
+ * in-flight deliveries got a cap of their own (WEBHOOK_MAX_IN_FLIGHT_PER_OWNER): an owner's
+ * endpoints share its slots, so their number no longer changes what other owners get.
+ */
 export const MAX_ACTIVE_ENDPOINTS_PER_OWNER = 20;
 const DEFAULT_OVERLAP_MS = 86_400_000;
 export const MAX_SECRET_OVERLAP_MS = 30 * 86_400_000;
@@ -84,6 +91,7 @@ export class WebhookService {
       poster: this.#poster,
       maxInFlight: opts.config.maxInFlight,
       maxPerEndpoint: opts.config.maxPerEndpoint,
+      ...(opts.config.maxPerOwner === undefined ? {} : { maxPerOwner: opts.config.maxPerOwner }),
       leaseMs: opts.config.timeoutMs + 5_000,
       ...(opts.config.retryDelaysMs === undefined ? {} : { retryDelaysMs: opts.config.retryDelaysMs }),
       ...(opts.config.retentionDays === undefined ? {} : { retentionDays: opts.config.retentionDays }),
@@ -113,9 +121,6 @@ export class WebhookService {
       filter.gateway = owner.gateway;
     }
     await this.#checkFilter(filter);
-    if ((await this.store.activeCount(owner.gateway)) >= MAX_ACTIVE_ENDPOINTS_PER_OWNER) {
-      throw WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`);
-    }
     const id = `we_${randomBytes(12).toString("hex")}`;
     const secret = newWebhookSecret();
     const row = await this.store.insertEndpoint({
@@ -127,7 +132,8 @@ export class WebhookService {
       ownerGateway: owner.gateway,
       secret: this.#box.seal(secret, secretAad(id)),
       createdBy: owner.keyId,
-    });
+    }, MAX_ACTIVE_ENDPOINTS_PER_OWNER);
+    if (row === null) throw endpointLimit();
     return { endpoint: publicView(row), secret };
   }
 
@@ -141,10 +147,11 @@ export class WebhookService {
 
   async setStatus(owner: EndpointOwner, id: string, status: "active" | "disabled"): Promise<WebhookEndpoint> {
     const e = await this.#own(owner, id);
-    if (status === "active" && e.status !== "active" && (await this.store.activeCount(owner.gateway)) >= MAX_ACTIVE_ENDPOINTS_PER_OWNER) {
-      throw WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`);
-    }
-    return publicView((await this.store.setStatus(id, status)) ?? e);
+    if (status === "disabled") return publicView((await this.store.disable(id)) ?? e);
+    // The endpoint's owner, not the caller's: an operator enabling a gateway's endpoint counts it against that gateway.
+    const row = await this.store.enable(id, e.ownerGateway, MAX_ACTIVE_ENDPOINTS_PER_OWNER);
+    if (row === null) throw endpointLimit();
+    return publicView(row);
   }
 
   /**
@@ -275,6 +282,12 @@ function rotationInProgress(e: EndpointRow) {
   const until = (e.previousSecretValidUntil as Date).toISOString();
   return WebhookErrors.rotationInProgress(`endpoint ${e.id}'s previous secret signs until ${until}; rotate again after that`, {
     details: { previousSecretValidUntil: until },
+  });
+}
+
+function endpointLimit() {
+  return WebhookErrors.endpointLimit(`at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints per owner; disable one first`, {
+    details: { limit: MAX_ACTIVE_ENDPOINTS_PER_OWNER },
   });
 }
 

@@ -37,6 +37,8 @@ export interface NewEvent {
 /** A delivery claimed for one attempt, with what sending it needs. */
 export interface Claimed {
   endpointId: string;
+  /** Its endpoint's owner (`ownerKey`): whose share of the in-flight slots it takes. */
+  owner: string;
   eventId: bigint;
   attempts: number;
   type: string;
@@ -113,16 +115,40 @@ const ENDPOINT_WANTS_EVENT = `e.status = 'active' AND (
       AND (e.seller_id IS NULL OR e.seller_id = ev.seller_id)
       AND (e.market IS NULL OR e.market = ev.market)))`;
 
+/**
+ * Who an endpoint's deliveries count against when the in-flight slots are shared: its owning
+ * gateway, or the operators (no owner gateway) as one owner of their own. `OWNER_KEY` is the same
+ * in SQL, for an endpoint `e`.
+ */
+export function ownerKey(ownerGateway: string | null): string {
+  return ownerGateway === null ? "operators" : `gateway:${ownerGateway}`;
+}
+const OWNER_KEY = `COALESCE('gateway:' || e.owner_gateway, 'operators')`;
+
+/** The lock (transaction-scoped) under which an owner's active endpoints are counted and added to. */
+function ownerLock(ownerGateway: string | null): Statement {
+  return { text: `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0))`, values: [ownerKey(ownerGateway)] };
+}
+
 export class WebhookStore {
   constructor(private readonly sql: SqlRunner) {}
 
-  async insertEndpoint(e: NewEndpoint): Promise<EndpointRow> {
-    const [row] = await this.sql.q(
-      `INSERT INTO webhook_endpoints (id, url, description, event_types, gateway, seller_id, market, owner_gateway, secret_ciphertext, secret_key_id, status, created_by)
-       VALUES ($1, $2, $3, $4::varchar[], $5, $6, $7, $8, $9, $10, 'active', $11) RETURNING *`,
-      e.id, e.url, e.description, e.eventTypes, e.filter.gateway, e.filter.sellerId, e.filter.market, e.ownerGateway, e.secret.ciphertext, e.secret.keyId, e.createdBy,
-    );
-    return endpointOf(row as Row);
+  /**
+   * Inserts the endpoint, active, unless its owner already has `maxActive` active ones (then null,
+   * nothing written). The count is read under the owner's lock (`ownerLock`): two creations at once
+   * cannot both see room for one.
+   */
+  async insertEndpoint(e: NewEndpoint, maxActive: number): Promise<EndpointRow | null> {
+    return this.sql.transaction(async (tx) => {
+      const [count] = await tx.q(`SELECT count(*)::int AS n FROM webhook_endpoints WHERE status = 'active' AND owner_gateway IS NOT DISTINCT FROM $1::text`, e.ownerGateway);
+      if (Number((count as Row).n) >= maxActive) return null;
+      const [row] = await tx.q(
+        `INSERT INTO webhook_endpoints (id, url, description, event_types, gateway, seller_id, market, owner_gateway, secret_ciphertext, secret_key_id, status, created_by)
+         VALUES ($1, $2, $3, $4::varchar[], $5, $6, $7, $8, $9, $10, 'active', $11) RETURNING *`,
+        e.id, e.url, e.description, e.eventTypes, e.filter.gateway, e.filter.sellerId, e.filter.market, e.ownerGateway, e.secret.ciphertext, e.secret.keyId, e.createdBy,
+      );
+      return endpointOf(row as Row);
+    }, ownerLock(e.ownerGateway));
   }
 
   async endpoint(id: string): Promise<EndpointRow | null> {
@@ -138,14 +164,26 @@ export class WebhookStore {
     return rows.map(endpointOf);
   }
 
-  async activeCount(owner: string | null): Promise<number> {
-    const [row] = await this.sql.q(`SELECT count(*)::int AS n FROM webhook_endpoints WHERE status = 'active' AND owner_gateway IS NOT DISTINCT FROM $1`, owner);
-    return Number((row as Row).n);
+  async disable(id: string): Promise<EndpointRow | null> {
+    const [row] = await this.sql.q(`UPDATE webhook_endpoints SET status = 'disabled', updated_at = now() WHERE id = $1 RETURNING *`, id);
+    return row === undefined ? null : endpointOf(row);
   }
 
-  async setStatus(id: string, status: "active" | "disabled"): Promise<EndpointRow | null> {
-    const [row] = await this.sql.q(`UPDATE webhook_endpoints SET status = $2, updated_at = now() WHERE id = $1 RETURNING *`, id, status);
-    return row === undefined ? null : endpointOf(row);
+  /**
+   * Enables the endpoint (of `owner`) unless that would make more than `maxActive` active endpoints
+   * of its owner: then, or if there is no such endpoint, null. Under the owner's lock, as `insertEndpoint`.
+   */
+  async enable(id: string, owner: string | null, maxActive: number): Promise<EndpointRow | null> {
+    return this.sql.transaction(async (tx) => {
+      const [row] = await tx.q(
+        `UPDATE webhook_endpoints SET status = 'active', updated_at = now()
+          WHERE id = $1::text AND (status = 'active'
+             OR (SELECT count(*) FROM webhook_endpoints WHERE status = 'active' AND owner_gateway IS NOT DISTINCT FROM $2::text) < $3::int)
+         RETURNING *`,
+        id, owner, maxActive,
+      );
+      return row === undefined ? null : endpointOf(row);
+    }, ownerLock(owner));
   }
 
   /**
@@ -249,37 +287,51 @@ export class WebhookStore {
   }
 
   /**
-   * Claims due deliveries for one attempt each: per active endpoint at most `perEndpoint` minus
-   * what it has in flight (`inFlight`, by endpoint id), `limit` in all, oldest due first (only
-   * `pending` ones: the head of each subject's line). A claim pushes `next_attempt_at` out by
-   * `leaseMs`, so a delivery whose sender died is tried again after that, and marks it in flight
-   * until then (`claimed_until`, cleared by `record`): redelivery waits for the attempt's outcome.
+   * Claims due deliveries for one attempt each (only `pending` ones: the head of each subject's
+   * line), `limit` in all, shared fairly between owners (an owner: the gateway whose key manages the
+   * endpoint, or the operators): an owner takes at most `perOwner` minus what it has in flight
+   * (`inFlight.owners`, by `ownerKey`), one endpoint at most `perEndpoint` minus its own
+   * (`inFlight.endpoints`, by endpoint id). The free slots go round the owners: the owner with the
+   * fewest in flight first, oldest due first among equals; within an owner, round its endpoints the
+   * same way. So one owner's backlog, however old or spread over endpoints, never sits ahead of
+   * another owner's due delivery. A claim pushes `next_attempt_at` out by `leaseMs`, so a delivery
+   * whose sender died is tried again after that, and marks it in flight until then
+   * (`claimed_until`, cleared by `record`): redelivery waits for the attempt's outcome.
    */
-  async claim(limit: number, perEndpoint: number, inFlight: Record<string, number>, leaseMs: number): Promise<Claimed[]> {
+  async claim(limit: number, caps: { perEndpoint: number; perOwner: number }, inFlight: { endpoints: Record<string, number>; owners: Record<string, number> }, leaseMs: number): Promise<Claimed[]> {
     if (limit <= 0) return [];
     const rows = await this.sql.q(
-      `WITH picked AS (
-         SELECT h.endpoint_id, h.event_id FROM webhook_endpoints e
-         CROSS JOIN LATERAL (
-           SELECT d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
-            WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-            ORDER BY d.next_attempt_at
-            LIMIT GREATEST(0, $2::int - COALESCE(($3::jsonb ->> e.id)::int, 0))
-         ) h
-         WHERE e.status = 'active'
-         ORDER BY h.next_attempt_at
-         LIMIT $1
+      `WITH cand AS (
+         SELECT h.endpoint_id, h.event_id, h.next_attempt_at, o.owner, o.owner_busy, o.endpoint_busy + h.place AS endpoint_slot
+           FROM webhook_endpoints e
+          CROSS JOIN LATERAL (
+            SELECT ${OWNER_KEY} AS owner, COALESCE(($4::jsonb ->> ${OWNER_KEY})::int, 0) AS owner_busy, COALESCE(($3::jsonb ->> e.id)::int, 0) AS endpoint_busy
+          ) o
+          CROSS JOIN LATERAL (
+            SELECT d.endpoint_id, d.event_id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS place FROM webhook_deliveries d
+             WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+             ORDER BY d.next_attempt_at
+             LIMIT GREATEST(0, LEAST($2::int - o.endpoint_busy, $5::int - o.owner_busy))
+          ) h
+          WHERE e.status = 'active'
+       ), ranked AS (
+         SELECT endpoint_id, event_id, next_attempt_at,
+                owner_busy + row_number() OVER (PARTITION BY owner ORDER BY endpoint_slot, next_attempt_at) AS owner_slot
+           FROM cand
+       ), picked AS (
+         SELECT endpoint_id, event_id FROM ranked WHERE owner_slot <= $5::int ORDER BY owner_slot, next_attempt_at LIMIT $1
        )
-       UPDATE webhook_deliveries d SET next_attempt_at = now() + $4::int * interval '1 millisecond', claimed_until = now() + $4::int * interval '1 millisecond'
+       UPDATE webhook_deliveries d SET next_attempt_at = now() + $6::int * interval '1 millisecond', claimed_until = now() + $6::int * interval '1 millisecond'
          FROM picked, webhook_events ev, webhook_endpoints e
         WHERE d.endpoint_id = picked.endpoint_id AND d.event_id = picked.event_id AND ev.id = d.event_id AND e.id = d.endpoint_id
-       RETURNING d.endpoint_id, d.event_id, d.attempts, ev.type, ev.subject, ev.data, ev.created_at, e.url,
+       RETURNING d.endpoint_id, d.event_id, d.attempts, ev.type, ev.subject, ev.data, ev.created_at, e.url, e.owner_gateway,
                  e.secret_ciphertext, e.secret_key_id, e.previous_secret_ciphertext, e.previous_secret_key_id, e.previous_secret_valid_until`,
-      limit, perEndpoint, JSON.stringify(inFlight), leaseMs,
+      limit, caps.perEndpoint, JSON.stringify(inFlight.endpoints), JSON.stringify(inFlight.owners), caps.perOwner, leaseMs,
     );
     return rows
       .map((r) => ({
         endpointId: String(r.endpoint_id),
+        owner: ownerKey(str(r.owner_gateway)),
         eventId: r.event_id as bigint,
         attempts: Number(r.attempts),
         type: String(r.type),

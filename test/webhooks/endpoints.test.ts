@@ -69,4 +69,30 @@ describe.each(kinds)("webhook endpoint filters on %s", (kind) => {
     expect([other.statusCode, problemCode(other)]).toEqual([403, "ENT_WEBHOOK_EVENT_TYPE_FORBIDDEN"]);
     expect(json<Problem>(other).errors?.map((e) => e.field)).toEqual(["filter.gateway"]);
   });
+
+  describe("when an owner has 20 active endpoints", () => {
+    it("refuses the 21st, created at once with the others or enabled later, with 409 ENT_WEBHOOK_ENDPOINT_LIMIT naming the limit; other owners are not counted", async () => {
+      const create = (i: number) => h.signedPost("/v1/webhooks/endpoints", { url: `${URL}/${i}`, eventTypes: ["settlement.booked"] });
+      // 24 at once: the count and the insert of each are one step, so exactly 20 are saved.
+      const all = await Promise.all(Array.from({ length: 24 }, (_, i) => create(i)));
+      expect(all.map((r) => r.statusCode).sort()).toEqual([...Array<number>(20).fill(201), ...Array<number>(4).fill(409)]);
+      const refused = all.find((r) => r.statusCode === 409);
+      expect(refused && problemCode(refused)).toBe("ENT_WEBHOOK_ENDPOINT_LIMIT");
+      expect(json<{ details: unknown; detail: string }>(refused!)).toMatchObject({ details: { limit: 20 }, detail: expect.stringContaining("at most 20 active endpoints") as unknown });
+      const mine = json<{ items: Array<{ id: string }> }>(await h.get("/v1/webhooks/endpoints", h.keys.gateway)).items;
+      expect(mine).toHaveLength(20);
+      // The operators are an owner of their own.
+      expect((await h.post("/v1/webhooks/endpoints", { url: URL, eventTypes: ["settlement.booked"] }, h.keys.admin)).statusCode).toBe(201);
+      // One disabled makes room for one; enabling it again then counts against its gateway, whoever asks.
+      const first = mine[0]!.id;
+      expect((await h.signedPost(`/v1/webhooks/endpoints/${first}/disable`, {})).statusCode).toBe(200);
+      expect((await create(99)).statusCode).toBe(201);
+      for (const key of [h.keys.gateway, h.keys.admin]) {
+        const again = key === h.keys.gateway ? await h.signedPost(`/v1/webhooks/endpoints/${first}/enable`, {}) : await h.post(`/v1/webhooks/endpoints/${first}/enable`, {}, key);
+        expect([again.statusCode, problemCode(again)]).toEqual([409, "ENT_WEBHOOK_ENDPOINT_LIMIT"]);
+      }
+      // Enabling one that is active already is no change, not a 21st.
+      expect((await h.signedPost(`/v1/webhooks/endpoints/${mine[1]!.id}/enable`, {})).statusCode).toBe(200);
+    });
+  });
 });

@@ -12,7 +12,7 @@ import type { Scope } from "../auth/keys.js";
 import { principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, DateTime, GatewayName, Identifier, LimitQuery, problems, SignatureHeaders, Text } from "../schemas/common.js";
-import { WEBHOOK_EVENT_TYPES, WebhookErrors, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
+import { MAX_ACTIVE_ENDPOINTS_PER_OWNER, WEBHOOK_EVENT_TYPES, WebhookErrors, eventIdText, type EndpointOwner, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "../../webhooks/index.js";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -142,7 +142,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
       headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Subscribe an endpoint",
-      description: "Events of the listed types (or `*`), optionally filtered by gateway, seller and market, are POSTed to `url`, signed with the returned secret (shown once). A filter's seller and market must exist (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming `filter.sellerId`, 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming `filter.market`). A gateway key subscribes to its own gateway's settlement events only (`filter.gateway` is its gateway).",
+      description: `Events of the listed types (or \`*\`), optionally filtered by gateway, seller and market, are POSTed to \`url\`, signed with the returned secret (shown once). A filter's seller and market must exist (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming \`filter.sellerId\`, 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming \`filter.market\`). A gateway key subscribes to its own gateway's settlement events only (\`filter.gateway\` is its gateway). An owner (a gateway, or the operators) has at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints: one more is 409 ENT_WEBHOOK_ENDPOINT_LIMIT (\`details.limit\`).`,
       security: bearer,
       body: CreateBody,
       response: { 201: WithSecret, ...problems(400, 401, 403, 404, 409, 415, 429) },
@@ -191,7 +191,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
         summary: action === "disable" ? "Disable an endpoint" : "Enable an endpoint",
         description: action === "disable"
           ? "No new deliveries are made to it; its pending deliveries wait, and go out when it is enabled again. Events raised while it is disabled are never delivered to it, not even after it is enabled again (nor can a test event be sent to it: ENT_WEBHOOK_ENDPOINT_DISABLED)."
-          : "Deliveries resume, pending ones first.",
+          : `Deliveries resume, pending ones first. Refused with 409 ENT_WEBHOOK_ENDPOINT_LIMIT (\`details.limit\`) when its owner has ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints already.`,
         security: bearer,
         params: EndpointId,
         response: { 200: EndpointView, ...problems(400, 401, 403, 404, 409, 429) },
