@@ -101,6 +101,30 @@ describe("authentication and authorisation", () => {
       expect(problemCode(malformed)).toBe("ENT_AUTH_SIGNATURE_INVALID");
     });
 
+    it("binds a v2 signature to the method and target: another route, endpoint id or query is 401 ENT_AUTH_SIGNATURE_INVALID; v1 is still accepted", async () => {
+      // The tester's case: an empty body signed for one endpoint's /test, sent to /disable.
+      const created = await h.signedPost("/v1/webhooks/endpoints", { url: "https://hooks.example.com/in", eventTypes: ["webhook.test"] });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = json<{ endpoint: { id: string } }>(created).endpoint.id;
+      const bodiless = (target: string, headers: Record<string, string>) =>
+        h.app.inject({ method: "POST", url: target, headers: { authorization: `Bearer ${h.keys.gateway.key}`, ...headers } });
+      const forTest = signedHeaders(h.keys.gateway.signingSecret, "", new Date(), { method: "POST", target: `/v1/webhooks/endpoints/${id}/test` });
+      const moved = await bodiless(`/v1/webhooks/endpoints/${id}/disable`, forTest);
+      expect([moved.statusCode, problemCode(moved)]).toEqual([401, "ENT_AUTH_SIGNATURE_INVALID"]);
+      expect(json<{ detail: string }>(moved).detail).toContain(`POST /v1/webhooks/endpoints/${id}/disable`);
+      expect(json<{ status: string }>(await h.get(`/v1/webhooks/endpoints/${id}`, h.keys.admin)).status).toBe("active");
+      const sent = await bodiless(`/v1/webhooks/endpoints/${id}/test`, forTest);
+      expect(sent.statusCode, sent.body).toBe(202);
+      // The query is part of the target.
+      const signedFor = signedHeaders(h.keys.gateway.signingSecret, body, new Date(), { method: "POST", target: url });
+      expect(problemCode(await h.app.inject({ method: "POST", url: `${url}?x=1`, payload: body, headers: { "content-type": "application/json", authorization: `Bearer ${h.keys.gateway.key}`, ...signedFor } }))).toBe("ENT_AUTH_SIGNATURE_INVALID");
+      expect((await send(signedFor)).statusCode).not.toBe(401);
+      // v1, unbound, as gateways that sign it send it: still accepted (once).
+      const v1 = signedHeaders(h.keys.gateway.signingSecret, body.replace("sig-1", "sig-v1"));
+      expect(v1["entrepot-signature"]).toMatch(/^v1=/);
+      expect((await send(v1, body.replace("sig-1", "sig-v1"))).statusCode).not.toBe(401);
+    });
+
     it("refuses a timestamp outside the replay window: 401 ENT_AUTH_SIGNATURE_EXPIRED", async () => {
       const old = new Date(Date.now() - (h.config.auth.replayWindowSeconds + 5) * 1000);
       const r = await send(signedHeaders(h.keys.gateway.signingSecret, body, old));

@@ -62,7 +62,8 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     keys,
     signedPost(url, body, key = keys.gateway, o = {}) {
       const payload = JSON.stringify(body);
-      const signature = signedHeaders(key.signingSecret, payload, o.at ?? new Date());
+      // v2: bound to the method and target (auth.test.ts checks v1 as well).
+      const signature = signedHeaders(key.signingSecret, payload, o.at ?? new Date(), { method: "POST", target: url });
       return app.inject({ method: "POST", url, payload, headers: { "content-type": "application/json", ...auth(key), ...signature, ...o.headers } });
     },
     post(url, body, key, headers = {}) {

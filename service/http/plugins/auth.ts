@@ -155,6 +155,8 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
       timestamp: header(request.headers[TIMESTAMP_HEADER]),
       signature: header(request.headers[SIGNATURE_HEADER]),
       rawBody: request.rawBody ?? Buffer.alloc(0),
+      // The target as the client sent it (path and query), which a v2 signature covers.
+      request: { method: request.method, target: request.raw.url ?? request.url },
       windowSeconds,
       nowMs,
     };

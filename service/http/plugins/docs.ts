@@ -72,7 +72,7 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
           "**Amounts** are strings of integer minor units (`\"1999\"` = 19.99 USD). **Errors** are RFC 9457 `application/problem+json` documents with a stable `code`; the catalogue is at `/problems`.",
           "",
           "**Auth**: `Authorization: Bearer <api key>`; scopes " + SCOPES.map((s) => `\`${s}\``).join(", ") + " (`admin` implies the others; `finance:write` implies `finance:read`).",
-          "Gateway writes are also **signed**: `Entrepot-Timestamp: <unix seconds, may carry milliseconds as 3 decimals>` and `Entrepot-Signature: v1=<hex HMAC-SHA256(signingSecret, timestamp + \".\" + rawBody)>`; a signature is accepted once, within the replay window.",
+          "Gateway writes are also **signed**: `Entrepot-Timestamp: <unix seconds, may carry milliseconds as 3 decimals>` and `Entrepot-Signature: v2=<hex HMAC-SHA256(signingSecret, timestamp + \".\" + METHOD + \".\" + target + \".\" + rawBody)>`, the target being the path and query as sent (`v1=<hex HMAC-SHA256(signingSecret, timestamp + \".\" + rawBody)>`, not bound to the route, is still accepted); a signature is accepted once, within the replay window.",
         ].join("\n"),
       },
       tags: [

@@ -116,5 +116,5 @@ export const bearerOnly = [{ apiKey: [] as string[] }];
  */
 export const SignatureHeaders = Type.Object({
   "entrepot-timestamp": Type.Optional(Type.String({ description: "Unix seconds (up to 3 decimals) at signing; must be within the replay window" })),
-  "entrepot-signature": Type.Optional(Type.String({ description: 'v1=<hex HMAC-SHA256(signingSecret, timestamp + "." + rawBody)>; comma-separate several during secret rotation' })),
+  "entrepot-signature": Type.Optional(Type.String({ description: 'v2=<hex HMAC-SHA256(signingSecret, timestamp + "." + METHOD + "." + target + "." + rawBody)>, the target being the path and query as sent (or v1=<hex HMAC-SHA256(signingSecret, timestamp + "." + rawBody)>, not bound to the route); comma-separate several during secret rotation' })),
 });
