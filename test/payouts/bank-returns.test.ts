@@ -26,6 +26,7 @@ const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
 
 interface PayoutJson extends BankPayoutJson {
   returnedAt: string | null;
+  account: { accountNumber: string | null };
   returned: { currency: string; amount: string } | null;
   exceptions?: Array<{ code: string; status: string }>;
 }
@@ -344,5 +345,31 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     const refused = await store.insertPlanned({ sellerId: "S-POP-HK-02", currency: "USD", amount: 1n, account: { ...HK_ACCOUNT, iban: null, clearingSystem: null, clearingMember: null }, createdBy: "test", tag }, () => ({}));
     expect(await store.markRejected(refused!.id, null, "reserve refused by the ledger: ENT_LEDGER_INSUFFICIENT_FUNDS")).toBe(true);
     expect((await accountOf("S-POP-HK-02")).hold).toBeNull();
+  });
+
+  it("does not hold the account a seller gave while a payout to the one it replaced was in flight, when the bank returns that payout", async () => {
+    // S-POP-SZ-01 is on its other account, S-POP-HK-02 confirmed: both are paid.
+    const [, usd3] = await run();
+    expect(usd3.account).toMatchObject({ accountNumber: HK_ACCOUNT.accountNumber });
+    // The seller moves to another account while the payout is with the bank, which then returns it.
+    const moved = await putAccount("S-POP-HK-02", { ...HK_ACCOUNT, accountNumber: "012-345678-002" });
+    expect(moved.statusCode, moved.body).toBe(200);
+    const returned = camt054({ messageId: "HSBC-054-MV1", account, entries: [{ endToEndId: usd3.endToEndId, currency: "USD", amount: BigInt(usd3.amount), returnReason: "AC04" }] });
+    expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
+    expect(await payout(usd3.id)).toMatchObject({ status: "rejected" });
+    // The return speaks for the old account, not the new one: no hold, and the next run pays the new one.
+    expect((await accountOf("S-POP-HK-02")).hold).toBeNull();
+    const next = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(next.statusCode, next.body).toBe(201);
+    const body = json<{ payouts: PayoutJson[]; skipped: Array<{ sellerId: string; reason: string }> }>(next);
+    expect(body.skipped.filter((x) => x.sellerId === "S-POP-HK-02")).toEqual([]);
+    expect(body.payouts.filter((p) => p.sellerId === "S-POP-HK-02").map((p) => [p.amount, p.account.accountNumber])).toEqual([[usd3.amount, "012-345678-002"]]);
+    // Put back on the old account, it is held again until confirmed: that payout was returned from it.
+    const back = await putAccount("S-POP-HK-02", HK_ACCOUNT);
+    expect([back.statusCode, problemCode(back)], back.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+    // So is an account returned before the seller moved off it (S-POP-SZ-01's first account, cny2).
+    const first = await putAccount("S-POP-SZ-01", CN_ACCOUNT);
+    expect([first.statusCode, problemCode(first)], first.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+    expect(json<{ details: { hold: { endToEndId: string } } }>(first).details.hold.endToEndId).toBe(cny2.endToEndId);
   });
 });

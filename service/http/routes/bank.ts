@@ -41,7 +41,7 @@ const AccountBody = Type.Object(
     confirmReturnedAccount: Type.Optional(
       Type.Boolean({
         description:
-          "`true`: the account the bank returned a payout from (the `hold` of GET) was checked with the seller and may be paid again. Without it, setting that same account again (the same IBAN or account number at the same bank, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
+          "`true`: the account the bank returned a payout from (the `hold` of GET, or an account the seller had before whose last payout was returned) was checked with the seller and may be paid again. Without it, setting that same account again (the same IBAN or account number at the same bank, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
       }),
     ),
   },

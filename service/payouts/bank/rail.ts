@@ -59,7 +59,7 @@ import { BankExceptionStore, type BankException, type BankExceptionEntry, type B
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
-import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
+import { BankStore, bankFilePrefix, sameBankAccount, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
 export interface BankRailOptions {
@@ -180,16 +180,6 @@ export type BankAccountInput = Partial<Record<keyof BankAccountRef, unknown>>;
  */
 function accountNumberValid(n: string): boolean {
   return n.length >= 4 && n.length <= 34 && /^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/.test(n) && /[1-9]/.test(n);
-}
-
-/**
- * The same account at the bank: the IBAN or account number, the bank (BIC, clearing system and
- * member) and the country, whatever the holder's name is written as (the account a bank closed
- * stays closed under a corrected name).
- */
-export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
-  const keys = ["iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const;
-  return keys.every((k) => (a[k] ?? null) === (b[k] ?? null));
 }
 
 export function validateBankAccount(input: BankAccountInput): BankAccountRef {

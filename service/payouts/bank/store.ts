@@ -24,6 +24,17 @@ export interface BankAccountHold {
   account: BankAccountRef;
 }
 
+/**
+ * The same account at the bank: the IBAN or account number, the bank (BIC, clearing system and
+ * member) and the country, whatever the holder's name is written as (the account a bank closed
+ * stays closed under a corrected name). The holds' queries
+ * (`sellersReturned`, `#lastReturnedTo`) compare the same fields in SQL.
+ */
+export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
+  const keys = ["iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const;
+  return keys.every((k) => (a[k] ?? null) === (b[k] ?? null));
+}
+
 export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned"] as const;
 export type BankPayoutStatus = (typeof BANK_PAYOUT_STATUSES)[number];
 
@@ -167,8 +178,10 @@ export class BankStore {
     return this.sql.transaction(async (tx) => {
       const [cur] = await tx.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1 FOR UPDATE`, a.sellerId);
       const current = cur ? accountOf(cur) : null;
-      // With no account on file (taken off the rail since), the seller's last bank payout, if the bank returned it.
-      const hold = current === null ? await BankStore.#lastReturned(tx, a.sellerId) : ((await BankStore.#returned(tx, a.sellerId)).get(a.sellerId) ?? null);
+      // The account being set: its last payout, if the bank returned it, unless it is the account on
+      // file, set (or confirmed) after that return.
+      const last = await BankStore.#lastReturnedTo(tx, a.sellerId, a);
+      const hold = last === null || (current !== null && sameBankAccount(a, current) && current.setAt > last.at) ? null : last.hold;
       if (decide(current, hold) === "keep" && current !== null) return current;
       return BankStore.#writeAccount(tx, a);
     });
@@ -244,31 +257,42 @@ export class BankStore {
   /**
    * Sellers whose bank account on file had a payout returned (before or after final) since it was
    * set: paying the same account again would be returned again, charges and all. Setting the account
-   * again (another account, or the same one confirmed: rail.ts) clears it. Per seller the latest such payout.
+   * again (another account, or the same one confirmed: rail.ts) clears it. Per seller the latest such
+   * payout. Only a payout to the account on file counts (the identity `sameBankAccount` compares): a
+   * payout to the account the seller replaced, returned after the new one was set, holds nothing.
    */
   async sellersReturned(): Promise<Map<string, BankAccountHold>> {
-    return BankStore.#returned(this.sql, null);
-  }
-
-  /** `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger refused is rejected while planned). */
-  static async #returned(sql: SqlRunner, sellerId: string | null): Promise<Map<string, BankAccountHold>> {
-    const rows = await sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
+    // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger refused is rejected while planned).
+    const rows = await this.sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
       `SELECT DISTINCT ON (p.seller_id) p.seller_id, p.id, p.end_to_end_id, p.reason, p.account
          FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
         WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
-          AND ($1::text IS NULL OR p.seller_id = $1)
+          AND p.account->>'iban' IS NOT DISTINCT FROM a.iban AND p.account->>'accountNumber' IS NOT DISTINCT FROM a.account_number
+          AND p.account->>'bic' IS NOT DISTINCT FROM a.bic AND p.account->>'clearingSystem' IS NOT DISTINCT FROM a.clearing_system
+          AND p.account->>'clearingMember' IS NOT DISTINCT FROM a.clearing_member AND p.account->>'country' IS NOT DISTINCT FROM a.country
         ORDER BY p.seller_id, p.id DESC`,
-      sellerId,
     );
     return new Map(rows.map((r) => [r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }]));
   }
 
-  static async #lastReturned(sql: SqlRunner, sellerId: string): Promise<BankAccountHold | null> {
-    const [r] = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; file_id: string | null }>>(
-      `SELECT id, end_to_end_id, reason, account, status, file_id FROM bank_payouts WHERE seller_id = $1 AND file_id IS NOT NULL ORDER BY id DESC LIMIT 1`,
+  /** The seller's last instructed payout to this account (the identity `sameBankAccount` compares), if the bank returned it, and when. */
+  static async #lastReturnedTo(sql: SqlRunner, sellerId: string, a: BankAccountRef): Promise<{ hold: BankAccountHold; at: Date } | null> {
+    const [r] = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; at: Date }>>(
+      `SELECT id, end_to_end_id, reason, account, status, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
+        WHERE seller_id = $1 AND file_id IS NOT NULL
+          AND account->>'iban' IS NOT DISTINCT FROM $2 AND account->>'accountNumber' IS NOT DISTINCT FROM $3 AND account->>'bic' IS NOT DISTINCT FROM $4
+          AND account->>'clearingSystem' IS NOT DISTINCT FROM $5 AND account->>'clearingMember' IS NOT DISTINCT FROM $6 AND account->>'country' IS NOT DISTINCT FROM $7
+        ORDER BY id DESC LIMIT 1`,
       sellerId,
+      a.iban ?? null,
+      a.accountNumber ?? null,
+      a.bic ?? null,
+      a.clearingSystem ?? null,
+      a.clearingMember ?? null,
+      a.country,
     );
-    return r === undefined || (r.status !== "rejected" && r.status !== "returned") ? null : { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account };
+    if (r === undefined || (r.status !== "rejected" && r.status !== "returned")) return null;
+    return { hold: { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
   }
 
   /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
