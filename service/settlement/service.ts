@@ -897,11 +897,14 @@ export class SettlementService {
       throw SettlementErrors.unknownMarket(`region ${region} is not in market ${market}`, { fields: [{ field: "region", message: `must be a subdivision of ${market}, e.g. ${market}-XX` }] });
     }
     const input = { market, ...(region === undefined ? {} : { region }), scheme, currency: known.currency, ...period };
+    // Rules are immutable versions (published once, 409 for other content under an id): a rule's
+    // rate now is the rate it was booked at.
+    const rates = new Map((await this.repo.listTaxRules()).map((r) => [r.id, r.rateBps]));
     try {
-      return await taxReturn(this.ledger, input);
+      return await taxReturn(this.ledger, input, (ruleId) => rates.get(ruleId) ?? null);
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
-      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, bases: emptyBases(), linesWithoutBase: 0, lines: [] };
+      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, bases: emptyBases(), linesWithoutBase: 0, byRate: [], lines: [] };
     }
   }
 

@@ -75,6 +75,13 @@ export interface TaxReturn {
   bases: { collected: TaxReturnBaseTotal; refunded: TaxReturnBaseTotal; net: TaxReturnBaseTotal };
   /** How many lines have no base recorded (each says why). */
   linesWithoutBase: number;
+  /**
+   * The lines grouped by the rate their tax was computed at, ascending (a return is filed per rate:
+   * IOSS per member state and rate): the tax collected and given back at that rate and the bases of
+   * those lines, as `bases`. The rules behind a rate are listed (a rule's later version at the same
+   * rate groups with it); lines with no rule recorded are a group of their own, `rateBps` null.
+   */
+  byRate: Array<{ rateBps: number | null; ruleIds: string[]; lines: number; collected: bigint; refunded: bigint; bases: TaxReturn["bases"] }>;
   lines: Array<
     {
       transactionId: string;
@@ -88,6 +95,10 @@ export interface TaxReturn {
       tax: bigint;
       /** Why the base figures are null (they are all null or none is). */
       baseMissing: string | null;
+      /** The tax rule the event was booked under (journal metadata `tax.ruleId`, `tax.state.ruleId`); null for a posting of no settlement event. */
+      ruleId: string | null;
+      /** That rule's rate, basis points: as booked for a state tax (`tax.state.rateBps`), else the rule's (rules are immutable versions); null without a rule. */
+      rateBps: number | null;
     } & { [K in keyof TaxReturnBase]: bigint | null }
   >;
 }
@@ -133,7 +144,9 @@ function sumBases(lines: ReadonlyArray<{ [K in keyof TaxReturnBase]: bigint | nu
 export async function taxReturn(
   ledger: Pick<Ledger, "statement">,
   input: { market: string; region?: string; scheme: string; currency: string; from: Date; to: Date },
+  rateOf: (ruleId: string) => number | null,
 ): Promise<TaxReturn> {
+  const state = input.region !== undefined;
   const account = taxReturnAccount(input);
   const s = await ledger.statement(account, input.currency, { from: input.from, to: input.to });
   let collected = 0n;
@@ -144,7 +157,10 @@ export async function taxReturn(
       if (l.change > 0n) collected += l.change;
       else refunded -= l.change;
       const gross = l.metadata["grossAmount"];
-      const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, input.region !== undefined);
+      const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, state);
+      const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"] ?? null;
+      const bookedRate = state ? l.metadata["tax.state.rateBps"] : undefined;
+      const rateBps = ruleId === null ? null : bookedRate !== undefined && /^[0-9]+$/.test(bookedRate) ? Number(bookedRate) : rateOf(ruleId);
       return {
         transactionId: l.transactionId,
         effectiveAt: l.effectiveAt,
@@ -158,6 +174,8 @@ export async function taxReturn(
         otherTaxes: base?.otherTaxes ?? null,
         deduction: base?.deduction ?? null,
         baseMissing: missing,
+        ruleId,
+        rateBps,
       };
     });
   return {
@@ -174,8 +192,24 @@ export async function taxReturn(
     closing: s.closing,
     bases: basesOf(lines),
     linesWithoutBase: lines.filter((l) => l.baseMissing !== null).length,
+    byRate: byRate(lines),
     lines,
   };
+}
+
+function byRate(lines: TaxReturn["lines"]): TaxReturn["byRate"] {
+  const groups = new Map<number | null, TaxReturn["lines"]>();
+  for (const l of lines) groups.set(l.rateBps, [...(groups.get(l.rateBps) ?? []), l]);
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : a - b))
+    .map(([rateBps, group]) => ({
+      rateBps,
+      ruleIds: [...new Set(group.flatMap((l) => (l.ruleId === null ? [] : [l.ruleId])))].sort(),
+      lines: group.length,
+      collected: group.reduce((t, l) => (l.tax > 0n ? t + l.tax : t), 0n),
+      refunded: group.reduce((t, l) => (l.tax < 0n ? t - l.tax : t), 0n),
+      bases: basesOf(group),
+    }));
 }
 
 /** The bases of a return with no lines (an account never booked): zero. */

@@ -48,6 +48,10 @@ describe.each(kinds)("tax returns on %s", (kind) => {
       ["refund", "ORD-es-2", "-2100"],
     ]);
     expect([body.currency, body.opening, body.collected, body.refunded, body.closing]).toEqual(["EUR", "0", "3400", "2100", "1300"]);
+    // Each line names its rule and rate; one rate, so one group, adding up to the return.
+    const rated = json<{ lines: Array<{ ruleId: string | null; rateBps: number | null }>; byRate: Array<Record<string, unknown>> }>(r);
+    expect(rated.lines.map((l) => [l.ruleId, l.rateBps])).toEqual(Array(4).fill(["tax-ES-ioss-2021", 2100]));
+    expect(rated.byRate).toMatchObject([{ rateBps: 2100, ruleIds: ["tax-ES-ioss-2021"], lines: 4, collected: "3400", refunded: "2100" }]);
     const account = json<{ posted: string }>(await h.get("/v1/accounts/tax:ES:EU_IOSS:payable/EUR/balance"));
     expect(account.posted).toBe(body.closing);
     const customs = json<ReturnBody>(await h.get(`/v1/tax/returns?${period.replace("EU_IOSS", "EU_IMPORT_CUSTOMS")}`));
@@ -61,11 +65,12 @@ describe.each(kinds)("tax returns on %s", (kind) => {
     expect(rows[0]?.slice(0, 12)).toEqual(["market", "scheme", "currency", "effective_at", "what", "settlement_id", "gateway_event_id", "transaction_id", "gross_minor", "gross", "tax_minor", "tax"]);
     // Opening first; then the lines; then collected, given back, their net and the closing, as the JSON.
     expect(rows[1]?.slice(4, 12)).toEqual(["opening", "", "", "", "", "", "0", "0.00"]);
-    expect(rows.slice(2, -4).map((row) => [row[4], row[10]])).toEqual([["capture", "866"], ["capture", "2100"], ["capture", "434"], ["refund", "-2100"]]);
-    expect(rows.slice(-4).map((row) => row.slice(4, 12))).toEqual([
+    expect(rows.slice(2, -5).map((row) => [row[4], row[10]])).toEqual([["capture", "866"], ["capture", "2100"], ["capture", "434"], ["refund", "-2100"]]);
+    expect(rows.slice(-5).map((row) => row.slice(4, 12))).toEqual([
       ["collected", "", "", "", "", "", "3400", "34.00"],
       ["given_back", "", "", "", "", "", "-2100", "-21.00"],
       ["total", "", "", "", "", "", "1300", "13.00"],
+      ["rate", "", "", "", "", "", "1300", "13.00"],
       ["closing", "", "", "", "", "", "1300", "13.00"],
     ]);
     const unknown = await h.get(`/v1/tax/returns?${period.replace("market=ES", "market=XX")}`);
@@ -178,20 +183,22 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     // /openapi.json documents what the route answers.
     const doc = json<{ paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { items?: { properties: Record<string, unknown> } }> } }> }> } }> }>(await h.app.inject({ url: "/openapi.json" }));
     const schema = doc.paths["/v1/tax/returns"]!.get.responses["200"]!.content["application/json"]!.schema;
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["bases", "linesWithoutBase", "lines"]));
-    expect(Object.keys(schema.properties["lines"]!.items!.properties)).toEqual(expect.arrayContaining(["taxableBase", "nonTaxable", "otherTaxes", "deduction", "baseMissing"]));
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["bases", "linesWithoutBase", "byRate", "lines"]));
+    expect(Object.keys(schema.properties["lines"]!.items!.properties)).toEqual(expect.arrayContaining(["taxableBase", "nonTaxable", "otherTaxes", "deduction", "baseMissing", "ruleId", "rateBps"]));
 
     const rows = csvRows((await h.get(`${on("market=US&region=US-CA&scheme=US_SALES_TAX")}&format=csv`)).body);
-    expect(rows[0]?.slice(10)).toEqual(["tax_minor", "tax", "taxable_base_minor", "taxable_base", "non_taxable_minor", "non_taxable", "other_taxes_minor", "other_taxes", "deduction_minor", "deduction", "base_missing"]);
-    // The JSON's figures row by row: the opening and closing are balances of tax, with no base.
+    expect(rows[0]?.slice(10)).toEqual(["tax_minor", "tax", "taxable_base_minor", "taxable_base", "non_taxable_minor", "non_taxable", "other_taxes_minor", "other_taxes", "deduction_minor", "deduction", "base_missing", "rule_id", "rate_bps"]);
+    // The JSON's figures row by row: the opening and closing are balances of tax, with no base; the
+    // state tax's rate as booked with each event, and one row for it.
     expect(rows.slice(1).map((row) => [row[4], ...row.slice(10)])).toEqual([
-      ["opening", "0", "0.00", "", "", "", "", "", "", "", "", ""],
-      ["capture", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", ""],
-      ["refund", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", ""],
-      ["collected", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", ""],
-      ["given_back", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", ""],
-      ["total", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", ""],
-      ["closing", "108", "1.08", "", "", "", "", "", "", "", "", ""],
+      ["opening", "0", "0.00", "", "", "", "", "", "", "", "", "", "", ""],
+      ["capture", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
+      ["refund", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
+      ["collected", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "", ""],
+      ["given_back", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "", ""],
+      ["total", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "", ""],
+      ["rate", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
+      ["closing", "108", "1.08", "", "", "", "", "", "", "", "", "", "", ""],
     ]);
   });
 
@@ -202,7 +209,7 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     expect(r.lines.map(figures)).toEqual([["12100", "10000", "0", "0", "0", "2100"]]);
     expect(r.bases.net).toEqual({ taxableBase: "10000", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
     const rows = csvRows((await h.get(`${on("market=ES&scheme=EU_IOSS")}&format=csv`)).body);
-    expect(rows[2]?.slice(10)).toEqual(["2100", "21.00", "10000", "100.00", "0", "0.00", "0", "0.00", "0", "0.00", ""]);
+    expect(rows[2]?.slice(10)).toEqual(["2100", "21.00", "10000", "100.00", "0", "0.00", "0", "0.00", "0", "0.00", "", "tax-ES-ioss-2021", "2100"]);
   });
 
   it("Brazil above USD 50: the import tax on the goods, the USD 20 off the tax and ICMS outside its base; ICMS on the whole gross; half refunded", async () => {
@@ -227,10 +234,37 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
       ["50000", "-50000", "0", "0", "0", "-8500"],
     ]);
     const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
-    expect(rows.slice(-4, -1).map((row) => [row[4], row[10], row[12], row[14], row[16], row[18]])).toEqual([
+    expect(rows.slice(-5, -2).map((row) => [row[4], row[10], row[12], row[14], row[16], row[18]])).toEqual([
       ["collected", "23546", "59454", "0", "17000", "12126"],
       ["given_back", "-11773", "-29727", "0", "-8500", "-6063"],
       ["total", "11773", "29727", "0", "8500", "6063"],
+    ]);
+  });
+
+  it("groups Brazil's import tax by its two rates: 20% up to USD 50, 60% above; the groups add up to the return", async () => {
+    // 80.00 BRL to Sao Paulo: about USD 13, under Remessa Conforme's 20% band.
+    await post(capture({ sellerId: "S-SEMI-HZ-01", category: "home", gatewayFee: "100", market: "BR", currency: "BRL", gatewayEventId: "b-br-small", settlementId: "ORD-b-br-small", shipToRegion: "BR-SP", amount: "8000" }));
+    type Rated = Omit<BasesBody, "lines"> & { lines: Array<BasesBody["lines"][number] & { ruleId: string | null; rateBps: number | null }>; byRate: Array<{ rateBps: number | null; ruleIds: string[]; lines: number; collected: string; refunded: string; bases: BasesBody["bases"] }> };
+    const r = json<Rated>(await h.get(on("market=BR&scheme=BR_REMESSA_CONFORME")));
+    expect(r.lines.map((l) => [l.settlementId, l.what, l.ruleId, l.rateBps])).toEqual([
+      ["ORD-b-br", "capture", "tax-BR-remessa-60-2024", 6000],
+      ["ORD-b-br-small", "capture", "tax-BR-remessa-2024", 2000],
+      ["ORD-b-br", "refund", "tax-BR-remessa-60-2024", 6000],
+    ]);
+    expect(r.byRate.map((g) => [g.rateBps, g.ruleIds, g.lines, g.collected, g.refunded])).toEqual([
+      [2000, ["tax-BR-remessa-2024"], 1, r.lines[1]!.tax, "0"],
+      [6000, ["tax-BR-remessa-60-2024"], 2, "23546", "11773"],
+    ]);
+    expect(r.byRate[1]!.bases.net).toEqual({ taxableBase: "29727", nonTaxable: "0", otherTaxes: "8500", deduction: "6063" });
+    const sum = (k: "collected" | "refunded") => r.byRate.reduce((t, g) => t + BigInt(g[k]), 0n).toString();
+    expect([sum("collected"), sum("refunded")]).toEqual([r.collected, r.refunded]);
+    const base = (k: "collected" | "refunded" | "net") => r.byRate.reduce((t, g) => t + BigInt(g.bases[k].taxableBase!), 0n).toString();
+    expect([base("collected"), base("refunded"), base("net")]).toEqual([r.bases.collected.taxableBase, r.bases.refunded.taxableBase, r.bases.net.taxableBase]);
+    // The CSV: one rate row each, between the total and the closing.
+    const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
+    expect(rows.slice(-3, -1).map((row) => [row[4], row[10], row.at(-2), row.at(-1)])).toEqual([
+      ["rate", r.lines[1]!.tax, "tax-BR-remessa-2024", "2000"],
+      ["rate", "11773", "tax-BR-remessa-60-2024", "6000"],
     ]);
   });
 
@@ -262,7 +296,8 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     // Nothing given back: that group is complete.
     expect(r.bases.refunded).toEqual({ taxableBase: "0", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
     const rows = csvRows((await h.get(`${on("market=FR&scheme=EU_IOSS")}&format=csv`)).body);
-    expect(rows[2]?.slice(12)).toEqual(["", "", "", "", "", "", "", "", "booked before tax bases were recorded: the transaction has no tax.taxableBase"]);
-    expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", ""]);
+    // Its rule (and so its rate) was recorded: the rate is known, the base is not.
+    expect(rows[2]?.slice(12)).toEqual(["", "", "", "", "", "", "", "", "booked before tax bases were recorded: the transaction has no tax.taxableBase", "tax-FR-ioss-2021", "2000"]);
+    expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", "", "", ""]);
   });
 });

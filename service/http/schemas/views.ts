@@ -470,6 +470,20 @@ export const TaxReturnView = Type.Object({
     { description: "The bases of the lines that collected tax, of those that gave it back (positive, as `refunded`), and their net (collected - refunded)" },
   ),
   linesWithoutBase: Type.Integer({ minimum: 0, description: "Lines with no base recorded (booked before bases were kept, or no settlement event): each says why in baseMissing, and the totals of their group are null" }),
+  byRate: Type.Array(
+    Type.Object({
+      rateBps: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: "The rate, basis points (2100: 21%); null for the lines with no tax rule recorded" }),
+      ruleIds: Type.Array(Type.String(), { description: "The tax rule versions booked at this rate" }),
+      lines: Type.Integer({ minimum: 0 }),
+      collected: { ...Amount, description: "Tax collected at this rate in the period" },
+      refunded: { ...Amount, description: "Tax given back at this rate in the period" },
+      bases: Type.Object({ collected: TaxReturnBaseTotalView, refunded: TaxReturnBaseTotalView, net: TaxReturnBaseTotalView }, { description: "As the return's `bases`, for these lines" }),
+    }),
+    {
+      description:
+        "The lines grouped by the rate their tax was computed at, ascending: a return is filed per rate (the IOSS return per member state of consumption and rate). The groups' collected, refunded and bases add up to the return's.",
+    },
+  ),
   lines: Type.Array(
     Type.Object({
       transactionId: Type.String(),
@@ -484,6 +498,8 @@ export const TaxReturnView = Type.Object({
       otherTaxes: nullableAmount(`${TAX_BASE_FIELDS.otherTaxes}; signed as the tax; null as taxableBase`),
       deduction: nullableAmount(`${TAX_BASE_FIELDS.deduction}; signed as the tax; null as taxableBase`),
       baseMissing: Type.Union([Type.String(), Type.Null()], { description: "Why the base figures are null (the event was booked before bases were recorded; not a settlement event); null when they are given" }),
+      ruleId: Type.Union([Type.String(), Type.Null()], { description: "The tax rule version the event was booked under (anchored with it); null for a posting of no settlement event" }),
+      rateBps: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: "That rule's rate, basis points: as booked for a state tax, else the rule version's (rule versions are immutable); null without a rule" }),
     }),
   ),
 });
@@ -492,6 +508,10 @@ const amountOrNull = (v: bigint | null) => (v === null ? null : v.toString());
 
 function baseTotalView(t: TaxReturn["bases"]["net"]): Static<typeof TaxReturnBaseTotalView> {
   return { taxableBase: amountOrNull(t.taxableBase), nonTaxable: amountOrNull(t.nonTaxable), otherTaxes: amountOrNull(t.otherTaxes), deduction: amountOrNull(t.deduction) };
+}
+
+function basesView(b: TaxReturn["bases"]): Static<typeof TaxReturnView>["bases"] {
+  return { collected: baseTotalView(b.collected), refunded: baseTotalView(b.refunded), net: baseTotalView(b.net) };
 }
 
 export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
@@ -503,7 +523,8 @@ export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
     collected: r.collected.toString(),
     refunded: r.refunded.toString(),
     closing: r.closing.toString(),
-    bases: { collected: baseTotalView(r.bases.collected), refunded: baseTotalView(r.bases.refunded), net: baseTotalView(r.bases.net) },
+    bases: basesView(r.bases),
+    byRate: r.byRate.map((g) => ({ ...g, collected: g.collected.toString(), refunded: g.refunded.toString(), bases: basesView(g.bases) })),
     lines: r.lines.map((l) => ({
       ...l,
       effectiveAt: l.effectiveAt.toISOString(),
@@ -539,14 +560,18 @@ const TAX_RETURN_COLUMNS = [
   "deduction_minor",
   "deduction",
   "base_missing",
+  "rule_id",
+  "rate_bps",
 ] as const;
 
 /**
  * The return as the JSON has it, one row each: the opening tax payable (at `from`), one line per
  * tax posting with its base, then the period's tax collected, given back (negative) and their net
- * (`total`) with the bases of the same lines, and the closing tax payable (at `to`: opening +
- * total; a balance of tax, so no base); amounts in minor and major units. A base the JSON has as
- * null is an empty cell, and a line's `base_missing` says why.
+ * (`total`) with the bases of the same lines, then one `rate` row per rate (`rate_bps`, its tax
+ * collected less given back and the net bases of its lines, the rules in `rule_id` separated by
+ * spaces), and the closing tax payable (at `to`: opening + total; a balance of tax, so no base);
+ * amounts in minor and major units. A base the JSON has as null is an empty cell, and a line's
+ * `base_missing` says why.
  */
 export function taxReturnCsv(r: TaxReturn): string {
   const major = (v: bigint) => (exponentOrNull(r.currency) === null ? null : formatMinor(v, r.currency));
@@ -557,7 +582,7 @@ export function taxReturnCsv(r: TaxReturn): string {
     ...both(b.otherTaxes),
     ...both(b.deduction),
   ];
-  const noBase = [null, null, null, null, null, null, null, null, null];
+  const noBase = [null, null, null, null, null, null, null, null, null, null, null];
   const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base]);
   const negated = (t: TaxReturn["bases"]["refunded"]) => ({
     taxableBase: t.taxableBase === null ? null : -t.taxableBase,
@@ -567,13 +592,14 @@ export function taxReturnCsv(r: TaxReturn): string {
   });
   let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening, noBase);
   for (const l of r.lines) {
-    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing]);
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps]);
   }
   out +=
-    figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null]) +
-    figure(r.to, "given_back", -r.refunded, [...bases(negated(r.bases.refunded)), null]) +
-    figure(r.to, "total", r.collected - r.refunded, [...bases(r.bases.net), null]) +
-    figure(r.to, "closing", r.closing, noBase);
+    figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null, null, null]) +
+    figure(r.to, "given_back", -r.refunded, [...bases(negated(r.bases.refunded)), null, null, null]) +
+    figure(r.to, "total", r.collected - r.refunded, [...bases(r.bases.net), null, null, null]);
+  for (const g of r.byRate) out += figure(r.to, "rate", g.collected - g.refunded, [...bases(g.bases.net), null, g.ruleIds.join(" "), g.rateBps === null ? null : String(g.rateBps)]);
+  out += figure(r.to, "closing", r.closing, noBase);
   return out;
 }
 
