@@ -415,13 +415,19 @@ export class WebhookStore {
 
   /**
    * Retention: deletes up to `limit` events older than `days` that have no open delivery, with
-   * their deliveries and attempts. Returns how many events went.
+   * their deliveries and attempts. Returns how many events went. Ids follow creation, so the scan
+   * stops at the first event inside the retention period (`young`): without that bound, once
+   * nothing was old enough, the id-ordered scan read every event to find none (345 ms at 1.5 M
+   * events, every ten minutes). An old event with a later id than a young one waits for a later run.
    */
   async prune(days: number, limit: number): Promise<number> {
     const [row] = await this.sql.q(
-      `WITH old AS (
+      `WITH young AS (
+         SELECT id FROM webhook_events WHERE created_at >= now() - $1::int * interval '1 day' ORDER BY id LIMIT 1
+       ), old AS (
          SELECT e.id FROM webhook_events e
-          WHERE e.dispatched_at IS NOT NULL AND e.created_at < now() - $1::int * interval '1 day'
+          WHERE e.id < COALESCE((SELECT id FROM young), 9223372036854775807)
+            AND e.dispatched_at IS NOT NULL AND e.created_at < now() - $1::int * interval '1 day'
             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'waiting'))
           ORDER BY e.id LIMIT $2
        ), gone AS (

@@ -236,6 +236,14 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     const left = await h.db.sql.q<Array<{ data: { gatewayEventId: string } }>>(`SELECT data FROM webhook_events`);
     expect(left.map((e) => e.data.gatewayEventId)).toEqual(["evt-old-1"]);
     expect(await h.services.webhooks.store.prune(30, 5_000)).toBe(0);
+    // Events inside the retention period bound the scan: an old event before them goes, they stay.
+    await book(h, [{ gatewayEventId: "evt-old-3", settlementId: "ORD-OLD-3" }]);
+    await book(h, [{ gatewayEventId: "evt-new-1", settlementId: "ORD-NEW-1" }]);
+    await pump(h, () => delivered(rx).size === 4);
+    await h.db.sql.q(`UPDATE webhook_events SET created_at = now() - interval '31 days' WHERE data->>'gatewayEventId' = 'evt-old-3'`);
+    expect(await h.services.webhooks.store.prune(30, 5_000)).toBe(1);
+    const kept = await h.db.sql.q<Array<{ data: { gatewayEventId: string } }>>(`SELECT data FROM webhook_events ORDER BY id`);
+    expect(kept.map((e) => e.data.gatewayEventId)).toEqual(["evt-old-1", "evt-new-1"]);
     const [orphans] = await h.db.sql.q<Array<{ n: number }>>(
       `SELECT (SELECT count(*) FROM webhook_attempts a WHERE NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = a.event_id))
             + (SELECT count(*) FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.id = d.event_id)) AS n`,
