@@ -19,8 +19,10 @@
  * allocate(L, [R, G - R])[0] (largest remainder), and the event moves the difference to what was
  * taken back before. Hence the sum over any sequence of partial refunds of a line never exceeds
  * the line (the share of L is at most L, R <= G is enforced) and a full refund takes back each
- * line exactly. The buyer-currency amount is converted at the follow-up's own rate; what that
- * costs more or less than the USD lines taken back is an explicit FX gain/loss.
+ * line exactly. The two taxes are parts of the gross with the rest of it: what is taken back of them
+ * is allocated together (taxPartsTaken), within the same bounds, so a follow-up's taxes and the bases
+ * booked beside them add up to its gross. The buyer-currency amount is converted at the follow-up's
+ * own rate; what that costs more or less than the USD lines taken back is an explicit FX gain/loss.
  */
 import { allocate, applyBps, convertMinor, divideRounded, invertRate, rateFraction } from "../money/index.js";
 import type { PostingInput } from "../ledger/types.js";
@@ -176,18 +178,84 @@ export function orderTaxBases(
   return state === null ? { national: nationalBase } : { national: nationalBase, state: ruleBase(state, gross, shipping, taxes.stateTax, 0n, 0n) };
 }
 
-/** The share of a capture's tax bases moved by a follow-up taking the capture's total taken back from `before` to `after` of `total`. */
+/**
+ * The parts of a capture's gross that its tax lines and tax bases are made of: the state tax, the
+ * national tax, and the shipping a rule leaves outside its base (the same amount for both rules
+ * when both leave it out: ruleBase); the rest of the gross is what the bases hold besides.
+ */
+export interface TaxParts {
+  stateTax: bigint;
+  tax: bigint;
+  shipping: bigint;
+}
+
+/** The parts of a capture: its tax lines, and the untaxed shipping its bases booked (none without bases). */
+export function captureTaxParts(b: Pick<Breakdown, "lines" | "taxBases">): TaxParts {
+  const national = b.taxBases?.national.nonTaxable ?? 0n;
+  const state = b.taxBases?.state?.nonTaxable ?? 0n;
+  // Each rule's nonTaxable is 0 or the capture's shipping: two different figures would be two wholes.
+  if (national !== 0n && state !== 0n && national !== state) throw new Error(`tax bases leave out ${national} and ${state}: not one shipping`);
+  return { stateTax: b.lines.stateTax, tax: b.lines.tax, shipping: national !== 0n ? national : state };
+}
+
+/**
+ * The parts of `whole` taken back once `taken` of the capture's gross `total` is: allocated TOGETHER,
+ * so the parts taken and the rest add up to `taken` exactly (rounded each on its own, two taxes at
+ * x.5 both go up and a refund gives back a unit of tax that was never collected). In two steps, each
+ * by largest remainder between two parts of one whole (cumulativeShare): the taxes together of the
+ * gross; then the state tax of the taxes (the national tax the rest of them), and the untaxed shipping
+ * of what the taxes leave. Unlike one largest-remainder allocation over all parts at once, where a
+ * larger total can give a part one unit less (the Alabama paradox), every part taken back only grows
+ * with `taken`: no refund gives back a negative share of a tax, no reversal takes one, and no part
+ * goes beyond the capture's or below 0; with two steps, each part stays within one unit of its exact
+ * share, and the whole gross takes each part exactly.
+ */
+export function taxPartsTaken(whole: TaxParts, taken: bigint, total: bigint): TaxParts {
+  const taxes = whole.stateTax + whole.tax;
+  const taxesTaken = cumulativeShare(taxes, taken, total);
+  const stateTax = cumulativeShare(whole.stateTax, taxesTaken, taxes);
+  const shipping = cumulativeShare(whole.shipping, taken - taxesTaken, total - taxes);
+  return { stateTax, tax: taxesTaken - stateTax, shipping };
+}
+
+/**
+ * One rule's figures once `taken` of the gross `total` is taken back, from the parts taken: the
+ * shipping outside its base and the other tax outside it (the state tax, on the national line) are
+ * those parts, and its base the rest of what was taken (less its own tax unless its base holds it,
+ * as ICMS's does), so its figures add up to `taken` as the capture's add up to the gross.
+ */
+function ruleFiguresTaken(f: TaxBaseFigures, own: "tax" | "stateTax", whole: TaxParts, parts: TaxParts, taken: bigint, total: bigint): TaxBaseFigures {
+  if (f.otherTaxes !== 0n && f.otherTaxes !== whole.stateTax) throw new Error(`tax base has other taxes ${f.otherTaxes}, not the state tax ${whole.stateTax}`);
+  const included = f.taxableBase + f.nonTaxable + f.otherTaxes === total;
+  if (!included && f.taxableBase + whole[own] + f.nonTaxable + f.otherTaxes !== total) throw new Error(`tax base figures do not add up to the gross ${total}`);
+  const nonTaxable = f.nonTaxable === 0n ? 0n : parts.shipping;
+  const otherTaxes = f.otherTaxes === 0n ? 0n : parts.stateTax;
+  return {
+    taxableBase: taken - nonTaxable - otherTaxes - (included ? 0n : parts[own]),
+    nonTaxable,
+    otherTaxes,
+    deduction: cumulativeShare(f.deduction, taken, total),
+  };
+}
+
+/**
+ * The share of a capture's tax bases moved by a follow-up taking the capture's total taken back from
+ * `before` to `after` of `total`, each with the parts taken back then (taxPartsTaken): the figures
+ * after less those before, so the share adds up to the follow-up's gross with the taxes it moves.
+ */
 export function taxBasesShare(
   bases: { national: TaxBaseFigures; state?: TaxBaseFigures },
-  before: bigint,
-  after: bigint,
+  whole: TaxParts,
+  before: { taken: bigint; parts: TaxParts },
+  after: { taken: bigint; parts: TaxParts },
   total: bigint,
 ): { national: TaxBaseFigures; state?: TaxBaseFigures } {
-  const share = (f: TaxBaseFigures): TaxBaseFigures => {
-    const moved = (v: bigint) => cumulativeShare(v, after, total) - cumulativeShare(v, before, total);
-    return { taxableBase: moved(f.taxableBase), nonTaxable: moved(f.nonTaxable), otherTaxes: moved(f.otherTaxes), deduction: moved(f.deduction) };
+  const moved = (f: TaxBaseFigures, own: "tax" | "stateTax"): TaxBaseFigures => {
+    const a = ruleFiguresTaken(f, own, whole, after.parts, after.taken, total);
+    const b = ruleFiguresTaken(f, own, whole, before.parts, before.taken, total);
+    return { taxableBase: a.taxableBase - b.taxableBase, nonTaxable: a.nonTaxable - b.nonTaxable, otherTaxes: a.otherTaxes - b.otherTaxes, deduction: a.deduction - b.deduction };
   };
-  return bases.state === undefined ? { national: share(bases.national) } : { national: share(bases.national), state: share(bases.state) };
+  return bases.state === undefined ? { national: moved(bases.national, "tax") } : { national: moved(bases.national, "tax"), state: moved(bases.state, "stateTax") };
 }
 
 /** Cumulative share of line `line` once `taken` of `total` is taken back (largest remainder). */
@@ -727,6 +795,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
   let refundedDelta = 0n;
   let fxDifference = 0n;
   let released = 0n;
+  let taxesTaken: TaxParts | undefined;
 
   const mainBucket = b.sellerBucket === "held" && !capture.released ? "held" : "available";
   const reserveBucket = capture.reserveReleased ? "available" : "reserve";
@@ -768,6 +837,11 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
         const base = principal && SUPPLIER_LINES.has(k) ? supplierAfter : after;
         lines[k] = cumulativeShare(b.lines[k], base, G) - capture.reversedLines[k];
       }
+      // The taxes are parts of the gross, taken back together with the rest of it (taxPartsTaken):
+      // the tax payables are debited what the tax bases below report, and the two add up to the gross.
+      taxesTaken = taxPartsTaken(captureTaxParts(b), after, G);
+      lines.tax = taxesTaken.tax - capture.reversedLines.tax;
+      lines.stateTax = taxesTaken.stateTax - capture.reversedLines.stateTax;
       // Buyer side: the gateway pays the buyer back (or gets paid back on a reversal).
       const netBuyer = lines.gross - lines.tax - lines.stateTax;
       legs.credit(Accounts.gatewayReceivable(event.gateway), B, lines.gross);
@@ -882,7 +956,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
   const gatewayFee = feeLegs(legs, event, capture, rates, fx);
   // The capture's tax bases in the share its taxes moved (none for a release or a fee adjustment).
   const { taxBases: _captureBases, ...captureBreakdown } = b;
-  const taxBases = b.taxBases === undefined || refundedDelta === 0n ? undefined : taxBasesShare(b.taxBases, capture.refunded, capture.refunded + refundedDelta, G);
+  const taxBases = b.taxBases === undefined || taxesTaken === undefined || refundedDelta === 0n ? undefined : followUpTaxBases(b.taxBases, b, capture, taxesTaken, refundedDelta);
   const breakdown = followUpBreakdown({ ...capture, breakdown: captureBreakdown }, lines, gatewayFee, fx, {
     fxDifference,
     released,
@@ -902,6 +976,26 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
     breakdown,
     refundedDelta,
   };
+}
+
+/**
+ * The share of the capture's tax bases a follow-up moves, from what its tax lines take back after it
+ * and what was taken back before as posted: for records booked with taxPartsTaken that is what it
+ * gives (the lines' sums telescope); an earlier record rounded each tax on its own, and starting from
+ * what it really posted keeps this event's bases adding up to its gross with the taxes it posts.
+ */
+function followUpTaxBases(
+  bases: { national: TaxBaseFigures; state?: TaxBaseFigures },
+  b: Breakdown,
+  capture: CaptureState,
+  taxesAfter: TaxParts,
+  refundedDelta: bigint,
+): { national: TaxBaseFigures; state?: TaxBaseFigures } {
+  const G = b.lines.gross;
+  const whole = captureTaxParts(b);
+  const before = capture.refunded;
+  const partsBefore = { ...taxPartsTaken(whole, before, G), tax: capture.reversedLines.tax, stateTax: capture.reversedLines.stateTax };
+  return taxBasesShare(bases, whole, { taken: before, parts: partsBefore }, { taken: before + refundedDelta, parts: taxesAfter }, G);
 }
 
 /** Derive a capture's state from its chain of records (capture first). */

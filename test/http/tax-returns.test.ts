@@ -301,3 +301,85 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", "", "", ""]);
   });
 });
+
+/**
+ * A Brazilian order carries two taxes, the state's ICMS and the national import tax; a refund or a
+ * chargeback takes back its share of both TOGETHER with the rest of the gross, so each line of the
+ * returns adds up to its gross, and the partial refunds' taxes add up to what the capture collected.
+ */
+describe.each(kinds)("Brazil's two taxes taken back together on %s", (kind) => {
+  let h: Harness;
+  const on = (q: string) => `/v1/tax/returns?${q}&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`;
+  type Line = { what: string; settlementId: string; gross: string | null; tax: string; taxableBase: string | null; nonTaxable: string | null; otherTaxes: string | null };
+  const order = (over: Record<string, unknown>) => capture({ sellerId: "S-SEMI-HZ-01", category: "home", gatewayFee: "100", market: "BR", currency: "BRL", amount: "29980", ...over });
+  const followUp = (type: string, id: string, of: string, hour: number, over: Record<string, unknown> = {}) =>
+    order({ type, gatewayEventId: id, settlementId: `ORD-${of}`, originalEventId: of, amount: "14990", gatewayFee: "0", occurredAt: `${DAY}T${hour}:00:00.000Z`, ...over });
+
+  beforeAll(async () => {
+    h = await openHarness({ kind });
+    await publishDayRates(h);
+    for (const body of [
+      order({ gatewayEventId: "br-r", settlementId: "ORD-br-r" }),
+      followUp("refund", "br-r-1", "br-r", 12),
+      followUp("refund", "br-r-2", "br-r", 13),
+      order({ gatewayEventId: "br-cb", settlementId: "ORD-br-cb" }),
+      followUp("chargeback", "br-cb-1", "br-cb", 14),
+      followUp("chargeback_reversal", "br-cb-won", "br-cb", 15, { originalEventId: "br-cb-1" }),
+    ]) {
+      const r = await h.signedPost("/v1/settlements/events", body);
+      expect(r.statusCode, r.body).toBe(201);
+    }
+  });
+  afterAll(async () => h.close());
+
+  it("a refund of half, then of the rest: each line's base and taxes add up to its gross, and the refunds' taxes to the capture's", async () => {
+    // 299.80 BRL to Sao Paulo. ICMS 17% of the whole gross: 5096.6 -> 5097. The import tax 20% inside
+    // the 24883 ICMS leaves: 4147.17 -> 4147, on goods of 20736. Half of each is 2548.5 and 2073.5:
+    // rounded each on its own, both go up and the first refund gives back 14991 of a 14990 gross.
+    // Together: ICMS 2548.5 -> 2549 (the refund's half), the import tax of the 12441 it leaves of
+    // 24883: 2073.41 -> 2073, the goods the rest, 10368; the second refund takes what is left.
+    const remessa = json<{ lines: Line[]; collected: string; refunded: string; closing: string }>(await h.get(on("market=BR&scheme=BR_REMESSA_CONFORME")));
+    const icms = json<{ lines: Line[]; collected: string; refunded: string; closing: string }>(await h.get(on("market=BR&region=BR-SP&scheme=BR_ICMS")));
+    const ofOrder = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-r").map((l) => [l.what, l.gross, l.taxableBase, l.nonTaxable, l.otherTaxes, l.tax]);
+    expect(ofOrder(remessa.lines)).toEqual([
+      ["capture", "29980", "20736", "0", "5097", "4147"],
+      ["refund", "14990", "-10368", "0", "-2549", "-2073"],
+      ["refund", "14990", "-10368", "0", "-2548", "-2074"],
+    ]);
+    expect(ofOrder(icms.lines)).toEqual([
+      ["capture", "29980", "29980", "0", "0", "5097"],
+      ["refund", "14990", "-14990", "0", "0", "-2549"],
+      ["refund", "14990", "-14990", "0", "0", "-2548"],
+    ]);
+    // Per line of the import tax's return: gross = base + tax + other taxes (the ICMS, which the
+    // ICMS return books as its tax on the same line); ICMS's base holds its tax: gross = base.
+    for (const [i, l] of remessa.lines.entries()) {
+      const sign = l.what === "capture" || l.what === "chargeback_reversal" ? 1n : -1n;
+      expect(sign * BigInt(l.gross!), `${l.what} ${l.settlementId}`).toBe(BigInt(l.taxableBase!) + BigInt(l.tax) + BigInt(l.nonTaxable!) + BigInt(l.otherTaxes!));
+      expect(l.otherTaxes, `${l.what} ${l.settlementId}`).toBe(icms.lines[i]!.tax);
+      expect(sign * BigInt(l.gross!)).toBe(BigInt(icms.lines[i]!.taxableBase!) + BigInt(icms.lines[i]!.nonTaxable!));
+    }
+    // Both refunds give back what the capture collected, no unit more: nothing of the order is left owed.
+    const net = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-r").reduce((t, l) => t + BigInt(l.tax), 0n);
+    expect([net(remessa.lines), net(icms.lines)]).toEqual([0n, 0n]);
+    // As the CSV files it: the first refund's parts in minor and major units.
+    const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
+    expect(rows.find((row) => row[6] === "br-r-1")?.slice(8, 20)).toEqual(["14990", "149.90", "-2073", "-20.73", "-10368", "-103.68", "0", "0.00", "-2549", "-25.49", "0", "0.00"]);
+  });
+
+  it("a chargeback takes back both taxes in the same share as a refund, and its reversal books them again", async () => {
+    const remessa = json<{ lines: Line[] }>(await h.get(on("market=BR&scheme=BR_REMESSA_CONFORME")));
+    const icms = json<{ lines: Line[] }>(await h.get(on("market=BR&region=BR-SP&scheme=BR_ICMS")));
+    const ofOrder = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-cb").map((l) => [l.what, l.gross, l.taxableBase, l.otherTaxes, l.tax]);
+    expect(ofOrder(remessa.lines)).toEqual([
+      ["capture", "29980", "20736", "5097", "4147"],
+      ["chargeback", "14990", "-10368", "-2549", "-2073"],
+      ["chargeback_reversal", "14990", "10368", "2549", "2073"],
+    ]);
+    expect(ofOrder(icms.lines)).toEqual([
+      ["capture", "29980", "29980", "0", "5097"],
+      ["chargeback", "14990", "-14990", "0", "-2549"],
+      ["chargeback_reversal", "14990", "14990", "0", "2549"],
+    ]);
+  });
+});

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
 import { convertMinor } from "../../service/money/index.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
-import { planCapture, planFollowUp } from "../../service/settlement/plan.js";
+import { planCapture, planFollowUp, taxPartsTaken } from "../../service/settlement/plan.js";
 import { selectSchedule, selectTaxRule } from "../../service/settlement/schedules.js";
 import { LINE_KEYS, type PostingPlan, type Seller, type SettlementEvent } from "../../service/settlement/types.js";
 import { capture, followUp, movement, netByCurrency, rate, stateOf } from "./fixtures.js";
@@ -148,6 +148,23 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
             // The bases go back in the share the taxes do: the capture's whole at a full refund, none at none.
             const moved = plan.breakdown.taxBases;
             if (event.type === "release") expect(moved).toBeUndefined();
+            if (moved !== undefined) {
+              // The follow-up's share of each rule's figures adds up to its gross as the capture's do
+              // (the taxes taken back together, not each rounded on its own), the tax payables are
+              // debited those very taxes, and every part moves the way the gross does: a refund or
+              // chargeback gives back no negative share of anything, a reversal takes none.
+              const l = plan.breakdown.lines;
+              expect(moved.national.taxableBase + l.tax + moved.national.nonTaxable + moved.national.otherTaxes, "national parts").toBe(l.gross);
+              expect(moved.national.otherTaxes).toBe(l.stateTax);
+              expect(movement(plan.postings, `tax:${cap.market}:${taxRule.scheme}:payable`, cap.currency)).toBe(l.tax);
+              if (stateTaxRule !== null) {
+                expect(moved.state!.taxableBase + (stateTaxRule.computation === "included" ? 0n : l.stateTax) + moved.state!.nonTaxable, "state parts").toBe(l.gross);
+                expect(movement(plan.postings, `tax:${stateTaxRule.region!}:${stateTaxRule.scheme}:payable`, cap.currency)).toBe(l.stateTax);
+              }
+              const figures = (f: typeof moved.national | undefined) => (f === undefined ? [] : [f.taxableBase, f.nonTaxable, f.otherTaxes, f.deduction]);
+              const parts = [l.tax, l.stateTax, ...figures(moved.national), ...figures(moved.state)];
+              expect(parts.every((v) => (l.gross > 0n ? v >= 0n : v <= 0n)), `${event.type}: ${parts.join(" ")}`).toBe(true);
+            }
             for (const level of ["national", "state"] as const) {
               const booked = bases[level];
               if (booked === undefined) continue;
@@ -185,5 +202,38 @@ describe("any sequence of capture and partial refunds/chargebacks/reversals", ()
     );
     expect(planned).toBeGreaterThan(900);
     expect(fullyRefunded).toBeGreaterThan(100);
+  });
+});
+
+describe("the taxes and untaxed shipping a follow-up takes back of a gross", () => {
+  it("add up with the rest to what is taken back, each within one unit of its share, growing with it, exact at the whole gross", () => {
+    const partsArb = fc
+      .tuple(fc.bigInt({ min: 1n, max: 10_000_000_000n }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 }), fc.nat({ max: 1000 }))
+      .map(([total, s, t, sh, taken]) => {
+        const stateTax = (total * BigInt(s)) / 4000n;
+        const tax = ((total - stateTax) * BigInt(t)) / 3000n;
+        const shipping = ((total - stateTax - tax) * BigInt(sh)) / 1000n;
+        return { total, whole: { stateTax, tax, shipping }, taken: (total * BigInt(taken)) / 1000n };
+      });
+    fc.assert(
+      fc.property(partsArb, fc.bigInt({ min: 0n, max: 1000n }), ({ total, whole, taken }, more) => {
+        const parts = taxPartsTaken(whole, taken, total);
+        const rest = taken - parts.stateTax - parts.tax - parts.shipping;
+        const wholes = [whole.stateTax, whole.tax, whole.shipping, total - whole.stateTax - whole.tax - whole.shipping];
+        for (const [i, got] of [parts.stateTax, parts.tax, parts.shipping, rest].entries()) {
+          // |got x total - whole x taken| < total: the floor or the ceiling of the exact share.
+          const off = got * total - wholes[i]! * taken;
+          expect((off < 0n ? -off : off) < total, `part ${i}: ${got} of ${wholes[i]}`).toBe(true);
+        }
+        // Taking back more never takes back less of any part (so no refund gives back a negative tax).
+        const further = taken + more > total ? total : taken + more;
+        const next = taxPartsTaken(whole, further, total);
+        const nextRest = further - next.stateTax - next.tax - next.shipping;
+        expect(next.stateTax >= parts.stateTax && next.tax >= parts.tax && next.shipping >= parts.shipping && nextRest >= rest).toBe(true);
+        expect(taxPartsTaken(whole, total, total)).toEqual(whole);
+        expect(taxPartsTaken(whole, 0n, total)).toEqual({ stateTax: 0n, tax: 0n, shipping: 0n });
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
