@@ -24,16 +24,19 @@
  * Matching reads the ledger and the bank rail; it books nothing: the money was booked when the
  * remittance or the bank's camt.054 arrived.
  *
- * Unmatched entries form a queue across statements (age since import, 0-7, 8-30 and over 30 days);
- * an exception is resolved once, with a note and, where the books lack the money (bank charges,
- * interest, an unidentified credit), an adjusting entry posted through the ledger under the key
- * `cash:<statement>:<entry>`: the same request again answers `exists`, another one is a conflict.
+ * Unmatched entries form a queue across statements, aged from the bank's booking date (the import
+ * only where the statement gives no date: 0-7, 8-30 and over 30 days); an exception is resolved
+ * once, with a note and, where the books lack the money (bank charges, interest, an unidentified
+ * credit), an adjusting entry posted through the ledger under the key `cash:<statement>:<entry>`:
+ * the same request again answers `exists`, another one is a conflict.
  * The adjusting entry books what the bank did: it moves `platform:cash:bank` in the entry's currency
  * by exactly the entry's amount (a credit on the statement is a debit of the cash), and it never
- * touches a seller's account.
+ * touches a seller's account. It is effective when the bank booked the entry (`bookingInstant`),
+ * so the cash at a month's end ties to that day's statement, or at the `effectiveAt` requested; the
+ * ledger books an instant in a closed period at the close instant (reconciliation/booking.ts).
  */
 import { createHash } from "node:crypto";
-import { adjustmentAccountSpecs, canonicalJson } from "../reconciliation/index.js";
+import { adjustmentAccountSpecs, adjustmentEffectiveAt, canonicalJson } from "../reconciliation/index.js";
 import type { SqlRunner } from "../db/sql.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
@@ -103,11 +106,13 @@ export type AgeBucket = "0-7" | "8-30" | "over-30";
 export interface CashAdjustment {
   postings: PostingInput[];
   description?: string;
+  /** When the entry is effective, overriding the bank's booking date (not in the future). */
+  effectiveAt?: Date;
 }
 
 export interface CashResolutionView {
   note: string;
-  adjustment: { postings: Array<Omit<PostingInput, "amount"> & { amount: string }>; description?: string } | null;
+  adjustment: { postings: Array<Omit<PostingInput, "amount"> & { amount: string }>; description?: string; effectiveAt?: string } | null;
   journalTransactionId: string | null;
   resolvedBy: string;
   resolvedAt: string;
@@ -119,6 +124,8 @@ export interface CashException {
   account: string;
   entry: CashEntryView;
   importedAt: string;
+  /** What the age counts from: the bank's booking date (bookingInstant), else the import. */
+  agedFrom: string;
   ageDays: number;
   status: "open" | "resolved";
   resolution: CashResolutionView | null;
@@ -448,18 +455,23 @@ export class CashReconciliation {
       for (const e of r.report.entries) {
         if (e.exception === null) continue;
         const resolution = resolutions.get(`${r.id}:${e.index}`) ?? null;
+        // An entry has been waiting since the bank booked it, however late its statement came in.
+        const from = bookingInstant(e) ?? r.imported_at;
         all.push({
           statementId: r.id.toString(),
           statement: r.report.statementId,
           account: r.report.account,
           entry: e,
           importedAt: r.imported_at.toISOString(),
-          ageDays: Math.floor((now.getTime() - r.imported_at.getTime()) / 86_400_000),
+          agedFrom: from.toISOString(),
+          ageDays: Math.max(0, Math.floor((now.getTime() - from.getTime()) / 86_400_000)),
           status: resolution === null ? "open" : "resolved",
           resolution,
         });
       }
     }
+    // Oldest first by what the age counts from (a stable sort: statement and entry order within a day).
+    all.sort((a, b) => Date.parse(a.agedFrom) - Date.parse(b.agedFrom));
     const bucket = (days: number): AgeBucket => (days <= 7 ? "0-7" : days <= 30 ? "8-30" : "over-30");
     const openByAge: Record<AgeBucket, number> = { "0-7": 0, "8-30": 0, "over-30": 0 };
     for (const x of all) if (x.status === "open") openByAge[bucket(x.ageDays)]++;
@@ -473,7 +485,14 @@ export class CashReconciliation {
     const entry = statement.entries.find((e) => e.index === index);
     if (entry === undefined) throw CashErrors.statementNotFound(`bank statement ${statementId} has no entry ${index}`, { fields: [{ field: "params.index", message: "unknown entry" }] });
     if (entry.exception === null) throw CashErrors.notAnException(`entry ${index} of bank statement ${statementId} is ${entry.match === null ? "not booked by the bank" : `matched to ${entry.match.kind} ${entry.match.ref}`}: nothing to resolve`);
-    const adjustment = input.adjustment === undefined ? null : { postings: input.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })), ...(input.adjustment.description === undefined ? {} : { description: input.adjustment.description }) };
+    const adjustment =
+      input.adjustment === undefined
+        ? null
+        : {
+            postings: input.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })),
+            ...(input.adjustment.description === undefined ? {} : { description: input.adjustment.description }),
+            ...(input.adjustment.effectiveAt === undefined ? {} : { effectiveAt: input.adjustment.effectiveAt.toISOString() }),
+          };
     const requestHash = createHash("sha256").update(canonicalJson({ note: input.note, adjustment })).digest("hex");
     const replay = async (): Promise<{ status: "exists"; resolution: CashResolutionView } | null> => {
       const [prior] = await this.#o.sql.q(`SELECT * FROM cash_resolutions WHERE statement_id = $1 AND entry_index = $2`, statementId, index);
@@ -487,6 +506,8 @@ export class CashReconciliation {
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
         checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings);
+        // From the stored statement, so a retry after a crash posts the same request.
+        const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date());
         const posted = await this.#o.ledger.post({
           idempotencyKey: `cash:${statementId}:${index}`,
           postings: input.adjustment.postings,
@@ -494,6 +515,7 @@ export class CashReconciliation {
           accounts: [...adjustmentAccountSpecs(input.adjustment.postings), accountSpec(Accounts.bank, entry.currency)],
           metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
           description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
+          effectiveAt,
         });
         transactionId = posted.transaction.id;
       }
@@ -575,6 +597,24 @@ function resolutionOf(r: Record<string, unknown>): CashResolutionView {
     resolvedBy: r["resolved_by"] as string,
     resolvedAt: (r["created_at"] as Date).toISOString(),
   };
+}
+
+/**
+ * The instant a bank booked an entry: its booking date, else its value date. A date (camt's Dt) is a
+ * day in the bank's calendar, taken as its first instant in UTC, so the entry falls in that day's
+ * (and month's) books whatever our zone; a date-time with an offset (DtTm) is that instant, one
+ * without an offset (local to the bank, zone unknown) its day. Null when the statement gives neither.
+ */
+export function bookingInstant(e: Pick<CashEntryView, "bookingDate" | "valueDate">): Date | null {
+  return dayInstant(e.bookingDate) ?? dayInstant(e.valueDate);
+}
+
+function dayInstant(d: string | null): Date | null {
+  const text = d?.trim() ?? "";
+  const m = /^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  if (m === null) return null;
+  const ms = Date.parse(m[3] === undefined ? `${m[1]!}T00:00:00.000Z` : text);
+  return Number.isFinite(ms) ? new Date(ms) : null;
 }
 
 /** `id` appears in `text` as a whole reference (not inside a longer one: "PO-1" is not in "PO-12"). */

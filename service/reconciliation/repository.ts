@@ -4,7 +4,7 @@
  * a run once with all its items, a resolution once per item.
  */
 import type { SqlRunner } from "../db/sql.js";
-import type { AgeBucket, Category, ExceptionEntry, ExceptionQuery, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
+import type { AdjustmentRequest, AgeBucket, Category, ExceptionEntry, ExceptionQuery, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
 
 type Row = Record<string, unknown>;
 
@@ -75,16 +75,24 @@ function toItem(r: Row): ReconItem {
 }
 
 function toResolution(r: Row): Resolution & { requestHash: string } {
-  const adj = r.adjustment === null ? null : json<{ postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string }>(r.adjustment);
+  const adj = r.adjustment === null ? null : json<{ postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string }>(r.adjustment);
   return {
     runId: String(r.run_id),
     itemSeq: Number(r.item_seq),
     note: String(r.note),
-    adjustment: adj === null ? null : { ...adj, postings: adj.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })) },
+    adjustment: adj === null ? null : toAdjustment(adj),
     journalTransactionId: str(r.journal_transaction_id),
     resolvedBy: str(r.resolved_by),
     createdAt: date(r.created_at),
     requestHash: String(r.request_hash),
+  };
+}
+
+function toAdjustment(a: { postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string }): AdjustmentRequest {
+  return {
+    postings: a.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })),
+    ...(a.description === undefined ? {} : { description: a.description }),
+    ...(a.effectiveAt === undefined ? {} : { effectiveAt: new Date(a.effectiveAt) }),
   };
 }
 

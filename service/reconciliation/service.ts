@@ -21,6 +21,7 @@ import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger, t
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
+import { adjustmentEffectiveAt, exceptionInstant } from "./booking.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
 import { COMPATIBLE, Matcher } from "./matcher.js";
@@ -568,7 +569,11 @@ export class ReconciliationService {
    * Resolves one exception: a note and, optionally, an adjusting journal entry posted through the
    * ledger with an idempotency key derived from the exception (`recon:<runId>:<seq>`), so a retry
    * books nothing twice. Written once: the same request again answers `exists`; another request
-   * for the same exception is ENT_RECON_RESOLUTION_CONFLICT.
+   * for the same exception is ENT_RECON_RESOLUTION_CONFLICT. The entry is effective when what it
+   * corrects happened (booking.ts: the report row's instant, else the ledger event's, else the end
+   * of the run's period), or at `adjustment.effectiveAt` when given (not in the future); in a
+   * closed period the ledger books it at the close instant and keeps the instant as
+   * `originalEffectiveAt`.
    */
   async resolve(runId: string, seq: number, input: { note: string; adjustment?: AdjustmentRequest; resolvedBy?: string }): Promise<ResolutionResult> {
     const item = await this.repo.getItem(runId, seq);
@@ -584,6 +589,8 @@ export class ReconciliationService {
 
     let transaction: JournalTransaction | null = null;
     if (adjustment !== null) {
+      // Derived from the stored run and item, so a retry after a crash posts the same request.
+      const effectiveAt = adjustmentEffectiveAt(adjustment.effectiveAt, exceptionInstant(item, (await this.getRun(runId)).periodTo), this.now());
       const metadata: Record<string, string> = { source: "reconciliation", runId, itemSeq: String(seq), category: item.category, gateway: item.gateway };
       if (item.settlementId !== null) metadata["settlementId"] = item.settlementId;
       if (item.sellerId !== null) metadata["sellerId"] = item.sellerId;
@@ -594,6 +601,7 @@ export class ReconciliationService {
           postings: adjustment.postings.map((p) => ({ ...p })),
           metadata,
           description: adjustment.description ?? `Reconciliation adjustment: ${item.category} (run ${runId}, item ${seq})`,
+          effectiveAt,
           accounts: adjustmentAccountSpecs(adjustment.postings),
         });
         transaction = posted.transaction;
@@ -675,15 +683,23 @@ export function runHeader(run: RunRecord): Record<string, unknown> {
 
 /**
  * Account specs for an adjusting entry's postings that a reconciliation (of gateway reports or of
- * bank statements) may open: the gateway's receivable and the platform's reconciliation-difference
- * accounts. Any other account must exist.
+ * bank statements) may open: the gateway's receivable, the platform's reconciliation-difference
+ * accounts `platform:reconciliation:<name>` (debit-normal: costs, charges, differences) and its
+ * suspense accounts `platform:suspense:<name>` (credit-normal). Any other account must exist.
+ *
+ * A suspense account parks money received from someone not yet identified: it is owed until then,
+ * so a credit balance is its normal state, not one to check. It has a family of its own because an
+ * account keeps the normal side it was opened with (its postings' running balances are in those
+ * terms): a `platform:reconciliation:unidentified…` account opened debit-normal stays so, and only
+ * a code no resolution could open before is sure to be opened credit-normal.
  */
 export function adjustmentAccountSpecs(postings: readonly Pick<PostingInput, "account" | "currency">[]): AccountSpec[] {
   const out = new Map<string, AccountSpec>();
   for (const p of postings) {
     const [head, owner, tail] = p.account.split(":");
-    if (head === "platform" && owner === "reconciliation" && tail !== undefined) {
-      out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true });
+    if (head === "platform" && (owner === "reconciliation" || owner === "suspense") && tail !== undefined) {
+      const normalBalance = owner === "suspense" ? "credit" : "debit";
+      out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance, allowNegative: true });
     } else if (head === "gateway" && owner !== undefined && tail === "receivable") {
       out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "gateway", ownerId: owner, normalBalance: "debit", allowNegative: true });
     }

@@ -233,6 +233,8 @@ export interface Resolution {
 export interface AdjustmentRequest {
   postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: bigint }>;
   description?: string;
+  /** When the entry is effective, overriding the instant derived from the exception (booking.ts). */
+  effectiveAt?: Date;
 }
 
 export interface ItemFilter {

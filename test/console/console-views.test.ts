@@ -369,7 +369,7 @@ describe("the console's lists and statements (Chromium)", () => {
         adjustment: {
           postings: [
             { account: "platform:cash:bank", currency: "USD", direction: "debit", amount: "12345" },
-            { account: "platform:reconciliation:unidentified_receipts", currency: "USD", direction: "credit", amount: "12345" },
+            { account: "platform:suspense:unidentified_receipts", currency: "USD", direction: "credit", amount: "12345" },
           ],
         },
       }),

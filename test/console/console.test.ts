@@ -619,7 +619,12 @@ describe("the finance console (Chromium)", () => {
     const open = queue.locator("table.list > tbody > tr");
     await expect.poll(() => open.count()).toBe(1);
     expect(await open.first().textContent()).toContain("123.45 USD");
-    expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 1 · 8-30 days: 0 · over 30 days: 0");
+    // Aged from the bank's booking date (the demo's statement of 20 Dec 2024), not from today's import.
+    expect(await page.getByTestId("open-by-age").textContent()).toBe("Open by age: 0-7 days: 0 · 8-30 days: 0 · over 30 days: 1");
+    const age = open.first().locator("td").nth(6);
+    expect(await age.getAttribute("title")).toMatch(/^since booked on 2024-12-20; imported /);
+    const days = Math.floor((Date.now() - Date.parse("2024-12-20T00:00:00Z")) / 86_400_000);
+    expect(Math.abs(Number.parseInt((await age.textContent()) ?? "", 10) - days)).toBeLessThanOrEqual(1); // either side of a midnight
     // Its references once each: the bank's reference is among the entry's texts too, and ISO 20022's NOTPROVIDED is none.
     const entry = unmatched[0];
     expect(entry?.texts).toContain("NOTPROVIDED");
@@ -695,7 +700,7 @@ describe("the finance console (Chromium)", () => {
     // Proposed from the bank line: the cash moved by exactly the entry, against a line to name.
     await expect.poll(() => panel.getByLabel("Posting 1 account").inputValue()).toBe("platform:cash:bank");
     expect(await panel.getByLabel("Posting 1 amount in minor units").inputValue()).toBe("12345");
-    expect(await panel.getByLabel("Posting 2 account").inputValue()).toBe("platform:reconciliation:unidentified_receipts");
+    expect(await panel.getByLabel("Posting 2 account").inputValue()).toBe("platform:suspense:unidentified_receipts");
     expect(await panel.getByRole("button", { name: "Review" }).isDisabled()).toBe(true); // no note yet
     await panel.getByLabel("Note").fill("Unidentified incoming transfer, held until the payer is known");
 
@@ -724,7 +729,7 @@ describe("the finance console (Chromium)", () => {
     const tx = (await (await api(`/v1/transactions/${txId}`)).json()) as { postings: { account: string; direction: string; amount: string }[] };
     expect(tx.postings.map((p) => [p.account, p.direction, p.amount])).toEqual([
       ["platform:cash:bank", "debit", "12345"],
-      ["platform:reconciliation:unidentified_receipts", "credit", "12345"],
+      ["platform:suspense:unidentified_receipts", "credit", "12345"],
     ]);
     const resolved = ((await (await api("/v1/cash/exceptions?status=resolved")).json()) as { items: { entry: { amount: string }; resolution: { journalTransactionId: string | null; note: string } }[] }).items;
     expect(resolved.map((x) => [x.entry.amount, x.resolution.journalTransactionId, x.resolution.note])).toEqual([["12345", txId, "Unidentified incoming transfer, held until the payer is known"]]);

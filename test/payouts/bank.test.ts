@@ -356,7 +356,8 @@ describe.each(kinds)("bank rail on %s", (kind) => {
       ["2500", "open"],
       [settled.toString(), "open"],
     ]);
-    expect(queue.openByAge).toEqual({ "0-7": 2, "8-30": 0, "over-30": 0 });
+    // Aged from the bank's booking dates (2 and 4 Dec 2024), not from today's import.
+    expect(queue.openByAge).toEqual({ "0-7": 0, "8-30": 0, "over-30": 2 });
     const interest = queue.items[0]!;
     const url = `/v1/cash/statements/${interest.statementId}/entries/${interest.entry.index}/resolution`;
     const body = { note: "November interest", adjustment: { postings: [{ account: "platform:cash:bank", currency: "USD", direction: "debit", amount: "2500" }, { account: "platform:reconciliation:bank_interest", currency: "USD", direction: "credit", amount: "2500" }] } };

@@ -57,7 +57,7 @@ interface CashStatement {
 /** service/http/routes/cash.ts ResolutionView. */
 interface CashResolution {
   note: string;
-  adjustment: { postings: PostingInput[]; description?: string } | null;
+  adjustment: { postings: PostingInput[]; description?: string; effectiveAt?: string } | null;
   journalTransactionId: string | null;
   resolvedBy: string;
   resolvedAt: string;
@@ -70,6 +70,8 @@ interface CashException {
   account: string;
   entry: CashEntry;
   importedAt: string;
+  /** The bank's booking date the age counts from (the import where the statement gives none). */
+  agedFrom: string;
   ageDays: number;
   status: "open" | "resolved";
   resolution: CashResolution | null;
@@ -204,7 +206,8 @@ function proposedPostings(e: CashEntry): PostingInput[] {
   return e.side === "credit"
     ? [
         { account: BANK, currency: e.currency, direction: "debit", amount: e.amount },
-        { account: "platform:reconciliation:unidentified_receipts", currency: e.currency, direction: "credit", amount: e.amount },
+        // A suspense account (credit-normal: money held until its payer is known), not a cost.
+        { account: "platform:suspense:unidentified_receipts", currency: e.currency, direction: "credit", amount: e.amount },
       ]
     : [
         { account: "platform:reconciliation:bank_charges", currency: e.currency, direction: "debit", amount: e.amount },
@@ -268,7 +271,7 @@ function Exceptions(props: { session: Session; location: Location; shown: number
           </select>
         </div>
         <div>
-          <label for="cq-age">Age since import</label>
+          <label for="cq-age">Age since booked</label>
           <select id="cq-age" value={age} onChange={filter("age")}>
             <option value="">any age</option>
             {AGES.map(([k, label]) => (
@@ -328,7 +331,7 @@ function Exceptions(props: { session: Session; location: Location; shown: number
                           <td>
                             <Reference e={x.entry} />
                           </td>
-                          <td title={`imported ${x.importedAt}`}>{x.ageDays} d</td>
+                          <td title={x.agedFrom === x.importedAt ? `since the import, ${x.importedAt} (the statement gives no booking date)` : `since booked on ${x.agedFrom.slice(0, 10)}; imported ${x.importedAt}`}>{x.ageDays} d</td>
                           <td>
                             <Badge value={x.status} />
                           </td>

@@ -50,7 +50,13 @@ export const CashStatementView = Type.Object({
 
 const ResolutionView = Type.Object({
   note: Type.String(),
-  adjustment: Nullable(Type.Object({ postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Type.String() })), description: Type.Optional(Type.String()) })),
+  adjustment: Nullable(
+    Type.Object({
+      postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Type.String() })),
+      description: Type.Optional(Type.String()),
+      effectiveAt: Type.Optional(Type.String({ format: "date-time", description: "The effective instant requested, when one was" })),
+    }),
+  ),
   journalTransactionId: Nullable(Type.String()),
   resolvedBy: Type.String(),
   resolvedAt: Type.String({ format: "date-time" }),
@@ -62,7 +68,8 @@ const ExceptionView = Type.Object({
   account: Type.String(),
   entry: EntryView,
   importedAt: Type.String({ format: "date-time" }),
-  ageDays: Type.Integer({ description: "Days since the statement was imported" }),
+  agedFrom: Type.String({ format: "date-time", description: "What the age counts from: the bank's booking date (else value date) at 00:00 UTC, or importedAt when the statement gives no date" }),
+  ageDays: Type.Integer({ description: "Whole days since agedFrom" }),
   status: Type.String({ enum: ["open", "resolved"] }),
   resolution: Nullable(ResolutionView),
 });
@@ -126,7 +133,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAG],
       summary: "The bank statements' unmatched entries, oldest first",
-      description: "Every `unmatched` entry across imported statements with its age since import, open or resolved (with its note and adjusting entry); `openByAge` counts the open ones per bucket (0-7, 8-30, over 30 days).",
+      description: "Every `unmatched` entry across imported statements with its age since the bank booked it (`agedFrom`: its booking date, else its value date, at 00:00 UTC; the import only where the statement gives no date), open or resolved (with its note and adjusting entry); `openByAge` counts the open ones per bucket (0-7, 8-30, over 30 days).",
       security: bearer,
       querystring: Type.Object(
         { status: Type.Optional(Type.String({ enum: ["open", "resolved"] })), age: Type.Optional(Type.String({ enum: ["0-7", "8-30", "over-30"] })), limit: Type.Optional(LimitQuery) },
@@ -145,7 +152,7 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Resolve an unmatched bank statement entry",
       description:
-        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open what a gateway reconciliation's may: `platform:reconciliation:*` and a gateway's receivable; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:reconciliation:unidentified_receipts`. The entry must move `platform:cash:bank` by exactly the bank entry's amount in its currency (a debit for a credit on the statement) and nothing else of it, and no `seller:*` account: else 422 ENT_CASH_ADJUSTMENT_INVALID. Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
+        "A note and, where the books lack the money (bank charges, interest, an unidentified credit), an adjusting journal entry posted through the ledger (it may open what a gateway reconciliation's may: `platform:reconciliation:*` debit-normal, `platform:suspense:*` credit-normal, and a gateway's receivable; any other account must exist; it must balance per currency), e.g. Dr `platform:cash:bank`, Cr `platform:suspense:unidentified_receipts` for a credit nobody can name yet. The entry must move `platform:cash:bank` by exactly the bank entry's amount in its currency (a debit for a credit on the statement) and nothing else of it, and no `seller:*` account: else 422 ENT_CASH_ADJUSTMENT_INVALID. The entry is effective when the bank booked it: its booking date (else value date) at 00:00 UTC, or the instant of a booking date-time with an offset, or the import when the statement gives no date; `adjustment.effectiveAt` overrides it (not in the future, else 400 ENT_REQUEST_VALIDATION naming `adjustment.effectiveAt`). An instant in a closed period is booked at the close instant, the instant kept as `metadata.originalEffectiveAt` (a closed period never changes). Once per entry: the same request again answers 200 `exists`, another one 409 ENT_CASH_RESOLUTION_CONFLICT; a matched entry is 409 ENT_CASH_NOT_AN_EXCEPTION.",
       security: bearer,
       params: Type.Object({ id: StatementParams.properties.id, index: Type.String({ pattern: "^[1-9][0-9]{0,5}$", description: "The entry's index in the statement (1-based)" }) }),
       body: ResolutionBody,
@@ -156,7 +163,15 @@ export async function cashRoutes(app: FastifyInstance): Promise<void> {
     const b = request.body as ResolutionBody;
     const r = await app.services.cash.resolve(BigInt(id), Number(index), {
       note: b.note,
-      ...(b.adjustment === undefined ? {} : { adjustment: { postings: b.adjustment.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })), ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }) } }),
+      ...(b.adjustment === undefined
+        ? {}
+        : {
+            adjustment: {
+              postings: b.adjustment.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })),
+              ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }),
+              ...(b.adjustment.effectiveAt === undefined ? {} : { effectiveAt: new Date(b.adjustment.effectiveAt) }),
+            },
+          }),
       by: actorOf(request.principal),
     });
     return reply.status(r.status === "created" ? 201 : 200).send(r);

@@ -117,6 +117,11 @@ export const ResolutionBody = Type.Object(
         {
           postings: Type.Array(PostingBody, { minItems: 2, maxItems: 50 }),
           description: Type.Optional(Text(500)),
+          effectiveAt: Type.Optional({
+            ...DateTime,
+            description:
+              "When the entry is effective, overriding the instant of what it corrects (a report row's time; a bank entry's booking date at 00:00 UTC); not in the future (else 400 ENT_REQUEST_VALIDATION naming adjustment.effectiveAt). In a closed period the ledger books it at the close instant and keeps this instant as metadata.originalEffectiveAt",
+          }),
         },
         { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" },
       ),
@@ -130,7 +135,13 @@ const ResolutionView = Type.Object({
   runId: Type.String(),
   itemSeq: Type.Integer(),
   note: Type.String(),
-  adjustment: Nullable(Type.Object({ postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Amount })), description: Type.Optional(Type.String()) })),
+  adjustment: Nullable(
+    Type.Object({
+      postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Amount })),
+      description: Type.Optional(Type.String()),
+      effectiveAt: Type.Optional(Type.String({ format: "date-time", description: "The effective instant requested, when one was" })),
+    }),
+  ),
   journalTransactionId: Nullable(Type.String()),
   resolvedBy: Nullable(Type.String()),
   createdAt: Type.String({ format: "date-time" }),
@@ -184,7 +195,10 @@ function runView(r: RunRecord) {
 function resolutionView(r: Resolution) {
   return {
     ...r,
-    adjustment: r.adjustment === null ? null : { ...r.adjustment, postings: r.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })) },
+    adjustment:
+      r.adjustment === null
+        ? null
+        : { ...r.adjustment, postings: r.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })), ...(r.adjustment.effectiveAt === undefined ? {} : { effectiveAt: r.adjustment.effectiveAt.toISOString() }) },
     createdAt: r.createdAt.toISOString(),
   };
 }
@@ -542,7 +556,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     schema: {
       tags: [TAG],
       summary: "Resolve an exception: a note and, optionally, an adjusting journal entry",
-      description: "The adjusting entry is posted through the ledger with the idempotency key `recon:<runId>:<itemId>`; accounts `gateway:<g>:receivable` and `platform:reconciliation:<name>` are opened on first use, any other must exist. Written once: the same request again answers 200 `exists`, another one ENT_RECON_RESOLUTION_CONFLICT.",
+      description: "The adjusting entry is posted through the ledger with the idempotency key `recon:<runId>:<itemId>`, effective when what it corrects happened: the report row's instant (the latest of its rows), else the ledger event's, else the last instant of the run's period (a total over the period); `adjustment.effectiveAt` overrides it (not in the future, else 400 ENT_REQUEST_VALIDATION naming `adjustment.effectiveAt`). An instant in a closed period is booked at the close instant, the instant kept as `metadata.originalEffectiveAt` (a closed period never changes). Accounts `gateway:<g>:receivable`, `platform:reconciliation:<name>` (debit-normal) and `platform:suspense:<name>` (credit-normal: money held until its payer is known) are opened on first use, any other must exist. Written once: the same request again answers 200 `exists`, another one ENT_RECON_RESOLUTION_CONFLICT.",
       security: bearer,
       params: Type.Object({ id: RunId, itemId: Type.String({ pattern: "^[1-9][0-9]{0,8}$" }) }),
       body: ResolutionBody,
@@ -563,6 +577,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
             adjustment: {
               postings: b.adjustment.postings.map((p) => ({ account: p.account, currency: p.currency, direction: p.direction, amount: BigInt(p.amount) })),
               ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }),
+              ...(b.adjustment.effectiveAt === undefined ? {} : { effectiveAt: new Date(b.adjustment.effectiveAt) }),
             },
           }),
       ...(who(request) === undefined ? {} : { resolvedBy: who(request)! }),
