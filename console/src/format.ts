@@ -40,6 +40,16 @@ export function sumMinor(values: readonly string[]): string {
   return values.reduce((a, v) => a + BigInt(v), 0n).toString();
 }
 
+/**
+ * A rate in basis points as a percentage, exactly (integer arithmetic, no float's 7.249999): 2100 ->
+ * "21%", 725 -> "7.25%", 1750 -> "17.5%", 5 -> "0.05%".
+ */
+export function formatBps(bps: number): string {
+  if (!Number.isInteger(bps) || bps < 0) return `${bps} bps`;
+  const fraction = String(bps % 100).padStart(2, "0").replace(/0+$/, "");
+  return `${Math.trunc(bps / 100)}${fraction === "" ? "" : `.${fraction}`}%`;
+}
+
 /** A local date and time for the reader ("2024-12-10 10:00"), in `timeZone` (default: the browser's). */
 export function formatLocal(iso: string, timeZone?: string): string {
   const d = new Date(iso);

@@ -20,6 +20,7 @@ import { Anchoring } from "./views/Anchoring";
 import { Journal } from "./views/Journal";
 import { Books } from "./views/Books";
 import { PeriodCloseView } from "./views/Closes";
+import { TaxReturns } from "./views/Tax";
 import { Cash, CashStatementView } from "./views/Cash";
 import { WebhookDeliveryView, WebhookEndpointView, Webhooks } from "./views/Webhooks";
 import "./style.css";
@@ -42,6 +43,7 @@ const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
   ["/books", Books],
   ["/books/closes/:id", PeriodCloseView],
   ["/books/closes/:id/proof", PeriodProofView],
+  ["/tax", TaxReturns],
   ["/reconciliation", Reconciliation],
   ["/cash", Cash],
   ["/cash/statements/:id", CashStatementView],
@@ -60,6 +62,7 @@ const NAV: [string, string, ((s: Session) => boolean)?][] = [
   ["/journal", "Journal"],
   ["/accounts", "Accounts"],
   ["/books", "Books"],
+  ["/tax", "Tax"],
   ["/reconciliation", "Reconciliation"],
   ["/cash", "Cash"],
   ["/payouts", "Payouts"],

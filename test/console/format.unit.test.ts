@@ -4,6 +4,7 @@ import {
   closingAt,
   exponentOf,
   formatAmount,
+  formatBps,
   formatLocal,
   formatMoney,
   instantInWords,
@@ -47,6 +48,11 @@ describe("console formatting", () => {
   it("sums minor units exactly past 2^53", () => {
     expect(sumMinor(["9007199254740993", "1", "-2"])).toBe("9007199254740992");
     expect(sumMinor([])).toBe("0");
+  });
+
+  it("shows a tax rate's basis points as a percentage, exactly", () => {
+    expect([2100, 725, 1750, 6000, 5, 0].map(formatBps)).toEqual(["21%", "7.25%", "17.5%", "60%", "0.05%", "0%"]);
+    expect(formatBps(-1)).toBe("-1 bps");
   });
 
   it("shows an instant in the reader's zone and the UTC instant as its title", () => {

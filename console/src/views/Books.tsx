@@ -7,8 +7,9 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api";
-import { isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, monthOf, parseMonth, utcOffset } from "../format";
+import { isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds, monthOf, parseMonth, utcOffset } from "../format";
 import type { ViewProps } from "../main";
+import { fromMonth, NOT_A_MONTH, NOT_AN_INSTANT, periodForm, type PeriodForm } from "../period";
 import { href, navigate, type Location } from "../router";
 import { ErrorBox, LocalTimeInput, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
 import { Closes } from "./Closes";
@@ -26,34 +27,6 @@ interface TrialBalance {
 
 /** The form fields the service's problems name, in the words of the form's labels. */
 const TB_LABELS = { "query.from": "Effective from", "query.to": "Effective before" } as const;
-
-/**
- * The period form: a month (in the reader's zone or UTC's) or the two instants. The month field is
- * the browser's own (a month, then a year, each typed in its part): it is read once it is left or
- * the form is sent, never rebuilt while typed (a year's first digit is year 0002 until the rest comes).
- */
-interface PeriodForm {
-  from: string;
-  to: string;
-  month: string;
-  zone: "local" | "utc";
-  /** The month was typed since the instants were last set from it. */
-  monthDirty: boolean;
-}
-
-function periodForm(fromIso: string, toIso: string): PeriodForm {
-  const m = fromIso !== "" && toIso !== "" ? monthOf(fromIso, toIso) : null;
-  return { from: isoToLocalInput(fromIso), to: isoToLocalInput(toIso), month: m?.month ?? "", zone: m?.zone ?? "local", monthDirty: false };
-}
-
-/** The form with its instants set from its month, or null when the month is not a complete one. */
-function fromMonth(f: PeriodForm): PeriodForm | null {
-  const b = monthBounds(f.month, f.zone);
-  return b === null ? null : { ...f, ...b, monthDirty: false };
-}
-
-const NOT_A_MONTH = "is not a month the ledger can take: choose a month and a year of four digits";
-const NOT_AN_INSTANT = "is not a date and time the ledger can take: a day, a month, a year of four digits and a time";
 
 /** The trial balance of the URL's period; `refresh` changes when something was booked into it (a revaluation). */
 function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.Element {
