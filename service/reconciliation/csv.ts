@@ -9,8 +9,13 @@
  *
  * Malformed input never throws and is never skipped silently: a stray quote inside an unquoted
  * field or text after a closing quote makes the RECORD malformed (reported with its line, parsing
- * goes on at the next line end); an unterminated quote makes the rest of the file unreadable, which
- * is reported once with the line where the quote opened and the line where the file ends.
+ * goes on at the next line end). A malformed record that ran on over several physical lines (a
+ * quoted field opened by a stray quote, closed lines later by the next quote, or never closed, or
+ * not closed within the record cap) is reported on the line it started, and reading resumes at the
+ * NEXT PHYSICAL LINE: one stray quote must not swallow the rows after it. (Those lines hold no quote
+ * up to the one that closed the field, so each of them is read as a record of its own; a legitimate
+ * multi-line field fails only with its record, whose continuation lines then fail or are read as
+ * what they are.) A physical line longer than the cap is refused and dropped up to its line end.
  *
  * Why hand-written: no CSV dependency is installed, and the hot loop here (charCodeAt scanning,
  * slices of the chunk) parses a 150 MB report in about a second.
@@ -51,9 +56,10 @@ export class CsvReader {
   /** Line the carried (incomplete) record starts on. */
   private line = 1;
   private started = false;
-  /** Set once an unterminated quote made the rest unreadable: lines are only counted from then on. */
-  private poisoned: { line: number } | null = null;
-  private poisonLines = 0;
+  /** Set while the rest of a physical line longer than the cap is dropped (it was reported). */
+  private skipping = false;
+  /** The skipped line ended with a CR last in a chunk: an LF first in the next one is its CRLF. */
+  private dropLf = false;
   private empty = true;
   private endsWithLineEnd = false;
   private delim = COMMA;
@@ -67,7 +73,7 @@ export class CsvReader {
 
   /** Physical lines of the text read (after `end()`: of the whole file; a final line end opens no new line). */
   get lineCount(): number {
-    const ends = this.line - 1 + this.poisonLines;
+    const ends = this.line - 1;
     return this.empty ? 0 : ends + (this.endsWithLineEnd ? 0 : 1);
   }
 
@@ -86,10 +92,19 @@ export class CsvReader {
     this.empty = false;
     const last = text.charCodeAt(text.length - 1);
     this.endsWithLineEnd = last === LF || last === CR;
-    if (this.poisoned !== null) {
-      this.poisonLines += countLineEnds(text, 0, text.length);
-      return;
+    if (this.dropLf) {
+      this.dropLf = false;
+      if (text.charCodeAt(0) === LF) text = text.slice(1);
     }
+    if (this.skipping) {
+      const next = afterLineEnd(text, 0);
+      if (next < 0) return;
+      this.skipping = false;
+      this.dropLf = next === text.length && text.charCodeAt(next - 1) === CR;
+      this.line++;
+      text = text.slice(next);
+    }
+    if (text.length === 0) return;
     const buf = this.carry.length === 0 ? text : this.carry + text;
     this.carry = buf.slice(this.scan(buf, false));
     if (this.carry.length > this.maxRecordChars) this.tooLong();
@@ -98,10 +113,6 @@ export class CsvReader {
   end(): void {
     const rest = this.decoder.end();
     if (rest.length > 0) this.pushText(rest);
-    if (this.poisoned !== null) {
-      this.finishPoisoned();
-      return;
-    }
     if (this.carry.length > 0) {
       const buf = this.carry;
       this.carry = "";
@@ -126,21 +137,27 @@ export class CsvReader {
   }
 
   private tooLong(): void {
-    // The carried record never ended within the cap: treat as an unterminated quote if it has one.
-    const opened = this.line;
-    this.poisoned = { line: opened };
-    this.poisonLines = countLineEnds(this.carry, 0, this.carry.length);
-    this.carry = "";
-  }
-
-  private finishPoisoned(): void {
-    const from = this.poisoned!.line;
-    const last = this.lineCount;
-    this.sink.problem({
-      line: from,
-      code: "unterminated_quote",
-      message: `a quoted field opened on line ${from} is never closed (or a record exceeds ${this.maxRecordChars} characters): lines ${from}-${last} could not be read`,
-    });
+    // The carried record never ended within the cap: a quoted field that is never closed (or
+    // closed megabytes later). Refuse its first line and read on from the next physical line.
+    while (this.carry.length > this.maxRecordChars) {
+      const next = afterLineEnd(this.carry, 0);
+      if (next === this.carry.length) return; // a CR last may be half a CRLF: decide with the next chunk
+      if (next < 0) {
+        // One physical line longer than the cap: refused; what is left of it is dropped as it comes.
+        this.sink.problem({ line: this.line, code: "too_long", message: `line ${this.line} is longer than ${this.maxRecordChars} characters: it is refused, reading resumes at the next line` });
+        this.skipping = true;
+        this.carry = "";
+        return;
+      }
+      this.sink.problem({
+        line: this.line,
+        code: "unterminated_quote",
+        message: `a quoted field opened on line ${this.line} is not closed within ${this.maxRecordChars} characters: line ${this.line} is refused, reading resumes at line ${this.line + 1}`,
+      });
+      this.line++;
+      const rest = this.carry.slice(next);
+      this.carry = rest.slice(this.scan(rest, false));
+    }
   }
 
   /**
@@ -173,6 +190,10 @@ export class CsvReader {
       }
       const fields: string[] = [];
       let bad: CsvProblem | null = null;
+      // Set when a quoted field of the record holds a line end: a malformed record then refuses
+      // only its first line, and reading resumes at the next physical line (see the header).
+      let spanned = false;
+      let resume = false;
       // One record.
       for (;;) {
         if (i < n && buf.charCodeAt(i) === QUOTE) {
@@ -184,7 +205,11 @@ export class CsvReader {
           for (;;) {
             const k = buf.indexOf('"', j);
             if (k < 0) break;
-            line += countLineEnds(buf, j, k);
+            const ends = countLineEnds(buf, j, k);
+            if (ends > 0) {
+              line += ends;
+              spanned = true;
+            }
             if (k + 1 < n && buf.charCodeAt(k + 1) === QUOTE) {
               value += buf.slice(j, k + 1);
               j = k + 2;
@@ -200,14 +225,22 @@ export class CsvReader {
               this.line = startLine;
               return start;
             }
-            // End of file inside a quoted field: the record and everything after it is unreadable.
-            this.line = startLine + countLineEnds(buf, start, n);
+            // End of file inside a quoted field: its record's first line is refused, the lines
+            // after it are read again as records of their own.
+            const next = afterLineEnd(buf, start);
+            if (next < 0 || next >= n) {
+              this.line = startLine + countLineEnds(buf, start, n);
+              this.sink.problem({ line: startLine, code: "unterminated_quote", message: `a quoted field opened on line ${openLine} is never closed` });
+              return n;
+            }
             this.sink.problem({
               line: startLine,
               code: "unterminated_quote",
-              message: `a quoted field opened on line ${openLine} is never closed: lines ${startLine}-${this.lineCount} could not be read`,
+              message: `a quoted field opened on line ${openLine} is never closed: line ${startLine} is refused, reading resumes at line ${startLine + 1}`,
             });
-            return n;
+            bad = null;
+            resume = true;
+            break;
           }
           fields.push(value);
           i = closed + 1;
@@ -215,7 +248,7 @@ export class CsvReader {
           if (i < n) {
             const c = buf.charCodeAt(i);
             if (c !== this.delim && c !== LF && c !== CR) {
-              bad ??= { line: startLine, code: "quote", message: `text after the closing quote of field ${fields.length}` };
+              bad ??= { line: startLine, code: "quote", message: `text after the closing quote of field ${fields.length}${spanned ? ` on line ${line}` : ""}` };
               // Resynchronise at the next delimiter or line end.
               while (i < n) {
                 const d = buf.charCodeAt(i);
@@ -265,12 +298,33 @@ export class CsvReader {
         line++;
         break;
       }
+      if (resume || (bad !== null && spanned)) {
+        // A malformed record over several lines refuses only its first line (see the header).
+        if (bad !== null) {
+          this.sink.problem({ ...bad, message: `${bad.message} (a quoted field ran on from line ${startLine} over line ends, opened by a stray quote or never closed as it should): line ${startLine} is refused, reading resumes at line ${startLine + 1}` });
+        }
+        i = afterLineEnd(buf, start);
+        line = startLine + 1;
+        nextQuote = -2;
+        nextCr = -2;
+        continue;
+      }
       if (bad !== null) this.sink.problem(bad);
       else if (!(fields.length === 1 && fields[0] === "")) this.sink.record({ line: startLine, fields });
     }
     this.line = line;
     return n;
   }
+}
+
+/** The index just after the first line end (CRLF, LF or a lone CR) at or after `from`; -1 when none. */
+function afterLineEnd(s: string, from: number): number {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === LF) return i + 1;
+    if (c === CR) return i + 1 < s.length && s.charCodeAt(i + 1) === LF ? i + 2 : i + 1;
+  }
+  return -1;
 }
 
 function countLineEnds(s: string, from: number, to: number): number {

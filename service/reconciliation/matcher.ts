@@ -16,9 +16,11 @@ import { SETTLEMENT_CURRENCY, type SettlementEventType } from "../settlement/ind
 import type { ChainView } from "./chain-view.js";
 import { BigColumn, EventCode, fnv1a, type LedgerWindow } from "./ledger-window.js";
 import { stateAtLeast, type MatchingRules } from "./rules.js";
-import type { ReconItem, ReportFormat, ReportRow, RowKind, RuleName, RunSummary } from "./types.js";
+import type { RefusedAtImport, ReconItem, ReportFormat, ReportRow, RowKind, RuleName, RunSummary } from "./types.js";
 
 const HOUR = 3_600_000;
+/** Lines of refused records named per import (the import lists them all). */
+const REFUSED_LINES_SHOWN = 20;
 
 export interface MatchSource {
   importId: string;
@@ -114,6 +116,9 @@ export class Matcher {
   private readonly batchNet = new Map<string, { net: bigint; rows: number }>();
   private payoutChecked = 0;
   private payoutMismatched = 0;
+  /** Per source: records refused at import (this run cannot read them), their first lines, the last line seen. */
+  private readonly refused = new Map<number, { rows: number; lines: number[]; last: number }>();
+  private refusedSummary: RefusedAtImport = { rows: 0, imports: [], note: null };
 
   constructor(private readonly o: MatcherOptions) {
     this.w = o.window;
@@ -218,6 +223,41 @@ export class Matcher {
     this.matchedRows++;
     this.byRule[rule] = (this.byRule[rule] ?? 0) + 1;
     this.matchedHash.update(`${this.o.sources[r.source]?.importId ?? r.source}:${r.line}>${this.w.eventId(i)}:${rule}\n`);
+  }
+
+  /**
+   * An error of a record of import `source` that was refused at import (reported per error, in
+   * file order: a record with several errors counts once). Such a row is in no sum of the run, so
+   * what it would have matched or paid out looks wrong: the messages say so.
+   */
+  refusedRecord(source: number, line: number): void {
+    let s = this.refused.get(source);
+    if (s === undefined) this.refused.set(source, (s = { rows: 0, lines: [], last: -1 }));
+    if (line === s.last) return;
+    s.last = line;
+    s.rows++;
+    if (s.lines.length < REFUSED_LINES_SHOWN) s.lines.push(line);
+  }
+
+  /** The reason of an exception a refused row may explain, with the refused rows named. */
+  private withRefused(reason: string): string {
+    const note = this.refusedSummary.note;
+    return note === null ? reason : `${reason}. ${note}`;
+  }
+
+  private refusedEvidence(): Record<string, unknown> {
+    return this.refusedSummary.rows === 0 ? {} : { refusedAtImport: { rows: this.refusedSummary.rows, imports: this.refusedSummary.imports } };
+  }
+
+  private summariseRefused(): void {
+    const imports = [...this.refused.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([source, s]) => ({ importId: this.o.sources[source]?.importId ?? String(source), rows: s.rows, lines: s.lines }));
+    const rows = imports.reduce((n, i) => n + i.rows, 0);
+    if (rows === 0) return;
+    const named = imports.map((i) => `import ${i.importId}, line${i.rows === 1 ? "" : "s"} ${i.lines.join(", ")}${i.rows > i.lines.length ? ` and ${i.rows - i.lines.length} more` : ""}`).join("; ");
+    const note = `${rows} row${rows === 1 ? " was" : "s were"} refused at import and ${rows === 1 ? "is" : "are"} not in this run (${named}): check ${rows === 1 ? "it" : "them"} first, a refused row may be the one missing here (GET /v1/reconciliation/imports/<id> lists why)`;
+    this.refusedSummary = { rows, imports, note };
   }
 
   /** One validated report row. Rows must come in file order per import. */
@@ -502,6 +542,7 @@ export class Matcher {
 
   /** Everything after the stream: amounts, fallbacks, payouts, what is left, then the chain. */
   async finish(chain: ChainView | null): Promise<MatchOutcome> {
+    this.summariseRefused();
     this.evaluateMatched();
     const remaining = this.fallbacks();
     this.feeTotals();
@@ -526,6 +567,7 @@ export class Matcher {
         payoutBatches: { checked: this.payoutChecked, mismatched: this.payoutMismatched },
         chain: chainSummary,
         leftoverCapped: this.leftoverCapped,
+        refusedAtImport: this.refusedSummary,
       },
     };
   }
@@ -827,7 +869,8 @@ export class Matcher {
         difference: reportTotal - ledgerTotal,
         evidence: {
           field: "gatewayFee",
-          reason: "fee rows of the report vs the fee adjustments booked in the period, in total",
+          reason: this.withRefused("fee rows of the report vs the fee adjustments booked in the period, in total"),
+          ...this.refusedEvidence(),
           toleranceMinor: this.rules.feeToleranceMinor,
           report: rows.slice(0, 100).map((r) => this.rowEvidence(r)),
           ledgerEvents: events.slice(0, 100).map((i) => ({ gatewayEventId: w.eventId(i), gatewayFee: w.fee.get(i).toString(), journalTransactionId: w.journalOf(i) })),
@@ -886,7 +929,8 @@ export class Matcher {
           difference: paid - settled.net,
           evidence: {
             field: "payout",
-            reason: "the payout differs from the net of the rows it pays out",
+            reason: this.withRefused("the payout differs from the net of the rows it pays out"),
+            ...this.refusedEvidence(),
             batch,
             rowsInBatch: settled.rows,
             netOfRows: settled.net.toString(),
@@ -920,9 +964,12 @@ export class Matcher {
         ledgerAmount: this.comparable(i),
         difference: null,
         evidence: {
-          reason: late
-            ? "not in the report, but booked within the settlement lag before the end of the period: expected in a later report"
-            : "the ledger booked this gateway event; no row of the report matches it under any rule",
+          reason: this.withRefused(
+            late
+              ? "not in the report, but booked within the settlement lag before the end of the period: expected in a later report"
+              : "the ledger booked this gateway event; no row of the report matches it under any rule",
+          ),
+          ...this.refusedEvidence(),
           settlementLagHours: this.rules.settlementLagHours,
           ledger: this.ledgerEvidence(i),
         },

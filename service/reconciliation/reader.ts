@@ -20,6 +20,13 @@ export class ReportReader {
   private readonly csv: CsvReader;
   private decoder: RowDecoder | null = null;
   header: string[] | null = null;
+  /** Records refused (malformed, or not a valid row): each has one or more errors, one per cell at fault. */
+  refusedCount = 0;
+  private recordFailed = false;
+  private readonly onError = (e: ImportError): void => {
+    this.recordFailed = true;
+    this.handlers.error(e);
+  };
 
   constructor(
     readonly format: ReportFormat,
@@ -62,7 +69,9 @@ export class ReportReader {
       }
       return;
     }
-    const row = this.decoder(r.fields, r.line, this.source, (e) => this.handlers.error(e));
+    this.recordFailed = false;
+    const row = this.decoder(r.fields, r.line, this.source, this.onError);
+    if (this.recordFailed) this.refusedCount++;
     if (row !== null) this.handlers.row(row);
   }
 
@@ -73,6 +82,7 @@ export class ReportReader {
         details: { line: p.line },
       });
     }
+    this.refusedCount++;
     this.handlers.error({ line: p.line, column: null, code: p.code, message: p.message });
   }
 }

@@ -20,6 +20,7 @@ function toImport(r: Row): ImportRecord {
     gateway: String(r.gateway),
     format: String(r.format) as ReportFormat,
     sha256: String(r.sha256),
+    contentSha256: str(r.content_sha256),
     fileName: str(r.file_name),
     byteSize: BigInt(String(r.byte_size)),
     lineCount: Number(r.line_count),
@@ -101,7 +102,7 @@ const EXCEPTIONS_BASE = `
       WITH items AS (
         SELECT i.*, u.gateway, u.finished_at,
                recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
-                                  i.report_amount, i.ledger_amount, i.difference) AS exception_id,
+                                  i.report_amount, i.ledger_amount, i.difference, i.evidence) AS exception_id,
                EXISTS (SELECT 1 FROM recon_resolutions r WHERE r.run_id = i.run_id AND r.item_seq = i.seq) AS resolved
           FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
          WHERE ($1::text IS NULL OR u.gateway = $1::text)
@@ -115,15 +116,15 @@ const EXCEPTIONS_BASE = `
 export class ReconRepository {
   constructor(private readonly sql: SqlRunner) {}
 
-  /** Writes an import, its file chunks and its errors in one transaction. Throws on a sha256 conflict (unique violation). */
+  /** Writes an import, its file chunks and its errors in one transaction. Throws on a sha256 or content_sha256 conflict (unique violation). */
   async insertImport(rec: ImportRecord, chunks: AsyncIterable<Uint8Array>, errors: readonly ImportError[]): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.q(
         `INSERT INTO recon_imports (id, gateway, format, sha256, file_name, byte_size, line_count, row_count, error_count,
-           min_occurred_at, max_occurred_at, summary, imported_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)`,
+           min_occurred_at, max_occurred_at, summary, imported_by, created_at, content_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)`,
         rec.id, rec.gateway, rec.format, rec.sha256, rec.fileName, rec.byteSize, rec.lineCount, rec.rowCount, rec.errorCount,
-        rec.minOccurredAt, rec.maxOccurredAt, JSON.stringify(rec.summary), rec.importedBy, rec.createdAt,
+        rec.minOccurredAt, rec.maxOccurredAt, JSON.stringify(rec.summary), rec.importedBy, rec.createdAt, rec.contentSha256,
       );
       let seq = 0;
       for await (const chunk of chunks) {
@@ -143,8 +144,12 @@ export class ReconRepository {
     });
   }
 
-  async findImportBySha(sha256: string): Promise<ImportRecord | null> {
-    const rows = await this.sql.q(`SELECT * FROM recon_imports WHERE sha256 = $1`, sha256);
+  /** The import of these bytes, else the import of the same content (content-hash.ts) in other bytes. */
+  async findImportBySha(sha256: string, contentSha256: string): Promise<ImportRecord | null> {
+    const rows = await this.sql.q(
+      `SELECT * FROM recon_imports WHERE sha256 = $1 OR content_sha256 = $2 ORDER BY (sha256 = $1) DESC LIMIT 1`,
+      sha256, contentSha256,
+    );
     return rows[0] === undefined ? null : toImport(rows[0]);
   }
 
@@ -282,7 +287,8 @@ export class ReconRepository {
 
   /**
    * An exception keeps its identity across runs: `recon_exception_id` (SQL, migration
-   * 20261203150000: gateway, category, currency, references, amounts), the same identity the
+   * 20261218010000: gateway, category, currency, references, amounts, and the batch and instant of
+   * the report row it stands for, so two charges of one amount are two exceptions), the same identity the
    * exception queue groups by. Resolutions of the same exception in earlier runs are
    * carried to the items of `runId` (`seq` only, or every item) that have none: a re-run shows them
    * resolved, linked to the same adjusting entry, and resolving them again cannot book a second
@@ -302,9 +308,9 @@ export class ReconRepository {
          JOIN recon_run_items e ON e.run_id = r.run_id AND e.seq = r.item_seq
          JOIN recon_runs eu ON eu.id = e.run_id
               AND recon_exception_id(eu.gateway, e.category, e.currency, e.gateway_reference, e.gateway_event_id, e.settlement_id,
-                                     e.report_amount, e.ledger_amount, e.difference)
+                                     e.report_amount, e.ledger_amount, e.difference, e.evidence)
                 = recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
-                                     i.report_amount, i.ledger_amount, i.difference)
+                                     i.report_amount, i.ledger_amount, i.difference, i.evidence)
         WHERE i.run_id = $1 AND ($2::int IS NULL OR i.seq = $2::int)
           AND NOT EXISTS (SELECT 1 FROM recon_resolutions x WHERE x.run_id = i.run_id AND x.item_seq = i.seq)
         ORDER BY i.seq, r.created_at, r.run_id
@@ -369,7 +375,7 @@ export class ReconRepository {
     const known = await this.sql.q(
       `SELECT 1 FROM recon_run_items i JOIN recon_runs u ON u.id = i.run_id
         WHERE recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
-                                 i.report_amount, i.ledger_amount, i.difference) = $1 LIMIT 1`,
+                                 i.report_amount, i.ledger_amount, i.difference, i.evidence) = $1 LIMIT 1`,
       exceptionId,
     );
     if (known.length === 0) return false;

@@ -25,6 +25,7 @@ import { adjustmentEffectiveAt, exceptionInstant } from "./booking.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
 import { COMPATIBLE, Matcher } from "./matcher.js";
+import { ContentHash } from "./content-hash.js";
 import { ReportReader } from "./reader.js";
 import { PayoutRemittances, type BookedSide } from "./remittances.js";
 import type { ReconRepository } from "./repository.js";
@@ -118,8 +119,10 @@ export class ReconciliationService {
    * Streams a report in: every chunk is hashed, parsed and validated (rows counted, malformed
    * records collected with their line) and compressed to a temporary file; nothing of the file is
    * held in memory. Then, if these bytes were never imported, the file, the summary and the errors
-   * are stored in one transaction. The same bytes again answer `exists` with the original import
-   * (under another format or gateway: ENT_RECON_DUPLICATE_IMPORT).
+   * are stored in one transaction. The same bytes again, or the same content in other bytes (a
+   * copy re-saved with other line endings, without its byte order mark, with blank lines at its
+   * end: content-hash.ts), answer `exists` with the original import (under another format or
+   * gateway: ENT_RECON_DUPLICATE_IMPORT).
    */
   async importReport(input: {
     format: string;
@@ -144,7 +147,7 @@ export class ReconciliationService {
     }
 
     const errors: ImportError[] = [];
-    let errorCount = 0;
+    let errorEntries = 0;
     let rowCount = 0;
     let minAt = Infinity;
     let maxAt = -Infinity;
@@ -159,7 +162,7 @@ export class ReconciliationService {
         if (r.occurredAt > maxAt) maxAt = r.occurredAt;
       },
       error: (e) => {
-        errorCount++;
+        errorEntries++;
         if (errors.length < this.maxStoredErrors) errors.push(e);
       },
     }, timeZone === undefined ? {} : { timeZone });
@@ -168,6 +171,7 @@ export class ReconciliationService {
     const path = join(dir, "report.deflate");
     try {
       const hash = createHash("sha256");
+      const content = new ContentHash();
       let bytes = 0;
       const deflate = createDeflateRaw({ level: 1 });
       const out = createWriteStream(path);
@@ -180,6 +184,7 @@ export class ReconciliationService {
             throw ReconErrors.importTooLarge(`the report exceeds ${this.maxImportBytes} bytes`, { details: { maxBytes: this.maxImportBytes } });
           }
           hash.update(chunk);
+          content.update(chunk);
           reader.pushBytes(chunk);
           if (!deflate.write(chunk)) await new Promise<void>((resolve) => deflate.once("drain", resolve));
         }
@@ -193,7 +198,8 @@ export class ReconciliationService {
       deflate.end();
       await written;
       const sha256 = hash.digest("hex");
-      const existing = await this.repo.findImportBySha(sha256);
+      const contentSha256 = content.digest();
+      const existing = await this.repo.findImportBySha(sha256, contentSha256);
       if (existing !== null) return this.replayImport(existing, format, gateway, timeZone);
       const compressedBytes = (await stat(path)).size;
       const record: ImportRecord = {
@@ -201,14 +207,16 @@ export class ReconciliationService {
         gateway,
         format,
         sha256,
+        contentSha256,
         fileName: input.fileName ?? null,
         byteSize: BigInt(bytes),
         lineCount: reader.lineCount,
         rowCount,
-        errorCount,
+        // Records, not errors: a row with two bad cells is one row refused (its errors are listed).
+        errorCount: reader.refusedCount,
         minOccurredAt: rowCount === 0 ? null : new Date(minAt),
         maxOccurredAt: rowCount === 0 ? null : new Date(maxAt),
-        summary: { header: reader.header ?? [], recordTypes, currencies, errorsStored: errors.length, errorCap: this.maxStoredErrors, compressedBytes, ...(timeZone === undefined ? {} : { timeZone }) },
+        summary: { header: reader.header ?? [], recordTypes, currencies, errorEntries, errorsStored: errors.length, errorCap: this.maxStoredErrors, compressedBytes, ...(timeZone === undefined ? {} : { timeZone }) },
         importedBy: input.importedBy ?? null,
         createdAt: this.now(),
       };
@@ -216,7 +224,7 @@ export class ReconciliationService {
         await this.repo.insertImport(record, fileChunks(path), errors);
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
-        const raced = await this.repo.findImportBySha(sha256);
+        const raced = await this.repo.findImportBySha(sha256, contentSha256);
         if (raced === null) throw e;
         return this.replayImport(raced, format, gateway, timeZone);
       }
@@ -385,7 +393,8 @@ export class ReconciliationService {
           rows++;
           matcher.row(r);
         },
-        error: () => undefined, // recorded at import, listed on the import
+        // Recorded at import and listed there; the run names the refused lines where they may matter.
+        error: (e) => matcher.refusedRecord(k, e.line),
       }, imp.summary.timeZone === undefined ? {} : { timeZone: imp.summary.timeZone });
       for await (const chunk of this.importBytes(imp.id)) reader.pushBytes(chunk);
       reader.end();

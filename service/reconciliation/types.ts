@@ -116,7 +116,7 @@ export type AgeBucket = (typeof AGE_BUCKETS)[number];
 
 /** An exception across runs: its latest occurrence, when it was first and last seen, who owns it. */
 export interface ExceptionEntry {
-  /** Identity across runs (sha256 hex of gateway, category, currency, references and amounts). */
+  /** Identity across runs (sha256 hex of gateway, category, currency, references, amounts, and the report row's batch and instant). */
   exceptionId: string;
   status: "open" | "resolved";
   item: ReconItem;
@@ -152,11 +152,16 @@ export interface ImportRecord {
   id: string;
   gateway: string;
   format: ReportFormat;
+  /** sha256 of the file's bytes. */
   sha256: string;
+  /** sha256 of its content up to byte order mark, line endings and trailing blank lines (content-hash.ts); null for imports stored before it was kept. */
+  contentSha256: string | null;
   fileName: string | null;
   byteSize: bigint;
   lineCount: number;
+  /** Records read as valid rows. */
   rowCount: number;
+  /** Records refused (rows not read), each listed with its line; `summary.errorEntries` counts the errors listed for them. */
   errorCount: number;
   minOccurredAt: Date | null;
   maxOccurredAt: Date | null;
@@ -173,7 +178,9 @@ export interface ImportSummary {
   recordTypes: Record<string, number>;
   /** Valid rows per buyer currency. */
   currencies: Record<string, number>;
-  /** Errors stored (the first `errorCap`); errorCount counts all. */
+  /** Errors listed for the refused records: one per malformed cell (a record may have several). Absent on imports made before it was counted. */
+  errorEntries?: number;
+  /** Errors stored (the first `errorCap` of `errorEntries`). */
   errorsStored: number;
   errorCap: number;
   compressedBytes: number;
@@ -200,6 +207,19 @@ export interface RunSummary {
   chain: { checked: number; notAnchored: number; byState: Record<string, number>; enabled: boolean };
   /** Rows that could not be considered by the fallback rules (over the memory cap): straight to missing_in_ledger. */
   leftoverCapped: number;
+  /**
+   * Records of the imports refused at import (malformed, not valid rows), which this run could not
+   * read: per import, how many and their first lines; `note` says so (null when none). Exceptions
+   * they may explain (missing at the gateway, a payout batch or fee total that does not add up)
+   * carry the same note in their reason and `evidence.refusedAtImport`.
+   */
+  refusedAtImport: RefusedAtImport;
+}
+
+export interface RefusedAtImport {
+  rows: number;
+  imports: Array<{ importId: string; rows: number; lines: number[] }>;
+  note: string | null;
 }
 
 export interface RunRecord {

@@ -17,6 +17,9 @@ const REPORT = [
   adyenRow({ "Psp Reference": "PSP-9", "Modification Reference": "evt-http-ghost", "Merchant Reference": "ORD-BR-9", "Gross Credit (GC)": "10.00", "Net Credit (NC)": "9.71", "Commission (NC)": "0.29" }),
 ].join("\r\n");
 
+/** The report with `tag` in Reserved10 of every row: the same rows, another report. */
+const tagged = (tag: string) => REPORT.split("\r\n").map((l, i) => (i === 0 ? l : `${l}${tag}`)).join("\r\n");
+
 describe.each(kinds)("reconciliation routes on %s", (kind) => {
   let h: Harness;
   const csv = (url: string, body: string, key = h.keys.admin, type = "text/csv") =>
@@ -24,9 +27,10 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
 
   /** A new run over the report (each test that reads a run makes its own, so any test runs alone). */
   async function newRun(): Promise<RunRecord & { summary: Record<string, unknown> }> {
-    // The report plus a final line end: other bytes than the import test's, whose first import must
-    // stay a 201. Imported by whichever test comes first, "exists" for the others.
-    const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", `${REPORT}\r\n`);
+    // The report with Reserved10 (a column nothing reads) filled in: another report than the import
+    // test's, whose first import must stay a 201 (a final line end more would be the same report).
+    // Imported by whichever test comes first, "exists" for the others.
+    const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", tagged("runs"));
     expect([200, 201], imported.body).toContain(imported.statusCode);
     const importId = json<{ import: { id: string } }>(imported).import.id;
     const r = await h.post("/v1/reconciliation/runs", { importIds: [importId], rules: { fxToleranceBps: 25 } }, h.keys.admin);
@@ -69,7 +73,7 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
 
   it("lets a finance:write key import, run and resolve, but not issue keys; lists imports and runs newest first", async () => {
     const writer = await h.services.apiKeys.create({ name: "finance team", scopes: ["finance:write"] });
-    const body = `${REPORT}\r\n\r\n`; // bytes of this test's own
+    const body = tagged("writer"); // a report of this test's own
     const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", body, writer);
     expect(imported.statusCode, imported.body).toBe(201);
     const importId = json<{ import: { id: string } }>(imported).import.id;

@@ -90,6 +90,34 @@ describe("report formats as downloaded", () => {
     }
   });
 
+  it("names digits grouped by a thousands separator as such (zero-decimal KRW, JPY; USD), not as a decimal comma, and counts refused records, not cells", () => {
+    const adyen = lines(ADYEN).map((l) => (l.includes("8825000000000010") ? l.replace(",39000,", ',"39,000",').replace(",37869,", ',"37,869",') : l));
+    const krwLine = adyen.findIndex((l) => l.includes("8825000000000010")) + 1;
+    const reader = new ReportReader("adyen_settlement_details", 0, { row: () => undefined, error: () => undefined });
+    const a = read("adyen_settlement_details", adyen.join("\r\n"));
+    reader.pushBytes(Buffer.from(adyen.join("\r\n")));
+    reader.end();
+    expect(a.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [krwLine, "Net Credit (NC)", "amount"],
+      [krwLine, "Gross Credit (GC)", "amount"],
+    ]);
+    expect(a.errors[1]!.message).toBe('"39,000" looks like a number with a thousands separator: the report must not group digits ("39000"; export it again without the spreadsheet\'s number format)');
+    expect(reader.refusedCount).toBe(1);
+
+    const [head, ok] = lines(STRIPE);
+    const jpy = ok!.replace(",usd,29.99,1.17,28.82,", ',jpy,"1,500",0,1500,');
+    const usd = ok!.replace(",29.99,1.17,28.82,", ',"1,029.99",1.17,"1,028.82",');
+    const s = read("stripe_itemized_balance", [head, jpy, usd].join("\n"));
+    expect(s.errors.map((e) => [e.line, e.column, e.code])).toEqual([
+      [2, "gross", "amount"],
+      [3, "gross", "amount"],
+      [3, "net", "amount"],
+    ]);
+    for (const e of s.errors) expect(e.message).toMatch(/looks like a number with a thousands separator: the report must not group digits/);
+    // A comma that can only be decimals is still named a decimal comma.
+    expect(read("stripe_itemized_balance", [head, ok!.replace(",29.99,1.17,28.82,", ',"29,99",1.17,28.82,')].join("\n")).errors[0]!.message).toMatch(/has a decimal comma/);
+  });
+
   it("reads Stripe's default time-zone variant (created, no created_utc) in the zone named at import, and refuses to guess it", () => {
     const header = fields(lines(STRIPE)[0]!);
     const at = header.indexOf("created_utc");

@@ -88,8 +88,9 @@ describe.each(kinds)("report imports on %s", (kind) => {
     const r = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(text, 64) });
     const imp = r.import;
     expect(imp.rowCount).toBe(19 - 5);
-    expect(imp.errorCount).toBe(7);
-    expect(imp.summary).toMatchObject({ errorsStored: 3, errorCap: 3 });
+    // 6 records refused (the ghost row has two errors): rows, not cells, with every error listed.
+    expect(imp.errorCount).toBe(6);
+    expect(imp.summary).toMatchObject({ errorEntries: 7, errorsStored: 3, errorCap: 3 });
     const stored = await recon.listImportErrors(imp.id, { limit: 10 });
     expect(stored).toHaveLength(3);
     // The cap (3 here) only limits what is stored; every error is counted. Re-read them all:
@@ -111,6 +112,48 @@ describe.each(kinds)("report imports on %s", (kind) => {
     expect(all[0]!.message).toContain('"27,90" has a decimal comma');
     expect(all[3]!.message).toContain("more decimals than KRW has (0)");
     expect(all[2]!.message).toBe("expected 30 columns (as in the header), found 29");
+  });
+
+  it("refuses only the line of a stray quote and reads the rows after it (the next quote of the file does not swallow them)", async () => {
+    // An analyst's file: line 6 ends in a free-text cell with a stray quote; the file's next quote is
+    // on the payout line (20), which closed it: lines 7-20 were one malformed record.
+    const text = adyenWith({ 6: (l) => `${l.slice(0, l.indexOf("visaclassic,"))}visaclassic,"buyer said ""hi"" , ok,200` });
+    const r = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(text, 100) });
+    expect(r.import).toMatchObject({ rowCount: 18, errorCount: 1 });
+    const errors = await recon.listImportErrors(r.import.id);
+    expect(errors.map((e) => [e.line, e.code])).toEqual([[6, "quote"]]);
+    expect(errors[0]!.message).toContain("text after the closing quote of field 22 on line 20");
+    expect(errors[0]!.message).toContain("line 6 is refused, reading resumes at line 7");
+    expect(r.import.summary.recordTypes).toMatchObject({ Settled: 12, MerchantPayout: 1, DepositCorrection: 1 });
+  });
+
+  it("answers exists for the same report re-saved with LF line ends, without a byte order mark or with blank lines at its end", async () => {
+    const original = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(ADYEN) });
+    expect(original.import.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const copy of [ADYEN.replaceAll("\r\n", "\n"), `\uFEFF${ADYEN}\r\n\r\n`, ADYEN.replaceAll("\r\n", "\n").trimEnd()]) {
+      const again = await recon.importReport({ format: "adyen_settlement_details", fileName: "resaved.csv", body: bodyOf(copy) });
+      expect(again.status).toBe("exists");
+      expect(again.import.id).toBe(original.import.id);
+    }
+    // The same content under another gateway is the conflict identical bytes are.
+    expect((await failure(recon.importReport({ format: "adyen_settlement_details", gateway: "adyen-eu", body: bodyOf(ADYEN.replaceAll("\r\n", "\n")) }))).code).toBe("ENT_RECON_DUPLICATE_IMPORT");
+    // Other content is another import.
+    const other = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(ADYEN.replace("ORD-AD-4,", "ORD-AD-44,")) });
+    expect(other.status).toBe("created");
+  });
+
+  it("says in a run which rows its imports refused, where they may explain an exception (a payout batch that does not add up)", async () => {
+    const text = adyenWith({ 4: (l) => l.replace("2025-03-03 12:00:00", "2024-13-45 25:00:00") });
+    const imp = (await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(text) })).import;
+    expect(imp).toMatchObject({ rowCount: 18, errorCount: 1 });
+    const run = await recon.run({ importIds: [imp.id], from: new Date("2025-03-01T00:00:00Z"), to: new Date("2025-03-10T00:00:00Z") });
+    const note = `1 row was refused at import and is not in this run (import ${imp.id}, line 4): check it first, a refused row may be the one missing here`;
+    expect(run.summary.refusedAtImport).toMatchObject({ rows: 1, imports: [{ importId: imp.id, rows: 1, lines: [4] }] });
+    expect(run.summary.refusedAtImport.note).toContain(note);
+    const items = await recon.listItems(run.id);
+    const payout = items.find((i) => i.rule === "payout_batch")!;
+    expect(payout.evidence["reason"]).toBe(`the payout differs from the net of the rows it pays out. ${run.summary.refusedAtImport.note}`);
+    expect(payout.evidence["refusedAtImport"]).toEqual({ rows: 1, imports: [{ importId: imp.id, rows: 1, lines: [4] }] });
   });
 
   it("checks Stripe rows: signs by category, UTC instants, customer-facing currency", async () => {

@@ -235,6 +235,36 @@ describe("matching rules as data", () => {
     }
     return "ok";
   };
+  it("names the rows refused at import in the summary and in the exceptions they may explain (missing at the gateway, a payout batch)", async () => {
+    const m = new Matcher({
+      gateway: "adyen",
+      period: PERIOD,
+      rules: resolveRules({ chain: { enabled: false } }),
+      window: windowOf([ev("A"), ev("B", { occurredAt: new Date(T0 + H) })]),
+      sources: [{ importId: "imp_1", format: "adyen_settlement_details" }],
+      now: new Date(T0 + 48 * H),
+    });
+    m.row(row("A", { batch: "42" }));
+    m.refusedRecord(0, 4); // B's row, with two bad cells: one row refused
+    m.refusedRecord(0, 4);
+    m.refusedRecord(0, 9);
+    m.row(row(null, { kind: "payout", recordType: "MerchantPayout", rowId: "payout-42", refs: {}, amount: 1940n, net: -1940n, fee: null, batch: "42" }));
+    const o = await m.finish(null);
+    expect(o.summary.refusedAtImport).toMatchObject({ rows: 2, imports: [{ importId: "imp_1", rows: 2, lines: [4, 9] }] });
+    const note = "2 rows were refused at import and are not in this run (import imp_1, lines 4, 9): check them first, a refused row may be the one missing here";
+    expect(o.summary.refusedAtImport.note).toContain(note);
+    const missing = o.items.find((i) => i.category === "missing_at_gateway")!;
+    expect(missing.gatewayEventId).toBe("B");
+    expect(missing.evidence["reason"]).toMatch(/^the ledger booked this gateway event; no row of the report matches it under any rule\. 2 rows were refused/);
+    expect(missing.evidence["refusedAtImport"]).toEqual({ rows: 2, imports: [{ importId: "imp_1", rows: 2, lines: [4, 9] }] });
+    const payout = o.items.find((i) => i.rule === "payout_batch")!;
+    expect(payout.evidence["reason"]).toContain(note);
+    // Without refused rows, the reasons are what they were.
+    const clean = await match([ev("A"), ev("B", { occurredAt: new Date(T0 + H) })], [row("A")]);
+    expect(clean.summary.refusedAtImport).toEqual({ rows: 0, imports: [], note: null });
+    expect(clean.items.find((i) => i.category === "missing_at_gateway")!.evidence["reason"]).toBe("the ledger booked this gateway event; no row of the report matches it under any rule");
+  });
+
   it("reports a line sent twice as a duplicate and counts it once in its payout batch", async () => {
     const a = row("A", { batch: "42", net: 970n });
     const twice = { ...a, line: a.line + 1 }; // the same bytes on the next line

@@ -264,8 +264,10 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
     });
 
     it("keeps an exception's identity across runs: a re-run shows it resolved with its entry, and it cannot be booked twice", async () => {
-      // Runs of their own over the same report (other bytes: a blank line more), so this test runs alone.
+      // Runs of their own over the same report, so this test runs alone. (Its bytes with a blank line
+      // more are the same report: the import answers exists.)
       const imported = await h.recon.importReport({ format: "adyen_settlement_details", fileName: "rerun.csv", body: bodyOf(`${adyenText}\r\n`) });
+      expect(imported.status).toBe("exists");
       const first = await h.recon.run({ importIds: [imported.import.id], ...PERIOD, rules: RULES });
       // (An exception no other test resolves: identity spans every run of the gateway.)
       const item = only(await h.recon.listItems(first.id), "currency_mismatch", "8825000000000005");

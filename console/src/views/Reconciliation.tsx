@@ -157,7 +157,7 @@ function ImportForm(props: { onImported: (r: ImportRecord) => void }): JSX.Eleme
       {error !== null && <ErrorBox error={error} />}
       {result !== null && (
         <p role="status">
-          Import <code>{result.import.id}</code> {result.status === "exists" ? "(this file was imported before)" : "created"}: {result.import.rowCount} rows, {result.import.errorCount} malformed.
+          Import <code>{result.import.id}</code> {result.status === "exists" ? "(this report was imported before, as these bytes or a re-saved copy)" : "created"}: {result.import.rowCount} rows, {result.import.errorCount} malformed.
         </p>
       )}
     </form>

@@ -42,11 +42,12 @@ const ImportView = Type.Object({
   gateway: Type.String(),
   format: Type.String({ enum: [...REPORT_FORMATS] }),
   sha256: Type.String({ description: "sha256 of the file's bytes: a file is imported once" }),
+  contentSha256: Nullable(Type.String({ description: "sha256 of the file's content up to byte order mark, line endings and trailing blank lines: a re-saved copy of a report is the same import (null: imported before it was kept)" })),
   fileName: Nullable(Type.String()),
   byteSize: Type.String(),
   lineCount: Type.Integer(),
   rowCount: Type.Integer({ description: "Valid records" }),
-  errorCount: Type.Integer({ description: "Malformed records (listed with their line)" }),
+  errorCount: Type.Integer({ description: "Records refused (not read as rows), each listed with its line; a record may have several errors, one per malformed cell (`summary.errorEntries` counts them)" }),
   minOccurredAt: Nullable(Type.String({ format: "date-time" })),
   maxOccurredAt: Nullable(Type.String({ format: "date-time" })),
   summary: Json,
@@ -247,7 +248,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
       tags: [TAG],
       summary: "Import a gateway settlement report (CSV body)",
       description:
-        "Body: the report file as `text/csv`, streamed. `format`: `adyen_settlement_details` (Adyen Settlement details report) or `stripe_itemized_balance` (Stripe balance_change_from_activity.itemized). A file without the format's columns is refused (ENT_RECON_REPORT_FORMAT, naming them); malformed records are listed on the import with line and column. The same file again answers 200 `exists` with the original import.",
+        "Body: the report file as `text/csv`, streamed. `format`: `adyen_settlement_details` (Adyen Settlement details report) or `stripe_itemized_balance` (Stripe balance_change_from_activity.itemized). A file without the format's columns is refused (ENT_RECON_REPORT_FORMAT, naming them); malformed records are refused and listed on the import with line and column (`errorCount` counts the records, one error per malformed cell); a malformed record that ran on over several lines (a stray quote) refuses only its first line, reading resumes at the next. The same file again, or the same report re-saved with other line endings, without a byte order mark or with blank lines at its end, answers 200 `exists` with the original import.",
       security: bearer,
       consumes: [...REPORT_BODY_TYPES],
       querystring: Type.Object(
@@ -406,7 +407,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     schema: {
       tags: [TAG],
       summary: "Run a three-way reconciliation",
-      description: "Reconciles the imports (one gateway) against the ledger over [from, to) (default: the span of the imports' rows) and the chain; stores the run immutably and queues its report digest for anchoring.",
+      description: "Reconciles the imports (one gateway) against the ledger over [from, to) (default: the span of the imports' rows) and the chain; stores the run immutably and queues its report digest for anchoring. Rows the imports refused are named in `summary.refusedAtImport` (per import, count and first lines) and in the reason (`evidence.refusedAtImport`) of the exceptions they may explain: missing at the gateway, a payout batch or fee total that does not add up.",
       security: bearer,
       body: RunBody,
       response: { 201: RunView, ...problems(400, 401, 403, 404, 415, 429, 503) },
@@ -492,7 +493,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     schema: {
       tags: [TAG],
       summary: "The exception queue across runs",
-      description: "Each exception once, by its identity across runs (gateway, category, currency, references, amounts), with its latest occurrence, when it was first seen (its age), how many runs found it and its owner; oldest first. `openByAge` counts the open ones per age bucket. An exception resolved in any run is resolved.",
+      description: "Each exception once, by its identity across runs (gateway, category, currency, references, amounts, and the batch and instant of the report row it stands for), with its latest occurrence, when it was first seen (its age), how many runs found it and its owner; oldest first. `openByAge` counts the open ones per age bucket. An exception resolved in any run is resolved.",
       security: bearer,
       querystring: ExceptionsQuery,
       response: {

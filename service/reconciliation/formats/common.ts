@@ -127,6 +127,13 @@ function amountMessage(raw: string, currency: string, problem: MajorUnitsProblem
   const shown = JSON.stringify(raw.slice(0, 40));
   if (problem === "precision") return `${shown} has more decimals than ${currency} has (${exponentOrNull(currency)})`;
   if (problem === "size") return `${shown} is too large`;
+  // "39,000" in KRW or "1,500" in USD cannot be a decimal comma (more decimals than the currency
+  // has): digits grouped by a spreadsheet's number format. Only in a currency of three decimals is
+  // "1,500" ambiguous; it is then named as a decimal comma, as before.
+  const exponent = exponentOrNull(currency) ?? 0;
+  if (/^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$/.test(raw) && (exponent < 3 || raw.includes(".") || raw.split(",").length > 2)) {
+    return `${shown} looks like a number with a thousands separator: the report must not group digits (${JSON.stringify(raw.replaceAll(",", ""))}; export it again without the spreadsheet's number format)`;
+  }
   if (/^-?[0-9]*,[0-9]+$/.test(raw)) return `${shown} has a decimal comma: the report must use "." decimals (export it again without the spreadsheet's locale)`;
   return `${shown} is not a decimal amount in major units (digits, optional "-" and "." decimals)`;
 }
