@@ -79,7 +79,9 @@ export function serverOptions(config: Config, logger: FastifyServerOptions["logg
       const given = req.headers["x-request-id"];
       return typeof given === "string" && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is a bare JSON without our code or Retry-After: the errors
+    // plugin answers those requests with a problem document instead (ENT_HTTP_SHUTTING_DOWN).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,

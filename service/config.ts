@@ -156,6 +156,12 @@ export interface Config {
     payoutMaxPerBatch: number;
     /** Smallest payout, in minor units of the seller's payout currency. */
     payoutMinAmount: bigint;
+    /**
+     * CHAIN_ALLOW_LOCAL_RESET: on a local chain that was reset and redeployed at the same addresses,
+     * boot although the database's final anchor batches are gone with the old chain (it anchors
+     * again). Default false: such a boot is refused (ENT_CHAIN_RESET; service/chain/binding.ts).
+     */
+    allowLocalReset: boolean;
   };
 }
 
@@ -426,6 +432,7 @@ export function loadConfig(env: Env = process.env): Config {
       payoutIntervalSeconds: int(env, "PAYOUT_INTERVAL_SECONDS", 60, 0, 86_400),
       payoutMaxPerBatch: int(env, "PAYOUT_MAX_PER_BATCH", 100, 1, 1_000),
       payoutMinAmount: BigInt(int(env, "PAYOUT_MIN_AMOUNT", 100, 1, Number.MAX_SAFE_INTEGER)),
+      allowLocalReset: bool(env, "CHAIN_ALLOW_LOCAL_RESET", false),
     },
   };
 }

@@ -13,6 +13,13 @@
  *   `endpoint` (scheme://host:port, never the URL: it may hold an API key);
  * - a transient database failure (every loop; db/errors.ts `failureCodes`, as the HTTP layer's 503):
  *   `code` ENT_DB_UNAVAILABLE and the driver's `sqlState`.
+ * A third kind is a halt, not an outage: a state only an operator resolves (CHAIN_HALTED: the node's
+ * chain is not the one the database's transactions were sent on, ENT_CHAIN_RESET). Retrying is
+ * still right (the operator may restore the node), but the line is an error, logged once when the
+ * halt starts, not at every tick.
+ * A tick cut short because this instance's worker term ended under it (ENT_LEADER_LEASE_LOST, and
+ * `when` now false: a graceful stop ends the term before it waits for the ticks) is no failure of
+ * the worker: one info line, no stack; the elector reports a lease lost in earnest itself.
  * Any other failure is logged at error level with its stack and `code` (the AppError's, else
  * ENT_INTERNAL, as the HTTP layer answers it; `sqlState` when the database raised it), every time.
  */
@@ -100,6 +107,8 @@ export interface OutagePolicy {
   code: string;
   /** Fields naming what failed (an endpoint, a SQLSTATE), never a secret. */
   fields?(e: unknown): Record<string, unknown>;
+  /** Level of the line that starts it: warn (default) for an outage, error for a halt an operator must resolve. */
+  level?: "warn" | "error";
 }
 
 /** The chain workers' outage: the node does not answer. Its line names the endpoint the transport put in the error (rpc-transport.ts). */
@@ -116,6 +125,22 @@ export const CHAIN_OUTAGE: OutagePolicy = {
   },
 };
 
+/**
+ * The chain workers' halt: the node's chain is not the one the database's records belong to (a reset
+ * node, a reorganisation deeper than the sender's depth). Nothing is sent until an operator acts.
+ */
+export const CHAIN_HALTED: OutagePolicy = {
+  is: (e) => findInChain(e, (o) => (o["code"] === "ENT_CHAIN_RESET" ? true : undefined)) === true,
+  what: "the chain",
+  down: "is not the one this database's transactions were sent on (ENT_CHAIN_RESET)",
+  up: "is the database's again",
+  code: "ENT_CHAIN_RESET",
+  level: "error",
+};
+
+/** The code of the error a fenced write raises once this instance's worker term has ended (leader/fence.ts). */
+const LEASE_LOST = "ENT_LEADER_LEASE_LOST";
+
 /** Every loop's: a transient database failure (what the HTTP layer answers 503 ENT_DB_UNAVAILABLE). */
 export const DATABASE_OUTAGE: OutagePolicy = {
   is: (e) => failureCodes(e).transient,
@@ -129,12 +154,19 @@ export const DATABASE_OUTAGE: OutagePolicy = {
   },
 };
 
-export function startLoop(name: string, intervalMs: number, tick: () => Promise<void>, log: LoopLog, opts: { when?: () => boolean; outage?: OutagePolicy } = {}): Loop {
+export function startLoop(
+  name: string,
+  intervalMs: number,
+  tick: () => Promise<void>,
+  log: LoopLog,
+  opts: { when?: () => boolean; outage?: OutagePolicy | readonly OutagePolicy[] } = {},
+): Loop {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   // The loop's own dependency first: a chain loop's ECONNREFUSED is its node's.
-  const policies = opts.outage === undefined ? [DATABASE_OUTAGE] : [opts.outage, DATABASE_OUTAGE];
+  const own: readonly OutagePolicy[] = opts.outage === undefined ? [] : "is" in opts.outage ? [opts.outage] : opts.outage;
+  const policies: OutagePolicy[] = [...own, DATABASE_OUTAGE];
   /** The outage in progress and its failed ticks (null: none). */
   let outage: { policy: OutagePolicy; failures: number } | null = null;
   const run = async () => {
@@ -144,15 +176,23 @@ export function startLoop(name: string, intervalMs: number, tick: () => Promise<
     } catch (err) {
       const policy = policies.find((p) => p.is(err));
       if (policy !== undefined) {
-        if (outage?.policy !== policy) outage = { policy, failures: 0 };
-        outage.failures++;
+        const current = outage?.policy === policy ? outage : { policy, failures: 0 };
+        current.failures++;
+        outage = current;
         const fields = { loop: name, code: policy.code, ...policy.fields?.(err), reason: summary(err) };
         const down = policy.down ?? "does not answer";
-        if (outage.failures === 1) (log.warn ?? log.error).call(log, fields, `${name}: ${policy.what} ${down}; retrying`);
-        else log.debug?.call(log, { ...fields, failures: outage.failures }, `${name} tick failed: ${policy.what} still ${down}`);
+        if (current.failures === 1) {
+          const line = `${name}: ${policy.what} ${down}; retrying`;
+          if (policy.level === "error" || log.warn === undefined) log.error(fields, line);
+          else log.warn(fields, line);
+        } else log.debug?.call(log, { ...fields, failures: current.failures }, `${name} tick failed: ${policy.what} still ${down}`);
         return;
       }
       const { code, sqlState } = failureCodes(err);
+      if (code === LEASE_LOST && opts.when !== undefined && !opts.when()) {
+        (log.info ?? log.warn ?? log.error).call(log, { loop: name, code }, `${name}: tick cut short, this instance no longer leads the workers`);
+        return;
+      }
       log.error({ err, loop: name, code, ...(sqlState === undefined ? {} : { sqlState }) }, `${name} tick failed`);
       return;
     }

@@ -45,6 +45,7 @@ export async function startServer(config: Config, opts: { services?: OpenService
   let app: FastifyInstance | undefined;
   try {
     if (config.role === "all") await assertChainForWorkers(services);
+    await assertDeployment(services, config);
     await services.apiKeys.sealStoredSecrets();
     await services.webhooks.sealStoredSecrets();
     const issued = await bootstrapKeys(services.apiKeys, { demo: config.demo, adminKey: config.auth.bootstrapAdminKey, demoGateway: DEMO_GATEWAY });
@@ -148,10 +149,22 @@ export async function assertChainForWorkers(services: Pick<OpenServices, "chain"
   );
 }
 
+/**
+ * Every instance with a chain, whatever its ROLE, anchors to (or serves proofs of) the contracts
+ * this database anchors to: its deployment record must name them (chain/binding.ts). The first
+ * instance on a new database records its own.
+ */
+export async function assertDeployment(services: Pick<OpenServices, "chain" | "workerLog">, config: Pick<Config, "chain">): Promise<void> {
+  if (services.chain === undefined) return;
+  // Before the app's logger exists, the workers' log writes warnings to stderr (worker-log.ts).
+  await services.chain.bindDeployment({ allowLocalReset: config.chain.allowLocalReset, log: services.workerLog.child("chain") });
+}
+
 export async function startWorkerInstance(config: Config, opts: { services?: OpenServices } = {}): Promise<RunningWorkers> {
   const services = opts.services ?? (await openInstanceServices(config));
   try {
     await assertChainForWorkers(services);
+    await assertDeployment(services, config);
   } catch (e) {
     await services.close().catch(() => undefined);
     throw e;
@@ -215,7 +228,9 @@ async function main(): Promise<void> {
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href && /^server\.(ts|js|mjs)$/.test(path.basename(entry))) {
   main().catch((e: unknown) => {
-    process.stderr.write(`failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+    // An AppError's code first: the one stable thing an operator (or a search) can match.
+    const code = isAppError(e) ? `${e.code}: ` : "";
+    process.stderr.write(`failed to start: ${code}${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof ConfigError ? 2 : 1);
   });
 }

@@ -11,11 +11,12 @@ import { loadMigrations } from "./db/index.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
 import { AnchorService } from "./anchoring/index.js";
 import { PeriodClosing } from "./closing.js";
+import { bindDeployment, type BindingOptions, type BoundDeployment } from "./chain/binding.js";
 import { ChainIndexer } from "./chain/indexer/index.js";
 import { connectChain, type ChainConnection } from "./chain/runtime.js";
 import { TxSender } from "./chain/sender.js";
 import { WorkerLog } from "./worker-log.js";
-import { currentFence, LeaseStore } from "./leader/index.js";
+import { currentFence, instanceId, LeaseStore } from "./leader/index.js";
 import type { DeploymentRecord } from "./chain/deployment-record.js";
 import { FxService, PrismaFxRepository } from "./fx/index.js";
 import { createLedger } from "./ledger/index.js";
@@ -82,6 +83,8 @@ export interface Services {
   exponentOf: ExponentOf;
   /** The worker leader's lease (service/leader): which instance on this database runs the workers. */
   leases: LeaseStore;
+  /** This process's name as a worker lease holder (host:pid:random): readiness tells whether it leads. */
+  instanceId: string;
   readiness(): Promise<Readiness>;
 }
 
@@ -90,6 +93,8 @@ export interface ChainServices extends Omit<ChainConnection, "close"> {
   indexer: ChainIndexer;
   /** The payout token's decimals: the vault's bookings and the exponent of the ledger's USDC. */
   tokenDecimals: TokenDecimals;
+  /** Records this deployment for the chain on a new database, or checks it against the recorded one (chain/binding.ts). */
+  bindDeployment(opts: BindingOptions): Promise<BoundDeployment>;
 }
 
 /** Where the `api_keys` trigger announces a changed key's id. */
@@ -207,7 +212,7 @@ export function createServices(
   }
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
   const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
-  const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement });
+  const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement, dispatcher: { log: workerLog.child("webhooks") } });
   const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
   return {
     databaseKind: db.kind,
@@ -231,6 +236,7 @@ export function createServices(
     workerLog,
     exponentOf: assetExponents(chain?.tokenDecimals),
     leases,
+    instanceId: instanceId(),
     readiness: () => readiness(db.prisma),
   };
 }
@@ -258,7 +264,17 @@ function chainServices(db: Pick<Database, "sql">, config: Config["chain"], conne
     safeDepth: config.safeDepth,
     log: log.child("indexer"),
   });
-  return { provider, chainId, record, keys, rpcStatus: () => connection.rpcStatus(), sender, indexer, tokenDecimals: tokenDecimalsOf({ record, provider }) };
+  return {
+    provider,
+    chainId,
+    record,
+    keys,
+    rpcStatus: () => connection.rpcStatus(),
+    sender,
+    indexer,
+    tokenDecimals: tokenDecimalsOf({ record, provider }),
+    bindDeployment: (opts) => bindDeployment(db.sql, record, opts),
+  };
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { Config } from "./config.js";
 import { LeaderElector, runFenced } from "./leader/index.js";
-import { CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
+import { CHAIN_HALTED, CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
 import { startMaintenance } from "./maintenance.js";
 import type { Services } from "./services.js";
 import type { LogTarget } from "./worker-log.js";
@@ -30,7 +30,8 @@ export function startWorkers(services: Services, config: WorkersConfig, log: Log
   const elector = new LeaderElector({
     store: services.leases,
     lease: WORKERS_LEASE,
-    ...(opts.holder === undefined ? {} : { holder: opts.holder }),
+    // The services' name unless a test gives one: /readyz compares it with the lease's holder.
+    holder: opts.holder ?? services.instanceId,
     ttlMs: config.workers.leaseTtlMs,
     log,
     // Timers created inside runFenced keep its context: every tick of this term carries the fence.
@@ -53,8 +54,9 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
   if (bank !== undefined && bankEvery > 0) loops.push(startLoop("bank", bankEvery * 1000, () => bank.tick(), log, { when }));
   if (chain !== undefined) {
     const every = config.chain.pollIntervalMs;
-    // A node outage is logged when it starts and when it ends (loop.ts), not at every tick.
-    const chainOpts = { when, outage: CHAIN_OUTAGE };
+    // A node outage, or a chain that is not the database's any more, is logged when it starts and
+    // when it ends (loop.ts), not at every tick.
+    const chainOpts = { when, outage: [CHAIN_OUTAGE, CHAIN_HALTED] };
     chain.indexer.start({ intervalMs: every, when, outage: CHAIN_OUTAGE });
     loops.push(
       startLoop("chain-sender", every, async () => {

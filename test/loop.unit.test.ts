@@ -1,13 +1,15 @@
 /**
  * service/loop.ts: a chain node outage (or a transient database failure) is logged once when it
  * starts and once when it ends, with its ENT_ code, the failures in between at debug; any other
- * failure is logged at error level every time, with its code.
+ * failure is logged at error level every time, with its code, except a chain that is not the
+ * database's (once per halt) and a tick cut short by the end of this instance's term (info).
  */
 import { describe, expect, it } from "vitest";
 import { ChainErrors } from "../service/chain/sender-errors.js";
 import { failureCodes } from "../service/db/errors.js";
 import { LedgerErrors } from "../service/ledger/errors.js";
-import { CHAIN_OUTAGE, isNodeUnreachable, startLoop } from "../service/loop.js";
+import { LeaderErrors } from "../service/leader/errors.js";
+import { CHAIN_HALTED, CHAIN_OUTAGE, isNodeUnreachable, startLoop } from "../service/loop.js";
 
 type Line = { level: string; obj: Record<string, unknown>; msg: string };
 
@@ -56,6 +58,43 @@ describe("startLoop", () => {
     // A real failure keeps its error (and stack) at error level.
     expect(above[2]!.obj["err"]).toBeInstanceOf(TypeError);
     expect(above[2]!.obj["code"]).toBe("ENT_INTERNAL");
+  });
+
+  it("a chain that is not the database's any more (ENT_CHAIN_RESET) is one error line per halt, not one per tick", async () => {
+    const { lines, log } = recorder();
+    const outcomes: Array<"reset" | "ok"> = ["reset", "reset", "reset", "reset", "ok"];
+    let n = 0;
+    const loop = startLoop("chain-sender", 1, async () => {
+      if (outcomes[Math.min(n++, outcomes.length - 1)] === "reset") {
+        throw ChainErrors.chainReset("block 12 of chain 31337 was 0xaa and is now 0xbb: the node was reset");
+      }
+    }, log, { outage: [CHAIN_OUTAGE, CHAIN_HALTED] });
+    await until(() => n >= outcomes.length + 1);
+    await loop.stop();
+    const above = lines.filter((l) => l.level !== "debug");
+    expect(above.map((l) => [l.level, l.msg])).toEqual([
+      ["error", "chain-sender: the chain is not the one this database's transactions were sent on (ENT_CHAIN_RESET); retrying"],
+      ["info", "chain-sender: the chain is the database's again"],
+    ]);
+    expect(above[0]!.obj).toEqual({ loop: "chain-sender", code: "ENT_CHAIN_RESET", reason: "ENT_CHAIN_RESET: block 12 of chain 31337 was 0xaa and is now 0xbb: the node was reset" });
+    expect(lines.filter((l) => l.level === "debug")).toHaveLength(3);
+  });
+
+  it("a tick cut short because this instance's term ended (a graceful stop) is one info line without a stack", async () => {
+    const { lines, log } = recorder();
+    let leading = true;
+    let n = 0;
+    const loop = startLoop("anchoring", 1, async () => {
+      n++;
+      // What a graceful stop does: the term ends while the tick runs, and its fenced write refuses.
+      leading = false;
+      throw LeaderErrors.leaseLost("term 3 of the workers lease held by a has ended");
+    }, log, { when: () => leading });
+    await until(() => n >= 1 && lines.length >= 1);
+    await loop.stop();
+    expect(lines.map((l) => [l.level, l.msg, l.obj])).toEqual([
+      ["info", "anchoring: tick cut short, this instance no longer leads the workers", { loop: "anchoring", code: "ENT_LEADER_LEASE_LOST" }],
+    ]);
   });
 
   it("without an outage policy (the database workers), every failure that is no database outage is an error with its code", async () => {

@@ -60,4 +60,6 @@ export const HttpErrors = {
   /** A Range header on a static file that asks for bytes it does not have. */
   rangeNotSatisfiable: defineError("ENT_HTTP_RANGE_NOT_SATISFIABLE", 416, "Range not satisfiable"),
   notReady: defineError("ENT_HTTP_NOT_READY", 503, "Service not ready"),
+  /** A request that arrived while this instance stops (SIGTERM): another instance answers it. */
+  shuttingDown: defineError("ENT_HTTP_SHUTTING_DOWN", 503, "Instance shutting down"),
 } as const;

@@ -11,6 +11,14 @@
  */
 import type { SqlRunner } from "../db/sql.js";
 
+export interface LeaseStatus {
+  holder: string;
+  token: bigint;
+  expiresAt: Date;
+  /** Unexpired by the database's clock: its holder runs the workers. */
+  live: boolean;
+}
+
 export type AcquireResult = { acquired: true; token: bigint } | { acquired: false; holder: string; token: bigint };
 
 export interface LeaseStorePort {
@@ -74,6 +82,19 @@ export class LeaseStore implements LeaseStorePort {
       token,
     );
     return rows.length === 1;
+  }
+
+  /**
+   * The lease as the database sees it now (null: never taken). `live` is the database clock's
+   * verdict, so every instance reports the same whatever its own clock.
+   */
+  async status(name: string): Promise<LeaseStatus | null> {
+    const [row] = await this.sql.q<Array<{ holder: string; token: bigint | string; expires_at: Date | string; live: boolean }>>(
+      `SELECT holder, token, expires_at, expires_at > clock_timestamp() AS live FROM worker_leases WHERE name = $1`,
+      name,
+    );
+    if (row === undefined) return null;
+    return { holder: row.holder, token: BigInt(row.token), expiresAt: new Date(row.expires_at), live: row.live };
   }
 
   /**

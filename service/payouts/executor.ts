@@ -31,7 +31,9 @@
 import { packPayout, payoutsHash, type SettlementVaultContract, type SettlementVaultInterface } from "../chain/contracts.js";
 import type { IndexedEvent } from "../chain/indexer/types.js";
 import { ChainErrors } from "../chain/sender-errors.js";
+import { failureCodes } from "../db/errors.js";
 import { errorSummary, isAppError } from "../errors.js";
+import { isNodeUnreachable } from "../loop.js";
 import type { Ledger } from "../ledger/types.js";
 import { STABLECOIN_CURRENCY } from "../treasury/index.js";
 import { claimableRequest, ledgerKeys } from "./booking.js";
@@ -93,6 +95,9 @@ export class PayoutExecutor {
         try {
           await this.#drive(batch);
         } catch (e) {
+          // An outage of the database or the node, or the end of this instance's term, is the whole
+          // tick's, not this batch's: the loop reports it once per outage (loop.ts), not per batch and tick.
+          if (failureCodes(e).transient || isNodeUnreachable(e) || (isAppError(e) && e.code === "ENT_LEADER_LEASE_LOST")) throw e;
           this.#log?.error({ batchId: batch.id.toString(), err: errorSummary(e) }, "payout batch step failed; retried next tick");
           if (!isAppError(e)) throw e;
         }

@@ -66,6 +66,12 @@ export class WebhookDispatcher {
   readonly #secrets = new Map<string, string>();
   #wake: (() => void) | null = null;
   #prunedAt = 0;
+  /**
+   * Endpoints whose deliveries this instance's address policy refuses (a loopback or private
+   * receiver without WEBHOOK_ALLOW_PRIVATE): warned once each, not at every delivery, until one is
+   * delivered again. Another instance may have been started with another policy.
+   */
+  readonly #refused = new Set<string>();
 
   constructor(opts: DispatcherOptions) {
     const maxInFlight = opts.maxInFlight ?? 64;
@@ -200,6 +206,7 @@ export class WebhookDispatcher {
     });
     release();
     const ok = r.error === null;
+    this.#noteRefusal(c.endpointId, r.error);
     const result = ok ? "delivered" : attempt >= this.maxAttempts ? "dead" : "retry";
     await this.#writes.submit({
       endpointId: c.endpointId,
@@ -213,6 +220,20 @@ export class WebhookDispatcher {
       result,
       delayMs: result === "retry" ? this.#delay(attempt) : 0,
     });
+  }
+
+  #noteRefusal(endpointId: string, error: string | null): void {
+    if (error === null || !error.startsWith("address refused:")) {
+      if (error === null) this.#refused.delete(endpointId);
+      return;
+    }
+    if (this.#refused.has(endpointId)) return;
+    this.#refused.add(endpointId);
+    this.#o.log?.warn(
+      { code: "ENT_WEBHOOK_ADDRESS_REFUSED", endpointId, reason: error.slice(0, 200) },
+      "webhook deliveries to this endpoint are refused by this instance's address policy (WEBHOOK_ALLOW_PRIVATE is false): " +
+        "set WEBHOOK_ALLOW_PRIVATE=true on every ROLE=all/workers instance if private receivers are intended, or point the endpoint at a public address",
+    );
   }
 
   #delay(failedAttempt: number): number {

@@ -2,7 +2,11 @@
  * `startLocalNode` claims its port atomically: two nodes started at the same moment for the same
  * port (two `npm start`s) both come up, on different ports, each its own chain; neither attaches to
  * the other's node (the old check-then-claim made the second deploy onto the first's chain).
+ * `npm run chain`, the node the README keeps for several instances, takes a port from its caller and
+ * mines like `npm start`'s (a block a second when idle, or safe and final are never reached).
  */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
 
@@ -33,5 +37,39 @@ describe("startLocalNode", { timeout: 120_000 }, () => {
     await a.stop();
     expect(await rpc<string>(b.url, "eth_chainId")).toBe("0x7a69");
     await expect(fetch(a.url, { method: "POST" })).rejects.toThrow();
+  });
+});
+
+describe("npm run chain", { timeout: 120_000 }, () => {
+  it("listens on the port given after --, and mines a block every second while idle (the devnode network)", async () => {
+    const port = await freePort();
+    // Its own process group: npm, the shell and the node are stopped together.
+    const child = spawn("npm", ["run", "chain", "--", "--port", String(port)], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!out.includes("Started HTTP and WebSocket JSON-RPC server at")) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm run chain did not start: ${out.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(out).toContain(`Started HTTP and WebSocket JSON-RPC server at http://127.0.0.1:${port}/`);
+      const url = `http://127.0.0.1:${port}`;
+      const first = BigInt(await rpc<string>(url, "eth_blockNumber"));
+      await new Promise((r) => setTimeout(r, 3_500));
+      // No transaction was sent: only interval mining moves the head.
+      expect(BigInt(await rpc<string>(url, "eth_blockNumber")) - first).toBeGreaterThanOrEqual(2n);
+    } finally {
+      // The group is gone already when npm exited on its own (a refused option): nothing to stop.
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+      await exited;
+    }
   });
 });

@@ -25,6 +25,8 @@ describe("the log of a 503 for a transient database failure [PostgreSQL]", () =>
   let name: string;
   let finance: IssuedKey;
   const lines: Line[] = [];
+  /** The same lines as written: JSON.parse keeps the last of two equal keys, the raw text shows both. */
+  const raw: string[] = [];
   /** The background workers' log (the API keys' LISTEN connection reports its loss there). */
   const workerLines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
 
@@ -43,7 +45,7 @@ describe("the log of a 503 for a transient database failure [PostgreSQL]", () =>
     app = await buildApp({
       services,
       config,
-      logger: { level: "info", stream: { write: (s: string) => void lines.push(JSON.parse(s) as Line) } },
+      logger: { level: "info", stream: { write: (s: string) => void (raw.push(s), lines.push(JSON.parse(s) as Line)) } },
     });
   }, 120_000);
 
@@ -67,6 +69,7 @@ describe("the log of a 503 for a transient database failure [PostgreSQL]", () =>
   it("a 503 ENT_DB_UNAVAILABLE is one warn line with the code, the request id and the SQLSTATE, without SQL or stack", async () => {
     expect((await get("/v1/transactions?limit=1")).statusCode).toBe(200);
     lines.length = 0;
+    raw.length = 0;
     await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
     const answers = [];
@@ -89,6 +92,8 @@ describe("the log of a 503 for a transient database failure [PostgreSQL]", () =>
       expect(w.err).toBeUndefined();
     }
     expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    // One reqId key per line (the request's logger binds it; a second one made the JSON ambiguous).
+    for (const line of raw.filter((r) => r.includes('"level":40'))) expect(line.match(/"reqId":/g)).toHaveLength(1);
     const text = JSON.stringify(lines);
     expect(text).not.toMatch(/SELECT|FROM\s+"|\$1|stack/i);
     // The background side of the same outage (the API keys' notification connection, terminated

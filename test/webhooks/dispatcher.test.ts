@@ -86,6 +86,27 @@ describe.each(kinds)("the webhook dispatcher on %s", (kind) => {
     expect(rows).toEqual(Array.from({ length: 4 }, () => ({ status: "delivered", attempts: 1 })));
   });
 
+  it("warns once per endpoint, naming WEBHOOK_ALLOW_PRIVATE, when this instance's address policy refuses its deliveries", async () => {
+    const store = new WebhookStore(db.sql);
+    for (let i = 0; i < 5; i++) await emit(store, `order:${i}`);
+    const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    // An instance started without WEBHOOK_ALLOW_PRIVATE, for an endpoint on a loopback receiver.
+    const strict = createPoster({ timeoutMs: 5_000, allowPrivate: false });
+    const dispatcher = new WebhookDispatcher({ store, box, poster: strict, maxPerEndpoint: 1, leaseMs: 15_000, log: { warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) } });
+    try {
+      await dispatcher.tick();
+      await dispatcher.drain();
+    } finally {
+      strict.close();
+    }
+    const rows = await db.sql.q<Array<{ n: bigint | string }>>(`SELECT count(*) AS n FROM webhook_attempts WHERE error LIKE 'address refused:%'`);
+    expect(Number(rows[0]!.n)).toBe(5);
+    expect(rx.received).toHaveLength(0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.obj).toMatchObject({ code: "ENT_WEBHOOK_ADDRESS_REFUSED", endpointId, reason: "address refused: 127.0.0.1 is a private or internal address" });
+    expect(warnings[0]!.msg).toMatch(/set WEBHOOK_ALLOW_PRIVATE=true/);
+  });
+
   it("keeps an endpoint whose slots are all in use busy for longer than a second in one tick", async () => {
     const store = new WebhookStore(db.sql);
     for (let i = 0; i < 12; i++) await emit(store, `order:${i}`);

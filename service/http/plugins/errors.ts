@@ -191,7 +191,8 @@ function parsesAsJson(raw: Buffer): boolean {
 function logTransient(request: FastifyRequest, e: AppError): void {
   const state = failureCodes(e).sqlState ?? "connection";
   request.log.warn(
-    { code: e.code, reqId: request.id, sqlState: state, method: request.method, route: request.routeOptions.url },
+    // No reqId here: the request's logger binds it already (twice made a duplicate JSON key).
+    { code: e.code, sqlState: state, method: request.method, route: request.routeOptions.url },
     `request answered 503: the database failed transiently (${state})`,
   );
 }
@@ -235,6 +236,19 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
     if (request.body === undefined && requiresNothing(request.routeOptions.schema?.body)) request.body = {};
   });
 
+  // A graceful stop (server.ts) lets requests in flight finish; one that arrives meanwhile (a
+  // keep-alive connection, a balancer that has not noticed yet) is told to retry elsewhere, before
+  // any authentication or handler runs. Connection: close is Fastify's, set while it closes.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if (!closing) return;
+    request.log.info({ code: HttpErrors.shuttingDown.code, method: request.method, url: request.url.split("?")[0] }, "request refused: this instance is shutting down");
+    return sendProblem(request, reply, HttpErrors.shuttingDown("this instance is shutting down: retry the request (another instance answers it)"));
+  });
+
   app.setNotFoundHandler((request, reply) => {
     sendProblem(request, reply, HttpErrors.routeNotFound(`no route ${request.method} ${request.url.split("?")[0] ?? ""}`));
   });
@@ -242,7 +256,7 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isAppError(error)) {
       if (failureCodes(error).transient) logTransient(request, error);
-      else if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, "request failed");
+      else if (error.status >= 500) request.log.error({ err: error }, "request failed");
       return sendProblem(request, reply, error);
     }
     // A database fault that outlasted its retries: 503 with Retry-After, never a 500.
@@ -254,7 +268,7 @@ export async function errorsPlugin(app: FastifyInstance): Promise<void> {
     const mapped = mapFastifyError(error, request);
     if (mapped !== null) return sendProblem(request, reply, mapped.appError, mapped.status);
     // Unknown: log everything here, send nothing of it.
-    request.log.error({ err: error, reqId: request.id }, "unhandled error");
+    request.log.error({ err: error }, "unhandled error");
     return sendProblem(request, reply, Errors.internal(`an internal error occurred; quote request id ${request.id} when reporting it`));
   });
 }

@@ -4,7 +4,7 @@
  * PATTERN, never the raw URL, to keep label cardinality bounded.
  */
 import type { FastifyInstance } from "fastify";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -20,6 +20,12 @@ export class Metrics {
   readonly ledgerTransactions = new Counter({ name: "entrepot_ledger_transactions_total", help: "Journal transactions booked through the API", registers: [this.registry] });
   readonly ledgerPostings = new Counter({ name: "entrepot_ledger_postings_total", help: "Journal postings booked through the API", registers: [this.registry] });
   readonly problems = new Counter({ name: "entrepot_http_problems_total", help: "Problem responses by code", labelNames: ["code"], registers: [this.registry] });
+  /** Read from the database at each scrape of /metrics (and each /readyz): whether any instance runs the background workers. */
+  readonly workerLease = new Gauge({
+    name: "entrepot_worker_lease_live",
+    help: "1 while an instance holds the worker lease (anchoring, payouts, maintenance run), 0 when it has expired or was never taken",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "entrepot_" });

@@ -12,6 +12,12 @@
  * scheme://host:port only, never the URL's path or query, which may hold an API key). A chain
  * outage does not make the instance unready: the API works without the node (chain work waits in
  * the outbox), and taking every instance out of rotation would turn it into a full outage.
+ *
+ * Readiness also reports the worker lease (`workers`): who holds it, until when, whether this
+ * instance does, and "no leader" once it has expired (every ROLE=all/workers instance down:
+ * anchoring, payouts and maintenance have stopped). That is the whole deployment's state, not this
+ * instance's: it never makes the answer 503 (an API-only instance serves without a leader), and
+ * `entrepot_worker_lease_live` lets an alert fire on it.
  */
 import type { FastifyInstance } from "fastify";
 import { Type } from "typebox";
@@ -19,6 +25,7 @@ import { HttpErrors } from "../errors.js";
 import { sendProblem } from "../plugins/errors.js";
 import { problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
+import { WORKERS_LEASE } from "../../workers.js";
 
 const ChainRpcView = Type.Object({
   endpoint: Type.String({ description: "scheme://host:port of CHAIN_RPC_URL" }),
@@ -26,11 +33,22 @@ const ChainRpcView = Type.Object({
   since: Type.String({ format: "date-time", description: "when the current status began" }),
   reason: Type.Optional(Type.String({ description: "why it does not answer: ENT_CHAIN_RPC_TIMEOUT, ECONNREFUSED..." })),
 });
+const WorkerLeaseView = Type.Object({
+  lease: Type.String({ description: "the lease's name (one worker leader per database)" }),
+  status: Type.Union([Type.Literal("held"), Type.Literal("no leader")], {
+    description: "held: an instance runs the background workers; no leader: the lease expired or was never taken (no ROLE=all/workers instance runs them)",
+  }),
+  holder: Type.Union([Type.String(), Type.Null()], { description: "host:pid:random of the holder (the last one when there is no leader)" }),
+  token: Type.Union([Type.String(), Type.Null()], { description: "fencing token of the current (or last) term" }),
+  expiresAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "end of the term unless renewed (database clock)" }),
+  thisInstance: Type.Boolean({ description: "this instance holds the lease" }),
+});
 const ReadyView = Type.Object({
   status: Type.Literal("ready"),
   database: Type.String(),
   kind: Type.String(),
   chain: Type.Optional(ChainRpcView),
+  workers: WorkerLeaseView,
 });
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -66,7 +84,18 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       }));
     }
     const chain = app.services.chain?.rpcStatus();
-    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind, ...(chain === undefined ? {} : { chain }) };
+    const lease = await app.services.leases.status(WORKERS_LEASE);
+    const live = lease?.live === true;
+    app.metrics.workerLease.set(live ? 1 : 0);
+    const workers = {
+      lease: WORKERS_LEASE,
+      status: live ? ("held" as const) : ("no leader" as const),
+      holder: lease?.holder ?? null,
+      token: lease?.token.toString() ?? null,
+      expiresAt: lease?.expiresAt.toISOString() ?? null,
+      thisInstance: live && lease?.holder === app.services.instanceId,
+    };
+    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind, ...(chain === undefined ? {} : { chain }), workers };
   });
 
   app.get("/metrics", {
@@ -79,6 +108,11 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       response: { 200: Type.String({ description: "Prometheus text exposition format" }) },
     },
   }, async (_request, reply) => {
+    try {
+      app.metrics.workerLease.set((await app.services.leases.status(WORKERS_LEASE))?.live === true ? 1 : 0);
+    } catch {
+      // The database does not answer: /readyz says so; the scrape still serves the other metrics.
+    }
     const body = await app.metrics.registry.metrics();
     return reply.type(app.metrics.registry.contentType).send(body);
   });

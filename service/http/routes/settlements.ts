@@ -214,7 +214,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
         if (r.status !== "error" || r.error.code !== Errors.internal.code) return batchItemView(r, index, readableGateway(principal), minimal);
         // An unexpected failure of one item: its message may carry driver or SQL text. Log it with
         // the request id; the client gets the code and the id to quote, nothing else.
-        request.log.error({ reqId: request.id, index, error: r.error.message }, "batch item failed");
+        request.log.error({ index, error: r.error.message }, "batch item failed");
         return batchItemView({ status: "error", error: { code: r.error.code, message: `internal error on this item; quote request id ${request.id} when reporting it` } }, index, null);
       }),
     };
