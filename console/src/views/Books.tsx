@@ -7,11 +7,11 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api";
-import { isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds, monthOf, parseMonth, utcOffset } from "../format";
+import { isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds } from "../format";
 import type { ViewProps } from "../main";
-import { fromMonth, NOT_A_MONTH, NOT_AN_INSTANT, periodForm, type PeriodForm } from "../period";
+import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod } from "../period";
 import { href, navigate, type Location } from "../router";
-import { ErrorBox, LocalTimeInput, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
+import { ErrorBox, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
 import { Closes } from "./Closes";
 import { Revaluations } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
@@ -46,26 +46,10 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
   const shown = fresh.state === "loading" && last !== undefined && last.period === `${from} ${to}` ? { state: "ok" as const, value: last } : fresh;
   const load: Loaded<TrialBalance | null> = shown.state === "ok" ? { state: "ok", value: shown.value.tb } : shown;
   const query = { from, to, currency, revaluations: q.get("revaluations") ?? undefined };
-  const monthStart = monthBounds(form.month, "local");
-  const zoneAt = monthStart === null ? new Date() : new Date(monthStart.from);
-  const offset = utcOffset(zoneAt);
-  const setInstant = (k: "from" | "to", v: string) => {
-    const next = { ...form, [k]: v };
-    const m = monthOf(localInputToIso(next.from) ?? "", localInputToIso(next.to) ?? "");
-    setForm({ ...next, month: m?.month ?? "", zone: m?.zone ?? form.zone, monthDirty: false });
-    setProblems(({ [`tb-${k}`]: _, ...rest }) => rest);
-  };
-  const applyMonth = (f: PeriodForm, bad: boolean) => {
-    const next = fromMonth(f);
-    if (next === null || bad) {
-      setForm(f);
-      if (f.month !== "" || bad) setProblems((p) => ({ ...p, "tb-month": `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.` }));
-      return;
-    }
-    setForm(next);
-    setProblems(({ "tb-month": _, "tb-from": _f, "tb-to": _t, ...rest }) => rest);
-  };
+  const { offset } = periodZone(form);
+  const edits = periodEdits("tb", form, setForm, setProblems);
   const invalid = (id: string) => problems[id] !== undefined;
+  const describedBy = (id: string) => (invalid(id) ? "tb-invalid" : undefined);
   return (
     <section class="card" aria-labelledby="tb-h">
       <h2 id="tb-h">Trial balance</h2>
@@ -75,68 +59,14 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
         aria-label="Trial balance period"
         onSubmit={(e) => {
           e.preventDefault();
-          let f = form;
-          const found: Record<string, string> = {};
-          const input = (id: string) => e.currentTarget.querySelector<HTMLInputElement>(`#${id}`);
-          if (f.monthDirty || input("tb-month")?.validity.badInput === true) {
-            const next = fromMonth(f);
-            if (next === null || input("tb-month")?.validity.badInput === true) found["tb-month"] = `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.`;
-            else f = next;
-          }
-          for (const [id, label, value] of [
-            ["tb-from", "Effective from", f.from],
-            ["tb-to", "Effective before", f.to],
-          ] as const) {
-            // An input the browser cannot read (a part left empty) has the value "": its validity says so.
-            if ((value === "" && input(id)?.validity.badInput === true) || (value !== "" && localInputToIso(value) === null)) found[id] = `${label}: “${value === "" ? "incomplete" : value}” ${NOT_AN_INSTANT}.`;
-          }
-          if (f.to === "" && found["tb-to"] === undefined) found["tb-to"] = "Effective before: enter the period's end.";
+          const { form: f, found } = readPeriod("tb", form, e.currentTarget, ["to"]);
           setForm(f);
           setProblems(found);
           if (Object.keys(found).length > 0) return;
           navigate(href("/books", { ...query, from: localInputToIso(f.from) ?? undefined, to: localInputToIso(f.to) ?? undefined }));
         }}
       >
-        <div>
-          <label for="tb-month">
-            Month <span class="zone">({form.zone === "utc" ? "UTC" : localZoneLabel(zoneAt)})</span>
-          </label>
-          <input
-            id="tb-month"
-            type="month"
-            value={form.month}
-            aria-invalid={invalid("tb-month") ? true : undefined}
-            aria-describedby={invalid("tb-month") ? "tb-invalid" : undefined}
-            // Kept as typed; the period is set from it when the field is left (or the form sent).
-            onInput={(e) => setForm({ ...form, month: (e.target as HTMLInputElement).value, monthDirty: true })}
-            onBlur={(e) => {
-              const bad = (e.target as HTMLInputElement).validity.badInput;
-              if (form.monthDirty || bad) applyMonth(form, bad);
-            }}
-          />
-        </div>
-        <div>
-          <label for="tb-month-zone">Month in</label>
-          <select
-            id="tb-month-zone"
-            value={form.zone}
-            aria-describedby={offset === "UTC+00:00" ? undefined : "tb-month-note"}
-            onChange={(e) => {
-              const f = { ...form, zone: (e.target as HTMLSelectElement).value === "utc" ? ("utc" as const) : ("local" as const) };
-              if (parseMonth(f.month) === null) setForm(f);
-              else applyMonth(f, false);
-            }}
-          >
-            <option value="local">your zone</option>
-            <option value="utc">UTC, the ledger's periods</option>
-          </select>
-        </div>
-        <div>
-          <LocalTimeInput id="tb-from" label="Effective from" value={form.from} onInput={(v) => setInstant("from", v)} invalid={invalid("tb-from")} describedBy="tb-invalid" />
-        </div>
-        <div>
-          <LocalTimeInput id="tb-to" label="Effective before" value={form.to} onInput={(v) => setInstant("to", v)} invalid={invalid("tb-to")} describedBy="tb-invalid" />
-        </div>
+        <PeriodFields prefix="tb" form={form} setForm={setForm} edits={edits} invalid={invalid} describedBy={describedBy} />
         <div class="buttons">
           <button type="submit">Show</button>
         </div>

@@ -9,11 +9,11 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, url } from "../api";
-import { closingAt, formatBps, isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds, monthOf, parseMonth, utcOffset } from "../format";
+import { closingAt, formatBps, isUtcMonthStart, localInputToIso, localZoneLabel } from "../format";
 import type { ViewProps } from "../main";
-import { fromMonth, NOT_A_MONTH, NOT_AN_INSTANT, periodForm, type PeriodForm } from "../period";
+import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod, type PeriodForm } from "../period";
 import { href, navigate } from "../router";
-import { ErrorBox, Fields, Link, ListTable, LocalTimeInput, Money, Show, Time, Title, useLoad, useUrlForm } from "../ui";
+import { ErrorBox, Fields, Link, ListTable, Money, Show, Time, Title, useLoad, useUrlForm } from "../ui";
 
 /** GET /v1/tax-rules (service/http/schemas/views.ts TaxRuleView): what the choice of a return needs. */
 interface TaxRule {
@@ -158,25 +158,8 @@ export function TaxReturns(props: ViewProps): JSX.Element {
   // The inputs the service's problem names (an unknown market, a period that ends before it starts).
   const refused = new Set(load.state === "error" && load.error instanceof ApiError ? load.error.fields.map((f) => INPUT_OF[f.field]).filter((id) => id !== undefined) : []);
 
-  const monthStart = monthBounds(form.month, "local");
-  const zoneAt = monthStart === null ? new Date() : new Date(monthStart.from);
-  const offset = utcOffset(zoneAt);
-  const setInstant = (k: "from" | "to", v: string) => {
-    const next = { ...form, [k]: v };
-    const m = monthOf(localInputToIso(next.from) ?? "", localInputToIso(next.to) ?? "");
-    setForm({ ...next, month: m?.month ?? "", zone: m?.zone ?? form.zone, monthDirty: false });
-    setProblems(({ [`tx-${k}`]: _, ...rest }) => rest);
-  };
-  const applyMonth = (f: TaxForm, bad: boolean) => {
-    const next = fromMonth(f);
-    if (next === null || bad) {
-      setForm(f);
-      if (f.month !== "" || bad) setProblems((p) => ({ ...p, "tx-month": `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.` }));
-      return;
-    }
-    setForm(next);
-    setProblems(({ "tx-month": _, "tx-from": _f, "tx-to": _t, ...rest }) => rest);
-  };
+  const { offset } = periodZone(form);
+  const edits = periodEdits("tx", form, setForm, setProblems);
   const invalid = (id: string) => problems[id] !== undefined || refused.has(id);
   // A problem the page found is said in its own box; one the service answered, in the error's.
   const describedBy = (id: string) => (problems[id] !== undefined ? "tx-invalid" : refused.has(id) ? "tx-error" : undefined);
@@ -194,24 +177,8 @@ export function TaxReturns(props: ViewProps): JSX.Element {
           aria-label="Tax return and period"
           onSubmit={(e) => {
             e.preventDefault();
-            let f = form;
-            const found: Record<string, string> = {};
-            const input = (id: string) => e.currentTarget.querySelector<HTMLInputElement>(`#${id}`);
+            const { form: f, found } = readPeriod("tx", form, e.currentTarget, ["from", "to"]);
             if (f.choice === "") found["tx-return"] = "Return: choose the market and scheme whose return to show.";
-            if (f.monthDirty || input("tx-month")?.validity.badInput === true) {
-              const next = fromMonth(f);
-              if (next === null || input("tx-month")?.validity.badInput === true) found["tx-month"] = `Month: “${f.month === "" ? "incomplete" : f.month}” ${NOT_A_MONTH}.`;
-              else f = next;
-            }
-            for (const [id, label, value] of [
-              ["tx-from", "Effective from", f.from],
-              ["tx-to", "Effective before", f.to],
-            ] as const) {
-              // An input the browser cannot read (a part left empty) has the value "": its validity says so.
-              if ((value === "" && input(id)?.validity.badInput === true) || (value !== "" && localInputToIso(value) === null)) found[id] = `${label}: “${value === "" ? "incomplete" : value}” ${NOT_AN_INSTANT}.`;
-            }
-            if (f.from === "" && found["tx-from"] === undefined) found["tx-from"] = "Effective from: enter the period's start.";
-            if (f.to === "" && found["tx-to"] === undefined) found["tx-to"] = "Effective before: enter the period's end.";
             setForm(f);
             setProblems(found);
             if (Object.keys(found).length > 0) return;
@@ -240,46 +207,7 @@ export function TaxReturns(props: ViewProps): JSX.Element {
               ))}
             </select>
           </div>
-          <div>
-            <label for="tx-month">
-              Month <span class="zone">({form.zone === "utc" ? "UTC" : localZoneLabel(zoneAt)})</span>
-            </label>
-            <input
-              id="tx-month"
-              type="month"
-              value={form.month}
-              aria-invalid={invalid("tx-month") ? true : undefined}
-              aria-describedby={describedBy("tx-month")}
-              // Kept as typed; the period is set from it when the field is left (or the form sent).
-              onInput={(e) => setForm({ ...form, month: (e.target as HTMLInputElement).value, monthDirty: true })}
-              onBlur={(e) => {
-                const bad = (e.target as HTMLInputElement).validity.badInput;
-                if (form.monthDirty || bad) applyMonth(form, bad);
-              }}
-            />
-          </div>
-          <div>
-            <label for="tx-month-zone">Month in</label>
-            <select
-              id="tx-month-zone"
-              value={form.zone}
-              aria-describedby={offset === "UTC+00:00" ? undefined : "tx-month-note"}
-              onChange={(e) => {
-                const f = { ...form, zone: (e.target as HTMLSelectElement).value === "utc" ? ("utc" as const) : ("local" as const) };
-                if (parseMonth(f.month) === null) setForm(f);
-                else applyMonth(f, false);
-              }}
-            >
-              <option value="local">your zone</option>
-              <option value="utc">UTC, the ledger's periods</option>
-            </select>
-          </div>
-          <div>
-            <LocalTimeInput id="tx-from" label="Effective from" value={form.from} onInput={(v) => setInstant("from", v)} invalid={invalid("tx-from")} describedBy={describedBy("tx-from")} />
-          </div>
-          <div>
-            <LocalTimeInput id="tx-to" label="Effective before" value={form.to} onInput={(v) => setInstant("to", v)} invalid={invalid("tx-to")} describedBy={describedBy("tx-to")} />
-          </div>
+          <PeriodFields prefix="tx" form={form} setForm={setForm} edits={edits} invalid={invalid} describedBy={describedBy} />
           <div class="buttons">
             <button type="submit">Show</button>
           </div>
