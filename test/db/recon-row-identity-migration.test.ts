@@ -5,11 +5,8 @@
  * both; an exception without a report row (an event missing at the gateway) keeps its identity and
  * its owner. Both engines, from a database migrated up to the one before.
  */
-import { PGlite } from "@electric-sql/pglite";
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadMigrations, migrate, pgConnection, pgliteConnection, type SqlConnection } from "../../service/db/index.js";
-import { emptyPostgresDatabase, testDatabaseKinds } from "../support/db.js";
+import { migratedUpTo, testDatabaseKinds } from "../support/db.js";
 
 const kinds = await testDatabaseKinds();
 const TARGET = "20261218010000_recon_row_identity";
@@ -20,26 +17,7 @@ describe.each(kinds)("the reconciliation row identity migration on %s", (kind) =
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function before(): Promise<{ conn: SqlConnection; rest: () => Promise<void> }> {
-    const all = await loadMigrations();
-    const at = all.findIndex((m) => m.name === TARGET);
-    expect(at).toBeGreaterThan(0);
-    let conn: SqlConnection;
-    if (kind === "postgres") {
-      const empty = await emptyPostgresDatabase();
-      cleanups.push(() => empty.drop());
-      const client = new pg.Client({ connectionString: empty.url });
-      await client.connect();
-      cleanups.push(() => client.end());
-      conn = pgConnection(client);
-    } else {
-      const lite = new PGlite();
-      cleanups.push(() => lite.close());
-      conn = pgliteConnection(lite);
-    }
-    await migrate(conn, all.slice(0, at));
-    return { conn, rest: async () => void (await migrate(conn, all)) };
-  }
+  const before = () => migratedUpTo(kind, TARGET, cleanups);
 
   it("gives two charges of one amount an identity each, owned as before, and keeps the identity of an item without a report row", async () => {
     const { conn, rest } = await before();

@@ -4,11 +4,8 @@
  * that transaction, one the ledger never booked is withdrawn (a redelivery books it afresh), and
  * posted records are kept; every record takes its transaction's id. Both engines, from a database migrated up to the one before.
  */
-import { PGlite } from "@electric-sql/pglite";
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadMigrations, migrate, pgConnection, pgliteConnection, type SqlConnection } from "../../service/db/index.js";
-import { emptyPostgresDatabase, testDatabaseKinds } from "../support/db.js";
+import { migratedUpTo, testDatabaseKinds } from "../support/db.js";
 
 const kinds = await testDatabaseKinds();
 const TARGET = "20261209100000_settlement_write_once";
@@ -19,27 +16,7 @@ describe.each(kinds)("the settlement write-once migration on %s", (kind) => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  /** One session on a database with every migration before TARGET applied, and a way to apply the rest. */
-  async function before(): Promise<{ conn: SqlConnection; rest: () => Promise<void> }> {
-    const all = await loadMigrations();
-    const at = all.findIndex((m) => m.name === TARGET);
-    expect(at).toBeGreaterThan(0);
-    let conn: SqlConnection;
-    if (kind === "postgres") {
-      const empty = await emptyPostgresDatabase();
-      cleanups.push(() => empty.drop());
-      const client = new pg.Client({ connectionString: empty.url });
-      await client.connect();
-      cleanups.push(() => client.end());
-      conn = pgConnection(client);
-    } else {
-      const lite = new PGlite();
-      cleanups.push(() => lite.close());
-      conn = pgliteConnection(lite);
-    }
-    await migrate(conn, all.slice(0, at));
-    return { conn, rest: async () => void (await migrate(conn, all)) };
-  }
+  const before = () => migratedUpTo(kind, TARGET, cleanups);
 
   it("completes pending records the ledger booked, withdraws the others, keeps the posted ones", async () => {
     const { conn, rest } = await before();

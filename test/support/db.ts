@@ -10,8 +10,9 @@
  * unreachable, so a PGlite-only run is visible in the output (CI has PostgreSQL).
  */
 import { randomBytes } from "node:crypto";
+import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { openDatabase, type Database } from "../../service/db/index.js";
+import { loadMigrations, migrate, openDatabase, pgConnection, pgliteConnection, type Database, type SqlConnection } from "../../service/db/index.js";
 import { pgliteTemplate, postgresTemplate } from "./templates.js";
 
 export type DatabaseKind = "pglite" | "postgres";
@@ -89,6 +90,31 @@ export async function emptyPostgresDatabase(): Promise<{ url: string; drop(): Pr
   const name = `entrepot_test_${process.pid}_${randomBytes(4).toString("hex")}`;
   await admin(`CREATE DATABASE "${name}"`);
   return { url: databaseUrl(name), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+/**
+ * A migration's test: one session on a new database with every migration before `target` applied,
+ * and `rest` to apply the others; what it opens is closed by the functions pushed on `cleanups`.
+ */
+export async function migratedUpTo(kind: DatabaseKind, target: string, cleanups: Array<() => Promise<void>>): Promise<{ conn: SqlConnection; rest: () => Promise<void> }> {
+  const all = await loadMigrations();
+  const at = all.findIndex((m) => m.name === target);
+  if (at <= 0) throw new Error(`migration ${target} is not after the first one`);
+  let conn: SqlConnection;
+  if (kind === "postgres") {
+    const empty = await emptyPostgresDatabase();
+    cleanups.push(() => empty.drop());
+    const client = new pg.Client({ connectionString: empty.url });
+    await client.connect();
+    cleanups.push(() => client.end());
+    conn = pgConnection(client);
+  } else {
+    const lite = new PGlite();
+    cleanups.push(() => lite.close());
+    conn = pgliteConnection(lite);
+  }
+  await migrate(conn, all.slice(0, at));
+  return { conn, rest: async () => void (await migrate(conn, all)) };
 }
 
 function databaseUrl(name: string): string {
