@@ -48,6 +48,21 @@ export function Loading(): JSX.Element {
   );
 }
 
+/** What a form found it cannot read before sending anything, by input id: one alert listing each problem. */
+export function FormProblems(props: { id: string; problems: Readonly<Record<string, string>>; children: string }): JSX.Element | null {
+  if (Object.keys(props.problems).length === 0) return null;
+  return (
+    <div class="error" role="alert" id={props.id}>
+      {props.children}
+      <ul>
+        {Object.entries(props.problems).map(([id, message]) => (
+          <li key={id}>{message}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 /**
  * A problem document: its message in words, each field it names with that field's messages, and
  * its stable code last and smaller (a reader reads the words; the code is for a search or a ticket).

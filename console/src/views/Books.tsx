@@ -11,7 +11,7 @@ import { isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds } from ".
 import type { ViewProps } from "../main";
 import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod } from "../period";
 import { href, navigate, type Location } from "../router";
-import { ErrorBox, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
+import { ErrorBox, FormProblems, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
 import { Closes } from "./Closes";
 import { Revaluations } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
@@ -77,16 +77,9 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
           ledger's month.
         </p>
       )}
-      {Object.keys(problems).length > 0 && (
-        <div class="error" role="alert" id="tb-invalid">
-          Nothing was shown: the period cannot be read.
-          <ul>
-            {Object.entries(problems).map(([id, message]) => (
-              <li key={id}>{message}</li>
-            ))}
-          </ul>
-        </div>
-      )}
+      <FormProblems id="tb-invalid" problems={problems}>
+        Nothing was shown: the period cannot be read.
+      </FormProblems>
       {load.state === "error" ? (
         <ErrorBox error={load.error} labels={TB_LABELS} />
       ) : (

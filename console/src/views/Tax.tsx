@@ -13,7 +13,7 @@ import { closingAt, formatBps, isUtcMonthStart, localInputToIso, localZoneLabel 
 import type { ViewProps } from "../main";
 import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod, type PeriodForm } from "../period";
 import { href, navigate } from "../router";
-import { ErrorBox, Fields, Link, ListTable, Money, Show, Time, Title, useLoad, useUrlForm } from "../ui";
+import { ErrorBox, FormProblems, Fields, Link, ListTable, Money, Show, Time, Title, useLoad, useUrlForm } from "../ui";
 
 /** GET /v1/tax-rules (service/http/schemas/views.ts TaxRuleView): what the choice of a return needs. */
 interface TaxRule {
@@ -218,16 +218,9 @@ export function TaxReturns(props: ViewProps): JSX.Element {
           </p>
         )}
         {rules.state === "error" && <ErrorBox error={rules.error} />}
-        {Object.keys(problems).length > 0 && (
-          <div class="error" role="alert" id="tx-invalid">
-            Nothing was shown: the return or its period cannot be read.
-            <ul>
-              {Object.entries(problems).map(([id, message]) => (
-                <li key={id}>{message}</li>
-              ))}
-            </ul>
-          </div>
-        )}
+        <FormProblems id="tx-invalid" problems={problems}>
+          Nothing was shown: the return or its period cannot be read.
+        </FormProblems>
         {load.state === "error" ? (
           <ErrorBox error={load.error} labels={TAX_LABELS} id="tx-error" />
         ) : (
