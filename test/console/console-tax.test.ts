@@ -9,20 +9,19 @@
  * service's problems (an unknown market, a period ending before it starts) at their fields.
  */
 import { createHmac } from "node:crypto";
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatAmount, formatBps, formatMoney } from "../../console/src/format.js";
-import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
+import { axe, shot } from "../support/browser.js";
+import { financeKeyOf, gatewayKeyOf, keyOf, ready, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 // A reader in Shenzhen: the period's instants are entered in their zone (UTC+08:00).
 const DESKTOP = { viewport: { width: 1280, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" };
-const SHOTS = path.join(ROOT, "test-results", "console");
 /** A day after the demo's own events (2 to 16 December) and inside its published rates (to the 20th). */
 const DAY = "2024-12-18";
 const FROM = `${DAY}T00:00:00.000Z`;
@@ -37,18 +36,6 @@ interface TaxReturn {
   bases: { net: { taxableBase: string | null } };
   byRate: { rateBps: number | null; lines: number; collected: string; refunded: string; bases: { net: { taxableBase: string | null } } }[];
   lines: { what: string; settlementId: string | null; tax: string; taxableBase: string | null; rateBps: number | null }[];
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await mkdir(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function axe(page: Page, view: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const outline = await new AxeBuilder({ page }).withRules(["heading-order"]).analyze();
-  const bad = [...result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"), ...outline.violations];
-  expect(bad.map((v) => `${view}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
 }
 
 describe("the console's tax returns (Chromium)", () => {

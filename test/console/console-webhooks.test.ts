@@ -10,35 +10,22 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLocal } from "../../console/src/format.js";
-import { financeKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
+import { axe, shot } from "../support/browser.js";
+import { financeKeyOf, keyOf, ready, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const DESKTOP = { viewport: { width: 1280, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" };
-const SHOTS = path.join(ROOT, "test-results", "console");
 const PHONE = { viewport: { width: 390, height: 844 }, timezoneId: "America/Sao_Paulo", locale: "en-GB" };
 
 /** The focused element's id (a string expression: this file is compiled without the DOM's types). */
 const focusedId = (page: Page) => page.evaluate<string>(`(() => { const e = document.activeElement; return e ? e.id : ""; })()`);
-
-async function shot(page: Page, name: string): Promise<void> {
-  await mkdir(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function axe(page: Page, view: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const outline = await new AxeBuilder({ page }).withRules(["heading-order"]).analyze();
-  const bad = [...result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"), ...outline.violations];
-  expect(bad.map((v) => `${view}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
-}
 
 /** Waits for `ok` (expect.poll is for tests only, not their setup). */
 async function until(ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

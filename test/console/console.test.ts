@@ -18,29 +18,20 @@ import { createHmac } from "node:crypto";
 import { access, mkdir, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatAmount, formatMoney, withMajorAmounts } from "../../console/src/format.js";
 import { camt054 } from "../support/camt054.js";
+import { axe, SHOTS, shot } from "../support/browser.js";
 import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 // Flags for a machine without a display or internet: no sandbox (CI runs as root), no GPU, and no
 // background calls to Google's services that would wait on hosts it cannot reach.
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const SHOTS = path.join(ROOT, "test-results", "console");
 const README_ORDER = "ORD-README-1";
 // A reader in Shenzhen: times show in their zone (UTC on hover).
 const CONTEXT = { viewport: { width: 1360, height: 900 }, timezoneId: "Asia/Shanghai", locale: "en-GB" };
-
-async function axe(page: Page, view: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  // And headings that skip a level (moderate, but it is the outline a screen reader navigates by).
-  const outline = await new AxeBuilder({ page }).withRules(["heading-order"]).analyze();
-  const bad = [...result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"), ...outline.violations];
-  expect(bad.map((v) => `${view}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
-}
 
 /** The focused element's id, or the accessible name of the region it is in (a string expression: this file is compiled without the DOM's types). */
 const focused = (page: Page) => page.evaluate<{ id: string; tag: string; text: string; region: string | null }>(
@@ -51,10 +42,6 @@ const focused = (page: Page) => page.evaluate<{ id: string; tag: string; text: s
 const edgesOf = (page: Page, selector: string) => page.evaluate<[number, number]>(
   `(() => { const els = [...document.querySelector(${JSON.stringify(selector)}).querySelectorAll("button, textarea, h3, p")].filter((e) => e.getClientRects().length > 0 && !e.closest(".scroll")); const rs = els.map((e) => e.getBoundingClientRect()); return [Math.min(...rs.map((r) => r.left)), Math.max(...rs.map((r) => r.right))]; })()`,
 );
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
 
 describe("the finance console (Chromium)", () => {
   let stack: Stack;
