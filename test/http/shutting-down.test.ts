@@ -67,6 +67,8 @@ describe("a request during a graceful stop", () => {
     expect(second).toMatch(/^HTTP\/1\.1 503 /);
     expect(second).toMatch(/\r\ncontent-type: application\/problem\+json/i);
     expect(second).toMatch(/\r\nretry-after: 1\r\n/i);
+    // And the connection is not kept for another request to this instance.
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
     const body = JSON.parse(second.slice(second.indexOf("\r\n\r\n") + 4)) as { code: string; status: number; detail: string };
     expect(body).toMatchObject({ code: "ENT_HTTP_SHUTTING_DOWN", status: 503 });
     expect(body.detail).toMatch(/shutting down: retry the request/);
