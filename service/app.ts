@@ -17,7 +17,7 @@ import { clientError, errorsPlugin, frameworkError, MAX_PARAM_LENGTH } from "./h
 import { metricsPlugin } from "./http/plugins/metrics.js";
 import { rateLimitPlugin } from "./http/plugins/rate-limit.js";
 import { shared } from "./http/plugins/shared.js";
-import { isInstant } from "./http/schemas/common.js";
+import { isInstant, problems } from "./http/schemas/common.js";
 import { adminRoutes } from "./http/routes/admin.js";
 import { anchoringRoutes } from "./http/routes/anchoring.js";
 import { fxRoutes } from "./http/routes/fx.js";
@@ -122,6 +122,13 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   app.addHook("onRoute", (route) => {
     if (route.url.startsWith("/v1/") && route.schema !== undefined && route.schema.querystring === undefined) {
       route.schema = { ...route.schema, querystring: NO_QUERY };
+    }
+    // Any /v1 route may answer 503 with Retry-After (the database failed transiently, the ledger
+    // is unavailable, the instance is stopping): the same request again is safe. /openapi.json says
+    // so on every route, so a generated client has the retryable case.
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    if (route.url.startsWith("/v1/") && route.schema !== undefined && response !== undefined && response["503"] === undefined) {
+      route.schema = { ...route.schema, response: { ...response, ...problems(503) } };
     }
   });
 

@@ -112,9 +112,11 @@ export const bearerOnly = [{ apiKey: [] as string[] }];
 
 /**
  * Documents the signature headers of signed routes. Optional in the schema on purpose: the auth
- * plugin checks them before validation runs and answers with ENT_AUTH_SIGNATURE_* codes.
+ * plugin checks them before validation runs and answers with ENT_AUTH_SIGNATURE_* codes, and an
+ * admin's writes to the webhook routes are not signed; the descriptions say when they are required.
  */
+const SIGNED_WHEN = "Required (else 401 ENT_AUTH_SIGNATURE_MISSING) on the gateway routes (settlement events, FX quotes, remittances) and on every write by a gateway key. ";
 export const SignatureHeaders = Type.Object({
-  "entrepot-timestamp": Type.Optional(Type.String({ description: "Unix seconds (up to 3 decimals) at signing; must be within the replay window" })),
-  "entrepot-signature": Type.Optional(Type.String({ description: 'v2=<hex HMAC-SHA256(signingSecret, timestamp + "." + METHOD + "." + target + "." + rawBody)>, the target being the path and query as sent (or v1=<hex HMAC-SHA256(signingSecret, timestamp + "." + rawBody)>, not bound to the route); comma-separate several during secret rotation' })),
+  "entrepot-timestamp": Type.Optional(Type.String({ description: `${SIGNED_WHEN}Unix seconds (up to 3 decimals) at signing; must be within the replay window` })),
+  "entrepot-signature": Type.Optional(Type.String({ description: SIGNED_WHEN + 'v2=<hex HMAC-SHA256(signingSecret, timestamp + "." + METHOD + "." + target + "." + rawBody)>, the target being the path and query as sent (or v1=<hex HMAC-SHA256(signingSecret, timestamp + "." + rawBody)>, not bound to the route); comma-separate several during secret rotation' })),
 });
