@@ -27,6 +27,7 @@ import { ReconciliationService, ReconRepository } from "./reconciliation/index.j
 import { FxRealisation, PrismaSettlementRepository, SettlementService } from "./settlement/index.js";
 import { PrismaStorageRepository } from "./settlement/storage-repository.js";
 import { StorageBilling } from "./settlement/storage-service.js";
+import { DEFAULT_MAX_AMOUNT_MINOR, maxAmountFor } from "./settlement/validate.js";
 import { STABLECOIN_CURRENCY, tokenDecimalsOf, TreasuryService, type TokenDecimals } from "./treasury/index.js";
 import type { Config } from "./config.js";
 import { ApiKeyService, PrismaApiKeyRepository } from "./http/auth/keys.js";
@@ -211,7 +212,9 @@ export function createServices(
     chain.indexer.onChange((c) => payouts.onIndexed(c));
   }
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
-  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null });
+  // An adjusting entry moves no more than an event may (MAX_AMOUNT_MINOR, per currency).
+  const maxAmount = (currency: string) => (config.settlement === undefined ? DEFAULT_MAX_AMOUNT_MINOR : maxAmountFor({ maxAmountMinor: config.settlement.maxAmountMinor }, currency));
+  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null, maxAmount });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement, dispatcher: { log: workerLog.child("webhooks") } });
   const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
   return {
@@ -224,7 +227,7 @@ export function createServices(
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(bank === undefined ? {} : { bank }),
-    cash: new CashReconciliation({ sql: db.sql, ledger, ...(bank === undefined ? {} : { bankPayouts: bank }) }),
+    cash: new CashReconciliation({ sql: db.sql, ledger, maxAmount, ...(bank === undefined ? {} : { bankPayouts: bank }) }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,

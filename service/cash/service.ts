@@ -36,7 +36,8 @@
  * ledger books an instant in a closed period at the close instant (reconciliation/booking.ts).
  */
 import { createHash } from "node:crypto";
-import { adjustmentAccountSpecs, adjustmentEffectiveAt, canonicalJson } from "../reconciliation/index.js";
+import { adjustmentAccountSpecs, adjustmentEffectiveAt, canonicalJson, checkAdjustmentScope } from "../reconciliation/index.js";
+import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import type { SqlRunner } from "../db/sql.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
@@ -99,6 +100,8 @@ export interface CashOptions {
   ledger: Ledger;
   /** The bank rail's payouts, by EndToEndId (absent: statement debits can only be unmatched). */
   bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<BankPayoutFacts | null> };
+  /** The largest amount of one adjusting posting, minor units (MAX_AMOUNT_MINOR); default 10^15. */
+  maxAmount?: (currency: string) => bigint;
 }
 
 export type AgeBucket = "0-7" | "8-30" | "over-30";
@@ -505,7 +508,7 @@ export class CashReconciliation {
       if (prior !== null) return prior;
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
-        checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings);
+        checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings, this.#o.maxAmount);
         // From the stored statement, so a retry after a crash posts the same request.
         const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date());
         const posted = await this.#o.ledger.post({
@@ -568,18 +571,30 @@ export class CashReconciliation {
  * debit of the cash, a debit a credit) and in no other currency, and no seller's account is
  * touched (a seller's money moves through settlement and payouts, never from a bank line).
  */
-export function checkAdjustment(entry: Pick<CashEntryView, "side" | "currency" | "amount">, where: string, postings: readonly PostingInput[]): void {
+export function checkAdjustment(entry: Pick<CashEntryView, "side" | "currency" | "amount">, where: string, postings: readonly PostingInput[], maxAmount: (currency: string) => bigint = () => DEFAULT_MAX_AMOUNT_MINOR): void {
   const seller = postings.findIndex((p) => p.account.startsWith("seller:"));
   if (seller >= 0) {
     throw CashErrors.adjustmentInvalid(`${where}: the adjusting entry posts to ${postings[seller]!.account}; a bank statement entry never moves a seller's balance`, {
       fields: [{ field: `adjustment.postings.${seller}.account`, message: "a seller's account" }],
     });
   }
+  checkAdjustmentScope(postings, { gateways: "any", bank: true, maxAmount }, (message, field, why) => CashErrors.adjustmentInvalid(`${where}: ${message}`, { fields: [{ field, message: why }] }));
   const net = new Map<string, bigint>();
   for (const p of postings) if (p.account === Accounts.bank) net.set(p.currency, (net.get(p.currency) ?? 0n) + (p.direction === "debit" ? p.amount : -p.amount));
   const amount = BigInt(entry.amount);
   const expected = entry.side === "credit" ? amount : -amount;
-  if (net.get(entry.currency) === expected && [...net].every(([c, v]) => c === entry.currency || v === 0n)) return;
+  if (net.get(entry.currency) === expected && [...net].every(([c, v]) => c === entry.currency || v === 0n)) {
+    // The entry books the bank's movement and what it was for: every other leg is on the other side of
+    // the bank's, so no pair of legs elsewhere rides along (a receivable moved against a cost account).
+    const bankSide = entry.side === "credit" ? "debit" : "credit";
+    const along = postings.findIndex((p) => p.account !== Accounts.bank && p.direction === bankSide);
+    if (along >= 0) {
+      throw CashErrors.adjustmentInvalid(`${where}: posting ${along} (${postings[along]!.account}) is a ${bankSide}, like the bank's own leg: the other legs book what the bank's ${entry.side} was for, on the other side`, {
+        fields: [{ field: `adjustment.postings.${along}.direction`, message: `must be ${bankSide === "debit" ? "credit" : "debit"}, the other side of ${Accounts.bank}` }],
+      });
+    }
+    return;
+  }
   // Amounts in words as people read them (123.45 USD), the minor units beside, as the postings carry them.
   const money = (v: bigint, c: string) => (exponentOrNull(c) === null ? `${v} ${c}` : `${formatMinor(v, c)} ${c} (${v} minor unit${v === 1n ? "" : "s"})`);
   const must = `${entry.side === "credit" ? "debit" : "credit"} ${Accounts.bank} by ${money(amount, entry.currency)}`;

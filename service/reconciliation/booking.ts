@@ -7,7 +7,9 @@
  * resolution never changes a closed period. Used by the gateway reconciliation and the cash
  * reconciliation alike.
  */
+import type { AppError } from "../errors.js";
 import { Errors } from "../errors.js";
+import type { PostingInput } from "../ledger/index.js";
 import type { ReconItem } from "./types.js";
 
 /** The request field that overrides the derived instant (named in errors). */
@@ -56,4 +58,37 @@ export function adjustmentEffectiveAt(requested: Date | undefined, derived: Date
     return requested;
   }
   return derived.getTime() > now.getTime() ? now : derived;
+}
+
+/** What an adjusting entry may post to, beyond the platform's reconciliation and suspense accounts. */
+export interface AdjustmentScope {
+  /** The gateways whose receivable it may move (a gateway reconciliation: the run's gateway only). */
+  gateways: ReadonlySet<string> | "any";
+  /** The platform's bank cash (a bank statement entry's own leg). */
+  bank: boolean;
+  /** The largest amount of one posting, minor units of its currency (MAX_AMOUNT_MINOR). */
+  maxAmount: (currency: string) => bigint;
+}
+
+/**
+ * An adjusting entry corrects a reconciliation difference: it moves the platform's reconciliation
+ * (costs, differences) and suspense accounts, the receivable of the gateway concerned, and for a
+ * bank entry the bank cash; never a seller's balance (paid out at the next run), a tax payable (a
+ * return's figure), another gateway's receivable or the platform's other books, and no amount
+ * beyond the events' bound. Refused, naming the posting, with `refuse`'s code.
+ */
+export function checkAdjustmentScope(postings: readonly Pick<PostingInput, "account" | "currency" | "amount">[], scope: AdjustmentScope, refuse: (message: string, field: string, why: string) => AppError): void {
+  postings.forEach((p, i) => {
+    const [head, owner, tail, ...more] = p.account.split(":");
+    const allowed =
+      (head === "platform" && (owner === "reconciliation" || owner === "suspense") && tail !== undefined && tail !== "" && more.length === 0) ||
+      (head === "gateway" && owner !== undefined && tail === "receivable" && more.length === 0 && (scope.gateways === "any" || scope.gateways.has(owner))) ||
+      (scope.bank && p.account === "platform:cash:bank");
+    if (!allowed) {
+      const may = ["platform:reconciliation:<name>", "platform:suspense:<name>", scope.gateways === "any" ? "a gateway's receivable" : [...scope.gateways].map((g) => `gateway:${g}:receivable`).join(", "), ...(scope.bank ? ["platform:cash:bank"] : [])];
+      throw refuse(`adjustment.postings.${i} posts to ${p.account}: an adjusting entry may post to ${may.join(", ")} only`, `adjustment.postings.${i}.account`, `not an account an adjusting entry may move (${may.join(", ")})`);
+    }
+    const max = scope.maxAmount(p.currency);
+    if (p.amount > max) throw refuse(`adjustment.postings.${i} moves ${p.amount} minor units of ${p.currency}, more than the ${max} any event may`, `adjustment.postings.${i}.amount`, `at most ${max}`);
+  });
 }

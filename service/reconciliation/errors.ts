@@ -23,6 +23,8 @@ export const ReconErrors = {
   invalidRules: defineError("ENT_RECON_INVALID_RULES", 400, "Invalid matching rules"),
   /** The exception already has a different resolution (a resolution is written once). */
   resolutionConflict: defineError("ENT_RECON_RESOLUTION_CONFLICT", 409, "Exception already resolved differently"),
+  /** The adjusting entry posts where a reconciliation may not (a seller, a tax payable, another gateway) or beyond the amount bound (named posting). */
+  adjustmentInvalid: defineError("ENT_RECON_ADJUSTMENT_INVALID", 422, "Adjusting entry outside what a reconciliation may move"),
   /** The adjusting entry was refused by the ledger (its code is in details.ledgerCode). */
   adjustmentRejected: defineError("ENT_RECON_ADJUSTMENT_REJECTED", 422, "Adjusting entry refused by the ledger"),
   /** The run's report digest is not anchored yet (no proof to give). */

@@ -21,7 +21,8 @@ import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger, t
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
-import { adjustmentEffectiveAt, exceptionInstant } from "./booking.js";
+import { adjustmentEffectiveAt, checkAdjustmentScope, exceptionInstant } from "./booking.js";
+import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
 import { COMPATIBLE, Matcher } from "./matcher.js";
@@ -71,6 +72,8 @@ export interface ReconciliationOptions {
   now?: () => Date;
   /** Called with the duration of each phase of a run (ledger, report, finish, persist), for benches. */
   onPhase?: (phase: string, ms: number) => void;
+  /** The largest amount of one adjusting posting, minor units (MAX_AMOUNT_MINOR); default 10^15. */
+  maxAmount?: (currency: string) => bigint;
 }
 
 const CHUNK = 1 << 20;
@@ -598,6 +601,9 @@ export class ReconciliationService {
 
     let transaction: JournalTransaction | null = null;
     if (adjustment !== null) {
+      checkAdjustmentScope(adjustment.postings, { gateways: new Set([item.gateway]), bank: false, maxAmount: this.o.maxAmount ?? (() => DEFAULT_MAX_AMOUNT_MINOR) }, (message, field, why) =>
+        ReconErrors.adjustmentInvalid(`exception ${seq} of run ${runId} (${item.gateway}): ${message}`, { fields: [{ field, message: why }] }),
+      );
       // Derived from the stored run and item, so a retry after a crash posts the same request.
       const effectiveAt = adjustmentEffectiveAt(adjustment.effectiveAt, exceptionInstant(item, (await this.getRun(runId)).periodTo), this.now());
       const metadata: Record<string, string> = { source: "reconciliation", runId, itemSeq: String(seq), category: item.category, gateway: item.gateway };
@@ -611,7 +617,7 @@ export class ReconciliationService {
           metadata,
           description: adjustment.description ?? `Reconciliation adjustment: ${item.category} (run ${runId}, item ${seq})`,
           effectiveAt,
-          accounts: adjustmentAccountSpecs(adjustment.postings),
+          accounts: adjustmentAccountSpecs(adjustment.postings, item.gateway),
         });
         transaction = posted.transaction;
       } catch (e) {
@@ -692,9 +698,10 @@ export function runHeader(run: RunRecord): Record<string, unknown> {
 
 /**
  * Account specs for an adjusting entry's postings that a reconciliation (of gateway reports or of
- * bank statements) may open: the gateway's receivable, the platform's reconciliation-difference
- * accounts `platform:reconciliation:<name>` (debit-normal: costs, charges, differences) and its
- * suspense accounts `platform:suspense:<name>` (credit-normal). Any other account must exist.
+ * bank statements) may open: the receivable of `gateway` (a gateway reconciliation's own gateway),
+ * the platform's reconciliation-difference accounts `platform:reconciliation:<name>` (debit-normal:
+ * costs, charges, differences) and its suspense accounts `platform:suspense:<name>` (credit-normal).
+ * Any other account must exist (checkAdjustmentScope says which an entry may move at all).
  *
  * A suspense account parks money received from someone not yet identified: it is owed until then,
  * so a credit balance is its normal state, not one to check. It has a family of its own because an
@@ -702,14 +709,14 @@ export function runHeader(run: RunRecord): Record<string, unknown> {
  * terms): a `platform:reconciliation:unidentified…` account opened debit-normal stays so, and only
  * a code no resolution could open before is sure to be opened credit-normal.
  */
-export function adjustmentAccountSpecs(postings: readonly Pick<PostingInput, "account" | "currency">[]): AccountSpec[] {
+export function adjustmentAccountSpecs(postings: readonly Pick<PostingInput, "account" | "currency">[], gateway?: string): AccountSpec[] {
   const out = new Map<string, AccountSpec>();
   for (const p of postings) {
     const [head, owner, tail] = p.account.split(":");
     if (head === "platform" && (owner === "reconciliation" || owner === "suspense") && tail !== undefined) {
       const normalBalance = owner === "suspense" ? "credit" : "debit";
       out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "platform", ownerId: "platform", normalBalance, allowNegative: true });
-    } else if (head === "gateway" && owner !== undefined && tail === "receivable") {
+    } else if (head === "gateway" && owner !== undefined && owner === gateway && tail === "receivable") {
       out.set(`${p.account}\u0000${p.currency}`, { code: p.account, currency: p.currency, ownerType: "gateway", ownerId: owner, normalBalance: "debit", allowNegative: true });
     }
   }

@@ -63,7 +63,7 @@ export const DEFAULT_EVENT_LIMITS: EventLimits = {
 };
 
 /** The limit for `currency`. */
-export function maxAmountFor(limits: EventLimits, currency: string): bigint {
+export function maxAmountFor(limits: Pick<EventLimits, "maxAmountMinor">, currency: string): bigint {
   return limits.maxAmountMinor.byCurrency?.[currency] ?? limits.maxAmountMinor.default;
 }
 

@@ -71,6 +71,30 @@ describe.each(kinds)("when resolutions are booked, on %s", (kind) => {
   afterAll(async () => h?.close());
 
   describe("a gateway reconciliation's adjusting entry", () => {
+    it("moves the run's gateway's receivable and the platform's reconciliation and suspense accounts only, within the events' amount bound", async () => {
+      const item = costOn(5);
+      const pair = (account: string, amount = "500") => [
+        { account: "platform:reconciliation:gateway_costs", currency: "EUR", direction: "debit", amount },
+        { account, currency: "EUR", direction: "credit", amount },
+      ];
+      const refused = async (postings: object[], field: string) => {
+        const r = await h.post(`/v1/reconciliation/runs/${runId}/exceptions/${item.seq}/resolution`, { note: "x", adjustment: { postings } }, writer);
+        expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_RECON_ADJUSTMENT_INVALID"]);
+        expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual([field]);
+      };
+      // A seller's balance (paid out at the next run), a tax payable, another gateway's receivable, the bank cash.
+      await refused(pair("seller:S-POP-SZ-01:available"), "adjustment.postings.1.account");
+      await refused(pair("tax:ES:EU_IOSS:payable"), "adjustment.postings.1.account");
+      await refused(pair("gateway:stripe:receivable"), "adjustment.postings.1.account");
+      await refused(pair("platform:cash:bank"), "adjustment.postings.1.account");
+      await refused(pair("platform:revenue:commission"), "adjustment.postings.1.account");
+      // More than any event may move (MAX_AMOUNT_MINOR, 10^15 by default).
+      await refused(pair("gateway:adyen:receivable", "1000000000000001"), "adjustment.postings.0.amount");
+      // Nothing was booked, and the item is still open to its right resolution.
+      expect((await h.services.ledger.listTransactions({ metadata: { source: "reconciliation", itemSeq: String(item.seq) }, limit: 5 })).items).toEqual([]);
+      expect(json<{ items: Array<{ seq: number; resolution: unknown }> }>(await h.get(`/v1/reconciliation/runs/${runId}`, writer)).items.find((i) => i.seq === item.seq)?.resolution ?? null).toBeNull();
+    });
+
     it("is effective at the report row's instant, and the same resolution again is the same entry", async () => {
       const r = await resolveCost(costOn(3));
       expect(r.statusCode, r.body).toBe(201);
@@ -136,6 +160,23 @@ describe.each(kinds)("when resolutions are booked, on %s", (kind) => {
       const r = await h.app.inject({ method: "POST", url: "/v1/cash/statements", payload: xml, headers: { "content-type": "application/xml", authorization: `Bearer ${writer.key}` } });
       if (r.statusCode !== 201) throw new Error(r.body);
       statement = json<{ statements: Array<{ id: string }> }>(r).statements[0]!.id;
+    });
+
+    it("book the bank's movement and what it was for: no other account, no leg beside the bank's, no amount past the bound", async () => {
+      const refused = async (postings: object[], field: string) => {
+        const r = await h.post(url(1), { note: "x", adjustment: { postings } }, writer);
+        expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_CASH_ADJUSTMENT_INVALID"]);
+        expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual([field]);
+      };
+      const bank = posting("platform:cash:bank", "debit", "12345");
+      // A tax payable or the platform's revenue is no bank entry's counterpart.
+      await refused([bank, posting("tax:ES:EU_IOSS:payable", "credit", "12345")], "adjustment.postings.1.account");
+      // A pair of legs riding along: the bank's credit booked, and a receivable moved against a cost.
+      await refused(
+        [bank, posting("platform:suspense:unidentified_receipts", "credit", "12345"), posting("platform:reconciliation:y", "debit", "100000"), posting("gateway:adyen:receivable", "credit", "100000")],
+        "adjustment.postings.2.direction",
+      );
+      await refused([posting("platform:cash:bank", "debit", "1000000000000001"), posting("platform:suspense:unidentified_receipts", "credit", "1000000000000001")], "adjustment.postings.0.amount");
     });
 
     it("age from the bank's booking date, not the import, in the API's buckets", async () => {
