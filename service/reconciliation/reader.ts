@@ -70,6 +70,15 @@ export class ReportReader {
       return;
     }
     this.recordFailed = false;
+    // A NUL is no character of a report's text, and PostgreSQL cannot store it in text or JSON: the
+    // record is refused at its cell, never carried into a run's evidence (where it failed the run).
+    const nul = r.fields.findIndex((f) => f.includes("\u0000"));
+    if (nul >= 0) {
+      const column = this.header?.[nul] ?? null;
+      this.refusedCount++;
+      this.handlers.error({ line: r.line, column, code: "nul", message: `${column === null ? `field ${nul + 1}` : column} holds a NUL character (\\0): the record is refused` });
+      return;
+    }
     const row = this.decoder(r.fields, r.line, this.source, this.onError);
     if (this.recordFailed) this.refusedCount++;
     if (row !== null) this.handlers.row(row);

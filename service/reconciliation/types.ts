@@ -143,7 +143,7 @@ export interface ExceptionQuery {
 export interface ImportError {
   line: number;
   column: string | null;
-  /** Stable: column_count, quote, unterminated_quote, too_long, required, amount, precision, currency, date, timezone, rate, sign, net. */
+  /** Stable: column_count, quote, unterminated_quote, too_long, nul, required, amount, precision, currency, date, timezone, rate, sign, net. */
   code: string;
   message: string;
 }

@@ -127,6 +127,19 @@ describe.each(kinds)("report imports on %s", (kind) => {
     expect(r.import.summary.recordTypes).toMatchObject({ Settled: 12, MerchantPayout: 1, DepositCorrection: 1 });
   });
 
+  it("refuses a record with a NUL in a cell at its line and column, and a run over the import goes through", async () => {
+    // A reference with a NUL byte in it: PostgreSQL holds no NUL in text or JSON, and the run that
+    // carried the row into its evidence answered 500 (every run of the import, for good).
+    const text = adyenWith({ 5: (l) => l.replace("ORD-AD-", "ORD-\u0000AD-") });
+    expect(text).toContain("\u0000");
+    const imp = (await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(text) })).import;
+    expect(imp).toMatchObject({ rowCount: 18, errorCount: 1 });
+    const errors = await recon.listImportErrors(imp.id);
+    expect(errors.map((e) => [e.line, e.code, e.column])).toEqual([[5, "nul", "Merchant Reference"]]);
+    const run = await recon.run({ importIds: [imp.id], from: new Date("2025-03-01T00:00:00Z"), to: new Date("2025-03-10T00:00:00Z") });
+    expect(run.summary.refusedAtImport).toMatchObject({ rows: 1, imports: [{ importId: imp.id, rows: 1, lines: [5] }] });
+  });
+
   it("answers exists for the same report re-saved with LF line ends, without a byte order mark or with blank lines at its end", async () => {
     const original = await recon.importReport({ format: "adyen_settlement_details", body: bodyOf(ADYEN) });
     expect(original.import.contentSha256).toMatch(/^[0-9a-f]{64}$/);
