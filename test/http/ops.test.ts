@@ -26,7 +26,7 @@ describe("operations routes and docs", () => {
       status: "ready",
       database: "reachable",
       kind: "pglite",
-      workers: { lease: "workers", status: "no leader", holder: null, token: null, expiresAt: null, thisInstance: false },
+      workers: { lease: "workers", status: "no leader", expiresAt: null, thisInstance: false },
     });
   });
 

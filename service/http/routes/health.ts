@@ -38,8 +38,6 @@ const WorkerLeaseView = Type.Object({
   status: Type.Union([Type.Literal("held"), Type.Literal("no leader")], {
     description: "held: an instance runs the background workers; no leader: the lease expired or was never taken (no ROLE=all/workers instance runs them)",
   }),
-  holder: Type.Union([Type.String(), Type.Null()], { description: "host:pid:random of the holder (the last one when there is no leader)" }),
-  token: Type.Union([Type.String(), Type.Null()], { description: "fencing token of the current (or last) term" }),
   expiresAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "end of the term unless renewed (database clock)" }),
   thisInstance: Type.Boolean({ description: "this instance holds the lease" }),
 });
@@ -90,8 +88,6 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     const workers = {
       lease: WORKERS_LEASE,
       status: live ? ("held" as const) : ("no leader" as const),
-      holder: lease?.holder ?? null,
-      token: lease?.token.toString() ?? null,
       expiresAt: lease?.expiresAt.toISOString() ?? null,
       thisInstance: live && lease?.holder === app.services.instanceId,
     };
