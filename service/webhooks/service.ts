@@ -71,6 +71,9 @@ function publicView(e: EndpointRow): WebhookEndpoint {
   return view;
 }
 
+/** How far before our clock a `previousValidUntil` may be and still mean "now" (the signature window). */
+const PAST_TOLERANCE_MS = 5 * 60_000;
+
 export class WebhookService {
   readonly store: WebhookStore;
   readonly dispatcher: WebhookDispatcher;
@@ -162,10 +165,13 @@ export class WebhookService {
    */
   async rotateSecret(owner: EndpointOwner, id: string, previousValidUntil?: Date, now = new Date()): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const e = await this.#own(owner, id);
-    const until = previousValidUntil ?? new Date(now.getTime() + DEFAULT_OVERLAP_MS);
-    if (until.getTime() < now.getTime() || until.getTime() > now.getTime() + MAX_SECRET_OVERLAP_MS) {
-      throw validation("previousValidUntil", `must be between now and ${MAX_SECRET_OVERLAP_MS / 86_400_000} days from now`);
+    const asked = previousValidUntil ?? new Date(now.getTime() + DEFAULT_OVERLAP_MS);
+    // "Now" as the caller wrote it has passed by the time it arrives: an instant up to the signature
+    // window (5 minutes) before ours is taken as now, a rotation without overlap.
+    if (asked.getTime() < now.getTime() - PAST_TOLERANCE_MS || asked.getTime() > now.getTime() + MAX_SECRET_OVERLAP_MS) {
+      throw validation("previousValidUntil", `must be between now (up to ${PAST_TOLERANCE_MS / 60_000} minutes earlier: no overlap) and ${MAX_SECRET_OVERLAP_MS / 86_400_000} days from now`);
     }
+    const until = asked.getTime() < now.getTime() ? now : asked;
     if (e.previousSecretValidUntil !== null && e.previousSecretValidUntil.getTime() > now.getTime()) throw rotationInProgress(e);
     const secret = newWebhookSecret();
     const current = this.#box.seal(this.#box.open(e.secret, secretAad(id)), secretAad(id));

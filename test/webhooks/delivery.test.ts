@@ -449,6 +449,16 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     // Once that secret has expired, the next rotation goes ahead.
     await h.db.sql.q(`UPDATE webhook_endpoints SET previous_secret_valid_until = now() - interval '1 second' WHERE id = $1`, id);
     expect((await h.post(`/v1/webhooks/endpoints/${id}/rotate-secret`, {}, h.keys.admin)).statusCode).toBe(200);
+    // A rotation with previousValidUntil "now", as the caller wrote it (passed on arrival): no overlap,
+    // so the next one may follow at once. Further back than the signature window is refused.
+    await h.db.sql.q(`UPDATE webhook_endpoints SET previous_secret_valid_until = now() - interval '1 second' WHERE id = $1`, id);
+    const now = await h.post(`/v1/webhooks/endpoints/${id}/rotate-secret`, { previousValidUntil: new Date(Date.now() - 2_000).toISOString() }, h.keys.admin);
+    expect(now.statusCode, now.body).toBe(200);
+    expect(Date.parse(json<{ endpoint: { previousSecretValidUntil: string } }>(now).endpoint.previousSecretValidUntil)).toBeGreaterThan(Date.now() - 60_000);
+    expect((await h.post(`/v1/webhooks/endpoints/${id}/rotate-secret`, {}, h.keys.admin)).statusCode).toBe(200);
+    await h.db.sql.q(`UPDATE webhook_endpoints SET previous_secret_valid_until = now() - interval '1 second' WHERE id = $1`, id);
+    const past = await h.post(`/v1/webhooks/endpoints/${id}/rotate-secret`, { previousValidUntil: new Date(Date.now() - 600_000).toISOString() }, h.keys.admin);
+    expect([past.statusCode, json<{ errors: Array<{ field: string }> }>(past).errors[0]?.field]).toEqual([400, "previousValidUntil"]);
   });
 
   it("refuses a test event for a disabled endpoint", async () => {

@@ -102,7 +102,7 @@ const CreateBody = Type.Object(
 const EndpointId = Type.Object({ id: Type.String({ pattern: "^we_[0-9a-f]{24}$" }) });
 const DeliveryParams = Type.Object({ id: Type.String({ pattern: "^we_[0-9a-f]{24}$" }), eventId: Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description: "evt_<id>" }) });
 const RotateBody = Type.Object(
-  { previousValidUntil: Type.Optional({ ...DateTime, description: "Until when the replaced secret keeps signing too (default 24 h, at most 30 days)" }) },
+  { previousValidUntil: Type.Optional({ ...DateTime, description: "Until when the replaced secret keeps signing too (default 24 h, at most 30 days; now, or up to 5 minutes before the service's clock: no overlap)" }) },
   { additionalProperties: false },
 );
 const EventCursor = (description: string) => Type.String({ pattern: "^evt_[1-9][0-9]{0,17}$", description });
