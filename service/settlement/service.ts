@@ -652,10 +652,18 @@ export class SettlementService {
         });
       const schedule = selectSchedule(config.schedules, seller.program, event.market, event.category, event.occurredAt);
       if (schedule === null) {
+        // A schedule that comes into force later: the event is too early for it, and says so at occurredAt.
+        const first = config.schedules
+          .filter((x) => x.program === seller.program && (x.market === "*" || x.market === event.market) && (x.category === "*" || x.category === event.category))
+          .reduce((t, x) => Math.min(t, x.effectiveFrom.getTime()), Infinity);
+        const from = Number.isFinite(first) ? first : null;
         throw SettlementErrors.unknownProgram(
-          `no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}`,
+          `no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}${from === null ? "" : `: the first is in force from ${new Date(from).toISOString()}`}`,
           {
-            fields: [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }],
+            fields:
+              from === null
+                ? [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }]
+                : [{ field: "occurredAt", message: `before ${new Date(from).toISOString()}, when program ${seller.program}'s first schedule for ${event.market}/${event.category} came into force` }],
           },
         );
       }

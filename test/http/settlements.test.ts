@@ -174,6 +174,14 @@ describe("settlement routes", () => {
       expect(problemCode(r)).toBe("ENT_SETTLEMENT_UNKNOWN_SELLER");
     });
 
+    it("refuses an event before the seller's program has a fee schedule there, naming occurredAt and when the first came into force", async () => {
+      const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-early", occurredAt: "2019-06-01T09:00:00.000Z" }));
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_SETTLEMENT_UNKNOWN_PROGRAM"]);
+      const p = json<{ detail: string; errors: Array<{ field: string; message: string }> }>(r);
+      expect(p.errors.map((e) => e.field)).toEqual(["occurredAt"]);
+      expect(p.detail).toMatch(/the first is in force from \d{4}-\d{2}-\d{2}T/);
+    });
+
     it("refuses an event whose FX rate is stale (no rate valid at that instant): 422 ENT_SETTLEMENT_FX_UNAVAILABLE", async () => {
       // Rates are valid for 2024-12-02 only; an event three days later finds only a stale window.
       const r = await h.signedPost("/v1/settlements/events", capture({ gatewayEventId: "evt-stale", occurredAt: "2024-12-05T09:00:00.000Z" }));
