@@ -771,16 +771,20 @@ export class SettlementService {
     try {
       q = await this.fx.usableQuote(event.fxQuoteId, { from: event.currency, to: USD, at: event.occurredAt, gateway: event.gateway });
     } catch (e) {
-      // The fx module's refusal, answered as this event's field: an unknown (or another gateway's)
-      // quote, another pair, or a quote that expired before the event occurred.
-      const why: Record<string, string> = {
-        [FxErrors.quoteNotFound.code]: "unknown quote",
-        [FxErrors.quoteMismatch.code]: `must be a ${event.currency}->USD quote`,
-        [FxErrors.quoteExpired.code]: "quote expired before the event occurred",
-      };
-      if (!isAppError(e) || why[e.code] === undefined) throw e;
-      const detail = e.code === FxErrors.quoteNotFound.code ? `FX quote ${event.fxQuoteId} not usable` : e.message;
-      throw SettlementErrors.fxUnavailable(detail, { fields: [{ field: "fxQuoteId", message: why[e.code]! }], cause: e });
+      // The fx module's refusal, with its own code and status (404 an unknown or another gateway's
+      // quote, 409 another pair, expired, not yet valid: as GET /v1/fx/quotes/:id and the README
+      // say), answered as this event's field.
+      const why = [
+        [FxErrors.quoteNotFound, "unknown quote"],
+        [FxErrors.quoteMismatch, `must be a ${event.currency}->USD quote`],
+        [FxErrors.quoteExpired, "the quote expired before the event occurred"],
+        [FxErrors.quoteNotYetValid, "the quote holds from after the event occurred"],
+      ] as const;
+      const found = isAppError(e) ? why.find(([def]) => def.code === e.code) : undefined;
+      if (found === undefined) throw e;
+      const [def, message] = found;
+      const detail = def === FxErrors.quoteNotFound ? `no FX quote ${event.fxQuoteId} usable by gateway ${event.gateway}` : (e as Error).message;
+      throw def(detail, { fields: [{ field: "fxQuoteId", message }], cause: e });
     }
     const sources = [...new Set(q.legs.map((l) => l.source))].join(" + ");
     return {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { historicalUsdRate } from "../../service/fx/index.js";
 import { testDatabaseKinds } from "../support/db.js";
-import { json, openHarness, type Harness } from "./harness.js";
+import { json, openHarness, problemCode, type Harness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -42,6 +42,17 @@ describe.each(kinds)("end to end on %s", (kind) => {
       occurredAt: new Date(now.getTime() + 1000).toISOString(),
       fxQuoteId: quote.id,
     };
+    // A quote the event cannot use is the fx module's own refusal, naming fxQuoteId: unknown (404), a
+    // conversion after it expired (409, the quote living 60 s), another pair (409).
+    const refused = async (over: Record<string, unknown>, status: number, code: string) => {
+      const r = await h.signedPost("/v1/settlements/events", { ...event, gatewayEventId: `e2e-q-${code}-${kind}`, ...over });
+      expect([r.statusCode, problemCode(r), json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)], r.body).toEqual([status, code, ["fxQuoteId"]]);
+    };
+    await refused({ fxQuoteId: "fxq_unknown" }, 404, "ENT_FX_QUOTE_NOT_FOUND");
+    await refused({ occurredAt: new Date(now.getTime() + 180_000).toISOString() }, 409, "ENT_FX_QUOTE_EXPIRED");
+    const cny = json<{ id: string }>(await h.signedPost("/v1/fx/quotes", { base: "CNY", quote: "USD" }));
+    await refused({ fxQuoteId: cny.id }, 409, "ENT_FX_QUOTE_MISMATCH");
+
     const posted = await h.signedPost("/v1/settlements/events", event);
     expect(posted.statusCode, posted.body).toBe(201);
     const { settlement, transaction } = json<{
