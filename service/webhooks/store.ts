@@ -5,6 +5,24 @@ import type { DeliveryStatus, EndpointFilter, WebhookAttempt, WebhookDelivery, W
 
 type Row = Record<string, unknown>;
 
+/** An instant as PostgreSQL writes a timestamptz into JSON (`2026-12-06T09:19:19.362+00:00`, milliseconds only when not zero). */
+const PG_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?[+-]\d{2}:\d{2}$/;
+
+/**
+ * An event's data as delivered and read: the instants the triggers wrote (PostgreSQL's JSON form)
+ * in the API's form, `…T09:19:19.362Z`, UTC with milliseconds, so a receiver compares them with
+ * what the REST API answers as strings. No gateway-given text has that shape (identifiers hold no `+`).
+ */
+function eventData(data: unknown): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") return PG_INSTANT.test(v) ? new Date(v).toISOString() : v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(data) as Record<string, unknown>;
+}
+
 export interface EndpointRow extends WebhookEndpoint {
   secret: Sealed;
   previousSecret: Sealed | null;
@@ -336,7 +354,7 @@ export class WebhookStore {
         attempts: Number(r.attempts),
         type: String(r.type),
         subject: String(r.subject),
-        data: r.data as Record<string, unknown>,
+        data: eventData(r.data),
         createdAt: r.created_at as Date,
         url: String(r.url),
         secret: sealed(r.secret_ciphertext, r.secret_key_id) as Sealed,
@@ -464,7 +482,7 @@ export class WebhookStore {
     const attempts = await this.sql.q(`SELECT * FROM webhook_attempts WHERE endpoint_id = $1 AND event_id = $2 ORDER BY attempt`, endpointId, eventId);
     return {
       delivery: deliveryOf(row),
-      data: row.data as Record<string, unknown>,
+      data: eventData(row.data),
       eventCreatedAt: row.event_created_at as Date,
       attempts: attempts.map((a) => ({
         attempt: Number(a.attempt),

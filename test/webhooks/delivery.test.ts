@@ -79,6 +79,8 @@ describe.each(kinds)("webhooks on %s", (kind) => {
       expect(r.headers["entrepot-event-id"]).toBe(b.id);
       expect(b.type).toBe("settlement.booked");
       expect(b.data).toMatchObject({ gateway: "adyen", market: "BR", eventType: "capture" });
+      // Instants as the REST API writes them: UTC, milliseconds, Z.
+      for (const k of ["bookedAt", "effectiveAt"]) expect(b.data[k], k).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       expect(b.subject).toBe(`order:adyen:${String(b.data.orderId)}`);
     }
     expect(new Set(bodies(rx).map((b) => b.data.gatewayEventId))).toEqual(new Set([1, 2, 3, 4, 5].map((i) => `evt-down-${i}`)));
