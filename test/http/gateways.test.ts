@@ -171,7 +171,7 @@ describe.each(kinds)("gateway principals on %s", (kind) => {
         h.signedPost("/v1/settlements/events", capture({ gateway: "stripe", gatewayEventId, settlementId: `ORD-${gatewayEventId}`, fxQuoteId }), stripe);
       const stolen = await use("gw-q1", quote.id);
       const unknown = await use("gw-q2", "fxq_00000000000000000000000000000000");
-      expect(stolen.statusCode).toBe(422);
+      expect([stolen.statusCode, problemCode(stolen)]).toEqual([404, "ENT_FX_QUOTE_NOT_FOUND"]);
       expect([problemCode(stolen), json<Problem>(stolen).errors]).toEqual([problemCode(unknown), json<Problem>(unknown).errors]);
       expect(json<Problem>(stolen).detail.replace(quote.id, "<id>")).toBe(json<Problem>(unknown).detail.replace("fxq_00000000000000000000000000000000", "<id>"));
 
