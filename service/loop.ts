@@ -1,7 +1,8 @@
 /**
  * A background loop: runs `tick` to completion, waits `intervalMs`, runs it again. Ticks never
  * overlap; a failing tick is logged and the next one runs on schedule (every worker's tick is
- * idempotent, so retrying is always safe). `stop()` stops scheduling and waits for a tick in progress.
+ * idempotent, so retrying is always safe). The first tick runs at once, and a tick that answers
+ * `"again"` (its budget spent, work still at hand) is followed at once by the next. `stop()` stops scheduling and waits for a tick in progress.
  * `when`, checked before each tick, skips it while false: the worker leader's term (service/leader)
  * must still be valid for a tick to start.
  *
@@ -154,10 +155,16 @@ export const DATABASE_OUTAGE: OutagePolicy = {
   },
 };
 
+/**
+ * What a tick may answer: `"again"` when it stopped with work still at hand (its time budget spent,
+ * not its work): the next tick starts at once, without the pause (`when` is still checked first).
+ */
+export type TickResult = void | "again";
+
 export function startLoop(
   name: string,
   intervalMs: number,
-  tick: () => Promise<void>,
+  tick: () => Promise<TickResult>,
   log: LoopLog,
   opts: { when?: () => boolean; outage?: OutagePolicy | readonly OutagePolicy[] } = {},
 ): Loop {
@@ -169,10 +176,12 @@ export function startLoop(
   const policies: OutagePolicy[] = [...own, DATABASE_OUTAGE];
   /** The outage in progress and its failed ticks (null: none). */
   let outage: { policy: OutagePolicy; failures: number } | null = null;
-  const run = async () => {
-    if (opts.when !== undefined && !opts.when()) return;
+  /** Runs one tick; true when it asked for the next one at once. */
+  const run = async (): Promise<boolean> => {
+    if (opts.when !== undefined && !opts.when()) return false;
+    let again: boolean;
     try {
-      await tick();
+      again = (await tick()) === "again";
     } catch (err) {
       const policy = policies.find((p) => p.is(err));
       if (policy !== undefined) {
@@ -186,30 +195,35 @@ export function startLoop(
           if (policy.level === "error" || log.warn === undefined) log.error(fields, line);
           else log.warn(fields, line);
         } else log.debug?.call(log, { ...fields, failures: current.failures }, `${name} tick failed: ${policy.what} still ${down}`);
-        return;
+        return false;
       }
       const { code, sqlState } = failureCodes(err);
       if (code === LEASE_LOST && opts.when !== undefined && !opts.when()) {
         (log.info ?? log.warn ?? log.error).call(log, { loop: name, code }, `${name}: tick cut short, this instance no longer leads the workers`);
-        return;
+        return false;
       }
       log.error({ err, loop: name, code, ...(sqlState === undefined ? {} : { sqlState }) }, `${name} tick failed`);
-      return;
+      return false;
     }
     if (outage !== null) {
       const { policy, failures } = outage;
       (log.info ?? log.error).call(log, { loop: name, code: policy.code, failures }, `${name}: ${policy.what} ${policy.up ?? "answers again"}`);
       outage = null;
     }
+    return again;
   };
-  const schedule = () => {
+  const schedule = (delayMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = run().finally(schedule);
-    }, intervalMs);
+      running = run().then(
+        (again) => schedule(again ? 0 : intervalMs),
+        () => schedule(intervalMs),
+      );
+    }, delayMs);
     timer.unref();
   };
-  schedule();
+  // The first tick at once: a new leader (a start, a failover) does not wait a pause before working.
+  schedule(0);
   return {
     async stop() {
       stopped = true;

@@ -144,6 +144,21 @@ describe("startLoop", () => {
     expect(failureCodes(Object.assign(new Error("no such file"), { code: "ENOENT" }))).toEqual({ code: "ENT_INTERNAL", transient: false });
   });
 
+  it("runs its first tick at once, and the next at once after a tick that answers \"again\" (else after the pause)", async () => {
+    const { log } = recorder();
+    const started = Date.now();
+    const at: number[] = [];
+    const loop = startLoop("webhooks", 1_000, async () => {
+      at.push(Date.now() - started);
+      return at.length <= 2 ? "again" : undefined;
+    }, log);
+    await until(() => at.length >= 4);
+    await loop.stop();
+    // Ticks 1-3 without a pause (the first, then two after "again"); tick 4 after the 1 s pause.
+    expect(at[2]!).toBeLessThan(800);
+    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(990);
+  });
+
   it("recognises a node that does not answer through wrappers, and nothing else", () => {
     expect(isNodeUnreachable(refused())).toBe(true);
     expect(isNodeUnreachable(ChainErrors.rpcUnavailable("reading fees"))).toBe(true);

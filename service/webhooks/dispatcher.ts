@@ -14,10 +14,13 @@
  * write took 12-25 ms on a loaded machine, and held the endpoint's slot); a request that ends while
  * the tick is busy sends it round again at once (its wake-up was lost, and the tick slept 50 ms with
  * a free slot); new events are fanned out at most every 100 ms within a tick, not before every
- * claim; and a tick that fills an endpoint's slots runs 5 s, not 1 s (the worker pauses 250 ms
- * between ticks, with nothing claimed).
+ * claim; a tick that fills an endpoint's slots runs 5 s, not 1 s, and when it ends with the backlog
+ * still at hand the next tick starts at once (the worker otherwise pauses 250 ms between ticks, with
+ * nothing claimed): 274-279 -> 290-296 deliveries/s on PostgreSQL (ceiling 320/s). A claim waits
+ * 2 ms after the last one (`CLAIM_GAP_MS`).
  */
 import { GroupCommit } from "../group-commit.js";
+import type { TickResult } from "../loop.js";
 import type { SecretBox, Sealed } from "../http/auth/secret-box.js";
 import type { Poster } from "./post.js";
 import { signatureHeader } from "./signature.js";
@@ -29,6 +32,14 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [60, 300, 1_800, 7_200
 
 /** Within a tick, new events are fanned out at most this often (the worker ticks every 250 ms besides). */
 const FAN_OUT_EVERY_MS = 100;
+
+/**
+ * A claim follows the last one by at least this much, so that slots freed meanwhile are claimed
+ * together. Without it, a fast receiver on PGlite (one connection, run on the service's own thread)
+ * was sent one claim per freed slot: 10,000 claims of one delivery for 10,000 events, 1.5 ms each,
+ * and 345 events/s; with it, 27 deliveries a claim and 874 events/s. A slot waits at most this long.
+ */
+const CLAIM_GAP_MS = 2;
 
 export interface DispatcherOptions {
   store: WebhookStore;
@@ -104,7 +115,12 @@ export class WebhookDispatcher {
     return this.#requests;
   }
 
-  async tick(): Promise<void> {
+  /**
+   * One tick; `"again"` when it ended on its budget with a backlog at hand (an endpoint's or an
+   * owner's slots all in use, or the last claim as large as its room): the worker's loop then starts
+   * the next tick at once instead of pausing, so slots freed meanwhile do not idle.
+   */
+  async tick(): Promise<TickResult> {
     const started = Date.now();
     let deadline = started + this.#o.tickBudgetMs;
     if (Date.now() - this.#prunedAt > 600_000) {
@@ -112,6 +128,8 @@ export class WebhookDispatcher {
       await this.#o.store.prune(this.#o.retentionDays, 5_000);
     }
     let fannedOutAt = 0;
+    let backlog = false;
+    let claimedAt = -Infinity;
     for (;;) {
       this.#woken = false;
       // Not on every turn: a turn runs each time a request ends, and its claim should not wait for a
@@ -130,25 +148,32 @@ export class WebhookDispatcher {
           { endpoints: Object.fromEntries(this.#perEndpoint), owners: Object.fromEntries(this.#perOwner) },
           this.#o.leaseMs,
         );
+        claimedAt = performance.now();
         for (const c of claimed) this.#start(c);
-        // A backlog (an endpoint's or an owner's slots all in use): the tick goes on longer, so its
-        // requests are not followed by the worker's pause.
-        if (claimed.length > 0 && (anyAtLeast(this.#perEndpoint, this.#o.maxPerEndpoint) || anyAtLeast(this.#perOwner, this.#o.maxPerOwner))) {
+        // A backlog (an endpoint's or an owner's slots all in use, or more due than there was room
+        // for): the tick goes on longer, and the next one follows it without the worker's pause.
+        if (claimed.length > 0 && (claimed.length === room || anyAtLeast(this.#perEndpoint, this.#o.maxPerEndpoint) || anyAtLeast(this.#perOwner, this.#o.maxPerOwner))) {
+          backlog = true;
           deadline = Math.max(deadline, started + this.#o.busyTickBudgetMs);
         }
       }
-      if (this.#sends.size === 0 || Date.now() >= deadline) return;
-      // A request that ended (or an outcome written) while this turn ran: go round again at once.
-      if (this.#woken) continue;
-      // Wait for a request to finish (a slot frees) or a short while (new events may be due).
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.#wake = null;
+      if (this.#sends.size === 0) return;
+      if (Date.now() >= deadline) return backlog ? "again" : undefined;
+      // Wait for a request to end (a slot frees) or an outcome to be written, unless one did while
+      // this turn ran, or a short while (new events may be due)...
+      if (!this.#woken) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 50);
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.#wake = null;
+      }
+      // ...and claim no sooner than CLAIM_GAP_MS after the last claim.
+      const gap = CLAIM_GAP_MS - (performance.now() - claimedAt);
+      if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
     }
   }
 

@@ -1,8 +1,8 @@
 /**
  * The dispatcher's pipeline, on both engines against a real receiver: an endpoint's request slot
  * is freed when its request ends, not when its outcome is written (the next of the same subject
- * still waits for that write), and a tick that fills an endpoint's slots keeps going for 5 s, not
- * 1 s, so the worker's pause between ticks is a small share of a backlog's time.
+ * still waits for that write); a tick that fills an endpoint's slots keeps going for 5 s, not 1 s,
+ * and asks for the next at once when it ends with a backlog at hand (no pause between ticks).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newSecretsKey, SecretBox } from "../../service/http/auth/secret-box.js";
@@ -117,5 +117,22 @@ describe.each(kinds)("the webhook dispatcher on %s", (kind) => {
     await dispatcher.tick();
     await dispatcher.drain();
     expect(rx.received).toHaveLength(12);
+  });
+
+  it("asks for the next tick at once when it ends on its budget with a backlog, not when the backlog is done", async () => {
+    const store = new WebhookStore(db.sql);
+    for (let i = 0; i < 8; i++) await emit(store, `order:${i}`);
+    const slow: Poster = { post: async (...a) => (await sleep(150), poster.post(...a)), close: () => {} };
+    // A budget of 400 ms: 3-4 of the 8 requests (one at a time, 150 ms each) are sent in it.
+    const dispatcher = new WebhookDispatcher({ store, box, poster: slow, maxPerEndpoint: 1, leaseMs: 15_000, tickBudgetMs: 400, busyTickBudgetMs: 400 });
+    expect(await dispatcher.tick()).toBe("again");
+    await dispatcher.drain();
+    expect(rx.received.length).toBeLessThan(8);
+    // The loop runs ticks until one ends with nothing at hand: the last answers no "again".
+    let ticks = 1;
+    while ((await dispatcher.tick()) === "again") ticks++;
+    await dispatcher.drain();
+    expect(rx.received).toHaveLength(8);
+    expect(ticks).toBeGreaterThanOrEqual(2);
   });
 });
