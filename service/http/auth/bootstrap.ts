@@ -5,16 +5,19 @@
  * table is not empty) and can show nothing: bearer keys are stored as hashes, signing secrets
  * encrypted under SECRETS_KEY.
  */
-import type { ApiKeyService, IssuedKey } from "./keys.js";
+import type { ApiKeyService, IssuedKey, KeyInput } from "./keys.js";
 
+/**
+ * Two instances starting together on an empty database issue one set: the keys are inserted only
+ * if the table is still empty, under a lock (the other instance prints nothing).
+ */
 export async function bootstrapKeys(
   apiKeys: ApiKeyService,
   opts: { demo: boolean; adminKey?: string | undefined; demoGateway?: string },
 ): Promise<IssuedKey[]> {
   if (!(await apiKeys.isEmpty())) return [];
-  const issued = [await apiKeys.create({ name: "bootstrap admin", scopes: ["admin"], ...(opts.adminKey === undefined ? {} : { key: opts.adminKey }) })];
-  if (opts.demo) issued.push(...(await issueDemoKeys(apiKeys, opts.demoGateway ?? "adyen")));
-  return issued;
+  const admin: KeyInput = { name: "bootstrap admin", scopes: ["admin"], ...(opts.adminKey === undefined ? {} : { key: opts.adminKey }) };
+  return apiKeys.createFirst([admin, ...(opts.demo ? demoKeys(opts.demoGateway ?? "adyen") : [])]);
 }
 
 /**
@@ -22,12 +25,18 @@ export async function bootstrapKeys(
  * resolutions, closes: finance:write, which reads too) and a read-only auditor's key (also
  * `npm start -- --new-keys`).
  */
-export async function issueDemoKeys(apiKeys: ApiKeyService, gateway: string): Promise<IssuedKey[]> {
+function demoKeys(gateway: string): KeyInput[] {
   return [
-    await apiKeys.create({ name: "demo gateway", scopes: ["gateway:write"], gateway }),
-    await apiKeys.create({ name: "demo finance", scopes: ["finance:write"] }),
-    await apiKeys.create({ name: "demo auditor", scopes: ["finance:read"] }),
+    { name: "demo gateway", scopes: ["gateway:write"], gateway },
+    { name: "demo finance", scopes: ["finance:write"] },
+    { name: "demo auditor", scopes: ["finance:read"] },
   ];
+}
+
+export async function issueDemoKeys(apiKeys: ApiKeyService, gateway: string): Promise<IssuedKey[]> {
+  const issued: IssuedKey[] = [];
+  for (const k of demoKeys(gateway)) issued.push(await apiKeys.create(k));
+  return issued;
 }
 
 /** The block printed to stdout once; the only place a bootstrap secret is ever written. */

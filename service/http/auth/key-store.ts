@@ -34,6 +34,11 @@ export interface SealedColumns {
 
 export interface ApiKeyRepository {
   insert(row: StoredApiKey): Promise<void>;
+  /**
+   * Inserts `rows` only if the table is empty, atomically across instances (two first starts at once
+   * insert one set); false when it was not empty.
+   */
+  insertIfEmpty(rows: readonly StoredApiKey[]): Promise<boolean>;
   find(id: string): Promise<StoredApiKey | null>;
   list(): Promise<StoredApiKey[]>;
   revoke(id: string, at: Date): Promise<StoredApiKey | null>;
@@ -51,6 +56,22 @@ export class PrismaApiKeyRepository implements ApiKeyRepository {
 
   async insert(r: StoredApiKey): Promise<void> {
     await this.prisma.apiKey.create({ data: { ...r, scopes: [...r.scopes] } });
+  }
+
+  async insertIfEmpty(rows: readonly StoredApiKey[]): Promise<boolean> {
+    const json = JSON.stringify(rows.map((r) => ({ ...r, scopes: [...r.scopes] })));
+    // The lock first, then the check in the next statement: its snapshot, taken once the lock is
+    // held, sees the rows of a first start that held it before.
+    const [, inserted] = await this.prisma.$transaction([
+      this.prisma.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended('api_keys:bootstrap', 0))::text`,
+      this.prisma.$executeRaw`
+        INSERT INTO api_keys (id, name, scopes, gateway, key_hash, signing_secret, signing_secret_ciphertext, signing_secret_key_id, created_at)
+        SELECT r.id, r.name, r.scopes, r.gateway, r."keyHash", r."signingSecret", r."signingSecretCiphertext", r."signingSecretKeyId", r."createdAt"
+          FROM jsonb_to_recordset(${json}::jsonb) AS r(id text, name text, scopes text[], gateway text, "keyHash" text, "signingSecret" text,
+                                                      "signingSecretCiphertext" text, "signingSecretKeyId" text, "createdAt" timestamptz)
+         WHERE NOT EXISTS (SELECT 1 FROM api_keys)`,
+    ]);
+    return inserted === rows.length;
   }
 
   async find(id: string): Promise<StoredApiKey | null> {

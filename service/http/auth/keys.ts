@@ -148,6 +148,14 @@ interface CachedKey {
   refreshAt: number;
 }
 
+/** What a new key is made of (its bearer key and signing secret are generated unless `key` is given). */
+export interface KeyInput {
+  name: string;
+  scopes: Scope[];
+  gateway?: string | undefined;
+  key?: string;
+}
+
 export class ApiKeyService {
   private readonly cache = new Map<string, CachedKey>();
   /** Reads under way, by key id. */
@@ -169,7 +177,25 @@ export class ApiKeyService {
     this.now = options.now ?? (() => new Date());
   }
 
-  async create(input: { name: string; scopes: Scope[]; gateway?: string | undefined; key?: string }): Promise<IssuedKey> {
+  async create(input: KeyInput): Promise<IssuedKey> {
+    const { row, issued } = this.#issue(input);
+    await this.repo.insert(row);
+    this.forget(row.id);
+    return issued;
+  }
+
+  /**
+   * Issues `inputs` only if no key exists yet, atomically across instances: of two first starts at
+   * once, one issues them and the other gets [] (it prints nothing).
+   */
+  async createFirst(inputs: readonly KeyInput[]): Promise<IssuedKey[]> {
+    const made = inputs.map((input) => this.#issue(input));
+    if (!(await this.repo.insertIfEmpty(made.map((m) => m.row)))) return [];
+    for (const m of made) this.forget(m.row.id);
+    return made.map((m) => m.issued);
+  }
+
+  #issue(input: KeyInput): { row: StoredApiKey; issued: IssuedKey } {
     const scopes = [...new Set(input.scopes)].sort();
     if (scopes.length === 0 || scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) throw invalid("scopes", `must be some of ${SCOPES.join(", ")}`);
     const gateway = input.gateway ?? null;
@@ -207,9 +233,7 @@ export class ApiKeyService {
       createdAt: this.now(),
       revokedAt: null,
     };
-    await this.repo.insert(row);
-    this.forget(id);
-    return { id, name: row.name, scopes, gateway, key, signingSecret, createdAt: row.createdAt };
+    return { row, issued: { id, name: row.name, scopes, gateway, key, signingSecret, createdAt: row.createdAt } };
   }
 
   async list(): Promise<ApiKeyRecord[]> {
