@@ -34,7 +34,7 @@ import { reportRoutes } from "./http/routes/reports.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { settlementRoutes } from "./http/routes/settlements.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
-import { SettlementView, TransactionView } from "./http/schemas/views.js";
+import { ItemError, SettlementView, TransactionView } from "./http/schemas/views.js";
 
 export interface AppOptions {
   services: Services;
@@ -134,6 +134,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
 
   app.addSchema(TransactionView);
   app.addSchema(SettlementView);
+  app.addSchema(ItemError);
 
   await app.register(healthRoutes);
   await app.register(sessionRoutes);

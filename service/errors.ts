@@ -61,6 +61,11 @@ export function errorCatalogue(): ErrorDefinition[] {
   return [...registry.values()].sort((a, b) => a.code.localeCompare(b.code));
 }
 
+/** The HTTP status a code answers alone (a batch item's error carries it); 500 for a code not defined. */
+export function statusOfCode(code: string): number {
+  return registry.get(code)?.status ?? 500;
+}
+
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }

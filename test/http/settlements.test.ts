@@ -253,7 +253,7 @@ describe("settlement routes", () => {
     });
 
     it("answers an event that fails the schema as that item's error, naming its fields, and books the others", async () => {
-      type Item = { index: number; status: string; settlement?: { eventKey: string }; error?: { code: string; errors?: Array<{ field: string }> } };
+      type Item = { index: number; status: string; settlement?: { eventKey: string }; error?: { code: string; status?: number; errors?: Array<{ field: string }> } };
       const events = [
         capture({ gatewayEventId: "sch-1", settlementId: "ORD-SCH-1" }),
         { ...capture({ gatewayEventId: "sch-2", settlementId: "ORD-SCH-2" }), amount: "-1", surprise: true },
@@ -268,15 +268,18 @@ describe("settlement routes", () => {
       const r = await h.signedPost("/v1/settlements/events/batch", { events });
       expect(r.statusCode, r.body).toBe(200);
       const results = json<{ results: Item[] }>(r).results;
-      expect(results.map((x) => [x.index, x.status, x.error?.code])).toEqual([
-        [0, "created", undefined],
-        [1, "error", "ENT_REQUEST_VALIDATION"],
-        [2, "error", "ENT_REQUEST_VALIDATION"],
-        [3, "error", "ENT_REQUEST_VALIDATION"],
-        [4, "created", undefined],
-        [5, "error", "ENT_SETTLEMENT_INVALID_EVENT"],
-        [6, "error", "ENT_SETTLEMENT_UNKNOWN_SELLER"],
+      // Each error carries the status its code answers alone, as GET /problems lists it.
+      expect(results.map((x) => [x.index, x.status, x.error?.code, x.error?.status])).toEqual([
+        [0, "created", undefined, undefined],
+        [1, "error", "ENT_REQUEST_VALIDATION", 400],
+        [2, "error", "ENT_REQUEST_VALIDATION", 400],
+        [3, "error", "ENT_REQUEST_VALIDATION", 400],
+        [4, "created", undefined, undefined],
+        [5, "error", "ENT_SETTLEMENT_INVALID_EVENT", 400],
+        [6, "error", "ENT_SETTLEMENT_UNKNOWN_SELLER", 404],
       ]);
+      const catalogue = json<Array<{ code: string; status: number }>>(await h.app.inject({ url: "/problems" }));
+      for (const x of results.filter((y) => y.error !== undefined)) expect(catalogue.find((c) => c.code === x.error!.code)?.status).toBe(x.error!.status);
       const fields = (i: number) => [...new Set(results[i]!.error!.errors!.map((f) => f.field))].sort();
       expect(fields(1)).toEqual(["events.1.amount", "events.1.surprise"]);
       expect(fields(2)).toEqual(["events.2"]);

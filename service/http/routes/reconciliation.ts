@@ -26,7 +26,7 @@ import {
   type RunRecord,
 } from "../../reconciliation/index.js";
 import { itemCsvLine, itemsCsvHeader } from "../../reconciliation/report.js";
-import { transactionView } from "../schemas/views.js";
+import { itemErrorView, transactionView } from "../schemas/views.js";
 import { Amount, bearer, CurrencyCode, DateTime, Identifier, LimitQuery, problems, Text } from "../schemas/common.js";
 
 const TAG = TAGS.reconciliation;
@@ -364,7 +364,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
               line: Type.Integer({ description: "The payout row's line in the report" }),
               status: Type.Union([Type.Literal("created"), Type.Literal("exists"), Type.Literal("error")]),
               remittance: Type.Optional(RemittanceView),
-              error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String(), errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))) })),
+              error: Type.Optional(Type.Ref("ItemError")),
             }),
           ),
           skipped: Type.Array(Type.Object({ batch: Type.String(), line: Type.Integer(), currency: Nullable(Type.String()), reason: Type.String() })),
@@ -391,7 +391,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
         items.push({ ...head, status: booked.status, remittance: remittanceView(booked.remittance) });
       } catch (e) {
         if (!isAppError(e)) throw e;
-        items.push({ ...head, status: "error" as const, error: { code: e.code, message: e.message, ...(e.fields ? { errors: e.fields } : {}) } });
+        items.push({ ...head, status: "error" as const, error: itemErrorView(e) });
       }
     }
     return { importId: id, gateway: derived.gateway, items, skipped: derived.skipped };

@@ -8,6 +8,7 @@ import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, typ
 import { csvLine } from "../../csv.js";
 import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
+import { statusOfCode } from "../../errors.js";
 import { Amount, DateTime, NonNegativeAmount, StringMap } from "./common.js";
 
 const PhaseView = Type.Union([Type.Literal("posted"), Type.Literal("pending"), Type.Literal("commit"), Type.Literal("void")], {
@@ -180,19 +181,32 @@ export const BatchItemView = Type.Object({
   transaction: Type.Optional(Type.Ref("Transaction")),
   settlementId: Type.Optional(Type.String({ description: "With `Prefer: return=minimal`, instead of `settlement`: the settlement's id" })),
   transactionId: Type.Optional(Type.String({ description: "With `Prefer: return=minimal`, instead of `transaction`: its journal transaction's id" })),
-  error: Type.Optional(
-    Type.Object({
-      code: Type.String(),
-      message: Type.String(),
-      errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-    }),
-  ),
+  error: Type.Optional(Type.Ref("ItemError")),
 });
+
+/**
+ * One item's refusal in a batch answer: its code, the HTTP status the code answers on its own (a
+ * 4xx: do not send the item again as it is; a 503: the same item again is safe), the message and
+ * the fields it names.
+ */
+export const ItemError = Type.Object(
+  {
+    code: Type.String(),
+    status: Type.Integer({ description: "The HTTP status this code answers on its own (as `GET /problems` lists it)" }),
+    message: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { $id: "ItemError" },
+);
+
+export function itemErrorView(e: { code: string; message: string; fields?: ReadonlyArray<{ field: string; message: string }> | undefined }): Static<typeof ItemError> {
+  return { code: e.code, status: statusOfCode(e.code), message: e.message, ...(e.fields ? { errors: [...e.fields] } : {}) };
+}
 
 /** A batch item: the settlement and its transaction in full (balances as settlementResultView gives `reader`), or (`minimal`) their ids only; an error in full either way. */
 export function batchItemView(r: SettlementItemResult, index: number, reader: string | null, minimal = false) {
   if (r.status === "error") {
-    return { index, status: "error" as const, error: { code: r.error.code, message: r.error.message, ...(r.error.fields ? { errors: r.error.fields } : {}) } };
+    return { index, status: "error" as const, error: itemErrorView(r.error) };
   }
   if (minimal) return { index, status: r.status, settlementId: r.settlement.id, transactionId: r.transaction.id };
   return { index, ...settlementResultView(r, reader) };
