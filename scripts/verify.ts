@@ -78,11 +78,18 @@ async function chainIdAt(url: string): Promise<bigint> {
   return BigInt(body.result);
 }
 
-function print(report: ProofReport): void {
+function print(report: ProofReport, rpc: string): void {
   const width = Math.max(...report.checks.map((c) => c.name.length));
   for (const c of report.checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}`);
   const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
   console.log(failed.length === 0 ? `\nVERIFIED: all ${report.checks.length} checks passed` : `\nNOT VERIFIED: ${failed.length} check(s) failed: ${failed.join(", ")}`);
+  // Another chain or no contract: most likely the wrong node, not a forged proof.
+  if (failed.includes("chain-id") || failed.includes("contract-code")) {
+    console.log(
+      `hint: the node at ${rpc} is not the chain this proof was anchored on (or not that chain's state): pass --rpc with a node of that chain. ` +
+        "npm start prints its chain's URL when 8545 was taken, and a local chain started again is a new, empty chain.",
+    );
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -123,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const report = await verifyProof(proof, provider, { minConfirmations: args.minConfirmations, finalityDepth: args.finalityDepth });
     if (args.json) console.log(JSON.stringify(report, null, 2));
-    else print(report);
+    else print(report, args.rpc);
     return report.ok ? 0 : 1;
   } finally {
     provider.destroy();

@@ -116,6 +116,19 @@ describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
     expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["leaf-hash", "leaf-content", "merkle-proof", "verify-settlement"]);
   });
 
+  it("names the node as the likely cause when it is another chain than the proof's", async () => {
+    const other = JSON.parse(JSON.stringify(proof)) as AnchorProof & { chainId: string };
+    other.chainId = "1";
+    await writeFile(file("other-chain.json"), JSON.stringify(other));
+    const r = await verify([file("other-chain.json"), "--rpc", node.url]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(/FAIL\s+chain-id\s+node is on chain 31337, the proof is for chain 1/);
+    expect(r.out).toContain(`hint: the node at ${node.url} is not the chain this proof was anchored on`);
+    // The genuine proof on its own node: no hint.
+    const genuine = await verify([file("proof.json"), "--rpc", node.url]);
+    expect(genuine.out).not.toContain("hint:");
+  });
+
   it("exits 2 on usage errors and 1 when no node answers", async () => {
     const none = await verify([]);
     expect(none.code).toBe(2);
