@@ -76,7 +76,7 @@ export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: R
       reason: `the revaluation would book ${l.change} USD minor units to fx:${l.currency}-USD:revaluation (position ${l.position} ${l.currency} minor units at the mid rate ${l.midRate}, ${l.source} as of ${l.asOf}): it moved since the last revaluation`,
     });
   }
-  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: null, change: null, midRate: null, code: s.code, reason: s.reason });
+  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: s.position?.toString() ?? null, change: null, midRate: null, code: s.code, reason: s.reason });
   return out.sort((a, b) => a.currency.localeCompare(b.currency));
 }
 

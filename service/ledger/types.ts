@@ -87,7 +87,7 @@ export interface UnrevaluedPosition {
   currency: string;
   /** "would_book": the revaluation at the period's last instant would book `change`; "skipped": it would leave the position out. */
   status: "would_book" | "skipped";
-  /** The position in X minor units at that instant (null when skipped: the planner does not read it then). */
+  /** The position in X minor units at that instant (null in closes made before 2026-12-06 that skipped it). */
   position: string | null;
   change: string | null;
   midRate: string | null;

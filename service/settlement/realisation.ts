@@ -87,8 +87,9 @@ export interface Revaluation {
    * Open positions left out: the fx module's code (ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, ...;
    * `not_iso_4217` for a token) and why in words. Kept in the booked revaluation's metadata
    * (`reval.<X>.skipped`, `.skippedReason`), so a revaluation read back says what it left out.
+   * `position` (X minor units then) only as planned, not read back: a close keeps it.
    */
-  skipped: Array<{ currency: string; code: string; reason: string }>;
+  skipped: Array<{ currency: string; code: string; reason: string; position?: bigint }>;
   bookedAt: Date | null;
 }
 
@@ -343,14 +344,14 @@ export class FxRealisation {
       const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
       if (position === 0n && positionUsd === 0n && previous === 0n) continue;
       if (exponentOrNull(X) === null) {
-        skipped.push({ currency: X, code: "not_iso_4217", reason: "not an ISO 4217 currency: no published mid rate applies" });
+        skipped.push({ currency: X, code: "not_iso_4217", reason: "not an ISO 4217 currency: no published mid rate applies", position });
         continue;
       }
       let mid: ResolvedRate;
       try {
         mid = await this.rates.latestRate(X, USD, at);
       } catch (e) {
-        skipped.push(isAppError(e) ? { currency: X, code: e.code, reason: e.message } : { currency: X, code: "no_rate", reason: "no published rate" });
+        skipped.push({ currency: X, position, ...(isAppError(e) ? { code: e.code, reason: e.message } : { code: "no_rate", reason: "no published rate" }) });
         continue;
       }
       const fair = position < 0n ? -convertMinor(-position, X, USD, mid.rate, "half-even") : convertMinor(position, X, USD, mid.rate, "half-even");

@@ -72,6 +72,18 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
       ["BRL", "skipped", "ENT_FX_RATE_STALE"],
       ["CNY", "skipped", "ENT_FX_RATE_STALE"],
     ]);
+    // Each skipped position says how much is left unrestated: the conversion position and the tax
+    // converted with it, in the currency's minor units at the period's last instant.
+    for (const x of p.details.positions) {
+      const at = encodeURIComponent("2024-12-03T23:59:59.999Z");
+      const posted = async (account: string) => {
+        const r = await h.get(`/v1/accounts/${account}/${x.currency}/balance?at=${at}`);
+        return r.statusCode === 404 ? 0n : BigInt(json<{ posted: string }>(r).posted);
+      };
+      const held = (await posted(`fx:${x.currency}-USD`)) + (await posted(`fx:${x.currency}-USD:tax`));
+      expect(held, x.currency).not.toBe(0n);
+      expect(x.position, x.currency).toBe(held.toString());
+    }
     expect(p.detail).toContain("BRL skipped (ENT_FX_RATE_STALE");
     expect(p.detail).toContain("CNY skipped (ENT_FX_RATE_STALE");
     expect(p.detail).toContain("POST /v1/fx/revaluations?at=2024-12-03T23:59:59.999Z");

@@ -673,7 +673,7 @@ export function accountView(a: Account & { balance: Balance }): Static<typeof Ac
 export const UnrevaluedPositionView = Type.Object({
   currency: Type.String(),
   status: Type.Union([Type.Literal("would_book"), Type.Literal("skipped")], { description: "would_book: the revaluation at the period's last instant would book `change`; skipped: it would leave the position out (`code`)" }),
-  position: Type.Union([Amount, Type.Null()], { description: "The position in the currency's minor units then (null when skipped)" }),
+  position: Type.Union([Amount, Type.Null()], { description: "The position in the currency's minor units then (skipped too; null only in closes made before 2026-12-06 that skipped it)" }),
   change: Type.Union([Amount, Type.Null()], { description: "USD minor units the revaluation would book to fx:<X>-USD:revaluation (debit positive)" }),
   midRate: Type.Union([Type.String(), Type.Null()]),
   code: Type.Union([Type.String(), Type.Null()], { description: "Why skipped: ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, not_iso_4217, …" }),
