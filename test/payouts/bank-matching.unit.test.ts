@@ -1,9 +1,11 @@
 /**
- * The bank rail's pure rules for a camt.054 (service/payouts/bank/matching.ts) and the country list a
- * seller's bank account is checked against (countries.ts): which account a notification may be for,
- * what is a return, and that a debit or a return is the instruction in full.
+ * The bank rail's pure rules for a camt.054 (service/payouts/bank/matching.ts), the country list a
+ * seller's bank account is checked against (countries.ts) and when two accounts are the same account
+ * (account-identity.ts): which account a notification may be for, what is a return, that a debit or a
+ * return is the instruction in full, and that an account keyed in another way is still the same one.
  */
 import { describe, expect, it } from "vitest";
+import { accountNumberKey, sameBankAccount } from "../../service/payouts/bank/account-identity.js";
 import { ISO_3166_ALPHA2, isCountry } from "../../service/payouts/bank/countries.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText } from "../../service/payouts/bank/matching.js";
 import { readCamt054, validateBankAccount } from "../../service/payouts/index.js";
@@ -18,6 +20,9 @@ describe("accountRefusal: a notification is for the platform's account, in its c
     expect(accountRefusal([{ id: "400123456838", currency: "USD" }], debtor)).toBeNull();
     expect(accountRefusal([{ id: " 4001 2345 6838", currency: null }], debtor)).toBeNull();
     expect(accountRefusal([{ id: "gb82 west 1234 5698 7654 32", currency: "GBP" }], { iban: "GB82WEST12345698765432", accountNumber: null, accountCurrency: "GBP" })).toBeNull();
+    // Written with the separators banks print (the same reading as sameBankAccount's).
+    expect(accountRefusal([{ id: "400-123456-838", currency: "USD" }], debtor)).toBeNull();
+    expect(accountRefusal([{ id: "400.123456.838", currency: "USD" }], debtor)).toBeNull();
   });
 
   it("names another account, another currency, or none", () => {
@@ -30,6 +35,44 @@ describe("accountRefusal: a notification is for the platform's account, in its c
     expect(accountRefusal([{ id: "400123456838", currency: "USD" }, { id: "1", currency: "USD" }], debtor)?.message).toMatch(/^notification 2 /);
     expect(accountRefusal([], debtor)).toMatchObject({ field: "Ntfctn/Acct/Id" });
     expect(accountRefusal([{ id: "", currency: null }], debtor)).not.toBeNull();
+  });
+});
+
+describe("sameBankAccount: the same IBAN or account number at the same bank, however written", () => {
+  const cn = { holderName: "Shenzhen Gadget Works Co., Ltd.", iban: null, accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
+  const de = { holderName: "Muster GmbH", iban: "DE89370400440532013000", accountNumber: null, bic: "COBADEFFXXX", clearingSystem: null, clearingMember: null, country: "DE" };
+
+  it("reads a number without its spaces, hyphens and dots, in capitals", () => {
+    expect(accountNumberKey("6222-0212 3456.7890-123")).toBe("6222021234567890123");
+    expect(accountNumberKey("de89 3704 0044 0532 0130 00")).toBe("DE89370400440532013000");
+  });
+
+  it("is the same account whatever the separators, the case, the holder's name or the BIC's branch", () => {
+    expect(sameBankAccount(cn, cn)).toBe(true);
+    expect(sameBankAccount(cn, { ...cn, accountNumber: "6222-0212-3456-7890-123" })).toBe(true);
+    expect(sameBankAccount({ ...cn, accountNumber: "6222 0212 3456 7890 123" }, { ...cn, accountNumber: "6222.0212.3456.7890.123" })).toBe(true);
+    expect(sameBankAccount(cn, { ...cn, holderName: "SHENZHEN GADGET WORKS" })).toBe(true);
+    // ICBKCNBJ is the bank, SZN its Shenzhen branch: one account number at one bank.
+    expect(sameBankAccount(cn, { ...cn, bic: "ICBKCNBJ" })).toBe(true);
+    expect(sameBankAccount(cn, { ...cn, bic: "icbkcnbjxxx" })).toBe(true);
+    // Without a BIC on one side, the clearing member names the bank; without either, the country.
+    expect(sameBankAccount(cn, { ...cn, bic: null })).toBe(true);
+    expect(sameBankAccount(cn, { ...cn, bic: null, clearingSystem: null })).toBe(true);
+    expect(sameBankAccount({ ...cn, clearingSystem: null, clearingMember: null }, { ...cn, bic: null })).toBe(true);
+    expect(sameBankAccount(de, { ...de, iban: "de89 3704 0044 0532 0130 00", bic: "COBADEFF" })).toBe(true);
+    // An IBAN given as an account number is the same number.
+    expect(sameBankAccount(de, { ...de, iban: null, accountNumber: "DE89370400440532013000" })).toBe(true);
+  });
+
+  it("is another account with another number, at another bank, or in another country when nothing else names the bank", () => {
+    expect(sameBankAccount(cn, { ...cn, accountNumber: "6222021234567890124" })).toBe(false);
+    expect(sameBankAccount(cn, { ...cn, bic: "BKCHCNBJ" })).toBe(false);
+    expect(sameBankAccount(cn, { ...cn, bic: "ICBKHKHH" })).toBe(false);
+    expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingMember: "104584000003" })).toBe(false);
+    expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingSystem: "HKICL" })).toBe(false);
+    const bare = { ...cn, bic: null, clearingSystem: null, clearingMember: null };
+    expect(sameBankAccount({ ...cn, clearingMember: null, clearingSystem: null }, { ...bare, country: "HK" })).toBe(false);
+    expect(sameBankAccount(de, { ...de, iban: "DE89370400440532013001" })).toBe(false);
   });
 });
 

@@ -4,8 +4,10 @@
  * operator sees it (on the payout, in a queue, resolved once with a note) and the inbox says so; a
  * debit in another currency than the platform account's is a mismatch, the bank's correct
  * notification then books, and a stored cash booking that can never go through neither wedges the
- * payout nor outlives the bank's return; a notification for another account is refused whole; a
- * seller's bank account names an assigned ISO 3166 country, and an unknown seller is one.
+ * payout nor outlives the bank's return; a second debit of a final payout (another bank entry, even
+ * of the same amount) is recorded while the same entry again changes nothing; a notification for
+ * another account is refused whole; a seller's bank account names an assigned ISO 3166 country, and
+ * an unknown seller is one.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -364,5 +366,40 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(await readFile(join(dir, "inbox", "failed", reason), "utf8")).toContain("999999999");
     expect(await payout(p!.id)).toMatchObject({ status: "instructed", settled: null, exceptions: [] });
     expect((await balance("platform:cash:bank", "USD")).posted).toBe(cashBefore);
+  });
+
+  it("records a second debit of a final payout, another bank entry of the same amount, as an exception; the same entry again changes nothing", async () => {
+    const [p] = json<{ items: PayoutJson[] }>(await h.get("/v1/payouts/bank?status=instructed")).items;
+    const file = await fileOf(p!);
+    const debit = (messageId: string) => answer(file, { messageId, account: PLATFORM_ACCOUNT, accountCurrency: "USD", rates: { CNY: "0.1380" } });
+    const first = debit("HSBC-054-DD1");
+    expect(first).toContain("<AcctSvcrRef>HSBC-054-DD1-1</AcctSvcrRef>");
+    expect((await confirm(first)).map((r) => r.outcome)).toEqual(["final"]);
+    const booked = await payout(p!.id);
+    expect(booked).toMatchObject({ status: "final", exceptions: [] });
+    const cash = (await balance("platform:cash:bank", "USD")).posted;
+
+    // The same notification again, and the same bank entry in another notification: already final.
+    const resent = first.replace("<GrpHdr><MsgId>HSBC-054-DD1</MsgId>", "<GrpHdr><MsgId>HSBC-054-DD1-COPY</MsgId>");
+    expect(resent).not.toBe(first);
+    for (const xml of [first, resent]) {
+      expect((await confirm(xml)).map((r) => [r.outcome, r.code, r.exceptionId])).toEqual([["already_final", undefined, undefined]]);
+    }
+
+    // Another entry of the bank (its own AcctSvcrRef) debiting the same amount: the account was debited
+    // twice. Nothing is booked; an operator sees it.
+    const twice = debit("HSBC-054-DD2");
+    const [again] = await confirm(twice);
+    expect([again!.outcome, again!.code]).toEqual(["exception", "debited_again"]);
+    expect(again!.exceptionId).toBeDefined();
+    expect(again!.detail).toBe(`debited ${booked.settled!.amount} USD (bank entry HSBC-054-DD2-1), but the payout was booked final with the bank's debit of ${booked.settled!.amount} USD (bank entry HSBC-054-DD1-1): a second debit is the bank's to explain`);
+    // That notification again is the same exception, recorded once.
+    expect((await confirm(twice)).map((r) => r.exceptionId)).toEqual([again!.exceptionId]);
+    const now = await payout(p!.id);
+    expect(now).toMatchObject({ status: "final", settled: booked.settled, ledger: booked.ledger });
+    expect(now.exceptions!.map((x) => [x.code, x.messageId, x.status])).toEqual([["debited_again", "HSBC-054-DD2", "open"]]);
+    expect((await balance("platform:cash:bank", "USD")).posted).toBe(cash);
+    // The cash booking names the bank entry it booked.
+    expect((await h.services.ledger.getTransaction(booked.ledger["cashTransactionId"]!))?.metadata["bankReference"]).toBe("HSBC-054-DD1-1");
   });
 });

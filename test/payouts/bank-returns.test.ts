@@ -5,7 +5,7 @@
  * itemised charges gives the seller the instructed amount and books the charges as an expense;
  * charges not itemised or not adding up stay mismatches; an account the bank returned a payout from
  * is not paid again until another account is set, or the same one confirmed checked (set again as
- * it was, renamed or after removal, it stays held); the bank statement's debit and return credit both match
+ * it was, renamed, after removal or keyed in another way, it stays held); the bank statement's debit and return credit both match
  * the returned payout. And the ids the rail issues carry the
  * installation's tag (a new database never repeats one), while ids issued before it still match.
  */
@@ -371,5 +371,48 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     const first = await putAccount("S-POP-SZ-01", CN_ACCOUNT);
     expect([first.statusCode, problemCode(first)], first.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
     expect(json<{ details: { hold: { endToEndId: string } } }>(first).details.hold.endToEndId).toBe(cny2.endToEndId);
+  });
+
+  it("holds the returned account however it is keyed in again: separators, the bank's BIC without its branch, the bank by its clearing code", async () => {
+    // S-POP-SZ-01's first account (cny2 returned from it after final, the seller since moved) and
+    // S-POP-HK-02's first (usd3, returned before final) are held: written otherwise, they still are.
+    const variants = [
+      ["S-POP-SZ-01", cny2, { ...CN_ACCOUNT, accountNumber: "6222-0212-3456-7890-123" }],
+      ["S-POP-SZ-01", cny2, { ...CN_ACCOUNT, bic: "ICBKCNBJ" }],
+      ["S-POP-SZ-01", cny2, { ...CN_ACCOUNT, bic: null }],
+      ["S-POP-SZ-01", cny2, { ...CN_ACCOUNT, holderName: "SHENZHEN GADGET WORKS", accountNumber: "6222-021234567890123", bic: "icbkcnbjxxx", clearingSystem: null, clearingMember: null }],
+      ["S-POP-HK-02", null, { ...HK_ACCOUNT, accountNumber: "012345678001" }],
+      ["S-POP-HK-02", null, { ...HK_ACCOUNT, bic: "HSBCHKHH" }],
+    ] as const;
+    const hkHold = json<{ details: { hold: { endToEndId: string } } }>(await putAccount("S-POP-HK-02", HK_ACCOUNT)).details.hold.endToEndId;
+    const before = { sz: await accountOf("S-POP-SZ-01"), hk: await accountOf("S-POP-HK-02") };
+    for (const [seller, held, body] of variants) {
+      const r = await putAccount(seller, body);
+      expect([r.statusCode, problemCode(r)], `${seller} ${JSON.stringify(body)}: ${r.body}`).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+      expect(json<{ details: { hold: { endToEndId: string } } }>(r).details.hold.endToEndId).toBe(held?.endToEndId ?? hkHold);
+    }
+    expect({ sz: await accountOf("S-POP-SZ-01"), hk: await accountOf("S-POP-HK-02") }).toEqual(before);
+
+    // The account on file keyed in again otherwise (the same account, stored as given) while a payout
+    // to it is with the bank, which then returns it: the account is held all the same.
+    const [inFlight] = json<{ items: PayoutJson[] }>(await h.get("/v1/payouts/bank?sellerId=S-POP-HK-02&status=instructed")).items;
+    expect(inFlight?.account.accountNumber).toBe("012-345678-002");
+    const rekeyed = await putAccount("S-POP-HK-02", { ...HK_ACCOUNT, accountNumber: "012345678002", bic: "HSBCHKHH" });
+    expect(rekeyed.statusCode, rekeyed.body).toBe(200);
+    expect(json<{ accountNumber: string; hold: unknown }>(rekeyed)).toMatchObject({ accountNumber: "012345678002", hold: null });
+    const returned = camt054({ messageId: "HSBC-054-RK1", account, entries: [{ endToEndId: inFlight!.endToEndId, currency: "USD", amount: BigInt(inFlight!.amount), returnReason: "AC04" }] });
+    expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
+    expect((await accountOf("S-POP-HK-02")).hold).toMatchObject({ payoutId: inFlight!.id, endToEndId: inFlight!.endToEndId });
+    const next = json<{ payouts: PayoutJson[]; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
+    expect(next.payouts.filter((p) => p.sellerId === "S-POP-HK-02")).toEqual([]);
+    expect(next.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-HK-02", reason: "account_returned" }));
+    // And keyed in the way it was instructed, it is the account returned.
+    const back = await putAccount("S-POP-HK-02", { ...HK_ACCOUNT, accountNumber: "012-345678-002" });
+    expect([back.statusCode, problemCode(back)], back.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
+
+    // The same number at another bank is another account: set, nothing held.
+    const other = await putAccount("S-POP-SZ-01", { ...CN_ACCOUNT, bic: "BKCHCNBJ", clearingMember: "104584000003" });
+    expect(other.statusCode, other.body).toBe(200);
+    expect(json<{ hold: unknown }>(other).hold).toBeNull();
   });
 });

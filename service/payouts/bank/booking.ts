@@ -98,7 +98,10 @@ export function bookedValue(amount: bigint, position: Position | null): bigint |
  * `position` is fx:P-USD's posted balance once the reserve is committed (the in-transit P is not in
  * it yet). For P = USD, `settled` must equal `amount` (the caller checks).
  */
-export function cashRequest(p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null }, position: Position | null): TransactionInput {
+export function cashRequest(
+  p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
+  position: Position | null,
+): TransactionInput {
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.cash, p.settledCurrency, p.settled);
   const metadata: Record<string, string> = {
     kind: "bank_payout_cash",
@@ -108,6 +111,8 @@ export function cashRequest(p: { id: bigint; sellerId: string; currency: string;
     settledCurrency: p.settledCurrency,
     settledAmount: p.settled.toString(),
     ...(p.bookingDate === null ? {} : { bookingDate: p.bookingDate }),
+    // The bank's entry (Ntry/AcctSvcrRef): a later debit under another one is a second debit, not this one again (rail.ts).
+    ...(p.bankReference === null || p.bankReference === undefined ? {} : { bankReference: p.bankReference }),
   };
   if (p.currency !== p.settledCurrency) {
     const U = p.settledCurrency;

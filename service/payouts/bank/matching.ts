@@ -18,6 +18,7 @@
  * Amounts in details are in major units with their currency, as an operator reads a statement.
  */
 import { exponentOrNull, formatMinor } from "../../money/index.js";
+import { accountNumberKey } from "./account-identity.js";
 import type { BankAccountRef, BankEntry } from "./iso20022.js";
 
 /**
@@ -79,10 +80,8 @@ export interface Refusal {
   detail: string;
 }
 
-const normalised = (id: string): string => id.replace(/\s/g, "").toUpperCase();
-
 /**
- * Null when every notification is for `debtor` (its IBAN or account number, spaces and case aside;
+ * Null when every notification is for `debtor` (its IBAN or account number as `accountNumberKey` reads it;
  * its currency when Acct/Ccy is given), else what is wrong and the field naming it.
  */
 export function accountRefusal(
@@ -93,7 +92,7 @@ export function accountRefusal(
   if (accounts.length === 0) return { message: "the notification names no account (Ntfctn/Acct)", field: "Ntfctn/Acct/Id" };
   for (const [i, a] of accounts.entries()) {
     const which = accounts.length === 1 ? "the notification" : `notification ${i + 1}`;
-    if (normalised(a.id) !== normalised(ours)) {
+    if (accountNumberKey(a.id) !== accountNumberKey(ours)) {
       return { message: `${which} is for account ${JSON.stringify(a.id.slice(0, 40))}, not the platform's account ${ours} that the transfers are drawn on`, field: "Ntfctn/Acct/Id" };
     }
     if (a.currency !== null && a.currency !== debtor.accountCurrency) {

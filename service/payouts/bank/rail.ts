@@ -35,7 +35,8 @@
  *    seller the instructed amount; the charges go to `platform:expense:bank_charges`. Anything
  *    else is reported, never booked, and recorded as an exception for an operator (exceptions.ts):
  *    an unknown id, an entry that is not the instruction, a partial or stray credit after final, a
- *    debit of a payout not instructed, a cash booking the ledger refused (retried on every tick; one that can
+ *    debit of a payout not instructed, a second debit of a final one (another bank entry, by its
+ *    AcctSvcrRef, whatever its amount), a cash booking the ledger refused (retried on every tick; one that can
  *    never go through, such as a debit in another currency than the account's left by an earlier
  *    version, is cleared, so the bank's correct debit or return settles the payout).
  */
@@ -53,13 +54,14 @@ import { availableBalance } from "../balances.js";
 import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
+import { sameBankAccount } from "./account-identity.js";
 import { BankAccounts, bankLedgerKeys, bookedValue, cashRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type Position, type ReturnCharges } from "./booking.js";
 import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
-import { BankStore, bankFilePrefix, sameBankAccount, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
+import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
 export interface BankRailOptions {
@@ -211,6 +213,10 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   return { holderName: holderName!.trim(), iban, accountNumber, bic, clearingSystem, clearingMember, country: country! };
 }
 
+/** The details as stored, field for field (what the pain.001 would send), unlike `sameBankAccount`. */
+const sameDetails = (a: BankAccountRef, b: BankAccountRef): boolean =>
+  (["holderName", "iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const).every((k) => (a[k] ?? null) === (b[k] ?? null));
+
 export class BankRail {
   readonly #o: BankRailOptions;
   readonly #store: BankStore;
@@ -239,10 +245,11 @@ export class BankRail {
 
   /**
    * Sets the seller's account. The account the bank returned a payout from since it was set (the
-   * hold) is not lifted by setting it again: the same account (`sameBankAccount`), without
-   * `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout; another
-   * account, or the same one confirmed as checked, is set and lifts it. The details on file given
-   * again unconfirmed change nothing (not even `setAt`, which the hold is measured from).
+   * hold) is not lifted by setting it again: the same account (`sameBankAccount`: however its
+   * number and bank are written), without `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD
+   * naming the returned payout; another account, or the same one confirmed as checked, is set and
+   * lifts it. The details on file given again, exactly, unconfirmed change nothing (not even `setAt`,
+   * which the hold is measured from); the same account written otherwise is stored as given.
    */
   async setAccount(sellerId: string, input: BankAccountInput, setBy: string, options: { confirmReturnedAccount?: boolean } = {}): Promise<BankAccount> {
     await this.#seller(sellerId);
@@ -256,7 +263,7 @@ export class BankRail {
           { fields: [{ field: "confirmReturnedAccount", message: `required to pay again the account payout ${hold.endToEndId} was returned from` }], details: { hold: { payoutId: hold.payoutId.toString(), endToEndId: hold.endToEndId, reason: hold.reason } } },
         );
       }
-      return current !== null && !confirmed && sameBankAccount(account, current) && account.holderName === current.holderName ? "keep" : "write";
+      return current !== null && !confirmed && sameDetails(account, current) ? "keep" : "write";
     });
     if (confirmed) this.#o.log?.info({ sellerId, setBy }, "bank account set with confirmReturnedAccount: a hold after a return, if any, is lifted");
     return set;
@@ -630,10 +637,18 @@ export class BankRail {
 
   async #debit(p: BankPayout, entry: BankEntry): Promise<Decision> {
     if (p.status === "final") {
-      if (p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: "already_final", payout: p };
+      // The debit booked again (the same notification, or the bank sending the same entry anew) is
+      // already final. Another entry of the bank (another AcctSvcrRef) is a second debit of the
+      // account, whatever its amount: the bank's to explain. Without a reference on either side (a
+      // bank that sends none, a debit booked before the reference was kept) the amount is all there
+      // is to tell them by.
+      const booked = await this.#bookedDebitReference(p);
+      const anotherEntry = booked !== null && entry.bankReference !== null && booked !== entry.bankReference;
+      if (!anotherEntry && p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: "already_final", payout: p };
+      const [entryRef, bookedRef] = anotherEntry ? [` (bank entry ${entry.bankReference})`, ` (bank entry ${booked})`] : ["", ""];
       return refused("exception", p, {
         code: "debited_again",
-        detail: `debited ${entry.amount} ${entry.currency}, but the payout was booked final with the bank's debit of ${p.settledAmount} ${p.settledCurrency}: a second debit is the bank's to explain`,
+        detail: `debited ${entry.amount} ${entry.currency}${entryRef}, but the payout was booked final with the bank's debit of ${p.settledAmount} ${p.settledCurrency}${bookedRef}: a second debit is the bank's to explain`,
       });
     }
     if (p.status !== "instructed") {
@@ -653,7 +668,7 @@ export class BankRail {
     const settled = { currency: entry.currency, amount: entry.amount };
     const computed = async () => {
       const position = entry.currency === p.currency ? null : await this.#position(p.currency, entry.currency);
-      return requestToJson(cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate }, position));
+      return requestToJson(cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate, bankReference: entry.bankReference }, position));
     };
     let stored = p.cashRequest;
     let replaced: string | null = null;
@@ -682,6 +697,12 @@ export class BankRail {
       await this.#store.setReason(p.id, `cash booking refused: ${e.code}: ${e.message}`);
       return refused("exception", p, { code: "cash_refused", detail: `cash booking refused (${e.code}: ${e.message}); retried on every tick` });
     }
+  }
+
+  /** The bank's entry (Ntry/AcctSvcrRef) whose debit the final payout's cash booking booked, if it named one. */
+  async #bookedDebitReference(p: BankPayout): Promise<string | null> {
+    if (p.cashTxId === null) return null;
+    return (await this.#o.ledger.getTransaction(p.cashTxId))?.metadata["bankReference"] ?? null;
   }
 
   /**

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
+import { sameBankAccount } from "./account-identity.js";
 import type { BankAccountRef } from "./iso20022.js";
 
 export interface BankAccount extends BankAccountRef {
@@ -22,17 +23,6 @@ export interface BankAccountHold {
   reason: string | null;
   /** The account the bank returned it from (as instructed). */
   account: BankAccountRef;
-}
-
-/**
- * The same account at the bank: the IBAN or account number, the bank (BIC, clearing system and
- * member) and the country, whatever the holder's name is written as (the account a bank closed
- * stays closed under a corrected name). The holds' queries
- * (`sellersReturned`, `#lastReturnedTo`) compare the same fields in SQL.
- */
-export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
-  const keys = ["iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const;
-  return keys.every((k) => (a[k] ?? null) === (b[k] ?? null));
 }
 
 export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned"] as const;
@@ -80,9 +70,9 @@ export interface BankFile {
 type Row = Record<string, unknown>;
 const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "bigint" || typeof v === "number" ? v.toString() : null);
 
-function accountOf(r: Row): BankAccount {
+/** The account's columns of a `payout_bank_accounts` row. */
+function refOf(r: Row): BankAccountRef {
   return {
-    sellerId: r["seller_id"] as string,
     holderName: r["holder_name"] as string,
     iban: str(r["iban"]),
     accountNumber: str(r["account_number"]),
@@ -90,9 +80,11 @@ function accountOf(r: Row): BankAccount {
     clearingSystem: str(r["clearing_system"]),
     clearingMember: str(r["clearing_member"]),
     country: r["country"] as string,
-    setAt: r["set_at"] as Date,
-    setBy: r["set_by"] as string,
   };
+}
+
+function accountOf(r: Row): BankAccount {
+  return { sellerId: r["seller_id"] as string, ...refOf(r), setAt: r["set_at"] as Date, setBy: r["set_by"] as string };
 }
 
 function payoutOf(r: Row): BankPayout {
@@ -258,39 +250,39 @@ export class BankStore {
    * Sellers whose bank account on file had a payout returned (before or after final) since it was
    * set: paying the same account again would be returned again, charges and all. Setting the account
    * again (another account, or the same one confirmed: rail.ts) clears it. Per seller the latest such
-   * payout. Only a payout to the account on file counts (the identity `sameBankAccount` compares): a
+   * payout. Only a payout to the account on file counts (`sameBankAccount`, account-identity.ts): a
    * payout to the account the seller replaced, returned after the new one was set, holds nothing.
    */
   async sellersReturned(): Promise<Map<string, BankAccountHold>> {
-    // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger refused is rejected while planned).
-    const rows = await this.sql.q<Array<{ seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
-      `SELECT DISTINCT ON (p.seller_id) p.seller_id, p.id, p.end_to_end_id, p.reason, p.account
+    // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger
+    // refused is rejected while planned). The returns since the account was set, a few per seller;
+    // which of them were to the account on file is `sameBankAccount`'s to say, not the SQL's.
+    const rows = await this.sql.q<Array<Row & { seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
+      `SELECT p.seller_id, p.id, p.end_to_end_id, p.reason, p.account,
+              a.holder_name, a.iban, a.account_number, a.bic, a.clearing_system, a.clearing_member, a.country
          FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
         WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
-          AND p.account->>'iban' IS NOT DISTINCT FROM a.iban AND p.account->>'accountNumber' IS NOT DISTINCT FROM a.account_number
-          AND p.account->>'bic' IS NOT DISTINCT FROM a.bic AND p.account->>'clearingSystem' IS NOT DISTINCT FROM a.clearing_system
-          AND p.account->>'clearingMember' IS NOT DISTINCT FROM a.clearing_member AND p.account->>'country' IS NOT DISTINCT FROM a.country
         ORDER BY p.seller_id, p.id DESC`,
     );
-    return new Map(rows.map((r) => [r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }]));
+    const holds = new Map<string, BankAccountHold>();
+    for (const r of rows) {
+      if (holds.has(r.seller_id) || !sameBankAccount(r.account, refOf(r))) continue;
+      holds.set(r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account });
+    }
+    return holds;
   }
 
-  /** The seller's last instructed payout to this account (the identity `sameBankAccount` compares), if the bank returned it, and when. */
+  /** The seller's last instructed payout to this account (`sameBankAccount`), if the bank returned it, and when. */
   static async #lastReturnedTo(sql: SqlRunner, sellerId: string, a: BankAccountRef): Promise<{ hold: BankAccountHold; at: Date } | null> {
-    const [r] = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; at: Date }>>(
-      `SELECT id, end_to_end_id, reason, account, status, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
+    // The last payout to each account as it was stored (a handful per seller, whatever its history);
+    // `sameBankAccount` says which of them are this account, however either was written.
+    const rows = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; at: Date }>>(
+      `SELECT DISTINCT ON (account) id, end_to_end_id, reason, account, status, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
         WHERE seller_id = $1 AND file_id IS NOT NULL
-          AND account->>'iban' IS NOT DISTINCT FROM $2 AND account->>'accountNumber' IS NOT DISTINCT FROM $3 AND account->>'bic' IS NOT DISTINCT FROM $4
-          AND account->>'clearingSystem' IS NOT DISTINCT FROM $5 AND account->>'clearingMember' IS NOT DISTINCT FROM $6 AND account->>'country' IS NOT DISTINCT FROM $7
-        ORDER BY id DESC LIMIT 1`,
+        ORDER BY account, id DESC`,
       sellerId,
-      a.iban ?? null,
-      a.accountNumber ?? null,
-      a.bic ?? null,
-      a.clearingSystem ?? null,
-      a.clearingMember ?? null,
-      a.country,
     );
+    const r = rows.filter((x) => sameBankAccount(x.account, a)).reduce<(typeof rows)[number] | undefined>((last, x) => (last === undefined || BigInt(x.id) > BigInt(last.id) ? x : last), undefined);
     if (r === undefined || (r.status !== "rejected" && r.status !== "returned")) return null;
     return { hold: { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
   }

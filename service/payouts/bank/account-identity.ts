@@ -1,0 +1,47 @@
+/**
+ * When two bank accounts are the same account at the bank: the one definition that the holds after
+ * a return (store.ts, rail.ts) and the platform's own account in a notification (matching.ts) rest
+ * on. Pure, so it is tested without a database; the SQL only narrows the rows it is applied to.
+ *
+ * People write one account in many ways: "6222 0212 3456 7890 123", "6222-0212-3456-7890-123",
+ * the bank's 8-character BIC or its branch's 11. Compared as typed, the account a bank closed came
+ * back under another spelling, was accepted without a hold, and the next run paid it again.
+ */
+import type { BankAccountRef } from "./iso20022.js";
+
+/** An IBAN or account number as the bank reads it: without the spaces, hyphens and dots written in it, in capitals. */
+export function accountNumberKey(n: string): string {
+  return n.replace(/[\s.-]/g, "").toUpperCase();
+}
+
+const key = (s: string | null | undefined): string | null => (s === null || s === undefined ? null : s.replace(/\s/g, "").toUpperCase());
+
+/**
+ * The bank, as far as both accounts name it: by the BIC's institution and country (its first 6
+ * characters: ICBKCNBJ and its branch ICBKCNBJSZN are one bank) when both have a BIC, else by the
+ * clearing member (and the clearing system when both give one, e.g. CNAPS) when both have one, else
+ * by the country. An account number is unique within its bank, so this is what tells two equal
+ * numbers apart.
+ */
+function sameBank(a: BankAccountRef, b: BankAccountRef): boolean {
+  const [bicA, bicB] = [key(a.bic), key(b.bic)];
+  if (bicA !== null && bicB !== null) return bicA.slice(0, 6) === bicB.slice(0, 6);
+  const [memberA, memberB] = [key(a.clearingMember), key(b.clearingMember)];
+  if (memberA !== null && memberB !== null) {
+    const [systemA, systemB] = [key(a.clearingSystem), key(b.clearingSystem)];
+    return memberA === memberB && (systemA === null || systemB === null || systemA === systemB);
+  }
+  return key(a.country) === key(b.country);
+}
+
+/**
+ * The same account at the bank: the same IBAN or account number (`accountNumberKey`) at the same
+ * bank (`sameBank`), whatever the holder's name is written as (the account a bank closed stays closed
+ * under a corrected name). Rows stored before this definition, with their separators, compare the
+ * same way: nothing is normalised where it is stored, only here.
+ */
+export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
+  const [numberA, numberB] = [a.iban ?? a.accountNumber ?? null, b.iban ?? b.accountNumber ?? null];
+  if (numberA === null || numberB === null || accountNumberKey(numberA) !== accountNumberKey(numberB)) return false;
+  return sameBank(a, b);
+}
