@@ -54,13 +54,36 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, body.code ?? `HTTP_${res.status}`, body.detail ?? body.title ?? res.statusText, body.errors ?? [], body.details);
 }
 
+/**
+ * `fetch`, with a request that reached no answer (the service stopped, the network down: the
+ * browser says only "Failed to fetch") turned into an ApiError that says so in words, and, for a
+ * write, that it may or may not have been applied.
+ */
+async function reach(input: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(input, init);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    const method = (init.method ?? "GET").toUpperCase();
+    // Signing in changes nothing the reader needs to check.
+    const write = method !== "GET" && method !== "HEAD" && input !== "/v1/sessions";
+    throw new ApiError(
+      0,
+      "UNREACHABLE",
+      write
+        ? "The service could not be reached: this change may or may not have been applied. Reload the page to see where it stands before trying again."
+        : "The service could not be reached (it may be stopped or restarting, or the network is down): try again in a moment.",
+    );
+  }
+}
+
 const SESSION_GONE = new Set(["ENT_AUTH_SESSION_INVALID", "ENT_AUTH_SESSION_EXPIRED", "ENT_AUTH_MISSING_KEY", "ENT_AUTH_INVALID_KEY", "ENT_AUTH_REVOKED_KEY"]);
 
 export async function request(method: string, path: string, opts: { query?: Query; body?: unknown; accept?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: opts.accept ?? "application/json" };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && csrfToken !== null) headers["x-csrf-token"] = csrfToken;
-  const res = await fetch(url(path, opts.query), {
+  const res = await reach(url(path, opts.query), {
     method,
     headers,
     credentials: "same-origin",
@@ -84,7 +107,7 @@ export async function send<T>(method: "POST" | "PUT" | "DELETE", path: string, b
 }
 
 export async function signIn(key: string): Promise<Session> {
-  const res = await fetch("/v1/sessions", { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify({ key }), credentials: "same-origin" });
+  const res = await reach("/v1/sessions", { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify({ key }), credentials: "same-origin" });
   if (!res.ok) throw await problem(res);
   const s = (await res.json()) as Session;
   csrfToken = s.csrfToken;
@@ -93,7 +116,7 @@ export async function signIn(key: string): Promise<Session> {
 
 /** The session the cookie holds, or null when there is none (or it ended). */
 export async function currentSession(): Promise<Session | null> {
-  const res = await fetch("/v1/sessions/current", { headers: { accept: "application/json" }, credentials: "same-origin" });
+  const res = await reach("/v1/sessions/current", { headers: { accept: "application/json" }, credentials: "same-origin" });
   if (res.status === 401) return null;
   if (!res.ok) throw await problem(res);
   const s = (await res.json()) as Session;

@@ -212,7 +212,7 @@ export function withLocalInstants(sentence: string, timeZone?: string): string {
 }
 
 /** A whole number of minor units and its ISO code in a service's sentence ("debited 1234500 CNY"); not a number's tail ("12.50 USD") nor an id's ("ENT-BP-7 USD"). */
-const MINOR_AMOUNT = /(?<![0-9A-Za-z.,_-])(-?[0-9]+) ([A-Z]{3})\b/g;
+const MINOR_AMOUNT = /(?<![0-9A-Za-z.,_-])(-?[0-9]+) ([A-Z]{3})\b( \(minor units\))?/g;
 
 /**
  * A service's sentence whose amounts are minor units (the bank rail's exception details: "debited
@@ -220,6 +220,7 @@ const MINOR_AMOUNT = /(?<![0-9A-Za-z.,_-])(-?[0-9]+) ([A-Z]{3})\b/g;
  * unit ("debited 12,345.00 CNY"); a code the console does not know is left as written.
  */
 export function withMajorAmounts(sentence: string): string {
+  // "500 EUR (minor units)" (a reconciliation's gateway cost) is "5.00 EUR": the note goes with the conversion.
   return sentence.replace(MINOR_AMOUNT, (all, minor: string, code: string) => (exponentOf(code) === null ? all : formatMoney(minor, code)));
 }
 

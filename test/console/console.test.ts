@@ -742,6 +742,23 @@ describe("the finance console (Chromium)", () => {
     expect(new URL(page.url()).pathname).toBe("/console/cash");
     await section.getByText("No entry matches.").waitFor();
     expect(await page.getByLabel("Status").inputValue()).toBe("open");
+
+    // December is closed (the close test above): the entry is effective at the close instant, and its
+    // page says when the bank booked it.
+    await page.goto(`${url}/console/transactions/${txId}`);
+    const original = page.locator("dt", { hasText: "Originally effective" });
+    await original.waitFor();
+    const originalField = page.locator("dt:has-text('Originally effective') + dd");
+    expect(await originalField.locator("time").getAttribute("datetime")).toBe("2024-12-20T00:00:00.000Z");
+    expect(await originalField.textContent()).toContain("in a period closed before it was booked");
+
+    // The service out of reach (the browser only says "Failed to fetch"): the page says so in words.
+    await page.route("**/v1/cash/**", (route) => route.abort("connectionrefused"));
+    await page.goto(`${url}/console/cash`);
+    const unreachable = page.getByRole("alert").first();
+    await unreachable.waitFor();
+    expect(await unreachable.textContent()).toContain("The service could not be reached");
+    expect(await unreachable.textContent()).not.toContain("Failed to fetch");
     await page.context().close();
   });
 
@@ -802,7 +819,14 @@ describe("the finance console (Chromium)", () => {
     // Date would make 1902), and it is labelled with the zone like the other date fields.
     await page.goto(`${url}/console/books`);
     await expect.poll(() => new URL(page.url()).searchParams.get("to")).not.toBeNull();
+    // Without a period in the URL, the current UTC month: the ledger's period, as the Tax view's.
+    const now = new Date();
+    const utcMonth = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}-01T00:00:00.000Z`;
+    expect(new URL(page.url()).searchParams.get("from")).toBe(utcMonth);
     const month = page.locator("#tb-month");
+    await expect.poll(() => page.locator("#tb-month-zone").inputValue()).toBe("utc");
+    // A month in the reader's zone, typed.
+    await page.locator("#tb-month-zone").selectOption("local");
     expect(await page.locator("label[for=tb-month]").textContent()).toContain("America/Sao_Paulo, UTC-03:00");
     await month.focus();
     await page.keyboard.type("Dec");

@@ -125,6 +125,8 @@ describe("console formatting", () => {
     expect(withMajorAmounts("debited 700 USD without the instructed CNY amount (AmtDtls/InstdAmt)")).toBe("debited 7.00 USD without the instructed CNY amount (AmtDtls/InstdAmt)");
     expect(withMajorAmounts("instructed 1234500 CNY, the bank reports 1234400 CNY")).toBe("instructed 12,345.00 CNY, the bank reports 12,344.00 CNY");
     expect(withMajorAmounts("debited 500 KRW; -150 EUR back")).toBe("debited 500 KRW; -1.50 EUR back");
+    // A reconciliation's gateway cost says its unit: placed, the note goes.
+    expect(withMajorAmounts("DepositCorrection: the gateway deducted 500 EUR (minor units) that no event of ours carries")).toBe("DepositCorrection: the gateway deducted 5.00 EUR that no event of ours carries");
     expect(withMajorAmounts("refused (12.50 USD over), 10% from the 9000 it was booked at, 7 XYZ, ENT-BP-7 USD")).toBe("refused (12.50 USD over), 10% from the 9000 it was booked at, 7 XYZ, ENT-BP-7 USD");
   });
 

@@ -196,6 +196,10 @@ export function TransactionView(props: ViewProps): JSX.Element {
               rows={[
                 ["Kind", `${tx.kind} · ${tx.status}`],
                 ["Effective", <Time iso={tx.effectiveAt} />],
+                // A transaction dated into a closed period is booked at the close instant; its own date is kept.
+                ...(typeof tx.metadata["originalEffectiveAt"] === "string"
+                  ? [["Originally effective", <><Time iso={tx.metadata["originalEffectiveAt"]} /> <span class="muted">(in a period closed before it was booked: effective at the close instant instead)</span></>] as [string, JSX.Element]]
+                  : []),
                 ["Booked", <Time iso={tx.bookedAt} />],
                 ["Hash", <Hash value={tx.hash} />],
                 ["Description", tx.description ?? "–"],

@@ -123,13 +123,14 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
 export function Books(props: ViewProps): JSX.Element {
   const q = props.location.query;
   const [revalued, setRevalued] = useState(0);
-  // The period is the URL's; without one, the current month in the reader's zone.
+  // The period is the URL's; without one, the current UTC month: the ledger's period (and the Tax
+  // view's default), not the reader's zone's month, which the page would flag as no ledger period.
   const missing = q.get("to") === null;
   useEffect(() => {
     if (!missing) return;
     const now = new Date();
-    const month = `${String(now.getFullYear()).padStart(4, "0")}-${String(now.getMonth() + 1).padStart(2, "0")}`;
-    const b = monthBounds(month, "local");
+    const month = `${String(now.getUTCFullYear()).padStart(4, "0")}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+    const b = monthBounds(month, "utc");
     navigate(href("/books", { from: localInputToIso(b?.from ?? "") ?? undefined, to: localInputToIso(b?.to ?? "") ?? undefined, currency: q.get("currency") ?? undefined }), { replace: true });
   }, [missing]);
   if (missing) return <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>;

@@ -7,6 +7,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
 import type { ViewProps } from "../main";
+import { withMajorAmounts } from "../format";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
 import { Badge, ErrorBox, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages } from "../ui";
@@ -290,7 +291,7 @@ function Resolve(props: { entry: ExceptionEntry; onBooked: () => void; onDone: (
     <ResolutionForm
       label={`Resolve exception ${item.seq}`}
       heading={`Resolve: ${item.category} (run ${props.entry.runId}, item ${item.seq})`}
-      reason={item.evidence.reason ?? ""}
+      reason={withMajorAmounts(item.evidence.reason ?? "")}
       initialNote={proposed === undefined ? "" : `Booked the ${item.category.replaceAll("_", " ")} from the gateway report (line ${item.lines.join(", ")}).`}
       postings={
         proposed?.postings ?? [
@@ -407,7 +408,7 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
                   <tbody>
                     {items.map((x) => (
                       <tr key={x.exceptionId} class={resolvingId === x.exceptionId ? "resolving" : undefined}>
-                        <td title={x.item.evidence.reason ?? ""}>{x.item.category}</td>
+                        <td title={withMajorAmounts(x.item.evidence.reason ?? "")}>{x.item.category}</td>
                         <td>
                           {x.item.gateway} · {x.item.gatewayReference ?? `line ${x.item.lines.join(", ")}`}
                         </td>
