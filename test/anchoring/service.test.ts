@@ -10,7 +10,8 @@ import { AnchorService, verifyProof } from "../../service/anchoring/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
-import { outbox, subscribeAll } from "../webhooks/outbox.js";
+import { outbox } from "../webhooks/outbox.js";
+import { expectValidBodies, tapWebhooks } from "../webhooks/contract.js";
 import { rejected as codeOf } from "../support/app-errors.js";
 
 const kinds = await testDatabaseKinds();
@@ -66,7 +67,8 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("announces to webhooks, in the transactions that change state: booked, anchored when mined, final with its batch", async () => {
-    await subscribeAll(h.db.sql);
+    // A real endpoint for every event: the triggers write them, and they are delivered.
+    const tap = await tapWebhooks(h.db.sql);
     const anchoring = h.service({ batchMaxCount: 3, batchMaxAgeMs: 10_000 });
     const ids = await h.settle(3);
     expect((await outbox(h.db.sql, "settlement.booked")).map((e) => e.data.journalTransactionId)).toEqual(ids);
@@ -88,6 +90,12 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     // Once each: a later tick announces nothing again.
     await anchoring.tick();
     expect(await outbox(h.db.sql, "settlement.final")).toHaveLength(3);
+    // Delivered as /openapi.json's `webhooks` describes them.
+    try {
+      expect([...expectValidBodies(await tap.deliverAll())].sort()).toEqual(["anchoring.batch_final", "settlement.anchored", "settlement.booked", "settlement.final"]);
+    } finally {
+      await tap.close();
+    }
   });
 
   it("follows the index through onIndexed as well as through tick", async () => {

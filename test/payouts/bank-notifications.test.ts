@@ -21,6 +21,7 @@ import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson 
 import { answer, camt053, camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+import { expectValidBodies, tapWebhooks } from "../webhooks/contract.js";
 
 const kinds = await testDatabaseKinds();
 const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
@@ -129,8 +130,7 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
 
   it("records every entry it does not apply, on the payout and in a queue an operator resolves once; the inbox says so", async () => {
     // An operator's endpoint hears of each exception as it is recorded and when it is resolved.
-    const hook = await h.post("/v1/webhooks/endpoints", { url: "http://127.0.0.1:9/bank-exceptions", eventTypes: ["bank_payout.exception_opened", "bank_payout.exception_resolved"] }, h.keys.admin);
-    expect(hook.statusCode, hook.body).toBe(201);
+    const tap = await tapWebhooks(h.db.sql, { eventTypes: ["bank_payout.exception_opened", "bank_payout.exception_resolved"] });
     const announced = async () =>
       h.db.sql.q<Array<{ type: string; subject: string; seller_id: string | null; gateway: string | null; data: Record<string, unknown> }>>(
         `SELECT type, subject, seller_id, gateway, data FROM webhook_events WHERE type LIKE 'bank_payout.exception_%' ORDER BY id`,
@@ -260,7 +260,13 @@ describe.each(kinds)("bank notifications on %s", (kind) => {
     expect(refsResolved.map((e) => e.data["id"])).toEqual([target.id, debited.id]);
     const namedNow = json<ExceptionJson>(await h.get(`/v1/payouts/bank/exceptions/${debited.id}`)).resolution;
     expect(refsResolved[1]!.data["resolution"]).toEqual({ note: withRefs.note, resolvedBy: `api-key:${financeWrite.id}`, resolvedAt: namedNow!.resolvedAt, journalTransactionId, cashEntry });
-    expect((await h.post(`/v1/webhooks/endpoints/${json<{ endpoint: { id: string } }>(hook).endpoint.id}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
+    // Delivered as /openapi.json's `webhooks` describes them.
+    try {
+      expect([...expectValidBodies(await tap.deliverAll())].sort()).toEqual(["bank_payout.exception_opened", "bank_payout.exception_resolved"]);
+    } finally {
+      await tap.close();
+    }
+    expect((await h.post(`/v1/webhooks/endpoints/${tap.endpointId}/disable`, {}, h.keys.admin)).statusCode).toBe(200);
     const noRefs = await h.post(refUrl, { note: withRefs.note }, financeWrite);
     expect([noRefs.statusCode, problemCode(noRefs)]).toEqual([409, "ENT_PAYOUT_BANK_EXCEPTION_CONFLICT"]);
 

@@ -20,6 +20,7 @@ import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson 
 import { camt053, camt054 } from "../support/camt054.js";
 import { freshDatabase, testDatabaseKinds } from "../support/db.js";
 import { DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
+import { expectValidBodies, tapWebhooks, type WebhookTap } from "../webhooks/contract.js";
 
 const kinds = await testDatabaseKinds();
 const account = { ...PLATFORM_ACCOUNT, accountCurrency: "USD" };
@@ -36,6 +37,7 @@ describe.each(kinds)("bank returns on %s", (kind) => {
   let dir: string;
   let financeWrite: IssuedKey;
   let tag: string;
+  let tap: WebhookTap;
   const { posted, balance, confirm, sale, remit, fileOf, usdAt } = bankKit(() => ({ h, financeWrite }));
   const available = async (acct: string, currency: string) => (await balance(acct, currency)).available;
   const putAccount = (seller: string, body: object) => h.app.inject({ method: "PUT", url: `/v1/sellers/${seller}/bank-account`, payload: body, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
@@ -58,14 +60,14 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       expect(r.statusCode, r.body).toBe(200);
     }
     // An operator's endpoint for everything: the bank payout events are written while one wants them.
-    const hook = await h.post("/v1/webhooks/endpoints", { url: "http://127.0.0.1:9/all", eventTypes: ["*"] }, h.keys.admin);
-    expect(hook.statusCode, hook.body).toBe(201);
+    tap = await tapWebhooks(h.db.sql);
     [{ tag }] = (await h.db.sql.q<Array<{ tag: string }>>(`SELECT tag FROM bank_rail_installation`)) as [{ tag: string }];
     await sale("S-POP-SZ-01", "149900");
     await sale("S-POP-HK-02", "149900");
     await remit("ADY-PO-1");
   });
   afterAll(async () => {
+    await tap?.close();
     await h.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -175,6 +177,9 @@ describe.each(kinds)("bank returns on %s", (kind) => {
       returned: { currency: "USD", amount: usd.amount },
       returnedAt: expect.any(String) as unknown,
     });
+    // Delivered as /openapi.json's `webhooks` describes them.
+    const seen = expectValidBodies(await tap.deliverAll());
+    for (const t of ["bank_payout.returned", "bank_payout.exception_opened"]) expect(seen).toContain(t);
   });
 
   it("matches the bank statement's debit and its return's credit to the returned payout, each once", async () => {

@@ -25,6 +25,7 @@ import { testDatabaseKinds } from "../support/db.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "../http/harness.js";
 import type { WebhookEventBody } from "../../service/webhooks/index.js";
 import { outbox } from "../webhooks/outbox.js";
+import { expectValidBodies } from "../webhooks/contract.js";
 import { startReceiver, type Receiver } from "../webhooks/receiver.js";
 
 const kinds = await testDatabaseKinds();
@@ -212,6 +213,8 @@ describe.each(kinds)("bank rail on %s", (kind) => {
       [`bank_payout:${usd.id}`]: ["bank_payout.instructed", "bank_payout.rejected"],
     });
     expect(typesBySubject(rxSeller)).toEqual({ [`bank_payout:${cny.id}`]: ["bank_payout.instructed", "bank_payout.final"] });
+    // As /openapi.json's `webhooks` describes them.
+    expectValidBodies([...bodies(rx), ...bodies(rxSeller)]);
     const paid = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${cny.id}`));
     const data = (subject: string, type: string) => bodies(rx).find((b) => b.subject === subject && b.type === type)!.data;
     const view = (p: BankPayoutJson) => ({ id: p.id, sellerId: p.sellerId, currency: p.currency, amount: p.amount, endToEndId: p.endToEndId, fileId: p.fileId, returned: null, returnedAt: null });

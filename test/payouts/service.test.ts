@@ -16,7 +16,8 @@ import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { mineEmpty } from "../chain/indexer/support.js";
 import { expectBalanced, minedCalls, openPayoutHarness, payoutJournal, USDC, type PayoutHarness } from "./harness.js";
-import { outbox, subscribeAll } from "../webhooks/outbox.js";
+import { outbox } from "../webhooks/outbox.js";
+import { expectValidBodies, tapWebhooks } from "../webhooks/contract.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -162,7 +163,8 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   it("defers a blocklisted seller's payout to a claimable debt, and books the later claim", async () => {
     const seller = h.sellers.find((s) => s.id === "S-TEST-USD-01")!;
     const signer = h.sys.others[h.sellers.indexOf(seller)]!;
-    await subscribeAll(h.db.sql);
+    // A real endpoint for every event: the triggers write them, and they are delivered.
+    const tap = await tapWebhooks(h.db.sql);
     await h.sys.c.mock.blocklist(signer.address).then((t) => t.wait());
     await h.credit(seller.id, "USD", 5_000n);
     await h.credit("S-TEST-USD-02", "USD", 700n); // paid in the same batch
@@ -213,6 +215,13 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     expect(claimed).toHaveLength(1);
     expect(claimed[0]).toMatchObject({ seller_id: seller.id, data: { sellerId: seller.id, tokenAmount: "50000000" } });
     expect(String(claimed[0]!.data.to).toLowerCase()).toBe(to.toLowerCase());
+    // Delivered as /openapi.json's `webhooks` describes them.
+    try {
+      const seen = expectValidBodies(await tap.deliverAll());
+      for (const t of ["payout.sent", "payout.final", "payout.deferred", "payout.claimed"]) expect(seen).toContain(t);
+    } finally {
+      await tap.close();
+    }
   });
 
   it("skips sellers below the minimum, without a destination, or beyond the vault's free balance", async () => {

@@ -10,7 +10,8 @@ import { isAppError } from "../../service/errors.js";
 import { CATEGORIES, reportDigest, runHeader, type ReconItem, type RunRecord } from "../../service/reconciliation/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { adyenEvents, bodyOf, fixture, lineOf, openReconHarness, stripeEvents, type ReconHarness } from "./harness.js";
-import { outbox, subscribeAll } from "../webhooks/outbox.js";
+import { outbox } from "../webhooks/outbox.js";
+import { expectValidBodies, tapWebhooks, type WebhookTap } from "../webhooks/contract.js";
 
 const kinds = await testDatabaseKinds();
 const ADYEN = "adyen_settlement_detail_report_batch_42.csv";
@@ -37,6 +38,7 @@ function only(items: ReconItem[], category: string, eventOrRef: string): ReconIt
 
 describe.each(kinds)("three-way reconciliation on %s", (kind) => {
   let h: ReconHarness;
+  let tap: WebhookTap;
   let adyenRun: RunRecord;
   let adyenItems: ReconItem[];
   let stripeRun: RunRecord;
@@ -46,7 +48,7 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
 
   beforeAll(async () => {
     h = await openReconHarness(kind);
-    await subscribeAll(h.db.sql);
+    tap = await tapWebhooks(h.db.sql);
     const a = adyenEvents();
     const s = stripeEvents();
     await h.post([...a.before, ...s.before]);
@@ -62,6 +64,7 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
   }, 180_000);
 
   afterAll(async () => {
+    await tap?.close();
     await h?.close();
   });
 
@@ -235,6 +238,9 @@ describe.each(kinds)("three-way reconciliation on %s", (kind) => {
       const resolved = (await outbox(h.db.sql, "reconciliation.exception_resolved")).filter((e) => e.data.runId === stripeRun.id);
       expect(resolved).toHaveLength(1);
       expect(resolved[0]).toMatchObject({ subject: `reconciliation_exception:${stripeRun.id}:${item.seq}`, gateway: stripeRun.gateway, data: { itemId: item.seq, note: "seen; nothing to book", category: "fx_difference" } });
+      // Delivered, with every other event of the file so far, as /openapi.json's `webhooks` describes them.
+      const seen = expectValidBodies(await tap.deliverAll(60_000));
+      for (const t of ["reconciliation.run_completed", "reconciliation.exception_opened", "reconciliation.exception_resolved", "settlement.booked"]) expect(seen).toContain(t);
     });
 
     it("resolve an exception with a note and an adjusting entry that balances, once", async () => {

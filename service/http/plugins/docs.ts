@@ -12,6 +12,8 @@ import { Errors, errorCatalogue } from "../../errors.js";
 import { ProblemSchema } from "../problem.js";
 import { problems } from "../schemas/common.js";
 import { SCOPES } from "../auth/keys.js";
+import { WEBHOOK_EVENT_TYPES } from "../../webhooks/types.js";
+import { webhooksDocument } from "../../webhooks/schemas.js";
 
 export const TAGS = {
   settlements: "settlements",
@@ -98,7 +100,8 @@ export async function docsPlugin(app: FastifyInstance): Promise<void> {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`),
     },
-    transformObject: (doc) => withFrameworkProblems(("openapiObject" in doc ? doc.openapiObject : doc.swaggerObject) as OpenApiDoc),
+    // The deliveries Entrepot POSTs to endpoints: no route describes them, so they are added here.
+    transformObject: (doc) => ({ ...withFrameworkProblems(("openapiObject" in doc ? doc.openapiObject : doc.swaggerObject) as OpenApiDoc), webhooks: webhooksDocument(WEBHOOK_EVENT_TYPES) }),
   });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
