@@ -24,7 +24,7 @@ import { AnchorErrors } from "./anchoring/errors.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
 import type { Ledger, PeriodClose, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
-import type { Revaluation, RevaluationLine } from "./settlement/realisation.js";
+import type { RevaluationLine, SkippedPosition } from "./settlement/realisation.js";
 
 export const PERIOD_CLOSE_DOCUMENT = "ledger.period_close";
 const REPORT_FORMAT = "entrepot.period_close.v1";
@@ -37,7 +37,7 @@ export interface CloseAnchor {
 
 /** What closing needs from FX (FxRealisation satisfies it): the revaluation at an instant, planned, not booked. */
 export interface CloseFx {
-  previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: Revaluation["skipped"] }>;
+  previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }>;
 }
 
 /** How many times a close checks the FX positions again when the period changed under its check. */
@@ -62,7 +62,7 @@ export interface PeriodCloseReport {
  * What a revaluation plan at a period's last instant leaves unrestated: each line that would book a
  * change, each position it would skip; by currency. Empty: the positions stand at the closing rate.
  */
-export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: Revaluation["skipped"] }): UnrevaluedPosition[] {
+export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: SkippedPosition[] }): UnrevaluedPosition[] {
   const out: UnrevaluedPosition[] = [];
   for (const l of plan.lines) {
     if (l.change === 0n) continue;
@@ -76,7 +76,7 @@ export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: R
       reason: `the revaluation would book ${l.change} USD minor units to fx:${l.currency}-USD:revaluation (position ${l.position} ${l.currency} minor units at the mid rate ${l.midRate}, ${l.source} as of ${l.asOf}): it moved since the last revaluation`,
     });
   }
-  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: s.position?.toString() ?? null, change: null, midRate: null, code: s.code, reason: s.reason });
+  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: s.position.toString(), change: null, midRate: null, code: s.code, reason: s.reason });
   return out.sort((a, b) => a.currency.localeCompare(b.currency));
 }
 

@@ -87,11 +87,16 @@ export interface Revaluation {
    * Open positions left out: the fx module's code (ENT_FX_RATE_STALE, ENT_FX_RATE_NOT_FOUND, ...;
    * `not_iso_4217` for a token) and why in words. Kept in the booked revaluation's metadata
    * (`reval.<X>.skipped`, `.skippedReason`), so a revaluation read back says what it left out.
-   * `position` (X minor units then) only as planned, not read back: a close keeps it.
    */
-  skipped: Array<{ currency: string; code: string; reason: string; position?: bigint }>;
+  skipped: Array<{ currency: string; code: string; reason: string }>;
   bookedAt: Date | null;
 }
+
+/** A position a revaluation plan leaves out, with the position (X minor units then) a period close keeps; not in the booked revaluation's metadata. */
+export type SkippedPosition = Revaluation["skipped"][number] & { position: bigint };
+
+/** A skipped position as a booked revaluation says it (and reads it back). */
+const asBooked = ({ currency, code, reason }: SkippedPosition): Revaluation["skipped"][number] => ({ currency, code, reason });
 
 export interface RealisationRates {
   latestRate(base: string, quote: string, at?: Date): Promise<ResolvedRate>;
@@ -195,7 +200,7 @@ export class FxRealisation {
         }
       }
       const { postings, metadata, lines, skipped } = planned ?? (await this.planRevaluation(at));
-      if (postings.length === 0) return { status: "created", revaluation: { transactionId: null, at, lines, skipped, bookedAt: null } };
+      if (postings.length === 0) return { status: "created", revaluation: { transactionId: null, at, lines, skipped: skipped.map(asBooked), bookedAt: null } };
       const r = await this.ledger.post({
         idempotencyKey,
         postings,
@@ -204,7 +209,7 @@ export class FxRealisation {
         description: `FX revaluation of open positions at ${at.toISOString()}`,
         metadata,
       });
-      return { status: r.status, revaluation: { ...revaluationOf(r.transaction), skipped } };
+      return { status: r.status, revaluation: { ...revaluationOf(r.transaction), skipped: skipped.map(asBooked) } };
     });
   }
 
@@ -212,7 +217,7 @@ export class FxRealisation {
    * What a revaluation at `at` would book (lines with a non-zero change) and leave out (skipped),
    * planned as `revalue` plans it, without booking anything: a period close checks its last instant.
    */
-  async previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: Revaluation["skipped"] }> {
+  async previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
     const { lines, skipped } = await this.planRevaluation(at);
     return { lines, skipped };
   }
@@ -324,7 +329,7 @@ export class FxRealisation {
     };
   }
 
-  private async planRevaluation(at: Date): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: Revaluation["skipped"] }> {
+  private async planRevaluation(at: Date): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
     const currencies = new Set<string>();
     for await (const a of this.accounts({ ownerType: "fx_clearing", codePrefix: "fx:" })) {
       const m = /^fx:([A-Z0-9]{3,12})-USD$/.exec(a.code);
@@ -333,7 +338,7 @@ export class FxRealisation {
 
     const postings: PostingInput[] = [];
     const lines: RevaluationLine[] = [];
-    const skipped: Revaluation["skipped"] = [];
+    const skipped: SkippedPosition[] = [];
     const metadata: Record<string, string> = { kind: REVALUATION_KIND, revaluationAt: at.toISOString() };
     let net = 0n;
     for (const X of [...currencies].sort()) {

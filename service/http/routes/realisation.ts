@@ -85,7 +85,7 @@ function revaluationView(r: Revaluation) {
     transactionId: r.transactionId,
     at: r.at.toISOString(),
     lines: r.lines.map((l) => ({ ...l, position: l.position.toString(), positionUsd: l.positionUsd.toString(), unrealised: l.unrealised.toString(), change: l.change.toString() })),
-    skipped: r.skipped.map((k) => ({ currency: k.currency, code: k.code, reason: k.reason })),
+    skipped: r.skipped,
     bookedAt: r.bookedAt === null ? null : r.bookedAt.toISOString(),
   };
 }
