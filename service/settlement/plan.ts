@@ -842,6 +842,23 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       taxesTaken = taxPartsTaken(captureTaxParts(b), after, G);
       lines.tax = taxesTaken.tax - capture.reversedLines.tax;
       lines.stateTax = taxesTaken.stateTax - capture.reversedLines.stateTax;
+      if (B === USD) {
+        // Nothing is converted, so nothing but the lines can balance the gross: each line is its own
+        // cumulative share, rounded on its own, and the part that is the rest of the net at capture
+        // too (the seller's proceeds; the sale as principal) takes what their rounding leaves, so the
+        // parts add up to the gross exactly. Being a cumulative share less what was taken before, it
+        // gives back the unit it took on the next follow-up, and the order's last takes each line's rest.
+        // (As principal, what a supplier repays is the cost side, no part of the gross: usdParts.)
+        lines.netUsd = lines.gross - lines.tax - lines.stateTax;
+        const rest = lines.netUsd - usdParts(lines, principal, P);
+        if (principal) lines.sales += rest;
+        else if (P !== USD) lines.sellerUsd += rest;
+        else {
+          if (b.lines.sellerMain !== 0n || b.lines.sellerReserve === 0n) lines.sellerMain += rest;
+          else lines.sellerReserve += rest;
+          lines.sellerUsd = lines.sellerMain + lines.sellerReserve;
+        }
+      }
       // Buyer side: the gateway pays the buyer back (or gets paid back on a reversal).
       const netBuyer = lines.gross - lines.tax - lines.stateTax;
       legs.credit(Accounts.gatewayReceivable(event.gateway), B, lines.gross);
@@ -903,7 +920,8 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.debit(Accounts.seller(event.sellerId, mainBucket), P, lines.sellerMain);
       legs.debit(Accounts.seller(event.sellerId, reserveBucket), P, lines.sellerReserve);
       // Taken back at capture values, paid out at today's rate: the difference (and sub-unit
-      // allocation rounding) is the FX result, whatever balances USD.
+      // allocation rounding) is the FX result, whatever balances USD. Without a conversion of the
+      // buyer's money the lines add up to the gross (above) and there is none.
       fxDifference = legs.net(USD);
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
       break;
@@ -976,6 +994,19 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
     breakdown,
     refundedDelta,
   };
+}
+
+/**
+ * The USD parts of a follow-up's net, as a capture's add up to its net: the fee lines, and for an agent
+ * the checkout FX result, the margin and the seller's proceeds (in USD when paid in USD, else what
+ * fx:P-USD gives back in USD); as principal the sale. The principal's cost side (the cost of sales
+ * against the supplier's payable and the supply's FX result) is no part of the gross: it moves with
+ * what the supplier repays, and its rounding stays the FX line's.
+ */
+function usdParts(l: Lines, principal: boolean, P: string): bigint {
+  const fees = l.commission + l.paymentFeeRecovery + l.logistics + l.warehousing + l.fulfilment + l.fxMarkup;
+  if (principal) return fees + l.sales;
+  return fees + l.fxGainLoss + l.margin + (P === USD ? l.sellerMain + l.sellerReserve : l.sellerUsd);
 }
 
 /**

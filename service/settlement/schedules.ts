@@ -23,6 +23,8 @@ export function supplyOf(market: string, shipFrom: string | undefined): TaxSuppl
 /** What a tax rule's value band is checked against: the order's gross and how to convert it. */
 export interface TaxedGoods {
   supply: TaxSupply;
+  /** Where the goods ship from (the capture's shipFrom, else the seller's warehouse): named when no rule covers the supply it makes. */
+  shipFrom?: string;
   /** The seller's program (a rule keyed by program applies to it only). */
   program?: ProgramKind;
   /** The tax-inclusive gross the national tax is measured in: the order's, less its state tax. */
@@ -196,6 +198,17 @@ export function selectOrderTaxes(rules: readonly TaxRule[], market: string, at: 
   const national = { ...goods, gross: goods.gross - stateTax };
   const rule = selectTaxRule(rules, market, at, national);
   if (rule === null) {
+    // Goods shipped from inside the market are a domestic supply; where the market's rules in force
+    // tax imports only, it is the missing domestic rule, and shipFrom that made the supply domestic.
+    if (goods.supply === "domestic" && selectTaxRule(rules, market, at) !== null) {
+      const from = goods.shipFrom ?? market;
+      throw SettlementErrors.noTaxRule(`no domestic tax rule for ${market} at ${at.toISOString()}: the goods ship from ${from}, inside ${market}, and its rules in force tax imports only`, {
+        fields: [
+          { field: "market", message: `no domestic tax rule in force for ${market}` },
+          { field: "shipFrom", message: `${from} (the capture's shipFrom, else the seller's warehouse) makes the order a domestic supply in ${market}` },
+        ],
+      });
+    }
     throw SettlementErrors.noTaxRule(`no tax rule for ${market} at ${at.toISOString()}`, { fields: [{ field: "market", message: "no tax rule in force" }] });
   }
   const deduction = deductionIn(rule, national);

@@ -762,7 +762,7 @@ export class SettlementService {
       if (r instanceof AppError) throw r;
       return r ?? null;
     };
-    return { supply: supplyOf(event.market, shipFrom), gross: event.amount, shipping: event.shipping ?? 0n, currency: event.currency, rateTo };
+    return { supply: supplyOf(event.market, shipFrom), ...(shipFrom === undefined ? {} : { shipFrom }), gross: event.amount, shipping: event.shipping ?? 0n, currency: event.currency, rateTo };
   }
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {

@@ -577,6 +577,57 @@ describe("overseas hosting: KRW (no minor units) in Korea for a CNY-paid seller"
   });
 });
 
+describe("when nothing is converted: a USD order for a USD-paid seller", () => {
+  const POP_USD: Seller = { id: "S-POP-USD", name: "Pop USD", program: "pop", payoutCurrency: "USD", homeCountry: "HK" };
+  const cap = capture({ gatewayEventId: "us-cap", settlementId: "ORD-US", sellerId: POP_USD.id, market: "US", category: "stationery", currency: "USD", amount: 10_000n, gatewayFee: 300n, occurredAt: new Date("2026-12-05T10:00:00Z") });
+  const rates = { buyerToUsd: null, usdToPayout: null };
+  // New York's 4% on 100.00: 3.85 of state tax, half of it 1.925, and half of every other line x.5.
+  const schedule = selectSchedule(FEE_SCHEDULES, "pop", "US", "stationery", cap.occurredAt);
+  const taxRule = selectTaxRule(TAX_RULES, "US", cap.occurredAt);
+  const stateTaxRule = TAX_RULES.find((r) => r.region === "US-NY");
+  if (schedule === null || taxRule === null || stateTaxRule === undefined) throw new Error("test data missing");
+  const p = planCapture({ event: cap, seller: POP_USD, schedule, taxRule, stateTaxRule, rates });
+  const parts = (l: PostingPlan["breakdown"]["lines"]) => l.tax + l.stateTax + l.commission + l.paymentFeeRecovery + l.logistics + l.warehousing + l.fulfilment + l.fxMarkup + l.sellerMain + l.sellerReserve;
+
+  it("refunds in halves book no FX result: each refund's parts add up to its gross, together the capture's", () => {
+    expect(parts(p.breakdown.lines)).toBe(10_000n);
+    const r1 = followUp("refund", "us-r1", { amount: 5_000n }, cap);
+    const p1 = planFollowUp({ event: r1, capture: stateOf(cap, p), rates });
+    const r2 = followUp("refund", "us-r2", { amount: 5_000n }, cap);
+    const p2 = planFollowUp({ event: r2, capture: stateOf(cap, p, [{ event: r1, plan: p1 }]), rates });
+    for (const r of [p1, p2]) {
+      expect(r.postings.filter((x) => x.account === "platform:fx_gain_loss")).toEqual([]);
+      expect(r.breakdown.fxDifference).toBe(0n);
+      expect(parts(r.breakdown.lines)).toBe(5_000n);
+      expect(r.breakdown.lines.netUsd).toBe(5_000n - r.breakdown.lines.tax - r.breakdown.lines.stateTax);
+      expectBalanced(r);
+    }
+    // Half of 3.85 of tax, 6.73 of commission and 86.42 for the seller: the tax and commission go up
+    // first (1.93, 3.37), the seller takes the rest (43.20), and the second half what is left.
+    const figures = (r: PostingPlan) => [r.breakdown.lines.stateTax, r.breakdown.lines.commission, r.breakdown.lines.paymentFeeRecovery, r.breakdown.lines.sellerMain];
+    expect([figures(p), figures(p1), figures(p2)]).toEqual([
+      [385n, 673n, 300n, 8642n],
+      [193n, 337n, 150n, 4320n],
+      [192n, 336n, 150n, 4322n],
+    ]);
+    for (const k of ["tax", "stateTax", "commission", "paymentFeeRecovery", "sellerMain", "sellerReserve", "sellerUsd", "netUsd"] as const) {
+      expect(p1.breakdown.lines[k] + p2.breakdown.lines[k], k).toBe(p.breakdown.lines[k]);
+    }
+  });
+
+  it("a chargeback and its reversal move parts that add up to their amounts", () => {
+    const cb = followUp("chargeback", "us-cb", { amount: 3_333n }, cap);
+    const pc = planFollowUp({ event: cb, capture: stateOf(cap, p), rates });
+    expect(parts(pc.breakdown.lines)).toBe(3_333n);
+    expect(pc.breakdown.fxDifference).toBe(0n);
+    const rev = followUp("chargeback_reversal", "us-cbr", { amount: 3_333n, originalEventId: "us-cb" }, cap);
+    const pr = planFollowUp({ event: rev, capture: stateOf(cap, p, [{ event: cb, plan: pc }]), rates, chargebackId: "us-cb" });
+    expect(parts(pr.breakdown.lines)).toBe(-3_333n);
+    expect(pr.breakdown.fxDifference).toBe(0n);
+    expectBalanced(pr);
+  });
+});
+
 describe("follow-up validation", () => {
   const cap = capture();
   const p = plan(POP, cap, "0.18", "7.2");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../service/errors.js";
+import { caught } from "../support/app-errors.js";
 import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
 import {
   deductionIn,
@@ -190,6 +191,13 @@ describe("state taxes on top of the national one, and each scheme's basis", () =
     expect(taxesOf("BR", "2025-04-01T00:00:00Z", g, "BR-MG").stateTax).toBe(2_000n);
     expect(codeOf(() => selectOrderTaxes(TAX_RULES, "BR", at("2025-04-01T00:00:00Z"), g, undefined))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
     expect(codeOf(() => selectOrderTaxes(TAX_RULES, "BR", at("2025-04-01T00:00:00Z"), g, "BR-AM"))).toBe("ENT_SETTLEMENT_NO_TAX_RULE shipToRegion");
+  });
+
+  it("Brazil: goods shipped from inside Brazil are refused as a domestic supply no rule covers, naming shipFrom", () => {
+    const e = caught(() => selectOrderTaxes(TAX_RULES, "BR", at("2025-04-01T00:00:00Z"), { ...goods("domestic", 10_000n, "BRL", { USD: "0.2" }), shipFrom: "BR" }, "BR-SP"));
+    expect(e.code).toBe("ENT_SETTLEMENT_NO_TAX_RULE");
+    expect(e.message).toBe("no domestic tax rule for BR at 2025-04-01T00:00:00.000Z: the goods ship from BR, inside BR, and its rules in force tax imports only");
+    expect(e.fields?.map((f) => f.field)).toEqual(["market", "shipFrom"]);
   });
 
   it("US: the state's sales tax on the price before it; California leaves separately stated shipping untaxed, New York taxes it", () => {
