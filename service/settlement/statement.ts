@@ -4,6 +4,7 @@
  * what it was (a capture, a refund, a release, a payout...) and the balance after it, and the closing
  * balance. Read from the ledger alone: opening + lines = closing = the balance before `to`.
  */
+import { ORIGINAL_EFFECTIVE_AT } from "../ledger/index.js";
 import type { AccountStatement, Ledger } from "../ledger/types.js";
 import type { Seller } from "./types.js";
 
@@ -86,10 +87,16 @@ export interface TaxReturn {
     {
       transactionId: string;
       effectiveAt: Date;
+      /**
+       * A line booked after its period was closed is effective at the close instant: the instant it
+       * belongs to (the journal's `originalEffectiveAt`), so a filer sees which period it corrects;
+       * null when it was booked in its own period.
+       */
+      originalEffectiveAt: Date | null;
       what: string;
       settlementId: string | null;
       gatewayEventId: string | null;
-      /** The event's gross in the market currency (captures, refunds, chargebacks), null otherwise. */
+      /** The event's gross in the market currency (captures, refunds, chargebacks), signed as its tax and base: negative where it gives back; null otherwise. */
       gross: bigint | null;
       /** Signed: + collected, - given back. */
       tax: bigint;
@@ -124,9 +131,28 @@ export function taxPostingBase(metadata: Record<string, string>, transactionKind
   if (values.some((v) => v === undefined || !/^-?[0-9]+$/.test(v))) {
     return { base: null, missing: `booked before tax bases were recorded: the transaction has no ${prefix}.taxableBase` };
   }
-  const sign = (event === "capture" ? 1n : -1n) * (transactionKind === "reversal" ? -1n : 1n);
+  const sign = baseSign(event, transactionKind);
   const [taxableBase, nonTaxable, otherTaxes, deduction] = values.map((v) => sign * BigInt(v!)) as [bigint, bigint, bigint, bigint];
   return { base: { taxableBase, nonTaxable, otherTaxes, deduction }, missing: null };
+}
+
+/** How an event's figures as booked sign on its tax line: a capture's as they are, a follow-up's negated, and a ledger reversal's the other way again. */
+function baseSign(event: string, transactionKind: string): bigint {
+  return (event === "capture" ? 1n : -1n) * (transactionKind === "reversal" ? -1n : 1n);
+}
+
+/**
+ * The event's gross signed as its tax and base: the gross an event records is its amount, positive
+ * whichever way the money went, so a refund's or chargeback's is negated (it gives back), a
+ * chargeback reversal's kept (it collects again, as its base's negative share negated does), and a
+ * ledger reversal's turned the other way.
+ */
+function signedGross(gross: string | undefined, event: string | undefined, transactionKind: string): bigint | null {
+  if (gross === undefined || !/^-?[0-9]+$/.test(gross)) return null;
+  const amount = BigInt(gross);
+  if (event === undefined) return amount;
+  const sign = event === "chargeback_reversal" ? 1n : FOLLOW_UPS.has(event) ? -1n : 1n;
+  return sign * (transactionKind === "reversal" ? -1n : 1n) * amount;
 }
 
 function sumBases(lines: ReadonlyArray<{ [K in keyof TaxReturnBase]: bigint | null }>, sign: bigint): TaxReturnBaseTotal {
@@ -156,7 +182,6 @@ export async function taxReturn(
     .map((l) => {
       if (l.change > 0n) collected += l.change;
       else refunded -= l.change;
-      const gross = l.metadata["grossAmount"];
       const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, state);
       const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"] ?? null;
       const bookedRate = state ? l.metadata["tax.state.rateBps"] : undefined;
@@ -164,10 +189,11 @@ export async function taxReturn(
       return {
         transactionId: l.transactionId,
         effectiveAt: l.effectiveAt,
+        originalEffectiveAt: originalEffectiveAt(l.metadata),
         what: lineKind(l.metadata, l.transactionKind),
         settlementId: l.metadata["settlementId"] ?? null,
         gatewayEventId: l.metadata["gatewayEventId"] ?? null,
-        gross: gross === undefined ? null : BigInt(gross),
+        gross: signedGross(l.metadata["grossAmount"], l.metadata["eventType"], l.transactionKind),
         tax: l.change,
         taxableBase: base?.taxableBase ?? null,
         nonTaxable: base?.nonTaxable ?? null,
@@ -195,6 +221,13 @@ export async function taxReturn(
     byRate: byRate(lines),
     lines,
   };
+}
+
+function originalEffectiveAt(metadata: Record<string, string>): Date | null {
+  const at = metadata[ORIGINAL_EFFECTIVE_AT];
+  if (at === undefined) return null;
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 function byRate(lines: TaxReturn["lines"]): TaxReturn["byRate"] {

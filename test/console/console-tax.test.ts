@@ -35,7 +35,7 @@ interface TaxReturn {
   closing: string;
   bases: { net: { taxableBase: string | null } };
   byRate: { rateBps: number | null; lines: number; collected: string; refunded: string; bases: { net: { taxableBase: string | null } } }[];
-  lines: { what: string; settlementId: string | null; tax: string; taxableBase: string | null; rateBps: number | null }[];
+  lines: { what: string; settlementId: string | null; gross: string | null; tax: string; taxableBase: string | null; rateBps: number | null }[];
 }
 
 describe("the console's tax returns (Chromium)", () => {
@@ -94,7 +94,7 @@ describe("the console's tax returns (Chromium)", () => {
   const screenOf = async (page: Page) => ({
     totals: await page.getByTestId("tax-totals").locator("dd").allTextContents(),
     rates: await Promise.all((await page.getByTestId("tax-rate").all()).map(async (row) => (await row.locator("td").allTextContents()).filter((_, i) => [0, 2, 5, 6].includes(i)))),
-    lines: await Promise.all((await page.getByTestId("tax-line").all()).map(async (row) => (await row.locator("td").allTextContents()).filter((_, i) => [1, 2, 4, 8, 9].includes(i)))),
+    lines: await Promise.all((await page.getByTestId("tax-line").all()).map(async (row) => (await row.locator("td").allTextContents()).filter((_, i) => [1, 2, 3, 4, 8, 9].includes(i)))),
   });
   /** The same, from the API's figures, as the page writes them (the currency's decimals, rates as percentages). */
   const apiScreen = (r: TaxReturn) => {
@@ -102,7 +102,7 @@ describe("the console's tax returns (Chromium)", () => {
     return {
       totals: [r.opening, r.collected, r.refunded, r.closing].map((m) => formatMoney(m, r.currency)),
       rates: r.byRate.map((g) => [g.rateBps === null ? "no rule recorded" : formatBps(g.rateBps), String(g.lines), amount((BigInt(g.collected) - BigInt(g.refunded)).toString()), amount(g.bases.net.taxableBase)]),
-      lines: r.lines.map((l) => [l.what, l.settlementId ?? "", amount(l.taxableBase), amount(l.tax), l.rateBps === null ? "no rule recorded" : formatBps(l.rateBps)]),
+      lines: r.lines.map((l) => [l.what, l.settlementId ?? "", amount(l.gross), amount(l.taxableBase), amount(l.tax), l.rateBps === null ? "no rule recorded" : formatBps(l.rateBps)]),
     };
   };
 
@@ -180,9 +180,10 @@ describe("the console's tax returns (Chromium)", () => {
     await expect.poll(() => new URL(page.url()).searchParams.get("market")).toBe("ES");
     expect([new URL(page.url()).searchParams.get("from"), new URL(page.url()).searchParams.get("to")]).toEqual(["2024-12-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z"]);
     const es = await api<TaxReturn>("/v1/tax/returns?market=ES&scheme=EU_IOSS&from=2024-12-01T00:00:00Z&to=2025-01-01T00:00:00Z");
-    expect(es.lines.filter((l) => l.settlementId === "ORD-TAX-ES-1").map((l) => [l.what, l.tax])).toEqual([
-      ["capture", "2100"],
-      ["refund", "-2100"],
+    // The refund's gross signed as its tax: it gives back the 121.00.
+    expect(es.lines.filter((l) => l.settlementId === "ORD-TAX-ES-1").map((l) => [l.what, l.gross, l.tax])).toEqual([
+      ["capture", "12100", "2100"],
+      ["refund", "-12100", "-2100"],
     ]);
     await expect.poll(() => page.getByTestId("tax-line").count()).toBe(es.lines.length);
     expect(await screenOf(page)).toEqual(apiScreen(es));

@@ -428,4 +428,25 @@ describe("the console's lists and statements (Chromium)", () => {
     await expect.poll(closingShown).toBe(after);
     await page.context().close();
   });
+
+  it("names the balance a settlement moved the seller's proceeds in: held for a POP capture, available for the others", { timeout: 90_000 }, async () => {
+    type Item = { id: string; event: { type: string }; breakdown: { sellerBucket?: string; lines?: { sellerMain?: string } } };
+    const items: Item[] = [];
+    for (let cursor: string | null = null, first = true; first || cursor !== null; first = false) {
+      const r = await api(`/v1/settlements?limit=500${cursor === null ? "" : `&cursor=${cursor}`}`);
+      const p = (await r.json()) as { items: Item[]; nextCursor: string | null };
+      items.push(...p.items);
+      cursor = p.nextCursor;
+    }
+    const captureIn = (bucket: string) => items.find((i) => i.event.type === "capture" && i.breakdown.sellerBucket === bucket && (i.breakdown.lines?.sellerMain ?? "0") !== "0");
+    const page = await signedIn(DESKTOP);
+    for (const bucket of ["held", "available"]) {
+      const s = captureIn(bucket);
+      expect(s, bucket).toBeDefined();
+      await page.goto(`${url}/console/settlements/${s?.id ?? ""}`);
+      await page.getByRole("rowheader", { name: `Seller proceeds (${bucket})`, exact: true }).waitFor();
+      expect(await page.getByRole("rowheader", { name: /^Seller proceeds \(/ }).count()).toBe(1);
+    }
+    await page.context().close();
+  });
 });

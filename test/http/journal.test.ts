@@ -282,5 +282,15 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect(lateRows.length).toBeGreaterThan(0);
     for (const row of lateRows) expect([row[col("effective_at")], row[col("original_effective_at")]]).toEqual(["2024-12-03T00:00:00.000Z", "2024-12-02T11:00:00.000Z"]);
     expect(rows.filter((row) => row[col("settlement_id")] !== "ORD-J-AFTER-CLOSE").every((row) => row[col("original_effective_at")] === "")).toBe(true);
+    // The 3rd's tax return says the same of its line: which closed period it corrects, in JSON and CSV.
+    const taxReturn = "/v1/tax/returns?market=BR&scheme=BR_REMESSA_CONFORME&from=2024-12-03T00:00:00Z&to=2024-12-04T00:00:00Z";
+    const taxLines = json<{ lines: Array<{ settlementId: string | null; effectiveAt: string; originalEffectiveAt: string | null }> }>(await h.get(taxReturn)).lines;
+    const lateTax = taxLines.filter((l) => l.settlementId === "ORD-J-AFTER-CLOSE");
+    expect(lateTax.map((l) => [l.effectiveAt, l.originalEffectiveAt])).toEqual([["2024-12-03T00:00:00.000Z", "2024-12-02T11:00:00.000Z"]]);
+    expect(taxLines.filter((l) => l.settlementId !== "ORD-J-AFTER-CLOSE").every((l) => l.originalEffectiveAt === null)).toBe(true);
+    const [taxHeader, ...taxRows] = csvRows((await h.get(`${taxReturn}&format=csv`)).body);
+    const taxCol = (name: string) => taxHeader!.indexOf(name);
+    const lateTaxRow = taxRows.find((row) => row[taxCol("settlement_id")] === "ORD-J-AFTER-CLOSE");
+    expect([lateTaxRow?.[taxCol("effective_at")], lateTaxRow?.[taxCol("original_effective_at")]]).toEqual(["2024-12-03T00:00:00.000Z", "2024-12-02T11:00:00.000Z"]);
   });
 });

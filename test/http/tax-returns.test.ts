@@ -171,7 +171,7 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     // -> 200 (its remainder .73 beats the kept part's .27); 746 + 54 + 200 = 1000.
     expect(r.lines.map(figures)).toEqual([
       ["2999", "2238", "599", "0", "0", "162"],
-      ["1000", "-746", "-200", "0", "0", "-54"],
+      ["-1000", "-746", "-200", "0", "0", "-54"],
     ]);
     expect(r.lines.map((l) => l.baseMissing)).toEqual([null, null]);
     expect(r.bases).toEqual({
@@ -184,21 +184,23 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     const doc = json<{ paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { items?: { properties: Record<string, unknown> } }> } }> }> } }> }>(await h.app.inject({ url: "/openapi.json" }));
     const schema = doc.paths["/v1/tax/returns"]!.get.responses["200"]!.content["application/json"]!.schema;
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["bases", "linesWithoutBase", "byRate", "lines"]));
-    expect(Object.keys(schema.properties["lines"]!.items!.properties)).toEqual(expect.arrayContaining(["taxableBase", "nonTaxable", "otherTaxes", "deduction", "baseMissing", "ruleId", "rateBps"]));
+    expect(Object.keys(schema.properties["lines"]!.items!.properties)).toEqual(expect.arrayContaining(["taxableBase", "nonTaxable", "otherTaxes", "deduction", "baseMissing", "ruleId", "rateBps", "originalEffectiveAt"]));
 
     const rows = csvRows((await h.get(`${on("market=US&region=US-CA&scheme=US_SALES_TAX")}&format=csv`)).body);
-    expect(rows[0]?.slice(10)).toEqual(["tax_minor", "tax", "taxable_base_minor", "taxable_base", "non_taxable_minor", "non_taxable", "other_taxes_minor", "other_taxes", "deduction_minor", "deduction", "base_missing", "rule_id", "rate_bps"]);
+    expect(rows[0]?.slice(10)).toEqual(["tax_minor", "tax", "taxable_base_minor", "taxable_base", "non_taxable_minor", "non_taxable", "other_taxes_minor", "other_taxes", "deduction_minor", "deduction", "base_missing", "rule_id", "rate_bps", "original_effective_at"]);
+    // The gross signed as the tax: the refund's negative.
+    expect(rows.slice(2, 4).map((row) => row.slice(8, 10))).toEqual([["2999", "29.99"], ["-1000", "-10.00"]]);
     // The JSON's figures row by row: the opening and closing are balances of tax, with no base; the
     // state tax's rate as booked with each event, and one row for it.
     expect(rows.slice(1).map((row) => [row[4], ...row.slice(10)])).toEqual([
-      ["opening", "0", "0.00", "", "", "", "", "", "", "", "", "", "", ""],
-      ["capture", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
-      ["refund", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
-      ["collected", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "", ""],
-      ["given_back", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "", ""],
-      ["total", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "", ""],
-      ["rate", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725"],
-      ["closing", "108", "1.08", "", "", "", "", "", "", "", "", "", "", ""],
+      ["opening", "0", "0.00", "", "", "", "", "", "", "", "", "", "", "", ""],
+      ["capture", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725", ""],
+      ["refund", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725", ""],
+      ["collected", "162", "1.62", "2238", "22.38", "599", "5.99", "0", "0.00", "0", "0.00", "", "", "", ""],
+      ["given_back", "-54", "-0.54", "-746", "-7.46", "-200", "-2.00", "0", "0.00", "0", "0.00", "", "", "", ""],
+      ["total", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "", "", ""],
+      ["rate", "108", "1.08", "1492", "14.92", "399", "3.99", "0", "0.00", "0", "0.00", "", "tax-US-CA-sales-2019", "725", ""],
+      ["closing", "108", "1.08", "", "", "", "", "", "", "", "", "", "", "", ""],
     ]);
   });
 
@@ -209,7 +211,7 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     expect(r.lines.map(figures)).toEqual([["12100", "10000", "0", "0", "0", "2100"]]);
     expect(r.bases.net).toEqual({ taxableBase: "10000", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
     const rows = csvRows((await h.get(`${on("market=ES&scheme=EU_IOSS")}&format=csv`)).body);
-    expect(rows[2]?.slice(10)).toEqual(["2100", "21.00", "10000", "100.00", "0", "0.00", "0", "0.00", "0", "0.00", "", "tax-ES-ioss-2021", "2100"]);
+    expect(rows[2]?.slice(10)).toEqual(["2100", "21.00", "10000", "100.00", "0", "0.00", "0", "0.00", "0", "0.00", "", "tax-ES-ioss-2021", "2100", ""]);
   });
 
   it("Brazil above USD 50: the import tax on the goods, the USD 20 off the tax and ICMS outside its base; ICMS on the whole gross; half refunded", async () => {
@@ -225,13 +227,13 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     const remessa = json<BasesBody>(await h.get(on("market=BR&scheme=BR_REMESSA_CONFORME")));
     expect(remessa.lines.map(figures)).toEqual([
       ["100000", "59454", "0", "17000", "12126", "23546"],
-      ["50000", "-29727", "0", "-8500", "-6063", "-11773"],
+      ["-50000", "-29727", "0", "-8500", "-6063", "-11773"],
     ]);
     expect(remessa.bases.net).toEqual({ taxableBase: "29727", nonTaxable: "0", otherTaxes: "8500", deduction: "6063" });
     const icms = json<BasesBody>(await h.get(on("market=BR&region=BR-SP&scheme=BR_ICMS")));
     expect(icms.lines.map(figures)).toEqual([
       ["100000", "100000", "0", "0", "0", "17000"],
-      ["50000", "-50000", "0", "0", "0", "-8500"],
+      ["-50000", "-50000", "0", "0", "0", "-8500"],
     ]);
     const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
     expect(rows.slice(-5, -2).map((row) => [row[4], row[10], row[12], row[14], row[16], row[18]])).toEqual([
@@ -262,7 +264,7 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     expect([base("collected"), base("refunded"), base("net")]).toEqual([r.bases.collected.taxableBase, r.bases.refunded.taxableBase, r.bases.net.taxableBase]);
     // The CSV: one rate row each, between the total and the closing.
     const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
-    expect(rows.slice(-3, -1).map((row) => [row[4], row[10], row.at(-2), row.at(-1)])).toEqual([
+    expect(rows.slice(-3, -1).map((row) => [row[4], row[10], row.at(-3), row.at(-2)])).toEqual([
       ["rate", r.lines[1]!.tax, "tax-BR-remessa-2024", "2000"],
       ["rate", "11773", "tax-BR-remessa-60-2024", "6000"],
     ]);
@@ -297,8 +299,8 @@ describe.each(kinds)("tax return bases on %s", (kind) => {
     expect(r.bases.refunded).toEqual({ taxableBase: "0", nonTaxable: "0", otherTaxes: "0", deduction: "0" });
     const rows = csvRows((await h.get(`${on("market=FR&scheme=EU_IOSS")}&format=csv`)).body);
     // Its rule (and so its rate) was recorded: the rate is known, the base is not.
-    expect(rows[2]?.slice(12)).toEqual(["", "", "", "", "", "", "", "", "booked before tax bases were recorded: the transaction has no tax.taxableBase", "tax-FR-ioss-2021", "2000"]);
-    expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", "", "", ""]);
+    expect(rows[2]?.slice(12)).toEqual(["", "", "", "", "", "", "", "", "booked before tax bases were recorded: the transaction has no tax.taxableBase", "tax-FR-ioss-2021", "2000", ""]);
+    expect(rows.find((row) => row[4] === "collected")?.slice(10)).toEqual(["2000", "20.00", "", "", "", "", "", "", "", "", "", "", "", ""]);
   });
 });
 
@@ -343,28 +345,28 @@ describe.each(kinds)("Brazil's two taxes taken back together on %s", (kind) => {
     const ofOrder = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-r").map((l) => [l.what, l.gross, l.taxableBase, l.nonTaxable, l.otherTaxes, l.tax]);
     expect(ofOrder(remessa.lines)).toEqual([
       ["capture", "29980", "20736", "0", "5097", "4147"],
-      ["refund", "14990", "-10368", "0", "-2549", "-2073"],
-      ["refund", "14990", "-10368", "0", "-2548", "-2074"],
+      ["refund", "-14990", "-10368", "0", "-2549", "-2073"],
+      ["refund", "-14990", "-10368", "0", "-2548", "-2074"],
     ]);
     expect(ofOrder(icms.lines)).toEqual([
       ["capture", "29980", "29980", "0", "0", "5097"],
-      ["refund", "14990", "-14990", "0", "0", "-2549"],
-      ["refund", "14990", "-14990", "0", "0", "-2548"],
+      ["refund", "-14990", "-14990", "0", "0", "-2549"],
+      ["refund", "-14990", "-14990", "0", "0", "-2548"],
     ]);
-    // Per line of the import tax's return: gross = base + tax + other taxes (the ICMS, which the
-    // ICMS return books as its tax on the same line); ICMS's base holds its tax: gross = base.
+    // Per line of the import tax's return, the gross signed as the rest: gross = base + tax + other
+    // taxes (the ICMS, which the ICMS return books as its tax on the same line); ICMS's base holds
+    // its tax: gross = base.
     for (const [i, l] of remessa.lines.entries()) {
-      const sign = l.what === "capture" || l.what === "chargeback_reversal" ? 1n : -1n;
-      expect(sign * BigInt(l.gross!), `${l.what} ${l.settlementId}`).toBe(BigInt(l.taxableBase!) + BigInt(l.tax) + BigInt(l.nonTaxable!) + BigInt(l.otherTaxes!));
+      expect(BigInt(l.gross!), `${l.what} ${l.settlementId}`).toBe(BigInt(l.taxableBase!) + BigInt(l.tax) + BigInt(l.nonTaxable!) + BigInt(l.otherTaxes!));
       expect(l.otherTaxes, `${l.what} ${l.settlementId}`).toBe(icms.lines[i]!.tax);
-      expect(sign * BigInt(l.gross!)).toBe(BigInt(icms.lines[i]!.taxableBase!) + BigInt(icms.lines[i]!.nonTaxable!));
+      expect(BigInt(l.gross!)).toBe(BigInt(icms.lines[i]!.taxableBase!) + BigInt(icms.lines[i]!.nonTaxable!));
     }
     // Both refunds give back what the capture collected, no unit more: nothing of the order is left owed.
     const net = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-r").reduce((t, l) => t + BigInt(l.tax), 0n);
     expect([net(remessa.lines), net(icms.lines)]).toEqual([0n, 0n]);
     // As the CSV files it: the first refund's parts in minor and major units.
     const rows = csvRows((await h.get(`${on("market=BR&scheme=BR_REMESSA_CONFORME")}&format=csv`)).body);
-    expect(rows.find((row) => row[6] === "br-r-1")?.slice(8, 20)).toEqual(["14990", "149.90", "-2073", "-20.73", "-10368", "-103.68", "0", "0.00", "-2549", "-25.49", "0", "0.00"]);
+    expect(rows.find((row) => row[6] === "br-r-1")?.slice(8, 20)).toEqual(["-14990", "-149.90", "-2073", "-20.73", "-10368", "-103.68", "0", "0.00", "-2549", "-25.49", "0", "0.00"]);
   });
 
   it("a chargeback takes back both taxes in the same share as a refund, and its reversal books them again", async () => {
@@ -373,12 +375,12 @@ describe.each(kinds)("Brazil's two taxes taken back together on %s", (kind) => {
     const ofOrder = (lines: Line[]) => lines.filter((l) => l.settlementId === "ORD-br-cb").map((l) => [l.what, l.gross, l.taxableBase, l.otherTaxes, l.tax]);
     expect(ofOrder(remessa.lines)).toEqual([
       ["capture", "29980", "20736", "5097", "4147"],
-      ["chargeback", "14990", "-10368", "-2549", "-2073"],
+      ["chargeback", "-14990", "-10368", "-2549", "-2073"],
       ["chargeback_reversal", "14990", "10368", "2549", "2073"],
     ]);
     expect(ofOrder(icms.lines)).toEqual([
       ["capture", "29980", "29980", "0", "5097"],
-      ["chargeback", "14990", "-14990", "0", "-2549"],
+      ["chargeback", "-14990", "-14990", "0", "-2549"],
       ["chargeback_reversal", "14990", "14990", "0", "2549"],
     ]);
   });

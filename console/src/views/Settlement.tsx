@@ -38,9 +38,21 @@ const LINE_LABELS: Record<string, string> = {
   sales: "Sales",
   costOfSales: "Cost of sales",
   sellerUsd: "Seller proceeds, USD",
-  sellerMain: "Seller proceeds (available)",
+  sellerMain: "Seller proceeds",
   sellerReserve: "Seller reserve",
 };
+
+/**
+ * A line's label; the seller's proceeds name the balance the settlement moved them in (the API's
+ * sellerBucket, reserveBucket): a POP order's are held until the buyer confirms, a released
+ * reserve's are available.
+ */
+function lineLabel(line: string, b: Record<string, unknown>): string {
+  const label = LINE_LABELS[line] ?? line;
+  if (line === "sellerMain") return `${label} (${text(b["sellerBucket"], "available")})`;
+  if (line === "sellerReserve" && b["reserveBucket"] === "available") return `${label} (available)`;
+  return label;
+}
 
 export function FxEvidence(props: { legs: FxLeg[] }): JSX.Element {
   if (props.legs.length === 0) return <p class="muted">No conversion: the event was booked in its own currency.</p>;
@@ -150,7 +162,7 @@ function Breakdown(props: { s: Settlement }): JSX.Element {
           <tbody>
             {shown.map(([k, v]) => (
               <tr key={k}>
-                <th scope="row">{LINE_LABELS[k] ?? k}</th>
+                <th scope="row">{lineLabel(k, b)}</th>
                 <td class="num">
                   <Money minor={v} currency={lineCurrency(k, b)} />
                 </td>

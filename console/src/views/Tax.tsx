@@ -58,6 +58,7 @@ interface TaxReturn {
   lines: {
     transactionId: string;
     effectiveAt: string;
+    originalEffectiveAt: string | null;
     what: string;
     settlementId: string | null;
     gatewayEventId: string | null;
@@ -329,7 +330,7 @@ function ReturnTables(props: { r: TaxReturn }): JSX.Element {
       </section>
       <section class="card" aria-labelledby="tx-lines-h">
         <h2 id="tx-lines-h">Lines</h2>
-        <p class="muted">Each posting of the tax payable in the period with its order; the base its tax was computed on, as booked with the event, signed as the tax (a refund gives back its share of both).</p>
+        <p class="muted">Each posting of the tax payable in the period with its order; the gross and the base its tax was computed on, as booked with the event, signed as the tax (a refund gives back its share of each, negative).</p>
         <ListTable
           caption={`${label}: the postings of the period, in ${r.currency}`}
           scrollLabel="Tax return lines"
@@ -339,6 +340,14 @@ function ReturnTables(props: { r: TaxReturn }): JSX.Element {
             <tr key={`${l.transactionId}-${i}`} data-testid="tax-line">
               <td>
                 <Time iso={l.effectiveAt} />
+                {l.originalEffectiveAt !== null && (
+                  <>
+                    {" "}
+                    <span class="muted">
+                      (booked after its period closed; belongs to <Time iso={l.originalEffectiveAt} />)
+                    </span>
+                  </>
+                )}
               </td>
               <td>{l.what}</td>
               <td>

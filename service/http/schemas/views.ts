@@ -105,7 +105,10 @@ export const SettlementView = Type.Object(
     program: Type.String(),
     event: EventView,
     fx: Type.Array(FxLegView, { description: "FX evidence: every conversion, its rate, source and instant" }),
-    breakdown: Type.Record(Type.String(), Type.Unknown(), { description: "Economic lines (amounts as strings), schedule and tax rule applied" }),
+    breakdown: Type.Record(Type.String(), Type.Unknown(), {
+      description:
+        "Economic lines (amounts as strings), schedule and tax rule applied; `sellerBucket` is the seller balance the proceeds (`lines.sellerMain`) moved in (`held` until a POP order is confirmed, else `available`), `reserveBucket` the reserve's; `fxDifference` (USD minor units) what a follow-up booked to `platform:fx_gain_loss`: a converted order's proceeds at today's rate against the capture's values, 0 when nothing was converted (the lines then add up to the gross)",
+    }),
     refundedDelta: Amount,
     journalTransactionId: Type.String(),
     createdAt: DateTime,
@@ -502,10 +505,16 @@ export const TaxReturnView = Type.Object({
     Type.Object({
       transactionId: Type.String(),
       effectiveAt: DateTime,
+      originalEffectiveAt: Type.Union([DateTime, Type.Null()], {
+        description:
+          "A line booked after its period was closed is effective at the close instant (`effectiveAt`); this is the instant it belongs to, the journal transaction's `metadata.originalEffectiveAt`: the period it corrects. Null when it was booked in its own period",
+      }),
       what: Type.String({ description: "capture, refund, chargeback, chargeback_reversal, adjustment..." }),
       settlementId: Type.Union([Type.String(), Type.Null()]),
       gatewayEventId: Type.Union([Type.String(), Type.Null()]),
-      gross: Type.Union([Amount, Type.Null()]),
+      gross: Type.Union([Amount, Type.Null()], {
+        description: "The event's gross (captures, refunds, chargebacks and their reversals), signed as the tax and base: negative for a refund or chargeback (it gives back), positive for a capture or a chargeback reversal, the other way for a ledger reversal; null for a posting of no such event",
+      }),
       tax: { ...Amount, description: "Signed: + collected, - given back" },
       taxableBase: nullableAmount(`${TAX_BASE_FIELDS.taxableBase}; signed as the tax (a refund gives back the share of the base it gives back of the tax); null when none was recorded`),
       nonTaxable: nullableAmount(`${TAX_BASE_FIELDS.nonTaxable}; signed as the tax; null as taxableBase`),
@@ -542,6 +551,7 @@ export function taxReturnView(r: TaxReturn): Static<typeof TaxReturnView> {
     lines: r.lines.map((l) => ({
       ...l,
       effectiveAt: l.effectiveAt.toISOString(),
+      originalEffectiveAt: l.originalEffectiveAt === null ? null : l.originalEffectiveAt.toISOString(),
       gross: amountOrNull(l.gross),
       tax: l.tax.toString(),
       taxableBase: amountOrNull(l.taxableBase),
@@ -576,6 +586,7 @@ const TAX_RETURN_COLUMNS = [
   "base_missing",
   "rule_id",
   "rate_bps",
+  "original_effective_at",
 ] as const;
 
 /**
@@ -584,7 +595,8 @@ const TAX_RETURN_COLUMNS = [
  * (`total`) with the bases of the same lines, then one `rate` row per rate (`rate_bps`, its tax
  * collected less given back and the net bases of its lines, the rules in `rule_id` separated by
  * spaces), and the closing tax payable (at `to`: opening + total; a balance of tax, so no base);
- * amounts in minor and major units. A base the JSON has as null is an empty cell, and a line's
+ * amounts in minor and major units, a line's gross signed as its tax. A line booked after its period
+ * closed names the instant it belongs to in `original_effective_at` (last, as the journal export). A base the JSON has as null is an empty cell, and a line's
  * `base_missing` says why.
  */
 export function taxReturnCsv(r: TaxReturn): string {
@@ -597,7 +609,7 @@ export function taxReturnCsv(r: TaxReturn): string {
     ...both(b.deduction),
   ];
   const noBase = [null, null, null, null, null, null, null, null, null, null, null];
-  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base]);
+  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base, null]);
   const negated = (t: TaxReturn["bases"]["refunded"]) => ({
     taxableBase: t.taxableBase === null ? null : -t.taxableBase,
     nonTaxable: t.nonTaxable === null ? null : -t.nonTaxable,
@@ -606,7 +618,7 @@ export function taxReturnCsv(r: TaxReturn): string {
   });
   let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening, noBase);
   for (const l of r.lines) {
-    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps]);
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps, l.originalEffectiveAt?.toISOString() ?? null]);
   }
   out +=
     figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null, null, null]) +
