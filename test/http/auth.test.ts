@@ -125,6 +125,25 @@ describe("authentication and authorisation", () => {
       expect((await send(v1, body.replace("sig-1", "sig-v1"))).statusCode).not.toBe(401);
     });
 
+    it("claims every signature a header carries: a v1 sent beside v2 cannot be sent again alone, to another route", async () => {
+      // The attacker's case: a gateway signs v2 and v1 (moving to v2); the captured v1 value, which
+      // does not cover the route, was free to disable the endpoint the request tested.
+      const created = await h.signedPost("/v1/webhooks/endpoints", { url: "https://hooks.example.com/both", eventTypes: ["webhook.test"] });
+      const id = json<{ endpoint: { id: string } }>(created).endpoint.id;
+      const ts = (Date.now() / 1000).toFixed(3);
+      const target = `/v1/webhooks/endpoints/${id}/test`;
+      const v2 = sign(h.keys.gateway.signingSecret, ts, "", { method: "POST", target });
+      const v1 = sign(h.keys.gateway.signingSecret, ts, "");
+      const post = (to: string, signature: string) =>
+        h.app.inject({ method: "POST", url: to, headers: { authorization: `Bearer ${h.keys.gateway.key}`, "entrepot-timestamp": ts, "entrepot-signature": signature } });
+      expect((await post(target, `v2=${v2},v1=${v1}`)).statusCode).toBe(202);
+      const moved = await post(`/v1/webhooks/endpoints/${id}/disable`, `v1=${v1}`);
+      expect([moved.statusCode, problemCode(moved)]).toEqual([401, "ENT_AUTH_SIGNATURE_REPLAYED"]);
+      expect(json<{ status: string }>(await h.get(`/v1/webhooks/endpoints/${id}`, h.keys.admin)).status).toBe("active");
+      // The same request's v2 value alone is a replay too.
+      expect(problemCode(await post(target, `v2=${v2}`))).toBe("ENT_AUTH_SIGNATURE_REPLAYED");
+    });
+
     it("refuses a timestamp outside the replay window: 401 ENT_AUTH_SIGNATURE_EXPIRED", async () => {
       const old = new Date(Date.now() - (h.config.auth.replayWindowSeconds + 5) * 1000);
       const r = await send(signedHeaders(h.keys.gateway.signingSecret, body, old));

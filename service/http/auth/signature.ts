@@ -11,10 +11,11 @@
  * so a captured request cannot be sent to another route or another endpoint's id inside the
  * window (an empty-body `…/test` signed with v1 also disables with `…/disable`). v1 stays accepted
  * for the gateways that sign it; a v2 signature cannot be turned into a v1 one without the secret.
- * Inside the window a signature is accepted ONCE (the caller claims the signature this answers in
+ * Inside the window a signature is accepted ONCE (the caller claims the signatures this answers in
  * the replay store shared by every instance, shared-state/replay-claims.ts): a retry must be
  * signed again. Several values may be sent comma-separated, and a key may hold two secrets while
- * its secret is rotated; any value matching any live secret suffices.
+ * its secret is rotated; any value matching any live secret suffices, and every value sent is
+ * claimed with it.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { HttpErrors } from "../errors.js";
@@ -58,8 +59,13 @@ export interface VerifyInput {
   nowMs: number;
 }
 
-/** Checks a signed request; answers the matching signature (hex), which the caller claims once. */
-export function verifySignature(v: VerifyInput): string {
+/**
+ * Checks a signed request; answers every signature value the header presents (hex, the matching one
+ * first), all of which the caller claims once: a header carrying v2 and v1 (a gateway moving to v2),
+ * or one value per live secret, must not leave the values that were not the match free to be sent
+ * again on their own (a v1 value, which does not cover the route, to another route).
+ */
+export function verifySignature(v: VerifyInput): string[] {
   if (v.timestamp === undefined || v.signature === undefined) {
     throw HttpErrors.signatureMissing(`signed requests need the ${TIMESTAMP_HEADER} and ${SIGNATURE_HEADER} headers`, {
       fields: [{ field: v.timestamp === undefined ? TIMESTAMP_HEADER : SIGNATURE_HEADER, message: "header required" }],
@@ -88,7 +94,7 @@ export function verifySignature(v: VerifyInput): string {
       v2: candidates.some((c) => c.version === "v2") ? Buffer.from(sign(secret, v.timestamp, v.rawBody, v.request), "hex") : null,
     };
     const match = candidates.find((c) => timingSafeEqual(Buffer.from(c.hex, "hex"), expected[c.version as "v1" | "v2"]!));
-    if (match !== undefined) return match.hex;
+    if (match !== undefined) return [...new Set([match.hex, ...candidates.map((c) => c.hex)])];
   }
   throw HttpErrors.signatureInvalid(
     candidates.some((c) => c.version === "v2")

@@ -5,8 +5,8 @@
  *  - preValidation (after the body is read, before it is validated): the HMAC signature of
  *    signed routes, and of every write a gateway key makes (`mustSign`: managing its webhook
  *    endpoints too, or its bearer key alone could send its settlement events elsewhere), over the
- *    raw bytes, against the key's live signing secrets; the matching signature is then claimed
- *    once in the replay store every instance shares. Unsigned garbage is a 401, not a 400 that
+ *    raw bytes, against the key's live signing secrets; every signature value the header carries
+ *    (the match and any other) is then claimed once in the replay store every instance shares. Unsigned garbage is a 401, not a 400 that
  *    describes it.
  * Routes without `config.auth` are public (health, metrics, docs).
  *
@@ -160,9 +160,9 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
       windowSeconds,
       nowMs,
     };
-    let match: string;
+    let presented: string[];
     try {
-      match = verifySignature({ ...input, secrets: liveSecrets(request.principal, nowMs) });
+      presented = verifySignature({ ...input, secrets: liveSecrets(request.principal, nowMs) });
     } catch (e) {
       if (!isAppError(e)) throw e;
       // The key may have been rotated through another instance since this one cached it: check the
@@ -174,13 +174,16 @@ export async function authPlugin(app: FastifyInstance): Promise<void> {
       if ("error" in fresh) throw await failed(request, reply, fresh.error, fresh.knownKeyId);
       request.principal = fresh.principal;
       try {
-        match = verifySignature({ ...input, secrets: liveSecrets(fresh.principal, nowMs) });
+        presented = verifySignature({ ...input, secrets: liveSecrets(fresh.principal, nowMs) });
       } catch (again) {
         if (!isAppError(again)) throw again;
         throw await failed(request, reply, again, keyId);
       }
     }
-    if (!(await sharedState.replay.claim(keyId, match, nowMs))) {
+    // Every value the header carries is claimed, the match and the others: one already used makes
+    // this request a replay (a value left unclaimed could be sent again alone, to another route).
+    const claimed = await Promise.all(presented.map((signature) => sharedState.replay.claim(keyId, signature, nowMs)));
+    if (claimed.includes(false)) {
       throw await failed(request, reply, HttpErrors.signatureReplayed("this signature was already used; sign the retry again with a new timestamp"), keyId);
     }
   });
