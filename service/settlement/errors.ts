@@ -11,6 +11,8 @@ export const SettlementErrors = {
   /** The seller's program has no fee schedule in force for the market/category at that instant. */
   unknownProgram: defineError("ENT_SETTLEMENT_UNKNOWN_PROGRAM", 422, "No fee schedule for seller program"),
   unknownMarket: defineError("ENT_SETTLEMENT_UNKNOWN_MARKET", 400, "Unknown market"),
+  /** A tax return asked for a scheme (or a state's region) no tax rule of the market has: never an empty return that looks like a nil one. */
+  unknownTaxScheme: defineError("ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", 400, "No tax rule of that scheme"),
   /** No tax rule in force for the market at that instant (every market needs one, even "none"). */
   noTaxRule: defineError("ENT_SETTLEMENT_NO_TAX_RULE", 422, "No tax rule for market"),
   /** The buyer currency is not the market's, or a follow-up event's currency differs from the capture's. */

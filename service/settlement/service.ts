@@ -900,7 +900,9 @@ export class SettlementService {
 
   /**
    * The return of one tax scheme of a market for [from, to) (statement.ts): 400 for an unknown
-   * market; a scheme never booked answers an empty return (the account does not exist yet).
+   * market, and for a scheme (or a state tax's region) no rule of the market has, so that a typo is
+   * never read as a nil return; a scheme with rules but nothing booked answers an empty return (the
+   * account does not exist yet).
    */
   async taxReturn(market: string, scheme: string, period: { from: Date; to: Date }, region?: string): Promise<TaxReturn> {
     const known = (await this.repo.listMarkets()).find((m) => m.code === market);
@@ -908,10 +910,12 @@ export class SettlementService {
     if (region !== undefined && !region.startsWith(`${market}-`)) {
       throw SettlementErrors.unknownMarket(`region ${region} is not in market ${market}`, { fields: [{ field: "region", message: `must be a subdivision of ${market}, e.g. ${market}-XX` }] });
     }
+    const rules = await this.repo.listTaxRules();
+    checkTaxReturnScheme(rules, market, scheme, region);
     const input = { market, ...(region === undefined ? {} : { region }), scheme, currency: known.currency, ...period };
     // Rules are immutable versions (published once, 409 for other content under an id): a rule's
     // rate now is the rate it was booked at.
-    const rates = new Map((await this.repo.listTaxRules()).map((r) => [r.id, r.rateBps]));
+    const rates = new Map(rules.map((r) => [r.id, r.rateBps]));
     try {
       return await taxReturn(this.ledger, input, (ruleId) => rates.get(ruleId) ?? null);
     } catch (e) {
@@ -1020,3 +1024,29 @@ function decodeListCursor(c: string): bigint {
 
 /** The volumes report spans at most this (a leap year). */
 const MAX_VOLUME_RANGE_MS = 366 * 86_400_000;
+
+/**
+ * A tax return names a scheme some rule of the market has (any version: rules are never deleted), and
+ * a state tax's region that some rule of that scheme covers; a national scheme takes no region, a
+ * state tax needs one (its account is the region's).
+ */
+function checkTaxReturnScheme(rules: readonly TaxRule[], market: string, scheme: string, region: string | undefined): void {
+  const ofMarket = rules.filter((r) => r.market === market);
+  const ofScheme = ofMarket.filter((r) => r.scheme === scheme);
+  const list = (xs: string[]) => [...new Set(xs)].sort().join(", ");
+  if (ofScheme.length === 0) {
+    throw SettlementErrors.unknownTaxScheme(`no tax rule of market ${market} has the scheme ${scheme} (its schemes: ${list(ofMarket.map((r) => r.scheme)) || "none"})`, {
+      fields: [{ field: "scheme", message: `not a scheme of ${market}` }],
+    });
+  }
+  const regions = ofScheme.flatMap((r) => (r.level === "state" && r.region !== undefined ? [r.region] : []));
+  const national = ofScheme.some((r) => r.level !== "state");
+  if (region === undefined && !national) {
+    throw SettlementErrors.unknownTaxScheme(`${scheme} is a state tax of ${market}: its return is per region (${list(regions)})`, { fields: [{ field: "region", message: "required for a state tax" }] });
+  }
+  if (region !== undefined && !regions.includes(region)) {
+    throw SettlementErrors.unknownTaxScheme(`no ${scheme} rule covers ${region} (${regions.length === 0 ? `${scheme} is a national tax: no region` : `its regions: ${list(regions)}`})`, {
+      fields: [{ field: "region", message: `not a region of ${scheme}` }],
+    });
+  }
+}

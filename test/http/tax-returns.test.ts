@@ -120,6 +120,24 @@ describe.each(kinds)("tax returns on %s", (kind) => {
     const outside = await h.get(`/v1/tax/returns?market=US&region=BR-SP&scheme=US_SALES_TAX&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`);
     expect([outside.statusCode, problemCode(outside)]).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_MARKET"]);
   });
+
+  it("refuses a return of a scheme or region no rule of the market has, never a nil return that looks filed", async () => {
+    const ask = async (q: string) => {
+      const r = await h.get(`/v1/tax/returns?${q}&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`);
+      return [r.statusCode, problemCode(r), json<{ errors?: Array<{ field: string }> }>(r).errors?.[0]?.field];
+    };
+    // A mistyped scheme (the attacker's ICMS for BR_ICMS), one of another market, a state tax
+    // without its region or with a region no rule covers, a national tax with a region.
+    expect(await ask("market=BR&region=BR-SP&scheme=ICMS")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "scheme"]);
+    expect(await ask("market=ES&scheme=TOTALLY_FAKE")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "scheme"]);
+    expect(await ask("market=ES&scheme=US_SALES_TAX")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "scheme"]);
+    expect(await ask("market=US&scheme=US_SALES_TAX")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "region"]);
+    expect(await ask("market=US&region=US-ZZ&scheme=US_SALES_TAX")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "region"]);
+    expect(await ask("market=ES&region=ES-M&scheme=EU_IOSS")).toEqual([400, "ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME", "region"]);
+    // A scheme the market has, with nothing booked in the period: an empty return, as filed.
+    const filed = await h.get(`/v1/tax/returns?market=BR&region=BR-SP&scheme=BR_ICMS&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z`);
+    expect([filed.statusCode, json<{ collected: string; lines: unknown[] }>(filed).lines]).toEqual([200, []]);
+  });
 });
 
 /**
