@@ -214,7 +214,8 @@ export function createServices(
   // Without the AnchorService, runs skip the chain check and their digests are not anchored.
   // An adjusting entry moves no more than an event may (MAX_AMOUNT_MINOR, per currency).
   const maxAmount = (currency: string) => (config.settlement === undefined ? DEFAULT_MAX_AMOUNT_MINOR : maxAmountFor({ maxAmountMinor: config.settlement.maxAmountMinor }, currency));
-  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null, maxAmount });
+  const maxAgeMs = config.settlement?.maxAgeMs;
+  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null, maxAmount, ...(maxAgeMs === undefined ? {} : { maxAgeMs }) });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement, dispatcher: { log: workerLog.child("webhooks") } });
   const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
   return {
@@ -227,7 +228,7 @@ export function createServices(
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(bank === undefined ? {} : { bank }),
-    cash: new CashReconciliation({ sql: db.sql, ledger, maxAmount, ...(bank === undefined ? {} : { bankPayouts: bank }) }),
+    cash: new CashReconciliation({ sql: db.sql, ledger, maxAmount, ...(maxAgeMs === undefined ? {} : { maxAgeMs }), ...(bank === undefined ? {} : { bankPayouts: bank }) }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,

@@ -102,6 +102,8 @@ export interface CashOptions {
   bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<BankPayoutFacts | null> };
   /** The largest amount of one adjusting posting, minor units (MAX_AMOUNT_MINOR); default 10^15. */
   maxAmount?: (currency: string) => bigint;
+  /** How far back an adjusting entry may be dated (EVENT_MAX_AGE_DAYS); default 3,660 days. */
+  maxAgeMs?: number;
 }
 
 export type AgeBucket = "0-7" | "8-30" | "over-30";
@@ -510,7 +512,7 @@ export class CashReconciliation {
       if (input.adjustment !== undefined) {
         checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings, this.#o.maxAmount);
         // From the stored statement, so a retry after a crash posts the same request.
-        const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date());
+        const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date(), this.#o.maxAgeMs);
         const posted = await this.#o.ledger.post({
           idempotencyKey: `cash:${statementId}:${index}`,
           postings: input.adjustment.postings,

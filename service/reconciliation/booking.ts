@@ -42,17 +42,27 @@ export function exceptionInstant(item: Pick<ReconItem, "rule" | "evidence">, per
   return endOfPeriod;
 }
 
+/** EVENT_MAX_AGE_DAYS' default: how far back an adjusting entry may be dated, as an event may. */
+export const DEFAULT_ADJUSTMENT_MAX_AGE_MS = 3_660 * 86_400_000;
+
 /**
  * The effective instant of an adjusting entry: the one requested (which must have passed: the
  * books record what happened, and an entry dated ahead would sit outside every period closed
- * meanwhile), else the derived one, never later than now (a report or statement dated ahead of
- * our clock would otherwise book in the future).
+ * meanwhile; and no older than an event may be, `maxAgeMs`: not 1970 for a bank line of last
+ * week), else the derived one, never later than now (a report or statement dated ahead of our
+ * clock would otherwise book in the future).
  */
-export function adjustmentEffectiveAt(requested: Date | undefined, derived: Date, now: Date): Date {
+export function adjustmentEffectiveAt(requested: Date | undefined, derived: Date, now: Date, maxAgeMs: number = DEFAULT_ADJUSTMENT_MAX_AGE_MS): Date {
   if (requested !== undefined) {
     if (requested.getTime() > now.getTime()) {
       throw Errors.validation(`${EFFECTIVE_AT_FIELD} (${requested.toISOString()}) is in the future: an adjusting entry books what already happened`, {
         fields: [{ field: EFFECTIVE_AT_FIELD, message: "must not be in the future" }],
+      });
+    }
+    if (requested.getTime() < now.getTime() - maxAgeMs) {
+      const days = Math.round(maxAgeMs / 86_400_000);
+      throw Errors.validation(`${EFFECTIVE_AT_FIELD} (${requested.toISOString()}) is more than ${days} days ago (EVENT_MAX_AGE_DAYS), older than any event may be`, {
+        fields: [{ field: EFFECTIVE_AT_FIELD, message: `must be within the last ${days} days` }],
       });
     }
     return requested;

@@ -74,6 +74,8 @@ export interface ReconciliationOptions {
   onPhase?: (phase: string, ms: number) => void;
   /** The largest amount of one adjusting posting, minor units (MAX_AMOUNT_MINOR); default 10^15. */
   maxAmount?: (currency: string) => bigint;
+  /** How far back an adjusting entry may be dated (EVENT_MAX_AGE_DAYS); default 3,660 days. */
+  maxAgeMs?: number;
 }
 
 const CHUNK = 1 << 20;
@@ -605,7 +607,7 @@ export class ReconciliationService {
         ReconErrors.adjustmentInvalid(`exception ${seq} of run ${runId} (${item.gateway}): ${message}`, { fields: [{ field, message: why }] }),
       );
       // Derived from the stored run and item, so a retry after a crash posts the same request.
-      const effectiveAt = adjustmentEffectiveAt(adjustment.effectiveAt, exceptionInstant(item, (await this.getRun(runId)).periodTo), this.now());
+      const effectiveAt = adjustmentEffectiveAt(adjustment.effectiveAt, exceptionInstant(item, (await this.getRun(runId)).periodTo), this.now(), this.o.maxAgeMs);
       const metadata: Record<string, string> = { source: "reconciliation", runId, itemSeq: String(seq), category: item.category, gateway: item.gateway };
       if (item.settlementId !== null) metadata["settlementId"] = item.settlementId;
       if (item.sellerId !== null) metadata["sellerId"] = item.sellerId;

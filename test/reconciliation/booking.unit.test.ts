@@ -46,6 +46,22 @@ describe("adjustmentEffectiveAt", () => {
     expect(fields).toEqual(["ENT_REQUEST_VALIDATION", [{ field: "adjustment.effectiveAt", message: "must not be in the future" }]]);
     expect(adjustmentEffectiveAt(undefined, new Date("2027-01-01T00:00:00Z"), now)).toEqual(now);
   });
+
+  it("refuses a requested instant older than an event may be (EVENT_MAX_AGE_DAYS): not 1970 for last week's bank line", () => {
+    const refusal = (requested: Date, maxAgeMs?: number) => {
+      try {
+        adjustmentEffectiveAt(requested, new Date("2024-12-18T00:00:00Z"), now, maxAgeMs);
+        return null;
+      } catch (e) {
+        if (!isAppError(e)) throw e;
+        return [e.code, e.fields?.[0]?.field];
+      }
+    };
+    expect(refusal(new Date("1970-01-01T00:00:00Z"))).toEqual(["ENT_REQUEST_VALIDATION", "adjustment.effectiveAt"]);
+    // At the bound, accepted; a day past it (a bound of 30 days), refused.
+    expect(refusal(new Date(now.getTime() - 3_660 * 86_400_000))).toBeNull();
+    expect(refusal(new Date(now.getTime() - 31 * 86_400_000), 30 * 86_400_000)).toEqual(["ENT_REQUEST_VALIDATION", "adjustment.effectiveAt"]);
+  });
 });
 
 describe("bookingInstant", () => {
