@@ -51,6 +51,8 @@ export async function chargeSeller(
   deps: { ledger: Pick<Ledger, "post" | "listTransactions">; rates: ChargeRates },
   seller: Seller,
   input: SellerChargeInput,
+  /** The largest amount charged in the seller's payout currency (MAX_AMOUNT_MINOR of that currency): the USD bound alone let a conversion pass it. */
+  maxCharged?: bigint,
 ): Promise<{ status: "created" | "exists"; charge: SellerCharge }> {
   const key = `charge:${seller.id}:${input.chargeId}`;
   const fields: unknown[] = [seller.id, input.chargeId, input.kind, input.amount.toString(), input.occurredAt.toISOString(), input.note];
@@ -87,6 +89,11 @@ export async function chargeSeller(
           throw SettlementErrors.fxUnavailable(`no USD->${P} rate at ${input.occurredAt.toISOString()}`, { fields: [{ field: "occurredAt", message: `no USD->${P} rate published for this instant` }], cause: e });
         }
         charged = convertMinor(input.amount, USD, P, mid.rate, "half-even");
+        if (maxCharged !== undefined && charged > maxCharged) {
+          throw SettlementErrors.invalidEvent(`amount converts to ${charged} ${P} minor units at ${mid.rate}, above the limit of ${maxCharged}`, {
+            fields: [{ field: "amount", message: `must convert to at most ${maxCharged} minor units of ${P}` }],
+          });
+        }
         Object.assign(metadata, { [`fx.USD-${P}.rate`]: mid.rate, [`fx.USD-${P}.source`]: mid.source, [`fx.USD-${P}.asOf`]: mid.asOf });
         postings.push(
           { account: Accounts.fxClearing(P), currency: USD, direction: "debit", amount: input.amount },

@@ -938,7 +938,7 @@ export class SettlementService {
     if (input.occurredAt.getTime() < this.limits.now().getTime() - this.limits.maxAgeMs) {
       throw SettlementErrors.invalidEvent(`occurredAt is older than ${days} days`, { fields: [{ field: "occurredAt", message: `must not be older than ${days} days` }] });
     }
-    return chargeSeller({ ledger: this.ledger, rates: this.fx }, seller, input);
+    return chargeSeller({ ledger: this.ledger, rates: this.fx }, seller, input, maxAmountFor(this.limits, seller.payoutCurrency));
   }
 
   async listSellers(): Promise<Seller[]> {

@@ -63,6 +63,11 @@ describe("seller charges", () => {
       expect([r.statusCode, problemCode(r)], r.body).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT"]);
       expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual([field]);
     }
-    expect((await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X4", amount: "1000000000000000" }, writer)).statusCode).toBe(201);
+    // The bound holds in the currency charged too: 10^15 USD cents is about 7.2 x 10^15 fen for this
+    // CNY seller, past MAX_AMOUNT_MINOR of CNY (the attacker's case was 201).
+    const converted = await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X4", amount: "1000000000000000" }, writer);
+    expect([converted.statusCode, problemCode(converted), json<{ errors: Array<{ field: string }> }>(converted).errors.map((e) => e.field)]).toEqual([400, "ENT_SETTLEMENT_INVALID_EVENT", ["amount"]]);
+    expect(json<{ detail: string }>(converted).detail).toMatch(/^amount converts to \d+ CNY minor units at .*, above the limit of 1000000000000000$/);
+    expect((await h.post("/v1/sellers/S-OVS-NB-01/charges", { ...body, chargeId: "X4", amount: "100000000000000" }, writer)).statusCode).toBe(201);
   });
 });
