@@ -41,6 +41,8 @@ export interface Config {
   http: {
     /** Maximum request body in bytes (413 above it). */
     bodyLimit: number;
+    /** Maximum gateway report imported in one request, streamed (IMPORT_LIMIT_BYTES; 413 ENT_RECON_IMPORT_TOO_LARGE above it). */
+    importLimit: number;
     /** Maximum events in one batch request. */
     batchMaxItems: number;
     /** Requests per key (per client IP for unauthenticated routes) per window. */
@@ -358,6 +360,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: { leaseTtlMs: int(env, "WORKER_LEASE_TTL_MS", 10_000, MIN_LEASE_TTL_MS, 600_000) },
     http: {
       bodyLimit: int(env, "BODY_LIMIT_BYTES", 1_048_576, 1_024, 100 * 1_048_576),
+      importLimit: int(env, "IMPORT_LIMIT_BYTES", 1_073_741_824, 1_048_576, 4 * 1_073_741_824),
       batchMaxItems: int(env, "BATCH_MAX_ITEMS", 1_000, 1, 10_000),
       rateLimitMax: int(env, "RATE_LIMIT_MAX", 6_000, 1, 10_000_000),
       rateLimitWindowMs: int(env, "RATE_LIMIT_WINDOW_MS", 60_000, 1_000, 86_400_000),

@@ -115,7 +115,7 @@ export interface OpenServices extends Services {
  */
 export function createServices(
   db: Pick<Database, "prisma" | "kind" | "sql" | "listen">,
-  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks" | "bank">>,
+  config: Pick<Config, "fx"> & Partial<Pick<Config, "chain" | "secrets" | "auth" | "settlement" | "webhooks" | "bank" | "http">>,
   connection?: ChainConnection,
 ): Services {
   const ledger = createLedger(db);
@@ -215,7 +215,15 @@ export function createServices(
   // An adjusting entry moves no more than an event may (MAX_AMOUNT_MINOR, per currency).
   const maxAmount = (currency: string) => (config.settlement === undefined ? DEFAULT_MAX_AMOUNT_MINOR : maxAmountFor({ maxAmountMinor: config.settlement.maxAmountMinor }, currency));
   const maxAgeMs = config.settlement?.maxAgeMs;
-  const reconciliation = new ReconciliationService({ repository: new ReconRepository(db.sql), settlement, ledger, chain: anchoring ?? null, maxAmount, ...(maxAgeMs === undefined ? {} : { maxAgeMs }) });
+  const reconciliation = new ReconciliationService({
+    repository: new ReconRepository(db.sql),
+    settlement,
+    ledger,
+    chain: anchoring ?? null,
+    maxAmount,
+    ...(maxAgeMs === undefined ? {} : { maxAgeMs }),
+    ...(config.http === undefined ? {} : { maxImportBytes: config.http.importLimit }),
+  });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement, dispatcher: { log: workerLog.child("webhooks") } });
   const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
   return {
@@ -301,7 +309,7 @@ function assetExponents(token: TokenDecimals | undefined): ExponentOf {
  * one it just deployed, which another stack started at the same time may have overwritten on disk).
  */
 export async function openServices(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth"> & Partial<Pick<Config, "settlement" | "webhooks" | "bank">>,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "dbPoolSize" | "fx" | "chain" | "secrets" | "auth"> & Partial<Pick<Config, "settlement" | "webhooks" | "bank" | "http">>,
   opts: { deployment?: DeploymentRecord; localSecretsKey?: boolean } = {},
 ): Promise<OpenServices> {
   const secrets = await resolveSecretsKey(config, { createLocal: opts.localSecretsKey === true });

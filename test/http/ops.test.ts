@@ -204,6 +204,8 @@ describe("configuration", () => {
     expect(c).toMatchObject({ port: 3000, host: "127.0.0.1", databaseUrl: undefined, dataDir: ".data", auth: { replayWindowSeconds: 300 }, fx: { pivot: "USD" } });
     expect(c).toMatchObject({ role: "all", workers: { leaseTtlMs: 10_000 } });
     expect(loadConfig({ ROLE: "workers", WORKER_LEASE_TTL_MS: "1500" })).toMatchObject({ role: "workers", workers: { leaseTtlMs: 1_500 } });
+    expect(c.http).toMatchObject({ bodyLimit: 1_048_576, importLimit: 1_073_741_824 });
+    expect(loadConfig({ IMPORT_LIMIT_BYTES: "2097152" }).http.importLimit).toBe(2_097_152);
   });
 
   it.each([
@@ -213,6 +215,7 @@ describe("configuration", () => {
     ["DATABASE_URL", "mysql://x"],
     ["RATE_LIMIT_MAX", "0"],
     ["BODY_LIMIT_BYTES", "12kb"],
+    ["IMPORT_LIMIT_BYTES", "1000"],
     ["HMAC_REPLAY_WINDOW_SECONDS", "-1"],
     ["CONSOLE_SESSION_IDLE_SECONDS", "59"],
     ["CONSOLE_SESSION_IDLE_SECONDS", "86401"],

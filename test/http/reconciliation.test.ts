@@ -230,3 +230,31 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
     expect(json<{ version: string }>(await h.get("/v1/reconciliation/rules")).version).toMatch(/^2026-/);
   });
 });
+
+describe("report imports past the request body limit", () => {
+  // A report is streamed, so it may exceed BODY_LIMIT_BYTES (1 MiB); IMPORT_LIMIT_BYTES bounds it.
+  const big = (tag: string) => {
+    const rows = REPORT.split("\r\n").slice(1);
+    const lines = [ADYEN_COLUMNS.join(",")];
+    for (let i = 0; lines.join("\r\n").length < 1_200_000; i++) lines.push(`${rows[i % rows.length] ?? ""}${tag}${i}`);
+    return lines.join("\r\n");
+  };
+  const post = (h: Harness, body: string) =>
+    h.app.inject({ method: "POST", url: "/v1/reconciliation/imports?format=adyen_settlement_details", payload: body, headers: { "content-type": "text/csv", authorization: `Bearer ${h.keys.admin.key}` } });
+
+  it("imports a 1.2 MB report by default, and refuses it past IMPORT_LIMIT_BYTES with 413 ENT_RECON_IMPORT_TOO_LARGE", async () => {
+    const open = await openHarness();
+    const small = await openHarness({ env: { IMPORT_LIMIT_BYTES: "1048576" } });
+    try {
+      const body = big("x");
+      expect(body.length).toBeGreaterThan(1_048_576);
+      const accepted = await post(open, body);
+      expect(accepted.statusCode, accepted.body.slice(0, 300)).toBe(201);
+      const refused = await post(small, body);
+      expect([refused.statusCode, problemCode(refused)]).toEqual([413, "ENT_RECON_IMPORT_TOO_LARGE"]);
+    } finally {
+      await open.close();
+      await small.close();
+    }
+  }, 60_000);
+});
