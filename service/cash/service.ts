@@ -47,6 +47,8 @@ import { exponentOrNull, formatMinor } from "../money/index.js";
 import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
+import { isAppError } from "../errors.js";
+import { LedgerErrors } from "../ledger/errors.js";
 
 export interface CashMatchView {
   kind: "remittance" | "bank_payout" | "bank_return";
@@ -513,15 +515,31 @@ export class CashReconciliation {
         checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings, this.#o.maxAmount);
         // From the stored statement, so a retry after a crash posts the same request.
         const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date(), this.#o.maxAgeMs);
-        const posted = await this.#o.ledger.post({
-          idempotencyKey: `cash:${statementId}:${index}`,
-          postings: input.adjustment.postings,
-          // The cash account in the entry's currency opens with its first booking (a CHF statement before any CHF remittance).
-          accounts: [...adjustmentAccountSpecs(input.adjustment.postings), accountSpec(Accounts.bank, entry.currency)],
-          metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
-          description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
-          effectiveAt,
-        });
+        let posted: Awaited<ReturnType<Ledger["post"]>>;
+        try {
+          posted = await this.#o.ledger.post({
+            idempotencyKey: `cash:${statementId}:${index}`,
+            postings: input.adjustment.postings,
+            // The cash account in the entry's currency opens with its first booking (a CHF statement before any CHF remittance).
+            accounts: [...adjustmentAccountSpecs(input.adjustment.postings), accountSpec(Accounts.bank, entry.currency)],
+            metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
+            description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
+            effectiveAt,
+          });
+        } catch (e) {
+          // As a reconciliation's resolution says it: the entry refused, its fields named in the request.
+          if (isAppError(e) && e.code === LedgerErrors.idempotencyConflict.code) {
+            throw CashErrors.resolutionConflict(`entry ${index} of bank statement ${statementId} already has a different adjusting entry`, { cause: e });
+          }
+          if (isAppError(e) && e.status < 500) {
+            throw CashErrors.adjustmentInvalid(`the ledger refused the adjusting entry: ${e.message}`, {
+              ...(e.fields === undefined ? {} : { fields: e.fields.map((f) => ({ field: f.field.startsWith("adjustment.") ? f.field : `adjustment.${f.field}`, message: f.message })) }),
+              details: { ledgerCode: e.code },
+              cause: e,
+            });
+          }
+          throw e;
+        }
         transactionId = posted.transaction.id;
       }
       // Another instance may record its resolution first (the adjusting entry is one either way: the

@@ -207,6 +207,16 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       expect(json<{ items: Array<{ status: string }> }>(await h.get("/v1/cash/exceptions?status=resolved")).items).toEqual([]);
     });
 
+    it("answers the ledger's refusal of an entry within the scope as the resolution's: 422 naming adjustment.postings.<i>", async () => {
+      // The attacker's case: an account the scope allows but the ledger does not have (a receivable
+      // in a currency it was never booked in) was 404 ENT_LEDGER_ACCOUNT_NOT_FOUND naming postings.1.account.
+      const r = await h.post(url(1), { note: "interest", adjustment: { postings: [posting("platform:cash:bank", "USD", "debit", "2500"), posting("gateway:adyen:receivable", "USD", "credit", "2500")] } }, financeWrite);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_CASH_ADJUSTMENT_INVALID"]);
+      const body = json<{ errors: Array<{ field: string }>; details: { ledgerCode: string } }>(r);
+      expect(body.errors.map((e) => e.field)).toEqual(["adjustment.postings.1.account"]);
+      expect(body.details.ledgerCode).toBe("ENT_LEDGER_ACCOUNT_NOT_FOUND");
+    });
+
     it("posts one that books the entry: Dr platform:cash:bank for a credit, Cr for a debit", async () => {
       // The statement says how many of its unmatched entries are still open, as of each read.
       const counts = async () => {
