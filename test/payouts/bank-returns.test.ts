@@ -153,15 +153,19 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
     expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(0);
 
-    // The same notification again (or the bank's duplicate): nothing more is booked.
+    // The same notification again (or the bank's duplicate), or the same bank entries in another
+    // notification: nothing more is booked.
     expect((await confirm(returns)).map((r) => r.outcome)).toEqual(["already_returned", "already_returned"]);
+    const resent = returns.replace("<GrpHdr><MsgId>HSBC-054-RT1</MsgId>", "<GrpHdr><MsgId>HSBC-054-RT1-COPY</MsgId>");
+    expect(resent).not.toBe(returns);
+    expect((await confirm(resent)).map((r) => r.outcome)).toEqual(["already_returned", "already_returned"]);
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
     expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
     // Another credit for a payout already returned is not its return: recorded, nothing booked.
     const second = camt054({ messageId: "HSBC-054-RT2", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: 5_000n, returnReason: "AC04", instructed: { currency: "USD", amount: BigInt(usd.amount) } }] });
     const [again] = await confirm(second);
     expect([again!.outcome, again!.code]).toEqual(["exception", "returned_after_final"]);
-    expect(again!.detail).toBe(`credited 50.00 USD for a payout already returned (${major(BigInt(usd.amount), "USD")} was): a second return is the bank's to explain; nothing is booked`);
+    expect(again!.detail).toBe(`credited 50.00 USD for a payout already returned (${major(BigInt(usd.amount), "USD")} was, bank entry HSBC-054-RT1-1): a second return is the bank's to explain; nothing is booked`);
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
     expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(1);
     const booked = await h.services.ledger.listTransactions({ metadata: { kind: "bank_payout_returned" }, limit: 10 });
@@ -180,6 +184,16 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     // Delivered as /openapi.json's `webhooks` describes them.
     const seen = expectValidBodies(await tap.deliverAll());
     for (const t of ["bank_payout.returned", "bank_payout.exception_opened"]) expect(seen).toContain(t);
+
+    // Another entry of the bank (its own AcctSvcrRef) crediting the same amount for the CNY payout:
+    // a second credit, whatever its amount, as a second debit is; recorded, nothing booked.
+    const cashBefore = await posted("platform:cash:bank", "USD");
+    const other = camt054({ messageId: "HSBC-054-RT3", account, entries: [{ endToEndId: cny.endToEndId, currency: "USD", amount: creditedCny, instructed: { currency: "CNY", amount: BigInt(cny.amount) }, rate: "0.1370", returnReason: "AC04" }] });
+    const [third] = await confirm(other);
+    expect([third!.outcome, third!.code]).toEqual(["exception", "returned_after_final"]);
+    expect(third!.detail).toContain("bank entry HSBC-054-RT1-2");
+    expect(await available("seller:S-POP-SZ-01:available", "CNY")).toBe(cny.amount);
+    expect(await posted("platform:cash:bank", "USD")).toBe(cashBefore);
   });
 
   it("matches the bank statement's debit and its return's credit to the returned payout, each once", async () => {

@@ -174,7 +174,7 @@ export function returnChargesRequest(p: PayoutRef, charges: ReturnCharges, reaso
  * A full return after final (see the module comment): `credited` what the bank credited the
  * account (net of `charges`, in the same currency); the seller gets the payout's P in full.
  */
-export function returnedRequest(p: PayoutRef, credited: { currency: string; amount: bigint; bookingDate: string | null }, charges: ReturnCharges | null, reason: string): TransactionInput {
+export function returnedRequest(p: PayoutRef, credited: { currency: string; amount: bigint; bookingDate: string | null; bankReference?: string | null }, charges: ReturnCharges | null, reason: string): TransactionInput {
   const U = credited.currency;
   const gross = credited.amount + (charges?.amount ?? 0n);
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.cash, U, credited.amount);
@@ -198,6 +198,8 @@ export function returnedRequest(p: PayoutRef, credited: { currency: string; amou
       creditedAmount: credited.amount.toString(),
       ...chargesMetadata(charges),
       ...(credited.bookingDate === null ? {} : { bookingDate: credited.bookingDate }),
+      // The bank's entry (Ntry/AcctSvcrRef): another credit of the same amount is another return.
+      ...(credited.bankReference === null || credited.bankReference === undefined ? {} : { bankReference: credited.bankReference }),
     },
     description: `bank payout ${p.id} (${p.endToEndId}) ${reason}`.slice(0, 500),
   };

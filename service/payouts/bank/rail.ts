@@ -568,8 +568,12 @@ export class BankRail {
   async #return(p: BankPayout, entry: BankEntry): Promise<Decision> {
     if (p.status === "rejected") return { outcome: "already_rejected", payout: p };
     if (p.status === "returned") {
-      if (p.returned !== null && p.returned.currency === entry.currency && p.returned.amount === entry.amount) return { outcome: "already_returned", payout: p };
-      const back = p.returned === null ? "" : ` (${major(p.returned.amount, p.returned.currency)} was)`;
+      // The return booked again is already returned; another entry of the bank (another
+      // AcctSvcrRef) is a second credit, whatever its amount, as a second debit is (#debit).
+      const booked = await this.#bookedReference(p.returnTxId);
+      const anotherEntry = booked !== null && entry.bankReference !== null && booked !== entry.bankReference;
+      if (!anotherEntry && p.returned !== null && p.returned.currency === entry.currency && p.returned.amount === entry.amount) return { outcome: "already_returned", payout: p };
+      const back = p.returned === null ? "" : ` (${major(p.returned.amount, p.returned.currency)} was${booked === null ? "" : `, bank entry ${booked}`})`;
       return refused("exception", p, { code: "returned_after_final", detail: `credited ${major(entry.amount, entry.currency)} for a payout already returned${back}: a second return is the bank's to explain; nothing is booked` });
     }
     if (p.status === "planned") return refused("exception", p, { code: "returned_not_instructed", detail: "returned, but the payout is in no pain.001 yet: nothing was instructed" });
@@ -600,7 +604,7 @@ export class BankRail {
   async #returnFinal(p: BankPayout, entry: BankEntry, charges: ReturnCharges | null, reason: string): Promise<Decision> {
     let txId: string;
     try {
-      txId = (await this.#o.ledger.post(returnedRequest(p, { currency: entry.currency, amount: entry.amount, bookingDate: entry.bookingDate }, charges, reason))).transaction.id;
+      txId = (await this.#o.ledger.post(returnedRequest(p, { currency: entry.currency, amount: entry.amount, bookingDate: entry.bookingDate, bankReference: entry.bankReference }, charges, reason))).transaction.id;
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
       // Another return of this payout was booked first (another process, or a crash before it was marked).
@@ -642,7 +646,7 @@ export class BankRail {
       // account, whatever its amount: the bank's to explain. Without a reference on either side (a
       // bank that sends none, a debit booked before the reference was kept) the amount is all there
       // is to tell them by.
-      const booked = await this.#bookedDebitReference(p);
+      const booked = await this.#bookedReference(p.cashTxId);
       const anotherEntry = booked !== null && entry.bankReference !== null && booked !== entry.bankReference;
       if (!anotherEntry && p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: "already_final", payout: p };
       const [entryRef, bookedRef] = anotherEntry ? [` (bank entry ${entry.bankReference})`, ` (bank entry ${booked})`] : ["", ""];
@@ -699,10 +703,10 @@ export class BankRail {
     }
   }
 
-  /** The bank's entry (Ntry/AcctSvcrRef) whose debit the final payout's cash booking booked, if it named one. */
-  async #bookedDebitReference(p: BankPayout): Promise<string | null> {
-    if (p.cashTxId === null) return null;
-    return (await this.#o.ledger.getTransaction(p.cashTxId))?.metadata["bankReference"] ?? null;
+  /** The bank's entry (Ntry/AcctSvcrRef) a booking of the rail (the debit's cash booking, a return after final) booked, if it named one. */
+  async #bookedReference(txId: string | null): Promise<string | null> {
+    if (txId === null) return null;
+    return (await this.#o.ledger.getTransaction(txId))?.metadata["bankReference"] ?? null;
   }
 
   /**
