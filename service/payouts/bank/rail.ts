@@ -652,7 +652,7 @@ export class BankRail {
       const [entryRef, bookedRef] = anotherEntry ? [` (bank entry ${entry.bankReference})`, ` (bank entry ${booked})`] : ["", ""];
       return refused("exception", p, {
         code: "debited_again",
-        detail: `debited ${entry.amount} ${entry.currency}${entryRef}, but the payout was booked final with the bank's debit of ${p.settledAmount} ${p.settledCurrency}${bookedRef}: a second debit is the bank's to explain`,
+        detail: `debited ${major(entry.amount, entry.currency)}${entryRef}, but the payout was booked final with the bank's debit of ${p.settledAmount === null || p.settledCurrency === null ? "?" : major(p.settledAmount, p.settledCurrency)}${bookedRef}: a second debit is the bank's to explain`,
       });
     }
     if (p.status !== "instructed") {
