@@ -18,9 +18,10 @@ for (const [net, bits] of [
 // IPv6 ranges refused whatever they hold. ::/96 covers the unspecified and loopback addresses and
 // the deprecated IPv4-compatible form (::a.b.c.d, which some stacks still route as IPv4); NAT64
 // (64:ff9b::/96, 64:ff9b:1::/48) and Teredo (2001::/32) reach IPv4 hosts through a relay whose
-// side of the network we cannot judge.
+// side of the network we cannot judge. fec0::/10, site-local (deprecated by RFC 3879), is still
+// routed inside some networks as their own.
 for (const [net, bits] of [
-  ["::", 96], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8], ["2001:db8::", 32], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["2001::", 32],
+  ["::", 96], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8], ["2001:db8::", 32], ["64:ff9b::", 96], ["64:ff9b:1::", 48], ["2001::", 32],
 ] as const) internal.addSubnet(net, bits, "ipv6");
 
 /** The IPv4 address an IPv6 address carries as IPv4-mapped (::ffff:0:0/96) or 6to4 (2002::/16), if any. */

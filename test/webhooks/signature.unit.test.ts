@@ -28,7 +28,7 @@ describe("webhook signatures", () => {
 
 describe("webhook destinations", () => {
   it("knows the internal ranges, IPv4-mapped IPv6 included", () => {
-    for (const a of ["127.0.0.1", "10.0.0.5", "172.16.3.4", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "::", "fc00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "not-an-ip"]) {
+    for (const a of ["127.0.0.1", "10.0.0.5", "172.16.3.4", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "::", "fc00::1", "fe80::1", "fec0::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "not-an-ip"]) {
       expect(isInternalAddress(a), a).toBe(true);
     }
     for (const a of ["8.8.8.8", "172.32.0.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8"]) expect(isInternalAddress(a), a).toBe(false);
@@ -36,7 +36,7 @@ describe("webhook destinations", () => {
 
   it("refuses http, credentials, fragments and inward hosts unless private addresses are allowed", () => {
     expect(checkEndpointUrl("https://hooks.example.com/x?y=1", false)).toBe("https://hooks.example.com/x?y=1");
-    for (const u of ["http://hooks.example.com/x", "https://a:b@hooks.example.com/", "https://hooks.example.com/#f", "https://127.0.0.1/", "https://[fe80::1]/", "https://svc.internal/", "https://printer.local/", "gopher://x/", "not a url"]) {
+    for (const u of ["http://hooks.example.com/x", "https://a:b@hooks.example.com/", "https://hooks.example.com/#f", "https://127.0.0.1/", "https://[fe80::1]/", "https://[fec0::1]/", "https://svc.internal/", "https://printer.local/", "gopher://x/", "not a url"]) {
       expect(() => checkEndpointUrl(u, false), u).toThrow(expect.objectContaining({ code: "ENT_WEBHOOK_URL_REFUSED", fields: [expect.objectContaining({ field: "url" })] }));
     }
     expect(checkEndpointUrl("http://127.0.0.1:4000/hooks", true)).toBe("http://127.0.0.1:4000/hooks");
