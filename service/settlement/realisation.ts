@@ -167,8 +167,12 @@ export class FxRealisation {
     return out.sort((a, b) => a.currency.localeCompare(b.currency));
   }
 
-  /** Restates every open fx:X-USD position at the published mid rate at `at` (idempotent per instant). */
-  async revalue(at: Date): Promise<{ status: "created" | "exists"; revaluation: Revaluation }> {
+  /**
+   * Restates every open fx:X-USD position at the published mid rate at `at` (idempotent per
+   * instant). `nothing`: no position moved or every one was skipped, so nothing was booked and none
+   * is recorded (the same call again says so again; it does not count as the latest revaluation).
+   */
+  async revalue(at: Date): Promise<{ status: "created" | "exists" | "nothing"; revaluation: Revaluation }> {
     if (at.getTime() > this.now().getTime()) {
       throw SettlementErrors.invalidRevaluation(`revaluation at ${at.toISOString()} is in the future`, { fields: [{ field: "at", message: "must not be in the future" }] });
     }
@@ -200,7 +204,7 @@ export class FxRealisation {
         }
       }
       const { postings, metadata, lines, skipped } = planned ?? (await this.planRevaluation(at));
-      if (postings.length === 0) return { status: "created", revaluation: { transactionId: null, at, lines, skipped: skipped.map(asBooked), bookedAt: null } };
+      if (postings.length === 0) return { status: "nothing", revaluation: { transactionId: null, at, lines, skipped: skipped.map(asBooked), bookedAt: null } };
       const r = await this.ledger.post({
         idempotencyKey,
         postings,

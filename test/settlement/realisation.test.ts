@@ -168,4 +168,15 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(latest?.transactionId).toBe(r.revaluation.transactionId);
     expect(latest?.skipped).toEqual(r.revaluation.skipped);
   });
+
+  it("answers nothing, not created, when every position is skipped: nothing is booked or recorded, the same call says so again", async () => {
+    // June: no rate in force for any open position (April's BRL rate ended on 1 May).
+    const at = new Date("2025-06-15T00:00:00Z");
+    const before = (await fxr.listRevaluations({})).items.map((x) => x.transactionId);
+    const r = await fxr.revalue(at);
+    expect([r.status, r.revaluation.transactionId, r.revaluation.lines]).toEqual(["nothing", null, []]);
+    expect(r.revaluation.skipped.map((x) => x.currency).sort()).toEqual(["BRL", "CNY"]);
+    expect((await fxr.revalue(at)).status).toBe("nothing");
+    expect((await fxr.listRevaluations({})).items.map((x) => x.transactionId)).toEqual(before);
+  });
 });
