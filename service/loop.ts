@@ -2,9 +2,9 @@
  * A background loop: runs `tick` to completion, waits `intervalMs`, runs it again. Ticks never
  * overlap; a failing tick is logged and the next one runs on schedule (every worker's tick is
  * idempotent, so retrying is always safe). The first tick runs at once, and a tick that answers
- * `"again"` (its budget spent, work still at hand) is followed at once by the next. `stop()` stops scheduling and waits for a tick in progress.
- * `when`, checked before each tick, skips it while false: the worker leader's term (service/leader)
- * must still be valid for a tick to start.
+ * `"again"` (its budget spent, work still at hand) is followed at once by the next. `stop()` stops
+ * scheduling and waits for a tick in progress. `when`, checked before each tick, skips it while
+ * false: the worker leader's term (service/leader) must still be valid for a tick to start.
  *
  * Outages are not bugs: like the worker lease's database outage, each is logged once when it starts
  * (warn, with its stable `code`, without a stack) and once when a tick succeeds again (info); the
