@@ -36,7 +36,7 @@
  * ledger books an instant in a closed period at the close instant (reconciliation/booking.ts).
  */
 import { createHash } from "node:crypto";
-import { adjustmentAccountSpecs, adjustmentEffectiveAt, canonicalJson, checkAdjustmentScope } from "../reconciliation/index.js";
+import { adjustmentAccountSpecs, adjustmentEffectiveAt, adjustmentRefusal, canonicalJson, checkAdjustmentScope } from "../reconciliation/index.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import type { SqlRunner } from "../db/sql.js";
 import { isUniqueViolation } from "../db/errors.js";
@@ -47,8 +47,6 @@ import { exponentOrNull, formatMinor } from "../money/index.js";
 import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
-import { isAppError } from "../errors.js";
-import { LedgerErrors } from "../ledger/errors.js";
 
 export interface CashMatchView {
   kind: "remittance" | "bank_payout" | "bank_return";
@@ -528,17 +526,7 @@ export class CashReconciliation {
           });
         } catch (e) {
           // As a reconciliation's resolution says it: the entry refused, its fields named in the request.
-          if (isAppError(e) && e.code === LedgerErrors.idempotencyConflict.code) {
-            throw CashErrors.resolutionConflict(`entry ${index} of bank statement ${statementId} already has a different adjusting entry`, { cause: e });
-          }
-          if (isAppError(e) && e.status < 500) {
-            throw CashErrors.adjustmentInvalid(`the ledger refused the adjusting entry: ${e.message}`, {
-              ...(e.fields === undefined ? {} : { fields: e.fields.map((f) => ({ field: f.field.startsWith("adjustment.") ? f.field : `adjustment.${f.field}`, message: f.message })) }),
-              details: { ledgerCode: e.code },
-              cause: e,
-            });
-          }
-          throw e;
+          throw adjustmentRefusal(e, { conflict: CashErrors.resolutionConflict, rejected: CashErrors.adjustmentInvalid }, `entry ${index} of bank statement ${statementId} already has a different adjusting entry`);
         }
         transactionId = posted.transaction.id;
       }

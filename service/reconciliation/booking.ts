@@ -7,8 +7,9 @@
  * resolution never changes a closed period. Used by the gateway reconciliation and the cash
  * reconciliation alike.
  */
-import type { AppError } from "../errors.js";
-import { Errors } from "../errors.js";
+import type { AppError, ErrorDefinition } from "../errors.js";
+import { Errors, isAppError } from "../errors.js";
+import { LedgerErrors } from "../ledger/errors.js";
 import type { PostingInput } from "../ledger/index.js";
 import type { ReconItem } from "./types.js";
 
@@ -100,5 +101,21 @@ export function checkAdjustmentScope(postings: readonly Pick<PostingInput, "acco
     }
     const max = scope.maxAmount(p.currency);
     if (p.amount > max) throw refuse(`adjustment.postings.${i} moves ${p.amount} minor units of ${p.currency}, more than the ${max} any event may`, `adjustment.postings.${i}.amount`, `at most ${max}`);
+  });
+}
+
+/**
+ * The ledger's refusal of an adjusting entry, as the resolution's own answer: a key already booked
+ * with another entry is `conflict` (409), any other 4xx `rejected` naming its fields under
+ * `adjustment.` with `details.ledgerCode`; anything else (a 5xx, a fault) as it was.
+ */
+export function adjustmentRefusal(e: unknown, defs: { conflict: ErrorDefinition; rejected: ErrorDefinition }, conflictDetail: string): unknown {
+  if (!isAppError(e)) return e;
+  if (e.code === LedgerErrors.idempotencyConflict.code) return defs.conflict(conflictDetail, { cause: e });
+  if (e.status >= 500) return e;
+  return defs.rejected(`the ledger refused the adjusting entry: ${e.message}`, {
+    ...(e.fields === undefined ? {} : { fields: e.fields.map((f) => ({ field: f.field.startsWith("adjustment.") ? f.field : `adjustment.${f.field}`, message: f.message })) }),
+    details: { ledgerCode: e.code },
+    cause: e,
   });
 }

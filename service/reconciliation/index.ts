@@ -3,7 +3,7 @@
  * and their resolutions, report digests. Other modules use only what is exported here.
  */
 export { ReconErrors } from "./errors.js";
-export { adjustmentEffectiveAt, checkAdjustmentScope, exceptionInstant, EFFECTIVE_AT_FIELD, type AdjustmentScope } from "./booking.js";
+export { adjustmentEffectiveAt, adjustmentRefusal, checkAdjustmentScope, exceptionInstant, EFFECTIVE_AT_FIELD, type AdjustmentScope } from "./booking.js";
 export { adjustmentAccountSpecs, ReconciliationService, runHeader, type ReconciliationOptions, type ResolutionResult, type SettlementReader } from "./service.js";
 export { ReconRepository } from "./repository.js";
 export { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";

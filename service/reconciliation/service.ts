@@ -16,12 +16,11 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { createDeflateRaw, createInflateRaw } from "node:zlib";
-import { isAppError } from "../errors.js";
-import { LedgerErrors, type AccountSpec, type JournalTransaction, type Ledger, type PostingInput } from "../ledger/index.js";
+import type { AccountSpec, JournalTransaction, Ledger, PostingInput } from "../ledger/index.js";
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
-import { adjustmentEffectiveAt, checkAdjustmentScope, exceptionInstant } from "./booking.js";
+import { adjustmentEffectiveAt, adjustmentRefusal, checkAdjustmentScope, exceptionInstant } from "./booking.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
@@ -623,17 +622,7 @@ export class ReconciliationService {
         });
         transaction = posted.transaction;
       } catch (e) {
-        if (isAppError(e) && e.code === LedgerErrors.idempotencyConflict.code) {
-          throw ReconErrors.resolutionConflict(`item ${seq} of run ${runId} already has a different adjusting entry`, { cause: e });
-        }
-        if (isAppError(e) && e.status < 500) {
-          throw ReconErrors.adjustmentRejected(`the ledger refused the adjusting entry: ${e.message}`, {
-            ...(e.fields === undefined ? {} : { fields: e.fields.map((f) => ({ field: `adjustment.${f.field}`, message: f.message })) }),
-            details: { ledgerCode: e.code },
-            cause: e,
-          });
-        }
-        throw e;
+        throw adjustmentRefusal(e, { conflict: ReconErrors.resolutionConflict, rejected: ReconErrors.adjustmentRejected }, `item ${seq} of run ${runId} already has a different adjusting entry`);
       }
     }
     const resolution: Resolution & { requestHash: string } = {

@@ -91,12 +91,21 @@ function specificity(s: FeeSchedule): number {
 /** Longest hold (auto-confirm, rolling reserve) a schedule may set, in days. */
 export const MAX_HOLD_DAYS = 3_660;
 
+/** Whether a schedule version is for this program, market and category (its own or a wildcard). */
+function covers(s: FeeSchedule, program: ProgramKind, market: string, category: string): boolean {
+  return s.program === program && (s.market === "*" || s.market === market) && (s.category === "*" || s.category === category);
+}
+
+/** When the first schedule version for this program, market and category comes into force; null: none ever does. */
+export function firstScheduleFrom(schedules: readonly FeeSchedule[], program: ProgramKind, market: string, category: string): Date | null {
+  const first = schedules.filter((s) => covers(s, program, market, category)).reduce((t, s) => Math.min(t, s.effectiveFrom.getTime()), Infinity);
+  return Number.isFinite(first) ? new Date(first) : null;
+}
+
 export function selectSchedule(schedules: readonly FeeSchedule[], program: ProgramKind, market: string, category: string, at: Date): FeeSchedule | null {
   let best: FeeSchedule | null = null;
   for (const s of schedules) {
-    if (s.program !== program) continue;
-    if (s.market !== "*" && s.market !== market) continue;
-    if (s.category !== "*" && s.category !== category) continue;
+    if (!covers(s, program, market, category)) continue;
     if (s.effectiveFrom.getTime() > at.getTime()) continue;
     if (best === null) best = s;
     else {

@@ -28,7 +28,7 @@ import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charg
 import { emptyBases, sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
 import { attachmentOf, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 import { isPositiveInt8 } from "../db/int8.js";
-import { selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
+import { firstScheduleFrom, selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
 import type {
   FeeBearer,
   FeeSchedule,
@@ -653,17 +653,14 @@ export class SettlementService {
       const schedule = selectSchedule(config.schedules, seller.program, event.market, event.category, event.occurredAt);
       if (schedule === null) {
         // A schedule that comes into force later: the event is too early for it, and says so at occurredAt.
-        const first = config.schedules
-          .filter((x) => x.program === seller.program && (x.market === "*" || x.market === event.market) && (x.category === "*" || x.category === event.category))
-          .reduce((t, x) => Math.min(t, x.effectiveFrom.getTime()), Infinity);
-        const from = Number.isFinite(first) ? first : null;
+        const from = firstScheduleFrom(config.schedules, seller.program, event.market, event.category)?.toISOString() ?? null;
         throw SettlementErrors.unknownProgram(
-          `no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}${from === null ? "" : `: the first is in force from ${new Date(from).toISOString()}`}`,
+          `no ${seller.program} fee schedule for ${event.market}/${event.category} at ${event.occurredAt.toISOString()}${from === null ? "" : `: the first is in force from ${from}`}`,
           {
             fields:
               from === null
                 ? [{ field: "sellerId", message: `program ${seller.program} has no schedule in force here` }]
-                : [{ field: "occurredAt", message: `before ${new Date(from).toISOString()}, when program ${seller.program}'s first schedule for ${event.market}/${event.category} came into force` }],
+                : [{ field: "occurredAt", message: `before ${from}, when program ${seller.program}'s first schedule for ${event.market}/${event.category} came into force` }],
           },
         );
       }
