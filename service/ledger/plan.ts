@@ -89,6 +89,16 @@ export function opKey(o: Op): string {
   return o.op === "post" ? o.input.idempotencyKey : o.idempotencyKey;
 }
 
+/** Every idempotency key an op books under: its own, then those of the transactions linked to a post. */
+export function opKeys(o: Op): string[] {
+  return o.op === "post" ? [o.input.idempotencyKey, ...(o.input.linked ?? []).map((l) => l.idempotencyKey)] : [o.idempotencyKey];
+}
+
+/** The postings an op brings itself (a post's and its linked transactions'; none for the others, which move a stored transaction's). */
+export function opPostings(o: Op): TransactionInput["postings"] {
+  return o.op === "post" ? [o.input, ...(o.input.linked ?? [])].flatMap((t) => t.postings) : [];
+}
+
 /** Canonical request identity of a post: what must match for a replay to be "the same request". */
 export function requestHash(t: TransactionInput): string {
   return sha256(
@@ -100,6 +110,8 @@ export function requestHash(t: TransactionInput): string {
       sortedEntries(t.metadata),
       t.description ?? null,
       t.effectiveAt ? t.effectiveAt.toISOString() : null,
+      // Linked transactions are part of the request (absent: the hash of a post without them, as ever).
+      ...(t.linked === undefined || t.linked.length === 0 ? [] : [t.linked.map(requestHash)]),
     ]),
   );
 }
@@ -386,8 +398,12 @@ export interface FlushPlan {
 /**
  * Plans a flush item by item: an item that fails (replay with another body, unknown account,
  * insufficient funds...) gets its own answer and changes nothing; the items after it see the state
- * the created ones left. Inputs are not modified. `createOnly` (the optimistic path) gives up with
- * null at the first item that would not be created, since only the locking path can answer those.
+ * the created ones left. A post with linked transactions (TransactionInput.linked) is one item: its
+ * transactions are planned one after another, each on the state the one before left, and created
+ * all or none (one of them failing is the item's answer; the funds rule applies to what the item
+ * leaves, as for one transaction). Inputs are not modified. `createOnly`
+ * (the optimistic path) gives up with null at the first item that would not be created, since only
+ * the locking path can answer those.
  */
 export function planFlush(input: FlushInput, createOnly: true): FlushPlan | null;
 export function planFlush(input: FlushInput, createOnly?: false): FlushPlan;
@@ -396,10 +412,6 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
   // Booking time never goes back along the chain, whatever the clocks of the writers say.
   const bookedAt = now.getTime() > head.bookedAt.getTime() ? now : head.bookedAt;
   const accounts = new Map<string, AccountState>();
-  const accountOf = (code: string, currency: string) => {
-    const k = accountKey(code, currency);
-    return accounts.get(k) ?? input.accounts.get(k);
-  };
   const referenced = new Map(input.referenced);
   const reversed = new Set(input.reversed);
   // Accounts moved, in the order first moved: where their state is, and the version the plan read.
@@ -407,6 +419,7 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
   const items: ItemOutcome[] = [];
   const created: NewTransaction[] = [];
   const statusChanges: Array<{ id: bigint; status: TransactionStatus }> = [];
+  // By key: the request and item of its first use in this flush (a linked key's is "": no request matches it).
   const firstOfKey = new Map<string, { requestHash: string; index: number }>();
   let sequence = head.sequence;
   let previousHash = head.hash;
@@ -430,14 +443,59 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       items.push({ status: "error", error: conflict(k) });
       continue;
     }
-    let plan: ItemPlan;
-    let postings: PlannedPosting[];
-    let touched: Map<bigint, AccountState>;
+    // The item's transactions, planned on a scratch copy of the state: kept only if all can be booked.
+    const group: Op[] = o.op === "post" ? [o, ...(o.input.linked ?? []).map(Ops.post)] : [o];
+    const scratch = new Map<string, AccountState>();
+    const accountOf = (code: string, currency: string) => {
+      const ak = accountKey(code, currency);
+      return scratch.get(ak) ?? accounts.get(ak) ?? input.accounts.get(ak);
+    };
+    const planned: NewTransaction[] = [];
+    const changes: Array<{ id: bigint; status: TransactionStatus }> = [];
+    let seq = sequence;
+    let prev = previousHash;
     try {
-      plan = planItem(o, accountOf, referenced, reversed, now);
-      ({ postings, touched } = applyItem(plan.postings));
-      for (const a of touched.values()) {
-        const error = totalsLimit(a) ?? insufficientFunds(accountOf(a.code, a.currency)!, a);
+      for (const [j, g] of group.entries()) {
+        const gk = opKey(g);
+        if (j > 0 && (input.existing.has(gk) || firstOfKey.has(gk) || group.findIndex((x) => opKey(x) === gk) !== j)) throw conflict(gk);
+        const plan = planItem(g, accountOf, referenced, reversed, now);
+        const { postings, touched } = applyItem(plan.postings);
+        for (const a of touched.values()) {
+          const error = totalsLimit(a);
+          if (error) throw error;
+        }
+        seq += 1n;
+        const effective = effectiveIn(head, plan.effectiveAt ?? bookedAt, plan.metadata);
+        const t: NewTransaction = {
+          id: seq,
+          kind: plan.kind,
+          status: plan.kind === "pending" ? "pending" : "posted",
+          idempotencyKey: gk,
+          requestHash: g.requestHash,
+          metadata: effective.metadata,
+          description: plan.description,
+          effectiveAt: effective.effectiveAt,
+          bookedAt,
+          referencesId: plan.referencesId,
+          pendingExpiresAt: plan.pendingExpiresAt,
+          previousHash: prev,
+          hash: "",
+          postings,
+          ...(g.op === "post" && g.input.attachment !== undefined ? { attachment: g.input.attachment } : {}),
+        };
+        t.hash = hashOf(t, prev);
+        prev = t.hash;
+        for (const a of touched.values()) {
+          a.lastTransactionId = t.id;
+          scratch.set(accountKey(a.code, a.currency), a);
+        }
+        if (plan.statusChange) changes.push(plan.statusChange);
+        planned.push(t);
+      }
+      // The funds rule holds for the item as a whole: linked transactions are one unit, and a
+      // balance between two of them is never anyone's to spend.
+      for (const [ak, a] of scratch) {
+        const error = insufficientFunds((accounts.get(ak) ?? input.accounts.get(ak))!, a);
         if (error) throw error;
       }
     } catch (e) {
@@ -446,41 +504,21 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       items.push({ status: "error", error: e });
       continue;
     }
-    sequence += 1n;
-    const effective = effectiveIn(head, plan.effectiveAt ?? bookedAt, plan.metadata);
-    const t: NewTransaction = {
-      id: sequence,
-      kind: plan.kind,
-      status: plan.kind === "pending" ? "pending" : "posted",
-      idempotencyKey: k,
-      requestHash: o.requestHash,
-      metadata: effective.metadata,
-      description: plan.description,
-      effectiveAt: effective.effectiveAt,
-      bookedAt,
-      referencesId: plan.referencesId,
-      pendingExpiresAt: plan.pendingExpiresAt,
-      previousHash,
-      hash: "",
-      postings,
-      ...(o.op === "post" && o.input.attachment !== undefined ? { attachment: o.input.attachment } : {}),
-    };
-    t.hash = hashOf(t, previousHash);
-    previousHash = t.hash;
-    for (const a of touched.values()) {
-      const ak = accountKey(a.code, a.currency);
+    sequence = seq;
+    previousHash = prev;
+    for (const [ak, a] of scratch) {
       if (!moved.has(a.id)) moved.set(a.id, { key: ak, seenLast: input.accounts.get(ak)!.lastTransactionId });
-      a.lastTransactionId = t.id;
       accounts.set(ak, a);
     }
-    if (plan.statusChange) {
-      statusChanges.push(plan.statusChange);
-      referenced.set(plan.statusChange.id, { ...referenced.get(plan.statusChange.id)!, status: plan.statusChange.status });
+    for (const c of changes) {
+      statusChanges.push(c);
+      referenced.set(c.id, { ...referenced.get(c.id)!, status: c.status });
     }
-    if (plan.kind === "reversal" && plan.referencesId !== null) reversed.add(plan.referencesId);
+    if (o.op === "reverse") reversed.add(o.targetId);
     firstOfKey.set(k, { requestHash: o.requestHash, index: i });
-    created.push(t);
-    items.push({ status: "created", transaction: t });
+    for (const t of planned.slice(1)) firstOfKey.set(t.idempotencyKey, { requestHash: "", index: i });
+    created.push(...planned);
+    items.push({ status: "created", transaction: planned[0]! });
   }
   return {
     items,

@@ -231,6 +231,14 @@ export interface TransactionInput {
    * ENT_LEDGER_RECORD_CONFLICT. Settlement records travel this way.
    */
   attachment?: LedgerAttachment;
+  /**
+   * Transactions booked with this one, in the same commit and right after it in the journal, all or
+   * none (TigerBeetle's linked events): each with its own key, postings and effective instant, and
+   * none pending, attached or linked itself. The item's answer is this transaction's; one of them
+   * that cannot be booked (a key used before, an unknown account) is the whole item's error, and the
+   * funds rule applies to what the whole item leaves. Part of the request's identity.
+   */
+  linked?: TransactionInput[];
 }
 
 /** What `ledger_attach` (migration 20261209100000_settlement_write_once) knows how to write. */

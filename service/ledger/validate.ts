@@ -12,6 +12,8 @@ const CURRENCY = /^[A-Z][A-Z0-9]{2,11}$/;
 const MAX_POSTING_AMOUNT = 10n ** 36n;
 /** 10000-01-01T00:00:00Z: effective instants stay in the years 1970-9999. */
 const MAX_EFFECTIVE_MS = Date.UTC(10_000, 0, 1);
+/** Most transactions linked to one (TransactionInput.linked). */
+const MAX_LINKED = 64;
 
 export function checkKey(k: unknown, field: string): void {
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY) {
@@ -78,6 +80,17 @@ export function validateInput(t: TransactionInput, prefix: string): void {
     if (!Number.isInteger(t.pendingTimeoutSeconds) || t.pendingTimeoutSeconds <= 0) throw bad("pendingTimeoutSeconds", "must be a positive integer");
   }
   (t.accounts ?? []).forEach((s, i) => validateSpec(s, `${i}`));
+  if (t.linked !== undefined) {
+    if (!Array.isArray(t.linked) || t.linked.length > MAX_LINKED) throw bad("linked", `at most ${MAX_LINKED} linked transactions`);
+    if (t.linked.length > 0 && t.pending) throw bad("linked", "a pending transaction links none");
+    t.linked.forEach((l, j) => {
+      const at = `${prefix}linked.${j}.`;
+      validateInput(l, at);
+      if (l.pending) throw bad(`linked.${j}.pending`, "a linked transaction is posted, not pending");
+      if (l.attachment !== undefined) throw bad(`linked.${j}.attachment`, "only the first transaction carries an attachment");
+      if (l.linked !== undefined) throw bad(`linked.${j}.linked`, "linked transactions link no others");
+    });
+  }
 }
 
 /** Page size of the listing APIs: 50 unless given, 1-1000. */

@@ -158,6 +158,67 @@ describe.each(kinds)("ledger on %s", (kind) => {
     });
   });
 
+  describe("linked transactions", () => {
+    const at = (iso: string) => new Date(iso);
+    it("books a post and its linked transactions in one commit, in order, each at its own instant", async () => {
+      tick();
+      const avail = (await ledger.balance(SELLER, "USD")).available;
+      // The payout spends what the capture brings: it can only be booked on the state the capture left.
+      const linkedPayout = { ...payout("link-1:out", avail + 900n), effectiveAt: at("2025-12-31T00:00:00Z"), metadata: { part: "payout" } };
+      const r = await ledger.post({ ...capture("link-1", 1_000n, 100n), linked: [linkedPayout] });
+      expect(r.status).toBe("created");
+      const next = await ledger.getTransaction(String(BigInt(r.transaction.id) + 1n));
+      expect(next?.idempotencyKey).toBe("link-1:out");
+      expect(next?.effectiveAt.toISOString()).toBe("2025-12-31T00:00:00.000Z");
+      expect(next?.bookedAt.toISOString()).toBe(r.transaction.bookedAt.toISOString());
+      expect((await ledger.balance(SELLER, "USD")).available).toBe(0n);
+      // A replay answers the first transaction; another linked body is another request.
+      const again = await ledger.post({ ...capture("link-1", 1_000n, 100n), linked: [linkedPayout] });
+      expect(again.status).toBe("exists");
+      expect(again.transaction.id).toBe(r.transaction.id);
+      expect(await code(ledger.post({ ...capture("link-1", 1_000n, 100n), linked: [{ ...linkedPayout, postings: payout("x", 1n).postings }] }))).toBe(
+        "ENT_LEDGER_IDEMPOTENCY_CONFLICT",
+      );
+      expect(await code(ledger.post(capture("link-1", 1_000n, 100n)))).toBe("ENT_LEDGER_IDEMPOTENCY_CONFLICT");
+      expect((await ledger.verifyChain()).ok).toBe(true);
+    });
+
+    it("books none of them when one cannot be booked, and the batch's other items still commit", async () => {
+      tick();
+      const before = await ledger.balance(SELLER, "USD");
+      const keyed = await ledger.post(capture("link-used", 5n));
+      const rs = await ledger.postBatch([
+        // The linked payout takes more than the capture leaves.
+        { ...capture("link-2", 300n), linked: [payout("link-2:out", before.available + 5n + 301n)] },
+        // A linked key already in the journal.
+        { ...capture("link-3", 300n), linked: [payout("link-used", 1n)] },
+        capture("link-4", 7n),
+        // The same key twice in one group.
+        { ...capture("link-5", 300n), linked: [payout("link-5:out", 1n), payout("link-5:out", 1n)] },
+      ]);
+      expect(rs.map((x) => (x.status === "error" ? x.error.code : x.status))).toEqual([
+        "ENT_LEDGER_INSUFFICIENT_FUNDS",
+        "ENT_LEDGER_IDEMPOTENCY_CONFLICT",
+        "created",
+        "ENT_LEDGER_IDEMPOTENCY_CONFLICT",
+      ]);
+      const booked = await db.sql.q<Array<{ idempotency_key: string }>>(`SELECT "idempotency_key" FROM "ledger_transactions" WHERE "idempotency_key" LIKE 'link-%' ORDER BY "id"`);
+      expect(booked.map((x) => x.idempotency_key)).toEqual(["link-1", "link-1:out", "link-used", "link-4"]);
+      expect((await ledger.balance(SELLER, "USD")).posted).toBe(before.posted + 5n + 7n);
+      expect(keyed.status).toBe("created");
+    });
+
+    it("refuses a linked transaction that is pending, attached or links others, naming it", async () => {
+      const bad = async (l: TransactionInput, field: string) => {
+        const e = await ledger.post({ ...capture("link-6", 1n), linked: [capture("link-6:a", 1n), l] }).catch((x: unknown) => x);
+        expect(isAppError(e) && e.fields?.[0]?.field).toBe(field);
+      };
+      await bad(payout("link-6:b", 1n, true), "linked.1.pending");
+      await bad({ ...capture("link-6:b", 1n), linked: [] }, "linked.1.linked");
+      await bad({ ...capture("link-6:b", 1n), postings: [] }, "linked.1.postings");
+    });
+  });
+
   describe("negative balance constraint", () => {
     it("refuses to take a seller below zero but lets other items of the batch commit", async () => {
       tick();
