@@ -37,6 +37,7 @@ import {
   type FeeBearer,
   type FeeSchedule,
   type FxLeg,
+  type LinkedPlan,
   type Lines,
   type PostingPlan,
   type RateEvidence,
@@ -797,8 +798,12 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
   let released = 0n;
   let taxesTaken: TaxParts | undefined;
 
-  const mainBucket = b.sellerBucket === "held" && !capture.released ? "held" : "available";
-  const reserveBucket = capture.reserveReleased ? "available" : "reserve";
+  // Where the seller's proceeds were at the event's instant, not at its booking: a refund effective
+  // before its order's release was booked after it is still taken from `held` (bucketCorrections).
+  const at = event.occurredAt;
+  const mainBucket = b.sellerBucket === "held" && !releasedBy(capture.releasedAt, at) ? "held" : "available";
+  const reserveBucket = releasedBy(capture.reserveReleasedAt, at) ? "available" : "reserve";
+  let linked: LinkedPlan[] = [];
 
   switch (event.type) {
     case "refund":
@@ -924,6 +929,15 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       // buyer's money the lines add up to the gross (above) and there is none.
       fxDifference = legs.net(USD);
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
+      // Taken from a bucket a release booked before it had already emptied at the release's instant:
+      // the release moved this much too much, and gives it back there.
+      const key = eventKey(event.gateway, event.gatewayEventId);
+      linked = [
+        ...(mainBucket === "held" && capture.releasedAt !== null ? bucketCorrection(event, capture, "held", lines.sellerMain, capture.releasedAt, `${key}:rebucket:held`) : []),
+        ...(reserveBucket === "reserve" && capture.reserveReleasedAt !== null
+          ? bucketCorrection(event, capture, "reserve", lines.sellerReserve, capture.reserveReleasedAt, `${key}:rebucket:reserve`)
+          : []),
+      ];
       break;
     }
     case "fee_adjustment": {
@@ -942,7 +956,11 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       break;
     }
     case "release": {
-      released = b.lines.sellerMain - capture.reversedLines.sellerMain;
+      // What was held at the release's instant: less only what follow-ups effective by then took
+      // back. One effective after it but booked before it was taken from `held`, which the release
+      // has emptied by then: it is moved to `available`'s charge at its own instant.
+      released = b.lines.sellerMain - takenBefore(capture, at, "sellerMain");
+      linked = laterMoves(capture, at, "held").flatMap((m) => bucketCorrection(event, capture, "held", m.sellerMain, m.at, `${eventKey(event.gateway, event.gatewayEventId)}:rebucket:${m.journalTransactionId}`));
       if (b.sellerBucket !== "held" || capture.released || released <= 0n) {
         throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no held proceeds to release`, {
           fields: [{ field: "originalEventId", message: "must name a POP capture whose proceeds are still held" }],
@@ -953,7 +971,8 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       break;
     }
     case "reserve_release": {
-      released = b.lines.sellerReserve - capture.reversedLines.sellerReserve;
+      released = b.lines.sellerReserve - takenBefore(capture, at, "sellerReserve");
+      linked = laterMoves(capture, at, "reserve").flatMap((m) => bucketCorrection(event, capture, "reserve", m.sellerReserve, m.at, `${eventKey(event.gateway, event.gatewayEventId)}:rebucket:${m.journalTransactionId}`));
       if (capture.reserveReleased || released <= 0n) {
         throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no reserve to release`, {
           fields: [{ field: "originalEventId", message: "must name a capture whose reserve is still held" }],
@@ -993,8 +1012,60 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
     effectiveAt: event.occurredAt,
     breakdown,
     refundedDelta,
+    ...(linked.length === 0 ? {} : { linked }),
   };
 }
+
+/** Whether a release effective at `releasedAt` (null: none booked) had happened by `at`. */
+function releasedBy(releasedAt: Date | null, at: Date): boolean {
+  return releasedAt !== null && releasedAt.getTime() <= at.getTime();
+}
+
+/**
+ * What the follow-ups effective by `at` took back of one of the seller's lines. At the same instant
+ * as a release the order is the booking order, both ways: these were booked before it.
+ */
+function takenBefore(capture: CaptureState, at: Date, line: "sellerMain" | "sellerReserve"): bigint {
+  return capture.sellerMoves.reduce((sum, m) => (m.at.getTime() <= at.getTime() ? sum + m[line] : sum), 0n);
+}
+
+/** The follow-ups effective after `at` that were booked on `bucket` (before a release at `at` was). */
+function laterMoves(capture: CaptureState, at: Date, bucket: "held" | "reserve"): CaptureState["sellerMoves"] {
+  return capture.sellerMoves.filter((m) => m.at.getTime() > at.getTime() && (bucket === "held" ? m.sellerBucket === "held" : m.reserveBucket === "reserve"));
+}
+
+/**
+ * The move of `amount` (signed as the follow-up's line: positive is taken from the seller) from the
+ * seller's `available` to `bucket` at `at`, booked with the event that needs it: the seller's
+ * balances by effective instant then say where the proceeds were, the totals unchanged.
+ */
+function bucketCorrection(event: SettlementEvent, capture: CaptureState, bucket: "held" | "reserve", amount: bigint, at: Date, idempotencyKey: string): LinkedPlan[] {
+  if (amount === 0n) return [];
+  const P = capture.breakdown.payoutCurrency;
+  const legs = new Legs();
+  legs.debit(Accounts.seller(event.sellerId, "available"), P, amount);
+  legs.credit(Accounts.seller(event.sellerId, bucket), P, amount);
+  return [
+    {
+      idempotencyKey,
+      postings: legs.postings(),
+      metadata: {
+        kind: BUCKET_CORRECTION_KIND,
+        settlementId: event.settlementId,
+        sellerId: event.sellerId,
+        gateway: event.gateway,
+        gatewayEventId: event.gatewayEventId,
+        captureKey: capture.key,
+        bucket,
+      },
+      description: `${bucket} of ${event.settlementId} at ${at.toISOString()}, booked with ${event.type} ${event.gatewayEventId}`,
+      effectiveAt: at,
+    },
+  ];
+}
+
+/** The journal metadata `kind` of a move between a seller's buckets booked with a later event (bucketCorrection). */
+export const BUCKET_CORRECTION_KIND = "bucket_correction";
 
 /**
  * The USD parts of a follow-up's net, as a capture's add up to its net: the fee lines, and for an agent
@@ -1042,6 +1113,9 @@ export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState
     reversedLines: zeroLines(),
     released: false,
     reserveReleased: false,
+    releasedAt: null,
+    reserveReleasedAt: null,
+    sellerMoves: [],
     chargebacks: {},
     feesCharged: cap.event.gatewayFee,
     sellerFeesUsd: 0n,
@@ -1052,10 +1126,21 @@ export function captureStateOf(chain: readonly SettlementRecord[]): CaptureState
     s.feesCharged += r.event.gatewayFee;
     s.sellerFeesUsd += r.breakdown.gatewayFee.usd;
     if (t === "refund" && r.event.returnReason === "supplier_defect") s.supplierRefunded += r.refundedDelta;
-    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal")
+    if (t === "refund" || t === "chargeback" || t === "chargeback_reversal") {
       s.reversedLines = addLines(s.reversedLines, r.breakdown.lines);
-    if (t === "release") s.released = true;
-    if (t === "reserve_release") s.reserveReleased = true;
+      const { sellerMain, sellerReserve } = r.breakdown.lines;
+      if (sellerMain !== 0n || sellerReserve !== 0n) {
+        s.sellerMoves.push({ journalTransactionId: r.journalTransactionId, at: r.event.occurredAt, sellerMain, sellerReserve, sellerBucket: r.breakdown.sellerBucket, reserveBucket: r.breakdown.reserveBucket });
+      }
+    }
+    if (t === "release") {
+      s.released = true;
+      s.releasedAt = r.event.occurredAt;
+    }
+    if (t === "reserve_release") {
+      s.reserveReleased = true;
+      s.reserveReleasedAt = r.event.occurredAt;
+    }
     if (t === "chargeback") s.chargebacks[r.event.gatewayEventId] = { amount: r.event.amount, reversed: 0n };
     if (t === "chargeback_reversal") {
       const cb = s.chargebacks[r.event.originalEventId ?? ""];

@@ -119,7 +119,7 @@ const CONFIG_REFRESH_MS = 750;
 function withAccounts(input: TransactionInput): TransactionInput {
   const seen = new Map<string, AccountSpec>();
   for (const p of input.postings) seen.set(`${p.account}\u0000${p.currency}`, accountSpec(p.account, p.currency));
-  return { ...input, accounts: [...seen.values()] };
+  return { ...input, accounts: [...seen.values()], ...(input.linked === undefined ? {} : { linked: input.linked.map(withAccounts) }) };
 }
 
 /** The record to store for a planned event, and the journal request it carries (the one place both are built). */
@@ -140,6 +140,7 @@ function recordOf(
       metadata: plan.metadata,
       description: plan.description,
       effectiveAt: plan.effectiveAt,
+      ...(plan.linked === undefined ? {} : { linked: plan.linked }),
     },
   };
 }

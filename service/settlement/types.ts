@@ -374,12 +374,41 @@ export interface CaptureState {
   reversedLines: Lines;
   released: boolean;
   reserveReleased: boolean;
+  /** The effective instants of the release of the held proceeds and of the reserve (null: not released). */
+  releasedAt: Date | null;
+  reserveReleasedAt: Date | null;
+  /** The follow-ups that moved the seller's proceeds: when, how much, and from which buckets (their records'). */
+  sellerMoves: SellerMove[];
   /** Per chargeback event id: amount charged back and amount reversed so far. */
   chargebacks: Record<string, { amount: bigint; reversed: bigint }>;
   /** The gateway fees booked on the order so far in its currency: the capture's, every follow-up's and every adjustment (signed). */
   feesCharged: bigint;
   /** What the follow-ups charged the seller for gateway fees in USD (signed: a credit-back is negative), beside the capture's recovery line. */
   sellerFeesUsd: bigint;
+}
+
+/** A follow-up's move of the seller's proceeds (CaptureState.sellerMoves). */
+export interface SellerMove {
+  /** The follow-up's journal transaction (what names its correction). */
+  journalTransactionId: string;
+  at: Date;
+  sellerMain: bigint;
+  sellerReserve: bigint;
+  sellerBucket: Breakdown["sellerBucket"];
+  reserveBucket: Breakdown["reserveBucket"];
+}
+
+/**
+ * A transaction booked with an event's, all or none (TransactionInput.linked): a move between the
+ * seller's buckets at another instant than the event's, so that balances by effective instant say
+ * where the proceeds were (plan.ts bucketCorrections).
+ */
+export interface LinkedPlan {
+  idempotencyKey: string;
+  postings: PostingInput[];
+  metadata: Record<string, string>;
+  description: string;
+  effectiveAt: Date;
 }
 
 export interface PostingPlan {
@@ -391,6 +420,8 @@ export interface PostingPlan {
   breakdown: Breakdown;
   /** Change of the capture's refunded total (signed) caused by this event. */
   refundedDelta: bigint;
+  /** Booked with it, all or none (none: absent). */
+  linked?: LinkedPlan[];
 }
 
 
