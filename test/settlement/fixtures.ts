@@ -47,8 +47,9 @@ export function followUp(type: SettlementEvent["type"], id: string, over: Partia
 
 /** A capture's state after a list of follow-up plans: what the service derives from its records (captureStateOf). */
 export function stateOf(cap: SettlementEvent, capPlan: PostingPlan, followUps: Array<{ event: SettlementEvent; plan: PostingPlan }> = []): CaptureState {
-  const record = (event: SettlementEvent, plan: PostingPlan) => ({ eventKey: plan.idempotencyKey, event, breakdown: plan.breakdown, refundedDelta: plan.refundedDelta }) as SettlementRecord;
-  return captureStateOf([record(cap, capPlan), ...followUps.map((f) => record(f.event, f.plan))]);
+  const record = (event: SettlementEvent, plan: PostingPlan, i: number) =>
+    ({ eventKey: plan.idempotencyKey, event, breakdown: plan.breakdown, refundedDelta: plan.refundedDelta, journalTransactionId: String(i + 1) }) as SettlementRecord;
+  return captureStateOf([record(cap, capPlan, 0), ...followUps.map((f, i) => record(f.event, f.plan, i + 1))]);
 }
 
 /** Postings as "D|C account currency amount" strings, sorted, for exact comparison. */
