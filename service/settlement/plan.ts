@@ -42,6 +42,7 @@ import {
   type PostingPlan,
   type RateEvidence,
   type Seller,
+  type SellerMove,
   type SettlementEvent,
   type SettlementRecord,
   type TaxBaseFigures,
@@ -799,7 +800,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
   let taxesTaken: TaxParts | undefined;
 
   // Where the seller's proceeds were at the event's instant, not at its booking: a refund effective
-  // before its order's release was booked after it is still taken from `held` (bucketCorrections).
+  // before its order's release but booked after it is still taken from `held` (bucketCorrection).
   const at = event.occurredAt;
   const mainBucket = b.sellerBucket === "held" && !releasedBy(capture.releasedAt, at) ? "held" : "available";
   const reserveBucket = releasedBy(capture.reserveReleasedAt, at) ? "available" : "reserve";
@@ -931,11 +932,10 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
       // Taken from a bucket a release booked before it had already emptied at the release's instant:
       // the release moved this much too much, and gives it back there.
-      const key = eventKey(event.gateway, event.gatewayEventId);
       linked = [
-        ...(mainBucket === "held" && capture.releasedAt !== null ? bucketCorrection(event, capture, "held", lines.sellerMain, capture.releasedAt, `${key}:rebucket:held`) : []),
+        ...(mainBucket === "held" && capture.releasedAt !== null ? bucketCorrection(event, capture, "held", lines.sellerMain, capture.releasedAt, rebucketKey(event, "held")) : []),
         ...(reserveBucket === "reserve" && capture.reserveReleasedAt !== null
-          ? bucketCorrection(event, capture, "reserve", lines.sellerReserve, capture.reserveReleasedAt, `${key}:rebucket:reserve`)
+          ? bucketCorrection(event, capture, "reserve", lines.sellerReserve, capture.reserveReleasedAt, rebucketKey(event, "reserve"))
           : []),
       ];
       break;
@@ -960,7 +960,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       // back. One effective after it but booked before it was taken from `held`, which the release
       // has emptied by then: it is moved to `available`'s charge at its own instant.
       released = b.lines.sellerMain - takenBefore(capture, at, "sellerMain");
-      linked = laterMoves(capture, at, "held").flatMap((m) => bucketCorrection(event, capture, "held", m.sellerMain, m.at, `${eventKey(event.gateway, event.gatewayEventId)}:rebucket:${m.journalTransactionId}`));
+      linked = laterMoves(capture, at, "held").flatMap((m) => bucketCorrection(event, capture, "held", m.sellerMain, m.at, rebucketKey(event, m)));
       if (b.sellerBucket !== "held" || capture.released || released <= 0n) {
         throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no held proceeds to release`, {
           fields: [{ field: "originalEventId", message: "must name a POP capture whose proceeds are still held" }],
@@ -972,7 +972,7 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
     }
     case "reserve_release": {
       released = b.lines.sellerReserve - takenBefore(capture, at, "sellerReserve");
-      linked = laterMoves(capture, at, "reserve").flatMap((m) => bucketCorrection(event, capture, "reserve", m.sellerReserve, m.at, `${eventKey(event.gateway, event.gatewayEventId)}:rebucket:${m.journalTransactionId}`));
+      linked = laterMoves(capture, at, "reserve").flatMap((m) => bucketCorrection(event, capture, "reserve", m.sellerReserve, m.at, rebucketKey(event, m)));
       if (capture.reserveReleased || released <= 0n) {
         throw SettlementErrors.nothingToRelease(`capture ${capture.key} has no reserve to release`, {
           fields: [{ field: "originalEventId", message: "must name a capture whose reserve is still held" }],
@@ -1062,6 +1062,14 @@ function bucketCorrection(event: SettlementEvent, capture: CaptureState, bucket:
       effectiveAt: at,
     },
   ];
+}
+
+/**
+ * A correction's key: the event's, and the bucket (a follow-up's, one per bucket) or the follow-up it
+ * re-charges (a release's, one per follow-up; its journal id keeps the key short).
+ */
+function rebucketKey(event: SettlementEvent, of: "held" | "reserve" | SellerMove): string {
+  return `${eventKey(event.gateway, event.gatewayEventId)}:rebucket:${typeof of === "string" ? of : of.journalTransactionId}`;
 }
 
 /** The journal metadata `kind` of a move between a seller's buckets booked with a later event (bucketCorrection). */

@@ -401,7 +401,7 @@ export interface SellerMove {
 /**
  * A transaction booked with an event's, all or none (TransactionInput.linked): a move between the
  * seller's buckets at another instant than the event's, so that balances by effective instant say
- * where the proceeds were (plan.ts bucketCorrections).
+ * where the proceeds were (plan.ts bucketCorrection).
  */
 export interface LinkedPlan {
   idempotencyKey: string;
