@@ -191,6 +191,9 @@ export function pgSqlRunner(pool: pg.Pool): SqlRunner {
   return pgRunner(pool, pool);
 }
 
+/** The permanent "error" listener of a pooled connection (createPool). */
+function ignoreConnectionError(): void {}
+
 /** The server answered a statement with an error: the connection is at ReadyForQuery again, fit for the next one. */
 function isServerAnswer(e: unknown): boolean {
   return e instanceof pg.DatabaseError && e.severity !== "FATAL" && e.severity !== "PANIC";
@@ -250,6 +253,12 @@ type QueryWithCallback = (
  */
 export function createPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config);
+  // A connection's "error" event with no listener is thrown and ends the process. pg-pool listens
+  // only while a client is idle: from checkout on, the holder must, and between a checkout and the
+  // holder's listener (or for a holder that never adds one) a terminated backend's 57P01 took a
+  // whole instance down during a failover. Every client keeps this listener for life; the holder's
+  // own still sees the fault, and its statements fail with it.
+  pool.on("connect", (client) => client.on("error", ignoreConnectionError));
   const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   const query = (...args: unknown[]): unknown => {
     if (args.some((a) => typeof a === "function")) return poolQuery(...args);

@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import { isTransient, sqlState } from "../../service/db/errors.js";
+import { createPool } from "../../service/db/sql.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabase, testDatabaseKinds, type TestDatabase } from "../support/db.js";
 
@@ -201,6 +202,25 @@ describe.runIf(kinds.includes("postgres"))("db pool connections on postgres", ()
       expect(await backend()).not.toBe(next);
     } finally {
       await killer.end();
+    }
+  });
+
+  it("survives a checked-out connection's loss when its holder listens for nothing (the process is not ended by the error event)", async () => {
+    const pool = createPool({ connectionString: db.url!, max: 1 });
+    const killer = new pg.Client({ connectionString: db.url! });
+    await killer.connect();
+    try {
+      // As Prisma's adapter or withClient hold one between pool.connect() and their own listener.
+      const held = await pool.connect();
+      expect(held.listenerCount("error")).toBeGreaterThan(0);
+      const ended = new Promise<void>((resolve) => held.once("end", () => resolve()));
+      await killer.query(`SELECT pg_terminate_backend($1)`, [(held as unknown as { processID: number }).processID]);
+      await ended;
+      held.release(new Error("lost"));
+      expect((await pool.query<{ one: number }>(`SELECT 1 AS one`)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await killer.end();
+      await pool.end();
     }
   });
 
