@@ -12,7 +12,7 @@
 import type { SqlRunner } from "../db/sql.js";
 import type { AcquireResult, LeaseStorePort } from "../leader/lease-store.js";
 import { batchFromRow, payoutFromRow, type BatchRow, type PayoutRow, type StoredPayout } from "./repository.js";
-import type { PayoutBatch } from "./types.js";
+import type { PayoutBatch, VaultState } from "./types.js";
 
 const STATE = "default";
 
@@ -114,11 +114,33 @@ export class PlannerRepository {
     return r?.last_planned_at ?? null;
   }
 
-  async markPlanned(fence: Fence): Promise<void> {
+  /** Ends a run: its time, and what it found of the vault (the /metrics gauges), under its lease. */
+  async markPlanned(fence: Fence, vault: VaultState): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await fence(tx);
-      await tx.q(`UPDATE payout_state SET last_planned_at = now() WHERE name = $1`, STATE);
+      await tx.q(
+        `UPDATE payout_state SET last_planned_at = now(), vault_paused = $2, vault_budget = $3, vault_due = $4, capacity_skipped = $5 WHERE name = $1`,
+        STATE,
+        vault.paused,
+        vault.budget,
+        vault.due,
+        vault.capacitySkipped,
+      );
     });
+  }
+
+  /** The last run's time and what it found of the vault; null before any run has planned. */
+  async lastRun(): Promise<{ at: Date; vault: VaultState } | null> {
+    const [r] = await this.sql.q<Array<{ last_planned_at: Date | null; vault_paused: boolean | null; vault_budget: string | null; vault_due: string | null; capacity_skipped: number | null }>>(
+      `SELECT last_planned_at, vault_paused, vault_budget::text AS vault_budget, vault_due::text AS vault_due, capacity_skipped FROM payout_state WHERE name = $1`,
+      STATE,
+    );
+    // A run of a version before these columns left them null: its figures are unknown, not zero.
+    if (r === undefined || r.last_planned_at === null || r.vault_paused === null) return null;
+    return {
+      at: r.last_planned_at,
+      vault: { paused: r.vault_paused, budget: BigInt(r.vault_budget ?? "0"), due: BigInt(r.vault_due ?? "0"), capacitySkipped: Number(r.capacity_skipped ?? 0) },
+    };
   }
 
   /**

@@ -12,7 +12,8 @@
  * verify the lease (holder and token) first, and the reserve's posting checks its local deadline;
  * a run that lost its lease stops with ENT_PAYOUT_PLANNER_LEASE_LOST and records nothing more.
  * Per run: the reserves a crash (or a dead run) left unbooked are posted first, so no balance read
- * below can miss an earlier reservation; each batch is recorded with its payouts and their exact
+ * below can miss an earlier reservation; a paused vault gets no batch (its due sellers are skipped
+ * as `vault_paused`); what the run found of the vault is stamped with `last_planned_at` (VaultState); each batch is recorded with its payouts and their exact
  * ledger requests in one transaction, then its pending reserves are posted (`payout:<id>:reserve`,
  * one whoever posts it).
  */
@@ -32,7 +33,7 @@ import { Mutex } from "../concurrency.js";
 import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate, type Conversion } from "./plan.js";
 import { PLANNER_LEASE, type NewPayout, type PlannerRepository } from "./planner-repository.js";
 import type { Reserves } from "./reserves.js";
-import type { PayoutBatch, PayoutChain, PayoutFxService, PayoutHooks, PayoutLog, PlanResult, SkippedSeller } from "./types.js";
+import type { PayoutBatch, PayoutChain, PayoutFxService, PayoutHooks, PayoutLog, PlanResult, SkippedSeller, VaultState } from "./types.js";
 
 /** A run renews every 2 s: a dead instance's run is taken over 4 to 6 s after it died. */
 export const VAULT_PLANNER_LEASE_MS = 6_000;
@@ -92,6 +93,9 @@ export class PayoutPlanner {
     // balance read below can miss an earlier reservation.
     await reserves.bookUnbooked(lease);
     const stillUnbooked = new Set((await repo.unbooked()).map((p) => p.sellerId));
+    // A paused vault refuses every payout: planning one would only reserve balances for a batch that
+    // fails, again at every interval (an emergency pause should quiet the payer, not feed it).
+    const paused = await this.#o.vault.paused();
 
     const vault = chain.record.contracts.SettlementVault.address;
     const perCent = unitsPerCent(await this.#o.tokenDecimals());
@@ -127,8 +131,16 @@ export class PayoutPlanner {
     // The vault must cover what is planned: its free balance minus what is already in flight
     // (conservative: a mined, not yet final batch is counted in both).
     const budget = (await this.#o.vault.excess()) - (await repo.inFlightTotal(vault));
-    const { fitting, skipped: overCapacity } = fitVault(candidates, budget, this.#o.maxPerBatch * this.#o.maxBatchesPerRun);
+    const { fitting, skipped: overCapacity } = paused
+      ? { fitting: [], skipped: candidates.map((c): SkippedSeller => ({ sellerId: c.sellerId, reason: "vault_paused", detail: `needs ${c.tokenAmount} base units; the vault is paused` })) }
+      : fitVault(candidates, budget, this.#o.maxPerBatch * this.#o.maxBatchesPerRun);
     skipped.push(...overCapacity);
+    const vaultState: VaultState = {
+      paused,
+      budget: budget < 0n ? 0n : budget,
+      due: candidates.reduce((t, c) => t + c.tokenAmount, 0n),
+      capacitySkipped: paused ? 0 : overCapacity.length,
+    };
 
     const batches: PayoutBatch[] = [];
     for (const draft of draftBatches(fitting, this.#o.maxPerBatch)) {
@@ -149,8 +161,8 @@ export class PayoutPlanner {
       await this.#o.hooks?.at?.("intent-recorded", { batchId: inserted.batch.id });
       batches.push(inserted.batch);
     }
-    await repo.markPlanned(fence);
-    return { batches, skipped };
+    await repo.markPlanned(fence, vaultState);
+    return { batches, skipped, vault: vaultState };
   }
 
   /** USD 1:1; any other currency through one FX quote per currency and run, rounded as configured. */

@@ -16,7 +16,7 @@ import { attachSystem } from "../chain/contracts.js";
 import type { IndexerChange } from "../chain/indexer/types.js";
 import { sameAddress } from "../chain/address.js";
 import type { SqlRunner } from "../db/sql.js";
-import { errorSummary, isAppError } from "../errors.js";
+import { isAppError } from "../errors.js";
 import type { AccountStatement, Ledger } from "../ledger/types.js";
 import { availableChange, PayoutAccounts } from "./booking.js";
 import type { RoundingMode } from "../money/index.js";
@@ -32,7 +32,7 @@ import { PayoutStateLeases, PlannerRepository } from "./planner-repository.js";
 import { PayoutRepository, type StoredPayout } from "./repository.js";
 import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
-import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStateSummary, PayoutStatus, PlanResult } from "./types.js";
+import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStateSummary, PayoutStatus, PlanResult, SkippedSeller, VaultState } from "./types.js";
 
 
 export interface PayoutServiceOptions {
@@ -91,6 +91,8 @@ export class PayoutService {
   readonly #log: PayoutLog | undefined;
   readonly #now: () => Date;
   readonly #ledger: Ledger;
+  /** The held-back sellers last logged (`reason:sellerId`, sorted; "" none). */
+  #heldBack = "";
 
   constructor(opts: PayoutServiceOptions) {
     this.#ledger = opts.ledger;
@@ -248,22 +250,28 @@ export class PayoutService {
     return { batches: fresh, skipped: planned.skipped };
   }
 
-  /** One worker step: plan when the interval has passed, then drive batches. */
+  /**
+   * One worker step: plan when the interval has passed, then drive batches. A failed plan does not
+   * stop execution (batches already recorded must still move); its error is thrown after it, to the
+   * worker's loop (service/loop.ts), which logs a node or database outage once when it starts (its
+   * retries at debug) and anything else as an error with its stack. Another planner at work, or a
+   * lost lease (logged by the lease; the next run takes over what this one recorded), is no failure.
+   */
   async tick(): Promise<void> {
+    let failure: { error: unknown } | null = null;
     if (this.#intervalMs > 0) {
       const last = await this.repo.planner.lastPlannedAt();
       if (last === null || this.#now().getTime() - last.getTime() >= this.#intervalMs) {
         try {
           await this.plan({ by: "worker" });
         } catch (e) {
-          // Batches already recorded must still move: a failed plan does not stop execution. A lost
-          // lease is logged by the lease (warn); the next run takes over what this one recorded.
           const code = isAppError(e) ? e.code : null;
-          if (code !== PayoutErrors.plannerBusy.code && code !== PayoutErrors.plannerLeaseLost.code) this.#log?.error({ err: errorSummary(e) }, "payout planning failed; retried next interval");
+          if (code !== PayoutErrors.plannerBusy.code && code !== PayoutErrors.plannerLeaseLost.code) failure = { error: e };
         }
       }
     }
     await this.execute();
+    if (failure !== null) throw failure.error;
   }
 
   /** Index listener: a vault event changed or was rolled back -> follow the batches now. */
@@ -282,7 +290,37 @@ export class PayoutService {
    * ENT_PAYOUT_PLANNER_LEASE_LOST when the run's lease ended under it (it recorded nothing more).
    */
   async plan(opts: { by?: string } = {}): Promise<PlanResult> {
-    return this.#requirePlanner().plan(opts.by ?? "worker");
+    const r = await this.#requirePlanner().plan(opts.by ?? "worker");
+    this.#reportHeldBack(r.skipped);
+    return r;
+  }
+
+  /**
+   * Sellers the vault held back (`vault_capacity`, `vault_paused`) are logged at warn when that set
+   * changes, not at every run: an underfunded or paused vault leaves sellers unpaid until someone
+   * acts, and that must reach the log once. The figures are in /metrics (`lastRun`).
+   */
+  #reportHeldBack(skipped: readonly SkippedSeller[]): void {
+    const held = skipped.filter((x) => x.reason === "vault_capacity" || x.reason === "vault_paused");
+    const key = held.map((x) => `${x.reason}:${x.sellerId}`).sort().join(",");
+    if (key === this.#heldBack) return;
+    this.#heldBack = key;
+    if (held.length === 0) {
+      this.#log?.info({}, "the vault covers every due payout again");
+      return;
+    }
+    const paused = held.some((x) => x.reason === "vault_paused");
+    this.#log?.warn(
+      { reason: paused ? "vault_paused" : "vault_capacity", sellers: held.length, skipped: held.slice(0, 20) },
+      paused
+        ? `the vault is paused: ${held.length} due payout(s) not planned until it is unpaused`
+        : `the vault cannot cover ${held.length} due payout(s) (vault_capacity): fund it, or they wait`,
+    );
+  }
+
+  /** When the last planning run (any instance) ended, and what it found of the vault; null before the first. */
+  lastRun(): Promise<{ at: Date; vault: VaultState } | null> {
+    return this.repo.planner.lastRun();
   }
 
   /** Drives every active batch of the current vault one step (executor.ts). */

@@ -110,13 +110,27 @@ export interface PayoutFilter {
 /** Why a seller got no payout in a run (for the run report and logs). */
 export interface SkippedSeller {
   sellerId: string;
-  reason: "no_destination" | "below_minimum" | "no_account" | "fx_unavailable" | "unbooked_intent" | "vault_capacity" | "zero_after_conversion";
+  reason: "no_destination" | "below_minimum" | "no_account" | "fx_unavailable" | "unbooked_intent" | "vault_capacity" | "vault_paused" | "zero_after_conversion";
   detail?: string;
+}
+
+/** What a planning run found of the vault (token base units); stored with `last_planned_at` for /metrics. */
+export interface VaultState {
+  /** `vault.paused()`: nothing was planned. */
+  paused: boolean;
+  /** `vault.excess()` minus what is in flight, 0 when that is negative. */
+  budget: bigint;
+  /** What the due sellers' payouts came to, whether or not they fit. */
+  due: bigint;
+  /** Sellers skipped as `vault_capacity`. */
+  capacitySkipped: number;
 }
 
 export interface PlanResult {
   batches: PayoutBatch[];
   skipped: SkippedSeller[];
+  /** Absent from a result rebuilt elsewhere (a run's report); the planner always sets it. */
+  vault?: VaultState;
 }
 
 /** What payouts need from the transaction sender (TxSender satisfies it). */

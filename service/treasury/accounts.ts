@@ -7,6 +7,9 @@
  * - `fx:USDC-USD` (clearing, both currencies): USD <-> stablecoin at 1:1 (1 cent = 10^4 base units).
  * - `treasury:bank` (USD, debit-normal): the platform's bank account the vault is funded from; not
  *   tracked elsewhere in the ledger, so it may go negative (by what was moved into the vault).
+ * - `treasury:swept:USDC` (debit-normal asset, never negative): the stablecoin an admin swept out of
+ *   the vault (`ExcessSwept`) and the platform holds, or has in transit, at the sweep's `to` address:
+ *   still the platform's money, no longer in the vault, not yet in the bank.
  *
  * Payouts post to the same accounts (a payout's reserve credits the vault asset, a deferred payout
  * credits the seller's claimable), so they take the codes and specs from here.
@@ -17,6 +20,7 @@ import { STABLECOIN_CURRENCY } from "./stablecoin.js";
 export const TreasuryAccounts = {
   vault: (token: string = STABLECOIN_CURRENCY) => `treasury:vault:${token}`,
   bank: "treasury:bank",
+  swept: (token: string = STABLECOIN_CURRENCY) => `treasury:swept:${token}`,
   claimable: (sellerId: string) => `seller:${sellerId}:claimable`,
   /** Clearing between USD and the stablecoin (the settlement's `fx:<CCY>-USD` convention). */
   stablecoinClearing: (token: string = STABLECOIN_CURRENCY) => `fx:${token}-USD`,
@@ -30,6 +34,10 @@ export function treasuryAccountSpec(code: string, currency: string): AccountSpec
   }
   if (head === "fx") return { code, currency, ownerType: "fx_clearing", ownerId: id ?? code, normalBalance: "debit", allowNegative: true };
   if (code === TreasuryAccounts.bank) return { code, currency, ownerType: "treasury", ownerId: "bank", normalBalance: "debit", allowNegative: true };
+  if (head === "treasury" && id === "swept" && tail !== undefined) {
+    // Only a final sweep puts tokens here, and only an entry for where they went takes them out.
+    return { code, currency, ownerType: "treasury", ownerId: "swept", normalBalance: "debit", allowNegative: false };
+  }
   if (head === "treasury" && id === "vault") {
     // May go negative: the vault can be funded outside this service (the chain's solvency check is
     // the guard that matters); a negative balance is a reconciliation finding, never a lost payout.

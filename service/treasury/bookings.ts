@@ -1,6 +1,6 @@
 /**
- * The journal side of the vault's own events, as pure functions: a funding (`Funded`) and a
- * seller's claim of deferred payouts (`Claimed`). Each transaction balances per currency, and its
+ * The journal side of the vault's own events, as pure functions: a funding (`Funded`), a seller's
+ * claim of deferred payouts (`Claimed`) and an admin's sweep of the surplus (`ExcessSwept`). Each transaction balances per currency, and its
  * idempotency key names the event (`vault:<chainId>:<txHash>:<logIndex>:<kind>`), so booking an
  * event twice returns the first booking.
  */
@@ -8,7 +8,7 @@ import type { TransactionInput } from "../ledger/types.js";
 import { Legs, requireTreasuryAccountSpec, TreasuryAccounts } from "./accounts.js";
 import { unitsPerCent } from "./stablecoin.js";
 
-export type VaultEventKind = "funded" | "claimed";
+export type VaultEventKind = "funded" | "claimed" | "swept";
 
 /** Idempotency key of the booking of one vault event. */
 export function vaultEventKey(chainId: bigint, txHash: string, logIndex: number, kind: VaultEventKind): string {
@@ -47,5 +47,22 @@ export function fundingRequest(f: { chainId: bigint; txHash: string; logIndex: n
     accounts: legs.specs(),
     metadata: { kind: "vault_funded", chainId: f.chainId.toString(), txHash: f.txHash, logIndex: String(f.logIndex), from: f.from },
     description: `vault funded with ${f.amount} ${T} base units`,
+  };
+}
+
+/**
+ * An admin swept the vault's surplus (`ExcessSwept`): the tokens leave the vault asset for
+ * `treasury:swept:USDC`, the platform's stablecoin outside the vault. Not into `treasury:bank`: the
+ * tokens are at `to` (a treasury wallet, an off-ramp), not USD in the bank until someone redeems them.
+ */
+export function sweepRequest(s: { chainId: bigint; txHash: string; logIndex: number; to: string; amount: bigint; tokenCurrency: string }): TransactionInput {
+  const T = s.tokenCurrency;
+  const legs = new Legs(requireTreasuryAccountSpec).debit(TreasuryAccounts.swept(T), T, s.amount).credit(TreasuryAccounts.vault(T), T, s.amount);
+  return {
+    idempotencyKey: vaultEventKey(s.chainId, s.txHash, s.logIndex, "swept"),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: { kind: "vault_swept", chainId: s.chainId.toString(), txHash: s.txHash, logIndex: String(s.logIndex), to: s.to },
+    description: `vault surplus of ${s.amount} ${T} base units swept to ${s.to}`,
   };
 }

@@ -4,8 +4,8 @@
  * outside this module reads it.
  *
  * One row per (chain, transaction, log index). `ledger_tx_id` is null while an event is recorded
- * but not booked (a claim by an address that no seller of ours owes, kept for reconciliation); a
- * later booking fills it in, never replaces it.
+ * but not booked (a claim by an address that no seller of ours owes, kept for reconciliation; a
+ * `transfer_out` finding, never booked); a later booking fills it in, never replaces it.
  */
 import type { SqlRunner } from "../db/sql.js";
 import type { VaultEventKind } from "./bookings.js";
@@ -15,8 +15,9 @@ export interface VaultBookingRecord {
   txHash: string;
   logIndex: number;
   vault: string;
-  kind: VaultEventKind;
-  /** The funder, or the seller address that claimed. */
+  /** A booked event's kind, or `transfer_out`: the token left the vault with no vault event for it (a finding). */
+  kind: VaultEventKind | "transfer_out";
+  /** The funder, the seller address that claimed, or the vault (a sweep, a transfer out). */
   account: string;
   toAddress: string | null;
   amount: bigint;
@@ -36,6 +37,12 @@ export class VaultBookingRepository {
       txHash,
       logIndex,
     );
+    return rows.length > 0;
+  }
+
+  /** True once the event has a row, booked or not (a finding is reported once). */
+  async isRecorded(chainId: bigint, txHash: string, logIndex: number): Promise<boolean> {
+    const rows = await this.sql.q(`SELECT 1 FROM payout_vault_bookings WHERE chain_id = $1 AND tx_hash = $2 AND log_index = $3`, chainId, txHash, logIndex);
     return rows.length > 0;
   }
 

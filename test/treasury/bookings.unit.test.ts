@@ -1,11 +1,11 @@
 /**
- * The treasury's pure parts (service/treasury): the bookings of the vault's funding and of a
- * seller's claim balance per currency and are keyed by their event, the treasury's accounts get
+ * The treasury's pure parts (service/treasury): the bookings of the vault's funding, of a
+ * seller's claim and of an admin's sweep balance per currency and are keyed by their event, the treasury's accounts get
  * their specs, and the stablecoin's decimals are read once and checked.
  */
 import { describe, expect, it } from "vitest";
 import type { TransactionInput } from "../../service/ledger/types.js";
-import { claimRequest, decimalsReader, fundingRequest, Legs, STABLECOIN_CURRENCY, TreasuryAccounts, treasuryAccountSpec, unitsPerCent, vaultEventKey } from "../../service/treasury/index.js";
+import { claimRequest, decimalsReader, fundingRequest, Legs, STABLECOIN_CURRENCY, sweepRequest, TreasuryAccounts, treasuryAccountSpec, unitsPerCent, vaultEventKey } from "../../service/treasury/index.js";
 
 const TX = `0x${"ab".repeat(32)}`;
 
@@ -54,12 +54,23 @@ describe("a claim of deferred payouts (Claimed)", () => {
   });
 });
 
+describe("a sweep of the vault's surplus (ExcessSwept)", () => {
+  it("moves the tokens from the vault asset to the swept stablecoin outside it, keyed by the event", () => {
+    const r = sweepRequest({ chainId: 31337n, txHash: TX, logIndex: 1, to: "0xC0FFEE", amount: 2_500_000_000n, tokenCurrency: STABLECOIN_CURRENCY });
+    expect(r.idempotencyKey).toBe(vaultEventKey(31337n, TX, 1, "swept"));
+    expect(legs(r)).toEqual(["debit treasury:swept:USDC USDC 2500000000", "credit treasury:vault:USDC USDC 2500000000"]);
+    expect(r.metadata).toEqual({ kind: "vault_swept", chainId: "31337", txHash: TX, logIndex: "1", to: "0xC0FFEE" });
+    expectBalanced(r);
+  });
+});
+
 describe("the treasury's accounts", () => {
   it("are a debit-normal vault asset and bank, a never-negative claimable liability, and fx clearing", () => {
     expect(treasuryAccountSpec(TreasuryAccounts.vault(), "USDC")).toEqual({ code: "treasury:vault:USDC", currency: "USDC", ownerType: "treasury", ownerId: "vault", normalBalance: "debit", allowNegative: true });
     expect(treasuryAccountSpec(TreasuryAccounts.bank, "USD")).toMatchObject({ ownerType: "treasury", ownerId: "bank", normalBalance: "debit", allowNegative: true });
     expect(treasuryAccountSpec(TreasuryAccounts.claimable("S-1"), "USDC")).toMatchObject({ ownerType: "seller", ownerId: "S-1", normalBalance: "credit", allowNegative: false });
     expect(treasuryAccountSpec(TreasuryAccounts.stablecoinClearing(), "USD")).toMatchObject({ code: "fx:USDC-USD", ownerType: "fx_clearing", normalBalance: "debit" });
+    expect(treasuryAccountSpec(TreasuryAccounts.swept(), "USDC")).toEqual({ code: "treasury:swept:USDC", currency: "USDC", ownerType: "treasury", ownerId: "swept", normalBalance: "debit", allowNegative: false });
     expect(treasuryAccountSpec("seller:S-1:available", "USD")).toBeNull();
     expect(treasuryAccountSpec("platform:revenue:commission", "USD")).toBeNull();
   });

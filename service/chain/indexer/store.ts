@@ -406,6 +406,7 @@ export class IndexStore {
     if (filter.name !== undefined) add((n) => `"name" = $${n}`, filter.name);
     if (filter.txHash !== undefined) add((n) => `"tx_hash" = $${n}`, filter.txHash.toLowerCase()); // the key's prefix: (cursor_id, tx_hash, ...)
     if (filter.args !== undefined && Object.keys(filter.args).length > 0) add((n) => `"args" @> $${n}::jsonb`, JSON.stringify(filter.args));
+    if (filter.fromBlock !== undefined) add((n) => `"block_number" >= $${n}`, filter.fromBlock);
     const rows = await this.sql.q<EventRow[]>(
       `SELECT ${EVENT_COLUMNS} FROM "chain_index_events" WHERE ${where.join(" AND ")} ORDER BY "block_number", "log_index"`,
       ...params,

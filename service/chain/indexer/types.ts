@@ -44,6 +44,8 @@ export interface EventFilter {
   txHash?: string;
   /** Every given arg must equal (as decoded strings; addresses compared checksummed). */
   args?: Record<string, string>;
+  /** Only events in this block or later (a reader that keeps its own high-water mark). */
+  fromBlock?: bigint;
 }
 
 export interface IndexHead {

@@ -27,6 +27,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * What the last payout planning run (any instance) found of the vault, read from the database at
+   * each scrape: no series before a run has planned. Base units of the payout token (USDC: 10^-6),
+   * as a float (exact below 2^53, 9 billion USDC).
+   */
+  readonly vaultPaused = new Gauge({ name: "entrepot_payout_vault_paused", help: "1 when the last payout planning run found the vault paused (nothing planned: its due sellers skipped as vault_paused)", labelNames: ["vault"], registers: [this.registry] });
+  readonly vaultBudget = new Gauge({
+    name: "entrepot_payout_vault_budget_base_units",
+    help: "The vault's budget at the last payout planning run: excess() minus payouts in flight, in token base units (0 when negative)",
+    labelNames: ["vault"],
+    registers: [this.registry],
+  });
+  readonly payoutsDue = new Gauge({
+    name: "entrepot_payout_due_base_units",
+    help: "What the due sellers' payouts came to at the last payout planning run, whether or not the vault could cover them, in token base units",
+    labelNames: ["vault"],
+    registers: [this.registry],
+  });
+  readonly payoutsHeldBack = new Gauge({
+    name: "entrepot_payout_skipped_vault_capacity",
+    help: "Sellers the last payout planning run skipped as vault_capacity (the vault's budget or the run's cap could not cover them)",
+    labelNames: ["vault"],
+    registers: [this.registry],
+  });
+  readonly lastPlanned = new Gauge({ name: "entrepot_payout_last_planned_timestamp_seconds", help: "When the last payout planning run ended (Unix time): the figures above are as of then", labelNames: ["vault"], registers: [this.registry] });
+  /** Read from the database at each scrape, with a chain configured. */
+  readonly anchoringLag = new Gauge({
+    name: "entrepot_anchoring_lag_transactions",
+    help: "Journal transactions after the last one in a batch seen on chain (journal head minus the last anchored sequence)",
+    labelNames: ["anchor"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "entrepot_" });
   }

@@ -13,6 +13,9 @@
  * outage does not make the instance unready: the API works without the node (chain work waits in
  * the outbox), and taking every instance out of rotation would turn it into a full outage.
  *
+ * `/metrics` also reads, at each scrape and from the database only, what the last payout planning
+ * run found of the vault (paused, budget, due, sellers skipped for capacity) and the anchoring lag.
+ *
  * Readiness also reports the worker lease (`workers`): who holds it, until when, whether this
  * instance does, and "no leader" once it has expired (every ROLE=all/workers instance down:
  * anchoring, payouts and maintenance have stopped). That is the whole deployment's state, not this
@@ -106,10 +109,37 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   }, async (_request, reply) => {
     try {
       app.metrics.workerLease.set((await app.services.leases.status(WORKERS_LEASE))?.live === true ? 1 : 0);
+      await readChainGauges(app);
     } catch {
       // The database does not answer: /readyz says so; the scrape still serves the other metrics.
     }
     const body = await app.metrics.registry.metrics();
     return reply.type(app.metrics.registry.contentType).send(body);
   });
+}
+
+/**
+ * The vault's figures from the last payout planning run and the anchoring lag, from the database
+ * (never the chain node: a scrape must not wait on it), so every instance reports the same.
+ */
+async function readChainGauges(app: FastifyInstance): Promise<void> {
+  const { payouts, anchoring, ledger } = app.services;
+  const m = app.metrics;
+  const vault = payouts?.vaultAddress;
+  if (payouts !== undefined && vault !== undefined) {
+    const run = await payouts.lastRun();
+    if (run !== null) {
+      const labels = { vault: vault.toLowerCase() };
+      m.vaultPaused.set(labels, run.vault.paused ? 1 : 0);
+      m.vaultBudget.set(labels, Number(run.vault.budget));
+      m.payoutsDue.set(labels, Number(run.vault.due));
+      m.payoutsHeldBack.set(labels, run.vault.capacitySkipped);
+      m.lastPlanned.set(labels, run.at.getTime() / 1000);
+    }
+  }
+  if (anchoring !== undefined) {
+    const through = (await anchoring.anchoredThrough()) ?? 0n;
+    const { head } = await ledger.journalPosition(through);
+    m.anchoringLag.set({ anchor: anchoring.anchor.toLowerCase() }, Number(head > through ? head - through : 0n));
+  }
 }

@@ -78,7 +78,14 @@ export const BatchView = Type.Object({
   finalAt: Nullable(Type.String({ format: "date-time" })),
 });
 
-const SkippedView = Type.Object({ sellerId: Type.String(), reason: Type.String(), detail: Type.Optional(Type.String()) });
+const SkippedView = Type.Object({
+  sellerId: Type.String(),
+  reason: Type.String({
+    description:
+      "no_destination, unbooked_intent, no_account, below_minimum, fx_unavailable, zero_after_conversion; vault_capacity: the vault's budget (excess() minus what is in flight) or the run's cap could not cover the payout; vault_paused: the vault is paused, nothing is planned until it is unpaused",
+  }),
+  detail: Type.Optional(Type.String()),
+});
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 const s = (v: bigint | null) => (v === null ? null : v.toString());
