@@ -2,8 +2,8 @@
  * Payouts when things go wrong, on an in-process chain and a real database of each kind:
  * - a reorg drops the executed batch: payouts go back to `sent`, the ledger stays pending, the
  *   sender re-broadcasts the same transaction and the batch finishes, paid once;
- * - the vault is paused: a would-revert batch and a mined-then-reverted batch are `failed`, then
- *   retried with the SAME ids under a new attempt key once unpaused;
+ * - the vault is paused once a batch is planned: a would-revert batch and a mined-then-reverted
+ *   batch are `failed`, then retried with the SAME ids under a new attempt key once unpaused;
  * - an operator cancels a failed batch: its ids are voided on chain (`cancelPayouts`), and once
  *   that is final the reserves are voided and the seller's balance is available again.
  */
@@ -67,10 +67,11 @@ describe.each(kinds)("payout recovery on %s", { timeout: 60_000 }, (kind) => {
 
   it("a batch that would revert (vault paused) fails, and is retried with the same ids once unpaused", async () => {
     const seller = "S-TEST-USD-01";
-    await asPauser().pause().then((t) => t.wait());
     await h.credit(seller, "USD", 3_000n);
     const { batches } = await h.payouts.plan();
     const batch = batches[0]!;
+    // Paused once planned (the planner plans nothing for a paused vault): sending would revert.
+    await asPauser().pause().then((t) => t.wait());
     await h.payouts.execute();
     const failed = (await h.payouts.getBatch(batch.id)).batch;
     expect(failed).toMatchObject({ status: "failed", attempt: 1 });
@@ -123,10 +124,10 @@ describe.each(kinds)("payout recovery on %s", { timeout: 60_000 }, (kind) => {
 
   it("an operator cancels a failed batch: ids voided on chain, then the reserves voided", async () => {
     const seller = "S-TEST-CNY-01";
-    await asPauser().pause().then((t) => t.wait());
     await h.credit(seller, "CNY", 50_000n);
     const { batches } = await h.payouts.plan();
     const batch = batches[0]!;
+    await asPauser().pause().then((t) => t.wait());
     await h.payouts.execute();
     expect((await h.payouts.getBatch(batch.id)).batch.status).toBe("failed");
 
