@@ -161,14 +161,20 @@ export const DATABASE_OUTAGE: OutagePolicy = {
  */
 export type TickResult = void | "again";
 
+/**
+ * `tick` gets a signal aborted when the loop is stopped (a graceful close, the end of a leadership
+ * term): a tick with a long backlog checks it between units of work and returns, so stopping waits
+ * for one unit, not the backlog.
+ */
 export function startLoop(
   name: string,
   intervalMs: number,
-  tick: () => Promise<TickResult>,
+  tick: (stopping: AbortSignal) => Promise<TickResult>,
   log: LoopLog,
   opts: { when?: () => boolean; outage?: OutagePolicy | readonly OutagePolicy[] } = {},
 ): Loop {
   let stopped = false;
+  const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   // The loop's own dependency first: a chain loop's ECONNREFUSED is its node's.
@@ -181,7 +187,7 @@ export function startLoop(
     if (opts.when !== undefined && !opts.when()) return false;
     let again: boolean;
     try {
-      again = (await tick()) === "again";
+      again = (await tick(stopping.signal)) === "again";
     } catch (err) {
       const policy = policies.find((p) => p.is(err));
       if (policy !== undefined) {
@@ -227,6 +233,7 @@ export function startLoop(
   return {
     async stop() {
       stopped = true;
+      stopping.abort();
       clearTimeout(timer);
       await running;
     },

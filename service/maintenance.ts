@@ -31,9 +31,15 @@ export interface MaintenanceTick {
 /** Releases are read a page at a time; a tick keeps paging while pages come back full. */
 const RELEASE_PAGE = 500;
 
+/**
+ * One tick. `more` is asked before each further page of due releases: false (the loop is stopping,
+ * this instance no longer leads) ends the tick after the page in hand, so a backlog of releases
+ * neither holds a graceful close past its grace nor runs on after the leadership term ended.
+ */
 export async function runMaintenanceTick(
   services: { ledger: Pick<Ledger, "expirePending">; settlement: Pick<SettlementService, "releaseDue"> },
   now: Date = new Date(),
+  more: () => boolean = () => true,
 ): Promise<MaintenanceTick> {
   const expiredPending = await services.ledger.expirePending();
   let released = 0;
@@ -56,7 +62,7 @@ export async function runMaintenanceTick(
       count(newReleaseErrorCodes, r.error.code, r.error.message);
     }
     // A page of only errors would come back again: stop and let the next tick (and the log) deal with it.
-    if (page.length < RELEASE_PAGE || page.every((r) => r.status === "error")) break;
+    if (page.length < RELEASE_PAGE || page.every((r) => r.status === "error") || !more()) break;
   }
   return { expiredPending, released, releaseErrors, releaseErrorCodes, newReleaseErrors, newReleaseErrorCodes };
 }
@@ -68,8 +74,9 @@ export function startMaintenance(
   return startLoop(
     "maintenance",
     opts.intervalMs,
-    async () => {
-      const { releaseErrorCodes, newReleaseErrorCodes, ...r } = await runMaintenanceTick(services);
+    async (stopping) => {
+      const more = () => !stopping.aborted && (opts.when?.() ?? true);
+      const { releaseErrorCodes, newReleaseErrorCodes, ...r } = await runMaintenanceTick(services, new Date(), more);
       if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
       // By code, with the first message (which names the event): a count alone does not say what to
       // fix. A refused release is retried with backoff until its cause is fixed: an error once, on its

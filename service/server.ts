@@ -62,9 +62,11 @@ export async function startServer(config: Config, opts: { services?: OpenService
       url,
       log: server.log,
       workers,
+      // HTTP and the workers close together: requests arriving meanwhile are refused at once (503
+      // ENT_HTTP_SHUTTING_DOWN) while the workers finish their ticks and release the lease, within
+      // the one grace period closeOnSignals gives both.
       close: () => (closing ??= (async () => {
-        await workers?.stop();
-        await server.close();
+        await Promise.all([workers?.stop(), server.close()]);
         await services.close();
       })()),
     };

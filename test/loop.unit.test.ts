@@ -159,6 +159,21 @@ describe("startLoop", () => {
     expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(990);
   });
 
+  it("aborts the signal a running tick was given when the loop is stopped, so stop() waits for one unit of its work, not its backlog", async () => {
+    const { log } = recorder();
+    let units = 0;
+    const loop = startLoop("maintenance", 1_000, async (stopping) => {
+      // A backlog of 1,000 units of 5 ms, each checking the signal first.
+      for (let i = 0; i < 1_000 && !stopping.aborted; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+        units++;
+      }
+    }, log);
+    await until(() => units >= 2);
+    await loop.stop();
+    expect(units).toBeLessThan(50);
+  });
+
   it("recognises a node that does not answer through wrappers, and nothing else", () => {
     expect(isNodeUnreachable(refused())).toBe(true);
     expect(isNodeUnreachable(ChainErrors.rpcUnavailable("reading fees"))).toBe(true);

@@ -84,6 +84,19 @@ describe("maintenance tick on pglite", () => {
 });
 
 describe("maintenance tick, refused releases", () => {
+  it("stops paging when asked to (the loop stopping, the term over): a backlog does not hold a graceful close or outlive the leadership", async () => {
+    let calls = 0;
+    const services = {
+      ledger: { expirePending: () => Promise.resolve(0) },
+      // An endless backlog of due releases, 500 a page.
+      settlement: { releaseDue: () => (calls++, Promise.resolve(Array.from({ length: 500 }, () => ({ status: "created" })) as never)) },
+    };
+    let more = 3;
+    const r = await runMaintenanceTick(services, new Date("2025-06-01T00:00:00Z"), () => more-- > 0);
+    expect(calls).toBe(4);
+    expect(r.released).toBe(2_000);
+  });
+
   it("counts them by error code with the first message, and stops paging on a page of only refusals", async () => {
     const refused = (code: string, message: string) => ({ status: "error" as const, error: { code, message } });
     const pages = [
