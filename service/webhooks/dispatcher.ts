@@ -19,6 +19,7 @@
  * nothing claimed): 274-279 -> 290-296 deliveries/s on PostgreSQL (ceiling 320/s). A claim waits
  * 2 ms after the last one (`CLAIM_GAP_MS`).
  */
+import { errorSummary } from "../errors.js";
 import { GroupCommit } from "../group-commit.js";
 import type { TickResult } from "../loop.js";
 import type { SecretBox, Sealed } from "../http/auth/secret-box.js";
@@ -61,13 +62,15 @@ export interface DispatcherOptions {
   /** Events (with their deliveries and attempts) are kept this many days once nothing is open (default 30). */
   retentionDays?: number;
   random?: () => number;
-  log?: { warn(obj: object, msg: string): void };
+  log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void; debug?(obj: object, msg: string): void };
 }
 
 export class WebhookDispatcher {
   readonly #o: Required<Omit<DispatcherOptions, "log">> & Pick<DispatcherOptions, "log">;
   /** Requests in flight, in all, per endpoint and per owner (an outcome being written holds no slot). */
   #requests = 0;
+  /** Outcomes not written since the last one that was (#unrecorded). */
+  #unrecordedRun = 0;
   readonly #perEndpoint = new Map<string, number>();
   readonly #perOwner = new Map<string, number>();
   /** Every attempt until its outcome is written. */
@@ -199,7 +202,7 @@ export class WebhookDispatcher {
       this.#nudge();
     };
     const p = this.#send(c, release)
-      .catch((err: unknown) => this.#o.log?.warn({ err, endpointId: c.endpointId, eventId: c.eventId.toString() }, "webhook outcome not recorded; retried after its lease"))
+      .then(() => this.#recorded(), (err: unknown) => this.#unrecorded(err, c))
       .finally(() => {
         this.#sends.delete(p);
         release();
@@ -208,6 +211,23 @@ export class WebhookDispatcher {
         if ((this.#perEndpoint.get(c.endpointId) ?? 0) < this.#o.maxPerEndpoint && (this.#perOwner.get(c.owner) ?? 0) < this.#o.maxPerOwner) this.#nudge();
       });
     this.#sends.add(p);
+  }
+
+  /**
+   * An outcome that could not be written (the database is away): the delivery is sent again once its
+   * claim lapses. Logged at warn for the first of a run of them, with its reason, and at debug for the
+   * others, so an outage is one line, not one per delivery in flight (README "Logs").
+   */
+  #unrecorded(err: unknown, c: Claimed): void {
+    const fields = { endpointId: c.endpointId, eventId: c.eventId.toString(), reason: errorSummary(err) };
+    if (this.#unrecordedRun++ === 0) this.#o.log?.warn(fields, "webhook outcome not recorded; retried after its lease (further ones at debug until outcomes are recorded again)");
+    else this.#o.log?.debug?.(fields, "webhook outcome not recorded");
+  }
+
+  #recorded(): void {
+    if (this.#unrecordedRun === 0) return;
+    this.#o.log?.info?.({ unrecorded: this.#unrecordedRun }, "webhook outcomes are recorded again");
+    this.#unrecordedRun = 0;
   }
 
   /** A slot freed or an outcome written: the tick claims again (now, or after the turn it is in). */

@@ -107,6 +107,31 @@ describe.each(kinds)("the webhook dispatcher on %s", (kind) => {
     expect(warnings[0]!.msg).toMatch(/set WEBHOOK_ALLOW_PRIVATE=true/);
   });
 
+  it("logs outcomes it cannot write (the database away) once at warn, the rest at debug, and once at info when they are written again", async () => {
+    /** Outcome writes fail (a lost connection) until `back`. */
+    class FailingStore extends WebhookStore {
+      back = false;
+      override async record(outcomes: readonly Outcome[]): Promise<void> {
+        if (!this.back) throw Object.assign(new Error("Connection terminated unexpectedly"), { code: "57P01" });
+        await super.record(outcomes);
+      }
+    }
+    const store = new FailingStore(db.sql);
+    for (let i = 0; i < 6; i++) await emit(store, `order:${i}`);
+    const lines: Array<{ level: string; msg: string }> = [];
+    const at = (level: string) => (_obj: object, msg: string) => void lines.push({ level, msg });
+    const dispatcher = new WebhookDispatcher({ store, box, poster, maxPerEndpoint: 6, leaseMs: 200, log: { warn: at("warn"), info: at("info"), debug: at("debug") } });
+    await dispatcher.tick();
+    await dispatcher.drain();
+    expect(rx.received).toHaveLength(6);
+    expect(lines.map((l) => l.level)).toEqual(["warn", "debug", "debug", "debug", "debug", "debug"]);
+    store.back = true;
+    await sleep(250); // the claims lapse
+    await dispatcher.tick();
+    await dispatcher.drain();
+    expect(lines.slice(6)).toEqual([{ level: "info", msg: "webhook outcomes are recorded again" }]);
+  });
+
   it("keeps an endpoint whose slots are all in use busy for longer than a second in one tick", async () => {
     const store = new WebhookStore(db.sql);
     for (let i = 0; i < 12; i++) await emit(store, `order:${i}`);
