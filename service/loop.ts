@@ -139,6 +139,21 @@ export const CHAIN_HALTED: OutagePolicy = {
   level: "error",
 };
 
+/**
+ * Anchoring halted on a disagreement with the chain only an operator resolves (a batch id taken on
+ * chain by another root, a final batch missing there, an anchoring transaction that reverted):
+ * logged once when it starts, at error, then retried quietly (the operator may fix the cause).
+ */
+export const ANCHOR_HALTED: OutagePolicy = {
+  is: (e) => findInChain(e, (o) => (o["code"] === "ENT_ANCHOR_CHAIN_MISMATCH" || o["code"] === "ENT_ANCHOR_BATCH_REVERTED" ? true : undefined)) === true,
+  what: "the anchored batches",
+  down: "disagree with the chain: anchoring is halted until an operator resolves it (the reason; README, Known limits)",
+  up: "agree with the chain again",
+  code: "ENT_ANCHOR_CHAIN_MISMATCH",
+  fields: (e) => ({ haltCode: findInChain(e, (o) => (typeof o["code"] === "string" && String(o["code"]).startsWith("ENT_ANCHOR_") ? String(o["code"]) : undefined)) }),
+  level: "error",
+};
+
 /** The code of the error a fenced write raises once this instance's worker term has ended (leader/fence.ts). */
 const LEASE_LOST = "ENT_LEADER_LEASE_LOST";
 

@@ -9,7 +9,7 @@
  */
 import type { Config } from "./config.js";
 import { LeaderElector, runFenced } from "./leader/index.js";
-import { CHAIN_HALTED, CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
+import { ANCHOR_HALTED, CHAIN_HALTED, CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
 import { startMaintenance } from "./maintenance.js";
 import type { Services } from "./services.js";
 import type { LogTarget } from "./worker-log.js";
@@ -67,7 +67,7 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
       loops.push(
         startLoop("anchoring", every, async () => {
           await anchoring.tick();
-        }, log, chainOpts),
+        }, log, { when, outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED] }),
       );
     }
     if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, chainOpts));

@@ -9,7 +9,8 @@ import { ChainErrors } from "../service/chain/sender-errors.js";
 import { failureCodes } from "../service/db/errors.js";
 import { LedgerErrors } from "../service/ledger/errors.js";
 import { LeaderErrors } from "../service/leader/errors.js";
-import { CHAIN_HALTED, CHAIN_OUTAGE, isNodeUnreachable, startLoop } from "../service/loop.js";
+import { ANCHOR_HALTED, CHAIN_HALTED, CHAIN_OUTAGE, isNodeUnreachable, startLoop } from "../service/loop.js";
+import { AnchorErrors } from "../service/anchoring/errors.js";
 
 type Line = { level: string; obj: Record<string, unknown>; msg: string };
 
@@ -172,6 +173,22 @@ describe("startLoop", () => {
     await until(() => units >= 2);
     await loop.stop();
     expect(units).toBeLessThan(50);
+  });
+
+  it("anchoring halted on a disagreement with the chain is one error line when it starts, not one per tick", async () => {
+    const { log, lines } = recorder();
+    let n = 0;
+    const loop = startLoop("anchoring", 5, () => {
+      n++;
+      if (n <= 4) return Promise.reject(AnchorErrors.chainMismatch("batch 12 was anchored on chain with root 0xf5d3, not the root this database built"));
+      return Promise.resolve();
+    }, log, { outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED] });
+    await until(() => n >= 5);
+    await loop.stop();
+    expect(lines.filter((l) => l.level === "error")).toHaveLength(1);
+    expect(lines.find((l) => l.level === "error")?.obj).toMatchObject({ loop: "anchoring", code: "ENT_ANCHOR_CHAIN_MISMATCH", haltCode: "ENT_ANCHOR_CHAIN_MISMATCH" });
+    expect(lines.filter((l) => l.level === "debug")).toHaveLength(3);
+    expect(lines.filter((l) => l.level === "info").map((l) => l.msg)).toEqual(["anchoring: the anchored batches agree with the chain again"]);
   });
 
   it("recognises a node that does not answer through wrappers, and nothing else", () => {
