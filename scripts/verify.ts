@@ -1,17 +1,34 @@
 /**
- * `npm run verify -- <proof.json> [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]`
+ * `npm run verify -- <proof.json> --anchor 0x… [--document report.json] [--rpc URL]
+ *   [--min-confirmations N] [--finality-depth N] [--json]`
  *
  * Verifies an anchoring proof (GET /v1/settlements/:id/proof) against any JSON-RPC endpoint, with
- * nothing but the proof file: no database, no deployment record. Prints every check; exits 0 when
- * all pass, 1 when any fails (or the node cannot be reached), 2 on a usage error (bad arguments, a
- * file that cannot be read, is empty, is not JSON, or is the API's problem document instead of a proof).
+ * nothing but the proof file and the trust anchor: the SettlementAnchor address the operator
+ * publishes, given with `--anchor` (or ENTREPOT_ANCHOR). The proof names its contract itself, and
+ * anyone can deploy a SettlementAnchor of their own, so without a pinned address no proof is
+ * VERIFIED. `--document` also checks a period close's report against the anchored digest.
+ *
+ * Prints every check, what the leaf states and what the proof carries unchecked. Exit codes:
+ * 0 VERIFIED (every check passed and the anchoring block is final); 1 NOT VERIFIED (a check failed,
+ * or the node cannot be reached); 2 a usage error (bad arguments, a file that cannot be read, is
+ * empty, is not JSON, or is the API's problem document instead of a proof); 3 VERIFIED, NOT FINAL
+ * (every check passed, but the anchoring block can still be reorganised away); 4 NOT VERIFIED,
+ * contract not pinned (every other check passed, against the contract the proof names).
  */
 import { readFile } from "node:fs/promises";
-import { JsonRpcProvider, Network } from "ethers";
-import { verifyProof, type ProofReport } from "../service/anchoring/proof.js";
+import { isAddress, JsonRpcProvider, Network } from "ethers";
+import { verdictLine, verifyProof, type ProofReport, type ProofVerdict } from "../service/anchoring/proof.js";
 
-const USAGE = "usage: npm run verify -- <proof.json> [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]";
+const USAGE =
+  "usage: npm run verify -- <proof.json> --anchor <SettlementAnchor address> [--document report.json] [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]";
 const DEFAULT_RPC = "http://127.0.0.1:8545";
+/** The service's CHAIN_CONFIRMATIONS default: a block this deep counts as final where the chain's tags are not used. */
+const DEFAULT_FINALITY_DEPTH = 12;
+const PIN_HINT =
+  "Pin the contract: --anchor <address> (or ENTREPOT_ANCHOR=<address>), the SettlementAnchor address the operator publishes, taken from that published source, never from the proof or the server that gave it to you.";
+
+/** Exit codes by verdict (a usage error is 2). */
+const EXIT: Record<ProofVerdict, number> = { verified: 0, failed: 1, "not-final": 3, unpinned: 4 };
 
 class UsageError extends Error {}
 /** A file that holds the API's problem document instead of a proof: exit 2, without the usage line. */
@@ -19,28 +36,37 @@ class NotAProof extends UsageError {}
 
 interface Args {
   file: string;
+  anchor: string | undefined;
+  document: string | undefined;
   rpc: string;
   minConfirmations: number;
   finalityDepth: number;
   json: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
   let file: string | undefined;
   let rpc = DEFAULT_RPC;
+  let anchor = env["ENTREPOT_ANCHOR"] === undefined || env["ENTREPOT_ANCHOR"] === "" ? undefined : env["ENTREPOT_ANCHOR"];
+  let document: string | undefined;
   let minConfirmations = 1;
-  let finalityDepth = 12;
-  let json = false;
   const count = (name: string, v: string | undefined, min: number) => {
     if (v === undefined || !/^\d{1,6}$/.test(v) || Number(v) < min) throw new UsageError(`${name} needs an integer >= ${min}`);
     return Number(v);
   };
+  // The operator's own shell may hold the service's setting: the same depth then counts as final.
+  let finalityDepth = env["CHAIN_CONFIRMATIONS"] === undefined ? DEFAULT_FINALITY_DEPTH : count("CHAIN_CONFIRMATIONS", env["CHAIN_CONFIRMATIONS"], 1);
+  let json = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--rpc") {
       const v = argv[++i];
       if (v === undefined || !/^https?:\/\/\S+$/.test(v)) throw new UsageError("--rpc needs an http(s):// URL");
       rpc = v;
+    } else if (a === "--anchor") anchor = argv[++i] ?? "";
+    else if (a === "--document") {
+      document = argv[++i];
+      if (document === undefined) throw new UsageError("--document needs a file (a period close's report: GET /v1/ledger/periods/:id/report)");
     } else if (a === "--min-confirmations") minConfirmations = count(a, argv[++i], 0);
     else if (a === "--finality-depth") finalityDepth = count(a, argv[++i], 1);
     else if (a === "--json") json = true;
@@ -50,7 +76,8 @@ function parseArgs(argv: string[]): Args {
     else throw new UsageError(`unexpected argument ${a}`);
   }
   if (file === undefined) throw new UsageError("the proof file is missing");
-  return { file, rpc, minConfirmations, finalityDepth, json };
+  if (anchor !== undefined && !isAddress(anchor)) throw new UsageError(`--anchor (or ENTREPOT_ANCHOR) needs a 0x address, got ${JSON.stringify(anchor)}`);
+  return { file, anchor, document, rpc, minConfirmations, finalityDepth, json };
 }
 
 /**
@@ -81,8 +108,17 @@ async function chainIdAt(url: string): Promise<bigint> {
 function print(report: ProofReport, rpc: string): void {
   const width = Math.max(...report.checks.map((c) => c.name.length));
   for (const c of report.checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}`);
+  if (report.facts.length > 0) {
+    console.log(`\nWhat the leaf states${report.ok ? " (bound by the checks above)" : " (NOT established: a check failed)"}:`);
+    const w = Math.max(...report.facts.map((f) => f.name.length));
+    for (const f of report.facts) console.log(`  ${f.name.padEnd(w)}  ${f.value}`);
+  }
+  if (report.unverified.length > 0) {
+    console.log("\nIn the proof but not covered by these checks (the service's word only):");
+    for (const u of report.unverified) console.log(`  ${u.field}: ${u.why}`);
+  }
+  console.log(`\n${verdictLine(report, PIN_HINT)}`);
   const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
-  console.log(failed.length === 0 ? `\nVERIFIED: all ${report.checks.length} checks passed` : `\nNOT VERIFIED: ${failed.length} check(s) failed: ${failed.join(", ")}`);
   // Another chain or no contract: most likely the wrong node, not a forged proof.
   if (failed.includes("chain-id") || failed.includes("contract-code")) {
     console.log(
@@ -92,11 +128,27 @@ function print(report: ProofReport, rpc: string): void {
   }
 }
 
+/** The `--document` file as JSON (a usage error when it cannot be read). */
+async function readJson(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new UsageError(`${file} is not JSON (${what})`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let args: Args;
   let proof: unknown;
+  let document: unknown;
   try {
-    args = parseArgs(argv);
+    args = parseArgs(argv, process.env);
     let text: string;
     try {
       text = await readFile(args.file, "utf8");
@@ -112,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const problem = problemOf(proof);
     if (problem !== null) throw new NotAProof(`${args.file} is not a proof but the API's answer: ${problem}`);
+    if (args.document !== undefined) document = await readJson(args.document, "a period close's report");
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     if (e.message) console.error(`error: ${e.message}`);
@@ -128,10 +181,15 @@ async function main(argv: string[]): Promise<number> {
   // A static network: the provider never polls or retries network detection on its own.
   const provider = new JsonRpcProvider(args.rpc, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
   try {
-    const report = await verifyProof(proof, provider, { minConfirmations: args.minConfirmations, finalityDepth: args.finalityDepth });
+    const report = await verifyProof(proof, provider, {
+      minConfirmations: args.minConfirmations,
+      finalityDepth: args.finalityDepth,
+      ...(args.anchor === undefined ? {} : { anchor: args.anchor }),
+      ...(args.document === undefined ? {} : { document }),
+    });
     if (args.json) console.log(JSON.stringify(report, null, 2));
     else print(report, args.rpc);
-    return report.ok ? 0 : 1;
+    return EXIT[report.verdict];
   } finally {
     provider.destroy();
   }

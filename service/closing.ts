@@ -19,14 +19,13 @@
  * a closed period is refused, and one racing the close is either seen by it or booked after it,
  * effective in the open period (the ledger moves it there).
  */
-import { createHash } from "node:crypto";
 import { AnchorErrors } from "./anchoring/errors.js";
+import { jsonDocumentDigest, PERIOD_CLOSE_DOCUMENT } from "./anchoring/leaf.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
 import type { Ledger, PeriodClose, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
 import type { RevaluationLine, SkippedPosition } from "./settlement/realisation.js";
 
-export const PERIOD_CLOSE_DOCUMENT = "ledger.period_close";
 const REPORT_FORMAT = "entrepot.period_close.v1";
 
 /** What closing needs from anchoring (AnchorService satisfies it). */
@@ -88,9 +87,9 @@ function notRevalued(before: Date, revalueAt: string, left: UnrevaluedPosition[]
   });
 }
 
-/** The report's canonical text (keys in a fixed order by construction) and its digest, 0x-prefixed sha256. */
+/** The report's digest: sha256 of its canonical text, JSON.stringify of it (keys in a fixed order by construction). */
 export function reportDigest(report: PeriodCloseReport): string {
-  return `0x${createHash("sha256").update(JSON.stringify(report), "utf8").digest("hex")}`;
+  return jsonDocumentDigest(report);
 }
 
 function buildReport(close: PeriodClose, tb: TrialBalance): PeriodCloseReport {

@@ -8,12 +8,14 @@ export {
   PROOF_VERSION,
   journalFromJson,
   parseProof,
+  verdictLine,
   verifyProof,
   withoutBatchTotals,
   type AnchorProof,
   type AnchorState,
   type ProofCheck,
   type ProofReport,
+  type ProofVerdict,
   type VerifyOptions,
 } from "./proof.js";
 export * from "./leaf.js";

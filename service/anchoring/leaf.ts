@@ -119,6 +119,18 @@ export const DOCUMENT_LEAF_FIELDS = [
   ["digest", "bytes32"],
 ] as const;
 
+/** The document kind of a period close's report (service/closing.ts), anchored as a document leaf. */
+export const PERIOD_CLOSE_DOCUMENT = "ledger.period_close";
+
+/**
+ * A JSON document's anchored digest (a period close's report): 0x-prefixed sha256 of the UTF-8 text
+ * JSON.stringify writes for it, compact, keys in the object's own order. The service writes the
+ * digest with this function and the verifier recomputes it with it, so the canonical form is one.
+ */
+export function jsonDocumentDigest(doc: unknown): string {
+  return sha256(toUtf8Bytes(JSON.stringify(doc)));
+}
+
 export const JOURNAL_LEAF_ENCODING: string[] = JOURNAL_LEAF_FIELDS.map(([, t]) => t);
 export const JOURNAL_LEAF_ENCODING_V1: string[] = JOURNAL_LEAF_FIELDS_V1.map(([, t]) => t);
 export const DOCUMENT_LEAF_ENCODING: string[] = DOCUMENT_LEAF_FIELDS.map(([, t]) => t);

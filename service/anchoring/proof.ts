@@ -1,8 +1,11 @@
 /**
  * Inclusion proofs: the JSON an auditor keeps (`AnchorProof`), and `verifyProof`, which checks one
- * against any JSON-RPC endpoint using nothing but the proof itself and the contract address in it:
- * no database, no deployment record, no ABI file (ISettlementAnchor's ABI is compiled in, generated
- * at build time).
+ * against any JSON-RPC endpoint using nothing but the proof itself and a trust anchor the verifier
+ * fixes out of band: the SettlementAnchor address the operator publishes (`anchor`). No database,
+ * no deployment record, no ABI file (ISettlementAnchor's ABI is compiled in, generated at build
+ * time). The proof names its contract itself, and anyone can deploy a SettlementAnchor and anchor a
+ * batch of their choosing in it: without a pinned address every other check can pass on such a
+ * contract, so the verdict is then `unpinned`, never `verified`.
  *
  * What a passing report establishes: the leaf is exactly the journal transaction (or document)
  * shown in the proof, bound to this chain, contract and batch; the Merkle path leads from it to the
@@ -10,10 +13,11 @@
  * committed, together with a totals digest whose preimage (journal range, count, per-currency
  * totals with their salt, previous root) the proof carries; the previous root is the one the chain holds for the
  * batch before, so a rewritten or missing batch in between would show; and the transaction is on
- * the canonical chain with the reported number of confirmations.
+ * the canonical chain with the reported number of confirmations. What it does not establish is
+ * listed in the report (`unverified`): fields the proof carries for reading that no check covers.
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { getAddress, ZeroHash, type Provider } from "ethers";
+import { getAddress, isAddress, ZeroHash, type Provider } from "ethers";
 import type { JournalTransaction, Posting } from "../ledger/types.js";
 import { journalToJson, type JournalTransactionJson } from "../ledger/json.js";
 import { ISettlementAnchor__factory } from "../chain/contracts.js";
@@ -23,7 +27,9 @@ import {
   BATCH_FORMATS,
   batchCurrencyTotalsDigest,
   fieldsOf,
+  jsonDocumentDigest,
   journalLeaf,
+  PERIOD_CLOSE_DOCUMENT,
   settlementFactsOf,
   leafEncoding,
   leafFieldsJson,
@@ -45,6 +51,7 @@ export const PROOF_VERSION = 1;
 
 /** Inclusion state of a journal transaction or document (spec §3). */
 export type AnchorState = "unanchored" | "queued" | "submitted" | "observed" | "safe" | "final";
+const ANCHOR_STATES: readonly AnchorState[] = ["unanchored", "queued", "submitted", "observed", "safe", "final"];
 
 export interface AnchorProof {
   format: typeof PROOF_FORMAT;
@@ -223,26 +230,56 @@ export function makeProof(p: {
 // Verification
 
 export interface ProofCheck {
-  /** Stable name: proof-format, leaf-hash, leaf-binding, leaf-content, merkle-proof, batch-digest,
-   *  chain-id, contract-code, root-on-chain, verify-settlement, batch-event, previous-root, confirmations. */
+  /** Stable name: proof-format, leaf-hash, leaf-binding, leaf-content, [document,] merkle-proof,
+   *  batch-digest, trust-anchor, chain-id, contract-code, root-on-chain, verify-settlement,
+   *  batch-event, previous-root, confirmations. */
   name: string;
   ok: boolean;
   detail: string;
 }
 
+/**
+ * `verified`: every check passed against the pinned contract and the anchoring block is final.
+ * `not-final`: the same, but a reorganisation can still remove the anchoring block.
+ * `unpinned`: every check but `trust-anchor` passed, and no contract was pinned: the proof was
+ * checked only against the contract it names itself, which proves nothing about who anchored it.
+ * `failed`: a check failed.
+ */
+export type ProofVerdict = "verified" | "not-final" | "unpinned" | "failed";
+
 export interface ProofReport {
+  /** Every check passed (finality aside: see `verdict`). */
   ok: boolean;
+  verdict: ProofVerdict;
   checks: ProofCheck[];
   /** Confirmations of the anchoring transaction and whether it is final, when it was found. */
   confirmations?: number;
   final?: boolean;
+  /** The contract the proof names (checksummed), when the proof could be read. */
+  contract?: string;
+  /** What the leaf states, by name, for the reader: what the checks bind (when they pass). */
+  facts: Array<{ name: string; value: string }>;
+  /** Fields the proof carries that no check covers, each with why: read them as the service's word. */
+  unverified: Array<{ field: string; why: string }>;
 }
 
 export interface VerifyOptions {
+  /**
+   * The trust anchor: the SettlementAnchor address the verifier fixed out of band (the address the
+   * operator publishes), compared case-insensitively with the proof's. Without it the verdict is
+   * at best `unpinned`.
+   */
+  anchor?: string;
   /** Confirmations required for the `confirmations` check (default 1: mined on the canonical chain). */
   minConfirmations?: number;
-  /** Depth at which a block counts as final on chains without a meaningful `finalized` tag (local chains); default 12. */
+  /** Depth at which a block counts as final on chains without a meaningful `finalized` tag (local chains); default 12, the service's CHAIN_CONFIRMATIONS default. */
   finalityDepth?: number;
+  /**
+   * A period close's report (`ledger.period_close`), or the API's answer holding it (`{report, digest}`
+   * of GET /v1/ledger/periods/:id/report): the `document` check recomputes its digest (sha256 of
+   * JSON.stringify(report), `jsonDocumentDigest`) and compares it with the anchored one.
+   */
+  document?: unknown;
 }
 
 interface ParsedProof {
@@ -289,6 +326,8 @@ export function parseProof(x: unknown): ParsedProof {
   if (p.leaf === null || typeof p.leaf !== "object") throw bad("leaf");
   const leaf = leafFromJson(p.leaf.values);
   hex32(p.leaf.hash, "leaf.hash");
+  if (!Number.isSafeInteger(p.leaf.position) || p.leaf.position < 0) throw bad("leaf.position", "must be a non-negative integer");
+  if (p.leaf.fields === null || typeof p.leaf.fields !== "object") throw bad("leaf.fields");
   if (!Array.isArray(p.proof)) throw bad("proof");
   const proof = p.proof.map((s, i) => hex32(s, `proof[${i}]`));
   const b = p.batch;
@@ -318,8 +357,13 @@ export function parseProof(x: unknown): ParsedProof {
     currencyTotalsDigest: hex32(b.currencyTotalsDigest, "batch.currencyTotalsDigest"),
   };
   const totals = hex32(b.totalsDigest, "batch.totalsDigest");
-  const txHash = p.anchoring?.transactionHash ?? null;
+  const a = p.anchoring;
+  if (a === null || typeof a !== "object") throw bad("anchoring");
+  if (!ANCHOR_STATES.includes(a.state)) throw bad("anchoring.state", `must be one of ${ANCHOR_STATES.join(", ")}`);
+  const txHash = a.transactionHash ?? null;
   if (txHash !== null) hex32(txHash, "anchoring.transactionHash");
+  if (a.blockNumber !== null && (typeof a.blockNumber !== "string" || !INTEGER.test(a.blockNumber))) throw bad("anchoring.blockNumber");
+  if (a.blockHash !== null) hex32(a.blockHash, "anchoring.blockHash");
   if (leaf.type === "journal" && p.journalTransaction === undefined) throw bad("journalTransaction", "is required for a journal leaf");
   if (leaf.type === "document" && (p.document === undefined || p.document === null)) throw bad("document", "is required for a document leaf");
   return { raw: p, chainId, anchor, batchId, root, leaf, proof, preimage, currencyTotals, totalsSalt, totalsDigest: totals, txHash };
@@ -358,8 +402,12 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
   const bound = l.chainId === p.chainId && l.anchor === p.anchor && l.batchId === p.batchId;
   add("leaf-binding", bound, bound ? `chain ${p.chainId}, contract ${p.anchor}, batch ${p.batchId}` : `leaf is bound to chain ${l.chainId}, contract ${l.anchor}, batch ${l.batchId}`);
 
-  // 3. The leaf is exactly what the proof shows was anchored.
-  if (p.leaf.type === "journal") {
+  // 3. The leaf is exactly what the proof shows was anchored: first its own named view (`fields`,
+  // what a person reads), which must say what the hashed values say; then the journal transaction
+  // or document beside it.
+  const view = viewMismatch(p);
+  if (view !== null) add("leaf-content", false, view);
+  else if (p.leaf.type === "journal") {
     let detail: string;
     let ok = false;
     try {
@@ -407,6 +455,7 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
     ...(td === p.totalsDigest ? [] : [`totals digest recomputed ${td}, proof says ${p.totalsDigest}`]),
     ...(journalCount >= 0n && journalCount <= p.preimage.count ? [] : [`journal range ${p.preimage.firstSequence}..${p.preimage.lastSequence} does not fit ${p.preimage.count} leaves`]),
     ...(inRange ? [] : ["the leaf's sequence is outside the batch's journal range"]),
+    ...(BigInt(p.raw.leaf.position) < p.preimage.count ? [] : [`leaf.position ${p.raw.leaf.position} is outside the batch's ${p.preimage.count} leaves`]),
   ];
   add(
     "batch-digest",
@@ -416,6 +465,20 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
       : problems.join("; "),
   );
   return checks;
+}
+
+/** Where the leaf's named view (type, format, fields) differs from its hashed values, or null. */
+function viewMismatch(p: ParsedProof): string | null {
+  const l = p.raw.leaf;
+  if (l.type !== p.leaf.type) return `leaf.type is ${JSON.stringify(l.type)}, the leaf's values are a ${p.leaf.type} leaf`;
+  if (l.format !== p.leaf.leaf.format) return `leaf.format is ${JSON.stringify(l.format)}, the leaf's values say ${JSON.stringify(p.leaf.leaf.format)}`;
+  const fields = leafFieldsJson(p.leaf);
+  for (const name of new Set([...Object.keys(fields), ...Object.keys(l.fields)])) {
+    if (JSON.stringify(l.fields[name]) !== JSON.stringify(fields[name])) {
+      return `leaf.fields.${name} is ${JSON.stringify(l.fields[name]) ?? "missing"}, the leaf's value is ${JSON.stringify(fields[name]) ?? "none"}`;
+    }
+  }
+  return null;
 }
 
 function withheldNote(p: ParsedProof): string {
@@ -460,11 +523,22 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
   try {
     p = parseProof(input);
   } catch (e) {
-    return { ok: false, checks: [{ name: "proof-format", ok: false, detail: message(e) }] };
+    return { ok: false, verdict: "failed", checks: [{ name: "proof-format", ok: false, detail: message(e) }], facts: [], unverified: [] };
   }
   const checks: ProofCheck[] = [{ name: "proof-format", ok: true, detail: `${PROOF_FORMAT} v${PROOF_VERSION}, ${p.leaf.leaf.format}` }];
   checks.push(...offlineChecks(p));
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  if (opts.document !== undefined) add("document", ...documentCheck(p, opts.document));
+
+  // The trust anchor. Everything below reads the contract the proof names; only this check ties
+  // that contract to the operator, through an address the verifier got elsewhere.
+  const pinned = opts.anchor !== undefined && isAddress(opts.anchor) ? getAddress(opts.anchor) : null;
+  if (opts.anchor === undefined) {
+    add("trust-anchor", false, `not pinned: ${p.anchor} is only the address the proof names itself (anyone can deploy a SettlementAnchor and anchor what they like in it)`);
+  } else {
+    const ok = pinned === p.anchor;
+    add("trust-anchor", ok, ok ? `${p.anchor} is the pinned SettlementAnchor` : `the proof names ${p.anchor}, the pinned SettlementAnchor is ${pinned ?? JSON.stringify(opts.anchor)}`);
+  }
   const attempt = async (name: string, fn: () => Promise<{ ok: boolean; detail: string }>) => {
     try {
       const r = await fn();
@@ -515,7 +589,11 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
     if (ev === undefined) return { ok: false, detail: `no BatchAnchored(${p.batchId}) from ${p.anchor} in transaction ${p.txHash}` };
     const [, root, count, digest] = ev!.args as unknown as [bigint, string, bigint, string];
     const recomputed = totalsDigest(p.preimage);
+    // Where the proof says the transaction was mined is read, so it must be where it is.
+    const { blockNumber, blockHash } = p.raw.anchoring;
     const problems = [
+      ...(blockNumber === null || blockNumber === String(receipt.blockNumber) ? [] : [`anchoring.blockNumber is ${blockNumber}, the transaction is in block ${receipt.blockNumber}`]),
+      ...(blockHash === null || blockHash === receipt.blockHash.toLowerCase() ? [] : [`anchoring.blockHash is ${blockHash}, the transaction's block is ${receipt.blockHash}`]),
       ...(root.toLowerCase() === p.root ? [] : [`event root ${root}`]),
       ...(count === p.preimage.count ? [] : [`event count ${count}, proof count ${p.preimage.count}`]),
       ...(digest.toLowerCase() === recomputed ? [] : [`event totalsDigest ${digest}, recomputed ${recomputed}`]),
@@ -561,6 +639,91 @@ export async function verifyProof(input: unknown, provider: Provider, opts: Veri
       detail: `${confirmations} confirmation${confirmations === 1 ? "" : "s"} (required ${minConfirmations}); ${final ? "final" : "not final yet"}${isLocalChain(p.chainId) ? ` (local chain: final at depth ${finalityDepth})` : ""}`,
     };
   });
-  return { ok: checks.every((c) => c.ok), checks, ...(confirmations === undefined ? {} : { confirmations }), ...(final === undefined ? {} : { final }) };
+  const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+  const verdict: ProofVerdict =
+    failed.length === 0 ? (final === true ? "verified" : "not-final") : failed.length === 1 && failed[0] === "trust-anchor" && opts.anchor === undefined ? "unpinned" : "failed";
+  return {
+    ok: failed.length === 0,
+    verdict,
+    checks,
+    ...(confirmations === undefined ? {} : { confirmations }),
+    ...(final === undefined ? {} : { final }),
+    contract: p.anchor,
+    ...reading(p),
+  };
+}
+
+/** The report's verdict in one line, as `npm run verify` and the console print it; `pinHint` says how to pin a contract there. */
+export function verdictLine(report: ProofReport, pinHint: string): string {
+  const n = report.checks.length;
+  const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
+  switch (report.verdict) {
+    case "verified":
+      return `VERIFIED: all ${n} checks passed`;
+    case "not-final":
+      return `VERIFIED, NOT FINAL: all ${n} checks passed, but the anchoring block is not final yet (${report.confirmations ?? 0} confirmations): a reorganisation can still remove it; verify again later`;
+    case "unpinned":
+      return `NOT VERIFIED: contract not pinned: the other ${n - 1} checks passed, but only against ${report.contract ?? "the contract"}, the address the proof names itself. ${pinHint}`;
+    case "failed":
+      return `NOT VERIFIED: ${failed.length} check(s) failed: ${failed.join(", ")}`;
+  }
+}
+
+/** `--document`: the report's digest in its canonical form against the anchored document digest. */
+function documentCheck(p: ParsedProof, given: unknown): [boolean, string] {
+  if (p.leaf.type !== "document") return [false, "this proof is of a journal transaction, not of a document"];
+  const leaf = p.leaf.leaf;
+  if (leaf.documentKind !== PERIOD_CLOSE_DOCUMENT) return [false, `only a period close's report (${PERIOD_CLOSE_DOCUMENT}) is checked; this proof's document is ${leaf.documentKind}`];
+  // The API's answer ({report, digest}) as saved, or the report alone.
+  const report = given !== null && typeof given === "object" && "report" in given && "digest" in given ? (given as { report: unknown }).report : given;
+  const digest = jsonDocumentDigest(report);
+  return digest === leaf.digest
+    ? [true, `the report's sha256 (JSON.stringify of it) is ${digest}, the anchored digest of ${leaf.documentKind} ${leaf.documentId}`]
+    : [false, `the report's sha256 (JSON.stringify of it) is ${digest}, the anchored digest of ${leaf.documentKind} ${leaf.documentId} is ${leaf.digest}`];
+}
+
+/** What the leaf states for a reader, and what the proof carries that no check covers. */
+function reading(p: ParsedProof): Pick<ProofReport, "facts" | "unverified"> {
+  const notCovered = [
+    { field: "leaf.position", why: "checked only to lie within the batch's leaf count: the sorted-pair Merkle path does not give the leaf's index" },
+    { field: "anchoring.state", why: "the service's view when it wrote the proof; the confirmations check gives this verifier's own" },
+    { field: "generatedAt", why: "when the service wrote the proof" },
+  ];
+  if (p.leaf.type === "document") {
+    const l = p.leaf.leaf;
+    return {
+      facts: [
+        { name: "document", value: `${l.documentKind} ${l.documentId}` },
+        { name: "digest", value: l.digest },
+      ],
+      unverified: notCovered,
+    };
+  }
+  const l = p.leaf.leaf;
+  const facts = [
+    { name: "journal transaction", value: `${l.journalTransactionId} (sequence ${l.sequence}, ${l.kind}, ledger kind ${l.ledgerKind})` },
+    { name: "idempotency key", value: l.idempotencyKey },
+    ...(l.settlementId === "" ? [] : [{ name: "settlement", value: l.settlementId }]),
+    ...(l.gatewayEventId === "" ? [] : [{ name: "gateway event", value: `${l.gateway} ${l.gatewayEventId}${l.eventType === "" ? "" : ` (${l.eventType})`}` }]),
+    ...(l.sellerId === "" ? [] : [{ name: "seller", value: l.sellerId }]),
+    ...(l.grossCurrency === "" ? [] : [{ name: "amount", value: `${l.grossAmount} ${l.grossCurrency} (minor units)` }]),
+    ...(l.grossCurrency === "" ? [] : [{ name: "gateway fee", value: `${l.gatewayFee} ${l.grossCurrency} (minor units)` }]),
+    { name: "effective at", value: new Date(Number(l.effectiveAtMs)).toISOString() },
+  ];
+  // The journal hash covers these, but recomputing it needs what a proof does not carry (the
+  // request hash, internal account ids, a pending transfer's expiry: service/ledger/hash.ts).
+  const hashOnly = "covered only by the journal hash, which cannot be recomputed from a proof (it needs the request hash and internal account ids)";
+  return {
+    facts,
+    unverified: [
+      { field: "journalTransaction.status", why: "not in the leaf: the status when the proof was written (an inclusion proof shows the transaction was booked, not that it still stands: a later reversal or void is a transaction of its own)" },
+      { field: "journalTransaction.description", why: hashOnly },
+      { field: "journalTransaction.referencesId", why: hashOnly },
+      { field: "journalTransaction.previousHash", why: hashOnly },
+      { field: "journalTransaction.postings[].id", why: "not in the leaf" },
+      { field: "journalTransaction.postings[].balanceAfter", why: "not in the leaf (null in a gateway's proof)" },
+      ...notCovered,
+    ],
+  };
 }
 

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatAmount, formatMoney, withMajorAmounts } from "../../console/src/format.js";
 import { camt054 } from "../support/camt054.js";
 import { axe, SHOTS, shot } from "../support/browser.js";
-import { financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, type Stack } from "../support/npm-start.js";
+import { anchorOf, financeKeyOf, gatewayKeyOf, keyOf, ready, ROOT, startStack, stopStack, urlOf, vaultOf, type Stack } from "../support/npm-start.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 // Flags for a machine without a display or internet: no sandbox (CI runs as root), no GPU, and no
@@ -93,11 +93,19 @@ describe("the finance console (Chromium)", () => {
     return page;
   }
 
-  it("signs in with the printed finance key, finds the README's settlement and verifies its proof in the page against the chain", { timeout: 120_000 }, async () => {
-    // Anchoring runs in the background (a batch within seconds): wait for the proof like a reader would.
+  /** Pins `address` in the proof panel's form and waits for the verdict that follows. */
+  async function pinAnchor(page: Page, address: string, verdict: RegExp): Promise<void> {
+    await page.getByLabel(/^Pinned SettlementAnchor/).fill(address);
+    await page.getByRole("button", { name: "Pin", exact: true }).click();
+    await expect.poll(async () => (await page.getByTestId("verdict").textContent()) ?? "", { timeout: 60_000 }).toMatch(verdict);
+  }
+
+  it("signs in with the printed finance key, finds the README's settlement and verifies its proof in the page against the chain, once the reader pins the contract", { timeout: 150_000 }, async () => {
+    // Anchoring runs in the background (a batch within seconds): wait for the proof like a reader
+    // would, until the service counts it final (the page counts at the service's depth).
     for (let i = 0; i < 120; i++) {
       const r = await fetch(`${url}/v1/settlements/${settlementId}/proof`, { headers: { authorization: `Bearer ${finance}` } });
-      if (r.status === 200 && ((await r.json()) as { anchoring: { state: string } }).anchoring.state !== "submitted") break;
+      if (r.status === 200 && ((await r.json()) as { anchoring: { state: string } }).anchoring.state === "final") break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const page = await (await browser.newContext(CONTEXT)).newPage();
@@ -124,9 +132,22 @@ describe("the finance console (Chromium)", () => {
     await page.getByRole("heading", { level: 1, name: new RegExp(`capture of order ${README_ORDER}`) }).waitFor();
     const verdict = page.getByTestId("verdict");
     await verdict.waitFor({ timeout: 60_000 });
-    expect(await verdict.textContent()).toMatch(/^VERIFIED: all 13 checks passed$/);
+    // Nothing pinned yet: the contract address comes only from this server, so never VERIFIED.
+    const anchor = anchorOf(stack);
+    expect(anchor).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    expect(await verdict.textContent()).toMatch(/^NOT VERIFIED: contract not pinned: the other 13 checks passed, but only against 0x[0-9a-fA-F]{40}, the address the proof names itself\. Pin the SettlementAnchor address the operator publishes below/);
+    expect(await page.getByTestId("contract-source").textContent()).toBe("named by this server only: not pinned");
+    expect(await page.getByTestId("unpinned").textContent()).toContain(`The contract address ${anchor} comes only from this server`);
+    // Another address pinned (the vault's): refused on that check alone.
+    await pinAnchor(page, vaultOf(stack), /^NOT VERIFIED: 1 check\(s\) failed: trust-anchor$/);
+    expect(await page.getByTestId("contract-source").textContent()).toMatch(/^not the SettlementAnchor you pinned/);
+    // The operator's published address (npm start prints it), in lower case: verified, and kept.
+    await pinAnchor(page, anchor.toLowerCase(), /^VERIFIED: all 14 checks passed$/);
+    expect(await page.evaluate(`localStorage.getItem("entrepot.console.anchor.31337")`)).toBe(anchor.toLowerCase());
+    expect(await page.getByTestId("contract-source").textContent()).toBe("the SettlementAnchor you pinned");
+    expect(await page.getByTestId("unpinned").count()).toBe(0);
     const checks = await page.locator("pre.checks > div").allTextContents();
-    expect(checks.map((c) => c.split(/\s+/)[0])).toEqual(Array.from({ length: 13 }, () => "PASS"));
+    expect(checks.map((c) => c.split(/\s+/)[0])).toEqual(Array.from({ length: 14 }, () => "PASS"));
     expect(checks.map((c) => c.split(/\s+/)[1])).toEqual(expect.arrayContaining(["leaf-content", "merkle-proof", "root-on-chain", "verify-settlement", "batch-event", "confirmations"]));
     // The economics and their evidence: ICMS and the import tax in BRL, the BRL->USD->CNY path.
     await expect.poll(() => page.getByText("Path: BRL → USD → CNY").count()).toBe(1);
@@ -151,8 +172,11 @@ describe("the finance console (Chromium)", () => {
     expect(await page.locator("pre.checks").count()).toBe(0);
     expect(await page.evaluate(`localStorage.getItem("entrepot.console.rpc")`)).toBe("http://127.0.0.1:9");
     await page.getByRole("button", { name: "Reset to this server's node" }).click();
-    await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 60_000 }).toMatch(/^VERIFIED: all 13 checks passed$/);
+    await expect.poll(async () => (await verdict.textContent()) ?? "", { timeout: 60_000 }).toMatch(/^VERIFIED: all 14 checks passed$/);
     expect(await page.evaluate(`localStorage.getItem("entrepot.console.rpc")`)).toBeNull();
+    // The pin outlives the page: the next visit verifies against it at once.
+    await page.reload();
+    await expect.poll(async () => (await page.getByTestId("verdict").textContent()) ?? "", { timeout: 60_000 }).toMatch(/^VERIFIED: all 14 checks passed$/);
     await page.context().close();
   });
 
@@ -500,12 +524,13 @@ describe("the finance console (Chromium)", () => {
         },
         { timeout: 60_000, interval: 500 },
       )
-      .toMatch(/^(observed|safe|final)$/);
+      .toBe("final");
     await page.getByRole("link", { name: "Verify the digest on chain" }).click();
     await page.getByRole("heading", { level: 1, name: `Inclusion proof of period close ${id}` }).waitFor();
     const verdict = page.getByTestId("verdict");
     await verdict.waitFor({ timeout: 60_000 });
-    expect(await verdict.textContent()).toMatch(/^VERIFIED: all \d+ checks passed$/);
+    expect(await verdict.textContent()).toMatch(/^NOT VERIFIED: contract not pinned/);
+    await pinAnchor(page, anchorOf(stack), /^VERIFIED: all \d+ checks passed$/);
     expect(await page.locator("pre.checks").textContent()).toContain(`document ledger.period_close:${id} digest ${digest}`);
     // Its outline: h1, then the proof's sections as h2 (no level skipped).
     await axe(page, "period-proof");

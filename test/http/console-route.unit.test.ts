@@ -88,16 +88,17 @@ describe("the console's routes", () => {
   });
 
   it("offers a loopback chain endpoint, never a remote CHAIN_RPC_URL that may hold a provider key; CONSOLE_RPC_URL decides", async () => {
-    expect((await app.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: "http://127.0.0.1:8545", chainId: "31337" });
+    expect((await app.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: "http://127.0.0.1:8545", chainId: "31337", finalityDepth: 12 });
     const remote = await appWith(dist, { CHAIN_RPC_URL: "https://mainnet.example-provider.io/v3/SECRETKEY" });
     try {
-      expect((await remote.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: null, chainId: "31337" });
+      expect((await remote.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: null, chainId: "31337", finalityDepth: 12 });
     } finally {
       await remote.close();
     }
-    const chosen = await appWith(dist, { CHAIN_RPC_URL: "https://mainnet.example-provider.io/v3/SECRETKEY", CONSOLE_RPC_URL: "https://rpc.example.org" });
+    // The depth at which the service counts an anchor final, so the page's "final" is the service's.
+    const chosen = await appWith(dist, { CHAIN_RPC_URL: "https://mainnet.example-provider.io/v3/SECRETKEY", CONSOLE_RPC_URL: "https://rpc.example.org", CHAIN_CONFIRMATIONS: "3" });
     try {
-      expect((await chosen.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: "https://rpc.example.org", chainId: "31337" });
+      expect((await chosen.inject({ url: "/console/config.json" })).json()).toEqual({ rpcUrl: "https://rpc.example.org", chainId: "31337", finalityDepth: 3 });
     } finally {
       await chosen.close();
     }

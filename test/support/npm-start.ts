@@ -55,6 +55,9 @@ export function ready(s: Stack): Promise<void> {
 
 export const urlOf = (s: Stack) => /listening on (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
 export const chainOf = (s: Stack) => /local chain (http:\/\/\S+)/.exec(s.out())?.[1] ?? "";
+/** The SettlementAnchor address `npm start` prints: what a reader pins (the operator's published address). */
+export const anchorOf = (s: Stack) => /Contracts: +SettlementAnchor (0x[0-9a-fA-F]{40})/.exec(s.out())?.[1] ?? "";
+export const vaultOf = (s: Stack) => /SettlementVault +(0x[0-9a-fA-F]{40})/.exec(s.out())?.[1] ?? "";
 /** The bearer key printed for a key name ("bootstrap admin", "demo finance", ...). */
 export const keyOf = (s: Stack, name: string) => new RegExp(`${name}\\s+scopes=\\S+(?: gateway=\\S+)?\\n\\s+Authorization: Bearer (\\S+)`).exec(s.out())?.[1] ?? "";
 export const financeKeyOf = (s: Stack) => /demo finance\s+scopes=finance:write\n\s+Authorization: Bearer (\S+)/.exec(s.out())?.[1] ?? "";

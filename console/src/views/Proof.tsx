@@ -1,14 +1,18 @@
 /**
  * A settlement's inclusion proof, verified in this browser against the chain: the page runs the
  * same verifier as `npm run verify` (service/anchoring/proof.ts, bundled with ethers and
- * @openzeppelin/merkle-tree) against a JSON-RPC node the reader chooses. Nothing here trusts the
- * service: the proof file is checked against the chain alone, and the reader may point the page
- * at a node of their own.
+ * @openzeppelin/merkle-tree) against a JSON-RPC node the reader chooses. The proof and the page come
+ * from this server, and so does the contract address the proof names: anyone can deploy a
+ * SettlementAnchor and anchor what they like in it. So the reader pins the SettlementAnchor address
+ * the operator publishes (kept in this browser, per chain), and until they do the page says the
+ * address comes only from this server and never says VERIFIED. With a pinned address and a node of
+ * their own, the reader need not trust this server.
  */
 import { JsonRpcProvider } from "ethers";
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { verifyProof, type ProofReport } from "../../../service/anchoring/proof";
+import { isAddress } from "ethers";
+import { verdictLine, verifyProof, type ProofReport } from "../../../service/anchoring/proof";
 import { ApiError, get } from "../api";
 import { text } from "../format";
 import type { ViewProps } from "../main";
@@ -16,10 +20,15 @@ import { href } from "../router";
 import { ErrorBox, Fields, Hash, Link, Loading, Title } from "../ui";
 
 const RPC_KEY = "entrepot.console.rpc";
+/** The reader's pinned SettlementAnchor, per chain (the same address on another chain is another contract). */
+const pinKey = (chainId: string) => `entrepot.console.anchor.${chainId}`;
+const PIN_HINT = "Pin the SettlementAnchor address the operator publishes below, taken from that published source, not from this page.";
 
 interface ConsoleConfig {
   rpcUrl: string | null;
   chainId: string | null;
+  /** The depth at which this service counts an anchor final (CHAIN_CONFIRMATIONS). */
+  finalityDepth: number;
 }
 
 /**
@@ -53,10 +62,10 @@ function documentRows(doc: unknown): [string, JSX.Element | string][] {
   ];
 }
 
-async function verifyIn(rpcUrl: string, proof: unknown): Promise<ProofReport> {
+async function verifyIn(rpcUrl: string, proof: unknown, anchor: string | null, finalityDepth: number): Promise<ProofReport> {
   const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: false, cacheTimeout: -1 });
   try {
-    return await verifyProof(proof, provider);
+    return await verifyProof(proof, provider, { finalityDepth, ...(anchor === null ? {} : { anchor }) });
   } finally {
     provider.destroy();
   }
@@ -75,18 +84,21 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
   const [proofError, setProofError] = useState<unknown>(null);
   const [rpc, setRpc] = useState<string>(() => localStorage.getItem(RPC_KEY) ?? "");
   const [serverRpc, setServerRpc] = useState<string>("http://127.0.0.1:8545");
+  const [finalityDepth, setFinalityDepth] = useState<number>(12);
+  const [pinned, setPinned] = useState<string | null>(null);
+  const [pinInput, setPinInput] = useState<string>("");
   const [report, setReport] = useState<ProofReport | null>(null);
   const [nodeError, setNodeError] = useState<{ url: string; reason: string } | null>(null);
   const [verifying, setVerifying] = useState(false);
 
-  const run = async (p: unknown, url: string) => {
+  const run = async (p: unknown, url: string, anchor: string | null, depth: number) => {
     setVerifying(true);
     setReport(null);
     setNodeError(null);
     try {
       const reason = await unreachable(url);
       if (reason !== null) setNodeError({ url, reason });
-      else setReport(await verifyIn(url, p));
+      else setReport(await verifyIn(url, p, anchor, depth));
     } finally {
       setVerifying(false);
     }
@@ -101,11 +113,15 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
       if (!cancelled) {
         setServerRpc(server);
         setRpc(url);
+        setFinalityDepth(cfg.finalityDepth);
       }
       const p = await get<Record<string, unknown>>(path);
       if (cancelled) return;
+      const pin = localStorage.getItem(pinKey(text(p["chainId"])));
       setProof(p);
-      await run(p, url);
+      setPinned(pin);
+      setPinInput(pin ?? "");
+      await run(p, url, pin, cfg.finalityDepth);
     })().catch((e: unknown) => !cancelled && setProofError(e));
     return () => {
       cancelled = true;
@@ -121,7 +137,14 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
     URL.revokeObjectURL(a.href);
   };
 
-  const failed = report?.checks.filter((c) => !c.ok).map((c) => c.name) ?? [];
+  const chainId = proof === null ? "" : text(proof["chainId"]);
+  const pin = (value: string | null) => {
+    if (value === null) localStorage.removeItem(pinKey(chainId));
+    else localStorage.setItem(pinKey(chainId), value);
+    setPinned(value);
+    setPinInput(value ?? "");
+    if (proof !== null) void run(proof, rpc, value, finalityDepth);
+  };
   const notYet = proofError instanceof ApiError && (proofError.status === 409 || proofError.status === 404);
   return (
     <>
@@ -137,7 +160,19 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
           <Fields
             rows={[
               ["Chain", text(proof["chainId"])],
-              ["Contract", <Hash value={text(proof["anchor"], "")} />],
+              [
+                "Contract",
+                <>
+                  <Hash value={text(proof["anchor"], "")} />{" "}
+                  <span class="muted" data-testid="contract-source">
+                    {pinned === null
+                      ? "named by this server only: not pinned"
+                      : pinned.toLowerCase() === text(proof["anchor"], "").toLowerCase()
+                        ? "the SettlementAnchor you pinned"
+                        : `not the SettlementAnchor you pinned (${pinned})`}
+                  </span>
+                </>,
+              ],
               ["Batch", text(proof["batchId"])],
               ["Root", <Hash value={text(proof["root"], "")} />],
               ["Anchoring state", String((proof["anchoring"] as { state?: string } | undefined)?.state ?? "–")],
@@ -149,7 +184,7 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
             Download proof.json
           </button>{" "}
           <span class="muted">
-            then <code>npm run verify -- proof.json</code> checks it anywhere.
+            then <code>npm run verify -- proof.json --anchor &lt;the published SettlementAnchor address&gt;</code> checks it anywhere.
           </span>
         </section>
       )}
@@ -162,7 +197,7 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
             // Only a node of the reader's own is remembered; this server's node is the default.
             if (rpc === serverRpc) localStorage.removeItem(RPC_KEY);
             else localStorage.setItem(RPC_KEY, rpc);
-            if (proof !== null) void run(proof, rpc);
+            if (proof !== null) void run(proof, rpc, pinned, finalityDepth);
           }}
         >
           <label for="rpc">Chain JSON-RPC endpoint</label>
@@ -177,12 +212,34 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
             onClick={() => {
               localStorage.removeItem(RPC_KEY);
               setRpc(serverRpc);
-              if (proof !== null) void run(proof, serverRpc);
+              if (proof !== null) void run(proof, serverRpc, pinned, finalityDepth);
             }}
           >
             Reset to this server's node
           </button>
         </form>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            pin(pinInput.trim());
+          }}
+        >
+          <label for="pin">Pinned SettlementAnchor (chain {chainId || "–"})</label>
+          <input id="pin" value={pinInput} onInput={(e) => setPinInput((e.target as HTMLInputElement).value)} pattern="^0x[0-9a-fA-F]{40}$" placeholder="0x… as the operator publishes it" required />
+          <button type="submit" disabled={proof === null || verifying || !isAddress(pinInput.trim())}>
+            Pin
+          </button>
+          <button type="button" class="secondary" disabled={proof === null || verifying || pinned === null} onClick={() => pin(null)}>
+            Unpin
+          </button>
+        </form>
+        {pinned === null && proof !== null && (
+          <p role="note" data-testid="unpinned">
+            The contract address <code>{text(proof["anchor"], "")}</code> comes only from this server, which also serves this page and the proof: not pinned. Anyone can deploy a
+            SettlementAnchor and anchor what they like in it, so the checks below prove nothing until you pin the address the operator publishes.
+          </p>
+        )}
         {verifying && <Loading />}
         {nodeError !== null && (
           <p class="verdict fail" role="status" data-testid="verdict">
@@ -202,9 +259,21 @@ export function ProofPanel(props: { path: string; fileName: string; level: 2 | 3
                 </div>
               ))}
             </pre>
-            <p class={`verdict ${report.ok ? "pass" : "fail"}`} role="status" data-testid="verdict">
-              {report.ok ? `VERIFIED: all ${report.checks.length} checks passed` : `NOT VERIFIED: ${failed.length} check(s) failed: ${failed.join(", ")}`}
+            <p class={`verdict ${report.verdict === "verified" ? "pass" : "fail"}`} role="status" data-testid="verdict">
+              {verdictLine(report, PIN_HINT)}
             </p>
+            {report.unverified.length > 0 && (
+              <details>
+                <summary>In the proof but not covered by these checks</summary>
+                <ul>
+                  {report.unverified.map((u) => (
+                    <li key={u.field}>
+                      <code>{u.field}</code>: {u.why}
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            )}
           </>
         )}
       </section>

@@ -4,7 +4,8 @@
  * answers the page, whose router shows the view (each view has its own URL). The page reads and
  * writes through the public /v1 API with a session cookie (POST /v1/sessions); these routes hold
  * no data of their own, only `config.json`: the chain endpoint the page offers for verifying
- * proofs in the browser (CONSOLE_RPC_URL; public, so never a provider URL with a key in it).
+ * proofs in the browser (CONSOLE_RPC_URL; public, so never a provider URL with a key in it) and the
+ * depth at which the service counts an anchor final (CHAIN_CONFIRMATIONS).
  *
  * The page is served with a strict Content-Security-Policy: scripts, styles and images from this
  * origin only; `connect-src` also allows any http(s) endpoint, because the reader may verify a
@@ -61,7 +62,9 @@ export async function consoleRoutes(app: FastifyInstance, opts: { dist?: string 
   app.get("/console", hide, async (_request, reply) => reply.redirect("/console/", 301));
   app.get("/console/config.json", hide, async (_request, reply) => {
     const chain = app.appConfig.chain;
-    return secure(reply).header("cache-control", "no-cache").send({ rpcUrl: chain.consoleRpcUrl, chainId: app.services.chain?.chainId.toString() ?? null });
+    // finalityDepth: the depth at which this service counts an anchor final (CHAIN_CONFIRMATIONS), so
+    // the page's "final" is the service's where the chain's tags are not used.
+    return secure(reply).header("cache-control", "no-cache").send({ rpcUrl: chain.consoleRpcUrl, chainId: app.services.chain?.chainId.toString() ?? null, finalityDepth: chain.confirmations });
   });
   app.get("/console/", hide, async (_request, reply) => page(reply));
   app.get("/console/*", hide, async (_request, reply) => page(reply));
