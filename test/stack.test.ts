@@ -114,7 +114,7 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
       const r = await get<{ anchoring?: { state: string } }>(`/v1/settlements/${first}/proof`);
       return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
     });
-    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });
+    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2, anchor: running.services.chain!.record.contracts.SettlementAnchor.address });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.ok).toBe(true);
     // The proof is of this deployment's anchor, and the root is on chain.
@@ -133,7 +133,7 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
       return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
     });
     expect(JSON.stringify(proof)).toContain('"remittance"');
-    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });
+    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2, anchor: running.services.chain!.record.contracts.SettlementAnchor.address });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
@@ -155,7 +155,7 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
       return r.status === 200 && r.body.anchoring?.state === "final" ? r.body : undefined;
     });
     expect(proof.document).toEqual({ kind: "ledger.period_close", id: closed.id, digest: body.digest });
-    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2 });
+    const report = await verifyProof(JSON.parse(JSON.stringify(proof)), provider, { finalityDepth: 2, anchor: running.services.chain!.record.contracts.SettlementAnchor.address });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 

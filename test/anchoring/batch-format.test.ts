@@ -21,7 +21,7 @@ import {
 import { parseProof } from "../../service/anchoring/proof.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
-import { chainOf, openAnchoring, type AnchoringHarness } from "./support.js";
+import { chainOf, openAnchoring, pinOf, type AnchoringHarness } from "./support.js";
 import { insertV1Batch } from "./v1-batch.js";
 
 const kinds = await testDatabaseKinds();
@@ -77,21 +77,21 @@ describe.each(kinds)("anchoring batch formats on %s", { timeout: 60_000 }, (kind
     const proof = copy(await anchoring.proofOfTransaction(v1[1]!));
     expect(proof.batch).toMatchObject({ format: BATCH_FORMAT_V1, totalsSalt: null });
     expect(proof.batch.currencyTotals?.length).toBeGreaterThan(0);
-    const report = await verifyProof(proof, h.provider);
+    const report = await verifyProof(proof, h.provider, pinOf(sys));
     expect(failed(report)).toEqual([]);
-    expect(report.checks).toHaveLength(13);
+    expect(report.checks).toHaveLength(14);
     expect(check(report, "batch-digest").detail).toContain(BATCH_FORMAT_V1);
     // A proof file saved before v2 has no totalsSalt at all.
     const { totalsSalt: _none, ...before } = proof.batch;
-    expect(failed(await verifyProof({ ...proof, batch: before }, h.provider))).toEqual([]);
+    expect(failed(await verifyProof({ ...proof, batch: before }, h.provider, pinOf(sys)))).toEqual([]);
     // A gateway's view: totals withheld, the digest as given.
     const gateway = withoutBatchTotals(proof);
-    const withheld = await verifyProof(gateway, h.provider);
+    const withheld = await verifyProof(gateway, h.provider, pinOf(sys));
     expect(failed(withheld)).toEqual([]);
     expect(check(withheld, "batch-digest").detail).toContain("withheld, their digest as given");
     // Forged totals still break it; a v1 batch has no salt to show.
     proof.batch.currencyTotals![0]!.total = (BigInt(proof.batch.currencyTotals![0]!.total) + 1n).toString();
-    expect(failed(await verifyProof(proof, h.provider))).toEqual(["batch-digest"]);
+    expect(failed(await verifyProof(proof, h.provider, pinOf(sys)))).toEqual(["batch-digest"]);
     expect(() => parseProof({ ...gateway, batch: { ...gateway.batch, totalsSalt: ZeroHash } })).toThrow(/batch.totalsSalt must be null in a entrepot.anchor.batch.v1 batch/);
   });
 
@@ -100,16 +100,16 @@ describe.each(kinds)("anchoring batch formats on %s", { timeout: 60_000 }, (kind
     expect(proof.batchId).toBe("3");
     expect(proof.batch.format).toBe(BATCH_FORMAT);
     expect(proof.batch.totalsSalt).toMatch(/^0x[0-9a-f]{64}$/);
-    const report = await verifyProof(proof, h.provider);
+    const report = await verifyProof(proof, h.provider, pinOf(sys));
     expect(failed(report)).toEqual([]);
     expect(check(report, "batch-digest").detail).toContain("recomputed with their salt");
     const gateway = withoutBatchTotals(proof);
     expect(gateway.batch).toMatchObject({ currencyTotals: null, totalsSalt: null, currencyTotalsDigest: proof.batch.currencyTotalsDigest });
-    const withheld = await verifyProof(gateway, h.provider);
+    const withheld = await verifyProof(gateway, h.provider, pinOf(sys));
     expect(failed(withheld)).toEqual([]);
     expect(check(withheld, "batch-digest").detail).toContain("withheld with their salt, their digest as given");
     // And the proof of batch 2, chained to the v1 batch 1.
-    const second = await verifyProof(copy(await anchoring.proofOfTransaction(v2[0]!)), h.provider);
+    const second = await verifyProof(copy(await anchoring.proofOfTransaction(v2[0]!)), h.provider, pinOf(sys));
     expect(failed(second)).toEqual([]);
   });
 
@@ -117,33 +117,33 @@ describe.each(kinds)("anchoring batch formats on %s", { timeout: 60_000 }, (kind
     const proof = copy(await anchoring.proofOfTransaction(v2[1]!));
     const forgedSalt = copy(proof);
     forgedSalt.batch.totalsSalt = `0x${"7".repeat(64)}`;
-    const r1 = await verifyProof(forgedSalt, h.provider);
+    const r1 = await verifyProof(forgedSalt, h.provider, pinOf(sys));
     expect(failed(r1)).toEqual(["batch-digest"]);
     expect(check(r1, "batch-digest").detail).toMatch(/^currency totals digest is 0x[0-9a-f]{64}, proof says/);
 
     const forgedTotal = copy(proof);
     forgedTotal.batch.currencyTotals![0]!.total = (BigInt(forgedTotal.batch.currencyTotals![0]!.total) - 1n).toString();
-    expect(failed(await verifyProof(forgedTotal, h.provider))).toEqual(["batch-digest"]);
+    expect(failed(await verifyProof(forgedTotal, h.provider, pinOf(sys)))).toEqual(["batch-digest"]);
 
     // Consistent all the way up to its own totals digest, the forgery still differs from the chain's event.
     const parsed = parseProof(forgedTotal);
     const ctd = batchCurrencyTotalsDigest(BATCH_FORMAT, parsed.currencyTotals!, parsed.totalsSalt);
     forgedTotal.batch.currencyTotalsDigest = ctd;
     forgedTotal.batch.totalsDigest = totalsDigest({ ...parsed.preimage, currencyTotalsDigest: ctd });
-    expect(failed(await verifyProof(forgedTotal, h.provider))).toEqual(["batch-event"]);
+    expect(failed(await verifyProof(forgedTotal, h.provider, pinOf(sys)))).toEqual(["batch-event"]);
 
     // Passed off as v1 (unsalted), the same batch does not verify either.
     const asV1 = copy(proof);
     asV1.batch = { ...asV1.batch, format: BATCH_FORMAT_V1, totalsSalt: null };
-    expect(failed(await verifyProof(asV1, h.provider))).toContain("batch-digest");
+    expect(failed(await verifyProof(asV1, h.provider, pinOf(sys)))).toContain("batch-digest");
 
     for (const batch of [{ ...proof.batch, totalsSalt: null }, { ...proof.batch, currencyTotals: null }]) {
-      const r = await verifyProof({ ...proof, batch }, h.provider);
+      const r = await verifyProof({ ...proof, batch }, h.provider, pinOf(sys));
       expect(failed(r)).toEqual(["proof-format"]);
       expect(r.checks[0]!.detail).toBe("batch.totalsSalt must be given with batch.currencyTotals and withheld with them");
     }
     const { totalsSalt: _missing, ...noSalt } = proof.batch;
-    expect((await verifyProof({ ...proof, batch: noSalt }, h.provider)).checks[0]!.detail).toBe("batch.totalsSalt is required (null when the totals are withheld)");
-    expect((await verifyProof({ ...proof, batch: { ...proof.batch, format: "entrepot.anchor.batch.v3" } }, h.provider)).checks[0]!.detail).toMatch(/^batch.format must be one of/);
+    expect((await verifyProof({ ...proof, batch: noSalt }, h.provider, pinOf(sys))).checks[0]!.detail).toBe("batch.totalsSalt is required (null when the totals are withheld)");
+    expect((await verifyProof({ ...proof, batch: { ...proof.batch, format: "entrepot.anchor.batch.v3" } }, h.provider, pinOf(sys))).checks[0]!.detail).toMatch(/^batch.format must be one of/);
   });
 });

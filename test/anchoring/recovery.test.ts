@@ -13,7 +13,7 @@ import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { mineEmpty } from "../chain/indexer/support.js";
 import { minedFrom } from "../chain/support/sender-harness.js";
-import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
+import { chainOf, openAnchoring, pinOf, rpcOf, type AnchoringHarness } from "./support.js";
 
 const kinds = await testDatabaseKinds();
 const anchorIface = SettlementAnchor__factory.createInterface();
@@ -108,7 +108,7 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       expect([rolledBack.status, rolledBack.blockNumber, rolledBack.blockHash]).toEqual(["submitted", null, null]);
       expect((await anchoring.statesOf(ids)).get(ids[0]!)?.state).toBe("submitted");
       const proofMeanwhile = await anchoring.proofOfTransaction(ids[0]!);
-      const failing = await verifyProof(proofMeanwhile, h.provider);
+      const failing = await verifyProof(proofMeanwhile, h.provider, pinOf(sys));
       expect(failing.ok).toBe(false);
       expect(failing.checks.find((c) => c.name === "root-on-chain")?.ok).toBe(false);
 
@@ -121,7 +121,7 @@ describe.each(kinds)("AnchorService recovery on %s", { timeout: 60_000 }, (kind)
       expect(after.txHash).toBe(before.txHash);
       expect(after.blockHash).not.toBe(before.blockHash);
       expect((await sys.c.anchor.rootOf(1n)).toLowerCase()).toBe(before.root);
-      const report = await verifyProof(await anchoring.proofOfTransaction(ids[0]!), h.provider);
+      const report = await verifyProof(await anchoring.proofOfTransaction(ids[0]!), h.provider, pinOf(sys));
       expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
       unsubscribe();

@@ -9,7 +9,7 @@ import { keccak256, toUtf8Bytes, ZeroHash } from "ethers";
 import { AnchorService, verifyProof } from "../../service/anchoring/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
-import { chainOf, openAnchoring, rpcOf, type AnchoringHarness } from "./support.js";
+import { chainOf, openAnchoring, pinOf, rpcOf, type AnchoringHarness } from "./support.js";
 import { outbox } from "../webhooks/outbox.js";
 import { expectValidBodies, tapWebhooks } from "../webhooks/contract.js";
 import { rejected as codeOf } from "../support/app-errors.js";
@@ -142,10 +142,10 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     const proof = await anchoring.proofOfDocument("reconciliation", "run-1");
     expect(proof.document).toEqual({ kind: "reconciliation", id: "run-1", digest });
     expect(proof.leaf.type).toBe("document");
-    const report = await verifyProof(proof, h.provider);
+    const report = await verifyProof(proof, h.provider, pinOf(sys));
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     // The journal transactions of the same mixed batch verify too.
-    expect((await verifyProof(await anchoring.proofOfTransaction(ids[1]!), h.provider)).ok).toBe(true);
+    expect((await verifyProof(await anchoring.proofOfTransaction(ids[1]!), h.provider, pinOf(sys))).ok).toBe(true);
   });
 
   it("continues batch ids across restarts and never builds twice for one journal range", async () => {
@@ -200,7 +200,7 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
       expect(b.previousRoot).toBe((await sys.c.anchor.rootOf(2n)).toLowerCase());
       expect(b.firstSequence).toBe(1n);
       const proof = await anchoring.proofOfTransaction((await fresh.ledger.listJournal(0n, 1))[0]!.id);
-      expect((await verifyProof(proof, fresh.provider)).checks.find((c) => c.name === "previous-root")?.ok).toBe(true);
+      expect((await verifyProof(proof, fresh.provider, pinOf(sys))).checks.find((c) => c.name === "previous-root")?.ok).toBe(true);
     } finally {
       await fresh.close();
     }

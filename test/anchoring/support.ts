@@ -5,7 +5,7 @@
  */
 import { Wallet, type Provider } from "ethers";
 import type { DeploymentRecord } from "../../service/chain/deployment-record.js";
-import { AnchorService, type AnchorServiceOptions } from "../../service/anchoring/index.js";
+import { AnchorService, type AnchorServiceOptions, type VerifyOptions } from "../../service/anchoring/index.js";
 import { ChainIndexer } from "../../service/chain/indexer/index.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
@@ -48,6 +48,11 @@ export interface ChainUnderTest {
 
 export function chainOf(sys: System): ChainUnderTest {
   return { provider: sys.connection.ethers.provider, chainId: sys.chainId, record: sys.result.record };
+}
+
+/** The trust anchor an auditor pins to verify proofs of `sys`: the SettlementAnchor it deployed. */
+export function pinOf(sys: System): VerifyOptions {
+  return { anchor: sys.result.record.contracts.SettlementAnchor.address };
 }
 
 export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, opts: { indexer?: { confirmations: number; safeDepth: number } } = {}): Promise<AnchoringHarness> {

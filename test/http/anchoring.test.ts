@@ -11,6 +11,7 @@ import { devPrivateKey } from "../../service/chain/keys.js";
 import { TxSender } from "../../service/chain/sender.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
+import { pinOf } from "../anchoring/support.js";
 import { capture as settlementEvent } from "../settlement/fixtures.js";
 import { capture, DAY, json, openHarness, problemCode, publishDayRates, type Harness } from "./harness.js";
 
@@ -78,7 +79,7 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     const proof = json<AnchorProof>(r);
     expect(proof.leaf.fields).toMatchObject({ kind: "settlement", gatewayEventId: "evt-proof-1", grossCurrency: "BRL", grossAmount: "14990", gatewayFee: "434" });
     expect(proof.anchoring.state).toBe("submitted");
-    const report = await verifyProof(proof, sys.connection.ethers.provider);
+    const report = await verifyProof(proof, sys.connection.ethers.provider, pinOf(sys));
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     // By event key too, as GET /v1/settlements/:id accepts it.
     const byKey = await h.get(`/v1/settlements/settlement:adyen:evt-proof-1/proof`);
@@ -108,12 +109,12 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     expect(financeBatch.currencyTotals?.length).toBeGreaterThan(0);
     expect(financeBatch.totalsSalt).toMatch(/^0x[0-9a-f]{64}$/);
     expect(financeBatch.currencyTotalsDigest).toBe(ownProof.batch.currencyTotalsDigest);
-    const report = await verifyProof(ownProof, sys.connection.ethers.provider);
+    const report = await verifyProof(ownProof, sys.connection.ethers.provider, pinOf(sys));
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(report.checks).toHaveLength(13);
+    expect(report.checks).toHaveLength(14);
     // Withheld is not forgeable: another digest breaks the chain's totals digest.
     const forged = { ...ownProof, batch: { ...ownProof.batch, currencyTotalsDigest: `0x${"1".repeat(64)}` } };
-    expect((await verifyProof(forged, sys.connection.ethers.provider)).checks.find((c) => c.name === "batch-digest")?.ok).toBe(false);
+    expect((await verifyProof(forged, sys.connection.ethers.provider, pinOf(sys))).checks.find((c) => c.name === "batch-digest")?.ok).toBe(false);
     const other = await h.services.apiKeys.create({ name: "other gateway", scopes: ["gateway:write"], gateway: "stripe" });
     const theirs = await h.get("/v1/settlements/settlement:adyen:evt-proof-1/proof", other);
     const missing = await h.get("/v1/settlements/settlement:stripe:evt-proof-1/proof", other);
@@ -164,7 +165,7 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
     // ... because the salt is what it lacks: with finance's salt the same search finds it.
     expect(enumerate(gatewayProof.batch.currencyTotalsDigest, (t) => currencyTotalsDigest(t, finance.totalsSalt!))).toBe(otherUsd);
     // Withheld, the proof still verifies (its digest as given, bound by the chain's totals digest).
-    expect((await verifyProof(gatewayProof, sys.connection.ethers.provider)).checks.filter((c) => !c.ok)).toEqual([]);
+    expect((await verifyProof(gatewayProof, sys.connection.ethers.provider, pinOf(sys))).checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it("names unknown settlements, batches and bad ids; refuses missing or wrong scopes", async () => {

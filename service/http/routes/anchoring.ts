@@ -103,7 +103,7 @@ export const AnchorProofView = Type.Object(
   {
     $id: "AnchorProof",
     description:
-      "Inclusion proof of one journal transaction (or document) in an anchored batch. Verify it with `npm run verify -- proof.json --rpc <url>`: no access to our database is needed.",
+      "Inclusion proof of one journal transaction (or document) in an anchored batch. Verify it with `npm run verify -- proof.json --anchor <SettlementAnchor address> --rpc <url>`: no access to our database is needed, only the SettlementAnchor address the operator publishes, taken from that published source (the proof names its contract itself, and a proof is never VERIFIED against an address it alone gives).",
   },
 );
 

@@ -243,7 +243,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "A period close's report: the closed period's trial balance with the journal head it closed at",
       description:
-        "Recomputed from the journal each time (a closed period's figures cannot change). `digest` is the 0x-prefixed sha256 of the `report` object as JSON.stringify writes it (keys in the order shown): the document anchored on chain as `ledger.period_close` (proof: GET …/proof).",
+        "Recomputed from the journal each time (a closed period's figures cannot change). `digest` is the 0x-prefixed sha256 of the `report` object as JSON.stringify writes it (keys in the order shown): the document anchored on chain as `ledger.period_close` (proof: GET …/proof; `npm run verify -- proof.json --anchor 0x… --document report.json` checks this answer, saved as it is, against the anchored digest).",
       security: bearer,
       params: Type.Object({ id: Int8Id("^[0-9]{1,19}$", "Period close id") }),
       response: { 200: Type.Object({ report: Type.Unknown(), digest: Type.String() }), ...problems(400, 401, 403, 404, 429) },
