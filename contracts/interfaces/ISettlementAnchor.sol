@@ -6,12 +6,9 @@ pragma solidity ^0.8.28;
 /// at 1; each id holds exactly one root forever. A correction is a new batch that names the batch it
 /// corrects. Inclusion of a settlement is verified with a view call (leaf + proof + batch id).
 /// @dev Leaves are built like `@openzeppelin/merkle-tree`'s StandardMerkleTree:
-/// `keccak256(bytes.concat(keccak256(abi.encode(...))))`. The double hash keeps an inner node from
-/// passing as a leaf only for a verifier that computes the leaf hash from the leaf's values itself:
-/// `verifySettlement` takes a leaf hash, and returns true for any inner node of the tree with the
-/// siblings above it, and for the root with no siblings. The batch's settlement count and
-/// per-currency totals digest are committed in the `BatchAnchored` event, not in storage, to keep
-/// one storage slot per batch.
+/// `keccak256(bytes.concat(keccak256(abi.encode(...))))` (64-byte leaves never occur, so an inner
+/// node can never pass as a leaf). The batch's settlement count and per-currency totals digest are
+/// committed in the `BatchAnchored` event, not in storage, to keep one storage slot per batch.
 interface ISettlementAnchor {
     /// @notice Thrown when a batch id is 0 (0 is reserved for "no batch").
     /// @param batchId The rejected batch id.
@@ -87,14 +84,11 @@ interface ISettlementAnchor {
     /// @return The anchored root.
     function rootOf(uint64 batchId) external view returns (bytes32);
 
-    /// @notice Tells whether a leaf hash is included in an anchored batch.
+    /// @notice Tells whether a leaf is included in an anchored batch.
     /// @dev Reverts with `BatchNotAnchored` for an unknown batch id, so "unknown" and "not included"
-    /// are never confused. Any node of the tree passes with the siblings above it (an inner node, or
-    /// the root with an empty proof): a caller must compute `leaf` from the leaf's values itself,
-    /// never take a leaf hash from the party whose settlement it checks.
+    /// are never confused.
     /// @param batchId The batch id.
-    /// @param leaf The leaf hash (`keccak256(bytes.concat(keccak256(abi.encode(...))))`), computed by
-    /// the caller from the leaf's values.
+    /// @param leaf The leaf hash (`keccak256(bytes.concat(keccak256(abi.encode(...))))`).
     /// @param proof The Merkle proof (sibling hashes, sorted-pair hashing as in OZ MerkleProof).
     /// @return True if the leaf is in the batch's tree.
     function verifySettlement(uint64 batchId, bytes32 leaf, bytes32[] calldata proof) external view returns (bool);
