@@ -89,14 +89,22 @@ export function opKey(o: Op): string {
   return o.op === "post" ? o.input.idempotencyKey : o.idempotencyKey;
 }
 
-/** Every idempotency key an op books under: its own, then those of the transactions linked to a post. */
-export function opKeys(o: Op): string[] {
-  return o.op === "post" ? [o.input.idempotencyKey, ...(o.input.linked ?? []).map((l) => l.idempotencyKey)] : [o.idempotencyKey];
+/** The distinct idempotency keys a batch books under: each op's own, and those of a post's linked transactions. */
+export function batchKeys(ops: readonly Op[]): string[] {
+  const keys = new Set<string>();
+  for (const o of ops) {
+    keys.add(opKey(o));
+    if (o.op === "post" && o.input.linked !== undefined) for (const l of o.input.linked) keys.add(l.idempotencyKey);
+  }
+  return [...keys];
 }
 
-/** The postings an op brings itself (a post's and its linked transactions'; none for the others, which move a stored transaction's). */
-export function opPostings(o: Op): TransactionInput["postings"] {
-  return o.op === "post" ? [o.input, ...(o.input.linked ?? [])].flatMap((t) => t.postings) : [];
+/**
+ * The inputs whose postings a post brings (its own, then its linked transactions'). Without linked
+ * transactions, the one-element list every post had: no copy on the hot path.
+ */
+export function postInputs(input: TransactionInput): readonly TransactionInput[] {
+  return input.linked === undefined || input.linked.length === 0 ? [input] : [input, ...input.linked];
 }
 
 /** Canonical request identity of a post: what must match for a replay to be "the same request". */
@@ -412,6 +420,10 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
   // Booking time never goes back along the chain, whatever the clocks of the writers say.
   const bookedAt = now.getTime() > head.bookedAt.getTime() ? now : head.bookedAt;
   const accounts = new Map<string, AccountState>();
+  const flushAccountOf = (code: string, currency: string) => {
+    const k = accountKey(code, currency);
+    return accounts.get(k) ?? input.accounts.get(k);
+  };
   const referenced = new Map(input.referenced);
   const reversed = new Set(input.reversed);
   // Accounts moved, in the order first moved: where their state is, and the version the plan read.
@@ -443,19 +455,19 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       items.push({ status: "error", error: conflict(k) });
       continue;
     }
-    // The item's transactions, planned on a scratch copy of the state: kept only if all can be booked.
-    const group: Op[] = o.op === "post" ? [o, ...(o.input.linked ?? []).map(Ops.post)] : [o];
+    // The item's transactions (a post and those linked to it), planned on a scratch copy of the
+    // state: kept only if all can be booked.
+    const linked = o.op === "post" ? o.input.linked : undefined;
+    const group: readonly Op[] = linked === undefined || linked.length === 0 ? [o] : [o, ...linked.map(Ops.post)];
     const scratch = new Map<string, AccountState>();
-    const accountOf = (code: string, currency: string) => {
-      const ak = accountKey(code, currency);
-      return scratch.get(ak) ?? accounts.get(ak) ?? input.accounts.get(ak);
-    };
+    const accountOf = group.length === 1 ? flushAccountOf : (code: string, currency: string) => scratch.get(accountKey(code, currency)) ?? flushAccountOf(code, currency);
     const planned: NewTransaction[] = [];
     const changes: Array<{ id: bigint; status: TransactionStatus }> = [];
     let seq = sequence;
     let prev = previousHash;
     try {
-      for (const [j, g] of group.entries()) {
+      for (let j = 0; j < group.length; j++) {
+        const g = group[j]!;
         const gk = opKey(g);
         if (j > 0 && (input.existing.has(gk) || firstOfKey.has(gk) || group.findIndex((x) => opKey(x) === gk) !== j)) throw conflict(gk);
         const plan = planItem(g, accountOf, referenced, reversed, now);

@@ -43,7 +43,7 @@ import type { SqlRunner, TxRunner } from "../db/index.js";
 import { isNumericOverflow, isTransient, isUniqueViolation } from "../db/errors.js";
 import { Errors, isAppError, type AppError } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
-import { accountKey, opKeys, opPostings, planFlush, withPostingIds, type AccountState, type FlushPlan, type Head, type Op, type StoredTransaction } from "./plan.js";
+import { accountKey, batchKeys, planFlush, postInputs, withPostingIds, type AccountState, type FlushPlan, type Head, type Op, type StoredTransaction } from "./plan.js";
 import * as store from "./store.js";
 import type { AccountSpec, JournalTransaction, PostResult } from "./types.js";
 
@@ -133,7 +133,8 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
     const end = Math.min(limit, maxBatch, queue.length);
     for (let n = 0; n < end; n++) {
       const op = queue[n]!.op;
-      postings += op.op === "post" ? opPostings(op).length : 2;
+      if (op.op !== "post") postings += 2;
+      else for (const t of postInputs(op.input)) postings += t.postings.length;
       if (postings > maxPostings && n > 0) return n;
     }
     return end;
@@ -313,7 +314,7 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
   function startOptimistic(ops: Op[], base: Known, predecessor: Promise<unknown> | undefined): { settled: Promise<Settled>; next: Known } | null {
     for (const o of ops) {
       if (o.op !== "post") return null;
-      for (const p of opPostings(o)) if (!base.accounts.has(accountKey(p.account, p.currency))) return null;
+      for (const t of postInputs(o.input)) for (const p of t.postings) if (!base.accounts.has(accountKey(p.account, p.currency))) return null;
     }
     const plan = planFlush({ ops, head: base.head, now: now(), accounts: base.accounts, existing: new Map(), referenced: new Map(), reversed: new Set() }, true);
     if (!plan || plan.created.length === 0) return null;
@@ -336,7 +337,7 @@ export function createWriter(sql: SqlRunner, opts: WriterOptions): Writer {
    * commits, voids or reversals (they lock the accounts of the transactions they refer to).
    */
   async function planAndWriteLocked(tx: TxRunner, ops: Op[], head: Head): Promise<FlushOutcome> {
-    const existing = await store.findKeys(tx, [...new Set(ops.flatMap(opKeys))]);
+    const existing = await store.findKeys(tx, batchKeys(ops));
     const refIds = [...new Set(ops.flatMap((o) => (o.op === "post" ? [] : [o.op === "reverse" ? o.targetId : o.pendingId])))];
     const referenced = new Map<bigint, StoredTransaction>();
     let reversed = new Set<bigint>();
@@ -390,8 +391,10 @@ function touchedAccounts(ops: readonly Op[], referenced: Map<bigint, StoredTrans
   const specs = new Map<string, AccountSpec>();
   for (const o of ops) {
     if (o.op === "post") {
-      for (const t of [o.input, ...(o.input.linked ?? [])]) for (const s of t.accounts ?? []) specs.set(accountKey(s.code, s.currency), s);
-      for (const p of opPostings(o)) wanted.set(accountKey(p.account, p.currency), { code: p.account, currency: p.currency });
+      for (const t of postInputs(o.input)) {
+        for (const s of t.accounts ?? []) specs.set(accountKey(s.code, s.currency), s);
+        for (const p of t.postings) wanted.set(accountKey(p.account, p.currency), { code: p.account, currency: p.currency });
+      }
     } else {
       const ref = referenced.get(o.op === "reverse" ? o.targetId : o.pendingId);
       for (const p of ref?.postings ?? []) wanted.set(accountKey(p.code, p.currency), { code: p.code, currency: p.currency });
@@ -404,7 +407,7 @@ function touchedAccounts(ops: readonly Op[], referenced: Map<bigint, StoredTrans
 function postsLockRequest(ops: readonly Op[]): store.PostsLockRequest | null {
   if (!ops.every((o) => o.op === "post")) return null;
   const { wanted, create } = touchedAccounts(ops, new Map());
-  return { keys: [...new Set(ops.flatMap(opKeys))], accounts: wanted, create };
+  return { keys: batchKeys(ops), accounts: wanted, create };
 }
 
 /** The answer of a lone item whose flush failed for a reason other than a transient fault. */
