@@ -19,7 +19,12 @@ export const MARKETS: Market[] = [
   { code: "SA", currency: "SAR", name: "Saudi Arabia" },
 ];
 
-/** The EU's three cases for a marketplace selling a non-EU seller's goods to a consumer, per member state. */
+/**
+ * The EU's cases for a marketplace selling a seller's goods to a consumer, per member state: imports
+ * (IOSS up to EUR 150, customs above), goods already in the EU (the deemed supplier for a seller
+ * established outside the EU, the seller's own VAT for one established inside), and the platform's
+ * own stock (full hosting).
+ */
 const eu = (market: string, rateBps: number): TaxRule[] => [
   {
     id: `tax-${market}-ioss-2021`,
@@ -58,7 +63,21 @@ const eu = (market: string, rateBps: number): TaxRule[] => [
     rateBps,
     collectedBy: "marketplace",
     authority: `${market}-VAT`,
-    note: "Goods already in the EU (an EU warehouse) sold by a non-EU seller to a consumer: the marketplace is the deemed supplier (VAT Directive art. 14a(2)) and charges the buyer's member-state VAT (declared through OSS, or domestically when shipped within the state).",
+    note: "Goods already in the EU (an EU warehouse) sold by a seller established outside the EU to a consumer: the marketplace is the deemed supplier (VAT Directive art. 14a(2)) and charges the buyer's member-state VAT (declared through OSS, or domestically when shipped within the state).",
+    supply: "domestic",
+    // Art. 14a(2) makes the marketplace the supplier only for a seller not established in the EU.
+    sellerEstablished: "outside_market_area",
+  },
+  {
+    id: `tax-${market}-seller-vat-2021`,
+    market,
+    effectiveFrom: d("2021-07-01"),
+    kind: "vat",
+    scheme: "EU_SELLER_VAT",
+    rateBps,
+    collectedBy: "seller",
+    authority: `${market}-VAT`,
+    note: "Goods already in the EU sold by a seller established in the EU (or Northern Ireland): the seller is the supplier and declares the buyer's member-state VAT itself (domestically, or through the Union OSS for a distance sale from another member state, VAT Directive art. 33 and 369a-369k). The marketplace is no deemed supplier (art. 14a(2) covers sellers established outside the EU only) and collects nothing.",
     supply: "domestic",
   },
   {
@@ -123,6 +142,33 @@ const BR_ICMS: Array<{ state: string; from: string; rateBps: number }> = [
   { state: "BA", from: "2025-04-01", rateBps: 2000 },
 ];
 
+/**
+ * Spanish territories outside the EU VAT territory (VAT Directive art. 6(1)(b) and (c)): goods sent
+ * there are exports from the mainland or imports into the territory, taxed on import by the
+ * territory's own tax (IGIC in the Canary Islands, IPSI in Ceuta and Melilla), never IOSS or the
+ * deemed supplier's VAT: nothing for the marketplace to collect.
+ */
+const ES_OUTSIDE_VAT: Array<{ territory: string; name: string; tax: string }> = [
+  { territory: "ES-CN", name: "the Canary Islands", tax: "IGIC" },
+  { territory: "ES-CE", name: "Ceuta", tax: "IPSI" },
+  { territory: "ES-ML", name: "Melilla", tax: "IPSI" },
+];
+
+function outsideVatTerritory(t: (typeof ES_OUTSIDE_VAT)[number]): TaxRule {
+  return {
+    id: `tax-${t.territory}-outside-vat-2021`,
+    market: "ES",
+    effectiveFrom: d("2021-07-01"),
+    kind: "none",
+    scheme: "EU_OUTSIDE_VAT_TERRITORY",
+    rateBps: 0,
+    collectedBy: "none",
+    authority: "none",
+    note: `Goods shipped to ${t.name}, outside the EU VAT territory (VAT Directive art. 6): no EU VAT, no IOSS; the local ${t.tax} is levied on import, not by the marketplace.`,
+    territory: t.territory,
+  };
+}
+
 function icms(s: (typeof BR_ICMS)[number]): TaxRule {
   return {
     id: `tax-BR-${s.state}-icms-${s.from.slice(0, 7)}`,
@@ -137,6 +183,9 @@ function icms(s: (typeof BR_ICMS)[number]): TaxRule {
     supply: "import",
     level: "state",
     region: `BR-${s.state}`,
+    // Collected at checkout only under Remessa Conforme: above its ceiling the goods are a formal
+    // import and the ICMS is levied at customs clearance (ICMS agreement 81/2023).
+    nationalScheme: "BR_REMESSA_CONFORME",
     computation: "included",
   };
 }
@@ -146,6 +195,7 @@ export const TAX_RULES: TaxRule[] = [
   ...eu("FR", 2000),
   ...eu("DE", 1900),
   ...eu("PL", 2300),
+  ...ES_OUTSIDE_VAT.map(outsideVatTerritory),
   {
     id: "tax-US-none-2020",
     market: "US",
@@ -180,9 +230,23 @@ export const TAX_RULES: TaxRule[] = [
     rateBps: 6000,
     collectedBy: "marketplace",
     authority: "BR-RFB",
-    note: "Above USD 50 (up to USD 3,000): 60% of the goods' value less USD 20, collected at checkout under Remessa Conforme; the state's ICMS comes on top (BR_ICMS).",
+    note: "Above USD 50 up to USD 3,000 (customs value): 60% of the goods' value less USD 20, collected at checkout under Remessa Conforme; the state's ICMS comes on top (BR_ICMS).",
     supply: "import",
+    // The regime's ceiling (Portaria MF 1.086/2024): above it the goods are a formal import.
+    maxValue: { currency: "USD", amount: 300_000n },
     deduction: { currency: "USD", amount: 2_000n },
+  },
+  {
+    id: "tax-BR-import-customs-2024",
+    market: "BR",
+    effectiveFrom: d("2024-08-01"),
+    kind: "import_duty",
+    scheme: "BR_IMPORT_CUSTOMS",
+    rateBps: 0,
+    collectedBy: "none",
+    authority: "BR-RFB",
+    note: "Imports above USD 3,000 of customs value are outside Remessa Conforme: a formal import, whose duties (by tariff line) and ICMS are levied at customs clearance, not by the marketplace.",
+    supply: "import",
   },
   ...BR_ICMS.map(icms),
   {
@@ -217,10 +281,35 @@ export const TAX_RULES: TaxRule[] = [
     kind: "vat",
     scheme: "KR_VAT",
     rateBps: 1000,
+    collectedBy: "seller",
+    authority: "KR-NTS",
+    note: "Goods shipped from inside Korea (an overseas warehouse there) are a domestic supply by the seller: 10% VAT, which the seller (or its Korean importer) declares. Korea has no marketplace deemed-supplier rule for goods (the simplified registration of VAT Act art. 53-2 is for electronic services), so the marketplace collects nothing.",
+    supply: "domestic",
+  },
+  {
+    id: "tax-KR-principal-2020",
+    market: "KR",
+    effectiveFrom: d("2020-01-01"),
+    kind: "vat",
+    scheme: "KR_PRINCIPAL_VAT",
+    rateBps: 1000,
     collectedBy: "marketplace",
     authority: "KR-NTS",
-    note: "Goods shipped from inside Korea (an overseas warehouse there) are a domestic supply: 10% VAT, modelled as collected by the marketplace.",
+    note: "Full hosting from a Korean warehouse: the platform sells its own stock as principal, its own domestic supply, 10% VAT.",
     supply: "domestic",
+    program: "full_hosting",
+  },
+  {
+    id: "tax-SA-import-customs-2020",
+    market: "SA",
+    effectiveFrom: d("2020-07-01"),
+    kind: "vat",
+    scheme: "SA_IMPORT_CUSTOMS",
+    rateBps: 1500,
+    collectedBy: "none",
+    authority: "SA-ZATCA-CUSTOMS",
+    note: "Goods imported into Saudi Arabia: the 15% import VAT (and duty) is collected by customs at clearance from the importer, whatever the value; the marketplace is no deemed supplier for goods (the Implementing Regulations' marketplace rule covers electronic services), so it collects nothing.",
+    supply: "import",
   },
   {
     id: "tax-SA-vat-2020",
@@ -229,9 +318,23 @@ export const TAX_RULES: TaxRule[] = [
     kind: "vat",
     scheme: "SA_VAT",
     rateBps: 1500,
+    collectedBy: "seller",
+    authority: "SA-ZATCA",
+    note: "Goods shipped from inside Saudi Arabia are a domestic supply by the seller, who must register and declares the 15% VAT (since July 2020) itself; the marketplace collects nothing.",
+    supply: "domestic",
+  },
+  {
+    id: "tax-SA-principal-2020",
+    market: "SA",
+    effectiveFrom: d("2020-07-01"),
+    kind: "vat",
+    scheme: "SA_PRINCIPAL_VAT",
+    rateBps: 1500,
     collectedBy: "marketplace",
     authority: "SA-ZATCA",
-    note: "Saudi VAT at 15% (since July 2020), modelled as collected by the marketplace.",
+    note: "Full hosting from a Saudi warehouse: the platform sells its own stock as principal, its own domestic supply, 15% VAT.",
+    supply: "domestic",
+    program: "full_hosting",
   },
 ];
 

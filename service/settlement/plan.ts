@@ -135,7 +135,8 @@ export function taxBase(rule: TaxRule, gross: bigint, shipping: bigint): bigint 
 }
 
 /**
- * One rule's tax inside a tax-inclusive base: 0 unless the marketplace collects it; base x rate when
+ * One rule's tax inside a tax-inclusive base: 0 unless the marketplace collects it (a seller-liable
+ * tax is the seller's to declare, a customs one is levied at import); base x rate when
  * the rate is on a base that includes the tax ("included", Brazil's ICMS); else inclusiveTax.
  */
 export function ruleTax(rule: TaxRule, base: bigint, deduction = 0n): bigint {
@@ -425,6 +426,8 @@ function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdow
   // carries beside the tax postings themselves (LEAF_FACT_KEYS).
   const tax: Record<string, string> = {
     "tax.ruleId": b.taxRuleId,
+    // Who is liable: a seller-liable sale books no tax posting, and says so here.
+    ...(b.taxCollectedBy === undefined ? {} : { "tax.collectedBy": b.taxCollectedBy }),
     ...(b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps) }),
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
     ...(b.taxBases === undefined ? {} : taxBaseMetadata("tax", b.taxBases.national)),
@@ -584,6 +587,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     taxRuleId: taxRule.id,
     taxScheme: taxRule.scheme,
     taxRateBps: taxRule.collectedBy === "marketplace" ? taxRule.rateBps : 0,
+    taxCollectedBy: taxRule.collectedBy,
     ...(input.shipFrom === undefined ? {} : { shipFrom: input.shipFrom }),
     ...(stateRule === null
       ? {}

@@ -9,15 +9,23 @@ import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../mone
 import { SettlementErrors } from "./errors.js";
 import { validateStorageRate, validateWeightBands } from "./fees.js";
 import { ruleTax, taxBase } from "./plan.js";
-import { PROGRAMS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
+import { PROGRAMS, SELLER_ESTABLISHMENTS, TAX_COLLECTORS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
 
-/** The EU member states: a shipment between two of them is not an import for VAT. */
-const EU = new Set(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]);
+/**
+ * The EU VAT area for goods: the member states, and Northern Ireland ("XI"), which the Windsor
+ * Framework keeps in it for goods (Protocol on Ireland/Northern Ireland art. 8): a shipment between
+ * two of them is not an import, and a seller established in one is established in the EU.
+ */
+const EU = new Set(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI"]);
 
-/** Domestic when the goods ship from inside the market (or within the EU to an EU market); otherwise (or unknown) an import. */
+/** Whether a country is inside a market's VAT area: the EU for an EU market, else the market's own country. */
+export function inMarketArea(market: string, country: string): boolean {
+  return country === market || (EU.has(country) && EU.has(market));
+}
+
+/** Domestic when the goods ship from inside the market's VAT area (the EU for an EU market); otherwise (or unknown) an import. */
 export function supplyOf(market: string, shipFrom: string | undefined): TaxSupply {
-  if (shipFrom === undefined) return "import";
-  return shipFrom === market || (EU.has(shipFrom) && EU.has(market)) ? "domestic" : "import";
+  return shipFrom !== undefined && inMarketArea(market, shipFrom) ? "domestic" : "import";
 }
 
 /** What a tax rule's value band is checked against: the order's gross and how to convert it. */
@@ -27,6 +35,10 @@ export interface TaxedGoods {
   shipFrom?: string;
   /** The seller's program (a rule keyed by program applies to it only). */
   program?: ProgramKind;
+  /** The country the seller is established in (its `homeCountry`): what a rule's `sellerEstablished` is checked against. */
+  sellerCountry: string;
+  /** The capture's `shipToRegion`: a rule for a territory (`territory`) applies to captures shipped there only. */
+  shipToRegion?: string;
   /** The tax-inclusive gross the national tax is measured in: the order's, less its state tax. */
   gross: bigint;
   /** The part of the gross paid for shipping (0 when the capture names none). */
@@ -81,7 +93,7 @@ export function deductionIn(rule: TaxRule, goods: TaxedGoods): bigint | null {
 }
 
 function taxSpecificity(r: TaxRule): number {
-  return (r.program === undefined ? 0 : 4) + (r.supply === undefined ? 0 : 2) + (r.maxValue === undefined ? 0 : 1);
+  return (r.territory === undefined ? 0 : 16) + (r.program === undefined ? 0 : 8) + (r.supply === undefined ? 0 : 4) + (r.sellerEstablished === undefined ? 0 : 2) + (r.maxValue === undefined ? 0 : 1);
 }
 
 function specificity(s: FeeSchedule): number {
@@ -119,19 +131,22 @@ export function selectSchedule(schedules: readonly FeeSchedule[], program: Progr
 
 /**
  * The national tax rule for an order in `market` at `at` (state rules: selectStateTaxRule): among
- * the versions in force whose program, supply (import or domestic) and value band fit the goods, the
- * most specific (a program's own > a supply and a band > a supply > a band > neither); a narrower
- * band before a wider one in the same currency; then the newest.
+ * the versions in force whose territory, program, supply (import or domestic), seller's
+ * establishment and value band fit the goods, the most specific (a territory's own > a program's own
+ * > a supply > the seller's establishment > a band, each outranking all those after it together);
+ * a narrower band before a wider one in the same currency; then the newest.
  * Without `goods`, supply and bands are not checked (the most specific rule of the market wins),
- * and rules of one program are left out.
+ * and rules of one program, territory or seller establishment are left out.
  * A band whose currency has no rate to convert to refuses the event (ENT_SETTLEMENT_FX_UNAVAILABLE).
  */
 export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Date, goods?: TaxedGoods): TaxRule | null {
   let best: TaxRule | null = null;
   for (const r of rules) {
     if (r.market !== market || r.level !== undefined || r.effectiveFrom.getTime() > at.getTime()) continue;
-    // Without goods the program is unknown: a program's own rule cannot apply.
+    // Without goods the program, the destination and the seller are unknown: a rule for one of them cannot apply.
     if (r.program !== undefined && r.program !== goods?.program) continue;
+    if (r.territory !== undefined && r.territory !== goods?.shipToRegion) continue;
+    if (r.sellerEstablished === "outside_market_area" && (goods === undefined || inMarketArea(market, goods.sellerCountry))) continue;
     if (goods !== undefined) {
       if (r.supply !== undefined && r.supply !== goods.supply) continue;
       if (r.maxValue !== undefined) {
@@ -202,10 +217,20 @@ export interface OrderTaxRules {
 }
 
 export function selectOrderTaxes(rules: readonly TaxRule[], market: string, at: Date, goods: TaxedGoods, region: string | undefined): OrderTaxRules {
-  const state = selectStateTaxRule(rules, market, at, goods.supply, region, goods.program);
-  const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, goods.gross, goods.shipping));
-  const national = { ...goods, gross: goods.gross - stateTax };
-  const rule = selectTaxRule(rules, market, at, national);
+  const nationalWith = (state: TaxRule | null) => {
+    const stateTax = state === null ? 0n : ruleTax(state, taxBase(state, goods.gross, goods.shipping));
+    const national: TaxedGoods = { ...goods, ...(region === undefined ? {} : { shipToRegion: region }), gross: goods.gross - stateTax };
+    return { national, rule: selectTaxRule(rules, market, at, national) };
+  };
+  let state = selectStateTaxRule(rules, market, at, goods.supply, region, goods.program);
+  let { national, rule } = nationalWith(state);
+  if (state?.nationalScheme !== undefined && rule !== null && rule.scheme !== state.nationalScheme) {
+    // The state tax rides on a national scheme this order is outside of (Brazil's ICMS above Remessa
+    // Conforme's ceiling: levied at customs with the formal import), so the order bears neither here.
+    // Without it the goods are worth more, never less: the national rule stays outside that scheme.
+    state = null;
+    ({ national, rule } = nationalWith(null));
+  }
   if (rule === null) {
     // Goods shipped from inside the market are a domestic supply; where the market's rules in force
     // tax imports only, it is the missing domestic rule, and shipFrom that made the supply domestic.
@@ -268,7 +293,10 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   if (Number.isNaN(r.effectiveFrom.getTime())) bad(r.id, "effectiveFrom", "must be a date");
   if (!isBps(r.rateBps)) bad(r.id, "rateBps", "must be an integer 0..10000");
   if (r.collectedBy === "none" && r.rateBps !== 0 && r.kind === "none") bad(r.id, "rateBps", "must be 0 when nothing is collected");
-  if (r.collectedBy !== "marketplace" && r.collectedBy !== "none") bad(r.id, "collectedBy", "must be marketplace or none");
+  if (!(TAX_COLLECTORS as readonly string[]).includes(r.collectedBy)) bad(r.id, "collectedBy", `must be ${TAX_COLLECTORS.join(", ")}`);
+  if (r.sellerEstablished !== undefined && !(SELLER_ESTABLISHMENTS as readonly string[]).includes(r.sellerEstablished)) {
+    bad(r.id, "sellerEstablished", `must be ${SELLER_ESTABLISHMENTS.join(" or ")}, or absent for every seller`);
+  }
   if (r.program !== undefined && !PROGRAMS.includes(r.program)) bad(r.id, "program", `must be one of ${PROGRAMS.join(", ")}, or absent for every program`);
   if (r.supply !== undefined && !(TAX_SUPPLIES as readonly string[]).includes(r.supply)) bad(r.id, "supply", `must be ${TAX_SUPPLIES.join(" or ")}, or absent for both`);
   if (r.deduction !== undefined && (!isCurrency(r.deduction.currency) || typeof r.deduction.amount !== "bigint" || r.deduction.amount <= 0n)) {
@@ -280,7 +308,16 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
       bad(r.id, "region", `must be an ISO 3166-2 subdivision of ${r.market}, e.g. ${r.market}-XX`);
     }
     if (r.maxValue !== undefined || r.deduction !== undefined) bad(r.id, "level", "a state tax has no value band or deduction");
-  } else if (r.region !== undefined) bad(r.id, "region", "is only accepted on a state tax (level: state)");
+    if (r.territory !== undefined) bad(r.id, "territory", "is only accepted on a national tax: a state tax's region is its territory");
+    if (r.sellerEstablished !== undefined) bad(r.id, "sellerEstablished", "is only accepted on a national tax");
+    if (r.nationalScheme !== undefined && !/^[A-Z0-9_]{1,40}$/.test(r.nationalScheme)) bad(r.id, "nationalScheme", "must be a scheme code of 1-40 [A-Z0-9_]");
+  } else {
+    if (r.region !== undefined) bad(r.id, "region", "is only accepted on a state tax (level: state)");
+    if (r.nationalScheme !== undefined) bad(r.id, "nationalScheme", "is only accepted on a state tax (level: state)");
+    if (r.territory !== undefined && (!/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(r.territory) || !r.territory.startsWith(`${r.market}-`))) {
+      bad(r.id, "territory", `must be an ISO 3166-2 subdivision of ${r.market}, e.g. ${r.market}-XX`);
+    }
+  }
   if (r.computation !== undefined && r.computation !== "included") bad(r.id, "computation", "must be included, or absent for a tax on the price before it");
   if (r.computation === "included" && r.rateBps >= 10_000) bad(r.id, "rateBps", "must be below 10000 for a tax included in its own base");
   const basis = r.basis;

@@ -667,7 +667,7 @@ export class SettlementService {
       }
       // Where the goods ship from: the capture's word, else the seller's warehouse on file.
       const shipFrom = event.shipFrom ?? seller.warehouse;
-      const goods = { ...(await this.taxedGoods(event, config.taxRules, shipFrom)), program: seller.program };
+      const goods = await this.taxedGoods(event, config.taxRules, shipFrom, seller);
       const taxes = selectOrderTaxes(config.taxRules, event.market, event.occurredAt, goods, event.shipToRegion);
       const rates = await this.rates(event, seller.payoutCurrency, schedule.paymentFeeBorneBy, true);
       return {
@@ -722,10 +722,11 @@ export class SettlementService {
   }
 
   /**
-   * The capture's goods for tax selection: its supply (from where it ships), shipping, and the mid rates
-   * its market's value bands and deductions need, each at the instant its rule values goods at.
+   * The capture's goods for tax selection: its supply (from where it ships), the seller's program and
+   * establishment, shipping, and the mid rates its market's value bands and deductions need, each at
+   * the instant its rule values goods at.
    */
-  private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[], shipFrom: string | undefined): Promise<TaxedGoods> {
+  private async taxedGoods(event: SettlementEvent, rules: readonly TaxRule[], shipFrom: string | undefined, seller: Seller): Promise<TaxedGoods> {
     const needed = new Map<string, { to: string; at: Date }>();
     for (const r of rules) {
       if (r.market !== event.market) continue;
@@ -760,7 +761,16 @@ export class SettlementService {
       if (r instanceof AppError) throw r;
       return r ?? null;
     };
-    return { supply: supplyOf(event.market, shipFrom), ...(shipFrom === undefined ? {} : { shipFrom }), gross: event.amount, shipping: event.shipping ?? 0n, currency: event.currency, rateTo };
+    return {
+      supply: supplyOf(event.market, shipFrom),
+      ...(shipFrom === undefined ? {} : { shipFrom }),
+      program: seller.program,
+      sellerCountry: seller.homeCountry,
+      gross: event.amount,
+      shipping: event.shipping ?? 0n,
+      currency: event.currency,
+      rateTo,
+    };
   }
 
   private async buyerRate(event: SettlementEvent): Promise<RateEvidence> {

@@ -62,8 +62,26 @@ export interface FeeSchedule {
 export type TaxKind = "vat" | "sales_tax" | "import_duty" | "none";
 
 /**
- * A market's tax rule: which tax the MARKETPLACE collects on the buyer's gross (always tax
- * inclusive: the buyer's gross contains the tax), at what rate, for whom.
+ * Who is liable for a rule's tax. "marketplace": the platform collects it from the buyer's gross and
+ * owes it (booked to `tax:<market>:<scheme>:payable`: IOSS, the deemed supplier, the platform's own
+ * sales as principal, facilitator sales tax). "seller": the seller is the taxpayer and declares it
+ * itself; the platform books no tax (the sale is recorded under the scheme, the breakdown's
+ * `taxCollectedBy`). "none": nobody at the sale: customs levy it at import, or there is no tax.
+ */
+export const TAX_COLLECTORS = ["marketplace", "seller", "none"] as const;
+export type TaxCollector = (typeof TAX_COLLECTORS)[number];
+
+/**
+ * "outside_market_area": the rule applies only to a seller whose `homeCountry` is outside the
+ * market's VAT area (the EU's member states, and Northern Ireland for goods, for an EU market; the
+ * market's country otherwise), as the EU deemed-supplier rule is (VAT Directive art. 14a(2)).
+ */
+export const SELLER_ESTABLISHMENTS = ["outside_market_area"] as const;
+export type SellerEstablishment = (typeof SELLER_ESTABLISHMENTS)[number];
+
+/**
+ * A market's tax rule: which tax applies to the buyer's gross (always tax inclusive: the buyer's
+ * gross contains the tax), at what rate, for which sales, and who is liable for it (`collectedBy`).
  */
 export interface TaxRule {
   id: string;
@@ -73,7 +91,7 @@ export interface TaxRule {
   /** The legal scheme, e.g. EU_IOSS, BR_REMESSA_CONFORME, US_NONE. */
   scheme: string;
   rateBps: number;
-  collectedBy: "marketplace" | "none";
+  collectedBy: TaxCollector;
   /** Tax authority the collected tax is owed to (account owner id). */
   authority: string;
   note: string;
@@ -84,6 +102,14 @@ export interface TaxRule {
    * principal). Absent: every program. A program's own rule wins over a general one.
    */
   program?: ProgramKind;
+  /** The seller it applies to by where the seller is established (the EU deemed supplier: outside the EU). Absent: every seller. */
+  sellerEstablished?: SellerEstablishment;
+  /**
+   * National rules: it applies only to captures shipped to this ISO 3166-2 subdivision (`shipToRegion`),
+   * and wins there over every rule without one: a territory outside the market's VAT area, e.g. the
+   * Canary Islands (ES-CN), Ceuta (ES-CE) and Melilla (ES-ML), VAT Directive art. 6(1)(b).
+   */
+  territory?: string;
   /** It applies only up to this value of the goods (the gross net of this tax), e.g. IOSS's EUR 150. Absent: no bound. */
   maxValue?: { currency: string; amount: bigint };
   /**
@@ -99,6 +125,12 @@ export interface TaxRule {
   level?: TaxLevel;
   /** State taxes: the ISO 3166-2 subdivision it applies to, e.g. "US-CA", "BR-SP". */
   region?: string;
+  /**
+   * State taxes: levied only together with a national rule of this scheme. Brazil's ICMS is collected
+   * at checkout under Remessa Conforme only; above the regime's ceiling the goods are a formal import
+   * and the ICMS is levied at customs clearance with the import duties. Absent: with any national rule.
+   */
+  nationalScheme?: string;
   /**
    * How the rate applies to the tax-inclusive gross. Absent: on the price before this tax (T = G x r /
    * (1 + r)), as VAT and sales tax are quoted. "included": on a base that contains the tax itself
@@ -306,6 +338,8 @@ export interface Breakdown {
   taxRuleId: string;
   taxScheme: string;
   taxRateBps: number;
+  /** Who is liable for the national tax (the rule's `collectedBy`): "seller" books nothing, the seller declares it. Absent on records booked before it was kept. */
+  taxCollectedBy?: TaxCollector;
   /** Where the goods shipped from for tax: the capture's shipFrom, else the seller's warehouse (absent: unknown, an import). */
   shipFrom?: string;
   /** The state tax of the capture (absent without one): its rule, scheme, rate and jurisdiction. */

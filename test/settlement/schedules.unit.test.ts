@@ -19,9 +19,10 @@ import { capture, followUp } from "./fixtures.js";
 
 const at = (iso: string) => new Date(iso);
 
-/** An order's goods for tax selection, with mid rates from its currency (none: only its own). */
+/** An order's goods for tax selection, with mid rates from its currency (none: only its own); a seller established in China. */
 const goods = (supply: TaxedGoods["supply"], gross: bigint, currency: string, rates: Record<string, string> = {}, shipping = 0n): TaxedGoods => ({
   supply,
+  sellerCountry: "CN",
   gross,
   shipping,
   currency,
@@ -126,12 +127,56 @@ describe("tax by where the goods ship from and what they are worth", () => {
     expect(codeOf(() => selectTaxRule(TAX_RULES, "PL", when, goods("import", 60_000n, "PLN")))).toBe("ENT_SETTLEMENT_FX_UNAVAILABLE occurredAt");
   });
 
-  it("Korea: de minimis up to USD 150 for imports, customs above, 10% VAT from a Korean warehouse", () => {
+  it("Korea: de minimis up to USD 150 for imports, customs above, 10% VAT from a Korean warehouse: the seller's, the platform's for its own stock", () => {
     const usd = { USD: "0.00072" };
     expect(scheme("KR", goods("import", 100_000n, "KRW", usd))).toBe("KR_DE_MINIMIS"); // 72 USD
     expect(scheme("KR", goods("import", 300_000n, "KRW", usd))).toBe("KR_IMPORT_CUSTOMS"); // 216 USD
+    // No marketplace deemed-supplier rule for goods in Korea: the seller declares its domestic VAT.
     const vat = selectTaxRule(TAX_RULES, "KR", when, goods("domestic", 300_000n, "KRW", usd));
-    expect([vat?.scheme, vat?.rateBps, vat?.collectedBy]).toEqual(["KR_VAT", 1000, "marketplace"]);
+    expect([vat?.scheme, vat?.rateBps, vat?.collectedBy]).toEqual(["KR_VAT", 1000, "seller"]);
+    const own = selectTaxRule(TAX_RULES, "KR", when, { ...goods("domestic", 300_000n, "KRW", usd), program: "full_hosting" });
+    expect([own?.scheme, own?.rateBps, own?.collectedBy]).toEqual(["KR_PRINCIPAL_VAT", 1000, "marketplace"]);
+    // A seller-liable tax is nobody's to collect here: no tax in the gross.
+    expect(orderTaxes(110_000n, 0n, vat!, 0n, null).tax).toBe(0n);
+  });
+
+  it("EU: the deemed supplier is for sellers established outside the EU (art. 14a(2)); one established inside declares its own VAT; Northern Ireland is in the EU VAT area for goods", () => {
+    const domestic = (sellerCountry: string) => ({ ...goods("domestic", 10_000n, "EUR"), sellerCountry });
+    expect([selectTaxRule(TAX_RULES, "ES", when, domestic("CN"))?.scheme, selectTaxRule(TAX_RULES, "ES", when, domestic("CN"))?.collectedBy]).toEqual(["EU_DEEMED_SUPPLIER", "marketplace"]);
+    for (const established of ["DE", "ES", "XI"]) {
+      const r = selectTaxRule(TAX_RULES, "ES", when, domestic(established));
+      expect([r?.id, r?.scheme, r?.collectedBy], established).toEqual(["tax-ES-seller-vat-2021", "EU_SELLER_VAT", "seller"]);
+    }
+    // The platform's own stock is its own supply wherever the supplier is established.
+    expect(selectTaxRule(TAX_RULES, "ES", when, { ...domestic("DE"), program: "full_hosting" })?.scheme).toBe("EU_PRINCIPAL_VAT");
+    // Goods in Northern Ireland ship within the EU VAT area (Windsor Framework): not an import.
+    expect([supplyOf("ES", "XI"), supplyOf("ES", "GB"), supplyOf("KR", "XI")]).toEqual(["domestic", "import", "import"]);
+    const rule = TAX_RULES.find((r) => r.id === "tax-ES-deemed-supplier-2021")!;
+    expect(codeOf(() => validateTaxRule({ ...rule, sellerEstablished: "abroad" as never }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE sellerEstablished");
+    expect(codeOf(() => validateTaxRule({ ...rule, collectedBy: "buyer" as never }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE collectedBy");
+  });
+
+  it("Spain: a territory outside the EU VAT area (Canary Islands, Ceuta, Melilla) has its own rule, which wins over every other", () => {
+    const to = (g: TaxedGoods, shipToRegion: string) => selectTaxRule(TAX_RULES, "ES", when, { ...g, shipToRegion });
+    for (const region of ["ES-CN", "ES-CE", "ES-ML"]) {
+      for (const g of [goods("import", 10_000n, "EUR"), goods("domestic", 10_000n, "EUR"), { ...goods("domestic", 10_000n, "EUR"), program: "full_hosting" as const }]) {
+        const r = to(g, region);
+        expect([r?.id, r?.scheme, r?.collectedBy], `${region} ${g.supply} ${g.program ?? ""}`).toEqual([`tax-${region}-outside-vat-2021`, "EU_OUTSIDE_VAT_TERRITORY", "none"]);
+      }
+    }
+    // The mainland and the Balearic Islands are inside: IOSS as ever.
+    expect(to(goods("import", 10_000n, "EUR"), "ES-PM")?.scheme).toBe("EU_IOSS");
+    const rule = TAX_RULES.find((r) => r.id === "tax-ES-CN-outside-vat-2021")!;
+    expect(codeOf(() => validateTaxRule({ ...rule, territory: "FR-971" }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE territory");
+    const icms = TAX_RULES.find((r) => r.id === "tax-BR-SP-icms-2023-08")!;
+    expect(codeOf(() => validateTaxRule({ ...icms, territory: "BR-SP" }, MARKETS))).toBe("ENT_SETTLEMENT_INVALID_SCHEDULE territory");
+  });
+
+  it("Saudi Arabia: imports at customs, a seller's goods in the kingdom its own VAT, the platform's own stock its VAT", () => {
+    const sar = (supply: TaxedGoods["supply"], program?: TaxedGoods["program"]) => selectTaxRule(TAX_RULES, "SA", when, { ...goods(supply, 10_000n, "SAR"), ...(program === undefined ? {} : { program }) });
+    expect([sar("import")?.scheme, sar("import")?.collectedBy]).toEqual(["SA_IMPORT_CUSTOMS", "none"]);
+    expect([sar("import", "full_hosting")?.scheme, sar("domestic", "pop")?.scheme, sar("domestic", "pop")?.collectedBy]).toEqual(["SA_IMPORT_CUSTOMS", "SA_VAT", "seller"]);
+    expect([sar("domestic", "full_hosting")?.scheme, sar("domestic", "full_hosting")?.collectedBy]).toEqual(["SA_PRINCIPAL_VAT", "marketplace"]);
   });
 
   it("Brazil: 20% up to USD 50 of goods, above it 60% less USD 20 (the band and the deduction at the mid rate)", () => {
@@ -183,6 +228,16 @@ describe("state taxes on top of the national one, and each scheme's basis", () =
     const high = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 42_000n, "BRL", { USD: "0.2" }), "BR-SP");
     expect([high.national.id, high.deduction, high.deductionRate, high.stateTax]).toEqual(["tax-BR-remessa-60-2024", 10_000n, "0.2", 7_140n]);
     expect(high.tax).toBe(inclusiveTax(42_000n - 7_140n, 6000, 10_000n));
+  });
+
+  it("Brazil: above Remessa Conforme's USD 3,000 ceiling neither the import tax nor the ICMS is collected: a formal import at customs", () => {
+    // 20,000.00 BRL to Sao Paulo at 5 BRL/USD: ICMS 3,400.00 would leave 16,600.00, whose goods V with
+    // T = 0.6 V - 100.00 are (16,600.00 + 100.00) / 1.6 = 10,437.50 = USD 2,087.50: inside the regime.
+    const inside = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 2_000_000n, "BRL", { USD: "0.2" }), "BR-SP");
+    expect([inside.national.id, inside.state?.id, inside.stateTax]).toEqual(["tax-BR-remessa-60-2024", "tax-BR-SP-icms-2023-08", 340_000n]);
+    // 30,000.00 BRL: (24,900.00 + 100.00) / 1.6 = 15,625.00 = USD 3,125.00, above USD 3,000.
+    const above = taxesOf("BR", "2024-12-10T09:00:00Z", goods("import", 3_000_000n, "BRL", { USD: "0.2" }), "BR-SP");
+    expect([above.national.id, above.national.collectedBy, above.state, above.tax, above.stateTax]).toEqual(["tax-BR-import-customs-2024", "none", null, 0n, 0n]);
   });
 
   it("Brazil: Minas Gerais' ICMS is 20% from April 2025, 17% before; an order without a state is refused", () => {

@@ -20,7 +20,7 @@ interface TaxRule {
   id: string;
   market: string;
   scheme: string;
-  collectedBy: "marketplace" | "none";
+  collectedBy: "marketplace" | "seller" | "none";
   level?: "state";
   region?: string;
 }
@@ -92,8 +92,9 @@ const labelOf = (c: Choice) => `${c.region === "" ? c.market : c.region} · ${c.
 
 /**
  * The returns the tax rules make: one per market and scheme, a state tax's per region, in label
- * order. A scheme whose every rule is collected by nobody (customs at the border, a de minimis
- * exemption) books no tax payable, so it has no return to file and is not offered.
+ * order. A scheme whose every rule the platform does not collect (customs at the border, a de minimis
+ * exemption, a tax the seller declares itself) books no tax payable, so it has no return to file
+ * and is not offered.
  */
 function returnsOf(rules: readonly TaxRule[]): Choice[] {
   const seen = new Map<string, Choice>();

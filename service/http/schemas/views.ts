@@ -300,15 +300,35 @@ export const TaxRuleView = Type.Object({
   kind: Type.Union([Type.Literal("vat"), Type.Literal("sales_tax"), Type.Literal("import_duty"), Type.Literal("none")]),
   scheme: Type.String(),
   rateBps: Type.Integer(),
-  collectedBy: Type.Union([Type.Literal("marketplace"), Type.Literal("none")]),
+  collectedBy: Type.Union([Type.Literal("marketplace"), Type.Literal("seller"), Type.Literal("none")], {
+    description:
+      "Who is liable: marketplace (the platform collects it from the buyer's gross and owes it, booked to tax:<market>:<scheme>:payable), seller (the seller declares it itself: nothing is booked, the capture records the scheme with taxCollectedBy seller), none (customs levy it at import, or there is no tax)",
+  }),
   authority: Type.String(),
   note: Type.String(),
   supply: Type.Optional(Type.String({ description: "import or domestic; absent: both" })),
   program: Type.Optional(Type.String({ description: "The seller program it applies to (pop, full_hosting, semi_hosting, overseas_hosting); absent: every program. A program's own rule wins over a general one" })),
+  sellerEstablished: Type.Optional(
+    Type.Literal("outside_market_area", {
+      description: "Only for sellers whose homeCountry is outside the market's VAT area (the EU, Northern Ireland included, for an EU market; the market's country otherwise), as the EU deemed supplier (VAT Directive art. 14a(2)); absent: every seller",
+    }),
+  ),
+  territory: Type.Optional(
+    Type.String({
+      pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$",
+      description: "National rules: only for captures shipped to this ISO 3166-2 subdivision (shipToRegion), where it wins over every rule without one: a territory outside the market's VAT area, e.g. ES-CN (the Canary Islands)",
+    }),
+  ),
   maxValue: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
   deduction: Type.Optional(Type.Object({ currency: Type.String(), amount: Amount })),
   level: Type.Optional(Type.Literal("state", { description: "A tax of the buyer's state on top of the national one (ICMS, US state sales tax); absent: national" })),
   region: Type.Optional(Type.String({ pattern: "^[A-Z]{2}-[A-Z0-9]{1,3}$", description: "State taxes: the ISO 3166-2 subdivision, chosen by the capture's shipToRegion" })),
+  nationalScheme: Type.Optional(
+    Type.String({
+      pattern: "^[A-Z0-9_]{1,40}$",
+      description: "State taxes: levied only with a national rule of this scheme (Brazil's ICMS with BR_REMESSA_CONFORME: above the regime's ceiling both are levied at customs); absent: with any national rule",
+    }),
+  ),
   computation: Type.Optional(Type.Literal("included", { description: "The rate applies to a base that contains the tax itself (T = gross x rate, ICMS 'por dentro'); absent: to the price before the tax (T = gross x rate / (1 + rate))" })),
   basis: Type.Optional(
     Type.Object(
@@ -587,6 +607,9 @@ const TAX_RETURN_COLUMNS = [
   "rule_id",
   "rate_bps",
   "original_effective_at",
+  // A state tax's jurisdiction (US-CA, BR-SP; empty for a national tax), so that returns of several
+  // states concatenated stay apart; last, so the columns before it keep their positions.
+  "region",
 ] as const;
 
 /**
@@ -596,7 +619,8 @@ const TAX_RETURN_COLUMNS = [
  * collected less given back and the net bases of its lines, the rules in `rule_id` separated by
  * spaces), and the closing tax payable (at `to`: opening + total; a balance of tax, so no base);
  * amounts in minor and major units, a line's gross signed as its tax. A line booked after its period
- * closed names the instant it belongs to in `original_effective_at` (last, as the journal export). A base the JSON has as null is an empty cell, and a line's
+ * closed names the instant it belongs to in `original_effective_at` (as the journal export); every
+ * row of a state tax's return names its `region`. A base the JSON has as null is an empty cell, and a line's
  * `base_missing` says why.
  */
 export function taxReturnCsv(r: TaxReturn): string {
@@ -609,7 +633,8 @@ export function taxReturnCsv(r: TaxReturn): string {
     ...both(b.deduction),
   ];
   const noBase = [null, null, null, null, null, null, null, null, null, null, null];
-  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base, null]);
+  const region = r.region ?? null;
+  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base, null, region]);
   const negated = (t: TaxReturn["bases"]["refunded"]) => ({
     taxableBase: t.taxableBase === null ? null : -t.taxableBase,
     nonTaxable: t.nonTaxable === null ? null : -t.nonTaxable,
@@ -618,7 +643,7 @@ export function taxReturnCsv(r: TaxReturn): string {
   });
   let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening, noBase);
   for (const l of r.lines) {
-    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps, l.originalEffectiveAt?.toISOString() ?? null]);
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps, l.originalEffectiveAt?.toISOString() ?? null, region]);
   }
   out +=
     figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null, null, null]) +
