@@ -9,12 +9,12 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type JournalExportLine, type JournalTransaction, type Ledger, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
+import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type EffectiveTransaction, type JournalExportLine, type JournalTransaction, type Ledger, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -153,6 +153,17 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const closing = posted(end?.totals);
       if (closing !== balance) throw new Error(`statement of ${account} (${currency}): opening + lines = ${balance}, the balance before ${period.to.toISOString()} is ${closing}`);
       return { account, currency, normalBalance: s.normalBalance, from: period.from, to: period.to, opening, lines, closing };
+    },
+
+    async transactionsEffective(metadata: Record<string, string>, period: { from: Date; to: Date }): Promise<EffectiveTransaction[]> {
+      if (Object.keys(metadata).length === 0) throw new Error("transactionsEffective needs at least one metadata key");
+      const rows = await store.transactionsEffective(sql, metadata, period.from, period.to, STATEMENT_LINES + 1);
+      if (rows.length > STATEMENT_LINES) {
+        throw Errors.validation(`the period holds more than ${STATEMENT_LINES} such transactions: ask for a shorter one`, {
+          fields: [{ field: "to", message: `at most ${STATEMENT_LINES} transactions per period` }],
+        });
+      }
+      return rows.map((r) => ({ transactionId: r.id.toString(), effectiveAt: r.effective_at, bookedAt: r.booked_at, transactionKind: r.kind, status: r.status, metadata: r.metadata }));
     },
 
     async postingsBetween(account: string, currency: string, range: { afterTransactionId: string | null; beforeTransactionId: string }): Promise<AccountStatement["lines"]> {

@@ -682,6 +682,26 @@ export function accountPostingsEffective(sql: SqlRunner, accountId: bigint, from
   );
 }
 
+/** Transactions effective in [from, to) whose metadata contains `metadata`, in (effective, sequence) order, at most `limit`. */
+export function transactionsEffective(
+  sql: SqlRunner,
+  metadata: Record<string, string>,
+  from: Date,
+  to: Date,
+  limit: number,
+): Promise<Array<{ id: bigint; effective_at: Date; booked_at: Date; kind: TransactionKind; status: TransactionStatus; metadata: Record<string, string> }>> {
+  // The containment test uses the GIN index on metadata; the period filters what it finds.
+  return sql.q(
+    `SELECT "id", "effective_at", "booked_at", "kind", "status", "metadata" FROM "ledger_transactions"
+      WHERE "metadata" @> $1::jsonb AND "effective_at" >= $2 AND "effective_at" < $3
+      ORDER BY "effective_at", "id" LIMIT $4`,
+    JSON.stringify(metadata),
+    from,
+    to,
+    limit,
+  );
+}
+
 /** An account's postings of the transactions after `afterId` (when given) and before `beforeId`, in sequence order, at most `limit`. */
 export function accountPostingsBetween(sql: SqlRunner, accountId: bigint, afterId: bigint | null, beforeId: bigint, limit: number): Promise<StatementRow[]> {
   return sql.q<StatementRow[]>(

@@ -297,6 +297,16 @@ export interface TransactionFilter {
   cursor?: string;
 }
 
+/** A journal transaction as a period report reads it (Ledger.transactionsEffective): no postings. */
+export interface EffectiveTransaction {
+  transactionId: string;
+  effectiveAt: Date;
+  bookedAt: Date;
+  transactionKind: TransactionKind;
+  status: TransactionStatus;
+  metadata: Record<string, string>;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -350,6 +360,12 @@ export interface Ledger {
    * the closing balance, which is the balance of everything effective before `to`.
    */
   statement(account: string, currency: string, period: { from: Date; to: Date }): Promise<AccountStatement>;
+  /**
+   * The transactions effective in [from, to) whose metadata holds every given key with its value,
+   * in (effective, sequence) order, without their postings: what a report over a period reads by
+   * what was booked (the sales booked under a tax rule). At most 10,000; more is a 400 naming `to`.
+   */
+  transactionsEffective(metadata: Record<string, string>, period: { from: Date; to: Date }): Promise<EffectiveTransaction[]>;
   /**
    * An account's postings of the journal transactions strictly between two (by sequence; from the
    * start when `afterTransactionId` is null), with their changes and a running balance from 0.

@@ -25,7 +25,7 @@ import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } f
 import { requestHash } from "./codec.js";
 import { publishProgramItem, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
-import { emptyBases, sellerStatement, taxReturn, taxReturnAccount, type SellerStatement, type TaxReturn } from "./statement.js";
+import { isTaxedEvent, sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
 import { attachmentOf, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 import { isPositiveInt8 } from "../db/int8.js";
 import { firstScheduleFrom, selectOrderTaxes, selectSchedule, supplyOf, validateSchedule, validateTaxRule, valuationInstant, type TaxedGoods } from "./schedules.js";
@@ -910,7 +910,8 @@ export class SettlementService {
    * The return of one tax scheme of a market for [from, to) (statement.ts): 400 for an unknown
    * market, and for a scheme (or a state tax's region) no rule of the market has, so that a typo is
    * never read as a nil return; a scheme with rules but nothing booked answers an empty return (the
-   * account does not exist yet).
+   * account does not exist yet). A rule the platform does not collect books no payable: its sales
+   * are read from the journal and listed with a tax of 0.
    */
   async taxReturn(market: string, scheme: string, period: { from: Date; to: Date }, region?: string): Promise<TaxReturn> {
     const known = (await this.repo.listMarkets()).find((m) => m.code === market);
@@ -923,13 +924,17 @@ export class SettlementService {
     const input = { market, ...(region === undefined ? {} : { region }), scheme, currency: known.currency, ...period };
     // Rules are immutable versions (published once, 409 for other content under an id): a rule's
     // rate now is the rate it was booked at.
-    const rates = new Map(rules.map((r) => [r.id, r.rateBps]));
-    try {
-      return await taxReturn(this.ledger, input, (ruleId) => rates.get(ruleId) ?? null);
-    } catch (e) {
-      if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
-      return { ...input, account: taxReturnAccount(input), opening: 0n, collected: 0n, refunded: 0n, closing: 0n, bases: emptyBases(), linesWithoutBase: 0, byRate: [], lines: [] };
+    const byId = new Map(rules.map((r) => [r.id, r]));
+    // The sales under the rules of this return that the platform does not collect: they book no tax
+    // posting, so they are read from the journal by the rule each was booked under.
+    const uncollected = [];
+    for (const r of rules) {
+      if (r.market !== market || r.scheme !== scheme || r.collectedBy === "marketplace") continue;
+      if (region === undefined ? r.level === "state" : r.level !== "state" || r.region !== region) continue;
+      const match = { market, [region === undefined ? "tax.ruleId" : "tax.state.ruleId"]: r.id };
+      for (const t of await this.ledger.transactionsEffective(match, period)) if (t.status === "posted" && isTaxedEvent(t.metadata)) uncollected.push(t);
     }
+    return taxReturn(this.ledger, input, (ruleId) => byId.get(ruleId) ?? null, uncollected);
   }
 
   /** A charge to a seller that no order carries (charges.ts); 404 for an unknown seller. */

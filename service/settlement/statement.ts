@@ -4,9 +4,10 @@
  * what it was (a capture, a refund, a release, a payout...) and the balance after it, and the closing
  * balance. Read from the ledger alone: opening + lines = closing = the balance before `to`.
  */
-import { ORIGINAL_EFFECTIVE_AT } from "../ledger/index.js";
+import { isAppError } from "../errors.js";
+import { LedgerErrors, ORIGINAL_EFFECTIVE_AT } from "../ledger/index.js";
 import type { AccountStatement, Ledger } from "../ledger/types.js";
-import type { Seller } from "./types.js";
+import type { Seller, TaxCollector } from "./types.js";
 
 export interface SellerStatement {
   seller: Seller;
@@ -58,6 +59,11 @@ export type TaxReturnBaseTotal = { [K in keyof TaxReturnBase]: bigint | null };
  * tax-payable postings by construction: opening + net = closing. Beside each tax, its base as
  * booked with the event (journal metadata `tax.taxableBase`... and `tax.state.*` for a state tax):
  * never recomputed with today's rules or rates; a posting without it says why (`baseMissing`).
+ *
+ * A scheme the platform does not collect (the seller's own VAT, customs at import) books no tax
+ * posting, so its return lists the sales booked under its rules instead, each with a tax of 0 and the
+ * party liable (`collectedBy`): the record of the supplies the platform facilitated (EU VAT Directive
+ * art. 242a), read from the journal by the rule each event was booked under.
  */
 export interface TaxReturn {
   market: string;
@@ -106,6 +112,12 @@ export interface TaxReturn {
       ruleId: string | null;
       /** That rule's rate, basis points: as booked for a state tax (`tax.state.rateBps`), else the rule's (rules are immutable versions); null without a rule. */
       rateBps: number | null;
+      /** Who is liable for the tax of this line: "marketplace" for a tax-payable posting, the rule's party ("seller", "none") for a sale whose tax the platform does not collect. */
+      collectedBy: TaxCollector | null;
+      /** The seller of the order, where the goods shipped from (ISO 3166-1 alpha-2, as booked) and to (the capture's `shipToRegion`, else the market). */
+      sellerId: string | null;
+      shipFrom: string | null;
+      shipTo: string | null;
     } & { [K in keyof TaxReturnBase]: bigint | null }
   >;
 }
@@ -167,43 +179,76 @@ function sumBases(lines: ReadonlyArray<{ [K in keyof TaxReturnBase]: bigint | nu
   return out;
 }
 
+/** What a return needs of a tax rule: its rate and who is liable. */
+export type TaxRuleOf = (ruleId: string) => { rateBps: number; collectedBy: TaxCollector; region?: string; territory?: string } | null;
+
+/** A settlement event's transaction under a rule the platform does not collect: a line of its return with a tax of 0. */
+export interface UncollectedSale {
+  transactionId: string;
+  effectiveAt: Date;
+  transactionKind: string;
+  metadata: Record<string, string>;
+}
+
+/** The events a return lists as sales: what moves a base (a release or a fee adjustment moves none). */
+export function isTaxedEvent(metadata: Record<string, string>): boolean {
+  const event = metadata["eventType"];
+  return event === "capture" || (event !== undefined && FOLLOW_UPS.has(event));
+}
+
 export async function taxReturn(
   ledger: Pick<Ledger, "statement">,
   input: { market: string; region?: string; scheme: string; currency: string; from: Date; to: Date },
-  rateOf: (ruleId: string) => number | null,
+  ruleOf: TaxRuleOf,
+  uncollected: readonly UncollectedSale[] = [],
 ): Promise<TaxReturn> {
   const state = input.region !== undefined;
   const account = taxReturnAccount(input);
-  const s = await ledger.statement(account, input.currency, { from: input.from, to: input.to });
+  const s = await statementOrEmpty(ledger, account, input);
   let collected = 0n;
   let refunded = 0n;
-  const lines = s.lines
+  // A posted line's tax is what the platform collected; a sale's is 0, and its rate the rule's (a state tax books 0 where no one collects at the sale).
+  const line = (l: UncollectedSale, tax: bigint, collectedBy: TaxCollector | null): TaxReturn["lines"][number] => {
+    const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, state);
+    const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"] ?? null;
+    const bookedRate = state ? l.metadata["tax.state.rateBps"] : undefined;
+    const rule = ruleId === null ? null : ruleOf(ruleId);
+    const rateBps = ruleId === null ? null : collectedBy === "marketplace" && bookedRate !== undefined && /^[0-9]+$/.test(bookedRate) ? Number(bookedRate) : (rule?.rateBps ?? null);
+    const event = l.metadata["eventType"] !== undefined;
+    return {
+      transactionId: l.transactionId,
+      effectiveAt: l.effectiveAt,
+      originalEffectiveAt: originalEffectiveAt(l.metadata),
+      what: lineKind(l.metadata, l.transactionKind),
+      settlementId: l.metadata["settlementId"] ?? null,
+      gatewayEventId: l.metadata["gatewayEventId"] ?? null,
+      gross: signedGross(l.metadata["grossAmount"], l.metadata["eventType"], l.transactionKind),
+      tax,
+      taxableBase: base?.taxableBase ?? null,
+      nonTaxable: base?.nonTaxable ?? null,
+      otherTaxes: base?.otherTaxes ?? null,
+      deduction: base?.deduction ?? null,
+      baseMissing: missing,
+      ruleId,
+      rateBps,
+      collectedBy,
+      sellerId: l.metadata["sellerId"] ?? null,
+      shipFrom: l.metadata["shipFrom"] ?? null,
+      shipTo: event ? shipToOf(l.metadata, ruleOf) : null,
+    };
+  };
+  const posted = s.lines
     .filter((l) => l.change !== 0n)
     .map((l) => {
       if (l.change > 0n) collected += l.change;
       else refunded -= l.change;
-      const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, state);
-      const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"] ?? null;
-      const bookedRate = state ? l.metadata["tax.state.rateBps"] : undefined;
-      const rateBps = ruleId === null ? null : bookedRate !== undefined && /^[0-9]+$/.test(bookedRate) ? Number(bookedRate) : rateOf(ruleId);
-      return {
-        transactionId: l.transactionId,
-        effectiveAt: l.effectiveAt,
-        originalEffectiveAt: originalEffectiveAt(l.metadata),
-        what: lineKind(l.metadata, l.transactionKind),
-        settlementId: l.metadata["settlementId"] ?? null,
-        gatewayEventId: l.metadata["gatewayEventId"] ?? null,
-        gross: signedGross(l.metadata["grossAmount"], l.metadata["eventType"], l.transactionKind),
-        tax: l.change,
-        taxableBase: base?.taxableBase ?? null,
-        nonTaxable: base?.nonTaxable ?? null,
-        otherTaxes: base?.otherTaxes ?? null,
-        deduction: base?.deduction ?? null,
-        baseMissing: missing,
-        ruleId,
-        rateBps,
-      };
+      return line(l, l.change, "marketplace");
     });
+  const sales = uncollected.map((l) => {
+    const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"];
+    return line(l, 0n, ruleId === undefined ? null : (ruleOf(ruleId)?.collectedBy ?? null));
+  });
+  const lines = sales.length === 0 ? posted : [...posted, ...sales].sort((a, b) => a.effectiveAt.getTime() - b.effectiveAt.getTime() || compareIds(a.transactionId, b.transactionId));
   return {
     market: input.market,
     ...(input.region === undefined ? {} : { region: input.region }),
@@ -221,6 +266,32 @@ export async function taxReturn(
     byRate: byRate(lines),
     lines,
   };
+}
+
+/**
+ * Where an event's goods shipped to: its `shipToRegion`; a follow-up names none of its own, but the
+ * rules it was booked under were chosen by its capture's (a state tax's region, a territory's rule),
+ * else the market's country.
+ */
+function shipToOf(metadata: Record<string, string>, ruleOf: TaxRuleOf): string | null {
+  const state = metadata["tax.state.ruleId"];
+  const national = metadata["tax.ruleId"];
+  return metadata["shipToRegion"] ?? (state === undefined ? undefined : ruleOf(state)?.region) ?? (national === undefined ? undefined : ruleOf(national)?.territory) ?? metadata["market"] ?? null;
+}
+
+/** The tax-payable account's statement; an account never booked (a scheme nothing was collected under yet) reads as empty. */
+async function statementOrEmpty(ledger: Pick<Ledger, "statement">, account: string, input: { currency: string; from: Date; to: Date }): Promise<Pick<AccountStatement, "opening" | "closing" | "lines">> {
+  try {
+    return await ledger.statement(account, input.currency, { from: input.from, to: input.to });
+  } catch (e) {
+    if (!isAppError(e) || e.code !== LedgerErrors.accountNotFound.code) throw e;
+    return { opening: 0n, closing: 0n, lines: [] };
+  }
+}
+
+/** Journal ids (decimal sequences) in sequence order. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function originalEffectiveAt(metadata: Record<string, string>): Date | null {
@@ -245,16 +316,19 @@ function byRate(lines: TaxReturn["lines"]): TaxReturn["byRate"] {
     }));
 }
 
-/** The bases of a return with no lines (an account never booked): zero. */
-export function emptyBases(): TaxReturn["bases"] {
-  const zero = (): TaxReturnBaseTotal => ({ taxableBase: 0n, nonTaxable: 0n, otherTaxes: 0n, deduction: 0n });
-  return { collected: zero(), refunded: zero(), net: zero() };
+/**
+ * Whether a line collects (+1) or gives back (-1): its tax's sign, and a sale with no tax collected
+ * (a scheme the platform does not collect) by its gross's, so its base counts on the side it would.
+ */
+function sideOf(l: TaxReturn["lines"][number]): -1 | 0 | 1 {
+  const v = l.tax !== 0n ? l.tax : (l.gross ?? 0n);
+  return v > 0n ? 1 : v < 0n ? -1 : 0;
 }
 
 function basesOf(lines: TaxReturn["lines"]): TaxReturn["bases"] {
   return {
-    collected: sumBases(lines.filter((l) => l.tax > 0n), 1n),
-    refunded: sumBases(lines.filter((l) => l.tax < 0n), -1n),
+    collected: sumBases(lines.filter((l) => sideOf(l) > 0), 1n),
+    refunded: sumBases(lines.filter((l) => sideOf(l) < 0), -1n),
     net: sumBases(lines, 1n),
   };
 }

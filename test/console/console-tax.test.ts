@@ -35,7 +35,7 @@ interface TaxReturn {
   closing: string;
   bases: { net: { taxableBase: string | null } };
   byRate: { rateBps: number | null; lines: number; collected: string; refunded: string; bases: { net: { taxableBase: string | null } } }[];
-  lines: { what: string; settlementId: string | null; gross: string | null; tax: string; taxableBase: string | null; rateBps: number | null }[];
+  lines: { what: string; settlementId: string | null; gross: string | null; tax: string; taxableBase: string | null; rateBps: number | null; collectedBy: string | null; sellerId: string | null; shipFrom: string | null; shipTo: string | null }[];
 }
 
 describe("the console's tax returns (Chromium)", () => {
@@ -67,6 +67,8 @@ describe("the console's tax returns (Chromium)", () => {
       order({ type: "refund", gatewayEventId: "tax-es-1-r", settlementId: "ORD-TAX-ES-1", originalEventId: "tax-es-1", market: "ES", currency: "EUR", amount: "12100", gatewayFee: "0", occurredAt: `${DAY}T15:00:00.000Z` }),
       order({ gatewayEventId: "tax-br-1", settlementId: "ORD-TAX-BR-1", market: "BR", currency: "BRL", shipToRegion: "BR-SP", amount: "100000", occurredAt: `${DAY}T10:00:00.000Z` }),
       order({ gatewayEventId: "tax-br-2", settlementId: "ORD-TAX-BR-2", market: "BR", currency: "BRL", shipToRegion: "BR-SP", amount: "8000", occurredAt: `${DAY}T11:00:00.000Z` }),
+      // 100,000 KRW of a seller's goods in a Korean warehouse: its own VAT, the platform collects none.
+      order({ gatewayEventId: "tax-kr-1", settlementId: "ORD-TAX-KR-1", sellerId: "S-POP-SZ-01", market: "KR", currency: "KRW", shipFrom: "KR", amount: "100000", gatewayFee: "2900", occurredAt: `${DAY}T12:00:00.000Z` }),
     ]) {
       const body = JSON.stringify(event);
       const ts = (Date.now() / 1000).toFixed(3);
@@ -217,6 +219,21 @@ describe("the console's tax returns (Chromium)", () => {
     expect([await end.getAttribute("aria-invalid"), await end.getAttribute("aria-describedby")]).toEqual(["true", "tx-error"]);
     expect(await choice.getAttribute("aria-invalid")).toBeNull();
     await shot(page, "tax-refused");
+    await page.context().close();
+  });
+
+  it("offers a scheme the seller declares itself and shows its sales as a record, each with who is liable, the seller and the route", { timeout: 90_000 }, async () => {
+    const page = await signedIn(finance);
+    await page.goto(`${url}/console/tax?market=KR&scheme=KR_VAT&from=${FROM}&to=${TO}`);
+    await page.getByTestId("tax-uncollected").waitFor();
+    const choice = page.getByLabel("Return", { exact: true });
+    await expect.poll(() => choice.locator("option:checked").textContent()).toBe("KR · KR_VAT");
+    expect(await page.getByTestId("tax-uncollected").textContent()).toContain("the seller declares itself");
+    const kr = await api<TaxReturn>(`/v1/tax/returns?market=KR&scheme=KR_VAT&from=${FROM}&to=${TO}`);
+    expect(kr.lines.map((l) => [l.settlementId, l.tax, l.collectedBy, l.sellerId, l.shipFrom, l.shipTo])).toEqual([["ORD-TAX-KR-1", "0", "seller", "S-POP-SZ-01", "KR", "KR"]]);
+    await expect.poll(() => page.getByTestId("tax-line").count()).toBe(1);
+    expect(await screenOf(page)).toEqual(apiScreen(kr));
+    expect((await page.getByTestId("tax-line").locator("td").allTextContents()).slice(10)).toEqual(["seller", "S-POP-SZ-01", "KR → KR"]);
     await page.context().close();
   });
 });

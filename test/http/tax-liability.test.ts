@@ -101,8 +101,9 @@ describe.each(kinds)("tax liability on %s", (kind) => {
     await book({ market: "US", currency: "USD", sellerId: "S-SEMI-HZ-01", amount: "10000", gatewayFee: "100", shipToRegion: "US-CA" });
     const csv = async (q: string) => csvRows((await h.get(`/v1/tax/returns?${q}&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z&format=csv`)).body);
     const ca = await csv("market=US&region=US-CA&scheme=US_SALES_TAX");
-    expect(ca[0]?.at(-1)).toBe("region");
-    expect(ca.slice(1).map((row) => [row[4], row.at(-1)])).toEqual([
+    const at = ca[0]!.indexOf("region");
+    expect(at).toBeGreaterThan(0);
+    expect(ca.slice(1).map((row) => [row[4], row[at]])).toEqual([
       ["opening", "US-CA"],
       ["capture", "US-CA"],
       ["collected", "US-CA"],
@@ -112,6 +113,53 @@ describe.each(kinds)("tax liability on %s", (kind) => {
       ["closing", "US-CA"],
     ]);
     // A national tax's return has no region: the column is empty.
-    expect((await csv("market=ES&scheme=EU_IOSS")).slice(1).every((row) => row.at(-1) === "")).toBe(true);
+    expect((await csv("market=ES&scheme=EU_IOSS")).slice(1).every((row) => row[at] === "")).toBe(true);
+  });
+
+  it("lists the sales of a scheme the platform does not collect, with a tax of 0, the rule's rate and the liable party; a collected scheme's lines name the platform", async () => {
+    // The EU seller's sale of the first case (liab-1, 100.00 EUR, the seller's own VAT), refunded in part.
+    const refund = await h.signedPost(
+      "/v1/settlements/events",
+      capture({ type: "refund", gatewayEventId: "liab-1-r", settlementId: "ORD-LIAB-1", originalEventId: "liab-1", sellerId: "S-POP-DE-EU", market: "ES", currency: "EUR", category: "home", amount: "2500", gatewayFee: "0", occurredAt: `${DAY}T12:00:00.000Z` }),
+    );
+    expect(refund.statusCode, refund.body).toBe(201);
+    interface Line { what: string; settlementId: string; gross: string; tax: string; taxableBase: string | null; ruleId: string; rateBps: number; collectedBy: string; sellerId: string; shipFrom: string | null; shipTo: string }
+    interface Body { opening: string; collected: string; refunded: string; closing: string; lines: Line[]; bases: { collected: { taxableBase: string }; refunded: { taxableBase: string }; net: { taxableBase: string } }; byRate: Array<{ rateBps: number; lines: number; collected: string }> }
+    const on = (q: string) => `/v1/tax/returns?${q}&from=${DAY}T00:00:00Z&to=${DAY}T23:59:59Z`;
+    const seller = json<Body>(await h.get(on("market=ES&scheme=EU_SELLER_VAT")));
+    const row = (l: Line) => [l.what, l.settlementId, l.gross, l.tax, l.taxableBase, l.ruleId, l.rateBps, l.collectedBy, l.sellerId, l.shipFrom, l.shipTo];
+    expect(seller.lines.map(row)).toEqual([
+      ["capture", "ORD-LIAB-1", "10000", "0", "10000", "tax-ES-seller-vat-2021", 2100, "seller", "S-POP-DE-EU", "DE", "ES"],
+      ["refund", "ORD-LIAB-1", "-2500", "0", "-2500", "tax-ES-seller-vat-2021", 2100, "seller", "S-POP-DE-EU", "DE", "ES"],
+    ]);
+    // Nothing payable: the platform collected nothing; the bases count on the side each sale would.
+    expect([seller.opening, seller.collected, seller.refunded, seller.closing]).toEqual(["0", "0", "0", "0"]);
+    expect([seller.bases.collected.taxableBase, seller.bases.refunded.taxableBase, seller.bases.net.taxableBase]).toEqual(["10000", "2500", "7500"]);
+    expect(seller.byRate).toMatchObject([{ rateBps: 2100, lines: 2, collected: "0" }]);
+    // Imports levied at customs, and the territories outside the VAT area: collected by no one at the sale.
+    const sa = json<Body>(await h.get(on("market=SA&scheme=SA_IMPORT_CUSTOMS")));
+    expect(sa.lines.map((l) => [l.what, l.sellerId, l.tax, l.collectedBy])).toEqual([
+      ["capture", "S-POP-SZ-01", "0", "none"],
+      ["capture", "S-FULL-GZ-01", "0", "none"],
+    ]);
+    const canary = json<Body>(await h.get(on("market=ES&scheme=EU_OUTSIDE_VAT_TERRITORY")));
+    expect(canary.lines.map((l) => [l.shipTo, l.collectedBy])).toEqual([["ES-CN", "none"], ["ES-CN", "none"], ["ES-CE", "none"], ["ES-ML", "none"]]);
+    // A collected scheme: the platform's postings only, each naming the platform, the seller and the route.
+    const deemed = json<Body>(await h.get(on("market=ES&scheme=EU_DEEMED_SUPPLIER")));
+    expect(deemed.lines.map(row)).toEqual([["capture", "ORD-LIAB-2", "10000", "1736", "8264", "tax-ES-deemed-supplier-2021", 2100, "marketplace", "S-OVS-NB-01", "DE", "ES"]]);
+    // The CSV carries the same, in columns appended after the region.
+    const rows = csvRows((await h.get(`${on("market=ES&scheme=EU_SELLER_VAT")}&format=csv`)).body);
+    const col = (name: string) => rows[0]!.indexOf(name);
+    expect(rows[0]!.slice(-5)).toEqual(["region", "collected_by", "seller_id", "ship_from", "ship_to"]);
+    expect(rows.slice(1).map((r) => [r[4], r[col("tax_minor")], r[col("collected_by")], r[col("seller_id")], r[col("ship_from")], r[col("ship_to")]])).toEqual([
+      ["opening", "0", "", "", "", ""],
+      ["capture", "0", "seller", "S-POP-DE-EU", "DE", "ES"],
+      ["refund", "0", "seller", "S-POP-DE-EU", "DE", "ES"],
+      ["collected", "0", "", "", "", ""],
+      ["given_back", "0", "", "", "", ""],
+      ["total", "0", "", "", "", ""],
+      ["rate", "0", "", "", "", ""],
+      ["closing", "0", "", "", "", ""],
+    ]);
   });
 });

@@ -71,6 +71,10 @@ interface TaxReturn {
     baseMissing: string | null;
     ruleId: string | null;
     rateBps: number | null;
+    collectedBy: "marketplace" | "seller" | "none" | null;
+    sellerId: string | null;
+    shipFrom: string | null;
+    shipTo: string | null;
   }[];
 }
 
@@ -92,14 +96,14 @@ const labelOf = (c: Choice) => `${c.region === "" ? c.market : c.region} · ${c.
 
 /**
  * The returns the tax rules make: one per market and scheme, a state tax's per region, in label
- * order. A scheme whose every rule the platform does not collect (customs at the border, a de minimis
- * exemption, a tax the seller declares itself) books no tax payable, so it has no return to file
- * and is not offered.
+ * order. A scheme whose tax the seller declares itself is offered too: the platform files nothing
+ * for it, and its return is the record of the sales it facilitated. One nobody collects at the sale
+ * (customs at the border, a de minimis exemption) is not offered (its return is in the API).
  */
 function returnsOf(rules: readonly TaxRule[]): Choice[] {
   const seen = new Map<string, Choice>();
   for (const r of rules) {
-    if (r.collectedBy !== "marketplace") continue;
+    if (r.collectedBy === "none") continue;
     const c = { market: r.market, region: r.level === "state" ? (r.region ?? "") : "", scheme: r.scheme };
     seen.set(keyOf(c), c);
   }
@@ -260,6 +264,11 @@ function ReturnSummary(props: { r: TaxReturn; csv: string }): JSX.Element {
       </div>
       {r.lines.length === 0 ? (
         <p data-testid="tax-empty">Nothing was booked to this return in the period: no tax was collected or given back.</p>
+      ) : r.lines.every((l) => l.collectedBy !== "marketplace") ? (
+        <p data-testid="tax-uncollected">
+          The platform collects no tax under this scheme: these {r.lines.length} {r.lines.length === 1 ? "line is the sale" : "lines are the sales"} it facilitated, whose tax{" "}
+          {r.lines.some((l) => l.collectedBy === "seller") ? "the seller declares itself" : "nobody collects at the sale"} (a record to keep, nothing to file), grouped by the rule's rate and listed below.
+        </p>
       ) : (
         <p>
           {r.lines.length} {r.lines.length === 1 ? "posting" : "postings"}, grouped by rate and listed below.
@@ -331,11 +340,14 @@ function ReturnTables(props: { r: TaxReturn }): JSX.Element {
       </section>
       <section class="card" aria-labelledby="tx-lines-h">
         <h2 id="tx-lines-h">Lines</h2>
-        <p class="muted">Each posting of the tax payable in the period with its order; the gross and the base its tax was computed on, as booked with the event, signed as the tax (a refund gives back its share of each, negative).</p>
+        <p class="muted">
+          Each posting of the tax payable in the period (or each sale, where the platform collects nothing) with its order; the gross and the base its tax was computed on, as booked with the event, signed as the tax (a refund gives back its
+          share of each, negative); who is liable, the seller, and where the goods shipped from and to.
+        </p>
         <ListTable
-          caption={`${label}: the postings of the period, in ${r.currency}`}
+          caption={`${label}: the lines of the period, in ${r.currency}`}
           scrollLabel="Tax return lines"
-          columns={["Effective", "What", "Order", ["Gross", "num"], ["Taxable base", "num"], ["Non-taxable", "num"], ["Other taxes", "num"], ["Deduction", "num"], ["Tax", "num"], ["Rate", "num"]]}
+          columns={["Effective", "What", "Order", ["Gross", "num"], ["Taxable base", "num"], ["Non-taxable", "num"], ["Other taxes", "num"], ["Deduction", "num"], ["Tax", "num"], ["Rate", "num"], "Liable", "Seller", "Shipped"]}
         >
           {r.lines.map((l, i) => (
             <tr key={`${l.transactionId}-${i}`} data-testid="tax-line">
@@ -371,6 +383,9 @@ function ReturnTables(props: { r: TaxReturn }): JSX.Element {
               <td class="num">
                 <Rate bps={l.rateBps} title={l.ruleId ?? undefined} />
               </td>
+              <td>{l.collectedBy ?? "–"}</td>
+              <td>{l.sellerId === null ? "–" : <Link href={href("/settlements", { seller: l.sellerId })}>{l.sellerId}</Link>}</td>
+              <td>{l.shipTo === null ? "–" : `${l.shipFrom ?? "?"} → ${l.shipTo}`}</td>
             </tr>
           ))}
         </ListTable>

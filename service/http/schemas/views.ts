@@ -542,7 +542,15 @@ export const TaxReturnView = Type.Object({
       deduction: nullableAmount(`${TAX_BASE_FIELDS.deduction}; signed as the tax; null as taxableBase`),
       baseMissing: Type.Union([Type.String(), Type.Null()], { description: "Why the base figures are null (the event was booked before bases were recorded; not a settlement event); null when they are given" }),
       ruleId: Type.Union([Type.String(), Type.Null()], { description: "The tax rule version the event was booked under (anchored with it); null for a posting of no settlement event" }),
-      rateBps: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: "That rule's rate, basis points: as booked for a state tax, else the rule version's (rule versions are immutable); null without a rule" }),
+      rateBps: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+        description: "That rule's rate, basis points: as booked for a state tax the platform collects, else the rule version's (rule versions are immutable; for a sale the platform does not collect, the rate the liable party owes); null without a rule",
+      }),
+      collectedBy: Type.Union([Type.Literal("marketplace"), Type.Literal("seller"), Type.Literal("none"), Type.Null()], {
+        description: "Who is liable for this line's tax: marketplace (a posting of the platform's tax payable), seller (the seller declares it: the platform collected nothing, `tax` is 0), none (nobody at the sale: customs at import, or no tax)",
+      }),
+      sellerId: Type.Union([Type.String(), Type.Null()], { description: "The order's seller (null for a posting of no settlement event)" }),
+      shipFrom: Type.Union([Type.String(), Type.Null()], { description: "Where the goods shipped from, ISO 3166-1 alpha-2, as booked (the capture's shipFrom, else the seller's warehouse); null when not known" }),
+      shipTo: Type.Union([Type.String(), Type.Null()], { description: "Where they shipped to: the capture's shipToRegion (ISO 3166-2; a follow-up's from the state tax or territory rule its capture was booked under), else the market's country" }),
     }),
   ),
 });
@@ -608,8 +616,12 @@ const TAX_RETURN_COLUMNS = [
   "rate_bps",
   "original_effective_at",
   // A state tax's jurisdiction (US-CA, BR-SP; empty for a national tax), so that returns of several
-  // states concatenated stay apart; last, so the columns before it keep their positions.
+  // states concatenated stay apart. Columns are only ever appended, so earlier ones keep their positions.
   "region",
+  "collected_by",
+  "seller_id",
+  "ship_from",
+  "ship_to",
 ] as const;
 
 /**
@@ -621,7 +633,7 @@ const TAX_RETURN_COLUMNS = [
  * amounts in minor and major units, a line's gross signed as its tax. A line booked after its period
  * closed names the instant it belongs to in `original_effective_at` (as the journal export); every
  * row of a state tax's return names its `region`. A base the JSON has as null is an empty cell, and a line's
- * `base_missing` says why.
+ * `base_missing` says why. Each line names who is liable, the seller and where the goods shipped from and to.
  */
 export function taxReturnCsv(r: TaxReturn): string {
   const major = (v: bigint) => (exponentOrNull(r.currency) === null ? null : formatMinor(v, r.currency));
@@ -634,7 +646,8 @@ export function taxReturnCsv(r: TaxReturn): string {
   ];
   const noBase = [null, null, null, null, null, null, null, null, null, null, null];
   const region = r.region ?? null;
-  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) => csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base, null, region]);
+  const figure = (at: Date, what: string, v: bigint, base: (bigint | string | null)[]) =>
+    csvLine([r.market, r.scheme, r.currency, at.toISOString(), what, null, null, null, null, null, v, major(v), ...base, null, region, null, null, null, null]);
   const negated = (t: TaxReturn["bases"]["refunded"]) => ({
     taxableBase: t.taxableBase === null ? null : -t.taxableBase,
     nonTaxable: t.nonTaxable === null ? null : -t.nonTaxable,
@@ -643,7 +656,7 @@ export function taxReturnCsv(r: TaxReturn): string {
   });
   let out = csvLine(TAX_RETURN_COLUMNS) + figure(r.from, "opening", r.opening, noBase);
   for (const l of r.lines) {
-    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps, l.originalEffectiveAt?.toISOString() ?? null, region]);
+    out += csvLine([r.market, r.scheme, r.currency, l.effectiveAt.toISOString(), l.what, l.settlementId, l.gatewayEventId, l.transactionId, ...both(l.gross), l.tax, major(l.tax), ...bases(l), l.baseMissing, l.ruleId, l.rateBps, l.originalEffectiveAt?.toISOString() ?? null, region, l.collectedBy, l.sellerId, l.shipFrom, l.shipTo]);
   }
   out +=
     figure(r.to, "collected", r.collected, [...bases(r.bases.collected), null, null, null]) +
