@@ -81,6 +81,14 @@ function summary(e: unknown): string {
   return `${code}${message}`.replace(/\b(?:https?|wss?):\/\/\S+/gi, "<url>").slice(0, 300);
 }
 
+/** A halt's own code (the first ENT_ code in the error's chain that the policy recognises, else the policy's), summary and details. */
+function haltOf(policy: OutagePolicy, e: unknown): LoopHalt {
+  const fields = policy.fields?.(e) ?? {};
+  const code = typeof fields["haltCode"] === "string" ? fields["haltCode"] : policy.code;
+  const details = findInChain(e, (o) => (o["code"] === code && typeof o["details"] === "object" && o["details"] !== null ? (o["details"] as Record<string, unknown>) : undefined));
+  return { code, reason: summary(e), ...(details === undefined ? {} : { details }) };
+}
+
 /** The first value `pick` finds in `e` or the errors it wraps. */
 function findInChain<T>(e: unknown, pick: (o: Record<string, unknown>) => T | undefined): T | undefined {
   const seen = new Set<unknown>();
@@ -176,6 +184,13 @@ export const DATABASE_OUTAGE: OutagePolicy = {
  */
 export type TickResult = void | "again";
 
+/** A halt as `onHalt` reports it: the halt's own code (e.g. ENT_ANCHOR_BATCH_REVERTED), a summary without URLs, and its error's details. */
+export interface LoopHalt {
+  code: string;
+  reason: string;
+  details?: Record<string, unknown>;
+}
+
 /**
  * `tick` gets a signal aborted when the loop is stopped (a graceful close, the end of a leadership
  * term): a tick with a long backlog checks it between units of work and returns, so stopping waits
@@ -186,7 +201,16 @@ export function startLoop(
   intervalMs: number,
   tick: (stopping: AbortSignal) => Promise<TickResult>,
   log: LoopLog,
-  opts: { when?: () => boolean; outage?: OutagePolicy | readonly OutagePolicy[] } = {},
+  opts: {
+    when?: () => boolean;
+    outage?: OutagePolicy | readonly OutagePolicy[];
+    /**
+     * Told when a halt (an error-level policy) starts, and when a tick succeeds with a halt
+     * reported or unknown (null): the first success of a loop clears what an earlier term left.
+     * A failure to report is retried at the next tick, never fails the loop.
+     */
+    onHalt?: (halt: LoopHalt | null) => Promise<void>;
+  } = {},
 ): Loop {
   let stopped = false;
   const stopping = new AbortController();
@@ -197,6 +221,17 @@ export function startLoop(
   const policies: OutagePolicy[] = [...own, DATABASE_OUTAGE];
   /** The outage in progress and its failed ticks (null: none). */
   let outage: { policy: OutagePolicy; failures: number } | null = null;
+  /** The halt code reported (null: none); undefined until this loop has reported either way (an earlier term may have left one). */
+  let reported: string | null | undefined;
+  const report = async (halt: LoopHalt | null): Promise<void> => {
+    if (opts.onHalt === undefined || reported === (halt?.code ?? null)) return;
+    try {
+      await opts.onHalt(halt);
+      reported = halt?.code ?? null;
+    } catch (e) {
+      log.debug?.call(log, { loop: name, reason: summary(e) }, `${name}: the halt state was not recorded; retrying at the next tick`);
+    }
+  };
   /** Runs one tick; true when it asked for the next one at once. */
   const run = async (): Promise<boolean> => {
     if (opts.when !== undefined && !opts.when()) return false;
@@ -216,6 +251,7 @@ export function startLoop(
           if (policy.level === "error" || log.warn === undefined) log.error(fields, line);
           else log.warn(fields, line);
         } else log.debug?.call(log, { ...fields, failures: current.failures }, `${name} tick failed: ${policy.what} still ${down}`);
+        if (policy.level === "error") await report(haltOf(policy, err));
         return false;
       }
       const { code, sqlState } = failureCodes(err);
@@ -231,6 +267,7 @@ export function startLoop(
       (log.info ?? log.error).call(log, { loop: name, code: policy.code, failures }, `${name}: ${policy.what} ${policy.up ?? "answers again"}`);
       outage = null;
     }
+    await report(null);
     return again;
   };
   const schedule = (delayMs: number) => {

@@ -9,7 +9,7 @@
  */
 import type { Config } from "./config.js";
 import { LeaderElector, runFenced } from "./leader/index.js";
-import { ANCHOR_HALTED, CHAIN_HALTED, CHAIN_OUTAGE, startLoop, type Loop } from "./loop.js";
+import { ANCHOR_HALTED, CHAIN_HALTED, CHAIN_OUTAGE, startLoop, type Loop, type LoopHalt } from "./loop.js";
 import { startMaintenance } from "./maintenance.js";
 import type { Services } from "./services.js";
 import type { LogTarget } from "./worker-log.js";
@@ -56,22 +56,24 @@ function startLoops(services: Services, config: WorkersConfig, log: LogTarget, w
     const every = config.chain.pollIntervalMs;
     // A node outage, or a chain that is not the database's any more, is logged when it starts and
     // when it ends (loop.ts), not at every tick.
-    const chainOpts = { when, outage: [CHAIN_OUTAGE, CHAIN_HALTED] };
+    // A halt (only an operator resolves it) is recorded for /readyz and /metrics on every instance.
+    const onHalt = (worker: string) => (halt: LoopHalt | null) => services.leases.recordHalt(worker, halt);
+    const chainOpts = (worker: string) => ({ when, outage: [CHAIN_OUTAGE, CHAIN_HALTED], onHalt: onHalt(worker) });
     chain.indexer.start({ intervalMs: every, when, outage: CHAIN_OUTAGE });
     loops.push(
       startLoop("chain-sender", every, async () => {
         await chain.sender.tick();
-      }, log, chainOpts),
+      }, log, chainOpts("chain-sender")),
     );
     if (anchoring !== undefined) {
       loops.push(
         startLoop("anchoring", every, async () => {
           await anchoring.tick();
-        }, log, { when, outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED] }),
+        }, log, { when, outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED], onHalt: onHalt("anchoring") }),
       );
     }
-    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, chainOpts));
-    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log, chainOpts));
+    if (payouts !== undefined) loops.push(startLoop("payouts", every, () => payouts.tick(), log, chainOpts("payouts")));
+    if (treasury !== undefined) loops.push(startLoop("treasury", every, () => treasury.tick(), log, chainOpts("treasury")));
   }
   return async () => {
     await Promise.all([...loops.map((l) => l.stop()), chain?.indexer.stop()]);

@@ -191,6 +191,39 @@ describe("startLoop", () => {
     expect(lines.filter((l) => l.level === "info").map((l) => l.msg)).toEqual(["anchoring: the anchored batches agree with the chain again"]);
   });
 
+  it("reports a halt once when it starts and clears it at the next success; a first success clears what an earlier term left; a failed report is retried", async () => {
+    const { log } = recorder();
+    const reports: Array<string | null> = [];
+    let failReport = 1;
+    // ok (clears an unknown state), two reverted, a mismatch (another halt), ok, ok.
+    const outcomes = ["ok", "reverted", "reverted", "mismatch", "outage", "ok", "ok"];
+    let n = 0;
+    const loop = startLoop("anchoring", 1, () => {
+      const o = outcomes[Math.min(n++, outcomes.length - 1)];
+      if (o === "reverted") return Promise.reject(AnchorErrors.batchReverted("anchoring transaction 0xabc of batch 7 reverted", { details: { batchId: "7", txHash: "0xabc" } }));
+      if (o === "mismatch") return Promise.reject(AnchorErrors.chainMismatch("batch 8 is anchored on chain with root 0xf5d3", { details: { batchId: "8" } }));
+      if (o === "outage") return Promise.reject(refused());
+      return Promise.resolve();
+    }, log, {
+      outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED],
+      onHalt: (h) => {
+        // The first report fails (a database hiccup): the next tick reports again.
+        if (failReport-- > 0) return Promise.reject(new Error("connection terminated"));
+        reports.push(h === null ? null : `${h.code} ${JSON.stringify(h.details)} ${h.reason}`);
+        return Promise.resolve();
+      },
+    });
+    await until(() => n >= outcomes.length + 2);
+    await loop.stop();
+    expect(reports).toEqual([
+      // The first success's clear failed; the halt's report is the retry.
+      'ENT_ANCHOR_BATCH_REVERTED {"batchId":"7","txHash":"0xabc"} ENT_ANCHOR_BATCH_REVERTED: anchoring transaction 0xabc of batch 7 reverted',
+      'ENT_ANCHOR_CHAIN_MISMATCH {"batchId":"8"} ENT_ANCHOR_CHAIN_MISMATCH: batch 8 is anchored on chain with root 0xf5d3',
+      // A node outage is no halt: nothing reported; the next success clears the halt once.
+      null,
+    ]);
+  });
+
   it("recognises a node that does not answer through wrappers, and nothing else", () => {
     expect(isNodeUnreachable(refused())).toBe(true);
     expect(isNodeUnreachable(ChainErrors.rpcUnavailable("reading fees"))).toBe(true);

@@ -19,6 +19,15 @@ export interface LeaseStatus {
   live: boolean;
 }
 
+/** A worker halted on a state only an operator resolves (service/loop.ts `onHalt`), as the worker leader last saw it. */
+export interface WorkerHalt {
+  worker: string;
+  code: string;
+  reason: string;
+  details: Record<string, unknown> | null;
+  since: Date;
+}
+
 export type AcquireResult = { acquired: true; token: bigint } | { acquired: false; holder: string; token: bigint };
 
 export interface LeaseStorePort {
@@ -95,6 +104,34 @@ export class LeaseStore implements LeaseStorePort {
     );
     if (row === undefined) return null;
     return { holder: row.holder, token: BigInt(row.token), expiresAt: new Date(row.expires_at), live: row.live };
+  }
+
+  /**
+   * Records that `worker` halted (kept as first seen while the same code lasts), or that it works
+   * again (null: the row goes). Written by the worker leader, read by every instance's probes.
+   */
+  async recordHalt(worker: string, halt: { code: string; reason: string; details?: Record<string, unknown> } | null): Promise<void> {
+    if (halt === null) {
+      await this.sql.q(`DELETE FROM worker_halts WHERE worker = $1`, worker);
+      return;
+    }
+    await this.sql.q(
+      `INSERT INTO worker_halts (worker, code, reason, details, since) VALUES ($1, $2, $3, $4::jsonb, clock_timestamp())
+       ON CONFLICT (worker) DO UPDATE SET reason = EXCLUDED.reason, details = EXCLUDED.details,
+              code = EXCLUDED.code, since = CASE WHEN worker_halts.code = EXCLUDED.code THEN worker_halts.since ELSE EXCLUDED.since END`,
+      worker,
+      halt.code,
+      halt.reason,
+      halt.details === undefined ? null : JSON.stringify(halt.details),
+    );
+  }
+
+  /** The workers halted now, by name. */
+  async halts(): Promise<WorkerHalt[]> {
+    const rows = await this.sql.q<Array<{ worker: string; code: string; reason: string; details: Record<string, unknown> | null; since: Date | string }>>(
+      `SELECT worker, code, reason, details, since FROM worker_halts ORDER BY worker`,
+    );
+    return rows.map((r) => ({ worker: r.worker, code: r.code, reason: r.reason, details: r.details, since: new Date(r.since) }));
   }
 
   /**

@@ -13,6 +13,8 @@ import { chainOf, openAnchoring, pinOf, rpcOf, type AnchoringHarness } from "./s
 import { outbox } from "../webhooks/outbox.js";
 import { expectValidBodies, tapWebhooks } from "../webhooks/contract.js";
 import { rejected as codeOf } from "../support/app-errors.js";
+import { LeaseStore } from "../../service/leader/index.js";
+import { ANCHOR_HALTED, CHAIN_HALTED, CHAIN_OUTAGE, startLoop } from "../../service/loop.js";
 
 const kinds = await testDatabaseKinds();
 
@@ -184,6 +186,33 @@ describe.each(kinds)("AnchorService on %s", { timeout: 60_000 }, (kind) => {
     const e = await codeOf(h.service().tick());
     expect(e.code).toBe("ENT_ANCHOR_CHAIN_MISMATCH");
     expect(e.message).toMatch(/batch 2 is anchored on chain/);
+  });
+
+  it("a worker loop halted on it records the halt for every instance's /readyz, and a later term's first success clears it", async () => {
+    await h.post(2);
+    expect((await h.service({ batchMaxCount: 2 }).tick()).built).toEqual([1n]);
+    await anchorForeign(2n);
+    const leases = new LeaseStore(h.db.sql);
+    const quiet = { error: () => undefined };
+    const run = async (tick: () => Promise<unknown>, ticks: number) => {
+      let n = 0;
+      const loop = startLoop("anchoring", 5, async () => {
+        n++;
+        await tick();
+      }, quiet, { outage: [CHAIN_OUTAGE, CHAIN_HALTED, ANCHOR_HALTED], onHalt: (halt) => leases.recordHalt("anchoring", halt) });
+      for (const deadline = Date.now() + 20_000; n < ticks && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+      await loop.stop();
+    };
+    const anchoring = h.service();
+    await run(() => anchoring.tick(), 3);
+    const halts = await leases.halts();
+    expect(halts.map((x) => [x.worker, x.code, x.details])).toEqual([["anchoring", "ENT_ANCHOR_CHAIN_MISMATCH", { lastBatchInDatabase: "1", rootOnChain: keccak256(toUtf8Bytes("foreign 2")) }]]);
+    expect(halts[0]!.reason).toMatch(/^ENT_ANCHOR_CHAIN_MISMATCH: batch 2 is anchored on chain/);
+    // The halt stands across ticks (recorded once, its first instant kept) until a tick succeeds.
+    await run(() => anchoring.tick(), 2);
+    expect((await leases.halts()).map((x) => x.since)).toEqual([halts[0]!.since]);
+    await run(() => Promise.resolve(), 1);
+    expect(await leases.halts()).toEqual([]);
   });
 
   it("with an empty database, continues after the batches the chain already holds", async () => {

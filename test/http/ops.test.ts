@@ -27,7 +27,24 @@ describe("operations routes and docs", () => {
       database: "reachable",
       kind: "pglite",
       workers: { lease: "workers", status: "no leader", expiresAt: null, thisInstance: false },
+      halts: [],
     });
+  });
+
+  it("GET /readyz and /metrics show a worker halted on a state only an operator resolves, as the worker leader recorded it, and stay 200", async () => {
+    const leases = h.app.services.leases;
+    await leases.recordHalt("anchoring", { code: "ENT_ANCHOR_BATCH_REVERTED", reason: "ENT_ANCHOR_BATCH_REVERTED: anchoring transaction 0xabc of batch 7 reverted", details: { batchId: "7", txHash: "0xabc" } });
+    try {
+      const r = await h.app.inject({ url: "/readyz" });
+      expect(r.statusCode).toBe(200);
+      const { halts } = json<{ halts: Array<Record<string, unknown>> }>(r);
+      expect(halts).toEqual([{ worker: "anchoring", code: "ENT_ANCHOR_BATCH_REVERTED", reason: "ENT_ANCHOR_BATCH_REVERTED: anchoring transaction 0xabc of batch 7 reverted", details: { batchId: "7", txHash: "0xabc" }, since: expect.any(String) as string }]);
+      expect((await h.app.inject({ url: "/metrics" })).body).toMatch(/^entrepot_worker_halted\{worker="anchoring",code="ENT_ANCHOR_BATCH_REVERTED"\} 1$/m);
+    } finally {
+      await leases.recordHalt("anchoring", null);
+    }
+    expect(json<{ halts: unknown[] }>(await h.app.inject({ url: "/readyz" })).halts).toEqual([]);
+    expect((await h.app.inject({ url: "/metrics" })).body).not.toMatch(/^entrepot_worker_halted\{/m);
   });
 
   it("GET /readyz answers 503 ENT_HTTP_NOT_READY on an unmigrated database", async () => {

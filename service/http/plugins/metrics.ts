@@ -60,6 +60,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The background workers halted on a state only an operator resolves (worker_halts, read at each scrape). */
+  readonly workerHalted = new Gauge({
+    name: "entrepot_worker_halted",
+    help: "1 for each background worker halted until an operator acts (anchoring, chain-sender, payouts, treasury), labelled with the halt's code; no series while none is",
+    labelNames: ["worker", "code"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "entrepot_" });
   }

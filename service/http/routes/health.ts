@@ -16,6 +16,11 @@
  * `/metrics` also reads, at each scrape and from the database only, what the last payout planning
  * run found of the vault (paused, budget, due, sellers skipped for capacity) and the anchoring lag.
  *
+ * Readiness lists the background workers halted on a state only an operator resolves (`halts`,
+ * recorded by the worker leader: anchored batches that disagree with the chain, a reverted
+ * anchoring transaction, a reset chain), read from the database so every instance reports them;
+ * like the lease, never a 503. `entrepot_worker_halted` carries the same for alerts.
+ *
  * Readiness also reports the worker lease (`workers`): who holds it, until when, whether this
  * instance does, and "no leader" once it has expired (every ROLE=all/workers instance down:
  * anchoring, payouts and maintenance have stopped). That is the whole deployment's state, not this
@@ -44,12 +49,23 @@ const WorkerLeaseView = Type.Object({
   expiresAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "end of the term unless renewed (database clock)" }),
   thisInstance: Type.Boolean({ description: "this instance holds the lease" }),
 });
+const WorkerHaltView = Type.Object({
+  worker: Type.String({ description: "anchoring, chain-sender, payouts or treasury" }),
+  code: Type.String({ description: "the halt's stable code: ENT_ANCHOR_CHAIN_MISMATCH, ENT_ANCHOR_BATCH_REVERTED, ENT_CHAIN_RESET" }),
+  reason: Type.String({ description: "what the worker found (no URL, no secret)" }),
+  details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: "the halt's figures: batch ids, roots, transaction hashes" }),
+  since: Type.String({ format: "date-time", description: "when the worker leader first saw it" }),
+});
 const ReadyView = Type.Object({
   status: Type.Literal("ready"),
   database: Type.String(),
   kind: Type.String(),
   chain: Type.Optional(ChainRpcView),
   workers: WorkerLeaseView,
+  halts: Type.Array(WorkerHaltView, {
+    description:
+      "Background workers halted until an operator acts (README, Known limits): recorded by the worker leader when the halt starts, gone at the worker's next successful tick. The deployment's state, as `workers`: it never makes the answer 503 (the API still books; what halted waits).",
+  }),
 });
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -94,7 +110,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       expiresAt: lease?.expiresAt.toISOString() ?? null,
       thisInstance: live && lease?.holder === app.services.instanceId,
     };
-    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind, ...(chain === undefined ? {} : { chain }), workers };
+    const halts = (await app.services.leases.halts()).map((h) => ({ ...h, since: h.since.toISOString() }));
+    return { status: "ready" as const, database: r.database, kind: app.services.databaseKind, ...(chain === undefined ? {} : { chain }), workers, halts };
   });
 
   app.get("/metrics", {
@@ -109,6 +126,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   }, async (_request, reply) => {
     try {
       app.metrics.workerLease.set((await app.services.leases.status(WORKERS_LEASE))?.live === true ? 1 : 0);
+      app.metrics.workerHalted.reset();
+      for (const h of await app.services.leases.halts()) app.metrics.workerHalted.set({ worker: h.worker, code: h.code }, 1);
       await readChainGauges(app);
     } catch {
       // The database does not answer: /readyz says so; the scrape still serves the other metrics.
