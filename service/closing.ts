@@ -8,7 +8,8 @@
  * A close must not leave FX positions unrestated at the period's end (IAS 21: monetary items at the
  * closing rate at each reporting date). Closing before B plans, without booking, the revaluation at
  * B's last instant (B - 1 ms) as `POST /v1/fx/revaluations` would plan it; a line that would book a
- * change, or a position it would skip (no rate in force), refuses the close (409
+ * change, or a position it would skip (no rate in force; a token's position, no currency, is not
+ * restated and does not count), refuses the close (409
  * ENT_LEDGER_PERIOD_FX_NOT_REVALUED, per currency). `fxNotRevalued: "accept"` with a note closes
  * anyway and keeps what was left with the close and in its report.
  *
@@ -24,7 +25,7 @@ import { jsonDocumentDigest, PERIOD_CLOSE_DOCUMENT } from "./anchoring/leaf.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
 import type { Ledger, PeriodClose, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
-import type { RevaluationLine, SkippedPosition } from "./settlement/realisation.js";
+import { NOT_A_CURRENCY, type RevaluationLine, type SkippedPosition } from "./settlement/realisation.js";
 
 const REPORT_FORMAT = "entrepot.period_close.v1";
 
@@ -75,7 +76,13 @@ export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: S
       reason: `the revaluation would book ${l.change} USD minor units to fx:${l.currency}-USD:revaluation (position ${l.position} ${l.currency} minor units at the mid rate ${l.midRate}, ${l.source} as of ${l.asOf}): it moved since the last revaluation`,
     });
   }
-  for (const s of plan.skipped) out.push({ currency: s.currency, status: "skipped", position: s.position.toString(), change: null, midRate: null, code: s.code, reason: s.reason });
+  for (const s of plan.skipped) {
+    // A token's position (the vault's USDC against USD, at 1:1) is no foreign currency: IAS 21 has
+    // no closing rate for it, so it is not restated and cannot hold a close back (the revaluation
+    // still lists it as skipped, not_iso_4217).
+    if (s.code === NOT_A_CURRENCY) continue;
+    out.push({ currency: s.currency, status: "skipped", position: s.position.toString(), change: null, midRate: null, code: s.code, reason: s.reason });
+  }
   return out.sort((a, b) => a.currency.localeCompare(b.currency));
 }
 

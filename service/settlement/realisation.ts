@@ -32,6 +32,8 @@ import { SettlementErrors } from "./errors.js";
 import { DEFAULT_EVENT_LIMITS } from "./validate.js";
 
 const USD = SETTLEMENT_CURRENCY;
+/** The skip code of a position in a token (the vault's USDC), which is no ISO 4217 currency: never restated. */
+export const NOT_A_CURRENCY = "not_iso_4217";
 /** What a remittance id may be (1-128 of A-Z a-z 0-9 . _ : -): a gateway payout batch must fit it. */
 export const REMITTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How far an acquirer's applied rate may be from the published mid rate (10%: spreads are a few percent at most). */
@@ -353,7 +355,7 @@ export class FxRealisation {
       const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
       if (position === 0n && positionUsd === 0n && previous === 0n) continue;
       if (exponentOrNull(X) === null) {
-        skipped.push({ currency: X, code: "not_iso_4217", reason: "not an ISO 4217 currency: no published mid rate applies", position });
+        skipped.push({ currency: X, code: NOT_A_CURRENCY, reason: "not an ISO 4217 currency: no published mid rate applies", position });
         continue;
       }
       let mid: ResolvedRate;

@@ -11,6 +11,7 @@ import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { PeriodClosing, type CloseFx } from "../../service/closing.js";
 import { capture, json, openHarness, problemCode, usdRates, type Harness } from "./harness.js";
 import { testDatabaseKinds } from "../support/db.js";
+import { TreasuryAccounts, treasuryAccountSpec } from "../../service/treasury/accounts.js";
 
 const kinds = await testDatabaseKinds();
 const CURRENCIES = ["BRL", "CNY", "EUR", "KRW", "PLN", "SAR"];
@@ -140,6 +141,23 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
     expect(booked.lines.filter((l) => l.change !== "0").map((l) => l.currency)).toEqual(["BRL", "CNY"]);
     const same = await revalue("2024-12-03T23:59:59.999Z");
     expect([same.statusCode, json<{ revaluation: { transactionId: string } }>(same).revaluation.transactionId]).toEqual([200, booked.transactionId]);
+    // The vault funded on the 3rd: USD into USDC through fx:USDC-USD at 1:1. A token is no currency
+    // (IAS 21 gives it no closing rate): the revaluation skips it, and the close is not held back.
+    const spec = (code: string, currency: string) => treasuryAccountSpec(code, currency)!;
+    const funded = await h.services.ledger.post({
+      idempotencyKey: "test:vault-funded:1",
+      effectiveAt: new Date("2024-12-03T12:00:00Z"),
+      postings: [
+        { account: TreasuryAccounts.vault(), currency: "USDC", direction: "debit", amount: 10_000_000_000n },
+        { account: TreasuryAccounts.stablecoinClearing(), currency: "USDC", direction: "credit", amount: 10_000_000_000n },
+        { account: TreasuryAccounts.stablecoinClearing(), currency: "USD", direction: "debit", amount: 1_000_000n },
+        { account: TreasuryAccounts.bank, currency: "USD", direction: "credit", amount: 1_000_000n },
+      ],
+      accounts: [spec(TreasuryAccounts.vault(), "USDC"), spec(TreasuryAccounts.stablecoinClearing(), "USDC"), spec(TreasuryAccounts.stablecoinClearing(), "USD"), spec(TreasuryAccounts.bank, "USD")],
+    });
+    expect(funded.status).toBe("created");
+    const preview = await h.services.realisation.previewRevaluation(new Date("2024-12-03T23:59:59.999Z"));
+    expect(preview.skipped.map((x) => [x.currency, x.code])).toEqual([["USDC", "not_iso_4217"]]);
     const closed = await close({ before: "2024-12-04T00:00:00Z", note: "to the 3rd" });
     expect(closed.statusCode, closed.body).toBe(201);
     expect(json<Close>(closed).fxNotRevalued).toBeNull();
