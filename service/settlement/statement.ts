@@ -4,6 +4,7 @@
  * what it was (a capture, a refund, a release, a payout...) and the balance after it, and the closing
  * balance. Read from the ledger alone: opening + lines = closing = the balance before `to`.
  */
+import { settlementFactsOf, type SettlementFacts } from "../anchoring/leaf.js";
 import { isAppError } from "../errors.js";
 import { LedgerErrors, ORIGINAL_EFFECTIVE_AT } from "../ledger/index.js";
 import type { AccountStatement, Ledger } from "../ledger/types.js";
@@ -13,7 +14,39 @@ export interface SellerStatement {
   seller: Seller;
   from: Date;
   to: Date;
-  accounts: Array<Omit<AccountStatement, "lines"> & { lines: Array<AccountStatement["lines"][number] & { what: string }> }>;
+  accounts: Array<Omit<AccountStatement, "lines"> & { lines: Array<AccountStatement["lines"][number] & { what: string; evidence: LineEvidence }> }>;
+}
+
+/**
+ * What a seller needs beside a line's net amount to reconcile it, read from the line's journal
+ * transaction (what was anchored with it): a settlement event's figures (its amount in the buyer's
+ * currency and each fee it charged, in the fee currency), every rate it converted at, and a vault
+ * payout's stablecoin amount and rate.
+ */
+export interface LineEvidence {
+  event: SettlementFacts | null;
+  /** Each conversion of the transaction: the pair (`EUR-USD`), the rate, and the FX quote when one was used. */
+  rates: Array<{ pair: string; rate: string; quoteId: string | null }>;
+  /** A vault payout: the token's base units sent, and the quote's rate (payout currency to USD). */
+  token: { amount: string; rate: string | null; quoteId: string | null } | null;
+}
+
+const FX_RATE_KEY = /^fx\.([A-Z0-9]{3,12}-[A-Z0-9]{3,12})(?:\.[0-9]+)?\.rate$/;
+
+export function lineEvidence(metadata: Record<string, string>): LineEvidence {
+  let event: SettlementFacts | null = null;
+  try {
+    event = settlementFactsOf(metadata);
+  } catch {
+    // A malformed figure is the anchored leaf's refusal to make; a statement line shows none.
+  }
+  const rates: LineEvidence["rates"] = [];
+  for (const [key, rate] of Object.entries(metadata)) {
+    const m = FX_RATE_KEY.exec(key);
+    if (m !== null) rates.push({ pair: m[1]!, rate, quoteId: metadata[key.replace(/rate$/, "quoteId")] ?? null });
+  }
+  const token = metadata["tokenAmount"] === undefined ? null : { amount: metadata["tokenAmount"], rate: metadata["fxRate"] ?? null, quoteId: metadata["fxQuoteId"] ?? null };
+  return { event, rates, token };
 }
 
 /** What a journal line was, from its metadata: the event type, else the declared kind, else the ledger's kind. */
@@ -27,7 +60,7 @@ export async function sellerStatement(ledger: Pick<Ledger, "listAccounts" | "sta
   const statements = [];
   for (const a of accounts) {
     const s = await ledger.statement(a.code, a.currency, period);
-    statements.push({ ...s, lines: s.lines.map((l) => ({ ...l, what: lineKind(l.metadata, l.transactionKind) })) });
+    statements.push({ ...s, lines: s.lines.map((l) => ({ ...l, what: lineKind(l.metadata, l.transactionKind), evidence: lineEvidence(l.metadata) })) });
   }
   return { seller, from: period.from, to: period.to, accounts: statements };
 }

@@ -52,6 +52,24 @@ describe.each(kinds)("seller statements on %s", (kind) => {
     expect(BigInt(held.lines[2]!.change)).toBeLessThan(0n);
   });
 
+  it("gives each line what reconciles its net amount: the event's amount and fees as booked, and every rate it converted at", async () => {
+    interface Line { transactionId: string; what: string; change: string; event: Record<string, string> | null; rates: Array<{ pair: string; rate: string }>; token: unknown }
+    const s = json<{ accounts: Array<{ account: string; lines: Line[] }> }>(await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`));
+    const [first, , refund] = s.accounts.find((a) => a.account === "seller:S-POP-SZ-01:held")!.lines;
+    const settlement = json<{ breakdown: { lines: Record<string, string> }; fx: Array<{ from: string; to: string; rate: string }> }>(await h.get(`/v1/settlements/${first!.transactionId}`));
+    // 149.90 BRL captured, 4.34 of gateway fee; the fees in USD as the settlement record has them.
+    expect(first!.event).toMatchObject({ currency: "BRL", amount: "14990", gatewayFee: "434", feeCurrency: "USD", commission: settlement.breakdown.lines["commission"] });
+    expect(first!.rates.map((r) => r.pair)).toEqual(expect.arrayContaining(["BRL-USD", "USD-CNY"]));
+    for (const x of settlement.fx) expect(first!.rates).toContainEqual(expect.objectContaining({ pair: `${x.from}-${x.to}`, rate: x.rate }));
+    expect([first!.token, refund!.event?.["amount"]]).toEqual([null, "4000"]);
+    // The CSV carries the same in columns appended after the description.
+    const [header, ...rows] = csvRows((await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`, "&format=csv")).body);
+    const col = (name: string) => header!.indexOf(name);
+    const posting = rows.find((r) => r[0] === "seller:S-POP-SZ-01:held" && r[2] === "posting")!;
+    expect([posting[col("event_currency")], posting[col("event_amount_minor")], posting[col("gateway_fee_minor")], posting[col("fee_currency")]]).toEqual(["BRL", "14990", "434", "USD"]);
+    expect(posting[col("rates")]).toMatch(/^(?=.*BRL-USD \d)(?=.*USD-CNY \d)/);
+  });
+
   it("starts a later period from what came before it", async () => {
     const whole = json<Statement>(await get(`${DAY}T00:00:00Z`, `${DAY}T23:59:59Z`)).accounts.find((a) => a.account.endsWith(":held"))!;
     const afternoon = json<Statement>(await get(`${DAY}T12:00:00Z`, `${DAY}T23:59:59Z`)).accounts.find((a) => a.account.endsWith(":held"))!;
@@ -65,7 +83,7 @@ describe.each(kinds)("seller statements on %s", (kind) => {
     expect(r.statusCode).toBe(200);
     expect(r.headers["content-type"]).toMatch(/^text\/csv/);
     const [header, ...lines] = csvRows(r.body);
-    expect(header).toEqual(["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance", "charge_id", "description"]);
+    expect(header?.slice(0, 15)).toEqual(["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance", "charge_id", "description"]);
     const held = lines.filter((l) => l[0] === "seller:S-POP-SZ-01:held");
     expect(held.map((l) => l[2])).toEqual(["opening", "posting", "posting", "posting", "closing"]);
     const closing = held[held.length - 1]!;

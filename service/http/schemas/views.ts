@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
@@ -365,6 +365,30 @@ const StatementLineView = Type.Object({
   amount: Amount,
   change: Amount,
   balance: Amount,
+  event: Type.Union(
+    [
+      Type.Object({
+        currency: Type.String({ description: "The buyer's currency" }),
+        amount: { ...Amount, description: "The event's amount in the buyer's currency, minor units (a capture's gross, a refund's amount)" },
+        feeCurrency: Type.String({ description: "The currency of the fees below (the settlement currency, USD)" }),
+        gatewayFee: Amount,
+        commission: Amount,
+        paymentFeeRecovery: Amount,
+        logistics: Amount,
+        warehousing: Amount,
+        fulfilment: Amount,
+        fxMarkup: Amount,
+      }),
+      Type.Null(),
+    ],
+    { description: "A settlement event's figures as booked and anchored with the line's transaction, so the net `change` reconciles to the order; null for a line of no settlement event (a payout, a charge)" },
+  ),
+  rates: Type.Array(Type.Object({ pair: Type.String({ description: "e.g. EUR-USD, USD-CNY" }), rate: Type.String(), quoteId: Type.Union([Type.String(), Type.Null()]) }), {
+    description: "Every rate the line's transaction converted at (the FX evidence booked with it); empty when it converted nothing",
+  }),
+  token: Type.Union([Type.Object({ amount: Type.String({ description: "Token base units sent (USDC: 10^-6)" }), rate: Type.Union([Type.String(), Type.Null()]), quoteId: Type.Union([Type.String(), Type.Null()]) }), Type.Null()], {
+    description: "A vault payout: the stablecoin sent and the quote's rate (payout currency to USD); null otherwise",
+  }),
 });
 
 export const SellerStatementView = Type.Object({
@@ -399,26 +423,87 @@ export function sellerStatementView(s: SellerStatement): Static<typeof SellerSta
         amount: l.amount.toString(),
         change: l.change.toString(),
         balance: l.balance.toString(),
+        event: eventView(l.evidence.event),
+        rates: l.evidence.rates,
+        token: l.evidence.token,
       })),
     })),
   };
 }
 
-const STATEMENT_COLUMNS = ["account", "currency", "line", "effective_at", "transaction_id", "what", "settlement_id", "payout_id", "phase", "change_minor", "change", "balance_minor", "balance", "charge_id", "description"] as const;
+function eventView(e: LineEvidence["event"]): Static<typeof StatementLineView>["event"] {
+  if (e === null) return null;
+  return {
+    currency: e.currency,
+    amount: e.amount.toString(),
+    feeCurrency: e.feeCurrency,
+    gatewayFee: e.gatewayFee.toString(),
+    commission: e.commission.toString(),
+    paymentFeeRecovery: e.paymentFeeRecovery.toString(),
+    logistics: e.logistics.toString(),
+    warehousing: e.warehousing.toString(),
+    fulfilment: e.fulfilment.toString(),
+    fxMarkup: e.fxMarkup.toString(),
+  };
+}
 
-/** The statement as CSV: per account an opening line, one line per posting, a closing line; amounts in minor and major units. */
+const STATEMENT_COLUMNS = [
+  "account",
+  "currency",
+  "line",
+  "effective_at",
+  "transaction_id",
+  "what",
+  "settlement_id",
+  "payout_id",
+  "phase",
+  "change_minor",
+  "change",
+  "balance_minor",
+  "balance",
+  "charge_id",
+  "description",
+  // Appended, so the columns before keep their positions: the event's figures (minor units), the rates, a vault payout's token.
+  "event_currency",
+  "event_amount_minor",
+  "fee_currency",
+  "gateway_fee_minor",
+  "commission_minor",
+  "payment_fee_recovery_minor",
+  "logistics_minor",
+  "warehousing_minor",
+  "fulfilment_minor",
+  "fx_markup_minor",
+  "rates",
+  "token_amount",
+  "token_rate",
+] as const;
+
+/** A line's evidence as the CSV's appended cells: the event's figures, the rates as `PAIR RATE` joined by `; `, a vault payout's token. */
+function evidenceCells(e: LineEvidence): Array<string | bigint | null> {
+  const f = e.event;
+  return [
+    ...(f === null ? Array<null>(10).fill(null) : [f.currency, f.amount, f.feeCurrency, f.gatewayFee, f.commission, f.paymentFeeRecovery, f.logistics, f.warehousing, f.fulfilment, f.fxMarkup]),
+    e.rates.length === 0 ? null : e.rates.map((r) => `${r.pair} ${r.rate}`).join("; "),
+    e.token?.amount ?? null,
+    e.token?.rate ?? null,
+  ];
+}
+
+/** The statement as CSV: per account an opening line, one line per posting with its evidence, a closing line; amounts in minor and major units. */
 export function sellerStatementCsv(s: SellerStatement, exponentOf: ExponentOf): string {
   const major = (v: bigint, currency: string) => formatMajorOrNull(v, currency, exponentOf);
   let out = csvLine(STATEMENT_COLUMNS);
   for (const a of s.accounts) {
-    out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency), null, null]);
+    const none = Array<null>(13).fill(null);
+    out += csvLine([a.account, a.currency, "opening", s.from.toISOString(), null, null, null, null, null, null, null, a.opening, major(a.opening, a.currency), null, null, ...none]);
     for (const l of a.lines) {
       out += csvLine([
         a.account, a.currency, "posting", l.effectiveAt.toISOString(), l.transactionId, l.what, l.metadata["settlementId"] ?? null, l.metadata["payoutId"] ?? l.metadata["endToEndId"] ?? null,
-        l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency), l.metadata["chargeId"] ?? null, l.description,
+        l.phase, l.change, major(l.change, a.currency), l.balance, major(l.balance, a.currency), l.metadata["chargeId"] ?? null, l.description, ...evidenceCells(l.evidence),
       ]);
     }
-    out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency), null, null]);
+    out += csvLine([a.account, a.currency, "closing", s.to.toISOString(), null, null, null, null, null, null, null, a.closing, major(a.closing, a.currency), null, null, ...none]);
   }
   return out;
 }
