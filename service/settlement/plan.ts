@@ -299,8 +299,12 @@ function needRate(rate: RateEvidence | null, from: string, to: string, event: Se
   return rate;
 }
 
-/** The lines that belong to a full-hosting supplier: they move only with returns for its fault. */
-const SUPPLIER_LINES: ReadonlySet<keyof Lines> = new Set(["sellerUsd", "sellerMain", "sellerReserve", "fxGainLoss"]);
+/**
+ * The lines that belong to a full-hosting supplier: they move only with returns for its fault. A
+ * principal capture's `fxGainLoss` is not one: it is 0, or, on a capture booked when cost of sales
+ * was at the planning rate, that cost's variance, which moves with the cost it is part of.
+ */
+const SUPPLIER_LINES: ReadonlySet<keyof Lines> = new Set(["sellerUsd", "sellerMain", "sellerReserve"]);
 
 /** Accumulates signed legs (+ debit, - credit) per (account, currency). */
 class Legs {
@@ -518,20 +522,16 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     // the platform's cost is the mid-rate cost.
     if (usdToPayout !== null) usdToPayout = atMid(usdToPayout);
     checkSupplyPrice(event, G, B === USD ? G : convertSigned(G, atMid(needRate(rates.buyerToUsd, B, USD, event))), P, usdToPayout);
-    const actualUsd = usdToPayout === null ? sellerTotal : usdCostOf(sellerTotal, P, usdToPayout.rate);
-    const reference = P === USD ? "1" : schedule.referenceRates[P];
-    if (reference === undefined) {
-      throw SettlementErrors.invalidSchedule(`schedule ${schedule.id} has no reference rate for ${P}`, { fields: [{ field: "referenceRates", message: `needs USD->${P}` }] });
-    }
-    const referenceUsd = P === USD ? sellerTotal : usdCostOf(sellerTotal, P, reference);
-    lines.sellerUsd = actualUsd;
     // The platform is the principal: it sells (gross revenue, net of tax) and buys from the supplier
-    // at the agreed price, costed at its planning rate; what the supply really costs at today's
-    // rate beyond that is the FX result it bears. The margin is shown, not booked.
+    // at the agreed price, a purchase in P recorded at the spot (mid) rate of its date (IAS 21.21),
+    // the very USD the payable is booked at: no exchange difference exists at first recognition, so
+    // nothing goes to FX gain/loss. The schedule's planning rate is a budget figure, never booked;
+    // what moves the payable's USD value later is the FX position's (realisation.ts). The margin is
+    // shown, not booked.
+    lines.sellerUsd = usdToPayout === null ? sellerTotal : usdCostOf(sellerTotal, P, usdToPayout.rate);
     lines.sales = lines.netUsd - platformUsd;
-    lines.costOfSales = referenceUsd;
-    lines.margin = lines.sales - referenceUsd;
-    lines.fxGainLoss = referenceUsd - actualUsd;
+    lines.costOfSales = lines.sellerUsd;
+    lines.margin = lines.sales - lines.costOfSales;
   } else if (listing !== null && listing.currency === P && usdToPayout !== null) {
     // Listed in the payout currency: the seller gets the listing less the fees, nothing converted.
     const mid = atMid(usdToPayout);
@@ -910,10 +910,13 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       }
       if (principal) {
         // The sale is undone; its cost comes off cost of sales and goes where the goods went: back
-        // into stock (a return), lost (a chargeback), or back to the supplier (its fault).
+        // into stock (a return), lost (a chargeback), or back to the supplier (its fault, its share
+        // of the payable taken back at the capture's rate below). The goods are worth the capture's
+        // spot cost share: cost of sales less the planning variance a capture booked before cost of
+        // sales was at spot carried in fxGainLoss (taken back with it; 0 since).
         legs.debit(Accounts.sales, USD, lines.sales);
         legs.credit(Accounts.costOfSales, USD, lines.costOfSales);
-        if (!supplierFault) legs.debit(event.type === "refund" ? Accounts.returnedGoods : Accounts.chargebackLosses, USD, lines.costOfSales);
+        if (!supplierFault) legs.debit(event.type === "refund" ? Accounts.returnedGoods : Accounts.chargebackLosses, USD, lines.costOfSales - lines.fxGainLoss);
       } else {
         legs.debit(Accounts.margin, USD, lines.margin);
       }
@@ -1083,8 +1086,9 @@ export const BUCKET_CORRECTION_KIND = "bucket_correction";
  * The USD parts of a follow-up's net, as a capture's add up to its net: the fee lines, and for an agent
  * the checkout FX result, the margin and the seller's proceeds (in USD when paid in USD, else what
  * fx:P-USD gives back in USD); as principal the sale. The principal's cost side (the cost of sales
- * against the supplier's payable and the supply's FX result) is no part of the gross: it moves with
- * what the supplier repays, and its rounding stays the FX line's.
+ * against the supplier's payable or the goods, and a capture's planning variance from before cost of
+ * sales was at spot) is no part of the gross: it moves with the goods and what the supplier repays,
+ * and its rounding stays the FX line's.
  */
 function usdParts(l: Lines, principal: boolean, P: string): bigint {
   const fees = l.commission + l.paymentFeeRecovery + l.logistics + l.warehousing + l.fulfilment + l.fxMarkup;

@@ -44,8 +44,9 @@ export interface FeeSchedule {
   /** Rolling reserve: this share of the seller's proceeds is held for `holdDays` days. */
   reserve: { bps: number; holdDays: number } | null;
   /**
-   * Full hosting: the planning rates (USD -> payout currency) at which the platform committed to
-   * the supply price; the difference to the rate actually used is booked as FX gain/loss.
+   * Full hosting: the planning rates (USD -> payout currency) the platform priced the supply at, a
+   * budget figure kept with the schedule. Never booked: cost of sales is the supply price at the
+   * spot rate applied to it (IAS 21.21), so a planning variance is no FX result.
    */
   referenceRates: Record<string, string>;
   /**
@@ -294,9 +295,14 @@ export interface Lines {
   logistics: bigint;
   warehousing: bigint;
   fulfilment: bigint;
-  /** Full hosting (agent programs: the platform's fee lines above): the platform's margin at its planning rate, for reading; not an account of its own. */
+  /** Full hosting (agent programs: the platform's fee lines above): the platform's margin, the sale less its cost of sales, for reading; not an account of its own. */
   margin: bigint;
-  /** Full hosting, where the platform is the principal: the sale (net of tax, at mid) and its cost at the planning rate. */
+  /**
+   * Full hosting, where the platform is the principal: the sale (net of tax, at mid) and its cost,
+   * the supply price at the spot (mid) rate applied to it (the same USD as `sellerUsd`). A principal
+   * capture's `fxGainLoss` is 0 (none exists at first recognition); one booked before carries the
+   * planning-rate variance of its cost of sales, which its follow-ups take back with that cost.
+   */
   sales: bigint;
   costOfSales: bigint;
   fxGainLoss: bigint;

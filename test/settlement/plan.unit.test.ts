@@ -229,10 +229,11 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
   const cap = capture({ sellerId: "S-FULL-1", supplyPrice: 6_000n, gatewayEventId: "cap-full" });
   const p = plan(FULL, cap, "0.18", "7.2");
 
-  it("books the sale as principal: gross revenue, the supply at its planning cost, the FX result explicitly; the platform bears the fee", () => {
-    // The sale: 8333 BRL at 0.18 = 1500 USD cents of revenue. Supply 60.00 CNY costs 6000/7.1 =
-    // 845.07 -> 845 at the planning rate (cost of sales), 6000/7.2 = 833.33 -> 833 now: an FX gain of
-    // 12. Margin 1500 - 845 = 655 (shown, not booked). The fee (63 USD) is the platform's.
+  it("books the sale as principal: gross revenue, the supply at the spot rate applied to it, no FX result; the platform bears the fee", () => {
+    // The sale: 8333 BRL at 0.18 = 1500 USD cents of revenue. Supply 60.00 CNY at the day's 7.2 costs
+    // 6000/7.2 = 833.33 -> 833, the cost of sales and the payable's USD alike (IAS 21.21: no exchange
+    // difference at first recognition; the schedule's planning rate 7.1 books nothing). Margin
+    // 1500 - 833 = 667 (shown, not booked). The fee (63 USD) is the platform's.
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable BRL 9650",
@@ -241,8 +242,7 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
         "C fx:BRL-USD BRL 7983",
         "D fx:BRL-USD USD 1437",
         "C platform:revenue:sales USD 1500",
-        "D platform:expense:cost_of_sales USD 845",
-        "C platform:fx_gain_loss USD 12",
+        "D platform:expense:cost_of_sales USD 833",
         "C fx:CNY-USD USD 833",
         "D fx:CNY-USD CNY 6000",
         "C seller:S-FULL-1:available CNY 6000",
@@ -255,10 +255,11 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
     expect(p.breakdown.fx.find((l) => l.to === "CNY")).toMatchObject({ fromAmount: 833n, toAmount: 6000n, basis: "inverse" });
   });
 
-  it("pays the same CNY at a worse rate (an FX loss and a smaller margin)", () => {
+  it("pays the same CNY when the buyer's currency is worth less (a smaller margin, no FX result)", () => {
     const q = plan(FULL, cap, "0.15", "7.2");
     expect(movement(q.postings, "seller:S-FULL-1:available", "CNY")).toBe(-6_000n);
-    expect(q.breakdown.lines.margin).toBe(1250n - 845n);
+    expect(q.breakdown.lines.margin).toBe(1250n - 833n);
+    expect(movement(q.postings, "platform:fx_gain_loss", "USD")).toBe(0n);
     expectBalanced(q);
   });
 
@@ -266,7 +267,7 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
   const returns = [...show(planFollowUp({ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates }).postings)];
 
   it("a customer return is the platform's: the sale is undone, the goods go back into its stock at cost, the supplier keeps its price", () => {
-    // Half the order: 5000 BRL gross, 834 tax, 4166 BRL = 750 cents of sales; cost 845 / 2 = 422.5 -> 423.
+    // Half the order: 5000 BRL gross, 834 tax, 4166 BRL = 750 cents of sales; cost 833 / 2 = 416.5 -> 417.
     expect(returns).toEqual(
       [
         "C gateway:adyen:receivable BRL 5000",
@@ -274,16 +275,17 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
         "D fx:BRL-USD BRL 4166",
         "C fx:BRL-USD USD 750",
         "D platform:revenue:sales USD 750",
-        "C platform:expense:cost_of_sales USD 423",
-        "D platform:inventory:returned_goods USD 423",
+        "C platform:expense:cost_of_sales USD 417",
+        "D platform:inventory:returned_goods USD 417",
       ].sort(),
     );
   });
 
   it("a return for a supplier defect is repaid by the supplier pro rata; a chargeback's goods are a loss", () => {
     const defect = planFollowUp({ event: followUp("refund", "r-defect", { amount: 5_000n, returnReason: "supplier_defect" }, cap), capture: stateOf(cap, p), rates });
-    // The supplier repays 3000 CNY (half its 6000), which cost 417 cents (half of 833) and half the
-    // FX gain (6); together they stand for the 423 of cost taken off cost of sales.
+    // The supplier repays 3000 CNY (half its 6000), taken back at the capture's rate: 417 cents
+    // (half of 833), the very cost taken off cost of sales; nothing to FX gain/loss. What the 3000
+    // CNY are worth today is fx:CNY-USD's position, realised and revalued there (realisation.ts).
     expect(show(defect.postings)).toEqual(
       [
         "C gateway:adyen:receivable BRL 5000",
@@ -291,15 +293,14 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
         "D fx:BRL-USD BRL 4166",
         "C fx:BRL-USD USD 750",
         "D platform:revenue:sales USD 750",
-        "C platform:expense:cost_of_sales USD 423",
-        "D platform:fx_gain_loss USD 6",
+        "C platform:expense:cost_of_sales USD 417",
         "D fx:CNY-USD USD 417",
         "C fx:CNY-USD CNY 3000",
         "D seller:S-FULL-1:available CNY 3000",
       ].sort(),
     );
     const cb = planFollowUp({ event: followUp("chargeback", "cb-1", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates });
-    expect(show(cb.postings)).toContain("D platform:expense:chargeback_losses USD 423");
+    expect(show(cb.postings)).toContain("D platform:expense:chargeback_losses USD 417");
     expect(movement(cb.postings, "seller:S-FULL-1:available", "CNY")).toBe(0n);
     // After a customer return of half, a defect return of the rest charges the supplier only its half.
     const afterBuyer = stateOf(cap, p, [{ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), plan: planFollowUp({ event: followUp("refund", "r-buyer", { amount: 5_000n }, cap), capture: stateOf(cap, p), rates }) }]);
@@ -307,6 +308,83 @@ describe("full hosting: the seller gets the supply price in CNY whatever the buy
     expect(movement(rest.postings, "seller:S-FULL-1:available", "CNY")).toBe(3_000n);
     expectBalanced(defect);
     expectBalanced(rest);
+  });
+
+  describe("cost of sales at the spot rate of the day (IAS 21.21), as a group controller checked it", () => {
+    // The controller's orders (USD->CNY spot of each day): cost of sales by hand is the supply price
+    // over the rate applied to it, half-even, where the planning rate (7.1) gave 10563, 3944, 3521 and
+    // 7042 and booked the difference as an "FX gain".
+    const orders = [
+      { market: "ES", currency: "EUR", amount: 15_000n, buyerToUsd: "1.05", supply: 75_000n, spot: "7.27272588859538", cost: 10_313n },
+      { market: "KR", currency: "KRW", amount: 80_000n, buyerToUsd: "0.00072", supply: 28_000n, spot: "7.25867969917965", cost: 3_857n },
+      { market: "US", currency: "USD", amount: 6_000n, buyerToUsd: null, supply: 25_000n, spot: "7.27805491990847", cost: 3_435n },
+      { market: "SA", currency: "SAR", amount: 40_000n, buyerToUsd: "0.2666", supply: 50_000n, spot: "7.28233122000717", cost: 6_866n },
+    ] as const;
+    const book = (o: (typeof orders)[number]) => {
+      const c = capture({ sellerId: "S-FULL-1", market: o.market, currency: o.currency, amount: o.amount, gatewayFee: 0n, supplyPrice: o.supply, gatewayEventId: `cap-fx-${o.market}` });
+      return { c, p: plan(FULL, c, o.buyerToUsd, o.spot) };
+    };
+
+    it.each(orders)("$market: the supply of $supply fen at $spot costs $cost cents, and nothing goes to platform:fx_gain_loss", (o) => {
+      const { p: q } = book(o);
+      const byHand = convertMinor(o.supply, "CNY", "USD", invertRate(rateFraction(o.spot)), "half-even");
+      expect(byHand).toBe(o.cost);
+      expect(movement(q.postings, "platform:expense:cost_of_sales", "USD")).toBe(o.cost);
+      expect(q.postings.filter((x) => x.account === "platform:fx_gain_loss")).toEqual([]);
+      expect([q.breakdown.lines.costOfSales, q.breakdown.lines.fxGainLoss, q.breakdown.lines.sellerUsd]).toEqual([o.cost, 0n, o.cost]);
+      expect(q.breakdown.lines.margin).toBe(q.breakdown.lines.sales - o.cost);
+      // The payable is booked at the same USD (fx:CNY-USD), with the rate applied as its evidence.
+      expect(movement(q.postings, "fx:CNY-USD", "USD")).toBe(-o.cost);
+      expect(q.breakdown.fx.find((l) => l.to === "CNY")).toMatchObject({ rate: o.spot, fromAmount: o.cost, toAmount: o.supply, basis: "inverse" });
+      expect(q.metadata["fx.USD-CNY.rate"]).toBe(o.spot);
+      expectBalanced(q);
+    });
+
+    it("a partial buyer return puts the goods back into stock at the capture cost's share, and books no FX result", () => {
+      const { c, p: q } = book(orders[0]);
+      const r = { buyerToUsd: rate("EUR", "USD", "1.02"), usdToPayout: rate("USD", "CNY", "7.31") };
+      const r1 = followUp("refund", "fx-r1", { amount: 4_500n }, c);
+      const p1 = planFollowUp({ event: r1, capture: stateOf(c, q), rates: r });
+      // 30% of the order: 10313 x 4500 / 15000 = 3093.9 -> 3094 of inventory, off cost of sales.
+      const share = cumulativeShare(10_313n, 4_500n, 15_000n);
+      expect(share).toBe(3_094n);
+      expect(movement(p1.postings, "platform:inventory:returned_goods", "USD")).toBe(share);
+      expect(movement(p1.postings, "platform:expense:cost_of_sales", "USD")).toBe(-share);
+      expect(p1.breakdown.lines.fxGainLoss).toBe(0n);
+      // The supplier keeps its price: nothing of its payable moves on the platform's own return.
+      expect(movement(p1.postings, "seller:S-FULL-1:available", "CNY")).toBe(0n);
+      // The rest of the order, returned too: the goods in stock add up to the capture's cost exactly.
+      const r2 = followUp("refund", "fx-r2", { amount: 10_500n }, c);
+      const p2 = planFollowUp({ event: r2, capture: stateOf(c, q, [{ event: r1, plan: p1 }]), rates: r });
+      expect(movement(p1.postings, "platform:inventory:returned_goods", "USD") + movement(p2.postings, "platform:inventory:returned_goods", "USD")).toBe(10_313n);
+      expectBalanced(p1);
+      expectBalanced(p2);
+    });
+
+    it("a supplier-defect return takes back cost of sales at the capture's spot cost share, the supplier's share at the capture's rate", () => {
+      const { c, p: q } = book(orders[0]);
+      const r = { buyerToUsd: rate("EUR", "USD", "1.05"), usdToPayout: rate("USD", "CNY", "7.40") };
+      const d = planFollowUp({ event: followUp("refund", "fx-d1", { amount: 4_500n, returnReason: "supplier_defect" }, c), capture: stateOf(c, q), rates: r });
+      // 22500 fen of the 75000 come back at the capture's 7.2727...: 3094 cents, as much as cost of
+      // sales gives back. Today's 7.40 moves nothing here: the fen sit in fx:CNY-USD at their booked
+      // value, a monetary position the revaluation and the bank payout restate and realise.
+      expect(movement(d.postings, "platform:expense:cost_of_sales", "USD")).toBe(-3_094n);
+      expect(movement(d.postings, "fx:CNY-USD", "USD")).toBe(3_094n);
+      expect(movement(d.postings, "fx:CNY-USD", "CNY")).toBe(-22_500n);
+      expect(d.breakdown.fx.find((l) => l.to === "CNY")).toMatchObject({ rate: orders[0].spot, fromAmount: -3_094n, toAmount: -22_500n, basis: "share" });
+      expect(d.postings.filter((x) => x.account === "platform:fx_gain_loss")).toEqual([]);
+      expectBalanced(d);
+    });
+
+    it("a capture booked at the planning rate before: a return values its goods at the spot cost share and takes back the variance", () => {
+      // As the ledger holds such a capture: cost of sales 845 at 7.1, 833 at the day's 7.2, 12 of "FX gain".
+      const old = { ...p, breakdown: { ...p.breakdown, lines: { ...p.breakdown.lines, costOfSales: 845n, fxGainLoss: 12n, margin: 655n } } };
+      const back = planFollowUp({ event: followUp("refund", "r-old", { amount: 5_000n }, cap), capture: stateOf(cap, old), rates });
+      expect(movement(back.postings, "platform:expense:cost_of_sales", "USD")).toBe(-423n);
+      expect(movement(back.postings, "platform:fx_gain_loss", "USD")).toBe(6n);
+      expect(movement(back.postings, "platform:inventory:returned_goods", "USD")).toBe(417n);
+      expectBalanced(back);
+    });
   });
 
   it("requires the supply price", () => {

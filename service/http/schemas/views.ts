@@ -276,7 +276,9 @@ export const FeeScheduleView = Type.Object({
   holdUntilConfirmation: Type.Boolean(),
   autoConfirmDays: Type.Integer(),
   reserve: Type.Union([Type.Object({ bps: Type.Integer(), holdDays: Type.Integer() }), Type.Null()]),
-  referenceRates: StringMap,
+  referenceRates: Type.Record(Type.String(), Type.String(), {
+    description: "Full hosting: the planning USD->payout rates the supply was priced at, a budget figure never booked (cost of sales is the supply price at the spot rate applied to it, IAS 21.21)",
+  }),
   serviceFeesRefundable: Type.Boolean({ description: "Whether logistics, warehousing and fulfilment are refunded with the goods (default false: services rendered, the seller is charged them on a return)" }),
   weightBands: Type.Optional(WeightBandsView),
   storageRate: Type.Optional(Type.String({ description: "Storage: USD minor units per cubic metre per day (a decimal string, e.g. \"45\" = USD 0.45), billed by volume x days from stock snapshots; absent: storage not billed" })),
