@@ -92,9 +92,10 @@ export async function bindDeployment(sql: SqlRunner, record: DeploymentRecord, o
   }
   if (known.deployBlockHash === wanted.deployBlockHash) return known;
 
-  // Same addresses, another deploy block: only a reset chain and a redeploy get there.
+  // Same addresses, another deploy block: only a reset chain and a redeploy get there. The anchoring
+  // store keeps the address checksummed (EIP-55), this record lower-case: compared as addresses.
   const [final] = await sql.q<Array<{ n: bigint | string }>>(
-    `SELECT count(*) AS n FROM anchor_batches WHERE chain_id = $1 AND anchor_address = $2 AND status = 'final'`,
+    `SELECT count(*) AS n FROM anchor_batches WHERE chain_id = $1 AND lower(anchor_address) = $2 AND status = 'final'`,
     chainId,
     known.anchor,
   );

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { getAddress, JsonRpcProvider, Wallet } from "ethers";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { writeRecord, type DeploymentRecord } from "../../service/chain/deployment-record.js";
@@ -161,7 +161,9 @@ describe("the deployment a database anchors to, checked at boot", { timeout: 120
   });
 });
 
-async function finalBatch(db: TestDatabase, anchor: string): Promise<void> {
+/** A final batch as the anchoring store writes it: its address checksummed (EIP-55), whatever form the caller has. */
+async function finalBatch(db: TestDatabase, address: string): Promise<void> {
+  const anchor = getAddress(address);
   const h66 = `0x${"00".repeat(32)}`;
   await db.sql.q(
     `INSERT INTO anchor_batches (chain_id, anchor_address, batch_id, root, leaf_count, journal_count, first_sequence, last_sequence, currency_totals, totals_digest, previous_root, status, sender_key,
