@@ -199,8 +199,12 @@ export function demoEvents(range: { from: string; to: string } = DEMO_RANGE): Ar
 
 export async function loadDemo(deps: DemoDeps, range: { from: string; to: string } = DEMO_RANGE): Promise<DemoSummary> {
   const log = deps.log ?? (() => undefined);
-  await deps.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: DEMO_FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  const { kept } = await deps.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: DEMO_FEE_SCHEDULES, sellers: DEMO_SELLERS });
   log(`settlement demo: ${MARKETS.length} markets, ${TAX_RULES.length} tax rules, ${DEMO_FEE_SCHEDULES.length} fee schedules, ${DEMO_SELLERS.length} sellers`);
+  if (kept.length > 0) {
+    // A kept database (an upgrade): its published versions stay, whatever this release's demo data says.
+    log(`settlement demo: ${kept.length} tax rule or fee schedule version(s) on this database differ from this release's demo data and stay as published (a version never changes; publish a change under a new id): ${kept.join(", ")}`);
+  }
 
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), ...DEMO_SELLERS.map((s) => s.payoutCurrency)])].filter((c) => c !== "USD").sort();
   // Follow-ups that convert happen at most 11 days after range.from (captures on days 0-4).

@@ -37,6 +37,15 @@ export function validateSeller(s: Seller): void {
   }
 }
 
+/** Whether two program items hold the same content (as `canonical` writes them). */
+export function sameProgramItem(a: ProgramItem, b: ProgramItem): boolean {
+  return canonical(a) === canonical(b);
+}
+
+export function programItemId(item: ProgramItem): string {
+  return item.kind === "seller" ? item.seller.id : item.kind === "schedule" ? item.schedule.id : item.taxRule.id;
+}
+
 /** Program data compared by content: bigints as text (instants already are, through toJSON), keys in a fixed order. */
 function canonical(item: ProgramItem): string {
   const body = item.kind === "seller" ? item.seller : item.kind === "schedule" ? item.schedule : item.taxRule;
@@ -75,9 +84,8 @@ export async function publishProgramItem(
   }
   const stored = await repo.insertProgramItem(item, createdBy);
   if (stored === "created") return { status: "created", item };
-  if (canonical(stored) !== canonical(item)) {
-    const id = item.kind === "seller" ? item.seller.id : item.kind === "schedule" ? item.schedule.id : item.taxRule.id;
-    throw SettlementErrors.programDataConflict(`${item.kind} ${id} is published already with other content; publish a change under a new id`, {
+  if (!sameProgramItem(stored, item)) {
+    throw SettlementErrors.programDataConflict(`${item.kind} ${programItemId(item)} is published already with other content; publish a change under a new id`, {
       fields: [{ field: "id", message: "already published with other content" }],
     });
   }

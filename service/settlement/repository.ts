@@ -9,6 +9,7 @@ import type { SqlRunner } from "../db/sql.js";
 import type { LedgerAttachment, TransactionInput } from "../ledger/types.js";
 import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { eventKey } from "./plan.js";
+import { programItemId, sameProgramItem } from "./program.js";
 import { breakdownFromJson, breakdownToJson } from "./codec.js";
 import {
   TAX_COLLECTORS,
@@ -117,8 +118,10 @@ export interface SettlementVolume {
 export interface SettlementRepository {
   insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem>;
   saveMarkets(markets: readonly Market[]): Promise<void>;
-  saveSchedules(schedules: readonly FeeSchedule[]): Promise<void>;
-  saveTaxRules(rules: readonly TaxRule[]): Promise<void>;
+  /** Inserts the versions not published yet; returns the ids published already with other content, left as they were. */
+  saveSchedules(schedules: readonly FeeSchedule[]): Promise<string[]>;
+  /** As saveSchedules, for tax rules. */
+  saveTaxRules(rules: readonly TaxRule[]): Promise<string[]>;
   saveSellers(sellers: readonly Seller[]): Promise<void>;
   listMarkets(): Promise<Market[]>;
   listSchedules(): Promise<FeeSchedule[]>;
@@ -407,22 +410,23 @@ export class PrismaSettlementRepository implements SettlementRepository {
     }
   }
 
-  async saveSchedules(schedules: readonly FeeSchedule[]): Promise<void> {
-    for (const s of schedules) {
-      const data = scheduleColumns(s);
-      await this.prisma.settlementFeeSchedule.upsert({
-        where: { id: s.id },
-        create: { id: s.id, ...data },
-        update: data,
-      });
-    }
+  // A published version is never changed (events booked under it, and late events of its periods,
+  // keep it): loading program data again (the demo loader at every start) adds new versions only.
+  async saveSchedules(schedules: readonly FeeSchedule[]): Promise<string[]> {
+    return this.insertVersions(schedules.map((schedule) => ({ kind: "schedule", schedule })));
   }
 
-  async saveTaxRules(rules: readonly TaxRule[]): Promise<void> {
-    for (const r of rules) {
-      const data = taxRuleColumns(r);
-      await this.prisma.settlementTaxRule.upsert({ where: { id: r.id }, create: { id: r.id, ...data }, update: data });
+  async saveTaxRules(rules: readonly TaxRule[]): Promise<string[]> {
+    return this.insertVersions(rules.map((taxRule) => ({ kind: "taxRule", taxRule })));
+  }
+
+  private async insertVersions(items: ProgramItem[]): Promise<string[]> {
+    const kept: string[] = [];
+    for (const item of items) {
+      const stored = await this.insertProgramItem(item, null);
+      if (stored !== "created" && !sameProgramItem(stored, item)) kept.push(programItemId(item));
     }
+    return kept;
   }
 
   async saveSellers(sellers: readonly Seller[]): Promise<void> {

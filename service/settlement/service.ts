@@ -869,24 +869,28 @@ export class SettlementService {
     });
   }
 
-  /** Load (or refresh) program data: idempotent upserts, validated before anything is written. */
+  /**
+   * Load program data, validated before anything is written: markets and sellers upserted; fee
+   * schedules and tax rules are versions, so only those not published yet are inserted, and the ids
+   * published already with other content are answered (`kept`), left as they were.
+   */
   async saveProgramData(data: {
     markets?: readonly Market[];
     schedules?: readonly FeeSchedule[];
     taxRules?: readonly TaxRule[];
     sellers?: readonly Seller[];
-  }): Promise<void> {
+  }): Promise<{ kept: string[] }> {
     const markets = data.markets ?? [];
     const allMarkets = [...(await this.repo.listMarkets()), ...markets];
     data.schedules?.forEach(validateSchedule);
     data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
     data.sellers?.forEach(validateSeller);
     if (markets.length > 0) await this.repo.saveMarkets(markets);
-    if (data.taxRules) await this.repo.saveTaxRules(data.taxRules);
-    if (data.schedules) await this.repo.saveSchedules(data.schedules);
+    const kept = [...(data.taxRules ? await this.repo.saveTaxRules(data.taxRules) : []), ...(data.schedules ? await this.repo.saveSchedules(data.schedules) : [])];
     if (data.sellers) await this.repo.saveSellers(data.sellers);
     this.forgetConfig();
     this.sellers.clear();
+    return { kept };
   }
 
   /** Every fee schedule version, oldest effective first. */

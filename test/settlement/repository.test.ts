@@ -17,10 +17,16 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
       const repo = new PrismaSettlementRepository(db.prisma, db.sql);
       for (let i = 0; i < 2; i++) {
         await repo.saveMarkets(MARKETS);
-        await repo.saveTaxRules(TAX_RULES);
-        await repo.saveSchedules(FEE_SCHEDULES);
+        expect(await repo.saveTaxRules(TAX_RULES)).toEqual([]);
+        expect(await repo.saveSchedules(FEE_SCHEDULES)).toEqual([]);
         await repo.saveSellers([seller]);
       }
+      // A published version never changes: loaded again with other content (a later release's demo
+      // data on a kept database), it stays as it was and its id is answered.
+      const ioss = TAX_RULES.find((r) => r.id === "tax-ES-ioss-2021")!;
+      expect(await repo.saveTaxRules([{ ...ioss, collectedBy: "seller", rateBps: 1000 }])).toEqual(["tax-ES-ioss-2021"]);
+      const semi = FEE_SCHEDULES.find((x) => x.id === "semi-BR-2024")!;
+      expect(await repo.saveSchedules([{ ...semi, commissionBps: semi.commissionBps + 1 }])).toEqual(["semi-BR-2024"]);
       expect(await repo.listMarkets()).toHaveLength(MARKETS.length);
       expect((await repo.listSchedules()).find((s) => s.id === "semi-BR-2024")).toEqual(FEE_SCHEDULES.find((s) => s.id === "semi-BR-2024"));
       expect((await repo.listTaxRules()).find((r) => r.id === "tax-ES-ioss-2021")).toEqual(TAX_RULES.find((r) => r.id === "tax-ES-ioss-2021"));
