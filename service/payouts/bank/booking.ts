@@ -31,8 +31,8 @@
  */
 import { Accounts, accountSpec } from "../../settlement/index.js";
 import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
-import { divideRounded, impliedRate, rateFractionToString } from "../../money/index.js";
 import { Legs } from "../../treasury/index.js";
+import { fxRealisation, realisedLeg, type Position } from "../realised-fx.js";
 
 export const BankAccounts = {
   available: (sellerId: string) => Accounts.seller(sellerId, "available"),
@@ -79,20 +79,6 @@ export function reserveRequest(p: { id: bigint; sellerId: string; currency: stri
   };
 }
 
-/** The fx:P-USD position before this payout leaves it: posted balances in P and in USD. */
-export interface Position {
-  p: bigint;
-  usd: bigint;
-}
-
-/**
- * What `amount` P is worth at the position's average booked rate (in the position's other
- * currency), or null without a long P position to value it by.
- */
-export function bookedValue(amount: bigint, position: Position | null): bigint | null {
-  return position !== null && position.p > 0n && position.usd < 0n ? divideRounded(amount * -position.usd, position.p, "half-even") : null;
-}
-
 /**
  * The cash booking of a payout of `amount` P that the bank booked as a debit of `settled` USD.
  * `position` is fx:P-USD's posted balance once the reserve is committed (the in-transit P is not in
@@ -117,20 +103,12 @@ export function cashRequest(
   if (p.currency !== p.settledCurrency) {
     const U = p.settledCurrency;
     const clearing = Accounts.fxClearing(p.currency);
-    // Captures debit fx:P-USD in P and credit it in USD: a long P position (the P the platform owes
-    // its sellers), valued at -usd/p. With no such position the bank's rate is the booked one.
-    const booked = bookedValue(p.amount, position) ?? p.settled;
-    const realised = booked - p.settled;
-    legs.credit(clearing, p.currency, p.amount).debit(clearing, U, booked);
-    if (realised > 0n) legs.credit(Accounts.fxRealised, U, realised);
-    if (realised < 0n) legs.debit(Accounts.fxRealised, U, -realised);
-    metadata["appliedRate"] = rateFractionToString(impliedRate(p.amount, p.currency, p.settled, U), 10, "half-even");
-    metadata["bookedUsd"] = booked.toString();
-    metadata["realised"] = realised.toString();
-    if (position !== null) {
-      metadata["position.before"] = position.p.toString();
-      metadata["position.beforeUsd"] = position.usd.toString();
-    }
+    // The P leaves the position at its average booked value (the bank's rate without a long
+    // position), the difference to the bank's debit realised (realised-fx.ts, as the vault's).
+    const r = fxRealisation({ currency: p.currency, amount: p.amount, paidCurrency: U, paid: p.settled }, position);
+    legs.credit(clearing, p.currency, p.amount).debit(clearing, U, r.booked);
+    realisedLeg(legs, U, r.realised);
+    Object.assign(metadata, r.metadata);
   }
   return {
     idempotencyKey: bankLedgerKeys.cash(p.id),
