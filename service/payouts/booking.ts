@@ -10,12 +10,25 @@
  *   and `fx:USDC-USD`: USD -> USDC at 1:1 (1 cent = 10^4 base units).
  * - `treasury:vault:USDC`: credited by the reserve (the tokens leave the vault at final).
  * - `seller:<id>:claimable`: credited when the vault defers a payout.
+ * - `platform:fx:realised_gain_loss` (USD): at final, what the CNY was booked at in `fx:CNY-USD`
+ *   less the USD the quote paid for it (realised-fx.ts, as the bank rail's).
  *
  * Every transaction balances per currency: a CNY payout nets to zero in CNY (seller -> fx:CNY-USD),
  * in USD (fx:CNY-USD -> fx:USDC-USD) and in USDC (fx:USDC-USD -> vault).
+ *
+ * Why the realisation is its own transaction, after the commit: the reserve is booked at planning,
+ * when the position the CNY will leave at final is not known, and a pending transaction's postings
+ * cannot change. The commit takes the CNY out at the quote's USD; the realisation then moves the
+ * position's USD to the average booked value and books the difference. It is computed from the
+ * commit's own postings (their balances after, less the commit's legs: the position right before
+ * it), so a retry after a crash derives the same request and the key lets it post once. Only a
+ * final payout is committed, so a cancelled one (voided) realises nothing, and a failed batch
+ * retried with the same ids still has one commit per payout.
  */
-import type { AccountSpec, PostingInput, TransactionInput } from "../ledger/types.js";
+import type { AccountSpec, JournalTransaction, PostingInput, TransactionInput } from "../ledger/types.js";
+import { Accounts, accountSpec } from "../settlement/index.js";
 import { Legs, TreasuryAccounts, treasuryAccountSpec } from "../treasury/index.js";
+import { fxRealisation, realisedLeg, type Position } from "./realised-fx.js";
 
 export const PayoutAccounts = {
   available: (sellerId: string) => `seller:${sellerId}:available`,
@@ -29,6 +42,7 @@ export function payoutAccountSpec(code: string, currency: string): AccountSpec {
     // Settlement's policy: may go negative (a refund after a payout).
     return { code, currency, ownerType: "seller", ownerId: id, normalBalance: "credit", allowNegative: true };
   }
+  if (code === Accounts.fxRealised) return accountSpec(code, currency);
   const treasury = treasuryAccountSpec(code, currency);
   if (treasury === null) throw new Error(`payouts: no account spec for ${code}`);
   return treasury;
@@ -54,6 +68,8 @@ export const ledgerKeys = {
   reserve: (payoutId: bigint) => `payout:${payoutId}:reserve`,
   commit: (payoutId: bigint) => `payout:${payoutId}:commit`,
   claimable: (payoutId: bigint) => `payout:${payoutId}:claimable`,
+  /** The realised FX of a converted payout, booked right after its commit. */
+  fx: (payoutId: bigint) => `payout:${payoutId}:fx`,
   void: (payoutId: bigint) => `payout:${payoutId}:void`,
 } as const;
 
@@ -114,6 +130,64 @@ export function claimableRequest(p: { payoutId: bigint; sellerId: string; tokenA
     accounts: legs.specs(),
     metadata: { kind: "payout_deferred", payoutId: p.payoutId.toString(), sellerId: p.sellerId, chainId: p.chainId.toString(), txHash: p.txHash },
     description: `payout ${p.payoutId} deferred by the vault: claimable by seller ${p.sellerId}`,
+  };
+}
+
+/**
+ * The `fx:P-USD` position right before a converted payout's commit (posted balances, debits -
+ * credits, in P and in USD): each clearing leg's balance after the commit, less the leg. Null for
+ * a payout without FX legs (USD).
+ */
+export function positionBeforeCommit(commit: Pick<JournalTransaction, "postings">, currency: string): Position | null {
+  const clearing = PayoutAccounts.fxClearing(currency);
+  const before = (ccy: string): bigint | null => {
+    const leg = commit.postings.find((x) => x.account === clearing && x.currency === ccy);
+    // fx:* is debit-normal: balanceAfter is debits - credits.
+    return leg === undefined ? null : leg.balanceAfter - (leg.direction === "debit" ? leg.amount : -leg.amount);
+  };
+  const p = before(currency);
+  const usd = before("USD");
+  return p === null || usd === null ? null : { p, usd };
+}
+
+/**
+ * The realised FX of a converted payout at final (see the module comment): the commit took
+ * `amount` P out of `fx:P-USD` against `usdAmount` (the quote's); at the position's average booked
+ * value `booked` it is worth, the position's USD moves by `booked - usdAmount` against
+ * `platform:fx:realised_gain_loss`. Null when there is nothing to realise (a USD payout, no long
+ * position to value the P by, or a quote that hit the average exactly).
+ */
+export function fxRealisationRequest(
+  p: { payoutId: bigint; batchId: bigint; sellerId: string; currency: string; amount: bigint; usdAmount: bigint; fxQuoteId: string | null },
+  position: Position | null,
+): TransactionInput | null {
+  if (p.currency === "USD" || position === null) return null;
+  const r = fxRealisation({ currency: p.currency, amount: p.amount, paidCurrency: "USD", paid: p.usdAmount }, position);
+  if (r.realised === 0n) return null;
+  const clearing = PayoutAccounts.fxClearing(p.currency);
+  const legs = new Legs(payoutAccountSpec);
+  // The commit cleared `usdAmount` of the USD the P was booked against; the rest of `booked` (or
+  // what it cleared beyond it) goes with it, a gain when the P cost less than it was booked at.
+  if (r.realised > 0n) legs.debit(clearing, "USD", r.realised);
+  else legs.credit(clearing, "USD", -r.realised);
+  realisedLeg(legs, "USD", r.realised);
+  return {
+    idempotencyKey: ledgerKeys.fx(p.payoutId),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata: {
+      kind: "payout_fx_realised",
+      payoutId: p.payoutId.toString(),
+      payoutBatchId: p.batchId.toString(),
+      sellerId: p.sellerId,
+      currency: p.currency,
+      amount: p.amount.toString(),
+      paidCurrency: "USD",
+      paidAmount: p.usdAmount.toString(),
+      ...(p.fxQuoteId === null ? {} : { fxQuoteId: p.fxQuoteId }),
+      ...r.metadata,
+    },
+    description: `payout ${p.payoutId} to seller ${p.sellerId}: ${p.amount} ${p.currency} out of ${clearing} at its average booked value, ${r.realised} USD realised`,
   };
 }
 

@@ -16,9 +16,11 @@
  *     transaction (re-broadcast), never a second one.
  *  3. FOLLOW: the vault's events in the index decide: `PayoutBatchExecuted` (matched on batch id,
  *     first id, count and payoutsHash, whatever transaction carried it) and the per-payout logs of
- *     the same transaction set observed/safe; at final the pending reserves are committed (a
- *     deferred payout is then moved to `seller:<id>:claimable`). An event rolled back by a reorg puts
- *     the batch back to `sent` (the ledger stays pending; the sender re-broadcasts).
+ *     the same transaction set observed/safe; at final the pending reserves are committed, a
+ *     converted payout's FX realised (`payout:<id>:fx`, derived from the commit's postings, so the
+ *     same on a retry), and a deferred payout then moved to `seller:<id>:claimable`. An event
+ *     rolled back by a reorg puts the batch back to `sent` (the ledger stays pending; the sender
+ *     re-broadcasts).
  *  4. A reverted (or would-revert) attempt marks the batch `failed`; after `retryAfterMs` it is
  *     retried with the SAME ids under a new attempt key. An operator may cancel a failed or
  *     planned batch instead: the ids are voided on chain (`cancelPayouts`), and once that is final
@@ -36,7 +38,7 @@ import { errorSummary, isAppError } from "../errors.js";
 import { isNodeUnreachable } from "../loop.js";
 import type { Ledger } from "../ledger/types.js";
 import { STABLECOIN_CURRENCY } from "../treasury/index.js";
-import { claimableRequest, ledgerKeys } from "./booking.js";
+import { claimableRequest, fxRealisationRequest, ledgerKeys, positionBeforeCommit } from "./booking.js";
 import { PayoutErrors } from "./errors.js";
 import { Mutex } from "../concurrency.js";
 import { isExecutionOf, matchOutcomes } from "./outcomes.js";
@@ -286,6 +288,12 @@ export class PayoutExecutor {
       await this.#hooks?.at?.("before-booking", { batchId: batch.id, payoutId: p.id });
       if (p.pendingTxId === null) throw new Error(`payout ${p.id} executed on chain without a ledger reserve`);
       const commit = await this.#ledger.commitPending(p.pendingTxId, ledgerKeys.commit(p.id));
+      // Derived from the commit's postings, not a balance read now: a retry books the same request.
+      const realisation = fxRealisationRequest(
+        { payoutId: p.id, batchId: p.batchId, sellerId: p.sellerId, currency: p.currency, amount: p.amount, usdAmount: p.usdAmount, fxQuoteId: p.fx?.quoteId ?? null },
+        positionBeforeCommit(commit.transaction, p.currency),
+      );
+      if (realisation !== null) await this.#ledger.post(realisation);
       let claimableTxId: string | null = null;
       if (o.outcome === "deferred") {
         const c = await this.#ledger.post(

@@ -1,0 +1,59 @@
+/**
+ * The vault payout's realised FX, pure: the position before the commit read back from the commit's
+ * own postings (so a retry derives the same request), and the realisation the bank rail books the
+ * same way (realised-fx.ts).
+ */
+import { describe, expect, it } from "vitest";
+import type { Posting } from "../../service/ledger/types.js";
+import { fxRealisationRequest, ledgerKeys, positionBeforeCommit } from "../../service/payouts/booking.js";
+import { cashRequest } from "../../service/payouts/bank/booking.js";
+
+const leg = (account: string, currency: string, direction: "debit" | "credit", amount: bigint, balanceAfter: bigint): Posting => ({ id: "1", account, currency, direction, amount, balanceAfter, phase: "commit" });
+const payout = { payoutId: 7n, batchId: 3n, sellerId: "S-1", currency: "CNY", amount: 76_580n, usdAmount: 10_492n, fxQuoteId: "fxq_1" };
+
+describe("vault payout realised FX", () => {
+  it("reads the position before the commit from the commit's clearing legs", () => {
+    const commit = {
+      postings: [
+        leg("seller:S-1:available", "CNY", "debit", 76_580n, 0n),
+        leg("fx:CNY-USD", "CNY", "credit", 76_580n, 716_494n),
+        leg("fx:CNY-USD", "USD", "debit", 10_492n, -98_605n),
+        leg("fx:USDC-USD", "USD", "credit", 10_492n, -10_492n),
+      ],
+    };
+    expect(positionBeforeCommit(commit, "CNY")).toEqual({ p: 793_074n, usd: -109_097n });
+    expect(positionBeforeCommit(commit, "USD")).toBeNull();
+  });
+
+  it("moves the position's USD to the average booked value against platform:fx:realised_gain_loss", () => {
+    const r = fxRealisationRequest(payout, { p: 793_074n, usd: -109_097n })!;
+    expect(r.idempotencyKey).toBe(ledgerKeys.fx(7n));
+    expect(r.postings).toEqual([
+      { account: "fx:CNY-USD", currency: "USD", direction: "debit", amount: 43n },
+      { account: "platform:fx:realised_gain_loss", currency: "USD", direction: "credit", amount: 43n },
+    ]);
+    expect(r.metadata).toMatchObject({ kind: "payout_fx_realised", bookedUsd: "10535", realised: "43", "position.before": "793074", "position.beforeUsd": "-109097" });
+    expect(r.accounts?.find((a) => a.code === "platform:fx:realised_gain_loss")).toMatchObject({ ownerType: "platform", normalBalance: "credit", allowNegative: true });
+    // A loss the other way round.
+    expect(fxRealisationRequest({ ...payout, usdAmount: 10_600n }, { p: 793_074n, usd: -109_097n })!.postings).toEqual([
+      { account: "fx:CNY-USD", currency: "USD", direction: "credit", amount: 65n },
+      { account: "platform:fx:realised_gain_loss", currency: "USD", direction: "debit", amount: 65n },
+    ]);
+  });
+
+  it("realises nothing for a USD payout, without a long position, or at the average itself", () => {
+    expect(fxRealisationRequest({ ...payout, currency: "USD", amount: 10_492n }, null)).toBeNull();
+    expect(fxRealisationRequest(payout, { p: 0n, usd: 0n })).toBeNull();
+    expect(fxRealisationRequest(payout, { p: -76_580n, usd: 10_492n })).toBeNull();
+    expect(fxRealisationRequest({ ...payout, usdAmount: 10_535n }, { p: 793_074n, usd: -109_097n })).toBeNull();
+  });
+
+  it("realises what the bank rail would for the same CNY paid at the same USD", () => {
+    const position = { p: 793_074n, usd: -109_097n };
+    const bank = cashRequest({ id: 1n, sellerId: "S-1", currency: "CNY", amount: 76_580n, endToEndId: "E", settledCurrency: "USD", settled: 10_492n, bookingDate: null }, position);
+    const vault = fxRealisationRequest(payout, position)!;
+    for (const k of ["appliedRate", "bookedUsd", "realised", "position.before", "position.beforeUsd"]) expect(vault.metadata?.[k], k).toBe(bank.metadata?.[k]);
+    const realised = (t: typeof bank) => t.postings.filter((x) => x.account === "platform:fx:realised_gain_loss");
+    expect(realised(vault)).toEqual(realised(bank));
+  });
+});
