@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
   const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
-  const { closeOnSignals, openInstanceServices, startServer, startWorkerInstance } = await import("../service/server.js");
+  const { assertChainForWorkers, assertDeployment, closeOnSignals, openInstanceServices, startServer, startWorkerInstance } = await import("../service/server.js");
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -162,6 +162,16 @@ async function main(): Promise<void> {
         "holds the records of an earlier npm start's local chain, which stopped with it, and this start has a new chain: " +
           "use a new database (dropdb, createdb), or keep a chain with `npm run chain` and start with CHAIN_RPC_URL=http://127.0.0.1:8545 (README: against a node you keep)",
       );
+    }
+
+    // The boot checks before the demo writes anything: a kept database on another deployment (or
+    // without its chain) is refused with nothing booked, as server.ts would refuse it after.
+    try {
+      if (config.role !== "http") await assertChainForWorkers(services);
+      await assertDeployment(services, config);
+    } catch (e) {
+      await services.close().catch(() => undefined);
+      throw e;
     }
 
     const receiver = process.argv.includes("--webhooks") ? await demoWebhooks(services.webhooks, say) : null;
