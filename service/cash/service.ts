@@ -12,7 +12,8 @@
  * - each booked entry is matched once across all statements: a credit to a gateway remittance
  *   booked through POST /v1/remittances (same currency and settled amount, and the remittance id in
  *   the entry's references or texts: Adyen's payout batch reference, Stripe's payout id), a debit
- *   to a bank payout by its EndToEndId and the amount the bank debited (final, or returned since),
+ *   to a bank payout by its EndToEndId and the amount the bank debited (final, partly paid, or
+ *   returned since),
  *   a credit to the return after final of a bank payout by its EndToEndId and the amount the bank
  *   credited back; anything else is an exception (`unmatched`), never absorbed;
  * - remittances booked up to the statement's last booking date that no statement has shown yet are
@@ -237,7 +238,7 @@ const keyOf = (st: Balanced) => ({ account: st.s.account.slice(0, 34), statement
 
 /**
  * A booked entry's match: a credit to a remittance not yet taken, a debit to a bank payout the bank
- * debited (final, or returned after final), the credit of that return to the payout's return.
+ * debited (final, partly paid, or returned after final), the credit of that return to the payout's return.
  */
 function matchOf(e: BankEntry, remittances: readonly Remittance[], payouts: ReadonlyMap<string, BankPayoutFacts | null>, taken: ReadonlySet<string>): CashMatchView | null {
   if (e.side === "credit" && !e.reversal && e.endToEndId !== null && !taken.has(`bank_return:${e.endToEndId}`)) {
@@ -250,7 +251,9 @@ function matchOf(e: BankEntry, remittances: readonly Remittance[], payouts: Read
   }
   if (e.side === "debit" && e.endToEndId !== null && !taken.has(`bank_payout:${e.endToEndId}`)) {
     const p = payouts.get(e.endToEndId);
-    if (p !== undefined && p !== null && (p.status === "final" || p.status === "returned") && p.settledCurrency === e.currency && p.settledAmount === e.amount) return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
+    if (p !== undefined && p !== null && (p.status === "final" || p.status === "returned" || p.status === "partially_paid") && p.settledCurrency === e.currency && p.settledAmount === e.amount) {
+      return { kind: "bank_payout", ref: e.endToEndId, transactionId: p.cashTxId };
+    }
   }
   return null;
 }

@@ -32,4 +32,12 @@ export const PayoutErrors = {
   bankExceptionNotFound: defineError("ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND", 404, "Bank notification exception not found"),
   /** The exception was resolved before with another note. */
   bankExceptionConflict: defineError("ENT_PAYOUT_BANK_EXCEPTION_CONFLICT", 409, "Bank notification exception already resolved"),
+  /** A bank payout settled or cancelled by an operator is not awaiting the bank (planned, or at its outcome: final, partially paid, rejected, returned, cancelled). */
+  bankPayoutNotOpen: defineError("ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN", 409, "Bank payout is not awaiting the bank"),
+  /** A cancellation of a bank payout whose debit the bank booked or reported: it is settled by what the bank did, never voided. */
+  bankPayoutDebited: defineError("ENT_PAYOUT_BANK_PAYOUT_DEBITED", 409, "The bank debited the payout"),
+  /** A partial debit whose amount paid is not below the instructed amount (or is nothing). */
+  bankPartialAmount: defineError("ENT_PAYOUT_BANK_PARTIAL_AMOUNT", 422, "Partial debit not below the instructed amount"),
+  /** An exception that is not the bank's booked debit of part of the instruction (another code, a credit, another currency, a rate far from the booked one). */
+  bankPartialNotApplicable: defineError("ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE", 422, "Exception cannot be settled as a partial debit"),
 } as const;

@@ -4,7 +4,7 @@ export { PayoutService, type PayoutServiceOptions } from "./service.js";
 export { assignDemoDestinations, demoPayoutAddress, FIRST_DEMO_SELLER_ACCOUNT, fundVaultLocal, publishDemoPayoutRates, type FundVaultResult } from "./funding.js";
 export { ledgerKeys, PayoutAccounts } from "./booking.js";
 export * from "./types.js";
-export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput, type InboxResult } from "./bank/rail.js";
+export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, RESOLUTION_ACTIONS, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput, type InboxResult } from "./bank/rail.js";
 export { BANK_EXCEPTION_CODES, type BankExceptionCode } from "./bank/matching.js";
 export type { BankException, BankExceptionEntry } from "./bank/exceptions.js";
 export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./bank/store.js";

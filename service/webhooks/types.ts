@@ -14,6 +14,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "bank_payout.final",
   "bank_payout.rejected",
   "bank_payout.returned",
+  "bank_payout.partially_paid",
+  "bank_payout.cancelled",
   "bank_payout.exception_opened",
   "bank_payout.exception_resolved",
   "anchoring.batch_final",

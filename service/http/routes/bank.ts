@@ -2,11 +2,13 @@
  * The bank rail (service/payouts/bank): sellers' bank accounts (admin sets, finance reads), a bank
  * payout run that writes one pain.001 to the outbox (admin), the payouts and files (finance read),
  * the bank's camt.054 applied (finance write; the worker also reads it from the inbox folder), and
- * the entries it did not apply, as a queue an operator resolves (finance read / write).
+ * the entries it did not apply, as a queue an operator resolves (finance read / write), settling a
+ * partial debit by what the bank did, and an instructed payout the bank never executed cancelled
+ * (finance write).
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, PayoutErrors, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, PayoutErrors, RESOLUTION_ACTIONS, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
@@ -71,12 +73,14 @@ export const BankPayoutView = Type.Object({
   }),
   status: Type.String({
     enum: [...BANK_PAYOUT_STATUSES],
-    description: "planned, instructed (in a pain.001), final (the bank's debit booked), rejected (returned before final: the reserve back to the seller), returned (a full return after final, booked back to the seller in `ledger.returnTransactionId`)",
+    description:
+      "planned, instructed (in a pain.001), final (the bank's debit booked), rejected (returned before final: the reserve back to the seller), returned (a full return after final, booked back to the seller in `ledger.returnTransactionId`), partially_paid (the bank executed part of it: an operator settled its debit, `paid` of `amount` booked in `ledger.cashTransactionId`, the rest back to the seller), cancelled (the bank never executed it: an operator cancelled it, the reserve voided in `ledger.voidTransactionId`)",
   }),
   fileId: Nullable(Type.String({ description: "The pain.001's MsgId (`ENT-<tag>-<yyyymmdd>-<n>`; files issued before the tag: `ENT-<yyyymmdd>-<n>`)" })),
   account: Type.Object({ ...AccountFields }),
   settled: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "What the bank debited the platform's account, minor units" }) })),
   returned: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "A return after final: what the bank credited back (net of its charges), minor units" }) })),
+  paid: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "partially_paid: what the bank paid of `amount` (the payout's currency, minor units); the rest went back to the seller's available balance" }) })),
   ledger: Type.Object({
     pendingTransactionId: Nullable(Type.String()),
     commitTransactionId: Nullable(Type.String()),
@@ -84,7 +88,7 @@ export const BankPayoutView = Type.Object({
     voidTransactionId: Nullable(Type.String()),
     returnTransactionId: Nullable(Type.String({ description: "A return after final: its own journal transaction (the cash booking is never edited)" })),
   }),
-  reason: Nullable(Type.String({ description: "Why it was rejected or returned, or why its booking waits" })),
+  reason: Nullable(Type.String({ description: "Why it was rejected, returned, partly paid or cancelled, or why its booking waits" })),
   createdAt: Type.String({ format: "date-time" }),
   updatedAt: Type.String({ format: "date-time" }),
   finalAt: Nullable(Type.String({ format: "date-time" })),
@@ -107,7 +111,7 @@ const EntryView = Type.Object({
 const ExceptionCode = Type.String({
   enum: [...BANK_EXCEPTION_CODES],
   description:
-    "Why it was not applied. unmatched: `no_end_to_end_id`, `unknown_end_to_end_id`; mismatch (not the instruction in full): `not_account_currency`, `no_instructed_amount`, `instructed_mismatch`, `rate_out_of_range`, `debit_with_return_info`, `charges_mismatch` (a return's itemised charges not in the account's currency or not taken from its amount); exception (the payout's state does not take it): `returned_after_final` (a partial, stray or second credit after final: a full one is booked, `returned`), `returned_not_instructed`, `debited_not_instructed`, `debited_again` (a debit of a payout already final that is another bank entry, by Ntry/AcctSvcrRef, whatever its amount, or of another amount), `cash_refused` (retried on every tick, resolved by `system` once booked), `cash_cleared` (a stored booking that could never go through, dropped)",
+    "Why it was not applied. unmatched: `no_end_to_end_id`, `unknown_end_to_end_id`; mismatch (not the instruction in full): `not_account_currency`, `no_instructed_amount`, `instructed_mismatch` (a debit of part of the instruction is settled by what the bank did: resolution `action: book_partial_debit`), `rate_out_of_range`, `debit_with_return_info`, `charges_mismatch` (a return's itemised charges not in the account's currency or not taken from its amount); exception (the payout's state does not take it): `returned_after_final` (a partial, stray or second credit after final: a full one is booked, `returned`), `returned_not_instructed`, `debited_not_instructed`, `debited_again` (a debit of a payout already final that is another bank entry, by Ntry/AcctSvcrRef, whatever its amount, or of another amount), `cash_refused` (retried on every tick, resolved by `system` once booked), `cash_cleared` (a stored booking that could never go through, dropped)",
 });
 
 const ExceptionView = Type.Object({
@@ -184,7 +188,18 @@ const ResolutionBody = Type.Object(
         { additionalProperties: false, description: "The cash statement entry it answers (POST /v1/cash/statements/:id/entries/:index/resolution books an adjusting entry): it must exist" },
       ),
     ),
+    action: Type.Optional(
+      Type.String({
+        enum: [...RESOLUTION_ACTIONS],
+        description:
+          "`book_partial_debit`: settle an `instructed_mismatch` debit by what the bank did (it executed part of the instruction): the bank's debit is booked for the part paid and the rest goes back to the seller's available balance, the payout becomes `partially_paid`, and the resolution names the journal transaction booked. Not with `journalTransactionId` or `cashEntry`",
+      }),
+    ),
   },
+  { additionalProperties: false },
+);
+const CancellationBody = Type.Object(
+  { note: Type.String({ minLength: 1, maxLength: 2000, description: "Why it is cancelled (e.g. the bank's refusal, who said it and when)" }) },
   { additionalProperties: false },
 );
 
@@ -215,6 +230,7 @@ function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
     account: p.account,
     settled: p.settledCurrency === null || p.settledAmount === null ? null : { currency: p.settledCurrency, amount: p.settledAmount.toString() },
     returned: p.returned === null ? null : { currency: p.returned.currency, amount: p.returned.amount.toString() },
+    paid: p.paidAmount === null ? null : { currency: p.currency, amount: p.paidAmount.toString() },
     ledger: { pendingTransactionId: p.pendingTxId, commitTransactionId: p.commitTxId, cashTransactionId: p.cashTxId, voidTransactionId: p.voidTxId, returnTransactionId: p.returnTxId },
     reason: p.reason,
     createdAt: p.createdAt.toISOString(),
@@ -364,14 +380,15 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Resolve a bank notification exception with a note",
       description:
-        "Closes it once (201), recording who and when; the same note and references again answer 200 with the same resolution, others 409 ENT_PAYOUT_BANK_EXCEPTION_CONFLICT; an unknown id 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND. Nothing is booked: money the item calls for (a return after final) is booked by the operator (in the cash queue, POST /v1/cash/statements/:id/entries/:index/resolution, or the ledger), and the resolution names it: `journalTransactionId` and/or `cashEntry`, each of which must exist (else 400 ENT_PAYOUT_INVALID_REQUEST naming it).",
+        "Closes it once (201), recording who and when; the same note and references again answer 200 with the same resolution, others 409 ENT_PAYOUT_BANK_EXCEPTION_CONFLICT; an unknown id 404 ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND. With a note alone nothing is booked: money the item calls for (a return after final) is booked by the operator (in the cash queue, POST /v1/cash/statements/:id/entries/:index/resolution, or the ledger), and the resolution names it: `journalTransactionId` and/or `cashEntry`, each of which must exist (else 400 ENT_PAYOUT_INVALID_REQUEST naming it). " +
+        "`action: \"book_partial_debit\"` settles an `instructed_mismatch` exception by what the bank did when its booked debit paid part of the instruction (AmtDtls/InstdAmt, in the payout's currency, above 0 and below the instructed amount; unconverted, the amount debited; converted, within 10% of what that part was booked at, as a full debit must be): the reserve is committed and one journal transaction (under the cash booking's key, so a full debit or a return can no longer book) credits `platform:cash:bank` with what the bank debited (FX through fx:<currency>-USD as a full debit's), takes the part paid out of `platform:payouts:in_transit` and gives the rest back to `seller:<id>:available`; the payout becomes `partially_paid` (`paid`, announced as `bank_payout.partially_paid`), the exception is resolved naming that transaction, and the next run pays the rest. The same request again answers 200. Refused: 422 ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE (another code, not a booked debit, another currency, no InstdAmt, a rate far from the booked one), 422 ENT_PAYOUT_BANK_PARTIAL_AMOUNT (nothing paid, or not below the instruction), 409 ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is at its outcome already: final, partially paid, rejected, returned, cancelled), 409 ENT_PAYOUT_BANK_PAYOUT_DEBITED (another debit of the bank is recorded for it, its cash booking waiting), 400 with `journalTransactionId` or `cashEntry`.",
       security: bearer,
       params: Type.Object({ id: Id }),
       body: ResolutionBody,
       response: { 200: ExceptionView, 201: ExceptionView, ...problems(400, 401, 403, 404, 409, 429, 503) },
     },
   }, async (request, reply) => {
-    const { note, journalTransactionId, cashEntry } = request.body as Static<typeof ResolutionBody>;
+    const { note, journalTransactionId, cashEntry, action } = request.body as Static<typeof ResolutionBody>;
     const cash = app.services.cash;
     const cashEntryExists = async (statementId: bigint, index: number) => {
       try {
@@ -383,7 +400,12 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
     };
     const r = await rail().resolveException(
       BigInt((request.params as { id: string }).id),
-      { note, ...(journalTransactionId === undefined ? {} : { journalTransactionId }), ...(cashEntry === undefined ? {} : { cashEntry }) },
+      {
+        note,
+        ...(journalTransactionId === undefined ? {} : { journalTransactionId }),
+        ...(cashEntry === undefined ? {} : { cashEntry }),
+        ...(action === undefined ? {} : { action: action as (typeof RESOLUTION_ACTIONS)[number] }),
+      },
       actorOf(request.principal),
       cashEntryExists,
     );
@@ -437,6 +459,24 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { payout, exceptions } = await rail().payoutWithExceptions(BigInt((request.params as { id: string }).id));
     return { ...payoutView(payout), exceptions: exceptions.map(exceptionView) };
+  });
+
+  app.post("/v1/payouts/bank/:id/cancellation", {
+    config: write,
+    schema: {
+      tags: [TAG],
+      summary: "Cancel an instructed bank payout the bank never executed",
+      description:
+        "For a transfer the bank refused or never made (e.g. it said so by phone, with no camt.054 to send): the reserve is voided (the money is back in `seller:<id>:available`), the payout becomes `cancelled` with the note as its reason (announced as `bank_payout.cancelled`), and the next run pays the seller again. Unlike a return, it does not hold the seller's account. The same note again from the same key answers 200 with the payout; 201 when cancelled now. Refused: 409 ENT_PAYOUT_BANK_PAYOUT_DEBITED once the bank's debit is booked for it, or reported (an open exception naming a booked debit: settle it by what the bank did, `action: book_partial_debit`, or resolve it first); 409 ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN for a payout not instructed (planned, or at its outcome, or cancelled before with another note); 404 ENT_PAYOUT_NOT_FOUND. A debit of the bank arriving after is an exception (`debited_not_instructed`), never booked.",
+      security: bearer,
+      params: Type.Object({ id: Id }),
+      body: CancellationBody,
+      response: { 200: BankPayoutView, 201: BankPayoutView, ...problems(400, 401, 403, 404, 409, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const { note } = request.body as Static<typeof CancellationBody>;
+    const r = await rail().cancel(BigInt((request.params as { id: string }).id), note, actorOf(request.principal));
+    return reply.status(r.status === "created" ? 201 : 200).send(payoutView(r.payout));
   });
 
   app.get("/v1/payouts/bank/:id/settles", {

@@ -11,7 +11,12 @@
  *    seller's USD proceeds into P) at the position's average booked rate, and the difference with the
  *    USD the bank debited is realised FX (`platform:fx:realised_gain_loss`), exactly like a gateway
  *    remittance on the buyer side.
- * A rejected or returned transfer voids the reserve: the money is back in `available`. When the
+ * A transfer the bank executed in part (its debit's instructed amount below the instruction, settled by
+ * an operator: rail.ts) books the committed reserve out of the in-transit account in one transaction
+ * under the cash booking's key: the part paid as the cash booking above would, the rest back to the
+ * seller's `available` (`partialRequest`).
+ * A rejected or returned transfer, or one an operator cancels before any debit, voids the reserve:
+ * the money is back in `available`. When the
  * reserve was already committed (the bank's debit was taken, its cash booking refused and never
  * posted), the return is an entry of its own: Dr `platform:payouts:in_transit`, Cr the seller's
  * `available`, under the cash booking's key, so the ledger itself lets only one of the two ever
@@ -33,6 +38,7 @@ import { Accounts, accountSpec } from "../../settlement/index.js";
 import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
 import { Legs } from "../../treasury/index.js";
 import { fxRealisation, realisedLeg, type Position } from "../realised-fx.js";
+import { major } from "./matching.js";
 
 export const BankAccounts = {
   available: (sellerId: string) => Accounts.seller(sellerId, "available"),
@@ -88,9 +94,62 @@ export function cashRequest(
   p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
   position: Position | null,
 ): TransactionInput {
-  const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.cash, p.settledCurrency, p.settled);
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount);
+  const metadata = { kind: "bank_payout_cash", ...debitLegs(legs, p, p.amount, position) };
+  return {
+    idempotencyKey: bankLedgerKeys.cash(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata,
+    description: `bank payout ${p.id} (${p.endToEndId}) booked by the bank: ${p.settled} ${p.settledCurrency}`,
+  };
+}
+
+/**
+ * The bank's debit of `paid` P of the instruction (an operator settled the bank's partial execution,
+ * rail.ts): the committed reserve leaves the in-transit account whole, `paid` P as a full debit's
+ * cash booking would (at the bank's debit `settled`, FX through fx:P-USD), the rest back to the
+ * seller's `available`. Under the cash booking's key: the ledger lets one of a full debit, a return
+ * and this one post. 0 < paid < amount (the caller checks).
+ */
+export function partialRequest(
+  p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
+  paid: bigint,
+  position: Position | null,
+  exceptionId: bigint,
+): TransactionInput {
+  const unpaid = p.amount - paid;
+  const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.available(p.sellerId), p.currency, unpaid);
+  const metadata = {
+    kind: "bank_payout_partial",
+    ...debitLegs(legs, p, paid, position),
+    paidAmount: paid.toString(),
+    unpaidAmount: unpaid.toString(),
+    exceptionId: exceptionId.toString(),
+  };
+  const debited = `${p.settledCurrency === p.currency ? "" : `, the bank debited ${major(p.settled, p.settledCurrency)}`}`;
+  return {
+    idempotencyKey: bankLedgerKeys.cash(p.id),
+    postings: legs.postings,
+    accounts: legs.specs(),
+    metadata,
+    description: `bank payout ${p.id} (${p.endToEndId}) partly paid by the bank: ${major(paid, p.currency)} of ${major(p.amount, p.currency)}${debited}; ${major(unpaid, p.currency)} not paid, back to available`,
+  };
+}
+
+/**
+ * The legs of `paid` P leaving the in-transit account to the bank, which debited `settled` of the
+ * account's currency: its cash and, for another P, the fx:P-USD position and realised FX. Returns
+ * the booking's metadata (what the bank debited, the rates).
+ */
+function debitLegs(
+  legs: Legs,
+  p: { id: bigint; sellerId: string; currency: string; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
+  paid: bigint,
+  position: Position | null,
+): Record<string, string> {
+  legs.credit(BankAccounts.cash, p.settledCurrency, p.settled);
   const metadata: Record<string, string> = {
-    kind: "bank_payout_cash",
     bankPayoutId: p.id.toString(),
     sellerId: p.sellerId,
     endToEndId: p.endToEndId,
@@ -103,20 +162,14 @@ export function cashRequest(
   if (p.currency !== p.settledCurrency) {
     const U = p.settledCurrency;
     const clearing = Accounts.fxClearing(p.currency);
-    // The P leaves the position at its average booked value (the bank's rate without a long
+    // The P paid leaves the position at its average booked value (the bank's rate without a long
     // position), the difference to the bank's debit realised (realised-fx.ts, as the vault's).
-    const r = fxRealisation({ currency: p.currency, amount: p.amount, paidCurrency: U, paid: p.settled }, position);
-    legs.credit(clearing, p.currency, p.amount).debit(clearing, U, r.booked);
+    const r = fxRealisation({ currency: p.currency, amount: paid, paidCurrency: U, paid: p.settled }, position);
+    legs.credit(clearing, p.currency, paid).debit(clearing, U, r.booked);
     realisedLeg(legs, U, r.realised);
     Object.assign(metadata, r.metadata);
   }
-  return {
-    idempotencyKey: bankLedgerKeys.cash(p.id),
-    postings: legs.postings,
-    accounts: legs.specs(),
-    metadata,
-    description: `bank payout ${p.id} (${p.endToEndId}) booked by the bank: ${p.settled} ${p.settledCurrency}`,
-  };
+  return metadata;
 }
 
 type PayoutRef = { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string };

@@ -39,6 +39,15 @@
  *    AcctSvcrRef, whatever its amount), a cash booking the ledger refused (retried on every tick; one that can
  *    never go through, such as a debit in another currency than the account's left by an earlier
  *    version, is cleared, so the bank's correct debit or return settles the payout).
+ * 5. OPERATOR (finance, under the confirmations' lock, each step idempotent): a debit of part of the
+ *    instruction (an `instructed_mismatch` exception whose InstdAmt is below the instructed amount) is
+ *    settled by what the bank did (`resolveException` with `book_partial_debit`): the reserve
+ *    committed, then one transaction under the cash booking's key books the part paid as a full debit
+ *    would and gives the rest back to the seller; the payout is `partially_paid`, the exception
+ *    resolved naming the transaction. An instructed payout the bank never executed (refused by
+ *    phone) is cancelled (`cancel`): its reserve voided, the payout `cancelled`; refused once a debit
+ *    of the bank is booked or reported for it. Either ends the payout: the next run pays what the
+ *    seller has available.
  */
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -55,7 +64,7 @@ import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
 import { sameBankAccount } from "./account-identity.js";
-import { BankAccounts, bankLedgerKeys, cashRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
+import { BankAccounts, bankLedgerKeys, cashRequest, partialRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
 import { bookedValue, type Position } from "../realised-fx.js";
 import { isCountry } from "./countries.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
@@ -99,7 +108,7 @@ export interface BankRunResult {
   skipped: BankSkip[];
 }
 
-export const CONFIRMATION_OUTCOMES = ["final", "rejected", "returned", "already_final", "already_rejected", "already_returned", "not_booked", "unmatched", "mismatch", "exception"] as const;
+export const CONFIRMATION_OUTCOMES = ["final", "rejected", "returned", "already_final", "already_partially_paid", "already_rejected", "already_returned", "not_booked", "unmatched", "mismatch", "exception"] as const;
 export type ConfirmationOutcome = (typeof CONFIRMATION_OUTCOMES)[number];
 
 export interface ConfirmationResult {
@@ -154,6 +163,16 @@ function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnChar
   const code = entry.returnReason === null ? "" : ` (${returnReasonText(entry.returnReason)})`;
   return `returned by the bank${afterFinal ? " after final" : ""}${code}${entry.reversal ? ", reversal" : ""}${charges === null ? "" : `, net of ${major(charges.amount, charges.currency)} charges`}`;
 }
+
+/** The payout's `reason` once partly paid. */
+const partialReason = (p: { currency: string; amount: bigint }, paid: bigint): string =>
+  `partly paid by the bank: ${major(paid, p.currency)} of ${major(p.amount, p.currency)}; ${major(p.amount - paid, p.currency)} not paid, back to the seller's available balance`;
+
+/** The reason of a payout an operator cancelled (a retry is told by it). */
+const cancelReason = (by: string, note: string): string => `cancelled by ${by}: ${note}`;
+
+export const RESOLUTION_ACTIONS = ["book_partial_debit"] as const;
+export type ResolutionAction = (typeof RESOLUTION_ACTIONS)[number];
 
 const exceptionNotFound = (id: bigint) => PayoutErrors.bankExceptionNotFound(`bank notification exception ${id} does not exist`, { fields: [{ field: "params.id", message: "unknown exception" }] });
 
@@ -578,6 +597,15 @@ export class BankRail {
       return refused("exception", p, { code: "returned_after_final", detail: `credited ${major(entry.amount, entry.currency)} for a payout already returned${back}: a second return is the bank's to explain; nothing is booked` });
     }
     if (p.status === "planned") return refused("exception", p, { code: "returned_not_instructed", detail: "returned, but the payout is in no pain.001 yet: nothing was instructed" });
+    if (p.status === "cancelled") {
+      return refused("exception", p, { code: "returned_not_instructed", detail: `credited ${major(entry.amount, entry.currency)}, but the payout was cancelled (${p.reason ?? "by an operator"}): its reserve is back with the seller; nothing is booked, the bank's to explain` });
+    }
+    if (p.status === "partially_paid") {
+      return refused("exception", p, {
+        code: "returned_after_final",
+        detail: `credited ${major(entry.amount, entry.currency)} after the payout was partly paid (${p.paidAmount === null ? "?" : major(p.paidAmount, p.currency)} of ${major(p.amount, p.currency)}): nothing is booked; a return of the part paid is an operator's to book`,
+      });
+    }
     const wrong = await this.#notTheInstruction(p, entry);
     if (p.status === "final" && wrong !== null) {
       return refused("exception", p, { code: "returned_after_final", detail: `credited after the payout was booked final, but not its full return (${wrong.detail}): nothing is booked; the bank's to explain` });
@@ -632,7 +660,9 @@ export class BankRail {
     } catch (e) {
       if (!isAppError(e) || e.code !== LedgerErrors.idempotencyConflict.code) throw e;
       // The bank's debit was booked first: this is a return after final.
-      if ((await this.#settleFromLedger(p)) === "final") return this.#returnFinal(p, entry, charges, returnReason(entry, true, charges));
+      const now = await this.#settleFromLedger(p);
+      if (now === "final") return this.#returnFinal(p, entry, charges, returnReason(entry, true, charges));
+      if (now === "partially_paid") return refused("exception", p, { code: "returned_after_final", detail: "credited after the payout was settled as partly paid: nothing is booked; a return of the part paid is an operator's to book" });
       return { outcome: "already_rejected", payout: p };
     }
     await this.#store.markRejected(p.id, txId, reason);
@@ -641,7 +671,7 @@ export class BankRail {
   }
 
   async #debit(p: BankPayout, entry: BankEntry): Promise<Decision> {
-    if (p.status === "final") {
+    if (p.status === "final" || p.status === "partially_paid") {
       // The debit booked again (the same notification, or the bank sending the same entry anew) is
       // already final. Another entry of the bank (another AcctSvcrRef) is a second debit of the
       // account, whatever its amount: the bank's to explain. Without a reference on either side (a
@@ -649,11 +679,12 @@ export class BankRail {
       // is to tell them by.
       const booked = await this.#bookedReference(p.cashTxId);
       const anotherEntry = booked !== null && entry.bankReference !== null && booked !== entry.bankReference;
-      if (!anotherEntry && p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: "already_final", payout: p };
+      const partly = p.status === "partially_paid";
+      if (!anotherEntry && p.settledCurrency === entry.currency && p.settledAmount === entry.amount) return { outcome: partly ? "already_partially_paid" : "already_final", payout: p };
       const [entryRef, bookedRef] = anotherEntry ? [` (bank entry ${entry.bankReference})`, ` (bank entry ${booked})`] : ["", ""];
       return refused("exception", p, {
         code: "debited_again",
-        detail: `debited ${major(entry.amount, entry.currency)}${entryRef}, but the payout was booked final with the bank's debit of ${p.settledAmount === null || p.settledCurrency === null ? "?" : major(p.settledAmount, p.settledCurrency)}${bookedRef}: a second debit is the bank's to explain`,
+        detail: `debited ${major(entry.amount, entry.currency)}${entryRef}, but the payout was booked ${partly ? "partly paid" : "final"} with the bank's debit of ${p.settledAmount === null || p.settledCurrency === null ? "?" : major(p.settledAmount, p.settledCurrency)}${bookedRef}: a second debit is the bank's to explain`,
       });
     }
     if (p.status !== "instructed") {
@@ -696,6 +727,7 @@ export class BankRail {
         const now = await this.#settleFromLedger(p);
         if (now === "final") return { outcome: "already_final", payout: p };
         if (now === "rejected") return refused("exception", p, { code: "debited_not_instructed", detail: "booked by the bank after its return was booked back to the seller: nothing is booked" });
+        if (now === "partially_paid") return refused("exception", p, { code: "debited_again", detail: "booked by the bank after the payout was settled as partly paid: a second debit is the bank's to explain" });
       }
       // e.g. the cash account would go below zero: the bank did pay, so the booking is retried on
       // every tick until it goes through; the payout stays instructed with the reason.
@@ -712,16 +744,24 @@ export class BankRail {
 
   /**
    * The payout as the ledger has it under the cash booking's key (another process, or a crash
-   * between the posting and its record, got there first): marked final with the cash booking, or
-   * rejected with the return; null when nothing is posted under it.
+   * between the posting and its record, got there first): marked final with the cash booking,
+   * rejected with the return, or partially paid with an operator's settlement of a partial debit;
+   * null when nothing is posted under it.
    */
-  async #settleFromLedger(p: BankPayout): Promise<"final" | "rejected" | null> {
-    for (const kind of ["bank_payout_cash", "bank_payout_return"] as const) {
+  async #settleFromLedger(p: BankPayout): Promise<"final" | "rejected" | "partially_paid" | null> {
+    for (const kind of ["bank_payout_cash", "bank_payout_return", "bank_payout_partial"] as const) {
       const [tx] = (await this.#o.ledger.listTransactions({ metadata: { kind, bankPayoutId: p.id.toString() }, limit: 1 })).items;
       if (tx === undefined) continue;
       if (kind === "bank_payout_return") {
         await this.#store.markRejected(p.id, tx.id, tx.metadata["reason"] ?? "returned by the bank");
         return "rejected";
+      }
+      if (kind === "bank_payout_partial") {
+        const [currency, amount, paid] = [tx.metadata["settledCurrency"], tx.metadata["settledAmount"], tx.metadata["paidAmount"]];
+        if (currency !== undefined && amount !== undefined && paid !== undefined) {
+          await this.#store.markPartiallyPaid(p.id, tx.id, { currency, amount: BigInt(amount) }, BigInt(paid), partialReason(p, BigInt(paid)));
+        }
+        return "partially_paid";
       }
       const currency = tx.metadata["settledCurrency"];
       const amount = tx.metadata["settledAmount"];
@@ -853,13 +893,23 @@ export class BankRail {
    * the cash queue is where an adjusting entry is booked). `exists` when it was resolved with the
    * same note and references (a retry), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT with others,
    * ENT_PAYOUT_BANK_EXCEPTION_NOT_FOUND; a reference to nothing is ENT_PAYOUT_INVALID_REQUEST naming it.
+   * `action` `book_partial_debit` settles it by what the bank did instead (`#settlePartial`): the
+   * resolution then names the journal transaction the rail booked, never the resolver's.
    */
   async resolveException(
     id: bigint,
-    input: { note: string; journalTransactionId?: string; cashEntry?: { statementId: string; index: number } },
+    input: { note: string; journalTransactionId?: string; cashEntry?: { statementId: string; index: number }; action?: ResolutionAction },
     by: string,
     cashEntryExists?: (statementId: bigint, index: number) => Promise<boolean>,
   ): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    if (input.action !== undefined) {
+      if (input.journalTransactionId !== undefined || input.cashEntry !== undefined) {
+        throw PayoutErrors.invalid("an action books its own journal transaction: give no journalTransactionId or cashEntry with it", {
+          fields: [{ field: input.journalTransactionId !== undefined ? "journalTransactionId" : "cashEntry", message: "not with an action" }],
+        });
+      }
+      return this.#settlePartial(id, input.note, by);
+    }
     const refs = { journalTransactionId: input.journalTransactionId ?? null, cashEntry: input.cashEntry ?? null };
     const same = (x: BankException) => {
       const r = x.resolution;
@@ -883,6 +933,148 @@ export class BankRail {
     if (same(r.exception)) return { status: "exists", exception: r.exception };
     throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r.exception.resolution?.resolvedBy ?? "?"} with another note or references`, {
       fields: [{ field: "note", message: "the exception is resolved with another note or references" }],
+    });
+  }
+
+  /**
+   * Settles an `instructed_mismatch` exception by what the bank did: its booked debit named the
+   * payout with an instructed amount (AmtDtls/InstdAmt; the amount itself when unconverted) above 0
+   * and below the instruction, in the account's currency, converted near the part's booked value (as
+   * a full debit must be): the bank executed part of it. Under the confirmations' lock: the reserve
+   * is committed, then one journal transaction under the cash booking's key (`partialRequest`) books
+   * the bank's debit for the part paid and gives the rest back to the seller's available balance; the
+   * payout becomes `partially_paid` and the exception is resolved with the note, naming that
+   * transaction. Every step is idempotent, so the same request again, or again after a crash
+   * anywhere, ends the same (`exists`). Refusals: ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE (not such an
+   * entry), ENT_PAYOUT_BANK_PARTIAL_AMOUNT (nothing paid, or not below the instruction),
+   * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is not instructed: at its outcome already),
+   * ENT_PAYOUT_BANK_PAYOUT_DEBITED (another debit of the bank is recorded for it, its cash booking
+   * waiting), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT (resolved before otherwise).
+   */
+  async #settlePartial(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    return this.#confirm.run(async () => {
+      const ledger = this.#o.ledger;
+      const x = await this.exception(id);
+      const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
+      // This exception's settlement, once posted (a retry, or a crash before the payout or the exception was marked).
+      const settledHere = async (payout: BankPayout): Promise<string | null> => {
+        if (payout.status !== "partially_paid" || payout.cashTxId === null) return null;
+        return (await ledger.getTransaction(payout.cashTxId))?.metadata["exceptionId"] === id.toString() ? payout.cashTxId : null;
+      };
+      if (x.resolution !== null) {
+        if (x.resolution.note === note && p !== null && x.resolution.journalTransactionId !== null && (await settledHere(p)) === x.resolution.journalTransactionId) return { status: "exists", exception: x };
+        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${x.resolution.resolvedBy} ${x.resolution.journalTransactionId === null ? "" : `(journal transaction ${x.resolution.journalTransactionId}) `}with another note or action`, {
+          fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
+        });
+      }
+      const notApplicable = (detail: string) => PayoutErrors.bankPartialNotApplicable(`exception ${id} cannot be settled as a partial debit: ${detail}`, { fields: [{ field: "action", message: detail }] });
+      const e = x.entry;
+      if (x.code !== "instructed_mismatch" || e === null) throw notApplicable(`its code is ${x.code}; only an instructed_mismatch debit (the bank executed part of the instruction) is`);
+      if (e.side !== "debit" || e.reversal || e.returnReason !== null) throw notApplicable("the bank's entry is not a debit of the transfer");
+      if (e.status !== "BOOK") throw notApplicable(`the bank's entry is ${e.status}, not booked`);
+      if (p === null) throw notApplicable("it names no bank payout");
+      let txId = await settledHere(p);
+      if (txId === null) {
+        if (p.status !== "instructed") {
+          throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id} is ${p.status}${p.reason === null ? "" : ` (${p.reason})`}: its outcome is booked, nothing is settled`, { details: { payoutId: p.id.toString(), status: p.status } });
+        }
+        if (p.cashRequest !== null || p.cashTxId !== null) {
+          const debit = p.settledAmount === null || p.settledCurrency === null ? "a debit" : `the debit of ${major(p.settledAmount, p.settledCurrency)}`;
+          throw PayoutErrors.bankPayoutDebited(`the bank's ${debit} is recorded for bank payout ${p.id}, its cash booking waiting: that debit settles it`, { details: { payoutId: p.id.toString(), status: p.status } });
+        }
+        const accountCurrency = this.#o.debtor.accountCurrency;
+        if (e.currency !== accountCurrency) throw notApplicable(`debited ${e.amount} ${e.currency}: the platform's account is in ${accountCurrency}`);
+        const debited = BigInt(e.amount);
+        let paid: bigint;
+        if (e.currency === p.currency) {
+          // Unconverted, the amount debited is what was paid; an InstdAmt beside it of another amount
+          // says the bank took charges from the debit, which are the bank's to explain.
+          if (e.instructed !== null && (e.instructed.currency !== p.currency || BigInt(e.instructed.amount) !== debited)) {
+            throw notApplicable(`debited ${major(debited, e.currency)} for an instructed ${major(BigInt(e.instructed.amount), e.instructed.currency)}: not a part paid`);
+          }
+          paid = debited;
+        } else {
+          if (e.instructed === null) throw notApplicable(`debited ${major(debited, e.currency)} without the ${p.currency} amount paid (AmtDtls/InstdAmt)`);
+          if (e.instructed.currency !== p.currency) throw notApplicable(`the bank reports an instruction in ${e.instructed.currency}; the payout is in ${p.currency}`);
+          paid = BigInt(e.instructed.amount);
+        }
+        if (paid <= 0n || paid >= p.amount) {
+          const what = paid <= 0n ? "nothing" : paid === p.amount ? "the whole instruction (its debit is a full one, which a confirmation books)" : "more than was instructed";
+          throw PayoutErrors.bankPartialAmount(`the bank reports ${major(paid, p.currency)} paid of an instruction of ${major(p.amount, p.currency)}: ${what}; only a part above 0 and below the instruction is settled as partly paid`, {
+            fields: [{ field: "action", message: "the amount paid is not below the instructed amount" }],
+            details: { instructed: { currency: p.currency, amount: p.amount.toString() }, paid: { currency: p.currency, amount: paid.toString() } },
+          });
+        }
+        const position = e.currency === p.currency ? null : await this.#position(p.currency, e.currency);
+        const far = rateMismatch({ side: "debit", currency: e.currency, amount: debited }, { currency: p.currency, amount: paid }, bookedValue(paid, position), MAX_RATE_DEVIATION_BPS);
+        if (far !== null) throw notApplicable(far.detail);
+        if (p.commitTxId === null) {
+          try {
+            const committed = await ledger.commitPending(p.pendingTxId!, bankLedgerKeys.commit(p.id));
+            await this.#store.setCommitTx(p.id, committed.transaction.id);
+          } catch (err) {
+            if (!isAppError(err) || err.code !== LedgerErrors.notPending.code) throw err;
+            throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id}'s reserve is no longer pending (another process booked its outcome): nothing is settled`, { details: { payoutId: p.id.toString(), status: p.status } });
+          }
+        }
+        const request = partialRequest({ ...p, settledCurrency: e.currency, settled: debited, bookingDate: e.bookingDate, bankReference: e.bankReference }, paid, position, id);
+        try {
+          txId = (await ledger.post(request)).transaction.id;
+        } catch (err) {
+          if (!isAppError(err) || err.code !== LedgerErrors.idempotencyConflict.code) throw err;
+          // Something is posted under the cash booking's key: this settlement (computed before at
+          // another position), or another process's full debit or return.
+          await this.#settleFromLedger(p);
+          const now = (await this.#store.get(p.id)) ?? p;
+          txId = await settledHere(now);
+          if (txId === null) throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id} is ${now.status}: another outcome was booked first, nothing is settled`, { details: { payoutId: p.id.toString(), status: now.status } });
+        }
+        await this.#store.markPartiallyPaid(p.id, txId, { currency: e.currency, amount: debited }, paid, partialReason(p, paid));
+        this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, exceptionId: id.toString(), txId, paid: paid.toString(), unpaid: (p.amount - paid).toString(), by }, "bank payout partly paid by the bank: settled by an operator, the rest back to the seller");
+      }
+      const r = await this.#exceptions.resolve(id, note, { journalTransactionId: txId, cashEntry: null }, by);
+      if (r === null) throw exceptionNotFound(id);
+      return { status: "created", exception: r.exception };
+    });
+  }
+
+  /**
+   * Cancels an instructed payout the bank never executed (it refused the transfer by phone, say):
+   * under the confirmations' lock, the reserve is voided (under the key a return's void uses, so
+   * only one voids it) and the payout is `cancelled` with the note. The same note again from the
+   * same resolver answers `exists`. Refused: ENT_PAYOUT_BANK_PAYOUT_DEBITED once a debit of the bank
+   * is booked (the reserve committed, a cash booking stored) or reported for it (an open exception
+   * naming a booked debit: settle it by what the bank did, or resolve it first);
+   * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN for a payout not instructed (planned, or at its outcome).
+   */
+  async cancel(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; payout: BankPayout }> {
+    const reason = cancelReason(by, note);
+    return this.#confirm.run(async () => {
+      const p = await this.payout(id);
+      const notOpen = (q: BankPayout) =>
+        PayoutErrors.bankPayoutNotOpen(`bank payout ${id} is ${q.status}${q.reason === null ? "" : ` (${q.reason})`}: only an instructed payout is cancelled`, { details: { payoutId: id.toString(), status: q.status } });
+      if (p.status === "cancelled" && p.reason === reason) return { status: "exists", payout: p };
+      if (p.status !== "instructed") throw notOpen(p);
+      const debited = (detail: string) => PayoutErrors.bankPayoutDebited(`bank payout ${id} cannot be cancelled: ${detail}`, { details: { payoutId: id.toString(), status: p.status } });
+      if (p.commitTxId !== null || p.cashRequest !== null || p.cashTxId !== null) {
+        throw debited(`the bank's debit${p.settledAmount === null || p.settledCurrency === null ? "" : ` of ${major(p.settledAmount, p.settledCurrency)}`} is booked for it; it is settled by what the bank did`);
+      }
+      const reported = (await this.#exceptions.ofPayout(id)).filter((x) => x.status === "open" && x.entry !== null && x.entry.side === "debit" && x.entry.status === "BOOK" && !x.entry.reversal);
+      if (reported.length > 0) {
+        throw debited(`the bank reported a debit for it (exception ${reported.map((x) => x.id).join(", ")}): settle it by what the bank did (action book_partial_debit), or resolve the exception with the bank's answer first`);
+      }
+      if (p.pendingTxId === null) throw notOpen(p);
+      let voidTx: string;
+      try {
+        voidTx = (await this.#o.ledger.voidPending(p.pendingTxId, bankLedgerKeys.void(p.id))).transaction.id;
+      } catch (e) {
+        if (!isAppError(e) || e.code !== LedgerErrors.notPending.code) throw e;
+        // Another process committed the reserve for the bank's debit meanwhile.
+        throw debited("its reserve was committed for the bank's debit meanwhile");
+      }
+      if (!(await this.#store.markCancelled(p.id, voidTx, reason))) throw notOpen((await this.#store.get(id)) ?? p);
+      this.#o.log?.info({ payoutId: id.toString(), endToEndId: p.endToEndId, voidTxId: voidTx, by }, "bank payout cancelled by an operator: its reserve is back with the seller");
+      return { status: "created", payout: await this.payout(id) };
     });
   }
 

@@ -1,6 +1,7 @@
 /**
  * The bank rail's tables (`payout_bank_accounts`, `bank_payouts`, `bank_payout_files`, migration
- * 20261206090000_bank_rail; `returned` and `bank_rail_installation`: 20261215140000_bank_returns_and_ids),
+ * 20261206090000_bank_rail; `returned` and `bank_rail_installation`: 20261215140000_bank_returns_and_ids;
+ * `partially_paid` and `cancelled`: 20261219143700_bank_payout_partial_cancel),
  * through the raw SQL runner. State changes are compare-and-set on the
  * status, so two processes confirming the same payout cannot both win.
  */
@@ -25,7 +26,7 @@ export interface BankAccountHold {
   account: BankAccountRef;
 }
 
-export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned"] as const;
+export const BANK_PAYOUT_STATUSES = ["planned", "instructed", "final", "rejected", "returned", "partially_paid", "cancelled"] as const;
 export type BankPayoutStatus = (typeof BANK_PAYOUT_STATUSES)[number];
 
 export interface BankPayout {
@@ -55,6 +56,8 @@ export interface BankPayout {
   returnedAt: Date | null;
   /** What the bank credited back (net of charges), in the account's currency. */
   returned: { currency: string; amount: bigint } | null;
+  /** `partially_paid`: what the bank paid of `amount`, in the payout currency (the rest went back to the seller's available balance). */
+  paidAmount: bigint | null;
 }
 
 export interface BankFile {
@@ -113,6 +116,7 @@ function payoutOf(r: Row): BankPayout {
     returnTxId: str(r["return_tx_id"]),
     returnedAt: (r["returned_at"] as Date | null) ?? null,
     returned: r["returned_currency"] === null || r["returned_amount"] === null ? null : { currency: r["returned_currency"] as string, amount: BigInt(r["returned_amount"] as string) },
+    paidAmount: r["paid_amount"] === null || r["paid_amount"] === undefined ? null : BigInt(r["paid_amount"] as string),
   };
 }
 
@@ -287,7 +291,7 @@ export class BankStore {
     return { hold: { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
   }
 
-  /** Sellers with a payout not yet final or rejected: the planner leaves them until it ends. */
+  /** Sellers with a payout not yet at its outcome (final, partially paid, rejected, cancelled, returned): the planner leaves them until it ends. */
   async sellersInFlight(): Promise<Set<string>> {
     const rows = await this.sql.q<Array<{ seller_id: string }>>(`SELECT DISTINCT seller_id FROM bank_payouts WHERE status IN ('planned', 'instructed')`);
     return new Set(rows.map((r) => r.seller_id));
@@ -446,6 +450,42 @@ export class BankStore {
       reason,
       credited.currency,
       credited.amount,
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * The bank executed part of the instruction (an operator settled its debit, rail.ts): `txId` books
+   * what it debited and gives the rest back to the seller. False when the payout was not instructed
+   * with its reserve committed and no cash booked (another outcome got there first).
+   */
+  async markPartiallyPaid(id: bigint, txId: string, settled: { currency: string; amount: bigint }, paidAmount: bigint, reason: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'partially_paid', cash_tx_id = $2, final_at = now(), settled_currency = $3, settled_amount = $4, paid_amount = $5, reason = $6,
+         cash_request = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'instructed' AND commit_tx_id IS NOT NULL AND cash_tx_id IS NULL RETURNING id`,
+      id,
+      txId,
+      settled.currency,
+      settled.amount,
+      paidAmount,
+      reason,
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * An instructed payout the bank never executed, cancelled by an operator (its reserve voided in
+   * `voidTxId`). False when the bank's debit was taken meanwhile (the reserve committed, or a cash
+   * booking stored) or the payout left `instructed`.
+   */
+  async markCancelled(id: bigint, voidTxId: string, reason: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payouts SET status = 'cancelled', void_tx_id = $2, reason = $3, updated_at = now()
+        WHERE id = $1 AND status = 'instructed' AND commit_tx_id IS NULL AND cash_request IS NULL AND cash_tx_id IS NULL RETURNING id`,
+      id,
+      voidTxId,
+      reason,
     );
     return rows.length === 1;
   }
