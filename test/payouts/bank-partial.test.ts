@@ -260,5 +260,47 @@ describe.each(kinds)("bank payouts paid in part or cancelled on %s", (kind) => {
     const reader = await h.services.apiKeys.create({ name: "auditor", scopes: ["finance:read"] });
     const forbidden = await cancel(usd2.id, { note: "n" }, reader);
     expect(forbidden.statusCode).toBe(403);
+    usd2Id = usd2.id;
+  });
+
+  let usd2Id: string;
+
+  it("settles a partial debit of a payout in the account's currency, also when its exception was resolved before by a note alone", async () => {
+    const p = await payout(usd2Id);
+    expect(p.status).toBe("instructed");
+    const amount = BigInt(p.amount);
+    const part = amount - 1_000n;
+    const cashBefore = await posted("platform:cash:bank", "USD");
+    const sellerBefore = await available("seller:S-POP-HK-02:available", "USD");
+    const [r] = await confirm(camt054({ messageId: "HSBC-054-U1", account, entries: [{ endToEndId: p.endToEndId, currency: "USD", amount: part }] }));
+    expect([r!.outcome, r!.code]).toEqual(["mismatch", "instructed_mismatch"]);
+    // The operator closes it with a note, as before: nothing is booked, the payout stays instructed.
+    const noted = await resolve(r!.exceptionId!, { note: "bank paid 10.00 less, asked why" });
+    expect(noted.statusCode, noted.body).toBe(201);
+    expect(await payout(usd2Id)).toMatchObject({ status: "instructed", settled: null });
+
+    // Settled by what the bank did all the same: the note stays, the resolution names the booking.
+    const settled = await resolve(r!.exceptionId!, { note: "paid 10.00 short: the rest back to the seller", action: "book_partial_debit" });
+    expect(settled.statusCode, settled.body).toBe(201);
+    const now = await payout(usd2Id);
+    expect(now).toMatchObject({ status: "partially_paid", paid: { currency: "USD", amount: part.toString() }, settled: { currency: "USD", amount: part.toString() } });
+    expect(json<ExceptionJson>(settled).resolution).toMatchObject({ note: "bank paid 10.00 less, asked why", journalTransactionId: now.ledger["cashTransactionId"] });
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(sellerBefore + 1_000n);
+    expect(await posted("platform:cash:bank", "USD")).toBe(cashBefore - part);
+    expect(await posted("platform:payouts:in_transit", "USD")).toBe(0n);
+    const tx = await h.services.ledger.getTransaction(now.ledger["cashTransactionId"]!);
+    expect(tx?.metadata).toMatchObject({ kind: "bank_payout_partial", note: "paid 10.00 short: the rest back to the seller" });
+    expect(tx?.postings.map((x) => [x.account, x.direction, x.amount]).sort()).toEqual(
+      [
+        ["platform:payouts:in_transit", "debit", amount],
+        ["seller:S-POP-HK-02:available", "credit", 1_000n],
+        ["platform:cash:bank", "credit", part],
+      ].sort(),
+    );
+    const again = await resolve(r!.exceptionId!, { note: "paid 10.00 short: the rest back to the seller", action: "book_partial_debit" });
+    expect(again.statusCode, again.body).toBe(200);
+    const other = await resolve(r!.exceptionId!, { note: "other", action: "book_partial_debit" });
+    expect([other.statusCode, problemCode(other)]).toEqual([409, "ENT_PAYOUT_BANK_EXCEPTION_CONFLICT"]);
+    expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(sellerBefore + 1_000n);
   });
 });

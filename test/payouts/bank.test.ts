@@ -217,7 +217,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     expectValidBodies([...bodies(rx), ...bodies(rxSeller)]);
     const paid = json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${cny.id}`));
     const data = (subject: string, type: string) => bodies(rx).find((b) => b.subject === subject && b.type === type)!.data;
-    const view = (p: BankPayoutJson) => ({ id: p.id, sellerId: p.sellerId, currency: p.currency, amount: p.amount, endToEndId: p.endToEndId, fileId: p.fileId, returned: null, returnedAt: null });
+    const view = (p: BankPayoutJson) => ({ id: p.id, sellerId: p.sellerId, currency: p.currency, amount: p.amount, endToEndId: p.endToEndId, fileId: p.fileId, returned: null, returnedAt: null, paid: null });
     expect(data(`bank_payout:${cny.id}`, "bank_payout.instructed")).toEqual({ ...view(cny), status: "instructed", settled: null, reason: null });
     expect(data(`bank_payout:${cny.id}`, "bank_payout.final")).toEqual({ ...view(cny), status: "final", settled: paid.settled, reason: null });
     expect(paid.settled).not.toBeNull();

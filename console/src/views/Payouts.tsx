@@ -51,6 +51,8 @@ interface BankPayoutDetail {
   settled: { currency: string; amount: string } | null;
   /** A return after final: what the bank credited back (net of its charges). */
   returned: { currency: string; amount: string } | null;
+  /** partially_paid: what the bank paid of `amount` (the rest went back to the seller). */
+  paid: { currency: string; amount: string } | null;
   ledger: { pendingTransactionId: string | null; commitTransactionId: string | null; cashTransactionId: string | null; voidTransactionId: string | null; returnTransactionId: string | null };
   reason: string | null;
   createdAt: string;
@@ -247,6 +249,7 @@ export function BankPayoutView(props: ViewProps): JSX.Element {
                 ["File (pain.001)", p.fileId ?? "–"],
                 ["Paid to", `${a.holderName} · ${a.iban ?? a.accountNumber ?? "–"} · ${a.bic ?? `${a.clearingSystem ?? ""} ${a.clearingMember ?? ""}`.trim()} · ${a.country}`],
                 ["Debited by the bank", p.settled === null ? "–" : <Money minor={p.settled.amount} currency={p.settled.currency} />],
+                ...(p.paid === null ? [] : ([["Paid by the bank (the rest back to the seller)", <Money minor={p.paid.amount} currency={p.paid.currency} />]] satisfies Array<[string, JSX.Element]>)),
                 ["Reserved", <TxLink id={p.ledger.pendingTransactionId} />],
                 ["Committed", <TxLink id={p.ledger.commitTransactionId} />],
                 ["Cash booked", <TxLink id={p.ledger.cashTransactionId} />],

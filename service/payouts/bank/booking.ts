@@ -116,7 +116,7 @@ export function partialRequest(
   p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
   paid: bigint,
   position: Position | null,
-  exceptionId: bigint,
+  settledBy: { exceptionId: bigint; note: string },
 ): TransactionInput {
   const unpaid = p.amount - paid;
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.available(p.sellerId), p.currency, unpaid);
@@ -125,7 +125,9 @@ export function partialRequest(
     ...debitLegs(legs, p, paid, position),
     paidAmount: paid.toString(),
     unpaidAmount: unpaid.toString(),
-    exceptionId: exceptionId.toString(),
+    // The operator's settlement, so a retry is told from another request (rail.ts).
+    exceptionId: settledBy.exceptionId.toString(),
+    note: settledBy.note.slice(0, 200),
   };
   const debited = `${p.settledCurrency === p.currency ? "" : `, the bank debited ${major(p.settled, p.settledCurrency)}`}`;
   return {

@@ -155,6 +155,21 @@ export class BankExceptionStore {
     return prior === null ? null : { exception: prior, resolved: false };
   }
 
+  /**
+   * Names `txId` on a resolution that named nothing (a note alone), when an operator later settles
+   * the exception by what the bank did (rail.ts): the note, resolver and time stay as recorded.
+   * False when it names something already.
+   */
+  async attachTransaction(id: bigint, txId: string): Promise<boolean> {
+    const rows = await this.sql.q(
+      `UPDATE bank_payout_exceptions SET resolution_tx_id = $2::bigint
+        WHERE id = $1 AND resolved_at IS NOT NULL AND resolution_tx_id IS NULL AND resolution_cash_statement_id IS NULL RETURNING id`,
+      id,
+      txId,
+    );
+    return rows.length === 1;
+  }
+
   /** Resolves a payout's open exceptions of these codes (the rail overtook them, booking `txId`); how many. */
   async resolveOpen(payoutId: bigint, codes: readonly BankExceptionCode[], note: string, txId: string): Promise<number> {
     const rows = await this.sql.q(

@@ -944,8 +944,10 @@ export class BankRail {
    * is committed, then one journal transaction under the cash booking's key (`partialRequest`) books
    * the bank's debit for the part paid and gives the rest back to the seller's available balance; the
    * payout becomes `partially_paid` and the exception is resolved with the note, naming that
-   * transaction. Every step is idempotent, so the same request again, or again after a crash
-   * anywhere, ends the same (`exists`). Refusals: ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE (not such an
+   * transaction. An exception resolved before by a note alone (nothing booked, the payout still
+   * instructed) may still be settled so: its resolution keeps its note and resolver and names the
+   * transaction; the request's note is in the transaction's metadata. Every step is idempotent, so
+   * the same request again, or again after a crash anywhere, ends the same (`exists`). Refusals: ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE (not such an
    * entry), ENT_PAYOUT_BANK_PARTIAL_AMOUNT (nothing paid, or not below the instruction),
    * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is not instructed: at its outcome already),
    * ENT_PAYOUT_BANK_PAYOUT_DEBITED (another debit of the bank is recorded for it, its cash booking
@@ -956,14 +958,21 @@ export class BankRail {
       const ledger = this.#o.ledger;
       const x = await this.exception(id);
       const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
-      // This exception's settlement, once posted (a retry, or a crash before the payout or the exception was marked).
-      const settledHere = async (payout: BankPayout): Promise<string | null> => {
+      // This exception's settlement, once posted (a retry, or a crash before the payout or the
+      // exception was marked), with the note it was made with.
+      const settledHere = async (payout: BankPayout): Promise<{ txId: string; note: string | undefined } | null> => {
         if (payout.status !== "partially_paid" || payout.cashTxId === null) return null;
-        return (await ledger.getTransaction(payout.cashTxId))?.metadata["exceptionId"] === id.toString() ? payout.cashTxId : null;
+        const tx = await ledger.getTransaction(payout.cashTxId);
+        return tx?.metadata["exceptionId"] === id.toString() ? { txId: payout.cashTxId, note: tx.metadata["note"] } : null;
       };
-      if (x.resolution !== null) {
-        if (x.resolution.note === note && p !== null && x.resolution.journalTransactionId !== null && (await settledHere(p)) === x.resolution.journalTransactionId) return { status: "exists", exception: x };
-        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${x.resolution.resolvedBy} ${x.resolution.journalTransactionId === null ? "" : `(journal transaction ${x.resolution.journalTransactionId}) `}with another note or action`, {
+      const r0 = x.resolution;
+      // A resolution by a note alone booked nothing: the exception may still be settled by what the
+      // bank did (the payout is stuck `instructed` otherwise); the resolution then names the booking.
+      const noteOnly = r0 !== null && r0.journalTransactionId === null && r0.cashEntry === null;
+      if (r0 !== null && !noteOnly) {
+        const here = p === null ? null : await settledHere(p);
+        if (here !== null && here.txId === r0.journalTransactionId && here.note === note.slice(0, 200)) return { status: "exists", exception: x };
+        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r0.resolvedBy} ${r0.journalTransactionId === null ? "" : `(journal transaction ${r0.journalTransactionId}) `}with another note or action`, {
           fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
         });
       }
@@ -973,7 +982,7 @@ export class BankRail {
       if (e.side !== "debit" || e.reversal || e.returnReason !== null) throw notApplicable("the bank's entry is not a debit of the transfer");
       if (e.status !== "BOOK") throw notApplicable(`the bank's entry is ${e.status}, not booked`);
       if (p === null) throw notApplicable("it names no bank payout");
-      let txId = await settledHere(p);
+      let txId = (await settledHere(p))?.txId ?? null;
       if (txId === null) {
         if (p.status !== "instructed") {
           throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id} is ${p.status}${p.reason === null ? "" : ` (${p.reason})`}: its outcome is booked, nothing is settled`, { details: { payoutId: p.id.toString(), status: p.status } });
@@ -1017,7 +1026,7 @@ export class BankRail {
             throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id}'s reserve is no longer pending (another process booked its outcome): nothing is settled`, { details: { payoutId: p.id.toString(), status: p.status } });
           }
         }
-        const request = partialRequest({ ...p, settledCurrency: e.currency, settled: debited, bookingDate: e.bookingDate, bankReference: e.bankReference }, paid, position, id);
+        const request = partialRequest({ ...p, settledCurrency: e.currency, settled: debited, bookingDate: e.bookingDate, bankReference: e.bankReference }, paid, position, { exceptionId: id, note });
         try {
           txId = (await ledger.post(request)).transaction.id;
         } catch (err) {
@@ -1026,11 +1035,15 @@ export class BankRail {
           // another position), or another process's full debit or return.
           await this.#settleFromLedger(p);
           const now = (await this.#store.get(p.id)) ?? p;
-          txId = await settledHere(now);
+          txId = (await settledHere(now))?.txId ?? null;
           if (txId === null) throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id} is ${now.status}: another outcome was booked first, nothing is settled`, { details: { payoutId: p.id.toString(), status: now.status } });
         }
         await this.#store.markPartiallyPaid(p.id, txId, { currency: e.currency, amount: debited }, paid, partialReason(p, paid));
         this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, exceptionId: id.toString(), txId, paid: paid.toString(), unpaid: (p.amount - paid).toString(), by }, "bank payout partly paid by the bank: settled by an operator, the rest back to the seller");
+      }
+      if (noteOnly) {
+        await this.#exceptions.attachTransaction(id, txId);
+        return { status: "created", exception: await this.exception(id) };
       }
       const r = await this.#exceptions.resolve(id, note, { journalTransactionId: txId, cashEntry: null }, by);
       if (r === null) throw exceptionNotFound(id);
