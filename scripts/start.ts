@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const { devPrivateKey } = await import("../service/chain/keys.js");
   const { startLocalNode } = await import("../service/chain/local-node.js");
   const { formatIssuedKeys, issueDemoKeys } = await import("../service/http/auth/bootstrap.js");
-  const { assignDemoDestinations, fundVaultLocal, publishDemoPayoutRates } = await import("../service/payouts/index.js");
+  const { assignDemoDestinations, fundVaultLocal, mayTakeStablecoin, publishDemoPayoutRates } = await import("../service/payouts/index.js");
   const { assignDemoBankAccounts, demoStatement } = await import("../service/payouts/bank/demo-bank.js");
   const { assertChainForWorkers, assertDeployment, closeOnSignals, openInstanceServices, startServer, startWorkerInstance } = await import("../service/server.js");
   const { DEMO_GATEWAY, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } = await import("../service/settlement/demo.js");
@@ -205,8 +205,9 @@ async function main(): Promise<void> {
           say(`  payouts: ${onBank} mainland sellers on the bank rail (CNY by pain.001 to ${services.bank.directories.outbox}; \`npm run bank:demo\` answers as their bank)`);
         }
         if (services.chain !== undefined && admin !== undefined && services.payouts !== undefined) {
-          // The vault pays the sellers who are not on the bank rail.
-          const onVault = await (services.bank?.vaultSellers(DEMO_SELLERS) ?? DEMO_SELLERS);
+          // The vault pays the sellers who are not on the bank rail and may take a stablecoin (never
+          // a mainland-China one: the API would refuse its destination, 422).
+          const onVault = (await (services.bank?.vaultSellers(DEMO_SELLERS) ?? DEMO_SELLERS)).filter(mayTakeStablecoin);
           const set = await assignDemoDestinations(services.payouts, onVault.map((s) => s.id), chainId);
           await publishDemoPayoutRates(services.fx, { currencies: [...new Set(DEMO_SELLERS.map((s) => s.payoutCurrency))], day: DEMO_RANGE.to });
           const funded = await fundVaultLocal({ record: services.chain.record, admin, amount: 10_000_000n * 10n ** 6n, topUp: true });

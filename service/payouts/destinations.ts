@@ -4,12 +4,15 @@
  * so one such row would block every batch it is in), the payout token (a transfer to the token
  * contract is accepted and lost: nobody can move it out) or the anchor; and never another seller's
  * address on the same chain. Every change is kept in an audit trail (destination-repository.ts).
+ * A seller the vault may not pay (established in mainland China, jurisdiction.ts) gets none: 422
+ * ENT_PAYOUT_VAULT_NOT_PERMITTED naming `homeCountry`; the bank rail pays it.
  */
 import { getAddress } from "ethers";
 import { sameAddress } from "../chain/address.js";
 import type { Seller } from "../settlement/types.js";
 import type { DestinationRepository } from "./destination-repository.js";
 import { PayoutErrors } from "./errors.js";
+import { vaultBar } from "./jurisdiction.js";
 import type { PayoutDestination, PayoutLog } from "./types.js";
 
 export interface DestinationsOptions {
@@ -45,7 +48,15 @@ export class PayoutDestinations {
     if (own !== undefined) {
       throw PayoutErrors.invalid(`${own.name} (${checksummed}) cannot be a payout destination`, { fields: [{ field: "address", message: `must not be ${own.name}` }] });
     }
-    await this.#requireSeller(sellerId);
+    const seller = await this.#requireSeller(sellerId);
+    // An address on file would read as "this seller is paid in USDC"; the planner skips such a seller
+    // anyway (vault_not_permitted), but the API must not accept one in the first place.
+    const bar = vaultBar(seller);
+    if (bar !== null) {
+      throw PayoutErrors.vaultNotPermitted(`seller ${sellerId} cannot have a payout destination: ${bar} (PUT /v1/sellers/${sellerId}/bank-account)`, {
+        fields: [{ field: "homeCountry", message: bar }],
+      });
+    }
     const r = await this.#o.repo.set({ sellerId, chainId, address: checksummed, setBy: opts.by });
     if (r === null) {
       throw PayoutErrors.destinationTaken(`${checksummed} is another seller's payout destination on chain ${chainId}`, {

@@ -9,6 +9,8 @@ export const PayoutErrors = {
   sellerNotFound: defineError("ENT_PAYOUT_SELLER_NOT_FOUND", 404, "Seller not found"),
   /** The seller has no payout destination on this chain. */
   destinationNotFound: defineError("ENT_PAYOUT_DESTINATION_NOT_FOUND", 404, "Payout destination not set"),
+  /** The seller may not be paid in a stablecoin (established in mainland China): the bank rail pays it; names `homeCountry`. */
+  vaultNotPermitted: defineError("ENT_PAYOUT_VAULT_NOT_PERMITTED", 422, "Seller may not be paid through the stablecoin vault"),
   /** The address already receives another seller's payouts on that chain. */
   destinationTaken: defineError("ENT_PAYOUT_DESTINATION_TAKEN", 409, "Address is another seller's payout destination"),
   /** The payout module runs without a chain (no RPC configured): planning and execution are off. */

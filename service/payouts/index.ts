@@ -3,6 +3,7 @@ export { PayoutErrors } from "./errors.js";
 export { PayoutService, type PayoutServiceOptions } from "./service.js";
 export { assignDemoDestinations, demoPayoutAddress, FIRST_DEMO_SELLER_ACCOUNT, fundVaultLocal, publishDemoPayoutRates, type FundVaultResult } from "./funding.js";
 export { ledgerKeys, PayoutAccounts } from "./booking.js";
+export { mayTakeStablecoin, STABLECOIN_BARRED_COUNTRIES, vaultBar } from "./jurisdiction.js";
 export * from "./types.js";
 export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, RESOLUTION_ACTIONS, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput, type InboxResult } from "./bank/rail.js";
 export { BANK_EXCEPTION_CODES, type BankExceptionCode } from "./bank/matching.js";

@@ -5,7 +5,8 @@
  * conversions, the vault's free balance) and records what these functions decide.
  *
  * The rules, in the order a seller meets them (the first that applies is the reason it is skipped):
- * no destination on the chain; an earlier payout whose ledger reserve is not booked yet; no ledger
+ * established where a stablecoin may not be paid (mainland China, jurisdiction.ts), whatever
+ * destination is on file; no destination on the chain; an earlier payout whose ledger reserve is not booked yet; no ledger
  * account; an available balance below `minAmount`; no FX conversion (planner.ts); nothing left after
  * converting to cents. The due sellers are then taken in order while the vault's budget and the
  * run's cap allow (a payout that does not fit is skipped, a smaller one after it may still fit),
@@ -13,11 +14,24 @@
  */
 import { packPayout, payoutsHash } from "../chain/contracts.js";
 import type { Seller } from "../settlement/types.js";
+import { vaultBar } from "./jurisdiction.js";
 import type { PayoutDestination, PayoutFx, SkippedSeller } from "./types.js";
 
 /** Sellers in the order the planner visits them (ids ascending), so that a run is reproducible. */
 export function planningOrder(sellers: readonly Seller[]): Seller[] {
   return [...sellers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * First of all: a seller the vault may never pay (vault_not_permitted). Checked before the
+ * destination, so an address stored before the API refused one (or written around it) is never
+ * paid, and a seller without one is told the rail it needs rather than `no_destination`.
+ */
+export function skipNotPermitted(seller: Pick<Seller, "id" | "homeCountry">, destination: PayoutDestination | undefined): SkippedSeller | null {
+  const bar = vaultBar(seller);
+  if (bar === null) return null;
+  const onFile = destination === undefined ? "" : `; its destination ${destination.address} stays on file, unused`;
+  return { sellerId: seller.id, reason: "vault_not_permitted", detail: `${bar}: set its bank account${onFile}` };
 }
 
 /** Before a seller's balance is read: skipped without a destination, or with an unbooked earlier intent. */

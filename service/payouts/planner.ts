@@ -11,6 +11,8 @@
  * records a batch, the one linking a payout to its reserve and the one stamping `last_planned_at`
  * verify the lease (holder and token) first, and the reserve's posting checks its local deadline;
  * a run that lost its lease stops with ENT_PAYOUT_PLANNER_LEASE_LOST and records nothing more.
+ * A seller the vault may not pay (established in mainland China, jurisdiction.ts) is skipped as
+ * `vault_not_permitted` before its balance is read, whatever destination is on file.
  * Per run: the reserves a crash (or a dead run) left unbooked are posted first, so no balance read
  * below can miss an earlier reservation; a paused vault gets no batch (its due sellers are skipped
  * as `vault_paused`); what the run found of the vault is stamped with `last_planned_at` (VaultState); each batch is recorded with its payouts and their exact
@@ -30,7 +32,7 @@ import type { LeaseStorePort } from "../leader/lease-store.js";
 import { RunLease } from "./run-lease.js";
 import type { DestinationRepository } from "./destination-repository.js";
 import { Mutex } from "../concurrency.js";
-import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate, type Conversion } from "./plan.js";
+import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, skipNotPermitted, type Candidate, type Conversion } from "./plan.js";
 import { PLANNER_LEASE, type NewPayout, type PlannerRepository } from "./planner-repository.js";
 import type { Reserves } from "./reserves.js";
 import type { PayoutBatch, PayoutChain, PayoutFxService, PayoutHooks, PayoutLog, PlanResult, SkippedSeller, VaultState } from "./types.js";
@@ -107,6 +109,12 @@ export class PayoutPlanner {
 
     for (const s of sellers) {
       const destination = destinations.get(s.id);
+      // Before the balance is read: nothing of a barred seller's is reserved or converted.
+      const barred = skipNotPermitted(s, destination);
+      if (barred !== null) {
+        skipped.push(barred);
+        continue;
+      }
       const early = skipBeforeBalance(s.id, destination, stillUnbooked);
       if (early !== null || destination === undefined) {
         if (early !== null) skipped.push(early);

@@ -93,6 +93,7 @@ export class PayoutService {
   readonly #ledger: Ledger;
   /** The held-back sellers last logged (`reason:sellerId`, sorted; "" none). */
   #heldBack = "";
+  #barred = "";
 
   constructor(opts: PayoutServiceOptions) {
     this.#ledger = opts.ledger;
@@ -292,7 +293,25 @@ export class PayoutService {
   async plan(opts: { by?: string } = {}): Promise<PlanResult> {
     const r = await this.#requirePlanner().plan(opts.by ?? "worker");
     this.#reportHeldBack(r.skipped);
+    this.#reportBarred(r.skipped);
     return r;
+  }
+
+  /**
+   * Sellers the vault may never pay (`vault_not_permitted`: established in mainland China) and no
+   * bank account puts on the bank rail are paid by nobody until an operator sets one: logged at warn
+   * when that set changes, like the sellers the vault holds back.
+   */
+  #reportBarred(skipped: readonly SkippedSeller[]): void {
+    const barred = skipped.filter((x) => x.reason === "vault_not_permitted");
+    const key = barred.map((x) => x.sellerId).sort().join(",");
+    if (key === this.#barred) return;
+    this.#barred = key;
+    if (barred.length === 0) return;
+    this.#log?.warn(
+      { reason: "vault_not_permitted", sellers: barred.length, skipped: barred.slice(0, 20) },
+      `${barred.length} seller(s) may not be paid in a stablecoin and have no bank account: unpaid until one is set (PUT /v1/sellers/:id/bank-account)`,
+    );
   }
 
   /**

@@ -110,7 +110,7 @@ export interface PayoutFilter {
 /** Why a seller got no payout in a run (for the run report and logs). */
 export interface SkippedSeller {
   sellerId: string;
-  reason: "no_destination" | "below_minimum" | "no_account" | "fx_unavailable" | "unbooked_intent" | "vault_capacity" | "vault_paused" | "zero_after_conversion";
+  reason: "vault_not_permitted" | "no_destination" | "below_minimum" | "no_account" | "fx_unavailable" | "unbooked_intent" | "vault_capacity" | "vault_paused" | "zero_after_conversion";
   detail?: string;
 }
 

@@ -25,7 +25,9 @@ export const DEMO_SELLERS: Seller[] = [
   { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
   { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK" },
   { id: "S-FULL-GZ-01", name: "Guangzhou Apparel Factory", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
-  { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
+  // A Hangzhou maker selling through its Hong Kong company: paid in USDC by the vault, which a
+  // mainland-China company never is (service/payouts/jurisdiction.ts).
+  { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear (HK) Ltd", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" },
   { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE" },
 ];
 

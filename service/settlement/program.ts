@@ -22,6 +22,10 @@ export function validateSeller(s: Seller): void {
     throw SettlementErrors.invalidSchedule(`seller ${s.id}: payout currency ${JSON.stringify(String(s.payoutCurrency).slice(0, 16))} is not an ISO 4217 currency with minor units`, {
       fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
     });
+  // Where the seller is established decides its tax rules and whether it may be paid in a stablecoin: never unknown.
+  if (typeof s.homeCountry !== "string" || !/^[A-Z]{2}$/.test(s.homeCountry)) {
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: homeCountry must be an ISO 3166 alpha-2 country`, { fields: [{ field: "homeCountry", message: "must be an ISO 3166 alpha-2 country, e.g. CN" }] });
+  }
   if (s.warehouse !== undefined && (typeof s.warehouse !== "string" || !/^[A-Z]{2}$/.test(s.warehouse))) {
     throw SettlementErrors.invalidSchedule(`seller ${s.id}: warehouse must be an ISO 3166 alpha-2 country`, { fields: [{ field: "warehouse", message: "must be an ISO 3166 alpha-2 country, e.g. DE" }] });
   }

@@ -75,11 +75,31 @@ describe("payout routes", { timeout: 60_000 }, () => {
       const unknown = await call("PUT", "/v1/sellers/S-NOPE/payout-destination", keys.admin, { address: h.sys.others[13]!.address });
       expect(unknown.statusCode).toBe(404);
       expect(problem(unknown).code).toBe("ENT_PAYOUT_SELLER_NOT_FOUND");
-      const taken = await call("PUT", "/v1/sellers/S-POP-HK-02/payout-destination", keys.admin, { address: h.sys.others[0]!.address });
+      const taken = await call("PUT", "/v1/sellers/S-POP-HK-02/payout-destination", keys.admin, { address: h.sys.others[3]!.address }); // S-SEMI-HZ-01's
       expect(taken.statusCode).toBe(409);
       expect(problem(taken).code).toBe("ENT_PAYOUT_DESTINATION_TAKEN");
       const extra = await call("PUT", "/v1/sellers/S-POP-HK-02/payout-destination", keys.admin, { address, memo: "x" });
       expect(extra.statusCode).toBe(400);
+    });
+
+    it("refuses a seller established in mainland China (422 ENT_PAYOUT_VAULT_NOT_PERMITTED naming homeCountry): the bank rail pays it; a Hong Kong one is accepted", async () => {
+      const onboard = async (id: string, homeCountry: string) => {
+        const r = await call("POST", "/v1/sellers", keys.admin, { id, name: `Seller ${id}`, program: "pop", payoutCurrency: "CNY", homeCountry });
+        expect(r.statusCode, r.body).toBe(201);
+      };
+      await onboard("S-CN-VAULT-01", "CN");
+      const refused = await call("PUT", "/v1/sellers/S-CN-VAULT-01/payout-destination", keys.admin, { address: "0x90f79bf6eb2c4f870365e447a1a9a5b8c0f4f4c9" });
+      expect(refused.statusCode).toBe(422);
+      expect(refused.headers["content-type"]).toContain("application/problem+json");
+      expect(problem(refused)).toMatchObject({ code: "ENT_PAYOUT_VAULT_NOT_PERMITTED", errors: [{ field: "homeCountry" }] });
+      expect((await call("GET", "/v1/sellers/S-CN-VAULT-01/payout-destination", keys.finance)).statusCode).toBe(404);
+      // The demo's mainland sellers too, whatever their payout currency.
+      expect(problem(await call("PUT", "/v1/sellers/S-POP-SZ-01/payout-destination", keys.admin, { address: h.sys.others[12]!.address })).code).toBe("ENT_PAYOUT_VAULT_NOT_PERMITTED");
+
+      await onboard("S-HK-VAULT-01", "HK");
+      const hk = await call("PUT", "/v1/sellers/S-HK-VAULT-01/payout-destination", keys.admin, { address: "0x90f79bf6eb2c4f870365e447a1a9a5b8c0f4f4c9" });
+      expect(hk.statusCode).toBe(200);
+      expect(JSON.parse(hk.body)).toMatchObject({ sellerId: "S-HK-VAULT-01", address: "0x90f79Bf6Eb2C4F870365E447a1A9A5B8c0f4F4c9" });
     });
 
     it("answers 404 ENT_PAYOUT_DESTINATION_NOT_FOUND on another chain", async () => {
@@ -98,7 +118,9 @@ describe("payout routes", { timeout: 60_000 }, () => {
       const body = JSON.parse(run.body) as { batches: Array<{ id: string; status: string; firstPayoutId: string; total: string }>; skipped: Array<{ sellerId: string; reason: string }> };
       expect(body.batches).toHaveLength(1);
       expect(body.batches[0]).toMatchObject({ status: "sent", total: "25000000" });
-      expect(body.skipped).toContainEqual({ sellerId: "S-POP-SZ-01", reason: "no_account" });
+      expect(body.skipped).toContainEqual({ sellerId: "S-TEST-USD-02", reason: "no_account" });
+      // A mainland-China seller is the bank rail's: named, never planned.
+      expect(body.skipped.find((x) => x.sellerId === "S-POP-SZ-01")).toMatchObject({ reason: "vault_not_permitted" });
 
       await h.untilBatch(BigInt(body.batches[0]!.id), "final");
       const id = body.batches[0]!.firstPayoutId;

@@ -160,14 +160,16 @@ async function payBothWays(s: Stack, url: string, dir: string, finance: string):
     statuses = ((await call("GET", `/v1/payouts/bank?fileId=${file.id}`, finance)).body["items"] as Array<{ status: string }>).map((p) => p.status);
   }
   expect(statuses).toEqual(Array.from({ length: file.count }, () => "final"));
-  // The vault's planner runs every 10 s under npm start: its payouts are USD sellers' only.
-  let paid: string[] = [];
+  // The vault's planner runs every 10 s under npm start: its payouts are USD sellers' only, Hong
+  // Kong companies (a mainland-China seller is never paid in a stablecoin).
+  let paid: Array<{ currency: string; sellerId: string }> = [];
   for (let i = 0; i < 100 && paid.length === 0; i++) {
-    paid = ((await call("GET", "/v1/payouts", finance)).body["items"] as Array<{ currency: string }>).map((p) => p.currency);
+    paid = (await call("GET", "/v1/payouts", finance)).body["items"] as Array<{ currency: string; sellerId: string }>;
     if (paid.length === 0) await new Promise((r) => setTimeout(r, 200));
   }
   expect(paid.length).toBeGreaterThan(0);
-  expect(new Set(paid)).toEqual(new Set(["USD"]));
+  expect(new Set(paid.map((p) => p.currency))).toEqual(new Set(["USD"]));
+  for (const p of paid) expect(["S-POP-HK-02", "S-SEMI-HZ-01"]).toContain(p.sellerId);
 
   // The README's cash reconciliation: the demo's bank statement against the remittances, with the
   // printed finance key (finance:write); the receivables are cleared and the planted credit is found.

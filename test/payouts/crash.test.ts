@@ -32,8 +32,8 @@ const hasPostgres = await postgresReachable();
 if (!hasPostgres) console.warn("[test/payouts/crash] PostgreSQL unreachable: the crash-injection suite needs it and is skipped");
 
 const SELLERS: Seller[] = [
-  { id: "S-CRASH-USD", name: "Crash USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
-  { id: "S-CRASH-CNY", name: "Crash CNY seller", program: "semi_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-CRASH-USD", name: "Crash USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" },
+  { id: "S-CRASH-CNY", name: "Crash CNY seller", program: "semi_hosting", payoutCurrency: "CNY", homeCountry: "HK" },
 ];
 /** USD 123.45 -> 123,450,000 base units; CNY 1,000.00 at 7.2345 CNY/USD -> 13,822 cents (down) -> 138,220,000. */
 const EXPECTED: Record<string, bigint> = { "S-CRASH-USD": 123_450_000n, "S-CRASH-CNY": 138_220_000n };

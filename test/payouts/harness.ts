@@ -13,7 +13,7 @@ import { TxSender } from "../../service/chain/sender.js";
 import { FxService, PrismaFxRepository } from "../../service/fx/index.js";
 import { createLedger } from "../../service/ledger/index.js";
 import type { JournalTransaction, Ledger } from "../../service/ledger/types.js";
-import { PayoutService, type PayoutServiceOptions } from "../../service/payouts/index.js";
+import { mayTakeStablecoin, PayoutService, type PayoutServiceOptions } from "../../service/payouts/index.js";
 import type { PayoutBatch, PayoutStatus } from "../../service/payouts/types.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { accountSpec, FEE_SCHEDULES, MARKETS, PrismaSettlementRepository, SettlementService, TAX_RULES, type Seller } from "../../service/settlement/index.js";
@@ -54,11 +54,11 @@ export interface PayoutHarness {
   close(): Promise<void>;
 }
 
-/** Extra test sellers after the five demo ones (accounts #10..). */
+/** Extra test sellers after the five demo ones (accounts #10..): Hong Kong companies, which the vault may pay. */
 export const TEST_SELLERS: Seller[] = [
-  { id: "S-TEST-USD-01", name: "Test USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
-  { id: "S-TEST-CNY-01", name: "Test CNY seller", program: "semi_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
-  { id: "S-TEST-USD-02", name: "Test USD seller 2", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" },
+  { id: "S-TEST-USD-01", name: "Test USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" },
+  { id: "S-TEST-CNY-01", name: "Test CNY seller", program: "semi_hosting", payoutCurrency: "CNY", homeCountry: "HK" },
+  { id: "S-TEST-USD-02", name: "Test USD seller 2", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" },
 ];
 
 export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<PayoutServiceOptions> = {}): Promise<PayoutHarness> {
@@ -93,9 +93,10 @@ export async function openPayoutHarness(kind: DatabaseKind, opts: Partial<Payout
   });
   const treasury = new TreasuryService({ sql: db.sql, ledger, chain: { chainId: sys.chainId, provider, record, index: indexer }, claimants: payouts, log });
   indexer.onChange((change) => payouts.onIndexed(change));
-  // Sellers are paid to accounts #5.. in the order above (sys.others[i]).
+  // Sellers are paid to accounts #5.. in the order above (sys.others[i]); the demo's mainland-China
+  // sellers get no destination (the vault may not pay them), and their accounts stay unused.
   for (const [i, s] of sellers.entries()) {
-    await payouts.setDestination(s.id, sys.others[i]!.address, { by: "test" });
+    if (mayTakeStablecoin(s)) await payouts.setDestination(s.id, sys.others[i]!.address, { by: "test" });
   }
   // A CNY rate valid now (payouts convert at the rate in force when they are planned).
   const now = Date.now();

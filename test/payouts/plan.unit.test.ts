@@ -7,13 +7,16 @@ import fc from "fast-check";
 import { Wallet } from "ethers";
 import { describe, expect, it } from "vitest";
 import { packPayout, payoutsHash } from "../../service/chain/contracts.js";
-import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, type Candidate } from "../../service/payouts/plan.js";
+import { mayTakeStablecoin, vaultBar } from "../../service/payouts/jurisdiction.js";
+import { candidate, draftBatches, fitVault, isCandidate, planningOrder, skipBeforeBalance, skipForBalance, skipNotPermitted, type Candidate } from "../../service/payouts/plan.js";
 import type { PayoutDestination } from "../../service/payouts/types.js";
 import type { Seller } from "../../service/settlement/types.js";
 import { unitsPerCent } from "../../service/treasury/index.js";
 
-const USD_SELLER: Seller = { id: "S-USD", name: "USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "CN" };
-const CNY_SELLER: Seller = { id: "S-CNY", name: "CNY seller", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
+const USD_SELLER: Seller = { id: "S-USD", name: "USD seller", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" };
+const CNY_SELLER: Seller = { id: "S-CNY", name: "CNY seller", program: "pop", payoutCurrency: "CNY", homeCountry: "HK" };
+/** Established in mainland China: the bank rail pays it, the vault never does. */
+const MAINLAND_SELLER: Seller = { id: "S-CN", name: "Mainland seller", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" };
 const ADDRESSES = Array.from({ length: 8 }, (_, i) => new Wallet(`0x${(i + 1).toString(16).padStart(64, "0")}`).address);
 const PER_CENT = unitsPerCent(6);
 
@@ -29,6 +32,26 @@ describe("which sellers are due", () => {
   it("visits sellers by id, whatever order the directory gives", () => {
     const ids = ["S-b", "S-a", "S-c", "S-A"];
     expect(planningOrder(ids.map((id) => ({ ...USD_SELLER, id }))).map((s) => s.id)).toEqual(["S-A", "S-a", "S-b", "S-c"]);
+  });
+
+  it("skips a seller established in mainland China first, with or without a destination on file", () => {
+    const stored = skipNotPermitted(MAINLAND_SELLER, destination("S-CN", ADDRESSES[3]));
+    expect(stored).toMatchObject({ sellerId: "S-CN", reason: "vault_not_permitted" });
+    expect(stored!.detail).toContain("homeCountry CN");
+    expect(stored!.detail).toContain("bank account");
+    expect(stored!.detail).toContain(`destination ${ADDRESSES[3]} stays on file, unused`);
+    expect(skipNotPermitted(MAINLAND_SELLER, undefined)).toMatchObject({ sellerId: "S-CN", reason: "vault_not_permitted" });
+    // Hong Kong, Macao and Taiwan are jurisdictions of their own: the vault may pay them.
+    for (const homeCountry of ["HK", "MO", "TW", "US", "DE"]) expect(skipNotPermitted({ ...USD_SELLER, homeCountry }, destination("S-USD"))).toBeNull();
+  });
+
+  it("never pays a seller whose establishment is not an ISO 3166 code (none can be stored: it is required)", () => {
+    for (const homeCountry of ["", "cn", "CHN", " CN"]) {
+      expect(mayTakeStablecoin({ homeCountry }), homeCountry).toBe(false);
+      expect(vaultBar({ homeCountry })).toContain("unknown");
+    }
+    expect(mayTakeStablecoin({ homeCountry: "HK" })).toBe(true);
+    expect(mayTakeStablecoin({ homeCountry: "CN" })).toBe(false);
   });
 
   it("skips a seller without a destination before one with an unbooked earlier intent", () => {

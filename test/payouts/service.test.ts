@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { historicalUsdRate } from "../../service/fx/index.js";
-import { assignDemoDestinations, demoPayoutAddress, fundVaultLocal, PayoutAccounts, PayoutService, publishDemoPayoutRates } from "../../service/payouts/index.js";
+import { assignDemoDestinations, demoPayoutAddress, fundVaultLocal, mayTakeStablecoin, PayoutAccounts, PayoutService, publishDemoPayoutRates } from "../../service/payouts/index.js";
 import { STABLECOIN_CURRENCY, TreasuryAccounts } from "../../service/treasury/index.js";
 import { DEMO_SELLERS } from "../../service/settlement/demo.js";
 import { testDatabaseKinds } from "../support/db.js";
@@ -83,7 +83,9 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     const batch = batches[0]!;
     expect(batch).toMatchObject({ count: 1, total: 123_450_000n, status: "planned" });
     // A seller no test of this file credits has no ledger account at all.
-    expect(skipped.find((s) => s.sellerId === "S-FULL-GZ-01")).toMatchObject({ reason: "no_account" });
+    expect(skipped.find((s) => s.sellerId === "S-TEST-USD-02")).toMatchObject({ reason: "no_account" });
+    // A mainland-China seller is never the vault's, with or without a balance or a destination.
+    expect(skipped.find((s) => s.sellerId === "S-FULL-GZ-01")).toMatchObject({ reason: "vault_not_permitted" });
     const [p] = (await h.payouts.getBatch(batch.id)).payouts;
     expect(p).toMatchObject({ id: batch.firstPayoutId, sellerId: seller.id, address, currency: "USD", amount: 12_345n, usdAmount: 12_345n, tokenAmount: 123_450_000n, fx: null, status: "planned" });
 
@@ -126,7 +128,8 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("pays a CNY seller through an FX quote, rounded down, with the evidence recorded", async () => {
-    const seller = h.sellers.find((s) => s.id === "S-POP-SZ-01")!;
+    // A Hong Kong company paid out in CNY (a mainland one is the bank rail's).
+    const seller = h.sellers.find((s) => s.id === "S-TEST-CNY-01")!;
     const address = h.sys.others[h.sellers.indexOf(seller)]!.address;
     await h.credit(seller.id, "CNY", 100_000n); // CNY 1,000.00
     const { batches } = await h.payouts.plan();
@@ -224,6 +227,44 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
     }
   });
 
+  it("never pays a mainland-China seller in a stablecoin: its destination is refused, one stored before is skipped with nothing reserved", async () => {
+    const cn = "S-POP-SZ-01"; // Shenzhen Gadget Works, homeCountry CN, paid in CNY
+    const address = h.sys.others[h.sellers.findIndex((s) => s.id === cn)]!.address;
+    await expect(h.payouts.setDestination(cn, address, { by: "test" })).rejects.toMatchObject({
+      code: "ENT_PAYOUT_VAULT_NOT_PERMITTED",
+      status: 422,
+      fields: [{ field: "homeCountry" }],
+    });
+    await expect(h.payouts.getDestination(cn)).rejects.toMatchObject({ code: "ENT_PAYOUT_DESTINATION_NOT_FOUND" });
+
+    // A destination stored before the API refused one: written straight to the table, as it was.
+    await h.payouts.repo.destinations.set({ sellerId: cn, chainId: h.sys.chainId, address, setBy: "before-the-fix" });
+    await h.credit(cn, "CNY", 100_000n);
+    const hk = "S-POP-HK-02";
+    await h.credit(hk, "USD", 4_321n);
+    const pendingBefore = (await h.ledger.listTransactions({ metadata: { kind: "payout", sellerId: cn } })).items.length;
+    const r = await h.payouts.plan();
+    const skipped = r.skipped.find((s) => s.sellerId === cn);
+    expect(skipped).toMatchObject({ reason: "vault_not_permitted" });
+    expect(skipped!.detail).toContain("homeCountry CN");
+    expect(skipped!.detail).toContain(`destination ${address} stays on file, unused`);
+    // Nothing of its balance is reserved, nothing planned for it; the Hong Kong seller is paid in the same run.
+    expect(await balance(PayoutAccounts.available(cn), "CNY")).toMatchObject({ posted: 100_000n, available: 100_000n, pendingDebits: 0n });
+    expect((await h.ledger.listTransactions({ metadata: { kind: "payout", sellerId: cn } })).items).toHaveLength(pendingBefore);
+    expect(await h.payouts.listPayouts({ sellerId: cn })).toEqual([]);
+    expect(r.batches).toHaveLength(1);
+    const [p] = (await h.payouts.getBatch(r.batches[0]!.id)).payouts;
+    expect(p).toMatchObject({ sellerId: hk, amount: 4_321n });
+    await h.payouts.execute();
+    await h.untilBatch(r.batches[0]!.id, "final");
+    expect(await h.payouts.getPayout(p!.id)).toMatchObject({ status: "final", outcome: "paid" });
+    // An operator hears of it once (the set of such sellers), not at every run.
+    await h.payouts.plan();
+    const warned = h.logs.filter((l) => l.level === "warn" && (l.obj as { reason?: string }).reason === "vault_not_permitted");
+    expect(warned).toHaveLength(1);
+    expect((warned[0]!.obj as { skipped: Array<{ sellerId: string }> }).skipped.map((x) => x.sellerId)).toContain(cn);
+  });
+
   it("skips sellers below the minimum, without a destination, or beyond the vault's free balance", async () => {
     await h.credit("S-SEMI-HZ-01", "USD", 99n);
     await h.credit("S-TEST-CNY-01", "CNY", 10n ** 12n); // far more than the vault holds
@@ -236,7 +277,10 @@ describe.each(kinds)("payouts on %s", { timeout: 60_000 }, (kind) => {
 
   it("gives demo sellers Hardhat accounts #5.. on local chains only, idempotently", async () => {
     const chainless = new PayoutService({ sql: h.db.sql, ledger: h.ledger, fx: h.fx, sellers: h.settlement, chainId: 1337n });
-    const ids = DEMO_SELLERS.map((s) => s.id);
+    // The demo's vault sellers are those who may take a stablecoin; a mainland one is refused.
+    const ids = DEMO_SELLERS.filter(mayTakeStablecoin).map((s) => s.id);
+    expect(ids).toEqual(["S-POP-HK-02", "S-SEMI-HZ-01"]);
+    await expect(assignDemoDestinations(chainless, ["S-POP-SZ-01"], 1337n)).rejects.toMatchObject({ code: "ENT_PAYOUT_VAULT_NOT_PERMITTED" });
     expect(await assignDemoDestinations(chainless, ids, 1337n)).toBe(ids.length);
     expect(await assignDemoDestinations(chainless, ids, 1337n)).toBe(0);
     for (const [i, id] of ids.entries()) {

@@ -82,7 +82,7 @@ const SkippedView = Type.Object({
   sellerId: Type.String(),
   reason: Type.String({
     description:
-      "no_destination, unbooked_intent, no_account, below_minimum, fx_unavailable, zero_after_conversion; vault_capacity: the vault's budget (excess() minus what is in flight) or the run's cap could not cover the payout; vault_paused: the vault is paused, nothing is planned until it is unpaused",
+      "vault_not_permitted: the seller may never be paid in a stablecoin (established in mainland China, homeCountry CN; or an establishment not on file), whatever destination is stored: the bank rail pays it once its bank account is set; no_destination, unbooked_intent, no_account, below_minimum, fx_unavailable, zero_after_conversion; vault_capacity: the vault's budget (excess() minus what is in flight) or the run's cap could not cover the payout; vault_paused: the vault is paused, nothing is planned until it is unpaused",
   }),
   detail: Type.Optional(Type.String()),
 });
@@ -233,11 +233,11 @@ export async function payoutRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAG],
       summary: "Set a seller's payout address",
-      description: "Where the vault pays the seller on a chain. An address belongs to one seller per chain (ENT_PAYOUT_DESTINATION_TAKEN); the zero address and the vault are refused. Every change is kept in an audit trail. Idempotent: the same address again changes nothing.",
+      description: "Where the vault pays the seller on a chain. An address belongs to one seller per chain (ENT_PAYOUT_DESTINATION_TAKEN); the zero address and the vault are refused. A seller established in mainland China (homeCountry CN) is never paid in a stablecoin: 422 ENT_PAYOUT_VAULT_NOT_PERMITTED naming `homeCountry` (set its bank account instead: the bank rail pays it in its own currency). Every change is kept in an audit trail. Idempotent: the same address again changes nothing.",
       security: bearer,
       params: SellerParams,
       body: DestinationBody,
-      response: { 200: DestinationView, ...problems(400, 401, 403, 404, 409, 429, 503) },
+      response: { 200: DestinationView, ...problems(400, 401, 403, 404, 409, 422, 429, 503) },
     },
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
