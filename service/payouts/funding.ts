@@ -9,7 +9,8 @@
  * means (this function, a script, another treasury) is booked exactly once and only after it can
  * no longer be reorged away.
  *
- * Demo sellers are paid to Hardhat's public development accounts #5.. (in DEMO_SELLERS order), so
+ * Demo sellers are paid to Hardhat's public development accounts #5.. (in the order given: npm start
+ * gives the vault's demo sellers, never a mainland-China one, whose destination the API refuses), so
  * that anyone running the demo holds their keys and can, e.g., claim a deferred payout.
  */
 import { Wallet, type ethers } from "ethers";

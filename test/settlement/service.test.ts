@@ -78,6 +78,13 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
         .then(() => null, (e: unknown) => e);
       expect(isAppError(refused) && refused.fields).toEqual([{ field: "payoutCurrency", message: expect.stringMatching(/ISO 4217/) as unknown }]);
     }
+    // Where a seller is established is never unknown: it decides its tax rules and whether the vault may pay it.
+    for (const homeCountry of ["", "cn", "CHN"]) {
+      const refused = await h.settlement
+        .saveProgramData({ sellers: [{ id: "S-BAD-01", name: "Bad", program: "pop", payoutCurrency: "CNY", homeCountry }] })
+        .then(() => null, (e: unknown) => e);
+      expect(isAppError(refused) && refused.fields).toEqual([{ field: "homeCountry", message: expect.stringMatching(/ISO 3166/) as unknown }]);
+    }
     expect((await h.settlement.listSellers()).map((s) => s.id)).not.toContain("S-BAD-01");
   });
 
