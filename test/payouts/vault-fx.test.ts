@@ -56,11 +56,12 @@ describe.each(kinds)("vault payout FX on %s", { timeout: 60_000 }, (kind) => {
   });
 
   it("takes the CNY out of fx:CNY-USD at its average booked value and realises the difference to the USD paid", async () => {
-    const seller = "S-POP-SZ-01";
+    // A Hong Kong company paid out in CNY (a mainland-China seller is the bank rail's, never the vault's).
+    const seller = "S-TEST-CNY-01";
     // The seller's proceeds at two rates (0.138 and 0.13544), another seller's held CNY at a third.
     await capture(seller, "available", 50_000n, 6_900n);
     await capture(seller, "available", 26_580n, 3_600n);
-    await capture("S-TEST-CNY-01", "held", 716_494n, 98_597n);
+    await capture("S-POP-SZ-01", "held", 716_494n, 98_597n);
     const before = await position();
     expect(before).toEqual({ p: 793_074n, usd: -109_097n }); // average 0.137563
     const realised0 = await posted(REALISED, "USD");
