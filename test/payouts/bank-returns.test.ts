@@ -74,6 +74,8 @@ describe.each(kinds)("bank returns on %s", (kind) => {
 
   let cny: PayoutJson;
   let usd: PayoutJson;
+  /** The bank's notification that booked both payouts final. */
+  let debits: string;
 
   it("issues MsgIds and EndToEndIds carrying the database's tag, within Max35Text; another database has another tag", async () => {
     expect(tag).toMatch(/^[0-9A-F]{8}$/);
@@ -106,7 +108,7 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     await h.db.sql.q(`UPDATE bank_payouts SET end_to_end_id = $2 WHERE id = $1`, BigInt(usd.id), legacy);
     usd = await payout(usd.id);
     expect(usd.endToEndId).toBe(legacy);
-    const debits = camt054({
+    debits = camt054({
       messageId: "HSBC-054-D1",
       account,
       entries: [
@@ -159,6 +161,12 @@ describe.each(kinds)("bank returns on %s", (kind) => {
     const resent = returns.replace("<GrpHdr><MsgId>HSBC-054-RT1</MsgId>", "<GrpHdr><MsgId>HSBC-054-RT1-COPY</MsgId>");
     expect(resent).not.toBe(returns);
     expect((await confirm(resent)).map((r) => r.outcome)).toEqual(["already_returned", "already_returned"]);
+    // The debits they were booked final with, sent again after the return: already booked, no exception.
+    expect((await confirm(debits)).map((r) => [r.outcome, r.code])).toEqual([
+      ["already_final", undefined],
+      ["already_final", undefined],
+    ]);
+    expect(json<{ open: number }>(await h.get("/v1/payouts/bank/exceptions")).open).toBe(0);
     expect(await available("seller:S-POP-HK-02:available", "USD")).toBe(usd.amount);
     expect(await posted("platform:cash:bank", "USD")).toBe(before.cash + BigInt(usd.amount) + creditedCny);
     // Another credit for a payout already returned is not its return: recorded, nothing booked.

@@ -671,7 +671,9 @@ export class BankRail {
   }
 
   async #debit(p: BankPayout, entry: BankEntry): Promise<Decision> {
-    if (p.status === "final" || p.status === "partially_paid") {
+    // A payout returned after final had its debit booked first (its cash transaction): that debit
+    // sent again is as booked as a final payout's.
+    if (p.status === "final" || p.status === "partially_paid" || (p.status === "returned" && p.cashTxId !== null)) {
       // The debit booked again (the same notification, or the bank sending the same entry anew) is
       // already final. Another entry of the bank (another AcctSvcrRef) is a second debit of the
       // account, whatever its amount: the bank's to explain. Without a reference on either side (a
