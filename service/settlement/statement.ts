@@ -241,11 +241,12 @@ export async function taxReturn(
   let collected = 0n;
   let refunded = 0n;
   // A posted line's tax is what the platform collected; a sale's is 0, and its rate the rule's (a state tax books 0 where no one collects at the sale).
-  const line = (l: UncollectedSale, tax: bigint, collectedBy: TaxCollector | null): TaxReturn["lines"][number] => {
+  const line = (l: UncollectedSale, tax: bigint, posted: boolean): TaxReturn["lines"][number] => {
     const { base, missing } = taxPostingBase(l.metadata, l.transactionKind, state);
     const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"] ?? null;
     const bookedRate = state ? l.metadata["tax.state.rateBps"] : undefined;
     const rule = ruleId === null ? null : ruleOf(ruleId);
+    const collectedBy: TaxCollector | null = posted ? "marketplace" : (rule?.collectedBy ?? null);
     const rateBps = ruleId === null ? null : collectedBy === "marketplace" && bookedRate !== undefined && /^[0-9]+$/.test(bookedRate) ? Number(bookedRate) : (rule?.rateBps ?? null);
     const event = l.metadata["eventType"] !== undefined;
     return {
@@ -275,12 +276,9 @@ export async function taxReturn(
     .map((l) => {
       if (l.change > 0n) collected += l.change;
       else refunded -= l.change;
-      return line(l, l.change, "marketplace");
+      return line(l, l.change, true);
     });
-  const sales = uncollected.map((l) => {
-    const ruleId = l.metadata[state ? "tax.state.ruleId" : "tax.ruleId"];
-    return line(l, 0n, ruleId === undefined ? null : (ruleOf(ruleId)?.collectedBy ?? null));
-  });
+  const sales = uncollected.map((l) => line(l, 0n, false));
   const lines = sales.length === 0 ? posted : [...posted, ...sales].sort((a, b) => a.effectiveAt.getTime() - b.effectiveAt.getTime() || compareIds(a.transactionId, b.transactionId));
   return {
     market: input.market,
