@@ -55,6 +55,29 @@ export interface MigrateResult {
   alreadyApplied: string[];
 }
 
+/**
+ * Applied migrations this version does not have. When every one of them sorts after this version's
+ * last migration (names start with their timestamp), a newer version migrated the database: an
+ * operator who rolled back the binary is told so, and that only that version or the backup taken
+ * before the upgrade opens it. Otherwise a migration was removed from the folder.
+ */
+function unknownMigrations(unknown: string[], all: Migration[]) {
+  const latest = all.reduce((max, m) => (m.name > max ? m.name : max), "");
+  if (unknown.every((name) => name > latest)) {
+    return DbErrors.newerVersion(
+      `the database was migrated by a newer version of Entrepot: ${unknown.length} applied migration(s) after this ` +
+        `version's last (${latest || "none"}), the latest ${unknown[unknown.length - 1]}; upgrades are one way: ` +
+        `run that version, or restore the backup taken before the upgrade`,
+      { details: { migrations: unknown, latestKnown: latest } },
+    );
+  }
+  return DbErrors.migrationMissing(
+    `migration ${unknown[0]} is recorded as applied but is not in the migrations folder` +
+      (unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : ""),
+    { details: { migration: unknown[0], migrations: unknown } },
+  );
+}
+
 export async function migrate(conn: SqlConnection, migrations?: Migration[]): Promise<MigrateResult> {
   const all = migrations ?? (await loadMigrations());
   await conn.exec("BEGIN");
@@ -70,13 +93,10 @@ export async function migrate(conn: SqlConnection, migrations?: Migration[]): Pr
       `SELECT "name", "checksum" FROM "${MIGRATIONS_TABLE}" ORDER BY "name"`,
     );
     const byName = new Map(all.map((m) => [m.name, m]));
+    const unknown = rows.filter((r) => !byName.has(r.name)).map((r) => r.name);
+    if (unknown.length > 0) throw unknownMigrations(unknown, all);
     for (const row of rows) {
-      const m = byName.get(row.name);
-      if (!m) {
-        throw DbErrors.migrationMissing(`migration ${row.name} is recorded as applied but is not in the migrations folder`, {
-          details: { migration: row.name },
-        });
-      }
+      const m = byName.get(row.name)!;
       if (m.checksum !== row.checksum) {
         throw DbErrors.migrationChecksum(
           `migration ${row.name} changed after it was applied (recorded sha256 ${row.checksum}, file ${m.checksum}); ` +

@@ -33,6 +33,15 @@ describe.each(kinds)("migrator on %s", (kind) => {
       expect(isAppError(e2) && e2.code).toBe("ENT_DB_MIGRATION_FAILED");
       const left = await db.sql.q(`SELECT 1 FROM pg_class WHERE relname = 'zz_half'`);
       expect(left).toEqual([]);
+      // A database a newer version migrated, opened by this one (a rolled-back binary): said as such.
+      await db.sql.q(`INSERT INTO "_entrepot_migrations" ("name", "checksum") VALUES ('29990101000000_from_the_future', $1)`, "f".repeat(64));
+      const e3 = await runMigrate(db, all);
+      expect(isAppError(e3) && e3.code).toBe("ENT_DB_NEWER_VERSION");
+      expect(isAppError(e3) && e3.details).toEqual({ migrations: ["29990101000000_from_the_future"], latestKnown: all[all.length - 1]!.name });
+      expect((e3 as Error).message).toMatch(/migrated by a newer version of Entrepot.*restore the backup/);
+      // One this version should have but whose file is gone: still a missing migration.
+      const e4 = await runMigrate(db, all.slice(1));
+      expect(isAppError(e4) && e4.code).toBe("ENT_DB_MIGRATION_MISSING");
     } finally {
       await db.close();
     }
