@@ -237,7 +237,7 @@ export class WebhookDispatcher {
   }
 
   async #send(c: Claimed, release: () => void): Promise<void> {
-    const attempt = c.attempts + 1;
+    const attempt = c.attempt;
     const body: WebhookEventBody = { id: eventIdText(c.eventId), type: c.type, createdAt: c.createdAt.toISOString(), subject: c.subject, data: c.data };
     const text = JSON.stringify(body);
     const secrets = [this.#open(c.endpointId, c.secret)];

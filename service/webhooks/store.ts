@@ -58,7 +58,8 @@ export interface Claimed {
   /** Its endpoint's owner (`ownerKey`): whose share of the in-flight slots it takes. */
   owner: string;
   eventId: bigint;
-  attempts: number;
+  /** This attempt's number, taken by the claim (1 = first): never reused, also when its outcome is lost. */
+  attempt: number;
   type: string;
   subject: string;
   data: Record<string, unknown>;
@@ -314,7 +315,9 @@ export class WebhookStore {
    * same way. So one owner's backlog, however old or spread over endpoints, never sits ahead of
    * another owner's due delivery. A claim pushes `next_attempt_at` out by `leaseMs`, so a delivery
    * whose sender died is tried again after that, and marks it in flight until then
-   * (`claimed_until`, cleared by `record`): redelivery waits for the attempt's outcome.
+   * (`claimed_until`, cleared by `record`): redelivery waits for the attempt's outcome. The claim
+   * numbers the attempt (`attempts` + 1): a request sent again after a claim lapsed (its outcome
+   * lost with its instance or the database) is the next attempt, never the same number twice.
    */
   async claim(limit: number, caps: { perEndpoint: number; perOwner: number }, inFlight: { endpoints: Record<string, number>; owners: Record<string, number> }, leaseMs: number): Promise<Claimed[]> {
     if (limit <= 0) return [];
@@ -339,7 +342,8 @@ export class WebhookStore {
        ), picked AS (
          SELECT endpoint_id, event_id FROM ranked WHERE owner_slot <= $5::int ORDER BY owner_slot, next_attempt_at LIMIT $1
        )
-       UPDATE webhook_deliveries d SET next_attempt_at = now() + $6::int * interval '1 millisecond', claimed_until = now() + $6::int * interval '1 millisecond'
+       UPDATE webhook_deliveries d SET attempts = d.attempts + 1,
+              next_attempt_at = now() + $6::int * interval '1 millisecond', claimed_until = now() + $6::int * interval '1 millisecond'
          FROM picked, webhook_events ev, webhook_endpoints e
         WHERE d.endpoint_id = picked.endpoint_id AND d.event_id = picked.event_id AND ev.id = d.event_id AND e.id = d.endpoint_id
        RETURNING d.endpoint_id, d.event_id, d.attempts, ev.type, ev.subject, ev.data, ev.created_at, e.url, e.owner_gateway,
@@ -351,7 +355,7 @@ export class WebhookStore {
         endpointId: String(r.endpoint_id),
         owner: ownerKey(str(r.owner_gateway)),
         eventId: r.event_id as bigint,
-        attempts: Number(r.attempts),
+        attempt: Number(r.attempts),
         type: String(r.type),
         subject: String(r.subject),
         data: eventData(r.data),
@@ -365,7 +369,8 @@ export class WebhookStore {
   }
 
   /**
-   * Records attempts and moves their deliveries on (a stale outcome changes nothing); a delivery
+   * Records attempts and moves their deliveries on (an outcome of an attempt a later claim overtook
+   * changes nothing but its own attempt row); a delivery
    * that ends (delivered or dead) hands its subject's line to the oldest waiting delivery, unless an
    * earlier delivery of that line is still pending (a redelivered one that jumped the line ended
    * first): that one hands it on when it ends.
@@ -395,7 +400,7 @@ export class WebhookStore {
            last_error = o.error,
            delivered_at = CASE WHEN o.result = 'delivered' THEN now() ELSE d.delivered_at END
           FROM o
-         WHERE d.endpoint_id = o.endpoint_id AND d.event_id = o.event_id AND d.status = 'pending' AND d.attempts = o.attempt - 1
+         WHERE d.endpoint_id = o.endpoint_id AND d.event_id = o.event_id AND d.status = 'pending' AND d.attempts = o.attempt
          RETURNING d.endpoint_id, d.event_id, d.subject, d.status
        ), ended AS (
          SELECT DISTINCT endpoint_id, subject FROM upd WHERE status IN ('delivered', 'dead')

@@ -165,11 +165,13 @@ describe.each(kinds)("webhooks on %s", (kind) => {
       leaseMs: 400,
     });
     await dying.tick().catch(() => {});
-    const [claimed] = await h.db.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE next_attempt_at > now() AND attempts = 0`);
+    const [claimed] = await h.db.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE next_attempt_at > now() AND attempts = 1`);
     expect(claimed?.n).toBe(2);
     // The next worker delivers both once the claims lapse.
     await pump(h, () => delivered(rx).size === 2);
     for (const r of rx.received) expect(verifyWebhookSignature({ body: r.body, header: r.headers["entrepot-signature"] as string, secret }).ok).toBe(true);
+    // The dead worker's attempts were numbered 1 (sent or not, their outcome is unknown): these are 2.
+    expect(rx.received.map((r) => r.headers["entrepot-delivery-attempt"])).toEqual(["2", "2"]);
   });
 
   it("delivers one order's events in order through random failures, while other orders go on", async () => {
@@ -400,6 +402,8 @@ describe.each(kinds)("webhooks on %s", (kind) => {
     await h.db.sql.q(`UPDATE webhook_deliveries SET status = 'pending' WHERE endpoint_id = $1 AND event_id = ANY($2::bigint[])`, id, seconds);
     expect((await h.db.sql.q<Array<{ status: string }>>(`SELECT status FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY subject, event_id`, id)).map((r) => r.status)).toEqual(orders.flatMap(() => ["pending", "pending", "waiting"]));
     const ended = (r: Row) => ({ endpointId: id, eventId: r.event_id, subject: r.subject, attempt: 1, startedAtMs: Date.now(), durationMs: 1, statusCode: 200, error: null, result: "delivered" as const, delayMs: 0 });
+    // Each pending one's first attempt claimed (numbered), as the dispatcher does.
+    await h.db.sql.q(`UPDATE webhook_deliveries SET attempts = 1 WHERE endpoint_id = $1 AND status = 'pending'`, id);
     await Promise.all([...bySubject.values()].flatMap((l) => [store.record([ended(l[0] as Row)]), store.record([ended(l[1] as Row)])]));
     const after = await h.db.sql.q<Array<{ subject: string; status: string }>>(`SELECT subject, status FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY subject, event_id`, id);
     expect(after.map((r) => `${r.subject} ${r.status}`)).toEqual(orders.flatMap((o) => ["delivered", "delivered", "pending"].map((st) => `order:adyen:${o} ${st}`)));
@@ -421,6 +425,7 @@ describe.each(kinds)("webhooks on %s", (kind) => {
         const r = await h.signedPost("/v1/settlements/events", { ...capture({ type: "refund", gatewayEventId: `${o}-ref`, settlementId: o, amount: "1000" }), originalEventId: `${o}-cap`, gatewayFee: "0" });
         expect(r.statusCode, r.body).toBe(201);
       }
+      await h.db.sql.q(`UPDATE webhook_deliveries SET attempts = 1 WHERE endpoint_id = $1 AND event_id = ANY($2::bigint[])`, id, heads.map((r) => r.event_id));
       await Promise.all([store.fanOut(1_000), ...heads.map((r) => store.record([ended(r)]))]);
       const stuck = await h.db.sql.q<Row[]>(
         `SELECT w.event_id, w.subject FROM webhook_deliveries w WHERE w.endpoint_id = $1 AND w.status = 'waiting'

@@ -120,16 +120,41 @@ describe.each(kinds)("the webhook dispatcher on %s", (kind) => {
     for (let i = 0; i < 6; i++) await emit(store, `order:${i}`);
     const lines: Array<{ level: string; msg: string }> = [];
     const at = (level: string) => (_obj: object, msg: string) => void lines.push({ level, msg });
-    const dispatcher = new WebhookDispatcher({ store, box, poster, maxPerEndpoint: 6, leaseMs: 200, log: { warn: at("warn"), info: at("info"), debug: at("debug") } });
+    const dispatcher = new WebhookDispatcher({ store, box, poster, maxPerEndpoint: 6, leaseMs: 2_000, log: { warn: at("warn"), info: at("info"), debug: at("debug") } });
     await dispatcher.tick();
     await dispatcher.drain();
     expect(rx.received).toHaveLength(6);
     expect(lines.map((l) => l.level)).toEqual(["warn", "debug", "debug", "debug", "debug", "debug"]);
     store.back = true;
-    await sleep(250); // the claims lapse
+    await sleep(2_100); // the claims lapse (long enough that none lapses inside the first tick on a loaded machine)
     await dispatcher.tick();
     await dispatcher.drain();
     expect(lines.slice(6)).toEqual([{ level: "info", msg: "webhook outcomes are recorded again" }]);
+  });
+
+  it("numbers a request sent again after its outcome was lost as the next attempt, never the same number twice", async () => {
+    class FailingStore extends WebhookStore {
+      back = false;
+      override async record(outcomes: readonly Outcome[]): Promise<void> {
+        if (!this.back) throw Object.assign(new Error("Connection terminated unexpectedly"), { code: "57P01" });
+        await super.record(outcomes);
+      }
+    }
+    const store = new FailingStore(db.sql);
+    await emit(store, "order:LOST");
+    const dispatcher = new WebhookDispatcher({ store, box, poster, maxPerEndpoint: 1, leaseMs: 2_000 });
+    await dispatcher.tick();
+    await dispatcher.drain();
+    store.back = true;
+    await sleep(2_100); // the claim lapses: the request is sent again
+    await dispatcher.tick();
+    await dispatcher.drain();
+    expect(rx.received.map((r) => r.headers["entrepot-delivery-attempt"])).toEqual(["1", "2"]);
+    const [row] = await db.sql.q<Array<{ attempts: number; status: string }>>(`SELECT attempts, status FROM webhook_deliveries WHERE endpoint_id = $1`, endpointId);
+    expect(row).toEqual({ attempts: 2, status: "delivered" });
+    // The lost outcome has no row; the one recorded is attempt 2, as its request said.
+    const attempts = await db.sql.q<Array<{ attempt: number }>>(`SELECT attempt FROM webhook_attempts WHERE endpoint_id = $1`, endpointId);
+    expect(attempts).toEqual([{ attempt: 2 }]);
   });
 
   it("keeps an endpoint whose slots are all in use busy for longer than a second in one tick", async () => {
