@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { openDatabase, type Database, type PrismaClient } from "./db/index.js";
 import { loadMigrations } from "./db/index.js";
+import { sqlState } from "./db/errors.js";
 import { MIGRATIONS_TABLE } from "./db/migrator.js";
 import { AnchorService } from "./anchoring/index.js";
 import { PeriodClosing } from "./closing.js";
@@ -335,20 +336,27 @@ export async function openServices(
   }
 }
 
-async function readiness(prisma: PrismaClient): Promise<Readiness> {
+/** SQLSTATE undefined_table. */
+const UNDEFINED_TABLE = "42P01";
+
+/** What /readyz says of the database (exported for its test). */
+export async function readiness(prisma: Pick<PrismaClient, "$queryRawUnsafe">): Promise<Readiness> {
   const wanted = (await loadMigrations()).map((m) => m.name);
   try {
     await prisma.$queryRawUnsafe("SELECT 1");
   } catch {
-    return { ok: false, database: "unreachable", pendingMigrations: wanted };
+    return { ok: false, database: "unreachable", pendingMigrations: [] };
   }
   let applied: string[] = [];
   try {
     // The migrator's bookkeeping table, read-only: reachable is not enough, the schema must be current.
     const rows = await prisma.$queryRawUnsafe<Array<{ name: string }>>(`SELECT "name" FROM "${MIGRATIONS_TABLE}"`);
     applied = rows.map((r) => r.name);
-  } catch {
-    applied = []; // no bookkeeping table: nothing was ever migrated
+  } catch (e) {
+    // No bookkeeping table: nothing was ever migrated. Any other failure (the connection lost
+    // between the two reads) says nothing about the schema: unreachable, never "every migration pending".
+    if (sqlState(e) !== UNDEFINED_TABLE) return { ok: false, database: "unreachable", pendingMigrations: [] };
+    applied = [];
   }
   const pendingMigrations = wanted.filter((n) => !applied.includes(n));
   return { ok: pendingMigrations.length === 0, database: "reachable", pendingMigrations };
