@@ -832,16 +832,18 @@ export class SettlementService {
    * (repository recordReleaseFailures): it is no candidate until its next attempt, so refusals that
    * persist cannot fill every call's `limit` ahead of the due releases behind them. Each refused
    * item's answer carries its code and its `attempt` (1 on its first refusal), so the worker
-   * reports a refusal once at error level, not at every retry.
+   * reports a refusal once at error level, not at every retry. A release the gateway booked itself
+   * between the read of the chain and the booking overtakes the worker's: that is no refusal, and
+   * it is left out of the answer.
    */
   async releaseDue(asOf: Date, limit = 500): Promise<ReleaseResult[]> {
-    const due: Array<{ event: SettlementEvent; captureKey: string }> = [];
+    const due: Array<{ event: SettlementEvent; captureKey: string; cap: SettlementRecord }> = [];
     let afterId: string | undefined;
     while (due.length < limit) {
       const page = await this.repo.listReleaseCandidates({ before: asOf, limit, ...(afterId === undefined ? {} : { afterId }) });
       if (page.length === 0) break;
       afterId = page[page.length - 1]!.id;
-      for (const cap of page) for (const event of dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf)) due.push({ event, captureKey: cap.captureKey });
+      for (const cap of page) for (const event of dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf)) due.push({ event, captureKey: cap.captureKey, cap });
     }
     if (due.length === 0) return [];
     const todo = due.slice(0, limit);
@@ -852,20 +854,29 @@ export class SettlementService {
     );
     const failed: Array<{ index: number; captureKey: string; eventType: string; code: string; message: string }> = [];
     const booked: string[] = [];
-    results.forEach((r, index) => {
-      const { event, captureKey } = todo[index]!;
-      if (r.status === "error") failed.push({ index, captureKey, eventType: event.type, code: r.error.code, message: r.error.message });
-      else booked.push(captureKey);
-    });
+    const overtaken = new Set<number>();
+    for (const [index, r] of results.entries()) {
+      const { event, captureKey, cap } = todo[index]!;
+      if (r.status !== "error") booked.push(captureKey);
+      // The gateway's own release (or a refund of the rest) booked since the chain was read: the
+      // release is no longer due, whatever refused it (nothing left to release, or the ledger's
+      // balance check when it was planned first), which is no refusal. Else kept and retried.
+      else if (!dueReleases(cap, await this.repo.listChain(captureKey), asOf).some((e) => e.type === event.type)) {
+        overtaken.add(index);
+        booked.push(captureKey);
+      } else failed.push({ index, captureKey, eventType: event.type, code: r.error.code, message: r.error.message });
+    }
     // A capture whose other release was refused keeps its record (and its count of attempts).
     const refusedKeys = new Set(failed.map((f) => f.captureKey));
     await this.repo.clearReleaseFailures(booked.filter((k) => !refusedKeys.has(k)));
-    if (failed.length === 0) return results;
+    const answered = results.filter((_, index) => !overtaken.has(index));
+    if (failed.length === 0) return answered;
     const attempts = await this.repo.recordReleaseFailures(failed, asOf);
     const refusedAt = new Map(failed.map((f) => [f.index, f.captureKey]));
-    return results.map((r, index): ReleaseResult => {
+    return results.flatMap((r, index): ReleaseResult[] => {
+      if (overtaken.has(index)) return [];
       const key = refusedAt.get(index);
-      return key === undefined ? r : { ...r, attempt: attempts.get(key) ?? 1 };
+      return [key === undefined ? r : { ...r, attempt: attempts.get(key) ?? 1 }];
     });
   }
 

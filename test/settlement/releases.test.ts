@@ -72,6 +72,34 @@ describe.each(kinds)("auto-releases on %s", (kind) => {
     expect(await types("ORD-old-1")).toEqual(["capture old-1", "release auto-release.old-1"]);
   });
 
+  it("takes a gateway's own release booked while the worker planned its release for no refusal: nothing recorded, nothing answered", async () => {
+    const cap = pop("race-1");
+    expect((await h.settlement.postEvent(cap)).status).toBe("created");
+    let raced = false;
+    // The gateway's release lands between the worker's read of the chain and its booking.
+    const racing = new Proxy(h.ledger, {
+      get(target, prop) {
+        if (prop === "postBatch") {
+          return async (txs: Parameters<Ledger["postBatch"]>[0]) => {
+            if (!raced && txs.some((t) => t.idempotencyKey.includes("auto-release~"))) {
+              raced = true;
+              expect((await h.settlement.postEvent(followUp("release", "race-1-rel", { occurredAt: new Date("2025-03-20T10:00:00Z") }, cap))).status).toBe("created");
+            }
+            return target.postBatch(txs);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop);
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const worker = new SettlementService({ ledger: racing, fx: h.fx, repository: h.repository });
+    const tick = await runMaintenanceTick({ ledger: h.ledger, settlement: worker }, AS_OF);
+    expect(raced).toBe(true);
+    expect([tick.released, tick.releaseErrors, tick.newReleaseErrors], JSON.stringify(tick.releaseErrorCodes)).toEqual([0, 0, 0]);
+    expect(await types("ORD-race-1")).toEqual(["capture race-1", "release race-1-rel"]);
+    expect(await h.sql.q(`SELECT capture_key FROM settlement_release_failures WHERE capture_key = $1`, "settlement:adyen:race-1")).toEqual([]);
+  });
+
   it("backs off releases the ledger keeps refusing, so 501 of them do not keep a due release of another gateway from being reached", async () => {
     // adyen's releases are refused (as a frozen account or a squatted id would have them), stripe's booked.
     const refusing = new Proxy(h.ledger, {
