@@ -11,6 +11,7 @@
  * itself (a reorg happening during the poll) is retried from (1).
  */
 import { getAddress, type Provider } from "ethers";
+import { failureCodes } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
 import { isAppError, type AppError } from "../../errors.js";
 import { startLoop, type Loop, type OutagePolicy } from "../../loop.js";
@@ -262,10 +263,20 @@ export class ChainIndexer {
           await l.fn(l.pending[0]!);
           l.pending.shift();
         } catch (err) {
-          this.log.error(
-            { err, pendingChanges: l.pending.length, chainId: this.chainId.toString() },
-            "indexer listener failed; its changes are re-delivered, in order, after the next poll",
-          );
+          // The database away (a lost connection, a failover) is an outage, said by its code as the
+          // workers' loops say it, not an error with a stack: the listener catches up once it is back.
+          const failure = failureCodes(err);
+          if (failure.transient) {
+            this.log.warn(
+              { ...failure, pendingChanges: l.pending.length, chainId: this.chainId.toString() },
+              "indexer listener could not write (the database fails transiently); its changes are re-delivered, in order, after the next poll",
+            );
+          } else {
+            this.log.error(
+              { err, pendingChanges: l.pending.length, chainId: this.chainId.toString() },
+              "indexer listener failed; its changes are re-delivered, in order, after the next poll",
+            );
+          }
           break;
         }
       }

@@ -253,14 +253,15 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
   it("runs listeners after the commit, and re-delivers a change to a listener that threw, in order, on the next poll", async () => {
     const log = memoryLog();
     const idx = indexerFor(s, db, { log });
-    let fail = true;
+    // First the database away (a terminated connection: an outage, said at warn by its code), then a real failure.
+    let failWith: Error | null = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
     const calls: Array<{ names: string[]; visible: number }> = [];
     idx.onChange(async (c) => {
       if (c.changed[0]?.name !== "RoleRevoked") return;
       // The events are already committed: a fresh read sees them.
       const visible = (await idx.events({ txHash: c.changed[0].txHash })).length;
       calls.push({ names: c.changed.map((e) => e.name), visible });
-      if (fail) throw new Error("listener down");
+      if (failWith !== null) throw failWith;
     });
     // The anchorer was frozen above (role revoked): give it the role back, so revoking it emits.
     await mined(s.c.anchor.connect(s.deployer).grantRole(await s.c.anchor.ANCHOR_ROLE(), s.anchorer.address));
@@ -273,17 +274,22 @@ describe.each(kinds)("ChainIndexer on %s", { timeout: 60_000 }, (kind) => {
     const change = await idx.poll();
     expect(change.changed.map((e) => e.name)).toEqual(["RoleRevoked"]);
     expect(calls).toEqual([{ names: ["RoleRevoked"], visible: 1 }]);
-    expect(log.lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringContaining("listener failed") as string]);
-    fail = false;
-    await mineEmpty(s, 1);
+    expect(log.lines.map((l) => [l.level, l.msg])).toEqual([["warn", expect.stringContaining("listener could not write (the database fails transiently)") as string]]);
+    expect(log.lines[0]!.obj).toMatchObject({ code: "ENT_DB_UNAVAILABLE", transient: true, sqlState: "57P01", pendingChanges: 1 });
+    failWith = new Error("listener down");
     await idx.poll(); // nothing new on chain: the failed change comes again
+    expect(log.lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringContaining("listener failed") as string]);
+    failWith = null;
+    await mineEmpty(s, 1);
+    await idx.poll();
     expect(calls).toEqual([
+      { names: ["RoleRevoked"], visible: 1 },
       { names: ["RoleRevoked"], visible: 1 },
       { names: ["RoleRevoked"], visible: 1 },
     ]);
     expect(steady.map((c) => c.changed.map((e) => e.name))).toEqual([["RoleRevoked"]]);
     await idx.poll();
-    expect(calls).toHaveLength(2);
+    expect(calls).toHaveLength(3);
   });
 
   it("keeps a log two indexed deployments share in both indexes (a sweep from a retired vault to its successor)", async () => {
