@@ -27,6 +27,10 @@ export const PayoutErrors = {
   bankAccountNotFound: defineError("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND", 404, "Bank account not set"),
   /** The account set again is the one the bank returned a payout from, without `confirmReturnedAccount`: the hold stays. */
   bankAccountHeld: defineError("ENT_PAYOUT_BANK_ACCOUNT_HELD", 409, "Bank account held after a return"),
+  /** The account (the same IBAN or account number at the same bank) is on file for another seller: one account, one seller. */
+  bankAccountInUse: defineError("ENT_PAYOUT_BANK_ACCOUNT_IN_USE", 409, "Bank account is another seller's"),
+  /** The holder's name is not the seller's registered name (close_match or no_match) and `confirmHolderName` was not given. */
+  bankHolderNameMismatch: defineError("ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH", 409, "Account holder's name does not match the seller's"),
   /** A bank notification that is not a camt.054 (.001.02 to .001.13), or malformed. */
   bankStatementInvalid: defineError("ENT_PAYOUT_BANK_STATEMENT_INVALID", 422, "Bank notification refused"),
   /** A camt.054 for another account than the platform's debtor account (BANK_ACCOUNT_*), or in another currency: nothing of it is applied. */

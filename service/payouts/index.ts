@@ -8,5 +8,6 @@ export * from "./types.js";
 export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, RESOLUTION_ACTIONS, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput, type InboxResult } from "./bank/rail.js";
 export { BANK_EXCEPTION_CODES, type BankExceptionCode } from "./bank/matching.js";
 export type { BankException, BankExceptionEntry } from "./bank/exceptions.js";
-export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./bank/store.js";
+export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus, type HolderNameCheck } from "./bank/store.js";
+export { HOLDER_NAME_RESULTS, holderNameMatch, type HolderNameResult } from "./bank/holder-name.js";
 export { BankMessageError, pain001, readBankMessage, readCamt054, type BankAccountRef, type BankBalance, type BankEntry, type BankMessage, type BankReport } from "./bank/iso20022.js";

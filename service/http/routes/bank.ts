@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
-import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, PayoutErrors, RESOLUTION_ACTIONS, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
+import { BANK_EXCEPTION_CODES, BANK_PAYOUT_STATUSES, HOLDER_NAME_RESULTS, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, PayoutErrors, RESOLUTION_ACTIONS, type BankAccount, type BankException, type BankFile, type BankPayout, type BankRail } from "../../payouts/index.js";
 import { TAGS } from "../plugins/docs.js";
 import { bearer, Identifier, Int8Id, LimitQuery, problems } from "../schemas/common.js";
 import { SettlesView, settlesView } from "./payouts.js";
@@ -23,13 +23,17 @@ const SellerParams = Type.Object({ id: Identifier });
 const Id = Int8Id("^[0-9]{1,19}$", "Bank payout id, decimal");
 
 const AccountFields = {
-  holderName: Type.String({ minLength: 1, maxLength: 140, description: "The account holder's name, as the bank knows it" }),
+  holderName: Type.String({ minLength: 1, maxLength: 140, description: "The account holder's name, as the bank knows it: checked against the seller's registered name (`holderNameCheck`)" }),
   iban: Nullable(Type.String({ maxLength: 42, description: "IBAN (spaces allowed; check digits verified). Give this or `accountNumber`" })),
   accountNumber: Nullable(Type.String({ maxLength: 34, description: "Domestic account number where there is no IBAN (e.g. a mainland China account): 4 to 34 letters and digits, single hyphens between them, not all zeros" })),
-  bic: Nullable(Type.String({ maxLength: 11, description: "Beneficiary bank's BIC (8 or 11 characters)" })),
+  bic: Nullable(Type.String({ maxLength: 11, description: "Beneficiary bank's BIC (8 or 11 characters); its country code (characters 5-6) must be `country`, or the country whose IBANs `country` uses (FR for GF, GP, MQ, RE, YT, BL, MF, PM, NC, PF, TF, WF; GB for JE, GG, IM; FI for AX), or FR for MC, GB for IE: else 400 naming `bic`" })),
   clearingSystem: Nullable(Type.String({ maxLength: 5, description: "Clearing system code, e.g. `CNAPS` (with `clearingMember`)" })),
   clearingMember: Nullable(Type.String({ maxLength: 35, description: "The bank's member id in that system, e.g. a 12-digit CNAPS code" })),
-  country: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the account (an assigned code: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`)" }),
+  country: Type.String({
+    pattern: "^[A-Z]{2}$",
+    description:
+      "ISO 3166 alpha-2 country of the account (an assigned code: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`). With an `iban`, its first two letters, or a territory whose accounts carry that country's IBANs (an FR IBAN is an account in FR or GF, GP, MQ, RE, YT, BL, MF, PM, NC, PF, TF, WF; a GB IBAN in GB or JE, GG, IM; an FI IBAN in FI or AX): else 400 naming `country`",
+  }),
 };
 const AccountBody = Type.Object(
   {
@@ -46,6 +50,12 @@ const AccountBody = Type.Object(
           "`true`: the account the bank returned a payout from (the `hold` of GET, or an account the seller had before whose last payout was returned) was checked with the seller and may be paid again. Without it, setting that same account again (the same IBAN or account number at the same bank, however written, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
       }),
     ),
+    confirmHolderName: Type.Optional(
+      Type.Boolean({
+        description:
+          "`true`: the holder's name was checked to be this seller's account although it is not the seller's registered name (a `close_match` or `no_match`). Without it such a name is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName`, the seller's name and the result; stored as `holderNameCheck.confirmed`",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -54,6 +64,19 @@ export const BankAccountView = Type.Object({
   ...AccountFields,
   setAt: Type.String({ format: "date-time" }),
   setBy: Type.String(),
+  holderNameCheck: Nullable(
+    Type.Object(
+      {
+        result: Type.String({ enum: [...HOLDER_NAME_RESULTS], description: "The holder's name against the seller's registered name, as Verification of Payee compares them (README, the bank rail)" }),
+        sellerName: Type.String({ description: "The seller's registered name it was compared with, when the account was set" }),
+        confirmed: Type.Boolean({ description: "A close_match or no_match the admin confirmed with `confirmHolderName`; false for a match" }),
+      },
+      { description: "Null: the account was set before the check existed, until it is set again" },
+    ),
+  ),
+  sharedWith: Type.Array(Type.String(), {
+    description: "Other sellers whose account on file is this same account (the same IBAN or account number at the same bank): only rows set before one account was one seller's can share; a new write of it is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE. Set another account on all but one of them",
+  }),
   hold: Nullable(
     Type.Object(
       { payoutId: Type.String(), endToEndId: Type.String(), reason: Nullable(Type.String()) },
@@ -214,8 +237,8 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-function accountView(a: BankAccount, hold: { payoutId: bigint; endToEndId: string; reason: string | null } | null = null): Static<typeof BankAccountView> {
-  return { ...a, setAt: a.setAt.toISOString(), hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
+function accountView(a: BankAccount, hold: { payoutId: bigint; endToEndId: string; reason: string | null } | null, sharedWith: string[]): Static<typeof BankAccountView> {
+  return { ...a, setAt: a.setAt.toISOString(), sharedWith, hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
 }
 
 function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
@@ -283,7 +306,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Put a seller on the bank rail",
       description:
-        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays).",
+        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays). One account, one seller: an account on file for another seller (the same account, as for the hold) is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE naming the field (`iban` or `accountNumber`) and the other seller (`details.sellerId`); two sellers given it at once cannot both have it. `country` must be the IBAN's and the BIC's country (or a territory using them): else 400 naming `country` or `bic`. The holder's name is compared with the seller's registered name (`match`, `close_match`, `no_match`, rule in the README's bank rail section); anything but a `match` without `confirmHolderName: true` is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName` (`details`: `holderName`, `sellerName`, `result`); the result is stored (`holderNameCheck`).",
       security: bearer,
       params: SellerParams,
       body: AccountBody,
@@ -291,10 +314,13 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
-    const { confirmReturnedAccount, ...account } = request.body as Static<typeof AccountBody>;
+    const { confirmReturnedAccount, confirmHolderName, ...account } = request.body as Static<typeof AccountBody>;
     const bank = rail();
-    const set = await bank.setAccount(id, account, actorOf(request.principal), confirmReturnedAccount === undefined ? {} : { confirmReturnedAccount });
-    return accountView(set, await bank.accountHold(id));
+    const set = await bank.setAccount(id, account, actorOf(request.principal), {
+      ...(confirmReturnedAccount === undefined ? {} : { confirmReturnedAccount }),
+      ...(confirmHolderName === undefined ? {} : { confirmHolderName }),
+    });
+    return accountView(set, await bank.accountHold(id), await bank.accountSharedWith(id));
   });
 
   app.get("/v1/sellers/:id/bank-account", {
@@ -302,7 +328,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
     schema: { tags: [TAG], summary: "Get a seller's bank account", security: bearer, params: SellerParams, response: { 200: BankAccountView, ...problems(400, 401, 403, 404, 429, 503) } },
   }, async (request) => {
     const { id } = request.params as Static<typeof SellerParams>;
-    return accountView(await rail().account(id), await rail().accountHold(id));
+    return accountView(await rail().account(id), await rail().accountHold(id), await rail().accountSharedWith(id));
   });
 
   app.delete("/v1/sellers/:id/bank-account", {

@@ -66,12 +66,13 @@ import type { PayoutLog } from "../types.js";
 import { sameBankAccount } from "./account-identity.js";
 import { BankAccounts, bankLedgerKeys, cashRequest, partialRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
 import { bookedValue, type Position } from "../realised-fx.js";
-import { isCountry } from "./countries.js";
+import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./countries.js";
+import { holderNameMatch } from "./holder-name.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
-import { BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
+import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 
 export interface BankRailOptions {
@@ -90,8 +91,12 @@ export interface BankRailOptions {
   leaseMs?: number;
   now?: () => Date;
   log?: PayoutLog;
-  /** Tests: called at each step of a run (after a payout is recorded, before the file), to pause or stop it there. */
-  hooks?: { at?(step: "planned" | "filing", context: { payoutId?: bigint }): void | Promise<void> };
+  /**
+   * Tests: called at each step of a run (after a payout is recorded, before the file), to pause or
+   * stop it there; and `account`: inside the transaction that sets a seller's account, once it is
+   * found to be no other seller's, before it is written.
+   */
+  hooks?: { at?(step: "planned" | "filing" | "account", context: { payoutId?: bigint; sellerId?: string }): void | Promise<void> };
 }
 
 export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "no_account", "below_minimum", "reserve_refused"] as const;
@@ -229,6 +234,15 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   if (bic === null && clearingMember === null) fields.push({ field: "bic", message: "give the beneficiary bank: bic, or clearingSystem and clearingMember" });
   const country = opt("country");
   if (country === null || !isCountry(country)) fields.push({ field: "country", message: "an assigned ISO 3166 alpha-2 code, e.g. CN" });
+  else {
+    // The account's country is the one its IBAN and its bank's BIC name (or a territory using them).
+    if (iban !== null && IBAN.test(iban) && !ibanFitsCountry(iban.slice(0, 2), country)) {
+      fields.push({ field: "country", message: `${country} is not the IBAN's country: an IBAN starting ${iban.slice(0, 2)} is an account in ${ibanCountries(iban.slice(0, 2)).join(", ")}` });
+    }
+    if (bic !== null && BIC.test(bic) && !bicFitsCountry(bic.slice(4, 6), country)) {
+      fields.push({ field: "bic", message: `${bic} is a bank in ${bic.slice(4, 6)} (BIC characters 5-6), not in the account's country ${country}` });
+    }
+  }
   if (fields.length > 0) throw PayoutErrors.invalid(`bank account: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, { fields });
   return { holderName: holderName!.trim(), iban, accountNumber, bic, clearingSystem, clearingMember, country: country! };
 }
@@ -264,18 +278,35 @@ export class BankRail {
   }
 
   /**
-   * Sets the seller's account. The account the bank returned a payout from since it was set (the
-   * hold) is not lifted by setting it again: the same account (`sameBankAccount`: however its
-   * number and bank are written), without `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD
-   * naming the returned payout; another account, or the same one confirmed as checked, is set and
-   * lifts it. The details on file given again, exactly, unconfirmed change nothing (not even `setAt`,
-   * which the hold is measured from); the same account written otherwise is stored as given.
+   * Sets the seller's account. An account on file for another seller (`sameBankAccount`: the same
+   * IBAN or account number at the same bank, however written) is ENT_PAYOUT_BANK_ACCOUNT_IN_USE
+   * naming that seller: one account is one seller's (checked under a lock per account number, so two
+   * sellers given it at once cannot both have it). The account the bank returned a payout from since
+   * it was set (the hold) is not lifted by setting it again: the same account, without
+   * `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout; another
+   * account, or the same one confirmed as checked, is set and lifts it. The holder's name is checked
+   * against the seller's registered name (holder-name.ts): a close_match or no_match without
+   * `confirmHolderName` is ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH; the result, and whether it was
+   * confirmed, is stored with the account. The details on file given again, exactly, unconfirmed,
+   * with the same check, change nothing (not even `setAt`, which the hold is measured from); the same
+   * account written otherwise is stored as given.
    */
-  async setAccount(sellerId: string, input: BankAccountInput, setBy: string, options: { confirmReturnedAccount?: boolean } = {}): Promise<BankAccount> {
-    await this.#seller(sellerId);
+  async setAccount(sellerId: string, input: BankAccountInput, setBy: string, options: { confirmReturnedAccount?: boolean; confirmHolderName?: boolean } = {}): Promise<BankAccount> {
+    const seller = await this.#seller(sellerId);
     const account = validateBankAccount(input);
     const confirmed = options.confirmReturnedAccount === true;
-    const set = await this.#store.setAccount({ sellerId, ...account, setBy }, (current, hold) => {
+    const result = holderNameMatch(account.holderName, seller.name);
+    const holderNameCheck = { result, sellerName: seller.name, confirmed: result !== "match" && options.confirmHolderName === true };
+    const set = await this.#store.setAccount({ sellerId, ...account, setBy, holderNameCheck }, async (others, current, hold) => {
+      const other = others[0];
+      if (other !== undefined) {
+        const field = account.iban !== null ? "iban" : "accountNumber";
+        throw PayoutErrors.bankAccountInUse(
+          `this account (${field} ${account.iban ?? account.accountNumber} at the same bank) is on file for seller ${other.sellerId}: one bank account is paid to one seller only; give this seller's own account, or take it off seller ${other.sellerId} first`,
+          { fields: [{ field, message: `the account of seller ${other.sellerId}` }], details: { field, sellerId: other.sellerId, sellerIds: others.map((o) => o.sellerId) } },
+        );
+      }
+      await this.#o.hooks?.at?.("account", { sellerId });
       if (hold !== null && !confirmed && sameBankAccount(account, hold.account)) {
         const why = hold.reason === null ? "" : ` (${hold.reason})`;
         throw PayoutErrors.bankAccountHeld(
@@ -283,10 +314,25 @@ export class BankRail {
           { fields: [{ field: "confirmReturnedAccount", message: `required to pay again the account payout ${hold.endToEndId} was returned from` }], details: { hold: { payoutId: hold.payoutId.toString(), endToEndId: hold.endToEndId, reason: hold.reason } } },
         );
       }
-      return current !== null && !confirmed && sameDetails(account, current) ? "keep" : "write";
+      if (result !== "match" && options.confirmHolderName !== true) {
+        const what = result === "close_match" ? "is close to, not the same as," : "does not match";
+        throw PayoutErrors.bankHolderNameMismatch(
+          `the holder's name ${JSON.stringify(account.holderName)} ${what} the seller's registered name ${JSON.stringify(seller.name)} (${result}): once the account is checked to be the seller's, send it again with "confirmHolderName": true, or correct the name`,
+          { fields: [{ field: "holderName", message: `${result} with the seller's registered name ${JSON.stringify(seller.name)}` }], details: { holderName: account.holderName, sellerName: seller.name, result } },
+        );
+      }
+      const sameCheck = (c: BankAccount["holderNameCheck"]) => c !== null && c.result === holderNameCheck.result && c.sellerName === holderNameCheck.sellerName && c.confirmed === holderNameCheck.confirmed;
+      return current !== null && !confirmed && sameDetails(account, current) && sameCheck(current.holderNameCheck) ? "keep" : "write";
     });
     if (confirmed) this.#o.log?.info({ sellerId, setBy }, "bank account set with confirmReturnedAccount: a hold after a return, if any, is lifted");
+    if (set.holderNameCheck?.confirmed === true) this.#o.log?.info({ sellerId, setBy, result }, "bank account set with confirmHolderName: the holder's name is not the seller's registered name");
     return set;
+  }
+
+  /** The sellers other than this one whose account on file is the same account: rows from before one account was one seller's. */
+  async accountSharedWith(sellerId: string): Promise<string[]> {
+    const a = await this.#store.account(sellerId);
+    return a === null ? [] : (await this.#store.accountsSharing(sellerId, a)).map((x) => x.sellerId);
   }
 
   async account(sellerId: string): Promise<BankAccount> {
@@ -373,7 +419,7 @@ export class BankRail {
         skipped.push({ sellerId: s.id, reason: "below_minimum", detail: `${available} < ${this.#o.minAmount} ${s.payoutCurrency}` });
         continue;
       }
-      const { setAt: _a, setBy: _b, sellerId: _c, ...account } = a;
+      const account = accountRef(a);
       const p = await store.insertPlanned(
         { sellerId: s.id, currency: s.payoutCurrency, amount: available, account, createdBy: by, tag },
         (id, endToEndId) => requestToJson(reserveRequest({ id, sellerId: s.id, currency: s.payoutCurrency, amount: available, endToEndId })),

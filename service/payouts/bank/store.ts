@@ -1,20 +1,38 @@
 /**
  * The bank rail's tables (`payout_bank_accounts`, `bank_payouts`, `bank_payout_files`, migration
  * 20261206090000_bank_rail; `returned` and `bank_rail_installation`: 20261215140000_bank_returns_and_ids;
- * `partially_paid` and `cancelled`: 20261219143700_bank_payout_partial_cancel),
+ * `partially_paid` and `cancelled`: 20261219143700_bank_payout_partial_cancel; the holder's name check:
+ * 20261220110000_bank_account_holder_check),
  * through the raw SQL runner. State changes are compare-and-set on the
  * status, so two processes confirming the same payout cannot both win.
  */
 import { randomBytes } from "node:crypto";
 import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
-import { sameBankAccount } from "./account-identity.js";
+import { accountNumberKey, sameBankAccount } from "./account-identity.js";
+import type { HolderNameResult } from "./holder-name.js";
 import type { BankAccountRef } from "./iso20022.js";
+
+/** The holder's name as checked against the seller's registered name when the account was set (holder-name.ts). */
+export interface HolderNameCheck {
+  result: HolderNameResult;
+  /** The seller's registered name it was compared with. */
+  sellerName: string;
+  /** A close_match or no_match the admin confirmed (`confirmHolderName`); false for a match. */
+  confirmed: boolean;
+}
 
 export interface BankAccount extends BankAccountRef {
   sellerId: string;
   setAt: Date;
   setBy: string;
+  /** Null: set before the check existed (migration 20261220110000), until it is set again. */
+  holderNameCheck: HolderNameCheck | null;
+}
+
+/** The account's own fields (what a pain.001 sends), without who set it, when, or its check. */
+export function accountRef(a: BankAccountRef): BankAccountRef {
+  return { holderName: a.holderName, iban: a.iban, accountNumber: a.accountNumber, bic: a.bic, clearingSystem: a.clearingSystem, clearingMember: a.clearingMember, country: a.country };
 }
 
 /** The payout the bank returned from the seller's account since it was set: runs skip the seller until it is set again. */
@@ -87,8 +105,20 @@ function refOf(r: Row): BankAccountRef {
 }
 
 function accountOf(r: Row): BankAccount {
-  return { sellerId: r["seller_id"] as string, ...refOf(r), setAt: r["set_at"] as Date, setBy: r["set_by"] as string };
+  const check = str(r["holder_name_check"]) as HolderNameResult | null;
+  const sellerName = str(r["holder_name_checked_against"]);
+  return {
+    sellerId: r["seller_id"] as string,
+    ...refOf(r),
+    setAt: r["set_at"] as Date,
+    setBy: r["set_by"] as string,
+    holderNameCheck: check === null || sellerName === null ? null : { result: check, sellerName, confirmed: r["holder_name_confirmed"] === true },
+  };
 }
+
+/** The same IBAN or account number, as the SQL narrows it (`accountNumberKey`; stored numbers hold no other separators). */
+const NUMBER_KEY_SQL = `upper(regexp_replace(COALESCE(iban, account_number), '[[:space:].-]', '', 'g'))`;
+const numberKey = (a: BankAccountRef): string => accountNumberKey(a.iban ?? a.accountNumber ?? "");
 
 function payoutOf(r: Row): BankPayout {
   return {
@@ -166,30 +196,49 @@ export class BankStore {
   }
 
   /**
-   * Sets the seller's account in one transaction with its row locked: `decide` sees the account on
-   * file and its hold (as of now) and says whether to write it (`set_at` moves, which lifts the
-   * hold) or keep the one on file untouched; it may throw instead.
+   * The accounts on file for other sellers that are this account (`sameBankAccount`): one account is
+   * one seller's, so a write finding any is refused; rows stored before that rule may share one.
    */
-  async setAccount(a: Omit<BankAccount, "setAt">, decide: (current: BankAccount | null, hold: BankAccountHold | null) => "write" | "keep"): Promise<BankAccount> {
+  async accountsSharing(sellerId: string, a: BankAccountRef, sql: SqlRunner = this.sql): Promise<BankAccount[]> {
+    const rows = await sql.q(`SELECT * FROM payout_bank_accounts WHERE seller_id <> $1 AND ${NUMBER_KEY_SQL} = $2 ORDER BY seller_id`, sellerId, numberKey(a));
+    return rows.map(accountOf).filter((x) => sameBankAccount(a, x));
+  }
+
+  /**
+   * Sets the seller's account in one transaction: first a transaction-scoped advisory lock on the
+   * account's number (`accountNumberKey`), so two sellers given the same account at once are
+   * serialised and the second sees the first's row; then the seller's row locked. `decide` sees the
+   * accounts other sellers have that are this one, the account on file and its hold (as of now) and
+   * says whether to write it (`set_at` moves, which lifts the hold) or keep the one on file
+   * untouched; it may throw instead.
+   */
+  async setAccount(
+    a: Omit<BankAccount, "setAt">,
+    decide: (others: BankAccount[], current: BankAccount | null, hold: BankAccountHold | null) => "write" | "keep" | Promise<"write" | "keep">,
+  ): Promise<BankAccount> {
     return this.sql.transaction(async (tx) => {
+      await tx.q(`SELECT pg_advisory_xact_lock(hashtextextended('payout_bank_accounts:' || $1::text, 0))`, numberKey(a));
+      const others = await this.accountsSharing(a.sellerId, a, tx);
       const [cur] = await tx.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1 FOR UPDATE`, a.sellerId);
       const current = cur ? accountOf(cur) : null;
       // The account being set: its last payout, if the bank returned it, unless it is the account on
       // file, set (or confirmed) after that return.
       const last = await BankStore.#lastReturnedTo(tx, a.sellerId, a);
       const hold = last === null || (current !== null && sameBankAccount(a, current) && current.setAt > last.at) ? null : last.hold;
-      if (decide(current, hold) === "keep" && current !== null) return current;
+      if ((await decide(others, current, hold)) === "keep" && current !== null) return current;
       return BankStore.#writeAccount(tx, a);
     });
   }
 
   static async #writeAccount(sql: SqlRunner, a: Omit<BankAccount, "setAt">): Promise<BankAccount> {
     const [r] = await sql.q(
-      `INSERT INTO payout_bank_accounts (seller_id, holder_name, iban, account_number, bic, clearing_system, clearing_member, country, set_at, set_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
+      `INSERT INTO payout_bank_accounts (seller_id, holder_name, iban, account_number, bic, clearing_system, clearing_member, country, set_at, set_by,
+                                         holder_name_check, holder_name_checked_against, holder_name_confirmed)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, $10, $11, $12)
        ON CONFLICT (seller_id) DO UPDATE SET holder_name = EXCLUDED.holder_name, iban = EXCLUDED.iban, account_number = EXCLUDED.account_number,
          bic = EXCLUDED.bic, clearing_system = EXCLUDED.clearing_system, clearing_member = EXCLUDED.clearing_member, country = EXCLUDED.country,
-         set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by
+         set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by, holder_name_check = EXCLUDED.holder_name_check,
+         holder_name_checked_against = EXCLUDED.holder_name_checked_against, holder_name_confirmed = EXCLUDED.holder_name_confirmed
        RETURNING *`,
       a.sellerId,
       a.holderName,
@@ -200,6 +249,9 @@ export class BankStore {
       a.clearingMember,
       a.country,
       a.setBy,
+      a.holderNameCheck?.result ?? null,
+      a.holderNameCheck?.sellerName ?? null,
+      a.holderNameCheck?.confirmed ?? false,
     );
     return accountOf(r!);
   }
