@@ -9,12 +9,12 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type EffectiveTransaction, type JournalExportLine, type JournalTransaction, type Ledger, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
+import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type EffectiveTransaction, type JournalExportLine, type JournalTransaction, type Ledger, type MetadataMovements, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "movementsByMetadata" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -22,6 +22,8 @@ const VERIFY_PAGE = 500;
 const EXPORT_PAGE = 1_000;
 /** Postings one account statement lists at most. */
 const STATEMENT_LINES = 10_000;
+/** Account and group rows one movementsByMetadata read answers at most. */
+const MOVEMENT_ROWS = 10_000;
 
 /** Rows as statement lines: each posted or commit leg changes the balance (signed in the normal direction); pending and void legs list with 0. */
 function statementLines(rows: readonly store.StatementRow[], normalBalance: "debit" | "credit", opening: bigint): AccountStatement["lines"] {
@@ -217,22 +219,43 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       if (period.from !== undefined && period.from.getTime() > period.to.getTime()) {
         throw Errors.validation("from must not be after to", { fields: [{ field: "from", message: "must not be after to" }] });
       }
-      const rows = await store.trialBalance(sql, period.from ?? null, period.to);
-      const byCurrency = new Map<string, { debits: bigint; credits: bigint }>();
-      const accounts = rows.map((r) => {
-        const [od, oc, d, c] = [BigInt(r.opening_debits), BigInt(r.opening_credits), BigInt(r.debits), BigInt(r.credits)];
-        const signed = (debits: bigint, credits: bigint) => (r.normal_balance === "debit" ? debits - credits : credits - debits);
-        const t = byCurrency.get(r.currency) ?? { debits: 0n, credits: 0n };
-        t.debits += d;
-        t.credits += c;
-        byCurrency.set(r.currency, t);
-        return { account: r.code, currency: r.currency, normalBalance: r.normal_balance, opening: signed(od, oc), debits: d, credits: c, closing: signed(od + d, oc + c) };
-      });
+      return trialBalanceOf(period, await store.trialBalance(sql, period.from ?? null, period.to));
+    },
+
+    async movementsByMetadata(select: { codePrefixes: readonly string[] }, period: { from: Date; to: Date }, groupBy: readonly (readonly string[])[]): Promise<MetadataMovements> {
+      if (period.from.getTime() >= period.to.getTime()) throw Errors.validation("from must be before to", { fields: [{ field: "to", message: "must be after from" }] });
+      if (select.codePrefixes.length === 0) throw new Error("movementsByMetadata needs at least one account code prefix");
+      // One snapshot: the grouped rows and the trial balance they must add up to see the same journal.
+      const [accounts, rows, tb] = await sql.transaction(async (tx) => {
+        const found = await store.accountsByCodePrefix(tx, select.codePrefixes);
+        const ids = found.map((a) => a.id);
+        if (ids.length === 0) return [found, [], []] as const;
+        return [found, await store.movementsByMetadata(tx, ids, period.from, period.to, groupBy, MOVEMENT_ROWS + 1), await store.periodTotals(tx, ids, period.from, period.to)] as const;
+      }, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      if (rows.length > MOVEMENT_ROWS) {
+        throw Errors.validation(`the period holds more than ${MOVEMENT_ROWS} account and group rows: ask for a shorter one`, {
+          fields: [{ field: "to", message: `at most ${MOVEMENT_ROWS} account and group rows per period` }],
+        });
+      }
+      const byId = new Map(accounts.map((a) => [a.id, a]));
       return {
-        from: period.from ?? null,
+        from: period.from,
         to: period.to,
-        accounts,
-        currencies: [...byCurrency].map(([currency, t]) => ({ currency, ...t, balanced: t.debits === t.credits })),
+        rows: rows.map((r) => {
+          const a = byId.get(r.account_id)!;
+          return {
+            account: a.code,
+            currency: a.currency,
+            normalBalance: a.normal_balance,
+            groups: groupBy.map((_, i) => ({ key: r[`k${i}`] ?? null, value: r[`v${i}`] ?? null })),
+            debits: BigInt(r.debits),
+            credits: BigInt(r.credits),
+          };
+        }),
+        trialBalance: tb.map((r) => {
+          const a = byId.get(r.account_id)!;
+          return { account: a.code, currency: a.currency, normalBalance: a.normal_balance, debits: BigInt(r.debits), credits: BigInt(r.credits) };
+        }),
       };
     },
 
@@ -330,4 +353,24 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       ...(headOk ? {} : { firstBreak: { sequence: expectedId, transactionId: "head", expectedHash: previous, storedHash: head.hash } }),
     };
   }
+}
+
+/** A trial balance from its rows: signed in each account's normal direction, per currency the period's debits and credits. */
+function trialBalanceOf(period: { from?: Date; to: Date }, rows: readonly store.TrialBalanceRow[]): TrialBalance {
+  const byCurrency = new Map<string, { debits: bigint; credits: bigint }>();
+  const accounts = rows.map((r) => {
+    const [od, oc, d, c] = [BigInt(r.opening_debits), BigInt(r.opening_credits), BigInt(r.debits), BigInt(r.credits)];
+    const signed = (debits: bigint, credits: bigint) => (r.normal_balance === "debit" ? debits - credits : credits - debits);
+    const t = byCurrency.get(r.currency) ?? { debits: 0n, credits: 0n };
+    t.debits += d;
+    t.credits += c;
+    byCurrency.set(r.currency, t);
+    return { account: r.code, currency: r.currency, normalBalance: r.normal_balance, opening: signed(od, oc), debits: d, credits: c, closing: signed(od + d, oc + c) };
+  });
+  return {
+    from: period.from ?? null,
+    to: period.to,
+    accounts,
+    currencies: [...byCurrency].map(([currency, t]) => ({ currency, ...t, balanced: t.debits === t.credits })),
+  };
 }

@@ -750,6 +750,82 @@ export function trialBalance(sql: SqlRunner, from: Date | null, to: Date): Promi
   );
 }
 
+/**
+ * The trial balance's period columns for the accounts `accountIds`: posted debits and credits
+ * (posted and commit legs) of the transactions effective in [from, to), per account, by the same
+ * rules as trialBalance, without the opening balances (which would read the accounts' whole
+ * history). Accounts that did not move are left out.
+ */
+export function periodTotals(sql: SqlRunner, accountIds: readonly bigint[], from: Date, to: Date): Promise<Array<{ account_id: bigint; debits: string; credits: string }>> {
+  return sql.q(
+    `SELECT p."account_id",
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit'), 0)::text AS debits,
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit'), 0)::text AS credits
+       FROM "ledger_postings" p
+       JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."phase" IN ('posted', 'commit') AND t."effective_at" >= $2 AND t."effective_at" < $3 AND p."account_id" = ANY($1::bigint[])
+      GROUP BY p."account_id"
+      ORDER BY p."account_id"`,
+    accountIds,
+    from,
+    to,
+  );
+}
+
+/** The accounts whose code starts with one of `prefixes` (every currency), in (currency, code) order. */
+export function accountsByCodePrefix(sql: SqlRunner, prefixes: readonly string[]): Promise<Array<{ id: bigint; code: string; currency: string; normal_balance: Direction }>> {
+  return sql.q(
+    `SELECT "id", "code", "currency", "normal_balance" FROM "ledger_accounts"
+      WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS x(prefix) WHERE starts_with("code", x.prefix))
+      ORDER BY "currency", "code"`,
+    prefixes,
+  );
+}
+
+export interface MovementRow {
+  account_id: bigint;
+  /** Per group of keys i: `k<i>` the first key the transaction's metadata holds with a value that is not empty, `v<i>` that value; null both when none. */
+  [column: `k${number}` | `v${number}`]: string | null;
+  debits: string;
+  credits: string;
+}
+
+/**
+ * Posted debits and credits (posted and commit legs, as the trial balance counts them) of the
+ * transactions effective in [from, to) on the accounts `accountIds`, per account and per group of
+ * metadata keys (`groupBy`: for each, the first key of the list the transaction holds). No index on
+ * the effective instant is kept (the write path's sake): PostgreSQL reads the period's transactions
+ * and their postings through ledger_postings_transaction_id_idx, or these accounts' postings through
+ * ledger_postings_account_booked_idx (its leading account_id), whichever is fewer; never all postings
+ * before `to` as the trial balance's openings do. At most `limit` rows.
+ */
+export function movementsByMetadata(sql: SqlRunner, accountIds: readonly bigint[], from: Date, to: Date, groupBy: readonly (readonly string[])[], limit: number): Promise<MovementRow[]> {
+  const params: unknown[] = [accountIds, from, to];
+  const columns: string[] = [];
+  groupBy.forEach((keys, i) => {
+    const whens = keys.map((k) => {
+      params.push(k);
+      return `WHEN nullif(t."metadata" ->> $${params.length}::text, '') IS NOT NULL THEN $${params.length}::text`;
+    });
+    const key = keys.length === 0 ? "NULL::text" : `CASE ${whens.join(" ")} END`;
+    columns.push(`${key} AS k${i}`, `t."metadata" ->> (${key}) AS v${i}`);
+  });
+  params.push(limit);
+  const grouped = columns.map((_, i) => String(i + 2));
+  return sql.q<MovementRow[]>(
+    `SELECT p."account_id", ${[...columns, ""].join(", ")}
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'debit'), 0)::text AS debits,
+            coalesce(sum(p."amount") FILTER (WHERE p."direction" = 'credit'), 0)::text AS credits
+       FROM "ledger_postings" p
+       JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."account_id" = ANY($1::bigint[]) AND p."phase" IN ('posted', 'commit')
+        AND t."effective_at" >= $2 AND t."effective_at" < $3
+      GROUP BY ${["1", ...grouped].join(", ")}
+      ORDER BY ${["1", ...grouped].join(", ")} LIMIT $${params.length}`,
+    ...params,
+  );
+}
+
 export interface ExportRow {
   sequence: bigint;
   effective_at: Date;

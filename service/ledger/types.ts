@@ -158,6 +158,20 @@ export interface TrialBalance {
   currencies: Array<{ currency: string; debits: bigint; credits: bigint; balanced: boolean }>;
 }
 
+/**
+ * Posted movements of a set of accounts over a period, per account and per the metadata of the
+ * transactions that moved them (Ledger.movementsByMetadata), with the trial balance's period debits
+ * and credits of the same accounts, read in the same snapshot by a query that does not group.
+ */
+export interface MetadataMovements {
+  from: Date;
+  to: Date;
+  /** Per account and group: for each list of keys asked, the first key the transaction's metadata holds (a value that is not empty) and its value; both null when it holds none. */
+  rows: Array<{ account: string; currency: string; normalBalance: NormalBalance; groups: Array<{ key: string | null; value: string | null }>; debits: bigint; credits: bigint }>;
+  /** Each selected account that moved in the period, its debits and credits as `trialBalance` counts them for the period, by a query of its own: what the rows add up to per account. */
+  trialBalance: Array<{ account: string; currency: string; normalBalance: NormalBalance; debits: bigint; credits: bigint }>;
+}
+
 /** One posting of an exported journal, with its transaction. */
 export interface JournalExportLine {
   sequence: bigint;
@@ -373,6 +387,15 @@ export interface Ledger {
   postingsBetween(account: string, currency: string, range: { afterTransactionId: string | null; beforeTransactionId: string }): Promise<AccountStatement["lines"]>;
   /** Posted debits and credits per account by effective instant: opening before `from`, the period [from, to), closing. */
   trialBalance(period: { from?: Date; to: Date }): Promise<TrialBalance>;
+  /**
+   * The posted debits and credits of the transactions effective in [from, to) (as the trial balance
+   * counts them) on the accounts whose code starts with one of `codePrefixes`, per account and per
+   * group of metadata keys: for each list in `groupBy`, the first of its keys the transaction holds
+   * and its value (e.g. `[["program", "sellerId"], ["market"]]`), with the trial balance's period
+   * figures of the same accounts in one snapshot. Reads the period's postings, never the whole
+   * history. At most 10,000 rows: more is a 400 naming `to`.
+   */
+  movementsByMetadata(select: { codePrefixes: readonly string[] }, period: { from: Date; to: Date }, groupBy: readonly (readonly string[])[]): Promise<MetadataMovements>;
   /**
    * Per currency, the posted balances now of the debit-normal accounts (assets: receivables, cash,
    * and expenses) and of the credit-normal ones (liabilities: sellers' balances, tax payable, and

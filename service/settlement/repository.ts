@@ -128,6 +128,8 @@ export interface SettlementRepository {
   listTaxRules(): Promise<TaxRule[]>;
   listSellers(): Promise<Seller[]>;
   getSeller(id: string): Promise<Seller | null>;
+  /** The program of each seller of `ids` on file (ids not on file are absent). */
+  sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>>;
   findByEventKey(eventKey: string): Promise<SettlementRecord | null>;
   findById(id: string): Promise<SettlementRecord | null>;
   /** The capture and all its follow-ups, in sequence order. */
@@ -520,6 +522,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async getSeller(id: string): Promise<Seller | null> {
     const r = await this.prisma.settlementSeller.findUnique({ where: { id } });
     return r === null ? null : toSeller(r);
+  }
+
+  async sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.prisma.settlementSeller.findMany({ where: { id: { in: [...ids] } }, select: { id: true, program: true } });
+    return new Map(rows.map((r) => [r.id, r.program as ProgramKind]));
   }
 
   async findByEventKey(eventKey: string): Promise<SettlementRecord | null> {

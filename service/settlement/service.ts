@@ -34,6 +34,7 @@ import type {
   FeeSchedule,
   Market,
   PostingPlan,
+  ProgramKind,
   ReconciliationRecord,
   RateEvidence,
   Seller,
@@ -971,6 +972,11 @@ export class SettlementService {
 
   async listSellers(): Promise<Seller[]> {
     return this.repo.listSellers();
+  }
+
+  /** The program of each seller of `ids` as on file now (POST /v1/sellers refuses another program for an onboarded seller); ids not on file are absent. */
+  async sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>> {
+    return this.repo.sellerPrograms(ids);
   }
 
   /** The markets events may name, as stored now (not the cached program data). */

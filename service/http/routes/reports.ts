@@ -1,12 +1,17 @@
 /**
  * Dashboard figures for the web console: settlement volumes per UTC day (aggregated in SQL by the
- * settlement module) and the overview (service/overview.ts: balances, anchoring lag, payouts,
- * open exceptions). Reads only; finance:read.
+ * settlement module), the overview (service/overview.ts: balances, anchoring lag, payouts,
+ * open exceptions), and the profit and loss by program and market (service/profit-and-loss.ts).
+ * Reads only; finance:read.
  */
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { AGAINST_NORMAL_LARGEST, OWNER_TYPES, type BalanceSide } from "../../ledger/index.js";
 import { readOverview } from "../../overview.js";
+import { csvLine } from "../../csv.js";
+import { formatMinor } from "../../money/index.js";
+import { MAX_PNL_RANGE_MS, pnlDimensions, profitAndLoss, type PnlLine, type PnlTotals, type ProfitAndLoss } from "../../profit-and-loss.js";
+import { periodOf, wantsCsv } from "../query.js";
 import { AGE_BUCKETS } from "../../reconciliation/index.js";
 import { bearer, DateTime, problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
@@ -103,6 +108,143 @@ const OverviewView = Type.Object({
   bankPayoutExceptions: Type.Integer({ description: "Open bank payout exceptions (GET /v1/payouts/bank/exceptions); 0 without a bank rail" }),
 });
 
+const PnlQuery = Type.Object(
+  {
+    from: { ...DateTime, description: "Transactions effective at or after" },
+    to: { ...DateTime, description: `Transactions effective before (exclusive); at most ${MAX_PNL_RANGE_MS / 86_400_000} days after from` },
+    by: Type.Optional(
+      Type.String({
+        enum: ["program", "market", "program,market", "market,program"],
+        description: "Group by the seller's program (default), the market of the transaction, or both",
+      }),
+    ),
+    format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")], { description: "csv: the same as Accept: text/csv" })),
+  },
+  { additionalProperties: false },
+);
+
+const Usd = { ...Minor, description: "USD minor units" };
+const PnlLineView = Type.Object({
+  account: Type.String({ description: "P&L account code" }),
+  normalBalance: Type.Union([Type.Literal("debit"), Type.Literal("credit")], { description: "credit: income (revenue, FX results); debit: expense" }),
+  debits: Usd,
+  credits: Usd,
+  net: { ...Minor, description: "credits - debits: income positive, an expense negative" },
+});
+const PnlTotalsProps = {
+  debits: Usd,
+  credits: Usd,
+  revenue: { ...Minor, description: "The credit-normal accounts' credits - debits (revenue and FX results; a loss negative)" },
+  expenses: { ...Minor, description: "The debit-normal accounts' debits - credits" },
+  netResult: { ...Minor, description: "revenue - expenses (the lines' net summed)" },
+};
+const ProfitAndLossView = Type.Object({
+  from: DateTime,
+  to: DateTime,
+  currency: Type.Literal("USD", { description: "The reporting currency: every amount below (but otherCurrencies') is in its minor units" }),
+  by: Type.Array(Type.String({ enum: ["program", "market"] })),
+  groups: Type.Array(
+    Type.Object({
+      program: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "When grouped by program: the transactions' `program`, else the program of the seller they name; null: none (unallocated)" })),
+      market: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: "When grouped by market: the transactions' `market`; null: none (unallocated)" })),
+      unallocated: Type.Boolean({ description: "A dimension grouped by is null: what the journal does not attribute (revaluations, remittances' realised FX, a charge's market...), listed account by account" }),
+      lines: Type.Array(PnlLineView, { description: "Each P&L account the group's transactions moved, by code" }),
+      ...PnlTotalsProps,
+    }),
+    { description: "Allocated groups by program and market, the unallocated ones last" },
+  ),
+  accounts: Type.Array(PnlLineView, { description: "Each P&L account, all groups together" }),
+  totals: Type.Object(PnlTotalsProps, { description: "All groups together" }),
+  reconciliation: Type.Object(
+    {
+      reconciles: Type.Boolean({ description: "Every P&L account's debits and credits in the groups equal the trial balance's for the period (GET /v1/ledger/trial-balance's period debits and credits), summed per account by a query of its own that does not group, in the same snapshot" }),
+      revenue: { ...Minor, description: "The trial balance's revenue for the same accounts (USD)" },
+      expenses: { ...Minor, description: "The trial balance's expenses (USD)" },
+      netResult: { ...Minor, description: "The trial balance's net result (USD): totals.netResult when it reconciles" },
+      accounts: Type.Array(Type.Object({ ...PnlLineView.properties, currency: Type.String(), reconciles: Type.Boolean() }), { description: "The trial balance's movement of each P&L account that moved (every currency)" }),
+    },
+    { description: "The check against the trial balance" },
+  ),
+  otherCurrencies: Type.Array(Type.Object({ ...PnlLineView.properties, currency: Type.String() }), {
+    description: "P&L accounts that moved in a currency other than USD (a bank's charges in a non-USD account), in minor units of that currency: outside the groups and totals, never converted here",
+  }),
+});
+
+const PNL_COLUMNS = ["scope", "row", "program", "market", "unallocated", "account", "normal_balance", "currency", "debits", "credits", "net", "net_major", "reconciles"] as const;
+
+function pnlLineJson(l: PnlLine) {
+  return { account: l.account, normalBalance: l.normalBalance, debits: l.debits.toString(), credits: l.credits.toString(), net: l.net.toString() };
+}
+function pnlTotalsJson(t: PnlTotals) {
+  return { debits: t.debits.toString(), credits: t.credits.toString(), revenue: t.revenue.toString(), expenses: t.expenses.toString(), netResult: t.netResult.toString() };
+}
+
+function profitAndLossView(r: ProfitAndLoss): Static<typeof ProfitAndLossView> {
+  return {
+    from: r.from.toISOString(),
+    to: r.to.toISOString(),
+    currency: r.currency,
+    by: r.by,
+    groups: r.groups.map((g) => ({
+      ...("program" in g ? { program: g.program ?? null } : {}),
+      ...("market" in g ? { market: g.market ?? null } : {}),
+      unallocated: g.unallocated,
+      lines: g.lines.map(pnlLineJson),
+      ...pnlTotalsJson(g),
+    })),
+    accounts: r.accounts.map(pnlLineJson),
+    totals: pnlTotalsJson(r.totals),
+    reconciliation: {
+      reconciles: r.reconciliation.reconciles,
+      revenue: r.reconciliation.revenue.toString(),
+      expenses: r.reconciliation.expenses.toString(),
+      netResult: r.reconciliation.netResult.toString(),
+      accounts: r.reconciliation.accounts.map((a) => ({ ...pnlLineJson(a), currency: a.currency, reconciles: a.reconciles })),
+    },
+    otherCurrencies: r.otherCurrencies.map((a) => ({ ...pnlLineJson(a), currency: a.currency })),
+  };
+}
+
+/**
+ * The report as rows: per group (`scope` group) a `line` per account then its `revenue`, `expenses`
+ * and `net_result`; the same for all groups (`scope` total); the trial balance's figures per account
+ * and its net result (`scope` trial_balance, `reconciles` true or false); the P&L accounts moved in
+ * another currency (`scope` other_currency). Amounts in minor and major units of the row's currency.
+ */
+function profitAndLossCsv(r: ProfitAndLoss): string {
+  const major = (v: bigint, currency: string) => {
+    try {
+      return formatMinor(v, currency);
+    } catch {
+      return null;
+    }
+  };
+  const grouped = (g: { program?: string | null; market?: string | null }) => [g.program ?? null, g.market ?? null];
+  const lineRow = (scope: string, group: (string | null)[], unallocated: boolean | null, l: PnlLine, currency: string, reconciles: boolean | null = null) =>
+    csvLine([scope, "line", ...group, unallocated === null ? null : String(unallocated), l.account, l.normalBalance, currency, l.debits, l.credits, l.net, major(l.net, currency), reconciles === null ? null : String(reconciles)]);
+  const totalRows = (scope: string, group: (string | null)[], unallocated: boolean | null, t: Pick<PnlTotals, "revenue" | "expenses" | "netResult">, reconciles: boolean | null = null) =>
+    (
+      [
+        ["revenue", t.revenue],
+        ["expenses", t.expenses],
+        ["net_result", t.netResult],
+      ] as const
+    )
+      .map(([row, v]) => csvLine([scope, row, ...group, unallocated === null ? null : String(unallocated), null, null, r.currency, null, null, v, major(v, r.currency), row === "net_result" && reconciles !== null ? String(reconciles) : null]))
+      .join("");
+  let out = csvLine(PNL_COLUMNS);
+  for (const g of r.groups) {
+    for (const l of g.lines) out += lineRow("group", grouped(g), g.unallocated, l, r.currency);
+    out += totalRows("group", grouped(g), g.unallocated, g);
+  }
+  for (const l of r.accounts) out += lineRow("total", [null, null], null, l, r.currency);
+  out += totalRows("total", [null, null], null, r.totals);
+  for (const a of r.reconciliation.accounts) out += lineRow("trial_balance", [null, null], null, a, a.currency, a.reconciles);
+  out += totalRows("trial_balance", [null, null], null, r.reconciliation, r.reconciliation.reconciles);
+  for (const a of r.otherCurrencies) out += lineRow("other_currency", [null, null], null, a, a.currency);
+  return out;
+}
+
 const sideView = (s: BalanceSide) => ({ accounts: s.accounts, onNormalSide: s.onNormalSide.toString(), againstNormalSide: s.againstNormalSide.toString(), accountsAgainst: s.accountsAgainst });
 
 export async function reportRoutes(app: FastifyInstance): Promise<void> {
@@ -122,6 +264,26 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
     const q = request.query as Static<typeof VolumesQuery>;
     const rows = await services.settlement.volumes(new Date(q.from), new Date(q.to));
     return { items: rows.map((r) => ({ day: r.day, market: r.market, currency: r.currency, eventType: r.eventType, count: r.count, amountMinor: r.amount.toString() })) };
+  });
+
+  app.get("/v1/reports/profit-and-loss", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.reports],
+      summary: "Profit and loss of a period by seller program and/or market (USD)",
+      description:
+        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 naming `to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`. `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (400 naming `to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result), in minor and major units.",
+      security: bearer,
+      querystring: PnlQuery,
+      response: { 200: ProfitAndLossView, ...problems(400, 401, 403, 429) },
+    },
+  }, async (request, reply) => {
+    const q = request.query as Static<typeof PnlQuery>;
+    const by = pnlDimensions(q.by);
+    const r = await profitAndLoss(services, periodOf(q.from, q.to), by);
+    if (!wantsCsv(q.format, request.headers.accept)) return profitAndLossView(r);
+    reply.header("content-disposition", `attachment; filename="profit-and-loss-${by.join("-")}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
+    return reply.type("text/csv; charset=utf-8").send(profitAndLossCsv(r));
   });
 
   app.get("/v1/reports/overview", {
