@@ -72,7 +72,8 @@ async function serve(): Promise<void> {
   const db = url ? await openDatabase({ url, poolSize: config.dbPoolSize }) : await openDatabase({ dataDir: dataDir! });
   const services = { ...createServices(db, config), close: () => db.close() };
   if (!joining) {
-    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+    // The demo sellers accept the bench gateway, whose captures the bench posts.
+    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["bench"] })) });
     // USD rates of a real day, looked up by the bench process: the 12 MB table they come from is
     // the bench's, not the service's, and must not count in the service's memory.
     const rates = JSON.parse(process.env["BENCH_USD_RATES"] ?? "{}") as Record<string, string>;

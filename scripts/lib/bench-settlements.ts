@@ -16,7 +16,8 @@ export async function benchSettlementEngine(db: Pick<Database, "prisma" | "kind"
   const ledger = createLedger(db);
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
   const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
-  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  // The demo sellers accept the bench gateway, whose captures the bench posts.
+  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["bench"] })) });
   const from = new Date(Date.now() - 3600_000);
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
   await fx.publishRates(

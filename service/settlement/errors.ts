@@ -8,6 +8,11 @@ export const SettlementErrors = {
   /** A field of the event is missing or malformed (type, amount sign, dates, ids). */
   invalidEvent: defineError("ENT_SETTLEMENT_INVALID_EVENT", 400, "Invalid settlement event"),
   unknownSeller: defineError("ENT_SETTLEMENT_UNKNOWN_SELLER", 404, "Unknown seller"),
+  /**
+   * A capture naming a seller that does not accept events from its gateway (the seller's
+   * `gateways`): no gateway credits a seller it was not onboarded for. Nothing is booked.
+   */
+  sellerGatewayNotAllowed: defineError("ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED", 403, "Seller does not accept events from this gateway"),
   /** The seller's program has no fee schedule in force for the market/category at that instant. */
   unknownProgram: defineError("ENT_SETTLEMENT_UNKNOWN_PROGRAM", 422, "No fee schedule for seller program"),
   unknownMarket: defineError("ENT_SETTLEMENT_UNKNOWN_MARKET", 400, "Unknown market"),

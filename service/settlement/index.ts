@@ -8,6 +8,7 @@ export { FEE_SCHEDULES, MARKETS, TAX_RULES } from "./data.js";
 export { captureStateOf, cumulativeShare, eventKey, inclusiveTax, planCapture, planFollowUp, type CapturePlanInput, type FollowUpPlanInput, type PlanRates } from "./plan.js";
 export { selectSchedule, selectTaxRule, validateSchedule, validateTaxRule } from "./schedules.js";
 export { parseEvent, validateEvent } from "./validate.js";
+export { MAX_SELLER_GATEWAYS } from "./program.js";
 export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } from "./codec.js";
 export { PrismaSettlementRepository, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 export { FxRealisation, MAX_RATE_DEVIATION_BPS, REMITTANCE_ID, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";

@@ -7,6 +7,30 @@ import { SettlementErrors } from "./errors.js";
 import type { ProgramItem, SettlementRepository } from "./repository.js";
 import { validateSchedule, validateTaxRule } from "./schedules.js";
 import { PROGRAMS, type Seller } from "./types.js";
+import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "./validate.js";
+
+/** Most gateways one seller accepts events from. */
+export const MAX_SELLER_GATEWAYS = 50;
+
+/**
+ * A seller's gateways as stored: each a gateway name (as an event's `gateway`), sorted, each once,
+ * at most MAX_SELLER_GATEWAYS; `field` names them in a refusal.
+ */
+export function sellerGatewaysOf(gateways: readonly unknown[], field = "gateways"): string[] {
+  if (!Array.isArray(gateways)) {
+    throw SettlementErrors.invalidSchedule(`${field} must be a list of gateway names`, { fields: [{ field, message: "must be a list of gateway names" }] });
+  }
+  gateways.forEach((g, i) => {
+    if (typeof g !== "string" || !GATEWAY_NAME.test(g)) {
+      throw SettlementErrors.invalidSchedule(`${field}[${i}] is not a gateway name`, { fields: [{ field: `${field}.${i}`, message: `must be ${GATEWAY_NAME_RULE}` }] });
+    }
+  });
+  const set = [...new Set(gateways as string[])].sort();
+  if (set.length > MAX_SELLER_GATEWAYS) {
+    throw SettlementErrors.invalidSchedule(`${field}: at most ${MAX_SELLER_GATEWAYS} gateways`, { fields: [{ field, message: `at most ${MAX_SELLER_GATEWAYS} gateways` }] });
+  }
+  return set;
+}
 
 /** Clock skew tolerated on a version's effectiveFrom ("now" from a caller's clock). */
 const PUBLISH_SKEW_MS = 60_000;
@@ -29,6 +53,7 @@ export function validateSeller(s: Seller): void {
   if (s.warehouse !== undefined && (typeof s.warehouse !== "string" || !/^[A-Z]{2}$/.test(s.warehouse))) {
     throw SettlementErrors.invalidSchedule(`seller ${s.id}: warehouse must be an ISO 3166 alpha-2 country`, { fields: [{ field: "warehouse", message: "must be an ISO 3166 alpha-2 country, e.g. DE" }] });
   }
+  if (s.gateways !== undefined) sellerGatewaysOf(s.gateways);
   if (s.listingCurrency !== undefined) {
     if (s.program === "full_hosting") {
       throw SettlementErrors.invalidSchedule(`seller ${s.id}: a full-hosting supplier is paid its supply price; the platform sets the listing`, { fields: [{ field: "listingCurrency", message: "not accepted for full hosting" }] });
@@ -71,6 +96,7 @@ export async function publishProgramItem(
   createdBy: string | null,
   now: Date,
 ): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
+  const given = item;
   const notPast = (at: Date) => {
     if (at.getTime() < now.getTime() - PUBLISH_SKEW_MS) {
       throw SettlementErrors.invalidSchedule(`effectiveFrom ${at.toISOString()} is in the past: publish a version from now on`, {
@@ -78,8 +104,10 @@ export async function publishProgramItem(
       });
     }
   };
-  if (item.kind === "seller") validateSeller(item.seller);
-  else if (item.kind === "schedule") {
+  if (item.kind === "seller") {
+    validateSeller(item.seller);
+    item = { kind: "seller", seller: { ...item.seller, gateways: item.seller.gateways === undefined ? [] : sellerGatewaysOf(item.seller.gateways) } };
+  } else if (item.kind === "schedule") {
     validateSchedule(item.schedule);
     notPast(item.schedule.effectiveFrom);
   } else {
@@ -88,8 +116,12 @@ export async function publishProgramItem(
   }
   const stored = await repo.insertProgramItem(item, createdBy);
   if (stored === "created") return { status: "created", item };
-  if (!sameProgramItem(stored, item)) {
-    throw SettlementErrors.programDataConflict(`${item.kind} ${programItemId(item)} is published already with other content; publish a change under a new id`, {
+  // A seller's gateways are its set now (PUT /v1/sellers/:id/gateways changes them): compared only
+  // when the body gives them, so a body without them is the same seller whatever its set.
+  const compared = given.kind === "seller" && given.seller.gateways === undefined && stored.kind === "seller" ? { kind: "seller" as const, seller: { ...stored.seller, gateways: [] } } : stored;
+  if (!sameProgramItem(compared, item)) {
+    const hint = item.kind === "seller" ? "; a seller is not edited (its gateways change with PUT /v1/sellers/:id/gateways)" : "; publish a change under a new id";
+    throw SettlementErrors.programDataConflict(`${item.kind} ${programItemId(item)} is published already with other content${hint}`, {
       fields: [{ field: "id", message: "already published with other content" }],
     });
   }

@@ -5,7 +5,7 @@
 import { isUniqueViolation } from "../db/errors.js";
 import { Prisma, type PrismaClient } from "../db/generated/client.js";
 import { isPositiveInt8 } from "../db/int8.js";
-import type { SqlRunner } from "../db/sql.js";
+import type { SqlRunner, TxRunner } from "../db/sql.js";
 import type { LedgerAttachment, TransactionInput } from "../ledger/types.js";
 import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./fees.js";
 import { eventKey } from "./plan.js";
@@ -20,6 +20,7 @@ import {
   type ReconciliationRecord,
   type ReturnReason,
   type Seller,
+  type SellerGateways,
   type SettlementEventType,
   type SettlementEvent,
   type SettlementRecord,
@@ -122,14 +123,22 @@ export interface SettlementRepository {
   saveSchedules(schedules: readonly FeeSchedule[]): Promise<string[]>;
   /** As saveSchedules, for tax rules. */
   saveTaxRules(rules: readonly TaxRule[]): Promise<string[]>;
+  /** Upserts sellers; a seller given `gateways` has its set replaced (by "loader", in the trail when it changed). */
   saveSellers(sellers: readonly Seller[]): Promise<void>;
   listMarkets(): Promise<Market[]>;
   listSchedules(): Promise<FeeSchedule[]>;
   listTaxRules(): Promise<TaxRule[]>;
   listSellers(): Promise<Seller[]>;
   getSeller(id: string): Promise<Seller | null>;
-  /** The program of each seller of `ids` on file (ids not on file are absent). */
-  sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>>;
+  /** Sellers by id with their gateways, in one round trip; unknown ids are absent from the map. */
+  getSellers(ids: readonly string[]): Promise<Map<string, Seller>>;
+  /**
+   * Replaces a seller's gateways (sorted, each once) and appends the set to the trail when it
+   * changed, in one transaction; false for an unknown seller.
+   */
+  setSellerGateways(sellerId: string, gateways: readonly string[], setBy: string): Promise<boolean>;
+  /** A seller's gateways with the trail of their sets, newest first (at most `limit`); null for an unknown seller. */
+  getSellerGateways(sellerId: string, limit: number): Promise<SellerGateways | null>;
   findByEventKey(eventKey: string): Promise<SettlementRecord | null>;
   findById(id: string): Promise<SettlementRecord | null>;
   /** The capture and all its follow-ups, in sequence order. */
@@ -174,7 +183,18 @@ export interface SettlementRepository {
 
 // ---- JSON (de)serialisation of the breakdown: bigints travel as decimal strings ----
 
-function toSeller(r: { id: string; name: string; program: string; payoutCurrency: string; homeCountry: string; warehouse: string | null; listingCurrency: string | null }): Seller {
+interface SellerRow {
+  id: string;
+  name: string;
+  program: string;
+  payoutCurrency: string;
+  homeCountry: string;
+  warehouse: string | null;
+  listingCurrency: string | null;
+  gateways: string[];
+}
+
+function toSeller(r: SellerRow): Seller {
   return {
     id: r.id,
     name: r.name,
@@ -183,8 +203,40 @@ function toSeller(r: { id: string; name: string; program: string; payoutCurrency
     homeCountry: r.homeCountry,
     ...(r.warehouse === null ? {} : { warehouse: r.warehouse }),
     ...(r.listingCurrency === null ? {} : { listingCurrency: r.listingCurrency }),
+    gateways: r.gateways,
   };
 }
+
+// Sellers with the gateways they accept (none without a row), through the raw runner: the write
+// path reads the sellers of a round's captures with this, once per round, never from a cache, so a
+// set changed through any instance holds for the next round everywhere.
+const SELLERS = `
+  SELECT s."id", s."name", s."program", s."payout_currency" AS "payoutCurrency", s."home_country" AS "homeCountry", s."warehouse",
+         s."listing_currency" AS "listingCurrency", coalesce(g."gateways", '{}')::text[] AS "gateways"
+    FROM "settlement_sellers" s LEFT JOIN "settlement_seller_gateways" g ON g."seller_id" = s."id"`;
+
+/** Writes a seller's gateways and, when they changed, their trail, in `tx` (the seller row is locked by the caller). */
+async function writeSellerGateways(tx: TxRunner, sellerId: string, gateways: readonly string[], setBy: string): Promise<void> {
+  const [prev] = await tx.q<Array<{ gateways: string[] }>>(`SELECT coalesce("gateways", '{}')::text[] AS "gateways" FROM "settlement_seller_gateways" WHERE "seller_id" = $1`, sellerId);
+  if (prev !== undefined && prev.gateways.join("\u0000") === gateways.join("\u0000")) return;
+  await tx.q(
+    `INSERT INTO "settlement_seller_gateways" ("seller_id", "gateways", "set_at", "set_by") VALUES ($1, $2::text[], now(), $3)
+     ON CONFLICT ("seller_id") DO UPDATE SET "gateways" = EXCLUDED."gateways", "set_at" = EXCLUDED."set_at", "set_by" = EXCLUDED."set_by"`,
+    sellerId,
+    [...gateways],
+    setBy,
+  );
+  await tx.q(
+    `INSERT INTO "settlement_seller_gateway_changes" ("seller_id", "gateways", "previous_gateways", "set_at", "set_by") VALUES ($1, $2::text[], $3::text[], now(), $4)`,
+    sellerId,
+    [...gateways],
+    prev === undefined ? null : prev.gateways,
+    setBy,
+  );
+}
+
+/** Who set a seller's gateways: the acting API key, else the loader (demo data, scripts, tests). */
+const setterOf = (createdBy: string | null) => (createdBy === null ? "loader" : `api-key:${createdBy}`);
 
 /** A NUMERIC(38,0) as Prisma gives it (a Decimal) or as the raw runner does (its decimal text). */
 type Numeric = { toFixed(n: number): string } | string;
@@ -433,8 +485,9 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   async saveSellers(sellers: readonly Seller[]): Promise<void> {
     for (const s of sellers) {
-      const { id, ...data } = s;
-      await this.prisma.settlementSeller.upsert({ where: { id }, create: s, update: data });
+      const { id, gateways, ...data } = s;
+      await this.prisma.settlementSeller.upsert({ where: { id }, create: { id, ...data }, update: data });
+      if (gateways !== undefined) await this.setSellerGateways(id, gateways, setterOf(null));
     }
   }
 
@@ -501,33 +554,82 @@ export class PrismaSettlementRepository implements SettlementRepository {
    * stored under that id (the caller tells a replay from a conflicting version).
    */
   async insertProgramItem(item: ProgramItem, createdBy: string | null): Promise<"created" | ProgramItem> {
+    if (item.kind === "seller") {
+      if (await this.insertSeller(item.seller, createdBy)) return "created";
+      return { kind: "seller", seller: (await this.getSeller(item.seller.id))! };
+    }
     try {
-      if (item.kind === "seller") await this.prisma.settlementSeller.create({ data: { ...item.seller, createdBy } });
-      else if (item.kind === "taxRule") await this.prisma.settlementTaxRule.create({ data: { id: item.taxRule.id, ...taxRuleColumns(item.taxRule), createdBy } });
+      if (item.kind === "taxRule") await this.prisma.settlementTaxRule.create({ data: { id: item.taxRule.id, ...taxRuleColumns(item.taxRule), createdBy } });
       else await this.prisma.settlementFeeSchedule.create({ data: { id: item.schedule.id, ...scheduleColumns(item.schedule), createdBy } });
       return "created";
     } catch (e) {
       if (!isUniqueViolation(e)) throw e;
     }
-    if (item.kind === "seller") return { kind: "seller", seller: (await this.getSeller(item.seller.id))! };
     if (item.kind === "taxRule") return { kind: "taxRule", taxRule: (await this.listTaxRules()).find((r) => r.id === item.taxRule.id)! };
     return { kind: "schedule", schedule: (await this.listSchedules()).find((x) => x.id === item.schedule.id)! };
   }
 
+  /** A new seller with its gateways and their first trail entry, in one transaction; false when the id exists. */
+  private async insertSeller(seller: Seller, createdBy: string | null): Promise<boolean> {
+    return this.sql.transaction(async (tx) => {
+      const inserted = await tx.q(
+        `INSERT INTO "settlement_sellers" ("id", "name", "program", "payout_currency", "home_country", "warehouse", "listing_currency", "created_by")
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("id") DO NOTHING RETURNING "id"`,
+        seller.id,
+        seller.name,
+        seller.program,
+        seller.payoutCurrency,
+        seller.homeCountry,
+        seller.warehouse ?? null,
+        seller.listingCurrency ?? null,
+        createdBy,
+      );
+      if (inserted.length === 0) return false;
+      await writeSellerGateways(tx, seller.id, seller.gateways ?? [], setterOf(createdBy));
+      return true;
+    });
+  }
+
   async listSellers(): Promise<Seller[]> {
-    const rows = await this.prisma.settlementSeller.findMany({ orderBy: { id: "asc" } });
-    return rows.map(toSeller);
+    return (await this.sql.q<SellerRow[]>(`${SELLERS} ORDER BY s."id"`)).map(toSeller);
   }
 
   async getSeller(id: string): Promise<Seller | null> {
-    const r = await this.prisma.settlementSeller.findUnique({ where: { id } });
-    return r === null ? null : toSeller(r);
+    return (await this.getSellers([id])).get(id) ?? null;
   }
 
-  async sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>> {
-    if (ids.length === 0) return new Map();
-    const rows = await this.prisma.settlementSeller.findMany({ where: { id: { in: [...ids] } }, select: { id: true, program: true } });
-    return new Map(rows.map((r) => [r.id, r.program as ProgramKind]));
+  async getSellers(ids: readonly string[]): Promise<Map<string, Seller>> {
+    const out = new Map<string, Seller>();
+    if (ids.length === 0) return out;
+    for (const r of await this.sql.q<SellerRow[]>(`${SELLERS} WHERE s."id" = ANY($1::text[])`, [...new Set(ids)])) out.set(r.id, toSeller(r));
+    return out;
+  }
+
+  async setSellerGateways(sellerId: string, gateways: readonly string[], setBy: string): Promise<boolean> {
+    return this.sql.transaction(async (tx) => {
+      // The seller's row, locked: concurrent sets of one seller take turns, each trail entry's
+      // previous set is the one it replaced.
+      const seller = await tx.q(`SELECT 1 FROM "settlement_sellers" WHERE "id" = $1 FOR UPDATE`, sellerId);
+      if (seller.length === 0) return false;
+      await writeSellerGateways(tx, sellerId, gateways, setBy);
+      return true;
+    });
+  }
+
+  async getSellerGateways(sellerId: string, limit: number): Promise<SellerGateways | null> {
+    const [current] = await this.sql.q<Array<{ gateways: string[]; setAt: Date | null; setBy: string | null }>>(
+      `SELECT coalesce(g."gateways", '{}')::text[] AS "gateways", g."set_at" AS "setAt", g."set_by" AS "setBy"
+         FROM "settlement_sellers" s LEFT JOIN "settlement_seller_gateways" g ON g."seller_id" = s."id" WHERE s."id" = $1`,
+      sellerId,
+    );
+    if (current === undefined) return null;
+    const changes = await this.sql.q<Array<{ id: bigint; gateways: string[]; previousGateways: string[] | null; setAt: Date; setBy: string }>>(
+      `SELECT "id", coalesce("gateways", '{}')::text[] AS "gateways", "previous_gateways"::text[] AS "previousGateways", "set_at" AS "setAt", "set_by" AS "setBy"
+         FROM "settlement_seller_gateway_changes" WHERE "seller_id" = $1 ORDER BY "id" DESC LIMIT $2`,
+      sellerId,
+      limit,
+    );
+    return { sellerId, ...current, changes: changes.map((c) => ({ ...c, id: c.id.toString() })) };
   }
 
   async findByEventKey(eventKey: string): Promise<SettlementRecord | null> {

@@ -23,7 +23,7 @@ import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
-import { publishProgramItem, validateSeller } from "./program.js";
+import { publishProgramItem, sellerGatewaysOf, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { isTaxedEvent, sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
 import { attachmentOf, type NewSettlementRecord, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
@@ -38,6 +38,7 @@ import type {
   ReconciliationRecord,
   RateEvidence,
   Seller,
+  SellerGateways,
   SettlementEvent,
   SettlementEventType,
   SettlementItemResult,
@@ -180,8 +181,6 @@ export class SettlementService {
   private loading: Promise<void> | null = null;
   /** Bumped by each publish through this instance: a read that started before it is read again. */
   private configGeneration = 0;
-  /** Sellers change rarely and only through saveProgramData (which clears this); saves a query per event. */
-  private readonly sellers = new Map<string, Seller>();
 
   constructor(options: SettlementServiceOptions) {
     this.ledger = options.ledger;
@@ -243,10 +242,7 @@ export class SettlementService {
    */
   async publishProgramItem(item: ProgramItem, createdBy: string | null): Promise<{ status: "created" | "exists"; item: ProgramItem }> {
     const r = await publishProgramItem(this.repo, item, createdBy, this.limits.now());
-    if (r.status === "created") {
-      this.forgetConfig();
-      if (item.kind === "seller") this.sellers.delete(item.seller.id);
-    }
+    if (r.status === "created") this.forgetConfig();
     return r;
   }
 
@@ -375,12 +371,16 @@ export class SettlementService {
       todo = todo.filter((t) => !roundSet.has(t));
 
       let known: Map<string, SettlementRecord>;
+      let sellers: Map<string, Seller>;
       try {
-        // One round trip for the round's own events AND the originals its follow-ups name.
+        // One round trip for the round's own events AND the originals its follow-ups name; beside
+        // it (concurrently), one for the sellers its captures name, with the gateways each accepts,
+        // read afresh every round (never cached: a set changed through any instance holds at once).
         const originals = round.flatMap((t) =>
           t.event.originalEventId === undefined ? [] : [eventKey(t.event.gateway, t.event.originalEventId)],
         );
-        known = await this.repo.findByEventKeys([...round.map((t) => t.key), ...originals]);
+        const named = round.flatMap((t) => (t.event.type === "capture" ? [t.event.sellerId] : []));
+        [known, sellers] = await Promise.all([this.repo.findByEventKeys([...round.map((t) => t.key), ...originals]), this.repo.getSellers(named)]);
       } catch (e) {
         for (const t of round) outcomes[t.index] = { error: e };
         continue;
@@ -395,7 +395,7 @@ export class SettlementService {
         else if (t.event.type === "capture") fresh.push({ ...t, hash });
         else slow.push(t);
       }
-      await Promise.all([this.answerReplays(replays, outcomes), this.followUps(slow, outcomes, known), this.captures(fresh, outcomes)]);
+      await Promise.all([this.answerReplays(replays, outcomes), this.followUps(slow, outcomes, known), this.captures(fresh, outcomes, sellers)]);
     }
     return outcomes;
   }
@@ -411,23 +411,23 @@ export class SettlementService {
    * resolve without I/O), so planning a whole batch at once kept the database idle until the last
    * plan was made, then this process idle while one large flush ran.
    */
-  private async captures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<void> {
+  private async captures(fresh: readonly Fresh[], outcomes: Outcome[], sellers: ReadonlyMap<string, Seller>): Promise<void> {
     const booking: Array<Promise<void>> = [];
     for (let i = 0; i < fresh.length; i += this.chunkSize) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const planned = await this.planCaptures(fresh.slice(i, i + this.chunkSize), outcomes);
+      const planned = await this.planCaptures(fresh.slice(i, i + this.chunkSize), outcomes, sellers);
       if (planned.length > 0) booking.push(this.bookCaptures(planned, outcomes));
     }
     await Promise.all(booking);
   }
 
-  /** Plans each capture of a chunk (a failure is that item's outcome), in index order. */
-  private async planCaptures(fresh: readonly Fresh[], outcomes: Outcome[]): Promise<Planned[]> {
+  /** Plans each capture of a chunk (a failure is that item's outcome), in index order; `sellers`: the round's, read with its lookup. */
+  private async planCaptures(fresh: readonly Fresh[], outcomes: Outcome[], sellers: ReadonlyMap<string, Seller>): Promise<Planned[]> {
     const planned: Planned[] = [];
     await Promise.all(
       fresh.map(async (f) => {
         try {
-          const { plan } = await this.plan(f.event, f.key);
+          const { plan } = await this.plan(f.event, f.key, sellers);
           planned.push({ index: f.index, event: f.event, record: recordOf(f.event, { eventKey: f.key, captureKey: f.key, sequence: 0, requestHash: f.hash }, plan) });
         } catch (e) {
           outcomes[f.index] = { error: e };
@@ -630,7 +630,11 @@ export class SettlementService {
     return orig.captureKey;
   }
 
-  private async plan(event: SettlementEvent, captureKey: string): Promise<{ plan: PostingPlan; sequence: number }> {
+  /**
+   * `sellers`: the sellers the round read for its captures (absent key: unknown); without it (a
+   * capture another writer recorded first, planned again on the slow path) the seller is read here.
+   */
+  private async plan(event: SettlementEvent, captureKey: string, sellers?: ReadonlyMap<string, Seller>): Promise<{ plan: PostingPlan; sequence: number }> {
     const config = await this.cfg();
     const market = config.markets.get(event.market);
     if (market === undefined)
@@ -646,12 +650,21 @@ export class SettlementService {
           },
         );
       }
-      const seller = this.sellers.get(event.sellerId) ?? (await this.repo.getSeller(event.sellerId));
-      if (seller !== null) this.sellers.set(seller.id, seller);
+      const seller = sellers === undefined ? await this.repo.getSeller(event.sellerId) : (sellers.get(event.sellerId) ?? null);
       if (seller === null)
         throw SettlementErrors.unknownSeller(`unknown seller ${event.sellerId}`, {
           fields: [{ field: "sellerId", message: "no such seller" }],
         });
+      // The trust boundary between gateways: a gateway credits only the sellers onboarded with it.
+      // Follow-ups are not checked again: they name their capture's gateway and seller (plan.ts
+      // checkFollowUp), move no more than the capture booked, and must still reach the seller (a
+      // refund, a chargeback) after its gateways changed.
+      if (!(seller.gateways ?? []).includes(event.gateway)) {
+        throw SettlementErrors.sellerGatewayNotAllowed(`seller ${seller.id} does not accept events from gateway ${event.gateway}`, {
+          fields: [{ field: "sellerId", message: `seller ${seller.id} does not accept events from gateway ${event.gateway} (an admin sets its gateways: PUT /v1/sellers/${seller.id}/gateways)` }],
+          details: { sellerId: seller.id, gateway: event.gateway },
+        });
+      }
       const schedule = selectSchedule(config.schedules, seller.program, event.market, event.category, event.occurredAt);
       if (schedule === null) {
         // A schedule that comes into force later: the event is too early for it, and says so at occurredAt.
@@ -897,11 +910,11 @@ export class SettlementService {
     data.schedules?.forEach(validateSchedule);
     data.taxRules?.forEach((r) => validateTaxRule(r, allMarkets));
     data.sellers?.forEach(validateSeller);
+    const sellers = data.sellers?.map((s) => (s.gateways === undefined ? s : { ...s, gateways: sellerGatewaysOf(s.gateways) }));
     if (markets.length > 0) await this.repo.saveMarkets(markets);
     const kept = [...(data.taxRules ? await this.repo.saveTaxRules(data.taxRules) : []), ...(data.schedules ? await this.repo.saveSchedules(data.schedules) : [])];
-    if (data.sellers) await this.repo.saveSellers(data.sellers);
+    if (sellers) await this.repo.saveSellers(sellers);
     this.forgetConfig();
-    this.sellers.clear();
     return { kept };
   }
 
@@ -976,7 +989,26 @@ export class SettlementService {
 
   /** The program of each seller of `ids` as on file now (POST /v1/sellers refuses another program for an onboarded seller); ids not on file are absent. */
   async sellerPrograms(ids: readonly string[]): Promise<Map<string, ProgramKind>> {
-    return this.repo.sellerPrograms(ids);
+    return new Map([...(await this.repo.getSellers(ids))].map(([id, seller]) => [id, seller.program]));
+  }
+
+  /** A seller's gateways and the trail of their sets (newest first, at most 100); 404 for an unknown seller. */
+  async sellerGateways(sellerId: string): Promise<SellerGateways> {
+    const found = await this.repo.getSellerGateways(sellerId, SELLER_GATEWAY_CHANGES_SHOWN);
+    if (found === null) throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
+    return found;
+  }
+
+  /**
+   * Replaces the gateways a seller accepts settlement events from, recorded with `setBy` in the
+   * seller's trail (when it changed); in force for the next event on every instance (the write path
+   * reads it with the seller each round). 404 for an unknown seller.
+   */
+  async setSellerGateways(sellerId: string, gateways: readonly string[], setBy: string): Promise<SellerGateways> {
+    if (!(await this.repo.setSellerGateways(sellerId, sellerGatewaysOf(gateways), setBy))) {
+      throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "id", message: "no such seller" }] });
+    }
+    return this.sellerGateways(sellerId);
   }
 
   /** The markets events may name, as stored now (not the cached program data). */
@@ -1010,6 +1042,9 @@ export class SettlementService {
     }
   }
 }
+
+/** The changes of a seller's gateways answered with them, newest first. */
+const SELLER_GATEWAY_CHANGES_SHOWN = 100;
 
 /** The event types a gateway's own settlement report can show (releases are internal to us). */
 const RECONCILED_TYPES: readonly SettlementEventType[] = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment"];

@@ -189,6 +189,24 @@ export interface Seller {
   warehouse?: string;
   /** The currency the seller prices in (USD or its payout currency): a capture's `listingPrice` without `listingCurrency` is in it. */
   listingCurrency?: string;
+  /**
+   * The gateways (acquirers/PSPs) the seller accepts settlement events from: a capture naming it
+   * from another gateway is refused (ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED). Sorted, each once,
+   * as read (empty: it accepts none). Absent on a seller given to be saved: an existing seller's
+   * set is left as it is, a new one accepts none.
+   */
+  gateways?: readonly string[];
+}
+
+/** A seller's set of gateways as set (`PUT /v1/sellers/:id/gateways`), and the trail of every set. */
+export interface SellerGateways {
+  sellerId: string;
+  gateways: string[];
+  /** When and by whom it was last set (null: never set, it accepts none). */
+  setAt: Date | null;
+  setBy: string | null;
+  /** Newest first. */
+  changes: Array<{ id: string; gateways: string[]; previousGateways: string[] | null; setAt: Date; setBy: string }>;
 }
 
 export const EVENT_TYPES = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment", "release", "reserve_release"] as const;

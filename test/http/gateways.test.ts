@@ -208,6 +208,8 @@ describe.each(kinds)("gateway principals on %s", (kind) => {
       const bound = await h.post(`/v1/admin/api-keys/${legacy.id}/gateway`, { gateway: "legacy" }, h.keys.admin);
       expect(bound.statusCode, bound.body).toBe(200);
       expect(json<{ gateway: string }>(bound).gateway).toBe("legacy");
+      // The seller the capture names accepts the newly bound gateway too.
+      expect((await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-SZ-01/gateways", payload: { gateways: ["adyen", "legacy", "stripe"] }, headers: { authorization: `Bearer ${h.keys.admin.key}` } })).statusCode).toBe(200);
       const after = await h.signedPost("/v1/settlements/events", capture({ gateway: "legacy", gatewayEventId: "gw-l1", settlementId: "ORD-GW-L1" }), legacy);
       expect(after.statusCode, after.body).toBe(201);
       expect((await h.get(`/v1/settlements/${adyenCapture.id}`, legacy)).statusCode).toBe(404);

@@ -45,7 +45,8 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const config = loadConfig({ LOG_LEVEL: "silent", SECRETS_KEY: randomBytes(32).toString("hex"), ...opts.env });
   const services = createServices(db, config);
   if (opts.programData !== false) {
-    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+    // The demo sellers accept the two gateways these tests post as.
+    await services.settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["adyen", "stripe"] })) });
   }
   const app = await buildApp({ services, config, logger: false });
   const keys = {

@@ -21,7 +21,7 @@ describe("program data routes", () => {
     expect((await h.post("/v1/sellers", seller, h.keys.finance)).statusCode).toBe(403);
     const first = await h.post("/v1/sellers", seller, h.keys.admin);
     expect(first.statusCode, first.body).toBe(201);
-    expect(json(first)).toEqual(seller);
+    expect(json(first)).toEqual({ ...seller, gateways: [] });
     expect((await h.post("/v1/sellers", seller, h.keys.admin)).statusCode).toBe(200);
     const changed = await h.post("/v1/sellers", { ...seller, program: "pop" }, h.keys.admin);
     expect([changed.statusCode, problemCode(changed)]).toEqual([409, "ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT"]);
@@ -92,7 +92,7 @@ describe("program data routes", () => {
 
   it("keeps a seller's warehouse and listing currency: a capture without shipFrom ships from the warehouse, a listing price without currency is in the seller's", async () => {
     await publishDayRates(h);
-    const seller = { id: "S-OVS-WH-01", name: "Yiwu Homeware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE", listingCurrency: "CNY" };
+    const seller = { id: "S-OVS-WH-01", name: "Yiwu Homeware", program: "overseas_hosting", payoutCurrency: "CNY", homeCountry: "CN", warehouse: "DE", listingCurrency: "CNY", gateways: ["adyen"] };
     const created = await h.post("/v1/sellers", seller, h.keys.admin);
     expect(created.statusCode, created.body).toBe(201);
     expect(json(created)).toEqual(seller);

@@ -36,7 +36,7 @@ describe.each(kinds)("tax liability on %s", (kind) => {
   beforeAll(async () => {
     h = await openHarness({ kind });
     await publishDayRates(h);
-    const seller = { id: "S-POP-DE-EU", name: "Berlin GmbH", program: "pop", payoutCurrency: "EUR", homeCountry: "DE", warehouse: "DE" };
+    const seller = { id: "S-POP-DE-EU", name: "Berlin GmbH", program: "pop", payoutCurrency: "EUR", homeCountry: "DE", warehouse: "DE", gateways: ["adyen"] };
     expect((await h.post("/v1/sellers", seller, h.keys.admin)).statusCode).toBe(201);
   });
   afterAll(async () => h.close());

@@ -124,7 +124,8 @@ export async function openReconHarness(kind: DatabaseKind): Promise<ReconHarness
     const ledger = createLedger(db);
     const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
     const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
-    await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+    // The demo sellers accept the two gateways these tests post as.
+    await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["adyen", "stripe"] })) });
     const validFrom = new Date("2025-03-01T00:00:00Z");
     const validUntil = new Date("2025-04-01T00:00:00Z");
     await fx.publishRates(

@@ -53,7 +53,8 @@ export async function openSettlementHarness(kind: DatabaseKind = "pglite", opts:
     markets: MARKETS,
     taxRules: TAX_RULES,
     schedules: FEE_SCHEDULES,
-    sellers: DEMO_SELLERS,
+    // The demo sellers accept the two gateways these tests post as.
+    sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["adyen", "stripe"] })),
   });
   return {
     settlement,

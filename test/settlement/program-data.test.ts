@@ -111,7 +111,7 @@ describe.each(kinds)("program data published through the service on %s", (kind) 
 
   it("onboards a seller once: the same again exists, other content is a conflict, a bad program or currency is refused by field", async () => {
     const a = instance();
-    const seller = { id: "S-POP-NEW-01", name: "Xiamen Tea Co", program: "pop" as const, payoutCurrency: "USD", homeCountry: "CN" };
+    const seller = { id: "S-POP-NEW-01", name: "Xiamen Tea Co", program: "pop" as const, payoutCurrency: "USD", homeCountry: "CN", gateways: ["adyen"] };
     expect((await a.publishProgramItem({ kind: "seller", seller }, "key-admin")).status).toBe("created");
     expect((await a.publishProgramItem({ kind: "seller", seller }, "key-admin")).status).toBe("exists");
     expect((await codeOf(a.publishProgramItem({ kind: "seller", seller: { ...seller, program: "semi_hosting" } }, "key-admin"))).code).toBe("ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT");

@@ -64,7 +64,7 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
     await h.fx.publishRates([
       { base: "USD", quote: "EUR", rate: "0.9", source: "test", asOf: new Date("2025-03-01T00:00:00Z"), validFrom: new Date("2025-03-01T00:00:00Z"), validUntil: new Date("2025-04-01T00:00:00Z") },
     ]);
-    await h.settlement.saveProgramData({ sellers: [{ id: "S-POP-EU-01", name: "Valencia Ceramics", program: "pop", payoutCurrency: "EUR", homeCountry: "ES" }] });
+    await h.settlement.saveProgramData({ sellers: [{ id: "S-POP-EU-01", name: "Valencia Ceramics", program: "pop", payoutCurrency: "EUR", homeCountry: "ES", gateways: ["adyen"] }] });
     const r = await h.settlement.postEvent(ev({ sellerId: "S-POP-EU-01", gatewayEventId: "it-eur-1", settlementId: "IT-EUR-1" }));
     expect(r.settlement.breakdown.payoutCurrency).toBe("EUR");
     expect(r.settlement.fx.map((l) => `${l.from}-${l.to} ${l.rate}`)).toEqual(["BRL-USD 0.18", "USD-EUR 0.9"]);

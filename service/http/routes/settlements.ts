@@ -9,13 +9,13 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { CHARGE_KINDS, errorItem, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, errorItem, MAX_SELLER_GATEWAYS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerGatewaysView, SellerGatewaysView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
 import { periodOf, wantsCsv } from "../query.js";
-import { assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
+import { actorOf, assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import { isAppError, type AppError } from "../../errors.js";
 import { validationProblem } from "../plugins/errors.js";
 
@@ -25,7 +25,7 @@ export const EventBody = Type.Object(
     gateway: GatewayName,
     gatewayEventId: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's id of this event: the idempotency key (with the gateway)" }),
     settlementId: Identifier,
-    sellerId: Identifier,
+    sellerId: { ...Identifier, description: "A seller that accepts events from `gateway` (its `gateways`, PUT /v1/sellers/:id/gateways): a capture for one that does not is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED naming sellerId, and books nothing. A follow-up names its capture's seller and stays with the capture's gateway whatever the seller's set is now" },
     market: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 market" }),
     category: Type.String({ pattern: "^[a-z0-9_-]{1,50}$" }),
     currency: Type.String({ pattern: "^[A-Za-z]{3}$", description: "Buyer currency, ISO 4217" }),
@@ -147,7 +147,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Post one settlement event",
-      description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT.",
+      description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT. A capture for a seller that does not accept the event's gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (an admin key posting as that gateway too).",
       security: bearerOnly,
       headers: SignatureHeaders,
       body: Type.Ref("SettlementEvent"),
@@ -280,6 +280,10 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   });
 
   const admin = { auth: { scopes: ["admin" as const] } };
+  const SellerGatewayList = Type.Array(GatewayName, {
+    maxItems: MAX_SELLER_GATEWAYS,
+    description: `The gateways (acquirers/PSPs) the seller accepts settlement events from, at most ${MAX_SELLER_GATEWAYS} (repeats count once): a capture naming the seller from any other gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED. Empty: it accepts none`,
+  });
   const VersionId = Type.String({ pattern: "^[A-Za-z0-9._-]{1,100}$", description: "1-100 characters of [A-Za-z0-9._-]" });
   const SellerBody = Type.Object(
     {
@@ -290,6 +294,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       homeCountry: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2" }),
       warehouse: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 country of the warehouse the seller's goods ship from (overseas hosting): a capture without shipFrom ships from here, which decides its tax supply" })),
       listingCurrency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", description: "USD or the payout currency: the currency the seller prices in; a capture's listingPrice without listingCurrency is in it (not for full hosting)" })),
+      gateways: Type.Optional(SellerGatewayList),
     },
     { additionalProperties: false },
   );
@@ -332,7 +337,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Onboard a seller",
-      description: "201 with the seller; the same body again 200; the id with other content 409 ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a seller is not edited). The acting key is recorded.",
+      description: "201 with the seller; the same body again 200; the id with other content 409 ENT_SETTLEMENT_PROGRAM_DATA_CONFLICT (a seller is not edited). `gateways`: the gateways it accepts settlement events from (absent: none until set with PUT /v1/sellers/:id/gateways); a body again with `gateways` is the same seller only with the set it has now, one without them whatever its set. The acting key is recorded, as the seller's creator and as the first entry of its gateways' trail.",
       security: bearer,
       body: SellerBody,
       response: { 200: SellerView, 201: SellerView, ...problems(400, 401, 403, 409, 429) },
@@ -342,6 +347,36 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     const r = await services.settlement.publishProgramItem({ kind: "seller", seller }, request.principal?.keyId ?? null);
     return reply.status(published(r.status)).send(r.item.kind === "seller" ? sellerView(r.item.seller) : seller);
   });
+
+  app.put("/v1/sellers/:id/gateways", {
+    config: admin,
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "Set the gateways a seller accepts settlement events from",
+      description:
+        "Replaces the seller's set (sorted, each once; empty: it accepts none). In force for the next event on every instance. A capture naming the seller from a gateway outside the set is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (an admin key posting as that gateway too); the follow-ups of a capture already booked (refund, chargeback, its reversal, fee adjustment, releases) stay with the capture's gateway whatever the set is now, so money can always go back to the buyer. Every change is kept in an append-only trail with who set it and when; the same set again changes nothing. 404 ENT_SETTLEMENT_UNKNOWN_SELLER for an unknown seller.",
+      security: bearer,
+      params: Type.Object({ id: Identifier }),
+      body: Type.Object({ gateways: SellerGatewayList }, { additionalProperties: false }),
+      response: { 200: SellerGatewaysView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const { gateways } = request.body as { gateways: string[] };
+    return sellerGatewaysView(await services.settlement.setSellerGateways(id, gateways, actorOf(request.principal)));
+  });
+
+  app.get("/v1/sellers/:id/gateways", {
+    config: { auth: { scopes: ["finance:read"] } },
+    schema: {
+      tags: [TAGS.settlements],
+      summary: "The gateways a seller accepts settlement events from, with their trail",
+      description: "The set, when and by whom it was last set (null: never; it accepts none), and every change, newest first (at most 100). 404 ENT_SETTLEMENT_UNKNOWN_SELLER for an unknown seller.",
+      security: bearer,
+      params: Type.Object({ id: Identifier }),
+      response: { 200: SellerGatewaysView, ...problems(400, 401, 403, 404, 429) },
+    },
+  }, async (request) => sellerGatewaysView(await services.settlement.sellerGateways((request.params as { id: string }).id)));
 
   app.post("/v1/fee-schedules", {
     config: admin,

@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerGateways, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
@@ -223,6 +223,7 @@ export const SellerView = Type.Object({
   homeCountry: Type.String(),
   warehouse: Type.Optional(Type.String({ description: "ISO 3166 country of the warehouse its goods ship from: a capture without shipFrom ships from here (tax supply)" })),
   listingCurrency: Type.Optional(Type.String({ description: "USD or the payout currency: a capture's listingPrice without listingCurrency is in it" })),
+  gateways: Type.Array(Type.String(), { description: "The gateways the seller accepts settlement events from, sorted: a capture naming it from another gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (empty: it accepts none). Changed with PUT /v1/sellers/:id/gateways" }),
 });
 
 export function sellerView(s: Seller): Static<typeof SellerView> {
@@ -234,6 +235,34 @@ export function sellerView(s: Seller): Static<typeof SellerView> {
     homeCountry: s.homeCountry,
     ...(s.warehouse === undefined ? {} : { warehouse: s.warehouse }),
     ...(s.listingCurrency === undefined ? {} : { listingCurrency: s.listingCurrency }),
+    gateways: [...(s.gateways ?? [])],
+  };
+}
+
+export const SellerGatewaysView = Type.Object({
+  sellerId: Type.String(),
+  gateways: Type.Array(Type.String(), { description: "The gateways the seller accepts settlement events from, sorted (empty: none)" }),
+  setAt: Type.Union([DateTime, Type.Null()], { description: "When the set was last changed (null: never set; it accepts none)" }),
+  setBy: Type.Union([Type.String(), Type.Null()], { description: "Who set it: `api-key:<id>`, `loader` (the demo loader or a script) or `migration` (the gateways that had posted for the seller when the binding was introduced)" }),
+  changes: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      gateways: Type.Array(Type.String()),
+      previousGateways: Type.Union([Type.Array(Type.String()), Type.Null()], { description: "The set it replaced (null: the first set)" }),
+      setAt: DateTime,
+      setBy: Type.String(),
+    }),
+    { description: "Every set, newest first (at most 100): an append-only trail" },
+  ),
+});
+
+export function sellerGatewaysView(g: SellerGateways): Static<typeof SellerGatewaysView> {
+  return {
+    sellerId: g.sellerId,
+    gateways: g.gateways,
+    setAt: g.setAt === null ? null : g.setAt.toISOString(),
+    setBy: g.setBy,
+    changes: g.changes.map((c) => ({ id: c.id, gateways: c.gateways, previousGateways: c.previousGateways, setAt: c.setAt.toISOString(), setBy: c.setBy })),
   };
 }
 
