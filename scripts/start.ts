@@ -192,8 +192,9 @@ async function main(): Promise<void> {
           for (const e of stored.errors) process.stderr.write(`  demo storage of ${e.sellerId} in ${e.warehouse} refused: ${e.code} ${e.message}\n`);
           throw new Error(`${stored.errors.length} demo storage charge(s) were refused`);
         }
-        // December's closing rates, and the positions revalued at its last instant: the period can close.
-        await loadDemoPeriodEnd({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) });
+        // December's closing rates, and the positions revalued at its last instant: the period can
+        // close, on the source's last rates of the year (older than a close allows: said, and how).
+        await loadDemoPeriodEnd({ realisation: services.realisation, fx: services.fx, log: (l) => say(`  ${l}`) }, undefined, config.fx.closeMaxRateAgeDays);
         // The bank's statement of that day, as finance would download it: the gateway's payouts
         // credited with their reference, and one credit nobody booked (to be found, not absorbed).
         const statement = path.join(config.dataDir, "bank", "statements", `camt053-${DEMO_RANGE.to}.xml`);

@@ -13,6 +13,17 @@
  * ENT_LEDGER_PERIOD_FX_NOT_REVALUED, per currency). `fxNotRevalued: "accept"` with a note closes
  * anyway and keeps what was left with the close and in its report.
  *
+ * The closing rate is the spot rate at the period's end, not whatever rate was last published: a
+ * position that stands at the rate in force at B - 1 ms (its line books no change) is checked for
+ * that rate's age there (B - 1 ms less the rate's own `asOf`, the oldest leg's for a cross rate). Older
+ * than `maxRateAgeMs` (CLOSE_MAX_RATE_AGE_DAYS, 4 days by default: a daily figure of the Friday
+ * before a Monday holiday still closes the Monday), the close is refused (409
+ * ENT_LEDGER_PERIOD_FX_RATE_STALE, per currency: the rate, its instant, its age and the limit).
+ * Publishing the period end's rates and revaluing again at B - 1 ms books the change and lets it
+ * close; `fxRateStale: "accept"` with a note closes anyway and keeps the stale rates with the close
+ * and in its report. A position of zero is worth zero at any rate and is not checked; a position
+ * left unrevalued (above) is not either: it stands at no closing rate, and it refuses the close first.
+ *
  * Serialisation: the plan reads the journal as of a head sequence S read first; the ledger's close,
  * under the head lock every journal writer takes, refuses (ENT_LEDGER_PERIOD_CHANGED) when a
  * transaction booked after S is effective before B (a revaluation at B - 1 ms, a late event): the
@@ -24,7 +35,7 @@ import { AnchorErrors } from "./anchoring/errors.js";
 import { jsonDocumentDigest, PERIOD_CLOSE_DOCUMENT } from "./anchoring/leaf.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
-import type { Ledger, PeriodClose, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
+import type { Ledger, PeriodClose, StaleClosingRate, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
 import { NOT_A_CURRENCY, type RevaluationLine, type SkippedPosition } from "./settlement/realisation.js";
 
 const REPORT_FORMAT = "entrepot.period_close.v1";
@@ -43,6 +54,10 @@ export interface CloseFx {
 /** How many times a close checks the FX positions again when the period changed under its check. */
 const CLOSE_ATTEMPTS = 3;
 
+const DAY_MS = 86_400_000;
+/** How old a closing rate may be at the period's last instant by default (CLOSE_MAX_RATE_AGE_DAYS): a weekend and a bank holiday. */
+export const DEFAULT_CLOSE_MAX_RATE_AGE_DAYS = 4;
+
 export interface PeriodCloseReport {
   format: typeof REPORT_FORMAT;
   close: { id: string; closedBefore: string; previousClosedBefore: string | null; journalSequence: string; journalHash: string };
@@ -56,6 +71,8 @@ export interface PeriodCloseReport {
    * otherwise, so every other report, and its anchored digest, is as it always was): what was left.
    */
   fxNotRevalued?: UnrevaluedPosition[];
+  /** Only in the report of a close accepted on closing rates older than the limit (absent otherwise): those rates. */
+  fxRateStale?: StaleClosingRate[];
 }
 
 /**
@@ -86,11 +103,50 @@ export function unrevaluedPositions(plan: { lines: RevaluationLine[]; skipped: S
   return out.sort((a, b) => a.currency.localeCompare(b.currency));
 }
 
-function notRevalued(before: Date, revalueAt: string, left: UnrevaluedPosition[]) {
+/** An age in days, in words: "8.99 days" (rounded down to hundredths, so never younger than it is said). */
+function days(ms: number): string {
+  const hundredths = Math.floor(ms / (DAY_MS / 100));
+  return `${(hundredths / 100).toFixed(2)} days`;
+}
+
+/**
+ * The positions that stand at the closing rate in force at the period's last instant (`at`), that
+ * rate older there than `maxAgeMs`: by currency. A position of zero is worth zero at any rate, and a
+ * line that would book a change is not standing at its rate (unrevaluedPositions lists it).
+ */
+export function staleClosingRates(plan: { lines: RevaluationLine[] }, at: Date, maxAgeMs: number): StaleClosingRate[] {
+  const out: StaleClosingRate[] = [];
+  for (const l of plan.lines) {
+    if (l.position === 0n || l.change !== 0n) continue;
+    const ageMs = at.getTime() - Date.parse(l.asOf);
+    if (!(ageMs > maxAgeMs)) continue;
+    out.push({
+      currency: l.currency,
+      position: l.position.toString(),
+      midRate: l.midRate,
+      source: l.source,
+      asOf: new Date(l.asOf).toISOString(),
+      ageSeconds: Math.floor(ageMs / 1000),
+      maxAgeSeconds: Math.floor(maxAgeMs / 1000),
+      reason: `the ${l.currency} position (${l.position} minor units) stands at the mid rate ${l.midRate} (${l.source}) as of ${new Date(l.asOf).toISOString()}, ${days(ageMs)} old at ${at.toISOString()}: more than the ${days(maxAgeMs)} a closing rate may be`,
+    });
+  }
+  return out.sort((a, b) => a.currency.localeCompare(b.currency));
+}
+
+function notRevalued(before: Date, revalueAt: string, left: UnrevaluedPosition[], maxAgeMs: number) {
   const each = left.map((p) => (p.status === "would_book" ? `${p.currency} would book ${p.change} USD minor units` : `${p.currency} skipped (${p.code}: ${p.reason})`));
-  const action = `publish the rates in force at ${revalueAt} (the closing rates), then POST /v1/fx/revaluations?at=${revalueAt}, and close again; or close with "fxNotRevalued": "accept" and a note saying why, kept with the close`;
+  const action = `publish the rates in force at ${revalueAt} (the closing rates, each no more than ${days(maxAgeMs)} old then), then POST /v1/fx/revaluations?at=${revalueAt}, and close again; or close with "fxNotRevalued": "accept" and a note saying why, kept with the close`;
   return LedgerErrors.periodFxNotRevalued(`the FX positions are not revalued at the period's last instant, ${revalueAt}: ${each.join("; ")}. To close: ${action}`, {
     details: { before: before.toISOString(), revalueAt, positions: left, action },
+  });
+}
+
+function rateStale(before: Date, revalueAt: string, stale: StaleClosingRate[], maxAgeMs: number) {
+  const each = stale.map((r) => `${r.currency} at ${r.midRate} as of ${r.asOf} (${days(r.ageSeconds * 1000)} old)`);
+  const action = `publish the period end's rates (in force at ${revalueAt}, observed no more than ${days(maxAgeMs)} before it), then POST /v1/fx/revaluations?at=${revalueAt} (it books the change), and close again; or close with "fxRateStale": "accept" and a note saying why, kept with the close`;
+  return LedgerErrors.periodFxRateStale(`the FX positions stand at closing rates older than ${days(maxAgeMs)} at the period's last instant, ${revalueAt}: ${each.join("; ")}. To close: ${action}`, {
+    details: { before: before.toISOString(), revalueAt, maxAgeDays: maxAgeMs / DAY_MS, maxAgeSeconds: Math.floor(maxAgeMs / 1000), rates: stale, action },
   });
 }
 
@@ -122,6 +178,7 @@ function buildReport(close: PeriodClose, tb: TrialBalance): PeriodCloseReport {
       currencies: tb.currencies.map((c) => ({ currency: c.currency, debits: c.debits.toString(), credits: c.credits.toString(), balanced: c.balanced })),
     },
     ...(close.fxNotRevalued === null ? {} : { fxNotRevalued: close.fxNotRevalued }),
+    ...(close.fxRateStale === null ? {} : { fxRateStale: close.fxRateStale }),
   };
 }
 
@@ -132,19 +189,27 @@ export class PeriodClosing {
     /** The FX positions a close checks at its period's end (null: a ledger without FX, nothing to check). */
     private readonly fx: CloseFx | null,
     private readonly now: () => Date = () => new Date(),
+    /** How old a closing rate may be at the period's last instant (CLOSE_MAX_RATE_AGE_DAYS). */
+    private readonly maxRateAgeMs: number = DEFAULT_CLOSE_MAX_RATE_AGE_DAYS * DAY_MS,
   ) {}
 
   /**
    * Closes every period before `input.before` and queues its report's digest for the next anchoring
    * batch (when a chain is configured). Refused while FX positions are not revalued at the period's
-   * last instant, unless `fxNotRevalued: "accept"` comes with a note. The same close again (the
+   * last instant, unless `fxNotRevalued: "accept"` comes with a note, and while they stand at closing
+   * rates older than the limit there, unless `fxRateStale: "accept"` does. The same close again (the
    * latest close, at the same instant with the same note: a retry after a lost answer) answers it as
    * `exists`; any other instant not after the latest close is refused (ENT_LEDGER_PERIOD_CLOSED).
    */
-  async close(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
+  async close(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null; fxRateStale?: "accept" | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
     if (input.fxNotRevalued === "accept" && (input.note ?? "").trim() === "") {
       throw Errors.validation("fxNotRevalued: accepting FX positions left unrevalued at the period's end needs a note saying why", {
         fields: [{ field: "note", message: 'required with "fxNotRevalued": "accept": why the positions are left unrevalued' }],
+      });
+    }
+    if (input.fxRateStale === "accept" && (input.note ?? "").trim() === "") {
+      throw Errors.validation("fxRateStale: accepting FX positions at closing rates older than the limit needs a note saying why", {
+        fields: [{ field: "note", message: 'required with "fxRateStale": "accept": why the period closes on those rates' }],
       });
     }
     let close: PeriodClose;
@@ -161,7 +226,7 @@ export class PeriodClosing {
   }
 
   /** The ledger's close, after checking the FX positions at the period's end (again when the period changed meanwhile). */
-  private async closeChecked(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null }): Promise<PeriodClose> {
+  private async closeChecked(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null; fxRateStale?: "accept" | null }): Promise<PeriodClose> {
     const base = { before: input.before, closedBy: input.closedBy ?? null, note: input.note ?? null };
     for (let attempt = 1; ; attempt++) {
       const { closedBefore } = await this.ledger.periodCloses();
@@ -171,10 +236,13 @@ export class PeriodClosing {
       if (this.fx === null || Number.isNaN(B) || B > this.now().getTime() || (closedBefore !== null && B <= closedBefore.getTime())) return this.ledger.closePeriod(base);
       const { head } = await this.ledger.journalPosition(0n);
       const revalueAt = new Date(B - 1).toISOString();
-      const left = unrevaluedPositions(await this.fx.previewRevaluation(new Date(B - 1)));
-      if (left.length > 0 && input.fxNotRevalued !== "accept") throw notRevalued(input.before, revalueAt, left);
+      const plan = await this.fx.previewRevaluation(new Date(B - 1));
+      const left = unrevaluedPositions(plan);
+      if (left.length > 0 && input.fxNotRevalued !== "accept") throw notRevalued(input.before, revalueAt, left, this.maxRateAgeMs);
+      const stale = staleClosingRates(plan, new Date(B - 1), this.maxRateAgeMs);
+      if (stale.length > 0 && input.fxRateStale !== "accept") throw rateStale(input.before, revalueAt, stale, this.maxRateAgeMs);
       try {
-        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, checkedAtSequence: head });
+        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, fxRateStale: stale.length === 0 ? null : stale, checkedAtSequence: head });
       } catch (e) {
         if (!(isAppError(e) && e.code === LedgerErrors.periodChanged.code) || attempt >= CLOSE_ATTEMPTS) throw e;
       }

@@ -86,6 +86,8 @@ export interface Config {
     /** Rates older than this are stale even inside their validity window; undefined = no limit. */
     maxRateAgeSeconds: number | undefined;
     rateValiditySeconds: number;
+    /** CLOSE_MAX_RATE_AGE_DAYS (default 4): how old a closing rate may be at a closed period's last instant (service/closing.ts). */
+    closeMaxRateAgeDays: number;
   };
   /** Bounds on a settlement event (settlement/validate.ts: EventLimits). */
   settlement: {
@@ -387,6 +389,7 @@ export function loadConfig(env: Env = process.env): Config {
       quoteTtlSeconds: int(env, "FX_QUOTE_TTL_SECONDS", 60, 1, 86_400),
       maxRateAgeSeconds: maxAge === 0 ? undefined : maxAge,
       rateValiditySeconds: int(env, "FX_RATE_VALIDITY_SECONDS", 86_400, 60, 366 * 86_400),
+      closeMaxRateAgeDays: int(env, "CLOSE_MAX_RATE_AGE_DAYS", 4, 1, 366),
     },
     settlement: {
       maxAmountMinor: {

@@ -226,7 +226,7 @@ export function createServices(
     ...(config.http === undefined ? {} : { maxImportBytes: config.http.importLimit }),
   });
   const webhooks = new WebhookService({ sql: db.sql, box, config: config.webhooks ?? DEFAULT_WEBHOOKS, catalogue: settlement, dispatcher: { log: workerLog.child("webhooks") } });
-  const closing = new PeriodClosing(ledger, anchoring ?? null, realisation);
+  const closing = new PeriodClosing(ledger, anchoring ?? null, realisation, () => new Date(), config.fx.closeMaxRateAgeDays * 86_400_000);
   return {
     databaseKind: db.kind,
     ledger,

@@ -21,7 +21,7 @@ import { loadConfig } from "../service/config.js";
 import { assignDemoDestinations, fundVaultLocal, mayTakeStablecoin, publishDemoPayoutRates } from "../service/payouts/index.js";
 import { startServer, type RunningServer } from "../service/server.js";
 import { openServices } from "../service/services.js";
-import { DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances } from "../service/settlement/demo.js";
+import { DEMO_CLOSE_NOTE, DEMO_RANGE, DEMO_SELLERS, loadDemo, loadDemoPeriodEnd, loadDemoRemittances } from "../service/settlement/demo.js";
 import { emptyPostgresDatabase, postgresReachable } from "./support/db.js";
 
 const pg = await postgresReachable();
@@ -143,7 +143,8 @@ describe.skipIf(!pg)("the local stack end to end (hardhat node + PostgreSQL) [Po
     const res = await fetch(`${running.url}/v1/ledger/periods/close`, {
       method: "POST",
       headers: { authorization: `Bearer ${writer}`, "content-type": "application/json" },
-      body: JSON.stringify({ before: "2025-01-01T00:00:00Z", note: "demo period" }),
+      // The demo's closing rates are the source's last of the year (23 December), stale at the 31st: closed as the README closes it.
+      body: JSON.stringify({ before: "2025-01-01T00:00:00Z", note: DEMO_CLOSE_NOTE, fxRateStale: "accept" }),
     });
     const closed = (await res.json()) as { id: string; reportDigest: string; anchored: boolean };
     expect([res.status, closed.anchored]).toEqual([201, true]);

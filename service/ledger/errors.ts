@@ -20,6 +20,11 @@ export const LedgerErrors = {
    * (or could not: no rate in force): IAS 21 retranslates them at the closing rate first.
    */
   periodFxNotRevalued: defineError("ENT_LEDGER_PERIOD_FX_NOT_REVALUED", 409, "FX positions are not revalued at the period's end"),
+  /**
+   * A close whose FX positions stand at closing rates older than the close allows at its last
+   * instant (CLOSE_MAX_RATE_AGE_DAYS): IAS 21's closing rate is the spot rate at the period's end.
+   */
+  periodFxRateStale: defineError("ENT_LEDGER_PERIOD_FX_RATE_STALE", 409, "The FX positions stand at closing rates too old for the period's end"),
   /** A transaction effective in the period was booked while its close was being checked: check again. */
   periodChanged: defineError("ENT_LEDGER_PERIOD_CHANGED", 409, "The period changed while its close was being checked"),
   /** The row attached to the transaction (TransactionInput.attachment) broke a unique constraint of its table: another writer was first. */

@@ -41,7 +41,7 @@ export function createPeriods(sql: SqlRunner, now: () => Date): Pick<Ledger, "cl
             details: { checkedAtSequence: input.checkedAtSequence.toString() },
           });
         }
-        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at, fxNotRevalued: input.fxNotRevalued ?? null });
+        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at, fxNotRevalued: input.fxNotRevalued ?? null, fxRateStale: input.fxRateStale ?? null });
       });
     },
 

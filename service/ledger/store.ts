@@ -5,7 +5,7 @@
  * metadata, json_agg) arrive parsed from the driver (service/db/sql.ts), so nothing here parses JSON.
  */
 import type { SqlRunner, TxRunner } from "../db/index.js";
-import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, TransactionStatus, UnrevaluedPosition } from "./types.js";
+import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, StaleClosingRate, TransactionStatus, UnrevaluedPosition } from "./types.js";
 import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransaction } from "./plan.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -910,9 +910,10 @@ interface CloseRow {
   note: string | null;
   closed_at: Date;
   fx_not_revalued: UnrevaluedPosition[] | string | null;
+  fx_rate_stale: StaleClosingRate[] | string | null;
 }
 
-const CLOSE_COLUMNS = `"id", "closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued"`;
+const CLOSE_COLUMNS = `"id", "closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued", "fx_rate_stale"`;
 
 function toClose(r: CloseRow): PeriodClose {
   return {
@@ -925,18 +926,19 @@ function toClose(r: CloseRow): PeriodClose {
     note: r.note,
     closedAt: r.closed_at,
     fxNotRevalued: typeof r.fx_not_revalued === "string" ? (JSON.parse(r.fx_not_revalued) as UnrevaluedPosition[]) : r.fx_not_revalued,
+    fxRateStale: typeof r.fx_rate_stale === "string" ? (JSON.parse(r.fx_rate_stale) as StaleClosingRate[]) : r.fx_rate_stale,
   };
 }
 
 /** Sets the head's closed-before instant and records the close, in `tx` (which holds the head lock). */
 export async function closePeriod(
   tx: SqlRunner,
-  c: { before: Date; head: Head; closedBy: string | null; note: string | null; at: Date; fxNotRevalued: UnrevaluedPosition[] | null },
+  c: { before: Date; head: Head; closedBy: string | null; note: string | null; at: Date; fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null },
 ): Promise<PeriodClose> {
   await tx.q(`UPDATE "ledger_journal_head" SET "closed_before" = $1 WHERE "id" = 1`, c.before);
   const [row] = await tx.q<CloseRow[]>(
-    `INSERT INTO "ledger_period_closes" ("closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued")
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING ${CLOSE_COLUMNS}`,
+    `INSERT INTO "ledger_period_closes" ("closed_before", "previous_closed_before", "journal_sequence", "journal_hash", "closed_by", "note", "closed_at", "fx_not_revalued", "fx_rate_stale")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb) RETURNING ${CLOSE_COLUMNS}`,
     c.before,
     c.head.closedBefore,
     c.head.sequence,
@@ -945,6 +947,7 @@ export async function closePeriod(
     c.note,
     c.at,
     c.fxNotRevalued === null ? null : JSON.stringify(c.fxNotRevalued),
+    c.fxRateStale === null ? null : JSON.stringify(c.fxRateStale),
   );
   return toClose(row!);
 }

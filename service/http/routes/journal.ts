@@ -213,7 +213,7 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "Close every period before an instant",
       description:
-        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened. The latest close sent again (the same `before` and `note`, a retry after a lost answer) answers 200 with that close. FX positions must stand at the closing rate (IAS 21): the close plans, without booking, the revaluation at the period's last instant (`before` less 1 ms) as `POST /v1/fx/revaluations` would; if it would book a change for any `fx:<X>-USD` position, or skip one (no rate in force then: `ENT_FX_RATE_STALE`, …; a token's position, the vault's USDC, is no currency and does not count), the close is refused, 409 `ENT_LEDGER_PERIOD_FX_NOT_REVALUED` with `details.positions` per currency (what it would book in USD minor units, or why it skips) and `details.revalueAt`: publish the closing rates, `POST /v1/fx/revaluations?at=<revalueAt>`, close again. `\"fxNotRevalued\": \"accept\"` with a `note` (400 naming `note` without one) closes anyway and keeps what was left in the close's `fxNotRevalued` and its report. No open position: nothing to check. The check and the close are serialised under the journal head lock: a transaction effective in the period booked while the close was being checked makes it check again (after three tries, 409 `ENT_LEDGER_PERIOD_CHANGED`: send it again).",
+        "From then on no transaction is effective before `before`: a late one (an event that occurred in a closed period) is booked effective at `before`, its own instant kept in its metadata as `originalEffectiveAt`, so the closed period's balances, trial balance and export never change again. `before` must have passed and be later than the last close (409 ENT_LEDGER_PERIOD_CLOSED otherwise): periods are not reopened. The latest close sent again (the same `before` and `note`, a retry after a lost answer) answers 200 with that close. FX positions must stand at the closing rate (IAS 21): the close plans, without booking, the revaluation at the period's last instant (`before` less 1 ms) as `POST /v1/fx/revaluations` would; if it would book a change for any `fx:<X>-USD` position, or skip one (no rate in force then: `ENT_FX_RATE_STALE`, …; a token's position, the vault's USDC, is no currency and does not count), the close is refused, 409 `ENT_LEDGER_PERIOD_FX_NOT_REVALUED` with `details.positions` per currency (what it would book in USD minor units, or why it skips) and `details.revalueAt`: publish the closing rates, `POST /v1/fx/revaluations?at=<revalueAt>`, close again. `\"fxNotRevalued\": \"accept\"` with a `note` (400 naming `note` without one) closes anyway and keeps what was left in the close's `fxNotRevalued` and its report. The closing rate is the spot rate at the period's end: a position that stands at the rate in force at `revalueAt` (its revaluation books no change) must stand at a rate observed no more than CLOSE_MAX_RATE_AGE_DAYS (default 4) before then (the rate's own `asOf`, the oldest leg's for a cross rate), else 409 `ENT_LEDGER_PERIOD_FX_RATE_STALE` with `details.rates` per currency (the rate, its `asOf`, `ageSeconds` and `maxAgeSeconds`), `details.maxAgeDays` and `details.revalueAt`: publish the period end's rates, `POST /v1/fx/revaluations?at=<revalueAt>` (the same instant again books the change), close again. `\"fxRateStale\": \"accept\"` with a `note` (400 naming `note` without one) closes anyway and keeps those rates in the close's `fxRateStale` and its report. A position of zero is not checked; a position left unrevalued refuses the close first (`ENT_LEDGER_PERIOD_FX_NOT_REVALUED`). No open position: nothing to check. The check and the close are serialised under the journal head lock: a transaction effective in the period booked while the close was being checked makes it check again (after three tries, 409 `ENT_LEDGER_PERIOD_CHANGED`: send it again).",
       security: bearer,
       body: Type.Object(
         {
@@ -221,6 +221,11 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
           note: Type.Optional(Text(500)),
           fxNotRevalued: Type.Optional(
             Type.Literal("accept", { description: "Close although FX positions are not revalued at the period's last instant (requires `note`): what was left is kept with the close and in its report" }),
+          ),
+          fxRateStale: Type.Optional(
+            Type.Literal("accept", {
+              description: "Close although FX positions stand at closing rates older than CLOSE_MAX_RATE_AGE_DAYS at the period's last instant (requires `note`): those rates, with their instants and ages, are kept with the close and in its report",
+            }),
           ),
         },
         { additionalProperties: false },
@@ -232,8 +237,14 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       },
     },
   }, async (request, reply) => {
-    const body = request.body as { before: string; note?: string; fxNotRevalued?: "accept" };
-    const r = await app.services.closing.close({ before: new Date(body.before), closedBy: request.principal?.keyId ?? null, note: body.note ?? null, fxNotRevalued: body.fxNotRevalued ?? null });
+    const body = request.body as { before: string; note?: string; fxNotRevalued?: "accept"; fxRateStale?: "accept" };
+    const r = await app.services.closing.close({
+      before: new Date(body.before),
+      closedBy: request.principal?.keyId ?? null,
+      note: body.note ?? null,
+      fxNotRevalued: body.fxNotRevalued ?? null,
+      fxRateStale: body.fxRateStale ?? null,
+    });
     return reply.status(r.status === "created" ? 201 : 200).send({ ...periodCloseView(r.close), reportDigest: r.digest, anchored: r.anchored });
   });
 

@@ -846,6 +846,18 @@ export const UnrevaluedPositionView = Type.Object({
   reason: Type.String(),
 });
 
+/** A closing rate older than a close allows (ledger/types.ts StaleClosingRate); also the 409 ENT_LEDGER_PERIOD_FX_RATE_STALE's `details.rates`. */
+export const StaleClosingRateView = Type.Object({
+  currency: Type.String(),
+  position: { ...Amount, description: "The position in the currency's minor units at the period's last instant" },
+  midRate: Type.String({ description: "The published mid rate in force then, USD per unit of the currency" }),
+  source: Type.String(),
+  asOf: DateTime,
+  ageSeconds: Type.Integer({ description: "The period's last instant less `asOf` (the rate's own instant), whole seconds" }),
+  maxAgeSeconds: Type.Integer({ description: "The limit the close applied: CLOSE_MAX_RATE_AGE_DAYS x 86 400" }),
+  reason: Type.String(),
+});
+
 export const PeriodCloseView = Type.Object({
   id: Type.String(),
   closedBefore: DateTime,
@@ -857,6 +869,9 @@ export const PeriodCloseView = Type.Object({
   closedAt: DateTime,
   fxNotRevalued: Type.Union([Type.Array(UnrevaluedPositionView), Type.Null()], {
     description: 'What a close accepted with `"fxNotRevalued": "accept"` left unrevalued at the period\'s last instant, per currency (also in its report); null for every other close',
+  }),
+  fxRateStale: Type.Union([Type.Array(StaleClosingRateView), Type.Null()], {
+    description: 'The closing rates older than CLOSE_MAX_RATE_AGE_DAYS at the period\'s last instant that a close accepted with `"fxRateStale": "accept"` stands on, per currency (also in its report); null for every other close',
   }),
 });
 
@@ -871,6 +886,7 @@ export function periodCloseView(c: PeriodClose): Static<typeof PeriodCloseView> 
     note: c.note,
     closedAt: c.closedAt.toISOString(),
     fxNotRevalued: c.fxNotRevalued,
+    fxRateStale: c.fxRateStale,
   };
 }
 
