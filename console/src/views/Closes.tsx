@@ -3,8 +3,10 @@
  * every period before an instant (finance:write, after a confirmation: a close is never undone),
  * and when the service refuses it because FX positions are not revalued at the period's last
  * instant, what each currency's revaluation there would book or why it skips, a revaluation at
- * that instant, or a close anyway with a note; and one close's report page, its digest computed
- * again in the browser.
+ * that instant, or a close anyway with a note; when it refuses it because the positions stand at
+ * closing rates older than it allows (CLOSE_MAX_RATE_AGE_DAYS), each currency's rate, its instant and
+ * its age, and the same two ways on; and one close's report page, its digest computed again in the
+ * browser.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
@@ -28,7 +30,38 @@ interface PeriodClose {
   closedAt: string;
   /** What a close accepted with "fxNotRevalued": "accept" left unrevalued; null otherwise. */
   fxNotRevalued: UnrevaluedPosition[] | null;
+  /** The closing rates older than the limit a close accepted with "fxRateStale": "accept" stands on; null otherwise. */
+  fxRateStale: StaleClosingRate[] | null;
 }
+
+/** service/http/schemas/views.ts StaleClosingRateView: a position standing at a rate older than a close allows. */
+interface StaleClosingRate {
+  currency: string;
+  position: string;
+  midRate: string;
+  source: string;
+  asOf: string;
+  ageSeconds: number;
+  maxAgeSeconds: number;
+  reason: string;
+}
+
+/** The 409 ENT_LEDGER_PERIOD_FX_RATE_STALE's details (service/closing.ts). */
+interface StaleRefusal {
+  before: string;
+  revalueAt: string;
+  maxAgeDays: number;
+  rates: StaleClosingRate[];
+}
+
+function staleRefusalOf(e: unknown): StaleRefusal | null {
+  if (!(e instanceof ApiError) || e.code !== "ENT_LEDGER_PERIOD_FX_RATE_STALE") return null;
+  const d = e.details as Partial<StaleRefusal> | undefined;
+  return d !== undefined && typeof d.revalueAt === "string" && Array.isArray(d.rates) ? { before: d.before ?? "", revalueAt: d.revalueAt, maxAgeDays: d.maxAgeDays ?? 0, rates: d.rates } : null;
+}
+
+/** An age in seconds as days, two decimals, rounded down (never younger than it is). */
+const ageInDays = (seconds: number) => `${(Math.floor(seconds / 864) / 100).toFixed(2)} days`;
 
 /** service/http/schemas/views.ts UnrevaluedPositionView: one FX position not restated at a period's last instant. */
 interface UnrevaluedPosition {
@@ -61,6 +94,7 @@ interface CloseReport {
     close: { id: string; closedBefore: string; previousClosedBefore: string | null; journalSequence: string; journalHash: string };
     trialBalance: { accounts: TrialBalanceAccount[]; currencies: TrialBalanceCurrency[] };
     fxNotRevalued?: UnrevaluedPosition[];
+    fxRateStale?: StaleClosingRate[];
   };
   digest: string;
 }
@@ -136,6 +170,72 @@ function FxRefusalBox(props: { refusal: FxRefusal; note: string; busy: boolean; 
       </form>
       <small class="code">
         <code>ENT_LEDGER_PERIOD_FX_NOT_REVALUED</code>
+      </small>
+    </div>
+  );
+}
+
+/** Per currency, the closing rate a position stands at, its own instant and its age at the period's last instant, against the limit. */
+function StaleRatesTable(props: { rates: StaleClosingRate[]; at: string; caption: string }): JSX.Element {
+  return (
+    <ListTable caption={props.caption} columns={["Currency", "Position", "Mid rate (USD per unit)", "As of", `Age at ${formatLocal(props.at)}`, "Limit"]}>
+      {props.rates.map((r) => (
+        <tr key={r.currency}>
+          <td>{r.currency}</td>
+          <td class="num">
+            <Money minor={r.position} currency={r.currency} />
+          </td>
+          <td class="num">
+            {r.midRate} <small class="muted">{r.source}</small>
+          </td>
+          <td>
+            <Time iso={r.asOf} />
+          </td>
+          <td class="num">{ageInDays(r.ageSeconds)}</td>
+          <td class="num">{ageInDays(r.maxAgeSeconds)}</td>
+        </tr>
+      ))}
+    </ListTable>
+  );
+}
+
+/**
+ * A close refused because the positions stand at closing rates older than it allows: each currency's
+ * rate, its instant and age; what to do (publish the period end's rates, revalue at that instant
+ * again, close again), the revaluation in one click, and the close on these rates, only with a note.
+ */
+function StaleRefusalBox(props: { refusal: StaleRefusal; note: string; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
+  const { refusal } = props;
+  const [why, setWhy] = useState(props.note);
+  const at = refusal.revalueAt;
+  return (
+    <div class="error" role="alert" id="close-error" tabIndex={-1} data-testid="fx-rate-stale">
+      <p>
+        Not closed: the FX positions stand at closing rates older than {refusal.maxAgeDays} days at the period's last instant, {instantInWords(at)}. IAS 21 translates them at the spot rate at the period's end; per currency:
+      </p>
+      <StaleRatesTable rates={refusal.rates} at={at} caption="Closing rates older than the close allows" />
+      <p>
+        To close: publish the period end's rates (a later valid-from than these, or another source), revalue the open positions at that instant again (it books the change), then close again.{" "}
+        <button type="button" class="secondary" disabled={props.busy} onClick={props.onRevalue}>
+          Revalue at {formatLocal(at)}
+        </button>
+      </p>
+      <form
+        aria-label="Close on these rates"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (why.trim() !== "") props.onAccept(why.trim());
+        }}
+      >
+        <p>Or close on these rates anyway: the close and its report keep them, with your note saying why.</p>
+        <label for="close-stale-note">Why close on these rates (note, required)</label>{" "}
+        <input id="close-stale-note" value={why} maxLength={500} required onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
+        <button type="submit" disabled={props.busy || why.trim() === ""}>
+          Close on these rates
+        </button>
+      </form>
+      <small class="code">
+        <code>ENT_LEDGER_PERIOD_FX_RATE_STALE</code>
       </small>
     </div>
   );
@@ -241,18 +341,25 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
   const focusLater = useFocusLater();
   const iso = localInputToIso(before);
   const refusal = fxRefusalOf(error);
-  /** Closes at `iso`; `accept`: the note that accepts the FX positions left unrevalued. */
-  const close = async (accept?: string) => {
+  const staleRefusal = staleRefusalOf(error);
+  // What the last attempt accepted: a close accepting stale rates after accepting positions left
+  // unrevalued keeps both (the service checks the positions first, then the rates' age).
+  const [accepted, setAccepted] = useState<{ unrevalued: boolean }>({ unrevalued: false });
+  /** Closes at `iso`; `accept`: the note, and which exceptions it accepts (positions left unrevalued, stale closing rates). */
+  const close = async (accept?: { note: string; unrevalued?: boolean; stale?: boolean }) => {
     if (iso === null) return;
     setBusy(true);
     setError(null);
     setRevalued(null);
-    const closeNote = accept ?? note.trim();
+    const closeNote = accept?.note ?? note.trim();
+    const unrevalued = accept?.unrevalued === true || (accept?.stale === true && accepted.unrevalued);
+    setAccepted({ unrevalued });
     try {
       const r = await send<PeriodClose & { reportDigest: string; anchored: boolean }>("POST", "/v1/ledger/periods/close", {
         before: iso,
         ...(closeNote === "" ? {} : { note: closeNote }),
-        ...(accept === undefined ? {} : { fxNotRevalued: "accept" }),
+        ...(unrevalued ? { fxNotRevalued: "accept" } : {}),
+        ...(accept?.stale === true ? { fxRateStale: "accept" } : {}),
       });
       setDone(r);
       setStep("edit");
@@ -348,7 +455,9 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
         </div>
       )}
       {refusal !== null ? (
-        <FxRefusalBox refusal={refusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(refusal.revalueAt)} onAccept={(why) => void close(why)} />
+        <FxRefusalBox refusal={refusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(refusal.revalueAt)} onAccept={(why) => void close({ note: why, unrevalued: true })} />
+      ) : staleRefusal !== null ? (
+        <StaleRefusalBox refusal={staleRefusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(staleRefusal.revalueAt)} onAccept={(why) => void close({ note: why, stale: true })} />
       ) : (
         error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />
       )}
@@ -362,6 +471,7 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
           Closed: every period before <Time iso={done.closedBefore} /> (close <Link href={href(`/books/closes/${done.id}`)}>{done.id}</Link>). Report digest (sha256): <code class="hash">{done.reportDigest}</code>
           {done.anchored ? ", queued for anchoring." : "; this server has no chain, so it is not anchored."}
           {done.fxNotRevalued !== null && ` FX positions left unrevalued at the period's end, as the note accepts: ${done.fxNotRevalued.map((p) => p.currency).join(", ")} (kept with the close and in its report).`}
+          {done.fxRateStale !== null && ` FX positions at closing rates older than the limit, as the note accepts: ${done.fxRateStale.map((r) => `${r.currency} (${ageInDays(r.ageSeconds)})`).join(", ")} (kept with the close and in its report).`}
         </p>
       )}
     </section>
@@ -411,6 +521,7 @@ export function Closes(props: { session: Session; periodEnd: string; revalued: n
                       <td>
                         {c.note ?? "–"}
                         {c.fxNotRevalued !== null && <span class="muted"> (FX left unrevalued: {c.fxNotRevalued.map((p) => p.currency).join(", ")})</span>}
+                        {c.fxRateStale !== null && <span class="muted"> (closed on stale FX rates: {c.fxRateStale.map((r) => r.currency).join(", ")})</span>}
                       </td>
                       <td>
                         <Link href={href(`/books/closes/${c.id}/proof`)}>{`Verify close ${c.id}`}</Link>
@@ -494,6 +605,13 @@ export function PeriodCloseView(props: ViewProps): JSX.Element {
                 <h2 id="fx-left-h">FX positions left unrevalued</h2>
                 <p>This close was accepted, with its note, although the FX positions were not revalued at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
                 <UnrevaluedTable positions={report.fxNotRevalued} at={closingAt(c.closedBefore)} caption="FX positions left unrevalued at the period's end" />
+              </section>
+            )}
+            {report.fxRateStale !== undefined && (
+              <section aria-labelledby="fx-stale-h" data-testid="fx-stale">
+                <h2 id="fx-stale-h">Closed on stale FX rates</h2>
+                <p>This close was accepted, with its note, although the FX positions stood at closing rates older than the limit at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
+                <StaleRatesTable rates={report.fxRateStale} at={closingAt(c.closedBefore)} caption="Closing rates older than the close allows" />
               </section>
             )}
             <section aria-labelledby="report-h">
