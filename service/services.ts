@@ -237,7 +237,7 @@ export function createServices(
     sharedState,
     ...(payouts === undefined ? {} : { payouts }),
     ...(bank === undefined ? {} : { bank }),
-    cash: new CashReconciliation({ sql: db.sql, ledger, maxAmount, ...(maxAgeMs === undefined ? {} : { maxAgeMs }), ...(bank === undefined ? {} : { bankPayouts: bank }) }),
+    cash: new CashReconciliation({ sql: db.sql, ledger, account: config.bank?.account ?? null, maxAmount, ...(maxAgeMs === undefined ? {} : { maxAgeMs }), ...(bank === undefined ? {} : { bankPayouts: bank }) }),
     ...(treasury === undefined ? {} : { treasury }),
     ...(anchoring === undefined ? {} : { anchoring }),
     reconciliation,

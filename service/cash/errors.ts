@@ -4,6 +4,11 @@ import { defineError } from "../errors.js";
 export const CashErrors = {
   /** Not a camt.053 (.001.02 to .001.13), malformed, or a statement without its booked balances. */
   statementInvalid: defineError("ENT_CASH_STATEMENT_INVALID", 422, "Bank statement refused"),
+  /**
+   * A statement of another account than the platform's (BANK_ACCOUNT_IBAN or _NUMBER), or in another
+   * currency than BANK_ACCOUNT_CURRENCY: the whole file is refused.
+   */
+  statementAccount: defineError("ENT_CASH_STATEMENT_ACCOUNT", 422, "Bank statement for another account"),
   statementNotFound: defineError("ENT_CASH_STATEMENT_NOT_FOUND", 404, "Bank statement not found"),
   /** The account's statement with this id (or electronic sequence number) was imported before with other content. */
   statementConflict: defineError("ENT_CASH_STATEMENT_CONFLICT", 409, "Bank statement imported before with other content"),

@@ -1,6 +1,11 @@
 /**
  * Cash reconciliation: the platform's bank statements (ISO 20022 camt.053) against the ledger.
  *
+ * Every statement of a file is of the platform's account (BANK_ACCOUNT_IBAN or _NUMBER, compared as
+ * the bank rail's camt.054 are: `accountRefusal`) in its currency (BANK_ACCOUNT_CURRENCY): the
+ * statement's Acct/Ccy, or, where a bank leaves it out, the currency its balances are in, which is
+ * the account's. Else nothing of the file is imported: `platform:cash:bank` is that one account.
+ *
  * Per statement of an imported file:
  * - its entries, each in the account's currency (else the statement is refused) and each counted
  *   once: a batch booking's transactions are matched one by one when each carries its own amount
@@ -45,7 +50,7 @@ import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
 import { Mutex } from "../concurrency.js";
 import { exponentOrNull, formatMinor } from "../money/index.js";
-import { BankMessageError, readBankMessage, type BankEntry, type BankReport } from "../payouts/index.js";
+import { accountRefusal, BankMessageError, readBankMessage, type BankAccountRef, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
 
@@ -99,6 +104,12 @@ export interface CashStatementReport {
 export interface CashOptions {
   sql: SqlRunner;
   ledger: Ledger;
+  /**
+   * The platform's bank account (BANK_ACCOUNT_*): the one `platform:cash:bank` is, and the only one
+   * whose statements are imported (the bank rail's debtor, checked as its camt.054 are). Null (a
+   * configuration without one): no statement is imported.
+   */
+  account: (Pick<BankAccountRef, "iban" | "accountNumber"> & { accountCurrency: string }) | null;
   /** The bank rail's payouts, by EndToEndId (absent: statement debits can only be unmatched). */
   bankPayouts?: { payoutByEndToEndId(endToEndId: string): Promise<BankPayoutFacts | null> };
   /** The largest amount of one adjusting posting, minor units (MAX_AMOUNT_MINOR); default 10^15. */
@@ -292,6 +303,7 @@ export class CashReconciliation {
       throw e;
     }
     const statements = message.reports.map(balancesOf);
+    this.#checkAccount(statements);
     for (const [i, a] of statements.entries()) {
       const ka = keyOf(a);
       const twice = statements.slice(0, i).some((b) => b.s.account === a.s.account && b.currency === a.currency && keyOf(b).statementId === ka.statementId);
@@ -319,6 +331,36 @@ export class CashReconciliation {
           throw e;
         }
       }
+    });
+  }
+
+  /**
+   * Every statement is of the platform's account, in its currency (the statement's Acct/Ccy, else
+   * its balances' currency: the account's all the same), or nothing of the file is imported: the
+   * ledger has one `platform:cash:bank` per currency, and another account's entries would match and
+   * resolve against the platform's own money (and take the matches its own statement needs).
+   */
+  #checkAccount(statements: readonly Balanced[]): void {
+    const ours = this.#o.account;
+    if (ours === null) throw CashErrors.statementAccount("no platform bank account is configured (BANK_ACCOUNT_*): a statement cannot be checked against it, nothing was imported");
+    const refusal = accountRefusal(
+      statements.map((st) => ({ id: st.s.account, currency: st.currency })),
+      ours,
+      { noun: "statement", element: "Stmt" },
+    );
+    if (refusal === null) return;
+    const st = statements[refusal.index];
+    // Without Acct/Ccy the account's currency is the one its balances are in.
+    const field = refusal.field.endsWith("/Ccy") && st?.s.currency === null ? "Stmt/Bal/Amt/@Ccy" : refusal.field;
+    throw CashErrors.statementAccount(`${refusal.message}: nothing of the file was imported`, {
+      fields: [{ field, message: refusal.message }],
+      details: {
+        statement: st?.s.id ?? null,
+        account: st?.s.account ?? null,
+        currency: st?.currency ?? null,
+        expectedAccount: ours.iban ?? ours.accountNumber,
+        expectedCurrency: ours.accountCurrency,
+      },
     });
   }
 

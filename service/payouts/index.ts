@@ -6,7 +6,7 @@ export { ledgerKeys, PayoutAccounts } from "./booking.js";
 export { mayTakeStablecoin, STABLECOIN_BARRED_COUNTRIES, vaultBar } from "./jurisdiction.js";
 export * from "./types.js";
 export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, RESOLUTION_ACTIONS, validateBankAccount, ibanValid, type BankRailOptions, type BankRunResult, type ConfirmationResult, type BankAccountInput, type InboxResult } from "./bank/rail.js";
-export { BANK_EXCEPTION_CODES, type BankExceptionCode } from "./bank/matching.js";
+export { accountRefusal, BANK_EXCEPTION_CODES, type AccountReport, type BankExceptionCode } from "./bank/matching.js";
 export type { BankException, BankExceptionEntry } from "./bank/exceptions.js";
 export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus, type HolderNameCheck } from "./bank/store.js";
 export { HOLDER_NAME_RESULTS, holderNameMatch, type HolderNameResult } from "./bank/holder-name.js";

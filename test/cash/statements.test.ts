@@ -51,7 +51,7 @@ describe.each(kinds)("cash statements on %s", (kind) => {
   describe("when the same statement comes again in another file", () => {
     const entries = Array.from({ length: 7 }, (_, i) => ({ endToEndId: "NOTPROVIDED", currency: "USD", amount: BigInt(1_000 * (i + 1)), side: "credit" as const, info: `CREDIT ${i + 1}` }));
     const createdAt = new Date("2026-12-05T20:00:00Z");
-    const original = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries, createdAt });
+    const original = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account, day: "2026-12-05", opening: 0n, entries, createdAt });
 
     it("answers exists with the statement it imported first (other bytes, same content)", async () => {
       const first = await xmlPost(original);
@@ -68,20 +68,17 @@ describe.each(kinds)("cash statements on %s", (kind) => {
     });
 
     it("refuses the same statement id with other content: 409 naming the earlier statement; another id with the same sequence number is another statement", async () => {
-      const changed = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries: entries.slice(1), createdAt });
+      const changed = camt053({ messageId: "DUP-1", statementId: "STMT-DUP-1", sequence: 41, account, day: "2026-12-05", opening: 0n, entries: entries.slice(1), createdAt });
       const r = await xmlPost(changed);
       expect([r.statusCode, problemCode(r)]).toEqual([409, "ENT_CASH_STATEMENT_CONFLICT"]);
       expect(r.body).toMatch(/STMT-DUP-1/);
       // Banks restart ElctrncSeqNb (yearly, say): the sequence number is no identity.
-      const sameSequence = camt053({ messageId: "DUP-2", statementId: "STMT-DUP-1B", sequence: 41, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-05", opening: 0n, entries, createdAt });
+      const sameSequence = camt053({ messageId: "DUP-2", statementId: "STMT-DUP-1B", sequence: 41, account, day: "2026-12-05", opening: 0n, entries, createdAt });
       expect((await xmlPost(sameSequence)).statusCode).toBe(201);
-      // Another account may use the same statement id.
-      const other = camt053({ messageId: "DUP-3", statementId: "STMT-DUP-1", sequence: 41, account: { ...account, accountNumber: "DUP-ACC-2" }, day: "2026-12-05", opening: 0n, entries, createdAt });
-      expect((await xmlPost(other)).statusCode).toBe(201);
     });
 
     it("two instances importing two files of one new statement at once record it once", async () => {
-      const twin = camt053({ messageId: "DUP-9", statementId: "STMT-DUP-9", sequence: 90, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-06", opening: 0n, entries, createdAt });
+      const twin = camt053({ messageId: "DUP-9", statementId: "STMT-DUP-9", sequence: 90, account, day: "2026-12-06", opening: 0n, entries, createdAt });
       const other = createServices(h.db, h.config);
       const both = await Promise.all([h.services.cash.importStatement(twin, "a"), other.cash.importStatement(twin.replaceAll("><", ">\n<"), "b")]);
       expect(both.map((x) => x.status).sort()).toEqual(["created", "exists"]);
@@ -89,13 +86,13 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       // Beneath the service, the database itself refuses a second row for the statement id.
       const insert = (statementId: string, sequence: string | null) =>
         h.db.sql.q(
-          `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by) VALUES (repeat('0', 64), 'X', $1, 'DUP-ACC', 'USD', $2, 0, 0, 0, '{}'::jsonb, 'test')`,
+          `INSERT INTO cash_statements (file_sha256, message_id, statement_id, account, currency, sequence, opening, closing, unmatched, report, imported_by) VALUES (repeat('0', 64), 'X', $1, '400123456838', 'USD', $2, 0, 0, 0, '{}'::jsonb, 'test')`,
           statementId,
           sequence,
         );
       await expect(insert("STMT-DUP-9", null)).rejects.toThrow(/unique|duplicate/i);
-      const changed = camt053({ messageId: "DUP-10", statementId: "STMT-DUP-10", sequence: 100, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-07", opening: 0n, entries, createdAt });
-      const changedToo = camt053({ messageId: "DUP-11", statementId: "STMT-DUP-10", sequence: 100, account: { ...account, accountNumber: "DUP-ACC" }, day: "2026-12-07", opening: 0n, entries: entries.slice(2), createdAt });
+      const changed = camt053({ messageId: "DUP-10", statementId: "STMT-DUP-10", sequence: 100, account, day: "2026-12-07", opening: 0n, entries, createdAt });
+      const changedToo = camt053({ messageId: "DUP-11", statementId: "STMT-DUP-10", sequence: 100, account, day: "2026-12-07", opening: 0n, entries: entries.slice(2), createdAt });
       const outcomes = await Promise.allSettled([h.services.cash.importStatement(changed, "a"), other.cash.importStatement(changedToo, "b")]);
       expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
       const refused = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
@@ -104,13 +101,56 @@ describe.each(kinds)("cash statements on %s", (kind) => {
   });
 
   it("moves the balance by the entry's indicator: PostFinance's entry 2 (DBIT, its detail CRDT) is a debit", async () => {
+    // A real file of a CHF account without Acct/Ccy: imported where that account is the platform's
+    // (another instance's configuration), its currency the one its balances are in.
     const real = await fixture("../../fixtures/iso20022/postfinance-camt.053.001.04.xml");
-    const r = await xmlPost(real);
-    expect(r.statusCode, r.body).toBe(201);
-    const [s] = statementsOf(r);
+    const chf = createServices(h.db, { ...h.config, bank: { ...h.config.bank, account: { ...h.config.bank.account, iban: "CH29 0900 0000 2500 9423 9", accountNumber: null, accountCurrency: "CHF" } } });
+    const r = await chf.cash.importStatement(real, "test");
+    expect(r.status).toBe("created");
+    const [s] = r.statements;
+    expect(s!.currency).toBe("CHF");
     expect(s!.entries[1]).toMatchObject({ side: "debit", amount: "7770" });
+    expect(s!.entries[3]!.valueDate).toBe("2020-11-25");
     // What is left is the 1,537.00 value-dated the next day, which the bank left out of its closing.
     expect(s!.difference).toBe("-153700");
+  });
+
+  describe("when a statement is not of the platform's account (BANK_ACCOUNT_*, USD)", () => {
+    const entries = [{ endToEndId: "NOTPROVIDED", currency: "USD", amount: 1_000n, side: "credit" as const, info: "A CREDIT" }];
+    const statement = (id: string, acct: typeof account) => camt053({ messageId: `ACC-${id}`, statementId: `STMT-ACC-${id}`, account: acct, day: "2026-12-08", opening: 0n, entries });
+
+    it("refuses another account, another currency or balances in another currency: 422 naming the field, the accounts in details, nothing recorded", async () => {
+      const before = await count();
+      const foreign = await xmlPost(statement("1", { ...account, accountNumber: "111222333444", bic: "CITIUS33", country: "US" }));
+      expect([foreign.statusCode, problemCode(foreign)], foreign.body).toEqual([422, "ENT_CASH_STATEMENT_ACCOUNT"]);
+      const body = json<{ errors: Array<{ field: string }>; details: Record<string, string> }>(foreign);
+      expect(body.errors.map((e) => e.field)).toEqual(["Stmt/Acct/Id"]);
+      expect(body.details).toEqual({ statement: "STMT-ACC-1", account: "111222333444", currency: "USD", expectedAccount: "400123456838", expectedCurrency: "USD" });
+      const eur = await xmlPost(statement("2", { ...account, accountCurrency: "EUR" }).replaceAll("USD", "EUR"));
+      expect([eur.statusCode, problemCode(eur)], eur.body).toEqual([422, "ENT_CASH_STATEMENT_ACCOUNT"]);
+      expect(json<{ errors: Array<{ field: string }>; details: Record<string, string> }>(eur)).toMatchObject({ errors: [{ field: "Stmt/Acct/Ccy" }], details: { currency: "EUR", expectedCurrency: "USD" } });
+      // Without Acct/Ccy the account's currency is its balances'.
+      const bare = statement("3", { ...account, accountCurrency: "EUR" }).replaceAll("USD", "EUR").replace("<Ccy>EUR</Ccy>", "");
+      expect(bare).not.toContain("<Ccy>");
+      const r = await xmlPost(bare);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_CASH_STATEMENT_ACCOUNT"]);
+      expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual(["Stmt/Bal/Amt/@Ccy"]);
+      // One statement of another account refuses the whole file.
+      const two = statement("4", account).replace(/<Stmt>[\s\S]*<\/Stmt>/, (m) => m + m.replace("STMT-ACC-4", "STMT-ACC-5").replace("<Id>400123456838</Id>", "<Id>999888777666</Id>"));
+      expect(two.match(/<Stmt>/g)).toHaveLength(2);
+      const whole = await xmlPost(two);
+      expect([whole.statusCode, problemCode(whole)], whole.body).toEqual([422, "ENT_CASH_STATEMENT_ACCOUNT"]);
+      expect(whole.body).toMatch(/statement 2 is for account \\"999888777666\\"/);
+      expect(await count()).toBe(before);
+    });
+
+    it("takes the platform's account however the bank writes it, with or without Acct/Ccy", async () => {
+      const spaced = await xmlPost(statement("6", { ...account, accountNumber: "400-123456-838" }));
+      expect(spaced.statusCode, spaced.body).toBe(201);
+      const bare = await xmlPost(statement("7", account).replace("<Ccy>USD</Ccy>", ""));
+      expect(bare.statusCode, bare.body).toBe(201);
+      expect(statementsOf(bare)[0]).toMatchObject({ currency: "USD" });
+    });
   });
 
   describe("when an entry is a batch booking (several transaction details)", () => {
@@ -176,7 +216,7 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       const xml = camt053({
         messageId: "RES-1",
         statementId: "STMT-RES-1",
-        account: { ...account, accountNumber: "RES-ACC" },
+        account,
         day: "2026-12-05",
         opening: 1_000_000n,
         entries: [

@@ -1,7 +1,8 @@
 /**
  * The bank rail's rules for a camt.054, pure (test/payouts/bank-matching.unit.test.ts):
  * - `accountRefusal`: a notification is for the platform's debtor account (the one every pain.001
- *   is drawn on) in its currency, or nothing of it is applied;
+ *   is drawn on) in its currency, or nothing of it is applied (the cash reconciliation holds a
+ *   camt.053's statements to it the same way);
  * - `entryKind`: what a booked entry naming a payout is: the bank's debit, or a return (a credit
  *   back to the account, or a reversal; RtrInf carries the reason);
  * - `instructionMismatch`: a debit or a return must be of the instruction, in full: in the
@@ -80,23 +81,35 @@ export interface Refusal {
   detail: string;
 }
 
+/** The message an account check reads: a camt.054's notifications (Ntfctn), a camt.053's statements (Stmt). */
+export interface AccountReport {
+  /** How one is called in a message ("notification", "statement"). */
+  noun: string;
+  /** Its element, the root of the fields named ("Ntfctn", "Stmt"). */
+  element: string;
+}
+
+const NOTIFICATION: AccountReport = { noun: "notification", element: "Ntfctn" };
+
 /**
- * Null when every notification is for `debtor` (its IBAN or account number as `accountNumberKey` reads it;
- * its currency when Acct/Ccy is given), else what is wrong and the field naming it.
+ * Null when every report is for `debtor` (its IBAN or account number as `accountNumberKey` reads it;
+ * its currency when the report gives one), else what is wrong and the field naming it. The one
+ * check of "the platform's own account" for the bank's camt.054 (the rail) and camt.053 (cash).
  */
 export function accountRefusal(
   accounts: ReadonlyArray<{ id: string; currency: string | null }>,
   debtor: Pick<BankAccountRef, "iban" | "accountNumber"> & { accountCurrency: string },
-): { message: string; field: string } | null {
+  report: AccountReport = NOTIFICATION,
+): { message: string; field: string; index: number } | null {
   const ours = debtor.iban ?? debtor.accountNumber ?? "";
-  if (accounts.length === 0) return { message: "the notification names no account (Ntfctn/Acct)", field: "Ntfctn/Acct/Id" };
+  if (accounts.length === 0) return { message: `the ${report.noun} names no account (${report.element}/Acct)`, field: `${report.element}/Acct/Id`, index: 0 };
   for (const [i, a] of accounts.entries()) {
-    const which = accounts.length === 1 ? "the notification" : `notification ${i + 1}`;
+    const which = accounts.length === 1 ? `the ${report.noun}` : `${report.noun} ${i + 1}`;
     if (accountNumberKey(a.id) !== accountNumberKey(ours)) {
-      return { message: `${which} is for account ${JSON.stringify(a.id.slice(0, 40))}, not the platform's account ${ours} that the transfers are drawn on`, field: "Ntfctn/Acct/Id" };
+      return { message: `${which} is for account ${JSON.stringify(a.id.slice(0, 40))}, not the platform's account ${ours} that the transfers are drawn on`, field: `${report.element}/Acct/Id`, index: i };
     }
     if (a.currency !== null && a.currency !== debtor.accountCurrency) {
-      return { message: `${which} is for account ${ours} in ${JSON.stringify(a.currency.slice(0, 8))}; the platform's account is in ${debtor.accountCurrency}`, field: "Ntfctn/Acct/Ccy" };
+      return { message: `${which} is for account ${ours} in ${JSON.stringify(a.currency.slice(0, 8))}; the platform's account is in ${debtor.accountCurrency}`, field: `${report.element}/Acct/Ccy`, index: i };
     }
   }
   return null;
