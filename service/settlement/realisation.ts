@@ -247,8 +247,10 @@ export class FxRealisation {
       throw SettlementErrors.invalidEvent("remittanceId: 1-128 letters, digits and ._:-", { fields: [{ field: "remittanceId", message: "1-128 of A-Z a-z 0-9 . _ : -" }] });
     }
     if (input.settledCurrency !== USD && input.settledCurrency !== input.currency) {
-      throw SettlementErrors.invalidEvent(`settledCurrency must be ${USD} or ${input.currency}`, {
-        fields: [{ field: "settledCurrency", message: `the settlement currency, ${USD}, or ${input.currency} when the acquirer did not convert` }],
+      // A USD receivable settles only in USD (named once).
+      const usdOnly = input.currency === USD;
+      throw SettlementErrors.invalidEvent(`settledCurrency must be ${usdOnly ? USD : `${USD} or ${input.currency}`}`, {
+        fields: [{ field: "settledCurrency", message: usdOnly ? `the settlement currency, ${USD}` : `the settlement currency, ${USD}, or ${input.currency} when the acquirer did not convert` }],
       });
     }
     if (input.currency === input.settledCurrency && input.settledAmount !== input.amount) {

@@ -89,6 +89,10 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(await codeOf(fxr.remit({ ...input, settledAmount: 1690n }))).toBe("ENT_REMITTANCE_CONFLICT");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-2", amount: 1n }))).toBe("ENT_REMITTANCE_EXCEEDS_RECEIVABLE");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-3", settledCurrency: "EUR" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
+    // Each currency it may settle in named once: a USD receivable settles in USD only.
+    const message = async (p: Promise<unknown>) => p.then(() => "", (e: unknown) => (e as Error).message);
+    expect(await message(fxr.remit({ ...input, remittanceId: "PO-3", settledCurrency: "EUR" }))).toMatch(/settledCurrency must be USD or BRL$/);
+    expect(await message(fxr.remit({ ...input, remittanceId: "PO-5", currency: "USD", amount: 100n, settledCurrency: "EUR" }))).toMatch(/settledCurrency must be USD$/);
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-4", occurredAt: new Date(Date.now() + 3_600_000) }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
     expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
   });
