@@ -12,6 +12,13 @@ const CURRENCY = /^[A-Z][A-Z0-9]{2,11}$/;
 const MAX_POSTING_AMOUNT = 10n ** 36n;
 /** 10000-01-01T00:00:00Z: effective instants stay in the years 1970-9999. */
 const MAX_EFFECTIVE_MS = Date.UTC(10_000, 0, 1);
+/**
+ * What no account code holds: whitespace (a trailing space makes a second account that reads the
+ * same), control and invisible format characters, quotes, angle brackets and backslashes (a code is
+ * printed in every report, export and page that lists accounts). Every code the platform makes is
+ * built of ids that hold none of these (seller ids, gateway names, currencies, tax schemes).
+ */
+const CODE_UNSAFE = /[\s\p{C}"'`<>\\]/u;
 /** Most transactions linked to one (TransactionInput.linked). */
 const MAX_LINKED = 64;
 
@@ -37,6 +44,7 @@ export function validateSpec(s: AccountSpec, at: string): void {
   const bad = (field: string, message: string) =>
     LedgerErrors.invalid(`accounts.${at}.${field}: ${message}`, { fields: [{ field: `accounts.${at}.${field}`, message }] });
   if (!s.code || s.code.length > 200) throw bad("code", "required, at most 200 characters");
+  if (CODE_UNSAFE.test(s.code)) throw bad("code", "no whitespace, control characters, quotes, < > or \\");
   if (!CURRENCY.test(s.currency)) throw bad("currency", "must be an upper-case currency code");
   if (s.normalBalance !== "debit" && s.normalBalance !== "credit") throw bad("normalBalance", "must be debit or credit");
   if (!s.ownerId) throw bad("ownerId", "required");

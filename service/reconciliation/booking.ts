@@ -82,6 +82,15 @@ export interface AdjustmentScope {
 }
 
 /**
+ * The name of a `platform:reconciliation:<name>` or `platform:suspense:<name>` account, the accounts
+ * an adjusting entry may open: lower-case letters and digits, with `_`, `-` or `.` inside (like
+ * every such account the platform books: `bank_charges`, `unidentified_receipts`). Not free text: a
+ * trailing space opened a second `unidentified_receipts` that reads the same in the trial balance,
+ * and markup or a path in a code is carried into every report and export that lists accounts.
+ */
+export const ADJUSTMENT_ACCOUNT_NAME = /^[a-z0-9](?:[a-z0-9_.-]{0,62}[a-z0-9])?$/;
+
+/**
  * An adjusting entry corrects a reconciliation difference: it moves the platform's reconciliation
  * (costs, differences) and suspense accounts, the receivable of the gateway concerned, and for a
  * bank entry the bank cash; never a seller's balance (paid out at the next run), a tax payable (a
@@ -99,9 +108,70 @@ export function checkAdjustmentScope(postings: readonly Pick<PostingInput, "acco
       const may = ["platform:reconciliation:<name>", "platform:suspense:<name>", scope.gateways === "any" ? "a gateway's receivable" : [...scope.gateways].map((g) => `gateway:${g}:receivable`).join(", "), ...(scope.bank ? ["platform:cash:bank"] : [])];
       throw refuse(`adjustment.postings.${i} posts to ${p.account}: an adjusting entry may post to ${may.join(", ")} only`, `adjustment.postings.${i}.account`, `not an account an adjusting entry may move (${may.join(", ")})`);
     }
+    if (head === "platform" && (owner === "reconciliation" || owner === "suspense") && !ADJUSTMENT_ACCOUNT_NAME.test(tail ?? "")) {
+      // Bad input rather than an entry out of scope: the request names an account no one could open.
+      throw Errors.validation(`adjustment.postings.${i}.account ${JSON.stringify(p.account.slice(0, 120))}: the name after platform:${owner}: must be 1-64 lower-case letters and digits, with _ - . inside`, {
+        fields: [{ field: `adjustment.postings.${i}.account`, message: "platform:reconciliation:<name> or platform:suspense:<name>, <name> of [a-z0-9], with _ - . inside (e.g. bank_charges)" }],
+      });
+    }
     const max = scope.maxAmount(p.currency);
     if (p.amount > max) throw refuse(`adjustment.postings.${i} moves ${p.amount} minor units of ${p.currency}, more than the ${max} any event may`, `adjustment.postings.${i}.amount`, `at most ${max}`);
   });
+}
+
+/**
+ * What an exception's adjusting entry may move, per currency (minor units): the exception's own
+ * amount. Its difference when both sides are known in one currency (an amount, fee or FX mismatch:
+ * the entry books the difference); else each side that is there, in its currency (a row missing in
+ * the ledger: the row's amount; an event missing in the report: the event's; a currency mismatch:
+ * the report's amount in the report's currency, the event's in its own). Null when the exception
+ * carries no amount (nothing to bound by).
+ */
+export function exceptionBound(item: Pick<ReconItem, "currency" | "reportAmount" | "ledgerAmount" | "difference" | "evidence">): Map<string, bigint> | null {
+  const abs = (v: bigint) => (v < 0n ? -v : v);
+  const out = new Map<string, bigint>();
+  const add = (currency: unknown, amount: bigint | null) => {
+    if (typeof currency !== "string" || amount === null) return;
+    out.set(currency, abs(amount) > (out.get(currency) ?? 0n) ? abs(amount) : (out.get(currency) ?? 0n));
+  };
+  if (item.difference !== null) add(item.currency, item.difference);
+  else {
+    const e = item.evidence;
+    const row = e["report"] !== null && typeof e["report"] === "object" && !Array.isArray(e["report"]) ? (e["report"] as Record<string, unknown>)["currency"] : undefined;
+    add(e["reportCurrency"] ?? row ?? item.currency, item.reportAmount);
+    add(e["ledgerCurrency"] ?? item.currency, item.ledgerAmount);
+  }
+  return out.size === 0 ? null : out;
+}
+
+/**
+ * An adjusting entry books the exception, not more: in each currency its debits (as its credits)
+ * stay within `exceptionBound`, and it moves no currency the exception is not in; unless the
+ * request says it goes beyond (`exceedsException`, the resolution's note saying why). Refused with
+ * `refuse` naming `adjustment.postings`; an exception without an amount is not bounded.
+ */
+export function checkAdjustmentBound(
+  postings: readonly Pick<PostingInput, "currency" | "direction" | "amount">[],
+  bound: ReadonlyMap<string, bigint> | null,
+  refuse: (message: string, details: Record<string, string>) => AppError,
+): void {
+  if (bound === null) return;
+  const sides = new Map<string, { debit: bigint; credit: bigint }>();
+  for (const p of postings) {
+    const s = sides.get(p.currency) ?? { debit: 0n, credit: 0n };
+    s[p.direction] += p.amount;
+    sides.set(p.currency, s);
+  }
+  for (const [currency, s] of sides) {
+    const moved = s.debit > s.credit ? s.debit : s.credit;
+    const max = bound.get(currency) ?? 0n;
+    if (moved <= max) continue;
+    const allowed = [...bound].map(([c, v]) => `${v} ${c}`).join(", ");
+    throw refuse(
+      `the adjusting entry moves ${moved} minor units of ${currency}, ${bound.has(currency) ? `more than the exception's ${max}` : `a currency the exception is not in (it is ${allowed})`}: an adjusting entry books the exception; one that goes beyond says so with "exceedsException": true and a note saying why`,
+      { currency, moved: moved.toString(), exceptionAmount: max.toString() },
+    );
+  }
 }
 
 /**

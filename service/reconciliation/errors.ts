@@ -25,6 +25,11 @@ export const ReconErrors = {
   resolutionConflict: defineError("ENT_RECON_RESOLUTION_CONFLICT", 409, "Exception already resolved differently"),
   /** The adjusting entry posts where a reconciliation may not (a seller, a tax payable, another gateway) or beyond the amount bound (named posting). */
   adjustmentInvalid: defineError("ENT_RECON_ADJUSTMENT_INVALID", 422, "Adjusting entry outside what a reconciliation may move"),
+  /**
+   * The adjusting entry moves more than the exception's own amount (its difference, else the side
+   * there), or a currency it is not in, without `adjustment.exceedsException`.
+   */
+  adjustmentExceedsException: defineError("ENT_RECON_ADJUSTMENT_EXCEEDS_EXCEPTION", 422, "Adjusting entry larger than its exception"),
   /** The adjusting entry was refused by the ledger (its code is in details.ledgerCode). */
   adjustmentRejected: defineError("ENT_RECON_ADJUSTMENT_REJECTED", 422, "Adjusting entry refused by the ledger"),
   /** The run's report digest is not anchored yet (no proof to give). */

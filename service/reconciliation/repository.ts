@@ -76,7 +76,7 @@ function toItem(r: Row): ReconItem {
 }
 
 function toResolution(r: Row): Resolution & { requestHash: string } {
-  const adj = r.adjustment === null ? null : json<{ postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string }>(r.adjustment);
+  const adj = r.adjustment === null ? null : json<{ postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string; exceedsException?: boolean }>(r.adjustment);
   return {
     runId: String(r.run_id),
     itemSeq: Number(r.item_seq),
@@ -89,11 +89,12 @@ function toResolution(r: Row): Resolution & { requestHash: string } {
   };
 }
 
-function toAdjustment(a: { postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string }): AdjustmentRequest {
+function toAdjustment(a: { postings: Array<{ account: string; currency: string; direction: "debit" | "credit"; amount: string }>; description?: string; effectiveAt?: string; exceedsException?: boolean }): AdjustmentRequest {
   return {
     postings: a.postings.map((p) => ({ ...p, amount: BigInt(p.amount) })),
     ...(a.description === undefined ? {} : { description: a.description }),
     ...(a.effectiveAt === undefined ? {} : { effectiveAt: new Date(a.effectiveAt) }),
+    ...(a.exceedsException === undefined ? {} : { exceedsException: a.exceedsException }),
   };
 }
 

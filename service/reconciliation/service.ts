@@ -20,7 +20,7 @@ import type { AccountSpec, JournalTransaction, Ledger, PostingInput } from "../l
 import type { ReconciliationRecord, SettlementEventType } from "../settlement/types.js";
 import { canonicalJson, ReportDigest } from "./canonical.js";
 import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
-import { adjustmentEffectiveAt, adjustmentRefusal, checkAdjustmentScope, exceptionInstant } from "./booking.js";
+import { adjustmentEffectiveAt, adjustmentRefusal, checkAdjustmentBound, checkAdjustmentScope, exceptionBound, exceptionInstant } from "./booking.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import { ReconErrors } from "./errors.js";
 import { LedgerWindow } from "./ledger-window.js";
@@ -605,6 +605,14 @@ export class ReconciliationService {
       checkAdjustmentScope(adjustment.postings, { gateways: new Set([item.gateway]), bank: false, maxAmount: this.o.maxAmount ?? (() => DEFAULT_MAX_AMOUNT_MINOR) }, (message, field, why) =>
         ReconErrors.adjustmentInvalid(`exception ${seq} of run ${runId} (${item.gateway}): ${message}`, { fields: [{ field, message: why }] }),
       );
+      if (adjustment.exceedsException !== true) {
+        checkAdjustmentBound(adjustment.postings, exceptionBound(item), (message, details) =>
+          ReconErrors.adjustmentExceedsException(`exception ${seq} of run ${runId} (${item.category}): ${message}`, {
+            fields: [{ field: "adjustment.postings", message: `at most the exception's amount in ${details["currency"]} (${details["exceptionAmount"]}), or "exceedsException": true` }],
+            details,
+          }),
+        );
+      }
       // Derived from the stored run and item, so a retry after a crash posts the same request.
       const effectiveAt = adjustmentEffectiveAt(adjustment.effectiveAt, exceptionInstant(item, (await this.getRun(runId)).periodTo), this.now(), this.o.maxAgeMs);
       const metadata: Record<string, string> = { source: "reconciliation", runId, itemSeq: String(seq), category: item.category, gateway: item.gateway };
@@ -615,7 +623,7 @@ export class ReconciliationService {
         const posted = await this.ledger.post({
           idempotencyKey: `recon:${runId}:${seq}`,
           postings: adjustment.postings.map((p) => ({ ...p })),
-          metadata,
+          metadata: adjustment.exceedsException === true ? { ...metadata, exceedsException: "true" } : metadata,
           description: adjustment.description ?? `Reconciliation adjustment: ${item.category} (run ${runId}, item ${seq})`,
           effectiveAt,
           accounts: adjustmentAccountSpecs(adjustment.postings, item.gateway),

@@ -255,6 +255,8 @@ export interface AdjustmentRequest {
   description?: string;
   /** When the entry is effective, overriding the instant derived from the exception (booking.ts). */
   effectiveAt?: Date;
+  /** The entry goes beyond the exception's amount on purpose (the note says why): not bounded by it. */
+  exceedsException?: boolean;
 }
 
 export interface ItemFilter {

@@ -247,6 +247,18 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       expect(json<{ items: Array<{ status: string }> }>(await h.get("/v1/cash/exceptions?status=resolved")).items).toEqual([]);
     });
 
+    it("opens no lookalike or free-text account: the name after platform:suspense: or platform:reconciliation: is 400 naming the posting", async () => {
+      const names = ["platform:suspense:unidentified_receipts ", 'platform:suspense:a b"/../x?y#z', "platform:suspense:<img src=x onerror=alert(10)>", "platform:reconciliation:Bank_Charges", "platform:reconciliation:\u0430bc"];
+      for (const name of names) {
+        const r = await h.post(url(1), { note: "interest", adjustment: { postings: [posting("platform:cash:bank", "USD", "debit", "2500"), posting(name, "USD", "credit", "2500")] } }, financeWrite);
+        expect([r.statusCode, problemCode(r)], `${name}: ${r.body}`).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+        expect(json<{ errors: Array<{ field: string }> }>(r).errors.map((e) => e.field)).toEqual(["adjustment.postings.1.account"]);
+      }
+      const accounts = json<{ items: Array<{ code: string }> }>(await h.get("/v1/accounts?ownerType=platform&limit=500")).items.map((a) => a.code);
+      expect(accounts.filter((c) => c.startsWith("platform:suspense:") || c.startsWith("platform:reconciliation:"))).toEqual([]);
+      expect(json<{ items: unknown[] }>(await h.get("/v1/cash/exceptions?status=resolved")).items).toEqual([]);
+    });
+
     it("answers the ledger's refusal of an entry within the scope as the resolution's: 422 naming adjustment.postings.<i>", async () => {
       // The attacker's case: an account the scope allows but the ledger does not have (a receivable
       // in a currency it was never booked in) was 404 ENT_LEDGER_ACCOUNT_NOT_FOUND naming postings.1.account.

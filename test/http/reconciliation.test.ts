@@ -223,6 +223,42 @@ describe.each(kinds)("reconciliation routes on %s", (kind) => {
     expect(report.resolutions).toEqual([expect.objectContaining({ itemSeq: 1, note: body.note })]);
   });
 
+  it("bounds an adjusting entry by its exception's amount unless it says it goes beyond; names an account it may open plainly", async () => {
+    // A report of this test's own: one row the ledger does not know (12.00 BRL, missing in the ledger).
+    const own = [ADYEN_COLUMNS.join(","), adyenRow({ "Psp Reference": "PSP-B", "Modification Reference": "evt-http-bound", "Merchant Reference": "ORD-BR-B", "Gross Credit (GC)": "12.00", "Net Credit (NC)": "11.65", "Commission (NC)": "0.35" })].join("\r\n");
+    const imported = await csv("/v1/reconciliation/imports?format=adyen_settlement_details", own);
+    expect(imported.statusCode, imported.body).toBe(201);
+    const run = await h.post("/v1/reconciliation/runs", { importIds: [json<{ import: { id: string } }>(imported).import.id] }, h.keys.admin);
+    expect(run.statusCode, run.body).toBe(201);
+    const runId = json<{ id: string }>(run).id;
+    type Entry = { runId: string; item: { seq: number; category: string; currency: string; reportAmount: string; gatewayReference: string } };
+    const e = json<{ items: Entry[] }>(await h.get("/v1/reconciliation/exceptions?status=open&limit=1000")).items.find((x) => x.item.gatewayReference === "evt-http-bound" && x.runId === runId)!;
+    expect(e.item).toMatchObject({ category: "missing_in_ledger", currency: "BRL", reportAmount: "1200" });
+    const url = `/v1/reconciliation/runs/${runId}/exceptions/${e.item.seq}/resolution`;
+    const entry = (currency: string, amount: string, suspense = "platform:suspense:unbooked_receipts") => [
+      { account: "gateway:adyen:receivable", currency, direction: "credit", amount },
+      { account: suspense, currency, direction: "debit", amount },
+    ];
+    const writer = await h.services.apiKeys.create({ name: "finance team (bound)", scopes: ["finance:write"] });
+    // 900,000,000 BRL minor units against a 12.00 BRL row: refused, naming what it may move.
+    const huge = await h.post(url, { note: "book it", adjustment: { postings: entry("BRL", "900000000") } }, writer);
+    expect([huge.statusCode, problemCode(huge)], huge.body).toEqual([422, "ENT_RECON_ADJUSTMENT_EXCEEDS_EXCEPTION"]);
+    expect(json<{ errors: Array<{ field: string }>; details: Record<string, string> }>(huge)).toMatchObject({ errors: [{ field: "adjustment.postings" }], details: { currency: "BRL", moved: "900000000", exceptionAmount: "1200" } });
+    // Nor a currency the exception is not in.
+    const other = await h.post(url, { note: "book it", adjustment: { postings: entry("EUR", "1") } }, writer);
+    expect([other.statusCode, problemCode(other)], other.body).toEqual([422, "ENT_RECON_ADJUSTMENT_EXCEEDS_EXCEPTION"]);
+    // The name of an account it opens is plain: no lookalike, no markup.
+    const odd = await h.post(url, { note: "book it", adjustment: { postings: entry("BRL", "1200", "platform:suspense:<b>x</b>") } }, writer);
+    expect([odd.statusCode, problemCode(odd)], odd.body).toEqual([400, "ENT_REQUEST_VALIDATION"]);
+    expect(json<{ errors: Array<{ field: string }> }>(odd).errors.map((x) => x.field)).toEqual(["adjustment.postings.1.account"]);
+    // Going beyond on purpose says so, and the journal transaction keeps it.
+    const beyond = await h.post(url, { note: "Adyen paid 15.00 for this row: confirmed with Adyen support", adjustment: { postings: entry("BRL", "1500"), exceedsException: true } }, writer);
+    expect(beyond.statusCode, beyond.body).toBe(201);
+    const r = json<{ resolution: { adjustment: { exceedsException?: boolean } }; transaction: { metadata: Record<string, string> } }>(beyond);
+    expect(r.resolution.adjustment.exceedsException).toBe(true);
+    expect(r.transaction.metadata["exceedsException"]).toBe("true");
+  });
+
   it("says plainly when no anchoring service is wired in", async () => {
     const run = await newRun();
     expect(problemCode(await h.post(`/v1/reconciliation/runs/${run.id}/anchor`, {}, h.keys.admin))).toBe("ENT_RECON_UNAVAILABLE");

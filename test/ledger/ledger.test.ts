@@ -123,6 +123,20 @@ describe.each(kinds)("ledger on %s", (kind) => {
       unknown.postings[1]!.account = "gateway:nope:clearing";
       expect(await code(ledger.post(unknown))).toBe("ENT_LEDGER_ACCOUNT_NOT_FOUND");
     });
+
+    it("opens no account whose code holds whitespace, control characters, quotes, < > or \\ (a lookalike of another, or markup in every listing)", async () => {
+      const odd = ["platform:suspense:unidentified_receipts ", "platform:suspense:a b", 'platform:suspense:a"b', "platform:suspense:<img src=x onerror=alert(10)>", "platform:x:a\u0000b", "platform:x:a\u200bb", "platform:x:a\\b", "platform:x:a'b", "platform:x:a\tb"];
+      for (const [i, c] of odd.entries()) {
+        const e = await ledger.ensureAccounts([spec(c, "USD")]).catch((x: unknown) => x);
+        expect(isAppError(e) && [e.code, e.fields?.[0]?.field], c).toEqual(["ENT_LEDGER_INVALID_TRANSACTION", "accounts.0.code"]);
+        const opened = { idempotencyKey: `odd-code-${i}`, postings: [{ account: c, currency: "USD", direction: "debit" as const, amount: 1n }, { account: PLATFORM, currency: "USD", direction: "credit" as const, amount: 1n }], accounts: [spec(c, "USD")] };
+        expect(await code(ledger.post(opened)), c).toBe("ENT_LEDGER_INVALID_TRANSACTION");
+      }
+      const codes = (await ledger.listAccounts({ ownerType: "platform", limit: 1000 })).items.map((a) => a.code);
+      expect(codes.filter((c) => odd.includes(c))).toEqual([]);
+      // The codes the platform makes: ids of letters, digits and . _ - : (a seller's id in any case).
+      expect(await ledger.ensureAccounts([spec("seller:S-POP_01.x:available", "USD"), spec("fx:EUR-USD:tax", "USD", { ownerType: "fx_clearing" }), spec("tax:US-CA:SALES_TAX:payable", "USD", { ownerType: "tax_authority" })])).toHaveLength(3);
+    });
   });
 
   describe("idempotency", () => {

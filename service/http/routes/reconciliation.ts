@@ -110,19 +110,39 @@ const PostingBody = Type.Object(
   { additionalProperties: false },
 );
 
+const adjustmentFields = {
+  postings: Type.Array(PostingBody, { minItems: 2, maxItems: 50 }),
+  description: Type.Optional(Text(500)),
+  effectiveAt: Type.Optional({
+    ...DateTime,
+    description:
+      "When the entry is effective, overriding the instant of what it corrects (a report row's time; a bank entry's booking date at 00:00 UTC); not in the future (else 400 ENT_REQUEST_VALIDATION naming adjustment.effectiveAt). In a closed period the ledger books it at the close instant and keeps this instant as metadata.originalEffectiveAt",
+  }),
+};
+
+/** A resolution of a bank statement entry (the cash queue): its entry is bounded by the bank entry itself. */
 export const ResolutionBody = Type.Object(
+  {
+    note: Text(4000, 1),
+    adjustment: Type.Optional(Type.Object(adjustmentFields, { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" })),
+  },
+  { additionalProperties: false },
+);
+export type ResolutionBody = Static<typeof ResolutionBody>;
+
+const ReconResolutionBody = Type.Object(
   {
     note: Text(4000, 1),
     adjustment: Type.Optional(
       Type.Object(
         {
-          postings: Type.Array(PostingBody, { minItems: 2, maxItems: 50 }),
-          description: Type.Optional(Text(500)),
-          effectiveAt: Type.Optional({
-            ...DateTime,
-            description:
-              "When the entry is effective, overriding the instant of what it corrects (a report row's time; a bank entry's booking date at 00:00 UTC); not in the future (else 400 ENT_REQUEST_VALIDATION naming adjustment.effectiveAt). In a closed period the ledger books it at the close instant and keeps this instant as metadata.originalEffectiveAt",
-          }),
+          ...adjustmentFields,
+          exceedsException: Type.Optional(
+            Type.Boolean({
+              description:
+                "true: the entry goes beyond the exception's own amount on purpose (the note says why). Without it, the entry moves at most the exception's amount per currency (its difference, else the amount of the side there) and no other currency: else 422 ENT_RECON_ADJUSTMENT_EXCEEDS_EXCEPTION naming adjustment.postings",
+            }),
+          ),
         },
         { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" },
       ),
@@ -130,7 +150,7 @@ export const ResolutionBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export type ResolutionBody = Static<typeof ResolutionBody>;
+type ReconResolutionBody = Static<typeof ReconResolutionBody>;
 
 const ResolutionView = Type.Object({
   runId: Type.String(),
@@ -141,6 +161,7 @@ const ResolutionView = Type.Object({
       postings: Type.Array(Type.Object({ account: Type.String(), currency: Type.String(), direction: Type.String(), amount: Amount })),
       description: Type.Optional(Type.String()),
       effectiveAt: Type.Optional(Type.String({ format: "date-time", description: "The effective instant requested, when one was" })),
+      exceedsException: Type.Optional(Type.Boolean({ description: "Requested: the entry goes beyond the exception's amount" })),
     }),
   ),
   journalTransactionId: Nullable(Type.String()),
@@ -557,10 +578,10 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     schema: {
       tags: [TAG],
       summary: "Resolve an exception: a note and, optionally, an adjusting journal entry",
-      description: "The adjusting entry is posted through the ledger with the idempotency key `recon:<runId>:<itemId>`, effective when what it corrects happened: the report row's instant (the latest of its rows), else the ledger event's, else the last instant of the run's period (a total over the period); `adjustment.effectiveAt` overrides it (not in the future, else 400 ENT_REQUEST_VALIDATION naming `adjustment.effectiveAt`). An instant in a closed period is booked at the close instant, the instant kept as `metadata.originalEffectiveAt` (a closed period never changes). It may post only to the run's gateway's receivable `gateway:<g>:receivable`, `platform:reconciliation:<name>` (debit-normal) and `platform:suspense:<name>` (credit-normal: money held until its payer is known), opened on first use, and no posting above MAX_AMOUNT_MINOR: else 422 ENT_RECON_ADJUSTMENT_INVALID naming the posting (a seller's balance, a tax payable, another gateway's receivable, the bank cash). Written once: the same request again answers 200 `exists`, another one ENT_RECON_RESOLUTION_CONFLICT.",
+      description: "The adjusting entry is posted through the ledger with the idempotency key `recon:<runId>:<itemId>`, effective when what it corrects happened: the report row's instant (the latest of its rows), else the ledger event's, else the last instant of the run's period (a total over the period); `adjustment.effectiveAt` overrides it (not in the future, else 400 ENT_REQUEST_VALIDATION naming `adjustment.effectiveAt`). An instant in a closed period is booked at the close instant, the instant kept as `metadata.originalEffectiveAt` (a closed period never changes). It may post only to the run's gateway's receivable `gateway:<g>:receivable`, `platform:reconciliation:<name>` (debit-normal) and `platform:suspense:<name>` (credit-normal: money held until its payer is known), opened on first use, and no posting above MAX_AMOUNT_MINOR: else 422 ENT_RECON_ADJUSTMENT_INVALID naming the posting (a seller's balance, a tax payable, another gateway's receivable, the bank cash); `<name>` is 1-64 of `a-z 0-9` with `_ - .` inside, else 400 ENT_REQUEST_VALIDATION naming `adjustment.postings.<i>.account`. It books the exception: per currency at most the exception's own amount (its `difference`, else the amount of the side there: a row missing in the ledger its `reportAmount`) and no currency the exception is not in, else 422 ENT_RECON_ADJUSTMENT_EXCEEDS_EXCEPTION naming `adjustment.postings`, unless `adjustment.exceedsException` is true (the note says why; the journal transaction carries `metadata.exceedsException`); an exception without an amount is not bounded. Written once: the same request again answers 200 `exists`, another one ENT_RECON_RESOLUTION_CONFLICT.",
       security: bearer,
       params: Type.Object({ id: RunId, itemId: Type.String({ pattern: "^[1-9][0-9]{0,8}$" }) }),
-      body: ResolutionBody,
+      body: ReconResolutionBody,
       response: {
         201: Type.Object({ status: Type.String(), resolution: ResolutionView, transaction: Nullable(Type.Ref("Transaction")) }),
         200: Type.Object({ status: Type.String(), resolution: ResolutionView, transaction: Nullable(Type.Ref("Transaction")) }),
@@ -569,7 +590,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
     },
   }, async (request, reply) => {
     const { id, itemId } = request.params as { id: string; itemId: string };
-    const b = request.body as ResolutionBody;
+    const b = request.body as ReconResolutionBody;
     const r = await service().resolve(id, Number(itemId), {
       note: b.note,
       ...(b.adjustment === undefined
@@ -579,6 +600,7 @@ export async function reconciliationRoutes(app: FastifyInstance): Promise<void> 
               postings: b.adjustment.postings.map((p) => ({ account: p.account, currency: p.currency, direction: p.direction, amount: BigInt(p.amount) })),
               ...(b.adjustment.description === undefined ? {} : { description: b.adjustment.description }),
               ...(b.adjustment.effectiveAt === undefined ? {} : { effectiveAt: new Date(b.adjustment.effectiveAt) }),
+              ...(b.adjustment.exceedsException === undefined ? {} : { exceedsException: b.adjustment.exceedsException }),
             },
           }),
       ...(who(request) === undefined ? {} : { resolvedBy: who(request)! }),
