@@ -123,7 +123,13 @@ export interface Config {
   bank: {
     outbox: string;
     inbox: string;
-    account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; country: string; accountCurrency: string };
+    account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; country: string; accountCurrency: string; address: BankAddress };
+    /**
+     * Written in every pain.001 (service/payouts/bank/iso20022.ts): BANK_PURPOSE_CODE (Purp/Cd, null:
+     * none), BANK_REGULATORY_REPORTING_CN (RgltryRptg on transfers to beneficiaries in mainland China,
+     * off unless set), BANK_ULTIMATE_DEBTOR_NAME (UltmtDbtr, off unless set).
+     */
+    instruction: { purpose: string | null; regulatoryReporting: Record<string, { code: string; info: string }>; ultimateDebtor: string | null };
     /** Smallest payout, in minor units of the seller's payout currency (PAYOUT_MIN_AMOUNT, shared with the vault). */
     minAmount: bigint;
     /** BANK_POLL_INTERVAL_SECONDS: how often the worker writes pending files and reads the inbox. */
@@ -276,6 +282,70 @@ function amountsByCurrency(env: Env, name: string): Record<string, bigint> {
 /** API keys look like `ent_<12 hex id>_<43 base64url chars>`; see http/auth/keys.ts. */
 export const API_KEY_PATTERN = /^ent_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
+/** The platform's postal address (Dbtr/PstlAdr), as the bank rail writes it. */
+export interface BankAddress {
+  streetName: string | null;
+  buildingNumber: string | null;
+  postCode: string | null;
+  townName: string;
+  countrySubDivision: string | null;
+  country: string;
+}
+
+/** Printable ASCII, what Swift CBPR+ carries in names and addresses (service/payouts/bank/rail.ts `validateAddress`). */
+function bankText(env: Env, name: string, max: number): string | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  if (v.length > max || !/^[\x20-\x7E]+$/.test(v)) throw new ConfigError(name, `must be 1 to ${max} Latin letters, digits, spaces or ASCII punctuation (the Swift CBPR+ character set), got ${JSON.stringify(v.slice(0, 40))}`);
+  return v;
+}
+
+/**
+ * BANK_ACCOUNT_STREET, _BUILDING_NUMBER, _POST_CODE, _TOWN, _COUNTRY_SUBDIVISION: the platform's
+ * address, structured (a cross-border payment's debtor needs its town and country in their own
+ * elements since November 2026). The demo's (an office in Central, Hong Kong, which has no post
+ * codes) only with the demo account, BANK_ACCOUNT_COUNTRY unset: a configured account names its
+ * own town, never the demo's.
+ */
+function bankAddress(env: Env, country: string): BankAddress {
+  const demo = raw(env, "BANK_ACCOUNT_COUNTRY") === undefined;
+  const townName = bankText(env, "BANK_ACCOUNT_TOWN", 35) ?? (demo ? "Hong Kong" : undefined);
+  if (townName === undefined) throw new ConfigError("BANK_ACCOUNT_TOWN", "is required with BANK_ACCOUNT_COUNTRY: the town of the platform's address (Dbtr/PstlAdr/TwnNm of every pain.001)");
+  const street = bankText(env, "BANK_ACCOUNT_STREET", 70);
+  const building = bankText(env, "BANK_ACCOUNT_BUILDING_NUMBER", 16);
+  const defaulted = demo && raw(env, "BANK_ACCOUNT_TOWN") === undefined;
+  return {
+    streetName: street ?? (defaulted ? "Connaught Road Central" : null),
+    buildingNumber: building ?? (defaulted ? "18" : null),
+    postCode: bankText(env, "BANK_ACCOUNT_POST_CODE", 16) ?? null,
+    townName,
+    countrySubDivision: bankText(env, "BANK_ACCOUNT_COUNTRY_SUBDIVISION", 35) ?? null,
+    country,
+  };
+}
+
+/**
+ * BANK_PURPOSE_CODE (default GDDS), BANK_REGULATORY_REPORTING_CN (`<code>:<information>`, off by
+ * default), BANK_ULTIMATE_DEBTOR_NAME (off by default): see the README's config table.
+ */
+function bankInstruction(env: Env): NonNullable<Config["bank"]>["instruction"] {
+  const purposeRaw = raw(env, "BANK_PURPOSE_CODE") ?? "GDDS";
+  const purpose = purposeRaw.toLowerCase() === "none" ? null : purposeRaw;
+  if (purpose !== null && !/^[A-Z0-9]{4}$/.test(purpose)) {
+    throw new ConfigError("BANK_PURPOSE_CODE", `must be an ISO 20022 ExternalPurpose1Code (4 capital letters or digits, e.g. GDDS) or none, got ${JSON.stringify(purposeRaw.slice(0, 12))}`);
+  }
+  const regulatoryReporting: Record<string, { code: string; info: string }> = {};
+  const cn = bankText(env, "BANK_REGULATORY_REPORTING_CN", 46);
+  if (cn !== undefined) {
+    const m = /^([^:\s]{1,10}):(.{1,35})$/.exec(cn);
+    if (m === null || m[2]!.trim() === "") {
+      throw new ConfigError("BANK_REGULATORY_REPORTING_CN", "must be <code>:<information>, the code (RgltryRptg/Dtls/Cd, 1 to 10 characters, no spaces) and the text (Dtls/Inf, 1 to 35) your bank or payment institution gave for payouts to mainland China");
+    }
+    regulatoryReporting["CN"] = { code: m[1]!, info: m[2]!.trim() };
+  }
+  return { purpose, regulatoryReporting, ultimateDebtor: bankText(env, "BANK_ULTIMATE_DEBTOR_NAME", 140) ?? null };
+}
+
 function bankCurrency(env: Env): string {
   const v = raw(env, "BANK_ACCOUNT_CURRENCY") ?? "USD";
   if (!isCurrency(v)) throw new ConfigError("BANK_ACCOUNT_CURRENCY", `must be an ISO 4217 currency code, got ${JSON.stringify(String(v).slice(0, 8))}`);
@@ -417,7 +487,9 @@ export function loadConfig(env: Env = process.env): Config {
         bic: raw(env, "BANK_ACCOUNT_BIC") ?? "HSBCHKHHHKH",
         country: raw(env, "BANK_ACCOUNT_COUNTRY") ?? "HK",
         accountCurrency: bankCurrency(env),
+        address: bankAddress(env, raw(env, "BANK_ACCOUNT_COUNTRY") ?? "HK"),
       },
+      instruction: bankInstruction(env),
       minAmount: BigInt(int(env, "PAYOUT_MIN_AMOUNT", 100, 1, Number.MAX_SAFE_INTEGER)),
       pollIntervalSeconds: int(env, "BANK_POLL_INTERVAL_SECONDS", 5, 0, 86_400),
     },

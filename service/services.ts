@@ -173,6 +173,7 @@ export function createServices(
           sellers: settlement,
           leases,
           debtor: { ...config.bank.account, clearingSystem: null, clearingMember: null },
+          instruction: config.bank.instruction,
           outbox: config.bank.outbox,
           inbox: config.bank.inbox,
           minAmount: config.bank.minAmount,

@@ -15,7 +15,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { BankRail } from "../../service/payouts/index.js";
 import { assignDemoBankAccounts, DEMO_BANK_ACCOUNTS } from "../../service/payouts/bank/demo-bank.js";
 import { LeaseStore } from "../../service/leader/lease-store.js";
-import { CN_ACCOUNT, HK_ACCOUNT } from "../support/bank.js";
+import { addressIn, CN_ACCOUNT, HK_ACCOUNT } from "../support/bank.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { json, openHarness, problemCode, type Harness } from "../http/harness.js";
 
@@ -70,7 +70,7 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
   it("refuses another seller's account (409 naming the field and that seller), however it is written, and only at the same bank", async () => {
     expect((await put("S-POP-SZ-01", CN_ACCOUNT)).statusCode).toBe(200);
     // The same number at the same bank (its branch BIC, another clearing entry), with separators, under the other seller's own name.
-    const same = { holderName: "Guangzhou Apparel Factory Co., Ltd.", accountNumber: "6222-0212-3456-7890-123", bic: "icbkcnbjxxx", country: "CN" };
+    const same = { holderName: "Guangzhou Apparel Factory Co., Ltd.", accountNumber: "6222-0212-3456-7890-123", bic: "icbkcnbjxxx", country: "CN", address: addressIn("Guangzhou", "CN") };
     const p = refused(await put("S-FULL-GZ-01", same), 409, "ENT_PAYOUT_BANK_ACCOUNT_IN_USE");
     expect(p.errors.map((e) => e.field)).toEqual(["accountNumber"]);
     expect(p.details).toMatchObject({ field: "accountNumber", sellerId: "S-POP-SZ-01" });
@@ -80,13 +80,13 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
     // The same number at another bank is another account.
     expect((await put("S-FULL-GZ-01", { ...same, bic: "PCBCCNBJGDX" })).statusCode).toBe(200);
     // An IBAN: spaces and case aside.
-    expect((await put("S-OVS-NB-01", { holderName: "Ningbo Kitchenware Co., Ltd.", iban: DE_IBAN, bic: "COBADEFFXXX", country: "DE" })).statusCode).toBe(200);
-    const iban = refused(await put("S-SEMI-HZ-01", { holderName: "Hangzhou Outdoor Gear (HK) Ltd", iban: "de89 3704 0044 0532 0130 00", bic: "COBADEFF", country: "DE" }), 409, "ENT_PAYOUT_BANK_ACCOUNT_IN_USE");
+    expect((await put("S-OVS-NB-01", { holderName: "Ningbo Kitchenware Co., Ltd.", iban: DE_IBAN, bic: "COBADEFFXXX", country: "DE", address: addressIn("Frankfurt am Main", "DE") })).statusCode).toBe(200);
+    const iban = refused(await put("S-SEMI-HZ-01", { holderName: "Hangzhou Outdoor Gear (HK) Ltd", iban: "de89 3704 0044 0532 0130 00", bic: "COBADEFF", country: "DE", address: addressIn("Hangzhou", "CN") }), 409, "ENT_PAYOUT_BANK_ACCOUNT_IN_USE");
     expect([iban.errors.map((e) => e.field), iban.details["sellerId"]]).toEqual([["iban"], "S-OVS-NB-01"]);
     // The seller's own account set again is its own; once it is off the first seller, the other may have it.
     expect((await put("S-POP-SZ-01", CN_ACCOUNT)).statusCode).toBe(200);
     expect((await del("S-OVS-NB-01")).statusCode).toBe(204);
-    expect((await put("S-SEMI-HZ-01", { holderName: "Hangzhou Outdoor Gear (HK) Ltd", iban: DE_IBAN, bic: "COBADEFF", country: "DE" })).statusCode).toBe(200);
+    expect((await put("S-SEMI-HZ-01", { holderName: "Hangzhou Outdoor Gear (HK) Ltd", iban: DE_IBAN, bic: "COBADEFF", country: "DE", address: addressIn("Hangzhou", "CN") })).statusCode).toBe(200);
     expect((await get("S-SEMI-HZ-01")).sharedWith).toEqual([]);
   });
 
@@ -109,7 +109,7 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
     const seller = "S-SEMI-HZ-01";
     const holderName = "Hangzhou Outdoor Gear (HK) Ltd";
     const bad = async (body: object, field: string, message: RegExp) => {
-      const p = refused(await put(seller, { holderName, ...body }), 400, "ENT_PAYOUT_INVALID_REQUEST");
+      const p = refused(await put(seller, { holderName, address: addressIn("Hangzhou", "CN"), ...body }), 400, "ENT_PAYOUT_INVALID_REQUEST");
       expect(p.errors.map((e) => e.field), JSON.stringify(body)).toEqual([field]);
       expect(p.errors[0]!.message).toMatch(message);
     };
@@ -129,14 +129,14 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
       { accountNumber: "123456789", bic: "BNPAFRPP", country: "MC" }, // Monaco, at a French bank (the EPC's IBAN/BIC relation)
       { iban: DE_IBAN, bic: "COBADEFFXXX", country: "DE" },
     ]) {
-      const r = await put(seller, { holderName, ...ok });
+      const r = await put(seller, { holderName, address: addressIn("Hangzhou", "CN"), ...ok });
       expect(r.statusCode, `${JSON.stringify(ok)}: ${r.body}`).toBe(200);
     }
   });
 
   it("compares the holder's name with the seller's registered name: a close or no match is set only when confirmed, and the result is kept", async () => {
     const seller = "S-FULL-GZ-01"; // registered as "Guangzhou Apparel Factory"
-    const acct = { accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN" };
+    const acct = { accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN", address: addressIn("Guangzhou", "CN") };
     const matched = await put(seller, { ...acct, holderName: "GUANGZHOU APPAREL FACTORY CO., LTD." });
     expect(matched.statusCode, matched.body).toBe(200);
     expect(json<AccountJson>(matched).holderNameCheck).toEqual({ result: "match", sellerName: "Guangzhou Apparel Factory", confirmed: false });
@@ -188,7 +188,7 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
         },
       },
     });
-    const shared = { accountNumber: "6217000010001234567", bic: "PCBCCNBJ", clearingSystem: "CNAPS", clearingMember: "105100000017", country: "CN" };
+    const shared = { accountNumber: "6217000010001234567", bic: "PCBCCNBJ", clearingSystem: "CNAPS", clearingMember: "105100000017", country: "CN", address: addressIn("Beijing", "CN") };
     const first = a.setAccount("S-POP-SZ-01", { ...shared, holderName: "Shenzhen Gadget Works" }, "test").then(() => 200, (e: { statusCode?: number }) => e.statusCode ?? 500);
     await Promise.race([inside, first]);
     const second = put("S-OVS-NB-01", { ...shared, holderName: "Ningbo Kitchenware" }).then((r) => r);

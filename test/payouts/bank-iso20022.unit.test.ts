@@ -74,6 +74,63 @@ describe("pain.001.001.10 (bank rail instructions)", () => {
   });
 });
 
+describe("pain.001.001.10 for a demanding bank: structured addresses, purpose, regulatory reporting, ultimate debtor", () => {
+  const platform = { ...debtor, address: { streetName: "Connaught Road Central", buildingNumber: "18", postCode: null, townName: "Hong Kong", countrySubDivision: null, country: "HK" } };
+  const sz: BankAccountRef = { ...shenzhen, address: { streetName: "Keji South 12th Road", buildingNumber: "18", postCode: "518057", townName: "Shenzhen", countrySubDivision: "Guangdong", country: "CN" } };
+  const de: BankAccountRef = { ...munich, address: { streetName: "Leopoldstrasse", buildingNumber: "7", postCode: "80802", townName: "Muenchen", countrySubDivision: null, country: "DE" } };
+  const transfers = [
+    { endToEndId: "ENT-BP-1", currency: "CNY", amount: 1_234_567n, creditor: sz, remittance: "Entrepot payout ENT-BP-1 seller S-POP-SZ-01" },
+    { endToEndId: "ENT-BP-2", currency: "EUR", amount: 5n, creditor: de, remittance: "Entrepot payout ENT-BP-2" },
+  ];
+  const file = pain001({
+    messageId: "ENT-20261220-1",
+    createdAt: new Date("2026-12-20T09:30:00Z"),
+    debtor: platform,
+    executionDate: "2026-12-20",
+    transfers,
+    instruction: { purpose: "GDDS", regulatoryReporting: { CN: { code: "CGODDR", info: "Cross-border goods trade" } }, ultimateDebtor: "Entrepot Marketplace Ltd" },
+  });
+  const tx = (id: string) => file.xml.slice(file.xml.indexOf(`<EndToEndId>${id}<`), file.xml.indexOf("</CdtTrfTxInf>", file.xml.indexOf(`<EndToEndId>${id}<`)));
+
+  it("is valid against the published schema with every new element", async () => {
+    expect(await valid(file.xml, "pain.001.001.10.xsd")).toEqual({ valid: true, errors: [] });
+  });
+
+  it("writes the creditor's and the debtor's addresses structured, in the schema's order", () => {
+    expect(tx("ENT-BP-1")).toContain(
+      "<Cdtr><Nm>Shenzhen Gadget Works Co., Ltd. &amp; Sons &lt;SZ&gt;</Nm><PstlAdr><StrtNm>Keji South 12th Road</StrtNm><BldgNb>18</BldgNb><PstCd>518057</PstCd><TwnNm>Shenzhen</TwnNm><CtrySubDvsn>Guangdong</CtrySubDvsn><Ctry>CN</Ctry></PstlAdr></Cdtr>",
+    );
+    expect(file.xml).toContain("<Dbtr><Nm>Entrepot Marketplace Ltd</Nm><PstlAdr><StrtNm>Connaught Road Central</StrtNm><BldgNb>18</BldgNb><TwnNm>Hong Kong</TwnNm><Ctry>HK</Ctry></PstlAdr></Dbtr>");
+    expect(file.xml).not.toContain("<AdrLine>");
+  });
+
+  it("writes the purpose on every transfer, the regulatory reporting only to the CN beneficiary, and the ultimate debtor per payment block, each where the schema puts it", () => {
+    expect(tx("ENT-BP-1")).toContain(
+      "</CdtrAcct><Purp><Cd>GDDS</Cd></Purp><RgltryRptg><DbtCdtRptgInd>CRED</DbtCdtRptgInd><Dtls><Ctry>CN</Ctry><Cd>CGODDR</Cd><Inf>Cross-border goods trade</Inf></Dtls></RgltryRptg><RmtInf>",
+    );
+    expect(tx("ENT-BP-2")).toContain("</CdtrAcct><Purp><Cd>GDDS</Cd></Purp><RmtInf>");
+    expect(tx("ENT-BP-2")).not.toContain("RgltryRptg");
+    expect(file.xml.match(/<UltmtDbtr><Nm>Entrepot Marketplace Ltd<\/Nm><\/UltmtDbtr><ChrgBr>SHAR<\/ChrgBr>/g)).toHaveLength(2);
+    expect(file.xml.match(/<\/DbtrAgt><UltmtDbtr>/g)).toHaveLength(2);
+  });
+
+  it("writes none of them unconfigured, and no regulatory reporting on a domestic transfer", async () => {
+    const plain = pain001({ messageId: "M-2", createdAt: new Date("2026-12-20T09:30:00Z"), debtor: platform, executionDate: "2026-12-20", transfers, instruction: { purpose: null, regulatoryReporting: {}, ultimateDebtor: null } });
+    expect(await valid(plain.xml, "pain.001.001.10.xsd")).toEqual({ valid: true, errors: [] });
+    expect(plain.xml).not.toMatch(/<Purp>|<RgltryRptg>|<UltmtDbtr>/);
+    const onshore = { ...platform, country: "CN", address: { ...platform.address, townName: "Shanghai", country: "CN" } };
+    const domestic = pain001({ messageId: "M-3", createdAt: new Date("2026-12-20T09:30:00Z"), debtor: onshore, executionDate: "2026-12-20", transfers: transfers.slice(0, 1), instruction: { purpose: "GDDS", regulatoryReporting: { CN: { code: "CGODDR", info: "x" } }, ultimateDebtor: null } });
+    expect(domestic.xml).not.toContain("<RgltryRptg>");
+  });
+
+  it("the schema check sees the order: an address with its town after its country is refused", async () => {
+    const swapped = file.xml.replace("<TwnNm>Shenzhen</TwnNm><CtrySubDvsn>Guangdong</CtrySubDvsn><Ctry>CN</Ctry>", "<Ctry>CN</Ctry><TwnNm>Shenzhen</TwnNm><CtrySubDvsn>Guangdong</CtrySubDvsn>");
+    const r = await valid(swapped, "pain.001.001.10.xsd");
+    expect(r.valid).toBe(false);
+    expect(r.errors.join("\n")).toMatch(/TwnNm/);
+  });
+});
+
 describe("camt.054 (bank rail confirmations)", () => {
   it("reads a real PostFinance camt.054.001.04 debit notification", () => {
     const doc = readCamt054(fixture("postfinance-camt.054.001.04-debit.xml"));

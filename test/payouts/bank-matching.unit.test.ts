@@ -171,7 +171,7 @@ describe("ISO 3166-1 alpha-2: a seller's bank account is in an assigned country"
   it("refuses an unassigned code on a bank account, naming the field", () => {
     expect(isCountry("CN")).toBe(true);
     expect(isCountry("cn")).toBe(false);
-    const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", country: "CN" };
+    const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", country: "CN", address: { townName: "Shenzhen", country: "CN" } };
     expect(validateBankAccount(account).country).toBe("CN");
     for (const country of ["ZZ", "UK", "XK", "QQ"]) {
       let thrown: unknown;
@@ -187,7 +187,7 @@ describe("ISO 3166-1 alpha-2: a seller's bank account is in an assigned country"
 });
 
 describe("a domestic account number has the shape of one", () => {
-  const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", bic: "ICBKCNBJSZN", country: "CN" };
+  const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", bic: "ICBKCNBJSZN", country: "CN", address: { townName: "Shenzhen" } };
   const fieldsOf = (accountNumber: string): string[] => {
     try {
       validateBankAccount({ ...account, accountNumber });

@@ -9,8 +9,13 @@ import { historicalUsdRate } from "../../service/fx/index.js";
 import { divideRounded } from "../../service/money/index.js";
 import { capture, DAY, json, type Harness } from "../http/harness.js";
 
-export const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" };
-export const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK" };
+/** Holders' structured addresses (required on a PUT since Swift CBPR+ refuses unstructured-only ones, November 2026). */
+export const SZ_ADDRESS = { streetName: "Keji South 12th Road", buildingNumber: "18", postCode: "518057", townName: "Shenzhen", countrySubDivision: "Guangdong", country: "CN" };
+export const HK_ADDRESS = { streetName: "Nathan Road", buildingNumber: "238", postCode: null, townName: "Kowloon", countrySubDivision: null, country: "HK" };
+/** A holder's address in another town, for accounts the tests make up. */
+export const addressIn = (townName: string, country: string) => ({ streetName: null, buildingNumber: null, postCode: null, townName, countrySubDivision: null, country });
+export const CN_ACCOUNT = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN", address: SZ_ADDRESS };
+export const HK_ACCOUNT = { holderName: "Kowloon Stationery Ltd", accountNumber: "012-345678-001", bic: "HSBCHKHHHKH", country: "HK", address: HK_ADDRESS };
 export const PLATFORM_ACCOUNT = { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK" };
 
 /** GET /v1/payouts/bank/:id (and the lists' items), as the tests read it. */

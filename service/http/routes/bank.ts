@@ -35,6 +35,35 @@ const AccountFields = {
       "ISO 3166 alpha-2 country of the account (an assigned code: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`). With an `iban`, its first two letters, or a territory whose accounts carry that country's IBANs (an FR IBAN is an account in FR or GF, GP, MQ, RE, YT, BL, MF, PM, NC, PF, TF, WF; a GB IBAN in GB or JE, GG, IM; an FI IBAN in FI or AX): else 400 naming `country`",
   }),
 };
+/** The holder's structured address (ISO 20022 PostalAddress24 as the pain.001 writes it in Cdtr/PstlAdr, in this order). */
+const ADDRESS_TEXT = "Latin letters, digits, spaces and ASCII punctuation (the Swift CBPR+ character set: a Chinese address in pinyin or English); else 400 ENT_PAYOUT_INVALID_REQUEST naming it";
+const AddressFields = {
+  streetName: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 70, description: `StrtNm (ISO 20022 Max70Text), e.g. \`Keji South 12th Road\`: ${ADDRESS_TEXT}` }))),
+  buildingNumber: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 16, description: `BldgNb (Max16Text), e.g. \`18\`: ${ADDRESS_TEXT}` }))),
+  postCode: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 16, description: `PstCd (Max16Text), e.g. \`518057\`: ${ADDRESS_TEXT}` }))),
+  townName: Type.String({ minLength: 1, maxLength: 35, description: `TwnNm (Max35Text), required: the town or city, e.g. \`Shenzhen\`: ${ADDRESS_TEXT}` }),
+  countrySubDivision: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 35, description: `CtrySubDvsn (Max35Text): the province or state, e.g. \`Guangdong\`: ${ADDRESS_TEXT}` }))),
+  country: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Ctry: ISO 3166 alpha-2 country of the address (an assigned code); the account's `country` when left out" })),
+};
+const AddressBody = Type.Object(AddressFields, {
+  additionalProperties: false,
+  description:
+    "The holder's postal address, structured, required: since November 2026 Swift CBPR+ no longer carries cross-border payments whose parties' addresses are unstructured only; the town and country at least go in their own elements. Written in the pain.001's Cdtr/PstlAdr (StrtNm, BldgNb, PstCd, TwnNm, CtrySubDvsn, Ctry). A missing address or town, a field too long or outside the character set is 400 naming it (`address`, `address.townName`, ...)",
+});
+const AddressView = Nullable(
+  Type.Object(
+    {
+      streetName: Nullable(Type.String()),
+      buildingNumber: Nullable(Type.String()),
+      postCode: Nullable(Type.String()),
+      townName: Type.String(),
+      countrySubDivision: Nullable(Type.String()),
+      country: Type.String(),
+    },
+    { description: "The holder's structured address (Cdtr/PstlAdr). Null: the account was set before addresses were required; bank runs skip the seller (`address_missing`) until it is set again with one" },
+  ),
+);
+
 const AccountBody = Type.Object(
   {
     holderName: AccountFields.holderName,
@@ -44,6 +73,7 @@ const AccountBody = Type.Object(
     clearingSystem: Type.Optional(AccountFields.clearingSystem),
     clearingMember: Type.Optional(AccountFields.clearingMember),
     country: AccountFields.country,
+    address: AddressBody,
     confirmReturnedAccount: Type.Optional(
       Type.Boolean({
         description:
@@ -62,6 +92,7 @@ const AccountBody = Type.Object(
 export const BankAccountView = Type.Object({
   sellerId: Type.String(),
   ...AccountFields,
+  address: AddressView,
   setAt: Type.String({ format: "date-time" }),
   setBy: Type.String(),
   holderNameCheck: Nullable(
@@ -100,7 +131,7 @@ export const BankPayoutView = Type.Object({
       "planned, instructed (in a pain.001), final (the bank's debit booked), rejected (returned before final: the reserve back to the seller), returned (a full return after final, booked back to the seller in `ledger.returnTransactionId`), partially_paid (the bank executed part of it: an operator settled its debit, `paid` of `amount` booked in `ledger.cashTransactionId`, the rest back to the seller), cancelled (the bank never executed it: an operator cancelled it, the reserve voided in `ledger.voidTransactionId`)",
   }),
   fileId: Nullable(Type.String({ description: "The pain.001's MsgId (`ENT-<tag>-<yyyymmdd>-<n>`; files issued before the tag: `ENT-<yyyymmdd>-<n>`)" })),
-  account: Type.Object({ ...AccountFields }),
+  account: Type.Object({ ...AccountFields, address: AddressView }),
   settled: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "What the bank debited the platform's account, minor units" }) })),
   returned: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "A return after final: what the bank credited back (net of its charges), minor units" }) })),
   paid: Nullable(Type.Object({ currency: Type.String(), amount: Type.String({ description: "partially_paid: what the bank paid of `amount` (the payout's currency, minor units); the rest went back to the seller's available balance" }) })),
@@ -178,7 +209,7 @@ const SkipView = Type.Object({
   sellerId: Type.String(),
   reason: Type.String({
     enum: [...BANK_SKIP_REASONS],
-    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
+    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), address_missing (the account on file was set before addresses were required: the bank would refuse a cross-border transfer without the beneficiary's town and country; PUT the account again with its `address` to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
   }),
   detail: Type.Optional(Type.String()),
 });
@@ -238,7 +269,7 @@ const ListQuery = Type.Object(
 );
 
 function accountView(a: BankAccount, hold: { payoutId: bigint; endToEndId: string; reason: string | null } | null, sharedWith: string[]): Static<typeof BankAccountView> {
-  return { ...a, setAt: a.setAt.toISOString(), sharedWith, hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
+  return { ...a, address: a.address ?? null, setAt: a.setAt.toISOString(), sharedWith, hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
 }
 
 function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
@@ -250,7 +281,7 @@ function payoutView(p: BankPayout): Static<typeof BankPayoutView> {
     endToEndId: p.endToEndId,
     status: p.status,
     fileId: p.fileId,
-    account: p.account,
+    account: { ...p.account, address: p.account.address ?? null },
     settled: p.settledCurrency === null || p.settledAmount === null ? null : { currency: p.settledCurrency, amount: p.settledAmount.toString() },
     returned: p.returned === null ? null : { currency: p.returned.currency, amount: p.returned.amount.toString() },
     paid: p.paidAmount === null ? null : { currency: p.currency, amount: p.paidAmount.toString() },
@@ -306,7 +337,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Put a seller on the bank rail",
       description:
-        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays). One account, one seller: an account on file for another seller (the same account, as for the hold) is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE naming the field (`iban` or `accountNumber`) and the other seller (`details.sellerId`); two sellers given it at once cannot both have it. `country` must be the IBAN's and the BIC's country (or a territory using them): else 400 naming `country` or `bic`. The holder's name is compared with the seller's registered name (`match`, `close_match`, `no_match`, rule in the README's bank rail section); anything but a `match` without `confirmHolderName: true` is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName` (`details`: `holderName`, `sellerName`, `result`); the result is stored (`holderNameCheck`).",
+        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays). One account, one seller: an account on file for another seller (the same account, as for the hold) is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE naming the field (`iban` or `accountNumber`) and the other seller (`details.sellerId`); two sellers given it at once cannot both have it. `country` must be the IBAN's and the BIC's country (or a territory using them): else 400 naming `country` or `bic`. The holder's name is compared with the seller's registered name (`match`, `close_match`, `no_match`, rule in the README's bank rail section); anything but a `match` without `confirmHolderName: true` is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName` (`details`: `holderName`, `sellerName`, `result`); the result is stored (`holderNameCheck`). `address` is required: the holder's structured postal address (at least `townName`; `country` defaults to the account's), in the Swift CBPR+ character set and the ISO 20022 lengths, else 400 naming the field; an account stored before addresses were required is skipped by bank runs (`address_missing`) until it is set again with one.",
       security: bearer,
       params: SellerParams,
       body: AccountBody,
@@ -352,7 +383,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Run bank payouts now: one pain.001 in the outbox",
       description:
-        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`. `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds by the next; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it planned is reserved and filed once, by the worker's next tick after the lease ends or by the next run).",
+        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`: each transfer with the seller's structured address (Cdtr/PstlAdr: StrtNm, BldgNb, PstCd, TwnNm, CtrySubDvsn, Ctry), the platform's (Dbtr/PstlAdr, BANK_ACCOUNT_TOWN etc.), its purpose (Purp/Cd, BANK_PURPOSE_CODE, default GDDS), the regulatory reporting configured for mainland China (RgltryRptg, BANK_REGULATORY_REPORTING_CN, on transfers to CN beneficiaries only) and the ultimate debtor (UltmtDbtr, BANK_ULTIMATE_DEBTOR_NAME) when set. A seller whose account was set before addresses were required is skipped (`address_missing`). `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds by the next; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it planned is reserved and filed once, by the worker's next tick after the lease ends or by the next run).",
       security: bearer,
       response: { 201: Type.Object({ file: Nullable(FileView), payouts: Type.Array(BankPayoutView), skipped: Type.Array(SkipView) }), ...problems(401, 403, 409, 429, 503) },
     },

@@ -9,7 +9,7 @@
  */
 import { SaxesParser } from "saxes";
 import { convertMinor, exponentOf, formatMinor, parseMajorExact } from "../../money/index.js";
-import type { BankAccountRef } from "./iso20022.js";
+import type { BankAccountRef, PostalAddress } from "./iso20022.js";
 
 export interface DemoEntry {
   endToEndId: string;
@@ -188,11 +188,32 @@ export function answer(pain001Xml: string, o: { messageId: string; account: Bank
   return camt054({ messageId: o.messageId, account: { ...o.account, accountCurrency: o.accountCurrency }, entries });
 }
 
-/** The demo's mainland sellers (paid in CNY) and the accounts they are paid to on the bank rail. */
-export const DEMO_BANK_ACCOUNTS: ReadonlyArray<{ sellerId: string; account: Omit<BankAccountRef, "iban"> & { iban: null } }> = [
-  { sellerId: "S-POP-SZ-01", account: { holderName: "Shenzhen Gadget Works Co., Ltd.", iban: null, accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN" } },
-  { sellerId: "S-FULL-GZ-01", account: { holderName: "Guangzhou Apparel Factory Co., Ltd.", iban: null, accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN" } },
-  { sellerId: "S-OVS-NB-01", account: { holderName: "Ningbo Kitchenware Co., Ltd.", iban: null, accountNumber: "3901110009000123456", bic: "BKCHCNBJ92A", clearingSystem: "CNAPS", clearingMember: "104332000019", country: "CN" } },
+/**
+ * The demo's mainland sellers (paid in CNY) and the accounts they are paid to on the bank rail, each
+ * with its holder's address in its city (in pinyin, as a cross-border payment carries it).
+ */
+export const DEMO_BANK_ACCOUNTS: ReadonlyArray<{ sellerId: string; account: Omit<BankAccountRef, "iban" | "address"> & { iban: null; address: PostalAddress } }> = [
+  {
+    sellerId: "S-POP-SZ-01",
+    account: {
+      holderName: "Shenzhen Gadget Works Co., Ltd.", iban: null, accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", clearingSystem: "CNAPS", clearingMember: "102584002170", country: "CN",
+      address: { streetName: "Keji South 12th Road", buildingNumber: "18", postCode: "518057", townName: "Shenzhen", countrySubDivision: "Guangdong", country: "CN" },
+    },
+  },
+  {
+    sellerId: "S-FULL-GZ-01",
+    account: {
+      holderName: "Guangzhou Apparel Factory Co., Ltd.", iban: null, accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN",
+      address: { streetName: "Huangpu Avenue West", buildingNumber: "100", postCode: "510620", townName: "Guangzhou", countrySubDivision: "Guangdong", country: "CN" },
+    },
+  },
+  {
+    sellerId: "S-OVS-NB-01",
+    account: {
+      holderName: "Ningbo Kitchenware Co., Ltd.", iban: null, accountNumber: "3901110009000123456", bic: "BKCHCNBJ92A", clearingSystem: "CNAPS", clearingMember: "104332000019", country: "CN",
+      address: { streetName: "Zhongshan East Road", buildingNumber: "1288", postCode: "315040", townName: "Ningbo", countrySubDivision: "Zhejiang", country: "CN" },
+    },
+  },
 ];
 
 /** Puts the demo's mainland sellers on the bank rail (idempotent: the same accounts again). */

@@ -1,8 +1,10 @@
 /**
  * The bank rail's two ISO 20022 messages, without I/O:
  * - `pain001`: a CustomerCreditTransferInitiation (pain.001.001.10) for a list of payouts, one
- *   payment information block per currency, drawn on the platform's account. Validated against the
- *   published schema in test/payouts/bank-iso20022.unit.test.ts.
+ *   payment information block per currency, drawn on the platform's account: the parties' structured
+ *   postal addresses (PstlAdr), and, as configured, the purpose (Purp/Cd), the regulatory reporting of
+ *   the beneficiary's country (RgltryRptg) and the ultimate debtor (UltmtDbtr), each where the
+ *   schema puts it. Validated against the published schema in test/payouts/bank-iso20022.unit.test.ts.
  * - `readCamt054`: a BankToCustomerDebitCreditNotification (camt.054.001.02 to .13), streamed with
  *   saxes, down to what the rail needs per transaction: end-to-end id, amount and currency, debit
  *   or credit, booked or not, reversal or return (with the reason code), and the instructed amount
@@ -19,6 +21,28 @@ import { exponentOrNull, formatMinor, parseMajorExact } from "../../money/index.
 
 export const PAIN001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.10";
 
+/**
+ * A party's postal address, structured (ISO 20022 PostalAddress24, the fields a pain.001 writes):
+ * since November 2026 Swift CBPR+ no longer carries unstructured-only addresses in cross-border
+ * payments; the town and the country, at least, are in their own elements (Swift, "ISO 20022
+ * milestone: November 2026, unstructured addresses to be removed"; J.P. Morgan's ISO 20022 guide:
+ * "Town Name and Country must be provided at minimum, in their specific data elements").
+ */
+export interface PostalAddress {
+  /** StrtNm, Max70Text. */
+  streetName: string | null;
+  /** BldgNb, Max16Text. */
+  buildingNumber: string | null;
+  /** PstCd, Max16Text. */
+  postCode: string | null;
+  /** TwnNm, Max35Text. */
+  townName: string;
+  /** CtrySubDvsn, Max35Text (a province or state). */
+  countrySubDivision: string | null;
+  /** Ctry, ISO 3166 alpha-2: where the party is, which may differ from its account's country. */
+  country: string;
+}
+
 export interface BankAccountRef {
   holderName: string;
   iban: string | null;
@@ -27,6 +51,30 @@ export interface BankAccountRef {
   clearingSystem: string | null;
   clearingMember: string | null;
   country: string;
+  /**
+   * The holder's structured address (Cdtr/PstlAdr, Dbtr/PstlAdr). Absent or null only on an account
+   * stored before addresses were required (migration 20261220150000), and on a payout planned from
+   * one: a bank run skips such an account (`address_missing`) until it is set again with one.
+   */
+  address?: PostalAddress | null;
+}
+
+/** Regulatory reporting for the beneficiary's country (RgltryRptg/Dtls: its Cd and Inf). */
+export interface RegulatoryReporting {
+  /** Dtls/Cd, Max10Text. */
+  code: string;
+  /** Dtls/Inf, Max35Text. */
+  info: string;
+}
+
+/** What the platform's bank or payment institution asks of every instruction, beyond the parties. */
+export interface InstructionOptions {
+  /** CdtTrfTxInf/Purp/Cd (ExternalPurpose1Code), e.g. GDDS; null: not written. */
+  purpose: string | null;
+  /** RgltryRptg written on a transfer to a beneficiary in that country (its address's country, else its account's), from another. */
+  regulatoryReporting: Readonly<Record<string, RegulatoryReporting>>;
+  /** PmtInf/UltmtDbtr/Nm: the marketplace, when the debtor account is a payment institution's; null: not written. */
+  ultimateDebtor: string | null;
 }
 
 export interface CreditTransfer {
@@ -46,11 +94,32 @@ export interface Pain001Input {
   debtor: BankAccountRef & { accountCurrency: string };
   executionDate: string;
   transfers: readonly CreditTransfer[];
+  /** Purpose, regulatory reporting, ultimate debtor: none written when absent. */
+  instruction?: InstructionOptions;
 }
 
 const escape = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 const el = (name: string, content: string, attrs = ""): string => `<${name}${attrs}>${content}</${name}>`;
-const text = (name: string, value: string, max: number): string => el(name, escape(value.slice(0, max)));
+/** At most `max` characters, counted as XML Schema counts them (code points: a CJK character outside the BMP is one, never half of a pair). */
+const cut = (value: string, max: number): string => (value.length <= max ? value : [...value].slice(0, max).join(""));
+const text = (name: string, value: string, max: number): string => el(name, escape(cut(value, max)));
+const optional = (name: string, value: string | null | undefined, max: number): string => (value === null || value === undefined || value === "" ? "" : text(name, value, max));
+
+/**
+ * PstlAdr in the schema's order (PostalAddress24: StrtNm, BldgNb, PstCd, TwnNm, CtrySubDvsn, Ctry).
+ * Without an address (an account stored before they were required), the country alone, as before.
+ */
+function postalAddress(a: BankAccountRef): string {
+  const x = a.address;
+  if (x === null || x === undefined) return el("PstlAdr", el("Ctry", a.country));
+  return el(
+    "PstlAdr",
+    optional("StrtNm", x.streetName, 70) + optional("BldgNb", x.buildingNumber, 16) + optional("PstCd", x.postCode, 16) + text("TwnNm", x.townName, 35) + optional("CtrySubDvsn", x.countrySubDivision, 35) + el("Ctry", x.country),
+  );
+}
+
+/** The country a beneficiary is in: its address's, else its account's. */
+export const partyCountry = (a: BankAccountRef): string => a.address?.country ?? a.country;
 
 /** Sum of major-unit amounts as a decimal string (CtrlSum), exact: the amounts are scaled to the largest exponent. */
 function controlSum(transfers: readonly CreditTransfer[]): string {
@@ -72,12 +141,25 @@ function agent(a: BankAccountRef): string {
   return el("FinInstnId", (a.bic === null ? "" : el("BICFI", a.bic)) + member);
 }
 
+/**
+ * RgltryRptg for a cross-border transfer to a beneficiary in a country that has it configured
+ * (DbtCdtRptgInd CRED: the reporting is the credit side's, the beneficiary's country; Dtls in the
+ * schema's order: Ctry, Cd, Inf). Nothing for a domestic transfer (the debtor in the same country).
+ */
+function regulatoryReporting(creditor: BankAccountRef, debtor: BankAccountRef, o: InstructionOptions | undefined): string {
+  const country = partyCountry(creditor);
+  const r = o?.regulatoryReporting[country];
+  if (r === undefined || partyCountry(debtor) === country) return "";
+  return el("RgltryRptg", el("DbtCdtRptgInd", "CRED") + el("Dtls", el("Ctry", country) + text("Cd", r.code, 10) + text("Inf", r.info, 35)));
+}
+
 /** The pain.001.001.10 document for `input` (UTF-8, no BOM). Throws on an empty list. */
 export function pain001(input: Pain001Input): { xml: string; controlSum: string } {
   if (input.transfers.length === 0) throw new RangeError("a pain.001 needs at least one credit transfer");
   const byCurrency = new Map<string, CreditTransfer[]>();
   for (const t of input.transfers) byCurrency.set(t.currency, [...(byCurrency.get(t.currency) ?? []), t]);
   const d = input.debtor;
+  const o = input.instruction;
   const sum = controlSum(input.transfers);
   const header = el(
     "GrpHdr",
@@ -96,9 +178,12 @@ export function pain001(input: Pain001Input): { xml: string; controlSum: string 
         el("NbOfTxs", String(transfers.length)) +
         el("CtrlSum", controlSum(transfers)) +
         el("ReqdExctnDt", el("Dt", input.executionDate)) +
-        el("Dbtr", text("Nm", d.holderName, 140) + el("PstlAdr", el("Ctry", d.country))) +
+        el("Dbtr", text("Nm", d.holderName, 140) + postalAddress(d)) +
         el("DbtrAcct", account(d, d.accountCurrency)) +
         el("DbtrAgt", agent(d)) +
+        // The marketplace whose payouts these are, when the account debited is a payment
+        // institution's (PmtInf level: it is every transaction's; schema order: after DbtrAgt, before ChrgBr).
+        (o === undefined || o.ultimateDebtor === null ? "" : el("UltmtDbtr", text("Nm", o.ultimateDebtor, 140))) +
         // The platform bears its own bank's charges, the seller its bank's: the seller's amount is
         // not reduced on our side.
         el("ChrgBr", "SHAR") +
@@ -109,8 +194,11 @@ export function pain001(input: Pain001Input): { xml: string; controlSum: string 
               el("PmtId", text("InstrId", t.endToEndId, 35) + text("EndToEndId", t.endToEndId, 35)) +
                 el("Amt", el("InstdAmt", formatMinor(t.amount, t.currency), ` Ccy="${t.currency}"`)) +
                 el("CdtrAgt", agent(t.creditor)) +
-                el("Cdtr", text("Nm", t.creditor.holderName, 140) + el("PstlAdr", el("Ctry", t.creditor.country))) +
+                el("Cdtr", text("Nm", t.creditor.holderName, 140) + postalAddress(t.creditor)) +
                 el("CdtrAcct", account(t.creditor)) +
+                // Schema order (CreditTransferTransaction40): ... CdtrAcct, Purp, RgltryRptg, RmtInf.
+                (o === undefined || o.purpose === null ? "" : el("Purp", text("Cd", o.purpose, 4))) +
+                regulatoryReporting(t.creditor, d, o) +
                 el("RmtInf", text("Ustrd", t.remittance, 140)),
             ),
           )

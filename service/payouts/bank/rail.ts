@@ -11,6 +11,7 @@
  *    A run that dies or loses its lease leaves planned rows; the worker's tick (`resumeInterrupted`,
  *    once the lease is free) or the next run posts their reserves (the same request under the same
  *    key) and files them.
+ *    A seller whose account was stored before addresses were required is not planned (`address_missing`).
  * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
  *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
  *    database never repeats an id a bank saw, while every instance on one database shares it;
@@ -69,7 +70,7 @@ import { bookedValue, type Position } from "../realised-fx.js";
 import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./countries.js";
 import { holderNameMatch } from "./holder-name.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
-import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry } from "./iso20022.js";
+import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry, type InstructionOptions, type PostalAddress } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
 import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
@@ -80,8 +81,10 @@ export interface BankRailOptions {
   ledger: Ledger;
   sellers: { listSellers(): Promise<Seller[]> };
   leases: LeaseStorePort;
-  /** The platform's account the transfers are drawn on (its currency: what the bank debits). */
+  /** The platform's account the transfers are drawn on (its currency: what the bank debits), with the platform's address. */
   debtor: BankAccountRef & { accountCurrency: string };
+  /** Purpose, regulatory reporting and ultimate debtor written in every pain.001 (config BANK_PURPOSE_CODE, BANK_REGULATORY_REPORTING_CN, BANK_ULTIMATE_DEBTOR_NAME); none when absent. */
+  instruction?: InstructionOptions;
   outbox: string;
   inbox: string;
   /** Minor units of the seller's payout currency. */
@@ -99,7 +102,7 @@ export interface BankRailOptions {
   hooks?: { at?(step: "planned" | "filing" | "account", context: { payoutId?: bigint; sellerId?: string }): void | Promise<void> };
 }
 
-export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "no_account", "below_minimum", "reserve_refused"] as const;
+export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "address_missing", "no_account", "below_minimum", "reserve_refused"] as const;
 
 export interface BankSkip {
   sellerId: string;
@@ -199,6 +202,64 @@ export function ibanValid(iban: string): boolean {
 
 export type BankAccountInput = Partial<Record<keyof BankAccountRef, unknown>>;
 
+/**
+ * The address's fields, their ISO 20022 element and schema length (PostalAddress24: StrtNm Max70Text,
+ * BldgNb and PstCd Max16Text, TwnNm and CtrySubDvsn Max35Text), in the order they are written.
+ */
+export const ADDRESS_FIELDS = [
+  { key: "streetName", element: "StrtNm", max: 70 },
+  { key: "buildingNumber", element: "BldgNb", max: 16 },
+  { key: "postCode", element: "PstCd", max: 16 },
+  { key: "townName", element: "TwnNm", max: 35 },
+  { key: "countrySubDivision", element: "CtrySubDvsn", max: 35 },
+] as const;
+
+/**
+ * What Swift CBPR+ carries in party names and addresses: Latin letters, digits, the space and the
+ * ASCII punctuation (FIN X characters plus !#&%*=^_`{|}~";@[\]$><; "CBPR+ will only support Latin
+ * characters"), i.e. printable ASCII. A mainland address is given in pinyin or English, as the banks
+ * paying CNY into China ask ("full and correct beneficiary address (in English)"). The file's own
+ * escaping (iso20022.ts `text`) covers & < > " '; nothing is cut, the lengths are checked here.
+ */
+const ADDRESS_TEXT = /^[\x20-\x7E]+$/;
+
+/**
+ * The holder's structured address, or null with the bad fields pushed (named `<prefix>.<field>`):
+ * `townName` required, the rest optional, each trimmed, within its ISO 20022 length, in printable
+ * ASCII; `country` an assigned ISO 3166 code, the account's when left out.
+ */
+export function validateAddress(input: unknown, accountCountry: string | null, fields: Array<{ field: string; message: string }>, prefix = "address"): PostalAddress | null {
+  if (input === undefined || input === null) {
+    fields.push({ field: prefix, message: "required: the holder's postal address, structured (at least townName; streetName, buildingNumber, postCode, countrySubDivision as the address has them): cross-border payments no longer carry an address without its town and country (Swift CBPR+, November 2026)" });
+    return null;
+  }
+  if (typeof input !== "object" || Array.isArray(input)) {
+    fields.push({ field: prefix, message: "an object: { streetName, buildingNumber, postCode, townName, countrySubDivision, country }" });
+    return null;
+  }
+  const o = input as Record<string, unknown>;
+  const before = fields.length;
+  const out: Record<string, string | null> = {};
+  for (const { key, element, max } of ADDRESS_FIELDS) {
+    const v = o[key];
+    if (v === undefined || v === null) {
+      out[key] = null;
+      if (key === "townName") fields.push({ field: `${prefix}.${key}`, message: `required (${element}): the town or city, e.g. Shenzhen` });
+      continue;
+    }
+    const t = typeof v === "string" ? v.trim() : "";
+    if (typeof v !== "string" || t === "" || t.length > max) fields.push({ field: `${prefix}.${key}`, message: `1 to ${max} characters (ISO 20022 ${element})` });
+    else if (!ADDRESS_TEXT.test(t)) fields.push({ field: `${prefix}.${key}`, message: "Latin letters, digits, spaces and ASCII punctuation only (the Swift CBPR+ character set): write a Chinese address in pinyin or English" });
+    out[key] = t;
+  }
+  const country = o["country"] === undefined || o["country"] === null ? accountCountry : o["country"];
+  if (!isCountry(country)) fields.push({ field: `${prefix}.country`, message: "an assigned ISO 3166 alpha-2 code, e.g. CN (the account's country when left out)" });
+  const unknown = Object.keys(o).filter((k) => k !== "country" && !ADDRESS_FIELDS.some((f) => f.key === k));
+  if (unknown.length > 0) fields.push({ field: `${prefix}.${unknown[0]}`, message: `unknown field; an address has ${ADDRESS_FIELDS.map((f) => f.key).join(", ")}, country` });
+  if (fields.length > before) return null;
+  return { streetName: out["streetName"]!, buildingNumber: out["buildingNumber"]!, postCode: out["postCode"]!, townName: out["townName"]!, countrySubDivision: out["countrySubDivision"]!, country: country as string };
+}
+
 /** The account as stored, or ENT_PAYOUT_INVALID_REQUEST naming every bad field. */
 /**
  * A domestic account number (ISO 20022 Othr/Id, Max34Text): no check digits to verify across
@@ -243,13 +304,17 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
       fields.push({ field: "bic", message: `${bic} is a bank in ${bic.slice(4, 6)} (BIC characters 5-6), not in the account's country ${country}` });
     }
   }
+  const address = validateAddress(input.address, isCountry(country) ? country : null, fields);
   if (fields.length > 0) throw PayoutErrors.invalid(`bank account: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, { fields });
-  return { holderName: holderName!.trim(), iban, accountNumber, bic, clearingSystem, clearingMember, country: country! };
+  return { holderName: holderName!.trim(), iban, accountNumber, bic, clearingSystem, clearingMember, country: country!, address };
 }
 
-/** The details as stored, field for field (what the pain.001 would send), unlike `sameBankAccount`. */
+/** The details as stored, field for field (what the pain.001 would send, its address too), unlike `sameBankAccount`. */
 const sameDetails = (a: BankAccountRef, b: BankAccountRef): boolean =>
-  (["holderName", "iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const).every((k) => (a[k] ?? null) === (b[k] ?? null));
+  (["holderName", "iban", "accountNumber", "bic", "clearingSystem", "clearingMember", "country"] as const).every((k) => (a[k] ?? null) === (b[k] ?? null)) &&
+  sameAddress(a.address ?? null, b.address ?? null);
+const sameAddress = (a: PostalAddress | null, b: PostalAddress | null): boolean =>
+  a === null || b === null ? a === b : (["streetName", "buildingNumber", "postCode", "townName", "countrySubDivision", "country"] as const).every((k) => a[k] === b[k]);
 
 export class BankRail {
   readonly #o: BankRailOptions;
@@ -410,6 +475,12 @@ export class BankRail {
         skipped.push({ sellerId: s.id, reason: "account_returned", detail: `the bank returned payout ${back.endToEndId} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume` });
         continue;
       }
+      // Stored before addresses were required: the bank would refuse a cross-border transfer whose
+      // beneficiary has no town and country of its own (Swift CBPR+, November 2026), so it is not sent.
+      if (a.address === null || a.address === undefined) {
+        skipped.push({ sellerId: s.id, reason: "address_missing", detail: `the account on file has no postal address (set before addresses were required): PUT /v1/sellers/${s.id}/bank-account again with its "address" (at least townName) to resume` });
+        continue;
+      }
       const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
       if (available === null) {
         skipped.push({ sellerId: s.id, reason: "no_account" });
@@ -483,6 +554,7 @@ export class BankRail {
         debtor: this.#o.debtor,
         executionDate: day,
         transfers: ready.map((p) => ({ endToEndId: p.endToEndId, currency: p.currency, amount: p.amount, creditor: p.account, remittance: `Entrepot payout ${p.endToEndId} seller ${p.sellerId}` })),
+        ...(this.#o.instruction === undefined ? {} : { instruction: this.#o.instruction }),
       });
       file = await store.insertFile({ id: messageId, count: ready.length, ctrlSum: controlSum, xml, createdBy: by }, ready.map((p) => p.id), (tx) => lease.verify(tx));
       this.#o.log?.info({ fileId: file.id, count: file.count, ctrlSum: file.ctrlSum }, "bank payout file recorded");

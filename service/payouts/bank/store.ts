@@ -2,7 +2,7 @@
  * The bank rail's tables (`payout_bank_accounts`, `bank_payouts`, `bank_payout_files`, migration
  * 20261206090000_bank_rail; `returned` and `bank_rail_installation`: 20261215140000_bank_returns_and_ids;
  * `partially_paid` and `cancelled`: 20261219143700_bank_payout_partial_cancel; the holder's name check:
- * 20261220110000_bank_account_holder_check),
+ * 20261220110000_bank_account_holder_check; the holder's address: 20261220150000_bank_account_address),
  * through the raw SQL runner. State changes are compare-and-set on the
  * status, so two processes confirming the same payout cannot both win.
  */
@@ -11,7 +11,7 @@ import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
 import { accountNumberKey, sameBankAccount } from "./account-identity.js";
 import type { HolderNameResult } from "./holder-name.js";
-import type { BankAccountRef } from "./iso20022.js";
+import type { BankAccountRef, PostalAddress } from "./iso20022.js";
 
 /** The holder's name as checked against the seller's registered name when the account was set (holder-name.ts). */
 export interface HolderNameCheck {
@@ -30,9 +30,9 @@ export interface BankAccount extends BankAccountRef {
   holderNameCheck: HolderNameCheck | null;
 }
 
-/** The account's own fields (what a pain.001 sends), without who set it, when, or its check. */
+/** The account's own fields (what a pain.001 sends, its address too), without who set it, when, or its check. */
 export function accountRef(a: BankAccountRef): BankAccountRef {
-  return { holderName: a.holderName, iban: a.iban, accountNumber: a.accountNumber, bic: a.bic, clearingSystem: a.clearingSystem, clearingMember: a.clearingMember, country: a.country };
+  return { holderName: a.holderName, iban: a.iban, accountNumber: a.accountNumber, bic: a.bic, clearingSystem: a.clearingSystem, clearingMember: a.clearingMember, country: a.country, address: a.address ?? null };
 }
 
 /** The payout the bank returned from the seller's account since it was set: runs skip the seller until it is set again. */
@@ -104,12 +104,28 @@ function refOf(r: Row): BankAccountRef {
   };
 }
 
+/** The address columns of a `payout_bank_accounts` row; null for a row stored before they were required. */
+function addressOf(r: Row): PostalAddress | null {
+  const town = str(r["address_town_name"]);
+  const country = str(r["address_country"]);
+  if (town === null || country === null) return null;
+  return {
+    streetName: str(r["address_street_name"]),
+    buildingNumber: str(r["address_building_number"]),
+    postCode: str(r["address_post_code"]),
+    townName: town,
+    countrySubDivision: str(r["address_country_sub_division"]),
+    country,
+  };
+}
+
 function accountOf(r: Row): BankAccount {
   const check = str(r["holder_name_check"]) as HolderNameResult | null;
   const sellerName = str(r["holder_name_checked_against"]);
   return {
     sellerId: r["seller_id"] as string,
     ...refOf(r),
+    address: addressOf(r),
     setAt: r["set_at"] as Date,
     setBy: r["set_by"] as string,
     holderNameCheck: check === null || sellerName === null ? null : { result: check, sellerName, confirmed: r["holder_name_confirmed"] === true },
@@ -233,12 +249,16 @@ export class BankStore {
   static async #writeAccount(sql: SqlRunner, a: Omit<BankAccount, "setAt">): Promise<BankAccount> {
     const [r] = await sql.q(
       `INSERT INTO payout_bank_accounts (seller_id, holder_name, iban, account_number, bic, clearing_system, clearing_member, country, set_at, set_by,
-                                         holder_name_check, holder_name_checked_against, holder_name_confirmed)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, $10, $11, $12)
+                                         holder_name_check, holder_name_checked_against, holder_name_confirmed,
+                                         address_street_name, address_building_number, address_post_code, address_town_name, address_country_sub_division, address_country)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
        ON CONFLICT (seller_id) DO UPDATE SET holder_name = EXCLUDED.holder_name, iban = EXCLUDED.iban, account_number = EXCLUDED.account_number,
          bic = EXCLUDED.bic, clearing_system = EXCLUDED.clearing_system, clearing_member = EXCLUDED.clearing_member, country = EXCLUDED.country,
          set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by, holder_name_check = EXCLUDED.holder_name_check,
-         holder_name_checked_against = EXCLUDED.holder_name_checked_against, holder_name_confirmed = EXCLUDED.holder_name_confirmed
+         holder_name_checked_against = EXCLUDED.holder_name_checked_against, holder_name_confirmed = EXCLUDED.holder_name_confirmed,
+         address_street_name = EXCLUDED.address_street_name, address_building_number = EXCLUDED.address_building_number,
+         address_post_code = EXCLUDED.address_post_code, address_town_name = EXCLUDED.address_town_name,
+         address_country_sub_division = EXCLUDED.address_country_sub_division, address_country = EXCLUDED.address_country
        RETURNING *`,
       a.sellerId,
       a.holderName,
@@ -252,6 +272,12 @@ export class BankStore {
       a.holderNameCheck?.result ?? null,
       a.holderNameCheck?.sellerName ?? null,
       a.holderNameCheck?.confirmed ?? false,
+      a.address?.streetName ?? null,
+      a.address?.buildingNumber ?? null,
+      a.address?.postCode ?? null,
+      a.address?.townName ?? null,
+      a.address?.countrySubDivision ?? null,
+      a.address?.country ?? null,
     );
     return accountOf(r!);
   }
