@@ -104,7 +104,7 @@ describe.each(kinds)("cash statements on %s", (kind) => {
     // A real file of a CHF account without Acct/Ccy: imported where that account is the platform's
     // (another instance's configuration), its currency the one its balances are in.
     const real = await fixture("../../fixtures/iso20022/postfinance-camt.053.001.04.xml");
-    const chf = createServices(h.db, { ...h.config, bank: { ...h.config.bank, account: { ...h.config.bank.account, iban: "CH29 0900 0000 2500 9423 9", accountNumber: null, accountCurrency: "CHF" } } });
+    const chf = createServices(h.db, { ...h.config, bank: { ...h.config.bank, account: { ...h.config.bank.account, iban: "CH29 0900 0000 2500 9423 9", accountNumber: null, bic: "POFICHBEXXX", country: "CH", accountCurrency: "CHF", address: { ...h.config.bank.account.address, townName: "Bern", country: "CH" } } } });
     const r = await chf.cash.importStatement(real, "test");
     expect(r.status).toBe("created");
     const [s] = r.statements;
