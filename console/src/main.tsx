@@ -20,6 +20,7 @@ import { Anchoring } from "./views/Anchoring";
 import { Journal } from "./views/Journal";
 import { Books } from "./views/Books";
 import { PeriodCloseView } from "./views/Closes";
+import { ProfitAndLossView } from "./views/ProfitAndLoss";
 import { TaxReturns } from "./views/Tax";
 import { Cash, CashStatementView } from "./views/Cash";
 import { WebhookDeliveryView, WebhookEndpointView, Webhooks } from "./views/Webhooks";
@@ -43,6 +44,7 @@ const ROUTES: [string, (p: ViewProps) => JSX.Element][] = [
   ["/books", Books],
   ["/books/closes/:id", PeriodCloseView],
   ["/books/closes/:id/proof", PeriodProofView],
+  ["/profit-and-loss", ProfitAndLossView],
   ["/tax", TaxReturns],
   ["/reconciliation", Reconciliation],
   ["/cash", Cash],
@@ -62,6 +64,7 @@ const NAV: [string, string, ((s: Session) => boolean)?][] = [
   ["/journal", "Journal"],
   ["/accounts", "Accounts"],
   ["/books", "Books"],
+  ["/profit-and-loss", "Profit and loss"],
   ["/tax", "Tax"],
   ["/reconciliation", "Reconciliation"],
   ["/cash", "Cash"],

@@ -33,6 +33,11 @@ export function fromMonth<F extends PeriodForm>(f: F): F | null {
   return b === null ? null : { ...f, ...b, monthDirty: false };
 }
 
+/** The current UTC month as two instants: a view's period before one is chosen (the ledger's periods are UTC months, not the reader's zone's). */
+export function currentUtcMonth(now: Date = new Date()): { from: string; to: string } {
+  return { from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString(), to: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString() };
+}
+
 export const NOT_A_MONTH = "is not a month the ledger can take: choose a month and a year of four digits";
 export const NOT_AN_INSTANT = "is not a date and time the ledger can take: a day, a month, a year of four digits and a time";
 

@@ -7,11 +7,11 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { get } from "../api";
-import { isUtcMonthStart, localInputToIso, localZoneLabel, monthBounds } from "../format";
+import { isUtcMonthStart, localInputToIso, localZoneLabel } from "../format";
 import type { ViewProps } from "../main";
-import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod } from "../period";
+import { currentUtcMonth, periodEdits, PeriodFields, periodForm, periodZone, readPeriod } from "../period";
 import { href, navigate, type Location } from "../router";
-import { ErrorBox, FormProblems, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
+import { ErrorBox, FormProblems, Link, Show, SkipLink, Time, Title, useLastValue, useLoad, useUrlForm, type Loaded } from "../ui";
 import { Closes } from "./Closes";
 import { Revaluations } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
@@ -110,6 +110,11 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
                 <p>
                   <SkipLink target="closes-h">Skip the accounts to the period closes</SkipLink>
                 </p>
+                {tb.from !== null && (
+                  <p>
+                    <Link href={href("/profit-and-loss", { from: tb.from, to: tb.to })}>The profit and loss of this period</Link> <span class="muted">(its income and expense accounts by seller program and market)</span>
+                  </p>
+                )}
                 <TrialBalanceTables accounts={tb.accounts} currencies={tb.currencies} currency={currency} caption="Trial balance" end={tb.to} />
               </>
             )
@@ -128,10 +133,7 @@ export function Books(props: ViewProps): JSX.Element {
   const missing = q.get("to") === null;
   useEffect(() => {
     if (!missing) return;
-    const now = new Date();
-    const month = `${String(now.getUTCFullYear()).padStart(4, "0")}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
-    const b = monthBounds(month, "utc");
-    navigate(href("/books", { from: localInputToIso(b?.from ?? "") ?? undefined, to: localInputToIso(b?.to ?? "") ?? undefined, currency: q.get("currency") ?? undefined }), { replace: true });
+    navigate(href("/books", { ...currentUtcMonth(), currency: q.get("currency") ?? undefined }), { replace: true });
   }, [missing]);
   if (missing) return <Title sub="The trial balance of a period, the period closes and the FX revaluations.">Books</Title>;
   return (

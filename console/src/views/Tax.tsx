@@ -11,7 +11,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, url } from "../api";
 import { closingAt, formatBps, isUtcMonthStart, localInputToIso, localZoneLabel } from "../format";
 import type { ViewProps } from "../main";
-import { periodEdits, PeriodFields, periodForm, periodZone, readPeriod, type PeriodForm } from "../period";
+import { currentUtcMonth, periodEdits, PeriodFields, periodForm, periodZone, readPeriod, type PeriodForm } from "../period";
 import { href, navigate } from "../router";
 import { ErrorBox, FormProblems, Fields, Link, ListTable, Money, Show, Time, Title, useLoad, useUrlForm } from "../ui";
 
@@ -128,12 +128,6 @@ const TAX_LABELS = {
 
 /** The input each field the service names is entered in: marked invalid, and pointed at the problem. */
 const INPUT_OF: Readonly<Record<string, string>> = { market: "tx-return", region: "tx-return", "query.market": "tx-return", "query.region": "tx-return", "query.scheme": "tx-return", "query.from": "tx-from", "query.to": "tx-to" };
-
-/** The current UTC month: a return is filed for a month, and the ledger's months are UTC's. */
-function currentUtcMonth(): { from: string; to: string } {
-  const now = new Date();
-  return { from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString(), to: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString() };
-}
 
 export function TaxReturns(props: ViewProps): JSX.Element {
   const q = props.location.query;
