@@ -1,12 +1,12 @@
 /**
  * The console's profit and loss in Chromium against `npm start` (its own stack, the demo data): a
  * day of orders booked by the demo gateway (a POP seller's capture in Spain, a semi-hosting seller's
- * in Brazil) and a bank statement of a EUR account whose interest and fee the books lacked, resolved
- * with adjusting entries to `platform:reconciliation:*` (P&L accounts moved in EUR); then the page
+ * in Brazil) and a statement of the platform's bank account whose interest and fee the books lacked,
+ * resolved with adjusting entries to `platform:reconciliation:*` (unallocated P&L accounts); then the page
  * against the API: opened from the navigation on the current UTC month, December chosen as on the
  * books page, each group's accounts and totals as `GET /v1/reports/profit-and-loss` answers them, by
  * program, by market and by both, the unallocated groups named, the reconciliation with the trial
- * balance, the EUR accounts apart, an account's link to its postings, the CSV link answering the
+ * balance, no other currency, an account's link to its postings, the CSV link answering the
  * same report with the session's cookie; and the service's problems at their fields.
  */
 import { createHmac } from "node:crypto";
@@ -64,23 +64,24 @@ describe("the console's profit and loss (Chromium)", () => {
       const r = await fetch(`${url}/v1/settlements/events`, { method: "POST", body, headers: { authorization: `Bearer ${gatewayKey}`, "content-type": "application/json", "entrepot-timestamp": ts, "entrepot-signature": `v2=${signature}` } });
       expect(r.status, await r.clone().text()).toBe(201);
     }
-    // The platform's EUR account: 25.00 EUR of interest and a 12.50 EUR fee nobody booked, resolved
-    // into the reconciliation accounts (P&L accounts, in EUR: outside the USD report's totals).
+    // The platform's account (the only one a statement may be of): 25.00 USD of interest and a
+    // 12.50 USD fee nobody booked, resolved into the reconciliation accounts (P&L accounts naming no
+    // program or market: unallocated).
     const xml = camt053({
-      messageId: "PL-EUR-1",
-      statementId: "STMT-PL-EUR-1",
-      sequence: 1,
-      account: { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456901", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK", accountCurrency: "EUR" },
+      messageId: "PL-USD-2",
+      statementId: "STMT-PL-USD-2",
+      sequence: 2,
+      account: { holderName: "Entrepot Marketplace Ltd", iban: null, accountNumber: "400123456838", bic: "HSBCHKHHHKH", clearingSystem: null, clearingMember: null, country: "HK", accountCurrency: "USD" },
       day: DAY,
       opening: 100_000n,
       entries: [
-        { endToEndId: "NOTPROVIDED", currency: "EUR", amount: 2_500n, side: "credit", info: "INTEREST" },
-        { endToEndId: "NOTPROVIDED", currency: "EUR", amount: 1_250n, side: "debit", info: "ACCOUNT FEE" },
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: 2_500n, side: "credit", info: "INTEREST" },
+        { endToEndId: "NOTPROVIDED", currency: "USD", amount: 1_250n, side: "debit", info: "ACCOUNT FEE" },
       ],
     });
     const imported = await api<{ statements: { id: string }[] }>("/v1/cash/statements", { method: "POST", body: xml, headers: { "content-type": "application/xml" } }, 201);
     const statement = imported.statements[0]?.id ?? "";
-    const posting = (account: string, direction: "debit" | "credit", amount: string) => ({ account, currency: "EUR", direction, amount });
+    const posting = (account: string, direction: "debit" | "credit", amount: string) => ({ account, currency: "USD", direction, amount });
     for (const [index, note, postings] of [
       [1, "the bank's interest", [posting("platform:cash:bank", "debit", "2500"), posting("platform:reconciliation:bank_interest", "credit", "2500")]],
       [2, "the bank's account fee", [posting("platform:reconciliation:bank_charges", "debit", "1250"), posting("platform:cash:bank", "credit", "1250")]],
@@ -141,7 +142,7 @@ describe("the console's profit and loss (Chromium)", () => {
     await expect.poll(() => new URL(page.url()).searchParams.get("by")).toBe(by);
   };
 
-  it("opens from the navigation, shows December's groups as the API answers them by program, by market and by both, reconciled, the unallocated and the EUR accounts apart; drills down and downloads the CSV", { timeout: 180_000 }, async () => {
+  it("opens from the navigation, shows December's groups as the API answers them by program, by market and by both, reconciled, the unallocated with the bank's interest and fee; drills down and downloads the CSV", { timeout: 180_000 }, async () => {
     const page = await signedIn(finance);
     await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Profit and loss", exact: true }).click();
     await page.getByRole("heading", { level: 1, name: "Profit and loss" }).waitFor();
@@ -165,10 +166,12 @@ describe("the console's profit and loss (Chromium)", () => {
     expect(byProgram.groups.map((g) => g.program)).toEqual(["full_hosting", "overseas_hosting", "pop", "semi_hosting", null]);
     expect(byProgram.groups.map((g) => g.unallocated)).toEqual([false, false, false, false, true]);
     expect(byProgram.reconciliation.reconciles).toBe(true);
-    expect(byProgram.otherCurrencies.map((l) => [l.account, l.currency, l.net])).toEqual([
-      ["platform:reconciliation:bank_charges", "EUR", "-1250"],
-      ["platform:reconciliation:bank_interest", "EUR", "2500"],
+    // The bank's interest and fee, in USD, name no program: unallocated; no P&L account moved in another currency.
+    expect(byProgram.groups.at(-1)?.lines.filter((l) => l.account.startsWith("platform:reconciliation:")).map((l) => [l.account, l.net])).toEqual([
+      ["platform:reconciliation:bank_charges", "-1250"],
+      ["platform:reconciliation:bank_interest", "2500"],
     ]);
+    expect(byProgram.otherCurrencies).toEqual([]);
     const programName = (g: PnlGroup) => (g.program === null ? "No program" : `Program ${g.program}`);
     await expect.poll(() => screenOf(page), { timeout: 30_000 }).toEqual(apiScreen(byProgram, programName));
     expect(await page.getByTestId("pl-summary-total").locator("td").allTextContents()).toEqual([byProgram.totals.revenue, byProgram.totals.expenses, byProgram.totals.netResult].map(USD));
