@@ -26,8 +26,10 @@
  *
  * Serialisation: the plan reads the journal as of a head sequence S read first; the ledger's close,
  * under the head lock every journal writer takes, refuses (ENT_LEDGER_PERIOD_CHANGED) when a
- * transaction booked after S is effective before B (a revaluation at B - 1 ms, a late event): the
- * close checks again then (a few times), so what was checked is what closes. A revaluation inside
+ * transaction booked after S is effective before B and moves an `fx:` account (a revaluation at
+ * B - 1 ms, a late event in a foreign currency): the close checks again then (a few times), so what
+ * was checked is what closes. Bookings into the period that move no FX position (USD events still
+ * arriving) change nothing checked and do not hold the close back. A revaluation inside
  * a closed period is refused, and one racing the close is either seen by it or booked after it,
  * effective in the open period (the ledger moves it there).
  */
@@ -50,6 +52,12 @@ export interface CloseAnchor {
 export interface CloseFx {
   previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }>;
 }
+
+/**
+ * What the FX check reads: the `fx:<X>-USD` positions, the tax kept in X and their revaluation. Only
+ * a booking into the period that moves one of them changes what was checked.
+ */
+const FX_ACCOUNTS = "fx:";
 
 /** How many times a close checks the FX positions again when the period changed under its check. */
 const CLOSE_ATTEMPTS = 3;
@@ -242,7 +250,7 @@ export class PeriodClosing {
       const stale = staleClosingRates(plan, new Date(B - 1), this.maxRateAgeMs);
       if (stale.length > 0 && input.fxRateStale !== "accept") throw rateStale(input.before, revalueAt, stale, this.maxRateAgeMs);
       try {
-        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, fxRateStale: stale.length === 0 ? null : stale, checkedAtSequence: head });
+        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, fxRateStale: stale.length === 0 ? null : stale, checkedAtSequence: head, checkedAccountPrefix: FX_ACCOUNTS });
       } catch (e) {
         if (!(isAppError(e) && e.code === LedgerErrors.periodChanged.code) || attempt >= CLOSE_ATTEMPTS) throw e;
       }

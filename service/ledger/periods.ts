@@ -36,7 +36,7 @@ export function createPeriods(sql: SqlRunner, now: () => Date): Pick<Ledger, "cl
         }
         // What the caller checked (service/closing.ts: the FX positions at the period's end) must be
         // what closes: nothing effective in the period may have been booked since it read the journal.
-        if (input.checkedAtSequence !== undefined && (await store.bookedIntoPeriodSince(tx, input.checkedAtSequence, input.before))) {
+        if (input.checkedAtSequence !== undefined && (await store.bookedIntoPeriodSince(tx, input.checkedAtSequence, input.before, input.checkedAccountPrefix))) {
           throw LedgerErrors.periodChanged(`a transaction effective before ${input.before.toISOString()} was booked after journal sequence ${input.checkedAtSequence}, which the close was checked at`, {
             details: { checkedAtSequence: input.checkedAtSequence.toString() },
           });

@@ -953,8 +953,20 @@ export async function closePeriod(
 }
 
 /** Whether a transaction after journal sequence `after` is effective before `before` (read under the head lock). */
-export async function bookedIntoPeriodSince(tx: SqlRunner, after: bigint, before: Date): Promise<boolean> {
-  const rows = await tx.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" > $1 AND "effective_at" < $2 LIMIT 1`, after, before);
+export async function bookedIntoPeriodSince(tx: SqlRunner, after: bigint, before: Date, accountPrefix?: string): Promise<boolean> {
+  const rows =
+    accountPrefix === undefined
+      ? await tx.q<Array<{ id: bigint }>>(`SELECT "id" FROM "ledger_transactions" WHERE "id" > $1 AND "effective_at" < $2 LIMIT 1`, after, before)
+      : await tx.q<Array<{ id: bigint }>>(
+          `SELECT t."id" FROM "ledger_transactions" t
+            WHERE t."id" > $1 AND t."effective_at" < $2
+              AND EXISTS (SELECT 1 FROM "ledger_postings" p JOIN "ledger_accounts" a ON a."id" = p."account_id"
+                           WHERE p."transaction_id" = t."id" AND left(a."code", length($3)) = $3)
+            LIMIT 1`,
+          after,
+          before,
+          accountPrefix,
+        );
   return rows.length > 0;
 }
 

@@ -135,6 +135,12 @@ export interface ClosePeriodInput {
    * `before`, so what was checked is what closes.
    */
   checkedAtSequence?: bigint;
+  /**
+   * With `checkedAtSequence`: only a transaction posting to an account whose code starts with this
+   * counts (the accounts the checks read: a period close's FX check reads `fx:` positions alone), so
+   * the period's other bookings (a gateway still sending USD events into it) do not hold it back.
+   */
+  checkedAccountPrefix?: string;
 }
 
 /** One normal side's accounts in a currency, gross: the net balance is `onNormalSide + againstNormalSide`. */

@@ -120,4 +120,34 @@ describe.each(kinds)("closing periods on %s", (kind) => {
     expect((await b.periodCloses()).closes[0]?.fxNotRevalued).toEqual(left);
     expect((await b.periodCloses()).closes[1]?.fxNotRevalued).toBeNull();
   });
+
+  it("with the accounts the check read named, refuses the close only for a booking into the period that moves one of them", async () => {
+    const MAY_1 = new Date("2025-05-01T00:00:00Z");
+    const fxSpecs: AccountSpec[] = [
+      { code: "gateway:gw:receivable", currency: "BRL", ownerType: "gateway", ownerId: "gw", normalBalance: "debit", allowNegative: true },
+      { code: "fx:BRL-USD", currency: "BRL", ownerType: "fx_clearing", ownerId: "BRL-USD", normalBalance: "debit", allowNegative: true },
+      { code: "fx:BRL-USD", currency: "USD", ownerType: "fx_clearing", ownerId: "BRL-USD", normalBalance: "debit", allowNegative: true },
+      ...specs,
+    ];
+    // A conversion into the period (a BRL sale) moves an FX position: what the FX check read changed.
+    let checked = (await a.journalPosition(0n)).head;
+    await b.post({
+      idempotencyKey: "apr-21-fx",
+      postings: [
+        { account: "gateway:gw:receivable", currency: "BRL", direction: "debit", amount: 50n },
+        { account: "fx:BRL-USD", currency: "BRL", direction: "credit", amount: 50n },
+        { account: "fx:BRL-USD", currency: "USD", direction: "debit", amount: 9n },
+        { account: "seller:S1:available", currency: "USD", direction: "credit", amount: 9n },
+      ],
+      effectiveAt: new Date("2025-04-21T00:00:00Z"),
+      accounts: fxSpecs,
+    });
+    const refused = await rejected(a.closePeriod({ before: MAY_1, checkedAtSequence: checked, checkedAccountPrefix: "fx:" }));
+    expect([refused.code, refused.status]).toEqual(["ENT_LEDGER_PERIOD_CHANGED", 409]);
+    // A USD sale into the period, booked after the check, moves none: the close goes through.
+    checked = (await a.journalPosition(0n)).head;
+    await b.post(sale("apr-22", 6n, new Date("2025-04-22T00:00:00Z")));
+    const may = await a.closePeriod({ before: MAY_1, checkedAtSequence: checked, checkedAccountPrefix: "fx:" });
+    expect(may.closedBefore).toEqual(MAY_1);
+  });
 });
