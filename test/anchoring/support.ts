@@ -68,7 +68,7 @@ export async function openAnchoring(kind: DatabaseKind, chain: ChainUnderTest, o
   const ledger = createLedger(db, { now: () => clock.now });
   const fx = new FxService(new PrismaFxRepository(db.prisma), { rateValiditySeconds: 86_400 });
   const settlement = new SettlementService({ ledger, fx, repository: new PrismaSettlementRepository(db.prisma, db.sql) });
-  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS });
+  await settlement.saveProgramData({ markets: MARKETS, taxRules: TAX_RULES, schedules: FEE_SCHEDULES, sellers: DEMO_SELLERS.map((s) => ({ ...s, gateways: ["adyen", "stripe"] })) }); // the gateways these tests post as
   const from = new Date("2024-12-02T00:00:00Z");
   const currencies = [...new Set([...MARKETS.map((m) => m.currency), "CNY"])].filter((c) => c !== "USD");
   await fx.publishRates(

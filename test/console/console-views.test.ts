@@ -459,7 +459,7 @@ describe("the console's lists and statements (Chromium)", () => {
     await page.goto(`${url}/console/books?from=${from}&to=${to}`);
     const row = page.locator("table.list tbody tr", { has: page.getByRole("link", { name: unrealised, exact: true }) }).first();
     const closingShown = async () => (await row.locator("td .money").last().getAttribute("title"))?.split(" ")[0];
-    await expect.poll(closingShown).toBe(before);
+    await expect.poll(closingShown, { timeout: 30_000 }).toBe(before); // the page loads the period first (slow on a loaded machine)
 
     // By keyboard: the instant, then Enter on the button.
     await page.getByLabel("Revalue open positions at").fill("2025-01-02T12:00");
@@ -472,7 +472,7 @@ describe("the console's lists and statements (Chromium)", () => {
     const after = await closingOf();
     expect(after).not.toBe(before);
     // The period's figures on screen are the API's now, with no reload.
-    await expect.poll(closingShown).toBe(after);
+    await expect.poll(closingShown, { timeout: 30_000 }).toBe(after);
     await page.context().close();
   });
 

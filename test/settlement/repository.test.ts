@@ -30,7 +30,7 @@ describe.each(kinds)("PrismaSettlementRepository on %s", (kind) => {
       expect(await repo.listMarkets()).toHaveLength(MARKETS.length);
       expect((await repo.listSchedules()).find((s) => s.id === "semi-BR-2024")).toEqual(FEE_SCHEDULES.find((s) => s.id === "semi-BR-2024"));
       expect((await repo.listTaxRules()).find((r) => r.id === "tax-ES-ioss-2021")).toEqual(TAX_RULES.find((r) => r.id === "tax-ES-ioss-2021"));
-      expect(await repo.getSeller("S-POP-1")).toEqual(seller);
+      expect(await repo.getSeller("S-POP-1")).toEqual({ ...seller, gateways: [] }); // onboarded without gateways: it accepts none
 
       const event = { ...capture(), amount: 123_456_789_012_345_678_901_234_567n };
       const schedule = selectSchedule(FEE_SCHEDULES, "pop", "BR", "home", event.occurredAt);
