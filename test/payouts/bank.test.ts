@@ -259,8 +259,11 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     await mkdir(join(dir, "inbox"), { recursive: true });
     await writeFile(join(dir, "inbox", "camt054-usd.xml"), camt054({ messageId: "HSBC-054-4", account, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount) }] }));
     await writeFile(join(dir, "inbox", "garbage.xml"), "<not-a-camt/>");
-    await h.services.bank!.tick();
+    // The worker's tick and a run answered through the API write the same file at once (each its
+    // own temporary file): neither fails on the other's rename, nothing temporary is left.
+    await Promise.all([h.services.bank!.tick(), h.services.bank!.writeFiles(), h.services.bank!.writeFiles()]);
     expect(await readFile(join(dir, "outbox", `${file.id}.xml`), "utf8")).toBe(file.xml);
+    expect((await readdir(join(dir, "outbox"))).filter((n) => n.endsWith(".partial"))).toEqual([]);
     expect(json<BankPayoutJson>(await h.get(`/v1/payouts/bank/${usd.id}`))).toMatchObject({ status: "final", settled: { currency: "USD", amount: usd.amount } });
     expect((await readdir(join(dir, "inbox", "processed"))).some((n) => n.endsWith("camt054-usd.xml"))).toBe(true);
     const failed = await readdir(join(dir, "inbox", "failed"));

@@ -50,7 +50,8 @@
  *    of the bank is booked or reported for it. Either ends the payout: the next run pays what the
  *    seller has available.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isAppError } from "../../errors.js";
 import { Mutex } from "../../concurrency.js";
@@ -584,7 +585,12 @@ export class BankRail {
     }
   }
 
-  /** Writes every recorded file not yet in the outbox (temporary name, then rename). */
+  /**
+   * Writes every recorded file not yet in the outbox (a temporary name of this writer's own, then
+   * rename). A run answered through the API and the worker's tick (or two instances sharing the
+   * outbox) may write the same file at once: each writes its own temporary file and renames it over
+   * the same name, the same bytes, so neither fails on the other's rename.
+   */
   async writeFiles(): Promise<string[]> {
     const written: string[] = [];
     const files = await this.#store.unwrittenFiles();
@@ -592,8 +598,14 @@ export class BankRail {
     await mkdir(this.#o.outbox, { recursive: true });
     for (const f of files) {
       const path = join(this.#o.outbox, `${f.id}.xml`);
-      await writeFile(`${path}.partial`, f.xml, "utf8");
-      await rename(`${path}.partial`, path);
+      const partial = `${path}.${process.pid}-${randomUUID()}.partial`;
+      try {
+        await writeFile(partial, f.xml, "utf8");
+        await rename(partial, path);
+      } catch (e) {
+        await rm(partial, { force: true });
+        throw e;
+      }
       await this.#store.markWritten(f.id);
       written.push(path);
     }
