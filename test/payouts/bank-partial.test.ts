@@ -119,6 +119,10 @@ describe.each(kinds)("bank payouts paid in part or cancelled on %s", (kind) => {
     const lines = sellerStatement.accounts.find((a) => a.account === "seller:S-POP-SZ-01:available" && a.currency === "CNY")!.lines.filter((l) => l.transactionId === tx!.id);
     expect(lines.map((l) => [l.what, l.change])).toEqual([["bank_payout_partial", (amount - paid).toString()]]);
     expect(lines[0]!.description).toBe(tx!.description);
+    // Every line of this payout (its reserve, its commit, the part given back) names it, in JSON as in the CSV.
+    const payoutLines = sellerStatement.accounts.flatMap((a) => a.lines as Array<{ what: string; payoutId: string | null }>).filter((l) => l.what.startsWith("bank_payout"));
+    expect(payoutLines.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(payoutLines.map((l) => l.payoutId))).toEqual(new Set([cny.endToEndId]));
     // Balanced per currency (the ledger refuses anything else; checked here all the same).
     const sums = new Map<string, bigint>();
     for (const p of tx!.postings) sums.set(p.currency, (sums.get(p.currency) ?? 0n) + (p.direction === "debit" ? p.amount : -p.amount));
