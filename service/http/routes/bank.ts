@@ -106,7 +106,7 @@ export const BankAccountView = Type.Object({
     ),
   ),
   sharedWith: Type.Array(Type.String(), {
-    description: "Other sellers whose account on file is this same account (the same IBAN or account number at the same bank): only rows set before one account was one seller's can share; a new write of it is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE. Set another account on all but one of them",
+    description: "Other sellers whose account on file is this same account (the same IBAN or account number at the same bank): only rows set before one account was one seller's can share; a new write of it is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE. Bank runs pay none of them (skipped as bank_account_shared) until another account is set on all but one of them (or it is taken off them)",
   }),
   hold: Nullable(
     Type.Object(
@@ -209,9 +209,10 @@ const SkipView = Type.Object({
   sellerId: Type.String(),
   reason: Type.String({
     enum: [...BANK_SKIP_REASONS],
-    description: "no_seller, in_flight (a payout planned or instructed), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), address_missing (the account on file was set before addresses were required: the bank would refuse a cross-border transfer without the beneficiary's town and country; PUT the account again with its `address` to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
+    description: "no_seller, in_flight (a payout planned or instructed), bank_account_shared (the account on file is also another seller's, `sharedWith`: rows set before one account was one seller's; money for one would reach the other's holder, so none of them is paid until an admin sets another account on all but one of them, or takes it off), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), address_missing (the account on file was set before addresses were required: the bank would refuse a cross-border transfer without the beneficiary's town and country; PUT the account again with its `address` to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
   }),
   detail: Type.Optional(Type.String()),
+  sharedWith: Type.Optional(Type.Array(Type.String(), { description: "bank_account_shared: the other sellers whose account on file is this same account" })),
 });
 const ResultView = Type.Object({
   endToEndId: Nullable(Type.String()),
@@ -383,7 +384,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Run bank payouts now: one pain.001 in the outbox",
       description:
-        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`: each transfer with the seller's structured address (Cdtr/PstlAdr: StrtNm, BldgNb, PstCd, TwnNm, CtrySubDvsn, Ctry), the platform's (Dbtr/PstlAdr, BANK_ACCOUNT_TOWN etc.), its purpose (Purp/Cd, BANK_PURPOSE_CODE, default GDDS), the regulatory reporting configured for mainland China (RgltryRptg, BANK_REGULATORY_REPORTING_CN, on transfers to CN beneficiaries only) and the ultimate debtor (UltmtDbtr, BANK_ULTIMATE_DEBTOR_NAME) when set. A seller whose account was set before addresses were required is skipped (`address_missing`). `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds by the next; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it planned is reserved and filed once, by the worker's next tick after the lease ends or by the next run).",
+        "For each seller with a bank account, no bank payout in flight and an available balance of at least PAYOUT_MIN_AMOUNT: the whole available balance is reserved in the ledger (pending `seller:<id>:available` -> `platform:payouts:in_transit`) and instructed in one pain.001.001.10 file, written to BANK_OUTBOX_DIR as `<MsgId>.xml`: each transfer with the seller's structured address (Cdtr/PstlAdr: StrtNm, BldgNb, PstCd, TwnNm, CtrySubDvsn, Ctry), the platform's (Dbtr/PstlAdr, BANK_ACCOUNT_TOWN etc.), its purpose (Purp/Cd, BANK_PURPOSE_CODE, default GDDS), the regulatory reporting configured for mainland China (RgltryRptg, BANK_REGULATORY_REPORTING_CN, on transfers to CN beneficiaries only) and the ultimate debtor (UltmtDbtr, BANK_ULTIMATE_DEBTOR_NAME) when set. A seller whose account was set before addresses were required is skipped (`address_missing`); so is each seller whose account on file is also another seller's (`bank_account_shared`, naming them in `sharedWith`: rows set before one account was one seller's) until an admin sets another account on all but one of them. `file` is null when nobody was due. Another run in progress (any instance) is ENT_PAYOUT_PLANNER_BUSY. A run holds a short lease (6 s) that it renews every 2 s while it works, so a run whose instance died is taken over within seconds by the next; a run that lost its lease stops before its next write, 409 ENT_PAYOUT_PLANNER_LEASE_LOST (what it planned is reserved and filed once, by the worker's next tick after the lease ends or by the next run).",
       security: bearer,
       response: { 201: Type.Object({ file: Nullable(FileView), payouts: Type.Array(BankPayoutView), skipped: Type.Array(SkipView) }), ...problems(401, 403, 409, 429, 503) },
     },

@@ -45,3 +45,26 @@ export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
   if (numberA === null || numberB === null || accountNumberKey(numberA) !== accountNumberKey(numberB)) return false;
   return sameBank(a, b);
 }
+
+/**
+ * Per seller, the other sellers whose account on file is the same account (`sameBankAccount`), for
+ * the sellers that share one: rows stored before one account was one seller's. Narrowed by the
+ * number first, so it is linear in the accounts but for the few that share a number.
+ */
+export function sharedAccounts(accounts: ReadonlyArray<BankAccountRef & { sellerId: string }>): Map<string, string[]> {
+  const byNumber = new Map<string, Array<BankAccountRef & { sellerId: string }>>();
+  for (const a of accounts) {
+    const n = a.iban ?? a.accountNumber ?? null;
+    if (n === null) continue;
+    const k = accountNumberKey(n);
+    byNumber.set(k, [...(byNumber.get(k) ?? []), a]);
+  }
+  const shared = new Map<string, string[]>();
+  for (const group of byNumber.values()) {
+    for (const a of group) {
+      const others = group.filter((b) => b.sellerId !== a.sellerId && sameBankAccount(a, b)).map((b) => b.sellerId);
+      if (others.length > 0) shared.set(a.sellerId, others.sort());
+    }
+  }
+  return shared;
+}

@@ -11,7 +11,9 @@
  *    A run that dies or loses its lease leaves planned rows; the worker's tick (`resumeInterrupted`,
  *    once the lease is free) or the next run posts their reserves (the same request under the same
  *    key) and files them.
- *    A seller whose account was stored before addresses were required is not planned (`address_missing`).
+ *    A seller whose account was stored before addresses were required is not planned (`address_missing`),
+ *    nor one whose account is also another seller's (`bank_account_shared`: rows from before one
+ *    account was one seller's; which of them the holder is, only an admin can say).
  * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
  *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
  *    database never repeats an id a bank saw, while every instance on one database shares it;
@@ -65,7 +67,7 @@ import { availableBalance } from "../balances.js";
 import { availableChange, requestFromJson, requestToJson } from "../booking.js";
 import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
-import { sameBankAccount } from "./account-identity.js";
+import { sameBankAccount, sharedAccounts } from "./account-identity.js";
 import { BankAccounts, bankLedgerKeys, cashRequest, partialRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
 import { bookedValue, type Position } from "../realised-fx.js";
 import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./countries.js";
@@ -103,12 +105,14 @@ export interface BankRailOptions {
   hooks?: { at?(step: "planned" | "filing" | "account", context: { payoutId?: bigint; sellerId?: string }): void | Promise<void> };
 }
 
-export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "account_returned", "address_missing", "no_account", "below_minimum", "reserve_refused"] as const;
+export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "bank_account_shared", "account_returned", "address_missing", "no_account", "below_minimum", "reserve_refused"] as const;
 
 export interface BankSkip {
   sellerId: string;
   reason: (typeof BANK_SKIP_REASONS)[number];
   detail?: string;
+  /** `bank_account_shared`: the other sellers whose account on file is this same account. */
+  sharedWith?: string[];
 }
 
 export interface BankRunResult {
@@ -460,7 +464,9 @@ export class BankRail {
     const inFlight = await store.sellersInFlight();
     const returned = await store.sellersReturned();
     const sellers = new Map((await this.#o.sellers.listSellers()).map((s) => [s.id, s]));
-    for (const a of await store.accounts()) {
+    const accounts = await store.accounts();
+    const shared = sharedAccounts(accounts);
+    for (const a of accounts) {
       const s = sellers.get(a.sellerId);
       if (s === undefined) {
         skipped.push({ sellerId: a.sellerId, reason: "no_seller" });
@@ -468,6 +474,18 @@ export class BankRail {
       }
       if (inFlight.has(s.id)) {
         skipped.push({ sellerId: s.id, reason: "in_flight", detail: "a payout is planned or instructed and not confirmed yet" });
+        continue;
+      }
+      // One account on file for two sellers (set before that was refused): the money of one would reach
+      // the other's holder, so neither is paid until an admin gives all but one of them another account.
+      const others = shared.get(s.id);
+      if (others !== undefined) {
+        skipped.push({
+          sellerId: s.id,
+          reason: "bank_account_shared",
+          sharedWith: others,
+          detail: `the account on file is also on file for seller${others.length > 1 ? "s" : ""} ${others.join(", ")} (set before one account was one seller's): neither is paid until an admin sets another account on all but one of them (PUT /v1/sellers/:id/bank-account) or takes it off (DELETE)`,
+        });
         continue;
       }
       const back = returned.get(s.id);
