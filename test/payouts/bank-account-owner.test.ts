@@ -39,6 +39,8 @@ interface ProblemJson {
 const DE_IBAN = "DE89370400440532013000";
 const FR_IBAN = "FR1420041010050500013M02606";
 const GB_IBAN = "GB29NWBK60161331926819";
+// Kosovo (XK: in the SWIFT IBAN registry and its banks' BICs, not assigned by ISO 3166-1), 20 characters, check digits 05 (98 - "1212012345678906XK00" mod 97).
+const XK_IBAN = "XK051212012345678906";
 
 describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
   let h: Harness;
@@ -128,10 +130,24 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
       { iban: GB_IBAN, bic: "NWBKGB2L", country: "IM" },
       { accountNumber: "123456789", bic: "BNPAFRPP", country: "MC" }, // Monaco, at a French bank (the EPC's IBAN/BIC relation)
       { iban: DE_IBAN, bic: "COBADEFFXXX", country: "DE" },
+      { iban: "XK05 1212 0123 4567 8906", bic: "RBKOXKPR", country: "XK" }, // Kosovo: its IBAN and its bank's BIC carry XK
     ]) {
       const r = await put(seller, { holderName, address: addressIn("Hangzhou", "CN"), ...ok });
       expect(r.statusCode, `${JSON.stringify(ok)}: ${r.body}`).toBe(200);
     }
+  });
+
+  it("takes a Kosovo account (XK, as the IBAN registry, BICs and the pain.001 write it) with its address there, and still refuses an unassigned code", async () => {
+    const seller = "S-SEMI-HZ-01";
+    const body = { holderName: "Hangzhou Outdoor Gear (HK) Ltd", iban: XK_IBAN, bic: "RBKOXKPR", country: "XK", address: addressIn("Prishtina", "XK") };
+    const r = await put(seller, body);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(json<{ iban: string; country: string; address: { country: string } }>(r)).toMatchObject({ iban: XK_IBAN, country: "XK", address: { country: "XK" } });
+    // The address's country left out is the account's.
+    expect(json<{ address: { country: string } }>(await put(seller, { ...body, address: { townName: "Prizren" } })).address.country).toBe("XK");
+    // A check digit off is still refused, as is a code no one assigned.
+    expect(refused(await put(seller, { ...body, iban: "XK061212012345678906" }), 400, "ENT_PAYOUT_INVALID_REQUEST").errors.map((e) => e.field)).toEqual(["iban"]);
+    expect(refused(await put(seller, { ...body, country: "XX", iban: null, accountNumber: "1212012345678906", bic: null, clearingMember: "1212" }), 400, "ENT_PAYOUT_INVALID_REQUEST").errors.map((e) => e.field)).toEqual(["country"]);
   });
 
   it("compares the holder's name with the seller's registered name: a close or no match is set only when confirmed, and the result is kept", async () => {

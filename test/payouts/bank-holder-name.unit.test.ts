@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { holderNameMatch, holderNameWords } from "../../service/payouts/bank/holder-name.js";
-import { bicFitsCountry, ibanFitsCountry } from "../../service/payouts/bank/countries.js";
+import { bicFitsCountry, ibanFitsCountry, isCountry } from "../../service/payouts/bank/countries.js";
+import { ibanValid } from "../../service/payouts/bank/rail.js";
 
 describe("holder's name vs the seller's registered name", () => {
   it.each([
@@ -50,5 +51,11 @@ describe("an IBAN's and a BIC's country against the account's", () => {
   it("takes the BIC's own country, the country whose IBANs a territory uses, and the EPC's pairs (MC at a French bank, IE at a British one)", () => {
     expect([bicFitsCountry("CN", "CN"), bicFitsCountry("RE", "RE"), bicFitsCountry("FR", "RE"), bicFitsCountry("GB", "JE"), bicFitsCountry("FR", "MC"), bicFitsCountry("GB", "IE")]).toEqual([true, true, true, true, true, true]);
     expect([bicFitsCountry("HK", "CN"), bicFitsCountry("RE", "FR"), bicFitsCountry("JE", "GB"), bicFitsCountry("FR", "DE"), bicFitsCountry("GB", "FR")]).toEqual([false, false, false, false, false]);
+  });
+
+  it("takes Kosovo's XK, which the IBAN registry and BICs use though ISO 3166-1 has not assigned it, and no other unassigned code", () => {
+    expect([isCountry("XK"), isCountry("CN"), isCountry("XX"), isCountry("ZZ"), isCountry("UK"), isCountry("xk")]).toEqual([true, true, false, false, false, false]);
+    expect([ibanValid("XK051212012345678906"), ibanValid("XK051212012345678907")]).toEqual([true, false]);
+    expect([ibanFitsCountry("XK", "XK"), bicFitsCountry("XK", "XK"), bicFitsCountry("XK", "RS"), bicFitsCountry("RS", "XK")]).toEqual([true, true, false, false]);
   });
 });

@@ -123,6 +123,13 @@ describe("pain.001.001.10 for a demanding bank: structured addresses, purpose, r
     expect(domestic.xml).not.toContain("<RgltryRptg>");
   });
 
+  it("writes a Kosovo creditor's country as XK (its IBAN's and its bank's), valid against the schema", async () => {
+    const xk: BankAccountRef = { holderName: "Dardania Trade", iban: "XK051212012345678906", accountNumber: null, bic: "RBKOXKPR", clearingSystem: null, clearingMember: null, country: "XK", address: { streetName: "Rruga UCK", buildingNumber: "51", postCode: "10000", townName: "Prishtina", countrySubDivision: null, country: "XK" } };
+    const one = pain001({ messageId: "M-XK", createdAt: new Date("2026-12-20T09:30:00Z"), debtor: platform, executionDate: "2026-12-20", transfers: [{ endToEndId: "ENT-BP-XK", currency: "EUR", amount: 10_000n, creditor: xk, remittance: "r" }] });
+    expect(one.xml).toContain("<TwnNm>Prishtina</TwnNm><Ctry>XK</Ctry></PstlAdr></Cdtr><CdtrAcct><Id><IBAN>XK051212012345678906</IBAN>");
+    expect(await valid(one.xml, "pain.001.001.10.xsd")).toEqual({ valid: true, errors: [] });
+  });
+
   it("the schema check sees the order: an address with its town after its country is refused", async () => {
     const swapped = file.xml.replace("<TwnNm>Shenzhen</TwnNm><CtrySubDvsn>Guangdong</CtrySubDvsn><Ctry>CN</Ctry>", "<Ctry>CN</Ctry><TwnNm>Shenzhen</TwnNm><CtrySubDvsn>Guangdong</CtrySubDvsn>");
     const r = await valid(swapped, "pain.001.001.10.xsd");

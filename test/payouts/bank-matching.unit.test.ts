@@ -173,7 +173,9 @@ describe("ISO 3166-1 alpha-2: a seller's bank account is in an assigned country"
     expect(isCountry("cn")).toBe(false);
     const account = { holderName: "Shenzhen Gadget Works Co., Ltd.", accountNumber: "6222021234567890123", bic: "ICBKCNBJSZN", country: "CN", address: { townName: "Shenzhen", country: "CN" } };
     expect(validateBankAccount(account).country).toBe("CN");
-    for (const country of ["ZZ", "UK", "XK", "QQ"]) {
+    // XK is not assigned either, but the banks use it for Kosovo: taken (bank-holder-name.unit.test.ts, bank-account-owner.test.ts).
+    expect(isCountry("XK")).toBe(true);
+    for (const country of ["ZZ", "UK", "XA", "QQ"]) {
       let thrown: unknown;
       try {
         validateBankAccount({ ...account, country });

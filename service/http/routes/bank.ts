@@ -32,7 +32,7 @@ const AccountFields = {
   country: Type.String({
     pattern: "^[A-Z]{2}$",
     description:
-      "ISO 3166 alpha-2 country of the account (an assigned code: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`). With an `iban`, its first two letters, or a territory whose accounts carry that country's IBANs (an FR IBAN is an account in FR or GF, GP, MQ, RE, YT, BL, MF, PM, NC, PF, TF, WF; a GB IBAN in GB or JE, GG, IM; an FI IBAN in FI or AX): else 400 naming `country`",
+      "ISO 3166 alpha-2 country of the account (an assigned code, or `XK` for Kosovo as the IBAN registry and BICs write it: `ZZ` or `UK` is 400 ENT_PAYOUT_INVALID_REQUEST naming `country`). With an `iban`, its first two letters, or a territory whose accounts carry that country's IBANs (an FR IBAN is an account in FR or GF, GP, MQ, RE, YT, BL, MF, PM, NC, PF, TF, WF; a GB IBAN in GB or JE, GG, IM; an FI IBAN in FI or AX): else 400 naming `country`",
   }),
 };
 /** The holder's structured address (ISO 20022 PostalAddress24 as the pain.001 writes it in Cdtr/PstlAdr, in this order). */
@@ -43,7 +43,7 @@ const AddressFields = {
   postCode: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 16, description: `PstCd (Max16Text), e.g. \`518057\`: ${ADDRESS_TEXT}` }))),
   townName: Type.String({ minLength: 1, maxLength: 35, description: `TwnNm (Max35Text), required: the town or city, e.g. \`Shenzhen\`: ${ADDRESS_TEXT}` }),
   countrySubDivision: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 35, description: `CtrySubDvsn (Max35Text): the province or state, e.g. \`Guangdong\`: ${ADDRESS_TEXT}` }))),
-  country: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Ctry: ISO 3166 alpha-2 country of the address (an assigned code); the account's `country` when left out" })),
+  country: Type.Optional(Type.String({ pattern: "^[A-Z]{2}$", description: "Ctry: ISO 3166 alpha-2 country of the address (an assigned code, or `XK`, Kosovo); the account's `country` when left out" })),
 };
 const AddressBody = Type.Object(AddressFields, {
   additionalProperties: false,

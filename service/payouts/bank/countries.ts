@@ -3,7 +3,7 @@
  * the country a seller's bank account is in. No package in the tree carries the list, and ICU's
  * region names (`Intl.DisplayNames`) also name codes that are not countries (`ZZ` "Unknown Region",
  * `EU`, `UN`, `QO`, the withdrawn `AN`, `YU`, `SU`, …), so they cannot be the test of a code.
- * test/payouts/bank-countries.unit.test.ts checks the list against ICU: every code here has a name
+ * test/payouts/bank-matching.unit.test.ts checks the list against ICU: every code here has a name
  * there, and every other code ICU names is one of the reserved, user-assigned or withdrawn codes.
  */
 const ASSIGNED =
@@ -17,9 +17,17 @@ const ASSIGNED =
 
 export const ISO_3166_ALPHA2: ReadonlySet<string> = new Set(ASSIGNED.split(" "));
 
-/** An officially assigned ISO 3166-1 alpha-2 code, upper case as stored. */
+/**
+ * Codes the banks use for a country ISO 3166-1 has not assigned one to: XK, Kosovo (a user-assigned
+ * code to ISO), which the SWIFT IBAN registry lists (XKkk bbbb cccc cccc cccc, 20 characters), its
+ * banks' BICs carry (characters 5-6, e.g. RBKOXKPR) and ISO 20022 messages write in Ctry (the
+ * schema's pattern is [A-Z]{2}). Refusing it would leave Kosovo's accounts no way in.
+ */
+export const BANKING_COUNTRY_CODES: ReadonlySet<string> = new Set(["XK"]);
+
+/** An account's or an address's country: an officially assigned ISO 3166-1 alpha-2 code, or one the banks use beside them (XK), upper case as stored. */
 export function isCountry(code: unknown): code is string {
-  return typeof code === "string" && ISO_3166_ALPHA2.has(code);
+  return typeof code === "string" && (ISO_3166_ALPHA2.has(code) || BANKING_COUNTRY_CODES.has(code));
 }
 
 /**

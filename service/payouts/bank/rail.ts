@@ -231,7 +231,7 @@ const ADDRESS_TEXT = /^[\x20-\x7E]+$/;
 /**
  * The holder's structured address, or null with the bad fields pushed (named `<prefix>.<field>`):
  * `townName` required, the rest optional, each trimmed, within its ISO 20022 length, in printable
- * ASCII; `country` an assigned ISO 3166 code, the account's when left out.
+ * ASCII; `country` an assigned ISO 3166 code (or XK), the account's when left out.
  */
 export function validateAddress(input: unknown, accountCountry: string | null, fields: Array<{ field: string; message: string }>, prefix = "address"): PostalAddress | null {
   if (input === undefined || input === null) {
@@ -258,7 +258,7 @@ export function validateAddress(input: unknown, accountCountry: string | null, f
     out[key] = t;
   }
   const country = o["country"] === undefined || o["country"] === null ? accountCountry : o["country"];
-  if (!isCountry(country)) fields.push({ field: `${prefix}.country`, message: "an assigned ISO 3166 alpha-2 code, e.g. CN (the account's country when left out)" });
+  if (!isCountry(country)) fields.push({ field: `${prefix}.country`, message: "an assigned ISO 3166 alpha-2 code (or XK, Kosovo), e.g. CN (the account's country when left out)" });
   const unknown = Object.keys(o).filter((k) => k !== "country" && !ADDRESS_FIELDS.some((f) => f.key === k));
   if (unknown.length > 0) fields.push({ field: `${prefix}.${unknown[0]}`, message: `unknown field; an address has ${ADDRESS_FIELDS.map((f) => f.key).join(", ")}, country` });
   if (fields.length > before) return null;
@@ -299,7 +299,7 @@ export function validateBankAccount(input: BankAccountInput): BankAccountRef {
   if (clearingMember !== null && !/^[A-Za-z0-9]{1,35}$/.test(clearingMember)) fields.push({ field: "clearingMember", message: "1 to 35 letters or digits (e.g. a 12-digit CNAPS bank code)" });
   if (bic === null && clearingMember === null) fields.push({ field: "bic", message: "give the beneficiary bank: bic, or clearingSystem and clearingMember" });
   const country = opt("country");
-  if (country === null || !isCountry(country)) fields.push({ field: "country", message: "an assigned ISO 3166 alpha-2 code, e.g. CN" });
+  if (country === null || !isCountry(country)) fields.push({ field: "country", message: "an assigned ISO 3166 alpha-2 code (or XK, Kosovo, as the IBAN registry and BICs write it), e.g. CN" });
   else {
     // The account's country is the one its IBAN and its bank's BIC name (or a territory using them).
     if (iban !== null && IBAN.test(iban) && !ibanFitsCountry(iban.slice(0, 2), country)) {
