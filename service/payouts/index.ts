@@ -9,5 +9,5 @@ export { BankRail, BANK_SKIP_REASONS, CONFIRMATION_OUTCOMES, RESOLUTION_ACTIONS,
 export { accountRefusal, BANK_EXCEPTION_CODES, type AccountReport, type BankExceptionCode } from "./bank/matching.js";
 export type { BankException, BankExceptionEntry } from "./bank/exceptions.js";
 export { BANK_PAYOUT_STATUSES, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus, type HolderNameCheck } from "./bank/store.js";
-export { HOLDER_NAME_RESULTS, holderNameMatch, type HolderNameResult } from "./bank/holder-name.js";
+export { HOLDER_NAME_RESULTS, holderNameMatch, holderNameScriptMismatch, type HolderNameResult } from "./bank/holder-name.js";
 export { BankMessageError, pain001, readBankMessage, readCamt054, type BankAccountRef, type BankBalance, type BankEntry, type BankMessage, type BankReport } from "./bank/iso20022.js";

@@ -26,7 +26,7 @@ interface AccountJson {
   sellerId: string;
   accountNumber: string | null;
   setAt: string;
-  holderNameCheck: { result: string; sellerName: string; confirmed: boolean } | null;
+  holderNameCheck: { result: string; sellerName: string; confirmed: boolean; scriptMismatch: boolean } | null;
   sharedWith: string[];
 }
 interface ProblemJson {
@@ -155,13 +155,17 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
     const acct = { accountNumber: "4400150401234567890", bic: "PCBCCNBJGDX", clearingSystem: "CNAPS", clearingMember: "105581000017", country: "CN", address: addressIn("Guangzhou", "CN") };
     const matched = await put(seller, { ...acct, holderName: "GUANGZHOU APPAREL FACTORY CO., LTD." });
     expect(matched.statusCode, matched.body).toBe(200);
-    expect(json<AccountJson>(matched).holderNameCheck).toEqual({ result: "match", sellerName: "Guangzhou Apparel Factory", confirmed: false });
+    expect(json<AccountJson>(matched).holderNameCheck).toEqual({ result: "match", sellerName: "Guangzhou Apparel Factory", confirmed: false, scriptMismatch: false });
     for (const [holderName, result] of [["Guangzhou Apparel Co., Ltd.", "close_match"], ["Guangzhou Aparel Factory", "close_match"], ["Li Wei", "no_match"], ["广州服装厂有限公司", "no_match"]] as const) {
       for (const confirmHolderName of [undefined, false]) {
         const p = refused(await put(seller, { ...acct, holderName, ...(confirmHolderName === undefined ? {} : { confirmHolderName }) }), 409, "ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH");
         expect(p.errors.map((e) => e.field)).toEqual(["holderName"]);
-        expect(p.details).toEqual({ holderName, sellerName: "Guangzhou Apparel Factory", result });
+        // A name in Chinese characters against the Latin registered name: the answer says why it cannot match.
+        const scriptMismatch = holderName === "广州服装厂有限公司";
+        expect(p.details).toEqual({ holderName, sellerName: "Guangzhou Apparel Factory", result, scriptMismatch });
         expect(p.detail).toContain("confirmHolderName");
+        if (scriptMismatch) expect(p.detail).toMatch(/another script \(Han, the registered name Latin\)/);
+        else expect(p.detail).not.toMatch(/script/);
       }
     }
     // Refused: the account on file is still the matching one.
@@ -169,13 +173,17 @@ describe.each(kinds)("a bank account tied to its seller on %s", (kind) => {
     const confirmed = await put(seller, { ...acct, holderName: "Li Wei", confirmHolderName: true });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     const onFile = await get(seller);
-    expect(onFile).toMatchObject({ holderName: "Li Wei", holderNameCheck: { result: "no_match", sellerName: "Guangzhou Apparel Factory", confirmed: true } });
+    expect(onFile).toMatchObject({ holderName: "Li Wei", holderNameCheck: { result: "no_match", sellerName: "Guangzhou Apparel Factory", confirmed: true, scriptMismatch: false } });
     // Sent again as confirmed: nothing changes. Without the confirmation: refused, as any other time.
     expect(json<AccountJson>(await put(seller, { ...acct, holderName: "Li Wei", confirmHolderName: true })).setAt).toBe(onFile.setAt);
     refused(await put(seller, { ...acct, holderName: "Li Wei" }), 409, "ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH");
+    // Confirmed in Chinese characters, it is kept saying why it needed the confirmation.
+    const han = await put(seller, { ...acct, holderName: "广州服装厂有限公司", confirmHolderName: true });
+    expect(json<AccountJson>(han).holderNameCheck).toEqual({ result: "no_match", sellerName: "Guangzhou Apparel Factory", confirmed: true, scriptMismatch: true });
+    expect((await get(seller)).holderNameCheck).toMatchObject({ scriptMismatch: true });
     // Back to the registered name: a match, nothing to confirm.
     const back = await put(seller, { ...acct, holderName: "Guangzhou Apparel Factory", confirmHolderName: true });
-    expect(json<AccountJson>(back).holderNameCheck).toEqual({ result: "match", sellerName: "Guangzhou Apparel Factory", confirmed: false });
+    expect(json<AccountJson>(back).holderNameCheck).toEqual({ result: "match", sellerName: "Guangzhou Apparel Factory", confirmed: false, scriptMismatch: false });
   });
 
   // Only PostgreSQL has two sessions to race (PGlite serves one at a time): registered there alone, never skipped.

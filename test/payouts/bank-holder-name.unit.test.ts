@@ -4,7 +4,7 @@
  * countries an IBAN or a BIC may be an account in (service/payouts/bank/countries.ts).
  */
 import { describe, expect, it } from "vitest";
-import { holderNameMatch, holderNameWords } from "../../service/payouts/bank/holder-name.js";
+import { holderNameMatch, holderNameScriptMismatch, holderNameScripts, holderNameWords } from "../../service/payouts/bank/holder-name.js";
 import { bicFitsCountry, ibanFitsCountry, isCountry } from "../../service/payouts/bank/countries.js";
 import { ibanValid } from "../../service/payouts/bank/rail.js";
 
@@ -31,6 +31,29 @@ describe("holder's name vs the seller's registered name", () => {
   ] as const)("%s vs %s: %s", (holder, registered, result) => {
     expect(holderNameMatch(holder, registered)).toBe(result);
     expect(holderNameMatch(registered, holder)).toBe(result);
+  });
+
+  it.each([
+    // Different scripts: never a match, and the answer says why.
+    ["深圳市小工具有限公司", "Shenzhen Gadget Works", true],
+    ["廣州服裝廠", "Guangzhou Apparel Factory", true],
+    ["Иван Петров", "Ivan Petrov", true],
+    ["ＳＨＥＮＺＨＥＮ　ＧＡＤＧＥＴ", "Shenzhen Gadget", false], // full-width Latin is Latin
+    // A script in common (a mixed name), the same script, or a name without letters: no mismatch to tell.
+    ["深圳 Gadget Works", "Shenzhen Gadget Works", false],
+    ["深圳市小工具", "深圳市小工具有限公司", false],
+    ["Müller", "Li Wei", false],
+    ["12345", "Shenzhen Gadget Works", false],
+  ] as const)("%s vs %s: scripts differ %s", (holder, registered, mismatch) => {
+    expect(holderNameScriptMismatch(holder, registered)).toBe(mismatch);
+    expect(holderNameScriptMismatch(registered, holder)).toBe(mismatch);
+    if (mismatch) expect(holderNameMatch(holder, registered)).toBe("no_match");
+  });
+
+  it("tells a name's scripts by its letters alone", () => {
+    expect([...holderNameScripts("深圳市小工具 Co., Ltd. 2")]).toEqual(["Han", "Latin"]);
+    expect([...holderNameScripts("株式会社カシオ")]).toEqual(["Han", "Kana"]);
+    expect([...holderNameScripts("- 42 -")]).toEqual([]);
   });
 
   it("drops the legal form only at the end, and keeps a name that is nothing else", () => {

@@ -18,6 +18,10 @@
  *    or changed) per five characters of the longer name without spaces (Shenzen, Shenzhen).
  *    Anything else is `no_match` (a name in another script than the registered one included: a
  *    transliteration is for a person to judge).
+ * 4. `scriptMismatch` (`holderNameScripts`): the two names' letters share no script (a holder
+ *    written in Chinese characters, a seller registered in Latin letters). Such names are never a
+ *    `match` whoever they name, so the answer says it: the admin's confirmation is what is expected
+ *    there, not a correction of the name.
  */
 
 export const HOLDER_NAME_RESULTS = ["match", "close_match", "no_match"] as const;
@@ -86,4 +90,37 @@ export function holderNameMatch(holderName: string, registeredName: string): Hol
   const [charsA, charsB] = [[...joinedA], [...joinedB]];
   const allowed = Math.floor(Math.max(charsA.length, charsB.length) / 5);
   return allowed > 0 && withinEdits(charsA, charsB, allowed) ? "close_match" : "no_match";
+}
+
+/**
+ * The scripts a name's letters are written in, by the Unicode Script property: the ones holders'
+ * and sellers' names come in are named (Han with the Japanese kana and Korean Hangul apart), every
+ * other letter is `Other`. Digits and punctuation belong to no script.
+ */
+const SCRIPTS: ReadonlyArray<readonly [string, RegExp]> = [
+  ["Latin", /\p{Script=Latin}/u],
+  ["Han", /\p{Script=Han}/u],
+  ["Kana", /[\p{Script=Hiragana}\p{Script=Katakana}]/u],
+  ["Hangul", /\p{Script=Hangul}/u],
+  ["Cyrillic", /\p{Script=Cyrillic}/u],
+  ["Greek", /\p{Script=Greek}/u],
+  ["Arabic", /\p{Script=Arabic}/u],
+  ["Hebrew", /\p{Script=Hebrew}/u],
+  ["Thai", /\p{Script=Thai}/u],
+  ["Devanagari", /\p{Script=Devanagari}/u],
+];
+
+export function holderNameScripts(name: string): Set<string> {
+  const scripts = new Set<string>();
+  for (const ch of name.normalize("NFKC")) {
+    if (!/\p{L}/u.test(ch)) continue;
+    scripts.add(SCRIPTS.find(([, re]) => re.test(ch))?.[0] ?? "Other");
+  }
+  return scripts;
+}
+
+/** The two names are written in different scripts (no script in common, each with letters): no comparison of letters can match them. */
+export function holderNameScriptMismatch(holderName: string, registeredName: string): boolean {
+  const [a, b] = [holderNameScripts(holderName), holderNameScripts(registeredName)];
+  return a.size > 0 && b.size > 0 && ![...a].some((x) => b.has(x));
 }

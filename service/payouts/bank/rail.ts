@@ -71,7 +71,7 @@ import { sameBankAccount, sharedAccounts } from "./account-identity.js";
 import { BankAccounts, bankLedgerKeys, cashRequest, partialRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
 import { bookedValue, type Position } from "../realised-fx.js";
 import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./countries.js";
-import { holderNameMatch } from "./holder-name.js";
+import { holderNameMatch, holderNameScriptMismatch, holderNameScripts } from "./holder-name.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry, type InstructionOptions, type PostalAddress } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
@@ -366,7 +366,8 @@ export class BankRail {
     const account = validateBankAccount(input);
     const confirmed = options.confirmReturnedAccount === true;
     const result = holderNameMatch(account.holderName, seller.name);
-    const holderNameCheck = { result, sellerName: seller.name, confirmed: result !== "match" && options.confirmHolderName === true };
+    const scriptMismatch = holderNameScriptMismatch(account.holderName, seller.name);
+    const holderNameCheck = { result, sellerName: seller.name, confirmed: result !== "match" && options.confirmHolderName === true, scriptMismatch };
     const set = await this.#store.setAccount({ sellerId, ...account, setBy, holderNameCheck }, async (others, current, hold) => {
       const other = others[0];
       if (other !== undefined) {
@@ -386,9 +387,17 @@ export class BankRail {
       }
       if (result !== "match" && options.confirmHolderName !== true) {
         const what = result === "close_match" ? "is close to, not the same as," : "does not match";
+        // Names in two scripts never match (no transliteration here): say so, so that the admin knows
+        // a confirmation is what is expected, not a corrected name.
+        const scripts = scriptMismatch
+          ? ` and is written in another script (${[...holderNameScripts(account.holderName)].join(", ")}, the registered name ${[...holderNameScripts(seller.name)].join(", ")}): names in two scripts are never compared letter by letter, so`
+          : ":";
         throw PayoutErrors.bankHolderNameMismatch(
-          `the holder's name ${JSON.stringify(account.holderName)} ${what} the seller's registered name ${JSON.stringify(seller.name)} (${result}): once the account is checked to be the seller's, send it again with "confirmHolderName": true, or correct the name`,
-          { fields: [{ field: "holderName", message: `${result} with the seller's registered name ${JSON.stringify(seller.name)}` }], details: { holderName: account.holderName, sellerName: seller.name, result } },
+          `the holder's name ${JSON.stringify(account.holderName)} ${what} the seller's registered name ${JSON.stringify(seller.name)} (${result})${scripts} once the account is checked to be the seller's, send it again with "confirmHolderName": true${scriptMismatch ? "" : ", or correct the name"}`,
+          {
+            fields: [{ field: "holderName", message: `${result} with the seller's registered name ${JSON.stringify(seller.name)}${scriptMismatch ? " (another script: confirm it)" : ""}` }],
+            details: { holderName: account.holderName, sellerName: seller.name, result, scriptMismatch },
+          },
         );
       }
       const sameCheck = (c: BankAccount["holderNameCheck"]) => c !== null && c.result === holderNameCheck.result && c.sellerName === holderNameCheck.sellerName && c.confirmed === holderNameCheck.confirmed;

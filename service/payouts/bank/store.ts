@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { isUniqueViolation } from "../../db/errors.js";
 import type { SqlRunner } from "../../db/sql.js";
 import { accountNumberKey, sameBankAccount } from "./account-identity.js";
-import type { HolderNameResult } from "./holder-name.js";
+import { holderNameScriptMismatch, type HolderNameResult } from "./holder-name.js";
 import type { BankAccountRef, PostalAddress } from "./iso20022.js";
 
 /** The holder's name as checked against the seller's registered name when the account was set (holder-name.ts). */
@@ -20,6 +20,8 @@ export interface HolderNameCheck {
   sellerName: string;
   /** A close_match or no_match the admin confirmed (`confirmHolderName`); false for a match. */
   confirmed: boolean;
+  /** The holder's name and the seller's are in different scripts (holder-name.ts): never a match, so confirming is what is expected. Derived, not stored. */
+  scriptMismatch: boolean;
 }
 
 export interface BankAccount extends BankAccountRef {
@@ -122,13 +124,15 @@ function addressOf(r: Row): PostalAddress | null {
 function accountOf(r: Row): BankAccount {
   const check = str(r["holder_name_check"]) as HolderNameResult | null;
   const sellerName = str(r["holder_name_checked_against"]);
+  const ref = refOf(r);
   return {
     sellerId: r["seller_id"] as string,
-    ...refOf(r),
+    ...ref,
     address: addressOf(r),
     setAt: r["set_at"] as Date,
     setBy: r["set_by"] as string,
-    holderNameCheck: check === null || sellerName === null ? null : { result: check, sellerName, confirmed: r["holder_name_confirmed"] === true },
+    holderNameCheck:
+      check === null || sellerName === null ? null : { result: check, sellerName, confirmed: r["holder_name_confirmed"] === true, scriptMismatch: holderNameScriptMismatch(ref.holderName, sellerName) },
   };
 }
 
