@@ -1,11 +1,12 @@
 /**
  * Payouts on both rails (stablecoin from the vault, CNY by bank file) with their chain or bank state,
  * the queue of the bank's entries that were not applied (BankExceptions.tsx), one bank payout with
- * its account, ledger transactions and exceptions, and seller statements.
+ * its account and holder's address as instructed, the seller's account on file now (its address, or
+ * why bank runs skip the seller), ledger transactions and exceptions, and seller statements.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { get, url } from "../api";
+import { ApiError, get, url } from "../api";
 import type { ViewProps } from "../main";
 import { href } from "../router";
 import type { Page, Settlement } from "../types";
@@ -38,6 +39,34 @@ interface BankPayout {
   [k: string]: unknown;
 }
 
+/** The holder's structured address (Cdtr/PstlAdr); null: set before addresses were required. */
+interface PostalAddress {
+  streetName: string | null;
+  buildingNumber: string | null;
+  postCode: string | null;
+  townName: string;
+  countrySubDivision: string | null;
+  country: string;
+}
+
+interface BankAccountFields {
+  holderName: string;
+  iban: string | null;
+  accountNumber: string | null;
+  bic: string | null;
+  clearingSystem: string | null;
+  clearingMember: string | null;
+  country: string;
+  address: PostalAddress | null;
+}
+
+/** GET /v1/sellers/:id/bank-account (service/http/routes/bank.ts BankAccountView). */
+interface BankAccountOnFile extends BankAccountFields {
+  setAt: string;
+  sharedWith: string[];
+  hold: { payoutId: string; endToEndId: string; reason: string | null } | null;
+}
+
 /** GET /v1/payouts/bank/:id (service/http/routes/bank.ts BankPayoutDetailView). */
 interface BankPayoutDetail {
   id: string;
@@ -47,7 +76,7 @@ interface BankPayoutDetail {
   endToEndId: string;
   status: string;
   fileId: string | null;
-  account: { holderName: string; iban: string | null; accountNumber: string | null; bic: string | null; clearingSystem: string | null; clearingMember: string | null; country: string };
+  account: BankAccountFields;
   settled: { currency: string; amount: string } | null;
   /** A return after final: what the bank credited back (net of its charges). */
   returned: { currency: string; amount: string } | null;
@@ -223,6 +252,83 @@ export function Payouts(props: ViewProps): JSX.Element {
   );
 }
 
+/** The account as one line: holder, IBAN or number, bank, country. */
+const accountLine = (a: BankAccountFields): string => `${a.holderName} · ${a.iban ?? a.accountNumber ?? "–"} · ${a.bic ?? `${a.clearingSystem ?? ""} ${a.clearingMember ?? ""}`.trim()} · ${a.country}`;
+
+/**
+ * The holder's address as the pain.001 carries it (street and building, post code and town,
+ * province, country), or, for an account set before addresses were required, that it has none and
+ * what that means: bank runs skip the seller (`address_missing`).
+ */
+function AddressLine(props: { address: PostalAddress | null; missing: string }): JSX.Element {
+  const a = props.address;
+  if (a === null) {
+    return (
+      <span data-testid="address-missing">
+        <Badge value="address_missing" tone="bad" /> <span class="muted">{props.missing}</span>
+      </span>
+    );
+  }
+  const street = [a.streetName, a.buildingNumber].filter((x) => x !== null).join(" ");
+  const town = [a.postCode, a.townName].filter((x) => x !== null).join(" ");
+  return <span data-testid="address">{[street, town, a.countrySubDivision, a.country].filter((x) => x !== null && x !== "").join(", ")}</span>;
+}
+
+/** The seller's account on file now, or null when the seller has none (paid through the vault). */
+async function accountOnFile(sellerId: string): Promise<BankAccountOnFile | null> {
+  try {
+    return await get<BankAccountOnFile>(`/v1/sellers/${encodeURIComponent(sellerId)}/bank-account`);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND") return null;
+    throw e;
+  }
+}
+
+/** The seller's account on file, its address, and why bank runs skip the seller, if they do. */
+function AccountOnFile(props: { sellerId: string }): JSX.Element {
+  const [load] = useLoad(() => accountOnFile(props.sellerId), [props.sellerId]);
+  return (
+    <section aria-labelledby="payout-account-h">
+      <h2 id="payout-account-h">The seller's account on file</h2>
+      <Show load={load}>
+        {(a) =>
+          a === null ? (
+            <p class="muted">None: the seller is paid through the vault.</p>
+          ) : (
+            <Fields
+              rows={[
+                ["Account", accountLine(a)],
+                ["Holder's address", <AddressLine address={a.address} missing="none on file (set before addresses were required): bank runs skip this seller until an admin sets the account again with its address" />],
+                ...(a.sharedWith.length === 0
+                  ? []
+                  : ([
+                      [
+                        "Shared with",
+                        <span data-testid="account-shared">
+                          <Badge value="bank_account_shared" tone="bad" /> <span class="muted">{`also on file for ${a.sharedWith.join(", ")}: bank runs pay none of them until all but one have another account`}</span>
+                        </span>,
+                      ],
+                    ] satisfies Array<[string, JSX.Element]>)),
+                ...(a.hold === null
+                  ? []
+                  : ([
+                      [
+                        "Held",
+                        <span>
+                          <Badge value="account_returned" tone="bad" /> <span class="muted">{`the bank returned ${a.hold.endToEndId}${a.hold.reason === null ? "" : ` (${a.hold.reason})`}: not paid again until the account is set again`}</span>
+                        </span>,
+                      ],
+                    ] satisfies Array<[string, JSX.Element]>)),
+                ["Set", <Time iso={a.setAt} />],
+              ]}
+            />
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
 /** A journal transaction's id as a link, or a dash. */
 function TxLink(props: { id: string | null }): JSX.Element {
   return props.id === null ? <span class="muted">–</span> : <Link href={href(`/transactions/${props.id}`)}>{props.id}</Link>;
@@ -247,7 +353,8 @@ export function BankPayoutView(props: ViewProps): JSX.Element {
                 ["State", <><Badge value={p.status} />{p.reason !== null && <span class="muted"> {p.reason}</span>}</>],
                 ["EndToEndId", <code>{p.endToEndId}</code>],
                 ["File (pain.001)", p.fileId ?? "–"],
-                ["Paid to", `${a.holderName} · ${a.iban ?? a.accountNumber ?? "–"} · ${a.bic ?? `${a.clearingSystem ?? ""} ${a.clearingMember ?? ""}`.trim()} · ${a.country}`],
+                ["Paid to", accountLine(a)],
+                ["Holder's address (as instructed)", <AddressLine address={a.address} missing="none: instructed before addresses were required" />],
                 ["Debited by the bank", p.settled === null ? "–" : <Money minor={p.settled.amount} currency={p.settled.currency} />],
                 ...(p.paid === null ? [] : ([["Paid by the bank (the rest back to the seller)", <Money minor={p.paid.amount} currency={p.paid.currency} />]] satisfies Array<[string, JSX.Element]>)),
                 ["Reserved", <TxLink id={p.ledger.pendingTransactionId} />],
@@ -265,6 +372,7 @@ export function BankPayoutView(props: ViewProps): JSX.Element {
                     ] satisfies Array<[string, JSX.Element]>)),
               ]}
             />
+            <AccountOnFile sellerId={p.sellerId} />
             <section aria-labelledby="payout-bankx-h">
               <h2 id="payout-bankx-h">The bank's entries not applied</h2>
               {p.exceptions.length === 0 ? (
