@@ -113,14 +113,14 @@ describe.each(kinds)("bank payouts paid in part or cancelled on %s", (kind) => {
     expect(tx?.metadata).toMatchObject({ kind: "bank_payout_partial", paidAmount: paid.toString(), unpaidAmount: (amount - paid).toString(), settledAmount: debited.toString(), exceptionId: x.id });
     expect(tx?.description).toContain(`partly paid by the bank: 400.00 CNY of ${(Number(amount) / 100).toFixed(2)} CNY, the bank debited 54.97 USD;`);
     // The seller's statement says what happened: the part not paid, back in available.
-    const sellerStatement = json<{ accounts: Array<{ account: string; currency: string; lines: Array<{ transactionId: string; what: string; change: string; description: string | null }> }> }>(
+    const sellerStatement = json<{ accounts: Array<{ account: string; currency: string; lines: Array<{ transactionId: string; what: string; change: string; description: string | null; payoutId: string | null }> }> }>(
       await h.get("/v1/sellers/S-POP-SZ-01/statements?from=2020-01-01T00:00:00.000Z&to=2100-01-01T00:00:00.000Z"),
     );
     const lines = sellerStatement.accounts.find((a) => a.account === "seller:S-POP-SZ-01:available" && a.currency === "CNY")!.lines.filter((l) => l.transactionId === tx!.id);
     expect(lines.map((l) => [l.what, l.change])).toEqual([["bank_payout_partial", (amount - paid).toString()]]);
     expect(lines[0]!.description).toBe(tx!.description);
     // Every line of this payout (its reserve, its commit, the part given back) names it, in JSON as in the CSV.
-    const payoutLines = sellerStatement.accounts.flatMap((a) => a.lines as Array<{ what: string; payoutId: string | null }>).filter((l) => l.what.startsWith("bank_payout"));
+    const payoutLines = sellerStatement.accounts.flatMap((a) => a.lines).filter((l) => l.what.startsWith("bank_payout"));
     expect(payoutLines.length).toBeGreaterThanOrEqual(3);
     expect(new Set(payoutLines.map((l) => l.payoutId))).toEqual(new Set([cny.endToEndId]));
     // Balanced per currency (the ledger refuses anything else; checked here all the same).
