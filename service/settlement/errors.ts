@@ -75,6 +75,10 @@ export const SettlementErrors = {
   /** A storage run for a period that has not ended, or a malformed period (storage.ts). */
   invalidStorageRun: defineError("ENT_STORAGE_RUN_INVALID", 422, "Invalid storage run"),
   storageRunNotFound: defineError("ENT_STORAGE_RUN_NOT_FOUND", 404, "Storage run not found"),
+  /** Delivery evidence that cannot be true (fulfilment.ts): a future instant, delivered before shipped, a malformed tracking number. */
+  invalidFulfilment: defineError("ENT_FULFILMENT_INVALID", 400, "Invalid delivery evidence"),
+  /** Delivery evidence or its history for an order with no capture of the gateway (another gateway's order answers the same). */
+  fulfilmentOrderNotFound: defineError("ENT_FULFILMENT_ORDER_NOT_FOUND", 404, "Order not found"),
   /** A settlement list cursor this API did not return. */
   invalidCursor: defineError("ENT_SETTLEMENT_INVALID_CURSOR", 400, "Invalid settlement list cursor"),
   /** A settlement list filter that cannot hold (`from` not before `to`). */

@@ -13,6 +13,7 @@ export { breakdownFromJson, breakdownToJson, fxLegToJson, settlementToJson } fro
 export { PrismaSettlementRepository, type ProgramItem, type SettlementListFilter, type SettlementRepository, type SettlementVolume } from "./repository.js";
 export { FxRealisation, MAX_RATE_DEVIATION_BPS, REMITTANCE_ID, type RealisationRates, type Remittance, type RemittanceInput, type Revaluation, type RevaluationLine } from "./realisation.js";
 export { BANDED_FEES, bandFee, MAX_WEIGHT_GRAMS, perOrderFees, STORAGE_RATE, weightBandsFromJson, weightBandsToJson, type FeeBandEvidence, type WeightBand, type WeightBands, type WeightBandTable, type WeightBandsJson } from "./fees.js";
+export { FULFILMENT_STATUSES, MAX_CARRIER_LENGTH, orderKey, TRACKING_NUMBER, type Fulfilment, type FulfilmentInput, type FulfilmentStatus, type OverdueDelivery } from "./fulfilment.js";
 export { CHARGE_KINDS, type ChargeKind, type SellerCharge, type SellerChargeInput } from "./charges.js";
 export { lineKind, type LineEvidence, type SellerStatement, type TaxReturn } from "./statement.js";
 export { errorItem, SettlementService, type ReleaseResult, type SettlementFx, type SettlementServiceOptions } from "./service.js";

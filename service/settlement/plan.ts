@@ -610,7 +610,15 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
     sellerBucket,
     reserveBucket: "reserve",
     reserveReleaseAt: schedule.reserve !== null && lines.sellerReserve > 0n ? new Date(at + schedule.reserve.holdDays * DAY_MS).toISOString() : null,
-    autoConfirmAt: sellerBucket === "held" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
+    autoConfirmAt: sellerBucket === "held" && schedule.autoConfirmFrom !== "delivery" ? new Date(at + schedule.autoConfirmDays * DAY_MS).toISOString() : null,
+    ...(sellerBucket === "held" && schedule.autoConfirmFrom === "delivery"
+      ? {
+          confirmOnDelivery: {
+            days: schedule.autoConfirmDays,
+            deadline: schedule.deliveryDeadlineDays === undefined ? null : new Date(at + schedule.deliveryDeadlineDays * DAY_MS).toISOString(),
+          },
+        }
+      : {}),
     ...(seller.program === "full_hosting" ? { principal: true } : {}),
     ...(schedule.serviceFeesRefundable === true ? {} : { serviceFeesKept: true }),
     ...(perOrder.bands.length === 0 ? {} : { feeBands: perOrder.bands }),

@@ -11,6 +11,8 @@ import { weightBandsFromJson, weightBandsToJson, type WeightBandsJson } from "./
 import { eventKey } from "./plan.js";
 import { programItemId, sameProgramItem } from "./program.js";
 import { breakdownFromJson, breakdownToJson } from "./codec.js";
+import type { Fulfilment, FulfilmentInput, OverdueDelivery } from "./fulfilment.js";
+import { appendFulfilment, latestFulfilments, listFulfilments, listOverdueDeliveries } from "./fulfilment-repository.js";
 import {
   TAX_COLLECTORS,
   type Breakdown,
@@ -152,11 +154,20 @@ export interface SettlementRepository {
   list(filter: SettlementListFilter, beforeId: bigint | null, limit: number): Promise<SettlementRecord[]>;
   /**
    * Captures that occurred at or before `before` and may still owe a release: held proceeds with no
-   * release booked yet, or a reserve with no reserve release booked yet. Keyset-paged by id
+   * release booked yet (released from delivery: only once the order's latest evidence is a
+   * delivery), or a reserve with no reserve release booked yet. Keyset-paged by id
    * (`afterId`), so captures that stay candidates (e.g. fully refunded before release) never hide
    * later ones behind a full page.
    */
   listReleaseCandidates(filter: { before: Date; limit: number; afterId?: string }): Promise<SettlementRecord[]>;
+  /** Delivery evidence (fulfilment-repository.ts): appends an order's next entry unless its latest says the same. */
+  appendFulfilment(input: FulfilmentInput, recordedBy: string): Promise<{ status: "created" | "exists"; fulfilment: Fulfilment }>;
+  /** An order's delivery evidence, oldest first per gateway; with `gateway`, that gateway's only. */
+  listFulfilments(settlementId: string, gateway: string | null): Promise<Fulfilment[]>;
+  /** The latest delivery evidence of each order named, by orderKey. */
+  latestFulfilments(orders: ReadonlyArray<{ gateway: string; settlementId: string }>): Promise<Map<string, Fulfilment>>;
+  /** Orders past their delivery deadline at `asOf` without a delivery, by capture id after `afterId`. */
+  listOverdueDeliveries(asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]>;
   /**
    * Records refused releases (one row per capture key): attempts + 1, the refusal, and the next
    * attempt `at` + 1 minute doubling per attempt, at most a day; until then the capture is no
@@ -400,6 +411,8 @@ function scheduleColumns(s: FeeSchedule) {
     fulfilmentFee: s.fixedFees.fulfilment.toString(),
     holdUntilConfirmation: s.holdUntilConfirmation,
     autoConfirmDays: s.autoConfirmDays,
+    autoConfirmFrom: s.autoConfirmFrom ?? "capture",
+    deliveryDeadlineDays: s.deliveryDeadlineDays ?? null,
     reserveBps: s.reserve?.bps ?? null,
     reserveHoldDays: s.reserve?.holdDays ?? null,
     referenceRates: s.referenceRates,
@@ -515,6 +528,8 @@ export class PrismaSettlementRepository implements SettlementRepository {
       ...(r.weightBands === null ? {} : { weightBands: weightBandsFromJson(r.weightBands as WeightBandsJson) }),
       ...(r.storageRate === null ? {} : { storageRate: r.storageRate }),
       autoConfirmDays: r.autoConfirmDays,
+      ...(r.autoConfirmFrom === "delivery" ? { autoConfirmFrom: "delivery" as const } : {}),
+      ...(r.deliveryDeadlineDays === null ? {} : { deliveryDeadlineDays: r.deliveryDeadlineDays }),
       reserve:
         r.reserveBps === null || r.reserveHoldDays === null ? null : { bps: r.reserveBps, holdDays: r.reserveHoldDays },
       referenceRates: Object.fromEntries(
@@ -712,7 +727,12 @@ export class PrismaSettlementRepository implements SettlementRepository {
       WHERE s.event_type = 'capture' AND s.occurred_at <= ${filter.before} AND s.id > ${BigInt(filter.afterId ?? "0")}
         AND (
           (s.breakdown->>'sellerBucket' = 'held'
-            AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'release'))
+            AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'release')
+            -- Released from delivery: an order whose latest evidence is no delivery owes nothing yet, and
+            -- must not take the tick's budget (such orders may stay undelivered for good).
+            AND (s.breakdown->'confirmOnDelivery' IS NULL OR EXISTS (
+              SELECT 1 FROM (SELECT f.status FROM order_fulfilments f WHERE f.gateway = s.gateway AND f.settlement_id = s.settlement_id ORDER BY f.sequence DESC LIMIT 1) l
+               WHERE l.status = 'delivered')))
           OR ((s.breakdown->'lines'->>'sellerReserve')::numeric > 0
             AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.capture_key = s.capture_key AND r.event_type = 'reserve_release'))
         )
@@ -723,6 +743,22 @@ export class PrismaSettlementRepository implements SettlementRepository {
     if (ids.length === 0) return [];
     const rows = await this.prisma.settlement.findMany({ where: { id: { in: ids.map((r) => r.id) } }, orderBy: { id: "asc" } });
     return rows.map(toRecord);
+  }
+
+  appendFulfilment(input: FulfilmentInput, recordedBy: string): Promise<{ status: "created" | "exists"; fulfilment: Fulfilment }> {
+    return appendFulfilment(this.sql, input, recordedBy);
+  }
+
+  listFulfilments(settlementId: string, gateway: string | null): Promise<Fulfilment[]> {
+    return listFulfilments(this.sql, settlementId, gateway);
+  }
+
+  latestFulfilments(orders: ReadonlyArray<{ gateway: string; settlementId: string }>): Promise<Map<string, Fulfilment>> {
+    return latestFulfilments(this.sql, orders);
+  }
+
+  listOverdueDeliveries(asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]> {
+    return listOverdueDeliveries(this.sql, asOf, afterId, limit);
   }
 
   async recordReleaseFailures(failures: ReadonlyArray<{ captureKey: string; eventType: string; code: string; message: string }>, at: Date): Promise<Map<string, number>> {

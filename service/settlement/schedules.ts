@@ -9,7 +9,7 @@ import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../mone
 import { SettlementErrors } from "./errors.js";
 import { validateStorageRate, validateWeightBands } from "./fees.js";
 import { ruleTax, taxBase } from "./plan.js";
-import { PROGRAMS, SELLER_ESTABLISHMENTS, TAX_COLLECTORS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
+import { AUTO_CONFIRM_FROM, PROGRAMS, SELLER_ESTABLISHMENTS, TAX_COLLECTORS, TAX_LEVELS, TAX_SUPPLIES, type FeeSchedule, type Market, type ProgramKind, type TaxBasis, type TaxRule, type TaxSupply } from "./types.js";
 
 /**
  * The EU VAT area for goods: the member states, and Northern Ireland ("XI"), which the Windsor
@@ -274,6 +274,12 @@ export function validateSchedule(s: FeeSchedule): FeeSchedule {
   // Bounded so that a date derived from a bounded occurredAt (auto-confirm, reserve release) stays valid.
   if (!Number.isInteger(s.autoConfirmDays) || s.autoConfirmDays < 0 || s.autoConfirmDays > MAX_HOLD_DAYS)
     bad(s.id, "autoConfirmDays", `must be an integer from 0 to ${MAX_HOLD_DAYS}`);
+  if (s.autoConfirmFrom !== undefined && !(AUTO_CONFIRM_FROM as readonly string[]).includes(s.autoConfirmFrom)) bad(s.id, "autoConfirmFrom", `must be ${AUTO_CONFIRM_FROM.join(" or ")}`);
+  if (s.autoConfirmFrom === "delivery" && !s.holdUntilConfirmation) bad(s.id, "autoConfirmFrom", "delivery needs holdUntilConfirmation: only held proceeds wait for delivery");
+  if (s.deliveryDeadlineDays !== undefined) {
+    if (s.autoConfirmFrom !== "delivery") bad(s.id, "deliveryDeadlineDays", "is only accepted with autoConfirmFrom: delivery");
+    if (!Number.isInteger(s.deliveryDeadlineDays) || s.deliveryDeadlineDays < 1 || s.deliveryDeadlineDays > MAX_HOLD_DAYS) bad(s.id, "deliveryDeadlineDays", `must be an integer from 1 to ${MAX_HOLD_DAYS}`);
+  }
   if (s.reserve !== null && (!isBps(s.reserve.bps) || !Number.isInteger(s.reserve.holdDays) || s.reserve.holdDays < 0 || s.reserve.holdDays > MAX_HOLD_DAYS))
     bad(s.id, "reserve", `needs bps 0..10000 and holdDays 0..${MAX_HOLD_DAYS}`);
   for (const [cur, rate] of Object.entries(s.referenceRates)) {

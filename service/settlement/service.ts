@@ -23,6 +23,7 @@ import { accountSpec, SETTLEMENT_CURRENCY } from "./accounts.js";
 import { SettlementErrors } from "./errors.js";
 import { captureStateOf, eventKey, planCapture, planFollowUp, type PlanRates } from "./plan.js";
 import { requestHash } from "./codec.js";
+import { autoReleaseAt, checkFulfilment, orderKey, type Fulfilment, type FulfilmentInput, type OverdueDelivery } from "./fulfilment.js";
 import { publishProgramItem, sellerGatewaysOf, validateSeller } from "./program.js";
 import { chargeSeller, type SellerCharge, type SellerChargeInput } from "./charges.js";
 import { isTaxedEvent, sellerStatement, taxReturn, type SellerStatement, type TaxReturn } from "./statement.js";
@@ -297,6 +298,43 @@ export class SettlementService {
     const all = await this.repo.listBySettlementId(settlementId);
     const gateway = scope.gateway ?? null;
     return gateway === null ? all : all.filter((r) => r.event.gateway === gateway);
+  }
+
+  /**
+   * Records delivery evidence for an order of `input.gateway` (fulfilment.ts): 404 when the gateway
+   * has no capture of it (another gateway's order answers the same), 400 for evidence that cannot be
+   * true; the latest entry saying the same again is answered (`exists`), anything else appended.
+   * Books nothing.
+   */
+  async recordFulfilment(input: FulfilmentInput, recordedBy: string): Promise<{ status: "created" | "exists"; fulfilment: Fulfilment }> {
+    const captures = await this.orderCaptures(input.settlementId, input.gateway);
+    const capturedAt = new Date(Math.min(...captures.map((c) => c.event.occurredAt.getTime())));
+    checkFulfilment(input, capturedAt, this.limits.now());
+    return this.repo.appendFulfilment(input, recordedBy);
+  }
+
+  /** An order's delivery evidence, oldest first per gateway; with `gateway` in the scope that gateway's only, and 404 as for a missing order when it has no capture of it. */
+  async fulfilments(settlementId: string, scope: { gateway?: string | null } = {}): Promise<Fulfilment[]> {
+    const gateway = scope.gateway ?? null;
+    await this.orderCaptures(settlementId, gateway);
+    return this.repo.listFulfilments(settlementId, gateway);
+  }
+
+  /** Orders past their delivery deadline at `asOf` not delivered (keyset by capture id), at most `limit`. */
+  async overdueDeliveries(asOf: Date, page: { limit: number; afterId?: string }): Promise<OverdueDelivery[]> {
+    const after = page.afterId === undefined ? 0n : BigInt(page.afterId);
+    return this.repo.listOverdueDeliveries(asOf, after, page.limit);
+  }
+
+  /** The captures of an order (of `gateway` when named): 404 ENT_FULFILMENT_ORDER_NOT_FOUND naming settlementId when none. */
+  private async orderCaptures(settlementId: string, gateway: string | null): Promise<SettlementRecord[]> {
+    const captures = (await this.repo.listBySettlementId(settlementId)).filter((r) => r.event.type === "capture" && (gateway === null || r.event.gateway === gateway));
+    if (captures.length === 0) {
+      throw SettlementErrors.fulfilmentOrderNotFound(`no order ${JSON.stringify(settlementId.slice(0, 120))}${gateway === null ? "" : ` of gateway ${gateway}`}`, {
+        fields: [{ field: "settlementId", message: "no capture of this order" }],
+      });
+    }
+    return captures;
   }
 
   /**
@@ -851,13 +889,19 @@ export class SettlementService {
    * it is left out of the answer.
    */
   async releaseDue(asOf: Date, limit = 500): Promise<ReleaseResult[]> {
-    const due: Array<{ event: SettlementEvent; captureKey: string; cap: SettlementRecord }> = [];
+    const due: Array<{ event: SettlementEvent; captureKey: string; cap: SettlementRecord; evidence: Fulfilment | undefined }> = [];
     let afterId: string | undefined;
     while (due.length < limit) {
       const page = await this.repo.listReleaseCandidates({ before: asOf, limit, ...(afterId === undefined ? {} : { afterId }) });
       if (page.length === 0) break;
       afterId = page[page.length - 1]!.id;
-      for (const cap of page) for (const event of dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf)) due.push({ event, captureKey: cap.captureKey, cap });
+      // Delivery-based captures release from their order's evidence: one read for the page.
+      const onDelivery = page.filter((c) => c.breakdown.confirmOnDelivery !== undefined).map((c) => ({ gateway: c.event.gateway, settlementId: c.event.settlementId }));
+      const latest = await this.repo.latestFulfilments(onDelivery);
+      for (const cap of page) {
+        const evidence = latest.get(orderKey(cap.event.gateway, cap.event.settlementId));
+        for (const event of dueReleases(cap, await this.repo.listChain(cap.captureKey), asOf, evidence)) due.push({ event, captureKey: cap.captureKey, cap, evidence });
+      }
     }
     if (due.length === 0) return [];
     const todo = due.slice(0, limit);
@@ -870,12 +914,12 @@ export class SettlementService {
     const booked: string[] = [];
     const overtaken = new Set<number>();
     for (const [index, r] of results.entries()) {
-      const { event, captureKey, cap } = todo[index]!;
+      const { event, captureKey, cap, evidence } = todo[index]!;
       if (r.status !== "error") booked.push(captureKey);
       // The gateway's own release (or a refund of the rest) booked since the chain was read: the
       // release is no longer due, whatever refused it (nothing left to release, or the ledger's
       // balance check when it was planned first), which is no refusal. Else kept and retried.
-      else if (!dueReleases(cap, await this.repo.listChain(captureKey), asOf).some((e) => e.type === event.type)) {
+      else if (!dueReleases(cap, await this.repo.listChain(captureKey), asOf, evidence).some((e) => e.type === event.type)) {
         overtaken.add(index);
         booked.push(captureKey);
       } else failed.push({ index, captureKey, eventType: event.type, code: r.error.code, message: r.error.message });
@@ -1049,19 +1093,24 @@ const SELLER_GATEWAY_CHANGES_SHOWN = 100;
 /** The event types a gateway's own settlement report can show (releases are internal to us). */
 const RECONCILED_TYPES: readonly SettlementEventType[] = ["capture", "refund", "chargeback", "chargeback_reversal", "fee_adjustment"];
 
-/** The release events a capture owes at `asOf`: held POP proceeds past auto-confirm, a reserve past its date. */
-function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Date): SettlementEvent[] {
+/**
+ * The release events a capture owes at `asOf`: held POP proceeds past auto-confirm (under a
+ * delivery-based schedule, counted from `evidence`, the order's latest delivery evidence: none, no
+ * release), a reserve past its date.
+ */
+function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Date, evidence: Fulfilment | undefined): SettlementEvent[] {
   const b = cap.breakdown;
   const state = captureStateOf(chain);
   const base = followUpOf(cap.event);
   const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
   const events: SettlementEvent[] = [];
-  if (b.sellerBucket === "held" && !state.released && state.refunded < b.lines.gross && due(b.autoConfirmAt)) {
+  const releaseAt = autoReleaseAt(b, evidence);
+  if (b.sellerBucket === "held" && !state.released && state.refunded < b.lines.gross && releaseAt !== null && releaseAt.getTime() <= asOf.getTime()) {
     events.push({
       ...base,
       type: "release",
       gatewayEventId: `auto-release~${cap.id}`,
-      occurredAt: new Date(Date.parse(b.autoConfirmAt ?? "")),
+      occurredAt: releaseAt,
     });
   }
   if (

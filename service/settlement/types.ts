@@ -41,6 +41,14 @@ export interface FeeSchedule {
   /** POP: proceeds are held until the buyer confirms receipt (release event) or auto-confirm. */
   holdUntilConfirmation: boolean;
   autoConfirmDays: number;
+  /**
+   * What the auto-confirm of held (POP) proceeds counts from: the capture (absent, the default), or
+   * the order's delivery evidence (fulfilment.ts): then nothing is auto-released before the order is
+   * delivered, and it is due `autoConfirmDays` after `deliveredAt`.
+   */
+  autoConfirmFrom?: AutoConfirmFrom;
+  /** With `autoConfirmFrom: "delivery"`: days after the capture past which an order not delivered is overdue. Absent: never. */
+  deliveryDeadlineDays?: number;
   /** Rolling reserve: this share of the seller's proceeds is held for `holdDays` days. */
   reserve: { bps: number; holdDays: number } | null;
   /**
@@ -59,6 +67,9 @@ export interface FeeSchedule {
   /** Storage (storage.ts): USD minor units per cubic metre per day, a decimal string, e.g. "45" or "12.5". Absent: storage not billed. */
   storageRate?: string;
 }
+
+export const AUTO_CONFIRM_FROM = ["capture", "delivery"] as const;
+export type AutoConfirmFrom = (typeof AUTO_CONFIRM_FROM)[number];
 
 export type TaxKind = "vat" | "sales_tax" | "import_duty" | "none";
 
@@ -388,7 +399,14 @@ export interface Breakdown {
   sellerBucket: "held" | "available";
   reserveBucket: "reserve" | "available";
   reserveReleaseAt: string | null;
+  /** When held proceeds are auto-released; null when not held, and when the release waits for delivery (`confirmOnDelivery`). */
   autoConfirmAt: string | null;
+  /**
+   * A held capture under a schedule with `autoConfirmFrom: "delivery"`: its auto-release is due
+   * `days` after the order's current delivery evidence's `deliveredAt`, never without one; past
+   * `deadline` (null: none) an order not delivered is overdue. Absent: auto-release at autoConfirmAt.
+   */
+  confirmOnDelivery?: { days: number; deadline: string | null };
   /** Full hosting booked with the platform as principal (sales and cost of sales); absent on captures booked before. */
   principal?: boolean;
   /** The capture's service fees (logistics, warehousing, fulfilment) stay with the platform on a return: the seller is charged them. Absent on captures booked before. */

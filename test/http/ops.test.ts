@@ -124,6 +124,9 @@ describe("operations routes and docs", () => {
       ["post", "/v1/admin/api-keys/{id}/rotate-signing-secret"],
       ["post", "/v1/admin/api-keys/{id}/finish-signing-secret-rotation"],
       ["get", "/v1/orders/{settlementId}/settlements"],
+      ["put", "/v1/orders/{settlementId}/fulfilment"],
+      ["get", "/v1/orders/{settlementId}/fulfilment"],
+      ["get", "/v1/orders"],
       ["post", "/v1/sellers/{id}/charges"],
       ["post", "/v1/sellers/{id}/stock-snapshots"],
       ["get", "/v1/sellers/{id}/stock-snapshots"],
@@ -163,7 +166,7 @@ describe("operations routes and docs", () => {
       ["post", "/v1/webhooks/endpoints/{id}/deliveries/{eventId}/redeliver"],
     ] as const;
     expect(routes).toContain("settlements");
-    const SIGNED = new Set(["post /v1/settlements/events", "post /v1/settlements/events/batch", "post /v1/fx/quotes", "post /v1/remittances"]);
+    const SIGNED = new Set(["post /v1/settlements/events", "post /v1/settlements/events/batch", "post /v1/fx/quotes", "post /v1/remittances", "put /v1/orders/{settlementId}/fulfilment"]);
     for (const [method, path] of expected) {
       const op = doc.paths[path]?.[method];
       expect(op, `${method} ${path}`).toBeDefined();

@@ -11,7 +11,7 @@ import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
 import { CHARGE_KINDS, errorItem, MAX_SELLER_GATEWAYS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
-import { batchItemView, BatchItemView, feeScheduleView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerGatewaysView, SellerGatewaysView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
+import { batchItemView, BatchItemView, feeScheduleView, fulfilmentViews, FulfilmentView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerGatewaysView, SellerGatewaysView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
 import { periodOf, wantsCsv } from "../query.js";
@@ -391,9 +391,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const b = request.body as Static<typeof ScheduleBody>;
-    const { serviceFeesRefundable, weightBands, ...rest } = b;
+    const { serviceFeesRefundable, weightBands, autoConfirmFrom, ...rest } = b;
     const schedule: FeeSchedule = {
       ...rest,
+      // "capture" is the default, stored as absent: the same schedule whichever way it was said.
+      ...(autoConfirmFrom === "delivery" ? { autoConfirmFrom } : {}),
       ...(serviceFeesRefundable === true ? { serviceFeesRefundable: true as const } : {}),
       ...(weightBands === undefined ? {} : { weightBands: weightBandsFromJson(weightBands) }),
       program: b.program,
@@ -546,12 +548,18 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Every settlement record of one marketplace order, oldest first",
-      description: "A gateway key sees its own gateway's records of the order only.",
+      description: "With the order's delivery evidence (`fulfilment`, as `GET /v1/orders/:settlementId/fulfilment` answers it; empty when none), so a statement or a dispute can cite it. A gateway key sees its own gateway's records and evidence of the order only.",
       security: bearer,
       params: Type.Object({ settlementId: Identifier }),
-      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Settlement")) }), ...problems(400, 401, 403, 429) },
+      response: { 200: Type.Object({ items: Type.Array(Type.Ref("Settlement")), fulfilment: Type.Array(FulfilmentView) }), ...problems(400, 401, 403, 429) },
     },
-  }, async (request) => ({
-    items: (await services.settlement.listForOrder((request.params as { settlementId: string }).settlementId, { gateway: readableGateway(principalOf(request.principal)) })).map(settlementView),
-  }));
+  }, async (request) => {
+    const { settlementId } = request.params as { settlementId: string };
+    const scope = { gateway: readableGateway(principalOf(request.principal)) };
+    const items = await services.settlement.listForOrder(settlementId, scope);
+    // An order with records visible to the key has its capture visible too (follow-ups stay with
+    // the capture's gateway), so its evidence is found; an order unknown to the key has none to show.
+    const fulfilment = items.length === 0 ? [] : await services.settlement.fulfilments(settlementId, scope);
+    return { items: items.map(settlementView), fulfilment: fulfilmentViews(fulfilment) };
+  });
 }

@@ -4,7 +4,7 @@
 import { Type, type Static } from "typebox";
 import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
-import { fxLegToJson, MAX_WEIGHT_GRAMS, weightBandsToJson, type FeeSchedule, type Seller, type SellerGateways, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
+import { fxLegToJson, MAX_WEIGHT_GRAMS, orderKey, type Fulfilment, weightBandsToJson, type FeeSchedule, type Seller, type SellerGateways, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
 import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
@@ -107,7 +107,7 @@ export const SettlementView = Type.Object(
     fx: Type.Array(FxLegView, { description: "FX evidence: every conversion, its rate, source and instant" }),
     breakdown: Type.Record(Type.String(), Type.Unknown(), {
       description:
-        "Economic lines (amounts as strings), schedule and tax rule applied; `sellerBucket` is the seller balance the proceeds (`lines.sellerMain`) moved in (`held` until a POP order is confirmed, else `available`), `reserveBucket` the reserve's; `fxDifference` (USD minor units) what a follow-up booked to `platform:fx_gain_loss`: a converted order's proceeds at today's rate against the capture's values, 0 when nothing was converted (the lines then add up to the gross)",
+        "Economic lines (amounts as strings), schedule and tax rule applied; `sellerBucket` is the seller balance the proceeds (`lines.sellerMain`) moved in (`held` until a POP order is confirmed, else `available`), `reserveBucket` the reserve's; `autoConfirmAt` when held proceeds are auto-released, or, under a schedule releasing from delivery, `confirmOnDelivery` (`days` after the order's delivery evidence, overdue past `deadline`) and `autoConfirmAt` null; `fxDifference` (USD minor units) what a follow-up booked to `platform:fx_gain_loss`: a converted order's proceeds at today's rate against the capture's values, 0 when nothing was converted (the lines then add up to the gross)",
     }),
     refundedDelta: Amount,
     journalTransactionId: Type.String(),
@@ -311,6 +311,13 @@ export const FeeScheduleView = Type.Object({
   serviceFeesRefundable: Type.Boolean({ description: "Whether logistics, warehousing and fulfilment are refunded with the goods (default false: services rendered, the seller is charged them on a return)" }),
   weightBands: Type.Optional(WeightBandsView),
   storageRate: Type.Optional(Type.String({ description: "Storage: USD minor units per cubic metre per day (a decimal string, e.g. \"45\" = USD 0.45), billed by volume x days from stock snapshots; absent: storage not billed" })),
+  autoConfirmFrom: Type.Optional(
+    Type.Union([Type.Literal("capture"), Type.Literal("delivery")], {
+      description:
+        "What the auto-release of held proceeds counts `autoConfirmDays` from: the capture (absent, the default), or the order's delivery evidence (`PUT /v1/orders/:settlementId/fulfilment`): then an order never delivered is never auto-released. delivery needs holdUntilConfirmation",
+    }),
+  ),
+  deliveryDeadlineDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660, description: "With autoConfirmFrom delivery: days after the capture past which an order not delivered is listed overdue (`GET /v1/orders?fulfilment=overdue`); absent: never" })),
 });
 
 export function feeScheduleView(schedule: FeeSchedule): Static<typeof FeeScheduleView> {
@@ -321,6 +328,45 @@ export function feeScheduleView(schedule: FeeSchedule): Static<typeof FeeSchedul
     effectiveFrom: f.effectiveFrom.toISOString(),
     fixedFees: { logistics: f.fixedFees.logistics.toString(), warehousing: f.fixedFees.warehousing.toString(), fulfilment: f.fixedFees.fulfilment.toString() },
     ...(weightBands === undefined ? {} : { weightBands: weightBandsToJson(weightBands) }),
+  };
+}
+
+export const FulfilmentView = Type.Object({
+  id: Type.String(),
+  gateway: Type.String(),
+  settlementId: Type.String(),
+  sequence: Type.Integer({ description: "1 for the order's first entry; a correction is the next one" }),
+  current: Type.Boolean({ description: "Whether this is the gateway's latest entry for the order: the one that counts" }),
+  status: Type.Union([Type.Literal("shipped"), Type.Literal("delivered")]),
+  carrier: Type.String(),
+  trackingNumber: Type.String(),
+  shippedAt: DateTime,
+  deliveredAt: Type.Union([DateTime, Type.Null()]),
+  recordedBy: Type.String({ description: "api-key:<id> of the key that posted it" }),
+  recordedAt: DateTime,
+});
+
+/** Entries of one or more orders, each marked `current` when it is its order's latest. */
+export function fulfilmentViews(entries: readonly Fulfilment[]): Array<Static<typeof FulfilmentView>> {
+  const latest = new Map<string, number>();
+  for (const f of entries) latest.set(orderKey(f.gateway, f.settlementId), Math.max(latest.get(orderKey(f.gateway, f.settlementId)) ?? 0, f.sequence));
+  return entries.map((f) => fulfilmentView(f, latest.get(orderKey(f.gateway, f.settlementId)) === f.sequence));
+}
+
+export function fulfilmentView(f: Fulfilment, current: boolean): Static<typeof FulfilmentView> {
+  return {
+    id: f.id,
+    gateway: f.gateway,
+    settlementId: f.settlementId,
+    sequence: f.sequence,
+    current,
+    status: f.status,
+    carrier: f.carrier,
+    trackingNumber: f.trackingNumber,
+    shippedAt: f.shippedAt.toISOString(),
+    deliveredAt: f.deliveredAt === null ? null : f.deliveredAt.toISOString(),
+    recordedBy: f.recordedBy,
+    recordedAt: f.recordedAt.toISOString(),
   };
 }
 
