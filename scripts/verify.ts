@@ -14,13 +14,23 @@
  * empty, is not JSON, or is the API's problem document instead of a proof); 3 VERIFIED, NOT FINAL
  * (every check passed, but the anchoring block can still be reorganised away); 4 NOT VERIFIED,
  * contract not pinned (every other check passed, against the contract the proof names).
+ *
+ * `npm run verify -- --history --api URL --key KEY --anchor 0x… [--rpc URL] [--from-block N]
+ *   [--block-range N] [--finality-depth N] [--json]` audits the whole anchored journal instead
+ * (service/anchoring/audit.ts): every batch the pinned contract holds, read from the chain, against
+ * the API's batches and leaves (a finance:read key; ENTREPOT_API_KEY keeps it off the command
+ * line). The same exit codes: 0 every check passed and every batch is final, 1 a check failed (or
+ * the node or the API cannot be read), 2 usage, 3 not final yet, 4 not pinned.
  */
 import { readFile } from "node:fs/promises";
 import { isAddress, JsonRpcProvider, Network } from "ethers";
+import { apiHistorySource, auditHistory, historyVerdictLine, type HistoryReport } from "../service/anchoring/audit.js";
 import { verdictLine, verifyProof, type ProofReport, type ProofVerdict } from "../service/anchoring/proof.js";
 
 const USAGE =
-  "usage: npm run verify -- <proof.json> --anchor <SettlementAnchor address> [--document report.json] [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]";
+  "usage: npm run verify -- <proof.json> --anchor <SettlementAnchor address> [--document report.json] [--rpc URL] [--min-confirmations N] [--finality-depth N] [--json]\n" +
+  "       npm run verify -- --history --anchor <SettlementAnchor address> --api <URL> --key <finance:read key> [--rpc URL] [--from-block N] [--block-range N] [--finality-depth N] [--json]";
+const DEFAULT_API = "http://localhost:3000";
 const DEFAULT_RPC = "http://127.0.0.1:8545";
 /** The service's CHAIN_CONFIRMATIONS default: a block this deep counts as final where the chain's tags are not used. */
 const DEFAULT_FINALITY_DEPTH = 12;
@@ -78,6 +88,105 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
   if (file === undefined) throw new UsageError("the proof file is missing");
   if (anchor !== undefined && !isAddress(anchor)) throw new UsageError(`--anchor (or ENTREPOT_ANCHOR) needs a 0x address, got ${JSON.stringify(anchor)}`);
   return { file, anchor, document, rpc, minConfirmations, finalityDepth, json };
+}
+
+interface HistoryArgs {
+  api: string;
+  key: string;
+  anchor: string | undefined;
+  rpc: string;
+  fromBlock: number;
+  blockRange: number;
+  finalityDepth: number;
+  json: boolean;
+}
+
+/** `--history`: the whole journal against the chain, through the API (ENTREPOT_API_KEY may hold the key, kept off the command line). */
+function parseHistoryArgs(argv: string[], env: NodeJS.ProcessEnv): HistoryArgs {
+  const set = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+  let api = set(env["ENTREPOT_API"]) ?? DEFAULT_API;
+  let key = set(env["ENTREPOT_API_KEY"]);
+  let anchor = set(env["ENTREPOT_ANCHOR"]);
+  let rpc = DEFAULT_RPC;
+  const count = (name: string, v: string | undefined, min: number, digits = 6) => {
+    if (v === undefined || !new RegExp(`^\\d{1,${digits}}$`).test(v) || Number(v) < min) throw new UsageError(`${name} needs an integer >= ${min}`);
+    return Number(v);
+  };
+  let fromBlock = 0;
+  let blockRange = 10_000;
+  let finalityDepth = env["CHAIN_CONFIRMATIONS"] === undefined ? DEFAULT_FINALITY_DEPTH : count("CHAIN_CONFIRMATIONS", env["CHAIN_CONFIRMATIONS"], 1);
+  let json = false;
+  const url = (name: string, v: string | undefined) => {
+    if (v === undefined || !/^https?:\/\/\S+$/.test(v)) throw new UsageError(`${name} needs an http(s):// URL`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--history") continue;
+    else if (a === "--api") api = url(a, argv[++i]);
+    else if (a === "--key") key = argv[++i] ?? "";
+    else if (a === "--rpc") rpc = url(a, argv[++i]);
+    else if (a === "--anchor") anchor = argv[++i] ?? "";
+    else if (a === "--from-block") fromBlock = count(a, argv[++i], 0, 12);
+    else if (a === "--block-range") blockRange = count(a, argv[++i], 1);
+    else if (a === "--finality-depth") finalityDepth = count(a, argv[++i], 1);
+    else if (a === "--json") json = true;
+    else if (a === "--help" || a === "-h") throw new UsageError("");
+    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a} (with --history)`);
+    else throw new UsageError(`unexpected argument ${a}: --history audits every batch, without a proof file`);
+  }
+  if (key === undefined || key === "") throw new UsageError("--history needs a finance:read API key: --key <key> (or ENTREPOT_API_KEY)");
+  if (anchor !== undefined && !isAddress(anchor)) throw new UsageError(`--anchor (or ENTREPOT_ANCHOR) needs a 0x address, got ${JSON.stringify(anchor)}`);
+  return { api, key, anchor, rpc, fromBlock, blockRange, finalityDepth, json };
+}
+
+function printHistory(report: HistoryReport): void {
+  const width = Math.max(...report.checks.map((c) => c.name.length));
+  for (const c of report.checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}`);
+  const s = report.summary;
+  if (s !== undefined) {
+    console.log(
+      `\nHistory${report.ok ? "" : " (NOT established: a check failed)"}: ${s.batchesOnChain} batches on chain anchor journal 1..${s.anchoredThrough} ` +
+        `(${s.transactions} transactions, ${s.documents} documents); journal head ${s.journalHead}, ${s.unanchored} not anchored yet` +
+        (s.pendingBatches.length > 0 ? `; batches not on chain yet: ${s.pendingBatches.join(", ")}` : ""),
+    );
+  }
+  console.log(`\n${historyVerdictLine(report, PIN_HINT)}`);
+}
+
+async function historyMain(argv: string[]): Promise<number> {
+  let args: HistoryArgs;
+  try {
+    args = parseHistoryArgs(argv, process.env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) console.error(`error: ${e.message}`);
+    console.error(USAGE);
+    return 2;
+  }
+  let chainId: bigint;
+  try {
+    chainId = await chainIdAt(args.rpc);
+  } catch (e) {
+    console.error(`FAIL  rpc  cannot reach a JSON-RPC node at ${args.rpc}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  const provider = new JsonRpcProvider(args.rpc, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
+  try {
+    const report = await auditHistory(apiHistorySource(args.api, args.key), provider, {
+      fromBlock: args.fromBlock,
+      blockRange: args.blockRange,
+      finalityDepth: args.finalityDepth,
+      ...(args.anchor === undefined ? {} : { anchor: args.anchor }),
+      ...(process.stderr.isTTY ? { progress: (line: string) => process.stderr.write(`\r${line}\x1b[K`) } : {}),
+    });
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+    if (args.json) console.log(JSON.stringify(report, null, 2));
+    else printHistory(report);
+    return EXIT[report.verdict];
+  } finally {
+    provider.destroy();
+  }
 }
 
 /**
@@ -144,6 +253,7 @@ async function readJson(file: string, what: string): Promise<unknown> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--history")) return historyMain(argv);
   let args: Args;
   let proof: unknown;
   let document: unknown;

@@ -1,6 +1,6 @@
 /** Public API of the anchoring module (spec §3 of issue 4). */
 export { AnchorErrors } from "./errors.js";
-export { AnchorService, type AnchorServiceOptions } from "./service.js";
+export { AnchorService, type AnchorServiceOptions, type BatchLeaf } from "./service.js";
 export { stateOfStatus, type AnchorBatch, type BatchStatus } from "./store.js";
 export { AnchorWorker, type AnchorIndex, type AnchorLog, type AnchorSender, type AnchorTickResult } from "./worker.js";
 export {

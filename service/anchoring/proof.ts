@@ -415,7 +415,7 @@ function offlineChecks(p: ParsedProof): ProofCheck[] {
       const leaf = p.leaf.leaf;
       // The gross and fee lines come from the transaction's metadata; only a transaction booked
       // before settlements wrote them there is checked against the leaf's own values for them.
-      const legacy = settlementFactsOf(tx.metadata) === null ? factsOf(leaf) : null;
+      const legacy = settlementFactsOf(tx.metadata) === null ? leafSettlementFacts(leaf) : null;
       // Recomputed in the leaf's own format: a v1 leaf (before the settlement's v2 facts) still verifies.
       const again = journalLeaf({ chainId: leaf.chainId, anchor: leaf.anchor, batchId: leaf.batchId }, tx, legacy, leaf.format);
       const diff = same(p.leaf, values, leafValuesJson({ type: "journal", leaf: again }));
@@ -496,7 +496,11 @@ export function withoutBatchTotals(proof: AnchorProof): AnchorProof {
   return { ...proof, batch: { ...proof.batch, currencyTotals: null, totalsSalt: null } };
 }
 
-function factsOf(leaf: JournalLeaf) {
+/**
+ * The settlement facts a journal leaf states (null: none), which a transaction booked before
+ * settlements wrote them into its metadata is recomputed with (the whole-history audit does the same).
+ */
+export function leafSettlementFacts(leaf: JournalLeaf) {
   if (leaf.grossCurrency === "" && leaf.grossAmount === 0n && leaf.feeCurrency === "" && leaf.gatewayFee === 0n) return null;
   return {
     currency: leaf.grossCurrency,

@@ -13,11 +13,25 @@ import { AnchorErrors } from "./errors.js";
 import { leafFromJson, type BatchPreimage } from "./leaf.js";
 import { makeProof, type AnchorProof, type AnchorState } from "./proof.js";
 import { AnchorStore, stateOfStatus, type AnchorBatch, type BatchStatus, type LeafRow } from "./store.js";
+
+/** One leaf of a batch as the tree takes it, with the journal transaction it was computed from. */
+export interface BatchLeaf {
+  position: number;
+  type: "journal" | "document";
+  /** The journal transaction's id, or `<kind>:<id>` of a document. */
+  subject: string;
+  /** keccak256(keccak256(abi.encode(encoding, values))), as stored when the batch was built. */
+  hash: string;
+  /** The leaf's values in encoding order (integers as decimal strings), as stored. */
+  values: unknown[];
+  /** The journal transaction as the ledger holds it now (journal leaves); null when the ledger has none by that id. */
+  journalTransaction: JournalTransaction | null;
+}
 import { AnchorWorker, type AnchorIndex, type AnchorLog, type AnchorSender, type AnchorTickResult } from "./worker.js";
 
 export interface AnchorServiceOptions {
   sql: SqlRunner;
-  ledger: Pick<Ledger, "listJournal" | "getTransaction">;
+  ledger: Pick<Ledger, "listJournal" | "getTransaction" | "getTransactions">;
   /** Reads SettlementAnchor (start-up consistency check). */
   provider: Provider;
   chainId: bigint;
@@ -162,6 +176,32 @@ export class AnchorService {
     const rows = await this.store.listBatches(limit, page.before, page.status);
     const items = rows.slice(0, limit);
     return { items, nextBefore: rows.length > limit ? items[items.length - 1]!.batchId : null };
+  }
+
+  /**
+   * A batch's leaves in position order, a page at a time: `after` = the `nextAfter` of the previous
+   * page (a position; none: from the first), `limit` 1-1000 (default 500). Each journal leaf comes with
+   * its journal transaction as the ledger holds it now, so an auditor recomputes the leaf from it.
+   */
+  async leavesOf(batchId: bigint, page: { after?: number; limit?: number } = {}): Promise<{ batch: AnchorBatch; items: BatchLeaf[]; nextAfter: number | null }> {
+    const limit = page.limit ?? 500;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw AnchorErrors.invalid("limit must be 1-1000", { fields: [{ field: "limit", message: "1-1000" }] });
+    const after = page.after ?? -1;
+    if (!Number.isInteger(after) || after < -1) throw AnchorErrors.invalid("after must be a leaf position", { fields: [{ field: "after", message: "a non-negative integer" }] });
+    const batch = await this.store.getBatch(batchId);
+    if (batch === null) throw AnchorErrors.notFound(`no batch ${batchId}`, { fields: [{ field: "params.id", message: "unknown batch" }] });
+    const rows = await this.store.leavesOf(batchId, after, limit);
+    const shown = rows.slice(0, limit);
+    const txs = await this.ledger.getTransactions(shown.filter((r) => r.kind === "journal").map((r) => r.subject_id));
+    const items = shown.map((r) => ({
+      position: r.position,
+      type: r.kind,
+      subject: r.subject_id,
+      hash: r.leaf_hash,
+      values: r.leaf_values as unknown[],
+      journalTransaction: r.kind === "journal" ? (txs.get(r.subject_id) ?? null) : null,
+    }));
+    return { batch, items, nextAfter: rows.length > limit ? shown[shown.length - 1]!.position : null };
   }
 
   // ---- proofs ---------------------------------------------------------------------------------

@@ -64,6 +64,12 @@ export interface LeafRow {
   leaf_values: unknown;
 }
 
+/** A leaf with what it anchors: the journal transaction's id, or `<kind>:<id>` of a document. */
+export interface BatchLeafRow extends LeafRow {
+  kind: "journal" | "document";
+  subject_id: string;
+}
+
 export interface QueuedDocument {
   kind: string;
   document_id: string;
@@ -335,6 +341,17 @@ export class AnchorStore {
       batchId,
     );
     return rows.map((r) => r.leaf_hash);
+  }
+
+  /** A batch's leaves in position order after position `after` (-1: from the first), `limit + 1` rows (the caller pages). */
+  async leavesOf(batchId: bigint, after: number, limit: number): Promise<BatchLeafRow[]> {
+    return this.q<BatchLeafRow[]>(
+      `SELECT "batch_id", "position", "kind", "subject_id", "leaf_hash", "leaf_values" FROM "anchor_leaves"
+        WHERE "chain_id" = $1 AND "anchor_address" = $2 AND "batch_id" = $3 AND "position" > $4 ORDER BY "position" LIMIT $5`,
+      batchId,
+      after,
+      limit + 1,
+    );
   }
 
   /** Batch and status of the journal transactions among `ids` that are in a batch. */

@@ -201,10 +201,11 @@ describe.each(kinds)("anchoring routes on %s", { timeout: 60_000 }, (kind) => {
 
   it("documents the routes and the proof schema in /openapi.json", async () => {
     const doc = json<{ paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }>(await h.app.inject({ url: "/openapi.json" }));
-    for (const p of ["/v1/settlements/{id}/proof", "/v1/transactions/{id}/proof", "/v1/anchoring/batches", "/v1/anchoring/batches/{id}", "/v1/anchoring/documents/{kind}/{id}/proof"]) {
+    for (const p of ["/v1/settlements/{id}/proof", "/v1/transactions/{id}/proof", "/v1/anchoring/batches", "/v1/anchoring/batches/{id}", "/v1/anchoring/batches/{id}/leaves", "/v1/anchoring/documents/{kind}/{id}/proof"]) {
       expect(doc.paths[p], p).toBeDefined();
     }
     expect(doc.components.schemas["AnchorProof"]).toBeDefined();
     expect(doc.components.schemas["AnchorBatch"]).toBeDefined();
+    expect(doc.components.schemas["AnchorLeaf"]).toBeDefined();
   });
 });

@@ -10,6 +10,7 @@ import { AnchorErrors, withoutBatchTotals, type AnchorBatch, type AnchorService 
 import { bearer, Int8Id, problems, SettlementRef } from "../schemas/common.js";
 import { principalOf, readableGateway } from "../auth/reach.js";
 import { withOwnBalancesOnly } from "../../ledger/json.js";
+import { transactionView } from "../schemas/views.js";
 
 const TAG = TAGS.anchoring;
 const Hex32 = Type.String({ pattern: "^0x[0-9a-f]{64}$" });
@@ -164,11 +165,26 @@ export function batchView(b: AnchorBatch): Static<typeof AnchorBatchView> {
 
 const BatchIdParam = Int8Id("^[1-9][0-9]{0,18}$", "Batch id");
 
+export const AnchorLeafView = Type.Object(
+  {
+    position: Type.Integer({ description: "Index among the batch's leaves (tree input order)" }),
+    type: Type.Union([Type.Literal("journal"), Type.Literal("document")]),
+    subject: Type.String({ description: "The journal transaction's id, or `<kind>:<id>` of a document" }),
+    hash: Type.String({ description: "keccak256(keccak256(abi.encode(encoding, values))), as stored when the batch was built" }),
+    values: Type.Array(Type.Unknown(), { description: "The leaf's values in the encoding its format (the first value) prescribes; integers as decimal strings" }),
+    journalTransaction: Type.Union([Type.Ref("Transaction"), Type.Null()], {
+      description: "A journal leaf's transaction as the ledger holds it now (recompute the leaf from it); null for a document leaf, or when the ledger has no transaction by that id",
+    }),
+  },
+  { $id: "AnchorLeaf" },
+);
+
 export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
   const read = { auth: { scopes: ["finance:read" as const] } };
   app.addSchema(AnchorProofView);
   app.addSchema(AnchorBatchView);
+  app.addSchema(AnchorLeafView);
   const anchoring = (): AnchorService => {
     if (services.anchoring === undefined) throw AnchorErrors.unavailable("anchoring is not configured on this server (no chain)");
     return services.anchoring;
@@ -273,5 +289,46 @@ export async function anchoringRoutes(app: FastifyInstance): Promise<void> {
     const b = await anchoring().getBatch(BigInt(id));
     if (b === null) throw AnchorErrors.notFound(`no batch ${id}`, { fields: [{ field: "params.id", message: "unknown batch" }] });
     return batchView(b);
+  });
+
+  app.get("/v1/anchoring/batches/:id/leaves", {
+    config: read,
+    schema: {
+      tags: [TAG],
+      summary: "A batch's leaves, in tree order",
+      description:
+        "Every leaf of the batch as its tree takes it (values and hash, journal transactions then documents), with each journal leaf's transaction as the ledger holds it now: what `npm run verify -- --history` recomputes each batch's root and leaves from. Page with `after` = the `nextAfter` of the previous page (a leaf position); `limit` 1-1000, default 500. 404 ENT_ANCHOR_NOT_FOUND for an unknown batch. Served for a batch in any status (a built batch is not on chain yet).",
+      security: bearer,
+      params: Type.Object({ id: BatchIdParam }),
+      querystring: Type.Object(
+        {
+          after: Type.Optional(Type.String({ pattern: "^(0|[1-9][0-9]{0,8})$", description: "A leaf position: the page starts after it" })),
+          limit: Type.Optional(Type.String({ pattern: "^(?:[1-9][0-9]{0,2}|1000)$", description: "1-1000, default 500" })),
+        },
+        { additionalProperties: false },
+      ),
+      response: {
+        200: Type.Object({
+          batchId: Decimal,
+          count: Type.Integer({ description: "The batch's leaves (journal transactions + documents): the `count` of BatchAnchored" }),
+          items: Type.Array(Type.Ref("AnchorLeaf")),
+          nextAfter: Type.Union([Type.Integer(), Type.Null()]),
+        }),
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+  }, async (request) => {
+    const id = (request.params as { id: string }).id;
+    const q = request.query as { after?: string; limit?: string };
+    const page = await anchoring().leavesOf(BigInt(id), {
+      ...(q.after === undefined ? {} : { after: Number(q.after) }),
+      ...(q.limit === undefined ? {} : { limit: Number(q.limit) }),
+    });
+    return {
+      batchId: page.batch.batchId.toString(),
+      count: page.batch.count,
+      items: page.items.map((l) => ({ ...l, journalTransaction: l.journalTransaction === null ? null : transactionView(l.journalTransaction) })),
+      nextAfter: page.nextAfter,
+    };
   });
 }
