@@ -24,23 +24,39 @@
  * and in its report. A position of zero is worth zero at any rate and is not checked; a position
  * left unrevalued (above) is not either: it stands at no closing rate, and it refuses the close first.
  *
- * Serialisation: the plan reads the journal as of a head sequence S read first; the ledger's close,
- * under the head lock every journal writer takes, refuses (ENT_LEDGER_PERIOD_CHANGED) when a
- * transaction booked after S is effective before B and moves an `fx:` account (a revaluation at
- * B - 1 ms, a late event in a foreign currency): the close checks again then (a few times), so what
- * was checked is what closes. Bookings into the period that move no FX position (USD events still
- * arriving) change nothing checked and do not hold the close back. A revaluation inside
- * a closed period is refused, and one racing the close is either seen by it or booked after it,
- * effective in the open period (the ledger moves it there).
+ * Serialisation: what was checked is what closes. The first checks are optimistic: the plan reads
+ * the journal as of a head sequence S read first, without a lock, and the ledger's close, under the
+ * head lock every journal writer takes, refuses (ENT_LEDGER_PERIOD_CHANGED) when a transaction
+ * booked after S is effective before B and moves an `fx:` account (a revaluation at B - 1 ms, a late
+ * event in a foreign currency); bookings into the period that move no FX position (USD events still
+ * arriving) change nothing checked and do not hold the close back. The last check is fenced: the
+ * plan runs under the head lock, reading the journal through the lock's own transaction (PGlite's
+ * one connection; on PostgreSQL no second pool connection while writers queue on the lock), with
+ * the closing rates resolved just before taking it (they live in another store). Nothing can be
+ * booked between that check and the close, so a gateway still posting converted events into the
+ * period (the normal case just after month end) cannot hold the close back: its writers wait for
+ * the fenced check (measured in the README), then book after the close, at B. It holds across
+ * instances on one PostgreSQL: the fence is the head row's lock. A revaluation inside a closed
+ * period is refused, and one racing the close is either seen by it or booked after it, effective in
+ * the open period (the ledger moves it there).
  */
 import { AnchorErrors } from "./anchoring/errors.js";
 import { jsonDocumentDigest, PERIOD_CLOSE_DOCUMENT } from "./anchoring/leaf.js";
 import { Errors, isAppError } from "./errors.js";
 import { LedgerErrors } from "./ledger/errors.js";
 import type { Ledger, PeriodClose, StaleClosingRate, TrialBalance, UnrevaluedPosition } from "./ledger/types.js";
-import { NOT_A_CURRENCY, type RevaluationLine, type SkippedPosition } from "./settlement/realisation.js";
+import { ClosingRatesMissing, NOT_A_CURRENCY, type ClosingRates, type RevaluationJournal, type RevaluationLine, type SkippedPosition } from "./settlement/realisation.js";
 
 const REPORT_FORMAT = "entrepot.period_close.v1";
+
+/** What a close is asked with (POST /v1/ledger/periods/close). */
+interface CloseInput {
+  before: Date;
+  closedBy?: string | null;
+  note?: string | null;
+  fxNotRevalued?: "accept" | null;
+  fxRateStale?: "accept" | null;
+}
 
 /** What closing needs from anchoring (AnchorService satisfies it). */
 export interface CloseAnchor {
@@ -50,7 +66,13 @@ export interface CloseAnchor {
 
 /** What closing needs from FX (FxRealisation satisfies it): the revaluation at an instant, planned, not booked. */
 export interface CloseFx {
-  previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }>;
+  /**
+   * The plan; with `fenced`, read through `journal` (the ledger's reads on the transaction holding the
+   * head lock) with the rates resolved before it (ClosingRatesMissing: a position whose rate was not).
+   */
+  previewRevaluation(at: Date, fenced?: { journal: RevaluationJournal; rates: ClosingRates }): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }>;
+  /** The rates at `at` of the currencies with a position, resolved now, for a fenced plan. */
+  closingRates(at: Date): Promise<ClosingRates>;
 }
 
 /**
@@ -59,7 +81,10 @@ export interface CloseFx {
  */
 const FX_ACCOUNTS = "fx:";
 
-/** How many times a close checks the FX positions again when the period changed under its check. */
+/**
+ * How many times a close checks the FX positions: optimistically (no lock, writers unaffected) until
+ * the last, which checks under the journal head lock (fenced: nothing can overtake it).
+ */
 const CLOSE_ATTEMPTS = 3;
 
 const DAY_MS = 86_400_000;
@@ -209,7 +234,7 @@ export class PeriodClosing {
    * latest close, at the same instant with the same note: a retry after a lost answer) answers it as
    * `exists`; any other instant not after the latest close is refused (ENT_LEDGER_PERIOD_CLOSED).
    */
-  async close(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null; fxRateStale?: "accept" | null }): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
+  async close(input: CloseInput): Promise<{ status: "created" | "exists"; close: PeriodClose; digest: string; anchored: boolean }> {
     if (input.fxNotRevalued === "accept" && (input.note ?? "").trim() === "") {
       throw Errors.validation("fxNotRevalued: accepting FX positions left unrevalued at the period's end needs a note saying why", {
         fields: [{ field: "note", message: 'required with "fxNotRevalued": "accept": why the positions are left unrevalued' }],
@@ -233,8 +258,11 @@ export class PeriodClosing {
     return { status: "created", close, digest, anchored: this.anchor !== null };
   }
 
-  /** The ledger's close, after checking the FX positions at the period's end (again when the period changed meanwhile). */
-  private async closeChecked(input: { before: Date; closedBy?: string | null; note?: string | null; fxNotRevalued?: "accept" | null; fxRateStale?: "accept" | null }): Promise<PeriodClose> {
+  /**
+   * The ledger's close, after checking the FX positions at the period's end: again when a booking
+   * into the period overtook the check, and the last time under the journal head lock (fenced).
+   */
+  private async closeChecked(input: CloseInput): Promise<PeriodClose> {
     const base = { before: input.before, closedBy: input.closedBy ?? null, note: input.note ?? null };
     for (let attempt = 1; ; attempt++) {
       const { closedBefore } = await this.ledger.periodCloses();
@@ -242,19 +270,50 @@ export class PeriodClosing {
       // Only a close the ledger would make is checked: an instant not yet passed, or not after the
       // latest close (a retry of it included), is the ledger's to answer (400, 409, or `exists` above).
       if (this.fx === null || Number.isNaN(B) || B > this.now().getTime() || (closedBefore !== null && B <= closedBefore.getTime())) return this.ledger.closePeriod(base);
+      const at = new Date(B - 1);
+      if (attempt >= CLOSE_ATTEMPTS) return this.closeFenced(this.fx, input, at);
       const { head } = await this.ledger.journalPosition(0n);
-      const revalueAt = new Date(B - 1).toISOString();
-      const plan = await this.fx.previewRevaluation(new Date(B - 1));
-      const left = unrevaluedPositions(plan);
-      if (left.length > 0 && input.fxNotRevalued !== "accept") throw notRevalued(input.before, revalueAt, left, this.maxRateAgeMs);
-      const stale = staleClosingRates(plan, new Date(B - 1), this.maxRateAgeMs);
-      if (stale.length > 0 && input.fxRateStale !== "accept") throw rateStale(input.before, revalueAt, stale, this.maxRateAgeMs);
+      const checked = this.judge(input, at, await this.fx.previewRevaluation(at));
       try {
-        return await this.ledger.closePeriod({ ...base, fxNotRevalued: left.length === 0 ? null : left, fxRateStale: stale.length === 0 ? null : stale, checkedAtSequence: head, checkedAccountPrefix: FX_ACCOUNTS });
+        return await this.ledger.closePeriod({ ...base, ...checked, checkedAtSequence: head, checkedAccountPrefix: FX_ACCOUNTS });
       } catch (e) {
-        if (!(isAppError(e) && e.code === LedgerErrors.periodChanged.code) || attempt >= CLOSE_ATTEMPTS) throw e;
+        if (!(isAppError(e) && e.code === LedgerErrors.periodChanged.code)) throw e;
       }
     }
+  }
+
+  /**
+   * The check under the journal head lock: the plan reads the journal through the lock's own
+   * transaction, so nothing is booked between the check and the close (writers wait for both).
+   * The rates are resolved before the lock (another store); a position whose rate was not (opened
+   * since) ends the attempt, its rate is resolved, and the fenced check runs again: each round
+   * resolves at least one more currency, so this ends.
+   */
+  private async closeFenced(fx: CloseFx, input: CloseInput, at: Date): Promise<PeriodClose> {
+    const rates = await fx.closingRates(at);
+    for (;;) {
+      try {
+        return await this.ledger.closePeriod({
+          before: input.before,
+          closedBy: input.closedBy ?? null,
+          note: input.note ?? null,
+          check: async (journal) => this.judge(input, at, await fx.previewRevaluation(at, { journal, rates })),
+        });
+      } catch (e) {
+        if (!(e instanceof ClosingRatesMissing)) throw e;
+        await rates.resolveMissing();
+      }
+    }
+  }
+
+  /** What the plan at the period's last instant (`at`) leaves, kept with the close; refused unless accepted with a note. */
+  private judge(input: CloseInput, at: Date, plan: { lines: RevaluationLine[]; skipped: SkippedPosition[] }): { fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null } {
+    const revalueAt = at.toISOString();
+    const left = unrevaluedPositions(plan);
+    if (left.length > 0 && input.fxNotRevalued !== "accept") throw notRevalued(input.before, revalueAt, left, this.maxRateAgeMs);
+    const stale = staleClosingRates(plan, at, this.maxRateAgeMs);
+    if (stale.length > 0 && input.fxRateStale !== "accept") throw rateStale(input.before, revalueAt, stale, this.maxRateAgeMs);
+    return { fxNotRevalued: left.length === 0 ? null : left, fxRateStale: stale.length === 0 ? null : stale };
   }
 
   /** The close's report, recomputed from the journal (a closed period's figures cannot change), and its digest. */

@@ -4,10 +4,14 @@
  * writer books a transaction effective before that instant AT that instant, its own instant kept in
  * the metadata (plan.ts: effectiveIn), and a trigger refuses one planned before the close (the
  * writer re-plans it under the lock). Closes only move forward: a closed period is not reopened.
+ * A caller's checks of the period run either before the lock (optimistic: refused with
+ * ENT_LEDGER_PERIOD_CHANGED when a booking into the period overtook them) or under it (`check`:
+ * fenced, never overtaken, writers wait for it).
  */
 import type { SqlRunner } from "../db/index.js";
 import { Errors } from "../errors.js";
 import { LedgerErrors } from "./errors.js";
+import { createQueries } from "./queries.js";
 import * as store from "./store.js";
 import type { ClosePeriodInput, Ledger, PeriodClose } from "./types.js";
 
@@ -41,7 +45,10 @@ export function createPeriods(sql: SqlRunner, now: () => Date): Pick<Ledger, "cl
             details: { checkedAtSequence: input.checkedAtSequence.toString() },
           });
         }
-        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at, fxNotRevalued: input.fxNotRevalued ?? null, fxRateStale: input.fxRateStale ?? null });
+        // A fenced close: the caller's checks read the journal here, through this transaction, while
+        // every writer waits on the lock it holds: what they read is what closes.
+        const checked = input.check === undefined ? { fxNotRevalued: input.fxNotRevalued ?? null, fxRateStale: input.fxRateStale ?? null } : await input.check(createQueries(tx, now));
+        return store.closePeriod(tx, { before: input.before, head, closedBy: input.closedBy ?? null, note: input.note ?? null, at, ...checked });
       });
     },
 

@@ -141,6 +141,14 @@ export interface ClosePeriodInput {
    * the period's other bookings (a gateway still sending USD events into it) do not hold it back.
    */
   checkedAccountPrefix?: string;
+  /**
+   * The caller's checks, run under the head lock before the close (a fenced close): `journal` reads
+   * through the transaction that holds the lock (a second connection would wait on the writers
+   * waiting on it: PGlite has one, and a pool can run dry), so nothing is booked between what it
+   * reads and the close. What it answers is kept with the close (in place of `fxNotRevalued` and
+   * `fxRateStale`); what it throws refuses the close, nothing written. Writers wait while it runs.
+   */
+  check?: (journal: Pick<Ledger, "listAccounts" | "balance">) => Promise<{ fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null }>;
 }
 
 /** One normal side's accounts in a currency, gross: the net balance is `onNormalSide + againstNormalSide`. */

@@ -114,6 +114,62 @@ export interface RealisationRates {
 
 type RealisationLedger = Pick<Ledger, "post" | "balance" | "listAccounts" | "listTransactions" | "periodCloses">;
 
+/** What a revaluation plan reads of the journal: the ledger's own reads, or those of the transaction holding the journal head lock (a fenced period close). */
+export type RevaluationJournal = Pick<Ledger, "listAccounts" | "balance">;
+
+/**
+ * The X->USD rates in force at one instant, resolved before a plan that reads the journal under the
+ * head lock: the rates live in another store, read on another connection, which the lock's holder
+ * must not wait for (PGlite has one connection; on PostgreSQL the writers queued on the lock hold
+ * the pool's). A currency the plan meets that was not resolved (a position opened since) is noted in
+ * `missing`, and the plan ends with ClosingRatesMissing: the caller resolves it too and plans again.
+ */
+export class ClosingRates implements RealisationRates {
+  readonly #resolved = new Map<string, { rate: ResolvedRate } | { error: unknown }>();
+  readonly missing = new Set<string>();
+
+  constructor(
+    readonly at: Date,
+    private readonly source: RealisationRates,
+  ) {}
+
+  /** Resolves `currencies` (those not resolved yet) at `at`, a refusal (no rate in force, stale) kept as the answer. */
+  async resolve(currencies: Iterable<string>): Promise<void> {
+    for (const X of currencies) {
+      if (this.#resolved.has(X)) continue;
+      try {
+        this.#resolved.set(X, { rate: await this.source.latestRate(X, USD, this.at) });
+      } catch (error) {
+        this.#resolved.set(X, { error });
+      }
+    }
+  }
+
+  /** Resolves what a plan found missing, for the next plan. */
+  async resolveMissing(): Promise<void> {
+    const missing = [...this.missing];
+    this.missing.clear();
+    await this.resolve(missing);
+  }
+
+  async latestRate(base: string, quote: string, at?: Date): Promise<ResolvedRate> {
+    const r = quote === USD && at?.getTime() === this.at.getTime() ? this.#resolved.get(base) : undefined;
+    if (r === undefined) {
+      this.missing.add(base);
+      throw new Error(`${base}->${quote} at ${at?.toISOString() ?? "now"} was not resolved before the plan`);
+    }
+    if ("error" in r) throw r.error;
+    return r.rate;
+  }
+}
+
+/** A plan under the head lock met positions whose rates were not resolved before it: resolve them, and plan again. */
+export class ClosingRatesMissing extends Error {
+  constructor(readonly currencies: string[]) {
+    super(`closing rates not resolved before the plan: ${currencies.join(", ")}`);
+  }
+}
+
 const REMITTANCE_KIND = "remittance";
 const REVALUATION_KIND = "fx_revaluation";
 
@@ -230,10 +286,25 @@ export class FxRealisation {
   /**
    * What a revaluation at `at` would book (lines with a non-zero change) and leave out (skipped),
    * planned as `revalue` plans it, without booking anything: a period close checks its last instant.
+   * `fenced`: read through `journal` (a period close's, under the journal head lock) with the rates
+   * of `closingRates(at)`, no other read; ClosingRatesMissing when a position's rate is not among them.
    */
-  async previewRevaluation(at: Date): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
-    const { lines, skipped } = await this.planRevaluation(at);
+  async previewRevaluation(at: Date, fenced?: { journal: RevaluationJournal; rates: ClosingRates }): Promise<{ lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
+    if (fenced === undefined) {
+      const { lines, skipped } = await this.planRevaluation(at);
+      return { lines, skipped };
+    }
+    if (fenced.rates.at.getTime() !== at.getTime()) throw new Error(`closing rates of ${fenced.rates.at.toISOString()} given for a plan at ${at.toISOString()}`);
+    const { lines, skipped } = await this.planRevaluation(at, fenced.journal, fenced.rates);
+    if (fenced.rates.missing.size > 0) throw new ClosingRatesMissing([...fenced.rates.missing].sort());
     return { lines, skipped };
+  }
+
+  /** The rates at `at` of every currency with an FX position now (read without a lock), for previewRevaluation's plan through a journal under the head lock. */
+  async closingRates(at: Date): Promise<ClosingRates> {
+    const rates = new ClosingRates(at, this.rates);
+    await rates.resolve(await this.positionCurrencies(this.ledger));
+    return rates;
   }
 
   /** Revaluations, newest first. */
@@ -345,24 +416,34 @@ export class FxRealisation {
     };
   }
 
-  private async planRevaluation(at: Date): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
+  /** The currencies X of the fx:X-USD conversion accounts, sorted. */
+  private async positionCurrencies(journal: RevaluationJournal): Promise<string[]> {
     const currencies = new Set<string>();
-    for await (const a of this.accounts({ ownerType: "fx_clearing", codePrefix: "fx:" })) {
+    for await (const a of this.accounts({ ownerType: "fx_clearing", codePrefix: "fx:" }, journal)) {
       const m = /^fx:([A-Z0-9]{3,12})-USD$/.exec(a.code);
       if (m !== null && m[1] !== USD && a.currency === m[1]) currencies.add(m[1]);
     }
+    return [...currencies].sort();
+  }
+
+  private async planRevaluation(
+    at: Date,
+    journal: RevaluationJournal = this.ledger,
+    rates: RealisationRates = this.rates,
+  ): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
+    const posted = (account: string, currency: string) => postedDebitBalance(journal, account, currency, at, "effective");
 
     const postings: PostingInput[] = [];
     const lines: RevaluationLine[] = [];
     const skipped: SkippedPosition[] = [];
     const metadata: Record<string, string> = { kind: REVALUATION_KIND, revaluationAt: at.toISOString() };
     let net = 0n;
-    for (const X of [...currencies].sort()) {
+    for (const X of await this.positionCurrencies(journal)) {
       const clearing = Accounts.fxClearing(X);
       // The conversion position and the tax converted with it: one exposure to X.
-      const position = (await this.posted(clearing, X, at)) + (await this.posted(Accounts.fxTaxKept(X), X, at));
-      const positionUsd = (await this.posted(clearing, USD, at)) + (await this.posted(Accounts.fxTaxKept(X), USD, at));
-      const previous = await this.posted(Accounts.fxRevaluation(X), USD, at);
+      const position = (await posted(clearing, X)) + (await posted(Accounts.fxTaxKept(X), X));
+      const positionUsd = (await posted(clearing, USD)) + (await posted(Accounts.fxTaxKept(X), USD));
+      const previous = await posted(Accounts.fxRevaluation(X), USD);
       if (position === 0n && positionUsd === 0n && previous === 0n) continue;
       if (exponentOrNull(X) === null) {
         skipped.push({ currency: X, code: NOT_A_CURRENCY, reason: "not an ISO 4217 currency: no published mid rate applies", position });
@@ -370,7 +451,7 @@ export class FxRealisation {
       }
       let mid: ResolvedRate;
       try {
-        mid = await this.rates.latestRate(X, USD, at);
+        mid = await rates.latestRate(X, USD, at);
       } catch (e) {
         skipped.push({ currency: X, position, ...(isAppError(e) ? { code: e.code, reason: e.message } : { code: "no_rate", reason: "no published rate" }) });
         continue;
@@ -401,10 +482,10 @@ export class FxRealisation {
   }
 
   /** Every account the filter matches, page after page. */
-  private async *accounts(filter: Omit<AccountFilter, "limit" | "cursor">): AsyncGenerator<Account & { balance: Balance }> {
+  private async *accounts(filter: Omit<AccountFilter, "limit" | "cursor">, journal: RevaluationJournal = this.ledger): AsyncGenerator<Account & { balance: Balance }> {
     let cursor: string | undefined;
     do {
-      const page = await this.ledger.listAccounts({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+      const page = await journal.listAccounts({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
       yield* page.items;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);

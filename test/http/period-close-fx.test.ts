@@ -229,11 +229,12 @@ describe.each(kinds)("period close and FX revaluation on %s", (kind) => {
     // gateway's late event would): the first check saw nothing to restate, the close must not trust it.
     let previews = 0;
     const racing: CloseFx = {
-      async previewRevaluation(at) {
-        const plan = await h.services.realisation.previewRevaluation(at);
+      async previewRevaluation(at, fenced) {
+        const plan = await h.services.realisation.previewRevaluation(at, fenced);
         if (++previews === 1) await post({ gatewayEventId: "fx-5", settlementId: "ORD-FX-5", occurredAt: "2024-12-05T10:00:00Z", amount: "99990", gatewayFee: "2900" });
         return plan;
       },
+      closingRates: (at) => h.services.realisation.closingRates(at),
     };
     const closing = new PeriodClosing(h.services.ledger, null, racing);
     // At the same rate as the revaluation, the capture moves the position at mid: nothing to

@@ -150,4 +150,33 @@ describe.each(kinds)("closing periods on %s", (kind) => {
     const may = await a.closePeriod({ before: MAY_1, checkedAtSequence: checked, checkedAccountPrefix: "fx:" });
     expect(may.closedBefore).toEqual(MAY_1);
   });
+
+  it("runs a fenced check under the head lock: a writer's booking into the period waits for it and lands after the close, at its instant; what the check throws refuses the close", async () => {
+    const JUN_1 = new Date("2025-06-01T00:00:00Z");
+    const MAY_20 = new Date("2025-05-20T00:00:00Z");
+    const refusal = new Error("the check refused");
+    await expect(a.closePeriod({ before: JUN_1, check: () => Promise.reject(refusal) })).rejects.toBe(refusal);
+    expect((await a.periodCloses()).closedBefore).not.toEqual(JUN_1);
+
+    let writing: ReturnType<LedgerService["post"]> | undefined;
+    let seenUnderLock: bigint | undefined;
+    const close = await a.closePeriod({
+      before: JUN_1,
+      note: "fenced",
+      check: async (journal) => {
+        // Another instance's writer books into the period now: it waits on the lock this check holds.
+        writing = b.post(sale("may-20-fenced", 40n, MAY_20));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        // Read through the lock's own transaction (PGlite's one connection would wait forever otherwise).
+        const seller = await journal.balance("seller:S1:available", "USD", new Date(JUN_1.getTime() - 1), "effective");
+        seenUnderLock = seller.posted;
+        return { fxNotRevalued: null, fxRateStale: null };
+      },
+    });
+    const late = await writing!;
+    expect(late.transaction.sequence).toBe(close.journalSequence + 1n);
+    expect([late.transaction.effectiveAt, late.transaction.metadata["originalEffectiveAt"]]).toEqual([JUN_1, MAY_20.toISOString()]);
+    // What the check read is what closed: the seller's balance at the period's last instant, without the late booking.
+    expect((await a.balance("seller:S1:available", "USD", new Date(JUN_1.getTime() - 1), "effective")).posted).toBe(seenUnderLock);
+  });
 });
