@@ -5,14 +5,14 @@
  * plan at B - 1 ms read through the lock's transaction, and the whole locked transaction. Each run
  * throws from inside the lock once measured (rolled back: nothing closes), so the runs repeat.
  * Embedded PGlite in memory by default; BENCH_DATABASE_URL: an EMPTY PostgreSQL database to fill.
- *   npx tsx scripts/bench-close-fence.ts --extra 50000
+ *   npx tsx scripts/bench/close-fence.ts --extra 50000
  */
 import { randomBytes } from "node:crypto";
-import { loadConfig } from "../service/config.js";
-import { openDatabase } from "../service/db/index.js";
-import { createServices } from "../service/services.js";
-import { loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage, DEMO_SELLERS } from "../service/settlement/demo.js";
-import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../service/settlement/index.js";
+import { loadConfig } from "../../service/config.js";
+import { openDatabase } from "../../service/db/index.js";
+import { createServices } from "../../service/services.js";
+import { loadDemo, loadDemoPeriodEnd, loadDemoRemittances, loadDemoStorage, DEMO_SELLERS } from "../../service/settlement/demo.js";
+import { FEE_SCHEDULES, MARKETS, TAX_RULES } from "../../service/settlement/index.js";
 
 const url = process.env["BENCH_DATABASE_URL"];
 const extraArg = process.argv.indexOf("--extra");
