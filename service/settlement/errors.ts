@@ -10,7 +10,8 @@ export const SettlementErrors = {
   unknownSeller: defineError("ENT_SETTLEMENT_UNKNOWN_SELLER", 404, "Unknown seller"),
   /**
    * A capture naming a seller that does not accept events from its gateway (the seller's
-   * `gateways`): no gateway credits a seller it was not onboarded for. Nothing is booked.
+   * `gateways`): no gateway credits a seller it was not onboarded for. Nothing is booked. Answered
+   * to operators; a gateway key gets `unknownSeller` instead, as for a seller that does not exist.
    */
   sellerGatewayNotAllowed: defineError("ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED", 403, "Seller does not accept events from this gateway"),
   /** The seller's program has no fee schedule in force for the market/category at that instant. */

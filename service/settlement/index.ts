@@ -16,5 +16,5 @@ export { BANDED_FEES, bandFee, MAX_WEIGHT_GRAMS, perOrderFees, STORAGE_RATE, wei
 export { FULFILMENT_STATUSES, MAX_CARRIER_LENGTH, orderKey, TRACKING_NUMBER, type Fulfilment, type FulfilmentInput, type FulfilmentStatus, type OverdueDelivery } from "./fulfilment.js";
 export { CHARGE_KINDS, type ChargeKind, type SellerCharge, type SellerChargeInput } from "./charges.js";
 export { lineKind, type LineEvidence, type SellerStatement, type TaxReturn } from "./statement.js";
-export { errorItem, SettlementService, type ReleaseResult, type SettlementFx, type SettlementServiceOptions } from "./service.js";
+export { errorItem, itemError, SettlementService, unknownSellerOfCapture, type ReleaseResult, type SettlementFx, type SettlementServiceOptions } from "./service.js";
 export * from "./types.js";

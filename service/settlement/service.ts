@@ -159,8 +159,17 @@ export function errorItem(raw: unknown): SettlementItemResult {
   return { status: "error", error: { code: Errors.internal.code, message: e instanceof Error ? e.message : String(e) } };
 }
 
+/**
+ * A capture's unknown seller. A gateway key is answered this, word for word, for a seller that does
+ * not accept its gateway too (routes/settlements.ts, `asSeenByGateway`): both are the same read of
+ * the seller, so neither the answer nor its timing tells a key which seller ids exist.
+ */
+export function unknownSellerOfCapture(sellerId: string): AppError {
+  return SettlementErrors.unknownSeller(`unknown seller ${sellerId}`, { fields: [{ field: "sellerId", message: "no such seller" }] });
+}
+
 /** `errorItem` with every field named under the item's `prefix` ("events.3."), as the batch promises. */
-function itemError(raw: unknown, prefix: string): SettlementItemResult {
+export function itemError(raw: unknown, prefix: string): SettlementItemResult {
   const r = errorItem(raw);
   if (r.status !== "error" || r.error.fields === undefined) return r;
   const fields = r.error.fields.map((f) => (f.field.startsWith(prefix) ? f : { ...f, field: `${prefix}${f.field}` }));
@@ -689,10 +698,7 @@ export class SettlementService {
         );
       }
       const seller = sellers === undefined ? await this.repo.getSeller(event.sellerId) : (sellers.get(event.sellerId) ?? null);
-      if (seller === null)
-        throw SettlementErrors.unknownSeller(`unknown seller ${event.sellerId}`, {
-          fields: [{ field: "sellerId", message: "no such seller" }],
-        });
+      if (seller === null) throw unknownSellerOfCapture(event.sellerId);
       // The trust boundary between gateways: a gateway credits only the sellers onboarded with it.
       // Follow-ups are not checked again: they name their capture's gateway and seller (plan.ts
       // checkFollowUp), move no more than the capture booked, and must still reach the seller (a

@@ -9,13 +9,14 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { CHARGE_KINDS, errorItem, MAX_SELLER_GATEWAYS, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type TaxRule } from "../../settlement/index.js";
+import { CHARGE_KINDS, errorItem, itemError, MAX_SELLER_GATEWAYS, SettlementErrors, unknownSellerOfCapture, EVENT_TYPES, MAX_WEIGHT_GRAMS, STORAGE_RATE, weightBandsFromJson, PROGRAMS, RETURN_REASONS, TAX_SUPPLIES, type ChargeKind, type FeeSchedule, type Seller, type SettlementEvent, type SettlementItemResult, type SettlementResult, type TaxRule } from "../../settlement/index.js";
 import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode, DateTime, GatewayName, Identifier, Line, NonNegativeAmount, problems, SettlementRef, Text } from "../schemas/common.js";
 import { batchItemView, BatchItemView, feeScheduleView, fulfilmentViews, FulfilmentView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerGatewaysView, SellerGatewaysView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
 import { periodOf, wantsCsv } from "../query.js";
 import { actorOf, assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
+import type { Principal } from "../auth/keys.js";
 import { isAppError, type AppError } from "../../errors.js";
 import { validationProblem } from "../plugins/errors.js";
 
@@ -25,7 +26,7 @@ export const EventBody = Type.Object(
     gateway: GatewayName,
     gatewayEventId: Type.String({ pattern: "^[A-Za-z0-9._:-]{1,120}$", description: "The gateway's id of this event: the idempotency key (with the gateway)" }),
     settlementId: Identifier,
-    sellerId: { ...Identifier, description: "A seller that accepts events from `gateway` (its `gateways`, PUT /v1/sellers/:id/gateways): a capture for one that does not is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED naming sellerId, and books nothing. A follow-up names its capture's seller and stays with the capture's gateway whatever the seller's set is now" },
+    sellerId: { ...Identifier, description: "A seller that accepts events from `gateway` (its `gateways`, PUT /v1/sellers/:id/gateways): a capture for one that does not books nothing: 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED naming sellerId to an admin or finance:read key, to a gateway key exactly the unknown seller's 404 ENT_SETTLEMENT_UNKNOWN_SELLER. A follow-up names its capture's seller and stays with the capture's gateway whatever the seller's set is now" },
     market: Type.String({ pattern: "^[A-Z]{2}$", description: "ISO 3166 alpha-2 market" }),
     category: Type.String({ pattern: "^[a-z0-9_-]{1,50}$" }),
     currency: Type.String({ pattern: "^[A-Za-z]{3}$", description: "Buyer currency, ISO 4217" }),
@@ -129,6 +130,19 @@ function itemSchemaErrors(request: FastifyRequest): Map<number, AppError> {
   return new Map([...byItem].map(([index, issues]) => [index, validationProblem({ validation: issues, validationContext: "body" }, MAX_ITEM_FIELDS)]));
 }
 
+/**
+ * Whether a refusal is kept from this caller: a gateway key (one that reads its own gateway's records
+ * only) is answered for a seller that does not accept its gateway exactly as for an unknown seller
+ * (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming sellerId), since another party's records answer as missing
+ * ones and the 403 would tell it which seller ids exist. Admin and finance:read keys, which list the
+ * sellers anyway, get the precise 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED.
+ */
+function concealsSellers(principal: Principal): boolean {
+  return readableGateway(principal) !== null;
+}
+
+const isSellerNotAccepting = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === SettlementErrors.sellerGatewayNotAllowed.code;
+
 export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   const { metrics, services } = app;
   const batchMax = app.appConfig.http.batchMaxItems;
@@ -147,7 +161,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.settlements],
       summary: "Post one settlement event",
-      description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT. A capture for a seller that does not accept the event's gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (an admin key posting as that gateway too).",
+      description: "Books the event as one balanced journal transaction (FX converted with evidence, program fees and taxes applied). Idempotent on (gateway, gatewayEventId): a replay answers 200 with status `exists` and the original result; the same id with another body is ENT_SETTLEMENT_IDEMPOTENCY_CONFLICT. A capture for a seller that does not accept the event's gateway books nothing: 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED to an admin key (posting as that gateway too); to a gateway key the answer of an unknown seller word for word (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming sellerId), so it cannot tell which seller ids exist.",
       security: bearerOnly,
       headers: SignatureHeaders,
       body: Type.Ref("SettlementEvent"),
@@ -158,7 +172,12 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     try {
       const principal = principalOf(request.principal);
       assertWritesAs(principal, body.gateway, "gateway");
-      const result = await services.settlement.postEvent(toEvent(body));
+      let result: SettlementResult;
+      try {
+        result = await services.settlement.postEvent(toEvent(body));
+      } catch (e) {
+        throw concealsSellers(principal) && isSellerNotAccepting(e) ? unknownSellerOfCapture(body.sellerId) : e;
+      }
       count(body.type, result);
       return reply.status(result.status === "created" ? 201 : 200).send(settlementResultView(result, readableGateway(principal)));
     } catch (e) {
@@ -205,7 +224,11 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       }
     });
     const posted = allowed.length === 0 ? [] : await services.settlement.postEvents(allowed.map((i) => toEvent(events[i] as EventBody)), allowed);
-    posted.forEach((r, k) => (results[allowed[k] as number] = r));
+    const conceal = concealsSellers(principal);
+    posted.forEach((r, k) => {
+      const i = allowed[k] as number;
+      results[i] = conceal && r.status === "error" && isSellerNotAccepting(r.error) ? itemError(unknownSellerOfCapture((events[i] as EventBody).sellerId), `events.${i}.`) : r;
+    });
     // An item that failed the schema may carry any `type`: its metric says "invalid", never that text.
     results.forEach((r, i) => count(invalid.has(i) ? "invalid" : (events[i]?.type ?? "unknown"), r));
     if (minimal) reply.header("preference-applied", "return=minimal");
@@ -282,7 +305,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   const admin = { auth: { scopes: ["admin" as const] } };
   const SellerGatewayList = Type.Array(GatewayName, {
     maxItems: MAX_SELLER_GATEWAYS,
-    description: `The gateways (acquirers/PSPs) the seller accepts settlement events from, at most ${MAX_SELLER_GATEWAYS} (repeats count once): a capture naming the seller from any other gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED. Empty: it accepts none`,
+    description: `The gateways (acquirers/PSPs) the seller accepts settlement events from, at most ${MAX_SELLER_GATEWAYS} (repeats count once): a capture naming the seller from any other gateway is refused (403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED; to a gateway key 404 as an unknown seller). Empty: it accepts none`,
   });
   const VersionId = Type.String({ pattern: "^[A-Za-z0-9._-]{1,100}$", description: "1-100 characters of [A-Za-z0-9._-]" });
   const SellerBody = Type.Object(
@@ -354,7 +377,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "Set the gateways a seller accepts settlement events from",
       description:
-        "Replaces the seller's set (sorted, each once; empty: it accepts none). In force for the next event on every instance. A capture naming the seller from a gateway outside the set is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (an admin key posting as that gateway too); the follow-ups of a capture already booked (refund, chargeback, its reversal, fee adjustment, releases) stay with the capture's gateway whatever the set is now, so money can always go back to the buyer. Every change is kept in an append-only trail with who set it and when; the same set again changes nothing. 404 ENT_SETTLEMENT_UNKNOWN_SELLER for an unknown seller.",
+        "Replaces the seller's set (sorted, each once; empty: it accepts none). In force for the next event on every instance. A capture naming the seller from a gateway outside the set is refused (403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED to an admin key posting as that gateway; to a gateway key 404 ENT_SETTLEMENT_UNKNOWN_SELLER, as for a seller that does not exist); a loader (the demo at every start) never overwrites the set; the follow-ups of a capture already booked (refund, chargeback, its reversal, fee adjustment, releases) stay with the capture's gateway whatever the set is now, so money can always go back to the buyer. Every change is kept in an append-only trail with who set it and when; the same set again changes nothing. 404 ENT_SETTLEMENT_UNKNOWN_SELLER for an unknown seller.",
       security: bearer,
       params: Type.Object({ id: Identifier }),
       body: Type.Object({ gateways: SellerGatewayList }, { additionalProperties: false }),

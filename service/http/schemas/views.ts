@@ -223,7 +223,7 @@ export const SellerView = Type.Object({
   homeCountry: Type.String(),
   warehouse: Type.Optional(Type.String({ description: "ISO 3166 country of the warehouse its goods ship from: a capture without shipFrom ships from here (tax supply)" })),
   listingCurrency: Type.Optional(Type.String({ description: "USD or the payout currency: a capture's listingPrice without listingCurrency is in it" })),
-  gateways: Type.Array(Type.String(), { description: "The gateways the seller accepts settlement events from, sorted: a capture naming it from another gateway is 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (empty: it accepts none). Changed with PUT /v1/sellers/:id/gateways" }),
+  gateways: Type.Array(Type.String(), { description: "The gateways the seller accepts settlement events from, sorted: a capture naming it from another gateway is refused, 403 ENT_SETTLEMENT_SELLER_GATEWAY_NOT_ALLOWED (to a gateway key 404 ENT_SETTLEMENT_UNKNOWN_SELLER, as an unknown seller; empty: it accepts none). Changed with PUT /v1/sellers/:id/gateways" }),
 });
 
 export function sellerView(s: Seller): Static<typeof SellerView> {
