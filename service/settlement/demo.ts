@@ -25,7 +25,10 @@ import type { FeeSchedule, Seller, SettlementEvent, SettlementItemResult } from 
 /** The gateway every demo event comes from; `npm start`'s demo gateway key is bound to it. */
 export const DEMO_GATEWAY = "adyen";
 
-/** The demo sellers, each accepting events from the demo gateway (`gateways`), set again at every load. */
+/**
+ * The demo sellers, each accepting events from the demo gateway (`gateways`): set when a load creates
+ * the seller (or finds it with no set and an empty trail), never over a set an admin changed since.
+ */
 export const DEMO_SELLERS: Seller[] = [
   { id: "S-POP-SZ-01", name: "Shenzhen Gadget Works", program: "pop", payoutCurrency: "CNY", homeCountry: "CN", gateways: [DEMO_GATEWAY] },
   { id: "S-POP-HK-02", name: "Kowloon Stationery Ltd", program: "pop", payoutCurrency: "USD", homeCountry: "HK", gateways: [DEMO_GATEWAY] },

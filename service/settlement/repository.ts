@@ -125,7 +125,10 @@ export interface SettlementRepository {
   saveSchedules(schedules: readonly FeeSchedule[]): Promise<string[]>;
   /** As saveSchedules, for tax rules. */
   saveTaxRules(rules: readonly TaxRule[]): Promise<string[]>;
-  /** Upserts sellers; a seller given `gateways` has its set replaced (by "loader", in the trail when it changed). */
+  /**
+   * Upserts sellers. A seller given `gateways` gets that set (by "loader", in its trail) only when it is
+   * created here, or has no set and an empty trail: a set an admin chose is never overwritten by a load.
+   */
   saveSellers(sellers: readonly Seller[]): Promise<void>;
   listMarkets(): Promise<Market[]>;
   listSchedules(): Promise<FeeSchedule[]>;
@@ -499,8 +502,20 @@ export class PrismaSettlementRepository implements SettlementRepository {
   async saveSellers(sellers: readonly Seller[]): Promise<void> {
     for (const s of sellers) {
       const { id, gateways, ...data } = s;
+      // A new seller is written with its gateways and their first trail entry, in one transaction.
+      if (gateways !== undefined && (await this.insertSeller(s, null))) continue;
       await this.prisma.settlementSeller.upsert({ where: { id }, create: { id, ...data }, update: data });
-      if (gateways !== undefined) await this.setSellerGateways(id, gateways, setterOf(null));
+      if (gateways === undefined) continue;
+      // An existing seller's set is the admins' (PUT /v1/sellers/:id/gateways): a loader gives it
+      // one only while it has none and never had one (an empty trail), whatever the load says.
+      await this.sql.transaction(async (tx) => {
+        await tx.q(`SELECT 1 FROM "settlement_sellers" WHERE "id" = $1 FOR UPDATE`, id);
+        const [set] = await tx.q<Array<{ n: number }>>(
+          `SELECT (SELECT count(*) FROM "settlement_seller_gateways" WHERE "seller_id" = $1)::int + (SELECT count(*) FROM "settlement_seller_gateway_changes" WHERE "seller_id" = $1)::int AS "n"`,
+          id,
+        );
+        if ((set?.n ?? 0) === 0) await writeSellerGateways(tx, id, gateways, setterOf(null));
+      });
     }
   }
 

@@ -61,6 +61,31 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect((await h.settlement.getSettlement("settlement:adyen:demo-US-ovs")).breakdown.feeBands).toBeUndefined();
   });
 
+  it("keeps the gateways an admin set for a demo seller at the next load, and sets them only for a seller that never had a set", async () => {
+    await loadDemo({ settlement: h.settlement, fx: h.fx }, DEMO_RANGE);
+    const admin = "api-key:k_admin";
+    await h.settlement.setSellerGateways("S-POP-SZ-01", ["adyen", "stripe", "wise"], admin);
+    await h.settlement.setSellerGateways("S-POP-HK-02", [], admin); // emptied on purpose: the demo does not give it back
+    const trail = async (id: string) => (await h.settlement.sellerGateways(id)).changes.length;
+    const before = [await trail("S-POP-SZ-01"), await trail("S-POP-HK-02")];
+    const again = await loadDemo({ settlement: h.settlement, fx: h.fx }, DEMO_RANGE);
+    expect(again.created).toBe(0);
+    expect(await h.settlement.sellerGateways("S-POP-SZ-01")).toMatchObject({ gateways: ["adyen", "stripe", "wise"], setBy: admin });
+    expect(await h.settlement.sellerGateways("S-POP-HK-02")).toMatchObject({ gateways: [], setBy: admin });
+    expect([await trail("S-POP-SZ-01"), await trail("S-POP-HK-02")]).toEqual(before);
+
+    // A loader's set: on a seller it creates, and on one it finds with no set and an empty trail.
+    const seller = { id: "S-DEMO-LOAD-01", name: "Loaded", program: "pop" as const, payoutCurrency: "CNY", homeCountry: "CN" };
+    await h.settlement.saveProgramData({ sellers: [{ ...seller, gateways: ["adyen"] }] });
+    expect(await h.settlement.sellerGateways(seller.id)).toMatchObject({ gateways: ["adyen"], setBy: "loader" });
+    await h.settlement.saveProgramData({ sellers: [{ ...seller, gateways: ["stripe"] }] });
+    expect((await h.settlement.sellerGateways(seller.id)).gateways).toEqual(["adyen"]);
+    await h.settlement.saveProgramData({ sellers: [{ ...seller, id: "S-DEMO-LOAD-02" }] }); // onboarded without a set
+    expect((await h.settlement.sellerGateways("S-DEMO-LOAD-02")).changes).toEqual([]);
+    await h.settlement.saveProgramData({ sellers: [{ ...seller, id: "S-DEMO-LOAD-02", gateways: ["adyen"] }] });
+    expect(await h.settlement.sellerGateways("S-DEMO-LOAD-02")).toMatchObject({ gateways: ["adyen"], setBy: "loader" });
+  });
+
   it("bills December's storage to the overseas seller by volume x days, once", async () => {
     const first = await loadDemoStorage({ storage: h.storage, fx: h.fx });
     expect(first.errors).toEqual([]);
