@@ -18,7 +18,7 @@ export class AppError extends Error {
   readonly details: Record<string, unknown> | undefined;
 
   constructor(
-    def: ErrorDefinition,
+    def: Pick<ErrorDefinition, "code" | "status" | "title">,
     detail: string,
     extra: { fields?: FieldIssue[]; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {

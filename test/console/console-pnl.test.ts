@@ -253,7 +253,7 @@ describe("the console's profit and loss (Chromium)", () => {
 
     await page.goto(`${url}/console/profit-and-loss?from=2024-01-01T00:00:00.000Z&to=2025-01-02T00:00:00.000Z`);
     await refused.waitFor();
-    expect(await refused.textContent()).toContain("Effective before (to): at most 366 days after from");
+    expect(await refused.textContent()).toContain("Effective before (query.to): at most 366 days after from");
     expect(await refused.textContent()).toContain("ENT_REQUEST_VALIDATION");
     expect([await end.getAttribute("aria-invalid"), await end.getAttribute("aria-describedby")]).toEqual(["true", "pl-error"]);
     expect(await grouping.getAttribute("aria-invalid")).toBeNull();

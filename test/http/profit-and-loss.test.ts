@@ -313,7 +313,8 @@ describe.each(kinds)("profit and loss by program and market on %s", (kind) => {
     await bad(`from=${FROM}&to=${FROM}`, "query.to");
     await bad(`from=yesterday&to=${TO}`, "query.from");
     await bad(`from=${FROM}`, "query.to");
-    await bad("from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:01Z", "to");
+    const long = await h.get("/v1/reports/profit-and-loss?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:01Z");
+    expect([long.statusCode, problemCode(long), fields(long)], long.body).toEqual([400, "ENT_REQUEST_VALIDATION", ["query.to"]]); // as every other date error of a route
     expect((await h.get("/v1/reports/profit-and-loss?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:00Z")).statusCode).toBe(200); // 366 days
     const gateway = await h.get(`/v1/reports/profit-and-loss?from=${FROM}&to=${TO}`, h.keys.gateway);
     expect([gateway.statusCode, problemCode(gateway)]).toEqual([403, "ENT_AUTH_INSUFFICIENT_SCOPE"]);

@@ -22,11 +22,11 @@ interface PnlForm extends PeriodForm {
   by: string;
 }
 
-/** The form fields the service's problems name, in the words of the form's labels (a period too long is named `to`). */
-const PL_LABELS = { "query.from": "Effective from", "query.to": "Effective before", to: "Effective before", "query.by": "Group by" } as const;
+/** The form fields the service's problems name, in the words of the form's labels (a period too long is named `query.to` too). */
+const PL_LABELS = { "query.from": "Effective from", "query.to": "Effective before", "query.by": "Group by" } as const;
 
 /** The input each field the service names is entered in: marked invalid, and pointed at the problem. */
-const INPUT_OF: Readonly<Record<string, string>> = { "query.from": "pl-from", "query.to": "pl-to", to: "pl-to", "query.by": "pl-by" };
+const INPUT_OF: Readonly<Record<string, string>> = { "query.from": "pl-from", "query.to": "pl-to", "query.by": "pl-by" };
 
 export function ProfitAndLossView(props: ViewProps): JSX.Element {
   const q = props.location.query;

@@ -11,7 +11,7 @@ import { readOverview } from "../../overview.js";
 import { csvLine } from "../../csv.js";
 import { formatMinor } from "../../money/index.js";
 import { MAX_PNL_RANGE_MS, pnlDimensions, profitAndLoss, type PnlLine, type PnlTotals, type ProfitAndLoss } from "../../profit-and-loss.js";
-import { periodOf, wantsCsv } from "../query.js";
+import { namingQuery, periodOf, wantsCsv } from "../query.js";
 import { AGE_BUCKETS } from "../../reconciliation/index.js";
 import { bearer, DateTime, problems } from "../schemas/common.js";
 import { TAGS } from "../plugins/docs.js";
@@ -25,7 +25,7 @@ const Minor = Type.String({ pattern: "^-?[0-9]+$", description: "Integer minor u
 const VolumesQuery = Type.Object(
   {
     from: { ...DateTime, description: "occurredAt at or after" },
-    to: { ...DateTime, description: "occurredAt before (exclusive); at most 366 days after from" },
+    to: { ...DateTime, description: "occurredAt before (exclusive); after from and at most 366 days after it, else 400 ENT_SETTLEMENT_INVALID_FILTER naming query.to" },
   },
   { additionalProperties: false },
 );
@@ -255,14 +255,14 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.reports],
       summary: "Settlement volumes per day, market, currency and event type",
-      description: "Posted settlement records with occurredAt in [from, to) (at most 366 days), per UTC day, market, buyer currency and event type: how many, and the sum of their amount in minor units of that currency. Ordered by day, market, currency, event type.",
+      description: "Posted settlement records with occurredAt in [from, to) (at most 366 days, else 400 ENT_SETTLEMENT_INVALID_FILTER naming `query.to`), per UTC day, market, buyer currency and event type: how many, and the sum of their amount in minor units of that currency. Ordered by day, market, currency, event type.",
       security: bearer,
       querystring: VolumesQuery,
       response: { 200: VolumesView, ...problems(400, 401, 403, 429) },
     },
   }, async (request) => {
     const q = request.query as Static<typeof VolumesQuery>;
-    const rows = await services.settlement.volumes(new Date(q.from), new Date(q.to));
+    const rows = await namingQuery(services.settlement.volumes(new Date(q.from), new Date(q.to)));
     return { items: rows.map((r) => ({ day: r.day, market: r.market, currency: r.currency, eventType: r.eventType, count: r.count, amountMinor: r.amount.toString() })) };
   });
 
@@ -272,7 +272,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Profit and loss of a period by seller program and/or market (USD)",
       description:
-        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 naming `to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`. `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (400 naming `to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result), in minor and major units.",
+        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 ENT_REQUEST_VALIDATION naming `query.to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`. `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (else 400 ENT_REQUEST_VALIDATION naming `query.to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result), in minor and major units.",
       security: bearer,
       querystring: PnlQuery,
       response: { 200: ProfitAndLossView, ...problems(400, 401, 403, 429) },
@@ -280,7 +280,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const q = request.query as Static<typeof PnlQuery>;
     const by = pnlDimensions(q.by);
-    const r = await profitAndLoss(services, periodOf(q.from, q.to), by);
+    const r = await namingQuery(profitAndLoss(services, periodOf(q.from, q.to), by));
     if (!wantsCsv(q.format, request.headers.accept)) return profitAndLossView(r);
     reply.header("content-disposition", `attachment; filename="profit-and-loss-${by.join("-")}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(profitAndLossCsv(r));

@@ -14,7 +14,7 @@ import { Amount, SignatureHeaders, bearer, bearerOnly, CursorQuery, CurrencyCode
 import { batchItemView, BatchItemView, feeScheduleView, fulfilmentViews, FulfilmentView, FeeScheduleView, sellerChargeView, SellerChargeView, sellerStatementCsv, sellerStatementLines, sellerStatementView, SellerStatementView, sellerGatewaysView, SellerGatewaysView, sellerView, SellerView, SettlementResultView, settlementResultView, settlementView, taxReturnCsv, taxReturnView, TaxReturnView, taxRuleView, TaxRuleView } from "../schemas/views.js";
 import { textPdf } from "../pdf.js";
 import { TAGS } from "../plugins/docs.js";
-import { periodOf, wantsCsv } from "../query.js";
+import { namingQuery, periodOf, wantsCsv } from "../query.js";
 import { actorOf, assertWritesAs, principalOf, readableGateway, writableGateway } from "../auth/reach.js";
 import type { Principal } from "../auth/keys.js";
 import { isAppError, type AppError } from "../../errors.js";
@@ -256,7 +256,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const q = request.query as Static<typeof ListQuery>;
-    const page = await services.settlement.list(
+    const page = await namingQuery(services.settlement.list(
       {
         ...(q.settlementId === undefined ? {} : { settlementId: q.settlementId }),
         ...(q.sellerId === undefined ? {} : { sellerId: q.sellerId }),
@@ -270,7 +270,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       },
       { limit: q.limit === undefined ? 50 : Number(q.limit), ...(q.cursor === undefined ? {} : { cursor: q.cursor }) },
       { gateway: readableGateway(principalOf(request.principal)) },
-    );
+    ));
     return { items: page.items.map(settlementView), nextCursor: page.nextCursor };
   });
 
@@ -498,7 +498,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const q = request.query as { from: string; to: string; format?: "json" | "csv" | "pdf" };
-    const statement = await services.settlement.sellerStatement(id, periodOf(q.from, q.to));
+    const statement = await namingQuery(services.settlement.sellerStatement(id, periodOf(q.from, q.to)));
     const name = `statement-${id}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}`;
     if (q.format === "pdf" || (q.format === undefined && (request.headers.accept ?? "").includes("application/pdf"))) {
       reply.header("content-disposition", `attachment; filename="${name}.pdf"`);
@@ -543,7 +543,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.settlements],
       summary: "A tax return: one scheme of one market for a period",
       description:
-        "By effective instant, [from, to): every posting of `tax:<market>:<scheme>:payable` with the order behind it (tax collected on captures, given back on refunds and chargebacks), the tax collected and given back, and the opening and closing tax payable: the return equals the ledger's tax-payable postings (e.g. the monthly IOSS return of one member state: market=ES&scheme=EU_IOSS). Each line carries the base of its tax as booked with the event (never recomputed with today's rules or rates): `taxableBase` (what the rate applied to: the price net of the tax; for Brazil's ICMS, computed on a base that includes it, with it), `nonTaxable` (the part of the gross outside the base that is no tax: shipping a state leaves untaxed), `otherTaxes` (the order's other taxes in the gross outside this base: ICMS on the import tax's line) and `deduction` (a fixed amount off the tax, Brazil's USD 20), signed as the tax: a refund gives back the base in the share it gives back the tax. A posting booked before bases were recorded has them null and says why (`baseMissing`); `bases` totals them for the lines collecting, giving back, and net (null where a line of the group has none). Each line names its tax rule version and rate (`ruleId`, `rateBps`) and `byRate` groups the lines by rate, as a return is filed per rate. `format=csv` (or Accept: text/csv): the opening, one row per posting, the collected, given back, total and closing rows, with the same figures in minor and major units, and a state tax's `region` on every row. Every line names who is liable (`collectedBy`), the seller, and where the goods shipped from and to. A scheme the platform does not collect (the seller's own VAT, customs at import, a territory outside the VAT area) books no payable: its return lists the sales booked under its rules in the period instead, each with `tax` 0, its rule's rate and the liable party (the record of facilitated supplies a marketplace keeps, EU VAT Directive art. 242a), opening and closing 0; at most 10,000 such sales per return (400 naming `to` beyond). A scheme (or a state tax's region) no tax rule of the market has is 400 ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME naming the field: a typo is never a nil return.",
+        "By effective instant, [from, to): every posting of `tax:<market>:<scheme>:payable` with the order behind it (tax collected on captures, given back on refunds and chargebacks), the tax collected and given back, and the opening and closing tax payable: the return equals the ledger's tax-payable postings (e.g. the monthly IOSS return of one member state: market=ES&scheme=EU_IOSS). Each line carries the base of its tax as booked with the event (never recomputed with today's rules or rates): `taxableBase` (what the rate applied to: the price net of the tax; for Brazil's ICMS, computed on a base that includes it, with it), `nonTaxable` (the part of the gross outside the base that is no tax: shipping a state leaves untaxed), `otherTaxes` (the order's other taxes in the gross outside this base: ICMS on the import tax's line) and `deduction` (a fixed amount off the tax, Brazil's USD 20), signed as the tax: a refund gives back the base in the share it gives back the tax. A posting booked before bases were recorded has them null and says why (`baseMissing`); `bases` totals them for the lines collecting, giving back, and net (null where a line of the group has none). Each line names its tax rule version and rate (`ruleId`, `rateBps`) and `byRate` groups the lines by rate, as a return is filed per rate. `format=csv` (or Accept: text/csv): the opening, one row per posting, the collected, given back, total and closing rows, with the same figures in minor and major units, and a state tax's `region` on every row. Every line names who is liable (`collectedBy`), the seller, and where the goods shipped from and to. A scheme the platform does not collect (the seller's own VAT, customs at import, a territory outside the VAT area) books no payable: its return lists the sales booked under its rules in the period instead, each with `tax` 0, its rule's rate and the liable party (the record of facilitated supplies a marketplace keeps, EU VAT Directive art. 242a), opening and closing 0; at most 10,000 such sales per return (400 naming `query.to` beyond). A scheme (or a state tax's region) no tax rule of the market has is 400 ENT_SETTLEMENT_UNKNOWN_TAX_SCHEME naming the field: a typo is never a nil return.",
       security: bearer,
       querystring: Type.Object(
         {
@@ -560,7 +560,7 @@ export async function settlementRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { market: string; region?: string; scheme: string; from: string; to: string; format?: "json" | "csv" };
-    const r = await services.settlement.taxReturn(q.market, q.scheme, periodOf(q.from, q.to), q.region);
+    const r = await namingQuery(services.settlement.taxReturn(q.market, q.scheme, periodOf(q.from, q.to), q.region));
     if (!wantsCsv(q.format, request.headers.accept)) return taxReturnView(r);
     reply.header("content-disposition", `attachment; filename="tax-return-${q.region ?? q.market}-${q.scheme}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
     return reply.type("text/csv; charset=utf-8").send(taxReturnCsv(r));
