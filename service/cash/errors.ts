@@ -16,6 +16,11 @@ export const CashErrors = {
   entryCurrency: defineError("ENT_CASH_ENTRY_CURRENCY", 422, "Bank statement entry in another currency than its account"),
   /** A resolution's adjusting entry that does not book the bank entry on `platform:cash:bank`, or touches a seller's account. */
   adjustmentInvalid: defineError("ENT_CASH_ADJUSTMENT_INVALID", 422, "Adjusting entry does not book the bank statement entry"),
+  /**
+   * A resolution's adjusting entry credits a gateway's receivable with more than it holds when booked
+   * (the platform would owe the gateway), without `adjustment.exceedsReceivable`.
+   */
+  resolutionExceedsReceivable: defineError("ENT_CASH_RESOLUTION_EXCEEDS_RECEIVABLE", 422, "Adjusting entry credits a gateway receivable beyond its balance"),
   /** The entry is not an open exception (it was matched, or it is not booked). */
   notAnException: defineError("ENT_CASH_NOT_AN_EXCEPTION", 409, "Bank statement entry is not an exception"),
   /** The exception was resolved before with another note or adjustment. */

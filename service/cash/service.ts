@@ -37,7 +37,9 @@
  * the same request again answers `exists`, another one is a conflict.
  * The adjusting entry books what the bank did: it moves `platform:cash:bank` in the entry's currency
  * by exactly the entry's amount (a credit on the statement is a debit of the cash), and it never
- * touches a seller's account. It is effective when the bank booked the entry (`bookingInstant`),
+ * touches a seller's account. It credits a gateway's receivable at most with what the gateway owes
+ * when it is booked (the ledger holds it there, across instances), unless the request says it goes
+ * beyond (`exceedsReceivable`: the platform then owes the gateway the excess). It is effective when the bank booked the entry (`bookingInstant`),
  * so the cash at a month's end ties to that day's statement, or at the `effectiveAt` requested; the
  * ledger books an instant in a closed period at the close instant (reconciliation/booking.ts).
  */
@@ -53,6 +55,8 @@ import { exponentOrNull, formatMinor } from "../money/index.js";
 import { accountRefusal, BankMessageError, readBankMessage, type BankAccountRef, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
+import { isAppError, type AppError } from "../errors.js";
+import { LedgerErrors } from "../ledger/index.js";
 
 export interface CashMatchView {
   kind: "remittance" | "bank_payout" | "bank_return";
@@ -125,11 +129,13 @@ export interface CashAdjustment {
   description?: string;
   /** When the entry is effective, overriding the bank's booking date (not in the future). */
   effectiveAt?: Date;
+  /** The entry credits a gateway's receivable beyond its balance on purpose (the note says why). */
+  exceedsReceivable?: boolean;
 }
 
 export interface CashResolutionView {
   note: string;
-  adjustment: { postings: Array<Omit<PostingInput, "amount"> & { amount: string }>; description?: string; effectiveAt?: string } | null;
+  adjustment: { postings: Array<Omit<PostingInput, "amount"> & { amount: string }>; description?: string; effectiveAt?: string; exceedsReceivable?: boolean } | null;
   journalTransactionId: string | null;
   resolvedBy: string;
   resolvedAt: string;
@@ -542,6 +548,7 @@ export class CashReconciliation {
             postings: input.adjustment.postings.map((p) => ({ ...p, amount: p.amount.toString() })),
             ...(input.adjustment.description === undefined ? {} : { description: input.adjustment.description }),
             ...(input.adjustment.effectiveAt === undefined ? {} : { effectiveAt: input.adjustment.effectiveAt.toISOString() }),
+            ...(input.adjustment.exceedsReceivable === undefined ? {} : { exceedsReceivable: input.adjustment.exceedsReceivable }),
           };
     const requestHash = createHash("sha256").update(canonicalJson({ note: input.note, adjustment })).digest("hex");
     const replay = async (): Promise<{ status: "exists"; resolution: CashResolutionView } | null> => {
@@ -555,9 +562,22 @@ export class CashReconciliation {
       if (prior !== null) return prior;
       let transactionId: string | null = null;
       if (input.adjustment !== undefined) {
-        checkAdjustment(entry, `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`, input.adjustment.postings, this.#o.maxAmount);
+        const where = `entry ${index} of bank statement ${statement.statementId} (id ${statementId})`;
+        checkAdjustment(entry, where, input.adjustment.postings, this.#o.maxAmount);
+        const exceeds = input.adjustment.exceedsReceivable === true;
+        // The gateway receivables the entry credits, each held to its balance (unless the request says
+        // it goes beyond): read here for an answer that names the figures, and held by the ledger where
+        // the entry is booked (notBelowZero), so resolutions racing on one receivable on any instance,
+        // or a remittance or refund meanwhile, never together take it below zero.
+        const credited = exceeds ? [] : receivablesCredited(input.adjustment.postings);
+        for (const c of credited) {
+          // A receivable never opened: the ledger refuses the entry (ENT_LEDGER_ACCOUNT_NOT_FOUND, below).
+          const balance = (await balanceOrNull(this.#o.ledger, c.account, c.currency))?.available;
+          if (balance !== undefined && c.amount > balance) throw exceedsReceivable(where, c, balance);
+        }
         // From the stored statement, so a retry after a crash posts the same request.
         const effectiveAt = adjustmentEffectiveAt(input.adjustment.effectiveAt, bookingInstant(entry) ?? new Date(statement.importedAt), new Date(), this.#o.maxAgeMs);
+        const metadata: Record<string, string> = { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" };
         let posted: Awaited<ReturnType<Ledger["post"]>>;
         try {
           posted = await this.#o.ledger.post({
@@ -565,11 +585,18 @@ export class CashReconciliation {
             postings: input.adjustment.postings,
             // The cash account in the entry's currency opens with its first booking (a CHF statement before any CHF remittance).
             accounts: [...adjustmentAccountSpecs(input.adjustment.postings), accountSpec(Accounts.bank, entry.currency)],
-            metadata: { source: "cash_reconciliation", cashStatementId: statementId.toString(), statement: statement.statementId, entryIndex: String(index), bankReference: entry.bankReference ?? "" },
+            metadata: exceeds ? { ...metadata, exceedsReceivable: "true" } : metadata,
             description: input.adjustment.description ?? `Bank statement ${statement.statementId} entry ${index}: ${input.note}`.slice(0, 500),
             effectiveAt,
+            ...(credited.length === 0 ? {} : { notBelowZero: credited.map(({ account, currency }) => ({ account, currency })) }),
           });
         } catch (e) {
+          // Another writer took the receivable below what this entry credits since it was read.
+          if (isAppError(e) && e.code === LedgerErrors.insufficientFunds.code) {
+            const short = credited.find((c) => c.account === e.details?.["account"] && c.currency === e.details["currency"]);
+            const available = e.details?.["available"];
+            if (short !== undefined) throw exceedsReceivable(where, short, typeof available === "string" ? BigInt(available) : 0n, e);
+          }
           // As a reconciliation's resolution says it: the entry refused, its fields named in the request.
           throw adjustmentRefusal(e, { conflict: CashErrors.resolutionConflict, rejected: CashErrors.adjustmentInvalid }, `entry ${index} of bank statement ${statementId} already has a different adjusting entry`);
         }
@@ -655,6 +682,32 @@ export function checkAdjustment(entry: Pick<CashEntryView, "side" | "currency" |
   throw CashErrors.adjustmentInvalid(`${where} is a ${entry.side} of ${money(amount, entry.currency)}: its adjusting entry must ${must}; this one ${moves.length === 0 ? "does not move it" : moves.join(" and ")}`, {
     fields: [{ field: "adjustment.postings", message: `must ${must}` }],
   });
+}
+
+/** What an adjusting entry credits, net, to each gateway receivable it credits, with its first credit posting's index. */
+export function receivablesCredited(postings: readonly PostingInput[]): Array<{ account: string; currency: string; amount: bigint; posting: number }> {
+  const out = new Map<string, { account: string; currency: string; amount: bigint; posting: number }>();
+  postings.forEach((p, i) => {
+    if (!/^gateway:[^:]+:receivable$/.test(p.account)) return;
+    const k = `${p.account}\u0000${p.currency}`;
+    const c = out.get(k) ?? { account: p.account, currency: p.currency, amount: 0n, posting: -1 };
+    c.amount += p.direction === "credit" ? p.amount : -p.amount;
+    if (c.posting < 0 && p.direction === "credit") c.posting = i;
+    out.set(k, c);
+  });
+  return [...out.values()].filter((c) => c.amount > 0n);
+}
+
+function exceedsReceivable(where: string, c: { account: string; currency: string; amount: bigint; posting: number }, balance: bigint, cause?: unknown): AppError {
+  const held = balance > 0n ? balance : 0n;
+  return CashErrors.resolutionExceedsReceivable(
+    `${where}: the adjusting entry credits ${c.account} with ${c.amount} minor units of ${c.currency}, its balance is ${balance}: the gateway owes no more; credit it at most ${held} and the rest to platform:suspense:unidentified_receipts, or say "exceedsReceivable": true (the platform then owes the gateway the excess) with a note saying why`,
+    {
+      fields: [{ field: `adjustment.postings.${c.posting}.amount`, message: `${c.account} holds ${balance} ${c.currency}: credit it at most ${held}, or "exceedsReceivable": true` }],
+      details: { account: c.account, currency: c.currency, balance: balance.toString(), amount: c.amount.toString() },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 function resolutionOf(r: Record<string, unknown>): CashResolutionView {

@@ -506,8 +506,10 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       }
       // The funds rule holds for the item as a whole: linked transactions are one unit, and a
       // balance between two of them is never anyone's to spend.
+      // Accounts the item holds to the rule though they may go negative (TransactionInput.notBelowZero).
+      const held = new Set(o.op === "post" ? (o.input.notBelowZero ?? []).map((n) => accountKey(n.account, n.currency)) : []);
       for (const [ak, a] of scratch) {
-        const error = insufficientFunds((accounts.get(ak) ?? input.accounts.get(ak))!, a);
+        const error = insufficientFunds((accounts.get(ak) ?? input.accounts.get(ak))!, held.has(ak) ? { ...a, allowNegative: false } : a);
         if (error) throw error;
       }
     } catch (e) {

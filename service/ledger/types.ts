@@ -279,6 +279,14 @@ export interface TransactionInput {
   /** Accounts not yet present are created from these specs inside the same transaction. */
   accounts?: AccountSpec[];
   /**
+   * Accounts this item may not take below zero (or lower, when already below) although their spec
+   * allows a negative balance: the funds rule (ENT_LEDGER_INSUFFICIENT_FUNDS) applied to them for
+   * this item, against their balance where it is booked, so that concurrent writers on any instance
+   * never together pass it (a check read before posting would let two pass). Not part of the
+   * request's identity: a replay answers the original.
+   */
+  notBelowZero?: ReadonlyArray<{ account: string; currency: string }>;
+  /**
    * A row of the caller's own table written in this transaction's commit, with the transaction's id
    * and booking instant (the SQL function `ledger_attach`): both are written or neither. Not part of the request's identity (a
    * replay writes nothing); a unique violation of the row fails this item alone with

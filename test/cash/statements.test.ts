@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { createServices } from "../../service/services.js";
+import { accountSpec } from "../../service/settlement/index.js";
 import { camt053 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { json, openHarness, problemCode, type Harness } from "../http/harness.js";
@@ -283,6 +284,66 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       expect(await counts()).toEqual([2, 1]);
       const debit = await h.post(url(2), { note: "fee", adjustment: { postings: [posting("platform:reconciliation:bank_charges", "USD", "debit", "1500"), posting("platform:cash:bank", "USD", "credit", "1500")] } }, financeWrite);
       expect(debit.statusCode, debit.body).toBe(201);
+    });
+  });
+  describe("when a resolution credits a gateway's receivable", () => {
+    const RECEIVABLE = "gateway:cashrace:receivable";
+    let statement: string;
+    beforeAll(async () => {
+      // What the gateway owes, as its captures would have booked it.
+      await h.services.ledger.post({
+        idempotencyKey: "test:cashrace:owed",
+        accounts: [accountSpec(RECEIVABLE, "USD"), accountSpec("platform:revenue:commission", "USD")],
+        postings: [
+          { account: RECEIVABLE, currency: "USD", direction: "debit", amount: 10_000n },
+          { account: "platform:revenue:commission", currency: "USD", direction: "credit", amount: 10_000n },
+        ],
+      });
+      const amounts = [6_000n, 6_000n, 12_000n, 3_000n];
+      const xml = camt053({ messageId: "RACE-1", statementId: "STMT-RACE-1", account, day: "2026-12-05", opening: 0n, entries: amounts.map((amount, i) => ({ endToEndId: "NOTPROVIDED", currency: "USD", amount, side: "credit" as const, info: `CASHRACE PAYOUT ${i + 1}` })) });
+      const r = await xmlPost(xml);
+      expect(r.statusCode, r.body).toBe(201);
+      statement = statementsOf(r)[0]!.id;
+    });
+    const url = (index: number) => `/v1/cash/statements/${statement}/entries/${index}/resolution`;
+    const bank = (amount: bigint) => ({ account: "platform:cash:bank", currency: "USD", direction: "debit" as const, amount });
+    const clears = (amount: bigint) => ({ account: RECEIVABLE, currency: "USD", direction: "credit" as const, amount });
+    const owed = async () => (await h.services.ledger.balance(RECEIVABLE, "USD")).posted;
+
+    it("lets two resolutions racing on one receivable on two instances clear at most what it holds", async () => {
+      const other = createServices(h.db, h.config);
+      const outcomes = await Promise.allSettled([
+        h.services.cash.resolve(BigInt(statement), 1, { note: "gateway payout", adjustment: { postings: [bank(6_000n), clears(6_000n)] }, by: "a" }),
+        other.cash.resolve(BigInt(statement), 2, { note: "gateway payout", adjustment: { postings: [bank(6_000n), clears(6_000n)] }, by: "b" }),
+      ]);
+      expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value.status : (o.reason as { code: string }).code)).sort()).toEqual(["ENT_CASH_RESOLUTION_EXCEEDS_RECEIVABLE", "created"]);
+      expect(await owed()).toBe(4_000n);
+      other.webhooks.close();
+    });
+
+    it("refuses one that credits more than the receivable holds: 422 naming the posting, the balance and the amount, nothing booked", async () => {
+      const r = await h.post(url(3), { note: "gateway payout", adjustment: { postings: [bank(12_000n), clears(12_000n)].map((p) => ({ ...p, amount: p.amount.toString() })) } }, financeWrite);
+      expect([r.statusCode, problemCode(r)], r.body).toEqual([422, "ENT_CASH_RESOLUTION_EXCEEDS_RECEIVABLE"]);
+      const body = json<{ errors: Array<{ field: string }>; details: Record<string, string> }>(r);
+      expect(body.errors.map((e) => e.field)).toEqual(["adjustment.postings.1.amount"]);
+      expect(body.details).toEqual({ account: RECEIVABLE, currency: "USD", balance: "4000", amount: "12000" });
+      expect(await owed()).toBe(4_000n);
+      const open = json<{ items: Array<{ statementId: string; entry: { index: number } }> }>(await h.get("/v1/cash/exceptions?status=open")).items.filter((x) => x.statementId === statement);
+      expect(open.map((x) => x.entry.index).sort().slice(1)).toEqual([3, 4]); // and the race's loser, 1 or 2
+    });
+
+    it("books the excess where the request says: the receivable up to its balance and the rest in suspense, or beyond it with exceedsReceivable", async () => {
+      const split = await h.post(url(3), { note: "payout of 120.00, the gateway owed 40.00", adjustment: { postings: [bank(12_000n), clears(4_000n), { account: "platform:suspense:unidentified_receipts", currency: "USD", direction: "credit", amount: 8_000n }].map((p) => ({ ...p, amount: p.amount.toString() })) } }, financeWrite);
+      expect(split.statusCode, split.body).toBe(201);
+      expect(await owed()).toBe(0n);
+      const request = { note: "overpaid by the gateway: netted against its next payout", adjustment: { postings: [bank(3_000n), clears(3_000n)].map((p) => ({ ...p, amount: p.amount.toString() })), exceedsReceivable: true } };
+      const beyond = await h.post(url(4), request, financeWrite);
+      expect(beyond.statusCode, beyond.body).toBe(201);
+      const resolution = json<{ resolution: { adjustment: { exceedsReceivable?: boolean }; journalTransactionId: string } }>(beyond).resolution;
+      expect(resolution.adjustment.exceedsReceivable).toBe(true);
+      expect(json<{ metadata: Record<string, string> }>(await h.get(`/v1/transactions/${resolution.journalTransactionId}`)).metadata).toMatchObject({ exceedsReceivable: "true" });
+      expect(await owed()).toBe(-3_000n);
+      expect((await h.post(url(4), request, financeWrite)).statusCode).toBe(200);
     });
   });
 });

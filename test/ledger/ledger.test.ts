@@ -259,6 +259,39 @@ describe.each(kinds)("ledger on %s", (kind) => {
       expect(r.status).toBe("created");
       expect((await ledger.balance(float.code, "USD")).posted).toBe(-250n);
     });
+
+    it("holds an account that may go negative to the rule for one item (notBelowZero), concurrent writers on two instances together too", async () => {
+      tick();
+      const receivable = spec("gateway:nbz:receivable", "USD");
+      const bank = spec("platform:cash:bank_nbz", "USD", { normalBalance: "debit" });
+      await ledger.ensureAccounts([receivable, bank]);
+      await ledger.post({ idempotencyKey: "nbz-0", postings: [
+        { account: receivable.code, currency: "USD", direction: "debit", amount: 1_000n },
+        { account: PLATFORM, currency: "USD", direction: "credit", amount: 1_000n },
+      ] });
+      const clear = (key: string, amount: bigint, held = true): TransactionInput => ({
+        idempotencyKey: key,
+        postings: [
+          { account: bank.code, currency: "USD", direction: "debit", amount },
+          { account: receivable.code, currency: "USD", direction: "credit", amount },
+        ],
+        ...(held ? { notBelowZero: [{ account: receivable.code, currency: "USD" }] } : {}),
+      });
+      // Five clearings of 300 against 1,000, through two ledgers (two writers): three fit, whatever the order.
+      const other = createLedger(db, { now: () => clock });
+      const settled = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => (i % 2 === 0 ? ledger : other).post(clear(`nbz-c${i}`, 300n))));
+      expect(settled.map((x) => (x.status === "fulfilled" ? "created" : isAppError(x.reason) ? x.reason.code : String(x.reason))).sort()).toEqual(["ENT_LEDGER_INSUFFICIENT_FUNDS", "ENT_LEDGER_INSUFFICIENT_FUNDS", "created", "created", "created"]);
+      for (const x of settled) if (x.status === "rejected") expect(isAppError(x.reason) && x.reason.code).toBe("ENT_LEDGER_INSUFFICIENT_FUNDS");
+      expect((await ledger.balance(receivable.code, "USD")).posted).toBe(100n);
+      // The rule names the account, what it held and the shortfall.
+      const over = await ledger.post(clear("nbz-over", 101n)).catch((e: unknown) => e);
+      expect(over).toMatchObject({ code: "ENT_LEDGER_INSUFFICIENT_FUNDS", details: { account: receivable.code, currency: "USD", available: "100", shortfall: "1" } });
+      // Not part of the request: a replay answers the original; without it the account goes negative as its spec allows.
+      const first = settled.findIndex((x) => x.status === "fulfilled");
+      expect((await ledger.post(clear(`nbz-c${first}`, 300n))).status).toBe("exists");
+      expect((await ledger.post(clear("nbz-free", 150n, false))).status).toBe("created");
+      expect((await ledger.balance(receivable.code, "USD")).posted).toBe(-50n);
+    });
   });
 
   describe("two-phase transfers", () => {

@@ -120,11 +120,24 @@ const adjustmentFields = {
   }),
 };
 
-/** A resolution of a bank statement entry (the cash queue): its entry is bounded by the bank entry itself. */
+/** A resolution of a bank statement entry (the cash queue): its entry is bounded by the bank entry itself, and by what each gateway receivable it credits holds. */
 export const ResolutionBody = Type.Object(
   {
     note: Text(4000, 1),
-    adjustment: Type.Optional(Type.Object(adjustmentFields, { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" })),
+    adjustment: Type.Optional(
+      Type.Object(
+        {
+          ...adjustmentFields,
+          exceedsReceivable: Type.Optional(
+            Type.Boolean({
+              description:
+                "true: the entry credits a gateway's receivable beyond its balance on purpose, leaving it negative (the platform owes the gateway the excess: an overpayment to net or pay back; the note says why). Without it, each `gateway:<g>:receivable` the entry credits must hold at least what it credits when it is booked: else 422 ENT_CASH_RESOLUTION_EXCEEDS_RECEIVABLE naming the posting (`details`: account, currency, balance, amount); credit it up to its balance and the rest to `platform:suspense:unidentified_receipts` to keep the excess apart",
+            }),
+          ),
+        },
+        { additionalProperties: false, description: "An adjusting journal entry, posted through the ledger (must balance per currency)" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
