@@ -55,7 +55,7 @@ export const MAX_SECRET_OVERLAP_MS = 30 * 86_400_000;
  * gateway key's own.
  */
 export interface FilterCatalogue {
-  listSellers(): Promise<ReadonlyArray<{ id: string }>>;
+  listSellers(): Promise<ReadonlyArray<{ id: string; gateways?: readonly string[] }>>;
   listMarkets(): Promise<ReadonlyArray<{ code: string }>>;
 }
 
@@ -123,7 +123,7 @@ export class WebhookService {
       }
       filter.gateway = owner.gateway;
     }
-    await this.#checkFilter(filter);
+    await this.#checkFilter(filter, owner.gateway);
     const id = `we_${randomBytes(12).toString("hex")}`;
     const secret = newWebhookSecret();
     const row = await this.store.insertEndpoint({
@@ -258,10 +258,16 @@ export class WebhookService {
     this.#poster.close();
   }
 
-  /** A filter naming a seller or market that does not exist is refused with the settlement module's codes, naming the field. */
-  async #checkFilter(filter: EndpointFilter): Promise<void> {
+  /**
+   * A filter naming a seller or market that does not exist is refused with the settlement module's
+   * codes, naming the field. To a gateway key (`gateway`) a seller that does not accept its gateway
+   * is refused exactly as one that does not exist, as its captures for it are: the filter would
+   * receive nothing, and another answer would tell the gateway which seller ids exist.
+   */
+  async #checkFilter(filter: EndpointFilter, gateway: string | null): Promise<void> {
     const { sellerId, market } = filter;
-    if (sellerId !== null && !(await this.#catalogue.listSellers()).some((s) => s.id === sellerId)) {
+    const seller = sellerId === null ? undefined : (await this.#catalogue.listSellers()).find((s) => s.id === sellerId);
+    if (sellerId !== null && (seller === undefined || (gateway !== null && !(seller.gateways ?? []).includes(gateway)))) {
       throw SettlementErrors.unknownSeller(`unknown seller ${sellerId}: an endpoint filtered on it would receive nothing`, {
         fields: [{ field: "filter.sellerId", message: "no such seller" }],
       });

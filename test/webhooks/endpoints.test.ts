@@ -43,6 +43,20 @@ describe.each(kinds)("webhook endpoint filters on %s", (kind) => {
       expect([r.statusCode, problemCode(r)]).toEqual([404, "ENT_SETTLEMENT_UNKNOWN_SELLER"]);
       expect(json<Problem>(r).errors?.map((e) => e.field)).toEqual(["filter.sellerId"]);
     });
+
+    it("refuses a gateway key a seller that does not accept its gateway exactly as one that does not exist (no probing seller ids); an operator may filter on it", async () => {
+      expect((await h.post("/v1/sellers", { id: "S-STRIPE-ONLY", name: "Stripe only", program: "pop", payoutCurrency: "CNY", homeCountry: "CN", gateways: ["stripe"] }, h.keys.admin)).statusCode).toBe(201);
+      const seen = async (sellerId: string) => {
+        const r = await h.signedPost("/v1/webhooks/endpoints", { url: URL, eventTypes: ["settlement.booked"], filter: { sellerId } });
+        const { requestId: _id, ...rest } = json<Record<string, unknown>>(r);
+        return [r.statusCode, JSON.stringify(rest).replaceAll(sellerId, "<seller>")];
+      };
+      expect(await seen("S-STRIPE-ONLY")).toEqual(await seen("S-NOBODY-02"));
+      expect((await seen("S-STRIPE-ONLY"))[0]).toBe(404);
+      expect(await endpoints()).toHaveLength(0);
+      const operator = await h.post("/v1/webhooks/endpoints", { url: URL, eventTypes: ["settlement.booked"], filter: { sellerId: "S-STRIPE-ONLY" } }, h.keys.admin);
+      expect(operator.statusCode, operator.body).toBe(201);
+    });
   });
 
   it("refuses a market that does not exist with 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming filter.market", async () => {

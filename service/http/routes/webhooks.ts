@@ -142,7 +142,7 @@ export async function webhookRoutes(app: FastifyInstance): Promise<void> {
       headers: SignatureHeaders,
       tags: [TAGS.webhooks],
       summary: "Subscribe an endpoint",
-      description: `Events of the listed types (or \`*\`), optionally filtered by gateway, seller and market, are POSTed to \`url\`, signed with the returned secret (shown once). A filter's seller and market must exist (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming \`filter.sellerId\`, 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming \`filter.market\`). A gateway key subscribes to its own gateway's settlement events only (\`filter.gateway\` is its gateway). An owner (a gateway, or the operators) has at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints: one more is 409 ENT_WEBHOOK_ENDPOINT_LIMIT (\`details.limit\`).`,
+      description: `Events of the listed types (or \`*\`), optionally filtered by gateway, seller and market, are POSTed to \`url\`, signed with the returned secret (shown once). A filter's seller and market must exist (404 ENT_SETTLEMENT_UNKNOWN_SELLER naming \`filter.sellerId\`, 400 ENT_SETTLEMENT_UNKNOWN_MARKET naming \`filter.market\`); to a gateway key a seller that does not accept its gateway is that same 404, as for a seller that does not exist. A gateway key subscribes to its own gateway's settlement events only (\`filter.gateway\` is its gateway). An owner (a gateway, or the operators) has at most ${MAX_ACTIVE_ENDPOINTS_PER_OWNER} active endpoints: one more is 409 ENT_WEBHOOK_ENDPOINT_LIMIT (\`details.limit\`).`,
       security: bearer,
       body: CreateBody,
       response: { 201: WithSecret, ...problems(400, 401, 403, 404, 409, 415, 429) },
