@@ -507,9 +507,11 @@ export function planFlush(input: FlushInput, createOnly = false): FlushPlan | nu
       // The funds rule holds for the item as a whole: linked transactions are one unit, and a
       // balance between two of them is never anyone's to spend.
       // Accounts the item holds to the rule though they may go negative (TransactionInput.notBelowZero).
-      const held = new Set(o.op === "post" ? (o.input.notBelowZero ?? []).map((n) => accountKey(n.account, n.currency)) : []);
+      // (No set is made for the items that name none: the settlement path's.)
+      const holds = o.op === "post" ? o.input.notBelowZero : undefined;
+      const held = holds === undefined || holds.length === 0 ? null : new Set(holds.map((n) => accountKey(n.account, n.currency)));
       for (const [ak, a] of scratch) {
-        const error = insufficientFunds((accounts.get(ak) ?? input.accounts.get(ak))!, held.has(ak) ? { ...a, allowNegative: false } : a);
+        const error = insufficientFunds((accounts.get(ak) ?? input.accounts.get(ak))!, held?.has(ak) === true ? { ...a, allowNegative: false } : a);
         if (error) throw error;
       }
     } catch (e) {
