@@ -164,14 +164,8 @@ async function historyMain(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  let chainId: bigint;
-  try {
-    chainId = await chainIdAt(args.rpc);
-  } catch (e) {
-    console.error(`FAIL  rpc  cannot reach a JSON-RPC node at ${args.rpc}: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
-  const provider = new JsonRpcProvider(args.rpc, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
+  const provider = await providerAt(args.rpc);
+  if (provider === null) return 1;
   try {
     const report = await auditHistory(apiHistorySource(args.api, args.key), provider, {
       fromBlock: args.fromBlock,
@@ -200,6 +194,19 @@ function problemOf(v: unknown): string | null {
   const detail = typeof p["detail"] === "string" ? `: ${p["detail"]}` : "";
   const hint = p["code"] === "ENT_ANCHOR_NOT_ANCHORED" ? " (anchored within a few seconds of booking: fetch the proof again)" : "";
   return `${p["status"]} ${p["code"]}${detail}${hint}`;
+}
+
+/**
+ * A provider for the node at `url` on the chain it says it is (a static network: the provider never
+ * polls or retries network detection on its own), or null, said on stderr, when it cannot be reached.
+ */
+async function providerAt(url: string): Promise<JsonRpcProvider | null> {
+  try {
+    return new JsonRpcProvider(url, Network.from(await chainIdAt(url)), { staticNetwork: true, batchMaxCount: 1 });
+  } catch (e) {
+    console.error(`FAIL  rpc  cannot reach a JSON-RPC node at ${url}: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
 }
 
 async function chainIdAt(url: string): Promise<bigint> {
@@ -281,15 +288,8 @@ async function main(argv: string[]): Promise<number> {
     if (!(e instanceof NotAProof)) console.error(USAGE);
     return 2;
   }
-  let chainId: bigint;
-  try {
-    chainId = await chainIdAt(args.rpc);
-  } catch (e) {
-    console.error(`FAIL  rpc  cannot reach a JSON-RPC node at ${args.rpc}: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
-  // A static network: the provider never polls or retries network detection on its own.
-  const provider = new JsonRpcProvider(args.rpc, Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
+  const provider = await providerAt(args.rpc);
+  if (provider === null) return 1;
   try {
     const report = await verifyProof(proof, provider, {
       minConfirmations: args.minConfirmations,
