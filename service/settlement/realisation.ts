@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { KeyedLock } from "../concurrency.js";
 import { isAppError } from "../errors.js";
 import type { ResolvedRate } from "../fx/types.js";
+import { LedgerErrors } from "../ledger/errors.js";
 import { postedDebitBalance } from "../ledger/lookup.js";
 import { bookOnce } from "./once.js";
 import type { Account, AccountFilter, Balance, JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
@@ -196,22 +197,36 @@ export class FxRealisation {
         conflict: (tx) => SettlementErrors.remittanceConflict(`${key} was booked with another body`, { details: { transactionId: tx.id } }),
         read: remittanceOf,
         post: async () => {
-          const receivable = await this.posted(Accounts.gatewayReceivable(input.gateway), input.currency);
-          if (input.amount > receivable) {
-            throw SettlementErrors.remittanceExceedsReceivable(`remittance ${input.remittanceId} clears ${input.amount} ${input.currency}, the receivable holds ${receivable}`, {
+          const receivableAccount = Accounts.gatewayReceivable(input.gateway);
+          const exceeds = (receivable: bigint, cause?: unknown) =>
+            SettlementErrors.remittanceExceedsReceivable(`remittance ${input.remittanceId} clears ${input.amount} ${input.currency}, the receivable holds ${receivable}`, {
               fields: [{ field: "amount", message: `at most ${receivable} ${input.currency} minor units are receivable from ${input.gateway}` }],
               details: { receivable: receivable.toString() },
+              ...(cause === undefined ? {} : { cause }),
             });
-          }
+          const receivable = await this.posted(receivableAccount, input.currency);
+          if (input.amount > receivable) throw exceeds(receivable);
           const plan = await this.planRemittance(input);
-          return this.ledger.post({
-            idempotencyKey: key,
-            postings: plan.postings,
-            accounts: accountsOf(plan.postings),
-            effectiveAt: input.occurredAt,
-            description: `remittance ${input.remittanceId} from ${input.gateway}: ${input.amount} ${input.currency} -> ${input.settledAmount} ${input.settledCurrency}`,
-            metadata: { ...plan.metadata, requestHash: hash },
-          });
+          try {
+            return await this.ledger.post({
+              idempotencyKey: key,
+              postings: plan.postings,
+              accounts: accountsOf(plan.postings),
+              effectiveAt: input.occurredAt,
+              description: `remittance ${input.remittanceId} from ${input.gateway}: ${input.amount} ${input.currency} -> ${input.settledAmount} ${input.settledCurrency}`,
+              metadata: { ...plan.metadata, requestHash: hash },
+              // The read above is this process's (its lock is per process): the ledger holds the
+              // receivable where the remittance is booked, so another instance's remittance or a cash
+              // resolution meanwhile never takes it below zero together with this one.
+              notBelowZero: [{ account: receivableAccount, currency: input.currency }],
+            });
+          } catch (e) {
+            if (isAppError(e) && e.code === LedgerErrors.insufficientFunds.code && e.details?.["account"] === receivableAccount) {
+              const available = e.details["available"];
+              throw exceeds(typeof available === "string" ? BigInt(available) : 0n, e);
+            }
+            throw e;
+          }
         },
       });
       return { status: r.status, remittance: r.value };

@@ -160,6 +160,21 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 
+  it("holds a receivable at zero against remittances racing from several instances (each its own lock): the ledger refuses the one that would take it below", async () => {
+    await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "race-brl", settlementId: "ORD-RACE-BRL", occurredAt: new Date("2025-03-11T10:00:00Z") }));
+    expect(await bal("gateway:adyen:receivable", "BRL")).toBe(9_650n);
+    // Five service instances, each reading the receivable (9,650) before any of them books 3,000.
+    const instances = Array.from({ length: 5 }, () => new FxRealisation(h.ledger, h.fx));
+    const outcomes = await Promise.all(
+      instances.map((x, i) =>
+        codeOf(x.remit({ gateway: "adyen", remittanceId: `PO-RACE-${i}`, currency: "BRL", amount: 3_000n, settledCurrency: "BRL", settledAmount: 3_000n, occurredAt: new Date("2025-03-12T06:00:00Z") })),
+      ),
+    );
+    expect(outcomes.sort()).toEqual(["ENT_REMITTANCE_EXCEEDS_RECEIVABLE", "ENT_REMITTANCE_EXCEEDS_RECEIVABLE", "resolved", "resolved", "resolved"]);
+    expect(await bal("gateway:adyen:receivable", "BRL")).toBe(650n);
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
+  });
+
   it("says which positions a revaluation left out, with a stable code, and keeps that in the revaluation it books", async () => {
     // April: a fresh BRL rate, none for CNY (March's expired on 1 April).
     await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.19"), asOf: new Date("2025-04-10T00:00:00Z"), validFrom: new Date("2025-04-10T00:00:00Z"), validUntil: new Date("2025-05-01T00:00:00Z") }]);
