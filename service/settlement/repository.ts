@@ -504,7 +504,10 @@ export class PrismaSettlementRepository implements SettlementRepository {
       const { id, gateways, ...data } = s;
       // A new seller is written with its gateways and their first trail entry, in one transaction.
       if (gateways !== undefined && (await this.insertSeller(s, null))) continue;
-      await this.prisma.settlementSeller.upsert({ where: { id }, create: { id, ...data }, update: data });
+      // A seller is never edited (POST /v1/sellers answers 409 for other content): a loader creates
+      // one that is missing and leaves one on file as it is, so a kept database's statements and
+      // bank holder checks keep the name and program they were made against.
+      await this.prisma.settlementSeller.upsert({ where: { id }, create: { id, ...data }, update: {} });
       if (gateways === undefined) continue;
       // An existing seller's set is the admins' (PUT /v1/sellers/:id/gateways): a loader gives it
       // one only while it has none and never had one (an empty trail), whatever the load says.

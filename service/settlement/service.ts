@@ -945,7 +945,7 @@ export class SettlementService {
   }
 
   /**
-   * Load program data, validated before anything is written: markets and sellers upserted; fee
+   * Load program data, validated before anything is written: markets upserted, sellers created when missing (one on file is never edited); fee
    * schedules and tax rules are versions, so only those not published yet are inserted, and the ids
    * published already with other content are answered (`kept`), left as they were.
    */

@@ -84,6 +84,10 @@ describe.each(kinds)("demo data on %s", (kind) => {
     expect((await h.settlement.sellerGateways("S-DEMO-LOAD-02")).changes).toEqual([]);
     await h.settlement.saveProgramData({ sellers: [{ ...seller, id: "S-DEMO-LOAD-02", gateways: ["adyen"] }] });
     expect(await h.settlement.sellerGateways("S-DEMO-LOAD-02")).toMatchObject({ gateways: ["adyen"], setBy: "loader" });
+    // A seller on file is never edited, by a loader either: its name (what bank holders are checked
+    // against, what statements print) and its program stay as they were onboarded.
+    await h.settlement.saveProgramData({ sellers: [{ ...seller, name: "Renamed by a later load", program: "semi_hosting" as const }] });
+    expect((await h.settlement.listSellers()).find((x) => x.id === seller.id)).toMatchObject({ name: "Loaded", program: "pop" });
   });
 
   it("bills December's storage to the overseas seller by volume x days, once", async () => {
