@@ -60,6 +60,10 @@ describe("sameBankAccount: the same IBAN or account number at the same bank, how
     expect(sameBankAccount(cn, { ...cn, bic: null, clearingSystem: null })).toBe(true);
     expect(sameBankAccount({ ...cn, clearingSystem: null, clearingMember: null }, { ...cn, bic: null })).toBe(true);
     expect(sameBankAccount(de, { ...de, iban: "de89 3704 0044 0532 0130 00", bic: "COBADEFF" })).toBe(true);
+    // An IBAN names its bank itself and is unique worldwide: given with another BIC it is still the
+    // one account (a second seller's copy of it under another BIC was stored as "another account").
+    expect(sameBankAccount(de, { ...de, bic: "DEUTDEFFXXX" })).toBe(true);
+    expect(sameBankAccount(de, { ...de, bic: null })).toBe(true);
     // An IBAN given as an account number is the same number.
     expect(sameBankAccount(de, { ...de, iban: null, accountNumber: "DE89370400440532013000" })).toBe(true);
   });

@@ -35,14 +35,18 @@ function sameBank(a: BankAccountRef, b: BankAccountRef): boolean {
 }
 
 /**
- * The same account at the bank: the same IBAN or account number (`accountNumberKey`) at the same
- * bank (`sameBank`), whatever the holder's name is written as (the account a bank closed stays closed
+ * The same account at the bank: the same IBAN (unique worldwide), or the same account number
+ * (`accountNumberKey`) at the same bank (`sameBank`), whatever the holder's name is written as (the account a bank closed stays closed
  * under a corrected name). Rows stored before this definition, with their separators, compare the
  * same way: nothing is normalised where it is stored, only here.
  */
 export function sameBankAccount(a: BankAccountRef, b: BankAccountRef): boolean {
   const [numberA, numberB] = [a.iban ?? a.accountNumber ?? null, b.iban ?? b.accountNumber ?? null];
   if (numberA === null || numberB === null || accountNumberKey(numberA) !== accountNumberKey(numberB)) return false;
+  // An IBAN names its country and its bank itself and is unique worldwide (ISO 13616): two equal
+  // IBANs are one account whatever BIC either was given with (another BIC for the same IBAN would
+  // otherwise have made a second seller's copy of it "another account").
+  if (a.iban !== null && a.iban !== undefined && b.iban !== null && b.iban !== undefined) return true;
   return sameBank(a, b);
 }
 
