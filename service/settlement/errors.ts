@@ -80,6 +80,8 @@ export const SettlementErrors = {
   invalidFulfilment: defineError("ENT_FULFILMENT_INVALID", 400, "Invalid delivery evidence"),
   /** Delivery evidence or its history for an order with no capture of the gateway (another gateway's order answers the same). */
   fulfilmentOrderNotFound: defineError("ENT_FULFILMENT_ORDER_NOT_FOUND", 404, "Order not found"),
+  /** An order's evidence holds MAX_FULFILMENT_ENTRIES entries already (fulfilment.ts). */
+  fulfilmentTooManyEntries: defineError("ENT_FULFILMENT_TOO_MANY_ENTRIES", 409, "Too many delivery evidence entries for the order"),
   /** A settlement list cursor this API did not return. */
   invalidCursor: defineError("ENT_SETTLEMENT_INVALID_CURSOR", 400, "Invalid settlement list cursor"),
   /** A settlement list filter that cannot hold (`from` not before `to`). */

@@ -2,12 +2,12 @@
  * The `order_fulfilments` table (fulfilment.ts): each order's delivery evidence, append-only (a
  * trigger refuses UPDATE and DELETE). Only this file touches it. An entry takes the order's next
  * `sequence`; the unique (gateway, settlement_id, sequence) makes two concurrent writers of one
- * order take turns instead of both appending: the second reads the first's entry and answers it
- * when it says the same.
+ * order a guard: writers take turns on a transaction lock of the order (appendFulfilment), so the
+ * second reads the first's entry and answers it when it says the same.
  */
-import { isUniqueViolation } from "../db/errors.js";
 import type { SqlRunner } from "../db/index.js";
-import { orderKey, sameFulfilment, type Fulfilment, type FulfilmentInput, type FulfilmentStatus, type OverdueDelivery } from "./fulfilment.js";
+import { SettlementErrors } from "./errors.js";
+import { MAX_FULFILMENT_ENTRIES, orderKey, sameFulfilment, type Fulfilment, type FulfilmentInput, type FulfilmentStatus, type OverdueDelivery } from "./fulfilment.js";
 
 interface FulfilmentRow {
   id: bigint;
@@ -42,37 +42,41 @@ function toFulfilment(r: FulfilmentRow): Fulfilment {
   };
 }
 
-/** Attempts when another writer took the order's next sequence (each re-reads the order's latest). */
-const MAX_APPEND_ATTEMPTS = 5;
-
-/** Appends `input` as the order's next entry, unless its latest entry already says the same ("exists", that entry). */
+/**
+ * Appends `input` as the order's next entry, unless its latest entry already says the same ("exists",
+ * that entry). Writers of one order take turns on a transaction lock of the order (any instance):
+ * each reads the latest entry the one before it wrote.
+ */
 export async function appendFulfilment(sql: SqlRunner, input: FulfilmentInput, recordedBy: string): Promise<{ status: "created" | "exists"; fulfilment: Fulfilment }> {
-  for (let attempt = 1; ; attempt++) {
-    const [latest] = await sql.q<FulfilmentRow[]>(
+  return sql.transaction(async (tx) => {
+    await tx.q(`SELECT pg_advisory_xact_lock(hashtextextended('order_fulfilments:' || $1::text || ':' || $2::text, 0))`, input.gateway, input.settlementId);
+    const [latest] = await tx.q<FulfilmentRow[]>(
       `SELECT ${COLUMNS} FROM "order_fulfilments" WHERE "gateway" = $1 AND "settlement_id" = $2 ORDER BY "sequence" DESC LIMIT 1`,
       input.gateway,
       input.settlementId,
     );
-    if (latest !== undefined && sameFulfilment(toFulfilment(latest), input)) return { status: "exists", fulfilment: toFulfilment(latest) };
-    try {
-      const [row] = await sql.q<FulfilmentRow[]>(
-        `INSERT INTO "order_fulfilments" ("gateway", "settlement_id", "sequence", "status", "carrier", "tracking_number", "shipped_at", "delivered_at", "recorded_by")
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-        input.gateway,
-        input.settlementId,
-        (latest === undefined ? 0 : Number(latest.sequence)) + 1,
-        input.status,
-        input.carrier,
-        input.trackingNumber,
-        input.shippedAt,
-        input.deliveredAt,
-        recordedBy,
-      );
-      return { status: "created", fulfilment: toFulfilment(row as FulfilmentRow) };
-    } catch (e) {
-      if (!isUniqueViolation(e, "order_fulfilments_order_sequence_key") || attempt >= MAX_APPEND_ATTEMPTS) throw e;
+    if (latest !== undefined && sameFulfilment(toFulfilment(latest), input)) return { status: "exists" as const, fulfilment: toFulfilment(latest) };
+    const sequence = (latest === undefined ? 0 : Number(latest.sequence)) + 1;
+    if (sequence > MAX_FULFILMENT_ENTRIES) {
+      throw SettlementErrors.fulfilmentTooManyEntries(`order ${input.settlementId} holds ${MAX_FULFILMENT_ENTRIES} entries of delivery evidence from ${input.gateway}: no more are taken`, {
+        fields: [{ field: "settlementId", message: `at most ${MAX_FULFILMENT_ENTRIES} entries per order` }],
+      });
     }
-  }
+    const [row] = await tx.q<FulfilmentRow[]>(
+      `INSERT INTO "order_fulfilments" ("gateway", "settlement_id", "sequence", "status", "carrier", "tracking_number", "shipped_at", "delivered_at", "recorded_by")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      input.gateway,
+      input.settlementId,
+      sequence,
+      input.status,
+      input.carrier,
+      input.trackingNumber,
+      input.shippedAt,
+      input.deliveredAt,
+      recordedBy,
+    );
+    return { status: "created" as const, fulfilment: toFulfilment(row as FulfilmentRow) };
+  });
 }
 
 /** An order's entries, oldest first; with `gateway`, that gateway's only. */

@@ -43,6 +43,12 @@ export function orderKey(gateway: string, settlementId: string): string {
   return `${gateway}\u0000${settlementId}`;
 }
 
+/** Characters that reorder how text around them is displayed (a carrier "\u202eSPU" reads "UPS"). */
+const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** At most this many entries of evidence per order and gateway (corrections included); then 409 ENT_FULFILMENT_TOO_MANY_ENTRIES. */
+export const MAX_FULFILMENT_ENTRIES = 100;
+
 /**
  * Refuses (400 ENT_FULFILMENT_INVALID naming every field at fault) evidence that cannot be true:
  * instants in the future, a shipment before the order's capture (`capturedAt`, its earliest), a
@@ -52,6 +58,7 @@ export function checkFulfilment(input: FulfilmentInput, capturedAt: Date, now: D
   const fields: Array<{ field: string; message: string }> = [];
   const { shippedAt, deliveredAt } = input;
   if (input.carrier.trim().length === 0 || input.carrier.length > MAX_CARRIER_LENGTH) fields.push({ field: "carrier", message: `must be 1-${MAX_CARRIER_LENGTH} characters, not blank` });
+  else if (BIDI_CONTROLS.test(input.carrier)) fields.push({ field: "carrier", message: "must not contain bidirectional control characters (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069): evidence is shown as written" });
   if (!TRACKING_NUMBER.test(input.trackingNumber)) fields.push({ field: "trackingNumber", message: "must be 4-40 characters of [A-Za-z0-9-]" });
   if (shippedAt.getTime() > now.getTime()) fields.push({ field: "shippedAt", message: "must not be in the future" });
   else if (shippedAt.getTime() < capturedAt.getTime()) fields.push({ field: "shippedAt", message: `must not be before the order's capture (${capturedAt.toISOString()})` });
@@ -80,13 +87,16 @@ export function sameFulfilment(a: FulfilmentInput, b: FulfilmentInput): boolean 
 
 /**
  * When a capture's held proceeds are auto-released: at its `autoConfirmAt`; under a delivery-based
- * schedule `days` after the order's current evidence's `deliveredAt`, and never (null) while its
- * latest entry is not a delivery (none, shipped, or a delivery corrected back to shipped).
+ * schedule `days` after the order's current evidence's `deliveredAt` (or at `capturedAt` if that is
+ * later), and never (null) while its latest entry is not a delivery (none, shipped, or a delivery
+ * corrected back to shipped).
  */
-export function autoReleaseAt(b: Breakdown, latest: Fulfilment | undefined): Date | null {
+export function autoReleaseAt(b: Breakdown, latest: Fulfilment | undefined, capturedAt: Date): Date | null {
   if (b.confirmOnDelivery === undefined) return b.autoConfirmAt === null ? null : new Date(Date.parse(b.autoConfirmAt));
   if (latest?.status !== "delivered" || latest.deliveredAt === null) return null;
-  return new Date(latest.deliveredAt.getTime() + b.confirmOnDelivery.days * 86_400_000);
+  // Never before the capture itself: an order's evidence is checked against its earliest capture,
+  // and a later capture of a delivered order (a second payment) is released at its own instant.
+  return new Date(Math.max(latest.deliveredAt.getTime() + b.confirmOnDelivery.days * 86_400_000, capturedAt.getTime()));
 }
 
 /** An order past its delivery deadline without a delivery (the overdue listing). */

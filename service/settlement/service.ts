@@ -1110,7 +1110,7 @@ function dueReleases(cap: SettlementRecord, chain: SettlementRecord[], asOf: Dat
   const base = followUpOf(cap.event);
   const due = (iso: string | null) => iso !== null && Date.parse(iso) <= asOf.getTime();
   const events: SettlementEvent[] = [];
-  const releaseAt = autoReleaseAt(b, evidence);
+  const releaseAt = autoReleaseAt(b, evidence, cap.event.occurredAt);
   if (b.sellerBucket === "held" && !state.released && state.refunded < b.lines.gross && releaseAt !== null && releaseAt.getTime() <= asOf.getTime()) {
     events.push({
       ...base,

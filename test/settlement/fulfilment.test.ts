@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEE_SCHEDULES, type FeeSchedule, type SettlementEvent, type SettlementService } from "../../service/settlement/index.js";
+import { MAX_FULFILMENT_ENTRIES } from "../../service/settlement/fulfilment.js";
 import { capture } from "./fixtures.js";
 import { marchRate, openSettlementHarness, type SettlementHarness } from "./harness.js";
 import { testDatabaseKinds } from "../support/db.js";
@@ -135,7 +136,32 @@ describe.each(kinds)("delivery evidence and delivery-based auto-release on %s", 
     expect(await refused({ deliveredAt: null })).toEqual(["ENT_FULFILMENT_INVALID", 400, ["deliveredAt"]]);
     expect(await refused({ status: "shipped" })).toEqual(["ENT_FULFILMENT_INVALID", 400, ["deliveredAt"]]);
     expect(await refused({ trackingNumber: "LP 001" })).toEqual(["ENT_FULFILMENT_INVALID", 400, ["trackingNumber"]]);
+    // A right-to-left override would show "\u202eSPU" as "UPS" wherever the evidence is cited.
+    expect(await refused({ carrier: "\u202eSPU" })).toEqual(["ENT_FULFILMENT_INVALID", 400, ["carrier"]]);
     expect(await h.settlement.fulfilments("ORD-bad-1")).toEqual([]);
+  });
+
+  it("appends corrections sent at once one after another (no writer refused), and at most MAX_FULFILMENT_ENTRIES per order", async () => {
+    expect((await h.settlement.postEvent(book("many-1"))).status).toBe("created");
+    const shipment = (i: number) => ({ ...delivered("many-1", "2025-03-05T00:00:00Z"), status: "shipped" as const, deliveredAt: null, trackingNumber: `1Z${String(i).padStart(8, "0")}` });
+    // Eight different corrections at once (two instances' worth): every one appended, in some order.
+    const first = await Promise.all(Array.from({ length: 8 }, (_, i) => h.settlement.recordFulfilment(shipment(i), "test")));
+    expect(first.map((r) => r.status)).toEqual(Array(8).fill("created"));
+    expect(first.map((r) => r.fulfilment.sequence).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (let i = 8; i < MAX_FULFILMENT_ENTRIES; i++) await h.settlement.recordFulfilment(shipment(i), "test");
+    await expect(h.settlement.recordFulfilment(shipment(MAX_FULFILMENT_ENTRIES), "test")).rejects.toMatchObject({ code: "ENT_FULFILMENT_TOO_MANY_ENTRIES", status: 409 });
+    // The latest again is still answered.
+    expect((await h.settlement.recordFulfilment(shipment(MAX_FULFILMENT_ENTRIES - 1), "test")).status).toBe("exists");
+    expect(await h.settlement.fulfilments("ORD-many-1")).toHaveLength(MAX_FULFILMENT_ENTRIES);
+  });
+
+  it("releases a later capture of an order delivered before it at its own instant, never before it", async () => {
+    expect((await h.settlement.postEvent(book("late-1"))).status).toBe("created");
+    expect((await h.settlement.recordFulfilment(delivered("late-1", "2025-03-02T09:00:00Z"), "test")).status).toBe("created");
+    // A second payment of the same order, after its delivery + 15 days.
+    expect((await h.settlement.postEvent(book("late-1b", { settlementId: "ORD-late-1", occurredAt: at("2025-03-20T09:00:00Z") }))).status).toBe("created");
+    await h.settlement.releaseDue(at("2025-03-21T00:00:00Z"));
+    expect((await types("ORD-late-1")).sort()).toEqual(["capture 2025-03-01T10:00:00.000Z", "capture 2025-03-20T09:00:00.000Z", "release 2025-03-17T09:00:00.000Z", "release 2025-03-20T09:00:00.000Z"]);
   });
 
   it("keeps another gateway's order unknown: 404 ENT_FULFILMENT_ORDER_NOT_FOUND naming settlementId", async () => {

@@ -12,18 +12,24 @@ const entry = (over: Partial<Fulfilment> = {}): Fulfilment => ({ ...input, id: "
 const held = (over: Partial<Breakdown>) => ({ sellerBucket: "held", autoConfirmAt: null, ...over }) as Breakdown;
 
 describe("autoReleaseAt", () => {
+  const cap = at("2025-03-01T10:00:00Z");
   it("is the capture's autoConfirmAt under a capture-based schedule, whatever the evidence", () => {
-    expect(autoReleaseAt(held({ autoConfirmAt: "2025-03-16T10:00:00.000Z" }), undefined)).toEqual(at("2025-03-16T10:00:00Z"));
-    expect(autoReleaseAt(held({ autoConfirmAt: "2025-03-16T10:00:00.000Z" }), entry())).toEqual(at("2025-03-16T10:00:00Z"));
-    expect(autoReleaseAt(held({ autoConfirmAt: null }), entry())).toBeNull();
+    expect(autoReleaseAt(held({ autoConfirmAt: "2025-03-16T10:00:00.000Z" }), undefined, cap)).toEqual(at("2025-03-16T10:00:00Z"));
+    expect(autoReleaseAt(held({ autoConfirmAt: "2025-03-16T10:00:00.000Z" }), entry(), cap)).toEqual(at("2025-03-16T10:00:00Z"));
+    expect(autoReleaseAt(held({ autoConfirmAt: null }), entry(), cap)).toBeNull();
   });
 
   it("is `days` after the latest entry's deliveredAt under a delivery-based one, and never without a delivery", () => {
     const b = held({ confirmOnDelivery: { days: 15, deadline: null } });
-    expect(autoReleaseAt(b, entry())).toEqual(at("2025-03-20T00:00:00Z"));
-    expect(autoReleaseAt(held({ confirmOnDelivery: { days: 0, deadline: null } }), entry())).toEqual(at("2025-03-05T00:00:00Z"));
-    expect(autoReleaseAt(b, undefined)).toBeNull();
-    expect(autoReleaseAt(b, entry({ status: "shipped", deliveredAt: null }))).toBeNull();
+    expect(autoReleaseAt(b, entry(), cap)).toEqual(at("2025-03-20T00:00:00Z"));
+    expect(autoReleaseAt(held({ confirmOnDelivery: { days: 0, deadline: null } }), entry(), cap)).toEqual(at("2025-03-05T00:00:00Z"));
+    expect(autoReleaseAt(b, undefined, cap)).toBeNull();
+    expect(autoReleaseAt(b, entry({ status: "shipped", deliveredAt: null }), cap)).toBeNull();
+  });
+
+  it("is never before the capture itself: a later capture of an order delivered before it is released at its own instant", () => {
+    const b = held({ confirmOnDelivery: { days: 15, deadline: null } });
+    expect(autoReleaseAt(b, entry(), at("2025-03-25T09:00:00Z"))).toEqual(at("2025-03-25T09:00:00Z"));
   });
 });
 
