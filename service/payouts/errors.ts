@@ -25,7 +25,7 @@ export const PayoutErrors = {
   fundingRefused: defineError("ENT_PAYOUT_FUNDING_REFUSED", 409, "Vault funding refused"),
   /** The seller has no bank account on file (the bank rail). */
   bankAccountNotFound: defineError("ENT_PAYOUT_BANK_ACCOUNT_NOT_FOUND", 404, "Bank account not set"),
-  /** The account set again is the one the bank returned a payout from, without `confirmReturnedAccount`: the hold stays. */
+  /** The account set is the one the bank returned a payout from (its last payout, any seller's), without `confirmReturnedAccount`: the hold stays. */
   bankAccountHeld: defineError("ENT_PAYOUT_BANK_ACCOUNT_HELD", 409, "Bank account held after a return"),
   /** The account (the same IBAN or account number at the same bank) is on file for another seller: one account, one seller. */
   bankAccountInUse: defineError("ENT_PAYOUT_BANK_ACCOUNT_IN_USE", 409, "Bank account is another seller's"),

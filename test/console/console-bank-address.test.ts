@@ -2,7 +2,8 @@
  * The console's bank payout page in Chromium: the holder's structured address the payout was
  * instructed with (Cdtr/PstlAdr), and the seller's account on file with its own address, or, for an
  * account or a payout from before addresses were required, that there is none (`address_missing`,
- * which bank runs skip); an account another seller also has on file says so (`bank_account_shared`).
+ * which bank runs skip); an account another seller also has on file says so (`bank_account_shared`),
+ * and an account held by a return says which payout, naming the seller it was for when another.
  * Against the service itself (its routes and the built console on a port of its own) on a real
  * database; the rows from before are written as those versions left them.
  */
@@ -13,7 +14,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { axe } from "../support/browser.js";
-import { bankKit, CN_ACCOUNT, HK_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
+import { bankKit, CN_ACCOUNT, HK_ACCOUNT, PLATFORM_ACCOUNT, type BankPayoutJson } from "../support/bank.js";
+import { camt054 } from "../support/camt054.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { json, openHarness, publishDayRates, type Harness } from "../http/harness.js";
 
@@ -29,7 +31,7 @@ describe(`the console's bank payout page: the holder's address (Chromium, ${kind
   let base: string;
   let financeWrite: IssuedKey;
   const payouts: Record<string, BankPayoutJson> = {};
-  const { sale, remit } = bankKit(() => ({ h, financeWrite }));
+  const { sale, remit, confirm } = bankKit(() => ({ h, financeWrite }));
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "entrepot-console-bank-adr-"));
@@ -104,6 +106,29 @@ describe(`the console's bank payout page: the holder's address (Chromium, ${kind
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await axe(page, "bank payout, phone");
+    await page.context().close();
+  });
+
+  it("shows an account held by a return, naming the seller whose payout it was when another one's", { timeout: 120_000 }, async () => {
+    // The bank returns the USD payout (AC04) from the HK account; the CNY seller's row, as a version
+    // before one account was one seller's left it, is that same account, set before the return.
+    const usd = payouts["S-POP-HK-02"]!;
+    const returned = camt054({ messageId: "HSBC-054-CONSOLE-HELD", account: { ...PLATFORM_ACCOUNT, accountCurrency: "USD" }, entries: [{ endToEndId: usd.endToEndId, currency: "USD", amount: BigInt(usd.amount), returnReason: "AC04" }] });
+    expect((await confirm(returned)).map((r) => r.outcome)).toEqual(["rejected"]);
+    await h.db.sql.q(
+      `UPDATE payout_bank_accounts SET holder_name = 'Kowloon Stationery Ltd', account_number = '012345678001', bic = 'HSBCHKHH', clearing_system = NULL, clearing_member = NULL,
+         country = 'HK', set_at = now() - interval '1 day' WHERE seller_id = 'S-POP-SZ-01'`,
+    );
+    const page = await signedIn();
+    const why = "(returned by the bank (AC04: closed account)): not paid again until the account is set again";
+    await page.goto(`${base}/console/payouts/bank/${usd.id}`);
+    await page.getByRole("heading", { level: 1, name: `Bank payout ${usd.id}` }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => field(page, "Held", "on file").textContent(), { timeout: 30_000 }).toBe(`account_returned the bank returned ${usd.endToEndId} ${why}`);
+    const cny = payouts["S-POP-SZ-01"]!;
+    await page.goto(`${base}/console/payouts/bank/${cny.id}`);
+    await page.getByRole("heading", { level: 1, name: `Bank payout ${cny.id}` }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => field(page, "Held", "on file").textContent(), { timeout: 30_000 }).toBe(`account_returned the bank returned seller S-POP-HK-02's payout ${usd.endToEndId} ${why}`);
+    await axe(page, "bank payout, account held");
     await page.context().close();
   });
 });

@@ -186,7 +186,7 @@ describe.each(kinds)("bank rail on %s", (kind) => {
     const held = json<{ file: unknown; skipped: Array<{ sellerId: string; reason: string }> }>(await h.post("/v1/payouts/bank/runs", {}, h.keys.admin));
     expect(held.file).toBeNull();
     expect(held.skipped).toContainEqual(expect.objectContaining({ sellerId: "S-POP-HK-02", reason: "account_returned" }));
-    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toEqual({ payoutId: usd.id, endToEndId: usd.endToEndId, reason: "returned by the bank (AC04: closed account)" });
+    expect(json<{ hold: unknown }>(await h.get("/v1/sellers/S-POP-HK-02/bank-account")).hold).toEqual({ payoutId: usd.id, sellerId: "S-POP-HK-02", endToEndId: usd.endToEndId, reason: "returned by the bank (AC04: closed account)" });
     const same = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-HK-02/bank-account", payload: HK_ACCOUNT, headers: { authorization: `Bearer ${h.keys.admin.key}` } });
     expect([same.statusCode, problemCode(same)], same.body).toEqual([409, "ENT_PAYOUT_BANK_ACCOUNT_HELD"]);
     const reset = await h.app.inject({ method: "PUT", url: "/v1/sellers/S-POP-HK-02/bank-account", payload: { ...HK_ACCOUNT, confirmReturnedAccount: true }, headers: { authorization: `Bearer ${h.keys.admin.key}` } });

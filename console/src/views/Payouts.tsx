@@ -64,7 +64,8 @@ interface BankAccountFields {
 interface BankAccountOnFile extends BankAccountFields {
   setAt: string;
   sharedWith: string[];
-  hold: { payoutId: string; endToEndId: string; reason: string | null } | null;
+  /** `sellerId`: the seller the returned payout was for (another one's when both had this account on file). */
+  hold: { payoutId: string; sellerId: string; endToEndId: string; reason: string | null } | null;
 }
 
 /** GET /v1/payouts/bank/:id (service/http/routes/bank.ts BankPayoutDetailView). */
@@ -315,7 +316,7 @@ function AccountOnFile(props: { sellerId: string }): JSX.Element {
                       [
                         "Held",
                         <span>
-                          <Badge value="account_returned" tone="bad" /> <span class="muted">{`the bank returned ${a.hold.endToEndId}${a.hold.reason === null ? "" : ` (${a.hold.reason})`}: not paid again until the account is set again`}</span>
+                          <Badge value="account_returned" tone="bad" /> <span class="muted">{`the bank returned ${a.hold.sellerId === props.sellerId ? "" : `seller ${a.hold.sellerId}'s payout `}${a.hold.endToEndId}${a.hold.reason === null ? "" : ` (${a.hold.reason})`}: not paid again until the account is set again`}</span>
                         </span>,
                       ],
                     ] satisfies Array<[string, JSX.Element]>)),

@@ -77,7 +77,7 @@ const AccountBody = Type.Object(
     confirmReturnedAccount: Type.Optional(
       Type.Boolean({
         description:
-          "`true`: the account the bank returned a payout from (the `hold` of GET, or an account the seller had before whose last payout was returned) was checked with the seller and may be paid again. Without it, setting that same account again (the same IBAN or account number at the same bank, however written, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
+          "`true`: the account the bank returned a payout from (the `hold` of GET, or any account whose last payout, this seller's or another's, was returned) was checked with the seller and may be paid again; it lifts the hold for this seller only (one account is one seller's: anyone given the account later is held again, unless a payout to it went through since). Without it, setting that same account again (the same IBAN or account number at the same bank, however written, whatever the holder's name) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD and the hold stays",
       }),
     ),
     confirmHolderName: Type.Optional(
@@ -113,8 +113,16 @@ export const BankAccountView = Type.Object({
   }),
   hold: Nullable(
     Type.Object(
-      { payoutId: Type.String(), endToEndId: Type.String(), reason: Nullable(Type.String()) },
-      { description: "The payout the bank returned from this account since it was set: no bank payout runs for the seller (skipped as account_returned) until another account is set, or this one again with `confirmReturnedAccount: true`" },
+      {
+        payoutId: Type.String(),
+        sellerId: Type.String({ description: "The seller the returned payout was for: another seller's when both had this account on file (rows set before one account was one seller's)" }),
+        endToEndId: Type.String(),
+        reason: Nullable(Type.String()),
+      },
+      {
+        description:
+          "The payout the bank returned from this account since it was set, whichever seller it paid (a return holds the account, not the seller): no bank payout runs for the seller (skipped as account_returned) until another account is set, or this one again with `confirmReturnedAccount: true`",
+      },
     ),
   ),
 });
@@ -212,7 +220,7 @@ const SkipView = Type.Object({
   sellerId: Type.String(),
   reason: Type.String({
     enum: [...BANK_SKIP_REASONS],
-    description: "no_seller, in_flight (a payout planned or instructed), bank_account_shared (the account on file is also another seller's, `sharedWith`: rows set before one account was one seller's; money for one would reach the other's holder, so none of them is paid until an admin sets another account on all but one of them, or takes it off), account_returned (the bank returned a payout from the account on file since it was set: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), address_missing (the account on file was set before addresses were required: the bank would refuse a cross-border transfer without the beneficiary's town and country; PUT the account again with its `address` to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
+    description: "no_seller, in_flight (a payout planned or instructed), bank_account_shared (the account on file is also another seller's, `sharedWith`: rows set before one account was one seller's; money for one would reach the other's holder, so none of them is paid until an admin sets another account on all but one of them, or takes it off), account_returned (the bank returned a payout from the account on file since it was set, this seller's or another's that had the same account, named in `detail`: set another account, or this one again with `confirmReturnedAccount: true` once it is checked, to resume), address_missing (the account on file was set before addresses were required: the bank would refuse a cross-border transfer without the beneficiary's town and country; PUT the account again with its `address` to resume), no_account (no available balance account yet), below_minimum, reserve_refused",
   }),
   detail: Type.Optional(Type.String()),
   sharedWith: Type.Optional(Type.Array(Type.String(), { description: "bank_account_shared: the other sellers whose account on file is this same account" })),
@@ -272,7 +280,7 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-function accountView(a: BankAccount, hold: { payoutId: bigint; endToEndId: string; reason: string | null } | null, sharedWith: string[]): Static<typeof BankAccountView> {
+function accountView(a: BankAccount, hold: { payoutId: bigint; sellerId: string; endToEndId: string; reason: string | null } | null, sharedWith: string[]): Static<typeof BankAccountView> {
   return { ...a, address: a.address ?? null, setAt: a.setAt.toISOString(), sharedWith, hold: hold === null ? null : { ...hold, payoutId: hold.payoutId.toString() } };
 }
 
@@ -341,7 +349,7 @@ export async function bankRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAG],
       summary: "Put a seller on the bank rail",
       description:
-        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`) stays held when it is set again: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`) unless `confirmReturnedAccount` is `true`; another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays). One account, one seller: an account on file for another seller (the same account, as for the hold) is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE naming the field (`iban` or `accountNumber`) and the other seller (`details.sellerId`); two sellers given it at once cannot both have it. `country` must be the IBAN's and the BIC's country (or a territory using them): else 400 naming `country` or `bic`. The holder's name is compared with the seller's registered name (`match`, `close_match`, `no_match`, rule in the README's bank rail section); anything but a `match` without `confirmHolderName: true` is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName` (`details`: `holderName`, `sellerName`, `result`, `scriptMismatch`: `true` when the two names are in different scripts, e.g. 深圳市小工具有限公司 against Shenzhen Gadget Works, which never match since nothing is transliterated, so the confirmation is expected there); the result is stored (`holderNameCheck`). `address` is required: the holder's structured postal address (at least `townName`; `country` defaults to the account's), in the Swift CBPR+ character set and the ISO 20022 lengths, else 400 naming the field; an account stored before addresses were required is skipped by bank runs (`address_missing`) until it is set again with one.",
+        "The account the seller is paid to by ISO 20022 credit transfer, in its payout currency (a CNY seller gets CNY into a mainland account through the platform's bank or licensed provider; no stablecoin). A seller with a bank account is no longer paid through the vault. Exactly one of `iban` (check digits verified) and `accountNumber`; the bank by `bic` or by `clearingSystem` + `clearingMember` (e.g. CNAPS). A bad field is 400 ENT_PAYOUT_INVALID_REQUEST naming it. An account the bank returned a payout from (`hold`: its last payout, whichever seller it was for, a return holding the account, not the seller) stays held when it is set again, on this seller or any other: the same account (the same IBAN or account number, spaces, hyphens, dots and case aside, at the same bank: the BIC's first 6 characters when both have a BIC, else the clearing member, else the country; whatever the holder's name; also after the account was removed) is 409 ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout (`details.hold`, with the `sellerId` it was for) unless `confirmReturnedAccount` is `true` (which lifts it for this seller only); another account lifts the hold. The details on file sent again unconfirmed change nothing (`setAt` stays). One account, one seller: an account on file for another seller (the same account, as for the hold) is 409 ENT_PAYOUT_BANK_ACCOUNT_IN_USE naming the field (`iban` or `accountNumber`) and the other seller (`details.sellerId`); two sellers given it at once cannot both have it. `country` must be the IBAN's and the BIC's country (or a territory using them): else 400 naming `country` or `bic`. The holder's name is compared with the seller's registered name (`match`, `close_match`, `no_match`, rule in the README's bank rail section); anything but a `match` without `confirmHolderName: true` is 409 ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH naming `holderName` (`details`: `holderName`, `sellerName`, `result`, `scriptMismatch`: `true` when the two names are in different scripts, e.g. 深圳市小工具有限公司 against Shenzhen Gadget Works, which never match since nothing is transliterated, so the confirmation is expected there); the result is stored (`holderNameCheck`). `address` is required: the holder's structured postal address (at least `townName`; `country` defaults to the account's), in the Swift CBPR+ character set and the ISO 20022 lengths, else 400 naming the field; an account stored before addresses were required is skipped by bank runs (`address_missing`) until it is set again with one.",
       security: bearer,
       params: SellerParams,
       body: AccountBody,

@@ -13,7 +13,9 @@
  *    key) and files them.
  *    A seller whose account was stored before addresses were required is not planned (`address_missing`),
  *    nor one whose account is also another seller's (`bank_account_shared`: rows from before one
- *    account was one seller's; which of them the holder is, only an admin can say).
+ *    account was one seller's; which of them the holder is, only an admin can say), nor one whose
+ *    account the bank returned a payout from since it was set, whichever seller that payout was for
+ *    (`account_returned`: a return holds the account, store.ts `sellersReturned`).
  * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
  *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
  *    database never repeats an id a bank saw, while every instance on one database shares it;
@@ -183,6 +185,8 @@ const partialReason = (p: { currency: string; amount: bigint }, paid: bigint): s
 
 /** The reason of a payout an operator cancelled (a retry is told by it). */
 const cancelReason = (by: string, note: string): string => `cancelled by ${by}: ${note}`;
+/** A returned payout that paid another seller than the one held, named: " (seller <id>'s)"; else nothing. */
+const ofSeller = (paid: string, held: string): string => (paid === held ? "" : ` (seller ${paid}'s)`);
 
 export const RESOLUTION_ACTIONS = ["book_partial_debit"] as const;
 export type ResolutionAction = (typeof RESOLUTION_ACTIONS)[number];
@@ -351,10 +355,13 @@ export class BankRail {
    * Sets the seller's account. An account on file for another seller (`sameBankAccount`: the same
    * IBAN or account number at the same bank, however written) is ENT_PAYOUT_BANK_ACCOUNT_IN_USE
    * naming that seller: one account is one seller's (checked under a lock per account number, so two
-   * sellers given it at once cannot both have it). The account the bank returned a payout from since
-   * it was set (the hold) is not lifted by setting it again: the same account, without
-   * `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned payout; another
-   * account, or the same one confirmed as checked, is set and lifts it. The holder's name is checked
+   * sellers given it at once cannot both have it). The account the bank returned a payout from (its
+   * last payout, whichever seller it was for: the hold) is not lifted by setting it again: the same
+   * account, without `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned
+   * payout, on any seller; another account, or the same one confirmed as checked, is set and lifts it
+   * for this seller (its `setAt` passes the return). Only for this seller: one account is one
+   * seller's, so nobody else has it then, and whoever is given it after this one is held again,
+   * unless a payout was instructed to it since. The holder's name is checked
    * against the seller's registered name (holder-name.ts): a close_match or no_match without
    * `confirmHolderName` is ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH; the result, and whether it was
    * confirmed, is stored with the account. The details on file given again, exactly, unconfirmed,
@@ -381,8 +388,11 @@ export class BankRail {
       if (hold !== null && !confirmed && sameBankAccount(account, hold.account)) {
         const why = hold.reason === null ? "" : ` (${hold.reason})`;
         throw PayoutErrors.bankAccountHeld(
-          `the bank returned payout ${hold.endToEndId} from this account${why}: setting it again does not resume payouts to it; once the account is checked with the seller, send it again with "confirmReturnedAccount": true, or give another account`,
-          { fields: [{ field: "confirmReturnedAccount", message: `required to pay again the account payout ${hold.endToEndId} was returned from` }], details: { hold: { payoutId: hold.payoutId.toString(), endToEndId: hold.endToEndId, reason: hold.reason } } },
+          `the bank returned payout ${hold.endToEndId}${ofSeller(hold.sellerId, sellerId)} from this account${why}: setting it again does not resume payouts to it; once the account is checked with the seller, send it again with "confirmReturnedAccount": true, or give another account`,
+          {
+            fields: [{ field: "confirmReturnedAccount", message: `required to pay again the account payout ${hold.endToEndId} was returned from` }],
+            details: { hold: { payoutId: hold.payoutId.toString(), sellerId: hold.sellerId, endToEndId: hold.endToEndId, reason: hold.reason } },
+          },
         );
       }
       if (result !== "match" && options.confirmHolderName !== true) {
@@ -425,12 +435,13 @@ export class BankRail {
   }
 
   /**
-   * The payout the bank returned to the seller's account on file since it was set, if any: runs skip
-   * the seller (`account_returned`) until another account is set, or this one confirmed (`setAccount`).
+   * The payout the bank returned from the seller's account on file since it was set, if any, whichever
+   * seller it paid (`sellerId`): runs skip the seller (`account_returned`) until another account is
+   * set, or this one confirmed (`setAccount`).
    */
-  async accountHold(sellerId: string): Promise<{ payoutId: bigint; endToEndId: string; reason: string | null } | null> {
-    const hold = (await this.#store.sellersReturned()).get(sellerId);
-    return hold === undefined ? null : { payoutId: hold.payoutId, endToEndId: hold.endToEndId, reason: hold.reason };
+  async accountHold(sellerId: string): Promise<{ payoutId: bigint; sellerId: string; endToEndId: string; reason: string | null } | null> {
+    const hold = (await this.#store.sellersReturned(sellerId)).get(sellerId);
+    return hold === undefined ? null : { payoutId: hold.payoutId, sellerId: hold.sellerId, endToEndId: hold.endToEndId, reason: hold.reason };
   }
 
   /** Back to the vault rail. Payouts already instructed go on to their end. */
@@ -500,7 +511,11 @@ export class BankRail {
       const back = returned.get(s.id);
       if (back !== undefined) {
         const why = back.reason === null ? "" : ` (${back.reason})`;
-        skipped.push({ sellerId: s.id, reason: "account_returned", detail: `the bank returned payout ${back.endToEndId} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume` });
+        skipped.push({
+          sellerId: s.id,
+          reason: "account_returned",
+          detail: `the bank returned payout ${back.endToEndId}${ofSeller(back.sellerId, s.id)} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume`,
+        });
         continue;
       }
       // Stored before addresses were required: the bank would refuse a cross-border transfer whose

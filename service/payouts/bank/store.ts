@@ -37,9 +37,14 @@ export function accountRef(a: BankAccountRef): BankAccountRef {
   return { holderName: a.holderName, iban: a.iban, accountNumber: a.accountNumber, bic: a.bic, clearingSystem: a.clearingSystem, clearingMember: a.clearingMember, country: a.country, address: a.address ?? null };
 }
 
-/** The payout the bank returned from the seller's account since it was set: runs skip the seller until it is set again. */
+/**
+ * The payout the bank returned from the seller's account since it was set, whichever seller it paid
+ * (a return holds the account, not the seller): runs skip the seller until it is set again.
+ */
 export interface BankAccountHold {
   payoutId: bigint;
+  /** The seller the returned payout was for: another seller's when both had this account on file (rows from before one account was one seller's). */
+  sellerId: string;
   endToEndId: string;
   reason: string | null;
   /** The account the bank returned it from (as instructed). */
@@ -137,7 +142,10 @@ function accountOf(r: Row): BankAccount {
 }
 
 /** The same IBAN or account number, as the SQL narrows it (`accountNumberKey`; stored numbers hold no other separators). */
-const NUMBER_KEY_SQL = `upper(regexp_replace(COALESCE(iban, account_number), '[[:space:].-]', '', 'g'))`;
+const numberKeySql = (iban: string, accountNumber: string): string => `upper(regexp_replace(COALESCE(${iban}, ${accountNumber}), '[[:space:].-]', '', 'g'))`;
+const NUMBER_KEY_SQL = numberKeySql("iban", "account_number");
+/** The same, of the account a payout was instructed to (its `account` snapshot). */
+const PAYOUT_NUMBER_KEY_SQL = numberKeySql("account->>'iban'", "account->>'accountNumber'");
 const numberKey = (a: BankAccountRef): string => accountNumberKey(a.iban ?? a.accountNumber ?? "");
 
 function payoutOf(r: Row): BankPayout {
@@ -241,9 +249,9 @@ export class BankStore {
       const others = await this.accountsSharing(a.sellerId, a, tx);
       const [cur] = await tx.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1 FOR UPDATE`, a.sellerId);
       const current = cur ? accountOf(cur) : null;
-      // The account being set: its last payout, if the bank returned it, unless it is the account on
-      // file, set (or confirmed) after that return.
-      const last = await BankStore.#lastReturnedTo(tx, a.sellerId, a);
+      // The account being set: its last payout (any seller's), if the bank returned it, unless it is
+      // the account on file, set (or confirmed) after that return.
+      const last = await BankStore.#lastReturnedTo(tx, a);
       const hold = last === null || (current !== null && sameBankAccount(a, current) && current.setAt > last.at) ? null : last.hold;
       if ((await decide(others, current, hold)) === "keep" && current !== null) return current;
       return BankStore.#writeAccount(tx, a);
@@ -334,43 +342,57 @@ export class BankStore {
 
   /**
    * Sellers whose bank account on file had a payout returned (before or after final) since it was
-   * set: paying the same account again would be returned again, charges and all. Setting the account
-   * again (another account, or the same one confirmed: rail.ts) clears it. Per seller the latest such
-   * payout. Only a payout to the account on file counts (`sameBankAccount`, account-identity.ts): a
-   * payout to the account the seller replaced, returned after the new one was set, holds nothing.
+   * set, whichever seller that payout was for: a return holds the account, not the seller, so a
+   * seller that had the same account on file (rows from before one account was one seller's) is not
+   * paid to it either once the other moves off it. Paying the same account again would be returned
+   * again, charges and all. Setting the account again (another account, or the same one confirmed:
+   * rail.ts) clears it for that seller. Per seller the latest such payout. Only a payout to the
+   * account on file counts (`sameBankAccount`, account-identity.ts): a payout to the account the
+   * seller replaced, returned after the new one was set, holds nothing. `sellerId`: that seller's only.
    */
-  async sellersReturned(): Promise<Map<string, BankAccountHold>> {
+  async sellersReturned(sellerId?: string): Promise<Map<string, BankAccountHold>> {
     // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger
-    // refused is rejected while planned). The returns since the account was set, a few per seller;
-    // which of them were to the account on file is `sameBankAccount`'s to say, not the SQL's.
-    const rows = await this.sql.q<Array<Row & { seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
-      `SELECT p.seller_id, p.id, p.end_to_end_id, p.reason, p.account,
+    // refused is rejected while planned). What it reads: the rejected and returned payouts (the
+    // status index; returns are rare), each joined to the accounts on file with its number, set
+    // before it came back; what it sends is one row per such account and return. Which of them were
+    // to the account on file is `sameBankAccount`'s to say (the same number at another bank is not).
+    const rows = await this.sql.q<Array<Row & { held_seller_id: string; seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
+      `SELECT a.seller_id AS held_seller_id, p.seller_id, p.id, p.end_to_end_id, p.reason, p.account,
               a.holder_name, a.iban, a.account_number, a.bic, a.clearing_system, a.clearing_member, a.country
-         FROM bank_payouts p JOIN payout_bank_accounts a ON a.seller_id = p.seller_id
-        WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
-        ORDER BY p.seller_id, p.id DESC`,
+         FROM bank_payouts p JOIN payout_bank_accounts a
+           ON ${numberKeySql("a.iban", "a.account_number")} = ${numberKeySql("p.account->>'iban'", "p.account->>'accountNumber'")}
+          AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
+        WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND ($1::text IS NULL OR a.seller_id = $1)
+        ORDER BY a.seller_id, p.id DESC`,
+      sellerId ?? null,
     );
     const holds = new Map<string, BankAccountHold>();
     for (const r of rows) {
-      if (holds.has(r.seller_id) || !sameBankAccount(r.account, refOf(r))) continue;
-      holds.set(r.seller_id, { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account });
+      if (holds.has(r.held_seller_id) || !sameBankAccount(r.account, refOf(r))) continue;
+      holds.set(r.held_seller_id, { payoutId: BigInt(r.id), sellerId: r.seller_id, endToEndId: r.end_to_end_id, reason: r.reason, account: r.account });
     }
     return holds;
   }
 
-  /** The seller's last instructed payout to this account (`sameBankAccount`), if the bank returned it, and when. */
-  static async #lastReturnedTo(sql: SqlRunner, sellerId: string, a: BankAccountRef): Promise<{ hold: BankAccountHold; at: Date } | null> {
-    // The last payout to each account as it was stored (a handful per seller, whatever its history);
-    // `sameBankAccount` says which of them are this account, however either was written.
-    const rows = await sql.q<Array<{ id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef; status: string; at: Date }>>(
-      `SELECT DISTINCT ON (account) id, end_to_end_id, reason, account, status, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
-        WHERE seller_id = $1 AND file_id IS NOT NULL
-        ORDER BY account, id DESC`,
-      sellerId,
+  /**
+   * The last instructed payout to this account (`sameBankAccount`), whichever seller it paid, if the
+   * bank returned it, and when. Reads the returns to its number (the status index), then the payouts
+   * instructed after the latest of them that was to this account (one of them means it was paid
+   * again since, once the hold was lifted).
+   */
+  static async #lastReturnedTo(sql: SqlRunner, a: BankAccountRef): Promise<{ hold: BankAccountHold; at: Date } | null> {
+    type Returned = { id: bigint; seller_id: string; end_to_end_id: string; reason: string | null; account: BankAccountRef; at: Date };
+    const returns = await sql.q<Returned[]>(
+      `SELECT id, seller_id, end_to_end_id, reason, account, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
+        WHERE status IN ('rejected', 'returned') AND file_id IS NOT NULL AND ${PAYOUT_NUMBER_KEY_SQL} = $1
+        ORDER BY id DESC`,
+      numberKey(a),
     );
-    const r = rows.filter((x) => sameBankAccount(x.account, a)).reduce<(typeof rows)[number] | undefined>((last, x) => (last === undefined || BigInt(x.id) > BigInt(last.id) ? x : last), undefined);
-    if (r === undefined || (r.status !== "rejected" && r.status !== "returned")) return null;
-    return { hold: { payoutId: BigInt(r.id), endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
+    const r = returns.find((x) => sameBankAccount(x.account, a));
+    if (r === undefined) return null;
+    const later = await sql.q<Array<{ account: BankAccountRef }>>(`SELECT account FROM bank_payouts WHERE id > $1 AND file_id IS NOT NULL AND ${PAYOUT_NUMBER_KEY_SQL} = $2`, r.id, numberKey(a));
+    if (later.some((x) => sameBankAccount(x.account, a))) return null;
+    return { hold: { payoutId: BigInt(r.id), sellerId: r.seller_id, endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
   }
 
   /** Sellers with a payout not yet at its outcome (final, partially paid, rejected, cancelled, returned): the planner leaves them until it ends. */
