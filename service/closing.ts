@@ -306,6 +306,23 @@ export class PeriodClosing {
     }
   }
 
+  /**
+   * What the close at `before` would check of the FX positions, checked now without booking or
+   * locking (the period-close checklist): the revaluation planned at `before` less 1 ms, what it
+   * leaves unrevalued and the closing rates older than the limit there, and the refusal that would
+   * follow (null: the close would pass the FX checks). A close checks again, as it always does.
+   */
+  async fxCheck(before: Date): Promise<{ revalueAt: string; positions: UnrevaluedPosition[]; rates: StaleClosingRate[]; refusedWith: string | null; action: string | null }> {
+    const at = new Date(before.getTime() - 1);
+    const revalueAt = at.toISOString();
+    if (this.fx === null) return { revalueAt, positions: [], rates: [], refusedWith: null, action: null };
+    const plan = await this.fx.previewRevaluation(at);
+    const positions = unrevaluedPositions(plan);
+    const rates = staleClosingRates(plan, at, this.maxRateAgeMs);
+    const refusal = positions.length > 0 ? notRevalued(before, revalueAt, positions, this.maxRateAgeMs) : rates.length > 0 ? rateStale(before, revalueAt, rates, this.maxRateAgeMs) : null;
+    return { revalueAt, positions, rates, refusedWith: refusal?.code ?? null, action: refusal === null ? null : String(refusal.details?.["action"]) };
+  }
+
   /** What the plan at the period's last instant (`at`) leaves, kept with the close; refused unless accepted with a note. */
   private judge(input: CloseInput, at: Date, plan: { lines: RevaluationLine[]; skipped: SkippedPosition[] }): { fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null } {
     const revalueAt = at.toISOString();

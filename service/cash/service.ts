@@ -47,6 +47,7 @@ import { createHash } from "node:crypto";
 import { adjustmentAccountSpecs, adjustmentEffectiveAt, adjustmentRefusal, canonicalJson, checkAdjustmentScope } from "../reconciliation/index.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import type { SqlRunner } from "../db/sql.js";
+import { amountsOf, type OpenItems, type OpenPeriod } from "../open-items.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
@@ -504,6 +505,33 @@ export class CashReconciliation {
 
   /** Unmatched entries across statements, oldest first, with their age and resolution; open ones per age bucket. */
   async exceptions(q: { status?: "open" | "resolved"; age?: AgeBucket; limit?: number }, now = new Date()): Promise<{ items: CashException[]; openByAge: Record<AgeBucket, number> }> {
+    const all = await this.#allExceptions(now);
+    const bucket = (days: number): AgeBucket => (days <= 7 ? "0-7" : days <= 30 ? "8-30" : "over-30");
+    const openByAge: Record<AgeBucket, number> = { "0-7": 0, "8-30": 0, "over-30": 0 };
+    for (const x of all) if (x.status === "open") openByAge[bucket(x.ageDays)]++;
+    const items = all.filter((x) => (q.status === undefined || x.status === q.status) && (q.age === undefined || bucket(x.ageDays) === q.age)).slice(0, q.limit ?? 100);
+    return { items, openByAge };
+  }
+
+  /**
+   * The open unmatched entries the bank booked in `period` (by what their age counts from: the
+   * booking date, else the value date, else the import), for the period-close checklist: how many,
+   * their amounts per currency (absolute), the first `limit`, oldest first.
+   */
+  async openExceptionsIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    const open = (await this.#allExceptions(new Date())).filter((x) => {
+      const at = Date.parse(x.agedFrom);
+      return x.status === "open" && at < period.to.getTime() && (period.from === null || at >= period.from.getTime());
+    });
+    return {
+      count: open.length,
+      amounts: amountsOf(open.map((x) => ({ currency: x.entry.currency, amount: x.entry.amount }))),
+      refs: open.slice(0, limit).map((x) => ({ id: `${x.statementId}/${x.entry.index}`, href: `/v1/cash/statements/${x.statementId}/entries/${x.entry.index}/resolution` })),
+    };
+  }
+
+  /** Every unmatched entry, open or resolved, oldest first. */
+  async #allExceptions(now: Date): Promise<CashException[]> {
     const rows = await this.#o.sql.q<Array<{ id: bigint; report: CashStatementReport; imported_at: Date }>>(`SELECT id, report, imported_at FROM cash_statements WHERE unmatched > 0 ORDER BY id`);
     const resolutions = new Map((await this.#o.sql.q(`SELECT * FROM cash_resolutions`)).map((r) => [`${String(r["statement_id"])}:${String(r["entry_index"])}`, resolutionOf(r)]));
     const all: CashException[] = [];
@@ -528,11 +556,7 @@ export class CashReconciliation {
     }
     // Oldest first by what the age counts from (a stable sort: statement and entry order within a day).
     all.sort((a, b) => Date.parse(a.agedFrom) - Date.parse(b.agedFrom));
-    const bucket = (days: number): AgeBucket => (days <= 7 ? "0-7" : days <= 30 ? "8-30" : "over-30");
-    const openByAge: Record<AgeBucket, number> = { "0-7": 0, "8-30": 0, "over-30": 0 };
-    for (const x of all) if (x.status === "open") openByAge[bucket(x.ageDays)]++;
-    const items = all.filter((x) => (q.status === undefined || x.status === q.status) && (q.age === undefined || bucket(x.ageDays) === q.age)).slice(0, q.limit ?? 100);
-    return { items, openByAge };
+    return all;
   }
 
   /** Resolves one unmatched entry (see the module comment); `exists` when the same request was made before. */

@@ -5,6 +5,7 @@
  */
 import type { SqlRunner } from "../db/index.js";
 import { Errors } from "../errors.js";
+import { amountsOf, type OpenItems, type OpenPeriod } from "../open-items.js";
 import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
@@ -14,7 +15,7 @@ import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransaction
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "movementsByMetadata" | "balanceSummary" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "movementsByMetadata" | "balanceSummary" | "pendingIn" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -176,6 +177,11 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
         throw Errors.validation(`more than ${STATEMENT_LINES} postings of ${account} (${currency}) in the range`, { fields: [{ field: "range", message: `at most ${STATEMENT_LINES} postings` }] });
       }
       return statementLines(rows, a.normal_balance, 0n);
+    },
+
+    async pendingIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+      const r = await store.pendingIn(sql, period.from, period.to, limit);
+      return { count: r.n, amounts: amountsOf(r.amounts), refs: r.ids.map((id) => ({ id: id.toString(), href: `/v1/transactions/${id}` })) };
     },
 
     async balanceSummary(): Promise<BalanceSummary[]> {

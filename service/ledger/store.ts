@@ -221,6 +221,21 @@ export async function findReversed(sql: SqlRunner, ids: bigint[]): Promise<Set<b
   return new Set(rows.map((r) => r.references_id));
 }
 
+/** The pending transactions (neither committed nor voided) effective in [from, to): how many, their pending debits per currency, and the first `limit` ids by effective instant. */
+export async function pendingIn(sql: SqlRunner, from: Date | null, to: Date, limit: number): Promise<{ n: number; amounts: Array<{ currency: string; amount: string }>; ids: bigint[] }> {
+  const pending = `t."status" = 'pending' AND t."effective_at" < $1 AND ($2::timestamptz IS NULL OR t."effective_at" >= $2::timestamptz)`;
+  const [n] = await sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM "ledger_transactions" t WHERE ${pending}`, to, from);
+  const amounts = await sql.q<Array<{ currency: string; amount: string }>>(
+    `SELECT p."currency", sum(p."amount")::text AS amount
+       FROM "ledger_transactions" t JOIN "ledger_postings" p ON p."transaction_id" = t."id"
+      WHERE ${pending} AND p."phase" = 'pending' AND p."direction" = 'debit'
+      GROUP BY p."currency" ORDER BY p."currency"`,
+    to, from,
+  );
+  const ids = await sql.q<Array<{ id: bigint }>>(`SELECT t."id" FROM "ledger_transactions" t WHERE ${pending} ORDER BY t."effective_at", t."id" LIMIT $3`, to, from, limit);
+  return { n: n?.n ?? 0, amounts, ids: ids.map((r) => r.id) };
+}
+
 export async function expiredPendingIds(sql: SqlRunner, now: Date): Promise<bigint[]> {
   const rows = await sql.q<Array<{ id: bigint }>>(
     `SELECT "id" FROM "ledger_transactions" WHERE "status" = 'pending' AND "pending_expires_at" <= $1 ORDER BY "id"`,

@@ -6,6 +6,8 @@
  * Amounts are bigint minor units of the posting's currency, always > 0; the side is explicit.
  */
 
+import type { OpenItems, OpenPeriod } from "../open-items.js";
+
 export type Direction = "debit" | "credit";
 export type NormalBalance = "debit" | "credit";
 
@@ -466,6 +468,8 @@ export interface Ledger {
   closePeriod(input: ClosePeriodInput): Promise<PeriodClose>;
   /** The instant before which every period is closed (null: none), and every close, newest first. */
   periodCloses(): Promise<{ closedBefore: Date | null; closes: PeriodClose[] }>;
+  /** The pending transactions (neither committed nor voided) effective in a period, for the period-close checklist: how many, their pending debits per currency, the first `limit`. */
+  pendingIn(period: OpenPeriod, limit: number): Promise<OpenItems>;
   /** Voids every pending transaction past its timeout; returns how many were voided. */
   expirePending(): Promise<number>;
 }

@@ -8,6 +8,7 @@
  * workers driving the same batch never both apply a transition.
  */
 import type { SqlRunner } from "../db/sql.js";
+import { amountsOf, type OpenItems } from "../open-items.js";
 import type { Payout, PayoutBatch, PayoutFilter, PayoutOutcome, PayoutStateSummary, PayoutStatus } from "./types.js";
 
 export interface BatchRow {
@@ -185,6 +186,14 @@ export class PayoutRepository {
       `SELECT status, currency, count(*)::int AS n, sum(amount)::text AS amount FROM payouts GROUP BY status, currency ORDER BY status, currency`,
     );
     return rows.map((r) => ({ state: r.status, currency: r.currency, count: r.n, amount: BigInt(r.amount) }));
+  }
+
+  /** The payouts planned before `before` and not yet final or cancelled: how many, their amounts per payout currency, the first `limit` by id. */
+  async notFinalBefore(before: Date, limit: number): Promise<OpenItems> {
+    const where = `FROM payouts WHERE status NOT IN ('final', 'cancelled') AND created_at < $1`;
+    const totals = await this.sql.q<Array<{ currency: string; n: number; amount: string }>>(`SELECT currency, count(*)::int AS n, sum(amount)::text AS amount ${where} GROUP BY currency`, before);
+    const first = await this.sql.q<Array<{ id: bigint }>>(`SELECT id ${where} ORDER BY id LIMIT $2`, before, limit);
+    return { count: totals.reduce((n, t) => n + t.n, 0), amounts: amountsOf(totals), refs: first.map((r) => ({ id: String(r.id), href: `/v1/payouts/${String(r.id)}` })) };
   }
 
   async listPayouts(f: PayoutFilter): Promise<StoredPayout[]> {

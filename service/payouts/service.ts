@@ -33,6 +33,7 @@ import { PayoutRepository, type StoredPayout } from "./repository.js";
 import { Reserves } from "./reserves.js";
 import { PAYOUT_STATUSES } from "./types.js";
 import type { Payout, PayoutBatch, PayoutChain, PayoutDestination, PayoutFilter, PayoutFxService, PayoutHooks, PayoutLog, PayoutStateSummary, PayoutStatus, PlanResult, SkippedSeller, VaultState } from "./types.js";
+import type { OpenItems } from "../open-items.js";
 
 
 export interface PayoutServiceOptions {
@@ -202,6 +203,11 @@ export class PayoutService {
   /** Vault payouts per state and currency (the dashboard's figures). */
   summary(): Promise<PayoutStateSummary[]> {
     return this.repo.batches.summary();
+  }
+
+  /** For the period-close checklist: the vault payouts planned before `before` that are not final. */
+  notFinalBefore(before: Date, limit: number): Promise<OpenItems> {
+    return this.repo.batches.notFinalBefore(before, limit);
   }
 
   async listPayouts(filter: PayoutFilter): Promise<Payout[]> {

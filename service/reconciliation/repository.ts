@@ -4,6 +4,7 @@
  * a run once with all its items, a resolution once per item.
  */
 import type { SqlRunner } from "../db/sql.js";
+import { amountsOf, type OpenItems, type OpenPeriod } from "../open-items.js";
 import type { AdjustmentRequest, AgeBucket, Category, ExceptionEntry, ExceptionQuery, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
 
 type Row = Record<string, unknown>;
@@ -355,6 +356,32 @@ export class ReconRepository {
         owner: str(r.owner),
       })),
       openByAge,
+    };
+  }
+
+  /**
+   * The open exceptions (resolved in no run) found by a run over `period` (its [period_from,
+   * period_to) overlaps it): how many, their amounts per currency (the difference, else the side
+   * there: absolute, what is at stake) and the first `limit` by first seen, each at its latest occurrence.
+   */
+  async openExceptionsIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    const open = `${EXCEPTIONS_BASE}, latest AS (
+         SELECT DISTINCT ON (exception_id) * FROM items ORDER BY exception_id, finished_at DESC, run_id DESC
+       ), open AS (
+         SELECT l.*, ids.first_seen FROM latest l JOIN ids USING (exception_id)
+          WHERE NOT ids.resolved
+            AND EXISTS (SELECT 1 FROM items x JOIN recon_runs u ON u.id = x.run_id
+                         WHERE x.exception_id = l.exception_id AND u.period_from < $3 AND ($2::timestamptz IS NULL OR u.period_to > $2::timestamptz))
+       )`;
+    const totals = await this.sql.q<Array<{ currency: string | null; n: number; amount: string | null }>>(
+      `${open} SELECT currency, count(*)::int AS n, sum(abs(coalesce(difference, report_amount, ledger_amount)))::text AS amount FROM open GROUP BY currency`,
+      null, period.from, period.to,
+    );
+    const first = await this.sql.q<Array<{ run_id: string; seq: number }>>(`${open} SELECT run_id, seq FROM open ORDER BY first_seen, exception_id LIMIT $4`, null, period.from, period.to, limit);
+    return {
+      count: totals.reduce((n, t) => n + t.n, 0),
+      amounts: amountsOf(totals),
+      refs: first.map((r) => ({ id: `${r.run_id}/${r.seq}`, href: `/v1/reconciliation/runs/${r.run_id}/exceptions/${r.seq}/resolution` })),
     };
   }
 

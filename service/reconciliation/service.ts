@@ -31,6 +31,7 @@ import { PayoutRemittances, type BookedSide } from "./remittances.js";
 import type { ReconRepository } from "./repository.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "../settlement/validate.js";
+import type { OpenItems, OpenPeriod } from "../open-items.js";
 import { DEFAULT_RULES, resolveRules, rulesSha256, type AnchorStateName } from "./rules.js";
 import {
   DEFAULT_GATEWAY,
@@ -255,6 +256,11 @@ export class ReconciliationService {
    */
   listExceptions(q: Partial<ExceptionQuery> = {}) {
     return this.repo.listExceptions({ ...q, limit: q.limit ?? 100 }, this.now());
+  }
+
+  /** The open exceptions found by runs over a period (the period-close checklist): counts, amounts per currency, the first `limit`. */
+  openExceptionsIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    return this.repo.openExceptionsIn(period, limit);
   }
 
   /** Open exceptions of every gateway per age bucket (0-7, 8-30, over 30 days since first seen). */

@@ -1,7 +1,8 @@
 /** Every SQL statement of the webhooks module and the only mapping of its rows. */
 import type { SqlRunner, Statement } from "../db/sql.js";
 import type { Sealed } from "../http/auth/secret-box.js";
-import type { DeliveryStatus, EndpointFilter, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from "./types.js";
+import type { OpenItems, OpenPeriod } from "../open-items.js";
+import { eventIdText, type DeliveryStatus, type EndpointFilter, type WebhookAttempt, type WebhookDelivery, type WebhookEndpoint } from "./types.js";
 
 type Row = Record<string, unknown>;
 
@@ -464,6 +465,18 @@ export class WebhookStore {
       days, limit,
     );
     return Number((row as Row).n);
+  }
+
+  /** The deliveries given up (`dead`) of events raised in `period`, every endpoint: how many, the first `limit`, oldest first. */
+  async deadIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    const where = `FROM webhook_deliveries WHERE status = 'dead' AND created_at < $1 AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz)`;
+    const [n] = await this.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n ${where}`, period.to, period.from);
+    const first = await this.sql.q<Array<{ endpoint_id: string; event_id: bigint }>>(`SELECT endpoint_id, event_id ${where} ORDER BY created_at, event_id, endpoint_id LIMIT $3`, period.to, period.from, limit);
+    return {
+      count: n?.n ?? 0,
+      amounts: [],
+      refs: first.map((r) => ({ id: `${r.endpoint_id}/${eventIdText(r.event_id)}`, href: `/v1/webhooks/endpoints/${r.endpoint_id}/deliveries/${eventIdText(r.event_id)}/redeliver` })),
+    };
   }
 
   /** An endpoint's deliveries newest first (by event id), of events before `before`, at most `limit`. */

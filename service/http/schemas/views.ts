@@ -6,6 +6,7 @@ import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClo
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import { fxLegToJson, MAX_WEIGHT_GRAMS, orderKey, type Fulfilment, weightBandsToJson, type FeeSchedule, type Seller, type SellerGateways, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
+import { CHECKLIST_KINDS, CHECKLIST_REFS, type Checklist } from "../../checklist.js";
 import { journalToJson, withOwnBalancesOnly } from "../../ledger/json.js";
 import { exponentOrNull, formatMajorOrNull, formatMinor, type ExponentOf } from "../../money/index.js";
 import { statusOfCode } from "../../errors.js";
@@ -935,6 +936,39 @@ export function periodCloseView(c: PeriodClose): Static<typeof PeriodCloseView> 
     closedAt: c.closedAt.toISOString(),
     fxNotRevalued: c.fxNotRevalued,
     fxRateStale: c.fxRateStale,
+  };
+}
+
+export const ChecklistItemView = Type.Object({
+  kind: Type.String({ enum: [...CHECKLIST_KINDS] }),
+  status: Type.Union([Type.Literal("ok"), Type.Literal("open")], { description: "open: needs attention" }),
+  blocking: Type.Boolean({ description: "false: listed for information only (dead webhook deliveries), `ready` does not wait for it" }),
+  configured: Type.Boolean({ description: "false: the module is not configured here (no bank rail, no chain): nothing to count" }),
+  count: Type.Integer({ description: "How many are open (all of them, not only those in `refs`)" }),
+  amounts: Type.Array(Type.Object({ currency: Type.String(), amount: Amount }), { description: "Per currency, minor units (empty where an item has no amount)" }),
+  refs: Type.Array(Type.Object({ id: Type.String(), href: Type.String({ description: "The route that resolves or shows it" }) }), { description: `The first ${CHECKLIST_REFS}, oldest first` }),
+  action: Type.String({ description: "What to do, naming the route" }),
+});
+
+export const ChecklistView = Type.Object({
+  from: Type.Union([DateTime, Type.Null()], { description: "The latest close (null: the beginning of the books)" }),
+  before: DateTime,
+  ended: Type.Boolean({ description: "`before` has passed (a period still running can be listed, not closed)" }),
+  ready: Type.Boolean({ description: "Nothing blocks: the period has ended, the close would not be refused and no blocking item is open" }),
+  closeRefusedWith: Type.Union([Type.String(), Type.Null()], { description: "The code a close at `before` would be refused with now (its FX checks): ENT_LEDGER_PERIOD_FX_NOT_REVALUED, ENT_LEDGER_PERIOD_FX_RATE_STALE; null: none" }),
+  items: Type.Array(ChecklistItemView),
+  fx: Type.Object({ revalueAt: DateTime, positions: Type.Array(UnrevaluedPositionView), rates: Type.Array(StaleClosingRateView) }, { description: "The close's FX check at the period's last instant, planned now: what it would leave unrevalued, the closing rates older than the limit" }),
+});
+
+export function checklistView(c: Checklist): Static<typeof ChecklistView> {
+  return {
+    from: c.period.from === null ? null : c.period.from.toISOString(),
+    before: c.period.to.toISOString(),
+    ended: c.ended,
+    ready: c.ready,
+    closeRefusedWith: c.closeRefusedWith,
+    items: c.items.map((i) => ({ ...i, amounts: i.amounts.map((a) => ({ currency: a.currency, amount: a.amount.toString() })) })),
+    fx: c.fx,
   };
 }
 

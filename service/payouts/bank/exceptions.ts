@@ -12,6 +12,7 @@
  */
 import type { SqlRunner } from "../../db/sql.js";
 import type { BankExceptionCode } from "./matching.js";
+import type { OpenItems } from "../../open-items.js";
 
 export type BankExceptionOutcome = "unmatched" | "mismatch" | "exception";
 
@@ -135,6 +136,14 @@ export class BankExceptionStore {
     );
     const [n] = await this.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM bank_payout_exceptions WHERE resolved_at IS NULL`);
     return { items: rows.map(exceptionOf), open: n?.n ?? 0 };
+  }
+
+  /** The open exceptions, whenever received (the bank's notice about a period may come after it), for the period-close checklist: how many, the first `limit`, oldest first. */
+  async openItems(limit: number): Promise<OpenItems> {
+    const [n] = await this.sql.q<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM bank_payout_exceptions WHERE resolved_at IS NULL`);
+    const first = await this.sql.q<Array<{ id: bigint }>>(`SELECT id FROM bank_payout_exceptions WHERE resolved_at IS NULL ORDER BY id LIMIT $1`, limit);
+    // Entries carry the bank's amounts in its own shapes (or none, for the worker's): counted, not summed.
+    return { count: n?.n ?? 0, amounts: [], refs: first.map((r) => ({ id: String(r.id), href: `/v1/payouts/bank/exceptions/${String(r.id)}/resolution` })) };
   }
 
   /** Resolves it if open; the row as it is now (null: no such exception). */

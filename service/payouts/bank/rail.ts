@@ -80,6 +80,7 @@ import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, re
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
 import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
+import type { OpenItems, OpenPeriod } from "../../open-items.js";
 
 export interface BankRailOptions {
   sql: SqlRunner;
@@ -1032,6 +1033,16 @@ export class BankRail {
   /** Bank payouts per state and currency (the dashboard's figures). */
   summary(): Promise<Array<{ state: string; currency: string; count: number; amount: bigint }>> {
     return this.#store.summary();
+  }
+
+  /** For the period-close checklist: the payouts instructed in `period` still in transit. */
+  inTransitIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    return this.#store.inTransitIn(period, limit);
+  }
+
+  /** For the period-close checklist: the open exceptions. */
+  openExceptions(limit: number): Promise<OpenItems> {
+    return this.#exceptions.openItems(limit);
   }
 
   async payouts(filter: { sellerId?: string; status?: BankPayoutStatus; fileId?: string; before?: bigint; limit?: number }): Promise<BankPayout[]> {

@@ -12,6 +12,7 @@ import type { SqlRunner } from "../../db/sql.js";
 import { accountNumberKey, sameBankAccount } from "./account-identity.js";
 import { holderNameScriptMismatch, type HolderNameResult } from "./holder-name.js";
 import type { BankAccountRef, PostalAddress } from "./iso20022.js";
+import { amountsOf, type OpenItems, type OpenPeriod } from "../../open-items.js";
 
 /** The holder's name as checked against the seller's registered name when the account was set (holder-name.ts). */
 export interface HolderNameCheck {
@@ -450,6 +451,22 @@ export class BankStore {
       `SELECT status, currency, count(*)::int AS n, sum(amount)::text AS amount FROM bank_payouts GROUP BY status, currency ORDER BY status, currency`,
     );
     return rows.map((r) => ({ state: r.status, currency: r.currency, count: r.n, amount: BigInt(r.amount) }));
+  }
+
+  /**
+   * The payouts instructed (their pain.001 file written) in `period` and not yet final, rejected,
+   * returned or cancelled: in transit. How many, their amounts per currency, the first `limit` by id.
+   */
+  async inTransitIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
+    const where = `FROM bank_payouts p JOIN bank_payout_files f ON f.id = p.file_id
+      WHERE p.status = 'instructed' AND f.created_at < $1 AND ($2::timestamptz IS NULL OR f.created_at >= $2::timestamptz)`;
+    const totals = await this.sql.q<Array<{ currency: string; n: number; amount: string }>>(`SELECT p.currency, count(*)::int AS n, sum(p.amount)::text AS amount ${where} GROUP BY p.currency`, period.to, period.from);
+    const first = await this.sql.q<Array<{ id: bigint }>>(`SELECT p.id ${where} ORDER BY p.id LIMIT $3`, period.to, period.from, limit);
+    return {
+      count: totals.reduce((n, t) => n + t.n, 0),
+      amounts: amountsOf(totals),
+      refs: first.map((r) => ({ id: String(r.id), href: `/v1/payouts/bank/${String(r.id)}` })),
+    };
   }
 
   async list(filter: { sellerId?: string; status?: BankPayoutStatus; fileId?: string; before?: bigint; limit: number }): Promise<BankPayout[]> {
