@@ -56,7 +56,7 @@ import { exponentOrNull, formatMinor } from "../money/index.js";
 import { accountRefusal, BankMessageError, readBankMessage, type BankAccountRef, type BankEntry, type BankReport } from "../payouts/index.js";
 import { Accounts, accountSpec } from "../settlement/index.js";
 import { CashErrors } from "./errors.js";
-import { isAppError, type AppError } from "../errors.js";
+import { Errors, isAppError, type AppError } from "../errors.js";
 import { LedgerErrors } from "../ledger/index.js";
 
 export interface CashMatchView {
@@ -561,6 +561,9 @@ export class CashReconciliation {
 
   /** Resolves one unmatched entry (see the module comment); `exists` when the same request was made before. */
   async resolve(statementId: bigint, index: number, input: { note: string; adjustment?: CashAdjustment; by: string }): Promise<{ status: "created" | "exists"; resolution: CashResolutionView }> {
+    // The note is what a resolution is read by later (and what an adjusting entry beyond the
+    // receivable must say why in): spaces alone say nothing.
+    if (input.note.trim() === "") throw Errors.validation("note is blank: say what the entry was and why it is resolved so", { fields: [{ field: "note", message: "must not be blank" }] });
     const statement = await this.get(statementId);
     const entry = statement.entries.find((e) => e.index === index);
     if (entry === undefined) throw CashErrors.statementNotFound(`bank statement ${statementId} has no entry ${index}`, { fields: [{ field: "params.index", message: "unknown entry" }] });

@@ -23,6 +23,7 @@ import { REPORT_DOCUMENT_KIND, type ChainView } from "./chain-view.js";
 import { adjustmentEffectiveAt, adjustmentRefusal, checkAdjustmentBound, checkAdjustmentScope, exceptionBound, exceptionInstant } from "./booking.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import { ReconErrors } from "./errors.js";
+import { Errors } from "../errors.js";
 import { LedgerWindow } from "./ledger-window.js";
 import { COMPATIBLE, Matcher } from "./matcher.js";
 import { ContentHash } from "./content-hash.js";
@@ -595,6 +596,7 @@ export class ReconciliationService {
    * `originalEffectiveAt`.
    */
   async resolve(runId: string, seq: number, input: { note: string; adjustment?: AdjustmentRequest; resolvedBy?: string }): Promise<ResolutionResult> {
+    if (input.note.trim() === "") throw Errors.validation("note is blank: say what the exception was and why it is resolved so", { fields: [{ field: "note", message: "must not be blank" }] });
     const item = await this.repo.getItem(runId, seq);
     if (item === null) {
       await this.getRun(runId);

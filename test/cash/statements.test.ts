@@ -337,6 +337,10 @@ describe.each(kinds)("cash statements on %s", (kind) => {
       expect(split.statusCode, split.body).toBe(201);
       expect(await owed()).toBe(0n);
       const request = { note: "overpaid by the gateway: netted against its next payout", adjustment: { postings: [bank(3_000n), clears(3_000n)].map((p) => ({ ...p, amount: p.amount.toString() })), exceedsReceivable: true } };
+      // Beyond the receivable "the note says why": spaces alone say nothing (400 naming note, nothing booked).
+      const blank = await h.post(url(4), { ...request, note: "   " }, financeWrite);
+      expect([blank.statusCode, problemCode(blank), blank.body.includes('"field":"note"')]).toEqual([400, "ENT_REQUEST_VALIDATION", true]);
+      expect(await owed()).toBe(0n);
       const beyond = await h.post(url(4), request, financeWrite);
       expect(beyond.statusCode, beyond.body).toBe(201);
       const resolution = json<{ resolution: { adjustment: { exceedsReceivable?: boolean }; journalTransactionId: string } }>(beyond).resolution;
