@@ -395,8 +395,10 @@ export async function auditHistory(source: HistorySource, provider: Provider, op
           previousJournalHash = j.journalHash;
         }
         if (page.nextAfter === null) break;
-        // A page that does not move forward, or more leaves than the chain's count: stop reading (the counts fail below).
-        if ((after !== null && page.nextAfter <= after) || BigInt(leafHashes.length) > onChain.count) {
+        // A page that does not move forward, an empty page that says more follow, or more leaves than
+        // the chain's count: stop reading (the counts fail below). Each page read adds a leaf, so a
+        // batch is read in at most its count's pages, whatever an API answers.
+        if ((after !== null && page.nextAfter <= after) || page.items.length === 0 || BigInt(leafHashes.length) > onChain.count) {
           hashes.problem(`batch ${id}: the API's pages do not end (next after ${page.nextAfter}, ${leafHashes.length} leaves read)`);
           break;
         }
@@ -560,7 +562,13 @@ export function apiHistorySource(baseUrl: string, key: string, pageSize = 1000):
       do {
         const page = (await get(`/v1/anchoring/batches?limit=1000${before === null ? "" : `&before=${before}`}`)) as { items: ApiBatch[]; nextBefore: string | null };
         out.push(...page.items);
-        before = page.nextBefore;
+        // Newest first, so each page's cursor is below the last: one that is not, or an empty page
+        // that says more follow, is an API that would be read forever.
+        const next = page.nextBefore;
+        if (next !== null && (page.items.length === 0 || !/^[0-9]{1,19}$/.test(next) || (before !== null && BigInt(next) >= BigInt(before)))) {
+          throw new Error(`the API's batch pages do not end (nextBefore ${JSON.stringify(next).slice(0, 40)} after ${before ?? "the first page"}, ${out.length} batches read)`);
+        }
+        before = next;
       } while (before !== null);
       return out;
     },

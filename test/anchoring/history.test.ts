@@ -7,6 +7,8 @@
  * check. The last one is a transaction left out of every batch: every inclusion proof still verifies.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider, Wallet } from "ethers";
 import { AnchorService, verifyProof, type AnchorProof } from "../../service/anchoring/index.js";
@@ -182,6 +184,28 @@ describe("npm run verify -- --history against a hardhat node and the API", { tim
     const keyless = await verify(["--history", "--api", api, "--rpc", node.url, "--anchor", anchor]);
     expect(keyless.out).toContain("--history needs a finance:read API key");
     expect(keyless.code).toBe(2);
+  });
+
+  it("reaches a verdict against an API whose pages never end: NOT VERIFIED, not a loop", async () => {
+    const honest = apiHistorySource(api, key);
+    // Leaves: empty pages that always say more follow.
+    const emptyPages = await auditHistory({ ...honest, leaves: async (id, after) => ({ count: 4, items: [], nextAfter: (after ?? 0) + 1 }) }, provider, { anchor, finalityDepth: 1 });
+    expect(emptyPages.verdict).toBe("failed");
+    expect(emptyPages.checks.find((c) => c.name === "leaf-hashes")?.detail).toMatch(/pages do not end/);
+    // Batches: a cursor that never moves down (a server that answers every page the same).
+    const liar = createServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(req.url?.startsWith("/v1/anchoring/batches") === true ? { items: [], nextBefore: "5" } : { items: [] }));
+    });
+    await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (liar.address() as AddressInfo).port;
+      const r = await auditHistory(apiHistorySource(`http://127.0.0.1:${port}`, key), provider, { anchor, finalityDepth: 1 });
+      expect(r.verdict).toBe("failed");
+      expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/batch pages do not end/);
+    } finally {
+      await new Promise<void>((resolve) => liar.close(() => resolve()));
+    }
   });
 
   it("an edited posting amount fails leaf-content and currency-totals, naming the transaction", async () => {
