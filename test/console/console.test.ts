@@ -456,13 +456,24 @@ describe("the finance console (Chromium)", () => {
     expect(await fx.getByRole("button", { name: "Revalue at 2024-12-31 23:59" }).count()).toBe(1);
     expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
     await shot(page, "books-close-fx-not-revalued");
-    // Closing anyway takes a note: without one the button does nothing.
+    // Closing anyway takes a note of its own, which the reader writes (the close's note says what the
+    // period is, not why it may skip IAS 21): empty, and without one nothing can be reviewed.
     const why = fx.getByLabel("Why close without revaluing (note, required)");
-    expect(await why.inputValue()).toBe("December 2024");
+    expect(await why.inputValue()).toBe("");
     await why.fill("  ");
-    expect(await fx.getByRole("button", { name: "Close without revaluing" }).isDisabled()).toBe(true);
-    await why.fill("December 2024");
-    await fx.getByRole("button", { name: "Close without revaluing" }).click();
+    expect(await fx.getByRole("button", { name: "Review closing without revaluing" }).isDisabled()).toBe(true);
+    const acceptNote = "December 2024, BRL and CNY left at the 20th's rates: the closing rates come with January's";
+    await why.fill(acceptNote);
+    // And a confirmation of its own: what is accepted and the note, nothing sent until confirmed.
+    await fx.getByRole("button", { name: "Review closing without revaluing" }).click();
+    const acceptConfirm = page.getByRole("region", { name: "Confirm closing without revaluing" });
+    await expect.poll(async () => (await focused(page)).id, { timeout: 30_000 }).toBe("close-accept-confirm");
+    const accepting = (await acceptConfirm.textContent()) ?? "";
+    expect(accepting).toContain(`accepting the FX positions in ${problem.details.positions.map((p) => p.currency).join(", ")} left as they stand, not revalued at the period's last instant (2024-12-31 23:59)`);
+    expect(accepting).toContain("cannot be undone");
+    expect(await acceptConfirm.getByTestId("accept-note").textContent()).toBe(acceptNote);
+    expect(((await (await api("/v1/ledger/periods")).json()) as { closes: unknown[] }).closes).toEqual([]);
+    await acceptConfirm.getByRole("button", { name: "Close without revaluing" }).click();
     const closed = page.getByTestId("closed");
     await closed.waitFor();
     await expect.poll(async () => (await focused(page)).id).toBe("closed");
@@ -474,7 +485,7 @@ describe("the finance console (Chromium)", () => {
       closes: { id: string; closedBefore: string; note: string | null; fxNotRevalued: Array<{ currency: string; position: string | null; change: string | null }> | null }[];
     };
     expect(periods.closedBefore).toBe(DEC_TO);
-    expect(periods.closes.map((c) => [c.closedBefore, c.note])).toEqual([[DEC_TO, "December 2024"]]);
+    expect(periods.closes.map((c) => [c.closedBefore, c.note])).toEqual([[DEC_TO, acceptNote]]);
     // What was left unrevalued is kept with the close, and said where it closed.
     expect(periods.closes[0]?.fxNotRevalued?.map((p) => [p.currency, p.position, p.change])).toEqual(problem.details.positions.map((p) => [p.currency, p.position, p.change]));
     expect(await closed.textContent()).toContain(`FX positions left unrevalued at the period's end, as the note accepts: ${problem.details.positions.map((p) => p.currency).join(", ")}`);
@@ -508,6 +519,8 @@ describe("the finance console (Chromium)", () => {
     await page.getByRole("heading", { level: 1, name: `Period close ${id}` }).waitFor();
     expect(await page.getByTestId("digest").textContent()).toBe(digest);
     await expect.poll(() => page.getByTestId("recomputed").textContent()).toContain("matches");
+    // The close's note, which the report does not carry (its digest is anchored), from the close itself.
+    await expect.poll(() => page.getByTestId("close-note").textContent(), { timeout: 30_000 }).toBe(acceptNote);
     // The report keeps the positions left unrevalued (hashed and anchored with the rest).
     expect(await rowsOf(page, "FX positions left unrevalued at the period's end")).toEqual(problem.details.positions.map((p) => [p.currency, p.position, p.change]));
     const report = (await (await api(`/v1/ledger/periods/${id}/report`)).json()) as { report: { trialBalance: { accounts: { account: string; currency: string; debits: string }[] } } };
@@ -716,7 +729,11 @@ describe("the finance console (Chromium)", () => {
     expect(await panel.getByLabel("Posting 1 amount in minor units").inputValue()).toBe("12345");
     expect(await panel.getByLabel("Posting 2 account").inputValue()).toBe("platform:suspense:unidentified_receipts");
     expect(await panel.getByRole("button", { name: "Review" }).isDisabled()).toBe(true); // no note yet
+    // Said why, as the close forms do; and the account proposed fits its field, not cut at "unide".
+    expect(await panel.getByTestId("review-why").textContent()).toBe("(note, required) ");
+    expect(await page.evaluate(`(() => { const e = document.querySelector("#resolution input[aria-label='Posting 2 account']"); return [e.value.length, e.scrollWidth <= e.clientWidth]; })()`)).toEqual(["platform:suspense:unidentified_receipts".length, true]);
     await panel.getByLabel("Note").fill("Unidentified incoming transfer, held until the payer is known");
+    expect(await panel.getByTestId("review-why").count()).toBe(0);
 
     // A balanced entry for another amount passes the form and is refused by the service, which names why.
     await panel.getByLabel("Posting 1 amount in minor units").fill("100");

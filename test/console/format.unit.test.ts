@@ -16,6 +16,7 @@ import {
   nearestUtcMonthStart,
   parseMonth,
   rateAsOf,
+  reconItemReference,
   skipReason,
   sumMinor,
   text,
@@ -134,5 +135,13 @@ describe("console formatting", () => {
     // FRED's figure for 20 December is asOf 00:00 UTC: not "19 December, 21:00" in São Paulo.
     expect(rateAsOf("2024-12-20T00:00:00.000Z", "America/Sao_Paulo")).toEqual({ text: "2024-12-20 (UTC day)", day: true });
     expect(rateAsOf("2024-12-20T09:30:00.000Z", "America/Sao_Paulo")).toEqual({ text: "2024-12-20 06:30 (2024-12-20 09:30 UTC)", day: false });
+  });
+
+  it("names a reconciliation item by the gateway's reference, else its report lines, else (found only in the ledger) its event and settlement", () => {
+    expect(reconItemReference({ gatewayReference: "8835611234567890", lines: [3], gatewayEventId: "evt_1", settlementId: "12" })).toBe("8835611234567890");
+    expect(reconItemReference({ gatewayReference: null, lines: [3, 4], gatewayEventId: null, settlementId: null })).toBe("line 3, 4");
+    expect(reconItemReference({ gatewayReference: null, lines: [], gatewayEventId: "adyen-evt-42", settlementId: "17" })).toBe("event adyen-evt-42 · settlement 17 (ledger only)");
+    expect(reconItemReference({ gatewayReference: null, lines: [], gatewayEventId: null, settlementId: "17" })).toBe("settlement 17 (ledger only)");
+    expect(reconItemReference({ gatewayReference: null, lines: [], gatewayEventId: null, settlementId: null })).toBe("–");
   });
 });

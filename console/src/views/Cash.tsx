@@ -3,16 +3,17 @@
  * entries = closing, the opening equal to the previous statement's closing) and matched entry by
  * entry to remittances and bank payouts; and the queue of the entries nothing matched, resolved
  * with the same form as a gateway reconciliation's exceptions. Filters and list lengths are the
- * URL's; a read-only key sees the queue and no action.
+ * URL's; a finance:write key imports a statement (the bank's camt.053, as application/xml); a
+ * read-only key sees the lists and no action.
  */
 import { Fragment, type JSX } from "preact";
 import { useState } from "preact/hooks";
-import { canWrite, get, send, type Session } from "../api";
+import { canWrite, get, send, upload, type Session } from "../api";
 import { formatMoney, sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Transaction } from "../types";
-import { Badge, Fields, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
+import { Badge, ErrorBox, Fields, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 /** service/http/routes/cash.ts EntryView. */
@@ -140,6 +141,85 @@ function Reference(props: { e: CashEntry }): JSX.Element {
   );
 }
 
+/**
+ * The bank's camt.053 sent as the document's own bytes (application/xml: its BOM or XML declaration
+ * names its encoding, which a charset here would override). The service's problems are shown with
+ * their code and the field they name (e.g. 422 ENT_CASH_STATEMENT_ACCOUNT, another account's).
+ */
+function ImportStatement(props: { onImported: () => void }): JSX.Element {
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<{ status: "created" | "exists"; statements: CashStatement[] } | null>(null);
+  const [over, setOver] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const focusLater = useFocusLater();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (file === null) return;
+    setError(null);
+    setResult(null);
+    setProgress(0);
+    setBusy(true);
+    try {
+      const r = await upload<{ status: "created" | "exists"; statements: CashStatement[] }>("/v1/cash/statements", {}, file, "application/xml", setProgress);
+      setResult(r);
+      props.onImported();
+      focusLater("stmt-import-result");
+    } catch (err) {
+      setError(err);
+      setProgress(null);
+      focusLater("stmt-import-error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="stmt-import-h">
+      <h2 id="stmt-import-h">Import a bank statement</h2>
+      <label
+        class={`drop${over ? " over" : ""}`}
+        for="stmt-file"
+        onDragOver={(e) => {
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e) => {
+          e.preventDefault();
+          setOver(false);
+          const f = e.dataTransfer?.files[0];
+          if (f !== undefined) setFile(f);
+        }}
+      >
+        {file === null ? "Drop the bank's camt.053 statement (XML) here, or choose it" : `${file.name} (${file.size.toLocaleString("en")} bytes)`}
+        <input id="stmt-file" type="file" accept=".xml,application/xml,text/xml" class="sr-only" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+      </label>
+      {progress !== null && (
+        <p>
+          <progress max={1} value={progress} aria-label="Upload progress" /> {Math.round(progress * 100)}%
+        </p>
+      )}
+      <button type="submit" disabled={file === null || busy}>
+        Import
+      </button>
+      {error !== null && <ErrorBox error={error} id="stmt-import-error" />}
+      {result !== null && (
+        <p role="status" id="stmt-import-result" tabIndex={-1} data-testid="statement-imported">
+          {result.status === "exists" ? "Imported before (the same statements, nothing new): " : "Imported: "}
+          {result.statements.map((s, i) => (
+            <Fragment key={s.id}>
+              {i > 0 && "; "}
+              statement <Link href={href(`/cash/statements/${s.id}`)}>{s.statementId}</Link>, {s.matched} matched, {s.unmatched} unmatched
+            </Fragment>
+          ))}
+          .
+        </p>
+      )}
+    </form>
+  );
+}
+
 function Statements(props: { location: Location; shown: number; refresh: number }): JSX.Element {
   const [load] = useLoad(() => get<{ items: CashStatement[] }>("/v1/cash/statements", { limit: props.shown }), [props.shown, props.refresh]);
   return (
@@ -148,7 +228,7 @@ function Statements(props: { location: Location; shown: number; refresh: number 
       <Show load={load}>
         {({ items }) =>
           items.length === 0 ? (
-            <p class="muted">No statement imported yet: POST the bank's camt.053 to /v1/cash/statements.</p>
+            <p class="muted">No statement imported yet: a finance:write key imports the bank's camt.053 above (or POSTs it to /v1/cash/statements).</p>
           ) : (
             <>
               <ListTable caption="Bank statements, newest first" columns={["Statement", "Account", ["Opening", "num"], ["Closing", "num"], "Adds up", "Gap", ["Matched", "num"], ["Unmatched", "num"], "Imported"]}>
@@ -240,7 +320,7 @@ function ResolveEntry(props: { x: CashException; onBooked: () => void; onDone: (
   );
 }
 
-function Exceptions(props: { session: Session; location: Location; shown: number; onResolved: () => void }): JSX.Element {
+function Exceptions(props: { session: Session; location: Location; shown: number; refresh: number; onResolved: () => void }): JSX.Element {
   const q = props.location.query;
   const status = q.get("status") ?? "open";
   const age = q.get("age") ?? "";
@@ -250,7 +330,7 @@ function Exceptions(props: { session: Session; location: Location; shown: number
   const focusLater = useFocusLater();
   const [load, reload] = useLoad(
     () => get<{ items: CashException[]; openByAge: Record<string, number> }>("/v1/cash/exceptions", { status: status === "any" ? undefined : status, age, limit: props.shown }),
-    [status, age, props.shown],
+    [status, age, props.shown, props.refresh],
   );
   const write = canWrite(props.session);
   const filter = (k: string) => (e: Event) => navigate(cashHref(props.location, { [k]: (e.target as HTMLSelectElement).value }));
@@ -406,11 +486,14 @@ export function Cash(props: ViewProps): JSX.Element {
   const q = props.location.query;
   // A resolution changes the statements' open counts as well as the queue.
   const [resolved, setResolved] = useState(0);
+  // An import changes both: new statements, and their unmatched entries in the queue.
+  const [imported, setImported] = useState(0);
   return (
     <>
       <Title sub="The platform's bank statements (camt.053) against the ledger: each entry matched to a remittance or a bank payout, or queued.">Cash</Title>
-      <Statements location={props.location} shown={countOf(q.get("statements"), STEP)} refresh={resolved} />
-      <Exceptions session={props.session} location={props.location} shown={countOf(q.get("entries"), 50)} onResolved={() => setResolved((r) => r + 1)} />
+      {canWrite(props.session) && <ImportStatement onImported={() => setImported((i) => i + 1)} />}
+      <Statements location={props.location} shown={countOf(q.get("statements"), STEP)} refresh={resolved + imported} />
+      <Exceptions session={props.session} location={props.location} shown={countOf(q.get("entries"), 50)} refresh={imported} onResolved={() => setResolved((r) => r + 1)} />
     </>
   );
 }

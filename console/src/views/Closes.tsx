@@ -11,10 +11,10 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, canWrite, get, send, type Session } from "../api";
-import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, skipReason, utcMonthStart, utcTitle } from "../format";
+import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, rateAsOf, skipReason, utcMonthStart, utcTitle } from "../format";
 import type { ViewProps } from "../main";
 import { href } from "../router";
-import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
+import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, RateAsOf, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
 import type { Revaluation } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
 
@@ -138,9 +138,12 @@ function UnrevaluedTable(props: { positions: UnrevaluedPosition[]; at: string; c
  * what to do (publish the closing rates, revalue at that instant, close again), a revaluation there
  * in one click, and the close anyway, only with a note saying why (kept with the close and its report).
  */
-function FxRefusalBox(props: { refusal: FxRefusal; note: string; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
+function FxRefusalBox(props: { refusal: FxRefusal; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
   const { refusal } = props;
-  const [why, setWhy] = useState(props.note);
+  // The reader writes why: the close's own note says what the period is, not why it may skip IAS 21.
+  const [why, setWhy] = useState("");
+  const [confirming, setConfirming] = useState(false);
+  const focusLater = useFocusLater();
   const at = refusal.revalueAt;
   return (
     <div class="error" role="alert" id="close-error" tabIndex={-1} data-testid="fx-not-revalued">
@@ -158,19 +161,66 @@ function FxRefusalBox(props: { refusal: FxRefusal; note: string; busy: boolean; 
         aria-label="Close without revaluing"
         onSubmit={(e) => {
           e.preventDefault();
-          if (why.trim() !== "") props.onAccept(why.trim());
+          if (why.trim() === "") return;
+          setConfirming(true);
+          focusLater("close-accept-confirm");
         }}
       >
         <p>Or close anyway, leaving these positions as they stand: the close and its report keep what was left, with your note saying why.</p>
         <label for="close-accept-note">Why close without revaluing (note, required)</label>{" "}
-        <input id="close-accept-note" value={why} maxLength={500} required onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
-        <button type="submit" disabled={props.busy || why.trim() === ""}>
-          Close without revaluing
+        <input id="close-accept-note" value={why} maxLength={500} required disabled={confirming} onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
+        <button type="submit" id="close-accept-review" disabled={props.busy || confirming || why.trim() === ""}>
+          Review closing without revaluing
         </button>
       </form>
+      {confirming && (
+        <AcceptConfirm
+          id="close-accept-confirm"
+          label="Confirm closing without revaluing"
+          before={refusal.before}
+          accepted={`the FX positions in ${refusal.positions.map((p) => p.currency).join(", ")} left as they stand, not revalued at the period's last instant (${formatLocal(at)})`}
+          note={why.trim()}
+          action="Close without revaluing"
+          busy={props.busy}
+          onConfirm={() => props.onAccept(why.trim())}
+          onBack={() => {
+            setConfirming(false);
+            focusLater("close-accept-review");
+          }}
+        />
+      )}
       <small class="code">
         <code>ENT_LEDGER_PERIOD_FX_NOT_REVALUED</code>
       </small>
+    </div>
+  );
+}
+
+/**
+ * The confirmation of its own a close accepting a refusal takes: what is accepted and the note, as
+ * they will be kept with the close and in its report, before anything is sent.
+ */
+function AcceptConfirm(props: { id: string; label: string; before: string; accepted: string; note: string; action: string; busy: boolean; onConfirm: () => void; onBack: () => void }): JSX.Element {
+  return (
+    <div class="card resolve" role="region" aria-label={props.label} id={props.id} tabIndex={-1} data-testid="accept-confirm">
+      <p>
+        <strong>
+          Close every period before {props.before === "" ? "the instant reviewed" : `${formatLocal(props.before)} (${localZoneLabel(new Date(props.before))})`}
+        </strong>{" "}
+        accepting {props.accepted}?
+      </p>
+      <p>
+        With the note: <q data-testid="accept-note">{props.note}</q> (kept with the close and shown in its list entry and on its report page).
+      </p>
+      <p>A close cannot be undone: periods are never reopened, and a later close can only be later still.</p>
+      <p class="actions">
+        <button type="button" disabled={props.busy} onClick={props.onConfirm}>
+          {props.busy ? "Closing…" : props.action}
+        </button>{" "}
+        <button type="button" class="secondary" disabled={props.busy} onClick={props.onBack}>
+          Back
+        </button>
+      </p>
     </div>
   );
 }
@@ -189,7 +239,7 @@ function StaleRatesTable(props: { rates: StaleClosingRate[]; at: string; caption
             {r.midRate} <small class="muted">{r.source}</small>
           </td>
           <td>
-            <Time iso={r.asOf} />
+            <RateAsOf iso={r.asOf} />
           </td>
           <td class="num">{ageInDays(r.ageSeconds)}</td>
           <td class="num">{ageInDays(r.maxAgeSeconds)}</td>
@@ -204,9 +254,12 @@ function StaleRatesTable(props: { rates: StaleClosingRate[]; at: string; caption
  * rate, its instant and age; what to do (publish the period end's rates, revalue at that instant
  * again, close again), the revaluation in one click, and the close on these rates, only with a note.
  */
-function StaleRefusalBox(props: { refusal: StaleRefusal; note: string; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
+function StaleRefusalBox(props: { refusal: StaleRefusal; busy: boolean; onRevalue: () => void; onAccept: (note: string) => void }): JSX.Element {
   const { refusal } = props;
-  const [why, setWhy] = useState(props.note);
+  // The reader writes why: the close's own note says what the period is, not why stale rates will do.
+  const [why, setWhy] = useState("");
+  const [confirming, setConfirming] = useState(false);
+  const focusLater = useFocusLater();
   const at = refusal.revalueAt;
   return (
     <div class="error" role="alert" id="close-error" tabIndex={-1} data-testid="fx-rate-stale">
@@ -224,21 +277,55 @@ function StaleRefusalBox(props: { refusal: StaleRefusal; note: string; busy: boo
         aria-label="Close on these rates"
         onSubmit={(e) => {
           e.preventDefault();
-          if (why.trim() !== "") props.onAccept(why.trim());
+          if (why.trim() === "") return;
+          setConfirming(true);
+          focusLater("close-stale-confirm");
         }}
       >
         <p>Or close on these rates anyway: the close and its report keep them, with your note saying why.</p>
         <label for="close-stale-note">Why close on these rates (note, required)</label>{" "}
-        <input id="close-stale-note" value={why} maxLength={500} required onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
-        <button type="submit" disabled={props.busy || why.trim() === ""}>
-          Close on these rates
+        <input id="close-stale-note" value={why} maxLength={500} required disabled={confirming} onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
+        <button type="submit" id="close-stale-review" disabled={props.busy || confirming || why.trim() === ""}>
+          Review closing on these rates
         </button>
       </form>
+      {confirming && (
+        <AcceptConfirm
+          id="close-stale-confirm"
+          label="Confirm closing on these rates"
+          before={refusal.before}
+          accepted={`the FX positions in ${refusal.rates.map((r) => `${r.currency} (rate as of ${rateAsOf(r.asOf).text}, ${ageInDays(r.ageSeconds)} old)`).join(", ")} standing at closing rates older than ${refusal.maxAgeDays} days at the period's last instant (${formatLocal(at)})`}
+          note={why.trim()}
+          action="Close on these rates"
+          busy={props.busy}
+          onConfirm={() => props.onAccept(why.trim())}
+          onBack={() => {
+            setConfirming(false);
+            focusLater("close-stale-review");
+          }}
+        />
+      )}
       <small class="code">
         <code>ENT_LEDGER_PERIOD_FX_RATE_STALE</code>
       </small>
     </div>
   );
+}
+
+/**
+ * What a revaluation at a period's last instant did, by the API's status: 201 booked the change;
+ * 200 `exists` (the one there is recorded, no position moved since) and 200 `nothing` booked nothing,
+ * so the positions already stand at the rates in force then: only fresher rates change that.
+ */
+export function revaluedInWords(at: string, r: { status: string; revaluation: { transactionId: string | null; skipped: unknown[] } } | null): string {
+  const skipped = r?.revaluation.skipped.length ?? 0;
+  const skips = skipped === 0 ? "" : ` ${skipped} position(s) skipped: no rate in force then, publish their rates first.`;
+  if (r?.status === "exists" || r?.status === "nothing") {
+    const before = r.status === "exists" && r.revaluation.transactionId !== null ? ` (the revaluation there is recorded already, journal transaction ${r.revaluation.transactionId})` : "";
+    return `Nothing new to book at ${instantInWords(at)}${before}: the positions already stand at the rates in force then.${skips} If those rates are too old, publish the period end's rates first, then revalue again.`;
+  }
+  const id = r?.revaluation.transactionId ?? null;
+  return `Revalued at ${instantInWords(at)}${id === null ? "" : `: booked as journal transaction ${id}`}.${skips} Review the close again.`;
 }
 
 /** The form fields the service's problems name, in the words of the form's labels. */
@@ -379,10 +466,7 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
     try {
       const r = await send<{ status: string; revaluation: { transactionId: string | null; skipped: unknown[] } }>("POST", "/v1/fx/revaluations", undefined, { at });
       setError(null);
-      const rev = r?.revaluation;
-      setRevalued(
-        `Revalued at ${instantInWords(at)}${rev === undefined || rev.transactionId === null ? "" : ` (journal transaction ${rev.transactionId})`}${(rev?.skipped.length ?? 0) === 0 ? "" : `, ${rev?.skipped.length} position(s) skipped: publish their rates first`}. Review the close again.`,
-      );
+      setRevalued(revaluedInWords(at, r));
       props.onRevalued();
       focusLater("close-revalued");
     } catch (e) {
@@ -455,9 +539,9 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
         </div>
       )}
       {refusal !== null ? (
-        <FxRefusalBox refusal={refusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(refusal.revalueAt)} onAccept={(why) => void close({ note: why, unrevalued: true })} />
+        <FxRefusalBox refusal={refusal} busy={busy} onRevalue={() => void revalue(refusal.revalueAt)} onAccept={(why) => void close({ note: why, unrevalued: true })} />
       ) : staleRefusal !== null ? (
-        <StaleRefusalBox refusal={staleRefusal} note={note.trim()} busy={busy} onRevalue={() => void revalue(staleRefusal.revalueAt)} onAccept={(why) => void close({ note: why, stale: true })} />
+        <StaleRefusalBox refusal={staleRefusal} busy={busy} onRevalue={() => void revalue(staleRefusal.revalueAt)} onAccept={(why) => void close({ note: why, stale: true })} />
       ) : (
         error !== null && <ErrorBox error={error} labels={CLOSE_LABELS} id="close-error" />
       )}
@@ -559,13 +643,15 @@ async function sha256(text: string): Promise<string | null> {
 export function PeriodCloseView(props: ViewProps): JSX.Element {
   const id = props.params["id"] as string;
   const [load] = useLoad(async () => {
-    const r = await get<CloseReport>(`/v1/ledger/periods/${encodeURIComponent(id)}/report`);
+    const [r, periods] = await Promise.all([get<CloseReport>(`/v1/ledger/periods/${encodeURIComponent(id)}/report`), get<{ closes: PeriodClose[] }>("/v1/ledger/periods")]);
+    // The note is the close's, not the report's (whose digest is anchored): it comes from the closes' list.
+    const close = periods.closes.find((c) => c.id === id);
     // The digest is of the report as JSON.stringify writes it, keys in the order the service sent them.
-    return { ...r, recomputed: await sha256(JSON.stringify(r.report)) };
+    return { ...r, close, recomputed: await sha256(JSON.stringify(r.report)) };
   }, [id]);
   return (
     <Show load={load}>
-      {({ report, digest, recomputed }) => {
+      {({ report, digest, recomputed, close }) => {
         const c = report.close;
         return (
           <>
@@ -575,6 +661,8 @@ export function PeriodCloseView(props: ViewProps): JSX.Element {
                 ["Period", <>{c.previousClosedBefore === null ? "everything" : <Time iso={c.previousClosedBefore} />} – before <Time iso={c.closedBefore} /></>],
                 ["Closed before (UTC)", <span title={utcTitle(c.closedBefore)}>{c.closedBefore}</span>],
                 ["Journal head", <>sequence {c.journalSequence} <Hash value={c.journalHash} /></>],
+                ["Closed", close === undefined ? <span class="muted">–</span> : <><Time iso={close.closedAt} /> {close.closedBy !== null && <span class="muted">by key {close.closedBy}</span>}</>],
+                ["Note", <span data-testid="close-note">{close === undefined ? "unavailable" : (close.note ?? <span class="muted">none</span>)}</span>],
                 ["Report format", report.format],
               ]}
             />
@@ -603,14 +691,14 @@ export function PeriodCloseView(props: ViewProps): JSX.Element {
             {report.fxNotRevalued !== undefined && (
               <section aria-labelledby="fx-left-h" data-testid="fx-left">
                 <h2 id="fx-left-h">FX positions left unrevalued</h2>
-                <p>This close was accepted, with its note, although the FX positions were not revalued at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
+                <p>This close was accepted, with its note (above; kept with the close, not in the report), although the FX positions were not revalued at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
                 <UnrevaluedTable positions={report.fxNotRevalued} at={closingAt(c.closedBefore)} caption="FX positions left unrevalued at the period's end" />
               </section>
             )}
             {report.fxRateStale !== undefined && (
               <section aria-labelledby="fx-stale-h" data-testid="fx-stale">
                 <h2 id="fx-stale-h">Closed on stale FX rates</h2>
-                <p>This close was accepted, with its note, although the FX positions stood at closing rates older than the limit at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
+                <p>This close was accepted, with its note (above; kept with the close, not in the report), although the FX positions stood at closing rates older than the limit at the period's last instant ({instantInWords(closingAt(c.closedBefore))}):</p>
                 <StaleRatesTable rates={report.fxRateStale} at={closingAt(c.closedBefore)} caption="Closing rates older than the close allows" />
               </section>
             )}

@@ -7,8 +7,9 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, get, url } from "../api";
+import { parseMonth } from "../format";
 import type { ViewProps } from "../main";
-import { href } from "../router";
+import { href, navigate, type Location } from "../router";
 import type { Page, Settlement } from "../types";
 import { Badge, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, useUrlPages, type Loaded } from "../ui";
 import { BankExceptionQueue, BankExceptionTable, type BankPayoutException } from "./BankExceptions";
@@ -111,22 +112,44 @@ async function latestMonth(): Promise<string> {
   return at.toISOString().slice(0, 7);
 }
 
-function Statements(): JSX.Element {
-  const [sellers] = useLoad(() => get<{ items: Seller[] }>("/v1/sellers"), []);
-  const [latest] = useLoad(latestMonth, []);
-  return <Show load={latest}>{(month) => <StatementList sellers={sellers} initialMonth={month} />}</Show>;
+/** The statements' month the URL holds (`month`, YYYY-MM), or null. */
+function monthOfUrl(location: Location): string | null {
+  const v = location.query.get("month");
+  return v !== null && parseMonth(v) !== null ? v : null;
 }
 
-function StatementList(props: { sellers: Loaded<{ items: Seller[] }>; initialMonth: string }): JSX.Element {
+function Statements(props: { location: Location }): JSX.Element {
+  const [sellers] = useLoad(() => get<{ items: Seller[] }>("/v1/sellers"), []);
+  const [latest] = useLoad(latestMonth, []);
+  return <Show load={latest}>{(month) => <StatementList sellers={sellers} initialMonth={month} location={props.location} />}</Show>;
+}
+
+function StatementList(props: { sellers: Loaded<{ items: Seller[] }>; initialMonth: string; location: Location }): JSX.Element {
   const sellers = props.sellers;
-  const [month, setMonth] = useState(props.initialMonth);
-  const [y, m] = month.split("-").map(Number) as [number, number];
+  // The month is the URL's (a reload, Back and a shared link keep it); the field holds what is
+  // typed until it is a whole month.
+  const month = monthOfUrl(props.location) ?? props.initialMonth;
+  const [typed, setTyped] = useState<string | null>(null);
+  const [y, m] = parseMonth(month) as [number, number];
   const from = new Date(Date.UTC(y, m - 1, 1)).toISOString();
   const to = new Date(Date.UTC(y, m, 1)).toISOString();
   return (
     <section class="card" aria-labelledby="stmt-h">
       <h2 id="stmt-h">Seller statements</h2>
-      <label for="s-month">Month (UTC)</label> <input id="s-month" type="month" value={month} onInput={(e) => setMonth((e.target as HTMLInputElement).value || month)} />
+      <label for="s-month">Month (UTC)</label> <input
+        id="s-month"
+        type="month"
+        value={typed ?? month}
+        onInput={(e) => {
+          const v = (e.target as HTMLInputElement).value;
+          setTyped(v);
+          if (parseMonth(v) === null) return;
+          const query: Record<string, string | undefined> = {};
+          for (const [k, q] of props.location.query) query[k] = q;
+          navigate(href("/payouts", { ...query, month: v }), { replace: true });
+        }}
+        onBlur={() => setTyped(null)}
+      />
       <Show load={sellers}>
         {({ items }) => (
           <ListTable caption="Sellers" columns={["Seller", "Program", "Paid in", `Statement of ${month}`]}>
@@ -248,7 +271,7 @@ export function Payouts(props: ViewProps): JSX.Element {
         </Show>
         <Pager pages={bank} label="Bank payouts" />
       </section>
-      <Statements />
+      <Statements location={props.location} />
     </>
   );
 }

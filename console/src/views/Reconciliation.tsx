@@ -7,7 +7,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { canWrite, get, send, upload, type Session } from "../api";
 import type { ViewProps } from "../main";
-import { withMajorAmounts } from "../format";
+import { reconItemReference, withMajorAmounts } from "../format";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
 import { Badge, ErrorBox, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages } from "../ui";
@@ -46,6 +46,7 @@ interface Item {
   currency: string | null;
   settlementId: string | null;
   gatewayReference: string | null;
+  gatewayEventId: string | null;
   lines: number[];
   reportAmount: string | null;
   ledgerAmount: string | null;
@@ -410,7 +411,7 @@ function Queue(props: { session: Session; location: ViewProps["location"]; refre
                       <tr key={x.exceptionId} class={resolvingId === x.exceptionId ? "resolving" : undefined}>
                         <td title={withMajorAmounts(x.item.evidence.reason ?? "")}>{x.item.category}</td>
                         <td>
-                          {x.item.gateway} · {x.item.gatewayReference ?? `line ${x.item.lines.join(", ")}`}
+                          {x.item.gateway} · {reconItemReference(x.item)}
                         </td>
                         <td>{x.item.settlementId === null ? "–" : <Link href={href("/settlements", { order: x.item.settlementId })}>{x.item.settlementId}</Link>}</td>
                         <td class="num">{x.item.currency === null ? (x.item.reportAmount ?? "–") : <Money minor={x.item.reportAmount} currency={x.item.currency} />}</td>

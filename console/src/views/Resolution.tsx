@@ -121,7 +121,7 @@ export function ResolutionForm(props: {
     <div class="card resolve" role="region" aria-label={props.label} id="resolution" tabIndex={-1}>
       <h3>{props.heading}</h3>
       {props.reason !== undefined && <p>{props.reason}</p>}
-      <label for="r-note">Note</label>
+      <label for="r-note">Note (required)</label>
       <textarea id="r-note" rows={2} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} disabled={step === "review"} />
       <label class="check">
         <input type="checkbox" checked={withEntry} onChange={(e) => setWithEntry((e.target as HTMLInputElement).checked)} disabled={step === "review"} /> Book an adjusting journal entry
@@ -156,7 +156,7 @@ export function ResolutionForm(props: {
                 ) : (
                   <tr key={i}>
                     <td>
-                      <input aria-label={`Posting ${i + 1} account`} value={p.account} onInput={(e) => update(i, { account: (e.target as HTMLInputElement).value })} />
+                      <input aria-label={`Posting ${i + 1} account`} value={p.account} size={Math.max(24, p.account.length + 1)} onInput={(e) => update(i, { account: (e.target as HTMLInputElement).value })} />
                     </td>
                     <td>
                       <input aria-label={`Posting ${i + 1} currency`} value={p.currency} size={6} onInput={(e) => update(i, { currency: (e.target as HTMLInputElement).value.toUpperCase() })} />
@@ -227,6 +227,11 @@ export function ResolutionForm(props: {
           >
             Review
           </button>{" "}
+          {note.trim() === "" && (
+            <span class="muted" data-testid="review-why">
+              (note, required){" "}
+            </span>
+          )}
           <button type="button" class="secondary" onClick={props.onCancel}>
             Cancel
           </button>
