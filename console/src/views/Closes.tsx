@@ -166,7 +166,7 @@ function FxRefusalBox(props: { refusal: FxRefusal; busy: boolean; onRevalue: () 
           focusLater("close-accept-confirm");
         }}
       >
-        <p>Or close anyway, leaving these positions as they stand: the close and its report keep what was left, with your note saying why.</p>
+        <p>Or close anyway, leaving these positions as they stand: the close keeps your note saying why, and its anchored report what was left.</p>
         <label for="close-accept-note">Why close without revaluing (note, required)</label>{" "}
         <input id="close-accept-note" value={why} maxLength={500} required disabled={confirming} onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
         <button type="submit" id="close-accept-review" disabled={props.busy || confirming || why.trim() === ""}>
@@ -282,7 +282,7 @@ function StaleRefusalBox(props: { refusal: StaleRefusal; busy: boolean; onRevalu
           focusLater("close-stale-confirm");
         }}
       >
-        <p>Or close on these rates anyway: the close and its report keep them, with your note saying why.</p>
+        <p>Or close on these rates anyway: the close keeps your note saying why, and its anchored report these rates.</p>
         <label for="close-stale-note">Why close on these rates (note, required)</label>{" "}
         <input id="close-stale-note" value={why} maxLength={500} required disabled={confirming} onInput={(e) => setWhy((e.target as HTMLInputElement).value)} />{" "}
         <button type="submit" id="close-stale-review" disabled={props.busy || confirming || why.trim() === ""}>
