@@ -10,7 +10,7 @@ import { LedgerErrors } from "./errors.js";
 import { GENESIS_HASH } from "./hash.js";
 import { hashOf, toBalance } from "./plan.js";
 import * as store from "./store.js";
-import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type EffectiveTransaction, type JournalExportLine, type JournalTransaction, type Ledger, type MetadataMovements, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
+import { AGAINST_NORMAL_LARGEST, type Account, type AccountFilter, type AccountStatement, type Balance, type BalanceSide, type BalanceSummary, type ChainVerification, type EffectiveTransaction, type HistoryPosting, type JournalExportLine, type JournalTransaction, type Ledger, type MetadataMovements, type OwnerType, type Page, type TransactionFilter, type TrialBalance } from "./types.js";
 import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransactionId } from "./validate.js";
 
 type Queries = Pick<
@@ -293,7 +293,7 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const a = await accountOrFail(account, currency);
       const limit = clampLimit(page.limit);
       const rows = await store.accountPostings(sql, a.id, page.cursor ? decodeCursor(page.cursor) : undefined, limit + 1);
-      const items = rows.slice(0, limit).map((r) => ({
+      const items = rows.slice(0, limit).map((r): HistoryPosting => ({
         id: r.id.toString(),
         account,
         currency,
@@ -303,6 +303,8 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
         balanceAfter: r.balanceAfter,
         transactionId: r.transactionId.toString(),
         bookedAt: r.bookedAt,
+        effectiveAt: r.effectiveAt,
+        originalEffectiveAt: instantOrNull(r.originalEffectiveAt),
       }));
       return { items, nextCursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.id) : null };
     },
@@ -362,6 +364,13 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
 }
 
 /** A trial balance from its rows: signed in each account's normal direction, per currency the period's debits and credits. */
+/** A metadata instant, or null when absent or not an instant. */
+function instantOrNull(at: string | null): Date | null {
+  if (at === null) return null;
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
 function trialBalanceOf(period: { from?: Date; to: Date }, rows: readonly store.TrialBalanceRow[]): TrialBalance {
   const byCurrency = new Map<string, { debits: bigint; credits: bigint }>();
   const accounts = rows.map((r) => {

@@ -6,7 +6,7 @@
  */
 import type { SqlRunner, TxRunner } from "../db/index.js";
 import type { Account, AccountSpec, Direction, JournalTransaction, PeriodClose, Posting, TransactionKind, StaleClosingRate, TransactionStatus, UnrevaluedPosition } from "./types.js";
-import type { AccountState, FlushPlan, Head, Phase, StoredPosting, StoredTransaction } from "./plan.js";
+import { ORIGINAL_EFFECTIVE_AT, type AccountState, type FlushPlan, type Head, type Phase, type StoredPosting, type StoredTransaction } from "./plan.js";
 
 // ---------------------------------------------------------------------------------------------
 // The write of a flush, and the journal lock
@@ -885,20 +885,35 @@ export async function accountPostings(
   accountId: bigint,
   beforeId: bigint | undefined,
   limit: number,
-): Promise<Array<{ id: bigint; transactionId: bigint; direction: Direction; phase: Phase; amount: bigint; balanceAfter: bigint; bookedAt: Date }>> {
+): Promise<
+  Array<{ id: bigint; transactionId: bigint; direction: Direction; phase: Phase; amount: bigint; balanceAfter: bigint; bookedAt: Date; effectiveAt: Date; originalEffectiveAt: string | null }>
+> {
   const params: unknown[] = [accountId];
   let cond = "";
   if (beforeId !== undefined) {
     params.push(beforeId);
-    cond = `AND "id" < $2`;
+    cond = `AND p."id" < $2`;
   }
   params.push(limit);
+  // The transaction's effective instant (and the one it was re-dated from by a close) by its key, in the same query.
   const rows = await sql.q<
-    Array<{ id: bigint; transaction_id: bigint; direction: Direction; amount: string; balance_after: string; booked_at: Date; phase: Phase }>
+    Array<{
+      id: bigint;
+      transaction_id: bigint;
+      direction: Direction;
+      amount: string;
+      balance_after: string;
+      booked_at: Date;
+      phase: Phase;
+      effective_at: Date;
+      original_effective_at: string | null;
+    }>
   >(
-    `SELECT "id", "transaction_id", "direction", "phase", "amount"::text AS amount, "balance_after"::text AS balance_after, "booked_at"
-       FROM "ledger_postings" WHERE "account_id" = $1 ${cond}
-      ORDER BY "booked_at" DESC, "id" DESC LIMIT $${params.length}`,
+    `SELECT p."id", p."transaction_id", p."direction", p."phase", p."amount"::text AS amount, p."balance_after"::text AS balance_after, p."booked_at",
+            t."effective_at", t."metadata"->>'${ORIGINAL_EFFECTIVE_AT}' AS original_effective_at
+       FROM "ledger_postings" p JOIN "ledger_transactions" t ON t."id" = p."transaction_id"
+      WHERE p."account_id" = $1 ${cond}
+      ORDER BY p."booked_at" DESC, p."id" DESC LIMIT $${params.length}`,
     ...params,
   );
   return rows.map((r) => ({
@@ -909,6 +924,8 @@ export async function accountPostings(
     amount: BigInt(r.amount),
     balanceAfter: BigInt(r.balance_after),
     bookedAt: r.booked_at,
+    effectiveAt: r.effective_at,
+    originalEffectiveAt: r.original_effective_at,
   }));
 }
 

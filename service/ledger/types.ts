@@ -326,6 +326,16 @@ export interface Posting extends PostingInput {
   balanceAfter: bigint;
 }
 
+/** A posting in an account's history (`Ledger.history`). */
+export interface HistoryPosting extends Posting {
+  transactionId: string;
+  bookedAt: Date;
+  /** The transaction's effective instant: the period it counts in. */
+  effectiveAt: Date;
+  /** The instant the transaction was for when a close re-dated it to the close instant (metadata `originalEffectiveAt`); null otherwise. */
+  originalEffectiveAt: Date | null;
+}
+
 export interface JournalTransaction {
   id: string;
   /** Position in the journal's hash chain (1, 2, 3 ...). */
@@ -458,8 +468,11 @@ export interface Ledger {
   journalPosition(afterSequence: bigint): Promise<{ head: bigint; firstAfterBookedAt: Date | null }>;
   /** The postings of the transactions effective in [from, to), a page of transactions at a time, in sequence order. */
   exportJournal(period: { from: Date; to: Date }): AsyncGenerator<JournalExportLine[]>;
-  /** The postings that make up an account's balance, newest first. */
-  history(account: string, currency: string, page: { limit?: number; cursor?: string }): Promise<Page<Posting & { transactionId: string; bookedAt: Date }>>;
+  /**
+   * The postings that make up an account's balance, newest first, each with its transaction's
+   * effective instant and, when a close re-dated it, the instant it was for (`originalEffectiveAt`).
+   */
+  history(account: string, currency: string, page: { limit?: number; cursor?: string }): Promise<Page<HistoryPosting>>;
   verifyChain(): Promise<ChainVerification>;
   /**
    * Closes every period before `before`: from then on a transaction effective earlier is booked at

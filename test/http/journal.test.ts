@@ -292,5 +292,13 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     const taxCol = (name: string) => taxHeader!.indexOf(name);
     const lateTaxRow = taxRows.find((row) => row[taxCol("settlement_id")] === "ORD-J-AFTER-CLOSE");
     expect([lateTaxRow?.[taxCol("effective_at")], lateTaxRow?.[taxCol("original_effective_at")]]).toEqual(["2024-12-03T00:00:00.000Z", "2024-12-02T11:00:00.000Z"]);
+    // The account's history says when each posting is effective, and the re-dated one the instant it was for.
+    type HistoryItem = { transactionId: string; bookedAt: string; effectiveAt: string; originalEffectiveAt: string | null };
+    const history = json<{ items: HistoryItem[] }>(await h.get(`/v1/accounts/${encodeURIComponent("seller:S-POP-SZ-01:held")}/CNY/history`)).items;
+    const lateId = json<{ transaction: { id: string } }>(late).transaction.id;
+    expect(history[0]).toMatchObject({ transactionId: lateId, effectiveAt: "2024-12-03T00:00:00.000Z", originalEffectiveAt: "2024-12-02T11:00:00.000Z" });
+    expect(history[0]!.bookedAt.startsWith("2024")).toBe(false);
+    const own = history.filter((i) => i.transactionId === txIds[0] || i.transactionId === txIds[2]);
+    expect(own.map((i) => [i.effectiveAt, i.originalEffectiveAt])).toEqual([["2024-12-02T10:00:00.000Z", null], ["2024-12-02T08:00:00.000Z", null]]);
   });
 });

@@ -81,6 +81,10 @@ interface HistoryItem {
   amount: string;
   balanceAfter: string;
   bookedAt: string;
+  /** The period it counts in; a transaction booked after its period closed is effective at the close instant… */
+  effectiveAt: string;
+  /** …and this is the instant it was for (null otherwise). */
+  originalEffectiveAt: string | null;
 }
 
 export function AccountView(props: ViewProps): JSX.Element {
@@ -156,9 +160,18 @@ export function AccountView(props: ViewProps): JSX.Element {
         <h2 id="hist-h">History, newest first</h2>
         <Show load={pages.load}>
           {({ items }) => (
-            <ListTable caption={`Postings of ${account}`} columns={["Booked", "Transaction", "Phase", ["Debit", "num"], ["Credit", "num"], ["Running balance", "num"]]}>
+            <ListTable caption={`Postings of ${account}`} columns={["Effective", "Booked", "Transaction", "Phase", ["Debit", "num"], ["Credit", "num"], ["Running balance", "num"]]}>
               {items.map((h) => (
                 <tr key={h.id}>
+                  <td>
+                    <Time iso={h.effectiveAt} />
+                    {h.originalEffectiveAt !== null && (
+                      <span class="muted">
+                        {" "}
+                        (for <Time iso={h.originalEffectiveAt} />, in a period closed before it was booked)
+                      </span>
+                    )}
+                  </td>
                   <td>
                     <Time iso={h.bookedAt} />
                   </td>

@@ -6,7 +6,7 @@
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { get } from "../api";
+import { get, url } from "../api";
 import { isUtcMonthStart, localInputToIso, localZoneLabel } from "../format";
 import type { ViewProps } from "../main";
 import { currentUtcMonth, periodEdits, PeriodFields, periodForm, periodZone, readPeriod } from "../period";
@@ -113,6 +113,15 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
                 {tb.from !== null && (
                   <p>
                     <Link href={href("/profit-and-loss", { from: tb.from, to: tb.to })}>The profit and loss of this period</Link> <span class="muted">(its income and expense accounts by seller program and market)</span>
+                  </p>
+                )}
+                {tb.from !== null && (
+                  <p>
+                    {/* A plain link: the session's cookie goes with it, as with the P&L's CSV. The trial balance has no CSV of its own. */}
+                    <a href={url("/v1/journal/export", { from: tb.from, to: tb.to })} download={`journal-${tb.from.slice(0, 10)}-${tb.to.slice(0, 10)}.csv`}>
+                      Download this period's journal as CSV
+                    </a>{" "}
+                    <span class="muted">(one line per posting of the transactions effective in the period, in journal order)</span>
                   </p>
                 )}
                 <TrialBalanceTables accounts={tb.accounts} currencies={tb.currencies} currency={currency} caption="Trial balance" end={tb.to} />

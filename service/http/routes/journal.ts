@@ -348,6 +348,8 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
     schema: {
       tags: [TAGS.journal],
       summary: "Postings of an account, newest first",
+      description:
+        "Newest booked first, each with its transaction (`transactionId`), when it was booked (`bookedAt`) and when it is effective (`effectiveAt`, the period it counts in); a transaction booked after its period closed is effective at the close instant, `originalEffectiveAt` the instant it was for (null otherwise).",
       security: bearer,
       params: AccountParams,
       querystring: Type.Object({ limit: Type.Optional(LimitQuery), cursor: Type.Optional(CursorQuery) }, { additionalProperties: false }),

@@ -2,7 +2,7 @@
  * Response shapes and the functions that turn domain objects (bigint, Date) into them.
  */
 import { Type, type Static } from "typebox";
-import type { Account, Balance, ChainVerification, JournalTransaction, PeriodClose, Posting, TrialBalance } from "../../ledger/types.js";
+import type { Account, Balance, ChainVerification, HistoryPosting, JournalTransaction, PeriodClose, TrialBalance } from "../../ledger/types.js";
 import type { FxQuote, FxRate, ResolvedRate, RateLeg } from "../../fx/index.js";
 import { fxLegToJson, MAX_WEIGHT_GRAMS, orderKey, type Fulfilment, weightBandsToJson, type FeeSchedule, type Seller, type SellerGateways, type LineEvidence, type SellerStatement, type SettlementItemResult, type SettlementRecord, type SettlementResult, type SellerCharge, type TaxReturn, type TaxRule } from "../../settlement/index.js";
 import { csvLine } from "../../csv.js";
@@ -1000,9 +1000,13 @@ export const HistoryItemView = Type.Object({
   amount: Amount,
   balanceAfter: Amount,
   bookedAt: DateTime,
+  effectiveAt: DateTime,
+  originalEffectiveAt: Type.Union([DateTime, Type.Null()], {
+    description: "When the transaction was booked after its period was closed it is effective at the close instant (`effectiveAt`); this is the instant it was for, the transaction's `metadata.originalEffectiveAt`. Null otherwise",
+  }),
 });
 
-export function historyItemView(p: Posting & { transactionId: string; bookedAt: Date }): Static<typeof HistoryItemView> {
+export function historyItemView(p: HistoryPosting): Static<typeof HistoryItemView> {
   return {
     id: p.id,
     transactionId: p.transactionId,
@@ -1011,6 +1015,8 @@ export function historyItemView(p: Posting & { transactionId: string; bookedAt: 
     amount: p.amount.toString(),
     balanceAfter: p.balanceAfter.toString(),
     bookedAt: p.bookedAt.toISOString(),
+    effectiveAt: p.effectiveAt.toISOString(),
+    originalEffectiveAt: p.originalEffectiveAt === null ? null : p.originalEffectiveAt.toISOString(),
   };
 }
 
