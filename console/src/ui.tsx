@@ -396,3 +396,41 @@ export function Hash(props: { value: string | null | undefined }): JSX.Element {
     </code>
   );
 }
+
+/**
+ * A file chosen by dropping it here or with the file chooser (the label is the drop zone, and
+ * activates the hidden input): `prompt` until one is chosen, then its name and size.
+ */
+export function FileDrop(props: { id: string; accept: string; prompt: string; file: File | null; onFile: (file: File | null) => void }): JSX.Element {
+  const [over, setOver] = useState(false);
+  return (
+    <label
+      class={`drop${over ? " over" : ""}`}
+      for={props.id}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        setOver(false);
+        const f = e.dataTransfer?.files[0];
+        if (f !== undefined) props.onFile(f);
+      }}
+    >
+      {props.file === null ? props.prompt : `${props.file.name} (${props.file.size.toLocaleString("en")} bytes)`}
+      <input id={props.id} type="file" accept={props.accept} class="sr-only" onChange={(e) => props.onFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+    </label>
+  );
+}
+
+/** An upload's progress (0 to 1) while it runs; nothing otherwise. */
+export function UploadProgress(props: { progress: number | null }): JSX.Element | null {
+  if (props.progress === null) return null;
+  return (
+    <p>
+      <progress max={1} value={props.progress} aria-label="Upload progress" /> {Math.round(props.progress * 100)}%
+    </p>
+  );
+}

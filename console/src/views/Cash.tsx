@@ -13,7 +13,7 @@ import { formatMoney, sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Fields, Link, ListTable, Money, Show, Time, Title, useFocusLater, useLoad } from "../ui";
+import { Badge, ErrorBox, Fields, FileDrop, Link, ListTable, Money, Show, Time, Title, UploadProgress, useFocusLater, useLoad } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 /** service/http/routes/cash.ts EntryView. */
@@ -151,7 +151,6 @@ function ImportStatement(props: { onImported: () => void }): JSX.Element {
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<{ status: "created" | "exists"; statements: CashStatement[] } | null>(null);
-  const [over, setOver] = useState(false);
   const [busy, setBusy] = useState(false);
   const focusLater = useFocusLater();
   const submit = async (e: Event) => {
@@ -177,29 +176,8 @@ function ImportStatement(props: { onImported: () => void }): JSX.Element {
   return (
     <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="stmt-import-h">
       <h2 id="stmt-import-h">Import a bank statement</h2>
-      <label
-        class={`drop${over ? " over" : ""}`}
-        for="stmt-file"
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={(e) => {
-          e.preventDefault();
-          setOver(false);
-          const f = e.dataTransfer?.files[0];
-          if (f !== undefined) setFile(f);
-        }}
-      >
-        {file === null ? "Drop the bank's camt.053 statement (XML) here, or choose it" : `${file.name} (${file.size.toLocaleString("en")} bytes)`}
-        <input id="stmt-file" type="file" accept=".xml,application/xml,text/xml" class="sr-only" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
-      </label>
-      {progress !== null && (
-        <p>
-          <progress max={1} value={progress} aria-label="Upload progress" /> {Math.round(progress * 100)}%
-        </p>
-      )}
+      <FileDrop id="stmt-file" accept=".xml,application/xml,text/xml" prompt="Drop the bank's camt.053 statement (XML) here, or choose it" file={file} onFile={setFile} />
+      <UploadProgress progress={progress} />
       <button type="submit" disabled={file === null || busy}>
         Import
       </button>

@@ -10,7 +10,7 @@ import type { ViewProps } from "../main";
 import { reconItemReference, withMajorAmounts } from "../format";
 import { href, navigate } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages } from "../ui";
+import { Badge, ErrorBox, FileDrop, Link, ListTable, Money, Pager, Show, Time, Title, UploadProgress, useFocusLater, useLoad, useUrlPages } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 interface ImportRecord {
@@ -79,7 +79,6 @@ function ImportForm(props: { onImported: (r: ImportRecord) => void }): JSX.Eleme
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<{ status: string; import: ImportRecord } | null>(null);
-  const [over, setOver] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -130,29 +129,8 @@ function ImportForm(props: { onImported: (r: ImportRecord) => void }): JSX.Eleme
           <input id="i-gateway" value={gateway} onInput={(e) => setGateway((e.target as HTMLInputElement).value)} required />
         </div>
       </div>
-      <label
-        class={`drop${over ? " over" : ""}`}
-        for="i-file"
-        onDragOver={(e) => {
-          e.preventDefault();
-          setOver(true);
-        }}
-        onDragLeave={() => setOver(false)}
-        onDrop={(e) => {
-          e.preventDefault();
-          setOver(false);
-          const f = e.dataTransfer?.files[0];
-          if (f !== undefined) setFile(f);
-        }}
-      >
-        {file === null ? "Drop the report file here, or choose it" : `${file.name} (${file.size.toLocaleString("en")} bytes)`}
-        <input id="i-file" type="file" accept=".csv,text/csv" class="sr-only" onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
-      </label>
-      {progress !== null && (
-        <p>
-          <progress max={1} value={progress} aria-label="Upload progress" /> {Math.round(progress * 100)}%
-        </p>
-      )}
+      <FileDrop id="i-file" accept=".csv,text/csv" prompt="Drop the report file here, or choose it" file={file} onFile={setFile} />
+      <UploadProgress progress={progress} />
       <button type="submit" disabled={file === null}>
         Import
       </button>
