@@ -4,8 +4,8 @@
  * gateway's capture of the 17th booked late, effective at the close instant; an account's history
  * says when each posting is effective (first), the late one with the instant it was for, as `GET
  * /v1/accounts/:account/:currency/history` answers; and the books' December downloads its journal
- * as CSV (`GET /v1/journal/export`) with the session's cookie, under the period's name. The trial
- * balance has no CSV of its own (`GET /v1/ledger/trial-balance` answers JSON only).
+ * as CSV (`GET /v1/journal/export`) and its trial balance as CSV (`GET /v1/ledger/trial-balance?
+ * format=csv`) with the session's cookie, under the period's name.
  */
 import { createHmac } from "node:crypto";
 import { mkdtemp, readFile } from "node:fs/promises";
@@ -104,8 +104,6 @@ describe("the console's account history and journal download (Chromium)", () => 
     await page.goto(`${url}/console/books?from=${FROM}&to=${TO}`);
     const link = page.getByRole("link", { name: "Download this period's journal as CSV" });
     await link.waitFor({ timeout: 30_000 });
-    // The trial balance itself has no CSV: the API answers it as JSON only.
-    expect(await page.getByRole("link", { name: /trial balance.*CSV/i }).count()).toBe(0);
     const [download] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), link.click()]);
     expect(download.suggestedFilename()).toBe("journal-2024-12-01-2025-01-01.csv");
     const file = await readFile((await download.path()) ?? "", "utf8");
@@ -117,6 +115,32 @@ describe("the console's account history and journal download (Chromium)", () => 
     expect(lines[1]?.split(",")[1]?.startsWith("2024-12-")).toBe(true);
     expect(lines.filter((l) => l.startsWith(`${late.id},`)).every((l) => l.split(",")[1] === CLOSED_BEFORE)).toBe(true);
     expect(lines.some((l) => l.startsWith(`${late.id},`))).toBe(true);
+    await page.context().close();
+  });
+
+  it("downloads the trial balance of the period shown as CSV from the books, named for the period, as the API answers it", { timeout: 120_000 }, async () => {
+    const page = await signedIn(finance);
+    await page.goto(`${url}/console/books?from=${FROM}&to=${TO}`);
+    const link = page.getByRole("link", { name: "Download this trial balance as CSV" });
+    await link.waitFor({ timeout: 30_000 });
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), link.click()]);
+    expect(download.suggestedFilename()).toBe("trial-balance-2024-12-01-2025-01-01.csv");
+    const file = await readFile((await download.path()) ?? "", "utf8");
+    expect(file).toBe(await (await api(`/v1/ledger/trial-balance?from=${FROM}&to=${TO}&format=csv`)).text());
+    const tb = (await (await api(`/v1/ledger/trial-balance?from=${FROM}&to=${TO}`)).json()) as {
+      accounts: Array<{ account: string; currency: string; normalBalance: string; opening: string; debits: string; credits: string; closing: string }>;
+      currencies: Array<{ currency: string; debits: string; credits: string; balanced: boolean }>;
+    };
+    const lines = file.split("\r\n");
+    expect(lines[0]).toBe("row,account,currency,normal_balance,opening,opening_major,debits,debits_major,credits,credits_major,closing,closing_major,balanced");
+    // The first account of the JSON, then (after every account) each currency's totals.
+    const first = tb.accounts[0]!;
+    expect(lines[1]?.split(",").filter((_, i) => [0, 1, 2, 3, 4, 6, 8, 10].includes(i))).toEqual(["account", first.account, first.currency, first.normalBalance, first.opening, first.debits, first.credits, first.closing]);
+    const c = tb.currencies[0]!;
+    const total = lines[1 + tb.accounts.length]?.split(",");
+    expect(total?.filter((_, i) => i !== 7 && i !== 9)).toEqual(["currency", "", c.currency, "", "", "", c.debits, c.credits, "", "", String(c.balanced)]);
+    expect(total?.[7]).toMatch(/^\d+(\.\d+)?$/);
+    expect(lines.filter((l) => l.startsWith("currency,")).length).toBe(tb.currencies.length);
     await page.context().close();
   });
 });

@@ -236,6 +236,52 @@ describe.each(kinds)("journal routes on %s", (kind) => {
     expect((await h.get("/v1/journal/export?from=2024-12-02T00:00:00Z")).statusCode).toBe(400);
   });
 
+  it("answers the trial balance as CSV (format=csv or Accept: text/csv): a row per account and currency, then per currency, the JSON's figures in minor and major units", async () => {
+    type Trial = { accounts: Array<{ account: string; currency: string; normalBalance: string; opening: string; debits: string; credits: string; closing: string }>; currencies: Array<{ currency: string; debits: string; credits: string; balanced: boolean }> };
+    const period = "from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z";
+    const day = json<Trial>(await h.get(`/v1/ledger/trial-balance?${period}`));
+    const r = await h.get(`/v1/ledger/trial-balance?${period}&format=csv`);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.headers["content-type"]).toMatch(/^text\/csv/);
+    expect(r.headers["content-disposition"]).toBe('attachment; filename="trial-balance-2024-12-02-2024-12-03.csv"');
+    const [header, ...rows] = csvRows(r.body);
+    expect(header).toEqual(["row", "account", "currency", "normal_balance", "opening", "opening_major", "debits", "debits_major", "credits", "credits_major", "closing", "closing_major", "balanced"]);
+    const col = (name: string) => header!.indexOf(name);
+    const major = (minor: string, exponent: number) => {
+      const v = BigInt(minor);
+      const abs = (v < 0n ? -v : v).toString().padStart(exponent + 1, "0");
+      return `${v < 0n ? "-" : ""}${abs.slice(0, abs.length - exponent)}.${abs.slice(abs.length - exponent)}`;
+    };
+    const exponent = (currency: string) => ({ BRL: 2, CNY: 2, USD: 2, EUR: 2, HKD: 2 })[currency] ?? null;
+    // Every account of the JSON, in its order, with the same figures; then every currency.
+    const accounts = rows.filter((x) => x[col("row")] === "account");
+    expect(accounts.map((x) => [x[col("account")], x[col("currency")], x[col("normal_balance")], x[col("opening")], x[col("debits")], x[col("credits")], x[col("closing")]])).toEqual(
+      day.accounts.map((a) => [a.account, a.currency, a.normalBalance, a.opening, a.debits, a.credits, a.closing]),
+    );
+    const currencies = rows.slice(accounts.length);
+    expect(currencies.map((x) => [x[col("row")], x[col("currency")], x[col("debits")], x[col("credits")], x[col("balanced")], x[col("opening")], x[col("closing")]])).toEqual(
+      day.currencies.map((c) => ["currency", c.currency, c.debits, c.credits, String(c.balanced), "", ""]),
+    );
+    expect(currencies.every((x) => x[col("balanced")] === "true")).toBe(true);
+    for (const x of accounts) {
+      const e = exponent(x[col("currency")]!);
+      if (e === null) continue;
+      for (const f of ["opening", "debits", "credits", "closing"]) expect(x[col(`${f}_major`)], `${x[col("account")]} ${f}`).toBe(major(x[col(f)]!, e));
+    }
+    expect(accounts.some((x) => x[col("currency")] === "BRL" && x[col("debits_major")] !== "")).toBe(true);
+
+    // Accept: text/csv answers the same; format=json wins over it; no `from`: the beginning of the books, named by `to` alone.
+    const auth = { authorization: `Bearer ${h.keys.finance.key}` };
+    const accepted = await h.app.inject({ method: "GET", url: `/v1/ledger/trial-balance?${period}`, headers: { ...auth, accept: "text/csv" } });
+    expect(accepted.body).toBe(r.body);
+    const asJson = await h.app.inject({ method: "GET", url: `/v1/ledger/trial-balance?${period}&format=json`, headers: { ...auth, accept: "text/csv" } });
+    expect(json<Trial>(asJson)).toEqual(day);
+    const toOnly = await h.get("/v1/ledger/trial-balance?to=2024-12-03T00:00:00Z&format=csv");
+    expect(toOnly.headers["content-disposition"]).toBe('attachment; filename="trial-balance-2024-12-03.csv"');
+    expect(csvRows(toOnly.body).filter((x) => x[0] === "account").map((x) => x[col("closing")])).toEqual(day.accounts.map((a) => a.closing));
+    expect(problemCode(await h.get(`/v1/ledger/trial-balance?${period}&format=xlsx`))).toBe("ENT_REQUEST_VALIDATION");
+  });
+
   it("closes a period over HTTP: finance:write only, a late settlement books into the open period, the closed day's trial balance stays as reported", async () => {
     const writer = await h.services.apiKeys.create({ name: "test finance writer", scopes: ["finance:write"] });
     const day2 = "/v1/ledger/trial-balance?from=2024-12-02T00:00:00Z&to=2024-12-03T00:00:00Z";

@@ -115,9 +115,16 @@ function TrialBalanceCard(props: { location: Location; refresh: number }): JSX.E
                     <Link href={href("/profit-and-loss", { from: tb.from, to: tb.to })}>The profit and loss of this period</Link> <span class="muted">(its income and expense accounts by seller program and market)</span>
                   </p>
                 )}
+                <p>
+                  {/* A plain link: the session's cookie goes with it, as with the P&L's CSV. */}
+                  <a href={url("/v1/ledger/trial-balance", { from: tb.from, to: tb.to, format: "csv" })} download={`trial-balance-${tb.from === null ? "" : `${tb.from.slice(0, 10)}-`}${tb.to.slice(0, 10)}.csv`}>
+                    Download this trial balance as CSV
+                  </a>{" "}
+                  <span class="muted">(a row per account and currency, then a row per currency with whether it balances, in minor and major units)</span>
+                </p>
                 {tb.from !== null && (
                   <p>
-                    {/* A plain link: the session's cookie goes with it, as with the P&L's CSV. The trial balance has no CSV of its own. */}
+                    {/* Likewise with the session's cookie. */}
                     <a href={url("/v1/journal/export", { from: tb.from, to: tb.to })} download={`journal-${tb.from.slice(0, 10)}-${tb.to.slice(0, 10)}.csv`}>
                       Download this period's journal as CSV
                     </a>{" "}

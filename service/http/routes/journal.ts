@@ -6,14 +6,14 @@ import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { Type, type Static } from "typebox";
 import { Errors } from "../../errors.js";
-import { LedgerErrors, ORIGINAL_EFFECTIVE_AT, OWNER_TYPES, type JournalExportLine } from "../../ledger/index.js";
+import { LedgerErrors, ORIGINAL_EFFECTIVE_AT, OWNER_TYPES, type JournalExportLine, type TrialBalance } from "../../ledger/index.js";
 import { CHECKLIST_REFS, readChecklist } from "../../checklist.js";
 import { csvLine } from "../../csv.js";
 import { formatMajorOrNull, type ExponentOf } from "../../money/index.js";
 import { AccountCode, AssetCode, bearer, CursorQuery, DateTime, Identifier, Int8Id, LimitQuery, problems, Text } from "../schemas/common.js";
 import { accountView, AccountView, balanceView, BalanceView, chainView, ChainView, checklistView, ChecklistView, historyItemView, HistoryItemView, periodCloseView, PeriodCloseView, transactionView, trialBalanceView, TrialBalanceView } from "../schemas/views.js";
 import { TAGS } from "../plugins/docs.js";
-import { periodOf } from "../query.js";
+import { periodOf, wantsCsv } from "../query.js";
 
 const META_PREFIX = "meta.";
 
@@ -33,6 +33,15 @@ const ListQuery = Type.Object(
   },
 );
 type ListQuery = Static<typeof ListQuery> & Record<string, string | undefined>;
+
+const TrialBalanceQuery = Type.Object(
+  {
+    from: Type.Optional(DateTime),
+    to: DateTime,
+    format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")], { description: "csv: the same as Accept: text/csv" })),
+  },
+  { additionalProperties: false },
+);
 
 const AccountParams = Type.Object({
   account: AccountCode,
@@ -71,6 +80,26 @@ const JOURNAL_EXPORT_COLUMNS = [
   "gateway_event_id",
   "original_effective_at",
 ] as const;
+
+const TRIAL_BALANCE_COLUMNS = ["row", "account", "currency", "normal_balance", "opening", "opening_major", "debits", "debits_major", "credits", "credits_major", "closing", "closing_major", "balanced"] as const;
+
+/**
+ * The trial balance as rows: an `account` row per account and currency (opening, the period's
+ * debits and credits, closing, signed in its normal direction), then a `currency` row per currency
+ * (the period's debits and credits, `balanced` true or false). Amounts in minor and major units of
+ * the row's currency (major empty for a token whose exponent the ledger does not know).
+ */
+function trialBalanceCsv(t: TrialBalance, exponentOf: ExponentOf): string {
+  const both = (v: bigint, currency: string) => [v, formatMajorOrNull(v, currency, exponentOf)];
+  let out = csvLine(TRIAL_BALANCE_COLUMNS);
+  for (const a of t.accounts) {
+    out += csvLine(["account", a.account, a.currency, a.normalBalance, ...both(a.opening, a.currency), ...both(a.debits, a.currency), ...both(a.credits, a.currency), ...both(a.closing, a.currency), null]);
+  }
+  for (const c of t.currencies) {
+    out += csvLine(["currency", null, c.currency, null, null, null, ...both(c.debits, c.currency), ...both(c.credits, c.currency), null, null, String(c.balanced)]);
+  }
+  return out;
+}
 
 function journalExportLine(l: JournalExportLine, exponentOf: ExponentOf): string {
   const m = l.metadata;
@@ -196,15 +225,20 @@ export async function journalRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.journal],
       summary: "Trial balance of a period, by effective instant",
       description:
-        "Every account with posted amounts before `to`: its opening balance (before `from`), the period's posted debits and credits ([from, to)), its closing balance; signed in the account's normal direction. Per currency, the period's debits and credits and whether they balance. Pending legs are left out; commits count.",
+        "Every account with posted amounts before `to`: its opening balance (before `from`), the period's posted debits and credits ([from, to)), its closing balance; signed in the account's normal direction. Per currency, the period's debits and credits and whether they balance. Pending legs are left out; commits count. `format=csv` (or Accept: text/csv): the same figures as rows, columns " +
+        TRIAL_BALANCE_COLUMNS.join(", ") +
+        " (`row` account: one per account and currency; then `row` currency: one per currency with `balanced` true or false), in minor and major units (major empty for a token without a known exponent).",
       security: bearer,
-      querystring: Type.Object({ from: Type.Optional(DateTime), to: DateTime }, { additionalProperties: false }),
+      querystring: TrialBalanceQuery,
       response: { 200: TrialBalanceView, ...problems(400, 401, 403, 429) },
     },
-  }, async (request) => {
-    const q = request.query as { from?: string; to: string };
+  }, async (request, reply) => {
+    const q = request.query as Static<typeof TrialBalanceQuery>;
     const period = periodOf(q.from, q.to);
-    return trialBalanceView(await ledger.trialBalance(period));
+    const tb = await ledger.trialBalance(period);
+    if (!wantsCsv(q.format, request.headers.accept)) return trialBalanceView(tb);
+    reply.header("content-disposition", `attachment; filename="trial-balance-${q.from === undefined ? "" : `${q.from.slice(0, 10)}-`}${q.to.slice(0, 10)}.csv"`);
+    return reply.type("text/csv; charset=utf-8").send(trialBalanceCsv(tb, app.services.exponentOf));
   });
 
   const CloseAnswer = Type.Object({ ...PeriodCloseView.properties, reportDigest: Type.String({ description: "0x sha256 of the close's report (GET …/report), queued for anchoring" }), anchored: Type.Boolean() });
