@@ -6,7 +6,6 @@
  * its keys could (the immutability triggers switched off first), and each tampering fails its own
  * check. The last one is a transaction left out of every batch: every inclusion proof still verifies.
  */
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +13,6 @@ import { JsonRpcProvider, Wallet } from "ethers";
 import { AnchorService, verifyProof, type AnchorProof } from "../../service/anchoring/index.js";
 import { ISettlementAnchor__factory } from "../../service/chain/contracts.js";
 import { apiHistorySource, auditHistory } from "../../service/anchoring/audit.js";
-import { PROJECT_ROOT } from "../../service/chain/artifacts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
@@ -22,26 +20,8 @@ import { TxSender } from "../../service/chain/sender.js";
 import { capture, openHarness, publishDayRates, type Harness } from "../http/harness.js";
 import { deployedSystem, type System } from "../chain/fixture.js";
 import { insertV1Batch } from "./v1-batch.js";
+import { runVerify as verify } from "./verify-run.js";
 
-interface Run {
-  code: number | null;
-  out: string;
-}
-
-function verify(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const { ENTREPOT_ANCHOR: _anchor, ENTREPOT_API_KEY: _key, ENTREPOT_API: _api, CHAIN_CONFIRMATIONS: _depth, ...inherited } = process.env;
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/verify.ts", ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...inherited, HARDHAT_DISABLE_TELEMETRY: "true", ...env },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, out }));
-  });
-}
 
 /** The lines of the checks that failed, by name. */
 function failedChecks(out: string): string[] {

@@ -3,7 +3,6 @@
  * file and an RPC URL, against a real `hardhat node` child on which the service anchored. The
  * database is only where the proof comes from (PGlite; the command never touches one).
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,29 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { PERIOD_CLOSE_DOCUMENT, withoutBatchTotals, type AnchorProof, type AnchorService } from "../../service/anchoring/index.js";
 import { PeriodClosing } from "../../service/closing.js";
-import { PROJECT_ROOT } from "../../service/chain/artifacts.js";
 import { deploySystem } from "../../service/chain/deploy.js";
 import { devPrivateKey } from "../../service/chain/keys.js";
 import { freePort, startLocalNode, type LocalNode } from "../../service/chain/local-node.js";
 import { openAnchoring, type AnchoringHarness } from "./support.js";
 import { insertV1Batch } from "./v1-batch.js";
+import { runVerify as verify } from "./verify-run.js";
 
-function verify(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    // The settings the command reads from the environment come from the test alone.
-    const { ENTREPOT_ANCHOR: _anchor, CHAIN_CONFIRMATIONS: _depth, ...inherited } = process.env;
-    // process.execPath is the Node 24 running vitest; tsx as a loader, exactly like `npm run verify`.
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/verify.ts", ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...inherited, HARDHAT_DISABLE_TELEMETRY: "true", ...env },
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, out }));
-  });
-}
 
 describe("npm run verify against a hardhat node", { timeout: 120_000 }, () => {
   let node: LocalNode;
