@@ -14,8 +14,12 @@
  *    A seller whose account was stored before addresses were required is not planned (`address_missing`),
  *    nor one whose account is also another seller's (`bank_account_shared`: rows from before one
  *    account was one seller's; which of them the holder is, only an admin can say), nor one whose
- *    account the bank returned a payout from since it was set, whichever seller that payout was for
- *    (`account_returned`: a return holds the account, store.ts `sellersReturned`).
+ *    account the bank returned a payout from since it was set, whichever seller that payout was for,
+ *    unless the bank paid a later payout to it since (`account_returned`: a return holds the account,
+ *    store.ts `sellersReturned`, the rule a PUT of the account applies too).
+ *    A planned payout is held to the same when it is filed (`#screen`: planned by an older version,
+ *    or before the account was replaced, shared or returned from): one that fails is not filed, its
+ *    reserve voided and the payout rejected while planned, as a reserve the ledger refused is.
  * 2. FILE: the reserved planned payouts go into one pain.001 (GrpHdr/MsgId `ENT-<tag>-<yyyymmdd>-<n>`,
  *    EndToEndId `ENT-BP-<tag>-<id>`; `<tag>`: 8 hex digits made once per database, so a new
  *    database never repeats an id a bank saw, while every instance on one database shares it;
@@ -78,7 +82,7 @@ import { BankExceptionStore, type BankException, type BankExceptionEntry, type B
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry, type InstructionOptions, type PostalAddress } from "./iso20022.js";
 import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
-import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
+import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankAccountHold, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
 import type { OpenItems, OpenPeriod } from "../../open-items.js";
 
@@ -108,7 +112,7 @@ export interface BankRailOptions {
   hooks?: { at?(step: "planned" | "filing" | "account", context: { payoutId?: bigint; sellerId?: string }): void | Promise<void> };
 }
 
-export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "bank_account_shared", "account_returned", "address_missing", "no_account", "below_minimum", "reserve_refused"] as const;
+export const BANK_SKIP_REASONS = ["no_seller", "in_flight", "bank_account_shared", "account_returned", "address_missing", "account_changed", "no_account", "below_minimum", "reserve_refused"] as const;
 
 export interface BankSkip {
   sellerId: string;
@@ -326,6 +330,48 @@ const sameDetails = (a: BankAccountRef, b: BankAccountRef): boolean =>
 const sameAddress = (a: PostalAddress | null, b: PostalAddress | null): boolean =>
   a === null || b === null ? a === b : (["streetName", "buildingNumber", "postCode", "townName", "countrySubDivision", "country"] as const).every((k) => a[k] === b[k]);
 
+/** What `holdOf` reads, once per run or screen. */
+interface HoldContext {
+  /** `sharedAccounts` of the accounts on file. */
+  shared: Map<string, string[]>;
+  /** `BankStore.sellersReturned`: the sellers whose account on file is held after a return. */
+  returned: Map<string, BankAccountHold>;
+}
+
+/**
+ * Why a seller is not paid to its account on file `a` now, or null: the holds every path that files a
+ * payout applies (a run planning the seller, and the filing of a payout planned before, `#screen`).
+ * Its address is the one the pain.001 would write (a planned payout's own copy).
+ */
+function holdOf(sellerId: string, a: BankAccountRef, ctx: HoldContext): BankSkip | null {
+  // One account on file for two sellers (set before that was refused): the money of one would reach
+  // the other's holder, so neither is paid until an admin gives all but one of them another account.
+  const others = ctx.shared.get(sellerId);
+  if (others !== undefined) {
+    return {
+      sellerId,
+      reason: "bank_account_shared",
+      sharedWith: others,
+      detail: `the account on file is also on file for seller${others.length > 1 ? "s" : ""} ${others.join(", ")} (set before one account was one seller's): neither is paid until an admin sets another account on all but one of them (PUT /v1/sellers/:id/bank-account) or takes it off (DELETE)`,
+    };
+  }
+  const back = ctx.returned.get(sellerId);
+  if (back !== undefined) {
+    const why = back.reason === null ? "" : ` (${back.reason})`;
+    return {
+      sellerId,
+      reason: "account_returned",
+      detail: `the bank returned payout ${back.endToEndId}${ofSeller(back.sellerId, sellerId)} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume`,
+    };
+  }
+  // Stored before addresses were required: the bank would refuse a cross-border transfer whose
+  // beneficiary has no town and country of its own (Swift CBPR+, November 2026), so it is not sent.
+  if (a.address === null || a.address === undefined) {
+    return { sellerId, reason: "address_missing", detail: `the account on file has no postal address (set before addresses were required): PUT /v1/sellers/${sellerId}/bank-account again with its "address" (at least townName) to resume` };
+  }
+  return null;
+}
+
 export class BankRail {
   readonly #o: BankRailOptions;
   readonly #store: BankStore;
@@ -356,13 +402,14 @@ export class BankRail {
    * Sets the seller's account. An account on file for another seller (`sameBankAccount`: the same
    * IBAN or account number at the same bank, however written) is ENT_PAYOUT_BANK_ACCOUNT_IN_USE
    * naming that seller: one account is one seller's (checked under a lock per account number, so two
-   * sellers given it at once cannot both have it). The account the bank returned a payout from (its
-   * last payout, whichever seller it was for: the hold) is not lifted by setting it again: the same
+   * sellers given it at once cannot both have it). The account the bank returned a payout from
+   * (whichever seller it was for, none paid to it since: the hold, store.ts `#holds`, as runs apply
+   * it) is not lifted by setting it again: the same
    * account, without `confirmReturnedAccount`, is ENT_PAYOUT_BANK_ACCOUNT_HELD naming the returned
    * payout, on any seller; another account, or the same one confirmed as checked, is set and lifts it
    * for this seller (its `setAt` passes the return). Only for this seller: one account is one
    * seller's, so nobody else has it then, and whoever is given it after this one is held again,
-   * unless a payout was instructed to it since. The holder's name is checked
+   * unless the bank paid a later payout to it since (one instructed only proves nothing). The holder's name is checked
    * against the seller's registered name (holder-name.ts): a close_match or no_match without
    * `confirmHolderName` is ENT_PAYOUT_BANK_HOLDER_NAME_MISMATCH; the result, and whether it was
    * confirmed, is stored with the account. The details on file given again, exactly, unconfirmed,
@@ -438,7 +485,7 @@ export class BankRail {
   /**
    * The payout the bank returned from the seller's account on file since it was set, if any, whichever
    * seller it paid (`sellerId`): runs skip the seller (`account_returned`) until another account is
-   * set, or this one confirmed (`setAccount`).
+   * set, this one confirmed (`setAccount`), or the bank pays a later payout to it.
    */
   async accountHold(sellerId: string): Promise<{ payoutId: bigint; sellerId: string; endToEndId: string; reason: string | null } | null> {
     const hold = (await this.#store.sellersReturned(sellerId)).get(sellerId);
@@ -478,15 +525,14 @@ export class BankRail {
     const store = this.#store;
     const skipped: BankSkip[] = [];
     const hook = (step: "planned" | "filing", context: { payoutId?: bigint }) => this.#o.hooks?.at?.(step, context);
-    // A crash may have left planned rows without their reserve: post them before reading balances.
+    // A crash may have left planned rows without their reserve: post them before reading balances,
+    // then hold them to what this run holds its sellers to (an older version may have planned them).
     await this.#reserve(await store.planned(), skipped, lease);
+    await this.#screen(await store.planned(), skipped, lease);
     this.#tag ??= await store.installationTag();
     const tag = this.#tag;
     const inFlight = await store.sellersInFlight();
-    const returned = await store.sellersReturned();
-    const sellers = new Map((await this.#o.sellers.listSellers()).map((s) => [s.id, s]));
-    const accounts = await store.accounts();
-    const shared = sharedAccounts(accounts);
+    const { sellers, accounts, shared, returned } = await this.#holdContext();
     for (const a of accounts) {
       const s = sellers.get(a.sellerId);
       if (s === undefined) {
@@ -497,32 +543,9 @@ export class BankRail {
         skipped.push({ sellerId: s.id, reason: "in_flight", detail: "a payout is planned or instructed and not confirmed yet" });
         continue;
       }
-      // One account on file for two sellers (set before that was refused): the money of one would reach
-      // the other's holder, so neither is paid until an admin gives all but one of them another account.
-      const others = shared.get(s.id);
-      if (others !== undefined) {
-        skipped.push({
-          sellerId: s.id,
-          reason: "bank_account_shared",
-          sharedWith: others,
-          detail: `the account on file is also on file for seller${others.length > 1 ? "s" : ""} ${others.join(", ")} (set before one account was one seller's): neither is paid until an admin sets another account on all but one of them (PUT /v1/sellers/:id/bank-account) or takes it off (DELETE)`,
-        });
-        continue;
-      }
-      const back = returned.get(s.id);
-      if (back !== undefined) {
-        const why = back.reason === null ? "" : ` (${back.reason})`;
-        skipped.push({
-          sellerId: s.id,
-          reason: "account_returned",
-          detail: `the bank returned payout ${back.endToEndId}${ofSeller(back.sellerId, s.id)} to this account${why}: set another account, or this one again with confirmReturnedAccount once it is checked, to resume`,
-        });
-        continue;
-      }
-      // Stored before addresses were required: the bank would refuse a cross-border transfer whose
-      // beneficiary has no town and country of its own (Swift CBPR+, November 2026), so it is not sent.
-      if (a.address === null || a.address === undefined) {
-        skipped.push({ sellerId: s.id, reason: "address_missing", detail: `the account on file has no postal address (set before addresses were required): PUT /v1/sellers/${s.id}/bank-account again with its "address" (at least townName) to resume` });
+      const held = holdOf(s.id, a, { shared, returned });
+      if (held !== null) {
+        skipped.push(held);
         continue;
       }
       const available = await availableBalance(this.#o.ledger, s.id, s.payoutCurrency);
@@ -548,7 +571,7 @@ export class BankRail {
       await this.#reserve([p], skipped, lease);
     }
     await hook("filing", {});
-    const file = await this.#file(by, lease);
+    const file = await this.#file(by, lease, skipped);
     await this.writeFiles();
     const payouts = file === null ? [] : await store.list({ fileId: file.id, limit: 10_000 });
     return { file: file === null ? null : ((await store.file(file.id)) ?? file), payouts: payouts.reverse(), skipped };
@@ -556,8 +579,8 @@ export class BankRail {
 
   /**
    * What a run left planned when it died or lost its lease (another instance's, or this one's before
-   * a restart): reserved and filed, no other seller planned, under the lease (skipped while a run
-   * holds it). The worker's tick calls it, so such payouts go out without waiting for an operator's
+   * a restart, or an older version's): reserved, held to what a run holds its seller to now
+   * (`#screen`), and filed, no other seller planned, under the lease (skipped while a run holds it). The worker's tick calls it, so such payouts go out without waiting for an operator's
    * next run.
    */
   async resumeInterrupted(): Promise<BankFile | null> {
@@ -572,8 +595,8 @@ export class BankRail {
     try {
       const skipped: BankSkip[] = [];
       await this.#reserve(await this.#store.planned(), skipped, lease);
+      const file = await this.#file("worker (an interrupted run resumed)", lease, skipped);
       for (const x of skipped) this.#o.log?.warn({ sellerId: x.sellerId, reason: x.reason, detail: x.detail }, "bank payout of an interrupted run not resumed");
-      const file = await this.#file("worker (an interrupted run resumed)", lease);
       if (file !== null) this.#o.log?.info({ fileId: file.id, count: file.count }, "bank payouts planned by an interrupted run filed");
       return file;
     } finally {
@@ -581,11 +604,15 @@ export class BankRail {
     }
   }
 
-  /** The reserved planned payouts in one pain.001, recorded with their move to `instructed` (fenced); null when none. */
-  async #file(by: string, lease: RunLease): Promise<BankFile | null> {
+  /**
+   * The reserved planned payouts in one pain.001, recorded with their move to `instructed` (fenced);
+   * null when none. Each is held first to what a run holds its seller to now (`#screen`): whoever
+   * planned it, the account may have been replaced, shared or returned from since.
+   */
+  async #file(by: string, lease: RunLease, skipped: BankSkip[]): Promise<BankFile | null> {
     const store = this.#store;
     const tag = (this.#tag ??= await store.installationTag());
-    const ready = (await store.planned()).filter((p) => p.pendingTxId !== null);
+    const ready = await this.#screen((await store.planned()).filter((p) => p.pendingTxId !== null), skipped, lease);
     let file: BankFile | null = null;
     if (ready.length > 0) {
       const now = this.#now();
@@ -604,6 +631,61 @@ export class BankRail {
       this.#o.log?.info({ fileId: file.id, count: file.count, ctrlSum: file.ctrlSum }, "bank payout file recorded");
     }
     return file;
+  }
+
+  /** What every path that pays a seller holds it to, as of now: the sellers, the accounts on file, the shared ones, the held ones. */
+  async #holdContext(): Promise<HoldContext & { sellers: Map<string, Seller>; accounts: BankAccount[] }> {
+    const returned = await this.#store.sellersReturned();
+    const sellers = new Map((await this.#o.sellers.listSellers()).map((s) => [s.id, s]));
+    const accounts = await this.#store.accounts();
+    return { sellers, accounts, shared: sharedAccounts(accounts), returned };
+  }
+
+  /**
+   * The planned payouts that may be filed, of `payouts` (reserved ones): each held to what a run
+   * holds its seller to now (`holdOf`), since it may have been planned by an older version that did
+   * not (an interrupted run resumed by the worker or the next run), or before the seller's account
+   * was replaced, removed, shared or returned from: the seller must still exist and its account on
+   * file must be the one the payout was planned to (`account_changed`), that account neither shared
+   * nor held, and the payout's own copy of it must carry the address the pain.001 writes. One that
+   * fails is not filed: its reserve is voided (the key a return's void uses) and the payout is
+   * `rejected` while planned, as a reserve the ledger refused is: never instructed, so it holds no
+   * account and announces nothing; the seller's money is back in its available balance, and the
+   * next run pays it or skips it for the same reason. (`cancelled` is an instructed payout an
+   * operator cancelled: the schema ties it to a file.) A reserve found voided already (a screen
+   * interrupted before the payout was marked) is never filed either.
+   */
+  async #screen(payouts: readonly BankPayout[], skipped: BankSkip[], lease: RunLease): Promise<BankPayout[]> {
+    const reserved = payouts.filter((p) => p.pendingTxId !== null);
+    if (reserved.length === 0) return [];
+    const ctx = await this.#holdContext();
+    const reserves = await this.#o.ledger.getTransactions(reserved.map((p) => p.pendingTxId!));
+    const ready: BankPayout[] = [];
+    for (const p of reserved) {
+      const s = ctx.sellers.get(p.sellerId);
+      const a = ctx.accounts.find((x) => x.sellerId === p.sellerId);
+      let why: BankSkip | null;
+      if (reserves.get(p.pendingTxId!)?.status !== "pending") why = { sellerId: p.sellerId, reason: "reserve_refused", detail: "its reserve is no longer pending (released before it was filed)" };
+      else if (s === undefined) why = { sellerId: p.sellerId, reason: "no_seller" };
+      else if (a === undefined || !sameBankAccount(p.account, a)) {
+        why = {
+          sellerId: p.sellerId,
+          reason: "account_changed",
+          detail: `planned to account ${p.account.iban ?? p.account.accountNumber ?? "?"}, which is no longer the seller's account on file (${a === undefined ? "removed" : "another one set"} since): the next run pays the account on file`,
+        };
+      } else why = holdOf(p.sellerId, { ...a, address: p.account.address }, ctx);
+      if (why === null) {
+        ready.push(p);
+        continue;
+      }
+      lease.check();
+      const voidTx = (await this.#o.ledger.voidPending(p.pendingTxId!, bankLedgerKeys.void(p.id))).transaction.id;
+      const reason = `not filed: ${why.reason}${why.detail === undefined ? "" : ` (${why.detail})`}`;
+      if (!(await this.#store.markRejected(p.id, voidTx, reason))) throw new Error(`bank payout ${p.id}: its reserve was voided but it was no longer planned`);
+      this.#o.log?.warn({ payoutId: p.id.toString(), endToEndId: p.endToEndId, sellerId: p.sellerId, reason: why.reason, voidTxId: voidTx }, "planned bank payout not filed: its reserve released");
+      skipped.push({ ...why, detail: `planned payout ${p.endToEndId} not filed, its reserve released: ${why.detail ?? why.reason}` });
+    }
+    return ready;
   }
 
   /**

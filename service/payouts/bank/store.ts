@@ -40,7 +40,8 @@ export function accountRef(a: BankAccountRef): BankAccountRef {
 
 /**
  * The payout the bank returned from the seller's account since it was set, whichever seller it paid
- * (a return holds the account, not the seller): runs skip the seller until it is set again.
+ * (a return holds the account, not the seller), with no payout to that account paid since: runs skip
+ * the seller until it is set again (`#holds`).
  */
 export interface BankAccountHold {
   payoutId: bigint;
@@ -250,10 +251,10 @@ export class BankStore {
       const others = await this.accountsSharing(a.sellerId, a, tx);
       const [cur] = await tx.q(`SELECT * FROM payout_bank_accounts WHERE seller_id = $1 FOR UPDATE`, a.sellerId);
       const current = cur ? accountOf(cur) : null;
-      // The account being set: its last payout (any seller's), if the bank returned it, unless it is
-      // the account on file, set (or confirmed) after that return.
-      const last = await BankStore.#lastReturnedTo(tx, a);
-      const hold = last === null || (current !== null && sameBankAccount(a, current) && current.setAt > last.at) ? null : last.hold;
+      // The account being set, held as a run holds it (`#holds`): since the account on file was set
+      // (or confirmed) when it is this one, else whenever the bank returned a payout from it.
+      const [held] = await BankStore.#holds(tx, [{ account: a, since: current !== null && sameBankAccount(a, current) ? current.setAt : null }]);
+      const hold = held?.hold ?? null;
       if ((await decide(others, current, hold)) === "keep" && current !== null) return current;
       return BankStore.#writeAccount(tx, a);
     });
@@ -342,58 +343,72 @@ export class BankStore {
   }
 
   /**
-   * Sellers whose bank account on file had a payout returned (before or after final) since it was
-   * set, whichever seller that payout was for: a return holds the account, not the seller, so a
-   * seller that had the same account on file (rows from before one account was one seller's) is not
-   * paid to it either once the other moves off it. Paying the same account again would be returned
-   * again, charges and all. Setting the account again (another account, or the same one confirmed:
-   * rail.ts) clears it for that seller. Per seller the latest such payout. Only a payout to the
-   * account on file counts (`sameBankAccount`, account-identity.ts): a payout to the account the
-   * seller replaced, returned after the new one was set, holds nothing. `sellerId`: that seller's only.
+   * Sellers whose bank account on file is held (`accountHolds`): a payout to it, whichever seller it
+   * was for, came back from the bank since the account was set, and none to it was paid since. A
+   * return holds the account, not the seller, so a seller that had the same account on file (rows
+   * from before one account was one seller's) is not paid to it either once the other moves off it.
+   * Paying the same account again would be returned again, charges and all. Setting the account
+   * again (another account, or the same one confirmed: rail.ts) clears it for that seller. Only a
+   * payout to the account on file counts (`sameBankAccount`, account-identity.ts): a payout to the
+   * account the seller replaced, returned after the new one was set, holds nothing. `sellerId`: that
+   * seller's only.
    */
   async sellersReturned(sellerId?: string): Promise<Map<string, BankAccountHold>> {
-    // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger
-    // refused is rejected while planned). What it reads: the rejected and returned payouts (the
-    // status index; returns are rare), each joined to the accounts on file with its number, set
-    // before it came back; what it sends is one row per such account and return. Which of them were
-    // to the account on file is `sameBankAccount`'s to say (the same number at another bank is not).
-    const rows = await this.sql.q<Array<Row & { held_seller_id: string; seller_id: string; id: bigint; end_to_end_id: string; reason: string | null; account: BankAccountRef }>>(
-      `SELECT a.seller_id AS held_seller_id, p.seller_id, p.id, p.end_to_end_id, p.reason, p.account,
-              a.holder_name, a.iban, a.account_number, a.bic, a.clearing_system, a.clearing_member, a.country
-         FROM bank_payouts p JOIN payout_bank_accounts a
-           ON ${numberKeySql("a.iban", "a.account_number")} = ${numberKeySql("p.account->>'iban'", "p.account->>'accountNumber'")}
-          AND COALESCE(p.returned_at, p.updated_at) >= a.set_at
-        WHERE p.status IN ('rejected', 'returned') AND p.file_id IS NOT NULL AND ($1::text IS NULL OR a.seller_id = $1)
-        ORDER BY a.seller_id, p.id DESC`,
-      sellerId ?? null,
+    const accounts = (await this.sql.q(`SELECT * FROM payout_bank_accounts WHERE ($1::text IS NULL OR seller_id = $1) ORDER BY seller_id`, sellerId ?? null)).map(accountOf);
+    const holds = await BankStore.#holds(
+      this.sql,
+      accounts.map((a) => ({ account: a, since: a.setAt })),
     );
-    const holds = new Map<string, BankAccountHold>();
-    for (const r of rows) {
-      if (holds.has(r.held_seller_id) || !sameBankAccount(r.account, refOf(r))) continue;
-      holds.set(r.held_seller_id, { payoutId: BigInt(r.id), sellerId: r.seller_id, endToEndId: r.end_to_end_id, reason: r.reason, account: r.account });
+    const out = new Map<string, BankAccountHold>();
+    for (const [i, a] of accounts.entries()) {
+      const h = holds[i];
+      if (h !== null && h !== undefined) out.set(a.sellerId, h.hold);
     }
-    return holds;
+    return out;
   }
 
   /**
-   * The last instructed payout to this account (`sameBankAccount`), whichever seller it paid, if the
-   * bank returned it, and when. Reads the returns to its number (the status index), then the payouts
-   * instructed after the latest of them that was to this account (one of them means it was paid
-   * again since, once the hold was lifted).
+   * The hold rule, the one both the runs (`sellersReturned`) and a PUT of the account (`setAccount`)
+   * apply: per account, the latest payout to it (`sameBankAccount`), whichever seller it was for,
+   * that the bank returned (rejected after it was instructed, or returned after final), and when it
+   * came back; none when it came back before `since` (the account set, or confirmed, after it), or
+   * when the bank has paid a payout to that account since it came back (final or partially paid
+   * after the return was booked: the account takes money again). A payout merely instructed
+   * proves nothing: the bank may still return it. What it reads: the returns to the accounts'
+   * numbers (the status index; returns are rare), then, only for the accounts that would be held,
+   * the payouts paid to their numbers after the earliest of those returns.
    */
-  static async #lastReturnedTo(sql: SqlRunner, a: BankAccountRef): Promise<{ hold: BankAccountHold; at: Date } | null> {
+  static async #holds(sql: SqlRunner, targets: ReadonlyArray<{ account: BankAccountRef; since: Date | null }>): Promise<Array<{ hold: BankAccountHold; at: Date } | null>> {
+    if (targets.length === 0) return [];
+    const keys = [...new Set(targets.map((t) => numberKey(t.account)))];
+    // `file_id IS NOT NULL`: instructed, so a rejection is the bank's return (a reserve the ledger
+    // refused, or a payout the rail did not file, is rejected while planned and holds nothing).
     type Returned = { id: bigint; seller_id: string; end_to_end_id: string; reason: string | null; account: BankAccountRef; at: Date };
     const returns = await sql.q<Returned[]>(
       `SELECT id, seller_id, end_to_end_id, reason, account, COALESCE(returned_at, updated_at) AS at FROM bank_payouts
-        WHERE status IN ('rejected', 'returned') AND file_id IS NOT NULL AND ${PAYOUT_NUMBER_KEY_SQL} = $1
-        ORDER BY id DESC`,
-      numberKey(a),
+        WHERE status IN ('rejected', 'returned') AND file_id IS NOT NULL AND ${PAYOUT_NUMBER_KEY_SQL} = ANY($1::text[])
+        ORDER BY COALESCE(returned_at, updated_at) DESC, id DESC`,
+      keys,
     );
-    const r = returns.find((x) => sameBankAccount(x.account, a));
-    if (r === undefined) return null;
-    const later = await sql.q<Array<{ account: BankAccountRef }>>(`SELECT account FROM bank_payouts WHERE id > $1 AND file_id IS NOT NULL AND ${PAYOUT_NUMBER_KEY_SQL} = $2`, r.id, numberKey(a));
-    if (later.some((x) => sameBankAccount(x.account, a))) return null;
-    return { hold: { payoutId: BigInt(r.id), sellerId: r.seller_id, endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
+    const latest = targets.map((t) => {
+      const r = returns.find((x) => sameBankAccount(x.account, t.account));
+      return r === undefined || (t.since !== null && r.at < t.since) ? null : r;
+    });
+    const held = latest.filter((r): r is Returned => r !== null);
+    if (held.length === 0) return latest.map(() => null);
+    const earliest = new Date(Math.min(...held.map((r) => r.at.getTime())));
+    const paid = await sql.q<Array<{ account: BankAccountRef; final_at: Date }>>(
+      `SELECT account, final_at FROM bank_payouts
+        WHERE status IN ('final', 'partially_paid') AND final_at > $1 AND ${PAYOUT_NUMBER_KEY_SQL} = ANY($2::text[])`,
+      earliest,
+      [...new Set(held.map((r) => numberKey(r.account)))],
+    );
+    return latest.map((r, i) => {
+      if (r === null) return null;
+      const account = targets[i]!.account;
+      if (paid.some((q) => q.final_at > r.at && sameBankAccount(q.account, account))) return null;
+      return { hold: { payoutId: BigInt(r.id), sellerId: r.seller_id, endToEndId: r.end_to_end_id, reason: r.reason, account: r.account }, at: r.at };
+    });
   }
 
   /** Sellers with a payout not yet at its outcome (final, partially paid, rejected, cancelled, returned): the planner leaves them until it ends. */
