@@ -187,3 +187,8 @@ export function canReadWebhooks(s: Session | null): boolean {
 export function canManageWebhooks(s: Session | null): boolean {
   return s !== null && s.scopes.includes("admin") && !s.scopes.includes("gateway:write");
 }
+
+/** Whether the session may run bank payouts now (POST /v1/payouts/bank/runs takes admin: an operator's key, not finance's). */
+export function canRunBankPayouts(s: Session | null): boolean {
+  return s !== null && s.scopes.includes("admin");
+}

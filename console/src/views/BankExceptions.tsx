@@ -183,8 +183,11 @@ function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; on
   );
 }
 
-/** The queue on the payouts page: `status` (open by default) and `exceptions` (the pages walked past) are the URL's. */
-export function BankExceptionQueue(props: { session: Session; location: Location }): JSX.Element {
+/**
+ * The queue on the payouts page: `status` (open by default) and `exceptions` (the pages walked past)
+ * are the URL's; `refresh` changes when the page's import may have added to it (loaded again).
+ */
+export function BankExceptionQueue(props: { session: Session; location: Location; refresh?: number }): JSX.Element {
   const q = props.location.query;
   const status = q.get("status") === "resolved" ? "resolved" : "open";
   const pages = useUrlPages(
@@ -194,7 +197,7 @@ export function BankExceptionQueue(props: { session: Session; location: Location
       const page = await get<{ items: BankPayoutException[]; open: number; nextCursor: string | null }>("/v1/payouts/bank/exceptions", { status, limit: PAGE, cursor });
       return { items: page.items, open: page.open, next: page.nextCursor };
     },
-    [status],
+    [status, props.refresh],
   );
   const [resolving, setResolving] = useState<BankPayoutException | null>(null);
   const focusLater = useFocusLater();

@@ -1,18 +1,22 @@
 /**
  * Payouts on both rails (stablecoin from the vault, CNY by bank file) with their chain or bank state,
- * the queue of the bank's entries that were not applied (BankExceptions.tsx), one bank payout with
- * its account and holder's address as instructed, the seller's account on file now (its address, or
- * why bank runs skip the seller), ledger transactions and exceptions, and seller statements.
+ * the queue of the bank's entries that were not applied (BankExceptions.tsx), the bank's camt.054
+ * imported (BankNotifications.tsx), one bank payout with its account and holder's address as
+ * instructed, the seller's account on file now (its address, or why bank runs skip the seller),
+ * ledger transactions and exceptions, its cancellation when the bank never executed it, and seller
+ * statements. A finance:write key imports and cancels; a read-only key is told why it cannot.
  */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { ApiError, get, url } from "../api";
+import { ApiError, canRunBankPayouts, canWrite, get, send, url, type Session } from "../api";
 import { parseMonth } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useLoad, useUrlPages, type Loaded } from "../ui";
+import { Badge, ErrorBox, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages, type Loaded } from "../ui";
 import { BankExceptionQueue, BankExceptionTable, type BankPayoutException } from "./BankExceptions";
+import { ImportNotification } from "./BankNotifications";
+import { RunBankPayouts } from "./BankRuns";
 
 interface Payout {
   id: string;
@@ -198,10 +202,22 @@ export function Payouts(props: ViewProps): JSX.Element {
     },
     [],
   );
+  // An import applies entries to payouts and records exceptions: both lists are loaded again.
+  const [imported, setImported] = useState(0);
+  const write = canWrite(props.session);
   return (
     <>
       <Title sub="What each seller was paid, how, and where it stands.">Payouts</Title>
-      <BankExceptionQueue session={props.session} location={props.location} />
+      {!write && <ReadOnly session={props.session} />}
+      <BankExceptionQueue session={props.session} location={props.location} refresh={imported} />
+      {write && (
+        <ImportNotification
+          onImported={() => {
+            setImported((i) => i + 1);
+            bank.reload();
+          }}
+        />
+      )}
       <section class="card" aria-labelledby="chain-h">
         <h2 id="chain-h">Stablecoin payouts (vault)</h2>
         <Show load={chain.load}>
@@ -241,6 +257,13 @@ export function Payouts(props: ViewProps): JSX.Element {
       </section>
       <section class="card" aria-labelledby="bank-h">
         <h2 id="bank-h">Bank payouts (pain.001)</h2>
+        {canRunBankPayouts(props.session) ? (
+          <RunBankPayouts onRun={bank.reload} />
+        ) : (
+          <p class="muted" data-testid="bank-run-admin">
+            A bank payout run (one pain.001 to the bank's outbox) takes an operator's key (admin): an admin session runs it here.
+          </p>
+        )}
         <Show load={bank.load}>
           {({ items }) =>
             items.length === 0 ? (
@@ -273,6 +296,104 @@ export function Payouts(props: ViewProps): JSX.Element {
       </section>
       <Statements location={props.location} />
     </>
+  );
+}
+
+/** Why a session that reads payouts sees no import and no cancellation: those take a finance:write key. */
+function ReadOnly(props: { session: Session }): JSX.Element {
+  return (
+    <p class="notice" data-testid="payouts-read-only">
+      Read only: importing the bank's notifications, resolving its exceptions and cancelling a bank payout take a finance:write key; this session's key has {props.session.scopes.join(", ") || "no scope"}.
+    </p>
+  );
+}
+
+/** The form's field the service's problems name, in the words of its label. */
+const CANCEL_LABELS = { "body.note": "Why it is cancelled" } as const;
+
+/**
+ * Cancelling an instructed payout the bank never executed (it refused it, or said so by phone, with
+ * no camt.054 to send): a note saying why, then a confirmation of its own, as the close takes, before
+ * anything is sent. The service refuses it once the bank's debit is booked or reported (409).
+ */
+function CancelPayout(props: { p: BankPayoutDetail; onCancelled: () => void }): JSX.Element {
+  const p = props.p;
+  const [note, setNote] = useState("");
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const focusLater = useFocusLater();
+  const cancel = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await send("POST", `/v1/payouts/bank/${encodeURIComponent(p.id)}/cancellation`, { note: note.trim() });
+      setConfirming(false);
+      props.onCancelled();
+    } catch (e) {
+      setError(e);
+      setConfirming(false);
+      focusLater("cancel-error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section aria-labelledby="cancel-h">
+      <h2 id="cancel-h">Cancel this payout</h2>
+      <p class="muted">
+        Only for a transfer the bank refused or never made: the reserve is voided (the money is the seller's available balance again), the payout becomes cancelled with your note as its reason, and the next run pays the seller again. A
+        debit of the bank arriving after is an exception, never booked.
+      </p>
+      <form
+        aria-label="Cancel this payout"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (note.trim() === "") return;
+          setError(null);
+          setConfirming(true);
+          focusLater("cancel-confirm");
+        }}
+      >
+        <label for="cancel-note">Why it is cancelled (note, required)</label>{" "}
+        <input id="cancel-note" value={note} maxLength={2000} required disabled={confirming} onInput={(e) => setNote((e.target as HTMLInputElement).value)} placeholder="The bank refused it (who said it, when)" />{" "}
+        <button type="submit" id="cancel-review" disabled={confirming || busy || note.trim() === ""}>
+          Review the cancellation
+        </button>
+      </form>
+      {confirming && (
+        <div class="card resolve" role="region" aria-label="Confirm the cancellation" id="cancel-confirm" tabIndex={-1} data-testid="cancel-confirm">
+          <p>
+            <strong>
+              Cancel bank payout {p.id} of <Money minor={p.amount} currency={p.currency} /> to seller {p.sellerId}
+            </strong>{" "}
+            (EndToEndId <code>{p.endToEndId}</code>
+            {p.fileId === null ? "" : `, file ${p.fileId}`})?
+          </p>
+          <p>
+            With the note: <q data-testid="cancel-note-shown">{note.trim()}</q> (kept in the payout's reason, after who cancelled it).
+          </p>
+          <p>A cancellation cannot be undone: the seller is paid again by the next run, not by this payout.</p>
+          <p class="actions">
+            <button type="button" disabled={busy} onClick={() => void cancel()}>
+              {busy ? "Cancelling…" : "Cancel the payout"}
+            </button>{" "}
+            <button
+              type="button"
+              class="secondary"
+              disabled={busy}
+              onClick={() => {
+                setConfirming(false);
+                focusLater("cancel-review");
+              }}
+            >
+              Back
+            </button>
+          </p>
+        </div>
+      )}
+      {error !== null && <ErrorBox error={error} labels={CANCEL_LABELS} id="cancel-error" />}
+    </section>
   );
 }
 
@@ -361,7 +482,11 @@ function TxLink(props: { id: string | null }): JSX.Element {
 /** One bank payout: its instruction, the account it is paid to, its ledger transactions, and the bank's entries for it that were not applied. */
 export function BankPayoutView(props: ViewProps): JSX.Element {
   const id = props.params["id"] as string;
-  const [load] = useLoad(() => get<BankPayoutDetail>(`/v1/payouts/bank/${encodeURIComponent(id)}`), [id]);
+  const [load, reload] = useLoad(() => get<BankPayoutDetail>(`/v1/payouts/bank/${encodeURIComponent(id)}`), [id]);
+  const [cancelled, setCancelled] = useState(false);
+  const write = canWrite(props.session);
+  // The cancellation's form is gone once the payout is loaded again: its outcome gets focus.
+  const focusLater = useFocusLater();
   return (
     <Show load={load}>
       {(p) => {
@@ -396,6 +521,26 @@ export function BankPayoutView(props: ViewProps): JSX.Element {
                     ] satisfies Array<[string, JSX.Element]>)),
               ]}
             />
+            {cancelled && p.status === "cancelled" && (
+              <p role="status" class="notice" id="payout-cancelled" tabIndex={-1} data-testid="payout-cancelled">
+                Cancelled: the reserve is voided{p.ledger.voidTransactionId === null ? "" : ` (journal transaction ${p.ledger.voidTransactionId})`} and the next run pays seller {p.sellerId} again.
+              </p>
+            )}
+            {p.status === "instructed" &&
+              (write ? (
+                <CancelPayout
+                  p={p}
+                  onCancelled={() => {
+                    setCancelled(true);
+                    reload();
+                    focusLater("payout-cancelled");
+                  }}
+                />
+              ) : (
+                <p class="notice" data-testid="cancel-read-only">
+                  Read only: cancelling a payout the bank never executed takes a finance:write key.
+                </p>
+              ))}
             <AccountOnFile sellerId={p.sellerId} />
             <section aria-labelledby="payout-bankx-h">
               <h2 id="payout-bankx-h">The bank's entries not applied</h2>
