@@ -185,9 +185,10 @@ export function useUrlForm<T>(fromUrl: () => T, urlKey: string): [T, (next: T) =
 /**
  * A datetime-local input labelled with the reader's zone; its value is local time (format.ts
  * `isoToLocalInput` and `localInputToIso` convert), so the instant shown is the instant queried.
- * `invalid` marks it (aria-invalid) and names the message that says why (`describedBy`).
+ * `invalid` marks it (aria-invalid) and names the message that says why (`describedBy`); `seconds`
+ * lets it take seconds and milliseconds.
  */
-export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void; disabled?: boolean; invalid?: boolean; describedBy?: string }): JSX.Element {
+export function LocalTimeInput(props: { id: string; label: string; value: string; onInput: (value: string) => void; disabled?: boolean; invalid?: boolean; describedBy?: string; seconds?: boolean }): JSX.Element {
   const at = props.value === "" ? new Date() : new Date(props.value);
   return (
     <>
@@ -197,8 +198,9 @@ export function LocalTimeInput(props: { id: string; label: string; value: string
       <input
         id={props.id}
         type="datetime-local"
-        // A URL's instant may carry seconds; the default step (60 s) would refuse the form.
-        step={/T[0-9]{2}:[0-9]{2}:/.test(props.value) ? "any" : undefined}
+        // A URL's instant may carry seconds; the default step (60 s) would refuse the form. `seconds`:
+        // the field shows seconds and milliseconds (a period's last instant is 23:59:59.999).
+        step={props.seconds === true ? "0.001" : /T[0-9]{2}:[0-9]{2}:/.test(props.value) ? "any" : undefined}
         value={props.value}
         disabled={props.disabled}
         aria-invalid={props.invalid === true ? true : undefined}

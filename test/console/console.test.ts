@@ -604,9 +604,9 @@ describe("the finance console (Chromium)", () => {
     // The page says the revaluation is incomplete and why, in words, the code after them.
     await at.fill("2025-01-05T12:00");
     await page.getByRole("button", { name: "Revalue", exact: true }).click();
-    await expect.poll(() => done.textContent()).toContain("Revaluation at 2025-01-05 12:00 is incomplete");
+    await expect.poll(() => done.textContent()).toContain("Revaluation at 2025-01-05 12:00 (2025-01-05T04:00:00.000Z UTC) is incomplete");
     const outcome = (await done.locator("p").first().textContent()) ?? "";
-    expect(outcome).toBe(`Revaluation at 2025-01-05 12:00 is incomplete: all ${lines.length} open positions were skipped because no usable rate was published for them (below), and nothing was booked.`);
+    expect(outcome).toBe(`Revaluation at 2025-01-05 12:00 (2025-01-05T04:00:00.000Z UTC) is incomplete: all ${lines.length} open positions were skipped because no usable rate was published for them (below), and nothing was booked.`);
     const skipped = await done.getByTestId("skipped").locator("li").allTextContents();
     // Every open position: those the revaluation on the 2nd had lines for (the demo's Saudi and
     // Korean orders collect no VAT the platform keeps, so rates were published for more currencies).
