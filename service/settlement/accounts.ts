@@ -26,10 +26,15 @@ export const Accounts = {
   costOfSales: "platform:expense:cost_of_sales",
   returnedGoods: "platform:inventory:returned_goods",
   chargebackLosses: "platform:expense:chargeback_losses",
+  /** Exchange differences on settlement's monetary items: a follow-up taken back at the capture's values and paid at today's rate (and, on captures booked before checkoutFx, their checkout difference). */
   fxGainLoss: "platform:fx_gain_loss",
+  /** A listing price's checkout difference: what the buyer's money is worth at mid less what the seller was promised, a pricing result at initial recognition (no exchange difference). */
+  checkoutFx: "platform:revenue:checkout_fx",
+  /** The acquirer's or bank's conversion spread: what it paid (or debited) against the mid value of what it converted, at the conversion's instant (cost positive). */
+  fxConversion: "platform:expense:fx_conversion",
   /** FX revenue: the markup taken on conversions done for sellers. */
   fxMarkup: "platform:revenue:fx_markup",
-  /** Realised FX result: a gateway remitted a buyer-currency receivable at another rate than booked. */
+  /** Realised FX result: what a remitted or paid-out position was worth at mid when it closed, against its booked value. */
   fxRealised: "platform:fx:realised_gain_loss",
   /** Unrealised FX result of open positions, restated at each revaluation. */
   fxUnrealised: "platform:fx:unrealised_gain_loss",
@@ -64,7 +69,7 @@ export function accountSpec(code: string, currency: string): AccountSpec {
   if (code === Accounts.bank) {
     return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: false };
   }
-  if (code === Accounts.paymentFees || code === Accounts.costOfSales || code === Accounts.returnedGoods || code === Accounts.chargebackLosses) {
+  if (code === Accounts.paymentFees || code === Accounts.fxConversion || code === Accounts.costOfSales || code === Accounts.returnedGoods || code === Accounts.chargebackLosses) {
     return { code, currency, ownerType: "platform", ownerId: "platform", normalBalance: "debit", allowNegative: true };
   }
   // Platform revenue / FX result: credit-normal; a loss or reversal may take them below zero.

@@ -5,9 +5,11 @@
  *
  * - A gateway's REMITTANCE clears the receivable in B at the rate the acquirer really applied
  *   (USD received / B cleared) and realises FX: the B leaves the position at its average booked
- *   rate, and the difference from what arrived is `platform:fx:realised_gain_loss`. What exceeds
- *   the open short position is the tax the captures kept in B, converted by the acquirer too: it
- *   goes to fx:B-USD:tax at the remittance's own rate (nothing to realise; B to buy back).
+ *   rate; its value at the published mid rate less that is `platform:fx:realised_gain_loss`, and
+ *   what arrived less the mid value is the acquirer's spread, `platform:expense:fx_conversion`.
+ *   What exceeds the open short position is the tax the captures kept in B, converted by the
+ *   acquirer too: it goes to fx:B-USD:tax at mid (nothing to realise; B to buy back), its spread
+ *   with the rest.
  * - A REVALUATION restates every open position at the published mid rate at an instant: the
  *   account fx:X-USD:revaluation is brought to the position's unrealised result (so that the
  *   clearing account and it are worth zero together at that rate) against
@@ -59,10 +61,19 @@ export interface Remittance extends RemittanceInput {
   appliedRate: string;
   /** The position's average booked rate the cleared amount left at (null: no open position to close). */
   bookedRate: string | null;
-  /** The USD value the cleared amount had in the books. */
+  /** The USD value the cleared amount had in the books: the closed part at its booked rate, the tax part at mid. */
   bookedUsd: bigint;
-  /** settledAmount - bookedUsd: gain positive, loss negative. */
+  /**
+   * The realised exchange difference (platform:fx:realised_gain_loss): the closed part's value at
+   * the mid rate less its booked value, gain positive. A remittance booked before the acquirer's
+   * spread was kept apart: settledAmount - bookedUsd (its `conversion` 0).
+   */
   realised: bigint;
+  /**
+   * The acquirer's conversion spread (platform:expense:fx_conversion): settledAmount less the mid
+   * value of all it converted, negative a cost. settledAmount = bookedUsd + realised + conversion.
+   */
+  conversion: bigint;
   /** The published mid rate at occurredAt, for comparison (null when none is published). */
   midRate: string | null;
   bookedAt: Date;
@@ -399,14 +410,22 @@ export class FxRealisation {
     const pU = await this.posted(clearing, USD);
     // Average cost: the part that closes the open short position (what captures converted) leaves
     // at its booked rate. The rest is the tax the captures kept in B, which the acquirer converted
-    // too: it goes at this remittance's own rate to fx:B-USD:tax, the B to buy back for the tax
-    // authority, so the conversion position itself never turns long on tax and every later
-    // remittance still finds its captures' short position to realise against.
+    // too: it goes to fx:B-USD:tax, the B to buy back for the tax authority, so the conversion
+    // position itself never turns long on tax and every later remittance still finds its captures'
+    // short position to realise against.
+    // Two results, apart (IAS 21.52(a) discloses only the first): the realised exchange difference,
+    // what the closed part is worth at the published mid rate at this instant less what it was booked
+    // at; and the acquirer's conversion spread, what arrived less the mid value of all it converted
+    // (platform:expense:fx_conversion, a cost when negative). The tax part enters fx:B-USD:tax at mid
+    // for the same reason: at the remittance's own rate its spread would be restated by the next
+    // revaluation as an unrealised exchange difference, which it is not.
     const closes = pB < 0n ? (A < -pB ? A : -pB) : 0n;
     const bookedClosed = closes === 0n ? 0n : divideRounded(closes * pU, -pB, "half-even");
-    const taxUsd = divideRounded((A - closes) * R, A, "half-even");
+    const midClosed = convertMinor(closes, B, USD, mid.rate, "half-even");
+    const taxUsd = midUsd - midClosed;
     const bookedUsd = bookedClosed + taxUsd;
-    const realised = R - bookedUsd;
+    const realised = midClosed - bookedClosed;
+    const conversion = R - midUsd;
     postings.push(
       { account: clearing, currency: B, direction: "debit", amount: closes },
       { account: clearing, currency: USD, direction: "credit", amount: bookedClosed },
@@ -414,6 +433,8 @@ export class FxRealisation {
       { account: Accounts.fxTaxKept(B), currency: USD, direction: "credit", amount: taxUsd },
     );
     if (realised !== 0n) postings.push({ account: Accounts.fxRealised, currency: USD, direction: realised > 0n ? "credit" : "debit", amount: realised > 0n ? realised : -realised });
+    // An expense: a spread (less than the mid value arrived) is a debit.
+    if (conversion !== 0n) postings.push({ account: Accounts.fxConversion, currency: USD, direction: conversion < 0n ? "debit" : "credit", amount: conversion < 0n ? -conversion : conversion });
     return {
       postings: postings.filter((p) => p.amount !== 0n),
       metadata: {
@@ -423,7 +444,9 @@ export class FxRealisation {
         "position.beforeUsd": pU.toString(),
         ...(closes === 0n ? {} : { bookedRate: rateFractionToString(impliedRate(-pB, B, pU, USD), 10, "half-even") }),
         bookedUsd: bookedUsd.toString(),
+        midUsd: midUsd.toString(),
         realised: realised.toString(),
+        conversion: conversion.toString(),
         midRate: mid.rate,
         midSource: mid.source,
         midAsOf: mid.asOf,
@@ -540,6 +563,7 @@ function remittanceOf(tx: JournalTransaction): Remittance {
     bookedRate: m.bookedRate ?? null,
     bookedUsd: BigInt(m.bookedUsd ?? "0"),
     realised: BigInt(m.realised ?? "0"),
+    conversion: BigInt(m.conversion ?? "0"),
     midRate: m.midRate ?? null,
     bookedAt: tx.bookedAt,
   };

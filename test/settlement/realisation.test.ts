@@ -6,12 +6,18 @@
  *              7.2 USD->CNY, markup 150 bps: the seller's proceeds are converted at mid less the
  *              markup; the markup is FX revenue on its own line; the fx:BRL-USD position is the
  *              6567 BRL the acquirer will convert beyond the 3083 of tax, at mid (1182 USD);
- *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175): the receivable clears, the 6567 BRL
- *              leave the position at 1182 USD booked, worth 1149 at 0.175: a realised loss of 33;
- *              the 3083 BRL of tax, converted too, go to fx:BRL-USD:tax: +3083 BRL against 540 USD,
- *              the BRL to buy back for the tax authorities; fx:BRL-USD itself is back to zero;
- *   revaluation at 0.17 the tax still owed in BRL is worth 524 USD: 16 of unrealised gain; at 0.18
- *              again, 555: the next revaluation turns it into 15 of loss, booking -31.
+ *   remittance Adyen pays 9650 BRL out as 1689 USD (0.175) while the published mid rate is still
+ *              0.18: the receivable clears; the 6567 BRL leave the position at 1182 USD booked, worth
+ *              6567 x 0.18 = 1182.06 -> 1182 at mid: no exchange difference (realised 0); the 3083
+ *              BRL of tax, converted too, go to fx:BRL-USD:tax at mid: +3083 BRL against 1737 - 1182
+ *              = 555 USD (9650 x 0.18 = 1737 for the whole), the BRL to buy back for the tax
+ *              authorities; what arrived less the mid value, 1689 - 1737 = -48, is the acquirer's
+ *              spread, a cost (platform:expense:fx_conversion), no exchange difference (IAS 21.52(a));
+ *              fx:BRL-USD itself is back to zero (before the spread was kept apart, the whole 33 of
+ *              the closed part was booked as realised FX, and the tax part's 15 left in fx:BRL-USD:tax
+ *              for the revaluation to call unrealised);
+ *   revaluation at 0.17 the tax still owed in BRL is worth 3083 x 0.17 = 524.11 -> 524 USD against 555:
+ *              31 of unrealised gain; at 0.18 again, 555: the next revaluation takes it back, -31.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FxRealisation } from "../../service/settlement/index.js";
@@ -34,8 +40,11 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
   let h: SettlementHarness;
   let fxr: FxRealisation;
   const bal = async (account: string, currency: string) => {
-    const b = await h.ledger.balance(account, currency);
-    return b.postedDebits - b.postedCredits;
+    const b = await h.ledger.balance(account, currency).catch((e: unknown) => {
+      if ((e as { code?: string }).code === "ENT_LEDGER_ACCOUNT_NOT_FOUND") return null;
+      throw e;
+    });
+    return b === null ? 0n : b.postedDebits - b.postedCredits;
   };
   /** The BRL owed to both tax authorities (credit negative): the federal import tax and Sao Paulo's ICMS. */
   const taxOwed = async () => (await bal("tax:BR:BR_REMESSA_CONFORME:payable", "BRL")) + (await bal("tax:BR-SP:BR_ICMS:payable", "BRL"));
@@ -66,17 +75,20 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
     const r = await fxr.remit(input);
     expect(r.status).toBe("created");
-    expect(r.remittance).toMatchObject({ appliedRate: "0.1750259067", bookedRate: "0.1799908634", bookedUsd: 1182n + 540n, realised: -33n, midRate: "0.18" });
+    expect(r.remittance).toMatchObject({ appliedRate: "0.1750259067", bookedRate: "0.1799908634", bookedUsd: 1182n + 555n, realised: 0n, conversion: -48n, midRate: "0.18" });
+    expect(r.remittance.settledAmount).toBe(r.remittance.bookedUsd + r.remittance.realised + r.remittance.conversion);
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe(0n);
     expect(await bal("platform:cash:bank", "USD")).toBe(1689n);
-    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(33n); // a debit: a loss
+    // The mid rate has not moved since the capture: no exchange difference; the acquirer's spread is a cost.
+    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(0n);
+    expect(await bal("platform:expense:fx_conversion", "USD")).toBe(48n);
     // The conversion position is closed; what the acquirer converted beyond it is the tax still
-    // owed in BRL, at the rate it was converted.
+    // owed in BRL, at the mid rate.
     expect([await bal("fx:BRL-USD", "BRL"), await bal("fx:BRL-USD", "USD")]).toEqual([0n, 0n]);
-    expect([await bal("fx:BRL-USD:tax", "BRL"), await bal("fx:BRL-USD:tax", "USD")]).toEqual([3083n, -540n]);
+    expect([await bal("fx:BRL-USD:tax", "BRL"), await bal("fx:BRL-USD:tax", "USD")]).toEqual([3083n, -555n]);
     expect(-(await taxOwed())).toBe(await bal("fx:BRL-USD:tax", "BRL"));
     const tx = await h.ledger.getTransaction(r.remittance.transactionId);
-    expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-6567", "position.beforeUsd": "1182", realised: "-33" });
+    expect(tx?.metadata).toMatchObject({ kind: "remittance", "position.before": "-6567", "position.beforeUsd": "1182", midUsd: "1737", realised: "0", conversion: "-48" });
     expect(tx?.effectiveAt.toISOString()).toBe("2025-03-05T06:00:00.000Z");
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
@@ -85,7 +97,7 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const input = { gateway: "adyen", remittanceId: "PO-2025-03-05", currency: "BRL", amount: 9650n, settledCurrency: "USD", settledAmount: 1689n, occurredAt: new Date("2025-03-05T06:00:00Z") };
     const again = await fxr.remit(input);
     expect(again.status).toBe("exists");
-    expect(again.remittance.realised).toBe(-33n);
+    expect([again.remittance.realised, again.remittance.conversion]).toEqual([0n, -48n]);
     expect(await codeOf(fxr.remit({ ...input, settledAmount: 1690n }))).toBe("ENT_REMITTANCE_CONFLICT");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-2", amount: 1n }))).toBe("ENT_REMITTANCE_EXCEEDS_RECEIVABLE");
     expect(await codeOf(fxr.remit({ ...input, remittanceId: "PO-3", settledCurrency: "EUR" }))).toBe("ENT_SETTLEMENT_INVALID_EVENT");
@@ -102,20 +114,20 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     const first = await fxr.revalue(new Date("2025-03-25T00:00:00Z"));
     expect(first.status).toBe("created");
     const brl = first.revaluation.lines.find((l) => l.currency === "BRL");
-    // 3083 x 0.17 = 524.11 -> 524 against 540 booked: the BRL owed is 16 cheaper, a gain.
-    expect(brl).toMatchObject({ position: 3083n, positionUsd: -540n, midRate: "0.17", unrealised: 16n, change: 16n });
+    // 3083 x 0.17 = 524.11 -> 524 against 555 booked: the BRL owed is 31 cheaper, a gain.
+    expect(brl).toMatchObject({ position: 3083n, positionUsd: -555n, midRate: "0.17", unrealised: 31n, change: 31n });
     const cny = first.revaluation.lines.find((l) => l.currency === "CNY");
     expect(cny?.position).toBe(7560n);
-    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(16n);
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(31n);
     expect((await fxr.revalue(new Date("2025-03-25T00:00:00Z"))).status).toBe("exists");
     expect(await codeOf(fxr.revalue(new Date("2025-03-24T00:00:00Z")))).toBe("ENT_FX_REVALUATION_OUT_OF_ORDER");
     expect(await codeOf(fxr.revalue(new Date(Date.now() + 3_600_000)))).toBe("ENT_FX_REVALUATION_INVALID");
 
     await h.fx.publishRates([{ ...marchRate("BRL", "USD", "0.18"), asOf: new Date("2025-03-28T00:00:00Z"), validFrom: new Date("2025-03-28T00:00:00Z") }]);
     const second = await fxr.revalue(new Date("2025-03-30T00:00:00Z"));
-    // 3083 x 0.18 = 554.94 -> 555: 15 of loss now, so this one books -15 - 16 = -31.
-    expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: -15n, change: -31n });
-    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(-15n);
+    // 3083 x 0.18 = 554.94 -> 555, what it was booked at: nothing unrealised now, so this one books -31.
+    expect(second.revaluation.lines.find((l) => l.currency === "BRL")).toMatchObject({ unrealised: 0n, change: -31n });
+    expect(await bal("fx:BRL-USD:revaluation", "USD")).toBe(0n);
     // The positions and their revaluation together are worth zero at the mid rate (555 USD).
     expect(555n + (await bal("fx:BRL-USD:tax", "USD")) + (await bal("fx:BRL-USD:revaluation", "USD"))).toBe(0n);
     const listed = await fxr.listRevaluations({});
@@ -143,7 +155,7 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     // A later capture and its remittance realise against their own conversion, not the tax held.
     await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "p-late", settlementId: "ORD-P-LATE", occurredAt: new Date("2025-03-07T10:00:00Z") }));
     const late = await fxr.remit({ gateway: "adyen", remittanceId: "PO-LATE", currency: "BRL", amount: 9_650n, settledCurrency: "USD", settledAmount: 1_689n, occurredAt: new Date("2025-03-08T06:00:00Z") });
-    expect(late.remittance.realised).toBe(-33n);
+    expect([late.remittance.realised, late.remittance.conversion]).toEqual([0n, -48n]);
     for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 
@@ -197,5 +209,53 @@ describe.each(kinds)("FX realised where it happens, on %s", (kind) => {
     expect(r.revaluation.skipped.map((x) => x.currency).sort()).toEqual(["BRL", "CNY"]);
     expect((await fxr.revalue(at)).status).toBe("nothing");
     expect((await fxr.listRevaluations({})).items.map((x) => x.transactionId)).toEqual(before);
+  });
+
+  it("keeps the acquirer's spread out of the exchange differences: a SAR remittance (pegged) shows its spread as a cost, a PLN one after the mid moved both", async () => {
+    // March rates for two currencies no other test holds a position in: SAR at its 3.75 peg, PLN at 0.25
+    // (EUR for the Polish VAT rule's band).
+    await h.fx.publishRates([marchRate("SAR", "USD", "0.2666666667"), marchRate("PLN", "USD", "0.25"), marchRate("EUR", "USD", "1.08")]);
+    await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "sar-1", settlementId: "ORD-SAR-1", market: "SA", currency: "SAR", amount: 40_000n, gatewayFee: 1_200n, occurredAt: new Date("2025-03-13T10:00:00Z") }));
+    const sar = { B: await bal("fx:SAR-USD", "SAR"), U: await bal("fx:SAR-USD", "USD"), receivable: await bal("gateway:adyen:receivable", "SAR") };
+    const before = { realised: await bal("platform:fx:realised_gain_loss", "USD"), conversion: await bal("platform:expense:fx_conversion", "USD") };
+    // No tax collected at the sale (an import to SA: customs): the position is the gross less the
+    // fee, 38800 SAR, booked at the peg: 38800 x 0.2666666667 = 10346.67 -> 10347 USD.
+    expect(sar).toEqual({ B: -38_800n, U: 10_347n, receivable: 38_800n });
+    // The acquirer pays the 38800 SAR out at about 3.7875 SAR per USD (1% off the peg): 10244 USD,
+    // against 10347 at mid. The 38800 SAR close the position at 10347 booked, worth 10347 at mid:
+    // no exchange difference. The spread, 10244 - 10347 = -103, is a cost (before it was kept apart,
+    // the whole -103 was booked as a realised FX loss on a pegged currency).
+    const r = await fxr.remit({ gateway: "adyen", remittanceId: "PO-SAR-1", currency: "SAR", amount: 38_800n, settledCurrency: "USD", settledAmount: 10_244n, occurredAt: new Date("2025-03-14T06:00:00Z") });
+    expect(r.remittance).toMatchObject({ bookedUsd: 10_347n, realised: 0n, conversion: -103n, midRate: "0.2666666667" });
+    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(before.realised);
+    expect(await bal("platform:expense:fx_conversion", "USD")).toBe(before.conversion + 103n);
+    expect([await bal("fx:SAR-USD", "SAR"), await bal("fx:SAR-USD", "USD")]).toEqual([0n, 0n]);
+    expect([await bal("fx:SAR-USD:tax", "SAR"), await bal("fx:SAR-USD:tax", "USD")]).toEqual([0n, 0n]);
+
+    // PLN: captured at 0.25, remitted after the mid rose to 0.26; the acquirer applies 0.2574 (1% below).
+    await h.settlement.postEvent(capture({ sellerId: "S-POP-SZ-01", gatewayEventId: "pln-1", settlementId: "ORD-PLN-1", market: "PL", currency: "PLN", amount: 40_000n, gatewayFee: 1_200n, occurredAt: new Date("2025-03-13T10:00:00Z") }));
+    const pln = { B: await bal("fx:PLN-USD", "PLN"), U: await bal("fx:PLN-USD", "USD"), receivable: await bal("gateway:adyen:receivable", "PLN") };
+    // Polish VAT 23% inside the gross: 40000 x 23/123 = 7479.67 -> 7480; the position is the rest,
+    // 38800 - 7480 = 31320 PLN, at 0.25: 7830 USD.
+    expect(pln).toEqual({ B: -31_320n, U: 7_830n, receivable: 38_800n });
+    await h.fx.publishRates([{ ...marchRate("PLN", "USD", "0.26"), asOf: new Date("2025-03-14T00:00:00Z"), validFrom: new Date("2025-03-14T00:00:00Z") }]);
+    // 38800 x 0.2574 = 9987.12 -> 9987 USD arrive; at mid 38800 x 0.26 = 10088. The closed 31320 PLN
+    // were booked at 7830 and are worth 31320 x 0.26 = 8143.2 -> 8143 at mid: 313 of realised gain
+    // (an exchange difference). The tax part, 7480 PLN, at mid: 10088 - 8143 = 1945. The spread,
+    // 9987 - 10088 = -101, is a cost: 9987 = (7830 + 1945) + 313 - 101. (Before: 9987 - 9775 = 212
+    // of "realised FX", the spread on the closed part netted into the gain, the tax part's left in
+    // fx:PLN-USD:tax for the revaluation.)
+    const p = await fxr.remit({ gateway: "adyen", remittanceId: "PO-PLN-1", currency: "PLN", amount: 38_800n, settledCurrency: "USD", settledAmount: 9_987n, occurredAt: new Date("2025-03-15T06:00:00Z") });
+    expect(p.remittance).toMatchObject({ bookedUsd: 7_830n + 1_945n, realised: 313n, conversion: -101n, midRate: "0.26" });
+    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe(before.realised - 313n);
+    expect(await bal("platform:expense:fx_conversion", "USD")).toBe(before.conversion + 103n + 101n);
+    expect([await bal("fx:PLN-USD:tax", "PLN"), await bal("fx:PLN-USD:tax", "USD")]).toEqual([7_480n, -1_945n]);
+    const tx = await h.ledger.getTransaction(p.remittance.transactionId);
+    expect(tx?.postings.filter((x) => x.account.startsWith("platform:")).map((x) => `${x.direction} ${x.account} ${x.amount}`).sort()).toEqual([
+      "credit platform:fx:realised_gain_loss 313",
+      "debit platform:cash:bank 9987",
+      "debit platform:expense:fx_conversion 101",
+    ]);
+    for (const net of Object.values(await h.netPerCurrency())) expect(net).toBe(0n);
   });
 });

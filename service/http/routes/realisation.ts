@@ -36,8 +36,12 @@ export const RemittanceView = Type.Object({
   transactionId: Type.String(),
   appliedRate: Type.String({ description: "USD per unit of currency the acquirer applied: settledAmount / amount" }),
   bookedRate: Type.Union([Type.String(), Type.Null()], { description: "Average rate of the open position the cleared amount left at (null: no open position)" }),
-  bookedUsd: Amount,
-  realised: { ...Amount, description: "Realised FX, USD minor units: gain positive (platform:fx:realised_gain_loss)" },
+  bookedUsd: { ...Amount, description: "The USD value the cleared amount had in the books: the part closing the position at its booked rate, the tax part at the mid rate" },
+  realised: { ...Amount, description: "Realised FX, USD minor units: the closed part's mid value less its booked value, gain positive (platform:fx:realised_gain_loss); settledAmount = bookedUsd + realised + conversion" },
+  conversion: {
+    ...Amount,
+    description: "The acquirer's conversion spread, USD minor units: settledAmount less the mid value of the amount converted, negative a cost (platform:expense:fx_conversion, no exchange difference); 0 on a remittance booked before it was kept apart (its realised held it)",
+  },
   midRate: Type.Union([Type.String(), Type.Null()], { description: "The published mid rate at occurredAt, for comparison" }),
   bookedAt: DateTime,
 });
@@ -76,6 +80,7 @@ export function remittanceView(r: Remittance) {
     settledAmount: r.settledAmount.toString(),
     bookedUsd: r.bookedUsd.toString(),
     realised: r.realised.toString(),
+    conversion: r.conversion.toString(),
     occurredAt: r.occurredAt.toISOString(),
     bookedAt: r.bookedAt.toISOString(),
   };
@@ -100,7 +105,7 @@ export async function realisationRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.fx],
       summary: "Post a gateway's remittance to the platform's bank",
       description:
-        "Clears `amount` of the gateway's receivable in `currency` and debits `platform:cash:bank` with what arrived. For a currency other than USD the acquirer's rate is `settledAmount / amount`: the cleared amount leaves the fx:<currency>-USD position at its average booked rate and the difference is realised FX (`platform:fx:realised_gain_loss`). Idempotent on (gateway, remittanceId): the same body again answers 200 `exists`, another body 409 ENT_REMITTANCE_CONFLICT. More than the receivable holds is 422 ENT_REMITTANCE_EXCEEDS_RECEIVABLE; an applied rate more than 10% from the published mid rate at `occurredAt` is 422 ENT_REMITTANCE_RATE_OUT_OF_RANGE (no published rate: ENT_SETTLEMENT_FX_UNAVAILABLE), so a gateway key cannot book an arbitrary gain or loss.",
+        "Clears `amount` of the gateway's receivable in `currency` and debits `platform:cash:bank` with what arrived. For a currency other than USD the acquirer's rate is `settledAmount / amount`: the cleared amount leaves the fx:<currency>-USD position at its average booked rate; its value at the published mid rate at `occurredAt` less that is realised FX (`platform:fx:realised_gain_loss`), and what arrived less the mid value of the converted amount is the acquirer's spread (`conversion`, `platform:expense:fx_conversion`), no exchange difference; the tax the captures kept in the currency goes to fx:<currency>-USD:tax at mid. Idempotent on (gateway, remittanceId): the same body again answers 200 `exists`, another body 409 ENT_REMITTANCE_CONFLICT. More than the receivable holds is 422 ENT_REMITTANCE_EXCEEDS_RECEIVABLE; an applied rate more than 10% from the published mid rate at `occurredAt` is 422 ENT_REMITTANCE_RATE_OUT_OF_RANGE (no published rate: ENT_SETTLEMENT_FX_UNAVAILABLE), so a gateway key cannot book an arbitrary gain or loss.",
       security: bearerOnly,
       headers: SignatureHeaders,
       body: RemittanceBody,
