@@ -102,6 +102,7 @@ export function zeroLines(): Lines {
     sales: 0n,
     costOfSales: 0n,
     fxGainLoss: 0n,
+    checkoutFx: 0n,
     fxMarkup: 0n,
     sellerUsd: 0n,
     sellerMain: 0n,
@@ -548,8 +549,10 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   }
   if (usdToPayout !== null && seller.program === "full_hosting") fx.push({ ...usdToPayout, fromAmount: lines.sellerUsd, toAmount: sellerTotal, basis: "inverse" });
   // With a listing price the platform keeps (or pays) the difference between what the buyer's money
-  // is worth at mid and what the seller was promised: its checkout FX result.
-  if (listing !== null) lines.fxGainLoss = lines.netUsd - platformUsd - lines.fxMarkup - (P === USD ? sellerTotal : lines.sellerUsd);
+  // is worth at mid and what the seller was promised: its checkout difference. A price it set at the
+  // sale, not an exchange difference on a monetary item (no rate has moved yet): revenue of its own,
+  // so platform:fx_gain_loss holds exchange differences only (IAS 21.52(a)).
+  if (listing !== null) lines.checkoutFx = lines.netUsd - platformUsd - lines.fxMarkup - (P === USD ? sellerTotal : lines.sellerUsd);
   lines.sellerReserve = schedule.reserve !== null && sellerTotal > 0n ? applyBps(sellerTotal, schedule.reserve.bps, "half-even") : 0n;
   lines.sellerMain = sellerTotal - lines.sellerReserve;
   const sellerBucket = schedule.holdUntilConfirmation && lines.sellerMain > 0n ? "held" : "available";
@@ -574,7 +577,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
   legs.credit(Accounts.fulfilment, USD, lines.fulfilment);
   legs.credit(Accounts.sales, USD, lines.sales);
   legs.debit(Accounts.costOfSales, USD, lines.costOfSales);
-  legs.credit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
+  legs.credit(Accounts.checkoutFx, USD, lines.checkoutFx);
   toPayout(legs, P, lines.sellerUsd, sellerTotal);
   legs.credit(Accounts.seller(seller.id, sellerBucket), P, lines.sellerMain);
   legs.credit(Accounts.seller(seller.id, "reserve"), P, lines.sellerReserve);
@@ -928,7 +931,10 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       } else {
         legs.debit(Accounts.margin, USD, lines.margin);
       }
+      // Each line from the account its capture booked it to: a capture booked before checkoutFx carries
+      // its checkout difference in fxGainLoss (platform:fx_gain_loss), one since in checkoutFx.
       legs.debit(Accounts.fxGainLoss, USD, lines.fxGainLoss);
+      legs.debit(Accounts.checkoutFx, USD, lines.checkoutFx);
       if (P !== USD) {
         // The seller's share is taken back (or, on a reversal, given again) at the capture's own
         // mid rate, which is what the seller was credited at: recorded like every other leg.
@@ -941,8 +947,9 @@ export function planFollowUp(input: FollowUpPlanInput): PostingPlan {
       legs.debit(Accounts.seller(event.sellerId, mainBucket), P, lines.sellerMain);
       legs.debit(Accounts.seller(event.sellerId, reserveBucket), P, lines.sellerReserve);
       // Taken back at capture values, paid out at today's rate: the difference (and sub-unit
-      // allocation rounding) is the FX result, whatever balances USD. Without a conversion of the
-      // buyer's money the lines add up to the gross (above) and there is none.
+      // allocation rounding) is the FX result, whatever balances USD: an exchange difference on the
+      // receivable and the seller's balance, recognised in profit or loss (IAS 21.28). Without a
+      // conversion of the buyer's money the lines add up to the gross (above) and there is none.
       fxDifference = legs.net(USD);
       legs.credit(Accounts.fxGainLoss, USD, fxDifference);
       // Taken from a bucket a release booked before it had already emptied at the release's instant:
@@ -1092,8 +1099,8 @@ export const BUCKET_CORRECTION_KIND = "bucket_correction";
 
 /**
  * The USD parts of a follow-up's net, as a capture's add up to its net: the fee lines, and for an agent
- * the checkout FX result, the margin and the seller's proceeds (in USD when paid in USD, else what
- * fx:P-USD gives back in USD); as principal the sale. The principal's cost side (the cost of sales
+ * the checkout difference (checkoutFx; fxGainLoss on a capture booked before it), the margin and the
+ * seller's proceeds (in USD when paid in USD, else what fx:P-USD gives back in USD); as principal the sale. The principal's cost side (the cost of sales
  * against the supplier's payable or the goods, and a capture's planning variance from before cost of
  * sales was at spot) is no part of the gross: it moves with the goods and what the supplier repays,
  * and its rounding stays the FX line's.
@@ -1101,7 +1108,7 @@ export const BUCKET_CORRECTION_KIND = "bucket_correction";
 function usdParts(l: Lines, principal: boolean, P: string): bigint {
   const fees = l.commission + l.paymentFeeRecovery + l.logistics + l.warehousing + l.fulfilment + l.fxMarkup;
   if (principal) return fees + l.sales;
-  return fees + l.fxGainLoss + l.margin + (P === USD ? l.sellerMain + l.sellerReserve : l.sellerUsd);
+  return fees + l.fxGainLoss + l.checkoutFx + l.margin + (P === USD ? l.sellerMain + l.sellerReserve : l.sellerUsd);
 }
 
 /**

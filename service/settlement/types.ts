@@ -307,8 +307,8 @@ export interface FxLeg extends RateEvidence {
 
 /**
  * The economic lines of a capture (and, for follow-ups, the share of them the event moves).
- * Every figure is >= 0 except the signed `margin`, `fxGainLoss` (gain positive) and `fxMarkup`
- * (the markup earned on the capture's conversions: a rounding unit below zero on a tiny amount).
+ * Every figure is >= 0 except the signed `margin`, `fxGainLoss`, `checkoutFx` (gain positive) and
+ * `fxMarkup` (the markup earned on the capture's conversions: a rounding unit below zero on a tiny amount).
  */
 export interface Lines {
   /** Buyer currency. */
@@ -334,7 +334,18 @@ export interface Lines {
    */
   sales: bigint;
   costOfSales: bigint;
+  /**
+   * Booked to `platform:fx_gain_loss`. A capture books none since `checkoutFx`; one booked before
+   * carries its listing's checkout difference here (or a principal's planning-rate variance), which
+   * its follow-ups take back from that account.
+   */
   fxGainLoss: bigint;
+  /**
+   * A listing price's checkout difference (`platform:revenue:checkout_fx`): the buyer's payment net
+   * of tax at mid, less the platform's fees, the markup and the seller's listing at mid. A pricing
+   * result at initial recognition, no exchange difference on a monetary item (IAS 21.52(a)).
+   */
+  checkoutFx: bigint;
   /**
    * FX revenue: what the configured markup kept out of the seller's conversions (mid-rate value
    * less the all-in value), booked on its own line. The clearing accounts carry mid-rate values.
@@ -361,6 +372,7 @@ export const LINE_KEYS = [
   "sales",
   "costOfSales",
   "fxGainLoss",
+  "checkoutFx",
   "fxMarkup",
   "sellerUsd",
   "sellerMain",
@@ -390,7 +402,7 @@ export interface Breakdown {
    * payment-fee expense whoever bears it (absent on records written before it was kept).
    */
   gatewayFee: { buyer: bigint; usd: bigint; payout: bigint; borneBy: FeeBearer; expenseUsd?: bigint };
-  /** Extra FX gain (+) / loss (-) of a follow-up converted at its own rate (USD). */
+  /** A follow-up's exchange difference, gain (+) / loss (-), booked to `platform:fx_gain_loss`: its share taken back at the capture's values, the buyer's money converted at its own instant's rate (USD). */
   fxDifference: bigint;
   /** Release events: the amount moved from held/reserve to available (payout currency). */
   released: bigint;

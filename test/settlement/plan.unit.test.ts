@@ -733,12 +733,13 @@ describe("follow-up validation", () => {
 });
 
 describe("listing price: the seller's proceeds fixed in the currency they priced in", () => {
-  it("POP, listed at 108.00 CNY and paid in CNY: the seller gets the listing less fees, the platform takes the checkout FX", () => {
+  it("POP, listed at 108.00 CNY and paid in CNY: the seller gets the listing less fees, the platform takes the checkout difference as revenue", () => {
     const p = plan(POP, capture({ listingPrice: 10_800n, listingCurrency: "CNY" }), "0.18", "7.2");
     // Net of the tax's share 10800 x 8333/10000 = 8999.64 -> 9000 fen, worth 9000/7.2 = 1250 USD
     // cents; commission 8% = 100, fee 350 BRL x 0.18 = 63: 163 cents = 1173.6 -> 1174 fen, so the
     // seller gets 9000 - 1174 = 7826 fen (costing 1087 cents). The buyer's 8333 BRL are worth 1500
-    // cents: the platform keeps 1500 - 163 - 1087 = 250 as its FX result.
+    // cents: the platform keeps 1500 - 163 - 1087 = 250, its checkout difference: a price it set at
+    // the sale (platform:revenue:checkout_fx), no exchange difference (nothing to platform:fx_gain_loss).
     expect(show(p.postings)).toEqual(
       [
         "D gateway:adyen:receivable BRL 9650",
@@ -748,14 +749,56 @@ describe("listing price: the seller's proceeds fixed in the currency they priced
         "D fx:BRL-USD USD 1437",
         "C platform:revenue:commission USD 100",
         "C platform:revenue:payment_fee_recovery USD 63",
-        "C platform:fx_gain_loss USD 250",
+        "C platform:revenue:checkout_fx USD 250",
         "C fx:CNY-USD USD 1087",
         "D fx:CNY-USD CNY 7826",
         "C seller:S-POP-1:held CNY 7826",
       ].sort(),
     );
+    expect([p.breakdown.lines.checkoutFx, p.breakdown.lines.fxGainLoss]).toEqual([250n, 0n]);
     expect(p.metadata).toMatchObject({ listingPrice: "10800", listingCurrency: "CNY" });
     expectBalanced(p);
+  });
+
+  it("a refund of a listed order takes its share of the checkout difference back from revenue; what the rate moved since is the exchange difference", () => {
+    const cap = capture({ listingPrice: 10_800n, listingCurrency: "CNY" });
+    const p = plan(POP, cap, "0.18", "7.2");
+    const r = followUp("refund", "ref-listed", { amount: 3_000n }, cap);
+    const rp = planFollowUp({ event: r, capture: stateOf(cap, p), rates: { buyerToUsd: rate("BRL", "USD", "0.17"), usdToPayout: null } });
+    // 30% of each line (half-even): tax 1667 -> 500, commission 100 -> 30, fee 63 -> 18.9 -> 19, the
+    // checkout difference 250 -> 75, the seller's 1087 USD -> 326.1 -> 326 and 7826 fen -> 2347.8 ->
+    // 2348. The 2500 BRL net of tax were worth 450 at the capture's 0.18 and cost 425 at 0.17: the
+    // 25 is the exchange difference (platform:fx_gain_loss); the 75 leave checkout_fx, where they were.
+    expect(show(rp.postings)).toEqual(
+      [
+        "C gateway:adyen:receivable BRL 3000",
+        "D tax:BR:BR_REMESSA_CONFORME:payable BRL 500",
+        "D fx:BRL-USD BRL 2500",
+        "C fx:BRL-USD USD 425",
+        "D platform:revenue:commission USD 30",
+        "D platform:revenue:payment_fee_recovery USD 19",
+        "D platform:revenue:checkout_fx USD 75",
+        "D fx:CNY-USD USD 326",
+        "C fx:CNY-USD CNY 2348",
+        "D seller:S-POP-1:held CNY 2348",
+        "C platform:fx_gain_loss USD 25",
+      ].sort(),
+    );
+    expect([rp.breakdown.lines.checkoutFx, rp.breakdown.lines.fxGainLoss, rp.breakdown.fxDifference]).toEqual([75n, 0n, 25n]);
+    expectBalanced(rp);
+  });
+
+  it("a capture booked before the checkout difference was revenue: its refund takes that share back from platform:fx_gain_loss, where the capture booked it", () => {
+    const cap = capture({ listingPrice: 10_800n, listingCurrency: "CNY" });
+    const p = plan(POP, cap, "0.18", "7.2");
+    // As the ledger holds such a capture: the 250 in fxGainLoss (platform:fx_gain_loss), no checkoutFx.
+    const old = { ...p, breakdown: { ...p.breakdown, lines: { ...p.breakdown.lines, fxGainLoss: 250n, checkoutFx: 0n } } };
+    const rp = planFollowUp({ event: followUp("refund", "ref-old-listed", { amount: 3_000n }, cap), capture: stateOf(cap, old), rates: { buyerToUsd: rate("BRL", "USD", "0.17"), usdToPayout: null } });
+    // 75 taken back from platform:fx_gain_loss, the exchange difference of 25 credited to it: 50 net.
+    expect(movement(rp.postings, "platform:fx_gain_loss", "USD")).toBe(50n);
+    expect(rp.postings.filter((x) => x.account === "platform:revenue:checkout_fx")).toEqual([]);
+    expect([rp.breakdown.lines.checkoutFx, rp.breakdown.lines.fxGainLoss, rp.breakdown.fxDifference]).toEqual([0n, 75n, 25n]);
+    expectBalanced(rp);
   });
 
   it("semi hosting, listed at 54.00 USD: a weaker euro at checkout is the platform's loss, not the seller's", () => {
@@ -763,11 +806,14 @@ describe("listing price: the seller's proceeds fixed in the currency they priced
     const at108 = plan(SEMI, cap, "1.08", null);
     const at105 = plan(SEMI, cap, "1.05", null);
     // Listing net of VAT: 5400 x 4132/5000 = 4462.56 -> 4463; commission 3% = 134; logistics 450.
-    // At 1.08 the fee is 162 and the euros are worth 4463: seller 3717, FX result 0. At 1.05 the fee
-    // is 157.5 -> 158 and the euros are worth 4338.6 -> 4339: seller 3721, the platform loses 124.
+    // At 1.08 the fee is 162 and the euros are worth 4463: seller 3717, checkout difference 0. At 1.05
+    // the fee is 157.5 -> 158 and the euros are worth 4338.6 -> 4339: seller 3721, the platform
+    // loses 124 on its price (platform:revenue:checkout_fx debited), no exchange difference.
     const seller = (p: PostingPlan) => p.breakdown.lines.sellerMain + p.breakdown.lines.sellerReserve;
-    expect([seller(at108), at108.breakdown.lines.fxGainLoss]).toEqual([3717n, 0n]);
-    expect([seller(at105), at105.breakdown.lines.fxGainLoss]).toEqual([3721n, -124n]);
+    expect([seller(at108), at108.breakdown.lines.checkoutFx]).toEqual([3717n, 0n]);
+    expect([seller(at105), at105.breakdown.lines.checkoutFx, at105.breakdown.lines.fxGainLoss]).toEqual([3721n, -124n, 0n]);
+    expect(movement(at105.postings, "platform:revenue:checkout_fx", "USD")).toBe(124n);
+    expect(at105.postings.filter((x) => x.account === "platform:fx_gain_loss")).toEqual([]);
     expect(at105.breakdown.lines.commission).toBe(134n);
     expectBalanced(at105);
   });
