@@ -178,6 +178,7 @@ export function createServices(
           inbox: config.bank.inbox,
           minAmount: config.bank.minAmount,
           owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+          rates: fx,
           log: workerLog.child("bank"),
         });
   // A seller with a bank account is paid by the bank rail only.

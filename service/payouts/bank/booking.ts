@@ -8,9 +8,12 @@
  *    the in-transit amount against what left the platform's account (`platform:cash:bank`, in the
  *    account's currency, USD). For P = USD the two amounts must be equal. For another P the bank
  *    converted: the P leaves the `fx:P-USD` position (which captures built when they converted the
- *    seller's USD proceeds into P) at the position's average booked rate, and the difference with the
- *    USD the bank debited is realised FX (`platform:fx:realised_gain_loss`), exactly like a gateway
- *    remittance on the buyer side.
+ *    seller's USD proceeds into P) at the position's average booked rate; what the P is worth at the
+ *    published mid rate at the booking instant less that is realised FX
+ *    (`platform:fx:realised_gain_loss`), and the USD the bank debited against the mid value is the
+ *    bank's conversion spread (`platform:expense:fx_conversion`), exactly like a gateway remittance
+ *    on the buyer side. Without a mid rate for the instant the whole difference is realised, and the
+ *    booking's metadata says why (`midMissing`).
  * A transfer the bank executed in part (its debit's instructed amount below the instruction, settled by
  * an operator: rail.ts) books the committed reserve out of the in-transit account in one transaction
  * under the cash booking's key: the part paid as the cash booking above would, the rest back to the
@@ -37,7 +40,7 @@
 import { Accounts, accountSpec } from "../../settlement/index.js";
 import type { AccountSpec, TransactionInput } from "../../ledger/types.js";
 import { Legs } from "../../treasury/index.js";
-import { fxRealisation, realisedLeg, type Position } from "../realised-fx.js";
+import { conversionLeg, fxRealisation, realisedLeg, type MidRate, type Position } from "../realised-fx.js";
 import { major } from "./matching.js";
 
 export const BankAccounts = {
@@ -93,9 +96,10 @@ export function reserveRequest(p: { id: bigint; sellerId: string; currency: stri
 export function cashRequest(
   p: { id: bigint; sellerId: string; currency: string; amount: bigint; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
   position: Position | null,
+  mid?: MidRate,
 ): TransactionInput {
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount);
-  const metadata = { kind: "bank_payout_cash", ...debitLegs(legs, p, p.amount, position) };
+  const metadata = { kind: "bank_payout_cash", ...debitLegs(legs, p, p.amount, position, mid) };
   return {
     idempotencyKey: bankLedgerKeys.cash(p.id),
     postings: legs.postings,
@@ -117,12 +121,13 @@ export function partialRequest(
   paid: bigint,
   position: Position | null,
   settledBy: { exceptionId: bigint; note: string },
+  mid?: MidRate,
 ): TransactionInput {
   const unpaid = p.amount - paid;
   const legs = new Legs(bankAccountSpec).debit(BankAccounts.inTransit, p.currency, p.amount).credit(BankAccounts.available(p.sellerId), p.currency, unpaid);
   const metadata = {
     kind: "bank_payout_partial",
-    ...debitLegs(legs, p, paid, position),
+    ...debitLegs(legs, p, paid, position, mid),
     paidAmount: paid.toString(),
     unpaidAmount: unpaid.toString(),
     // The operator's settlement, so a retry is told from another request (rail.ts).
@@ -149,6 +154,7 @@ function debitLegs(
   p: { id: bigint; sellerId: string; currency: string; endToEndId: string; settledCurrency: string; settled: bigint; bookingDate: string | null; bankReference?: string | null },
   paid: bigint,
   position: Position | null,
+  mid?: MidRate,
 ): Record<string, string> {
   legs.credit(BankAccounts.cash, p.settledCurrency, p.settled);
   const metadata: Record<string, string> = {
@@ -164,11 +170,13 @@ function debitLegs(
   if (p.currency !== p.settledCurrency) {
     const U = p.settledCurrency;
     const clearing = Accounts.fxClearing(p.currency);
-    // The P paid leaves the position at its average booked value (the bank's rate without a long
-    // position), the difference to the bank's debit realised (realised-fx.ts, as the vault's).
-    const r = fxRealisation({ currency: p.currency, amount: paid, paidCurrency: U, paid: p.settled }, position);
+    // The P paid leaves the position at its average booked value (its mid value without a long
+    // position); the mid value less that is realised, the bank's debit against the mid value its
+    // spread (realised-fx.ts). Without a mid rate: the booked value against the bank's debit.
+    const r = fxRealisation({ currency: p.currency, amount: paid, paidCurrency: U, paid: p.settled }, position, mid);
     legs.credit(clearing, p.currency, paid).debit(clearing, U, r.booked);
     realisedLeg(legs, U, r.realised);
+    conversionLeg(legs, U, r.conversion);
     Object.assign(metadata, r.metadata);
   }
   return metadata;

@@ -75,7 +75,7 @@ import { PayoutErrors } from "../errors.js";
 import type { PayoutLog } from "../types.js";
 import { sameBankAccount, sharedAccounts } from "./account-identity.js";
 import { BankAccounts, bankLedgerKeys, cashRequest, partialRequest, reserveRequest, returnChargesRequest, returnedRequest, returnRequest, type ReturnCharges } from "./booking.js";
-import { bookedValue, type Position } from "../realised-fx.js";
+import { bookedValue, type MidRate, type Position } from "../realised-fx.js";
 import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./countries.js";
 import { holderNameMatch, holderNameScriptMismatch, holderNameScripts } from "./holder-name.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
@@ -103,6 +103,13 @@ export interface BankRailOptions {
   /** The run's lease TTL (renewed every third of it while a run works); default BANK_RUN_LEASE_MS. */
   leaseMs?: number;
   now?: () => Date;
+  /**
+   * The published mid rates (the fx module): a converted payout's booking splits the realised
+   * exchange difference from the bank's spread at the P->USD mid rate at the booking instant.
+   * Absent, or no rate published for the instant: the whole difference is realised, and the
+   * booking's metadata says why (`midMissing`).
+   */
+  rates?: { latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }> };
   log?: PayoutLog;
   /**
    * Tests: called at each step of a run (after a payout is recorded, before the file), to pause or
@@ -961,7 +968,8 @@ export class BankRail {
     const settled = { currency: entry.currency, amount: entry.amount };
     const computed = async () => {
       const position = entry.currency === p.currency ? null : await this.#position(p.currency, entry.currency);
-      return requestToJson(cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate, bankReference: entry.bankReference }, position));
+      const mid = entry.currency === p.currency ? undefined : await this.#mid(p.currency, entry.currency);
+      return requestToJson(cashRequest({ ...p, settledCurrency: entry.currency, settled: entry.amount, bookingDate: entry.bookingDate, bankReference: entry.bankReference }, position, mid));
     };
     let stored = p.cashRequest;
     let replaced: string | null = null;
@@ -1027,6 +1035,24 @@ export class BankRail {
       return "final";
     }
     return null;
+  }
+
+  /**
+   * The P->account-currency mid rate in force at the booking instant (now: the cash booking is
+   * effective when posted), or why there is none. The request is stored before it posts, so a retry
+   * books the same figures whatever is published later.
+   */
+  async #mid(currency: string, accountCurrency: string): Promise<MidRate> {
+    const rates = this.#o.rates;
+    if (rates === undefined) return { missing: "no rate source configured for the bank rail" };
+    const at = this.#now();
+    try {
+      const r = await rates.latestRate(currency, accountCurrency, at);
+      return { rate: r.rate, source: r.source, asOf: r.asOf };
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      return { missing: `${e.code}: no ${currency}->${accountCurrency} mid rate in force at ${at.toISOString()}` };
+    }
   }
 
   async #position(currency: string, usd: string): Promise<Position> {
@@ -1293,7 +1319,8 @@ export class BankRail {
             throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id}'s reserve is no longer pending (another process booked its outcome): nothing is settled`, { details: { payoutId: p.id.toString(), status: p.status } });
           }
         }
-        const request = partialRequest({ ...p, settledCurrency: e.currency, settled: debited, bookingDate: e.bookingDate, bankReference: e.bankReference }, paid, position, { exceptionId: id, note });
+        const mid = e.currency === p.currency ? undefined : await this.#mid(p.currency, e.currency);
+        const request = partialRequest({ ...p, settledCurrency: e.currency, settled: debited, bookingDate: e.bookingDate, bankReference: e.bankReference }, paid, position, { exceptionId: id, note }, mid);
         try {
           txId = (await ledger.post(request)).transaction.id;
         } catch (err) {
