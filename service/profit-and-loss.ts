@@ -19,16 +19,28 @@
  */
 import { Errors } from "./errors.js";
 import type { Ledger, NormalBalance } from "./ledger/types.js";
-import { SETTLEMENT_CURRENCY, type SettlementService } from "./settlement/index.js";
+import { Accounts, SETTLEMENT_CURRENCY, type SettlementService } from "./settlement/index.js";
 
 /**
- * The P&L accounts by code: revenue (`platform:revenue:*`), expenses (`platform:expense:*`: payment
- * fees, cost of sales, chargeback losses, bank charges), FX results (`platform:fx_gain_loss`,
- * `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`) and the reconciliation
- * differences booked by resolutions (`platform:reconciliation:*`: a gateway's costs, differences).
+ * The P&L accounts by code: revenue (`platform:revenue:*`: fees, the FX markup, a listing price's
+ * checkout difference), expenses (`platform:expense:*`: payment fees, cost of sales, chargeback
+ * losses, bank charges, the acquirer's and the bank's conversion spreads), the exchange differences
+ * (EXCHANGE_DIFFERENCE_ACCOUNTS) and the reconciliation differences booked by resolutions
+ * (`platform:reconciliation:*`: a gateway's costs, differences).
  * Not: cash, payouts in transit, returned goods (an asset), suspense (owed until its payer is known).
  */
 export const PNL_ACCOUNT_PREFIXES = ["platform:revenue:", "platform:expense:", "platform:fx_gain_loss", "platform:fx:", "platform:reconciliation:"] as const;
+
+/**
+ * The exchange differences recognised in profit or loss (IAS 21.52(a)): a follow-up's difference
+ * between the capture's values and today's rate (`platform:fx_gain_loss`), a position closed by a
+ * remittance or a payout against its booked value, at mid (`platform:fx:realised_gain_loss`), the
+ * revaluation of open positions (`platform:fx:unrealised_gain_loss`). Not: the markup on sellers'
+ * conversions and a listing's checkout difference (revenue), the acquirer's and the bank's spreads
+ * (`platform:expense:fx_conversion`). `platform:fx_gain_loss` also holds, from before they were kept
+ * apart, the checkout differences of captures booked then (and their follow-ups' take-backs).
+ */
+export const EXCHANGE_DIFFERENCE_ACCOUNTS: readonly string[] = [Accounts.fxGainLoss, Accounts.fxRealised, Accounts.fxUnrealised];
 
 export const PNL_DIMENSIONS = ["program", "market"] as const;
 export type PnlDimension = (typeof PNL_DIMENSIONS)[number];
@@ -52,6 +64,8 @@ export interface PnlTotals {
   revenue: bigint;
   expenses: bigint;
   netResult: bigint;
+  /** The net of the EXCHANGE_DIFFERENCE_ACCOUNTS (credits - debits, a gain positive): the part of `revenue` IAS 21.52(a) discloses. */
+  exchangeDifferences: bigint;
 }
 
 export interface PnlGroup extends PnlTotals {
@@ -101,12 +115,13 @@ function line(account: string, normalBalance: NormalBalance, debits: bigint, cre
 }
 
 function totalsOf(lines: readonly PnlLine[]): PnlTotals {
-  const t: PnlTotals = { debits: 0n, credits: 0n, revenue: 0n, expenses: 0n, netResult: 0n };
+  const t: PnlTotals = { debits: 0n, credits: 0n, revenue: 0n, expenses: 0n, netResult: 0n, exchangeDifferences: 0n };
   for (const l of lines) {
     t.debits += l.debits;
     t.credits += l.credits;
     if (l.normalBalance === "credit") t.revenue += l.net;
     else t.expenses -= l.net;
+    if (EXCHANGE_DIFFERENCE_ACCOUNTS.includes(l.account)) t.exchangeDifferences += l.net;
   }
   t.netResult = t.revenue - t.expenses;
   return t;

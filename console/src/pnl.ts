@@ -28,6 +28,8 @@ export interface PnlTotals {
   revenue: string;
   expenses: string;
   netResult: string;
+  /** The part of revenue that is exchange differences (IAS 21.52(a)): platform:fx_gain_loss, platform:fx:realised_gain_loss, platform:fx:unrealised_gain_loss; not the conversion spreads (an expense) nor checkout differences (revenue). */
+  exchangeDifferences: string;
 }
 
 export interface PnlGroup extends PnlTotals {

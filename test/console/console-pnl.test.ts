@@ -128,12 +128,12 @@ describe("the console's profit and loss (Chromium)", () => {
   const apiScreen = (r: ProfitAndLoss, name: (g: PnlGroup) => string) => ({
     groups: r.groups.map((g) => ({
       name: `${name(g)}${g.unallocated ? " (unallocated)" : ""}`,
-      totals: [g.revenue, g.expenses, g.netResult].map((m) => formatMoney(m, "USD")),
+      totals: [g.revenue, g.expenses, g.netResult, g.exchangeDifferences].map((m) => formatMoney(m, "USD")),
       lines: g.lines.map((l) => [l.account, l.normalBalance, USD(l.debits), USD(l.credits), USD(l.net)]),
       total: [USD(g.debits), USD(g.credits), USD(g.netResult)],
     })),
     summary: r.groups.map((g) => [`${name(g)}${g.unallocated ? " unallocated" : ""}`, USD(g.revenue), USD(g.expenses), USD(g.netResult)]),
-    total: { totals: [r.totals.revenue, r.totals.expenses, r.totals.netResult].map((m) => formatMoney(m, "USD")), lines: r.accounts.map((l) => [l.account, l.normalBalance, USD(l.debits), USD(l.credits), USD(l.net)]) },
+    total: { totals: [r.totals.revenue, r.totals.expenses, r.totals.netResult, r.totals.exchangeDifferences].map((m) => formatMoney(m, "USD")), lines: r.accounts.map((l) => [l.account, l.normalBalance, USD(l.debits), USD(l.credits), USD(l.net)]) },
     other: r.otherCurrencies.map((l) => [l.account, l.currency, l.normalBalance, formatAmount(l.debits, l.currency), formatAmount(l.credits, l.currency), formatAmount(l.net, l.currency)]),
   });
   const groupBy = async (page: Page, label: string, by: string) => {

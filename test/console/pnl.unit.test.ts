@@ -11,9 +11,9 @@ function reportOf(over: Partial<ProfitAndLoss>): ProfitAndLoss {
     to: "2025-01-01T00:00:00.000Z",
     currency: "USD",
     by: ["program"],
-    groups: [{ program: "pop", unallocated: false, lines: accounts, debits: "300", credits: "1200", revenue: "1200", expenses: "300", netResult: "900" }],
+    groups: [{ program: "pop", unallocated: false, lines: accounts, debits: "300", credits: "1200", revenue: "1200", expenses: "300", netResult: "900", exchangeDifferences: "0" }],
     accounts,
-    totals: { debits: "300", credits: "1200", revenue: "1200", expenses: "300", netResult: "900" },
+    totals: { debits: "300", credits: "1200", revenue: "1200", expenses: "300", netResult: "900", exchangeDifferences: "0" },
     reconciliation: { reconciles: true, revenue: "1200", expenses: "300", netResult: "900", accounts: accounts.map((a) => ({ ...a, currency: "USD", reconciles: true })) },
     otherCurrencies: [],
     ...over,
@@ -22,7 +22,7 @@ function reportOf(over: Partial<ProfitAndLoss>): ProfitAndLoss {
 
 describe("the profit and loss in the console", () => {
   it("names a group by what its transactions name, and one that names nothing as such", () => {
-    const g = { unallocated: false, lines: [], debits: "0", credits: "0", revenue: "0", expenses: "0", netResult: "0" };
+    const g = { unallocated: false, lines: [], debits: "0", credits: "0", revenue: "0", expenses: "0", netResult: "0", exchangeDifferences: "0" };
     expect(groupName({ ...g, program: "pop" }, ["program"])).toBe("Program pop");
     expect(groupName({ ...g, program: null, unallocated: true }, ["program"])).toBe("No program");
     expect(groupName({ ...g, market: "ES" }, ["market"])).toBe("Market ES");

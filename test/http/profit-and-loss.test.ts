@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
+import { convertMinor } from "../../service/money/index.js";
 import { testDatabaseKinds } from "../support/db.js";
 import { capture, csvRows, DAY, json, openHarness, problemCode, publishDayRates, usdRates, type Harness } from "./harness.js";
 
@@ -36,6 +37,7 @@ interface Group {
   revenue: string;
   expenses: string;
   netResult: string;
+  exchangeDifferences?: string;
 }
 interface Report {
   from: string;
@@ -298,6 +300,48 @@ describe.each(kinds)("profit and loss by program and market on %s", (kind) => {
     expect(r.reconciliation.reconciles).toBe(true);
     expect(r.reconciliation.accounts.find((a) => a.currency === "EUR")).toMatchObject({ account: "platform:expense:bank_charges", debits: "90", reconciles: true });
     expect(r.reconciliation.netResult).toBe(r.totals.netResult);
+  });
+
+  it("states the exchange differences apart (IAS 21.52(a)): a listing's checkout difference is revenue, the acquirer's spread an expense, neither of them an exchange difference", async () => {
+    const before = await report(`from=${FROM}&to=${TO}`);
+    const movement = (r: Report, account: string) => {
+      const l = r.accounts.find((a) => a.account === account);
+      return l === undefined ? 0n : BigInt(l.net);
+    };
+    // A POP sale listed at 199.00 CNY, paid in BRL: the platform's checkout difference, on the sale's own breakdown.
+    await event(capture({ gatewayEventId: "pl-listed", settlementId: "ORD-PL-LISTED", listingPrice: "19900", listingCurrency: "CNY", occurredAt: "2024-12-03T09:00:00.000Z" }), "pop");
+    const checkoutFx = BigInt(breakdowns.get("pl-listed")!.lines["checkoutFx"]!);
+    expect(checkoutFx).not.toBe(0n);
+    // The acquirer remits the whole BRL receivable 1% below the published mid value at its instant.
+    const at = new Date("2024-12-03T10:00:00.000Z");
+    const receivable = BigInt(json<{ posted: string }>(await h.get("/v1/accounts/gateway%3Aadyen%3Areceivable/BRL/balance")).posted);
+    const midUsd = convertMinor(receivable, "BRL", "USD", (await h.services.fx.latestRate("BRL", "USD", at)).rate, "half-even");
+    const settled = (midUsd * 99n) / 100n;
+    const remit = await h.signedPost("/v1/remittances", { gateway: "adyen", remittanceId: "PL-PO-1", currency: "BRL", amount: receivable.toString(), settledCurrency: "USD", settledAmount: settled.toString(), occurredAt: at.toISOString() });
+    expect(remit.statusCode, remit.body).toBe(201);
+    const remitted = json<{ remittance: { transactionId: string; realised: string; conversion: string } }>(remit).remittance;
+    expect(BigInt(remitted.conversion)).toBe(settled - midUsd);
+    booked.push({ tx: await tx(remitted.transactionId), program: null, market: null });
+
+    const r = await report(`from=${FROM}&to=${TO}`);
+    // The checkout difference is revenue of its own; the spread an expense; the exchange difference only the remittance's realised FX.
+    expect(movement(r, "platform:revenue:checkout_fx") - movement(before, "platform:revenue:checkout_fx")).toBe(checkoutFx);
+    expect(movement(r, "platform:expense:fx_conversion") - movement(before, "platform:expense:fx_conversion")).toBe(settled - midUsd);
+    expect(r.accounts.find((a) => a.account === "platform:expense:fx_conversion")?.normalBalance).toBe("debit");
+    expect(BigInt(r.totals.exchangeDifferences!) - BigInt(before.totals.exchangeDifferences!)).toBe(BigInt(remitted.realised));
+    // Each group's exchange differences: the net of platform:fx_gain_loss and platform:fx:* among its lines, part of its revenue.
+    for (const g of r.groups) {
+      const fx = g.lines.filter((l) => /^platform:(fx_gain_loss$|fx:)/.test(l.account)).reduce((t, l) => t + BigInt(l.net), 0n);
+      expect(BigInt(g.exchangeDifferences!), String(g.program)).toBe(fx);
+    }
+    expect(r.groups.at(-1)!.lines.map((l) => l.account)).toEqual(expect.arrayContaining(["platform:expense:fx_conversion", "platform:fx:unrealised_gain_loss"]));
+    // And in the CSV, beside each group's net result and the total's.
+    const csv = csvRows((await h.get(`/v1/reports/profit-and-loss?from=${FROM}&to=${TO}&format=csv`)).body);
+    const col = (name: string) => csv[0]!.indexOf(name);
+    const row = csv.find((x) => x[col("scope")] === "total" && x[col("row")] === "exchange_differences");
+    expect(row?.[col("net")]).toBe(r.totals.exchangeDifferences);
+    expect(csv.filter((x) => x[col("scope")] === "group" && x[col("row")] === "exchange_differences").length).toBe(r.groups.length);
+    expect(r.reconciliation.reconciles).toBe(true);
   });
 
   it("refuses bad from, to and by naming the field, a period over 366 days, and keys without finance:read", async () => {

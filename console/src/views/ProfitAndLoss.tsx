@@ -292,6 +292,7 @@ function Totals(props: { t: PnlTotals; currency: string }): JSX.Element {
           ["Revenue", <Money minor={t.revenue} currency={currency} />],
           ["Expenses", <Money minor={t.expenses} currency={currency} />],
           ["Net result", <Money minor={t.netResult} currency={currency} />],
+          ["Of revenue, exchange differences (IAS 21.52(a))", <Money minor={t.exchangeDifferences} currency={currency} />],
         ]}
       />
     </div>

@@ -137,6 +137,11 @@ const PnlTotalsProps = {
   revenue: { ...Minor, description: "The credit-normal accounts' credits - debits (revenue and FX results; a loss negative)" },
   expenses: { ...Minor, description: "The debit-normal accounts' debits - credits" },
   netResult: { ...Minor, description: "revenue - expenses (the lines' net summed)" },
+  exchangeDifferences: {
+    ...Minor,
+    description:
+      "The exchange differences recognised in profit or loss (IAS 21.52(a)), part of `revenue`: the net (credits - debits, a gain positive) of platform:fx_gain_loss (follow-ups at today's rate against the capture's values), platform:fx:realised_gain_loss (positions closed by remittances and bank payouts, at mid) and platform:fx:unrealised_gain_loss (revaluations). Not the acquirer's or bank's conversion spreads (platform:expense:fx_conversion) nor a listing's checkout difference (platform:revenue:checkout_fx)",
+  },
 };
 const ProfitAndLossView = Type.Object({
   from: DateTime,
@@ -176,7 +181,7 @@ function pnlLineJson(l: PnlLine) {
   return { account: l.account, normalBalance: l.normalBalance, debits: l.debits.toString(), credits: l.credits.toString(), net: l.net.toString() };
 }
 function pnlTotalsJson(t: PnlTotals) {
-  return { debits: t.debits.toString(), credits: t.credits.toString(), revenue: t.revenue.toString(), expenses: t.expenses.toString(), netResult: t.netResult.toString() };
+  return { debits: t.debits.toString(), credits: t.credits.toString(), revenue: t.revenue.toString(), expenses: t.expenses.toString(), netResult: t.netResult.toString(), exchangeDifferences: t.exchangeDifferences.toString() };
 }
 
 function profitAndLossView(r: ProfitAndLoss): Static<typeof ProfitAndLossView> {
@@ -206,8 +211,8 @@ function profitAndLossView(r: ProfitAndLoss): Static<typeof ProfitAndLossView> {
 }
 
 /**
- * The report as rows: per group (`scope` group) a `line` per account then its `revenue`, `expenses`
- * and `net_result`; the same for all groups (`scope` total); the trial balance's figures per account
+ * The report as rows: per group (`scope` group) a `line` per account then its `revenue`, `expenses`,
+ * `net_result` and `exchange_differences` (the part of revenue IAS 21.52(a) discloses); the same for all groups (`scope` total); the trial balance's figures per account
  * and its net result (`scope` trial_balance, `reconciles` true or false); the P&L accounts moved in
  * another currency (`scope` other_currency). Amounts in minor and major units of the row's currency.
  */
@@ -222,12 +227,13 @@ function profitAndLossCsv(r: ProfitAndLoss): string {
   const grouped = (g: { program?: string | null; market?: string | null }) => [g.program ?? null, g.market ?? null];
   const lineRow = (scope: string, group: (string | null)[], unallocated: boolean | null, l: PnlLine, currency: string, reconciles: boolean | null = null) =>
     csvLine([scope, "line", ...group, unallocated === null ? null : String(unallocated), l.account, l.normalBalance, currency, l.debits, l.credits, l.net, major(l.net, currency), reconciles === null ? null : String(reconciles)]);
-  const totalRows = (scope: string, group: (string | null)[], unallocated: boolean | null, t: Pick<PnlTotals, "revenue" | "expenses" | "netResult">, reconciles: boolean | null = null) =>
+  const totalRows = (scope: string, group: (string | null)[], unallocated: boolean | null, t: Pick<PnlTotals, "revenue" | "expenses" | "netResult"> & { exchangeDifferences?: bigint }, reconciles: boolean | null = null) =>
     (
       [
         ["revenue", t.revenue],
         ["expenses", t.expenses],
         ["net_result", t.netResult],
+        ...(t.exchangeDifferences === undefined ? [] : [["exchange_differences", t.exchangeDifferences] as const]),
       ] as const
     )
       .map(([row, v]) => csvLine([scope, row, ...group, unallocated === null ? null : String(unallocated), null, null, r.currency, null, null, v, major(v, r.currency), row === "net_result" && reconciles !== null ? String(reconciles) : null]))
@@ -272,7 +278,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Profit and loss of a period by seller program and/or market (USD)",
       description:
-        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 ENT_REQUEST_VALIDATION naming `query.to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`. `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (else 400 ENT_REQUEST_VALIDATION naming `query.to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result), in minor and major units.",
+        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 ENT_REQUEST_VALIDATION naming `query.to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`, and `exchangeDifferences`: the part of revenue that is exchange differences (IAS 21.52(a): `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`; not the acquirer's or bank's conversion spreads, `platform:expense:fx_conversion`, nor a listing's checkout difference, `platform:revenue:checkout_fx`). `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (else 400 ENT_REQUEST_VALIDATION naming `query.to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result, and exchange_differences for a group and the total), in minor and major units.",
       security: bearer,
       querystring: PnlQuery,
       response: { 200: ProfitAndLossView, ...problems(400, 401, 403, 429) },
