@@ -281,8 +281,8 @@ const DEMO_ACQUIRER_SPREAD_BPS = 30;
 
 /**
  * The demo gateway pays out everything it owes on the last day of the range, converted to USD at
- * that day's mid less its spread (so realised FX shows), and the open positions are revalued that
- * evening. Idempotent: a second run finds nothing left to remit and the revaluation recorded.
+ * that day's mid less its spread (a conversion cost; realised FX is what the mid rate moved since
+ * the captures), and the open positions are revalued that evening. Idempotent: a second run finds nothing left to remit and the revaluation recorded.
  */
 export async function loadDemoRemittances(
   deps: { realisation: FxRealisation; fx: Pick<FxService, "latestRate">; log?: (line: string) => void },

@@ -57,7 +57,7 @@ describe("remittances from a report's payout lines", () => {
     expect((await h.post(url, {}, h.keys.finance)).statusCode).toBe(403); // finance:read cannot book
     const r = await h.post(url, {}, h.keys.admin);
     expect(r.statusCode, r.body).toBe(200);
-    const body = json<{ gateway: string; items: Array<{ remittanceId: string; status: string; line: number; remittance: { currency: string; amount: string; settledCurrency: string; settledAmount: string; appliedRate: string; realised: string; occurredAt: string } }>; skipped: unknown[] }>(r);
+    const body = json<{ gateway: string; items: Array<{ remittanceId: string; status: string; line: number; remittance: { currency: string; amount: string; settledCurrency: string; settledAmount: string; appliedRate: string; realised: string; conversion: string; occurredAt: string } }>; skipped: unknown[] }>(r);
     expect(body.gateway).toBe("adyen");
     expect(body.skipped).toEqual([]);
     expect(body.items.map((i) => [i.remittanceId, i.status, i.line])).toEqual([["7", "created", 3]]);
@@ -69,9 +69,13 @@ describe("remittances from a report's payout lines", () => {
     expect(await bal("gateway:adyen:receivable", "BRL")).toBe("0");
     expect(await bal("platform:cash:bank", "USD")).toBe("2480");
     // The 9968 BRL the capture converted (149.90 less ICMS 25.48, import tax 20.74 and the 4.00 fee)
-    // were booked at mid (0.16493) and fetched 0.16998: a realised gain of 50 cents, a credit.
-    expect(rem.realised).toBe("50");
-    expect(await bal("platform:fx:realised_gain_loss", "USD")).toBe("50");
+    // were booked at the day's mid (0.164939555...: 1644.12 -> 1644 cents), still the mid rate when
+    // Adyen paid out: no exchange difference. Adyen converted the whole 14590 BRL at 0.16998, above
+    // the mid value 14590 x 0.164939555... = 2406.47 -> 2406: 2480 - 2406 = 74 cents of conversion
+    // gain, credited to platform:expense:fx_conversion (before the split: 50 of "realised FX", the
+    // tax part's 24 left in fx:BRL-USD:tax for the revaluation).
+    expect([rem.realised, rem.conversion]).toEqual(["0", "74"]);
+    expect(await bal("platform:expense:fx_conversion", "USD")).toBe("-74");
 
     const again = json<{ items: Array<{ status: string }> }>(await h.post(url, {}, h.keys.admin));
     expect(again.items.map((i) => i.status)).toEqual(["exists"]);
