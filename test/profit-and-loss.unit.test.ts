@@ -51,8 +51,30 @@ describe("profitAndLoss", () => {
       ["platform:fx:unrealised_gain_loss", -25n],
       ["platform:revenue:storage", 70n],
     ]);
-    expect(r.totals).toEqual({ debits: 75n, credits: 870n, revenue: 835n, expenses: 40n, netResult: 795n });
+    // Of the revenue, the exchange differences: the revaluation's -25 (an unrealised loss) alone.
+    expect(r.totals).toEqual({ debits: 75n, credits: 870n, revenue: 835n, expenses: 40n, netResult: 795n, exchangeDifferences: -25n });
+    expect(r.groups.map((g) => g.exchangeDifferences)).toEqual([0n, 0n, -25n]);
     expect([r.reconciliation.reconciles, r.reconciliation.netResult]).toEqual([true, 795n]);
+  });
+
+  it("states the exchange differences (IAS 21.52(a)) apart from a listing's checkout difference and the acquirer's spread", async () => {
+    // A POP order listed in CNY: 250 of checkout difference (revenue, a price), a refund's 25 of
+    // exchange difference; the remittance: 48 of acquirer's spread (an expense) and 12 of realised
+    // loss; a revaluation: 31 of unrealised gain. Exchange differences: 25 - 12 + 31 = 44.
+    const fx = [
+      row("platform:revenue:checkout_fx", "credit", ["program", "pop"], 75n, 250n),
+      row("platform:fx_gain_loss", "credit", ["program", "pop"], 0n, 25n),
+      row("platform:expense:fx_conversion", "debit", [null, null], 48n, 0n),
+      row("platform:fx:realised_gain_loss", "credit", [null, null], 12n, 0n),
+      row("platform:fx:unrealised_gain_loss", "credit", [null, null], 0n, 31n),
+    ];
+    const fxTb = fx.map((x) => ({ account: x.account, currency: "USD", normalBalance: x.normalBalance, debits: x.debits, credits: x.credits }));
+    const r = await profitAndLoss(sources(fx, fxTb), period, ["program"]);
+    expect(r.groups.map((g) => [g.program, g.revenue, g.expenses, g.exchangeDifferences])).toEqual([
+      ["pop", 200n, 0n, 25n],
+      [null, 19n, 48n, 19n],
+    ]);
+    expect([r.totals.revenue, r.totals.expenses, r.totals.netResult, r.totals.exchangeDifferences]).toEqual([219n, 48n, 171n, 44n]);
   });
 
   it("says it does not reconcile when an account's figures differ from the trial balance's, or the trial balance lacks one", async () => {
