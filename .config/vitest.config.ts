@@ -45,6 +45,9 @@ export default defineConfig({
           isolate: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          // expect.poll's default of 1 s is too short for a browser page or a worker on a loaded
+          // 2-core machine: a poll that names no timeout waits up to 30 s (it returns as soon as it holds).
+          expect: { poll: { timeout: 30_000 } },
         },
       },
     ],
