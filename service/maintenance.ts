@@ -7,6 +7,8 @@
  * With several instances on one database it runs on the elected worker leader only (workers.ts).
  * A release the ledger refuses stays due but backs off (1 minute doubling, at most a day; settlement
  * releaseDue), so refusals that persist neither fill every tick ahead of due releases nor repeat every tick.
+ * Delivery deadlines passed since the last tick are checked once each: an order not delivered by its
+ * deadline is announced (`order.fulfilment_overdue`, once per order; settlement checkDeliveryDeadlines).
  */
 import type { Ledger } from "./ledger/types.js";
 import type { SettlementService } from "./settlement/index.js";
@@ -26,6 +28,9 @@ export interface MaintenanceTick {
   /** Of those, the ones refused for the first time (a refused release is retried with backoff), by code likewise. */
   newReleaseErrors: number;
   newReleaseErrorCodes: Record<string, { count: number; first: string }>;
+  /** Delivery deadlines checked this tick, and of those the orders found overdue (announced). */
+  deadlinesChecked: number;
+  overdueDeliveries: number;
 }
 
 /** Releases are read a page at a time; a tick keeps paging while pages come back full. */
@@ -37,7 +42,7 @@ const RELEASE_PAGE = 500;
  * neither holds a graceful close past its grace nor runs on after the leadership term ended.
  */
 export async function runMaintenanceTick(
-  services: { ledger: Pick<Ledger, "expirePending">; settlement: Pick<SettlementService, "releaseDue"> },
+  services: { ledger: Pick<Ledger, "expirePending">; settlement: Pick<SettlementService, "releaseDue" | "checkDeliveryDeadlines"> },
   now: Date = new Date(),
   more: () => boolean = () => true,
 ): Promise<MaintenanceTick> {
@@ -64,7 +69,15 @@ export async function runMaintenanceTick(
     // A page of only errors would come back again: stop and let the next tick (and the log) deal with it.
     if (page.length < RELEASE_PAGE || page.every((r) => r.status === "error") || !more()) break;
   }
-  return { expiredPending, released, releaseErrors, releaseErrorCodes, newReleaseErrors, newReleaseErrorCodes };
+  let deadlinesChecked = 0;
+  let overdueDeliveries = 0;
+  for (;;) {
+    const page = await services.settlement.checkDeliveryDeadlines(now, RELEASE_PAGE);
+    deadlinesChecked += page.checked;
+    overdueDeliveries += page.overdue;
+    if (page.checked < RELEASE_PAGE || !more()) break;
+  }
+  return { expiredPending, released, releaseErrors, releaseErrorCodes, newReleaseErrors, newReleaseErrorCodes, deadlinesChecked, overdueDeliveries };
 }
 
 export function startMaintenance(
@@ -77,7 +90,7 @@ export function startMaintenance(
     async (stopping) => {
       const more = () => !stopping.aborted && (opts.when?.() ?? true);
       const { releaseErrorCodes, newReleaseErrorCodes, ...r } = await runMaintenanceTick(services, new Date(), more);
-      if (r.expiredPending + r.released + r.releaseErrors > 0) opts.log.info({ ...r }, "maintenance tick");
+      if (r.expiredPending + r.released + r.releaseErrors + r.overdueDeliveries > 0) opts.log.info({ ...r }, "maintenance tick");
       // By code, with the first message (which names the event): a count alone does not say what to
       // fix. A refused release is retried with backoff until its cause is fixed: an error once, on its
       // first refusal; its retries are in the tick's line (releaseErrors) and here by code, as info.

@@ -83,13 +83,15 @@ describe("maintenance tick on pglite", () => {
   });
 });
 
+const noDeadlines = () => Promise.resolve({ checked: 0, overdue: 0 });
+
 describe("maintenance tick, refused releases", () => {
   it("stops paging when asked to (the loop stopping, the term over): a backlog does not hold a graceful close or outlive the leadership", async () => {
     let calls = 0;
     const services = {
       ledger: { expirePending: () => Promise.resolve(0) },
       // An endless backlog of due releases, 500 a page.
-      settlement: { releaseDue: () => (calls++, Promise.resolve(Array.from({ length: 500 }, () => ({ status: "created" })) as never)) },
+      settlement: { releaseDue: () => (calls++, Promise.resolve(Array.from({ length: 500 }, () => ({ status: "created" })) as never)), checkDeliveryDeadlines: noDeadlines },
     };
     let more = 3;
     const r = await runMaintenanceTick(services, new Date("2025-06-01T00:00:00Z"), () => more-- > 0);
@@ -107,7 +109,7 @@ describe("maintenance tick, refused releases", () => {
     let calls = 0;
     const services = {
       ledger: { expirePending: () => Promise.resolve(0) },
-      settlement: { releaseDue: () => Promise.resolve(pages[calls++] as never) },
+      settlement: { releaseDue: () => Promise.resolve(pages[calls++] as never), checkDeliveryDeadlines: noDeadlines },
     };
     const r = await runMaintenanceTick(services, new Date("2025-06-01T00:00:00Z"));
     expect(calls).toBe(2);
@@ -124,6 +126,8 @@ describe("maintenance tick, refused releases", () => {
         ENT_SETTLEMENT_LEDGER_REJECTED: { count: 2, first: "ledger refused settlement:adyen:auto-release.a: numeric field overflow" },
         ENT_SETTLEMENT_NOTHING_TO_RELEASE: { count: 1, first: "capture x has no held proceeds to release" },
       },
+      deadlinesChecked: 0,
+      overdueDeliveries: 0,
     });
   });
 
@@ -143,6 +147,7 @@ describe("maintenance tick, refused releases", () => {
           if (calls === pages.length) done();
           return Promise.resolve((pages[calls++] ?? []) as never);
         },
+        checkDeliveryDeadlines: noDeadlines,
       },
     };
     const loop = startMaintenance(services, { intervalMs: 1, log });

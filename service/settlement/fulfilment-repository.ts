@@ -105,29 +105,33 @@ export async function latestFulfilments(sql: SqlRunner, orders: ReadonlyArray<{ 
 }
 
 /**
- * Held captures under a delivery-based schedule whose delivery deadline is at or before `asOf`,
- * neither released nor wholly refunded, whose order's latest evidence is no delivery; keyset-paged
- * by capture id. A sequential pass over the captures with a deadline, for a report.
+ * Whether the capture `s` (a held capture under a delivery-based schedule) is overdue once its
+ * deadline has passed: neither released nor wholly refunded (refunds and chargebacks, less their
+ * reversals), and its order's latest evidence is no delivery. The listing and the worker's check
+ * read the same rule.
  */
-export async function listOverdueDeliveries(sql: SqlRunner, asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]> {
-  const rows = await sql.q<Array<{ id: bigint; gateway: string; settlementId: string; sellerId: string; occurredAt: Date; deadline: string }>>(
-    `SELECT s."id", s."gateway", s."settlement_id" AS "settlementId", s."seller_id" AS "sellerId", s."occurred_at" AS "occurredAt",
-            s."breakdown"->'confirmOnDelivery'->>'deadline' AS "deadline"
-       FROM "settlements" s
-      WHERE s."event_type" = 'capture' AND s."id" > $2
-        AND s."breakdown"->>'sellerBucket' = 'held'
-        AND (s."breakdown"->'confirmOnDelivery'->>'deadline')::timestamptz <= $1
-        AND NOT EXISTS (SELECT 1 FROM "settlements" r WHERE r."capture_key" = s."capture_key" AND r."event_type" = 'release')
+const STILL_UNDELIVERED = `NOT EXISTS (SELECT 1 FROM "settlements" r WHERE r."capture_key" = s."capture_key" AND r."event_type" = 'release')
         AND (SELECT coalesce(sum(r."refunded_delta"), 0) FROM "settlements" r WHERE r."capture_key" = s."capture_key") < (s."breakdown"->'lines'->>'gross')::numeric
         AND NOT EXISTS (
           SELECT 1 FROM (SELECT f."status" FROM "order_fulfilments" f WHERE f."gateway" = s."gateway" AND f."settlement_id" = s."settlement_id" ORDER BY f."sequence" DESC LIMIT 1) l
-           WHERE l."status" = 'delivered')
-      ORDER BY s."id"
-      LIMIT $3`,
-    asOf,
-    afterId,
-    limit,
-  );
+           WHERE l."status" = 'delivered')`;
+
+/**
+ * Held captures under a delivery-based schedule whose delivery deadline is at or before `asOf`,
+ * neither released nor wholly refunded, whose order's latest evidence is no delivery; keyset-paged
+ * by capture id. Read from `order_delivery_deadlines` (one row per such capture, filled by a
+ * trigger at capture; migration 20261222100000_fulfilment_deadline) through its indexes, never a
+ * pass over every settlement. $1 asOf, $2 the capture id after which the page starts, $3 the page's size.
+ */
+export const OVERDUE_LISTING = `SELECT s."id", s."gateway", s."settlement_id" AS "settlementId", s."seller_id" AS "sellerId", s."occurred_at" AS "occurredAt", d."deadline"
+       FROM "order_delivery_deadlines" d JOIN "settlements" s ON s."id" = d."capture_id"
+      WHERE d."deadline" <= $1 AND d."capture_id" > $2
+        AND ${STILL_UNDELIVERED}
+      ORDER BY d."capture_id"
+      LIMIT $3`;
+
+export async function listOverdueDeliveries(sql: SqlRunner, asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]> {
+  const rows = await sql.q<Array<{ id: bigint; gateway: string; settlementId: string; sellerId: string; occurredAt: Date; deadline: Date }>>(OVERDUE_LISTING, asOf, afterId, limit);
   const latest = await latestFulfilments(sql, rows);
   return rows.map((r) => ({
     captureId: r.id.toString(),
@@ -138,4 +142,37 @@ export async function listOverdueDeliveries(sql: SqlRunner, asOf: Date, afterId:
     deadline: new Date(r.deadline),
     latest: latest.get(orderKey(r.gateway, r.settlementId)) ?? null,
   }));
+}
+
+/**
+ * Checks up to `limit` captures whose delivery deadline has passed by `now` and were not checked
+ * yet, once each: an order still undelivered then is marked `overdue`, which announces
+ * `order.fulfilment_overdue` in this transaction (trigger `webhook_on_order_overdue`), unless
+ * another capture of the order was announced already. SKIP LOCKED: two instances never check the
+ * same capture, and a checked row never returns (`checked_at`); the event's dedupe key holds one
+ * per order even when two captures of it are checked at once. Evidence that arrives later changes
+ * nothing here. Returns how many were checked and how many were found overdue.
+ */
+export async function checkDeliveryDeadlines(sql: SqlRunner, now: Date, limit: number): Promise<{ checked: number; overdue: number }> {
+  const [row] = await sql.q<Array<{ checked: number; overdue: number }>>(
+    `WITH due AS (
+       SELECT d."capture_id" FROM "order_delivery_deadlines" d
+        WHERE d."checked_at" IS NULL AND d."deadline" <= $1
+        ORDER BY d."deadline", d."capture_id" LIMIT $2
+          FOR UPDATE SKIP LOCKED
+     ), judged AS (
+       SELECT due."capture_id",
+              (${STILL_UNDELIVERED}
+               AND NOT EXISTS (SELECT 1 FROM "order_delivery_deadlines" o WHERE o."gateway" = s."gateway" AND o."settlement_id" = s."settlement_id" AND o."overdue")) AS "overdue"
+         FROM due JOIN "settlements" s ON s."id" = due."capture_id"
+     ), marked AS (
+       UPDATE "order_delivery_deadlines" d SET "checked_at" = now(), "overdue" = j."overdue"
+         FROM judged j WHERE d."capture_id" = j."capture_id"
+       RETURNING j."overdue"
+     )
+     SELECT count(*)::int AS "checked", count(*) FILTER (WHERE "overdue")::int AS "overdue" FROM marked`,
+    now,
+    limit,
+  );
+  return { checked: row?.checked ?? 0, overdue: row?.overdue ?? 0 };
 }

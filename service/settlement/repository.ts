@@ -12,7 +12,7 @@ import { eventKey } from "./plan.js";
 import { programItemId, sameProgramItem } from "./program.js";
 import { breakdownFromJson, breakdownToJson } from "./codec.js";
 import type { Fulfilment, FulfilmentInput, OverdueDelivery } from "./fulfilment.js";
-import { appendFulfilment, latestFulfilments, listFulfilments, listOverdueDeliveries } from "./fulfilment-repository.js";
+import { appendFulfilment, checkDeliveryDeadlines, latestFulfilments, listFulfilments, listOverdueDeliveries } from "./fulfilment-repository.js";
 import {
   TAX_COLLECTORS,
   type Breakdown,
@@ -171,6 +171,8 @@ export interface SettlementRepository {
   latestFulfilments(orders: ReadonlyArray<{ gateway: string; settlementId: string }>): Promise<Map<string, Fulfilment>>;
   /** Orders past their delivery deadline at `asOf` without a delivery, by capture id after `afterId`. */
   listOverdueDeliveries(asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]>;
+  /** Checks delivery deadlines passed by `now` and not checked yet, at most `limit` (fulfilment-repository.ts). */
+  checkDeliveryDeadlines(now: Date, limit: number): Promise<{ checked: number; overdue: number }>;
   /**
    * Records refused releases (one row per capture key): attempts + 1, the refusal, and the next
    * attempt `at` + 1 minute doubling per attempt, at most a day; until then the capture is no
@@ -777,6 +779,10 @@ export class PrismaSettlementRepository implements SettlementRepository {
 
   listOverdueDeliveries(asOf: Date, afterId: bigint, limit: number): Promise<OverdueDelivery[]> {
     return listOverdueDeliveries(this.sql, asOf, afterId, limit);
+  }
+
+  checkDeliveryDeadlines(now: Date, limit: number): Promise<{ checked: number; overdue: number }> {
+    return checkDeliveryDeadlines(this.sql, now, limit);
   }
 
   async recordReleaseFailures(failures: ReadonlyArray<{ captureKey: string; eventType: string; code: string; message: string }>, at: Date): Promise<Map<string, number>> {

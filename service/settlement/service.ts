@@ -335,6 +335,14 @@ export class SettlementService {
     return this.repo.listOverdueDeliveries(asOf, after, page.limit);
   }
 
+  /**
+   * The maintenance worker's check of delivery deadlines passed by `now`: each capture once, an
+   * order without a delivery by then announced as `order.fulfilment_overdue` (once per order).
+   */
+  async checkDeliveryDeadlines(now: Date, limit: number): Promise<{ checked: number; overdue: number }> {
+    return this.repo.checkDeliveryDeadlines(now, limit);
+  }
+
   /** The captures of an order (of `gateway` when named): 404 ENT_FULFILMENT_ORDER_NOT_FOUND naming settlementId when none. */
   private async orderCaptures(settlementId: string, gateway: string | null): Promise<SettlementRecord[]> {
     const captures = (await this.repo.listBySettlementId(settlementId)).filter((r) => r.event.type === "capture" && (gateway === null || r.event.gateway === gateway));

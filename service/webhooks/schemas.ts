@@ -176,6 +176,24 @@ export const WEBHOOK_EVENT_DATA: Record<WebhookEventType, ReturnType<typeof obje
     journalTransactionId: nullable(Type.String({ description: "The adjusting entry's journal transaction, if any" })),
     resolvedBy: nullable(Type.String()),
   }),
+  // `webhook_on_order_overdue` (migration 20261222100000_fulfilment_deadline).
+  "order.fulfilment_overdue": object({
+    captureId: Int("The capture's record id (its journal transaction)"),
+    gateway: Type.String(),
+    settlementId: Type.String({ description: "The order" }),
+    sellerId: Type.String(),
+    market: Type.String(),
+    capturedAt: Instant("The capture's instant"),
+    deliveryDeadline: Instant("The capture + the schedule's deliveryDeadlineDays"),
+    latest: nullable(
+      object({
+        status: Type.String({ description: "shipped (a delivery would not be overdue)" }),
+        carrier: Type.String(),
+        trackingNumber: Type.String(),
+        shippedAt: Instant("When it was shipped"),
+      }, "The order's latest delivery evidence when the deadline was checked; null: none"),
+    ),
+  }),
   "journal.verification_failed": object({
     sequence: Int("The broken link's sequence"),
     transactionId: Type.String({ description: "The transaction at that link, or `head`" }),
@@ -208,6 +226,7 @@ const SUMMARY: Record<WebhookEventType, string> = {
   "reconciliation.run_completed": "A reconciliation run was stored",
   "reconciliation.exception_opened": "A reconciliation run found an exception",
   "reconciliation.exception_resolved": "A reconciliation exception was resolved",
+  "order.fulfilment_overdue": "An order passed its delivery deadline without delivery evidence (once per order)",
   "journal.verification_failed": "GET /v1/journal/verify found a broken link (once per link)",
   "webhook.test": "POST /v1/webhooks/endpoints/:id/test (to that endpoint only)",
 };

@@ -22,6 +22,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "reconciliation.run_completed",
   "reconciliation.exception_opened",
   "reconciliation.exception_resolved",
+  "order.fulfilment_overdue",
   "journal.verification_failed",
   "webhook.test",
 ] as const;

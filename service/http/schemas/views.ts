@@ -318,7 +318,7 @@ export const FeeScheduleView = Type.Object({
         "What the auto-release of held proceeds counts `autoConfirmDays` from: the capture (absent, the default), or the order's delivery evidence (`PUT /v1/orders/:settlementId/fulfilment`): then an order never delivered is never auto-released. delivery needs holdUntilConfirmation",
     }),
   ),
-  deliveryDeadlineDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660, description: "With autoConfirmFrom delivery: days after the capture past which an order not delivered is listed overdue (`GET /v1/orders?fulfilment=overdue`); absent: never" })),
+  deliveryDeadlineDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660, description: "With autoConfirmFrom delivery: days after the capture past which an order not delivered is listed overdue (`GET /v1/orders?fulfilment=overdue`) and announced once (webhook `order.fulfilment_overdue`); absent: never" })),
 });
 
 export function feeScheduleView(schedule: FeeSchedule): Static<typeof FeeScheduleView> {
