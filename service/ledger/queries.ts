@@ -15,7 +15,7 @@ import { checkJournalPage, clampLimit, decodeCursor, encodeCursor, isTransaction
 
 type Queries = Pick<
   Ledger,
-  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "movementsByMetadata" | "balanceSummary" | "pendingIn" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
+  "getTransaction" | "getTransactions" | "listTransactions" | "listJournal" | "getAccount" | "listAccounts" | "balance" | "postedAtEffective" | "statement" | "transactionsEffective" | "postingsBetween" | "trialBalance" | "movementsByMetadata" | "balanceSummary" | "pendingIn" | "journalPosition" | "exportJournal" | "history" | "verifyChain"
 >;
 
 const VERIFY_PAGE = 500;
@@ -128,6 +128,10 @@ export function createQueries(sql: SqlRunner, now: () => Date): Queries {
       const past = basis === "effective" ? await store.totalsAtEffective(sql, s.id, at) : await store.totalsAt(sql, s.id, at);
       if (!past) return toBalance(s, { postedDebits: 0n, postedCredits: 0n, pendingDebits: 0n, pendingCredits: 0n }, at, null);
       return toBalance(s, past.totals, at, past.transactionId);
+    },
+
+    postedAtEffective(account: string, currency: string, at: Date): Promise<{ postedDebits: bigint; postedCredits: bigint } | null> {
+      return store.postedTotalsAtEffective(sql, account, currency, at);
     },
 
     async statement(account: string, currency: string, period: { from: Date; to: Date }): Promise<AccountStatement> {

@@ -669,6 +669,40 @@ export async function totalsAtEffective(sql: SqlRunner, accountId: bigint, at: D
   };
 }
 
+/** postedTotalsAtEffective's statement: $1 code, $2 currency, $3 the instant. */
+// The transactions effective after `at` first, then each one's postings by its id: the work is
+// bounded by what is effective after `at` whatever the planner's statistics say (a join it
+// were free to order could walk the account's every posting instead, as the sum did).
+export const POSTED_AT_EFFECTIVE = `WITH "after" AS MATERIALIZED (SELECT t."id" FROM "ledger_transactions" t WHERE t."effective_at" > $3)
+     SELECT (a."posted_debits" - coalesce(x."debits", 0))::text AS pd, (a."posted_credits" - coalesce(x."credits", 0))::text AS pc
+       FROM "ledger_accounts" a
+       LEFT JOIN LATERAL (
+         SELECT sum(p."amount") FILTER (WHERE p."direction" = 'debit') AS "debits", sum(p."amount") FILTER (WHERE p."direction" = 'credit') AS "credits"
+           FROM "after" CROSS JOIN LATERAL (
+             SELECT p."amount", p."direction" FROM "ledger_postings" p
+              WHERE p."transaction_id" = "after"."id" AND p."account_id" = a."id" AND p."phase" IN ('posted', 'commit')
+           ) p
+       ) x ON true
+      WHERE a."code" = $1 AND a."currency" = $2`;
+
+/**
+ * The account's posted debits and credits of every transaction effective at or before `at`, read
+ * from its running totals (the account row) less the posted legs of the transactions effective
+ * after `at`, in one statement (one snapshot: a flush commits the row and its postings together).
+ * What this reads is the transactions effective after `at` (`ledger_transactions_effective_at_idx`;
+ * at a period's end, what is booked into the open period so far) and their postings by transaction,
+ * never the account's whole history summed, as `totalsAtEffective` does. Null: no such account.
+ */
+export async function postedTotalsAtEffective(sql: SqlRunner, code: string, currency: string, at: Date): Promise<{ postedDebits: bigint; postedCredits: bigint } | null> {
+  const [r] = await sql.q<Array<{ pd: string; pc: string }>>(
+    POSTED_AT_EFFECTIVE,
+    code,
+    currency,
+    at,
+  );
+  return r === undefined ? null : { postedDebits: BigInt(r.pd), postedCredits: BigInt(r.pc) };
+}
+
 export interface StatementRow {
   transaction_id: bigint;
   effective_at: Date;

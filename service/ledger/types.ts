@@ -150,7 +150,7 @@ export interface ClosePeriodInput {
    * reads and the close. What it answers is kept with the close (in place of `fxNotRevalued` and
    * `fxRateStale`); what it throws refuses the close, nothing written. Writers wait while it runs.
    */
-  check?: (journal: Pick<Ledger, "listAccounts" | "balance">) => Promise<{ fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null }>;
+  check?: (journal: Pick<Ledger, "listAccounts" | "balance" | "postedAtEffective">) => Promise<{ fxNotRevalued: UnrevaluedPosition[] | null; fxRateStale: StaleClosingRate[] | null }>;
 }
 
 /** One normal side's accounts in a currency, gross: the net balance is `onNormalSide + againstNormalSide`. */
@@ -428,6 +428,13 @@ export interface Ledger {
    * or by effective instant (every transaction effective by then, a late one included).
    */
   balance(account: string, currency: string, at?: Date, basis?: "booked" | "effective"): Promise<Balance>;
+  /**
+   * The posted debits and credits of every transaction effective at or before `at` (the posted part
+   * of `balance(…, at, "effective")`, without its last transaction), null when the account does not
+   * exist: read as the account's totals less what is effective after `at`, so the work grows with
+   * the postings after `at` (a period's end: the open period's), not with the account's history.
+   */
+  postedAtEffective(account: string, currency: string, at: Date): Promise<{ postedDebits: bigint; postedCredits: bigint } | null>;
   /**
    * An account's statement for [from, to) by effective instant: the posted balance before `from`,
    * each posting of the period with the balance after it (pending legs listed, not counted), and

@@ -124,10 +124,10 @@ export interface RealisationRates {
   latestRate(base: string, quote: string, at?: Date): Promise<ResolvedRate>;
 }
 
-type RealisationLedger = Pick<Ledger, "post" | "balance" | "listAccounts" | "listTransactions" | "periodCloses">;
+type RealisationLedger = Pick<Ledger, "post" | "balance" | "postedAtEffective" | "listAccounts" | "listTransactions" | "periodCloses">;
 
 /** What a revaluation plan reads of the journal: the ledger's own reads, or those of the transaction holding the journal head lock (a fenced period close). */
-export type RevaluationJournal = Pick<Ledger, "listAccounts" | "balance">;
+export type RevaluationJournal = Pick<Ledger, "listAccounts" | "balance" | "postedAtEffective">;
 
 /**
  * The X->USD rates in force at one instant, resolved before a plan that reads the journal under the
@@ -469,7 +469,13 @@ export class FxRealisation {
     journal: RevaluationJournal = this.ledger,
     rates: RealisationRates = this.rates,
   ): Promise<{ postings: PostingInput[]; metadata: Record<string, string>; lines: RevaluationLine[]; skipped: SkippedPosition[] }> {
-    const posted = (account: string, currency: string) => postedDebitBalance(journal, account, currency, at, "effective");
+    // Each position as of `at` (a period close's last instant) from the account's totals less what
+    // is effective after `at`: a fenced close holds the journal head lock while this runs, and
+    // summing the positions' whole history made every writer wait longer as they grew.
+    const posted = async (account: string, currency: string) => {
+      const t = await journal.postedAtEffective(account, currency, at);
+      return t === null ? 0n : t.postedDebits - t.postedCredits;
+    };
 
     const postings: PostingInput[] = [];
     const lines: RevaluationLine[] = [];
