@@ -187,7 +187,7 @@ describe.runIf(kinds.includes("postgres"))("the overdue listing's plan on postgr
     // The listed captures themselves: one lookup by id each, not a walk of the table from the cursor.
     const lines = plan.split("\n");
     const captures = lines.flatMap((l, i) => (/Scan.* on settlements s\b/.test(l) ? [`${l.trim()} ${lines[i + 1]!.trim()}`] : []));
-    expect(captures).toEqual([expect.stringMatching(/^(->  )?Index Scan using settlements_pkey on settlements s .*Index Cond: \(id = d\.capture_id\)$/)]);
+    expect(captures).toEqual([expect.stringMatching(/^(-> {2})?Index Scan using settlements_pkey on settlements s .*Index Cond: \(id = d\.capture_id\)$/)]);
   });
 });
 
