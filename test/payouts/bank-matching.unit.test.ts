@@ -68,12 +68,32 @@ describe("sameBankAccount: the same IBAN or account number at the same bank, how
     expect(sameBankAccount(de, { ...de, iban: null, accountNumber: "DE89370400440532013000" })).toBe(true);
   });
 
+  it("is the same account at another branch code of the same bank, and possibly the same when nothing tells two banks apart", () => {
+    // CNAPS codes name a branch; the bank is their first 3 digits (102: ICBC). Another ICBC
+    // branch's code without a BIC escaped the hold and the one-seller rule.
+    const otherBranch = { ...cn, bic: null, clearingMember: "102100099996" };
+    expect(sameBankAccount(cn, otherBranch)).toBe(true);
+    expect(sameBankAccount(otherBranch, cn)).toBe(true);
+    expect(sameBankAccount({ ...cn, bic: null }, otherBranch)).toBe(true);
+    expect(sameBankAccount({ ...cn, bic: null }, { ...otherBranch, clearingSystem: null })).toBe(true);
+    // A Hong Kong bank code is the bank itself.
+    const hk = { holderName: "Kowloon Stationery Ltd", iban: null, accountNumber: "012-345678-001", bic: null, clearingSystem: "HKNCC", clearingMember: "004", country: "HK" };
+    expect(sameBankAccount(hk, { ...hk, accountNumber: "012345678001" })).toBe(true);
+    expect(sameBankAccount(hk, { ...hk, clearingMember: "012" })).toBe(false);
+    // Codes whose bank cannot be read from them (a bank has many ABA routing numbers), another
+    // system, a BIC against a clearing code: nothing proves two banks, so the number decides.
+    const us = { holderName: "Acme Inc", iban: null, accountNumber: "000123456789", bic: null, clearingSystem: "USABA", clearingMember: "021000021", country: "US" };
+    expect(sameBankAccount(us, { ...us, clearingMember: "322271627" })).toBe(true);
+    expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingSystem: "HKICL" })).toBe(true);
+    expect(sameBankAccount({ ...cn, clearingSystem: null, clearingMember: null }, otherBranch)).toBe(true);
+  });
+
   it("is another account with another number, at another bank, or in another country when nothing else names the bank", () => {
     expect(sameBankAccount(cn, { ...cn, accountNumber: "6222021234567890124" })).toBe(false);
     expect(sameBankAccount(cn, { ...cn, bic: "BKCHCNBJ" })).toBe(false);
     expect(sameBankAccount(cn, { ...cn, bic: "ICBKHKHH" })).toBe(false);
     expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingMember: "104584000003" })).toBe(false);
-    expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingSystem: "HKICL" })).toBe(false);
+    expect(sameBankAccount({ ...cn, bic: null }, { ...cn, bic: null, clearingMember: "104100000004" })).toBe(false);
     const bare = { ...cn, bic: null, clearingSystem: null, clearingMember: null };
     expect(sameBankAccount({ ...cn, clearingMember: null, clearingSystem: null }, { ...bare, country: "HK" })).toBe(false);
     expect(sameBankAccount(de, { ...de, iban: "DE89370400440532013001" })).toBe(false);

@@ -17,19 +17,39 @@ export function accountNumberKey(n: string): string {
 const key = (s: string | null | undefined): string | null => (s === null || s === undefined ? null : s.replace(/\s/g, "").toUpperCase());
 
 /**
- * The bank, as far as both accounts name it: by the BIC's institution and country (its first 6
- * characters: ICBKCNBJ and its branch ICBKCNBJSZN are one bank) when both have a BIC, else by the
- * clearing member (and the clearing system when both give one, e.g. CNAPS) when both have one, else
- * by the country. An account number is unique within its bank, so this is what tells two equal
- * numbers apart.
+ * The bank a clearing member code names, for the clearing systems whose codes say it: a CNAPS code
+ * (12 digits: a 3-digit bank code, 4-digit city, 4-digit branch, a check digit) names a BRANCH, its
+ * bank by the first 3 digits (102: ICBC; 102584002170 and 102100099996 are two ICBC branches); a
+ * Hong Kong bank code (HKNCC, 3 digits) is the bank itself. Null for any other system (an ABA
+ * routing number, a sort code...): one bank has many of them and the bank cannot be read from one,
+ * so two such codes never prove two banks.
+ */
+function clearingBank(system: string | null, member: string): string | null {
+  if (system === "CNAPS" && /^\d{12}$/.test(member)) return member.slice(0, 3);
+  if (system === "HKNCC" && /^\d{3}$/.test(member)) return member;
+  return null;
+}
+
+/**
+ * Whether two accounts may be at the same bank, as far as both name it: by the BIC's institution and
+ * country (its first 6 characters: ICBKCNBJ and its branch ICBKCNBJSZN are one bank) when both have
+ * a BIC; else by the clearing member when both have one in the same system (or one of them names no
+ * system): the same code, or the same bank behind two branch codes (`clearingBank`); else, when
+ * nothing compares (a BIC on one side and a clearing code on the other, two systems, a code whose
+ * bank cannot be read, nothing), by the country: possibly the same bank, so an equal number is held
+ * and refused as the same account rather than paid as another. An account number is unique within
+ * its bank, so this is what tells two equal numbers apart; only what proves two banks does.
  */
 function sameBank(a: BankAccountRef, b: BankAccountRef): boolean {
   const [bicA, bicB] = [key(a.bic), key(b.bic)];
   if (bicA !== null && bicB !== null) return bicA.slice(0, 6) === bicB.slice(0, 6);
   const [memberA, memberB] = [key(a.clearingMember), key(b.clearingMember)];
-  if (memberA !== null && memberB !== null) {
-    const [systemA, systemB] = [key(a.clearingSystem), key(b.clearingSystem)];
-    return memberA === memberB && (systemA === null || systemB === null || systemA === systemB);
+  const [systemA, systemB] = [key(a.clearingSystem), key(b.clearingSystem)];
+  if (memberA !== null && memberB !== null && (systemA === null || systemB === null || systemA === systemB)) {
+    if (memberA === memberB) return true;
+    const system = systemA ?? systemB;
+    const [bankA, bankB] = [clearingBank(system, memberA), clearingBank(system, memberB)];
+    if (bankA !== null && bankB !== null) return bankA === bankB;
   }
   return key(a.country) === key(b.country);
 }
