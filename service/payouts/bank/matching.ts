@@ -16,6 +16,8 @@
  * - `rateMismatch`: a converted amount far from what the payout's P was booked at (or, for the
  *   return of a payout the bank debited, from that debit, its charges counted) is not booked (a
  *   finance key or a wrong file cannot book arbitrary cash and realised FX, as for remittances).
+ *   The caller gives the reference: the position's booked value, else the published mid rate at
+ *   the entry's booking date; with neither (`noReference`), the entry is not booked either.
  * Amounts in details are in major units with their currency, as an operator reads a statement.
  */
 import { exponentOrNull, formatMinor } from "../../money/index.js";
@@ -73,6 +75,7 @@ export const BANK_EXCEPTION_CODES = [
   "debited_again",
   "cash_refused",
   "cash_cleared",
+  "no_reference_rate",
 ] as const;
 export type BankExceptionCode = (typeof BANK_EXCEPTION_CODES)[number];
 
@@ -170,6 +173,14 @@ export function instructionMismatch(
   // a debit are the bank's to explain, never booked as the payout; a return's itemised ones count).
   if (entry.currency === p.currency && gross !== p.amount) return { code: "instructed_mismatch", detail: `${verb} ${net} for an instruction of ${major(p.amount, p.currency)}` };
   return null;
+}
+
+/** A converted entry with nothing to hold its rate against: left for an operator, never booked unchecked. */
+export function noReference(entry: Pick<BankEntry, "side" | "currency" | "amount" | "bookingDate">, p: { currency: string; amount: bigint }): Refusal {
+  return {
+    code: "no_reference_rate",
+    detail: `${entry.side === "credit" ? "credited" : "debited"} ${major(entry.amount, entry.currency)} for ${major(p.amount, p.currency)}: no booked rate (the fx:${p.currency}-${entry.currency} position holds no ${p.currency} owed) and no published ${p.currency}->${entry.currency} mid rate at ${entry.bookingDate ?? "the booking date"} to check the rate against; nothing is booked (publish the rate and send the notification again, or settle it with the bank)`,
+  };
 }
 
 /**

@@ -53,9 +53,12 @@
  *    settled by what the bank did (`resolveException` with `book_partial_debit`): the reserve
  *    committed, then one transaction under the cash booking's key books the part paid as a full debit
  *    would and gives the rest back to the seller; the payout is `partially_paid`, the exception
- *    resolved naming the transaction. An instructed payout the bank never executed (refused by
+ *    resolved naming the transaction. The bank's return of that part later (a `returned_after_final`
+ *    exception) is booked by `book_return` as a full return after final is (`#settleReturn`). An instructed payout the bank never executed (refused by
  *    phone) is cancelled (`cancel`): its reserve voided, the payout `cancelled`; refused once a debit
- *    of the bank is booked or reported for it. Either ends the payout: the next run pays what the
+ *    of the bank is booked or reported for it (its exception open or resolved: a note does not undo
+ *    what the bank paid), as a partial settlement is while another debit of the bank is reported for
+ *    the payout. Either ends the payout: the next run pays what the
  *    seller has available.
  */
 import { randomUUID } from "node:crypto";
@@ -66,7 +69,7 @@ import { Mutex } from "../../concurrency.js";
 import { LedgerErrors, postedDebitBalance } from "../../ledger/index.js";
 import type { AccountStatement, Ledger } from "../../ledger/types.js";
 import type { LeaseStorePort } from "../../leader/lease-store.js";
-import { isCurrency } from "../../money/index.js";
+import { convertMinor, isCurrency } from "../../money/index.js";
 import { Accounts, MAX_RATE_DEVIATION_BPS } from "../../settlement/index.js";
 import type { Seller } from "../../settlement/types.js";
 import { availableBalance } from "../balances.js";
@@ -80,7 +83,7 @@ import { bicFitsCountry, ibanCountries, ibanFitsCountry, isCountry } from "./cou
 import { holderNameMatch, holderNameScriptMismatch, holderNameScripts } from "./holder-name.js";
 import { BankExceptionStore, type BankException, type BankExceptionEntry, type BankExceptionOutcome } from "./exceptions.js";
 import { BankMessageError, pain001, readCamt054, type BankAccountRef, type BankEntry, type InstructionOptions, type PostalAddress } from "./iso20022.js";
-import { accountRefusal, entryKind, instructionMismatch, major, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
+import { accountRefusal, entryKind, instructionMismatch, major, noReference, rateMismatch, returnCharges, returnReasonText, type BankExceptionCode, type Refusal } from "./matching.js";
 import { BANK_RUN_LEASE_MS, RunLease } from "../run-lease.js";
 import { accountRef, BankStore, bankFilePrefix, type BankAccount, type BankAccountHold, type BankFile, type BankPayout, type BankPayoutStatus } from "./store.js";
 import type { SqlRunner } from "../../db/sql.js";
@@ -99,6 +102,12 @@ export interface BankRailOptions {
   inbox: string;
   /** Minor units of the seller's payout currency. */
   minAmount: bigint;
+  /**
+   * The published mid rates (the FX service): what a converted debit or return is held against when
+   * the fx:P-USD position cannot value the payout's P (it holds none owed). Without it (or without a
+   * rate in force at the entry's booking date) such an entry is left for an operator, never booked.
+   */
+  rates?: { latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string }> };
   owner: string;
   /** The run's lease TTL (renewed every third of it while a run works); default BANK_RUN_LEASE_MS. */
   leaseMs?: number;
@@ -195,12 +204,21 @@ function returnReason(entry: BankEntry, afterFinal: boolean, charges: ReturnChar
 const partialReason = (p: { currency: string; amount: bigint }, paid: bigint): string =>
   `partly paid by the bank: ${major(paid, p.currency)} of ${major(p.amount, p.currency)}; ${major(p.amount - paid, p.currency)} not paid, back to the seller's available balance`;
 
+/** An exception that reports the bank's booked debit of its payout (open or resolved: a note does not undo it). */
+const bookedDebit = (x: BankException): boolean => x.entry !== null && x.entry.side === "debit" && x.entry.status === "BOOK" && !x.entry.reversal;
+
+/** Two exceptions report one entry of the bank: the same AcctSvcrRef, or, when either has none, the same amounts. */
+const sameEntry = (a: BankExceptionEntry, b: BankExceptionEntry): boolean =>
+  a.bankReference !== null && b.bankReference !== null
+    ? a.bankReference === b.bankReference
+    : a.currency === b.currency && a.amount === b.amount && a.instructed?.currency === b.instructed?.currency && a.instructed?.amount === b.instructed?.amount;
+
 /** The reason of a payout an operator cancelled (a retry is told by it). */
 const cancelReason = (by: string, note: string): string => `cancelled by ${by}: ${note}`;
 /** A returned payout that paid another seller than the one held, named: " (seller <id>'s)"; else nothing. */
 const ofSeller = (paid: string, held: string): string => (paid === held ? "" : ` (seller ${paid}'s)`);
 
-export const RESOLUTION_ACTIONS = ["book_partial_debit"] as const;
+export const RESOLUTION_ACTIONS = ["book_partial_debit", "book_return"] as const;
 export type ResolutionAction = (typeof RESOLUTION_ACTIONS)[number];
 
 const exceptionNotFound = (id: bigint) => PayoutErrors.bankExceptionNotFound(`bank notification exception ${id} does not exist`, { fields: [{ field: "params.id", message: "unknown exception" }] });
@@ -844,7 +862,28 @@ export class BankRail {
       const charges = returnCharges(entry, accountCurrency);
       return rateMismatch(entry, p, p.settledAmount, MAX_RATE_DEVIATION_BPS, { charges: typeof charges === "bigint" ? charges : 0n, basis: "the bank debited for it" });
     }
-    return rateMismatch(entry, p, bookedValue(p.amount, await this.#position(p.currency, entry.currency)), MAX_RATE_DEVIATION_BPS);
+    const reference = await this.#reference(p.currency, entry.currency, p.amount, entry.bookingDate, await this.#position(p.currency, entry.currency));
+    if (reference === null) return noReference(entry, p);
+    return rateMismatch(entry, p, reference.value, MAX_RATE_DEVIATION_BPS, reference.basis === undefined ? {} : { basis: reference.basis });
+  }
+
+  /**
+   * What `amount` P is worth in `usd`, to hold a converted entry's rate against: at the position's
+   * average booked rate (`bookedValue`), else, when the position holds no P owed to value it by (the
+   * gateway's unpaid P larger than what sellers are owed), at the published mid rate in force at
+   * the entry's booking date (its BookgDt/Dt at 00:00 UTC, or its DtTm; now without one), as a
+   * remittance's rate is checked. Null with neither: the entry is not booked (`noReference`).
+   */
+  async #reference(currency: string, usd: string, amount: bigint, bookingDate: string | null, position: Position): Promise<{ value: bigint; basis?: string } | null> {
+    const booked = bookedValue(amount, position);
+    if (booked !== null) return { value: booked };
+    const rates = this.#o.rates;
+    if (rates === undefined) return null;
+    const at = bookingDate === null ? this.#now() : new Date(/^\d{4}-\d{2}-\d{2}$/.test(bookingDate) ? `${bookingDate}T00:00:00.000Z` : bookingDate);
+    if (Number.isNaN(at.getTime())) return null;
+    const mid = await rates.latestRate(currency, usd, at).catch(() => null);
+    if (mid === null) return null;
+    return { value: convertMinor(amount, currency, usd, mid.rate, "half-even"), basis: `it is worth at the published mid rate ${mid.rate} of ${bookingDate ?? at.toISOString()} (no ${currency} owed in the position to value it by)` };
   }
 
   async #return(p: BankPayout, entry: BankEntry): Promise<Decision> {
@@ -865,14 +904,14 @@ export class BankRail {
     if (p.status === "partially_paid") {
       return refused("exception", p, {
         code: "returned_after_final",
-        detail: `credited ${major(entry.amount, entry.currency)} after the payout was partly paid (${p.paidAmount === null ? "?" : major(p.paidAmount, p.currency)} of ${major(p.amount, p.currency)}): nothing is booked; a return of the part paid is an operator's to book`,
+        detail: `credited ${major(entry.amount, entry.currency)} after the payout was partly paid (${p.paidAmount === null ? "?" : major(p.paidAmount, p.currency)} of ${major(p.amount, p.currency)}): nothing is booked; a return of the part paid is an operator's to book (resolution action book_return)`,
       });
     }
     const wrong = await this.#notTheInstruction(p, entry);
     if (p.status === "final" && wrong !== null) {
       return refused("exception", p, { code: "returned_after_final", detail: `credited after the payout was booked final, but not its full return (${wrong.detail}): nothing is booked; the bank's to explain` });
     }
-    if (wrong !== null) return refused("mismatch", p, wrong);
+    if (wrong !== null) return refused(wrong.code === "no_reference_rate" ? "exception" : "mismatch", p, wrong);
     const taken = returnCharges(entry, this.#o.debtor.accountCurrency);
     // The instruction in full (checked just above), so the charges are a sum, never a refusal.
     const charges: ReturnCharges | null = typeof taken === "bigint" && taken > 0n ? { currency: entry.currency, amount: taken } : null;
@@ -955,7 +994,7 @@ export class BankRail {
       return refused("exception", p, { code: "debited_not_instructed", detail: `booked by the bank while ${p.status}${p.reason === null ? "" : ` (${p.reason})`}: nothing is booked; the bank's to explain, or an operator's to book` });
     }
     const wrong = await this.#notTheInstruction(p, entry);
-    if (wrong !== null) return refused("mismatch", p, wrong);
+    if (wrong !== null) return refused(wrong.code === "no_reference_rate" ? "exception" : "mismatch", p, wrong);
     return this.#book(p, entry);
   }
 
@@ -1201,7 +1240,7 @@ export class BankRail {
           fields: [{ field: input.journalTransactionId !== undefined ? "journalTransactionId" : "cashEntry", message: "not with an action" }],
         });
       }
-      return this.#settlePartial(id, input.note, by);
+      return input.action === "book_return" ? this.#settleReturn(id, input.note, by) : this.#settlePartial(id, input.note, by);
     }
     const refs = { journalTransactionId: input.journalTransactionId ?? null, cashEntry: input.cashEntry ?? null };
     const same = (x: BankException) => {
@@ -1244,7 +1283,8 @@ export class BankRail {
    * entry), ENT_PAYOUT_BANK_PARTIAL_AMOUNT (nothing paid, or not below the instruction),
    * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is not instructed: at its outcome already),
    * ENT_PAYOUT_BANK_PAYOUT_DEBITED (another debit of the bank is recorded for it, its cash booking
-   * waiting), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT (resolved before otherwise).
+   * waiting, or another booked debit, another bank entry, is reported for it in an exception, open
+   * or resolved by a note), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT (resolved before otherwise).
    */
   async #settlePartial(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
     return this.#confirm.run(async () => {
@@ -1308,8 +1348,22 @@ export class BankRail {
           });
         }
         const position = e.currency === p.currency ? null : await this.#position(p.currency, e.currency);
-        const far = rateMismatch({ side: "debit", currency: e.currency, amount: debited }, { currency: p.currency, amount: paid }, bookedValue(paid, position), MAX_RATE_DEVIATION_BPS);
-        if (far !== null) throw notApplicable(far.detail);
+        if (position !== null) {
+          // Held against the part's booked value, else the published mid rate (never booked unchecked).
+          const reference = await this.#reference(p.currency, e.currency, paid, e.bookingDate, position);
+          if (reference === null) throw notApplicable(noReference({ side: "debit", currency: e.currency, amount: debited, bookingDate: e.bookingDate }, { currency: p.currency, amount: paid }).detail);
+          const far = rateMismatch({ side: "debit", currency: e.currency, amount: debited }, { currency: p.currency, amount: paid }, reference.value, MAX_RATE_DEVIATION_BPS, reference.basis === undefined ? {} : { basis: reference.basis });
+          if (far !== null) throw notApplicable(far.detail);
+        }
+        // Another booked debit of the bank reported for the payout (another entry, open or resolved
+        // by a note): the rest given back on this one may be what that one paid, so nothing is settled.
+        const others = (await this.#exceptions.ofPayout(p.id)).filter((y) => y.id !== id && bookedDebit(y) && !sameEntry(y.entry!, e));
+        if (others.length > 0) {
+          throw PayoutErrors.bankPayoutDebited(
+            `the bank reported another booked debit for bank payout ${p.id} (exception ${others.map((y) => y.id).join(", ")}): giving the rest back to the seller could pay twice what that debit paid; the bank's to explain first`,
+            { details: { payoutId: p.id.toString(), status: p.status } },
+          );
+        }
         if (p.commitTxId === null) {
           try {
             const committed = await ledger.commitPending(p.pendingTxId!, bankLedgerKeys.commit(p.id));
@@ -1346,12 +1400,94 @@ export class BankRail {
   }
 
   /**
+   * Settles a `returned_after_final` exception of a partially paid payout by what the bank did: its
+   * booked credit (or reversal) gives back the part it paid (AmtDtls/InstdAmt: the payout's `paid`
+   * in its currency; unconverted, the amount plus the itemised charges), in the account's currency,
+   * converted within 10% of what the bank debited for that part (its charges counted), as a full
+   * return after final must be. Booked as that return is (`returnedRequest` under
+   * `bankpayout:<id>:returned`, so only one return of a payout ever posts): the cash the bank
+   * credited, its itemised charges to `platform:expense:bank_charges`, the part paid back in the
+   * seller's available balance (through fx:P-USD when converted); the payout becomes `returned`
+   * (which holds its account, as any return does) and the exception is resolved naming the
+   * transaction (a note-only resolution keeps its note and names it). Idempotent (`exists`).
+   * Refusals: ENT_PAYOUT_BANK_PARTIAL_NOT_APPLICABLE (not such an entry, or not the part paid),
+   * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is not partially paid), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT.
+   */
+  async #settleReturn(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    return this.#confirm.run(async () => {
+      const ledger = this.#o.ledger;
+      const x = await this.exception(id);
+      const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
+      const returnedHere = async (payout: BankPayout): Promise<{ txId: string; note: string | undefined } | null> => {
+        if (payout.status !== "returned" || payout.returnTxId === null) return null;
+        const tx = await ledger.getTransaction(payout.returnTxId);
+        return tx?.metadata["exceptionId"] === id.toString() ? { txId: payout.returnTxId, note: tx.metadata["note"] } : null;
+      };
+      const r0 = x.resolution;
+      const noteOnly = r0 !== null && r0.journalTransactionId === null && r0.cashEntry === null;
+      if (r0 !== null && !noteOnly) {
+        const here = p === null ? null : await returnedHere(p);
+        if (here !== null && here.txId === r0.journalTransactionId && here.note === note.slice(0, 200)) return { status: "exists", exception: x };
+        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r0.resolvedBy} ${r0.journalTransactionId === null ? "" : `(journal transaction ${r0.journalTransactionId}) `}with another note or action`, {
+          fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
+        });
+      }
+      const notApplicable = (detail: string) => PayoutErrors.bankPartialNotApplicable(`exception ${id} cannot be booked as the return of the part paid: ${detail}`, { fields: [{ field: "action", message: detail }] });
+      const e = x.entry;
+      if (x.code !== "returned_after_final" || e === null) throw notApplicable(`its code is ${x.code}; only a returned_after_final credit of a partially paid payout is`);
+      if (!(e.side === "credit" || e.reversal)) throw notApplicable("the bank's entry is not a credit or a reversal");
+      if (e.status !== "BOOK") throw notApplicable(`the bank's entry is ${e.status}, not booked`);
+      if (p === null) throw notApplicable("it names no bank payout");
+      let txId = (await returnedHere(p))?.txId ?? null;
+      if (txId === null) {
+        if (p.status !== "partially_paid" || p.paidAmount === null || p.settledAmount === null || p.settledCurrency === null) {
+          throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id} is ${p.status}${p.reason === null ? "" : ` (${p.reason})`}: only the return of a partially paid payout's part paid is booked so`, { details: { payoutId: p.id.toString(), status: p.status } });
+        }
+        const accountCurrency = this.#o.debtor.accountCurrency;
+        const entry = { side: "credit" as const, currency: e.currency, amount: BigInt(e.amount), reversal: e.reversal, instructed: e.instructed === null ? null : { currency: e.instructed.currency, amount: BigInt(e.instructed.amount) }, charges: [] };
+        // The part paid is what was instructed of this return: the instruction checks hold against it.
+        const part = { currency: p.currency, amount: p.paidAmount };
+        const wrong = instructionMismatch(entry, part, accountCurrency);
+        if (wrong !== null) throw notApplicable(wrong.detail);
+        const credited = BigInt(e.amount);
+        if (e.currency !== p.currency) {
+          if (p.settledCurrency !== e.currency) throw notApplicable(`credited in ${e.currency}; the bank debited the part paid in ${p.settledCurrency}`);
+          const far = rateMismatch({ side: "credit", currency: e.currency, amount: credited }, part, p.settledAmount, MAX_RATE_DEVIATION_BPS, { basis: "the bank debited for it" });
+          if (far !== null) throw notApplicable(far.detail);
+        }
+        const reason = `the part paid (${major(p.paidAmount, p.currency)}) returned by the bank after it was partly paid${e.returnReason === null ? "" : ` (${returnReasonText(e.returnReason)})`}${e.reversal ? ", reversal" : ""}`;
+        const request = returnedRequest({ ...p, amount: p.paidAmount }, { currency: e.currency, amount: credited, bookingDate: e.bookingDate, bankReference: e.bankReference }, null, reason);
+        request.metadata = { ...request.metadata, exceptionId: id.toString(), note: note.slice(0, 200), returnedPart: p.paidAmount.toString() };
+        try {
+          txId = (await ledger.post(request)).transaction.id;
+        } catch (err) {
+          if (!isAppError(err) || err.code !== LedgerErrors.idempotencyConflict.code) throw err;
+          const [tx] = (await ledger.listTransactions({ metadata: { kind: "bank_payout_returned", bankPayoutId: p.id.toString() }, limit: 1 })).items;
+          if (tx === undefined || tx.metadata["exceptionId"] !== id.toString()) {
+            throw PayoutErrors.bankPayoutNotOpen(`bank payout ${p.id}: another return of it was booked first, nothing is booked`, { details: { payoutId: p.id.toString(), status: p.status } });
+          }
+          txId = tx.id;
+        }
+        await this.#store.markReturned(p.id, txId, reason, { currency: e.currency, amount: credited });
+        this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, exceptionId: id.toString(), txId, by }, "bank payout's part paid returned by the bank: booked back to the seller by an operator");
+      }
+      if (noteOnly) {
+        await this.#exceptions.attachTransaction(id, txId);
+        return { status: "created", exception: await this.exception(id) };
+      }
+      const r = await this.#exceptions.resolve(id, note, { journalTransactionId: txId, cashEntry: null }, by);
+      if (r === null) throw exceptionNotFound(id);
+      return { status: "created", exception: r.exception };
+    });
+  }
+
+  /**
    * Cancels an instructed payout the bank never executed (it refused the transfer by phone, say):
    * under the confirmations' lock, the reserve is voided (under the key a return's void uses, so
    * only one voids it) and the payout is `cancelled` with the note. The same note again from the
    * same resolver answers `exists`. Refused: ENT_PAYOUT_BANK_PAYOUT_DEBITED once a debit of the bank
-   * is booked (the reserve committed, a cash booking stored) or reported for it (an open exception
-   * naming a booked debit: settle it by what the bank did, or resolve it first);
+   * is booked (the reserve committed, a cash booking stored) or reported for it (an exception naming
+   * a booked debit, open or resolved: settle it by what the bank did);
    * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN for a payout not instructed (planned, or at its outcome).
    */
   async cancel(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; payout: BankPayout }> {
@@ -1366,9 +1502,14 @@ export class BankRail {
       if (p.commitTxId !== null || p.cashRequest !== null || p.cashTxId !== null) {
         throw debited(`the bank's debit${p.settledAmount === null || p.settledCurrency === null ? "" : ` of ${major(p.settledAmount, p.settledCurrency)}`} is booked for it; it is settled by what the bank did`);
       }
-      const reported = (await this.#exceptions.ofPayout(id)).filter((x) => x.status === "open" && x.entry !== null && x.entry.side === "debit" && x.entry.status === "BOOK" && !x.entry.reversal);
+      // The bank's word that it paid stands whatever an exception's resolution says: a note closes
+      // the item in the queue, it does not undo the debit, so voiding the reserve on it would make
+      // what the bank paid available again and the next run would pay it a second time.
+      const reported = (await this.#exceptions.ofPayout(id)).filter(bookedDebit);
       if (reported.length > 0) {
-        throw debited(`the bank reported a debit for it (exception ${reported.map((x) => x.id).join(", ")}): settle it by what the bank did (action book_partial_debit), or resolve the exception with the bank's answer first`);
+        const resolved = reported.filter((x) => x.status !== "open").map((x) => x.id);
+        const which = `${reported.map((x) => x.id).join(", ")}${resolved.length === 0 ? "" : `; resolved by a note: ${resolved.join(", ")}`}`;
+        throw debited(`the bank reported a booked debit for it (exception ${which}): a resolution's note does not undo it; settle it by what the bank did (action book_partial_debit for a part paid, the bank's full debit for all of it), or have the bank return it`);
       }
       if (p.pendingTxId === null) throw notOpen(p);
       let voidTx: string;

@@ -580,7 +580,7 @@ export class BankStore {
   async markReturned(id: bigint, returnTxId: string, reason: string, credited: { currency: string; amount: bigint }): Promise<boolean> {
     const rows = await this.sql.q(
       `UPDATE bank_payouts SET status = 'returned', return_tx_id = $2, returned_at = now(), reason = $3, returned_currency = $4, returned_amount = $5, updated_at = now()
-        WHERE id = $1 AND status = 'final' RETURNING id`,
+        WHERE id = $1 AND status IN ('final', 'partially_paid') RETURNING id`,
       id,
       returnTxId,
       reason,
