@@ -177,7 +177,6 @@ export function createServices(
           outbox: config.bank.outbox,
           inbox: config.bank.inbox,
           minAmount: config.bank.minAmount,
-          rates: fx,
           owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
           rates: fx,
           log: workerLog.child("bank"),

@@ -102,21 +102,17 @@ export interface BankRailOptions {
   inbox: string;
   /** Minor units of the seller's payout currency. */
   minAmount: bigint;
-  /**
-   * The published mid rates (the FX service): what a converted debit or return is held against when
-   * the fx:P-USD position cannot value the payout's P (it holds none owed). Without it (or without a
-   * rate in force at the entry's booking date) such an entry is left for an operator, never booked.
-   */
-  rates?: { latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string }> };
   owner: string;
   /** The run's lease TTL (renewed every third of it while a run works); default BANK_RUN_LEASE_MS. */
   leaseMs?: number;
   now?: () => Date;
   /**
-   * The published mid rates (the fx module): a converted payout's booking splits the realised
-   * exchange difference from the bank's spread at the P->USD mid rate at the booking instant.
-   * Absent, or no rate published for the instant: the whole difference is realised, and the
-   * booking's metadata says why (`midMissing`).
+   * The published mid rates (the fx module). A converted payout's booking splits the realised
+   * exchange difference from the bank's spread at the P->USD mid rate at the booking instant (absent,
+   * or no rate published for the instant: the whole difference is realised, and the booking's
+   * metadata says why, `midMissing`). And a converted debit or return is held against it when the
+   * fx:P-USD position cannot value the payout's P (it holds none owed); without it (or without a
+   * rate in force at the entry's booking date) such an entry is left for an operator, never booked.
    */
   rates?: { latestRate(base: string, quote: string, at?: Date): Promise<{ rate: string; source: string; asOf: string }> };
   log?: PayoutLog;
