@@ -104,7 +104,13 @@ const US_STATES: Array<{ state: string; from: string; rateBps: number; shipping?
   { state: "CA", from: "2019-10-01", rateBps: 725, shipping: "untaxed", authority: "US-CA-CDTFA", note: "California's 7.25% state rate; separately stated delivery by common carrier is not taxed." },
   { state: "NY", from: "2019-06-01", rateBps: 400, authority: "US-NY-DTF", note: "New York's 4% state rate; shipping charged to the buyer is taxed." },
   { state: "TX", from: "2019-10-01", rateBps: 625, authority: "US-TX-CPA", note: "Texas' 6.25% state rate; shipping is part of the taxable sales price." },
-  { state: "FL", from: "2021-07-01", rateBps: 600, shipping: "untaxed", authority: "US-FL-DOR", note: "Florida's 6% state rate; separately stated, optional shipping is not taxed." },
+  {
+    state: "FL",
+    from: "2021-07-01",
+    rateBps: 600,
+    authority: "US-FL-DOR",
+    note: "Florida's 6% state rate; shipping is taxed: a delivery charge is exempt only when separately stated and avoidable by the buyer, and a cross-border seller shipping by mail or common carrier leaves no way to avoid it (Fla. Admin. Code 12A-1.045(3)).",
+  },
   { state: "WA", from: "2018-01-01", rateBps: 650, authority: "US-WA-DOR", note: "Washington's 6.5% state rate; delivery charges are taxed." },
   { state: "OR", from: "2018-01-01", rateBps: 0, authority: "none", note: "Oregon has no sales tax: nothing to collect." },
 ];

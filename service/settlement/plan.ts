@@ -434,6 +434,8 @@ function journalMetadata(event: SettlementEvent, captureKey: string, b: Breakdow
     // Who is liable: a seller-liable sale books no tax posting, and says so here.
     ...(b.taxCollectedBy === undefined ? {} : { "tax.collectedBy": b.taxCollectedBy }),
     ...(b.stateTax === undefined ? {} : { "tax.state.ruleId": b.stateTax.ruleId, "tax.state.rateBps": String(b.stateTax.rateBps) }),
+    // The state tax's own liable party: tax.collectedBy is the national rule's ("none" for the US, whose tax is the state's).
+    ...(b.stateTax?.collectedBy === undefined ? {} : { "tax.state.collectedBy": b.stateTax.collectedBy }),
     ...(b.shipFrom === undefined ? {} : { shipFrom: b.shipFrom }),
     ...(b.taxBases === undefined ? {} : taxBaseMetadata("tax", b.taxBases.national)),
     ...(b.taxBases?.state === undefined ? {} : taxBaseMetadata("tax.state", b.taxBases.state)),
@@ -600,6 +602,7 @@ export function planCapture(input: CapturePlanInput): PostingPlan {
             scheme: stateRule.scheme,
             rateBps: stateRule.collectedBy === "marketplace" ? stateRule.rateBps : 0,
             region: stateRule.region ?? event.market,
+            collectedBy: stateRule.collectedBy,
           },
         }),
     buyerCurrency: B,

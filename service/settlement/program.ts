@@ -2,10 +2,11 @@
  * Program data published one item at a time (the `POST /v1/sellers`, `/v1/fee-schedules` and
  * `/v1/tax-rules` routes): checked, never overwritten, never in force before it was published.
  */
+import { countryRefusal } from "../geo/iso3166.js";
 import { isCurrency } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
 import type { ProgramItem, SettlementRepository } from "./repository.js";
-import { validateSchedule, validateTaxRule } from "./schedules.js";
+import { isTaxCountry, validateSchedule, validateTaxRule } from "./schedules.js";
 import { PROGRAMS, type Seller } from "./types.js";
 import { GATEWAY_NAME, GATEWAY_NAME_RULE } from "./validate.js";
 
@@ -47,11 +48,14 @@ export function validateSeller(s: Seller): void {
       fields: [{ field: "payoutCurrency", message: "must be an ISO 4217 currency code with minor units, e.g. CNY" }],
     });
   // Where the seller is established decides its tax rules and whether it may be paid in a stablecoin: never unknown.
-  if (typeof s.homeCountry !== "string" || !/^[A-Z]{2}$/.test(s.homeCountry)) {
-    throw SettlementErrors.invalidSchedule(`seller ${s.id}: homeCountry must be an ISO 3166 alpha-2 country`, { fields: [{ field: "homeCountry", message: "must be an ISO 3166 alpha-2 country, e.g. CN" }] });
+  // Against the assigned codes, not a shape: homeCountry EL (Greece's VAT prefix) made a Greek seller one established outside the EU.
+  if (!isTaxCountry(s.homeCountry)) {
+    const message = `${countryRefusal(s.homeCountry, "CN")} (or XI, Northern Ireland)`;
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: homeCountry ${message}`, { fields: [{ field: "homeCountry", message }] });
   }
-  if (s.warehouse !== undefined && (typeof s.warehouse !== "string" || !/^[A-Z]{2}$/.test(s.warehouse))) {
-    throw SettlementErrors.invalidSchedule(`seller ${s.id}: warehouse must be an ISO 3166 alpha-2 country`, { fields: [{ field: "warehouse", message: "must be an ISO 3166 alpha-2 country, e.g. DE" }] });
+  if (s.warehouse !== undefined && !isTaxCountry(s.warehouse)) {
+    const message = `${countryRefusal(s.warehouse, "DE")} (or XI, Northern Ireland)`;
+    throw SettlementErrors.invalidSchedule(`seller ${s.id}: warehouse ${message}`, { fields: [{ field: "warehouse", message }] });
   }
   if (s.gateways !== undefined) sellerGatewaysOf(s.gateways);
   if (s.listingCurrency !== undefined) {

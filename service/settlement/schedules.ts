@@ -5,6 +5,7 @@
  * A newer generic version therefore never overrides an older specific one: specific rows are
  * deliberate exceptions and are versioned on their own.
  */
+import { isAssignedCountry, isSubdivisionOf, withinSubdivision } from "../geo/iso3166.js";
 import { convertMinor, invertRate, isCurrency, parseRateFraction } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
 import { validateStorageRate, validateWeightBands } from "./fees.js";
@@ -18,9 +19,31 @@ import { AUTO_CONFIRM_FROM, PROGRAMS, SELLER_ESTABLISHMENTS, TAX_COLLECTORS, TAX
  */
 const EU = new Set(["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI"]);
 
-/** Whether a country is inside a market's VAT area: the EU for an EU market, else the market's own country. */
+/**
+ * Countries inside another's VAT territory: Monaco is treated as part of France's (VAT Directive
+ * art. 7(1)), so goods shipped from Monaco ship from inside the EU and a seller established there is
+ * established in the EU. (The Isle of Man goes with the UK, which is outside the EU: nothing to map.)
+ */
+const VAT_TERRITORY_OF: Readonly<Record<string, string>> = { MC: "FR" };
+
+/** The country whose VAT territory `country` is in: its own, or France for Monaco. */
+export function vatTerritoryOf(country: string): string {
+  return VAT_TERRITORY_OF[country] ?? country;
+}
+
+/**
+ * A country a capture ships from or a seller is established or warehoused in: an assigned ISO 3166-1
+ * alpha-2 code, or XI, Northern Ireland's code for goods in the EU VAT area (above; the EU's VIES and
+ * the UK's HMRC use it), which ISO does not assign.
+ */
+export function isTaxCountry(code: unknown): code is string {
+  return isAssignedCountry(code) || code === "XI";
+}
+
+/** Whether a country is inside a market's VAT area: the EU for an EU market, else the market's own country (Monaco's is France's). */
 export function inMarketArea(market: string, country: string): boolean {
-  return country === market || (EU.has(country) && EU.has(market));
+  const c = vatTerritoryOf(country);
+  return c === market || (EU.has(c) && EU.has(market));
 }
 
 /** Domestic when the goods ship from inside the market's VAT area (the EU for an EU market); otherwise (or unknown) an import. */
@@ -145,7 +168,8 @@ export function selectTaxRule(rules: readonly TaxRule[], market: string, at: Dat
     if (r.market !== market || r.level !== undefined || r.effectiveFrom.getTime() > at.getTime()) continue;
     // Without goods the program, the destination and the seller are unknown: a rule for one of them cannot apply.
     if (r.program !== undefined && r.program !== goods?.program) continue;
-    if (r.territory !== undefined && r.territory !== goods?.shipToRegion) continue;
+    // A territory holds its own subdivisions: a rule for ES-CN (the Canaries) applies to ES-TF and ES-GC, its provinces.
+    if (r.territory !== undefined && (goods?.shipToRegion === undefined || !withinSubdivision(goods.shipToRegion, r.territory))) continue;
     if (r.sellerEstablished === "outside_market_area" && (goods === undefined || inMarketArea(market, goods.sellerCountry))) continue;
     if (goods !== undefined) {
       if (r.supply !== undefined && r.supply !== goods.supply) continue;
@@ -195,7 +219,7 @@ export function selectStateTaxRule(rules: readonly TaxRule[], market: string, at
   // A program's own rule before a general one; then the newest.
   const rank = (r: TaxRule) => (r.program === undefined ? 0 : 1);
   for (const r of inForce) {
-    if (r.region !== region) continue;
+    if (r.region === undefined || !withinSubdivision(region, r.region)) continue;
     if (best === null || rank(r) > rank(best) || (rank(r) === rank(best) && r.effectiveFrom.getTime() > best.effectiveFrom.getTime())) best = r;
   }
   if (best === null) {
@@ -310,7 +334,7 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   }
   if (r.level !== undefined && !(TAX_LEVELS as readonly string[]).includes(r.level)) bad(r.id, "level", `must be ${TAX_LEVELS.join(" or ")}, or absent for a national tax`);
   if (r.level === "state") {
-    if (typeof r.region !== "string" || !/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(r.region) || !r.region.startsWith(`${r.market}-`)) {
+    if (!isSubdivisionOf(r.region, r.market)) {
       bad(r.id, "region", `must be an ISO 3166-2 subdivision of ${r.market}, e.g. ${r.market}-XX`);
     }
     if (r.maxValue !== undefined || r.deduction !== undefined) bad(r.id, "level", "a state tax has no value band or deduction");
@@ -320,7 +344,7 @@ export function validateTaxRule(r: TaxRule, markets: readonly Market[]): TaxRule
   } else {
     if (r.region !== undefined) bad(r.id, "region", "is only accepted on a state tax (level: state)");
     if (r.nationalScheme !== undefined) bad(r.id, "nationalScheme", "is only accepted on a state tax (level: state)");
-    if (r.territory !== undefined && (!/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(r.territory) || !r.territory.startsWith(`${r.market}-`))) {
+    if (r.territory !== undefined && !isSubdivisionOf(r.territory, r.market)) {
       bad(r.id, "territory", `must be an ISO 3166-2 subdivision of ${r.market}, e.g. ${r.market}-XX`);
     }
   }

@@ -389,8 +389,12 @@ export interface Breakdown {
   taxCollectedBy?: TaxCollector;
   /** Where the goods shipped from for tax: the capture's shipFrom, else the seller's warehouse (absent: unknown, an import). */
   shipFrom?: string;
-  /** The state tax of the capture (absent without one): its rule, scheme, rate and jurisdiction. */
-  stateTax?: { ruleId: string; scheme: string; rateBps: number; region: string };
+  /**
+   * The state tax of the capture (absent without one): its rule, scheme, rate, jurisdiction and who
+   * is liable for it (its rule's `collectedBy`; `taxCollectedBy` is the national tax's, "none" on a
+   * US order, where the tax is the state's). `collectedBy` is absent on records booked before it was kept.
+   */
+  stateTax?: { ruleId: string; scheme: string; rateBps: number; region: string; collectedBy?: TaxCollector };
   buyerCurrency: string;
   settlementCurrency: "USD";
   payoutCurrency: string;

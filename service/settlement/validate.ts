@@ -1,9 +1,11 @@
 /**
  * Validation of a gateway event at the edge of the module. Everything after this trusts types.
  */
+import { countryRefusal, isSubdivisionOf } from "../geo/iso3166.js";
 import { isCurrency } from "../money/index.js";
 import { SettlementErrors } from "./errors.js";
 import { MAX_WEIGHT_GRAMS } from "./fees.js";
+import { isTaxCountry } from "./schedules.js";
 import { EVENT_TYPES, RETURN_REASONS, type ReturnReason, type SettlementEvent } from "./types.js";
 
 const ID = /^[A-Za-z0-9._:-]{1,120}$/;
@@ -112,6 +114,7 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
       });
     }
   }
+  // A shape only: the market must also be one configured (ENT_SETTLEMENT_UNKNOWN_MARKET otherwise), a stricter list than ISO's.
   if (typeof e.market !== "string" || !/^[A-Z]{2}$/.test(e.market)) fail(f("market"), "must be an ISO 3166 alpha-2 code");
   if (typeof e.category !== "string" || !/^[a-z0-9_-]{1,50}$/.test(e.category)) fail(f("category"), "must be a lower-case category code");
   if (!isCurrency(e.currency)) fail(f("currency"), "must be an ISO 4217 currency code");
@@ -125,13 +128,12 @@ export function validateEvent(e: SettlementEvent, field = "", limits?: EventLimi
   if (e.supplyPrice !== undefined && (typeof e.supplyPrice !== "bigint" || e.supplyPrice <= 0n)) fail(f("supplyPrice"), "must be a positive integer of minor units");
   if (e.supplyPrice !== undefined && e.type !== "capture") fail(f("supplyPrice"), "is only accepted on a capture");
   if (e.shipFrom !== undefined) {
-    if (typeof e.shipFrom !== "string" || !/^[A-Z]{2}$/.test(e.shipFrom)) fail(f("shipFrom"), "must be an ISO 3166 alpha-2 country code");
+    // Checked against the assigned codes, not a shape: EL (Greece's VAT prefix) or ZZ read as a country outside the EU made an EU warehouse's sale an import.
+    if (!isTaxCountry(e.shipFrom)) fail(f("shipFrom"), `${countryRefusal(e.shipFrom, "DE")} (or XI, Northern Ireland)`);
     if (e.type !== "capture") fail(f("shipFrom"), "is only accepted on a capture");
   }
   if (e.shipToRegion !== undefined) {
-    if (typeof e.shipToRegion !== "string" || !/^[A-Z]{2}-[A-Z0-9]{1,3}$/.test(e.shipToRegion) || !e.shipToRegion.startsWith(`${e.market}-`)) {
-      fail(f("shipToRegion"), `must be an ISO 3166-2 subdivision of the market, e.g. ${String(e.market)}-XX`);
-    }
+    if (!isSubdivisionOf(e.shipToRegion, e.market)) fail(f("shipToRegion"), `must be an ISO 3166-2 subdivision of the market ${e.market}, e.g. ${e.market === "ES" ? "ES-M" : `${e.market}-XX`}`);
     if (e.type !== "capture") fail(f("shipToRegion"), "is only accepted on a capture");
   }
   if (e.shipping !== undefined) {
