@@ -110,10 +110,10 @@ describe.each(kinds)("tax returns on %s", (kind) => {
     const record = json<{ settlement: { breakdown: { stateTax: unknown; lines: { stateTax: string } } } }>(
       await h.signedPost("/v1/settlements/events", us({ gatewayEventId: "ca-1", settlementId: "ORD-ca-1", shipToRegion: "US-CA", amount: "12999", shipping: "599" })),
     );
-    expect(record.settlement.breakdown.stateTax).toEqual({ ruleId: "tax-US-CA-sales-2019", scheme: "US_SALES_TAX", rateBps: 725, region: "US-CA" });
+    expect(record.settlement.breakdown.stateTax).toEqual({ ruleId: "tax-US-CA-sales-2019", scheme: "US_SALES_TAX", rateBps: 725, region: "US-CA", collectedBy: "marketplace" });
     expect(record.settlement.breakdown.lines.stateTax).toBe("838");
-    // Without a state, or to a state no rule covers, the order cannot be taxed: refused, naming the field.
-    for (const over of [{ shipToRegion: undefined }, { shipToRegion: "US-ZZ" }]) {
+    // Without a state, or to a state no rule covers (Arizona), the order cannot be taxed: refused, naming the field.
+    for (const over of [{ shipToRegion: undefined }, { shipToRegion: "US-AZ" }]) {
       const r = await h.signedPost("/v1/settlements/events", us({ gatewayEventId: `us-${String(over.shipToRegion)}`, amount: "1000", ...over }));
       expect([r.statusCode, problemCode(r), json<{ errors: Array<{ field: string }> }>(r).errors[0]?.field]).toEqual([422, "ENT_SETTLEMENT_NO_TAX_RULE", "shipToRegion"]);
     }

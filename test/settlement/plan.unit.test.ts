@@ -202,7 +202,7 @@ describe("a state tax on top of the national one: Sao Paulo's ICMS on a BRL impo
         "C seller:S-POP-1:held CNY 7790",
       ].sort(),
     );
-    expect(p.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP" });
+    expect(p.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP", collectedBy: "marketplace" });
     expect([p.breakdown.lines.tax, p.breakdown.lines.stateTax]).toEqual([1383n, 1700n]);
     expectBalanced(p);
   });
