@@ -119,7 +119,7 @@ describe.each(kinds)("SettlementService through the real ledger on %s", (kind) =
     expect(held.posted).toBeGreaterThanOrEqual(7790n);
     const again = await h.settlement.getSettlement(r.settlement.id);
     expect(again.breakdown.lines.commission).toBe(100n);
-    expect(again.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP" });
+    expect(again.breakdown.stateTax).toEqual({ ruleId: "tax-BR-SP-icms-2023-08", scheme: "BR_ICMS", rateBps: 1700, region: "BR-SP", collectedBy: "marketplace" });
     const json = JSON.parse(JSON.stringify(settlementToJson(again))) as { event: { amount: string }; breakdown: { lines: { sellerMain: string }; fx: Array<{ quoteId: string | null }> } };
     expect(json.event.amount).toBe("10000");
     expect(json.breakdown.lines.sellerMain).toBe("7790");
