@@ -8,6 +8,7 @@
  * from the report; the totals are checked against GET /v1/ledger/trial-balance.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../../service/app.js";
 import type { IssuedKey } from "../../service/http/auth/keys.js";
 import { convertMinor } from "../../service/money/index.js";
 import { testDatabaseKinds } from "../support/db.js";
@@ -342,6 +343,46 @@ describe.each(kinds)("profit and loss by program and market on %s", (kind) => {
     expect(row?.[col("net")]).toBe(r.totals.exchangeDifferences);
     expect(csv.filter((x) => x[col("scope")] === "group" && x[col("row")] === "exchange_differences").length).toBe(r.groups.length);
     expect(r.reconciliation.reconciles).toBe(true);
+  });
+
+  it("writes a token's P&L rows in major units with its decimals in CSV, as the trial balance CSV does (the helper both use)", async () => {
+    // Gas paid in the vault's token, on a P&L account, in a period of its own.
+    const spec = (code: string, normalBalance: "debit" | "credit") => ({ code, currency: "USDC", ownerType: "platform" as const, ownerId: "platform", normalBalance, allowNegative: true });
+    const booked = await h.services.ledger.post({
+      idempotencyKey: "pl-usdc-gas",
+      effectiveAt: new Date("2024-12-05T08:00:00.000Z"),
+      metadata: { source: "test gas" },
+      accounts: [spec("platform:expense:gas", "debit"), spec("treasury:vault:USDC", "debit")],
+      postings: [
+        { account: "platform:expense:gas", currency: "USDC", direction: "debit", amount: 1_234_567n },
+        { account: "treasury:vault:USDC", currency: "USDC", direction: "credit", amount: 1_234_567n },
+      ],
+    });
+    expect(booked.status).toBe("created");
+    // The services as a stack with a chain has them once the token's decimals (6) are read from its contract.
+    const exponentOf = (code: string) => (code === "USDC" ? 6 : h.services.exponentOf(code));
+    const app = await buildApp({ services: { ...h.services, exponentOf }, config: h.config, logger: false });
+    try {
+      const get = async (url: string) => {
+        const r = await app.inject({ method: "GET", url, headers: { authorization: `Bearer ${h.keys.finance.key}` } });
+        expect(r.statusCode, r.body).toBe(200);
+        return csvRows(r.body);
+      };
+      const period = "from=2024-12-05T00:00:00.000Z&to=2024-12-06T00:00:00.000Z";
+      const [pnlHeader, ...pnl] = await get(`/v1/reports/profit-and-loss?${period}&format=csv`);
+      const [tbHeader, ...tb] = await get(`/v1/ledger/trial-balance?${period}&format=csv`);
+      const p = (name: string) => pnlHeader!.indexOf(name);
+      const t = (name: string) => tbHeader!.indexOf(name);
+      const gas = pnl.filter((x) => x[p("account")] === "platform:expense:gas" && x[p("currency")] === "USDC");
+      expect(gas.map((x) => [x[p("scope")], x[p("net")], x[p("net_major")]])).toEqual([
+        ["trial_balance", "-1234567", "-1.234567"],
+        ["other_currency", "-1234567", "-1.234567"],
+      ]);
+      const tbGas = tb.find((x) => x[t("account")] === "platform:expense:gas" && x[t("currency")] === "USDC")!;
+      expect([tbGas[t("debits")], tbGas[t("debits_major")]]).toEqual(["1234567", "1.234567"]);
+    } finally {
+      await app.close();
+    }
   });
 
   it("refuses bad from, to and by naming the field, a period over 366 days, and keys without finance:read", async () => {

@@ -9,7 +9,7 @@ import { Type, type Static } from "typebox";
 import { AGAINST_NORMAL_LARGEST, OWNER_TYPES, type BalanceSide } from "../../ledger/index.js";
 import { readOverview } from "../../overview.js";
 import { csvLine } from "../../csv.js";
-import { formatMinor } from "../../money/index.js";
+import { formatMajorOrNull, type ExponentOf } from "../../money/index.js";
 import { MAX_PNL_RANGE_MS, pnlDimensions, profitAndLoss, type PnlLine, type PnlTotals, type ProfitAndLoss } from "../../profit-and-loss.js";
 import { namingQuery, periodOf, wantsCsv } from "../query.js";
 import { AGE_BUCKETS } from "../../reconciliation/index.js";
@@ -214,16 +214,11 @@ function profitAndLossView(r: ProfitAndLoss): Static<typeof ProfitAndLossView> {
  * The report as rows: per group (`scope` group) a `line` per account then its `revenue`, `expenses`,
  * `net_result` and `exchange_differences` (the part of revenue IAS 21.52(a) discloses); the same for all groups (`scope` total); the trial balance's figures per account
  * and its net result (`scope` trial_balance, `reconciles` true or false); the P&L accounts moved in
- * another currency (`scope` other_currency). Amounts in minor and major units of the row's currency.
+ * another currency (`scope` other_currency). Amounts in minor and major units of the row's currency
+ * (major empty for a token whose exponent the ledger does not know), as the trial balance CSV writes them.
  */
-function profitAndLossCsv(r: ProfitAndLoss): string {
-  const major = (v: bigint, currency: string) => {
-    try {
-      return formatMinor(v, currency);
-    } catch {
-      return null;
-    }
-  };
+function profitAndLossCsv(r: ProfitAndLoss, exponentOf: ExponentOf): string {
+  const major = (v: bigint, currency: string) => formatMajorOrNull(v, currency, exponentOf);
   const grouped = (g: { program?: string | null; market?: string | null }) => [g.program ?? null, g.market ?? null];
   const lineRow = (scope: string, group: (string | null)[], unallocated: boolean | null, l: PnlLine, currency: string, reconciles: boolean | null = null) =>
     csvLine([scope, "line", ...group, unallocated === null ? null : String(unallocated), l.account, l.normalBalance, currency, l.debits, l.credits, l.net, major(l.net, currency), reconciles === null ? null : String(reconciles)]);
@@ -278,7 +273,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
       tags: [TAGS.reports],
       summary: "Profit and loss of a period by seller program and/or market (USD)",
       description:
-        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 ENT_REQUEST_VALIDATION naming `query.to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`, and `exchangeDifferences`: the part of revenue that is exchange differences (IAS 21.52(a): `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`; not the acquirer's or bank's conversion spreads, `platform:expense:fx_conversion`, nor a listing's checkout difference, `platform:revenue:checkout_fx`). `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (else 400 ENT_REQUEST_VALIDATION naming `query.to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result, and exchange_differences for a group and the total), in minor and major units.",
+        "The movements of the platform's income and expense accounts (`platform:revenue:*`, `platform:expense:*`, `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`, `platform:reconciliation:*`) by effective instant as the trial balance counts them: transactions effective in [from, to) (at most 366 days, else 400 ENT_REQUEST_VALIDATION naming `query.to`), posted and commit legs, a late event in a closed period where the ledger dated it (the close instant). Grouped by `by` (default `program`): a transaction's program is its metadata's `program` (every settlement event), else the program of the seller its metadata names (`sellerId`: a charge such as storage, a payout's realised FX, bank charges, an adjusting entry); its market is its metadata's `market`. A transaction naming none of them (a revaluation, a remittance's realised FX, a charge's market) is in an `unallocated` group, account by account: nothing is dropped. Each group: per account its debits, credits and net (credits - debits, income positive), `revenue` (credit-normal accounts, FX results included), `expenses` (debit-normal accounts), `netResult`, and `exchangeDifferences`: the part of revenue that is exchange differences (IAS 21.52(a): `platform:fx_gain_loss`, `platform:fx:realised_gain_loss`, `platform:fx:unrealised_gain_loss`; not the acquirer's or bank's conversion spreads, `platform:expense:fx_conversion`, nor a listing's checkout difference, `platform:revenue:checkout_fx`). `totals` and `accounts`: all groups together; `reconciliation`: the trial balance's period debits and credits of the same accounts, summed per account by a query of its own (no grouping) in the same snapshot, and `reconciles` (every account's debits and credits equal). Amounts in USD minor units; a P&L account moved in another currency is in `otherCurrencies`, in its own, outside the totals. At most 10,000 account and group rows per period (else 400 ENT_REQUEST_VALIDATION naming `query.to`). `format=csv` (or Accept: text/csv): the same figures as rows (`scope` group, total, trial_balance, other_currency; `row` line, revenue, expenses, net_result, and exchange_differences for a group and the total), in minor and major units (major with ISO 4217's exponent, a token's decimals once read from its contract, empty when the ledger does not know them: as the trial balance and journal CSVs).",
       security: bearer,
       querystring: PnlQuery,
       response: { 200: ProfitAndLossView, ...problems(400, 401, 403, 429) },
@@ -289,7 +284,7 @@ export async function reportRoutes(app: FastifyInstance): Promise<void> {
     const r = await namingQuery(profitAndLoss(services, periodOf(q.from, q.to), by));
     if (!wantsCsv(q.format, request.headers.accept)) return profitAndLossView(r);
     reply.header("content-disposition", `attachment; filename="profit-and-loss-${by.join("-")}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv"`);
-    return reply.type("text/csv; charset=utf-8").send(profitAndLossCsv(r));
+    return reply.type("text/csv; charset=utf-8").send(profitAndLossCsv(r, services.exponentOf));
   });
 
   app.get("/v1/reports/overview", {
