@@ -47,7 +47,7 @@ import { createHash } from "node:crypto";
 import { adjustmentAccountSpecs, adjustmentEffectiveAt, adjustmentRefusal, canonicalJson, checkAdjustmentScope } from "../reconciliation/index.js";
 import { DEFAULT_MAX_AMOUNT_MINOR } from "../settlement/validate.js";
 import type { SqlRunner } from "../db/sql.js";
-import { amountsOf, type OpenItems, type OpenPeriod } from "../open-items.js";
+import { readOpenItems, type OpenItems, type OpenPeriod } from "../open-items.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { balanceOrNull } from "../ledger/index.js";
 import type { JournalTransaction, Ledger, PostingInput } from "../ledger/types.js";
@@ -519,15 +519,26 @@ export class CashReconciliation {
    * their amounts per currency (absolute), the first `limit`, oldest first.
    */
   async openExceptionsIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
-    const open = (await this.#allExceptions(new Date())).filter((x) => {
-      const at = Date.parse(x.agedFrom);
-      return x.status === "open" && at < period.to.getTime() && (period.from === null || at >= period.from.getTime());
+    // One statement over the statements that still have an open entry (more unmatched entries than
+    // resolutions, read by the resolutions' key): only the totals and the first `limit` refs come
+    // back. An entry's instant is bookingInstant's (dayInstantSql), else the import, as #allExceptions.
+    const r = await readOpenItems<[string, number]>(this.#o.sql, {
+      open: `WITH entries AS (
+         SELECT s.id AS statement_id, (e->>'index')::int AS entry_index, e->>'currency' AS currency, (e->>'amount')::numeric AS amount,
+                coalesce(${dayInstantSql(`e->>'bookingDate'`)}, ${dayInstantSql(`e->>'valueDate'`)}, s.imported_at) AS aged_from
+           FROM cash_statements s CROSS JOIN LATERAL jsonb_array_elements(s.report->'entries') AS e
+          WHERE s.unmatched > (SELECT count(*) FROM cash_resolutions c WHERE c.statement_id = s.id)
+            AND e->>'exception' IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM cash_resolutions c WHERE c.statement_id = s.id AND c.entry_index = (e->>'index')::int)
+       ), open AS (
+         SELECT * FROM entries WHERE aged_from < $1 AND ($2::timestamptz IS NULL OR aged_from >= $2::timestamptz)
+       )`,
+      ref: "json_build_array(statement_id::text, entry_index)",
+      order: "aged_from, statement_id, entry_index",
+      params: [period.to, period.from],
+      limit,
     });
-    return {
-      count: open.length,
-      amounts: amountsOf(open.map((x) => ({ currency: x.entry.currency, amount: x.entry.amount }))),
-      refs: open.slice(0, limit).map((x) => ({ id: `${x.statementId}/${x.entry.index}`, href: `/v1/cash/statements/${x.statementId}/entries/${x.entry.index}/resolution` })),
-    };
+    return { ...r, refs: r.refs.map(([statementId, index]) => ({ id: `${statementId}/${index}`, href: `/v1/cash/statements/${statementId}/entries/${index}/resolution` })) };
   }
 
   /** Every unmatched entry, open or resolved, oldest first. */
@@ -755,6 +766,30 @@ function resolutionOf(r: Record<string, unknown>): CashResolutionView {
  */
 export function bookingInstant(e: Pick<CashEntryView, "bookingDate" | "valueDate">): Date | null {
   return dayInstant(e.bookingDate) ?? dayInstant(e.valueDate);
+}
+
+/**
+ * dayInstant in SQL, of the text expression `text`: a timestamptz, or NULL where dayInstant answers
+ * null, as Date.parse reads the same text (never a cast error): a date with no zone is that day at
+ * 00:00 UTC (its time left out, as dayInstant does); a day past the month's end rolls over into the
+ * next month ("2024-02-30" is March 1st); T24:00 is the next day's start; milliseconds, no finer.
+ * Tested for equality with dayInstant (test/cash/open-exceptions.test.ts).
+ */
+export function dayInstantSql(text: string): string {
+  const t = `regexp_replace(coalesce(${text}, ''), '^\\s+|\\s+$', '', 'g')`;
+  // dayInstant's own pattern: 1 year, 2 month, 3 day, 4 the time with its zone, 5 the zone.
+  const shape = `'^(\\d{4})-(\\d{2})-(\\d{2})(T\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$'`;
+  // With a zone, the time Date.parse takes: 1-3 hour, minute, seconds; 4-6 the same of T24:00; 7 the offset's sign, 8-9 its hours and minutes.
+  const zoned = `'^T(?:([01]\\d|2[0-3]):([0-5]\\d)(?::([0-5]\\d(?:\\.\\d+)?))?|(24):(00)(?::(00(?:\\.0+)?))?)(?:Z|([+-])([01]\\d|2[0-3]):([0-5]\\d))$'`;
+  const day = `(make_date(CASE WHEN m[1]::int = 0 THEN -1 ELSE m[1]::int END, m[2]::int, 1) + (m[3]::int - 1))`;
+  const local = `(${day}::timestamp + make_interval(hours => coalesce(z[1], z[4])::int, mins => coalesce(z[2], z[5])::int,
+                                                     secs => trunc(coalesce(z[3], z[6], '0')::numeric, 3)::double precision))`;
+  const offset = `(CASE WHEN z[7] IS NULL THEN interval '0' ELSE (CASE z[7] WHEN '-' THEN -1 ELSE 1 END) * make_interval(hours => z[8]::int, mins => z[9]::int) END)`;
+  return `(SELECT CASE WHEN m IS NULL OR m[2]::int NOT BETWEEN 1 AND 12 OR m[3]::int NOT BETWEEN 1 AND 31 THEN NULL
+                       WHEN m[5] IS NULL THEN ${day}::timestamp AT TIME ZONE 'UTC'
+                       WHEN z IS NULL THEN NULL
+                       ELSE (${local} - ${offset}) AT TIME ZONE 'UTC' END
+             FROM (SELECT m, regexp_match(m[4], ${zoned}) AS z FROM (SELECT regexp_match(${t}, ${shape}) AS m) x) y)`;
 }
 
 function dayInstant(d: string | null): Date | null {

@@ -4,7 +4,7 @@
  * a run once with all its items, a resolution once per item.
  */
 import type { SqlRunner } from "../db/sql.js";
-import { amountsOf, type OpenItems, type OpenPeriod } from "../open-items.js";
+import { readOpenItems, type OpenItems, type OpenPeriod } from "../open-items.js";
 import type { AdjustmentRequest, AgeBucket, Category, ExceptionEntry, ExceptionQuery, ImportError, ImportRecord, ImportSummary, ItemFilter, ReconItem, ReportFormat, Resolution, RunRecord, RunSummary, RuleName } from "./types.js";
 
 type Row = Record<string, unknown>;
@@ -362,27 +362,36 @@ export class ReconRepository {
   /**
    * The open exceptions (resolved in no run) found by a run over `period` (its [period_from,
    * period_to) overlaps it): how many, their amounts per currency (the difference, else the side
-   * there: absolute, what is at stake) and the first `limit` by first seen, each at its latest occurrence.
+   * there: absolute, what is at stake) and the first `limit` by first seen, each at its latest
+   * occurrence. One statement, which reads the items of the runs over the period and the resolved
+   * items (to know which of their exceptions are resolved, in any run), never every run's items as
+   * the queue's EXCEPTIONS_BASE does: first seen and latest occurrence are among those runs (an
+   * exception's identity holds its currency and amounts, the same in every run that finds it).
    */
   async openExceptionsIn(period: OpenPeriod, limit: number): Promise<OpenItems> {
-    const open = `${EXCEPTIONS_BASE}, latest AS (
-         SELECT DISTINCT ON (exception_id) * FROM items ORDER BY exception_id, finished_at DESC, run_id DESC
+    const r = await readOpenItems<[string, number]>(this.sql, {
+      open: `WITH runs AS (
+         SELECT id, gateway, finished_at FROM recon_runs WHERE period_from < $1 AND ($2::timestamptz IS NULL OR period_to > $2::timestamptz)
+       ), found AS (
+         SELECT i.run_id, i.seq, i.currency, abs(coalesce(i.difference, i.report_amount, i.ledger_amount)) AS amount, u.finished_at,
+                recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                   i.report_amount, i.ledger_amount, i.difference, i.evidence) AS exception_id
+           FROM runs u JOIN recon_run_items i ON i.run_id = u.id
+       ), resolved AS (
+         SELECT recon_exception_id(u.gateway, i.category, i.currency, i.gateway_reference, i.gateway_event_id, i.settlement_id,
+                                   i.report_amount, i.ledger_amount, i.difference, i.evidence) AS exception_id
+           FROM recon_resolutions r JOIN recon_run_items i ON i.run_id = r.run_id AND i.seq = r.item_seq JOIN recon_runs u ON u.id = i.run_id
        ), open AS (
-         SELECT l.*, ids.first_seen FROM latest l JOIN ids USING (exception_id)
-          WHERE NOT ids.resolved
-            AND EXISTS (SELECT 1 FROM items x JOIN recon_runs u ON u.id = x.run_id
-                         WHERE x.exception_id = l.exception_id AND u.period_from < $3 AND ($2::timestamptz IS NULL OR u.period_to > $2::timestamptz))
-       )`;
-    const totals = await this.sql.q<Array<{ currency: string | null; n: number; amount: string | null }>>(
-      `${open} SELECT currency, count(*)::int AS n, sum(abs(coalesce(difference, report_amount, ledger_amount)))::text AS amount FROM open GROUP BY currency`,
-      null, period.from, period.to,
-    );
-    const first = await this.sql.q<Array<{ run_id: string; seq: number }>>(`${open} SELECT run_id, seq FROM open ORDER BY first_seen, exception_id LIMIT $4`, null, period.from, period.to, limit);
-    return {
-      count: totals.reduce((n, t) => n + t.n, 0),
-      amounts: amountsOf(totals),
-      refs: first.map((r) => ({ id: `${r.run_id}/${r.seq}`, href: `/v1/reconciliation/runs/${r.run_id}/exceptions/${r.seq}/resolution` })),
-    };
+         SELECT DISTINCT ON (f.exception_id) f.*, min(f.finished_at) OVER (PARTITION BY f.exception_id) AS first_seen
+           FROM found f WHERE NOT EXISTS (SELECT 1 FROM resolved x WHERE x.exception_id = f.exception_id)
+          ORDER BY f.exception_id, f.finished_at DESC, f.run_id DESC
+       )`,
+      ref: "json_build_array(run_id, seq)",
+      order: "first_seen, exception_id",
+      params: [period.to, period.from],
+      limit,
+    });
+    return { ...r, refs: r.refs.map(([runId, seq]) => ({ id: `${runId}/${seq}`, href: `/v1/reconciliation/runs/${runId}/exceptions/${seq}/resolution` })) };
   }
 
   /** Open exceptions (of one gateway, or every gateway) per age bucket since first seen: 0-7, 8-30, over 30 days (the queue's `age` filter). */
