@@ -133,6 +133,24 @@ export function useFocusLater(): (id: string) => void {
 }
 
 /**
+ * A confirmation's two buttons: the action (its label while it runs) and the way back to the form,
+ * both disabled while it runs. Every confirmation step (a close, a cancellation, a run, a
+ * resolution, disabling an endpoint) ends with this pair.
+ */
+export function ConfirmActions(props: { busy: boolean; label: string; busyLabel: string; onConfirm: () => void; back?: string; onBack: () => void; id?: string }): JSX.Element {
+  return (
+    <p class="actions">
+      <button type="button" id={props.id} disabled={props.busy} onClick={props.onConfirm}>
+        {props.busy ? props.busyLabel : props.label}
+      </button>{" "}
+      <button type="button" class="secondary" disabled={props.busy} onClick={props.onBack}>
+        {props.back ?? "Back"}
+      </button>
+    </p>
+  );
+}
+
+/**
  * Focuses the view's main heading as soon as it is on screen (a view may load before it renders its
  * title), so a keyboard or screen reader user starts on the page's heading rather than the body
  * (after a sign-in, whose form is gone). Gives up after `timeoutMs`, or when focus was put

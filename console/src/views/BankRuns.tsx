@@ -9,7 +9,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { send } from "../api";
 import { href } from "../router";
-import { Badge, ErrorBox, Link, ListTable, Money, useFocusLater } from "../ui";
+import { Badge, ConfirmActions, ErrorBox, Link, ListTable, Money, useFocusLater } from "../ui";
 
 /** service/http/routes/bank.ts: the run's answer (FileView, BankPayoutView, SkipView). */
 interface RunResult {
@@ -113,22 +113,16 @@ export function RunBankPayouts(props: { onRun: () => void }): JSX.Element {
             pain.001 written to the bank's outbox.
           </p>
           <p>A file in the outbox goes to the bank: a payout it does not execute is cancelled one by one, on its own page.</p>
-          <p class="actions">
-            <button type="button" disabled={busy} onClick={() => void run()}>
-              {busy ? "Running…" : "Run the payouts"}
-            </button>{" "}
-            <button
-              type="button"
-              class="secondary"
-              disabled={busy}
-              onClick={() => {
-                setConfirming(false);
-                focusLater("bank-run-review");
-              }}
-            >
-              Back
-            </button>
-          </p>
+          <ConfirmActions
+            busy={busy}
+            label="Run the payouts"
+            busyLabel="Running…"
+            onConfirm={() => void run()}
+            onBack={() => {
+              setConfirming(false);
+              focusLater("bank-run-review");
+            }}
+          />
         </div>
       )}
       {error !== null && <ErrorBox error={error} id="bank-run-error" />}

@@ -14,7 +14,7 @@ import { ApiError, canWrite, get, send, type Session } from "../api";
 import { closingAt, formatLocal, instantInWords, isUtcMonthStart, isoToLocalInput, localInputToIso, localZoneLabel, monthBounds, nearestUtcMonthStart, rateAsOf, skipReason, utcMonthStart, utcTitle } from "../format";
 import type { ViewProps } from "../main";
 import { href } from "../router";
-import { Badge, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, RateAsOf, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
+import { Badge, ConfirmActions, ErrorBox, Fields, Hash, Link, ListTable, LocalTimeInput, Money, RateAsOf, Show, Time, Title, useFocusLater, useLastValue, useLoad, useUrlForm } from "../ui";
 import type { Revaluation } from "./Revaluations";
 import { TrialBalanceTables, type TrialBalanceAccount, type TrialBalanceCurrency } from "./TrialBalanceTables";
 
@@ -520,22 +520,16 @@ function CloseForm(props: { closedBefore: string | null; suggested: string; last
           </p>
           <CloseNotes iso={iso} lastRevaluation={props.lastRevaluation} />
           <p>A close cannot be undone: periods are never reopened, and a later close can only be later still.</p>
-          <p class="actions">
-            <button type="button" disabled={busy} onClick={() => void close()}>
-              {busy ? "Closing…" : "Close the periods"}
-            </button>{" "}
-            <button
-              type="button"
-              class="secondary"
-              disabled={busy}
-              onClick={() => {
-                setStep("edit");
-                focusLater("close-review");
-              }}
-            >
-              Back
-            </button>
-          </p>
+          <ConfirmActions
+            busy={busy}
+            label="Close the periods"
+            busyLabel="Closing…"
+            onConfirm={() => void close()}
+            onBack={() => {
+              setStep("edit");
+              focusLater("close-review");
+            }}
+          />
         </div>
       )}
       {refusal !== null ? (

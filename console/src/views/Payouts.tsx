@@ -13,7 +13,7 @@ import { parseMonth } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Page, Settlement } from "../types";
-import { Badge, ErrorBox, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages, type Loaded } from "../ui";
+import { Badge, ConfirmActions, ErrorBox, Fields, Hash, Link, ListTable, Money, Pager, Show, Time, Title, useFocusLater, useLoad, useUrlPages, type Loaded } from "../ui";
 import { BankExceptionQueue, BankExceptionTable, type BankPayoutException } from "./BankExceptions";
 import { ImportNotification } from "./BankNotifications";
 import { RunBankPayouts } from "./BankRuns";
@@ -374,22 +374,16 @@ function CancelPayout(props: { p: BankPayoutDetail; onCancelled: () => void }): 
             With the note: <q data-testid="cancel-note-shown">{note.trim()}</q> (kept in the payout's reason, after who cancelled it).
           </p>
           <p>A cancellation cannot be undone: the seller is paid again by the next run, not by this payout.</p>
-          <p class="actions">
-            <button type="button" disabled={busy} onClick={() => void cancel()}>
-              {busy ? "Cancelling…" : "Cancel the payout"}
-            </button>{" "}
-            <button
-              type="button"
-              class="secondary"
-              disabled={busy}
-              onClick={() => {
-                setConfirming(false);
-                focusLater("cancel-review");
-              }}
-            >
-              Back
-            </button>
-          </p>
+          <ConfirmActions
+            busy={busy}
+            label="Cancel the payout"
+            busyLabel="Cancelling…"
+            onConfirm={() => void cancel()}
+            onBack={() => {
+              setConfirming(false);
+              focusLater("cancel-review");
+            }}
+          />
         </div>
       )}
       {error !== null && <ErrorBox error={error} labels={CANCEL_LABELS} id="cancel-error" />}

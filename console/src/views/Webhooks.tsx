@@ -14,7 +14,7 @@ import { instantInWords } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate } from "../router";
 import type { Page } from "../types";
-import { Badge, ErrorBox, Fields, Link, ListTable, Loading, Pager, Time, Title, useFocusLater, useLastValue, useLoad, useUrlPages, type Loaded } from "../ui";
+import { Badge, ConfirmActions, ErrorBox, Fields, Link, ListTable, Loading, Pager, Time, Title, useFocusLater, useLastValue, useLoad, useUrlPages, type Loaded } from "../ui";
 
 /** service/http/routes/webhooks.ts EndpointView. */
 export interface WebhookEndpoint {
@@ -327,22 +327,18 @@ function EndpointActions(props: { endpoint: WebhookEndpoint; onChanged: (e: Webh
         // Keyed: an unkeyed <p> here would take over the outcome's element (and its focus) below.
         <div key="confirm" class="notice" role="group" aria-labelledby="wh-confirm-text">
           <p id="wh-confirm-text">Disable {e.url}? Events raised while it is disabled are never delivered to it, not even after it is enabled again; deliveries already queued wait.</p>
-          <p class="actions">
-            <button type="button" id="wh-confirm-disable" disabled={busy} onClick={disable}>
-              {busy ? "Disabling…" : "Disable the endpoint"}
-            </button>{" "}
-            <button
-              type="button"
-              class="secondary"
-              disabled={busy}
-              onClick={() => {
-                setConfirming(false);
-                focusLater("wh-toggle");
-              }}
-            >
-              Cancel
-            </button>
-          </p>
+          <ConfirmActions
+            id="wh-confirm-disable"
+            busy={busy}
+            label="Disable the endpoint"
+            busyLabel="Disabling…"
+            onConfirm={disable}
+            back="Cancel"
+            onBack={() => {
+              setConfirming(false);
+              focusLater("wh-toggle");
+            }}
+          />
         </div>
       ) : (
         <p key="buttons" class="actions">
