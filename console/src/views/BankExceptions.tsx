@@ -167,7 +167,7 @@ function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; on
       <h3>
         Resolve exception {x.id}: {withMajorAmounts(x.detail)}
       </h3>
-      <p>Resolving books nothing: money the entry calls for (a return after final, a second debit) is booked by hand, and the note says how, or what the bank answered.</p>
+      <p>Resolving with a note books nothing, and never undoes a debit the bank reported: the payout stays debited, so it cannot be cancelled. A part the bank paid is booked with the resolution's <code>book_partial_debit</code> action, the return of a partly paid payout's part with <code>book_return</code> (the API's POST …/resolution with <code>"action"</code>); the note says what the bank answered.</p>
       <label for="bankx-note">Note</label>
       <textarea id="bankx-note" rows={2} maxLength={2000} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} disabled={busy} />
       <p class="actions">
