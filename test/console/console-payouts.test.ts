@@ -258,4 +258,48 @@ describe(`the console's payout week: bank runs, camt.054 imports, cancellations,
     await shot(page, "books-revaluation-period-end");
     await page.context().close();
   });
+  it("settles a debit of part of a payout from the exceptions queue: the resolve form offers the booking the exception's code takes, and says what it booked", { timeout: 120_000 }, async () => {
+    // The CNY payout cancelled above: the next run pays the seller again, and its bank pays 400.00 CNY of it.
+    const run = await h.post("/v1/payouts/bank/runs", {}, h.keys.admin);
+    expect(run.statusCode, run.body).toBe(201);
+    const cny = json<{ payouts: BankPayoutJson[] }>(run).payouts.find((p) => p.sellerId === "S-POP-SZ-01")!;
+    const paid = 40_000n;
+    expect(BigInt(cny.amount)).toBeGreaterThan(paid);
+    const xml = camt054({ messageId: "HSBC-054-CONSOLE-PART", account: { ...PLATFORM_ACCOUNT, accountCurrency: "USD" }, entries: [{ endToEndId: cny.endToEndId, currency: "USD", amount: 5_497n, instructed: { currency: "CNY", amount: paid }, rate: "0.137425" }] });
+    const posted = await h.app.inject({ method: "POST", url: "/v1/payouts/bank/confirmations", payload: xml, headers: { authorization: `Bearer ${financeWrite.key}`, "content-type": "application/xml" } });
+    expect(posted.statusCode, posted.body).toBe(200);
+    const open = json<{ items: Array<{ id: string; code: string; payoutId: string | null }> }>(await h.get("/v1/payouts/bank/exceptions?status=open")).items;
+    const x = open.find((e) => e.payoutId === cny.id)!;
+    expect(x.code).toBe("instructed_mismatch");
+
+    const page = await signedIn(financeWrite.key);
+    await page.goto(`${base}/console/payouts`);
+    const row = page.locator("tr", { has: page.getByRole("link", { name: `Bank payout ${cny.id}`, exact: true }) }).filter({ has: page.getByRole("button", { name: "Resolve" }) });
+    await row.getByRole("button", { name: "Resolve" }).click(POLL);
+    const form = page.getByRole("form", { name: `Resolve bank payout exception ${x.id}` });
+    await form.waitFor(POLL);
+    // A note alone stays the default; the booking is offered because the code takes it.
+    const group = form.getByRole("group", { name: "What the resolution does" });
+    expect(await group.getByRole("radio", { name: /^Resolve with the note only/ }).isChecked()).toBe(true);
+    await group.getByRole("radio", { name: /book_partial_debit/ }).check();
+    await form.getByLabel("Note", { exact: true }).fill("ICBC confirms 400.00 CNY paid, the rest not executed (quota)");
+    await axe(page, "payouts, exception resolved by booking the part paid");
+    await form.getByRole("button", { name: "Book it and resolve" }).click();
+    const resolved = page.getByRole("region", { name: "Exception resolved" });
+    await resolved.getByText("Resolved.").waitFor(POLL);
+    const after = json<BankPayoutJson & { paid: { currency: string; amount: string } | null }>(await h.get(`/v1/payouts/bank/${cny.id}`));
+    expect([after.status, after.paid]).toEqual(["partially_paid", { currency: "CNY", amount: paid.toString() }]);
+    const resolution = json<{ resolution: { journalTransactionId: string | null } }>(await h.get(`/v1/payouts/bank/exceptions/${x.id}`)).resolution;
+    expect(resolution.journalTransactionId).not.toBeNull();
+    expect(await resolved.getByRole("link", { name: `journal transaction ${resolution.journalTransactionId ?? ""}` }).count()).toBe(1);
+    expect(await resolved.textContent()).not.toContain("Nothing was booked");
+
+    // An exception no booking settles (an unknown EndToEndId, imported above) offers the note only.
+    await resolved.getByRole("button", { name: "Back to the queue" }).click();
+    const unknown = page.locator("tr", { hasText: "ENT-BP-999999" }).filter({ has: page.getByRole("button", { name: "Resolve" }) });
+    await unknown.getByRole("button", { name: "Resolve" }).click(POLL);
+    await page.getByRole("form", { name: /^Resolve bank payout exception / }).waitFor(POLL);
+    expect(await page.getByRole("group", { name: "What the resolution does" }).count()).toBe(0);
+    await page.context().close();
+  });
 });

@@ -3,7 +3,9 @@
  * unknown EndToEndId, another amount or currency, a return after final) and the cash bookings the
  * worker could not make, as a queue on the payouts page. Open ones first by default; the status and
  * the page are the URL's. A finance:write key resolves one with a note (nothing is booked: the
- * note says what the operator did); a read-only key sees the queue and no action.
+ * note says what the operator did), or, for a debit of part of the instruction or the return of a
+ * partly paid payout's part, books it by what the bank did (the resolution's action); a read-only
+ * key sees the queue and no action.
  */
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -25,8 +27,14 @@ export interface BankPayoutException {
   receivedBy: string;
   receivedAt: string;
   status: "open" | "resolved";
-  resolution: { note: string; resolvedBy: string; resolvedAt: string } | null;
+  resolution: { note: string; resolvedBy: string; resolvedAt: string; journalTransactionId: string | null } | null;
 }
+
+/** The exception codes a resolution can settle by what the bank did, and the action that books it (service/http/routes/bank.ts). */
+const BOOKING_ACTIONS: Readonly<Record<string, { action: string; label: string }>> = {
+  instructed_mismatch: { action: "book_partial_debit", label: "Book the part the bank paid: its debit booked, the rest back in the seller's available balance, the payout partly paid" },
+  returned_after_final: { action: "book_return", label: "Book the return of the part paid: the seller's part paid back in its available balance, the payout returned" },
+};
 
 const PAGE = 25;
 /** The resolution's body field, in the form's words. */
@@ -120,6 +128,8 @@ export function BankExceptionTable(props: { items: readonly BankPayoutException[
 function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; onDone: () => void; onCancel: () => void }): JSX.Element {
   const { x } = props;
   const [note, setNote] = useState("");
+  const booking = BOOKING_ACTIONS[x.code];
+  const [book, setBook] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<BankPayoutException | null>(null);
@@ -131,7 +141,14 @@ function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; on
     return (
       <div class="card resolve" role="region" aria-label="Exception resolved" id="bankx-resolved" tabIndex={-1}>
         <p role="status">
-          <strong>Resolved.</strong> Exception {done.id}: “{done.resolution?.note}”. Nothing was booked.
+          <strong>Resolved.</strong> Exception {done.id}: “{done.resolution?.note}”.{" "}
+          {done.resolution !== null && done.resolution.journalTransactionId !== null ? (
+            <>
+              Booked: <Link href={href(`/transactions/${done.resolution.journalTransactionId}`)}>journal transaction {done.resolution.journalTransactionId}</Link>.
+            </>
+          ) : (
+            "Nothing was booked."
+          )}
         </p>
         <button type="button" onClick={props.onDone}>
           Back to the queue
@@ -149,7 +166,8 @@ function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; on
         if (note.trim() === "") return;
         setBusy(true);
         setError(null);
-        send<BankPayoutException>("POST", `/v1/payouts/bank/exceptions/${encodeURIComponent(x.id)}/resolution`, { note: note.trim() })
+        const body = book && booking !== undefined ? { note: note.trim(), action: booking.action } : { note: note.trim() };
+        send<BankPayoutException>("POST", `/v1/payouts/bank/exceptions/${encodeURIComponent(x.id)}/resolution`, body)
           .then(
             (r) => {
               setDone(r);
@@ -170,9 +188,20 @@ function ResolveForm(props: { x: BankPayoutException; onResolved: () => void; on
       <p>Resolving with a note books nothing, and never undoes a debit the bank reported: the payout stays debited, so it cannot be cancelled. A part the bank paid is booked with the resolution's <code>book_partial_debit</code> action, the return of a partly paid payout's part with <code>book_return</code> (the API's POST …/resolution with <code>"action"</code>); the note says what the bank answered.</p>
       <label for="bankx-note">Note</label>
       <textarea id="bankx-note" rows={2} maxLength={2000} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} disabled={busy} />
+      {booking !== undefined && (
+        <fieldset>
+          <legend>What the resolution does</legend>
+          <label>
+            <input type="radio" name="bankx-action" checked={!book} onChange={() => setBook(false)} disabled={busy} /> Resolve with the note only: nothing booked
+          </label>
+          <label>
+            <input type="radio" name="bankx-action" checked={book} onChange={() => setBook(true)} disabled={busy} /> {booking.label} (<code>{booking.action}</code>)
+          </label>
+        </fieldset>
+      )}
       <p class="actions">
         <button type="submit" disabled={busy || note.trim() === ""}>
-          {busy ? "Resolving…" : "Resolve with the note"}
+          {busy ? "Resolving…" : book ? "Book it and resolve" : "Resolve with the note"}
         </button>{" "}
         <button type="button" class="secondary" disabled={busy} onClick={props.onCancel}>
           Cancel
