@@ -1283,28 +1283,11 @@ export class BankRail {
    * or resolved by a note), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT (resolved before otherwise).
    */
   async #settlePartial(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
-    return this.#confirm.run(async () => {
-      const ledger = this.#o.ledger;
-      const x = await this.exception(id);
-      const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
-      // This exception's settlement, once posted (a retry, or a crash before the payout or the
-      // exception was marked), with the note it was made with.
-      const settledHere = async (payout: BankPayout): Promise<{ txId: string; note: string | undefined } | null> => {
-        if (payout.status !== "partially_paid" || payout.cashTxId === null) return null;
-        const tx = await ledger.getTransaction(payout.cashTxId);
-        return tx?.metadata["exceptionId"] === id.toString() ? { txId: payout.cashTxId, note: tx.metadata["note"] } : null;
-      };
-      const r0 = x.resolution;
-      // A resolution by a note alone booked nothing: the exception may still be settled by what the
-      // bank did (the payout is stuck `instructed` otherwise); the resolution then names the booking.
-      const noteOnly = r0 !== null && r0.journalTransactionId === null && r0.cashEntry === null;
-      if (r0 !== null && !noteOnly) {
-        const here = p === null ? null : await settledHere(p);
-        if (here !== null && here.txId === r0.journalTransactionId && here.note === note.slice(0, 200)) return { status: "exists", exception: x };
-        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r0.resolvedBy} ${r0.journalTransactionId === null ? "" : `(journal transaction ${r0.journalTransactionId}) `}with another note or action`, {
-          fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
-        });
-      }
+    const ledger = this.#o.ledger;
+    // This exception's settlement, once posted (a retry, or a crash before the payout or the
+    // exception was marked), with the note it was made with.
+    const settledHere = (payout: BankPayout) => (payout.status === "partially_paid" ? this.#bookedFor(id, payout.cashTxId) : Promise.resolve(null));
+    return this.#settleByBank(id, note, by, settledHere, async (x, p) => {
       const notApplicable = (detail: string) => PayoutErrors.bankPartialNotApplicable(`exception ${id} cannot be settled as a partial debit: ${detail}`, { fields: [{ field: "action", message: detail }] });
       const e = x.entry;
       if (x.code !== "instructed_mismatch" || e === null) throw notApplicable(`its code is ${x.code}; only an instructed_mismatch debit (the bank executed part of the instruction) is`);
@@ -1385,13 +1368,7 @@ export class BankRail {
         await this.#store.markPartiallyPaid(p.id, txId, { currency: e.currency, amount: debited }, paid, partialReason(p, paid));
         this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, exceptionId: id.toString(), txId, paid: paid.toString(), unpaid: (p.amount - paid).toString(), by }, "bank payout partly paid by the bank: settled by an operator, the rest back to the seller");
       }
-      if (noteOnly) {
-        await this.#exceptions.attachTransaction(id, txId);
-        return { status: "created", exception: await this.exception(id) };
-      }
-      const r = await this.#exceptions.resolve(id, note, { journalTransactionId: txId, cashEntry: null }, by);
-      if (r === null) throw exceptionNotFound(id);
-      return { status: "created", exception: r.exception };
+      return txId;
     });
   }
 
@@ -1410,24 +1387,9 @@ export class BankRail {
    * ENT_PAYOUT_BANK_PAYOUT_NOT_OPEN (the payout is not partially paid), ENT_PAYOUT_BANK_EXCEPTION_CONFLICT.
    */
   async #settleReturn(id: bigint, note: string, by: string): Promise<{ status: "created" | "exists"; exception: BankException }> {
-    return this.#confirm.run(async () => {
-      const ledger = this.#o.ledger;
-      const x = await this.exception(id);
-      const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
-      const returnedHere = async (payout: BankPayout): Promise<{ txId: string; note: string | undefined } | null> => {
-        if (payout.status !== "returned" || payout.returnTxId === null) return null;
-        const tx = await ledger.getTransaction(payout.returnTxId);
-        return tx?.metadata["exceptionId"] === id.toString() ? { txId: payout.returnTxId, note: tx.metadata["note"] } : null;
-      };
-      const r0 = x.resolution;
-      const noteOnly = r0 !== null && r0.journalTransactionId === null && r0.cashEntry === null;
-      if (r0 !== null && !noteOnly) {
-        const here = p === null ? null : await returnedHere(p);
-        if (here !== null && here.txId === r0.journalTransactionId && here.note === note.slice(0, 200)) return { status: "exists", exception: x };
-        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r0.resolvedBy} ${r0.journalTransactionId === null ? "" : `(journal transaction ${r0.journalTransactionId}) `}with another note or action`, {
-          fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
-        });
-      }
+    const ledger = this.#o.ledger;
+    const returnedHere = (payout: BankPayout) => (payout.status === "returned" ? this.#bookedFor(id, payout.returnTxId) : Promise.resolve(null));
+    return this.#settleByBank(id, note, by, returnedHere, async (x, p) => {
       const notApplicable = (detail: string) => PayoutErrors.bankPartialNotApplicable(`exception ${id} cannot be booked as the return of the part paid: ${detail}`, { fields: [{ field: "action", message: detail }] });
       const e = x.entry;
       if (x.code !== "returned_after_final" || e === null) throw notApplicable(`its code is ${x.code}; only a returned_after_final credit of a partially paid payout is`);
@@ -1467,6 +1429,38 @@ export class BankRail {
         await this.#store.markReturned(p.id, txId, reason, { currency: e.currency, amount: credited });
         this.#o.log?.info({ payoutId: p.id.toString(), endToEndId: p.endToEndId, exceptionId: id.toString(), txId, by }, "bank payout's part paid returned by the bank: booked back to the seller by an operator");
       }
+      return txId;
+    });
+  }
+
+  /**
+   * The frame of an operator's booking of what the bank did (`#settlePartial`, `#settleReturn`):
+   * under the confirmations' lock, the exception and its payout. One resolved before by a booking
+   * is answered `exists` when `bookedHere` finds this exception's own with the same note, else
+   * refused; one resolved by a note alone booked nothing, so it may still be settled, and its
+   * resolution (the note kept) then names the booking. `book` checks and books, and answers the
+   * journal transaction.
+   */
+  async #settleByBank(
+    id: bigint,
+    note: string,
+    by: string,
+    bookedHere: (p: BankPayout) => Promise<{ txId: string; note: string | undefined } | null>,
+    book: (x: BankException, p: BankPayout | null) => Promise<string>,
+  ): Promise<{ status: "created" | "exists"; exception: BankException }> {
+    return this.#confirm.run(async () => {
+      const x = await this.exception(id);
+      const p = x.payoutId === null ? null : await this.#store.get(x.payoutId);
+      const r0 = x.resolution;
+      const noteOnly = r0 !== null && r0.journalTransactionId === null && r0.cashEntry === null;
+      if (r0 !== null && !noteOnly) {
+        const here = p === null ? null : await bookedHere(p);
+        if (here !== null && here.txId === r0.journalTransactionId && here.note === note.slice(0, 200)) return { status: "exists", exception: x };
+        throw PayoutErrors.bankExceptionConflict(`bank notification exception ${id} was resolved before by ${r0.resolvedBy} ${r0.journalTransactionId === null ? "" : `(journal transaction ${r0.journalTransactionId}) `}with another note or action`, {
+          fields: [{ field: "note", message: "the exception is resolved with another note or action" }],
+        });
+      }
+      const txId = await book(x, p);
       if (noteOnly) {
         await this.#exceptions.attachTransaction(id, txId);
         return { status: "created", exception: await this.exception(id) };
@@ -1475,6 +1469,13 @@ export class BankRail {
       if (r === null) throw exceptionNotFound(id);
       return { status: "created", exception: r.exception };
     });
+  }
+
+  /** The journal transaction `txId` if exception `id` booked it (its metadata names it), with the note it was booked with. */
+  async #bookedFor(id: bigint, txId: string | null): Promise<{ txId: string; note: string | undefined } | null> {
+    if (txId === null) return null;
+    const tx = await this.#o.ledger.getTransaction(txId);
+    return tx?.metadata["exceptionId"] === id.toString() ? { txId, note: tx.metadata["note"] } : null;
   }
 
   /**
