@@ -151,6 +151,40 @@ export function ConfirmActions(props: { busy: boolean; label: string; busyLabel:
 }
 
 /**
+ * An import form's upload: the file chosen, its progress, the service's answer or its error.
+ * `submit` sends the file with `send`; on an answer it calls `onDone` and moves focus to the answer
+ * (`ids.result`), on an error to the error (`ids.error`).
+ */
+export function useUpload<T>(send: (file: File, onProgress: (sent: number) => void) => Promise<T>, ids: { result: string; error: string }, onDone: () => void) {
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [result, setResult] = useState<T | null>(null);
+  const [busy, setBusy] = useState(false);
+  const focusLater = useFocusLater();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (file === null) return;
+    setError(null);
+    setResult(null);
+    setProgress(0);
+    setBusy(true);
+    try {
+      setResult(await send(file, setProgress));
+      onDone();
+      focusLater(ids.result);
+    } catch (err) {
+      setError(err);
+      setProgress(null);
+      focusLater(ids.error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { file, setFile, progress, error, result, busy, submit };
+}
+
+/**
  * Focuses the view's main heading as soon as it is on screen (a view may load before it renders its
  * title), so a keyboard or screen reader user starts on the page's heading rather than the body
  * (after a sign-in, whose form is gone). Gives up after `timeoutMs`, or when focus was put

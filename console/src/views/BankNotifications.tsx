@@ -8,10 +8,9 @@
  * are shown with their code and the field they name.
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
 import { upload } from "../api";
 import { href } from "../router";
-import { Badge, ErrorBox, FileDrop, Link, ListTable, Money, UploadProgress, useFocusLater } from "../ui";
+import { Badge, ErrorBox, FileDrop, Link, ListTable, Money, UploadProgress, useUpload } from "../ui";
 
 /** service/http/routes/bank.ts EntryView. */
 interface NotificationEntry {
@@ -131,32 +130,7 @@ function ResultTable(props: { r: NotificationApplied }): JSX.Element {
 
 /** The import form: a finance:write session's only (the Payouts view shows a read-only key why it has none). */
 export function ImportNotification(props: { onImported: () => void }): JSX.Element {
-  const [file, setFile] = useState<File | null>(null);
-  const [progress, setProgress] = useState<number | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [result, setResult] = useState<NotificationApplied | null>(null);
-  const [busy, setBusy] = useState(false);
-  const focusLater = useFocusLater();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (file === null) return;
-    setError(null);
-    setResult(null);
-    setProgress(0);
-    setBusy(true);
-    try {
-      const r = await upload<NotificationApplied>("/v1/payouts/bank/confirmations", {}, file, "application/xml", setProgress);
-      setResult(r);
-      props.onImported();
-      focusLater("notification-result");
-    } catch (err) {
-      setError(err);
-      setProgress(null);
-      focusLater("notification-error");
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { file, setFile, progress, error, result, busy, submit } = useUpload<NotificationApplied>((f, onProgress) => upload<NotificationApplied>("/v1/payouts/bank/confirmations", {}, f, "application/xml", onProgress), { result: "notification-result", error: "notification-error" }, props.onImported);
   return (
     <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="notification-h">
       <h2 id="notification-h">Import the bank's notification</h2>

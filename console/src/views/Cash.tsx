@@ -13,7 +13,7 @@ import { formatMoney, sumMinor } from "../format";
 import type { ViewProps } from "../main";
 import { href, navigate, type Location } from "../router";
 import type { Transaction } from "../types";
-import { Badge, ErrorBox, Fields, FileDrop, Link, ListTable, Money, Show, Time, Title, UploadProgress, useFocusLater, useLoad } from "../ui";
+import { Badge, ErrorBox, Fields, FileDrop, Link, ListTable, Money, Show, Time, Title, UploadProgress, useFocusLater, useLoad, useUpload } from "../ui";
 import { ResolutionForm, type PostingInput } from "./Resolution";
 
 /** service/http/routes/cash.ts EntryView. */
@@ -147,32 +147,7 @@ function Reference(props: { e: CashEntry }): JSX.Element {
  * their code and the field they name (e.g. 422 ENT_CASH_STATEMENT_ACCOUNT, another account's).
  */
 function ImportStatement(props: { onImported: () => void }): JSX.Element {
-  const [file, setFile] = useState<File | null>(null);
-  const [progress, setProgress] = useState<number | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [result, setResult] = useState<{ status: "created" | "exists"; statements: CashStatement[] } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const focusLater = useFocusLater();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (file === null) return;
-    setError(null);
-    setResult(null);
-    setProgress(0);
-    setBusy(true);
-    try {
-      const r = await upload<{ status: "created" | "exists"; statements: CashStatement[] }>("/v1/cash/statements", {}, file, "application/xml", setProgress);
-      setResult(r);
-      props.onImported();
-      focusLater("stmt-import-result");
-    } catch (err) {
-      setError(err);
-      setProgress(null);
-      focusLater("stmt-import-error");
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { file, setFile, progress, error, result, busy, submit } = useUpload<{ status: "created" | "exists"; statements: CashStatement[] }>((f, onProgress) => upload<{ status: "created" | "exists"; statements: CashStatement[] }>("/v1/cash/statements", {}, f, "application/xml", onProgress), { result: "stmt-import-result", error: "stmt-import-error" }, props.onImported);
   return (
     <form class="card" onSubmit={(e) => void submit(e)} aria-labelledby="stmt-import-h">
       <h2 id="stmt-import-h">Import a bank statement</h2>
